@@ -35,7 +35,7 @@ go mod download || die "go mod download failed"
 go mod verify >/dev/null || die "go mod verify failed"
 if ! command -v staticcheck >/dev/null; then
   say "installing staticcheck"
-  GOFLAGS= go install honnef.co/go/tools/cmd/staticcheck@2025.1.1 || die "cannot install staticcheck"
+  GOFLAGS= go install honnef.co/go/tools/cmd/staticcheck@v0.8.2 || die "cannot install staticcheck"
 fi
 
 # ---- PostgreSQL ----------------------------------------------------------------
