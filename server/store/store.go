@@ -1,0 +1,663 @@
+// Package store defines the storage interface of the central server and the
+// entities it keeps: residents, staff, stations, kiosks, scanner devices,
+// enrolments (encrypted vein templates and capture images), deduplication
+// cases, verification attempts and lockouts, nonces, filing tokens, filings
+// with their history, and the audit chain.
+//
+// Two backends implement Store and pass the same conformance suite
+// (server/store/storetest):
+//
+//   - server/store/postgres: PostgreSQL through pgx/pgxpool, for production;
+//   - server/store/sqlite: an embedded database file (modernc.org/sqlite,
+//     pure Go), the default, so the service runs with no database server.
+//
+// Conventions, as in dex's storage package:
+//   - every method takes a context first;
+//   - failures that callers act on are reported with the sentinel errors
+//     below, wrapped with %w (test them with errors.Is);
+//   - every mutating method that changes something a person did or decided
+//     takes the acting audit.Actor and appends an audit event in the SAME
+//     transaction as the change, so an action and its audit record commit or
+//     vanish together;
+//   - biometric blobs (templates and capture images) are passed to and
+//     returned from the store in plaintext; the store seals them with the key
+//     ring given at Open (AES-256-GCM, bound to the record) before they reach
+//     the database, and never logs them;
+//   - times are stored in UTC with microsecond precision.
+//
+// See docs/storage.md for the schema, durability and key rotation.
+package store
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+)
+
+// Sentinel errors. Backends wrap them with context; test with errors.Is.
+var (
+	// ErrNotFound: the record does not exist (or, for nonces and filing
+	// tokens, was already consumed or belongs to someone else).
+	ErrNotFound = errors.New("store: not found")
+	// ErrAlreadyExists: a record with the same unique key exists.
+	ErrAlreadyExists = errors.New("store: already exists")
+	// ErrConflict: the change does not apply to the record's current state
+	// (a filing transition not allowed from its status, a dedup case already
+	// decided, an idempotency key reused for a different request).
+	ErrConflict = errors.New("store: conflict")
+	// ErrExpired: a nonce or filing token exists but has expired.
+	ErrExpired = errors.New("store: expired")
+	// ErrStaleCounter: a scanner capture counter that is not greater than
+	// the last one accepted (a replayed or reordered capture).
+	ErrStaleCounter = errors.New("store: stale capture counter")
+	// ErrInactive: the resident, staff member, kiosk or scanner is suspended,
+	// disabled or revoked.
+	ErrInactive = errors.New("store: inactive")
+	// ErrInvalid: the argument is malformed (empty required field, unknown
+	// enum value, ...). The message says which field.
+	ErrInvalid = errors.New("store: invalid argument")
+	// ErrDecrypt: a biometric blob could not be decrypted (unknown key id,
+	// tampering, or a blob moved to another record).
+	ErrDecrypt = errors.New("store: cannot decrypt biometric data")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Store is the storage of the central server. Implementations are safe for
+// concurrent use.
+type Store interface {
+	// Close releases the database. Methods called afterwards fail.
+	Close() error
+
+	// Residents (imported from the population database).
+
+	// ImportResidents inserts or updates residents by ID number in one
+	// transaction (callers import a large CSV in batches of about 1000).
+	// The status of an existing resident is kept unless the batch sets
+	// one. One audit event "resident.import" records the counts.
+	ImportResidents(ctx context.Context, actor audit.Actor, rs []Resident) (ImportStats, error)
+	// GetResident returns the resident with this ID number.
+	GetResident(ctx context.Context, idNumber string) (Resident, error)
+	// GetResidentByID returns the resident by internal id.
+	GetResidentByID(ctx context.Context, id int64) (Resident, error)
+	// ListResidents pages through residents ordered by internal id.
+	ListResidents(ctx context.Context, f ResidentFilter) ([]Resident, error)
+	// SetResidentStatus suspends or reactivates a resident; reason is a
+	// short code or note without personal data.
+	SetResidentStatus(ctx context.Context, actor audit.Actor, idNumber string, status ResidentStatus, reason string) error
+
+	// Staff.
+
+	// CreateStaff adds a staff member; s.PasswordHash must come from
+	// HashPassword. ErrAlreadyExists for a taken username.
+	CreateStaff(ctx context.Context, actor audit.Actor, s Staff) (Staff, error)
+	GetStaff(ctx context.Context, id int64) (Staff, error)
+	GetStaffByUsername(ctx context.Context, username string) (Staff, error)
+	ListStaff(ctx context.Context) ([]Staff, error)
+	// UpdateStaff changes display name, role, department, station and the
+	// disabled flag (not the username or password).
+	UpdateStaff(ctx context.Context, actor audit.Actor, s Staff) (Staff, error)
+	// SetStaffPassword replaces the password hash (from HashPassword).
+	SetStaffPassword(ctx context.Context, actor audit.Actor, id int64, passwordHash string) error
+
+	// Stations and kiosks.
+
+	CreateStation(ctx context.Context, actor audit.Actor, s Station) (Station, error)
+	GetStation(ctx context.Context, id string) (Station, error)
+	ListStations(ctx context.Context) ([]Station, error)
+
+	// CreateKiosk registers a kiosk with its Ed25519 public key.
+	CreateKiosk(ctx context.Context, actor audit.Actor, k Kiosk) (Kiosk, error)
+	GetKiosk(ctx context.Context, id string) (Kiosk, error)
+	// ListKiosks lists the kiosks of a station, or all when stationID is "".
+	ListKiosks(ctx context.Context, stationID string) ([]Kiosk, error)
+	SetKioskStatus(ctx context.Context, actor audit.Actor, id string, status DeviceStatus) error
+
+	// Scanner devices.
+
+	// CreateScanner registers a scanner (its serial is the key).
+	CreateScanner(ctx context.Context, actor audit.Actor, s Scanner) (Scanner, error)
+	GetScanner(ctx context.Context, serial string) (Scanner, error)
+	ListScanners(ctx context.Context) ([]Scanner, error)
+	SetScannerStatus(ctx context.Context, actor audit.Actor, serial string, status DeviceStatus) error
+	// AssignScanner binds a scanner to a kiosk ("" unbinds).
+	AssignScanner(ctx context.Context, actor audit.Actor, serial, kioskID string) error
+	// AdvanceScannerCounter atomically raises the scanner's last capture
+	// counter to counter if, and only if, counter is greater than the stored
+	// value; otherwise it returns ErrStaleCounter and changes nothing. A
+	// revoked scanner gives ErrInactive.
+	AdvanceScannerCounter(ctx context.Context, serial string, counter uint64) error
+
+	// Enrolments.
+
+	// Enrol stores the samples of one finger of a resident. If the finger
+	// is already enrolled, its previous enrolment is superseded and its
+	// samples deleted in the same transaction (re-enrolment replaces a
+	// finger's templates atomically). Template and image bytes are
+	// encrypted before they are written. Returns the stored enrolment
+	// (with ids, without re-reading the blobs).
+	Enrol(ctx context.Context, actor audit.Actor, e NewEnrolment) (Enrolment, error)
+	// GetEnrolment returns an enrolment with its decrypted samples
+	// (templates and images); superseded enrolments have no samples.
+	GetEnrolment(ctx context.Context, id int64) (Enrolment, error)
+	// ResidentEnrolments returns the active enrolments of a resident, with
+	// decrypted templates but without images.
+	ResidentEnrolments(ctx context.Context, idNumber string) ([]Enrolment, error)
+	// DeleteEnrolments removes every active enrolment of a resident (consent
+	// withdrawn); the samples are deleted, the rows kept as superseded.
+	DeleteEnrolments(ctx context.Context, actor audit.Actor, idNumber string, reason string) (int, error)
+	// ScanTemplates calls fn for every active template sample, ordered by
+	// sample id, starting after afterSampleID (0 for all), reading the
+	// database in pages so the gallery of 100,000+ residents loads with
+	// bounded memory. It stops at the first error fn returns and returns
+	// it. Templates of suspended residents are included; the matcher
+	// decides what to do with them (the Resident status is in the record).
+	ScanTemplates(ctx context.Context, afterSampleID int64, fn func(TemplateRecord) error) error
+	// Reencrypt re-seals every biometric blob that is not under the key
+	// ring's primary key, in batches, and returns the counts; blobs already
+	// under the primary key are left alone, so it can be resumed.
+	Reencrypt(ctx context.Context, actor audit.Actor) (ReencryptStats, error)
+
+	// Deduplication cases.
+
+	// CreateDedupCase opens a case when an enrolment was stopped because the
+	// veins matched a different ID number.
+	CreateDedupCase(ctx context.Context, actor audit.Actor, c DedupCase) (DedupCase, error)
+	GetDedupCase(ctx context.Context, id int64) (DedupCase, error)
+	// ListDedupCases lists cases by status ("" for all), newest first.
+	ListDedupCases(ctx context.Context, status DedupStatus, limit int) ([]DedupCase, error)
+	// DecideDedupCase records a supervisor's decision (DedupOverridden or
+	// DedupRejected) with a reason. ErrConflict if the case is not open.
+	DecideDedupCase(ctx context.Context, actor audit.Actor, id int64, d DedupDecision) (DedupCase, error)
+
+	// Verification attempts and lockout.
+
+	// RecordVerification stores an attempt and, in the same transaction,
+	// updates the lockout state of the ID number: a success resets the
+	// failure count; a failure increments it and, when it reaches
+	// policy.MaxFailures, locks the ID number until At+policy.LockFor. A
+	// failure after a lock has expired starts counting from zero again.
+	// The attempt's resident may be unknown (ResidentID 0). Returns the
+	// lockout state after the attempt.
+	RecordVerification(ctx context.Context, a VerificationAttempt, policy LockoutPolicy) (Lockout, error)
+	// GetLockout returns the lockout state of an ID number (zero Lockout
+	// with the ID number set when there is none).
+	GetLockout(ctx context.Context, idNumber string) (Lockout, error)
+	// ResetLockout clears the failures and lock of an ID number (a
+	// supervisor unlocking after checking the resident in person).
+	ResetLockout(ctx context.Context, actor audit.Actor, idNumber string) error
+	// ListVerifications returns the latest attempts for a resident id
+	// number, newest first.
+	ListVerifications(ctx context.Context, idNumber string, limit int) ([]VerificationAttempt, error)
+
+	// Nonces (challenges for kiosks and scanners).
+
+	// IssueNonce stores a fresh nonce. ErrAlreadyExists if the value exists.
+	IssueNonce(ctx context.Context, n Nonce) error
+	// ConsumeNonce consumes the nonce atomically: exactly one of any number
+	// of concurrent calls succeeds. ErrNotFound if it does not exist, was
+	// consumed, or was issued to another kiosk or purpose; ErrExpired if it
+	// expired before now.
+	ConsumeNonce(ctx context.Context, value, kioskID, purpose string, now time.Time) error
+
+	// Filing tokens: single-use authorisations, bound to a resident and a
+	// kiosk, issued after the ID card and vein checks passed.
+
+	// IssueFilingToken stores a token. Only a SHA-256 of the token is kept.
+	IssueFilingToken(ctx context.Context, t FilingToken) error
+	// CheckFilingToken reports whether the token is usable by this kiosk
+	// without consuming it, returning the bound resident.
+	CheckFilingToken(ctx context.Context, token, kioskID string, now time.Time) (FilingToken, error)
+
+	// Filings.
+
+	// CreateFiling creates a filing, its first history row and its audit
+	// event in one transaction, consuming f.Token if set. If a filing with
+	// the same (KioskID, IdempotencyKey) exists, it is returned with
+	// created=false and nothing changes (the retry of an acknowledged
+	// request); if that filing is for another resident or service,
+	// ErrConflict. A token that is unknown, used, expired, or bound to
+	// another resident or kiosk gives ErrNotFound / ErrExpired.
+	CreateFiling(ctx context.Context, actor audit.Actor, f NewFiling) (filing Filing, created bool, err error)
+	GetFiling(ctx context.Context, id int64) (Filing, error)
+	GetFilingByReference(ctx context.Context, ref string) (Filing, error)
+	// ListFilings pages through filings matching f, ordered by id.
+	ListFilings(ctx context.Context, f FilingFilter) ([]Filing, error)
+	// OverdueByDepartment counts open filings past their due date at now,
+	// per department.
+	OverdueByDepartment(ctx context.Context, now time.Time) ([]DepartmentOverdue, error)
+	// TransitionFiling changes a filing's status, appending a history row
+	// and an audit event in one transaction. t.From, when set, must equal
+	// the current status (optimistic concurrency); the transition must be
+	// allowed by CanTransition. Otherwise ErrConflict.
+	TransitionFiling(ctx context.Context, actor audit.Actor, t FilingTransition) (Filing, error)
+	// FilingHistory returns the status changes of a filing, oldest first.
+	FilingHistory(ctx context.Context, filingID int64) ([]FilingEvent, error)
+
+	// Audit.
+
+	// AppendAudit appends a stand-alone event (logins, exports, ...).
+	// Events of store mutations are appended by those methods.
+	AppendAudit(ctx context.Context, e audit.Event) (audit.Record, error)
+	// ListAudit returns up to limit records with Seq > afterSeq, in order.
+	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]audit.Record, error)
+	// AuditHead returns the sequence number and hash of the last record
+	// (0 and the zero hash for an empty chain), as kept in a separate row
+	// updated with every append, so truncation of the log is detected.
+	AuditHead(ctx context.Context) (seq int64, hash audit.Hash, err error)
+
+	// Housekeeping.
+
+	// PurgeExpired deletes nonces and filing tokens that expired before now
+	// and returns how many rows were removed.
+	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
+}
+
+// ---- residents ----
+
+// ResidentStatus is active or suspended.
+type ResidentStatus string
+
+// Resident statuses.
+const (
+	ResidentActive    ResidentStatus = "active"
+	ResidentSuspended ResidentStatus = "suspended"
+)
+
+// Resident categories used by the services (free-form codes are accepted,
+// these are the ones the population database exports).
+const (
+	CategoryDibao    = "dibao"    // 低保 minimum living allowance recipient
+	CategoryElderly  = "elderly"  // 高龄 / 老年人
+	CategoryDisabled = "disabled" // 残疾人
+)
+
+// Resident is a person from the population database.
+type Resident struct {
+	ID         int64 // internal, used in audit targets instead of IDNumber
+	IDNumber   string
+	Name       string
+	Gender     string // "M" or "F"
+	BirthDate  time.Time
+	Address    string
+	GridCell   string
+	Household  string
+	Categories []string // sorted, unique
+	Status     ResidentStatus
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// ImportStats counts what ImportResidents did.
+type ImportStats struct {
+	Inserted, Updated, Unchanged int
+}
+
+// ResidentFilter selects residents for ListResidents.
+type ResidentFilter struct {
+	GridCell string
+	Category string
+	Status   ResidentStatus
+	AfterID  int64 // keyset pagination: ids greater than this
+	Limit    int   // 0 means 100; capped at 1000
+}
+
+// ---- staff ----
+
+// Role of a staff member.
+type Role string
+
+// Roles.
+const (
+	RoleStationStaff      Role = "station_staff"
+	RoleSupervisor        Role = "supervisor"
+	RoleDepartmentOfficer Role = "department_officer"
+	RoleAdmin             Role = "admin"
+)
+
+// Valid reports whether r is one of the roles.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleStationStaff, RoleSupervisor, RoleDepartmentOfficer, RoleAdmin:
+		return true
+	}
+	return false
+}
+
+// Staff is a person who logs in to the back office or assists at a station.
+type Staff struct {
+	ID           int64
+	Username     string
+	DisplayName  string
+	Role         Role
+	Department   string // department officers
+	StationID    string // station staff (and supervisors of a station)
+	PasswordHash string // PHC string from HashPassword
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// ---- stations, kiosks, scanners ----
+
+// Station is a community service station.
+type Station struct {
+	ID        string // e.g. "QS-S01"
+	Name      string
+	Address   string
+	CreatedAt time.Time
+}
+
+// DeviceStatus is the status of a kiosk or scanner.
+type DeviceStatus string
+
+// Device statuses.
+const (
+	DeviceActive  DeviceStatus = "active"
+	DeviceRevoked DeviceStatus = "revoked"
+)
+
+// Kiosk is a registered kiosk; it signs its requests with the Ed25519 key.
+type Kiosk struct {
+	ID        string
+	StationID string
+	Name      string
+	PublicKey ed25519.PublicKey
+	Status    DeviceStatus
+	CreatedAt time.Time
+}
+
+// Scanner is a registered finger-vein scanner. It signs every capture with
+// its Ed25519 key; Certificate is the maker-signed device certificate
+// (devices/veinscan/wire.DeviceCertificate in binary form).
+type Scanner struct {
+	Serial      string
+	Model       string
+	MakerID     string
+	PublicKey   ed25519.PublicKey
+	Certificate []byte
+	KioskID     string // the kiosk it is attached to, "" if none
+	Status      DeviceStatus
+	Counter     uint64 // last accepted capture counter
+	CreatedAt   time.Time
+}
+
+// ---- enrolments ----
+
+// Sample is one capture of a finger.
+type Sample struct {
+	ID               int64
+	Template         []byte // plaintext here; sealed in the database
+	Image            []byte // plaintext capture image; may be nil
+	AlgorithmVersion string
+	Quality          int // 0..100
+}
+
+// NewEnrolment is the input of Enrol.
+type NewEnrolment struct {
+	IDNumber      string
+	Finger        int // ISO/IEC 19794 finger position, 1..10
+	Samples       []Sample
+	EnrolledBy    int64  // staff id
+	KioskID       string // where it was captured
+	ScannerSerial string
+	CreatedAt     time.Time // zero means now
+}
+
+// Enrolment is the stored enrolment of one finger.
+type Enrolment struct {
+	ID            int64
+	ResidentID    int64
+	IDNumber      string
+	Finger        int
+	Samples       []Sample
+	EnrolledBy    int64
+	KioskID       string
+	ScannerSerial string
+	CreatedAt     time.Time
+	SupersededAt  *time.Time // set when replaced or deleted
+}
+
+// TemplateRecord is one active template, as loaded into the matcher gallery.
+type TemplateRecord struct {
+	SampleID         int64
+	EnrolmentID      int64
+	ResidentID       int64
+	IDNumber         string
+	ResidentStatus   ResidentStatus
+	Finger           int
+	AlgorithmVersion string
+	Quality          int
+	Template         []byte // decrypted
+}
+
+// ReencryptStats counts the blobs Reencrypt examined and rewrote.
+type ReencryptStats struct {
+	Samples     int // samples examined
+	Reencrypted int // blobs (templates + images) re-sealed
+}
+
+// ---- dedup cases ----
+
+// DedupStatus is the state of a deduplication case.
+type DedupStatus string
+
+// Dedup statuses.
+const (
+	DedupOpen       DedupStatus = "open"
+	DedupOverridden DedupStatus = "overridden" // supervisor allows enrolment
+	DedupRejected   DedupStatus = "rejected"   // enrolment refused
+)
+
+// DedupCase records an enrolment stopped because the presented veins matched
+// an enrolment of a different ID number.
+type DedupCase struct {
+	ID              int64
+	IDNumber        string // the ID number being enrolled
+	MatchedIDNumber string // whose enrolment matched
+	Finger          int
+	Score           float64
+	KioskID         string
+	StaffID         int64 // who was enrolling
+	Status          DedupStatus
+	DecidedBy       int64 // supervisor staff id, 0 while open
+	Reason          string
+	CreatedAt       time.Time
+	DecidedAt       *time.Time
+}
+
+// DedupDecision is a supervisor's decision on a case.
+type DedupDecision struct {
+	Status     DedupStatus // DedupOverridden or DedupRejected
+	Supervisor int64
+	Reason     string
+	At         time.Time // zero means now
+}
+
+// ---- verification and lockout ----
+
+// VerificationResult is the outcome of a 1:1 vein verification.
+type VerificationResult string
+
+// Results.
+const (
+	VerifyMatch     VerificationResult = "match"
+	VerifyNoMatch   VerificationResult = "no_match"
+	VerifyError     VerificationResult = "error"      // capture or device problem: not a failure
+	VerifyLockedOut VerificationResult = "locked_out" // refused because locked: not counted
+)
+
+// VerificationAttempt is one verification at a kiosk.
+type VerificationAttempt struct {
+	ID         int64
+	IDNumber   string
+	ResidentID int64 // 0 when the ID number is not in the population database
+	KioskID    string
+	Result     VerificationResult
+	Score      float64
+	Reason     string // short code, e.g. "low_quality"
+	At         time.Time
+}
+
+// LockoutPolicy says when repeated failures lock an ID number.
+type LockoutPolicy struct {
+	MaxFailures int           // failures before locking; 0 disables locking
+	LockFor     time.Duration // how long the lock lasts
+}
+
+// Lockout is the lockout state of an ID number.
+type Lockout struct {
+	IDNumber    string
+	Failures    int
+	LockedUntil *time.Time
+	UpdatedAt   time.Time
+}
+
+// Locked reports whether the ID number is locked at now.
+func (l Lockout) Locked(now time.Time) bool {
+	return l.LockedUntil != nil && now.Before(*l.LockedUntil)
+}
+
+// ---- nonces and tokens ----
+
+// Nonce is a single-use challenge.
+type Nonce struct {
+	Value     string
+	KioskID   string
+	Purpose   string // e.g. "capture", "verify"
+	ExpiresAt time.Time
+	CreatedAt time.Time // zero means now
+}
+
+// FilingToken authorises one filing by one resident at one kiosk.
+type FilingToken struct {
+	Token     string // the secret; only its SHA-256 is stored
+	IDNumber  string
+	KioskID   string
+	ExpiresAt time.Time
+	CreatedAt time.Time // zero means now
+	UsedAt    *time.Time
+}
+
+// ---- filings ----
+
+// FilingStatus is the processing state of a filing.
+type FilingStatus string
+
+// Filing statuses.
+const (
+	FilingSubmitted FilingStatus = "submitted"
+	FilingInReview  FilingStatus = "in_review"
+	FilingNeedInfo  FilingStatus = "need_info"
+	FilingAccepted  FilingStatus = "accepted"
+	FilingRejected  FilingStatus = "rejected"
+)
+
+// Valid reports whether s is a known status.
+func (s FilingStatus) Valid() bool {
+	switch s {
+	case FilingSubmitted, FilingInReview, FilingNeedInfo, FilingAccepted, FilingRejected:
+		return true
+	}
+	return false
+}
+
+// Closed reports whether the status is final.
+func (s FilingStatus) Closed() bool { return s == FilingAccepted || s == FilingRejected }
+
+// transitions lists the allowed status changes.
+var transitions = map[FilingStatus][]FilingStatus{
+	FilingSubmitted: {FilingInReview, FilingNeedInfo, FilingAccepted, FilingRejected},
+	FilingInReview:  {FilingNeedInfo, FilingAccepted, FilingRejected},
+	FilingNeedInfo:  {FilingInReview, FilingAccepted, FilingRejected},
+}
+
+// CanTransition reports whether a filing may go from one status to another.
+// Accepted and rejected are final.
+func CanTransition(from, to FilingStatus) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// NewFiling is the input of CreateFiling.
+type NewFiling struct {
+	ServiceCode    string
+	IDNumber       string
+	KioskID        string // "" for a filing entered by staff at the desk
+	StationID      string
+	Department     string
+	Form           json.RawMessage // a JSON object
+	DueAt          time.Time
+	IdempotencyKey string    // unique per kiosk (or per staff actor when KioskID is "")
+	Token          string    // filing token to consume, if any
+	CreatedAt      time.Time // zero means now
+}
+
+// Filing is a resident's request for a service.
+type Filing struct {
+	ID             int64
+	Reference      string // "QS-2026-000123"
+	ServiceCode    string
+	ResidentID     int64
+	IDNumber       string
+	KioskID        string
+	StationID      string
+	Department     string
+	Form           json.RawMessage
+	Status         FilingStatus
+	Reply          string // text shown to the resident
+	DueAt          time.Time
+	IdempotencyKey string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	ClosedAt       *time.Time
+}
+
+// FilingFilter selects filings for ListFilings. Zero fields do not filter.
+type FilingFilter struct {
+	Department  string
+	Statuses    []FilingStatus
+	IDNumber    string
+	StationID   string
+	ServiceCode string
+	// OverdueAt, when set, keeps only open filings with DueAt before it.
+	OverdueAt *time.Time
+	AfterID   int64 // keyset pagination
+	Limit     int   // 0 means 100; capped at 1000
+}
+
+// DepartmentOverdue is a department's count of overdue open filings.
+type DepartmentOverdue struct {
+	Department string
+	Overdue    int
+	OldestDue  time.Time
+}
+
+// FilingTransition is the input of TransitionFiling.
+type FilingTransition struct {
+	FilingID int64
+	From     FilingStatus // expected current status; "" skips the check
+	To       FilingStatus
+	Note     string    // internal note for the history
+	Reply    *string   // when set, replaces the reply shown to the resident
+	At       time.Time // zero means now
+}
+
+// FilingEvent is one row of a filing's history.
+type FilingEvent struct {
+	ID         int64
+	FilingID   int64
+	FromStatus FilingStatus // "" for the creation
+	ToStatus   FilingStatus
+	Actor      audit.Actor
+	Note       string
+	At         time.Time
+}
