@@ -1,0 +1,319 @@
+package apiv1
+
+import "time"
+
+// Paths of the API, relative to the server's base URL.
+const (
+	PathOpenAPI = "/api/v1/openapi.json"
+
+	// Kiosk endpoints: every request is signed (see SignRequest).
+	PathKioskNonce           = "/api/v1/kiosk/nonce"
+	PathKioskVerify          = "/api/v1/kiosk/verify"
+	PathKioskServices        = "/api/v1/kiosk/services"
+	PathKioskForm            = "/api/v1/kiosk/form"
+	PathKioskFilings         = "/api/v1/kiosk/filings"
+	PathKioskStatus          = "/api/v1/kiosk/status"
+	PathKioskEnrolments      = "/api/v1/kiosk/enrolments"       // + staff session (station_staff)
+	PathKioskIdentify        = "/api/v1/kiosk/identify"         // + staff session (station_staff)
+	PathKioskIdentifyConfirm = "/api/v1/kiosk/identify/confirm" // + staff session (station_staff)
+
+	// Staff sessions.
+	PathSessions       = "/api/v1/sessions"
+	PathSessionCurrent = "/api/v1/sessions/current"
+)
+
+// Finger names a finger. The enrolment needs two distinct fingers.
+type Finger string
+
+// Fingers accepted by the server.
+const (
+	LeftThumb   Finger = "left_thumb"
+	LeftIndex   Finger = "left_index"
+	LeftMiddle  Finger = "left_middle"
+	LeftRing    Finger = "left_ring"
+	LeftLittle  Finger = "left_little"
+	RightThumb  Finger = "right_thumb"
+	RightIndex  Finger = "right_index"
+	RightMiddle Finger = "right_middle"
+	RightRing   Finger = "right_ring"
+	RightLittle Finger = "right_little"
+)
+
+// Valid reports whether f is one of the ten fingers.
+func (f Finger) Valid() bool {
+	switch f {
+	case LeftThumb, LeftIndex, LeftMiddle, LeftRing, LeftLittle,
+		RightThumb, RightIndex, RightMiddle, RightRing, RightLittle:
+		return true
+	}
+	return false
+}
+
+// Card is what the kiosk read from the resident's ID card (the SAM text
+// block, decoded). Dates are "YYYY-MM-DD"; ValidUntil is "长期" for a card
+// valid for life.
+type Card struct {
+	IDNumber         string `json:"id_number"` // 18 characters, GB 11643 check digit
+	Name             string `json:"name"`
+	Sex              string `json:"sex,omitempty"`    // 男 / 女
+	Nation           string `json:"nation,omitempty"` // 民族, e.g. 汉
+	BirthDate        string `json:"birth_date,omitempty"`
+	Address          string `json:"address,omitempty"`
+	IssuingAuthority string `json:"issuing_authority,omitempty"`
+	ValidFrom        string `json:"valid_from"`
+	ValidUntil       string `json:"valid_until"`
+}
+
+// Capture is one finger-vein capture as the kiosk sends it: the template it
+// extracted (matcher template encoding), the quality score, and the scanner's
+// signed statement about the capture.
+type Capture struct {
+	Finger Finger `json:"finger"`
+	// Template is the matcher template (matcher.Template's binary encoding).
+	Template []byte `json:"template"`
+	// Quality is the extractor's quality score, 0..100.
+	Quality int `json:"quality"`
+	// Attestation is the scanner's signed capture record
+	// (wire.Attestation.MarshalBinary), signed over the nonce from
+	// POST /api/v1/kiosk/nonce.
+	Attestation []byte `json:"attestation"`
+	// Certificate is the scanner's device certificate
+	// (wire.DeviceCertificate.MarshalBinary), signed by its maker.
+	Certificate []byte `json:"certificate"`
+	// Image optionally carries the raw capture; when present the server
+	// checks it hashes to the attested digest.
+	Image *Image `json:"image,omitempty"`
+}
+
+// Image is a raw 8-bit grey image, row-major, no padding.
+type Image struct {
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Pixels []byte `json:"pixels"`
+}
+
+// NonceResponse is the answer to POST /api/v1/kiosk/nonce: a fresh 32-byte
+// nonce for the scanner to sign into its next capture's attestation. It is
+// bound to the kiosk that asked, valid until ExpiresAt and usable once.
+type NonceResponse struct {
+	Nonce     []byte    `json:"nonce"` // 32 bytes (base64 in JSON)
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// VerifyRequest is the body of POST /api/v1/kiosk/verify (card + vein).
+type VerifyRequest struct {
+	Card    Card    `json:"card"`
+	Capture Capture `json:"capture"`
+}
+
+// ResidentSummary is what the kiosk may show about a verified resident.
+type ResidentSummary struct {
+	ResidentID     int64  `json:"resident_id"`
+	Name           string `json:"name"`
+	IDNumberMasked string `json:"id_number_masked"` // e.g. 110101********123X
+}
+
+// VerifyResponse is the answer to a successful verification (or a confirmed
+// card-less identification): a short-lived filing token, usable by this
+// kiosk only, for this resident only, to submit one filing.
+type VerifyResponse struct {
+	Token     string          `json:"token"`
+	ExpiresAt time.Time       `json:"expires_at"`
+	Resident  ResidentSummary `json:"resident"`
+}
+
+// FieldType is the type of a form field.
+type FieldType string
+
+// Field types.
+const (
+	FieldText   FieldType = "text"
+	FieldNumber FieldType = "number" // decimal, may have a fraction
+	FieldDate   FieldType = "date"   // YYYY-MM-DD
+	FieldPhone  FieldType = "phone"  // 11-digit mobile or landline
+	FieldChoice FieldType = "choice" // one of Choices
+	FieldBool   FieldType = "bool"   // "true" / "false"
+)
+
+// FormField describes one field of a service's form.
+type FormField struct {
+	Name     string    `json:"name"`  // machine name, e.g. "monthly_income"
+	Label    string    `json:"label"` // Chinese label shown on the kiosk
+	Type     FieldType `json:"type"`
+	Required bool      `json:"required"`
+	// Prefill names the resident-record attribute that fills the field
+	// (e.g. "resident.name", "resident.address"); empty when the resident
+	// types it.
+	Prefill string   `json:"prefill,omitempty"`
+	Choices []string `json:"choices,omitempty"`
+	MaxLen  int      `json:"max_len,omitempty"`
+}
+
+// Service is one entry of the catalogue of services a resident can file for.
+type Service struct {
+	Code         string      `json:"code"` // e.g. "dibao_new"
+	Name         string      `json:"name"` // e.g. 低保新申请
+	Department   string      `json:"department"`
+	DeadlineDays int         `json:"deadline_days"` // processing deadline, calendar days
+	Description  string      `json:"description,omitempty"`
+	Fields       []FormField `json:"fields"`
+}
+
+// ServiceList is the answer to GET /api/v1/kiosk/services.
+type ServiceList struct {
+	Services []Service `json:"services"`
+}
+
+// FormRequest is the body of POST /api/v1/kiosk/form.
+type FormRequest struct {
+	Token   string `json:"token"`
+	Service string `json:"service"`
+}
+
+// Form is a service's form pre-filled from the resident's record.
+type Form struct {
+	Service Service           `json:"service"`
+	Values  map[string]string `json:"values"` // prefilled values by field name
+}
+
+// SubmitFilingRequest is the body of POST /api/v1/kiosk/filings. A retry with
+// the same IdempotencyKey from the same kiosk returns the filing created the
+// first time and never creates a second one.
+type SubmitFilingRequest struct {
+	Token          string            `json:"token"`
+	Service        string            `json:"service"`
+	IdempotencyKey string            `json:"idempotency_key"` // 16..64 characters, e.g. a UUID
+	Values         map[string]string `json:"values"`
+}
+
+// Filing statuses.
+const (
+	FilingSubmitted = "submitted" // waiting for the department
+	FilingMoreInfo  = "more_info" // the department asked for more information
+	FilingAccepted  = "accepted"
+	FilingRejected  = "rejected"
+)
+
+// Decision actions of a department officer.
+const (
+	DecisionAccept      = "accept"
+	DecisionReject      = "reject"
+	DecisionRequestInfo = "request_info"
+)
+
+// Filing is one filing as the kiosk (and the back office) see it.
+type Filing struct {
+	ID           int64             `json:"id"`
+	Service      string            `json:"service"`
+	ServiceName  string            `json:"service_name"`
+	Department   string            `json:"department"`
+	Status       string            `json:"status"`
+	SubmittedAt  time.Time         `json:"submitted_at"`
+	DueAt        time.Time         `json:"due_at"`
+	DecidedAt    *time.Time        `json:"decided_at,omitempty"`
+	Reply        string            `json:"reply,omitempty"`
+	KioskID      string            `json:"kiosk_id,omitempty"`
+	ResidentID   int64             `json:"resident_id,omitempty"`
+	Values       map[string]string `json:"values,omitempty"` // back office only
+	Overdue      bool              `json:"overdue"`
+	ResidentName string            `json:"resident_name,omitempty"` // back office only
+}
+
+// StatusRequest is the body of POST /api/v1/kiosk/status.
+type StatusRequest struct {
+	Token string `json:"token"`
+}
+
+// FilingList is a list of filings.
+type FilingList struct {
+	Filings []Filing `json:"filings"`
+}
+
+// FingerCaptures are the captures of one finger at enrolment.
+type FingerCaptures struct {
+	Finger   Finger    `json:"finger"`
+	Captures []Capture `json:"captures"`
+}
+
+// Enrolment requirements.
+const (
+	EnrolFingers           = 2 // distinct fingers
+	EnrolCapturesPerFinger = 3 // good captures per finger, at least
+	MaxCapturesPerFinger   = 10
+)
+
+// EnrolRequest is the body of POST /api/v1/kiosk/enrolments (station staff
+// in staff mode). The resident is identified by the card.
+type EnrolRequest struct {
+	Card    Card             `json:"card"`
+	Fingers []FingerCaptures `json:"fingers"`
+	// OverrideCaseID resubmits an enrolment that stopped on a suspected
+	// duplicate after a supervisor overrode the case.
+	OverrideCaseID string `json:"override_case_id,omitempty"`
+}
+
+// EnrolResponse is the answer to a successful enrolment.
+type EnrolResponse struct {
+	ResidentID int64 `json:"resident_id"`
+	Replaced   bool  `json:"replaced"` // a previous enrolment was replaced
+	Templates  int   `json:"templates"`
+}
+
+// IdentifyRequest is the body of POST /api/v1/kiosk/identify: card-less 1:N
+// identification (station policy; off by default).
+type IdentifyRequest struct {
+	Capture Capture `json:"capture"`
+}
+
+// IdentifyCandidate is the best candidate of a card-less identification.
+// Staff compare it with the person in front of them and confirm.
+type IdentifyCandidate struct {
+	CandidateID    string    `json:"candidate_id"`
+	Name           string    `json:"name"`
+	IDNumberMasked string    `json:"id_number_masked"`
+	BirthDate      string    `json:"birth_date,omitempty"`
+	ExpiresAt      time.Time `json:"expires_at"`
+}
+
+// IdentifyConfirmRequest is the body of POST /api/v1/kiosk/identify/confirm.
+type IdentifyConfirmRequest struct {
+	CandidateID string `json:"candidate_id"`
+}
+
+// Staff roles.
+const (
+	RoleStationStaff = "station_staff"
+	RoleSupervisor   = "supervisor"
+	RoleOfficer      = "department_officer"
+	RoleAdmin        = "admin"
+)
+
+// LoginRequest is the body of POST /api/v1/sessions.
+type LoginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// Session is a staff session. Token goes in "Authorization: Bearer TOKEN"
+// (API) or the session cookie (back office).
+type Session struct {
+	Token      string    `json:"token,omitempty"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	StaffID    int64     `json:"staff_id"`
+	Username   string    `json:"username"`
+	Role       string    `json:"role"`
+	Department string    `json:"department,omitempty"`
+}
+
+// MaskIDNumber returns an ID number with all but the first 6 and the last 4
+// characters replaced by '*', for display.
+func MaskIDNumber(id string) string {
+	r := []rune(id)
+	if len(r) <= 10 {
+		return "**********"[:len(r)]
+	}
+	for i := 6; i < len(r)-4; i++ {
+		r[i] = '*'
+	}
+	return string(r)
+}
