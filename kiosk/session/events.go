@@ -1,0 +1,194 @@
+package session
+
+// Event is an input to the machine: a device report, an effect's outcome, a
+// touch on the screen or the clock.
+type Event interface{ event() }
+
+// Device events (no generation: they are about the physical world now).
+type (
+	// CardRead: a card was placed and read.
+	CardRead struct{ Card Card }
+	// CardFailed: a card is on the reader but could not be read.
+	CardFailed struct{ Err error }
+	// CardRemoved: the card left the reader.
+	CardRemoved struct{}
+	// ServerStatus: the daemon's health probe of the server changed.
+	ServerStatus struct{ Up bool }
+	// Tick: time passes (timeouts).
+	Tick struct{}
+)
+
+// Touch is an action on the screen.
+type Touch struct {
+	Action string // see the Action constants
+	Arg    string
+	Values map[string]string
+}
+
+// Touch actions.
+const (
+	ActStaff       = "staff" // open staff login
+	ActLogin       = "login" // Values: user, password
+	ActLogout      = "logout"
+	ActEnrol       = "enrol"
+	ActDiagnostics = "diagnostics"
+	ActChoose      = "choose"  // Arg: service code
+	ActFilings     = "filings" // my filings
+	ActEdit        = "edit"    // Arg: field key, Values["value"]
+	ActConfirm     = "confirm"
+	ActBack        = "back"
+	ActRetry       = "retry"
+	ActFinish      = "finish"
+	ActRetake      = "retake"      // staff: capture again
+	ActSkipFinger  = "skip_finger" // staff: this finger cannot be captured, use another
+	ActSupervisor  = "supervisor"  // Values: user, password
+	ActReject      = "reject"      // staff: do not enrol (duplicate)
+	ActActivity    = "activity"    // any touch that only keeps the session alive
+)
+
+// Outcomes of effects; Gen identifies the session that asked.
+type (
+	ResidentLooked struct {
+		Gen      uint64
+		Resident Resident
+		Err      error
+	}
+	Captured struct {
+		Gen    uint64
+		Sample Sample
+		Fault  CaptureFault
+		Err    error
+	}
+	Verified struct {
+		Gen   uint64
+		Match bool
+		Token string
+		Err   error
+	}
+	CatalogueLoaded struct {
+		Gen      uint64
+		Services []Service
+		Err      error
+	}
+	FormLoaded struct {
+		Gen  uint64
+		Form Form
+		Err  error
+	}
+	Submitted struct {
+		Gen     uint64
+		Receipt Receipt
+		Err     error
+	}
+	FilingsLoaded struct {
+		Gen     uint64
+		Filings []Filing
+		Err     error
+	}
+	StaffLoggedIn struct {
+		Gen     uint64
+		Session StaffSession
+		Err     error
+	}
+	Enrolled struct {
+		Gen     uint64
+		Outcome EnrolOutcome
+		Err     error
+	}
+	SupervisorConfirmed struct {
+		Gen uint64
+		Err error
+	}
+)
+
+func (CardRead) event()            {}
+func (CardFailed) event()          {}
+func (CardRemoved) event()         {}
+func (ServerStatus) event()        {}
+func (Tick) event()                {}
+func (Touch) event()               {}
+func (ResidentLooked) event()      {}
+func (Captured) event()            {}
+func (Verified) event()            {}
+func (CatalogueLoaded) event()     {}
+func (FormLoaded) event()          {}
+func (Submitted) event()           {}
+func (FilingsLoaded) event()       {}
+func (StaffLoggedIn) event()       {}
+func (Enrolled) event()            {}
+func (SupervisorConfirmed) event() {}
+
+// Effect is work the daemon must do; its outcome comes back as an event.
+type Effect interface{ effect() }
+
+type (
+	DoLookup struct {
+		Gen      uint64
+		IDNumber string
+	}
+	DoCapture struct {
+		Gen    uint64
+		Finger string
+		Enrol  bool
+	}
+	DoVerify struct {
+		Gen        uint64
+		ResidentID string
+		IDNumber   string
+		Sample     Sample
+	}
+	DoCatalogue struct {
+		Gen   uint64
+		Token string
+	}
+	DoForm struct {
+		Gen     uint64
+		Token   string
+		Service Service
+	}
+	DoSubmit struct {
+		Gen     uint64
+		Token   string
+		IdemKey string
+		Form    Form
+	}
+	DoFilings struct {
+		Gen   uint64
+		Token string
+	}
+	DoStaffLogin struct {
+		Gen            uint64
+		User, Password string
+	}
+	DoEnrol struct {
+		Gen        uint64
+		StaffToken string
+		IdemKey    string
+		ResidentID string
+		IDNumber   string
+		Fingers    []EnrolFinger
+	}
+	DoConfirmDuplicate struct {
+		Gen            uint64
+		StaffToken     string
+		EnrolmentID    string
+		User, Password string
+	}
+	// CancelCapture stops a capture in progress (the resident left).
+	CancelCapture struct{}
+	// Wipe: the session ended; the daemon drops everything it holds for it.
+	Wipe struct{}
+)
+
+func (DoLookup) effect()           {}
+func (DoCapture) effect()          {}
+func (DoVerify) effect()           {}
+func (DoCatalogue) effect()        {}
+func (DoForm) effect()             {}
+func (DoSubmit) effect()           {}
+func (DoFilings) effect()          {}
+func (DoStaffLogin) effect()       {}
+func (DoEnrol) effect()            {}
+func (DoConfirmDuplicate) effect() {}
+func (CancelCapture) effect()      {}
+func (Wipe) effect()               {}

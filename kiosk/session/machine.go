@@ -1,0 +1,163 @@
+package session
+
+import (
+	"errors"
+	"time"
+)
+
+// Phase is where the journey stands; the UI shows one screen per phase.
+type Phase string
+
+// Resident phases.
+const (
+	Idle         Phase = "idle"         // place your ID card
+	Checking     Phase = "checking"     // card read, asking the server about the resident
+	CardProblem  Phase = "card_problem" // expired card, not enrolled, unreadable: what to do
+	PlaceFinger  Phase = "place_finger" // put the enrolled finger on the scanner
+	Verifying    Phase = "verifying"    // the server compares the finger
+	Menu         Phase = "menu"         // the service catalogue
+	Loading      Phase = "loading"      // waiting for the catalogue, a form or the filings
+	FormPhase    Phase = "form"         // the pre-filled form: check and confirm
+	Submitting   Phase = "submitting"   // the filing is being sent
+	ReceiptPhase Phase = "receipt"      // the filing reference and due date
+	Filings      Phase = "filings"      // my earlier filings, their status and reply
+	Unavailable  Phase = "unavailable"  // the server cannot be reached: nothing lost, retry
+	Failed       Phase = "failed"       // too many tries or a device fault: see the staff
+)
+
+// Staff phases.
+const (
+	StaffLogin      Phase = "staff_login"
+	StaffMenu       Phase = "staff_menu"
+	StaffBusy       Phase = "staff_busy"
+	EnrolCard       Phase = "enrol_card"       // place the resident's card
+	EnrolCapture    Phase = "enrol_capture"    // captures per finger with live quality
+	EnrolSupervisor Phase = "enrol_supervisor" // a possible duplicate: a supervisor confirms
+	EnrolDone       Phase = "enrol_done"
+	Diagnostics     Phase = "diagnostics"
+)
+
+// Problem keys (the UI translates them; each tells the resident what to do).
+const (
+	ProblemCardExpired     = "card_expired"
+	ProblemNotEnrolled     = "not_enrolled"
+	ProblemNotRegistered   = "not_registered"
+	ProblemCardUnreadable  = "card_unreadable"
+	ProblemTooManyTries    = "too_many_tries"
+	ProblemScannerFault    = "scanner_fault"
+	ProblemServerDown      = "server_down"
+	ProblemSubmitUnsure    = "submit_unsure"
+	ProblemRejected        = "rejected"
+	ProblemLoginFailed     = "login_failed"
+	ProblemAlreadyEnrolled = "already_enrolled"
+)
+
+// Hint keys for capture guidance.
+const (
+	HintNoFinger = "no_finger" // 未检测到手指
+	HintNotFlat  = "not_flat"  // 请将手指平放
+	HintNoMatch  = "no_match"
+)
+
+// Errors that effects report; the daemon's clients wrap theirs with these.
+var (
+	ErrUnavailable = errors.New("server unavailable")
+	ErrNotFound    = errors.New("not found")
+	ErrDenied      = errors.New("denied")
+	ErrRejected    = errors.New("rejected by the server")
+)
+
+// Config holds the journey's limits.
+type Config struct {
+	MaxTries         int           // finger attempts before sending the resident to the desk
+	IdleTimeout      time.Duration // walk-away timeout for residents
+	ReceiptTimeout   time.Duration // how long the receipt stays up
+	StaffTimeout     time.Duration // staff inactivity logout
+	VerifyMinQuality int           // below this a capture is "not flat"
+	EnrolMinQuality  int           // below this an enrolment capture is rejected
+	EnrolCaptures    int           // captures per finger
+	EnrolFingers     []string      // fingers to enrol, in order
+	AlternateFingers []string      // fingers offered when one cannot be captured
+}
+
+// DefaultConfig is what the kiosk runs with unless configured otherwise.
+func DefaultConfig() Config {
+	return Config{
+		MaxTries:         3,
+		IdleTimeout:      90 * time.Second,
+		ReceiptTimeout:   60 * time.Second,
+		StaffTimeout:     5 * time.Minute,
+		VerifyMinQuality: 40,
+		EnrolMinQuality:  60,
+		EnrolCaptures:    3,
+		EnrolFingers:     []string{"R2", "L2"},
+		AlternateFingers: []string{"R3", "L3", "R4", "L4"},
+	}
+}
+
+// Mode says who is using the kiosk.
+type Mode string
+
+const (
+	ModeResident Mode = "resident"
+	ModeStaff    Mode = "staff"
+)
+
+// EnrolFinger is the progress of one finger in an enrolment.
+type EnrolFinger struct {
+	Finger   string
+	Accepted []Sample
+	Rejected int // failed captures so far
+}
+
+// State is everything the kiosk knows about the current user, in memory only.
+type State struct {
+	Phase        Phase
+	Mode         Mode
+	Gen          uint64 // session generation; effects and their outcomes carry it
+	Problem      string
+	Hint         string
+	Tries        int
+	LastActivity time.Time
+
+	Card     *Card
+	Resident *Resident
+	Token    string // the server's verification token for this resident
+	Services []Service
+	Form     *Form
+	IdemKey  string // idempotency key of the filing being submitted
+	Receipt  *Receipt
+	Filings  []Filing
+
+	Pending Effect // what Retry re-runs after Unavailable
+	Back    Phase  // where Unavailable's retry returns to
+
+	Staff       *StaffSession
+	EnrolIdx    int
+	Enrol       []EnrolFinger
+	LastQuality int
+	Outcome     *EnrolOutcome
+}
+
+// Machine applies events to the state. It is not safe for concurrent use:
+// the daemon feeds it from a single goroutine.
+type Machine struct {
+	cfg    Config
+	st     State
+	newKey func() string
+}
+
+// New returns a machine in the idle phase. newKey makes idempotency keys
+// (random in the daemon, deterministic in tests).
+func New(cfg Config, newKey func() string, now time.Time) *Machine {
+	m := &Machine{cfg: cfg, newKey: newKey}
+	m.st = State{Phase: Idle, Mode: ModeResident, Gen: 1, LastActivity: now}
+	return m
+}
+
+// State returns a copy of the current state (slices are shared; treat them
+// as read-only).
+func (m *Machine) State() State { return m.st }
+
+// Config returns the machine's configuration.
+func (m *Machine) Config() Config { return m.cfg }

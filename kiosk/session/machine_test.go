@@ -1,0 +1,366 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.Local)
+
+var (
+	alice  = Card{Name: "张秀英", IDNumber: "110101194501011234", ValidUntil: time.Date(2036, 1, 1, 0, 0, 0, 0, time.Local)}
+	old    = Card{Name: "李建国", IDNumber: "110101194001014321", ValidUntil: time.Date(2026, 11, 26, 0, 0, 0, 0, time.Local)}
+	aliceR = Resident{ID: "r-1", Name: "张秀英", Enrolled: true, Fingers: []string{"R2", "L2"}, Dibao: true}
+	dibao  = Service{Code: "dibao-renewal", NameZH: "低保年审", NameEN: "Minimum living allowance renewal", DueDays: 15}
+	form   = Form{Service: dibao, Fields: []Field{{Key: "name", Value: "张秀英"}, {Key: "household", Value: "2", Editable: true}}}
+	good   = Sample{Quality: 80, Template: []byte{1, 2, 3}}
+	poor   = Sample{Quality: 10}
+)
+
+// step is one row of a journey: an event at an offset from t0, then the
+// phase, problem, hint and effect kinds expected.
+type step struct {
+	at      time.Duration
+	ev      Event
+	phase   Phase
+	problem string
+	hint    string
+	effects string // effect type names, comma separated
+}
+
+func effectNames(effs []Effect) string {
+	var n []string
+	for _, e := range effs {
+		n = append(n, strings.TrimPrefix(fmt.Sprintf("%T", e), "session."))
+	}
+	return strings.Join(n, ",")
+}
+
+func keys() func() string {
+	i := 0
+	return func() string { i++; return fmt.Sprintf("key-%d", i) }
+}
+
+func run(t *testing.T, m *Machine, steps []step) {
+	t.Helper()
+	for i, s := range steps {
+		ev := s.ev
+		// Outcomes of effects are for the current session unless the row
+		// says otherwise (Gen 0 means "current").
+		ev = withGen(ev, m.State().Gen)
+		effs := m.Step(ev, t0.Add(s.at))
+		st := m.State()
+		if st.Phase != s.phase || st.Problem != s.problem || st.Hint != s.hint || effectNames(effs) != s.effects {
+			t.Fatalf("step %d (%T): got phase=%s problem=%q hint=%q effects=%q; want phase=%s problem=%q hint=%q effects=%q",
+				i, s.ev, st.Phase, st.Problem, st.Hint, effectNames(effs), s.phase, s.problem, s.hint, s.effects)
+		}
+	}
+}
+
+func withGen(ev Event, gen uint64) Event {
+	v := reflect.ValueOf(ev)
+	if v.Kind() != reflect.Struct {
+		return ev
+	}
+	f := v.FieldByName("Gen")
+	if !f.IsValid() || f.Uint() != 0 {
+		return ev
+	}
+	p := reflect.New(v.Type()).Elem()
+	p.Set(v)
+	p.FieldByName("Gen").SetUint(gen)
+	return p.Interface().(Event)
+}
+
+func TestResidentJourneys(t *testing.T) {
+	unavailable := fmt.Errorf("dial: %w", ErrUnavailable)
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"card to receipt", []step{
+			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
+			{time.Second, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{2 * time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
+			{3 * time.Second, Verified{Match: true, Token: "tok"}, Loading, "", "", "DoCatalogue"},
+			{3 * time.Second, CatalogueLoaded{Services: []Service{dibao}}, Menu, "", "", ""},
+			{5 * time.Second, Touch{Action: ActChoose, Arg: "dibao-renewal"}, Loading, "", "", "DoForm"},
+			{5 * time.Second, FormLoaded{Form: form}, FormPhase, "", "", ""},
+			{9 * time.Second, Touch{Action: ActConfirm}, Submitting, "", "", "DoSubmit"},
+			{10 * time.Second, Submitted{Receipt: Receipt{Reference: "QS-1"}}, ReceiptPhase, "", "", ""},
+			{11 * time.Second, CardRemoved{}, Idle, "", "", "Wipe"},
+		}},
+		{"expired card", []step{
+			{0, CardRead{old}, CardProblem, ProblemCardExpired, "", ""},
+			{time.Second, CardRemoved{}, Idle, "", "", "Wipe"},
+		}},
+		{"not enrolled", []step{
+			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
+			{time.Second, ResidentLooked{Resident: Resident{ID: "r-1"}}, CardProblem, ProblemNotEnrolled, "", ""},
+		}},
+		{"not in the register", []step{
+			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
+			{time.Second, ResidentLooked{Err: ErrNotFound}, CardProblem, ProblemNotRegistered, "", ""},
+		}},
+		{"unreadable card", []step{
+			{0, CardFailed{errors.New("checksum")}, CardProblem, ProblemCardUnreadable, "", ""},
+			{time.Second, CardRead{alice}, Checking, "", "", "DoLookup"},
+		}},
+		{"finger guidance then too many tries", []step{
+			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
+			{0, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{time.Second, Captured{Fault: NoFinger}, PlaceFinger, "", HintNoFinger, "DoCapture"},
+			{2 * time.Second, Captured{Sample: poor}, PlaceFinger, "", HintNotFlat, "DoCapture"},
+			{3 * time.Second, Captured{Fault: NotFlat}, Failed, ProblemTooManyTries, HintNotFlat, ""},
+			{200 * time.Second, Tick{}, Idle, "", "", "Wipe"},
+		}},
+		{"no match then match", []step{
+			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
+			{0, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
+			{time.Second, Verified{Match: false}, PlaceFinger, "", HintNoMatch, "DoCapture"},
+			{time.Second, Captured{Sample: good}, Verifying, "", HintNoMatch[:0], "DoVerify"},
+			{time.Second, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
+		}},
+		{"scanner fault", []step{
+			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
+			{0, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{time.Second, Captured{Err: errors.New("unplugged")}, Failed, ProblemScannerFault, "", ""},
+			{2 * time.Second, Touch{Action: ActRetry}, PlaceFinger, "", "", "DoCapture"},
+		}},
+		{"walk away", []step{
+			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
+			{0, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{89 * time.Second, Tick{}, PlaceFinger, "", "", ""},
+			{90 * time.Second, Tick{}, Idle, "", "", "CancelCapture,Wipe"},
+		}},
+		{"server down at lookup, recovers", []step{
+			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
+			{time.Second, ResidentLooked{Err: unavailable}, Unavailable, ProblemServerDown, "", ""},
+			{2 * time.Second, ServerStatus{Up: false}, Unavailable, ProblemServerDown, "", ""},
+			{3 * time.Second, ServerStatus{Up: true}, Checking, "", "", "DoLookup"},
+			{4 * time.Second, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+		}},
+		{"submit during outage keeps its key", []step{
+			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
+			{0, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{0, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
+			{0, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
+			{0, CatalogueLoaded{Services: []Service{dibao}}, Menu, "", "", ""},
+			{0, Touch{Action: ActChoose, Arg: "dibao-renewal"}, Loading, "", "", "DoForm"},
+			{0, FormLoaded{Form: form}, FormPhase, "", "", ""},
+			{0, Touch{Action: ActConfirm}, Submitting, "", "", "DoSubmit"},
+			{time.Hour, Tick{}, Submitting, "", "", ""}, // never time out under a filing in flight
+			{time.Hour, Submitted{Err: unavailable}, Unavailable, ProblemSubmitUnsure, "", ""},
+			{time.Hour, Touch{Action: ActRetry}, Submitting, "", "", "DoSubmit"},
+			{time.Hour, Submitted{Receipt: Receipt{Reference: "QS-2"}}, ReceiptPhase, "", "", ""},
+			{time.Hour + 59*time.Second, Tick{}, ReceiptPhase, "", "", ""},
+			{time.Hour + 60*time.Second, Tick{}, Idle, "", "", "Wipe"},
+		}},
+		{"my filings", []step{
+			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
+			{0, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{0, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
+			{0, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
+			{0, CatalogueLoaded{Services: []Service{dibao}}, Menu, "", "", ""},
+			{0, Touch{Action: ActFilings}, Loading, "", "", "DoFilings"},
+			{0, FilingsLoaded{Filings: []Filing{{Reference: "QS-1", Status: "replied", Reply: "已批准"}}}, Filings, "", "", ""},
+			{0, Touch{Action: ActBack}, Menu, "", "", ""},
+			{0, Touch{Action: ActFinish}, Idle, "", "", "Wipe"},
+		}},
+		{"stale outcome of an ended session is dropped", []step{
+			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
+			{0, CardRemoved{}, Idle, "", "", "Wipe"},
+			{0, ResidentLooked{Gen: 1, Resident: aliceR}, Idle, "", "", ""},
+		}},
+		{"unknown service and bad edits are ignored", []step{
+			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
+			{0, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{0, Touch{Action: ActChoose, Arg: "dibao-renewal"}, PlaceFinger, "", "", ""},
+			{0, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
+			{0, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
+			{0, CatalogueLoaded{Services: []Service{dibao}}, Menu, "", "", ""},
+			{0, Touch{Action: ActChoose, Arg: "nope"}, Menu, "", "", ""},
+			{0, Touch{Action: ActConfirm}, Menu, "", "", ""},
+		}},
+		{"staff login entry from idle and cancel", []step{
+			{0, Touch{Action: ActStaff}, StaffLogin, "", "", ""},
+			{0, Touch{Action: ActLogin, Values: map[string]string{"user": "wang"}}, StaffLogin, ProblemLoginFailed, "", ""},
+			{0, Touch{Action: ActFinish}, Idle, "", "", "Wipe"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run(t, New(DefaultConfig(), keys(), t0), tt.steps)
+		})
+	}
+}
+
+func TestIdempotencyKeyReusedOnRetryAndRenewedOnEdit(t *testing.T) {
+	m := New(DefaultConfig(), keys(), t0)
+	for _, ev := range []Event{CardRead{alice}, ResidentLooked{Gen: 2, Resident: aliceR}, Captured{Gen: 2, Sample: good},
+		Verified{Gen: 2, Match: true, Token: "t"}, CatalogueLoaded{Gen: 2, Services: []Service{dibao}},
+		Touch{Action: ActChoose, Arg: dibao.Code}, FormLoaded{Gen: 2, Form: form}} {
+		m.Step(ev, t0)
+	}
+	first := m.Step(Touch{Action: ActConfirm}, t0)[0].(DoSubmit)
+	m.Step(Submitted{Gen: 2, Err: ErrUnavailable}, t0)
+	again := m.Step(Touch{Action: ActRetry}, t0)[0].(DoSubmit)
+	if first.IdemKey == "" || first.IdemKey != again.IdemKey {
+		t.Fatalf("retry key %q, first %q: a retry must reuse the key", again.IdemKey, first.IdemKey)
+	}
+	// Form edited before confirming: a new filing, a new key.
+	m2 := New(DefaultConfig(), keys(), t0)
+	for _, ev := range []Event{CardRead{alice}, ResidentLooked{Gen: 2, Resident: aliceR}, Captured{Gen: 2, Sample: good},
+		Verified{Gen: 2, Match: true, Token: "t"}, CatalogueLoaded{Gen: 2, Services: []Service{dibao}},
+		Touch{Action: ActChoose, Arg: dibao.Code}, FormLoaded{Gen: 2, Form: form}} {
+		m2.Step(ev, t0)
+	}
+	m2.Step(Touch{Action: ActEdit, Arg: "household", Values: map[string]string{"value": "3"}}, t0)
+	m2.Step(Touch{Action: ActEdit, Arg: "name", Values: map[string]string{"value": "someone else"}}, t0)
+	sub := m2.Step(Touch{Action: ActConfirm}, t0)[0].(DoSubmit)
+	if got := sub.Form.Fields[1].Value; got != "3" {
+		t.Errorf("household = %q, want 3", got)
+	}
+	if got := sub.Form.Fields[0].Value; got != "张秀英" {
+		t.Errorf("read-only name changed to %q", got)
+	}
+}
+
+func TestSessionEndWipesEverything(t *testing.T) {
+	m := New(DefaultConfig(), keys(), t0)
+	for _, ev := range []Event{CardRead{alice}, ResidentLooked{Gen: 2, Resident: aliceR}, Captured{Gen: 2, Sample: good},
+		Verified{Gen: 2, Match: true, Token: "secret"}, CatalogueLoaded{Gen: 2, Services: []Service{dibao}}} {
+		m.Step(ev, t0)
+	}
+	m.Step(CardRemoved{}, t0)
+	st := m.State()
+	want := State{Phase: Idle, Mode: ModeResident, Gen: 3, LastActivity: t0}
+	if !reflect.DeepEqual(st, want) {
+		t.Fatalf("after removal: %+v, want a blank state %+v", st, want)
+	}
+}
+
+func TestStaffEnrolment(t *testing.T) {
+	cfg := DefaultConfig()
+	m := New(cfg, keys(), t0)
+	run(t, m, []step{
+		{0, Touch{Action: ActStaff}, StaffLogin, "", "", ""},
+		{0, Touch{Action: ActLogin, Values: map[string]string{"user": "wang", "password": "pw"}}, StaffBusy, "", "", "DoStaffLogin"},
+		{0, StaffLoggedIn{Err: ErrDenied}, StaffLogin, ProblemLoginFailed, "", ""},
+		{0, Touch{Action: ActLogin, Values: map[string]string{"user": "wang", "password": "pw2"}}, StaffBusy, "", "", "DoStaffLogin"},
+		{0, StaffLoggedIn{Session: StaffSession{Token: "st", Name: "王"}}, StaffMenu, "", "", ""},
+		{0, Touch{Action: ActEnrol}, EnrolCard, "", "", "Wipe"},
+		{0, CardRead{alice}, StaffBusy, "", "", "DoLookup"},
+		{0, ResidentLooked{Resident: Resident{ID: "r-1"}}, EnrolCapture, "", "", "DoCapture"},
+		{0, Captured{Sample: good}, EnrolCapture, "", "", "DoCapture"},
+		{0, Captured{Sample: poor}, EnrolCapture, "", HintNotFlat, ""},
+		{0, Touch{Action: ActRetake}, EnrolCapture, "", HintNotFlat, "CancelCapture,DoCapture"},
+		{0, Captured{Sample: good}, EnrolCapture, "", "", "DoCapture"},
+		{0, Touch{Action: ActConfirm}, EnrolCapture, "", "", ""},       // not complete yet
+		{0, Captured{Sample: good}, EnrolCapture, "", "", "DoCapture"}, // R2 done, L2 starts
+		{0, Captured{Fault: NoFinger}, EnrolCapture, "", HintNoFinger, ""},
+		{0, Touch{Action: ActSkipFinger}, EnrolCapture, "", "", "CancelCapture,DoCapture"}, // L2 -> R3
+		{0, Captured{Sample: good}, EnrolCapture, "", "", "DoCapture"},
+		{0, Captured{Sample: good}, EnrolCapture, "", "", "DoCapture"},
+		{0, Captured{Sample: good}, EnrolCapture, "", "", ""},
+		{0, Touch{Action: ActConfirm}, StaffBusy, "", "", "DoEnrol"},
+		{0, Enrolled{Outcome: EnrolOutcome{EnrolmentID: "e-1", NeedsSupervisor: true, DuplicateResidentID: "r-9"}}, EnrolSupervisor, "", "", ""},
+		{0, Touch{Action: ActSupervisor, Values: map[string]string{"user": "li", "password": "x"}}, StaffBusy, "", "", "DoConfirmDuplicate"},
+		{0, SupervisorConfirmed{Err: ErrDenied}, EnrolSupervisor, ProblemLoginFailed, "", ""},
+		{0, Touch{Action: ActSupervisor, Values: map[string]string{"user": "li", "password": "y"}}, StaffBusy, "", "", "DoConfirmDuplicate"},
+		{0, SupervisorConfirmed{}, EnrolDone, "", "", ""},
+		{0, Touch{Action: ActBack}, StaffMenu, "", "", ""},
+		{0, Touch{Action: ActLogout}, Idle, "", "", "Wipe"},
+	})
+	if m.State().Staff != nil {
+		t.Fatal("logout kept the staff session")
+	}
+}
+
+func TestEnrolmentSamplesAndFingers(t *testing.T) {
+	cfg := DefaultConfig()
+	m := New(cfg, keys(), t0)
+	m.Step(Touch{Action: ActStaff}, t0)
+	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "password": "p"}}, t0)
+	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
+	m.Step(Touch{Action: ActEnrol}, t0)
+	gen := m.State().Gen
+	m.Step(CardRead{alice}, t0)
+	m.Step(ResidentLooked{Gen: gen, Resident: Resident{ID: "r-1"}}, t0)
+	var effs []Effect
+	for i := 0; i < 6; i++ {
+		effs = m.Step(Captured{Gen: gen, Sample: Sample{Quality: 70 + i}}, t0)
+	}
+	if len(effs) != 0 {
+		t.Fatalf("after 6 good captures: %v", effectNames(effs))
+	}
+	enr := m.Step(Touch{Action: ActConfirm}, t0)[0].(DoEnrol)
+	if enr.ResidentID != "r-1" || enr.StaffToken != "st" || len(enr.Fingers) != 2 {
+		t.Fatalf("enrol effect %+v", enr)
+	}
+	for i, f := range enr.Fingers {
+		if f.Finger != cfg.EnrolFingers[i] || len(f.Accepted) != 3 {
+			t.Errorf("finger %d: %s with %d captures", i, f.Finger, len(f.Accepted))
+		}
+		for _, s := range f.Accepted {
+			if s.Finger != f.Finger {
+				t.Errorf("sample labelled %s under %s", s.Finger, f.Finger)
+			}
+		}
+	}
+	// The resident's card leaves while the enrolment is in flight: the
+	// outcome still decides.
+	if effs := m.Step(CardRemoved{}, t0); len(effs) != 0 {
+		t.Fatalf("removal during enrol: %v", effectNames(effs))
+	}
+	m.Step(Enrolled{Gen: gen, Outcome: EnrolOutcome{EnrolmentID: "e"}}, t0)
+	if st := m.State(); st.Phase != EnrolDone || st.Enrol != nil || st.Card != nil {
+		t.Fatalf("after enrolment: phase %s, samples kept %v, card kept %v", st.Phase, st.Enrol != nil, st.Card != nil)
+	}
+}
+
+func TestStaffTimeout(t *testing.T) {
+	m := New(DefaultConfig(), keys(), t0)
+	m.Step(Touch{Action: ActStaff}, t0)
+	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "password": "p"}}, t0)
+	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
+	m.Step(Tick{}, t0.Add(4*time.Minute))
+	if m.State().Phase != StaffMenu {
+		t.Fatal("staff logged out too early")
+	}
+	m.Step(Tick{}, t0.Add(9*time.Minute))
+	if st := m.State(); st.Phase != Idle || st.Staff != nil {
+		t.Fatalf("after staff timeout: %s, staff %v", st.Phase, st.Staff)
+	}
+}
+
+func TestCardExpiry(t *testing.T) {
+	day := time.Date(2026, 11, 27, 0, 0, 0, 0, time.Local)
+	for _, tc := range []struct {
+		until time.Time
+		now   time.Time
+		want  bool
+	}{
+		{time.Time{}, day, false},
+		{day, day.Add(23 * time.Hour), false},
+		{day, day.AddDate(0, 0, 1), true},
+		{day.AddDate(0, 0, -1), day, true},
+	} {
+		if got := (Card{ValidUntil: tc.until}).Expired(tc.now); got != tc.want {
+			t.Errorf("until %v at %v: %v, want %v", tc.until, tc.now, got, tc.want)
+		}
+	}
+}
+
+func TestMaskedID(t *testing.T) {
+	for in, want := range map[string]string{"110101194501011234": "110***********1234", "12345": "*****", "": ""} {
+		if got := MaskedID(in); got != want {
+			t.Errorf("MaskedID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

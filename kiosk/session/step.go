@@ -1,0 +1,645 @@
+package session
+
+import (
+	"errors"
+	"time"
+)
+
+// Step applies one event at time now and returns the effects to run.
+func (m *Machine) Step(ev Event, now time.Time) []Effect {
+	s := &m.st
+	switch e := ev.(type) {
+	case Tick:
+		return m.tick(now)
+	case ServerStatus:
+		if e.Up && s.Phase == Unavailable && s.Pending != nil {
+			return m.retry(now)
+		}
+		return nil
+	case CardRemoved:
+		return m.cardRemoved(now)
+	case CardRead:
+		return m.cardRead(e, now)
+	case CardFailed:
+		switch s.Phase {
+		case Idle:
+			m.activity(now)
+			s.Phase, s.Problem = CardProblem, ProblemCardUnreadable
+		case EnrolCard:
+			m.activity(now)
+			s.Problem = ProblemCardUnreadable
+		}
+		return nil
+	case Touch:
+		return m.touch(e, now)
+	}
+	if gen, ok := genOf(ev); ok && gen != s.Gen {
+		return nil // an outcome for a session that has ended
+	}
+	switch e := ev.(type) {
+	case ResidentLooked:
+		return m.looked(e, now)
+	case Captured:
+		return m.captured(e, now)
+	case Verified:
+		return m.verified(e, now)
+	case CatalogueLoaded:
+		if s.Phase != Loading {
+			return nil
+		}
+		if e.Err != nil {
+			return m.serverFailed(e.Err, DoCatalogue{Gen: s.Gen, Token: s.Token}, Menu)
+		}
+		s.Services, s.Phase = e.Services, Menu
+	case FormLoaded:
+		if s.Phase != Loading {
+			return nil
+		}
+		if e.Err != nil {
+			return m.serverFailed(e.Err, DoForm{Gen: s.Gen, Token: s.Token, Service: e.Form.Service}, Menu)
+		}
+		f := e.Form
+		s.Form, s.IdemKey, s.Phase = &f, "", FormPhase
+	case FilingsLoaded:
+		if s.Phase != Loading {
+			return nil
+		}
+		if e.Err != nil {
+			return m.serverFailed(e.Err, DoFilings{Gen: s.Gen, Token: s.Token}, Menu)
+		}
+		s.Filings, s.Phase = e.Filings, Filings
+	case Submitted:
+		if s.Phase != Submitting {
+			return nil
+		}
+		if e.Err != nil {
+			if errors.Is(e.Err, ErrUnavailable) {
+				s.Phase, s.Problem = Unavailable, ProblemSubmitUnsure
+				s.Pending, s.Back = DoSubmit{Gen: s.Gen, Token: s.Token, IdemKey: s.IdemKey, Form: *s.Form}, Submitting
+				return nil
+			}
+			s.Phase, s.Problem = Failed, ProblemRejected
+			return nil
+		}
+		r := e.Receipt
+		s.Receipt, s.Phase, s.Problem = &r, ReceiptPhase, ""
+		m.activity(now)
+	case StaffLoggedIn:
+		if s.Phase != StaffBusy {
+			return nil
+		}
+		if e.Err != nil {
+			s.Phase = StaffLogin
+			if errors.Is(e.Err, ErrUnavailable) {
+				s.Problem = ProblemServerDown
+			} else {
+				s.Problem = ProblemLoginFailed
+			}
+			return nil
+		}
+		ss := e.Session
+		s.Staff, s.Mode, s.Phase, s.Problem = &ss, ModeStaff, StaffMenu, ""
+	case Enrolled:
+		if s.Phase != StaffBusy || s.Enrol == nil {
+			return nil
+		}
+		if e.Err != nil {
+			s.Phase = EnrolCapture
+			s.Problem = problemFor(e.Err)
+			return nil
+		}
+		o := e.Outcome
+		s.Outcome, s.Problem = &o, ""
+		if o.NeedsSupervisor {
+			s.Phase = EnrolSupervisor
+		} else {
+			s.Phase = EnrolDone
+			m.dropEnrolment()
+		}
+	case SupervisorConfirmed:
+		if s.Phase != StaffBusy || s.Outcome == nil {
+			return nil
+		}
+		if e.Err != nil {
+			s.Phase = EnrolSupervisor
+			if errors.Is(e.Err, ErrDenied) {
+				s.Problem = ProblemLoginFailed
+			} else {
+				s.Problem = problemFor(e.Err)
+			}
+			return nil
+		}
+		s.Phase, s.Problem = EnrolDone, ""
+		s.Outcome.NeedsSupervisor = false
+		m.dropEnrolment()
+	}
+	return nil
+}
+
+func problemFor(err error) string {
+	if errors.Is(err, ErrUnavailable) {
+		return ProblemServerDown
+	}
+	return ProblemRejected
+}
+
+func genOf(ev Event) (uint64, bool) {
+	switch e := ev.(type) {
+	case ResidentLooked:
+		return e.Gen, true
+	case Captured:
+		return e.Gen, true
+	case Verified:
+		return e.Gen, true
+	case CatalogueLoaded:
+		return e.Gen, true
+	case FormLoaded:
+		return e.Gen, true
+	case Submitted:
+		return e.Gen, true
+	case FilingsLoaded:
+		return e.Gen, true
+	case StaffLoggedIn:
+		return e.Gen, true
+	case Enrolled:
+		return e.Gen, true
+	case SupervisorConfirmed:
+		return e.Gen, true
+	}
+	return 0, false
+}
+
+func (m *Machine) activity(now time.Time) { m.st.LastActivity = now }
+
+// reset ends the session: a new generation, nothing of the old one kept.
+func (m *Machine) reset(now time.Time, phase Phase, mode Mode) []Effect {
+	old := m.st
+	m.st = State{Phase: phase, Mode: mode, Gen: old.Gen + 1, LastActivity: now}
+	if mode == ModeStaff {
+		m.st.Staff = old.Staff
+	}
+	eff := []Effect{Wipe{}}
+	if old.Phase == PlaceFinger || old.Phase == EnrolCapture {
+		eff = append([]Effect{CancelCapture{}}, eff...)
+	}
+	return eff
+}
+
+func (m *Machine) dropEnrolment() {
+	m.st.Enrol = nil
+	m.st.EnrolIdx = 0
+	m.st.Card, m.st.Resident = nil, nil
+}
+
+func (m *Machine) tick(now time.Time) []Effect {
+	s := &m.st
+	idle := now.Sub(s.LastActivity)
+	switch {
+	case s.Mode == ModeStaff:
+		if idle >= m.cfg.StaffTimeout {
+			return m.reset(now, Idle, ModeResident)
+		}
+	case s.Phase == Idle:
+	case s.Phase == ReceiptPhase:
+		if idle >= m.cfg.ReceiptTimeout {
+			return m.reset(now, Idle, ModeResident)
+		}
+	case s.Phase == Submitting:
+		// Never time out under an in-flight filing: its outcome decides.
+	default:
+		if idle >= m.cfg.IdleTimeout {
+			return m.reset(now, Idle, ModeResident)
+		}
+	}
+	return nil
+}
+
+func (m *Machine) cardRemoved(now time.Time) []Effect {
+	s := &m.st
+	if s.Mode == ModeStaff {
+		// The resident's card left during an enrolment: abandon it.
+		if s.Card == nil {
+			return nil
+		}
+		switch s.Phase {
+		case EnrolCard:
+			s.Card, s.Problem = nil, ""
+		case StaffBusy:
+			if s.Enrol != nil {
+				return nil // an enrolment is in flight: its outcome decides
+			}
+			return m.reset(now, EnrolCard, ModeStaff)
+		case EnrolCapture, EnrolSupervisor:
+			return m.reset(now, EnrolCard, ModeStaff)
+		case EnrolDone:
+			return m.reset(now, StaffMenu, ModeStaff)
+		}
+		return nil
+	}
+	if s.Phase == Idle || s.Phase == StaffLogin {
+		return nil
+	}
+	return m.reset(now, Idle, ModeResident)
+}
+
+func (m *Machine) cardRead(e CardRead, now time.Time) []Effect {
+	s := &m.st
+	switch s.Phase {
+	case Idle, CardProblem:
+		if s.Phase == CardProblem && s.Card != nil {
+			return nil // the same card again; it has to be removed first
+		}
+		m.reset(now, Idle, ModeResident)
+		s = &m.st
+		c := e.Card
+		s.Card = &c
+		if c.Expired(now) {
+			s.Phase, s.Problem = CardProblem, ProblemCardExpired
+			return nil
+		}
+		s.Phase = Checking
+		return []Effect{DoLookup{Gen: s.Gen, IDNumber: c.IDNumber}}
+	case EnrolCard:
+		m.activity(now)
+		c := e.Card
+		s.Card, s.Problem = &c, ""
+		if c.Expired(now) {
+			s.Problem = ProblemCardExpired
+			return nil
+		}
+		s.Phase = StaffBusy
+		return []Effect{DoLookup{Gen: s.Gen, IDNumber: c.IDNumber}}
+	}
+	return nil
+}
+
+func (m *Machine) looked(e ResidentLooked, now time.Time) []Effect {
+	s := &m.st
+	if s.Phase != Checking && !(s.Mode == ModeStaff && s.Phase == StaffBusy && s.Card != nil && s.Enrol == nil) {
+		return nil
+	}
+	m.activity(now)
+	if s.Mode == ModeStaff {
+		if e.Err != nil {
+			s.Phase = EnrolCard
+			if errors.Is(e.Err, ErrNotFound) {
+				s.Problem = ProblemNotRegistered
+			} else {
+				s.Problem = problemFor(e.Err)
+			}
+			s.Card = nil
+			return nil
+		}
+		r := e.Resident
+		s.Resident = &r
+		s.Phase, s.Problem = EnrolCapture, ""
+		if r.Enrolled {
+			s.Problem = ProblemAlreadyEnrolled // re-enrolment: the staff sees it
+		}
+		s.Enrol = make([]EnrolFinger, len(m.cfg.EnrolFingers))
+		for i, f := range m.cfg.EnrolFingers {
+			s.Enrol[i].Finger = f
+		}
+		s.EnrolIdx = 0
+		return []Effect{DoCapture{Gen: s.Gen, Finger: s.Enrol[0].Finger, Enrol: true}}
+	}
+	if e.Err != nil {
+		switch {
+		case errors.Is(e.Err, ErrNotFound):
+			s.Phase, s.Problem = CardProblem, ProblemNotRegistered
+			return nil
+		default:
+			return m.serverFailed(e.Err, DoLookup{Gen: s.Gen, IDNumber: s.Card.IDNumber}, Checking)
+		}
+	}
+	r := e.Resident
+	s.Resident = &r
+	if !r.Enrolled {
+		s.Phase, s.Problem = CardProblem, ProblemNotEnrolled
+		return nil
+	}
+	s.Phase, s.Tries, s.Hint = PlaceFinger, 0, ""
+	return []Effect{DoCapture{Gen: s.Gen}}
+}
+
+func (m *Machine) captured(e Captured, now time.Time) []Effect {
+	s := &m.st
+	if s.Phase == EnrolCapture {
+		return m.enrolCaptured(e, now)
+	}
+	if s.Phase != PlaceFinger {
+		return nil
+	}
+	m.activity(now)
+	fault := e.Fault
+	if e.Err != nil && fault == CaptureOK {
+		fault = DeviceFault
+	}
+	if fault == CaptureOK && e.Sample.Quality < m.cfg.VerifyMinQuality {
+		fault = NotFlat
+	}
+	switch fault {
+	case CaptureOK:
+		s.Phase, s.Hint = Verifying, ""
+		return []Effect{DoVerify{Gen: s.Gen, ResidentID: s.Resident.ID, IDNumber: s.Card.IDNumber, Sample: e.Sample}}
+	case DeviceFault:
+		s.Phase, s.Problem = Failed, ProblemScannerFault
+		return nil
+	}
+	s.Tries++
+	if fault == NoFinger {
+		s.Hint = HintNoFinger
+	} else {
+		s.Hint = HintNotFlat
+	}
+	if s.Tries >= m.cfg.MaxTries {
+		s.Phase, s.Problem = Failed, ProblemTooManyTries
+		return nil
+	}
+	return []Effect{DoCapture{Gen: s.Gen}}
+}
+
+func (m *Machine) verified(e Verified, now time.Time) []Effect {
+	s := &m.st
+	if s.Phase != Verifying {
+		return nil
+	}
+	m.activity(now)
+	if e.Err != nil {
+		if errors.Is(e.Err, ErrUnavailable) {
+			// The finger has to be placed again after the outage: the sample
+			// is not kept while waiting.
+			s.Phase, s.Problem = Unavailable, ProblemServerDown
+			s.Pending, s.Back = DoCapture{Gen: s.Gen}, PlaceFinger
+			return nil
+		}
+		s.Phase, s.Problem = Failed, ProblemRejected
+		return nil
+	}
+	if !e.Match {
+		s.Tries++
+		s.Hint = HintNoMatch
+		if s.Tries >= m.cfg.MaxTries {
+			s.Phase, s.Problem = Failed, ProblemTooManyTries
+			return nil
+		}
+		s.Phase = PlaceFinger
+		return []Effect{DoCapture{Gen: s.Gen}}
+	}
+	s.Token, s.Hint, s.Tries = e.Token, "", 0
+	s.Phase = Loading
+	return []Effect{DoCatalogue{Gen: s.Gen, Token: s.Token}}
+}
+
+// serverFailed moves to Unavailable (keeping what to retry) or Failed.
+func (m *Machine) serverFailed(err error, pending Effect, back Phase) []Effect {
+	s := &m.st
+	if errors.Is(err, ErrUnavailable) {
+		s.Phase, s.Problem, s.Pending, s.Back = Unavailable, ProblemServerDown, pending, back
+		return nil
+	}
+	s.Phase, s.Problem = Failed, ProblemRejected
+	return nil
+}
+
+func (m *Machine) retry(now time.Time) []Effect {
+	s := &m.st
+	p := s.Pending
+	if p == nil {
+		return nil
+	}
+	m.activity(now)
+	s.Pending, s.Problem = nil, ""
+	switch p.(type) {
+	case DoSubmit:
+		s.Phase = Submitting
+	case DoCapture:
+		s.Phase = PlaceFinger
+	case DoLookup:
+		s.Phase = Checking
+	default:
+		s.Phase = Loading
+	}
+	return []Effect{p}
+}
+
+func (m *Machine) touch(t Touch, now time.Time) []Effect {
+	s := &m.st
+	if t.Action != "" {
+		m.activity(now)
+	}
+	if s.Mode == ModeStaff || s.Phase == StaffLogin || s.Phase == StaffBusy {
+		return m.staffTouch(t, now)
+	}
+	switch t.Action {
+	case ActFinish:
+		if s.Phase == Idle || s.Phase == Submitting {
+			return nil
+		}
+		return m.reset(now, Idle, ModeResident)
+	case ActStaff:
+		if s.Phase == Idle {
+			s.Phase, s.Problem = StaffLogin, ""
+		}
+	case ActRetry:
+		if s.Phase == Unavailable {
+			return m.retry(now)
+		}
+		if s.Phase == Failed && s.Problem == ProblemScannerFault && s.Resident != nil {
+			s.Phase, s.Problem, s.Hint, s.Tries = PlaceFinger, "", "", 0
+			return []Effect{DoCapture{Gen: s.Gen}}
+		}
+	case ActChoose:
+		if s.Phase != Menu && s.Phase != ReceiptPhase {
+			return nil
+		}
+		for _, sv := range s.Services {
+			if sv.Code == t.Arg {
+				s.Phase, s.Receipt = Loading, nil
+				return []Effect{DoForm{Gen: s.Gen, Token: s.Token, Service: sv}}
+			}
+		}
+	case ActFilings:
+		if s.Phase == Menu || s.Phase == ReceiptPhase {
+			s.Phase, s.Receipt = Loading, nil
+			return []Effect{DoFilings{Gen: s.Gen, Token: s.Token}}
+		}
+	case ActBack:
+		switch s.Phase {
+		case FormPhase, Filings, ReceiptPhase:
+			s.Phase, s.Form, s.Filings, s.Receipt, s.IdemKey = Menu, nil, nil, nil, ""
+		}
+	case ActEdit:
+		if s.Phase != FormPhase || s.Form == nil {
+			return nil
+		}
+		for i := range s.Form.Fields {
+			f := &s.Form.Fields[i]
+			if f.Key == t.Arg && f.Editable {
+				v := t.Values["value"]
+				if len(f.Choices) > 0 && !contains(f.Choices, v) {
+					return nil
+				}
+				if len([]rune(v)) > 200 {
+					return nil
+				}
+				f.Value = v
+				s.IdemKey = "" // a changed form is a new filing
+			}
+		}
+	case ActConfirm:
+		if s.Phase != FormPhase || s.Form == nil {
+			return nil
+		}
+		if s.IdemKey == "" {
+			s.IdemKey = m.newKey()
+		}
+		s.Phase = Submitting
+		return []Effect{DoSubmit{Gen: s.Gen, Token: s.Token, IdemKey: s.IdemKey, Form: *s.Form}}
+	}
+	return nil
+}
+
+func contains(xs []string, v string) bool {
+	for _, x := range xs {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Machine) staffTouch(t Touch, now time.Time) []Effect {
+	s := &m.st
+	switch t.Action {
+	case ActFinish:
+		if s.Phase == StaffLogin {
+			return m.reset(now, Idle, ModeResident)
+		}
+	case ActLogin:
+		if s.Phase != StaffLogin {
+			return nil
+		}
+		u, p := t.Values["user"], t.Values["password"]
+		if u == "" || p == "" {
+			s.Problem = ProblemLoginFailed
+			return nil
+		}
+		s.Phase, s.Problem = StaffBusy, ""
+		return []Effect{DoStaffLogin{Gen: s.Gen, User: u, Password: p}}
+	case ActLogout:
+		if s.Mode == ModeStaff {
+			return m.reset(now, Idle, ModeResident)
+		}
+	case ActEnrol:
+		if s.Phase == StaffMenu || s.Phase == EnrolDone {
+			return m.reset(now, EnrolCard, ModeStaff)
+		}
+	case ActDiagnostics:
+		if s.Phase == StaffMenu {
+			s.Phase = Diagnostics
+		}
+	case ActBack:
+		switch s.Phase {
+		case Diagnostics, EnrolCard, EnrolDone:
+			s.Phase, s.Problem = StaffMenu, ""
+		case EnrolCapture, EnrolSupervisor:
+			return m.reset(now, StaffMenu, ModeStaff)
+		}
+	case ActRetake:
+		if s.Phase == EnrolCapture && s.Enrol != nil {
+			s.Problem = ""
+			return []Effect{CancelCapture{}, DoCapture{Gen: s.Gen, Finger: s.Enrol[s.EnrolIdx].Finger, Enrol: true}}
+		}
+	case ActSkipFinger:
+		if s.Phase != EnrolCapture || s.Enrol == nil {
+			return nil
+		}
+		// The finger cannot be captured (injury, missing): replace it with
+		// the next alternate not yet used; its accepted captures go.
+		used := map[string]bool{}
+		for _, f := range s.Enrol {
+			used[f.Finger] = true
+		}
+		for _, alt := range m.cfg.AlternateFingers {
+			if !used[alt] {
+				s.Enrol[s.EnrolIdx] = EnrolFinger{Finger: alt}
+				s.Problem, s.Hint = "", ""
+				return []Effect{CancelCapture{}, DoCapture{Gen: s.Gen, Finger: alt, Enrol: true}}
+			}
+		}
+	case ActConfirm:
+		if s.Phase == EnrolCapture && m.enrolComplete() {
+			s.Phase, s.Problem = StaffBusy, ""
+			if s.IdemKey == "" {
+				s.IdemKey = m.newKey()
+			}
+			return []Effect{DoEnrol{Gen: s.Gen, StaffToken: s.Staff.Token, IdemKey: s.IdemKey, ResidentID: s.Resident.ID, IDNumber: s.Card.IDNumber, Fingers: s.Enrol}}
+		}
+	case ActSupervisor:
+		if s.Phase != EnrolSupervisor || s.Outcome == nil {
+			return nil
+		}
+		u, p := t.Values["user"], t.Values["password"]
+		if u == "" || p == "" {
+			s.Problem = ProblemLoginFailed
+			return nil
+		}
+		s.Phase = StaffBusy
+		return []Effect{DoConfirmDuplicate{Gen: s.Gen, StaffToken: s.Staff.Token, EnrolmentID: s.Outcome.EnrolmentID, User: u, Password: p}}
+	case ActReject:
+		if s.Phase == EnrolSupervisor {
+			return m.reset(now, StaffMenu, ModeStaff)
+		}
+	}
+	return nil
+}
+
+func (m *Machine) enrolComplete() bool {
+	for _, f := range m.st.Enrol {
+		if len(f.Accepted) < m.cfg.EnrolCaptures {
+			return false
+		}
+	}
+	return len(m.st.Enrol) > 0
+}
+
+func (m *Machine) enrolCaptured(e Captured, now time.Time) []Effect {
+	s := &m.st
+	m.activity(now)
+	cur := &s.Enrol[s.EnrolIdx]
+	fault := e.Fault
+	if e.Err != nil && fault == CaptureOK {
+		fault = DeviceFault
+	}
+	s.LastQuality = e.Sample.Quality
+	if fault == CaptureOK && e.Sample.Quality < m.cfg.EnrolMinQuality {
+		fault = NotFlat
+	}
+	switch fault {
+	case CaptureOK:
+		s.Hint = ""
+		smp := e.Sample
+		smp.Finger = cur.Finger
+		cur.Accepted = append(cur.Accepted, smp)
+		if len(cur.Accepted) < m.cfg.EnrolCaptures {
+			return []Effect{DoCapture{Gen: s.Gen, Finger: cur.Finger, Enrol: true}}
+		}
+		if s.EnrolIdx+1 < len(s.Enrol) {
+			s.EnrolIdx++
+			return []Effect{DoCapture{Gen: s.Gen, Finger: s.Enrol[s.EnrolIdx].Finger, Enrol: true}}
+		}
+		return nil // complete: the staff confirms
+	case DeviceFault:
+		cur.Rejected++
+		s.Problem = ProblemScannerFault
+		return nil // the staff resolves: retake once the scanner is back
+	case NoFinger:
+		s.Hint = HintNoFinger
+	default:
+		s.Hint = HintNotFlat
+	}
+	cur.Rejected++
+	// A failed capture waits for the staff: retake or use another finger.
+	return nil
+}

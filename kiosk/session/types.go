@@ -1,0 +1,137 @@
+// Package session is the resident's (and the staff member's) journey at the
+// kiosk as a pure state machine: Step(state, event) returns the next state
+// and the effects to run. It does no I/O, keeps no clock of its own and
+// starts no goroutines, so every transition is table-tested.
+//
+// The daemon (package kiosk) owns the only Machine, runs each effect in its
+// own goroutine with a deadline and feeds the outcome back as an event.
+// Every effect carries the session generation (Gen); an outcome that comes
+// back after the resident has left (card removed, timeout) belongs to an
+// older generation and is dropped, so nothing of one resident can leak into
+// the next resident's screen.
+package session
+
+import (
+	"strings"
+	"time"
+)
+
+// Card is what the ID-card reader returns, kept in memory only.
+type Card struct {
+	Name       string
+	Sex        string
+	Nation     string
+	Birth      string // YYYYMMDD
+	Address    string
+	IDNumber   string
+	Authority  string
+	ValidFrom  time.Time
+	ValidUntil time.Time // zero: long-term (长期)
+}
+
+// Expired reports whether the card is past its validity at now. A card is
+// valid through the whole of its last day.
+func (c Card) Expired(now time.Time) bool {
+	if c.ValidUntil.IsZero() {
+		return false
+	}
+	return !now.Before(c.ValidUntil.AddDate(0, 0, 1))
+}
+
+// MaskedID returns the ID number with all but the first 3 and last 4
+// characters hidden, for the screen.
+func MaskedID(id string) string {
+	r := []rune(id)
+	if len(r) <= 7 {
+		return strings.Repeat("*", len(r))
+	}
+	return string(r[:3]) + strings.Repeat("*", len(r)-7) + string(r[len(r)-4:])
+}
+
+// Resident is the server's record of the cardholder.
+type Resident struct {
+	ID       string
+	Name     string
+	Enrolled bool     // at least one finger enrolled
+	Fingers  []string // enrolled finger codes, e.g. "R2"
+	Dibao    bool     // receives the minimum living allowance
+}
+
+// Service is one entry of the service catalogue.
+type Service struct {
+	Code    string
+	NameZH  string
+	NameEN  string
+	DueDays int // processing deadline in days
+}
+
+// Field is one line of a filing form.
+type Field struct {
+	Key      string   `json:"key"`
+	LabelZH  string   `json:"labelZh"`
+	LabelEN  string   `json:"labelEn"`
+	Value    string   `json:"value"`
+	Editable bool     `json:"editable"`
+	Choices  []string `json:"choices,omitempty"`
+}
+
+// Form is a filing form pre-filled from the resident's record.
+type Form struct {
+	Service Service
+	Fields  []Field
+}
+
+// Receipt is the server's acknowledgement of a filing.
+type Receipt struct {
+	Reference string
+	Service   Service
+	FiledAt   time.Time
+	Due       time.Time
+}
+
+// Filing is one of the resident's earlier filings, with its status.
+type Filing struct {
+	Reference string
+	Service   Service
+	FiledAt   time.Time
+	Due       time.Time
+	Status    string // "submitted", "accepted", "approved", "rejected", "replied"
+	Reply     string
+}
+
+// CaptureFault classifies a failed capture for the guidance shown.
+type CaptureFault int
+
+const (
+	CaptureOK   CaptureFault = iota
+	NoFinger                 // 未检测到手指
+	NotFlat                  // 请将手指平放 (poor quality / badly placed)
+	DeviceFault              // the scanner failed
+)
+
+// Sample is one capture, ready to send: the kiosk extracted the template and
+// measured quality; the attestation binds the image to the device.
+type Sample struct {
+	Finger      string
+	Quality     int
+	Template    []byte
+	Image       []byte // raw pixels, only for enrolment; never logged or stored
+	Width       int
+	Height      int
+	Attestation []byte
+	Nonce       [32]byte
+}
+
+// StaffSession is a logged-in staff member.
+type StaffSession struct {
+	Token      string
+	Name       string
+	Supervisor bool
+}
+
+// EnrolOutcome is the server's answer to an enrolment.
+type EnrolOutcome struct {
+	EnrolmentID         string
+	NeedsSupervisor     bool   // a possible duplicate: a supervisor must confirm
+	DuplicateResidentID string // the resident the new fingers resemble
+}
