@@ -585,7 +585,7 @@ func (m *Machine) staffTouch(t Touch, now time.Time) []Effect {
 			s.Problem = ProblemLoginFailed
 			return nil
 		}
-		s.Phase = StaffBusy
+		s.Phase, s.Problem = StaffBusy, ""
 		return []Effect{DoConfirmDuplicate{Gen: s.Gen, StaffToken: s.Staff.Token, EnrolmentID: s.Outcome.EnrolmentID, User: u, Password: p}}
 	case ActReject:
 		if s.Phase == EnrolSupervisor {
