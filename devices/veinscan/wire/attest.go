@@ -401,3 +401,17 @@ func (r *reader) done(what string) error {
 	}
 	return nil
 }
+
+func (r *reader) u16() uint16 {
+	if s := r.n(2); s != nil {
+		return binary.BigEndian.Uint16(s)
+	}
+	return 0
+}
+
+func (r *reader) u32() uint32 {
+	if s := r.n(4); s != nil {
+		return binary.BigEndian.Uint32(s)
+	}
+	return 0
+}
