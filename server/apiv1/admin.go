@@ -4,6 +4,8 @@ import "time"
 
 // Back-office and administration paths (staff sessions, no kiosk signature).
 const (
+	PathAdminStations     = "/api/v1/admin/stations"
+	PathAdminScanners     = "/api/v1/admin/scanners"
 	PathAdminKiosks       = "/api/v1/admin/kiosks"
 	PathAdminMakers       = "/api/v1/admin/makers"
 	PathAdminStaff        = "/api/v1/admin/staff"
@@ -17,6 +19,35 @@ const (
 	PathAdminLockoutClear = "/api/v1/admin/lockouts/clear"
 )
 
+// Station is a community service station.
+type Station struct {
+	ID      string `json:"id"` // e.g. QS-S01
+	Name    string `json:"name"`
+	Address string `json:"address,omitempty"`
+}
+
+// StationList is the answer to GET /api/v1/admin/stations.
+type StationList struct {
+	Stations []Station `json:"stations"`
+}
+
+// Scanner is a finger-vein scanner the server has seen (registered on its
+// first capture with a certificate from a configured maker).
+type Scanner struct {
+	Serial    string `json:"serial"`
+	Model     string `json:"model,omitempty"`
+	MakerID   string `json:"maker_id"`
+	KioskID   string `json:"kiosk_id,omitempty"`
+	Status    string `json:"status"` // active, revoked
+	Counter   uint64 `json:"counter"`
+	PublicKey []byte `json:"public_key"`
+}
+
+// ScannerList is the answer to GET /api/v1/admin/scanners.
+type ScannerList struct {
+	Scanners []Scanner `json:"scanners"`
+}
+
 // KioskRegistration is the body of POST /api/v1/admin/kiosks.
 type KioskRegistration struct {
 	ID        string `json:"id"`
@@ -27,12 +58,12 @@ type KioskRegistration struct {
 
 // Kiosk is a registered kiosk.
 type Kiosk struct {
-	ID           string     `json:"id"`
-	Station      string     `json:"station"`
-	Name         string     `json:"name,omitempty"`
-	PublicKey    []byte     `json:"public_key"`
-	RegisteredAt time.Time  `json:"registered_at"`
-	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
+	ID           string    `json:"id"`
+	Station      string    `json:"station"`
+	Name         string    `json:"name,omitempty"`
+	PublicKey    []byte    `json:"public_key"`
+	Status       string    `json:"status"` // active, revoked
+	RegisteredAt time.Time `json:"registered_at"`
 }
 
 // KioskList is the answer to GET /api/v1/admin/kiosks.
@@ -40,9 +71,10 @@ type KioskList struct {
 	Kiosks []Kiosk `json:"kiosks"`
 }
 
-// RevokeRequest is the body of POST /api/v1/admin/kiosks/{id}/revoke.
-type RevokeRequest struct {
-	Reason string `json:"reason"`
+// StatusChange is the body of POST /api/v1/admin/kiosks/{id}/status and
+// /api/v1/admin/scanners/{serial}/status.
+type StatusChange struct {
+	Status string `json:"status"` // active, revoked
 }
 
 // Maker is a scanner maker whose key signs device certificates.
@@ -87,18 +119,16 @@ type StaffList struct {
 // Resident is a resident's record in the population database (the source of
 // form prefill).
 type Resident struct {
-	ID        int64  `json:"id,omitempty"`
-	IDNumber  string `json:"id_number"`
-	Name      string `json:"name"`
-	Sex       string `json:"sex,omitempty"`
-	Nation    string `json:"nation,omitempty"`
-	BirthDate string `json:"birth_date,omitempty"`
-	Address   string `json:"address,omitempty"`
-	Phone     string `json:"phone,omitempty"`
-	Grid      string `json:"grid,omitempty"` // grid cell
-	Household int    `json:"household_size,omitempty"`
-	Suspended bool   `json:"suspended,omitempty"`
-	Enrolled  bool   `json:"enrolled,omitempty"`
+	ID         int64    `json:"id,omitempty"`
+	IDNumber   string   `json:"id_number"`
+	Name       string   `json:"name"`
+	Gender     string   `json:"gender,omitempty"`     // M or F
+	BirthDate  string   `json:"birth_date,omitempty"` // YYYY-MM-DD
+	Address    string   `json:"address,omitempty"`
+	GridCell   string   `json:"grid_cell,omitempty"`
+	Household  string   `json:"household,omitempty"`
+	Categories []string `json:"categories,omitempty"` // e.g. dibao, elderly, disabled
+	Status     string   `json:"status,omitempty"`     // active, suspended
 }
 
 // ResidentImport is the body of POST /api/v1/admin/residents (upsert by ID
@@ -109,14 +139,24 @@ type ResidentImport struct {
 
 // ImportResult counts what an import did.
 type ImportResult struct {
-	Created int `json:"created"`
-	Updated int `json:"updated"`
+	Inserted  int `json:"inserted"`
+	Updated   int `json:"updated"`
+	Unchanged int `json:"unchanged"`
 }
 
-// SuspendRequest is the body of POST /api/v1/admin/residents/{id}/suspend.
-type SuspendRequest struct {
-	Suspended bool   `json:"suspended"`
-	Reason    string `json:"reason"`
+// ResidentStatusChange is the body of POST /api/v1/admin/residents/status
+// (the ID number travels in the body, never in a URL that may be logged).
+type ResidentStatusChange struct {
+	IDNumber string `json:"id_number"`
+	Status   string `json:"status"` // active, suspended
+	Reason   string `json:"reason"`
+}
+
+// EnrolmentDeletion is the body of POST /api/v1/admin/residents/enrolment/delete
+// (consent withdrawn).
+type EnrolmentDeletion struct {
+	IDNumber string `json:"id_number"`
+	Reason   string `json:"reason"`
 }
 
 // BulkEnrolItem is one resident of a bulk enrolment: the record and, per
@@ -149,8 +189,8 @@ type BulkEnrolResult struct {
 // BulkDuplicate is an item of a bulk enrolment that matched another
 // resident and was not stored.
 type BulkDuplicate struct {
-	Index  int    `json:"index"`
-	CaseID string `json:"case_id"`
+	Index  int   `json:"index"`
+	CaseID int64 `json:"case_id"`
 }
 
 // Case statuses.
@@ -158,22 +198,23 @@ const (
 	CaseOpen       = "open"
 	CaseOverridden = "overridden" // the supervisor allows the enrolment
 	CaseRejected   = "rejected"   // the supervisor confirms the duplicate
-	CaseUsed       = "used"       // the overridden enrolment went through
 )
 
-// Case is a suspected duplicate enrolment waiting for a supervisor.
+// Case is a suspected duplicate enrolment for a supervisor (who may see the
+// ID numbers: judging the case needs them).
 type Case struct {
-	ID                string     `json:"id"`
-	Status            string     `json:"status"`
-	OpenedAt          time.Time  `json:"opened_at"`
-	OpenedBy          int64      `json:"opened_by"` // staff id
-	KioskID           string     `json:"kiosk_id,omitempty"`
-	ResidentID        int64      `json:"resident_id"`         // the resident being enrolled
-	MatchedResidentID int64      `json:"matched_resident_id"` // whose veins matched
-	Score             float64    `json:"score"`
-	DecidedAt         *time.Time `json:"decided_at,omitempty"`
-	DecidedBy         int64      `json:"decided_by,omitempty"`
-	Reason            string     `json:"reason,omitempty"`
+	ID              int64      `json:"id"`
+	Status          string     `json:"status"`
+	IDNumber        string     `json:"id_number"`         // being enrolled
+	MatchedIDNumber string     `json:"matched_id_number"` // whose veins matched
+	Finger          Finger     `json:"finger"`
+	Score           float64    `json:"score"`
+	KioskID         string     `json:"kiosk_id,omitempty"`
+	StaffID         int64      `json:"staff_id"` // who was enrolling
+	CreatedAt       time.Time  `json:"created_at"`
+	DecidedBy       int64      `json:"decided_by,omitempty"`
+	DecidedAt       *time.Time `json:"decided_at,omitempty"`
+	Reason          string     `json:"reason,omitempty"`
 }
 
 // CaseList is the answer to GET /api/v1/cases.
@@ -189,7 +230,7 @@ type CaseDecision struct {
 
 // Decision is the body of POST /api/v1/filings/{id}/decision.
 type Decision struct {
-	Action string `json:"action"` // accept, reject, request_info
+	Action string `json:"action"` // review, accept, reject, request_info
 	Reply  string `json:"reply"`  // shown to the resident at the kiosk
 }
 
@@ -200,9 +241,10 @@ type OverdueReport struct {
 
 // DepartmentOverdue lists one department's overdue filings.
 type DepartmentOverdue struct {
-	Department string   `json:"department"`
-	Count      int      `json:"count"`
-	Filings    []Filing `json:"filings"`
+	Department string    `json:"department"`
+	Count      int       `json:"count"`
+	OldestDue  time.Time `json:"oldest_due"`
+	Filings    []Filing  `json:"filings"`
 }
 
 // LockoutClear is the body of POST /api/v1/admin/lockouts/clear.

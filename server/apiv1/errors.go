@@ -91,7 +91,7 @@ type ErrorDetail struct {
 	// RetryAfterSeconds is set with rate_limited and locked.
 	RetryAfterSeconds int `json:"retry_after_s,omitempty"`
 	// CaseID is set with duplicate_suspected.
-	CaseID string `json:"case_id,omitempty"`
+	CaseID int64 `json:"case_id,omitempty"`
 	// Fields maps a form field name to what is wrong with it (form_invalid,
 	// bad_request).
 	Fields map[string]string `json:"fields,omitempty"`

@@ -39,6 +39,26 @@ const (
 	RightLittle Finger = "right_little"
 )
 
+// fingerPositions maps fingers to ISO/IEC 19794 finger positions.
+var fingerPositions = map[Finger]int{
+	RightThumb: 1, RightIndex: 2, RightMiddle: 3, RightRing: 4, RightLittle: 5,
+	LeftThumb: 6, LeftIndex: 7, LeftMiddle: 8, LeftRing: 9, LeftLittle: 10,
+}
+
+// Position returns the ISO/IEC 19794 finger position (1..5 right thumb to
+// little, 6..10 left thumb to little), or 0 for an unknown finger.
+func (f Finger) Position() int { return fingerPositions[f] }
+
+// FingerAt returns the finger at an ISO/IEC 19794 position, or "".
+func FingerAt(pos int) Finger {
+	for f, p := range fingerPositions {
+		if p == pos {
+			return f
+		}
+	}
+	return ""
+}
+
 // Valid reports whether f is one of the ten fingers.
 func (f Finger) Valid() bool {
 	switch f {
@@ -189,13 +209,15 @@ type SubmitFilingRequest struct {
 // Filing statuses.
 const (
 	FilingSubmitted = "submitted" // waiting for the department
-	FilingMoreInfo  = "more_info" // the department asked for more information
+	FilingInReview  = "in_review" // an officer is working on it
+	FilingNeedInfo  = "need_info" // the department asked for more information (see reply)
 	FilingAccepted  = "accepted"
 	FilingRejected  = "rejected"
 )
 
 // Decision actions of a department officer.
 const (
+	DecisionReview      = "review" // take the filing into review
 	DecisionAccept      = "accept"
 	DecisionReject      = "reject"
 	DecisionRequestInfo = "request_info"
@@ -204,6 +226,7 @@ const (
 // Filing is one filing as the kiosk (and the back office) see it.
 type Filing struct {
 	ID           int64             `json:"id"`
+	Reference    string            `json:"reference"` // e.g. QS-2026-000123, printed on the receipt
 	Service      string            `json:"service"`
 	ServiceName  string            `json:"service_name"`
 	Department   string            `json:"department"`
@@ -249,7 +272,7 @@ type EnrolRequest struct {
 	Fingers []FingerCaptures `json:"fingers"`
 	// OverrideCaseID resubmits an enrolment that stopped on a suspected
 	// duplicate after a supervisor overrode the case.
-	OverrideCaseID string `json:"override_case_id,omitempty"`
+	OverrideCaseID int64 `json:"override_case_id,omitempty"`
 }
 
 // EnrolResponse is the answer to a successful enrolment.
