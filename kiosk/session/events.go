@@ -48,11 +48,6 @@ const (
 
 // Outcomes of effects; Gen identifies the session that asked.
 type (
-	ResidentLooked struct {
-		Gen      uint64
-		Resident Resident
-		Err      error
-	}
 	Captured struct {
 		Gen    uint64
 		Sample Sample
@@ -60,10 +55,11 @@ type (
 		Err    error
 	}
 	Verified struct {
-		Gen   uint64
-		Match bool
-		Token string
-		Err   error
+		Gen      uint64
+		Match    bool
+		Token    string
+		Resident Resident
+		Err      error
 	}
 	CatalogueLoaded struct {
 		Gen      uint64
@@ -107,7 +103,6 @@ func (CardRemoved) event()         {}
 func (ServerStatus) event()        {}
 func (Tick) event()                {}
 func (Touch) event()               {}
-func (ResidentLooked) event()      {}
 func (Captured) event()            {}
 func (Verified) event()            {}
 func (CatalogueLoaded) event()     {}
@@ -122,20 +117,15 @@ func (SupervisorConfirmed) event() {}
 type Effect interface{ effect() }
 
 type (
-	DoLookup struct {
-		Gen      uint64
-		IDNumber string
-	}
 	DoCapture struct {
 		Gen    uint64
 		Finger string
 		Enrol  bool
 	}
 	DoVerify struct {
-		Gen        uint64
-		ResidentID string
-		IDNumber   string
-		Sample     Sample
+		Gen    uint64
+		Card   Card
+		Sample Sample
 	}
 	DoCatalogue struct {
 		Gen   uint64
@@ -163,15 +153,17 @@ type (
 	DoEnrol struct {
 		Gen        uint64
 		StaffToken string
-		IdemKey    string
-		ResidentID string
-		IDNumber   string
+		Card       Card
 		Fingers    []EnrolFinger
 	}
+	// DoConfirmDuplicate: a supervisor logs in, overrides the duplicate
+	// case, and the enrolment is sent again under the override.
 	DoConfirmDuplicate struct {
 		Gen            uint64
 		StaffToken     string
-		EnrolmentID    string
+		CaseID         string
+		Card           Card
+		Fingers        []EnrolFinger
 		User, Password string
 	}
 	// CancelCapture stops a capture in progress (the resident left).
@@ -180,7 +172,6 @@ type (
 	Wipe struct{}
 )
 
-func (DoLookup) effect()           {}
 func (DoCapture) effect()          {}
 func (DoVerify) effect()           {}
 func (DoCatalogue) effect()        {}

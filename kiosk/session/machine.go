@@ -11,7 +11,6 @@ type Phase string
 // Resident phases.
 const (
 	Idle         Phase = "idle"         // place your ID card
-	Checking     Phase = "checking"     // card read, asking the server about the resident
 	CardProblem  Phase = "card_problem" // expired card, not enrolled, unreadable: what to do
 	PlaceFinger  Phase = "place_finger" // put the enrolled finger on the scanner
 	Verifying    Phase = "verifying"    // the server compares the finger
@@ -50,6 +49,8 @@ const (
 	ProblemRejected        = "rejected"
 	ProblemLoginFailed     = "login_failed"
 	ProblemAlreadyEnrolled = "already_enrolled"
+	ProblemLocked          = "locked"    // too many failures at the server: come back later or see the desk
+	ProblemSuspended       = "suspended" // the resident's record is suspended: see the desk
 )
 
 // Hint keys for capture guidance.
@@ -65,6 +66,11 @@ var (
 	ErrNotFound    = errors.New("not found")
 	ErrDenied      = errors.New("denied")
 	ErrRejected    = errors.New("rejected by the server")
+	ErrNotEnrolled = errors.New("no finger-vein enrolment on record")
+	ErrCardExpired = errors.New("card expired")
+	ErrLocked      = errors.New("locked after too many failures")
+	ErrSuspended   = errors.New("resident suspended")
+	ErrNoMatch     = errors.New("finger does not match the card holder")
 )
 
 // Config holds the journey's limits.

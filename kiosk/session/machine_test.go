@@ -12,13 +12,12 @@ import (
 var t0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.Local)
 
 var (
-	alice  = Card{Name: "张秀英", IDNumber: "110101194501011234", ValidUntil: time.Date(2036, 1, 1, 0, 0, 0, 0, time.Local)}
-	old    = Card{Name: "李建国", IDNumber: "110101194001014321", ValidUntil: time.Date(2026, 11, 26, 0, 0, 0, 0, time.Local)}
-	aliceR = Resident{ID: "r-1", Name: "张秀英", Enrolled: true, Fingers: []string{"R2", "L2"}, Dibao: true}
-	dibao  = Service{Code: "dibao-renewal", NameZH: "低保年审", NameEN: "Minimum living allowance renewal", DueDays: 15}
-	form   = Form{Service: dibao, Fields: []Field{{Key: "name", Value: "张秀英"}, {Key: "household", Value: "2", Editable: true}}}
-	good   = Sample{Quality: 80, Template: []byte{1, 2, 3}}
-	poor   = Sample{Quality: 10}
+	alice = Card{Name: "张秀英", IDNumber: "110101194501011234", ValidUntil: time.Date(2036, 1, 1, 0, 0, 0, 0, time.Local)}
+	old   = Card{Name: "李建国", IDNumber: "110101194001014321", ValidUntil: time.Date(2026, 11, 26, 0, 0, 0, 0, time.Local)}
+	dibao = Service{Code: "dibao-renewal", NameZH: "低保年审", NameEN: "Minimum living allowance renewal", DueDays: 15}
+	form  = Form{Service: dibao, Fields: []Field{{Key: "name", Value: "张秀英"}, {Key: "household", Value: "2", Editable: true}}}
+	good  = Sample{Quality: 80, Template: []byte{1, 2, 3}}
+	poor  = Sample{Quality: 10}
 )
 
 // step is one row of a journey: an event at an offset from t0, then the
@@ -83,10 +82,9 @@ func TestResidentJourneys(t *testing.T) {
 		steps []step
 	}{
 		{"card to receipt", []step{
-			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
-			{time.Second, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
 			{2 * time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
-			{3 * time.Second, Verified{Match: true, Token: "tok"}, Loading, "", "", "DoCatalogue"},
+			{3 * time.Second, Verified{Match: true, Token: "tok", Resident: Resident{ID: "1", Name: "张秀英"}}, Loading, "", "", "DoCatalogue"},
 			{3 * time.Second, CatalogueLoaded{Services: []Service{dibao}}, Menu, "", "", ""},
 			{5 * time.Second, Touch{Action: ActChoose, Arg: "dibao-renewal"}, Loading, "", "", "DoForm"},
 			{5 * time.Second, FormLoaded{Form: form}, FormPhase, "", "", ""},
@@ -99,55 +97,65 @@ func TestResidentJourneys(t *testing.T) {
 			{time.Second, CardRemoved{}, Idle, "", "", "Wipe"},
 		}},
 		{"not enrolled", []step{
-			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
-			{time.Second, ResidentLooked{Resident: Resident{ID: "r-1"}}, CardProblem, ProblemNotEnrolled, "", ""},
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
+			{time.Second, Verified{Err: fmt.Errorf("x: %w", ErrNotEnrolled)}, CardProblem, ProblemNotEnrolled, "", ""},
+			{time.Second, CardRead{alice}, CardProblem, ProblemNotEnrolled, "", ""}, // remove it first
+			{time.Second, CardRemoved{}, Idle, "", "", "Wipe"},
 		}},
 		{"not in the register", []step{
-			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
-			{time.Second, ResidentLooked{Err: ErrNotFound}, CardProblem, ProblemNotRegistered, "", ""},
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
+			{time.Second, Verified{Err: ErrNotFound}, CardProblem, ProblemNotRegistered, "", ""},
+		}},
+		{"locked at the server", []step{
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
+			{time.Second, Verified{Err: ErrLocked}, Failed, ProblemLocked, "", ""},
+			{2 * time.Second, Touch{Action: ActFinish}, Idle, "", "", "Wipe"},
 		}},
 		{"unreadable card", []step{
 			{0, CardFailed{errors.New("checksum")}, CardProblem, ProblemCardUnreadable, "", ""},
-			{time.Second, CardRead{alice}, Checking, "", "", "DoLookup"},
+			{time.Second, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
 		}},
 		{"finger guidance then too many tries", []step{
-			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
-			{0, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
 			{time.Second, Captured{Fault: NoFinger}, PlaceFinger, "", HintNoFinger, "DoCapture"},
 			{2 * time.Second, Captured{Sample: poor}, PlaceFinger, "", HintNotFlat, "DoCapture"},
 			{3 * time.Second, Captured{Fault: NotFlat}, Failed, ProblemTooManyTries, HintNotFlat, ""},
 			{200 * time.Second, Tick{}, Idle, "", "", "Wipe"},
 		}},
 		{"no match then match", []step{
-			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
-			{0, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
 			{time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
 			{time.Second, Verified{Match: false}, PlaceFinger, "", HintNoMatch, "DoCapture"},
+			{time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
+			{time.Second, Verified{Err: ErrNoMatch}, PlaceFinger, "", HintNoMatch, "DoCapture"},
 			{time.Second, Captured{Sample: good}, Verifying, "", HintNoMatch[:0], "DoVerify"},
 			{time.Second, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
 		}},
 		{"scanner fault", []step{
-			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
-			{0, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
 			{time.Second, Captured{Err: errors.New("unplugged")}, Failed, ProblemScannerFault, "", ""},
 			{2 * time.Second, Touch{Action: ActRetry}, PlaceFinger, "", "", "DoCapture"},
 		}},
 		{"walk away", []step{
-			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
-			{0, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
 			{89 * time.Second, Tick{}, PlaceFinger, "", "", ""},
 			{90 * time.Second, Tick{}, Idle, "", "", "CancelCapture,Wipe"},
+			{91 * time.Second, Captured{Gen: 2, Sample: good}, Idle, "", "", ""}, // late capture of the ended session
 		}},
-		{"server down at lookup, recovers", []step{
-			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
-			{time.Second, ResidentLooked{Err: unavailable}, Unavailable, ProblemServerDown, "", ""},
+		{"server down before the finger, recovers", []step{
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{time.Second, Captured{Err: unavailable}, Unavailable, ProblemServerDown, "", ""},
 			{2 * time.Second, ServerStatus{Up: false}, Unavailable, ProblemServerDown, "", ""},
-			{3 * time.Second, ServerStatus{Up: true}, Checking, "", "", "DoLookup"},
-			{4 * time.Second, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{3 * time.Second, ServerStatus{Up: true}, PlaceFinger, "", "", "DoCapture"},
+			{4 * time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
+			{5 * time.Second, Verified{Err: unavailable}, Unavailable, ProblemServerDown, "", ""},
+			{6 * time.Second, Touch{Action: ActRetry}, PlaceFinger, "", "", "DoCapture"},
 		}},
 		{"submit during outage keeps its key", []step{
-			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
-			{0, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
 			{0, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
 			{0, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
 			{0, CatalogueLoaded{Services: []Service{dibao}}, Menu, "", "", ""},
@@ -162,8 +170,7 @@ func TestResidentJourneys(t *testing.T) {
 			{time.Hour + 60*time.Second, Tick{}, Idle, "", "", "Wipe"},
 		}},
 		{"my filings", []step{
-			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
-			{0, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
 			{0, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
 			{0, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
 			{0, CatalogueLoaded{Services: []Service{dibao}}, Menu, "", "", ""},
@@ -173,13 +180,13 @@ func TestResidentJourneys(t *testing.T) {
 			{0, Touch{Action: ActFinish}, Idle, "", "", "Wipe"},
 		}},
 		{"stale outcome of an ended session is dropped", []step{
-			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
-			{0, CardRemoved{}, Idle, "", "", "Wipe"},
-			{0, ResidentLooked{Gen: 1, Resident: aliceR}, Idle, "", "", ""},
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRemoved{}, Idle, "", "", "CancelCapture,Wipe"},
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, Captured{Gen: 2, Sample: good}, PlaceFinger, "", "", ""},
 		}},
 		{"unknown service and bad edits are ignored", []step{
-			{0, CardRead{alice}, Checking, "", "", "DoLookup"},
-			{0, ResidentLooked{Resident: aliceR}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
 			{0, Touch{Action: ActChoose, Arg: "dibao-renewal"}, PlaceFinger, "", "", ""},
 			{0, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
 			{0, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
@@ -202,7 +209,7 @@ func TestResidentJourneys(t *testing.T) {
 
 func TestIdempotencyKeyReusedOnRetryAndRenewedOnEdit(t *testing.T) {
 	m := New(DefaultConfig(), keys(), t0)
-	for _, ev := range []Event{CardRead{alice}, ResidentLooked{Gen: 2, Resident: aliceR}, Captured{Gen: 2, Sample: good},
+	for _, ev := range []Event{CardRead{alice}, Captured{Gen: 2, Sample: good},
 		Verified{Gen: 2, Match: true, Token: "t"}, CatalogueLoaded{Gen: 2, Services: []Service{dibao}},
 		Touch{Action: ActChoose, Arg: dibao.Code}, FormLoaded{Gen: 2, Form: form}} {
 		m.Step(ev, t0)
@@ -215,7 +222,7 @@ func TestIdempotencyKeyReusedOnRetryAndRenewedOnEdit(t *testing.T) {
 	}
 	// Form edited before confirming: a new filing, a new key.
 	m2 := New(DefaultConfig(), keys(), t0)
-	for _, ev := range []Event{CardRead{alice}, ResidentLooked{Gen: 2, Resident: aliceR}, Captured{Gen: 2, Sample: good},
+	for _, ev := range []Event{CardRead{alice}, Captured{Gen: 2, Sample: good},
 		Verified{Gen: 2, Match: true, Token: "t"}, CatalogueLoaded{Gen: 2, Services: []Service{dibao}},
 		Touch{Action: ActChoose, Arg: dibao.Code}, FormLoaded{Gen: 2, Form: form}} {
 		m2.Step(ev, t0)
@@ -233,7 +240,7 @@ func TestIdempotencyKeyReusedOnRetryAndRenewedOnEdit(t *testing.T) {
 
 func TestSessionEndWipesEverything(t *testing.T) {
 	m := New(DefaultConfig(), keys(), t0)
-	for _, ev := range []Event{CardRead{alice}, ResidentLooked{Gen: 2, Resident: aliceR}, Captured{Gen: 2, Sample: good},
+	for _, ev := range []Event{CardRead{alice}, Captured{Gen: 2, Sample: good},
 		Verified{Gen: 2, Match: true, Token: "secret"}, CatalogueLoaded{Gen: 2, Services: []Service{dibao}}} {
 		m.Step(ev, t0)
 	}
@@ -255,8 +262,7 @@ func TestStaffEnrolment(t *testing.T) {
 		{0, Touch{Action: ActLogin, Values: map[string]string{"user": "wang", "password": "pw2"}}, StaffBusy, "", "", "DoStaffLogin"},
 		{0, StaffLoggedIn{Session: StaffSession{Token: "st", Name: "王"}}, StaffMenu, "", "", ""},
 		{0, Touch{Action: ActEnrol}, EnrolCard, "", "", "Wipe"},
-		{0, CardRead{alice}, StaffBusy, "", "", "DoLookup"},
-		{0, ResidentLooked{Resident: Resident{ID: "r-1"}}, EnrolCapture, "", "", "DoCapture"},
+		{0, CardRead{alice}, EnrolCapture, "", "", "DoCapture"},
 		{0, Captured{Sample: good}, EnrolCapture, "", "", "DoCapture"},
 		{0, Captured{Sample: poor}, EnrolCapture, "", HintNotFlat, ""},
 		{0, Touch{Action: ActRetake}, EnrolCapture, "", HintNotFlat, "CancelCapture,DoCapture"},
@@ -269,7 +275,7 @@ func TestStaffEnrolment(t *testing.T) {
 		{0, Captured{Sample: good}, EnrolCapture, "", "", "DoCapture"},
 		{0, Captured{Sample: good}, EnrolCapture, "", "", ""},
 		{0, Touch{Action: ActConfirm}, StaffBusy, "", "", "DoEnrol"},
-		{0, Enrolled{Outcome: EnrolOutcome{EnrolmentID: "e-1", NeedsSupervisor: true, DuplicateResidentID: "r-9"}}, EnrolSupervisor, "", "", ""},
+		{0, Enrolled{Outcome: EnrolOutcome{NeedsSupervisor: true, CaseID: "c-9"}}, EnrolSupervisor, "", "", ""},
 		{0, Touch{Action: ActSupervisor, Values: map[string]string{"user": "li", "password": "x"}}, StaffBusy, "", "", "DoConfirmDuplicate"},
 		{0, SupervisorConfirmed{Err: ErrDenied}, EnrolSupervisor, ProblemLoginFailed, "", ""},
 		{0, Touch{Action: ActSupervisor, Values: map[string]string{"user": "li", "password": "y"}}, StaffBusy, "", "", "DoConfirmDuplicate"},
@@ -291,7 +297,6 @@ func TestEnrolmentSamplesAndFingers(t *testing.T) {
 	m.Step(Touch{Action: ActEnrol}, t0)
 	gen := m.State().Gen
 	m.Step(CardRead{alice}, t0)
-	m.Step(ResidentLooked{Gen: gen, Resident: Resident{ID: "r-1"}}, t0)
 	var effs []Effect
 	for i := 0; i < 6; i++ {
 		effs = m.Step(Captured{Gen: gen, Sample: Sample{Quality: 70 + i}}, t0)
@@ -300,7 +305,7 @@ func TestEnrolmentSamplesAndFingers(t *testing.T) {
 		t.Fatalf("after 6 good captures: %v", effectNames(effs))
 	}
 	enr := m.Step(Touch{Action: ActConfirm}, t0)[0].(DoEnrol)
-	if enr.ResidentID != "r-1" || enr.StaffToken != "st" || len(enr.Fingers) != 2 {
+	if enr.Card.IDNumber != alice.IDNumber || enr.StaffToken != "st" || len(enr.Fingers) != 2 {
 		t.Fatalf("enrol effect %+v", enr)
 	}
 	for i, f := range enr.Fingers {
@@ -318,7 +323,7 @@ func TestEnrolmentSamplesAndFingers(t *testing.T) {
 	if effs := m.Step(CardRemoved{}, t0); len(effs) != 0 {
 		t.Fatalf("removal during enrol: %v", effectNames(effs))
 	}
-	m.Step(Enrolled{Gen: gen, Outcome: EnrolOutcome{EnrolmentID: "e"}}, t0)
+	m.Step(Enrolled{Gen: gen, Outcome: EnrolOutcome{ResidentID: "7"}}, t0)
 	if st := m.State(); st.Phase != EnrolDone || st.Enrol != nil || st.Card != nil {
 		t.Fatalf("after enrolment: phase %s, samples kept %v, card kept %v", st.Phase, st.Enrol != nil, st.Card != nil)
 	}

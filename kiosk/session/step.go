@@ -37,8 +37,6 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 		return nil // an outcome for a session that has ended
 	}
 	switch e := ev.(type) {
-	case ResidentLooked:
-		return m.looked(e, now)
 	case Captured:
 		return m.captured(e, now)
 	case Verified:
@@ -145,8 +143,6 @@ func problemFor(err error) string {
 
 func genOf(ev Event) (uint64, bool) {
 	switch e := ev.(type) {
-	case ResidentLooked:
-		return e.Gen, true
 	case Captured:
 		return e.Gen, true
 	case Verified:
@@ -257,8 +253,10 @@ func (m *Machine) cardRead(e CardRead, now time.Time) []Effect {
 			s.Phase, s.Problem = CardProblem, ProblemCardExpired
 			return nil
 		}
-		s.Phase = Checking
-		return []Effect{DoLookup{Gen: s.Gen, IDNumber: c.IDNumber}}
+		// Whether the holder is registered and enrolled is the server's
+		// answer to the verification: the finger comes first.
+		s.Phase, s.Tries, s.Hint = PlaceFinger, 0, ""
+		return []Effect{DoCapture{Gen: s.Gen}}
 	case EnrolCard:
 		m.activity(now)
 		c := e.Card
@@ -267,59 +265,15 @@ func (m *Machine) cardRead(e CardRead, now time.Time) []Effect {
 			s.Problem = ProblemCardExpired
 			return nil
 		}
-		s.Phase = StaffBusy
-		return []Effect{DoLookup{Gen: s.Gen, IDNumber: c.IDNumber}}
-	}
-	return nil
-}
-
-func (m *Machine) looked(e ResidentLooked, now time.Time) []Effect {
-	s := &m.st
-	if s.Phase != Checking && !(s.Mode == ModeStaff && s.Phase == StaffBusy && s.Card != nil && s.Enrol == nil) {
-		return nil
-	}
-	m.activity(now)
-	if s.Mode == ModeStaff {
-		if e.Err != nil {
-			s.Phase = EnrolCard
-			if errors.Is(e.Err, ErrNotFound) {
-				s.Problem = ProblemNotRegistered
-			} else {
-				s.Problem = problemFor(e.Err)
-			}
-			s.Card = nil
-			return nil
-		}
-		r := e.Resident
-		s.Resident = &r
-		s.Phase, s.Problem = EnrolCapture, ""
-		if r.Enrolled {
-			s.Problem = ProblemAlreadyEnrolled // re-enrolment: the staff sees it
-		}
+		s.Phase = EnrolCapture
 		s.Enrol = make([]EnrolFinger, len(m.cfg.EnrolFingers))
 		for i, f := range m.cfg.EnrolFingers {
 			s.Enrol[i].Finger = f
 		}
-		s.EnrolIdx = 0
+		s.EnrolIdx, s.IdemKey = 0, ""
 		return []Effect{DoCapture{Gen: s.Gen, Finger: s.Enrol[0].Finger, Enrol: true}}
 	}
-	if e.Err != nil {
-		switch {
-		case errors.Is(e.Err, ErrNotFound):
-			s.Phase, s.Problem = CardProblem, ProblemNotRegistered
-			return nil
-		default:
-			return m.serverFailed(e.Err, DoLookup{Gen: s.Gen, IDNumber: s.Card.IDNumber}, Checking)
-		}
-	}
-	r := e.Resident
-	s.Resident = &r
-	if !r.Enrolled {
-		s.Phase, s.Problem = CardProblem, ProblemNotEnrolled
-		return nil
-	}
-	s.Phase, s.Tries, s.Hint = PlaceFinger, 0, ""
-	return []Effect{DoCapture{Gen: s.Gen}}
+	return nil
 }
 
 func (m *Machine) captured(e Captured, now time.Time) []Effect {
@@ -335,13 +289,18 @@ func (m *Machine) captured(e Captured, now time.Time) []Effect {
 	if e.Err != nil && fault == CaptureOK {
 		fault = DeviceFault
 	}
+	if fault == DeviceFault && errors.Is(e.Err, ErrUnavailable) {
+		// No capture nonce: the server is down before the finger.
+		s.Phase, s.Problem, s.Pending, s.Back = Unavailable, ProblemServerDown, DoCapture{Gen: s.Gen}, PlaceFinger
+		return nil
+	}
 	if fault == CaptureOK && e.Sample.Quality < m.cfg.VerifyMinQuality {
 		fault = NotFlat
 	}
 	switch fault {
 	case CaptureOK:
 		s.Phase, s.Hint = Verifying, ""
-		return []Effect{DoVerify{Gen: s.Gen, ResidentID: s.Resident.ID, IDNumber: s.Card.IDNumber, Sample: e.Sample}}
+		return []Effect{DoVerify{Gen: s.Gen, Card: *s.Card, Sample: e.Sample}}
 	case DeviceFault:
 		s.Phase, s.Problem = Failed, ProblemScannerFault
 		return nil
@@ -365,14 +324,32 @@ func (m *Machine) verified(e Verified, now time.Time) []Effect {
 		return nil
 	}
 	m.activity(now)
-	if e.Err != nil {
-		if errors.Is(e.Err, ErrUnavailable) {
-			// The finger has to be placed again after the outage: the sample
-			// is not kept while waiting.
-			s.Phase, s.Problem = Unavailable, ProblemServerDown
-			s.Pending, s.Back = DoCapture{Gen: s.Gen}, PlaceFinger
-			return nil
-		}
+	switch {
+	case e.Err == nil:
+	case errors.Is(e.Err, ErrUnavailable):
+		// The finger has to be placed again after the outage: the sample
+		// is not kept while waiting.
+		s.Phase, s.Problem = Unavailable, ProblemServerDown
+		s.Pending, s.Back = DoCapture{Gen: s.Gen}, PlaceFinger
+		return nil
+	case errors.Is(e.Err, ErrNoMatch):
+		e.Match = false
+	case errors.Is(e.Err, ErrNotEnrolled):
+		s.Phase, s.Problem = CardProblem, ProblemNotEnrolled
+		return nil
+	case errors.Is(e.Err, ErrNotFound):
+		s.Phase, s.Problem = CardProblem, ProblemNotRegistered
+		return nil
+	case errors.Is(e.Err, ErrCardExpired):
+		s.Phase, s.Problem = CardProblem, ProblemCardExpired
+		return nil
+	case errors.Is(e.Err, ErrSuspended):
+		s.Phase, s.Problem = CardProblem, ProblemSuspended
+		return nil
+	case errors.Is(e.Err, ErrLocked):
+		s.Phase, s.Problem = Failed, ProblemLocked
+		return nil
+	default:
 		s.Phase, s.Problem = Failed, ProblemRejected
 		return nil
 	}
@@ -386,6 +363,8 @@ func (m *Machine) verified(e Verified, now time.Time) []Effect {
 		s.Phase = PlaceFinger
 		return []Effect{DoCapture{Gen: s.Gen}}
 	}
+	r := e.Resident
+	s.Resident = &r
 	s.Token, s.Hint, s.Tries = e.Token, "", 0
 	s.Phase = Loading
 	return []Effect{DoCatalogue{Gen: s.Gen, Token: s.Token}}
@@ -415,8 +394,6 @@ func (m *Machine) retry(now time.Time) []Effect {
 		s.Phase = Submitting
 	case DoCapture:
 		s.Phase = PlaceFinger
-	case DoLookup:
-		s.Phase = Checking
 	default:
 		s.Phase = Loading
 	}
@@ -445,7 +422,7 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 		if s.Phase == Unavailable {
 			return m.retry(now)
 		}
-		if s.Phase == Failed && s.Problem == ProblemScannerFault && s.Resident != nil {
+		if s.Phase == Failed && s.Problem == ProblemScannerFault && s.Card != nil {
 			s.Phase, s.Problem, s.Hint, s.Tries = PlaceFinger, "", "", 0
 			return []Effect{DoCapture{Gen: s.Gen}}
 		}
@@ -574,7 +551,7 @@ func (m *Machine) staffTouch(t Touch, now time.Time) []Effect {
 			if s.IdemKey == "" {
 				s.IdemKey = m.newKey()
 			}
-			return []Effect{DoEnrol{Gen: s.Gen, StaffToken: s.Staff.Token, IdemKey: s.IdemKey, ResidentID: s.Resident.ID, IDNumber: s.Card.IDNumber, Fingers: s.Enrol}}
+			return []Effect{DoEnrol{Gen: s.Gen, StaffToken: s.Staff.Token, Card: *s.Card, Fingers: s.Enrol}}
 		}
 	case ActSupervisor:
 		if s.Phase != EnrolSupervisor || s.Outcome == nil {
@@ -586,7 +563,7 @@ func (m *Machine) staffTouch(t Touch, now time.Time) []Effect {
 			return nil
 		}
 		s.Phase, s.Problem = StaffBusy, ""
-		return []Effect{DoConfirmDuplicate{Gen: s.Gen, StaffToken: s.Staff.Token, EnrolmentID: s.Outcome.EnrolmentID, User: u, Password: p}}
+		return []Effect{DoConfirmDuplicate{Gen: s.Gen, StaffToken: s.Staff.Token, CaseID: s.Outcome.CaseID, Card: *s.Card, Fingers: s.Enrol, User: u, Password: p}}
 	case ActReject:
 		if s.Phase == EnrolSupervisor {
 			return m.reset(now, StaffMenu, ModeStaff)

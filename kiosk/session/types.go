@@ -52,9 +52,7 @@ func MaskedID(id string) string {
 type Resident struct {
 	ID       string
 	Name     string
-	Enrolled bool     // at least one finger enrolled
-	Fingers  []string // enrolled finger codes, e.g. "R2"
-	Dibao    bool     // receives the minimum living allowance
+	MaskedID string
 }
 
 // Service is one entry of the service catalogue.
@@ -131,7 +129,8 @@ type StaffSession struct {
 
 // EnrolOutcome is the server's answer to an enrolment.
 type EnrolOutcome struct {
-	EnrolmentID         string
-	NeedsSupervisor     bool   // a possible duplicate: a supervisor must confirm
-	DuplicateResidentID string // the resident the new fingers resemble
+	ResidentID      string
+	Replaced        bool   // an earlier enrolment was replaced
+	NeedsSupervisor bool   // a possible duplicate: a supervisor must confirm
+	CaseID          string // the duplicate case the supervisor decides
 }
