@@ -1,0 +1,233 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/matcher/extract"
+)
+
+// Config is one evaluation.
+type Config struct {
+	Entries []Entry
+	Extract extract.Options
+	// ShiftRows and ShiftCols bound the search of the best alignment in
+	// template pixels (Miura's ch and cw).
+	ShiftRows, ShiftCols int
+	// Workers is the number of goroutines (default GOMAXPROCS).
+	Workers int
+	// Progress, if set, receives progress lines.
+	Progress io.Writer
+}
+
+// Comparison is one scored pair: Enrolled and Probe index Config.Entries.
+type Comparison struct {
+	Enrolled, Probe int
+	Genuine         bool
+	Score           float64
+}
+
+// Failure is an image that could not be turned into a template.
+type Failure struct {
+	Index int
+	Err   string
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	Entries     []Entry
+	Results     []*extract.Result // nil where extraction failed
+	ExtractTime []time.Duration   // per image, wall time while all workers ran
+	Failures    []Failure
+	Comparisons []Comparison
+	Scores      Scores
+	// CompareTime is the time of single comparisons measured on one
+	// goroutine after the run (preparing the probe included).
+	CompareTime []time.Duration
+	Fingers     int
+}
+
+// Comparator turns a probe into something that scores enrolled templates;
+// prepare is called once per probe image.
+type Comparator interface {
+	Prepare(probe *extract.Result) func(enrolled *extract.Result) float64
+}
+
+// MiuraComparator is Miura's score with the given shift window.
+type MiuraComparator struct{ ShiftRows, ShiftCols int }
+
+// Prepare implements Comparator.
+func (m MiuraComparator) Prepare(p *extract.Result) func(*extract.Result) float64 {
+	cw := min(m.ShiftCols, (p.Vein.W-1)/2)
+	ch := min(m.ShiftRows, (p.Vein.H-1)/2)
+	q := newProbe(p.Vein, cw)
+	return func(e *extract.Result) float64 { return q.score(e.Vein, ch) }
+}
+
+// Pairs returns the FVC protocol over entries: genuine comparisons between
+// every two samples of a finger, impostor comparisons between the first
+// samples of every two fingers, in manifest order. ok[i] false excludes
+// image i (failed extraction); a finger's first sample is then its first
+// usable one. The earlier image is the enrolled one.
+func Pairs(entries []Entry, ok []bool) (pairs []Comparison, fingers int) {
+	byFinger := map[string][]int{}
+	var order []string
+	for i, e := range entries {
+		k := e.Key()
+		if _, seen := byFinger[k]; !seen {
+			order = append(order, k)
+		}
+		if ok == nil || ok[i] {
+			byFinger[k] = append(byFinger[k], i)
+		} else if byFinger[k] == nil {
+			byFinger[k] = []int{}
+		}
+	}
+	var firsts []int
+	for _, k := range order {
+		s := byFinger[k]
+		for a := 0; a < len(s); a++ {
+			for b := a + 1; b < len(s); b++ {
+				pairs = append(pairs, Comparison{Enrolled: s[a], Probe: s[b], Genuine: true})
+			}
+		}
+		if len(s) > 0 {
+			firsts = append(firsts, s[0])
+		}
+	}
+	for a := 0; a < len(firsts); a++ {
+		for b := a + 1; b < len(firsts); b++ {
+			pairs = append(pairs, Comparison{Enrolled: firsts[a], Probe: firsts[b]})
+		}
+	}
+	return pairs, len(order)
+}
+
+// Run extracts every image and scores the protocol's pairs with Miura's
+// comparison, on all cores.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	return RunWith(ctx, cfg, MiuraComparator{cfg.ShiftRows, cfg.ShiftCols})
+}
+
+// RunWith is Run with another comparator.
+func RunWith(ctx context.Context, cfg Config, cmp Comparator) (*Report, error) {
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	n := len(cfg.Entries)
+	rep := &Report{Entries: cfg.Entries, Results: make([]*extract.Result, n), ExtractTime: make([]time.Duration, n)}
+	errs := make([]error, n)
+	start := time.Now()
+	var done atomic.Int64
+	progress := func(stage string, d, total int64) {
+		if cfg.Progress != nil && (d%50 == 0 || d == total) {
+			fmt.Fprintf(cfg.Progress, "\r%s %d/%d  %.0fs", stage, d, total, time.Since(start).Seconds())
+			if d == total {
+				fmt.Fprintln(cfg.Progress)
+			}
+		}
+	}
+	parallel(ctx, workers, n, func(i int) {
+		img, err := LoadImage(cfg.Entries[i].Path)
+		if err == nil {
+			t1 := time.Now()
+			rep.Results[i], err = extract.Extract(img, cfg.Extract)
+			rep.ExtractTime[i] = time.Since(t1)
+		}
+		errs[i] = err
+		progress("extract", done.Add(1), int64(n))
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ok := make([]bool, n)
+	for i, err := range errs {
+		ok[i] = err == nil
+		if err != nil {
+			rep.Failures = append(rep.Failures, Failure{i, err.Error()})
+		}
+	}
+	pairs, fingers := Pairs(cfg.Entries, ok)
+	rep.Fingers = fingers
+	// Group by probe so each probe is prepared once.
+	byProbe := map[int][]int{}
+	var probes []int
+	for pi, p := range pairs {
+		if _, seen := byProbe[p.Probe]; !seen {
+			probes = append(probes, p.Probe)
+		}
+		byProbe[p.Probe] = append(byProbe[p.Probe], pi)
+	}
+	done.Store(0)
+	total := int64(len(pairs))
+	parallel(ctx, workers, len(probes), func(j int) {
+		b := probes[j]
+		sc := cmp.Prepare(rep.Results[b])
+		for _, pi := range byProbe[b] {
+			pairs[pi].Score = sc(rep.Results[pairs[pi].Enrolled])
+			if d := done.Add(1); d%2000 == 0 || d == total {
+				progress("compare", d, total)
+			}
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rep.Comparisons = pairs
+	for _, p := range pairs {
+		if p.Genuine {
+			rep.Scores.Genuine = append(rep.Scores.Genuine, p.Score)
+		} else {
+			rep.Scores.Impostor = append(rep.Scores.Impostor, p.Score)
+		}
+	}
+	// One-core timing of single 1:1 comparisons, probe preparation included.
+	step := max(1, len(pairs)/1000)
+	for i := 0; i < len(pairs); i += step {
+		p := pairs[i]
+		t0 := time.Now()
+		sc := cmp.Prepare(rep.Results[p.Probe])
+		_ = sc(rep.Results[p.Enrolled])
+		rep.CompareTime = append(rep.CompareTime, time.Since(t0))
+	}
+	return rep, nil
+}
+
+// parallel runs fn(0..n-1) on workers goroutines, stopping early when ctx
+// is cancelled.
+func parallel(ctx context.Context, workers, n int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// durationsP50 returns the median of d in the given unit.
+func durationsP50(d []time.Duration, unit time.Duration) float64 {
+	if len(d) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return float64(s[len(s)/2]) / float64(unit)
+}

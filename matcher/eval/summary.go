@@ -1,0 +1,239 @@
+package eval
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// CalibrationTargets are the FMRs of the calibration table.
+var CalibrationTargets = []float64{1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6}
+
+// Summary is summary.json.
+type Summary struct {
+	Manifest           string             `json:"manifest"`
+	Images             int                `json:"images"`
+	Fingers            int                `json:"fingers"`
+	FailuresToExtract  int                `json:"failures_to_extract"`
+	FTE                float64            `json:"fte_rate"`
+	Genuine            int                `json:"genuine"`
+	Impostor           int                `json:"impostor"`
+	EER                float64            `json:"eer"`
+	EERThreshold       float64            `json:"eer_threshold"`
+	FNMRAtFMR1e2       float64            `json:"fnmr_at_fmr_1e-2"`
+	ThresholdAtFMR1e2  float64            `json:"threshold_at_fmr_1e-2"`
+	FNMRAtFMR1e3       float64            `json:"fnmr_at_fmr_1e-3"`
+	ThresholdAtFMR1e3  float64            `json:"threshold_at_fmr_1e-3"`
+	FMR1e3Resolved     bool               `json:"fmr_1e-3_resolved"`
+	ExtractMsP50       float64            `json:"extract_ms_p50"`
+	ExtractMsP95       float64            `json:"extract_ms_p95"`
+	CompareUsP50       float64            `json:"compare_us_p50"`
+	TemplateBytes      int                `json:"template_bytes"`
+	GenuineMean        float64            `json:"genuine_mean"`
+	ImpostorMean       float64            `json:"impostor_mean"`
+	QualityGenuineRank float64            `json:"quality_genuine_spearman"`
+	QualityBands       []Band             `json:"quality_bands"`
+	Calibration        []CalibrationPoint `json:"calibration"`
+	Settings           map[string]any     `json:"settings"`
+	Workers            int                `json:"workers"`
+	Elapsed            string             `json:"elapsed"`
+}
+
+// Band is the genuine score statistics of the pairs whose lower quality
+// falls in [Lo, Hi).
+type Band struct {
+	Lo, Hi       int     `json:"-"`
+	Name         string  `json:"quality"`
+	Pairs        int     `json:"genuine_pairs"`
+	MeanScore    float64 `json:"mean_genuine_score"`
+	FNMRAtFMR1e2 float64 `json:"fnmr_at_fmr_1e-2"`
+}
+
+// Summarize computes the summary of a report. templateBytes is the size of
+// one encoded template.
+func Summarize(r *Report, templateBytes int) Summary {
+	s := Summary{
+		Images:            len(r.Entries),
+		Fingers:           r.Fingers,
+		FailuresToExtract: len(r.Failures),
+		Genuine:           len(r.Scores.Genuine),
+		Impostor:          len(r.Scores.Impostor),
+		TemplateBytes:     templateBytes,
+	}
+	if s.Images > 0 {
+		s.FTE = float64(s.FailuresToExtract) / float64(s.Images)
+	}
+	s.EER, s.EERThreshold = r.Scores.EER()
+	op2, _ := r.Scores.AtFMR(1e-2)
+	op3, ok3 := r.Scores.AtFMR(1e-3)
+	s.FNMRAtFMR1e2, s.ThresholdAtFMR1e2 = op2.FNMR, op2.Threshold
+	s.FNMRAtFMR1e3, s.ThresholdAtFMR1e3, s.FMR1e3Resolved = op3.FNMR, op3.Threshold, ok3
+	var et []time.Duration
+	for i, d := range r.ExtractTime {
+		if r.Results[i] != nil {
+			et = append(et, d)
+		}
+	}
+	s.ExtractMsP50 = durationsP50(et, time.Millisecond)
+	if len(et) > 0 {
+		f := make([]float64, len(et))
+		for i, d := range et {
+			f[i] = float64(d) / float64(time.Millisecond)
+		}
+		s.ExtractMsP95 = percentile(f, 95)
+	}
+	s.CompareUsP50 = durationsP50(r.CompareTime, time.Microsecond)
+	s.GenuineMean, s.ImpostorMean = mean(r.Scores.Genuine), mean(r.Scores.Impostor)
+	s.Calibration = r.Scores.Calibration(CalibrationTargets)
+
+	// Does quality predict the genuine score?
+	var q, sc []float64
+	for _, c := range r.Comparisons {
+		if c.Genuine {
+			q = append(q, float64(min(r.Results[c.Enrolled].Quality, r.Results[c.Probe].Quality)))
+			sc = append(sc, c.Score)
+		}
+	}
+	s.QualityGenuineRank = Spearman(q, sc)
+	for _, b := range [][2]int{{0, 20}, {20, 40}, {40, 60}, {60, 80}, {80, 101}} {
+		band := Band{Lo: b[0], Hi: b[1], Name: fmt.Sprintf("%d-%d", b[0], min(b[1], 100))}
+		var fails int
+		var sum float64
+		for i := range q {
+			if int(q[i]) >= b[0] && int(q[i]) < b[1] {
+				band.Pairs++
+				sum += sc[i]
+				if sc[i] < op2.Threshold {
+					fails++
+				}
+			}
+		}
+		if band.Pairs > 0 {
+			band.MeanScore = sum / float64(band.Pairs)
+			band.FNMRAtFMR1e2 = float64(fails) / float64(band.Pairs)
+		}
+		s.QualityBands = append(s.QualityBands, band)
+	}
+	return s
+}
+
+func mean(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
+}
+
+// WriteOutputs writes summary.json, scores.csv, failures.csv,
+// calibration.json and det.png into dir.
+func WriteOutputs(dir string, r *Report, s Summary) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(dir, "summary.json"), s); err != nil {
+		return err
+	}
+	if err := writeJSON(filepath.Join(dir, "calibration.json"), s.Calibration); err != nil {
+		return err
+	}
+	if err := writeScores(filepath.Join(dir, "scores.csv"), r); err != nil {
+		return err
+	}
+	if err := writeFailures(filepath.Join(dir, "failures.csv"), r); err != nil {
+		return err
+	}
+	return WriteDET(filepath.Join(dir, "det.png"), r.Scores, s)
+}
+
+func writeJSON(name string, v any) error {
+	b, err := json.MarshalIndent(sanitize(v), "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(name, append(b, '\n'), 0o644)
+}
+
+// sanitize round-trips v through a generic form replacing NaN and Inf, which
+// JSON cannot hold, by null.
+func sanitize(v any) any {
+	switch x := v.(type) {
+	case Summary:
+		fix := func(f *float64) {
+			if math.IsNaN(*f) || math.IsInf(*f, 0) {
+				*f = -1
+			}
+		}
+		for _, f := range []*float64{&x.EER, &x.EERThreshold, &x.FNMRAtFMR1e2, &x.ThresholdAtFMR1e2, &x.FNMRAtFMR1e3, &x.ThresholdAtFMR1e3, &x.ExtractMsP50, &x.ExtractMsP95, &x.CompareUsP50, &x.GenuineMean, &x.ImpostorMean, &x.QualityGenuineRank} {
+			fix(f)
+		}
+		for i := range x.Calibration {
+			fix(&x.Calibration[i].Threshold)
+			fix(&x.Calibration[i].FMR)
+			fix(&x.Calibration[i].FNMR)
+		}
+		return x
+	case []CalibrationPoint:
+		for i := range x {
+			for _, f := range []*float64{&x[i].Threshold, &x[i].FMR, &x[i].FNMR} {
+				if math.IsNaN(*f) || math.IsInf(*f, 0) {
+					*f = -1
+				}
+			}
+		}
+		return x
+	}
+	return v
+}
+
+func writeScores(name string, r *Report) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	_ = w.Write([]string{"enrolled", "probe", "type", "score", "enrolled_quality", "probe_quality"})
+	for _, c := range r.Comparisons {
+		kind := "impostor"
+		if c.Genuine {
+			kind = "genuine"
+		}
+		_ = w.Write([]string{
+			r.Entries[c.Enrolled].Path, r.Entries[c.Probe].Path, kind,
+			strconv.FormatFloat(c.Score, 'f', 6, 64),
+			strconv.Itoa(r.Results[c.Enrolled].Quality), strconv.Itoa(r.Results[c.Probe].Quality),
+		})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func writeFailures(name string, r *Report) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(f)
+	_ = w.Write([]string{"path", "error"})
+	for _, fl := range r.Failures {
+		_ = w.Write([]string{r.Entries[fl.Index].Path, fl.Err})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

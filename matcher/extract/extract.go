@@ -1,0 +1,292 @@
+// Package extract turns a near-infrared finger image into a vein template:
+// finger region, normalisation, contrast stretch, vein pattern extraction
+// (Maximum Curvature), binarisation, a mask of valid finger pixels and a
+// quality score. It is pure Go and does no I/O; docs/matcher.md describes
+// the pipeline and why each parameter has its value.
+package extract
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"math"
+	"slices"
+
+	"github.com/qingshan-gov/veinkiosk/matcher"
+)
+
+// Errors returned by Extract.
+var (
+	// ErrImage reports an image that cannot be processed at all (nil,
+	// too small or too large).
+	ErrImage = errors.New("extract: unusable image")
+	// ErrNoFinger reports an image in which no finger was found.
+	ErrNoFinger = errors.New("extract: no finger found")
+	// ErrOptions reports invalid options.
+	ErrOptions = errors.New("extract: invalid options")
+)
+
+// Bounds on the input size.
+const (
+	MinImageSide = 32
+	MaxImageSide = 8192
+)
+
+// Orientation tells where the finger axis runs in the input image.
+type Orientation int
+
+const (
+	// Auto takes the long side of the image as the finger axis.
+	Auto Orientation = iota
+	// Horizontal: the finger runs left-right.
+	Horizontal
+	// Vertical: the finger runs top-bottom.
+	Vertical
+)
+
+// ParseOrientation parses "auto", "horizontal" or "vertical".
+func ParseOrientation(s string) (Orientation, error) {
+	switch s {
+	case "auto", "":
+		return Auto, nil
+	case "horizontal", "h":
+		return Horizontal, nil
+	case "vertical", "v":
+		return Vertical, nil
+	}
+	return Auto, fmt.Errorf("%w: orientation %q (want auto, horizontal or vertical)", ErrOptions, s)
+}
+
+func (o Orientation) String() string {
+	switch o {
+	case Horizontal:
+		return "horizontal"
+	case Vertical:
+		return "vertical"
+	}
+	return "auto"
+}
+
+// Options configure the pipeline. The zero value is not usable; start from
+// DefaultOptions.
+type Options struct {
+	Orientation Orientation
+	// Cropped says the image is already cropped to the finger (no
+	// background): edge detection and rotation are skipped.
+	Cropped bool
+	// Width and Height are the template geometry in pixels (finger axis
+	// along Width).
+	Width, Height int
+	// Scale is how many extraction pixels make one template pixel along
+	// each axis: the vein pattern is extracted at Scale times the template
+	// resolution and reduced afterwards.
+	Scale int
+	// Sigma is the Maximum Curvature Gaussian, in extraction pixels.
+	Sigma float64
+	// Fill is the fraction of the template height that the median finger
+	// width spans (raw images).
+	Fill float64
+	// EdgeMargin excludes pixels this close to a finger edge from the mask,
+	// as a fraction of the finger width; the edges themselves are strong
+	// curvature ridges that are not veins.
+	EdgeMargin float64
+	// WorkAcross is the size, across the finger axis, of the reduced image
+	// on which the finger region is searched.
+	WorkAcross int
+	// Debug, if not nil, receives an image of every stage.
+	Debug func(stage string, img image.Image)
+}
+
+// DefaultOptions returns the measured defaults (docs/matcher.md).
+func DefaultOptions() Options {
+	return Options{
+		Orientation: Auto,
+		Width:       192,
+		Height:      64,
+		Scale:       2,
+		Sigma:       3,
+		Fill:        0.92,
+		EdgeMargin:  0.06,
+		WorkAcross:  160,
+	}
+}
+
+func (o *Options) validate() error {
+	switch {
+	case o.Width < 16 || o.Height < 8 || o.Width > 1024 || o.Height > 512:
+		return fmt.Errorf("%w: template %dx%d", ErrOptions, o.Width, o.Height)
+	case o.Scale < 1 || o.Scale > 4:
+		return fmt.Errorf("%w: scale %d", ErrOptions, o.Scale)
+	case !(o.Sigma >= 0.5 && o.Sigma <= 20):
+		return fmt.Errorf("%w: sigma %v", ErrOptions, o.Sigma)
+	case !(o.Fill > 0.2 && o.Fill <= 1.5):
+		return fmt.Errorf("%w: fill %v", ErrOptions, o.Fill)
+	case !(o.EdgeMargin >= 0 && o.EdgeMargin < 0.4):
+		return fmt.Errorf("%w: edge margin %v", ErrOptions, o.EdgeMargin)
+	case o.WorkAcross < 32 || o.WorkAcross > 2048:
+		return fmt.Errorf("%w: work size %d", ErrOptions, o.WorkAcross)
+	}
+	return nil
+}
+
+// Result is an extracted vein pattern.
+type Result struct {
+	// Vein has 1 on vein pixels; it is already ANDed with Mask.
+	Vein *matcher.Pattern
+	// Mask has 1 on valid finger pixels.
+	Mask *matcher.Pattern
+	// Quality is the 0-100 capture quality; Metrics are its inputs.
+	Quality int
+	Metrics Metrics
+	// Region is the finger region found in the working image.
+	Region *Region
+}
+
+// Extract runs the whole pipeline on img.
+func Extract(img image.Image, opt Options) (*Result, error) {
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	g, err := FromImage(img)
+	if err != nil {
+		return nil, err
+	}
+	return ExtractGray(g, opt)
+}
+
+// ExtractGray is Extract on an already converted image.
+func ExtractGray(g *Gray, opt Options) (*Result, error) {
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	if g == nil || g.W < MinImageSide || g.H < MinImageSide || len(g.Pix) != g.W*g.H {
+		return nil, fmt.Errorf("%w: bad gray image", ErrImage)
+	}
+	debug := func(stage string, g *Gray, lo, hi float32) {
+		if opt.Debug != nil {
+			opt.Debug(stage, g.Image(lo, hi))
+		}
+	}
+	debug("0-input", g, 0, 255)
+
+	// 1. Orientation: finger axis along x.
+	vertical := opt.Orientation == Vertical || (opt.Orientation == Auto && g.H > g.W)
+	if vertical {
+		g = transpose(g)
+	}
+	// 2. Working image: reduced so that the side across the finger is
+	// WorkAcross pixels (never enlarged).
+	s := min(1, float64(opt.WorkAcross)/float64(g.H))
+	wk := resizeArea(g, max(MinImageSide/2, int(math.Round(float64(g.W)*s))), max(MinImageSide/2, int(math.Round(float64(g.H)*s))))
+	debug("1-work", wk, 0, 255)
+
+	// 3. Finger region and midline.
+	var r *Region
+	if opt.Cropped {
+		r = croppedRegion(wk.W, wk.H)
+	} else {
+		var err error
+		r, err = leeEdges(wk, 4, 3)
+		if err != nil {
+			return nil, err
+		}
+		if r.Width < 0.2*float64(wk.H) {
+			return nil, fmt.Errorf("%w: finger width %.0f of %d rows", ErrNoFinger, r.Width, wk.H)
+		}
+	}
+	if opt.Debug != nil {
+		opt.Debug("2-edges", drawRegion(wk, r))
+	}
+
+	// 4. Normalisation into the extraction geometry.
+	ew, eh := opt.Width*opt.Scale, opt.Height*opt.Scale
+	fill := opt.Fill
+	if opt.Cropped {
+		fill = 1
+	}
+	norm, emask := normalize(wk, r, ew, eh, fill, opt.EdgeMargin*r.Width)
+	debug("3-normalized", norm, 0, 255)
+
+	// 5. Contrast: stretch the finger's grey levels to [0, 1].
+	contrastStretch(norm, emask)
+	debug("4-enhanced", norm, 0, 1)
+
+	// 6. Vein pattern: Maximum Curvature.
+	gm := maximumCurvature(norm, emask, opt.Sigma)
+	debug("5-curvature", gm, 0, 0)
+
+	// 7. Reduction to the template geometry and binarisation.
+	vein, mask, resp := reduce(gm, emask, opt.Scale, opt.Width, opt.Height)
+	debug("6-response", resp, 0, 0)
+	if opt.Debug != nil {
+		opt.Debug("7-mask", patternImage(mask))
+		opt.Debug("8-vein", patternImage(vein))
+	}
+	res := &Result{Vein: vein, Mask: mask, Region: r}
+	res.Metrics = measure(norm, emask, gm, vein, mask, r, wk.H, opt.Cropped)
+	res.Quality = res.Metrics.Score()
+	return res, nil
+}
+
+// contrastStretch maps the 1st..99th percentile of the masked pixels of g to
+// [0, 1], clamping. Pixels outside the mask are set to the mean.
+func contrastStretch(g *Gray, mask []bool) {
+	vals := make([]float32, 0, len(g.Pix))
+	for i, v := range g.Pix {
+		if mask[i] {
+			vals = append(vals, v)
+		}
+	}
+	if len(vals) < 16 {
+		clear(g.Pix)
+		return
+	}
+	slices.Sort(vals)
+	lo, hi := vals[len(vals)/100], vals[len(vals)-1-len(vals)/100]
+	if hi <= lo {
+		hi = lo + 1
+	}
+	k := 1 / (hi - lo)
+	for i, v := range g.Pix {
+		g.Pix[i] = max(0, min(1, (v-lo)*k))
+	}
+}
+
+// reduce averages the curvature response over scale x scale blocks into the
+// template geometry, keeps as mask the blocks that lie wholly inside the
+// finger, and marks as vein the masked pixels whose response exceeds the
+// median of the positive responses (Miura's threshold).
+func reduce(gm *Gray, emask []bool, scale, w, h int) (vein, mask *matcher.Pattern, resp *Gray) {
+	resp = NewGray(w, h)
+	mb := make([]bool, w*h)
+	inv := 1 / float32(scale*scale)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var s float32
+			all := true
+			for j := 0; j < scale; j++ {
+				row := (y*scale + j) * gm.W
+				for i := 0; i < scale; i++ {
+					s += gm.Pix[row+x*scale+i]
+					all = all && emask[row+x*scale+i]
+				}
+			}
+			resp.Pix[y*w+x] = s * inv
+			mb[y*w+x] = all
+		}
+	}
+	thr := medianPositive(resp, mb)
+	vein, mask = matcher.NewPattern(w, h), matcher.NewPattern(w, h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			i := y*w + x
+			if mb[i] {
+				mask.Set(x, y, true)
+				if thr > 0 && resp.Pix[i] > thr {
+					vein.Set(x, y, true)
+				}
+			}
+		}
+	}
+	return vein, mask, resp
+}

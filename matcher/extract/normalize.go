@@ -1,0 +1,54 @@
+package extract
+
+import "math"
+
+// normalize resamples the finger of the working image g (axis along x,
+// region r) into an ew x eh image: the fitted midline is rotated to the
+// horizontal and moved to the middle row (Huang), the finger length spans
+// the columns and the median finger width spans fill of the rows, so every
+// capture of a finger lands on the same geometry whatever its position,
+// tilt and distance to the camera. mask is 1 where the sample lies inside
+// the finger, at least margin working pixels from either edge.
+func normalize(g *Gray, r *Region, ew, eh int, fill, margin float64) (out *Gray, mask []bool) {
+	out = NewGray(ew, eh)
+	mask = make([]bool, ew*eh)
+	theta := math.Atan(r.B)
+	cos, sin := math.Cos(theta), math.Sin(theta)
+	length := float64(g.W)
+	xc := (length - 1) / 2
+	yc := r.A + r.B*xc
+	su := length / float64(ew)
+	band := r.Width / fill
+	sv := band / float64(eh)
+	for v := 0; v < eh; v++ {
+		n := (float64(v)+0.5)*sv - band/2
+		for u := 0; u < ew; u++ {
+			t := (float64(u)+0.5)*su - length/2
+			x := xc + t*cos - n*sin
+			y := yc + t*sin + n*cos
+			i := v*ew + u
+			val, ok := bilinear(g, x, y)
+			out.Pix[i] = val
+			if !ok {
+				continue
+			}
+			xi := min(max(int(x+0.5), 0), g.W-1)
+			mask[i] = y >= float64(r.Upper[xi])+margin && y <= float64(r.Lower[xi])-margin
+		}
+	}
+	return out, mask
+}
+
+// bilinear samples g at (x, y) in pixel-centre coordinates, clamping to the
+// border; ok is false when (x, y) lies outside the image.
+func bilinear(g *Gray, x, y float64) (float32, bool) {
+	ok := x >= -0.5 && y >= -0.5 && x <= float64(g.W)-0.5 && y <= float64(g.H)-0.5
+	x = min(max(x, 0), float64(g.W-1))
+	y = min(max(y, 0), float64(g.H-1))
+	x0, y0 := int(x), int(y)
+	x1, y1 := min(x0+1, g.W-1), min(y0+1, g.H-1)
+	fx, fy := float32(x-float64(x0)), float32(y-float64(y0))
+	a := g.Pix[y0*g.W+x0]*(1-fx) + g.Pix[y0*g.W+x1]*fx
+	b := g.Pix[y1*g.W+x0]*(1-fx) + g.Pix[y1*g.W+x1]*fx
+	return a*(1-fy) + b*fy, ok
+}

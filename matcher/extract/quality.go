@@ -1,0 +1,109 @@
+package extract
+
+import (
+	"math"
+
+	"github.com/qingshan-gov/veinkiosk/matcher"
+)
+
+// Metrics are the measurements behind the quality score.
+type Metrics struct {
+	// Coverage is the fraction of the template covered by the mask.
+	Coverage float64 `json:"coverage"`
+	// EdgeContrast is the mean step in grey levels at the finger edges
+	// (raw images only; 0 when cropped).
+	EdgeContrast float64 `json:"edge_contrast"`
+	// VeinContrast is the mean curvature response on vein pixels relative
+	// to the whole mask: how much the veins stand out.
+	VeinContrast float64 `json:"vein_contrast"`
+	// Density is the fraction of mask pixels that are vein.
+	Density float64 `json:"density"`
+	// Sharpness is the fine-detail energy of the normalised image relative
+	// to its overall spread (low when blurred or when the finger moved).
+	Sharpness float64 `json:"sharpness"`
+	// Tilt is the absolute angle of the finger axis in degrees.
+	Tilt float64 `json:"tilt"`
+	// cropped records whether edge contrast is meaningful.
+	cropped bool
+}
+
+// measure computes the quality metrics from the pipeline's intermediate
+// images.
+func measure(norm *Gray, emask []bool, gm *Gray, vein, mask *matcher.Pattern, r *Region, workH int, cropped bool) Metrics {
+	m := Metrics{cropped: cropped}
+	area := float64(mask.W * mask.H)
+	mc := mask.Count()
+	m.Coverage = float64(mc) / area
+	if mc > 0 {
+		m.Density = float64(vein.Count()) / float64(mc)
+	}
+	if !cropped {
+		m.EdgeContrast = r.Contrast
+	}
+	m.Tilt = math.Abs(math.Atan(r.B)) * 180 / math.Pi
+
+	var sAll, sVein float64
+	var nAll, nVein int
+	var mean, sq float64
+	var detail float64
+	w := norm.W
+	for y := 1; y < norm.H-1; y++ {
+		for x := 1; x < w-1; x++ {
+			i := y*w + x
+			if !emask[i] {
+				continue
+			}
+			v := float64(norm.Pix[i])
+			mean += v
+			sq += v * v
+			lap := 4*norm.Pix[i] - norm.Pix[i-1] - norm.Pix[i+1] - norm.Pix[i-w] - norm.Pix[i+w]
+			detail += math.Abs(float64(lap))
+			sAll += float64(gm.Pix[i])
+			nAll++
+			if vein.At(x/(w/vein.W), y/(norm.H/vein.H)) {
+				sVein += float64(gm.Pix[i])
+				nVein++
+			}
+		}
+	}
+	if nAll > 0 {
+		mean /= float64(nAll)
+		sd := math.Sqrt(max(0, sq/float64(nAll)-mean*mean))
+		if sd > 0 {
+			m.Sharpness = detail / float64(nAll) / sd
+		}
+		if nVein > 0 && sAll > 0 {
+			m.VeinContrast = (sVein / float64(nVein)) / (sAll / float64(nAll))
+		}
+	}
+	return m
+}
+
+// Score maps the metrics to 0-100. Each factor is a soft ramp from 0 (unusable)
+// to 1 (good) between limits measured on real captures (docs/matcher.md); the
+// score is 100 times their product, so one bad aspect is enough to ask for
+// another capture.
+func (m Metrics) Score() int {
+	q := ramp(m.Coverage, 0.25, 0.6)
+	if !m.cropped {
+		q *= ramp(m.EdgeContrast, 3, 15)
+		q *= 1 - ramp(m.Tilt, 10, 25)
+	}
+	q *= ramp(m.VeinContrast, 1.5, 2.5)
+	q *= ramp(m.Density, 0.08, 0.2) * (1 - ramp(m.Density, 0.45, 0.6))
+	if math.IsNaN(q) {
+		return 0
+	}
+	return int(math.Round(100 * q))
+}
+
+// ramp is 0 below lo, 1 above hi and linear between.
+func ramp(v, lo, hi float64) float64 {
+	switch {
+	case v <= lo:
+		return 0
+	case v >= hi:
+		return 1
+	}
+	return (v - lo) / (hi - lo)
+}
