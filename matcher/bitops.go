@@ -1,0 +1,123 @@
+package matcher
+
+import "math/bits"
+
+// andCount returns the number of bits set in both a and b (len(b) >= len(a)).
+func andCount(a, b []uint64) int {
+	b = b[:len(a)]
+	var n0, n1, n2, n3 int
+	for len(a) >= 4 && len(b) >= 4 {
+		n0 += bits.OnesCount64(a[0] & b[0])
+		n1 += bits.OnesCount64(a[1] & b[1])
+		n2 += bits.OnesCount64(a[2] & b[2])
+		n3 += bits.OnesCount64(a[3] & b[3])
+		a, b = a[4:], b[4:]
+	}
+	for i := range a {
+		n0 += bits.OnesCount64(a[i] & b[i])
+	}
+	return n0 + n1 + n2 + n3
+}
+
+// andCount3 is andCount for rows of three words (len(a) a multiple of 3).
+func andCount3(a, b []uint64) int {
+	b = b[:len(a)]
+	var n0, n1, n2 int
+	for len(a) >= 3 && len(b) >= 3 {
+		n0 += bits.OnesCount64(a[0] & b[0])
+		n1 += bits.OnesCount64(a[1] & b[1])
+		n2 += bits.OnesCount64(a[2] & b[2])
+		a, b = a[3:], b[3:]
+	}
+	return n0 + n1 + n2
+}
+
+// onesCount returns the number of set bits in a.
+func onesCount(a []uint64) int {
+	n := 0
+	for _, w := range a {
+		n += bits.OnesCount64(w)
+	}
+	return n
+}
+
+// maskedCount returns the number of set bits of rows (of len(mask) words)
+// within mask.
+func maskedCount(rows, mask []uint64) int {
+	n, s := 0, len(mask)
+	for i, w := range rows {
+		n += bits.OnesCount64(w & mask[i%s])
+	}
+	return n
+}
+
+// shiftRow sets dst so that its bit X is bit X+d of src (zero where X+d is
+// outside src). len(dst) == len(src).
+func shiftRow(dst, src []uint64, d int) {
+	n := len(src)
+	if d >= 0 {
+		q, b := d/64, uint(d%64)
+		for i := range dst {
+			var v uint64
+			if j := i + q; j < n {
+				v = src[j] >> b
+				if b != 0 && j+1 < n {
+					v |= src[j+1] << (64 - b)
+				}
+			}
+			dst[i] = v
+		}
+		return
+	}
+	q, b := (-d)/64, uint((-d)%64)
+	for i := range dst {
+		var v uint64
+		if j := i - q; j >= 0 {
+			v = src[j] << b
+			if b != 0 && j-1 >= 0 {
+				v |= src[j-1] >> (64 - b)
+			}
+		}
+		dst[i] = v
+	}
+}
+
+// compactEven gathers the even bits of x into its low 32 bits.
+func compactEven(x uint64) uint64 {
+	x &= 0x5555555555555555
+	x = (x | x>>1) & 0x3333333333333333
+	x = (x | x>>2) & 0x0f0f0f0f0f0f0f0f
+	x = (x | x>>4) & 0x00ff00ff00ff00ff
+	x = (x | x>>8) & 0x0000ffff0000ffff
+	x = (x | x>>16) & 0x00000000ffffffff
+	return x
+}
+
+// down2 OR-pools a pattern of w x h pixels (rows of stride words) by 2 x 2
+// into dst, a pattern of ceil(w/2) x ceil(h/2) with rows of
+// (ceil(w/2)+63)/64 words. It returns the new geometry.
+func down2(dst, src []uint64, w, h, stride int) (w2, h2, stride2 int) {
+	w2, h2 = (w+1)/2, (h+1)/2
+	stride2 = (w2 + 63) / 64
+	for y := 0; y < h2; y++ {
+		a := src[2*y*stride : (2*y+1)*stride]
+		b := a
+		if 2*y+1 < h {
+			b = src[(2*y+1)*stride : (2*y+2)*stride]
+		}
+		out := dst[y*stride2 : (y+1)*stride2]
+		for j := range out {
+			var lo, hi uint64
+			if 2*j < stride {
+				v := a[2*j] | b[2*j]
+				lo = compactEven(v | v>>1)
+			}
+			if 2*j+1 < stride {
+				v := a[2*j+1] | b[2*j+1]
+				hi = compactEven(v | v>>1)
+			}
+			out[j] = lo | hi<<32
+		}
+	}
+	return w2, h2, stride2
+}

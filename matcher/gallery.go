@@ -1,0 +1,507 @@
+package matcher
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+)
+
+// GalleryOptions tune a Gallery. The zero value is ready to use.
+type GalleryOptions struct {
+	// Workers is the number of goroutines a search uses; 0 means
+	// runtime.GOMAXPROCS(0).
+	Workers int
+	// PreselectAbove is the gallery size (templates) from which a search
+	// first ranks every template by the cheap 4 x 4 pooled score and then
+	// compares only the best Preselect of them fully. 0 means
+	// DefaultPreselectAbove; a negative value disables preselection.
+	PreselectAbove int
+	// Preselect is the number of templates kept by preselection; 0 means
+	// DefaultPreselect.
+	Preselect int
+	// Exact scores with the exhaustive search (Probe.ScoreExact) instead
+	// of the coarse-to-fine one; about 20 times slower.
+	Exact bool
+}
+
+// Defaults of GalleryOptions.
+const (
+	DefaultPreselectAbove = 200_000
+	DefaultPreselect      = 512
+)
+
+// Candidate is a search result: a subject, the finger of its best-scoring
+// template and that score.
+type Candidate struct {
+	Subject string
+	Finger  int
+	Score   float64
+}
+
+// ErrFinger reports a finger position outside 0..10.
+var ErrFinger = errors.New("matcher: finger position outside 0..10")
+
+// entry is the metadata of one template in the gallery.
+type entry struct {
+	subj   int32
+	finger uint8
+	ones0  int32 // ones of the level-0 crop
+	ones2  int32 // ones of the level-2 crop
+}
+
+const chunkEntries = 4096
+
+// Gallery is an in-memory 1:N gallery. Templates of all subjects must be
+// compatible with each other (same algorithm, parameters and geometry);
+// the first one added fixes them. The comparison data of all templates is
+// packed in large contiguous chunks (only the enrolled crop rows of the
+// three pyramid levels: about 1.6 KiB for a 192 x 64 template). Add, Remove
+// and searches may run concurrently.
+type Gallery struct {
+	opts GalleryOptions
+
+	mu        sync.RWMutex
+	ref       *Template // parameters of the gallery (nil until the first Add)
+	g         *geometry
+	slotWords int
+	lens      [nLevels]int
+	chunks    [][]uint64
+	entries   []entry
+	subjName  []string
+	subjID    map[string]int32
+	subjSlots [][]int32
+	freeSubj  []int32
+	nSubj     int
+	scratch   []uint64
+}
+
+// NewGallery returns an empty gallery.
+func NewGallery(opts GalleryOptions) *Gallery {
+	return &Gallery{opts: opts, subjID: map[string]int32{}}
+}
+
+func (gl *Gallery) slot(i int) []uint64 {
+	c := gl.chunks[i/chunkEntries]
+	o := (i % chunkEntries) * gl.slotWords
+	return c[o : o+gl.slotWords]
+}
+
+func (gl *Gallery) candAt(i int, c *cand) {
+	s := gl.slot(i)
+	o := 0
+	for l := range c.crop {
+		c.crop[l] = s[o : o+gl.lens[l]]
+		o += gl.lens[l]
+	}
+	c.ones0 = int(gl.entries[i].ones0)
+}
+
+// Add enrols template t for the finger of subject. A subject may have
+// several fingers and several templates per finger.
+func (gl *Gallery) Add(subject string, finger int, t *Template) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if finger < 0 || finger > 10 {
+		return fmt.Errorf("%w: %d", ErrFinger, finger)
+	}
+	if subject == "" {
+		return errors.New("matcher: empty subject")
+	}
+	gl.mu.Lock()
+	defer gl.mu.Unlock()
+	if gl.ref == nil {
+		if t.Algorithm != AlgorithmVersion {
+			return fmt.Errorf("%w: algorithm version %d, this matcher is %d", ErrIncompatible, t.Algorithm, AlgorithmVersion)
+		}
+		ref := *t
+		ref.Vein, ref.Mask = nil, nil
+		gl.ref = &ref
+		gl.ref.Vein = NewPattern(t.Vein.W, t.Vein.H)
+		gl.g = newGeometry(t.Vein.W, t.Vein.H, t.ShiftRows, t.ShiftCols)
+		gl.slotWords = 0
+		for l := range gl.lens {
+			if l == 0 || !gl.g.exhaustive {
+				gl.lens[l] = gl.g.lv[l].cropWords()
+			}
+			gl.slotWords += gl.lens[l]
+		}
+		gl.scratch = make([]uint64, gl.g.pyramidWords())
+	}
+	if err := compatible(gl.ref, t); err != nil {
+		return err
+	}
+	var c cand
+	gl.g.buildPyramid(&c, t.Vein.Bits, gl.scratch)
+	ones2 := 0
+	if !gl.g.exhaustive {
+		ones2 = maskedCount(c.crop[2], gl.g.lv[2].colMask)
+	}
+	i := len(gl.entries)
+	if i/chunkEntries == len(gl.chunks) {
+		gl.chunks = append(gl.chunks, make([]uint64, chunkEntries*gl.slotWords))
+	}
+	s := gl.slot(i)
+	o := 0
+	for l := range c.crop {
+		copy(s[o:o+gl.lens[l]], c.crop[l])
+		o += gl.lens[l]
+	}
+	id, ok := gl.subjID[subject]
+	if !ok {
+		if n := len(gl.freeSubj); n > 0 {
+			id, gl.freeSubj = gl.freeSubj[n-1], gl.freeSubj[:n-1]
+			gl.subjName[id] = subject
+		} else {
+			id = int32(len(gl.subjName))
+			gl.subjName = append(gl.subjName, subject)
+			gl.subjSlots = append(gl.subjSlots, nil)
+		}
+		gl.subjID[subject] = id
+		gl.nSubj++
+	}
+	gl.entries = append(gl.entries, entry{subj: id, finger: uint8(finger), ones0: int32(c.ones0), ones2: int32(ones2)})
+	gl.subjSlots[id] = append(gl.subjSlots[id], int32(i))
+	return nil
+}
+
+// Remove deletes every template of subject and returns how many there were.
+func (gl *Gallery) Remove(subject string) int {
+	gl.mu.Lock()
+	defer gl.mu.Unlock()
+	id, ok := gl.subjID[subject]
+	if !ok {
+		return 0
+	}
+	slots := slices.Clone(gl.subjSlots[id])
+	slices.Sort(slots)
+	for k := len(slots) - 1; k >= 0; k-- {
+		i, last := int(slots[k]), len(gl.entries)-1
+		if i != last {
+			copy(gl.slot(i), gl.slot(last))
+			e := gl.entries[last]
+			gl.entries[i] = e
+			if e.subj != id {
+				ss := gl.subjSlots[e.subj]
+				ss[slices.Index(ss, int32(last))] = int32(i)
+			}
+		}
+		gl.entries = gl.entries[:last]
+		if last%chunkEntries == 0 {
+			gl.chunks[len(gl.chunks)-1] = nil
+			gl.chunks = gl.chunks[:len(gl.chunks)-1]
+		}
+	}
+	delete(gl.subjID, subject)
+	gl.subjSlots[id] = nil
+	gl.subjName[id] = ""
+	gl.freeSubj = append(gl.freeSubj, id)
+	gl.nSubj--
+	return len(slots)
+}
+
+// Len returns the number of templates.
+func (gl *Gallery) Len() int {
+	gl.mu.RLock()
+	defer gl.mu.RUnlock()
+	return len(gl.entries)
+}
+
+// Subjects returns the enrolled subjects, sorted.
+func (gl *Gallery) Subjects() []string {
+	gl.mu.RLock()
+	out := make([]string, 0, gl.nSubj)
+	for s := range gl.subjID {
+		out = append(out, s)
+	}
+	gl.mu.RUnlock()
+	slices.Sort(out)
+	return out
+}
+
+// Verify compares probe with every template of subject (1:1) and returns
+// the best score. ok is false when the subject is not enrolled or the probe
+// is not compatible with the gallery.
+func (gl *Gallery) Verify(subject string, probe *Template) (score float64, ok bool) {
+	gl.mu.RLock()
+	defer gl.mu.RUnlock()
+	id, found := gl.subjID[subject]
+	if !found || probe.Validate() != nil || compatible(gl.ref, probe) != nil {
+		return 0, false
+	}
+	p := newProbe(probe, gl.g)
+	var c cand
+	for _, i := range gl.subjSlots[id] {
+		gl.candAt(int(i), &c)
+		score = max(score, gl.scoreCand(p, &c))
+	}
+	return score, true
+}
+
+func (gl *Gallery) scoreCand(p *Probe, c *cand) float64 {
+	if gl.opts.Exact || gl.g.exhaustive {
+		return p.scoreExact(c)
+	}
+	return p.scoreCoarseToFine(c)
+}
+
+// Search returns the k subjects whose templates score highest against the
+// probe, best first; a subject's score is the maximum over its templates
+// (all fingers). Above GalleryOptions.PreselectAbove templates it ranks all
+// templates by a cheap coarse score first and compares only the best
+// GalleryOptions.Preselect fully (see docs/template-format.md for the
+// measured agreement with the exhaustive search).
+func (gl *Gallery) Search(ctx context.Context, probe *Template, k int) ([]Candidate, error) {
+	if err := probe.Validate(); err != nil {
+		return nil, err
+	}
+	if k <= 0 {
+		return nil, nil
+	}
+	gl.mu.RLock()
+	defer gl.mu.RUnlock()
+	if len(gl.entries) == 0 {
+		return nil, nil
+	}
+	if err := compatible(gl.ref, probe); err != nil {
+		return nil, err
+	}
+	p := newProbe(probe, gl.g)
+	above := cmp.Or(gl.opts.PreselectAbove, DefaultPreselectAbove)
+	if above >= 0 && len(gl.entries) >= above && !gl.g.exhaustive {
+		return gl.searchPreselect(ctx, p, k, max(k, cmp.Or(gl.opts.Preselect, DefaultPreselect)))
+	}
+	return gl.searchAll(ctx, p, k)
+}
+
+// SearchExhaustive is Search without preselection, whatever the gallery
+// size; for measuring preselection and for audits.
+func (gl *Gallery) SearchExhaustive(ctx context.Context, probe *Template, k int) ([]Candidate, error) {
+	if err := probe.Validate(); err != nil {
+		return nil, err
+	}
+	if k <= 0 {
+		return nil, nil
+	}
+	gl.mu.RLock()
+	defer gl.mu.RUnlock()
+	if len(gl.entries) == 0 {
+		return nil, nil
+	}
+	if err := compatible(gl.ref, probe); err != nil {
+		return nil, err
+	}
+	return gl.searchAll(ctx, newProbe(probe, gl.g), k)
+}
+
+func (gl *Gallery) workers(n int) int {
+	w := cmp.Or(gl.opts.Workers, runtime.GOMAXPROCS(0))
+	return max(1, min(w, n/256))
+}
+
+// parallel runs fn over [0, n) split into nw contiguous shards.
+func parallel(n, nw int, fn func(w, lo, hi int)) {
+	var wg sync.WaitGroup
+	for w := 0; w < nw; w++ {
+		lo, hi := n*w/nw, n*(w+1)/nw
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(w, lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+const ctxCheckEvery = 1024
+
+func (gl *Gallery) searchAll(ctx context.Context, p *Probe, k int) ([]Candidate, error) {
+	n := len(gl.entries)
+	tops := make([]subjTop, gl.workers(n))
+	errs := make([]error, len(tops))
+	parallel(n, len(tops), func(w, lo, hi int) {
+		top := &tops[w]
+		top.init(k)
+		var c cand
+		for i := lo; i < hi; i++ {
+			if (i-lo)%ctxCheckEvery == ctxCheckEvery-1 && ctx.Err() != nil {
+				errs[w] = ctx.Err()
+				return
+			}
+			gl.candAt(i, &c)
+			top.add(gl.entries[i], gl.scoreCand(p, &c))
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return gl.merge(tops, k), nil
+}
+
+func (gl *Gallery) searchPreselect(ctx context.Context, p *Probe, k, m int) ([]Candidate, error) {
+	n := len(gl.entries)
+	heaps := make([]minHeap, gl.workers(n))
+	errs := make([]error, len(heaps))
+	l2 := gl.lens[0] + gl.lens[1]
+	parallel(n, len(heaps), func(w, lo, hi int) {
+		h := &heaps[w]
+		h.items = make([]scored, 0, m)
+		for i := lo; i < hi; i++ {
+			if (i-lo)%ctxCheckEvery == ctxCheckEvery-1 && ctx.Err() != nil {
+				errs[w] = ctx.Err()
+				return
+			}
+			s := gl.slot(i)
+			h.push(m, scored{p.coarseScore(s[l2:], int(gl.entries[i].ones2)), int32(i)})
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var all []scored
+	for _, h := range heaps {
+		all = append(all, h.items...)
+	}
+	slices.SortFunc(all, func(a, b scored) int { return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.i, b.i)) })
+	all = all[:min(m, len(all))]
+	tops := make([]subjTop, max(1, min(cmp.Or(gl.opts.Workers, runtime.GOMAXPROCS(0)), len(all)/32)))
+	parallel(len(all), len(tops), func(w, lo, hi int) {
+		top := &tops[w]
+		top.init(k)
+		var c cand
+		for _, s := range all[lo:hi] {
+			gl.candAt(int(s.i), &c)
+			top.add(gl.entries[s.i], gl.scoreCand(p, &c))
+		}
+	})
+	return gl.merge(tops, k), nil
+}
+
+func (gl *Gallery) merge(tops []subjTop, k int) []Candidate {
+	best := map[int32]subjScore{}
+	for _, t := range tops {
+		for _, s := range t.items {
+			if b, ok := best[s.subj]; !ok || s.score > b.score {
+				best[s.subj] = s
+			}
+		}
+	}
+	out := make([]Candidate, 0, len(best))
+	for _, s := range best {
+		out = append(out, Candidate{Subject: gl.subjName[s.subj], Finger: int(s.finger), Score: s.score})
+	}
+	slices.SortFunc(out, func(a, b Candidate) int {
+		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Subject, b.Subject))
+	})
+	return out[:min(k, len(out))]
+}
+
+// subjScore is the best score of a subject seen by one worker.
+type subjScore struct {
+	subj   int32
+	finger uint8
+	score  float64
+}
+
+// subjTop keeps the k best distinct subjects.
+type subjTop struct {
+	k     int
+	items []subjScore
+	floor float64 // score to beat when full
+}
+
+func (t *subjTop) init(k int) {
+	t.k, t.items, t.floor = k, make([]subjScore, 0, min(k, 1024)), -1
+}
+
+func (t *subjTop) add(e entry, score float64) {
+	if len(t.items) == t.k && score <= t.floor {
+		return
+	}
+	for i := range t.items {
+		if t.items[i].subj == e.subj {
+			if score > t.items[i].score {
+				t.items[i].score, t.items[i].finger = score, e.finger
+				t.refloor()
+			}
+			return
+		}
+	}
+	if len(t.items) < t.k {
+		t.items = append(t.items, subjScore{e.subj, e.finger, score})
+		t.refloor()
+		return
+	}
+	lo := 0
+	for i := range t.items {
+		if t.items[i].score < t.items[lo].score {
+			lo = i
+		}
+	}
+	t.items[lo] = subjScore{e.subj, e.finger, score}
+	t.refloor()
+}
+
+func (t *subjTop) refloor() {
+	if len(t.items) < t.k {
+		t.floor = -1
+		return
+	}
+	t.floor = t.items[0].score
+	for _, s := range t.items[1:] {
+		t.floor = min(t.floor, s.score)
+	}
+}
+
+// scored is a template index with its preselection score.
+type scored struct {
+	score float64
+	i     int32
+}
+
+// minHeap keeps the m best scored items, the worst at the root.
+type minHeap struct{ items []scored }
+
+func (h *minHeap) push(m int, s scored) {
+	it := h.items
+	if len(it) == m {
+		if s.score <= it[0].score {
+			return
+		}
+		it[0] = s
+		h.down(0)
+		return
+	}
+	it = append(it, s)
+	h.items = it
+	for i := len(it) - 1; i > 0; {
+		p := (i - 1) / 2
+		if it[p].score <= it[i].score {
+			break
+		}
+		it[p], it[i] = it[i], it[p]
+		i = p
+	}
+}
+
+func (h *minHeap) down(i int) {
+	it := h.items
+	for {
+		l := 2*i + 1
+		if l >= len(it) {
+			return
+		}
+		if r := l + 1; r < len(it) && it[r].score < it[l].score {
+			l = r
+		}
+		if it[i].score <= it[l].score {
+			return
+		}
+		it[i], it[l] = it[l], it[i]
+		i = l
+	}
+}
