@@ -1,0 +1,350 @@
+package fingerimg
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// The finger model lives in "reference pixels": the pixels of a 500 x 200
+// sensor. Captures at other sizes scale it by Height/refHeight.
+//
+// Finger coordinates: u is the distance along the finger axis from the tip
+// (u = 0) towards the hand (u > 0); v is the signed distance across the
+// finger from its centre line (positive downwards in the image).
+const (
+	refHeight = 200.0
+	// lutLen is how far (in reference pixels from the tip) the finger's
+	// per-u tables and its veins reach. A 500-wide frame shows at most
+	// about 480 of it; the rest covers shifted and wider frames.
+	lutLen = 900
+)
+
+// veinPoint is one sample of a vessel's centre line.
+type veinPoint struct {
+	u, v float32 // finger coordinates, reference pixels
+	w    float32 // vessel diameter, reference pixels
+	d    float32 // depth below the camera-side skin, 0 (shallow) .. 1 (deep)
+}
+
+type vein struct {
+	pts   []veinPoint
+	level int // 0 trunk, 1 branch, 2 sub-branch, 3 fine vessel
+}
+
+type joint struct {
+	u, sigma, gain float64
+}
+
+// Finger is one synthetic finger identity. It is immutable after NewFinger
+// and safe for concurrent captures.
+type Finger struct {
+	seed uint64
+
+	hw        float64 // nominal half width, reference pixels
+	tipR      float64 // length of the rounded tip, reference pixels
+	tipN      float64 // super-ellipse exponent of the tip (2 round .. 3.5 square)
+	tipMargin float64 // nominal distance from the tip to the right frame edge
+	crossAbs  float64 // darkening of the edges relative to the centre
+	mu        float64 // vessel optical density per reference pixel of chord
+	transmit  float64 // overall tissue transmittance (thin, pale fingers > 1)
+	texAmp    float64 // amplitude of the tissue texture
+
+	joints []joint
+	h      []float32 // half width per u (index = u in reference pixels)
+	c      []float32 // centre-line offset per u
+	lum    []float32 // longitudinal transmission (thickness) per u
+	jnt    []float32 // extra transmission of the joints per u (at the centre line)
+	front  []float32 // tip front: u of the edge per |v|/hTip in [0, 1], 256 steps
+	hTip   float64   // half width where the tip rounding starts
+
+	veins []vein
+}
+
+// splitmix64 finaliser: spreads seeds so that nearby seeds give unrelated
+// streams.
+func mix64(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}
+
+func newRand(a, b uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(mix64(a), mix64(b^0x5851f42d4c957f2d)))
+}
+
+func uniform(r *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*r.Float64() }
+
+func clamp(x, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, x)) }
+
+// NewFinger returns the finger identity of seed. The same seed always gives
+// the same finger.
+func NewFinger(seed uint64) *Finger {
+	r := newRand(seed, 0x66696e676572) // "finger"
+	f := &Finger{seed: seed}
+	f.hw = uniform(r, 58, 78)
+	f.tipR = f.hw * uniform(r, 0.75, 1.1)
+	f.tipN = uniform(r, 2.2, 3.4)
+	f.tipMargin = uniform(r, 22, 50)
+	f.crossAbs = uniform(r, 0.2, 0.4)
+	f.mu = uniform(r, 0.030, 0.050)
+	f.transmit = math.Exp(r.NormFloat64() * 0.12)
+	f.texAmp = uniform(r, 0.6, 1.4)
+
+	// Joints: the distal interphalangeal joint about 2.5 finger half-widths
+	// from the tip, the proximal one a middle phalanx further.
+	dip := f.hw * uniform(r, 2.4, 3.0)
+	pip := dip + f.hw*uniform(r, 2.6, 3.3)
+	f.joints = []joint{
+		{u: dip, sigma: f.hw * uniform(r, 0.3, 0.45), gain: uniform(r, 0.25, 0.55)},
+		{u: pip, sigma: f.hw * uniform(r, 0.32, 0.5), gain: uniform(r, 0.2, 0.5)},
+	}
+
+	f.buildProfiles(r)
+	f.growVeins(r)
+	return f
+}
+
+// Seed returns the seed the finger was made from.
+func (f *Finger) Seed() uint64 { return f.seed }
+
+// buildProfiles fills the per-u tables: half width with taper, joint bulges
+// and a little waviness; centre-line bend; longitudinal transmission.
+func (f *Finger) buildProfiles(r *rand.Rand) {
+	f.h = make([]float32, lutLen)
+	f.c = make([]float32, lutLen)
+	f.lum = make([]float32, lutLen)
+	f.jnt = make([]float32, lutLen)
+
+	taper := uniform(r, 0.02, 0.10) // relative widening per 100 px towards the hand
+	type wave struct{ amp, period, phase float64 }
+	waves := make([]wave, 3)
+	for i := range waves {
+		waves[i] = wave{amp: uniform(r, 0.004, 0.014), period: uniform(r, 90, 400), phase: uniform(r, 0, 2*math.Pi)}
+	}
+	bend := r.NormFloat64() * 0.05 * f.hw // centre-line sag over 400 px
+	tilt := r.NormFloat64() * 0.015       // centre-line slope (finger not straight)
+	thick := uniform(r, 0.05, 0.2)       // log-transmission loss per 100 px towards the hand
+	lumWaves := make([]wave, 2)
+	for i := range lumWaves {
+		lumWaves[i] = wave{amp: uniform(r, 0.02, 0.06), period: uniform(r, 120, 500), phase: uniform(r, 0, 2*math.Pi)}
+	}
+
+	for i := range lutLen {
+		u := float64(i)
+		s := 1 + taper*u/100
+		for _, w := range waves {
+			s += w.amp * math.Sin(2*math.Pi*u/w.period+w.phase)
+		}
+		lg := -thick * u / 100
+		jg := 0.0
+		for _, w := range lumWaves {
+			lg += w.amp * math.Sin(2*math.Pi*u/w.period+w.phase)
+		}
+		for _, j := range f.joints {
+			g := math.Exp(-0.5 * sq((u-j.u)/j.sigma))
+			s += 0.035 * g
+			jg += j.gain * g
+		}
+		h := f.hw * s
+		if u < f.tipR {
+			// super-ellipse tip: |(tipR-u)/tipR|^n + |v/h|^n = 1
+			a := (f.tipR - u) / f.tipR
+			h *= math.Pow(math.Max(0, 1-math.Pow(a, f.tipN)), 1/f.tipN)
+		}
+		f.h[i] = float32(h)
+		f.c[i] = float32(bend*sq(u/400) + tilt*u)
+		f.lum[i] = float32(math.Exp(lg))
+		f.jnt[i] = float32(jg)
+	}
+	// The tip front as a function of |v|, normalised by the half width
+	// where the rounding starts, so that front and sides meet.
+	f.hTip = f.hw * (1 + taper*f.tipR/100)
+	for _, w := range waves {
+		f.hTip += f.hw * w.amp * math.Sin(2*math.Pi*f.tipR/w.period+w.phase)
+	}
+	f.front = make([]float32, 256)
+	for i := range f.front {
+		t := float64(i) / 255
+		// u where the tip edge is at |v| = t*hw
+		f.front[i] = float32(f.tipR * (1 - math.Pow(math.Max(0, 1-math.Pow(t, f.tipN)), 1/f.tipN)))
+	}
+}
+
+func sq(x float64) float64 { return x * x }
+
+// lookup interpolates a per-u table at u (clamped to its range).
+func lookup(t []float32, u float64) float64 {
+	if u <= 0 {
+		return float64(t[0])
+	}
+	n := len(t) - 1
+	if u >= float64(n) {
+		return float64(t[n])
+	}
+	i := int(u)
+	fr := float32(u - float64(i))
+	return float64(t[i] + (t[i+1]-t[i])*fr)
+}
+
+// occupancy is a coarse grid of which vessel passes where, used to join
+// branches into the vessel they run into (anastomoses).
+type occupancy struct {
+	cell  float64
+	w, h  int
+	owner []int32
+	v0    float64
+}
+
+func newOccupancy(cell, vmax float64) *occupancy {
+	o := &occupancy{cell: cell, v0: vmax}
+	o.w = int(lutLen/cell) + 1
+	o.h = int(2*vmax/cell) + 1
+	o.owner = make([]int32, o.w*o.h)
+	for i := range o.owner {
+		o.owner[i] = -1
+	}
+	return o
+}
+
+func (o *occupancy) index(u, v float64) int {
+	x, y := int(u/o.cell), int((v+o.v0)/o.cell)
+	if u < 0 || x >= o.w || y < 0 || y >= o.h {
+		return -1
+	}
+	return y*o.w + x
+}
+
+// growVeins grows the vessel network: two to four trunks running from the
+// hand towards the tip, branching at shallow angles; branches either relax
+// into longitudinal vessels or cross over and join a neighbour, which gives
+// the net-like topology of palmar finger veins. Fine, deep vessels add
+// low-contrast clutter.
+func (f *Finger) growVeins(r *rand.Rand) {
+	type walker struct {
+		u, v, psi, w, d float64
+		target          float64 // heading the walker relaxes towards
+		budget          float64
+		level, parent   int
+		stop            float64 // u at which it ends (trunks)
+	}
+	occ := newOccupancy(4, f.hw*1.6)
+	var queue []walker
+	nTrunks := 2 + r.IntN(3)
+	for i := range nTrunks {
+		pos := (float64(i)+0.5+0.5*(r.Float64()-0.5))/float64(nTrunks)*2 - 1
+		queue = append(queue, walker{
+			u:      lutLen - 1,
+			v:      pos * 0.6 * f.hw * 1.2,
+			psi:    r.NormFloat64() * 0.08,
+			target: r.NormFloat64() * 0.06,
+			w:      uniform(r, 7, 14),
+			d:      uniform(r, 0.1, 0.6),
+			budget: 2 * lutLen,
+			level:  0, parent: -1,
+			stop: f.tipR*0.4 + uniform(r, 0, f.hw*0.8),
+		})
+	}
+	const ds = 2.0
+	branchP := [...]float64{0.022, 0.012, 0}
+	for len(queue) > 0 {
+		wk := queue[0]
+		queue = queue[1:]
+		id := len(f.veins)
+		vn := vein{level: wk.level}
+		traveled := 0.0
+		for traveled < wk.budget {
+			h := lookup(f.h, wk.u)
+			if h < 4 {
+				break
+			}
+			t := wk.v / h
+			wk.psi += r.NormFloat64()*0.045 + (wk.target-wk.psi)*0.04
+			if t > 0.6 {
+				wk.psi -= 0.05 * (t - 0.6) / 0.1
+			} else if t < -0.6 {
+				wk.psi += 0.05 * (-0.6 - t) / 0.1
+			}
+			wk.psi = clamp(wk.psi, -1.2, 1.2)
+			wk.u -= math.Cos(wk.psi) * ds
+			wk.v += math.Sin(wk.psi) * ds
+			traveled += ds
+			if wk.u < wk.stop || math.Abs(wk.v) > 0.92*lookup(f.h, wk.u) {
+				break
+			}
+			wk.w *= 0.9985 * math.Exp(r.NormFloat64()*0.01)
+			if wk.u < f.tipR*1.6 {
+				wk.w *= 0.985 // distal vessels are fine
+			}
+			if wk.w < 1.2 {
+				break
+			}
+			wk.d = clamp(wk.d+r.NormFloat64()*0.02, 0, 1)
+			vn.pts = append(vn.pts, veinPoint{u: float32(wk.u), v: float32(wk.v), w: float32(wk.w), d: float32(wk.d)})
+
+			if wk.level < 3 {
+				if k := occ.index(wk.u, wk.v); k >= 0 {
+					o := occ.owner[k]
+					if o >= 0 && int(o) != id && int(o) != wk.parent && traveled > 16 && wk.level > 0 {
+						break // joined another vessel
+					}
+					if o < 0 {
+						occ.owner[k] = int32(id)
+					}
+				}
+			}
+			if wk.level < 2 && r.Float64() < branchP[wk.level] {
+				side := 1.0
+				if r.IntN(2) == 0 {
+					side = -1
+				}
+				b := walker{
+					u: wk.u, v: wk.v,
+					psi:   wk.psi + side*uniform(r, 0.35, 0.9),
+					w:     wk.w * uniform(r, 0.5, 0.8),
+					d:     clamp(wk.d+r.NormFloat64()*0.2, 0, 1),
+					level: wk.level + 1, parent: id,
+					stop: f.tipR * 0.5,
+				}
+				if r.IntN(2) == 0 {
+					b.target = side * uniform(r, 0, 0.15) // becomes a longitudinal vessel
+				} else {
+					b.target = b.psi // connector: crosses until it meets a vessel
+				}
+				b.budget = uniform(r, 40, 240)
+				if wk.level > 0 {
+					b.budget *= 0.6
+				}
+				queue = append(queue, b)
+			}
+		}
+		if len(vn.pts) >= 2 {
+			f.veins = append(f.veins, vn)
+		} else {
+			f.veins = append(f.veins, vein{level: wk.level}) // keep ids aligned
+		}
+	}
+	// Fine, deep vessels.
+	n := 8 + r.IntN(14)
+	for range n {
+		u := uniform(r, f.tipR, lutLen-50)
+		h := lookup(f.h, u)
+		v := uniform(r, -0.75, 0.75) * h
+		psi := r.NormFloat64() * 0.5
+		w := uniform(r, 1.5, 3.5)
+		d := uniform(r, 0.4, 1)
+		vn := vein{level: 3}
+		for l := 0.0; l < uniform(r, 16, 70); l += ds {
+			psi += r.NormFloat64() * 0.08
+			u -= math.Cos(psi) * ds
+			v += math.Sin(psi) * ds
+			if u < f.tipR || math.Abs(v) > 0.9*lookup(f.h, u) {
+				break
+			}
+			vn.pts = append(vn.pts, veinPoint{u: float32(u), v: float32(v), w: float32(w), d: float32(d)})
+		}
+		if len(vn.pts) >= 2 {
+			f.veins = append(f.veins, vn)
+		}
+	}
+}

@@ -1,0 +1,549 @@
+package fingerimg
+
+import (
+	"image"
+	"math"
+	"math/rand/v2"
+)
+
+// Pose is how the finger lay and what the capture did to it: the per-capture
+// variation. Lengths are in sensor pixels.
+type Pose struct {
+	// ShiftX, ShiftY move the finger from its nominal placement (tip
+	// near the right edge, axis on the middle row).
+	ShiftX, ShiftY float64
+	// Rotation is the in-plane rotation in degrees (positive turns the tip
+	// downwards).
+	Rotation float64
+	// Roll is the axial rotation in degrees: vessels move across the
+	// finger nonlinearly (most at the centre line, least near the edges).
+	Roll float64
+	// Scale is the magnification relative to nominal (finger height above
+	// the sensor).
+	Scale float64
+	// Pressure, 0..1: how hard the finger pressed. Pressure empties and
+	// narrows shallow vessels and brightens the tissue.
+	Pressure float64
+	// Exposure is the multiplicative exposure drift of this capture
+	// (blood volume, temperature, LED ageing), 1 = nominal.
+	Exposure float64
+	// Blur is the optical blur (defocus) sigma.
+	Blur float64
+	// MotionLength and MotionAngle (radians, 0 = along the finger)
+	// describe the motion blur of a Moved capture; MotionLength is 0
+	// otherwise.
+	MotionLength, MotionAngle float64
+}
+
+// VeinSample is a point on a vessel's centre line as seen in a capture.
+type VeinSample struct {
+	X, Y       float64 // sensor pixel coordinates (pixel centres at integers)
+	DX, DY     float64 // unit direction of the vessel
+	Width      float64 // apparent diameter, sensor pixels
+	Depth      float64 // 0 (just under the skin) .. 1 (deep)
+	Visibility float64 // 0..1: how much roll turned it away from the camera
+}
+
+// Truth is the ground truth of one capture, for tests and for measuring
+// extraction: where the finger is and where its vessels are.
+type Truth struct {
+	Placement Placement
+	Pose      Pose
+	// FingerMask is 255 where the finger covers the pixel, 0 elsewhere.
+	FingerMask *image.Gray
+	// VeinMask is 255 on the visible, not deep (depth < 0.7) vessels
+	// inside the finger.
+	VeinMask *image.Gray
+	// Veins samples the centre lines of all vessels in view.
+	Veins []VeinSample
+}
+
+// Capture renders one image of the finger under c. The same finger, c and
+// c.Seed always give the same image.
+func (f *Finger) Capture(c Conditions) *image.Gray {
+	img, _ := f.render(c, false)
+	return img
+}
+
+// CaptureTruth renders the same image as Capture and returns its ground
+// truth as well.
+func (f *Finger) CaptureTruth(c Conditions) (*image.Gray, *Truth) {
+	return f.render(c, true)
+}
+
+// Radiometric model constants. DN are sensor digital numbers (0..255).
+const (
+	fullScaleDN = 330.0 // DN of unit tissue transmission under full LEDs
+	darkDN      = 5.0   // black level
+	strayFrac   = 0.035 // LED light reaching the sensor around the finger
+	ledThresh   = 3.0   // LED levels at or below this emit nothing
+)
+
+// Vessel layers by depth: their scattering blur (reference pixels) and the
+// contrast factor of depth.
+var layerSigma = [3]float64{2.0, 3.6, 6.0}
+
+type renderer struct {
+	f       *Finger
+	c       Conditions
+	w, h    int
+	s       float64 // sensor pixels per reference pixel
+	wr      float64 // frame width in reference pixels
+	pose    Pose    // in sensor pixels, reported
+	tx, ty  float64 // shift in reference pixels
+	cosA    float64
+	sinA    float64
+	sc      float64
+	roll    float64 // radians
+	press   float64
+	blurRef float64
+	veinVis float64
+}
+
+func (f *Finger) render(c Conditions, wantTruth bool) (*image.Gray, *Truth) {
+	c = c.normalized()
+	rd := &renderer{f: f, c: c, w: c.Width, h: c.Height}
+	rd.s = float64(c.Height) / refHeight
+	rd.wr = float64(c.Width) / rd.s
+	rng := newRand(f.seed^0x6361707475726521, c.Seed) // "capture!"
+	rd.samplePose(rng)
+
+	w, h := rd.w, rd.h
+	illum := ledProfile(c.LED, w)
+	kexp := fullScaleDN * c.Gain * rd.pose.Exposure
+	ambient := rng.Float64() * 4
+	bg := make([]float32, w)
+	for x := range bg {
+		bg[x] = float32(darkDN + ambient + strayFrac*kexp*illum[x])
+	}
+
+	val := make([]float32, w*h)
+	var truth *Truth
+	if wantTruth {
+		truth = &Truth{Placement: c.Placement, Pose: rd.pose}
+		truth.FingerMask = image.NewGray(image.Rect(0, 0, w, h))
+		truth.VeinMask = image.NewGray(image.Rect(0, 0, w, h))
+	}
+	if c.Placement == Absent {
+		for y := range h {
+			copy(val[y*w:(y+1)*w], bg)
+		}
+	} else {
+		od := rd.vesselDensity(truth)
+		rd.shade(val, od, illum, bg, kexp, truth)
+		if c.Placement == Moved {
+			tmp := od // reuse: same size
+			motionBlur(val, tmp, w, h, rd.pose.MotionLength, rd.pose.MotionAngle)
+			copy(val, tmp)
+		}
+	}
+	img := rd.sense(val, rng)
+	return img, truth
+}
+
+// samplePose draws the per-capture variation.
+func (rd *renderer) samplePose(r *rand.Rand) {
+	q := rd.c.Quality
+	sp := 1 - q // spread
+	rotDeg := clamp(r.NormFloat64()*(1.0+3.5*sp), -12, 12)
+	tx := r.NormFloat64() * (6 + 14*sp)
+	// The tip stop keeps the tip from going much past its nominal place.
+	tx = math.Min(tx, 0.6*rd.f.tipMargin)
+	ty := r.NormFloat64() * (4 + 10*sp)
+	sc := 1 + clamp(r.NormFloat64()*(0.012+0.02*sp), -0.06, 0.06)
+	rollDeg := clamp(r.NormFloat64()*(4+10*sp), -30, 30)
+	press := clamp(0.45+r.NormFloat64()*(0.12+0.2*sp), 0, 1)
+	expo := math.Exp(r.NormFloat64() * (0.04 + 0.1*sp))
+	blur := 0.5 + 1.6*sp + math.Abs(r.NormFloat64())*(0.15+0.5*sp)
+	rd.veinVis = 1 - 0.35*sp*r.Float64()
+
+	var motionLen, motionAng float64
+	switch rd.c.Placement {
+	case Partial:
+		kind := r.IntN(3)
+		if kind != 1 { // not pushed in far enough
+			tx -= uniform(r, 0.3, 0.55) * rd.wr
+		}
+		if kind != 0 { // off to one side
+			side := 1.0
+			if r.IntN(2) == 0 {
+				side = -1
+			}
+			ty += side * uniform(r, 0.28, 0.42) * refHeight
+		}
+		rotDeg += r.NormFloat64() * 4
+	case Moved:
+		motionLen = uniform(r, 12, 36) * rd.s
+		motionAng = r.NormFloat64() * 0.35
+		rotDeg += r.NormFloat64() * 2
+	}
+
+	rd.tx, rd.ty = tx, ty
+	a := rotDeg * math.Pi / 180
+	rd.cosA, rd.sinA = math.Cos(a), math.Sin(a)
+	rd.sc = sc
+	rd.roll = rollDeg * math.Pi / 180
+	rd.press = press
+	rd.blurRef = blur
+	rd.pose = Pose{
+		ShiftX: tx * rd.s, ShiftY: ty * rd.s,
+		Rotation: rotDeg, Roll: rollDeg, Scale: sc,
+		Pressure: press, Exposure: expo, Blur: blur * rd.s,
+		MotionLength: motionLen, MotionAngle: motionAng,
+	}
+}
+
+// toSensor maps nominal frame coordinates (reference pixels) to sensor
+// pixel coordinates (pixel centres at integers).
+func (rd *renderer) toSensor(xn, yn float64) (float64, float64) {
+	cx, cy := rd.wr/2, refHeight/2
+	qx, qy := (xn-cx)*rd.sc, (yn-cy)*rd.sc
+	xr := cx + rd.cosA*qx - rd.sinA*qy + rd.tx
+	yr := cy + rd.sinA*qx + rd.cosA*qy + rd.ty
+	return xr*rd.s - 0.5, yr*rd.s - 0.5
+}
+
+// toFinger maps a sensor pixel centre to finger coordinates (u, v) in
+// reference pixels, before roll.
+func (rd *renderer) toFinger(px, py int) (u, v float64) {
+	cx, cy := rd.wr/2, refHeight/2
+	xr := (float64(px)+0.5)/rd.s - cx - rd.tx
+	yr := (float64(py)+0.5)/rd.s - cy - rd.ty
+	xn := cx + (rd.cosA*xr+rd.sinA*yr)/rd.sc
+	yn := cy + (-rd.sinA*xr+rd.cosA*yr)/rd.sc
+	u = rd.wr - rd.f.tipMargin - xn
+	v = yn - refHeight/2 - lookup(rd.f.c, u)
+	return u, v
+}
+
+// ledProfile returns the relative illumination (1 = all LEDs at 255) of
+// each sensor column. Each LED lights a Gaussian neighbourhood; the
+// normalisation leaves a mild fall-off towards the frame ends, as a real
+// LED bar does.
+func ledProfile(leds []uint8, w int) []float64 {
+	out := make([]float64, w)
+	n := len(leds)
+	if n == 0 {
+		return out
+	}
+	spacing := float64(w) / float64(n)
+	sigma := 0.75 * spacing
+	all := make([]float64, w)
+	for x := range w {
+		fx := float64(x) + 0.5
+		for i, l := range leds {
+			g := math.Exp(-0.5 * sq((fx-(float64(i)+0.5)*spacing)/sigma))
+			all[x] += g
+			out[x] += g * math.Max(0, float64(l)-ledThresh) / (255 - ledThresh)
+		}
+	}
+	centre := all[w/2]
+	for x := range out {
+		out[x] /= 0.3*centre + 0.7*all[x]
+	}
+	return out
+}
+
+// vesselDensity renders the optical density of the vessels in sensor
+// space: each vessel is stamped as a cylinder (density proportional to the
+// chord through it) into one of three depth layers, each layer is blurred by
+// its scattering plus the optics, and the layers are summed.
+func (rd *renderer) vesselDensity(truth *Truth) []float32 {
+	w, h := rd.w, rd.h
+	f := rd.f
+	layers := [3][]float32{make([]float32, w*h), make([]float32, w*h), make([]float32, w*h)}
+	used := [3]bool{}
+	var vmask []uint8
+	if truth != nil {
+		vmask = truth.VeinMask.Pix
+	}
+	type proj struct {
+		x, y, r, a, d, vis float64
+		ok                 bool
+	}
+	var pts []proj
+	margin := 20 * rd.s
+	for _, vn := range f.veins {
+		pts = pts[:0]
+		for _, p := range vn.pts {
+			u, v, d := float64(p.u), float64(p.v), float64(p.d)
+			hu := lookup(f.h, u)
+			if hu < 1 {
+				pts = append(pts, proj{})
+				continue
+			}
+			// Roll: the vessel sits on a cylinder of relative radius rr
+			// (deeper vessels nearer the axis) and turns with it.
+			rr := 1 - 0.3*d
+			th := math.Asin(clamp(v/hu/rr, -1, 1)) + rd.roll
+			if math.Abs(th) >= math.Pi/2 {
+				pts = append(pts, proj{})
+				continue
+			}
+			vis := clamp(1.6*math.Cos(th), 0, 1)
+			v2 := rr * math.Sin(th) * hu
+			xn := rd.wr - f.tipMargin - u
+			yn := refHeight/2 + lookup(f.c, u) + v2
+			x, y := rd.toSensor(xn, yn)
+			// Pressure empties and narrows the shallow vessels.
+			shallow := 1 - d
+			wid := float64(p.w) * (1 - 0.3*rd.press*shallow)
+			amp := f.mu * math.Exp(-1.0*d) * (1 - 0.55*rd.press*shallow) * vis * rd.veinVis
+			pts = append(pts, proj{x: x, y: y, r: 0.5 * wid * rd.s * rd.sc, a: amp, d: d, vis: vis, ok: true})
+		}
+		for i := 0; i+1 < len(pts); i++ {
+			p0, p1 := pts[i], pts[i+1]
+			if !p0.ok || !p1.ok {
+				continue
+			}
+			if math.Max(p0.x, p1.x) < -margin || math.Min(p0.x, p1.x) > float64(w)+margin ||
+				math.Max(p0.y, p1.y) < -margin || math.Min(p0.y, p1.y) > float64(h)+margin {
+				continue
+			}
+			d := 0.5 * (p0.d + p1.d)
+			pos := d * 2
+			li := min(int(pos), 1)
+			fr := pos - float64(li)
+			used[li], used[li+1] = true, true
+			var mk []uint8
+			if vmask != nil && d < 0.7 && math.Min(p0.vis, p1.vis) > 0.3 {
+				mk = vmask
+			}
+			stampCapsule(layers[li], layers[li+1], mk, w, h, p0.x, p0.y, p1.x, p1.y, p0.r, p1.r,
+				p0.a*(1-fr), p1.a*(1-fr), p0.a*fr, p1.a*fr, rd.s)
+			if truth != nil && i%2 == 0 {
+				dx, dy := p1.x-p0.x, p1.y-p0.y
+				n := math.Hypot(dx, dy)
+				if n > 0 && p0.x >= 0 && p0.y >= 0 && p0.x < float64(w) && p0.y < float64(h) {
+					truth.Veins = append(truth.Veins, VeinSample{X: p0.x, Y: p0.y, DX: dx / n, DY: dy / n,
+						Width: 2 * p0.r, Depth: p0.d, Visibility: p0.vis})
+				}
+			}
+		}
+	}
+	tmp := make([]float32, w*h)
+	od := layers[0]
+	for i := range layers {
+		if !used[i] {
+			continue
+		}
+		sig := math.Hypot(layerSigma[i], rd.blurRef) * rd.s
+		gaussianBlur(layers[i], tmp, w, h, sig)
+		if i > 0 {
+			for k, v := range layers[i] {
+				od[k] += v
+			}
+		}
+	}
+	return od
+}
+
+// stampCapsule draws a tapered capsule from (x0, y0) radius r0 to (x1, y1)
+// radius r1: optical density = amplitude x chord length (reference pixels),
+// combined by maximum so that overlapping stamps do not darken. Amplitudes
+// a0/a1 go to layer la, b0/b1 to layer lb. mk, if not nil, is set to 255
+// inside.
+func stampCapsule(la, lb []float32, mk []uint8, w, h int, x0, y0, x1, y1, r0, r1, a0, a1, b0, b1, s float64) {
+	// Very thin vessels: widen to a pixel and keep their integral.
+	const rmin = 0.8
+	if r0 < rmin {
+		k := sq(r0 / rmin)
+		a0, b0, r0 = a0*k, b0*k, rmin
+	}
+	if r1 < rmin {
+		k := sq(r1 / rmin)
+		a1, b1, r1 = a1*k, b1*k, rmin
+	}
+	rm := math.Max(r0, r1)
+	minX := max(0, int(math.Floor(math.Min(x0, x1)-rm)))
+	maxX := min(w-1, int(math.Ceil(math.Max(x0, x1)+rm)))
+	minY := max(0, int(math.Floor(math.Min(y0, y1)-rm)))
+	maxY := min(h-1, int(math.Ceil(math.Max(y0, y1)+rm)))
+	dx, dy := x1-x0, y1-y0
+	l2 := dx*dx + dy*dy
+	for y := minY; y <= maxY; y++ {
+		for x := minX; x <= maxX; x++ {
+			px, py := float64(x)-x0, float64(y)-y0
+			t := 0.0
+			if l2 > 0 {
+				t = clamp((px*dx+py*dy)/l2, 0, 1)
+			}
+			ex, ey := px-t*dx, py-t*dy
+			d2 := ex*ex + ey*ey
+			r := r0 + t*(r1-r0)
+			if d2 >= r*r {
+				continue
+			}
+			chord := 2 * math.Sqrt(r*r-d2) / s
+			i := y*w + x
+			if v := float32(chord * (a0 + t*(a1-a0))); v > la[i] {
+				la[i] = v
+			}
+			if v := float32(chord * (b0 + t*(b1-b0))); v > lb[i] {
+				lb[i] = v
+			}
+			if mk != nil && d2 < 0.8*r*r {
+				mk[i] = 255
+			}
+		}
+	}
+}
+
+// shade computes the sensor irradiance of every pixel: tissue transmission
+// (thickness along and across the finger, joints, texture) times vessel
+// transmission, under the LED illumination, composited over the background
+// with a soft silhouette.
+func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp float64, truth *Truth) {
+	f := rd.f
+	w, h := rd.w, rd.h
+	// Roll look-up: observed relative position across the finger -> the
+	// tissue position that rolled there.
+	const rollN = 256
+	var rollLUT [rollN + 1]float32
+	for i := range rollLUT {
+		t := float64(i)/rollN*2 - 1
+		th := math.Asin(t) - rd.roll
+		th = clamp(th, -math.Pi/2, math.Pi/2)
+		rollLUT[i] = float32(math.Sin(th))
+	}
+	ew := 1.6 + rd.blurRef // edge half-softness, reference pixels
+	bright := (1 + 0.12*(rd.press-0.45)) * f.transmit
+	texSeed := mix64(f.seed ^ 0x74657874)
+	texSeed2 := mix64(texSeed)
+	texAmp := f.texAmp
+	var fmask []uint8
+	if truth != nil {
+		fmask = truth.FingerMask.Pix
+	}
+	for py := range h {
+		for px := range w {
+			i := py*w + px
+			u, v := rd.toFinger(px, py)
+			av := math.Abs(v)
+			hu := 0.0
+			if u >= 0 {
+				hu = lookup(f.h, u)
+			}
+			// e: signed distance to the silhouette edge (positive inside),
+			// approximated by the smaller of the distances across and
+			// along the finger in the rounded tip.
+			e := hu - av
+			if u < f.tipR {
+				tt := av / f.hTip
+				var front float64
+				if tt < 1 {
+					front = u - float64(f.front[int(tt*255)])
+				} else {
+					front = u - f.tipR - (av - f.hTip)
+				}
+				if u < 0 {
+					e = front
+				} else {
+					// the table is too coarse where the tip edge turns
+					a := (f.tipR - u) / f.tipR
+					ha := f.hTip * math.Pow(math.Max(0, 1-math.Pow(a, f.tipN)), 1/f.tipN)
+					e = math.Min(ha-av, front)
+				}
+			}
+			if e <= -ew {
+				val[i] = bg[px]
+				continue
+			}
+			m := 1.0
+			if e < ew {
+				z := (e + ew) / (2 * ew)
+				m = z * z * (3 - 2*z)
+			}
+			if fmask != nil && m >= 0.5 {
+				fmask[i] = 255
+			}
+			t := 0.0
+			if hu > 1 {
+				t = clamp(v/hu, -1, 1)
+			}
+			ts := float64(rollLUT[int((t+1)*0.5*rollN+0.5)])
+			vs := ts * hu
+			n := 0.07*float64(valueNoise(texSeed, u/45, vs/45)) + 0.025*float64(valueNoise(texSeed2, u/12, vs/12))
+			cross := 1 - f.crossAbs*t*t
+			edge := 1.0
+			if e < 40 {
+				edge -= 0.25 * math.Exp(-math.Max(e, 0)/7)
+			}
+			jn := lookup(f.jnt, u) * (1 - 0.6*t*t)
+			tissue := bright * lookup(f.lum, u) * (1 + jn) * cross * edge * (1 + texAmp*n)
+			fing := kexp * illum[px] * tissue
+			if d := od[i]; d > 1e-4 {
+				fing *= math.Exp(-float64(d))
+			}
+			val[i] = float32(m*fing + (1-m)*float64(bg[px]))
+		}
+	}
+	if truth != nil {
+		for i, m := range fmask {
+			if m == 0 {
+				truth.VeinMask.Pix[i] = 0
+			}
+		}
+		// keep only samples inside the finger
+		k := 0
+		for _, s := range truth.Veins {
+			x, y := int(s.X+0.5), int(s.Y+0.5)
+			if x >= 0 && y >= 0 && x < w && y < h && fmask[y*w+x] != 0 {
+				truth.Veins[k] = s
+				k++
+			}
+		}
+		truth.Veins = truth.Veins[:k]
+	}
+}
+
+// motionBlur averages src along a line of the given length (pixels) and
+// angle into dst.
+func motionBlur(src, dst []float32, w, h int, length, angle float64) {
+	n := max(2, int(math.Ceil(length)))
+	dx, dy := math.Cos(angle), math.Sin(angle)
+	inv := 1 / float32(n)
+	for i := range dst[:w*h] {
+		dst[i] = 0
+	}
+	for k := range n {
+		off := (float64(k)/float64(n-1) - 0.5) * length
+		ox, oy := off*dx, off*dy
+		ix, iy := int(math.Floor(ox)), int(math.Floor(oy))
+		fx, fy := float32(ox-float64(ix)), float32(oy-float64(iy))
+		w00, w10 := (1-fx)*(1-fy)*inv, fx*(1-fy)*inv
+		w01, w11 := (1-fx)*fy*inv, fx*fy*inv
+		for y := range h {
+			y0, y1 := clampIdx(y+iy, h)*w, clampIdx(y+iy+1, h)*w
+			out := dst[y*w : (y+1)*w]
+			for x := range out {
+				x0, x1 := clampIdx(x+ix, w), clampIdx(x+ix+1, w)
+				out[x] += w00*src[y0+x0] + w10*src[y0+x1] + w01*src[y1+x0] + w11*src[y1+x1]
+			}
+		}
+	}
+}
+
+// sense turns irradiance into 8-bit pixels: shot and read noise, a faint
+// column fixed-pattern, saturation.
+func (rd *renderer) sense(val []float32, r *rand.Rand) *image.Gray {
+	w, h := rd.w, rd.h
+	sp := 1 - rd.c.Quality
+	read := 0.8 + 2.2*sp
+	shot := 0.035 + 0.05*sp
+	col := make([]float32, w)
+	for x := range col {
+		col[x] = 0.7 * hash2(0x73656e736f72, int64(x), 0) // "sensor": fixed per column
+	}
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			i := y*w + x
+			v := float64(val[i])
+			sd := math.Sqrt(read*read + shot*math.Max(v, 0))
+			v += r.NormFloat64()*sd + float64(col[x])
+			img.Pix[y*img.Stride+x] = uint8(clamp(math.Round(v), 0, 255))
+		}
+	}
+	return img
+}
