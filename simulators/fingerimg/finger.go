@@ -124,7 +124,7 @@ func (f *Finger) buildProfiles(r *rand.Rand) {
 	}
 	bend := r.NormFloat64() * 0.05 * f.hw // centre-line sag over 400 px
 	tilt := r.NormFloat64() * 0.015       // centre-line slope (finger not straight)
-	thick := uniform(r, 0.05, 0.2)       // log-transmission loss per 100 px towards the hand
+	thick := uniform(r, 0.05, 0.2)        // log-transmission loss per 100 px towards the hand
 	lumWaves := make([]wave, 2)
 	for i := range lumWaves {
 		lumWaves[i] = wave{amp: uniform(r, 0.02, 0.06), period: uniform(r, 120, 500), phase: uniform(r, 0, 2*math.Pi)}
