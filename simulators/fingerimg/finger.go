@@ -44,7 +44,7 @@ type Finger struct {
 	tipR      float64 // length of the rounded tip, reference pixels
 	tipN      float64 // super-ellipse exponent of the tip (2 round .. 3.5 square)
 	tipMargin float64 // nominal distance from the tip to the right frame edge
-	crossAbs  float64 // darkening of the edges relative to the centre
+	rim       float64 // how much brighter the thin edges are than the centre (log)
 	mu        float64 // vessel optical density per reference pixel of chord
 	transmit  float64 // overall tissue transmittance (thin, pale fingers > 1)
 	texAmp    float64 // amplitude of the tissue texture
@@ -54,8 +54,7 @@ type Finger struct {
 	c      []float32 // centre-line offset per u
 	lum    []float32 // longitudinal transmission (thickness) per u
 	jnt    []float32 // extra transmission of the joints per u (at the centre line)
-	front  []float32 // tip front: u of the edge per |v|/hTip in [0, 1], 256 steps
-	hTip   float64   // half width where the tip rounding starts
+	hb     []float32 // half width per u without the tip rounding
 
 	veins []vein
 }
@@ -86,8 +85,8 @@ func NewFinger(seed uint64) *Finger {
 	f.tipR = f.hw * uniform(r, 0.75, 1.1)
 	f.tipN = uniform(r, 2.2, 3.4)
 	f.tipMargin = uniform(r, 22, 50)
-	f.crossAbs = uniform(r, 0.2, 0.4)
-	f.mu = uniform(r, 0.030, 0.050)
+	f.rim = uniform(r, 0.4, 1.1)
+	f.mu = uniform(r, 0.035, 0.060)
 	f.transmit = math.Exp(r.NormFloat64() * 0.12)
 	f.texAmp = uniform(r, 0.6, 1.4)
 
@@ -96,8 +95,8 @@ func NewFinger(seed uint64) *Finger {
 	dip := f.hw * uniform(r, 2.4, 3.0)
 	pip := dip + f.hw*uniform(r, 2.6, 3.3)
 	f.joints = []joint{
-		{u: dip, sigma: f.hw * uniform(r, 0.3, 0.45), gain: uniform(r, 0.25, 0.55)},
-		{u: pip, sigma: f.hw * uniform(r, 0.32, 0.5), gain: uniform(r, 0.2, 0.5)},
+		{u: dip, sigma: f.hw * uniform(r, 0.4, 0.6), gain: uniform(r, 0.12, 0.35)},
+		{u: pip, sigma: f.hw * uniform(r, 0.45, 0.65), gain: uniform(r, 0.1, 0.3)},
 	}
 
 	f.buildProfiles(r)
@@ -112,6 +111,7 @@ func (f *Finger) Seed() uint64 { return f.seed }
 // and a little waviness; centre-line bend; longitudinal transmission.
 func (f *Finger) buildProfiles(r *rand.Rand) {
 	f.h = make([]float32, lutLen)
+	f.hb = make([]float32, lutLen)
 	f.c = make([]float32, lutLen)
 	f.lum = make([]float32, lutLen)
 	f.jnt = make([]float32, lutLen)
@@ -147,6 +147,7 @@ func (f *Finger) buildProfiles(r *rand.Rand) {
 			jg += j.gain * g
 		}
 		h := f.hw * s
+		f.hb[i] = float32(h)
 		if u < f.tipR {
 			// super-ellipse tip: |(tipR-u)/tipR|^n + |v/h|^n = 1
 			a := (f.tipR - u) / f.tipR
@@ -156,18 +157,6 @@ func (f *Finger) buildProfiles(r *rand.Rand) {
 		f.c[i] = float32(bend*sq(u/400) + tilt*u)
 		f.lum[i] = float32(math.Exp(lg))
 		f.jnt[i] = float32(jg)
-	}
-	// The tip front as a function of |v|, normalised by the half width
-	// where the rounding starts, so that front and sides meet.
-	f.hTip = f.hw * (1 + taper*f.tipR/100)
-	for _, w := range waves {
-		f.hTip += f.hw * w.amp * math.Sin(2*math.Pi*f.tipR/w.period+w.phase)
-	}
-	f.front = make([]float32, 256)
-	for i := range f.front {
-		t := float64(i) / 255
-		// u where the tip edge is at |v| = t*hw
-		f.front[i] = float32(f.tipR * (1 - math.Pow(math.Max(0, 1-math.Pow(t, f.tipN)), 1/f.tipN)))
 	}
 }
 
@@ -238,8 +227,8 @@ func (f *Finger) growVeins(r *rand.Rand) {
 			v:      pos * 0.6 * f.hw * 1.2,
 			psi:    r.NormFloat64() * 0.08,
 			target: r.NormFloat64() * 0.06,
-			w:      uniform(r, 7, 14),
-			d:      uniform(r, 0.1, 0.6),
+			w:      uniform(r, 9, 16),
+			d:      uniform(r, 0.05, 0.85),
 			budget: 2 * lutLen,
 			level:  0, parent: -1,
 			stop: f.tipR*0.4 + uniform(r, 0, f.hw*0.8),
@@ -272,7 +261,7 @@ func (f *Finger) growVeins(r *rand.Rand) {
 			if wk.u < wk.stop || math.Abs(wk.v) > 0.92*lookup(f.h, wk.u) {
 				break
 			}
-			wk.w *= 0.9985 * math.Exp(r.NormFloat64()*0.01)
+			wk.w *= 0.9992 * math.Exp(r.NormFloat64()*0.01)
 			if wk.u < f.tipR*1.6 {
 				wk.w *= 0.985 // distal vessels are fine
 			}

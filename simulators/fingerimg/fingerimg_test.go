@@ -275,11 +275,22 @@ func TestQualityAddsNoise(t *testing.T) {
 	// Background noise (no texture there) rises as quality falls.
 	bgNoise := func(q float64) float64 {
 		img, tr := capture(t, 2, 3, func(c *Conditions) { c.Quality = q })
+		// background at least 6 pixels from the finger
 		inv := image.NewGray(tr.FingerMask.Rect)
-		for i, m := range tr.FingerMask.Pix {
-			if m == 0 {
-				inv.Pix[i] = 255
+		w, h := inv.Rect.Dx(), inv.Rect.Dy()
+		for y := 6; y < h-6; y++ {
+			for x := 6; x < w-6; x++ {
+				clear := true
+				for d := -6; d <= 6 && clear; d++ {
+					clear = tr.FingerMask.Pix[(y+d)*w+x] == 0 && tr.FingerMask.Pix[y*w+x+d] == 0
+				}
+				if clear {
+					inv.Pix[y*w+x] = 255
+				}
 			}
+		}
+		if _, n := meanMasked(img, inv, true); n < 1000 {
+			t.Fatalf("only %d background pixels far from the finger", n)
 		}
 		return gradientEnergy(img, inv)
 	}

@@ -73,7 +73,7 @@ func (f *Finger) CaptureTruth(c Conditions) (*image.Gray, *Truth) {
 
 // Radiometric model constants. DN are sensor digital numbers (0..255).
 const (
-	fullScaleDN = 330.0 // DN of unit tissue transmission under full LEDs
+	fullScaleDN = 290.0 // DN of unit tissue transmission under full LEDs
 	darkDN      = 5.0   // black level
 	strayFrac   = 0.035 // LED light reaching the sensor around the finger
 	ledThresh   = 3.0   // LED levels at or below this emit nothing
@@ -81,7 +81,7 @@ const (
 
 // Vessel layers by depth: their scattering blur (reference pixels) and the
 // contrast factor of depth.
-var layerSigma = [3]float64{2.0, 3.6, 6.0}
+var layerSigma = [3]float64{3.2, 5.0, 7.5}
 
 type renderer struct {
 	f       *Finger
@@ -406,6 +406,12 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 		th = clamp(th, -math.Pi/2, math.Pi/2)
 		rollLUT[i] = float32(math.Sin(th))
 	}
+	const rimN = 256
+	var rimLUT [rimN + 1]float32
+	for i := range rimLUT {
+		t := math.Min(float64(i)/rimN, 0.995)
+		rimLUT[i] = float32(math.Exp(f.rim * (1 - math.Sqrt(1-t*t))))
+	}
 	ew := 1.6 + rd.blurRef // edge half-softness, reference pixels
 	bright := (1 + 0.12*(rd.press-0.45)) * f.transmit
 	texSeed := mix64(f.seed ^ 0x74657874)
@@ -424,27 +430,21 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 			if u >= 0 {
 				hu = lookup(f.h, u)
 			}
-			// e: signed distance to the silhouette edge (positive inside),
-			// approximated by the smaller of the distances across and
-			// along the finger in the rounded tip.
-			e := hu - av
-			if u < f.tipR {
-				tt := av / f.hTip
-				var front float64
-				if tt < 1 {
-					front = u - float64(f.front[int(tt*255)])
-				} else {
-					front = u - f.tipR - (av - f.hTip)
-				}
-				if u < 0 {
-					e = front
-				} else {
-					// the table is too coarse where the tip edge turns
-					a := (f.tipR - u) / f.tipR
-					ha := f.hTip * math.Pow(math.Max(0, 1-math.Pow(a, f.tipN)), 1/f.tipN)
-					e = math.Min(ha-av, front)
-				}
+			// rho: normalised radial position across the finger (0 on
+			// the axis, 1 on the silhouette), with a super-ellipse cap
+			// over the rounded tip; e: distance to the edge, positive
+			// inside, in reference pixels.
+			hb := lookup(f.hb, max(u, 0))
+			if av-hb >= ew || u < -2*ew {
+				val[i] = bg[px]
+				continue
 			}
+			rho := av / hb
+			if u < f.tipR {
+				a := (f.tipR - u) / f.tipR
+				rho = math.Pow(math.Pow(a, f.tipN)+math.Pow(rho, f.tipN), 1/f.tipN)
+			}
+			e := (1 - rho) * hb
 			if e <= -ew {
 				val[i] = bg[px]
 				continue
@@ -463,14 +463,12 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 			}
 			ts := float64(rollLUT[int((t+1)*0.5*rollN+0.5)])
 			vs := ts * hu
-			n := 0.07*float64(valueNoise(texSeed, u/45, vs/45)) + 0.025*float64(valueNoise(texSeed2, u/12, vs/12))
-			cross := 1 - f.crossAbs*t*t
-			edge := 1.0
-			if e < 40 {
-				edge -= 0.25 * math.Exp(-math.Max(e, 0)/7)
-			}
-			jn := lookup(f.jnt, u) * (1 - 0.6*t*t)
-			tissue := bright * lookup(f.lum, u) * (1 + jn) * cross * edge * (1 + texAmp*n)
+			n := 0.09*float64(valueNoise(texSeed, u/50, vs/50)) + 0.03*float64(valueNoise(texSeed2, u/14, vs/14))
+			// Across the finger the tissue is thinner towards the edges,
+			// which therefore transmit more: a bright rim.
+			cross := rimLUT[int(math.Min(rho, 1)*rimN+0.5)]
+			jn := lookup(f.jnt, u) * (1 - 0.8*t*t)
+			tissue := bright * lookup(f.lum, u) * (1 + jn) * float64(cross) * (1 + texAmp*n)
 			fing := kexp * illum[px] * tissue
 			if d := od[i]; d > 1e-4 {
 				fing *= math.Exp(-float64(d))
