@@ -54,6 +54,9 @@ const (
 	CodeImageMismatch      = "image_mismatch"      // 422: image does not hash to the attested digest
 	CodeTemplateInvalid    = "template_invalid"    // 422
 	CodeQualityTooLow      = "quality_too_low"     // 422
+	CodeScannerRevoked     = "scanner_revoked"     // 403
+	CodeScannerElsewhere   = "scanner_elsewhere"   // 403: the scanner is assigned to another kiosk
+	CodeFingerInvalid      = "finger_invalid"      // 422: unknown finger, or not the template's
 
 	// Residents and verification.
 	CodeResidentUnknown   = "resident_unknown"   // 404: no record for this ID number

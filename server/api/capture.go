@@ -1,0 +1,205 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
+	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
+	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+// NoncePurposeCapture is the store purpose of scanner capture nonces.
+const NoncePurposeCapture = "capture"
+
+// checkedCapture is a capture whose scanner, attestation, nonce and counter
+// have been checked.
+type checkedCapture struct {
+	tmpl     *matcher.Template
+	raw      []byte
+	finger   int
+	quality  int
+	serial   string
+	counter  uint64
+	image    []byte
+	imageDim [2]int
+}
+
+// maxImagePixels bounds an optional raw image.
+const maxImagePixels = 2 << 20
+
+// parseCapture checks the parts of a capture that need no state: the
+// template, finger and quality, the device certificate under its maker's
+// key, the attestation under the device key, and the optional image digest.
+func (s *Server) parseCapture(c apiv1.Capture) (*checkedCapture, *wire.DeviceCertificate, *wire.Attestation, error) {
+	pos := c.Finger.Position()
+	if pos == 0 {
+		return nil, nil, nil, errf(http.StatusUnprocessableEntity, apiv1.CodeFingerInvalid, "finger %q is not one of the ten finger names", c.Finger)
+	}
+	if len(c.Template) == 0 {
+		return nil, nil, nil, errf(http.StatusUnprocessableEntity, apiv1.CodeTemplateInvalid, "template missing")
+	}
+	t, err := matcher.ParseTemplate(c.Template)
+	if err != nil {
+		return nil, nil, nil, errf(http.StatusUnprocessableEntity, apiv1.CodeTemplateInvalid, "template: %v", err)
+	}
+	if t.Finger != 0 && int(t.Finger) != pos {
+		return nil, nil, nil, errf(http.StatusUnprocessableEntity, apiv1.CodeFingerInvalid, "the template is of finger %d, the request says %s", t.Finger, c.Finger)
+	}
+	if int(t.Quality) < s.cfg.MinQuality {
+		return nil, nil, nil, errf(http.StatusUnprocessableEntity, apiv1.CodeQualityTooLow, "capture quality %d below the gate %d; capture again", t.Quality, s.cfg.MinQuality)
+	}
+	var cert wire.DeviceCertificate
+	if err := cert.UnmarshalBinary(c.Certificate); err != nil {
+		return nil, nil, nil, errf(http.StatusUnauthorized, apiv1.CodeDeviceCertInvalid, "device certificate: %v", err)
+	}
+	makerKey, ok := s.makers.Key(cert.MakerID)
+	if !ok {
+		return nil, nil, nil, errf(http.StatusUnauthorized, apiv1.CodeMakerUnknown, "scanner maker %q is not trusted by this server", cert.MakerID)
+	}
+	var att wire.Attestation
+	if err := att.UnmarshalBinary(c.Attestation); err != nil {
+		return nil, nil, nil, errf(http.StatusUnauthorized, apiv1.CodeAttestationInvalid, "attestation: %v", err)
+	}
+	if err := cert.Verify(makerKey); err != nil {
+		return nil, nil, nil, errf(http.StatusUnauthorized, apiv1.CodeDeviceCertInvalid, "device certificate does not verify under the maker key")
+	}
+	if err := wire.VerifyChain(makerKey, &cert, &att); err != nil {
+		return nil, nil, nil, errf(http.StatusUnauthorized, apiv1.CodeAttestationInvalid, "capture attestation does not verify: %v", err)
+	}
+	cc := &checkedCapture{tmpl: t, raw: c.Template, finger: pos, quality: int(t.Quality), serial: att.Serial, counter: att.Counter}
+	if c.Image != nil {
+		im := c.Image
+		if im.Width <= 0 || im.Height <= 0 || im.Width*im.Height > maxImagePixels || len(im.Pixels) != im.Width*im.Height {
+			return nil, nil, nil, badRequest("image: %dx%d with %d bytes", im.Width, im.Height, len(im.Pixels))
+		}
+		if err := att.VerifyImage(im.Pixels); err != nil {
+			return nil, nil, nil, errf(http.StatusUnprocessableEntity, apiv1.CodeImageMismatch, "the image does not hash to the attested digest")
+		}
+		cc.image, cc.imageDim = im.Pixels, [2]int{im.Width, im.Height}
+	}
+	return cc, &cert, &att, nil
+}
+
+// checkCapture runs parseCapture, then the stateful checks: the nonce was
+// issued to this kiosk, is fresh and is consumed now; the scanner is
+// registered (on first sight, under a valid certificate), active, attached
+// to this kiosk and its counter strictly increases.
+func (s *Server) checkCapture(ctx context.Context, k *store.Kiosk, c apiv1.Capture) (*checkedCapture, error) {
+	cc, cert, att, err := s.parseCapture(c)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.consumeCaptureNonce(ctx, k, att.Nonce); err != nil {
+		return nil, err
+	}
+	if err := s.scanner(ctx, k, cert); err != nil {
+		return nil, err
+	}
+	switch err := s.st.AdvanceScannerCounter(ctx, att.Serial, att.Counter); {
+	case errors.Is(err, store.ErrStaleCounter):
+		s.metrics.authFailures.WithLabelValues("counter_replay").Inc()
+		return nil, errf(http.StatusUnauthorized, apiv1.CodeCounterReplay, "scanner capture counter %d is not above the last accepted one (replayed capture?)", att.Counter)
+	case errors.Is(err, store.ErrInactive):
+		return nil, errf(http.StatusForbidden, apiv1.CodeScannerRevoked, "scanner %s is revoked", att.Serial)
+	case err != nil:
+		return nil, storeErr(err, "scanner counter")
+	}
+	return cc, nil
+}
+
+func (s *Server) consumeCaptureNonce(ctx context.Context, k *store.Kiosk, nonce [32]byte) error {
+	err := s.st.ConsumeNonce(ctx, base64.StdEncoding.EncodeToString(nonce[:]), k.ID, NoncePurposeCapture, s.now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.metrics.authFailures.WithLabelValues("nonce").Inc()
+		return errf(http.StatusUnauthorized, apiv1.CodeNonceUnknown, "the capture nonce was not issued to this kiosk or was already used")
+	case errors.Is(err, store.ErrExpired):
+		return errf(http.StatusUnauthorized, apiv1.CodeNonceExpired, "the capture nonce expired; capture again")
+	}
+	return storeErr(err, "nonce")
+}
+
+// scanner registers a scanner on first sight and checks a known one.
+func (s *Server) scanner(ctx context.Context, k *store.Kiosk, cert *wire.DeviceCertificate) error {
+	sc, err := s.st.GetScanner(ctx, cert.Serial)
+	if errors.Is(err, store.ErrNotFound) {
+		raw, merr := cert.MarshalBinary()
+		if merr != nil {
+			return errf(http.StatusUnauthorized, apiv1.CodeDeviceCertInvalid, "device certificate: %v", merr)
+		}
+		sc, err = s.st.CreateScanner(ctx, audit.Kiosk(k.ID), store.Scanner{
+			Serial: cert.Serial, Model: cert.Model, MakerID: cert.MakerID, PublicKey: cert.PublicKey,
+			Certificate: raw, KioskID: k.ID, Status: store.DeviceActive,
+		})
+		if errors.Is(err, store.ErrAlreadyExists) {
+			sc, err = s.st.GetScanner(ctx, cert.Serial)
+		} else if err == nil {
+			s.log.Info("scanner registered on first capture", "serial", cert.Serial, "maker", cert.MakerID, "kiosk", k.ID)
+		}
+	}
+	if err != nil {
+		return storeErr(err, "scanner")
+	}
+	if sc.Status != store.DeviceActive {
+		return errf(http.StatusForbidden, apiv1.CodeScannerRevoked, "scanner %s is revoked", sc.Serial)
+	}
+	if !sc.PublicKey.Equal(cert.PublicKey) || sc.MakerID != cert.MakerID {
+		return errf(http.StatusUnauthorized, apiv1.CodeDeviceCertInvalid, "the certificate of scanner %s differs from the registered one", sc.Serial)
+	}
+	if sc.KioskID != "" && sc.KioskID != k.ID {
+		return errf(http.StatusForbidden, apiv1.CodeScannerElsewhere, "scanner %s is assigned to another kiosk", sc.Serial)
+	}
+	return nil
+}
+
+// China Standard Time, in which card validity dates are written.
+var cst = time.FixedZone("CST", 8*3600)
+
+// checkCard validates the card: the ID number's form and check digit, the
+// birth date it encodes, and the validity period.
+func checkCard(card apiv1.Card, now time.Time) error {
+	id, err := sam.ParseIDNumber(card.IDNumber)
+	if err != nil {
+		return errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "ID number is not valid (%s)", idProblem(err))
+	}
+	if card.BirthDate != "" {
+		b, err := time.Parse(time.DateOnly, card.BirthDate)
+		if err != nil || !b.Equal(id.Birth) {
+			return errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "the card's birth date does not match its ID number")
+		}
+	}
+	today := now.In(cst).Format(time.DateOnly)
+	from, err := time.Parse(time.DateOnly, card.ValidFrom)
+	if err != nil {
+		return errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "valid_from must be YYYY-MM-DD")
+	}
+	if today < from.Format(time.DateOnly) {
+		return errf(http.StatusUnprocessableEntity, apiv1.CodeCardNotYetValid, "the card is valid from %s", card.ValidFrom)
+	}
+	if card.ValidUntil != "长期" {
+		until, err := time.Parse(time.DateOnly, card.ValidUntil)
+		if err != nil || until.Before(from) {
+			return errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "valid_until must be YYYY-MM-DD (not before valid_from) or 长期")
+		}
+		if today > until.Format(time.DateOnly) {
+			return errf(http.StatusUnprocessableEntity, apiv1.CodeCardExpired, "the card expired on %s", card.ValidUntil)
+		}
+	}
+	return nil
+}
+
+func idProblem(err error) string {
+	switch {
+	case errors.Is(err, sam.ErrIDNumberChecksum):
+		return "wrong check digit"
+	default:
+		return "not 18 characters of digits with a date"
+	}
+}

@@ -1,0 +1,295 @@
+package api
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+var algorithmVersion = strconv.Itoa(matcher.AlgorithmVersion)
+
+// handleEnrol enrols (or re-enrols) the card's holder: station staff at a
+// kiosk in staff mode. At least 3 captures of each of 2 fingers must pass
+// the quality gate; a 1:N search over the whole gallery runs before
+// anything is stored, and a match with another ID number opens a case for
+// a supervisor instead.
+func (s *Server) handleEnrol(c *fiber.Ctx) error {
+	k := kioskOf(c)
+	sess := sessionOf(c)
+	ctx := c.UserContext()
+	var req apiv1.EnrolRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	now := s.now()
+	if err := checkCard(req.Card, now); err != nil {
+		return err
+	}
+	idn := req.Card.IDNumber
+	// Stateless checks of every capture first (nothing is consumed yet).
+	type good struct {
+		cc  *checkedCapture
+		att apiv1.Capture
+	}
+	byFinger := map[int][]good{}
+	var order []int
+	rejected := map[string]string{}
+	var all []good
+	for _, fc := range req.Fingers {
+		pos := fc.Finger.Position()
+		if pos == 0 {
+			return errf(http.StatusUnprocessableEntity, apiv1.CodeFingerInvalid, "finger %q is not one of the ten finger names", fc.Finger)
+		}
+		if _, dup := byFinger[pos]; dup {
+			return badRequest("finger %s listed twice", fc.Finger)
+		}
+		if len(fc.Captures) > apiv1.MaxCapturesPerFinger {
+			return badRequest("at most %d captures per finger", apiv1.MaxCapturesPerFinger)
+		}
+		byFinger[pos] = nil
+		order = append(order, pos)
+		for i, capt := range fc.Captures {
+			if capt.Finger == "" {
+				capt.Finger = fc.Finger
+			}
+			if capt.Finger != fc.Finger {
+				return errf(http.StatusUnprocessableEntity, apiv1.CodeFingerInvalid, "capture %d of %s says finger %s", i, fc.Finger, capt.Finger)
+			}
+			cc, _, _, err := s.parseCapture(capt)
+			var ae *apiError
+			if errors.As(err, &ae) && ae.detail.Code == apiv1.CodeQualityTooLow {
+				rejected[fmt.Sprintf("%s[%d]", fc.Finger, i)] = ae.detail.Message
+				continue
+			} else if err != nil {
+				return err
+			}
+			g := good{cc, capt}
+			byFinger[pos] = append(byFinger[pos], g)
+			all = append(all, g)
+		}
+	}
+	enough := 0
+	for _, pos := range order {
+		if len(byFinger[pos]) >= apiv1.EnrolCapturesPerFinger {
+			enough++
+		}
+	}
+	if enough < apiv1.EnrolFingers {
+		e := errf(http.StatusUnprocessableEntity, apiv1.CodeEnrolmentIncomplete,
+			"need %d good captures of each of %d fingers (the quality gate is %d)", apiv1.EnrolCapturesPerFinger, apiv1.EnrolFingers, s.cfg.MinQuality)
+		if len(rejected) > 0 {
+			e.detail.Fields = rejected
+		}
+		return e
+	}
+	// Stateful checks in counter order: nonces consumed, counters advanced.
+	slices.SortStableFunc(all, func(a, b good) int {
+		return cmp.Or(strings.Compare(a.cc.serial, b.cc.serial), cmp.Compare(a.cc.counter, b.cc.counter))
+	})
+	for _, g := range all {
+		if _, err := s.checkCapture(ctx, k, g.att); err != nil {
+			return err
+		}
+	}
+	res, err := s.st.GetResident(ctx, idn)
+	if errors.Is(err, store.ErrNotFound) {
+		return errf(http.StatusNotFound, apiv1.CodeResidentUnknown, "no resident record for this ID number in the population database")
+	} else if err != nil {
+		return storeErr(err, "resident")
+	}
+	if res.Status == store.ResidentSuspended {
+		return errf(http.StatusForbidden, apiv1.CodeResidentSuspended, "the resident's record is suspended")
+	}
+	var override *store.DedupCase
+	if req.OverrideCaseID != 0 {
+		dc, err := s.st.GetDedupCase(ctx, req.OverrideCaseID)
+		if errors.Is(err, store.ErrNotFound) {
+			return errf(http.StatusNotFound, apiv1.CodeCaseNotFound, "no case %d", req.OverrideCaseID)
+		} else if err != nil {
+			return storeErr(err, "case")
+		}
+		if dc.Status != store.DedupOverridden || dc.IDNumber != idn {
+			return errf(http.StatusConflict, apiv1.CodeCaseState, "case %d is not an overridden case for this ID number", dc.ID)
+		}
+		override = &dc
+	}
+	// Deduplication: the best capture of each finger against everyone.
+	for _, pos := range order {
+		gs := byFinger[pos]
+		best := slices.MaxFunc(gs, func(a, b good) int { return a.cc.quality - b.cc.quality })
+		hit, err := s.dedup(ctx, res.ID, best.cc.tmpl, override)
+		if err != nil {
+			return err
+		}
+		if hit != nil {
+			other, err := s.st.GetResidentByID(ctx, hit.ResidentID)
+			if err != nil {
+				return storeErr(err, "matched resident")
+			}
+			dc, err := s.st.CreateDedupCase(ctx, audit.Staff(sess.staffID), store.DedupCase{
+				IDNumber: idn, MatchedIDNumber: other.IDNumber, Finger: pos, Score: hit.Score,
+				KioskID: k.ID, StaffID: sess.staffID, Status: store.DedupOpen, CreatedAt: now,
+			})
+			if err != nil {
+				return storeErr(err, "case")
+			}
+			s.metrics.enrolments.WithLabelValues("duplicate").Inc()
+			e := errf(http.StatusConflict, apiv1.CodeDuplicateSuspected,
+				"the finger veins match another resident's enrolment; case %d was opened for a supervisor", dc.ID)
+			e.detail.CaseID = dc.ID
+			return e
+		}
+	}
+	before, err := s.st.ResidentEnrolments(ctx, idn)
+	if err != nil {
+		return storeErr(err, "enrolments")
+	}
+	n := 0
+	for _, pos := range order {
+		gs := byFinger[pos]
+		if len(gs) < apiv1.EnrolCapturesPerFinger {
+			continue // a third finger with too few good captures is left out
+		}
+		ne := store.NewEnrolment{IDNumber: idn, Finger: pos, EnrolledBy: sess.staffID, KioskID: k.ID, ScannerSerial: gs[0].cc.serial, CreatedAt: now}
+		for _, g := range gs {
+			ne.Samples = append(ne.Samples, store.Sample{Template: g.cc.raw, Image: g.cc.image, AlgorithmVersion: algorithmVersion, Quality: g.cc.quality})
+		}
+		if _, err := s.st.Enrol(ctx, audit.Staff(sess.staffID), ne); err != nil {
+			return storeErr(err, "enrolment")
+		}
+		n += len(ne.Samples)
+	}
+	if err := s.syncGallery(ctx, res); err != nil {
+		return err
+	}
+	replaced := len(before) > 0
+	details := map[string]string{"kiosk": k.ID, "templates": strconv.Itoa(n), "replaced": strconv.FormatBool(replaced)}
+	if override != nil {
+		details["case"] = strconv.FormatInt(override.ID, 10)
+	}
+	action := "enrolment.complete"
+	if replaced {
+		action = "enrolment.reenrol"
+		s.metrics.enrolments.WithLabelValues("replaced").Inc()
+	} else {
+		s.metrics.enrolments.WithLabelValues("enrolled").Inc()
+	}
+	if err := s.audit(ctx, audit.Staff(sess.staffID), action, "resident:"+strconv.FormatInt(res.ID, 10), details); err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).JSON(apiv1.EnrolResponse{ResidentID: res.ID, Replaced: replaced, Templates: n})
+}
+
+// dedup searches the gallery for another resident matching probe; hits of
+// the resident themselves (re-enrolment) and of the resident an overridden
+// case allows are ignored.
+func (s *Server) dedup(ctx context.Context, self int64, probe *matcher.Template, override *store.DedupCase) (*Hit, error) {
+	start := time.Now()
+	hits, err := s.gallery.Search(ctx, probe, 5, s.cfg.DedupThreshold)
+	s.metrics.match.WithLabelValues("dedup").Observe(time.Since(start).Seconds())
+	if err != nil {
+		if errors.Is(err, matcher.ErrIncompatible) {
+			return nil, errf(http.StatusUnprocessableEntity, apiv1.CodeTemplateInvalid, "template not compatible with the gallery: %v", err)
+		}
+		return nil, err
+	}
+	for _, h := range hits {
+		if h.ResidentID == self {
+			continue
+		}
+		if override != nil {
+			other, err := s.st.GetResidentByID(ctx, h.ResidentID)
+			if err != nil {
+				return nil, storeErr(err, "matched resident")
+			}
+			if other.IDNumber == override.MatchedIDNumber {
+				continue
+			}
+		}
+		return &h, nil
+	}
+	return nil, nil
+}
+
+// syncGallery reloads a resident's templates from the store into the
+// gallery.
+func (s *Server) syncGallery(ctx context.Context, res store.Resident) error {
+	es, err := s.st.ResidentEnrolments(ctx, res.IDNumber)
+	if err != nil {
+		return storeErr(err, "enrolments")
+	}
+	if err := s.gallery.Replace(res.ID, es); err != nil {
+		return fmt.Errorf("gallery: %w", err)
+	}
+	return nil
+}
+
+// ---- supervisor cases ----
+
+func caseView(dc store.DedupCase) apiv1.Case {
+	return apiv1.Case{
+		ID: dc.ID, Status: string(dc.Status), IDNumber: dc.IDNumber, MatchedIDNumber: dc.MatchedIDNumber,
+		Finger: apiv1.FingerAt(dc.Finger), Score: dc.Score, KioskID: dc.KioskID, StaffID: dc.StaffID,
+		CreatedAt: dc.CreatedAt, DecidedBy: dc.DecidedBy, DecidedAt: dc.DecidedAt, Reason: dc.Reason,
+	}
+}
+
+func (s *Server) handleListCases(c *fiber.Ctx) error {
+	st := store.DedupStatus(c.Query("status"))
+	switch st {
+	case "", store.DedupOpen, store.DedupOverridden, store.DedupRejected:
+	default:
+		return badRequest("status must be open, overridden or rejected")
+	}
+	cs, err := s.st.ListDedupCases(c.UserContext(), st, 200)
+	if err != nil {
+		return storeErr(err, "cases")
+	}
+	out := apiv1.CaseList{Cases: make([]apiv1.Case, 0, len(cs))}
+	for _, dc := range cs {
+		out.Cases = append(out.Cases, caseView(dc))
+	}
+	return c.JSON(out)
+}
+
+func (s *Server) decideCase(status store.DedupStatus) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+		if err != nil || id <= 0 {
+			return badRequest("case id must be a positive integer")
+		}
+		var req apiv1.CaseDecision
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+		if len([]rune(req.Reason)) < 4 || len(req.Reason) > 500 {
+			return badRequest("a reason of 4..500 characters is required")
+		}
+		sess := sessionOf(c)
+		dc, err := s.st.DecideDedupCase(c.UserContext(), audit.Staff(sess.staffID), id, store.DedupDecision{
+			Status: status, Supervisor: sess.staffID, Reason: req.Reason, At: s.now(),
+		})
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return errf(http.StatusNotFound, apiv1.CodeCaseNotFound, "no case %d", id)
+		case errors.Is(err, store.ErrConflict):
+			return errf(http.StatusConflict, apiv1.CodeCaseState, "case %d was already decided", id)
+		case err != nil:
+			return storeErr(err, "case")
+		}
+		return c.JSON(caseView(dc))
+	}
+}

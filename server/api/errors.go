@@ -1,0 +1,107 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+// apiError is an error with its HTTP status and stable code; handlers return
+// it and the error handler writes it as {"error":{...}}.
+type apiError struct {
+	status int
+	detail apiv1.ErrorDetail
+}
+
+func (e *apiError) Error() string { return e.detail.Code + ": " + e.detail.Message }
+
+func errf(status int, code, format string, args ...any) *apiError {
+	return &apiError{status: status, detail: apiv1.ErrorDetail{Code: code, Message: fmt.Sprintf(format, args...)}}
+}
+
+func (e *apiError) retryAfter(s int) *apiError {
+	if s < 1 {
+		s = 1
+	}
+	e.detail.RetryAfterSeconds = s
+	return e
+}
+
+func badRequest(format string, args ...any) *apiError {
+	return errf(http.StatusBadRequest, apiv1.CodeBadRequest, format, args...)
+}
+
+// storeErr maps the store's sentinel errors to API errors; what is not a
+// sentinel is an internal error (logged, not shown).
+func storeErr(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return errf(http.StatusNotFound, apiv1.CodeNotFound, "%s not found", what)
+	case errors.Is(err, store.ErrAlreadyExists):
+		return errf(http.StatusConflict, apiv1.CodeConflict, "%s already exists", what)
+	case errors.Is(err, store.ErrConflict):
+		return errf(http.StatusConflict, apiv1.CodeConflict, "%s: the change does not apply to the current state", what)
+	case errors.Is(err, store.ErrInvalid):
+		return badRequest("%s: %v", what, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return errf(http.StatusServiceUnavailable, apiv1.CodeTimeout, "the request ran out of time")
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// errorHandler writes every error as the JSON error body. It is fiber's
+// ErrorHandler, so it also sees fiber's own errors (404, 405, 413).
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	var ae *apiError
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &ae):
+	case errors.As(err, &fe):
+		ae = fiberError(fe)
+	case errors.Is(err, context.DeadlineExceeded):
+		ae = errf(http.StatusServiceUnavailable, apiv1.CodeTimeout, "the request ran out of time")
+	case errors.Is(err, store.ErrClosed):
+		ae = errf(http.StatusServiceUnavailable, apiv1.CodeUnavailable, "the service is shutting down")
+	default:
+		s.log.ErrorContext(c.UserContext(), "request failed", "route", routeOf(c), "method", c.Method(), "request_id", requestID(c), "err", err)
+		ae = errf(http.StatusInternalServerError, apiv1.CodeInternal, "internal error (request %s)", requestID(c))
+	}
+	if ae.detail.RetryAfterSeconds > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(ae.detail.RetryAfterSeconds))
+	}
+	if ae.status == http.StatusUnauthorized && c.Locals(localsStaffAuth) != nil {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="veinkiosk"`)
+	}
+	c.Locals(localsErrCode, ae.detail.Code)
+	return c.Status(ae.status).JSON(apiv1.ErrorBody{Error: ae.detail})
+}
+
+func fiberError(fe *fiber.Error) *apiError {
+	switch fe.Code {
+	case http.StatusNotFound:
+		return errf(fe.Code, apiv1.CodeNotFound, "no such endpoint")
+	case http.StatusMethodNotAllowed:
+		return errf(fe.Code, apiv1.CodeMethodNotAllowed, "method not allowed")
+	case http.StatusRequestEntityTooLarge:
+		return errf(fe.Code, apiv1.CodeBodyTooLarge, "request body too large")
+	case http.StatusUnsupportedMediaType:
+		return errf(fe.Code, apiv1.CodeUnsupportedMedia, "request body must be application/json")
+	case http.StatusRequestTimeout, http.StatusServiceUnavailable:
+		return errf(http.StatusServiceUnavailable, apiv1.CodeTimeout, "the request ran out of time")
+	case http.StatusTooManyRequests:
+		return errf(fe.Code, apiv1.CodeRateLimited, "too many requests").retryAfter(1)
+	}
+	if fe.Code >= 400 && fe.Code < 500 {
+		return errf(fe.Code, apiv1.CodeBadRequest, "%s", fe.Message)
+	}
+	return errf(http.StatusInternalServerError, apiv1.CodeInternal, "internal error")
+}

@@ -1,0 +1,160 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+// Gallery is the server's in-memory 1:N gallery: a matcher.Gallery whose
+// subjects are residents' internal ids (never ID numbers), loaded from the
+// store at start and kept in sync on enrolment and deletion.
+type Gallery struct {
+	g        *matcher.Gallery
+	nResid   atomic.Int64
+	progress int // log every this many templates while loading
+}
+
+// NewGallery returns an empty gallery.
+func NewGallery() *Gallery { return NewGalleryWith(matcher.GalleryOptions{}) }
+
+// NewGalleryWith returns an empty gallery with matcher options.
+func NewGalleryWith(opts matcher.GalleryOptions) *Gallery {
+	return &Gallery{g: matcher.NewGallery(opts), progress: 20000}
+}
+
+func subject(residentID int64) string { return strconv.FormatInt(residentID, 10) }
+
+// Len returns the number of templates.
+func (g *Gallery) Len() int {
+	if g == nil {
+		return 0
+	}
+	return g.g.Len()
+}
+
+// Residents returns the number of residents with templates.
+func (g *Gallery) Residents() int {
+	if g == nil {
+		return 0
+	}
+	return int(g.nResid.Load())
+}
+
+// Load adds every active template of the store, in pages, logging progress.
+// Templates that do not parse or are not compatible (another algorithm
+// version) are skipped and counted in the log.
+func (g *Gallery) Load(ctx context.Context, st store.Store, log *slog.Logger) (int, error) {
+	start := time.Now()
+	seen := map[int64]bool{}
+	n, skipped := 0, 0
+	err := st.ScanTemplates(ctx, 0, func(r store.TemplateRecord) error {
+		t, err := matcher.ParseTemplate(r.Template)
+		if err == nil {
+			err = g.g.Add(subject(r.ResidentID), r.Finger, t)
+		}
+		if err != nil {
+			skipped++
+			if skipped <= 10 {
+				log.Warn("gallery: template skipped", "sample", r.SampleID, "resident", r.ResidentID, "err", err)
+			}
+			return nil
+		}
+		if !seen[r.ResidentID] {
+			seen[r.ResidentID] = true
+		}
+		n++
+		if n%g.progress == 0 {
+			log.Info("gallery loading", "templates", n, "residents", len(seen), "elapsed", time.Since(start).Round(time.Millisecond))
+		}
+		return ctx.Err()
+	})
+	g.nResid.Store(int64(len(g.g.Subjects())))
+	if skipped > 0 {
+		log.Warn("gallery: templates skipped while loading", "skipped", skipped)
+	}
+	return n, err
+}
+
+// Replace makes templates the resident's complete set (after an enrolment:
+// the store's active enrolments of the resident).
+func (g *Gallery) Replace(residentID int64, enrolments []store.Enrolment) error {
+	var ts []*matcher.Template
+	var fingers []int
+	for _, e := range enrolments {
+		for _, s := range e.Samples {
+			t, err := matcher.ParseTemplate(s.Template)
+			if err != nil {
+				return fmt.Errorf("gallery: resident %d sample %d: %w", residentID, s.ID, err)
+			}
+			ts = append(ts, t)
+			fingers = append(fingers, e.Finger)
+		}
+	}
+	return g.set(residentID, fingers, ts)
+}
+
+func (g *Gallery) set(residentID int64, fingers []int, ts []*matcher.Template) error {
+	sub := subject(residentID)
+	if g.g.Remove(sub) > 0 {
+		g.nResid.Add(-1)
+	}
+	if len(ts) == 0 {
+		return nil
+	}
+	var errs []error
+	for i, t := range ts {
+		if err := g.g.Add(sub, fingers[i], t); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	g.nResid.Add(1)
+	return errors.Join(errs...)
+}
+
+// Remove drops every template of a resident.
+func (g *Gallery) Remove(residentID int64) {
+	if g.g.Remove(subject(residentID)) > 0 {
+		g.nResid.Add(-1)
+	}
+}
+
+// Verify returns the best score of probe against the resident's templates;
+// ok is false when the resident has none (or the probe is incompatible).
+func (g *Gallery) Verify(residentID int64, probe *matcher.Template) (float64, bool) {
+	return g.g.Verify(subject(residentID), probe)
+}
+
+// Hit is a 1:N search result.
+type Hit struct {
+	ResidentID int64
+	Finger     int
+	Score      float64
+}
+
+// Search returns up to k residents scoring at least minScore, best first.
+func (g *Gallery) Search(ctx context.Context, probe *matcher.Template, k int, minScore float64) ([]Hit, error) {
+	cands, err := g.g.Search(ctx, probe, k)
+	if err != nil {
+		return nil, err
+	}
+	var hits []Hit
+	for _, c := range cands {
+		if c.Score < minScore {
+			continue
+		}
+		id, err := strconv.ParseInt(c.Subject, 10, 64)
+		if err != nil {
+			continue
+		}
+		hits = append(hits, Hit{ResidentID: id, Finger: c.Finger, Score: c.Score})
+	}
+	return hits, nil
+}

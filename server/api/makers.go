@@ -1,0 +1,139 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Makers is the set of trusted scanner maker keys: a device certificate is
+// accepted only when it verifies under the key of its MakerID. Keys come
+// from a file (one "maker-id base64(ed25519 public key) [name]" per line,
+// '#' comments) and from the admin API, which appends to the same file so
+// they survive a restart. Without a file, keys added through the API last
+// until the process ends.
+type Makers struct {
+	path string
+	mu   sync.RWMutex
+	keys map[string]maker
+}
+
+type maker struct {
+	id    string
+	name  string
+	pub   ed25519.PublicKey
+	added time.Time
+}
+
+// NewMakers returns a registry persisted in path ("" for memory only).
+func NewMakers(path string) *Makers { return &Makers{path: path, keys: map[string]maker{}} }
+
+// LoadMakers reads the registry file; a missing file is an empty registry.
+func LoadMakers(path string) (*Makers, error) {
+	m := NewMakers(path)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return m, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("maker keys: %w", err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for line := 1; sc.Scan(); line++ {
+		t := strings.TrimSpace(sc.Text())
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		f := strings.Fields(t)
+		if len(f) < 2 {
+			return nil, fmt.Errorf("maker keys %s:%d: want \"maker-id base64-public-key [name]\"", path, line)
+		}
+		pub, err := base64.StdEncoding.DecodeString(f[1])
+		if err != nil || len(pub) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("maker keys %s:%d: key is not base64 of 32 bytes", path, line)
+		}
+		if err := validMakerID(f[0]); err != nil {
+			return nil, fmt.Errorf("maker keys %s:%d: %w", path, line, err)
+		}
+		m.keys[f[0]] = maker{id: f[0], pub: pub, name: strings.Join(f[2:], " ")}
+	}
+	return m, sc.Err()
+}
+
+func validMakerID(id string) error {
+	if id == "" || len(id) > 64 {
+		return errors.New("maker id must have 1..64 characters")
+	}
+	for _, r := range id {
+		if r <= ' ' || r > '~' {
+			return errors.New("maker id must be printable ASCII without spaces")
+		}
+	}
+	return nil
+}
+
+// Key returns the public key of a maker.
+func (m *Makers) Key(id string) (ed25519.PublicKey, bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	k, ok := m.keys[id]
+	return k.pub, ok
+}
+
+// Add trusts a maker key, persisting it when the registry has a file.
+// Re-adding the same key is a no-op; a different key for a known id is an
+// error (remove the old one from the file first: key changes are deliberate).
+func (m *Makers) Add(id, name string, pub ed25519.PublicKey, now time.Time) (created bool, err error) {
+	if err := validMakerID(id); err != nil {
+		return false, err
+	}
+	if len(pub) != ed25519.PublicKeySize {
+		return false, fmt.Errorf("maker key of %d bytes, want %d", len(pub), ed25519.PublicKeySize)
+	}
+	name = strings.Join(strings.Fields(name), " ")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if old, ok := m.keys[id]; ok {
+		if old.pub.Equal(pub) {
+			return false, nil
+		}
+		return false, errMakerKeyChange
+	}
+	if m.path != "" {
+		if err := os.MkdirAll(filepath.Dir(m.path), 0o700); err != nil {
+			return false, err
+		}
+		f, err := os.OpenFile(m.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return false, fmt.Errorf("maker keys: %w", err)
+		}
+		_, werr := fmt.Fprintf(f, "%s %s %s\n", id, base64.StdEncoding.EncodeToString(pub), name)
+		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+			return false, fmt.Errorf("maker keys: %w", err)
+		}
+	}
+	m.keys[id] = maker{id: id, name: name, pub: slices.Clone(pub), added: now}
+	return true, nil
+}
+
+var errMakerKeyChange = errors.New("a different key is already trusted for this maker id")
+
+// list returns the makers sorted by id.
+func (m *Makers) list() []maker {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]maker, 0, len(m.keys))
+	for _, k := range m.keys {
+		out = append(out, k)
+	}
+	slices.SortFunc(out, func(a, b maker) int { return strings.Compare(a.id, b.id) })
+	return out
+}

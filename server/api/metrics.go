@@ -1,0 +1,69 @@
+package api
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the server's Prometheus metrics, on a registry of its own (so
+// tests can build many servers).
+type metrics struct {
+	reg          *prometheus.Registry
+	requests     *prometheus.HistogramVec
+	match        *prometheus.HistogramVec
+	verifies     *prometheus.CounterVec
+	lockouts     prometheus.Counter
+	authFailures *prometheus.CounterVec
+	rateLimited  prometheus.Counter
+	enrolments   *prometheus.CounterVec
+	filings      *prometheus.CounterVec
+	gallery      *Gallery
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "veinkiosk", Name: "http_request_duration_seconds",
+		Help:    "HTTP request latency by method, route and status.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"method", "route", "status"})
+	m.match = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "veinkiosk", Name: "match_duration_seconds",
+		Help:    "Matcher latency: verify (1:1), dedup and identify (1:N).",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+	}, []string{"op"})
+	m.verifies = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "veinkiosk", Name: "verifications_total",
+		Help: "Card + vein verifications by result (match, no_match, error, locked_out).",
+	}, []string{"result"})
+	m.lockouts = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "veinkiosk", Name: "lockouts_total",
+		Help: "ID numbers locked after repeated verification failures.",
+	})
+	m.authFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "veinkiosk", Name: "kiosk_auth_failures_total",
+		Help: "Rejected kiosk requests by reason.",
+	}, []string{"reason"})
+	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "veinkiosk", Name: "rate_limited_total",
+		Help: "Requests refused by a rate limit.",
+	})
+	m.enrolments = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "veinkiosk", Name: "enrolments_total",
+		Help: "Enrolments by outcome (enrolled, replaced, duplicate).",
+	}, []string{"outcome"})
+	m.filings = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "veinkiosk", Name: "filings_total",
+		Help: "Filings created, by service.",
+	}, []string{"service"})
+	m.reg.MustRegister(m.requests, m.match, m.verifies, m.lockouts, m.authFailures, m.rateLimited, m.enrolments, m.filings,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "veinkiosk", Name: "gallery_templates", Help: "Templates in the in-memory 1:N gallery.",
+		}, func() float64 { return float64(m.gallery.Len()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "veinkiosk", Name: "gallery_residents", Help: "Residents with templates in the gallery.",
+		}, func() float64 { return float64(m.gallery.Residents()) }),
+	)
+	return m
+}

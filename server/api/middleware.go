@@ -1,0 +1,262 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+// Keys of c.Locals.
+const (
+	localsRequestID = "vk.request_id"
+	localsKiosk     = "vk.kiosk"
+	localsSession   = "vk.session"
+	localsStaffAuth = "vk.staff_auth"
+	localsErrCode   = "vk.err_code"
+)
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(localsRequestID).(string)
+	return id
+}
+
+func routeOf(c *fiber.Ctx) string {
+	if r := c.Route(); r != nil && r.Path != "" {
+		return r.Path
+	}
+	return "unmatched"
+}
+
+// requestContext gives every request an id, a context with a deadline
+// (fiber's UserContext is context.Background otherwise), a log line and its
+// latency in the metrics. It logs identifiers only: route, status, kiosk and
+// staff ids, never bodies.
+func (s *Server) requestContext(c *fiber.Ctx) error {
+	start := time.Now()
+	var rid [8]byte
+	copy(rid[:], randomToken(8))
+	id := hex.EncodeToString(rid[:])
+	c.Locals(localsRequestID, id)
+	c.Set("X-Request-Id", id)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	c.SetUserContext(ctx)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set("X-Content-Type-Options", "nosniff")
+	err := c.Next()
+	if err != nil {
+		if herr := s.errorHandler(c, err); herr != nil {
+			s.log.Error("writing error response", "err", herr)
+		}
+	}
+	route, status := routeOf(c), c.Response().StatusCode()
+	el := time.Since(start)
+	s.metrics.requests.WithLabelValues(c.Method(), route, fmt.Sprint(status)).Observe(el.Seconds())
+	attrs := []any{"request_id", id, "method", c.Method(), "route", route, "status", status, "ms", float64(el.Microseconds()) / 1000}
+	if k, ok := c.Locals(localsKiosk).(*store.Kiosk); ok {
+		attrs = append(attrs, "kiosk", k.ID)
+	}
+	if sess, ok := c.Locals(localsSession).(*session); ok {
+		attrs = append(attrs, "staff", sess.staffID)
+	}
+	if code, ok := c.Locals(localsErrCode).(string); ok {
+		attrs = append(attrs, "code", code)
+	}
+	switch {
+	case status >= 500:
+		s.log.Warn("request", attrs...)
+	case route == "/metrics" || route == "/healthz" || route == "/readyz":
+	default:
+		s.log.Debug("request", attrs...)
+	}
+	return nil
+}
+
+// bodyLimit rejects bodies larger than n bytes (the app-wide limit is the
+// largest of the groups').
+func bodyLimit(n int) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if len(c.Request().Body()) > n || c.Request().Header.ContentLength() > n {
+			return errf(http.StatusRequestEntityTooLarge, apiv1.CodeBodyTooLarge, "request body larger than %d bytes", n)
+		}
+		return c.Next()
+	}
+}
+
+// decode parses a JSON request body into v strictly: content type JSON,
+// one value, no unknown fields, no trailing data.
+func decode(c *fiber.Ctx, v any) error {
+	ct := string(c.Request().Header.ContentType())
+	if mt, _, _ := strings.Cut(ct, ";"); strings.TrimSpace(strings.ToLower(mt)) != fiber.MIMEApplicationJSON {
+		return errf(http.StatusUnsupportedMediaType, apiv1.CodeUnsupportedMedia, "request body must be application/json")
+	}
+	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest("malformed JSON body: %s", jsonProblem(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return badRequest("malformed JSON body: trailing data after the JSON value")
+	}
+	return nil
+}
+
+func jsonProblem(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Sprintf("field %q: want %s", te.Field, te.Type)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "empty or truncated body"
+	}
+	msg := err.Error()
+	if len(msg) > 120 {
+		msg = msg[:120]
+	}
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+// kioskAuth authenticates a kiosk request: signing headers, a registered
+// and active kiosk, the signature over method, URI, timestamp, nonce and body
+// digest, the clock skew, replay, and the kiosk's rate limit.
+func (s *Server) kioskAuth(c *fiber.Ctx) error {
+	h := apiv1.SignedHeaders{
+		KioskID:   c.Get(apiv1.HeaderKioskID),
+		Timestamp: c.Get(apiv1.HeaderTimestamp),
+		Nonce:     c.Get(apiv1.HeaderNonce),
+		Signature: c.Get(apiv1.HeaderSignature),
+	}
+	p, err := apiv1.ParseHeaders(h)
+	if errors.Is(err, apiv1.ErrMissingSignature) {
+		s.metrics.authFailures.WithLabelValues("signature_missing").Inc()
+		return errf(http.StatusUnauthorized, apiv1.CodeSignatureMissing, "kiosk requests must be signed (X-Veinkiosk-* headers)")
+	} else if err != nil {
+		s.metrics.authFailures.WithLabelValues("signature_invalid").Inc()
+		return errf(http.StatusUnauthorized, apiv1.CodeSignatureInvalid, "%v", err)
+	}
+	now := s.now()
+	if err := apiv1.CheckSkew(p.Timestamp, now, apiv1.MaxClockSkew); err != nil {
+		s.metrics.authFailures.WithLabelValues("clock_skew").Inc()
+		return errf(http.StatusUnauthorized, apiv1.CodeClockSkew, "request timestamp is more than %v from the server clock; check the kiosk's time", apiv1.MaxClockSkew)
+	}
+	k, err := s.kiosk(c.UserContext(), p.KioskID, now)
+	if err != nil {
+		return err
+	}
+	if k.Status != store.DeviceActive {
+		s.metrics.authFailures.WithLabelValues("kiosk_revoked").Inc()
+		return errf(http.StatusForbidden, apiv1.CodeKioskRevoked, "kiosk %s is revoked", k.ID)
+	}
+	if err := apiv1.VerifySignature(k.PublicKey, p, c.Method(), string(c.Request().RequestURI()), c.Body(), now, apiv1.MaxClockSkew); err != nil {
+		s.metrics.authFailures.WithLabelValues("signature_invalid").Inc()
+		return errf(http.StatusUnauthorized, apiv1.CodeSignatureInvalid, "request signature does not verify")
+	}
+	if !s.replay.firstUse(k.ID+"\x00"+p.Nonce, p.Timestamp.Add(apiv1.MaxClockSkew+time.Second)) {
+		s.metrics.authFailures.WithLabelValues("replay").Inc()
+		return errf(http.StatusUnauthorized, apiv1.CodeReplay, "request nonce already used")
+	}
+	if ok, wait := s.limits.allow(k.ID, now); !ok {
+		s.metrics.rateLimited.Inc()
+		return errf(http.StatusTooManyRequests, apiv1.CodeRateLimited, "kiosk request rate exceeded").retryAfter(int(math.Ceil(wait.Seconds())))
+	}
+	c.Locals(localsKiosk, &k)
+	return c.Next()
+}
+
+func (s *Server) kiosk(ctx context.Context, id string, now time.Time) (store.Kiosk, error) {
+	if k, ok := s.kiosks.get(id, now); ok {
+		return k, nil
+	}
+	k, err := s.st.GetKiosk(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		s.metrics.authFailures.WithLabelValues("kiosk_unknown").Inc()
+		return k, errf(http.StatusUnauthorized, apiv1.CodeKioskUnknown, "kiosk %s is not registered", id)
+	} else if err != nil {
+		return k, storeErr(err, "kiosk")
+	}
+	s.kiosks.put(k, now)
+	return k, nil
+}
+
+func kioskOf(c *fiber.Ctx) *store.Kiosk {
+	k, _ := c.Locals(localsKiosk).(*store.Kiosk)
+	return k
+}
+
+// Cookie and header of staff sessions.
+const sessionCookie = "vk_session"
+
+func bearer(c *fiber.Ctx) string {
+	a := c.Get(fiber.HeaderAuthorization)
+	if len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	return ""
+}
+
+// staff authenticates a staff session (bearer token, or the back-office
+// cookie when cookie is true) and requires one of roles. The staff record is
+// re-read so a disabled account stops at once.
+func (s *Server) staff(cookie bool, roles ...store.Role) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Locals(localsStaffAuth, true)
+		tok := bearer(c)
+		if tok == "" && cookie {
+			tok = c.Cookies(sessionCookie)
+		}
+		sess, ok := s.sessions.get(tok, s.now())
+		if !ok {
+			return errf(http.StatusUnauthorized, apiv1.CodeUnauthenticated, "log in first (staff session missing or expired)")
+		}
+		st, err := s.st.GetStaff(c.UserContext(), sess.staffID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return storeErr(err, "staff")
+		}
+		if err != nil || st.Disabled || st.Role != sess.role {
+			s.sessions.closeStaff(sess.staffID)
+			return errf(http.StatusUnauthorized, apiv1.CodeUnauthenticated, "the session is no longer valid; log in again")
+		}
+		if len(roles) > 0 && !slices.Contains(roles, sess.role) {
+			c.Locals(localsSession, sess)
+			return errf(http.StatusForbidden, apiv1.CodeForbidden, "role %s may not do this", sess.role)
+		}
+		c.Locals(localsSession, sess)
+		return c.Next()
+	}
+}
+
+func sessionOf(c *fiber.Ctx) *session {
+	sess, _ := c.Locals(localsSession).(*session)
+	return sess
+}
+
+func staffActor(c *fiber.Ctx) audit.Actor { return audit.Staff(sessionOf(c).staffID) }
+
+// audit appends a stand-alone audit event; failures are logged and
+// returned (the caller decides whether the action may stand without it).
+func (s *Server) audit(ctx context.Context, actor audit.Actor, action, target string, details map[string]string) error {
+	_, err := s.st.AppendAudit(ctx, audit.Event{Time: s.now(), Actor: actor, Action: action, Target: target, Details: details})
+	if err != nil {
+		s.log.Error("audit append failed", "action", action, "target", target, "err", err)
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}

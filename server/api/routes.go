@@ -1,0 +1,144 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+// auth is how a route authenticates.
+type auth int
+
+const (
+	authNone       auth = iota // public (health, metrics, OpenAPI, login)
+	authKiosk                  // Ed25519-signed kiosk request
+	authKioskStaff             // signed kiosk request + staff bearer session
+	authStaff                  // staff bearer session
+	authOffice                 // back-office page: session cookie
+)
+
+// route is one endpoint: the single table the app is built from and the
+// OpenAPI document is generated from.
+type route struct {
+	method, path string
+	auth         auth
+	roles        []store.Role
+	limit        int // body limit; 0: the group's default
+	summary      string
+	req, resp    any // JSON types for the document (nil: none)
+	status       int // success status; 0: 200
+	html         bool
+	h            fiber.Handler
+}
+
+var (
+	anyStaff   []store.Role
+	supervisor = []store.Role{store.RoleSupervisor, store.RoleAdmin}
+	admin      = []store.Role{store.RoleAdmin}
+	officers   = []store.Role{store.RoleDepartmentOfficer, store.RoleSupervisor, store.RoleAdmin}
+	station    = []store.Role{store.RoleStationStaff}
+)
+
+func (s *Server) routeTable() []route {
+	return []route{
+		{method: "GET", path: "/healthz", summary: "Liveness: the process answers.", h: s.handleHealth},
+		{method: "GET", path: "/readyz", summary: "Readiness: the gallery is loaded and the database answers.", h: s.handleReady},
+		{method: "GET", path: "/metrics", summary: "Prometheus metrics.", h: adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))},
+		{method: "GET", path: apiv1.PathOpenAPI, summary: "This OpenAPI 3 document.", h: s.handleOpenAPI},
+
+		{method: "POST", path: apiv1.PathSessions, summary: "Staff login (username, password); returns a bearer token.", req: apiv1.LoginRequest{}, resp: apiv1.Session{}, status: 201, h: s.handleLogin},
+		{method: "GET", path: apiv1.PathSessionCurrent, auth: authStaff, roles: anyStaff, summary: "The current staff session.", resp: apiv1.Session{}, h: s.handleSessionCurrent},
+		{method: "DELETE", path: apiv1.PathSessionCurrent, auth: authStaff, roles: anyStaff, summary: "Log out.", status: 204, h: s.handleLogout},
+
+		{method: "POST", path: apiv1.PathKioskNonce, auth: authKiosk, summary: "A fresh 32-byte capture nonce for the scanner to sign.", resp: apiv1.NonceResponse{}, h: s.handleNonce},
+		{method: "POST", path: apiv1.PathKioskVerify, auth: authKiosk, summary: "Card + vein verification; returns a single-use filing token.", req: apiv1.VerifyRequest{}, resp: apiv1.VerifyResponse{}, h: s.handleVerify},
+		{method: "GET", path: apiv1.PathKioskServices, auth: authKiosk, summary: "The catalogue of services.", resp: apiv1.ServiceList{}, h: s.handleServices},
+		{method: "POST", path: apiv1.PathKioskForm, auth: authKiosk, summary: "A service's form pre-filled from the token's resident.", req: apiv1.FormRequest{}, resp: apiv1.Form{}, h: s.handleForm},
+		{method: "POST", path: apiv1.PathKioskFilings, auth: authKiosk, summary: "Submit a filing (idempotent by key; consumes the token).", req: apiv1.SubmitFilingRequest{}, resp: apiv1.Filing{}, status: 201, h: s.handleSubmitFiling},
+		{method: "POST", path: apiv1.PathKioskStatus, auth: authKiosk, summary: "The token's resident's filings with status and reply.", req: apiv1.StatusRequest{}, resp: apiv1.FilingList{}, h: s.handleStatus},
+		{method: "POST", path: apiv1.PathKioskEnrolments, auth: authKioskStaff, roles: station, summary: "Enrol or re-enrol the card's holder (station staff).", req: apiv1.EnrolRequest{}, resp: apiv1.EnrolResponse{}, status: 201, h: s.handleEnrol},
+		{method: "POST", path: apiv1.PathKioskIdentify, auth: authKioskStaff, roles: station, summary: "Card-less 1:N identification (station policy).", req: apiv1.IdentifyRequest{}, resp: apiv1.IdentifyCandidate{}, h: s.handleIdentify},
+		{method: "POST", path: apiv1.PathKioskIdentifyConfirm, auth: authKioskStaff, roles: station, summary: "Staff confirm a card-less identification; returns a filing token.", req: apiv1.IdentifyConfirmRequest{}, resp: apiv1.VerifyResponse{}, h: s.handleIdentifyConfirm},
+
+		{method: "GET", path: apiv1.PathServices, auth: authStaff, roles: anyStaff, summary: "The catalogue of services.", resp: apiv1.ServiceList{}, h: s.handleCatalogue},
+		{method: "GET", path: apiv1.PathFilings, auth: authStaff, roles: officers, summary: "List filings (officers: their department). Query: status, department, service, overdue, after, limit.", resp: apiv1.FilingList{}, h: s.handleListFilings},
+		{method: "GET", path: apiv1.PathFilingsOverdue, auth: authStaff, roles: supervisor, summary: "Overdue filings per department.", resp: apiv1.OverdueReport{}, h: s.handleOverdue},
+		{method: "GET", path: apiv1.PathFilings + "/:id", auth: authStaff, roles: officers, summary: "One filing with its form.", resp: apiv1.Filing{}, h: s.handleGetFiling},
+		{method: "POST", path: apiv1.PathFilings + "/:id/decision", auth: authStaff, roles: []store.Role{store.RoleDepartmentOfficer}, summary: "Review, accept, reject or ask for more information, with a reply.", req: apiv1.Decision{}, resp: apiv1.Filing{}, h: s.handleDecision},
+		{method: "GET", path: apiv1.PathCases, auth: authStaff, roles: supervisor, summary: "Suspected duplicate enrolments. Query: status.", resp: apiv1.CaseList{}, h: s.handleListCases},
+		{method: "POST", path: apiv1.PathCases + "/:id/override", auth: authStaff, roles: supervisor, summary: "Allow the enrolment despite the match (reason required).", req: apiv1.CaseDecision{}, resp: apiv1.Case{}, h: s.decideCase(store.DedupOverridden)},
+		{method: "POST", path: apiv1.PathCases + "/:id/reject", auth: authStaff, roles: supervisor, summary: "Confirm the duplicate; the enrolment stays refused.", req: apiv1.CaseDecision{}, resp: apiv1.Case{}, h: s.decideCase(store.DedupRejected)},
+		{method: "POST", path: apiv1.PathAdminLockoutClear, auth: authStaff, roles: supervisor, summary: "Clear an ID number's verification lockout.", req: apiv1.LockoutClear{}, status: 204, h: s.handleClearLockout},
+
+		{method: "POST", path: apiv1.PathAdminStations, auth: authStaff, roles: admin, summary: "Create a station.", req: apiv1.Station{}, resp: apiv1.Station{}, status: 201, h: s.handleCreateStation},
+		{method: "GET", path: apiv1.PathAdminStations, auth: authStaff, roles: admin, summary: "List stations.", resp: apiv1.StationList{}, h: s.handleListStations},
+		{method: "POST", path: apiv1.PathAdminKiosks, auth: authStaff, roles: admin, summary: "Register a kiosk and its Ed25519 public key.", req: apiv1.KioskRegistration{}, resp: apiv1.Kiosk{}, status: 201, h: s.handleCreateKiosk},
+		{method: "GET", path: apiv1.PathAdminKiosks, auth: authStaff, roles: admin, summary: "List kiosks. Query: station.", resp: apiv1.KioskList{}, h: s.handleListKiosks},
+		{method: "POST", path: apiv1.PathAdminKiosks + "/:id/status", auth: authStaff, roles: admin, summary: "Revoke or reactivate a kiosk.", req: apiv1.StatusChange{}, resp: apiv1.Kiosk{}, h: s.handleKioskStatus},
+		{method: "POST", path: apiv1.PathAdminMakers, auth: authStaff, roles: admin, summary: "Trust a scanner maker's certificate key.", req: apiv1.Maker{}, resp: apiv1.Maker{}, status: 201, h: s.handleAddMaker},
+		{method: "GET", path: apiv1.PathAdminMakers, auth: authStaff, roles: admin, summary: "List trusted maker keys.", resp: apiv1.MakerList{}, h: s.handleListMakers},
+		{method: "GET", path: apiv1.PathAdminScanners, auth: authStaff, roles: admin, summary: "List scanners seen.", resp: apiv1.ScannerList{}, h: s.handleListScanners},
+		{method: "POST", path: apiv1.PathAdminScanners + "/:serial/status", auth: authStaff, roles: admin, summary: "Revoke or reactivate a scanner.", req: apiv1.StatusChange{}, resp: apiv1.Scanner{}, h: s.handleScannerStatus},
+		{method: "POST", path: apiv1.PathAdminStaff, auth: authStaff, roles: admin, summary: "Create a staff account.", req: apiv1.StaffCreate{}, resp: apiv1.Staff{}, status: 201, h: s.handleCreateStaff},
+		{method: "GET", path: apiv1.PathAdminStaff, auth: authStaff, roles: admin, summary: "List staff.", resp: apiv1.StaffList{}, h: s.handleListStaff},
+		{method: "POST", path: apiv1.PathAdminStaff + "/:id/disabled", auth: authStaff, roles: admin, summary: "Disable or enable a staff account (ends its sessions).", req: struct {
+			Disabled bool `json:"disabled"`
+		}{}, resp: apiv1.Staff{}, h: s.handleDisableStaff},
+		{method: "POST", path: apiv1.PathAdminResidents, auth: authStaff, roles: admin, limit: 8 << 20, summary: "Import residents from the population database (upsert).", req: apiv1.ResidentImport{}, resp: apiv1.ImportResult{}, h: s.handleImportResidents},
+		{method: "POST", path: apiv1.PathAdminResidents + "/status", auth: authStaff, roles: supervisor, summary: "Suspend or reactivate a resident.", req: apiv1.ResidentStatusChange{}, status: 204, h: s.handleResidentStatus},
+		{method: "POST", path: apiv1.PathAdminResidents + "/enrolment/delete", auth: authStaff, roles: admin, summary: "Delete a resident's enrolment (consent withdrawn).", req: apiv1.EnrolmentDeletion{}, status: 204, h: s.handleDeleteEnrolment},
+		{method: "POST", path: apiv1.PathAdminBulkEnrol, auth: authStaff, roles: admin, limit: s.cfg.BodyLimit.Bulk, summary: "Bulk enrolment of extracted templates (migration, load tests).", req: apiv1.BulkEnrolRequest{}, resp: apiv1.BulkEnrolResult{}, h: s.handleBulkEnrol},
+		{method: "GET", path: apiv1.PathAdminAuditVerify, auth: authStaff, roles: admin, summary: "Verify the audit hash chain.", resp: apiv1.AuditVerifyResult{}, h: s.handleAuditVerify},
+
+		{method: "GET", path: "/office", html: true, summary: "Back office: login page or the filing list.", h: s.officeHome},
+		{method: "POST", path: "/office/login", html: true, summary: "Back office: log in (form).", h: s.officeLogin},
+		{method: "POST", path: "/office/logout", auth: authOffice, roles: anyStaff, html: true, summary: "Back office: log out.", h: s.officeLogout},
+		{method: "GET", path: "/office/filings/:id", auth: authOffice, roles: officers, html: true, summary: "Back office: one filing and the decision form.", h: s.officeFiling},
+		{method: "POST", path: "/office/filings/:id", auth: authOffice, roles: []store.Role{store.RoleDepartmentOfficer}, html: true, summary: "Back office: record a decision (form).", h: s.officeDecide},
+	}
+}
+
+func (s *Server) register() {
+	s.app.Use(s.requestContext)
+	s.routes = s.routeTable()
+	for _, r := range s.routes {
+		var hs []fiber.Handler
+		limit := r.limit
+		switch r.auth {
+		case authKiosk, authKioskStaff:
+			if limit == 0 {
+				limit = s.cfg.BodyLimit.Kiosk
+			}
+			hs = append(hs, bodyLimit(limit), s.kioskAuth)
+			if r.auth == authKioskStaff {
+				hs = append(hs, s.staff(false, r.roles...))
+			}
+		case authStaff:
+			hs = append(hs, bodyLimit(max(limit, s.cfg.BodyLimit.Default)), s.staff(false, r.roles...))
+		case authOffice:
+			hs = append(hs, bodyLimit(s.cfg.BodyLimit.Default), s.officeAuth(r.roles...))
+		default:
+			hs = append(hs, bodyLimit(s.cfg.BodyLimit.Default))
+		}
+		s.app.Add(r.method, r.path, append(hs, r.h)...)
+	}
+}
+
+func (s *Server) handleHealth(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+func (s *Server) handleReady(c *fiber.Ctx) error {
+	if !s.ready.Load() {
+		return errf(http.StatusServiceUnavailable, apiv1.CodeUnavailable, "starting: the gallery is loading")
+	}
+	if _, _, err := s.st.AuditHead(c.UserContext()); err != nil {
+		return errf(http.StatusServiceUnavailable, apiv1.CodeUnavailable, "the database does not answer")
+	}
+	return c.JSON(fiber.Map{"status": "ready", "gallery_templates": s.gallery.Len(), "gallery_residents": s.gallery.Residents()})
+}

@@ -1,0 +1,265 @@
+// Package api is the central server's HTTP API on fiber: kiosk requests
+// (Ed25519-signed), staff sessions and roles, the enrolment, verification,
+// filing and card-less identification flows, the back-office web page,
+// metrics, health checks and the OpenAPI document.
+//
+// The JSON wire types and request signing live in server/apiv1, shared with
+// the kiosk; docs/api.md describes the API.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+// Config is the server's policy and its dependencies.
+type Config struct {
+	Store   store.Store // required
+	Logger  *slog.Logger
+	Gallery *Gallery // nil: a new, empty gallery (call LoadGallery)
+	Makers  *Makers  // scanner maker keys; nil: none (every capture fails maker_unknown)
+
+	// Score thresholds (Miura scores, higher is more alike), derived from
+	// the matcher's calibration at the configured false-match rates.
+	VerifyThreshold   float64 // 1:1 verification
+	DedupThreshold    float64 // enrolment 1:N deduplication
+	IdentifyThreshold float64 // card-less 1:N identification (stricter)
+
+	// IdentifyEnabled turns on card-less identification (station policy).
+	IdentifyEnabled bool
+	// MinQuality is the quality gate for captures, 0..100.
+	MinQuality int
+
+	NonceTTL     time.Duration // capture nonces; default 2 min
+	TokenTTL     time.Duration // filing tokens; default 10 min
+	SessionTTL   time.Duration // staff sessions (absolute); default 8 h
+	SessionIdle  time.Duration // staff sessions (idle); default 30 min
+	CandidateTTL time.Duration // card-less identification candidates; default 2 min
+
+	// RequestTimeout bounds every request's context; default 10 s.
+	RequestTimeout time.Duration
+	// BodyLimit bounds request bodies by route group, in bytes.
+	BodyLimit BodyLimits
+
+	// KioskRate and KioskBurst limit each kiosk's requests (token bucket);
+	// defaults 10/s, burst 30.
+	KioskRate  float64
+	KioskBurst int
+
+	// Lockout locks an ID number after repeated verification failures;
+	// each further lock within a day doubles LockFor (up to 64 times).
+	// Defaults: 5 failures, 5 min.
+	Lockout store.LockoutPolicy
+	// KioskFailures is how many consecutive verification failures at one
+	// kiosk start its backoff (1 s, doubling up to 5 min); default 5.
+	KioskFailures int
+
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// SecureCookies marks the back-office session cookie Secure (set it
+	// behind TLS).
+	SecureCookies bool
+}
+
+// BodyLimits are the request body limits.
+type BodyLimits struct {
+	Default int // staff API and the back office; default 256 KiB
+	Kiosk   int // kiosk requests (enrolment carries many captures); default 4 MiB
+	Bulk    int // admin bulk enrolment; default 32 MiB
+}
+
+func (c *Config) withDefaults() error {
+	if c.Store == nil {
+		return errors.New("api: Config.Store is required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.NonceTTL, 2*time.Minute)
+	def(&c.TokenTTL, 10*time.Minute)
+	def(&c.SessionTTL, 8*time.Hour)
+	def(&c.SessionIdle, 30*time.Minute)
+	def(&c.CandidateTTL, 2*time.Minute)
+	def(&c.RequestTimeout, 10*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Gallery == nil {
+		c.Gallery = NewGallery()
+	}
+	if c.Makers == nil {
+		c.Makers = NewMakers("")
+	}
+	if c.BodyLimit.Default <= 0 {
+		c.BodyLimit.Default = 256 << 10
+	}
+	if c.BodyLimit.Kiosk <= 0 {
+		c.BodyLimit.Kiosk = 4 << 20
+	}
+	if c.BodyLimit.Bulk <= 0 {
+		c.BodyLimit.Bulk = 32 << 20
+	}
+	if c.KioskRate <= 0 {
+		c.KioskRate = 10
+	}
+	if c.KioskBurst <= 0 {
+		c.KioskBurst = 30
+	}
+	if c.Lockout.MaxFailures == 0 && c.Lockout.LockFor == 0 {
+		c.Lockout = store.LockoutPolicy{MaxFailures: 5, LockFor: 5 * time.Minute}
+	}
+	if c.KioskFailures <= 0 {
+		c.KioskFailures = 5
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.VerifyThreshold <= 0 || c.DedupThreshold <= 0 || c.IdentifyThreshold <= 0 {
+		return errors.New("api: the verify, dedup and identify thresholds must be positive")
+	}
+	if c.IdentifyThreshold < c.VerifyThreshold {
+		return errors.New("api: the identification threshold must not be below the verification threshold")
+	}
+	return nil
+}
+
+// Server is the central service's HTTP API.
+type Server struct {
+	cfg      Config
+	st       store.Store
+	log      *slog.Logger
+	gallery  *Gallery
+	makers   *Makers
+	metrics  *metrics
+	now      func() time.Time
+	app      *fiber.App
+	routes   []route
+	sessions *sessions
+	replay   *replayCache
+	kiosks   *kioskCache
+	limits   *rateLimiter
+	loginLim *rateLimiter
+	throttle *kioskThrottle
+	idLocks  *lockEscalation
+	pending  *candidates
+	spent    *spentTokens
+	ready    atomic.Bool
+
+	openapiOnce sync.Once
+	openapi     []byte
+	openapiErr  error
+}
+
+// New builds the server and its fiber app. The gallery is empty until
+// LoadGallery; /readyz reports not ready until then.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		st:       cfg.Store,
+		log:      cfg.Logger,
+		gallery:  cfg.Gallery,
+		makers:   cfg.Makers,
+		now:      cfg.Now,
+		metrics:  newMetrics(),
+		sessions: newSessions(cfg.SessionTTL, cfg.SessionIdle),
+		replay:   newReplayCache(),
+		kiosks:   newKioskCache(10 * time.Second),
+		limits:   newRateLimiter(cfg.KioskRate, cfg.KioskBurst),
+		loginLim: newRateLimiter(0.2, 10),
+		throttle: newKioskThrottle(cfg.KioskFailures, time.Second, 5*time.Minute),
+		idLocks:  newLockEscalation(),
+		pending:  newCandidates(),
+		spent:    newSpentTokens(),
+	}
+	s.metrics.gallery = s.gallery
+	s.app = fiber.New(fiber.Config{
+		AppName:               "centrald",
+		BodyLimit:             cfg.BodyLimit.Bulk,
+		ErrorHandler:          s.errorHandler,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		ReadBufferSize:        16 << 10,
+	})
+	s.register()
+	return s, nil
+}
+
+// App returns the fiber app (for Listen and tests).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Gallery returns the in-memory gallery.
+func (s *Server) Gallery() *Gallery { return s.gallery }
+
+// LoadGallery loads every active template from the store into the gallery,
+// logging progress, and marks the server ready.
+func (s *Server) LoadGallery(ctx context.Context) error {
+	start := time.Now()
+	n, err := s.gallery.Load(ctx, s.st, s.log)
+	if err != nil {
+		return fmt.Errorf("api: loading the gallery: %w", err)
+	}
+	s.log.Info("gallery loaded", "templates", n, "residents", s.gallery.Residents(), "took", time.Since(start).Round(time.Millisecond))
+	s.ready.Store(true)
+	return nil
+}
+
+// SetReady marks the server ready (tests that start with an empty store).
+func (s *Server) SetReady() { s.ready.Store(true) }
+
+// Housekeep purges expired nonces and tokens and forgets expired sessions
+// and caches; call it periodically.
+func (s *Server) Housekeep(ctx context.Context) {
+	now := s.now()
+	if n, err := s.st.PurgeExpired(ctx, now); err != nil {
+		s.log.Warn("purging expired nonces and tokens", "err", err)
+	} else if n > 0 {
+		s.log.Debug("purged expired nonces and tokens", "rows", n)
+	}
+	s.sessions.sweep(now)
+	s.replay.sweep(now)
+	s.pending.sweep(now)
+	s.spent.sweep(now)
+	s.limits.sweep(now)
+	s.loginLim.sweep(now)
+	s.throttle.sweep(now)
+	s.idLocks.sweep(now)
+}
+
+// Run serves on addr until ctx is done, then shuts down within grace.
+func (s *Server) Run(ctx context.Context, addr string, grace time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.app.Listen(addr) }()
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-tick.C:
+			s.Housekeep(ctx)
+		case <-ctx.Done():
+			s.ready.Store(false)
+			s.log.Info("shutting down", "grace", grace)
+			if err := s.app.ShutdownWithTimeout(grace); err != nil {
+				return fmt.Errorf("api: shutdown: %w", err)
+			}
+			return nil
+		}
+	}
+}

@@ -1,0 +1,309 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+// dummyHash is verified against when the username is unknown, so a login
+// takes as long whether or not the account exists.
+var dummyHash, _ = store.HashPassword("veinkiosk-no-such-user")
+
+// login checks credentials and opens a session; shared by the API and the
+// back-office page.
+func (s *Server) login(c *fiber.Ctx, username, password string) (string, *session, error) {
+	ctx := c.UserContext()
+	now := s.now()
+	if len(username) == 0 || len(username) > 64 || len(password) == 0 || len(password) > 1024 {
+		return "", nil, errf(http.StatusUnauthorized, apiv1.CodeBadCredentials, "wrong username or password")
+	}
+	for _, key := range []string{"u:" + username, "ip:" + c.IP()} {
+		if ok, wait := s.loginLim.allow(key, now); !ok {
+			s.metrics.rateLimited.Inc()
+			return "", nil, errf(http.StatusTooManyRequests, apiv1.CodeRateLimited, "too many login attempts").retryAfter(retrySeconds(wait))
+		}
+	}
+	st, err := s.st.GetStaffByUsername(ctx, username)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", nil, storeErr(err, "staff")
+	}
+	hash := dummyHash
+	if err == nil {
+		hash = st.PasswordHash
+	}
+	ok, verr := store.VerifyPassword(hash, password)
+	if err != nil || verr != nil || !ok || st.Disabled {
+		actor, reason := audit.System("auth"), "unknown_user"
+		if err == nil {
+			actor, reason = audit.Staff(st.ID), "bad_password"
+			if st.Disabled {
+				reason = "disabled"
+			}
+		}
+		_ = s.audit(ctx, actor, "staff.login_failed", "", map[string]string{"reason": reason, "ip": c.IP()})
+		return "", nil, errf(http.StatusUnauthorized, apiv1.CodeBadCredentials, "wrong username or password")
+	}
+	tok, sess := s.sessions.open(st, now)
+	if err := s.audit(ctx, audit.Staff(st.ID), "staff.login", "staff:"+strconv.FormatInt(st.ID, 10), map[string]string{"ip": c.IP()}); err != nil {
+		s.sessions.close(tok)
+		return "", nil, err
+	}
+	return tok, sess, nil
+}
+
+func sessionView(tok string, sess *session) apiv1.Session {
+	return apiv1.Session{Token: tok, ExpiresAt: sess.expires, StaffID: sess.staffID, Username: sess.username, Role: string(sess.role), Department: sess.department}
+}
+
+func (s *Server) handleLogin(c *fiber.Ctx) error {
+	var req apiv1.LoginRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	tok, sess, err := s.login(c, req.Username, req.Password)
+	if err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).JSON(sessionView(tok, sess))
+}
+
+func (s *Server) handleSessionCurrent(c *fiber.Ctx) error {
+	return c.JSON(sessionView("", sessionOf(c)))
+}
+
+func (s *Server) handleLogout(c *fiber.Ctx) error {
+	s.sessions.close(bearer(c))
+	_ = s.audit(c.UserContext(), staffActor(c), "staff.logout", "", nil)
+	return c.SendStatus(http.StatusNoContent)
+}
+
+// ---- back-office filings ----
+
+// filingScope restricts what a role sees: officers their department only.
+func filingScope(sess *session, f *store.FilingFilter) {
+	if sess.role == store.RoleDepartmentOfficer {
+		f.Department = sess.department
+	}
+}
+
+func (s *Server) handleListFilings(c *fiber.Ctx) error {
+	sess := sessionOf(c)
+	f := store.FilingFilter{Department: c.Query("department"), ServiceCode: c.Query("service")}
+	if st := c.Query("status"); st != "" {
+		if !store.FilingStatus(st).Valid() {
+			return badRequest("unknown status %q", st)
+		}
+		f.Statuses = []store.FilingStatus{store.FilingStatus(st)}
+	}
+	if a := c.Query("after"); a != "" {
+		n, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || n < 0 {
+			return badRequest("after must be a filing id")
+		}
+		f.AfterID = n
+	}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 1000 {
+			return badRequest("limit must be 1..1000")
+		}
+		f.Limit = n
+	}
+	if c.QueryBool("overdue") {
+		now := s.now()
+		f.OverdueAt = &now
+	}
+	filingScope(sess, &f)
+	fs, err := s.st.ListFilings(c.UserContext(), f)
+	if err != nil {
+		return storeErr(err, "filings")
+	}
+	out := apiv1.FilingList{Filings: make([]apiv1.Filing, 0, len(fs))}
+	now := s.now()
+	for _, fl := range fs {
+		out.Filings = append(out.Filings, filingView(fl, now, false, ""))
+	}
+	return c.JSON(out)
+}
+
+// scopedFiling loads a filing the session may see (officers: their
+// department's only; others are told it does not exist).
+func (s *Server) scopedFiling(c *fiber.Ctx, idParam string) (store.Filing, error) {
+	id, err := strconv.ParseInt(idParam, 10, 64)
+	if err != nil || id <= 0 {
+		return store.Filing{}, badRequest("filing id must be a positive integer")
+	}
+	f, err := s.st.GetFiling(c.UserContext(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return f, errf(http.StatusNotFound, apiv1.CodeFilingNotFound, "no filing %d", id)
+	} else if err != nil {
+		return f, storeErr(err, "filing")
+	}
+	if sess := sessionOf(c); sess.role == store.RoleDepartmentOfficer && f.Department != sess.department {
+		return f, errf(http.StatusNotFound, apiv1.CodeFilingNotFound, "no filing %d", id)
+	}
+	return f, nil
+}
+
+func (s *Server) handleGetFiling(c *fiber.Ctx) error {
+	f, err := s.scopedFiling(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	name := ""
+	if r, err := s.st.GetResidentByID(c.UserContext(), f.ResidentID); err == nil {
+		name = r.Name
+	}
+	return c.JSON(filingView(f, s.now(), true, name))
+}
+
+// decide applies an officer's decision.
+func (s *Server) decide(c *fiber.Ctx, f store.Filing, d apiv1.Decision) (store.Filing, error) {
+	var to store.FilingStatus
+	switch d.Action {
+	case apiv1.DecisionReview:
+		to = store.FilingInReview
+	case apiv1.DecisionAccept:
+		to = store.FilingAccepted
+	case apiv1.DecisionReject:
+		to = store.FilingRejected
+	case apiv1.DecisionRequestInfo:
+		to = store.FilingNeedInfo
+	default:
+		return f, badRequest("action must be review, accept, reject or request_info")
+	}
+	if len([]rune(d.Reply)) > 1000 {
+		return f, badRequest("reply of at most 1000 characters")
+	}
+	if (to == store.FilingRejected || to == store.FilingNeedInfo) && d.Reply == "" {
+		return f, badRequest("a reply to the resident is required to reject or ask for more information")
+	}
+	if !store.CanTransition(f.Status, to) {
+		return f, errf(http.StatusConflict, apiv1.CodeFilingState, "a %s filing cannot go to %s", f.Status, to)
+	}
+	t := store.FilingTransition{FilingID: f.ID, From: f.Status, To: to, Note: d.Action, At: s.now()}
+	if d.Reply != "" {
+		t.Reply = &d.Reply
+	}
+	nf, err := s.st.TransitionFiling(c.UserContext(), staffActor(c), t)
+	if errors.Is(err, store.ErrConflict) {
+		return f, errf(http.StatusConflict, apiv1.CodeFilingState, "the filing changed meanwhile; reload it")
+	}
+	return nf, storeErr(err, "filing")
+}
+
+func (s *Server) handleDecision(c *fiber.Ctx) error {
+	f, err := s.scopedFiling(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	var d apiv1.Decision
+	if err := decode(c, &d); err != nil {
+		return err
+	}
+	nf, err := s.decide(c, f, d)
+	if err != nil {
+		return err
+	}
+	return c.JSON(filingView(nf, s.now(), true, ""))
+}
+
+func (s *Server) handleOverdue(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	now := s.now()
+	counts, err := s.st.OverdueByDepartment(ctx, now)
+	if err != nil {
+		return storeErr(err, "overdue")
+	}
+	out := apiv1.OverdueReport{Departments: []apiv1.DepartmentOverdue{}}
+	for _, d := range counts {
+		fs, err := s.st.ListFilings(ctx, store.FilingFilter{Department: d.Department, OverdueAt: &now, Limit: 200})
+		if err != nil {
+			return storeErr(err, "filings")
+		}
+		do := apiv1.DepartmentOverdue{Department: d.Department, Count: d.Overdue, OldestDue: d.OldestDue, Filings: []apiv1.Filing{}}
+		for _, f := range fs {
+			do.Filings = append(do.Filings, filingView(f, now, false, ""))
+		}
+		out.Departments = append(out.Departments, do)
+	}
+	return c.JSON(out)
+}
+
+func (s *Server) handleCatalogue(c *fiber.Ctx) error {
+	return c.JSON(apiv1.ServiceList{Services: catalogue})
+}
+
+// ---- card-less identification ----
+
+func (s *Server) handleIdentify(c *fiber.Ctx) error {
+	if !s.cfg.IdentifyEnabled {
+		return errf(http.StatusForbidden, apiv1.CodeIdentifyDisabled, "identification without a card is off by station policy")
+	}
+	k, sess, ctx := kioskOf(c), sessionOf(c), c.UserContext()
+	var req apiv1.IdentifyRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	cc, err := s.checkCapture(ctx, k, req.Capture)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	hits, err := s.gallery.Search(ctx, cc.tmpl, 2, s.cfg.IdentifyThreshold)
+	s.metrics.match.WithLabelValues("identify").Observe(time.Since(start).Seconds())
+	if err != nil {
+		return err
+	}
+	details := map[string]string{"kiosk": k.ID, "candidates": strconv.Itoa(len(hits))}
+	if len(hits) != 1 {
+		_ = s.audit(ctx, audit.Staff(sess.staffID), "identification.none", "", details)
+		return errf(http.StatusNotFound, apiv1.CodeCandidateNotFound, "no unique resident matches; use the ID card")
+	}
+	res, err := s.st.GetResidentByID(ctx, hits[0].ResidentID)
+	if err != nil {
+		return storeErr(err, "resident")
+	}
+	id := randomToken(18)
+	exp := s.now().Add(s.cfg.CandidateTTL)
+	s.pending.put(id, candidate{idNumber: res.IDNumber, kioskID: k.ID, staffID: sess.staffID, score: hits[0].Score, exp: exp})
+	if err := s.audit(ctx, audit.Staff(sess.staffID), "identification.candidate", "resident:"+strconv.FormatInt(res.ID, 10), details); err != nil {
+		return err
+	}
+	out := apiv1.IdentifyCandidate{CandidateID: id, Name: res.Name, IDNumberMasked: apiv1.MaskIDNumber(res.IDNumber), ExpiresAt: exp}
+	if !res.BirthDate.IsZero() {
+		out.BirthDate = res.BirthDate.Format(time.DateOnly)
+	}
+	return c.JSON(out)
+}
+
+func (s *Server) handleIdentifyConfirm(c *fiber.Ctx) error {
+	if !s.cfg.IdentifyEnabled {
+		return errf(http.StatusForbidden, apiv1.CodeIdentifyDisabled, "identification without a card is off by station policy")
+	}
+	k, sess := kioskOf(c), sessionOf(c)
+	var req apiv1.IdentifyConfirmRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	cand, ok := s.pending.take(req.CandidateID)
+	if !ok || cand.kioskID != k.ID || cand.staffID != sess.staffID || s.now().After(cand.exp) {
+		return errf(http.StatusGone, apiv1.CodeCandidateExpired, "the candidate is unknown or expired; identify again")
+	}
+	res, err := s.st.GetResident(c.UserContext(), cand.idNumber)
+	if err != nil {
+		return storeErr(err, "resident")
+	}
+	if res.Status == store.ResidentSuspended {
+		return errf(http.StatusForbidden, apiv1.CodeResidentSuspended, "the resident's record is suspended")
+	}
+	return s.issueToken(c, k, res, "identification.confirm", map[string]string{"kiosk": k.ID, "score": strconv.FormatFloat(cand.score, 'f', 4, 64)})
+}
