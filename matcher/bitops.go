@@ -45,8 +45,11 @@ func onesCount(a []uint64) int {
 // within mask.
 func maskedCount(rows, mask []uint64) int {
 	n, s := 0, len(mask)
-	for i, w := range rows {
-		n += bits.OnesCount64(w & mask[i%s])
+	for len(rows) >= s {
+		for i, m := range mask {
+			n += bits.OnesCount64(rows[i] & m)
+		}
+		rows = rows[s:]
 	}
 	return n
 }
@@ -120,4 +123,33 @@ func down2(dst, src []uint64, w, h, stride int) (w2, h2, stride2 int) {
 		}
 	}
 	return w2, h2, stride2
+}
+
+// andCountDy3 returns, for d = 0, 1, 2, the number of bits set in both r
+// and p[d*stride : d*stride+len(r)]: the overlaps of r with three windows
+// one row apart, loading every word of r once.
+func andCountDy3(r, p []uint64, stride int) (n0, n1, n2 int) {
+	n := len(r)
+	p0, p1, p2 := p[:n], p[stride:stride+n], p[2*stride:2*stride+n]
+	for i, v := range r {
+		n0 += bits.OnesCount64(v & p0[i])
+		n1 += bits.OnesCount64(v & p1[i])
+		n2 += bits.OnesCount64(v & p2[i])
+	}
+	return n0, n1, n2
+}
+
+// andCountDy5 is andCountDy3 for five windows.
+func andCountDy5(r, p []uint64, stride int) (n0, n1, n2, n3, n4 int) {
+	n := len(r)
+	p0, p1, p2 := p[:n], p[stride:stride+n], p[2*stride:2*stride+n]
+	p3, p4 := p[3*stride:3*stride+n], p[4*stride:4*stride+n]
+	for i, v := range r {
+		n0 += bits.OnesCount64(v & p0[i])
+		n1 += bits.OnesCount64(v & p1[i])
+		n2 += bits.OnesCount64(v & p2[i])
+		n3 += bits.OnesCount64(v & p3[i])
+		n4 += bits.OnesCount64(v & p4[i])
+	}
+	return n0, n1, n2, n3, n4
 }

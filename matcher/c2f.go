@@ -2,17 +2,19 @@ package matcher
 
 // Coarse-to-fine search. Level 2 (4 x 4 pooled) is searched exhaustively;
 // the best c2Keep2 displacements are refined at level 1 (the 3 x 3
-// neighbourhood of twice the displacement), the best c2Keep1 of those at
-// level 0, where a hill climb over the 8-neighbourhood then runs to a
-// local maximum of Nm. The score is Miura's formula at the displacement
-// reached. Its agreement with the exhaustive search is measured in
-// c2f_test.go and reported in docs/template-format.md.
+// neighbourhood of twice the displacement), the best one of those at level
+// 0 (again its 3 x 3 neighbourhood), where a hill climb over the
+// 8-neighbourhood then runs to a local maximum of Nm. The score is Miura's
+// formula at the displacement reached. Its agreement with the exhaustive
+// search is measured in c2f_test.go and reported in
+// docs/template-format.md.
 
-const (
-	c2Keep2    = 3  // displacements kept from level 2
-	c2Keep1    = 2  // displacements kept from level 1
-	c2MaxClimb = 24 // hill-climb steps at level 0
+var (
+	c2Keep2    = 2  // displacements kept from level 2
+	c2MaxClimb = 16 // hill-climb steps at level 0
 )
+
+const maxKeep2 = 4
 
 // shift is a displacement and its overlap count.
 type shift struct{ nm, dy, dx int }
@@ -52,23 +54,25 @@ func insertTop(top []shift, n int, s shift) int {
 	return n + 1
 }
 
-// coarse returns the best c2Keep2 displacements at level 2.
-func (p *Probe) coarse(c *cand, top *[c2Keep2]shift) int {
-	l, pl, r := &p.g.lv[2], &p.lv[2], c.crop[2]
-	n := 0
-	nw := len(r)
+// scanLevel2 calls fn for every displacement of level 2, in blocks of five
+// vertical displacements sharing the loads of the candidate's rows.
+func (p *Probe) scanLevel2(r []uint64, fn func(nm, dy, dx int)) {
+	l, pl := &p.g.lv[2], &p.lv[2]
 	cs := l.copyRows * l.stride
 	for dx := -l.dx; dx <= l.dx; dx++ {
 		cp := pl.copies[(dx+l.dx)*cs : (dx+l.dx+1)*cs]
-		for dy := -l.dy; dy <= l.dy; dy++ {
-			a := (l.r0 + dy + l.pad) * l.stride
-			nm := andCount(r, cp[a:a+nw])
-			if n < c2Keep2 || nm >= top[n-1].nm {
-				n = insertTop(top[:], n, shift{nm, dy, dx})
+		for dy0 := -l.dy; dy0 <= l.dy; dy0 += 5 {
+			a := (l.r0 + dy0 + l.pad) * l.stride
+			var nm [5]int
+			nm[0], nm[1], nm[2], nm[3], nm[4] = andCountDy5(r, cp[a:], l.stride)
+			for i, n := range nm {
+				if dy0+i > l.dy {
+					break
+				}
+				fn(n, dy0+i, dx)
 			}
 		}
 	}
-	return n
 }
 
 // coarseScore is the normalised overlap at level 2 only: the preselection
@@ -76,19 +80,12 @@ func (p *Probe) coarse(c *cand, top *[c2Keep2]shift) int {
 // within the crop columns.
 func (p *Probe) coarseScore(r []uint64, ones2 int) float64 {
 	l, pl := &p.g.lv[2], &p.lv[2]
-	nw := len(r)
-	cs := l.copyRows * l.stride
 	best := shift{nm: -1}
-	for dx := -l.dx; dx <= l.dx; dx++ {
-		cp := pl.copies[(dx+l.dx)*cs : (dx+l.dx+1)*cs]
-		for dy := -l.dy; dy <= l.dy; dy++ {
-			a := (l.r0 + dy + l.pad) * l.stride
-			nm := andCount(r, cp[a:a+nw])
-			if nm > best.nm {
-				best = shift{nm, dy, dx}
-			}
+	p.scanLevel2(r, func(nm, dy, dx int) {
+		if nm > best.nm {
+			best = shift{nm, dy, dx}
 		}
-	}
+	})
 	den := ones2 + int(pl.ones[(best.dy+l.dy)*(2*l.dx+1)+best.dx+l.dx])
 	if den == 0 {
 		return 0
@@ -96,74 +93,95 @@ func (p *Probe) coarseScore(r []uint64, ones2 int) float64 {
 	return float64(best.nm) / float64(den)
 }
 
-func (p *Probe) scoreCoarseToFine(c *cand) float64 {
-	var top2 [c2Keep2]shift
-	n2 := p.coarse(c, &top2)
-
-	// Level 1.
-	var top1 [c2Keep1]shift
-	n1 := 0
-	{
-		l, pl, r := &p.g.lv[1], &p.lv[1], c.crop[1]
-		for _, s := range top2[:n2] {
-			for ddy := -1; ddy <= 1; ddy++ {
-				dy := 2*s.dy + ddy
-				if dy < -l.dy || dy > l.dy {
-					continue
-				}
-				for ddx := -1; ddx <= 1; ddx++ {
-					dx := 2*s.dx + ddx
-					if dx < -l.dx || dx > l.dx {
-						continue
-					}
-					nm := andCount(r, pl.window(l, dy, dx))
-					n1 = insertTop(top1[:], n1, shift{nm, dy, dx})
-				}
-			}
+// block3 evaluates the 3 x 3 displacements centred on (dy, dx) at level l
+// and calls fn for those within range.
+func (p *Probe) block3(li int, r []uint64, dy, dx int, fn func(nm, dy, dx int)) {
+	l, pl := &p.g.lv[li], &p.lv[li]
+	cs := l.copyRows * l.stride
+	for x := dx - 1; x <= dx+1; x++ {
+		if x < -l.dx || x > l.dx {
+			continue
+		}
+		a := (x+l.dx)*cs + (l.r0+dy-1+l.pad)*l.stride
+		n0, n1, n2 := andCountDy3(r, pl.copies[a:], l.stride)
+		if dy-1 >= -l.dy {
+			fn(n0, dy-1, x)
+		}
+		if dy >= -l.dy && dy <= l.dy {
+			fn(n1, dy, x)
+		}
+		if dy+1 <= l.dy {
+			fn(n2, dy+1, x)
 		}
 	}
+}
 
-	// Level 0: neighbourhoods of the level-1 winners, then a hill climb.
+func (p *Probe) scoreCoarseToFine(c *cand) float64 {
+	var top2 [maxKeep2]shift
+	n2, keep := 0, min(c2Keep2, maxKeep2)
+	p.scanLevel2(c.crop[2], func(nm, dy, dx int) {
+		if n2 < keep || nm >= top2[n2-1].nm {
+			n2 = insertTop(top2[:keep], n2, shift{nm, dy, dx})
+		}
+	})
+
+	// Level 1: keep the best.
+	best1 := shift{nm: -1}
+	for _, s := range top2[:n2] {
+		p.block3(1, c.crop[1], 2*s.dy, 2*s.dx, func(nm, dy, dx int) {
+			if s := (shift{nm, dy, dx}); s.beats(best1) {
+				best1 = s
+			}
+		})
+	}
+
+	// Level 0: its neighbourhood, then a hill climb.
 	l, pl, r := &p.g.lv[0], &p.lv[0], c.crop[0]
-	var seen [96]int32
+	dy0 := min(max(2*best1.dy, -l.dy), l.dy)
+	dx0 := min(max(2*best1.dx, -l.dx), l.dx)
+	var seen [64]int32
 	nseen := 0
 	best := shift{nm: -1}
-	eval := func(dy, dx int) {
-		if dy < -l.dy || dy > l.dy || dx < -l.dx || dx > l.dx {
-			return
-		}
-		key := int32((dy+l.dy)*(2*l.dx+1) + dx + l.dx)
-		for _, k := range seen[:nseen] {
-			if k == key {
-				return
-			}
-		}
-		if nseen < len(seen) {
-			seen[nseen] = key
-			nseen++
-		}
-		var nm int
-		if l.stride == 3 {
-			nm = andCount3(r, pl.window(l, dy, dx))
-		} else {
-			nm = andCount(r, pl.window(l, dy, dx))
-		}
+	p.block3(0, r, dy0, dx0, func(nm, dy, dx int) {
+		seen[nseen] = int32((dy+l.dy)*(2*l.dx+1) + dx + l.dx)
+		nseen++
 		if s := (shift{nm, dy, dx}); s.beats(best) {
 			best = s
 		}
-	}
-	for _, s := range top1[:n1] {
-		for ddy := -1; ddy <= 1; ddy++ {
-			for ddx := -1; ddx <= 1; ddx++ {
-				eval(2*s.dy+ddy, 2*s.dx+ddx)
-			}
-		}
-	}
+	})
 	for step := 0; step < c2MaxClimb; step++ {
 		from := best
-		for ddy := -1; ddy <= 1; ddy++ {
-			for ddx := -1; ddx <= 1; ddx++ {
-				eval(from.dy+ddy, from.dx+ddx)
+		if from.dy == dy0 && from.dx == dx0 && step == 0 {
+			break // the centre of the block is a local maximum
+		}
+		for y := from.dy - 1; y <= from.dy+1; y++ {
+			if y < -l.dy || y > l.dy {
+				continue
+			}
+		next:
+			for x := from.dx - 1; x <= from.dx+1; x++ {
+				if x < -l.dx || x > l.dx {
+					continue
+				}
+				key := int32((y+l.dy)*(2*l.dx+1) + x + l.dx)
+				for _, k := range seen[:nseen] {
+					if k == key {
+						continue next
+					}
+				}
+				if nseen < len(seen) {
+					seen[nseen] = key
+					nseen++
+				}
+				var nm int
+				if l.stride == 3 {
+					nm = andCount3(r, pl.window(l, y, x))
+				} else {
+					nm = andCount(r, pl.window(l, y, x))
+				}
+				if s := (shift{nm, y, x}); s.beats(best) {
+					best = s
+				}
 			}
 		}
 		if best == from {

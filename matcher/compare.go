@@ -63,7 +63,10 @@ func newGeometry(w, h, ch, cw int) *geometry {
 		if i == 0 {
 			c0, c1 = cw, w-cw
 		}
-		l.pad = max(0, l.dy-l.r0, l.r1+l.dy-l.h)
+		// Four more zero rows than the displacements need on each side, so
+		// that blocks of up to five displacements overlapping the range can
+		// be computed without tests at the edges.
+		l.pad = max(0, l.dy+4-l.r0, l.r1+l.dy+4-l.h)
 		l.copyRows = l.h + 2*l.pad
 		l.colMask = make([]uint64, l.stride)
 		for x := c0; x < c1; x++ {
@@ -248,20 +251,20 @@ func (p *Probe) exhaustive(c *cand) (best, bt, bs int) {
 	pl := &p.lv[0]
 	r := c.crop[0]
 	cs := l.copyRows * l.stride
-	nw := len(r)
 	best = -1
 	for s := 0; s <= 2*l.dx; s++ {
-		cp := pl.copies[s*cs : (s+1)*cs]
-		for t := 0; t <= 2*l.dy; t++ {
-			win := cp[t*l.stride : t*l.stride+nw]
-			var nm int
-			if l.stride == 3 {
-				nm = andCount3(r, win)
-			} else {
-				nm = andCount(r, win)
-			}
-			if nm > best || (nm == best && t < bt) {
-				best, bt, bs = nm, t, s
+		cp := pl.copies[s*cs+l.pad*l.stride : (s+1)*cs]
+		for t0 := 0; t0 <= 2*l.dy; t0 += 5 {
+			var nm [5]int
+			nm[0], nm[1], nm[2], nm[3], nm[4] = andCountDy5(r, cp[t0*l.stride:], l.stride)
+			for i, n := range nm {
+				t := t0 + i
+				if t > 2*l.dy {
+					break
+				}
+				if n > best || (n == best && t < bt) {
+					best, bt, bs = n, t, s
+				}
 			}
 		}
 	}

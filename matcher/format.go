@@ -23,6 +23,7 @@ const (
 	maskNone = 0 // no mask
 	maskRaw  = 1 // bitmap, like the vein pattern
 	maskRuns = 2 // per-row run lengths, uvarints
+	maskBand = 3 // per-column [top, bottom) band, zigzag deltas
 )
 
 // Decoding errors. ParseTemplate wraps them with details.
@@ -53,6 +54,9 @@ func (t *Template) AppendBinary(b []byte) ([]byte, error) {
 	var maskPayload []byte
 	if t.Mask != nil {
 		maskEnc, maskPayload = maskRuns, appendRuns(nil, t.Mask)
+		if band, ok := appendBand(nil, t.Mask); ok && len(band) <= len(maskPayload) {
+			maskEnc, maskPayload = maskBand, band
+		}
 		if len(maskPayload) >= rowBytes*h {
 			maskEnc, maskPayload = maskRaw, appendBitmap(nil, t.Mask)
 		}
@@ -150,6 +154,10 @@ func ParseTemplate(b []byte) (*Template, error) {
 		if t.Mask, err = readRuns(mp, w, h); err != nil {
 			return nil, fmt.Errorf("%w: mask: %w", ErrCorrupt, err)
 		}
+	case maskBand:
+		if t.Mask, err = readBand(mp, w, h); err != nil {
+			return nil, fmt.Errorf("%w: mask: %w", ErrCorrupt, err)
+		}
 	default:
 		return nil, fmt.Errorf("%w: unknown mask encoding %d", ErrCorrupt, maskEnc)
 	}
@@ -229,6 +237,68 @@ func readRuns(b []byte, w, h int) (*Pattern, error) {
 	}
 	if len(b) != 0 {
 		return nil, fmt.Errorf("%d bytes after the last row", len(b))
+	}
+	return p, nil
+}
+
+// appendBand appends p as one band [top, bottom) of set pixels per column,
+// the shape of a finger mask, as zigzag varint deltas from the previous
+// column's top and bottom (an empty column is 0, 0). ok is false when a
+// column is not a single band.
+func appendBand(b []byte, p *Pattern) (_ []byte, ok bool) {
+	prevTop, prevBot := 0, 0
+	for x := 0; x < p.W; x++ {
+		top, bot := 0, 0
+		y := 0
+		for y < p.H && !p.At(x, y) {
+			y++
+		}
+		if y < p.H {
+			top = y
+			for y < p.H && p.At(x, y) {
+				y++
+			}
+			bot = y
+			for ; y < p.H; y++ {
+				if p.At(x, y) {
+					return b, false
+				}
+			}
+		}
+		b = binary.AppendVarint(b, int64(top-prevTop))
+		b = binary.AppendVarint(b, int64(bot-prevBot))
+		prevTop, prevBot = top, bot
+	}
+	return b, true
+}
+
+func readBand(b []byte, w, h int) (*Pattern, error) {
+	p := NewPattern(w, h)
+	top, bot := 0, 0
+	for x := 0; x < w; x++ {
+		dt, k := binary.Varint(b)
+		if k <= 0 {
+			return nil, fmt.Errorf("truncated band at column %d", x)
+		}
+		b = b[k:]
+		db, k := binary.Varint(b)
+		if k <= 0 {
+			return nil, fmt.Errorf("truncated band at column %d", x)
+		}
+		b = b[k:]
+		if dt < -int64(h) || dt > int64(h) || db < -int64(h) || db > int64(h) {
+			return nil, fmt.Errorf("band delta out of range at column %d", x)
+		}
+		top, bot = top+int(dt), bot+int(db)
+		if top < 0 || bot > h || top > bot || (top == bot && top != 0) {
+			return nil, fmt.Errorf("bad band [%d, %d) at column %d", top, bot, x)
+		}
+		for y := top; y < bot; y++ {
+			p.Bits[y*p.Stride+x>>6] |= 1 << (uint(x) & 63)
+		}
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%d bytes after the last column", len(b))
 	}
 	return p, nil
 }

@@ -251,11 +251,24 @@ func (gl *Gallery) scoreCand(p *Probe, c *cand) float64 {
 
 // Search returns the k subjects whose templates score highest against the
 // probe, best first; a subject's score is the maximum over its templates
-// (all fingers). Above GalleryOptions.PreselectAbove templates it ranks all
-// templates by a cheap coarse score first and compares only the best
+// (all fingers). From GalleryOptions.PreselectAbove templates on it ranks
+// all templates by a cheap coarse score first and compares only the best
 // GalleryOptions.Preselect fully (see docs/template-format.md for the
 // measured agreement with the exhaustive search).
 func (gl *Gallery) Search(ctx context.Context, probe *Template, k int) ([]Candidate, error) {
+	return gl.SearchWith(ctx, probe, k, SearchOptions{})
+}
+
+// SearchOptions override the gallery's preselection for one search.
+type SearchOptions struct {
+	// Preselect: 0 follows GalleryOptions; n > 0 preselects n templates
+	// whatever the gallery size; n < 0 compares every template fully.
+	Preselect int
+}
+
+// SearchWith is Search with per-search options; for measuring the
+// preselection against the full search, and for audits.
+func (gl *Gallery) SearchWith(ctx context.Context, probe *Template, k int, so SearchOptions) ([]Candidate, error) {
 	if err := probe.Validate(); err != nil {
 		return nil, err
 	}
@@ -271,31 +284,17 @@ func (gl *Gallery) Search(ctx context.Context, probe *Template, k int) ([]Candid
 		return nil, err
 	}
 	p := newProbe(probe, gl.g)
-	above := cmp.Or(gl.opts.PreselectAbove, DefaultPreselectAbove)
-	if above >= 0 && len(gl.entries) >= above && !gl.g.exhaustive {
-		return gl.searchPreselect(ctx, p, k, max(k, cmp.Or(gl.opts.Preselect, DefaultPreselect)))
+	m := so.Preselect
+	if m == 0 {
+		above := cmp.Or(gl.opts.PreselectAbove, DefaultPreselectAbove)
+		if above >= 0 && len(gl.entries) >= above {
+			m = cmp.Or(gl.opts.Preselect, DefaultPreselect)
+		}
+	}
+	if m > 0 && !gl.g.exhaustive && m < len(gl.entries) {
+		return gl.searchPreselect(ctx, p, k, max(k, m))
 	}
 	return gl.searchAll(ctx, p, k)
-}
-
-// SearchExhaustive is Search without preselection, whatever the gallery
-// size; for measuring preselection and for audits.
-func (gl *Gallery) SearchExhaustive(ctx context.Context, probe *Template, k int) ([]Candidate, error) {
-	if err := probe.Validate(); err != nil {
-		return nil, err
-	}
-	if k <= 0 {
-		return nil, nil
-	}
-	gl.mu.RLock()
-	defer gl.mu.RUnlock()
-	if len(gl.entries) == 0 {
-		return nil, nil
-	}
-	if err := compatible(gl.ref, probe); err != nil {
-		return nil, err
-	}
-	return gl.searchAll(ctx, newProbe(probe, gl.g), k)
 }
 
 func (gl *Gallery) workers(n int) int {
