@@ -343,7 +343,9 @@ func (l *LEDs) UnmarshalBinary(data []byte) error {
 type NonceRequest struct{ Nonce [32]byte }
 
 // MarshalBinary encodes the request.
-func (n *NonceRequest) MarshalBinary() ([]byte, error) { return append([]byte(nil), n.Nonce[:]...), nil }
+func (n *NonceRequest) MarshalBinary() ([]byte, error) {
+	return append([]byte(nil), n.Nonce[:]...), nil
+}
 
 // UnmarshalBinary decodes the request.
 func (n *NonceRequest) UnmarshalBinary(data []byte) error {

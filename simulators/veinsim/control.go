@@ -1,0 +1,154 @@
+package veinsim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// Handler returns the HTTP control channel of the device, JSON in and out:
+//
+//	GET    /status                       the Status
+//	POST   /finger  {"resident":"ID","finger":N} or {"seed":S}   place a finger
+//	DELETE /finger                       remove the finger
+//	POST   /fault   {"fault":"corrupt-frame"}                  choose a fault ("none" heals)
+//	DELETE /fault                        heal
+//	POST   /quality {"quality":0.5}      fingerimg quality 0..1
+//	POST   /unplug, POST /replug
+//
+// Every answer is the Status after the change, or {"error": "..."} with a
+// 4xx code. Bodies are limited to 4 KiB and unknown fields are rejected.
+func (d *Device) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { d.reply(w, nil) })
+	mux.HandleFunc("POST /finger", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Resident string  `json:"resident"`
+			Finger   int     `json:"finger"`
+			Seed     *uint64 `json:"seed"`
+		}
+		if err := decode(r, &req); err != nil {
+			d.reply(w, err)
+			return
+		}
+		switch {
+		case req.Resident != "" && req.Seed != nil:
+			d.reply(w, badRequest("give resident and finger, or seed, not both"))
+		case req.Resident != "":
+			if req.Finger == 0 {
+				req.Finger = 2 // right index finger
+			}
+			err := d.PlaceResident(req.Resident, req.Finger)
+			if err != nil && !errors.Is(err, ErrUnknownResident) {
+				err = badRequest(err.Error())
+			}
+			d.reply(w, err)
+		case req.Seed != nil:
+			d.PlaceFinger(*req.Seed)
+			d.reply(w, nil)
+		default:
+			d.reply(w, badRequest("need resident (and finger) or seed"))
+		}
+	})
+	mux.HandleFunc("DELETE /finger", func(w http.ResponseWriter, r *http.Request) { d.RemoveFinger(); d.reply(w, nil) })
+	mux.HandleFunc("POST /fault", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Fault string `json:"fault"`
+		}
+		if err := decode(r, &req); err != nil {
+			d.reply(w, err)
+			return
+		}
+		f, err := ParseFault(req.Fault)
+		if err != nil {
+			d.reply(w, badRequest(err.Error()))
+			return
+		}
+		d.reply(w, d.SetFault(f))
+	})
+	mux.HandleFunc("DELETE /fault", func(w http.ResponseWriter, r *http.Request) { d.reply(w, d.SetFault(FaultNone)) })
+	mux.HandleFunc("POST /quality", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Quality *float64 `json:"quality"`
+		}
+		if err := decode(r, &req); err != nil {
+			d.reply(w, err)
+			return
+		}
+		if req.Quality == nil {
+			d.reply(w, badRequest("need quality"))
+			return
+		}
+		if err := d.SetQuality(*req.Quality); err != nil {
+			d.reply(w, badRequest(err.Error()))
+			return
+		}
+		d.reply(w, nil)
+	})
+	mux.HandleFunc("POST /unplug", func(w http.ResponseWriter, r *http.Request) { d.Unplug(); d.reply(w, nil) })
+	mux.HandleFunc("POST /replug", func(w http.ResponseWriter, r *http.Request) { d.Replug(); d.reply(w, nil) })
+	return mux
+}
+
+type httpError struct {
+	code int
+	msg  string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func badRequest(msg string) error { return &httpError{http.StatusBadRequest, msg} }
+
+func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return &httpError{http.StatusUnsupportedMediaType, "send application/json"}
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return badRequest(fmt.Sprintf("bad JSON body: %v", err))
+	}
+	if dec.More() {
+		return badRequest("bad JSON body: trailing data")
+	}
+	return nil
+}
+
+func (d *Device) reply(w http.ResponseWriter, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		code := http.StatusBadRequest
+		var he *httpError
+		switch {
+		case errors.As(err, &he):
+			code = he.code
+		case errors.Is(err, ErrUnknownResident):
+			code = http.StatusNotFound
+		}
+		w.WriteHeader(code)
+		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	json.NewEncoder(w).Encode(d.Status())
+}
+
+// ListenControl listens on addr (default 127.0.0.1:0) for the control
+// channel. It refuses addresses that are not loopback: the channel has no
+// authentication.
+func ListenControl(addr string) (net.Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("veinsim: control address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("veinsim: control address %q is not loopback; the control channel is unauthenticated", addr)
+	}
+	return net.Listen("tcp", addr)
+}
