@@ -81,7 +81,7 @@ func clamp(x, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, x)) }
 func NewFinger(seed uint64) *Finger {
 	r := newRand(seed, 0x66696e676572) // "finger"
 	f := &Finger{seed: seed}
-	f.hw = uniform(r, 58, 78)
+	f.hw = uniform(r, 50, 72)
 	f.tipR = f.hw * uniform(r, 0.75, 1.1)
 	f.tipN = uniform(r, 2.2, 3.4)
 	f.tipMargin = uniform(r, 22, 50)
