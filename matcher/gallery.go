@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"unsafe"
 )
 
 // GalleryOptions tune a Gallery. The zero value is ready to use.
@@ -503,4 +504,12 @@ func (h *minHeap) down(i int) {
 		it[i], it[l] = it[l], it[i]
 		i = l
 	}
+}
+
+// BytesPerTemplate is the memory one template takes in the gallery: its
+// packed comparison data and its metadata (not counting subject names).
+func (gl *Gallery) BytesPerTemplate() int {
+	gl.mu.RLock()
+	defer gl.mu.RUnlock()
+	return gl.slotWords*8 + int(unsafe.Sizeof(entry{})) + 4 // + its index in the subject's list
 }
