@@ -1,0 +1,283 @@
+package sqlcore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+// ---- dedup cases ----
+
+const dedupCols = `d.id, r.id_number, m.id_number, d.finger, d.score, d.kiosk_id, d.staff_id, d.status, d.decided_by, d.reason, d.created_at, d.decided_at`
+const dedupFrom = ` FROM dedup_cases d JOIN residents r ON r.id = d.resident_id JOIN residents m ON m.id = d.matched_resident_id`
+
+func scanDedup(row interface{ Scan(...any) error }) (store.DedupCase, error) {
+	var c store.DedupCase
+	var status string
+	err := row.Scan(&c.ID, &c.IDNumber, &c.MatchedIDNumber, &c.Finger, &c.Score, nstr{&c.KioskID}, nint{&c.StaffID}, &status,
+		nint{&c.DecidedBy}, &c.Reason, tm{&c.CreatedAt}, ntm{&c.DecidedAt})
+	c.Status = store.DedupStatus(status)
+	return c, err
+}
+
+// CreateDedupCase opens a case.
+func (s *Store) CreateDedupCase(ctx context.Context, actor audit.Actor, c store.DedupCase) (store.DedupCase, error) {
+	if err := checkActor(actor); err != nil {
+		return c, err
+	}
+	c.IDNumber = strings.ToUpper(strings.TrimSpace(c.IDNumber))
+	c.MatchedIDNumber = strings.ToUpper(strings.TrimSpace(c.MatchedIDNumber))
+	if c.IDNumber == c.MatchedIDNumber {
+		return c, invalid("a dedup case needs two different ID numbers")
+	}
+	if c.Finger < 1 || c.Finger > 10 {
+		return c, invalid("finger position %d: want 1..10", c.Finger)
+	}
+	c.Status, c.DecidedBy, c.DecidedAt, c.Reason = store.DedupOpen, 0, nil, ""
+	c.CreatedAt = s.at(c.CreatedAt)
+	err := s.tx(ctx, WriteTx, func(q Q) error {
+		var rid, mid int64
+		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, c.IDNumber).Scan(&rid); err != nil {
+			return notFound(err, "resident", "(enrolling)")
+		}
+		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, c.MatchedIDNumber).Scan(&mid); err != nil {
+			return notFound(err, "resident", "(matched)")
+		}
+		if err := q.QueryRow(ctx, `INSERT INTO dedup_cases (resident_id, matched_resident_id, finger, score, kiosk_id, staff_id, status, reason, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, 'open', '', $7) RETURNING id`,
+			rid, mid, c.Finger, c.Score, nullIfEmpty(c.KioskID), nullIfZero(c.StaffID), s.t(c.CreatedAt)).Scan(&c.ID); err != nil {
+			return err
+		}
+		_, err := s.appendAudit(ctx, q, ev(actor, c.CreatedAt, "dedup.open", "dedup:"+itoa(c.ID),
+			"resident", itoa(rid), "matched_resident", itoa(mid), "finger", itoa(int64(c.Finger)),
+			"score", strconv.FormatFloat(c.Score, 'g', 6, 64), "kiosk", c.KioskID))
+		return err
+	})
+	return c, err
+}
+
+// GetDedupCase returns a case.
+func (s *Store) GetDedupCase(ctx context.Context, id int64) (store.DedupCase, error) {
+	q, err := s.q()
+	if err != nil {
+		return store.DedupCase{}, err
+	}
+	c, err := scanDedup(q.QueryRow(ctx, `SELECT `+dedupCols+dedupFrom+` WHERE d.id = $1`, id))
+	return c, notFound(err, "dedup case", id)
+}
+
+// ListDedupCases lists cases, newest first.
+func (s *Store) ListDedupCases(ctx context.Context, status store.DedupStatus, n int) ([]store.DedupCase, error) {
+	q, err := s.q()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT `+dedupCols+dedupFrom+` WHERE ($1 = '' OR d.status = $1) ORDER BY d.id DESC LIMIT $2`, string(status), limit(n))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.DedupCase
+	for rows.Next() {
+		c, err := scanDedup(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// DecideDedupCase records a supervisor's decision.
+func (s *Store) DecideDedupCase(ctx context.Context, actor audit.Actor, id int64, d store.DedupDecision) (store.DedupCase, error) {
+	if err := checkActor(actor); err != nil {
+		return store.DedupCase{}, err
+	}
+	if d.Status != store.DedupOverridden && d.Status != store.DedupRejected {
+		return store.DedupCase{}, invalid("dedup decision %q: want overridden or rejected", d.Status)
+	}
+	if strings.TrimSpace(d.Reason) == "" {
+		return store.DedupCase{}, invalid("a dedup decision needs a reason")
+	}
+	if d.Supervisor == 0 {
+		return store.DedupCase{}, invalid("a dedup decision needs the supervisor")
+	}
+	at := s.at(d.At)
+	var c store.DedupCase
+	err := s.tx(ctx, WriteTx, func(q Q) error {
+		var role string
+		var disabled bool
+		if err := q.QueryRow(ctx, `SELECT role, disabled FROM staff WHERE id = $1`, d.Supervisor).Scan(&role, &disabled); err != nil {
+			return notFound(err, "staff", d.Supervisor)
+		}
+		if disabled {
+			return fmt.Errorf("%w: staff %d is disabled", store.ErrInactive, d.Supervisor)
+		}
+		if role != string(store.RoleSupervisor) && role != string(store.RoleAdmin) {
+			return fmt.Errorf("%w: staff %d is %s, not a supervisor", store.ErrInvalid, d.Supervisor, role)
+		}
+		n, err := q.Exec(ctx, `UPDATE dedup_cases SET status = $2, decided_by = $3, reason = $4, decided_at = $5 WHERE id = $1 AND status = 'open'`,
+			id, string(d.Status), d.Supervisor, d.Reason, s.t(at))
+		if err != nil {
+			return err
+		}
+		c, err = scanDedup(q.QueryRow(ctx, `SELECT `+dedupCols+dedupFrom+` WHERE d.id = $1`, id))
+		if err != nil {
+			return notFound(err, "dedup case", id)
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: dedup case %d is already %s", store.ErrConflict, id, c.Status)
+		}
+		_, err = s.appendAudit(ctx, q, ev(actor, at, "dedup.decide", "dedup:"+itoa(id), "status", string(d.Status), "supervisor", itoa(d.Supervisor)))
+		return err
+	})
+	return c, err
+}
+
+// ---- verification and lockout ----
+
+func validResult(r store.VerificationResult) bool {
+	switch r {
+	case store.VerifyMatch, store.VerifyNoMatch, store.VerifyError, store.VerifyLockedOut:
+		return true
+	}
+	return false
+}
+
+func (s *Store) lockout(ctx context.Context, q Q, idNumber, suffix string) (store.Lockout, error) {
+	l := store.Lockout{IDNumber: idNumber}
+	err := q.QueryRow(ctx, `SELECT failures, locked_until, updated_at FROM lockouts WHERE id_number = $1`+suffix, idNumber).
+		Scan(&l.Failures, ntm{&l.LockedUntil}, tm{&l.UpdatedAt})
+	if isNotFound(err) {
+		return l, nil
+	}
+	return l, err
+}
+
+// RecordVerification stores an attempt and updates the lockout.
+func (s *Store) RecordVerification(ctx context.Context, a store.VerificationAttempt, p store.LockoutPolicy) (store.Lockout, error) {
+	a.IDNumber = strings.ToUpper(strings.TrimSpace(a.IDNumber))
+	if a.IDNumber == "" {
+		return store.Lockout{}, invalid("verification without an ID number")
+	}
+	if !validResult(a.Result) {
+		return store.Lockout{}, invalid("verification result %q", a.Result)
+	}
+	if a.KioskID == "" {
+		return store.Lockout{}, invalid("verification without a kiosk")
+	}
+	a.At = s.at(a.At)
+	var l store.Lockout
+	err := s.tx(ctx, WriteTx, func(q Q) error {
+		var rid int64
+		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, a.IDNumber).Scan(&rid); err != nil && !isNotFound(err) {
+			return err
+		}
+		if _, err := q.Exec(ctx, `INSERT INTO verification_attempts (id_number, resident_id, kiosk_id, result, score, reason, at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.IDNumber, nullIfZero(rid), a.KioskID, string(a.Result), a.Score, a.Reason, s.t(a.At)); err != nil {
+			return err
+		}
+		// Create the row first so FOR UPDATE has something to lock.
+		if _, err := q.Exec(ctx, `INSERT INTO lockouts (id_number, failures, updated_at) VALUES ($1, 0, $2) ON CONFLICT (id_number) DO NOTHING`,
+			a.IDNumber, s.t(a.At)); err != nil {
+			return err
+		}
+		var err error
+		if l, err = s.lockout(ctx, q, a.IDNumber, s.d.ForUpdate); err != nil {
+			return err
+		}
+		switch a.Result {
+		case store.VerifyMatch:
+			l.Failures, l.LockedUntil = 0, nil
+		case store.VerifyNoMatch:
+			if l.LockedUntil != nil && !a.At.Before(*l.LockedUntil) {
+				l.Failures, l.LockedUntil = 0, nil // the lock has run out: start again
+			}
+			l.Failures++
+			if p.MaxFailures > 0 && l.Failures >= p.MaxFailures && !l.Locked(a.At) {
+				until := a.At.Add(p.LockFor).UTC().Truncate(time.Microsecond)
+				l.LockedUntil = &until
+			}
+		}
+		l.UpdatedAt = a.At
+		if _, err := q.Exec(ctx, `UPDATE lockouts SET failures = $2, locked_until = $3, updated_at = $4 WHERE id_number = $1`,
+			a.IDNumber, l.Failures, s.nt(l.LockedUntil), s.t(a.At)); err != nil {
+			return err
+		}
+		target := "verification:unknown-resident"
+		if rid != 0 {
+			target = "resident:" + itoa(rid)
+		}
+		kv := []string{"result", string(a.Result), "score", strconv.FormatFloat(a.Score, 'g', 6, 64), "reason", a.Reason,
+			"failures", itoa(int64(l.Failures))}
+		if l.LockedUntil != nil {
+			kv = append(kv, "locked_until", l.LockedUntil.Format(time.RFC3339))
+		}
+		_, err = s.appendAudit(ctx, q, ev(audit.Kiosk(a.KioskID), a.At, "verification.attempt", target, kv...))
+		return err
+	})
+	return l, err
+}
+
+// GetLockout returns the lockout state.
+func (s *Store) GetLockout(ctx context.Context, idNumber string) (store.Lockout, error) {
+	q, err := s.q()
+	if err != nil {
+		return store.Lockout{}, err
+	}
+	return s.lockout(ctx, q, strings.ToUpper(strings.TrimSpace(idNumber)), "")
+}
+
+// ResetLockout clears a lockout.
+func (s *Store) ResetLockout(ctx context.Context, actor audit.Actor, idNumber string) error {
+	if err := checkActor(actor); err != nil {
+		return err
+	}
+	idNumber = strings.ToUpper(strings.TrimSpace(idNumber))
+	now := s.now()
+	return s.tx(ctx, WriteTx, func(q Q) error {
+		if _, err := q.Exec(ctx, `UPDATE lockouts SET failures = 0, locked_until = NULL, updated_at = $2 WHERE id_number = $1`, idNumber, s.t(now)); err != nil {
+			return err
+		}
+		var rid int64
+		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, idNumber).Scan(&rid); err != nil && !isNotFound(err) {
+			return err
+		}
+		target := "lockout:unknown-resident"
+		if rid != 0 {
+			target = "resident:" + itoa(rid)
+		}
+		_, err := s.appendAudit(ctx, q, ev(actor, now, "lockout.reset", target))
+		return err
+	})
+}
+
+// ListVerifications returns the latest attempts of an ID number.
+func (s *Store) ListVerifications(ctx context.Context, idNumber string, n int) ([]store.VerificationAttempt, error) {
+	q, err := s.q()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT id, id_number, resident_id, kiosk_id, result, score, reason, at FROM verification_attempts
+		WHERE id_number = $1 ORDER BY id DESC LIMIT $2`, strings.ToUpper(strings.TrimSpace(idNumber)), limit(n))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.VerificationAttempt
+	for rows.Next() {
+		var a store.VerificationAttempt
+		var result string
+		if err := rows.Scan(&a.ID, &a.IDNumber, nint{&a.ResidentID}, &a.KioskID, &result, &a.Score, &a.Reason, tm{&a.At}); err != nil {
+			return nil, err
+		}
+		a.Result = store.VerificationResult(result)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,239 @@
+// Package postgres is the production backend of store.Store: PostgreSQL
+// through pgx v5 and pgxpool.
+//
+// Transactions that write run at READ COMMITTED and lock the rows they change
+// (SELECT ... FOR UPDATE, INSERT ... ON CONFLICT); the audit chain's head row
+// is locked last in every transaction, which serialises audit appends
+// without deadlocks. Read-only transactions run at REPEATABLE READ for a
+// consistent snapshot. Serialization failures and deadlocks are retried.
+//
+// Migrations run at Open inside one transaction holding an advisory lock
+// keyed by the schema, so several processes can start at once.
+//
+// The connection string is a libpq URL or key=value string; to use a schema
+// other than public, add search_path (e.g. "...?search_path=veinkiosk").
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/qingshan-gov/veinkiosk/server/store"
+	"github.com/qingshan-gov/veinkiosk/server/store/internal/sqlcore"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Open connects to the database at url and brings its schema up to date.
+func Open(ctx context.Context, url string, opts store.Options) (store.Store, error) {
+	db, err := connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s, err := sqlcore.New(db, opts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Migrate brings the schema of the database at url up to date and returns
+// the versions applied.
+func Migrate(ctx context.Context, url string) ([]int, error) {
+	db, err := connect(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	ms, err := sqlcore.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return sqlcore.Migrate(ctx, db, ms, migrateConfig)
+}
+
+var migrateConfig = sqlcore.MigrateConfig{
+	// One lock per schema: parallel test schemas do not wait for each other.
+	Lock: `SELECT pg_advisory_xact_lock(7412, hashtext(current_schema()))`,
+	CreateTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`,
+}
+
+func migrate(ctx context.Context, db *database) error {
+	ms, err := sqlcore.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	_, err = sqlcore.Migrate(ctx, db, ms, migrateConfig)
+	return err
+}
+
+func connect(ctx context.Context, url string) (*database, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "veinkiosk"
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connecting to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
+	}
+	return &database{pool: pool}, nil
+}
+
+// database adapts a pgxpool to sqlcore.DB.
+type database struct{ pool *pgxpool.Pool }
+
+var dialect = sqlcore.Dialect{
+	Name:      "postgres",
+	ForUpdate: " FOR UPDATE",
+	Time:      func(t time.Time) any { return t },
+	Date: func(t time.Time) any {
+		return pgtypeDate(t)
+	},
+}
+
+func (d *database) Dialect() sqlcore.Dialect { return dialect }
+
+func (d *database) Close() error { d.pool.Close(); return nil }
+
+func (d *database) Q() sqlcore.Q { return q{d.pool} }
+
+// maxAttempts bounds retries of a transaction after a serialization failure
+// or deadlock.
+const maxAttempts = 5
+
+func (d *database) Tx(ctx context.Context, mode sqlcore.TxMode, fn func(sqlcore.Q) error) error {
+	opts := pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
+	if mode == sqlcore.ReadTx {
+		opts = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	}
+	var err error
+	for attempt := 1; attempt <= maxAttempts; attempt++ {
+		err = d.try(ctx, opts, fn)
+		if !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * 5 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+func (d *database) try(ctx context.Context, opts pgx.TxOptions, fn func(sqlcore.Q) error) (err error) {
+	tx, err := d.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer func() {
+		if err != nil {
+			// Rollback with a fresh context: ctx may be what failed.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			tx.Rollback(rctx)
+			cancel()
+		}
+	}()
+	if err = fn(q{tx}); err != nil {
+		return err
+	}
+	return mapErr(tx.Commit(ctx))
+}
+
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+type q struct{ c querier }
+
+func (q q) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := q.c.Exec(ctx, sql, args...)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (q q) Query(ctx context.Context, sql string, args ...any) (sqlcore.Rows, error) {
+	rows, err := q.c.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return pgRows{rows}, nil
+}
+
+func (q q) QueryRow(ctx context.Context, sql string, args ...any) sqlcore.Row {
+	return pgRow{q.c.QueryRow(ctx, sql, args...)}
+}
+
+type pgRow struct{ r pgx.Row }
+
+func (r pgRow) Scan(dest ...any) error { return mapErr(r.r.Scan(dest...)) }
+
+type pgRows struct{ r pgx.Rows }
+
+func (r pgRows) Next() bool             { return r.r.Next() }
+func (r pgRows) Scan(dest ...any) error { return mapErr(r.r.Scan(dest...)) }
+func (r pgRows) Err() error             { return mapErr(r.r.Err()) }
+func (r pgRows) Close()                 { r.r.Close() }
+
+// mapErr translates driver errors to the store's sentinels.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sqlcore.ErrNoRows
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == "23505":
+			return fmt.Errorf("%w: %w", store.ErrAlreadyExists, err)
+		case pe.Code == "23503":
+			return fmt.Errorf("%w: a referenced record does not exist: %w", store.ErrNotFound, err)
+		case pe.Code == "23514" || pe.Code == "23502" || pe.Code[:2] == "22":
+			return fmt.Errorf("%w: %w", store.ErrInvalid, err)
+		}
+	}
+	if err.Error() == "closed pool" {
+		return fmt.Errorf("%w: %w", store.ErrClosed, err)
+	}
+	return err
+}
+
+// pgtypeDate passes a calendar date; pgx encodes a time.Time at midnight UTC
+// into a DATE column as that day.
+func pgtypeDate(t time.Time) any {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}

@@ -1,0 +1,21 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/qingshan-gov/veinkiosk/server/store"
+	"github.com/qingshan-gov/veinkiosk/server/store/postgres"
+	"github.com/qingshan-gov/veinkiosk/server/store/storetest"
+)
+
+func newDB(t *testing.T) storetest.Opener {
+	url := storetest.PostgresURL(t)
+	return func(opts store.Options) (store.Store, error) {
+		return postgres.Open(context.Background(), url, opts)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	storetest.RunTests(t, newDB)
+}

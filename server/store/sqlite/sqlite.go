@@ -1,0 +1,278 @@
+// Package sqlite is the embedded backend of store.Store: one database file
+// through modernc.org/sqlite (pure Go, no cgo, no server).
+//
+// Durability and concurrency settings, applied to every connection:
+//   - journal_mode=WAL: readers never block the writer and vice versa;
+//   - synchronous=FULL: every commit fsyncs the WAL, so an acknowledged
+//     write survives power loss and kill -9;
+//   - foreign_keys=ON, busy_timeout=10s.
+//
+// Writes go through a pool of one connection whose transactions start with
+// BEGIN IMMEDIATE (the write lock is taken at the start, so two writers never
+// deadlock upgrading a read lock); reads use a separate pool of read-only
+// connections. Several processes may open the same file: the busy timeout
+// serialises their writers.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sync"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/qingshan-gov/veinkiosk/server/store"
+	"github.com/qingshan-gov/veinkiosk/server/store/internal/sqlcore"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// FileName is the database file OpenDir uses inside a data directory.
+const FileName = "veinkiosk.db"
+
+// OpenDir opens (creating if needed) the database in data directory dir.
+func OpenDir(ctx context.Context, dir string, opts store.Options) (store.Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: data directory: %w", err)
+	}
+	return Open(ctx, filepath.Join(dir, FileName), opts)
+}
+
+// Open opens (creating if needed) the database file at path and brings its
+// schema up to date.
+func Open(ctx context.Context, path string, opts store.Options) (store.Store, error) {
+	db, err := openDB(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s, err := sqlcore.New(db, opts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Migrate brings the schema of the database at path up to date and returns
+// the versions applied.
+func Migrate(ctx context.Context, path string) ([]int, error) {
+	db, err := openDB(path)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	ms, err := sqlcore.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return sqlcore.Migrate(ctx, db, ms, migrateConfig)
+}
+
+var migrateConfig = sqlcore.MigrateConfig{
+	CreateTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`,
+}
+
+func migrate(ctx context.Context, db *database) error {
+	ms, err := sqlcore.LoadMigrations(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	_, err = sqlcore.Migrate(ctx, db, ms, migrateConfig)
+	return err
+}
+
+func dsn(path string, write bool) string {
+	v := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+		v.Add("_pragma", p)
+	}
+	if write {
+		v.Set("_txlock", "immediate")
+	} else {
+		v.Add("_pragma", "query_only(1)")
+	}
+	return "file:" + path + "?" + v.Encode()
+}
+
+func openDB(path string) (*database, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	w, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	// Create the file and switch it to WAL before readers open it.
+	if err := w.Ping(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	r, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
+	return &database{w: w, r: r}, nil
+}
+
+// database adapts two database/sql pools to sqlcore.DB.
+type database struct {
+	w, r *sql.DB
+}
+
+var dialect = sqlcore.Dialect{
+	Name:      "sqlite",
+	ForUpdate: "",
+	Time:      func(t time.Time) any { return t.UnixMicro() },
+	Date:      func(t time.Time) any { return t.Format("2006-01-02") },
+}
+
+func (d *database) Dialect() sqlcore.Dialect { return dialect }
+
+func (d *database) Close() error {
+	return errors.Join(d.r.Close(), d.w.Close())
+}
+
+func (d *database) Q() sqlcore.Q { return split{w: d.w, r: d.r} }
+
+func (d *database) Tx(ctx context.Context, mode sqlcore.TxMode, fn func(sqlcore.Q) error) (err error) {
+	pool, opts := d.r, &sql.TxOptions{ReadOnly: true}
+	if mode == sqlcore.WriteTx {
+		pool, opts = d.w, nil
+	}
+	tx, err := pool.BeginTx(ctx, opts)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	if err = fn(txq{tx}); err != nil {
+		return err
+	}
+	return mapErr(tx.Commit())
+}
+
+// placeholders rewrites $1 to ?1: SQLite reads ?NNN as the NNN-th argument.
+var placeholder = regexp.MustCompile(`\$(\d+)`)
+
+var rewritten sync.Map // string -> string
+
+func rewrite(q string) string {
+	if v, ok := rewritten.Load(q); ok {
+		return v.(string)
+	}
+	r := placeholder.ReplaceAllString(q, "?$1")
+	rewritten.Store(q, r)
+	return r
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func exec(ctx context.Context, e execer, query string, args []any) (int64, error) {
+	res, err := e.ExecContext(ctx, rewrite(query), args...)
+	if err != nil {
+		return 0, mapErr(err)
+	}
+	n, err := res.RowsAffected()
+	return n, mapErr(err)
+}
+
+func query(ctx context.Context, e execer, q string, args []any) (sqlcore.Rows, error) {
+	rows, err := e.QueryContext(ctx, rewrite(q), args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return sqlRows{rows}, nil
+}
+
+// txq runs everything in one transaction.
+type txq struct{ tx *sql.Tx }
+
+func (t txq) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return exec(ctx, t.tx, q, args)
+}
+func (t txq) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
+	return query(ctx, t.tx, q, args)
+}
+func (t txq) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
+	return sqlRow{t.tx.QueryRowContext(ctx, rewrite(q), args...)}
+}
+
+// split sends writes to the writer pool and reads to the reader pool.
+type split struct{ w, r *sql.DB }
+
+func (s split) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return exec(ctx, s.w, q, args)
+}
+func (s split) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
+	return query(ctx, s.r, q, args)
+}
+func (s split) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
+	return sqlRow{s.r.QueryRowContext(ctx, rewrite(q), args...)}
+}
+
+type sqlRow struct{ r *sql.Row }
+
+func (r sqlRow) Scan(dest ...any) error { return mapErr(r.r.Scan(dest...)) }
+
+type sqlRows struct{ r *sql.Rows }
+
+func (r sqlRows) Next() bool             { return r.r.Next() }
+func (r sqlRows) Scan(dest ...any) error { return mapErr(r.r.Scan(dest...)) }
+func (r sqlRows) Err() error             { return mapErr(r.r.Err()) }
+func (r sqlRows) Close()                 { r.r.Close() }
+
+// mapErr translates driver errors to the store's sentinels.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return sqlcore.ErrNoRows
+	}
+	if err.Error() == "sql: database is closed" {
+		return fmt.Errorf("%w: %w", store.ErrClosed, err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %w", store.ErrAlreadyExists, err)
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("%w: a referenced record does not exist: %w", store.ErrNotFound, err)
+		case sqlite3.SQLITE_CONSTRAINT_CHECK, sqlite3.SQLITE_CONSTRAINT_NOTNULL, sqlite3.SQLITE_CONSTRAINT_DATATYPE:
+			return fmt.Errorf("%w: %w", store.ErrInvalid, err)
+		}
+	}
+	return err
+}

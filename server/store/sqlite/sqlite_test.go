@@ -1,0 +1,21 @@
+package sqlite_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/qingshan-gov/veinkiosk/server/store"
+	"github.com/qingshan-gov/veinkiosk/server/store/sqlite"
+	"github.com/qingshan-gov/veinkiosk/server/store/storetest"
+)
+
+func newDB(t *testing.T) storetest.Opener {
+	path := storetest.SQLitePath(t)
+	return func(opts store.Options) (store.Store, error) {
+		return sqlite.Open(context.Background(), path, opts)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	storetest.RunTests(t, newDB)
+}

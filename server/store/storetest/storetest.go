@@ -1,0 +1,254 @@
+// Package storetest is the conformance suite of store.Store: RunTests runs
+// every behaviour test against a backend, as dex's storage/conformance does,
+// so PostgreSQL and SQLite are held to the same semantics. A backend's test
+// file only says how to make a fresh database.
+package storetest
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/keyring"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+// Opener opens a store over one database. Calling it again opens the same
+// database again (for example with another key ring, or after Close).
+type Opener func(opts store.Options) (store.Store, error)
+
+// NewDatabase returns an Opener for a fresh, empty database that is removed
+// when the test ends.
+type NewDatabase func(t *testing.T) Opener
+
+// RunTests runs the conformance suite.
+func RunTests(t *testing.T, newDB NewDatabase) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, newDB NewDatabase)
+	}{
+		{"Residents", testResidents},
+		{"ResidentValidation", testResidentValidation},
+		{"Staff", testStaff},
+		{"StationsKiosks", testStationsKiosks},
+		{"Scanners", testScanners},
+		{"ScannerCounterConcurrent", testScannerCounterConcurrent},
+		{"Enrolment", testEnrolment},
+		{"EnrolmentValidation", testEnrolmentValidation},
+		{"ReEnrolmentReplaces", testReEnrolment},
+		{"EncryptionBinding", testEncryptionBinding},
+		{"ScanTemplatesPages", testScanTemplatesPages},
+		{"KeyRotation", testKeyRotation},
+		{"DedupCases", testDedup},
+		{"Lockout", testLockout},
+		{"LockoutConcurrent", testLockoutConcurrent},
+		{"Nonces", testNonces},
+		{"NonceConcurrent", testNonceConcurrent},
+		{"FilingTokens", testFilingTokens},
+		{"Filings", testFilings},
+		{"FilingIdempotency", testFilingIdempotency},
+		{"FilingIdempotencyConcurrent", testFilingIdempotencyConcurrent},
+		{"FilingReferencesConcurrent", testFilingReferencesConcurrent},
+		{"FilingTransitions", testFilingTransitions},
+		{"FilingLists", testFilingLists},
+		{"AuditChain", testAuditChain},
+		{"AuditConcurrent", testAuditConcurrent},
+		{"AuditNoPersonalData", testAuditNoPersonalData},
+		{"Reopen", testReopen},
+		{"Closed", testClosed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newDB) })
+	}
+}
+
+// Keyring returns a deterministic test key ring holding the given key ids;
+// the last is the primary. Never use it outside tests.
+func Keyring(ids ...string) *keyring.Ring {
+	keys := map[string][]byte{}
+	for _, id := range ids {
+		k := sha256.Sum256([]byte("veinkiosk test key " + id))
+		keys[id] = k[:]
+	}
+	r, err := keyring.New(ids[len(ids)-1], keys)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// Options returns store options for tests with the key ring of ids (default
+// "k1").
+func Options(ids ...string) store.Options {
+	if len(ids) == 0 {
+		ids = []string{"k1"}
+	}
+	return store.Options{Keyring: Keyring(ids...), ReferencePrefix: "QS"}
+}
+
+// open opens a fresh database with the default test options.
+func open(t *testing.T, newDB NewDatabase) store.Store {
+	t.Helper()
+	s, err := newDB(t)(Options())
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+var admin = audit.System("storetest")
+
+// fixture is a small world: a station, a kiosk, staff and residents.
+type fixture struct {
+	station    store.Station
+	kiosk      store.Kiosk
+	kiosk2     store.Kiosk
+	clerk      store.Staff
+	supervisor store.Staff
+	officer    store.Staff
+	residents  []store.Resident
+}
+
+// cheap argon2id parameters for tests.
+var testPW = store.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+
+func hashPW(t *testing.T, pw string) string {
+	t.Helper()
+	h, err := store.HashPasswordWith(pw, testPW)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func pubKey(seed byte) ed25519.PublicKey {
+	s := make([]byte, ed25519.SeedSize)
+	s[0] = seed
+	return ed25519.NewKeyFromSeed(s).Public().(ed25519.PublicKey)
+}
+
+// idNumber returns a synthetic 18-character resident ID number with a
+// valid GB 11643 check digit.
+func idNumber(n int) string {
+	base := fmt.Sprintf("11%015d", n)
+	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, c := range base {
+		sum += int(c-'0') * weights[i]
+	}
+	return base + string("10X98765432"[sum%11])
+}
+
+func resident(n int) store.Resident {
+	cats := []string{}
+	switch n % 3 {
+	case 0:
+		cats = []string{store.CategoryDibao, store.CategoryElderly}
+	case 1:
+		cats = []string{store.CategoryDisabled}
+	}
+	g := "M"
+	if n%2 == 1 {
+		g = "F"
+	}
+	return store.Resident{
+		IDNumber:   idNumber(n),
+		Name:       fmt.Sprintf("居民%d", n),
+		Gender:     g,
+		BirthDate:  time.Date(1940+n%60, time.Month(1+n%12), 1+n%28, 0, 0, 0, 0, time.UTC),
+		Address:    fmt.Sprintf("青山区幸福路%d号", n),
+		GridCell:   fmt.Sprintf("G%03d", n%5),
+		Household:  fmt.Sprintf("H%05d", n/2),
+		Categories: cats,
+	}
+}
+
+func newFixture(t *testing.T, s store.Store, nResidents int) *fixture {
+	t.Helper()
+	c := ctx(t)
+	f := &fixture{}
+	var err error
+	if f.station, err = s.CreateStation(c, admin, store.Station{ID: "QS-S01", Name: "幸福社区服务站", Address: "幸福路1号"}); err != nil {
+		t.Fatalf("CreateStation: %v", err)
+	}
+	if f.kiosk, err = s.CreateKiosk(c, admin, store.Kiosk{ID: "K-0001", StationID: f.station.ID, Name: "front", PublicKey: pubKey(1)}); err != nil {
+		t.Fatalf("CreateKiosk: %v", err)
+	}
+	if f.kiosk2, err = s.CreateKiosk(c, admin, store.Kiosk{ID: "K-0002", StationID: f.station.ID, Name: "back", PublicKey: pubKey(2)}); err != nil {
+		t.Fatalf("CreateKiosk: %v", err)
+	}
+	if f.clerk, err = s.CreateStaff(c, admin, store.Staff{Username: "clerk", DisplayName: "王芳", Role: store.RoleStationStaff, StationID: f.station.ID, PasswordHash: hashPW(t, "clerk-pw")}); err != nil {
+		t.Fatalf("CreateStaff: %v", err)
+	}
+	if f.supervisor, err = s.CreateStaff(c, admin, store.Staff{Username: "super", DisplayName: "李强", Role: store.RoleSupervisor, StationID: f.station.ID, PasswordHash: hashPW(t, "super-pw")}); err != nil {
+		t.Fatalf("CreateStaff: %v", err)
+	}
+	if f.officer, err = s.CreateStaff(c, admin, store.Staff{Username: "civil", DisplayName: "张伟", Role: store.RoleDepartmentOfficer, Department: "civil-affairs", PasswordHash: hashPW(t, "civil-pw")}); err != nil {
+		t.Fatalf("CreateStaff: %v", err)
+	}
+	rs := make([]store.Resident, nResidents)
+	for i := range rs {
+		rs[i] = resident(i)
+	}
+	if nResidents > 0 {
+		if _, err := s.ImportResidents(c, admin, rs); err != nil {
+			t.Fatalf("ImportResidents: %v", err)
+		}
+	}
+	for _, r := range rs {
+		got, err := s.GetResident(c, r.IDNumber)
+		if err != nil {
+			t.Fatalf("GetResident: %v", err)
+		}
+		f.residents = append(f.residents, got)
+	}
+	return f
+}
+
+// verifyChain checks the audit chain of s.
+func verifyChain(t *testing.T, s store.Store) audit.Report {
+	t.Helper()
+	rep, err := audit.Verify(ctx(t), s, audit.VerifyOptions{PageSize: 7})
+	if err != nil {
+		t.Fatalf("audit chain: %v", err)
+	}
+	return rep
+}
+
+// auditActions returns the actions of all audit records.
+func auditActions(t *testing.T, s store.Store) []string {
+	t.Helper()
+	recs, err := s.ListAudit(ctx(t), 0, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.Action
+	}
+	return out
+}
+
+func lastAudit(t *testing.T, s store.Store) audit.Record {
+	t.Helper()
+	seq, _, err := s.AuditHead(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.ListAudit(ctx(t), seq-1, 1)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("ListAudit(%d): %v %v", seq-1, recs, err)
+	}
+	return recs[0]
+}

@@ -1,0 +1,285 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+func testDedup(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	f := newFixture(t, s, 3)
+	clerk := audit.Staff(f.clerk.ID)
+	dc, err := s.CreateDedupCase(c, clerk, store.DedupCase{
+		IDNumber: f.residents[0].IDNumber, MatchedIDNumber: f.residents[1].IDNumber, Finger: 2, Score: 0.91,
+		KioskID: f.kiosk.ID, StaffID: f.clerk.ID,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dc.ID == 0 || dc.Status != store.DedupOpen {
+		t.Errorf("CreateDedupCase = %+v", dc)
+	}
+	got, err := s.GetDedupCase(c, dc.ID)
+	if err != nil || got.IDNumber != f.residents[0].IDNumber || got.MatchedIDNumber != f.residents[1].IDNumber ||
+		got.Score != 0.91 || got.KioskID != f.kiosk.ID || got.StaffID != f.clerk.ID || got.DecidedAt != nil {
+		t.Errorf("GetDedupCase = %+v, %v", got, err)
+	}
+	if _, err := s.CreateDedupCase(c, clerk, store.DedupCase{IDNumber: f.residents[0].IDNumber, MatchedIDNumber: f.residents[0].IDNumber, Finger: 2}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("self-match case: %v", err)
+	}
+	if _, err := s.CreateDedupCase(c, clerk, store.DedupCase{IDNumber: f.residents[0].IDNumber, MatchedIDNumber: idNumber(999), Finger: 2}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown matched resident: %v", err)
+	}
+	dc2, err := s.CreateDedupCase(c, clerk, store.DedupCase{IDNumber: f.residents[2].IDNumber, MatchedIDNumber: f.residents[1].IDNumber, Finger: 7, Score: 0.8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if open, _ := s.ListDedupCases(c, store.DedupOpen, 0); len(open) != 2 || open[0].ID != dc2.ID {
+		t.Errorf("open cases = %+v, want 2 newest first", open)
+	}
+	sup := audit.Staff(f.supervisor.ID)
+	bad := []store.DedupDecision{
+		{Status: store.DedupOpen, Supervisor: f.supervisor.ID, Reason: "x"},
+		{Status: store.DedupOverridden, Supervisor: f.supervisor.ID, Reason: ""},
+		{Status: store.DedupOverridden, Supervisor: f.clerk.ID, Reason: "not a supervisor"},
+	}
+	for _, d := range bad {
+		if _, err := s.DecideDedupCase(c, sup, dc.ID, d); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("DecideDedupCase(%+v) = %v, want ErrInvalid", d, err)
+		}
+	}
+	decided, err := s.DecideDedupCase(c, sup, dc.ID, store.DedupDecision{Status: store.DedupOverridden, Supervisor: f.supervisor.ID, Reason: "identical twins, checked in person"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if decided.Status != store.DedupOverridden || decided.DecidedBy != f.supervisor.ID || decided.DecidedAt == nil || decided.Reason == "" {
+		t.Errorf("decided = %+v", decided)
+	}
+	if _, err := s.DecideDedupCase(c, sup, dc.ID, store.DedupDecision{Status: store.DedupRejected, Supervisor: f.supervisor.ID, Reason: "again"}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("deciding twice: %v, want ErrConflict", err)
+	}
+	if _, err := s.DecideDedupCase(c, sup, 9999, store.DedupDecision{Status: store.DedupRejected, Supervisor: f.supervisor.ID, Reason: "x"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown case: %v", err)
+	}
+	if all, _ := s.ListDedupCases(c, "", 0); len(all) != 2 {
+		t.Errorf("all cases = %d", len(all))
+	}
+	if o, _ := s.ListDedupCases(c, store.DedupOverridden, 0); len(o) != 1 {
+		t.Errorf("overridden cases = %d", len(o))
+	}
+	if a := lastAudit(t, s); a.Action != "dedup.decide" || a.Actor != sup {
+		t.Errorf("audit = %+v", a)
+	}
+	verifyChain(t, s)
+}
+
+func testLockout(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	f := newFixture(t, s, 1)
+	id := f.residents[0].IDNumber
+	p := store.LockoutPolicy{MaxFailures: 3, LockFor: 15 * time.Minute}
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	steps := []struct {
+		at           time.Duration
+		result       store.VerificationResult
+		wantFailures int
+		wantLocked   bool
+	}{
+		{0, store.VerifyNoMatch, 1, false},
+		{time.Minute, store.VerifyError, 1, false}, // device errors do not count
+		{2 * time.Minute, store.VerifyNoMatch, 2, false},
+		{3 * time.Minute, store.VerifyMatch, 0, false}, // success resets
+		{4 * time.Minute, store.VerifyNoMatch, 1, false},
+		{5 * time.Minute, store.VerifyNoMatch, 2, false},
+		{6 * time.Minute, store.VerifyNoMatch, 3, true}, // locked until 6+15
+		{7 * time.Minute, store.VerifyLockedOut, 3, true},
+		{22 * time.Minute, store.VerifyNoMatch, 1, false}, // lock ran out: counting starts again
+	}
+	for i, st := range steps {
+		at := t0.Add(st.at)
+		l, err := s.RecordVerification(c, store.VerificationAttempt{IDNumber: id, KioskID: f.kiosk.ID, Result: st.result, Score: 0.1, Reason: "test", At: at}, p)
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if l.Failures != st.wantFailures || l.Locked(at) != st.wantLocked {
+			t.Errorf("step %d (%s at +%v): failures %d locked %v, want %d %v", i, st.result, st.at, l.Failures, l.Locked(at), st.wantFailures, st.wantLocked)
+		}
+		got, err := s.GetLockout(c, id)
+		if err != nil || got.Failures != l.Failures || got.Locked(at) != l.Locked(at) {
+			t.Errorf("step %d: GetLockout = %+v, %v; RecordVerification said %+v", i, got, err, l)
+		}
+		if i == 6 {
+			if want := at.Add(15 * time.Minute); !l.LockedUntil.Equal(want) {
+				t.Errorf("locked until %v, want %v", l.LockedUntil, want)
+			}
+		}
+	}
+	if err := s.ResetLockout(c, audit.Staff(f.supervisor.ID), id); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s.GetLockout(c, id); l.Failures != 0 || l.LockedUntil != nil {
+		t.Errorf("after reset: %+v", l)
+	}
+	// An ID number not in the population database is still tracked.
+	stranger := idNumber(999)
+	if l, err := s.RecordVerification(c, store.VerificationAttempt{IDNumber: stranger, KioskID: f.kiosk.ID, Result: store.VerifyNoMatch}, p); err != nil || l.Failures != 1 {
+		t.Errorf("unknown ID number: %+v, %v", l, err)
+	}
+	if l, err := s.GetLockout(c, idNumber(998)); err != nil || l.Failures != 0 || l.IDNumber != idNumber(998) {
+		t.Errorf("GetLockout(never seen) = %+v, %v", l, err)
+	}
+	atts, err := s.ListVerifications(c, id, 3)
+	if err != nil || len(atts) != 3 || atts[0].Result != store.VerifyNoMatch || !atts[0].At.Equal(t0.Add(22*time.Minute)) ||
+		atts[0].ResidentID != f.residents[0].ID || atts[0].KioskID != f.kiosk.ID {
+		t.Errorf("ListVerifications = %+v, %v", atts, err)
+	}
+	for _, bad := range []store.VerificationAttempt{
+		{IDNumber: "", KioskID: f.kiosk.ID, Result: store.VerifyMatch},
+		{IDNumber: id, KioskID: f.kiosk.ID, Result: "maybe"},
+		{IDNumber: id, Result: store.VerifyMatch},
+	} {
+		if _, err := s.RecordVerification(c, bad, p); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("RecordVerification(%+v) = %v, want ErrInvalid", bad, err)
+		}
+	}
+	if n := count(auditActions(t, s), "verification.attempt"); n != len(steps)+1 {
+		t.Errorf("%d verification audit events, want %d", n, len(steps)+1)
+	}
+	verifyChain(t, s)
+}
+
+// testLockoutConcurrent: concurrent failures are all counted.
+func testLockoutConcurrent(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	f := newFixture(t, s, 1)
+	id := f.residents[0].IDNumber
+	const n = 24
+	var wg sync.WaitGroup
+	var locked atomic.Int32
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l, err := s.RecordVerification(c, store.VerificationAttempt{IDNumber: id, KioskID: f.kiosk.ID, Result: store.VerifyNoMatch},
+				store.LockoutPolicy{MaxFailures: 1000, LockFor: time.Hour})
+			if err != nil {
+				t.Errorf("RecordVerification: %v", err)
+			}
+			if l.LockedUntil != nil {
+				locked.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if l, _ := s.GetLockout(c, id); l.Failures != n {
+		t.Errorf("failures = %d after %d concurrent failures", l.Failures, n)
+	}
+	if locked.Load() != 0 {
+		t.Errorf("locked below the limit")
+	}
+	verifyChain(t, s)
+}
+
+func testNonces(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	n := store.Nonce{Value: "n-1", KioskID: "K-0001", Purpose: "capture", ExpiresAt: now.Add(time.Minute), CreatedAt: now}
+	if err := s.IssueNonce(c, n); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.IssueNonce(c, n); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("issuing twice: %v", err)
+	}
+	if err := s.IssueNonce(c, store.Nonce{Value: "n-2", ExpiresAt: now.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.IssueNonce(c, store.Nonce{Value: "n-3", KioskID: "K-0001", Purpose: "capture", ExpiresAt: now.Add(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.IssueNonce(c, store.Nonce{Value: "", ExpiresAt: now}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("empty nonce: %v", err)
+	}
+	if err := s.IssueNonce(c, store.Nonce{Value: "n-4"}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("nonce without expiry: %v", err)
+	}
+	steps := []struct {
+		value, kiosk, purpose string
+		at                    time.Time
+		want                  error
+	}{
+		{"n-1", "K-0002", "capture", now, store.ErrNotFound}, // another kiosk
+		{"n-1", "K-0001", "verify", now, store.ErrNotFound},  // another purpose
+		{"n-1", "K-0001", "capture", now.Add(time.Second), nil},
+		{"n-1", "K-0001", "capture", now.Add(time.Second), store.ErrNotFound}, // used
+		{"nope", "K-0001", "capture", now, store.ErrNotFound},
+		{"n-3", "K-0001", "capture", now.Add(2 * time.Second), store.ErrExpired},
+		{"n-3", "K-0001", "capture", now.Add(time.Second), store.ErrExpired}, // expiry is exclusive
+		{"n-2", "", "", now, nil},
+	}
+	for i, st := range steps {
+		err := s.ConsumeNonce(c, st.value, st.kiosk, st.purpose, st.at)
+		if (st.want == nil) != (err == nil) || (st.want != nil && !errors.Is(err, st.want)) {
+			t.Errorf("step %d: ConsumeNonce(%s, %s, %s) = %v, want %v", i, st.value, st.kiosk, st.purpose, err, st.want)
+		}
+	}
+	// Purge removes expired nonces only.
+	if err := s.IssueNonce(c, store.Nonce{Value: "fresh", ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	purged, err := s.PurgeExpired(c, now.Add(2*time.Minute))
+	if err != nil || purged != 3 {
+		t.Errorf("PurgeExpired = %d, %v; want 3", purged, err)
+	}
+	if err := s.ConsumeNonce(c, "fresh", "", "", now.Add(2*time.Minute)); err != nil {
+		t.Errorf("fresh nonce after purge: %v", err)
+	}
+}
+
+// testNonceConcurrent: of many concurrent attempts to consume one nonce,
+// exactly one succeeds.
+func testNonceConcurrent(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	now := time.Now()
+	for round := 0; round < 5; round++ {
+		v := fmt.Sprintf("race-%d", round)
+		if err := s.IssueNonce(c, store.Nonce{Value: v, KioskID: "K", Purpose: "p", ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		var ok, notFound atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < 16; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				err := s.ConsumeNonce(c, v, "K", "p", now)
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, store.ErrNotFound):
+					notFound.Add(1)
+				default:
+					t.Errorf("ConsumeNonce: %v", err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if ok.Load() != 1 || notFound.Load() != 15 {
+			t.Errorf("round %d: %d consumed, %d refused; want 1 and 15", round, ok.Load(), notFound.Load())
+		}
+	}
+}
