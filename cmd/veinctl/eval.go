@@ -24,6 +24,7 @@ func init() {
 // extractFlags binds the extraction options to fs.
 type extractFlags struct {
 	orientation string
+	method      string
 	opt         extract.Options
 }
 
@@ -38,6 +39,10 @@ func addExtractFlags(fs *flag.FlagSet) *extractFlags {
 	fs.Float64Var(&f.opt.Fill, "fill", f.opt.Fill, "fraction of the template height the finger width spans")
 	fs.Float64Var(&f.opt.EdgeMargin, "edge-margin", f.opt.EdgeMargin, "mask margin at the finger edges, fraction of the finger width")
 	fs.IntVar(&f.opt.WorkAcross, "work", f.opt.WorkAcross, "size across the finger of the image the finger region is searched in")
+	fs.Float64Var(&f.opt.Flatten, "flatten", f.opt.Flatten, "local contrast normalisation sigma in extraction pixels (0: global stretch)")
+	fs.Float64Var(&f.opt.FlattenClip, "flatten-clip", f.opt.FlattenClip, "local deviations mapped to the grey range")
+	fs.StringVar(&f.method, "method", f.opt.Method.String(), "vein detector: mc (Maximum Curvature), hessian (principal curvature) or dark (local darkness)")
+	fs.Float64Var(&f.opt.Density, "density", f.opt.Density, "fraction of the mask binarised as vein (0: Miura's median rule)")
 	return f
 }
 
@@ -47,6 +52,9 @@ func (f *extractFlags) options() (extract.Options, error) {
 		return f.opt, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	f.opt.Orientation = o
+	if f.opt.Method, err = extract.ParseMethod(f.method); err != nil {
+		return f.opt, fmt.Errorf("%w: %v", errUsage, err)
+	}
 	return f.opt, nil
 }
 
@@ -96,7 +104,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	s.Settings = map[string]any{
 		"orientation": opt.Orientation.String(), "cropped": opt.Cropped,
 		"width": opt.Width, "height": opt.Height, "scale": opt.Scale, "sigma": opt.Sigma,
-		"fill": opt.Fill, "edge_margin": opt.EdgeMargin, "work": opt.WorkAcross,
+		"fill": opt.Fill, "edge_margin": opt.EdgeMargin, "work": opt.WorkAcross, "flatten": opt.Flatten, "flatten_clip": opt.FlattenClip, "method": opt.Method.String(), "density": opt.Density,
 		"shift_rows": *shiftRows, "shift_cols": *shiftCols,
 	}
 	if err := eval.WriteOutputs(*out, rep, s); err != nil {

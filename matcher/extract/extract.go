@@ -67,6 +67,42 @@ func (o Orientation) String() string {
 	return "auto"
 }
 
+// Method selects the vein detector.
+type Method int
+
+const (
+	// MethodMC is Maximum Curvature (Miura 2007).
+	MethodMC Method = iota
+	// MethodHessian is the positive principal curvature (largest Hessian
+	// eigenvalue).
+	MethodHessian
+	// MethodDark marks pixels darker than their local mean.
+	MethodDark
+)
+
+// ParseMethod parses "mc", "hessian" or "dark".
+func ParseMethod(s string) (Method, error) {
+	switch s {
+	case "mc", "":
+		return MethodMC, nil
+	case "hessian":
+		return MethodHessian, nil
+	case "dark":
+		return MethodDark, nil
+	}
+	return MethodMC, fmt.Errorf("%w: method %q (want mc, hessian or dark)", ErrOptions, s)
+}
+
+func (m Method) String() string {
+	switch m {
+	case MethodHessian:
+		return "hessian"
+	case MethodDark:
+		return "dark"
+	}
+	return "mc"
+}
+
 // Options configure the pipeline. The zero value is not usable; start from
 // DefaultOptions.
 type Options struct {
@@ -93,6 +129,17 @@ type Options struct {
 	// WorkAcross is the size, across the finger axis, of the reduced image
 	// on which the finger region is searched.
 	WorkAcross int
+	// Method is the vein detector.
+	Method Method
+	// Density, when positive, binarises so that this fraction of the mask
+	// is vein; otherwise Miura's rule (above the median of the positive
+	// responses) is used.
+	Density float64
+	// Flatten, when positive, is the sigma (extraction pixels) of the local
+	// mean and deviation that the image is normalised by before the
+	// curvature; FlattenClip is the number of deviations mapped to the
+	// grey range.
+	Flatten, FlattenClip float64
 	// Debug, if not nil, receives an image of every stage.
 	Debug func(stage string, img image.Image)
 }
@@ -108,6 +155,8 @@ func DefaultOptions() Options {
 		Fill:        0.92,
 		EdgeMargin:  0.06,
 		WorkAcross:  160,
+		Flatten:     12,
+		FlattenClip: 2.5,
 	}
 }
 
@@ -123,6 +172,10 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: fill %v", ErrOptions, o.Fill)
 	case !(o.EdgeMargin >= 0 && o.EdgeMargin < 0.4):
 		return fmt.Errorf("%w: edge margin %v", ErrOptions, o.EdgeMargin)
+	case !(o.Flatten >= 0 && o.Flatten <= 100) || !(o.FlattenClip > 0 && o.FlattenClip <= 10):
+		return fmt.Errorf("%w: flatten %v clip %v", ErrOptions, o.Flatten, o.FlattenClip)
+	case !(o.Density >= 0 && o.Density < 1):
+		return fmt.Errorf("%w: density %v", ErrOptions, o.Density)
 	case o.WorkAcross < 32 || o.WorkAcross > 2048:
 		return fmt.Errorf("%w: work size %d", ErrOptions, o.WorkAcross)
 	}
@@ -207,16 +260,29 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 	norm, emask := normalize(wk, r, ew, eh, fill, opt.EdgeMargin*r.Width)
 	debug("3-normalized", norm, 0, 255)
 
-	// 5. Contrast: stretch the finger's grey levels to [0, 1].
-	contrastStretch(norm, emask)
+	// 5. Contrast: stretch the finger's grey levels to [0, 1], or
+	// equalise local contrast.
+	if opt.Flatten > 0 {
+		flatten(norm, emask, opt.Flatten, opt.FlattenClip)
+	} else {
+		contrastStretch(norm, emask)
+	}
 	debug("4-enhanced", norm, 0, 1)
 
-	// 6. Vein pattern: Maximum Curvature.
-	gm := maximumCurvature(norm, emask, opt.Sigma)
+	// 6. Vein pattern.
+	var gm *Gray
+	switch opt.Method {
+	case MethodHessian:
+		gm = principalCurvature(norm, emask, opt.Sigma)
+	case MethodDark:
+		gm = darkness(norm, emask, opt.Sigma)
+	default:
+		gm = maximumCurvature(norm, emask, opt.Sigma)
+	}
 	debug("5-curvature", gm, 0, 0)
 
 	// 7. Reduction to the template geometry and binarisation.
-	vein, mask, resp := reduce(gm, emask, opt.Scale, opt.Width, opt.Height)
+	vein, mask, resp := reduce(gm, emask, opt.Scale, opt.Width, opt.Height, opt.Density)
 	debug("6-response", resp, 0, 0)
 	if opt.Debug != nil {
 		opt.Debug("7-mask", patternImage(mask))
@@ -256,7 +322,7 @@ func contrastStretch(g *Gray, mask []bool) {
 // template geometry, keeps as mask the blocks that lie wholly inside the
 // finger, and marks as vein the masked pixels whose response exceeds the
 // median of the positive responses (Miura's threshold).
-func reduce(gm *Gray, emask []bool, scale, w, h int) (vein, mask *matcher.Pattern, resp *Gray) {
+func reduce(gm *Gray, emask []bool, scale, w, h int, density float64) (vein, mask *matcher.Pattern, resp *Gray) {
 	resp = NewGray(w, h)
 	mb := make([]bool, w*h)
 	inv := 1 / float32(scale*scale)
@@ -275,7 +341,12 @@ func reduce(gm *Gray, emask []bool, scale, w, h int) (vein, mask *matcher.Patter
 			mb[y*w+x] = all
 		}
 	}
-	thr := medianPositive(resp, mb)
+	var thr float32
+	if density > 0 {
+		thr = quantile(resp, mb, 1-density)
+	} else {
+		thr = medianPositive(resp, mb)
+	}
 	vein, mask = matcher.NewPattern(w, h), matcher.NewPattern(w, h)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {

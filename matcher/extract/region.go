@@ -36,16 +36,16 @@ func leeEdges(g *Gray, smoothX float64, d int) (*Region, error) {
 	lo := make([]float32, w)
 	upResp := make([]float32, w)
 	loResp := make([]float32, w)
-	margin := d
 	mid := h / 2
+	at := func(x, y int) float32 { return s.Pix[min(max(y, 0), h-1)*w+x] }
 	for x := 0; x < w; x++ {
 		bestUp, bestLo := float32(math.Inf(-1)), float32(math.Inf(1))
-		bu, bl := margin, h-1-margin
-		for y := margin; y < h-margin; y++ {
+		bu, bl := 0, h-1
+		for y := 1; y < h-1; y++ {
 			var a, b float32
 			for i := 1; i <= d; i++ {
-				a += s.Pix[(y-i)*w+x]
-				b += s.Pix[(y+i)*w+x]
+				a += at(x, y-i)
+				b += at(x, y+i)
 			}
 			diff := (b - a) / float32(d)
 			if y < mid {
@@ -59,6 +59,13 @@ func leeEdges(g *Gray, smoothX float64, d int) (*Region, error) {
 		up[x], lo[x] = float32(bu), float32(bl)
 		upResp[x], loResp[x] = bestUp, -bestLo
 	}
+	// An edge step much weaker than the strongest ones is a vein or
+	// shading, not the finger boundary: there the finger reaches past the
+	// image border. Such columns take the border (or, if most columns have
+	// an edge, the interpolation of their neighbours).
+	ref := max(p90(upResp), p90(loResp))
+	fixWeak(up, upResp, ref/3, 0)
+	fixWeak(lo, loResp, ref/3, float32(h-1))
 	win := max(3, w/24|1)
 	up = medianFilter(up, win)
 	lo = medianFilter(lo, win)
@@ -72,6 +79,52 @@ func leeEdges(g *Gray, smoothX float64, d int) (*Region, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+func p90(v []float32) float32 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)*9/10]
+}
+
+// fixWeak replaces the edges whose response is under thr (a third of the
+// strongest edge responses of the image): by linear interpolation between
+// strong neighbours when at least a third of the columns are strong, else
+// by the border.
+func fixWeak(edge, resp []float32, thr, border float32) {
+	strong := 0
+	for _, r := range resp {
+		if r >= thr {
+			strong++
+		}
+	}
+	if thr <= 0 || strong < len(resp)/3 {
+		for i := range edge {
+			edge[i] = border
+		}
+		return
+	}
+	prev := -1
+	for i := 0; i <= len(edge); i++ {
+		if i < len(edge) && resp[i] < thr {
+			continue
+		}
+		// columns prev+1 .. i-1 are weak
+		for j := prev + 1; j < i; j++ {
+			switch {
+			case prev < 0 && i < len(edge):
+				edge[j] = edge[i]
+			case prev >= 0 && i >= len(edge):
+				edge[j] = edge[prev]
+			case prev >= 0:
+				t := float32(j-prev) / float32(i-prev)
+				edge[j] = edge[prev]*(1-t) + edge[i]*t
+			default:
+				edge[j] = border
+			}
+		}
+		prev = i
+	}
 }
 
 // croppedRegion is the region of an image already cropped to the finger:
@@ -108,6 +161,32 @@ func (r *Region) fit() error {
 	}
 	r.B = (n*sxy - sx*sy) / den
 	r.A = (sy - r.B*sx) / n
+	// One robust pass: refit without the columns whose midpoint lies far
+	// from the line (a neighbouring finger or a misplaced edge).
+	res := make([]float64, 0, x1-x0)
+	for x := x0; x < x1; x++ {
+		res = append(res, math.Abs(float64(r.Upper[x]+r.Lower[x])/2-r.A-r.B*float64(x)))
+	}
+	sr := slices.Clone(res)
+	slices.Sort(sr)
+	lim := max(2, 3*sr[len(sr)/2])
+	sx, sy, sxx, sxy, n = 0, 0, 0, 0, 0
+	for x := x0; x < x1; x++ {
+		if res[x-x0] > lim {
+			continue
+		}
+		m := float64(r.Upper[x]+r.Lower[x]) / 2
+		fx := float64(x)
+		sx += fx
+		sy += m
+		sxx += fx * fx
+		sxy += fx * m
+		n++
+	}
+	if den := n*sxx - sx*sx; n >= 2 && den != 0 {
+		r.B = (n*sxy - sx*sy) / den
+		r.A = (sy - r.B*sx) / n
+	}
 	slices.Sort(widths)
 	r.Width = float64(widths[len(widths)/2])
 	return nil

@@ -1,0 +1,47 @@
+package extract
+
+import "math"
+
+// flatten removes the slowly varying illumination of the finger and
+// equalises local contrast: inside the mask, each pixel becomes its
+// difference from the local mean divided by the local standard deviation,
+// both taken with a Gaussian window of the given sigma and normalised by
+// the mask (so the dark background does not bleed in at the edges). The
+// result is mapped from [-clip, clip] standard deviations to [0, 1]. This
+// is a smooth form of local histogram equalisation (CLAHE) that keeps the
+// grey-level order, which the curvature needs.
+func flatten(g *Gray, mask []bool, sigma, clip float64) {
+	w, h := g.W, g.H
+	m := NewGray(w, h)
+	gm := NewGray(w, h)
+	for i, ok := range mask {
+		if ok {
+			m.Pix[i] = 1
+			gm.Pix[i] = g.Pix[i]
+		}
+	}
+	k, _, _ := gaussianKernels(sigma, 2.5)
+	tmp := NewGray(w, h)
+	bm := separable(m, k, k, tmp)
+	bg := separable(gm, k, k, tmp)
+	d := NewGray(w, h)
+	for i := range d.Pix {
+		if mask[i] && bm.Pix[i] > 1e-3 {
+			v := g.Pix[i] - bg.Pix[i]/bm.Pix[i]
+			d.Pix[i] = v
+			gm.Pix[i] = v * v
+		} else {
+			gm.Pix[i] = 0
+		}
+	}
+	bv := separable(gm, k, k, tmp)
+	scale := float32(0.5 / clip)
+	for i := range g.Pix {
+		if !mask[i] || bm.Pix[i] <= 1e-3 {
+			g.Pix[i] = 0.5
+			continue
+		}
+		sd := float32(math.Sqrt(float64(bv.Pix[i]/bm.Pix[i]))) + 1e-3
+		g.Pix[i] = max(0, min(1, 0.5+d.Pix[i]/sd*scale))
+	}
+}
