@@ -48,6 +48,7 @@ type Finger struct {
 	mu        float64 // vessel optical density per reference pixel of chord
 	transmit  float64 // overall tissue transmittance (thin, pale fingers > 1)
 	texAmp    float64 // amplitude of the tissue texture
+	habit     float64 // how inconsistently the owner places the finger (1 typical)
 
 	joints []joint
 	h      []float32 // half width per u (index = u in reference pixels)
@@ -89,6 +90,9 @@ func NewFinger(seed uint64) *Finger {
 	f.mu = uniform(r, 0.035, 0.060)
 	f.transmit = math.Exp(r.NormFloat64() * 0.12)
 	f.texAmp = uniform(r, 0.6, 1.4)
+	// Some people place their finger much less consistently than others
+	// (the "goats" of the biometric menagerie).
+	f.habit = clamp(math.Exp(r.NormFloat64()*0.35), 0.5, 2.2)
 
 	// Joints: the distal interphalangeal joint about 2.5 finger half-widths
 	// from the tip, the proximal one a middle phalanx further.
@@ -212,6 +216,7 @@ func (o *occupancy) index(u, v float64) int {
 func (f *Finger) growVeins(r *rand.Rand) {
 	type walker struct {
 		u, v, psi, w, d float64
+		d0              float64 // depth the vessel returns to
 		target          float64 // heading the walker relaxes towards
 		budget          float64
 		level, parent   int
@@ -239,6 +244,7 @@ func (f *Finger) growVeins(r *rand.Rand) {
 	for len(queue) > 0 {
 		wk := queue[0]
 		queue = queue[1:]
+		wk.d0 = wk.d
 		id := len(f.veins)
 		vn := vein{level: wk.level}
 		traveled := 0.0
@@ -268,7 +274,9 @@ func (f *Finger) growVeins(r *rand.Rand) {
 			if wk.w < 1.2 {
 				break
 			}
-			wk.d = clamp(wk.d+r.NormFloat64()*0.02, 0, 1)
+			// Vessels dive and surface along their course, so their
+			// visibility changes along them.
+			wk.d = clamp(wk.d+0.04*(wk.d0-wk.d)+r.NormFloat64()*0.045, 0, 1)
 			vn.pts = append(vn.pts, veinPoint{u: float32(wk.u), v: float32(wk.v), w: float32(wk.w), d: float32(wk.d)})
 
 			if wk.level < 3 {

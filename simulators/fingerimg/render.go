@@ -144,15 +144,16 @@ func (f *Finger) render(c Conditions, wantTruth bool) (*image.Gray, *Truth) {
 // samplePose draws the per-capture variation.
 func (rd *renderer) samplePose(r *rand.Rand) {
 	q := rd.c.Quality
-	sp := 1 - q // spread
-	rotDeg := clamp(r.NormFloat64()*(0.8+3.5*sp), -12, 12)
-	tx := r.NormFloat64() * (3 + 12*sp)
+	sp := 1 - q     // spread
+	k := rd.f.habit // the owner's placement habit scales the pose spread
+	rotDeg := clamp(r.NormFloat64()*(0.8+3.5*sp)*k, -12, 12)
+	tx := r.NormFloat64() * (3 + 12*sp) * k
 	// The tip stop keeps the tip from going much past its nominal place.
 	tx = math.Min(tx, 0.6*rd.f.tipMargin)
-	ty := r.NormFloat64() * (3 + 8*sp)
+	ty := r.NormFloat64() * (3 + 8*sp) * k
 	sc := 1 + clamp(r.NormFloat64()*(0.012+0.02*sp), -0.06, 0.06)
-	rollDeg := clamp(r.NormFloat64()*(3+9*sp), -30, 30)
-	press := clamp(0.45+r.NormFloat64()*(0.12+0.2*sp), 0, 1)
+	rollDeg := clamp(r.NormFloat64()*(4+12*sp)*k, -30, 30)
+	press := clamp(0.45+r.NormFloat64()*(0.12+0.2*sp)*k, 0, 1)
 	expo := math.Exp(r.NormFloat64() * (0.04 + 0.1*sp))
 	blur := 0.5 + 1.6*sp + math.Abs(r.NormFloat64())*(0.15+0.5*sp)
 	rd.veinVis = 1 - 0.35*sp*r.Float64()
