@@ -117,6 +117,7 @@ type Sample struct {
 	Width       int
 	Height      int
 	Attestation []byte
+	Certificate []byte
 	Nonce       [32]byte
 }
 

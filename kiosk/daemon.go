@@ -1,0 +1,440 @@
+package kiosk
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/kiosk/session"
+)
+
+// Options assemble a daemon from its parts.
+type Options struct {
+	Config      Config
+	OpenReader  func(context.Context) (CardReader, error)
+	OpenScanner func(context.Context) (Scanner, error)
+	Server      Server
+	Extractor   Extractor
+	Logger      *slog.Logger
+	Devices     DeviceOptions // zero: DefaultDeviceOptions
+	// ProbeInterval is how often the server's health is checked (zero: 5 s).
+	ProbeInterval time.Duration
+	// TickInterval drives timeouts (zero: 1 s).
+	TickInterval time.Duration
+	Now          func() time.Time // nil: time.Now
+}
+
+// Daemon is the kiosk daemon: one session machine fed from one goroutine.
+type Daemon struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *Metrics
+	devices *Devices
+	server  Server
+	extract Extractor
+	now     func() time.Time
+	probe   time.Duration
+	tickIv  time.Duration
+
+	events chan session.Event
+	hub    *hub
+	up     atomic.Bool
+
+	// owned by the loop goroutine
+	m             *session.Machine
+	lang          string
+	captureCancel context.CancelFunc
+	seq           uint64
+
+	effects sync.WaitGroup
+	runCtx  context.Context
+}
+
+// New builds a daemon; Run starts it.
+func New(opt Options) *Daemon {
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Devices == (DeviceOptions{}) {
+		opt.Devices = DefaultDeviceOptions()
+	}
+	if opt.ProbeInterval == 0 {
+		opt.ProbeInterval = 5 * time.Second
+	}
+	if opt.TickInterval == 0 {
+		opt.TickInterval = time.Second
+	}
+	d := &Daemon{
+		cfg: opt.Config, log: opt.Logger, metrics: NewMetrics(), server: opt.Server, extract: opt.Extractor,
+		now: opt.Now, probe: opt.ProbeInterval, tickIv: opt.TickInterval,
+		events: make(chan session.Event, 64), hub: newHub(), lang: opt.Config.Lang,
+	}
+	d.m = session.New(opt.Config.SessionConfig(), newIdemKey, d.now())
+	d.devices = NewDevices(opt.OpenReader, opt.Config.ReaderPort, opt.OpenScanner, opt.Config.ScannerSpec,
+		opt.Devices, d.post, opt.Logger, d.metrics)
+	d.hub.publish(d.view())
+	return d
+}
+
+// Metrics returns the daemon's metrics (for /metrics).
+func (d *Daemon) Metrics() *Metrics { return d.metrics }
+
+// Devices returns the device manager.
+func (d *Daemon) Devices() *Devices { return d.devices }
+
+func newIdemKey() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on Linux
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// post hands an event to the loop; it never blocks the caller for long.
+func (d *Daemon) post(ev session.Event) {
+	select {
+	case d.events <- ev:
+	case <-time.After(5 * time.Second):
+		d.log.Error("event dropped: the session loop is not reading", "event", eventName(ev))
+	}
+}
+
+// Touch delivers a screen action (from the UI's POST /touch).
+func (d *Daemon) Touch(t session.Touch) { d.post(t) }
+
+// Run runs the devices, the server probe and the session loop until ctx
+// ends, then waits for effects in flight.
+func (d *Daemon) Run(ctx context.Context) error {
+	d.runCtx = ctx
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); d.devices.Run(ctx) }()
+	go func() { defer wg.Done(); d.probeServer(ctx) }()
+	tick := time.NewTicker(d.tickIv)
+	defer tick.Stop()
+	healthTick := time.NewTicker(2 * time.Second)
+	defer healthTick.Stop()
+	lastHealth := ""
+	for {
+		select {
+		case <-ctx.Done():
+			if d.captureCancel != nil {
+				d.captureCancel()
+			}
+			wg.Wait()
+			d.effects.Wait()
+			return nil
+		case ev := <-d.events:
+			d.step(ctx, ev)
+		case <-tick.C:
+			d.step(ctx, session.Tick{})
+		case <-healthTick.C:
+			// Device health changes reach the staff screen without an event.
+			if h := healthKey(d.devices.Health()); h != lastHealth {
+				lastHealth = h
+				d.publish()
+			}
+		}
+	}
+}
+
+func healthKey(hs []Health) string {
+	k := ""
+	for _, h := range hs {
+		k += h.Name
+		if h.Connected {
+			k += "+"
+		} else {
+			k += "-" + h.LastError
+		}
+	}
+	return k
+}
+
+func (d *Daemon) probeServer(ctx context.Context) {
+	first := true
+	for {
+		cctx, cancel := context.WithTimeout(ctx, time.Duration(d.cfg.ServerTimeout))
+		start := time.Now()
+		err := d.server.Ping(cctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		d.metrics.serverCall("ping", start, err)
+		up := err == nil
+		if first || d.up.Load() != up {
+			d.up.Store(up)
+			if up {
+				d.metrics.serverUp.Set(1)
+				d.log.Info("central server reachable")
+			} else {
+				d.metrics.serverUp.Set(0)
+				d.log.Warn("central server unreachable", "err", errClass(err))
+			}
+			d.post(session.ServerStatus{Up: up})
+		}
+		first = false
+		wait := d.probe
+		if !up {
+			wait = min(wait, 2*time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (d *Daemon) step(ctx context.Context, ev session.Event) {
+	before := d.m.State()
+	if t, ok := ev.(session.Touch); ok && t.Action == "lang" {
+		if t.Arg == "zh" || t.Arg == "en" {
+			d.lang = t.Arg
+		}
+		ev = session.Touch{Action: session.ActActivity}
+	}
+	effs := d.m.Step(ev, d.now())
+	after := d.m.State()
+	if before.Phase != after.Phase {
+		d.metrics.transitions.WithLabelValues(string(after.Phase)).Inc()
+		d.log.Info("phase", "from", before.Phase, "to", after.Phase, "gen", after.Gen, "problem", after.Problem, "hint", after.Hint)
+	}
+	if before.Gen != after.Gen && before.Mode == session.ModeResident && before.Phase != session.Idle {
+		d.metrics.sessions.WithLabelValues(string(before.Phase)).Inc()
+	}
+	for _, e := range effs {
+		d.run(ctx, e)
+	}
+	if _, isTick := ev.(session.Tick); !isTick || before.Phase != after.Phase {
+		d.publish()
+	}
+}
+
+func (d *Daemon) publish() {
+	d.hub.publish(d.view())
+}
+
+// spawn runs fn as an effect with a deadline; its event is posted unless
+// the daemon is stopping.
+func (d *Daemon) spawn(ctx context.Context, timeout time.Duration, fn func(ctx context.Context) session.Event) {
+	d.effects.Add(1)
+	go func() {
+		defer d.effects.Done()
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		ev := fn(cctx)
+		if ev == nil || ctx.Err() != nil {
+			return
+		}
+		d.post(ev)
+	}()
+}
+
+func (d *Daemon) serverTimeout() time.Duration { return time.Duration(d.cfg.ServerTimeout) }
+
+func (d *Daemon) timed(op string, fn func() error) error {
+	start := time.Now()
+	err := fn()
+	d.metrics.serverCall(op, start, err)
+	if err != nil {
+		d.log.Warn("server call failed", "op", op, "err", errClass(err))
+	}
+	return err
+}
+
+func (d *Daemon) run(ctx context.Context, e session.Effect) {
+	switch e := e.(type) {
+	case session.Wipe:
+		d.lang = d.cfg.Lang
+	case session.CancelCapture:
+		if d.captureCancel != nil {
+			d.captureCancel()
+			d.captureCancel = nil
+		}
+	case session.DoCapture:
+		if d.captureCancel != nil {
+			d.captureCancel()
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		d.captureCancel = cancel
+		d.spawn(cctx, time.Duration(d.cfg.CaptureTimeout)+d.serverTimeout(), func(c context.Context) session.Event {
+			ev := d.capture(c, e)
+			if errors.Is(c.Err(), context.Canceled) {
+				return nil // cancelled: the resident left or the staff retook
+			}
+			return ev
+		})
+	case session.DoVerify:
+		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
+			var res session.Resident
+			var tok string
+			err := d.timed("verify", func() (err error) { res, tok, err = d.server.Verify(c, e.Card, e.Sample); return })
+			if errors.Is(err, session.ErrNoMatch) {
+				return session.Verified{Gen: e.Gen, Match: false}
+			}
+			return session.Verified{Gen: e.Gen, Match: err == nil, Token: tok, Resident: res, Err: err}
+		})
+	case session.DoCatalogue:
+		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
+			var svcs []session.Service
+			err := d.timed("services", func() (err error) { svcs, err = d.server.Services(c); return })
+			return session.CatalogueLoaded{Gen: e.Gen, Services: svcs, Err: err}
+		})
+	case session.DoForm:
+		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
+			var f session.Form
+			err := d.timed("form", func() (err error) { f, err = d.server.Form(c, e.Token, e.Service); return })
+			if err != nil {
+				f.Service = e.Service
+			}
+			return session.FormLoaded{Gen: e.Gen, Form: f, Err: err}
+		})
+	case session.DoSubmit:
+		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
+			var r session.Receipt
+			err := d.timed("submit", func() (err error) { r, err = d.server.Submit(c, e.Token, e.IdemKey, e.Form); return })
+			switch {
+			case err == nil:
+				d.metrics.filings.WithLabelValues("filed").Inc()
+				d.log.Info("filing submitted", "service", e.Form.Service.Code, "reference", r.Reference)
+			case errors.Is(err, session.ErrUnavailable):
+				d.metrics.filings.WithLabelValues("unsure").Inc()
+			default:
+				d.metrics.filings.WithLabelValues("rejected").Inc()
+			}
+			return session.Submitted{Gen: e.Gen, Receipt: r, Err: err}
+		})
+	case session.DoFilings:
+		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
+			var fs []session.Filing
+			err := d.timed("filings", func() (err error) { fs, err = d.server.Filings(c, e.Token); return })
+			return session.FilingsLoaded{Gen: e.Gen, Filings: fs, Err: err}
+		})
+	case session.DoStaffLogin:
+		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
+			var s session.StaffSession
+			err := d.timed("login", func() (err error) { s, err = d.server.Login(c, e.User, e.Password); return })
+			if err == nil {
+				d.log.Info("staff logged in")
+			}
+			return session.StaffLoggedIn{Gen: e.Gen, Session: s, Err: err}
+		})
+	case session.DoEnrol:
+		d.spawn(ctx, 3*d.serverTimeout(), func(c context.Context) session.Event {
+			var o session.EnrolOutcome
+			err := d.timed("enrol", func() (err error) { o, err = d.server.Enrol(c, e.StaffToken, e.Card, e.Fingers, ""); return })
+			if err == nil {
+				d.log.Info("enrolment", "replaced", o.Replaced, "needs_supervisor", o.NeedsSupervisor)
+			}
+			return session.Enrolled{Gen: e.Gen, Outcome: o, Err: err}
+		})
+	case session.DoConfirmDuplicate:
+		d.spawn(ctx, 3*d.serverTimeout(), func(c context.Context) session.Event {
+			err := d.timed("supervisor", func() error {
+				sup, err := d.server.Login(c, e.User, e.Password)
+				if err != nil {
+					return err
+				}
+				if !sup.Supervisor {
+					return session.ErrDenied
+				}
+				if err := d.server.OverrideCase(c, sup.Token, e.CaseID, "confirmed at the kiosk by the station supervisor"); err != nil {
+					return err
+				}
+				_, err = d.server.Enrol(c, e.StaffToken, e.Card, e.Fingers, e.CaseID)
+				return err
+			})
+			return session.SupervisorConfirmed{Gen: e.Gen, Err: err}
+		})
+	}
+}
+
+// capture gets a server nonce, captures and extracts.
+func (d *Daemon) capture(ctx context.Context, e session.DoCapture) session.Event {
+	purpose := "verify"
+	if e.Enrol {
+		purpose = "enrol"
+	}
+	var nonce [32]byte
+	nctx, cancel := context.WithTimeout(ctx, d.serverTimeout())
+	err := d.timed("nonce", func() (err error) { nonce, err = d.server.Nonce(nctx); return })
+	cancel()
+	if err != nil {
+		if !errors.Is(err, session.ErrUnavailable) {
+			err = errors.Join(session.ErrUnavailable, err)
+		}
+		return session.Captured{Gen: e.Gen, Fault: session.DeviceFault, Err: err}
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Duration(d.cfg.CaptureTimeout))
+	defer cancel()
+	img, err := d.devices.Capture(cctx, nonce)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNoFinger):
+		d.metrics.captures.WithLabelValues(purpose, "no_finger").Inc()
+		return session.Captured{Gen: e.Gen, Fault: session.NoFinger}
+	case errors.Is(err, ErrBadPlacement):
+		d.metrics.captures.WithLabelValues(purpose, "not_flat").Inc()
+		return session.Captured{Gen: e.Gen, Fault: session.NotFlat}
+	case errors.Is(ctx.Err(), context.Canceled):
+		return nil
+	default:
+		d.metrics.captures.WithLabelValues(purpose, "device_fault").Inc()
+		return session.Captured{Gen: e.Gen, Fault: session.DeviceFault, Err: err}
+	}
+	tmpl, q, err := d.extract.Extract(img, e.Finger)
+	clear(img.Pixels) // the image is not kept
+	if err != nil {
+		d.metrics.captures.WithLabelValues(purpose, "unusable").Inc()
+		return session.Captured{Gen: e.Gen, Fault: session.NotFlat, Sample: session.Sample{Quality: 0}}
+	}
+	d.metrics.captures.WithLabelValues(purpose, "ok").Inc()
+	d.metrics.quality.Observe(float64(q))
+	return session.Captured{Gen: e.Gen, Sample: session.Sample{
+		Finger: e.Finger, Quality: q, Template: tmpl,
+		Attestation: img.Attestation, Certificate: img.Certificate, Nonce: nonce,
+	}}
+}
+
+// errClass names an error by its sentinel, never by its text (which may
+// carry personal data from a server message).
+func errClass(err error) string {
+	for _, c := range []struct {
+		err  error
+		name string
+	}{
+		{session.ErrUnavailable, "unavailable"}, {session.ErrNotFound, "not_found"}, {session.ErrDenied, "denied"},
+		{session.ErrRejected, "rejected"}, {session.ErrNotEnrolled, "not_enrolled"}, {session.ErrCardExpired, "card_expired"},
+		{session.ErrLocked, "locked"}, {session.ErrSuspended, "suspended"}, {session.ErrNoMatch, "no_match"},
+		{ErrNoCard, "no_card"}, {ErrNoFinger, "no_finger"}, {ErrDeviceDown, "device_down"},
+		{context.DeadlineExceeded, "deadline"}, {context.Canceled, "canceled"},
+	} {
+		if errors.Is(err, c.err) {
+			return c.name
+		}
+	}
+	if err == nil {
+		return ""
+	}
+	return "other"
+}
+
+func eventName(ev session.Event) string {
+	switch ev.(type) {
+	case session.Touch:
+		return "touch"
+	case session.CardRead:
+		return "card_read"
+	}
+	return "event"
+}

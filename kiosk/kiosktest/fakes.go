@@ -1,0 +1,436 @@
+// Package kiosktest has in-memory fakes of the kiosk's devices and of the
+// central server, for the daemon's tests and the browser tests. They keep
+// the real behaviour that matters to the kiosk: card presence, fingers that
+// arrive late or badly, unplugging, a server that goes away and comes back,
+// idempotent filings and duplicate cases.
+package kiosktest
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/kiosk"
+	"github.com/qingshan-gov/veinkiosk/kiosk/session"
+)
+
+// Reader is a fake ID-card reader.
+type Reader struct {
+	mu     sync.Mutex
+	card   *session.Card
+	broken bool
+	Unplug bool // when set, ReadCard and Open fail with ErrDeviceDown
+}
+
+// Insert places a card on the reader.
+func (r *Reader) Insert(c session.Card) { r.mu.Lock(); r.card = &c; r.mu.Unlock() }
+
+// Remove takes the card away.
+func (r *Reader) Remove() { r.mu.Lock(); r.card = nil; r.mu.Unlock() }
+
+// SetUnplugged unplugs (true) or replugs the reader.
+func (r *Reader) SetUnplugged(v bool) { r.mu.Lock(); r.broken = v; r.mu.Unlock() }
+
+// Open returns the reader if plugged in.
+func (r *Reader) Open(ctx context.Context) (kiosk.CardReader, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.broken {
+		return nil, kiosk.ErrDeviceDown
+	}
+	return r, nil
+}
+
+// ReadCard implements kiosk.CardReader.
+func (r *Reader) ReadCard(ctx context.Context) (session.Card, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.broken {
+		return session.Card{}, kiosk.ErrDeviceDown
+	}
+	if r.card == nil {
+		return session.Card{}, kiosk.ErrNoCard
+	}
+	return *r.card, nil
+}
+
+// Close implements kiosk.CardReader.
+func (r *Reader) Close() error { return nil }
+
+// Describe implements kiosk.Describer.
+func (r *Reader) Describe() string { return "fake SAM reader" }
+
+// Finger is what the fake scanner sees on its window.
+type Finger struct {
+	Quality int    // the extractor's verdict for this finger
+	Person  string // whose finger (the fake server matches on it)
+	Bad     bool   // placed so badly the scanner refuses it
+}
+
+// Scanner is a fake finger-vein scanner: Capture waits until a finger is
+// placed (Place) or ctx ends.
+type Scanner struct {
+	mu      sync.Mutex
+	finger  *Finger
+	placed  chan struct{}
+	broken  bool
+	counter uint64
+	// Lift, when set, removes the finger after each capture (a resident
+	// lifting it), so the next capture waits for a new placement.
+	Lift bool
+}
+
+// NewScanner returns a scanner with no finger on it.
+func NewScanner() *Scanner { return &Scanner{placed: make(chan struct{}), Lift: true} }
+
+// Place puts a finger on the window.
+func (s *Scanner) Place(f Finger) {
+	s.mu.Lock()
+	s.finger = &f
+	close(s.placed)
+	s.placed = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// SetUnplugged unplugs (true) or replugs the scanner.
+func (s *Scanner) SetUnplugged(v bool) { s.mu.Lock(); s.broken = v; s.mu.Unlock() }
+
+// Open returns the scanner if plugged in.
+func (s *Scanner) Open(ctx context.Context) (kiosk.Scanner, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broken {
+		return nil, kiosk.ErrDeviceDown
+	}
+	return s, nil
+}
+
+// Capture implements kiosk.Scanner. The "image" encodes the finger so the
+// fake extractor can recover it.
+func (s *Scanner) Capture(ctx context.Context, nonce [32]byte) (*kiosk.ScanImage, error) {
+	for {
+		s.mu.Lock()
+		if s.broken {
+			s.mu.Unlock()
+			return nil, errors.New("fake scanner: unplugged")
+		}
+		f := s.finger
+		wait := s.placed
+		if f != nil && s.Lift {
+			s.finger = nil
+		}
+		s.counter++
+		n := s.counter
+		s.mu.Unlock()
+		if f != nil {
+			if f.Bad {
+				return nil, kiosk.ErrBadPlacement
+			}
+			pix := []byte(fmt.Sprintf("%s|%d", f.Person, f.Quality))
+			sum := sha256.Sum256(pix)
+			return &kiosk.ScanImage{Width: len(pix), Height: 1, Pixels: pix, Attestation: append(sum[:], byte(n)), Certificate: []byte("fake-cert")}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %v", kiosk.ErrNoFinger, ctx.Err())
+		case <-wait:
+		}
+	}
+}
+
+// Close implements kiosk.Scanner.
+func (s *Scanner) Close() error { return nil }
+
+// Describe implements kiosk.Describer.
+func (s *Scanner) Describe() string { return "fake vein scanner" }
+
+// Extractor decodes the fake scanner's images.
+type Extractor struct{}
+
+// Extract implements kiosk.Extractor.
+func (Extractor) Extract(img *kiosk.ScanImage, finger string) ([]byte, int, error) {
+	var person string
+	var q int
+	s := string(img.Pixels)
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '|' {
+			person = s[:i]
+			fmt.Sscan(s[i+1:], &q)
+			break
+		}
+	}
+	if person == "" {
+		return nil, 0, errors.New("fake extractor: unusable image")
+	}
+	return []byte(person), q, nil
+}
+
+// Server is an in-memory central server.
+type Server struct {
+	mu        sync.Mutex
+	Down      bool
+	Residents map[string]*Resident // by ID number
+	Catalogue []session.Service
+	Staff     map[string]StaffAccount
+	filings   []*filing
+	byKey     map[string]*filing
+	tokens    map[string]string // token -> ID number
+	sessions  map[string]StaffAccount
+	cases     map[string]string // case -> state
+	seq       int
+	Now       func() time.Time
+	// DuplicateOf makes an enrolment of this person (fake template) look
+	// like a duplicate.
+	DuplicateOf map[string]bool
+}
+
+// Resident is a fake population record.
+type Resident struct {
+	ID        string
+	IDNumber  string
+	Name      string
+	Address   string
+	Household int
+	Enrolled  string // the person whose finger matches (fake template)
+	Dibao     bool
+}
+
+// StaffAccount is a fake staff account.
+type StaffAccount struct {
+	Password   string
+	Name       string
+	Supervisor bool
+}
+
+type filing struct {
+	session.Filing
+	idNumber string
+	key      string
+}
+
+// NewServer returns a server with a small catalogue.
+func NewServer() *Server {
+	return &Server{
+		Residents: map[string]*Resident{}, Staff: map[string]StaffAccount{},
+		byKey: map[string]*filing{}, tokens: map[string]string{}, sessions: map[string]StaffAccount{},
+		cases: map[string]string{}, DuplicateOf: map[string]bool{}, Now: time.Now,
+		Catalogue: []session.Service{
+			{Code: "dibao_renewal", NameZH: "低保年审（续办）", NameEN: "Minimum living allowance: yearly renewal", DueDays: 15},
+			{Code: "dibao_new", NameZH: "低保新申请", NameEN: "Minimum living allowance: new application", DueDays: 30},
+			{Code: "elderly_subsidy", NameZH: "高龄津贴申领", NameEN: "Old-age allowance", DueDays: 20},
+			{Code: "heating_complaint", NameZH: "供暖问题反映", NameEN: "Heating problem report", DueDays: 7},
+		},
+	}
+}
+
+// SetDown takes the server away (true) or brings it back.
+func (s *Server) SetDown(v bool) { s.mu.Lock(); s.Down = v; s.mu.Unlock() }
+
+// Filings returns every filing (for assertions).
+func (s *Server) AllFilings() []session.Filing {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []session.Filing
+	for _, f := range s.filings {
+		out = append(out, f.Filing)
+	}
+	return out
+}
+
+// Decide sets a filing's status and reply (the back office).
+func (s *Server) Decide(ref, status, reply string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.filings {
+		if f.Reference == ref {
+			f.Status, f.Reply = status, reply
+			return nil
+		}
+	}
+	return session.ErrNotFound
+}
+
+func (s *Server) check() error {
+	if s.Down {
+		return fmt.Errorf("fake server: %w", session.ErrUnavailable)
+	}
+	return nil
+}
+
+// Nonce implements kiosk.Server.
+func (s *Server) Nonce(ctx context.Context) (n [32]byte, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	n[0] = byte(s.seq)
+	return n, s.check()
+}
+
+// Verify implements kiosk.Server.
+func (s *Server) Verify(ctx context.Context, c session.Card, smp session.Sample) (session.Resident, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return session.Resident{}, "", err
+	}
+	r, ok := s.Residents[c.IDNumber]
+	switch {
+	case !ok:
+		return session.Resident{}, "", session.ErrNotFound
+	case r.Enrolled == "":
+		return session.Resident{}, "", session.ErrNotEnrolled
+	case r.Enrolled != string(smp.Template):
+		return session.Resident{}, "", session.ErrNoMatch
+	}
+	s.seq++
+	tok := fmt.Sprintf("tok-%d", s.seq)
+	s.tokens[tok] = c.IDNumber
+	return session.Resident{ID: r.ID, Name: r.Name, MaskedID: session.MaskedID(r.IDNumber)}, tok, nil
+}
+
+// Services implements kiosk.Server.
+func (s *Server) Services(ctx context.Context) ([]session.Service, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Catalogue, s.check()
+}
+
+// Form implements kiosk.Server.
+func (s *Server) Form(ctx context.Context, token string, svc session.Service) (session.Form, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return session.Form{}, err
+	}
+	r := s.Residents[s.tokens[token]]
+	if r == nil {
+		return session.Form{}, session.ErrDenied
+	}
+	return session.Form{Service: svc, Fields: []session.Field{
+		{Key: "name", LabelZH: "姓名", LabelEN: "Name", Value: r.Name},
+		{Key: "id_number", LabelZH: "身份证号", LabelEN: "ID number", Value: session.MaskedID(r.IDNumber)},
+		{Key: "address", LabelZH: "住址", LabelEN: "Address", Value: r.Address},
+		{Key: "household_size", LabelZH: "家庭人口", LabelEN: "Household size", Value: fmt.Sprint(r.Household), Editable: true, Choices: []string{"1", "2", "3", "4", "5"}},
+		{Key: "income_changed", LabelZH: "收入有无变化", LabelEN: "Income changed", Value: "无", Editable: true, Choices: []string{"无", "有"}},
+	}}, nil
+}
+
+// Submit implements kiosk.Server (idempotent by key).
+func (s *Server) Submit(ctx context.Context, token, key string, f session.Form) (session.Receipt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return session.Receipt{}, err
+	}
+	if old, ok := s.byKey[key]; ok {
+		return session.Receipt{Reference: old.Reference, Service: old.Service, FiledAt: old.FiledAt, Due: old.Due}, nil
+	}
+	id, ok := s.tokens[token]
+	if !ok {
+		return session.Receipt{}, session.ErrDenied
+	}
+	now := s.Now()
+	s.seq++
+	fl := &filing{Filing: session.Filing{Reference: fmt.Sprintf("QS-%s-%04d", now.Format("20060102"), s.seq), Service: f.Service,
+		FiledAt: now, Due: now.AddDate(0, 0, f.Service.DueDays), Status: "submitted"}, idNumber: id, key: key}
+	s.filings = append(s.filings, fl)
+	s.byKey[key] = fl
+	return session.Receipt{Reference: fl.Reference, Service: fl.Service, FiledAt: fl.FiledAt, Due: fl.Due}, nil
+}
+
+// Filings implements kiosk.Server.
+func (s *Server) Filings(ctx context.Context, token string) ([]session.Filing, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	id := s.tokens[token]
+	var out []session.Filing
+	for _, f := range s.filings {
+		if f.idNumber == id {
+			out = append(out, f.Filing)
+		}
+	}
+	return out, nil
+}
+
+// Login implements kiosk.Server.
+func (s *Server) Login(ctx context.Context, user, pw string) (session.StaffSession, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return session.StaffSession{}, err
+	}
+	a, ok := s.Staff[user]
+	if !ok || a.Password != pw {
+		return session.StaffSession{}, session.ErrDenied
+	}
+	s.seq++
+	tok := fmt.Sprintf("staff-%d", s.seq)
+	s.sessions[tok] = a
+	return session.StaffSession{Token: tok, Name: a.Name, Supervisor: a.Supervisor}, nil
+}
+
+// Enrol implements kiosk.Server.
+func (s *Server) Enrol(ctx context.Context, staffToken string, c session.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return session.EnrolOutcome{}, err
+	}
+	if _, ok := s.sessions[staffToken]; !ok {
+		return session.EnrolOutcome{}, session.ErrDenied
+	}
+	r, ok := s.Residents[c.IDNumber]
+	if !ok {
+		return session.EnrolOutcome{}, session.ErrNotFound
+	}
+	if len(fingers) < 2 || len(fingers[0].Accepted) < 3 || len(fingers[1].Accepted) < 3 {
+		return session.EnrolOutcome{}, session.ErrRejected
+	}
+	person := string(fingers[0].Accepted[0].Template)
+	if s.DuplicateOf[person] && s.cases[overrideCase] != "overridden" {
+		s.seq++
+		id := fmt.Sprintf("case-%d", s.seq)
+		s.cases[id] = "open"
+		return session.EnrolOutcome{NeedsSupervisor: true, CaseID: id}, nil
+	}
+	replaced := r.Enrolled != ""
+	r.Enrolled = person
+	return session.EnrolOutcome{ResidentID: r.ID, Replaced: replaced}, nil
+}
+
+// OverrideCase implements kiosk.Server.
+func (s *Server) OverrideCase(ctx context.Context, tok, caseID, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return err
+	}
+	if a, ok := s.sessions[tok]; !ok || !a.Supervisor {
+		return session.ErrDenied
+	}
+	if s.cases[caseID] != "open" {
+		return session.ErrRejected
+	}
+	s.cases[caseID] = "overridden"
+	return nil
+}
+
+// Ping implements kiosk.Server.
+func (s *Server) Ping(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.check()
+}
+
+var (
+	_ kiosk.Server     = (*Server)(nil)
+	_ kiosk.Scanner    = (*Scanner)(nil)
+	_ kiosk.CardReader = (*Reader)(nil)
+	_ kiosk.Extractor  = Extractor{}
+)

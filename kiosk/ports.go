@@ -1,0 +1,87 @@
+// Package kiosk is the kiosk daemon: it drives the ID-card reader and the
+// finger-vein scanner, runs the resident's session (package session), talks
+// to the central server (server/apiv1) and serves the touchscreen UI
+// (package ui) on localhost with live updates over server-sent events.
+//
+// The daemon depends on small consumer-side interfaces (CardReader, Scanner,
+// Extractor, Server) so that the drivers, the matcher and the server client
+// plug in at the edge (cmd/kioskd, cmd/demo) and tests use fakes.
+//
+// Nothing personal or biometric is ever written to disk or to the logs:
+// cards, samples and tokens live in the session state and are dropped when
+// the session ends.
+package kiosk
+
+import (
+	"context"
+	"errors"
+
+	"github.com/qingshan-gov/veinkiosk/kiosk/session"
+)
+
+// Device errors the interfaces report (wrap them with %w).
+var (
+	// ErrNoCard: no card is on the reader.
+	ErrNoCard = errors.New("kiosk: no card on the reader")
+	// ErrNoFinger: no finger arrived on the scanner before the deadline.
+	ErrNoFinger = errors.New("kiosk: no finger on the scanner")
+	// ErrBadPlacement: the scanner saw a finger it could not image (moved,
+	// not flat, partly off the window).
+	ErrBadPlacement = errors.New("kiosk: finger badly placed")
+	// ErrDeviceDown: the device is not connected (unplugged, reconnecting).
+	ErrDeviceDown = errors.New("kiosk: device not connected")
+)
+
+// CardReader reads the resident's ID card.
+type CardReader interface {
+	// ReadCard reads the card on the reader, or returns ErrNoCard.
+	ReadCard(ctx context.Context) (session.Card, error)
+	Close() error
+}
+
+// ScanImage is one capture from the scanner with its signed attestation.
+type ScanImage struct {
+	Width, Height int
+	Pixels        []byte // 8-bit grey, row-major
+	Attestation   []byte // wire.Attestation.MarshalBinary
+	Certificate   []byte // wire.DeviceCertificate.MarshalBinary
+}
+
+// Scanner captures a finger-vein image signed over a server nonce.
+type Scanner interface {
+	// Capture waits for a finger until ctx ends (ErrNoFinger) and returns
+	// the image and its attestation over nonce.
+	Capture(ctx context.Context, nonce [32]byte) (*ScanImage, error)
+	Close() error
+}
+
+// Describer is implemented by devices that can say what they are (model,
+// serial, firmware) for the staff's diagnostics screen.
+type Describer interface {
+	Describe() string
+}
+
+// Extractor turns an image into a template and a 0..100 quality.
+type Extractor interface {
+	Extract(img *ScanImage, finger string) (template []byte, quality int, err error)
+}
+
+// Server is what the kiosk asks of the central server. Implementations wrap
+// their errors with the session sentinels (session.ErrUnavailable,
+// session.ErrNoMatch, ...) so the state machine can tell an outage from an
+// answer.
+type Server interface {
+	Nonce(ctx context.Context) ([32]byte, error)
+	Verify(ctx context.Context, card session.Card, s session.Sample) (resident session.Resident, token string, err error)
+	Services(ctx context.Context) ([]session.Service, error)
+	Form(ctx context.Context, token string, svc session.Service) (session.Form, error)
+	Submit(ctx context.Context, token, idemKey string, f session.Form) (session.Receipt, error)
+	Filings(ctx context.Context, token string) ([]session.Filing, error)
+	Login(ctx context.Context, user, password string) (session.StaffSession, error)
+	Enrol(ctx context.Context, staffToken string, card session.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error)
+	// OverrideCase lets a supervisor (logged in as supervisorToken) allow
+	// an enrolment that stopped on a suspected duplicate.
+	OverrideCase(ctx context.Context, supervisorToken, caseID, reason string) error
+	// Ping checks that the server answers this kiosk.
+	Ping(ctx context.Context) error
+}

@@ -1,0 +1,403 @@
+// The kiosk screen: renders the daemon's view (server-sent events on
+// /events) and posts touches to /touch. Text goes in with textContent only.
+"use strict";
+
+const T = {
+  zh: {
+    station: "社区服务站 · 自助办理", switchLang: "English", staff: "工作人员",
+    idle: "请把身份证放在读卡区", idleLead: "放好后，按屏幕提示把手指放在指静脉仪上。",
+    place_finger: "请将手指平放在指静脉仪上", placeLead: "请用登记过的手指，放平，不要移动。",
+    hello: (n) => n + "，您好", tries: (a, b) => "第 " + a + " 次，共 " + b + " 次",
+    verifying: "正在核对，请稍候", loading: "正在加载，请稍候",
+    menu: "请选择要办理的事项", due: (d) => "办理时限 " + d + " 天",
+    myFilings: "我的申请", finish: "结束办理", back: "返回", retry: "重试",
+    form: "请核对信息，无误请按“确认提交”", confirm: "确认提交",
+    submitting: "正在提交，请稍候，不要取走身份证",
+    receipt: "已提交成功，请记下受理编号", ref: "受理编号", filedAt: "提交日期", dueAt: "答复期限",
+    dueBefore: (d) => d + " 前答复", another: "办理其他事项", takeCard: "完成，请取走身份证",
+    filings: "这是您以前的申请", noFilings: "您还没有提交过申请。", reply: "答复",
+    status: { submitted: "已受理，等待部门办理", more_info: "需要补充材料", accepted: "已批准", rejected: "未批准" },
+    unavailable: "网络暂时中断", autoRetry: "网络恢复后会自动继续。",
+    failed: "这次没有办成",
+    card_problem: "请看下面的说明",
+    problems: {
+      card_expired: "您的身份证已过期，请到派出所换领新证后再来。",
+      not_enrolled: "您还没有登记指静脉，请到人工窗口请工作人员帮您登记。",
+      not_registered: "系统里没有找到您的户籍信息，请到人工窗口咨询。",
+      card_unreadable: "身份证没有读出来，请拿起身份证，重新平放在读卡区。",
+      too_many_tries: "多次没有核对成功，请到人工窗口办理。",
+      scanner_fault: "指静脉仪暂时不能使用，请按“重试”或找工作人员。",
+      server_down: "您的信息没有丢失，请按“重试”，或稍等自动继续。",
+      submit_unsure: "申请可能还没送达。请按“重试”，不会重复提交。",
+      rejected: "服务器没有接受这次办理，请到人工窗口咨询。",
+      login_failed: "用户名或密码不对，请重新输入。",
+      already_enrolled: "这位居民已经登记过，继续采集将替换原来的登记。",
+      locked: "失败次数太多，已暂时锁定，请稍后再来或到人工窗口办理。",
+      suspended: "您的资格暂停，请到人工窗口咨询。",
+    },
+    hints: {
+      no_finger: "未检测到手指，请把手指放到指静脉仪上。",
+      not_flat: "请将手指平放，不要移动。",
+      no_match: "没有核对上，请用登记过的那根手指再放一次。",
+    },
+    serverDown: "网络暂时中断，工作人员正在处理。", readerDown: "读卡器暂时不能使用，请找工作人员。",
+    scannerDown: "指静脉仪暂时不能使用，请找工作人员。",
+    staff_login: "工作人员登录", user: "用户名", password: "密码", login: "登录", cancel: "取消",
+    staff_busy: "正在处理，请稍候",
+    staff_menu: "请选择工作", enrol: "登记居民指静脉", diagnostics: "设备诊断", logout: "退出登录",
+    enrol_card: "请让居民把身份证放在读卡区",
+    enrol_capture: (f, i, n) => "请让居民把" + f + "平放在指静脉仪上（第 " + i + " 次，共 " + n + " 次）",
+    enrolAllDone: "采集完成，请按“提交登记”", quality: "质量", minQ: (q) => "最低 " + q,
+    retake: "重新采集", skipFinger: "这根手指不能采集，换一根", submitEnrol: "提交登记",
+    enrol_supervisor: "发现疑似重复登记，需要主管确认",
+    supervisorLead: "这位居民的指静脉与另一位已登记居民相似。请主管核对身份证和本人后输入账号确认。",
+    supervisorOk: "主管确认登记", reject: "不登记",
+    enrol_done: "登记完成，请居民取走身份证", replaced: "已替换原有登记。", next: "登记下一位",
+    diagTitle: "设备诊断", connected: "已连接", disconnected: "未连接", server: "中心服务器",
+    reader: "身份证读卡器", scanner: "指静脉仪", lastError: "最近错误", since: "状态开始于", reconnects: "重连次数",
+    fingers: { R1: "右手拇指", R2: "右手食指", R3: "右手中指", R4: "右手无名指", R5: "右手小指",
+      L1: "左手拇指", L2: "左手食指", L3: "左手中指", L4: "左手无名指", L5: "左手小指" },
+  },
+  en: {
+    station: "Community service station · Self-service", switchLang: "中文", staff: "Staff",
+    idle: "Place your ID card on the reader", idleLead: "Then follow the screen to put your finger on the vein scanner.",
+    place_finger: "Lay your finger flat on the vein scanner", placeLead: "Use the finger you enrolled; keep it flat and still.",
+    hello: (n) => "Hello, " + n, tries: (a, b) => "Try " + a + " of " + b,
+    verifying: "Checking, please wait", loading: "Loading, please wait",
+    menu: "Choose the service you need", due: (d) => "Answered within " + d + " days",
+    myFilings: "My filings", finish: "Finish", back: "Back", retry: "Try again",
+    form: "Check your details, then press Confirm", confirm: "Confirm",
+    submitting: "Sending, please wait; leave your card on the reader",
+    receipt: "Filed. Please note your reference number", ref: "Reference", filedAt: "Filed on", dueAt: "Answer due",
+    dueBefore: (d) => "by " + d, another: "Another service", takeCard: "Done, take your card",
+    filings: "Your earlier filings", noFilings: "You have no filings yet.", reply: "Reply",
+    status: { submitted: "Received, with the department", more_info: "More information needed", accepted: "Approved", rejected: "Not approved" },
+    unavailable: "The network is down for now", autoRetry: "It will continue by itself when the network is back.",
+    failed: "This could not be completed",
+    card_problem: "Please read the note below",
+    problems: {
+      card_expired: "Your ID card has expired. Please renew it at the police station, then come back.",
+      not_enrolled: "Your finger is not enrolled yet. Please ask the staff at the desk to enrol you.",
+      not_registered: "We could not find your household record. Please ask at the desk.",
+      card_unreadable: "The card could not be read. Lift it and lay it flat on the reader again.",
+      too_many_tries: "The finger check failed several times. Please go to the staffed desk.",
+      scanner_fault: "The vein scanner is not working. Press Try again or ask the staff.",
+      server_down: "Nothing is lost. Press Try again, or wait and it continues by itself.",
+      submit_unsure: "Your filing may not have arrived. Press Try again; it will not be filed twice.",
+      rejected: "The server did not accept this. Please ask at the desk.",
+      login_failed: "Wrong user name or password. Please try again.",
+      already_enrolled: "This resident is already enrolled; new captures replace the old enrolment.",
+      locked: "Too many failed attempts; locked for now. Come back later or go to the desk.",
+      suspended: "Your entitlement is suspended. Please ask at the desk.",
+    },
+    hints: {
+      no_finger: "No finger detected. Put your finger on the scanner.",
+      not_flat: "Lay your finger flat and keep it still.",
+      no_match: "Not recognised. Place the same enrolled finger again.",
+    },
+    serverDown: "The network is down; the staff are on it.", readerDown: "The card reader is not working; please ask the staff.",
+    scannerDown: "The vein scanner is not working; please ask the staff.",
+    staff_login: "Staff login", user: "User name", password: "Password", login: "Log in", cancel: "Cancel",
+    staff_busy: "Working, please wait",
+    staff_menu: "Choose a task", enrol: "Enrol a resident", diagnostics: "Device diagnostics", logout: "Log out",
+    enrol_card: "Ask the resident to place their ID card on the reader",
+    enrol_capture: (f, i, n) => "Ask the resident to lay the " + f + " flat on the scanner (capture " + i + " of " + n + ")",
+    enrolAllDone: "All captures done; press Submit enrolment", quality: "Quality", minQ: (q) => "minimum " + q,
+    retake: "Capture again", skipFinger: "Finger unusable: use another", submitEnrol: "Submit enrolment",
+    enrol_supervisor: "Possible duplicate: a supervisor must confirm",
+    supervisorLead: "These veins resemble another enrolled resident. The supervisor checks the card and the person, then logs in to confirm.",
+    supervisorOk: "Supervisor confirms", reject: "Do not enrol",
+    enrol_done: "Enrolled. The resident can take the card", replaced: "The earlier enrolment was replaced.", next: "Enrol the next resident",
+    diagTitle: "Device diagnostics", connected: "connected", disconnected: "not connected", server: "Central server",
+    reader: "ID-card reader", scanner: "Vein scanner", lastError: "Last error", since: "Since", reconnects: "Reconnects",
+    fingers: { R1: "right thumb", R2: "right index finger", R3: "right middle finger", R4: "right ring finger", R5: "right little finger",
+      L1: "left thumb", L2: "left index finger", L3: "left middle finger", L4: "left ring finger", L5: "left little finger" },
+  },
+};
+
+let view = null;
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const k of kids.flat()) {
+    if (k === null || k === undefined || k === false) continue;
+    e.append(k instanceof Node ? k : document.createTextNode(String(k)));
+  }
+  return e;
+}
+
+function touch(action, arg, values) {
+  const body = { action: action };
+  if (arg) body.arg = arg;
+  if (values) body.values = values;
+  return fetch("/touch", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
+function btn(label, action, opts) {
+  opts = opts || {};
+  return el("button", {
+    type: "button", class: opts.class, "data-act": action, "data-arg": opts.arg, disabled: opts.disabled,
+    "aria-pressed": opts.pressed === undefined ? undefined : String(opts.pressed),
+    onclick: () => { if (opts.onclick) opts.onclick(); else touch(action, opts.arg, opts.values && opts.values()); },
+  }, label);
+}
+
+const svgNS = "http://www.w3.org/2000/svg";
+function svg(kind) {
+  const s = document.createElementNS(svgNS, "svg");
+  s.setAttribute("viewBox", "0 0 200 120");
+  s.setAttribute("width", "420");
+  s.setAttribute("height", "252");
+  s.setAttribute("class", "art");
+  s.setAttribute("aria-hidden", "true");
+  const add = (tag, a) => { const n = document.createElementNS(svgNS, tag); for (const k in a) n.setAttribute(k, a[k]); s.append(n); };
+  if (kind === "card") {
+    add("rect", { x: 10, y: 80, width: 180, height: 30, rx: 6, fill: "#555" });
+    add("rect", { x: 40, y: 10, width: 120, height: 76, rx: 8, fill: "#e9f0fb", stroke: "#0b3d91", "stroke-width": 4 });
+    add("rect", { x: 52, y: 24, width: 30, height: 38, rx: 3, fill: "#9db4dc" });
+    add("rect", { x: 92, y: 28, width: 56, height: 7, fill: "#0b3d91" });
+    add("rect", { x: 92, y: 44, width: 56, height: 7, fill: "#0b3d91" });
+    add("path", { d: "M100 0 L100 8", stroke: "#0b3d91", "stroke-width": 4 });
+  } else {
+    add("rect", { x: 20, y: 78, width: 160, height: 34, rx: 8, fill: "#555" });
+    add("rect", { x: 50, y: 70, width: 100, height: 10, rx: 4, fill: "#b3261e" });
+    add("path", { d: "M30 62 Q30 40 60 40 L160 40 Q178 40 178 56 Q178 70 160 70 L60 70 Q30 70 30 62 Z", fill: "#f2c9a8", stroke: "#7a4a2a", "stroke-width": 3 });
+    add("path", { d: "M150 46 Q168 46 168 55", fill: "none", stroke: "#7a4a2a", "stroke-width": 3 });
+  }
+  return s;
+}
+
+function L() { return T[(view && view.lang) || "zh"]; }
+function svcName(s) { return (view.lang === "en" && s.nameEn) ? s.nameEn : s.name; }
+function fingerName(f) { return L().fingers[f] || f; }
+
+function who(v) {
+  const p = v.resident || v.card;
+  if (!p || !p.name) return null;
+  return el("div", { class: "who", id: "who" }, L().hello(p.name), p.idMasked ? el("small", {}, p.idMasked) : null);
+}
+
+function problemBox(v) { return v.problem ? el("div", { class: "problem", id: "problem" }, L().problems[v.problem] || v.problem) : null; }
+
+function render(v) {
+  view = v;
+  const t = L();
+  document.documentElement.lang = v.lang === "en" ? "en" : "zh-CN";
+  document.body.dataset.phase = v.phase;
+  $("station").textContent = t.station + (v.station ? " · " + v.station : "");
+  $("lang").textContent = t.switchLang;
+  // Banner: what is out of order right now.
+  const down = [];
+  if (!v.serverUp) down.push(t.serverDown);
+  for (const d of v.devices || []) {
+    if (!d.connected) down.push(d.name === "reader" ? t.readerDown : t.scannerDown);
+  }
+  const banner = $("banner");
+  banner.hidden = down.length === 0 || v.mode === "staff";
+  banner.textContent = down.join(" ");
+
+  const main = $("screen");
+  const foot = $("bottom");
+  main.replaceChildren();
+  foot.replaceChildren();
+  const title = (s) => main.append(el("h1", { id: "title" }, s));
+  const lead = (s) => main.append(el("p", { class: "lead" }, s));
+
+  switch (v.phase) {
+  case "idle":
+    title(t.idle);
+    main.append(svg("card"));
+    lead(t.idleLead);
+    foot.append(btn(t.staff, "staff", { class: "small staffbtn" }));
+    break;
+  case "place_finger":
+    title(t.place_finger);
+    main.append(who(v) || "");
+    if (v.hint) main.append(el("div", { class: "hint", id: "hint" }, t.hints[v.hint] || v.hint));
+    else lead(t.placeLead);
+    main.append(svg("finger"));
+    if (v.tries > 0) main.append(el("p", { class: "tries" }, t.tries(v.tries + 1, v.maxTries)));
+    foot.append(btn(t.finish, "finish"));
+    break;
+  case "verifying": case "loading": case "submitting": case "staff_busy":
+    title(t[v.phase]);
+    main.append(who(v) || "", el("div", { class: "spinner", role: "progressbar" }));
+    break;
+  case "card_problem": case "failed": case "unavailable":
+    title(v.phase === "unavailable" ? t.unavailable : (t.problems[v.problem] ? t.problems[v.problem].split(/[，,.。]/)[0] : t[v.phase]));
+    main.append(who(v) || "", problemBox(v));
+    if (v.phase === "unavailable") lead(t.autoRetry);
+    if (v.phase === "unavailable" || v.problem === "scanner_fault") foot.append(btn(t.retry, "retry", { class: "primary" }));
+    foot.append(btn(t.finish, "finish"));
+    break;
+  case "menu": {
+    title(t.menu);
+    main.append(who(v) || "");
+    const g = el("div", { class: "grid", id: "services" });
+    for (const s of v.services || []) {
+      g.append(btn([svcName(s), el("span", { class: "sub" }, t.due(s.dueDays))], "choose", { arg: s.code }));
+    }
+    main.append(g);
+    foot.append(btn(t.myFilings, "filings"), btn(t.finish, "finish"));
+    break;
+  }
+  case "form": {
+    title(t.form);
+    const f = v.form;
+    main.append(el("h2", {}, svcName(f.service)));
+    const tb = el("table", { id: "formtable" });
+    for (const fd of f.fields) {
+      const label = (v.lang === "en" && fd.labelEn) ? fd.labelEn : fd.labelZh;
+      let cell;
+      if (fd.editable && fd.choices && fd.choices.length) {
+        cell = el("div", { class: "choices" }, fd.choices.map((c) =>
+          btn(c, "edit", { arg: fd.key, pressed: c === fd.value, values: () => ({ value: c }) })));
+      } else if (fd.editable) {
+        const inp = el("input", { value: fd.value || "", "data-key": fd.key, maxlength: 200 });
+        inp.addEventListener("change", () => touch("edit", fd.key, { value: inp.value }));
+        cell = inp;
+      } else {
+        cell = fd.value || "—";
+      }
+      tb.append(el("tr", {}, el("th", {}, label), el("td", {}, cell)));
+    }
+    main.append(tb);
+    foot.append(btn(t.back, "back"), btn(t.confirm, "confirm", { class: "primary" }));
+    break;
+  }
+  case "receipt": {
+    const r = v.receipt;
+    title(t.receipt);
+    main.append(el("h2", {}, svcName(r.service)));
+    main.append(el("div", { class: "ref", id: "reference" }, r.reference));
+    main.append(el("table", {},
+      el("tr", {}, el("th", {}, t.filedAt), el("td", {}, r.filedAt)),
+      el("tr", {}, el("th", {}, t.dueAt), el("td", { id: "due" }, t.dueBefore(r.due)))));
+    foot.append(btn(t.another, "back"), btn(t.myFilings, "filings"), btn(t.takeCard, "finish", { class: "primary big" }));
+    break;
+  }
+  case "filings": {
+    title(t.filings);
+    const list = el("div", { class: "grid", id: "filings" });
+    for (const f of v.filings || []) {
+      list.append(el("div", { class: "card" },
+        el("h2", {}, svcName(f.service)),
+        el("p", {}, t.ref + "：" + f.reference + "　" + t.filedAt + "：" + f.filedAt),
+        el("p", { class: "status status-" + f.status }, t.status[f.status] || f.status),
+        f.reply ? el("p", { class: "reply" }, t.reply + "：" + f.reply) : null));
+    }
+    if (!(v.filings || []).length) list.append(el("p", {}, t.noFilings));
+    main.append(list);
+    foot.append(btn(t.back, "back", { class: "primary" }));
+    break;
+  }
+  case "staff_login": {
+    title(t.staff_login);
+    main.append(problemBox(v) || "");
+    const u = el("input", { id: "user", autocomplete: "off" });
+    const p = el("input", { id: "password", type: "password", autocomplete: "off" });
+    main.append(el("label", {}, t.user, u), el("label", {}, t.password, p));
+    foot.append(btn(t.cancel, "finish"), btn(t.login, "login", { class: "primary", values: () => ({ user: u.value, password: p.value }) }));
+    break;
+  }
+  case "staff_menu":
+    title(t.staff_menu);
+    main.append(el("p", { class: "who" }, v.staff ? v.staff.name : ""));
+    main.append(btn(t.enrol, "enrol", { class: "primary big" }), btn(t.diagnostics, "diagnostics", { class: "big" }));
+    foot.append(btn(t.logout, "logout"));
+    break;
+  case "enrol_card":
+    title(t.enrol_card);
+    main.append(problemBox(v) || "", svg("card"));
+    foot.append(btn(t.back, "back"));
+    break;
+  case "enrol_capture": {
+    const e = v.enrol;
+    const cur = e.fingers[e.current];
+    if (e.complete) title(t.enrolAllDone);
+    else title(t.enrol_capture(fingerName(cur.finger), Math.min(cur.accepted + 1, cur.needed), cur.needed));
+    main.append(who(v) || "", problemBox(v) || "");
+    if (v.hint) main.append(el("div", { class: "hint", id: "hint" }, t.hints[v.hint] || v.hint));
+    const grid = el("div", { class: "fingers", id: "fingers" });
+    e.fingers.forEach((f, i) => {
+      const box = el("div", { class: "finger" + (i === e.current && !e.complete ? " current" : "") + (f.accepted >= f.needed ? " done" : "") },
+        el("h2", {}, fingerName(f.finger)), el("p", {}, f.accepted + " / " + f.needed + (f.rejected ? "　✗" + f.rejected : "")));
+      for (const q of f.qualities) box.append(qbar(q, e.minQuality));
+      grid.append(box);
+    });
+    main.append(grid);
+    if (e.lastQuality || v.hint) {
+      main.append(el("p", { id: "quality" }, t.quality + " " + e.lastQuality + "（" + t.minQ(e.minQuality) + "）"), qbar(e.lastQuality, e.minQuality));
+    }
+    foot.append(btn(t.cancel, "back"), btn(t.retake, "retake"), btn(t.skipFinger, "skip_finger"),
+      btn(t.submitEnrol, "confirm", { class: "primary", disabled: !e.complete }));
+    break;
+  }
+  case "enrol_supervisor": {
+    title(t.enrol_supervisor);
+    lead(t.supervisorLead);
+    main.append(problemBox(v) || "");
+    const u = el("input", { id: "user", autocomplete: "off" });
+    const p = el("input", { id: "password", type: "password", autocomplete: "off" });
+    main.append(el("label", {}, t.user, u), el("label", {}, t.password, p));
+    foot.append(btn(t.reject, "reject"), btn(t.supervisorOk, "supervisor", { class: "primary", values: () => ({ user: u.value, password: p.value }) }));
+    break;
+  }
+  case "enrol_done":
+    title(t.enrol_done);
+    if (v.outcome && v.outcome.replaced) lead(t.replaced);
+    foot.append(btn(t.back, "back"), btn(t.next, "enrol", { class: "primary" }));
+    break;
+  case "diagnostics": {
+    title(t.diagTitle);
+    const tb = el("table", { id: "devices" });
+    tb.append(el("tr", {}, el("th", {}, t.server), el("td", { class: v.serverUp ? "dev-ok" : "dev-bad" }, v.serverUp ? t.connected : t.disconnected)));
+    for (const d of v.devices || []) {
+      tb.append(el("tr", {}, el("th", {}, t[d.name] || d.name),
+        el("td", {}, el("div", { class: d.connected ? "dev-ok" : "dev-bad" }, d.connected ? t.connected : t.disconnected),
+          el("div", {}, d.spec + (d.detail ? " · " + d.detail : "")),
+          d.last_error ? el("div", {}, t.lastError + "：" + d.last_error) : null,
+          el("div", {}, t.since + "：" + new Date(d.since).toLocaleString() + " · " + t.reconnects + "：" + d.reconnects))));
+    }
+    main.append(tb);
+    foot.append(btn(t.back, "back", { class: "primary" }));
+    break;
+  }
+  default:
+    title(v.phase);
+  }
+}
+
+function qbar(q, min) {
+  const b = el("div", { class: "bar" + (q < min ? " low" : "") });
+  b.append(el("span", { style: undefined }));
+  b.firstChild.style.width = Math.max(0, Math.min(100, q)) + "%";
+  const m = el("i", { class: "min" });
+  m.style.left = min + "%";
+  b.append(m);
+  return b;
+}
+
+function tickClock() {
+  const d = new Date();
+  const pad = (n) => String(n).padStart(2, "0");
+  $("clock").textContent = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+}
+
+function start() {
+  $("lang").addEventListener("click", () => touch("lang", view && view.lang === "en" ? "zh" : "en"));
+  tickClock();
+  setInterval(tickClock, 10000);
+  const es = new EventSource("/events");
+  es.addEventListener("view", (m) => render(JSON.parse(m.data)));
+  es.onerror = () => { $("banner").hidden = false; $("banner").textContent = "正在重新连接… Reconnecting…"; };
+}
+
+document.addEventListener("DOMContentLoaded", start);

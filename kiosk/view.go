@@ -1,0 +1,209 @@
+package kiosk
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/kiosk/session"
+)
+
+// View is what the touchscreen shows, sent to the browser as JSON over
+// server-sent events. It holds the minimum the screen needs: a masked ID
+// number, never a template, token or password.
+type View struct {
+	Seq      uint64 `json:"seq"`
+	Phase    string `json:"phase"`
+	Mode     string `json:"mode"`
+	Lang     string `json:"lang"`
+	Problem  string `json:"problem,omitempty"`
+	Hint     string `json:"hint,omitempty"`
+	Tries    int    `json:"tries"`
+	MaxTries int    `json:"maxTries"`
+	ServerUp bool   `json:"serverUp"`
+	Station  string `json:"station"`
+
+	Card     *PersonView   `json:"card,omitempty"`
+	Resident *PersonView   `json:"resident,omitempty"`
+	Services []ServiceView `json:"services,omitempty"`
+	Form     *FormView     `json:"form,omitempty"`
+	Receipt  *FilingView   `json:"receipt,omitempty"`
+	Filings  []FilingView  `json:"filings,omitempty"`
+	Staff    *StaffView    `json:"staff,omitempty"`
+	Enrol    *EnrolView    `json:"enrol,omitempty"`
+	Outcome  *OutcomeView  `json:"outcome,omitempty"`
+	Devices  []Health      `json:"devices"`
+}
+
+// PersonView names the person at the kiosk.
+type PersonView struct {
+	Name     string `json:"name"`
+	IDMasked string `json:"idMasked"`
+	Expired  bool   `json:"expired,omitempty"`
+	Until    string `json:"until,omitempty"`
+}
+
+// ServiceView is a catalogue entry.
+type ServiceView struct {
+	Code    string `json:"code"`
+	Name    string `json:"name"`
+	NameEN  string `json:"nameEn,omitempty"`
+	DueDays int    `json:"dueDays"`
+}
+
+// FormView is the form to check.
+type FormView struct {
+	Service ServiceView     `json:"service"`
+	Fields  []session.Field `json:"fields"`
+}
+
+// FilingView is a receipt or an earlier filing.
+type FilingView struct {
+	Reference string      `json:"reference"`
+	Service   ServiceView `json:"service"`
+	FiledAt   string      `json:"filedAt"`
+	Due       string      `json:"due"`
+	Status    string      `json:"status,omitempty"`
+	Reply     string      `json:"reply,omitempty"`
+}
+
+// StaffView is the logged-in staff member.
+type StaffView struct {
+	Name       string `json:"name"`
+	Supervisor bool   `json:"supervisor"`
+}
+
+// EnrolView is the progress of an enrolment.
+type EnrolView struct {
+	Fingers     []EnrolFingerView `json:"fingers"`
+	Current     int               `json:"current"`
+	LastQuality int               `json:"lastQuality"`
+	MinQuality  int               `json:"minQuality"`
+	Complete    bool              `json:"complete"`
+}
+
+// EnrolFingerView is one finger's progress.
+type EnrolFingerView struct {
+	Finger    string `json:"finger"`
+	Accepted  int    `json:"accepted"`
+	Needed    int    `json:"needed"`
+	Rejected  int    `json:"rejected"`
+	Qualities []int  `json:"qualities"`
+}
+
+// OutcomeView is the server's answer to an enrolment.
+type OutcomeView struct {
+	Replaced        bool   `json:"replaced"`
+	NeedsSupervisor bool   `json:"needsSupervisor"`
+	CaseID          string `json:"caseId,omitempty"`
+}
+
+func svcView(s session.Service) ServiceView {
+	return ServiceView{Code: s.Code, Name: s.NameZH, NameEN: s.NameEN, DueDays: s.DueDays}
+}
+
+func day(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Local().Format("2006-01-02")
+}
+
+func (d *Daemon) view() View {
+	st := d.m.State()
+	cfg := d.m.Config()
+	d.seq++
+	v := View{
+		Seq: d.seq, Phase: string(st.Phase), Mode: string(st.Mode), Lang: d.lang,
+		Problem: st.Problem, Hint: st.Hint, Tries: st.Tries, MaxTries: cfg.MaxTries,
+		ServerUp: d.up.Load(), Station: d.cfg.StationID, Devices: d.devices.Health(),
+	}
+	if c := st.Card; c != nil {
+		v.Card = &PersonView{Name: c.Name, IDMasked: session.MaskedID(c.IDNumber), Expired: c.Expired(d.now()), Until: day(c.ValidUntil)}
+	}
+	if r := st.Resident; r != nil {
+		v.Resident = &PersonView{Name: r.Name, IDMasked: r.MaskedID}
+	}
+	for _, s := range st.Services {
+		v.Services = append(v.Services, svcView(s))
+	}
+	if f := st.Form; f != nil {
+		v.Form = &FormView{Service: svcView(f.Service), Fields: f.Fields}
+	}
+	if r := st.Receipt; r != nil {
+		v.Receipt = &FilingView{Reference: r.Reference, Service: svcView(r.Service), FiledAt: day(r.FiledAt), Due: day(r.Due)}
+	}
+	for _, f := range st.Filings {
+		v.Filings = append(v.Filings, FilingView{Reference: f.Reference, Service: svcView(f.Service),
+			FiledAt: day(f.FiledAt), Due: day(f.Due), Status: f.Status, Reply: f.Reply})
+	}
+	if s := st.Staff; s != nil {
+		v.Staff = &StaffView{Name: s.Name, Supervisor: s.Supervisor}
+	}
+	if st.Enrol != nil {
+		ev := &EnrolView{Current: st.EnrolIdx, LastQuality: st.LastQuality, MinQuality: cfg.EnrolMinQuality, Complete: true}
+		for _, f := range st.Enrol {
+			fv := EnrolFingerView{Finger: f.Finger, Accepted: len(f.Accepted), Needed: cfg.EnrolCaptures, Rejected: f.Rejected, Qualities: []int{}}
+			for _, s := range f.Accepted {
+				fv.Qualities = append(fv.Qualities, s.Quality)
+			}
+			if fv.Accepted < fv.Needed {
+				ev.Complete = false
+			}
+			ev.Fingers = append(ev.Fingers, fv)
+		}
+		v.Enrol = ev
+	}
+	if o := st.Outcome; o != nil {
+		v.Outcome = &OutcomeView{Replaced: o.Replaced, NeedsSupervisor: o.NeedsSupervisor, CaseID: o.CaseID}
+	}
+	return v
+}
+
+// hub fans the latest view out to the browsers; a slow browser only ever
+// misses intermediate views, never the latest.
+type hub struct {
+	mu   sync.Mutex
+	last []byte
+	subs map[chan []byte]struct{}
+}
+
+func newHub() *hub { return &hub{subs: map[chan []byte]struct{}{}} }
+
+func (h *hub) publish(v View) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last = b
+	for ch := range h.subs {
+		select {
+		case <-ch: // drop the stale one
+		default:
+		}
+		ch <- b
+	}
+}
+
+func (h *hub) subscribe() (chan []byte, func()) {
+	ch := make(chan []byte, 1)
+	h.mu.Lock()
+	h.subs[ch] = struct{}{}
+	if h.last != nil {
+		ch <- h.last
+	}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		delete(h.subs, ch)
+		h.mu.Unlock()
+	}
+}
+
+func (h *hub) latest() []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.last
+}
