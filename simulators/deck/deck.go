@@ -203,6 +203,7 @@ func (r *Resident) Card() (*sam.Card, error) {
 		c.Type = sam.CardResident
 	case "foreign_permanent":
 		c.Type = sam.CardForeignPermanent
+		c.Address = "" // the foreign card has no address field
 	case "hmt_permit":
 		c.Type = sam.CardHMTPermit
 	default:

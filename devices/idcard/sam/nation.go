@@ -84,7 +84,7 @@ func (n Nation) Name() string { return nations[n].zh }
 func (n Nation) EnglishName() string { return nations[n].en }
 
 func (n Nation) String() string {
-	if name := n.Name(); name != "" {
+	if name := n.Name(); name != "" || n == "" {
 		return name
 	}
 	return "nation " + string(n)
