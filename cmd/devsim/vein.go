@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/simulators/veinsim"
+)
+
+func init() {
+	register(simulator{
+		name:    "vein",
+		summary: "finger-vein scanner on a pseudo-terminal (--serial), with an HTTP control channel",
+		run:     runVein,
+	})
+}
+
+// veinConfig are the flags of "devsim vein".
+type veinConfig struct {
+	serial    bool
+	control   string
+	deckPath  string
+	deckSeed  int64
+	deckSize  int
+	resident  string
+	finger    int
+	fault     string
+	quality   float64
+	serialNo  string
+	seed      uint64
+	chunkSize int
+}
+
+func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("devsim vein", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c veinConfig
+	fs.BoolVar(&c.serial, "serial", false, "serve the scanner on a pseudo-terminal and print its path (the driver opens serial:PATH)")
+	fs.StringVar(&c.control, "control", "127.0.0.1:0", "loopback address of the HTTP control channel (empty: none)")
+	fs.StringVar(&c.deckPath, "deck", "", "resident deck file (default: the generated deck of --deck-seed and --deck-size)")
+	fs.Int64Var(&c.deckSeed, "deck-seed", veinsim.DefaultDeckSeed, "seed of the generated resident deck")
+	fs.IntVar(&c.deckSize, "deck-size", veinsim.DefaultDeckSize, "residents in the generated deck")
+	fs.StringVar(&c.resident, "resident", "", "ID number of a resident whose finger is on the window at start")
+	fs.IntVar(&c.finger, "finger", 2, "ISO finger position 1..10 of --resident (2 = right index)")
+	fs.StringVar(&c.fault, "fault", "none", "fault to show from the start (see the control channel's /fault)")
+	fs.Float64Var(&c.quality, "quality", 0, "image quality 0..1 (default fingerimg's)")
+	fs.StringVar(&c.serialNo, "serial-number", veinsim.DefaultSerial, "device serial number")
+	fs.Uint64Var(&c.seed, "seed", 0, "seed of capture-to-capture variation")
+	fs.IntVar(&c.chunkSize, "chunk-size", veinsim.DefaultChunkSize, "image bytes per READ_CHUNK answer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !c.serial {
+		return errors.New("choose a transport: --serial (USB emulation runs in-process under umockdev; see docs/scanner-protocol.md)")
+	}
+	dev, err := c.device()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if c.control != "" {
+		ln, err := veinsim.ListenControl(c.control)
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: dev.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		wg.Add(2)
+		go func() { defer wg.Done(); srv.Serve(ln) }()
+		go func() {
+			defer wg.Done()
+			<-ctx.Done()
+			sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer scancel()
+			srv.Shutdown(sctx)
+		}()
+		fmt.Fprintf(stderr, "devsim vein: control channel http://%s (GET /status; POST /finger, /fault, /quality, /unplug, /replug)\n", ln.Addr())
+	}
+	first := true
+	return dev.ServePTY(ctx, func(path string) {
+		if first {
+			// stdout carries only the path, for scripts
+			fmt.Fprintln(stdout, path)
+			first = false
+		}
+		fmt.Fprintf(stderr, "devsim vein: scanner %s on %s (veinctl scanner info --device serial:%s)\n", c.serialNo, path, path)
+	})
+}
+
+func (c *veinConfig) device() (*veinsim.Device, error) {
+	deck, err := veinsim.LoadDeck(c.deckPath, c.deckSeed, c.deckSize)
+	if err != nil {
+		return nil, err
+	}
+	f, err := veinsim.ParseFault(c.fault)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := veinsim.New(veinsim.Config{Serial: c.serialNo, Residents: veinsim.DeckResidents{Deck: deck},
+		Quality: c.quality, Seed: c.seed, ChunkSize: c.chunkSize})
+	if err != nil {
+		return nil, err
+	}
+	if c.resident != "" {
+		if err := dev.PlaceResident(c.resident, c.finger); err != nil {
+			return nil, err
+		}
+	}
+	if err := dev.SetFault(f); err != nil {
+		return nil, err
+	}
+	return dev, nil
+}
