@@ -96,7 +96,6 @@ func TestUSBCapture(t *testing.T) {
 	_ = d
 }
 
-
 func TestUSBConformance(t *testing.T) {
 	d, _ := usbScanner(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)

@@ -45,7 +45,9 @@ var ErrNotInMockEnvironment = errors.New("umockusb: not running under umockdev-w
 
 // InMockEnvironment reports whether libumockdev-preload is loaded. (umockdev's
 // own umockdev_in_mock_environment is unreliable under umockdev-wrapper.)
-func InMockEnvironment() bool { return strings.Contains(os.Getenv("LD_PRELOAD"), "libumockdev-preload") }
+func InMockEnvironment() bool {
+	return strings.Contains(os.Getenv("LD_PRELOAD"), "libumockdev-preload")
+}
 
 var (
 	attachMu sync.Mutex
