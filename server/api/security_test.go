@@ -231,7 +231,10 @@ func TestLockoutAndThrottle(t *testing.T) {
 }
 
 func TestKioskThrottle(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.KioskFailures = 2; c.Lockout = store.LockoutPolicy{MaxFailures: 100, LockFor: time.Minute} })
+	e := newEnv(t, func(c *Config) {
+		c.KioskFailures = 2
+		c.Lockout = store.LockoutPolicy{MaxFailures: 100, LockFor: time.Minute}
+	})
 	ctx := context.Background()
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
