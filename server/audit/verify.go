@@ -75,7 +75,7 @@ func Verify(ctx context.Context, src Source, opts VerifyOptions) (Report, error)
 			case r.Seq <= prevSeq:
 				return rep, &ChainError{Seq: r.Seq, Problem: fmt.Sprintf("sequence number %d after %d (records reordered)", r.Seq, prevSeq)}
 			case r.Seq != prevSeq+1:
-				return rep, &ChainError{Seq: r.Seq, Problem: fmt.Sprintf("records %d..%d are missing (deleted)", prevSeq+1, r.Seq-1)}
+				return rep, &ChainError{Seq: r.Seq, Problem: fmt.Sprintf("records %d..%d are missing here (deleted or moved)", prevSeq+1, r.Seq-1)}
 			case r.PrevHash != prev:
 				return rep, &ChainError{Seq: r.Seq, Problem: "previous-hash link does not match the record before it (records removed, inserted or reordered)"}
 			}

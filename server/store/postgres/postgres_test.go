@@ -19,3 +19,8 @@ func newDB(t *testing.T) storetest.Opener {
 func TestConformance(t *testing.T) {
 	storetest.RunTests(t, newDB)
 }
+
+func TestCrashDurability(t *testing.T) {
+	storetest.CrashTest(t, func(t *testing.T) string { return storetest.PostgresURL(t) },
+		func(ctx context.Context, dsn string, opts store.Options) (store.Store, error) { return postgres.Open(ctx, dsn, opts) }, 200)
+}
