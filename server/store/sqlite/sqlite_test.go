@@ -22,5 +22,7 @@ func TestConformance(t *testing.T) {
 
 func TestCrashDurability(t *testing.T) {
 	storetest.CrashTest(t, func(t *testing.T) string { return storetest.SQLitePath(t) },
-		func(ctx context.Context, dsn string, opts store.Options) (store.Store, error) { return sqlite.Open(ctx, dsn, opts) }, 200)
+		func(ctx context.Context, dsn string, opts store.Options) (store.Store, error) {
+			return sqlite.Open(ctx, dsn, opts)
+		}, 200)
 }
