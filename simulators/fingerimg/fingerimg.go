@@ -84,10 +84,15 @@ type Conditions struct {
 	LED []uint8
 	// Gain is the sensor's analogue gain; zero means 1.
 	Gain float64
-	// Seed is the capture seed: everything that varies from one capture to
-	// the next (pose, roll, pressure, exposure drift, blur, noise) derives
-	// from it and the finger.
+	// Seed is the capture (placement) seed: everything that varies from
+	// one placement of the finger to the next (pose, roll, pressure,
+	// exposure drift, blur, noise) derives from it and the finger.
 	Seed uint64
+	// Frame numbers the frames of one placement: frames that share Seed
+	// show the finger lying still (same pose, roll, pressure, exposure
+	// drift and blur) and differ only in sensor noise and a sub-pixel
+	// tremor, as consecutive frames of a scanner's exposure loop do.
+	Frame uint64
 	// Placement selects a normal capture or one of the faulty ones.
 	Placement Placement
 	// Quality, 0..1, scales how clean the capture is: 1 is a careful

@@ -105,8 +105,17 @@ func (f *Finger) render(c Conditions, wantTruth bool) (*image.Gray, *Truth) {
 	rd := &renderer{f: f, c: c, w: c.Width, h: c.Height}
 	rd.s = float64(c.Height) / refHeight
 	rd.wr = float64(c.Width) / rd.s
+	// The placement (pose, roll, pressure, exposure drift, blur) derives
+	// from the finger and c.Seed; the frame adds sensor noise and a
+	// sub-pixel tremor.
 	rng := newRand(f.seed^0x6361707475726521, c.Seed) // "capture!"
 	rd.samplePose(rng)
+	frng := newRand(mix64(f.seed)^c.Seed, c.Frame^0x6672616d65) // "frame"
+	if c.Frame != 0 {
+		rd.tx += frng.NormFloat64() * 0.25
+		rd.ty += frng.NormFloat64() * 0.25
+		rd.pose.ShiftX, rd.pose.ShiftY = rd.tx*rd.s, rd.ty*rd.s
+	}
 
 	w, h := rd.w, rd.h
 	illum := ledProfile(c.LED, w)
@@ -137,7 +146,7 @@ func (f *Finger) render(c Conditions, wantTruth bool) (*image.Gray, *Truth) {
 			copy(val, tmp)
 		}
 	}
-	img := rd.sense(val, rng)
+	img := rd.sense(val, frng)
 	return img, truth
 }
 
