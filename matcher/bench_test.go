@@ -78,10 +78,9 @@ func BenchmarkGalleryScan(b *testing.B) {
 	})
 	b.Run("preselect", func(b *testing.B) {
 		i := 0
-		l2 := gl.lens[0] + gl.lens[1]
 		cpuLoop(b, func() {
 			j := i % 1000
-			p.coarseScore(gl.slot(j)[l2:], int(gl.entries[j].ones2))
+			p.coarseScore(gl.slot2(j), int(gl.entries[j].ones2))
 			i++
 		})
 	})

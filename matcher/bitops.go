@@ -19,19 +19,6 @@ func andCount(a, b []uint64) int {
 	return n0 + n1 + n2 + n3
 }
 
-// andCount3 is andCount for rows of three words (len(a) a multiple of 3).
-func andCount3(a, b []uint64) int {
-	b = b[:len(a)]
-	var n0, n1, n2 int
-	for len(a) >= 3 && len(b) >= 3 {
-		n0 += bits.OnesCount64(a[0] & b[0])
-		n1 += bits.OnesCount64(a[1] & b[1])
-		n2 += bits.OnesCount64(a[2] & b[2])
-		a, b = a[3:], b[3:]
-	}
-	return n0 + n1 + n2
-}
-
 // onesCount returns the number of set bits in a.
 func onesCount(a []uint64) int {
 	n := 0
@@ -152,4 +139,40 @@ func andCountDy5(r, p []uint64, stride int) (n0, n1, n2, n3, n4 int) {
 		n4 += bits.OnesCount64(v & p4[i])
 	}
 	return n0, n1, n2, n3, n4
+}
+
+// andCountGrid sets out[ix*ny+iy], for ix < nx and iy < ny, to the number
+// of bits set in both r and the window p[ix*cs+iy*stride:][:len(r)]: the
+// overlaps of r with a grid of displaced windows. It uses the AVX-512
+// kernel where the CPU has one.
+func andCountGrid(r, p []uint64, cs, nx, stride, ny int, out []int32) {
+	if nx <= 0 || ny <= 0 {
+		return
+	}
+	// One bounds check for the whole grid.
+	_ = p[(nx-1)*cs+(ny-1)*stride+len(r)-1]
+	_ = out[nx*ny-1]
+	if andCountGridArch(r, p, cs, nx, stride, ny, out) {
+		return
+	}
+	andCountGridGeneric(r, p, cs, nx, stride, ny, out)
+}
+
+func andCountGridGeneric(r, p []uint64, cs, nx, stride, ny int, out []int32) {
+	for ix := 0; ix < nx; ix++ {
+		q := p[ix*cs:]
+		o := out[ix*ny : (ix+1)*ny]
+		iy := 0
+		for ; iy+5 <= ny; iy += 5 {
+			a, b, c, d, e := andCountDy5(r, q[iy*stride:], stride)
+			o[iy], o[iy+1], o[iy+2], o[iy+3], o[iy+4] = int32(a), int32(b), int32(c), int32(d), int32(e)
+		}
+		for ; iy+3 <= ny; iy += 3 {
+			a, b, c := andCountDy3(r, q[iy*stride:], stride)
+			o[iy], o[iy+1], o[iy+2] = int32(a), int32(b), int32(c)
+		}
+		for ; iy < ny; iy++ {
+			o[iy] = int32(andCount(r, q[iy*stride:]))
+		}
+	}
 }

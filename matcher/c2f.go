@@ -54,24 +54,19 @@ func insertTop(top []shift, n int, s shift) int {
 	return n + 1
 }
 
-// scanLevel2 calls fn for every displacement of level 2, in blocks of five
-// vertical displacements sharing the loads of the candidate's rows.
-func (p *Probe) scanLevel2(r []uint64, fn func(nm, dy, dx int)) {
+// level2 computes Nm of every level-2 displacement, in chunks of columns
+// of displacements, and calls visit after each chunk: buf[i*ny+j], for
+// i < nx, is then Nm at (j-dy, x0+i-dx).
+func (p *Probe) level2(r []uint64, buf *[256]int32, visit func(x0, nx, ny int)) {
 	l, pl := &p.g.lv[2], &p.lv[2]
 	cs := l.copyRows * l.stride
-	for dx := -l.dx; dx <= l.dx; dx++ {
-		cp := pl.copies[(dx+l.dx)*cs : (dx+l.dx+1)*cs]
-		for dy0 := -l.dy; dy0 <= l.dy; dy0 += 5 {
-			a := (l.r0 + dy0 + l.pad) * l.stride
-			var nm [5]int
-			nm[0], nm[1], nm[2], nm[3], nm[4] = andCountDy5(r, cp[a:], l.stride)
-			for i, n := range nm {
-				if dy0+i > l.dy {
-					break
-				}
-				fn(n, dy0+i, dx)
-			}
-		}
+	ny := 2*l.dy + 1
+	chunk := max(1, len(buf)/ny)
+	base := (l.r0 - l.dy + l.pad) * l.stride
+	for x0 := 0; x0 <= 2*l.dx; x0 += chunk {
+		nx := min(chunk, 2*l.dx+1-x0)
+		andCountGrid(r, pl.copies[x0*cs+base:], cs, nx, l.stride, ny, buf[:])
+		visit(x0, nx, ny)
 	}
 }
 
@@ -80,50 +75,64 @@ func (p *Probe) scanLevel2(r []uint64, fn func(nm, dy, dx int)) {
 // within the crop columns.
 func (p *Probe) coarseScore(r []uint64, ones2 int) float64 {
 	l, pl := &p.g.lv[2], &p.lv[2]
-	best := shift{nm: -1}
-	p.scanLevel2(r, func(nm, dy, dx int) {
-		if nm > best.nm {
-			best = shift{nm, dy, dx}
+	var buf [256]int32
+	best, bi := int32(-1), 0
+	p.level2(r, &buf, func(x0, nx, ny int) {
+		for i, n := range buf[:nx*ny] {
+			if n > best {
+				best, bi = n, x0*ny+i
+			}
 		}
 	})
-	den := ones2 + int(pl.ones[(best.dy+l.dy)*(2*l.dx+1)+best.dx+l.dx])
+	// bi indexes displacements column-major (dx outer); ones is row-major.
+	ny := 2*l.dy + 1
+	dy, dx := bi%ny, bi/ny
+	den := ones2 + int(pl.ones[dy*(2*l.dx+1)+dx])
 	if den == 0 {
 		return 0
 	}
-	return float64(best.nm) / float64(den)
+	return float64(best) / float64(den)
 }
 
-// block3 evaluates the 3 x 3 displacements centred on (dy, dx) at level l
-// and calls fn for those within range.
+// coarseTop returns the best keep displacements of level 2 in top.
+func (p *Probe) coarseTop(r []uint64, top *[maxKeep2]shift, keep int) int {
+	l := &p.g.lv[2]
+	var buf [256]int32
+	n := 0
+	p.level2(r, &buf, func(x0, nx, ny int) {
+		for i, v := range buf[:nx*ny] {
+			if nm := int(v); n < keep || nm >= top[n-1].nm {
+				n = insertTop(top[:keep], n, shift{nm, i%ny - l.dy, x0 + i/ny - l.dx})
+			}
+		}
+	})
+	return n
+}
+
+// block3 evaluates the 3 x 3 displacements centred on (dy, dx) at level
+// li and calls fn for those within range.
 func (p *Probe) block3(li int, r []uint64, dy, dx int, fn func(nm, dy, dx int)) {
 	l, pl := &p.g.lv[li], &p.lv[li]
 	cs := l.copyRows * l.stride
-	for x := dx - 1; x <= dx+1; x++ {
-		if x < -l.dx || x > l.dx {
-			continue
-		}
-		a := (x+l.dx)*cs + (l.r0+dy-1+l.pad)*l.stride
-		n0, n1, n2 := andCountDy3(r, pl.copies[a:], l.stride)
-		if dy-1 >= -l.dy {
-			fn(n0, dy-1, x)
-		}
-		if dy >= -l.dy && dy <= l.dy {
-			fn(n1, dy, x)
-		}
-		if dy+1 <= l.dy {
-			fn(n2, dy+1, x)
+	x0, x1 := max(dx-1, -l.dx), min(dx+1, l.dx)
+	if x0 > x1 {
+		return
+	}
+	var buf [9]int32
+	a := (x0+l.dx)*cs + (l.r0+dy-1+l.pad)*l.stride
+	andCountGrid(r, pl.copies[a:], cs, x1-x0+1, l.stride, 3, buf[:])
+	for i := 0; i <= x1-x0; i++ {
+		for j := 0; j < 3; j++ {
+			if y := dy - 1 + j; y >= -l.dy && y <= l.dy {
+				fn(int(buf[i*3+j]), y, x0+i)
+			}
 		}
 	}
 }
 
 func (p *Probe) scoreCoarseToFine(c *cand) float64 {
 	var top2 [maxKeep2]shift
-	n2, keep := 0, min(c2Keep2, maxKeep2)
-	p.scanLevel2(c.crop[2], func(nm, dy, dx int) {
-		if n2 < keep || nm >= top2[n2-1].nm {
-			n2 = insertTop(top2[:keep], n2, shift{nm, dy, dx})
-		}
-	})
+	n2 := p.coarseTop(c.crop[2], &top2, min(c2Keep2, maxKeep2))
 
 	// Level 1: keep the best.
 	best1 := shift{nm: -1}
@@ -173,13 +182,9 @@ func (p *Probe) scoreCoarseToFine(c *cand) float64 {
 					seen[nseen] = key
 					nseen++
 				}
-				var nm int
-				if l.stride == 3 {
-					nm = andCount3(r, pl.window(l, y, x))
-				} else {
-					nm = andCount(r, pl.window(l, y, x))
-				}
-				if s := (shift{nm, y, x}); s.beats(best) {
+				var buf [1]int32
+				andCountGrid(r, pl.window(l, y, x), 0, 1, 0, 1, buf[:])
+				if s := (shift{int(buf[0]), y, x}); s.beats(best) {
 					best = s
 				}
 			}

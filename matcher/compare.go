@@ -251,19 +251,18 @@ func (p *Probe) exhaustive(c *cand) (best, bt, bs int) {
 	pl := &p.lv[0]
 	r := c.crop[0]
 	cs := l.copyRows * l.stride
+	ny := 2*l.dy + 1
+	var buf [512]int32
+	chunk := max(1, len(buf)/ny)
 	best = -1
-	for s := 0; s <= 2*l.dx; s++ {
-		cp := pl.copies[s*cs+l.pad*l.stride : (s+1)*cs]
-		for t0 := 0; t0 <= 2*l.dy; t0 += 5 {
-			var nm [5]int
-			nm[0], nm[1], nm[2], nm[3], nm[4] = andCountDy5(r, cp[t0*l.stride:], l.stride)
-			for i, n := range nm {
-				t := t0 + i
-				if t > 2*l.dy {
-					break
-				}
-				if n > best || (n == best && t < bt) {
-					best, bt, bs = n, t, s
+	base := (l.r0 - l.dy + l.pad) * l.stride
+	for s0 := 0; s0 <= 2*l.dx; s0 += chunk {
+		nx := min(chunk, 2*l.dx+1-s0)
+		andCountGrid(r, pl.copies[s0*cs+base:], cs, nx, l.stride, ny, buf[:])
+		for i := 0; i < nx; i++ {
+			for t, n := range buf[i*ny : (i+1)*ny] {
+				if nm := int(n); nm > best || (nm == best && t < bt) {
+					best, bt, bs = nm, t, s0+i
 				}
 			}
 		}

@@ -85,19 +85,29 @@ func NewGallery(opts GalleryOptions) *Gallery {
 	return &Gallery{opts: opts, subjID: map[string]int32{}}
 }
 
+// A chunk holds chunkEntries templates: first the level-0 and level-1
+// crops of each (slot), then, contiguous for the preselection scan, the
+// level-2 crops (slot2).
+
 func (gl *Gallery) slot(i int) []uint64 {
 	c := gl.chunks[i/chunkEntries]
-	o := (i % chunkEntries) * gl.slotWords
-	return c[o : o+gl.slotWords]
+	n := gl.lens[0] + gl.lens[1]
+	o := (i % chunkEntries) * n
+	return c[o : o+n]
+}
+
+func (gl *Gallery) slot2(i int) []uint64 {
+	c := gl.chunks[i/chunkEntries]
+	n := gl.lens[2]
+	o := chunkEntries*(gl.lens[0]+gl.lens[1]) + (i%chunkEntries)*n
+	return c[o : o+n]
 }
 
 func (gl *Gallery) candAt(i int, c *cand) {
 	s := gl.slot(i)
-	o := 0
-	for l := range c.crop {
-		c.crop[l] = s[o : o+gl.lens[l]]
-		o += gl.lens[l]
-	}
+	c.crop[0] = s[:gl.lens[0]]
+	c.crop[1] = s[gl.lens[0]:]
+	c.crop[2] = gl.slot2(i)
 	c.ones0 = int(gl.entries[i].ones0)
 }
 
@@ -147,11 +157,9 @@ func (gl *Gallery) Add(subject string, finger int, t *Template) error {
 		gl.chunks = append(gl.chunks, make([]uint64, chunkEntries*gl.slotWords))
 	}
 	s := gl.slot(i)
-	o := 0
-	for l := range c.crop {
-		copy(s[o:o+gl.lens[l]], c.crop[l])
-		o += gl.lens[l]
-	}
+	copy(s, c.crop[0])
+	copy(s[gl.lens[0]:], c.crop[1])
+	copy(gl.slot2(i), c.crop[2])
 	id, ok := gl.subjID[subject]
 	if !ok {
 		if n := len(gl.freeSubj); n > 0 {
@@ -184,6 +192,7 @@ func (gl *Gallery) Remove(subject string) int {
 		i, last := int(slots[k]), len(gl.entries)-1
 		if i != last {
 			copy(gl.slot(i), gl.slot(last))
+			copy(gl.slot2(i), gl.slot2(last))
 			e := gl.entries[last]
 			gl.entries[i] = e
 			if e.subj != id {
@@ -346,7 +355,6 @@ func (gl *Gallery) searchPreselect(ctx context.Context, p *Probe, k, m int) ([]C
 	n := len(gl.entries)
 	heaps := make([]minHeap, gl.workers(n))
 	errs := make([]error, len(heaps))
-	l2 := gl.lens[0] + gl.lens[1]
 	parallel(n, len(heaps), func(w, lo, hi int) {
 		h := &heaps[w]
 		h.items = make([]scored, 0, m)
@@ -355,8 +363,7 @@ func (gl *Gallery) searchPreselect(ctx context.Context, p *Probe, k, m int) ([]C
 				errs[w] = ctx.Err()
 				return
 			}
-			s := gl.slot(i)
-			h.push(m, scored{p.coarseScore(s[l2:], int(gl.entries[i].ones2)), int32(i)})
+			h.push(m, scored{p.coarseScore(gl.slot2(i), int(gl.entries[i].ones2)), int32(i)})
 		}
 	})
 	if err := errors.Join(errs...); err != nil {

@@ -85,10 +85,22 @@ func (f *SynthFinger) Sample(rng *rand.Rand, maxDy, maxDx int, noise float64) *P
 	px, py := rng.Float64()*6, rng.Float64()*6
 	rot := rng.NormFloat64() * 0.01
 	cx, cy := float64(f.w)/2, float64(f.h)/2
+	// The smooth deformation, tabulated: a horizontal offset by row and a
+	// vertical one by column (curves stay within 30 pixels of the image).
+	offX := make([]float64, f.h+61)
+	for i := range offX {
+		y := float64(i - 30)
+		offX[i] = ax*math.Sin(y/9+px) - rot*(y-cy)
+	}
+	offY := make([]float64, f.w+61)
+	for i := range offY {
+		x := float64(i - 30)
+		offY[i] = ay*math.Sin(x/23+py) + rot*(x-cx)
+	}
 	for _, c := range f.curves {
 		for _, q := range c {
-			x := q.x + dx + ax*math.Sin(q.y/9+px) - rot*(q.y-cy)
-			y := q.y + dy + ay*math.Sin(q.x/23+py) + rot*(q.x-cx)
+			x := q.x + dx + offX[min(max(int(q.y)+30, 0), len(offX)-1)]
+			y := q.y + dy + offY[min(max(int(q.x)+30, 0), len(offY)-1)]
 			if noise > 0 && rng.Float64() < noise {
 				continue
 			}
@@ -111,10 +123,12 @@ func (f *SynthFinger) Sample(rng *rand.Rand, maxDy, maxDx int, noise float64) *P
 	for x := 0; x < f.w; x++ {
 		t := top + 1.2*math.Sin(float64(x)/30+ph)
 		b := bot + 1.2*math.Sin(float64(x)/27+ph)
-		for y := 0; y < f.h; y++ {
-			if float64(y) < t || float64(y) > b {
-				p.Set(x, y, false)
-			}
+		bit := uint64(1) << (uint(x) & 63)
+		for y := 0; y < f.h && float64(y) < t; y++ {
+			p.Bits[y*p.Stride+x>>6] &^= bit
+		}
+		for y := f.h - 1; y >= 0 && float64(y) > b; y-- {
+			p.Bits[y*p.Stride+x>>6] &^= bit
 		}
 	}
 	return p
