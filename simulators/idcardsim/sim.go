@@ -118,6 +118,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Seed makes the garbage bytes and the SAM id reproducible.
 	Seed uint64
+	// OnPlug, if set, is called with the device path each time a pty is
+	// opened (Start, Replug).
+	OnPlug func(path string)
 }
 
 // Sim is a simulated reader.
@@ -126,6 +129,7 @@ type Sim struct {
 	timing Timing
 	log    *slog.Logger
 	samID  [16]byte
+	onPlug func(string)
 
 	mu       sync.Mutex
 	rng      *rand.Rand
@@ -171,6 +175,7 @@ func New(d *deck.Deck, opts Options) *Sim {
 		rng:    rand.New(rand.NewPCG(opts.Seed, 0x1DCA)),
 		faults: map[FaultKind]int{},
 		stop:   make(chan struct{}),
+		onPlug: opts.OnPlug,
 	}
 	h := sha256.Sum256(fmt.Appendf(nil, "sam %d", opts.Seed))
 	copy(s.samID[:], h[:])
@@ -281,14 +286,16 @@ func (s *Sim) Replug() (string, error) {
 		return "", err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed || s.pty != nil {
+		path := s.path
+		s.mu.Unlock()
 		p.Close()
-		return s.path, nil
+		return path, nil
 	}
 	s.pty, s.path = p, p.Path
 	s.gen++
 	s.wg.Add(1)
+	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
 		ctx, cancel := context.WithCancel(context.Background())
@@ -303,6 +310,9 @@ func (s *Sim) Replug() (string, error) {
 		err := s.Serve(ctx, p.Master)
 		s.log.Debug("pty session ended", "device", p.Path, "err", err)
 	}()
+	if s.onPlug != nil {
+		s.onPlug(p.Path)
+	}
 	return p.Path, nil
 }
 
