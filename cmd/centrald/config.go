@@ -1,0 +1,163 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config is centrald's configuration: flags, each with an environment
+// variable (VEINKIOSK_ + the flag name in upper case, '-' as '_') that is
+// used when the flag is not given.
+type config struct {
+	Listen          string
+	DataDir         string
+	DatabaseURL     string
+	KeysFile        string
+	MakersFile      string
+	LogLevel        string
+	LogFormat       string
+	VerifyFMR       float64
+	DedupFMR        float64
+	IdentifyFMR     float64
+	Identify        bool
+	MinQuality      int
+	TokenTTL        time.Duration
+	NonceTTL        time.Duration
+	RequestTimeout  time.Duration
+	KioskRate       float64
+	KioskBurst      int
+	MaxFailures     int
+	LockFor         time.Duration
+	SecureCookies   bool
+	ShutdownTimeout time.Duration
+	ReferencePrefix string
+}
+
+const envPrefix = "VEINKIOSK_"
+
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseConfig reads flags, then the environment for flags not given.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("centrald", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
+	fs.StringVar(&c.DataDir, "data", "", "data directory of the embedded store (default ./centrald-data unless --database-url)")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://...); instead of the embedded store")
+	fs.StringVar(&c.KeysFile, "keys", "", "key ring file for biometric data at rest (else $VEINKIOSK_KEYS; with --data, generated in DIR on first run)")
+	fs.StringVar(&c.MakersFile, "makers", "", "trusted scanner maker keys file (default DIR/makers with --data)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.Float64Var(&c.VerifyFMR, "verify-fmr", 1e-4, "false-match rate of one 1:1 verification (card + vein)")
+	fs.Float64Var(&c.DedupFMR, "dedup-fmr", 1e-6, "false-match rate per comparison of the enrolment 1:N deduplication")
+	fs.Float64Var(&c.IdentifyFMR, "identify-fmr", 1e-6, "false-match rate per comparison of card-less identification")
+	fs.BoolVar(&c.Identify, "identify", false, "allow card-less identification (1:N, confirmed by staff)")
+	fs.IntVar(&c.MinQuality, "min-quality", 40, "capture quality gate, 0..100")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", 10*time.Minute, "lifetime of a filing token")
+	fs.DurationVar(&c.NonceTTL, "nonce-ttl", 2*time.Minute, "lifetime of a capture nonce")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", 10*time.Second, "deadline of every request")
+	fs.Float64Var(&c.KioskRate, "kiosk-rate", 10, "requests per second allowed to each kiosk")
+	fs.IntVar(&c.KioskBurst, "kiosk-burst", 30, "request burst allowed to each kiosk")
+	fs.IntVar(&c.MaxFailures, "max-failures", 5, "verification failures that lock an ID number")
+	fs.DurationVar(&c.LockFor, "lock-for", 5*time.Minute, "first lock duration (doubles for each further lock in a day)")
+	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark the back-office cookie Secure (behind TLS)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests at shutdown")
+	fs.StringVar(&c.ReferencePrefix, "reference-prefix", "QS", "prefix of filing reference numbers")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %v", envName(f.Name), v, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if c.DataDir == "" && c.DatabaseURL == "" {
+		c.DataDir = "centrald-data"
+	}
+	if c.MakersFile == "" && c.DataDir != "" {
+		c.MakersFile = c.DataDir + string(os.PathSeparator) + "makers"
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the configuration: a table of checks with messages (as
+// dex's config does), all reported together.
+func (c *config) Validate() error {
+	fmrOK := func(f float64) bool { return f > 0 && f < 1 }
+	checks := []struct {
+		bad bool
+		msg string
+	}{
+		{c.DataDir != "" && c.DatabaseURL != "", "give either --data (embedded store) or --database-url (PostgreSQL), not both"},
+		{c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://"), "--database-url must start with postgres:// or postgresql://"},
+		{!validListen(c.Listen), "--listen must be host:port (e.g. 127.0.0.1:8080 or :8080)"},
+		{!oneOf(c.LogLevel, "debug", "info", "warn", "error"), "--log-level must be debug, info, warn or error"},
+		{!oneOf(c.LogFormat, "text", "json"), "--log-format must be text or json"},
+		{!fmrOK(c.VerifyFMR), "--verify-fmr must be in (0, 1), e.g. 1e-4"},
+		{!fmrOK(c.DedupFMR), "--dedup-fmr must be in (0, 1), e.g. 1e-6"},
+		{!fmrOK(c.IdentifyFMR), "--identify-fmr must be in (0, 1), e.g. 1e-6"},
+		{c.IdentifyFMR > c.VerifyFMR, "--identify-fmr must not be above --verify-fmr: card-less identification needs the stricter threshold"},
+		{c.MinQuality < 0 || c.MinQuality > 100, "--min-quality must be 0..100"},
+		{c.TokenTTL < 10*time.Second || c.TokenTTL > time.Hour, "--token-ttl must be 10s..1h"},
+		{c.NonceTTL < 5*time.Second || c.NonceTTL > 10*time.Minute, "--nonce-ttl must be 5s..10m"},
+		{c.RequestTimeout < 100*time.Millisecond || c.RequestTimeout > 5*time.Minute, "--request-timeout must be 100ms..5m"},
+		{c.KioskRate <= 0, "--kiosk-rate must be positive"},
+		{c.KioskBurst < 1, "--kiosk-burst must be at least 1"},
+		{c.MaxFailures < 1 || c.MaxFailures > 100, "--max-failures must be 1..100"},
+		{c.LockFor < time.Second || c.LockFor > 24*time.Hour, "--lock-for must be 1s..24h"},
+		{c.ShutdownTimeout < 0, "--shutdown-timeout must not be negative"},
+		{c.ReferencePrefix == "" || len(c.ReferencePrefix) > 8, "--reference-prefix must have 1..8 characters"},
+	}
+	var msgs []string
+	for _, ch := range checks {
+		if ch.bad {
+			msgs = append(msgs, ch.msg)
+		}
+	}
+	if len(msgs) > 0 {
+		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(msgs, "\n  "))
+	}
+	return nil
+}
+
+func oneOf(s string, set ...string) bool {
+	for _, x := range set {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+func validListen(a string) bool {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
+}

@@ -1,0 +1,213 @@
+// Command centrald is the central server: residents, enrolments, devices,
+// staff, filings and audit, with the HTTP API the kiosks and the back office
+// use (server/api).
+//
+//	go run ./cmd/centrald --listen 127.0.0.1:8080 --data ./centrald-data
+//	go run ./cmd/centrald --database-url postgres://user@host/db --keys /etc/veinkiosk/keys
+//
+// Every flag may also be given in the environment as VEINKIOSK_<FLAG>
+// (e.g. VEINKIOSK_DATABASE_URL); docs/api.md lists them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/server/api"
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/keyring"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+	"github.com/qingshan-gov/veinkiosk/server/store/postgres"
+	"github.com/qingshan-gov/veinkiosk/server/store/sqlite"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "centrald:", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(c *config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	c, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c, stderr)
+	slog.SetDefault(log)
+
+	ring, err := loadKeys(c, getenv, log)
+	if err != nil {
+		return err
+	}
+	opts := store.Options{Keyring: ring, Logger: log, ReferencePrefix: c.ReferencePrefix}
+	var st store.Store
+	if c.DatabaseURL != "" {
+		st, err = postgres.Open(ctx, c.DatabaseURL, opts)
+		log.Info("store: PostgreSQL")
+	} else {
+		st, err = sqlite.OpenDir(ctx, c.DataDir, opts)
+		log.Info("store: embedded", "dir", c.DataDir)
+	}
+	if err != nil {
+		return fmt.Errorf("opening the store: %w", err)
+	}
+	defer st.Close()
+
+	if err := bootstrapAdmin(ctx, c, st, getenv, log); err != nil {
+		return err
+	}
+	makers := api.NewMakers("")
+	if c.MakersFile != "" {
+		if makers, err = api.LoadMakers(c.MakersFile); err != nil {
+			return err
+		}
+	} else {
+		log.Warn("no --makers file: maker keys added through the API last until restart")
+	}
+
+	cal := matcher.DefaultCalibration
+	if cal.Provisional {
+		log.Warn("matcher calibration is provisional: false-match rates are estimates", "source", cal.Source)
+	}
+	// One verification compares with every template of the resident (2
+	// fingers x 3 captures): the per-comparison rate is the target divided
+	// by that (union bound).
+	const templatesPerResident = apiv1Templates
+	vt, err := cal.Threshold(c.VerifyFMR / templatesPerResident)
+	if err != nil {
+		return fmt.Errorf("--verify-fmr: %w", err)
+	}
+	dt, err := cal.Threshold(c.DedupFMR)
+	if err != nil {
+		return fmt.Errorf("--dedup-fmr: %w", err)
+	}
+	it, err := cal.Threshold(c.IdentifyFMR)
+	if err != nil {
+		return fmt.Errorf("--identify-fmr: %w", err)
+	}
+	it = max(it, vt)
+	log.Info("thresholds", "verify", fmt.Sprintf("%.4f", vt), "dedup", fmt.Sprintf("%.4f", dt), "identify", fmt.Sprintf("%.4f", it))
+
+	srv, err := api.New(api.Config{
+		Store: st, Logger: log, Makers: makers,
+		VerifyThreshold: vt, DedupThreshold: dt, IdentifyThreshold: it,
+		IdentifyEnabled: c.Identify, MinQuality: c.MinQuality,
+		NonceTTL: c.NonceTTL, TokenTTL: c.TokenTTL, RequestTimeout: c.RequestTimeout,
+		KioskRate: c.KioskRate, KioskBurst: c.KioskBurst,
+		Lockout:       store.LockoutPolicy{MaxFailures: c.MaxFailures, LockFor: c.LockFor},
+		SecureCookies: c.SecureCookies,
+	})
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Run(ctx, c.Listen, c.ShutdownTimeout) }()
+	log.Info("listening", "addr", c.Listen)
+	if err := srv.LoadGallery(ctx); err != nil {
+		return err
+	}
+	return <-errc
+}
+
+// apiv1Templates is the usual number of templates of an enrolled resident.
+const apiv1Templates = 6
+
+// loadKeys loads the key ring from --keys or VEINKIOSK_KEYS; on first run
+// with a data directory and neither, it generates DIR/keys (mode 0600).
+func loadKeys(c *config, getenv func(string) string, log *slog.Logger) (*keyring.Ring, error) {
+	if c.KeysFile != "" {
+		return keyring.LoadFile(c.KeysFile)
+	}
+	if v := getenv(keyring.EnvVar); v != "" {
+		return keyring.Parse([]byte(v))
+	}
+	if c.DataDir == "" {
+		return nil, errors.New("no key ring: give --keys FILE or set VEINKIOSK_KEYS (required with --database-url)")
+	}
+	path := filepath.Join(c.DataDir, "keys")
+	if _, err := os.Stat(path); err == nil {
+		return keyring.LoadFile(path)
+	}
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	line, err := keyring.GenerateLine(time.Now().UTC().Format("k20060102"))
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("creating the key file: %w", err)
+	}
+	_, werr := fmt.Fprintf(f, "# veinkiosk key ring, generated %s. Back it up: without it the\n# enrolled templates cannot be decrypted.\n%s\n", time.Now().UTC().Format(time.RFC3339), line)
+	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+		return nil, err
+	}
+	log.Warn("generated a new key ring for biometric data (development convenience); back it up, or pass --keys in production", "file", path)
+	return keyring.LoadFile(path)
+}
+
+// bootstrapAdmin creates the first administrator when there is no staff:
+// with VEINKIOSK_ADMIN_PASSWORD, or (embedded store only) a random password
+// written to DIR/admin-password (0600).
+func bootstrapAdmin(ctx context.Context, c *config, st store.Store, getenv func(string) string, log *slog.Logger) error {
+	staff, err := st.ListStaff(ctx)
+	if err != nil {
+		return err
+	}
+	if len(staff) > 0 {
+		return nil
+	}
+	user := getenv("VEINKIOSK_ADMIN_USER")
+	if user == "" {
+		user = "admin"
+	}
+	pw := getenv("VEINKIOSK_ADMIN_PASSWORD")
+	where := "VEINKIOSK_ADMIN_PASSWORD"
+	if pw == "" {
+		if c.DataDir == "" {
+			log.Warn("no staff accounts and no VEINKIOSK_ADMIN_PASSWORD: nobody can log in; set it and restart")
+			return nil
+		}
+		pw = randomPassword()
+		where = filepath.Join(c.DataDir, "admin-password")
+		if err := os.WriteFile(where, []byte(pw+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	hash, err := store.HashPassword(pw)
+	if err != nil {
+		return err
+	}
+	if _, err := st.CreateStaff(ctx, audit.System("bootstrap"), store.Staff{Username: user, DisplayName: "管理员", Role: store.RoleAdmin, PasswordHash: hash}); err != nil {
+		return fmt.Errorf("creating the first administrator: %w", err)
+	}
+	log.Warn("created the first administrator; change the password", "username", user, "password_in", where)
+	return nil
+}
