@@ -33,6 +33,7 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 	}{
 		{"Residents", testResidents},
 		{"ResidentValidation", testResidentValidation},
+		{"ResidentCSV", testResidentCSV},
 		{"Staff", testStaff},
 		{"StationsKiosks", testStationsKiosks},
 		{"Scanners", testScanners},

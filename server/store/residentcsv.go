@@ -1,0 +1,280 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/transform"
+
+	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+)
+
+// Resident CSV import.
+//
+// The population database exports one resident per row, with a header row
+// naming the columns (any order, extra columns ignored):
+//
+//	id_number,name,gender,birth_date,address,grid_cell,household,categories[,status]
+//
+//   - id_number: 18 characters with a valid GB 11643 check character;
+//   - gender: M/F, 男/女 or 1/2 (GB/T 2261.1); empty takes it from the ID number;
+//   - birth_date: 2006-01-02, 2006/01/02 or 20060102; empty takes it from the
+//     ID number; a date that contradicts the ID number rejects the row;
+//   - categories: codes separated by ';', '|' or '、' — dibao, elderly,
+//     disabled, or their Chinese names 低保, 老年/高龄, 残疾;
+//   - status: active (default) or suspended.
+//
+// Files in UTF-8 (with or without BOM) or GBK/GB18030 are read. Rows that fail
+// are skipped and reported by line number only (never their content, which
+// is personal data); the rest are imported.
+
+// ResidentCSVOptions tune ReadResidentsCSV.
+type ResidentCSVOptions struct {
+	// Encoding is "utf-8", "gb18030" (also reads GBK) or "" to detect: a
+	// file that is not valid UTF-8 is read as GB18030.
+	Encoding string
+	// BatchSize is the number of residents per callback (default 1000).
+	BatchSize int
+	// MaxRejects stops the import with an error after this many bad rows
+	// (default 1000; a file that is mostly wrong is the wrong file).
+	MaxRejects int
+}
+
+// CSVReject is a row that was not imported.
+type CSVReject struct {
+	Line   int
+	Reason string // never contains the row's content
+}
+
+// CSVReport summarises a CSV read.
+type CSVReport struct {
+	Rows     int // data rows read
+	Accepted int
+	Rejects  []CSVReject
+}
+
+// ErrCSV is returned for a file that cannot be imported at all (no header,
+// missing columns, too many bad rows).
+var ErrCSV = errors.New("store: resident CSV")
+
+var categoryAliases = map[string]string{
+	"dibao": CategoryDibao, "低保": CategoryDibao, "低保户": CategoryDibao,
+	"elderly": CategoryElderly, "老年": CategoryElderly, "老年人": CategoryElderly, "高龄": CategoryElderly,
+	"disabled": CategoryDisabled, "残疾": CategoryDisabled, "残疾人": CategoryDisabled,
+}
+
+var requiredColumns = []string{"id_number", "name", "address", "grid_cell", "household"}
+
+// ReadResidentsCSV parses a population-database export and calls fn with
+// batches of valid residents.
+func ReadResidentsCSV(r io.Reader, opts ResidentCSVOptions, fn func([]Resident) error) (CSVReport, error) {
+	var rep CSVReport
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 1000
+	}
+	if opts.MaxRejects <= 0 {
+		opts.MaxRejects = 1000
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	var src io.Reader = br
+	switch strings.ToLower(opts.Encoding) {
+	case "utf-8", "utf8":
+	case "gbk", "gb18030", "gb2312":
+		src = transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder())
+	case "":
+		head, _ := br.Peek(64 << 10)
+		if !utf8.Valid(trimPartialRune(head)) {
+			src = transform.NewReader(br, simplifiedchinese.GB18030.NewDecoder())
+		}
+	default:
+		return rep, fmt.Errorf("%w: unknown encoding %q", ErrCSV, opts.Encoding)
+	}
+	cr := csv.NewReader(src)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		return rep, fmt.Errorf("%w: reading the header: %v", ErrCSV, err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
+		col[h] = i
+	}
+	for _, c := range requiredColumns {
+		if _, ok := col[c]; !ok {
+			return rep, fmt.Errorf("%w: the header has no %q column (it has %q)", ErrCSV, c, header)
+		}
+	}
+	get := func(rec []string, name string) string {
+		i, ok := col[name]
+		if !ok || i >= len(rec) {
+			return ""
+		}
+		return strings.TrimSpace(rec[i])
+	}
+	batch := make([]Resident, 0, opts.BatchSize)
+	seen := map[string]int{}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				rep.Rows++
+				rep.Rejects = append(rep.Rejects, CSVReject{Line: pe.StartLine, Reason: "malformed CSV: " + pe.Err.Error()})
+				if len(rep.Rejects) > opts.MaxRejects {
+					return rep, fmt.Errorf("%w: more than %d bad rows", ErrCSV, opts.MaxRejects)
+				}
+				continue
+			}
+			return rep, fmt.Errorf("%w: %v", ErrCSV, err)
+		}
+		rep.Rows++
+		line, _ := cr.FieldPos(0)
+		res, reason := parseResidentRow(rec, get)
+		if reason == "" {
+			if first, dup := seen[res.IDNumber]; dup {
+				reason = fmt.Sprintf("id_number repeats line %d", first)
+			} else {
+				seen[res.IDNumber] = line
+			}
+		}
+		if reason != "" {
+			rep.Rejects = append(rep.Rejects, CSVReject{Line: line, Reason: reason})
+			if len(rep.Rejects) > opts.MaxRejects {
+				return rep, fmt.Errorf("%w: more than %d bad rows", ErrCSV, opts.MaxRejects)
+			}
+			continue
+		}
+		rep.Accepted++
+		batch = append(batch, res)
+		if len(batch) == opts.BatchSize {
+			if err := fn(batch); err != nil {
+				return rep, err
+			}
+			batch = make([]Resident, 0, opts.BatchSize)
+		}
+	}
+	if len(batch) > 0 {
+		if err := fn(batch); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+func trimPartialRune(b []byte) []byte {
+	// A peeked buffer may end in the middle of a character.
+	for i := 0; i < utf8.UTFMax && len(b) > 0; i++ {
+		if utf8.Valid(b) {
+			return b
+		}
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func parseResidentRow(rec []string, get func([]string, string) string) (Resident, string) {
+	r := Resident{
+		IDNumber:  strings.ToUpper(get(rec, "id_number")),
+		Name:      get(rec, "name"),
+		Address:   get(rec, "address"),
+		GridCell:  get(rec, "grid_cell"),
+		Household: get(rec, "household"),
+	}
+	id, err := sam.ParseIDNumber(r.IDNumber)
+	switch {
+	case r.IDNumber == "":
+		return r, "id_number is empty"
+	case errors.Is(err, sam.ErrIDNumberChecksum):
+		return r, "id_number has a wrong check character"
+	case err != nil:
+		return r, "id_number is not an 18-character ID number"
+	}
+	if r.Name == "" {
+		return r, "name is empty"
+	}
+	if !utf8.ValidString(r.Name) || !utf8.ValidString(r.Address) {
+		return r, "text is not valid UTF-8"
+	}
+	idGender := "M"
+	if id.Sequence%2 == 0 {
+		idGender = "F"
+	}
+	switch g := get(rec, "gender"); g {
+	case "M", "m", "男", "1":
+		r.Gender = "M"
+	case "F", "f", "女", "2":
+		r.Gender = "F"
+	case "":
+		r.Gender = idGender
+	default:
+		return r, "gender is not M/F, 男/女 or 1/2"
+	}
+	if b := get(rec, "birth_date"); b != "" {
+		var t time.Time
+		var err error
+		for _, layout := range []string{"2006-01-02", "2006/01/02", "20060102", "2006/1/2", "2006-1-2"} {
+			if t, err = time.Parse(layout, b); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return r, "birth_date is not a date (2006-01-02)"
+		}
+		if !t.Equal(id.Birth) {
+			return r, "birth_date contradicts the id_number"
+		}
+	}
+	r.BirthDate = id.Birth
+	if cs := get(rec, "categories"); cs != "" {
+		for _, c := range strings.FieldsFunc(cs, func(r rune) bool { return r == ';' || r == '|' || r == '、' || r == '；' }) {
+			c = strings.TrimSpace(c)
+			code, ok := categoryAliases[strings.ToLower(c)]
+			if !ok {
+				return r, "unknown category (want dibao, elderly, disabled)"
+			}
+			r.Categories = append(r.Categories, code)
+		}
+	}
+	switch st := strings.ToLower(get(rec, "status")); st {
+	case "", "active", "正常":
+		r.Status = ResidentActive
+	case "suspended", "暂停":
+		r.Status = ResidentSuspended
+	default:
+		return r, "status is not active or suspended"
+	}
+	return r, ""
+}
+
+// ImportResidentsCSV reads a population-database export and imports it in
+// batches through s.ImportResidents (one transaction and one audit event per
+// batch). It returns the totals of the batches and the CSV report.
+func ImportResidentsCSV(ctx context.Context, s Store, actor audit.Actor, r io.Reader, opts ResidentCSVOptions) (ImportStats, CSVReport, error) {
+	var total ImportStats
+	rep, err := ReadResidentsCSV(r, opts, func(batch []Resident) error {
+		st, err := s.ImportResidents(ctx, actor, batch)
+		if err != nil {
+			return err
+		}
+		total.Inserted += st.Inserted
+		total.Updated += st.Updated
+		total.Unchanged += st.Unchanged
+		return ctx.Err()
+	})
+	return total, rep, err
+}
+
