@@ -277,4 +277,3 @@ func ImportResidentsCSV(ctx context.Context, s Store, actor audit.Actor, r io.Re
 	})
 	return total, rep, err
 }
-
