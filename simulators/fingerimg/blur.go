@@ -120,7 +120,19 @@ func boxRows(src, dst []float32, w, h, r int) {
 		for i := -r; i <= r; i++ {
 			s += row[clampIdx(i, w)]
 		}
-		for x := range w {
+		// Interior columns need no clamping.
+		lo := min(r, w)
+		hi := max(w-r-1, lo)
+		x := 0
+		for ; x < lo; x++ {
+			out[x] = s * inv
+			s += row[clampIdx(x+r+1, w)] - row[clampIdx(x-r, w)]
+		}
+		for ; x < hi; x++ {
+			out[x] = s * inv
+			s += row[x+r+1] - row[x-r]
+		}
+		for ; x < w; x++ {
 			out[x] = s * inv
 			s += row[clampIdx(x+r+1, w)] - row[clampIdx(x-r, w)]
 		}

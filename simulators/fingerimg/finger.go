@@ -12,6 +12,10 @@ import (
 // (u = 0) towards the hand (u > 0); v is the signed distance across the
 // finger from its centre line (positive downwards in the image).
 const (
+	tipLUT     = 4096
+	tipPowMax  = 1.5
+	tipRootMax = 8.0 // > 2 * tipPowMax^3.4
+
 	refHeight = 200.0
 	// lutLen is how far (in reference pixels from the tip) the finger's
 	// per-u tables and its veins reach. A 500-wide frame shows at most
@@ -56,6 +60,9 @@ type Finger struct {
 	lum    []float32 // longitudinal transmission (thickness) per u
 	jnt    []float32 // extra transmission of the joints per u (at the centre line)
 	hb     []float32 // half width per u without the tip rounding
+	// tipPow and tipRoot tabulate x^tipN on [0, tipPowMax] and
+	// y^(1/tipN) on [0, tipRootMax] for the tip silhouette.
+	tipPow, tipRoot []float32
 
 	veins []vein
 }
@@ -75,7 +82,16 @@ func newRand(a, b uint64) *rand.Rand {
 
 func uniform(r *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*r.Float64() }
 
-func clamp(x, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, x)) }
+// clamp limits x to [lo, hi]; NaN becomes lo.
+func clamp(x, lo, hi float64) float64 {
+	if x > hi {
+		return hi
+	}
+	if x >= lo {
+		return x
+	}
+	return lo
+}
 
 // NewFinger returns the finger identity of seed. The same seed always gives
 // the same finger.
@@ -104,6 +120,12 @@ func NewFinger(seed uint64) *Finger {
 	}
 
 	f.buildProfiles(r)
+	f.tipPow = make([]float32, tipLUT+1)
+	f.tipRoot = make([]float32, tipLUT+1)
+	for i := range tipLUT + 1 {
+		f.tipPow[i] = float32(math.Pow(float64(i)/tipLUT*tipPowMax, f.tipN))
+		f.tipRoot[i] = float32(math.Pow(float64(i)/tipLUT*tipRootMax, 1/f.tipN))
+	}
 	f.growVeins(r)
 	return f
 }
@@ -165,6 +187,11 @@ func (f *Finger) buildProfiles(r *rand.Rand) {
 }
 
 func sq(x float64) float64 { return x * x }
+
+// table interpolates a table of n+1 samples over [0, max] at x (clamped).
+func table(t []float32, max, x float64) float64 {
+	return lookup(t, x*float64(len(t)-1)/max)
+}
 
 // lookup interpolates a per-u table at u (clamped to its range).
 func lookup(t []float32, u float64) float64 {

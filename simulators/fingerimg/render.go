@@ -452,7 +452,8 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 			rho := av / hb
 			if u < f.tipR {
 				a := (f.tipR - u) / f.tipR
-				rho = math.Pow(math.Pow(a, f.tipN)+math.Pow(rho, f.tipN), 1/f.tipN)
+				rho = table(f.tipRoot, tipRootMax,
+					table(f.tipPow, tipPowMax, a)+table(f.tipPow, tipPowMax, rho))
 			}
 			e := (1 - rho) * hb
 			if e <= -ew {
@@ -480,8 +481,13 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 			jn := lookup(f.jnt, u) * (1 - 0.8*t*t)
 			tissue := bright * lookup(f.lum, u) * (1 + jn) * float64(cross) * (1 + texAmp*n)
 			fing := kexp * illum[px] * tissue
-			if d := od[i]; d > 1e-4 {
-				fing *= math.Exp(-float64(d))
+			if d := float64(od[i]); d > 1e-4 {
+				if d < 0.25 {
+					// Taylor series, error below 1e-5 here
+					fing *= 1 - d*(1-d*(0.5-d*(1.0/6-d/24)))
+				} else {
+					fing *= math.Exp(-d)
+				}
 			}
 			val[i] = float32(m*fing + (1-m)*float64(bg[px]))
 		}
@@ -548,7 +554,10 @@ func (rd *renderer) sense(val []float32, r *rand.Rand) *image.Gray {
 		for x := range w {
 			i := y*w + x
 			v := float64(val[i])
-			sd := math.Sqrt(read*read + shot*math.Max(v, 0))
+			sd := read
+			if v > 0 {
+				sd = math.Sqrt(read*read + shot*v)
+			}
 			v += r.NormFloat64()*sd + float64(col[x])
 			img.Pix[y*img.Stride+x] = uint8(clamp(math.Round(v), 0, 255))
 		}
