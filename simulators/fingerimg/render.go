@@ -436,15 +436,27 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 			i := py*w + px
 			u, v := rd.toFinger(px, py)
 			av := math.Abs(v)
+			// one interpolation position for all per-u tables
+			ui, uf := 0, float32(0)
+			if u > 0 {
+				if u >= lutLen-1 {
+					ui = lutLen - 2
+					uf = 1
+				} else {
+					ui = int(u)
+					uf = float32(u - float64(ui))
+				}
+			}
+			at := func(t []float32) float64 { return float64(t[ui] + (t[ui+1]-t[ui])*uf) }
 			hu := 0.0
 			if u >= 0 {
-				hu = lookup(f.h, u)
+				hu = at(f.h)
 			}
 			// rho: normalised radial position across the finger (0 on
 			// the axis, 1 on the silhouette), with a super-ellipse cap
 			// over the rounded tip; e: distance to the edge, positive
 			// inside, in reference pixels.
-			hb := lookup(f.hb, max(u, 0))
+			hb := at(f.hb)
 			if av-hb >= ew || u < -2*ew {
 				val[i] = bg[px]
 				continue
@@ -478,8 +490,8 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 			// Across the finger the tissue is thinner towards the edges,
 			// which therefore transmit more: a bright rim.
 			cross := rimLUT[int(math.Min(rho, 1)*rimN+0.5)]
-			jn := lookup(f.jnt, u) * (1 - 0.8*t*t)
-			tissue := bright * lookup(f.lum, u) * (1 + jn) * float64(cross) * (1 + texAmp*n)
+			jn := at(f.jnt) * (1 - 0.8*t*t)
+			tissue := bright * at(f.lum) * (1 + jn) * float64(cross) * (1 + texAmp*n)
 			fing := kexp * illum[px] * tissue
 			if d := float64(od[i]); d > 1e-4 {
 				if d < 0.25 {
