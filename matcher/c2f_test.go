@@ -32,14 +32,14 @@ func (a *agreement) add(c2f, ex float64) {
 	a.sumDiff += math.Abs(d)
 }
 
-func measureAgreement(t testing.TB, n int, seed uint64) (gen, imp agreement) {
+func measureAgreement(t testing.TB, n int, seed uint64, noise float64) (gen, imp agreement) {
 	rng := rand.New(rand.NewPCG(seed, 17))
 	p := DefaultParams
 	var prev *Template
 	for i := 0; i < n; i++ {
 		f := NewSynthFinger(rng, p.Width, p.Height)
-		a := mustTemplate(t, p, f.Sample(rng, p.ShiftRows/2, p.ShiftCols/2, 0.1))
-		b := mustTemplate(t, p, f.Sample(rng, p.ShiftRows/2, p.ShiftCols/2, 0.1))
+		a := mustTemplate(t, p, f.Sample(rng, p.ShiftRows/2, p.ShiftCols/2, noise))
+		b := mustTemplate(t, p, f.Sample(rng, p.ShiftRows/2, p.ShiftCols/2, noise))
 		pb, err := NewProbe(b)
 		if err != nil {
 			t.Fatal(err)
@@ -63,16 +63,18 @@ func TestCoarseToFineAgreement(t *testing.T) {
 	if testing.Short() {
 		n = 60
 	}
-	gen, imp := measureAgreement(t, n, 5)
+	gen, imp := measureAgreement(t, n, 5, 0.1)
+	hgen, _ := measureAgreement(t, n, 6, 0.3)
 	for _, r := range []struct {
 		name string
 		a    agreement
-	}{{"genuine", gen}, {"impostor", imp}} {
+	}{{"genuine", gen}, {"impostor", imp}, {"genuine, 30 % noise", hgen}} {
 		t.Logf("%s: %d pairs, %.1f%% equal, %.1f%% within 0.01, mean |diff| %.4f, max |diff| %.4f, %d above exhaustive",
 			r.name, r.a.n, 100*float64(r.a.equal)/float64(r.a.n), 100*float64(r.a.within001)/float64(r.a.n),
 			r.a.sumDiff/float64(r.a.n), r.a.maxDiff, r.a.higherThanEx)
 	}
-	if float64(gen.equal) < 0.97*float64(gen.n) || gen.maxDiff > 0.05 {
+	if float64(gen.equal) < 0.97*float64(gen.n) || gen.maxDiff > 0.05 ||
+		float64(hgen.equal) < 0.90*float64(hgen.n) {
 		t.Errorf("genuine agreement below tolerance: %d/%d equal, max diff %.4f", gen.equal, gen.n, gen.maxDiff)
 	}
 	if float64(imp.within001) < 0.60*float64(imp.n) {
