@@ -21,6 +21,7 @@ package idcardsim
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -177,9 +178,14 @@ func New(d *deck.Deck, opts Options) *Sim {
 		stop:   make(chan struct{}),
 		onPlug: opts.OnPlug,
 	}
+	// A SAM id as SDKs print it: "05.01-YYYYMMDD-NNNNNNNNNN-NNNNNNNNNN".
 	h := sha256.Sum256(fmt.Appendf(nil, "sam %d", opts.Seed))
-	copy(s.samID[:], h[:])
-	s.samID[0], s.samID[1], s.samID[2], s.samID[3] = 5, 0, 1, 0 // "05.01-..."
+	le := binary.LittleEndian
+	le.PutUint16(s.samID[0:], 5)
+	le.PutUint16(s.samID[2:], 1)
+	le.PutUint32(s.samID[4:], 20190315)
+	le.PutUint32(s.samID[8:], le.Uint32(h[0:])%1_000_000_000)
+	le.PutUint32(s.samID[12:], le.Uint32(h[4:])%1_000_000_000)
 	return s
 }
 
