@@ -13,8 +13,8 @@ import (
 // finger from its centre line (positive downwards in the image).
 const (
 	tipLUT     = 4096
-	tipPowMax  = 1.5
-	tipRootMax = 8.0 // > 2 * tipPowMax^3.4
+	tipPowMax  = 2.0
+	tipRootMax = 24.0 // > 2 * tipPowMax^3.4
 
 	refHeight = 200.0
 	// lutLen is how far (in reference pixels from the tip) the finger's
@@ -53,6 +53,8 @@ type Finger struct {
 	transmit  float64 // overall tissue transmittance (thin, pale fingers > 1)
 	texAmp    float64 // amplitude of the tissue texture
 	habit     float64 // how inconsistently the owner places the finger (1 typical)
+	haloAmp   float64 // glow around the finger relative to its brightness
+	haloLen   float64 // decay length of the glow, reference pixels
 
 	joints []joint
 	h      []float32 // half width per u (index = u in reference pixels)
@@ -109,6 +111,8 @@ func NewFinger(seed uint64) *Finger {
 	// Some people place their finger much less consistently than others
 	// (the "goats" of the biometric menagerie).
 	f.habit = clamp(math.Exp(r.NormFloat64()*0.35), 0.5, 2.2)
+	f.haloAmp = uniform(r, 0.04, 0.1)
+	f.haloLen = uniform(r, 6, 14)
 
 	// Joints: the distal interphalangeal joint about 2.5 finger half-widths
 	// from the tip, the proximal one a middle phalanx further.
@@ -263,7 +267,7 @@ func (f *Finger) growVeins(r *rand.Rand) {
 			d:      uniform(r, 0.05, 0.85),
 			budget: 2 * lutLen,
 			level:  0, parent: -1,
-			stop: f.tipR*0.4 + uniform(r, 0, f.hw*0.8),
+			stop: f.tipR*0.7 + uniform(r, 0, f.hw),
 		})
 	}
 	const ds = 2.0
@@ -295,8 +299,8 @@ func (f *Finger) growVeins(r *rand.Rand) {
 				break
 			}
 			wk.w *= 0.9992 * math.Exp(r.NormFloat64()*0.01)
-			if wk.u < f.tipR*1.6 {
-				wk.w *= 0.985 // distal vessels are fine
+			if wk.u < f.tipR*2 {
+				wk.w *= 0.98 // distal vessels are fine
 			}
 			if wk.w < 1.2 {
 				break

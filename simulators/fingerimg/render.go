@@ -423,6 +423,8 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 		rimLUT[i] = float32(math.Exp(f.rim * (1 - math.Sqrt(1-t*t))))
 	}
 	ew := 1.6 + rd.blurRef // edge half-softness, reference pixels
+	const haloReach = 40.0 // reference pixels around the finger that get its glow
+	halo := f.haloAmp * kexp * f.transmit
 	bright := (1 + 0.12*(rd.press-0.45)) * f.transmit
 	texSeed := mix64(f.seed ^ 0x74657874)
 	texSeed2 := mix64(texSeed)
@@ -457,7 +459,7 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 			// over the rounded tip; e: distance to the edge, positive
 			// inside, in reference pixels.
 			hb := at(f.hb)
-			if av-hb >= ew || u < -2*ew {
+			if av-hb >= haloReach || u < -haloReach {
 				val[i] = bg[px]
 				continue
 			}
@@ -469,7 +471,9 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 			}
 			e := (1 - rho) * hb
 			if e <= -ew {
-				val[i] = bg[px]
+				// Light scattered out of the finger lights its
+				// surroundings a little.
+				val[i] = bg[px] + float32(halo*illum[px]*math.Exp((e+ew)/f.haloLen))
 				continue
 			}
 			m := 1.0
