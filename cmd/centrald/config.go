@@ -34,6 +34,7 @@ type config struct {
 	KioskRate       float64
 	KioskBurst      int
 	MaxFailures     int
+	KioskFailures   int
 	LockFor         time.Duration
 	SecureCookies   bool
 	ShutdownTimeout time.Duration
@@ -69,6 +70,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.Float64Var(&c.KioskRate, "kiosk-rate", 10, "requests per second allowed to each kiosk")
 	fs.IntVar(&c.KioskBurst, "kiosk-burst", 30, "request burst allowed to each kiosk")
 	fs.IntVar(&c.MaxFailures, "max-failures", 5, "verification failures that lock an ID number")
+	fs.IntVar(&c.KioskFailures, "kiosk-failures", 5, "consecutive verification failures at one kiosk that start its backoff")
 	fs.DurationVar(&c.LockFor, "lock-for", 5*time.Minute, "first lock duration (doubles for each further lock in a day)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark the back-office cookie Secure (behind TLS)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests at shutdown")
@@ -128,6 +130,7 @@ func (c *config) Validate() error {
 		{c.KioskRate <= 0, "--kiosk-rate must be positive"},
 		{c.KioskBurst < 1, "--kiosk-burst must be at least 1"},
 		{c.MaxFailures < 1 || c.MaxFailures > 100, "--max-failures must be 1..100"},
+		{c.KioskFailures < 1, "--kiosk-failures must be at least 1"},
 		{c.LockFor < time.Second || c.LockFor > 24*time.Hour, "--lock-for must be 1s..24h"},
 		{c.ShutdownTimeout < 0, "--shutdown-timeout must not be negative"},
 		{c.ReferencePrefix == "" || len(c.ReferencePrefix) > 8, "--reference-prefix must have 1..8 characters"},

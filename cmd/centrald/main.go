@@ -121,6 +121,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		NonceTTL: c.NonceTTL, TokenTTL: c.TokenTTL, RequestTimeout: c.RequestTimeout,
 		KioskRate: c.KioskRate, KioskBurst: c.KioskBurst,
 		Lockout:       store.LockoutPolicy{MaxFailures: c.MaxFailures, LockFor: c.LockFor},
+		KioskFailures: c.KioskFailures,
 		SecureCookies: c.SecureCookies,
 	})
 	if err != nil {
