@@ -105,7 +105,7 @@ func MeasureExposure(img *image.Gray, nLED int, o ExposureOptions) ExposureStats
 		}
 	}
 	st.Score += 10 * st.Saturated
-	if st.Saturated > o.MaxSaturated || st.Dark > 0.05 {
+	if st.Saturated > o.MaxSaturated {
 		st.OK = false
 	}
 	return st

@@ -26,6 +26,7 @@ type Options struct {
 	// Retries is how often an exchange is repeated after a damaged frame,
 	// a BAD_CRC answer or a timeout (all commands are idempotent but
 	// CAPTURE, which is retried too: it only advances the counter).
+	// 0 means the default (2); a negative value disables retries.
 	Retries int
 	// MakerKeys are the maker public keys whose device certificates are
 	// trusted. Empty: signatures are checked against the device's own
@@ -68,7 +69,10 @@ func (o *Options) withDefaults() *Options {
 	if c.CaptureSlack <= 0 {
 		c.CaptureSlack = d.CaptureSlack
 	}
-	if c.Retries < 0 {
+	switch {
+	case c.Retries == 0:
+		c.Retries = d.Retries
+	case c.Retries < 0:
 		c.Retries = 0
 	}
 	if c.Exposure.MaxAttempts == 0 {
@@ -392,6 +396,10 @@ func (s *Scanner) linkErr(parent context.Context, err error, op string) error {
 		return parent.Err()
 	case errors.Is(err, context.DeadlineExceeded):
 		s.stats.Timeouts++
+		// A partial frame may be the remains of a truncated one whose
+		// header promises bytes that never come: resume the search for a
+		// frame start after it.
+		s.split.Resync()
 		return fmt.Errorf("%w (%s)", ErrTimeout, op)
 	}
 	return fmt.Errorf("veinscan: %s: %w", op, err)

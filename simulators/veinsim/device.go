@@ -485,14 +485,15 @@ func (d *Device) encode(resp *wire.Frame) []byte {
 	case FaultTruncateFrame:
 		b = b[:len(b)/2+1]
 	case FaultWrongLength:
-		// declare 4 payload bytes fewer than are sent, with a CRC that is
-		// right for the declared frame: the receiver gets a consistent but
-		// short payload followed by stray bytes.
-		if n := len(resp.Payload); n >= 4 {
+		// declare up to 4 payload bytes fewer than are sent, with a CRC
+		// that is right for the declared frame: the receiver gets a
+		// consistent but short payload followed by stray bytes.
+		if n := len(resp.Payload); n > 0 {
+			cut := min(4, n)
 			short := *resp
-			short.Payload = resp.Payload[:n-4]
+			short.Payload = resp.Payload[:n-cut]
 			fb, _ := wire.AppendFrame(nil, &short)
-			b = append(fb, resp.Payload[n-4:]...)
+			b = append(fb, resp.Payload[n-cut:]...)
 		}
 	}
 	return b

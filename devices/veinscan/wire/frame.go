@@ -196,6 +196,17 @@ func (s *Splitter) Write(p []byte) (int, error) {
 // Buffered returns the number of bytes waiting.
 func (s *Splitter) Buffered() int { return len(s.buf) }
 
+// Resync gives up on the frame at the head of the buffer (its header
+// looked plausible but the rest never came, e.g. after a truncated frame
+// or a corrupted length): it skips one byte so that the search for the
+// next frame start resumes. Receivers call it after a timeout.
+func (s *Splitter) Resync() {
+	if len(s.buf) > 0 {
+		s.Skipped++
+		s.drop(1)
+	}
+}
+
 // Reset drops everything buffered.
 func (s *Splitter) Reset() { s.buf = s.buf[:0] }
 
