@@ -212,6 +212,45 @@ func testReopen(t *testing.T, newDB NewDatabase) {
 	verifyChain(t, stores[1])
 }
 
+// testConcurrentFirstOpen: several processes starting at once against an
+// empty database all succeed and the schema is migrated once.
+func testConcurrentFirstOpen(t *testing.T, newDB NewDatabase) {
+	opener := newDB(t)
+	const n = 4
+	stores := make([]store.Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			stores[i], errs[i] = opener(Options())
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i := range stores {
+		if errs[i] != nil {
+			t.Errorf("open %d: %v", i, errs[i])
+			continue
+		}
+		defer stores[i].Close()
+	}
+	if t.Failed() {
+		return
+	}
+	c := ctx(t)
+	if _, err := stores[0].CreateStation(c, admin, store.Station{ID: "S", Name: "站"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stores[n-1].GetStation(c, "S"); err != nil {
+		t.Errorf("stores do not share the database: %v", err)
+	}
+	verifyChain(t, stores[1])
+}
+
 func testClosed(t *testing.T, newDB NewDatabase) {
 	s, err := newDB(t)(Options())
 	if err != nil {

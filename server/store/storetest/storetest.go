@@ -60,6 +60,7 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"AuditConcurrent", testAuditConcurrent},
 		{"AuditNoPersonalData", testAuditNoPersonalData},
 		{"Reopen", testReopen},
+		{"ConcurrentFirstOpen", testConcurrentFirstOpen},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
