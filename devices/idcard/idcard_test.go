@@ -23,7 +23,7 @@ var testDeck = deck.Generate(11, 24)
 func testOptions(path string) Options {
 	return Options{
 		Port:           path,
-		CommandTimeout: 400 * time.Millisecond,
+		CommandTimeout: 500 * time.Millisecond,
 		ReadTimeout:    700 * time.Millisecond,
 		Retries:        1,
 		PollInterval:   20 * time.Millisecond,
@@ -114,7 +114,7 @@ func TestReadOverPTY(t *testing.T) {
 func TestReadPollsUntilCardOrDeadline(t *testing.T) {
 	sim, dev := setup(t)
 	// Deadline with no card: a no-card error that also says the wait ended.
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 600*time.Millisecond)
 	defer cancel()
 	_, err := dev.Read(ctx)
 	if !errors.Is(err, sam.ErrNoCard) || !errors.Is(err, context.DeadlineExceeded) {

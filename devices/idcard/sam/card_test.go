@@ -320,3 +320,22 @@ func TestGender(t *testing.T) {
 		t.Error("gender 3 known")
 	}
 }
+
+// Names with characters outside the BMP (生僻字) travel as UTF-16 surrogate
+// pairs and take two characters of the field.
+func TestRareCharacters(t *testing.T) {
+	c := *residentCard
+	c.Name = "吉\U00020BB7" // 𠮷
+	text, err := EncodeText(&c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := DecodeText(text)
+	if err != nil || back.Name != c.Name {
+		t.Fatalf("round trip: %q, %v", back.Name, err)
+	}
+	c.Name = strings.Repeat("\U00020BB7", 8) // 16 UTF-16 units > 15
+	if _, err := EncodeText(&c); !errors.Is(err, ErrFieldTooLong) {
+		t.Fatalf("8 surrogate pairs in a 15-character field: %v", err)
+	}
+}

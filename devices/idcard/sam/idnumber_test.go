@@ -96,6 +96,12 @@ func TestValidate(t *testing.T) {
 		{"foreign 2017 shape", foreignCard, at, nil},
 		{"foreign bad shape", func() *Card { c := *foreignCard; c.IDNumber = "C4N150080101011"; return &c }(), at, []error{ErrIDNumberFormat}},
 		{"permit", permitCard, at, nil},
+		{"permit with a mainland number", func() *Card {
+			c := *permitCard
+			c.IDNumber = residentCard.IDNumber
+			c.Birth = residentCard.Birth
+			return &c
+		}(), at, []error{ErrIDNumberFormat}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.card.Validate(tc.at)

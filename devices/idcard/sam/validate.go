@@ -55,7 +55,8 @@ func (c *Card) NotYetValid(at time.Time) bool {
 
 // CheckIDNumber validates the card's number: for resident cards, permits
 // and 18-character foreign numbers the GB 11643 check character, the birth
-// date and the sex parity; for the 15-character numbers of 2017 foreign
+// date and the sex parity (and, for permits, the 810000/820000/830000
+// prefix of Hong Kong, Macao and Taiwan); for the 15-character numbers of 2017 foreign
 // cards the shape (three letters, twelve digits).
 func (c *Card) CheckIDNumber() error {
 	id := c.IDNumber
@@ -73,6 +74,9 @@ func (c *Card) CheckIDNumber() error {
 		return err
 	}
 	var errs []error
+	if c.Type == CardHMTPermit && n.Region != "810000" && n.Region != "820000" && n.Region != "830000" {
+		errs = append(errs, fmt.Errorf("%w: a residence permit number starts with 810000, 820000 or 830000, not %s", ErrIDNumberFormat, n.Region))
+	}
 	if !sameDay(n.Birth, c.Birth) {
 		errs = append(errs, fmt.Errorf("%w: number says %s, card says %s", ErrBirthDateMismatch,
 			n.Birth.Format("2006-01-02"), c.Birth.Format("2006-01-02")))
