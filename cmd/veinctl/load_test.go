@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/server/api"
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/keyring"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+	"github.com/qingshan-gov/veinkiosk/server/store/sqlite"
+)
+
+// TestLoadAgainstServer runs a small veinctl load against a real centrald
+// server (embedded store, real listener) and checks the report.
+func TestLoadAgainstServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("extracts synthetic images: seconds of CPU")
+	}
+	ctx := context.Background()
+	ring, err := keyring.New("k", map[string][]byte{"k": bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := sqlite.OpenDir(ctx, t.TempDir(), store.Options{Keyring: ring, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	hash, err := store.HashPasswordWith("admin password 1", store.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateStaff(ctx, audit.System("test"), store.Staff{Username: "admin", Role: store.RoleAdmin, PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Config{Store: st, Logger: quiet, VerifyThreshold: 0.18, DedupThreshold: 0.2, IdentifyThreshold: 0.2,
+		KioskRate: 10000, KioskBurst: 10000, KioskFailures: 1000, Lockout: store.LockoutPolicy{MaxFailures: 100, LockFor: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetReady()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.App().Listener(ln)
+	defer srv.App().Shutdown()
+
+	var stdout, stderr bytes.Buffer
+	err = runLoad(ctx, []string{"--server", "http://" + ln.Addr().String(), "--admin-password", "admin password 1",
+		"--kiosks", "2", "--residents", "30", "--extracted", "2", "--probes", "1", "--enrolments", "1", "--duration", "1s", "--json"}, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("load: %v\n%s", err, stderr.String())
+	}
+	var res loadResult
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if res.Verifications == 0 || res.Errors != 0 || res.VerificationsPerSecond <= 0 || res.P99Ms < res.P50Ms || res.Genuine+res.Impostor != res.Verifications {
+		t.Fatalf("result: %+v", res)
+	}
+	if res.GalleryTemplates != 30*6 || res.EnrolmentsViaKiosk != 1 {
+		t.Fatalf("gallery %d templates", res.GalleryTemplates)
+	}
+	for _, k := range []string{"verifications_per_second", "p50_ms", "p99_ms", "errors", "false_accepts", "false_rejects"} {
+		if !strings.Contains(stdout.String(), `"`+k+`"`) {
+			t.Errorf("JSON lacks %s", k)
+		}
+	}
+}
+
+func TestLoadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--kiosks", "0", "--admin-password", "x"},
+		{"--residents", "1", "--admin-password", "x"},
+		{"--extracted", "5000", "--residents", "10", "--admin-password", "x"},
+		{"--impostor", "2", "--admin-password", "x"},
+		{"--residents", "10"},
+	} {
+		t.Setenv("VEINKIOSK_ADMIN_PASSWORD", "")
+		if err := runLoad(context.Background(), args, io.Discard, io.Discard); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}
