@@ -26,6 +26,7 @@
 package idcard
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -234,7 +235,7 @@ func (d *Dev) transact(ctx context.Context, cmd sam.Command, timeout time.Durati
 		if _, err := d.port.Write(frame); err != nil {
 			return sam.Response{}, d.gone(err)
 		}
-		resp, err := d.receive(ctx, time.Now().Add(timeout))
+		resp, err := d.receive(ctx, time.Now().Add(timeout), frame)
 		switch {
 		case err == nil && resp.Status == sam.StatusCommandChecksum:
 			// The reader got our command garbled: send it again.
@@ -262,11 +263,14 @@ func (d *Dev) gone(err error) error {
 	return fmt.Errorf("%w: %w", ErrDisconnected, err)
 }
 
-// receive reads the next response frame until deadline.
-func (d *Dev) receive(ctx context.Context, deadline time.Time) (sam.Response, error) {
+// receive reads the next response frame until deadline. A copy of the
+// command just sent (a line that echoes) is skipped.
+func (d *Dev) receive(ctx context.Context, deadline time.Time, sent []byte) (sam.Response, error) {
 	for {
 		frame, err := d.fr.Next()
 		switch {
+		case err == nil && bytes.Equal(frame, sent):
+			d.opts.Logger.Debug("idcard: skipped an echo of the command")
 		case err == nil:
 			resp, err := sam.DecodeResponse(frame)
 			if err != nil {

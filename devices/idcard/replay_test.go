@@ -140,3 +140,24 @@ x read /dev/ttyUSB0: input/output error
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestEchoSkipped: a line that echoes the command (a terminal left in
+// cooked mode) does not confuse the driver.
+func TestEchoSkipped(t *testing.T) {
+	ops, err := conntest.Parse([]byte(`
+w AA AA AA 96 69 00 03 20 01 22
+r AA AA AA 96 69 00 03 20 01 22
+r AA AA AA 96 69 00 08 00 00 9F 00 00 00 00 97
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb := conntest.NewPlayback(ops)
+	dev, _ := New(pb, &Options{Retries: 0, CommandTimeout: 20 * time.Millisecond})
+	if err := dev.FindCard(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := pb.Done(); err != nil {
+		t.Fatal(err)
+	}
+}

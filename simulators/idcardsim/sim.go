@@ -136,6 +136,7 @@ type Sim struct {
 	rng      *rand.Rand
 	card     *sam.Card // in the field, or nil
 	cardID   string
+	cardGen  int // bumps whenever the card changes
 	found    bool
 	selected bool
 	faults   map[FaultKind]int // remaining count; <0 until cleared
@@ -213,6 +214,7 @@ func (s *Sim) Insert(id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.card, s.cardID = c, r.IDNumber
+	s.cardGen++
 	s.found, s.selected = false, false
 	return nil
 }
@@ -222,6 +224,7 @@ func (s *Sim) InsertCard(c *sam.Card) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.card, s.cardID = c, c.IDNumber
+	s.cardGen++
 	s.found, s.selected = false, false
 }
 
@@ -230,6 +233,7 @@ func (s *Sim) Remove() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.card, s.cardID = nil, ""
+	s.cardGen++
 	s.found, s.selected = false, false
 }
 
@@ -422,8 +426,20 @@ func (s *Sim) Serve(ctx context.Context, conn io.ReadWriter) error {
 			cmd, derr := sam.DecodeCommand(frame)
 			if derr != nil {
 				resp, _ = sam.Response{Status: sam.StatusCommandLength}.Append(nil)
-			} else {
-				resp, delay = s.answer(cmd)
+				break
+			}
+			gen := s.generation()
+			resp, delay = s.answer(cmd)
+			if cmd.Op == sam.OpReadText || cmd.Op == sam.OpReadTextFinger {
+				if err := sleep(ctx, delay); err != nil {
+					return err
+				}
+				delay = 0
+				if s.generation() != gen {
+					// The card was taken away (or swapped) during the
+					// RF exchange.
+					resp = status(sam.StatusReadFailed, nil)
+				}
 			}
 		}
 		out, wait, hang := s.faultify(resp)
@@ -440,6 +456,12 @@ func (s *Sim) Serve(ctx context.Context, conn io.ReadWriter) error {
 			return err
 		}
 	}
+}
+
+func (s *Sim) generation() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cardGen
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -536,6 +558,7 @@ func (s *Sim) read(op sam.Op) []byte {
 	}
 	if s.take(FaultPull) {
 		s.card, s.cardID, s.found, s.selected = nil, "", false, false
+		s.cardGen++
 		return status(sam.StatusReadFailed, nil)
 	}
 	data, err := sam.EncodeCard(s.card, op)

@@ -340,3 +340,19 @@ func TestConsole(t *testing.T) {
 		}
 	}
 }
+
+func TestRemoveDuringRead(t *testing.T) {
+	s, err := Start(deck.Generate(1, 5), Options{Timing: Timing{Read: 300 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	h := dial(t, s.Path())
+	s.Insert(s.Deck().Residents[0].IDNumber)
+	h.do(sam.OpFindCard)
+	h.do(sam.OpSelectCard)
+	time.AfterFunc(100*time.Millisecond, s.Remove)
+	if r := h.do(sam.OpReadText); r.Status != sam.StatusReadFailed {
+		t.Fatalf("card removed during the read: %v", r.Status)
+	}
+}
