@@ -319,7 +319,9 @@ func (s FingerState) String() string {
 
 // LEDs is the SET_LED request and the SET_LED / GET_LED response: u8 count,
 // then one intensity byte (0 = off .. 255 = full) per LED, LED 0 first.
-// LED 0 is at the fingertip end of the window (docs: "Illumination").
+// LED i lights mainly the i-th of n equal bands of the image width,
+// counted from the left (hand-side) edge; the fingertip is at the right
+// (docs/scanner-protocol.md, "SET_LED").
 type LEDs []uint8
 
 // MarshalBinary encodes LEDs.
