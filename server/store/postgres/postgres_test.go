@@ -26,3 +26,10 @@ func TestCrashDurability(t *testing.T) {
 			return postgres.Open(ctx, dsn, opts)
 		}, 200)
 }
+
+func benchOpen(b *testing.B) (store.Store, error) {
+	return postgres.Open(context.Background(), storetest.PostgresURL(b), storetest.Options())
+}
+
+func BenchmarkScanTemplates(b *testing.B) { storetest.BenchScanTemplates(b, benchOpen) }
+func BenchmarkCreateFiling(b *testing.B)  { storetest.BenchCreateFiling(b, benchOpen) }

@@ -26,3 +26,10 @@ func TestCrashDurability(t *testing.T) {
 			return sqlite.Open(ctx, dsn, opts)
 		}, 200)
 }
+
+func benchOpen(b *testing.B) (store.Store, error) {
+	return sqlite.Open(context.Background(), storetest.SQLitePath(b), storetest.Options())
+}
+
+func BenchmarkScanTemplates(b *testing.B) { storetest.BenchScanTemplates(b, benchOpen) }
+func BenchmarkCreateFiling(b *testing.B)  { storetest.BenchCreateFiling(b, benchOpen) }
