@@ -300,7 +300,10 @@ func TestCaptureChecksAttestation(t *testing.T) {
 		"image changed after signing": {func(h *wire.CaptureHeader, a *wire.Attestation, pix []byte) { pix[100]++ }, ErrIntegrity},
 		"other nonce":                 {func(h *wire.CaptureHeader, a *wire.Attestation, pix []byte) { a.Nonce[0] ^= 1; a.Sign(key) }, ErrIntegrity},
 		"counter mismatch":            {func(h *wire.CaptureHeader, a *wire.Attestation, pix []byte) { h.Counter++ }, ErrIntegrity},
-		"wrong size":                  {func(h *wire.CaptureHeader, a *wire.Attestation, pix []byte) { h.Width, h.ImageSize = 128, 8192; h.ChunkCount = 9 }, ErrProtocol},
+		"wrong size": {func(h *wire.CaptureHeader, a *wire.Attestation, pix []byte) {
+			h.Width, h.ImageSize = 128, 8192
+			h.ChunkCount = 9
+		}, ErrProtocol},
 	} {
 		s, err := New(ctx, attestingDevice(t, img, key, tc.tamper), nil)
 		if err != nil {
