@@ -103,7 +103,11 @@ func TestFlushDropsStaleInput(t *testing.T) {
 	if _, err := p.Master.Write([]byte("garbage after power-up")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // let the line discipline take the bytes
+	// Wait until the bytes have reached the port (the pty hands them over
+	// asynchronously), then drop the rest.
+	if n, err := port.Read(make([]byte, 1)); n != 1 {
+		t.Fatalf("first byte: %d, %v", n, err)
+	}
 	if err := port.Flush(); err != nil {
 		t.Fatal(err)
 	}
