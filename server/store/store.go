@@ -435,9 +435,9 @@ type TemplateRecord struct {
 	Template         []byte // decrypted
 }
 
-// ReencryptStats counts the blobs Reencrypt examined and rewrote.
+// ReencryptStats counts what Reencrypt rewrote.
 type ReencryptStats struct {
-	Samples     int // samples examined
+	Samples     int // samples that were under another key and were re-sealed
 	Reencrypted int // blobs (templates + images) re-sealed
 }
 

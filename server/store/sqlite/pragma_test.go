@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/qingshan-gov/veinkiosk/server/audit"
@@ -71,5 +72,30 @@ func TestNoPlaintextAtRest(t *testing.T) {
 	}
 	if bytes.Contains(gotTpl, tpl) || bytes.Contains(gotImg, img) || keyID != "k1" || gotTpl[0] != 0x01 {
 		t.Errorf("stored blobs are not sealed: %q %q key %q", gotTpl, gotImg, keyID)
+	}
+}
+
+// TestMigrateIdempotent: Migrate applies everything once, then nothing, and a
+// database from a newer program is refused.
+func TestMigrateIdempotent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	ctx := context.Background()
+	v, err := Migrate(ctx, path)
+	if err != nil || len(v) == 0 || v[0] != 1 {
+		t.Fatalf("first Migrate = %v, %v", v, err)
+	}
+	if v, err := Migrate(ctx, path); err != nil || len(v) != 0 {
+		t.Errorf("second Migrate = %v, %v", v, err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, path, storetest.Options()); err == nil || !strings.Contains(err.Error(), "upgrade the program") {
+		t.Errorf("opening a newer schema: %v", err)
 	}
 }
