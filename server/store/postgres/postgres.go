@@ -38,14 +38,18 @@ func Open(ctx context.Context, url string, opts store.Options) (store.Store, err
 	if err != nil {
 		return nil, err
 	}
-	if err := migrate(ctx, db); err != nil {
-		db.Close()
-		return nil, err
-	}
 	s, err := sqlcore.New(db, opts)
 	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	applied, err := migrate(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		s.Logger().Info("store: schema migrated", "backend", "postgres", "versions", applied)
 	}
 	return s, nil
 }
@@ -72,13 +76,12 @@ var migrateConfig = sqlcore.MigrateConfig{
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`,
 }
 
-func migrate(ctx context.Context, db *database) error {
+func migrate(ctx context.Context, db *database) ([]int, error) {
 	ms, err := sqlcore.LoadMigrations(migrationFS, "migrations")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, err = sqlcore.Migrate(ctx, db, ms, migrateConfig)
-	return err
+	return sqlcore.Migrate(ctx, db, ms, migrateConfig)
 }
 
 func connect(ctx context.Context, url string) (*database, error) {

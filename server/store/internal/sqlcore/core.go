@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,9 @@ func New(db DB, opts store.Options) (*Store, error) {
 	}
 	return &Store{db: db, d: db.Dialect(), opts: o, ring: o.Keyring, pageSize: 2000}, nil
 }
+
+// Logger returns the logger of the options.
+func (s *Store) Logger() *slog.Logger { return s.opts.Logger }
 
 // Close closes the database.
 func (s *Store) Close() error {

@@ -378,6 +378,9 @@ func (s *Store) Reencrypt(ctx context.Context, actor audit.Actor) (store.Reencry
 		if err != nil {
 			return st, err
 		}
+		if n > 0 {
+			s.opts.Logger.Info("store: re-encrypting biometric data", "samples", st.Samples, "primary", primary)
+		}
 		if n < batch {
 			break
 		}
