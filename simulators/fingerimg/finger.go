@@ -362,7 +362,8 @@ func (f *Finger) growVeins(r *rand.Rand) {
 		w := uniform(r, 1.5, 3.5)
 		d := uniform(r, 0.4, 1)
 		vn := vein{level: 3}
-		for l := 0.0; l < uniform(r, 16, 70); l += ds {
+		length := uniform(r, 16, 70)
+		for l := 0.0; l < length; l += ds {
 			psi += r.NormFloat64() * 0.08
 			u -= math.Cos(psi) * ds
 			v += math.Sin(psi) * ds
