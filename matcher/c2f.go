@@ -3,7 +3,8 @@ package matcher
 // Coarse-to-fine search. Level 2 (4 x 4 pooled) is searched exhaustively;
 // the best c2Keep2 displacements are refined at level 1 (the 3 x 3
 // neighbourhood of twice the displacement), the best one of those at level
-// 0 (again its 3 x 3 neighbourhood), where a hill climb over the
+// 0 (again its 3 x 3 neighbourhood, plus the zero displacement), where a
+// hill climb over the
 // 8-neighbourhood then runs to a local maximum of Nm. The score is Miura's
 // formula at the displacement reached. Its agreement with the exhaustive
 // search is measured in c2f_test.go and reported in
@@ -158,6 +159,18 @@ func (p *Probe) scoreCoarseToFine(c *cand) float64 {
 			best = s
 		}
 	})
+	// Normalised fingers are centred: the zero displacement is always a
+	// candidate, whatever the coarse levels say (they saturate on dense,
+	// noise-like patterns).
+	if dy0 < -1 || dy0 > 1 || dx0 < -1 || dx0 > 1 {
+		var buf [1]int32
+		andCountGrid(r, pl.window(l, 0, 0), 0, 1, 0, 1, buf[:])
+		seen[nseen] = int32(l.dy*(2*l.dx+1) + l.dx)
+		nseen++
+		if s := (shift{int(buf[0]), 0, 0}); s.beats(best) {
+			best = s
+		}
+	}
 	for step := 0; step < c2MaxClimb; step++ {
 		from := best
 		if from.dy == dy0 && from.dx == dx0 && step == 0 {

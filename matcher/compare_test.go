@@ -92,6 +92,12 @@ func TestScoreExactMatchesReference(t *testing.T) {
 			if got != want {
 				t.Errorf("%dx%d ch=%d cw=%d case %d: exact %v, reference %v", g.w, g.h, g.ch, g.cw, i, got, want)
 			}
+			// The coarse-to-fine search runs on every geometry too; on
+			// identical patterns it must find the exact score.
+			c2f, err := Compare(ta, tb)
+			if err != nil || c2f < 0 || c2f > 0.5 || (i == 4 && c2f != want) {
+				t.Errorf("%dx%d ch=%d cw=%d case %d: coarse-to-fine %v (%v), exact %v", g.w, g.h, g.ch, g.cw, i, c2f, err, want)
+			}
 		}
 	}
 }

@@ -1,0 +1,16 @@
+//go:build !linux
+
+package matcher
+
+import (
+	"testing"
+	"time"
+)
+
+func threadCPU() time.Duration { return 0 }
+
+func cpuLoop(b *testing.B, f func()) {
+	for b.Loop() {
+		f()
+	}
+}
