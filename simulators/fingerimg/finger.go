@@ -6,7 +6,8 @@ import (
 )
 
 // The finger model lives in "reference pixels": the pixels of a 500 x 200
-// sensor. Captures at other sizes scale it by Height/refHeight.
+// sensor. Captures at other sizes scale it by min(Height/refHeight,
+// Width/refWidth).
 //
 // Finger coordinates: u is the distance along the finger axis from the tip
 // (u = 0) towards the hand (u > 0); v is the signed distance across the
@@ -17,6 +18,7 @@ const (
 	tipRootMax = 24.0 // > 2 * tipPowMax^3.4
 
 	refHeight = 200.0
+	refWidth  = 500.0
 	// lutLen is how far (in reference pixels from the tip) the finger's
 	// per-u tables and its veins reach. A 500-wide frame shows at most
 	// about 480 of it; the rest covers shifted and wider frames.

@@ -72,8 +72,9 @@ const (
 type Conditions struct {
 	// Width and Height are the native sensor size in pixels; zero or
 	// negative means the default 500 x 200. The finger lies horizontally,
-	// tip to the right, and its width scales with Height (a 200-pixel-high
-	// frame shows a finger about 120 to 160 pixels wide).
+	// tip to the right, about 100 to 145 pixels wide in a 500 x 200 frame;
+	// other sizes scale that by min(Width/500, Height/200), so a taller
+	// frame shows more background and a longer one more of the finger.
 	Width, Height int
 	// LED holds per-LED drive levels 0..255, LEDs evenly spaced along the
 	// finger (left to right). The light each LED adds is linear in its level

@@ -88,7 +88,7 @@ type renderer struct {
 	c       Conditions
 	w, h    int
 	s       float64 // sensor pixels per reference pixel
-	wr      float64 // frame width in reference pixels
+	wr, hr  float64 // frame size in reference pixels
 	pose    Pose    // in sensor pixels, reported
 	tx, ty  float64 // shift in reference pixels
 	cosA    float64
@@ -103,8 +103,12 @@ type renderer struct {
 func (f *Finger) render(c Conditions, wantTruth bool) (*image.Gray, *Truth) {
 	c = c.normalized()
 	rd := &renderer{f: f, c: c, w: c.Width, h: c.Height}
-	rd.s = float64(c.Height) / refHeight
+	// The finger model is drawn for a 500 x 200 frame; other frames scale
+	// it so that it fits both ways (a taller frame shows more background
+	// around the finger, a longer one more of the finger).
+	rd.s = math.Min(float64(c.Height)/refHeight, float64(c.Width)/refWidth)
 	rd.wr = float64(c.Width) / rd.s
+	rd.hr = float64(c.Height) / rd.s
 	// The placement (pose, roll, pressure, exposure drift, blur) derives
 	// from the finger and c.Seed; the frame adds sensor noise and a
 	// sub-pixel tremor.
@@ -179,7 +183,7 @@ func (rd *renderer) samplePose(r *rand.Rand) {
 			if r.IntN(2) == 0 {
 				side = -1
 			}
-			ty += side * uniform(r, 0.28, 0.42) * refHeight
+			ty += side * ((rd.hr-refHeight)/2 + uniform(r, 0.28, 0.42)*refHeight)
 		}
 		rotDeg += r.NormFloat64() * 4
 	case Moved:
@@ -206,7 +210,7 @@ func (rd *renderer) samplePose(r *rand.Rand) {
 // toSensor maps nominal frame coordinates (reference pixels) to sensor
 // pixel coordinates (pixel centres at integers).
 func (rd *renderer) toSensor(xn, yn float64) (float64, float64) {
-	cx, cy := rd.wr/2, refHeight/2
+	cx, cy := rd.wr/2, rd.hr/2
 	qx, qy := (xn-cx)*rd.sc, (yn-cy)*rd.sc
 	xr := cx + rd.cosA*qx - rd.sinA*qy + rd.tx
 	yr := cy + rd.sinA*qx + rd.cosA*qy + rd.ty
@@ -216,13 +220,13 @@ func (rd *renderer) toSensor(xn, yn float64) (float64, float64) {
 // toFinger maps a sensor pixel centre to finger coordinates (u, v) in
 // reference pixels, before roll.
 func (rd *renderer) toFinger(px, py int) (u, v float64) {
-	cx, cy := rd.wr/2, refHeight/2
+	cx, cy := rd.wr/2, rd.hr/2
 	xr := (float64(px)+0.5)/rd.s - cx - rd.tx
 	yr := (float64(py)+0.5)/rd.s - cy - rd.ty
 	xn := cx + (rd.cosA*xr+rd.sinA*yr)/rd.sc
 	yn := cy + (-rd.sinA*xr+rd.cosA*yr)/rd.sc
 	u = rd.wr - rd.f.tipMargin - xn
-	v = yn - refHeight/2 - lookup(rd.f.c, u)
+	v = yn - rd.hr/2 - lookup(rd.f.c, u)
 	return u, v
 }
 
@@ -293,7 +297,7 @@ func (rd *renderer) vesselDensity(truth *Truth) []float32 {
 			vis := clamp(1.6*math.Cos(th), 0, 1)
 			v2 := rr * math.Sin(th) * hu
 			xn := rd.wr - f.tipMargin - u
-			yn := refHeight/2 + lookup(f.c, u) + v2
+			yn := rd.hr/2 + lookup(f.c, u) + v2
 			x, y := rd.toSensor(xn, yn)
 			// Pressure empties and narrows the shallow vessels.
 			shallow := 1 - d
