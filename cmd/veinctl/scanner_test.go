@@ -371,3 +371,48 @@ func TestQualityMeasure(t *testing.T) {
 		t.Fatalf("mean quality still %d, moved %d (of 8 captures)", still/8, moved/8)
 	}
 }
+
+// BenchmarkCapture measures one automatically exposed capture (the
+// simulator's rendering included) in-process and over a pseudo-terminal;
+// transfer-ms is the READ_CHUNK part (100 000 bytes).
+func BenchmarkCapture(b *testing.B) {
+	run := func(b *testing.B, s *veinscan.Scanner) {
+		ctx := context.Background()
+		var transfer, total time.Duration
+		for b.Loop() {
+			r, err := s.Capture(ctx, [32]byte{1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			transfer += r.Timing.Transfer
+			total += r.Timing.Total
+		}
+		b.ReportMetric(float64(transfer.Microseconds())/1000/float64(b.N), "transfer-ms/op")
+		b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "capture-ms/op")
+	}
+	b.Run("inprocess", func(b *testing.B) {
+		d, _ := veinsim.New(veinsim.Config{})
+		d.PlaceFinger(3)
+		c, _ := d.Connect()
+		s, err := veinscan.New(context.Background(), c, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		run(b, s)
+	})
+	b.Run("pty", func(b *testing.B) {
+		d, _ := veinsim.New(veinsim.Config{})
+		d.PlaceFinger(3)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		paths := make(chan string, 1)
+		go d.ServePTY(ctx, func(p string) { paths <- p })
+		s, err := veinscan.Open(ctx, "serial:"+<-paths, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		run(b, s)
+	})
+}

@@ -189,3 +189,38 @@ func TestUSBPermissionDiagnosis(t *testing.T) {
 		t.Fatalf("scanner list (%d):\n%s", code, out.String())
 	}
 }
+
+// BenchmarkUSBCapture measures one automatically exposed capture through
+// gousb/libusb and umockdev (rendering included).
+func BenchmarkUSBCapture(b *testing.B) {
+	if !umockusb.InMockEnvironment() {
+		b.Skip("run under umockdev-wrapper")
+	}
+	if emulated.dev == nil {
+		emulated.dev, emulated.err = veinsim.New(veinsim.Config{Serial: "USB-0000042", Counter: 1000})
+		if emulated.err == nil {
+			emulated.emu, emulated.err = umockusb.Attach(emulated.dev)
+		}
+	}
+	if emulated.err != nil {
+		b.Fatal(emulated.err)
+	}
+	emulated.dev.PlaceFinger(3)
+	ctx := context.Background()
+	s, err := veinscan.Open(ctx, "usb", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	var transfer, total time.Duration
+	for b.Loop() {
+		r, err := s.Capture(ctx, [32]byte{1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		transfer += r.Timing.Transfer
+		total += r.Timing.Total
+	}
+	b.ReportMetric(float64(transfer.Microseconds())/1000/float64(b.N), "transfer-ms/op")
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "capture-ms/op")
+}
