@@ -40,7 +40,7 @@ func (t appTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 var cheapHash = store.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	st     store.Store
 	srv    *Server
 	http   *http.Client
@@ -65,19 +65,20 @@ func (c *fakeClock) Add(d time.Duration) {
 
 type option func(*Config)
 
-func newEnv(t *testing.T, opts ...option) *env {
-	t.Helper()
+func newEnv(tb testing.TB, opts ...option) *env {
+	tb.Helper()
+	t := tb
 	ring, err := keyring.New("k1", map[string][]byte{"k1": make([]byte, 32)})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	clock := &fakeClock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	ctx := context.Background()
-	st, err := sqlite.OpenDir(ctx, t.TempDir(), store.Options{Keyring: ring, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	st, err := sqlite.OpenDir(ctx, tb.TempDir(), store.Options{Keyring: ring, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	tb.Cleanup(func() { st.Close() })
 	cfg := Config{
 		Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock.Now,
 		VerifyThreshold: 0.2, DedupThreshold: 0.2, IdentifyThreshold: 0.25, MinQuality: 40,
@@ -178,7 +179,7 @@ func (k *kiosk) capture(finger apiv1.Finger, tmpl []byte) apiv1.Capture {
 	return k.scanner.sign(k.e.t, n.Nonce, finger, tmpl)
 }
 
-func (s *fakeScanner) sign(t *testing.T, nonce []byte, finger apiv1.Finger, tmpl []byte) apiv1.Capture {
+func (s *fakeScanner) sign(t testing.TB, nonce []byte, finger apiv1.Finger, tmpl []byte) apiv1.Capture {
 	t.Helper()
 	s.counter++
 	img := []byte(fmt.Sprintf("image %d", s.counter))
