@@ -98,6 +98,28 @@ func TestDeckContents(t *testing.T) {
 	}
 }
 
+func TestHouseholds(t *testing.T) {
+	d := Generate(7, 2000)
+	households := map[string]map[string]bool{}
+	addr := map[string]string{}
+	for _, r := range d.Residents {
+		if households[r.Household] == nil {
+			households[r.Household] = map[string]bool{}
+			addr[r.Household] = r.Address
+		}
+		if households[r.Household][r.Name] {
+			t.Errorf("household %s has two residents named %s", r.Household, r.Name)
+		}
+		households[r.Household][r.Name] = true
+		if addr[r.Household] != r.Address {
+			t.Errorf("household %s at two addresses", r.Household)
+		}
+	}
+	if n := len(households); n < 600 || n > 1500 {
+		t.Errorf("%d households for 2000 residents", n)
+	}
+}
+
 func TestSmallDeckHasEveryCase(t *testing.T) {
 	for seed := int64(0); seed < 40; seed++ {
 		smallDeck(t, Generate(seed, 16))

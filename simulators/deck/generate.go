@@ -248,7 +248,17 @@ func (g *gen) home(rng *rand.Rand, h int) home {
 	return home{d: d, address: addr, grid: grid, household: fmt.Sprintf("H%s-%05d", d.code, h)}
 }
 
+type role int
+
+const (
+	roleHead role = iota
+	roleSpouse
+	roleChild
+	roleParent // the head's father or mother
+)
+
 type member struct {
+	role   role
 	age    int
 	gender string
 }
@@ -290,40 +300,45 @@ func (g *gen) household(h int) []*Resident {
 	members := []member{head}
 	if chance(rng, 0.75) {
 		age := head.age - 3 + rng.IntN(7)
-		members = append(members, member{age: max(age, 20), gender: other(head.gender)})
-	}
-	// The father's surname goes to the children.
-	fatherIdx := -1
-	for i, m := range members {
-		if m.gender == "1" {
-			fatherIdx = i
-		}
+		members = append(members, member{role: roleSpouse, age: max(age, 20), gender: other(head.gender)})
 	}
 	if head.age < 58 {
 		for k := rng.IntN(3); k > 0; k-- {
 			age := head.age - 22 - rng.IntN(12)
 			if age >= 1 {
-				members = append(members, member{age: age, gender: oneOf(rng, []string{"1", "2"})})
+				members = append(members, member{role: roleChild, age: age, gender: oneOf(rng, []string{"1", "2"})})
 			}
 		}
 	}
 	if head.age >= 28 && head.age <= 55 && chance(rng, 0.2) {
-		members = append(members, member{age: min(head.age+23+rng.IntN(12), 95), gender: oneOf(rng, []string{"1", "2"})})
+		members = append(members, member{role: roleParent, age: min(head.age+23+rng.IntN(12), 95), gender: oneOf(rng, []string{"1", "2"})})
 	}
 	dibao := chance(rng, 0.06)
 	var out []*Resident
-	var childSurname string
+	// Children take the father's surname (the head's or the spouse's); the
+	// head's father carries the head's surname when the head is a man.
+	var headSurname, fatherSurname string
+	names := map[string]bool{}
 	for i, m := range members {
 		mnation := nation
-		if i == 1 && chance(rng, 0.15) {
+		if m.role == roleSpouse && chance(rng, 0.15) {
 			mnation = "01"
 		}
 		surname := g.surname(rng, mnation)
-		if i == fatherIdx {
-			childSurname = surname
+		switch m.role {
+		case roleHead:
+			headSurname = surname
+		case roleChild:
+			if fatherSurname != "" {
+				surname = fatherSurname
+			}
+		case roleParent:
+			if head.gender == "1" && m.gender == "1" {
+				surname = headSurname
+			}
 		}
-		if i > 1 && i < len(members) && childSurname != "" && m.age < head.age-15 {
-			surname = childSurname
+		if (m.role == roleHead || m.role == roleSpouse) && m.gender == "1" {
+			fatherSurname = surname
 		}
 		v := validNow
 		switch {
@@ -339,8 +354,13 @@ func (g *gen) household(h int) []*Resident {
 			v = validNotYet
 		}
 		birth := g.birthFor(rng, m.age)
+		name := g.name(rng, surname, mnation, m.gender, birth)
+		for try := 0; try < 20 && names[name]; try++ {
+			name = g.name(rng, surname, mnation, m.gender, birth) // no two siblings share a name
+		}
+		names[name] = true
 		r := &Resident{
-			Name:      g.name(rng, surname, mnation, m.gender, birth),
+			Name:      name,
 			CardType:  "resident",
 			Gender:    m.gender,
 			Nation:    mnation,
