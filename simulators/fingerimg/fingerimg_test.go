@@ -421,3 +421,25 @@ func BenchmarkCaptureMoved(b *testing.B) {
 func BenchmarkNewFinger(b *testing.B) {
 	benchCPU(b, func(i int) { NewFinger(uint64(i)) })
 }
+
+func TestCarelessUsersSlip(t *testing.T) {
+	count := func(q float64) int {
+		n := 0
+		for s := range uint64(200) {
+			c := DefaultConditions()
+			c.Seed, c.Quality = s, q
+			// only the placement matters here: a small frame is enough
+			c.Width, c.Height = 100, 40
+			if _, tr := NewFinger(9).CaptureTruth(c); tr.Placement == Partial {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(1); n != 0 {
+		t.Errorf("quality 1: %d of 200 normal captures came out partial", n)
+	}
+	if n := count(0.2); n < 5 || n > 40 {
+		t.Errorf("quality 0.2: %d of 200 normal captures came out partial, want a few percent", n)
+	}
+}

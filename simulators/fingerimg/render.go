@@ -84,20 +84,23 @@ const (
 var layerSigma = [3]float64{3.2, 5.0, 7.5}
 
 type renderer struct {
-	f       *Finger
-	c       Conditions
-	w, h    int
-	s       float64 // sensor pixels per reference pixel
-	wr, hr  float64 // frame size in reference pixels
-	pose    Pose    // in sensor pixels, reported
-	tx, ty  float64 // shift in reference pixels
-	cosA    float64
-	sinA    float64
-	sc      float64
-	roll    float64 // radians
-	press   float64
-	blurRef float64
-	veinVis float64
+	f      *Finger
+	c      Conditions
+	w, h   int
+	s      float64 // sensor pixels per reference pixel
+	wr, hr float64 // frame size in reference pixels
+	// placement is what happened: Conditions.Placement, or Partial when
+	// a normal capture slipped.
+	placement Placement
+	pose      Pose    // in sensor pixels, reported
+	tx, ty    float64 // shift in reference pixels
+	cosA      float64
+	sinA      float64
+	sc        float64
+	roll      float64 // radians
+	press     float64
+	blurRef   float64
+	veinVis   float64
 }
 
 func (f *Finger) render(c Conditions, wantTruth bool) (*image.Gray, *Truth) {
@@ -133,18 +136,18 @@ func (f *Finger) render(c Conditions, wantTruth bool) (*image.Gray, *Truth) {
 	val := make([]float32, w*h)
 	var truth *Truth
 	if wantTruth {
-		truth = &Truth{Placement: c.Placement, Pose: rd.pose}
+		truth = &Truth{Placement: rd.placement, Pose: rd.pose}
 		truth.FingerMask = image.NewGray(image.Rect(0, 0, w, h))
 		truth.VeinMask = image.NewGray(image.Rect(0, 0, w, h))
 	}
-	if c.Placement == Absent {
+	if rd.placement == Absent {
 		for y := range h {
 			copy(val[y*w:(y+1)*w], bg)
 		}
 	} else {
 		od := rd.vesselDensity(truth)
 		rd.shade(val, od, illum, bg, kexp, truth)
-		if c.Placement == Moved {
+		if rd.placement == Moved {
 			tmp := od // reuse: same size
 			motionBlur(val, tmp, w, h, rd.pose.MotionLength, rd.pose.MotionAngle)
 			copy(val, tmp)
@@ -172,7 +175,13 @@ func (rd *renderer) samplePose(r *rand.Rand) {
 	rd.veinVis = 1 - 0.35*sp*r.Float64()
 
 	var motionLen, motionAng float64
-	switch rd.c.Placement {
+	// Careless users sometimes do not place the finger fully even when
+	// the capture is meant to be normal.
+	rd.placement = rd.c.Placement
+	if slip := r.Float64(); rd.placement == Normal && slip < 0.2*sp*sp {
+		rd.placement = Partial
+	}
+	switch rd.placement {
 	case Partial:
 		kind := r.IntN(3)
 		if kind != 1 { // not pushed in far enough
