@@ -105,38 +105,30 @@ func benchGallery(b *testing.B, n int) (*Gallery, []*Template) {
 
 func BenchmarkSearch(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
-		gl, pr := benchGallery(b, n)
-		b.Run(fmt.Sprintf("exhaustive/N=%d", n), func(b *testing.B) {
-			i := 0
-			for b.Loop() {
-				if _, err := gl.SearchWith(context.Background(), pr[i%len(pr)], 10, SearchOptions{Preselect: -1}); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
-			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "cmp/s")
+		b.Run(fmt.Sprintf("full/N=%d", n), func(b *testing.B) {
+			gl, pr := benchGallery(b, n)
+			benchSearch(b, gl, pr, n, SearchOptions{Preselect: -1})
 		})
 		b.Run(fmt.Sprintf("preselect/N=%d", n), func(b *testing.B) {
-			i := 0
-			for b.Loop() {
-				if _, err := gl.SearchWith(context.Background(), pr[i%len(pr)], 10, SearchOptions{Preselect: DefaultPreselect}); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
+			gl, pr := benchGallery(b, n)
+			benchSearch(b, gl, pr, n, SearchOptions{Preselect: DefaultPreselect})
 		})
 	}
 }
 
-// BenchmarkAndCountBaseline measures the machine's cost of one AND +
-// popcount of a word in a long run: the unit the comparison costs are
-// made of, to compare figures taken under different loads.
-func BenchmarkAndCountBaseline(b *testing.B) {
-	x, y := make([]uint64, 1440), make([]uint64, 1440)
-	for i := range x {
-		x[i], y[i] = uint64(i)*0x9E3779B97F4A7C15, ^uint64(i)*0xBF58476D1CE4E5B9
+// benchSearch reports wall time per search, the CPU time of the whole
+// process per search (all search goroutines) and templates per second.
+func benchSearch(b *testing.B, gl *Gallery, pr []*Template, n int, so SearchOptions) {
+	i := 0
+	start := processCPUTime()
+	for b.Loop() {
+		if _, err := gl.SearchWith(context.Background(), pr[i%len(pr)], 10, so); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
-	s := 0
-	cpuLoop(b, func() { s += andCount(x, y) })
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(x)), "ns/word")
+	if d := processCPUTime() - start; d > 0 {
+		b.ReportMetric(float64(d.Nanoseconds())/float64(i), "cpu-ns/op")
+	}
+	b.ReportMetric(float64(n)*float64(i)/b.Elapsed().Seconds(), "templates/s")
 }

@@ -14,3 +14,5 @@ func cpuLoop(b *testing.B, f func()) {
 		f()
 	}
 }
+
+func processCPUTime() time.Duration { return 0 }

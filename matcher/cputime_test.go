@@ -37,3 +37,12 @@ func cpuLoop(b *testing.B, f func()) {
 		b.ReportMetric(float64(d.Nanoseconds())/float64(n), "cpu-ns/op")
 	}
 }
+
+// processCPUTime returns the CPU time of the whole process.
+func processCPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -57,14 +57,17 @@ func (f *SynthFinger) branch(rng *rand.Rand, from point) []point {
 }
 
 func (f *SynthFinger) walk(rng *rand.Rand, x, y, theta float64, n int) []point {
-	var pts []point
+	pts := make([]point, 0, n)
 	turn := 0.0
+	dx, dy := math.Cos(theta), math.Sin(theta)
 	for i := 0; i < n; i++ {
 		pts = append(pts, point{x, y})
 		turn = 0.8*turn + 0.04*rng.NormFloat64()
-		theta += turn
-		x += math.Cos(theta)
-		y += math.Sin(theta)
+		// Rotate the unit direction by turn (small: third-order series).
+		c, s := 1-turn*turn/2, turn-turn*turn*turn/6
+		dx, dy = dx*c-dy*s, dx*s+dy*c
+		x += dx
+		y += dy
 		if x < -30 || x > float64(f.w+30) || y < -10 || y > float64(f.h+10) {
 			break
 		}
