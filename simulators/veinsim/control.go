@@ -91,7 +91,24 @@ func (d *Device) Handler() http.Handler {
 	})
 	mux.HandleFunc("POST /unplug", func(w http.ResponseWriter, r *http.Request) { d.Unplug(); d.reply(w, nil) })
 	mux.HandleFunc("POST /replug", func(w http.ResponseWriter, r *http.Request) { d.Replug(); d.reply(w, nil) })
-	return mux
+	return loopbackHost(mux)
+}
+
+// loopbackHost refuses requests whose Host is not a loopback name or
+// address: a web page that rebinds its DNS name to 127.0.0.1 cannot drive
+// the simulator from a browser.
+func loopbackHost(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			http.Error(w, `{"error":"the control channel answers only loopback hosts"}`, http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 type httpError struct {

@@ -157,6 +157,9 @@ func TestControlHTTP(t *testing.T) {
 
 	do := func(method, path, ctype, body string) (int, string) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if strings.HasSuffix(path, "?rebound") {
+			req.Host = "attacker.example:80"
+		}
 		if ctype != "" {
 			req.Header.Set("Content-Type", ctype)
 		}
@@ -195,6 +198,7 @@ func TestControlHTTP(t *testing.T) {
 		{"POST", "/unplug", "", "", 200, `"plugged":false`},
 		{"POST", "/replug", "", "", 200, `"plugged":true`},
 		{"GET", "/nothing", "", "", 404, ""},
+		{"GET", "/status?rebound", "", "", 403, "loopback"},
 	} {
 		code, body := do(tc.method, tc.path, tc.ctype, tc.body)
 		if code != tc.code || !strings.Contains(body, tc.contains) {
