@@ -345,6 +345,16 @@ func (d *Dev) read(ctx context.Context, op sam.Op) (*sam.Card, error) {
 	return c, nil
 }
 
+// ReadNewAddress reads the additional (newer) address of the selected card
+// (30 03). A card without one gives an error matching sam.ErrNoItem.
+func (d *Dev) ReadNewAddress(ctx context.Context) (string, error) {
+	resp, err := d.do(ctx, sam.OpReadNewAddress)
+	if err != nil {
+		return "", err
+	}
+	return sam.DecodeAddress(resp.Data)
+}
+
 // ReadSAMID reads the id of the reader's SAM (12 FF).
 func (d *Dev) ReadSAMID(ctx context.Context) (sam.SAMID, error) {
 	resp, err := d.do(ctx, sam.OpReadSAMID)

@@ -96,6 +96,9 @@ func TestReadOverPTY(t *testing.T) {
 		}
 		wantCard(t, r, c, i%2 == 1)
 	}
+	if _, err := dev.ReadNewAddress(ctx); !errors.Is(err, sam.ErrNoItem) {
+		t.Fatalf("additional address: %v, want ErrNoItem", err)
+	}
 	id, err := dev.ReadSAMID(ctx)
 	if err != nil || !strings.HasPrefix(id.String(), "05.01-") {
 		t.Fatalf("SAM id %v, %v", id, err)

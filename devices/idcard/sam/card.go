@@ -358,3 +358,13 @@ func EncodeText(c *Card) ([]byte, error) {
 	}
 	return text, nil
 }
+
+// DecodeAddress decodes the data of a successful 30 03 answer (the
+// additional address a police station writes after a move, 70 bytes of
+// UCS-2 like the address field).
+func DecodeAddress(data []byte) (string, error) {
+	if len(data)%2 != 0 || len(data) > 2*TextLen {
+		return "", fmt.Errorf("%w: additional address of %d bytes", ErrText, len(data))
+	}
+	return decodeUCS2(data), nil
+}

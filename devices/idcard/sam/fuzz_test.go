@@ -180,3 +180,29 @@ func FuzzParseIDNumber(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeAddress(f *testing.F) {
+	f.Add([]byte{0x85, 0x51, 0x92, 0x84, 0x20, 0x00})
+	f.Add([]byte{0x00})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := DecodeAddress(data)
+		if err != nil {
+			return
+		}
+		if strings.HasSuffix(s, " ") || strings.HasSuffix(s, "\x00") {
+			t.Fatalf("padding kept: %q", s)
+		}
+	})
+}
+
+func FuzzDecodeSAMID(f *testing.F) {
+	f.Add(make([]byte, 16))
+	f.Add([]byte{0xFF})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		id, err := DecodeSAMID(data)
+		if err == nil && !bytes.Equal(id[:], data) {
+			t.Fatal("SAM id differs from the data")
+		}
+		_ = id.String()
+	})
+}

@@ -2,6 +2,7 @@ package sam
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -98,4 +99,13 @@ func MakeIDNumber(region string, birth time.Time, sequence int) (string, error) 
 		return "", err
 	}
 	return first + string(c), nil
+}
+
+// MaskIDNumber hides the middle of an ID number for logs and screens
+// ("150204********1235"): the region and the last four characters stay.
+func MaskIDNumber(id string) string {
+	if len(id) <= 10 {
+		return strings.Repeat("*", len(id))
+	}
+	return id[:6] + strings.Repeat("*", len(id)-10) + id[len(id)-4:]
 }

@@ -123,3 +123,16 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestMaskIDNumber(t *testing.T) {
+	for in, want := range map[string]string{
+		"150204199003071235": "150204********1235",
+		"CAN150080101011":    "CAN150*****1011",
+		"12345":              "*****",
+		"":                   "",
+	} {
+		if got := MaskIDNumber(in); got != want {
+			t.Errorf("MaskIDNumber(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
