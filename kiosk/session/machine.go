@@ -96,8 +96,8 @@ func DefaultConfig() Config {
 		VerifyMinQuality: 40,
 		EnrolMinQuality:  60,
 		EnrolCaptures:    3,
-		EnrolFingers:     []string{"R2", "L2"},
-		AlternateFingers: []string{"R3", "L3", "R4", "L4"},
+		EnrolFingers:     []string{"right_index", "left_index"},
+		AlternateFingers: []string{"right_middle", "left_middle", "right_ring", "left_ring", "right_thumb", "left_thumb"},
 	}
 }
 

@@ -4,7 +4,7 @@
 
 const T = {
   zh: {
-    station: "社区服务站 · 自助办理", switchLang: "English", staff: "工作人员",
+    station: "社区服务站 · 自助办理", selfService: "自助办理", switchLang: "English", staff: "工作人员",
     idle: "请把身份证放在读卡区", idleLead: "放好后，按屏幕提示把手指放在指静脉仪上。",
     place_finger: "请将手指平放在指静脉仪上", placeLead: "请用登记过的手指，放平，不要移动。",
     hello: (n) => n + "，您好", tries: (a, b) => "第 " + a + " 次，共 " + b + " 次",
@@ -48,18 +48,18 @@ const T = {
     enrol_card: "请让居民把身份证放在读卡区",
     enrol_capture: (f, i, n) => "请让居民把" + f + "平放在指静脉仪上（第 " + i + " 次，共 " + n + " 次）",
     enrolAllDone: "采集完成，请按“提交登记”", quality: "质量", minQ: (q) => "最低 " + q,
-    retake: "重新采集", skipFinger: "这根手指不能采集，换一根", submitEnrol: "提交登记",
+    retake: "重新采集", skipFinger: "换一根手指", submitEnrol: "提交登记",
     enrol_supervisor: "发现疑似重复登记，需要主管确认",
     supervisorLead: "这位居民的指静脉与另一位已登记居民相似。请主管核对身份证和本人后输入账号确认。",
     supervisorOk: "主管确认登记", reject: "不登记",
     enrol_done: "登记完成，请居民取走身份证", replaced: "已替换原有登记。", next: "登记下一位",
     diagTitle: "设备诊断", connected: "已连接", disconnected: "未连接", server: "中心服务器",
     reader: "身份证读卡器", scanner: "指静脉仪", lastError: "最近错误", since: "状态开始于", reconnects: "重连次数",
-    fingers: { R1: "右手拇指", R2: "右手食指", R3: "右手中指", R4: "右手无名指", R5: "右手小指",
-      L1: "左手拇指", L2: "左手食指", L3: "左手中指", L4: "左手无名指", L5: "左手小指" },
+    fingers: { right_thumb: "右手拇指", right_index: "右手食指", right_middle: "右手中指", right_ring: "右手无名指", right_little: "右手小指",
+      left_thumb: "左手拇指", left_index: "左手食指", left_middle: "左手中指", left_ring: "左手无名指", left_little: "左手小指" },
   },
   en: {
-    station: "Community service station · Self-service", switchLang: "中文", staff: "Staff",
+    station: "Community service station · Self-service", selfService: "Self-service", switchLang: "中文", staff: "Staff",
     idle: "Place your ID card on the reader", idleLead: "Then follow the screen to put your finger on the vein scanner.",
     place_finger: "Lay your finger flat on the vein scanner", placeLead: "Use the finger you enrolled; keep it flat and still.",
     hello: (n) => "Hello, " + n, tries: (a, b) => "Try " + a + " of " + b,
@@ -103,15 +103,15 @@ const T = {
     enrol_card: "Ask the resident to place their ID card on the reader",
     enrol_capture: (f, i, n) => "Ask the resident to lay the " + f + " flat on the scanner (capture " + i + " of " + n + ")",
     enrolAllDone: "All captures done; press Submit enrolment", quality: "Quality", minQ: (q) => "minimum " + q,
-    retake: "Capture again", skipFinger: "Finger unusable: use another", submitEnrol: "Submit enrolment",
+    retake: "Capture again", skipFinger: "Use another finger", submitEnrol: "Submit enrolment",
     enrol_supervisor: "Possible duplicate: a supervisor must confirm",
     supervisorLead: "These veins resemble another enrolled resident. The supervisor checks the card and the person, then logs in to confirm.",
     supervisorOk: "Supervisor confirms", reject: "Do not enrol",
     enrol_done: "Enrolled. The resident can take the card", replaced: "The earlier enrolment was replaced.", next: "Enrol the next resident",
     diagTitle: "Device diagnostics", connected: "connected", disconnected: "not connected", server: "Central server",
     reader: "ID-card reader", scanner: "Vein scanner", lastError: "Last error", since: "Since", reconnects: "Reconnects",
-    fingers: { R1: "right thumb", R2: "right index finger", R3: "right middle finger", R4: "right ring finger", R5: "right little finger",
-      L1: "left thumb", L2: "left index finger", L3: "left middle finger", L4: "left ring finger", L5: "left little finger" },
+    fingers: { right_thumb: "right thumb", right_index: "right index finger", right_middle: "right middle finger", right_ring: "right ring finger", right_little: "right little finger",
+      left_thumb: "left thumb", left_index: "left index finger", left_middle: "left middle finger", left_ring: "left ring finger", left_little: "left little finger" },
   },
 };
 
@@ -191,7 +191,7 @@ function render(v) {
   const t = L();
   document.documentElement.lang = v.lang === "en" ? "en" : "zh-CN";
   document.body.dataset.phase = v.phase;
-  $("station").textContent = t.station + (v.station ? " · " + v.station : "");
+  $("station").textContent = v.station ? v.station + " · " + t.selfService : t.station;
   $("lang").textContent = t.switchLang;
   // Banner: what is out of order right now.
   const down = [];

@@ -1,0 +1,243 @@
+package kiosk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/kiosk/session"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+)
+
+// APIServer is the Server the daemon uses in production: the central
+// server's API v1 through apiv1.Client, every kiosk request signed with the
+// kiosk's Ed25519 key.
+type APIServer struct {
+	C *apiv1.Client
+}
+
+// NewAPIServer returns a client of the server at base.
+func NewAPIServer(base, kioskID string, key []byte, hc *http.Client) *APIServer {
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &APIServer{C: &apiv1.Client{BaseURL: base, HTTP: hc, KioskID: kioskID, KioskKey: key}}
+}
+
+// mapErr turns API errors into the session's sentinels: an outage (no
+// answer, 5xx, rate limiting) is ErrUnavailable; answers keep their meaning.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *apiv1.Error
+	if !errors.As(err, &ae) {
+		return fmt.Errorf("%w: %v", session.ErrUnavailable, err)
+	}
+	var s error
+	switch ae.Code {
+	case apiv1.CodeNoMatch:
+		s = session.ErrNoMatch
+	case apiv1.CodeNotEnrolled:
+		s = session.ErrNotEnrolled
+	case apiv1.CodeResidentUnknown, apiv1.CodeNotFound, apiv1.CodeCaseNotFound, apiv1.CodeFilingNotFound:
+		s = session.ErrNotFound
+	case apiv1.CodeCardExpired:
+		s = session.ErrCardExpired
+	case apiv1.CodeLocked:
+		s = session.ErrLocked
+	case apiv1.CodeResidentSuspended:
+		s = session.ErrSuspended
+	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled:
+		s = session.ErrDenied
+	case apiv1.CodeUnavailable, apiv1.CodeTimeout, apiv1.CodeRateLimited, apiv1.CodeInternal:
+		s = session.ErrUnavailable
+	default:
+		if ae.Status >= 500 {
+			s = session.ErrUnavailable
+		} else {
+			s = session.ErrRejected
+		}
+	}
+	return fmt.Errorf("%w: %s", s, ae.Code) // the code only: messages may name people
+}
+
+// Ping implements Server (the signed catalogue call proves both the
+// network and this kiosk's registration).
+func (a *APIServer) Ping(ctx context.Context) error {
+	_, err := a.C.Services(ctx)
+	return mapErr(err)
+}
+
+// Nonce implements Server.
+func (a *APIServer) Nonce(ctx context.Context) ([32]byte, error) {
+	var n [32]byte
+	r, err := a.C.Nonce(ctx)
+	if err != nil {
+		return n, mapErr(err)
+	}
+	if len(r.Nonce) != 32 {
+		return n, fmt.Errorf("%w: nonce of %d bytes", session.ErrRejected, len(r.Nonce))
+	}
+	copy(n[:], r.Nonce)
+	return n, nil
+}
+
+// CardToAPI converts a card for the wire.
+func CardToAPI(c session.Card) apiv1.Card {
+	out := apiv1.Card{IDNumber: c.IDNumber, Name: c.Name, Sex: c.Sex, Nation: c.Nation, Address: c.Address,
+		IssuingAuthority: c.Authority, ValidUntil: "长期"}
+	if len(c.Birth) == 8 {
+		out.BirthDate = c.Birth[:4] + "-" + c.Birth[4:6] + "-" + c.Birth[6:]
+	}
+	if !c.ValidFrom.IsZero() {
+		out.ValidFrom = c.ValidFrom.Format("2006-01-02")
+	}
+	if !c.ValidUntil.IsZero() {
+		out.ValidUntil = c.ValidUntil.Format("2006-01-02")
+	}
+	return out
+}
+
+func captureToAPI(s session.Sample, finger string) apiv1.Capture {
+	if finger == "" {
+		finger = string(apiv1.RightIndex)
+	}
+	return apiv1.Capture{Finger: apiv1.Finger(finger), Template: s.Template, Quality: s.Quality,
+		Attestation: s.Attestation, Certificate: s.Certificate}
+}
+
+// Verify implements Server.
+func (a *APIServer) Verify(ctx context.Context, c session.Card, s session.Sample) (session.Resident, string, error) {
+	r, err := a.C.Verify(ctx, &apiv1.VerifyRequest{Card: CardToAPI(c), Capture: captureToAPI(s, s.Finger)})
+	if err != nil {
+		return session.Resident{}, "", mapErr(err)
+	}
+	return session.Resident{ID: strconv.FormatInt(r.Resident.ResidentID, 10), Name: r.Resident.Name, MaskedID: r.Resident.IDNumberMasked}, r.Token, nil
+}
+
+func svcFromAPI(s apiv1.Service) session.Service {
+	return session.Service{Code: s.Code, NameZH: s.Name, DueDays: s.DeadlineDays}
+}
+
+// Services implements Server.
+func (a *APIServer) Services(ctx context.Context) ([]session.Service, error) {
+	l, err := a.C.Services(ctx)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var out []session.Service
+	for _, s := range l.Services {
+		out = append(out, svcFromAPI(s))
+	}
+	return out, nil
+}
+
+// Form implements Server.
+func (a *APIServer) Form(ctx context.Context, token string, svc session.Service) (session.Form, error) {
+	f, err := a.C.Form(ctx, token, svc.Code)
+	if err != nil {
+		return session.Form{Service: svc}, mapErr(err)
+	}
+	out := session.Form{Service: svcFromAPI(f.Service)}
+	for _, fd := range f.Service.Fields {
+		out.Fields = append(out.Fields, session.Field{
+			Key: fd.Name, LabelZH: fd.Label, Value: f.Values[fd.Name],
+			// Prefilled fields come from the population record and are not
+			// edited at the kiosk; the resident states the others.
+			Editable: fd.Prefill == "" && (fd.Type == apiv1.FieldChoice || fd.Type == apiv1.FieldBool || fd.Type == apiv1.FieldNumber || fd.Type == apiv1.FieldText || fd.Type == apiv1.FieldPhone || fd.Type == apiv1.FieldDate),
+			Choices:  choicesOf(fd),
+		})
+	}
+	return out, nil
+}
+
+func choicesOf(fd apiv1.FormField) []string {
+	switch fd.Type {
+	case apiv1.FieldChoice:
+		return fd.Choices
+	case apiv1.FieldBool:
+		return []string{"true", "false"}
+	}
+	return nil
+}
+
+// Submit implements Server.
+func (a *APIServer) Submit(ctx context.Context, token, key string, f session.Form) (session.Receipt, error) {
+	vals := map[string]string{}
+	for _, fd := range f.Fields {
+		vals[fd.Key] = fd.Value
+	}
+	fl, err := a.C.SubmitFiling(ctx, &apiv1.SubmitFilingRequest{Token: token, Service: f.Service.Code, IdempotencyKey: key, Values: vals})
+	if err != nil {
+		return session.Receipt{}, mapErr(err)
+	}
+	return session.Receipt{Reference: filingRef(fl), Service: session.Service{Code: fl.Service, NameZH: fl.ServiceName, DueDays: f.Service.DueDays},
+		FiledAt: fl.SubmittedAt, Due: fl.DueAt}, nil
+}
+
+func filingRef(f *apiv1.Filing) string { return strconv.FormatInt(f.ID, 10) }
+
+// Filings implements Server.
+func (a *APIServer) Filings(ctx context.Context, token string) ([]session.Filing, error) {
+	l, err := a.C.Status(ctx, token)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	var out []session.Filing
+	for i := range l.Filings {
+		f := &l.Filings[i]
+		out = append(out, session.Filing{Reference: filingRef(f), Service: session.Service{Code: f.Service, NameZH: f.ServiceName},
+			FiledAt: f.SubmittedAt, Due: f.DueAt, Status: f.Status, Reply: f.Reply})
+	}
+	return out, nil
+}
+
+// Login implements Server.
+func (a *APIServer) Login(ctx context.Context, user, pw string) (session.StaffSession, error) {
+	s, err := a.C.Login(ctx, user, pw)
+	if err != nil {
+		return session.StaffSession{}, mapErr(err)
+	}
+	return session.StaffSession{Token: s.Token, Name: s.Username, Supervisor: s.Role == apiv1.RoleSupervisor || s.Role == apiv1.RoleAdmin}, nil
+}
+
+// Enrol implements Server.
+func (a *APIServer) Enrol(ctx context.Context, staffToken string, c session.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error) {
+	req := &apiv1.EnrolRequest{Card: CardToAPI(c)}
+	if overrideCase != "" {
+		id, err := strconv.ParseInt(overrideCase, 10, 64)
+		if err != nil {
+			return session.EnrolOutcome{}, fmt.Errorf("%w: case id %q", session.ErrRejected, overrideCase)
+		}
+		req.OverrideCaseID = id
+	}
+	for _, f := range fingers {
+		fc := apiv1.FingerCaptures{Finger: apiv1.Finger(f.Finger)}
+		for _, s := range f.Accepted {
+			fc.Captures = append(fc.Captures, captureToAPI(s, f.Finger))
+		}
+		req.Fingers = append(req.Fingers, fc)
+	}
+	r, err := a.C.WithStaff(staffToken).Enrol(ctx, req)
+	if err != nil {
+		var ae *apiv1.Error
+		if errors.As(err, &ae) && ae.Code == apiv1.CodeDuplicateSuspected {
+			return session.EnrolOutcome{NeedsSupervisor: true, CaseID: strconv.FormatInt(ae.CaseID, 10)}, nil
+		}
+		return session.EnrolOutcome{}, mapErr(err)
+	}
+	return session.EnrolOutcome{ResidentID: strconv.FormatInt(r.ResidentID, 10), Replaced: r.Replaced}, nil
+}
+
+// OverrideCase implements Server.
+func (a *APIServer) OverrideCase(ctx context.Context, supervisorToken, caseID, reason string) error {
+	err := a.C.WithStaff(supervisorToken).Do(ctx, http.MethodPost, apiv1.PathCases+"/"+url.PathEscape(caseID)+"/override", apiv1.CaseDecision{Reason: reason}, nil)
+	return mapErr(err)
+}
+
+var _ Server = (*APIServer)(nil)

@@ -1,0 +1,192 @@
+package kiosk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/devices/idcard"
+	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
+	"github.com/qingshan-gov/veinkiosk/devices/veinscan"
+	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
+	"github.com/qingshan-gov/veinkiosk/kiosk/session"
+	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/matcher/extract"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+)
+
+// OpenIDCardReader returns an opener for the SAM reader on port
+// (devices/idcard over devices/serialport).
+func OpenIDCardReader(port string) func(context.Context) (CardReader, error) {
+	return func(ctx context.Context) (CardReader, error) {
+		opt := idcard.DefaultOptions
+		opt.Port = port
+		dev, err := idcard.Open(opt)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrDeviceDown, err)
+		}
+		return &samReader{dev: dev}, nil
+	}
+}
+
+type samReader struct{ dev *idcard.Dev }
+
+func (r *samReader) Describe() string { return r.dev.String() }
+func (r *samReader) Close() error     { return r.dev.Close() }
+
+func (r *samReader) ReadCard(ctx context.Context) (session.Card, error) {
+	c, err := r.dev.ReadOnce(ctx)
+	switch {
+	case err == nil:
+		return CardFromSAM(c), nil
+	case errors.Is(err, sam.ErrNoCard):
+		return session.Card{}, ErrNoCard
+	case errors.Is(err, idcard.ErrDisconnected), errors.Is(err, idcard.ErrTimeout):
+		return session.Card{}, fmt.Errorf("%w: %v", ErrDeviceDown, err)
+	}
+	return session.Card{}, err
+}
+
+// CardFromSAM converts the driver's card to the session's.
+func CardFromSAM(c *sam.Card) session.Card {
+	out := session.Card{
+		Name: c.Name, Sex: c.Gender.Name(), Nation: c.Nation.Name(), Address: c.Address,
+		IDNumber: c.IDNumber, Authority: c.Authority, ValidFrom: c.ValidFrom,
+	}
+	if out.Name == "" {
+		out.Name = c.EnglishName
+	}
+	if !c.Birth.IsZero() {
+		out.Birth = c.Birth.Format("20060102")
+	}
+	if !c.LongTerm {
+		out.ValidUntil = c.ValidUntil
+	}
+	return out
+}
+
+// OpenVeinScanner returns an opener for the scanner named by spec ("usb",
+// "serial:PATH", "sim" when a simulator transport is registered).
+func OpenVeinScanner(spec string, opts *veinscan.Options) func(context.Context) (Scanner, error) {
+	return func(ctx context.Context) (Scanner, error) {
+		s, err := veinscan.Open(ctx, spec, opts)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrDeviceDown, err)
+		}
+		return &veinScanner{s: s}, nil
+	}
+}
+
+type veinScanner struct {
+	s        *veinscan.Scanner
+	needLift bool // a capture was taken: wait for the finger to leave first
+}
+
+func (v *veinScanner) Close() error { return v.s.Close() }
+
+func (v *veinScanner) Describe() string {
+	i := v.s.Info()
+	return fmt.Sprintf("%s %s, serial %s, firmware %s, %dx%d", i.Vendor, i.Model, i.Serial, i.Firmware, i.Width, i.Height)
+}
+
+func devErr(err error) error {
+	switch {
+	case errors.Is(err, veinscan.ErrNoFinger):
+		return fmt.Errorf("%w: %v", ErrNoFinger, err)
+	case errors.Is(err, wire.ErrFingerMoved):
+		return fmt.Errorf("%w: %v", ErrBadPlacement, err)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrDeviceDown, err)
+}
+
+func (v *veinScanner) Capture(ctx context.Context, nonce [32]byte) (*ScanImage, error) {
+	if v.needLift {
+		// The same placement must not count twice (enrolment wants three
+		// separate placements): wait for the finger to leave.
+		for {
+			st, err := v.s.FingerStatus(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, fmt.Errorf("%w: finger not lifted", ErrNoFinger)
+				}
+				return nil, devErr(err)
+			}
+			if st.State == wire.FingerAbsent {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: finger not lifted", ErrNoFinger)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+		v.needLift = false
+	}
+	if _, err := v.s.WaitFinger(ctx, 100*time.Millisecond); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %v", ErrNoFinger, ctx.Err())
+		}
+		return nil, devErr(err)
+	}
+	res, err := v.s.Capture(ctx, nonce)
+	if err != nil {
+		return nil, devErr(err)
+	}
+	v.needLift = true
+	if !res.SignatureValid || !res.CounterIncreased {
+		return nil, fmt.Errorf("%w: capture integrity (signature valid %v, counter increased %v)", ErrDeviceDown, res.SignatureValid, res.CounterIncreased)
+	}
+	cert, err := res.Certificate.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("%w: certificate: %v", ErrDeviceDown, err)
+	}
+	return &ScanImage{Width: res.Image.Rect.Dx(), Height: res.Image.Rect.Dy(), Pixels: packGray(res.Image),
+		Attestation: res.AttestationBytes, Certificate: cert}, nil
+}
+
+func packGray(g *image.Gray) []byte {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	if g.Stride == w {
+		return append([]byte(nil), g.Pix[:w*h]...)
+	}
+	out := make([]byte, 0, w*h)
+	for y := 0; y < h; y++ {
+		out = append(out, g.Pix[y*g.Stride:y*g.Stride+w]...)
+	}
+	return out
+}
+
+// MatcherExtractor extracts templates with matcher/extract in the
+// matcher's default parameters (what the server compares).
+type MatcherExtractor struct {
+	Options extract.Options // zero: extract.DefaultOptions()
+}
+
+// Extract implements Extractor. finger is an apiv1 finger name, or "" for
+// a verification probe (finger position 0: any enrolled finger).
+func (m MatcherExtractor) Extract(img *ScanImage, finger string) ([]byte, int, error) {
+	opt := m.Options
+	if opt.Width == 0 {
+		opt = extract.DefaultOptions()
+	}
+	if img.Width*img.Height != len(img.Pixels) || img.Width <= 0 {
+		return nil, 0, fmt.Errorf("kiosk: image of %d bytes is not %dx%d", len(img.Pixels), img.Width, img.Height)
+	}
+	g := &image.Gray{Pix: img.Pixels, Stride: img.Width, Rect: image.Rect(0, 0, img.Width, img.Height)}
+	res, err := extract.Extract(g, opt)
+	if err != nil {
+		return nil, 0, err
+	}
+	params := matcher.DefaultParams
+	params.Width, params.Height = res.Vein.W, res.Vein.H
+	t, err := matcher.NewTemplate(params, res.Vein, res.Mask, uint8(res.Quality), uint8(apiv1.Finger(finger).Position()))
+	if err != nil {
+		return nil, 0, err
+	}
+	b, err := t.MarshalBinary()
+	return b, res.Quality, err
+}
