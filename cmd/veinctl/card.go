@@ -28,7 +28,8 @@ func cardUsage(w io.Writer) {
 	fmt.Fprint(w, `usage: veinctl card SUBCOMMAND --port PATH [flags]
 
 subcommands:
-  read     read the card on the reader (--wait to poll for one, --json, --record FILE)
+  read     read the card on the reader (--wait to poll for one, --json, --record FILE,
+           --replay FILE to decode a recording instead of a reader)
   samid    print the reader's SAM id
   reset    reset the reader's SAM
 
@@ -61,6 +62,7 @@ type cardFlags struct {
 	retries     int
 	jsonOut     bool
 	record      string
+	replay      string
 	fingerprint bool
 	at          string
 	verbose     bool
@@ -75,6 +77,7 @@ func cardRun(ctx context.Context, sub string, args []string, stdout, stderr io.W
 	fs.DurationVar(&f.timeout, "timeout", idcard.DefaultOptions.CommandTimeout, "wait for the answer to one command (card reads get 4x)")
 	fs.IntVar(&f.retries, "retries", idcard.DefaultOptions.Retries, "times a command is sent again after a timeout or a corrupted answer")
 	fs.StringVar(&f.record, "record", "", "record the byte stream to FILE (conntest format) for replay tests")
+	fs.StringVar(&f.replay, "replay", "", "instead of a port, replay a recording made with --record (checks that it decodes)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print JSON")
 	fs.BoolVar(&f.verbose, "v", false, "print the full error chain")
 	if sub == "read" {
@@ -88,7 +91,7 @@ func cardRun(ctx context.Context, sub string, args []string, stdout, stderr io.W
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %q", errUsage, fs.Args())
 	}
-	if f.port == "" {
+	if f.port == "" && f.replay == "" {
 		return fmt.Errorf("%w: --port is required", errUsage)
 	}
 	at := time.Now()
@@ -100,15 +103,32 @@ func cardRun(ctx context.Context, sub string, args []string, stdout, stderr io.W
 		at = t
 	}
 
-	port, err := serialport.Open(serialport.Options{Port: f.port, Baud: f.baud, ReadTimeout: serialport.MinReadTimeout})
-	if err != nil {
-		return cardError(f, fmt.Errorf("%w: %w", idcard.ErrDisconnected, err), "cannot open "+f.port)
+	var conn idcard.Port
+	switch {
+	case f.replay != "" && (f.port != "" || f.record != ""):
+		return fmt.Errorf("%w: --replay excludes --port and --record", errUsage)
+	case f.replay != "":
+		ops, err := conntest.ReadFile(f.replay)
+		if err != nil {
+			return err
+		}
+		pb := conntest.NewPlayback(ops)
+		defer func() {
+			if err := pb.Done(); err != nil {
+				fmt.Fprintf(stderr, "veinctl card: replay: %v\n", err)
+			}
+		}()
+		conn = pb
+	default:
+		port, err := serialport.Open(serialport.Options{Port: f.port, Baud: f.baud, ReadTimeout: serialport.MinReadTimeout})
+		if err != nil {
+			return cardError(f, fmt.Errorf("%w: %w", idcard.ErrDisconnected, err), "cannot open "+f.port)
+		}
+		defer port.Close()
+		conn = port
 	}
-	defer port.Close()
-	var conn idcard.Port = port
-	var rec *conntest.Recorder
 	if f.record != "" {
-		rec = conntest.NewRecorder(port)
+		rec := conntest.NewRecorder(conn)
 		conn = rec
 		defer func() {
 			comment := fmt.Sprintf("veinctl card %s --port %s --baud %d, %s", sub, f.port, f.baud, time.Now().Format(time.RFC3339))

@@ -207,4 +207,14 @@ func TestCardSAMAndRecord(t *testing.T) {
 	if err != nil || resp.Status != sam.StatusOK || len(resp.Data) != 4+256+1024 {
 		t.Fatalf("recorded read answer: %v %v", resp.Status, err)
 	}
+	// The recording replays through the same command, without a reader.
+	code, out, errs = veinctl("card", "read", "--replay", file, "--json")
+	if code != 0 || !strings.Contains(out, d.Residents[0].IDNumber) || errs != "" {
+		t.Fatalf("--replay: %d %q %q", code, out, errs)
+	}
+	// A different command sequence is reported.
+	code, _, errs = veinctl("card", "read", "--replay", file, "--fingerprint", "--timeout", "50ms")
+	if code == 0 || !strings.Contains(errs, "mismatch") {
+		t.Fatalf("--replay with 30 10: %d %q", code, errs)
+	}
 }
