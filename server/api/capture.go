@@ -96,22 +96,27 @@ func (s *Server) checkCapture(ctx context.Context, k *store.Kiosk, c apiv1.Captu
 	if err != nil {
 		return nil, err
 	}
+	return cc, s.captureState(ctx, k, cert, att)
+}
+
+// captureState runs the stateful checks of a parsed capture.
+func (s *Server) captureState(ctx context.Context, k *store.Kiosk, cert *wire.DeviceCertificate, att *wire.Attestation) error {
 	if err := s.consumeCaptureNonce(ctx, k, att.Nonce); err != nil {
-		return nil, err
+		return err
 	}
 	if err := s.scanner(ctx, k, cert); err != nil {
-		return nil, err
+		return err
 	}
 	switch err := s.st.AdvanceScannerCounter(ctx, att.Serial, att.Counter); {
 	case errors.Is(err, store.ErrStaleCounter):
 		s.metrics.authFailures.WithLabelValues("counter_replay").Inc()
-		return nil, errf(http.StatusUnauthorized, apiv1.CodeCounterReplay, "scanner capture counter %d is not above the last accepted one (replayed capture?)", att.Counter)
+		return errf(http.StatusUnauthorized, apiv1.CodeCounterReplay, "scanner capture counter %d is not above the last accepted one (replayed capture?)", att.Counter)
 	case errors.Is(err, store.ErrInactive):
-		return nil, errf(http.StatusForbidden, apiv1.CodeScannerRevoked, "scanner %s is revoked", att.Serial)
+		return errf(http.StatusForbidden, apiv1.CodeScannerRevoked, "scanner %s is revoked", att.Serial)
 	case err != nil:
-		return nil, storeErr(err, "scanner counter")
+		return storeErr(err, "scanner counter")
 	}
-	return cc, nil
+	return nil
 }
 
 func (s *Server) consumeCaptureNonce(ctx context.Context, k *store.Kiosk, nonce [32]byte) error {

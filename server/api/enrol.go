@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
 	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
@@ -41,8 +42,9 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	idn := req.Card.IDNumber
 	// Stateless checks of every capture first (nothing is consumed yet).
 	type good struct {
-		cc  *checkedCapture
-		att apiv1.Capture
+		cc   *checkedCapture
+		cert *wire.DeviceCertificate
+		att  *wire.Attestation
 	}
 	byFinger := map[int][]good{}
 	var order []int
@@ -68,7 +70,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 			if capt.Finger != fc.Finger {
 				return errf(http.StatusUnprocessableEntity, apiv1.CodeFingerInvalid, "capture %d of %s says finger %s", i, fc.Finger, capt.Finger)
 			}
-			cc, _, _, err := s.parseCapture(capt)
+			cc, cert, att, err := s.parseCapture(capt)
 			var ae *apiError
 			if errors.As(err, &ae) && ae.detail.Code == apiv1.CodeQualityTooLow {
 				rejected[fmt.Sprintf("%s[%d]", fc.Finger, i)] = ae.detail.Message
@@ -76,7 +78,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 			} else if err != nil {
 				return err
 			}
-			g := good{cc, capt}
+			g := good{cc, cert, att}
 			byFinger[pos] = append(byFinger[pos], g)
 			all = append(all, g)
 		}
@@ -100,7 +102,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		return cmp.Or(strings.Compare(a.cc.serial, b.cc.serial), cmp.Compare(a.cc.counter, b.cc.counter))
 	})
 	for _, g := range all {
-		if _, err := s.checkCapture(ctx, k, g.att); err != nil {
+		if err := s.captureState(ctx, k, g.cert, g.att); err != nil {
 			return err
 		}
 	}

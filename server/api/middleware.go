@@ -144,6 +144,9 @@ func (s *Server) kioskAuth(c *fiber.Ctx) error {
 		Nonce:     c.Get(apiv1.HeaderNonce),
 		Signature: c.Get(apiv1.HeaderSignature),
 	}
+	if !s.ready.Load() {
+		return errf(http.StatusServiceUnavailable, apiv1.CodeUnavailable, "the server is starting (loading the gallery); retry shortly").retryAfter(5)
+	}
 	p, err := apiv1.ParseHeaders(h)
 	if errors.Is(err, apiv1.ErrMissingSignature) {
 		s.metrics.authFailures.WithLabelValues("signature_missing").Inc()

@@ -336,3 +336,30 @@ func TestHostileBodies(t *testing.T) {
 		t.Fatalf("oversized body: %d %s", resp.StatusCode, b)
 	}
 }
+
+func TestNotReadyWhileLoading(t *testing.T) {
+	e := newEnv(t)
+	k := e.newKiosk("kiosk-01")
+	e.srv.ready.Store(false)
+	_, err := k.Nonce(context.Background())
+	wantCode(t, err, apiv1.CodeUnavailable)
+	if st, code, _ := e.raw(httptestGet("/readyz")); st != 503 || code != apiv1.CodeUnavailable {
+		t.Fatalf("readyz: %d %s", st, code)
+	}
+	if st, _, _ := e.raw(httptestGet("/healthz")); st != 200 {
+		t.Fatalf("healthz: %d", st)
+	}
+	if err := e.srv.LoadGallery(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Nonce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// The metrics page serves the server's metrics.
+	_, _, body := e.raw(httptestGet("/metrics"))
+	for _, m := range []string{"veinkiosk_http_request_duration_seconds", "veinkiosk_gallery_templates", "veinkiosk_lockouts_total"} {
+		if !strings.Contains(string(body), m) {
+			t.Errorf("metrics lack %s", m)
+		}
+	}
+}

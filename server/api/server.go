@@ -149,7 +149,8 @@ type Server struct {
 	replay   *replayCache
 	kiosks   *kioskCache
 	limits   *rateLimiter
-	loginLim *rateLimiter
+	loginLim *rateLimiter // per username
+	ipLim    *rateLimiter // logins per client address
 	throttle *kioskThrottle
 	idLocks  *lockEscalation
 	pending  *candidates
@@ -180,6 +181,7 @@ func New(cfg Config) (*Server, error) {
 		kiosks:   newKioskCache(10 * time.Second),
 		limits:   newRateLimiter(cfg.KioskRate, cfg.KioskBurst),
 		loginLim: newRateLimiter(0.2, 10),
+		ipLim:    newRateLimiter(1, 30),
 		throttle: newKioskThrottle(cfg.KioskFailures, time.Second, 5*time.Minute),
 		idLocks:  newLockEscalation(),
 		pending:  newCandidates(),
@@ -237,6 +239,7 @@ func (s *Server) Housekeep(ctx context.Context) {
 	s.spent.sweep(now)
 	s.limits.sweep(now)
 	s.loginLim.sweep(now)
+	s.ipLim.sweep(now)
 	s.throttle.sweep(now)
 	s.idLocks.sweep(now)
 }

@@ -25,8 +25,11 @@ func (s *Server) login(c *fiber.Ctx, username, password string) (string, *sessio
 	if len(username) == 0 || len(username) > 64 || len(password) == 0 || len(password) > 1024 {
 		return "", nil, errf(http.StatusUnauthorized, apiv1.CodeBadCredentials, "wrong username or password")
 	}
-	for _, key := range []string{"u:" + username, "ip:" + c.IP()} {
-		if ok, wait := s.loginLim.allow(key, now); !ok {
+	for _, lim := range []struct {
+		l   *rateLimiter
+		key string
+	}{{s.loginLim, username}, {s.ipLim, c.IP()}} {
+		if ok, wait := lim.l.allow(lim.key, now); !ok {
 			s.metrics.rateLimited.Inc()
 			return "", nil, errf(http.StatusTooManyRequests, apiv1.CodeRateLimited, "too many login attempts").retryAfter(retrySeconds(wait))
 		}
