@@ -146,9 +146,17 @@ func writeError(w http.ResponseWriter, code int, err error) {
 }
 
 // ServeHTTP serves the control API on addr (e.g. 127.0.0.1:7301, or
-// 127.0.0.1:0 for any port) until ctx ends. ready, if not nil, receives the
+// 127.0.0.1:0 for any port) until ctx ends. It refuses addresses that are
+// not loopback. ready, if not nil, receives the
 // bound address.
 func (s *Sim) ServeHTTP(ctx context.Context, addr string, ready func(addr string)) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("idcardsim: control address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("idcardsim: control address %q is not loopback: the control API has no authentication", addr)
+	}
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -356,3 +356,26 @@ func TestRemoveDuringRead(t *testing.T) {
 		t.Fatalf("card removed during the read: %v", r.Status)
 	}
 }
+
+func TestServeHTTPLoopbackOnly(t *testing.T) {
+	s := New(nil, Options{})
+	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:80", "nonsense"} {
+		if err := s.ServeHTTP(context.Background(), addr, nil); err == nil {
+			t.Errorf("ServeHTTP(%q) accepted", addr)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- s.ServeHTTP(ctx, "127.0.0.1:0", func(a string) { got <- a }) }()
+	addr := <-got
+	resp, err := http.Get("http://" + addr + "/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
