@@ -95,6 +95,25 @@ type Port struct {
 	mu     sync.Mutex
 	closed bool
 	gone   bool
+	fast   fastZeros
+}
+
+// fastZeros spots a hung-up terminal whose device node stays in place: its
+// reads return nothing at once, while a real timeout takes the whole VTIME.
+type fastZeros struct{ n int }
+
+// hangupRun is how many immediate empty reads in a row mean a hangup.
+const hangupRun = 3
+
+// observe records an empty read that took elapsed of a timeout and reports
+// whether the line looks hung up.
+func (f *fastZeros) observe(elapsed, timeout time.Duration) bool {
+	if elapsed >= timeout/2 {
+		f.n = 0
+		return false
+	}
+	f.n++
+	return f.n >= hangupRun
 }
 
 // devIdent identifies the device node that was opened, so that a new device
@@ -175,22 +194,30 @@ func (p *Port) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
+	start := time.Now()
 	n, err := p.port.Read(b)
 	if n > 0 {
 		// Data first; a concurrent error will show up on the next call.
+		p.mu.Lock()
+		p.fast.n = 0
+		p.mu.Unlock()
 		return n, nil
 	}
 	if err == nil || err == io.EOF {
 		// tarm/serial's timeout, or a hung-up terminal: Linux reports both
-		// as a zero-length read. The device node tells them apart.
-		if p.stillThere() {
-			if p.timeout == 0 {
-				// A blocking read never times out: this is a hangup.
-				return 0, p.disconnected(io.EOF)
-			}
-			return 0, ErrTimeout
+		// as a zero-length read. The device node tells them apart, and so
+		// does the time the read took.
+		if !p.stillThere() || p.timeout == 0 {
+			// Gone, or a blocking read that returned nothing: a hangup.
+			return 0, p.disconnected(io.EOF)
 		}
-		return 0, p.disconnected(io.EOF)
+		p.mu.Lock()
+		hungUp := p.fast.observe(time.Since(start), p.timeout)
+		p.mu.Unlock()
+		if hungUp {
+			return 0, p.disconnected(fmt.Errorf("%d empty reads in a row without waiting", hangupRun))
+		}
+		return 0, ErrTimeout
 	}
 	return 0, p.classify(err)
 }

@@ -155,3 +155,19 @@ func TestOptions(t *testing.T) {
 		port.Close()
 	}
 }
+
+func TestFastZerosMeanHangup(t *testing.T) {
+	var f fastZeros
+	to := 100 * time.Millisecond
+	if f.observe(time.Millisecond, to) || f.observe(2*time.Millisecond, to) {
+		t.Fatal("two fast empty reads called a hangup")
+	}
+	if f.observe(100*time.Millisecond, to) {
+		t.Fatal("a real timeout called a hangup")
+	}
+	for i := 1; i <= hangupRun; i++ {
+		if got := f.observe(0, to); got != (i == hangupRun) {
+			t.Fatalf("fast read %d: hangup %v", i, got)
+		}
+	}
+}
