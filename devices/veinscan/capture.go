@@ -68,7 +68,8 @@ func (s *Scanner) CaptureOnce(ctx context.Context, nonce [32]byte) (*Frame, erro
 
 	if s.info.Features&wire.FeatureAttestation == 0 {
 		fr.SignatureError = "device does not attest"
-		return fr, s.noteCounter(fr, h.Counter)
+		s.noteCounter(fr, h.Counter)
+		return fr, nil
 	}
 	a := &fr.Attestation
 	if err := a.UnmarshalBinary(h.Attestation); err != nil {
@@ -90,17 +91,17 @@ func (s *Scanner) CaptureOnce(ctx context.Context, nonce [32]byte) (*Frame, erro
 	} else {
 		fr.SignatureValid = true
 	}
-	return fr, s.noteCounter(fr, h.Counter)
+	s.noteCounter(fr, h.Counter)
+	return fr, nil
 }
 
-func (s *Scanner) noteCounter(fr *Frame, c uint64) error {
+func (s *Scanner) noteCounter(fr *Frame, c uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	fr.CounterIncreased = c > s.lastCounter
 	if fr.CounterIncreased {
 		s.lastCounter = c
 	}
-	return nil
 }
 
 // Result is an automatically exposed capture.
@@ -146,8 +147,10 @@ type Timing struct {
 // the starting point of the next Capture.
 //
 // Without a finger it fails with ErrNoFinger (errors.Is); a vanished device
-// gives ErrDisconnected.
+// gives ErrDisconnected. Concurrent Capture calls run one after the other.
 func (s *Scanner) Capture(ctx context.Context, nonce [32]byte) (*Result, error) {
+	s.capMu.Lock()
+	defer s.capMu.Unlock()
 	t0 := time.Now()
 	st, err := s.FingerStatus(ctx)
 	if err != nil {

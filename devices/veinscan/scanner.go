@@ -95,6 +95,7 @@ type Scanner struct {
 	info wire.DeviceInfo
 	cert *wire.DeviceCertificate // nil without FeatureAttestation
 
+	capMu       sync.Mutex // serialises Capture calls (LED setting + capture)
 	mu          sync.Mutex // serialises exchanges and guards the fields below
 	seq         uint16
 	split       wire.Splitter
