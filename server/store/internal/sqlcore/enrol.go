@@ -277,9 +277,14 @@ func (s *Store) ScanTemplates(ctx context.Context, after int64, fn func(store.Te
 			return err
 		}
 		page = page[:0]
+		// Samples exist only for active enrolments (superseding deletes
+		// them), so the page is cut from samples alone, by its primary key,
+		// before the joins: the database reads each template once instead
+		// of joining (and sorting) the whole gallery for every page.
 		rows, err := q.Query(ctx, `SELECT sm.id, sm.idx, e.id, r.id, r.id_number, r.status, e.finger, sm.algorithm_version, sm.quality, sm.template
-			FROM samples sm JOIN enrolments e ON e.id = sm.enrolment_id JOIN residents r ON r.id = e.resident_id
-			WHERE sm.id > $1 AND e.superseded_at IS NULL ORDER BY sm.id LIMIT $2`, after, s.pageSize)
+			FROM (SELECT id, idx, enrolment_id, algorithm_version, quality, template FROM samples WHERE id > $1 ORDER BY id LIMIT $2) sm
+			JOIN enrolments e ON e.id = sm.enrolment_id JOIN residents r ON r.id = e.resident_id
+			ORDER BY sm.id`, after, s.pageSize)
 		if err != nil {
 			return err
 		}
