@@ -34,6 +34,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
@@ -158,6 +159,10 @@ func Open(opts Options) (*Dev, error) {
 	opts.fill()
 	p, err := serialport.Open(serialport.Options{Port: opts.Port, Baud: opts.Baud, ReadTimeout: serialport.MinReadTimeout})
 	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.ENXIO) {
+			// No device at that path: the reader is not plugged in.
+			return nil, fmt.Errorf("idcard: %w: %w", ErrDisconnected, err)
+		}
 		return nil, fmt.Errorf("idcard: %w", err)
 	}
 	d, err := New(p, &opts)

@@ -312,8 +312,8 @@ func TestNew(t *testing.T) {
 	if _, err := New(nil, nil); err == nil {
 		t.Fatal("nil port accepted")
 	}
-	if _, err := Open(Options{Port: "/dev/does-not-exist"}); err == nil {
-		t.Fatal("opened a missing port")
+	if _, err := Open(Options{Port: "/dev/does-not-exist"}); !errors.Is(err, ErrDisconnected) {
+		t.Fatalf("opening a missing port: %v", err)
 	}
 }
 
