@@ -131,9 +131,16 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 
 func click(t *testing.T, ctx context.Context, sel string) {
 	t.Helper()
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
-		t.Fatalf("click %s: %v", sel, err)
+	// The page re-renders on every change of the view; a node can go
+	// between finding and clicking it, so a click is retried.
+	var err error
+	for i := 0; i < 5; i++ {
+		if err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel))); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	t.Fatalf("click %s: %v", sel, err)
 }
 
 // checkErgonomics asserts the elderly-friendly minimums on the current

@@ -396,7 +396,16 @@ function start() {
   tickClock();
   setInterval(tickClock, 10000);
   const es = new EventSource("/events");
-  es.addEventListener("view", (m) => render(JSON.parse(m.data)));
+  let last = "";
+  es.addEventListener("view", (m) => {
+    // Re-render only when something on the screen changed: a re-render
+    // under the resident's finger would swallow a touch.
+    const v = JSON.parse(m.data);
+    const key = JSON.stringify(Object.assign({}, v, { seq: 0 }));
+    if (key === last) return;
+    last = key;
+    render(v);
+  });
   es.onerror = () => { $("banner").hidden = false; $("banner").textContent = "正在重新连接… Reconnecting…"; };
 }
 
