@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -121,8 +122,13 @@ func cardRun(ctx context.Context, sub string, args []string, stdout, stderr io.W
 		conn = pb
 	default:
 		port, err := serialport.Open(serialport.Options{Port: f.port, Baud: f.baud, ReadTimeout: serialport.MinReadTimeout})
-		if err != nil {
-			return cardError(f, fmt.Errorf("%w: %w", idcard.ErrDisconnected, err), "cannot open "+f.port)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			return cardError(f, fmt.Errorf("%w: %w", idcard.ErrDisconnected, err), "no device at "+f.port)
+		case errors.Is(err, os.ErrPermission):
+			return fmt.Errorf("cannot open %s: permission denied (is the user in the dialout group?)", f.port)
+		case err != nil:
+			return fmt.Errorf("cannot open %s: %v", f.port, err)
 		}
 		defer port.Close()
 		conn = port
