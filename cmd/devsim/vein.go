@@ -43,15 +43,15 @@ func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var c veinConfig
 	fs.BoolVar(&c.serial, "serial", false, "serve the scanner on a pseudo-terminal and print its path (the driver opens serial:PATH)")
 	fs.StringVar(&c.control, "control", "127.0.0.1:0", "loopback address of the HTTP control channel (empty: none)")
-	fs.StringVar(&c.deckPath, "deck", "", "resident deck file (default: the generated deck of --deck-seed and --deck-size)")
-	fs.Int64Var(&c.deckSeed, "deck-seed", veinsim.DefaultDeckSeed, "seed of the generated resident deck")
-	fs.IntVar(&c.deckSize, "deck-size", veinsim.DefaultDeckSize, "residents in the generated deck")
+	fs.StringVar(&c.deckPath, "deck", "", "resident deck JSON file (default: the generated deck of --seed and --residents)")
+	fs.Int64Var(&c.deckSeed, "seed", veinsim.DefaultDeckSeed, "seed of the generated resident deck (devsim idcard's default is the same)")
+	fs.IntVar(&c.deckSize, "residents", veinsim.DefaultDeckSize, "residents in the generated deck")
 	fs.StringVar(&c.resident, "resident", "", "ID number of a resident whose finger is on the window at start")
 	fs.IntVar(&c.finger, "finger", 2, "ISO finger position 1..10 of --resident (2 = right index)")
 	fs.StringVar(&c.fault, "fault", "none", "fault to show from the start (see the control channel's /fault)")
 	fs.Float64Var(&c.quality, "quality", 0, "image quality 0..1 (default fingerimg's)")
 	fs.StringVar(&c.serialNo, "serial-number", veinsim.DefaultSerial, "device serial number")
-	fs.Uint64Var(&c.seed, "seed", 0, "seed of capture-to-capture variation")
+	fs.Uint64Var(&c.seed, "capture-seed", 0, "seed of capture-to-capture variation")
 	fs.IntVar(&c.chunkSize, "chunk-size", veinsim.DefaultChunkSize, "image bytes per READ_CHUNK answer")
 	if err := fs.Parse(args); err != nil {
 		return err

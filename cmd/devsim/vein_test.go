@@ -20,7 +20,7 @@ func TestVeinSerial(t *testing.T) {
 	var stderr strings.Builder
 	done := make(chan error, 1)
 	go func() {
-		done <- runVein(ctx, []string{"--serial", "--control", "", "--serial-number", "DEVSIM-1", "--deck-size", "10"}, pw, &stderr)
+		done <- runVein(ctx, []string{"--serial", "--control", "", "--serial-number", "DEVSIM-1", "--residents", "10"}, pw, &stderr)
 		pw.Close()
 	}()
 	path, err := bufio.NewReader(pr).ReadString('\n')

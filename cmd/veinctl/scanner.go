@@ -630,9 +630,9 @@ type scanSimFlags struct {
 }
 
 func (f *scanSimFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.deckPath, "deck", "", "sim: resident deck file (default: the generated deck of --deck-seed and --deck-size)")
-	fs.Int64Var(&f.deckSeed, "deck-seed", veinsim.DefaultDeckSeed, "sim: seed of the generated resident deck")
-	fs.IntVar(&f.deckSize, "deck-size", veinsim.DefaultDeckSize, "sim: residents in the generated deck")
+	fs.StringVar(&f.deckPath, "deck", "", "sim: resident deck JSON file (default: the generated deck of --seed and --residents)")
+	fs.Int64Var(&f.deckSeed, "seed", veinsim.DefaultDeckSeed, "sim: seed of the generated resident deck (as devsim's)")
+	fs.IntVar(&f.deckSize, "residents", veinsim.DefaultDeckSize, "sim: residents in the generated deck")
 	fs.StringVar(&f.resident, "resident", "", "sim: ID number of the resident whose finger is placed (default: the deck's first resident)")
 	fs.IntVar(&f.finger, "finger", 2, "sim: ISO finger position 1..10 (2 = right index)")
 	fs.StringVar(&f.serial, "sim-serial", veinsim.DefaultSerial, "sim: device serial number")
