@@ -1,0 +1,61 @@
+package kiosk
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/kiosk/session"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+)
+
+func TestMapErr(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want error
+	}{
+		{errors.New("dial tcp: connection refused"), session.ErrUnavailable},
+		{&apiv1.Error{Status: 503, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeUnavailable}}, session.ErrUnavailable},
+		{&apiv1.Error{Status: 502, ErrorDetail: apiv1.ErrorDetail{Code: "bad_gateway"}}, session.ErrUnavailable},
+		{&apiv1.Error{Status: 429, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeRateLimited}}, session.ErrUnavailable},
+		{&apiv1.Error{Status: 401, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeNoMatch}}, session.ErrNoMatch},
+		{&apiv1.Error{Status: 404, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeNotEnrolled}}, session.ErrNotEnrolled},
+		{&apiv1.Error{Status: 404, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeResidentUnknown}}, session.ErrNotFound},
+		{&apiv1.Error{Status: 423, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeLocked}}, session.ErrLocked},
+		{&apiv1.Error{Status: 401, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeBadCredentials}}, session.ErrDenied},
+		{&apiv1.Error{Status: 422, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeFormInvalid, Message: "张三 110101..."}}, session.ErrRejected},
+	} {
+		got := mapErr(tc.err)
+		if !errors.Is(got, tc.want) {
+			t.Errorf("mapErr(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+		if ae := (*apiv1.Error)(nil); errors.As(tc.err, &ae) && ae.Message != "" && contains(got.Error(), ae.Message) {
+			t.Errorf("mapErr kept the server's message (may name people): %v", got)
+		}
+	}
+	if mapErr(nil) != nil {
+		t.Error("mapErr(nil) != nil")
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCardToAPI(t *testing.T) {
+	c := session.Card{Name: "张秀英", IDNumber: "110101194501011234", Birth: "19450101",
+		ValidFrom: time.Date(2016, 3, 1, 0, 0, 0, 0, time.Local), ValidUntil: time.Date(2036, 3, 1, 0, 0, 0, 0, time.Local)}
+	a := CardToAPI(c)
+	if a.BirthDate != "1945-01-01" || a.ValidFrom != "2016-03-01" || a.ValidUntil != "2036-03-01" {
+		t.Fatalf("%+v", a)
+	}
+	c.ValidUntil = time.Time{}
+	if CardToAPI(c).ValidUntil != "长期" {
+		t.Fatal("long-term card not 长期")
+	}
+}
