@@ -57,12 +57,15 @@ type Finger struct {
 	habit     float64 // how inconsistently the owner places the finger (1 typical)
 	haloAmp   float64 // glow around the finger relative to its brightness
 	haloLen   float64 // decay length of the glow, reference pixels
+	boneAmp   float64 // darkening of the centre line by the phalanges
+	boneWidth float64 // their half-width relative to the finger's
 
 	joints []joint
 	h      []float32 // half width per u (index = u in reference pixels)
 	c      []float32 // centre-line offset per u
 	lum    []float32 // longitudinal transmission (thickness) per u
 	jnt    []float32 // extra transmission of the joints per u (at the centre line)
+	bone   []float32 // 1 where a phalanx lies under the centre line, 0 in joint gaps and the tip
 	hb     []float32 // half width per u without the tip rounding
 	// tipPow and tipRoot tabulate x^tipN on [0, tipPowMax] and
 	// y^(1/tipN) on [0, tipRootMax] for the tip silhouette.
@@ -115,6 +118,8 @@ func NewFinger(seed uint64) *Finger {
 	f.habit = clamp(math.Exp(r.NormFloat64()*0.35), 0.5, 2.2)
 	f.haloAmp = uniform(r, 0.04, 0.1)
 	f.haloLen = uniform(r, 6, 14)
+	f.boneAmp = uniform(r, 0.05, 0.16)
+	f.boneWidth = uniform(r, 0.3, 0.5)
 
 	// Joints: the distal interphalangeal joint about 2.5 finger half-widths
 	// from the tip, the proximal one a middle phalanx further.
@@ -147,6 +152,7 @@ func (f *Finger) buildProfiles(r *rand.Rand) {
 	f.c = make([]float32, lutLen)
 	f.lum = make([]float32, lutLen)
 	f.jnt = make([]float32, lutLen)
+	f.bone = make([]float32, lutLen)
 
 	taper := uniform(r, 0.02, 0.10) // relative widening per 100 px towards the hand
 	type wave struct{ amp, period, phase float64 }
@@ -189,6 +195,13 @@ func (f *Finger) buildProfiles(r *rand.Rand) {
 		f.c[i] = float32(bend*sq(u/400) + tilt*u)
 		f.lum[i] = float32(math.Exp(lg))
 		f.jnt[i] = float32(jg)
+		// phalanges from half a tip length behind the tip, with gaps at
+		// the joints
+		b := clamp((u-0.4*f.tipR)/(0.3*f.tipR), 0, 1)
+		for _, j := range f.joints {
+			b *= 1 - math.Exp(-0.5*sq((u-j.u)/(0.6*j.sigma)))
+		}
+		f.bone[i] = float32(b)
 	}
 }
 

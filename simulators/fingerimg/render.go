@@ -99,6 +99,7 @@ type renderer struct {
 	sc        float64
 	roll      float64 // radians
 	press     float64
+	flat      float64 // apparent widening by pressure
 	blurRef   float64
 	veinVis   float64
 }
@@ -197,8 +198,7 @@ func (rd *renderer) samplePose(r *rand.Rand) {
 		rotDeg += r.NormFloat64() * 4
 	case Moved:
 		motionLen = uniform(r, 12, 36) * rd.s
-		motionAng = r.NormFloat64() * 0.35
-		rotDeg += r.NormFloat64() * 2
+		motionAng = uniform(r, -math.Pi/2, math.Pi/2) // sliding, lifting, rolling
 	}
 
 	rd.tx, rd.ty = tx, ty
@@ -207,6 +207,8 @@ func (rd *renderer) samplePose(r *rand.Rand) {
 	rd.sc = sc
 	rd.roll = rollDeg * math.Pi / 180
 	rd.press = press
+	// A finger pressed harder flattens and looks wider.
+	rd.flat = 1 + 0.06*(press-0.45)
 	rd.blurRef = blur
 	rd.pose = Pose{
 		ShiftX: tx * rd.s, ShiftY: ty * rd.s,
@@ -235,7 +237,7 @@ func (rd *renderer) toFinger(px, py int) (u, v float64) {
 	xn := cx + (rd.cosA*xr+rd.sinA*yr)/rd.sc
 	yn := cy + (-rd.sinA*xr+rd.cosA*yr)/rd.sc
 	u = rd.wr - rd.f.tipMargin - xn
-	v = yn - rd.hr/2 - lookup(rd.f.c, u)
+	v = (yn - rd.hr/2 - lookup(rd.f.c, u)) / rd.flat
 	return u, v
 }
 
@@ -306,7 +308,7 @@ func (rd *renderer) vesselDensity(truth *Truth) []float32 {
 			vis := clamp(1.6*math.Cos(th), 0, 1)
 			v2 := rr * math.Sin(th) * hu
 			xn := rd.wr - f.tipMargin - u
-			yn := rd.hr/2 + lookup(f.c, u) + v2
+			yn := rd.hr/2 + lookup(f.c, u) + v2*rd.flat
 			x, y := rd.toSensor(xn, yn)
 			// Pressure empties and narrows the shallow vessels.
 			shallow := 1 - d
@@ -442,6 +444,11 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 	texSeed := mix64(f.seed ^ 0x74657874)
 	texSeed2 := mix64(texSeed)
 	texAmp := f.texAmp
+	// Blood filling varies from capture to capture and region to region
+	// (temperature, pressure, vasomotion): it modulates vessel density.
+	bloodSeed := mix64(f.seed ^ mix64(rd.c.Seed))
+	bloodAmp := 0.12 + 0.25*(1-rd.c.Quality)
+	boneW := -0.5 / (f.boneWidth * f.boneWidth)
 	var fmask []uint8
 	if truth != nil {
 		fmask = truth.FingerMask.Pix
@@ -508,9 +515,13 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 			// which therefore transmit more: a bright rim.
 			cross := rimLUT[int(math.Min(rho, 1)*rimN+0.5)]
 			jn := at(f.jnt) * (1 - 0.8*t*t)
-			tissue := bright * at(f.lum) * (1 + jn) * float64(cross) * (1 + texAmp*n)
+			// The phalanges shade the middle of the finger between the
+			// joints.
+			bone := 1 - f.boneAmp*at(f.bone)*math.Exp(boneW*t*t)
+			tissue := bright * at(f.lum) * (1 + jn) * bone * float64(cross) * (1 + texAmp*n)
 			fing := kexp * illum[px] * tissue
 			if d := float64(od[i]); d > 1e-4 {
+				d *= 1 + bloodAmp*float64(valueNoise(bloodSeed, u/70, vs/70))
 				if d < 0.25 {
 					// Taylor series, error below 1e-5 here
 					fing *= 1 - d*(1-d*(0.5-d*(1.0/6-d/24)))
