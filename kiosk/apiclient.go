@@ -52,6 +52,8 @@ func mapErr(err error) error {
 		s = session.ErrLocked
 	case apiv1.CodeResidentSuspended:
 		s = session.ErrSuspended
+	case apiv1.CodeFormInvalid:
+		s = session.ErrInvalid
 	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled:
 		s = session.ErrDenied
 	case apiv1.CodeUnavailable, apiv1.CodeTimeout, apiv1.CodeRateLimited, apiv1.CodeInternal:
@@ -151,6 +153,8 @@ func (a *APIServer) Form(ctx context.Context, token string, svc session.Service)
 			// edited at the kiosk; the resident states the others.
 			Editable: fd.Prefill == "" && (fd.Type == apiv1.FieldChoice || fd.Type == apiv1.FieldBool || fd.Type == apiv1.FieldNumber || fd.Type == apiv1.FieldText || fd.Type == apiv1.FieldPhone || fd.Type == apiv1.FieldDate),
 			Choices:  choicesOf(fd),
+			Kind:     string(fd.Type),
+			Required: fd.Required,
 		})
 	}
 	return out, nil

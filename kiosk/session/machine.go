@@ -49,8 +49,9 @@ const (
 	ProblemRejected        = "rejected"
 	ProblemLoginFailed     = "login_failed"
 	ProblemAlreadyEnrolled = "already_enrolled"
-	ProblemLocked          = "locked"    // too many failures at the server: come back later or see the desk
-	ProblemSuspended       = "suspended" // the resident's record is suspended: see the desk
+	ProblemLocked          = "locked"       // too many failures at the server: come back later or see the desk
+	ProblemSuspended       = "suspended"    // the resident's record is suspended: see the desk
+	ProblemFormInvalid     = "form_invalid" // a value is missing or wrong: the form again
 )
 
 // Hint keys for capture guidance.
@@ -71,6 +72,7 @@ var (
 	ErrLocked      = errors.New("locked after too many failures")
 	ErrSuspended   = errors.New("resident suspended")
 	ErrNoMatch     = errors.New("finger does not match the card holder")
+	ErrInvalid     = errors.New("the form has a missing or wrong value")
 )
 
 // Config holds the journey's limits.

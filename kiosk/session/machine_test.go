@@ -169,6 +169,18 @@ func TestResidentJourneys(t *testing.T) {
 			{time.Hour + 59*time.Second, Tick{}, ReceiptPhase, "", "", ""},
 			{time.Hour + 60*time.Second, Tick{}, Idle, "", "", "Wipe"},
 		}},
+		{"invalid form goes back to the form", []step{
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
+			{0, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
+			{0, CatalogueLoaded{Services: []Service{dibao}}, Menu, "", "", ""},
+			{0, Touch{Action: ActChoose, Arg: "dibao-renewal"}, Loading, "", "", "DoForm"},
+			{0, FormLoaded{Form: form}, FormPhase, "", "", ""},
+			{0, Touch{Action: ActConfirm}, Submitting, "", "", "DoSubmit"},
+			{0, Submitted{Err: fmt.Errorf("x: %w", ErrInvalid)}, FormPhase, ProblemFormInvalid, "", ""},
+			{0, Touch{Action: ActEdit, Arg: "household", Values: map[string]string{"value": "3"}}, FormPhase, "", "", ""},
+			{0, Touch{Action: ActConfirm}, Submitting, "", "", "DoSubmit"},
+		}},
 		{"my filings", []step{
 			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
 			{0, Captured{Sample: good}, Verifying, "", "", "DoVerify"},

@@ -76,6 +76,11 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 				s.Pending, s.Back = DoSubmit{Gen: s.Gen, Token: s.Token, IdemKey: s.IdemKey, Form: *s.Form}, Submitting
 				return nil
 			}
+			if errors.Is(e.Err, ErrInvalid) {
+				// Nothing was filed: back to the form to correct it.
+				s.Phase, s.Problem, s.IdemKey = FormPhase, ProblemFormInvalid, ""
+				return nil
+			}
 			s.Phase, s.Problem = Failed, ProblemRejected
 			return nil
 		}
@@ -462,6 +467,7 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 				}
 				f.Value = v
 				s.IdemKey = "" // a changed form is a new filing
+				s.Problem = ""
 			}
 		}
 	case ActConfirm:
@@ -471,7 +477,7 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 		if s.IdemKey == "" {
 			s.IdemKey = m.newKey()
 		}
-		s.Phase = Submitting
+		s.Phase, s.Problem = Submitting, ""
 		return []Effect{DoSubmit{Gen: s.Gen, Token: s.Token, IdemKey: s.IdemKey, Form: *s.Form}}
 	}
 	return nil

@@ -71,6 +71,8 @@ type Field struct {
 	Value    string   `json:"value"`
 	Editable bool     `json:"editable"`
 	Choices  []string `json:"choices,omitempty"`
+	Kind     string   `json:"kind,omitempty"` // text, number, date, phone, choice, bool
+	Required bool     `json:"required,omitempty"`
 }
 
 // Form is a filing form pre-filled from the resident's record.

@@ -34,6 +34,7 @@ const T = {
       already_enrolled: "这位居民已经登记过，继续采集将替换原来的登记。",
       locked: "失败次数太多，已暂时锁定，请稍后再来或到人工窗口办理。",
       suspended: "您的资格暂停，请到人工窗口咨询。",
+      form_invalid: "有一项没有填或填得不对，请检查后再按“确认提交”。",
     },
     hints: {
       no_finger: "未检测到手指，请把手指放到指静脉仪上。",
@@ -89,6 +90,7 @@ const T = {
       already_enrolled: "This resident is already enrolled; new captures replace the old enrolment.",
       locked: "Too many failed attempts; locked for now. Come back later or go to the desk.",
       suspended: "Your entitlement is suspended. Please ask at the desk.",
+      form_invalid: "A field is missing or wrong. Please check it, then press Confirm.",
     },
     hints: {
       no_finger: "No finger detected. Put your finger on the scanner.",
@@ -250,6 +252,7 @@ function render(v) {
   }
   case "form": {
     title(t.form);
+    main.append(problemBox(v) || "");
     const f = v.form;
     main.append(el("h2", {}, svcName(f.service)));
     const tb = el("table", { id: "formtable" });
@@ -260,13 +263,15 @@ function render(v) {
         cell = el("div", { class: "choices" }, fd.choices.map((c) =>
           btn(c, "edit", { arg: fd.key, pressed: c === fd.value, values: () => ({ value: c }) })));
       } else if (fd.editable) {
-        const inp = el("input", { value: fd.value || "", "data-key": fd.key, maxlength: 200 });
+        const numeric = fd.kind === "number" || fd.kind === "phone";
+        const inp = el("input", { value: fd.value || "", "data-key": fd.key, maxlength: 200,
+          inputmode: numeric ? "decimal" : undefined, type: fd.kind === "date" ? "date" : "text" });
         inp.addEventListener("change", () => touch("edit", fd.key, { value: inp.value }));
         cell = inp;
       } else {
         cell = fd.value || "—";
       }
-      tb.append(el("tr", {}, el("th", {}, label), el("td", {}, cell)));
+      tb.append(el("tr", {}, el("th", {}, label, fd.required && fd.editable ? el("span", { class: "req" }, " *") : null), el("td", {}, cell)));
     }
     main.append(tb);
     foot.append(btn(t.back, "back"), btn(t.confirm, "confirm", { class: "primary" }));
