@@ -488,3 +488,31 @@ func TestCarelessUsersSlip(t *testing.T) {
 		t.Errorf("quality 0.2: %d of 100 normal captures came out partial, want about 13", n)
 	}
 }
+
+func TestConcurrentCaptures(t *testing.T) {
+	f := NewFinger(12)
+	want := make([]*image.Gray, 8)
+	for i := range want {
+		c := DefaultConditions()
+		c.Seed = uint64(i)
+		want[i] = f.Capture(c)
+	}
+	got := make([]*image.Gray, len(want))
+	done := make(chan int)
+	for i := range want {
+		go func() {
+			c := DefaultConditions()
+			c.Seed = uint64(i)
+			got[i] = f.Capture(c)
+			done <- i
+		}()
+	}
+	for range want {
+		<-done
+	}
+	for i := range want {
+		if !bytes.Equal(got[i].Pix, want[i].Pix) {
+			t.Errorf("capture %d differs when run concurrently", i)
+		}
+	}
+}
