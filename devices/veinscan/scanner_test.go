@@ -378,3 +378,35 @@ func TestQualityOfEmptyImages(t *testing.T) {
 		}
 	}
 }
+
+// FuzzResponses gives the driver arbitrary device answers: it must never
+// panic or hang, only return errors.
+func FuzzResponses(f *testing.F) {
+	info := testInfo()
+	ib, _ := info.MarshalBinary()
+	good, _ := wire.AppendFrame(nil, &wire.Frame{Flags: wire.FlagResponse, Seq: 0, Command: wire.CmdFingerStatus, Payload: []byte{1, 50}})
+	f.Add(good, ib)
+	f.Add([]byte("VS\x01\x01\x00\x00\x03\x00\xff\xff\xff\xff"), ib)
+	f.Fuzz(func(t *testing.T, resp, infoPayload []byte) {
+		dev := newFake(func(req *wire.Frame) []byte {
+			if req.Command == wire.CmdGetInfo {
+				return frame(t, &wire.Frame{Flags: wire.FlagResponse, Seq: req.Seq, Command: req.Command, Payload: infoPayload})
+			}
+			// the fuzz bytes, with the request's sequence number patched in
+			// where a header would carry it
+			b := append([]byte(nil), resp...)
+			if len(b) >= 6 {
+				b[4], b[5] = byte(req.Seq>>8), byte(req.Seq)
+			}
+			return b
+		})
+		ctx := context.Background()
+		s, err := New(ctx, dev, &Options{CommandTimeout: 5 * time.Millisecond, Retries: -1})
+		if err != nil {
+			return
+		}
+		s.FingerStatus(ctx)
+		s.LEDs(ctx)
+		s.Capture(ctx, [32]byte{})
+	})
+}

@@ -223,3 +223,52 @@ func TestListenControlLoopbackOnly(t *testing.T) {
 	}
 	ln.Close()
 }
+
+// FuzzDeviceStream feeds arbitrary host bytes to the device: it must never
+// panic, and everything it sends back must be well-formed response frames.
+func FuzzDeviceStream(f *testing.F) {
+	for _, fr := range []*wire.Frame{
+		{Seq: 1, Command: wire.CmdGetInfo},
+		{Seq: 2, Command: wire.CmdSetLED, Payload: []byte{4, 1, 2, 3, 4}},
+		{Seq: 3, Command: wire.CmdReadChunk, Payload: make([]byte, 10)},
+		{Seq: 4, Command: wire.CmdAttest, Payload: make([]byte, 32)},
+		{Seq: 5, Command: wire.CmdEcho, Payload: []byte("VS\x01")},
+	} {
+		b, _ := wire.AppendFrame(nil, fr)
+		f.Add(b)
+	}
+	f.Add([]byte("VSVSVS\x01\x00\x00"))
+	d, err := New(Config{Counter: 1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := d.Connect()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Write(context.Background(), data); err != nil {
+			t.Fatal(err)
+		}
+		out := make([]byte, 1<<20)
+		n, _ := c.TryRead(out)
+		var s wire.Splitter
+		s.Write(out[:n])
+		for {
+			fr, err := s.Next()
+			if err != nil {
+				t.Fatalf("device sent a damaged frame: %v", err)
+			}
+			if fr == nil {
+				break
+			}
+			if !fr.IsResponse() {
+				t.Fatalf("device sent a request frame %v", fr)
+			}
+		}
+		if s.Buffered() != 0 || s.Skipped != 0 {
+			t.Fatalf("device sent %d stray bytes", s.Buffered()+s.Skipped)
+		}
+	})
+}
