@@ -334,6 +334,30 @@ func TestSerialPTY(t *testing.T) {
 	}
 }
 
+// TestConformanceOverPTY runs the conformance kit through the serial
+// transport: the requirements hold over a real byte stream too.
+func TestConformanceOverPTY(t *testing.T) {
+	d := newSim(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	paths := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- d.ServePTY(ctx, func(p string) { paths <- p }) }()
+	defer func() { cancel(); <-done }()
+	c, err := veinscan.Dial(ctx, "serial:"+<-paths, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rs := conformance.Run(ctx, c, conformance.Options{Finger: scanSimFinger(d), FingerWait: 500 * time.Millisecond,
+		MakerKeys: []ed25519.PublicKey{veinsim.TestMakerPublicKey()}})
+	for _, r := range rs {
+		if r.Status != conformance.Pass {
+			t.Errorf("%v", r)
+		}
+	}
+}
+
 // TestQualityMeasure checks the driver's own quality measure on synthetic
 // captures: a still finger scores higher than a moving one, no finger
 // scores 0, a saturated image scores low.
