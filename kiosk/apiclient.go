@@ -184,7 +184,12 @@ func (a *APIServer) Submit(ctx context.Context, token, key string, f session.For
 		FiledAt: fl.SubmittedAt, Due: fl.DueAt}, nil
 }
 
-func filingRef(f *apiv1.Filing) string { return strconv.FormatInt(f.ID, 10) }
+func filingRef(f *apiv1.Filing) string {
+	if f.Reference != "" {
+		return f.Reference
+	}
+	return strconv.FormatInt(f.ID, 10)
+}
 
 // Filings implements Server.
 func (a *APIServer) Filings(ctx context.Context, token string) ([]session.Filing, error) {

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/kiosk"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/simulators/deck"
+	"github.com/qingshan-gov/veinkiosk/simulators/fingerimg"
+)
+
+// enrolFingers are the fingers the demo enrols (ISO positions: 2 right
+// index, 7 left index) with their API names.
+var enrolFingers = []struct {
+	pos  int
+	name apiv1.Finger
+}{{2, apiv1.RightIndex}, {7, apiv1.LeftIndex}}
+
+func apiResident(r *deck.Resident) apiv1.Resident {
+	g := ""
+	switch r.Gender {
+	case "1":
+		g = "M"
+	case "2":
+		g = "F"
+	}
+	return apiv1.Resident{IDNumber: r.IDNumber, Name: r.Name, Gender: g, BirthDate: r.BirthDate, Address: r.Address,
+		GridCell: r.GridCell, Household: r.Household, Categories: r.Categories}
+}
+
+// validCard reports whether r's card is valid today.
+func validCard(r *deck.Resident, now time.Time) bool {
+	if r.ValidUntil == deck.LongTerm {
+		return true
+	}
+	t, err := time.ParseInLocation("2006-01-02", r.ValidUntil, time.Local)
+	return err == nil && !now.After(t.AddDate(0, 0, 1))
+}
+
+func (w *world) seed(ctx context.Context, say func(string, ...any)) error {
+	start := time.Now()
+	w.deck = deck.Generate(deckSeed, w.o.residents)
+	for _, r := range w.deck.Residents {
+		if r.CardType == "resident" {
+			w.people = append(w.people, r)
+		}
+	}
+	if err := w.post(ctx, apiv1.PathAdminStations, apiv1.Station{ID: stationID, Name: stationName, Address: "内蒙古自治区包头市青山区青山路1号"}, nil); err != nil {
+		return err
+	}
+	for _, s := range []apiv1.StaffCreate{
+		{Username: staffUser, Password: staffPass, DisplayName: "李站务", Role: apiv1.RoleStationStaff, Station: stationID},
+		{Username: supervisorUser, Password: supervisorPass, DisplayName: "王主管", Role: apiv1.RoleSupervisor, Station: stationID},
+		{Username: officerUser, Password: officerPass, DisplayName: "赵科员（民政）", Role: apiv1.RoleOfficer, Department: "civil_affairs"},
+	} {
+		if err := w.post(ctx, apiv1.PathAdminStaff, s, nil); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < len(w.people); i += 500 {
+		var batch apiv1.ResidentImport
+		for _, r := range w.people[i:min(i+500, len(w.people))] {
+			batch.Residents = append(batch.Residents, apiResident(r))
+		}
+		if err := w.post(ctx, apiv1.PathAdminResidents, batch, nil); err != nil {
+			return err
+		}
+	}
+	// Enrolment order: 低保 recipients with valid cards first (the scripted
+	// journey and the demo use them), then everyone else. Every 12th
+	// resident stays unenrolled, to show the "not enrolled" guidance.
+	now := time.Now()
+	order := append([]*deck.Resident(nil), w.people...)
+	rank := func(r *deck.Resident) int {
+		switch {
+		case r.HasCategory(deck.CategoryDibao) && validCard(r, now):
+			return 0
+		case validCard(r, now):
+			return 1
+		}
+		return 2
+	}
+	sort.SliceStable(order, func(i, j int) bool { return rank(order[i]) < rank(order[j]) })
+	for i, r := range order {
+		if i%12 == 11 {
+			w.skipped[r.IDNumber] = true
+			continue
+		}
+		w.enrol = append(w.enrol, r)
+	}
+	dibao := 0
+	for _, r := range w.people {
+		if r.HasCategory(deck.CategoryDibao) {
+			dibao++
+		}
+	}
+	say("population: %d residents imported (%d 低保 recipients), %d to enrol, %d left unenrolled", len(w.people), dibao, len(w.enrol), len(w.skipped))
+	n := min(w.o.enrolNow, len(w.enrol))
+	if err := w.bulkEnrol(ctx, w.enrol[:n], 2); err != nil {
+		return err
+	}
+	say("enrolled %d residents with simulator captures in %s", n, time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// enrolRest enrols the remaining residents in the background.
+func (w *world) enrolRest(ctx context.Context, say func(string, ...any)) {
+	rest := w.enrol[min(w.o.enrolNow, len(w.enrol)):]
+	start := time.Now()
+	for i := 0; i < len(rest) && ctx.Err() == nil; i += 50 {
+		if err := w.bulkEnrol(ctx, rest[i:min(i+50, len(rest))], 1); err != nil {
+			if ctx.Err() == nil {
+				say("background enrolment stopped: %v", err)
+			}
+			return
+		}
+	}
+	if ctx.Err() == nil {
+		say("background enrolment done: %d more residents in %s", len(rest), time.Since(start).Round(time.Second))
+	}
+}
+
+// templates renders perFinger simulator captures of each enrolled finger of
+// r and extracts their templates, as a station enrolment would.
+func templates(r *deck.Resident, perFinger int) ([]apiv1.FingerTemplates, error) {
+	var out []apiv1.FingerTemplates
+	for _, f := range enrolFingers {
+		finger := fingerimg.NewFinger(r.FingerSeed(f.pos))
+		ft := apiv1.FingerTemplates{Finger: f.name}
+		for k := 0; k < perFinger; k++ {
+			c := fingerimg.DefaultConditions()
+			h := fnv.New64a()
+			fmt.Fprintf(h, "%s/%d/%d", r.IDNumber, f.pos, k)
+			c.Seed = h.Sum64()
+			img := finger.Capture(c)
+			t, q, err := kiosk.MatcherExtractor{}.Extract(&kiosk.ScanImage{Width: img.Rect.Dx(), Height: img.Rect.Dy(), Pixels: img.Pix}, string(f.name))
+			if err != nil {
+				return nil, fmt.Errorf("extracting a template: %w", err)
+			}
+			if q < 40 {
+				continue // below the server's gate: as the staff would, capture again
+			}
+			ft.Templates = append(ft.Templates, t)
+		}
+		out = append(out, ft)
+	}
+	return out, nil
+}
+
+func (w *world) bulkEnrol(ctx context.Context, rs []*deck.Resident, perFinger int) error {
+	items := make([]apiv1.BulkEnrolItem, len(rs))
+	errs := make([]error, len(rs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.NumCPU())
+	for i, r := range rs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			fts, err := templates(r, perFinger)
+			items[i], errs[i] = apiv1.BulkEnrolItem{Resident: apiResident(r), Fingers: fts}, err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	for i := 0; i < len(items); i += 20 {
+		req := apiv1.BulkEnrolRequest{Items: items[i:min(i+20, len(items))], SkipDedup: true}
+		var res apiv1.BulkEnrolResult
+		if err := w.post(ctx, apiv1.PathAdminBulkEnrol, req, &res); err != nil {
+			return err
+		}
+	}
+	w.mu.Lock()
+	for _, r := range rs {
+		w.done[r.IDNumber] = true
+	}
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *world) enrolled(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.done[id]
+}

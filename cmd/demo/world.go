@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/devices/veinscan"
+	"github.com/qingshan-gov/veinkiosk/kiosk"
+	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/server/api"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/keyring"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+	"github.com/qingshan-gov/veinkiosk/server/store/sqlite"
+	"github.com/qingshan-gov/veinkiosk/simulators/deck"
+	"github.com/qingshan-gov/veinkiosk/simulators/idcardsim"
+	"github.com/qingshan-gov/veinkiosk/simulators/veinsim"
+)
+
+// Demo accounts (synthetic, printed at start).
+const (
+	adminUser      = "admin"
+	adminPass      = "demo-admin-pass"
+	staffUser      = "zhanzhang"
+	staffPass      = "demo-station-pass"
+	supervisorUser = "zhuguan"
+	supervisorPass = "demo-supervisor-pass"
+	officerUser    = "minzheng"
+	officerPass    = "demo-officer-pass"
+	stationID      = "QS-S01"
+	stationName    = "青山街道社区服务站"
+	kioskID        = "QS-K01"
+	deckSeed       = 42
+)
+
+type world struct {
+	o   options
+	log *slog.Logger
+
+	dir     string
+	tmpDir  bool
+	st      store.Store
+	srv     *api.Server
+	admin   *apiv1.Client
+	deck    *deck.Deck
+	people  []*deck.Resident // imported residents with a resident ID card
+	enrol   []*deck.Resident // to enrol, in order (dibao recipients first)
+	skipped map[string]bool  // deliberately not enrolled
+	mu      sync.Mutex
+	done    map[string]bool // enrolled
+
+	id     *idcardsim.Sim
+	vein   *veinsim.Device
+	daemon *kiosk.Daemon
+
+	serverURL, kioskURL, controlURL string
+
+	wg       sync.WaitGroup
+	shutdown []func()
+}
+
+func freeAddr(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	a := ln.Addr().String()
+	return a, ln.Close()
+}
+
+func startWorld(ctx context.Context, o options, log *slog.Logger, say func(string, ...any)) (*world, error) {
+	w := &world{o: o, log: log, skipped: map[string]bool{}, done: map[string]bool{}}
+	ok := false
+	defer func() {
+		if !ok {
+			w.close()
+		}
+	}()
+	if err := w.startServer(ctx, say); err != nil {
+		return nil, err
+	}
+	if err := w.seed(ctx, say); err != nil {
+		return nil, err
+	}
+	if err := w.startDevices(ctx, say); err != nil {
+		return nil, err
+	}
+	if err := w.startKiosk(ctx, say); err != nil {
+		return nil, err
+	}
+	if err := w.startControl(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	return w, nil
+}
+
+func (w *world) goRun(name string, fn func() error) {
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		if err := fn(); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
+			w.log.Error("component stopped", "component", name, "err", err)
+		}
+	}()
+}
+
+// wait waits for every component after the context was cancelled.
+func (w *world) wait() {
+	for i := len(w.shutdown) - 1; i >= 0; i-- {
+		w.shutdown[i]()
+	}
+	w.shutdown = nil
+	w.wg.Wait()
+}
+
+func (w *world) close() {
+	w.wait()
+	if w.id != nil {
+		w.id.Close()
+	}
+	if w.st != nil {
+		w.st.Close()
+	}
+	if w.tmpDir {
+		os.RemoveAll(w.dir)
+	}
+}
+
+func (w *world) startServer(ctx context.Context, say func(string, ...any)) error {
+	var err error
+	if w.o.data != "" {
+		w.dir = w.o.data
+		if err := os.MkdirAll(w.dir, 0o700); err != nil {
+			return err
+		}
+	} else {
+		if w.dir, err = os.MkdirTemp("", "veinkiosk-demo-"); err != nil {
+			return err
+		}
+		w.tmpDir = true
+	}
+	keys := filepath.Join(w.dir, "keys")
+	if _, err := os.Stat(keys); errors.Is(err, os.ErrNotExist) {
+		line, err := keyring.GenerateLine("demo1")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(keys, []byte(line+"\n"), 0o600); err != nil {
+			return err
+		}
+	}
+	ring, err := keyring.LoadFile(keys)
+	if err != nil {
+		return err
+	}
+	w.st, err = sqlite.OpenDir(ctx, filepath.Join(w.dir, "store"), store.Options{Keyring: ring, Logger: w.log})
+	if err != nil {
+		return fmt.Errorf("opening the embedded store: %w", err)
+	}
+	hash, err := store.HashPassword(adminPass)
+	if err != nil {
+		return err
+	}
+	if _, err := w.st.CreateStaff(ctx, audit.System("demo"), store.Staff{Username: adminUser, DisplayName: "管理员", Role: store.RoleAdmin, PasswordHash: hash}); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		return fmt.Errorf("creating the administrator: %w", err)
+	}
+	cal := matcher.DefaultCalibration
+	vt, err := cal.Threshold(1e-4 / 6)
+	if err != nil {
+		return err
+	}
+	dt, err := cal.Threshold(1e-6)
+	if err != nil {
+		return err
+	}
+	w.srv, err = api.New(api.Config{
+		Store: w.st, Logger: w.log, Makers: api.NewMakers(""),
+		VerifyThreshold: vt, DedupThreshold: dt, IdentifyThreshold: max(dt, vt),
+		MinQuality: 40, KioskRate: 50, KioskBurst: 100,
+	})
+	if err != nil {
+		return err
+	}
+	addr, err := freeAddr(w.o.server)
+	if err != nil {
+		return fmt.Errorf("server address %s: %w", w.o.server, err)
+	}
+	w.serverURL = "http://" + addr
+	sctx, stop := context.WithCancel(context.Background())
+	w.shutdown = append(w.shutdown, stop)
+	w.goRun("server", func() error { return w.srv.Run(sctx, addr, 3*time.Second) })
+	// Wait until it answers.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(w.serverURL + apiv1.PathOpenAPI)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the server did not start at %s", w.serverURL)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err := w.srv.LoadGallery(ctx); err != nil {
+		return err
+	}
+	w.srv.SetReady()
+	say("server:  %s (embedded store in %s)", w.serverURL, w.dir)
+	c := &apiv1.Client{BaseURL: w.serverURL, HTTP: &http.Client{Timeout: 60 * time.Second}}
+	sess, err := c.Login(ctx, adminUser, adminPass)
+	if err != nil {
+		return fmt.Errorf("admin login: %w", err)
+	}
+	w.admin = c.WithStaff(sess.Token)
+	return nil
+}
+
+// post sends an admin request; a conflict (already there from an earlier
+// run with --data) is fine.
+func (w *world) post(ctx context.Context, path string, in, out any) error {
+	err := w.admin.Do(ctx, http.MethodPost, path, in, out)
+	if code := apiv1.ErrorCode(err); code == apiv1.CodeConflict {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("POST %s: %w", path, err)
+	}
+	return nil
+}
+
+func (w *world) startDevices(ctx context.Context, say func(string, ...any)) error {
+	timing := idcardsim.DefaultTiming()
+	if w.o.fastReader {
+		timing = idcardsim.FastTiming()
+	}
+	var err error
+	w.id, err = idcardsim.Start(w.deck, idcardsim.Options{Timing: timing, Logger: w.log})
+	if err != nil {
+		return fmt.Errorf("ID-card simulator: %w", err)
+	}
+	say("ID-card reader simulator on %s", w.id.Path())
+	w.vein, err = veinsim.New(veinsim.Config{Residents: veinsim.DeckResidents{Deck: w.deck}, Serial: "SIM-QS-0001"})
+	if err != nil {
+		return fmt.Errorf("vein scanner simulator: %w", err)
+	}
+	dev := w.vein
+	veinscan.RegisterTransport("sim", func(ctx context.Context, arg string, _ *veinscan.Options) (veinscan.Conn, error) {
+		return dev.Connect()
+	})
+	cert := w.vein.Certificate()
+	return w.post(ctx, apiv1.PathAdminMakers, apiv1.Maker{ID: cert.MakerID, Name: "scanner simulator (test maker key)", PublicKey: w.vein.MakerPublicKey()}, nil)
+}
+
+func (w *world) startKiosk(ctx context.Context, say func(string, ...any)) error {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	if err := w.post(ctx, apiv1.PathAdminKiosks, apiv1.KioskRegistration{ID: kioskID, Station: stationID, Name: "一楼大厅自助机", PublicKey: pub}, nil); err != nil {
+		return err
+	}
+	cfg := kiosk.DefaultConfig()
+	cfg.ReaderPort, cfg.ScannerSpec, cfg.ServerURL, cfg.KeyFile = w.id.Path(), "sim", w.serverURL, "(in memory)"
+	cfg.KioskID, cfg.StationID = kioskID, stationName
+	cfg.CaptureTimeout = kiosk.Duration(20 * time.Second)
+	id := w.id
+	w.daemon = kiosk.New(kiosk.Options{
+		Config: cfg,
+		// The simulator's pty path changes when it is replugged.
+		OpenReader:  func(ctx context.Context) (kiosk.CardReader, error) { return kiosk.OpenIDCardReader(id.Path())(ctx) },
+		OpenScanner: kiosk.OpenVeinScanner("sim", nil),
+		Server:      kiosk.NewAPIServer(w.serverURL, kioskID, priv, nil),
+		Extractor:   kiosk.MatcherExtractor{},
+		Logger:      w.log,
+	})
+	ln, err := net.Listen("tcp", w.o.kiosk)
+	if err != nil {
+		return fmt.Errorf("kiosk address %s: %w", w.o.kiosk, err)
+	}
+	w.kioskURL = "http://" + ln.Addr().String()
+	kctx, stop := context.WithCancel(context.Background())
+	hs := &http.Server{Handler: w.daemon.Handler(), ReadHeaderTimeout: 5 * time.Second, BaseContext: func(net.Listener) context.Context { return kctx }}
+	w.shutdown = append(w.shutdown, func() {
+		stop()
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+	})
+	w.goRun("kiosk", func() error { return w.daemon.Run(kctx) })
+	w.goRun("kiosk UI", func() error { return hs.Serve(ln) })
+	return nil
+}
