@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/simulators/veinsim"
+	"github.com/qingshan-gov/veinkiosk/simulators/veinsim/umockusb"
 )
 
 func init() {
 	register(simulator{
 		name:    "vein",
-		summary: "finger-vein scanner on a pseudo-terminal (--serial), with an HTTP control channel",
+		summary: "finger-vein scanner on a pseudo-terminal (--serial) or emulated USB (--usb), with an HTTP control channel",
 		run:     runVein,
 	})
 }
@@ -24,6 +25,7 @@ func init() {
 // veinConfig are the flags of "devsim vein".
 type veinConfig struct {
 	serial    bool
+	usb       bool
 	control   string
 	deckPath  string
 	deckSeed  int64
@@ -42,6 +44,7 @@ func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	var c veinConfig
 	fs.BoolVar(&c.serial, "serial", false, "serve the scanner on a pseudo-terminal and print its path (the driver opens serial:PATH)")
+	fs.BoolVar(&c.usb, "usb", false, "emulate the scanner as USB device 1209:0001 with umockdev and print the environment that lets other programs open it")
 	fs.StringVar(&c.control, "control", "127.0.0.1:0", "loopback address of the HTTP control channel (empty: none)")
 	fs.StringVar(&c.deckPath, "deck", "", "resident deck JSON file (default: the generated deck of --seed and --residents)")
 	fs.Int64Var(&c.deckSeed, "seed", veinsim.DefaultDeckSeed, "seed of the generated resident deck (devsim idcard's default is the same)")
@@ -56,8 +59,8 @@ func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if !c.serial {
-		return errors.New("choose a transport: --serial (USB emulation runs in-process under umockdev; see docs/scanner-protocol.md)")
+	if !c.serial && !c.usb {
+		return errors.New("choose a transport: --serial (pseudo-terminal) and/or --usb (umockdev emulation)")
 	}
 	dev, err := c.device()
 	if err != nil {
@@ -84,6 +87,21 @@ func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			srv.Shutdown(sctx)
 		}()
 		fmt.Fprintf(stderr, "devsim vein: control channel http://%s (GET /status; POST /finger, /fault, /quality, /unplug, /replug)\n", ln.Addr())
+	}
+	if c.usb {
+		emu, err := umockusb.Attach(dev)
+		if err != nil {
+			return err
+		}
+		defer umockusb.RemoveTestbed()
+		env := fmt.Sprintf("UMOCKDEV_DIR=%s LD_PRELOAD=libumockdev-preload.so.0", emu.TestbedDir())
+		fmt.Fprintln(stdout, env)
+		fmt.Fprintf(stderr, "devsim vein: scanner %s emulated as USB %04x:%04x at %s; open it with\n  %s go run ./cmd/veinctl scanner info --device usb\n",
+			c.serialNo, veinsim.USBVendorID, veinsim.USBProductID, emu.DevNode, env)
+		if !c.serial {
+			<-ctx.Done()
+			return ctx.Err()
+		}
 	}
 	first := true
 	return dev.ServePTY(ctx, func(path string) {

@@ -53,7 +53,7 @@ func TestVeinSerial(t *testing.T) {
 
 func TestVeinNeedsTransport(t *testing.T) {
 	var out, errb strings.Builder
-	if err := runVein(context.Background(), nil, &out, &errb); err == nil || !strings.Contains(err.Error(), "--serial") {
+	if err := runVein(context.Background(), nil, &out, &errb); err == nil || !strings.Contains(err.Error(), "--usb") {
 		t.Fatalf("runVein without a transport: %v", err)
 	}
 	if err := runVein(context.Background(), []string{"--serial", "--fault", "melt"}, &out, &errb); err == nil {

@@ -33,10 +33,22 @@ var emulated struct {
 	err error
 }
 
+// TestMain removes the umockdev testbed directory when the tests are done.
+// (This file is built only with -tags umockdev; no other TestMain may exist
+// in the package under that tag.)
+func TestMain(m *testing.M) {
+	code := m.Run()
+	umockusb.RemoveTestbed()
+	os.Exit(code)
+}
+
 func usbScanner(t *testing.T) (*veinsim.Device, *umockusb.Emulation) {
 	t.Helper()
 	if emulated.dev == nil && emulated.err == nil {
 		emulated.dev, emulated.err = veinsim.New(veinsim.Config{Serial: "USB-0000042", Counter: 1000})
+		if emulated.err == nil && !umockusb.InMockEnvironment() {
+			emulated.err = umockusb.ErrNotInMockEnvironment
+		}
 		if emulated.err == nil {
 			emulated.emu, emulated.err = umockusb.Attach(emulated.dev)
 		}

@@ -225,3 +225,13 @@ struct vs_dev *vs_attach(uintptr_t handle, const char *descr, const char *devnod
 }
 
 void vs_free(char *p) { g_free(p); }
+
+/* vs_remove_testbed drops the testbed, which removes its directory. Only
+ * for process exit: attached handlers keep running until then. */
+void vs_remove_testbed(void)
+{
+	if (testbed) {
+		g_object_unref(testbed);
+		testbed = NULL;
+	}
+}

@@ -69,10 +69,12 @@ type Emulation struct {
 
 // Attach emulates dev as a USB device in this process's umockdev testbed.
 // There is no detach: unplug the veinsim.Device instead.
+//
+// Programs that open the device must run with libumockdev-preload: this
+// process under umockdev-wrapper (tests), or another process with
+// UMOCKDEV_DIR=TestbedDir() and LD_PRELOAD=libumockdev-preload.so.0
+// ("devsim vein --usb" prints the line).
 func Attach(dev *veinsim.Device) (*Emulation, error) {
-	if !InMockEnvironment() {
-		return nil, ErrNotInMockEnvironment
-	}
 	attachMu.Lock()
 	defer attachMu.Unlock()
 	e := &Emulation{dev: dev, Bus: 1, Address: nextAddr}
@@ -97,6 +99,18 @@ func Attach(dev *veinsim.Device) (*Emulation, error) {
 	nextAddr++
 	return e, nil
 }
+
+// RemoveTestbed deletes the testbed directory. Call it once, when the
+// program is about to exit: the emulated devices vanish with it.
+func RemoveTestbed() {
+	attachMu.Lock()
+	defer attachMu.Unlock()
+	C.vs_remove_testbed()
+}
+
+// TestbedDir is the umockdev testbed directory (UMOCKDEV_DIR for other
+// processes).
+func (e *Emulation) TestbedDir() string { return e.root }
 
 // NodePath returns the testbed file behind DevNode (for tests that change
 // its permissions to exercise the driver's diagnosis).

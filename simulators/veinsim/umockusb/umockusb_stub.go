@@ -29,5 +29,11 @@ type Emulation struct {
 // Attach fails: no USB emulation in this build.
 func Attach(dev *veinsim.Device) (*Emulation, error) { return nil, ErrNoCgo }
 
+// RemoveTestbed does nothing in this build.
+func RemoveTestbed() {}
+
+// TestbedDir is empty in this build.
+func (e *Emulation) TestbedDir() string { return "" }
+
 // NodePath is empty in this build.
 func (e *Emulation) NodePath() string { return "" }
