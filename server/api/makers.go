@@ -39,13 +39,18 @@ func NewMakers(path string) *Makers { return &Makers{path: path, keys: map[strin
 
 // LoadMakers reads the registry file; a missing file is an empty registry.
 func LoadMakers(path string) (*Makers, error) {
-	m := NewMakers(path)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return m, nil
+		return NewMakers(path), nil
 	} else if err != nil {
 		return nil, fmt.Errorf("maker keys: %w", err)
 	}
+	return parseMakers(path, data)
+}
+
+// parseMakers parses the registry file's content.
+func parseMakers(path string, data []byte) (*Makers, error) {
+	m := NewMakers(path)
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for line := 1; sc.Scan(); line++ {
 		t := strings.TrimSpace(sc.Text())
