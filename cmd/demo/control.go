@@ -4,7 +4,6 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
-	"net"
 	"net/http"
 	"time"
 
@@ -50,10 +49,7 @@ func (w *world) startControl(ctx context.Context) error {
 		}
 		json.NewEncoder(rw).Encode(names)
 	})
-	ln, err := net.Listen("tcp", w.o.control)
-	if err != nil {
-		return err
-	}
+	ln := w.controlLn
 	w.controlURL = "http://" + ln.Addr().String()
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	w.shutdown = append(w.shutdown, func() {

@@ -52,11 +52,11 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.data, "data", "", "data directory of the embedded store (default: a temporary directory, removed at exit)")
 	fs.IntVar(&o.residents, "residents", 1200, "synthetic residents imported from the deck (at least 1000 for the full demo)")
-	fs.IntVar(&o.enrolNow, "enrol-now", 40, "residents enrolled before the kiosk opens; the rest are enrolled in the background")
+	fs.IntVar(&o.enrolNow, "enrol-now", 24, "residents enrolled before the kiosk opens; the rest are enrolled in the background")
 	fs.BoolVar(&o.scripted, "scripted", false, "run the resident journey headless and exit (0 when every step worked)")
-	fs.StringVar(&o.kiosk, "kiosk", "127.0.0.1:8090", "kiosk UI address")
-	fs.StringVar(&o.server, "server", "127.0.0.1:8080", "central server address")
-	fs.StringVar(&o.control, "control", "127.0.0.1:8092", "simulator control page address")
+	fs.StringVar(&o.kiosk, "kiosk", "127.0.0.1:8090", "kiosk UI address (port 0: any free port)")
+	fs.StringVar(&o.server, "server", "127.0.0.1:8080", "central server address (port 0: any free port)")
+	fs.StringVar(&o.control, "control", "127.0.0.1:8092", "simulator control page address (port 0: any free port)")
 	fs.BoolVar(&o.verbose, "v", false, "log every component to stderr")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -65,6 +65,7 @@ type world struct {
 	daemon *kiosk.Daemon
 
 	serverURL, kioskURL, controlURL string
+	kioskLn, controlLn              net.Listener
 
 	wg       sync.WaitGroup
 	shutdown []func()
@@ -87,6 +88,15 @@ func startWorld(ctx context.Context, o options, log *slog.Logger, say func(strin
 			w.close()
 		}
 	}()
+	// Take the addresses first: a busy port fails now, not after seeding.
+	var err error
+	if w.kioskLn, err = net.Listen("tcp", o.kiosk); err != nil {
+		return nil, fmt.Errorf("kiosk address: %w", err)
+	}
+	if w.controlLn, err = net.Listen("tcp", o.control); err != nil {
+		w.kioskLn.Close()
+		return nil, fmt.Errorf("control page address: %w", err)
+	}
 	if err := w.startServer(ctx, say); err != nil {
 		return nil, err
 	}
@@ -127,6 +137,11 @@ func (w *world) wait() {
 
 func (w *world) close() {
 	w.wait()
+	for _, ln := range []net.Listener{w.kioskLn, w.controlLn} {
+		if ln != nil {
+			ln.Close()
+		}
+	}
 	if w.id != nil {
 		w.id.Close()
 	}
@@ -292,10 +307,7 @@ func (w *world) startKiosk(ctx context.Context, say func(string, ...any)) error 
 		Extractor:   kiosk.MatcherExtractor{},
 		Logger:      w.log,
 	})
-	ln, err := net.Listen("tcp", w.o.kiosk)
-	if err != nil {
-		return fmt.Errorf("kiosk address %s: %w", w.o.kiosk, err)
-	}
+	ln := w.kioskLn
 	w.kioskURL = "http://" + ln.Addr().String()
 	kctx, stop := context.WithCancel(context.Background())
 	hs := &http.Server{Handler: w.daemon.Handler(), ReadHeaderTimeout: 5 * time.Second, BaseContext: func(net.Listener) context.Context { return kctx }}
