@@ -410,6 +410,51 @@ func testFilingTransitions(t *testing.T, newDB NewDatabase) {
 	verifyChain(t, s)
 }
 
+// testFilingTransitionConcurrent: officers racing to move the same filing
+// from the same status: exactly one wins, the rest get ErrConflict, and the
+// history has one row per applied change.
+func testFilingTransitionConcurrent(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	f := newFixture(t, s, 1)
+	fl, _, err := s.CreateFiling(c, audit.Kiosk(f.kiosk.ID), newFiling(f, 0, "race"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := []store.FilingStatus{store.FilingInReview, store.FilingNeedInfo, store.FilingAccepted, store.FilingRejected}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won, conflicts := 0, 0
+	start := make(chan struct{})
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := s.TransitionFiling(c, audit.Staff(f.officer.ID), store.FilingTransition{FilingID: fl.ID, From: store.FilingSubmitted, To: targets[i%len(targets)]})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won++
+			case errors.Is(err, store.ErrConflict):
+				conflicts++
+			default:
+				t.Errorf("TransitionFiling: %v", err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if won != 1 || conflicts != 11 {
+		t.Errorf("%d transitions won, %d conflicts; want 1 and 11", won, conflicts)
+	}
+	if h, _ := s.FilingHistory(c, fl.ID); len(h) != 2 {
+		t.Errorf("history has %d rows, want 2", len(h))
+	}
+	verifyChain(t, s)
+}
+
 func testFilingLists(t *testing.T, newDB NewDatabase) {
 	s := open(t, newDB)
 	c := ctx(t)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -161,6 +162,7 @@ func testResidentValidation(t *testing.T, newDB NewDatabase) {
 		{"empty name", func() store.Resident { r := resident(1); r.Name = ""; return r }},
 		{"bad gender", func() store.Resident { r := resident(1); r.Gender = "X"; return r }},
 		{"bad status", func() store.Resident { r := resident(1); r.Status = "gone"; return r }},
+		{"huge address", func() store.Resident { r := resident(1); r.Address = strings.Repeat("路", 200); return r }},
 	}
 	for _, tc := range bad {
 		if _, err := s.ImportResidents(c, admin, []store.Resident{resident(0), tc.r()}); !errors.Is(err, store.ErrInvalid) {

@@ -55,6 +55,7 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"FilingIdempotencyConcurrent", testFilingIdempotencyConcurrent},
 		{"FilingReferencesConcurrent", testFilingReferencesConcurrent},
 		{"FilingTransitions", testFilingTransitions},
+		{"FilingTransitionConcurrent", testFilingTransitionConcurrent},
 		{"FilingLists", testFilingLists},
 		{"AuditChain", testAuditChain},
 		{"AuditConcurrent", testAuditConcurrent},

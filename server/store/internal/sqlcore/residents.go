@@ -42,6 +42,14 @@ func validateResident(r *store.Resident) error {
 	if strings.TrimSpace(r.Name) == "" {
 		return invalid("resident name is empty")
 	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"name", r.Name, 128}, {"address", r.Address, 512}, {"grid_cell", r.GridCell, 64}, {"household", r.Household, 64}} {
+		if len(f.v) > f.max {
+			return invalid("resident %s longer than %d bytes", f.name, f.max)
+		}
+	}
 	switch r.Gender {
 	case "M", "F", "":
 	default:
