@@ -332,8 +332,12 @@ func (s *Store) Reencrypt(ctx context.Context, actor audit.Actor) (store.Reencry
 	batch := s.pageSize / 4
 	var after int64
 	for {
-		n := 0
+		// The transaction may be retried: count into locals and apply them
+		// only once it has committed.
+		var n, blobs int
+		var last int64
 		err := s.tx(ctx, WriteTx, func(q Q) error {
+			n, blobs, last = 0, 0, after
 			rows, err := q.Query(ctx, `SELECT sm.id, sm.idx, e.id, e.resident_id, e.finger, sm.template, sm.image
 				FROM samples sm JOIN enrolments e ON e.id = sm.enrolment_id
 				WHERE sm.id > $1 AND sm.key_id <> $2 ORDER BY sm.id LIMIT $3`+s.d.ForUpdate, after, primary, batch)
@@ -368,21 +372,23 @@ func (s *Store) Reencrypt(ctx context.Context, actor audit.Actor) (store.Reencry
 					if img, err = s.ring.Reseal(r.img, adFor("image", r.eid, r.idx, r.rid, r.finger)); err != nil {
 						return fmt.Errorf("%w: image of sample %d: %w", store.ErrDecrypt, r.id, err)
 					}
-					st.Reencrypted++
+					blobs++
 				}
-				st.Reencrypted++
+				blobs++
 				if _, err := q.Exec(ctx, `UPDATE samples SET template = $2, image = $3, key_id = $4 WHERE id = $1`, r.id, tpl, img, primary); err != nil {
 					return err
 				}
-				after = r.id
+				last = r.id
 			}
 			n = len(todo)
-			st.Samples += n
 			return nil
 		})
 		if err != nil {
 			return st, err
 		}
+		st.Samples += n
+		st.Reencrypted += blobs
+		after = last
 		if n > 0 {
 			s.opts.Logger.Info("store: re-encrypting biometric data", "samples", st.Samples, "primary", primary)
 		}
