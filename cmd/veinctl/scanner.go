@@ -326,11 +326,16 @@ func scannerStatus(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	ctx, cancel := context.WithTimeout(ctx, df.timeout)
 	defer cancel()
-	s, _, err := df.open(ctx, stderr)
+	s, sim, err := df.open(ctx, stderr)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	if sim != nil && df.sim.resident != "" {
+		if err := df.sim.placeFinger(sim, stderr); err != nil {
+			return err
+		}
+	}
 	st, err := s.FingerStatus(ctx)
 	if err != nil {
 		return err
