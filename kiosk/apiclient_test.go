@@ -23,7 +23,8 @@ func TestMapErr(t *testing.T) {
 		{&apiv1.Error{Status: 404, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeResidentUnknown}}, session.ErrNotFound},
 		{&apiv1.Error{Status: 423, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeLocked}}, session.ErrLocked},
 		{&apiv1.Error{Status: 401, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeBadCredentials}}, session.ErrDenied},
-		{&apiv1.Error{Status: 422, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeFormInvalid, Message: "张三 110101..."}}, session.ErrRejected},
+		{&apiv1.Error{Status: 422, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeFormInvalid, Message: "张三 110101..."}}, session.ErrInvalid},
+		{&apiv1.Error{Status: 409, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeIdempotencyReuse, Message: "张三"}}, session.ErrRejected},
 	} {
 		got := mapErr(tc.err)
 		if !errors.Is(got, tc.want) {

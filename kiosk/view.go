@@ -128,7 +128,13 @@ func (d *Daemon) view() View {
 		v.Services = append(v.Services, svcView(s))
 	}
 	if f := st.Form; f != nil {
-		v.Form = &FormView{Service: svcView(f.Service), Fields: f.Fields}
+		v.Form = &FormView{Service: svcView(f.Service)}
+		for _, fd := range f.Fields {
+			if !fd.Editable && looksLikeIDNumber(fd.Value) {
+				fd.Value = session.MaskedID(fd.Value) // the screen faces the room
+			}
+			v.Form.Fields = append(v.Form.Fields, fd)
+		}
 	}
 	if r := st.Receipt; r != nil {
 		v.Receipt = &FilingView{Reference: r.Reference, Service: svcView(r.Service), FiledAt: day(r.FiledAt), Due: day(r.Due)}
@@ -206,4 +212,18 @@ func (h *hub) latest() []byte {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.last
+}
+
+// looksLikeIDNumber reports an 18-character citizen ID number.
+func looksLikeIDNumber(s string) bool {
+	if len(s) != 18 {
+		return false
+	}
+	for i := 0; i < 17; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	c := s[17]
+	return c >= '0' && c <= '9' || c == 'X' || c == 'x'
 }

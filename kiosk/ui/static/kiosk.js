@@ -7,11 +7,11 @@ const T = {
     station: "社区服务站 · 自助办理", selfService: "自助办理", switchLang: "English", staff: "工作人员",
     idle: "请把身份证放在读卡区", idleLead: "放好后，按屏幕提示把手指放在指静脉仪上。",
     place_finger: "请将手指平放在指静脉仪上", placeLead: "请用登记过的手指，放平，不要移动。",
-    hello: (n) => n + "，您好", tries: (a, b) => "第 " + a + " 次，共 " + b + " 次",
+    hello: (n) => n + "，您好", residentIs: (n) => "居民：" + n, tries: (a, b) => "第 " + a + " 次，共 " + b + " 次",
     verifying: "正在核对，请稍候", loading: "正在加载，请稍候",
     menu: "请选择要办理的事项", due: (d) => "办理时限 " + d + " 天",
     myFilings: "我的申请", finish: "结束办理", back: "返回", retry: "重试",
-    form: "请核对信息，无误请按“确认提交”", confirm: "确认提交",
+    form: "请核对信息，无误请按“确认提交”", formFill: "请点黄色的格子填写，然后按“确认提交”", confirm: "确认提交", tapToEnter: "点此填写", ok: "确定",
     submitting: "正在提交，请稍候，不要取走身份证",
     receipt: "已提交成功，请记下受理编号", ref: "受理编号", filedAt: "提交日期", dueAt: "答复期限",
     dueBefore: (d) => d + " 前答复", another: "办理其他事项", takeCard: "完成，请取走身份证",
@@ -63,11 +63,11 @@ const T = {
     station: "Community service station · Self-service", selfService: "Self-service", switchLang: "中文", staff: "Staff",
     idle: "Place your ID card on the reader", idleLead: "Then follow the screen to put your finger on the vein scanner.",
     place_finger: "Lay your finger flat on the vein scanner", placeLead: "Use the finger you enrolled; keep it flat and still.",
-    hello: (n) => "Hello, " + n, tries: (a, b) => "Try " + a + " of " + b,
+    hello: (n) => "Hello, " + n, residentIs: (n) => "Resident: " + n, tries: (a, b) => "Try " + a + " of " + b,
     verifying: "Checking, please wait", loading: "Loading, please wait",
     menu: "Choose the service you need", due: (d) => "Answered within " + d + " days",
     myFilings: "My filings", finish: "Finish", back: "Back", retry: "Try again",
-    form: "Check your details, then press Confirm", confirm: "Confirm",
+    form: "Check your details, then press Confirm", formFill: "Tap the yellow boxes to fill them in, then press Confirm", confirm: "Confirm", tapToEnter: "Tap to fill in", ok: "OK",
     submitting: "Sending, please wait; leave your card on the reader",
     receipt: "Filed. Please note your reference number", ref: "Reference", filedAt: "Filed on", dueAt: "Answer due",
     dueBefore: (d) => "by " + d, another: "Another service", takeCard: "Done, take your card",
@@ -183,13 +183,15 @@ function fingerName(f) { return L().fingers[f] || f; }
 function who(v) {
   const p = v.resident || v.card;
   if (!p || !p.name) return null;
-  return el("div", { class: "who", id: "who" }, L().hello(p.name), p.idMasked ? el("small", {}, p.idMasked) : null);
+  const label = v.mode === "staff" ? L().residentIs(p.name) : L().hello(p.name);
+  return el("div", { class: "who", id: "who" }, label, p.idMasked ? el("small", {}, p.idMasked) : null);
 }
 
 function problemBox(v) { return v.problem ? el("div", { class: "problem", id: "problem" }, L().problems[v.problem] || v.problem) : null; }
 
 function render(v) {
   view = v;
+  if (pad && v.phase !== "form") closePad();
   const t = L();
   document.documentElement.lang = v.lang === "en" ? "en" : "zh-CN";
   document.body.dataset.phase = v.phase;
@@ -251,9 +253,10 @@ function render(v) {
     break;
   }
   case "form": {
-    title(t.form);
-    main.append(problemBox(v) || "");
     const f = v.form;
+    const missing = f.fields.some((fd) => fd.editable && fd.required && !fd.value);
+    title(missing ? t.formFill : t.form);
+    main.append(problemBox(v) || "");
     main.append(el("h2", {}, svcName(f.service)));
     const tb = el("table", { id: "formtable" });
     for (const fd of f.fields) {
@@ -262,8 +265,12 @@ function render(v) {
       if (fd.editable && fd.choices && fd.choices.length) {
         cell = el("div", { class: "choices" }, fd.choices.map((c) =>
           btn(c, "edit", { arg: fd.key, pressed: c === fd.value, values: () => ({ value: c }) })));
+      } else if (fd.editable && (fd.kind === "number" || fd.kind === "phone")) {
+        // No keyboard on a kiosk: numbers are typed on a big keypad.
+        cell = el("button", { type: "button", class: "field" + (fd.value ? "" : " empty"), "data-act": "keypad", "data-arg": fd.key,
+          onclick: () => openPad(fd.key, label, fd.value || "", fd.kind) }, fd.value || t.tapToEnter);
       } else if (fd.editable) {
-        const numeric = fd.kind === "number" || fd.kind === "phone";
+        const numeric = false;
         const inp = el("input", { value: fd.value || "", "data-key": fd.key, maxlength: 200,
           inputmode: numeric ? "decimal" : undefined, type: fd.kind === "date" ? "date" : "text" });
         inp.addEventListener("change", () => touch("edit", fd.key, { value: inp.value }));
@@ -380,10 +387,42 @@ function render(v) {
   }
 }
 
+// The keypad overlay lives outside <main>, so a re-render of the screen
+// does not lose what the resident is typing.
+let pad = null;
+function openPad(key, label, value, kind) {
+  pad = { key: key, label: label, value: value, kind: kind };
+  drawPad();
+}
+function closePad() {
+  pad = null;
+  const o = $("keypad");
+  if (o) o.remove();
+}
+function drawPad() {
+  const t = L();
+  let o = $("keypad");
+  if (!o) { o = el("div", { id: "keypad", role: "dialog" }); document.body.append(o); }
+  const shown = el("div", { class: "padvalue", id: "padvalue" }, pad.value || " ");
+  const key = (k) => el("button", { type: "button", class: "padkey", "data-key": k, onclick: () => {
+    if (k === "⌫") pad.value = pad.value.slice(0, -1);
+    else if (pad.value.length < 20 && !(k === "." && (pad.kind === "phone" || pad.value.includes(".")))) pad.value += k;
+    $("padvalue").textContent = pad.value || " ";
+  } }, k);
+  const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", pad.kind === "phone" ? "" : ".", "0", "⌫"];
+  o.replaceChildren(el("div", { class: "padbox" },
+    el("h2", {}, pad.label), shown,
+    el("div", { class: "padgrid" }, keys.map((k) => k ? key(k) : el("span", {}))),
+    el("div", { class: "padactions" },
+      el("button", { type: "button", onclick: closePad }, t.cancel),
+      el("button", { type: "button", class: "primary", id: "padok", onclick: () => { const p = pad; closePad(); touch("edit", p.key, { value: p.value }); } }, t.ok))));
+}
+
 function qbar(q, min) {
-  const b = el("div", { class: "bar" + (q < min ? " low" : "") });
-  b.append(el("span", { style: undefined }));
-  b.firstChild.style.width = Math.max(0, Math.min(100, q)) + "%";
+  const b = el("div", { class: "bar" + (q < min ? " low" : "") }, el("b", { class: "qnum" }, String(q)));
+  const fillEl = el("span", {});
+  fillEl.style.width = Math.max(0, Math.min(100, q)) + "%";
+  b.prepend(fillEl);
   const m = el("i", { class: "min" });
   m.style.left = min + "%";
   b.append(m);
