@@ -496,6 +496,7 @@ func scannerConformance(ctx context.Context, args []string, stdout, stderr io.Wr
 	asJSON := fs.Bool("json", false, "print one JSON object per requirement")
 	fault := fs.String("fault", "none", "sim only: inject this fault (one of "+strings.Join(scanFaultNames(), ", ")+")")
 	fingerWait := fs.Duration("finger-wait", 30*time.Second, "real devices: how long the operator has to place or lift a finger")
+	slack := fs.Duration("timing-slack", 0, "add this to every time limit (only to check behaviour on a loaded machine)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -510,7 +511,7 @@ func scannerConformance(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	copts := conformance.Options{MakerKeys: o.MakerKeys, Driver: *o}
+	copts := conformance.Options{MakerKeys: o.MakerKeys, Driver: *o, TimingSlack: *slack}
 	var conn veinscan.Conn
 	if df.device == "sim" {
 		f, err := veinsim.ParseFault(*fault)

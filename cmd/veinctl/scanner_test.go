@@ -46,7 +46,49 @@ func runConformance(t *testing.T, d *veinsim.Device) []conformance.Result {
 	return conformance.Run(ctx, c, conformance.Options{
 		Finger: scanSimFinger(d), FingerWait: 500 * time.Millisecond,
 		MakerKeys: []ed25519.PublicKey{veinsim.TestMakerPublicKey()},
+		// behaviour, not speed: the machine running the tests may be busy
+		TimingSlack: 30 * time.Second,
 	})
+}
+
+// slowConn answers GET_LED late: a device that misses the time limit.
+type slowConn struct {
+	veinscan.Conn
+	delay time.Duration
+	slow  bool
+}
+
+func (c *slowConn) Write(ctx context.Context, p []byte) error {
+	c.slow = len(p) > 6 && wire.Command(p[6]) == wire.CmdGetLED
+	return c.Conn.Write(ctx, p)
+}
+
+func (c *slowConn) Read(ctx context.Context, p []byte) (int, error) {
+	if c.slow {
+		c.slow = false
+		select {
+		case <-time.After(c.delay):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return c.Conn.Read(ctx, p)
+}
+
+// TestConformanceTiming: a device that answers GET_LED 300 ms late fails
+// the command timing requirement (the limit is 200 ms).
+func TestConformanceTiming(t *testing.T) {
+	d := newSim(t)
+	c, _ := d.Connect()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	rs := conformance.Run(ctx, &slowConn{Conn: c, delay: 300 * time.Millisecond}, conformance.Options{Finger: scanSimFinger(d), FingerWait: time.Second})
+	if r, _ := conformance.Find(rs, "timing.commands"); r.Status != conformance.Fail {
+		t.Fatalf("timing.commands: %v", r)
+	}
+	if r, _ := conformance.Find(rs, "framing.info"); r.Status != conformance.Pass {
+		t.Fatalf("framing.info: %v", r)
+	}
 }
 
 func TestConformanceSimulatorPasses(t *testing.T) {
@@ -105,7 +147,7 @@ func TestConformanceFaults(t *testing.T) {
 
 func TestConformanceCLI(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := realMain([]string{"scanner", "conformance", "--device", "sim"}, &out, &errb); code != 0 {
+	if code := realMain([]string{"scanner", "conformance", "--device", "sim", "--timing-slack", "30s"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -350,7 +392,7 @@ func TestConformanceOverPTY(t *testing.T) {
 	}
 	defer c.Close()
 	rs := conformance.Run(ctx, c, conformance.Options{Finger: scanSimFinger(d), FingerWait: 500 * time.Millisecond,
-		MakerKeys: []ed25519.PublicKey{veinsim.TestMakerPublicKey()}})
+		MakerKeys: []ed25519.PublicKey{veinsim.TestMakerPublicKey()}, TimingSlack: 30 * time.Second})
 	for _, r := range rs {
 		if r.Status != conformance.Pass {
 			t.Errorf("%v", r)

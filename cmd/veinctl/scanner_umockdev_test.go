@@ -118,7 +118,7 @@ func TestUSBConformance(t *testing.T) {
 	}
 	defer c.Close()
 	rs := conformance.Run(ctx, c, conformance.Options{Finger: &scanLiftFinger{d: d}, FingerWait: time.Second,
-		MakerKeys: []ed25519.PublicKey{veinsim.TestMakerPublicKey()}})
+		MakerKeys: []ed25519.PublicKey{veinsim.TestMakerPublicKey()}, TimingSlack: 30 * time.Second})
 	for _, r := range rs {
 		if r.Status != conformance.Pass {
 			t.Errorf("%v", r)
