@@ -151,7 +151,7 @@ func (e *env) limit(base time.Duration, n int) time.Duration {
 // timeout is the generous wait used while exchanging; limits are checked
 // separately by the timing requirements.
 func (e *env) timeout() time.Duration {
-	return e.limit(5*e.opts.CommandLimit+time.Second, wire.MaxFrameSize)
+	return e.limit(5*e.opts.CommandLimit+time.Second, wire.MaxFrameSize) - e.opts.TimingSlack
 }
 
 func (e *env) note(cmd wire.Command, d time.Duration) {
