@@ -36,7 +36,9 @@ type rig struct {
 	url     string
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigLog(t, io.Discard) }
+
+func newRigLog(t *testing.T, logw io.Writer) *rig {
 	t.Helper()
 	r := &rig{reader: &kiosktest.Reader{}, scanner: kiosktest.NewScanner(), server: kiosktest.NewServer()}
 	r.server.Residents[zhang.IDNumber] = &kiosktest.Resident{ID: "1", IDNumber: zhang.IDNumber, Name: zhang.Name, Address: zhang.Address, Household: 2, Enrolled: "zhang", Dibao: true}
@@ -52,7 +54,7 @@ func newRig(t *testing.T) *rig {
 	opt.PollInterval, opt.MinBackoff, opt.MaxBackoff = 50*time.Millisecond, 50*time.Millisecond, 200*time.Millisecond
 	r.daemon = kiosk.New(kiosk.Options{
 		Config: cfg, OpenReader: r.reader.Open, OpenScanner: r.scanner.Open, Server: r.server, Extractor: kiosktest.Extractor{},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Devices: opt, ProbeInterval: 200 * time.Millisecond, TickInterval: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})), Devices: opt, ProbeInterval: 200 * time.Millisecond, TickInterval: 100 * time.Millisecond,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
@@ -29,6 +30,7 @@ type DeviceOptions struct {
 	MinBackoff     time.Duration // first reconnect delay
 	MaxBackoff     time.Duration // reconnect delay cap
 	RemoveDebounce int           // consecutive empty polls that mean "card removed"
+	ProbeInterval  time.Duration // idle health probe of the scanner (0: none)
 }
 
 // DefaultDeviceOptions are sensible for real hardware.
@@ -39,6 +41,7 @@ func DefaultDeviceOptions() DeviceOptions {
 		MinBackoff:     500 * time.Millisecond,
 		MaxBackoff:     15 * time.Second,
 		RemoveDebounce: 2,
+		ProbeInterval:  3 * time.Second,
 	}
 }
 
@@ -56,6 +59,8 @@ type Devices struct {
 	emit        func(session.Event)
 	log         *slog.Logger
 	metrics     *Metrics
+
+	capturing atomic.Int32 // captures in flight (the idle probe waits)
 
 	mu          sync.Mutex
 	scanner     Scanner
@@ -268,15 +273,47 @@ func (d *Devices) runScanner(ctx context.Context) {
 		d.scannerDown = down
 		d.mu.Unlock()
 		d.setHealth("scanner", true, describe(s), nil)
-		select {
-		case <-ctx.Done():
-		case <-down:
-		}
+		d.watchScanner(ctx, s, down)
 		d.mu.Lock()
 		d.scanner = nil
 		d.mu.Unlock()
 		go s.Close()
 		if ctx.Err() == nil && !d.backoff(ctx, 0) {
+			return
+		}
+	}
+}
+
+// watchScanner returns when ctx ends or the scanner is marked down; while
+// no capture is in flight it probes a Checker every ProbeInterval.
+func (d *Devices) watchScanner(ctx context.Context, s Scanner, down chan struct{}) {
+	ck, ok := s.(Checker)
+	iv := d.opt.ProbeInterval
+	if !ok || iv <= 0 {
+		select {
+		case <-ctx.Done():
+		case <-down:
+		}
+		return
+	}
+	t := time.NewTicker(iv)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-down:
+			return
+		case <-t.C:
+		}
+		if d.capturing.Load() > 0 {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, d.opt.CallTimeout)
+		_, err := call(cctx, func(c context.Context) (struct{}, error) { return struct{}{}, ck.Check(c) })
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			d.markScannerDown(s, err)
 			return
 		}
 	}
@@ -303,6 +340,8 @@ func (d *Devices) Capture(ctx context.Context, nonce [32]byte) (*ScanImage, erro
 	if s == nil {
 		return nil, ErrDeviceDown
 	}
+	d.capturing.Add(1)
+	defer d.capturing.Add(-1)
 	img, err := call(ctx, func(ctx context.Context) (*ScanImage, error) { return s.Capture(ctx, nonce) })
 	switch {
 	case err == nil:

@@ -86,6 +86,15 @@ type veinScanner struct {
 
 func (v *veinScanner) Close() error { return v.s.Close() }
 
+// Check implements Checker: a finger-status exchange proves the scanner is
+// there and answering.
+func (v *veinScanner) Check(ctx context.Context) error {
+	if _, err := v.s.FingerStatus(ctx); err != nil {
+		return devErr(err)
+	}
+	return nil
+}
+
 func (v *veinScanner) Describe() string {
 	i := v.s.Info()
 	return fmt.Sprintf("%s %s, serial %s, firmware %s, %dx%d", i.Vendor, i.Model, i.Serial, i.Firmware, i.Width, i.Height)

@@ -61,6 +61,13 @@ type Describer interface {
 	Describe() string
 }
 
+// Checker is implemented by devices that can be probed cheaply while idle
+// (a scanner's finger status), so an unplug is noticed before the next
+// resident needs the device.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
 // Extractor turns an image into a template and a 0..100 quality.
 type Extractor interface {
 	Extract(img *ScanImage, finger string) (template []byte, quality int, err error)

@@ -144,6 +144,16 @@ func (s *Scanner) Capture(ctx context.Context, nonce [32]byte) (*kiosk.ScanImage
 // Close implements kiosk.Scanner.
 func (s *Scanner) Close() error { return nil }
 
+// Check implements kiosk.Checker.
+func (s *Scanner) Check(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.broken {
+		return errors.New("fake scanner: unplugged")
+	}
+	return nil
+}
+
 // Describe implements kiosk.Describer.
 func (s *Scanner) Describe() string { return "fake vein scanner" }
 

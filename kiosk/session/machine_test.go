@@ -121,7 +121,9 @@ func TestResidentJourneys(t *testing.T) {
 		{"finger guidance then too many tries", []step{
 			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
 			{time.Second, Captured{Fault: NoFinger}, PlaceFinger, "", HintNoFinger, "DoCapture"},
+			{time.Second, Captured{Fault: NoFinger}, PlaceFinger, "", HintNoFinger, "DoCapture"}, // not a try
 			{2 * time.Second, Captured{Sample: poor}, PlaceFinger, "", HintNotFlat, "DoCapture"},
+			{2 * time.Second, Captured{Fault: NotFlat}, PlaceFinger, "", HintNotFlat, "DoCapture"},
 			{3 * time.Second, Captured{Fault: NotFlat}, Failed, ProblemTooManyTries, HintNotFlat, ""},
 			{200 * time.Second, Tick{}, Idle, "", "", "Wipe"},
 		}},
@@ -138,6 +140,12 @@ func TestResidentJourneys(t *testing.T) {
 			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
 			{time.Second, Captured{Err: errors.New("unplugged")}, Failed, ProblemScannerFault, "", ""},
 			{2 * time.Second, Touch{Action: ActRetry}, PlaceFinger, "", "", "DoCapture"},
+		}},
+		{"walk away leaving the card: empty captures do not keep the session", []step{
+			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{15 * time.Second, Captured{Fault: NoFinger}, PlaceFinger, "", HintNoFinger, "DoCapture"},
+			{30 * time.Second, Captured{Fault: NoFinger}, PlaceFinger, "", HintNoFinger, "DoCapture"},
+			{90 * time.Second, Tick{}, Idle, "", "", "CancelCapture,Wipe"},
 		}},
 		{"walk away", []step{
 			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},

@@ -289,8 +289,13 @@ func (m *Machine) captured(e Captured, now time.Time) []Effect {
 	if s.Phase != PlaceFinger {
 		return nil
 	}
-	m.activity(now)
 	fault := e.Fault
+	if fault != NoFinger {
+		// A capture that timed out without a finger is no sign that anyone
+		// is there: it neither keeps the session alive nor counts as a try,
+		// so a resident who walked away is timed out and wiped.
+		m.activity(now)
+	}
 	if e.Err != nil && fault == CaptureOK {
 		fault = DeviceFault
 	}
@@ -310,12 +315,12 @@ func (m *Machine) captured(e Captured, now time.Time) []Effect {
 		s.Phase, s.Problem = Failed, ProblemScannerFault
 		return nil
 	}
-	s.Tries++
 	if fault == NoFinger {
 		s.Hint = HintNoFinger
-	} else {
-		s.Hint = HintNotFlat
+		return []Effect{DoCapture{Gen: s.Gen}}
 	}
+	s.Tries++
+	s.Hint = HintNotFlat
 	if s.Tries >= m.cfg.MaxTries {
 		s.Phase, s.Problem = Failed, ProblemTooManyTries
 		return nil
