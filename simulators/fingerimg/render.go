@@ -4,6 +4,7 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+	"sync"
 )
 
 // Pose is how the finger lay and what the capture did to it: the per-capture
@@ -102,6 +103,23 @@ type renderer struct {
 	flat      float64 // apparent widening by pressure
 	blurRef   float64
 	veinVis   float64
+	scratch   *scratch
+}
+
+// scratch holds the float planes of one capture, reused across captures
+// (a 500 x 200 capture needs five planes, 2 MB).
+type scratch struct{ planes [5][]float32 }
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// plane returns plane i with n zeroed elements.
+func (s *scratch) plane(i, n int) []float32 {
+	if cap(s.planes[i]) < n {
+		s.planes[i] = make([]float32, n)
+	}
+	p := s.planes[i][:n]
+	clear(p)
+	return p
 }
 
 func (f *Finger) render(c Conditions, wantTruth bool) (*image.Gray, *Truth) {
@@ -134,7 +152,9 @@ func (f *Finger) render(c Conditions, wantTruth bool) (*image.Gray, *Truth) {
 		bg[x] = float32(darkDN + ambient + strayFrac*kexp*illum[x])
 	}
 
-	val := make([]float32, w*h)
+	rd.scratch = scratchPool.Get().(*scratch)
+	defer scratchPool.Put(rd.scratch)
+	val := rd.scratch.plane(0, w*h)
 	var truth *Truth
 	if wantTruth {
 		truth = &Truth{Placement: rd.placement, Pose: rd.pose}
@@ -276,7 +296,7 @@ func ledProfile(leds []uint8, w int) []float64 {
 func (rd *renderer) vesselDensity(truth *Truth) []float32 {
 	w, h := rd.w, rd.h
 	f := rd.f
-	layers := [3][]float32{make([]float32, w*h), make([]float32, w*h), make([]float32, w*h)}
+	layers := [3][]float32{rd.scratch.plane(1, w*h), rd.scratch.plane(2, w*h), rd.scratch.plane(3, w*h)}
 	used := [3]bool{}
 	var vmask []uint8
 	if truth != nil {
@@ -316,8 +336,20 @@ func (rd *renderer) vesselDensity(truth *Truth) []float32 {
 			amp := f.mu * math.Exp(-1.0*d) * (1 - 0.55*rd.press*shallow) * vis * rd.veinVis
 			pts = append(pts, proj{x: x, y: y, r: 0.5 * wid * rd.s * rd.sc, a: amp, d: d, vis: vis, ok: true})
 		}
-		for i := 0; i+1 < len(pts); i++ {
-			p0, p1 := pts[i], pts[i+1]
+		for i, j := 0, 0; i+1 < len(pts); i = j {
+			// Wide vessels are stamped with longer chords (up to about
+			// their radius): fewer, overlapping stamps, the same shape.
+			j = i + 1
+			if k := min(int(pts[i].r/2.5), 4); k > 1 && pts[i].ok {
+				j = min(i+k, len(pts)-1)
+				for m := i + 1; m <= j; m++ {
+					if !pts[m].ok {
+						j = i + 1
+						break
+					}
+				}
+			}
+			p0, p1 := pts[i], pts[j]
 			if !p0.ok || !p1.ok {
 				continue
 			}
@@ -336,7 +368,7 @@ func (rd *renderer) vesselDensity(truth *Truth) []float32 {
 			}
 			stampCapsule(layers[li], layers[li+1], mk, w, h, p0.x, p0.y, p1.x, p1.y, p0.r, p1.r,
 				p0.a*(1-fr), p1.a*(1-fr), p0.a*fr, p1.a*fr, rd.s)
-			if truth != nil && i%2 == 0 {
+			if truth != nil {
 				dx, dy := p1.x-p0.x, p1.y-p0.y
 				n := math.Hypot(dx, dy)
 				if n > 0 && p0.x >= 0 && p0.y >= 0 && p0.x < float64(w) && p0.y < float64(h) {
@@ -346,7 +378,7 @@ func (rd *renderer) vesselDensity(truth *Truth) []float32 {
 			}
 		}
 	}
-	tmp := make([]float32, w*h)
+	tmp := rd.scratch.plane(4, w*h)
 	od := layers[0]
 	for i := range layers {
 		if !used[i] {
@@ -448,11 +480,54 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 	// (temperature, pressure, vasomotion): it modulates vessel density.
 	bloodSeed := mix64(f.seed ^ mix64(rd.c.Seed))
 	bloodAmp := 0.12 + 0.25*(1-rd.c.Quality)
-	boneW := -0.5 / (f.boneWidth * f.boneWidth)
+	// Look-up tables for the exponentials of the pixel loop.
+	const boneN, haloN = 256, 256
+	var boneLUT [boneN + 1]float32 // phalanx shade profile across, by |t|
+	for i := range boneLUT {
+		t := float64(i) / boneN
+		boneLUT[i] = float32(f.boneAmp * math.Exp(-0.5*t*t/(f.boneWidth*f.boneWidth)))
+	}
+	var haloLUT [haloN + 1]float32 // glow by distance outside the edge
+	for i := range haloLUT {
+		haloLUT[i] = float32(halo * math.Exp(-float64(i)/haloN*haloReach/f.haloLen))
+	}
 	var fmask []uint8
 	if truth != nil {
 		fmask = truth.FingerMask.Pix
 	}
+
+	// Texture and blood filling are smooth (feature sizes of 14 px and
+	// more): evaluate them on a grid of every texGrid-th pixel, in rolled
+	// finger coordinates, and interpolate.
+	const texGrid = 4
+	gw, gh := (w-1)/texGrid+2, (h-1)/texGrid+2
+	tex := rd.scratch.plane(4, 2*gw*gh)
+	blood := tex[gw*gh:]
+	for gy := range gh {
+		for gx := range gw {
+			u, v := rd.toFinger(gx*texGrid, gy*texGrid)
+			hu := lookup(f.h, math.Max(u, 0))
+			t := 0.0
+			if hu > 1 {
+				t = clamp(v/hu, -1, 1)
+			}
+			vs := float64(rollLUT[int((t+1)*0.5*rollN+0.5)]) * hu
+			k := gy*gw + gx
+			tex[k] = float32(texAmp * (0.09*float64(valueNoise(texSeed, u/50, vs/50)) +
+				0.03*float64(valueNoise(texSeed2, u/14, vs/14))))
+			blood[k] = float32(bloodAmp * float64(valueNoise(bloodSeed, u/70, vs/70)))
+		}
+	}
+	grid := func(g []float32, px, py int) float64 {
+		gx, gy := px/texGrid, py/texGrid
+		fx := float32(px-gx*texGrid) * (1.0 / texGrid)
+		fy := float32(py-gy*texGrid) * (1.0 / texGrid)
+		k := gy*gw + gx
+		top := g[k] + (g[k+1]-g[k])*fx
+		bot := g[k+gw] + (g[k+gw+1]-g[k+gw])*fx
+		return float64(top + (bot-top)*fy)
+	}
+
 	for py := range h {
 		for px := range w {
 			i := py*w + px
@@ -493,7 +568,8 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 			if e <= -ew {
 				// Light scattered out of the finger lights its
 				// surroundings a little.
-				val[i] = bg[px] + float32(halo*illum[px]*math.Exp((e+ew)/f.haloLen))
+				k := int(math.Min(-(e+ew), haloReach) * (haloN / haloReach))
+				val[i] = bg[px] + haloLUT[k]*float32(illum[px])
 				continue
 			}
 			m := 1.0
@@ -508,20 +584,18 @@ func (rd *renderer) shade(val, od []float32, illum []float64, bg []float32, kexp
 			if hu > 1 {
 				t = clamp(v/hu, -1, 1)
 			}
-			ts := float64(rollLUT[int((t+1)*0.5*rollN+0.5)])
-			vs := ts * hu
-			n := 0.09*float64(valueNoise(texSeed, u/50, vs/50)) + 0.03*float64(valueNoise(texSeed2, u/14, vs/14))
+			n := grid(tex, px, py)
 			// Across the finger the tissue is thinner towards the edges,
 			// which therefore transmit more: a bright rim.
 			cross := rimLUT[int(math.Min(rho, 1)*rimN+0.5)]
 			jn := at(f.jnt) * (1 - 0.8*t*t)
 			// The phalanges shade the middle of the finger between the
 			// joints.
-			bone := 1 - f.boneAmp*at(f.bone)*math.Exp(boneW*t*t)
-			tissue := bright * at(f.lum) * (1 + jn) * bone * float64(cross) * (1 + texAmp*n)
+			bone := 1 - at(f.bone)*float64(boneLUT[int(math.Abs(t)*boneN+0.5)])
+			tissue := bright * at(f.lum) * (1 + jn) * bone * float64(cross) * (1 + n)
 			fing := kexp * illum[px] * tissue
 			if d := float64(od[i]); d > 1e-4 {
-				d *= 1 + bloodAmp*float64(valueNoise(bloodSeed, u/70, vs/70))
+				d *= 1 + grid(blood, px, py)
 				if d < 0.25 {
 					// Taylor series, error below 1e-5 here
 					fing *= 1 - d*(1-d*(0.5-d*(1.0/6-d/24)))
