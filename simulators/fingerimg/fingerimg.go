@@ -6,10 +6,12 @@
 // silhouette (width, taper, bend, rounded tip), joint positions, tissue
 // texture and a branching vein network with per-vessel width and depth.
 // Capture renders one image of it under Conditions: sensor size, LED
-// intensities, a capture seed and a quality knob. Every capture varies as
-// real captures do (placement, in-plane rotation, axial roll, pressure,
-// exposure, blur, noise), while the same finger seed, conditions and capture
-// seed always give the same image, bit for bit.
+// intensities, a capture (placement) seed, a frame number and a quality
+// knob. Every placement varies as real captures do (position, in-plane
+// rotation, axial roll, pressure, exposure, blur, sometimes a partly placed
+// finger); frames of one placement differ only in sensor noise. The same
+// finger seed and conditions always give the same image, bit for bit.
+// CaptureTruth adds the ground truth (finger and vessel masks, pose).
 //
 //	f := fingerimg.NewFinger(42)
 //	c := fingerimg.DefaultConditions()
