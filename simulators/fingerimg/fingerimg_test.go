@@ -516,3 +516,37 @@ func TestConcurrentCaptures(t *testing.T) {
 		}
 	}
 }
+
+func TestRollIsNonlinear(t *testing.T) {
+	roll := 12 * math.Pi / 180
+	shift := func(t0, d float64) float64 {
+		t1, vis := rollVessel(t0, d, roll)
+		if vis <= 0 {
+			return math.NaN()
+		}
+		return t1 - t0
+	}
+	if c, e := shift(0, 0.2), shift(0.8, 0.2); !(c > 1.5*e && e > 0) {
+		t.Errorf("roll shifts the centre by %.3f and a vessel near the edge by %.3f: want the centre to move most", c, e)
+	}
+	// Order across the finger is kept, and rolling back undoes the roll.
+	prev := -2.0
+	for t0 := -0.6; t0 <= 0.6; t0 += 0.05 {
+		t1, _ := rollVessel(t0, 0.3, roll)
+		if t1 <= prev {
+			t.Fatalf("roll reorders vessels at t=%.2f", t0)
+		}
+		prev = t1
+		back, _ := rollVessel(t1, 0.3, -roll)
+		if math.Abs(back-t0) > 1e-9 {
+			t.Errorf("roll and back: %.3f -> %.3f -> %.3f", t0, t1, back)
+		}
+	}
+	// A vessel turned towards the side fades; one turned past it vanishes.
+	_, front := rollVessel(0, 0, 0)
+	_, side := rollVessel(0.95, 0, roll)
+	_, gone := rollVessel(0.99, 0, 30*math.Pi/180)
+	if !(front == 1 && side < 0.6 && gone == 0) {
+		t.Errorf("visibility front %.2f, side %.2f, past the edge %.2f", front, side, gone)
+	}
+}

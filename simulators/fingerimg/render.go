@@ -319,14 +319,12 @@ func (rd *renderer) vesselDensity(truth *Truth) []float32 {
 			}
 			// Roll: the vessel sits on a cylinder of relative radius rr
 			// (deeper vessels nearer the axis) and turns with it.
-			rr := 1 - 0.3*d
-			th := math.Asin(clamp(v/hu/rr, -1, 1)) + rd.roll
-			if math.Abs(th) >= math.Pi/2 {
+			t2, vis := rollVessel(v/hu, d, rd.roll)
+			if vis <= 0 {
 				pts = append(pts, proj{})
 				continue
 			}
-			vis := clamp(1.6*math.Cos(th), 0, 1)
-			v2 := rr * math.Sin(th) * hu
+			v2 := t2 * hu
 			xn := rd.wr - f.tipMargin - u
 			yn := rd.hr/2 + lookup(f.c, u) + v2*rd.flat
 			x, y := rd.toSensor(xn, yn)
@@ -393,6 +391,21 @@ func (rd *renderer) vesselDensity(truth *Truth) []float32 {
 		}
 	}
 	return od
+}
+
+// rollVessel moves a vessel at relative position t across the finger (-1
+// .. 1) and depth d by the roll angle (radians). The vessel sits on a
+// cylinder of relative radius 1 - 0.3 d (deeper vessels lie nearer the
+// axis) and turns with it: it moves most on the centre line and least near
+// the edges, and fades as it turns away from the camera. vis is 0 when it
+// turned out of sight.
+func rollVessel(t, d, roll float64) (t2, vis float64) {
+	rr := 1 - 0.3*d
+	th := math.Asin(clamp(t/rr, -1, 1)) + roll
+	if math.Abs(th) >= math.Pi/2 {
+		return 0, 0
+	}
+	return rr * math.Sin(th), clamp(1.6*math.Cos(th), 0, 1)
 }
 
 // stampCapsule draws a tapered capsule from (x0, y0) radius r0 to (x1, y1)
