@@ -66,6 +66,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	ef := addExtractFlags(fs)
 	shiftRows := fs.Int("shift-rows", defaultShiftRows, "alignment search, template rows each way")
 	shiftCols := fs.Int("shift-cols", defaultShiftCols, "alignment search, template columns each way")
+	tolerance := fs.Bool("tolerance", false, "experimental comparison: count an enrolled vein pixel as matched when the probe has a vein within one pixel (not the production matcher)")
+	exact := fs.Bool("exact", false, "exhaustive displacement search instead of the production coarse-to-fine one")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "parallel workers")
 	fingers := fs.Int("fingers", 0, "use only the first N fingers of the manifest (0: all)")
 	fs.Usage = func() {
@@ -92,12 +94,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		entries = firstFingers(entries, *fingers)
 	}
 	start := time.Now()
-	cfg := eval.Config{Entries: entries, Extract: opt, ShiftRows: *shiftRows, ShiftCols: *shiftCols, Workers: *workers, Progress: stderr}
+	cfg := eval.Config{Entries: entries, Extract: opt, ShiftRows: *shiftRows, ShiftCols: *shiftCols, Tolerance: *tolerance, Exact: *exact, Workers: *workers, Progress: stderr}
 	rep, err := eval.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	s := eval.Summarize(rep, templateBytes(opt))
+	s := eval.Summarize(rep)
 	s.Manifest = *manifest
 	s.Workers = *workers
 	s.Elapsed = time.Since(start).Round(time.Millisecond).String()
@@ -105,7 +107,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"orientation": opt.Orientation.String(), "cropped": opt.Cropped,
 		"width": opt.Width, "height": opt.Height, "scale": opt.Scale, "sigma": opt.Sigma,
 		"fill": opt.Fill, "edge_margin": opt.EdgeMargin, "work": opt.WorkAcross, "flatten": opt.Flatten, "flatten_clip": opt.FlattenClip, "method": opt.Method.String(), "density": opt.Density,
-		"shift_rows": *shiftRows, "shift_cols": *shiftCols,
+		"shift_rows": *shiftRows, "shift_cols": *shiftCols, "tolerance": *tolerance, "exact": *exact,
 	}
 	if err := eval.WriteOutputs(*out, rep, s); err != nil {
 		return err

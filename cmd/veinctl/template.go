@@ -107,8 +107,3 @@ func writePNG(name string, im image.Image) error {
 	return f.Close()
 }
 
-// templateBytes is the size of the vein pattern and mask of one template.
-func templateBytes(o extract.Options) int {
-	words := (o.Width + 63) / 64 * o.Height
-	return 2 * 8 * words
-}

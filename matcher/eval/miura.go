@@ -10,6 +10,9 @@ import (
 // every (dy, dx) shift costs one AND + popcount per word.
 type probe struct {
 	w, h, stride, cw int
+	// dil holds the shifted copies of the probe dilated by one pixel when
+	// the comparison tolerates one pixel of deformation; nil otherwise.
+	dil [][]uint64
 	// shifted[dx+cw] row y is the probe row y moved so that its bit x is
 	// the probe's bit x+dx (zero outside).
 	shifted [][]uint64
@@ -23,6 +26,43 @@ func newProbe(p *matcher.Pattern, cw int) *probe {
 			shiftRow(buf[y*p.Stride:(y+1)*p.Stride], p.Bits[y*p.Stride:(y+1)*p.Stride], dx)
 		}
 		q.shifted[dx+cw] = buf
+	}
+	return q
+}
+
+// dilate returns p grown by one pixel in the 8-neighbourhood.
+func dilate(p *matcher.Pattern) *matcher.Pattern {
+	q := matcher.NewPattern(p.W, p.H)
+	st := p.Stride
+	row := make([]uint64, st)
+	tmp := make([]uint64, st)
+	for y := 0; y < p.H; y++ {
+		clear(row)
+		for dy := -1; dy <= 1; dy++ {
+			yy := y + dy
+			if yy < 0 || yy >= p.H {
+				continue
+			}
+			src := p.Bits[yy*st : (yy+1)*st]
+			for i := range row {
+				row[i] |= src[i]
+			}
+		}
+		copy(tmp, row)
+		dst := q.Bits[y*st : (y+1)*st]
+		shiftRow(dst, tmp, 1)
+		for i := range dst {
+			dst[i] |= tmp[i]
+		}
+		shiftRow(row, tmp, -1)
+		for i := range dst {
+			dst[i] |= row[i]
+		}
+	}
+	if r := p.W % 64; r != 0 {
+		for y := 0; y < p.H; y++ {
+			q.Bits[y*st+st-1] &= (1 << uint(r)) - 1
+		}
 	}
 	return q
 }
@@ -80,6 +120,9 @@ func (q *probe) score(r *matcher.Pattern, ch int) float64 {
 	for t := 0; t <= 2*ch; t++ {
 		for s := 0; s <= 2*cw; s++ {
 			sh := q.shifted[s]
+			if q.dil != nil {
+				sh = q.dil[s]
+			}
 			nm := 0
 			base := t * st
 			for i, v := range rc {

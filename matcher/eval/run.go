@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/matcher/extract"
 )
 
@@ -21,6 +22,12 @@ type Config struct {
 	// ShiftRows and ShiftCols bound the search of the best alignment in
 	// template pixels (Miura's ch and cw).
 	ShiftRows, ShiftCols int
+	// Tolerance selects the experimental ToleranceComparator.
+	Tolerance bool
+	// Exact uses the exhaustive displacement search.
+	Exact bool
+	// Finger is stored in the templates (ISO/IEC 19794 position, 0 unknown).
+	Finger uint8
 	// Workers is the number of goroutines (default GOMAXPROCS).
 	Workers int
 	// Progress, if set, receives progress lines.
@@ -44,7 +51,9 @@ type Failure struct {
 type Report struct {
 	Entries     []Entry
 	Results     []*extract.Result // nil where extraction failed
-	ExtractTime []time.Duration   // per image, wall time while all workers ran
+	Templates   []*matcher.Template
+	Params      matcher.Params
+	ExtractTime []time.Duration // per image, wall time while all workers ran
 	Failures    []Failure
 	Comparisons []Comparison
 	Scores      Scores
@@ -54,21 +63,40 @@ type Report struct {
 	Fingers     int
 }
 
-// Comparator turns a probe into something that scores enrolled templates;
-// prepare is called once per probe image.
+// Comparator turns a probe template into a function scoring enrolled
+// templates; Prepare is called once per probe image.
 type Comparator interface {
-	Prepare(probe *extract.Result) func(enrolled *extract.Result) float64
+	Prepare(probe *matcher.Template) (func(enrolled *matcher.Template) float64, error)
 }
 
-// MiuraComparator is Miura's score with the given shift window.
-type MiuraComparator struct{ ShiftRows, ShiftCols int }
+// MatcherComparator is the production comparison: matcher.Probe.Score
+// (coarse-to-fine search), or with Exact the exhaustive ScoreExact.
+type MatcherComparator struct{ Exact bool }
 
 // Prepare implements Comparator.
-func (m MiuraComparator) Prepare(p *extract.Result) func(*extract.Result) float64 {
-	cw := min(m.ShiftCols, (p.Vein.W-1)/2)
-	ch := min(m.ShiftRows, (p.Vein.H-1)/2)
-	q := newProbe(p.Vein, cw)
-	return func(e *extract.Result) float64 { return q.score(e.Vein, ch) }
+func (m MatcherComparator) Prepare(t *matcher.Template) (func(*matcher.Template) float64, error) {
+	p, err := matcher.NewProbe(t)
+	if err != nil {
+		return nil, err
+	}
+	if m.Exact {
+		return p.ScoreExact, nil
+	}
+	return p.Score, nil
+}
+
+// ToleranceComparator is an experimental variant of Miura's score, not the
+// production one: a vein pixel of the enrolled pattern counts as matched
+// when the probe has a vein within one pixel of it.
+type ToleranceComparator struct{}
+
+// Prepare implements Comparator.
+func (ToleranceComparator) Prepare(t *matcher.Template) (func(*matcher.Template) float64, error) {
+	cw := min(t.ShiftCols, (t.Vein.W-1)/2)
+	ch := min(t.ShiftRows, (t.Vein.H-1)/2)
+	q := newProbe(t.Vein, cw)
+	q.dil = newProbe(dilate(t.Vein), cw).shifted
+	return func(e *matcher.Template) float64 { return q.score(e.Vein, ch) }, nil
 }
 
 // Pairs returns the FVC protocol over entries: genuine comparisons between
@@ -110,10 +138,14 @@ func Pairs(entries []Entry, ok []bool) (pairs []Comparison, fingers int) {
 	return pairs, len(order)
 }
 
-// Run extracts every image and scores the protocol's pairs with Miura's
-// comparison, on all cores.
+// Run extracts every image and scores the protocol's pairs with the
+// production comparison (matcher.Probe.Score), on all cores.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	return RunWith(ctx, cfg, MiuraComparator{cfg.ShiftRows, cfg.ShiftCols})
+	var c Comparator = MatcherComparator{Exact: cfg.Exact}
+	if cfg.Tolerance {
+		c = ToleranceComparator{}
+	}
+	return RunWith(ctx, cfg, c)
 }
 
 // RunWith is Run with another comparator.
@@ -123,7 +155,12 @@ func RunWith(ctx context.Context, cfg Config, cmp Comparator) (*Report, error) {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	n := len(cfg.Entries)
-	rep := &Report{Entries: cfg.Entries, Results: make([]*extract.Result, n), ExtractTime: make([]time.Duration, n)}
+	params := cfg.Extract.Params(cfg.ShiftRows, cfg.ShiftCols)
+	if err := params.Validate(); err != nil {
+		return nil, err
+	}
+	rep := &Report{Entries: cfg.Entries, Results: make([]*extract.Result, n), Templates: make([]*matcher.Template, n),
+		ExtractTime: make([]time.Duration, n), Params: params}
 	errs := make([]error, n)
 	start := time.Now()
 	var done atomic.Int64
@@ -141,6 +178,9 @@ func RunWith(ctx context.Context, cfg Config, cmp Comparator) (*Report, error) {
 			t1 := time.Now()
 			rep.Results[i], err = extract.Extract(img, cfg.Extract)
 			rep.ExtractTime[i] = time.Since(t1)
+		}
+		if err == nil {
+			rep.Templates[i], err = rep.Results[i].Template(params, cfg.Finger)
 		}
 		errs[i] = err
 		progress("extract", done.Add(1), int64(n))
@@ -168,11 +208,16 @@ func RunWith(ctx context.Context, cfg Config, cmp Comparator) (*Report, error) {
 	}
 	done.Store(0)
 	total := int64(len(pairs))
+	var prepErr atomic.Pointer[error]
 	parallel(ctx, workers, len(probes), func(j int) {
 		b := probes[j]
-		sc := cmp.Prepare(rep.Results[b])
+		sc, err := cmp.Prepare(rep.Templates[b])
+		if err != nil {
+			prepErr.CompareAndSwap(nil, &err)
+			return
+		}
 		for _, pi := range byProbe[b] {
-			pairs[pi].Score = sc(rep.Results[pairs[pi].Enrolled])
+			pairs[pi].Score = sc(rep.Templates[pairs[pi].Enrolled])
 			if d := done.Add(1); d%2000 == 0 || d == total {
 				progress("compare", d, total)
 			}
@@ -180,6 +225,9 @@ func RunWith(ctx context.Context, cfg Config, cmp Comparator) (*Report, error) {
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if e := prepErr.Load(); e != nil {
+		return nil, *e
 	}
 	rep.Comparisons = pairs
 	for _, p := range pairs {
@@ -194,8 +242,11 @@ func RunWith(ctx context.Context, cfg Config, cmp Comparator) (*Report, error) {
 	for i := 0; i < len(pairs); i += step {
 		p := pairs[i]
 		t0 := time.Now()
-		sc := cmp.Prepare(rep.Results[p.Probe])
-		_ = sc(rep.Results[p.Enrolled])
+		sc, err := cmp.Prepare(rep.Templates[p.Probe])
+		if err != nil {
+			return nil, err
+		}
+		_ = sc(rep.Templates[p.Enrolled])
 		rep.CompareTime = append(rep.CompareTime, time.Since(t0))
 	}
 	return rep, nil

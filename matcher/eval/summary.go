@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/qingshan-gov/veinkiosk/matcher"
 	"math"
 	"os"
 	"path/filepath"
@@ -39,6 +40,8 @@ type Summary struct {
 	QualityGenuineRank float64            `json:"quality_genuine_spearman"`
 	QualityBands       []Band             `json:"quality_bands"`
 	Calibration        []CalibrationPoint `json:"calibration"`
+	ParamsHash         string             `json:"params_hash"`
+	Params             matcher.Params     `json:"params"`
 	Settings           map[string]any     `json:"settings"`
 	Workers            int                `json:"workers"`
 	Elapsed            string             `json:"elapsed"`
@@ -54,9 +57,21 @@ type Band struct {
 	FNMRAtFMR1e2 float64 `json:"fnmr_at_fmr_1e-2"`
 }
 
-// Summarize computes the summary of a report. templateBytes is the size of
-// one encoded template.
-func Summarize(r *Report, templateBytes int) Summary {
+// Summarize computes the summary of a report.
+func Summarize(r *Report) Summary {
+	var sizes []float64
+	for _, t := range r.Templates {
+		if t == nil {
+			continue
+		}
+		if b, err := t.MarshalBinary(); err == nil {
+			sizes = append(sizes, float64(len(b)))
+		}
+	}
+	templateBytes := 0
+	if len(sizes) > 0 {
+		templateBytes = int(percentile(sizes, 50))
+	}
 	s := Summary{
 		Images:            len(r.Entries),
 		Fingers:           r.Fingers,
@@ -90,6 +105,8 @@ func Summarize(r *Report, templateBytes int) Summary {
 	s.CompareUsP50 = durationsP50(r.CompareTime, time.Microsecond)
 	s.GenuineMean, s.ImpostorMean = mean(r.Scores.Genuine), mean(r.Scores.Impostor)
 	s.Calibration = r.Scores.Calibration(CalibrationTargets)
+	s.Params = r.Params
+	s.ParamsHash = fmt.Sprintf("%08x", r.Params.ParamsHash())
 
 	// Does quality predict the genuine score?
 	var q, sc []float64

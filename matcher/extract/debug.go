@@ -21,6 +21,10 @@ func drawRegion(g *Gray, r *Region) image.Image {
 		out.Set(x, int(r.Lower[x]+0.5), red)
 		out.Set(x, int(r.A+r.B*float64(x)+0.5), green)
 	}
+	for y := 0; y < g.H; y++ {
+		out.Set(int(r.Left+0.5), y, red)
+		out.Set(int(r.Right+0.5), y, red)
+	}
 	return out
 }
 

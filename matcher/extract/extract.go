@@ -232,6 +232,9 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 	s := min(1, float64(opt.WorkAcross)/float64(g.H))
 	wk := resizeArea(g, max(MinImageSide/2, int(math.Round(float64(g.W)*s))), max(MinImageSide/2, int(math.Round(float64(g.H)*s))))
 	debug("1-work", wk, 0, 255)
+	if lo, hi := spread(wk); hi-lo < MinContrast {
+		return nil, fmt.Errorf("%w: grey levels span only %.0f (blank or saturated image)", ErrNoFinger, hi-lo)
+	}
 
 	// 3. Finger region and midline.
 	var r *Region
@@ -257,15 +260,15 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 	if opt.Cropped {
 		fill = 1
 	}
-	norm, emask := normalize(wk, r, ew, eh, fill, opt.EdgeMargin*r.Width)
+	norm, emask, efull := normalize(wk, r, ew, eh, fill, opt.EdgeMargin*r.Width)
 	debug("3-normalized", norm, 0, 255)
 
 	// 5. Contrast: stretch the finger's grey levels to [0, 1], or
 	// equalise local contrast.
 	if opt.Flatten > 0 {
-		flatten(norm, emask, opt.Flatten, opt.FlattenClip)
+		flatten(norm, efull, opt.Flatten, opt.FlattenClip)
 	} else {
-		contrastStretch(norm, emask)
+		contrastStretch(norm, efull)
 	}
 	debug("4-enhanced", norm, 0, 1)
 
@@ -273,13 +276,13 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 	var gm *Gray
 	switch opt.Method {
 	case MethodHessian:
-		gm = principalCurvature(norm, emask, opt.Sigma)
+		gm = principalCurvature(norm, efull, opt.Sigma)
 	case MethodDark:
-		gm = darkness(norm, emask, opt.Sigma)
+		gm = darkness(norm, efull, opt.Sigma)
 	default:
-		gm = maximumCurvature(norm, emask, opt.Sigma)
+		gm = maximumCurvature(norm, efull, opt.Sigma)
 	}
-	debug("5-curvature", gm, 0, 0)
+	debug("5-veins", gm, 0, 0)
 
 	// 7. Reduction to the template geometry and binarisation.
 	vein, mask, resp := reduce(gm, emask, opt.Scale, opt.Width, opt.Height, opt.Density)
@@ -292,6 +295,32 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 	res.Metrics = measure(norm, emask, gm, vein, mask, r, wk.H, opt.Cropped)
 	res.Quality = res.Metrics.Score()
 	return res, nil
+}
+
+// MinContrast is the least spread between the 2nd and 98th percentile grey
+// levels of an image that can hold a finger.
+const MinContrast = 12
+
+// spread returns the 2nd and 98th percentile of g's values.
+func spread(g *Gray) (lo, hi float32) {
+	var hist [256]int
+	for _, v := range g.Pix {
+		hist[int(max(0, min(255, v)))]++
+	}
+	n := len(g.Pix)
+	acc := 0
+	lo, hi = -1, 255
+	for i, c := range hist {
+		acc += c
+		if lo < 0 && acc*50 >= n {
+			lo = float32(i)
+		}
+		if acc*50 >= n*49 {
+			hi = float32(i)
+			break
+		}
+	}
+	return lo, hi
 }
 
 // contrastStretch maps the 1st..99th percentile of the masked pixels of g to

@@ -9,9 +9,10 @@ import "math"
 // capture of a finger lands on the same geometry whatever its position,
 // tilt and distance to the camera. mask is 1 where the sample lies inside
 // the finger, at least margin working pixels from either edge.
-func normalize(g *Gray, r *Region, ew, eh int, fill, margin float64) (out *Gray, mask []bool) {
+func normalize(g *Gray, r *Region, ew, eh int, fill, margin float64) (out *Gray, mask, full []bool) {
 	out = NewGray(ew, eh)
 	mask = make([]bool, ew*eh)
+	full = make([]bool, ew*eh)
 	theta := math.Atan(r.B)
 	cos, sin := math.Cos(theta), math.Sin(theta)
 	length := float64(g.W)
@@ -33,10 +34,13 @@ func normalize(g *Gray, r *Region, ew, eh int, fill, margin float64) (out *Gray,
 				continue
 			}
 			xi := min(max(int(x+0.5), 0), g.W-1)
-			mask[i] = y >= float64(r.Upper[xi])+margin && y <= float64(r.Lower[xi])-margin
+			mask[i] = y >= float64(r.Upper[xi])+margin && y <= float64(r.Lower[xi])-margin &&
+				x >= float64(r.Left)+margin && x <= float64(r.Right)-margin
+			full[i] = y >= float64(r.Upper[xi]) && y <= float64(r.Lower[xi]) &&
+				x >= float64(r.Left) && x <= float64(r.Right)
 		}
 	}
-	return out, mask
+	return out, mask, full
 }
 
 // bilinear samples g at (x, y) in pixel-centre coordinates, clamping to the

@@ -12,6 +12,9 @@ import (
 type Region struct {
 	Upper, Lower []float32
 	A, B         float64
+	// Left and Right bound the finger along its axis: columns outside are
+	// background (beyond the finger tip, or an empty end of the image).
+	Left, Right float32
 	// Width is the median finger width in working pixels.
 	Width float64
 	// Contrast is the mean of the edge responses, in grey levels: how
@@ -78,7 +81,50 @@ func leeEdges(g *Gray, smoothX float64, d int) (*Region, error) {
 	if err := r.fit(); err != nil {
 		return nil, err
 	}
+	r.Left, r.Right = fingerEnds(g, r)
 	return r, nil
+}
+
+// fingerEnds finds where the finger stops along its axis (the tip, or the
+// end of the finger in the picture): the mean grey level of each column
+// between the edges is compared with the finger's median level and the
+// darkest level of the image; columns at either end below 35 % of the way from
+// the dark level to the finger level are background. Without a clear contrast the whole length is
+// finger.
+func fingerEnds(g *Gray, r *Region) (left, right float32) {
+	w := g.W
+	prof := make([]float32, w)
+	var dark float32 = 255
+	for x := 0; x < w; x++ {
+		a := int(r.Upper[x]+0.5) + int(0.15*r.Width)
+		b := int(r.Lower[x]+0.5) - int(0.15*r.Width)
+		a, b = max(0, a), min(g.H-1, b)
+		if b < a {
+			a, b = min(max(int(r.A), 0), g.H-1), min(max(int(r.A), 0), g.H-1)
+		}
+		var s float32
+		for y := a; y <= b; y++ {
+			v := g.Pix[y*w+x]
+			s += v
+			dark = min(dark, v)
+		}
+		prof[x] = s / float32(b-a+1)
+	}
+	sorted := slices.Clone(prof)
+	slices.Sort(sorted)
+	finger := sorted[len(sorted)/2]
+	left, right = 0, float32(w-1)
+	if finger-dark < 20 {
+		return left, right
+	}
+	cut := dark + (finger-dark)*0.35
+	for x := 0; x < w/3 && prof[x] < cut; x++ {
+		left = float32(x + 1)
+	}
+	for x := w - 1; x > w-w/3 && prof[x] < cut; x-- {
+		right = float32(x - 1)
+	}
+	return left, right
 }
 
 func p90(v []float32) float32 {
@@ -135,6 +181,7 @@ func croppedRegion(w, h int) *Region {
 		r.Lower[x] = float32(h - 1)
 	}
 	r.A, r.Width = float64(h-1)/2, float64(h-1)
+	r.Left, r.Right = 0, float32(w-1)
 	return r
 }
 

@@ -1,0 +1,357 @@
+package extract
+
+import (
+	"errors"
+	"image"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/qingshan-gov/veinkiosk/matcher"
+)
+
+func TestGaussianKernels(t *testing.T) {
+	for _, sigma := range []float64{1, 2.5, 4} {
+		g, d1, d2 := gaussianKernels(sigma, 4)
+		var sg, r1, r2, c1, c2 float64
+		r := len(g) / 2
+		for i := range g {
+			x := float64(i - r)
+			sg += float64(g[i])
+			// convolution at 0 of f(t) = t is sum f(-x) k(x)
+			r1 += -x * float64(d1[i])
+			r2 += x * x / 2 * float64(d2[i])
+			c1 += float64(d1[i])
+			c2 += float64(d2[i])
+		}
+		for name, got := range map[string]float64{"sum g": sg, "d1 on ramp": r1, "d2 on parabola": r2} {
+			if math.Abs(got-1) > 1e-4 {
+				t.Errorf("sigma %v: %s = %v, want 1", sigma, name, got)
+			}
+		}
+		if math.Abs(c1) > 1e-5 || math.Abs(c2) > 1e-5 {
+			t.Errorf("sigma %v: derivative kernels respond to a constant: %v %v", sigma, c1, c2)
+		}
+	}
+}
+
+func TestResizeAreaKeepsMean(t *testing.T) {
+	g := NewGray(97, 41)
+	var sum float64
+	for i := range g.Pix {
+		g.Pix[i] = float32(i % 13 * 7)
+		sum += float64(g.Pix[i])
+	}
+	for _, sz := range [][2]int{{48, 20}, {31, 7}, {97, 41}, {150, 60}} {
+		r := resizeArea(g, sz[0], sz[1])
+		var s float64
+		for _, v := range r.Pix {
+			s += float64(v)
+		}
+		if got, want := s/float64(len(r.Pix)), sum/float64(len(g.Pix)); math.Abs(got-want) > 0.5 {
+			t.Errorf("%v: mean %v, want %v", sz, got, want)
+		}
+	}
+	c := NewGray(10, 10)
+	for i := range c.Pix {
+		c.Pix[i] = 77
+	}
+	for _, v := range resizeArea(c, 3, 7).Pix {
+		if math.Abs(float64(v)-77) > 1e-3 {
+			t.Fatalf("constant image resampled to %v", v)
+		}
+	}
+}
+
+func TestTranspose(t *testing.T) {
+	g := NewGray(3, 2)
+	copy(g.Pix, []float32{1, 2, 3, 4, 5, 6})
+	tr := transpose(g)
+	if tr.W != 2 || tr.H != 3 || tr.At(0, 2) != 3 || tr.At(1, 0) != 4 || tr.At(1, 2) != 6 {
+		t.Fatalf("transpose: %+v", tr)
+	}
+}
+
+func TestLeeEdgesFindTheFinger(t *testing.T) {
+	spec := fingerSpec{w: 240, h: 120, width: 70, angle: 0.05, dy: 6, noise: 3, seed: 1}
+	g, err := FromImage(spec.draw())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := leeEdges(g, 4, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(r.B-math.Tan(spec.angle)) > 0.01 {
+		t.Errorf("midline slope %v, want %v", r.B, math.Tan(spec.angle))
+	}
+	mid := r.A + r.B*120
+	if want := 60 + spec.dy; math.Abs(mid-want) > 1.5 {
+		t.Errorf("midline at the centre column %v, want %v", mid, want)
+	}
+	if want := spec.width / math.Cos(spec.angle); math.Abs(r.Width-want) > 3 {
+		t.Errorf("width %v, want %v", r.Width, want)
+	}
+}
+
+func TestFingerEnds(t *testing.T) {
+	// A finger whose tip ends at 80 % of the image width.
+	img := fingerSpec{w: 240, h: 100, width: 70, noise: 2, seed: 3}.draw()
+	for y := 0; y < 100; y++ {
+		for x := 192; x < 240; x++ {
+			img.Pix[y*img.Stride+x] = 18
+		}
+	}
+	g, _ := FromImage(img)
+	r, err := leeEdges(g, 4, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Left != 0 || math.Abs(float64(r.Right)-191) > 3 {
+		t.Errorf("finger ends %v..%v, want 0..191", r.Left, r.Right)
+	}
+}
+
+func TestMaximumCurvatureFindsALine(t *testing.T) {
+	g := NewGray(60, 40)
+	mask := make([]bool, len(g.Pix))
+	for y := 0; y < g.H; y++ {
+		for x := 0; x < g.W; x++ {
+			d := float64(y - 20)
+			g.Pix[y*g.W+x] = float32(0.8 - 0.5*math.Exp(-d*d/8))
+			mask[y*g.W+x] = true
+		}
+	}
+	for name, fn := range map[string]func(*Gray, []bool, float64) *Gray{"mc": maximumCurvature, "hessian": principalCurvature} {
+		out := fn(g, mask, 2)
+		// The strongest response of every inner column is on the line.
+		for x := 10; x < 50; x++ {
+			best, by := float32(-1), -1
+			for y := 0; y < g.H; y++ {
+				if v := out.Pix[y*g.W+x]; v > best {
+					best, by = v, y
+				}
+			}
+			if by < 19 || by > 21 {
+				t.Errorf("%s: column %d peaks at row %d, want 20", name, x, by)
+				break
+			}
+		}
+	}
+}
+
+func TestExtractErrors(t *testing.T) {
+	if _, err := Extract(nil, DefaultOptions()); !errors.Is(err, ErrImage) {
+		t.Errorf("nil image: %v", err)
+	}
+	if _, err := Extract(image.NewGray(image.Rect(0, 0, 10, 300)), DefaultOptions()); !errors.Is(err, ErrImage) {
+		t.Errorf("tiny image: %v", err)
+	}
+	blank := image.NewGray(image.Rect(0, 0, 300, 120))
+	for i := range blank.Pix {
+		blank.Pix[i] = 90
+	}
+	if _, err := Extract(blank, DefaultOptions()); !errors.Is(err, ErrNoFinger) {
+		t.Errorf("blank image: %v", err)
+	}
+	bad := DefaultOptions()
+	bad.Sigma = 0
+	if _, err := Extract(fingerSpec{w: 300, h: 120, width: 70, seed: 1}.draw(), bad); !errors.Is(err, ErrOptions) {
+		t.Errorf("sigma 0: %v", err)
+	}
+}
+
+func TestParseOrientationAndMethod(t *testing.T) {
+	for s, want := range map[string]Orientation{"auto": Auto, "horizontal": Horizontal, "vertical": Vertical} {
+		if got, err := ParseOrientation(s); err != nil || got != want || got.String() != s {
+			t.Errorf("ParseOrientation(%q) = %v, %v", s, got, err)
+		}
+	}
+	for s, want := range map[string]Method{"mc": MethodMC, "hessian": MethodHessian, "dark": MethodDark} {
+		if got, err := ParseMethod(s); err != nil || got != want || got.String() != s {
+			t.Errorf("ParseMethod(%q) = %v, %v", s, got, err)
+		}
+	}
+	if _, err := ParseOrientation("diagonal"); !errors.Is(err, ErrOptions) {
+		t.Error("bad orientation accepted")
+	}
+	if _, err := ParseMethod("magic"); !errors.Is(err, ErrOptions) {
+		t.Error("bad method accepted")
+	}
+}
+
+// score compares two results with Miura's score and a small shift window.
+func score(a, b *Result) float64 { return matcher.ReferenceMiuraScore(a.Vein, b.Vein, 4, 10) }
+
+func mustExtract(t testing.TB, img image.Image, opt Options) *Result {
+	t.Helper()
+	r, err := Extract(img, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Vein.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Mask.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestExtractSeparatesFingers is the pipeline end to end on synthetic
+// fingers: a second capture of the same finger, moved, tilted and noisier,
+// must score clearly higher than a different finger.
+func TestExtractSeparatesFingers(t *testing.T) {
+	opt := DefaultOptions()
+	base := fingerSpec{w: 500, h: 200, width: 130, noise: 3, veins: randomVeins(1, 7), seed: 1}
+	moved := base
+	moved.angle, moved.dy, moved.width, moved.noise, moved.seed = 0.04, 9, 124, 5, 2
+	other := base
+	other.veins, other.seed = randomVeins(2, 7), 3
+
+	a := mustExtract(t, base.draw(), opt)
+	b := mustExtract(t, moved.draw(), opt)
+	c := mustExtract(t, other.draw(), opt)
+	for name, r := range map[string]*Result{"base": a, "moved": b, "other": c} {
+		vein, mask := r.Vein.Count(), r.Mask.Count()
+		if cov := float64(mask) / float64(opt.Width*opt.Height); cov < 0.5 {
+			t.Errorf("%s: mask covers %.2f of the template", name, cov)
+		}
+		if d := float64(vein) / float64(mask); d < 0.1 || d > 0.5 {
+			t.Errorf("%s: vein density %.2f", name, d)
+		}
+		if r.Quality < 50 {
+			t.Errorf("%s: quality %d for a clean capture (%+v)", name, r.Quality, r.Metrics)
+		}
+		// The vein pattern lies inside the mask.
+		for i, w := range r.Vein.Bits {
+			if w&^r.Mask.Bits[i] != 0 {
+				t.Fatalf("%s: vein pixels outside the mask", name)
+			}
+		}
+	}
+	gen, imp := score(a, b), score(a, c)
+	t.Logf("genuine %.3f impostor %.3f", gen, imp)
+	if gen < 0.3 || gen < imp+0.1 {
+		t.Errorf("genuine score %.3f, impostor %.3f: the same finger does not stand out", gen, imp)
+	}
+}
+
+// TestExtractVerticalEqualsHorizontal: the same finger drawn vertically
+// gives the same template, with orientation detected or given.
+func TestExtractVerticalEqualsHorizontal(t *testing.T) {
+	h := fingerSpec{w: 450, h: 300, width: 220, noise: 2, veins: randomVeins(4, 6), seed: 5}
+	v := h
+	v.vertical, v.w, v.h = true, 300, 450
+	opt := DefaultOptions()
+	a := mustExtract(t, h.draw(), opt)
+	b := mustExtract(t, v.draw(), opt)
+	opt.Orientation = Vertical
+	c := mustExtract(t, v.draw(), opt)
+	if s := score(a, b); s < 0.4 {
+		t.Errorf("vertical (auto) vs horizontal: score %.3f", s)
+	}
+	if b.Vein.Count() != c.Vein.Count() {
+		t.Errorf("auto and explicit vertical differ: %d vs %d vein pixels", b.Vein.Count(), c.Vein.Count())
+	}
+}
+
+func TestExtractCropped(t *testing.T) {
+	// A finger filling the whole image, as a pre-cropped region of interest.
+	spec := fingerSpec{w: 440, h: 150, width: 170, noise: 2, veins: randomVeins(6, 6), seed: 7}
+	opt := DefaultOptions()
+	opt.Cropped = true
+	r := mustExtract(t, spec.draw(), opt)
+	if cov := float64(r.Mask.Count()) / float64(opt.Width*opt.Height); cov < 0.75 {
+		t.Errorf("cropped: mask covers %.2f", cov)
+	}
+}
+
+// TestQualityDropsOnBadCaptures: a blurred capture with faint veins and a
+// finger covering little of the image score lower than a good one.
+func TestQualityDropsOnBadCaptures(t *testing.T) {
+	opt := DefaultOptions()
+	good := fingerSpec{w: 500, h: 200, width: 130, noise: 3, veins: randomVeins(8, 7), seed: 9}
+	faint := good
+	for i := range faint.veins {
+		faint.veins[i].depth /= 10
+	}
+	faint.noise = 6
+	thin := good
+	thin.width = 45
+	qg := mustExtract(t, good.draw(), opt).Quality
+	for name, spec := range map[string]fingerSpec{"faint": faint, "thin": thin} {
+		r, err := Extract(spec.draw(), opt)
+		if err != nil {
+			continue // refusing the capture is also right
+		}
+		if r.Quality >= qg {
+			t.Errorf("%s capture quality %d, good capture %d (%+v)", name, r.Quality, qg, r.Metrics)
+		}
+	}
+}
+
+func TestDebugStages(t *testing.T) {
+	opt := DefaultOptions()
+	stages := map[string]image.Rectangle{}
+	opt.Debug = func(stage string, img image.Image) { stages[stage] = img.Bounds() }
+	mustExtract(t, fingerSpec{w: 500, h: 200, width: 130, veins: randomVeins(1, 5), seed: 1}.draw(), opt)
+	for _, s := range []string{"0-input", "1-work", "2-edges", "3-normalized", "4-enhanced", "5-veins", "6-response", "7-mask", "8-vein"} {
+		if _, ok := stages[s]; !ok {
+			t.Errorf("no debug image for stage %s (have %v)", s, stages)
+		}
+	}
+	if b := stages["8-vein"]; b.Dx() != opt.Width || b.Dy() != opt.Height {
+		t.Errorf("vein stage %v", b)
+	}
+}
+
+// BenchmarkExtract measures extraction of synthetic captures the size of
+// the project's scanner (500 x 200, horizontal) and of NUPT-FPV (300 x 450,
+// vertical).
+func BenchmarkExtract(b *testing.B) {
+	for _, spec := range []fingerSpec{
+		{w: 500, h: 200, width: 130, noise: 3, veins: randomVeins(1, 7), seed: 1},
+		{w: 300, h: 450, vertical: true, width: 230, noise: 3, veins: randomVeins(2, 7), seed: 2},
+	} {
+		img := spec.draw()
+		b.Run(img.Bounds().Size().String(), func(b *testing.B) {
+			opt := DefaultOptions()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Extract(img, opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkExtractReal measures extraction of real images when
+// ../shared/data is present (it is not in CI).
+func BenchmarkExtractReal(b *testing.B) {
+	for _, c := range []struct{ file string }{
+		{"nupt-fpv/001_1_01.png"},
+		{"fvusm-roi-dev/m_001_1_01.jpg"},
+	} {
+		name := filepath.Join("..", "..", "..", "shared", "data", c.file)
+		f, err := os.Open(name)
+		if err != nil {
+			b.Skipf("real data not present: %v", err)
+		}
+		img, _, err := image.Decode(f)
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(filepath.Base(filepath.Dir(c.file)), func(b *testing.B) {
+			opt := DefaultOptions()
+			for b.Loop() {
+				if _, err := Extract(img, opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
