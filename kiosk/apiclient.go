@@ -65,8 +65,19 @@ func mapErr(err error) error {
 			s = session.ErrRejected
 		}
 	}
-	return fmt.Errorf("%w: %s", s, ae.Code) // the code only: messages may name people
+	return &APIError{Kind: s, Code: ae.Code} // the code only: messages may name people
 }
+
+// APIError is a server answer as the kiosk keeps it: the session sentinel
+// it maps to and the API's stable code, never the message (which may name
+// people).
+type APIError struct {
+	Kind error
+	Code string
+}
+
+func (e *APIError) Error() string { return e.Kind.Error() + ": " + e.Code }
+func (e *APIError) Unwrap() error { return e.Kind }
 
 // Ping implements Server (the signed catalogue call proves both the
 // network and this kiosk's registration).

@@ -414,6 +414,14 @@ func TestBrowserStaffEnrolment(t *testing.T) {
 		t.Fatal(err)
 	}
 	click(t, ctx, `button[data-act="supervisor"]`)
+	// The server consumed the captures' nonces: capture again under the
+	// supervisor's override.
+	waitAccepted(t, r.url, [2]int{0, 0})
+	for i, q := range []int{81, 82, 83, 84, 85, 86} {
+		place(q)
+		waitAccepted(t, r.url, [][2]int{{1, 0}, {2, 0}, {3, 0}, {3, 1}, {3, 2}, {3, 3}}[i])
+	}
+	click(t, ctx, `button[data-act="confirm"]`)
 	phase(t, ctx, "enrol_done")
 	if got := r.server.Residents[wang.IDNumber].Enrolled; got != "wang" {
 		t.Fatalf("resident enrolled as %q", got)

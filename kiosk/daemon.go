@@ -247,7 +247,12 @@ func (d *Daemon) timed(op string, fn func() error) error {
 	err := fn()
 	d.metrics.serverCall(op, start, err)
 	if err != nil {
-		d.log.Warn("server call failed", "op", op, "err", errClass(err))
+		var ae *APIError
+		code := ""
+		if errors.As(err, &ae) {
+			code = ae.Code
+		}
+		d.log.Warn("server call failed", "op", op, "err", errClass(err), "code", code)
 	}
 	return err
 }
@@ -332,7 +337,10 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 	case session.DoEnrol:
 		d.spawn(ctx, 3*d.serverTimeout(), func(c context.Context) session.Event {
 			var o session.EnrolOutcome
-			err := d.timed("enrol", func() (err error) { o, err = d.server.Enrol(c, e.StaffToken, e.Card, e.Fingers, ""); return })
+			err := d.timed("enrol", func() (err error) {
+				o, err = d.server.Enrol(c, e.StaffToken, e.Card, e.Fingers, e.OverrideCase)
+				return
+			})
 			if err == nil {
 				d.log.Info("enrolment", "replaced", o.Replaced, "needs_supervisor", o.NeedsSupervisor)
 			}
@@ -348,11 +356,7 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 				if !sup.Supervisor {
 					return session.ErrDenied
 				}
-				if err := d.server.OverrideCase(c, sup.Token, e.CaseID, "confirmed at the kiosk by the station supervisor"); err != nil {
-					return err
-				}
-				_, err = d.server.Enrol(c, e.StaffToken, e.Card, e.Fingers, e.CaseID)
-				return err
+				return d.server.OverrideCase(c, sup.Token, e.CaseID, "confirmed at the kiosk by the station supervisor")
 			})
 			return session.SupervisorConfirmed{Gen: e.Gen, Err: err}
 		})

@@ -151,19 +151,17 @@ type (
 		User, Password string
 	}
 	DoEnrol struct {
-		Gen        uint64
-		StaffToken string
-		Card       Card
-		Fingers    []EnrolFinger
+		Gen          uint64
+		StaffToken   string
+		Card         Card
+		Fingers      []EnrolFinger
+		OverrideCase string // a case a supervisor overrode, or ""
 	}
-	// DoConfirmDuplicate: a supervisor logs in, overrides the duplicate
-	// case, and the enrolment is sent again under the override.
+	// DoConfirmDuplicate: a supervisor logs in and overrides the duplicate
+	// case; the enrolment is then captured and sent again under it.
 	DoConfirmDuplicate struct {
 		Gen            uint64
-		StaffToken     string
 		CaseID         string
-		Card           Card
-		Fingers        []EnrolFinger
 		User, Password string
 	}
 	// CancelCapture stops a capture in progress (the resident left).

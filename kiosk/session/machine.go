@@ -52,6 +52,7 @@ const (
 	ProblemLocked          = "locked"       // too many failures at the server: come back later or see the desk
 	ProblemSuspended       = "suspended"    // the resident's record is suspended: see the desk
 	ProblemFormInvalid     = "form_invalid" // a value is missing or wrong: the form again
+	ProblemRecapture       = "recapture"    // the supervisor allowed it: capture again (nonces are single-use)
 )
 
 // Hint keys for capture guidance.
@@ -140,11 +141,12 @@ type State struct {
 	Pending Effect // what Retry re-runs after Unavailable
 	Back    Phase  // where Unavailable's retry returns to
 
-	Staff       *StaffSession
-	EnrolIdx    int
-	Enrol       []EnrolFinger
-	LastQuality int
-	Outcome     *EnrolOutcome
+	Staff        *StaffSession
+	EnrolIdx     int
+	Enrol        []EnrolFinger
+	LastQuality  int
+	Outcome      *EnrolOutcome
+	OverrideCase string // the duplicate case a supervisor overrode for this enrolment
 }
 
 // Machine applies events to the state. It is not safe for concurrent use:

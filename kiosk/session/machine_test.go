@@ -299,7 +299,16 @@ func TestStaffEnrolment(t *testing.T) {
 		{0, Touch{Action: ActSupervisor, Values: map[string]string{"user": "li", "password": "x"}}, StaffBusy, "", "", "DoConfirmDuplicate"},
 		{0, SupervisorConfirmed{Err: ErrDenied}, EnrolSupervisor, ProblemLoginFailed, "", ""},
 		{0, Touch{Action: ActSupervisor, Values: map[string]string{"user": "li", "password": "y"}}, StaffBusy, "", "", "DoConfirmDuplicate"},
-		{0, SupervisorConfirmed{}, EnrolDone, "", "", ""},
+		// The server consumed the nonces: capture again under the override.
+		{0, SupervisorConfirmed{}, EnrolCapture, ProblemRecapture, "", "DoCapture"},
+		{0, Captured{Sample: good}, EnrolCapture, ProblemRecapture, "", "DoCapture"},
+		{0, Captured{Sample: good}, EnrolCapture, ProblemRecapture, "", "DoCapture"},
+		{0, Captured{Sample: good}, EnrolCapture, ProblemRecapture, "", "DoCapture"},
+		{0, Captured{Sample: good}, EnrolCapture, ProblemRecapture, "", "DoCapture"},
+		{0, Captured{Sample: good}, EnrolCapture, ProblemRecapture, "", "DoCapture"},
+		{0, Captured{Sample: good}, EnrolCapture, ProblemRecapture, "", ""},
+		{0, Touch{Action: ActConfirm}, StaffBusy, "", "", "DoEnrol"},
+		{0, Enrolled{Outcome: EnrolOutcome{ResidentID: "9"}}, EnrolDone, "", "", ""},
 		{0, Touch{Action: ActBack}, StaffMenu, "", "", ""},
 		{0, Touch{Action: ActLogout}, Idle, "", "", "Wipe"},
 	})
@@ -387,5 +396,38 @@ func TestMaskedID(t *testing.T) {
 		if got := MaskedID(in); got != want {
 			t.Errorf("MaskedID(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestOverrideCaseTravelsWithTheNewCaptures(t *testing.T) {
+	m := New(DefaultConfig(), keys(), t0)
+	m.Step(Touch{Action: ActStaff}, t0)
+	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "password": "p"}}, t0)
+	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
+	m.Step(Touch{Action: ActEnrol}, t0)
+	gen := m.State().Gen
+	m.Step(CardRead{alice}, t0)
+	for i := 0; i < 6; i++ {
+		m.Step(Captured{Gen: gen, Sample: good}, t0)
+	}
+	if e := m.Step(Touch{Action: ActConfirm}, t0)[0].(DoEnrol); e.OverrideCase != "" {
+		t.Fatalf("first enrolment carries override %q", e.OverrideCase)
+	}
+	m.Step(Enrolled{Gen: gen, Outcome: EnrolOutcome{NeedsSupervisor: true, CaseID: "42"}}, t0)
+	c := m.Step(Touch{Action: ActSupervisor, Values: map[string]string{"user": "s", "password": "p"}}, t0)[0].(DoConfirmDuplicate)
+	if c.CaseID != "42" {
+		t.Fatalf("confirming case %q", c.CaseID)
+	}
+	m.Step(SupervisorConfirmed{Gen: gen}, t0)
+	for _, f := range m.State().Enrol {
+		if len(f.Accepted) != 0 {
+			t.Fatal("old captures kept after the override")
+		}
+	}
+	for i := 0; i < 6; i++ {
+		m.Step(Captured{Gen: gen, Sample: good}, t0)
+	}
+	if e := m.Step(Touch{Action: ActConfirm}, t0)[0].(DoEnrol); e.OverrideCase != "42" {
+		t.Fatalf("resubmission carries override %q, want 42", e.OverrideCase)
 	}
 }

@@ -132,9 +132,16 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 			}
 			return nil
 		}
-		s.Phase, s.Problem = EnrolDone, ""
-		s.Outcome.NeedsSupervisor = false
-		m.dropEnrolment()
+		// The server consumed the captures' nonces: the overridden
+		// enrolment is sent again with fresh captures, under the case.
+		s.OverrideCase = s.Outcome.CaseID
+		s.Outcome = nil
+		s.Phase, s.Problem, s.Hint = EnrolCapture, ProblemRecapture, ""
+		for i := range s.Enrol {
+			s.Enrol[i] = EnrolFinger{Finger: s.Enrol[i].Finger}
+		}
+		s.EnrolIdx = 0
+		return []Effect{DoCapture{Gen: s.Gen, Finger: s.Enrol[0].Finger, Enrol: true}}
 	}
 	return nil
 }
@@ -562,7 +569,7 @@ func (m *Machine) staffTouch(t Touch, now time.Time) []Effect {
 			if s.IdemKey == "" {
 				s.IdemKey = m.newKey()
 			}
-			return []Effect{DoEnrol{Gen: s.Gen, StaffToken: s.Staff.Token, Card: *s.Card, Fingers: s.Enrol}}
+			return []Effect{DoEnrol{Gen: s.Gen, StaffToken: s.Staff.Token, Card: *s.Card, Fingers: s.Enrol, OverrideCase: s.OverrideCase}}
 		}
 	case ActSupervisor:
 		if s.Phase != EnrolSupervisor || s.Outcome == nil {
@@ -574,7 +581,7 @@ func (m *Machine) staffTouch(t Touch, now time.Time) []Effect {
 			return nil
 		}
 		s.Phase, s.Problem = StaffBusy, ""
-		return []Effect{DoConfirmDuplicate{Gen: s.Gen, StaffToken: s.Staff.Token, CaseID: s.Outcome.CaseID, Card: *s.Card, Fingers: s.Enrol, User: u, Password: p}}
+		return []Effect{DoConfirmDuplicate{Gen: s.Gen, CaseID: s.Outcome.CaseID, User: u, Password: p}}
 	case ActReject:
 		if s.Phase == EnrolSupervisor {
 			return m.reset(now, StaffMenu, ModeStaff)

@@ -35,6 +35,7 @@ const T = {
       locked: "失败次数太多，已暂时锁定，请稍后再来或到人工窗口办理。",
       suspended: "您的资格暂停，请到人工窗口咨询。",
       form_invalid: "有一项没有填或填得不对，请检查后再按“确认提交”。",
+      recapture: "主管已确认。为了安全，请再采集一次（每根手指 3 次）。",
     },
     hints: {
       no_finger: "未检测到手指，请把手指放到指静脉仪上。",
@@ -91,6 +92,7 @@ const T = {
       locked: "Too many failed attempts; locked for now. Come back later or go to the desk.",
       suspended: "Your entitlement is suspended. Please ask at the desk.",
       form_invalid: "A field is missing or wrong. Please check it, then press Confirm.",
+      recapture: "The supervisor confirmed. For security, capture again (3 per finger).",
     },
     hints: {
       no_finger: "No finger detected. Put your finger on the scanner.",
@@ -187,7 +189,11 @@ function who(v) {
   return el("div", { class: "who", id: "who" }, label, p.idMasked ? el("small", {}, p.idMasked) : null);
 }
 
-function problemBox(v) { return v.problem ? el("div", { class: "problem", id: "problem" }, L().problems[v.problem] || v.problem) : null; }
+function problemBox(v) {
+  if (!v.problem) return null;
+  const info = v.problem === "recapture" || v.problem === "already_enrolled";
+  return el("div", { class: info ? "hint" : "problem", id: "problem" }, L().problems[v.problem] || v.problem);
+}
 
 function render(v) {
   view = v;

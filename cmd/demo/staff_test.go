@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/kiosk"
+	"github.com/qingshan-gov/veinkiosk/simulators/deck"
+)
+
+// TestStaffDuplicateNeedsSupervisor enrols, at the kiosk and against the
+// real server, a resident whose veins belong to someone already enrolled:
+// the server opens a duplicate case, the station staff cannot finish alone,
+// a wrong supervisor password is refused, the supervisor's confirmation
+// overrides the case and the enrolment goes through.
+func TestStaffDuplicateNeedsSupervisor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o, err := parse([]string{"--scripted", "--residents", "1000", "--enrol-now", "4"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	w, err := startWorld(ctx, o, slog.New(slog.NewTextHandler(logs, nil)), func(string, ...any) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); w.close() }()
+	k := kioskClient{base: w.kioskURL}
+	wait := func(what string, cond func(kiosk.View) bool) kiosk.View {
+		t.Helper()
+		v, err := k.wait(ctx, what, 40*time.Second, cond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	touch := func(action, arg string, values map[string]string) {
+		t.Helper()
+		if err := k.touch(ctx, action, arg, values); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait("ready", func(v kiosk.View) bool {
+		return v.Phase == "idle" && v.ServerUp && len(v.Devices) == 2 && v.Devices[0].Connected && v.Devices[1].Connected
+	})
+	enrolled := w.enrol[0] // whose fingers will be placed
+	var newcomer *deck.Resident
+	for _, r := range w.people {
+		if w.skipped[r.IDNumber] && validCard(r, time.Now()) {
+			newcomer = r
+			break
+		}
+	}
+	touch("staff", "", nil)
+	wait("login", func(v kiosk.View) bool { return v.Phase == "staff_login" })
+	touch("login", "", map[string]string{"user": staffUser, "password": staffPass})
+	wait("staff menu", func(v kiosk.View) bool { return v.Phase == "staff_menu" })
+	touch("enrol", "", nil)
+	wait("enrol card", func(v kiosk.View) bool { return v.Phase == "enrol_card" })
+	if err := w.id.Insert(newcomer.IDNumber); err != nil {
+		t.Fatal(err)
+	}
+	wait("captures", func(v kiosk.View) bool { return v.Phase == "enrol_capture" })
+	capture6 := func() {
+		t.Helper()
+		for i, pos := range []int{2, 2, 2, 7, 7, 7} {
+			if err := w.vein.PlaceResident(enrolled.IDNumber, pos); err != nil {
+				t.Fatal(err)
+			}
+			v := wait("capture", func(v kiosk.View) bool {
+				n := 0
+				for _, f := range v.Enrol.Fingers {
+					n += f.Accepted
+				}
+				return n > i || v.Hint != ""
+			})
+			w.vein.RemoveFinger()
+			time.Sleep(400 * time.Millisecond)
+			if v.Hint != "" {
+				t.Fatalf("capture %d rejected: %s", i+1, v.Hint)
+			}
+		}
+	}
+	capture6()
+	touch("confirm", "", nil)
+	v := wait("duplicate case", func(v kiosk.View) bool {
+		return v.Phase == "enrol_supervisor" || v.Phase == "enrol_done" || (v.Phase == "enrol_capture" && v.Problem != "")
+	})
+	if v.Phase != "enrol_supervisor" {
+		t.Fatalf("enrolling someone else's veins: phase %s problem %q; want a supervisor confirmation", v.Phase, v.Problem)
+	}
+	// The station staff's own password is not a supervisor's.
+	touch("supervisor", "", map[string]string{"user": staffUser, "password": staffPass})
+	v = wait("refusal", func(v kiosk.View) bool { return v.Phase == "enrol_supervisor" && v.Problem != "" })
+	if v.Problem != "login_failed" {
+		t.Fatalf("non-supervisor confirmation: problem %q", v.Problem)
+	}
+	touch("supervisor", "", map[string]string{"user": supervisorUser, "password": supervisorPass})
+	v = wait("recapture", func(v kiosk.View) bool {
+		return v.Phase == "enrol_capture" || (v.Phase == "enrol_supervisor" && v.Problem != "" && v.Problem != "login_failed")
+	})
+	if v.Phase != "enrol_capture" || v.Problem != "recapture" {
+		t.Fatalf("after the supervisor: %s %q", v.Phase, v.Problem)
+	}
+	capture6()
+	touch("confirm", "", nil)
+	v = wait("enrolled", func(v kiosk.View) bool {
+		return v.Phase == "enrol_done" || v.Phase == "enrol_supervisor" || (v.Phase == "enrol_capture" && v.Problem != "recapture" && v.Problem != "")
+	})
+	if v.Phase != "enrol_done" {
+		t.Fatalf("after the supervisor: %s %q\n%s", v.Phase, v.Problem, logs.String())
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
