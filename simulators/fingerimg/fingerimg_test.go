@@ -550,3 +550,82 @@ func TestRollIsNonlinear(t *testing.T) {
 		t.Errorf("visibility front %.2f, side %.2f, past the edge %.2f", front, side, gone)
 	}
 }
+
+// veinContrast is the mean relative darkening of shallow-enough, visible
+// vessel centres against the tissue beside them, over samples selected by
+// keep.
+func veinContrast(img *image.Gray, tr *Truth, keep func(VeinSample) bool) (float64, int) {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	at := func(x, y float64) (float64, bool) {
+		xi, yi := int(math.Round(x)), int(math.Round(y))
+		if xi < 0 || yi < 0 || xi >= w || yi >= h || tr.FingerMask.Pix[yi*w+xi] == 0 {
+			return 0, false
+		}
+		return float64(img.Pix[yi*w+xi]), true
+	}
+	var sum float64
+	n := 0
+	for _, v := range tr.Veins {
+		if !keep(v) || v.Visibility < 0.8 {
+			continue
+		}
+		off := v.Width/2 + 8
+		c, ok0 := at(v.X, v.Y)
+		l, ok1 := at(v.X-v.DY*off, v.Y+v.DX*off)
+		r, ok2 := at(v.X+v.DY*off, v.Y-v.DX*off)
+		if !ok0 || !ok1 || !ok2 || l+r == 0 {
+			continue
+		}
+		sum += 1 - 2*c/(l+r)
+		n++
+	}
+	return sum / float64(n), n
+}
+
+func TestDeepVesselsAreFainter(t *testing.T) {
+	var shallow, deep float64
+	var ns, nd int
+	for fs := uint64(1); fs <= 12; fs++ {
+		img, tr := capture(t, fs, 1, func(c *Conditions) { c.Quality = 1 })
+		mid := func(v VeinSample) bool { return v.Width >= 5 && v.Width <= 10 }
+		s, n1 := veinContrast(img, tr, func(v VeinSample) bool { return mid(v) && v.Depth < 0.25 })
+		d, n2 := veinContrast(img, tr, func(v VeinSample) bool { return mid(v) && v.Depth > 0.7 })
+		if n1 > 0 {
+			shallow += s * float64(n1)
+			ns += n1
+		}
+		if n2 > 0 {
+			deep += d * float64(n2)
+			nd += n2
+		}
+	}
+	if ns < 50 || nd < 50 {
+		t.Fatalf("too few samples: %d shallow, %d deep", ns, nd)
+	}
+	shallow /= float64(ns)
+	deep /= float64(nd)
+	t.Logf("vessel contrast: shallow %.3f (%d samples), deep %.3f (%d)", shallow, ns, deep, nd)
+	if !(shallow > 1.5*deep && deep > 0) {
+		t.Errorf("contrast of shallow vessels %.3f, deep %.3f: want deep vessels visible but much fainter", shallow, deep)
+	}
+}
+
+func TestPressureFadesShallowVessels(t *testing.T) {
+	c := DefaultConditions()
+	c.Quality = 1
+	var light, hard float64
+	for fs := uint64(1); fs <= 8; fs++ {
+		f := NewFinger(fs)
+		keep := func(v VeinSample) bool { return v.Depth < 0.4 && v.Width >= 4 }
+		img, tr := f.render(c, true, func(rd *renderer) { rd.press = 0.1 })
+		l, _ := veinContrast(img, tr, keep)
+		img, tr = f.render(c, true, func(rd *renderer) { rd.press = 0.9 })
+		hd, _ := veinContrast(img, tr, keep)
+		light += l
+		hard += hd
+	}
+	t.Logf("shallow vessel contrast: %.3f at pressure 0.1, %.3f at 0.9", light/8, hard/8)
+	if !(hard < 0.8*light && hard > 0) {
+		t.Errorf("shallow vessel contrast %.3f at light pressure, %.3f at hard pressure", light/8, hard/8)
+	}
+}

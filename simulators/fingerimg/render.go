@@ -62,14 +62,14 @@ type Truth struct {
 // Capture renders one image of the finger under c. The same finger, c and
 // c.Seed always give the same image.
 func (f *Finger) Capture(c Conditions) *image.Gray {
-	img, _ := f.render(c, false)
+	img, _ := f.render(c, false, nil)
 	return img
 }
 
 // CaptureTruth renders the same image as Capture and returns its ground
 // truth as well.
 func (f *Finger) CaptureTruth(c Conditions) (*image.Gray, *Truth) {
-	return f.render(c, true)
+	return f.render(c, true, nil)
 }
 
 // Radiometric model constants. DN are sensor digital numbers (0..255).
@@ -122,7 +122,9 @@ func (s *scratch) plane(i, n int) []float32 {
 	return p
 }
 
-func (f *Finger) render(c Conditions, wantTruth bool) (*image.Gray, *Truth) {
+// render draws a capture. adjust, if not nil, may change the sampled pose
+// (tests use it to vary one factor at a time).
+func (f *Finger) render(c Conditions, wantTruth bool, adjust func(*renderer)) (*image.Gray, *Truth) {
 	c = c.normalized()
 	rd := &renderer{f: f, c: c, w: c.Width, h: c.Height}
 	// The finger model is drawn for a 500 x 200 frame; other frames scale
@@ -136,6 +138,9 @@ func (f *Finger) render(c Conditions, wantTruth bool) (*image.Gray, *Truth) {
 	// sub-pixel tremor.
 	rng := newRand(f.seed^0x6361707475726521, c.Seed) // "capture!"
 	rd.samplePose(rng)
+	if adjust != nil {
+		adjust(rd)
+	}
 	frng := newRand(mix64(f.seed)^c.Seed, c.Frame^0x6672616d65) // "frame"
 	if c.Frame != 0 {
 		rd.tx += frng.NormFloat64() * 0.25
