@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,10 @@ type Gallery struct {
 	g        *matcher.Gallery
 	nResid   atomic.Int64
 	progress int // log every this many templates while loading
+	// wmu serialises the replacement of a resident's templates (remove,
+	// then add), so two enrolments of one resident cannot interleave;
+	// searches do not take it.
+	wmu sync.Mutex
 }
 
 // NewGallery returns an empty gallery.
@@ -67,9 +72,7 @@ func (g *Gallery) Load(ctx context.Context, st store.Store, log *slog.Logger) (i
 			}
 			return nil
 		}
-		if !seen[r.ResidentID] {
-			seen[r.ResidentID] = true
-		}
+		seen[r.ResidentID] = true
 		n++
 		if n%g.progress == 0 {
 			log.Info("gallery loading", "templates", n, "residents", len(seen), "elapsed", time.Since(start).Round(time.Millisecond))
@@ -102,6 +105,8 @@ func (g *Gallery) Replace(residentID int64, enrolments []store.Enrolment) error 
 }
 
 func (g *Gallery) set(residentID int64, fingers []int, ts []*matcher.Template) error {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
 	sub := subject(residentID)
 	if g.g.Remove(sub) > 0 {
 		g.nResid.Add(-1)
@@ -121,6 +126,8 @@ func (g *Gallery) set(residentID int64, fingers []int, ts []*matcher.Template) e
 
 // Remove drops every template of a resident.
 func (g *Gallery) Remove(residentID int64) {
+	g.wmu.Lock()
+	defer g.wmu.Unlock()
 	if g.g.Remove(subject(residentID)) > 0 {
 		g.nResid.Add(-1)
 	}
