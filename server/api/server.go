@@ -155,6 +155,7 @@ type Server struct {
 	idLocks  *lockEscalation
 	pending  *candidates
 	spent    *spentTokens
+	certs    *certCache
 	ready    atomic.Bool
 
 	openapiOnce sync.Once
@@ -186,6 +187,7 @@ func New(cfg Config) (*Server, error) {
 		idLocks:  newLockEscalation(),
 		pending:  newCandidates(),
 		spent:    newSpentTokens(),
+		certs:    newCertCache(),
 	}
 	s.metrics.gallery = s.gallery
 	s.app = fiber.New(fiber.Config{
