@@ -80,7 +80,8 @@ func BenchmarkGalleryScan(b *testing.B) {
 		i := 0
 		cpuLoop(b, func() {
 			j := i % 1000
-			p.coarseScore(gl.slot2(j), int(gl.entries[j].ones2))
+			s := gl.slot2(j)
+			p.preselectScore(s[:gl.lens[1]], s[gl.lens[1]:], int(gl.entries[j].ones1))
 			i++
 		})
 	})
@@ -111,7 +112,7 @@ func BenchmarkSearch(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("preselect/N=%d", n), func(b *testing.B) {
 			gl, pr := benchGallery(b, n)
-			benchSearch(b, gl, pr, n, SearchOptions{Preselect: DefaultPreselect})
+			benchSearch(b, gl, pr, n, SearchOptions{Preselect: gl.PreselectCount()})
 		})
 	}
 }

@@ -83,7 +83,7 @@ func compactEven(x uint64) uint64 {
 	return x
 }
 
-// down2 OR-pools a pattern of w x h pixels (rows of stride words) by 2 x 2
+// down2 pools a pattern of w x h pixels (rows of stride words) by 2 x 2
 // into dst, a pattern of ceil(w/2) x ceil(h/2) with rows of
 // (ceil(w/2)+63)/64 words. It returns the new geometry.
 func down2(dst, src []uint64, w, h, stride int) (w2, h2, stride2 int) {
@@ -99,12 +99,10 @@ func down2(dst, src []uint64, w, h, stride int) (w2, h2, stride2 int) {
 		for j := range out {
 			var lo, hi uint64
 			if 2*j < stride {
-				v := a[2*j] | b[2*j]
-				lo = compactEven(v | v>>1)
+				lo = compactEven(pool2(a[2*j], b[2*j]))
 			}
 			if 2*j+1 < stride {
-				v := a[2*j+1] | b[2*j+1]
-				hi = compactEven(v | v>>1)
+				hi = compactEven(pool2(a[2*j+1], b[2*j+1]))
 			}
 			out[j] = lo | hi<<32
 		}
@@ -175,4 +173,13 @@ func andCountGridGeneric(r, p []uint64, cs, nx, stride, ny int, out []int32) {
 			o[iy] = int32(andCount(r, q[iy*stride:]))
 		}
 	}
+}
+
+// pool2 returns, at the even bit positions, the pooled value of the 2 x 2
+// blocks formed by the bit pairs of rows a and b: set when at least two of
+// the four pixels are. (OR pooling saturates on patterns of 15-20 %
+// density: on real templates it made the coarse levels far less
+// discriminating.)
+func pool2(a, b uint64) uint64 {
+	return a&(a>>1) | b&(b>>1) | (a|a>>1)&(b|b>>1)
 }

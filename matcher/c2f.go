@@ -2,8 +2,8 @@ package matcher
 
 // Coarse-to-fine search. Level 2 (4 x 4 pooled) is searched exhaustively;
 // the best c2Keep2 displacements are refined at level 1 (the 3 x 3
-// neighbourhood of twice the displacement), the best one of those at level
-// 0 (again its 3 x 3 neighbourhood, plus the zero displacement), where a
+// neighbourhood of twice the displacement), the best c2Keep1 of those at
+// level 0 (again 3 x 3 neighbourhoods, plus the zero displacement), where a
 // hill climb over the
 // 8-neighbourhood then runs to a local maximum of Nm. The score is Miura's
 // formula at the displacement reached. Its agreement with the exhaustive
@@ -11,11 +11,15 @@ package matcher
 // docs/template-format.md.
 
 var (
-	c2Keep2    = 2  // displacements kept from level 2
+	c2Keep2    = 3  // displacements kept from level 2
+	c2Keep1    = 2  // displacements kept from level 1
 	c2MaxClimb = 16 // hill-climb steps at level 0
 )
 
-const maxKeep2 = 4
+const (
+	maxKeep2 = 4
+	maxKeep1 = 4
+)
 
 // shift is a displacement and its overlap count.
 type shift struct{ nm, dy, dx int }
@@ -71,28 +75,29 @@ func (p *Probe) level2(r []uint64, buf *[256]int32, visit func(x0, nx, ny int)) 
 	}
 }
 
-// coarseScore is the normalised overlap at level 2 only: the preselection
-// score of the gallery. ones2 is the count of the candidate's level-2 crop
-// within the crop columns.
-func (p *Probe) coarseScore(r []uint64, ones2 int) float64 {
-	l, pl := &p.g.lv[2], &p.lv[2]
-	var buf [256]int32
-	best, bi := int32(-1), 0
-	p.level2(r, &buf, func(x0, nx, ny int) {
-		for i, n := range buf[:nx*ny] {
-			if n > best {
-				best, bi = n, x0*ny+i
+// preselectScore is the gallery's preselection score: the best level-2
+// displacement refined at level 1 (its 3 x 3 neighbourhood), scored with
+// Miura's formula at level 1. r1 and r2 are the candidate's level-1 and
+// level-2 crops, ones1 the count of its level-1 crop within the crop
+// columns. On real templates it ranks the full-search winner far higher
+// than the level-2 score alone (docs/template-format.md).
+func (p *Probe) preselectScore(r1, r2 []uint64, ones1 int) float64 {
+	var top2 [maxKeep2]shift
+	n2 := p.coarseTop(r2, &top2, 1)
+	best := shift{nm: -1}
+	for _, s := range top2[:n2] {
+		p.block3(1, r1, 2*s.dy, 2*s.dx, func(nm, dy, dx int) {
+			if s := (shift{nm, dy, dx}); s.beats(best) {
+				best = s
 			}
-		}
-	})
-	// bi indexes displacements column-major (dx outer); ones is row-major.
-	ny := 2*l.dy + 1
-	dy, dx := bi%ny, bi/ny
-	den := ones2 + int(pl.ones[dy*(2*l.dx+1)+dx])
+		})
+	}
+	l := &p.g.lv[1]
+	den := ones1 + int(p.lv[1].ones[(best.dy+l.dy)*(2*l.dx+1)+best.dx+l.dx])
 	if den == 0 {
 		return 0
 	}
-	return float64(best) / float64(den)
+	return float64(best.nm) / float64(den)
 }
 
 // coarseTop returns the best keep displacements of level 2 in top.
@@ -135,47 +140,45 @@ func (p *Probe) scoreCoarseToFine(c *cand) float64 {
 	var top2 [maxKeep2]shift
 	n2 := p.coarseTop(c.crop[2], &top2, min(c2Keep2, maxKeep2))
 
-	// Level 1: keep the best.
-	best1 := shift{nm: -1}
+	// Level 1: keep the best c2Keep1.
+	var top1 [maxKeep1]shift
+	n1, keep1 := 0, min(c2Keep1, maxKeep1)
 	for _, s := range top2[:n2] {
 		p.block3(1, c.crop[1], 2*s.dy, 2*s.dx, func(nm, dy, dx int) {
-			if s := (shift{nm, dy, dx}); s.beats(best1) {
-				best1 = s
-			}
+			n1 = insertTop(top1[:keep1], n1, shift{nm, dy, dx})
 		})
 	}
 
-	// Level 0: its neighbourhood, then a hill climb.
+	// Level 0: their neighbourhoods, then a hill climb.
 	l, pl, r := &p.g.lv[0], &p.lv[0], c.crop[0]
-	dy0 := min(max(2*best1.dy, -l.dy), l.dy)
-	dx0 := min(max(2*best1.dx, -l.dx), l.dx)
 	var seen [64]int32
 	nseen := 0
 	best := shift{nm: -1}
-	p.block3(0, r, dy0, dx0, func(nm, dy, dx int) {
-		seen[nseen] = int32((dy+l.dy)*(2*l.dx+1) + dx + l.dx)
-		nseen++
+	note := func(nm, dy, dx int) {
+		if nseen < len(seen) {
+			seen[nseen] = int32((dy+l.dy)*(2*l.dx+1) + dx + l.dx)
+			nseen++
+		}
 		if s := (shift{nm, dy, dx}); s.beats(best) {
 			best = s
 		}
-	})
+	}
+	zero := false
+	for _, s := range top1[:n1] {
+		dy0 := min(max(2*s.dy, -l.dy), l.dy)
+		dx0 := min(max(2*s.dx, -l.dx), l.dx)
+		p.block3(0, r, dy0, dx0, note)
+		zero = zero || (dy0 >= -1 && dy0 <= 1 && dx0 >= -1 && dx0 <= 1)
+	}
 	// Normalised fingers are centred: the zero displacement is always a
-	// candidate, whatever the coarse levels say (they saturate on dense,
-	// noise-like patterns).
-	if dy0 < -1 || dy0 > 1 || dx0 < -1 || dx0 > 1 {
+	// candidate, whatever the coarse levels say.
+	if !zero {
 		var buf [1]int32
 		andCountGrid(r, pl.window(l, 0, 0), 0, 1, 0, 1, buf[:])
-		seen[nseen] = int32(l.dy*(2*l.dx+1) + l.dx)
-		nseen++
-		if s := (shift{int(buf[0]), 0, 0}); s.beats(best) {
-			best = s
-		}
+		note(int(buf[0]), 0, 0)
 	}
 	for step := 0; step < c2MaxClimb; step++ {
 		from := best
-		if from.dy == dy0 && from.dx == dx0 && step == 0 {
-			break // the centre of the block is a local maximum
-		}
 		for y := from.dy - 1; y <= from.dy+1; y++ {
 			if y < -l.dy || y > l.dy {
 				continue

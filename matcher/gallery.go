@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -21,9 +22,15 @@ type GalleryOptions struct {
 	// compares only the best Preselect of them fully. 0 means
 	// DefaultPreselectAbove; a negative value disables preselection.
 	PreselectAbove int
-	// Preselect is the number of templates kept by preselection; 0 means
-	// DefaultPreselect.
+	// Preselect is the least number of templates kept by preselection; 0
+	// means DefaultPreselect.
 	Preselect int
+	// PreselectFraction is the fraction of the gallery kept by
+	// preselection when that is more than Preselect; 0 means
+	// DefaultPreselectFraction, a negative value none. The rank of the
+	// true mate in the preselection ranking grows with the gallery, so a
+	// fixed count would lose recall as the gallery grows.
+	PreselectFraction float64
 	// Exact scores with the exhaustive search (Probe.ScoreExact) instead
 	// of the coarse-to-fine one; about 20 times slower.
 	Exact bool
@@ -31,8 +38,9 @@ type GalleryOptions struct {
 
 // Defaults of GalleryOptions.
 const (
-	DefaultPreselectAbove = 200_000
-	DefaultPreselect      = 512
+	DefaultPreselectAbove    = 200_000
+	DefaultPreselect         = 512
+	DefaultPreselectFraction = 0.02
 )
 
 // Candidate is a search result: a subject, the finger of its best-scoring
@@ -51,7 +59,7 @@ type entry struct {
 	subj   int32
 	finger uint8
 	ones0  int32 // ones of the level-0 crop
-	ones2  int32 // ones of the level-2 crop
+	ones1  int32 // ones of the level-1 crop
 }
 
 const chunkEntries = 4096
@@ -85,29 +93,29 @@ func NewGallery(opts GalleryOptions) *Gallery {
 	return &Gallery{opts: opts, subjID: map[string]int32{}}
 }
 
-// A chunk holds chunkEntries templates: first the level-0 and level-1
-// crops of each (slot), then, contiguous for the preselection scan, the
-// level-2 crops (slot2).
+// A chunk holds chunkEntries templates: first the level-0 crops of each
+// (slot), then, contiguous for the preselection scan, the level-1 and
+// level-2 crops of each (slot2).
 
 func (gl *Gallery) slot(i int) []uint64 {
 	c := gl.chunks[i/chunkEntries]
-	n := gl.lens[0] + gl.lens[1]
+	n := gl.lens[0]
 	o := (i % chunkEntries) * n
 	return c[o : o+n]
 }
 
 func (gl *Gallery) slot2(i int) []uint64 {
 	c := gl.chunks[i/chunkEntries]
-	n := gl.lens[2]
-	o := chunkEntries*(gl.lens[0]+gl.lens[1]) + (i%chunkEntries)*n
+	n := gl.lens[1] + gl.lens[2]
+	o := chunkEntries*gl.lens[0] + (i%chunkEntries)*n
 	return c[o : o+n]
 }
 
 func (gl *Gallery) candAt(i int, c *cand) {
-	s := gl.slot(i)
-	c.crop[0] = s[:gl.lens[0]]
-	c.crop[1] = s[gl.lens[0]:]
-	c.crop[2] = gl.slot2(i)
+	c.crop[0] = gl.slot(i)
+	s := gl.slot2(i)
+	c.crop[1] = s[:gl.lens[1]]
+	c.crop[2] = s[gl.lens[1]:]
 	c.ones0 = int(gl.entries[i].ones0)
 }
 
@@ -148,18 +156,18 @@ func (gl *Gallery) Add(subject string, finger int, t *Template) error {
 	}
 	var c cand
 	gl.g.buildPyramid(&c, t.Vein.Bits, gl.scratch)
-	ones2 := 0
+	ones1 := 0
 	if !gl.g.exhaustive {
-		ones2 = maskedCount(c.crop[2], gl.g.lv[2].colMask)
+		ones1 = maskedCount(c.crop[1], gl.g.lv[1].colMask)
 	}
 	i := len(gl.entries)
 	if i/chunkEntries == len(gl.chunks) {
 		gl.chunks = append(gl.chunks, make([]uint64, chunkEntries*gl.slotWords))
 	}
-	s := gl.slot(i)
-	copy(s, c.crop[0])
-	copy(s[gl.lens[0]:], c.crop[1])
-	copy(gl.slot2(i), c.crop[2])
+	copy(gl.slot(i), c.crop[0])
+	s := gl.slot2(i)
+	copy(s, c.crop[1])
+	copy(s[gl.lens[1]:], c.crop[2])
 	id, ok := gl.subjID[subject]
 	if !ok {
 		if n := len(gl.freeSubj); n > 0 {
@@ -173,7 +181,7 @@ func (gl *Gallery) Add(subject string, finger int, t *Template) error {
 		gl.subjID[subject] = id
 		gl.nSubj++
 	}
-	gl.entries = append(gl.entries, entry{subj: id, finger: uint8(finger), ones0: int32(c.ones0), ones2: int32(ones2)})
+	gl.entries = append(gl.entries, entry{subj: id, finger: uint8(finger), ones0: int32(c.ones0), ones1: int32(ones1)})
 	gl.subjSlots[id] = append(gl.subjSlots[id], int32(i))
 	return nil
 }
@@ -298,13 +306,29 @@ func (gl *Gallery) SearchWith(ctx context.Context, probe *Template, k int, so Se
 	if m == 0 {
 		above := cmp.Or(gl.opts.PreselectAbove, DefaultPreselectAbove)
 		if above >= 0 && len(gl.entries) >= above {
-			m = cmp.Or(gl.opts.Preselect, DefaultPreselect)
+			m = gl.preselectCount()
 		}
 	}
 	if m > 0 && !gl.g.exhaustive && m < len(gl.entries) {
 		return gl.searchPreselect(ctx, p, k, max(k, m))
 	}
 	return gl.searchAll(ctx, p, k)
+}
+
+// PreselectCount is the number of templates a preselecting search keeps
+// at the gallery's current size.
+func (gl *Gallery) PreselectCount() int {
+	gl.mu.RLock()
+	defer gl.mu.RUnlock()
+	return gl.preselectCount()
+}
+
+func (gl *Gallery) preselectCount() int {
+	m := cmp.Or(gl.opts.Preselect, DefaultPreselect)
+	if f := cmp.Or(gl.opts.PreselectFraction, DefaultPreselectFraction); f > 0 {
+		m = max(m, int(math.Ceil(f*float64(len(gl.entries)))))
+	}
+	return m
 }
 
 func (gl *Gallery) workers(n int) int {
@@ -354,6 +378,7 @@ func (gl *Gallery) searchAll(ctx context.Context, p *Probe, k int) ([]Candidate,
 func (gl *Gallery) searchPreselect(ctx context.Context, p *Probe, k, m int) ([]Candidate, error) {
 	n := len(gl.entries)
 	heaps := make([]minHeap, gl.workers(n))
+	l1 := gl.lens[1]
 	errs := make([]error, len(heaps))
 	parallel(n, len(heaps), func(w, lo, hi int) {
 		h := &heaps[w]
@@ -363,7 +388,8 @@ func (gl *Gallery) searchPreselect(ctx context.Context, p *Probe, k, m int) ([]C
 				errs[w] = ctx.Err()
 				return
 			}
-			h.push(m, scored{p.coarseScore(gl.slot2(i), int(gl.entries[i].ones2)), int32(i)})
+			s := gl.slot2(i)
+			h.push(m, scored{p.preselectScore(s[:l1], s[l1:], int(gl.entries[i].ones1)), int32(i)})
 		}
 	})
 	if err := errors.Join(errs...); err != nil {

@@ -78,7 +78,8 @@ func runBenchIdentify(ctx context.Context, args []string, stdout, stderr io.Writ
 	k := fs.Int("k", 10, "candidates per search")
 	q := fs.Int("queries", 20, "searches (mated: a fresh sample of a gallery finger)")
 	fq := fs.Int("full-queries", -1, "of the queries, how many also run the full search for the agreement (-1: all)")
-	pre := fs.Int("preselect", matcher.DefaultPreselect, "templates kept by preselection")
+	pre := fs.Int("preselect", matcher.DefaultPreselect, "least number of templates kept by preselection")
+	frac := fs.Float64("preselect-fraction", matcher.DefaultPreselectFraction, "fraction of the gallery kept by preselection when more than --preselect")
 	workers := fs.Int("workers", 0, "search goroutines (0: GOMAXPROCS)")
 	seed := fs.Uint64("seed", 1, "seed of the synthetic data")
 	noise := fs.Float64("noise", 0.1, "fraction of vein pixels dropped (and as many spurious ones added) per sample")
@@ -99,7 +100,7 @@ func runBenchIdentify(ctx context.Context, args []string, stdout, stderr io.Writ
 	if r.Workers == 0 {
 		r.Workers = runtime.GOMAXPROCS(0)
 	}
-	gl := matcher.NewGallery(matcher.GalleryOptions{Workers: *workers, Preselect: *pre})
+	gl := matcher.NewGallery(matcher.GalleryOptions{Workers: *workers, Preselect: *pre, PreselectFraction: *frac})
 	r.DefaultMode = "full"
 	if *n >= matcher.DefaultPreselectAbove {
 		r.DefaultMode = "preselect"
@@ -160,6 +161,7 @@ func runBenchIdentify(ctx context.Context, args []string, stdout, stderr io.Writ
 	}
 	r.BuildSeconds = time.Since(start).Seconds()
 	r.BytesPerTemplate = gl.BytesPerTemplate()
+	r.Preselect = gl.PreselectCount()
 	if !*asJSON {
 		fmt.Fprintf(stderr, "gallery of %d templates built in %.1f s\n", *n, r.BuildSeconds)
 	}
@@ -173,7 +175,7 @@ func runBenchIdentify(ctx context.Context, args []string, stdout, stderr io.Writ
 			return err
 		}
 		c1, t1 := processCPU(), time.Now()
-		cp, err := gl.SearchWith(ctx, probe, *k, matcher.SearchOptions{Preselect: *pre})
+		cp, err := gl.SearchWith(ctx, probe, *k, matcher.SearchOptions{Preselect: r.Preselect})
 		if err != nil {
 			return err
 		}
@@ -221,7 +223,7 @@ func runBenchIdentify(ctx context.Context, args []string, stdout, stderr io.Writ
 	fmt.Fprintf(stdout, "gallery %d templates of %dx%d (shifts ±%d rows, ±%d cols), %d B each in memory, %d B encoded; %d workers\n",
 		r.Gallery, r.Width, r.Height, r.ShiftRows, r.ShiftCols, r.BytesPerTemplate, r.EncodedBytes, r.Workers)
 	fmt.Fprintf(stdout, "full search:      p50 %8.2f ms  p99 %8.2f ms  %12.0f comparisons/s  cpu %8.2f ms/search\n", r.FullP50Ms, r.FullP99Ms, r.FullCmpPerSec, r.FullCPUMs)
-	fmt.Fprintf(stdout, "preselect %4d:   p50 %8.2f ms  p99 %8.2f ms  %12.0f templates/s   cpu %8.2f ms/search\n", r.Preselect, r.PreP50Ms, r.PreP99Ms, r.PreScanPerSec, r.PreCPUMs)
+	fmt.Fprintf(stdout, "preselect %6d: p50 %8.2f ms  p99 %8.2f ms  %12.0f templates/s   cpu %8.2f ms/search\n", r.Preselect, r.PreP50Ms, r.PreP99Ms, r.PreScanPerSec, r.PreCPUMs)
 	fmt.Fprintf(stdout, "rank-1 agreement preselect vs full: %.2f %% of %d queries; rank-1 correct: full %.2f %% of %d, preselect %.2f %% of %d\n",
 		100*r.Rank1Agreement, r.FullQueries, 100*r.Rank1CorrectFull, r.FullQueries, 100*r.Rank1CorrectPre, r.Queries)
 	fmt.Fprintf(stdout, "default search at this size: %s\n", r.DefaultMode)
