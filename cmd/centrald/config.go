@@ -39,6 +39,7 @@ type config struct {
 	SecureCookies   bool
 	ShutdownTimeout time.Duration
 	ReferencePrefix string
+	DebugListen     string
 }
 
 const envPrefix = "VEINKIOSK_"
@@ -74,6 +75,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.DurationVar(&c.LockFor, "lock-for", 5*time.Minute, "first lock duration (doubles for each further lock in a day)")
 	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark the back-office cookie Secure (behind TLS)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests at shutdown")
+	fs.StringVar(&c.DebugListen, "debug-listen", "", "serve net/http/pprof on this address (keep it on localhost)")
 	fs.StringVar(&c.ReferencePrefix, "reference-prefix", "QS", "prefix of filing reference numbers")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -132,6 +134,7 @@ func (c *config) Validate() error {
 		{c.MaxFailures < 1 || c.MaxFailures > 100, "--max-failures must be 1..100"},
 		{c.KioskFailures < 1, "--kiosk-failures must be at least 1"},
 		{c.LockFor < time.Second || c.LockFor > 24*time.Hour, "--lock-for must be 1s..24h"},
+		{c.DebugListen != "" && !validListen(c.DebugListen), "--debug-listen must be host:port"},
 		{c.ShutdownTimeout < 0, "--shutdown-timeout must not be negative"},
 		{c.ReferencePrefix == "" || len(c.ReferencePrefix) > 8, "--reference-prefix must have 1..8 characters"},
 	}

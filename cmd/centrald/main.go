@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -126,6 +128,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	})
 	if err != nil {
 		return err
+	}
+	if c.DebugListen != "" {
+		// net/http/pprof registers on http.DefaultServeMux.
+		dbg := &http.Server{Addr: c.DebugListen, Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := dbg.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("debug listener", "err", err)
+			}
+		}()
+		defer dbg.Close()
+		log.Info("pprof on the debug listener", "addr", c.DebugListen)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Run(ctx, c.Listen, c.ShutdownTimeout) }()
