@@ -106,4 +106,3 @@ func writePNG(name string, im image.Image) error {
 	}
 	return f.Close()
 }
-

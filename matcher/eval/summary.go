@@ -168,6 +168,9 @@ func WriteOutputs(dir string, r *Report, s Summary) error {
 	if err := writeFailures(filepath.Join(dir, "failures.csv"), r); err != nil {
 		return err
 	}
+	if err := writeImages(filepath.Join(dir, "images.csv"), r); err != nil {
+		return err
+	}
 	return WriteDET(filepath.Join(dir, "det.png"), r.Scores, s)
 }
 
@@ -246,6 +249,46 @@ func writeFailures(name string, r *Report) error {
 	_ = w.Write([]string{"path", "error"})
 	for _, fl := range r.Failures {
 		_ = w.Write([]string{r.Entries[fl.Index].Path, fl.Err})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// writeImages writes one row per extracted image: quality, its metrics and
+// the mean genuine score of the image, to study what predicts a bad match.
+func writeImages(name string, r *Report) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	sum := make([]float64, len(r.Entries))
+	cnt := make([]int, len(r.Entries))
+	for _, c := range r.Comparisons {
+		if c.Genuine {
+			for _, i := range []int{c.Enrolled, c.Probe} {
+				sum[i] += c.Score
+				cnt[i]++
+			}
+		}
+	}
+	w := csv.NewWriter(f)
+	_ = w.Write([]string{"path", "quality", "coverage", "edge_contrast", "vein_contrast", "density", "sharpness", "brightness", "saturated", "local_contrast", "tilt", "finger_width", "extract_ms", "mean_genuine_score"})
+	ff := func(v float64) string { return strconv.FormatFloat(v, 'f', 4, 64) }
+	for i, res := range r.Results {
+		if res == nil {
+			continue
+		}
+		m := res.Metrics
+		mg := math.NaN()
+		if cnt[i] > 0 {
+			mg = sum[i] / float64(cnt[i])
+		}
+		_ = w.Write([]string{r.Entries[i].Path, strconv.Itoa(res.Quality), ff(m.Coverage), ff(m.EdgeContrast), ff(m.VeinContrast),
+			ff(m.Density), ff(m.Sharpness), ff(m.Brightness), ff(m.Saturated), ff(m.LocalContrast), ff(m.Tilt), ff(res.Region.Width), ff(float64(r.ExtractTime[i]) / 1e6), ff(mg)})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

@@ -10,7 +10,10 @@ import "math"
 // result is mapped from [-clip, clip] standard deviations to [0, 1]. This
 // is a smooth form of local histogram equalisation (CLAHE) that keeps the
 // grey-level order, which the curvature needs.
-func flatten(g *Gray, mask []bool, sigma, clip float64) {
+//
+// It returns the mean local standard deviation over the mask, in grey
+// levels: how much texture (veins, and noise) the finger shows.
+func flatten(g *Gray, mask []bool, sigma, clip float64) (localSD float64) {
 	w, h := g.W, g.H
 	m := NewGray(w, h)
 	gm := NewGray(w, h)
@@ -36,12 +39,20 @@ func flatten(g *Gray, mask []bool, sigma, clip float64) {
 	}
 	bv := separable(gm, k, k, tmp)
 	scale := float32(0.5 / clip)
+	var sum float64
+	var n int
 	for i := range g.Pix {
 		if !mask[i] || bm.Pix[i] <= 1e-3 {
 			g.Pix[i] = 0.5
 			continue
 		}
 		sd := float32(math.Sqrt(float64(bv.Pix[i]/bm.Pix[i]))) + 1e-3
+		sum += float64(sd)
+		n++
 		g.Pix[i] = max(0, min(1, 0.5+d.Pix[i]/sd*scale))
 	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
 }

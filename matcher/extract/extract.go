@@ -249,6 +249,9 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 		if r.Width < 0.2*float64(wk.H) {
 			return nil, fmt.Errorf("%w: finger width %.0f of %d rows", ErrNoFinger, r.Width, wk.H)
 		}
+		if l := float64(r.Right - r.Left); l < 0.2*float64(wk.W) {
+			return nil, fmt.Errorf("%w: finger length %.0f of %d columns", ErrNoFinger, l, wk.W)
+		}
 	}
 	if opt.Debug != nil {
 		opt.Debug("2-edges", drawRegion(wk, r))
@@ -265,8 +268,10 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 
 	// 5. Contrast: stretch the finger's grey levels to [0, 1], or
 	// equalise local contrast.
+	bright, sat := brightness(norm, emask)
+	var localSD float64
 	if opt.Flatten > 0 {
-		flatten(norm, efull, opt.Flatten, opt.FlattenClip)
+		localSD = flatten(norm, efull, opt.Flatten, opt.FlattenClip)
 	} else {
 		contrastStretch(norm, efull)
 	}
@@ -293,8 +298,29 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 	}
 	res := &Result{Vein: vein, Mask: mask, Region: r}
 	res.Metrics = measure(norm, emask, gm, vein, mask, r, wk.H, opt.Cropped)
+	res.Metrics.Brightness, res.Metrics.Saturated, res.Metrics.LocalContrast = bright, sat, localSD
 	res.Quality = res.Metrics.Score()
 	return res, nil
+}
+
+// brightness returns the mean grey level of the masked pixels and the
+// fraction of them that are saturated (>= 250).
+func brightness(g *Gray, mask []bool) (mean, saturated float64) {
+	n := 0
+	for i, ok := range mask {
+		if ok {
+			v := g.Pix[i]
+			mean += float64(v)
+			if v >= 250 {
+				saturated++
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, 0
+	}
+	return mean / float64(n), saturated / float64(n)
 }
 
 // MinContrast is the least spread between the 2nd and 98th percentile grey

@@ -21,6 +21,13 @@ type Metrics struct {
 	// Sharpness is the fine-detail energy of the normalised image relative
 	// to its overall spread (low when blurred or when the finger moved).
 	Sharpness float64 `json:"sharpness"`
+	// Brightness is the mean grey level of the finger and Saturated the
+	// fraction of its pixels at 250 or above.
+	Brightness float64 `json:"brightness"`
+	Saturated  float64 `json:"saturated"`
+	// LocalContrast is the mean local standard deviation of the finger's
+	// grey levels (veins and noise) after the illumination is removed.
+	LocalContrast float64 `json:"local_contrast"`
 	// Tilt is the absolute angle of the finger axis in degrees.
 	Tilt float64 `json:"tilt"`
 	// cropped records whether edge contrast is meaningful.
@@ -79,18 +86,20 @@ func measure(norm *Gray, emask []bool, gm *Gray, vein, mask *matcher.Pattern, r 
 	return m
 }
 
-// Score maps the metrics to 0-100. Each factor is a soft ramp from 0 (unusable)
-// to 1 (good) between limits measured on real captures (docs/matcher.md); the
-// score is 100 times their product, so one bad aspect is enough to ask for
-// another capture.
+// Score maps the metrics to 0-100. The factors and their limits were chosen
+// on real captures (docs/matcher.md): how visible the veins are (local
+// contrast on a log scale, and how strongly the detected veins stand out of
+// the rest of the finger), how noisy the image is (sharpness here rises
+// with pixel noise), scaled down when the finger covers little of the
+// template, is tilted, or barely stands out from the background.
 func (m Metrics) Score() int {
-	q := ramp(m.Coverage, 0.25, 0.6)
+	vis := 0.4*ramp(math.Log(max(m.LocalContrast, 1e-3)), math.Log(2.5), math.Log(18)) +
+		0.4*ramp(m.VeinContrast, 2.4, 3.0) +
+		0.2*(1-ramp(m.Sharpness, 0.3, 0.7))
+	q := vis * ramp(m.Coverage, 0.3, 0.6) * (1 - ramp(m.Tilt, 4, 20)) * ramp(m.Density, 0.03, 0.08)
 	if !m.cropped {
-		q *= ramp(m.EdgeContrast, 3, 15)
-		q *= 1 - ramp(m.Tilt, 10, 25)
+		q *= ramp(m.EdgeContrast, 3, 12)
 	}
-	q *= ramp(m.VeinContrast, 1.5, 2.5)
-	q *= ramp(m.Density, 0.08, 0.2) * (1 - ramp(m.Density, 0.45, 0.6))
 	if math.IsNaN(q) {
 		return 0
 	}

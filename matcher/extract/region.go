@@ -87,7 +87,7 @@ func leeEdges(g *Gray, smoothX float64, d int) (*Region, error) {
 
 // fingerEnds finds where the finger stops along its axis (the tip, or the
 // end of the finger in the picture): the mean grey level of each column
-// between the edges is compared with the finger's median level and the
+// between the edges is compared with the finger's level (90th percentile) and the
 // darkest level of the image; columns at either end below 35 % of the way from
 // the dark level to the finger level are background. Without a clear contrast the whole length is
 // finger.
@@ -112,16 +112,16 @@ func fingerEnds(g *Gray, r *Region) (left, right float32) {
 	}
 	sorted := slices.Clone(prof)
 	slices.Sort(sorted)
-	finger := sorted[len(sorted)/2]
+	finger := sorted[len(sorted)*9/10]
 	left, right = 0, float32(w-1)
 	if finger-dark < 20 {
 		return left, right
 	}
 	cut := dark + (finger-dark)*0.35
-	for x := 0; x < w/3 && prof[x] < cut; x++ {
+	for x := 0; x < w && prof[x] < cut; x++ {
 		left = float32(x + 1)
 	}
-	for x := w - 1; x > w-w/3 && prof[x] < cut; x-- {
+	for x := w - 1; x >= 0 && prof[x] < cut; x-- {
 		right = float32(x - 1)
 	}
 	return left, right
