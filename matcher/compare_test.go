@@ -148,3 +148,42 @@ func TestCompareIncompatible(t *testing.T) {
 		t.Errorf("Score of an incompatible template = %v, want 0", s)
 	}
 }
+
+// FuzzCompare builds two patterns of an arbitrary small geometry and shift
+// window from the input: the exhaustive score must equal the reference
+// and the coarse-to-fine one must stay in [0, 0.5] without panicking.
+func FuzzCompare(f *testing.F) {
+	f.Add([]byte{63, 15, 3, 7, 0x55, 0xaa, 0x0f})
+	f.Add([]byte{100, 23, 11, 49, 0xff})
+	f.Add([]byte{0, 0, 0, 0})
+	f.Add([]byte{17, 5, 2, 8, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < 5 {
+			return
+		}
+		w, h := 1+int(b[0])%100, 1+int(b[1])%24
+		params := Params{Width: w, Height: h, ShiftRows: int(b[2]) % (h/2 + 1), ShiftCols: int(b[3]) % (w/2 + 1)}
+		if params.Validate() != nil {
+			return
+		}
+		data := b[4:]
+		mk := func(off int) *Pattern {
+			p := NewPattern(w, h)
+			for i := 0; i < w*h; i++ {
+				if data[(off+i/8)%len(data)]>>(uint(i)%8)&1 == 1 {
+					p.Set(i%w, i/w, true)
+				}
+			}
+			return p
+		}
+		a, c := mk(0), mk(len(data)/2+1)
+		ta, tc := mustTemplate(t, params, a), mustTemplate(t, params, c)
+		want := ReferenceMiuraScore(a, c, params.ShiftRows, params.ShiftCols)
+		if got, err := CompareExact(ta, tc); err != nil || got != want {
+			t.Fatalf("%dx%d ch %d cw %d: exact %v (%v), reference %v", w, h, params.ShiftRows, params.ShiftCols, got, err, want)
+		}
+		if got, err := Compare(ta, tc); err != nil || got < 0 || got > 0.5 {
+			t.Fatalf("coarse-to-fine %v (%v)", got, err)
+		}
+	})
+}
