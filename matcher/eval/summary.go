@@ -297,3 +297,20 @@ func writeImages(name string, r *Report) error {
 	}
 	return f.Close()
 }
+
+// MatcherCalibration turns the measured calibration table into a
+// matcher.Calibration, keeping the points the data resolve (enough
+// impostor comparisons for the target FMR). source describes the data set.
+func (s Summary) MatcherCalibration(source string) (matcher.Calibration, error) {
+	c := matcher.Calibration{Source: fmt.Sprintf("%s; %d impostor / %d genuine comparisons, FVC protocol; params %s", source, s.Impostor, s.Genuine, s.ParamsHash)}
+	for _, p := range s.Calibration {
+		if !p.Resolved || math.IsNaN(p.Threshold) {
+			continue
+		}
+		c.Points = append(c.Points, matcher.CalibrationPoint{FMR: p.TargetFMR, Threshold: math.Min(p.Threshold, 0.5)})
+	}
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}

@@ -362,3 +362,30 @@ func BenchmarkExtractReal(b *testing.B) {
 		})
 	}
 }
+
+// FuzzExtract runs the pipeline on arbitrary pixels and sizes: it must
+// return a result or an error, never panic.
+func FuzzExtract(f *testing.F) {
+	f.Add(uint16(64), uint16(40), []byte{0, 255, 128, 7}, false, uint8(0))
+	f.Add(uint16(200), uint16(90), []byte{20, 20, 200, 200, 200, 20}, true, uint8(2))
+	f.Add(uint16(33), uint16(500), []byte{255}, false, uint8(1))
+	f.Fuzz(func(t *testing.T, w, h uint16, pix []byte, cropped bool, orient uint8) {
+		if w > 700 || h > 700 || len(pix) == 0 {
+			return
+		}
+		img := image.NewGray(image.Rect(0, 0, int(w), int(h)))
+		for i := range img.Pix {
+			img.Pix[i] = pix[i%len(pix)] + byte(i/len(pix))
+		}
+		opt := DefaultOptions()
+		opt.Cropped = cropped
+		opt.Orientation = Orientation(orient % 3)
+		r, err := Extract(img, opt)
+		if err != nil {
+			return
+		}
+		if r.Vein.Validate() != nil || r.Mask.Validate() != nil || r.Quality < 0 || r.Quality > 100 {
+			t.Fatalf("bad result %+v", r)
+		}
+	})
+}
