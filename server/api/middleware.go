@@ -89,8 +89,15 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 
 // bodyLimit rejects bodies larger than n bytes (the app-wide limit is the
 // largest of the groups').
+//
+// Compressed request bodies are refused: fiber's Ctx.Body would inflate
+// them without a limit (a decompression bomb), so handlers read the raw
+// body (c.Request().Body()) and nothing may carry a Content-Encoding.
 func bodyLimit(n int) fiber.Handler {
 	return func(c *fiber.Ctx) error {
+		if ce := c.Get(fiber.HeaderContentEncoding); ce != "" && !strings.EqualFold(ce, "identity") {
+			return errf(http.StatusUnsupportedMediaType, apiv1.CodeUnsupportedMedia, "compressed request bodies (Content-Encoding %q) are not accepted", ce)
+		}
 		if len(c.Request().Body()) > n || c.Request().Header.ContentLength() > n {
 			return errf(http.StatusRequestEntityTooLarge, apiv1.CodeBodyTooLarge, "request body larger than %d bytes", n)
 		}
@@ -105,7 +112,7 @@ func decode(c *fiber.Ctx, v any) error {
 	if mt, _, _ := strings.Cut(ct, ";"); strings.TrimSpace(strings.ToLower(mt)) != fiber.MIMEApplicationJSON {
 		return errf(http.StatusUnsupportedMediaType, apiv1.CodeUnsupportedMedia, "request body must be application/json")
 	}
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+	dec := json.NewDecoder(bytes.NewReader(c.Request().Body()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return badRequest("malformed JSON body: %s", jsonProblem(err))
@@ -168,7 +175,7 @@ func (s *Server) kioskAuth(c *fiber.Ctx) error {
 		s.metrics.authFailures.WithLabelValues("kiosk_revoked").Inc()
 		return errf(http.StatusForbidden, apiv1.CodeKioskRevoked, "kiosk %s is revoked", k.ID)
 	}
-	if err := apiv1.VerifySignature(k.PublicKey, p, c.Method(), string(c.Request().RequestURI()), c.Body(), now, apiv1.MaxClockSkew); err != nil {
+	if err := apiv1.VerifySignature(k.PublicKey, p, c.Method(), string(c.Request().RequestURI()), c.Request().Body(), now, apiv1.MaxClockSkew); err != nil {
 		s.metrics.authFailures.WithLabelValues("signature_invalid").Inc()
 		return errf(http.StatusUnauthorized, apiv1.CodeSignatureInvalid, "request signature does not verify")
 	}

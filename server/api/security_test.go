@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
@@ -288,6 +289,12 @@ func TestHostileBodies(t *testing.T) {
 	unknownField := k.signed("POST", apiv1.PathKioskVerify, []byte(`{"card":{},"evil":1}`), now)
 	wrongType := k.signed("POST", apiv1.PathKioskVerify, []byte(`{"card":"x"}`), now)
 	badB64 := k.signed("POST", apiv1.PathKioskVerify, []byte(`{"capture":{"template":"%%%"}}`), now)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(bytes.Repeat([]byte(" "), 64<<20)) // 64 MiB of spaces in ~64 KiB
+	zw.Close()
+	bomb := k.signed("POST", apiv1.PathKioskVerify, gz.Bytes()[:min(gz.Len(), 3<<10)], now)
+	bomb.Header.Set("Content-Encoding", "gzip")
 	textBody := k.signed("POST", apiv1.PathKioskVerify, []byte(`{}`), now)
 	textBody.Header.Set("Content-Type", "text/plain")
 	tests := []struct {
@@ -303,6 +310,7 @@ func TestHostileBodies(t *testing.T) {
 		{"wrong type", wrongType, 400, apiv1.CodeBadRequest},
 		{"bad base64", badB64, 400, apiv1.CodeBadRequest},
 		{"not JSON content type", textBody, 415, apiv1.CodeUnsupportedMedia},
+		{"compressed body (decompression bomb)", bomb, 415, apiv1.CodeUnsupportedMedia},
 		{"login malformed", login(`{"username":`, "application/json"), 400, apiv1.CodeBadRequest},
 		{"no such endpoint", login(`{}`, "application/json"), 0, ""},
 	}
