@@ -50,6 +50,7 @@ type Daemon struct {
 	lang          string
 	captureCancel context.CancelFunc
 	seq           uint64
+	shownHealth   string // healthKey of the devices in the last published view
 
 	effects sync.WaitGroup
 	runCtx  context.Context
@@ -120,9 +121,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); d.probeServer(ctx) }()
 	tick := time.NewTicker(d.tickIv)
 	defer tick.Stop()
-	healthTick := time.NewTicker(2 * time.Second)
+	healthTick := time.NewTicker(500 * time.Millisecond)
 	defer healthTick.Stop()
-	lastHealth := ""
 	for {
 		select {
 		case <-ctx.Done():
@@ -137,9 +137,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-tick.C:
 			d.step(ctx, session.Tick{})
 		case <-healthTick.C:
-			// Device health changes reach the staff screen without an event.
-			if h := healthKey(d.devices.Health()); h != lastHealth {
-				lastHealth = h
+			// Device health changes reach the screen without an event:
+			// compare with what the screen last got.
+			if healthKey(d.devices.Health()) != d.shownHealth {
 				d.publish()
 			}
 		}

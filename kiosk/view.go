@@ -118,6 +118,7 @@ func (d *Daemon) view() View {
 		Problem: st.Problem, Hint: st.Hint, Tries: st.Tries, MaxTries: cfg.MaxTries,
 		ServerUp: d.up.Load(), Station: d.cfg.StationID, Devices: d.devices.Health(),
 	}
+	d.shownHealth = healthKey(v.Devices)
 	if c := st.Card; c != nil {
 		v.Card = &PersonView{Name: c.Name, IDMasked: session.MaskedID(c.IDNumber), Expired: c.Expired(d.now()), Until: day(c.ValidUntil)}
 	}

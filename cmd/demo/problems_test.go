@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/kiosk"
+	"github.com/qingshan-gov/veinkiosk/simulators/deck"
+)
+
+// TestResidentProblemsRealServer: against the real server, drivers and
+// simulators, the card checks and guidance a resident meets: an unenrolled
+// resident, an expired card, a finger that is not the enrolled one, and a
+// scanner unplugged and plugged back.
+func TestResidentProblemsRealServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o, err := parse([]string{"--scripted", "--residents", "1000", "--enrol-now", "4"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	w, err := startWorld(ctx, o, slog.New(slog.NewTextHandler(logs, nil)), func(string, ...any) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); w.close() }()
+	k := kioskClient{base: w.kioskURL}
+	wait := func(what string, cond func(kiosk.View) bool) kiosk.View {
+		t.Helper()
+		deadline := time.Now().Add(40 * time.Second)
+		for {
+			v, err := k.view(ctx)
+			if err == nil && cond(v) {
+				return v
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: at %s %q %q devices %+v\n%s", what, v.Phase, v.Problem, v.Hint, v.Devices, grepLines(logs.String(), "device", "scanner"))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	ready := func(v kiosk.View) bool {
+		return v.Phase == "idle" && v.ServerUp && len(v.Devices) == 2 && v.Devices[0].Connected && v.Devices[1].Connected
+	}
+	wait("ready", ready)
+	now := time.Now()
+	var unenrolled, expired *deck.Resident
+	for _, r := range w.people {
+		switch {
+		case unenrolled == nil && w.skipped[r.IDNumber] && validCard(r, now):
+			unenrolled = r
+		case expired == nil && !validCard(r, now):
+			expired = r
+		}
+	}
+	if unenrolled == nil || expired == nil {
+		t.Fatal("the deck lacks an unenrolled resident or an expired card")
+	}
+
+	// Not enrolled: the server says so after the finger.
+	w.id.Insert(unenrolled.IDNumber)
+	wait("finger prompt", func(v kiosk.View) bool { return v.Phase == "place_finger" })
+	w.vein.PlaceResident(unenrolled.IDNumber, 2)
+	v := wait("not enrolled", func(v kiosk.View) bool { return v.Phase == "card_problem" })
+	w.vein.RemoveFinger()
+	if v.Problem != "not_enrolled" {
+		t.Errorf("unenrolled resident: problem %q", v.Problem)
+	}
+	w.id.Remove()
+	wait("idle", ready)
+
+	// An expired card is refused at once, before any finger.
+	w.id.Insert(expired.IDNumber)
+	v = wait("expired card", func(v kiosk.View) bool { return v.Phase == "card_problem" })
+	if v.Problem != "card_expired" {
+		t.Errorf("expired card: problem %q", v.Problem)
+	}
+	w.id.Remove()
+	wait("idle", ready)
+
+	// The wrong finger: guidance, then the right one works.
+	who := w.enrol[0]
+	w.id.Insert(who.IDNumber)
+	wait("finger prompt", func(v kiosk.View) bool { return v.Phase == "place_finger" })
+	w.vein.PlaceResident(who.IDNumber, 3) // right middle: not enrolled
+	v = wait("no match", func(v kiosk.View) bool { return v.Phase == "place_finger" && v.Hint != "" || v.Phase == "failed" })
+	w.vein.RemoveFinger()
+	if v.Hint != "no_match" || v.Tries != 1 {
+		t.Fatalf("wrong finger: phase %s hint %q tries %d", v.Phase, v.Hint, v.Tries)
+	}
+	time.Sleep(400 * time.Millisecond)
+	w.vein.PlaceResident(who.IDNumber, 7)
+	wait("menu", func(v kiosk.View) bool { return v.Phase == "menu" })
+	w.vein.RemoveFinger()
+	k.touch(ctx, "finish", "", nil)
+	w.id.Remove()
+	wait("idle", ready)
+
+	// The scanner is unplugged while idle: the kiosk notices and shows it,
+	// and recovers when it is plugged back.
+	w.vein.Unplug()
+	wait("scanner down", func(v kiosk.View) bool { return len(v.Devices) == 2 && !v.Devices[1].Connected })
+	w.vein.Replug()
+	wait("scanner back", ready)
+}
+
+func grepLines(s string, words ...string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		for _, w := range words {
+			if strings.Contains(l, w) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}
