@@ -29,14 +29,13 @@ const (
 	CodeKioskRevoked     = "kiosk_revoked"     // 403
 
 	// Staff authentication.
-	CodeUnauthenticated    = "unauthenticated"     // 401: no or expired staff session
-	CodeBadCredentials     = "bad_credentials"     // 401: wrong username or password
-	CodeForbidden          = "forbidden"           // 403: the role may not do this
-	CodeStaffDisabled      = "staff_disabled"      // 403
-	CodeIdentifyDisabled   = "identify_disabled"   // 403: card-less identification is off by station policy
-	CodeCandidateNotFound  = "candidate_not_found" // 404: card-less identification found nobody
-	CodeCandidateExpired   = "candidate_expired"   // 410
-	CodeOverrideNotAllowed = "override_not_allowed"
+	CodeUnauthenticated   = "unauthenticated"     // 401: no or expired staff session
+	CodeBadCredentials    = "bad_credentials"     // 401: wrong username or password
+	CodeForbidden         = "forbidden"           // 403: the role may not do this
+	CodeStaffDisabled     = "staff_disabled"      // reserved: a disabled account's login gets bad_credentials, its sessions unauthenticated
+	CodeIdentifyDisabled  = "identify_disabled"   // 403: card-less identification is off by station policy
+	CodeCandidateNotFound = "candidate_not_found" // 404: card-less identification found nobody
+	CodeCandidateExpired  = "candidate_expired"   // 410
 
 	// Card.
 	CodeCardInvalid     = "card_invalid" // 422: bad ID number (check digit) or fields
@@ -44,9 +43,8 @@ const (
 	CodeCardNotYetValid = "card_not_yet_valid"
 
 	// Capture / scanner.
-	CodeNonceUnknown       = "nonce_unknown"       // 401: the capture nonce was never issued to this kiosk
+	CodeNonceUnknown       = "nonce_unknown"       // 401: the capture nonce was never issued to this kiosk, or was used already
 	CodeNonceExpired       = "nonce_expired"       // 401
-	CodeNonceUsed          = "nonce_used"          // 401: the capture nonce was used before
 	CodeMakerUnknown       = "maker_unknown"       // 401: the scanner's maker key is not configured
 	CodeDeviceCertInvalid  = "device_cert_invalid" // 401
 	CodeAttestationInvalid = "attestation_invalid" // 401
