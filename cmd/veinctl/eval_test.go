@@ -35,8 +35,8 @@ func TestEvalOnSimulatedDataset(t *testing.T) {
 	}
 	var s struct {
 		Images, Fingers, Genuine, Impostor int
-		EER                               float64 `json:"eer"`
-		FTE                               int     `json:"failures_to_extract"`
+		EER                                float64 `json:"eer"`
+		FTE                                int     `json:"failures_to_extract"`
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)

@@ -11,15 +11,16 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/matcher/eval"
 	"github.com/qingshan-gov/veinkiosk/matcher/extract"
 )
 
-// Defaults of the alignment search (template pixels), measured in
-// docs/evaluation.md.
-const (
-	defaultShiftRows = 6
-	defaultShiftCols = 16
+// Defaults of the alignment search (template pixels): those of
+// matcher.DefaultParams, which measured best (docs/evaluation.md).
+var (
+	defaultShiftRows = matcher.DefaultParams.ShiftRows
+	defaultShiftCols = matcher.DefaultParams.ShiftCols
 )
 
 func init() {
