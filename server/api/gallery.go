@@ -25,6 +25,7 @@ type Gallery struct {
 	// then add), so two enrolments of one resident cannot interleave;
 	// searches do not take it.
 	wmu sync.Mutex
+	ref atomic.Pointer[matcher.Template] // a template of the gallery, for compatibility checks
 }
 
 // NewGallery returns an empty gallery.
@@ -64,6 +65,9 @@ func (g *Gallery) Load(ctx context.Context, st store.Store, log *slog.Logger) (i
 		t, err := matcher.ParseTemplate(r.Template)
 		if err == nil {
 			err = g.g.Add(subject(r.ResidentID), r.Finger, t)
+		}
+		if err == nil {
+			g.ref.CompareAndSwap(nil, t)
 		}
 		if err != nil {
 			skipped++
@@ -118,6 +122,8 @@ func (g *Gallery) set(residentID int64, fingers []int, ts []*matcher.Template) e
 	for i, t := range ts {
 		if err := g.g.Add(sub, fingers[i], t); err != nil {
 			errs = append(errs, err)
+		} else {
+			g.ref.CompareAndSwap(nil, t)
 		}
 	}
 	g.nResid.Add(1)
@@ -134,9 +140,24 @@ func (g *Gallery) Remove(residentID int64) {
 }
 
 // Verify returns the best score of probe against the resident's templates;
-// ok is false when the resident has none (or the probe is incompatible).
-func (g *Gallery) Verify(residentID int64, probe *matcher.Template) (float64, bool) {
-	return g.g.Verify(subject(residentID), probe)
+// ok is false when the resident has none. A probe that cannot be compared
+// with the gallery's templates (another algorithm version, parameters or
+// geometry) is an error wrapping matcher.ErrIncompatible.
+func (g *Gallery) Verify(residentID int64, probe *matcher.Template) (score float64, ok bool, err error) {
+	score, ok = g.g.Verify(subject(residentID), probe)
+	if ok {
+		return score, true, nil
+	}
+	if ref := g.ref.Load(); ref != nil {
+		p, err := matcher.NewProbe(probe)
+		if err != nil {
+			return 0, false, err
+		}
+		if err := p.Compatible(ref); err != nil {
+			return 0, false, err
+		}
+	}
+	return 0, false, nil
 }
 
 // Hit is a 1:N search result.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -51,5 +52,34 @@ func TestGalleryConcurrentReplace(t *testing.T) {
 	g.Remove(7)
 	if g.Len() != 0 || g.Residents() != 0 {
 		t.Fatalf("after remove: %d templates, %d residents", g.Len(), g.Residents())
+	}
+}
+
+func TestGalleryVerifyIncompatible(t *testing.T) {
+	g := NewGallery()
+	p := matcher.DefaultParams
+	rng := rand.New(rand.NewPCG(5, 6))
+	sf := matcher.NewSynthFinger(rng, p.Width, p.Height)
+	tm, err := matcher.NewTemplate(p, sf.Sample(rng, 3, 6, 0.05), nil, 80, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.set(1, []int{2}, []*matcher.Template{tm}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := g.Verify(1, tm); !ok || err != nil {
+		t.Fatalf("same template: ok %v err %v", ok, err)
+	}
+	if _, ok, err := g.Verify(2, tm); ok || err != nil {
+		t.Fatalf("not enrolled: ok %v err %v", ok, err)
+	}
+	q := p
+	q.ShiftCols = 10
+	other, err := matcher.NewTemplate(q, sf.Sample(rng, 3, 6, 0.05), nil, 80, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := g.Verify(1, other); !errors.Is(err, matcher.ErrIncompatible) {
+		t.Fatalf("incompatible probe: %v", err)
 	}
 }

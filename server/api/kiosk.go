@@ -81,8 +81,12 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 		return errf(http.StatusForbidden, apiv1.CodeResidentSuspended, "the resident's record is suspended; ask the station staff")
 	}
 	start := time.Now()
-	score, ok := s.gallery.Verify(res.ID, cc.tmpl)
+	score, ok, err := s.gallery.Verify(res.ID, cc.tmpl)
 	s.metrics.match.WithLabelValues("verify").Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
+		return errf(http.StatusUnprocessableEntity, apiv1.CodeTemplateInvalid, "the template cannot be compared with the enrolled ones (algorithm version, parameters or size differ): %v", err)
+	}
 	if !ok {
 		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
 		return errf(http.StatusNotFound, apiv1.CodeNotEnrolled, "the resident has no finger-vein enrolment; ask the station staff")
