@@ -23,10 +23,8 @@ func flatten(g *Gray, mask []bool, sigma, clip float64) (localSD float64) {
 			gm.Pix[i] = g.Pix[i]
 		}
 	}
-	k, _, _ := gaussianKernels(sigma, 2.5)
-	tmp := NewGray(w, h)
-	bm := separable(m, k, k, tmp)
-	bg := separable(gm, k, k, tmp)
+	bm := boxBlur3(m, sigma)
+	bg := boxBlur3(gm, sigma)
 	d := NewGray(w, h)
 	for i := range d.Pix {
 		if mask[i] && bm.Pix[i] > 1e-3 {
@@ -37,7 +35,7 @@ func flatten(g *Gray, mask []bool, sigma, clip float64) (localSD float64) {
 			gm.Pix[i] = 0
 		}
 	}
-	bv := separable(gm, k, k, tmp)
+	bv := boxBlur3(gm, sigma)
 	scale := float32(0.5 / clip)
 	var sum float64
 	var n int
