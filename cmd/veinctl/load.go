@@ -104,8 +104,8 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Int64Var(&f.seed, "seed", 42, "deck and key seed")
 	fs.BoolVar(&f.jsonOut, "json", false, "print the result as JSON")
 	fs.IntVar(&f.batch, "batch", 500, "residents per bulk-enrolment request")
-	fs.IntVar(&f.shiftRows, "shift-rows", 6, "template alignment search, rows (must match the kiosks')")
-	fs.IntVar(&f.shiftCols, "shift-cols", 16, "template alignment search, columns")
+	fs.IntVar(&f.shiftRows, "shift-rows", matcher.DefaultParams.ShiftRows, "template alignment search, rows (must match the kiosks')")
+	fs.IntVar(&f.shiftCols, "shift-cols", matcher.DefaultParams.ShiftCols, "template alignment search, columns")
 	fs.IntVar(&f.workers, "workers", runtime.GOMAXPROCS(0), "extraction goroutines")
 	fs.DurationVar(&f.httpTimeout, "http-timeout", 30*time.Second, "timeout of one HTTP request")
 	if err := fs.Parse(args); err != nil {
@@ -182,7 +182,7 @@ func newLoadTest(f loadFlags, log io.Writer) (*loadTest, error) {
 	opt := extract.DefaultOptions()
 	lt := &loadTest{
 		f: f, log: log, http: hc,
-		params: matcher.Params{Width: opt.Width, Height: opt.Height, ShiftRows: f.shiftRows, ShiftCols: f.shiftCols, Extraction: extractionID(opt)},
+		params: opt.Params(f.shiftRows, f.shiftCols),
 		run_:   hex.EncodeToString(rb[:]),
 	}
 	seed := sha256.Sum256([]byte(fmt.Sprintf("veinctl load maker %d", f.seed)))
@@ -192,13 +192,6 @@ func newLoadTest(f loadFlags, log io.Writer) (*loadTest, error) {
 		return nil, err
 	}
 	return lt, nil
-}
-
-// extractionID describes the extraction settings for Params.Extraction, so
-// templates made with other settings are never compared with these.
-func extractionID(o extract.Options) string {
-	return fmt.Sprintf("extract:method=%s,scale=%d,sigma=%g,fill=%g,edge=%g,work=%d,flatten=%g/%g,density=%g",
-		o.Method, o.Scale, o.Sigma, o.Fill, o.EdgeMargin, o.WorkAcross, o.Flatten, o.FlattenClip, o.Density)
 }
 
 func (lt *loadTest) logf(format string, args ...any) {
@@ -493,7 +486,7 @@ func (lt *loadTest) extractOne(r *deck.Resident, finger apiv1.Finger, seed uint6
 	if err != nil {
 		return nil, fmt.Errorf("extracting a capture: %w", err)
 	}
-	t, err := matcher.NewTemplate(lt.params, x.Vein, x.Mask, uint8(min(max(x.Quality, 0), 100)), uint8(finger.Position()))
+	t, err := x.Template(lt.params, uint8(finger.Position()))
 	if err != nil {
 		return nil, err
 	}
