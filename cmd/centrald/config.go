@@ -40,6 +40,7 @@ type config struct {
 	ShutdownTimeout time.Duration
 	ReferencePrefix string
 	DebugListen     string
+	CalibrationFile string
 }
 
 const envPrefix = "VEINKIOSK_"
@@ -60,6 +61,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.MakersFile, "makers", "", "trusted scanner maker keys file (default DIR/makers with --data)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
+	fs.StringVar(&c.CalibrationFile, "calibration", "", `matcher calibration JSON ({"points":[{"fmr":1e-4,"threshold":0.2},...],"source":"..."}); default: the matcher's built-in table`)
 	fs.Float64Var(&c.VerifyFMR, "verify-fmr", 1e-4, "false-match rate of one 1:1 verification (card + vein)")
 	fs.Float64Var(&c.DedupFMR, "dedup-fmr", 1e-6, "false-match rate per comparison of the enrolment 1:N deduplication")
 	fs.Float64Var(&c.IdentifyFMR, "identify-fmr", 1e-6, "false-match rate per comparison of card-less identification")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -52,5 +53,33 @@ func TestParseConfig(t *testing.T) {
 	_, err = parseConfig([]string{"--min-quality", "-1", "--kiosk-burst", "0"}, env(nil), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "--min-quality") || !strings.Contains(err.Error(), "--kiosk-burst") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestLoadCalibration(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := dir + "/" + name
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cal, err := loadCalibration(write("ok.json", `{"points":[{"fmr":1e-2,"threshold":0.3},{"fmr":1e-4,"threshold":0.4}],"source":"test"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th, err := cal.Threshold(1e-3); err != nil || th < 0.34 || th > 0.36 {
+		t.Fatalf("threshold %v %v", th, err)
+	}
+	for name, s := range map[string]string{
+		"empty.json":   `{"points":[]}`,
+		"nonmono.json": `{"points":[{"fmr":1e-2,"threshold":0.4},{"fmr":1e-4,"threshold":0.3}]}`,
+		"unknown.json": `{"pts":[]}`,
+		"garbage.json": `{`,
+	} {
+		if _, err := loadCalibration(write(name, s)); err == nil {
+			t.Errorf("%s: no error", name)
+		}
 	}
 }

@@ -10,7 +10,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -94,6 +96,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 
 	cal := matcher.DefaultCalibration
+	if c.CalibrationFile != "" {
+		if cal, err = loadCalibration(c.CalibrationFile); err != nil {
+			return err
+		}
+	}
 	if cal.Provisional {
 		log.Warn("matcher calibration is provisional: false-match rates are estimates", "source", cal.Source)
 	}
@@ -224,4 +231,22 @@ func bootstrapAdmin(ctx context.Context, c *config, st store.Store, getenv func(
 	}
 	log.Warn("created the first administrator; change the password", "username", user, "password_in", where)
 	return nil
+}
+
+// loadCalibration reads a calibration table measured with matcher/eval.
+func loadCalibration(path string) (matcher.Calibration, error) {
+	var cal matcher.Calibration
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cal, fmt.Errorf("--calibration: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cal); err != nil {
+		return cal, fmt.Errorf("--calibration %s: %w", path, err)
+	}
+	if err := cal.Validate(); err != nil {
+		return cal, fmt.Errorf("--calibration %s: %w", path, err)
+	}
+	return cal, nil
 }

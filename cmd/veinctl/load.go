@@ -83,6 +83,7 @@ type loadResult struct {
 	FalseRejects           int64    `json:"false_rejects"`
 	Locked                 int64    `json:"locked"`
 	Throttled              int64    `json:"throttled"`
+	Recaptures             int64    `json:"recaptures"` // probes refused by the quality gate (a kiosk captures again)
 	Errors                 int64    `json:"errors"`
 	ErrorSamples           []string `json:"error_samples,omitempty"`
 }
@@ -584,6 +585,7 @@ func (lt *loadTest) verify(ctx context.Context, kiosks []*simKiosk, pool []*pers
 	type stats struct {
 		lat, flow                                               []float64
 		n, genuine, impostor, fa, fr, locked, throttled, errors int64
+		recaptures                                              int64
 		samples                                                 []string
 	}
 	all := make([]stats, len(kiosks))
@@ -637,6 +639,8 @@ func (lt *loadTest) verify(ctx context.Context, kiosks []*simKiosk, pool []*pers
 					}
 				case code == apiv1.CodeLocked:
 					st.locked++
+				case code == apiv1.CodeQualityTooLow:
+					st.recaptures++
 				case code == apiv1.CodeRateLimited:
 					st.throttled++
 					var ae *apiv1.Error
@@ -665,6 +669,7 @@ func (lt *loadTest) verify(ctx context.Context, kiosks []*simKiosk, pool []*pers
 		res.FalseRejects += st.fr
 		res.Locked += st.locked
 		res.Throttled += st.throttled
+		res.Recaptures += st.recaptures
 		res.Errors += st.errors
 		res.ErrorSamples = append(res.ErrorSamples, st.samples...)
 	}
