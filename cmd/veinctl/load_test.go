@@ -42,7 +42,7 @@ func TestLoadAgainstServer(t *testing.T) {
 	if _, err := st.CreateStaff(ctx, audit.System("test"), store.Staff{Username: "admin", Role: store.RoleAdmin, PasswordHash: hash}); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := api.New(api.Config{Store: st, Logger: quiet, VerifyThreshold: 0.18, DedupThreshold: 0.2, IdentifyThreshold: 0.2,
+	srv, err := api.New(api.Config{Store: st, Logger: quiet, VerifyThreshold: 0.30, DedupThreshold: 0.32, IdentifyThreshold: 0.32,
 		KioskRate: 10000, KioskBurst: 10000, KioskFailures: 1000, Lockout: store.LockoutPolicy{MaxFailures: 100, LockFor: time.Minute}})
 	if err != nil {
 		t.Fatal(err)
