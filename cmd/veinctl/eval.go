@@ -36,6 +36,8 @@ func addExtractFlags(fs *flag.FlagSet) *extractFlags {
 	fs.IntVar(&f.opt.Height, "height", f.opt.Height, "template height in pixels (across the finger)")
 	fs.IntVar(&f.opt.Scale, "scale", f.opt.Scale, "extraction resolution in multiples of the template resolution")
 	fs.Float64Var(&f.opt.Sigma, "sigma", f.opt.Sigma, "Maximum Curvature sigma in extraction pixels")
+	fs.Float64Var(&f.opt.Sigma2, "sigma2", f.opt.Sigma2, "second scale of the hessian detector (0: one scale)")
+	fs.Float64Var(&f.opt.Isotropic, "isotropic", f.opt.Isotropic, "scale along the finger like across it, times this (0: fit the frame length)")
 	fs.Float64Var(&f.opt.Fill, "fill", f.opt.Fill, "fraction of the template height the finger width spans")
 	fs.Float64Var(&f.opt.EdgeMargin, "edge-margin", f.opt.EdgeMargin, "mask margin at the finger edges, fraction of the finger width")
 	fs.IntVar(&f.opt.WorkAcross, "work", f.opt.WorkAcross, "size across the finger of the image the finger region is searched in")
@@ -105,8 +107,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	s.Elapsed = time.Since(start).Round(time.Millisecond).String()
 	s.Settings = map[string]any{
 		"orientation": opt.Orientation.String(), "cropped": opt.Cropped,
-		"width": opt.Width, "height": opt.Height, "scale": opt.Scale, "sigma": opt.Sigma,
-		"fill": opt.Fill, "edge_margin": opt.EdgeMargin, "work": opt.WorkAcross, "flatten": opt.Flatten, "flatten_clip": opt.FlattenClip, "method": opt.Method.String(), "density": opt.Density,
+		"width": opt.Width, "height": opt.Height, "scale": opt.Scale, "sigma": opt.Sigma, "sigma2": opt.Sigma2,
+		"fill": opt.Fill, "isotropic": opt.Isotropic, "edge_margin": opt.EdgeMargin, "work": opt.WorkAcross, "flatten": opt.Flatten, "flatten_clip": opt.FlattenClip, "method": opt.Method.String(), "density": opt.Density,
 		"shift_rows": *shiftRows, "shift_cols": *shiftCols, "tolerance": *tolerance, "exact": *exact,
 	}
 	if err := eval.WriteOutputs(*out, rep, s); err != nil {

@@ -117,11 +117,19 @@ type Options struct {
 	// each axis: the vein pattern is extracted at Scale times the template
 	// resolution and reduced afterwards.
 	Scale int
-	// Sigma is the Maximum Curvature Gaussian, in extraction pixels.
+	// Sigma is the scale of the vein detector's Gaussian, in extraction
+	// pixels.
 	Sigma float64
+	// Sigma2, when positive, adds a second scale to the principal
+	// curvature detector (for veins of mixed widths).
+	Sigma2 float64
 	// Fill is the fraction of the template height that the median finger
 	// width spans (raw images).
 	Fill float64
+	// Isotropic, when positive, scales the finger along its axis like
+	// across it (times Isotropic) and centres the template on the finger,
+	// instead of fitting the whole frame length into the template width.
+	Isotropic float64
 	// EdgeMargin excludes pixels this close to a finger edge from the mask,
 	// as a fraction of the finger width; the edges themselves are strong
 	// curvature ridges that are not veins.
@@ -153,11 +161,12 @@ func DefaultOptions() Options {
 		Scale:       2,
 		Method:      MethodHessian,
 		Sigma:       4,
-		Density:     0.2,
+		Density:     0.15,
 		Fill:        0.92,
+		Isotropic:   1.8,
 		EdgeMargin:  0.06,
 		WorkAcross:  160,
-		Flatten:     12,
+		Flatten:     6,
 		FlattenClip: 2.5,
 	}
 }
@@ -176,6 +185,10 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: edge margin %v", ErrOptions, o.EdgeMargin)
 	case !(o.Flatten >= 0 && o.Flatten <= 100) || !(o.FlattenClip > 0 && o.FlattenClip <= 10):
 		return fmt.Errorf("%w: flatten %v clip %v", ErrOptions, o.Flatten, o.FlattenClip)
+	case !(o.Sigma2 == 0 || (o.Sigma2 >= 0.5 && o.Sigma2 <= 20)):
+		return fmt.Errorf("%w: sigma2 %v", ErrOptions, o.Sigma2)
+	case !(o.Isotropic >= 0 && o.Isotropic <= 10):
+		return fmt.Errorf("%w: isotropic %v", ErrOptions, o.Isotropic)
 	case !(o.Density >= 0 && o.Density < 1):
 		return fmt.Errorf("%w: density %v", ErrOptions, o.Density)
 	case o.WorkAcross < 32 || o.WorkAcross > 2048:
@@ -265,7 +278,7 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 	if opt.Cropped {
 		fill = 1
 	}
-	norm, emask, efull := normalize(wk, r, ew, eh, fill, opt.EdgeMargin*r.Width)
+	norm, emask, efull, inFrame := normalize(wk, r, ew, eh, fill, opt.EdgeMargin*r.Width, opt.Isotropic)
 	debug("3-normalized", norm, 0, 255)
 
 	// 5. Contrast: stretch the finger's grey levels to [0, 1], or
@@ -284,6 +297,15 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 	switch opt.Method {
 	case MethodHessian:
 		gm = principalCurvature(norm, efull, opt.Sigma)
+		if opt.Sigma2 > 0 {
+			// Scale-normalised maximum over two scales (Lindeberg):
+			// sigma^2 times the curvature.
+			g2 := principalCurvature(norm, efull, opt.Sigma2)
+			k1, k2 := float32(opt.Sigma*opt.Sigma), float32(opt.Sigma2*opt.Sigma2)
+			for i, v := range g2.Pix {
+				gm.Pix[i] = max(gm.Pix[i]*k1, v*k2)
+			}
+		}
 	case MethodDark:
 		gm = darkness(norm, efull, opt.Sigma)
 	default:
@@ -299,7 +321,7 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 		opt.Debug("8-vein", patternImage(vein))
 	}
 	res := &Result{Vein: vein, Mask: mask, Region: r}
-	res.Metrics = measure(norm, emask, gm, vein, mask, r, wk.H, opt.Cropped)
+	res.Metrics = measure(norm, emask, gm, vein, mask, r, inFrame, opt.Cropped)
 	res.Metrics.Brightness, res.Metrics.Saturated, res.Metrics.LocalContrast = bright, sat, localSD
 	res.Quality = res.Metrics.Score()
 	return res, nil

@@ -217,8 +217,8 @@ func TestExtractSeparatesFingers(t *testing.T) {
 	c := mustExtract(t, other.draw(), opt)
 	for name, r := range map[string]*Result{"base": a, "moved": b, "other": c} {
 		vein, mask := r.Vein.Count(), r.Mask.Count()
-		if cov := float64(mask) / float64(opt.Width*opt.Height); cov < 0.5 {
-			t.Errorf("%s: mask covers %.2f of the template", name, cov)
+		if r.Metrics.Coverage < 0.6 {
+			t.Errorf("%s: mask covers %.2f of the frame", name, r.Metrics.Coverage)
 		}
 		if d := float64(vein) / float64(mask); d < 0.1 || d > 0.5 {
 			t.Errorf("%s: vein density %.2f", name, d)
@@ -268,8 +268,8 @@ func TestExtractCropped(t *testing.T) {
 	opt := DefaultOptions()
 	opt.Cropped = true
 	r := mustExtract(t, spec.draw(), opt)
-	if cov := float64(r.Mask.Count()) / float64(opt.Width*opt.Height); cov < 0.75 {
-		t.Errorf("cropped: mask covers %.2f", cov)
+	if r.Metrics.Coverage < 0.75 {
+		t.Errorf("cropped: mask covers %.2f of the frame", r.Metrics.Coverage)
 	}
 }
 

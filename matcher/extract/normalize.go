@@ -9,7 +9,14 @@ import "math"
 // capture of a finger lands on the same geometry whatever its position,
 // tilt and distance to the camera. mask is 1 where the sample lies inside
 // the finger, at least margin working pixels from either edge.
-func normalize(g *Gray, r *Region, ew, eh int, fill, margin float64) (out *Gray, mask, full []bool) {
+//
+// With isotropic > 0 the along-axis scale follows the across scale (times
+// isotropic) instead of fitting the frame length, and the template is
+// centred on the middle of the finger found between its ends: the same
+// finger then maps to the same pixel scale whatever the frame or crop.
+//
+// inFrame counts the samples that fall inside the input frame.
+func normalize(g *Gray, r *Region, ew, eh int, fill, margin, isotropic float64) (out *Gray, mask, full []bool, inFrame int) {
 	out = NewGray(ew, eh)
 	mask = make([]bool, ew*eh)
 	full = make([]bool, ew*eh)
@@ -17,10 +24,14 @@ func normalize(g *Gray, r *Region, ew, eh int, fill, margin float64) (out *Gray,
 	cos, sin := math.Cos(theta), math.Sin(theta)
 	length := float64(g.W)
 	xc := (length - 1) / 2
-	yc := r.A + r.B*xc
-	su := length / float64(ew)
 	band := r.Width / fill
 	sv := band / float64(eh)
+	if isotropic > 0 {
+		length = sv * isotropic * float64(ew)
+		xc = float64(r.Left+r.Right) / 2
+	}
+	yc := r.A + r.B*xc
+	su := length / float64(ew)
 	for v := 0; v < eh; v++ {
 		n := (float64(v)+0.5)*sv - band/2
 		for u := 0; u < ew; u++ {
@@ -33,6 +44,7 @@ func normalize(g *Gray, r *Region, ew, eh int, fill, margin float64) (out *Gray,
 			if !ok {
 				continue
 			}
+			inFrame++
 			xi := min(max(int(x+0.5), 0), g.W-1)
 			mask[i] = y >= float64(r.Upper[xi])+margin && y <= float64(r.Lower[xi])-margin &&
 				x >= float64(r.Left)+margin && x <= float64(r.Right)-margin
@@ -40,7 +52,7 @@ func normalize(g *Gray, r *Region, ew, eh int, fill, margin float64) (out *Gray,
 				x >= float64(r.Left) && x <= float64(r.Right)
 		}
 	}
-	return out, mask, full
+	return out, mask, full, inFrame
 }
 
 // bilinear samples g at (x, y) in pixel-centre coordinates, clamping to the

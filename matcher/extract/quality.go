@@ -8,7 +8,8 @@ import (
 
 // Metrics are the measurements behind the quality score.
 type Metrics struct {
-	// Coverage is the fraction of the template covered by the mask.
+	// Coverage is the fraction of the imaged frame, as mapped into the
+	// template, that is valid finger (mask).
 	Coverage float64 `json:"coverage"`
 	// EdgeContrast is the mean step in grey levels at the finger edges
 	// (raw images only; 0 when cropped).
@@ -36,11 +37,18 @@ type Metrics struct {
 
 // measure computes the quality metrics from the pipeline's intermediate
 // images.
-func measure(norm *Gray, emask []bool, gm *Gray, vein, mask *matcher.Pattern, r *Region, workH int, cropped bool) Metrics {
+func measure(norm *Gray, emask []bool, gm *Gray, vein, mask *matcher.Pattern, r *Region, inFrame int, cropped bool) Metrics {
 	m := Metrics{cropped: cropped}
-	area := float64(mask.W * mask.H)
 	mc := mask.Count()
-	m.Coverage = float64(mc) / area
+	if inFrame > 0 {
+		n := 0
+		for _, ok := range emask {
+			if ok {
+				n++
+			}
+		}
+		m.Coverage = float64(n) / float64(inFrame)
+	}
 	if mc > 0 {
 		m.Density = float64(vein.Count()) / float64(mc)
 	}

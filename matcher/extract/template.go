@@ -14,8 +14,8 @@ import (
 // and so is Debug.
 func (o Options) Describe() string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	return fmt.Sprintf("extract/1 %s sigma=%s density=%s scale=%d fill=%s margin=%s flatten=%s/%s work=%d cropped=%t",
-		o.Method, f(o.Sigma), f(o.Density), o.Scale, f(o.Fill), f(o.EdgeMargin), f(o.Flatten), f(o.FlattenClip), o.WorkAcross, o.Cropped)
+	return fmt.Sprintf("extract/1 %s sigma=%s,%s density=%s scale=%d fill=%s iso=%s margin=%s flatten=%s/%s work=%d cropped=%t",
+		o.Method, f(o.Sigma), f(o.Sigma2), f(o.Density), o.Scale, f(o.Fill), f(o.Isotropic), f(o.EdgeMargin), f(o.Flatten), f(o.FlattenClip), o.WorkAcross, o.Cropped)
 }
 
 // Params returns the matcher parameters for templates made with o and
