@@ -61,7 +61,7 @@ func insertTop(top []shift, n int, s shift) int {
 
 // level2 computes Nm of every level-2 displacement, in chunks of columns
 // of displacements, and calls visit after each chunk: buf[i*ny+j], for
-// i < nx, is then Nm at (j-dy, x0+i-dx).
+// i < nx and j <= 2*dy, is then Nm at (j-dy, x0+i-dx).
 func (p *Probe) level2(r []uint64, buf *[256]int32, visit func(x0, nx, ny int)) {
 	l, pl := &p.g.lv[2], &p.lv[2]
 	cs := l.copyRows * l.stride
@@ -107,7 +107,7 @@ func (p *Probe) coarseTop(r []uint64, top *[maxKeep2]shift, keep int) int {
 	n := 0
 	p.level2(r, &buf, func(x0, nx, ny int) {
 		for i, v := range buf[:nx*ny] {
-			if nm := int(v); n < keep || nm >= top[n-1].nm {
+			if nm := int(v); i%ny <= 2*l.dy && (n < keep || nm >= top[n-1].nm) {
 				n = insertTop(top[:keep], n, shift{nm, i%ny - l.dy, x0 + i/ny - l.dx})
 			}
 		}

@@ -251,8 +251,10 @@ func (p *Probe) exhaustive(c *cand) (best, bt, bs int) {
 	pl := &p.lv[0]
 	r := c.crop[0]
 	cs := l.copyRows * l.stride
-	ny := 2*l.dy + 1
-	var buf [512]int32
+	// Rounded up to a multiple of three for the three-window kernel; the
+	// extra windows fall in the zero padding (pad > 2) and are ignored.
+	ny := (2*l.dy + 3) / 3 * 3
+	var buf [513]int32
 	chunk := max(1, len(buf)/ny)
 	best = -1
 	base := (l.r0 - l.dy + l.pad) * l.stride
@@ -260,7 +262,7 @@ func (p *Probe) exhaustive(c *cand) (best, bt, bs int) {
 		nx := min(chunk, 2*l.dx+1-s0)
 		andCountGrid(r, pl.copies[s0*cs+base:], cs, nx, l.stride, ny, buf[:])
 		for i := 0; i < nx; i++ {
-			for t, n := range buf[i*ny : (i+1)*ny] {
+			for t, n := range buf[i*ny : i*ny+2*l.dy+1] {
 				if nm := int(n); nm > best || (nm == best && t < bt) {
 					best, bt, bs = nm, t, s0+i
 				}

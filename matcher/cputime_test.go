@@ -4,22 +4,24 @@ package matcher
 
 import (
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The machine running the benchmarks is shared and often overloaded, so the
 // single-goroutine benchmarks also report the CPU time of their thread
 // ("cpu-ns/op"), which contention inflates much less than wall time.
 
-// threadCPU returns the CPU time (user + system) of the calling thread.
+// threadCPU returns the CPU time of the calling thread (nanosecond clock,
+// unlike getrusage's scheduler ticks).
 func threadCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ts.Nano())
 }
 
 // cpuLoop runs f b.N times (via b.Loop) on a locked thread and reports CPU
@@ -40,9 +42,9 @@ func cpuLoop(b *testing.B, f func()) {
 
 // processCPUTime returns the CPU time of the whole process.
 func processCPUTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_PROCESS_CPUTIME_ID, &ts); err != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ts.Nano())
 }
