@@ -124,6 +124,7 @@ type Stats struct {
 	Retries   int   // commands sent again
 	BadFrames int   // answers with a bad checksum, length or truncated
 	Timeouts  int   // commands with no answer in time
+	Stale     int   // well-formed answers that did not fit the command (late answers to earlier commands)
 	Discarded int64 // bytes skipped while resynchronising on the preamble
 }
 
@@ -240,7 +241,7 @@ func (d *Dev) transact(ctx context.Context, cmd sam.Command, timeout time.Durati
 		if _, err := d.port.Write(frame); err != nil {
 			return sam.Response{}, d.gone(err)
 		}
-		resp, err := d.receive(ctx, time.Now().Add(timeout), frame)
+		resp, err := d.receive(ctx, time.Now().Add(timeout), cmd.Op, frame)
 		switch {
 		case err == nil && resp.Status == sam.StatusCommandChecksum:
 			// The reader got our command garbled: send it again.
@@ -268,9 +269,47 @@ func (d *Dev) gone(err error) error {
 	return fmt.Errorf("%w: %w", ErrDisconnected, err)
 }
 
-// receive reads the next response frame until deadline. A copy of the
-// command just sent (a line that echoes) is skipped.
-func (d *Dev) receive(ctx context.Context, deadline time.Time, sent []byte) (sam.Response, error) {
+// errUnexpected is why an answer was skipped as not fitting the command.
+var errUnexpected = errors.New("answer does not fit the command")
+
+// fits reports whether resp can be the answer to op. The protocol has no
+// sequence numbers: after a timeout the answer to the earlier attempt (or
+// to the command before) may still arrive, late, after the flush, and must
+// not be taken for this command's answer. Success answers differ in shape
+// per command (find 9F with 4 bytes, select 90 with 8, SAM id 16, reads
+// their length header); error statuses carry no data and are accepted.
+func fits(op sam.Op, resp sam.Response) error {
+	st, n := resp.Status, len(resp.Data)
+	switch {
+	case !st.Success():
+		return nil
+	case op == sam.OpFindCard:
+		if st != sam.StatusFindOK || n > 4 {
+			return fmt.Errorf("%w: status %v with %d bytes to %v", errUnexpected, st, n, op)
+		}
+	case st == sam.StatusFindOK:
+		return fmt.Errorf("%w: find status %v to %v", errUnexpected, st, op)
+	case op == sam.OpSelectCard:
+		if n > 8 {
+			return fmt.Errorf("%w: %d bytes to %v", errUnexpected, n, op)
+		}
+	case op == sam.OpReadSAMID:
+		if n != len(sam.SAMID{}) {
+			return fmt.Errorf("%w: %d bytes to %v", errUnexpected, n, op)
+		}
+	case op == sam.OpReadText, op == sam.OpReadTextFinger:
+		if _, err := sam.DecodeReadData(op, resp.Data); err != nil {
+			return fmt.Errorf("%w: %w", errUnexpected, err)
+		}
+	}
+	return nil
+}
+
+// receive reads the next response frame to op until deadline. A copy of
+// the command just sent (a line that echoes) and answers that do not fit
+// op (late answers to earlier commands) are skipped.
+func (d *Dev) receive(ctx context.Context, deadline time.Time, op sam.Op, sent []byte) (sam.Response, error) {
+	var skipped error
 	for {
 		frame, err := d.fr.Next()
 		switch {
@@ -280,6 +319,12 @@ func (d *Dev) receive(ctx context.Context, deadline time.Time, sent []byte) (sam
 			resp, err := sam.DecodeResponse(frame)
 			if err != nil {
 				return sam.Response{}, fmt.Errorf("%w: %w", ErrBadFrame, err)
+			}
+			if err := fits(op, resp); err != nil {
+				d.stats.Stale++
+				skipped = err
+				d.opts.Logger.Debug("idcard: skipped an answer", "op", op.String(), "why", err)
+				continue
 			}
 			return resp, nil
 		case sam.IsFrameError(err):
@@ -294,6 +339,12 @@ func (d *Dev) receive(ctx context.Context, deadline time.Time, sent []byte) (sam
 			if time.Now().After(deadline) {
 				if d.fr.Partial() {
 					return sam.Response{}, fmt.Errorf("%w: %w", ErrBadFrame, sam.ErrTruncated)
+				}
+				if skipped != nil {
+					// Only answers to earlier commands came: a reader
+					// that lags behind is one that does not answer in
+					// time.
+					return sam.Response{}, fmt.Errorf("%w (skipped: %w)", ErrTimeout, skipped)
 				}
 				return sam.Response{}, ErrTimeout
 			}

@@ -161,3 +161,77 @@ r AA AA AA 96 69 00 08 00 00 9F 00 00 00 00 97
 		t.Fatal(err)
 	}
 }
+
+// TestLateAnswersSkipped: the protocol has no sequence numbers, so after a
+// timeout the answers to earlier commands can arrive once the next command
+// is on its way (a reader that was slow, not dead). The driver must not take
+// a late find answer for the select's, nor the select's for the read's.
+func TestLateAnswersSkipped(t *testing.T) {
+	res := testDeck.Residents[0]
+	card, err := res.Card()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := sam.EncodeCard(card, sam.OpReadText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := func(op sam.Op) []byte {
+		b, err := sam.Command{Op: op}.Append(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	answer := func(st sam.Status, data []byte) []byte {
+		b, err := sam.Response{Status: st, Data: data}.Append(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	found := answer(sam.StatusFindOK, make([]byte, 4))
+	selected := answer(sam.StatusOK, make([]byte, 8))
+	ops := []conntest.Op{
+		{Kind: conntest.Write, Data: frame(sam.OpFindCard)},
+		// no answer in time: sent again
+		{Kind: conntest.Write, Data: frame(sam.OpFindCard)},
+		{Kind: conntest.Read, Data: found}, // the late answer to the first find
+		{Kind: conntest.Write, Data: frame(sam.OpSelectCard)},
+		{Kind: conntest.Read, Data: found}, // the answer to the second find
+		{Kind: conntest.Read, Data: selected},
+		{Kind: conntest.Write, Data: frame(sam.OpReadText)},
+		{Kind: conntest.Read, Data: selected}, // a select answer again (a line that duplicates)
+		{Kind: conntest.Read, Data: answer(sam.StatusOK, data)},
+		{Kind: conntest.Write, Data: frame(sam.OpReadSAMID)},
+		{Kind: conntest.Read, Data: found},
+		{Kind: conntest.Read, Data: answer(sam.StatusOK, make([]byte, 16))},
+	}
+	pb := conntest.NewPlayback(ops)
+	dev, _ := New(pb, &Options{Retries: 1, CommandTimeout: 20 * time.Millisecond, ReadTimeout: 20 * time.Millisecond})
+	c, err := dev.ReadOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCard(t, res, c, false)
+	if _, err := dev.ReadSAMID(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := pb.Done(); err != nil {
+		t.Fatal(err)
+	}
+	if st := dev.Stats(); st.Stale != 3 || st.Timeouts != 1 {
+		t.Fatalf("stats %+v, want 3 stale answers and 1 timeout", st)
+	}
+
+	// A reader that only gives answers to earlier commands lags behind:
+	// it does not answer in time.
+	pb = conntest.NewPlayback([]conntest.Op{
+		{Kind: conntest.Write, Data: frame(sam.OpSelectCard)},
+		{Kind: conntest.Read, Data: found},
+	})
+	dev, _ = New(pb, &Options{Retries: 0, CommandTimeout: 20 * time.Millisecond})
+	if err := dev.SelectCard(context.Background()); !errors.Is(err, ErrTimeout) || !errors.Is(err, errUnexpected) {
+		t.Fatalf("select answered by a find answer: %v, want ErrTimeout", err)
+	}
+}
