@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
 	"github.com/qingshan-gov/veinkiosk/simulators/idcardsim"
 )
@@ -44,7 +45,7 @@ func runIDCard(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	seed := fs.Int64("seed", 42, "seed of the generated deck (the vein simulator's default is 42 too)")
 	residents := fs.Int("residents", 200, "residents in the generated deck")
 	control := fs.String("control", "127.0.0.1:0", "loopback address of the HTTP control API (empty: none)")
-	insert := fs.String("insert", "", "ID number of a resident whose card is on the reader at start")
+	insert := fs.String("insert", "first", "the card on the reader at start: a resident's ID number, \"first\" (the deck's first resident) or \"none\"")
 	fast := fs.Bool("fast", false, "answer at once instead of with realistic reader timing")
 	console := fs.Bool("console", true, "read commands from stdin (insert ID, remove, fault KIND [N], list, help)")
 	writeDeck := fs.String("write-deck", "", "write the deck as JSON to this file")
@@ -107,10 +108,17 @@ func runIDCard(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer sim.Close()
-	if *insert != "" {
+	onReader := "no card on the reader"
+	switch *insert {
+	case "", "none":
+	case "first":
+		*insert = d.Residents[0].IDNumber
+		fallthrough
+	default:
 		if err := sim.Insert(*insert); err != nil {
 			return err
 		}
+		onReader = "on the reader: the card of " + sam.MaskIDNumber(*insert)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -137,7 +145,10 @@ func runIDCard(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "devsim idcard: %d residents; try: veinctl card read --port %s --wait 10s --json\n", len(d.Residents), sim.Path())
+	fmt.Fprintf(stderr, "devsim idcard: %d residents, %s; read it with: go run ./cmd/veinctl card read --port %s --wait 10s --json\n", len(d.Residents), onReader, sim.Path())
+	if *console {
+		fmt.Fprintf(stderr, "devsim idcard: type here: insert ID, remove, list, fault KIND [N], help\n")
+	}
 	if *console {
 		// The console goroutine may stay blocked on stdin after ctx ends;
 		// the process exits right after, so it is not waited for.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/devices/idcard"
+	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
 )
 
@@ -131,6 +133,47 @@ func TestDevsimIDCardFlags(t *testing.T) {
 		var out, errb bytes.Buffer
 		if err := runIDCard(context.Background(), args, &out, &errb); err == nil {
 			t.Errorf("%v: no error", args)
+		}
+	}
+}
+
+// TestDevsimIDCardNewcomer: the README's two commands. Started with no
+// flags but --fast, the reader holds the first resident's card, so the
+// first "veinctl card read" gets a card; --insert none starts empty.
+func TestDevsimIDCardNewcomer(t *testing.T) {
+	consoleInput = strings.NewReader("")
+	defer func() { consoleInput = os.Stdin }()
+	for _, tc := range []struct {
+		args  []string
+		empty bool
+	}{
+		{[]string{"--fast", "--residents", "5"}, false},
+		{[]string{"--fast", "--residents", "5", "--insert", "none"}, true},
+	} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var stdout, stderr lockedBuffer
+		done := make(chan error, 1)
+		go func() { done <- runIDCard(ctx, tc.args, &stdout, &stderr) }()
+		path := waitLine(t, &stdout, "device: ")
+		dev, err := idcard.Open(idcard.Options{Port: path, CommandTimeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := dev.ReadOnce(context.Background())
+		dev.Close()
+		if tc.empty {
+			if !errors.Is(err, sam.ErrNoCard) {
+				t.Errorf("%v: read %v, %v; want no card", tc.args, c, err)
+			}
+		} else if err != nil || c.IDNumber != deck.Generate(42, 5).Residents[0].IDNumber {
+			t.Errorf("%v: read %v, %v; want the first resident's card", tc.args, c, err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(stderr.String(), "veinctl card read --port "+path) {
+			t.Errorf("no hint how to read the card: %s", stderr.String())
 		}
 	}
 }
