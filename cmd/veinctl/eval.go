@@ -64,7 +64,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	manifest := fs.String("manifest", "", "CSV manifest with header path,subject,finger,sample (paths relative to it)")
-	out := fs.String("out", "", "output directory for summary.json, scores.csv, calibration.json, det.png")
+	out := fs.String("out", "", "output directory for summary.json, scores.csv, images.csv, calibration.json, matcher-calibration.json, det.png")
 	ef := addExtractFlags(fs)
 	shiftRows := fs.Int("shift-rows", defaultShiftRows, "alignment search, template rows each way")
 	shiftCols := fs.Int("shift-cols", defaultShiftCols, "alignment search, template columns each way")

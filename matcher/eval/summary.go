@@ -150,8 +150,12 @@ func mean(v []float64) float64 {
 	return s / float64(len(v))
 }
 
-// WriteOutputs writes summary.json, scores.csv, failures.csv,
-// calibration.json and det.png into dir.
+// WriteOutputs writes into dir: summary.json, scores.csv (every comparison),
+// failures.csv, images.csv (quality metrics and mean genuine score per
+// image), calibration.json (threshold, FMR and FNMR for each target FMR),
+// matcher-calibration.json (the resolved points as a matcher.Calibration)
+// and det.png. scores.csv and images.csv are derived from the images: keep
+// them out of the repository.
 func WriteOutputs(dir string, r *Report, s Summary) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -170,6 +174,13 @@ func WriteOutputs(dir string, r *Report, s Summary) error {
 	}
 	if err := writeImages(filepath.Join(dir, "images.csv"), r); err != nil {
 		return err
+	}
+	// The resolved points as a matcher.Calibration (JSON of the Go type),
+	// when the data resolve at least one target FMR.
+	if cal, err := s.MatcherCalibration(s.Manifest); err == nil {
+		if err := writeJSON(filepath.Join(dir, "matcher-calibration.json"), cal); err != nil {
+			return err
+		}
 	}
 	return WriteDET(filepath.Join(dir, "det.png"), r.Scores, s)
 }
