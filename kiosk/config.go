@@ -35,12 +35,13 @@ type Config struct {
 	LogLevel    string `json:"log_level"`    // debug, info, warn, error
 	AllowRemote bool   `json:"allow_remote"` // listen on a non-loopback address (not for production)
 
-	MaxTries       int      `json:"max_tries"`
-	IdleTimeout    Duration `json:"idle_timeout"`
-	ReceiptTimeout Duration `json:"receipt_timeout"`
-	StaffTimeout   Duration `json:"staff_timeout"`
-	CaptureTimeout Duration `json:"capture_timeout"` // how long one capture waits for a finger
-	ServerTimeout  Duration `json:"server_timeout"`  // deadline of one server call
+	MaxTries        int      `json:"max_tries"`
+	EnrolMinQuality int      `json:"enrol_min_quality"` // enrolment quality gate, 0..100 (the server has its own)
+	IdleTimeout     Duration `json:"idle_timeout"`
+	ReceiptTimeout  Duration `json:"receipt_timeout"`
+	StaffTimeout    Duration `json:"staff_timeout"`
+	CaptureTimeout  Duration `json:"capture_timeout"` // how long one capture waits for a finger
+	ServerTimeout   Duration `json:"server_timeout"`  // deadline of one server call
 }
 
 // Duration is a time.Duration that reads "90s" from JSON.
@@ -72,16 +73,17 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 func DefaultConfig() Config {
 	sc := session.DefaultConfig()
 	return Config{
-		ScannerSpec:    "usb",
-		Lang:           "zh",
-		Listen:         "127.0.0.1:8090",
-		LogLevel:       "info",
-		MaxTries:       sc.MaxTries,
-		IdleTimeout:    Duration(sc.IdleTimeout),
-		ReceiptTimeout: Duration(sc.ReceiptTimeout),
-		StaffTimeout:   Duration(sc.StaffTimeout),
-		CaptureTimeout: Duration(15 * time.Second),
-		ServerTimeout:  Duration(10 * time.Second),
+		ScannerSpec:     "usb",
+		Lang:            "zh",
+		Listen:          "127.0.0.1:8090",
+		LogLevel:        "info",
+		MaxTries:        sc.MaxTries,
+		EnrolMinQuality: sc.EnrolMinQuality,
+		IdleTimeout:     Duration(sc.IdleTimeout),
+		ReceiptTimeout:  Duration(sc.ReceiptTimeout),
+		StaffTimeout:    Duration(sc.StaffTimeout),
+		CaptureTimeout:  Duration(15 * time.Second),
+		ServerTimeout:   Duration(10 * time.Second),
 	}
 }
 
@@ -236,6 +238,7 @@ func (c Config) Validate() error {
 	}
 	check(!validLevel(c.LogLevel), "log level %q: use debug, info, warn or error", c.LogLevel)
 	check(c.MaxTries < 1 || c.MaxTries > 10, "max tries %d: use 1 to 10", c.MaxTries)
+	check(c.EnrolMinQuality < 0 || c.EnrolMinQuality > 100, "enrol_min_quality %d: use 0 to 100", c.EnrolMinQuality)
 	check(time.Duration(c.IdleTimeout) < 10*time.Second, "idle timeout %s is too short (at least 10s)", time.Duration(c.IdleTimeout))
 	check(time.Duration(c.ReceiptTimeout) < 5*time.Second, "receipt timeout %s is too short (at least 5s)", time.Duration(c.ReceiptTimeout))
 	check(time.Duration(c.StaffTimeout) < 30*time.Second, "staff timeout %s is too short (at least 30s)", time.Duration(c.StaffTimeout))
@@ -269,6 +272,7 @@ func validLevel(s string) bool {
 func (c Config) SessionConfig() session.Config {
 	sc := session.DefaultConfig()
 	sc.MaxTries = c.MaxTries
+	sc.EnrolMinQuality = c.EnrolMinQuality
 	sc.IdleTimeout = time.Duration(c.IdleTimeout)
 	sc.ReceiptTimeout = time.Duration(c.ReceiptTimeout)
 	sc.StaffTimeout = time.Duration(c.StaffTimeout)

@@ -381,6 +381,19 @@ func (d *Daemon) capture(ctx context.Context, e session.DoCapture) session.Event
 	}
 	cctx, cancel := context.WithTimeout(ctx, time.Duration(d.cfg.CaptureTimeout))
 	defer cancel()
+	if e.NewPlacement {
+		if err := d.devices.WaitLift(cctx); err != nil {
+			switch {
+			case errors.Is(err, ErrNotLifted):
+				d.metrics.captures.WithLabelValues(purpose, "not_lifted").Inc()
+				return session.Captured{Gen: e.Gen, Fault: session.NotLifted}
+			case errors.Is(ctx.Err(), context.Canceled):
+				return nil
+			}
+			d.metrics.captures.WithLabelValues(purpose, "device_fault").Inc()
+			return session.Captured{Gen: e.Gen, Fault: session.DeviceFault, Err: err}
+		}
+	}
 	img, err := d.devices.Capture(cctx, nonce)
 	switch {
 	case err == nil:

@@ -331,6 +331,38 @@ func (d *Devices) markScannerDown(s Scanner, err error) {
 	d.setHealth("scanner", false, "", err)
 }
 
+// ErrNotLifted: a new placement was needed and the finger stayed on.
+var ErrNotLifted = errors.New("kiosk: the finger was not lifted")
+
+// WaitLift waits until the finger leaves the scanner (when the scanner can
+// tell), or returns ErrNotLifted when ctx ends first.
+func (d *Devices) WaitLift(ctx context.Context) error {
+	d.mu.Lock()
+	s := d.scanner
+	d.mu.Unlock()
+	if s == nil {
+		return ErrDeviceDown
+	}
+	l, ok := s.(Lifter)
+	if !ok {
+		return nil
+	}
+	d.capturing.Add(1)
+	defer d.capturing.Add(-1)
+	_, err := call(ctx, func(c context.Context) (struct{}, error) { return struct{}{}, l.WaitLift(c) })
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return ctx.Err()
+		}
+		return ErrNotLifted
+	}
+	d.markScannerDown(s, err)
+	return fmt.Errorf("%w: %v", ErrDeviceDown, err)
+}
+
 // Capture takes one capture, waiting for a finger until ctx ends. A device
 // failure marks the scanner down (it is reopened) and returns ErrDeviceDown.
 func (d *Devices) Capture(ctx context.Context, nonce [32]byte) (*ScanImage, error) {

@@ -80,8 +80,28 @@ func OpenVeinScanner(spec string, opts *veinscan.Options) func(context.Context) 
 }
 
 type veinScanner struct {
-	s        *veinscan.Scanner
-	needLift bool // a capture was taken: wait for the finger to leave first
+	s *veinscan.Scanner
+}
+
+// WaitLift implements Lifter.
+func (v *veinScanner) WaitLift(ctx context.Context) error {
+	for {
+		st, err := v.s.FingerStatus(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return devErr(err)
+		}
+		if st.State == wire.FingerAbsent {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func (v *veinScanner) Close() error { return v.s.Close() }
@@ -113,28 +133,6 @@ func devErr(err error) error {
 }
 
 func (v *veinScanner) Capture(ctx context.Context, nonce [32]byte) (*ScanImage, error) {
-	if v.needLift {
-		// The same placement must not count twice (enrolment wants three
-		// separate placements): wait for the finger to leave.
-		for {
-			st, err := v.s.FingerStatus(ctx)
-			if err != nil {
-				if ctx.Err() != nil {
-					return nil, fmt.Errorf("%w: finger not lifted", ErrNoFinger)
-				}
-				return nil, devErr(err)
-			}
-			if st.State == wire.FingerAbsent {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return nil, fmt.Errorf("%w: finger not lifted", ErrNoFinger)
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-		v.needLift = false
-	}
 	if _, err := v.s.WaitFinger(ctx, 100*time.Millisecond); err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%w: %v", ErrNoFinger, ctx.Err())
@@ -145,7 +143,6 @@ func (v *veinScanner) Capture(ctx context.Context, nonce [32]byte) (*ScanImage, 
 	if err != nil {
 		return nil, devErr(err)
 	}
-	v.needLift = true
 	if !res.SignatureValid || !res.CounterIncreased {
 		return nil, fmt.Errorf("%w: capture integrity (signature valid %v, counter increased %v)", ErrDeviceDown, res.SignatureValid, res.CounterIncreased)
 	}

@@ -68,6 +68,12 @@ type Checker interface {
 	Check(ctx context.Context) error
 }
 
+// Lifter is implemented by scanners that can wait until no finger is on
+// the window.
+type Lifter interface {
+	WaitLift(ctx context.Context) error
+}
+
 // Extractor turns an image into a template and a 0..100 quality.
 type Extractor interface {
 	Extract(img *ScanImage, finger string) (template []byte, quality int, err error)

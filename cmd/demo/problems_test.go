@@ -87,7 +87,7 @@ func TestResidentProblemsRealServer(t *testing.T) {
 	wait("idle", ready)
 
 	// The wrong finger: guidance, then the right one works.
-	who := w.enrol[0]
+	who := w.firstEnrolled()
 	w.id.Insert(who.IDNumber)
 	wait("finger prompt", func(v kiosk.View) bool { return v.Phase == "place_finger" })
 	w.vein.PlaceResident(who.IDNumber, 3) // right middle: not enrolled

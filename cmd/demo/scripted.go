@@ -108,7 +108,7 @@ func scripted(ctx context.Context, w *world, say func(string, ...any)) error {
 
 	var who *deck.Resident
 	for _, r := range w.enrol[:min(w.o.enrolNow, len(w.enrol))] {
-		if r.HasCategory(deck.CategoryDibao) && validCard(r, time.Now()) {
+		if r.HasCategory(deck.CategoryDibao) && validCard(r, time.Now()) && w.enrolled(r.IDNumber) {
 			who = r
 			break
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"runtime"
@@ -126,27 +127,31 @@ func (w *world) enrolRest(ctx context.Context, say func(string, ...any)) {
 	}
 }
 
-// templates renders perFinger simulator captures of each enrolled finger of
-// r and extracts their templates, as a station enrolment would.
+// errPoorFinger: a finger gave no capture above the server's quality gate.
+var errPoorFinger = errors.New("no capture of this finger passed the quality gate")
+
+// templates renders simulator captures of each enrolled finger of r and
+// extracts their templates, as a station enrolment would: perFinger good
+// ones, retaking (up to 3 times as many) those below the server's gate.
 func templates(r *deck.Resident, perFinger int) ([]apiv1.FingerTemplates, error) {
 	var out []apiv1.FingerTemplates
 	for _, f := range enrolFingers {
 		finger := fingerimg.NewFinger(r.FingerSeed(f.pos))
 		ft := apiv1.FingerTemplates{Finger: f.name}
-		for k := 0; k < perFinger; k++ {
+		for k := 0; k < 3*perFinger && len(ft.Templates) < perFinger; k++ {
 			c := fingerimg.DefaultConditions()
 			h := fnv.New64a()
 			fmt.Fprintf(h, "%s/%d/%d", r.IDNumber, f.pos, k)
 			c.Seed = h.Sum64()
 			img := finger.Capture(c)
 			t, q, err := kiosk.MatcherExtractor{}.Extract(&kiosk.ScanImage{Width: img.Rect.Dx(), Height: img.Rect.Dy(), Pixels: img.Pix}, string(f.name))
-			if err != nil {
-				return nil, fmt.Errorf("extracting a template: %w", err)
-			}
-			if q < 40 {
-				continue // below the server's gate: as the staff would, capture again
+			if err != nil || q < 40 {
+				continue // unusable or below the server's gate: capture again
 			}
 			ft.Templates = append(ft.Templates, t)
+		}
+		if len(ft.Templates) == 0 {
+			return nil, errPoorFinger
 		}
 		out = append(out, ft)
 	}
@@ -169,11 +174,24 @@ func (w *world) bulkEnrol(ctx context.Context, rs []*deck.Resident, perFinger in
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
+	var ok []apiv1.BulkEnrolItem
+	var enrolled []*deck.Resident
+	for i, err := range errs {
+		switch {
+		case errors.Is(err, errPoorFinger):
+			// As at a station: this resident would be enrolled with another
+			// finger; the demo leaves them unenrolled.
+			w.mu.Lock()
+			w.skipped[rs[i].IDNumber] = true
+			w.mu.Unlock()
+		case err != nil:
 			return err
+		default:
+			ok = append(ok, items[i])
+			enrolled = append(enrolled, rs[i])
 		}
 	}
+	items, rs = ok, enrolled
 	for i := 0; i < len(items); i += 20 {
 		req := apiv1.BulkEnrolRequest{Items: items[i:min(i+20, len(items))], SkipDedup: true}
 		var res apiv1.BulkEnrolResult
@@ -193,4 +211,14 @@ func (w *world) enrolled(id string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.done[id]
+}
+
+// firstEnrolled returns the first resident whose enrolment went through.
+func (w *world) firstEnrolled() *deck.Resident {
+	for _, r := range w.enrol {
+		if w.enrolled(r.IDNumber) {
+			return r
+		}
+	}
+	return nil
 }

@@ -121,6 +121,9 @@ type (
 		Gen    uint64
 		Finger string
 		Enrol  bool
+		// NewPlacement: the finger must leave the scanner first (enrolment
+		// wants separate placements, not one placement counted twice).
+		NewPlacement bool
 	}
 	DoVerify struct {
 		Gen    uint64

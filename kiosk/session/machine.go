@@ -60,6 +60,7 @@ const (
 	HintNoFinger = "no_finger" // 未检测到手指
 	HintNotFlat  = "not_flat"  // 请将手指平放
 	HintNoMatch  = "no_match"
+	HintLift     = "lift" // lift the finger, then place it again
 )
 
 // Errors that effects report; the daemon's clients wrap theirs with these.
@@ -97,7 +98,7 @@ func DefaultConfig() Config {
 		ReceiptTimeout:   60 * time.Second,
 		StaffTimeout:     5 * time.Minute,
 		VerifyMinQuality: 40,
-		EnrolMinQuality:  60,
+		EnrolMinQuality:  50,
 		EnrolCaptures:    3,
 		EnrolFingers:     []string{"right_index", "left_index"},
 		AlternateFingers: []string{"right_middle", "left_middle", "right_ring", "left_ring", "right_thumb", "left_thumb"},

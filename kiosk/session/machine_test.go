@@ -285,7 +285,7 @@ func TestStaffEnrolment(t *testing.T) {
 		{0, CardRead{alice}, EnrolCapture, "", "", "DoCapture"},
 		{0, Captured{Sample: good}, EnrolCapture, "", "", "DoCapture"},
 		{0, Captured{Sample: poor}, EnrolCapture, "", HintNotFlat, ""},
-		{0, Touch{Action: ActRetake}, EnrolCapture, "", HintNotFlat, "CancelCapture,DoCapture"},
+		{0, Touch{Action: ActRetake}, EnrolCapture, "", "", "CancelCapture,DoCapture"},
 		{0, Captured{Sample: good}, EnrolCapture, "", "", "DoCapture"},
 		{0, Touch{Action: ActConfirm}, EnrolCapture, "", "", ""},       // not complete yet
 		{0, Captured{Sample: good}, EnrolCapture, "", "", "DoCapture"}, // R2 done, L2 starts
@@ -429,5 +429,29 @@ func TestOverrideCaseTravelsWithTheNewCaptures(t *testing.T) {
 	}
 	if e := m.Step(Touch{Action: ActConfirm}, t0)[0].(DoEnrol); e.OverrideCase != "42" {
 		t.Fatalf("resubmission carries override %q, want 42", e.OverrideCase)
+	}
+}
+
+func TestEnrolmentAsksForSeparatePlacements(t *testing.T) {
+	m := New(DefaultConfig(), keys(), t0)
+	m.Step(Touch{Action: ActStaff}, t0)
+	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "password": "p"}}, t0)
+	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
+	m.Step(Touch{Action: ActEnrol}, t0)
+	gen := m.State().Gen
+	if c := m.Step(CardRead{alice}, t0)[0].(DoCapture); c.NewPlacement {
+		t.Error("the first capture waits for a lift")
+	}
+	if c := m.Step(Captured{Gen: gen, Sample: good}, t0)[0].(DoCapture); !c.NewPlacement {
+		t.Error("the second capture may reuse the first placement")
+	}
+	m.Step(Captured{Gen: gen, Fault: NotLifted}, t0)
+	if st := m.State(); st.Hint != HintLift || st.Phase != EnrolCapture {
+		t.Errorf("not lifted: %s %q", st.Phase, st.Hint)
+	}
+	// Verification never waits for a lift: the resident may place early.
+	m2 := New(DefaultConfig(), keys(), t0)
+	if c := m2.Step(CardRead{alice}, t0)[0].(DoCapture); c.NewPlacement {
+		t.Error("verification waits for a lift")
 	}
 }

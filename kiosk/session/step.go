@@ -297,7 +297,7 @@ func (m *Machine) captured(e Captured, now time.Time) []Effect {
 		return nil
 	}
 	fault := e.Fault
-	if fault != NoFinger {
+	if fault != NoFinger && fault != NotLifted {
 		// A capture that timed out without a finger is no sign that anyone
 		// is there: it neither keeps the session alive nor counts as a try,
 		// so a resident who walked away is timed out and wiped.
@@ -324,6 +324,12 @@ func (m *Machine) captured(e Captured, now time.Time) []Effect {
 	}
 	if fault == NoFinger {
 		s.Hint = HintNoFinger
+		return []Effect{DoCapture{Gen: s.Gen}}
+	}
+	if fault == NotLifted {
+		// The finger stayed on after "no match": say so, then take what
+		// is there.
+		s.Hint = HintLift
 		return []Effect{DoCapture{Gen: s.Gen}}
 	}
 	s.Tries++
@@ -378,7 +384,9 @@ func (m *Machine) verified(e Verified, now time.Time) []Effect {
 			return nil
 		}
 		s.Phase = PlaceFinger
-		return []Effect{DoCapture{Gen: s.Gen}}
+		// Probably the wrong finger: capture only once it has left the
+		// window, so one placement is not counted as several failures.
+		return []Effect{DoCapture{Gen: s.Gen, NewPlacement: true}}
 	}
 	r := e.Resident
 	s.Resident = &r
@@ -543,7 +551,9 @@ func (m *Machine) staffTouch(t Touch, now time.Time) []Effect {
 		}
 	case ActRetake:
 		if s.Phase == EnrolCapture && s.Enrol != nil {
-			s.Problem = ""
+			s.Problem, s.Hint = "", ""
+			// No wait for a lift: the staff retake when they see the
+			// finger placed again (it may already be back on).
 			return []Effect{CancelCapture{}, DoCapture{Gen: s.Gen, Finger: s.Enrol[s.EnrolIdx].Finger, Enrol: true}}
 		}
 	case ActSkipFinger:
@@ -618,11 +628,11 @@ func (m *Machine) enrolCaptured(e Captured, now time.Time) []Effect {
 		smp.Finger = cur.Finger
 		cur.Accepted = append(cur.Accepted, smp)
 		if len(cur.Accepted) < m.cfg.EnrolCaptures {
-			return []Effect{DoCapture{Gen: s.Gen, Finger: cur.Finger, Enrol: true}}
+			return []Effect{DoCapture{Gen: s.Gen, Finger: cur.Finger, Enrol: true, NewPlacement: true}}
 		}
 		if s.EnrolIdx+1 < len(s.Enrol) {
 			s.EnrolIdx++
-			return []Effect{DoCapture{Gen: s.Gen, Finger: s.Enrol[s.EnrolIdx].Finger, Enrol: true}}
+			return []Effect{DoCapture{Gen: s.Gen, Finger: s.Enrol[s.EnrolIdx].Finger, Enrol: true, NewPlacement: true}}
 		}
 		return nil // complete: the staff confirms
 	case DeviceFault:
@@ -631,6 +641,8 @@ func (m *Machine) enrolCaptured(e Captured, now time.Time) []Effect {
 		return nil // the staff resolves: retake once the scanner is back
 	case NoFinger:
 		s.Hint = HintNoFinger
+	case NotLifted:
+		s.Hint = HintLift
 	default:
 		s.Hint = HintNotFlat
 	}

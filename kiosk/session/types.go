@@ -107,6 +107,7 @@ const (
 	NoFinger                 // 未检测到手指
 	NotFlat                  // 请将手指平放 (poor quality / badly placed)
 	DeviceFault              // the scanner failed
+	NotLifted                // a new placement was needed and the finger stayed on
 )
 
 // Sample is one capture, ready to send: the kiosk extracted the template and

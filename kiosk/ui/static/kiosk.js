@@ -41,6 +41,7 @@ const T = {
       no_finger: "未检测到手指，请把手指放到指静脉仪上。",
       not_flat: "请将手指平放，不要移动。",
       no_match: "没有核对上，请用登记过的那根手指再放一次。",
+      lift: "请把手指拿开，再重新放上。",
     },
     serverDown: "网络暂时中断，工作人员正在处理。", readerDown: "读卡器暂时不能使用，请找工作人员。",
     scannerDown: "指静脉仪暂时不能使用，请找工作人员。",
@@ -98,6 +99,7 @@ const T = {
       no_finger: "No finger detected. Put your finger on the scanner.",
       not_flat: "Lay your finger flat and keep it still.",
       no_match: "Not recognised. Place the same enrolled finger again.",
+      lift: "Lift the finger, then place it again.",
     },
     serverDown: "The network is down; the staff are on it.", readerDown: "The card reader is not working; please ask the staff.",
     scannerDown: "The vein scanner is not working; please ask the staff.",
@@ -210,7 +212,7 @@ function render(v) {
     if (!d.connected) down.push(d.name === "reader" ? t.readerDown : t.scannerDown);
   }
   const banner = $("banner");
-  banner.hidden = down.length === 0 || v.mode === "staff";
+  banner.hidden = down.length === 0 || v.mode === "staff" || v.phase === "unavailable"; // that screen says it already
   banner.textContent = down.join(" ");
 
   const main = $("screen");
