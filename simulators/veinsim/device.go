@@ -86,7 +86,12 @@ type Config struct {
 	Residents ResidentLookup
 	// Quality 0..1 is fingerimg's quality knob (default fingerimg.DefaultQuality).
 	Quality float64
-	// Seed varies the captures (pose, noise) of the whole session.
+	// Seed varies the captures (pose, noise) of the whole session. Each
+	// placement of a finger on the window gets its own fingerimg seed
+	// (derived from Seed and a placement number that starts at Counter,
+	// so successive runs differ); the captures of one placement are
+	// successive frames of it (fingerimg Conditions.Frame): a finger
+	// lying still, differing only in sensor noise and tremor.
 	Seed uint64
 }
 
@@ -170,6 +175,8 @@ type Device struct {
 	counter   uint64
 	finger    *fingerimg.Finger
 	fingerRef string // "resident ID#finger" or "seed N", for status
+	placement uint64 // numbers the placements of a finger on the window
+	frame     uint64 // captures of the current placement so far
 	lifted    *fingerimg.Finger
 	liftedRef string
 	fault     Fault
@@ -241,7 +248,8 @@ func New(cfg Config) (*Device, error) {
 	if cfg.Width > fingerimg.MaxWidth || cfg.Height > fingerimg.MaxHeight {
 		return nil, fmt.Errorf("veinsim: sensor %dx%d larger than fingerimg's %dx%d", cfg.Width, cfg.Height, fingerimg.MaxWidth, fingerimg.MaxHeight)
 	}
-	d := &Device{cfg: cfg, devKey: cfg.DeviceKey, counter: cfg.Counter, quality: cfg.Quality, gone: make(chan struct{})}
+	d := &Device{cfg: cfg, devKey: cfg.DeviceKey, counter: cfg.Counter, placement: cfg.Counter,
+		quality: cfg.Quality, gone: make(chan struct{})}
 	d.info = wire.DeviceInfo{
 		ProtocolVersion: wire.Version,
 		Vendor:          cfg.Vendor, Model: cfg.Model, Serial: cfg.Serial, Firmware: cfg.Firmware,
@@ -281,7 +289,7 @@ func (d *Device) MakerPublicKey() ed25519.PublicKey {
 func (d *Device) PlaceFinger(seed uint64) {
 	f := fingerimg.NewFinger(seed)
 	d.mu.Lock()
-	d.finger, d.fingerRef = f, fmt.Sprintf("seed %d", seed)
+	d.place(f, fmt.Sprintf("seed %d", seed))
 	d.mu.Unlock()
 }
 
@@ -300,9 +308,25 @@ func (d *Device) PlaceResident(idNumber string, finger int) error {
 	}
 	f := fingerimg.NewFinger(seed)
 	d.mu.Lock()
-	d.finger, d.fingerRef = f, fmt.Sprintf("resident %s finger %d", maskID(idNumber), finger)
+	d.place(f, fmt.Sprintf("resident %s finger %d", maskID(idNumber), finger))
 	d.mu.Unlock()
 	return nil
+}
+
+// place puts f on the window as a new placement (a new pose, pressure,
+// roll...). Call with d.mu held.
+func (d *Device) place(f *fingerimg.Finger, ref string) {
+	d.finger, d.fingerRef = f, ref
+	d.placement++
+	d.frame = 0
+}
+
+// placementSeed is the fingerimg capture seed of placement n of a session.
+func placementSeed(session, n uint64) uint64 {
+	z := session + n*0x9E3779B97F4A7C15 // splitmix64
+	z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
+	z = (z ^ z>>27) * 0x94D049BB133111EB
+	return z ^ z>>31
 }
 
 // maskID keeps an ID number out of status output and logs.
@@ -597,7 +621,11 @@ func (d *Device) capture(nonce [32]byte) ([]byte, error) {
 	cond := fingerimg.DefaultConditions()
 	cond.Width, cond.Height = int(d.info.Width), int(d.info.Height)
 	cond.LED = append([]uint8(nil), d.led...)
-	cond.Seed = d.cfg.Seed ^ d.counter
+	// One placement, successive frames: the finger has not moved since
+	// it was put on the window (auto-exposure frames, recaptures).
+	cond.Seed = placementSeed(d.cfg.Seed, d.placement)
+	cond.Frame = d.frame
+	d.frame++
 	cond.Quality = d.quality
 	switch d.fault {
 	case FaultFingerMoved:
@@ -675,7 +703,7 @@ func (d *Device) LiftFinger() {
 func (d *Device) PutBackFinger() {
 	d.mu.Lock()
 	if d.lifted != nil {
-		d.finger, d.fingerRef = d.lifted, d.liftedRef
+		d.place(d.lifted, d.liftedRef)
 	}
 	d.mu.Unlock()
 }
