@@ -54,3 +54,16 @@ func flatten(g *Gray, mask []bool, sigma, clip float64) (localSD float64) {
 	}
 	return sum / float64(n)
 }
+
+// QualitySigma is the window (extraction pixels) of the local contrast
+// quality metric; it is fixed so the metric does not move with Flatten.
+const QualitySigma = 12
+
+// localDeviation returns the mean over the mask of the local standard
+// deviation of g around its local mean (Gaussian window sigma, masked), in
+// grey levels, without changing g.
+func localDeviation(g *Gray, mask []bool, sigma float64) float64 {
+	c := NewGray(g.W, g.H)
+	copy(c.Pix, g.Pix)
+	return flatten(c, mask, sigma, 1)
+}

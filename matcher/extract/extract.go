@@ -284,9 +284,9 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 	// 5. Contrast: stretch the finger's grey levels to [0, 1], or
 	// equalise local contrast.
 	bright, sat := brightness(norm, emask)
-	var localSD float64
+	localSD := localDeviation(norm, efull, QualitySigma)
 	if opt.Flatten > 0 {
-		localSD = flatten(norm, efull, opt.Flatten, opt.FlattenClip)
+		flatten(norm, efull, opt.Flatten, opt.FlattenClip)
 	} else {
 		contrastStretch(norm, efull)
 	}

@@ -20,7 +20,8 @@ type Metrics struct {
 	// Density is the fraction of mask pixels that are vein.
 	Density float64 `json:"density"`
 	// Sharpness is the fine-detail energy of the normalised image relative
-	// to its overall spread (low when blurred or when the finger moved).
+	// to its overall spread (low when blurred, high with sensor noise);
+	// reported, not scored: its relation to matching differs by sensor.
 	Sharpness float64 `json:"sharpness"`
 	// Brightness is the mean grey level of the finger and Saturated the
 	// fraction of its pixels at 250 or above.
@@ -97,13 +98,12 @@ func measure(norm *Gray, emask []bool, gm *Gray, vein, mask *matcher.Pattern, r 
 // Score maps the metrics to 0-100. The factors and their limits were chosen
 // on real captures (docs/matcher.md): how visible the veins are (local
 // contrast on a log scale, and how strongly the detected veins stand out of
-// the rest of the finger), how noisy the image is (sharpness here rises
-// with pixel noise), scaled down when the finger covers little of the
-// template, is tilted, or barely stands out from the background.
+// the rest of the finger), scaled down when the finger covers little of the
+// imaged frame, is tilted, has almost no vein pixels or barely stands out
+// from the background.
 func (m Metrics) Score() int {
-	vis := 0.4*ramp(math.Log(max(m.LocalContrast, 1e-3)), math.Log(2.5), math.Log(18)) +
-		0.4*ramp(m.VeinContrast, 2.4, 3.0) +
-		0.2*(1-ramp(m.Sharpness, 0.3, 0.7))
+	vis := 0.5*ramp(math.Log(max(m.LocalContrast, 1e-3)), math.Log(2.5), math.Log(18)) +
+		0.5*ramp(m.VeinContrast, 2.4, 3.0)
 	q := vis * ramp(m.Coverage, 0.3, 0.6) * (1 - ramp(m.Tilt, 4, 20)) * ramp(m.Density, 0.03, 0.08)
 	if !m.cropped {
 		q *= ramp(m.EdgeContrast, 3, 12)
