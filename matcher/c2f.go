@@ -105,10 +105,25 @@ func (p *Probe) coarseTop(r []uint64, top *[maxKeep2]shift, keep int) int {
 	l := &p.g.lv[2]
 	var buf [256]int32
 	n := 0
+	floor := -1 // Nm to beat once top is full
 	p.level2(r, &buf, func(x0, nx, ny int) {
 		for i, v := range buf[:nx*ny] {
-			if nm := int(v); i%ny <= 2*l.dy && (n < keep || nm >= top[n-1].nm) {
-				n = insertTop(top[:keep], n, shift{nm, i%ny - l.dy, x0 + i/ny - l.dx})
+			nm := int(v)
+			if nm <= floor {
+				continue
+			}
+			// Insert after equal counts: the first scanned wins ties.
+			j := min(n, keep-1)
+			for j > 0 && top[j-1].nm < nm {
+				top[j] = top[j-1]
+				j--
+			}
+			top[j] = shift{nm, i%ny - l.dy, x0 + i/ny - l.dx}
+			if n < keep {
+				n++
+			}
+			if n == keep {
+				floor = top[keep-1].nm
 			}
 		}
 	})
