@@ -4,11 +4,11 @@ package matcher
 // the best c2Keep2 displacements are refined at level 1 (the 3 x 3
 // neighbourhood of twice the displacement), the best c2Keep1 of those at
 // level 0 (again 3 x 3 neighbourhoods, plus the zero displacement), where a
-// hill climb over the
-// 8-neighbourhood then runs to a local maximum of Nm. The score is Miura's
-// formula at the displacement reached. Its agreement with the exhaustive
-// search is measured in c2f_test.go and reported in
-// docs/template-format.md.
+// hill climb over the 8-neighbourhood then runs to a local maximum of Nm.
+// The score is Miura's formula at the displacement reached. Its agreement
+// with the exhaustive search is measured in c2f_test.go and reported in
+// docs/template-format.md. The pyramid levels pool 2 x 2 blocks as "at
+// least two of four" (pool2).
 
 var (
 	c2Keep2    = 3  // displacements kept from level 2
