@@ -124,7 +124,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "FNMR at FMR 1e-3: %.2f %% (threshold %.4f%s)\n", 100*s.FNMRAtFMR1e3, s.ThresholdAtFMR1e3, res)
 	fmt.Fprintf(stdout, "quality vs genuine score: Spearman %.3f\n", s.QualityGenuineRank)
-	fmt.Fprintf(stdout, "extract p50 %.1f ms, compare p50 %.1f us, template %d bytes\n", s.ExtractMsP50, s.CompareUsP50, s.TemplateBytes)
+	fmt.Fprintf(stdout, "extract p50 %.1f ms, compare p50 %.1f us (prepared probe %.1f us), template %d bytes\n", s.ExtractMsP50, s.CompareUsP50, s.ScoreUsP50, s.TemplateBytes)
 	b, _ := json.Marshal(s.QualityBands)
 	fmt.Fprintf(stdout, "quality bands: %s\n", b)
 	fmt.Fprintf(stdout, "wrote %s\n", *out)

@@ -103,6 +103,7 @@ func Summarize(r *Report) Summary {
 		s.ExtractMsP95 = percentile(f, 95)
 	}
 	s.CompareUsP50 = durationsP50(r.CompareTime, time.Microsecond)
+	s.ScoreUsP50 = durationsP50(r.ScoreTime, time.Microsecond)
 	s.GenuineMean, s.ImpostorMean = mean(r.Scores.Genuine), mean(r.Scores.Impostor)
 	s.Calibration = r.Scores.Calibration(CalibrationTargets)
 	s.Params = r.Params
@@ -203,7 +204,7 @@ func sanitize(v any) any {
 				*f = -1
 			}
 		}
-		for _, f := range []*float64{&x.EER, &x.EERThreshold, &x.FNMRAtFMR1e2, &x.ThresholdAtFMR1e2, &x.FNMRAtFMR1e3, &x.ThresholdAtFMR1e3, &x.ExtractMsP50, &x.ExtractMsP95, &x.CompareUsP50, &x.GenuineMean, &x.ImpostorMean, &x.QualityGenuineRank} {
+		for _, f := range []*float64{&x.EER, &x.EERThreshold, &x.FNMRAtFMR1e2, &x.ThresholdAtFMR1e2, &x.FNMRAtFMR1e3, &x.ThresholdAtFMR1e3, &x.ExtractMsP50, &x.ExtractMsP95, &x.CompareUsP50, &x.ScoreUsP50, &x.GenuineMean, &x.ImpostorMean, &x.QualityGenuineRank} {
 			fix(f)
 		}
 		for i := range x.Calibration {
