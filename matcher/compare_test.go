@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -186,4 +187,37 @@ func FuzzCompare(f *testing.F) {
 			t.Fatalf("coarse-to-fine %v (%v)", got, err)
 		}
 	})
+}
+
+// TestProbeConcurrent scores from several goroutines with one probe; run
+// with -race. Every goroutine must see the same scores.
+func TestProbeConcurrent(t *testing.T) {
+	g, pr := synthTemplates(t, 13, 20, 1)
+	p, err := NewProbe(pr[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float64, len(g))
+	for i, c := range g {
+		want[i] = p.Score(c)
+	}
+	done := make(chan error, 4)
+	for w := 0; w < 4; w++ {
+		go func() {
+			for rep := 0; rep < 20; rep++ {
+				for i, c := range g {
+					if s := p.Score(c); s != want[i] {
+						done <- fmt.Errorf("template %d: %v, want %v", i, s, want[i])
+						return
+					}
+				}
+			}
+			done <- nil
+		}()
+	}
+	for w := 0; w < 4; w++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
 }
