@@ -33,7 +33,8 @@ type Summary struct {
 	FMR1e3Resolved     bool               `json:"fmr_1e-3_resolved"`
 	ExtractMsP50       float64            `json:"extract_ms_p50"`
 	ExtractMsP95       float64            `json:"extract_ms_p95"`
-	CompareUsP50       float64            `json:"compare_us_p50"`
+	CompareUsP50       float64            `json:"compare_us_p50"`        // one 1:1 comparison, probe preparation included, one goroutine
+	ScoreUsP50         float64            `json:"score_prepared_us_p50"` // scoring with an already prepared probe (per candidate of a 1:N search)
 	TemplateBytes      int                `json:"template_bytes"`
 	GenuineMean        float64            `json:"genuine_mean"`
 	ImpostorMean       float64            `json:"impostor_mean"`
