@@ -209,7 +209,8 @@ function render(v) {
   const down = [];
   if (!v.serverUp) down.push(t.serverDown);
   for (const d of v.devices || []) {
-    if (!d.connected) down.push(d.name === "reader" ? t.readerDown : t.scannerDown);
+    // A device not yet opened at start-up has no error: no banner for it.
+    if (!d.connected && d.last_error) down.push(d.name === "reader" ? t.readerDown : t.scannerDown);
   }
   const banner = $("banner");
   banner.hidden = down.length === 0 || v.mode === "staff" || v.phase === "unavailable"; // that screen says it already
