@@ -97,11 +97,6 @@ func separable(src *Gray, kx, ky []float32, tmp *Gray) *Gray {
 	return out
 }
 
-// gaussianBlur smooths g with a Gaussian of standard deviation sigma.
-func gaussianBlur(g *Gray, sigma float64) *Gray {
-	k, _, _ := gaussianKernels(sigma, 3)
-	return separable(g, k, k, nil)
-}
 
 // boxBlur3 approximates a Gaussian of standard deviation sigma by three
 // passes of a running-sum box filter along each axis (central limit), at a
@@ -112,9 +107,8 @@ func boxBlur3(src *Gray, sigma float64) *Gray {
 	a := NewGray(src.W, src.H)
 	copy(a.Pix, src.Pix)
 	b := NewGray(src.W, src.H)
-	buf := make([]float32, max(src.W, src.H))
 	for pass := 0; pass < 3; pass++ {
-		boxRows(b, a, r, buf)
+		boxRows(b, a, r)
 		boxCols(a, b, r)
 	}
 	return a
@@ -122,7 +116,7 @@ func boxBlur3(src *Gray, sigma float64) *Gray {
 
 // boxRows sets every pixel of dst to the mean of the 2r+1 pixels around it
 // in its row of src.
-func boxRows(dst, src *Gray, r int, buf []float32) {
+func boxRows(dst, src *Gray, r int) {
 	w := src.W
 	inv := 1 / float32(2*r+1)
 	for y := 0; y < src.H; y++ {
@@ -138,7 +132,6 @@ func boxRows(dst, src *Gray, r int, buf []float32) {
 			s += at(x+r+1) - at(x-r)
 		}
 	}
-	_ = buf
 }
 
 // boxCols is boxRows along columns, walking whole rows.
