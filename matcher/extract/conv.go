@@ -97,7 +97,6 @@ func separable(src *Gray, kx, ky []float32, tmp *Gray) *Gray {
 	return out
 }
 
-
 // boxBlur3 approximates a Gaussian of standard deviation sigma by three
 // passes of a running-sum box filter along each axis (central limit), at a
 // cost independent of sigma. Borders replicate the edge pixels.
