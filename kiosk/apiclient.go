@@ -134,7 +134,7 @@ func (a *APIServer) Verify(ctx context.Context, c session.Card, s session.Sample
 }
 
 func svcFromAPI(s apiv1.Service) session.Service {
-	return session.Service{Code: s.Code, NameZH: s.Name, DueDays: s.DeadlineDays}
+	return session.Service{Code: s.Code, NameZH: s.Name, NameEN: serviceEN[s.Code], DueDays: s.DeadlineDays}
 }
 
 // Services implements Server.
@@ -159,7 +159,7 @@ func (a *APIServer) Form(ctx context.Context, token string, svc session.Service)
 	out := session.Form{Service: svcFromAPI(f.Service)}
 	for _, fd := range f.Service.Fields {
 		out.Fields = append(out.Fields, session.Field{
-			Key: fd.Name, LabelZH: fd.Label, Value: f.Values[fd.Name],
+			Key: fd.Name, LabelZH: fd.Label, LabelEN: fieldEN[fd.Name], Value: f.Values[fd.Name],
 			// Prefilled fields come from the population record and are not
 			// edited at the kiosk; the resident states the others.
 			Editable: fd.Prefill == "" && (fd.Type == apiv1.FieldChoice || fd.Type == apiv1.FieldBool || fd.Type == apiv1.FieldNumber || fd.Type == apiv1.FieldText || fd.Type == apiv1.FieldPhone || fd.Type == apiv1.FieldDate),
@@ -191,7 +191,7 @@ func (a *APIServer) Submit(ctx context.Context, token, key string, f session.For
 	if err != nil {
 		return session.Receipt{}, mapErr(err)
 	}
-	return session.Receipt{Reference: filingRef(fl), Service: session.Service{Code: fl.Service, NameZH: fl.ServiceName, DueDays: f.Service.DueDays},
+	return session.Receipt{Reference: filingRef(fl), Service: session.Service{Code: fl.Service, NameZH: fl.ServiceName, NameEN: serviceEN[fl.Service], DueDays: f.Service.DueDays},
 		FiledAt: fl.SubmittedAt, Due: fl.DueAt}, nil
 }
 
@@ -211,7 +211,7 @@ func (a *APIServer) Filings(ctx context.Context, token string) ([]session.Filing
 	var out []session.Filing
 	for i := range l.Filings {
 		f := &l.Filings[i]
-		out = append(out, session.Filing{Reference: filingRef(f), Service: session.Service{Code: f.Service, NameZH: f.ServiceName},
+		out = append(out, session.Filing{Reference: filingRef(f), Service: session.Service{Code: f.Service, NameZH: f.ServiceName, NameEN: serviceEN[f.Service]},
 			FiledAt: f.SubmittedAt, Due: f.DueAt, Status: f.Status, Reply: f.Reply})
 	}
 	return out, nil
