@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/conformance"
 	"github.com/qingshan-gov/veinkiosk/simulators/veinsim"
@@ -172,15 +174,33 @@ func waitGoroutines(t *testing.T, base int) {
 
 // TestUSBPermissionDiagnosis makes the device node unreadable: Open must say
 // the scanner is present but not accessible, and print the udev rule.
+//
+// Root ignores file permissions through CAP_DAC_OVERRIDE (CI containers
+// often run as root): then the test drops that capability, and
+// CAP_DAC_READ_SEARCH, from the effective set of its own OS thread for the
+// duration; libusb opens the node from the calling thread.
 func TestUSBPermissionDiagnosis(t *testing.T) {
 	_, emu := usbScanner(t)
-	if os.Geteuid() == 0 {
-		t.Skip("root ignores file permissions")
-	}
 	if err := os.Chmod(emu.NodePath(), 0); err != nil {
 		t.Fatalf("chmod %s: %v", emu.NodePath(), err)
 	}
 	defer os.Chmod(emu.NodePath(), 0o666)
+	if os.Geteuid() == 0 {
+		runtime.LockOSThread()
+		restore, err := dropDACOverride()
+		if err != nil {
+			t.Fatalf("root: cannot drop CAP_DAC_OVERRIDE to test the diagnosis: %v", err)
+		}
+		defer func() {
+			if restore() == nil {
+				runtime.UnlockOSThread() // else the thread ends with the test's goroutine
+			}
+		}()
+		if f, err := os.Open(emu.NodePath()); err == nil {
+			f.Close()
+			t.Fatal("the node is still readable after dropping CAP_DAC_OVERRIDE")
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, err := veinscan.Open(ctx, "usb", nil)
@@ -235,4 +255,21 @@ func BenchmarkUSBCapture(b *testing.B) {
 	}
 	b.ReportMetric(float64(transfer.Microseconds())/1000/float64(b.N), "transfer-ms/op")
 	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "capture-ms/op")
+}
+
+// dropDACOverride removes CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the
+// effective capabilities of the calling OS thread (lock it first) and
+// returns a function that puts them back.
+func dropDACOverride() (restore func() error, err error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return nil, err
+	}
+	saved := data
+	data[0].Effective &^= 1<<unix.CAP_DAC_OVERRIDE | 1<<unix.CAP_DAC_READ_SEARCH
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return nil, err
+	}
+	return func() error { return unix.Capset(&hdr, &saved[0]) }, nil
 }
