@@ -184,6 +184,21 @@ type Store interface {
 	// The attempt's resident may be unknown (ResidentID 0). Returns the
 	// lockout state after the attempt.
 	RecordVerification(ctx context.Context, a VerificationAttempt, policy LockoutPolicy) (Lockout, error)
+	// RecordVerificationOutcome stores the whole outcome of one kiosk
+	// verification in ONE transaction: it consumes the capture nonce,
+	// advances the scanner's capture counter, records the attempt and
+	// updates the lockout (as RecordVerification, with its audit event),
+	// and, when the attempt is a match and the ID number is not locked,
+	// stores o.Token and appends o.MatchEvent; when this attempt locks the
+	// ID number it appends o.LockEvent (with "failures" and "locked_until"
+	// added to its details). Either all of it commits or nothing does: a
+	// nonce or counter check that fails leaves no attempt, no lockout
+	// change and no token. Such failures are *OutcomeError values naming
+	// the step ("nonce", "scanner", "attempt", "token", "audit") and
+	// wrapping the sentinel (ErrNotFound/ErrExpired for the nonce,
+	// ErrStaleCounter/ErrInactive/ErrNotFound for the scanner). Returns the
+	// lockout state after the attempt and whether the token was stored.
+	RecordVerificationOutcome(ctx context.Context, o VerificationOutcome) (VerificationResultState, error)
 	// GetLockout returns the lockout state of an ID number (zero Lockout
 	// with the ID number set when there is none).
 	GetLockout(ctx context.Context, idNumber string) (Lockout, error)
@@ -521,6 +536,45 @@ type Lockout struct {
 func (l Lockout) Locked(now time.Time) bool {
 	return l.LockedUntil != nil && now.Before(*l.LockedUntil)
 }
+
+// VerificationOutcome is everything one verification stores (see
+// Store.RecordVerificationOutcome).
+type VerificationOutcome struct {
+	// The capture nonce to consume: issued to Attempt.KioskID for
+	// NoncePurpose, not consumed, not expired at Attempt.At.
+	NonceValue   string
+	NoncePurpose string
+	// The scanner whose counter must rise strictly to Counter.
+	ScannerSerial string
+	Counter       uint64
+	// The attempt and the lockout policy, as for RecordVerification.
+	Attempt VerificationAttempt
+	Policy  LockoutPolicy
+	// Token is stored when Attempt.Result is VerifyMatch (nil: no token).
+	Token *FilingToken
+	// MatchEvent is appended after the attempt's event when a token is
+	// stored; LockEvent when this attempt locks the ID number. Nil: none.
+	MatchEvent *audit.Event
+	LockEvent  *audit.Event
+}
+
+// VerificationResultState is what RecordVerificationOutcome did.
+type VerificationResultState struct {
+	Lockout     Lockout // after the attempt
+	TokenIssued bool
+}
+
+// OutcomeError says which step of RecordVerificationOutcome failed; it
+// wraps the step's error (test the sentinels with errors.Is).
+type OutcomeError struct {
+	Step string // "nonce", "scanner", "attempt", "token" or "audit"
+	Err  error
+}
+
+func (e *OutcomeError) Error() string { return "store: verification " + e.Step + ": " + e.Err.Error() }
+
+// Unwrap returns the step's error.
+func (e *OutcomeError) Unwrap() error { return e.Err }
 
 // ---- nonces and tokens ----
 

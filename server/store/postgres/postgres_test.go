@@ -96,3 +96,11 @@ func TestMigrateIdempotent(t *testing.T) {
 		t.Errorf("opening a newer schema: %v", err)
 	}
 }
+
+// BenchmarkVerificationOutcome: one verification's writes from concurrent
+// kiosks, as one RecordVerificationOutcome or as the five separate
+// transactions of before.
+func BenchmarkVerificationOutcome(b *testing.B) {
+	b.Run("separate=true", func(b *testing.B) { storetest.BenchVerificationOutcome(b, benchOpen, true) })
+	b.Run("separate=false", func(b *testing.B) { storetest.BenchVerificationOutcome(b, benchOpen, false) })
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
+	"github.com/qingshan-gov/veinkiosk/server/store/internal/sqlcore"
 	"github.com/qingshan-gov/veinkiosk/server/store/storetest"
 )
 
@@ -20,15 +21,21 @@ func TestPragmas(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for name, pool := range map[string]*sql.DB{"writer": db.w, "reader": db.r} {
+	// The writer connection belongs to the group committer: ask through it.
+	writer := func(q string) (got string, err error) {
+		err = db.Tx(context.Background(), sqlcore.WriteTx, func(tq sqlcore.Q) error { return tq.QueryRow(context.Background(), q).Scan(&got) })
+		return got, err
+	}
+	reader := func(q string) (got string, err error) { return got, db.r.QueryRow(q).Scan(&got) }
+	for name, query := range map[string]func(string) (string, error){"writer": writer, "reader": reader} {
 		for pragma, want := range map[string]string{
 			"journal_mode": "wal",
 			"synchronous":  "2", // FULL
 			"foreign_keys": "1",
 			"busy_timeout": "10000",
 		} {
-			var got string
-			if err := pool.QueryRow("PRAGMA " + pragma).Scan(&got); err != nil {
+			got, err := query("PRAGMA " + pragma)
+			if err != nil {
 				t.Fatalf("%s: PRAGMA %s: %v", name, pragma, err)
 			}
 			if got != want {

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -138,12 +139,21 @@ func openDB(path string) (*database, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	r.SetMaxOpenConns(max(4, runtime.GOMAXPROCS(0)))
-	return &database{w: w, r: r}, nil
+	gc, err := newCommitter(w)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	return &database{w: w, r: r, gc: gc}, nil
 }
 
-// database adapts two database/sql pools to sqlcore.DB.
+// database adapts the writer (one connection owned by a group committer)
+// and the reader pool to sqlcore.DB.
 type database struct {
-	w, r *sql.DB
+	w, r  *sql.DB
+	gc    *committer
+	reads stmtCache // prepared statements of the reader pool
 }
 
 var dialect = sqlcore.Dialect{
@@ -156,26 +166,23 @@ var dialect = sqlcore.Dialect{
 func (d *database) Dialect() sqlcore.Dialect { return dialect }
 
 func (d *database) Close() error {
-	return errors.Join(d.r.Close(), d.w.Close())
+	gerr := d.gc.close()
+	d.reads.close()
+	return errors.Join(gerr, d.r.Close(), d.w.Close())
 }
 
-func (d *database) Q() sqlcore.Q { return split{w: d.w, r: d.r} }
+func (d *database) Q() sqlcore.Q { return split{d} }
 
 func (d *database) Tx(ctx context.Context, mode sqlcore.TxMode, fn func(sqlcore.Q) error) (err error) {
-	pool, opts := d.r, &sql.TxOptions{ReadOnly: true}
 	if mode == sqlcore.WriteTx {
-		pool, opts = d.w, nil
+		return d.gc.do(ctx, fn)
 	}
-	tx, err := pool.BeginTx(ctx, opts)
+	tx, err := d.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return mapErr(err)
 	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	if err = fn(txq{tx}); err != nil {
+	defer tx.Rollback() // read-only: nothing to commit
+	if err = fn(readTx{tx: tx, d: d}); err != nil {
 		return err
 	}
 	return mapErr(tx.Commit())
@@ -195,14 +202,69 @@ func rewrite(q string) string {
 	return r
 }
 
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+// cacheable reports whether a statement is worth keeping prepared: a
+// single DML or SELECT statement (not DDL, pragmas or migration scripts).
+func cacheable(q string) bool {
+	if strings.Contains(q, ";") {
+		return false
+	}
+	t := strings.TrimSpace(q)
+	if len(t) < 6 {
+		return false
+	}
+	switch strings.ToUpper(t[:6]) {
+	case "SELECT", "INSERT", "UPDATE", "DELETE":
+		return true
+	}
+	return false
 }
 
-func exec(ctx context.Context, e execer, query string, args []any) (int64, error) {
-	res, err := e.ExecContext(ctx, rewrite(query), args...)
+// maxCachedStmts bounds a statement cache (queries are static strings in
+// sqlcore, but a few are assembled from filters).
+const maxCachedStmts = 256
+
+// stmtCache keeps prepared statements by query text, so SQLite parses
+// each query once per connection instead of once per call.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// get returns the prepared statement of q, preparing it with prep; nil
+// when q is not to be cached (the caller runs it unprepared).
+func (c *stmtCache) get(q string, prep func(string) (*sql.Stmt, error)) (*sql.Stmt, error) {
+	if !cacheable(q) {
+		return nil, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[q]; ok {
+		return st, nil
+	}
+	if len(c.m) >= maxCachedStmts {
+		return nil, nil
+	}
+	st, err := prep(q)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	c.m[q] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = nil
+}
+
+func result(res sql.Result, err error) (int64, error) {
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -210,39 +272,91 @@ func exec(ctx context.Context, e execer, query string, args []any) (int64, error
 	return n, mapErr(err)
 }
 
-func query(ctx context.Context, e execer, q string, args []any) (sqlcore.Rows, error) {
-	rows, err := e.QueryContext(ctx, rewrite(q), args...)
+func rowsOf(rows *sql.Rows, err error) (sqlcore.Rows, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
 	return sqlRows{rows}, nil
 }
 
-// txq runs everything in one transaction.
-type txq struct{ tx *sql.Tx }
+// readTx runs a read-only transaction's queries on its connection, through
+// the reader pool's prepared statements.
+type readTx struct {
+	tx *sql.Tx
+	d  *database
+}
 
-func (t txq) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	return exec(ctx, t.tx, q, args)
+func (t readTx) stmt(ctx context.Context, q string) *sql.Stmt {
+	// Only statements already prepared are used: preparing a new one needs
+	// a connection of the pool, and this transaction holds one.
+	t.d.reads.mu.Lock()
+	st := t.d.reads.m[q]
+	t.d.reads.mu.Unlock()
+	if st == nil {
+		return nil
+	}
+	return t.tx.StmtContext(ctx, st)
 }
-func (t txq) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
-	return query(ctx, t.tx, q, args)
+
+func (t readTx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return result(t.tx.ExecContext(ctx, rewrite(q), args...))
 }
-func (t txq) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
+func (t readTx) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
+	if st := t.stmt(ctx, rewrite(q)); st != nil {
+		return rowsOf(st.QueryContext(ctx, args...))
+	}
+	return rowsOf(t.tx.QueryContext(ctx, rewrite(q), args...))
+}
+func (t readTx) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
+	if st := t.stmt(ctx, rewrite(q)); st != nil {
+		return sqlRow{st.QueryRowContext(ctx, args...)}
+	}
 	return sqlRow{t.tx.QueryRowContext(ctx, rewrite(q), args...)}
 }
 
-// split sends writes to the writer pool and reads to the reader pool.
-type split struct{ w, r *sql.DB }
+// split sends writes to the group committer (each statement its own
+// transaction, coalesced with concurrent ones) and reads to the reader pool.
+type split struct{ d *database }
 
-func (s split) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	return exec(ctx, s.w, q, args)
+func (s split) Exec(ctx context.Context, q string, args ...any) (n int64, err error) {
+	err = s.d.gc.do(ctx, func(tq sqlcore.Q) error {
+		n, err = tq.Exec(ctx, q, args...)
+		return err
+	})
+	return n, err
 }
+
+func (s split) readStmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	return s.d.reads.get(q, func(q string) (*sql.Stmt, error) { return s.d.r.PrepareContext(ctx, q) })
+}
+
 func (s split) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
-	return query(ctx, s.r, q, args)
+	q = rewrite(q)
+	st, err := s.readStmt(ctx, q)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if st != nil {
+		return rowsOf(st.QueryContext(ctx, args...))
+	}
+	return rowsOf(s.d.r.QueryContext(ctx, q, args...))
 }
+
 func (s split) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
-	return sqlRow{s.r.QueryRowContext(ctx, rewrite(q), args...)}
+	q = rewrite(q)
+	st, err := s.readStmt(ctx, q)
+	if err != nil {
+		return errRow{mapErr(err)}
+	}
+	if st != nil {
+		return sqlRow{st.QueryRowContext(ctx, args...)}
+	}
+	return sqlRow{s.d.r.QueryRowContext(ctx, q, args...)}
 }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 type sqlRow struct{ r *sql.Row }
 

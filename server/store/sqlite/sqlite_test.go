@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -33,3 +34,19 @@ func benchOpen(b *testing.B) (store.Store, error) {
 
 func BenchmarkScanTemplates(b *testing.B) { storetest.BenchScanTemplates(b, benchOpen) }
 func BenchmarkCreateFiling(b *testing.B)  { storetest.BenchCreateFiling(b, benchOpen) }
+
+// BenchmarkVerificationOutcome: one verification's writes from concurrent
+// kiosks, as one RecordVerificationOutcome or as the five separate
+// transactions of before, with group commit (batch up to 64) or without
+// (batch 1: one transaction per commit).
+func BenchmarkVerificationOutcome(b *testing.B) {
+	for _, batch := range []int{1, 64} {
+		for _, sep := range []bool{true, false} {
+			name := fmt.Sprintf("batch=%d/separate=%v", batch, sep)
+			b.Run(name, func(b *testing.B) {
+				defer sqlite.SetMaxBatch(sqlite.SetMaxBatch(batch))
+				storetest.BenchVerificationOutcome(b, benchOpen, sep)
+			})
+		}
+	}
+}

@@ -49,6 +49,8 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"LockoutConcurrent", testLockoutConcurrent},
 		{"Nonces", testNonces},
 		{"NonceConcurrent", testNonceConcurrent},
+		{"VerificationOutcome", testVerificationOutcome},
+		{"ConcurrentWriters", testConcurrentWriters},
 		{"FilingTokens", testFilingTokens},
 		{"Filings", testFilings},
 		{"FilingIdempotency", testFilingIdempotency},

@@ -440,10 +440,11 @@ func (s *Store) AdvanceScannerCounter(ctx context.Context, serial string, counte
 	if counter > math.MaxInt64 {
 		return fmt.Errorf("%w: counter %d beyond the stored range", store.ErrStaleCounter, counter)
 	}
-	q, err := s.q()
-	if err != nil {
-		return err
-	}
+	return s.tx(ctx, WriteTx, func(q Q) error { return s.advanceCounter(ctx, q, serial, counter) })
+}
+
+// advanceCounter raises a scanner's counter in transaction q.
+func (s *Store) advanceCounter(ctx context.Context, q Q, serial string, counter uint64) error {
 	n, err := q.Exec(ctx, `UPDATE scanners SET counter = $2 WHERE serial = $1 AND counter < $2 AND status = 'active'`, serial, int64(counter))
 	if err != nil {
 		return err
@@ -451,12 +452,13 @@ func (s *Store) AdvanceScannerCounter(ctx context.Context, serial string, counte
 	if n == 1 {
 		return nil
 	}
-	sc, err := s.GetScanner(ctx, serial)
-	if err != nil {
-		return err
+	var status string
+	var cur int64
+	if err := q.QueryRow(ctx, `SELECT status, counter FROM scanners WHERE serial = $1`, serial).Scan(&status, &cur); err != nil {
+		return notFound(err, "scanner", serial)
 	}
-	if sc.Status != store.DeviceActive {
-		return fmt.Errorf("%w: scanner %q is %s", store.ErrInactive, serial, sc.Status)
+	if status != string(store.DeviceActive) {
+		return fmt.Errorf("%w: scanner %q is %s", store.ErrInactive, serial, status)
 	}
-	return fmt.Errorf("%w: scanner %q at %d, got %d", store.ErrStaleCounter, serial, sc.Counter, counter)
+	return fmt.Errorf("%w: scanner %q at %d, got %d", store.ErrStaleCounter, serial, cur, counter)
 }

@@ -38,11 +38,13 @@ func (s *Store) IssueNonce(ctx context.Context, n store.Nonce) error {
 
 // ConsumeNonce consumes a nonce once.
 func (s *Store) ConsumeNonce(ctx context.Context, value, kioskID, purpose string, now time.Time) error {
-	q, err := s.q()
-	if err != nil {
-		return err
-	}
-	now = s.at(now)
+	return s.tx(ctx, WriteTx, func(q Q) error {
+		return s.consumeNonce(ctx, q, value, kioskID, purpose, s.at(now))
+	})
+}
+
+// consumeNonce consumes a nonce in transaction q.
+func (s *Store) consumeNonce(ctx context.Context, q Q, value, kioskID, purpose string, now time.Time) error {
 	n, err := q.Exec(ctx, `UPDATE nonces SET consumed_at = $4 WHERE value = $1 AND kiosk_id = $2 AND purpose = $3
 		AND consumed_at IS NULL AND expires_at > $4`, value, kioskID, purpose, s.t(now))
 	if err != nil {

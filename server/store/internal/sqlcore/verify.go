@@ -3,6 +3,7 @@ package sqlcore
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -161,67 +162,156 @@ func (s *Store) lockout(ctx context.Context, q Q, idNumber, suffix string) (stor
 
 // RecordVerification stores an attempt and updates the lockout.
 func (s *Store) RecordVerification(ctx context.Context, a store.VerificationAttempt, p store.LockoutPolicy) (store.Lockout, error) {
-	a.IDNumber = strings.ToUpper(strings.TrimSpace(a.IDNumber))
-	if a.IDNumber == "" {
-		return store.Lockout{}, invalid("verification without an ID number")
-	}
-	if !validResult(a.Result) {
-		return store.Lockout{}, invalid("verification result %q", a.Result)
-	}
-	if a.KioskID == "" {
-		return store.Lockout{}, invalid("verification without a kiosk")
+	if err := checkAttempt(&a); err != nil {
+		return store.Lockout{}, err
 	}
 	a.At = s.at(a.At)
 	var l store.Lockout
 	err := s.tx(ctx, WriteTx, func(q Q) error {
-		var rid int64
-		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, a.IDNumber).Scan(&rid); err != nil && !isNotFound(err) {
-			return err
-		}
-		if _, err := q.Exec(ctx, `INSERT INTO verification_attempts (id_number, resident_id, kiosk_id, result, score, reason, at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.IDNumber, nullIfZero(rid), a.KioskID, string(a.Result), a.Score, a.Reason, s.t(a.At)); err != nil {
-			return err
-		}
-		// Create the row first so FOR UPDATE has something to lock.
-		if _, err := q.Exec(ctx, `INSERT INTO lockouts (id_number, failures, updated_at) VALUES ($1, 0, $2) ON CONFLICT (id_number) DO NOTHING`,
-			a.IDNumber, s.t(a.At)); err != nil {
-			return err
-		}
 		var err error
-		if l, err = s.lockout(ctx, q, a.IDNumber, s.d.ForUpdate); err != nil {
-			return err
-		}
-		switch a.Result {
-		case store.VerifyMatch:
-			l.Failures, l.LockedUntil = 0, nil
-		case store.VerifyNoMatch:
-			if l.LockedUntil != nil && !a.At.Before(*l.LockedUntil) {
-				l.Failures, l.LockedUntil = 0, nil // the lock has run out: start again
-			}
-			l.Failures++
-			if p.MaxFailures > 0 && l.Failures >= p.MaxFailures && !l.Locked(a.At) {
-				until := a.At.Add(p.LockFor).UTC().Truncate(time.Microsecond)
-				l.LockedUntil = &until
-			}
-		}
-		l.UpdatedAt = a.At
-		if _, err := q.Exec(ctx, `UPDATE lockouts SET failures = $2, locked_until = $3, updated_at = $4 WHERE id_number = $1`,
-			a.IDNumber, l.Failures, s.nt(l.LockedUntil), s.t(a.At)); err != nil {
-			return err
-		}
-		target := "verification:unknown-resident"
-		if rid != 0 {
-			target = "resident:" + itoa(rid)
-		}
-		kv := []string{"result", string(a.Result), "score", strconv.FormatFloat(a.Score, 'g', 6, 64), "reason", a.Reason,
-			"failures", itoa(int64(l.Failures))}
-		if l.LockedUntil != nil {
-			kv = append(kv, "locked_until", l.LockedUntil.Format(time.RFC3339))
-		}
-		_, err = s.appendAudit(ctx, q, ev(audit.Kiosk(a.KioskID), a.At, "verification.attempt", target, kv...))
+		l, _, err = s.recordAttempt(ctx, q, a, p)
 		return err
 	})
 	return l, err
+}
+
+func checkAttempt(a *store.VerificationAttempt) error {
+	a.IDNumber = strings.ToUpper(strings.TrimSpace(a.IDNumber))
+	if a.IDNumber == "" {
+		return invalid("verification without an ID number")
+	}
+	if !validResult(a.Result) {
+		return invalid("verification result %q", a.Result)
+	}
+	if a.KioskID == "" {
+		return invalid("verification without a kiosk")
+	}
+	return nil
+}
+
+// recordAttempt inserts the attempt, updates the lockout and appends the
+// attempt's audit event in transaction q; it returns the lockout after the
+// attempt and the resident's internal id (0 if unknown).
+func (s *Store) recordAttempt(ctx context.Context, q Q, a store.VerificationAttempt, p store.LockoutPolicy) (store.Lockout, int64, error) {
+	var l store.Lockout
+	var rid int64
+	if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, a.IDNumber).Scan(&rid); err != nil && !isNotFound(err) {
+		return l, 0, err
+	}
+	if _, err := q.Exec(ctx, `INSERT INTO verification_attempts (id_number, resident_id, kiosk_id, result, score, reason, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.IDNumber, nullIfZero(rid), a.KioskID, string(a.Result), a.Score, a.Reason, s.t(a.At)); err != nil {
+		return l, 0, err
+	}
+	// Create the row first so FOR UPDATE has something to lock.
+	if _, err := q.Exec(ctx, `INSERT INTO lockouts (id_number, failures, updated_at) VALUES ($1, 0, $2) ON CONFLICT (id_number) DO NOTHING`,
+		a.IDNumber, s.t(a.At)); err != nil {
+		return l, 0, err
+	}
+	var err error
+	if l, err = s.lockout(ctx, q, a.IDNumber, s.d.ForUpdate); err != nil {
+		return l, 0, err
+	}
+	switch a.Result {
+	case store.VerifyMatch:
+		l.Failures, l.LockedUntil = 0, nil
+	case store.VerifyNoMatch:
+		if l.LockedUntil != nil && !a.At.Before(*l.LockedUntil) {
+			l.Failures, l.LockedUntil = 0, nil // the lock has run out: start again
+		}
+		l.Failures++
+		if p.MaxFailures > 0 && l.Failures >= p.MaxFailures && !l.Locked(a.At) {
+			until := a.At.Add(p.LockFor).UTC().Truncate(time.Microsecond)
+			l.LockedUntil = &until
+		}
+	}
+	l.UpdatedAt = a.At
+	if _, err := q.Exec(ctx, `UPDATE lockouts SET failures = $2, locked_until = $3, updated_at = $4 WHERE id_number = $1`,
+		a.IDNumber, l.Failures, s.nt(l.LockedUntil), s.t(a.At)); err != nil {
+		return l, 0, err
+	}
+	target := "verification:unknown-resident"
+	if rid != 0 {
+		target = "resident:" + itoa(rid)
+	}
+	kv := []string{"result", string(a.Result), "score", strconv.FormatFloat(a.Score, 'g', 6, 64), "reason", a.Reason,
+		"failures", itoa(int64(l.Failures))}
+	if l.LockedUntil != nil {
+		kv = append(kv, "locked_until", l.LockedUntil.Format(time.RFC3339))
+	}
+	_, err = s.appendAudit(ctx, q, ev(audit.Kiosk(a.KioskID), a.At, "verification.attempt", target, kv...))
+	return l, rid, err
+}
+
+// RecordVerificationOutcome stores a verification's outcome in one
+// transaction.
+func (s *Store) RecordVerificationOutcome(ctx context.Context, o store.VerificationOutcome) (store.VerificationResultState, error) {
+	var st store.VerificationResultState
+	a := o.Attempt
+	if err := checkAttempt(&a); err != nil {
+		return st, err
+	}
+	if o.NonceValue == "" {
+		return st, invalid("verification outcome without a nonce")
+	}
+	if o.ScannerSerial == "" {
+		return st, invalid("verification outcome without a scanner")
+	}
+	if o.Counter > math.MaxInt64 {
+		return st, &store.OutcomeError{Step: "scanner", Err: fmt.Errorf("%w: counter %d beyond the stored range", store.ErrStaleCounter, o.Counter)}
+	}
+	if o.Token != nil {
+		if len(o.Token.Token) < 16 || o.Token.ExpiresAt.IsZero() {
+			return st, invalid("filing token shorter than 16 bytes or without expiry")
+		}
+		if strings.ToUpper(strings.TrimSpace(o.Token.IDNumber)) != a.IDNumber || o.Token.KioskID != a.KioskID {
+			return st, invalid("the filing token must be bound to the attempt's ID number and kiosk")
+		}
+	}
+	a.At = s.at(a.At)
+	err := s.tx(ctx, WriteTx, func(q Q) error {
+		st = store.VerificationResultState{}
+		if err := s.consumeNonce(ctx, q, o.NonceValue, a.KioskID, o.NoncePurpose, a.At); err != nil {
+			return &store.OutcomeError{Step: "nonce", Err: err}
+		}
+		if err := s.advanceCounter(ctx, q, o.ScannerSerial, o.Counter); err != nil {
+			return &store.OutcomeError{Step: "scanner", Err: err}
+		}
+		l, rid, err := s.recordAttempt(ctx, q, a, o.Policy)
+		if err != nil {
+			return &store.OutcomeError{Step: "attempt", Err: err}
+		}
+		st.Lockout = l
+		if a.Result == store.VerifyMatch && o.Token != nil && !l.Locked(a.At) {
+			if rid == 0 {
+				return &store.OutcomeError{Step: "token", Err: fmt.Errorf("%w: resident", store.ErrNotFound)}
+			}
+			if _, err := q.Exec(ctx, `INSERT INTO filing_tokens (token_hash, resident_id, kiosk_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
+				tokenHash(o.Token.Token), rid, a.KioskID, s.t(o.Token.ExpiresAt), s.t(s.at(o.Token.CreatedAt))); err != nil {
+				return &store.OutcomeError{Step: "token", Err: err}
+			}
+			st.TokenIssued = true
+			if o.MatchEvent != nil {
+				if _, err := s.appendAudit(ctx, q, *o.MatchEvent); err != nil {
+					return &store.OutcomeError{Step: "audit", Err: err}
+				}
+			}
+		}
+		if o.LockEvent != nil && a.Result == store.VerifyNoMatch && l.Locked(a.At) {
+			e := *o.LockEvent
+			d := make(map[string]string, len(e.Details)+2)
+			for k, v := range e.Details {
+				d[k] = v
+			}
+			d["failures"] = itoa(int64(l.Failures))
+			d["locked_until"] = l.LockedUntil.UTC().Format(time.RFC3339)
+			e.Details = d
+			if _, err := s.appendAudit(ctx, q, e); err != nil {
+				return &store.OutcomeError{Step: "audit", Err: err}
+			}
+		}
+		return nil
+	})
+	return st, err
 }
 
 // GetLockout returns the lockout state.
