@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -64,32 +65,45 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 		return errf(http.StatusLocked, apiv1.CodeLocked, "too many failed verifications for this ID number; ask the station staff or wait").
 			retryAfter(retrySeconds(lock.LockedUntil.Sub(now)))
 	}
-	cc, err := s.checkCapture(ctx, k, req.Capture)
+	cc, cert, att, err := s.parseCapture(req.Capture)
 	if err != nil {
 		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
 		return err
 	}
+	// The stateful checks of the capture (nonce, counter) are stored with
+	// the outcome in one transaction below. A request that fails before
+	// that still spends its nonce and counter (captureState), as a capture
+	// must never be usable twice.
+	fail := func(e error) error {
+		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
+		if err := s.captureState(ctx, k, cert, att); err != nil {
+			return err
+		}
+		return e
+	}
+	if err := s.scanner(ctx, k, cert); err != nil {
+		if nerr := s.consumeCaptureNonce(ctx, k, att.Nonce); nerr != nil {
+			return nerr
+		}
+		return err
+	}
 	res, err := s.st.GetResident(ctx, idn)
 	if errors.Is(err, store.ErrNotFound) {
-		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
-		return errf(http.StatusNotFound, apiv1.CodeResidentUnknown, "no resident record for this ID number; ask the station staff")
+		return fail(errf(http.StatusNotFound, apiv1.CodeResidentUnknown, "no resident record for this ID number; ask the station staff"))
 	} else if err != nil {
 		return storeErr(err, "resident")
 	}
 	if res.Status == store.ResidentSuspended {
-		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
-		return errf(http.StatusForbidden, apiv1.CodeResidentSuspended, "the resident's record is suspended; ask the station staff")
+		return fail(errf(http.StatusForbidden, apiv1.CodeResidentSuspended, "the resident's record is suspended; ask the station staff"))
 	}
 	start := time.Now()
 	score, ok, err := s.gallery.Verify(res.ID, cc.tmpl)
 	s.metrics.match.WithLabelValues("verify").Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
-		return errf(http.StatusUnprocessableEntity, apiv1.CodeTemplateInvalid, "the template cannot be compared with the enrolled ones (algorithm version, parameters or size differ): %v", err)
+		return fail(errf(http.StatusUnprocessableEntity, apiv1.CodeTemplateInvalid, "the template cannot be compared with the enrolled ones (algorithm version, parameters or size differ): %v", err))
 	}
 	if !ok {
-		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
-		return errf(http.StatusNotFound, apiv1.CodeNotEnrolled, "the resident has no finger-vein enrolment; ask the station staff")
+		return fail(errf(http.StatusNotFound, apiv1.CodeNotEnrolled, "the resident has no finger-vein enrolment; ask the station staff"))
 	}
 	match := score >= s.cfg.VerifyThreshold
 	result := store.VerifyNoMatch
@@ -97,32 +111,75 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 		result = store.VerifyMatch
 	}
 	policy := s.idLocks.policy(idn, s.cfg.Lockout, now)
-	lock, err = s.st.RecordVerification(ctx, store.VerificationAttempt{
-		IDNumber: idn, ResidentID: res.ID, KioskID: k.ID, Result: result, Score: score, At: now,
-	}, policy)
-	if err != nil {
-		return storeErr(err, "verification")
-	}
-	s.metrics.verifies.WithLabelValues(string(result)).Inc()
-	s.throttle.record(k.ID, match, now)
 	target := "resident:" + strconv.FormatInt(res.ID, 10)
 	details := map[string]string{"kiosk": k.ID, "scanner": cc.serial, "counter": strconv.FormatUint(cc.counter, 10), "score": fmt.Sprintf("%.4f", score)}
+	o := store.VerificationOutcome{
+		NonceValue: base64.StdEncoding.EncodeToString(att.Nonce[:]), NoncePurpose: NoncePurposeCapture,
+		ScannerSerial: att.Serial, Counter: att.Counter,
+		Attempt:   store.VerificationAttempt{IDNumber: idn, ResidentID: res.ID, KioskID: k.ID, Result: result, Score: score, At: now},
+		Policy:    policy,
+		LockEvent: &audit.Event{Time: now, Actor: audit.Kiosk(k.ID), Action: "verification.lockout", Target: target, Details: details},
+	}
+	var tok string
+	exp := now.Add(s.cfg.TokenTTL)
+	if match {
+		tok = randomToken(32)
+		o.Token = &store.FilingToken{Token: tok, IDNumber: res.IDNumber, KioskID: k.ID, ExpiresAt: exp, CreatedAt: now}
+		actor := audit.Kiosk(k.ID)
+		if sess := sessionOf(c); sess != nil {
+			actor = audit.Staff(sess.staffID)
+		}
+		o.MatchEvent = &audit.Event{Time: now, Actor: actor, Action: "verification.match", Target: target, Details: details}
+	}
+	st, err := s.st.RecordVerificationOutcome(ctx, o)
+	if err != nil {
+		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
+		return s.outcomeErr(err, att)
+	}
+	lock = st.Lockout
+	s.metrics.verifies.WithLabelValues(string(result)).Inc()
+	s.throttle.record(k.ID, match, now)
 	if !match {
 		if lock.Locked(now) {
 			s.idLocks.locked(idn, now)
 			s.metrics.lockouts.Inc()
-			details["locked_until"] = lock.LockedUntil.UTC().Format(time.RFC3339)
-			details["failures"] = strconv.Itoa(lock.Failures)
-			if err := s.audit(ctx, audit.Kiosk(k.ID), "verification.lockout", target, details); err != nil {
-				return err
-			}
 			return errf(http.StatusLocked, apiv1.CodeLocked, "too many failed verifications for this ID number; ask the station staff or wait").
 				retryAfter(retrySeconds(lock.LockedUntil.Sub(now)))
 		}
 		left := policy.MaxFailures - lock.Failures
 		return errf(http.StatusUnauthorized, apiv1.CodeNoMatch, "the finger vein does not match the card's holder; %d attempts left", max(left, 0))
 	}
-	return s.issueToken(c, k, res, "verification.match", details)
+	return c.JSON(apiv1.VerifyResponse{
+		Token: tok, ExpiresAt: exp,
+		Resident: apiv1.ResidentSummary{ResidentID: res.ID, Name: res.Name, IDNumberMasked: apiv1.MaskIDNumber(res.IDNumber)},
+	})
+}
+
+// outcomeErr maps a failed RecordVerificationOutcome to the API error the
+// separate nonce and counter checks give.
+func (s *Server) outcomeErr(err error, att *wire.Attestation) error {
+	var oe *store.OutcomeError
+	if errors.As(err, &oe) {
+		switch oe.Step {
+		case "nonce":
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				s.metrics.authFailures.WithLabelValues("nonce").Inc()
+				return errf(http.StatusUnauthorized, apiv1.CodeNonceUnknown, "the capture nonce was not issued to this kiosk or was already used")
+			case errors.Is(err, store.ErrExpired):
+				return errf(http.StatusUnauthorized, apiv1.CodeNonceExpired, "the capture nonce expired; capture again")
+			}
+		case "scanner":
+			switch {
+			case errors.Is(err, store.ErrStaleCounter):
+				s.metrics.authFailures.WithLabelValues("counter_replay").Inc()
+				return errf(http.StatusUnauthorized, apiv1.CodeCounterReplay, "scanner capture counter %d is not above the last accepted one (replayed capture?)", att.Counter)
+			case errors.Is(err, store.ErrInactive):
+				return errf(http.StatusForbidden, apiv1.CodeScannerRevoked, "scanner %s is revoked", att.Serial)
+			}
+		}
+	}
+	return storeErr(err, "verification")
 }
 
 // issueToken stores a filing token for the resident at this kiosk, audits
