@@ -53,6 +53,7 @@ type loadFlags struct {
 	shiftCols   int
 	workers     int
 	httpTimeout time.Duration
+	reuse       bool
 }
 
 // loadResult is what veinctl load prints.
@@ -109,6 +110,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&f.shiftCols, "shift-cols", matcher.DefaultParams.ShiftCols, "template alignment search, columns")
 	fs.IntVar(&f.workers, "workers", runtime.GOMAXPROCS(0), "extraction goroutines")
 	fs.DurationVar(&f.httpTimeout, "http-timeout", 30*time.Second, "timeout of one HTTP request")
+	fs.BoolVar(&f.reuse, "reuse", false, "skip the bulk enrolment when the server's gallery already holds the residents' templates (a data directory prepared by an earlier run with the same --seed and --residents; templates are deterministic per seed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -321,7 +323,19 @@ func (lt *loadTest) run(ctx context.Context) (*loadResult, error) {
 
 	// 4. Bulk enrolment through the admin endpoint (audited).
 	start = time.Now()
-	for i := 0; i < len(people); i += lt.f.batch {
+	var ready struct {
+		Templates int `json:"gallery_templates"`
+	}
+	skip := false
+	if lt.f.reuse {
+		if err := lt.client().Do(ctx, "GET", "/readyz", nil, &ready); err != nil {
+			return nil, err
+		}
+		want := len(people) * len(loadFingers) * apiv1.EnrolCapturesPerFinger
+		skip = ready.Templates >= want
+		lt.logf("--reuse: the gallery holds %d templates, %d wanted: bulk enrolment %s", ready.Templates, want, map[bool]string{true: "skipped", false: "runs"}[skip])
+	}
+	for i := 0; i < len(people) && !skip; i += lt.f.batch {
 		batch := people[i:min(i+lt.f.batch, len(people))]
 		req := apiv1.BulkEnrolRequest{SkipDedup: true}
 		for _, p := range batch {
@@ -340,9 +354,6 @@ func (lt *loadTest) run(ctx context.Context) (*loadResult, error) {
 		}
 	}
 	res.BulkEnrolSeconds = time.Since(start).Seconds()
-	var ready struct {
-		Templates int `json:"gallery_templates"`
-	}
 	if err := lt.client().Do(ctx, "GET", "/readyz", nil, &ready); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -128,32 +129,39 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		}
 		override = &dc
 	}
-	// Deduplication: the best capture of each finger against everyone.
-	for _, pos := range order {
+	// Deduplication: the best capture of each finger against everyone. The
+	// fingers are searched concurrently; a hit of an earlier finger (in the
+	// request's order) wins, as if they had been searched one by one.
+	probes := make([]*matcher.Template, len(order))
+	for i, pos := range order {
 		gs := byFinger[pos]
-		best := slices.MaxFunc(gs, func(a, b good) int { return a.cc.quality - b.cc.quality })
-		hit, err := s.dedup(ctx, res.ID, best.cc.tmpl, override)
+		if len(gs) == 0 {
+			continue
+		}
+		probes[i] = slices.MaxFunc(gs, func(a, b good) int { return a.cc.quality - b.cc.quality }).cc.tmpl
+	}
+	hitAt, hit, err := s.dedupAll(ctx, res.ID, probes, override)
+	if err != nil {
+		return err
+	}
+	if hit != nil {
+		pos := order[hitAt]
+		other, err := s.st.GetResidentByID(ctx, hit.ResidentID)
 		if err != nil {
-			return err
+			return storeErr(err, "matched resident")
 		}
-		if hit != nil {
-			other, err := s.st.GetResidentByID(ctx, hit.ResidentID)
-			if err != nil {
-				return storeErr(err, "matched resident")
-			}
-			dc, err := s.st.CreateDedupCase(ctx, audit.Staff(sess.staffID), store.DedupCase{
-				IDNumber: idn, MatchedIDNumber: other.IDNumber, Finger: pos, Score: hit.Score,
-				KioskID: k.ID, StaffID: sess.staffID, Status: store.DedupOpen, CreatedAt: now,
-			})
-			if err != nil {
-				return storeErr(err, "case")
-			}
-			s.metrics.enrolments.WithLabelValues("duplicate").Inc()
-			e := errf(http.StatusConflict, apiv1.CodeDuplicateSuspected,
-				"the finger veins match another resident's enrolment; case %d was opened for a supervisor", dc.ID)
-			e.detail.CaseID = dc.ID
-			return e
+		dc, err := s.st.CreateDedupCase(ctx, audit.Staff(sess.staffID), store.DedupCase{
+			IDNumber: idn, MatchedIDNumber: other.IDNumber, Finger: pos, Score: hit.Score,
+			KioskID: k.ID, StaffID: sess.staffID, Status: store.DedupOpen, CreatedAt: now,
+		})
+		if err != nil {
+			return storeErr(err, "case")
 		}
+		s.metrics.enrolments.WithLabelValues("duplicate").Inc()
+		e := errf(http.StatusConflict, apiv1.CodeDuplicateSuspected,
+			"the finger veins match another resident's enrolment; case %d was opened for a supervisor", dc.ID)
+		e.detail.CaseID = dc.ID
+		return e
 	}
 	before, err := s.st.ResidentEnrolments(ctx, idn)
 	if err != nil {
@@ -224,6 +232,62 @@ func (s *Server) dedup(ctx context.Context, self int64, probe *matcher.Template,
 		return &h, nil
 	}
 	return nil, nil
+}
+
+// dedupAll runs dedup for every probe (nil probes are skipped) at once and
+// returns the index and hit of the first probe, in order, that matched
+// another resident; the searches of later probes are cancelled as soon as
+// an earlier one has a hit.
+func (s *Server) dedupAll(ctx context.Context, self int64, probes []*matcher.Template, override *store.DedupCase) (int, *Hit, error) {
+	start := time.Now()
+	defer func() { s.metrics.match.WithLabelValues("dedup_enrolment").Observe(time.Since(start).Seconds()) }()
+	type result struct {
+		hit *Hit
+		err error
+	}
+	res := make([]result, len(probes))
+	ctxs := make([]context.CancelFunc, len(probes))
+	var wg sync.WaitGroup
+	sctxs := make([]context.Context, len(probes))
+	for i, p := range probes {
+		if p != nil {
+			sctxs[i], ctxs[i] = context.WithCancel(ctx)
+		}
+	}
+	for i, p := range probes {
+		if p == nil {
+			continue
+		}
+		sctx := sctxs[i]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, err := s.dedup(sctx, self, p, override)
+			res[i] = result{h, err}
+			if h != nil {
+				for _, c := range ctxs[i+1:] { // later probes no longer matter
+					if c != nil {
+						c()
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, c := range ctxs {
+		if c != nil {
+			c()
+		}
+	}
+	for i, r := range res {
+		if r.hit != nil {
+			return i, r.hit, nil
+		}
+		if r.err != nil {
+			return 0, nil, r.err
+		}
+	}
+	return 0, nil, nil
 }
 
 // syncGallery reloads a resident's templates from the store into the
