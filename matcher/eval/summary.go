@@ -195,8 +195,8 @@ func writeJSON(name string, v any) error {
 	return os.WriteFile(name, append(b, '\n'), 0o644)
 }
 
-// sanitize round-trips v through a generic form replacing NaN and Inf, which
-// JSON cannot hold, by null.
+// sanitize replaces the NaN and Inf values that JSON cannot hold (rates
+// without comparisons, timings without samples) by -1.
 func sanitize(v any) any {
 	switch x := v.(type) {
 	case Summary:
