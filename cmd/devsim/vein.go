@@ -37,6 +37,8 @@ type veinConfig struct {
 	serialNo  string
 	seed      uint64
 	chunkSize int
+
+	firstResident string // of the deck, for the hint
 }
 
 func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -87,6 +89,11 @@ func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			srv.Shutdown(sctx)
 		}()
 		fmt.Fprintf(stderr, "devsim vein: control channel http://%s (GET /status; POST /finger, /fault, /quality, /unplug, /replug)\n", ln.Addr())
+		if c.resident == "" {
+			fmt.Fprintf(stderr, "devsim vein: no finger on the window; place one with\n  curl -s -H 'Content-Type: application/json' -d '{\"resident\":\"%s\",\"finger\":2}' http://%s/finger\n  (or start with --resident ID)\n",
+				c.firstResident, ln.Addr())
+		}
+		fmt.Fprintf(stderr, "devsim vein: conformance without an operator: veinctl scanner conformance --device DEVICE --sim-control http://%s\n", ln.Addr())
 	}
 	if c.usb {
 		emu, err := umockusb.Attach(dev)
@@ -118,6 +125,9 @@ func (c *veinConfig) device() (*veinsim.Device, error) {
 	deck, err := veinsim.LoadDeck(c.deckPath, c.deckSeed, c.deckSize)
 	if err != nil {
 		return nil, err
+	}
+	if len(deck.Residents) > 0 {
+		c.firstResident = deck.Residents[0].IDNumber
 	}
 	f, err := veinsim.ParseFault(c.fault)
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"image/png"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -497,6 +499,7 @@ func scannerConformance(ctx context.Context, args []string, stdout, stderr io.Wr
 	fault := fs.String("fault", "none", "sim only: inject this fault (one of "+strings.Join(scanFaultNames(), ", ")+")")
 	fingerWait := fs.Duration("finger-wait", 30*time.Second, "real devices: how long the operator has to place or lift a finger")
 	slack := fs.Duration("timing-slack", 0, "add this to every time limit (only to check behaviour on a loaded machine)")
+	simControl := fs.String("sim-control", "", "a simulator on serial: or usb: (devsim vein): its control channel URL, to lift and place the finger instead of asking the operator")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -546,6 +549,17 @@ func scannerConformance(ctx context.Context, args []string, stdout, stderr io.Wr
 		}
 		copts.Finger = conformance.Prompt{W: stderr}
 		copts.FingerWait = *fingerWait
+		if *simControl != "" {
+			fc, err := scanHTTPFingerControl(ctx, *simControl)
+			if err != nil {
+				conn.Close()
+				return err
+			}
+			copts.Finger = fc
+			if !scanFlagSet(fs, "finger-wait") {
+				copts.FingerWait = 5 * time.Second
+			}
+		}
 		if strings.HasPrefix(df.device, "serial:") {
 			copts.LinkBytesPerSecond = df.baud / 10
 		}
@@ -574,6 +588,71 @@ func (f *scanLiftFinger) Remove(context.Context) error {
 	f.d.LiftFinger()
 	f.lifted = true
 	return nil
+}
+
+// scanHTTPFinger lifts and places the finger of a simulator in another
+// process (devsim vein) through its control channel.
+type scanHTTPFinger struct {
+	base   string
+	lifted bool
+}
+
+func scanHTTPFingerControl(ctx context.Context, base string) (*scanHTTPFinger, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("%w: --sim-control wants the control channel's http://127.0.0.1:PORT", errUsage)
+	}
+	f := &scanHTTPFinger{base: strings.TrimSuffix(base, "/")}
+	if err := f.do(ctx, http.MethodGet, "/status", ""); err != nil {
+		return nil, fmt.Errorf("--sim-control: %w", err)
+	}
+	return f, nil
+}
+
+func (f *scanHTTPFinger) do(ctx context.Context, method, path, body string) error {
+	req, err := http.NewRequestWithContext(ctx, method, f.base+path, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
+// Remove lifts the finger (the simulator remembers it).
+func (f *scanHTTPFinger) Remove(ctx context.Context) error {
+	if err := f.do(ctx, http.MethodDelete, "/finger", ""); err != nil {
+		return err
+	}
+	f.lifted = true
+	return nil
+}
+
+// Place puts the finger it lifted back; the finger placed before the kit
+// started stays as it is.
+func (f *scanHTTPFinger) Place(ctx context.Context) error {
+	if !f.lifted {
+		return nil
+	}
+	if err := f.do(ctx, http.MethodPost, "/finger", `{"again":true}`); err != nil {
+		return err
+	}
+	f.lifted = false
+	return nil
+}
+
+func scanFlagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func scanFailAll(err error) []conformance.Result {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"image"
 	"image/png"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -481,4 +482,53 @@ func BenchmarkCapture(b *testing.B) {
 		defer s.Close()
 		run(b, s)
 	})
+}
+
+// TestConformanceCLIOverPTYWithSimControl: the kit run from the command line
+// against a simulator in another process (as devsim vein --serial): with
+// --sim-control it lifts and places the finger through the control channel
+// instead of asking the operator, so the simulator passes; an injected
+// fault fails the requirement it breaks.
+func TestConformanceCLIOverPTYWithSimControl(t *testing.T) {
+	d := newSim(t)
+	srv := httptest.NewServer(d.Handler())
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	paths := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- d.ServePTY(ctx, func(p string) { paths <- p }) }()
+	defer func() { cancel(); <-done }()
+	var path string
+	select {
+	case path = <-paths:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pty")
+	}
+	keyFile := filepath.Join(t.TempDir(), "maker.pub")
+	if err := os.WriteFile(keyFile, []byte(hex.EncodeToString(veinsim.TestMakerPublicKey())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"scanner", "conformance", "--device", "serial:" + path, "--sim-control", srv.URL,
+		"--maker-key", keyFile, "--timing-slack", "30s", "--finger-wait", "1s"}
+	var out, errb bytes.Buffer
+	if code := realMain(args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	if strings.Contains(errb.String(), ">>>") || strings.Count(out.String(), "PASS ") != len(conformance.Requirements()) {
+		t.Fatalf("not all PASS without an operator:\n%s\n%s", out.String(), errb.String())
+	}
+	if err := d.SetFault(veinsim.FaultNoFinger); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	errb.Reset()
+	if code := realMain(args, &out, &errb); code != 1 || !strings.Contains(out.String(), "FAIL cmd.finger-present") {
+		t.Fatalf("no-finger fault: exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	d.SetFault(veinsim.FaultNone)
+	for _, bad := range []string{"ftp://x", "http://127.0.0.1:1"} {
+		if code := realMain([]string{"scanner", "conformance", "--device", "serial:" + path, "--sim-control", bad}, &out, &errb); code == 0 {
+			t.Errorf("--sim-control %s: exit 0", bad)
+		}
+	}
 }

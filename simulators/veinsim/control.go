@@ -14,7 +14,8 @@ import (
 //
 //	GET    /status                       the Status
 //	POST   /finger  {"resident":"ID","finger":N} or {"seed":S}   place a finger
-//	DELETE /finger                       remove the finger
+//	POST   /finger  {"again":true}       place the finger again: the one lifted last, or the one on the window lifted and put back (a new placement)
+//	DELETE /finger                       lift the finger off the window
 //	POST   /fault   {"fault":"corrupt-frame"}                  choose a fault ("none" heals)
 //	DELETE /fault                        heal
 //	POST   /quality {"quality":0.5}      fingerimg quality 0..1
@@ -30,12 +31,21 @@ func (d *Device) Handler() http.Handler {
 			Resident string  `json:"resident"`
 			Finger   int     `json:"finger"`
 			Seed     *uint64 `json:"seed"`
+			Again    bool    `json:"again"`
 		}
 		if err := decode(r, &req); err != nil {
 			d.reply(w, err)
 			return
 		}
 		switch {
+		case req.Again && (req.Resident != "" || req.Seed != nil):
+			d.reply(w, badRequest("again puts the lifted finger back: no resident or seed with it"))
+		case req.Again:
+			if !d.PutBackFinger() {
+				d.reply(w, badRequest("no finger to place again: place one by resident or seed"))
+				return
+			}
+			d.reply(w, nil)
 		case req.Resident != "" && req.Seed != nil:
 			d.reply(w, badRequest("give resident and finger, or seed, not both"))
 		case req.Resident != "":
@@ -51,10 +61,10 @@ func (d *Device) Handler() http.Handler {
 			d.PlaceFinger(*req.Seed)
 			d.reply(w, nil)
 		default:
-			d.reply(w, badRequest("need resident (and finger) or seed"))
+			d.reply(w, badRequest("need resident (and finger), seed, or again"))
 		}
 	})
-	mux.HandleFunc("DELETE /finger", func(w http.ResponseWriter, r *http.Request) { d.RemoveFinger(); d.reply(w, nil) })
+	mux.HandleFunc("DELETE /finger", func(w http.ResponseWriter, r *http.Request) { d.LiftFinger(); d.reply(w, nil) })
 	mux.HandleFunc("POST /fault", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Fault string `json:"fault"`

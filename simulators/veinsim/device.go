@@ -699,11 +699,19 @@ func (d *Device) LiftFinger() {
 	d.mu.Unlock()
 }
 
-// PutBackFinger places the finger LiftFinger took off again.
-func (d *Device) PutBackFinger() {
+// PutBackFinger places the finger LiftFinger took off again, as a new
+// placement (new pose, pressure...); a finger still on the window is
+// lifted and put back. It reports false when there is no finger to place.
+func (d *Device) PutBackFinger() bool {
 	d.mu.Lock()
-	if d.lifted != nil {
+	defer d.mu.Unlock()
+	switch {
+	case d.finger != nil:
+		d.place(d.finger, d.fingerRef)
+	case d.lifted != nil:
 		d.place(d.lifted, d.liftedRef)
+	default:
+		return false
 	}
-	d.mu.Unlock()
+	return true
 }

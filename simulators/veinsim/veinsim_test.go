@@ -178,6 +178,7 @@ func TestControlHTTP(t *testing.T) {
 		contains                  string
 	}{
 		{"GET", "/status", "", "", 200, `"plugged":true`},
+		{"POST", "/finger", js, `{"again":true}`, 400, "no finger to place again"},
 		{"POST", "/finger", js, `{"resident":"` + id + `","finger":3}`, 200, `finger 3`},
 		{"POST", "/finger", js, `{"resident":"110101190001010000"}`, 404, "unknown resident"},
 		{"POST", "/finger", js, `{"resident":"` + id + `","finger":11}`, 400, "outside 1..10"},
@@ -188,6 +189,12 @@ func TestControlHTTP(t *testing.T) {
 		{"POST", "/finger", js, `{"seed":`, 400, "bad JSON"},
 		{"POST", "/finger", js, `{"seed":1}{"seed":2}`, 400, "trailing"},
 		{"POST", "/finger", js, `{"seed":1,"resident":"` + strings.Repeat("9", 5000) + `"}`, 400, "bad JSON"},
+		{"DELETE", "/finger", "", "", 200, `"fault":"none"`},
+		{"POST", "/finger", js, `{"again":true}`, 200, `"finger":"seed 9"`},
+		{"POST", "/finger", js, `{"again":true,"seed":9}`, 400, "no resident or seed"},
+		{"DELETE", "/finger", "", "", 200, `"fault":"none"`},
+		{"POST", "/finger", js, `{"again":true}`, 200, `"finger":"seed 9"`},
+		{"POST", "/finger", js, `{"again":true}`, 200, `"finger":"seed 9"`},
 		{"DELETE", "/finger", "", "", 200, `"fault":"none"`},
 		{"POST", "/fault", js, `{"fault":"bad-signature"}`, 200, `"fault":"bad-signature"`},
 		{"POST", "/fault", js, `{"fault":"melt"}`, 400, "unknown fault"},
