@@ -19,6 +19,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -89,6 +90,17 @@ func connect(ctx context.Context, url string) (*database, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	// pgxpool's default of max(4, NumCPU) connections is too few for a
+	// server whose requests each wait for a commit's WAL flush: with more
+	// transactions in flight, PostgreSQL flushes the WAL of several commits
+	// at once. Sixteen stays far below max_connections=100 for a few
+	// server processes. pool_max_conns in the URL overrides it.
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, DefaultMaxConns)
+	}
+	// Prepared statements: pgx's default QueryExecModeCacheStatement
+	// prepares each distinct query once per connection and keeps up to 512
+	// (statement_cache_capacity in the URL).
 	cfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "veinkiosk"
@@ -121,6 +133,10 @@ func (d *database) Dialect() sqlcore.Dialect { return dialect }
 func (d *database) Close() error { d.pool.Close(); return nil }
 
 func (d *database) Q() sqlcore.Q { return q{d.pool} }
+
+// DefaultMaxConns is the connection pool size unless the URL sets
+// pool_max_conns.
+const DefaultMaxConns = 16
 
 // maxAttempts bounds retries of a transaction after a serialization failure
 // or deadlock.
