@@ -165,6 +165,33 @@ func TestCardErrors(t *testing.T) {
 		t.Errorf("-v lacks the detail: %q", errs)
 	}
 
+	// Every other fault: its own one-line message, and the next read works.
+	for _, tc := range []struct {
+		kind  idcardsim.FaultKind
+		count int
+		want  string
+	}{
+		{idcardsim.FaultChecksum, -1, "corrupted answer from the reader"},
+		{idcardsim.FaultTruncated, -1, "corrupted answer from the reader"},
+		{idcardsim.FaultSAM, 1, "security module (SAM) failed"},
+		{idcardsim.FaultSAMAuth, 1, "failed to authenticate"},
+		{idcardsim.FaultDataVerification, 1, "failed verification"},
+		{idcardsim.FaultReadFailed, 1, "reading the card failed"},
+		{idcardsim.FaultNoCard, 1, "no card on the reader"},
+	} {
+		sim.Insert(d.Residents[1].IDNumber)
+		sim.InjectFault(tc.kind, tc.count)
+		code, _, errs = veinctl("card", "read", "--port", port, "--timeout", "300ms", "--retries", "1")
+		if code != 1 {
+			t.Fatalf("%s: exit %d", tc.kind, code)
+		}
+		oneLine(t, errs, tc.want)
+		sim.ClearFaults()
+		if code, out, errs := veinctl("card", "read", "--port", port, "--json"); code != 0 || !strings.Contains(out, d.Residents[1].IDNumber) {
+			t.Fatalf("after %s: exit %d %s %s", tc.kind, code, out, errs)
+		}
+	}
+
 	sim.Unplug()
 	code, _, errs = veinctl("card", "read", "--port", port)
 	if code != 1 {
