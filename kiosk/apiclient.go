@@ -54,6 +54,8 @@ func mapErr(err error) error {
 		s = session.ErrSuspended
 	case apiv1.CodeFormInvalid:
 		s = session.ErrInvalid
+	case apiv1.CodeTokenInvalid:
+		s = session.ErrTokenSpent
 	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled:
 		s = session.ErrDenied
 	case apiv1.CodeUnavailable, apiv1.CodeTimeout, apiv1.CodeRateLimited, apiv1.CodeInternal:

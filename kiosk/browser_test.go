@@ -243,7 +243,13 @@ func TestBrowserResidentJourney(t *testing.T) {
 	if err := r.server.Decide(ref, "accepted", "经审核，您的低保资格继续有效，12月起按月发放。"); err != nil {
 		t.Fatal(err)
 	}
+	// The filing spent the token: "my filings" asks for the finger again.
 	click(t, ctx, `button[data-act="filings"]`)
+	phase(t, ctx, "place_finger")
+	if got := text(t, ctx, "#hint"); !strings.Contains(got, "再把手指放一次") {
+		t.Fatalf("re-verification hint %q", got)
+	}
+	r.scanner.Place(kiosktest.Finger{Person: "zhang", Quality: 85})
 	phase(t, ctx, "filings")
 	if got := text(t, ctx, "#filings"); !strings.Contains(got, "已批准") || !strings.Contains(got, "按月发放") {
 		t.Fatalf("filings %q: want the approval and the reply", got)

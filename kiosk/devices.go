@@ -61,6 +61,7 @@ type Devices struct {
 	metrics     *Metrics
 
 	capturing atomic.Int32 // captures in flight (the idle probe waits)
+	present   atomic.Bool  // a card is on the reader
 
 	mu          sync.Mutex
 	scanner     Scanner
@@ -83,6 +84,9 @@ func NewDevices(openReader func(context.Context) (CardReader, error), readerSpec
 		scannerDown: make(chan struct{}),
 	}
 }
+
+// CardPresent reports whether a card is on the reader.
+func (d *Devices) CardPresent() bool { return d.present.Load() }
 
 // Health returns a snapshot of both devices.
 func (d *Devices) Health() []Health {
@@ -198,9 +202,11 @@ func (d *Devices) runReader(ctx context.Context) {
 				empty, fails = 0, 0
 				if !present || card.IDNumber != lastID {
 					if present {
+						d.present.Store(false)
 						d.emit(session.CardRemoved{})
 					}
 					present, lastID = true, card.IDNumber
+					d.present.Store(true)
 					d.metrics.cardEvent("read")
 					d.emit(session.CardRead{Card: card})
 				}
@@ -209,6 +215,7 @@ func (d *Devices) runReader(ctx context.Context) {
 				empty++
 				if present && empty >= d.opt.RemoveDebounce {
 					present, lastID = false, ""
+					d.present.Store(false)
 					d.metrics.cardEvent("removed")
 					d.emit(session.CardRemoved{})
 				}
@@ -239,6 +246,7 @@ func (d *Devices) runReader(ctx context.Context) {
 		go r.Close() // may block on a stuck driver
 		if present {
 			present, lastID = false, ""
+			d.present.Store(false)
 			d.emit(session.CardRemoved{})
 		}
 		if ctx.Err() == nil && !d.backoff(ctx, 0) {

@@ -22,6 +22,8 @@ type View struct {
 	MaxTries int    `json:"maxTries"`
 	ServerUp bool   `json:"serverUp"`
 	Station  string `json:"station"`
+	// CardPresent: a card is on the reader (at idle: one left behind).
+	CardPresent bool `json:"cardPresent"`
 
 	Card     *PersonView   `json:"card,omitempty"`
 	Resident *PersonView   `json:"resident,omitempty"`
@@ -118,6 +120,7 @@ func (d *Daemon) view() View {
 		Problem: st.Problem, Hint: st.Hint, Tries: st.Tries, MaxTries: cfg.MaxTries,
 		ServerUp: d.up.Load(), Station: d.cfg.StationID, Devices: d.devices.Health(),
 	}
+	v.CardPresent = d.devices.CardPresent()
 	d.shownHealth = healthKey(v.Devices)
 	if c := st.Card; c != nil {
 		v.Card = &PersonView{Name: c.Name, IDMasked: session.MaskedID(c.IDNumber), Expired: c.Expired(d.now()), Until: day(c.ValidUntil)}

@@ -111,7 +111,7 @@ func TestBrowserRealDevices(t *testing.T) {
 		})
 	}
 	wait("ready", func(v kiosk.View) bool {
-		return v.Phase == "idle" && v.ServerUp && len(v.Devices) == 2 && v.Devices[0].Connected && v.Devices[1].Connected
+		return v.Phase == "idle" && !v.CardPresent && v.ServerUp && len(v.Devices) == 2 && v.Devices[0].Connected && v.Devices[1].Connected
 	})
 
 	// A resident renews the minimum living allowance.

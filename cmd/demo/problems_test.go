@@ -48,7 +48,7 @@ func TestResidentProblemsRealServer(t *testing.T) {
 		}
 	}
 	ready := func(v kiosk.View) bool {
-		return v.Phase == "idle" && v.ServerUp && len(v.Devices) == 2 && v.Devices[0].Connected && v.Devices[1].Connected
+		return v.Phase == "idle" && !v.CardPresent && v.ServerUp && len(v.Devices) == 2 && v.Devices[0].Connected && v.Devices[1].Connected
 	}
 	wait("ready", ready)
 	now := time.Now()

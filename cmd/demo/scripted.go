@@ -76,6 +76,10 @@ func phaseIs(p string) func(kiosk.View) bool { return func(v kiosk.View) bool { 
 // verify puts the resident's card and finger on the devices and waits for
 // the service catalogue, lifting and placing the finger again after a hint.
 func verify(ctx context.Context, w *world, k kioskClient, r *deck.Resident) error {
+	// A card taken away must have been seen gone before it is placed again.
+	if _, err := k.wait(ctx, "an empty reader", 10*time.Second, func(v kiosk.View) bool { return !v.CardPresent }); err != nil {
+		return err
+	}
 	if err := w.id.Insert(r.IDNumber); err != nil {
 		return err
 	}

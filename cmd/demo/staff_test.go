@@ -50,7 +50,7 @@ func TestStaffDuplicateNeedsSupervisor(t *testing.T) {
 		}
 	}
 	wait("ready", func(v kiosk.View) bool {
-		return v.Phase == "idle" && v.ServerUp && len(v.Devices) == 2 && v.Devices[0].Connected && v.Devices[1].Connected
+		return v.Phase == "idle" && !v.CardPresent && v.ServerUp && len(v.Devices) == 2 && v.Devices[0].Connected && v.Devices[1].Connected
 	})
 	enrolled := w.firstEnrolled() // whose fingers will be placed
 	var newcomer *deck.Resident

@@ -317,7 +317,7 @@ func (s *Server) Form(ctx context.Context, token string, svc session.Service) (s
 	}
 	r := s.Residents[s.tokens[token]]
 	if r == nil {
-		return session.Form{}, session.ErrDenied
+		return session.Form{}, session.ErrTokenSpent
 	}
 	return session.Form{Service: svc, Fields: []session.Field{
 		{Key: "name", LabelZH: "姓名", LabelEN: "Name", Value: r.Name},
@@ -340,8 +340,9 @@ func (s *Server) Submit(ctx context.Context, token, key string, f session.Form) 
 	}
 	id, ok := s.tokens[token]
 	if !ok {
-		return session.Receipt{}, session.ErrDenied
+		return session.Receipt{}, session.ErrTokenSpent
 	}
+	delete(s.tokens, token) // a token is good for one filing, as at the real server
 	now := s.Now()
 	s.seq++
 	fl := &filing{Filing: session.Filing{Reference: fmt.Sprintf("QS-%s-%04d", now.Format("20060102"), s.seq), Service: f.Service,
@@ -358,7 +359,10 @@ func (s *Server) Filings(ctx context.Context, token string) ([]session.Filing, e
 	if err := s.check(); err != nil {
 		return nil, err
 	}
-	id := s.tokens[token]
+	id, ok := s.tokens[token]
+	if !ok {
+		return nil, session.ErrTokenSpent
+	}
 	var out []session.Filing
 	for _, f := range s.filings {
 		if f.idNumber == id {

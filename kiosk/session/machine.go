@@ -60,7 +60,8 @@ const (
 	HintNoFinger = "no_finger" // 未检测到手指
 	HintNotFlat  = "not_flat"  // 请将手指平放
 	HintNoMatch  = "no_match"
-	HintLift     = "lift" // lift the finger, then place it again
+	HintLift     = "lift"     // lift the finger, then place it again
+	HintReverify = "reverify" // the finger again, for a new filing token
 )
 
 // Errors that effects report; the daemon's clients wrap theirs with these.
@@ -75,6 +76,7 @@ var (
 	ErrSuspended   = errors.New("resident suspended")
 	ErrNoMatch     = errors.New("finger does not match the card holder")
 	ErrInvalid     = errors.New("the form has a missing or wrong value")
+	ErrTokenSpent  = errors.New("the filing token expired or was used")
 )
 
 // Config holds the journey's limits.
@@ -140,6 +142,7 @@ type State struct {
 	Filings  []Filing
 
 	Pending Effect // what Retry re-runs after Unavailable
+	Resume  Effect // what runs after a new finger check (token spent)
 	Back    Phase  // where Unavailable's retry returns to
 
 	Staff        *StaffSession

@@ -455,3 +455,37 @@ func TestEnrolmentAsksForSeparatePlacements(t *testing.T) {
 		t.Error("verification waits for a lift")
 	}
 }
+
+func TestSpentTokenAsksForTheFingerAgain(t *testing.T) {
+	m := New(DefaultConfig(), keys(), t0)
+	for _, ev := range []Event{CardRead{alice}, Captured{Gen: 2, Sample: good},
+		Verified{Gen: 2, Match: true, Token: "t1"}, CatalogueLoaded{Gen: 2, Services: []Service{dibao}},
+		Touch{Action: ActChoose, Arg: dibao.Code}, FormLoaded{Gen: 2, Form: form}} {
+		m.Step(ev, t0)
+	}
+	first := m.Step(Touch{Action: ActConfirm}, t0)[0].(DoSubmit)
+	// The token expired while the resident read the form.
+	effs := m.Step(Submitted{Gen: 2, Err: fmt.Errorf("x: %w", ErrTokenSpent)}, t0)
+	if st := m.State(); st.Phase != PlaceFinger || st.Hint != HintReverify || st.Token != "" || effectNames(effs) != "DoCapture" {
+		t.Fatalf("after a spent token: %s %q token %q %v", st.Phase, st.Hint, st.Token, effectNames(effs))
+	}
+	m.Step(Captured{Gen: 2, Sample: good}, t0)
+	again := m.Step(Verified{Gen: 2, Match: true, Token: "t2"}, t0)[0].(DoSubmit)
+	if again.Token != "t2" || again.IdemKey != first.IdemKey || m.State().Phase != Submitting {
+		t.Fatalf("resubmission %+v (first key %q), phase %s", again, first.IdemKey, m.State().Phase)
+	}
+	m.Step(Submitted{Gen: 2, Receipt: Receipt{Reference: "R"}}, t0)
+	// From the receipt, "my filings" needs a new token too.
+	effs = m.Step(Touch{Action: ActFilings}, t0)
+	if st := m.State(); st.Phase != PlaceFinger || effectNames(effs) != "DoCapture" {
+		t.Fatalf("filings from the receipt: %s %v", st.Phase, effectNames(effs))
+	}
+	m.Step(Captured{Gen: 2, Sample: good}, t0)
+	if f := m.Step(Verified{Gen: 2, Match: true, Token: "t3"}, t0)[0].(DoFilings); f.Token != "t3" {
+		t.Fatalf("filings with token %q", f.Token)
+	}
+	m.Step(FilingsLoaded{Gen: 2, Filings: []Filing{{Reference: "R"}}}, t0)
+	if m.State().Phase != Filings {
+		t.Fatalf("phase %s", m.State().Phase)
+	}
+}

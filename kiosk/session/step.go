@@ -76,6 +76,11 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 				s.Pending, s.Back = DoSubmit{Gen: s.Gen, Token: s.Token, IdemKey: s.IdemKey, Form: *s.Form}, Submitting
 				return nil
 			}
+			if errors.Is(e.Err, ErrTokenSpent) {
+				// The token expired while the resident read the form:
+				// check the finger again and send the same filing (same key).
+				return m.reverify(DoSubmit{Gen: s.Gen, IdemKey: s.IdemKey, Form: *s.Form})
+			}
 			if errors.Is(e.Err, ErrInvalid) {
 				// Nothing was filed: back to the form to correct it.
 				s.Phase, s.Problem, s.IdemKey = FormPhase, ProblemFormInvalid, ""
@@ -391,19 +396,61 @@ func (m *Machine) verified(e Verified, now time.Time) []Effect {
 	r := e.Resident
 	s.Resident = &r
 	s.Token, s.Hint, s.Tries = e.Token, "", 0
+	if s.Resume != nil {
+		next := withToken(s.Resume, s.Token)
+		s.Resume = nil
+		if _, ok := next.(DoSubmit); ok {
+			s.Phase = Submitting
+		} else {
+			s.Phase = Loading
+		}
+		return []Effect{next}
+	}
 	s.Phase = Loading
 	return []Effect{DoCatalogue{Gen: s.Gen, Token: s.Token}}
 }
 
-// serverFailed moves to Unavailable (keeping what to retry) or Failed.
+// serverFailed moves to Unavailable (keeping what to retry), to a new
+// finger check (the filing token expired or was spent) or to Failed.
 func (m *Machine) serverFailed(err error, pending Effect, back Phase) []Effect {
 	s := &m.st
+	if errors.Is(err, ErrTokenSpent) {
+		return m.reverify(pending)
+	}
 	if errors.Is(err, ErrUnavailable) {
 		s.Phase, s.Problem, s.Pending, s.Back = Unavailable, ProblemServerDown, pending, back
 		return nil
 	}
 	s.Phase, s.Problem = Failed, ProblemRejected
 	return nil
+}
+
+// reverify asks for the finger again to get a fresh filing token (the
+// server's token is short-lived and good for one filing), then resumes.
+func (m *Machine) reverify(resume Effect) []Effect {
+	s := &m.st
+	s.Phase, s.Token, s.Tries, s.Hint, s.Problem = PlaceFinger, "", 0, HintReverify, ""
+	s.Resume = resume
+	return []Effect{DoCapture{Gen: s.Gen}}
+}
+
+// withToken returns e carrying token.
+func withToken(e Effect, token string) Effect {
+	switch e := e.(type) {
+	case DoCatalogue:
+		e.Token = token
+		return e
+	case DoForm:
+		e.Token = token
+		return e
+	case DoSubmit:
+		e.Token = token
+		return e
+	case DoFilings:
+		e.Token = token
+		return e
+	}
+	return e
 }
 
 func (m *Machine) retry(now time.Time) []Effect {
@@ -452,7 +499,7 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 			return []Effect{DoCapture{Gen: s.Gen}}
 		}
 	case ActChoose:
-		if s.Phase != Menu && s.Phase != ReceiptPhase {
+		if s.Phase != Menu {
 			return nil
 		}
 		for _, sv := range s.Services {
@@ -462,14 +509,23 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 			}
 		}
 	case ActFilings:
-		if s.Phase == Menu || s.Phase == ReceiptPhase {
-			s.Phase, s.Receipt = Loading, nil
+		switch s.Phase {
+		case Menu:
+			s.Phase = Loading
 			return []Effect{DoFilings{Gen: s.Gen, Token: s.Token}}
+		case ReceiptPhase:
+			// The filing spent the token: the finger again, then the list.
+			s.Receipt, s.Form, s.IdemKey = nil, nil, ""
+			return m.reverify(DoFilings{Gen: s.Gen})
 		}
 	case ActBack:
 		switch s.Phase {
-		case FormPhase, Filings, ReceiptPhase:
-			s.Phase, s.Form, s.Filings, s.Receipt, s.IdemKey = Menu, nil, nil, nil, ""
+		case FormPhase, Filings:
+			s.Phase, s.Form, s.Filings, s.IdemKey = Menu, nil, nil, ""
+		case ReceiptPhase:
+			// Another service: the filing spent the token.
+			s.Receipt, s.Form, s.IdemKey = nil, nil, ""
+			return m.reverify(DoCatalogue{Gen: s.Gen})
 		}
 	case ActEdit:
 		if s.Phase != FormPhase || s.Form == nil {

@@ -5,7 +5,7 @@
 const T = {
   zh: {
     station: "社区服务站 · 自助办理", selfService: "自助办理", switchLang: "English", staff: "工作人员",
-    idle: "请把身份证放在读卡区", idleLead: "放好后，按屏幕提示把手指放在指静脉仪上。",
+    idle: "请把身份证放在读卡区", takeCardAway: "请取走您的身份证", takeCardLead: "要办理，请先取走身份证，再重新放上。", idleLead: "放好后，按屏幕提示把手指放在指静脉仪上。",
     place_finger: "请将手指平放在指静脉仪上", placeLead: "请用登记过的手指，放平，不要移动。",
     hello: (n) => n + "，您好", residentIs: (n) => "居民：" + n, tries: (a, b) => "第 " + a + " 次，共 " + b + " 次",
     verifying: "正在核对，请稍候", loading: "正在加载，请稍候",
@@ -42,6 +42,7 @@ const T = {
       not_flat: "请将手指平放，不要移动。",
       no_match: "没有核对上，请用登记过的那根手指再放一次。",
       lift: "请把手指拿开，再重新放上。",
+      reverify: "为了安全，请再把手指放一次。",
     },
     serverDown: "网络暂时中断，工作人员正在处理。", readerDown: "读卡器暂时不能使用，请找工作人员。",
     scannerDown: "指静脉仪暂时不能使用，请找工作人员。",
@@ -63,7 +64,7 @@ const T = {
   },
   en: {
     station: "Community service station · Self-service", selfService: "Self-service", switchLang: "中文", staff: "Staff",
-    idle: "Place your ID card on the reader", idleLead: "Then follow the screen to put your finger on the vein scanner.",
+    idle: "Place your ID card on the reader", takeCardAway: "Please take your ID card", takeCardLead: "To start again, take the card off and place it again.", idleLead: "Then follow the screen to put your finger on the vein scanner.",
     place_finger: "Lay your finger flat on the vein scanner", placeLead: "Use the finger you enrolled; keep it flat and still.",
     hello: (n) => "Hello, " + n, residentIs: (n) => "Resident: " + n, tries: (a, b) => "Try " + a + " of " + b,
     verifying: "Checking, please wait", loading: "Loading, please wait",
@@ -100,6 +101,7 @@ const T = {
       not_flat: "Lay your finger flat and keep it still.",
       no_match: "Not recognised. Place the same enrolled finger again.",
       lift: "Lift the finger, then place it again.",
+      reverify: "For your security, place your finger once more.",
     },
     serverDown: "The network is down; the staff are on it.", readerDown: "The card reader is not working; please ask the staff.",
     scannerDown: "The vein scanner is not working; please ask the staff.",
@@ -218,6 +220,16 @@ function render(v) {
 
   const main = $("screen");
   const foot = $("bottom");
+  // A redraw of the same screen keeps what is being typed (and the focus).
+  const kept = {};
+  let focused = null;
+  if (document.body.dataset.shown === v.phase) {
+    for (const inp of main.querySelectorAll("input[id], input[data-key]")) {
+      kept[inp.id || inp.dataset.key] = inp.value;
+      if (inp === document.activeElement) focused = inp.id || inp.dataset.key;
+    }
+  }
+  document.body.dataset.shown = v.phase;
   main.replaceChildren();
   foot.replaceChildren();
   const title = (s) => main.append(el("h1", { id: "title" }, s));
@@ -225,9 +237,16 @@ function render(v) {
 
   switch (v.phase) {
   case "idle":
-    title(t.idle);
-    main.append(svg("card"));
-    lead(t.idleLead);
+    if (v.cardPresent) {
+      // The session ended with the card still on the reader.
+      title(t.takeCardAway);
+      main.append(svg("card"));
+      lead(t.takeCardLead);
+    } else {
+      title(t.idle);
+      main.append(svg("card"));
+      lead(t.idleLead);
+    }
     foot.append(btn(t.staff, "staff", { class: "small staffbtn" }));
     break;
   case "place_finger":
@@ -393,6 +412,11 @@ function render(v) {
   }
   default:
     title(v.phase);
+  }
+  for (const inp of main.querySelectorAll("input[id], input[data-key]")) {
+    const k = inp.id || inp.dataset.key;
+    if (k in kept && inp.type !== "date") inp.value = kept[k];
+    if (k === focused) inp.focus();
   }
 }
 
