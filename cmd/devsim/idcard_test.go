@@ -138,17 +138,15 @@ func TestDevsimIDCardFlags(t *testing.T) {
 }
 
 // TestDevsimIDCardNewcomer: the README's two commands. Started with no
-// flags but --fast, the reader holds the first resident's card, so the
+// flags but --fast (and no console here), the reader holds the first resident's card, so the
 // first "veinctl card read" gets a card; --insert none starts empty.
 func TestDevsimIDCardNewcomer(t *testing.T) {
-	consoleInput = strings.NewReader("")
-	defer func() { consoleInput = os.Stdin }()
 	for _, tc := range []struct {
 		args  []string
 		empty bool
 	}{
-		{[]string{"--fast", "--residents", "5"}, false},
-		{[]string{"--fast", "--residents", "5", "--insert", "none"}, true},
+		{[]string{"--fast", "--residents", "5", "--console=false"}, false},
+		{[]string{"--fast", "--residents", "5", "--console=false", "--insert", "none"}, true},
 	} {
 		ctx, cancel := context.WithCancel(context.Background())
 		var stdout, stderr lockedBuffer
