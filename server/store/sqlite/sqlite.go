@@ -7,11 +7,14 @@
 //     write survives power loss and kill -9;
 //   - foreign_keys=ON, busy_timeout=10s.
 //
-// Writes go through a pool of one connection whose transactions start with
-// BEGIN IMMEDIATE (the write lock is taken at the start, so two writers never
-// deadlock upgrading a read lock); reads use a separate pool of read-only
-// connections. Several processes may open the same file: the busy timeout
-// serialises their writers.
+// Writes go through one connection owned by a group committer (commit.go):
+// the write transactions waiting when it starts a batch run one after
+// another inside one BEGIN IMMEDIATE transaction, each in its own
+// SAVEPOINT (a failing one is rolled back alone), and one fsynced COMMIT
+// acknowledges them all. Reads use a separate pool of read-only
+// connections. Both sides keep prepared statements per query text.
+// Several processes may open the same file: the busy timeout serialises
+// their writers.
 package sqlite
 
 import (
