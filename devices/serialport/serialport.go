@@ -125,7 +125,7 @@ type devIdent struct {
 func identify(path string) (devIdent, error) {
 	var st syscall.Stat_t
 	if err := syscall.Stat(path, &st); err != nil {
-		return devIdent{}, err
+		return devIdent{}, &os.PathError{Op: "stat", Path: path, Err: err}
 	}
 	return devIdent{rdev: uint64(st.Rdev), ino: uint64(st.Ino)}, nil
 }

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"image"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -359,6 +361,10 @@ func TestDialAndRegistry(t *testing.T) {
 	}
 	if _, err := Dial(ctx, "usb:zz", nil); err == nil {
 		t.Fatal("bad VID:PID accepted")
+	}
+	missing := filepath.Join(t.TempDir(), "ttyACM9")
+	if _, err := Dial(ctx, "serial:"+missing, nil); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("missing serial device: %v, want ErrNotFound naming the path", err)
 	}
 	defer func() {
 		if recover() == nil {

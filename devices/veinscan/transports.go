@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -92,8 +93,11 @@ func openSerial(ctx context.Context, arg string, o *Options) (Conn, error) {
 	opts.ReadTimeout = serialport.MinReadTimeout
 	p, err := serialport.Open(opts)
 	if err != nil {
-		if strings.Contains(err.Error(), "permission denied") {
+		switch {
+		case errors.Is(err, os.ErrPermission) || strings.Contains(err.Error(), "permission denied"):
 			return nil, fmt.Errorf("%w: %w (add the user to the dialout group)", ErrPermission, err)
+		case errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("%w: no serial device at %s: %w", ErrNotFound, arg, err)
 		}
 		return nil, err
 	}
