@@ -118,7 +118,7 @@ func (d *scanDeviceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.device, "device", "usb", "DEVICE: usb, usb:VID:PID, serial:PATH or sim")
 	fs.IntVar(&d.baud, "baud", 921600, "serial line rate")
 	fs.Var(&d.usbIDs, "usb-id", "VID:PID to look for with --device usb (repeatable; default the known IDs)")
-	fs.Var(&d.makerKeys, "maker-key", "file with a trusted maker Ed25519 public key, hex or base64 (repeatable)")
+	fs.Var(&d.makerKeys, "maker-key", "file with a trusted maker Ed25519 public key, hex or base64 (repeatable); \"sim\": the simulators' test maker key (devsim vein), never for real devices")
 	fs.DurationVar(&d.timeout, "timeout", 30*time.Second, "overall time limit")
 	fs.BoolVar(&d.verbose, "v", false, "log protocol exchanges to stderr")
 	d.sim.register(fs)
@@ -135,6 +135,10 @@ func (d *scanDeviceFlags) options(stderr io.Writer) (*veinscan.Options, error) {
 		o.USBIDs = append(o.USBIDs, id)
 	}
 	for _, p := range d.makerKeys {
+		if p == "sim" {
+			o.MakerKeys = append(o.MakerKeys, veinsim.TestMakerPublicKey())
+			continue
+		}
 		k, err := scanReadPublicKey(p)
 		if err != nil {
 			return nil, err

@@ -526,6 +526,15 @@ func TestConformanceCLIOverPTYWithSimControl(t *testing.T) {
 		t.Fatalf("no-finger fault: exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
 	d.SetFault(veinsim.FaultNone)
+	// the simulators' test maker key by name, for info and capture too
+	out.Reset()
+	if code := realMain([]string{"scanner", "info", "--device", "serial:" + path, "--maker-key", "sim", "--json"}, &out, &errb); code != 0 || !strings.Contains(out.String(), `"certificate_trusted":true`) {
+		t.Fatalf("info --maker-key sim: exit %d %s", code, out.String())
+	}
+	out.Reset()
+	if code := realMain([]string{"scanner", "info", "--device", "serial:" + path, "--json"}, &out, &errb); code != 0 || !strings.Contains(out.String(), `"certificate_trusted":false`) {
+		t.Fatalf("info without a maker key: exit %d %s", code, out.String())
+	}
 	for _, bad := range []string{"ftp://x", "http://127.0.0.1:1"} {
 		if code := realMain([]string{"scanner", "conformance", "--device", "serial:" + path, "--sim-control", bad}, &out, &errb); code == 0 {
 			t.Errorf("--sim-control %s: exit 0", bad)
