@@ -93,7 +93,7 @@ func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(stderr, "devsim vein: no finger on the window; place one with\n  curl -s -H 'Content-Type: application/json' -d '{\"resident\":\"%s\",\"finger\":2}' http://%s/finger\n  (or start with --resident ID)\n",
 				c.firstResident, ln.Addr())
 		}
-		fmt.Fprintf(stderr, "devsim vein: conformance without an operator: veinctl scanner conformance --device DEVICE --sim-control http://%s\n", ln.Addr())
+		fmt.Fprintf(stderr, "devsim vein: conformance without an operator: veinctl scanner conformance --device DEVICE --maker-key sim --sim-control http://%s\n", ln.Addr())
 	}
 	if c.usb {
 		emu, err := umockusb.Attach(dev)
