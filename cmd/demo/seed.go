@@ -106,7 +106,10 @@ func (w *world) seed(ctx context.Context, say func(string, ...any)) error {
 	if err := w.bulkEnrol(ctx, w.enrol[:n], 2); err != nil {
 		return err
 	}
-	say("enrolled %d residents with simulator captures in %s", n, time.Since(start).Round(100*time.Millisecond))
+	w.mu.Lock()
+	got := len(w.done)
+	w.mu.Unlock()
+	say("enrolled %d residents with simulator captures in %s (%d without a usable finger left unenrolled)", got, time.Since(start).Round(100*time.Millisecond), n-got)
 	return nil
 }
 
@@ -123,7 +126,10 @@ func (w *world) enrolRest(ctx context.Context, say func(string, ...any)) {
 		}
 	}
 	if ctx.Err() == nil {
-		say("background enrolment done: %d more residents in %s", len(rest), time.Since(start).Round(time.Second))
+		w.mu.Lock()
+		got := len(w.done)
+		w.mu.Unlock()
+		say("background enrolment done: %d residents enrolled in all (%s)", got, time.Since(start).Round(time.Second))
 	}
 }
 
