@@ -113,11 +113,17 @@ func connect(ctx context.Context, url string) (*database, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connecting to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
 	}
-	return &database{pool: pool}, nil
+	d := &database{pool: pool}
+	d.gc = newCommitter(pool, d.txRetry)
+	return d, nil
 }
 
-// database adapts a pgxpool to sqlcore.DB.
-type database struct{ pool *pgxpool.Pool }
+// database adapts a pgxpool to sqlcore.DB. Write transactions go through
+// the group committer (commit.go).
+type database struct {
+	pool *pgxpool.Pool
+	gc   *committer
+}
 
 var dialect = sqlcore.Dialect{
 	Name:      "postgres",
@@ -130,9 +136,13 @@ var dialect = sqlcore.Dialect{
 
 func (d *database) Dialect() sqlcore.Dialect { return dialect }
 
-func (d *database) Close() error { d.pool.Close(); return nil }
+func (d *database) Close() error {
+	d.gc.close()
+	d.pool.Close()
+	return nil
+}
 
-func (d *database) Q() sqlcore.Q { return q{d.pool} }
+func (d *database) Q() sqlcore.Q { return q{c: d.pool} }
 
 // DefaultMaxConns is the connection pool size unless the URL sets
 // pool_max_conns.
@@ -143,10 +153,18 @@ const DefaultMaxConns = 16
 const maxAttempts = 5
 
 func (d *database) Tx(ctx context.Context, mode sqlcore.TxMode, fn func(sqlcore.Q) error) error {
-	opts := pgx.TxOptions{IsoLevel: pgx.ReadCommitted}
-	if mode == sqlcore.ReadTx {
-		opts = pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	if mode == sqlcore.WriteTx {
+		return d.gc.do(ctx, fn)
 	}
+	return d.retry(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+// txRetry runs fn in a write transaction of its own, with retries.
+func (d *database) txRetry(ctx context.Context, fn func(sqlcore.Q) error) error {
+	return d.retry(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, fn)
+}
+
+func (d *database) retry(ctx context.Context, opts pgx.TxOptions, fn func(sqlcore.Q) error) error {
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		err = d.try(ctx, opts, fn)
@@ -175,7 +193,7 @@ func (d *database) try(ctx context.Context, opts pgx.TxOptions, fn func(sqlcore.
 			cancel()
 		}
 	}()
-	if err = fn(q{tx}); err != nil {
+	if err = fn(q{c: tx}); err != nil {
 		return err
 	}
 	return mapErr(tx.Commit(ctx))
@@ -192,10 +210,23 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-type q struct{ c querier }
+// q runs statements; ctx, when set, replaces the context the caller passes
+// (the group committer runs a caller's statements without its
+// cancellation).
+type q struct {
+	c   querier
+	ctx context.Context
+}
+
+func (q q) context(ctx context.Context) context.Context {
+	if q.ctx != nil {
+		return q.ctx
+	}
+	return ctx
+}
 
 func (q q) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
-	tag, err := q.c.Exec(ctx, sql, args...)
+	tag, err := q.c.Exec(q.context(ctx), sql, args...)
 	if err != nil {
 		return 0, mapErr(err)
 	}
@@ -203,7 +234,7 @@ func (q q) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
 }
 
 func (q q) Query(ctx context.Context, sql string, args ...any) (sqlcore.Rows, error) {
-	rows, err := q.c.Query(ctx, sql, args...)
+	rows, err := q.c.Query(q.context(ctx), sql, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -211,7 +242,7 @@ func (q q) Query(ctx context.Context, sql string, args ...any) (sqlcore.Rows, er
 }
 
 func (q q) QueryRow(ctx context.Context, sql string, args ...any) sqlcore.Row {
-	return pgRow{q.c.QueryRow(ctx, sql, args...)}
+	return pgRow{q.c.QueryRow(q.context(ctx), sql, args...)}
 }
 
 type pgRow struct{ r pgx.Row }
