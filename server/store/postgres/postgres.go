@@ -4,8 +4,11 @@
 // Transactions that write run at READ COMMITTED and lock the rows they change
 // (SELECT ... FOR UPDATE, INSERT ... ON CONFLICT); the audit chain's head row
 // is locked last in every transaction, which serialises audit appends
-// without deadlocks. Read-only transactions run at REPEATABLE READ for a
-// consistent snapshot. Serialization failures and deadlocks are retried.
+// without deadlocks. Write transactions are group-committed (commit.go):
+// the ones waiting when a batch starts share one transaction, each in its
+// own savepoint, and one WAL flush. Read-only transactions run at
+// REPEATABLE READ for a consistent snapshot. Serialization failures and
+// deadlocks are retried.
 //
 // Migrations run at Open inside one transaction holding an advisory lock
 // keyed by the schema, so several processes can start at once.
