@@ -31,6 +31,14 @@ type GalleryOptions struct {
 	// true mate in the preselection ranking grows with the gallery, so a
 	// fixed count would lose recall as the gallery grows.
 	PreselectFraction float64
+	// PreselectRepresentatives chooses what the preselection scan ranks:
+	// 0 means DefaultPreselectRepresentatives, > 0 one representative
+	// template per (subject, finger) group (its first-added sample), after
+	// which every sample of the kept groups is compared fully; < 0 every
+	// template. With representatives, Preselect and PreselectFraction
+	// count groups instead of templates. With three samples per finger the
+	// scan is three times shorter for the same number of full comparisons.
+	PreselectRepresentatives int
 	// Exact scores with the exhaustive search (Probe.ScoreExact) instead
 	// of the coarse-to-fine one; about 20 times slower.
 	Exact bool
@@ -41,6 +49,10 @@ const (
 	DefaultPreselectAbove    = 200_000
 	DefaultPreselect         = 512
 	DefaultPreselectFraction = 0.02
+	// DefaultPreselectRepresentatives: preselection ranks one template
+	// per (subject, finger) group (see docs/template-format.md for the
+	// measured agreement).
+	DefaultPreselectRepresentatives = true
 )
 
 // Candidate is a search result: a subject, the finger of its best-scoring
@@ -58,6 +70,7 @@ var ErrFinger = errors.New("matcher: finger position outside 0..10")
 type entry struct {
 	subj   int32
 	finger uint8
+	rep    bool  // the representative of its (subject, finger) group
 	ones0  int32 // ones of the level-0 crop
 	ones1  int32 // ones of the level-1 crop
 }
@@ -85,6 +98,7 @@ type Gallery struct {
 	subjSlots [][]int32
 	freeSubj  []int32
 	nSubj     int
+	nGroups   int // (subject, finger) groups, i.e. representatives
 	scratch   []uint64
 }
 
@@ -181,7 +195,17 @@ func (gl *Gallery) Add(subject string, finger int, t *Template) error {
 		gl.subjID[subject] = id
 		gl.nSubj++
 	}
-	gl.entries = append(gl.entries, entry{subj: id, finger: uint8(finger), ones0: int32(c.ones0), ones1: int32(ones1)})
+	rep := true
+	for _, j := range gl.subjSlots[id] {
+		if gl.entries[j].finger == uint8(finger) {
+			rep = false
+			break
+		}
+	}
+	if rep {
+		gl.nGroups++
+	}
+	gl.entries = append(gl.entries, entry{subj: id, finger: uint8(finger), rep: rep, ones0: int32(c.ones0), ones1: int32(ones1)})
 	gl.subjSlots[id] = append(gl.subjSlots[id], int32(i))
 	return nil
 }
@@ -196,6 +220,11 @@ func (gl *Gallery) Remove(subject string) int {
 	}
 	slots := slices.Clone(gl.subjSlots[id])
 	slices.Sort(slots)
+	for _, i := range slots {
+		if gl.entries[i].rep {
+			gl.nGroups--
+		}
+	}
 	for k := len(slots) - 1; k >= 0; k-- {
 		i, last := int(slots[k]), len(gl.entries)-1
 		if i != last {
@@ -280,8 +309,13 @@ func (gl *Gallery) Search(ctx context.Context, probe *Template, k int) ([]Candid
 // SearchOptions override the gallery's preselection for one search.
 type SearchOptions struct {
 	// Preselect: 0 follows GalleryOptions; n > 0 preselects n templates
-	// whatever the gallery size; n < 0 compares every template fully.
+	// (n groups with representatives) whatever the gallery size; n < 0
+	// compares every template fully.
 	Preselect int
+	// Representatives: 0 follows GalleryOptions.PreselectRepresentatives,
+	// > 0 preselects by one representative per (subject, finger) group,
+	// < 0 by every template.
+	Representatives int
 }
 
 // SearchWith is Search with per-search options; for measuring the
@@ -302,31 +336,58 @@ func (gl *Gallery) SearchWith(ctx context.Context, probe *Template, k int, so Se
 		return nil, err
 	}
 	p := newProbe(probe, gl.g)
+	reps := gl.representatives()
+	if so.Representatives != 0 {
+		reps = so.Representatives > 0
+	}
 	m := so.Preselect
 	if m == 0 {
 		above := cmp.Or(gl.opts.PreselectAbove, DefaultPreselectAbove)
 		if above >= 0 && len(gl.entries) >= above {
-			m = gl.preselectCount()
+			m = gl.preselectCount(reps)
 		}
 	}
-	if m > 0 && !gl.g.exhaustive && m < len(gl.entries) {
-		return gl.searchPreselect(ctx, p, k, max(k, m))
+	units := len(gl.entries)
+	if reps {
+		units = gl.nGroups
+	}
+	if m > 0 && !gl.g.exhaustive && m < units {
+		return gl.searchPreselect(ctx, p, k, max(k, m), reps)
 	}
 	return gl.searchAll(ctx, p, k)
 }
 
-// PreselectCount is the number of templates a preselecting search keeps
-// at the gallery's current size.
+// PreselectCount is the number of templates (of (subject, finger) groups
+// when the gallery preselects by representatives) a preselecting search
+// keeps at the gallery's current size.
 func (gl *Gallery) PreselectCount() int {
 	gl.mu.RLock()
 	defer gl.mu.RUnlock()
-	return gl.preselectCount()
+	return gl.preselectCount(gl.representatives())
 }
 
-func (gl *Gallery) preselectCount() int {
+// Groups returns the number of (subject, finger) groups.
+func (gl *Gallery) Groups() int {
+	gl.mu.RLock()
+	defer gl.mu.RUnlock()
+	return gl.nGroups
+}
+
+func (gl *Gallery) representatives() bool {
+	if r := gl.opts.PreselectRepresentatives; r != 0 {
+		return r > 0
+	}
+	return DefaultPreselectRepresentatives
+}
+
+func (gl *Gallery) preselectCount(reps bool) int {
+	n := len(gl.entries)
+	if reps {
+		n = gl.nGroups
+	}
 	m := cmp.Or(gl.opts.Preselect, DefaultPreselect)
 	if f := cmp.Or(gl.opts.PreselectFraction, DefaultPreselectFraction); f > 0 {
-		m = max(m, int(math.Ceil(f*float64(len(gl.entries)))))
+		m = max(m, int(math.Ceil(f*float64(n))))
 	}
 	return m
 }
@@ -375,7 +436,10 @@ func (gl *Gallery) searchAll(ctx context.Context, p *Probe, k int) ([]Candidate,
 	return gl.merge(tops, k), nil
 }
 
-func (gl *Gallery) searchPreselect(ctx context.Context, p *Probe, k, m int) ([]Candidate, error) {
+// searchPreselect ranks the templates (with reps, only the representatives)
+// by the cheap score, keeps the best m and compares them (with reps, every
+// sample of their groups) fully.
+func (gl *Gallery) searchPreselect(ctx context.Context, p *Probe, k, m int, reps bool) ([]Candidate, error) {
 	n := len(gl.entries)
 	heaps := make([]minHeap, gl.workers(n))
 	l1 := gl.lens[1]
@@ -387,6 +451,9 @@ func (gl *Gallery) searchPreselect(ctx context.Context, p *Probe, k, m int) ([]C
 			if (i-lo)%ctxCheckEvery == ctxCheckEvery-1 && ctx.Err() != nil {
 				errs[w] = ctx.Err()
 				return
+			}
+			if reps && !gl.entries[i].rep {
+				continue
 			}
 			s := gl.slot2(i)
 			h.push(m, scored{p.preselectScore(s[:l1], s[l1:], int(gl.entries[i].ones1)), int32(i)})
@@ -401,14 +468,27 @@ func (gl *Gallery) searchPreselect(ctx context.Context, p *Probe, k, m int) ([]C
 	}
 	slices.SortFunc(all, func(a, b scored) int { return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.i, b.i)) })
 	all = all[:min(m, len(all))]
-	tops := make([]subjTop, max(1, min(cmp.Or(gl.opts.Workers, runtime.GOMAXPROCS(0)), len(all)/32)))
-	parallel(len(all), len(tops), func(w, lo, hi int) {
+	idx := make([]int32, 0, len(all))
+	for _, s := range all {
+		e := gl.entries[s.i]
+		if !reps {
+			idx = append(idx, s.i)
+			continue
+		}
+		for _, j := range gl.subjSlots[e.subj] {
+			if gl.entries[j].finger == e.finger {
+				idx = append(idx, j)
+			}
+		}
+	}
+	tops := make([]subjTop, max(1, min(cmp.Or(gl.opts.Workers, runtime.GOMAXPROCS(0)), len(idx)/32)))
+	parallel(len(idx), len(tops), func(w, lo, hi int) {
 		top := &tops[w]
 		top.init(k)
 		var c cand
-		for _, s := range all[lo:hi] {
-			gl.candAt(int(s.i), &c)
-			top.add(gl.entries[s.i], gl.scoreCand(p, &c))
+		for _, i := range idx[lo:hi] {
+			gl.candAt(int(i), &c)
+			top.add(gl.entries[i], gl.scoreCand(p, &c))
 		}
 	})
 	return gl.merge(tops, k), nil
