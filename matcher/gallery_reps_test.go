@@ -102,7 +102,7 @@ func TestGalleryPreselectCount(t *testing.T) {
 	for _, tc := range []struct {
 		reps int
 		want int
-	}{{1, 10}, {-1, 30}, {0, 10}} {
+	}{{1, 10}, {-1, 30}, {0, 30}} {
 		gl := NewGallery(GalleryOptions{Preselect: 1, PreselectFraction: 0.01, PreselectRepresentatives: tc.reps})
 		for s := 0; s < 500; s++ {
 			for i := 0; i < 3; i++ {

@@ -171,7 +171,15 @@ func TestGalleryErrors(t *testing.T) {
 
 // TestGalleryConcurrent adds and removes while searching; run with -race.
 func TestGalleryConcurrent(t *testing.T) {
-	gl, _, probes := testGallery(t, GalleryOptions{Workers: 2, PreselectAbove: 50, Preselect: 10}, 20)
+	for _, reps := range []int{-1, 1} {
+		t.Run(fmt.Sprintf("representatives=%d", reps), func(t *testing.T) {
+			testGalleryConcurrent(t, GalleryOptions{Workers: 2, PreselectAbove: 50, Preselect: 10, PreselectRepresentatives: reps})
+		})
+	}
+}
+
+func testGalleryConcurrent(t *testing.T, opts GalleryOptions) {
+	gl, _, probes := testGallery(t, opts, 20)
 	pr := probes["subject-003/2"]
 	ctx := context.Background()
 	var wg sync.WaitGroup

@@ -1,0 +1,99 @@
+package matcher_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/matcher/eval"
+	"github.com/qingshan-gov/veinkiosk/matcher/extract"
+)
+
+// BenchmarkGalleryRealRepresentatives compares preselection by one
+// representative per (subject, finger) with preselection by every template
+// on the real FV-USM crops of ../shared/data (skipped when absent): the
+// first three samples of each of the 240 fingers are enrolled, the other
+// three are probes. For each kept count (groups; the per-template scan
+// keeps three times as many templates, so both compare as many fully) it
+// reports how often rank 1 equals the exhaustive search's and is the mate.
+//
+//	go test ./matcher -run XXX -bench BenchmarkGalleryRealRepresentatives -benchtime 1x
+func BenchmarkGalleryRealRepresentatives(b *testing.B) {
+	const manifest = "../../shared/data/fvusm-roi-dev/manifest.csv"
+	if _, err := os.Stat(manifest); err != nil {
+		b.Skip("real data absent:", err)
+	}
+	entries, err := eval.ReadManifest(manifest)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rep, err := eval.Run(context.Background(), eval.Config{Entries: entries, Extract: extract.DefaultOptions(), ShiftRows: 8, ShiftCols: 24})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	gl := matcher.NewGallery(matcher.GalleryOptions{})
+	type probe struct {
+		key string
+		t   *matcher.Template
+	}
+	var probes []probe
+	seen := map[string]int{}
+	for i, e := range entries {
+		t := rep.Templates[i]
+		if t == nil {
+			continue
+		}
+		key := e.Subject + "/" + e.Finger
+		if seen[key] < 3 {
+			finger, err := strconv.Atoi(e.Finger)
+			if err != nil || finger < 0 || finger > 10 {
+				b.Fatalf("%s: finger %q is not a position 0..10", e.Path, e.Finger)
+			}
+			if err := gl.Add(e.Subject, finger, t); err != nil {
+				b.Fatal(err)
+			}
+		} else {
+			probes = append(probes, probe{e.Subject, t})
+		}
+		seen[key]++
+	}
+	ctx := context.Background()
+	for _, keep := range []int{2, 5, 12} {
+		b.Run(fmt.Sprintf("keep=%d", keep), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				var n, agreeT, agreeR, mateF, mateT, mateR float64
+				for _, p := range probes {
+					full, err1 := gl.SearchWith(ctx, p.t, 1, matcher.SearchOptions{Preselect: -1})
+					tm, err2 := gl.SearchWith(ctx, p.t, 1, matcher.SearchOptions{Preselect: 3 * keep, Representatives: -1})
+					rp, err3 := gl.SearchWith(ctx, p.t, 1, matcher.SearchOptions{Preselect: keep, Representatives: 1})
+					if err1 != nil || err2 != nil || err3 != nil {
+						b.Fatal(err1, err2, err3)
+					}
+					n++
+					agreeT += b2f(tm[0].Subject == full[0].Subject)
+					agreeR += b2f(rp[0].Subject == full[0].Subject)
+					mateF += b2f(full[0].Subject == p.key)
+					mateT += b2f(tm[0].Subject == p.key)
+					mateR += b2f(rp[0].Subject == p.key)
+				}
+				b.ReportMetric(n, "probes")
+				b.ReportMetric(agreeT/n, "agree-templates")
+				b.ReportMetric(agreeR/n, "agree-representatives")
+				b.ReportMetric(mateF/n, "mate-exhaustive")
+				b.ReportMetric(mateT/n, "mate-templates")
+				b.ReportMetric(mateR/n, "mate-representatives")
+			}
+		})
+	}
+}
+
+func b2f(ok bool) float64 {
+	if ok {
+		return 1
+	}
+	return 0
+}
