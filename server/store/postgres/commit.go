@@ -3,12 +3,10 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/qingshan-gov/veinkiosk/server/store"
 	"github.com/qingshan-gov/veinkiosk/server/store/internal/sqlcore"
 )
 
@@ -48,105 +46,36 @@ var (
 	groupBatch   = 32
 )
 
-type writeReq struct {
-	ctx  context.Context
-	fn   func(sqlcore.Q) error
-	done chan error
-}
-
 type committer struct {
-	pool     *pgxpool.Pool
-	direct   func(ctx context.Context, fn func(sqlcore.Q) error) error
-	maxBatch int
-	reqs     chan *writeReq
-	stop     chan struct{}
-	wg       sync.WaitGroup
-
-	mu     sync.RWMutex
-	closed bool
+	*sqlcore.GroupQueue
+	pool   *pgxpool.Pool
+	direct func(ctx context.Context, fn func(sqlcore.Q) error) error
 }
 
 func newCommitter(pool *pgxpool.Pool, direct func(context.Context, func(sqlcore.Q) error) error) *committer {
-	c := &committer{pool: pool, direct: direct, maxBatch: max(1, groupBatch), reqs: make(chan *writeReq, 1024), stop: make(chan struct{})}
-	for i := 0; i < max(1, groupStreams); i++ {
-		c.wg.Add(1)
-		go c.loop()
-	}
+	c := &committer{pool: pool, direct: direct}
+	c.GroupQueue = sqlcore.NewGroupQueue(groupStreams, groupBatch, c.run)
 	return c
 }
 
 func (c *committer) do(ctx context.Context, fn func(sqlcore.Q) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	r := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	c.mu.RLock()
-	if c.closed {
-		c.mu.RUnlock()
-		return store.ErrClosed
-	}
-	c.reqs <- r
-	c.mu.RUnlock()
-	// Once queued, fn may run: wait for the answer even if ctx ends.
-	return <-r.done
+	return c.Do(ctx, fn)
 }
 
-func (c *committer) close() {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.closed = true
-	close(c.stop)
-	c.mu.Unlock()
-	c.wg.Wait()
-}
-
-func (c *committer) loop() {
-	defer c.wg.Done()
-	var batch []*writeReq
-	for {
-		var first *writeReq
-		select {
-		case first = <-c.reqs:
-		case <-c.stop:
-			for {
-				select {
-				case r := <-c.reqs:
-					c.run([]*writeReq{r})
-				default:
-					return
-				}
-			}
-		}
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < c.maxBatch {
-			select {
-			case r := <-c.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		c.run(batch)
-		clear(batch)
-	}
-}
+func (c *committer) close() { c.Close() }
 
 var bg = context.Background()
 
-func (c *committer) run(batch []*writeReq) {
+func (c *committer) run(batch []*sqlcore.WriteReq) {
 	errs := make([]error, len(batch))
 	ran := make([]bool, len(batch))
 	again := make([]bool, len(batch))
 	finish := func() {
 		for i, r := range batch {
 			if again[i] {
-				errs[i] = c.direct(r.ctx, r.fn)
+				errs[i] = c.direct(r.Ctx, r.Fn)
 			}
-			r.done <- errs[i]
+			r.Done <- errs[i]
 		}
 	}
 	tx, err := c.pool.BeginTx(bg, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
@@ -169,13 +98,13 @@ func (c *committer) run(batch []*writeReq) {
 	}
 	single := len(batch) == 1
 	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
+		if err := r.Ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		tq := q{c: tx, ctx: context.WithoutCancel(r.ctx)}
+		tq := q{c: tx, ctx: context.WithoutCancel(r.Ctx)}
 		if single {
-			err := callFn(r.fn, tq)
+			err := callFn(r.Fn, tq)
 			if err != nil {
 				tx.Rollback(bg)
 				if retryable(err) {
@@ -193,7 +122,7 @@ func (c *committer) run(batch []*writeReq) {
 			abort(fmt.Errorf("postgres: group commit savepoint: %w", mapErr(err)))
 			return
 		}
-		if err := callFn(r.fn, tq); err != nil {
+		if err := callFn(r.Fn, tq); err != nil {
 			if _, rerr := tx.Exec(bg, "ROLLBACK TO SAVEPOINT gc"); rerr != nil {
 				abort(fmt.Errorf("postgres: group commit rollback to savepoint: %w", mapErr(rerr)))
 				return

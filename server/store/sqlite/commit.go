@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/qingshan-gov/veinkiosk/server/store"
 	"github.com/qingshan-gov/veinkiosk/server/store/internal/sqlcore"
 )
 
@@ -38,22 +37,10 @@ import (
 // lock is held and the latency added to the first of the batch).
 var maxBatch = 64
 
-type writeReq struct {
-	ctx  context.Context
-	fn   func(sqlcore.Q) error
-	done chan error
-}
-
 type committer struct {
-	conn     *sql.Conn
-	stmts    stmtCache
-	maxBatch int
-	reqs     chan *writeReq
-	stop     chan struct{}
-	wg       sync.WaitGroup
-
-	mu     sync.RWMutex // held for reading while submitting; for writing by close
-	closed bool
+	*sqlcore.GroupQueue
+	conn  *sql.Conn
+	stmts stmtCache
 
 	// batches and txns count commits and the functions committed, for
 	// tests and benchmarks.
@@ -67,80 +54,23 @@ func newCommitter(w *sql.DB) (*committer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &committer{conn: conn, maxBatch: max(1, maxBatch), reqs: make(chan *writeReq, 1024), stop: make(chan struct{})}
-	c.wg.Add(1)
-	go c.loop()
+	c := &committer{conn: conn}
+	c.GroupQueue = sqlcore.NewGroupQueue(1, maxBatch, c.run)
 	return c, nil
 }
-
-var donePool = sync.Pool{New: func() any { return make(chan error, 1) }}
 
 // do runs fn in a write transaction (possibly shared with others, each in
 // its own savepoint) and returns fn's error or the commit's.
 func (c *committer) do(ctx context.Context, fn func(sqlcore.Q) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	r := &writeReq{ctx: ctx, fn: fn, done: donePool.Get().(chan error)}
-	c.mu.RLock()
-	if c.closed {
-		c.mu.RUnlock()
-		return store.ErrClosed
-	}
-	c.reqs <- r
-	c.mu.RUnlock()
-	// Wait for the answer even if ctx ends: once queued, fn may run, and
-	// the caller must not believe a write failed that then commits.
-	err := <-r.done
-	donePool.Put(r.done)
-	return err
+	return c.Do(ctx, fn)
 }
 
 func (c *committer) close() error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	if !c.Close() {
 		return nil
 	}
-	c.closed = true
-	close(c.stop)
-	c.mu.Unlock()
-	c.wg.Wait()
 	c.stmts.close()
 	return c.conn.Close()
-}
-
-func (c *committer) loop() {
-	defer c.wg.Done()
-	batch := make([]*writeReq, 0, c.maxBatch)
-	for {
-		var first *writeReq
-		select {
-		case first = <-c.reqs:
-		case <-c.stop:
-			// Requests queued before close still run.
-			for {
-				select {
-				case r := <-c.reqs:
-					c.run([]*writeReq{r})
-				default:
-					return
-				}
-			}
-		}
-		batch = append(batch[:0], first)
-	fill:
-		for len(batch) < c.maxBatch {
-			select {
-			case r := <-c.reqs:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		c.run(batch)
-		clear(batch)
-	}
 }
 
 // bg is the context of the transaction control statements.
@@ -152,12 +82,12 @@ func (c *committer) exec(q string) error {
 }
 
 // run executes one batch in one transaction.
-func (c *committer) run(batch []*writeReq) {
+func (c *committer) run(batch []*sqlcore.WriteReq) {
 	errs := make([]error, len(batch))
 	ran := make([]bool, len(batch))
 	finish := func() {
 		for i, r := range batch {
-			r.done <- errs[i]
+			r.Done <- errs[i]
 		}
 	}
 	if err := c.exec("BEGIN IMMEDIATE"); err != nil {
@@ -179,13 +109,13 @@ func (c *committer) run(batch []*writeReq) {
 	}
 	single := len(batch) == 1
 	for i, r := range batch {
-		if err := r.ctx.Err(); err != nil {
+		if err := r.Ctx.Err(); err != nil {
 			errs[i] = err
 			continue
 		}
-		q := writeQ{c: c, ctx: context.WithoutCancel(r.ctx)}
+		q := writeQ{c: c, ctx: context.WithoutCancel(r.Ctx)}
 		if single {
-			if errs[i] = callFn(r.fn, q); errs[i] != nil {
+			if errs[i] = callFn(r.Fn, q); errs[i] != nil {
 				c.exec("ROLLBACK")
 				finish()
 				return
@@ -197,7 +127,7 @@ func (c *committer) run(batch []*writeReq) {
 			abort(fmt.Errorf("sqlite: group commit savepoint: %w", mapErr(err)))
 			return
 		}
-		if errs[i] = callFn(r.fn, q); errs[i] != nil {
+		if errs[i] = callFn(r.Fn, q); errs[i] != nil {
 			if err := c.exec("ROLLBACK TO gc"); err != nil {
 				abort(fmt.Errorf("sqlite: group commit rollback to savepoint: %w", mapErr(err)))
 				return
