@@ -170,3 +170,159 @@ tail3:
 
 	VZEROUPPER
 	RET
+
+// func andCountLanesAVX512(r *uint64, n int, p *uint64, rowBytes, nvec int, out *int32)
+//
+// For v < nvec, j < 8: out[v*8+j] = sum over k < n of the popcount of
+// r[k] AND p[k*rowBytes/8 + v*8 + j]: one displacement per lane, so no
+// horizontal sums. Four vectors of lanes at a time share the broadcast of
+// r[k]. n > 0.
+TEXT ·andCountLanesAVX512(SB), NOSPLIT, $0-48
+	MOVQ r+0(FP), SI
+	MOVQ n+8(FP), R8
+	MOVQ p+16(FP), DI
+	MOVQ rowBytes+24(FP), R9
+	MOVQ nvec+32(FP), R10
+	MOVQ out+40(FP), DX
+
+quad:
+	CMPQ R10, $4
+	JLT  single
+	VPXORQ Z0, Z0, Z0
+	VPXORQ Z1, Z1, Z1
+	VPXORQ Z2, Z2, Z2
+	VPXORQ Z3, Z3, Z3
+	MOVQ   SI, AX
+	MOVQ   DI, BX
+	MOVQ   R8, CX
+
+qloop:
+	VPBROADCASTQ (AX), Z4
+	VPANDQ       (BX), Z4, Z5
+	VPANDQ       64(BX), Z4, Z6
+	VPANDQ       128(BX), Z4, Z7
+	VPANDQ       192(BX), Z4, Z8
+	VPOPCNTQ     Z5, Z5
+	VPOPCNTQ     Z6, Z6
+	VPOPCNTQ     Z7, Z7
+	VPOPCNTQ     Z8, Z8
+	VPADDQ       Z5, Z0, Z0
+	VPADDQ       Z6, Z1, Z1
+	VPADDQ       Z7, Z2, Z2
+	VPADDQ       Z8, Z3, Z3
+	ADDQ         $8, AX
+	ADDQ         R9, BX
+	DECQ         CX
+	JNZ          qloop
+
+	VPMOVQD Z0, (DX)
+	VPMOVQD Z1, 32(DX)
+	VPMOVQD Z2, 64(DX)
+	VPMOVQD Z3, 96(DX)
+	ADDQ    $128, DX
+	ADDQ    $256, DI
+	SUBQ    $4, R10
+	JMP     quad
+
+single:
+	TESTQ R10, R10
+	JZ    done
+	VPXORQ Z0, Z0, Z0
+	MOVQ   SI, AX
+	MOVQ   DI, BX
+	MOVQ   R8, CX
+
+sloop:
+	VPBROADCASTQ (AX), Z4
+	VPANDQ       (BX), Z4, Z5
+	VPOPCNTQ     Z5, Z5
+	VPADDQ       Z5, Z0, Z0
+	ADDQ         $8, AX
+	ADDQ         R9, BX
+	DECQ         CX
+	JNZ          sloop
+
+	VPMOVQD Z0, (DX)
+	ADDQ    $32, DX
+	ADDQ    $64, DI
+	DECQ    R10
+	JMP     single
+
+done:
+	VZEROUPPER
+	RET
+
+// func maxFirstAVX512(v *int32, nvec int, tail uint64) int
+//
+// The index of the first largest of the values at v: nvec full vectors of
+// 16 then the values selected by the mask tail. The values are >= 0.
+TEXT ·maxFirstAVX512(SB), NOSPLIT, $0-32
+	MOVQ  v+0(FP), SI
+	MOVQ  nvec+8(FP), CX
+	KMOVQ tail+16(FP), K1
+	VPXORD Z0, Z0, Z0
+	MOVQ   SI, AX
+	MOVQ   CX, BX
+	TESTQ  BX, BX
+	JZ     mtail
+
+mloop:
+	VPMAXSD (AX), Z0, Z0
+	ADDQ    $64, AX
+	DECQ    BX
+	JNZ     mloop
+
+mtail:
+	VMOVDQU32.Z   (AX), K1, Z1
+	VPMAXSD       Z1, Z0, Z0
+	VEXTRACTI64X4 $1, Z0, Y1
+	VPMAXSD       Y1, Y0, Y0
+	VEXTRACTI128  $1, Y0, X1
+	VPMAXSD       X1, X0, X0
+	VPSHUFD       $0x4e, X0, X1
+	VPMAXSD       X1, X0, X0
+	VPSHUFD       $0xb1, X0, X1
+	VPMAXSD       X1, X0, X0
+	VPBROADCASTD  X0, Z0
+
+	MOVQ  SI, AX
+	XORQ  DX, DX
+	TESTQ CX, CX
+	JZ    ftail
+
+floop:
+	VPCMPEQD (AX), Z0, K2
+	KMOVW    K2, BX
+	TESTL    BX, BX
+	JNZ      found
+	ADDQ     $64, AX
+	ADDQ     $16, DX
+	DECQ     CX
+	JNZ      floop
+
+ftail:
+	VPCMPEQD (AX), Z0, K1, K2
+	KMOVW    K2, BX
+
+found:
+	TZCNTL BX, BX
+	ADDQ   BX, DX
+	MOVQ   DX, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func prefetchBytes(p *uint64, n int)
+//
+// Prefetches the cache lines of the n bytes at p (n > 0) into all cache
+// levels.
+TEXT ·prefetchBytes(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), AX
+	MOVQ n+8(FP), CX
+	ADDQ AX, CX
+
+ploop:
+	PREFETCHT0 (AX)
+	ADDQ       $64, AX
+	CMPQ       AX, CX
+	JLT        ploop
+	RET

@@ -183,3 +183,14 @@ func andCountGridGeneric(r, p []uint64, cs, nx, stride, ny int, out []int32) {
 func pool2(a, b uint64) uint64 {
 	return a&(a>>1) | b&(b>>1) | (a|a>>1)&(b|b>>1)
 }
+
+// maxFirstGeneric returns the index of the first largest of vals.
+func maxFirstGeneric(vals []int32) int {
+	bi := 0
+	for i, v := range vals {
+		if v > vals[bi] {
+			bi = i
+		}
+	}
+	return bi
+}

@@ -100,33 +100,54 @@ func (p *Probe) preselectScore(r1, r2 []uint64, ones1 int) float64 {
 	return float64(best.nm) / float64(den)
 }
 
-// coarseTop returns the best keep displacements of level 2 in top.
+// coarseTop returns the best keep displacements of level 2 in top, the
+// first scanned (dx, then dy, ascending) winning ties.
 func (p *Probe) coarseTop(r []uint64, top *[maxKeep2]shift, keep int) int {
-	l := &p.g.lv[2]
+	l, pl := &p.g.lv[2], &p.lv[2]
 	var buf [256]int32
+	ny := 2*l.dy + 1
+	if pl.lanes != nil && andCountLanesArch(r, pl.lanes, pl.laneWidth, buf[:]) {
+		vals := buf[:l.nShifts()]
+		if keep == 1 {
+			bi := maxFirst(vals)
+			top[0] = shift{int(vals[bi]), bi%ny - l.dy, bi/ny - l.dx}
+			return 1
+		}
+		return insertTops(top, 0, keep, -1, vals, 0, ny, l)
+	}
 	n := 0
 	floor := -1 // Nm to beat once top is full
 	p.level2(r, &buf, func(x0, nx, ny int) {
-		for i, v := range buf[:nx*ny] {
-			nm := int(v)
-			if nm <= floor {
-				continue
-			}
-			// Insert after equal counts: the first scanned wins ties.
-			j := min(n, keep-1)
-			for j > 0 && top[j-1].nm < nm {
-				top[j] = top[j-1]
-				j--
-			}
-			top[j] = shift{nm, i%ny - l.dy, x0 + i/ny - l.dx}
-			if n < keep {
-				n++
-			}
-			if n == keep {
-				floor = top[keep-1].nm
-			}
+		n = insertTops(top, n, keep, floor, buf[:nx*ny], x0, ny, l)
+		if n == keep {
+			floor = top[keep-1].nm
 		}
 	})
+	return n
+}
+
+// insertTops inserts the level-2 counts vals (displacement column x0 on)
+// into top[:n], keeping the best keep, and returns the new length.
+func insertTops(top *[maxKeep2]shift, n, keep, floor int, vals []int32, x0, ny int, l *level) int {
+	for i, v := range vals {
+		nm := int(v)
+		if nm <= floor {
+			continue
+		}
+		// Insert after equal counts: the first scanned wins ties.
+		j := min(n, keep-1)
+		for j > 0 && top[j-1].nm < nm {
+			top[j] = top[j-1]
+			j--
+		}
+		top[j] = shift{nm, i%ny - l.dy, x0 + i/ny - l.dx}
+		if n < keep {
+			n++
+		}
+		if n == keep {
+			floor = top[keep-1].nm
+		}
+	}
 	return n
 }
 

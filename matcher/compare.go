@@ -112,6 +112,38 @@ func (g *geometry) buildPyramid(c *cand, bits, scratch []uint64) {
 type probeLevel struct {
 	copies []uint64 // 2dx+1 shifted copies of copyRows x stride words
 	ones   []int32  // ones of the probe window, index (dy+DY)*(2dx+1) + dx+DX
+	// lanes, for the coarsest level, holds the same windows transposed:
+	// word k of the window of displacement i (i = (dx+DX)*(2dy+1) + dy+DY,
+	// the scan order of the coarse search) at lanes[k*laneWidth+i], so
+	// that a vector kernel computes eight displacements per instruction
+	// without horizontal sums (andCountLanesArch). nil when too large.
+	lanes     []uint64
+	laneWidth int
+}
+
+// maxLaneWords bounds the transposed windows of a probe level.
+const maxLaneWords = 1 << 14
+
+// prepareLanes builds pl.lanes from pl.copies.
+func (pl *probeLevel) prepareLanes(l *level) {
+	n, nd := l.cropWords(), l.nShifts()
+	w := (nd + 7) &^ 7
+	if w > 256 || n*w > maxLaneWords {
+		return
+	}
+	ny := 2*l.dy + 1
+	cs := l.copyRows * l.stride
+	base := (l.r0 - l.dy + l.pad) * l.stride
+	pl.lanes, pl.laneWidth = make([]uint64, n*w), w
+	for ix := 0; ix <= 2*l.dx; ix++ {
+		for iy := 0; iy < ny; iy++ {
+			win := pl.copies[ix*cs+base+iy*l.stride:]
+			i := ix*ny + iy
+			for k := 0; k < n; k++ {
+				pl.lanes[k*w+i] = win[k]
+			}
+		}
+	}
 }
 
 // window returns the probe words compared with the enrolled crop at
@@ -183,6 +215,7 @@ func newProbe(t *Template, g *geometry) *Probe {
 		down2(p2, p1, l1.w, l1.h, l1.stride)
 		p.lv[1].prepare(l1, p1)
 		p.lv[2].prepare(&g.lv[2], p2)
+		p.lv[2].prepareLanes(&g.lv[2])
 	}
 	n := g.pyramidWords()
 	p.scratch.New = func() any { s := make([]uint64, n); return &s }

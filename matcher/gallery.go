@@ -416,6 +416,15 @@ func parallel(n, nw int, fn func(w, lo, hi int)) {
 
 const ctxCheckEvery = 1024
 
+// prefetchAhead is how many templates ahead the preselection scan asks for
+// the next crops: one template's scoring is longer than the CPU's
+// out-of-order window, so without it every template starts with a miss.
+const prefetchAhead = 4
+
+// prefetchFull is the same for the full comparisons of the preselected
+// templates, which are scattered over the gallery.
+const prefetchFull = 2
+
 func (gl *Gallery) searchAll(ctx context.Context, p *Probe, k int) ([]Candidate, error) {
 	n := len(gl.entries)
 	tops := make([]subjTop, gl.workers(n))
@@ -458,6 +467,9 @@ func (gl *Gallery) searchPreselect(ctx context.Context, p *Probe, k, m int, reps
 			if reps && !gl.entries[i].rep {
 				continue
 			}
+			if j := i + prefetchAhead; j < hi {
+				prefetch(gl.slot2(j))
+			}
 			s := gl.slot2(i)
 			h.push(m, scored{p.preselectScore(s[:l1], s[l1:], int(gl.entries[i].ones1)), int32(i)})
 		}
@@ -489,7 +501,12 @@ func (gl *Gallery) searchPreselect(ctx context.Context, p *Probe, k, m int, reps
 		top := &tops[w]
 		top.init(k)
 		var c cand
-		for _, i := range idx[lo:hi] {
+		for j, i := range idx[lo:hi] {
+			if j+prefetchFull < hi-lo {
+				n := int(idx[lo+j+prefetchFull])
+				prefetch(gl.slot(n))
+				prefetch(gl.slot2(n))
+			}
 			gl.candAt(int(i), &c)
 			top.add(gl.entries[i], gl.scoreCand(p, &c))
 		}

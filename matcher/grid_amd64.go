@@ -32,3 +32,37 @@ func andCountGridArch(r, p []uint64, cs, nx, stride, ny int, out []int32) bool {
 		cs*8, nx, stride*8, ny, unsafe.SliceData(out))
 	return true
 }
+
+//go:noescape
+func andCountLanesAVX512(r *uint64, n int, p *uint64, rowBytes, nvec int, out *int32)
+
+func andCountLanesArch(r, lanes []uint64, width int, out []int32) bool {
+	if !useAVX512 || len(r) == 0 || width%8 != 0 {
+		return false
+	}
+	_ = lanes[len(r)*width-1]
+	_ = out[width-1]
+	andCountLanesAVX512(unsafe.SliceData(r), len(r), unsafe.SliceData(lanes), width*8, width/8, unsafe.SliceData(out))
+	return true
+}
+
+//go:noescape
+func maxFirstAVX512(v *int32, nvec int, tail uint64) int
+
+// maxFirst returns the index of the first largest of vals (all >= 0).
+func maxFirst(vals []int32) int {
+	if useAVX512 && len(vals) > 0 {
+		return maxFirstAVX512(unsafe.SliceData(vals), len(vals)/16, uint64(1)<<(len(vals)%16)-1)
+	}
+	return maxFirstGeneric(vals)
+}
+
+//go:noescape
+func prefetchBytes(p *uint64, n int)
+
+// prefetch asks the CPU to load the cache lines of s ahead of their use.
+func prefetch(s []uint64) {
+	if len(s) > 0 {
+		prefetchBytes(unsafe.SliceData(s), len(s)*8)
+	}
+}
