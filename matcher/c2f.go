@@ -83,15 +83,33 @@ func (p *Probe) level2(r []uint64, buf *[256]int32, visit func(x0, nx, ny int)) 
 // than the level-2 score alone (docs/template-format.md).
 func (p *Probe) preselectScore(r1, r2 []uint64, ones1 int) float64 {
 	var top2 [maxKeep2]shift
-	n2 := p.coarseTop(r2, &top2, 1)
-	best := shift{nm: -1}
-	for _, s := range top2[:n2] {
-		p.block3(1, r1, 2*s.dy, 2*s.dx, func(nm, dy, dx int) {
-			if s := (shift{nm, dy, dx}); s.beats(best) {
-				best = s
-			}
-		})
+	p.coarseTop(r2, &top2, 1)
+	return p.refine1(r1, ones1, top2[0])
+}
+
+// coarseScore is the level-2 score of the cascade's first stage: Miura's
+// formula at the level-2 displacement with the largest overlap, which it
+// returns for refine1. ones2 is the count of the candidate's level-2 crop
+// within the crop columns.
+func (p *Probe) coarseScore(r2 []uint64, ones2 int) (float64, shift) {
+	var top2 [maxKeep2]shift
+	p.coarseTop(r2, &top2, 1)
+	s, l := top2[0], &p.g.lv[2]
+	den := ones2 + int(p.lv[2].ones[(s.dy+l.dy)*(2*l.dx+1)+s.dx+l.dx])
+	if den == 0 {
+		return 0, s
 	}
+	return float64(s.nm) / float64(den), s
+}
+
+// refine1 is the preselection score from the best level-2 displacement s.
+func (p *Probe) refine1(r1 []uint64, ones1 int, s shift) float64 {
+	best := shift{nm: -1}
+	p.block3(1, r1, 2*s.dy, 2*s.dx, func(nm, dy, dx int) {
+		if s := (shift{nm, dy, dx}); s.beats(best) {
+			best = s
+		}
+	})
 	l := &p.g.lv[1]
 	den := ones1 + int(p.lv[1].ones[(best.dy+l.dy)*(2*l.dx+1)+best.dx+l.dx])
 	if den == 0 {

@@ -82,11 +82,16 @@ func BenchmarkGalleryDedup(b *testing.B) {
 	dedupSetup(b)
 	ctx := context.Background()
 	for _, mode := range []struct {
-		name string
-		reps int
-	}{{"preselect=templates", -1}, {"preselect=representatives", 1}} {
+		name   string
+		reps   int
+		coarse float64
+	}{
+		{"preselect=templates", -1, 0},
+		{"preselect=templates/cascade=0.25", -1, 0.25},
+		{"preselect=representatives", 1, 0},
+	} {
 		b.Run(mode.name, func(b *testing.B) {
-			so := SearchOptions{Representatives: mode.reps}
+			so := SearchOptions{Representatives: mode.reps, CoarseFraction: mode.coarse}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				pr := dedupProbes[i%len(dedupProbes)]

@@ -19,10 +19,15 @@ import (
 // first three samples of each of the 240 fingers are enrolled, the other
 // three are probes. For each kept count (groups; the per-template scan
 // keeps three times as many templates, so both compare as many fully) it
-// reports how often rank 1 equals the exhaustive search's and is the mate.
+// reports how often rank 1 equals the exhaustive search's and is the mate;
+// the "cascade" metrics are the per-template preselection with the opt-in
+// level-2 first stage (SearchOptions.CoarseFraction = -reps.coarse).
 //
-//	go test ./matcher -run XXX -bench BenchmarkGalleryRealRepresentatives -benchtime 1x [-reps.medoid]
-var repsMedoid = flag.Bool("reps.medoid", false, "BenchmarkGalleryRealRepresentatives: enrol the medoid sample of each finger first")
+//	go test ./matcher -run XXX -bench BenchmarkGalleryRealRepresentatives -benchtime 1x [-reps.medoid] [-reps.coarse 0.25]
+var (
+	repsMedoid = flag.Bool("reps.medoid", false, "BenchmarkGalleryRealRepresentatives: enrol the medoid sample of each finger first")
+	repsCoarse = flag.Float64("reps.coarse", 0.25, "BenchmarkGalleryRealRepresentatives: SearchOptions.CoarseFraction of the cascaded runs")
+)
 
 func BenchmarkGalleryRealRepresentatives(b *testing.B) {
 	const manifest = "../../shared/data/fvusm-roi-dev/manifest.csv"
@@ -111,17 +116,20 @@ func BenchmarkGalleryRealRepresentatives(b *testing.B) {
 	for _, keep := range []int{2, 5, 12} {
 		b.Run(fmt.Sprintf("keep=%d", keep), func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
-				var n, agreeT, agreeR, mateF, mateT, mateR float64
+				var n, agreeT, agreeR, agreeC, mateF, mateT, mateR, mateC float64
 				for _, p := range probes {
 					full, err1 := gl.SearchWith(ctx, p.t, 1, matcher.SearchOptions{Preselect: -1})
-					tm, err2 := gl.SearchWith(ctx, p.t, 1, matcher.SearchOptions{Preselect: 3 * keep, Representatives: -1})
+					tm, err2 := gl.SearchWith(ctx, p.t, 1, matcher.SearchOptions{Preselect: 3 * keep, Representatives: -1, CoarseFraction: -1})
+					tc, err4 := gl.SearchWith(ctx, p.t, 1, matcher.SearchOptions{Preselect: 3 * keep, Representatives: -1, CoarseFraction: *repsCoarse})
 					rp, err3 := gl.SearchWith(ctx, p.t, 1, matcher.SearchOptions{Preselect: keep, Representatives: 1})
-					if err1 != nil || err2 != nil || err3 != nil {
-						b.Fatal(err1, err2, err3)
+					if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+						b.Fatal(err1, err2, err3, err4)
 					}
 					n++
 					agreeT += b2f(tm[0].Subject == full[0].Subject)
 					agreeR += b2f(rp[0].Subject == full[0].Subject)
+					agreeC += b2f(tc[0].Subject == full[0].Subject)
+					mateC += b2f(tc[0].Subject == p.key)
 					mateF += b2f(full[0].Subject == p.key)
 					mateT += b2f(tm[0].Subject == p.key)
 					mateR += b2f(rp[0].Subject == p.key)
@@ -129,6 +137,8 @@ func BenchmarkGalleryRealRepresentatives(b *testing.B) {
 				b.ReportMetric(n, "probes")
 				b.ReportMetric(agreeT/n, "agree-templates")
 				b.ReportMetric(agreeR/n, "agree-representatives")
+				b.ReportMetric(agreeC/n, "agree-templates-cascade")
+				b.ReportMetric(mateC/n, "mate-templates-cascade")
 				b.ReportMetric(mateF/n, "mate-exhaustive")
 				b.ReportMetric(mateT/n, "mate-templates")
 				b.ReportMetric(mateR/n, "mate-representatives")

@@ -123,3 +123,61 @@ func TestGalleryPreselectCount(t *testing.T) {
 		}
 	}
 }
+
+// TestGalleryCascade checks the opt-in level-2 first stage of the
+// preselection: the cut lets about the asked fraction through, the search
+// still finds every mate with the exhaustive search's rank-1 score, and
+// the cascade is skipped when it would keep too few.
+func TestGalleryCascade(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	p := DefaultParams
+	gl := NewGallery(GalleryOptions{Workers: 2})
+	var probes []*Template
+	var mates []string
+	const n = 3000
+	for s := 0; s < n; s++ {
+		f := NewSynthFinger(rng, p.Width, p.Height)
+		subj := fmt.Sprintf("s%04d", s)
+		if err := gl.Add(subj, 1, mustTemplate(t, p, f.Sample(rng, 4, 12, 0.2))); err != nil {
+			t.Fatal(err)
+		}
+		if s%100 == 0 {
+			probes = append(probes, mustTemplate(t, p, f.Sample(rng, 4, 12, 0.2)))
+			mates = append(mates, subj)
+		}
+	}
+	pr := newProbe(probes[0], gl.g)
+	for _, frac := range []float64{0.1, 0.25, 0.5} {
+		cut := gl.coarseCut(pr, false, frac, 30)
+		pass := 0
+		for i := range gl.entries {
+			s := gl.slot2(i)
+			if c2, _ := pr.coarseScore(s[gl.lens[1]:], int(gl.entries[i].ones2)); c2 >= cut {
+				pass++
+			}
+		}
+		if got := float64(pass) / n; got < frac-0.03 || got > frac+0.03 {
+			t.Errorf("fraction %.2f: %.3f of the gallery passes the cut %.4f", frac, got, cut)
+		}
+	}
+	if cut := gl.coarseCut(pr, false, 0.01, 30); cut != -1 {
+		t.Errorf("a cascade keeping 30 of 3000 for a preselection of 30: cut %v, want off (-1)", cut)
+	}
+	if cut := gl.coarseCut(pr, false, 0, 30); cut != -1 {
+		t.Errorf("fraction 0: cut %v, want off", cut)
+	}
+	ctx := context.Background()
+	for i, probe := range probes {
+		full, err := gl.SearchWith(ctx, probe, 1, SearchOptions{Preselect: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		casc, err := gl.SearchWith(ctx, probe, 1, SearchOptions{Preselect: 30, CoarseFraction: 0.25})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if full[0].Subject != mates[i] || casc[0] != full[0] {
+			t.Errorf("probe %d (%s): exhaustive %+v, cascade %+v", i, mates[i], full[0], casc[0])
+		}
+	}
+}
