@@ -114,20 +114,25 @@ func BenchmarkGalleryDedup(b *testing.B) {
 // BenchmarkGalleryDedupRecall reports, over the probes of the dedup
 // gallery, how often each preselection's rank 1 agrees with the
 // exhaustive search's and is the mate (run with -benchtime 1x; the
-// exhaustive searches take seconds each).
+// exhaustive searches take seconds each): by every template, by every
+// template with the level-2 cascade (CoarseFraction 0.25), by
+// representatives.
 func BenchmarkGalleryDedupRecall(b *testing.B) {
 	dedupSetup(b)
 	ctx := context.Background()
 	for i := 0; i < b.N; i++ {
-		var n, agreeT, agreeR, mateT, mateR, mateF float64
+		var n, agreeT, agreeC, agreeR, mateT, mateC, mateR, mateF float64
 		for j, pr := range dedupProbes {
 			for _, p := range pr {
 				full, err1 := dedupGallery.SearchWith(ctx, p, 5, SearchOptions{Preselect: -1})
 				tm, err2 := dedupGallery.SearchWith(ctx, p, 5, SearchOptions{Representatives: -1})
 				rp, err3 := dedupGallery.SearchWith(ctx, p, 5, SearchOptions{Representatives: 1})
-				if err1 != nil || err2 != nil || err3 != nil {
-					b.Fatal(err1, err2, err3)
+				tc, err4 := dedupGallery.SearchWith(ctx, p, 5, SearchOptions{Representatives: -1, CoarseFraction: 0.25})
+				if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
+					b.Fatal(err1, err2, err3, err4)
 				}
+				agreeC += b2f(tc[0] == full[0])
+				mateC += b2f(tc[0].Subject == dedupMates[j])
 				n++
 				agreeT += b2f(tm[0] == full[0])
 				agreeR += b2f(rp[0] == full[0])
@@ -138,9 +143,11 @@ func BenchmarkGalleryDedupRecall(b *testing.B) {
 		}
 		b.ReportMetric(n, "probes")
 		b.ReportMetric(agreeT/n, "agree-templates")
+		b.ReportMetric(agreeC/n, "agree-cascade")
 		b.ReportMetric(agreeR/n, "agree-representatives")
 		b.ReportMetric(mateF/n, "mate-exhaustive")
 		b.ReportMetric(mateT/n, "mate-templates")
+		b.ReportMetric(mateC/n, "mate-cascade")
 		b.ReportMetric(mateR/n, "mate-representatives")
 	}
 }
