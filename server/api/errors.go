@@ -61,6 +61,17 @@ func storeErr(err error, what string) error {
 // errorHandler writes every error as the JSON error body. It is fiber's
 // ErrorHandler, so it also sees fiber's own errors (404, 405, 413).
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	if readTimedOut(c, err) {
+		// No request arrived on the connection within the read timeout
+		// (typically a client's spare keep-alive connection): close it
+		// without an answer, as net/http does. fasthttp would otherwise
+		// send an error response nobody asked for, which clients see as
+		// an unsolicited response on an idle connection.
+		if conn := c.Context().Conn(); conn != nil {
+			conn.Close()
+		}
+		return nil
+	}
 	var ae *apiError
 	var fe *fiber.Error
 	switch {
@@ -83,6 +94,13 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	c.Locals(localsErrCode, ae.detail.Code)
 	return c.Status(ae.status).JSON(apiv1.ErrorBody{Error: ae.detail})
+}
+
+// readTimedOut reports the read timeout fasthttp hits before a request's
+// header was complete: fiber turns it into fiber.ErrRequestTimeout, which no
+// handler returns, and no header was parsed.
+func readTimedOut(c *fiber.Ctx, err error) bool {
+	return errors.Is(err, fiber.ErrRequestTimeout) && len(c.Request().Header.RawHeaders()) == 0
 }
 
 func fiberError(fe *fiber.Error) *apiError {

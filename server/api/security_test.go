@@ -382,3 +382,59 @@ func TestNotReadyWhileLoading(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleConnectionClosedSilently: a connection that sends no request
+// within the read timeout is closed without an answer, as net/http does; an
+// unsolicited "503 timeout" on an idle keep-alive connection made Go
+// clients log "Unsolicited response received on idle HTTP channel". A
+// request that arrives in time is answered as usual.
+func TestIdleConnectionClosedSilently(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.ReadTimeout = 300 * time.Millisecond })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go e.srv.App().Listener(ln)
+	defer e.srv.App().Shutdown()
+
+	idle, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	idle.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := io.ReadAll(idle)
+	if err != nil {
+		t.Fatalf("idle connection: %v after %q", err, got)
+	}
+	if len(got) != 0 {
+		t.Fatalf("idle connection got an unsolicited answer: %q", got)
+	}
+
+	// A header that never completes is dropped the same way.
+	partial, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer partial.Close()
+	fmt.Fprintf(partial, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+	partial.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if got, err := io.ReadAll(partial); err != nil || len(got) != 0 {
+		t.Fatalf("incomplete header: %q, %v", got, err)
+	}
+
+	busy, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	fmt.Fprintf(busy, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(busy), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("healthz on a fresh connection: %d", resp.StatusCode)
+	}
+}

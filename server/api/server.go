@@ -47,6 +47,9 @@ type Config struct {
 
 	// RequestTimeout bounds every request's context; default 10 s.
 	RequestTimeout time.Duration
+	// ReadTimeout bounds the reading of a request, including the wait for
+	// the first request of a new connection; default 30 s.
+	ReadTimeout time.Duration
 	// BodyLimit bounds request bodies by route group, in bytes.
 	BodyLimit BodyLimits
 
@@ -92,6 +95,7 @@ func (c *Config) withDefaults() error {
 	def(&c.SessionIdle, 30*time.Minute)
 	def(&c.CandidateTTL, 2*time.Minute)
 	def(&c.RequestTimeout, 10*time.Second)
+	def(&c.ReadTimeout, 30*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -195,7 +199,7 @@ func New(cfg Config) (*Server, error) {
 		BodyLimit:             cfg.BodyLimit.Bulk,
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
-		ReadTimeout:           30 * time.Second,
+		ReadTimeout:           cfg.ReadTimeout,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
 		ReadBufferSize:        16 << 10,
