@@ -69,6 +69,13 @@ staticcheck ./... || die "staticcheck"
 say "go test -race ./..."
 go test -race -count=1 -timeout 20m ./... || die "go test"
 
+# The matcher's portable kernels: built with -tags purego (what CPUs without
+# AVX-512 and other architectures run) and for arm64, so that a file only
+# those builds compile cannot break unseen.
+say "matcher: portable kernels (-tags purego, GOARCH=arm64 vet)"
+go test -tags purego -count=1 ./matcher/... || die "matcher tests with -tags purego"
+GOARCH=arm64 go vet ./matcher/... || die "go vet GOARCH=arm64 ./matcher/..."
+
 # USB: the real gousb code path against the simulator as an emulated device.
 # Test files that need the emulated device carry the build tag "umockdev".
 usb_pkgs=$(grep -rl --include='*_test.go' '^//go:build.*umockdev' . | xargs -r -n1 dirname | sort -u | tr '\n' ' ')
