@@ -319,6 +319,7 @@ TEXT ·prefetchBytes(SB), NOSPLIT, $0-16
 	MOVQ p+0(FP), AX
 	MOVQ n+8(FP), CX
 	ADDQ AX, CX
+	ANDQ $-64, AX // from the start of the first line
 
 ploop:
 	PREFETCHT0 (AX)
