@@ -81,7 +81,7 @@ func BenchmarkGalleryScan(b *testing.B) {
 		cpuLoop(b, func() {
 			j := i % 1000
 			s := gl.slot2(j)
-			p.preselectScore(s[:gl.lens[1]], s[gl.lens[1]:], int(gl.entries[j].ones1))
+			p.refine1(s[:gl.lens[1]], int(gl.entries[j].ones1), p.coarseBest(s[gl.lens[1]:]))
 			i++
 		})
 	})

@@ -75,31 +75,36 @@ func (p *Probe) level2(r []uint64, buf *[256]int32, visit func(x0, nx, ny int)) 
 	}
 }
 
-// preselectScore is the gallery's preselection score: the best level-2
-// displacement refined at level 1 (its 3 x 3 neighbourhood), scored with
-// Miura's formula at level 1. r1 and r2 are the candidate's level-1 and
-// level-2 crops, ones1 the count of its level-1 crop within the crop
-// columns. On real templates it ranks the full-search winner far higher
-// than the level-2 score alone (docs/template-format.md).
-func (p *Probe) preselectScore(r1, r2 []uint64, ones1 int) float64 {
+// The gallery's preselection score is refine1(r1, ones1, coarseBest(r2)):
+// the best level-2 displacement refined at level 1 (its 3 x 3
+// neighbourhood), scored with Miura's formula at level 1. r1 and r2 are
+// the candidate's level-1 and level-2 crops, ones1 and ones2 the counts of
+// its level-1 and level-2 crops within the crop columns. On real templates
+// it ranks the full-search winner far higher than the level-2 score alone
+// (docs/template-format.md), which the opt-in cascade uses only as a
+// first stage (coarseScore).
+
+// coarseBest returns the level-2 displacement with the largest overlap.
+func (p *Probe) coarseBest(r2 []uint64) shift {
 	var top2 [maxKeep2]shift
 	p.coarseTop(r2, &top2, 1)
-	return p.refine1(r1, ones1, top2[0])
+	return top2[0]
 }
 
-// coarseScore is the level-2 score of the cascade's first stage: Miura's
-// formula at the level-2 displacement with the largest overlap, which it
-// returns for refine1. ones2 is the count of the candidate's level-2 crop
-// within the crop columns.
-func (p *Probe) coarseScore(r2 []uint64, ones2 int) (float64, shift) {
-	var top2 [maxKeep2]shift
-	p.coarseTop(r2, &top2, 1)
-	s, l := top2[0], &p.g.lv[2]
-	den := ones2 + int(p.lv[2].ones[(s.dy+l.dy)*(2*l.dx+1)+s.dx+l.dx])
+// coarseScore is Miura's formula at the level-2 displacement s.
+func (p *Probe) coarseScore(s shift, ones2 int) float64 {
+	return p.levelScore(2, s, ones2)
+}
+
+// levelScore is Miura's formula at displacement s of level li, for a
+// candidate crop with ones set bits within the crop columns.
+func (p *Probe) levelScore(li int, s shift, ones int) float64 {
+	l := &p.g.lv[li]
+	den := ones + int(p.lv[li].ones[(s.dy+l.dy)*(2*l.dx+1)+s.dx+l.dx])
 	if den == 0 {
-		return 0, s
+		return 0
 	}
-	return float64(s.nm) / float64(den), s
+	return float64(s.nm) / float64(den)
 }
 
 // refine1 is the preselection score from the best level-2 displacement s.
@@ -110,12 +115,7 @@ func (p *Probe) refine1(r1 []uint64, ones1 int, s shift) float64 {
 			best = s
 		}
 	})
-	l := &p.g.lv[1]
-	den := ones1 + int(p.lv[1].ones[(best.dy+l.dy)*(2*l.dx+1)+best.dx+l.dx])
-	if den == 0 {
-		return 0
-	}
-	return float64(best.nm) / float64(den)
+	return p.levelScore(1, best, ones1)
 }
 
 // coarseTop returns the best keep displacements of level 2 in top, the

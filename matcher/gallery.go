@@ -496,8 +496,8 @@ func (gl *Gallery) searchPreselect(ctx context.Context, p *Probe, k, m int, reps
 				prefetch(gl.slot2(j))
 			}
 			s := gl.slot2(i)
-			c2, best := p.coarseScore(s[l1:], int(e.ones2))
-			if c2 < cut {
+			best := p.coarseBest(s[l1:])
+			if cut >= 0 && p.coarseScore(best, int(e.ones2)) < cut {
 				continue
 			}
 			h.push(m, scored{p.refine1(s[:l1], int(e.ones1), best), int32(i)})
@@ -565,8 +565,7 @@ func (gl *Gallery) coarseCut(p *Probe, reps bool, fraction float64, m int) float
 			continue
 		}
 		s := gl.slot2(i)
-		c2, _ := p.coarseScore(s[l1:], int(e.ones2))
-		sample = append(sample, c2)
+		sample = append(sample, p.coarseScore(p.coarseBest(s[l1:]), int(e.ones2)))
 	}
 	if len(sample) == 0 {
 		return -1

@@ -174,7 +174,7 @@ func TestKernelsSameScores(t *testing.T) {
 				pr.gl.candAt(i, &c)
 				s := pr.gl.slot2(i)
 				out = append(out, pr.probe.scoreCoarseToFine(&c),
-					pr.probe.preselectScore(s[:pr.gl.lens[1]], s[pr.gl.lens[1]:], int(pr.gl.entries[i].ones1)))
+					pr.probe.refine1(s[:pr.gl.lens[1]], int(pr.gl.entries[i].ones1), pr.probe.coarseBest(s[pr.gl.lens[1]:])))
 			}
 		}
 		return out
