@@ -13,19 +13,19 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 )
 
-// APIServer is the Server the daemon uses in production: the central
+// ServerClient is the Server the daemon uses in production: the central
 // server's API v1 through apiv1.Client, every kiosk request signed with the
 // kiosk's Ed25519 key.
-type APIServer struct {
+type ServerClient struct {
 	C *apiv1.Client
 }
 
-// NewAPIServer returns a client of the server at base.
-func NewAPIServer(base, kioskID string, key []byte, hc *http.Client) *APIServer {
+// NewServerClient returns a client of the server at base.
+func NewServerClient(base, kioskID string, key []byte, hc *http.Client) *ServerClient {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &APIServer{C: &apiv1.Client{BaseURL: base, HTTP: hc, KioskID: kioskID, KioskKey: key}}
+	return &ServerClient{C: &apiv1.Client{BaseURL: base, HTTP: hc, KioskID: kioskID, KioskKey: key}}
 }
 
 // mapErr turns API errors into the session's sentinels: an outage (no
@@ -83,13 +83,13 @@ func (e *APIError) Unwrap() error { return e.Kind }
 
 // Ping implements Server (the signed catalogue call proves both the
 // network and this kiosk's registration).
-func (a *APIServer) Ping(ctx context.Context) error {
+func (a *ServerClient) Ping(ctx context.Context) error {
 	_, err := a.C.Services(ctx)
 	return mapErr(err)
 }
 
 // Nonce implements Server.
-func (a *APIServer) Nonce(ctx context.Context) ([32]byte, error) {
+func (a *ServerClient) Nonce(ctx context.Context) ([32]byte, error) {
 	var n [32]byte
 	r, err := a.C.Nonce(ctx)
 	if err != nil {
@@ -127,7 +127,7 @@ func captureToAPI(s session.Sample, finger string) apiv1.Capture {
 }
 
 // Verify implements Server.
-func (a *APIServer) Verify(ctx context.Context, c session.Card, s session.Sample) (session.Resident, string, error) {
+func (a *ServerClient) Verify(ctx context.Context, c session.Card, s session.Sample) (session.Resident, string, error) {
 	r, err := a.C.Verify(ctx, &apiv1.VerifyRequest{Card: CardToAPI(c), Capture: captureToAPI(s, s.Finger)})
 	if err != nil {
 		return session.Resident{}, "", mapErr(err)
@@ -140,7 +140,7 @@ func svcFromAPI(s apiv1.Service) session.Service {
 }
 
 // Services implements Server.
-func (a *APIServer) Services(ctx context.Context) ([]session.Service, error) {
+func (a *ServerClient) Services(ctx context.Context) ([]session.Service, error) {
 	l, err := a.C.Services(ctx)
 	if err != nil {
 		return nil, mapErr(err)
@@ -153,7 +153,7 @@ func (a *APIServer) Services(ctx context.Context) ([]session.Service, error) {
 }
 
 // Form implements Server.
-func (a *APIServer) Form(ctx context.Context, token string, svc session.Service) (session.Form, error) {
+func (a *ServerClient) Form(ctx context.Context, token string, svc session.Service) (session.Form, error) {
 	f, err := a.C.Form(ctx, token, svc.Code)
 	if err != nil {
 		return session.Form{Service: svc}, mapErr(err)
@@ -184,7 +184,7 @@ func choicesOf(fd apiv1.FormField) []string {
 }
 
 // Submit implements Server.
-func (a *APIServer) Submit(ctx context.Context, token, key string, f session.Form) (session.Receipt, error) {
+func (a *ServerClient) Submit(ctx context.Context, token, key string, f session.Form) (session.Receipt, error) {
 	vals := map[string]string{}
 	for _, fd := range f.Fields {
 		vals[fd.Key] = fd.Value
@@ -205,7 +205,7 @@ func filingRef(f *apiv1.Filing) string {
 }
 
 // Filings implements Server.
-func (a *APIServer) Filings(ctx context.Context, token string) ([]session.Filing, error) {
+func (a *ServerClient) Filings(ctx context.Context, token string) ([]session.Filing, error) {
 	l, err := a.C.Status(ctx, token)
 	if err != nil {
 		return nil, mapErr(err)
@@ -220,7 +220,7 @@ func (a *APIServer) Filings(ctx context.Context, token string) ([]session.Filing
 }
 
 // Login implements Server.
-func (a *APIServer) Login(ctx context.Context, user, pw string) (session.StaffSession, error) {
+func (a *ServerClient) Login(ctx context.Context, user, pw string) (session.StaffSession, error) {
 	s, err := a.C.Login(ctx, user, pw)
 	if err != nil {
 		return session.StaffSession{}, mapErr(err)
@@ -229,7 +229,7 @@ func (a *APIServer) Login(ctx context.Context, user, pw string) (session.StaffSe
 }
 
 // Enrol implements Server.
-func (a *APIServer) Enrol(ctx context.Context, staffToken string, c session.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error) {
+func (a *ServerClient) Enrol(ctx context.Context, staffToken string, c session.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error) {
 	req := &apiv1.EnrolRequest{Card: CardToAPI(c)}
 	if overrideCase != "" {
 		id, err := strconv.ParseInt(overrideCase, 10, 64)
@@ -257,9 +257,9 @@ func (a *APIServer) Enrol(ctx context.Context, staffToken string, c session.Card
 }
 
 // OverrideCase implements Server.
-func (a *APIServer) OverrideCase(ctx context.Context, supervisorToken, caseID, reason string) error {
+func (a *ServerClient) OverrideCase(ctx context.Context, supervisorToken, caseID, reason string) error {
 	err := a.C.WithStaff(supervisorToken).Do(ctx, http.MethodPost, apiv1.PathCases+"/"+url.PathEscape(caseID)+"/override", apiv1.CaseDecision{Reason: reason}, nil)
 	return mapErr(err)
 }
 
-var _ Server = (*APIServer)(nil)
+var _ Server = (*ServerClient)(nil)

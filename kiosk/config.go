@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"net/url"
@@ -20,12 +19,13 @@ import (
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
 )
 
-// Config is the daemon's configuration. It is read from an optional JSON
-// file (-config), then VEINKIOSK_* environment variables, then flags; a
-// later source overrides an earlier one.
+// Config is the daemon's configuration. The command fills it (cmd/kioskd
+// reads an optional JSON file, then VEINKIOSK_* environment variables, then
+// flags; a later source overrides an earlier one) and calls Validate; the
+// JSON field names are the file's keys.
 type Config struct {
 	ReaderPort  string `json:"reader_port"`  // serial port of the ID-card reader, e.g. /dev/ttyUSB0
-	ScannerSpec string `json:"scanner"`      // "usb", "serial:/dev/ttyACM0" or "sim"
+	ScannerSpec string `json:"scanner"`      // a veinscan device spec the program has a transport for: "usb", "serial:/dev/ttyACM0", ...
 	ServerURL   string `json:"server_url"`   // central server base URL
 	KeyFile     string `json:"key_file"`     // the kiosk's Ed25519 private key
 	KioskID     string `json:"kiosk_id"`     // as registered at the server
@@ -90,174 +90,78 @@ func DefaultConfig() Config {
 // ErrConfig is wrapped by every configuration error.
 var ErrConfig = errors.New("kiosk: configuration")
 
-// LoadConfig builds the configuration from args (without the program name)
-// and the environment (getenv, usually os.Getenv).
-func LoadConfig(args []string, getenv func(string) string) (Config, error) {
-	cfg := DefaultConfig()
-	fs := flag.NewFlagSet("kioskd", flag.ContinueOnError)
-	fs.SetOutput(new(strings.Builder))
-	file := fs.String("config", getenv("VEINKIOSK_CONFIG"), "JSON configuration file (env VEINKIOSK_CONFIG)")
-	var f Config
-	fs.StringVar(&f.ReaderPort, "reader", "", "ID-card reader serial port, e.g. /dev/ttyUSB0 (env VEINKIOSK_READER)")
-	fs.StringVar(&f.ScannerSpec, "scanner", "", `finger-vein scanner: "usb", "serial:PATH" or "sim" (env VEINKIOSK_SCANNER)`)
-	fs.StringVar(&f.ServerURL, "server", "", "central server URL (env VEINKIOSK_SERVER)")
-	fs.StringVar(&f.KeyFile, "key", "", "kiosk Ed25519 private key file, PEM PKCS#8 (env VEINKIOSK_KEY)")
-	fs.StringVar(&f.KioskID, "kiosk-id", "", "kiosk id registered at the server (env VEINKIOSK_KIOSK_ID)")
-	fs.StringVar(&f.StationID, "station", "", "service station id (env VEINKIOSK_STATION)")
-	fs.StringVar(&f.Lang, "lang", "", "UI language: zh or en (env VEINKIOSK_LANG)")
-	fs.StringVar(&f.Listen, "listen", "", "UI listen address, loopback (env VEINKIOSK_LISTEN)")
-	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (env VEINKIOSK_LOG_LEVEL)")
-	fs.BoolVar(&f.AllowRemote, "allow-remote", false, "allow a non-loopback listen address (env VEINKIOSK_ALLOW_REMOTE)")
-	fs.IntVar(&f.MaxTries, "max-tries", 0, "finger attempts per session (env VEINKIOSK_MAX_TRIES)")
-	idle := fs.Duration("idle-timeout", 0, "walk-away timeout (env VEINKIOSK_IDLE_TIMEOUT)")
-	capt := fs.Duration("capture-timeout", 0, "how long one capture waits for a finger (env VEINKIOSK_CAPTURE_TIMEOUT)")
-	if err := fs.Parse(args); err != nil {
-		return cfg, fmt.Errorf("%w: %v\n%s", ErrConfig, err, usage(fs))
-	}
-	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("%w: unexpected argument %q", ErrConfig, fs.Arg(0))
-	}
-	if *file != "" {
-		b, err := os.ReadFile(*file)
-		if err != nil {
-			return cfg, fmt.Errorf("%w: %v", ErrConfig, err)
-		}
-		dec := json.NewDecoder(strings.NewReader(string(b)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&cfg); err != nil {
-			return cfg, fmt.Errorf("%w: %s: %v", ErrConfig, *file, err)
-		}
-	}
-	// Environment.
-	envs := []struct {
-		name string
-		dst  *string
-	}{
-		{"VEINKIOSK_READER", &cfg.ReaderPort}, {"VEINKIOSK_SCANNER", &cfg.ScannerSpec},
-		{"VEINKIOSK_SERVER", &cfg.ServerURL}, {"VEINKIOSK_KEY", &cfg.KeyFile},
-		{"VEINKIOSK_KIOSK_ID", &cfg.KioskID}, {"VEINKIOSK_STATION", &cfg.StationID},
-		{"VEINKIOSK_LANG", &cfg.Lang}, {"VEINKIOSK_LISTEN", &cfg.Listen},
-		{"VEINKIOSK_LOG_LEVEL", &cfg.LogLevel},
-	}
-	for _, e := range envs {
-		if v := getenv(e.name); v != "" {
-			*e.dst = v
-		}
-	}
-	if v := getenv("VEINKIOSK_ALLOW_REMOTE"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return cfg, fmt.Errorf("%w: VEINKIOSK_ALLOW_REMOTE=%q: want true or false", ErrConfig, v)
-		}
-		cfg.AllowRemote = b
-	}
-	if v := getenv("VEINKIOSK_MAX_TRIES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return cfg, fmt.Errorf("%w: VEINKIOSK_MAX_TRIES=%q: want a number", ErrConfig, v)
-		}
-		cfg.MaxTries = n
-	}
-	for _, e := range []struct {
-		name string
-		dst  *Duration
-	}{{"VEINKIOSK_IDLE_TIMEOUT", &cfg.IdleTimeout}, {"VEINKIOSK_CAPTURE_TIMEOUT", &cfg.CaptureTimeout}} {
-		if v := getenv(e.name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return cfg, fmt.Errorf("%w: %s=%q: want a duration such as 90s", ErrConfig, e.name, v)
-			}
-			*e.dst = Duration(d)
-		}
-	}
-	// Flags win.
-	fs.Visit(func(fl *flag.Flag) {
-		switch fl.Name {
-		case "reader":
-			cfg.ReaderPort = f.ReaderPort
-		case "scanner":
-			cfg.ScannerSpec = f.ScannerSpec
-		case "server":
-			cfg.ServerURL = f.ServerURL
-		case "key":
-			cfg.KeyFile = f.KeyFile
-		case "kiosk-id":
-			cfg.KioskID = f.KioskID
-		case "station":
-			cfg.StationID = f.StationID
-		case "lang":
-			cfg.Lang = f.Lang
-		case "listen":
-			cfg.Listen = f.Listen
-		case "log-level":
-			cfg.LogLevel = f.LogLevel
-		case "allow-remote":
-			cfg.AllowRemote = f.AllowRemote
-		case "max-tries":
-			cfg.MaxTries = f.MaxTries
-		case "idle-timeout":
-			cfg.IdleTimeout = Duration(*idle)
-		case "capture-timeout":
-			cfg.CaptureTimeout = Duration(*capt)
-		}
-	})
-	return cfg, cfg.Validate()
-}
-
-func usage(fs *flag.FlagSet) string {
-	var b strings.Builder
-	fs.SetOutput(&b)
-	fs.PrintDefaults()
-	return b.String()
-}
-
-// Validate checks the configuration and explains every problem found.
+// Validate checks the configuration: a table of checks, every problem
+// reported together. The command that filled the Config (cmd/kioskd:
+// file, environment, flags) calls it before handing the Config over.
 func (c Config) Validate() error {
+	listenHost, _, listenErr := net.SplitHostPort(c.Listen)
+	listenIP := net.ParseIP(listenHost)
+	u, urlErr := url.Parse(c.ServerURL)
+	checks := []struct {
+		bad bool
+		msg string
+	}{
+		{c.ReaderPort == "", "reader port is not set: give -reader /dev/ttyUSB0 (or VEINKIOSK_READER)"},
+		{!validScannerSpec(c.ScannerSpec), fmt.Sprintf(`scanner %q: use "usb", "usb:VID:PID", "serial:/dev/PATH" or another registered transport`, c.ScannerSpec)},
+		{c.ServerURL == "" || urlErr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "",
+			fmt.Sprintf("server URL %q: give the central server's base URL, e.g. -server https://centrald.example:8443", c.ServerURL)},
+		{c.KeyFile == "", "kiosk key file is not set: give -key /etc/veinkiosk/kiosk.key (Ed25519, PEM PKCS#8)"},
+		{c.KioskID == "", "kiosk id is not set: give -kiosk-id as registered at the server"},
+		{len(c.KioskID) > 64, "kiosk id is longer than 64 characters"},
+		{c.StationID == "", "station id is not set: give -station"},
+		{c.Lang != "zh" && c.Lang != "en", fmt.Sprintf("language %q: use zh or en", c.Lang)},
+		{listenErr != nil, fmt.Sprintf("listen address %q: want host:port, e.g. 127.0.0.1:8090", c.Listen)},
+		{listenErr == nil && !c.AllowRemote && listenHost != "localhost" && (listenIP == nil || !listenIP.IsLoopback()),
+			fmt.Sprintf("listen address %q is not loopback: the UI is for the kiosk's own browser (set allow_remote to override)", c.Listen)},
+		{!validLevel(c.LogLevel), fmt.Sprintf("log level %q: use debug, info, warn or error", c.LogLevel)},
+		{c.MaxTries < 1 || c.MaxTries > 10, fmt.Sprintf("max tries %d: use 1 to 10", c.MaxTries)},
+		{c.EnrolMinQuality < 0 || c.EnrolMinQuality > 100, fmt.Sprintf("enrol_min_quality %d: use 0 to 100", c.EnrolMinQuality)},
+		{time.Duration(c.IdleTimeout) < 10*time.Second, fmt.Sprintf("idle timeout %s is too short (at least 10s)", time.Duration(c.IdleTimeout))},
+		{time.Duration(c.ReceiptTimeout) < 5*time.Second, fmt.Sprintf("receipt timeout %s is too short (at least 5s)", time.Duration(c.ReceiptTimeout))},
+		{time.Duration(c.StaffTimeout) < 30*time.Second, fmt.Sprintf("staff timeout %s is too short (at least 30s)", time.Duration(c.StaffTimeout))},
+		{time.Duration(c.CaptureTimeout) < time.Second, fmt.Sprintf("capture timeout %s is too short (at least 1s)", time.Duration(c.CaptureTimeout))},
+		{time.Duration(c.ServerTimeout) < time.Second, fmt.Sprintf("server timeout %s is too short (at least 1s)", time.Duration(c.ServerTimeout))},
+	}
 	var probs []string
-	check := func(bad bool, format string, a ...any) {
-		if bad {
-			probs = append(probs, fmt.Sprintf(format, a...))
+	for _, ch := range checks {
+		if ch.bad {
+			probs = append(probs, ch.msg)
 		}
 	}
-	check(c.ReaderPort == "", "reader port is not set: give -reader /dev/ttyUSB0 (or VEINKIOSK_READER)")
-	check(!validScannerSpec(c.ScannerSpec), `scanner %q: use "usb", "serial:/dev/PATH" or "sim"`, c.ScannerSpec)
-	if u, err := url.Parse(c.ServerURL); c.ServerURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		check(true, "server URL %q: give the central server's base URL, e.g. -server https://centrald.example:8443", c.ServerURL)
-	}
-	check(c.KeyFile == "", "kiosk key file is not set: give -key /etc/veinkiosk/kiosk.key (Ed25519, PEM PKCS#8)")
-	check(c.KioskID == "", "kiosk id is not set: give -kiosk-id as registered at the server")
-	check(len(c.KioskID) > 64, "kiosk id is longer than 64 characters")
-	check(c.StationID == "", "station id is not set: give -station")
-	check(c.Lang != "zh" && c.Lang != "en", "language %q: use zh or en", c.Lang)
-	if host, _, err := net.SplitHostPort(c.Listen); err != nil {
-		check(true, "listen address %q: want host:port, e.g. 127.0.0.1:8090", c.Listen)
-	} else if !c.AllowRemote {
-		ip := net.ParseIP(host)
-		check(host != "localhost" && (ip == nil || !ip.IsLoopback()),
-			"listen address %q is not loopback: the UI is for the kiosk's own browser (set allow_remote to override)", c.Listen)
-	}
-	check(!validLevel(c.LogLevel), "log level %q: use debug, info, warn or error", c.LogLevel)
-	check(c.MaxTries < 1 || c.MaxTries > 10, "max tries %d: use 1 to 10", c.MaxTries)
-	check(c.EnrolMinQuality < 0 || c.EnrolMinQuality > 100, "enrol_min_quality %d: use 0 to 100", c.EnrolMinQuality)
-	check(time.Duration(c.IdleTimeout) < 10*time.Second, "idle timeout %s is too short (at least 10s)", time.Duration(c.IdleTimeout))
-	check(time.Duration(c.ReceiptTimeout) < 5*time.Second, "receipt timeout %s is too short (at least 5s)", time.Duration(c.ReceiptTimeout))
-	check(time.Duration(c.StaffTimeout) < 30*time.Second, "staff timeout %s is too short (at least 30s)", time.Duration(c.StaffTimeout))
-	check(time.Duration(c.CaptureTimeout) < time.Second, "capture timeout %s is too short (at least 1s)", time.Duration(c.CaptureTimeout))
-	check(time.Duration(c.ServerTimeout) < time.Second, "server timeout %s is too short (at least 1s)", time.Duration(c.ServerTimeout))
 	if len(probs) == 0 {
 		return nil
 	}
 	return fmt.Errorf("%w:\n  - %s", ErrConfig, strings.Join(probs, "\n  - "))
 }
 
+// validScannerSpec accepts NAME or NAME:ARG device specs (the program
+// decides which transports exist); serial and usb arguments are checked.
 func validScannerSpec(s string) bool {
+	name, arg, hasArg := strings.Cut(s, ":")
 	switch {
-	case s == "usb", s == "sim":
-		return true
-	case strings.HasPrefix(s, "serial:"):
-		return len(s) > len("serial:")
+	case name == "" || strings.ContainsAny(name, " /"):
+		return false
+	case name == "serial":
+		return arg != ""
+	case name == "usb" && hasArg:
+		_, err := parseUSBID(arg)
+		return err == nil
 	}
-	return false
+	return !hasArg || arg != ""
+}
+
+// parseUSBID checks a hexadecimal VID:PID without linking the driver.
+func parseUSBID(s string) ([2]uint16, error) {
+	v, p, ok := strings.Cut(s, ":")
+	if !ok {
+		return [2]uint16{}, errors.New("want VID:PID")
+	}
+	vi, err1 := strconv.ParseUint(v, 16, 16)
+	pi, err2 := strconv.ParseUint(p, 16, 16)
+	if err1 != nil || err2 != nil {
+		return [2]uint16{}, errors.New("want hexadecimal VID:PID")
+	}
+	return [2]uint16{uint16(vi), uint16(pi)}, nil
 }
 
 func validLevel(s string) bool {

@@ -8,25 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
-func TestLoadConfigPrecedence(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "kiosk.json")
-	os.WriteFile(file, []byte(`{"reader_port":"/dev/ttyS0","scanner":"usb","server_url":"http://file:1","key_file":"k","kiosk_id":"file-id","station_id":"st","idle_timeout":"45s"}`), 0o600)
-	cfg, err := LoadConfig([]string{"-config", file, "-kiosk-id", "flag-id"}, env(map[string]string{
-		"VEINKIOSK_KIOSK_ID": "env-id", "VEINKIOSK_SERVER": "https://env:8443", "VEINKIOSK_LANG": "en",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg.KioskID != "flag-id" || cfg.ServerURL != "https://env:8443" || cfg.ReaderPort != "/dev/ttyS0" || cfg.Lang != "en" || time.Duration(cfg.IdleTimeout) != 45*time.Second {
-		t.Fatalf("precedence wrong: %+v", cfg)
-	}
-}
 
 func TestValidateExplains(t *testing.T) {
 	cfg := DefaultConfig()
@@ -45,6 +29,20 @@ func TestValidateExplains(t *testing.T) {
 	cfg.AllowRemote = true
 	if strings.Contains(cfg.Validate().Error(), "loopback") {
 		t.Error("allow_remote ignored")
+	}
+}
+
+func TestValidateScannerSpec(t *testing.T) {
+	for spec, ok := range map[string]bool{
+		"usb": true, "usb:1209:0001": true, "serial:/dev/ttyACM0": true, "sim": true,
+		"": false, "serial:": false, "usb:zz": false, "usb:1209": false, ":x": false, "a b": false,
+	} {
+		cfg := DefaultConfig()
+		cfg.ScannerSpec = spec
+		got := !strings.Contains(cfg.Validate().Error(), "scanner ")
+		if got != ok {
+			t.Errorf("scanner %q accepted %v, want %v", spec, got, ok)
+		}
 	}
 }
 

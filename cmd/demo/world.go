@@ -16,6 +16,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan"
 	"github.com/qingshan-gov/veinkiosk/kiosk"
+	"github.com/qingshan-gov/veinkiosk/kiosk/hwdev"
 	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/server/api"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
@@ -301,9 +302,9 @@ func (w *world) startKiosk(ctx context.Context, say func(string, ...any)) error 
 	w.daemon = kiosk.New(kiosk.Options{
 		Config: cfg,
 		// The simulator's pty path changes when it is replugged.
-		OpenReader:  func(ctx context.Context) (kiosk.CardReader, error) { return kiosk.OpenIDCardReader(id.Path())(ctx) },
-		OpenScanner: kiosk.OpenVeinScanner("sim", nil),
-		Server:      kiosk.NewAPIServer(w.serverURL, kioskID, priv, nil),
+		OpenReader:  func(ctx context.Context) (kiosk.CardReader, error) { return hwdev.OpenIDCardReader(id.Path())(ctx) },
+		OpenScanner: hwdev.OpenVeinScanner("sim", nil),
+		Server:      kiosk.NewServerClient(w.serverURL, kioskID, priv, nil),
 		Extractor:   kiosk.MatcherExtractor{},
 		Logger:      w.log,
 	})

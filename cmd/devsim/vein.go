@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/simulators/veinsim"
-	"github.com/qingshan-gov/veinkiosk/simulators/veinsim/umockusb"
 )
 
 func init() {
@@ -41,12 +40,21 @@ type veinConfig struct {
 	firstResident string // of the deck, for the hint
 }
 
+// attachUSB emulates dev as a USB device under umockdev and returns the
+// environment that lets other programs open it, its device node and how
+// to remove the testbed. It is set only in devsim built with -tags
+// umockdev (vein_umockdev.go): the emulation links libumockdev through cgo,
+// which "devsim idcard" and "devsim vein --serial" do not need.
+var attachUSB func(dev *veinsim.Device) (env, devNode string, remove func(), err error)
+
+var errNoUSBEmulation = errors.New("--usb needs devsim built with USB emulation: sudo apt install umockdev libumockdev-dev pkg-config, then run it under umockdev-wrapper: umockdev-wrapper go run -tags umockdev ./cmd/devsim vein --usb")
+
 func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("devsim vein", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c veinConfig
 	fs.BoolVar(&c.serial, "serial", false, "serve the scanner on a pseudo-terminal and print its path (the driver opens serial:PATH)")
-	fs.BoolVar(&c.usb, "usb", false, "emulate the scanner as USB device 1209:0001 with umockdev and print the environment that lets other programs open it")
+	fs.BoolVar(&c.usb, "usb", false, "emulate the scanner as USB device 1209:0001 with umockdev and print the environment that lets other programs open it (devsim built with -tags umockdev)")
 	fs.StringVar(&c.control, "control", "127.0.0.1:0", "loopback address of the HTTP control channel (empty: none)")
 	fs.StringVar(&c.deckPath, "deck", "", "resident deck JSON file (default: the generated deck of --seed and --residents)")
 	fs.Int64Var(&c.deckSeed, "seed", veinsim.DefaultDeckSeed, "seed of the generated resident deck (devsim idcard's default is the same)")
@@ -96,15 +104,17 @@ func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "devsim vein: conformance without an operator: veinctl scanner conformance --device DEVICE --maker-key sim --sim-control http://%s\n", ln.Addr())
 	}
 	if c.usb {
-		emu, err := umockusb.Attach(dev)
+		if attachUSB == nil {
+			return errNoUSBEmulation
+		}
+		env, devNode, remove, err := attachUSB(dev)
 		if err != nil {
 			return err
 		}
-		defer umockusb.RemoveTestbed()
-		env := fmt.Sprintf("UMOCKDEV_DIR=%s LD_PRELOAD=libumockdev-preload.so.0", emu.TestbedDir())
+		defer remove()
 		fmt.Fprintln(stdout, env)
-		fmt.Fprintf(stderr, "devsim vein: scanner %s emulated as USB %04x:%04x at %s; open it with\n  %s go run ./cmd/veinctl scanner info --device usb\n",
-			c.serialNo, veinsim.USBVendorID, veinsim.USBProductID, emu.DevNode, env)
+		fmt.Fprintf(stderr, "devsim vein: scanner %s emulated as USB %04x:%04x at %s; open it with\n  %s go run -tags usb ./cmd/veinctl scanner info --device usb\n",
+			c.serialNo, veinsim.USBVendorID, veinsim.USBProductID, devNode, env)
 		if !c.serial {
 			<-ctx.Done()
 			return ctx.Err()

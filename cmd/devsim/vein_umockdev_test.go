@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan"
+	_ "github.com/qingshan-gov/veinkiosk/devices/veinscan/usb" // the transport under test
 	"github.com/qingshan-gov/veinkiosk/simulators/veinsim/umockusb"
 )
 

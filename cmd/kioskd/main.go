@@ -5,13 +5,19 @@
 //	kioskd -reader /dev/ttyUSB0 -scanner usb -server https://centrald:8443 \
 //	       -key /etc/veinkiosk/kiosk.key -kiosk-id qs-01 -station qingshan-01
 //
-// With -scanner sim the daemon embeds the scanner simulator (for
-// development) and serves its control API on -sim-control.
+// kioskd drives real devices only: it links the USB transport
+// (devices/veinscan/usb: cgo and libusb-1.0, so build it after
+// "apt install pkg-config libusb-1.0-0-dev") and no simulator. To develop
+// without hardware, run the devices as simulators on pseudo-terminals
+// (go run ./cmd/devsim idcard; go run ./cmd/devsim vein --serial) and give
+// -reader /dev/pts/N -scanner serial:/dev/pts/M, or run the whole service
+// with go run ./cmd/demo.
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,9 +27,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/qingshan-gov/veinkiosk/devices/veinscan"
+	_ "github.com/qingshan-gov/veinkiosk/devices/veinscan/usb" // the "usb" scanner transport
 	"github.com/qingshan-gov/veinkiosk/kiosk"
-	"github.com/qingshan-gov/veinkiosk/simulators/veinsim"
+	"github.com/qingshan-gov/veinkiosk/kiosk/hwdev"
 )
 
 func main() {
@@ -37,33 +43,10 @@ func main() {
 }
 
 func run(args []string) error {
-	// -sim-control is kioskd's own flag, split off before the kiosk config.
-	simControl := "127.0.0.1:8091"
-	var rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "-sim-control" || a == "--sim-control":
-			if i+1 >= len(args) {
-				return fmt.Errorf("%w: -sim-control needs an address", kiosk.ErrConfig)
-			}
-			simControl = args[i+1]
-			i++
-		case len(a) > 13 && (a[:13] == "-sim-control=" || a[:14] == "--sim-control="):
-			simControl = a[len("-sim-control="):]
-			if a[1] == '-' {
-				simControl = a[len("--sim-control="):]
-			}
-		case a == "-h" || a == "-help" || a == "--help":
-			_, err := kiosk.LoadConfig([]string{"-help"}, func(string) string { return "" })
-			fmt.Fprintln(os.Stderr, err)
-			fmt.Fprintln(os.Stderr, "  -sim-control string\n    \tcontrol API of the embedded scanner simulator with -scanner sim (default 127.0.0.1:8091)")
-			return nil
-		default:
-			rest = append(rest, a)
-		}
+	cfg, err := parseConfig(args, os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
-	cfg, err := kiosk.LoadConfig(rest, os.Getenv)
 	if err != nil {
 		return err
 	}
@@ -79,27 +62,11 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if cfg.ScannerSpec == "sim" {
-		dev, err := veinsim.New(veinsim.Config{})
-		if err != nil {
-			return err
-		}
-		veinscan.RegisterTransport("sim", func(ctx context.Context, arg string, _ *veinscan.Options) (veinscan.Conn, error) {
-			return dev.Connect()
-		})
-		ln, err := net.Listen("tcp", simControl)
-		if err != nil {
-			return fmt.Errorf("scanner simulator control: %w", err)
-		}
-		go http.Serve(ln, dev.Handler())
-		log.Info("scanner simulator", "control", "http://"+ln.Addr().String())
-	}
-
 	d := kiosk.New(kiosk.Options{
 		Config:      cfg,
-		OpenReader:  kiosk.OpenIDCardReader(cfg.ReaderPort),
-		OpenScanner: kiosk.OpenVeinScanner(cfg.ScannerSpec, nil),
-		Server:      kiosk.NewAPIServer(cfg.ServerURL, cfg.KioskID, key, nil),
+		OpenReader:  hwdev.OpenIDCardReader(cfg.ReaderPort),
+		OpenScanner: hwdev.OpenVeinScanner(cfg.ScannerSpec, nil),
+		Server:      kiosk.NewServerClient(cfg.ServerURL, cfg.KioskID, key, nil),
 		Extractor:   kiosk.MatcherExtractor{},
 		Logger:      log,
 	})

@@ -23,6 +23,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/conformance"
+	_ "github.com/qingshan-gov/veinkiosk/devices/veinscan/usb" // the transport under test
 	"github.com/qingshan-gov/veinkiosk/simulators/veinsim"
 	"github.com/qingshan-gov/veinkiosk/simulators/veinsim/umockusb"
 )

@@ -9,71 +9,11 @@ import (
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/devices/serialport"
-	"github.com/qingshan-gov/veinkiosk/devices/veinscan/usb"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
 )
 
-// USBID is a USB vendor and product ID.
-type USBID = usb.ID
-
-// KnownUSBIDs are the VID:PIDs "usb" looks for by default (pid.codes'
-// 1209:0001 test PID, used by the simulator and development boards).
-var KnownUSBIDs = usb.Known
-
-// ParseUSBID parses "VVVV:PPPP" (hexadecimal).
-func ParseUSBID(s string) (USBID, error) { return usb.ParseID(s) }
-
-// UdevRule returns the udev rule that grants access to scanners with ids.
-func UdevRule(ids []USBID) string { return usb.UdevRule(ids) }
-
-// USBDevice describes an attached USB scanner (see Discover).
-type USBDevice = usb.Device
-
-// Discover lists attached USB scanners with one of the IDs (nil:
-// KnownUSBIDs), including those this user cannot open (Usable false,
-// Problem says why). Without USB support built in it fails with
-// ErrUnsupported.
-func Discover(ids []USBID) ([]USBDevice, error) {
-	if ids == nil {
-		ids = KnownUSBIDs
-	}
-	d, err := usb.Discover(ids)
-	if errors.Is(err, usb.ErrNoCgo) {
-		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
-	}
-	return d, err
-}
-
 func init() {
-	RegisterTransport("usb", openUSB)
 	RegisterTransport("serial", openSerial)
-}
-
-// openUSB handles "usb" and "usb:VID:PID".
-func openUSB(ctx context.Context, arg string, o *Options) (Conn, error) {
-	ids := o.USBIDs
-	if ids == nil {
-		ids = KnownUSBIDs
-	}
-	if arg != "" {
-		id, err := usb.ParseID(arg)
-		if err != nil {
-			return nil, fmt.Errorf("veinscan: device usb:%s: %w", arg, err)
-		}
-		ids = []USBID{id}
-	}
-	c, err := usb.Open(ctx, ids, "")
-	switch {
-	case err == nil:
-		return c, nil
-	case errors.Is(err, usb.ErrPermission):
-		return nil, fmt.Errorf("%w: %w", ErrPermission, err)
-	case errors.Is(err, usb.ErrNotFound):
-		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
-	case errors.Is(err, usb.ErrNoCgo):
-		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
-	}
-	return nil, err
 }
 
 // serialConn adapts a serialport.Port (blocking reads with a 100 ms

@@ -14,9 +14,10 @@
 // and honours its context, so an unplugged device or an abandoned call
 // leaks nothing.
 //
-// Transports are opened by name through a registry; "usb" and "serial" are
-// built in, and programs that embed the simulator register "sim" (drivers
-// never import simulators).
+// Transports are opened by name through a registry; "serial" is built in,
+// programs that drive real USB import devices/veinscan/usb (cgo, libusb),
+// which registers "usb", and programs that embed the simulator register
+// "sim" (drivers never import simulators).
 package veinscan
 
 import (
@@ -109,6 +110,9 @@ func Dial(ctx context.Context, spec string, opts *Options) (Conn, error) {
 	transportsMu.RLock()
 	f, ok := transports[name]
 	transportsMu.RUnlock()
+	if !ok && name == "usb" {
+		return nil, fmt.Errorf("veinscan: device %q: %w", spec, ErrNoUSB)
+	}
 	if !ok {
 		return nil, fmt.Errorf("veinscan: unknown device %q (want usb, usb:VID:PID, serial:PATH or one of %v)", spec, Transports())
 	}

@@ -3,41 +3,77 @@
 // moves protocol bytes over its bulk OUT and bulk IN endpoints with
 // github.com/google/gousb (libusb).
 //
-// gousb needs cgo and libusb-1.0: the implementation is built with
-// "cgo && !nousb"; other builds get a stub whose errors say how to rebuild.
+// Importing it registers the "usb" transport and USB discovery with
+// package veinscan (init), so only programs that drive real USB hardware
+// import it (cmd/kioskd; cmd/veinctl built with -tags usb); the driver
+// itself, the demo and the server never link libusb.
+//
+// gousb needs cgo and libusb-1.0 (Debian: pkg-config libusb-1.0-0-dev):
+// the implementation is built with "cgo && !nousb"; other builds get a stub
+// whose errors say how to rebuild.
 package usb
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os/user"
-	"strconv"
 	"strings"
+
+	"github.com/qingshan-gov/veinkiosk/devices/veinscan"
 )
 
-// ID is a USB vendor and product ID.
-type ID struct{ Vendor, Product uint16 }
-
-func (id ID) String() string { return fmt.Sprintf("%04x:%04x", id.Vendor, id.Product) }
-
-// ParseID parses "VVVV:PPPP" (hexadecimal).
-func ParseID(s string) (ID, error) {
-	v, p, ok := strings.Cut(s, ":")
-	if !ok {
-		return ID{}, fmt.Errorf("usb: bad VID:PID %q", s)
-	}
-	vi, err1 := strconv.ParseUint(v, 16, 16)
-	pi, err2 := strconv.ParseUint(p, 16, 16)
-	if err1 != nil || err2 != nil {
-		return ID{}, fmt.Errorf("usb: bad VID:PID %q (want hexadecimal like 1209:0001)", s)
-	}
-	return ID{uint16(vi), uint16(pi)}, nil
+func init() {
+	veinscan.RegisterTransport("usb", openTransport)
+	veinscan.RegisterUSBDiscovery(discover)
 }
 
-// Known are the scanners the driver looks for by default: the project's
-// simulator and development boards on pid.codes' test PID. A maker adds its
-// own registered VID:PID (docs/scanner-protocol.md, "USB").
-var Known = []ID{{0x1209, 0x0001}}
+// discover is Discover as veinscan reports it: without cgo it fails with
+// veinscan.ErrUnsupported.
+func discover(ids []ID) ([]Device, error) {
+	d, err := Discover(ids)
+	if errors.Is(err, ErrNoCgo) {
+		return nil, fmt.Errorf("%w: %w", veinscan.ErrUnsupported, err)
+	}
+	return d, err
+}
+
+// openTransport handles the device specs "usb" and "usb:VID:PID".
+func openTransport(ctx context.Context, arg string, o *veinscan.Options) (veinscan.Conn, error) {
+	ids := o.USBIDs
+	if ids == nil {
+		ids = Known
+	}
+	if arg != "" {
+		id, err := ParseID(arg)
+		if err != nil {
+			return nil, fmt.Errorf("veinscan: device usb:%s: %w", arg, err)
+		}
+		ids = []ID{id}
+	}
+	c, err := Open(ctx, ids, "")
+	switch {
+	case err == nil:
+		return c, nil
+	case errors.Is(err, ErrPermission):
+		return nil, fmt.Errorf("%w: %w", veinscan.ErrPermission, err)
+	case errors.Is(err, ErrNotFound):
+		return nil, fmt.Errorf("%w: %w", veinscan.ErrNotFound, err)
+	case errors.Is(err, ErrNoCgo):
+		return nil, fmt.Errorf("%w: %w", veinscan.ErrUnsupported, err)
+	}
+	return nil, err
+}
+
+// ID is a USB vendor and product ID.
+type ID = veinscan.USBID
+
+// ParseID parses "VVVV:PPPP" (hexadecimal).
+func ParseID(s string) (ID, error) { return veinscan.ParseUSBID(s) }
+
+// Known are the scanners the driver looks for by default
+// (veinscan.KnownUSBIDs).
+var Known = veinscan.KnownUSBIDs
 
 // The interface a scanner exposes: vendor-specific class with the
 // protocol's subclass and protocol numbers, one bulk OUT and one bulk IN
@@ -60,44 +96,12 @@ var (
 )
 
 // Device describes an attached scanner found by Discover.
-type Device struct {
-	ID           ID     `json:"id"`
-	Bus          int    `json:"bus"`
-	Address      int    `json:"address"`
-	Path         string `json:"path"` // /dev/bus/usb/BBB/DDD
-	Manufacturer string `json:"manufacturer,omitempty"`
-	Product      string `json:"product,omitempty"`
-	Serial       string `json:"serial,omitempty"`
-	// Usable is false when the device is present but cannot be opened;
-	// Problem says why (permissions: see UdevRule).
-	Usable  bool   `json:"usable"`
-	Problem string `json:"problem,omitempty"`
-}
-
-func (d Device) String() string {
-	s := fmt.Sprintf("%s at %s", d.ID, d.Path)
-	if d.Product != "" {
-		s += fmt.Sprintf(" (%s %s, serial %s)", d.Manufacturer, d.Product, d.Serial)
-	}
-	if !d.Usable {
-		s += ": " + d.Problem
-	}
-	return s
-}
+type Device = veinscan.USBDevice
 
 func devPath(bus, addr int) string { return fmt.Sprintf("/dev/bus/usb/%03d/%03d", bus, addr) }
 
-// UdevRule returns the udev rule that gives the console user and the
-// plugdev group access to scanners with these IDs (udev/70-veinscan.rules
-// holds the same for Known).
-func UdevRule(ids []ID) string {
-	var b strings.Builder
-	b.WriteString("# /etc/udev/rules.d/70-veinscan.rules: finger-vein scanners (veinkiosk scanner protocol)\n")
-	for _, id := range ids {
-		fmt.Fprintf(&b, "SUBSYSTEM==\"usb\", ATTRS{idVendor}==\"%04x\", ATTRS{idProduct}==\"%04x\", MODE=\"0660\", GROUP=\"plugdev\", TAG+=\"uaccess\"\n", id.Vendor, id.Product)
-	}
-	return b.String()
-}
+// UdevRule returns the udev rule for scanners with these IDs.
+func UdevRule(ids []ID) string { return veinscan.UdevRule(ids) }
 
 // PermissionHelp explains how to make dev usable.
 func PermissionHelp(dev Device, ids []ID) string {

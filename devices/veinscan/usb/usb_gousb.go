@@ -25,7 +25,7 @@ func matchID(ids []ID, desc *gousb.DeviceDesc) bool {
 }
 
 func describe(desc *gousb.DeviceDesc) Device {
-	return Device{ID: ID{uint16(desc.Vendor), uint16(desc.Product)}, Bus: desc.Bus, Address: desc.Address,
+	return Device{ID: ID{Vendor: uint16(desc.Vendor), Product: uint16(desc.Product)}, Bus: desc.Bus, Address: desc.Address,
 		Path: devPath(desc.Bus, desc.Address)}
 }
 

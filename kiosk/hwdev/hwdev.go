@@ -1,4 +1,11 @@
-package kiosk
+// Package hwdev adapts the real device drivers to the kiosk's consumer-side
+// interfaces (kiosk.CardReader, kiosk.Scanner): the ID-card reader through
+// devices/idcard, the finger-vein scanner through devices/veinscan by device
+// spec. The commands plug these in (cmd/kioskd, cmd/demo); the kiosk core
+// imports no driver. Which scanner transports exist is the program's choice:
+// kioskd imports devices/veinscan/usb for "usb", the demo registers its
+// simulator as "sim".
+package hwdev
 
 import (
 	"context"
@@ -11,21 +18,19 @@ import (
 	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
+	"github.com/qingshan-gov/veinkiosk/kiosk"
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
-	"github.com/qingshan-gov/veinkiosk/matcher"
-	"github.com/qingshan-gov/veinkiosk/matcher/extract"
-	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 )
 
 // OpenIDCardReader returns an opener for the SAM reader on port
 // (devices/idcard over devices/serialport).
-func OpenIDCardReader(port string) func(context.Context) (CardReader, error) {
-	return func(ctx context.Context) (CardReader, error) {
+func OpenIDCardReader(port string) func(context.Context) (kiosk.CardReader, error) {
+	return func(ctx context.Context) (kiosk.CardReader, error) {
 		opt := idcard.DefaultOptions
 		opt.Port = port
 		dev, err := idcard.Open(opt)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrDeviceDown, err)
+			return nil, fmt.Errorf("%w: %v", kiosk.ErrDeviceDown, err)
 		}
 		return &samReader{dev: dev}, nil
 	}
@@ -42,9 +47,9 @@ func (r *samReader) ReadCard(ctx context.Context) (session.Card, error) {
 	case err == nil:
 		return CardFromSAM(c), nil
 	case errors.Is(err, sam.ErrNoCard):
-		return session.Card{}, ErrNoCard
+		return session.Card{}, kiosk.ErrNoCard
 	case errors.Is(err, idcard.ErrDisconnected), errors.Is(err, idcard.ErrTimeout):
-		return session.Card{}, fmt.Errorf("%w: %v", ErrDeviceDown, err)
+		return session.Card{}, fmt.Errorf("%w: %v", kiosk.ErrDeviceDown, err)
 	}
 	return session.Card{}, err
 }
@@ -69,11 +74,11 @@ func CardFromSAM(c *sam.Card) session.Card {
 
 // OpenVeinScanner returns an opener for the scanner named by spec ("usb",
 // "serial:PATH", "sim" when a simulator transport is registered).
-func OpenVeinScanner(spec string, opts *veinscan.Options) func(context.Context) (Scanner, error) {
-	return func(ctx context.Context) (Scanner, error) {
+func OpenVeinScanner(spec string, opts *veinscan.Options) func(context.Context) (kiosk.Scanner, error) {
+	return func(ctx context.Context) (kiosk.Scanner, error) {
 		s, err := veinscan.Open(ctx, spec, opts)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrDeviceDown, err)
+			return nil, fmt.Errorf("%w: %v", kiosk.ErrDeviceDown, err)
 		}
 		return &veinScanner{s: s}, nil
 	}
@@ -123,19 +128,19 @@ func (v *veinScanner) Describe() string {
 func devErr(err error) error {
 	switch {
 	case errors.Is(err, veinscan.ErrNoFinger):
-		return fmt.Errorf("%w: %v", ErrNoFinger, err)
+		return fmt.Errorf("%w: %v", kiosk.ErrNoFinger, err)
 	case errors.Is(err, wire.ErrFingerMoved):
-		return fmt.Errorf("%w: %v", ErrBadPlacement, err)
+		return fmt.Errorf("%w: %v", kiosk.ErrBadPlacement, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return err
 	}
-	return fmt.Errorf("%w: %v", ErrDeviceDown, err)
+	return fmt.Errorf("%w: %v", kiosk.ErrDeviceDown, err)
 }
 
-func (v *veinScanner) Capture(ctx context.Context, nonce [32]byte) (*ScanImage, error) {
+func (v *veinScanner) Capture(ctx context.Context, nonce [32]byte) (*kiosk.ScanImage, error) {
 	if _, err := v.s.WaitFinger(ctx, 100*time.Millisecond); err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %v", ErrNoFinger, ctx.Err())
+			return nil, fmt.Errorf("%w: %v", kiosk.ErrNoFinger, ctx.Err())
 		}
 		return nil, devErr(err)
 	}
@@ -144,13 +149,13 @@ func (v *veinScanner) Capture(ctx context.Context, nonce [32]byte) (*ScanImage, 
 		return nil, devErr(err)
 	}
 	if !res.SignatureValid || !res.CounterIncreased {
-		return nil, fmt.Errorf("%w: capture integrity (signature valid %v, counter increased %v)", ErrDeviceDown, res.SignatureValid, res.CounterIncreased)
+		return nil, fmt.Errorf("%w: capture integrity (signature valid %v, counter increased %v)", kiosk.ErrDeviceDown, res.SignatureValid, res.CounterIncreased)
 	}
 	cert, err := res.Certificate.MarshalBinary()
 	if err != nil {
-		return nil, fmt.Errorf("%w: certificate: %v", ErrDeviceDown, err)
+		return nil, fmt.Errorf("%w: certificate: %v", kiosk.ErrDeviceDown, err)
 	}
-	return &ScanImage{Width: res.Image.Rect.Dx(), Height: res.Image.Rect.Dy(), Pixels: packGray(res.Image),
+	return &kiosk.ScanImage{Width: res.Image.Rect.Dx(), Height: res.Image.Rect.Dy(), Pixels: packGray(res.Image),
 		Attestation: res.AttestationBytes, Certificate: cert}, nil
 }
 
@@ -164,35 +169,4 @@ func packGray(g *image.Gray) []byte {
 		out = append(out, g.Pix[y*g.Stride:y*g.Stride+w]...)
 	}
 	return out
-}
-
-// MatcherExtractor extracts templates with matcher/extract in the
-// matcher's default parameters (what the server compares).
-type MatcherExtractor struct {
-	Options extract.Options // zero: extract.DefaultOptions()
-}
-
-// Extract implements Extractor. finger is an apiv1 finger name, or "" for
-// a verification probe (finger position 0: any enrolled finger).
-func (m MatcherExtractor) Extract(img *ScanImage, finger string) ([]byte, int, error) {
-	opt := m.Options
-	if opt.Width == 0 {
-		opt = extract.DefaultOptions()
-	}
-	if img.Width*img.Height != len(img.Pixels) || img.Width <= 0 {
-		return nil, 0, fmt.Errorf("kiosk: image of %d bytes is not %dx%d", len(img.Pixels), img.Width, img.Height)
-	}
-	g := &image.Gray{Pix: img.Pixels, Stride: img.Width, Rect: image.Rect(0, 0, img.Width, img.Height)}
-	res, err := extract.Extract(g, opt)
-	if err != nil {
-		return nil, 0, err
-	}
-	params := matcher.DefaultParams
-	params.Width, params.Height = res.Vein.W, res.Vein.H
-	t, err := matcher.NewTemplate(params, res.Vein, res.Mask, uint8(res.Quality), uint8(apiv1.Finger(finger).Position()))
-	if err != nil {
-		return nil, 0, err
-	}
-	b, err := t.MarshalBinary()
-	return b, res.Quality, err
 }
