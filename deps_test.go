@@ -8,8 +8,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -111,6 +115,15 @@ var rules = []rule{
 		return ""
 	},
 	func(p, d string) string {
+		if (d == "github.com/google/gousb" || under(d, "devices/veinscan/usb")) && !under(p, "cmd") && !under(p, "devices/veinscan/usb") {
+			return "the USB transport (libusb) is linked only by the programs that drive real USB: libraries never import it"
+		}
+		if under(d, "simulators/veinsim/umockusb") && !under(p, "cmd") && !under(p, "simulators/veinsim/umockusb") {
+			return "USB emulation (libumockdev) is linked only by programs: libraries never import it"
+		}
+		return ""
+	},
+	func(p, d string) string {
 		if under(p, "server/apiv1") && (strings.HasPrefix(d, "github.com/gofiber/") || strings.HasPrefix(d, "github.com/jackc/pgx")) {
 			return "server/apiv1 holds wire types only"
 		}
@@ -142,6 +155,9 @@ func TestRulesBite(t *testing.T) {
 		{module + "/kiosk/ui", "github.com/jackc/pgx/v5/pgxpool"},
 		{module + "/kiosk", module + "/server/store"},
 		{module + "/server/apiv1", "github.com/gofiber/fiber/v2"},
+		{module + "/devices/veinscan", module + "/devices/veinscan/usb"},
+		{module + "/kiosk/hwdev", "github.com/google/gousb"},
+		{module + "/simulators/veinsim", module + "/simulators/veinsim/umockusb"},
 	}
 	for _, pd := range bad {
 		caught := false
@@ -159,12 +175,439 @@ func TestRulesBite(t *testing.T) {
 		{module + "/devices/idcard", module + "/devices/idcard/sam"},
 		{module + "/kiosk", module + "/server/apiv1"},
 		{module + "/server/api", module + "/matcher"},
+		{module + "/cmd/kioskd", module + "/devices/veinscan/usb"},
+		{module + "/devices/veinscan/usb", "github.com/google/gousb"},
+		{module + "/cmd/devsim", module + "/simulators/veinsim/umockusb"},
 	}
 	for _, pd := range good {
 		for _, r := range rules {
 			if why := r(pd[0], pd[1]); why != "" {
 				t.Errorf("%s -> %s wrongly rejected: %s", pd[0], pd[1], why)
 			}
+		}
+	}
+}
+
+// ---- what each program links ----------------------------------------------
+//
+// As tailscale's tstest/deptest: for every command in cmd/, the packages its
+// binary must never link (go list -deps, transitively) and those it must
+// link. A build tag configuration is a binary of its own.
+
+// banned matches a dependency a binary must not link.
+type banned struct {
+	match func(dep string) bool
+	why   string
+}
+
+// samples are, for each rule (by reason), dependencies it must reject;
+// TestBinaryRulesBite feeds them to every binary that has the rule.
+var samples = map[string][]string{
+	noLibusb.why:   {"github.com/google/gousb", module + "/devices/veinscan/usb"},
+	noUmockdev.why: {module + "/simulators/veinsim/umockusb"},
+	noSims.why:     {module + "/simulators/deck", module + "/simulators/veinsim", module + "/simulators/pty"},
+	noWeb.why:      {"github.com/gofiber/fiber/v2", "github.com/valyala/fasthttp"},
+	noPgx.why:      {"github.com/jackc/pgx/v5"},
+	noSQLite.why:   {"modernc.org/sqlite"},
+	noDrivers.why:  {module + "/devices/veinscan", module + "/devices/idcard", module + "/devices/serialport", module + "/devices/veinscan/usb"},
+	noServer.why:   {module + "/server/store", module + "/server/api", module + "/server/audit"},
+}
+
+func pkgIs(paths ...string) func(string) bool {
+	return func(d string) bool {
+		for _, p := range paths {
+			if d == p {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func inTree(dirs ...string) func(string) bool {
+	return func(d string) bool {
+		for _, dir := range dirs {
+			if under(d, dir) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+var (
+	noLibusb   = banned{pkgIs("github.com/google/gousb", module+"/devices/veinscan/usb"), "links libusb (gousb): only programs that drive real USB scanners may (kioskd, veinctl -tags usb)"}
+	noUmockdev = banned{pkgIs(module + "/simulators/veinsim/umockusb"), "links libumockdev: only devsim -tags umockdev and the USB tests may"}
+	noSims     = banned{inTree("simulators"), "links a simulator: simulated devices belong to the demo, devsim and veinctl"}
+	noWeb      = banned{pkgIs("github.com/gofiber/fiber/v2", "github.com/valyala/fasthttp"), "links the server's web framework"}
+	noPgx      = banned{pkgIs("github.com/jackc/pgx/v5"), "links the PostgreSQL driver"}
+	noSQLite   = banned{pkgIs("modernc.org/sqlite"), "links the embedded database"}
+	noDrivers  = banned{func(d string) bool { return under(d, "devices") && !isCodec(d) }, "links a device driver: of devices/ it may link only the wire codecs"}
+	noServer   = banned{func(d string) bool { return under(d, "server") && !under(d, "server/apiv1") }, "links the server: of server/ it may link only server/apiv1"}
+)
+
+type binary struct {
+	cmd      string // directory under cmd/
+	tags     string // -tags value, "" for the default build
+	never    []banned
+	requires []string // packages it must link (what the program is for)
+}
+
+func (b binary) String() string {
+	if b.tags == "" {
+		return "cmd/" + b.cmd
+	}
+	return "cmd/" + b.cmd + " -tags " + b.tags
+}
+
+var binaries = []binary{
+	{cmd: "demo", never: []banned{noLibusb, noUmockdev, noPgx}, requires: []string{module + "/simulators/veinsim", module + "/kiosk"}},
+	{cmd: "centrald", never: []banned{noLibusb, noUmockdev, noSims, noDrivers}},
+	{cmd: "kioskd", never: []banned{noUmockdev, noSims, noWeb, noPgx, noSQLite, noServer}, requires: []string{module + "/devices/veinscan/usb"}},
+	{cmd: "devsim", never: []banned{noLibusb, noUmockdev, noWeb, noPgx, noSQLite, noDrivers}},
+	{cmd: "devsim", tags: "umockdev", never: []banned{noLibusb, noWeb, noPgx, noSQLite, noDrivers}, requires: []string{module + "/simulators/veinsim/umockusb"}},
+	{cmd: "veinctl", never: []banned{noLibusb, noUmockdev, noWeb}},
+	{cmd: "veinctl", tags: "usb", never: []banned{noUmockdev, noWeb}, requires: []string{module + "/devices/veinscan/usb"}},
+}
+
+// violations lists what is wrong with a binary that links deps.
+func (b binary) violations(deps []string) []string {
+	var out []string
+	have := map[string]bool{}
+	for _, d := range deps {
+		have[d] = true
+		for _, n := range b.never {
+			if n.match(d) {
+				out = append(out, fmt.Sprintf("%s links %s: %s", b, d, n.why))
+			}
+		}
+	}
+	for _, r := range b.requires {
+		if !have[r] {
+			out = append(out, fmt.Sprintf("%s does not link %s, which it exists to use", b, r))
+		}
+	}
+	return out
+}
+
+func binaryDeps(t *testing.T, b binary) []string {
+	t.Helper()
+	args := []string{"list", "-deps"}
+	if b.tags != "" {
+		args = append(args, "-tags", b.tags)
+	}
+	out, err := exec.Command("go", append(args, "./cmd/"+b.cmd)...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("go list %s: %v\n%s", b, err, ee.Stderr)
+		}
+		t.Fatalf("go list %s: %v", b, err)
+	}
+	return strings.Fields(string(out))
+}
+
+func TestBinaryDeps(t *testing.T) {
+	ruled := map[string]bool{}
+	for _, b := range binaries {
+		ruled[b.cmd] = true
+		t.Run(strings.ReplaceAll(b.String(), " ", "_"), func(t *testing.T) {
+			for _, v := range b.violations(binaryDeps(t, b)) {
+				t.Error(v)
+			}
+		})
+	}
+	// Every command has rules: a new one cannot slip through.
+	entries, err := os.ReadDir("cmd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() && !ruled[e.Name()] {
+			t.Errorf("cmd/%s has no entry in binaries: say what it must never link", e.Name())
+		}
+	}
+}
+
+// TestBinaryRulesBite feeds each binary's rules a synthetic dependency list
+// with what it must not link, and one without what it must.
+func TestBinaryRulesBite(t *testing.T) {
+	find := func(cmd, tags string) binary {
+		for _, b := range binaries {
+			if b.cmd == cmd && b.tags == tags {
+				return b
+			}
+		}
+		t.Fatalf("no rules for cmd/%s tags %q", cmd, tags)
+		return binary{}
+	}
+	for _, b := range binaries {
+		for _, n := range b.never {
+			if len(samples[n.why]) == 0 {
+				t.Errorf("%s: rule %q has no samples", b, n.why)
+			}
+			for _, dep := range samples[n.why] {
+				deps := append([]string{"fmt", module + "/matcher", dep}, b.requires...)
+				if v := b.violations(deps); !strings.Contains(strings.Join(v, "\n"), n.why) {
+					t.Errorf("%s linking %s: the rule %q did not reject it (violations %q)", b, dep, n.why, v)
+				}
+			}
+		}
+	}
+	for _, b := range binaries {
+		if v := b.violations(b.requires); len(v) != 0 {
+			t.Errorf("%s: its own requirements are violations: %q", b, v)
+		}
+		if len(b.requires) > 0 {
+			if v := b.violations(b.requires[1:]); len(v) != 1 {
+				t.Errorf("%s without %s: %q, want one violation", b, b.requires[0], v)
+			}
+		}
+	}
+	good := []struct{ cmd, tags, dep string }{
+		{"centrald", "", module + "/devices/veinscan/wire"},
+		{"centrald", "", module + "/devices/idcard/sam"},
+		{"kioskd", "", module + "/server/apiv1"},
+		{"kioskd", "", "github.com/google/gousb"},
+		{"devsim", "umockdev", module + "/simulators/veinsim/umockusb"},
+		{"veinctl", "usb", "github.com/google/gousb"},
+		{"demo", "", module + "/simulators/veinsim"},
+	}
+	for _, tc := range good {
+		b := find(tc.cmd, tc.tags)
+		if v := b.violations(append([]string{tc.dep}, b.requires...)); len(v) != 0 {
+			t.Errorf("%s linking %s wrongly rejected: %q", b, tc.dep, v)
+		}
+	}
+}
+
+// ---- the architecture table ------------------------------------------------
+
+// tableRow is a row of the package table in docs/architecture.md.
+type tableRow struct {
+	line     int
+	patterns []string // module-relative paths; "X/..." is a subtree
+	anything bool
+	allowed  []string
+}
+
+var backticked = regexp.MustCompile("`([^`]+)`")
+
+// parseArchitectureTable reads the table whose header starts with
+// "| package |": column 1 holds the row's packages in backticks
+// (parenthesised text is commentary), column 3 the packages of this module
+// they may import, in backticks, or "nothing", or "anything".
+func parseArchitectureTable(doc string) ([]tableRow, error) {
+	var rows []tableRow
+	in := false
+	for i, line := range strings.Split(doc, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "| package |") {
+			in = true
+			continue
+		}
+		if !in {
+			continue
+		}
+		if !strings.HasPrefix(line, "|") {
+			break
+		}
+		if strings.HasPrefix(line, "|---") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		if len(cells) != 3 {
+			return nil, fmt.Errorf("line %d: %d cells, want 3: %s", i+1, len(cells), line)
+		}
+		r := tableRow{line: i + 1}
+		first := regexp.MustCompile(`\([^)]*\)`).ReplaceAllString(cells[0], "")
+		for _, m := range backticked.FindAllStringSubmatch(first, -1) {
+			r.patterns = append(r.patterns, m[1])
+		}
+		if len(r.patterns) == 0 {
+			return nil, fmt.Errorf("line %d: no package in backticks in the first column", i+1)
+		}
+		allow := strings.TrimSpace(cells[2])
+		switch {
+		case strings.HasPrefix(allow, "anything"):
+			r.anything = true
+		case strings.HasPrefix(allow, "nothing"):
+			if backticked.MatchString(allow) {
+				return nil, fmt.Errorf("line %d: %q says nothing but lists packages", i+1, allow)
+			}
+		default:
+			for _, m := range backticked.FindAllStringSubmatch(allow, -1) {
+				r.allowed = append(r.allowed, m[1])
+			}
+			if len(r.allowed) == 0 {
+				return nil, fmt.Errorf("line %d: third column %q: want packages in backticks, nothing or anything", i+1, allow)
+			}
+		}
+		rows = append(rows, r)
+	}
+	if len(rows) == 0 {
+		return nil, errors.New("no package table (header \"| package |\")")
+	}
+	return rows, nil
+}
+
+// matchPattern reports whether the module-relative path p matches pat, and
+// how specifically (longer is more specific; an exact match beats a subtree).
+func matchPattern(pat, p string) (int, bool) {
+	if dir, ok := strings.CutSuffix(pat, "/..."); ok {
+		if p == dir || strings.HasPrefix(p, dir+"/") {
+			return 2 * len(dir), true
+		}
+		return 0, false
+	}
+	return 2*len(pat) + 1, p == pat
+}
+
+func rowFor(rows []tableRow, p string) *tableRow {
+	var best *tableRow
+	bestScore := -1
+	for i := range rows {
+		for _, pat := range rows[i].patterns {
+			if s, ok := matchPattern(pat, p); ok && s > bestScore {
+				best, bestScore = &rows[i], s
+			}
+		}
+	}
+	return best
+}
+
+// tableViolations checks the direct imports of this module's packages
+// (module-relative path to module-relative imports) against the table.
+func tableViolations(rows []tableRow, imports map[string][]string) []string {
+	var out []string
+	used := map[*tableRow]map[string]bool{}
+	for p, imps := range imports {
+		r := rowFor(rows, p)
+		if r == nil {
+			out = append(out, fmt.Sprintf("%s has no row in the table of docs/architecture.md", p))
+			continue
+		}
+		if r.anything {
+			continue
+		}
+		for _, d := range imps {
+			if rowFor(rows, d) == r {
+				continue // its own row
+			}
+			ok := false
+			for _, a := range r.allowed {
+				if _, m := matchPattern(a, d); m {
+					ok = true
+					if used[r] == nil {
+						used[r] = map[string]bool{}
+					}
+					used[r][a] = true
+				}
+			}
+			if !ok {
+				out = append(out, fmt.Sprintf("%s imports %s, which its row (docs/architecture.md line %d) does not allow", p, d, r.line))
+			}
+		}
+	}
+	for i := range rows {
+		r := &rows[i]
+		for _, a := range r.allowed {
+			if !used[r][a] {
+				out = append(out, fmt.Sprintf("docs/architecture.md line %d allows %s, but no package of the row imports it", r.line, a))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func moduleImports(t *testing.T) map[string][]string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", "{{if or .GoFiles .CgoFiles}}{{.ImportPath}}{{range .Imports}} {{.}}{{end}}{{end}}", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	m := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		var own []string
+		for _, d := range f[1:] {
+			if strings.HasPrefix(d, module+"/") {
+				own = append(own, strings.TrimPrefix(d, module+"/"))
+			}
+		}
+		m[strings.TrimPrefix(f[0], module+"/")] = own
+	}
+	return m
+}
+
+// TestArchitectureTable keeps the table of docs/architecture.md true.
+func TestArchitectureTable(t *testing.T) {
+	doc, err := os.ReadFile("docs/architecture.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := parseArchitectureTable(string(doc))
+	if err != nil {
+		t.Fatalf("docs/architecture.md: %v", err)
+	}
+	for _, v := range tableViolations(rows, moduleImports(t)) {
+		t.Error(v)
+	}
+}
+
+// TestArchitectureTableBites feeds the checker a synthetic table and
+// import graphs with each kind of drift.
+func TestArchitectureTableBites(t *testing.T) {
+	doc := "# x\n\n| package | role | may import (of this module) |\n|---|---|---|\n" +
+		"| `a/leaf` | a leaf | nothing (leaf) |\n" +
+		"| `a/drv` (+ helpers) | driver | `a/leaf` |\n" +
+		"| `b/...`, `c` | b tree | `a/leaf`, `a/drv` |\n" +
+		"| `b/special` | special | `a/leaf` |\n" +
+		"| `cmd/...` | mains | anything |\n\nafter\n"
+	rows, err := parseArchitectureTable(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := map[string][]string{
+		"a/leaf": nil, "a/drv": {"a/leaf"}, "b": {"a/drv", "b/x"}, "b/x": {"a/leaf"}, "c": {"b"},
+		"b/special": {"a/leaf"}, "cmd/tool": {"b/special", "zz"},
+	}
+	if v := tableViolations(rows, good); len(v) != 0 {
+		t.Fatalf("a true table rejected: %q", v)
+	}
+	for name, tc := range map[string]struct {
+		change func(map[string][]string)
+		want   string
+	}{
+		"leaf imports":         {func(m map[string][]string) { m["a/leaf"] = []string{"a/drv"} }, "a/leaf imports a/drv"},
+		"not allowed":          {func(m map[string][]string) { m["a/drv"] = []string{"a/leaf", "b"} }, "a/drv imports b"},
+		"specific row wins":    {func(m map[string][]string) { m["b/special"] = []string{"a/leaf", "a/drv"} }, "b/special imports a/drv"},
+		"package without row":  {func(m map[string][]string) { m["d/new"] = nil }, "d/new has no row"},
+		"allowance never used": {func(m map[string][]string) { m["a/drv"] = nil }, "allows a/leaf, but no package"},
+	} {
+		m := map[string][]string{}
+		for k, v := range good {
+			m[k] = append([]string(nil), v...)
+		}
+		tc.change(m)
+		v := tableViolations(rows, m)
+		if !strings.Contains(strings.Join(v, "\n"), tc.want) {
+			t.Errorf("%s: violations %q lack %q", name, v, tc.want)
+		}
+	}
+	for _, bad := range []string{
+		"| package | role | may import |\n|---|---|---|\n| a | no backticks | nothing |\n",
+		"| package | role | may import |\n|---|---|---|\n| `a` | x | maybe b |\n",
+		"| package | role | may import |\n|---|---|---|\n| `a` | two cells |\n",
+		"| package | role | may import |\n|---|---|---|\n| `a` | x | nothing but `b` |\n",
+		"no table\n",
+	} {
+		if _, err := parseArchitectureTable(bad); err == nil {
+			t.Errorf("malformed table accepted:\n%s", bad)
 		}
 	}
 }
