@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -251,6 +252,10 @@ type binary struct {
 	tags     string // -tags value, "" for the default build
 	never    []banned
 	requires []string // packages it must link (what the program is for)
+	// sysLibs are the system libraries (pkg-config names) it may link
+	// through cgo; none for the programs that must build with Go and gcc
+	// alone.
+	sysLibs []string
 }
 
 func (b binary) String() string {
@@ -263,11 +268,26 @@ func (b binary) String() string {
 var binaries = []binary{
 	{cmd: "demo", never: []banned{noLibusb, noUmockdev, noPgx}, requires: []string{module + "/simulators/veinsim", module + "/kiosk"}},
 	{cmd: "centrald", never: []banned{noLibusb, noUmockdev, noSims, noDrivers}},
-	{cmd: "kioskd", never: []banned{noUmockdev, noSims, noWeb, noPgx, noSQLite, noServer}, requires: []string{module + "/devices/veinscan/usb"}},
+	{cmd: "kioskd", never: []banned{noUmockdev, noSims, noWeb, noPgx, noSQLite, noServer}, requires: []string{module + "/devices/veinscan/usb"}, sysLibs: []string{"libusb-1.0"}},
 	{cmd: "devsim", never: []banned{noLibusb, noUmockdev, noWeb, noPgx, noSQLite, noDrivers}},
-	{cmd: "devsim", tags: "umockdev", never: []banned{noLibusb, noWeb, noPgx, noSQLite, noDrivers}, requires: []string{module + "/simulators/veinsim/umockusb"}},
+	{cmd: "devsim", tags: "umockdev", never: []banned{noLibusb, noWeb, noPgx, noSQLite, noDrivers}, requires: []string{module + "/simulators/veinsim/umockusb"}, sysLibs: []string{"umockdev-1.0", "glib-2.0"}},
 	{cmd: "veinctl", never: []banned{noLibusb, noUmockdev, noWeb}},
-	{cmd: "veinctl", tags: "usb", never: []banned{noUmockdev, noWeb}, requires: []string{module + "/devices/veinscan/usb"}},
+	{cmd: "veinctl", tags: "usb", never: []banned{noUmockdev, noWeb}, requires: []string{module + "/devices/veinscan/usb"}, sysLibs: []string{"libusb-1.0"}},
+}
+
+// sysLibViolations lists the system libraries (pkg-config names, by the
+// package that asks for them) the binary may not link.
+func (b binary) sysLibViolations(pkgConfig map[string][]string) []string {
+	var out []string
+	for pkg, libs := range pkgConfig {
+		for _, l := range libs {
+			if !slices.Contains(b.sysLibs, l) {
+				out = append(out, fmt.Sprintf("%s links %s, which needs the system library %s (pkg-config): it must build with Go and gcc alone", b, pkg, l))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // violations lists what is wrong with a binary that links deps.
@@ -290,9 +310,11 @@ func (b binary) violations(deps []string) []string {
 	return out
 }
 
-func binaryDeps(t *testing.T, b binary) []string {
+// binaryDeps returns what the binary links and, for the packages that use
+// pkg-config in cgo, the libraries they ask for.
+func binaryDeps(t *testing.T, b binary) ([]string, map[string][]string) {
 	t.Helper()
-	args := []string{"list", "-deps"}
+	args := []string{"list", "-deps", "-f", "{{.ImportPath}}{{range .CgoPkgConfig}} {{.}}{{end}}"}
 	if b.tags != "" {
 		args = append(args, "-tags", b.tags)
 	}
@@ -304,7 +326,19 @@ func binaryDeps(t *testing.T, b binary) []string {
 		}
 		t.Fatalf("go list %s: %v", b, err)
 	}
-	return strings.Fields(string(out))
+	var deps []string
+	pc := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		deps = append(deps, f[0])
+		if len(f) > 1 {
+			pc[f[0]] = f[1:]
+		}
+	}
+	return deps, pc
 }
 
 func TestBinaryDeps(t *testing.T) {
@@ -312,7 +346,8 @@ func TestBinaryDeps(t *testing.T) {
 	for _, b := range binaries {
 		ruled[b.cmd] = true
 		t.Run(strings.ReplaceAll(b.String(), " ", "_"), func(t *testing.T) {
-			for _, v := range b.violations(binaryDeps(t, b)) {
+			deps, pc := binaryDeps(t, b)
+			for _, v := range append(b.violations(deps), b.sysLibViolations(pc)...) {
 				t.Error(v)
 			}
 		})
@@ -362,6 +397,22 @@ func TestBinaryRulesBite(t *testing.T) {
 			if v := b.violations(b.requires[1:]); len(v) != 1 {
 				t.Errorf("%s without %s: %q, want one violation", b, b.requires[0], v)
 			}
+		}
+	}
+	// System libraries: only the binaries that list them.
+	for _, b := range binaries {
+		if v := b.sysLibViolations(map[string][]string{"x/y": {"libfoo-1.0"}}); len(v) != 1 {
+			t.Errorf("%s linking libfoo through pkg-config: %q, want one violation", b, v)
+		}
+		if len(b.sysLibs) > 0 {
+			if v := b.sysLibViolations(map[string][]string{"x/y": b.sysLibs}); len(v) != 0 {
+				t.Errorf("%s: its own system libraries rejected: %q", b, v)
+			}
+		}
+	}
+	for _, cmd := range []string{"demo", "centrald", "devsim"} {
+		if v := find(cmd, "").sysLibViolations(map[string][]string{"github.com/google/gousb": {"libusb-1.0"}}); len(v) != 1 {
+			t.Errorf("cmd/%s linking libusb: %q", cmd, v)
 		}
 	}
 	good := []struct{ cmd, tags, dep string }{
