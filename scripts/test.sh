@@ -54,6 +54,7 @@ fi
 default_url="postgres://postgres:postgres@127.0.0.1:5432/test?sslmode=disable"
 export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$default_url}"
 pg_ok() { psql "$1" -X -q -t -A -c 'SELECT 1' >/dev/null 2>&1; }
+pg_why() { psql "$1" -X -q -t -A -c 'SELECT 1' 2>&1 >/dev/null | head -n 3 | tr '\n' ' '; }
 # as_postgres runs a command as the postgres system user (peer auth on the
 # local socket), from / so that it may change directory.
 as_postgres() {
@@ -61,7 +62,7 @@ as_postgres() {
 }
 if ! pg_ok "$TEST_DATABASE_URL"; then
   [ "$TEST_DATABASE_URL" = "$default_url" ] \
-    || die "cannot connect to TEST_DATABASE_URL=$TEST_DATABASE_URL (unset it to let this script set up a local PostgreSQL)"
+    || die "cannot connect to TEST_DATABASE_URL=$TEST_DATABASE_URL: $(pg_why "$TEST_DATABASE_URL") (unset it to let this script set up a local PostgreSQL)"
   say "setting up PostgreSQL at 127.0.0.1:5432"
   if ! pg_isready -q -h 127.0.0.1 -p 5432; then
     command -v pg_lsclusters >/dev/null || die "PostgreSQL is not reachable at 127.0.0.1:5432 and postgresql-common is not installed"
@@ -76,13 +77,13 @@ if ! pg_ok "$TEST_DATABASE_URL"; then
   if ! pg_ok "$admin_url"; then
     say "setting the postgres role's password for connections over 127.0.0.1"
     as_postgres psql -X -q -c "ALTER ROLE postgres PASSWORD 'postgres'" || die "cannot set the postgres role's password"
-    pg_ok "$admin_url" || die "cannot connect to $admin_url even after setting the password (check pg_hba.conf)"
+    pg_ok "$admin_url" || die "cannot connect to $admin_url even after setting the password: $(pg_why "$admin_url") (check pg_hba.conf)"
   fi
   if [ "$(psql "$admin_url" -X -t -A -c "SELECT 1 FROM pg_database WHERE datname = 'test'")" != 1 ]; then
     say "creating database test"
     psql "$admin_url" -X -q -c 'CREATE DATABASE test' || die "cannot create database test"
   fi
-  pg_ok "$TEST_DATABASE_URL" || die "cannot connect to $TEST_DATABASE_URL after setting PostgreSQL up"
+  pg_ok "$TEST_DATABASE_URL" || die "cannot connect to $TEST_DATABASE_URL after setting PostgreSQL up: $(pg_why "$TEST_DATABASE_URL")"
 fi
 # Tests that need PostgreSQL, USB emulation or a browser fail instead of
 # skipping when these are set.
