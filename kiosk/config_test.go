@@ -10,8 +10,6 @@ import (
 	"testing"
 )
 
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
 func TestValidateExplains(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Listen = "0.0.0.0:80"
