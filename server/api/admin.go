@@ -243,7 +243,9 @@ func (s *Server) handleDisableStaff(c *fiber.Ctx) error {
 		return storeErr(err, "staff")
 	}
 	if st.Disabled {
-		s.sessions.closeStaff(id)
+		if err := s.sessions.closeStaff(c.UserContext(), id); err != nil {
+			return storeErr(err, "sessions")
+		}
 	}
 	return c.JSON(staffView(st))
 }

@@ -52,7 +52,9 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 		return err
 	}
 	idn := req.Card.IDNumber
-	if wait := s.throttle.wait(k.ID, now); wait > 0 {
+	if wait, err := s.throttle.wait(ctx, k.ID, now); err != nil {
+		return storeErr(err, "kiosk backoff")
+	} else if wait > 0 {
 		s.metrics.rateLimited.Inc()
 		return errf(http.StatusTooManyRequests, apiv1.CodeRateLimited, "too many failed verifications at this kiosk; wait").retryAfter(retrySeconds(wait))
 	}
@@ -110,7 +112,10 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 	if match {
 		result = store.VerifyMatch
 	}
-	policy := s.idLocks.policy(idn, s.cfg.Lockout, now)
+	policy, err := s.idLocks.policy(ctx, idn, s.cfg.Lockout, now)
+	if err != nil {
+		return storeErr(err, "lock escalation")
+	}
 	target := "resident:" + strconv.FormatInt(res.ID, 10)
 	details := map[string]string{"kiosk": k.ID, "scanner": cc.serial, "counter": strconv.FormatUint(cc.counter, 10), "score": fmt.Sprintf("%.4f", score)}
 	o := store.VerificationOutcome{
@@ -138,10 +143,14 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 	}
 	lock = st.Lockout
 	s.metrics.verifies.WithLabelValues(string(result)).Inc()
-	s.throttle.record(k.ID, match, now)
+	if err := s.throttle.record(ctx, k.ID, match, now); err != nil {
+		return storeErr(err, "kiosk backoff")
+	}
 	if !match {
 		if lock.Locked(now) {
-			s.idLocks.locked(idn, now)
+			if err := s.idLocks.locked(ctx, idn, now); err != nil {
+				return storeErr(err, "lock escalation")
+			}
 			s.metrics.lockouts.Inc()
 			return errf(http.StatusLocked, apiv1.CodeLocked, "too many failed verifications for this ID number; ask the station staff or wait").
 				retryAfter(retrySeconds(lock.LockedUntil.Sub(now)))
@@ -283,7 +292,10 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 	if err != nil {
 		// The retry of a filing whose answer was lost: the token is spent,
 		// but we know whose it was.
-		sp, ok := s.spent.get(req.Token, now)
+		sp, ok, serr := s.spent.get(ctx, req.Token, now)
+		if serr != nil {
+			return storeErr(serr, "spent token")
+		}
 		if !ok || sp.kioskID != k.ID {
 			return err
 		}
@@ -314,7 +326,9 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 	case err != nil:
 		return storeErr(err, "filing")
 	}
-	s.spent.put(req.Token, spent{idNumber: res.IDNumber, kioskID: k.ID, exp: now.Add(s.cfg.TokenTTL + time.Hour)})
+	if err := s.spent.put(ctx, req.Token, spent{idNumber: res.IDNumber, kioskID: k.ID, exp: now.Add(s.cfg.TokenTTL + time.Hour)}); err != nil {
+		return storeErr(err, "spent token")
+	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated

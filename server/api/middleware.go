@@ -179,7 +179,9 @@ func (s *Server) kioskAuth(c *fiber.Ctx) error {
 		s.metrics.authFailures.WithLabelValues("signature_invalid").Inc()
 		return errf(http.StatusUnauthorized, apiv1.CodeSignatureInvalid, "request signature does not verify")
 	}
-	if !s.replay.firstUse(k.ID+"\x00"+p.Nonce, p.Timestamp.Add(apiv1.MaxClockSkew+time.Second)) {
+	if first, err := s.replay.firstUse(c.UserContext(), k.ID, p.Nonce, p.Timestamp.Add(apiv1.MaxClockSkew+time.Second)); err != nil {
+		return storeErr(err, "request nonce")
+	} else if !first {
 		s.metrics.authFailures.WithLabelValues("replay").Inc()
 		return errf(http.StatusUnauthorized, apiv1.CodeReplay, "request nonce already used")
 	}
@@ -232,7 +234,10 @@ func (s *Server) staff(cookie bool, roles ...store.Role) fiber.Handler {
 		if tok == "" && cookie {
 			tok = c.Cookies(sessionCookie)
 		}
-		sess, ok := s.sessions.get(tok, s.now())
+		sess, ok, err := s.sessions.get(c.UserContext(), tok, s.now())
+		if err != nil {
+			return storeErr(err, "session")
+		}
 		if !ok {
 			return errf(http.StatusUnauthorized, apiv1.CodeUnauthenticated, "log in first (staff session missing or expired)")
 		}
@@ -241,7 +246,9 @@ func (s *Server) staff(cookie bool, roles ...store.Role) fiber.Handler {
 			return storeErr(err, "staff")
 		}
 		if err != nil || st.Disabled || st.Role != sess.role {
-			s.sessions.closeStaff(sess.staffID)
+			if err := s.sessions.closeStaff(c.UserContext(), sess.staffID); err != nil {
+				return storeErr(err, "sessions")
+			}
 			return errf(http.StatusUnauthorized, apiv1.CodeUnauthenticated, "the session is no longer valid; log in again")
 		}
 		if len(roles) > 0 && !slices.Contains(roles, sess.role) {

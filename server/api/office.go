@@ -87,7 +87,10 @@ func officeSess(sess *session) *officeSession {
 // on POST the session's CSRF token.
 func (s *Server) officeAuth(roles ...store.Role) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		sess, ok := s.sessions.get(c.Cookies(sessionCookie), s.now())
+		sess, ok, err := s.sessions.get(c.UserContext(), c.Cookies(sessionCookie), s.now())
+		if err != nil {
+			return storeErr(err, "session")
+		}
 		if !ok {
 			return c.Redirect("/office", http.StatusSeeOther)
 		}
@@ -112,7 +115,10 @@ func containsRole(roles []store.Role, r store.Role) bool {
 }
 
 func (s *Server) officeHome(c *fiber.Ctx) error {
-	sess, ok := s.sessions.get(c.Cookies(sessionCookie), s.now())
+	sess, ok, err := s.sessions.get(c.UserContext(), c.Cookies(sessionCookie), s.now())
+	if err != nil {
+		return storeErr(err, "session")
+	}
 	if !ok {
 		return s.render(c, http.StatusOK, "login.html", map[string]any{"Title": "登录"})
 	}
@@ -180,7 +186,9 @@ func (s *Server) officeLogin(c *fiber.Ctx) error {
 }
 
 func (s *Server) officeLogout(c *fiber.Ctx) error {
-	s.sessions.close(c.Cookies(sessionCookie))
+	if err := s.sessions.close(c.UserContext(), c.Cookies(sessionCookie)); err != nil {
+		return storeErr(err, "session")
+	}
 	c.ClearCookie(sessionCookie)
 	return c.Redirect("/office", http.StatusSeeOther)
 }

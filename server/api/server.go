@@ -152,9 +152,9 @@ type Server struct {
 	sessions *sessions
 	replay   *replayCache
 	kiosks   *kioskCache
-	limits   *rateLimiter
-	loginLim *rateLimiter // per username
-	ipLim    *rateLimiter // logins per client address
+	limits   *rateLimiter   // per kiosk, in memory (smoothing only)
+	loginLim *sharedLimiter // per username
+	ipLim    *sharedLimiter // logins per client address
 	throttle *kioskThrottle
 	idLocks  *lockEscalation
 	pending  *candidates
@@ -181,16 +181,16 @@ func New(cfg Config) (*Server, error) {
 		makers:   cfg.Makers,
 		now:      cfg.Now,
 		metrics:  newMetrics(),
-		sessions: newSessions(cfg.SessionTTL, cfg.SessionIdle),
-		replay:   newReplayCache(),
+		sessions: newSessions(cfg.Store, cfg.SessionTTL, cfg.SessionIdle),
+		replay:   &replayCache{st: cfg.Store},
 		kiosks:   newKioskCache(10 * time.Second),
 		limits:   newRateLimiter(cfg.KioskRate, cfg.KioskBurst),
-		loginLim: newRateLimiter(0.2, 10),
-		ipLim:    newRateLimiter(1, 30),
-		throttle: newKioskThrottle(cfg.KioskFailures, time.Second, 5*time.Minute),
-		idLocks:  newLockEscalation(),
-		pending:  newCandidates(),
-		spent:    newSpentTokens(),
+		loginLim: &sharedLimiter{st: cfg.Store, prefix: "login-user", limit: store.RateLimit{Rate: 0.2, Burst: 10}},
+		ipLim:    &sharedLimiter{st: cfg.Store, prefix: "login-ip", limit: store.RateLimit{Rate: 1, Burst: 30}},
+		throttle: newKioskThrottle(cfg.Store, cfg.KioskFailures, time.Second, 5*time.Minute),
+		idLocks:  &lockEscalation{st: cfg.Store},
+		pending:  &candidates{st: cfg.Store},
+		spent:    &spentTokens{st: cfg.Store},
 		certs:    newCertCache(),
 	}
 	s.metrics.gallery = s.gallery
@@ -230,24 +230,18 @@ func (s *Server) LoadGallery(ctx context.Context) error {
 // SetReady marks the server ready (tests that start with an empty store).
 func (s *Server) SetReady() { s.ready.Store(true) }
 
-// Housekeep purges expired nonces and tokens and forgets expired sessions
-// and caches; call it periodically.
+// Housekeep purges expired nonces, tokens and coordination records
+// (sessions, request nonces, candidates, ...) from the store and forgets
+// this process's idle rate buckets; call it periodically (any number of
+// replicas may).
 func (s *Server) Housekeep(ctx context.Context) {
 	now := s.now()
 	if n, err := s.st.PurgeExpired(ctx, now); err != nil {
-		s.log.Warn("purging expired nonces and tokens", "err", err)
+		s.log.Warn("purging expired records", "err", err)
 	} else if n > 0 {
-		s.log.Debug("purged expired nonces and tokens", "rows", n)
+		s.log.Debug("purged expired records", "rows", n)
 	}
-	s.sessions.sweep(now)
-	s.replay.sweep(now)
-	s.pending.sweep(now)
-	s.spent.sweep(now)
 	s.limits.sweep(now)
-	s.loginLim.sweep(now)
-	s.ipLim.sweep(now)
-	s.throttle.sweep(now)
-	s.idLocks.sweep(now)
 }
 
 // Run serves on addr until ctx is done, then shuts down within grace.

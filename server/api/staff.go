@@ -26,10 +26,12 @@ func (s *Server) login(c *fiber.Ctx, username, password string) (string, *sessio
 		return "", nil, errf(http.StatusUnauthorized, apiv1.CodeBadCredentials, "wrong username or password")
 	}
 	for _, lim := range []struct {
-		l   *rateLimiter
+		l   *sharedLimiter
 		key string
 	}{{s.loginLim, username}, {s.ipLim, c.IP()}} {
-		if ok, wait := lim.l.allow(lim.key, now); !ok {
+		if ok, wait, err := lim.l.allow(ctx, lim.key, now); err != nil {
+			return "", nil, storeErr(err, "login limit")
+		} else if !ok {
 			s.metrics.rateLimited.Inc()
 			return "", nil, errf(http.StatusTooManyRequests, apiv1.CodeRateLimited, "too many login attempts").retryAfter(retrySeconds(wait))
 		}
@@ -54,10 +56,12 @@ func (s *Server) login(c *fiber.Ctx, username, password string) (string, *sessio
 		_ = s.audit(ctx, actor, "staff.login_failed", "", map[string]string{"reason": reason, "ip": c.IP()})
 		return "", nil, errf(http.StatusUnauthorized, apiv1.CodeBadCredentials, "wrong username or password")
 	}
-	tok, sess := s.sessions.open(st, now)
+	tok, sess, err := s.sessions.open(ctx, st, now)
+	if err != nil {
+		return "", nil, storeErr(err, "session")
+	}
 	if err := s.audit(ctx, audit.Staff(st.ID), "staff.login", "staff:"+strconv.FormatInt(st.ID, 10), map[string]string{"ip": c.IP()}); err != nil {
-		s.sessions.close(tok)
-		return "", nil, err
+		return "", nil, errors.Join(err, s.sessions.close(ctx, tok))
 	}
 	return tok, sess, nil
 }
@@ -83,7 +87,9 @@ func (s *Server) handleSessionCurrent(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleLogout(c *fiber.Ctx) error {
-	s.sessions.close(bearer(c))
+	if err := s.sessions.close(c.UserContext(), bearer(c)); err != nil {
+		return storeErr(err, "session")
+	}
 	_ = s.audit(c.UserContext(), staffActor(c), "staff.logout", "", nil)
 	return c.SendStatus(http.StatusNoContent)
 }
@@ -277,7 +283,9 @@ func (s *Server) handleIdentify(c *fiber.Ctx) error {
 	}
 	id := randomToken(18)
 	exp := s.now().Add(s.cfg.CandidateTTL)
-	s.pending.put(id, candidate{idNumber: res.IDNumber, kioskID: k.ID, staffID: sess.staffID, score: hits[0].Score, exp: exp})
+	if err := s.pending.put(ctx, id, candidate{idNumber: res.IDNumber, kioskID: k.ID, staffID: sess.staffID, score: hits[0].Score, exp: exp}); err != nil {
+		return storeErr(err, "candidate")
+	}
 	if err := s.audit(ctx, audit.Staff(sess.staffID), "identification.candidate", "resident:"+strconv.FormatInt(res.ID, 10), details); err != nil {
 		return err
 	}
@@ -297,7 +305,10 @@ func (s *Server) handleIdentifyConfirm(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	cand, ok := s.pending.take(req.CandidateID)
+	cand, ok, err := s.pending.take(c.UserContext(), req.CandidateID, s.now())
+	if err != nil {
+		return storeErr(err, "candidate")
+	}
 	if !ok || cand.kioskID != k.ID || cand.staffID != sess.staffID || s.now().After(cand.exp) {
 		return errf(http.StatusGone, apiv1.CodeCandidateExpired, "the candidate is unknown or expired; identify again")
 	}

@@ -1,7 +1,8 @@
 package api
 
 import (
-	"crypto/sha256"
+	"context"
+	"errors"
 	"math"
 	"sync"
 	"time"
@@ -9,38 +10,30 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
-// This file holds the server's small in-memory state: caches, rate limits
-// and short-lived records. All of it is safe to lose on restart (sessions
-// excepted: staff log in again).
+// This file holds the server's short-lived state. What decides a security
+// outcome (the replay cache, lock escalation, spent filing tokens, pending
+// identifications, the kiosk backoff, the login limits; sessions in
+// sessions.go) is kept in the store, so that every replica on one database
+// decides the same; the wrappers here only adapt the store's methods. Two
+// things stay in process memory and are safe to lose on restart: the
+// kiosk-record cache (10 s) and the kiosk request-rate token bucket, which
+// smooths load on this process and decides nothing else (a kiosk behind N
+// replicas may send N times the rate; the verification backoff and the
+// lockout, which are shared, bound what those requests can achieve).
 
 // replayCache remembers request nonces (kiosk id + nonce) for the clock-skew
-// window, so a signed request is accepted once.
-type replayCache struct {
-	mu   sync.Mutex
-	seen map[string]time.Time // key -> forget after
-}
+// window, so a signed request is accepted once, by whichever replica
+// receives it first (the record is in the store).
+type replayCache struct{ st store.Store }
 
-func newReplayCache() *replayCache { return &replayCache{seen: map[string]time.Time{}} }
-
-// firstUse records key until until and reports whether it was new.
-func (r *replayCache) firstUse(key string, until time.Time) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.seen[key]; ok {
-		return false
+// firstUse records the kiosk's nonce until until and reports whether it
+// was new.
+func (r *replayCache) firstUse(ctx context.Context, kioskID, nonce string, until time.Time) (bool, error) {
+	err := r.st.UseRequestNonce(ctx, kioskID, nonce, until)
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return false, nil
 	}
-	r.seen[key] = until
-	return true
-}
-
-func (r *replayCache) sweep(now time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for k, t := range r.seen {
-		if now.After(t) {
-			delete(r.seen, k)
-		}
-	}
+	return err == nil, err
 }
 
 // kioskCache caches kiosk records for a short time; revocation through this
@@ -133,123 +126,77 @@ func (r *rateLimiter) sweep(now time.Time) {
 	}
 }
 
+// sharedLimiter is a token bucket per key kept in the store, so that every
+// replica draws from the same bucket (login attempts per username and per
+// client address decide security outcomes).
+type sharedLimiter struct {
+	st     store.Store
+	prefix string // namespaces the keys of different limiters
+	limit  store.RateLimit
+}
+
+// allow takes a token for key; when none is left it returns false and the
+// wait until the next one.
+func (r *sharedLimiter) allow(ctx context.Context, key string, now time.Time) (bool, time.Duration, error) {
+	wait, err := r.st.TakeRateToken(ctx, r.prefix+"\x00"+key, r.limit, now)
+	if err != nil {
+		return false, 0, err
+	}
+	return wait == 0, wait, nil
+}
+
 // kioskThrottle slows a kiosk down after consecutive verification failures:
 // from the threshold-th failure on, the kiosk must wait base, 2*base, ...
-// (capped) before its next verification. A success resets it.
+// (capped) before its next verification. A success resets it. The counts
+// are in the store, shared by every replica.
 type kioskThrottle struct {
-	threshold int
-	base, max time.Duration
-	mu        sync.Mutex
-	m         map[string]*throttleState
+	st     store.Store
+	policy store.BackoffPolicy
 }
 
-type throttleState struct {
-	failures int
-	until    time.Time
-}
-
-func newKioskThrottle(threshold int, base, max time.Duration) *kioskThrottle {
-	return &kioskThrottle{threshold: threshold, base: base, max: max, m: map[string]*throttleState{}}
+func newKioskThrottle(st store.Store, threshold int, base, max time.Duration) *kioskThrottle {
+	return &kioskThrottle{st: st, policy: store.BackoffPolicy{Threshold: threshold, Base: base, Max: max, Forget: time.Hour}}
 }
 
 // wait returns how long the kiosk must still wait (0: go ahead).
-func (t *kioskThrottle) wait(kiosk string, now time.Time) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if s, ok := t.m[kiosk]; ok && now.Before(s.until) {
-		return s.until.Sub(now)
+func (t *kioskThrottle) wait(ctx context.Context, kiosk string, now time.Time) (time.Duration, error) {
+	until, err := t.st.KioskBackoff(ctx, kiosk, now)
+	if err != nil || !until.After(now) {
+		return 0, err
 	}
-	return 0
+	return until.Sub(now), nil
 }
 
-func (t *kioskThrottle) record(kiosk string, ok bool, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if ok {
-		delete(t.m, kiosk)
-		return
-	}
-	s := t.m[kiosk]
-	if s == nil {
-		s = &throttleState{}
-		t.m[kiosk] = s
-	}
-	s.failures++
-	if n := s.failures - t.threshold; n >= 0 {
-		d := t.base << min(n, 20)
-		if d > t.max || d <= 0 {
-			d = t.max
-		}
-		s.until = now.Add(d)
-	}
+func (t *kioskThrottle) record(ctx context.Context, kiosk string, ok bool, now time.Time) error {
+	_, err := t.st.RecordKioskVerification(ctx, kiosk, ok, now, t.policy)
+	return err
 }
 
-func (t *kioskThrottle) sweep(now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for k, s := range t.m {
-		if now.Sub(s.until) > time.Hour {
-			delete(t.m, k)
-		}
-	}
-}
+// lockEscalation counts the locks of an ID number within a day, for
+// exponential backoff; the locks are remembered in the store.
+type lockEscalation struct{ st store.Store }
 
-// lockEscalation counts the locks of an ID number (by SHA-256, so no ID
-// number is kept in memory in clear) within a day, for exponential backoff.
-type lockEscalation struct {
-	mu sync.Mutex
-	m  map[[32]byte][]time.Time
-}
-
-func newLockEscalation() *lockEscalation { return &lockEscalation{m: map[[32]byte][]time.Time{}} }
+// lockMemory is how long a lock counts for escalation.
+const lockMemory = 24 * time.Hour
 
 // policy returns the lockout policy for the next failure of idNumber: base
 // LockFor doubled for every lock in the last 24 h (at most 64 times).
-func (l *lockEscalation) policy(idNumber string, base store.LockoutPolicy, now time.Time) store.LockoutPolicy {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	k := sha256.Sum256([]byte(idNumber))
-	n := 0
-	for _, t := range l.m[k] {
-		if now.Sub(t) < 24*time.Hour {
-			n++
-		}
+func (l *lockEscalation) policy(ctx context.Context, idNumber string, base store.LockoutPolicy, now time.Time) (store.LockoutPolicy, error) {
+	n, err := l.st.CountIDLocks(ctx, idNumber, now)
+	if err != nil {
+		return base, err
 	}
 	base.LockFor <<= min(n, 6)
-	return base
+	return base, nil
 }
 
-func (l *lockEscalation) locked(idNumber string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	k := sha256.Sum256([]byte(idNumber))
-	l.m[k] = append(l.m[k], now)
-}
-
-func (l *lockEscalation) sweep(now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for k, ts := range l.m {
-		keep := ts[:0]
-		for _, t := range ts {
-			if now.Sub(t) < 24*time.Hour {
-				keep = append(keep, t)
-			}
-		}
-		if len(keep) == 0 {
-			delete(l.m, k)
-		} else {
-			l.m[k] = keep
-		}
-	}
+func (l *lockEscalation) locked(ctx context.Context, idNumber string, now time.Time) error {
+	return l.st.RecordIDLock(ctx, idNumber, now, now.Add(lockMemory))
 }
 
 // candidates are pending card-less identifications waiting for staff
-// confirmation.
-type candidates struct {
-	mu sync.Mutex
-	m  map[string]candidate
-}
+// confirmation, kept in the store so that any replica can confirm them.
+type candidates struct{ st store.Store }
 
 type candidate struct {
 	idNumber string
@@ -259,40 +206,32 @@ type candidate struct {
 	exp      time.Time
 }
 
-func newCandidates() *candidates { return &candidates{m: map[string]candidate{}} }
-
-func (c *candidates) put(id string, cand candidate) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.m[id] = cand
+func (c *candidates) put(ctx context.Context, id string, cand candidate) error {
+	return c.st.PutPendingIdentification(ctx, store.PendingIdentification{
+		ID: id, IDNumber: cand.idNumber, KioskID: cand.kioskID, StaffID: cand.staffID, Score: cand.score, ExpiresAt: cand.exp,
+	})
 }
 
-// take removes and returns a candidate.
-func (c *candidates) take(id string) (candidate, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cand, ok := c.m[id]
-	delete(c.m, id)
-	return cand, ok
-}
-
-func (c *candidates) sweep(now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, v := range c.m {
-		if now.After(v.exp) {
-			delete(c.m, k)
-		}
+// take removes and returns a candidate; ok is false when it is unknown,
+// already taken or expired.
+func (c *candidates) take(ctx context.Context, id string, now time.Time) (candidate, bool, error) {
+	if id == "" || len(id) > 128 {
+		return candidate{}, false, nil
 	}
+	p, err := c.st.TakePendingIdentification(ctx, id, now)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
+		return candidate{}, false, nil
+	} else if err != nil {
+		return candidate{}, false, err
+	}
+	return candidate{idNumber: p.IDNumber, kioskID: p.KioskID, staffID: p.StaffID, score: p.Score, exp: p.ExpiresAt}, true, nil
 }
 
 // spentTokens remembers, for an hour after use, which resident a consumed
 // filing token was bound to, so that the retry of an acknowledged filing
-// (same idempotency key, token already consumed) finds its filing.
-type spentTokens struct {
-	mu sync.Mutex
-	m  map[[32]byte]spent
-}
+// (same idempotency key, token already consumed) finds its filing, on any
+// replica.
+type spentTokens struct{ st store.Store }
 
 type spent struct {
 	idNumber string
@@ -300,30 +239,19 @@ type spent struct {
 	exp      time.Time
 }
 
-func newSpentTokens() *spentTokens { return &spentTokens{m: map[[32]byte]spent{}} }
-
-func (s *spentTokens) put(token string, v spent) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[sha256.Sum256([]byte(token))] = v
+func (s *spentTokens) put(ctx context.Context, token string, v spent) error {
+	return s.st.RememberSpentToken(ctx, store.SpentToken{Token: token, IDNumber: v.idNumber, KioskID: v.kioskID, ExpiresAt: v.exp})
 }
 
-func (s *spentTokens) get(token string, now time.Time) (spent, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[sha256.Sum256([]byte(token))]
-	if !ok || now.After(v.exp) {
-		return spent{}, false
+func (s *spentTokens) get(ctx context.Context, token string, now time.Time) (spent, bool, error) {
+	if token == "" || len(token) > 128 {
+		return spent{}, false, nil
 	}
-	return v, true
-}
-
-func (s *spentTokens) sweep(now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, v := range s.m {
-		if now.After(v.exp) {
-			delete(s.m, k)
-		}
+	v, err := s.st.GetSpentToken(ctx, token, now)
+	if errors.Is(err, store.ErrNotFound) {
+		return spent{}, false, nil
+	} else if err != nil {
+		return spent{}, false, err
 	}
+	return spent{idNumber: v.IDNumber, kioskID: v.KioskID, exp: v.ExpiresAt}, true, nil
 }

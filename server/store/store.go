@@ -267,9 +267,14 @@ type Store interface {
 
 	// Housekeeping.
 
-	// PurgeExpired deletes nonces and filing tokens that expired before now
-	// and returns how many rows were removed.
+	// PurgeExpired deletes nonces, filing tokens and coordination records
+	// (sessions, request nonces, remembered locks, spent tokens, pending
+	// identifications, kiosk backoffs, rate buckets) that expired before
+	// now and returns how many rows were removed.
 	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
+
+	// Coordination state shared by the server replicas (coord.go).
+	Coordination
 }
 
 // ---- residents ----

@@ -121,7 +121,7 @@ func (s *Store) CheckFilingToken(ctx context.Context, tok, kioskID string, now t
 	return t, err
 }
 
-// PurgeExpired deletes expired nonces and tokens.
+// PurgeExpired deletes expired nonces, tokens and coordination records.
 func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	err := s.tx(ctx, WriteTx, func(q Q) error {
@@ -133,7 +133,9 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 			}
 			total += n
 		}
-		return nil
+		n, err := s.purgeCoordination(ctx, q, s.at(now))
+		total += n
+		return err
 	})
 	return total, err
 }
