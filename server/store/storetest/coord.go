@@ -1,0 +1,503 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+// The coordination state (store.Coordination) is what lets several server
+// processes on one database agree; these tests hold both backends to its
+// single-use and expiry rules, under concurrency.
+
+var c0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC) // the clock of the coordination tests
+
+// race runs fn from n goroutines released at once.
+func race(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}
+
+func newSession(tok string, st store.Staff, at time.Time) store.Session {
+	return store.Session{
+		Token: tok, StaffID: st.ID, Username: st.Username, Role: st.Role, Department: st.Department, StationID: st.StationID,
+		CreatedAt: at, LastSeen: at, ExpiresAt: at.Add(8 * time.Hour), Idle: 30 * time.Minute,
+	}
+}
+
+func testSessions(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	f := newFixture(t, s, 0)
+
+	if err := s.CreateSession(c, newSession("tok-clerk", f.clerk, c0)); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	if err := s.CreateSession(c, newSession("tok-clerk", f.officer, c0)); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("CreateSession with a taken token = %v, want ErrAlreadyExists", err)
+	}
+	bad := newSession("tok-bad", f.clerk, c0)
+	bad.Idle = 0
+	if err := s.CreateSession(c, bad); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("CreateSession without idle timeout = %v, want ErrInvalid", err)
+	}
+	bad = newSession("tok-bad", f.clerk, c0)
+	bad.StaffID = 999999
+	if err := s.CreateSession(c, bad); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("CreateSession for unknown staff = %v, want ErrNotFound", err)
+	}
+
+	got, err := s.TouchSession(c, "tok-clerk", c0.Add(time.Minute))
+	if err != nil {
+		t.Fatalf("TouchSession: %v", err)
+	}
+	if got.Token != "" || got.StaffID != f.clerk.ID || got.Username != "clerk" || got.Role != store.RoleStationStaff ||
+		got.StationID != f.station.ID || !got.CreatedAt.Equal(c0) || !got.ExpiresAt.Equal(c0.Add(8*time.Hour)) ||
+		got.Idle != 30*time.Minute || !got.LastSeen.Equal(c0.Add(time.Minute)) {
+		t.Errorf("TouchSession = %+v", got)
+	}
+	if _, err := s.TouchSession(c, "tok-nobody", c0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TouchSession(unknown) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.TouchSession(c, "", c0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TouchSession(\"\") = %v, want ErrNotFound", err)
+	}
+
+	// Each use keeps it alive for another idle period, up to the absolute
+	// end.
+	at := c0.Add(time.Minute)
+	for i := 0; i < 15; i++ {
+		at = at.Add(29 * time.Minute)
+		if _, err := s.TouchSession(c, "tok-clerk", at); err != nil {
+			t.Fatalf("TouchSession at +%v: %v", at.Sub(c0), err)
+		}
+	}
+	// An older clock (another replica slightly behind) does not shorten it.
+	if _, err := s.TouchSession(c, "tok-clerk", at.Add(-10*time.Second)); err != nil {
+		t.Fatalf("TouchSession with an older clock: %v", err)
+	}
+	if _, err := s.TouchSession(c, "tok-clerk", at.Add(29*time.Minute)); err != nil {
+		t.Fatalf("TouchSession within the idle time of the latest use: %v", err)
+	}
+	if _, err := s.TouchSession(c, "tok-clerk", c0.Add(8*time.Hour+time.Second)); !errors.Is(err, store.ErrExpired) {
+		t.Errorf("TouchSession after the absolute end = %v, want ErrExpired", err)
+	}
+	if _, err := s.TouchSession(c, "tok-clerk", c0.Add(time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an expired session must be deleted; TouchSession = %v, want ErrNotFound", err)
+	}
+
+	// Idle timeout.
+	if err := s.CreateSession(c, newSession("tok-idle", f.clerk, c0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TouchSession(c, "tok-idle", c0.Add(30*time.Minute)); err != nil {
+		t.Errorf("TouchSession exactly at the idle limit: %v", err)
+	}
+	if _, err := s.TouchSession(c, "tok-idle", c0.Add(60*time.Minute+time.Second)); !errors.Is(err, store.ErrExpired) {
+		t.Errorf("TouchSession after the idle timeout = %v, want ErrExpired", err)
+	}
+
+	// Logout and revocation of a staff member's sessions.
+	for i, st := range []store.Staff{f.clerk, f.clerk, f.clerk, f.officer} {
+		if err := s.CreateSession(c, newSession(fmt.Sprintf("tok-%d", i), st, c0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.DeleteSession(c, "tok-0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSession(c, "tok-0"); err != nil {
+		t.Errorf("DeleteSession twice: %v", err)
+	}
+	if _, err := s.TouchSession(c, "tok-0", c0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TouchSession after logout = %v, want ErrNotFound", err)
+	}
+	if n, err := s.DeleteStaffSessions(c, f.clerk.ID); err != nil || n != 2 {
+		t.Errorf("DeleteStaffSessions = %d, %v; want 2", n, err)
+	}
+	for _, tok := range []string{"tok-1", "tok-2"} {
+		if _, err := s.TouchSession(c, tok, c0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("TouchSession(%s) after revocation = %v, want ErrNotFound", tok, err)
+		}
+	}
+	if _, err := s.TouchSession(c, "tok-3", c0.Add(time.Minute)); err != nil {
+		t.Errorf("another staff member's session must survive: %v", err)
+	}
+}
+
+func testSessionsConcurrent(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	f := newFixture(t, s, 0)
+
+	// One token, many creators: exactly one wins.
+	var created, taken atomic.Int32
+	race(16, func(i int) {
+		err := s.CreateSession(c, newSession("tok-race", f.clerk, c0))
+		switch {
+		case err == nil:
+			created.Add(1)
+		case errors.Is(err, store.ErrAlreadyExists):
+			taken.Add(1)
+		default:
+			t.Errorf("CreateSession: %v", err)
+		}
+	})
+	if created.Load() != 1 || taken.Load() != 15 {
+		t.Errorf("%d created, %d refused; want 1 and 15", created.Load(), taken.Load())
+	}
+
+	// Revocation racing with use: once DeleteStaffSessions has returned,
+	// no touch brings a session back.
+	for i := 0; i < 8; i++ {
+		if err := s.CreateSession(c, newSession(fmt.Sprintf("tok-%d", i), f.clerk, c0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var deleted int
+	race(17, func(i int) {
+		if i == 16 {
+			n, err := s.DeleteStaffSessions(c, f.clerk.ID)
+			if err != nil {
+				t.Errorf("DeleteStaffSessions: %v", err)
+			}
+			deleted = n
+			return
+		}
+		_, err := s.TouchSession(c, fmt.Sprintf("tok-%d", i%8), c0.Add(time.Duration(i+1)*time.Second))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("TouchSession: %v", err)
+		}
+	})
+	if deleted != 9 {
+		t.Errorf("DeleteStaffSessions removed %d sessions, want 9", deleted)
+	}
+	for i := 0; i < 8; i++ {
+		if _, err := s.TouchSession(c, fmt.Sprintf("tok-%d", i), c0.Add(time.Minute)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("session %d after revocation: %v, want ErrNotFound", i, err)
+		}
+	}
+}
+
+func testRequestNonces(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	exp := c0.Add(time.Minute)
+	if err := s.UseRequestNonce(c, "K-1", "nonce-aaaaaaaaaaaa", exp); err != nil {
+		t.Fatalf("UseRequestNonce: %v", err)
+	}
+	if err := s.UseRequestNonce(c, "K-1", "nonce-aaaaaaaaaaaa", exp); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("replayed nonce = %v, want ErrAlreadyExists", err)
+	}
+	if err := s.UseRequestNonce(c, "K-2", "nonce-aaaaaaaaaaaa", exp); err != nil {
+		t.Errorf("the same nonce from another kiosk: %v", err)
+	}
+	if err := s.UseRequestNonce(c, "", "x", exp); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("UseRequestNonce without kiosk = %v, want ErrInvalid", err)
+	}
+
+	for round := 0; round < 5; round++ {
+		nonce := fmt.Sprintf("race-%d-aaaaaaaaaaaa", round)
+		var ok, replay atomic.Int32
+		race(16, func(int) {
+			err := s.UseRequestNonce(c, "K-1", nonce, exp)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, store.ErrAlreadyExists):
+				replay.Add(1)
+			default:
+				t.Errorf("UseRequestNonce: %v", err)
+			}
+		})
+		if ok.Load() != 1 || replay.Load() != 15 {
+			t.Errorf("round %d: %d accepted, %d refused; want 1 and 15", round, ok.Load(), replay.Load())
+		}
+	}
+
+	// An unexpired nonce is kept by the purge; an expired one goes.
+	if err := s.UseRequestNonce(c, "K-1", "later-aaaaaaaaaaaa", c0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PurgeExpired(c, exp.Add(time.Second)); err != nil || n != 7 {
+		t.Errorf("PurgeExpired = %d, %v; want the 7 expired nonces", n, err)
+	}
+	if err := s.UseRequestNonce(c, "K-1", "later-aaaaaaaaaaaa", c0.Add(time.Hour)); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("an unexpired nonce must survive the purge: %v", err)
+	}
+}
+
+func testIDLocks(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	a, b := idNumber(1), idNumber(2)
+	for i := 0; i < 3; i++ {
+		at := c0.Add(time.Duration(i) * time.Hour)
+		if err := s.RecordIDLock(c, a, at, at.Add(24*time.Hour)); err != nil {
+			t.Fatalf("RecordIDLock: %v", err)
+		}
+	}
+	if err := s.RecordIDLock(c, b, c0, c0.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordIDLock(c, "", c0, c0.Add(time.Hour)); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("RecordIDLock without id number = %v, want ErrInvalid", err)
+	}
+	for _, tc := range []struct {
+		id   string
+		now  time.Time
+		want int
+	}{
+		{a, c0, 3},
+		{a, c0.Add(24 * time.Hour), 2}, // the first has expired
+		{a, c0.Add(26 * time.Hour), 0},
+		{b, c0.Add(time.Hour), 1},
+		{idNumber(3), c0, 0},
+	} {
+		if n, err := s.CountIDLocks(c, tc.id, tc.now); err != nil || n != tc.want {
+			t.Errorf("CountIDLocks(%s, +%v) = %d, %v; want %d", tc.id, tc.now.Sub(c0), n, err, tc.want)
+		}
+	}
+	// Concurrent locks are all counted.
+	race(16, func(int) {
+		if err := s.RecordIDLock(c, idNumber(4), c0, c0.Add(time.Hour)); err != nil {
+			t.Errorf("RecordIDLock: %v", err)
+		}
+	})
+	if n, err := s.CountIDLocks(c, idNumber(4), c0); err != nil || n != 16 {
+		t.Errorf("CountIDLocks after 16 concurrent locks = %d, %v", n, err)
+	}
+	if n, err := s.PurgeExpired(c, c0.Add(25*time.Hour)); err != nil || n != 19 {
+		t.Errorf("PurgeExpired = %d, %v; want 19", n, err)
+	}
+	if n, err := s.CountIDLocks(c, a, c0); err != nil || n != 1 {
+		t.Errorf("after the purge CountIDLocks = %d, %v; want the 1 unexpired lock", n, err)
+	}
+}
+
+func testSpentTokens(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	exp := c0.Add(time.Hour)
+	if err := s.RememberSpentToken(c, store.SpentToken{Token: "tok-a", IDNumber: idNumber(1), KioskID: "K-1", ExpiresAt: exp}); err != nil {
+		t.Fatalf("RememberSpentToken: %v", err)
+	}
+	// Remembering it again keeps the first record.
+	if err := s.RememberSpentToken(c, store.SpentToken{Token: "tok-a", IDNumber: idNumber(2), KioskID: "K-2", ExpiresAt: exp}); err != nil {
+		t.Fatalf("RememberSpentToken again: %v", err)
+	}
+	got, err := s.GetSpentToken(c, "tok-a", c0)
+	if err != nil || got.Token != "" || got.IDNumber != idNumber(1) || got.KioskID != "K-1" || !got.ExpiresAt.Equal(exp) {
+		t.Errorf("GetSpentToken = %+v, %v", got, err)
+	}
+	if _, err := s.GetSpentToken(c, "tok-b", c0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetSpentToken(unknown) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetSpentToken(c, "tok-a", exp); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetSpentToken after expiry = %v, want ErrNotFound", err)
+	}
+	if err := s.RememberSpentToken(c, store.SpentToken{Token: "tok-c", KioskID: "K-1", ExpiresAt: exp}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("RememberSpentToken without id number = %v, want ErrInvalid", err)
+	}
+	if n, err := s.PurgeExpired(c, exp); err != nil || n != 1 {
+		t.Errorf("PurgeExpired = %d, %v; want 1", n, err)
+	}
+}
+
+func testPendingIdentifications(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	exp := c0.Add(2 * time.Minute)
+	p := store.PendingIdentification{ID: "cand-1", IDNumber: idNumber(1), KioskID: "K-1", StaffID: 7, Score: 0.4375, ExpiresAt: exp}
+	if err := s.PutPendingIdentification(c, p); err != nil {
+		t.Fatalf("PutPendingIdentification: %v", err)
+	}
+	if err := s.PutPendingIdentification(c, p); !errors.Is(err, store.ErrAlreadyExists) {
+		t.Errorf("PutPendingIdentification with a taken id = %v, want ErrAlreadyExists", err)
+	}
+	got, err := s.TakePendingIdentification(c, "cand-1", c0)
+	want := p
+	want.ID = ""
+	if err != nil || got != want {
+		t.Errorf("TakePendingIdentification = %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := s.TakePendingIdentification(c, "cand-1", c0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second TakePendingIdentification = %v, want ErrNotFound", err)
+	}
+
+	// Expired: refused and removed.
+	p.ID = "cand-2"
+	if err := s.PutPendingIdentification(c, p); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TakePendingIdentification(c, "cand-2", exp.Add(time.Second)); !errors.Is(err, store.ErrExpired) {
+		t.Errorf("TakePendingIdentification after expiry = %v, want ErrExpired", err)
+	}
+	if _, err := s.TakePendingIdentification(c, "cand-2", c0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an expired candidate must be removed: %v", err)
+	}
+
+	// Many confirmations at once: exactly one gets the candidate.
+	for round := 0; round < 5; round++ {
+		p.ID = fmt.Sprintf("race-%d", round)
+		if err := s.PutPendingIdentification(c, p); err != nil {
+			t.Fatal(err)
+		}
+		var ok, gone atomic.Int32
+		race(16, func(int) {
+			_, err := s.TakePendingIdentification(c, p.ID, c0)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, store.ErrNotFound):
+				gone.Add(1)
+			default:
+				t.Errorf("TakePendingIdentification: %v", err)
+			}
+		})
+		if ok.Load() != 1 || gone.Load() != 15 {
+			t.Errorf("round %d: %d took it, %d found nothing; want 1 and 15", round, ok.Load(), gone.Load())
+		}
+	}
+
+	p.ID = "cand-purge"
+	if err := s.PutPendingIdentification(c, p); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.PurgeExpired(c, exp.Add(time.Second)); err != nil || n != 1 {
+		t.Errorf("PurgeExpired = %d, %v; want 1", n, err)
+	}
+}
+
+func testKioskBackoff(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	p := store.BackoffPolicy{Threshold: 3, Base: time.Second, Max: 4 * time.Second, Forget: time.Hour}
+	fail := func(k string, at time.Time) time.Time {
+		t.Helper()
+		until, err := s.RecordKioskVerification(c, k, false, at, p)
+		if err != nil {
+			t.Fatalf("RecordKioskVerification: %v", err)
+		}
+		return until
+	}
+	for i, want := range []time.Duration{0, 0, time.Second, 2 * time.Second, 4 * time.Second, 4 * time.Second} {
+		at := c0.Add(time.Duration(i) * 10 * time.Second)
+		until := fail("K-1", at)
+		if want == 0 && !until.IsZero() || want > 0 && !until.Equal(at.Add(want)) {
+			t.Errorf("failure %d: wait until %v, want +%v", i+1, until, want)
+		}
+		if got, err := s.KioskBackoff(c, "K-1", at); err != nil || !got.Equal(until) {
+			t.Errorf("failure %d: KioskBackoff = %v, %v; want %v", i+1, got, err, until)
+		}
+	}
+	if got, err := s.KioskBackoff(c, "K-2", c0); err != nil || !got.IsZero() {
+		t.Errorf("another kiosk: KioskBackoff = %v, %v", got, err)
+	}
+	// A success forgets the failures.
+	if _, err := s.RecordKioskVerification(c, "K-1", true, c0.Add(time.Minute), p); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.KioskBackoff(c, "K-1", c0.Add(time.Minute)); err != nil || !got.IsZero() {
+		t.Errorf("after a success KioskBackoff = %v, %v", got, err)
+	}
+	if until := fail("K-1", c0.Add(2*time.Minute)); !until.IsZero() {
+		t.Errorf("first failure after a success waits until %v", until)
+	}
+	// Failures are forgotten after an hour without one.
+	fail("K-1", c0.Add(3*time.Minute))
+	if until := fail("K-1", c0.Add(3*time.Minute+p.Forget)); !until.IsZero() {
+		t.Errorf("a failure after %v of quiet counts on: wait until %v", p.Forget, until)
+	}
+
+	// Concurrent failures (from several replicas) are all counted: with a
+	// threshold of 16, the 16th makes the kiosk wait.
+	p16 := store.BackoffPolicy{Threshold: 16, Base: time.Minute, Max: time.Hour, Forget: time.Hour}
+	race(16, func(int) {
+		if _, err := s.RecordKioskVerification(c, "K-3", false, c0, p16); err != nil {
+			t.Errorf("RecordKioskVerification: %v", err)
+		}
+	})
+	if got, err := s.KioskBackoff(c, "K-3", c0); err != nil || !got.Equal(c0.Add(time.Minute)) {
+		t.Errorf("after 16 concurrent failures KioskBackoff = %v, %v; want +1m", got, err)
+	}
+	if _, err := s.RecordKioskVerification(c, "K-1", false, c0, store.BackoffPolicy{Threshold: 1}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("a policy without Forget = %v, want ErrInvalid", err)
+	}
+	if n, err := s.PurgeExpired(c, c0.Add(3*time.Hour)); err != nil || n != 2 {
+		t.Errorf("PurgeExpired = %d, %v; want the 2 kiosks", n, err)
+	}
+}
+
+func testRateTokens(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	l := store.RateLimit{Rate: 1, Burst: 3}
+	take := func(key string, at time.Time) time.Duration {
+		t.Helper()
+		w, err := s.TakeRateToken(c, key, l, at)
+		if err != nil {
+			t.Fatalf("TakeRateToken: %v", err)
+		}
+		return w
+	}
+	for i := 0; i < 3; i++ {
+		if w := take("user:a", c0); w != 0 {
+			t.Errorf("token %d refused (wait %v) within the burst", i+1, w)
+		}
+	}
+	if w := take("user:a", c0); w != time.Second {
+		t.Errorf("empty bucket: wait %v, want 1s", w)
+	}
+	if w := take("user:b", c0); w != 0 {
+		t.Errorf("another key shares the bucket: wait %v", w)
+	}
+	if w := take("user:a", c0.Add(500*time.Millisecond)); w != 500*time.Millisecond {
+		t.Errorf("half refilled: wait %v, want 500ms", w)
+	}
+	if w := take("user:a", c0.Add(time.Second)); w != 0 {
+		t.Errorf("refilled after 1s: wait %v", w)
+	}
+	if _, err := s.TakeRateToken(c, "x", store.RateLimit{Rate: 0, Burst: 1}, c0); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("a zero rate = %v, want ErrInvalid", err)
+	}
+
+	// Concurrent takers (several replicas) never get more than the burst.
+	var ok, refused atomic.Int32
+	race(40, func(int) {
+		w, err := s.TakeRateToken(c, "ip:10.0.0.1", store.RateLimit{Rate: 0.001, Burst: 10}, c0)
+		switch {
+		case err != nil:
+			t.Errorf("TakeRateToken: %v", err)
+		case w == 0:
+			ok.Add(1)
+		default:
+			refused.Add(1)
+		}
+	})
+	if ok.Load() != 10 || refused.Load() != 30 {
+		t.Errorf("%d tokens taken, %d refused; want 10 and 30", ok.Load(), refused.Load())
+	}
+	// A full bucket is purged; one still refilling is kept.
+	if n, err := s.PurgeExpired(c, c0.Add(10*time.Second)); err != nil || n != 2 {
+		t.Errorf("PurgeExpired = %d, %v; want the 2 refilled buckets", n, err)
+	}
+	if w, err := s.TakeRateToken(c, "ip:10.0.0.1", store.RateLimit{Rate: 0.001, Burst: 10}, c0.Add(10*time.Second)); err != nil || w == 0 {
+		t.Errorf("the purge must keep a bucket still refilling: wait %v, %v", w, err)
+	}
+}
