@@ -60,6 +60,7 @@ func TestReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.mustStaff("zhang", store.RoleStationStaff, "", "QS-S01")
+	e.mustStaff("wu", store.RoleStationStaff, "", "QS-S01")
 	p1 := e.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
 	p2 := e.newPerson("李建国", time.Date(1948, 7, 9, 0, 0, 0, 0, time.UTC))
 	kioskKeys := map[string]ed25519.PrivateKey{}
@@ -188,6 +189,20 @@ func TestReplicas(t *testing.T) {
 	}
 	_, err = staffAt(a, "K-1").IdentifyConfirm(ctx, cand.CandidateID)
 	wantCode(t, err, apiv1.CodeCandidateExpired)
+
+	// The login limit per username is shared: ten failed attempts spread
+	// over both replicas use up the burst, the eleventh is refused (the
+	// bucket refills one attempt in 5 s; the attempts take well under that).
+	for i := 0; i < 10; i++ {
+		r := a
+		if i%2 == 1 {
+			r = b
+		}
+		_, err := r.client().Login(ctx, "wu", "wrong password")
+		wantCode(t, err, apiv1.CodeBadCredentials)
+	}
+	_, err = b.client().Login(ctx, "wu", "wrong password")
+	wantCode(t, err, apiv1.CodeRateLimited)
 
 	// Logging out on B ends the session on A.
 	if err := b.client().WithStaff(sess.Token).Do(ctx, "DELETE", apiv1.PathSessionCurrent, nil, nil); err != nil {
