@@ -33,6 +33,24 @@ func race(n int, fn func(i int)) {
 	wg.Wait()
 }
 
+// openTwice opens a fresh database through two store handles, as two
+// server processes would: on PostgreSQL each has its own pool and group
+// committer, so their transactions really run at once.
+func openTwice(t *testing.T, newDB NewDatabase) [2]store.Store {
+	t.Helper()
+	o := newDB(t)
+	var ss [2]store.Store
+	for i := range ss {
+		s, err := o(Options())
+		if err != nil {
+			t.Fatalf("open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		ss[i] = s
+	}
+	return ss
+}
+
 func newSession(tok string, st store.Staff, at time.Time) store.Session {
 	return store.Session{
 		Token: tok, StaffID: st.ID, Username: st.Username, Role: st.Role, Department: st.Department, StationID: st.StationID,
@@ -141,14 +159,15 @@ func testSessions(t *testing.T, newDB NewDatabase) {
 }
 
 func testSessionsConcurrent(t *testing.T, newDB NewDatabase) {
-	s := open(t, newDB)
+	two := openTwice(t, newDB)
+	s := two[0]
 	c := ctx(t)
 	f := newFixture(t, s, 0)
 
 	// One token, many creators: exactly one wins.
 	var created, taken atomic.Int32
 	race(16, func(i int) {
-		err := s.CreateSession(c, newSession("tok-race", f.clerk, c0))
+		err := two[i%2].CreateSession(c, newSession("tok-race", f.clerk, c0))
 		switch {
 		case err == nil:
 			created.Add(1)
@@ -172,14 +191,14 @@ func testSessionsConcurrent(t *testing.T, newDB NewDatabase) {
 	var deleted int
 	race(17, func(i int) {
 		if i == 16 {
-			n, err := s.DeleteStaffSessions(c, f.clerk.ID)
+			n, err := two[1].DeleteStaffSessions(c, f.clerk.ID)
 			if err != nil {
 				t.Errorf("DeleteStaffSessions: %v", err)
 			}
 			deleted = n
 			return
 		}
-		_, err := s.TouchSession(c, fmt.Sprintf("tok-%d", i%8), c0.Add(time.Duration(i+1)*time.Second))
+		_, err := two[i%2].TouchSession(c, fmt.Sprintf("tok-%d", i%8), c0.Add(time.Duration(i+1)*time.Second))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("TouchSession: %v", err)
 		}
@@ -195,7 +214,8 @@ func testSessionsConcurrent(t *testing.T, newDB NewDatabase) {
 }
 
 func testRequestNonces(t *testing.T, newDB NewDatabase) {
-	s := open(t, newDB)
+	two := openTwice(t, newDB)
+	s := two[0]
 	c := ctx(t)
 	exp := c0.Add(time.Minute)
 	if err := s.UseRequestNonce(c, "K-1", "nonce-aaaaaaaaaaaa", exp); err != nil {
@@ -214,8 +234,8 @@ func testRequestNonces(t *testing.T, newDB NewDatabase) {
 	for round := 0; round < 5; round++ {
 		nonce := fmt.Sprintf("race-%d-aaaaaaaaaaaa", round)
 		var ok, replay atomic.Int32
-		race(16, func(int) {
-			err := s.UseRequestNonce(c, "K-1", nonce, exp)
+		race(16, func(i int) {
+			err := two[i%2].UseRequestNonce(c, "K-1", nonce, exp)
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -243,7 +263,8 @@ func testRequestNonces(t *testing.T, newDB NewDatabase) {
 }
 
 func testIDLocks(t *testing.T, newDB NewDatabase) {
-	s := open(t, newDB)
+	two := openTwice(t, newDB)
+	s := two[0]
 	c := ctx(t)
 	a, b := idNumber(1), idNumber(2)
 	for i := 0; i < 3; i++ {
@@ -274,8 +295,8 @@ func testIDLocks(t *testing.T, newDB NewDatabase) {
 		}
 	}
 	// Concurrent locks are all counted.
-	race(16, func(int) {
-		if err := s.RecordIDLock(c, idNumber(4), c0, c0.Add(time.Hour)); err != nil {
+	race(16, func(i int) {
+		if err := two[i%2].RecordIDLock(c, idNumber(4), c0, c0.Add(time.Hour)); err != nil {
 			t.Errorf("RecordIDLock: %v", err)
 		}
 	})
@@ -320,7 +341,8 @@ func testSpentTokens(t *testing.T, newDB NewDatabase) {
 }
 
 func testPendingIdentifications(t *testing.T, newDB NewDatabase) {
-	s := open(t, newDB)
+	two := openTwice(t, newDB)
+	s := two[0]
 	c := ctx(t)
 	exp := c0.Add(2 * time.Minute)
 	p := store.PendingIdentification{ID: "cand-1", IDNumber: idNumber(1), KioskID: "K-1", StaffID: 7, Score: 0.4375, ExpiresAt: exp}
@@ -359,8 +381,8 @@ func testPendingIdentifications(t *testing.T, newDB NewDatabase) {
 			t.Fatal(err)
 		}
 		var ok, gone atomic.Int32
-		race(16, func(int) {
-			_, err := s.TakePendingIdentification(c, p.ID, c0)
+		race(16, func(i int) {
+			_, err := two[i%2].TakePendingIdentification(c, p.ID, c0)
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -385,7 +407,8 @@ func testPendingIdentifications(t *testing.T, newDB NewDatabase) {
 }
 
 func testKioskBackoff(t *testing.T, newDB NewDatabase) {
-	s := open(t, newDB)
+	two := openTwice(t, newDB)
+	s := two[0]
 	c := ctx(t)
 	p := store.BackoffPolicy{Threshold: 3, Base: time.Second, Max: 4 * time.Second, Forget: time.Hour}
 	fail := func(k string, at time.Time) time.Time {
@@ -426,15 +449,15 @@ func testKioskBackoff(t *testing.T, newDB NewDatabase) {
 	}
 
 	// Concurrent failures (from several replicas) are all counted: with a
-	// threshold of 16, the 16th makes the kiosk wait.
-	p16 := store.BackoffPolicy{Threshold: 16, Base: time.Minute, Max: time.Hour, Forget: time.Hour}
-	race(16, func(int) {
-		if _, err := s.RecordKioskVerification(c, "K-3", false, c0, p16); err != nil {
+	// threshold of 40, the 40th makes the kiosk wait.
+	p40 := store.BackoffPolicy{Threshold: 40, Base: time.Minute, Max: time.Hour, Forget: time.Hour}
+	race(40, func(i int) {
+		if _, err := two[i%2].RecordKioskVerification(c, "K-3", false, c0, p40); err != nil {
 			t.Errorf("RecordKioskVerification: %v", err)
 		}
 	})
 	if got, err := s.KioskBackoff(c, "K-3", c0); err != nil || !got.Equal(c0.Add(time.Minute)) {
-		t.Errorf("after 16 concurrent failures KioskBackoff = %v, %v; want +1m", got, err)
+		t.Errorf("after 40 concurrent failures KioskBackoff = %v, %v; want +1m", got, err)
 	}
 	if _, err := s.RecordKioskVerification(c, "K-1", false, c0, store.BackoffPolicy{Threshold: 1}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("a policy without Forget = %v, want ErrInvalid", err)
@@ -445,7 +468,8 @@ func testKioskBackoff(t *testing.T, newDB NewDatabase) {
 }
 
 func testRateTokens(t *testing.T, newDB NewDatabase) {
-	s := open(t, newDB)
+	two := openTwice(t, newDB)
+	s := two[0]
 	c := ctx(t)
 	l := store.RateLimit{Rate: 1, Burst: 3}
 	take := func(key string, at time.Time) time.Duration {
@@ -479,8 +503,8 @@ func testRateTokens(t *testing.T, newDB NewDatabase) {
 
 	// Concurrent takers (several replicas) never get more than the burst.
 	var ok, refused atomic.Int32
-	race(40, func(int) {
-		w, err := s.TakeRateToken(c, "ip:10.0.0.1", store.RateLimit{Rate: 0.001, Burst: 10}, c0)
+	race(40, func(i int) {
+		w, err := two[i%2].TakeRateToken(c, "ip:10.0.0.1", store.RateLimit{Rate: 0.001, Burst: 10}, c0)
 		switch {
 		case err != nil:
 			t.Errorf("TakeRateToken: %v", err)
