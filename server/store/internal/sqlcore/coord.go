@@ -286,6 +286,16 @@ func (s *Store) RecordKioskVerification(ctx context.Context, kioskID string, ok 
 		if err != nil {
 			return time.Time{}, err
 		}
+		// Most verifications succeed at a kiosk without failures: look
+		// before writing (a failure recorded meanwhile by another request
+		// was concurrent with this success; either order is right).
+		var one int
+		err = q.QueryRow(ctx, `SELECT 1 FROM kiosk_backoff WHERE kiosk_id = $1`, kioskID).Scan(&one)
+		if errors.Is(err, ErrNoRows) {
+			return time.Time{}, nil
+		} else if err != nil {
+			return time.Time{}, err
+		}
 		_, err = q.Exec(ctx, `DELETE FROM kiosk_backoff WHERE kiosk_id = $1`, kioskID)
 		return time.Time{}, err
 	}
