@@ -3,8 +3,10 @@ package postgres_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -57,6 +59,24 @@ func TestNoPlaintextAtRest(t *testing.T) {
 		Samples: []store.Sample{{Template: tpl, Image: img, AlgorithmVersion: "v", Quality: 1}}}); err != nil {
 		t.Fatal(err)
 	}
+	pw, err := store.HashPasswordWith("pw", store.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	staff, err := s.CreateStaff(ctx, a, store.Staff{Username: "u", Role: store.RoleAdmin, PasswordHash: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if err := s.CreateSession(ctx, store.Session{Token: "SESSION-TOKEN-MARKER", StaffID: staff.ID, Username: "u", Role: store.RoleAdmin, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Idle: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RememberSpentToken(ctx, store.SpentToken{Token: "SPENT-TOKEN-MARKER", IDNumber: "110105194901010215", KioskID: "K", ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutPendingIdentification(ctx, store.PendingIdentification{ID: "CANDIDATE-ID-MARKER", IDNumber: "110105194901010215", KioskID: "K", StaffID: staff.ID, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 	s.Close()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -70,6 +90,21 @@ func TestNoPlaintextAtRest(t *testing.T) {
 	}
 	if bytes.Contains(gotTpl, tpl) || bytes.Contains(gotImg, img) || keyID != "k1" || gotTpl[0] != 0x01 {
 		t.Errorf("stored blobs are not sealed: %q %q key %q", gotTpl, gotImg, keyID)
+	}
+	// Session tokens, spent filing tokens and candidate ids are kept as
+	// SHA-256 hashes only.
+	for _, tc := range []struct{ query, secret string }{
+		{"SELECT token_hash FROM staff_sessions", "SESSION-TOKEN-MARKER"},
+		{"SELECT token_hash FROM spent_tokens", "SPENT-TOKEN-MARKER"},
+		{"SELECT id_hash FROM pending_identifications", "CANDIDATE-ID-MARKER"},
+	} {
+		var got []byte
+		if err := conn.QueryRow(ctx, tc.query).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if want := sha256.Sum256([]byte(tc.secret)); !bytes.Equal(got, want[:]) {
+			t.Errorf("%s: %x, want the SHA-256 of the secret", tc.query, got)
+		}
 	}
 }
 
