@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
 )
@@ -20,6 +21,13 @@ var ErrClosed = errors.New("veinsim: connection closed")
 // The device parses the stream with wire.Splitter and answers each request
 // while Write runs; Read returns the queued response bytes. After Unplug,
 // Read and Write fail with an error wrapping wire.ErrDisconnected.
+//
+// A request that is not complete when the host falls silent for the
+// device's partial-frame time-out (Config.PartialFrameTimeout) is given up
+// as docs/scanner-protocol.md ("Receiving") says: its first byte is
+// skipped and the bytes after it searched again for frames, so a truncated
+// request or a stray header declaring thousands of bytes delays the
+// requests after it by the time-out and no more.
 type Conn struct {
 	d    *Device
 	gen  int
@@ -30,6 +38,8 @@ type Conn struct {
 	out    []byte
 	ready  chan struct{} // 1-buffered: data queued
 	closed bool
+	rx     uint64      // counts Writes: a pending time-out of an older one is void
+	timer  *time.Timer // the partial-frame time-out, while a frame is incomplete
 }
 
 // Connect opens a connection. It fails with wire.ErrDisconnected while the
@@ -68,6 +78,23 @@ func (c *Conn) Write(ctx context.Context, p []byte) error {
 		return err
 	}
 	c.split.Write(p)
+	c.answer(false)
+	c.rx++
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	if c.split.Buffered() > 0 {
+		rx := c.rx
+		c.timer = time.AfterFunc(c.d.cfg.PartialFrameTimeout, func() { c.partialTimeout(rx) })
+	}
+	return nil
+}
+
+// answer handles every complete request buffered, with c.mu held. With
+// giveUp, bytes that do not complete a frame are given up one at a time
+// (the partial-frame time-out passed) until none are left.
+func (c *Conn) answer(giveUp bool) {
 	for {
 		f, err := c.split.Next()
 		var resp []byte
@@ -80,7 +107,11 @@ func (c *Conn) Write(ctx context.Context, p []byte) error {
 				resp = c.d.handle(f, err)
 			}
 		case f == nil:
-			return nil
+			if !giveUp || c.split.Buffered() == 0 {
+				return
+			}
+			c.split.Resync()
+			continue
 		default:
 			resp = c.d.handle(f, nil)
 		}
@@ -92,6 +123,20 @@ func (c *Conn) Write(ctx context.Context, p []byte) error {
 			}
 		}
 	}
+}
+
+// partialTimeout runs when the host has sent nothing for the partial-frame
+// time-out since Write number rx left an incomplete frame.
+func (c *Conn) partialTimeout(rx uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || rx != c.rx || c.split.Buffered() == 0 || c.alive() != nil {
+		return
+	}
+	if !c.d.partialTimedOut() {
+		return // FaultKeepPartial (or a stall): the device waits for ever
+	}
+	c.answer(true)
 }
 
 // Read returns response bytes, waiting until some are available, the
@@ -126,6 +171,9 @@ func (c *Conn) TryRead(p []byte) (int, error) {
 // Close ends the connection. It never fails.
 func (c *Conn) Close() error {
 	c.mu.Lock()
+	if c.timer != nil {
+		c.timer.Stop()
+	}
 	c.closed = true
 	c.out = nil
 	c.mu.Unlock()

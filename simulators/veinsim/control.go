@@ -5,10 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
-	"strings"
+
+	"github.com/qingshan-gov/veinkiosk/simulators/deck"
 )
+
+// deckLister is a ResidentLookup that can show its deck.
+type deckLister interface{ Residents() *deck.Deck }
+
+// deck returns the resident deck, or nil.
+func (d *Device) deck() *deck.Deck {
+	if l, ok := d.cfg.Residents.(deckLister); ok {
+		return l.Residents()
+	}
+	return nil
+}
 
 // Handler returns the HTTP control channel of the device, JSON in and out:
 //
@@ -20,12 +33,36 @@ import (
 //	DELETE /fault                        heal
 //	POST   /quality {"quality":0.5}      fingerimg quality 0..1
 //	POST   /unplug, POST /replug
+//	GET    /deck                         the resident deck as JSON (devsim vein --deck FILE loads it)
+//	GET    /deck.csv                     the deck as CSV (id_number, name, ...)
 //
-// Every answer is the Status after the change, or {"error": "..."} with a
-// 4xx code. Bodies are limited to 4 KiB and unknown fields are rejected.
+// Every answer but /deck's is the Status after the change, or {"error":
+// "..."} with a 4xx code. Every POST must carry Content-Type:
+// application/json, with or without a body (415 otherwise): a web page
+// cannot send that without a CORS preflight, which this channel never
+// grants, so no page a browser shows can drive it. Bodies are limited to
+// 4 KiB and unknown fields are rejected.
 func (d *Device) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { d.reply(w, nil) })
+	mux.HandleFunc("GET /deck", func(w http.ResponseWriter, r *http.Request) {
+		dk := d.deck()
+		if dk == nil {
+			d.reply(w, &httpError{http.StatusNotFound, "this simulator has no resident deck"})
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		dk.Save(w)
+	})
+	mux.HandleFunc("GET /deck.csv", func(w http.ResponseWriter, r *http.Request) {
+		dk := d.deck()
+		if dk == nil {
+			d.reply(w, &httpError{http.StatusNotFound, "this simulator has no resident deck"})
+			return
+		}
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		dk.WriteCSV(w)
+	})
 	mux.HandleFunc("POST /finger", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Resident string  `json:"resident"`
@@ -53,7 +90,7 @@ func (d *Device) Handler() http.Handler {
 				req.Finger = 2 // right index finger
 			}
 			err := d.PlaceResident(req.Resident, req.Finger)
-			if err != nil && !errors.Is(err, ErrUnknownResident) {
+			if err != nil && !errors.Is(err, ErrUnknownResident) && !errors.Is(err, ErrInvalidID) {
 				err = badRequest(err.Error())
 			}
 			d.reply(w, err)
@@ -101,7 +138,26 @@ func (d *Device) Handler() http.Handler {
 	})
 	mux.HandleFunc("POST /unplug", func(w http.ResponseWriter, r *http.Request) { d.Unplug(); d.reply(w, nil) })
 	mux.HandleFunc("POST /replug", func(w http.ResponseWriter, r *http.Request) { d.Replug(); d.reply(w, nil) })
-	return loopbackHost(mux)
+	return loopbackHost(jsonPosts(mux))
+}
+
+// jsonPosts refuses a POST whose Content-Type is not application/json
+// (also one without a body or a Content-Type), so that no page in a
+// browser can post to the channel: browsers send a cross-origin POST
+// with that type only after a CORS preflight, which is never granted.
+// DELETE needs no check: browsers always preflight it.
+func jsonPosts(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusUnsupportedMediaType)
+				json.NewEncoder(w).Encode(map[string]string{"error": "POST needs Content-Type: application/json (also without a body)"})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // loopbackHost refuses requests whose Host is not a loopback name or
@@ -131,9 +187,6 @@ func (e *httpError) Error() string { return e.msg }
 func badRequest(msg string) error { return &httpError{http.StatusBadRequest, msg} }
 
 func decode(r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return &httpError{http.StatusUnsupportedMediaType, "send application/json"}
-	}
 	dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -155,6 +208,8 @@ func (d *Device) reply(w http.ResponseWriter, err error) {
 			code = he.code
 		case errors.Is(err, ErrUnknownResident):
 			code = http.StatusNotFound
+		case errors.Is(err, ErrInvalidID):
+			code = http.StatusBadRequest
 		}
 		w.WriteHeader(code)
 		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})

@@ -19,6 +19,7 @@ package veinsim
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -48,6 +49,9 @@ const (
 	DefaultChunkSize = 8192
 	DefaultMakerID   = "pid.codes:1209:0001/test"
 	MaxCaptureMs     = 1500
+	// DefaultPartialFrameTimeout is the simulator's partial-frame
+	// time-out: within the protocol's 50..200 ms.
+	DefaultPartialFrameTimeout = 100 * time.Millisecond
 	// ExposureUs is the exposure time the simulator reports.
 	ExposureUs = 8000
 )
@@ -86,6 +90,11 @@ type Config struct {
 	Residents ResidentLookup
 	// Quality 0..1 is fingerimg's quality knob (default fingerimg.DefaultQuality).
 	Quality float64
+	// PartialFrameTimeout is how long the device waits, after the last
+	// byte the host sent, for the rest of an incomplete request frame
+	// before giving it up (docs/scanner-protocol.md, "Receiving"; the
+	// protocol allows 50..200 ms). Default DefaultPartialFrameTimeout.
+	PartialFrameTimeout time.Duration
 	// Seed varies the captures (pose, noise) of the whole session. Each
 	// placement of a finger on the window gets its own fingerimg seed
 	// (derived from Seed and a placement number that starts at Counter,
@@ -131,11 +140,12 @@ const (
 	FaultUnderExposure          // sensor gain far too low: dark whatever the LEDs
 	FaultBadSignature           // attestation signatures do not verify
 	FaultCounterBackwards       // the capture counter goes backwards
+	FaultKeepPartial            // never gives up a partial request frame (no partial-frame time-out)
 	faultCount
 )
 
 var faultNames = [...]string{"none", "unplug", "stall", "corrupt-frame", "truncate-frame", "wrong-length",
-	"no-finger", "finger-moved", "over-exposure", "under-exposure", "bad-signature", "counter-backwards"}
+	"no-finger", "finger-moved", "over-exposure", "under-exposure", "bad-signature", "counter-backwards", "keep-partial"}
 
 func (f Fault) String() string {
 	if f >= 0 && f < faultCount {
@@ -195,10 +205,13 @@ type heldCapture struct {
 
 // Stats counts what the device did.
 type Stats struct {
-	Requests      int `json:"requests"`
-	Captures      int `json:"captures"`
-	ErrorsSent    int `json:"errors_sent"`
-	BadFramesSeen int `json:"bad_frames_seen"`
+	Requests      int `json:"requests"`        // request frames answered (good or not)
+	Captures      int `json:"captures"`        // successful CAPTUREs
+	ErrorsSent    int `json:"errors_sent"`     // error responses sent
+	BadFramesSeen int `json:"bad_frames_seen"` // requests answered BAD_CRC, BAD_FRAME or BAD_VERSION
+	// PartialFramesDropped counts partial-frame time-outs: the host fell
+	// silent with an incomplete request buffered, which was given up.
+	PartialFramesDropped int `json:"partial_frames_dropped"`
 }
 
 // New builds a device from cfg.
@@ -244,6 +257,9 @@ func New(cfg Config) (*Device, error) {
 	}
 	if cfg.Quality == 0 {
 		cfg.Quality = fingerimg.DefaultQuality
+	}
+	if cfg.PartialFrameTimeout <= 0 {
+		cfg.PartialFrameTimeout = DefaultPartialFrameTimeout
 	}
 	if cfg.Width > fingerimg.MaxWidth || cfg.Height > fingerimg.MaxHeight {
 		return nil, fmt.Errorf("veinsim: sensor %dx%d larger than fingerimg's %dx%d", cfg.Width, cfg.Height, fingerimg.MaxWidth, fingerimg.MaxHeight)
@@ -413,20 +429,26 @@ func (d *Device) Plugged() bool {
 	return !d.unplugged
 }
 
-// Status is a snapshot of the device for the control channel.
+// Status is a snapshot of the device for the control channel; every field
+// is described in docs/scanner-protocol.md ("Simulator", a test keeps the
+// two in step).
 type Status struct {
-	Serial   string    `json:"serial"`
-	Model    string    `json:"model"`
-	Plugged  bool      `json:"plugged"`
-	Finger   string    `json:"finger,omitempty"`
-	Fault    string    `json:"fault"`
-	Quality  float64   `json:"quality"`
-	LED      []int     `json:"led"`
-	Counter  uint64    `json:"counter"`
-	Stats    Stats     `json:"stats"`
-	Time     time.Time `json:"time"`
-	USBID    string    `json:"usb_id"`
-	Protocol int       `json:"protocol_version"`
+	Serial         string    `json:"serial"`
+	Model          string    `json:"model"`
+	Plugged        bool      `json:"plugged"`
+	Finger         string    `json:"finger,omitempty"`
+	Lifted         string    `json:"lifted,omitempty"`
+	Fault          string    `json:"fault"`
+	Quality        float64   `json:"quality"`
+	LED            []int     `json:"led"`
+	Counter        uint64    `json:"counter"`
+	Stats          Stats     `json:"stats"`
+	Time           time.Time `json:"time"`
+	USBID          string    `json:"usb_id"`
+	Protocol       int       `json:"protocol_version"`
+	MakerID        string    `json:"maker_id"`
+	MakerPublicKey string    `json:"maker_public_key"`
+	PartialFrameMs int       `json:"partial_frame_timeout_ms"`
 }
 
 // Status returns a snapshot.
@@ -435,7 +457,12 @@ func (d *Device) Status() Status {
 	defer d.mu.Unlock()
 	s := Status{Serial: d.info.Serial, Model: d.info.Model, Plugged: !d.unplugged, Finger: d.fingerRef,
 		Fault: d.fault.String(), Quality: d.quality, Counter: d.counter, Stats: d.stats, Time: d.cfg.Clock().UTC(),
-		USBID: fmt.Sprintf("%04x:%04x", USBVendorID, USBProductID), Protocol: wire.Version}
+		USBID: fmt.Sprintf("%04x:%04x", USBVendorID, USBProductID), Protocol: wire.Version,
+		MakerID: d.cert.MakerID, MakerPublicKey: hex.EncodeToString(d.MakerPublicKey()),
+		PartialFrameMs: int(d.cfg.PartialFrameTimeout / time.Millisecond)}
+	if d.finger == nil && d.lifted != nil {
+		s.Lifted = d.liftedRef
+	}
 	if d.unplugged {
 		s.Fault = FaultUnplug.String()
 	}
@@ -462,9 +489,11 @@ func (d *Device) handle(req *wire.Frame, decodeErr error) []byte {
 			code = wire.CodeBadVersion
 		}
 		resp = d.errFrame(req, code, decodeErr.Error())
-	} else if req.IsResponse() {
+	} else if req.Flags != 0 {
+		// a request has flags 0: RESPONSE or ERROR set (alone or
+		// together) is BAD_FRAME ("Errors", order of checks)
 		d.stats.BadFramesSeen++
-		resp = d.errFrame(req, wire.CodeBadFrame, "the host sent a response frame")
+		resp = d.errFrame(req, wire.CodeBadFrame, fmt.Sprintf("request with flags %#02x; requests have flags 0", req.Flags))
 	} else {
 		payload, err := d.dispatch(req)
 		if err != nil {
@@ -484,6 +513,18 @@ func (d *Device) errFrame(req *wire.Frame, code wire.ErrorCode, msg string) *wir
 	d.stats.ErrorsSent++
 	p, _ := (&wire.DeviceError{Code: code, Message: msg}).MarshalBinary()
 	return &wire.Frame{Flags: wire.FlagResponse | wire.FlagError, Seq: req.Seq, Command: req.Command, Payload: p}
+}
+
+// partialTimedOut reports whether the device gives up a partial frame now
+// (the time-out passed), counting it.
+func (d *Device) partialTimedOut() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.unplugged || d.fault == FaultKeepPartial || d.fault == FaultStall {
+		return false
+	}
+	d.stats.PartialFramesDropped++
+	return true
 }
 
 // badCRC answers a request whose CRC did not match.
@@ -608,16 +649,19 @@ func (d *Device) sign(a *wire.Attestation) error {
 	return nil
 }
 
-// capture renders, signs and holds one image.
+// capture renders, signs and holds one image. It first discards the image
+// held so far; a capture that fails holds none and leaves the counter as it
+// was (docs/scanner-protocol.md, "CAPTURE").
 func (d *Device) capture(nonce [32]byte) ([]byte, error) {
+	d.last = nil
 	if d.finger == nil || d.fault == FaultNoFinger {
 		return nil, deviceErr(wire.CodeNoFinger, "no finger on the window")
 	}
-	if d.fault == FaultCounterBackwards && d.counter > 2 {
-		d.counter -= 2
+	counter := d.counter
+	if d.fault == FaultCounterBackwards && counter > 2 {
+		counter -= 2
 	}
-	d.counter++
-	d.stats.Captures++
+	counter++
 	cond := fingerimg.DefaultConditions()
 	cond.Width, cond.Height = int(d.info.Width), int(d.info.Height)
 	cond.LED = append([]uint8(nil), d.led...)
@@ -642,7 +686,7 @@ func (d *Device) capture(nonce [32]byte) ([]byte, error) {
 			pix[i] = uint8(min(255, int(v)+150))
 		}
 	}
-	a := wire.Attestation{Nonce: nonce, Serial: d.info.Serial, Counter: d.counter,
+	a := wire.Attestation{Nonce: nonce, Serial: d.info.Serial, Counter: counter,
 		TimestampMs: d.cfg.Clock().UnixMilli(), ImageSHA256: sha256.Sum256(pix)}
 	if err := d.sign(&a); err != nil {
 		return nil, err
@@ -653,11 +697,17 @@ func (d *Device) capture(nonce [32]byte) ([]byte, error) {
 	}
 	size := uint32(len(pix))
 	cs := uint32(d.info.ChunkSize)
-	hdr := wire.CaptureHeader{Counter: d.counter, Width: d.info.Width, Height: d.info.Height, BitDepth: 8,
+	hdr := wire.CaptureHeader{Counter: counter, Width: d.info.Width, Height: d.info.Height, BitDepth: 8,
 		ImageSize: size, ChunkSize: d.info.ChunkSize, ChunkCount: uint16((size + cs - 1) / cs),
 		ExposureUs: ExposureUs, LED: append(wire.LEDs(nil), d.led...), Attestation: ab}
+	b, err := hdr.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	d.counter = counter
+	d.stats.Captures++
 	d.last = &heldCapture{hdr: hdr, pix: pix}
-	return hdr.MarshalBinary()
+	return b, nil
 }
 
 func (d *Device) chunk(cr wire.ChunkRequest) ([]byte, error) {
