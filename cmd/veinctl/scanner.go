@@ -551,7 +551,7 @@ func scannerConformance(ctx context.Context, args []string, stdout, stderr io.Wr
 		if err != nil {
 			return scanExplainOpen(err)
 		}
-		copts.Finger = conformance.Prompt{W: stderr}
+		copts.Finger = conformance.Prompt{W: stderr, Wait: *fingerWait}
 		copts.FingerWait = *fingerWait
 		if *simControl != "" {
 			fc, err := scanHTTPFingerControl(ctx, *simControl)

@@ -119,6 +119,7 @@ func TestConformanceFaults(t *testing.T) {
 		veinsim.FaultUnderExposure:    {"image.exposure"},
 		veinsim.FaultBadSignature:     {"attest.signature", "attest.command"},
 		veinsim.FaultCounterBackwards: {"attest.counter"},
+		veinsim.FaultKeepPartial:      {"framing.partial-timeout"},
 	}
 	for _, f := range veinsim.Faults() {
 		want, ok := breaks[f]

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
 )
 
 // Makers is the set of trusted scanner maker keys: a device certificate is
@@ -73,17 +75,9 @@ func parseMakers(path string, data []byte) (*Makers, error) {
 	return m, sc.Err()
 }
 
-func validMakerID(id string) error {
-	if id == "" || len(id) > 64 {
-		return errors.New("maker id must have 1..64 characters")
-	}
-	for _, r := range id {
-		if r <= ' ' || r > '~' {
-			return errors.New("maker id must be printable ASCII without spaces")
-		}
-	}
-	return nil
-}
+// validMakerID is the protocol's rule for maker IDs (the one device
+// certificates follow).
+func validMakerID(id string) error { return wire.CheckMakerID(id) }
 
 // Key returns the public key of a maker.
 func (m *Makers) Key(id string) (ed25519.PublicKey, bool) {

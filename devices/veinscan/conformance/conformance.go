@@ -16,7 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
@@ -34,19 +36,53 @@ const (
 
 // Result is the outcome of one requirement.
 type Result struct {
-	ID       string        `json:"id"`
-	Title    string        `json:"title"`
-	Status   Status        `json:"status"`
-	Detail   string        `json:"detail,omitempty"`
+	ID     string `json:"id"`
+	Title  string `json:"title"`
+	Status Status `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	// Section is the section of docs/scanner-protocol.md that states the
+	// requirement ("Frames › Receiving"), Ref its link
+	// ("docs/scanner-protocol.md#receiving").
+	Section  string        `json:"section"`
+	Ref      string        `json:"ref"`
 	Duration time.Duration `json:"duration_ns"`
 }
 
 func (r Result) String() string {
-	s := fmt.Sprintf("%-4s %-22s %s", r.Status, r.ID, r.Title)
+	s := fmt.Sprintf("%-4s %-24s %s", r.Status, r.ID, r.Title)
 	if r.Detail != "" {
 		s += ": " + r.Detail
 	}
+	if r.Section != "" {
+		s += " [§ " + r.Section + "]"
+	}
 	return s
+}
+
+// Document is the protocol specification the requirements cite.
+const Document = "docs/scanner-protocol.md"
+
+// Anchor returns the link fragment of a heading of Document, as GitHub
+// and most Markdown renderers make it: lower case, punctuation other than
+// '-' and '_' dropped, spaces turned into '-'.
+func Anchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// ref is the link to the section whose path is section ("Frames ›
+// Receiving": the last heading counts).
+func ref(section string) string {
+	parts := strings.Split(section, "›")
+	return Document + "#" + Anchor(parts[len(parts)-1])
 }
 
 // FingerControl places and removes a finger on the device under test: the
@@ -57,18 +93,29 @@ type FingerControl interface {
 	Remove(ctx context.Context) error
 }
 
-// Prompt is the FingerControl for real devices: it asks the operator.
-type Prompt struct{ W io.Writer }
+// Prompt is the FingerControl for real devices: it asks the operator,
+// saying how long the kit waits (Wait, Options.FingerWait).
+type Prompt struct {
+	W    io.Writer
+	Wait time.Duration
+}
+
+func (p Prompt) within() string {
+	if p.Wait <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (within %v, or the requirement fails)", p.Wait)
+}
 
 // Place asks for a finger.
 func (p Prompt) Place(ctx context.Context) error {
-	fmt.Fprintln(p.W, ">>> place a finger on the scanner and keep it still")
+	fmt.Fprintf(p.W, ">>> place a finger on the scanner and keep it still%s\n", p.within())
 	return nil
 }
 
 // Remove asks to lift the finger.
 func (p Prompt) Remove(ctx context.Context) error {
-	fmt.Fprintln(p.W, ">>> lift the finger off the scanner")
+	fmt.Fprintf(p.W, ">>> lift the finger off the scanner%s\n", p.within())
 	return nil
 }
 
@@ -116,8 +163,14 @@ func (o *Options) defaults() {
 type Requirement struct {
 	ID    string
 	Title string
-	run   func(ctx context.Context, e *env) error
+	// Section is the path of headings of Document that states it,
+	// separated by " › " ("Frames › Receiving").
+	Section string
+	run     func(ctx context.Context, e *env) error
 }
+
+// Ref is the link to the requirement's section of Document.
+func (r Requirement) Ref() string { return ref(r.Section) }
 
 // errSkip marks a requirement that cannot be checked in this setting.
 type errSkip string
@@ -180,7 +233,7 @@ func Run(ctx context.Context, conn veinscan.Conn, opts Options) []Result {
 	for _, r := range requirements {
 		t0 := time.Now()
 		err := r.run(ctx, e)
-		res := Result{ID: r.ID, Title: r.Title, Status: Pass, Duration: time.Since(t0)}
+		res := Result{ID: r.ID, Title: r.Title, Status: Pass, Section: r.Section, Ref: ref(r.Section), Duration: time.Since(t0)}
 		var skip errSkip
 		switch {
 		case errors.As(err, &skip):
@@ -219,30 +272,35 @@ func Find(rs []Result, id string) (Result, bool) {
 }
 
 var requirements = []Requirement{
-	{"framing.info", "GET_INFO is answered with a valid frame and device description", reqInfo},
-	{"framing.sequence", "responses echo the request's sequence number, including 0 and 65535", reqSequence},
-	{"framing.pipelined", "two requests in one transfer are answered in order", reqPipelined},
-	{"framing.resync", "bytes that are not a frame are skipped and the next request answered", reqResync},
-	{"framing.max-payload", "ECHO returns a maximum-size payload unchanged", reqEcho},
-	{"errors.bad-crc", "a request with a wrong CRC gets BAD_CRC with its sequence number", reqBadCRC},
-	{"errors.bad-version", "a request of protocol version 2 gets BAD_VERSION", reqBadVersion},
-	{"errors.unknown-command", "an unknown command gets UNKNOWN_COMMAND", reqUnknown},
-	{"errors.bad-payload", "wrong payload lengths get BAD_PAYLOAD", reqBadPayload},
-	{"cmd.certificate", "GET_CERTIFICATE returns a certificate for this serial", reqCert},
-	{"cert.trusted", "the certificate verifies under a trusted maker key", reqCertTrusted},
-	{"cmd.led", "SET_LED applies per-LED intensities 0..255 and GET_LED reads them back", reqLED},
-	{"cmd.finger-absent", "FINGER_STATUS reports absent and CAPTURE fails with NO_FINGER without a finger", reqNoFinger},
-	{"cmd.finger-present", "FINGER_STATUS reports a still finger present", reqFinger},
-	{"cmd.capture", "CAPTURE returns a header consistent with GET_INFO", reqCapture},
-	{"chunk.transfer", "READ_CHUNK delivers the image in chunks; bad index and stale capture are refused", reqChunks},
-	{"attest.binding", "the attestation names the nonce, serial, counter and image digest", reqBinding},
-	{"attest.signature", "the attestation verifies under the certified device key", reqSignature},
-	{"attest.counter", "the capture counter strictly increases; ATTEST does not advance it", reqCounter},
-	{"attest.command", "ATTEST signs a nonce with the device key", reqAttest},
-	{"image.exposure", "automatic exposure brings the finger into range within 5 captures", reqExposure},
-	{"image.quality", "a still finger yields a sharp, usable image", reqQuality},
-	{"timing.commands", "commands are answered within the limit (200 ms + transfer)", reqTimingCommands},
-	{"timing.capture", "CAPTURE is answered within the device's MaxCaptureMs", reqTimingCapture},
+	{"framing.info", "GET_INFO is answered with a valid frame and device description", "Commands › GET_INFO (0x01)", reqInfo},
+	{"framing.sequence", "responses echo the request's sequence number, including 0 and 65535", "Frames › Sequence numbers", reqSequence},
+	{"framing.pipelined", "two requests in one transfer are answered in order", "Transport", reqPipelined},
+	{"framing.resync", "bytes that are not a frame are skipped and the next request answered", "Frames › Receiving", reqResync},
+	{"framing.bad-header", "headers with reserved ≠ 0, an unknown flag or a length over 32768 get no answer; the next request does", "Frames › Receiving", reqBadHeader},
+	{"framing.partial-timeout", "a truncated request or a stray header is given up after the partial-frame time-out; a request paused 20 ms is not", "Frames › Partial-frame time-out", reqPartial},
+	{"framing.max-payload", "ECHO returns a maximum-size payload unchanged", "Commands › ECHO (0x07)", reqEcho},
+	{"errors.bad-crc", "a request with a wrong CRC gets BAD_CRC with its sequence number", "Frames › Order of checks", reqBadCRC},
+	{"errors.bad-version", "a request of protocol version 2 gets BAD_VERSION", "Frames › Order of checks", reqBadVersion},
+	{"errors.request-flags", "a request with the RESPONSE or ERROR flag (alone or both) gets BAD_FRAME", "Frames › Order of checks", reqRequestFlags},
+	{"errors.unknown-command", "an unknown command gets UNKNOWN_COMMAND", "Commands", reqUnknown},
+	{"errors.bad-payload", "wrong payload lengths and trailing bytes get BAD_PAYLOAD", "Commands › Payloads", reqBadPayload},
+	{"errors.precedence", "when several errors apply the first in the order of checks is answered", "Frames › Order of checks", reqPrecedence},
+	{"cmd.certificate", "GET_CERTIFICATE returns a certificate for this serial and model", "Attestation › Device certificate", reqCert},
+	{"cert.trusted", "the certificate verifies under a trusted maker key", "Attestation › Maker keys", reqCertTrusted},
+	{"cmd.led", "SET_LED applies per-LED intensities 0..255 and GET_LED reads them back; a refused setting changes nothing", "Commands › SET_LED (0x04) and GET_LED (0x05)", reqLED},
+	{"cmd.finger-absent", "without a finger FINGER_STATUS reports absent, CAPTURE fails with NO_FINGER (and a bad CAPTURE payload with BAD_PAYLOAD)", "Commands › CAPTURE (0x10)", reqNoFinger},
+	{"cmd.finger-present", "FINGER_STATUS reports a still finger present", "Commands › FINGER_STATUS (0x03)", reqFinger},
+	{"cmd.capture", "CAPTURE returns a header consistent with GET_INFO", "Commands › CAPTURE (0x10)", reqCapture},
+	{"chunk.transfer", "READ_CHUNK delivers the image in chunks; bad index and stale capture are refused", "Commands › READ_CHUNK (0x11)", reqChunks},
+	{"capture.failed", "a failed CAPTURE discards the held image and does not advance the counter", "Commands › CAPTURE (0x10)", reqFailedCapture},
+	{"attest.binding", "the attestation names the nonce, serial, counter and image digest", "Attestation › What the host checks", reqBinding},
+	{"attest.signature", "the attestation verifies under the certified device key", "Attestation › Signed message", reqSignature},
+	{"attest.counter", "the capture counter strictly increases; ATTEST does not advance it", "Attestation › Capture counter", reqCounter},
+	{"attest.command", "ATTEST signs a nonce with the device key", "Commands › ATTEST (0x06)", reqAttest},
+	{"image.exposure", "automatic exposure brings the finger into range within 5 captures", "Illumination and exposure", reqExposure},
+	{"image.quality", "a still finger yields a sharp, usable image", "Capture quality", reqQuality},
+	{"timing.commands", "commands are answered within the limit (200 ms + transfer)", "Timing", reqTimingCommands},
+	{"timing.capture", "CAPTURE is answered within the device's MaxCaptureMs", "Timing", reqTimingCapture},
 }
 
 func reqInfo(ctx context.Context, e *env) error {
@@ -387,6 +445,14 @@ func reqBadPayload(ctx context.Context, e *env) error {
 		{wire.CmdSetLED, []byte{e.info.LEDCount}}, // count without values
 		{wire.CmdCapture, make([]byte, 31)},
 		{wire.CmdReadChunk, make([]byte, 9)},
+		// trailing bytes are errors too (Commands › Payloads)
+		{wire.CmdGetCertificate, []byte{0}},
+		{wire.CmdFingerStatus, []byte{0}},
+		{wire.CmdGetLED, []byte{0}},
+		{wire.CmdSetLED, append([]byte{e.info.LEDCount}, make([]byte, e.info.LEDCount+1)...)},
+		{wire.CmdAttest, make([]byte, 33)},
+		{wire.CmdCapture, make([]byte, 33)},
+		{wire.CmdReadChunk, make([]byte, 11)},
 	}
 	for _, c := range cases {
 		seq := e.raw.nextSeq()
@@ -425,6 +491,9 @@ func reqCert(ctx context.Context, e *env) error {
 		return fmt.Errorf("certificate for serial %q, device says %q", c.Serial, e.info.Serial)
 	}
 	e.cert = &c
+	if c.Model != e.info.Model {
+		return fmt.Errorf("certificate for model %q, GET_INFO says %q", c.Model, e.info.Model)
+	}
 	return nil
 }
 
@@ -473,20 +542,56 @@ func reqLED(ctx context.Context, e *env) error {
 	if err := applied.UnmarshalBinary(f.Payload); err != nil {
 		return err
 	}
-	f, _, err = e.raw.call(ctx, wire.CmdGetLED, nil, e.timeout())
+	back, err := e.getLED(ctx)
 	if err != nil {
 		return err
 	}
-	var back wire.LEDs
-	if err := back.UnmarshalBinary(f.Payload); err != nil {
-		return err
+	if !bytes.Equal(applied, back) {
+		return fmt.Errorf("SET_LED answered %v, GET_LED %v", applied, back)
 	}
-	if e.info.Features&wire.FeatureLEDControl != 0 && (!bytes.Equal(applied, want) || !bytes.Equal(back, want)) {
-		return fmt.Errorf("set %v, SET_LED answered %v, GET_LED %v", want, applied, back)
+	if e.info.Features&wire.FeatureLEDControl != 0 && !ledClose(applied, want) {
+		return fmt.Errorf("set %v, SET_LED applied %v (more than 8 levels off)", want, applied)
+	}
+	// full drive on every LED: applied, or refused with LED_RANGE and
+	// the setting before kept
+	full := make(wire.LEDs, len(orig))
+	for i := range full {
+		full[i] = 255
+	}
+	p, _ = full.MarshalBinary()
+	f, _, err = e.raw.call(ctx, wire.CmdSetLED, p, e.timeout())
+	switch {
+	case errors.Is(err, wire.ErrLEDRange):
+		if back, err = e.getLED(ctx); err != nil {
+			return err
+		} else if !bytes.Equal(back, applied) {
+			return fmt.Errorf("after LED_RANGE GET_LED says %v, the setting before was %v", back, applied)
+		}
+	case err != nil:
+		return fmt.Errorf("SET_LED to full drive: %w", err)
+	default:
+		if err := applied.UnmarshalBinary(f.Payload); err != nil {
+			return err
+		}
+		if e.info.Features&wire.FeatureLEDControl != 0 && !ledClose(applied, full) {
+			return fmt.Errorf("set %v, SET_LED applied %v", full, applied)
+		}
 	}
 	p, _ = orig.MarshalBinary()
 	_, _, err = e.raw.call(ctx, wire.CmdSetLED, p, e.timeout())
 	return err
+}
+
+func (e *env) getLED(ctx context.Context) (wire.LEDs, error) {
+	f, _, err := e.raw.call(ctx, wire.CmdGetLED, nil, e.timeout())
+	if err != nil {
+		return nil, err
+	}
+	var l wire.LEDs
+	if err := l.UnmarshalBinary(f.Payload); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // fingerState polls FINGER_STATUS until cond holds or FingerWait passes.
@@ -532,7 +637,16 @@ func reqNoFinger(ctx context.Context, e *env) error {
 	}
 	seq := e.raw.nextSeq()
 	b, _ := wire.AppendFrame(nil, &wire.Frame{Seq: seq, Command: wire.CmdCapture, Payload: e.nonce[:]})
-	return e.raw.expectError(ctx, b, seq, wire.CmdCapture, wire.CodeNoFinger, e.capTimeout())
+	if err := e.raw.expectError(ctx, b, seq, wire.CmdCapture, wire.CodeNoFinger, e.capTimeout()); err != nil {
+		return err
+	}
+	// BAD_PAYLOAD comes before NO_FINGER (Frames › Order of checks)
+	seq = e.raw.nextSeq()
+	b, _ = wire.AppendFrame(nil, &wire.Frame{Seq: seq, Command: wire.CmdCapture, Payload: e.nonce[:31]})
+	if err := e.raw.expectError(ctx, b, seq, wire.CmdCapture, wire.CodeBadPayload, e.capTimeout()); err != nil {
+		return fmt.Errorf("CAPTURE of 31 bytes without a finger: %w", err)
+	}
+	return nil
 }
 
 func (e *env) capTimeout() time.Duration {
@@ -614,7 +728,11 @@ func reqCapture(ctx context.Context, e *env) error {
 		mid[i] = 110
 	}
 	p, _ := mid.MarshalBinary()
-	if _, _, err := e.raw.call(ctx, wire.CmdSetLED, p, e.timeout()); err != nil {
+	f, _, err := e.raw.call(ctx, wire.CmdSetLED, p, e.timeout())
+	if err != nil {
+		return err
+	}
+	if err := mid.UnmarshalBinary(f.Payload); err != nil { // as applied
 		return err
 	}
 	h, pix, err := e.capture(ctx)
@@ -628,7 +746,7 @@ func reqCapture(ctx context.Context, e *env) error {
 	case h.ChunkSize != e.info.ChunkSize:
 		return fmt.Errorf("chunk size %d, GET_INFO says %d", h.ChunkSize, e.info.ChunkSize)
 	case !bytes.Equal(h.LED, mid):
-		return fmt.Errorf("capture reports LEDs %v, %v were set", h.LED, mid)
+		return fmt.Errorf("capture reports LEDs %v, %v were applied", h.LED, mid)
 	}
 	return nil
 }

@@ -231,10 +231,25 @@ func (c *DeviceCertificate) check() error {
 		return fmt.Errorf("%w: serial must be 1..%d bytes of UTF-8", ErrMalformed, MaxSerialLen)
 	case len(c.Model) > MaxModelLen || !utf8.ValidString(c.Model):
 		return fmt.Errorf("%w: model must be 0..%d bytes of UTF-8", ErrMalformed, MaxModelLen)
-	case len(c.MakerID) == 0 || len(c.MakerID) > MaxMakerIDLen || !utf8.ValidString(c.MakerID):
-		return fmt.Errorf("%w: maker id must be 1..%d bytes of UTF-8", ErrMalformed, MaxMakerIDLen)
+	case CheckMakerID(c.MakerID) != nil:
+		return fmt.Errorf("%w: %w", ErrMalformed, CheckMakerID(c.MakerID))
 	case len(c.PublicKey) != ed25519.PublicKeySize:
 		return fmt.Errorf("%w: device key of %d bytes", ErrBadPublicKey, len(c.PublicKey))
+	}
+	return nil
+}
+
+// CheckMakerID checks a maker ID: 1..64 bytes of printable ASCII without
+// spaces (0x21..0x7E), compared byte for byte with the ID under which a
+// server trusts the maker's key (docs/scanner-protocol.md, "Maker keys").
+func CheckMakerID(id string) error {
+	if id == "" || len(id) > MaxMakerIDLen {
+		return fmt.Errorf("maker id must have 1..%d characters", MaxMakerIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7E {
+			return errors.New("maker id must be printable ASCII without spaces")
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"time"
 )
 
 // Frame layout (all integers big-endian), identical on USB bulk endpoints
@@ -30,6 +31,17 @@ const (
 	MaxPayload    = 32 * 1024
 	MaxFrameSize  = Overhead + MaxPayload
 	MaxChunkBytes = 16 * 1024 // largest image chunk a device may send
+)
+
+// Partial-frame time-out (docs/scanner-protocol.md, "Partial-frame
+// time-out"): a device gives up an incomplete request frame when no byte
+// of it has arrived for a while, at the latest after
+// PartialFrameTimeoutMax and never before PartialFrameTimeoutMin; a host
+// sends the bytes of one frame without a pause of HostMaxGap or more.
+const (
+	PartialFrameTimeoutMin = 50 * time.Millisecond
+	PartialFrameTimeoutMax = 200 * time.Millisecond
+	HostMaxGap             = 20 * time.Millisecond
 )
 
 // Frame flags.
