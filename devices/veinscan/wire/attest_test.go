@@ -14,12 +14,24 @@ func testKey(b byte) ed25519.PrivateKey {
 	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, ed25519.SeedSize))
 }
 
+// vectorImage is the image of the test vectors (docs/scanner-protocol.md,
+// "Test vectors"): 500 x 200 pixels, pixel (x, y) = (x + y) mod 256.
+func vectorImage() []byte {
+	pix := make([]byte, 500*200)
+	for y := 0; y < 200; y++ {
+		for x := 0; x < 500; x++ {
+			pix[y*500+x] = byte(x + y)
+		}
+	}
+	return pix
+}
+
 func sampleAttestation() *Attestation {
 	a := &Attestation{Serial: "VS1-000042", Counter: 7, TimestampMs: 1_790_000_000_123}
 	for i := range a.Nonce {
 		a.Nonce[i] = byte(i)
 	}
-	a.ImageSHA256 = sha256.Sum256([]byte("image"))
+	a.ImageSHA256 = sha256.Sum256(vectorImage())
 	return a
 }
 
@@ -46,20 +58,22 @@ func TestAttestationSignVerify(t *testing.T) {
 	if err := a.Verify(pub); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
-	if err := a.VerifyImage([]byte("image")); err != nil {
+	if err := a.VerifyImage(vectorImage()); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.VerifyImage([]byte("imagf")); !errors.Is(err, ErrImageDigest) {
+	other := vectorImage()
+	other[12345] ^= 1
+	if err := a.VerifyImage(other); !errors.Is(err, ErrImageDigest) {
 		t.Fatalf("VerifyImage(other) = %v", err)
 	}
-	other := testKey(2).Public().(ed25519.PublicKey)
+	otherKey := testKey(2).Public().(ed25519.PublicKey)
 	tamper := []struct {
 		name string
 		mut  func(a *Attestation)
 		pub  ed25519.PublicKey
 		want error
 	}{
-		{"other key", func(*Attestation) {}, other, ErrBadSignature},
+		{"other key", func(*Attestation) {}, otherKey, ErrBadSignature},
 		{"nonce", func(a *Attestation) { a.Nonce[31] ^= 1 }, pub, ErrBadSignature},
 		{"serial", func(a *Attestation) { a.Serial = "VS1-000043" }, pub, ErrBadSignature},
 		{"counter", func(a *Attestation) { a.Counter-- }, pub, ErrBadSignature},
@@ -121,7 +135,7 @@ func TestAttestationRoundTrip(t *testing.T) {
 func sampleCert(t *testing.T) (*DeviceCertificate, ed25519.PrivateKey) {
 	t.Helper()
 	dev := testKey(1)
-	c := &DeviceCertificate{Serial: "VS1-000042", Model: "VS-1 sim", PublicKey: dev.Public().(ed25519.PublicKey), MakerID: "pid.codes:1209:5ec1"}
+	c := &DeviceCertificate{Serial: "VS1-000042", Model: "VS-1", PublicKey: dev.Public().(ed25519.PublicKey), MakerID: "pid.codes:1209:5ec1"}
 	if err := c.Sign(testKey(9)); err != nil {
 		t.Fatal(err)
 	}
