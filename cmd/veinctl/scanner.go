@@ -25,6 +25,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/conformance"
+	"github.com/qingshan-gov/veinkiosk/devices/veinscan/evidence"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
 	"github.com/qingshan-gov/veinkiosk/matcher/extract"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
@@ -62,7 +63,8 @@ subcommands:
   list          attached USB scanners (and how to fix unusable ones)
   info          device description and certificate
   status        finger status
-  capture       capture an image with automatic exposure (PNG + attestation)
+  capture       capture an image with automatic exposure (PNG + attestation; --evidence: a bundle beside the PNG)
+  verify        re-verify a capture's evidence bundle offline
   conformance   check a device against docs/scanner-protocol.md
   udev          print the udev rule for the known VID:PIDs
 
@@ -87,6 +89,8 @@ func runScanner(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return scannerCapture(ctx, rest, stdout, stderr)
 	case "conformance":
 		return scannerConformance(ctx, rest, stdout, stderr)
+	case "verify":
+		return scannerVerify(ctx, rest, stdout, stderr)
 	case "udev":
 		fmt.Fprint(stdout, veinscan.UdevRule(veinscan.KnownUSBIDs))
 		return nil
@@ -379,6 +383,7 @@ type scanCaptureJSON struct {
 	Attempts           int                     `json:"attempts"`
 	TimingMs           map[string]float64      `json:"timing_ms"`
 	Out                string                  `json:"out,omitempty"`
+	Evidence           string                  `json:"evidence,omitempty"`
 }
 
 func scannerCapture(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -390,11 +395,15 @@ func scannerCapture(ctx context.Context, args []string, stdout, stderr io.Writer
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	nonceHex := fs.String("nonce", "", "32-byte nonce in hex (default random; a kiosk uses the server's)")
 	wait := fs.Duration("wait", 10*time.Second, "how long to wait for a finger")
+	withEvidence := fs.Bool("evidence", false, "also write the evidence bundle (certificate, attestation, nonce, verification result) beside the PNG as NAME.evidence.json; needs --out and a trusted maker key")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected arguments %v", errUsage, fs.Args())
+	}
+	if *withEvidence && *out == "" {
+		return fmt.Errorf("%w: --evidence writes beside the PNG: give --out", errUsage)
 	}
 	var nonce [32]byte
 	if *nonceHex != "" {
@@ -431,8 +440,31 @@ func scannerCapture(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
+	var bundle []byte
+	if *withEvidence {
+		o, err := df.options(stderr)
+		if err != nil {
+			return err
+		}
+		b, err := evidence.New(r.Image, filepath.Base(*out), nonce, s.Certificate(), r.AttestationBytes, o.MakerKeys)
+		if errors.Is(err, evidence.ErrUntrusted) {
+			return fmt.Errorf("%w (give the maker's key with --maker-key: evidence is for captures that verify)", err)
+		} else if err != nil {
+			return err
+		}
+		if bundle, err = b.Marshal(); err != nil {
+			return err
+		}
+	}
 	if *out != "" {
 		if err := scanWritePNG(*out, r.Image); err != nil {
+			return err
+		}
+	}
+	evidencePath := ""
+	if bundle != nil {
+		evidencePath = evidence.Name(*out)
+		if err := scanWriteFile(evidencePath, bundle); err != nil {
 			return err
 		}
 	}
@@ -445,7 +477,7 @@ func scannerCapture(ctx context.Context, args []string, stdout, stderr io.Writer
 		Counter: r.Attestation.Counter, CounterIncreased: r.CounterIncreased, TimestampMs: r.Attestation.TimestampMs,
 		Nonce: hex.EncodeToString(nonce[:]), ImageSHA256: hex.EncodeToString(r.Attestation.ImageSHA256[:]),
 		Attestation: base64.StdEncoding.EncodeToString(r.AttestationBytes),
-		ExposureOK:  r.ExposureOK, Exposure: r.Exposure, Attempts: r.Attempts, Out: *out,
+		ExposureOK:  r.ExposureOK, Exposure: r.Exposure, Attempts: r.Attempts, Out: *out, Evidence: evidencePath,
 		TimingMs: map[string]float64{"total": scanMs(r.Timing.Total), "capture": scanMs(r.Timing.Capture), "transfer": scanMs(r.Timing.Transfer)},
 	}
 	if r.SignatureValid && !r.CertificateTrusted && j.SignatureError == "" {
@@ -463,7 +495,79 @@ func scannerCapture(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *out != "" {
 		fmt.Fprintf(stdout, "image written to %s\n", *out)
 	}
+	if evidencePath != "" {
+		fmt.Fprintf(stdout, "evidence written to %s (check it with: veinctl scanner verify --maker-key KEY %s)\n", evidencePath, evidencePath)
+	}
 	return nil
+}
+
+// scannerVerify re-verifies evidence bundles offline.
+func scannerVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("scanner verify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var makerKeys scanMultiFlag
+	fs.Var(&makerKeys, "maker-key", "file with a trusted maker Ed25519 public key, hex or base64 (repeatable; required); \"sim\": the simulators' test maker key")
+	asJSON := fs.Bool("json", false, "print one JSON object per bundle")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: veinctl scanner verify --maker-key KEY [--json] NAME.evidence.json ...\n\nChecks each bundle and the PNG it names beside it; exits 1 unless all verify.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: name the evidence bundle(s)", errUsage)
+	}
+	if len(makerKeys) == 0 {
+		return fmt.Errorf("%w: --maker-key is required: a bundle proves its origin only under a maker key you trust", errUsage)
+	}
+	df := scanDeviceFlags{makerKeys: makerKeys, device: "verify"}
+	o, err := df.options(stderr)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, p := range fs.Args() {
+		b, err := evidence.VerifyFile(p, o.MakerKeys)
+		if *asJSON {
+			j := map[string]any{"bundle": p, "valid": err == nil}
+			if err != nil {
+				j["error"] = err.Error()
+			}
+			if b != nil {
+				j["serial"], j["model"], j["counter"], j["maker_id"], j["image"] = b.Serial, b.Model, b.Counter, b.MakerID, b.Image
+			}
+			if jerr := json.NewEncoder(stdout).Encode(j); jerr != nil {
+				return jerr
+			}
+		} else if err != nil {
+			fmt.Fprintf(stdout, "FAIL %s: %v\n", p, err)
+		} else {
+			fmt.Fprintf(stdout, "OK   %s: %s from a %s (serial %s, maker %s), capture %d\n", p, b.Image, b.Model, b.Serial, b.MakerID, b.Counter)
+		}
+		if err != nil {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d bundles do not verify", failed, fs.NArg())
+	}
+	return nil
+}
+
+// scanWriteFile writes data to path atomically, readable by the owner only.
+func scanWriteFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".evidence-*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(data)
+	if err := errors.Join(werr, tmp.Close()); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 func scanMs(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
