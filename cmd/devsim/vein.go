@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/simulators/veinsim"
 )
 
@@ -36,8 +38,11 @@ type veinConfig struct {
 	serialNo  string
 	seed      uint64
 	chunkSize int
+	writeDeck string
+	writeCSV  string
+	listDeck  bool
 
-	firstResident string // of the deck, for the hint
+	placed string // what is on the window at start, for the hint
 }
 
 // attachUSB emulates dev as a USB device under umockdev and returns the
@@ -59,15 +64,30 @@ func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.StringVar(&c.deckPath, "deck", "", "resident deck JSON file (default: the generated deck of --seed and --residents)")
 	fs.Int64Var(&c.deckSeed, "seed", veinsim.DefaultDeckSeed, "seed of the generated resident deck (devsim idcard's default is the same)")
 	fs.IntVar(&c.deckSize, "residents", veinsim.DefaultDeckSize, "residents in the generated deck")
-	fs.StringVar(&c.resident, "resident", "", "ID number of a resident whose finger is on the window at start")
+	fs.StringVar(&c.resident, "resident", "first", "whose finger is on the window at start: an ID number (any valid one; deck residents have the deck's fingers), \"first\" (the deck's first resident) or \"none\"")
 	fs.IntVar(&c.finger, "finger", 2, "ISO finger position 1..10 of --resident (2 = right index)")
 	fs.StringVar(&c.fault, "fault", "none", "fault to show from the start (see the control channel's /fault)")
 	fs.Float64Var(&c.quality, "quality", 0, "image quality 0..1 (default fingerimg's)")
 	fs.StringVar(&c.serialNo, "serial-number", veinsim.DefaultSerial, "device serial number")
 	fs.Uint64Var(&c.seed, "capture-seed", 0, "seed of capture-to-capture variation")
 	fs.IntVar(&c.chunkSize, "chunk-size", veinsim.DefaultChunkSize, "image bytes per READ_CHUNK answer")
+	fs.StringVar(&c.writeDeck, "write-deck", "", "write the resident deck as JSON to this file (--deck loads it)")
+	fs.StringVar(&c.writeCSV, "write-csv", "", "write the resident deck as CSV (id_number, name, ...) to this file")
+	fs.BoolVar(&c.listDeck, "list-deck", false, "print the resident deck as CSV on stdout and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: devsim vein --serial|--usb [flags]\n\nThe simulator's certificate is signed with the test maker key %x\n(maker ID %s; veinctl --maker-key sim; docs/scanner-protocol.md, \"Simulator\").\n\n",
+			[]byte(veinsim.TestMakerPublicKey()), veinsim.DefaultMakerID)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if c.listDeck {
+		dk, err := veinsim.LoadDeck(c.deckPath, c.deckSeed, c.deckSize)
+		if err != nil {
+			return err
+		}
+		return dk.WriteCSV(stdout)
 	}
 	if !c.serial && !c.usb {
 		return errors.New("choose a transport: --serial (pseudo-terminal) and/or --usb (umockdev emulation)")
@@ -76,11 +96,14 @@ func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stderr, "devsim vein: certificate by the TEST maker key %x, maker ID %s (veinctl --maker-key sim; never trust it for real devices)\n",
+		[]byte(veinsim.TestMakerPublicKey()), veinsim.DefaultMakerID)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	simControl := ""
 	if c.control != "" {
 		ln, err := veinsim.ListenControl(c.control)
 		if err != nil {
@@ -96,12 +119,12 @@ func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			defer scancel()
 			srv.Shutdown(sctx)
 		}()
-		fmt.Fprintf(stderr, "devsim vein: control channel http://%s (GET /status; POST /finger, /fault, /quality, /unplug, /replug)\n", ln.Addr())
-		if c.resident == "" {
-			fmt.Fprintf(stderr, "devsim vein: no finger on the window; place one with\n  curl -s -H 'Content-Type: application/json' -d '{\"resident\":\"%s\",\"finger\":2}' http://%s/finger\n  (or start with --resident ID)\n",
-				c.firstResident, ln.Addr())
-		}
-		fmt.Fprintf(stderr, "devsim vein: conformance without an operator: veinctl scanner conformance --device DEVICE --maker-key sim --sim-control http://%s\n", ln.Addr())
+		fmt.Fprintf(stderr, "devsim vein: control channel http://%s (GET /status, /deck, /deck.csv; POST /finger, /fault, /quality, /unplug, /replug with Content-Type: application/json)\n", ln.Addr())
+		fmt.Fprintf(stderr, "devsim vein: %s; place another with\n  curl -s -H 'Content-Type: application/json' -d '{\"resident\":\"ID\",\"finger\":2}' http://%s/finger\n", c.placed, ln.Addr())
+		simControl = fmt.Sprintf(" --sim-control http://%s", ln.Addr())
+	}
+	conformanceHint := func(prefix, tags, device string) {
+		fmt.Fprintf(stderr, "devsim vein: conformance check (no operator needed with --sim-control):\n  %sgo run %s./cmd/veinctl scanner conformance --device %s --maker-key sim%s\n", prefix, tags, device, simControl)
 	}
 	if c.usb {
 		if attachUSB == nil {
@@ -115,6 +138,7 @@ func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stdout, env)
 		fmt.Fprintf(stderr, "devsim vein: scanner %s emulated as USB %04x:%04x at %s; open it with\n  %s go run -tags usb ./cmd/veinctl scanner info --device usb\n",
 			c.serialNo, veinsim.USBVendorID, veinsim.USBProductID, devNode, env)
+		conformanceHint(env+" ", "-tags usb ", "usb")
 		if !c.serial {
 			<-ctx.Done()
 			return ctx.Err()
@@ -128,6 +152,7 @@ func runVein(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			first = false
 		}
 		fmt.Fprintf(stderr, "devsim vein: scanner %s on %s (veinctl scanner info --device serial:%s)\n", c.serialNo, path, path)
+		conformanceHint("", "", "serial:"+path)
 	})
 }
 
@@ -136,8 +161,20 @@ func (c *veinConfig) device() (*veinsim.Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(deck.Residents) > 0 {
-		c.firstResident = deck.Residents[0].IDNumber
+	if c.writeDeck != "" {
+		if err := deck.SaveFile(c.writeDeck); err != nil {
+			return nil, err
+		}
+	}
+	if c.writeCSV != "" {
+		f, err := os.Create(c.writeCSV)
+		if err != nil {
+			return nil, err
+		}
+		err = deck.WriteCSV(f)
+		if err := errors.Join(err, f.Close()); err != nil {
+			return nil, err
+		}
 	}
 	f, err := veinsim.ParseFault(c.fault)
 	if err != nil {
@@ -148,8 +185,22 @@ func (c *veinConfig) device() (*veinsim.Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.resident != "" {
-		if err := dev.PlaceResident(c.resident, c.finger); err != nil {
+	id := c.resident
+	switch id {
+	case "none":
+		c.placed = "no finger on the window"
+		id = ""
+	case "first", "":
+		if len(deck.Residents) == 0 {
+			return nil, errors.New("--resident first: the deck has no residents")
+		}
+		id = deck.Residents[0].IDNumber
+		c.placed = fmt.Sprintf("finger %d of the deck's first resident (%s) on the window", c.finger, sam.MaskIDNumber(id))
+	default:
+		c.placed = fmt.Sprintf("finger %d of resident %s on the window", c.finger, sam.MaskIDNumber(id))
+	}
+	if id != "" {
+		if err := dev.PlaceResident(id, c.finger); err != nil {
 			return nil, err
 		}
 	}
