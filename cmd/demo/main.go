@@ -116,6 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	say("  back office:         %s/office   (officer %s / %s)", w.serverURL, officerUser, officerPass)
 	say("  station staff login: %s / %s   supervisor: %s / %s", staffUser, staffPass, supervisorUser, supervisorPass)
 	say("  kiosk metrics:       %s/metrics", w.kioskURL)
+	say("  scanner maker key:   %x (the simulators' TEST key, trusted by this demo's server as %s; docs/scanner-protocol.md, \"Test keys\")", []byte(w.vein.MakerPublicKey()), w.vein.Certificate().MakerID)
 	say("")
 	say("Ctrl-C stops everything.")
 	<-ctx.Done()
