@@ -86,7 +86,8 @@ type Config struct {
 	Counter uint64
 	// Clock gives the device time (default time.Now).
 	Clock func() time.Time
-	// Residents resolves PlaceResident; nil means PlaceResident fails.
+	// Residents resolves PlaceResident; nil means DeckResidents without a
+	// deck: any valid ID number has its own finger (IDFingerSeed).
 	Residents ResidentLookup
 	// Quality 0..1 is fingerimg's quality knob (default fingerimg.DefaultQuality).
 	Quality float64
@@ -252,6 +253,9 @@ func New(cfg Config) (*Device, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.Residents == nil {
+		cfg.Residents = DeckResidents{}
+	}
 	if cfg.Counter == 0 {
 		cfg.Counter = uint64(cfg.Clock().UnixMilli())
 	}
@@ -312,9 +316,6 @@ func (d *Device) PlaceFinger(seed uint64) {
 // PlaceResident puts finger (ISO position 1..10) of the resident with this
 // ID number on the window.
 func (d *Device) PlaceResident(idNumber string, finger int) error {
-	if d.cfg.Residents == nil {
-		return errors.New("veinsim: no resident deck configured")
-	}
 	if finger < 1 || finger > 10 {
 		return fmt.Errorf("veinsim: finger position %d outside 1..10", finger)
 	}

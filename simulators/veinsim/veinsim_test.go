@@ -485,3 +485,28 @@ func TestAnyValidID(t *testing.T) {
 		t.Fatalf("seed %d, the documented derivation gives %d", a, want)
 	}
 }
+
+// TestNoDeck: a simulator without a deck serves any valid ID number and
+// says it has no deck to list.
+func TestNoDeck(t *testing.T) {
+	d, err := New(Config{Counter: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PlaceResident("110101190001010006", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PlaceResident("110101190001010000", 2); !errors.Is(err, ErrInvalidID) {
+		t.Fatalf("invalid ID: %v", err)
+	}
+	srv := httptest.NewServer(d.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/deck")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/deck without a deck: %d", resp.StatusCode)
+	}
+}
