@@ -48,3 +48,14 @@ func TestSilentDevice(t *testing.T) {
 		t.Errorf("String() = %q", s)
 	}
 }
+
+// TestPromptSaysHowLong: the operator is told how long the kit waits.
+func TestPromptSaysHowLong(t *testing.T) {
+	var b strings.Builder
+	p := Prompt{W: &b, Wait: 30 * time.Second}
+	p.Remove(context.Background())
+	p.Place(context.Background())
+	if n := strings.Count(b.String(), "within 30s"); n != 2 {
+		t.Fatalf("prompts %q", b.String())
+	}
+}
