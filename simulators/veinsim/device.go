@@ -535,6 +535,7 @@ func (d *Device) badCRC(h wire.Header) []byte {
 	if d.unplugged || d.fault == FaultStall {
 		return nil
 	}
+	d.stats.Requests++
 	d.stats.BadFramesSeen++
 	return d.encode(d.errFrame(&wire.Frame{Seq: h.Seq, Command: h.Command}, wire.CodeBadCRC, "request CRC mismatch"))
 }
