@@ -8,9 +8,44 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// useAVX512 selects the AVX-512 VPOPCNTQ kernel (x86-64 from Intel Ice
+// kernelFeatures are the CPU features the kernels of andcount_amd64.s
+// need, every one of them: AVX512F (the Z registers, VPXORQ, VPANDQ,
+// VEXTRACTI64X4, VPMOVQD, masked loads, KMOVW), AVX512BW (KMOVQ, the
+// 64-bit mask moves), AVX512VPOPCNTDQ (VPOPCNTQ) and AVX2 (VEXTRACTI128 and
+// the VEX forms on Y and X registers). x/sys/cpu reports the AVX-512
+// features only when the operating system saves the AVX-512 state.
+// TestKernelFeatures checks this list against the instructions of the
+// assembly file.
+var kernelFeatures = []struct {
+	name string
+	has  bool
+}{
+	{"AVX2", cpu.X86.HasAVX2},
+	{"AVX512F", cpu.X86.HasAVX512F},
+	{"AVX512BW", cpu.X86.HasAVX512BW},
+	{"AVX512VPOPCNTDQ", cpu.X86.HasAVX512VPOPCNTDQ},
+}
+
+// kernelsUsable reports whether has says yes to every kernel feature.
+func kernelsUsable(has func(feature string) bool) bool {
+	for _, f := range kernelFeatures {
+		if !has(f.name) {
+			return false
+		}
+	}
+	return true
+}
+
+// useAVX512 selects the AVX-512 VPOPCNTQ kernels (x86-64 from Intel Ice
 // Lake and AMD Zen 4 on). Tests switch it off to check the portable path.
-var useAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512VPOPCNTDQ
+var useAVX512 = kernelsUsable(func(name string) bool {
+	for _, f := range kernelFeatures {
+		if f.name == name {
+			return f.has
+		}
+	}
+	return false
+})
 
 //go:noescape
 func andCountGridAVX512(r, p *uint64, nvec int, tail uint64, cs, nx, stride, ny int, out *int32)
