@@ -1,0 +1,211 @@
+package calib
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+)
+
+// Policy is the false match rates a server promises, per use of the
+// matcher.
+type Policy struct {
+	// VerifyFMR is the false match rate of one 1:1 verification attempt:
+	// a probe compared with every template of the claimed resident.
+	VerifyFMR float64
+	// TemplatesPerResident is how many templates one verification
+	// compares the probe with (2 fingers x 3 captures at the kiosk); the
+	// per-comparison target is VerifyFMR / TemplatesPerResident (union
+	// bound).
+	TemplatesPerResident int
+	// DedupFMR and IdentifyFMR are per comparison, for the enrolment 1:N
+	// deduplication and card-less identification.
+	DedupFMR, IdentifyFMR float64
+}
+
+// DefaultPolicy is centrald's default.
+var DefaultPolicy = Policy{VerifyFMR: 1e-4, TemplatesPerResident: 6, DedupFMR: 1e-6, IdentifyFMR: 1e-6}
+
+// Threshold is the threshold of one use and how it was derived.
+type Threshold struct {
+	// TargetFMR is the per-comparison false match rate asked for.
+	TargetFMR float64 `json:"target_fmr"`
+	Threshold float64 `json:"threshold"`
+	// InForceFMR is the per-comparison FMR the threshold is calibrated at:
+	// TargetFMR, or the lowest resolved point when Mapped.
+	InForceFMR float64 `json:"in_force_fmr"`
+	// Mapped: TargetFMR lies below what the calibration resolves and was
+	// mapped to its lowest resolved point (by explicit option).
+	Mapped bool `json:"mapped"`
+}
+
+// Thresholds are the thresholds in force for one scanner model.
+type Thresholds struct {
+	ScannerModel string `json:"scanner_model"`
+	// Calibration names the file: its model, digest and date.
+	Calibration string `json:"calibration"`
+	// Source is the model whose calibration is used: ScannerModel, or the
+	// fallback model for an uncalibrated one.
+	Source     string `json:"source"`
+	Fallback   bool   `json:"fallback"`
+	Synthetic  bool   `json:"synthetic"`
+	ParamsHash string `json:"params_hash"`
+	// Verify is per comparison (the policy's VerifyFMR divided by the
+	// templates per resident); Identify is never below Verify.
+	Verify   Threshold `json:"verify"`
+	Dedup    Threshold `json:"dedup"`
+	Identify Threshold `json:"identify"`
+}
+
+// Options configure a Registry.
+type Options struct {
+	Policy Policy
+	// MapUnresolved maps a target FMR below what a calibration resolves
+	// to its lowest resolved point, logging it; without it such a target
+	// is refused when the registry is built.
+	MapUnresolved bool
+	// Fallback names a loaded calibration's model whose thresholds apply
+	// to scanner models without a calibration (logged, and marked in the
+	// metrics and admin API). Empty: captures of uncalibrated models are
+	// refused. Choose the calibration with the highest thresholds.
+	Fallback string
+	Logger   *slog.Logger
+}
+
+// Errors of the registry.
+var (
+	ErrUncalibrated = errors.New("calib: scanner model not calibrated")
+	ErrPipeline     = errors.New("calib: calibration made for another extraction or comparison pipeline")
+	ErrDuplicate    = errors.New("calib: two calibrations for one scanner model")
+)
+
+// Registry holds the calibrations of the scanner models a server accepts
+// and the thresholds they give under a policy. It is immutable and safe
+// for concurrent use.
+type Registry struct {
+	byModel  map[string]Thresholds
+	fallback *Thresholds
+}
+
+// ResolveThresholds derives the thresholds of policy from one
+// calibration: the single place where a server's (and `veinctl eval
+// --policy`'s) thresholds come from.
+func ResolveThresholds(f *File, policy Policy, mapUnresolved bool) (Thresholds, error) {
+	if policy.TemplatesPerResident <= 0 {
+		return Thresholds{}, fmt.Errorf("%w: %d templates per resident", ErrInvalid, policy.TemplatesPerResident)
+	}
+	th := Thresholds{ScannerModel: f.ScannerModel, Source: f.ScannerModel, Synthetic: f.Synthetic, ParamsHash: f.ParamsHash,
+		Calibration: fmt.Sprintf("%s@%s (%s)", f.ScannerModel, f.Created.UTC().Format("2006-01-02"), f.Digest())}
+	for _, u := range []struct {
+		name   string
+		target float64
+		out    *Threshold
+	}{
+		{"verify", policy.VerifyFMR / float64(policy.TemplatesPerResident), &th.Verify},
+		{"dedup", policy.DedupFMR, &th.Dedup},
+		{"identify", policy.IdentifyFMR, &th.Identify},
+	} {
+		t, inForce, mapped, err := f.Threshold(u.target, mapUnresolved)
+		if err != nil {
+			return th, fmt.Errorf("%s: %w", u.name, err)
+		}
+		*u.out = Threshold{TargetFMR: u.target, Threshold: t, InForceFMR: inForce, Mapped: mapped}
+	}
+	if th.Identify.Threshold < th.Verify.Threshold {
+		th.Identify.Threshold, th.Identify.InForceFMR = th.Verify.Threshold, th.Verify.InForceFMR
+	}
+	return th, nil
+}
+
+// NewRegistry builds the registry of files (at most one per scanner
+// model), resolving every policy target now: a target that a calibration
+// does not resolve fails here unless Options.MapUnresolved.
+func NewRegistry(files []*File, opt Options) (*Registry, error) {
+	log := opt.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	r := &Registry{byModel: map[string]Thresholds{}}
+	for _, f := range files {
+		if err := f.Validate(); err != nil {
+			return nil, err
+		}
+		if _, dup := r.byModel[f.ScannerModel]; dup {
+			return nil, fmt.Errorf("%w: %q", ErrDuplicate, f.ScannerModel)
+		}
+		th, err := ResolveThresholds(f, opt.Policy, opt.MapUnresolved)
+		if err != nil {
+			return nil, fmt.Errorf("calibration of %q: %w", f.ScannerModel, err)
+		}
+		for _, u := range []struct {
+			name string
+			t    Threshold
+		}{{"verify", th.Verify}, {"dedup", th.Dedup}, {"identify", th.Identify}} {
+			if u.t.Mapped {
+				log.Warn("calibration: target FMR below what the data resolve; mapped to the lowest resolved point",
+					"model", f.ScannerModel, "use", u.name, "target_fmr", u.t.TargetFMR, "in_force_fmr", u.t.InForceFMR, "threshold", u.t.Threshold)
+			}
+		}
+		if f.Synthetic {
+			log.Warn("calibration: synthetic (simulator images), valid for the simulator only", "model", f.ScannerModel)
+		}
+		log.Info("calibration", "model", f.ScannerModel, "calibration", th.Calibration, "params_hash", f.ParamsHash,
+			"verify", strconv.FormatFloat(th.Verify.Threshold, 'f', 4, 64), "dedup", strconv.FormatFloat(th.Dedup.Threshold, 'f', 4, 64),
+			"identify", strconv.FormatFloat(th.Identify.Threshold, 'f', 4, 64))
+		r.byModel[f.ScannerModel] = th
+	}
+	if opt.Fallback != "" {
+		th, ok := r.byModel[opt.Fallback]
+		if !ok {
+			return nil, fmt.Errorf("%w: the fallback %q has no calibration", ErrUncalibrated, opt.Fallback)
+		}
+		th.Fallback = true
+		r.fallback = &th
+		log.Warn("calibration: scanner models without a calibration use a fallback", "fallback", opt.Fallback)
+	}
+	return r, nil
+}
+
+// For returns the thresholds for a capture by a scanner of model whose
+// template was made with the params hash paramsHash. An uncalibrated model
+// is ErrUncalibrated unless there is a fallback; a calibration made for
+// another pipeline is ErrPipeline.
+func (r *Registry) For(model string, paramsHash uint32) (Thresholds, error) {
+	th, ok := r.byModel[model]
+	if !ok {
+		if r.fallback == nil {
+			return Thresholds{}, fmt.Errorf("%w: %q", ErrUncalibrated, model)
+		}
+		th = *r.fallback
+		th.ScannerModel = model
+	}
+	if h := fmt.Sprintf("%08x", paramsHash); h != th.ParamsHash {
+		return Thresholds{}, fmt.Errorf("%w: the template's params hash is %s, the calibration of %q is for %s", ErrPipeline, h, th.Source, th.ParamsHash)
+	}
+	return th, nil
+}
+
+// InForce lists the calibrations by model (the fallback, if any, last
+// under the model "*").
+func (r *Registry) InForce() []Thresholds {
+	out := make([]Thresholds, 0, len(r.byModel)+1)
+	for _, th := range r.byModel {
+		out = append(out, th)
+	}
+	slices.SortFunc(out, func(a, b Thresholds) int {
+		switch {
+		case a.ScannerModel < b.ScannerModel:
+			return -1
+		case a.ScannerModel > b.ScannerModel:
+			return 1
+		}
+		return 0
+	})
+	if r.fallback != nil {
+		fb := *r.fallback
+		fb.ScannerModel = "*"
+		out = append(out, fb)
+	}
+	return out
+}
