@@ -40,46 +40,52 @@ func (probitTicks) Ticks(lo, hi float64) []plot.Tick {
 }
 
 // WriteDET draws the DET curve (FNMR against FMR, both in percent on probit
-// axes) with the EER point and the FMR 1e-2 / 1e-3 operating points, and
-// saves it as a PNG.
+// axes) with the EER point and the measured operating points of the
+// calibration table, and saves it as a PNG. The FMR axis ends at
+// 1/impostors, the smallest non-zero FMR the data can show: points where
+// the measured FMR (or FNMR) is 0 are not drawn, rather than drawn at the
+// axis floor as if measured there. Each square sits at the FMR measured at
+// its threshold, not at the nominal target.
 func WriteDET(name string, sc Scores, s Summary) error {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("DET: %d genuine, %d impostor comparisons, EER %.2f %%", len(sc.Genuine), len(sc.Impostor), s.EER*100)
+	p.Title.Text = fmt.Sprintf("DET: %d genuine (+%d lost to FTE), %d impostor comparisons, EER %.2f %%", len(sc.Genuine), sc.GenuineFailed, len(sc.Impostor), s.EER*100)
 	p.X.Label.Text = "False match rate FMR (%)"
 	p.Y.Label.Text = "False non-match rate FNMR (%)"
-	// Axis limits: the smallest measurable rates.
-	minF := 0.5 / math.Max(1, float64(len(sc.Impostor)))
-	minN := 0.5 / math.Max(1, float64(len(sc.Genuine)))
-	p.X.Min, p.X.Max = math.Min(minF, 1e-3), 0.9
+	minF := 1 / math.Max(1, float64(len(sc.Impostor)))
+	minN := 1 / math.Max(1, float64(len(sc.Genuine)+sc.GenuineFailed))
+	p.X.Min, p.X.Max = minF, 0.9
 	p.Y.Min, p.Y.Max = math.Min(minN, 1e-3), 0.9
 	for _, a := range []*plot.Axis{&p.X, &p.Y} {
 		a.Scale = probitScale{}
 		a.Tick.Marker = probitTicks{}
 	}
 	p.Add(plotter.NewGrid())
-	clip := func(v, lo float64) float64 { return math.Min(math.Max(v, lo), 0.9) }
+	inside := func(fmr, fnmr float64) bool { return fmr >= p.X.Min && fmr <= p.X.Max && fnmr >= p.Y.Min && fnmr <= p.Y.Max }
 	var pts plotter.XYs
 	for _, op := range sc.DET() {
-		pts = append(pts, plotter.XY{X: clip(op.FMR, p.X.Min), Y: clip(op.FNMR, p.Y.Min)})
+		if op.FMR > 0 && op.FNMR > 0 && inside(op.FMR, op.FNMR) {
+			pts = append(pts, plotter.XY{X: op.FMR, Y: op.FNMR})
+		}
 	}
-	line, err := plotter.NewLine(pts)
-	if err != nil {
-		return err
+	if len(pts) > 0 {
+		line, err := plotter.NewLine(pts)
+		if err != nil {
+			return err
+		}
+		line.Color = color.RGBA{B: 200, A: 255}
+		line.Width = vg.Points(1.5)
+		p.Add(line)
+		p.Legend.Add("matcher", line)
 	}
-	line.Color = color.RGBA{B: 200, A: 255}
-	line.Width = vg.Points(1.5)
-	p.Add(line)
-	p.Legend.Add("matcher", line)
 
-	diag, err := plotter.NewLine(plotter.XYs{{X: 1e-6, Y: 1e-6}, {X: 0.9, Y: 0.9}})
+	diag, err := plotter.NewLine(plotter.XYs{{X: minF, Y: minF}, {X: 0.9, Y: 0.9}})
 	if err == nil {
 		diag.Color = color.Gray{Y: 160}
 		diag.Dashes = []vg.Length{vg.Points(3), vg.Points(3)}
 		p.Add(diag)
 	}
-	if !math.IsNaN(s.EER) {
-		e := clip(s.EER, math.Max(p.X.Min, p.Y.Min))
-		sct, err := plotter.NewScatter(plotter.XYs{{X: e, Y: e}})
+	if s.EER > 0 && inside(s.EER, s.EER) {
+		sct, err := plotter.NewScatter(plotter.XYs{{X: s.EER, Y: s.EER}})
 		if err == nil {
 			sct.GlyphStyle.Color = color.RGBA{R: 220, A: 255}
 			sct.GlyphStyle.Radius = vg.Points(4)
@@ -88,23 +94,26 @@ func WriteDET(name string, sc Scores, s Summary) error {
 			p.Legend.Add(fmt.Sprintf("EER %.2f %%", s.EER*100), sct)
 		}
 	}
-	for _, t := range []struct {
-		fmr  float64
-		fnmr float64
-		c    color.Color
-	}{{1e-2, s.FNMRAtFMR1e2, color.RGBA{G: 150, A: 255}}, {1e-3, s.FNMRAtFMR1e3, color.RGBA{R: 200, G: 120, A: 255}}} {
-		if math.IsNaN(t.fnmr) || t.fmr < p.X.Min {
+	for _, c := range s.Calibration {
+		if !(c.FMR > 0 && c.FNMR > 0) || !inside(c.FMR, c.FNMR) {
 			continue
 		}
-		sct, err := plotter.NewScatter(plotter.XYs{{X: t.fmr, Y: clip(t.fnmr, p.Y.Min)}})
+		sct, err := plotter.NewScatter(plotter.XYs{{X: c.FMR, Y: c.FNMR}})
 		if err != nil {
 			continue
 		}
-		sct.GlyphStyle.Color = t.c
+		sct.GlyphStyle.Color = color.RGBA{G: 150, A: 255}
+		if !c.Resolved {
+			sct.GlyphStyle.Color = color.RGBA{R: 200, G: 120, A: 255}
+		}
 		sct.GlyphStyle.Radius = vg.Points(3.5)
 		sct.GlyphStyle.Shape = draw.BoxGlyph{}
 		p.Add(sct)
-		p.Legend.Add(fmt.Sprintf("FMR %g: FNMR %.2f %%", t.fmr, t.fnmr*100), sct)
+		res := ""
+		if !c.Resolved {
+			res = ", unresolved"
+		}
+		p.Legend.Add(fmt.Sprintf("at %.4f: FMR %.2g (%d), FNMR %.2f %%%s", c.Threshold, c.FMR, c.ImpostorErrors, c.FNMR*100, res), sct)
 	}
 	p.Legend.Top = true
 	return p.Save(6*vg.Inch, 6*vg.Inch, name)

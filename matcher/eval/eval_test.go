@@ -13,18 +13,20 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 	"github.com/qingshan-gov/veinkiosk/matcher/extract"
 )
 
 func TestParseManifest(t *testing.T) {
-	in := "\ufeffsubject,path,finger,sample,extra\n1,a.png,2,01,x\n1,b.png,2,02,y\n\n2,c.png,1,01,z\n"
+	in := "\ufeffsubject,path,finger,sample,extra,Session\n1,a.png,2,01,x,s1\n1,b.png,2,02,y,s2\n\n2,c.png,1,01,z,s1\n"
 	es, err := ParseManifest(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(es) != 3 || es[0].Path != "a.png" || es[0].Subject != "1" || es[2].Finger != "1" || es[1].Sample != "02" {
+	if len(es) != 3 || es[0].Path != "a.png" || es[0].Subject != "1" || es[2].Finger != "1" || es[1].Sample != "02" || es[1].Session != "s2" {
 		t.Fatalf("entries %+v", es)
 	}
 	for name, bad := range map[string]string{
@@ -98,9 +100,20 @@ func TestErrorRates(t *testing.T) {
 	if math.Abs(eer-0.2) > 1e-9 || math.Abs(thr-0.4) > 1e-9 {
 		t.Errorf("EER %v at %v, want 0.2 at 0.4", eer, thr)
 	}
+	// Ten impostors resolve nothing by the rule of 30.
 	op, ok := s.AtFMR(0.1)
-	if !ok || op.FMR != 0.1 || op.FNMR != 0.3 || op.Threshold != 0.5 {
+	if ok || op.FMR != 0.1 || op.FNMR != 0.3 || op.Threshold != 0.5 {
 		t.Errorf("AtFMR(0.1) = %+v %v", op, ok)
+	}
+	// Two genuine comparisons lost to failures to extract are rejections
+	// at every threshold: FNMR (3+2)/12 at 0.5.
+	lost := s
+	lost.GenuineFailed = 2
+	if op, _ := lost.AtFMR(0.1); math.Abs(op.FNMR-5.0/12) > 1e-12 {
+		t.Errorf("with 2 lost genuine comparisons: FNMR %v, want 5/12", op.FNMR)
+	}
+	if eer, _ := lost.EER(); eer <= 0.2 {
+		t.Errorf("with lost genuine comparisons: EER %v, want above 0.2", eer)
 	}
 	op, ok = s.AtFMR(1e-3)
 	if ok || op.FMR != 0 || op.Threshold <= 0.55 || op.FNMR != 0.4 {
@@ -244,46 +257,87 @@ func TestRunEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"images", "fingers", "failures_to_extract", "genuine", "impostor", "eer", "fnmr_at_fmr_1e-2", "fnmr_at_fmr_1e-3", "threshold_at_fmr_1e-3", "extract_ms_p50", "compare_us_p50", "template_bytes", "calibration"} {
+	for _, k := range []string{"images", "fingers", "failures_to_extract", "genuine", "genuine_lost_to_fte", "impostor", "impostor_protocol", "eer", "fnmr_at_fmr_1e-2", "fnmr_at_fmr_1e-3", "threshold_at_fmr_1e-3", "extract_ms_p50", "compare_us_p50", "template_bytes", "calibration"} {
 		if _, ok := back[k]; !ok {
 			t.Errorf("summary.json lacks %q", k)
 		}
 	}
-	for _, f := range []string{"scores.csv", "det.png", "calibration.json", "failures.csv", "images.csv"} {
+	for _, f := range []string{"scores.csv", "det.png", "report.md", "failures.csv", "images.csv"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
 	// Six impostor comparisons resolve no FMR target of the table.
-	if _, err := s.MatcherCalibration("synthetic test"); !errors.Is(err, matcher.ErrCalibration) {
+	if _, err := s.CalibrationFile("VS-T", "synthetic test", true, time.Now()); !errors.Is(err, calib.ErrInvalid) {
 		t.Errorf("calibration from 6 impostors: %v", err)
+	}
+	if s.GenuineFailed != 0 {
+		t.Errorf("the failed image's finger has one sample: %d genuine comparisons lost", s.GenuineFailed)
+	}
+	if s.Sessions != nil {
+		t.Error("sessions reported for a manifest without a session column")
+	}
+
+	// Every two images of different fingers: C(12,2) - 4*C(3,2) = 54.
+	rep, err = Run(context.Background(), Config{Entries: entries, Extract: opt, ShiftRows: 8, ShiftCols: 24, Workers: 2, AllImpostors: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := Summarize(rep); s.Impostor != 54 || s.Genuine != 12 || s.ImpostorProtocol != ImpostorsAll {
+		t.Errorf("all impostors: %d impostor, %d genuine, %s", s.Impostor, s.Genuine, s.ImpostorProtocol)
+	}
+
+	// A session column splits the genuine pairs: samples 1 and 2 are
+	// session a, 3 is b; per finger one same-session pair and two cross.
+	for i := range entries {
+		entries[i].Session = "a"
+		if entries[i].Sample == "3" {
+			entries[i].Session = "b"
+		}
+	}
+	rep, err = Run(context.Background(), Config{Entries: entries, Extract: opt, ShiftRows: 8, ShiftCols: 24, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ss := Summarize(rep).Sessions; ss == nil || ss.Same.Genuine != 4 || ss.Cross.Genuine != 8 {
+		t.Errorf("sessions %+v", ss)
 	}
 }
 
-func TestMatcherCalibration(t *testing.T) {
+func TestCalibrationFile(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	var sc Scores
-	for i := 0; i < 20000; i++ {
+	for i := 0; i < 200000; i++ {
 		sc.Impostor = append(sc.Impostor, 0.1+0.02*r.NormFloat64())
 		if i < 2000 {
 			sc.Genuine = append(sc.Genuine, 0.3+0.05*r.NormFloat64())
 		}
 	}
-	s := Summary{Calibration: sc.Calibration(CalibrationTargets), Impostor: 20000, Genuine: 2000}
-	cal, err := s.MatcherCalibration("normal scores")
+	s := Summary{Calibration: sc.Calibration(CalibrationTargets), Impostor: 200000, Genuine: 2000, Images: 100, ParamsHash: "0123abcd", ImpostorProtocol: ImpostorsAll}
+	f, err := s.CalibrationFile("VS-T", "normal scores", true, time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cal.Points) != 4 { // 1e-1 .. 1e-4 are resolved by 20000 impostors
-		t.Fatalf("points %+v", cal.Points)
+	// 200,000 impostors resolve down to 3e-4 (60 errors expected); 1e-4
+	// expects 20.
+	if got := f.LowestResolvedFMR(); got != 3e-4 {
+		t.Errorf("lowest resolved FMR %g, want 3e-4", got)
 	}
-	thr, err := cal.Threshold(1e-3)
+	if _, _, _, err := f.Threshold(1e-4, false); !errors.Is(err, calib.ErrUnresolved) {
+		t.Errorf("1e-4 from 200,000 impostors: %v", err)
+	}
+	thr, _, _, err := f.Threshold(1e-3, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The 99.9th percentile of N(0.1, 0.02) is 0.1618.
-	if math.Abs(thr-0.1618) > 0.006 {
+	if math.Abs(thr-0.1618) > 0.004 {
 		t.Errorf("threshold at FMR 1e-3: %v", thr)
+	}
+	for _, p := range f.Points {
+		if !(p.FMRCI95[0] <= p.TargetFMR && p.TargetFMR <= p.FMRCI95[1]) && p.Resolved {
+			t.Errorf("target %g outside the interval %v of its resolved point", p.TargetFMR, p.FMRCI95)
+		}
 	}
 }
 

@@ -34,6 +34,9 @@ type Entry struct {
 	Subject string
 	Finger  string
 	Sample  string
+	// Session is the optional session column: when every entry has one,
+	// same-session and cross-session genuine pairs are reported apart.
+	Session string
 	Line    int
 }
 
@@ -41,7 +44,7 @@ type Entry struct {
 func (e Entry) Key() string { return e.Subject + "\x00" + e.Finger }
 
 // ReadManifest reads a CSV manifest with the header path,subject,finger,sample
-// (in any column order; extra columns are ignored). Relative paths are
+// and optionally session (in any column order; extra columns are ignored). Relative paths are
 // resolved against the manifest's directory.
 func ReadManifest(name string) ([]Entry, error) {
 	f, err := os.Open(name)
@@ -89,6 +92,7 @@ func ParseManifest(r io.Reader) ([]Entry, error) {
 		}
 		idx[i] = c
 	}
+	sessionCol, hasSession := col["session"]
 	var out []Entry
 	seen := map[string]int{}
 	for {
@@ -114,6 +118,9 @@ func ParseManifest(r io.Reader) ([]Entry, error) {
 			}
 		}
 		e := Entry{Path: v[0], Subject: v[1], Finger: v[2], Sample: v[3], Line: line}
+		if hasSession && sessionCol < len(rec) {
+			e.Session = strings.TrimSpace(rec[sessionCol])
+		}
 		id := e.Key() + "\x00" + e.Sample
 		if prev, dup := seen[id]; dup {
 			return nil, fmt.Errorf("%w: line %d repeats subject %s finger %s sample %s of line %d", ErrManifest, line, e.Subject, e.Finger, e.Sample, prev)

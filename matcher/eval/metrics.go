@@ -3,12 +3,18 @@ package eval
 import (
 	"math"
 	"slices"
+
+	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 )
 
 // Scores are the genuine and impostor comparison scores of an evaluation;
 // higher means more similar.
 type Scores struct {
 	Genuine, Impostor []float64
+	// GenuineFailed are genuine comparisons the protocol asked for that
+	// could not be made because an image failed to extract: rejections at
+	// every threshold (ISO/IEC 19795-1 counts them in FNMR).
+	GenuineFailed int
 }
 
 // sorted returns sorted copies.
@@ -30,12 +36,18 @@ func fmrAt(im []float64, t float64) float64 {
 	return float64(len(im)-i) / float64(len(im))
 }
 
-func fnmrAt(g []float64, t float64) float64 {
-	if len(g) == 0 {
+func fnmrAt(g []float64, failed int, t float64) float64 {
+	if len(g)+failed == 0 {
 		return 0
 	}
 	i, _ := slices.BinarySearch(g, t)
-	return float64(i) / float64(len(g))
+	return float64(i+failed) / float64(len(g)+failed)
+}
+
+// impostorErrors is the number of impostor scores >= t (sorted input).
+func impostorErrors(im []float64, t float64) int {
+	i, _ := slices.BinarySearch(im, t)
+	return len(im) - i
 }
 
 // thresholds returns every distinct score plus one above the maximum, the
@@ -69,7 +81,7 @@ func (s Scores) EER() (eer, threshold float64) {
 	}
 	best := math.Inf(1)
 	for _, t := range thresholds(g, im) {
-		a, b := fmrAt(im, t), fnmrAt(g, t)
+		a, b := fmrAt(im, t), fnmrAt(g, s.GenuineFailed, t)
 		if d := math.Abs(a - b); d < best {
 			best, eer, threshold = d, (a+b)/2, t
 		}
@@ -78,9 +90,11 @@ func (s Scores) EER() (eer, threshold float64) {
 }
 
 // AtFMR returns the operating point with the lowest threshold whose FMR is at
-// most target. Resolved is false when there are too few impostor scores to
-// measure an FMR that low (fewer than 1/target): the threshold is then just
-// above the highest impostor score and the FMR measured is 0.
+// most target. Resolved is false when fewer than calib.RuleOf30 impostor
+// errors are expected at target (the rule of 30): the FMR is then known
+// only within its confidence interval, and with fewer than 1/target
+// impostor scores the threshold is just above the highest impostor score
+// and the FMR measured is 0.
 func (s Scores) AtFMR(target float64) (op OperatingPoint, resolved bool) {
 	g, im := s.sorted()
 	if len(g) == 0 || len(im) == 0 {
@@ -88,11 +102,11 @@ func (s Scores) AtFMR(target float64) (op OperatingPoint, resolved bool) {
 	}
 	for _, t := range thresholds(g, im) {
 		if f := fmrAt(im, t); f <= target {
-			return OperatingPoint{t, f, fnmrAt(g, t)}, float64(len(im))*target >= 1
+			return OperatingPoint{t, f, fnmrAt(g, s.GenuineFailed, t)}, calib.Resolves(target, len(im))
 		}
 	}
 	t := math.Nextafter(im[len(im)-1], math.Inf(1))
-	return OperatingPoint{t, 0, fnmrAt(g, t)}, false
+	return OperatingPoint{t, 0, fnmrAt(g, s.GenuineFailed, t)}, false
 }
 
 // DET returns the (FMR, FNMR) curve at every distinct threshold.
@@ -101,27 +115,20 @@ func (s Scores) DET() []OperatingPoint {
 	ts := thresholds(g, im)
 	out := make([]OperatingPoint, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, OperatingPoint{t, fmrAt(im, t), fnmrAt(g, t)})
+		out = append(out, OperatingPoint{t, fmrAt(im, t), fnmrAt(g, s.GenuineFailed, t)})
 	}
 	return out
 }
 
-// CalibrationPoint is one row of the calibration table.
-type CalibrationPoint struct {
-	TargetFMR float64 `json:"target_fmr"`
-	OperatingPoint
-	// Resolved is false when the data hold fewer than 1/TargetFMR impostor
-	// comparisons, so the threshold is only an upper bound on what the
-	// target needs and must be confirmed on more data.
-	Resolved bool `json:"resolved"`
-}
-
-// Calibration returns the thresholds for the given target FMRs.
-func (s Scores) Calibration(targets []float64) []CalibrationPoint {
-	out := make([]CalibrationPoint, 0, len(targets))
+// Calibration returns the thresholds for the given target FMRs (highest
+// first) with their impostor error counts, Clopper-Pearson intervals and
+// FNMR (failures to extract included), resolved by the rule of 30.
+func (s Scores) Calibration(targets []float64) []calib.Point {
+	_, im := s.sorted()
+	out := make([]calib.Point, 0, len(targets))
 	for _, t := range targets {
-		op, ok := s.AtFMR(t)
-		out = append(out, CalibrationPoint{TargetFMR: t, OperatingPoint: op, Resolved: ok})
+		op, _ := s.AtFMR(t)
+		out = append(out, calib.NewPoint(t, op.Threshold, impostorErrors(im, op.Threshold), len(im), op.FNMR))
 	}
 	return out
 }

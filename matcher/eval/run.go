@@ -28,6 +28,11 @@ type Config struct {
 	Exact bool
 	// Finger is stored in the templates (ISO/IEC 19794 position, 0 unknown).
 	Finger uint8
+	// AllImpostors compares every two images of different fingers as
+	// impostors (about images²/2 comparisons, to resolve low FMRs for a
+	// calibration) instead of the FVC protocol's first samples. Those
+	// scores are kept in Scores.Impostor only, not in Comparisons.
+	AllImpostors bool
 	// Workers is the number of goroutines (default GOMAXPROCS).
 	Workers int
 	// Progress, if set, receives progress lines.
@@ -64,7 +69,15 @@ type Report struct {
 	// prepared probe (the cost per candidate of a 1:N search).
 	ScoreTime []time.Duration
 	Fingers   int
+	// ImpostorProtocol is ImpostorsFVC or ImpostorsAll.
+	ImpostorProtocol string
 }
+
+// The impostor protocols.
+const (
+	ImpostorsFVC = "fvc-first-samples"
+	ImpostorsAll = "all-cross-finger-pairs"
+)
 
 // Comparator turns a probe template into a function scoring enrolled
 // templates; Prepare is called once per probe image.
@@ -163,7 +176,10 @@ func RunWith(ctx context.Context, cfg Config, cmp Comparator) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Entries: cfg.Entries, Results: make([]*extract.Result, n), Templates: make([]*matcher.Template, n),
-		ExtractTime: make([]time.Duration, n), Params: params}
+		ExtractTime: make([]time.Duration, n), Params: params, ImpostorProtocol: ImpostorsFVC}
+	if cfg.AllImpostors {
+		rep.ImpostorProtocol = ImpostorsAll
+	}
 	errs := make([]error, n)
 	start := time.Now()
 	var done atomic.Int64
@@ -200,6 +216,15 @@ func RunWith(ctx context.Context, cfg Config, cmp Comparator) (*Report, error) {
 	}
 	pairs, fingers := Pairs(cfg.Entries, ok)
 	rep.Fingers = fingers
+	full, _ := Pairs(cfg.Entries, nil)
+	for _, p := range full {
+		if p.Genuine && !(ok[p.Enrolled] && ok[p.Probe]) {
+			rep.Scores.GenuineFailed++
+		}
+	}
+	if cfg.AllImpostors {
+		pairs = slices.DeleteFunc(pairs, func(c Comparison) bool { return !c.Genuine })
+	}
 	// Group by probe so each probe is prepared once.
 	byProbe := map[int][]int{}
 	var probes []int
@@ -232,6 +257,13 @@ func RunWith(ctx context.Context, cfg Config, cmp Comparator) (*Report, error) {
 	if e := prepErr.Load(); e != nil {
 		return nil, *e
 	}
+	if cfg.AllImpostors {
+		im, err := allImpostors(ctx, cfg, cmp, rep.Templates, ok, workers, start)
+		if err != nil {
+			return nil, err
+		}
+		rep.Scores.Impostor = im
+	}
 	rep.Comparisons = pairs
 	for _, p := range pairs {
 		if p.Genuine {
@@ -256,6 +288,59 @@ func RunWith(ctx context.Context, cfg Config, cmp Comparator) (*Report, error) {
 		rep.ScoreTime = append(rep.ScoreTime, t2.Sub(t1))
 	}
 	return rep, nil
+}
+
+// allImpostors scores every two usable images of different fingers, the
+// later image as the probe.
+func allImpostors(ctx context.Context, cfg Config, cmp Comparator, ts []*matcher.Template, ok []bool, workers int, start time.Time) ([]float64, error) {
+	n := len(ts)
+	per := make([][]float64, n)
+	var total int64
+	for b := range n {
+		for a := range b {
+			if ok[a] && ok[b] && cfg.Entries[a].Key() != cfg.Entries[b].Key() {
+				total++
+			}
+		}
+	}
+	var done atomic.Int64
+	var prepErr atomic.Pointer[error]
+	var mu sync.Mutex
+	parallel(ctx, workers, n, func(b int) {
+		if !ok[b] {
+			return
+		}
+		sc, err := cmp.Prepare(ts[b])
+		if err != nil {
+			prepErr.CompareAndSwap(nil, &err)
+			return
+		}
+		kb := cfg.Entries[b].Key()
+		for a := range b {
+			if ok[a] && cfg.Entries[a].Key() != kb {
+				per[b] = append(per[b], sc(ts[a]))
+			}
+		}
+		if d := done.Add(int64(len(per[b]))); cfg.Progress != nil && (d/200000 != (d-int64(len(per[b])))/200000 || d == total) {
+			mu.Lock()
+			fmt.Fprintf(cfg.Progress, "\rimpostors %d/%d  %.0fs", d, total, time.Since(start).Seconds())
+			if d == total {
+				fmt.Fprintln(cfg.Progress)
+			}
+			mu.Unlock()
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if e := prepErr.Load(); e != nil {
+		return nil, *e
+	}
+	out := make([]float64, 0, total)
+	for _, p := range per {
+		out = append(out, p...)
+	}
+	return out, nil
 }
 
 // parallel runs fn(0..n-1) on workers goroutines, stopping early when ctx

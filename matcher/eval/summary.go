@@ -4,30 +4,39 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"github.com/qingshan-gov/veinkiosk/matcher"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 )
 
-// CalibrationTargets are the FMRs of the calibration table.
-var CalibrationTargets = []float64{1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6}
+// CalibrationTargets are the FMRs of the calibration table, highest first:
+// two per decade, so that interpolation between resolved points is short.
+var CalibrationTargets = []float64{1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6}
 
-// Summary is summary.json.
+// Summary is summary.json. Every FNMR counts the genuine comparisons lost
+// to failures to extract as rejections (GenuineFailed of them).
 type Summary struct {
 	Manifest           string             `json:"manifest"`
 	Images             int                `json:"images"`
+	Subjects           int                `json:"subjects"`
 	Fingers            int                `json:"fingers"`
 	FailuresToExtract  int                `json:"failures_to_extract"`
 	FTE                float64            `json:"fte_rate"`
 	Genuine            int                `json:"genuine"`
+	GenuineFailed      int                `json:"genuine_lost_to_fte"`
 	Impostor           int                `json:"impostor"`
+	ImpostorProtocol   string             `json:"impostor_protocol"`
 	EER                float64            `json:"eer"`
 	EERThreshold       float64            `json:"eer_threshold"`
 	FNMRAtFMR1e2       float64            `json:"fnmr_at_fmr_1e-2"`
 	ThresholdAtFMR1e2  float64            `json:"threshold_at_fmr_1e-2"`
+	FMR1e2Resolved     bool               `json:"fmr_1e-2_resolved"`
 	FNMRAtFMR1e3       float64            `json:"fnmr_at_fmr_1e-3"`
 	ThresholdAtFMR1e3  float64            `json:"threshold_at_fmr_1e-3"`
 	FMR1e3Resolved     bool               `json:"fmr_1e-3_resolved"`
@@ -40,12 +49,30 @@ type Summary struct {
 	ImpostorMean       float64            `json:"impostor_mean"`
 	QualityGenuineRank float64            `json:"quality_genuine_spearman"`
 	QualityBands       []Band             `json:"quality_bands"`
-	Calibration        []CalibrationPoint `json:"calibration"`
+	Calibration        []calib.Point      `json:"calibration"`
+	Sessions           *Sessions          `json:"sessions,omitempty"`
+	Policy             *PolicyReport      `json:"policy,omitempty"`
 	ParamsHash         string             `json:"params_hash"`
 	Params             matcher.Params     `json:"params"`
 	Settings           map[string]any     `json:"settings"`
 	Workers            int                `json:"workers"`
 	Elapsed            string             `json:"elapsed"`
+}
+
+// Sessions are the genuine error rates of same-session and cross-session
+// pairs apart (manifests with a session column), against all impostors.
+type Sessions struct {
+	Same  SessionRates `json:"same_session"`
+	Cross SessionRates `json:"cross_session"`
+}
+
+// SessionRates are the rates of one kind of genuine pair.
+type SessionRates struct {
+	Genuine       int     `json:"genuine"`
+	GenuineFailed int     `json:"genuine_lost_to_fte"`
+	EER           float64 `json:"eer"`
+	FNMRAtFMR1e2  float64 `json:"fnmr_at_fmr_1e-2"`
+	FNMRAtFMR1e3  float64 `json:"fnmr_at_fmr_1e-3"`
 }
 
 // Band is the genuine score statistics of the pairs whose lower quality
@@ -73,19 +100,27 @@ func Summarize(r *Report) Summary {
 	if len(sizes) > 0 {
 		templateBytes = int(percentile(sizes, 50))
 	}
+	subjects := map[string]bool{}
+	for _, e := range r.Entries {
+		subjects[e.Subject] = true
+	}
 	s := Summary{
 		Images:            len(r.Entries),
+		Subjects:          len(subjects),
 		Fingers:           r.Fingers,
 		FailuresToExtract: len(r.Failures),
 		Genuine:           len(r.Scores.Genuine),
+		GenuineFailed:     r.Scores.GenuineFailed,
 		Impostor:          len(r.Scores.Impostor),
+		ImpostorProtocol:  r.ImpostorProtocol,
 		TemplateBytes:     templateBytes,
 	}
 	if s.Images > 0 {
 		s.FTE = float64(s.FailuresToExtract) / float64(s.Images)
 	}
 	s.EER, s.EERThreshold = r.Scores.EER()
-	op2, _ := r.Scores.AtFMR(1e-2)
+	op2, ok2 := r.Scores.AtFMR(1e-2)
+	s.FMR1e2Resolved = ok2
 	op3, ok3 := r.Scores.AtFMR(1e-3)
 	s.FNMRAtFMR1e2, s.ThresholdAtFMR1e2 = op2.FNMR, op2.Threshold
 	s.FNMRAtFMR1e3, s.ThresholdAtFMR1e3, s.FMR1e3Resolved = op3.FNMR, op3.Threshold, ok3
@@ -109,6 +144,7 @@ func Summarize(r *Report) Summary {
 	s.Calibration = r.Scores.Calibration(CalibrationTargets)
 	s.Params = r.Params
 	s.ParamsHash = fmt.Sprintf("%08x", r.Params.ParamsHash())
+	s.Sessions = sessionRates(r)
 
 	// Does quality predict the genuine score?
 	var q, sc []float64
@@ -141,6 +177,45 @@ func Summarize(r *Report) Summary {
 	return s
 }
 
+// sessionRates splits the genuine pairs by session, when every entry has
+// one.
+func sessionRates(r *Report) *Sessions {
+	for _, e := range r.Entries {
+		if e.Session == "" {
+			return nil
+		}
+	}
+	same := Scores{Impostor: r.Scores.Impostor}
+	cross := Scores{Impostor: r.Scores.Impostor}
+	pick := func(c Comparison) *Scores {
+		if r.Entries[c.Enrolled].Session == r.Entries[c.Probe].Session {
+			return &same
+		}
+		return &cross
+	}
+	for _, c := range r.Comparisons {
+		if c.Genuine {
+			sc := pick(c)
+			sc.Genuine = append(sc.Genuine, c.Score)
+		}
+	}
+	full, _ := Pairs(r.Entries, nil)
+	for _, c := range full {
+		if c.Genuine && (r.Templates[c.Enrolled] == nil || r.Templates[c.Probe] == nil) {
+			pick(c).GenuineFailed++
+		}
+	}
+	rates := func(sc Scores) SessionRates {
+		out := SessionRates{Genuine: len(sc.Genuine), GenuineFailed: sc.GenuineFailed}
+		out.EER, _ = sc.EER()
+		op2, _ := sc.AtFMR(1e-2)
+		op3, _ := sc.AtFMR(1e-3)
+		out.FNMRAtFMR1e2, out.FNMRAtFMR1e3 = op2.FNMR, op3.FNMR
+		return out
+	}
+	return &Sessions{Same: rates(same), Cross: rates(cross)}
+}
+
 func mean(v []float64) float64 {
 	if len(v) == 0 {
 		return math.NaN()
@@ -152,20 +227,16 @@ func mean(v []float64) float64 {
 	return s / float64(len(v))
 }
 
-// WriteOutputs writes into dir: summary.json, scores.csv (every comparison),
-// failures.csv, images.csv (quality metrics and mean genuine score per
-// image), calibration.json (threshold, FMR and FNMR for each target FMR),
-// matcher-calibration.json (the resolved points as a matcher.Calibration)
-// and det.png. scores.csv and images.csv are derived from the images: keep
+// WriteOutputs writes into dir: summary.json, scores.csv (every comparison
+// of Report.Comparisons), failures.csv, images.csv (quality metrics and
+// mean genuine score per image), det.png and, with a policy evaluation,
+// report.md. scores.csv and images.csv are derived from the images: keep
 // them out of the repository.
 func WriteOutputs(dir string, r *Report, s Summary) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	if err := writeJSON(filepath.Join(dir, "summary.json"), s); err != nil {
-		return err
-	}
-	if err := writeJSON(filepath.Join(dir, "calibration.json"), s.Calibration); err != nil {
 		return err
 	}
 	if err := writeScores(filepath.Join(dir, "scores.csv"), r); err != nil {
@@ -177,14 +248,10 @@ func WriteOutputs(dir string, r *Report, s Summary) error {
 	if err := writeImages(filepath.Join(dir, "images.csv"), r); err != nil {
 		return err
 	}
-	// The resolved points as a matcher.Calibration (JSON of the Go type),
-	// when the data resolve at least one target FMR.
-	if cal, err := s.MatcherCalibration(s.Manifest); err == nil {
-		if err := writeJSON(filepath.Join(dir, "matcher-calibration.json"), cal); err != nil {
-			return err
-		}
+	if err := WriteDET(filepath.Join(dir, "det.png"), r.Scores, s); err != nil {
+		return err
 	}
-	return WriteDET(filepath.Join(dir, "det.png"), r.Scores, s)
+	return WriteReport(filepath.Join(dir, "report.md"), s)
 }
 
 func writeJSON(name string, v any) error {
@@ -208,19 +275,20 @@ func sanitize(v any) any {
 		for _, f := range []*float64{&x.EER, &x.EERThreshold, &x.FNMRAtFMR1e2, &x.ThresholdAtFMR1e2, &x.FNMRAtFMR1e3, &x.ThresholdAtFMR1e3, &x.ExtractMsP50, &x.ExtractMsP95, &x.CompareUsP50, &x.ScoreUsP50, &x.GenuineMean, &x.ImpostorMean, &x.QualityGenuineRank} {
 			fix(f)
 		}
+		x.Calibration = slices.Clone(x.Calibration)
 		for i := range x.Calibration {
 			fix(&x.Calibration[i].Threshold)
 			fix(&x.Calibration[i].FMR)
 			fix(&x.Calibration[i].FNMR)
 		}
-		return x
-	case []CalibrationPoint:
-		for i := range x {
-			for _, f := range []*float64{&x[i].Threshold, &x[i].FMR, &x[i].FNMR} {
-				if math.IsNaN(*f) || math.IsInf(*f, 0) {
-					*f = -1
-				}
+		if x.Sessions != nil {
+			ss := *x.Sessions
+			for _, r := range []*SessionRates{&ss.Same, &ss.Cross} {
+				fix(&r.EER)
+				fix(&r.FNMRAtFMR1e2)
+				fix(&r.FNMRAtFMR1e3)
 			}
+			x.Sessions = &ss
 		}
 		return x
 	}
@@ -311,19 +379,30 @@ func writeImages(name string, r *Report) error {
 	return f.Close()
 }
 
-// MatcherCalibration turns the measured calibration table into a
-// matcher.Calibration, keeping the points the data resolve (enough
-// impostor comparisons for the target FMR). source describes the data set.
-func (s Summary) MatcherCalibration(source string) (matcher.Calibration, error) {
-	c := matcher.Calibration{Source: fmt.Sprintf("%s; %d impostor / %d genuine comparisons, FVC protocol; params %s", source, s.Impostor, s.Genuine, s.ParamsHash)}
+// CalibrationFile makes the calibration file of the measurement: the
+// points of the table (resolved or not, with their intervals) for the
+// scanner model, with a description of the data.
+func (s Summary) CalibrationFile(model, description string, synthetic bool, created time.Time) (*calib.File, error) {
+	proto := "FVC: genuine = every two samples of a finger; impostor = first samples of every two fingers"
+	if s.ImpostorProtocol == ImpostorsAll {
+		proto = "genuine = every two samples of a finger; impostor = every two images of different fingers"
+	}
+	f := &calib.File{
+		Format: calib.Format, Version: calib.Version, ScannerModel: model, Synthetic: synthetic,
+		AlgorithmVersion: matcher.AlgorithmVersion, ParamsHash: s.ParamsHash,
+		Params:  fmt.Sprintf("%dx%d shift %d/%d; %s", s.Params.Width, s.Params.Height, s.Params.ShiftRows, s.Params.ShiftCols, s.Params.Extraction),
+		Created: created.UTC(),
+		Data: calib.Data{Description: description, Protocol: proto, Images: s.Images, Subjects: s.Subjects, Fingers: s.Fingers,
+			FailuresToExtract: s.FailuresToExtract, Genuine: s.Genuine, Impostor: s.Impostor},
+	}
 	for _, p := range s.Calibration {
-		if !p.Resolved || math.IsNaN(p.Threshold) {
+		if math.IsNaN(p.Threshold) || math.IsInf(p.Threshold, 0) {
 			continue
 		}
-		c.Points = append(c.Points, matcher.CalibrationPoint{FMR: p.TargetFMR, Threshold: math.Min(p.Threshold, 0.5)})
+		f.Points = append(f.Points, p)
 	}
-	if err := c.Validate(); err != nil {
-		return c, err
+	if err := f.Validate(); err != nil {
+		return nil, err
 	}
-	return c, nil
+	return f, nil
 }
