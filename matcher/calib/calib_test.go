@@ -118,7 +118,12 @@ func TestFileValidate(t *testing.T) {
 		"no impostors":    func(f *File) { f.Data.Impostor = 0 },
 		"no points":       func(f *File) { f.Points = nil },
 		"claims resolved": func(f *File) { f.Points[4].Resolved = true },
-		"denies resolved": func(f *File) { f.Points[0].Resolved = false; f.Points[1].Resolved = false; f.Points[2].Resolved = false; f.Points[3].Resolved = false },
+		"denies resolved": func(f *File) {
+			f.Points[0].Resolved = false
+			f.Points[1].Resolved = false
+			f.Points[2].Resolved = false
+			f.Points[3].Resolved = false
+		},
 		"fmr not counts":  func(f *File) { f.Points[1].FMR = 0.02 },
 		"fmr over target": func(f *File) { f.Points[1] = NewPoint(1e-2, 0.12, 20000, 1_000_000, 0) },
 		"interval":        func(f *File) { f.Points[1].FMRCI95 = [2]float64{0.5, 0.6} },
@@ -154,8 +159,8 @@ func TestThreshold(t *testing.T) {
 	f := testFile("VS-1") // resolved: 1e-1 0.10, 1e-2 0.12, 1e-3 0.14, 1e-4 0.16
 	for _, c := range []struct {
 		target, want, inForce float64
-		mapLowest, mapped    bool
-		err                  error
+		mapLowest, mapped     bool
+		err                   error
 	}{
 		{0.5, 0.10, 0.1, false, false, nil},
 		{1e-2, 0.12, 1e-2, false, false, nil},

@@ -60,7 +60,9 @@ func WriteDET(name string, sc Scores, s Summary) error {
 		a.Tick.Marker = probitTicks{}
 	}
 	p.Add(plotter.NewGrid())
-	inside := func(fmr, fnmr float64) bool { return fmr >= p.X.Min && fmr <= p.X.Max && fnmr >= p.Y.Min && fnmr <= p.Y.Max }
+	inside := func(fmr, fnmr float64) bool {
+		return fmr >= p.X.Min && fmr <= p.X.Max && fnmr >= p.Y.Min && fnmr <= p.Y.Max
+	}
 	var pts plotter.XYs
 	for _, op := range sc.DET() {
 		if op.FMR > 0 && op.FNMR > 0 && inside(op.FMR, op.FNMR) {

@@ -22,41 +22,41 @@ var CalibrationTargets = []float64{1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-
 // Summary is summary.json. Every FNMR counts the genuine comparisons lost
 // to failures to extract as rejections (GenuineFailed of them).
 type Summary struct {
-	Manifest           string             `json:"manifest"`
-	Images             int                `json:"images"`
-	Subjects           int                `json:"subjects"`
-	Fingers            int                `json:"fingers"`
-	FailuresToExtract  int                `json:"failures_to_extract"`
-	FTE                float64            `json:"fte_rate"`
-	Genuine            int                `json:"genuine"`
-	GenuineFailed      int                `json:"genuine_lost_to_fte"`
-	Impostor           int                `json:"impostor"`
-	ImpostorProtocol   string             `json:"impostor_protocol"`
-	EER                float64            `json:"eer"`
-	EERThreshold       float64            `json:"eer_threshold"`
-	FNMRAtFMR1e2       float64            `json:"fnmr_at_fmr_1e-2"`
-	ThresholdAtFMR1e2  float64            `json:"threshold_at_fmr_1e-2"`
-	FMR1e2Resolved     bool               `json:"fmr_1e-2_resolved"`
-	FNMRAtFMR1e3       float64            `json:"fnmr_at_fmr_1e-3"`
-	ThresholdAtFMR1e3  float64            `json:"threshold_at_fmr_1e-3"`
-	FMR1e3Resolved     bool               `json:"fmr_1e-3_resolved"`
-	ExtractMsP50       float64            `json:"extract_ms_p50"`
-	ExtractMsP95       float64            `json:"extract_ms_p95"`
-	CompareUsP50       float64            `json:"compare_us_p50"`        // one 1:1 comparison, probe preparation included, one goroutine
-	ScoreUsP50         float64            `json:"score_prepared_us_p50"` // scoring with an already prepared probe (per candidate of a 1:N search)
-	TemplateBytes      int                `json:"template_bytes"`
-	GenuineMean        float64            `json:"genuine_mean"`
-	ImpostorMean       float64            `json:"impostor_mean"`
-	QualityGenuineRank float64            `json:"quality_genuine_spearman"`
-	QualityBands       []Band             `json:"quality_bands"`
-	Calibration        []calib.Point      `json:"calibration"`
-	Sessions           *Sessions          `json:"sessions,omitempty"`
-	Policy             *PolicyReport      `json:"policy,omitempty"`
-	ParamsHash         string             `json:"params_hash"`
-	Params             matcher.Params     `json:"params"`
-	Settings           map[string]any     `json:"settings"`
-	Workers            int                `json:"workers"`
-	Elapsed            string             `json:"elapsed"`
+	Manifest           string         `json:"manifest"`
+	Images             int            `json:"images"`
+	Subjects           int            `json:"subjects"`
+	Fingers            int            `json:"fingers"`
+	FailuresToExtract  int            `json:"failures_to_extract"`
+	FTE                float64        `json:"fte_rate"`
+	Genuine            int            `json:"genuine"`
+	GenuineFailed      int            `json:"genuine_lost_to_fte"`
+	Impostor           int            `json:"impostor"`
+	ImpostorProtocol   string         `json:"impostor_protocol"`
+	EER                float64        `json:"eer"`
+	EERThreshold       float64        `json:"eer_threshold"`
+	FNMRAtFMR1e2       float64        `json:"fnmr_at_fmr_1e-2"`
+	ThresholdAtFMR1e2  float64        `json:"threshold_at_fmr_1e-2"`
+	FMR1e2Resolved     bool           `json:"fmr_1e-2_resolved"`
+	FNMRAtFMR1e3       float64        `json:"fnmr_at_fmr_1e-3"`
+	ThresholdAtFMR1e3  float64        `json:"threshold_at_fmr_1e-3"`
+	FMR1e3Resolved     bool           `json:"fmr_1e-3_resolved"`
+	ExtractMsP50       float64        `json:"extract_ms_p50"`
+	ExtractMsP95       float64        `json:"extract_ms_p95"`
+	CompareUsP50       float64        `json:"compare_us_p50"`        // one 1:1 comparison, probe preparation included, one goroutine
+	ScoreUsP50         float64        `json:"score_prepared_us_p50"` // scoring with an already prepared probe (per candidate of a 1:N search)
+	TemplateBytes      int            `json:"template_bytes"`
+	GenuineMean        float64        `json:"genuine_mean"`
+	ImpostorMean       float64        `json:"impostor_mean"`
+	QualityGenuineRank float64        `json:"quality_genuine_spearman"`
+	QualityBands       []Band         `json:"quality_bands"`
+	Calibration        []calib.Point  `json:"calibration"`
+	Sessions           *Sessions      `json:"sessions,omitempty"`
+	Policy             *PolicyReport  `json:"policy,omitempty"`
+	ParamsHash         string         `json:"params_hash"`
+	Params             matcher.Params `json:"params"`
+	Settings           map[string]any `json:"settings"`
+	Workers            int            `json:"workers"`
+	Elapsed            string         `json:"elapsed"`
 }
 
 // Sessions are the genuine error rates of same-session and cross-session
