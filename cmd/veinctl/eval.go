@@ -3,14 +3,20 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/kiosk/session"
+	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 	"github.com/qingshan-gov/veinkiosk/matcher/eval"
 	"github.com/qingshan-gov/veinkiosk/matcher/extract"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 )
 
 func init() {
@@ -64,7 +70,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	manifest := fs.String("manifest", "", "CSV manifest with header path,subject,finger,sample (paths relative to it)")
-	out := fs.String("out", "", "output directory for summary.json, scores.csv, images.csv, calibration.json, matcher-calibration.json, det.png")
+	out := fs.String("out", "", "output directory for summary.json, report.md, det.png, scores.csv, images.csv, failures.csv (and calibration.json with --scanner-model)")
 	ef := addExtractFlags(fs)
 	shiftRows := fs.Int("shift-rows", defaultShiftRows, "alignment search, template rows each way")
 	shiftCols := fs.Int("shift-cols", defaultShiftCols, "alignment search, template columns each way")
@@ -72,6 +78,17 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	exact := fs.Bool("exact", false, "exhaustive displacement search instead of the production coarse-to-fine one")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "parallel workers")
 	fingers := fs.Int("fingers", 0, "use only the first N fingers of the manifest (0: all)")
+	impostors := fs.String("impostors", "fvc", "impostor comparisons: fvc (first samples of every two fingers) or all (every two images of different fingers, ~images²/2: resolves lower FMRs for a calibration)")
+	model := fs.String("scanner-model", "", "write a calibration file for this scanner model (as named in its device certificates)")
+	calOut := fs.String("calibration-out", "", "where to write the calibration file (default OUT/calibration.json)")
+	description := fs.String("description", "", "description of the data for the calibration file (required with --scanner-model)")
+	synthetic := fs.Bool("synthetic", false, "mark the calibration synthetic (simulator images)")
+	policy := fs.String("policy", "", "play the kiosk's enrolment and verification transactions (ISO/IEC 19795-1): kiosk (its default policy)")
+	calIn := fs.String("calibration", "", "with --policy: the calibration file whose thresholds are in force (default: the one measured by this run, on the same data: optimistic)")
+	verifyFMR := fs.Float64("verify-fmr", calib.DefaultPolicy.VerifyFMR, "with --policy: centrald's --verify-fmr")
+	mapUnresolved := fs.Bool("map-unresolved", false, "with --policy: map a target FMR the calibration does not resolve to its lowest resolved point, as centrald --calibration-unresolved=lowest")
+	serverMinQuality := fs.Int("server-min-quality", 40, "with --policy: centrald's --min-quality")
+	bootstrap := fs.Int("bootstrap", 1000, "with --policy: bootstrap replicates over subjects")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: veinctl eval --manifest FILE.csv --out DIR [flags]")
 		fmt.Fprintln(stderr, "\nFVC protocol: genuine = every two samples of a finger; impostor = first samples of every two fingers.")
@@ -88,6 +105,21 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if *impostors != "fvc" && *impostors != "all" {
+		return fmt.Errorf("%w: --impostors %q: fvc or all", errUsage, *impostors)
+	}
+	if *model != "" && *description == "" {
+		return fmt.Errorf("%w: --scanner-model needs --description of the data", errUsage)
+	}
+	if *policy != "" && *policy != "kiosk" {
+		return fmt.Errorf("%w: --policy %q: only kiosk", errUsage, *policy)
+	}
+	var inForce *calib.File
+	if *calIn != "" {
+		if inForce, err = calib.ReadFile(*calIn); err != nil {
+			return err
+		}
+	}
 	entries, err := eval.ReadManifest(*manifest)
 	if err != nil {
 		return err
@@ -96,7 +128,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		entries = firstFingers(entries, *fingers)
 	}
 	start := time.Now()
-	cfg := eval.Config{Entries: entries, Extract: opt, ShiftRows: *shiftRows, ShiftCols: *shiftCols, Tolerance: *tolerance, Exact: *exact, Workers: *workers, Progress: stderr}
+	cfg := eval.Config{Entries: entries, Extract: opt, ShiftRows: *shiftRows, ShiftCols: *shiftCols, Tolerance: *tolerance, Exact: *exact, Workers: *workers, Progress: stderr,
+		AllImpostors: *impostors == "all"}
 	rep, err := eval.Run(ctx, cfg)
 	if err != nil {
 		return err
@@ -109,10 +142,65 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"orientation": opt.Orientation.String(), "cropped": opt.Cropped,
 		"width": opt.Width, "height": opt.Height, "scale": opt.Scale, "sigma": opt.Sigma, "sigma2": opt.Sigma2,
 		"fill": opt.Fill, "isotropic": opt.Isotropic, "edge_margin": opt.EdgeMargin, "work": opt.WorkAcross, "flatten": opt.Flatten, "flatten_clip": opt.FlattenClip, "method": opt.Method.String(), "density": opt.Density,
-		"shift_rows": *shiftRows, "shift_cols": *shiftCols, "tolerance": *tolerance, "exact": *exact,
+		"shift_rows": *shiftRows, "shift_cols": *shiftCols, "tolerance": *tolerance, "exact": *exact, "impostors": *impostors,
+	}
+	var cal *calib.File
+	if *model != "" {
+		cal, err = s.CalibrationFile(*model, *description, *synthetic, time.Now())
+		if err != nil {
+			return fmt.Errorf("calibration: %w", err)
+		}
+	}
+	if *policy != "" {
+		src := "--calibration " + *calIn
+		if inForce == nil {
+			src = "this run's own measurement (thresholds from the data they are tested on: optimistic)"
+			inForce = cal
+			if inForce == nil {
+				if inForce, err = s.CalibrationFile("this-run", *manifest, false, time.Now()); err != nil {
+					return fmt.Errorf("--policy: the run resolves no threshold of its own; give --calibration: %w", err)
+				}
+			}
+		}
+		if inForce.ParamsHash != s.ParamsHash {
+			return fmt.Errorf("--policy: the calibration is for params hash %s, this run's pipeline is %s", inForce.ParamsHash, s.ParamsHash)
+		}
+		pol := kioskPolicy()
+		pol.VerifyFMR = *verifyFMR
+		th, err := calib.ResolveThresholds(inForce, pol, *mapUnresolved)
+		if err != nil {
+			if errors.Is(err, calib.ErrUnresolved) {
+				return fmt.Errorf("--policy: %w (centrald would refuse to start; --map-unresolved maps it to the lowest resolved point)", err)
+			}
+			return fmt.Errorf("--policy: %w", err)
+		}
+		kc := session.DefaultConfig()
+		p := eval.Policy{
+			EnrolFingers: apiv1.EnrolFingers, EnrolCaptures: kc.EnrolCaptures, MaxEnrolCaptures: apiv1.MaxCapturesPerFinger,
+			EnrolMinQuality: kc.EnrolMinQuality, VerifyMinQuality: kc.VerifyMinQuality, ServerMinQuality: *serverMinQuality,
+			MaxTries: kc.MaxTries, VerifyThreshold: th.Verify.Threshold, Bootstrap: *bootstrap, Seed: 1,
+		}
+		if s.Policy, err = eval.EvaluatePolicy(rep, p); err != nil {
+			return err
+		}
+		mapped := ""
+		if th.Verify.Mapped {
+			mapped = fmt.Sprintf(", MAPPED to the lowest resolved %g", th.Verify.InForceFMR)
+		}
+		s.Settings["policy_thresholds"] = fmt.Sprintf("from %s; verify FMR %g = %g per comparison%s; threshold %.4f", src, *verifyFMR, th.Verify.TargetFMR, mapped, th.Verify.Threshold)
 	}
 	if err := eval.WriteOutputs(*out, rep, s); err != nil {
 		return err
+	}
+	if cal != nil {
+		name := *calOut
+		if name == "" {
+			name = filepath.Join(*out, "calibration.json")
+		}
+		if err := writeCalibration(name, cal); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "calibration of %s (lowest resolved FMR %g) written to %s\n", cal.ScannerModel, cal.LowestResolvedFMR(), name)
 	}
 	fmt.Fprintf(stdout, "images %d, fingers %d, failures to extract %d\n", s.Images, s.Fingers, s.FailuresToExtract)
 	fmt.Fprintf(stdout, "genuine %d, impostor %d\n", s.Genuine, s.Impostor)
@@ -120,15 +208,48 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "FNMR at FMR 1e-2: %.2f %% (threshold %.4f)\n", 100*s.FNMRAtFMR1e2, s.ThresholdAtFMR1e2)
 	res := ""
 	if !s.FMR1e3Resolved {
-		res = fmt.Sprintf("; not resolved: only %d impostor comparisons", s.Impostor)
+		res = fmt.Sprintf("; not resolved: %d impostor comparisons expect %.0f errors, fewer than %d", s.Impostor, 1e-3*float64(s.Impostor), calib.RuleOf30)
 	}
 	fmt.Fprintf(stdout, "FNMR at FMR 1e-3: %.2f %% (threshold %.4f%s)\n", 100*s.FNMRAtFMR1e3, s.ThresholdAtFMR1e3, res)
 	fmt.Fprintf(stdout, "quality vs genuine score: Spearman %.3f\n", s.QualityGenuineRank)
 	fmt.Fprintf(stdout, "extract p50 %.1f ms, compare p50 %.1f us (prepared probe %.1f us), template %d bytes\n", s.ExtractMsP50, s.CompareUsP50, s.ScoreUsP50, s.TemplateBytes)
 	b, _ := json.Marshal(s.QualityBands)
 	fmt.Fprintf(stdout, "quality bands: %s\n", b)
+	if p := s.Policy; p != nil {
+		fmt.Fprintf(stdout, "policy: %s\n", s.Settings["policy_thresholds"])
+		for _, r := range []struct {
+			name string
+			r    eval.Rate
+		}{{"FTE", p.FTE}, {"FTA", p.FTA}, {"transaction FNMR", p.FNMR}, {"transaction FMR", p.FMR}} {
+			fmt.Fprintf(stdout, "  %-17s %d/%d = %.3f %% (95 %% CP [%.3f, %.3f] %%, bootstrap over %d subjects [%.3f, %.3f] %%)\n", r.name, r.r.Errors, r.r.Trials, 100*r.r.Rate,
+				100*r.r.CI95[0], 100*r.r.CI95[1], p.Subjects, 100*r.r.BootstrapCI[0], 100*r.r.BootstrapCI[1])
+		}
+	}
 	fmt.Fprintf(stdout, "wrote %s\n", *out)
 	return nil
+}
+
+// kioskPolicy is centrald's default policy (calib.DefaultPolicy) with the
+// kiosk's templates per resident.
+func kioskPolicy() calib.Policy {
+	p := calib.DefaultPolicy
+	p.TemplatesPerResident = apiv1.EnrolFingers * apiv1.EnrolCapturesPerFinger
+	return p
+}
+
+func writeCalibration(name string, f *calib.File) error {
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		return err
+	}
+	out, err := os.Create(name)
+	if err != nil {
+		return err
+	}
+	if err := f.Encode(out); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // firstFingers keeps the entries of the first n fingers in manifest order.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 	"github.com/qingshan-gov/veinkiosk/simulators/fingerimg"
 )
 
@@ -48,7 +49,7 @@ func TestEvalOnSimulatedDataset(t *testing.T) {
 	if s.FTE > 2 || s.EER > 0.25 {
 		t.Errorf("simulated captures: %d failures, EER %.3f", s.FTE, s.EER)
 	}
-	for _, f := range []string{"det.png", "scores.csv", "calibration.json"} {
+	for _, f := range []string{"det.png", "scores.csv", "report.md"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
 		}
@@ -75,11 +76,75 @@ func TestEvalOnSimulatedDataset(t *testing.T) {
 	}
 }
 
+// TestEvalPolicyAndCalibration writes a calibration file from simulated
+// captures of 3 subjects x 2 fingers x 6 samples (every-pair impostors)
+// and plays the kiosk's transactions with it.
+func TestEvalPolicyAndCalibration(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := fingerimg.WriteDataset(data, fingerimg.Dataset{Fingers: 6, Samples: 6, FirstSeed: 300, Conditions: fingerimg.DefaultConditions(), FingersPerSubject: 2, Sessions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	args := []string{"eval", "--manifest", filepath.Join(data, fingerimg.ManifestName), "--out", out, "--workers", "2",
+		"--impostors", "all", "--scanner-model", "VS-T", "--description", "test captures", "--synthetic", "--policy", "kiosk", "--bootstrap", "100"}
+	var stdout, stderr bytes.Buffer
+	// 540 impostor pairs resolve only FMR 1e-1: the kiosk's 1e-4/6 is
+	// refused unless mapped.
+	if code := realMain(args, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "--map-unresolved") {
+		t.Fatalf("unresolved target: exit %d\n%s", code, stderr.String())
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := realMain(append(args, "--map-unresolved"), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	f, err := calib.ReadFile(filepath.Join(out, "calibration.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.ScannerModel != "VS-T" || !f.Synthetic || f.Data.Impostor != 540 || f.LowestResolvedFMR() != 0.1 {
+		t.Errorf("calibration %+v", f)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Policy struct {
+			Subjects int `json:"subjects"`
+			FNMR     struct {
+				Trials int `json:"trials"`
+			} `json:"transaction_fnmr"`
+			FMR struct {
+				Trials int `json:"trials"`
+			} `json:"transaction_fmr"`
+			Cross *struct{ Trials int } `json:"transaction_fnmr_cross_session"`
+		} `json:"policy"`
+		Sessions *struct{} `json:"sessions"`
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	// 3 subjects x 2 fingers, one transaction each of samples 4-6
+	// (session 2); impostors: 2 other subjects x 2 fingers x 3 claimed.
+	if s.Policy.Subjects != 3 || s.Policy.FNMR.Trials != 6 || s.Policy.FMR.Trials != 12 || s.Policy.Cross == nil || s.Policy.Cross.Trials != 6 || s.Sessions == nil {
+		t.Errorf("summary policy %+v", s.Policy)
+	}
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil || !strings.Contains(string(md), "transaction FNMR") || !strings.Contains(stdout.String(), "MAPPED") {
+		t.Errorf("report.md %v:\n%s\nstdout:\n%s", err, md, stdout.String())
+	}
+}
+
 func TestEvalUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{"eval"},
 		{"eval", "--manifest", "x.csv"},
 		{"eval", "--manifest", "x.csv", "--out", "o", "--orientation", "diagonal"},
+		{"eval", "--manifest", "x.csv", "--out", "o", "--impostors", "some"},
+		{"eval", "--manifest", "x.csv", "--out", "o", "--scanner-model", "VS-1"},
+		{"eval", "--manifest", "x.csv", "--out", "o", "--policy", "bank"},
 		{"template"},
 		{"template", "frobnicate"},
 		{"template", "extract"},

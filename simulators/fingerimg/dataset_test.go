@@ -55,6 +55,27 @@ func TestWriteDataset(t *testing.T) {
 	if err := WriteDataset(dir, Dataset{}); !errors.Is(err, ErrDataset) {
 		t.Errorf("empty dataset: %v", err)
 	}
+	// Two fingers per subject and two sessions.
+	c.Width, c.Height = 120, 60
+	if err := WriteDataset(dir, Dataset{Fingers: 3, Samples: 4, FirstSeed: 40, Conditions: c, FingersPerSubject: 2, Sessions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err = csv.NewReader(bytes.NewReader(b)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rows: header, finger 0 (subject 40 finger 1), finger 1 (40, 2),
+	// finger 2 (41, 1); samples 1-2 session 1, 3-4 session 2.
+	if len(recs) != 13 || recs[0][4] != "session" || recs[5][1] != "40" || recs[5][2] != "2" || recs[9][1] != "41" || recs[9][2] != "1" || recs[2][4] != "1" || recs[3][4] != "2" {
+		t.Fatalf("manifest %q", recs)
+	}
+	if err := WriteDataset(dir, Dataset{Fingers: 1, Samples: 2, Sessions: 3, Conditions: c}); !errors.Is(err, ErrDataset) {
+		t.Errorf("more sessions than samples: %v", err)
+	}
 }
 
 // Writing a dataset for evaluation, e.g. with veinctl eval:
@@ -66,6 +87,8 @@ var (
 	datasetSamples = flag.Int("samples", 5, "captures per finger of the -dataset")
 	datasetQuality = flag.Float64("quality", DefaultQuality, "capture quality of the -dataset")
 	datasetSeed    = flag.Uint64("first-seed", 1000, "seed of the first finger of the -dataset")
+	datasetPerSubj = flag.Int("per-subject", 1, "fingers per subject of the -dataset")
+	datasetSession = flag.Int("sessions", 0, "sessions of the -dataset's samples (0: no session column)")
 )
 
 func TestDatasetFlag(t *testing.T) {
@@ -74,7 +97,7 @@ func TestDatasetFlag(t *testing.T) {
 	}
 	c := DefaultConditions()
 	c.Quality = *datasetQuality
-	d := Dataset{Fingers: *datasetFingers, Samples: *datasetSamples, FirstSeed: *datasetSeed, Conditions: c}
+	d := Dataset{Fingers: *datasetFingers, Samples: *datasetSamples, FirstSeed: *datasetSeed, Conditions: c, FingersPerSubject: *datasetPerSubj, Sessions: *datasetSession}
 	if err := WriteDataset(*datasetDir, d); err != nil {
 		t.Fatal(err)
 	}
