@@ -30,7 +30,10 @@ func (m MatcherExtractor) Extract(img *ScanImage, finger string) ([]byte, int, e
 	if err != nil {
 		return nil, 0, err
 	}
-	params := matcher.DefaultParams
+	// The params name the extraction too (Options.Params), so that the
+	// template's params hash is the pipeline's, as calibrations made with
+	// veinctl eval record it and the server checks it.
+	params := opt.Params(matcher.DefaultParams.ShiftRows, matcher.DefaultParams.ShiftCols)
 	params.Width, params.Height = res.Vein.W, res.Vein.H
 	t, err := matcher.NewTemplate(params, res.Vein, res.Mask, uint8(res.Quality), uint8(apiv1.Finger(finger).Position()))
 	if err != nil {

@@ -16,31 +16,33 @@ import (
 // variable (VEINKIOSK_ + the flag name in upper case, '-' as '_') that is
 // used when the flag is not given.
 type config struct {
-	Listen          string
-	DataDir         string
-	DatabaseURL     string
-	KeysFile        string
-	MakersFile      string
-	LogLevel        string
-	LogFormat       string
-	VerifyFMR       float64
-	DedupFMR        float64
-	IdentifyFMR     float64
-	Identify        bool
-	MinQuality      int
-	TokenTTL        time.Duration
-	NonceTTL        time.Duration
-	RequestTimeout  time.Duration
-	KioskRate       float64
-	KioskBurst      int
-	MaxFailures     int
-	KioskFailures   int
-	LockFor         time.Duration
-	SecureCookies   bool
-	ShutdownTimeout time.Duration
-	ReferencePrefix string
-	DebugListen     string
-	CalibrationFile string
+	Listen                string
+	DataDir               string
+	DatabaseURL           string
+	KeysFile              string
+	MakersFile            string
+	LogLevel              string
+	LogFormat             string
+	VerifyFMR             float64
+	DedupFMR              float64
+	IdentifyFMR           float64
+	Identify              bool
+	MinQuality            int
+	TokenTTL              time.Duration
+	NonceTTL              time.Duration
+	RequestTimeout        time.Duration
+	KioskRate             float64
+	KioskBurst            int
+	MaxFailures           int
+	KioskFailures         int
+	LockFor               time.Duration
+	SecureCookies         bool
+	ShutdownTimeout       time.Duration
+	ReferencePrefix       string
+	DebugListen           string
+	CalibrationFiles      string
+	CalibrationUnresolved string
+	CalibrationFallback   string
 }
 
 const envPrefix = "VEINKIOSK_"
@@ -61,7 +63,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.MakersFile, "makers", "", "trusted scanner maker keys file (default DIR/makers with --data)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
-	fs.StringVar(&c.CalibrationFile, "calibration", "", `matcher calibration JSON ({"points":[{"fmr":1e-4,"threshold":0.2},...],"source":"..."}); default: the matcher's built-in table`)
+	fs.StringVar(&c.CalibrationFiles, "calibration", "", "calibration files (veinctl eval --scanner-model), comma-separated, one per scanner model; they add to (or replace, for the same model) the built-in synthetic calibration of the simulator's model")
+	fs.StringVar(&c.CalibrationUnresolved, "calibration-unresolved", "refuse", "a target FMR below what a calibration resolves: refuse (do not start) or lowest (use its lowest resolved point, logged)")
+	fs.StringVar(&c.CalibrationFallback, "calibration-fallback", "", "scanner model whose calibration applies to models without one (default: their captures are refused); choose the one with the highest thresholds")
 	fs.Float64Var(&c.VerifyFMR, "verify-fmr", 1e-4, "false-match rate of one 1:1 verification (card + vein)")
 	fs.Float64Var(&c.DedupFMR, "dedup-fmr", 1e-6, "false-match rate per comparison of the enrolment 1:N deduplication")
 	fs.Float64Var(&c.IdentifyFMR, "identify-fmr", 1e-6, "false-match rate per comparison of card-less identification")
@@ -126,6 +130,7 @@ func (c *config) Validate() error {
 		{!fmrOK(c.VerifyFMR), "--verify-fmr must be in (0, 1), e.g. 1e-4"},
 		{!fmrOK(c.DedupFMR), "--dedup-fmr must be in (0, 1), e.g. 1e-6"},
 		{!fmrOK(c.IdentifyFMR), "--identify-fmr must be in (0, 1), e.g. 1e-6"},
+		{!oneOf(c.CalibrationUnresolved, "refuse", "lowest"), "--calibration-unresolved must be refuse or lowest"},
 		{c.IdentifyFMR > c.VerifyFMR, "--identify-fmr must not be above --verify-fmr: card-less identification needs the stricter threshold"},
 		{c.MinQuality < 0 || c.MinQuality > 100, "--min-quality must be 0..100"},
 		{c.TokenTTL < 10*time.Second || c.TokenTTL > time.Hour, "--token-ttl must be 10s..1h"},

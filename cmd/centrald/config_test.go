@@ -1,11 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/matcher/calib"
+	"github.com/qingshan-gov/veinkiosk/matcher/eval"
+	"github.com/qingshan-gov/veinkiosk/matcher/extract"
+	"github.com/qingshan-gov/veinkiosk/simulators/veinsim"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -56,30 +67,114 @@ func TestParseConfig(t *testing.T) {
 	}
 }
 
-func TestLoadCalibration(t *testing.T) {
+// calFile writes a calibration of model from 1,000,000 impostor
+// comparisons: resolved down to 3e-5, thresholds 0.10 at 1e-1 rising by
+// 0.01 per point.
+func calFile(t *testing.T, dir, model string) string {
+	t.Helper()
+	n := 1_000_000
+	f := &calib.File{Format: calib.Format, Version: calib.Version, ScannerModel: model, AlgorithmVersion: 1, ParamsHash: "0123abcd",
+		Created: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC), Data: calib.Data{Description: "test", Protocol: "test", Impostor: n}}
+	for i, target := range eval.CalibrationTargets {
+		f.Points = append(f.Points, calib.NewPoint(target, 0.10+0.01*float64(i), int(target*float64(n)), n, 0.05))
+	}
+	var b bytes.Buffer
+	if err := f.Encode(&b); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, model+".json")
+	if err := os.WriteFile(p, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadCalibrations(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, s string) string {
-		p := dir + "/" + name
-		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := func(args ...string) *config {
+		c, err := parseConfig(args, func(string) string { return "" }, io.Discard)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return p
+		return c
 	}
-	cal, err := loadCalibration(write("ok.json", `{"points":[{"fmr":1e-2,"threshold":0.3},{"fmr":1e-4,"threshold":0.4}],"source":"test"}`))
+	x := calFile(t, dir, "VS-X")
+	// The default targets (verify 1e-4 over 6 templates, dedup and
+	// identify 1e-6) lie below what 1,000,000 impostors resolve.
+	if _, err := loadCalibrations(cfg("--calibration", x), log); !errors.Is(err, calib.ErrUnresolved) || !strings.Contains(err.Error(), "--calibration-unresolved=lowest") {
+		t.Fatalf("unresolved targets: %v", err)
+	}
+	reg, err := loadCalibrations(cfg("--calibration", x, "--calibration-unresolved", "lowest"), log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if th, err := cal.Threshold(1e-3); err != nil || th < 0.34 || th > 0.36 {
-		t.Fatalf("threshold %v %v", th, err)
+	th, err := reg.For("VS-X", 0x0123abcd)
+	if err != nil || !th.Verify.Mapped || th.Verify.InForceFMR != 3e-5 {
+		t.Errorf("VS-X: %+v, %v", th, err)
 	}
-	for name, s := range map[string]string{
-		"empty.json":   `{"points":[]}`,
-		"nonmono.json": `{"points":[{"fmr":1e-2,"threshold":0.4},{"fmr":1e-4,"threshold":0.3}]}`,
-		"unknown.json": `{"pts":[]}`,
-		"garbage.json": `{`,
+	if _, err := reg.For("VS-Y", 0x0123abcd); !errors.Is(err, calib.ErrUncalibrated) {
+		t.Errorf("uncalibrated model: %v", err)
+	}
+	// Targets the file resolves need no mapping.
+	reg, err = loadCalibrations(cfg("--calibration", x, "--verify-fmr", "6e-3", "--dedup-fmr", "1e-4", "--identify-fmr", "1e-4", "--calibration-fallback", "VS-X"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th, err := reg.For("VS-Y", 0x0123abcd); err != nil || !th.Fallback || th.Verify.Mapped || th.Verify.Threshold != 0.14 {
+		t.Errorf("fallback: %+v, %v", th, err)
+	}
+	// A file for the simulator's model replaces the built-in one.
+	sim := calFile(t, dir, "VS-SIM-1")
+	reg, err = loadCalibrations(cfg("--calibration", sim+","+x, "--calibration-unresolved", "lowest"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th, err := reg.Model("VS-SIM-1"); err != nil || th.ParamsHash != "0123abcd" {
+		t.Errorf("VS-SIM-1 from the file: %+v, %v", th, err)
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"points":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--calibration", bad},
+		{"--calibration", x + "," + x, "--calibration-unresolved", "lowest"},
+		{"--calibration", filepath.Join(dir, "none.json")},
+		{"--calibration", x, "--calibration-unresolved", "lowest", "--calibration-fallback", "VS-Z"},
 	} {
-		if _, err := loadCalibration(write(name, s)); err == nil {
-			t.Errorf("%s: no error", name)
+		if _, err := loadCalibrations(cfg(args...), log); err == nil {
+			t.Errorf("%v: no error", args)
 		}
+	}
+	if _, err := parseConfig([]string{"--calibration-unresolved", "guess"}, func(string) string { return "" }, io.Discard); err == nil {
+		t.Error("--calibration-unresolved guess accepted")
+	}
+}
+
+// TestBuiltinCalibrationCurrent checks that the shipped simulator
+// calibration was made for the pipeline the kiosk runs: after a change to
+// extraction or comparison, regenerate it with
+// scripts/simulator-calibration.sh.
+func TestBuiltinCalibrationCurrent(t *testing.T) {
+	fs, err := calib.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].ScannerModel != veinsim.DefaultModel || !fs[0].Synthetic {
+		t.Fatalf("built-in calibrations: %d, want the simulator's %s", len(fs), veinsim.DefaultModel)
+	}
+	opt := extract.DefaultOptions()
+	want := fmt.Sprintf("%08x", opt.Params(matcher.DefaultParams.ShiftRows, matcher.DefaultParams.ShiftCols).ParamsHash())
+	if fs[0].ParamsHash != want {
+		t.Errorf("the built-in %s calibration is for params hash %s, the kiosk's pipeline is %s: run scripts/simulator-calibration.sh", fs[0].ScannerModel, fs[0].ParamsHash, want)
+	}
+	// With the default targets it must start without mapping anything.
+	reg, err := calib.NewRegistry(fs, calib.Options{Policy: calib.DefaultPolicy, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatalf("default targets: %v", err)
+	}
+	if len(reg.InForce()) != 1 {
+		t.Fatal("not in force")
 	}
 }

@@ -10,9 +10,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,11 +21,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
-	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 	"github.com/qingshan-gov/veinkiosk/server/api"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/keyring"
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -95,37 +96,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Warn("no --makers file: maker keys added through the API last until restart")
 	}
 
-	cal := matcher.DefaultCalibration
-	if c.CalibrationFile != "" {
-		if cal, err = loadCalibration(c.CalibrationFile); err != nil {
-			return err
-		}
-	}
-	if cal.Provisional {
-		log.Warn("matcher calibration is provisional: false-match rates are estimates", "source", cal.Source)
-	}
-	// One verification compares with every template of the resident (2
-	// fingers x 3 captures): the per-comparison rate is the target divided
-	// by that (union bound).
-	const templatesPerResident = apiv1Templates
-	vt, err := cal.Threshold(c.VerifyFMR / templatesPerResident)
+	cals, err := loadCalibrations(c, log)
 	if err != nil {
-		return fmt.Errorf("--verify-fmr: %w", err)
+		return err
 	}
-	dt, err := cal.Threshold(c.DedupFMR)
-	if err != nil {
-		return fmt.Errorf("--dedup-fmr: %w", err)
-	}
-	it, err := cal.Threshold(c.IdentifyFMR)
-	if err != nil {
-		return fmt.Errorf("--identify-fmr: %w", err)
-	}
-	it = max(it, vt)
-	log.Info("thresholds", "verify", fmt.Sprintf("%.4f", vt), "dedup", fmt.Sprintf("%.4f", dt), "identify", fmt.Sprintf("%.4f", it))
 
 	srv, err := api.New(api.Config{
 		Store: st, Logger: log, Makers: makers,
-		VerifyThreshold: vt, DedupThreshold: dt, IdentifyThreshold: it,
+		Calibrations:    cals,
 		IdentifyEnabled: c.Identify, MinQuality: c.MinQuality,
 		NonceTTL: c.NonceTTL, TokenTTL: c.TokenTTL, RequestTimeout: c.RequestTimeout,
 		KioskRate: c.KioskRate, KioskBurst: c.KioskBurst,
@@ -155,9 +133,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	return <-errc
 }
-
-// apiv1Templates is the usual number of templates of an enrolled resident.
-const apiv1Templates = 6
 
 // loadKeys loads the key ring from --keys or VEINKIOSK_KEYS; on first run
 // with a data directory and neither, it generates DIR/keys (mode 0600).
@@ -233,20 +208,45 @@ func bootstrapAdmin(ctx context.Context, c *config, st store.Store, getenv func(
 	return nil
 }
 
-// loadCalibration reads a calibration table measured with matcher/eval.
-func loadCalibration(path string) (matcher.Calibration, error) {
-	var cal matcher.Calibration
-	data, err := os.ReadFile(path)
+// loadCalibrations builds the calibration registry: the built-in
+// (synthetic, simulator) calibrations, replaced or joined by the files of
+// --calibration, resolved under the FMR flags. A target a calibration does
+// not resolve stops the start unless --calibration-unresolved=lowest.
+func loadCalibrations(c *config, log *slog.Logger) (*calib.Registry, error) {
+	builtin, err := calib.Builtin()
 	if err != nil {
-		return cal, fmt.Errorf("--calibration: %w", err)
+		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cal); err != nil {
-		return cal, fmt.Errorf("--calibration %s: %w", path, err)
+	var files []*calib.File
+	for _, name := range strings.Split(c.CalibrationFiles, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		f, err := calib.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("--calibration: %w", err)
+		}
+		files = append(files, f)
+		log.Info("calibration file", "file", name, "model", f.ScannerModel, "created", f.Created.Format(time.DateOnly), "synthetic", f.Synthetic)
 	}
-	if err := cal.Validate(); err != nil {
-		return cal, fmt.Errorf("--calibration %s: %w", path, err)
+	for _, b := range builtin {
+		if !slices.ContainsFunc(files, func(f *calib.File) bool { return f.ScannerModel == b.ScannerModel }) {
+			files = append(files, b)
+		}
 	}
-	return cal, nil
+	reg, err := calib.NewRegistry(files, calib.Options{
+		Policy: calib.Policy{
+			VerifyFMR: c.VerifyFMR, DedupFMR: c.DedupFMR, IdentifyFMR: c.IdentifyFMR,
+			// One verification compares with every template of the
+			// resident (2 fingers x 3 captures).
+			TemplatesPerResident: apiv1.EnrolFingers * apiv1.EnrolCapturesPerFinger,
+		},
+		MapUnresolved: c.CalibrationUnresolved == "lowest",
+		Fallback:      c.CalibrationFallback,
+		Logger:        log,
+	})
+	if errors.Is(err, calib.ErrUnresolved) {
+		return nil, fmt.Errorf("%w; lower the target (--verify-fmr, --dedup-fmr, --identify-fmr), supply a calibration measured on more impostor comparisons, or start with --calibration-unresolved=lowest", err)
+	}
+	return reg, err
 }

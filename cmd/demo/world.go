@@ -17,7 +17,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan"
 	"github.com/qingshan-gov/veinkiosk/kiosk"
 	"github.com/qingshan-gov/veinkiosk/kiosk/hwdev"
-	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 	"github.com/qingshan-gov/veinkiosk/server/api"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
@@ -192,19 +192,20 @@ func (w *world) startServer(ctx context.Context, say func(string, ...any)) error
 	if _, err := w.st.CreateStaff(ctx, audit.System("demo"), store.Staff{Username: adminUser, DisplayName: "管理员", Role: store.RoleAdmin, PasswordHash: hash}); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
 		return fmt.Errorf("creating the administrator: %w", err)
 	}
-	cal := matcher.DefaultCalibration
-	vt, err := cal.Threshold(1e-4 / 6)
+	// The simulator's scanner model ships its own (synthetic) calibration;
+	// the default targets of centrald apply.
+	sims, err := calib.Builtin()
 	if err != nil {
 		return err
 	}
-	dt, err := cal.Threshold(1e-6)
+	cals, err := calib.NewRegistry(sims, calib.Options{Policy: calib.DefaultPolicy, Logger: w.log})
 	if err != nil {
 		return err
 	}
 	w.srv, err = api.New(api.Config{
 		Store: w.st, Logger: w.log, Makers: api.NewMakers(""),
-		VerifyThreshold: vt, DedupThreshold: dt, IdentifyThreshold: max(dt, vt),
-		MinQuality: 40, KioskRate: 50, KioskBurst: 100,
+		Calibrations: cals,
+		MinQuality:   40, KioskRate: 50, KioskBurst: 100,
 	})
 	if err != nil {
 		return err

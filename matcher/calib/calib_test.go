@@ -181,7 +181,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(&bytes.Buffer{},
 
 func TestRegistry(t *testing.T) {
 	a, b := testFile("VS-A"), testFile("VS-B")
-	b.Points[3].Threshold, b.Points[4].Threshold, b.Points[5].Threshold = 0.3, 0.31, 0.32
+	b.Points[2].Threshold, b.Points[3].Threshold, b.Points[4].Threshold, b.Points[5].Threshold = 0.2, 0.3, 0.31, 0.32
 	// The default policy asks for 1e-6: refused, as no file resolves it.
 	if _, err := NewRegistry([]*File{a}, Options{Policy: DefaultPolicy, Logger: quiet()}); !errors.Is(err, ErrUnresolved) {
 		t.Fatalf("unresolved target: %v", err)
@@ -219,8 +219,19 @@ func TestRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	th, err = r.For("VS-C", 0x0123abcd)
-	if err != nil || !th.Fallback || th.Source != "VS-B" || th.ScannerModel != "VS-C" || th.Verify.Threshold != 0.14 || th.Verify.Mapped {
+	if err != nil || !th.Fallback || th.Source != "VS-B" || th.ScannerModel != "VS-C" || th.Verify.Threshold != 0.2 || th.Verify.Mapped {
 		t.Errorf("fallback: %+v, %v", th, err)
+	}
+	if th, err := r.Model("VS-C"); err != nil || !th.Fallback {
+		t.Errorf("Model of an uncalibrated model with a fallback: %+v, %v", th, err)
+	}
+	// Bulk templates: the most cautious of the pipeline's calibrations.
+	pl, err := r.ForPipeline(0x0123abcd)
+	if err != nil || pl.Verify.Threshold != 0.2 || pl.Identify.Threshold != 0.3 || pl.Dedup.Threshold != 0.14 || pl.Source != "VS-A, VS-B" {
+		t.Errorf("ForPipeline: %+v, %v", pl, err)
+	}
+	if _, err := r.ForPipeline(1); !errors.Is(err, ErrPipeline) {
+		t.Errorf("ForPipeline of another pipeline: %v", err)
 	}
 	in := r.InForce()
 	if len(in) != 3 || in[0].ScannerModel != "VS-A" || in[2].ScannerModel != "*" || !in[2].Fallback {

@@ -209,3 +209,55 @@ func (r *Registry) InForce() []Thresholds {
 	}
 	return out
 }
+
+// Model returns the thresholds in force for a scanner model (the
+// fallback's for an uncalibrated one), whatever the pipeline.
+func (r *Registry) Model(model string) (Thresholds, error) {
+	if th, ok := r.byModel[model]; ok {
+		return th, nil
+	}
+	if r.fallback != nil {
+		th := *r.fallback
+		th.ScannerModel = model
+		return th, nil
+	}
+	return Thresholds{}, fmt.Errorf("%w: %q", ErrUncalibrated, model)
+}
+
+// ForPipeline returns thresholds for a template that no scanner vouches
+// for (bulk enrolment of extracted templates): of the calibrations made
+// for its pipeline, the most cautious for each use: the highest verify and
+// identify thresholds (fewest false matches) and the lowest dedup
+// threshold (the most duplicates found, for staff to review).
+func (r *Registry) ForPipeline(paramsHash uint32) (Thresholds, error) {
+	h := fmt.Sprintf("%08x", paramsHash)
+	var out Thresholds
+	n := 0
+	for _, th := range r.InForce() {
+		if th.ParamsHash != h || th.ScannerModel == "*" {
+			continue
+		}
+		if n == 0 {
+			out = th
+			out.ScannerModel, out.Source = "", th.ScannerModel
+		} else {
+			out.Calibration += ", " + th.Calibration
+			out.Source += ", " + th.ScannerModel
+			out.Synthetic = out.Synthetic || th.Synthetic
+			if th.Verify.Threshold > out.Verify.Threshold {
+				out.Verify = th.Verify
+			}
+			if th.Identify.Threshold > out.Identify.Threshold {
+				out.Identify = th.Identify
+			}
+			if th.Dedup.Threshold < out.Dedup.Threshold {
+				out.Dedup = th.Dedup
+			}
+		}
+		n++
+	}
+	if n == 0 {
+		return Thresholds{}, fmt.Errorf("%w: no calibration for params hash %s", ErrPipeline, h)
+	}
+	return out, nil
+}

@@ -64,9 +64,17 @@ func WriteDET(name string, sc Scores, s Summary) error {
 		return fmr >= p.X.Min && fmr <= p.X.Max && fnmr >= p.Y.Min && fnmr <= p.Y.Max
 	}
 	var pts plotter.XYs
+	var last plotter.XY
 	for _, op := range sc.DET() {
 		if op.FMR > 0 && op.FNMR > 0 && inside(op.FMR, op.FNMR) {
-			pts = append(pts, plotter.XY{X: op.FMR, Y: op.FNMR})
+			// Thin to steps visible on the plot (millions of impostor
+			// scores would make millions of points).
+			pt := plotter.XY{X: op.FMR, Y: op.FNMR}
+			if len(pts) > 0 && math.Abs(probit(pt.X)-probit(last.X)) < 0.002 && math.Abs(probit(pt.Y)-probit(last.Y)) < 0.002 {
+				continue
+			}
+			pts = append(pts, pt)
+			last = pt
 		}
 	}
 	if len(pts) > 0 {

@@ -154,7 +154,9 @@ func (s *Server) handleListScanners(c *fiber.Ctx) error {
 	}
 	out := apiv1.ScannerList{Scanners: []apiv1.Scanner{}}
 	for _, sc := range scs {
-		out.Scanners = append(out.Scanners, scannerView(sc))
+		v := scannerView(sc)
+		v.Calibration = s.calibrationOf(sc.Model)
+		out.Scanners = append(out.Scanners, v)
 	}
 	return c.JSON(out)
 }
@@ -408,7 +410,7 @@ func (s *Server) handleBulkEnrol(c *fiber.Ctx) error {
 		if !req.SkipDedup {
 			var dup *Hit
 			for fi := range it.fingers {
-				if dup, err = s.dedup(ctx, res.ID, it.tmpls[fi][0], nil); err != nil || dup != nil {
+				if dup, err = s.dedup(ctx, res.ID, "", it.tmpls[fi][0], nil); err != nil || dup != nil {
 					break
 				}
 			}

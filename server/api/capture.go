@@ -29,6 +29,7 @@ type checkedCapture struct {
 	finger   int
 	quality  int
 	serial   string
+	model    string // the device certificate's: selects the calibration
 	counter  uint64
 	image    []byte
 	imageDim [2]int
@@ -79,7 +80,7 @@ func (s *Server) parseCapture(c apiv1.Capture) (*checkedCapture, *wire.DeviceCer
 	if err := att.Verify(cert.PublicKey); err != nil {
 		return nil, nil, nil, errf(http.StatusUnauthorized, apiv1.CodeAttestationInvalid, "capture attestation does not verify: %v", err)
 	}
-	cc := &checkedCapture{tmpl: t, raw: c.Template, finger: pos, quality: int(t.Quality), serial: att.Serial, counter: att.Counter}
+	cc := &checkedCapture{tmpl: t, raw: c.Template, finger: pos, quality: int(t.Quality), serial: att.Serial, model: cert.Model, counter: att.Counter}
 	if c.Image != nil {
 		im := c.Image
 		if im.Width <= 0 || im.Height <= 0 || im.Width*im.Height > maxImagePixels || len(im.Pixels) != im.Width*im.Height {

@@ -133,14 +133,16 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	// fingers are searched concurrently; a hit of an earlier finger (in the
 	// request's order) wins, as if they had been searched one by one.
 	probes := make([]*matcher.Template, len(order))
+	models := make([]string, len(order))
 	for i, pos := range order {
 		gs := byFinger[pos]
 		if len(gs) == 0 {
 			continue
 		}
-		probes[i] = slices.MaxFunc(gs, func(a, b good) int { return a.cc.quality - b.cc.quality }).cc.tmpl
+		best := slices.MaxFunc(gs, func(a, b good) int { return a.cc.quality - b.cc.quality }).cc
+		probes[i], models[i] = best.tmpl, best.model
 	}
-	hitAt, hit, err := s.dedupAll(ctx, res.ID, probes, override)
+	hitAt, hit, err := s.dedupAll(ctx, res.ID, probes, models, override)
 	if err != nil {
 		return err
 	}
@@ -203,12 +205,17 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	return c.Status(http.StatusCreated).JSON(apiv1.EnrolResponse{ResidentID: res.ID, Replaced: replaced, Templates: n})
 }
 
-// dedup searches the gallery for another resident matching probe; hits of
-// the resident themselves (re-enrolment) and of the resident an overridden
-// case allows are ignored.
-func (s *Server) dedup(ctx context.Context, self int64, probe *matcher.Template, override *store.DedupCase) (*Hit, error) {
+// dedup searches the gallery for another resident matching probe, at the
+// dedup threshold of the calibration of model (the capturing scanner's;
+// "" for templates without a device); hits of the resident themselves
+// (re-enrolment) and of the resident an overridden case allows are ignored.
+func (s *Server) dedup(ctx context.Context, self int64, model string, probe *matcher.Template, override *store.DedupCase) (*Hit, error) {
+	th, err := s.thresholds(model, probe)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
-	hits, err := s.gallery.Search(ctx, probe, 5, s.cfg.DedupThreshold)
+	hits, err := s.gallery.Search(ctx, probe, 5, th.Dedup.Threshold)
 	s.metrics.match.WithLabelValues("dedup").Observe(time.Since(start).Seconds())
 	if err != nil {
 		if errors.Is(err, matcher.ErrIncompatible) {
@@ -238,7 +245,7 @@ func (s *Server) dedup(ctx context.Context, self int64, probe *matcher.Template,
 // returns the index and hit of the first probe, in order, that matched
 // another resident; the searches of later probes are cancelled as soon as
 // an earlier one has a hit.
-func (s *Server) dedupAll(ctx context.Context, self int64, probes []*matcher.Template, override *store.DedupCase) (int, *Hit, error) {
+func (s *Server) dedupAll(ctx context.Context, self int64, probes []*matcher.Template, models []string, override *store.DedupCase) (int, *Hit, error) {
 	start := time.Now()
 	defer func() { s.metrics.match.WithLabelValues("dedup_enrolment").Observe(time.Since(start).Seconds()) }()
 	type result struct {
@@ -262,7 +269,7 @@ func (s *Server) dedupAll(ctx context.Context, self int64, probes []*matcher.Tem
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			h, err := s.dedup(sctx, self, p, override)
+			h, err := s.dedup(sctx, self, models[i], p, override)
 			res[i] = result{h, err}
 			if h != nil {
 				for _, c := range ctxs[i+1:] { // later probes no longer matter

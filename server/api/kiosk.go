@@ -98,6 +98,10 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 	if res.Status == store.ResidentSuspended {
 		return fail(errf(http.StatusForbidden, apiv1.CodeResidentSuspended, "the resident's record is suspended; ask the station staff"))
 	}
+	th, err := s.thresholds(cc.model, cc.tmpl)
+	if err != nil {
+		return fail(err)
+	}
 	start := time.Now()
 	score, ok, err := s.gallery.Verify(res.ID, cc.tmpl)
 	s.metrics.match.WithLabelValues("verify").Observe(time.Since(start).Seconds())
@@ -107,7 +111,7 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 	if !ok {
 		return fail(errf(http.StatusNotFound, apiv1.CodeNotEnrolled, "the resident has no finger-vein enrolment; ask the station staff"))
 	}
-	match := score >= s.cfg.VerifyThreshold
+	match := score >= th.Verify.Threshold
 	result := store.VerifyNoMatch
 	if match {
 		result = store.VerifyMatch
@@ -117,7 +121,7 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 		return storeErr(err, "lock escalation")
 	}
 	target := "resident:" + strconv.FormatInt(res.ID, 10)
-	details := map[string]string{"kiosk": k.ID, "scanner": cc.serial, "counter": strconv.FormatUint(cc.counter, 10), "score": fmt.Sprintf("%.4f", score)}
+	details := map[string]string{"kiosk": k.ID, "scanner": cc.serial, "counter": strconv.FormatUint(cc.counter, 10), "score": fmt.Sprintf("%.4f", score), "calibration": th.Calibration}
 	o := store.VerificationOutcome{
 		NonceValue: base64.StdEncoding.EncodeToString(att.Nonce[:]), NoncePurpose: NoncePurposeCapture,
 		ScannerSerial: att.Serial, Counter: att.Counter,

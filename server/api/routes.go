@@ -83,6 +83,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: apiv1.PathAdminMakers, auth: authStaff, roles: admin, summary: "Trust a scanner maker's certificate key.", req: apiv1.Maker{}, resp: apiv1.Maker{}, status: 201, h: s.handleAddMaker},
 		{method: "GET", path: apiv1.PathAdminMakers, auth: authStaff, roles: admin, summary: "List trusted maker keys.", resp: apiv1.MakerList{}, h: s.handleListMakers},
 		{method: "GET", path: apiv1.PathAdminScanners, auth: authStaff, roles: admin, summary: "List scanners seen.", resp: apiv1.ScannerList{}, h: s.handleListScanners},
+		{method: "GET", path: apiv1.PathAdminCalibrations, auth: authStaff, roles: admin, summary: "The score calibrations in force, per scanner model.", resp: apiv1.CalibrationList{}, h: s.handleListCalibrations},
 		{method: "POST", path: apiv1.PathAdminScanners + "/:serial/status", auth: authStaff, roles: admin, summary: "Revoke or reactivate a scanner.", req: apiv1.StatusChange{}, resp: apiv1.Scanner{}, h: s.handleScannerStatus},
 		{method: "POST", path: apiv1.PathAdminStaff, auth: authStaff, roles: admin, summary: "Create a staff account.", req: apiv1.StaffCreate{}, resp: apiv1.Staff{}, status: 201, h: s.handleCreateStaff},
 		{method: "GET", path: apiv1.PathAdminStaff, auth: authStaff, roles: admin, summary: "List staff.", resp: apiv1.StaffList{}, h: s.handleListStaff},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -28,9 +29,14 @@ type Config struct {
 	Gallery *Gallery // nil: a new, empty gallery (call LoadGallery)
 	Makers  *Makers  // scanner maker keys; nil: none (every capture fails maker_unknown)
 
-	// Score thresholds (Miura scores, higher is more alike), derived from
-	// the matcher's calibration at the configured false-match rates.
-	VerifyThreshold   float64 // 1:1 verification
+	// Calibrations give the score thresholds of each capture by its
+	// scanner's model (matcher/calib): captures of a model without one, or
+	// made by another pipeline, are refused with scanner_uncalibrated.
+	// Nil: the fixed thresholds below apply to every scanner (tests).
+	Calibrations *calib.Registry
+	// Score thresholds (Miura scores, higher is more alike) when
+	// Calibrations is nil.
+	VerifyThreshold   float64 // 1:1 verification, per comparison
 	DedupThreshold    float64 // enrolment 1:N deduplication
 	IdentifyThreshold float64 // card-less 1:N identification (stricter)
 
@@ -129,6 +135,9 @@ func (c *Config) withDefaults() error {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Calibrations != nil {
+		return nil
+	}
 	if c.VerifyThreshold <= 0 || c.DedupThreshold <= 0 || c.IdentifyThreshold <= 0 {
 		return errors.New("api: the verify, dedup and identify thresholds must be positive")
 	}
@@ -194,6 +203,7 @@ func New(cfg Config) (*Server, error) {
 		certs:    newCertCache(),
 	}
 	s.metrics.gallery = s.gallery
+	s.metrics.registerCalibrations(s.calibrationsInForce())
 	s.app = fiber.New(fiber.Config{
 		AppName:               "centrald",
 		BodyLimit:             cfg.BodyLimit.Bulk,

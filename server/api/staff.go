@@ -266,8 +266,12 @@ func (s *Server) handleIdentify(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	th, err := s.thresholds(cc.model, cc.tmpl)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	hits, err := s.gallery.Search(ctx, cc.tmpl, 2, s.cfg.IdentifyThreshold)
+	hits, err := s.gallery.Search(ctx, cc.tmpl, 2, th.Identify.Threshold)
 	s.metrics.match.WithLabelValues("identify").Observe(time.Since(start).Seconds())
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ const (
 	PathServices          = "/api/v1/services"
 	PathAdminAuditVerify  = "/api/v1/admin/audit/verify"
 	PathAdminLockoutClear = "/api/v1/admin/lockouts/clear"
+	PathAdminCalibrations = "/api/v1/admin/calibrations"
 )
 
 // Station is a community service station.
@@ -41,6 +42,39 @@ type Scanner struct {
 	Status    string `json:"status"` // active, revoked
 	Counter   uint64 `json:"counter"`
 	PublicKey []byte `json:"public_key"`
+	// Calibration names the calibration in force for the scanner's model
+	// (see CalibrationList), or says why there is none.
+	Calibration string `json:"calibration,omitempty"`
+}
+
+// CalibrationThreshold is one use's threshold and the per-comparison false
+// match rates asked for and in force (they differ when Mapped: the target
+// lies below what the calibration resolves and was mapped to its lowest
+// resolved point).
+type CalibrationThreshold struct {
+	TargetFMR  float64 `json:"target_fmr"`
+	Threshold  float64 `json:"threshold"`
+	InForceFMR float64 `json:"in_force_fmr"`
+	Mapped     bool    `json:"mapped"`
+}
+
+// Calibration is the calibration in force for one scanner model ("*": the
+// fallback for models without one).
+type Calibration struct {
+	ScannerModel string               `json:"scanner_model"`
+	Calibration  string               `json:"calibration"` // model@date (digest)
+	Source       string               `json:"source"`      // the model whose calibration it is
+	Fallback     bool                 `json:"fallback"`
+	Synthetic    bool                 `json:"synthetic"`
+	ParamsHash   string               `json:"params_hash"`
+	Verify       CalibrationThreshold `json:"verify"`
+	Dedup        CalibrationThreshold `json:"dedup"`
+	Identify     CalibrationThreshold `json:"identify"`
+}
+
+// CalibrationList is the answer to GET /api/v1/admin/calibrations.
+type CalibrationList struct {
+	Calibrations []Calibration `json:"calibrations"`
 }
 
 // ScannerList is the answer to GET /api/v1/admin/scanners.

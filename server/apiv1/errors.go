@@ -43,18 +43,19 @@ const (
 	CodeCardNotYetValid = "card_not_yet_valid"
 
 	// Capture / scanner.
-	CodeNonceUnknown       = "nonce_unknown"       // 401: the capture nonce was never issued to this kiosk, or was used already
-	CodeNonceExpired       = "nonce_expired"       // 401
-	CodeMakerUnknown       = "maker_unknown"       // 401: the scanner's maker key is not configured
-	CodeDeviceCertInvalid  = "device_cert_invalid" // 401
-	CodeAttestationInvalid = "attestation_invalid" // 401
-	CodeCounterReplay      = "counter_replay"      // 401: scanner counter not strictly increasing
-	CodeImageMismatch      = "image_mismatch"      // 422: image does not hash to the attested digest
-	CodeTemplateInvalid    = "template_invalid"    // 422
-	CodeQualityTooLow      = "quality_too_low"     // 422
-	CodeScannerRevoked     = "scanner_revoked"     // 403
-	CodeScannerElsewhere   = "scanner_elsewhere"   // 403: the scanner is assigned to another kiosk
-	CodeFingerInvalid      = "finger_invalid"      // 422: unknown finger, or not the template's
+	CodeNonceUnknown       = "nonce_unknown"        // 401: the capture nonce was never issued to this kiosk, or was used already
+	CodeNonceExpired       = "nonce_expired"        // 401
+	CodeMakerUnknown       = "maker_unknown"        // 401: the scanner's maker key is not configured
+	CodeDeviceCertInvalid  = "device_cert_invalid"  // 401
+	CodeAttestationInvalid = "attestation_invalid"  // 401
+	CodeCounterReplay      = "counter_replay"       // 401: scanner counter not strictly increasing
+	CodeImageMismatch      = "image_mismatch"       // 422: image does not hash to the attested digest
+	CodeTemplateInvalid    = "template_invalid"     // 422
+	CodeQualityTooLow      = "quality_too_low"      // 422
+	CodeScannerRevoked     = "scanner_revoked"      // 403
+	CodeScannerElsewhere   = "scanner_elsewhere"    // 403: the scanner is assigned to another kiosk
+	CodeFingerInvalid      = "finger_invalid"       // 422: unknown finger, or not the template's
+	CodeUncalibrated       = "scanner_uncalibrated" // 422: no calibration for the scanner's model and template pipeline
 
 	// Residents and verification.
 	CodeResidentUnknown   = "resident_unknown"   // 404: no record for this ID number

@@ -1,0 +1,140 @@
+package api
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
+	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/matcher/calib"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+)
+
+// testCalibration is a calibration of model for the harness's templates:
+// 1,000,000 impostors, resolved down to 3e-5; the threshold at 1e-3 (and
+// every other point) is thr.
+func testCalibration(t *testing.T, model string, thr float64) *calib.File {
+	t.Helper()
+	n := 1_000_000
+	f := &calib.File{Format: calib.Format, Version: calib.Version, ScannerModel: model, AlgorithmVersion: matcher.AlgorithmVersion,
+		ParamsHash: fmt.Sprintf("%08x", matcher.DefaultParams.ParamsHash()), Created: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC),
+		Data: calib.Data{Description: "test", Protocol: "test", Impostor: n}}
+	for _, target := range []float64{1e-2, 1e-3, 1e-4} {
+		f.Points = append(f.Points, calib.NewPoint(target, thr, int(target*float64(n)), n, 0.05))
+	}
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// testPolicy asks for per-comparison 1e-3 everywhere.
+var testPolicy = calib.Policy{VerifyFMR: 6e-3, TemplatesPerResident: 6, DedupFMR: 1e-3, IdentifyFMR: 1e-3}
+
+func withCalibrations(t *testing.T, opt calib.Options, files ...*calib.File) option {
+	reg, err := calib.NewRegistry(files, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(c *Config) { c.Calibrations = reg; c.VerifyThreshold, c.DedupThreshold, c.IdentifyThreshold = 0, 0, 0 }
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// scannerOfModel gives the kiosk a new scanner of another model.
+func (k *kiosk) scannerOfModel(t *testing.T, serial, model string) {
+	_, dk, _ := ed25519.GenerateKey(nil)
+	cert := wire.DeviceCertificate{Serial: serial, Model: model, PublicKey: dk.Public().(ed25519.PublicKey), MakerID: "test-maker"}
+	if err := cert.Sign(k.e.maker); err != nil {
+		t.Fatal(err)
+	}
+	k.scanner = &fakeScanner{cert: cert, key: dk}
+}
+
+// TestCalibrationPerScannerModel: the thresholds of a capture come from
+// the calibration of its scanner's model; a model without one is refused.
+func TestCalibrationPerScannerModel(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, withCalibrations(t, calib.Options{Policy: testPolicy, Logger: quietLog()}, testCalibration(t, "VS-1", 0.2)))
+	e.mustStaff("zhang", "station_staff", "", "QS-S01")
+	k := e.newKiosk("kiosk-01")
+	p := e.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
+	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
+
+	// Another model: refused, before any comparison.
+	k2 := e.newKiosk("kiosk-02")
+	k2.scannerOfModel(t, "SN-OTHER", "VS-2")
+	_, err := k2.Verify(ctx, e.verifyRequest(k2, p, p.fingers[apiv1.RightIndex]))
+	wantCode(t, err, apiv1.CodeUncalibrated)
+
+	// A template of another pipeline from the calibrated model: refused.
+	e.params.ShiftRows = 6
+	_, err = k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex]))
+	wantCode(t, err, apiv1.CodeUncalibrated)
+	e.params = matcher.DefaultParams
+
+	// The admin API and /metrics say what is in force.
+	var cl apiv1.CalibrationList
+	if err := e.admin.Do(ctx, http.MethodGet, apiv1.PathAdminCalibrations, nil, &cl); err != nil {
+		t.Fatal(err)
+	}
+	if len(cl.Calibrations) != 1 || cl.Calibrations[0].ScannerModel != "VS-1" || cl.Calibrations[0].Verify.Threshold != 0.2 || cl.Calibrations[0].Verify.TargetFMR != 1e-3 {
+		t.Errorf("calibrations %+v", cl)
+	}
+	var sl apiv1.ScannerList
+	if err := e.admin.Do(ctx, http.MethodGet, apiv1.PathAdminScanners, nil, &sl); err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range sl.Scanners {
+		if want := map[string]string{"VS-1": "VS-1@2026-12-05", "VS-2": "none"}[sc.Model]; !strings.HasPrefix(sc.Calibration, want) {
+			t.Errorf("scanner %s of %s: calibration %q, want %q...", sc.Serial, sc.Model, sc.Calibration, want)
+		}
+	}
+	resp, err := e.http.Get("http://centrald.test/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`veinkiosk_calibration_info{`, `model="VS-1"`, `veinkiosk_calibration_threshold{mapped="false",model="VS-1",use="verify"} 0.2`, `veinkiosk_calibration_fmr{model="VS-1",use="dedup"} 0.001`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestCalibrationThresholdsBite: the same genuine capture fails when the
+// calibration in force puts the threshold above every score, and a
+// fallback admits an uncalibrated model at the fallback's thresholds.
+func TestCalibrationThresholdsBite(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, withCalibrations(t, calib.Options{Policy: testPolicy, Fallback: "VS-1", Logger: quietLog()}, testCalibration(t, "VS-1", 0.2), testCalibration(t, "VS-STRICT", 0.9)))
+	e.mustStaff("zhang", "station_staff", "", "QS-S01")
+	k := e.newKiosk("kiosk-01")
+	p := e.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
+	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+
+	strict := e.newKiosk("kiosk-02")
+	strict.scannerOfModel(t, "SN-STRICT", "VS-STRICT")
+	_, err := strict.Verify(ctx, e.verifyRequest(strict, p, p.fingers[apiv1.RightIndex]))
+	wantCode(t, err, apiv1.CodeNoMatch)
+
+	other := e.newKiosk("kiosk-03")
+	other.scannerOfModel(t, "SN-OTHER", "VS-2")
+	must[*apiv1.VerifyResponse](t)(other.Verify(ctx, e.verifyRequest(other, p, p.fingers[apiv1.RightIndex])))
+	var cl apiv1.CalibrationList
+	if err := e.admin.Do(ctx, http.MethodGet, apiv1.PathAdminCalibrations, nil, &cl); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(cl.Calibrations); n != 3 || cl.Calibrations[n-1].ScannerModel != "*" || !cl.Calibrations[n-1].Fallback {
+		t.Errorf("calibrations %+v", cl)
+	}
+}
