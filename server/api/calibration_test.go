@@ -43,7 +43,10 @@ func withCalibrations(t *testing.T, opt calib.Options, files ...*calib.File) opt
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func(c *Config) { c.Calibrations = reg; c.VerifyThreshold, c.DedupThreshold, c.IdentifyThreshold = 0, 0, 0 }
+	return func(c *Config) {
+		c.Calibrations = reg
+		c.VerifyThreshold, c.DedupThreshold, c.IdentifyThreshold = 0, 0, 0
+	}
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
