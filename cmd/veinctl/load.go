@@ -28,6 +28,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
 	"github.com/qingshan-gov/veinkiosk/simulators/fingerimg"
+	"github.com/qingshan-gov/veinkiosk/simulators/veinsim"
 )
 
 func init() {
@@ -391,7 +392,9 @@ func (lt *loadTest) newKiosk(ctx context.Context, station string, i int) (*simKi
 	if err != nil {
 		return nil, err
 	}
-	cert := wire.DeviceCertificate{Serial: "SIM-" + id, Model: "veinsim", PublicKey: dev.Public().(ed25519.PublicKey), MakerID: lt.makerID}
+	// The simulator's model: centrald ships its (synthetic) calibration and
+	// refuses captures of models it has none for.
+	cert := wire.DeviceCertificate{Serial: "SIM-" + id, Model: veinsim.DefaultModel, PublicKey: dev.Public().(ed25519.PublicKey), MakerID: lt.makerID}
 	if err := cert.Sign(lt.maker); err != nil {
 		return nil, err
 	}
