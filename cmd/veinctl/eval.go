@@ -203,7 +203,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "calibration of %s (lowest resolved FMR %g) written to %s\n", cal.ScannerModel, cal.LowestResolvedFMR(), name)
 	}
 	fmt.Fprintf(stdout, "images %d, fingers %d, failures to extract %d\n", s.Images, s.Fingers, s.FailuresToExtract)
-	fmt.Fprintf(stdout, "genuine %d, impostor %d\n", s.Genuine, s.Impostor)
+	fmt.Fprintf(stdout, "genuine %d (+%d lost to failures to extract, counted as rejections), impostor %d (%s)\n", s.Genuine, s.GenuineFailed, s.Impostor, s.ImpostorProtocol)
 	fmt.Fprintf(stdout, "EER %.2f %% (threshold %.4f)\n", 100*s.EER, s.EERThreshold)
 	fmt.Fprintf(stdout, "FNMR at FMR 1e-2: %.2f %% (threshold %.4f)\n", 100*s.FNMRAtFMR1e2, s.ThresholdAtFMR1e2)
 	res := ""
