@@ -7,7 +7,8 @@
 # false match rate of 1e-6 by the rule of 30. Run it from the repository
 # root after any change to extraction or comparison (the calibration names
 # the params hash of the pipeline it was made for; centrald refuses
-# captures of another pipeline). It takes about 10 minutes on 2 cores.
+# captures of another pipeline). It took 30 minutes on the 2 shared cores
+# (rendering 7,920 images is most of it; 1 GB of images in WORKDIR).
 #
 #   scripts/simulator-calibration.sh [WORKDIR]
 set -eu
