@@ -8,7 +8,7 @@
 # root after any change to extraction or comparison (the calibration names
 # the params hash of the pipeline it was made for; centrald refuses
 # captures of another pipeline). It took 30 minutes on the 2 shared cores
-# (rendering 7,920 images is most of it; 1 GB of images in WORKDIR).
+# (rendering 7,920 images is most of it; 400 MB of images in WORKDIR).
 #
 #   scripts/simulator-calibration.sh [WORKDIR]
 set -eu
