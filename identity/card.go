@@ -141,23 +141,24 @@ func (c *Card) Masked() string { return MaskIDNumber(CanonicalIDNumber(c.IDNumbe
 // date (when the card has one) and the sex parity (and, for permits, the
 // 810000/820000/830000 prefix of Hong Kong, Macao and Taiwan); for the
 // 15-character numbers of 2017 foreign cards the shape (three letters,
-// twelve digits). It returns the canonical number, or "" for a 15-character
-// foreign number, with an error joining every problem found.
-func (c *Card) CheckIDNumber() (IDNumber, error) {
+// twelve digits). It returns nil or an error joining every problem found.
+// The number may be in any form that canonicalises to a valid one; use
+// ParseIDNumber for its canonical form.
+func (c *Card) CheckIDNumber() error {
 	if c.Type == CardForeignPermanent {
 		if id := CanonicalIDNumber(c.IDNumber); len(id) == 15 {
 			for i := 0; i < 15; i++ {
 				ch := id[i]
 				if (i < 3 && (ch < 'A' || ch > 'Z')) || (i >= 3 && (ch < '0' || ch > '9')) {
-					return "", fmt.Errorf("%w: a foreign card number is 3 letters and 12 digits", ErrIDNumberFormat)
+					return fmt.Errorf("%w: a foreign card number is 3 letters and 12 digits", ErrIDNumberFormat)
 				}
 			}
-			return "", nil
+			return nil
 		}
 	}
 	n, err := ParseIDNumber(c.IDNumber)
 	if err != nil {
-		return "", err
+		return err
 	}
 	var errs []error
 	if c.Type == CardHMTPermit && !n.HMT() {
@@ -170,18 +171,17 @@ func (c *Card) CheckIDNumber() (IDNumber, error) {
 		errs = append(errs, fmt.Errorf("%w: the sequence is for %s, the card says %s", ErrGenderMismatch,
 			n.Gender().EnglishName(), c.Gender.EnglishName()))
 	}
-	return n, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // Validate checks the ID number (CheckIDNumber), the validity period
-// (Check) and that at is within it. It returns the canonical number (see
-// CheckIDNumber) and nil or an error joining every problem found; each wraps
-// one of ErrIDNumberFormat, ErrIDNumberChecksum, ErrBirthDateMismatch,
+// (Check) and that the day of at (in China) is within it. It returns nil or
+// an error joining every problem found; each wraps one of
+// ErrIDNumberFormat, ErrIDNumberChecksum, ErrBirthDateMismatch,
 // ErrGenderMismatch, ErrCardData, ErrCardExpired, ErrCardNotYetValid.
-func (c *Card) Validate(at time.Time) (IDNumber, error) {
+func (c *Card) Validate(at time.Time) error {
 	var errs []error
-	n, err := c.CheckIDNumber()
-	if err != nil {
+	if err := c.CheckIDNumber(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Validity.Check(); err != nil {
@@ -194,5 +194,16 @@ func (c *Card) Validate(at time.Time) (IDNumber, error) {
 			errs = append(errs, fmt.Errorf("%w: valid from %s", ErrCardNotYetValid, c.From))
 		}
 	}
-	return n, errors.Join(errs...)
+	return errors.Join(errs...)
+}
+
+// ParseCardType returns the card type that String names ("resident",
+// "foreign_permanent", "hmt_permit").
+func ParseCardType(s string) (CardType, error) {
+	for _, t := range []CardType{CardResident, CardForeignPermanent, CardHMTPermit} {
+		if s == t.String() {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: card type %q", ErrCardData, s)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/devices/idcard"
 	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/devices/serialport"
+	"github.com/qingshan-gov/veinkiosk/identity"
 )
 
 func init() {
@@ -178,7 +179,7 @@ func cardRun(ctx context.Context, sub string, args []string, stdout, stderr io.W
 		return nil
 	}
 
-	var c *sam.Card
+	var c *identity.Card
 	if f.wait > 0 {
 		rctx, cancel := context.WithTimeout(ctx, f.wait)
 		defer cancel()
@@ -248,7 +249,7 @@ type cardJSON struct {
 	CheckedOn        string   `json:"checked_on"`
 }
 
-func cardOutput(c *sam.Card, at time.Time) cardJSON {
+func cardOutput(c *identity.Card, at time.Time) cardJSON {
 	out := cardJSON{
 		CardType:         c.Type.String(),
 		Name:             c.Name,
@@ -296,7 +297,7 @@ func writeCardJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func printCard(w io.Writer, c *sam.Card, o cardJSON) {
+func printCard(w io.Writer, c *identity.Card, o cardJSON) {
 	row := func(label, value string) {
 		if value != "" {
 			fmt.Fprintf(w, "  %-22s %s\n", label, value)

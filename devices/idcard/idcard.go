@@ -39,6 +39,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/devices/serialport"
+	"github.com/qingshan-gov/veinkiosk/identity"
 )
 
 // Port is the connection the driver needs. Read must return within a
@@ -380,16 +381,16 @@ func (d *Dev) SelectCard(ctx context.Context) error {
 }
 
 // ReadText reads the text and photo of the selected card (30 01).
-func (d *Dev) ReadText(ctx context.Context) (*sam.Card, error) {
+func (d *Dev) ReadText(ctx context.Context) (*identity.Card, error) {
 	return d.read(ctx, sam.OpReadText)
 }
 
 // ReadTextFingerprint reads text, photo and fingerprint data (30 10).
-func (d *Dev) ReadTextFingerprint(ctx context.Context) (*sam.Card, error) {
+func (d *Dev) ReadTextFingerprint(ctx context.Context) (*identity.Card, error) {
 	return d.read(ctx, sam.OpReadTextFinger)
 }
 
-func (d *Dev) read(ctx context.Context, op sam.Op) (*sam.Card, error) {
+func (d *Dev) read(ctx context.Context, op sam.Op) (*identity.Card, error) {
 	resp, err := d.do(ctx, op)
 	if err != nil {
 		return nil, err
@@ -433,7 +434,7 @@ func (d *Dev) SAMStatus(ctx context.Context) error {
 }
 
 // ReadOnce makes one find, select, read attempt.
-func (d *Dev) ReadOnce(ctx context.Context) (*sam.Card, error) {
+func (d *Dev) ReadOnce(ctx context.Context) (*identity.Card, error) {
 	if err := d.FindCard(ctx); err != nil {
 		return nil, err
 	}
@@ -450,7 +451,7 @@ func (d *Dev) ReadOnce(ctx context.Context) (*sam.Card, error) {
 // it, or until ctx is done: then the error matches sam.ErrNoCard and the
 // context's error. Errors other than an empty field (authentication, read
 // failure, timeout, disconnection) end the polling at once.
-func (d *Dev) Read(ctx context.Context) (*sam.Card, error) {
+func (d *Dev) Read(ctx context.Context) (*identity.Card, error) {
 	var last error
 	for {
 		c, err := d.ReadOnce(ctx)

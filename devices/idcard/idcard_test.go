@@ -12,6 +12,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
 	"github.com/qingshan-gov/veinkiosk/simulators/idcardsim"
+	"github.com/qingshan-gov/veinkiosk/identity"
 )
 
 // These tests run the driver against the reader simulator over a real
@@ -51,7 +52,7 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-func wantCard(t *testing.T, r *deck.Resident, got *sam.Card, finger bool) {
+func wantCard(t *testing.T, r *deck.Resident, got *identity.Card, finger bool) {
 	t.Helper()
 	want, err := r.Card()
 	if err != nil {
@@ -80,7 +81,7 @@ func TestReadOverPTY(t *testing.T) {
 		if err := sim.Insert(r.IDNumber); err != nil {
 			t.Fatal(err)
 		}
-		var c *sam.Card
+		var c *identity.Card
 		var err error
 		if i%2 == 0 {
 			c, err = dev.Read(ctx)

@@ -12,6 +12,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/devices/serialport"
 	"github.com/qingshan-gov/veinkiosk/simulators/idcardsim"
+	"github.com/qingshan-gov/veinkiosk/identity"
 )
 
 var update = flag.Bool("update", false, "record testdata/*.txt again from the simulator")
@@ -20,7 +21,7 @@ const sessionFile = "session_read.txt"
 
 // session is what the recorded driver does: an empty reader, a card put
 // on it, a read whose first answer is corrupted, and the SAM id.
-func session(t *testing.T, dev *Dev, insert func()) *sam.Card {
+func session(t *testing.T, dev *Dev, insert func()) *identity.Card {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

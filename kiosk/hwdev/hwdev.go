@@ -18,6 +18,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/kiosk"
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
 )
@@ -55,7 +56,7 @@ func (r *samReader) ReadCard(ctx context.Context) (session.Card, error) {
 }
 
 // CardFromSAM converts the driver's card to the session's.
-func CardFromSAM(c *sam.Card) session.Card {
+func CardFromSAM(c *identity.Card) session.Card {
 	out := session.Card{
 		Name: c.Name, Sex: c.Gender.Name(), Nation: c.Nation.Name(), Address: c.Address,
 		IDNumber: c.IDNumber, Authority: c.Authority, ValidFrom: c.ValidFrom,

@@ -11,7 +11,7 @@
 //
 //	d := deck.Generate(42, 200)
 //	r, _ := d.Lookup("150204198703120021")
-//	card, _ := r.Card()            // *sam.Card for the reader simulator
+//	card, _ := r.Card()            // *identity.Card for the reader simulator
 //	seed := r.FingerSeed(2)         // right index finger, for the vein simulator
 //	d.SaveFile("deck.json")
 package deck
@@ -31,15 +31,13 @@ import (
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
+	"github.com/qingshan-gov/veinkiosk/identity"
 )
 
 // DefaultAsOf is the date decks are generated for: the validity periods are
 // chosen so that, on this date, most cards are valid and a few are expired or
 // not valid yet. Tests should check validity at Deck.AsOf, not time.Now.
 var DefaultAsOf = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-
-// LongTerm is the ValidUntil value of a card without expiry.
-const LongTerm = "long-term"
 
 // Categories of residents for public services.
 const (
@@ -49,28 +47,30 @@ const (
 	CategoryTekun    = "tekun"    // extreme poverty support (特困人员)
 )
 
-// Resident is one synthetic person with a card. Dates are "YYYY-MM-DD".
+// Resident is one synthetic person with a card. Dates are written
+// "YYYY-MM-DD", and a card without expiry is valid until 长期
+// (identity.LongTerm).
 type Resident struct {
-	IDNumber    string   `json:"id_number"` // 18 characters; 15 for a 2017 foreign card
-	Name        string   `json:"name"`
-	EnglishName string   `json:"english_name,omitempty"`
-	CardType    string   `json:"card_type"` // resident, foreign_permanent, hmt_permit
-	Gender      string   `json:"gender"`    // GB/T 2261.1: "1" male, "2" female
-	Nation      string   `json:"nation,omitempty"`
-	BirthDate   string   `json:"birth_date"`
-	Address     string   `json:"address,omitempty"`
-	District    string   `json:"district"` // GB/T 2260 code of the address
-	Authority   string   `json:"authority"`
-	ValidFrom   string   `json:"valid_from"`
-	ValidUntil  string   `json:"valid_until"` // or "long-term"
-	Nationality string   `json:"nationality,omitempty"`
-	CardVersion string   `json:"card_version,omitempty"`
-	PassNumber  string   `json:"pass_number,omitempty"`
-	IssueCount  int      `json:"issue_count,omitempty"`
-	Fingerprint bool     `json:"fingerprint"` // the card carries fingerprint data
-	GridCell    string   `json:"grid_cell"`   // e.g. "QS-017"
-	Household   string   `json:"household"`
-	Categories  []string `json:"categories,omitempty"`
+	IDNumber    string        `json:"id_number"` // 18 characters; 15 for a 2017 foreign card
+	Name        string        `json:"name"`
+	EnglishName string        `json:"english_name,omitempty"`
+	CardType    string        `json:"card_type"` // identity.CardType: resident, foreign_permanent, hmt_permit
+	Gender      string        `json:"gender"`    // GB/T 2261.1: "1" male, "2" female
+	Nation      string        `json:"nation,omitempty"`
+	BirthDate   identity.Date `json:"birth_date"`
+	Address     string        `json:"address,omitempty"`
+	District    string        `json:"district"` // GB/T 2260 code of the address
+	Authority   string        `json:"authority"`
+	ValidFrom   identity.Date `json:"valid_from"`
+	ValidUntil  identity.Date `json:"valid_until"` // or identity.LongTerm
+	Nationality string        `json:"nationality,omitempty"`
+	CardVersion string        `json:"card_version,omitempty"`
+	PassNumber  string        `json:"pass_number,omitempty"`
+	IssueCount  int           `json:"issue_count,omitempty"`
+	Fingerprint bool          `json:"fingerprint"` // the card carries fingerprint data
+	GridCell    string        `json:"grid_cell"`   // e.g. "QS-017"
+	Household   string        `json:"household"`
+	Categories  []string      `json:"categories,omitempty"`
 
 	deckSeed int64
 }
@@ -89,7 +89,7 @@ func (d *Deck) Lookup(id string) (*Resident, bool) {
 	if d.index == nil {
 		d.reindex()
 	}
-	r, ok := d.index[strings.ToUpper(id)]
+	r, ok := d.index[identity.CanonicalIDNumber(id)]
 	return r, ok
 }
 
@@ -140,22 +140,8 @@ func (r *Resident) FingerSeed(finger int) uint64 {
 	return s
 }
 
-// Age returns the resident's age in whole years at time at.
-func (r *Resident) Age(at time.Time) int {
-	b, err := time.Parse(time.DateOnly, r.BirthDate)
-	if err != nil {
-		return 0
-	}
-	return ageAt(b, at)
-}
-
-func ageAt(birth, at time.Time) int {
-	age := at.Year() - birth.Year()
-	if at.Month() < birth.Month() || (at.Month() == birth.Month() && at.Day() < birth.Day()) {
-		age--
-	}
-	return age
-}
+// Age returns the resident's age in whole years on the day of at.
+func (r *Resident) Age(at time.Time) int { return r.BirthDate.AgeOn(identity.DateOf(at)) }
 
 // HasCategory reports whether the resident is in category c.
 func (r *Resident) HasCategory(c string) bool {
@@ -184,48 +170,34 @@ func placeholder(n int, parts ...any) []byte {
 // Card returns the resident's card as the reader's SAM returns it: the text
 // fields, a 1024-byte placeholder photo and, when the card has fingerprint
 // data, 1024 placeholder fingerprint bytes.
-func (r *Resident) Card() (*sam.Card, error) {
-	c := &sam.Card{
+func (r *Resident) Card() (*identity.Card, error) {
+	c := &identity.Card{
 		Name:        r.Name,
 		EnglishName: r.EnglishName,
-		Gender:      sam.Gender(r.Gender),
-		Nation:      sam.Nation(r.Nation),
+		Gender:      identity.Gender(r.Gender),
+		Nation:      identity.Nation(r.Nation),
+		Birth:       r.BirthDate,
 		Address:     r.Address,
 		IDNumber:    r.IDNumber,
 		Authority:   r.Authority,
+		Validity:    identity.Validity{From: r.ValidFrom, Until: r.ValidUntil},
 		Nationality: r.Nationality,
 		CardVersion: r.CardVersion,
 		PassNumber:  r.PassNumber,
 		IssueCount:  r.IssueCount,
 	}
-	switch r.CardType {
-	case "resident":
-		c.Type = sam.CardResident
-	case "foreign_permanent":
-		c.Type = sam.CardForeignPermanent
-		c.Address = "" // the foreign card has no address field
-	case "hmt_permit":
-		c.Type = sam.CardHMTPermit
-	default:
-		return nil, fmt.Errorf("deck: %s: unknown card type %q", r.IDNumber, r.CardType)
-	}
 	var err error
-	parse := func(s string) time.Time {
-		t, e := time.Parse(time.DateOnly, s)
-		if e != nil && err == nil {
-			err = fmt.Errorf("deck: %s: date %q: %w", r.IDNumber, s, e)
-		}
-		return t
+	if c.Type, err = identity.ParseCardType(r.CardType); err != nil {
+		return nil, fmt.Errorf("deck: %s: %w", r.IDNumber, err)
 	}
-	c.Birth = parse(r.BirthDate)
-	c.ValidFrom = parse(r.ValidFrom)
-	if r.ValidUntil == LongTerm {
-		c.LongTerm = true
-	} else {
-		c.ValidUntil = parse(r.ValidUntil)
+	if c.Type == identity.CardForeignPermanent {
+		c.Address = "" // the foreign card has no address field
 	}
-	if err != nil {
-		return nil, err
+	if err := c.Validity.Check(); err != nil {
+		return nil, fmt.Errorf("deck: %s: %w", r.IDNumber, err)
+	}
+	if !r.BirthDate.Valid() || r.BirthDate.IsLongTerm() || r.BirthDate.IsZero() {
+		return nil, fmt.Errorf("deck: %s: birth date %q: %w", r.IDNumber, r.BirthDate.String(), identity.ErrCardData)
 	}
 	c.Photo = placeholder(sam.PhotoLen, "photo", r.deckSeed, r.IDNumber)
 	if r.Fingerprint {
@@ -270,7 +242,7 @@ func (d *Deck) check() error {
 			errs = append(errs, fmt.Errorf("deck: resident %d is null", i))
 			continue
 		}
-		r.IDNumber = strings.ToUpper(r.IDNumber)
+		r.IDNumber = identity.CanonicalIDNumber(r.IDNumber)
 		if seen[r.IDNumber] {
 			errs = append(errs, fmt.Errorf("deck: resident %d: duplicate ID number %s", i, r.IDNumber))
 		}
@@ -329,7 +301,7 @@ func (d *Deck) WriteCSV(w io.Writer) error {
 	for _, r := range d.Residents {
 		cats := append([]string(nil), r.Categories...)
 		sort.Strings(cats)
-		if err := cw.Write([]string{r.IDNumber, r.Name, r.Gender, r.BirthDate, r.Address, r.District,
+		if err := cw.Write([]string{r.IDNumber, r.Name, r.Gender, r.BirthDate.String(), r.Address, r.District,
 			r.GridCell, r.Household, strings.Join(cats, ";")}); err != nil {
 			return err
 		}

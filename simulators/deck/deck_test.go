@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
+
 	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 )
 
@@ -64,7 +66,7 @@ func TestDeckContents(t *testing.T) {
 		case c.NotYetValid(at):
 			counts["notyet"]++
 		}
-		if c.LongTerm {
+		if c.LongTerm() {
 			counts["longterm"]++
 			if r.CardType == "resident" && r.Age(at) < 46 {
 				t.Errorf("%s: long-term card at age %d", r.IDNumber, r.Age(at))
@@ -133,14 +135,14 @@ func smallDeck(t *testing.T, d *Deck) {
 		c, _ := r.Card()
 		expired = expired || c.Expired(at)
 		notyet = notyet || c.NotYetValid(at)
-		foreign = foreign || c.Type == sam.CardForeignPermanent
-		hmt = hmt || c.Type == sam.CardHMTPermit
+		foreign = foreign || c.Type == identity.CardForeignPermanent
+		hmt = hmt || c.Type == identity.CardHMTPermit
 	}
 	if !expired || !notyet || !foreign || !hmt {
 		t.Fatalf("seed %d: expired %v, not yet valid %v, foreign %v, permit %v", d.Seed, expired, notyet, foreign, hmt)
 	}
 	first, _ := d.Residents[0].Card()
-	if first.Validate(at) != nil || first.Type != sam.CardResident || d.Residents[0].District != "150204" {
+	if first.Validate(at) != nil || first.Type != identity.CardResident || d.Residents[0].District != "150204" {
 		t.Fatalf("seed %d: first resident is not a valid Qingshan resident: %+v", d.Seed, d.Residents[0])
 	}
 }
@@ -236,8 +238,16 @@ func TestCardErrors(t *testing.T) {
 	if _, err := r.Card(); err == nil {
 		t.Fatal("unknown card type accepted")
 	}
-	r = &Resident{IDNumber: "X", CardType: "resident", BirthDate: "nope"}
-	if _, err := r.Card(); err == nil || errors.Is(err, nil) {
-		t.Fatal("bad date accepted")
+	r = &Resident{IDNumber: "X", CardType: "resident", BirthDate: 19901301, ValidFrom: 20200101, ValidUntil: identity.LongTerm}
+	if _, err := r.Card(); !errors.Is(err, identity.ErrCardData) {
+		t.Fatalf("bad birth date accepted: %v", err)
+	}
+	r = &Resident{IDNumber: "X", CardType: "resident", BirthDate: 19900101, ValidFrom: 20200101, ValidUntil: 20191231}
+	if _, err := r.Card(); !errors.Is(err, identity.ErrCardData) {
+		t.Fatalf("validity ending before it starts accepted: %v", err)
+	}
+	// An old deck file's "long-term" is not a date.
+	if _, err := Load(strings.NewReader(`{"seed":1,"as_of":"2026-11-01","residents":[{"id_number":"X","valid_until":"long-term"}]}`)); !errors.Is(err, identity.ErrCardData) {
+		t.Fatalf("long-term: %v", err)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
+	"github.com/qingshan-gov/veinkiosk/identity"
 )
 
 // Generate returns a deck of n residents generated from seed. The same seed
@@ -143,9 +143,9 @@ func periodYears(age int) int {
 func (g *gen) validity(rng *rand.Rand, birth time.Time, v validity, fixed func(age int) int) (from, until time.Time, long bool) {
 	period := func(t time.Time) int {
 		if fixed != nil {
-			return fixed(ageAt(birth, t))
+			return fixed(identity.DateOf(birth).AgeOn(identity.DateOf(t)))
 		}
-		return periodYears(ageAt(birth, t))
+		return periodYears(identity.DateOf(birth).AgeOn(identity.DateOf(t)))
 	}
 	switch v {
 	case validNotYet:
@@ -194,11 +194,11 @@ func (g *gen) idNumber(rng *rand.Rand, region string, birth time.Time, gender st
 	}
 	seq := rng.IntN(500)*2 + parity
 	for i := 0; i < 500; i++ {
-		id, err := sam.MakeIDNumber(region, birth, seq)
+		n, err := identity.MakeIDNumber(region, identity.DateOf(birth), seq)
 		if err != nil {
 			panic(err) // region and sequence are ours: cannot happen
 		}
-		if !g.used[id] {
+		if id := string(n); !g.used[id] {
 			g.used[id] = true
 			return id
 		}
@@ -364,7 +364,7 @@ func (g *gen) household(h int) []*Resident {
 			CardType:  "resident",
 			Gender:    m.gender,
 			Nation:    mnation,
-			BirthDate: birth.Format(time.DateOnly),
+			BirthDate: identity.DateOf(birth),
 			Address:   hm.address,
 			District:  hm.d.code,
 			Authority: hm.d.authority,
@@ -392,11 +392,11 @@ func (g *gen) household(h int) []*Resident {
 
 func (g *gen) setValidity(rng *rand.Rand, r *Resident, birth time.Time, v validity, fixed func(int) int) {
 	from, until, long := g.validity(rng, birth, v, fixed)
-	r.ValidFrom = from.Format(time.DateOnly)
+	r.ValidFrom = identity.DateOf(from)
 	if long {
-		r.ValidUntil = LongTerm
+		r.ValidUntil = identity.LongTerm
 	} else {
-		r.ValidUntil = until.Format(time.DateOnly)
+		r.ValidUntil = identity.DateOf(until)
 	}
 	// Cards issued since 2013 carry fingerprints, when the holder gave them.
 	r.Fingerprint = from.Year() >= 2013 && chance(rng, 0.8)
@@ -418,7 +418,7 @@ func (g *gen) permitHolder(rng *rand.Rand, hm home) *Resident {
 		Name:       g.name(rng, g.surname(rng, "01"), "01", gender, birth),
 		CardType:   "hmt_permit",
 		Gender:     gender,
-		BirthDate:  birth.Format(time.DateOnly),
+		BirthDate:  identity.DateOf(birth),
 		Address:    hm.address,
 		District:   hm.d.code,
 		Authority:  hm.d.authority,
@@ -458,7 +458,7 @@ func (g *gen) foreigner(rng *rand.Rand, hm home) *Resident {
 		EnglishName: f.english,
 		CardType:    "foreign_permanent",
 		Gender:      f.gender,
-		BirthDate:   birth.Format(time.DateOnly),
+		BirthDate:   identity.DateOf(birth),
 		Address:     hm.address,
 		District:    hm.d.code,
 		Authority:   "1500",

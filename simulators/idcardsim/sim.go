@@ -36,6 +36,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
 	"github.com/qingshan-gov/veinkiosk/simulators/pty"
+	"github.com/qingshan-gov/veinkiosk/identity"
 )
 
 // Timing sets how long the simulated reader takes to answer.
@@ -134,7 +135,7 @@ type Sim struct {
 
 	mu       sync.Mutex
 	rng      *rand.Rand
-	card     *sam.Card // in the field, or nil
+	card     *identity.Card // in the field, or nil
 	cardID   string
 	cardGen  int // bumps whenever the card changes
 	found    bool
@@ -220,7 +221,7 @@ func (s *Sim) Insert(id string) error {
 }
 
 // InsertCard puts an arbitrary card on the reader (for tests of odd cards).
-func (s *Sim) InsertCard(c *sam.Card) {
+func (s *Sim) InsertCard(c *identity.Card) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.card, s.cardID = c, c.IDNumber

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf16"
+
+	"github.com/qingshan-gov/veinkiosk/identity"
 )
 
 // Sizes of the blocks of a read response.
@@ -15,93 +16,11 @@ const (
 	FingerprintLen = 1024 // two 512-byte templates
 )
 
-// CardType is the kind of card, told by the letter at byte 248 of the text
-// block.
-type CardType int
-
-// Card types.
-const (
-	CardResident         CardType = iota // 居民身份证
-	CardForeignPermanent                 // 外国人永久居留身份证, type 'I' (2017 layout)
-	CardHMTPermit                        // 港澳台居民居住证, type 'J'
-)
-
-// String returns "resident", "foreign_permanent" or "hmt_permit".
-func (t CardType) String() string {
-	switch t {
-	case CardResident:
-		return "resident"
-	case CardForeignPermanent:
-		return "foreign_permanent"
-	case CardHMTPermit:
-		return "hmt_permit"
-	}
-	return fmt.Sprintf("CardType(%d)", int(t))
-}
-
-// ChineseName returns the name of the card type in Chinese.
-func (t CardType) ChineseName() string {
-	switch t {
-	case CardResident:
-		return "居民身份证"
-	case CardForeignPermanent:
-		return "外国人永久居留身份证"
-	case CardHMTPermit:
-		return "港澳台居民居住证"
-	}
-	return ""
-}
-
-// Card is the content of an ID card as the SAM returns it. Dates are civil
-// dates (midnight UTC); use their year, month and day.
-type Card struct {
-	Type CardType
-	// Name is the name in Chinese (for a foreign card, its Chinese name
-	// field, which may be empty).
-	Name string
-	// EnglishName is the name on a foreign permanent resident card.
-	EnglishName string
-	Gender      Gender
-	// Nation is the GB 3304 code (resident cards; empty on the others).
-	Nation Nation
-	Birth  time.Time
-	// Address is the registered address (resident cards and permits).
-	Address string
-	// IDNumber is the 18-character citizen ID number (resident card,
-	// permit) or the card number of a foreign permanent resident card.
-	IDNumber string
-	// Authority is the issuing authority (签发机关); on a foreign card, its
-	// issuing authority code.
-	Authority string
-	ValidFrom time.Time
-	// ValidUntil is the last day of validity; zero when LongTerm.
-	ValidUntil time.Time
-	// LongTerm is true for a card valid without limit (长期).
-	LongTerm bool
-	// Nationality is the ISO 3166-1 alpha-3 code on a foreign card.
-	Nationality string
-	// CardVersion is the two-character version of a foreign card.
-	CardVersion string
-	// PassNumber (通行证号码) and IssueCount (签发次数) are on a Hong
-	// Kong/Macao/Taiwan residence permit.
-	PassNumber string
-	IssueCount int
-	// Photo is the raw WLT photo as read (1024 bytes); decoding it needs
-	// the vendor's licensed library, so it is kept as it is.
-	Photo []byte
-	// Fingerprint is the raw fingerprint data (two 512-byte templates in a
-	// proprietary format) of a 30 10 read, or nil.
-	Fingerprint []byte
-}
-
-// LongTermText is the valid-until text of a card without expiry.
-const LongTermText = "长期"
-
 // Errors about the text block.
 var (
-	ErrText = &Problem{Code: "card_data",
-		Chinese: "身份证信息格式错误，请重新放置身份证",
-		English: "the card's text block is malformed"}
+	// ErrText is a malformed text block; it is identity.ErrCardData, the
+	// error of a malformed card field.
+	ErrText         = identity.ErrCardData
 	ErrFieldTooLong = &Problem{Code: "field_too_long",
 		Chinese: "证件信息超出字段长度",
 		English: "a card field is too long for the text block"}
@@ -174,15 +93,12 @@ func split(text []byte, layout []field) map[string]string {
 	return out
 }
 
-func parseDate(name, s string) (time.Time, error) {
-	if len(s) != 8 {
-		return time.Time{}, fmt.Errorf("%w: %s %q is not YYYYMMDD", ErrText, name, s)
-	}
-	t, err := time.Parse("20060102", s)
+func parseDate(name, s string) (identity.Date, error) {
+	d, err := identity.ParseCompactDate(s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%w: %s %q is not a date", ErrText, name, s)
+		return 0, fmt.Errorf("%w: %s %q is not YYYYMMDD", ErrText, name, s)
 	}
-	return t, nil
+	return d, nil
 }
 
 func isDigits(s string) bool {
@@ -196,20 +112,20 @@ func isDigits(s string) bool {
 
 // DecodeText decodes a 256-byte text block. Photo and Fingerprint of the
 // result are nil. Errors wrap ErrText or ErrUnknownCardType.
-func DecodeText(text []byte) (*Card, error) {
+func DecodeText(text []byte) (*identity.Card, error) {
 	if len(text) != TextLen {
 		return nil, fmt.Errorf("%w: text block of %d bytes, want %d", ErrText, len(text), TextLen)
 	}
 	letter := decodeUCS2(text[TypeOffset : TypeOffset+2])
-	var c *Card
+	var c *identity.Card
 	var err error
 	switch letter {
 	case "":
-		c, err = decodeResident(split(text, residentLayout), CardResident)
+		c, err = decodeResident(split(text, residentLayout), identity.CardResident)
 	case "I":
 		c, err = decodeForeign(split(text, foreignLayout))
 	case "J":
-		c, err = decodeResident(split(text, permitLayout), CardHMTPermit)
+		c, err = decodeResident(split(text, permitLayout), identity.CardHMTPermit)
 	default:
 		return nil, fmt.Errorf("%w: type letter %q at offset %d", ErrUnknownCardType, letter, TypeOffset)
 	}
@@ -219,41 +135,36 @@ func DecodeText(text []byte) (*Card, error) {
 	return c, nil
 }
 
-func decodeGender(s string) (Gender, error) {
+func decodeGender(s string) (identity.Gender, error) {
 	if len(s) != 1 || !isDigits(s) {
 		return "", fmt.Errorf("%w: gender code %q", ErrText, s)
 	}
-	return Gender(s), nil
+	return identity.Gender(s), nil
 }
 
-func decodeValidity(c *Card, f map[string]string) error {
+func decodeValidity(c *identity.Card, f map[string]string) error {
 	var err error
-	if c.ValidFrom, err = parseDate("valid from", f["valid from"]); err != nil {
+	if c.From, err = parseDate("valid from", f["valid from"]); err != nil {
 		return err
 	}
-	if f["valid until"] == LongTermText {
-		c.LongTerm = true
-		return nil
-	}
-	if c.ValidUntil, err = parseDate("valid until", f["valid until"]); err != nil {
+	if f["valid until"] == identity.LongTermText {
+		c.Until = identity.LongTerm
+	} else if c.Until, err = parseDate("valid until", f["valid until"]); err != nil {
 		return err
 	}
-	if c.ValidUntil.Before(c.ValidFrom) {
-		return fmt.Errorf("%w: valid until %s is before valid from %s", ErrText, f["valid until"], f["valid from"])
-	}
-	return nil
+	return c.Validity.Check()
 }
 
-func decodeResident(f map[string]string, t CardType) (*Card, error) {
-	c := &Card{Type: t, Name: f["name"], Address: f["address"], IDNumber: f["ID number"], Authority: f["authority"]}
+func decodeResident(f map[string]string, t identity.CardType) (*identity.Card, error) {
+	c := &identity.Card{Type: t, Name: f["name"], Address: f["address"], IDNumber: f["ID number"], Authority: f["authority"]}
 	var err error
 	if c.Gender, err = decodeGender(f["gender"]); err != nil {
 		return nil, err
 	}
 	switch n := f["nation"]; {
 	case len(n) == 2 && isDigits(n):
-		c.Nation = Nation(n)
-	case n == "" && t == CardHMTPermit:
+		c.Nation = identity.Nation(n)
+	case n == "" && t == identity.CardHMTPermit:
 	default:
 		return nil, fmt.Errorf("%w: nation code %q", ErrText, n)
 	}
@@ -263,7 +174,7 @@ func decodeResident(f map[string]string, t CardType) (*Card, error) {
 	if err := decodeValidity(c, f); err != nil {
 		return nil, err
 	}
-	if t == CardHMTPermit {
+	if t == identity.CardHMTPermit {
 		c.PassNumber = f["pass number"]
 		if n := f["issue count"]; n != "" {
 			if !isDigits(n) {
@@ -275,9 +186,9 @@ func decodeResident(f map[string]string, t CardType) (*Card, error) {
 	return c, nil
 }
 
-func decodeForeign(f map[string]string) (*Card, error) {
-	c := &Card{
-		Type:        CardForeignPermanent,
+func decodeForeign(f map[string]string) (*identity.Card, error) {
+	c := &identity.Card{
+		Type:        identity.CardForeignPermanent,
 		EnglishName: f["English name"],
 		Name:        f["Chinese name"],
 		IDNumber:    f["card number"],
@@ -301,27 +212,26 @@ func decodeForeign(f map[string]string) (*Card, error) {
 // EncodeText encodes the text fields of c into a 256-byte text block, as a
 // reader returns it (UCS-2 LE, padded with spaces). Errors wrap
 // ErrFieldTooLong or ErrText.
-func EncodeText(c *Card) ([]byte, error) {
+func EncodeText(c *identity.Card) ([]byte, error) {
 	var layout []field
 	vals := map[string]string{
-		"gender":     string(c.Gender),
-		"valid from": c.ValidFrom.Format("20060102"),
-		"birth date": c.Birth.Format("20060102"),
+		"gender":      string(c.Gender),
+		"valid from":  c.From.Compact(),
+		"valid until": c.Until.Compact(), // LongTermText for LongTerm
+		"birth date":  c.Birth.Compact(),
 	}
-	if c.LongTerm {
-		vals["valid until"] = LongTermText
-	} else {
-		vals["valid until"] = c.ValidUntil.Format("20060102")
+	if !c.From.Valid() || c.From.IsLongTerm() || !c.Until.Valid() || !c.Birth.Valid() || c.Birth.IsLongTerm() {
+		return nil, fmt.Errorf("%w: dates %v, %v, %v", ErrText, c.Birth, c.From, c.Until)
 	}
 	switch c.Type {
-	case CardResident, CardHMTPermit:
+	case identity.CardResident, identity.CardHMTPermit:
 		layout = residentLayout
 		vals["name"] = c.Name
 		vals["nation"] = string(c.Nation)
 		vals["address"] = c.Address
 		vals["ID number"] = c.IDNumber
 		vals["authority"] = c.Authority
-		if c.Type == CardHMTPermit {
+		if c.Type == identity.CardHMTPermit {
 			layout = permitLayout
 			vals["pass number"] = c.PassNumber
 			if c.IssueCount < 0 || c.IssueCount > 99 {
@@ -330,7 +240,7 @@ func EncodeText(c *Card) ([]byte, error) {
 			vals["issue count"] = fmt.Sprintf("%02d", c.IssueCount)
 			vals["type"] = "J"
 		}
-	case CardForeignPermanent:
+	case identity.CardForeignPermanent:
 		layout = foreignLayout
 		vals["English name"] = c.EnglishName
 		vals["card number"] = c.IDNumber
@@ -342,7 +252,7 @@ func EncodeText(c *Card) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("%w: card type %v", ErrText, c.Type)
 	}
-	if c.Type == CardResident && (len(c.Nation) != 2 || !isDigits(string(c.Nation))) {
+	if c.Type == identity.CardResident && (len(c.Nation) != 2 || !isDigits(string(c.Nation))) {
 		return nil, fmt.Errorf("%w: nation code %q", ErrText, c.Nation)
 	}
 	if len(c.Gender) != 1 || !isDigits(string(c.Gender)) {

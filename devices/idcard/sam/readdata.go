@@ -1,6 +1,10 @@
 package sam
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/qingshan-gov/veinkiosk/identity"
+)
 
 // ReadData is the data of a successful read response (30 01 or 30 10):
 //
@@ -86,9 +90,9 @@ func (rd ReadData) Append(dst []byte, op Op) ([]byte, error) {
 	return dst, nil
 }
 
-// DecodeCard decodes the data of a successful read response into a Card,
+// DecodeCard decodes the data of a successful read response into an identity.Card,
 // copying the photo and fingerprint.
-func DecodeCard(op Op, data []byte) (*Card, error) {
+func DecodeCard(op Op, data []byte) (*identity.Card, error) {
 	rd, err := DecodeReadData(op, data)
 	if err != nil {
 		return nil, err
@@ -105,7 +109,7 @@ func DecodeCard(op Op, data []byte) (*Card, error) {
 }
 
 // EncodeCard returns the data of a successful read response to op for c.
-func EncodeCard(c *Card, op Op) ([]byte, error) {
+func EncodeCard(c *identity.Card, op Op) ([]byte, error) {
 	text, err := EncodeText(c)
 	if err != nil {
 		return nil, err
