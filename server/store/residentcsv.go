@@ -14,7 +14,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 	"golang.org/x/text/transform"
 
-	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 )
 
@@ -188,17 +188,17 @@ func trimPartialRune(b []byte) []byte {
 
 func parseResidentRow(rec []string, get func([]string, string) string) (Resident, string) {
 	r := Resident{
-		IDNumber:  strings.ToUpper(get(rec, "id_number")),
+		IDNumber:  identity.CanonicalIDNumber(get(rec, "id_number")),
 		Name:      get(rec, "name"),
 		Address:   get(rec, "address"),
 		GridCell:  get(rec, "grid_cell"),
 		Household: get(rec, "household"),
 	}
-	id, err := sam.ParseIDNumber(r.IDNumber)
+	id, err := identity.ParseIDNumber(r.IDNumber)
 	switch {
 	case r.IDNumber == "":
 		return r, "id_number is empty"
-	case errors.Is(err, sam.ErrIDNumberChecksum):
+	case errors.Is(err, identity.ErrIDNumberChecksum):
 		return r, "id_number has a wrong check character"
 	case err != nil:
 		return r, "id_number is not an 18-character ID number"
@@ -209,17 +209,13 @@ func parseResidentRow(rec []string, get func([]string, string) string) (Resident
 	if !utf8.ValidString(r.Name) || !utf8.ValidString(r.Address) {
 		return r, "text is not valid UTF-8"
 	}
-	idGender := "M"
-	if id.Sequence%2 == 0 {
-		idGender = "F"
-	}
 	switch g := get(rec, "gender"); g {
 	case "M", "m", "男", "1":
 		r.Gender = "M"
 	case "F", "f", "女", "2":
 		r.Gender = "F"
 	case "":
-		r.Gender = idGender
+		r.Gender = ResidentGender(id.Gender())
 	default:
 		return r, "gender is not M/F, 男/女 or 1/2"
 	}
@@ -234,11 +230,11 @@ func parseResidentRow(rec []string, get func([]string, string) string) (Resident
 		if err != nil {
 			return r, "birth_date is not a date (2006-01-02)"
 		}
-		if !t.Equal(id.Birth) {
+		if identity.DateOf(t) != id.Birth() {
 			return r, "birth_date contradicts the id_number"
 		}
 	}
-	r.BirthDate = id.Birth
+	r.BirthDate = id.Birth().Time()
 	if cs := get(rec, "categories"); cs != "" {
 		for _, c := range strings.FieldsFunc(cs, func(r rune) bool { return r == ';' || r == '|' || r == '、' || r == '；' }) {
 			c = strings.TrimSpace(c)

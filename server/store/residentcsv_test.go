@@ -11,17 +11,17 @@ import (
 
 	"golang.org/x/text/encoding/simplifiedchinese"
 
-	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
+	"github.com/qingshan-gov/veinkiosk/identity"
 )
 
 func mkID(t testing.TB, birth string, seq int) string {
 	t.Helper()
-	b, _ := time.Parse("20060102", birth)
-	id, err := sam.MakeIDNumber("110105", b, seq)
+	b, _ := identity.ParseCompactDate(birth)
+	id, err := identity.MakeIDNumber("110105", b, seq)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return id
+	return string(id)
 }
 
 func readAll(t *testing.T, data []byte, opts ResidentCSVOptions) ([]Resident, CSVReport, error) {
@@ -143,7 +143,7 @@ func FuzzReadResidentsCSV(f *testing.F) {
 		n := 0
 		rep, err := ReadResidentsCSV(bytes.NewReader(data), ResidentCSVOptions{BatchSize: 3}, func(b []Resident) error {
 			for _, r := range b {
-				if !sam.ValidIDNumber(r.IDNumber) || r.Name == "" || (r.Gender != "M" && r.Gender != "F") || r.BirthDate.IsZero() {
+				if !identity.ValidIDNumber(r.IDNumber) || r.Name == "" || (r.Gender != "M" && r.Gender != "F") || r.BirthDate.IsZero() {
 					t.Fatalf("invalid resident accepted: %+v", r)
 				}
 			}

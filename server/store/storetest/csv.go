@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -20,7 +20,8 @@ func testResidentCSV(t *testing.T, newDB NewDatabase) {
 	birth := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC)
 	const n = 2500
 	for i := 0; i < n; i++ {
-		id, err := sam.MakeIDNumber("110105", birth.AddDate(0, 0, i), i%1000)
+		n, err := identity.MakeIDNumber("110105", identity.DateOf(birth.AddDate(0, 0, i)), i%1000)
+		id := string(n)
 		if err != nil {
 			t.Fatal(err)
 		}

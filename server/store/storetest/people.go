@@ -67,8 +67,12 @@ func testResidents(t *testing.T, newDB NewDatabase) {
 	if _, err := s.ImportResidents(c, admin, []store.Resident{x}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.GetResident(c, "11000000000000042X"); err != nil {
-		t.Errorf("ID number is not case-insensitive: %v", err)
+	// Every form that canonicalises to it (identity.CanonicalIDNumber) is
+	// the same ID number.
+	for _, v := range []string{"11000000000000042X", " 11000000000000042x\t", "１１０００００００００００００４２Ｘ"} {
+		if r, err := s.GetResident(c, v); err != nil || r.IDNumber != "11000000000000042X" {
+			t.Errorf("GetResident(%q) = %q, %v", v, r.IDNumber, err)
+		}
 	}
 	if _, err := s.GetResident(c, idNumber(999)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetResident(unknown) = %v, want ErrNotFound", err)
@@ -201,11 +205,24 @@ func testStaff(t *testing.T, newDB NewDatabase) {
 	if off, _ := s.GetStaff(c, f.officer.ID); off.Department != "civil-affairs" || off.StationID != "" {
 		t.Errorf("officer = %+v", off)
 	}
-	if _, err := s.CreateStaff(c, admin, store.Staff{Username: "clerk", Role: store.RoleAdmin, PasswordHash: hashPW(t, "x")}); !errors.Is(err, store.ErrAlreadyExists) {
-		t.Errorf("duplicate username: %v, want ErrAlreadyExists", err)
+	// Usernames are canonical (identity.CanonicalUsername): padded,
+	// upper-case and full-width forms are the same account.
+	for _, v := range []string{" clerk", "clerk\t", "CLERK", "ｃｌｅｒｋ", "\u3000Ｃｌｅｒｋ\r\n"} {
+		if st, err := s.GetStaffByUsername(c, v); err != nil || st.ID != f.clerk.ID {
+			t.Errorf("GetStaffByUsername(%q) = %d, %v; want %d", v, st.ID, err, f.clerk.ID)
+		}
+		if _, err := s.CreateStaff(c, admin, store.Staff{Username: v, Role: store.RoleAdmin, PasswordHash: hashPW(t, "x")}); !errors.Is(err, store.ErrAlreadyExists) {
+			t.Errorf("duplicate username %q: %v, want ErrAlreadyExists", v, err)
+		}
+	}
+	if st, err := s.CreateStaff(c, admin, store.Staff{Username: " Ｍixed.Case ", Role: store.RoleAdmin, PasswordHash: hashPW(t, "x")}); err != nil || st.Username != "mixed.case" {
+		t.Errorf("CreateStaff stored %q, %v; want the canonical mixed.case", st.Username, err)
 	}
 	invalid := []store.Staff{
 		{Username: "", Role: store.RoleAdmin, PasswordHash: hashPW(t, "x")},
+		{Username: " \t", Role: store.RoleAdmin, PasswordHash: hashPW(t, "x")},
+		{Username: "a b", Role: store.RoleAdmin, PasswordHash: hashPW(t, "x")},
+		{Username: "a\x00b", Role: store.RoleAdmin, PasswordHash: hashPW(t, "x")},
 		{Username: "a", Role: "janitor", PasswordHash: hashPW(t, "x")},
 		{Username: "b", Role: store.RoleDepartmentOfficer, PasswordHash: hashPW(t, "x")},
 		{Username: "c", Role: store.RoleStationStaff, PasswordHash: hashPW(t, "x")},
@@ -246,12 +263,12 @@ func testStaff(t *testing.T, newDB NewDatabase) {
 		t.Errorf("GetStaffByUsername(unknown) = %v", err)
 	}
 	list, err := s.ListStaff(c)
-	if err != nil || len(list) != 3 {
+	if err != nil || len(list) != 4 {
 		t.Errorf("ListStaff = %d, %v", len(list), err)
 	}
 	acts := auditActions(t, s)
-	if n := count(acts, "staff.create"); n != 3 {
-		t.Errorf("%d staff.create events, want 3", n)
+	if n := count(acts, "staff.create"); n != 4 {
+		t.Errorf("%d staff.create events, want 4 (three of the fixture, mixed.case)", n)
 	}
 	if count(acts, "staff.password") != 1 || count(acts, "staff.update") != 1 {
 		t.Errorf("audit actions %q", acts)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/keyring"
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -155,12 +156,11 @@ func pubKey(seed byte) ed25519.PublicKey {
 // valid GB 11643 check digit.
 func idNumber(n int) string {
 	base := fmt.Sprintf("11%015d", n)
-	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i, c := range base {
-		sum += int(c-'0') * weights[i]
+	c, err := identity.CheckDigit(base)
+	if err != nil {
+		panic(err)
 	}
-	return base + string("10X98765432"[sum%11])
+	return base + string(c)
 }
 
 func resident(n int) store.Resident {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"unicode"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -24,9 +26,12 @@ func scanStaff(row interface{ Scan(...any) error }) (store.Staff, error) {
 }
 
 func validateStaff(st *store.Staff) error {
-	st.Username = strings.TrimSpace(st.Username)
+	st.Username = identity.CanonicalUsername(st.Username)
 	if st.Username == "" || len(st.Username) > 64 {
 		return invalid("staff username must have 1..64 characters")
+	}
+	if strings.IndexFunc(st.Username, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0 {
+		return invalid("staff username must not contain white space or control characters")
 	}
 	if !st.Role.Valid() {
 		return invalid("staff role %q", st.Role)
@@ -61,6 +66,15 @@ func (s *Store) CreateStaff(ctx context.Context, actor audit.Actor, st store.Sta
 	now := s.now()
 	st.CreatedAt, st.UpdatedAt = now, now
 	err := s.tx(ctx, WriteTx, func(q Q) error {
+		// Usernames are stored canonical; lower() also finds a row stored
+		// before they were, so "Clerk" cannot be created beside "clerk".
+		var n int
+		if err := q.QueryRow(ctx, `SELECT count(*) FROM staff WHERE lower(username) = $1`, st.Username).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("staff %q: %w", st.Username, store.ErrAlreadyExists)
+		}
 		if err := q.QueryRow(ctx, `INSERT INTO staff (username, display_name, role, department, station_id, password_hash, disabled, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`,
 			st.Username, st.DisplayName, string(st.Role), st.Department, nullIfEmpty(st.StationID), st.PasswordHash, st.Disabled, s.t(now)).Scan(&st.ID); err != nil {
@@ -82,13 +96,17 @@ func (s *Store) GetStaff(ctx context.Context, id int64) (store.Staff, error) {
 	return st, notFound(err, "staff", id)
 }
 
-// GetStaffByUsername returns a staff member by username.
+// GetStaffByUsername returns a staff member by username, in any form that
+// canonicalises (identity.CanonicalUsername) to the stored one. lower()
+// also matches a username stored before usernames were canonical (they
+// are ASCII: the admin API allows letters, digits, '.', '-' and '_').
 func (s *Store) GetStaffByUsername(ctx context.Context, username string) (store.Staff, error) {
 	q, err := s.q()
 	if err != nil {
 		return store.Staff{}, err
 	}
-	st, err := scanStaff(q.QueryRow(ctx, `SELECT `+staffCols+` FROM staff WHERE username = $1`, strings.TrimSpace(username)))
+	username = identity.CanonicalUsername(username)
+	st, err := scanStaff(q.QueryRow(ctx, `SELECT `+staffCols+` FROM staff WHERE lower(username) = $1 ORDER BY id LIMIT 1`, username))
 	return st, notFound(err, "staff", fmt.Sprintf("%q", username))
 }
 

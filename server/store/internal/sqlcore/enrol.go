@@ -3,8 +3,8 @@ package sqlcore
 import (
 	"context"
 	"fmt"
-	"strings"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -56,7 +56,7 @@ func (s *Store) Enrol(ctx context.Context, actor audit.Actor, ne store.NewEnrolm
 	}
 	at := s.at(ne.CreatedAt)
 	e := store.Enrolment{
-		IDNumber: strings.ToUpper(strings.TrimSpace(ne.IDNumber)), Finger: ne.Finger, EnrolledBy: ne.EnrolledBy,
+		IDNumber: identity.CanonicalIDNumber(ne.IDNumber), Finger: ne.Finger, EnrolledBy: ne.EnrolledBy,
 		KioskID: ne.KioskID, ScannerSerial: ne.ScannerSerial, CreatedAt: at,
 	}
 	err := s.tx(ctx, WriteTx, func(q Q) error {
@@ -192,7 +192,7 @@ func (s *Store) ResidentEnrolments(ctx context.Context, idNumber string) ([]stor
 	err := s.tx(ctx, ReadTx, func(q Q) error {
 		out = nil
 		rows, err := q.Query(ctx, `SELECT `+enrolmentCols+` FROM enrolments e JOIN residents r ON r.id = e.resident_id
-			WHERE r.id_number = $1 AND e.superseded_at IS NULL ORDER BY e.finger`, strings.ToUpper(strings.TrimSpace(idNumber)))
+			WHERE r.id_number = $1 AND e.superseded_at IS NULL ORDER BY e.finger`, identity.CanonicalIDNumber(idNumber))
 		if err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func (s *Store) DeleteEnrolments(ctx context.Context, actor audit.Actor, idNumbe
 	err := s.tx(ctx, WriteTx, func(q Q) error {
 		n = 0
 		var rid int64
-		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, strings.ToUpper(strings.TrimSpace(idNumber))).Scan(&rid); err != nil {
+		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, identity.CanonicalIDNumber(idNumber)).Scan(&rid); err != nil {
 			return notFound(err, "resident", "")
 		}
 		rows, err := q.Query(ctx, `SELECT id FROM enrolments WHERE resident_id = $1 AND superseded_at IS NULL`+s.d.ForUpdate, rid)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -83,7 +84,7 @@ func (s *Store) IssueFilingToken(ctx context.Context, t store.FilingToken) error
 	}
 	return s.tx(ctx, WriteTx, func(q Q) error {
 		var rid int64
-		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, strings.ToUpper(strings.TrimSpace(t.IDNumber))).Scan(&rid); err != nil {
+		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, identity.CanonicalIDNumber(t.IDNumber)).Scan(&rid); err != nil {
 			return notFound(err, "resident", "")
 		}
 		_, err := q.Exec(ctx, `INSERT INTO filing_tokens (token_hash, resident_id, kiosk_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
@@ -179,7 +180,7 @@ func (s *Store) CreateFiling(ctx context.Context, actor audit.Actor, nf store.Ne
 	if err := checkActor(actor); err != nil {
 		return store.Filing{}, false, err
 	}
-	nf.IDNumber = strings.ToUpper(strings.TrimSpace(nf.IDNumber))
+	nf.IDNumber = identity.CanonicalIDNumber(nf.IDNumber)
 	switch {
 	case nf.ServiceCode == "" || len(nf.ServiceCode) > 64:
 		return store.Filing{}, false, invalid("filing service code must have 1..64 characters")
@@ -343,7 +344,7 @@ func (s *Store) ListFilings(ctx context.Context, ff store.FilingFilter) ([]store
 		w.in(`f.status`, vals)
 	}
 	if ff.IDNumber != "" {
-		w.add(`r.id_number = `, strings.ToUpper(strings.TrimSpace(ff.IDNumber)))
+		w.add(`r.id_number = `, identity.CanonicalIDNumber(ff.IDNumber))
 	}
 	if ff.StationID != "" {
 		w.add(`f.station_id = `, ff.StationID)

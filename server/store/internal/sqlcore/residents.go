@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -35,7 +36,7 @@ func normCategories(cs []string) []string {
 }
 
 func validateResident(r *store.Resident) error {
-	r.IDNumber = strings.ToUpper(strings.TrimSpace(r.IDNumber))
+	r.IDNumber = identity.CanonicalIDNumber(r.IDNumber)
 	if r.IDNumber == "" || len(r.IDNumber) > 32 {
 		return invalid("resident id_number must have 1..32 characters")
 	}
@@ -183,7 +184,7 @@ func (s *Store) GetResident(ctx context.Context, idNumber string) (store.Residen
 	var r store.Resident
 	err := s.tx(ctx, ReadTx, func(q Q) error {
 		var err error
-		r, err = s.getResident(ctx, q, `r.id_number = $1`, strings.ToUpper(strings.TrimSpace(idNumber)))
+		r, err = s.getResident(ctx, q, `r.id_number = $1`, identity.CanonicalIDNumber(idNumber))
 		return err
 	})
 	return r, err
@@ -255,7 +256,7 @@ func (s *Store) SetResidentStatus(ctx context.Context, actor audit.Actor, idNumb
 	return s.tx(ctx, WriteTx, func(q Q) error {
 		var id int64
 		if err := q.QueryRow(ctx, `UPDATE residents SET status = $2, updated_at = $3 WHERE id_number = $1 RETURNING id`,
-			strings.ToUpper(strings.TrimSpace(idNumber)), string(status), s.t(now)).Scan(&id); err != nil {
+			identity.CanonicalIDNumber(idNumber), string(status), s.t(now)).Scan(&id); err != nil {
 			return notFound(err, "resident", "")
 		}
 		_, err := s.appendAudit(ctx, q, ev(actor, now, "resident.status", "resident:"+itoa(id), "status", string(status), "reason", reason))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -31,8 +32,8 @@ func (s *Store) CreateDedupCase(ctx context.Context, actor audit.Actor, c store.
 	if err := checkActor(actor); err != nil {
 		return c, err
 	}
-	c.IDNumber = strings.ToUpper(strings.TrimSpace(c.IDNumber))
-	c.MatchedIDNumber = strings.ToUpper(strings.TrimSpace(c.MatchedIDNumber))
+	c.IDNumber = identity.CanonicalIDNumber(c.IDNumber)
+	c.MatchedIDNumber = identity.CanonicalIDNumber(c.MatchedIDNumber)
 	if c.IDNumber == c.MatchedIDNumber {
 		return c, invalid("a dedup case needs two different ID numbers")
 	}
@@ -176,7 +177,7 @@ func (s *Store) RecordVerification(ctx context.Context, a store.VerificationAtte
 }
 
 func checkAttempt(a *store.VerificationAttempt) error {
-	a.IDNumber = strings.ToUpper(strings.TrimSpace(a.IDNumber))
+	a.IDNumber = identity.CanonicalIDNumber(a.IDNumber)
 	if a.IDNumber == "" {
 		return invalid("verification without an ID number")
 	}
@@ -263,7 +264,7 @@ func (s *Store) RecordVerificationOutcome(ctx context.Context, o store.Verificat
 		if len(o.Token.Token) < 16 || o.Token.ExpiresAt.IsZero() {
 			return st, invalid("filing token shorter than 16 bytes or without expiry")
 		}
-		if strings.ToUpper(strings.TrimSpace(o.Token.IDNumber)) != a.IDNumber || o.Token.KioskID != a.KioskID {
+		if identity.CanonicalIDNumber(o.Token.IDNumber) != a.IDNumber || o.Token.KioskID != a.KioskID {
 			return st, invalid("the filing token must be bound to the attempt's ID number and kiosk")
 		}
 	}
@@ -320,7 +321,7 @@ func (s *Store) GetLockout(ctx context.Context, idNumber string) (store.Lockout,
 	if err != nil {
 		return store.Lockout{}, err
 	}
-	return s.lockout(ctx, q, strings.ToUpper(strings.TrimSpace(idNumber)), "")
+	return s.lockout(ctx, q, identity.CanonicalIDNumber(idNumber), "")
 }
 
 // ResetLockout clears a lockout.
@@ -328,7 +329,7 @@ func (s *Store) ResetLockout(ctx context.Context, actor audit.Actor, idNumber st
 	if err := checkActor(actor); err != nil {
 		return err
 	}
-	idNumber = strings.ToUpper(strings.TrimSpace(idNumber))
+	idNumber = identity.CanonicalIDNumber(idNumber)
 	now := s.now()
 	return s.tx(ctx, WriteTx, func(q Q) error {
 		if _, err := q.Exec(ctx, `UPDATE lockouts SET failures = 0, locked_until = NULL, updated_at = $2 WHERE id_number = $1`, idNumber, s.t(now)); err != nil {
@@ -354,7 +355,7 @@ func (s *Store) ListVerifications(ctx context.Context, idNumber string, n int) (
 		return nil, err
 	}
 	rows, err := q.Query(ctx, `SELECT id, id_number, resident_id, kiosk_id, result, score, reason, at FROM verification_attempts
-		WHERE id_number = $1 ORDER BY id DESC LIMIT $2`, strings.ToUpper(strings.TrimSpace(idNumber)), limit(n))
+		WHERE id_number = $1 ORDER BY id DESC LIMIT $2`, identity.CanonicalIDNumber(idNumber), limit(n))
 	if err != nil {
 		return nil, err
 	}
