@@ -6,12 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
@@ -187,6 +186,7 @@ func (s *Server) handleCreateStaff(c *fiber.Ctx) error {
 		return err
 	}
 	role := store.Role(req.Role)
+	req.Username = identity.CanonicalUsername(req.Username)
 	switch {
 	case !role.Valid():
 		return badRequest("role must be station_staff, supervisor, department_officer or admin")
@@ -254,20 +254,19 @@ func (s *Server) handleDisableStaff(c *fiber.Ctx) error {
 
 // residentFromWire converts and validates an imported resident.
 func residentFromWire(r apiv1.Resident) (store.Resident, error) {
-	idn, err := sam.ParseIDNumber(r.IDNumber)
+	idn, err := identity.ParseIDNumber(r.IDNumber)
 	if err != nil {
 		return store.Resident{}, fmt.Errorf("ID number not valid (%s)", idProblem(err))
 	}
 	if r.Name == "" {
 		return store.Resident{}, errors.New("name is required")
 	}
-	out := store.Resident{IDNumber: r.IDNumber, Name: r.Name, Gender: r.Gender, Address: r.Address, GridCell: r.GridCell, Household: r.Household, Categories: r.Categories, Status: store.ResidentStatus(r.Status), BirthDate: idn.Birth}
+	out := store.Resident{IDNumber: string(idn), Name: r.Name, Gender: r.Gender, Address: r.Address, GridCell: r.GridCell, Household: r.Household, Categories: r.Categories, Status: store.ResidentStatus(r.Status), BirthDate: idn.Birth().Time()}
 	if out.Gender == "" {
-		out.Gender = map[sam.Gender]string{sam.GenderMale: "M", sam.GenderFemale: "F"}[idn.Gender()]
+		out.Gender = store.ResidentGender(idn.Gender())
 	}
 	if r.BirthDate != "" {
-		b, err := time.Parse(time.DateOnly, r.BirthDate)
-		if err != nil || !b.Equal(idn.Birth) {
+		if b, err := identity.ParseDate(r.BirthDate); err != nil || b != idn.Birth() {
 			return store.Resident{}, errors.New("birth_date does not match the ID number")
 		}
 	}

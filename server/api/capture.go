@@ -8,9 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
-	"time"
 
-	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
 	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
@@ -169,51 +167,6 @@ func (s *Server) scanner(ctx context.Context, k *store.Kiosk, cert *wire.DeviceC
 		return errf(http.StatusForbidden, apiv1.CodeScannerElsewhere, "scanner %s is assigned to another kiosk", sc.Serial)
 	}
 	return nil
-}
-
-// China Standard Time, in which card validity dates are written.
-var cst = time.FixedZone("CST", 8*3600)
-
-// checkCard validates the card: the ID number's form and check digit, the
-// birth date it encodes, and the validity period.
-func checkCard(card apiv1.Card, now time.Time) error {
-	id, err := sam.ParseIDNumber(card.IDNumber)
-	if err != nil {
-		return errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "ID number is not valid (%s)", idProblem(err))
-	}
-	if card.BirthDate != "" {
-		b, err := time.Parse(time.DateOnly, card.BirthDate)
-		if err != nil || !b.Equal(id.Birth) {
-			return errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "the card's birth date does not match its ID number")
-		}
-	}
-	today := now.In(cst).Format(time.DateOnly)
-	from, err := time.Parse(time.DateOnly, card.ValidFrom)
-	if err != nil {
-		return errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "valid_from must be YYYY-MM-DD")
-	}
-	if today < from.Format(time.DateOnly) {
-		return errf(http.StatusUnprocessableEntity, apiv1.CodeCardNotYetValid, "the card is valid from %s", card.ValidFrom)
-	}
-	if card.ValidUntil != "长期" {
-		until, err := time.Parse(time.DateOnly, card.ValidUntil)
-		if err != nil || until.Before(from) {
-			return errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "valid_until must be YYYY-MM-DD (not before valid_from) or 长期")
-		}
-		if today > until.Format(time.DateOnly) {
-			return errf(http.StatusUnprocessableEntity, apiv1.CodeCardExpired, "the card expired on %s", card.ValidUntil)
-		}
-	}
-	return nil
-}
-
-func idProblem(err error) string {
-	switch {
-	case errors.Is(err, sam.ErrIDNumberChecksum):
-		return "wrong check digit"
-	default:
-		return "not 18 characters of digits with a date"
-	}
 }
 
 // certCache remembers device certificates that verified under their maker's

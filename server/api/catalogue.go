@@ -56,7 +56,7 @@ func phone(name, label string, required bool) apiv1.FormField {
 	return apiv1.FormField{Name: name, Label: label, Type: apiv1.FieldPhone, Required: required}
 }
 
-func identity() []apiv1.FormField {
+func identityFields() []apiv1.FormField {
 	return []apiv1.FormField{
 		text("name", "姓名", true, preName),
 		text("id_number", "公民身份号码", true, preIDNumber),
@@ -69,7 +69,7 @@ var catalogue = []apiv1.Service{
 	{
 		Code: "dibao_new", Name: "最低生活保障（低保）新申请", Department: "civil_affairs", DeadlineDays: 30,
 		Description: "家庭人均收入低于本市低保标准的居民申请最低生活保障。",
-		Fields: append(identity(),
+		Fields: append(identityFields(),
 			text("household", "户号", false, preHousehold),
 			num("household_size", "共同生活家庭成员人数", true),
 			num("monthly_income", "家庭月总收入（元）", true),
@@ -83,7 +83,7 @@ var catalogue = []apiv1.Service{
 	{
 		Code: "dibao_renewal", Name: "最低生活保障（低保）复审续期", Department: "civil_affairs", DeadlineDays: 15,
 		Description: "低保家庭按季度复审，申报家庭收入和人口变化。",
-		Fields: append(identity(),
+		Fields: append(identityFields(),
 			num("household_size", "共同生活家庭成员人数", true),
 			num("monthly_income", "家庭月总收入（元）", true),
 			choice("changes", "上次审核以来的变化", true, "无变化", "收入变化", "人口变化", "住址变化", "多项变化"),
@@ -94,7 +94,7 @@ var catalogue = []apiv1.Service{
 	{
 		Code: "elderly_card", Name: "老年人优待证（老年证）办理", Department: "ageing", DeadlineDays: 10,
 		Description: "年满60周岁的本区户籍居民办理老年人优待证。",
-		Fields: append(identity(),
+		Fields: append(identityFields(),
 			text("gender", "性别", true, preGender),
 			apiv1.FormField{Name: "birth_date", Label: "出生日期", Type: apiv1.FieldDate, Required: true, Prefill: preBirthDate},
 			phone("phone", "联系电话", true),
@@ -106,7 +106,7 @@ var catalogue = []apiv1.Service{
 	{
 		Code: "disability_subsidy", Name: "残疾人两项补贴申请", Department: "disability", DeadlineDays: 20,
 		Description: "困难残疾人生活补贴和重度残疾人护理补贴。",
-		Fields: append(identity(),
+		Fields: append(identityFields(),
 			text("disability_cert", "残疾人证号", true, ""),
 			choice("disability_level", "残疾等级", true, "一级", "二级", "三级", "四级"),
 			choice("subsidy", "申请补贴类别", true, "困难残疾人生活补贴", "重度残疾人护理补贴", "两项都申请"),
@@ -116,7 +116,7 @@ var catalogue = []apiv1.Service{
 	{
 		Code: "temporary_assistance", Name: "临时救助申请", Department: "civil_affairs", DeadlineDays: 10,
 		Description: "因突发事件、意外事故、重大疾病导致基本生活暂时困难的家庭。",
-		Fields: append(identity(),
+		Fields: append(identityFields(),
 			choice("emergency", "困难类型", true, "重大疾病", "意外事故", "自然灾害", "突发事件", "其他"),
 			num("amount", "申请救助金额（元）", true),
 			text("description", "困难情况说明", true, ""),
@@ -126,7 +126,7 @@ var catalogue = []apiv1.Service{
 	{
 		Code: "residence_certificate", Name: "居住证明开具", Department: "community", DeadlineDays: 5,
 		Description: "社区居委会为本社区居民开具居住证明。",
-		Fields: append(identity(),
+		Fields: append(identityFields(),
 			text("grid_cell", "所属网格", false, preGridCell),
 			num("years", "在本址居住年限", true),
 			text("purpose", "证明用途", true, ""),

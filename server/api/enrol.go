@@ -37,10 +37,11 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		return err
 	}
 	now := s.now()
-	if err := checkCard(req.Card, now); err != nil {
+	idNumber, err := checkCard(req.Card, now)
+	if err != nil {
 		return err
 	}
-	idn := req.Card.IDNumber
+	idn := string(idNumber) // canonical: the one key of the limiter, the locks and the store
 	// Stateless checks of every capture first (nothing is consumed yet).
 	type good struct {
 		cc   *checkedCapture

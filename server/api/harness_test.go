@@ -16,8 +16,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
@@ -204,12 +204,13 @@ var seq = 0
 func (e *env) newPerson(name string, birth time.Time) *person {
 	e.t.Helper()
 	seq++
-	id, err := sam.MakeIDNumber("150204", birth, seq*2+1)
+	n, err := identity.MakeIDNumber("150204", identity.DateOf(birth), seq*2+1)
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	id := string(n)
 	p := &person{
-		card: apiv1.Card{IDNumber: id, Name: name, Sex: "男", BirthDate: birth.Format(time.DateOnly), ValidFrom: "2020-01-01", ValidUntil: "2040-01-01", Address: "青山区幸福路1号"},
+		card: apiv1.Card{IDNumber: id, Name: name, Gender: identity.GenderMale, Birth: identity.DateOf(birth), Validity: identity.Validity{From: 20200101, Until: 20400101}, Address: "青山区幸福路1号"},
 		fingers: map[apiv1.Finger]*matcher.SynthFinger{
 			apiv1.RightIndex:  matcher.NewSynthFinger(e.rng, e.params.Width, e.params.Height),
 			apiv1.RightMiddle: matcher.NewSynthFinger(e.rng, e.params.Width, e.params.Height),

@@ -14,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -48,10 +49,11 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 		return err
 	}
 	now := s.now()
-	if err := checkCard(req.Card, now); err != nil {
+	idNumber, err := checkCard(req.Card, now)
+	if err != nil {
 		return err
 	}
-	idn := req.Card.IDNumber
+	idn := string(idNumber) // canonical: the one key of the limiter, the locks and the store
 	if wait, err := s.throttle.wait(ctx, k.ID, now); err != nil {
 		return storeErr(err, "kiosk backoff")
 	} else if wait > 0 {
@@ -164,7 +166,7 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 	}
 	return c.JSON(apiv1.VerifyResponse{
 		Token: tok, ExpiresAt: exp,
-		Resident: apiv1.ResidentSummary{ResidentID: res.ID, Name: res.Name, IDNumberMasked: apiv1.MaskIDNumber(res.IDNumber)},
+		Resident: apiv1.ResidentSummary{ResidentID: res.ID, Name: res.Name, IDNumberMasked: identity.MaskIDNumber(res.IDNumber)},
 	})
 }
 
@@ -214,7 +216,7 @@ func (s *Server) issueToken(c *fiber.Ctx, k *store.Kiosk, res store.Resident, ac
 	}
 	return c.JSON(apiv1.VerifyResponse{
 		Token: tok, ExpiresAt: exp,
-		Resident: apiv1.ResidentSummary{ResidentID: res.ID, Name: res.Name, IDNumberMasked: apiv1.MaskIDNumber(res.IDNumber)},
+		Resident: apiv1.ResidentSummary{ResidentID: res.ID, Name: res.Name, IDNumberMasked: identity.MaskIDNumber(res.IDNumber)},
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -115,6 +116,11 @@ func decode(c *fiber.Ctx, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(c.Request().Body()))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, identity.ErrCardData) {
+			// A card field that is not a date, a sex or a nation: the card
+			// is invalid, as checkCard would say of a bad period.
+			return errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "malformed card: %s", jsonProblem(err))
+		}
 		return badRequest("malformed JSON body: %s", jsonProblem(err))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {

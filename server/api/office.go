@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -141,7 +142,7 @@ func (s *Server) officeHome(c *fiber.Ctx) error {
 		}
 		var rows []officeOverdue
 		for _, d := range od {
-			rows = append(rows, officeOverdue{Name: DepartmentName(d.Department), Count: d.Overdue, OldestDue: d.OldestDue.In(cst).Format(time.DateOnly)})
+			rows = append(rows, officeOverdue{Name: DepartmentName(d.Department), Count: d.Overdue, OldestDue: d.OldestDue.In(identity.ChinaTime).Format(time.DateOnly)})
 		}
 		data["Overdue"] = rows
 	default:
@@ -164,8 +165,8 @@ func rowOf(f store.Filing, now time.Time) officeRow {
 	svc, _ := service(f.ServiceCode)
 	return officeRow{
 		ID: f.ID, Reference: f.Reference, ServiceName: svc.Name, Department: DepartmentName(f.Department),
-		Status: statusNames[f.Status], Submitted: f.CreatedAt.In(cst).Format("2006-01-02 15:04"),
-		Due: f.DueAt.In(cst).Format(time.DateOnly), Overdue: !f.Status.Closed() && now.After(f.DueAt),
+		Status: statusNames[f.Status], Submitted: f.CreatedAt.In(identity.ChinaTime).Format("2006-01-02 15:04"),
+		Due: f.DueAt.In(identity.ChinaTime).Format(time.DateOnly), Overdue: !f.Status.Closed() && now.After(f.DueAt),
 	}
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 )
 
@@ -25,9 +27,17 @@ type schemaGen struct {
 	defs map[string]any
 }
 
+var textMarshaler = reflect.TypeFor[encoding.TextMarshaler]()
+
 func (g *schemaGen) schema(t reflect.Type) map[string]any {
-	if t == reflect.TypeOf(time.Time{}) {
+	switch {
+	case t == reflect.TypeOf(time.Time{}):
 		return map[string]any{"type": "string", "format": "date-time"}
+	case t == reflect.TypeOf(identity.Date(0)):
+		return map[string]any{"type": "string", "pattern": `^([0-9]{4}-[0-9]{2}-[0-9]{2}|` + identity.LongTermText + `)$`,
+			"description": "a date YYYY-MM-DD, or " + identity.LongTermText + " (long-term) for valid_until"}
+	case t.Kind() != reflect.Struct && t.Kind() != reflect.Pointer && t.Implements(textMarshaler):
+		return map[string]any{"type": "string"} // e.g. identity.Gender (男/女), identity.Nation (汉)
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
@@ -78,8 +88,12 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 			continue
 		}
 		if f.Anonymous && name == "" {
-			for k, v := range g.object(f.Type)["properties"].(map[string]any) {
+			embedded := g.object(f.Type)
+			for k, v := range embedded["properties"].(map[string]any) {
 				props[k] = v
+			}
+			if r, ok := embedded["required"].([]string); ok {
+				required = append(required, r...)
 			}
 			continue
 		}

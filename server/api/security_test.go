@@ -11,10 +11,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -173,15 +175,17 @@ func TestCardChecks(t *testing.T) {
 		card apiv1.Card
 		code string
 	}{
-		{"expired", mod(func(c *apiv1.Card) { c.ValidFrom, c.ValidUntil = "2006-01-01", "2026-11-26" }), apiv1.CodeCardExpired},
-		{"not yet valid", mod(func(c *apiv1.Card) { c.ValidFrom = "2026-12-01" }), apiv1.CodeCardNotYetValid},
+		{"expired", mod(func(c *apiv1.Card) { c.From, c.Until = 20060101, 20261126 }), apiv1.CodeCardExpired},
+		{"not yet valid", mod(func(c *apiv1.Card) { c.From = 20261201 }), apiv1.CodeCardNotYetValid},
 		{"bad check digit", mod(func(c *apiv1.Card) {
 			b := []byte(c.IDNumber)
 			b[17] = map[byte]byte{'X': '0'}[b[17]] | ('0' + (b[17]-'0'+1)%10)
 			c.IDNumber = string(b)
 		}), apiv1.CodeCardInvalid},
-		{"birth date disagrees", mod(func(c *apiv1.Card) { c.BirthDate = "1971-05-06" }), apiv1.CodeCardInvalid},
-		{"bad dates", mod(func(c *apiv1.Card) { c.ValidUntil = "soon" }), apiv1.CodeCardInvalid},
+		{"birth date disagrees", mod(func(c *apiv1.Card) { c.Birth = 19710506 }), apiv1.CodeCardInvalid},
+		{"sex disagrees", mod(func(c *apiv1.Card) { c.Gender = identity.GenderFemale }), apiv1.CodeCardInvalid},
+		{"ends before it starts", mod(func(c *apiv1.Card) { c.From, c.Until = 20200101, 20191231 }), apiv1.CodeCardInvalid},
+		{"no validity", mod(func(c *apiv1.Card) { c.Validity = identity.Validity{} }), apiv1.CodeCardInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,8 +194,27 @@ func TestCardChecks(t *testing.T) {
 		})
 	}
 	// 长期 (valid for life) is accepted; this resident is not enrolled.
-	_, err := k.Verify(ctx, &apiv1.VerifyRequest{Card: mod(func(c *apiv1.Card) { c.ValidUntil = "长期" }), Capture: k.capture(apiv1.RightIndex, tmpl)})
+	_, err := k.Verify(ctx, &apiv1.VerifyRequest{Card: mod(func(c *apiv1.Card) { c.Until = identity.LongTerm }), Capture: k.capture(apiv1.RightIndex, tmpl)})
 	wantCode(t, err, apiv1.CodeNotEnrolled)
+	// Fields that are not dates, sexes or nations on the wire are an
+	// invalid card (422), not a malformed body.
+	for _, field := range []string{`"valid_until":"soon"`, `"valid_from":"2020-02-30"`, `"birth_date":"19700506"`, `"sex":"M"`, `"nation":"火星"`} {
+		body, err := json.Marshal(&apiv1.VerifyRequest{Card: p.card, Capture: k.capture(apiv1.RightIndex, tmpl)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, _, _ := strings.Cut(field, ":")
+		re := regexp.MustCompile(name + `:"[^"]*"`)
+		if !re.Match(body) {
+			body = bytes.Replace(body, []byte(`{"id_number"`), []byte(`{`+field+`,"id_number"`), 1)
+		} else {
+			body = re.ReplaceAll(body, []byte(field))
+		}
+		st, code, raw := e.raw(k.signed("POST", apiv1.PathKioskVerify, body, e.clock.Now()))
+		if st != http.StatusUnprocessableEntity || code != apiv1.CodeCardInvalid {
+			t.Errorf("%s: %d %s %s", field, st, code, raw)
+		}
+	}
 }
 
 func TestLockoutAndThrottle(t *testing.T) {
@@ -269,7 +292,8 @@ func TestSuspendedAndUnknownResident(t *testing.T) {
 
 	ghost := *p
 	ghost.card.IDNumber = "11010519491231002X"
-	ghost.card.BirthDate = ""
+	ghost.card.Birth = 0
+	ghost.card.Gender = identity.GenderFemale // sequence 002 is even
 	_, err = k.Verify(ctx, e.verifyRequest(k, &ghost, p.fingers[apiv1.RightIndex]))
 	wantCode(t, err, apiv1.CodeResidentUnknown)
 }

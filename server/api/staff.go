@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -18,10 +19,14 @@ import (
 var dummyHash, _ = store.HashPassword("veinkiosk-no-such-user")
 
 // login checks credentials and opens a session; shared by the API and the
-// back-office page.
+// back-office page. The username is canonicalised first
+// (identity.CanonicalUsername), once, so the per-username limiter, the
+// lookup and the audit all see one key for " user", "user\t", "USER" and
+// "ＵＳＥＲ".
 func (s *Server) login(c *fiber.Ctx, username, password string) (string, *session, error) {
 	ctx := c.UserContext()
 	now := s.now()
+	username = identity.CanonicalUsername(username)
 	if len(username) == 0 || len(username) > 64 || len(password) == 0 || len(password) > 1024 {
 		return "", nil, errf(http.StatusUnauthorized, apiv1.CodeBadCredentials, "wrong username or password")
 	}
@@ -293,7 +298,7 @@ func (s *Server) handleIdentify(c *fiber.Ctx) error {
 	if err := s.audit(ctx, audit.Staff(sess.staffID), "identification.candidate", "resident:"+strconv.FormatInt(res.ID, 10), details); err != nil {
 		return err
 	}
-	out := apiv1.IdentifyCandidate{CandidateID: id, Name: res.Name, IDNumberMasked: apiv1.MaskIDNumber(res.IDNumber), ExpiresAt: exp}
+	out := apiv1.IdentifyCandidate{CandidateID: id, Name: res.Name, IDNumberMasked: identity.MaskIDNumber(res.IDNumber), ExpiresAt: exp}
 	if !res.BirthDate.IsZero() {
 		out.BirthDate = res.BirthDate.Format(time.DateOnly)
 	}

@@ -116,18 +116,6 @@ func TestParseHeaders(t *testing.T) {
 	}
 }
 
-func TestMaskIDNumber(t *testing.T) {
-	for in, want := range map[string]string{
-		"11010519491231002X": "110105********002X",
-		"123":                "***",
-		"":                   "",
-	} {
-		if got := MaskIDNumber(in); got != want {
-			t.Errorf("MaskIDNumber(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func FuzzParseHeaders(f *testing.F) {
 	_, priv := testKey(f, 4)
 	h, _ := SignRequest(priv, "kiosk-7", "POST", "/api/v1/kiosk/verify", []byte("{}"), time.UnixMilli(1_700_000_000_000))

@@ -1,6 +1,10 @@
 package apiv1
 
-import "time"
+import (
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/identity"
+)
 
 // Paths of the API, relative to the server's base URL.
 const (
@@ -69,20 +73,18 @@ func (f Finger) Valid() bool {
 	return false
 }
 
-// Card is what the kiosk read from the resident's ID card (the SAM text
-// block, decoded). Dates are "YYYY-MM-DD"; ValidUntil is "长期" for a card
-// valid for life.
-type Card struct {
-	IDNumber         string `json:"id_number"` // 18 characters, GB 11643 check digit
-	Name             string `json:"name"`
-	Sex              string `json:"sex,omitempty"`    // 男 / 女
-	Nation           string `json:"nation,omitempty"` // 民族, e.g. 汉
-	BirthDate        string `json:"birth_date,omitempty"`
-	Address          string `json:"address,omitempty"`
-	IssuingAuthority string `json:"issuing_authority,omitempty"`
-	ValidFrom        string `json:"valid_from"`
-	ValidUntil       string `json:"valid_until"`
-}
+// Card is what the kiosk read from the resident's ID card: the one card
+// model, identity.Card, whose JSON encoding is this wire format:
+//
+//	id_number          18 characters, GB 11643 check character (required)
+//	name               (required)
+//	sex                男 / 女 (/ 未知 / 未说明), optional
+//	nation             民族 as printed, e.g. 汉, optional
+//	birth_date         YYYY-MM-DD, optional; must match the ID number
+//	address, issuing_authority  optional
+//	valid_from         YYYY-MM-DD (required)
+//	valid_until        YYYY-MM-DD, or 长期 for a card valid for life (required)
+type Card = identity.Card
 
 // Capture is one finger-vein capture as the kiosk sends it: the template it
 // extracted (matcher template encoding), the quality score, and the scanner's
@@ -326,17 +328,4 @@ type Session struct {
 	Username   string    `json:"username"`
 	Role       string    `json:"role"`
 	Department string    `json:"department,omitempty"`
-}
-
-// MaskIDNumber returns an ID number with all but the first 6 and the last 4
-// characters replaced by '*', for display.
-func MaskIDNumber(id string) string {
-	r := []rune(id)
-	if len(r) <= 10 {
-		return "**********"[:len(r)]
-	}
-	for i := 6; i < len(r)-4; i++ {
-		r[i] = '*'
-	}
-	return string(r)
 }
