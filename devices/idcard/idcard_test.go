@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
 	"github.com/qingshan-gov/veinkiosk/simulators/idcardsim"
-	"github.com/qingshan-gov/veinkiosk/identity"
 )
 
 // These tests run the driver against the reader simulator over a real

@@ -11,8 +11,8 @@ import (
 	"github.com/qingshan-gov/veinkiosk/devices/conntest"
 	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/devices/serialport"
-	"github.com/qingshan-gov/veinkiosk/simulators/idcardsim"
 	"github.com/qingshan-gov/veinkiosk/identity"
+	"github.com/qingshan-gov/veinkiosk/simulators/idcardsim"
 )
 
 var update = flag.Bool("update", false, "record testdata/*.txt again from the simulator")

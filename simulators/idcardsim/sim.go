@@ -34,9 +34,9 @@ import (
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
 	"github.com/qingshan-gov/veinkiosk/simulators/pty"
-	"github.com/qingshan-gov/veinkiosk/identity"
 )
 
 // Timing sets how long the simulated reader takes to answer.
