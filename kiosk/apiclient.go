@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 )
@@ -102,22 +103,6 @@ func (a *ServerClient) Nonce(ctx context.Context) ([32]byte, error) {
 	return n, nil
 }
 
-// CardToAPI converts a card for the wire.
-func CardToAPI(c session.Card) apiv1.Card {
-	out := apiv1.Card{IDNumber: c.IDNumber, Name: c.Name, Sex: c.Sex, Nation: c.Nation, Address: c.Address,
-		IssuingAuthority: c.Authority, ValidUntil: "长期"}
-	if len(c.Birth) == 8 {
-		out.BirthDate = c.Birth[:4] + "-" + c.Birth[4:6] + "-" + c.Birth[6:]
-	}
-	if !c.ValidFrom.IsZero() {
-		out.ValidFrom = c.ValidFrom.Format("2006-01-02")
-	}
-	if !c.ValidUntil.IsZero() {
-		out.ValidUntil = c.ValidUntil.Format("2006-01-02")
-	}
-	return out
-}
-
 func captureToAPI(s session.Sample, finger string) apiv1.Capture {
 	if finger == "" {
 		finger = string(apiv1.RightIndex)
@@ -127,8 +112,8 @@ func captureToAPI(s session.Sample, finger string) apiv1.Capture {
 }
 
 // Verify implements Server.
-func (a *ServerClient) Verify(ctx context.Context, c session.Card, s session.Sample) (session.Resident, string, error) {
-	r, err := a.C.Verify(ctx, &apiv1.VerifyRequest{Card: CardToAPI(c), Capture: captureToAPI(s, s.Finger)})
+func (a *ServerClient) Verify(ctx context.Context, c identity.Card, s session.Sample) (session.Resident, string, error) {
+	r, err := a.C.Verify(ctx, &apiv1.VerifyRequest{Card: c, Capture: captureToAPI(s, s.Finger)})
 	if err != nil {
 		return session.Resident{}, "", mapErr(err)
 	}
@@ -229,8 +214,8 @@ func (a *ServerClient) Login(ctx context.Context, user, pw string) (session.Staf
 }
 
 // Enrol implements Server.
-func (a *ServerClient) Enrol(ctx context.Context, staffToken string, c session.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error) {
-	req := &apiv1.EnrolRequest{Card: CardToAPI(c)}
+func (a *ServerClient) Enrol(ctx context.Context, staffToken string, c identity.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error) {
+	req := &apiv1.EnrolRequest{Card: c}
 	if overrideCase != "" {
 		id, err := strconv.ParseInt(overrideCase, 10, 64)
 		if err != nil {

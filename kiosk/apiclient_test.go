@@ -3,7 +3,6 @@ package kiosk
 import (
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
@@ -46,17 +45,4 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
-}
-
-func TestCardToAPI(t *testing.T) {
-	c := session.Card{Name: "张秀英", IDNumber: "110101194501011234", Birth: "19450101",
-		ValidFrom: time.Date(2016, 3, 1, 0, 0, 0, 0, time.Local), ValidUntil: time.Date(2036, 3, 1, 0, 0, 0, 0, time.Local)}
-	a := CardToAPI(c)
-	if a.BirthDate != "1945-01-01" || a.ValidFrom != "2016-03-01" || a.ValidUntil != "2036-03-01" {
-		t.Fatalf("%+v", a)
-	}
-	c.ValidUntil = time.Time{}
-	if CardToAPI(c).ValidUntil != "长期" {
-		t.Fatal("long-term card not 长期")
-	}
 }

@@ -16,16 +16,16 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/kiosk"
 	"github.com/qingshan-gov/veinkiosk/kiosk/kiosktest"
-	"github.com/qingshan-gov/veinkiosk/kiosk/session"
 )
 
 var (
-	zhang = session.Card{Name: "张秀英", Sex: "女", IDNumber: "110101194501011234", Address: "北京市东城区青山街道幸福里3号楼2单元501",
-		ValidUntil: time.Now().AddDate(5, 0, 0)}
-	wang = session.Card{Name: "王建华", Sex: "男", IDNumber: "110101195203035678", Address: "北京市东城区青山街道和平巷12号",
-		ValidUntil: time.Now().AddDate(3, 0, 0)}
+	zhang = identity.Card{Name: "张秀英", Gender: identity.GenderFemale, IDNumber: "110101194501011234", Address: "北京市东城区青山街道幸福里3号楼2单元501",
+		Validity: identity.Validity{From: 20160101, Until: identity.DateOf(time.Now().AddDate(5, 0, 0))}}
+	wang = identity.Card{Name: "王建华", Gender: identity.GenderMale, IDNumber: "110101195203035678", Address: "北京市东城区青山街道和平巷12号",
+		Validity: identity.Validity{From: 20160101, Until: identity.DateOf(time.Now().AddDate(3, 0, 0))}}
 )
 
 type rig struct {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/kiosk"
 	"github.com/qingshan-gov/veinkiosk/kiosk/kiosktest"
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
@@ -79,9 +80,9 @@ func TestDevicesCardEvents(t *testing.T) {
 	r := &kiosktest.Reader{}
 	d, ev := startDevices(t, r.Open, kiosktest.NewScanner().Open)
 	eventually(t, "reader connected", func() bool { return health(d, "reader").Connected })
-	r.Insert(session.Card{Name: "A", IDNumber: "1"})
+	r.Insert(identity.Card{Name: "A", IDNumber: "1"})
 	eventually(t, "card read", func() bool { return len(ev.names()) == 1 })
-	r.Insert(session.Card{Name: "B", IDNumber: "2"}) // swapped without a gap
+	r.Insert(identity.Card{Name: "B", IDNumber: "2"}) // swapped without a gap
 	eventually(t, "swap", func() bool { return len(ev.names()) == 3 })
 	r.Remove()
 	eventually(t, "removal", func() bool { return len(ev.names()) == 4 })
@@ -110,7 +111,7 @@ func TestDevicesReconnectAfterUnplug(t *testing.T) {
 	eventually(t, "reader reported down", func() bool { h := health(d, "reader"); return !h.Connected && h.LastError != "" })
 	r.SetUnplugged(false)
 	eventually(t, "reader connected", func() bool { return health(d, "reader").Connected })
-	r.Insert(session.Card{Name: "A", IDNumber: "1"})
+	r.Insert(identity.Card{Name: "A", IDNumber: "1"})
 	eventually(t, "card read", func() bool { return len(ev.names()) == 1 })
 	// Unplugged with the card on it: the session must hear that the card
 	// is gone, and the reader comes back by itself.
@@ -127,9 +128,9 @@ func TestDevicesReconnectAfterUnplug(t *testing.T) {
 // stuckReader never returns from ReadCard, whatever the context says.
 type stuckReader struct{ block chan struct{} }
 
-func (s *stuckReader) ReadCard(ctx context.Context) (session.Card, error) {
+func (s *stuckReader) ReadCard(ctx context.Context) (identity.Card, error) {
 	<-s.block
-	return session.Card{}, errors.New("released")
+	return identity.Card{}, errors.New("released")
 }
 func (s *stuckReader) Close() error { return nil }
 

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
 )
 
@@ -35,7 +36,7 @@ var (
 // CardReader reads the resident's ID card.
 type CardReader interface {
 	// ReadCard reads the card on the reader, or returns ErrNoCard.
-	ReadCard(ctx context.Context) (session.Card, error)
+	ReadCard(ctx context.Context) (identity.Card, error)
 	Close() error
 }
 
@@ -85,13 +86,13 @@ type Extractor interface {
 // answer.
 type Server interface {
 	Nonce(ctx context.Context) ([32]byte, error)
-	Verify(ctx context.Context, card session.Card, s session.Sample) (resident session.Resident, token string, err error)
+	Verify(ctx context.Context, card identity.Card, s session.Sample) (resident session.Resident, token string, err error)
 	Services(ctx context.Context) ([]session.Service, error)
 	Form(ctx context.Context, token string, svc session.Service) (session.Form, error)
 	Submit(ctx context.Context, token, idemKey string, f session.Form) (session.Receipt, error)
 	Filings(ctx context.Context, token string) ([]session.Filing, error)
 	Login(ctx context.Context, user, password string) (session.StaffSession, error)
-	Enrol(ctx context.Context, staffToken string, card session.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error)
+	Enrol(ctx context.Context, staffToken string, card identity.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error)
 	// OverrideCase lets a supervisor (logged in as supervisorToken) allow
 	// an enrolment that stopped on a suspected duplicate.
 	OverrideCase(ctx context.Context, supervisorToken, caseID, reason string) error

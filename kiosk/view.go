@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
 )
 
@@ -123,7 +124,7 @@ func (d *Daemon) view() View {
 	v.CardPresent = d.devices.CardPresent()
 	d.shownHealth = healthKey(v.Devices)
 	if c := st.Card; c != nil {
-		v.Card = &PersonView{Name: c.Name, IDMasked: session.MaskedID(c.IDNumber), Expired: c.Expired(d.now()), Until: day(c.ValidUntil)}
+		v.Card = &PersonView{Name: c.DisplayName(), IDMasked: c.Masked(), Expired: c.Expired(d.now()), Until: c.Until.String()}
 	}
 	if r := st.Resident; r != nil {
 		v.Resident = &PersonView{Name: r.Name, IDMasked: r.MaskedID}
@@ -135,7 +136,7 @@ func (d *Daemon) view() View {
 		v.Form = &FormView{Service: svcView(f.Service)}
 		for _, fd := range f.Fields {
 			if !fd.Editable && looksLikeIDNumber(fd.Value) {
-				fd.Value = session.MaskedID(fd.Value) // the screen faces the room
+				fd.Value = identity.MaskIDNumber(fd.Value) // the screen faces the room
 			}
 			v.Form.Fields = append(v.Form.Fields, fd)
 		}

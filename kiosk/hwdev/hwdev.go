@@ -20,7 +20,6 @@ import (
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
 	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/kiosk"
-	"github.com/qingshan-gov/veinkiosk/kiosk/session"
 )
 
 // OpenIDCardReader returns an opener for the SAM reader on port
@@ -42,35 +41,20 @@ type samReader struct{ dev *idcard.Dev }
 func (r *samReader) Describe() string { return r.dev.String() }
 func (r *samReader) Close() error     { return r.dev.Close() }
 
-func (r *samReader) ReadCard(ctx context.Context) (session.Card, error) {
+// ReadCard reads the card once. The kiosk keeps the card's text only: the
+// photo and fingerprint data are dropped here.
+func (r *samReader) ReadCard(ctx context.Context) (identity.Card, error) {
 	c, err := r.dev.ReadOnce(ctx)
 	switch {
 	case err == nil:
-		return CardFromSAM(c), nil
+		c.Photo, c.Fingerprint = nil, nil
+		return *c, nil
 	case errors.Is(err, sam.ErrNoCard):
-		return session.Card{}, kiosk.ErrNoCard
+		return identity.Card{}, kiosk.ErrNoCard
 	case errors.Is(err, idcard.ErrDisconnected), errors.Is(err, idcard.ErrTimeout):
-		return session.Card{}, fmt.Errorf("%w: %v", kiosk.ErrDeviceDown, err)
+		return identity.Card{}, fmt.Errorf("%w: %v", kiosk.ErrDeviceDown, err)
 	}
-	return session.Card{}, err
-}
-
-// CardFromSAM converts the driver's card to the session's.
-func CardFromSAM(c *identity.Card) session.Card {
-	out := session.Card{
-		Name: c.Name, Sex: c.Gender.Name(), Nation: c.Nation.Name(), Address: c.Address,
-		IDNumber: c.IDNumber, Authority: c.Authority, ValidFrom: c.ValidFrom,
-	}
-	if out.Name == "" {
-		out.Name = c.EnglishName
-	}
-	if !c.Birth.IsZero() {
-		out.Birth = c.Birth.Format("20060102")
-	}
-	if !c.LongTerm {
-		out.ValidUntil = c.ValidUntil
-	}
-	return out
+	return identity.Card{}, err
 }
 
 // OpenVeinScanner returns an opener for the scanner named by spec ("usb",

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/kiosk"
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
 )
@@ -20,13 +21,13 @@ import (
 // Reader is a fake ID-card reader.
 type Reader struct {
 	mu     sync.Mutex
-	card   *session.Card
+	card   *identity.Card
 	broken bool
 	Unplug bool // when set, ReadCard and Open fail with ErrDeviceDown
 }
 
 // Insert places a card on the reader.
-func (r *Reader) Insert(c session.Card) { r.mu.Lock(); r.card = &c; r.mu.Unlock() }
+func (r *Reader) Insert(c identity.Card) { r.mu.Lock(); r.card = &c; r.mu.Unlock() }
 
 // Remove takes the card away.
 func (r *Reader) Remove() { r.mu.Lock(); r.card = nil; r.mu.Unlock() }
@@ -45,14 +46,14 @@ func (r *Reader) Open(ctx context.Context) (kiosk.CardReader, error) {
 }
 
 // ReadCard implements kiosk.CardReader.
-func (r *Reader) ReadCard(ctx context.Context) (session.Card, error) {
+func (r *Reader) ReadCard(ctx context.Context) (identity.Card, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.broken {
-		return session.Card{}, kiosk.ErrDeviceDown
+		return identity.Card{}, kiosk.ErrDeviceDown
 	}
 	if r.card == nil {
-		return session.Card{}, kiosk.ErrNoCard
+		return identity.Card{}, kiosk.ErrNoCard
 	}
 	return *r.card, nil
 }
@@ -280,7 +281,7 @@ func (s *Server) Nonce(ctx context.Context) (n [32]byte, err error) {
 }
 
 // Verify implements kiosk.Server.
-func (s *Server) Verify(ctx context.Context, c session.Card, smp session.Sample) (session.Resident, string, error) {
+func (s *Server) Verify(ctx context.Context, c identity.Card, smp session.Sample) (session.Resident, string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check(); err != nil {
@@ -298,7 +299,7 @@ func (s *Server) Verify(ctx context.Context, c session.Card, smp session.Sample)
 	s.seq++
 	tok := fmt.Sprintf("tok-%d", s.seq)
 	s.tokens[tok] = c.IDNumber
-	return session.Resident{ID: r.ID, Name: r.Name, MaskedID: session.MaskedID(r.IDNumber)}, tok, nil
+	return session.Resident{ID: r.ID, Name: r.Name, MaskedID: identity.MaskIDNumber(r.IDNumber)}, tok, nil
 }
 
 // Services implements kiosk.Server.
@@ -321,7 +322,7 @@ func (s *Server) Form(ctx context.Context, token string, svc session.Service) (s
 	}
 	return session.Form{Service: svc, Fields: []session.Field{
 		{Key: "name", LabelZH: "姓名", LabelEN: "Name", Value: r.Name},
-		{Key: "id_number", LabelZH: "身份证号", LabelEN: "ID number", Value: session.MaskedID(r.IDNumber)},
+		{Key: "id_number", LabelZH: "身份证号", LabelEN: "ID number", Value: identity.MaskIDNumber(r.IDNumber)},
 		{Key: "address", LabelZH: "住址", LabelEN: "Address", Value: r.Address},
 		{Key: "household_size", LabelZH: "家庭人口", LabelEN: "Household size", Value: fmt.Sprint(r.Household), Editable: true, Choices: []string{"1", "2", "3", "4", "5"}},
 		{Key: "income_changed", LabelZH: "收入有无变化", LabelEN: "Income changed", Value: "无", Editable: true, Choices: []string{"无", "有"}},
@@ -390,7 +391,7 @@ func (s *Server) Login(ctx context.Context, user, pw string) (session.StaffSessi
 }
 
 // Enrol implements kiosk.Server.
-func (s *Server) Enrol(ctx context.Context, staffToken string, c session.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error) {
+func (s *Server) Enrol(ctx context.Context, staffToken string, c identity.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check(); err != nil {

@@ -1,5 +1,7 @@
 package session
 
+import "github.com/qingshan-gov/veinkiosk/identity"
+
 // Event is an input to the machine: a device report, an effect's outcome, a
 // touch on the screen or the clock.
 type Event interface{ event() }
@@ -7,7 +9,7 @@ type Event interface{ event() }
 // Device events (no generation: they are about the physical world now).
 type (
 	// CardRead: a card was placed and read.
-	CardRead struct{ Card Card }
+	CardRead struct{ Card identity.Card }
 	// CardFailed: a card is on the reader but could not be read.
 	CardFailed struct{ Err error }
 	// CardRemoved: the card left the reader.
@@ -127,7 +129,7 @@ type (
 	}
 	DoVerify struct {
 		Gen    uint64
-		Card   Card
+		Card   identity.Card
 		Sample Sample
 	}
 	DoCatalogue struct {
@@ -156,7 +158,7 @@ type (
 	DoEnrol struct {
 		Gen          uint64
 		StaffToken   string
-		Card         Card
+		Card         identity.Card
 		Fingers      []EnrolFinger
 		OverrideCase string // a case a supervisor overrode, or ""
 	}

@@ -3,6 +3,8 @@ package session
 import (
 	"errors"
 	"time"
+
+	"github.com/qingshan-gov/veinkiosk/identity"
 )
 
 // Phase is where the journey stands; the UI shows one screen per phase.
@@ -132,7 +134,7 @@ type State struct {
 	Tries        int
 	LastActivity time.Time
 
-	Card     *Card
+	Card     *identity.Card
 	Resident *Resident
 	Token    string // the server's verification token for this resident
 	Services []Service

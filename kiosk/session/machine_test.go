@@ -7,13 +7,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/qingshan-gov/veinkiosk/identity"
 )
 
 var t0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.Local)
 
 var (
-	alice = Card{Name: "张秀英", IDNumber: "110101194501011234", ValidUntil: time.Date(2036, 1, 1, 0, 0, 0, 0, time.Local)}
-	old   = Card{Name: "李建国", IDNumber: "110101194001014321", ValidUntil: time.Date(2026, 11, 26, 0, 0, 0, 0, time.Local)}
+	alice = identity.Card{Name: "张秀英", IDNumber: "110101194501011234", Validity: identity.Validity{From: 20160101, Until: 20360101}}
+	old   = identity.Card{Name: "李建国", IDNumber: "110101194001014321", Validity: identity.Validity{From: 20061126, Until: 20261126}}
 	dibao = Service{Code: "dibao-renewal", NameZH: "低保年审", NameEN: "Minimum living allowance renewal", DueDays: 15}
 	form  = Form{Service: dibao, Fields: []Field{{Key: "name", Value: "张秀英"}, {Key: "household", Value: "2", Editable: true}}}
 	good  = Sample{Quality: 80, Template: []byte{1, 2, 3}}
@@ -370,32 +372,6 @@ func TestStaffTimeout(t *testing.T) {
 	m.Step(Tick{}, t0.Add(9*time.Minute))
 	if st := m.State(); st.Phase != Idle || st.Staff != nil {
 		t.Fatalf("after staff timeout: %s, staff %v", st.Phase, st.Staff)
-	}
-}
-
-func TestCardExpiry(t *testing.T) {
-	day := time.Date(2026, 11, 27, 0, 0, 0, 0, time.Local)
-	for _, tc := range []struct {
-		until time.Time
-		now   time.Time
-		want  bool
-	}{
-		{time.Time{}, day, false},
-		{day, day.Add(23 * time.Hour), false},
-		{day, day.AddDate(0, 0, 1), true},
-		{day.AddDate(0, 0, -1), day, true},
-	} {
-		if got := (Card{ValidUntil: tc.until}).Expired(tc.now); got != tc.want {
-			t.Errorf("until %v at %v: %v, want %v", tc.until, tc.now, got, tc.want)
-		}
-	}
-}
-
-func TestMaskedID(t *testing.T) {
-	for in, want := range map[string]string{"110101194501011234": "110***********1234", "12345": "*****", "": ""} {
-		if got := MaskedID(in); got != want {
-			t.Errorf("MaskedID(%q) = %q, want %q", in, got, want)
-		}
 	}
 }
 

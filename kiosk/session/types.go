@@ -12,41 +12,8 @@
 package session
 
 import (
-	"strings"
 	"time"
 )
-
-// Card is what the ID-card reader returns, kept in memory only.
-type Card struct {
-	Name       string
-	Sex        string
-	Nation     string
-	Birth      string // YYYYMMDD
-	Address    string
-	IDNumber   string
-	Authority  string
-	ValidFrom  time.Time
-	ValidUntil time.Time // zero: long-term (长期)
-}
-
-// Expired reports whether the card is past its validity at now. A card is
-// valid through the whole of its last day.
-func (c Card) Expired(now time.Time) bool {
-	if c.ValidUntil.IsZero() {
-		return false
-	}
-	return !now.Before(c.ValidUntil.AddDate(0, 0, 1))
-}
-
-// MaskedID returns the ID number with all but the first 3 and last 4
-// characters hidden, for the screen.
-func MaskedID(id string) string {
-	r := []rune(id)
-	if len(r) <= 7 {
-		return strings.Repeat("*", len(r))
-	}
-	return string(r[:3]) + strings.Repeat("*", len(r)-7) + string(r[len(r)-4:])
-}
 
 // Resident is the server's record of the cardholder.
 type Resident struct {
