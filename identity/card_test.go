@@ -187,6 +187,9 @@ func TestGenderNationText(t *testing.T) {
 			t.Errorf("Gender %q = %q, %v", in, g, err)
 		}
 	}
+	if GenderMale.Letter() != "M" || GenderFemale.Letter() != "F" || GenderUnspecified.Letter() != "" || GenderUnknown.Letter() != "" {
+		t.Error("Letter")
+	}
 	if b, _ := Gender("5").MarshalText(); string(b) != "5" {
 		t.Errorf("unknown gender code marshals to %q", b)
 	}

@@ -88,3 +88,16 @@ func (g *Gender) UnmarshalText(b []byte) error {
 	}
 	return fmt.Errorf("%w: gender %q", ErrCardData, s)
 }
+
+// Letter returns "M" for male, "F" for female and "" for the other codes:
+// the form the population database, the store and the resident records of
+// the API use.
+func (g Gender) Letter() string {
+	switch g {
+	case GenderMale:
+		return "M"
+	case GenderFemale:
+		return "F"
+	}
+	return ""
+}

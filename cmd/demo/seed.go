@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/kiosk"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
@@ -24,24 +25,13 @@ var enrolFingers = []struct {
 }{{2, apiv1.RightIndex}, {7, apiv1.LeftIndex}}
 
 func apiResident(r *deck.Resident) apiv1.Resident {
-	g := ""
-	switch r.Gender {
-	case "1":
-		g = "M"
-	case "2":
-		g = "F"
-	}
-	return apiv1.Resident{IDNumber: r.IDNumber, Name: r.Name, Gender: g, BirthDate: r.BirthDate, Address: r.Address,
+	return apiv1.Resident{IDNumber: r.IDNumber, Name: r.Name, Gender: identity.Gender(r.Gender).Letter(), BirthDate: r.BirthDate.String(), Address: r.Address,
 		GridCell: r.GridCell, Household: r.Household, Categories: r.Categories}
 }
 
-// validCard reports whether r's card is valid today.
+// validCard reports whether r's card is not expired at now.
 func validCard(r *deck.Resident, now time.Time) bool {
-	if r.ValidUntil == deck.LongTerm {
-		return true
-	}
-	t, err := time.ParseInLocation("2006-01-02", r.ValidUntil, time.Local)
-	return err == nil && !now.After(t.AddDate(0, 0, 1))
+	return !identity.Validity{From: r.ValidFrom, Until: r.ValidUntil}.Expired(now)
 }
 
 func (w *world) seed(ctx context.Context, say func(string, ...any)) error {

@@ -10,7 +10,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
 	"github.com/qingshan-gov/veinkiosk/simulators/idcardsim"
 )
@@ -118,7 +118,7 @@ func runIDCard(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := sim.Insert(*insert); err != nil {
 			return err
 		}
-		onReader = "on the reader: the card of " + sam.MaskIDNumber(*insert)
+		onReader = "on the reader: the card of " + identity.MaskIDNumber(*insert)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

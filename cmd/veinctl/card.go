@@ -257,12 +257,12 @@ func cardOutput(c *identity.Card, at time.Time) cardJSON {
 		GenderName:       c.Gender.Name(),
 		NationCode:       c.Nation.Code(),
 		Nation:           c.Nation.Name(),
-		BirthDate:        c.Birth.Format(time.DateOnly),
+		BirthDate:        c.Birth.String(),
 		Address:          c.Address,
 		IDNumber:         c.IDNumber,
 		Authority:        c.Authority,
-		ValidFrom:        c.ValidFrom.Format(time.DateOnly),
-		ValidUntil:       "long-term",
+		ValidFrom:        c.From.String(),
+		ValidUntil:       c.Until.String(), // 长期 for a long-term card
 		PhotoBytes:       len(c.Photo),
 		FingerprintBytes: len(c.Fingerprint),
 		EnglishName:      c.EnglishName,
@@ -276,15 +276,12 @@ func cardOutput(c *identity.Card, at time.Time) cardJSON {
 		Problems:         []string{},
 		CheckedOn:        at.Format(time.DateOnly),
 	}
-	if !c.LongTerm {
-		out.ValidUntil = c.ValidUntil.Format(time.DateOnly)
-	}
 	if out.Nation == "" && out.NationCode != "" {
 		out.Nation = "unknown code " + out.NationCode
 	}
-	for _, p := range []*sam.Problem{sam.ErrIDNumberFormat, sam.ErrIDNumberChecksum, sam.ErrBirthDateMismatch,
-		sam.ErrGenderMismatch, sam.ErrCardExpired, sam.ErrCardNotYetValid} {
-		if errors.Is(c.Validate(at), p) {
+	verr := c.Validate(at)
+	for _, p := range identity.Problems() {
+		if errors.Is(verr, p) {
 			out.Problems = append(out.Problems, p.Code)
 		}
 	}

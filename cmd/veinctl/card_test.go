@@ -69,9 +69,9 @@ func TestCardReadJSON(t *testing.T) {
 		c, _ := r.Card()
 		want := map[string]any{
 			"card_type": r.CardType, "name": r.Name, "gender": r.Gender, "gender_name": c.Gender.Name(),
-			"nation_code": r.Nation, "nation": c.Nation.Name(), "birth_date": r.BirthDate,
-			"id_number": r.IDNumber, "authority": r.Authority, "valid_from": r.ValidFrom,
-			"valid_until": r.ValidUntil, "photo_bytes": float64(1024),
+			"nation_code": r.Nation, "nation": c.Nation.Name(), "birth_date": r.BirthDate.String(),
+			"id_number": r.IDNumber, "authority": r.Authority, "valid_from": r.ValidFrom.String(),
+			"valid_until": r.ValidUntil.String(), "photo_bytes": float64(1024),
 			"id_number_valid": true, "expired": c.Expired(d.AsOfTime()), "checked_on": at,
 		}
 		if r.CardType != "foreign_permanent" {

@@ -21,8 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/matcher/extract"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
@@ -407,26 +407,25 @@ func (lt *loadTest) newKiosk(ctx context.Context, station string, i int) (*simKi
 	return &simKiosk{c: c, cert: cb, serial: cert.Serial, devKey: dev}, nil
 }
 
-// cardOK keeps resident cards (18-character ID numbers) valid at t.
+// cardOK keeps resident cards that pass the identity rules at t.
 func cardOK(r *deck.Resident, t time.Time) bool {
-	if r.CardType != "resident" || !sam.ValidIDNumber(r.IDNumber) {
-		return false
-	}
-	today := t.Format(time.DateOnly)
-	return r.ValidFrom <= today && (r.ValidUntil == deck.LongTerm || today <= r.ValidUntil)
+	c, err := r.Card()
+	return err == nil && c.Type == identity.CardResident && c.Validate(t) == nil
 }
 
+// card is the resident's card as the kiosk sends it (text only).
 func card(r *deck.Resident) apiv1.Card {
-	until := r.ValidUntil
-	if until == deck.LongTerm {
-		until = "长期"
+	c, err := r.Card()
+	if err != nil {
+		// Load checked every card of the deck.
+		panic(err)
 	}
-	return apiv1.Card{IDNumber: r.IDNumber, Name: r.Name, BirthDate: r.BirthDate, Address: r.Address, ValidFrom: r.ValidFrom, ValidUntil: until}
+	c.Photo, c.Fingerprint = nil, nil
+	return *c
 }
 
 func residentRecord(r *deck.Resident) apiv1.Resident {
-	g := map[string]string{"1": "M", "2": "F"}[r.Gender]
-	return apiv1.Resident{IDNumber: r.IDNumber, Name: r.Name, Gender: g, BirthDate: r.BirthDate, Address: r.Address, GridCell: r.GridCell, Household: r.Household, Categories: r.Categories}
+	return apiv1.Resident{IDNumber: r.IDNumber, Name: r.Name, Gender: identity.Gender(r.Gender).Letter(), BirthDate: r.BirthDate.String(), Address: r.Address, GridCell: r.GridCell, Household: r.Household, Categories: r.Categories}
 }
 
 // extractAll renders and extracts enrolment captures (3 per finger) and

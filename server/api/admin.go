@@ -263,7 +263,7 @@ func residentFromWire(r apiv1.Resident) (store.Resident, error) {
 	}
 	out := store.Resident{IDNumber: string(idn), Name: r.Name, Gender: r.Gender, Address: r.Address, GridCell: r.GridCell, Household: r.Household, Categories: r.Categories, Status: store.ResidentStatus(r.Status), BirthDate: idn.Birth().Time()}
 	if out.Gender == "" {
-		out.Gender = store.ResidentGender(idn.Gender())
+		out.Gender = idn.Gender().Letter()
 	}
 	if r.BirthDate != "" {
 		if b, err := identity.ParseDate(r.BirthDate); err != nil || b != idn.Birth() {

@@ -215,7 +215,7 @@ func parseResidentRow(rec []string, get func([]string, string) string) (Resident
 	case "F", "f", "女", "2":
 		r.Gender = "F"
 	case "":
-		r.Gender = ResidentGender(id.Gender())
+		r.Gender = id.Gender().Letter()
 	default:
 		return r, "gender is not M/F, 男/女 or 1/2"
 	}

@@ -35,7 +35,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 )
 
@@ -302,7 +301,7 @@ type Resident struct {
 	ID         int64  // internal, used in audit targets instead of IDNumber
 	IDNumber   string // canonical (identity.CanonicalIDNumber); the store canonicalises
 	Name       string
-	Gender     string // "M" or "F" (see ResidentGender)
+	Gender     string // "M" or "F" (identity.Gender.Letter)
 	BirthDate  time.Time
 	Address    string
 	GridCell   string
@@ -311,18 +310,6 @@ type Resident struct {
 	Status     ResidentStatus
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
-}
-
-// ResidentGender returns the store's gender code of a GB/T 2261.1 gender:
-// "M" for male, "F" for female, "" for the others.
-func ResidentGender(g identity.Gender) string {
-	switch g {
-	case identity.GenderMale:
-		return "M"
-	case identity.GenderFemale:
-		return "F"
-	}
-	return ""
 }
 
 // ImportStats counts what ImportResidents did.
