@@ -6,9 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
-	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
 )
 
@@ -57,11 +56,11 @@ func IDFingerSeed(id string, finger int) (uint64, error) {
 	if finger < 1 || finger > 10 {
 		return 0, fmt.Errorf("veinsim: finger position %d outside 1..10", finger)
 	}
-	id = strings.ToUpper(id)
-	if !sam.ValidIDNumber(id) {
-		return 0, fmt.Errorf("%w: %s", ErrInvalidID, maskID(id))
+	n, err := identity.ParseIDNumber(id) // the canonical form: upper-case X
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s", ErrInvalidID, identity.MaskIDNumber(id))
 	}
-	h := sha256.Sum256([]byte("veinkiosk/veinsim/finger/v1\x00" + id + "\x00" + strconv.Itoa(finger)))
+	h := sha256.Sum256([]byte("veinkiosk/veinsim/finger/v1\x00" + string(n) + "\x00" + strconv.Itoa(finger)))
 	s := binary.BigEndian.Uint64(h[:8])
 	if s == 0 {
 		s = 1

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/simulators/fingerimg"
 )
 
@@ -325,7 +326,7 @@ func (d *Device) PlaceResident(idNumber string, finger int) error {
 	}
 	f := fingerimg.NewFinger(seed)
 	d.mu.Lock()
-	d.place(f, fmt.Sprintf("resident %s finger %d", maskID(idNumber), finger))
+	d.place(f, fmt.Sprintf("resident %s finger %d", identity.MaskIDNumber(idNumber), finger))
 	d.mu.Unlock()
 	return nil
 }
@@ -344,14 +345,6 @@ func placementSeed(session, n uint64) uint64 {
 	z = (z ^ z>>30) * 0xBF58476D1CE4E5B9
 	z = (z ^ z>>27) * 0x94D049BB133111EB
 	return z ^ z>>31
-}
-
-// maskID keeps an ID number out of status output and logs.
-func maskID(id string) string {
-	if len(id) <= 4 {
-		return "****"
-	}
-	return "****" + id[len(id)-4:]
 }
 
 // RemoveFinger takes the finger off the window.

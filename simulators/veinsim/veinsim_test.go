@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
 )
 
@@ -470,7 +470,8 @@ func TestAnyValidID(t *testing.T) {
 	if o, _ := r.FingerSeed(out, 3); o == a {
 		t.Fatal("fingers 2 and 3 are the same")
 	}
-	other, _ := sam.MakeIDNumber("150204", time.Date(1950, 3, 1, 0, 0, 0, 0, time.UTC), 123)
+	otherID, _ := identity.MakeIDNumber("150204", 19500301, 123)
+	other := string(otherID)
 	if o, err := r.FingerSeed(other, 2); err != nil || o == a {
 		t.Fatalf("another ID: %d %v", o, err)
 	}
