@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/identity"
+	"github.com/qingshan-gov/veinkiosk/server/residentimport"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -32,7 +33,7 @@ func testResidentCSV(t *testing.T, newDB NewDatabase) {
 		fmt.Fprintf(&sb, "%s,居民%d,,,幸福路%d号,G%03d,H%d,%s\n", id, i, i, i%478, i/3, cat)
 	}
 	sb.WriteString("bad,row,,,x,y,z,\n")
-	st, rep, err := store.ImportResidentsCSV(c, s, admin, strings.NewReader(sb.String()), store.ResidentCSVOptions{})
+	st, rep, err := residentimport.Import(c, s, admin, strings.NewReader(sb.String()), residentimport.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func testResidentCSV(t *testing.T, newDB NewDatabase) {
 		t.Errorf("dibao residents: %d, %v", len(dibao), err)
 	}
 	again := strings.Replace(sb.String(), "幸福路7号", "幸福路7号之一", 1)
-	st, _, err = store.ImportResidentsCSV(c, s, admin, strings.NewReader(again), store.ResidentCSVOptions{})
+	st, _, err = residentimport.Import(c, s, admin, strings.NewReader(again), residentimport.Options{})
 	if err != nil || st.Updated != 1 || st.Unchanged != n-1 || st.Inserted != 0 {
 		t.Errorf("re-import: %+v, %v", st, err)
 	}

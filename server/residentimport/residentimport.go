@@ -1,4 +1,26 @@
-package store
+// Package residentimport reads the population database's resident CSV
+// export and imports it into a store (server/store holds the types and the
+// Store interface; this package only uses them). The identity rules (ID
+// number, gender, birth date) come from package identity.
+//
+// The population database exports one resident per row, with a header row
+// naming the columns (any order, extra columns ignored):
+//
+//	id_number,name,gender,birth_date,address,grid_cell,household,categories[,status]
+//
+//   - id_number: 18 characters with a valid GB 11643 check character, in
+//     any form that canonicalises to one (identity.CanonicalIDNumber);
+//   - gender: M/F, 男/女 or 1/2 (GB/T 2261.1); empty takes it from the ID number;
+//   - birth_date: 2006-01-02, 2006/01/02 or 20060102; empty takes it from the
+//     ID number; a date that contradicts the ID number rejects the row;
+//   - categories: codes separated by ';', '|' or '、' — dibao, elderly,
+//     disabled, or their Chinese names 低保, 老年/高龄, 残疾;
+//   - status: active (default) or suspended.
+//
+// Files in UTF-8 (with or without BOM) or GBK/GB18030 are read. Rows that fail
+// are skipped and reported by line number only (never their content, which
+// is personal data); the rest are imported.
+package residentimport
 
 import (
 	"bufio"
@@ -16,29 +38,11 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
-// Resident CSV import.
-//
-// The population database exports one resident per row, with a header row
-// naming the columns (any order, extra columns ignored):
-//
-//	id_number,name,gender,birth_date,address,grid_cell,household,categories[,status]
-//
-//   - id_number: 18 characters with a valid GB 11643 check character;
-//   - gender: M/F, 男/女 or 1/2 (GB/T 2261.1); empty takes it from the ID number;
-//   - birth_date: 2006-01-02, 2006/01/02 or 20060102; empty takes it from the
-//     ID number; a date that contradicts the ID number rejects the row;
-//   - categories: codes separated by ';', '|' or '、' — dibao, elderly,
-//     disabled, or their Chinese names 低保, 老年/高龄, 残疾;
-//   - status: active (default) or suspended.
-//
-// Files in UTF-8 (with or without BOM) or GBK/GB18030 are read. Rows that fail
-// are skipped and reported by line number only (never their content, which
-// is personal data); the rest are imported.
-
-// ResidentCSVOptions tune ReadResidentsCSV.
-type ResidentCSVOptions struct {
+// Options tune Read.
+type Options struct {
 	// Encoding is "utf-8", "gb18030" (also reads GBK) or "" to detect: a
 	// file that is not valid UTF-8 is read as GB18030.
 	Encoding string
@@ -49,35 +53,35 @@ type ResidentCSVOptions struct {
 	MaxRejects int
 }
 
-// CSVReject is a row that was not imported.
-type CSVReject struct {
+// Reject is a row that was not imported.
+type Reject struct {
 	Line   int
 	Reason string // never contains the row's content
 }
 
-// CSVReport summarises a CSV read.
-type CSVReport struct {
+// Report summarises a CSV read.
+type Report struct {
 	Rows     int // data rows read
 	Accepted int
-	Rejects  []CSVReject
+	Rejects  []Reject
 }
 
 // ErrCSV is returned for a file that cannot be imported at all (no header,
 // missing columns, too many bad rows).
-var ErrCSV = errors.New("store: resident CSV")
+var ErrCSV = errors.New("residentimport: resident CSV")
 
 var categoryAliases = map[string]string{
-	"dibao": CategoryDibao, "低保": CategoryDibao, "低保户": CategoryDibao,
-	"elderly": CategoryElderly, "老年": CategoryElderly, "老年人": CategoryElderly, "高龄": CategoryElderly,
-	"disabled": CategoryDisabled, "残疾": CategoryDisabled, "残疾人": CategoryDisabled,
+	"dibao": store.CategoryDibao, "低保": store.CategoryDibao, "低保户": store.CategoryDibao,
+	"elderly": store.CategoryElderly, "老年": store.CategoryElderly, "老年人": store.CategoryElderly, "高龄": store.CategoryElderly,
+	"disabled": store.CategoryDisabled, "残疾": store.CategoryDisabled, "残疾人": store.CategoryDisabled,
 }
 
 var requiredColumns = []string{"id_number", "name", "address", "grid_cell", "household"}
 
-// ReadResidentsCSV parses a population-database export and calls fn with
+// Read parses a population-database export and calls fn with
 // batches of valid residents.
-func ReadResidentsCSV(r io.Reader, opts ResidentCSVOptions, fn func([]Resident) error) (CSVReport, error) {
-	var rep CSVReport
+func Read(r io.Reader, opts Options, fn func([]store.Resident) error) (Report, error) {
+	var rep Report
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 1000
 	}
@@ -122,7 +126,7 @@ func ReadResidentsCSV(r io.Reader, opts ResidentCSVOptions, fn func([]Resident) 
 		}
 		return strings.TrimSpace(rec[i])
 	}
-	batch := make([]Resident, 0, opts.BatchSize)
+	batch := make([]store.Resident, 0, opts.BatchSize)
 	seen := map[string]int{}
 	for {
 		rec, err := cr.Read()
@@ -133,7 +137,7 @@ func ReadResidentsCSV(r io.Reader, opts ResidentCSVOptions, fn func([]Resident) 
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				rep.Rows++
-				rep.Rejects = append(rep.Rejects, CSVReject{Line: pe.StartLine, Reason: "malformed CSV: " + pe.Err.Error()})
+				rep.Rejects = append(rep.Rejects, Reject{Line: pe.StartLine, Reason: "malformed CSV: " + pe.Err.Error()})
 				if len(rep.Rejects) > opts.MaxRejects {
 					return rep, fmt.Errorf("%w: more than %d bad rows", ErrCSV, opts.MaxRejects)
 				}
@@ -152,7 +156,7 @@ func ReadResidentsCSV(r io.Reader, opts ResidentCSVOptions, fn func([]Resident) 
 			}
 		}
 		if reason != "" {
-			rep.Rejects = append(rep.Rejects, CSVReject{Line: line, Reason: reason})
+			rep.Rejects = append(rep.Rejects, Reject{Line: line, Reason: reason})
 			if len(rep.Rejects) > opts.MaxRejects {
 				return rep, fmt.Errorf("%w: more than %d bad rows", ErrCSV, opts.MaxRejects)
 			}
@@ -164,7 +168,7 @@ func ReadResidentsCSV(r io.Reader, opts ResidentCSVOptions, fn func([]Resident) 
 			if err := fn(batch); err != nil {
 				return rep, err
 			}
-			batch = make([]Resident, 0, opts.BatchSize)
+			batch = make([]store.Resident, 0, opts.BatchSize)
 		}
 	}
 	if len(batch) > 0 {
@@ -186,8 +190,8 @@ func trimPartialRune(b []byte) []byte {
 	return b
 }
 
-func parseResidentRow(rec []string, get func([]string, string) string) (Resident, string) {
-	r := Resident{
+func parseResidentRow(rec []string, get func([]string, string) string) (store.Resident, string) {
+	r := store.Resident{
 		IDNumber:  identity.CanonicalIDNumber(get(rec, "id_number")),
 		Name:      get(rec, "name"),
 		Address:   get(rec, "address"),
@@ -247,21 +251,21 @@ func parseResidentRow(rec []string, get func([]string, string) string) (Resident
 	}
 	switch st := strings.ToLower(get(rec, "status")); st {
 	case "", "active", "正常":
-		r.Status = ResidentActive
+		r.Status = store.ResidentActive
 	case "suspended", "暂停":
-		r.Status = ResidentSuspended
+		r.Status = store.ResidentSuspended
 	default:
 		return r, "status is not active or suspended"
 	}
 	return r, ""
 }
 
-// ImportResidentsCSV reads a population-database export and imports it in
+// Import reads a population-database export and imports it in
 // batches through s.ImportResidents (one transaction and one audit event per
 // batch). It returns the totals of the batches and the CSV report.
-func ImportResidentsCSV(ctx context.Context, s Store, actor audit.Actor, r io.Reader, opts ResidentCSVOptions) (ImportStats, CSVReport, error) {
-	var total ImportStats
-	rep, err := ReadResidentsCSV(r, opts, func(batch []Resident) error {
+func Import(ctx context.Context, s store.Store, actor audit.Actor, r io.Reader, opts Options) (store.ImportStats, Report, error) {
+	var total store.ImportStats
+	rep, err := Read(r, opts, func(batch []store.Resident) error {
 		st, err := s.ImportResidents(ctx, actor, batch)
 		if err != nil {
 			return err

@@ -1,4 +1,4 @@
-package store
+package residentimport
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/qingshan-gov/veinkiosk/identity"
+	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
 func mkID(t testing.TB, birth string, seq int) string {
@@ -24,17 +25,17 @@ func mkID(t testing.TB, birth string, seq int) string {
 	return string(id)
 }
 
-func readAll(t *testing.T, data []byte, opts ResidentCSVOptions) ([]Resident, CSVReport, error) {
+func readAll(t *testing.T, data []byte, opts Options) ([]store.Resident, Report, error) {
 	t.Helper()
-	var out []Resident
-	rep, err := ReadResidentsCSV(bytes.NewReader(data), opts, func(b []Resident) error {
+	var out []store.Resident
+	rep, err := Read(bytes.NewReader(data), opts, func(b []store.Resident) error {
 		out = append(out, b...)
 		return nil
 	})
 	return out, rep, err
 }
 
-func TestReadResidentsCSV(t *testing.T) {
+func TestRead(t *testing.T) {
 	a := mkID(t, "19490101", 21)  // odd: M
 	b := mkID(t, "19551231", 22)  // even: F
 	c := mkID(t, "20010615", 101) // M
@@ -51,7 +52,7 @@ func TestReadResidentsCSV(t *testing.T) {
 		"性别," + mkID(t, "19600101", 7) + ",X,,x,G1,H,,,\n" +
 		"重复," + a + ",M,,x,G1,H,,,\n" +
 		"状态," + mkID(t, "19600101", 9) + ",M,,x,G1,H,,gone,\n"
-	rs, rep, err := readAll(t, []byte(csvText), ResidentCSVOptions{BatchSize: 2})
+	rs, rep, err := readAll(t, []byte(csvText), Options{BatchSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,10 +74,10 @@ func TestReadResidentsCSV(t *testing.T) {
 		t.Fatalf("%d residents", len(rs))
 	}
 	if rs[0].IDNumber != a || rs[0].Name != "张三" || rs[0].Gender != "M" || !rs[0].BirthDate.Equal(time.Date(1949, 1, 1, 0, 0, 0, 0, time.UTC)) ||
-		!slices.Equal(rs[0].Categories, []string{CategoryDibao, CategoryElderly}) || rs[0].Status != ResidentActive || rs[0].GridCell != "G001" {
+		!slices.Equal(rs[0].Categories, []string{store.CategoryDibao, store.CategoryElderly}) || rs[0].Status != store.ResidentActive || rs[0].GridCell != "G001" {
 		t.Errorf("row 1 = %+v", rs[0])
 	}
-	if rs[1].IDNumber != strings.ToUpper(b) || rs[1].Gender != "F" || rs[1].Address != "幸福路2号, 3单元" || rs[1].Status != ResidentSuspended ||
+	if rs[1].IDNumber != strings.ToUpper(b) || rs[1].Gender != "F" || rs[1].Address != "幸福路2号, 3单元" || rs[1].Status != store.ResidentSuspended ||
 		!rs[1].BirthDate.Equal(time.Date(1955, 12, 31, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("row 2 = %+v", rs[1])
 	}
@@ -85,7 +86,7 @@ func TestReadResidentsCSV(t *testing.T) {
 	}
 }
 
-func TestReadResidentsCSVGBK(t *testing.T) {
+func TestReadGBK(t *testing.T) {
 	a := mkID(t, "19490101", 21)
 	text := "id_number,name,gender,birth_date,address,grid_cell,household,categories\n" + a + ",张三,男,,青山区幸福路1号,G001,H1,低保\n"
 	gbk, err := simplifiedchinese.GBK.NewEncoder().Bytes([]byte(text))
@@ -93,22 +94,22 @@ func TestReadResidentsCSVGBK(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, enc := range []string{"", "gbk"} {
-		rs, rep, err := readAll(t, gbk, ResidentCSVOptions{Encoding: enc})
-		if err != nil || len(rs) != 1 || rs[0].Name != "张三" || rs[0].Address != "青山区幸福路1号" || rs[0].Categories[0] != CategoryDibao {
+		rs, rep, err := readAll(t, gbk, Options{Encoding: enc})
+		if err != nil || len(rs) != 1 || rs[0].Name != "张三" || rs[0].Address != "青山区幸福路1号" || rs[0].Categories[0] != store.CategoryDibao {
 			t.Errorf("encoding %q: %+v %+v %v", enc, rs, rep, err)
 		}
 	}
-	if _, _, err := readAll(t, gbk, ResidentCSVOptions{Encoding: "latin-9"}); !errors.Is(err, ErrCSV) {
+	if _, _, err := readAll(t, gbk, Options{Encoding: "latin-9"}); !errors.Is(err, ErrCSV) {
 		t.Errorf("unknown encoding: %v", err)
 	}
 }
 
-func TestReadResidentsCSVErrors(t *testing.T) {
+func TestReadErrors(t *testing.T) {
 	for _, tc := range []struct{ name, text string }{
 		{"empty", ""},
 		{"missing column", "id_number,name,address,grid_cell\n"},
 	} {
-		if _, _, err := readAll(t, []byte(tc.text), ResidentCSVOptions{}); !errors.Is(err, ErrCSV) {
+		if _, _, err := readAll(t, []byte(tc.text), Options{}); !errors.Is(err, ErrCSV) {
 			t.Errorf("%s: %v, want ErrCSV", tc.name, err)
 		}
 	}
@@ -117,23 +118,23 @@ func TestReadResidentsCSVErrors(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		sb.WriteString("bad,x,x,x,x\n")
 	}
-	if _, rep, err := readAll(t, []byte(sb.String()), ResidentCSVOptions{MaxRejects: 10}); !errors.Is(err, ErrCSV) || len(rep.Rejects) != 11 {
+	if _, rep, err := readAll(t, []byte(sb.String()), Options{MaxRejects: 10}); !errors.Is(err, ErrCSV) || len(rep.Rejects) != 11 {
 		t.Errorf("too many rejects: %v, %d", err, len(rep.Rejects))
 	}
 	// A malformed quote is one bad row; reading goes on.
 	a := mkID(t, "19490101", 21)
 	text := "id_number,name,address,grid_cell,household\n" + "x,\"bad\"quote,a,b,c\n" + a + ",张三,a,b,c\n"
-	rs, rep, err := readAll(t, []byte(text), ResidentCSVOptions{})
+	rs, rep, err := readAll(t, []byte(text), Options{})
 	if err != nil || len(rs) != 1 || len(rep.Rejects) != 1 || rep.Rejects[0].Line != 2 {
 		t.Errorf("malformed quote: %+v %+v %v", rs, rep, err)
 	}
 	stop := errors.New("stop")
-	if _, err := ReadResidentsCSV(strings.NewReader(text), ResidentCSVOptions{}, func([]Resident) error { return stop }); !errors.Is(err, stop) {
+	if _, err := Read(strings.NewReader(text), Options{}, func([]store.Resident) error { return stop }); !errors.Is(err, stop) {
 		t.Errorf("callback error: %v", err)
 	}
 }
 
-func FuzzReadResidentsCSV(f *testing.F) {
+func FuzzRead(f *testing.F) {
 	a := mkID(f, "19490101", 21)
 	f.Add([]byte("id_number,name,gender,birth_date,address,grid_cell,household,categories\n" + a + ",张三,男,1949-01-01,x,G,H,低保;高龄\n"))
 	f.Add([]byte("id_number,name,address,grid_cell,household\n\"" + a + "\",\"a\"\"b\",x,y,z\n"))
@@ -141,7 +142,7 @@ func FuzzReadResidentsCSV(f *testing.F) {
 	f.Add([]byte{0xd5, 0xc5, 0xc8, 0xfd, ',', '\n'})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		n := 0
-		rep, err := ReadResidentsCSV(bytes.NewReader(data), ResidentCSVOptions{BatchSize: 3}, func(b []Resident) error {
+		rep, err := Read(bytes.NewReader(data), Options{BatchSize: 3}, func(b []store.Resident) error {
 			for _, r := range b {
 				if !identity.ValidIDNumber(r.IDNumber) || r.Name == "" || (r.Gender != "M" && r.Gender != "F") || r.BirthDate.IsZero() {
 					t.Fatalf("invalid resident accepted: %+v", r)
