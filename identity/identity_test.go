@@ -140,10 +140,13 @@ func TestMaskIDNumber(t *testing.T) {
 
 func TestIDNumberPrintsMasked(t *testing.T) {
 	n, _ := ParseIDNumber("150204199003071235")
-	for _, s := range []string{fmt.Sprint(n), fmt.Sprintf("%v", n), fmt.Sprintf("%s", n), n.String()} {
+	for _, s := range []string{fmt.Sprint(n), fmt.Sprintf("%v", n), fmt.Sprintf("id %s", n)[3:], n.String()} {
 		if s != "150204********1235" {
 			t.Errorf("printed %q", s)
 		}
+	}
+	if err := fmt.Errorf("resident %v", n); strings.Contains(err.Error(), "19900307") {
+		t.Errorf("error %q carries the number", err)
 	}
 	c := &Card{IDNumber: " 11010519491231002x"}
 	if c.Masked() != "110105********002X" {
