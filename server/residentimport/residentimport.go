@@ -6,16 +6,16 @@
 // The population database exports one resident per row, with a header row
 // naming the columns (any order, extra columns ignored):
 //
-//	id_number,name,gender,birth_date,address,grid_cell,household,categories[,status]
+//		id_number,name,gender,birth_date,address,grid_cell,household,categories[,status]
 //
-//   - id_number: 18 characters with a valid GB 11643 check character, in
-//     any form that canonicalises to one (identity.CanonicalIDNumber);
-//   - gender: M/F, 男/女 or 1/2 (GB/T 2261.1); empty takes it from the ID number;
-//   - birth_date: 2006-01-02, 2006/01/02 or 20060102; empty takes it from the
-//     ID number; a date that contradicts the ID number rejects the row;
-//   - categories: codes separated by ';', '|' or '、' — dibao, elderly,
-//     disabled, or their Chinese names 低保, 老年/高龄, 残疾;
-//   - status: active (default) or suspended.
+//	  - id_number: 18 characters with a valid GB 11643 check character, in
+//	    any form that canonicalises to one (identity.CanonicalIDNumber);
+//	  - gender: M/F, 男/女 or 1/2 (GB/T 2261.1); empty takes it from the ID number;
+//	  - birth_date: 2006-01-02, 2006/01/02 or 20060102; empty takes it from the
+//	    ID number; a date that contradicts the ID number rejects the row;
+//	  - categories: codes separated by ';', '|' or '、' — dibao, elderly,
+//	    disabled, or their Chinese names 低保, 老年/高龄, 残疾;
+//	  - status: active (default) or suspended.
 //
 // Files in UTF-8 (with or without BOM) or GBK/GB18030 are read. Rows that fail
 // are skipped and reported by line number only (never their content, which
