@@ -190,6 +190,14 @@ func TestGenderNationText(t *testing.T) {
 	if GenderMale.Letter() != "M" || GenderFemale.Letter() != "F" || GenderUnspecified.Letter() != "" || GenderUnknown.Letter() != "" {
 		t.Error("Letter")
 	}
+	for _, g := range []Gender{GenderMale, GenderFemale} {
+		if GenderOfLetter(g.Letter()) != g {
+			t.Errorf("GenderOfLetter(%q)", g.Letter())
+		}
+	}
+	if GenderOfLetter("X") != "" || GenderOfLetter("") != "" {
+		t.Error("GenderOfLetter of a non-letter")
+	}
 	if b, _ := Gender("5").MarshalText(); string(b) != "5" {
 		t.Errorf("unknown gender code marshals to %q", b)
 	}

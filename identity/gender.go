@@ -101,3 +101,15 @@ func (g Gender) Letter() string {
 	}
 	return ""
 }
+
+// GenderOfLetter returns the gender of a Letter ("M" or "F"), or "" for
+// anything else.
+func GenderOfLetter(l string) Gender {
+	switch l {
+	case "M":
+		return GenderMale
+	case "F":
+		return GenderFemale
+	}
+	return ""
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -154,7 +155,7 @@ func prefill(svc apiv1.Service, r store.Resident) map[string]string {
 		case preIDNumber:
 			v = r.IDNumber
 		case preGender:
-			v = map[string]string{"M": "男", "F": "女"}[r.Gender]
+			v = identity.GenderOfLetter(r.Gender).Name()
 		case preBirthDate:
 			if !r.BirthDate.IsZero() {
 				v = r.BirthDate.Format(time.DateOnly)
@@ -247,7 +248,7 @@ func validateForm(svc apiv1.Service, r store.Resident, in map[string]string, now
 			bad[k] = "未知字段 (unknown field)"
 		}
 	}
-	if svc.Code == "elderly_card" && !r.BirthDate.IsZero() && r.BirthDate.AddDate(60, 0, 0).After(now) {
+	if svc.Code == "elderly_card" && !r.BirthDate.IsZero() && identity.DateOf(r.BirthDate).AgeOn(identity.ChinaDate(now)) < 60 {
 		bad["birth_date"] = "年满60周岁方可办理 (the resident must be 60 or older)"
 	}
 	if len(bad) > 0 {
