@@ -74,3 +74,19 @@ func FuzzCardJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCanonical checks that both canonical forms are idempotent: a stored
+// canonical value canonicalises to itself at lookup.
+func FuzzCanonical(f *testing.F) {
+	for _, s := range []string{" 11010519491231002x", "１１０１０５１９４９１２３１００２ｘ", "ＵＳＥＲ\t", "\u3000Clerk", "ｶﾀｶﾅ", "\u212a", "ß", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if c := CanonicalIDNumber(s); CanonicalIDNumber(c) != c {
+			t.Fatalf("CanonicalIDNumber(%q) = %q, again %q", s, c, CanonicalIDNumber(c))
+		}
+		if c := CanonicalUsername(s); CanonicalUsername(c) != c {
+			t.Fatalf("CanonicalUsername(%q) = %q, again %q", s, c, CanonicalUsername(c))
+		}
+	})
+}

@@ -104,6 +104,14 @@ func TestParseIDNumber(t *testing.T) {
 	}
 }
 
+func TestZeroIDNumber(t *testing.T) {
+	for _, n := range []IDNumber{"", "123", IDNumber("ABCDEFGHIJKLMNOPQR")} {
+		if n.Region() != "" || n.Birth() != 0 || n.Sequence() != 0 || n.Gender() != "" || n.Foreign() || n.HMT() {
+			t.Errorf("%q has parts", string(n))
+		}
+	}
+}
+
 func TestMakeIDNumber(t *testing.T) {
 	id, err := MakeIDNumber("150204", d(2001, 12, 31), 42)
 	if err != nil || id[:17] != "15020420011231042" || !ValidIDNumber(string(id)) || id.Gender() != GenderFemale {

@@ -97,24 +97,43 @@ func MakeIDNumber(region string, birth Date, sequence int) (IDNumber, error) {
 	return IDNumber(first + string(c)), nil
 }
 
+// The methods below read the parts of a valid number; on any other value
+// (the zero IDNumber, a converted string) they return zero values.
+func (n IDNumber) ok() bool { return len(n) == 18 && isDigits(string(n[:17])) }
+
 // Region is the first six digits: the GB/T 2260 division code of the
 // resident (150204 for 青山区, 810000 for a Hong Kong permit), or for a
 // 2023 foreign permanent resident card "9" + province + nationality.
-func (n IDNumber) Region() string { return string(n[:6]) }
+func (n IDNumber) Region() string {
+	if !n.ok() {
+		return ""
+	}
+	return string(n[:6])
+}
 
 // Birth returns the birth date the number encodes.
 func (n IDNumber) Birth() Date {
+	if !n.ok() {
+		return 0
+	}
 	d, _ := ParseCompactDate(string(n[6:14]))
 	return d
 }
 
 // Sequence returns the three-digit sequence: odd for men, even for women.
 func (n IDNumber) Sequence() int {
+	if !n.ok() {
+		return 0
+	}
 	return int(n[14]-'0')*100 + int(n[15]-'0')*10 + int(n[16]-'0')
 }
 
-// Gender returns the gender that the sequence's parity encodes.
+// Gender returns the gender that the sequence's parity encodes ("" for
+// an invalid value).
 func (n IDNumber) Gender() Gender {
+	if !n.ok() {
+		return ""
+	}
 	if n.Sequence()%2 == 1 {
 		return GenderMale
 	}
@@ -123,7 +142,7 @@ func (n IDNumber) Gender() Gender {
 
 // Foreign reports a number of a 2023 foreign permanent resident card (it
 // starts with 9).
-func (n IDNumber) Foreign() bool { return n[0] == '9' }
+func (n IDNumber) Foreign() bool { return n.ok() && n[0] == '9' }
 
 // HMT reports a number of a Hong Kong, Macao or Taiwan residence permit
 // (region 810000, 820000 or 830000).
