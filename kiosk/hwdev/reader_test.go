@@ -1,4 +1,4 @@
-package kiosk
+package hwdev
 
 import (
 	"context"
