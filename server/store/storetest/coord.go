@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -289,6 +290,9 @@ func testIDLocks(t *testing.T, newDB NewDatabase) {
 		{a, c0.Add(26 * time.Hour), 0},
 		{b, c0.Add(time.Hour), 1},
 		{idNumber(3), c0, 0},
+		// Locks count per identity: every form of the number is one.
+		{" " + strings.ToLower(a) + "\t", c0, 3},
+		{string([]rune{0xFF11}) + a[1:], c0, 3}, // a full-width first digit
 	} {
 		if n, err := s.CountIDLocks(c, tc.id, tc.now); err != nil || n != tc.want {
 			t.Errorf("CountIDLocks(%s, +%v) = %d, %v; want %d", tc.id, tc.now.Sub(c0), n, err, tc.want)

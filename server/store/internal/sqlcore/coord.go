@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -165,6 +166,7 @@ func (s *Store) UseRequestNonce(ctx context.Context, kioskID, nonce string, expi
 
 // RecordIDLock implements store.Coordination.
 func (s *Store) RecordIDLock(ctx context.Context, idNumber string, at, expiresAt time.Time) error {
+	idNumber = identity.CanonicalIDNumber(idNumber)
 	if idNumber == "" {
 		return invalid("id number is required")
 	}
@@ -184,7 +186,7 @@ func (s *Store) CountIDLocks(ctx context.Context, idNumber string, now time.Time
 		return 0, err
 	}
 	var n int
-	err = q.QueryRow(ctx, `SELECT count(*) FROM id_locks WHERE id_number = $1 AND expires_at > $2`, idNumber, s.t(s.at(now))).Scan(&n)
+	err = q.QueryRow(ctx, `SELECT count(*) FROM id_locks WHERE id_number = $1 AND expires_at > $2`, identity.CanonicalIDNumber(idNumber), s.t(s.at(now))).Scan(&n)
 	return n, err
 }
 
@@ -198,7 +200,7 @@ func (s *Store) RememberSpentToken(ctx context.Context, t store.SpentToken) erro
 		return err
 	}
 	_, err = q.Exec(ctx, `INSERT INTO spent_tokens (token_hash, id_number, kiosk_id, expires_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (token_hash) DO NOTHING`, hash32(t.Token), t.IDNumber, t.KioskID, s.t(t.ExpiresAt))
+		ON CONFLICT (token_hash) DO NOTHING`, hash32(t.Token), identity.CanonicalIDNumber(t.IDNumber), t.KioskID, s.t(t.ExpiresAt))
 	return err
 }
 
@@ -230,7 +232,7 @@ func (s *Store) PutPendingIdentification(ctx context.Context, p store.PendingIde
 		return err
 	}
 	_, err = q.Exec(ctx, `INSERT INTO pending_identifications (id_hash, id_number, kiosk_id, staff_id, score, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		hash32(p.ID), p.IDNumber, p.KioskID, p.StaffID, p.Score, s.t(p.ExpiresAt))
+		hash32(p.ID), identity.CanonicalIDNumber(p.IDNumber), p.KioskID, p.StaffID, p.Score, s.t(p.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("storing pending identification: %w", err)
 	}
