@@ -1,6 +1,7 @@
 // Package sam is the wire codec of resident ID-card readers with a SAM
 // (secure access module), shared by the driver (devices/idcard) and the
-// reader simulator (simulators/idcardsim). It imports nothing of this module.
+// reader simulator (simulators/idcardsim). Of this module it imports only
+// the identity domain (package identity), whose Card it decodes and encodes.
 //
 // A command frame (host to reader) and a response frame (reader to host) are
 //
@@ -10,10 +11,10 @@
 // LEN is big-endian and counts every byte after itself, CHK included; CHK is
 // the XOR of the LEN bytes and the body. The package also decodes and encodes
 // the 256-byte card text block of the three card types (resident ID card,
-// foreign permanent resident card, Hong Kong/Macao/Taiwan residence permit),
-// maps the GB 3304 nation and GB/T 2261.1 gender codes, and validates ID
-// numbers (GB 11643 check digit) and validity periods. See
-// docs/idcard-protocol.md.
+// foreign permanent resident card, Hong Kong/Macao/Taiwan residence permit)
+// into an identity.Card and back. The identity rules (GB 11643 ID numbers,
+// GB 3304 nations, GB/T 2261.1 genders, validity periods) are package
+// identity's, not this package's. See docs/idcard-protocol.md.
 package sam
 
 import (
