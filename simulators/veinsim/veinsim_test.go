@@ -186,7 +186,7 @@ func TestControlHTTP(t *testing.T) {
 		{"POST", "/finger", js, `{"again":true}`, 400, "no finger to place again"},
 		{"POST", "/finger", js, `{"resident":"` + id + `","finger":3}`, 200, `finger 3`},
 		{"POST", "/finger", js, `{"resident":"110101190001010000"}`, 400, "not a valid ID number"},
-		{"POST", "/finger", js, `{"resident":"110101190001010006"}`, 200, `"finger":"resident ****0006 finger 2"`},
+		{"POST", "/finger", js, `{"resident":"110101190001010006"}`, 200, `"finger":"resident 110101********0006 finger 2"`},
 		{"POST", "/finger", js, `{"resident":"` + id + `","finger":11}`, 400, "outside 1..10"},
 		{"POST", "/finger", js, `{"seed":9,"resident":"x"}`, 400, "not both"},
 		{"POST", "/finger", js, `{"seed":9}`, 200, `"finger":"seed 9"`},
