@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/qingshan-gov/veinkiosk/devices/idcard/sam"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/simulators/veinsim"
 )
 
@@ -195,9 +195,9 @@ func (c *veinConfig) device() (*veinsim.Device, error) {
 			return nil, errors.New("--resident first: the deck has no residents")
 		}
 		id = deck.Residents[0].IDNumber
-		c.placed = fmt.Sprintf("finger %d of the deck's first resident (%s) on the window", c.finger, sam.MaskIDNumber(id))
+		c.placed = fmt.Sprintf("finger %d of the deck's first resident (%s) on the window", c.finger, identity.MaskIDNumber(id))
 	default:
-		c.placed = fmt.Sprintf("finger %d of resident %s on the window", c.finger, sam.MaskIDNumber(id))
+		c.placed = fmt.Sprintf("finger %d of resident %s on the window", c.finger, identity.MaskIDNumber(id))
 	}
 	if id != "" {
 		if err := dev.PlaceResident(id, c.finger); err != nil {
