@@ -120,7 +120,7 @@ func (s *Server) handleAddMaker(c *fiber.Ctx) error {
 	now := s.now()
 	created, err := s.makers.Add(req.ID, req.Name, ed25519.PublicKey(req.PublicKey), now)
 	if errors.Is(err, errMakerKeyChange) {
-		return errf(http.StatusConflict, apiv1.CodeConflict, "%v", err)
+		return errf(apiv1.CodeConflict, "%v", err)
 	} else if err != nil {
 		return badRequest("%v", err)
 	}
@@ -205,7 +205,7 @@ func (s *Server) handleCreateStaff(c *fiber.Ctx) error {
 		Username: req.Username, DisplayName: req.DisplayName, Role: role, Department: req.Department, StationID: req.Station, PasswordHash: hash,
 	})
 	if errors.Is(err, store.ErrAlreadyExists) {
-		return errf(http.StatusConflict, apiv1.CodeConflict, "username %q is taken", req.Username)
+		return errf(apiv1.CodeConflict, "username %q is taken", req.Username)
 	} else if err != nil {
 		return storeErr(err, "staff")
 	}
@@ -387,7 +387,7 @@ func (s *Server) handleBulkEnrol(c *fiber.Ctx) error {
 			for j, raw := range f.Templates {
 				t, err := matcher.ParseTemplate(raw)
 				if err != nil {
-					return errf(http.StatusUnprocessableEntity, apiv1.CodeTemplateInvalid, "items[%d] %s[%d]: %v", i, f.Finger, j, err)
+					return errf(apiv1.CodeTemplateInvalid, "items[%d] %s[%d]: %v", i, f.Finger, j, err)
 				}
 				ts = append(ts, t)
 			}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"net/http"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,7 +33,7 @@ func (s *Server) thresholds(model string, t *matcher.Template) (calib.Thresholds
 		th, err = reg.For(model, t.ParamsHash)
 	}
 	if errors.Is(err, calib.ErrUncalibrated) || errors.Is(err, calib.ErrPipeline) {
-		return th, errf(http.StatusUnprocessableEntity, apiv1.CodeUncalibrated, "no score calibration for this capture: %v", err)
+		return th, errf(apiv1.CodeUncalibrated, "no score calibration for this capture: %v", err)
 	}
 	return th, err
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"net/http"
 	"sync"
 
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
@@ -42,41 +41,41 @@ const maxImagePixels = 2 << 20
 func (s *Server) parseCapture(c apiv1.Capture) (*checkedCapture, *wire.DeviceCertificate, *wire.Attestation, error) {
 	pos := c.Finger.Position()
 	if pos == 0 {
-		return nil, nil, nil, errf(http.StatusUnprocessableEntity, apiv1.CodeFingerInvalid, "finger %q is not one of the ten finger names", c.Finger)
+		return nil, nil, nil, errf(apiv1.CodeFingerInvalid, "finger %q is not one of the ten finger names", c.Finger)
 	}
 	if len(c.Template) == 0 {
-		return nil, nil, nil, errf(http.StatusUnprocessableEntity, apiv1.CodeTemplateInvalid, "template missing")
+		return nil, nil, nil, errf(apiv1.CodeTemplateInvalid, "template missing")
 	}
 	t, err := matcher.ParseTemplate(c.Template)
 	if err != nil {
-		return nil, nil, nil, errf(http.StatusUnprocessableEntity, apiv1.CodeTemplateInvalid, "template: %v", err)
+		return nil, nil, nil, errf(apiv1.CodeTemplateInvalid, "template: %v", err)
 	}
 	if t.Finger != 0 && int(t.Finger) != pos {
-		return nil, nil, nil, errf(http.StatusUnprocessableEntity, apiv1.CodeFingerInvalid, "the template is of finger %d, the request says %s", t.Finger, c.Finger)
+		return nil, nil, nil, errf(apiv1.CodeFingerInvalid, "the template is of finger %d, the request says %s", t.Finger, c.Finger)
 	}
 	if int(t.Quality) < s.cfg.MinQuality {
-		return nil, nil, nil, errf(http.StatusUnprocessableEntity, apiv1.CodeQualityTooLow, "capture quality %d below the gate %d; capture again", t.Quality, s.cfg.MinQuality)
+		return nil, nil, nil, errf(apiv1.CodeQualityTooLow, "capture quality %d below the gate %d; capture again", t.Quality, s.cfg.MinQuality)
 	}
 	var cert wire.DeviceCertificate
 	if err := cert.UnmarshalBinary(c.Certificate); err != nil {
-		return nil, nil, nil, errf(http.StatusUnauthorized, apiv1.CodeDeviceCertInvalid, "device certificate: %v", err)
+		return nil, nil, nil, errf(apiv1.CodeDeviceCertInvalid, "device certificate: %v", err)
 	}
 	makerKey, ok := s.makers.Key(cert.MakerID)
 	if !ok {
-		return nil, nil, nil, errf(http.StatusUnauthorized, apiv1.CodeMakerUnknown, "scanner maker %q is not trusted by this server", cert.MakerID)
+		return nil, nil, nil, errf(apiv1.CodeMakerUnknown, "scanner maker %q is not trusted by this server", cert.MakerID)
 	}
 	var att wire.Attestation
 	if err := att.UnmarshalBinary(c.Attestation); err != nil {
-		return nil, nil, nil, errf(http.StatusUnauthorized, apiv1.CodeAttestationInvalid, "attestation: %v", err)
+		return nil, nil, nil, errf(apiv1.CodeAttestationInvalid, "attestation: %v", err)
 	}
 	if !s.certs.verified(c.Certificate, makerKey, &cert) {
-		return nil, nil, nil, errf(http.StatusUnauthorized, apiv1.CodeDeviceCertInvalid, "device certificate does not verify under the maker key")
+		return nil, nil, nil, errf(apiv1.CodeDeviceCertInvalid, "device certificate does not verify under the maker key")
 	}
 	if att.Serial != cert.Serial {
-		return nil, nil, nil, errf(http.StatusUnauthorized, apiv1.CodeAttestationInvalid, "the attestation's serial is not the certificate's")
+		return nil, nil, nil, errf(apiv1.CodeAttestationInvalid, "the attestation's serial is not the certificate's")
 	}
 	if err := att.Verify(cert.PublicKey); err != nil {
-		return nil, nil, nil, errf(http.StatusUnauthorized, apiv1.CodeAttestationInvalid, "capture attestation does not verify: %v", err)
+		return nil, nil, nil, errf(apiv1.CodeAttestationInvalid, "capture attestation does not verify: %v", err)
 	}
 	cc := &checkedCapture{tmpl: t, raw: c.Template, finger: pos, quality: int(t.Quality), serial: att.Serial, model: cert.Model, counter: att.Counter}
 	if c.Image != nil {
@@ -85,7 +84,7 @@ func (s *Server) parseCapture(c apiv1.Capture) (*checkedCapture, *wire.DeviceCer
 			return nil, nil, nil, badRequest("image: %dx%d with %d bytes", im.Width, im.Height, len(im.Pixels))
 		}
 		if err := att.VerifyImage(im.Pixels); err != nil {
-			return nil, nil, nil, errf(http.StatusUnprocessableEntity, apiv1.CodeImageMismatch, "the image does not hash to the attested digest")
+			return nil, nil, nil, errf(apiv1.CodeImageMismatch, "the image does not hash to the attested digest")
 		}
 		cc.image, cc.imageDim = im.Pixels, [2]int{im.Width, im.Height}
 	}
@@ -115,9 +114,9 @@ func (s *Server) captureState(ctx context.Context, k *store.Kiosk, cert *wire.De
 	switch err := s.st.AdvanceScannerCounter(ctx, att.Serial, att.Counter); {
 	case errors.Is(err, store.ErrStaleCounter):
 		s.metrics.authFailures.WithLabelValues("counter_replay").Inc()
-		return errf(http.StatusUnauthorized, apiv1.CodeCounterReplay, "scanner capture counter %d is not above the last accepted one (replayed capture?)", att.Counter)
+		return errf(apiv1.CodeCounterReplay, "scanner capture counter %d is not above the last accepted one (replayed capture?)", att.Counter)
 	case errors.Is(err, store.ErrInactive):
-		return errf(http.StatusForbidden, apiv1.CodeScannerRevoked, "scanner %s is revoked", att.Serial)
+		return errf(apiv1.CodeScannerRevoked, "scanner %s is revoked", att.Serial)
 	case err != nil:
 		return storeErr(err, "scanner counter")
 	}
@@ -129,9 +128,9 @@ func (s *Server) consumeCaptureNonce(ctx context.Context, k *store.Kiosk, nonce 
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		s.metrics.authFailures.WithLabelValues("nonce").Inc()
-		return errf(http.StatusUnauthorized, apiv1.CodeNonceUnknown, "the capture nonce was not issued to this kiosk or was already used")
+		return errf(apiv1.CodeNonceUnknown, "the capture nonce was not issued to this kiosk or was already used")
 	case errors.Is(err, store.ErrExpired):
-		return errf(http.StatusUnauthorized, apiv1.CodeNonceExpired, "the capture nonce expired; capture again")
+		return errf(apiv1.CodeNonceExpired, "the capture nonce expired; capture again")
 	}
 	return storeErr(err, "nonce")
 }
@@ -142,7 +141,7 @@ func (s *Server) scanner(ctx context.Context, k *store.Kiosk, cert *wire.DeviceC
 	if errors.Is(err, store.ErrNotFound) {
 		raw, merr := cert.MarshalBinary()
 		if merr != nil {
-			return errf(http.StatusUnauthorized, apiv1.CodeDeviceCertInvalid, "device certificate: %v", merr)
+			return errf(apiv1.CodeDeviceCertInvalid, "device certificate: %v", merr)
 		}
 		sc, err = s.st.CreateScanner(ctx, audit.Kiosk(k.ID), store.Scanner{
 			Serial: cert.Serial, Model: cert.Model, MakerID: cert.MakerID, PublicKey: cert.PublicKey,
@@ -158,13 +157,13 @@ func (s *Server) scanner(ctx context.Context, k *store.Kiosk, cert *wire.DeviceC
 		return storeErr(err, "scanner")
 	}
 	if sc.Status != store.DeviceActive {
-		return errf(http.StatusForbidden, apiv1.CodeScannerRevoked, "scanner %s is revoked", sc.Serial)
+		return errf(apiv1.CodeScannerRevoked, "scanner %s is revoked", sc.Serial)
 	}
 	if !sc.PublicKey.Equal(cert.PublicKey) || sc.MakerID != cert.MakerID {
-		return errf(http.StatusUnauthorized, apiv1.CodeDeviceCertInvalid, "the certificate of scanner %s differs from the registered one", sc.Serial)
+		return errf(apiv1.CodeDeviceCertInvalid, "the certificate of scanner %s differs from the registered one", sc.Serial)
 	}
 	if sc.KioskID != "" && sc.KioskID != k.ID {
-		return errf(http.StatusForbidden, apiv1.CodeScannerElsewhere, "scanner %s is assigned to another kiosk", sc.Serial)
+		return errf(apiv1.CodeScannerElsewhere, "scanner %s is assigned to another kiosk", sc.Serial)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"net/http"
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/identity"
@@ -19,19 +18,19 @@ func checkCard(card apiv1.Card, now time.Time) (identity.IDNumber, error) {
 	switch {
 	case err == nil:
 	case errors.Is(err, identity.ErrIDNumberFormat), errors.Is(err, identity.ErrIDNumberChecksum):
-		return "", errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "ID number is not valid (%s)", idProblem(err))
+		return "", errf(apiv1.CodeCardInvalid, "ID number is not valid (%s)", idProblem(err))
 	case errors.Is(err, identity.ErrBirthDateMismatch):
-		return "", errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "the card's birth date does not match its ID number")
+		return "", errf(apiv1.CodeCardInvalid, "the card's birth date does not match its ID number")
 	case errors.Is(err, identity.ErrGenderMismatch):
-		return "", errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "the card's sex does not match its ID number")
+		return "", errf(apiv1.CodeCardInvalid, "the card's sex does not match its ID number")
 	case errors.Is(err, identity.ErrCardData):
-		return "", errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "valid_from must be YYYY-MM-DD and valid_until YYYY-MM-DD (not before valid_from) or %s", identity.LongTermText)
+		return "", errf(apiv1.CodeCardInvalid, "valid_from must be YYYY-MM-DD and valid_until YYYY-MM-DD (not before valid_from) or %s", identity.LongTermText)
 	case errors.Is(err, identity.ErrCardNotYetValid):
-		return "", errf(http.StatusUnprocessableEntity, apiv1.CodeCardNotYetValid, "the card is valid from %s", card.From)
+		return "", errf(apiv1.CodeCardNotYetValid, "the card is valid from %s", card.From)
 	case errors.Is(err, identity.ErrCardExpired):
-		return "", errf(http.StatusUnprocessableEntity, apiv1.CodeCardExpired, "the card expired on %s", card.Until)
+		return "", errf(apiv1.CodeCardExpired, "the card expired on %s", card.Until)
 	default:
-		return "", errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "the card is not valid")
+		return "", errf(apiv1.CodeCardInvalid, "the card is not valid")
 	}
 	// Validate accepted the number, so it parses.
 	return identity.ParseIDNumber(card.IDNumber)

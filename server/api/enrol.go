@@ -55,7 +55,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	for _, fc := range req.Fingers {
 		pos := fc.Finger.Position()
 		if pos == 0 {
-			return errf(http.StatusUnprocessableEntity, apiv1.CodeFingerInvalid, "finger %q is not one of the ten finger names", fc.Finger)
+			return errf(apiv1.CodeFingerInvalid, "finger %q is not one of the ten finger names", fc.Finger)
 		}
 		if _, dup := byFinger[pos]; dup {
 			return badRequest("finger %s listed twice", fc.Finger)
@@ -70,7 +70,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 				capt.Finger = fc.Finger
 			}
 			if capt.Finger != fc.Finger {
-				return errf(http.StatusUnprocessableEntity, apiv1.CodeFingerInvalid, "capture %d of %s says finger %s", i, fc.Finger, capt.Finger)
+				return errf(apiv1.CodeFingerInvalid, "capture %d of %s says finger %s", i, fc.Finger, capt.Finger)
 			}
 			cc, cert, att, err := s.parseCapture(capt)
 			var ae *apiError
@@ -92,7 +92,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		}
 	}
 	if enough < apiv1.EnrolFingers {
-		e := errf(http.StatusUnprocessableEntity, apiv1.CodeEnrolmentIncomplete,
+		e := errf(apiv1.CodeEnrolmentIncomplete,
 			"need %d good captures of each of %d fingers (the quality gate is %d)", apiv1.EnrolCapturesPerFinger, apiv1.EnrolFingers, s.cfg.MinQuality)
 		if len(rejected) > 0 {
 			e.detail.Fields = rejected
@@ -110,23 +110,23 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	}
 	res, err := s.st.GetResident(ctx, idn)
 	if errors.Is(err, store.ErrNotFound) {
-		return errf(http.StatusNotFound, apiv1.CodeResidentUnknown, "no resident record for this ID number in the population database")
+		return errf(apiv1.CodeResidentUnknown, "no resident record for this ID number in the population database")
 	} else if err != nil {
 		return storeErr(err, "resident")
 	}
 	if res.Status == store.ResidentSuspended {
-		return errf(http.StatusForbidden, apiv1.CodeResidentSuspended, "the resident's record is suspended")
+		return errf(apiv1.CodeResidentSuspended, "the resident's record is suspended")
 	}
 	var override *store.DedupCase
 	if req.OverrideCaseID != 0 {
 		dc, err := s.st.GetDedupCase(ctx, req.OverrideCaseID)
 		if errors.Is(err, store.ErrNotFound) {
-			return errf(http.StatusNotFound, apiv1.CodeCaseNotFound, "no case %d", req.OverrideCaseID)
+			return errf(apiv1.CodeCaseNotFound, "no case %d", req.OverrideCaseID)
 		} else if err != nil {
 			return storeErr(err, "case")
 		}
 		if dc.Status != store.DedupOverridden || dc.IDNumber != idn {
-			return errf(http.StatusConflict, apiv1.CodeCaseState, "case %d is not an overridden case for this ID number", dc.ID)
+			return errf(apiv1.CodeCaseState, "case %d is not an overridden case for this ID number", dc.ID)
 		}
 		override = &dc
 	}
@@ -161,7 +161,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 			return storeErr(err, "case")
 		}
 		s.metrics.enrolments.WithLabelValues("duplicate").Inc()
-		e := errf(http.StatusConflict, apiv1.CodeDuplicateSuspected,
+		e := errf(apiv1.CodeDuplicateSuspected,
 			"the finger veins match another resident's enrolment; case %d was opened for a supervisor", dc.ID)
 		e.detail.CaseID = dc.ID
 		return e
@@ -220,7 +220,7 @@ func (s *Server) dedup(ctx context.Context, self int64, model string, probe *mat
 	s.metrics.match.WithLabelValues("dedup").Observe(time.Since(start).Seconds())
 	if err != nil {
 		if errors.Is(err, matcher.ErrIncompatible) {
-			return nil, errf(http.StatusUnprocessableEntity, apiv1.CodeTemplateInvalid, "template not compatible with the gallery: %v", err)
+			return nil, errf(apiv1.CodeTemplateInvalid, "template not compatible with the gallery: %v", err)
 		}
 		return nil, err
 	}
@@ -358,9 +358,9 @@ func (s *Server) decideCase(status store.DedupStatus) fiber.Handler {
 		})
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			return errf(http.StatusNotFound, apiv1.CodeCaseNotFound, "no case %d", id)
+			return errf(apiv1.CodeCaseNotFound, "no case %d", id)
 		case errors.Is(err, store.ErrConflict):
-			return errf(http.StatusConflict, apiv1.CodeCaseState, "case %d was already decided", id)
+			return errf(apiv1.CodeCaseState, "case %d was already decided", id)
 		case err != nil:
 			return storeErr(err, "case")
 		}

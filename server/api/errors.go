@@ -13,17 +13,28 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
-// apiError is an error with its HTTP status and stable code; handlers return
-// it and the error handler writes it as {"error":{...}}.
+// apiError is an error with its stable code; handlers return it and the
+// error handler writes it as {"error":{...}} with the code's HTTP status
+// from apiv1.HTTPStatus (no handler chooses a status).
 type apiError struct {
-	status int
 	detail apiv1.ErrorDetail
 }
 
 func (e *apiError) Error() string { return e.detail.Code + ": " + e.detail.Message }
 
-func errf(status int, code, format string, args ...any) *apiError {
-	return &apiError{status: status, detail: apiv1.ErrorDetail{Code: code, Message: fmt.Sprintf(format, args...)}}
+// status is the HTTP status of the error's code; a code missing from the
+// apiv1 table is a server fault (500), which TestErrorCodeStatuses keeps
+// from happening.
+func (e *apiError) status() int {
+	if st, ok := apiv1.HTTPStatus(e.detail.Code); ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+// errf makes the API error with this code and message.
+func errf(code, format string, args ...any) *apiError {
+	return &apiError{detail: apiv1.ErrorDetail{Code: code, Message: fmt.Sprintf(format, args...)}}
 }
 
 func (e *apiError) retryAfter(s int) *apiError {
@@ -35,7 +46,7 @@ func (e *apiError) retryAfter(s int) *apiError {
 }
 
 func badRequest(format string, args ...any) *apiError {
-	return errf(http.StatusBadRequest, apiv1.CodeBadRequest, format, args...)
+	return errf(apiv1.CodeBadRequest, format, args...)
 }
 
 // storeErr maps the store's sentinel errors to API errors; what is not a
@@ -45,15 +56,15 @@ func storeErr(err error, what string) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, store.ErrNotFound):
-		return errf(http.StatusNotFound, apiv1.CodeNotFound, "%s not found", what)
+		return errf(apiv1.CodeNotFound, "%s not found", what)
 	case errors.Is(err, store.ErrAlreadyExists):
-		return errf(http.StatusConflict, apiv1.CodeConflict, "%s already exists", what)
+		return errf(apiv1.CodeConflict, "%s already exists", what)
 	case errors.Is(err, store.ErrConflict):
-		return errf(http.StatusConflict, apiv1.CodeConflict, "%s: the change does not apply to the current state", what)
+		return errf(apiv1.CodeConflict, "%s: the change does not apply to the current state", what)
 	case errors.Is(err, store.ErrInvalid):
 		return badRequest("%s: %v", what, err)
 	case errors.Is(err, context.DeadlineExceeded):
-		return errf(http.StatusServiceUnavailable, apiv1.CodeTimeout, "the request ran out of time")
+		return errf(apiv1.CodeTimeout, "the request ran out of time")
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
@@ -79,21 +90,21 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	case errors.As(err, &fe):
 		ae = fiberError(fe)
 	case errors.Is(err, context.DeadlineExceeded):
-		ae = errf(http.StatusServiceUnavailable, apiv1.CodeTimeout, "the request ran out of time")
+		ae = errf(apiv1.CodeTimeout, "the request ran out of time")
 	case errors.Is(err, store.ErrClosed):
-		ae = errf(http.StatusServiceUnavailable, apiv1.CodeUnavailable, "the service is shutting down")
+		ae = errf(apiv1.CodeUnavailable, "the service is shutting down")
 	default:
 		s.log.ErrorContext(c.UserContext(), "request failed", "route", routeOf(c), "method", c.Method(), "request_id", requestID(c), "err", err)
-		ae = errf(http.StatusInternalServerError, apiv1.CodeInternal, "internal error (request %s)", requestID(c))
+		ae = errf(apiv1.CodeInternal, "internal error (request %s)", requestID(c))
 	}
 	if ae.detail.RetryAfterSeconds > 0 {
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(ae.detail.RetryAfterSeconds))
 	}
-	if ae.status == http.StatusUnauthorized && c.Locals(localsStaffAuth) != nil {
+	if ae.status() == http.StatusUnauthorized && c.Locals(localsStaffAuth) != nil {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="veinkiosk"`)
 	}
 	c.Locals(localsErrCode, ae.detail.Code)
-	return c.Status(ae.status).JSON(apiv1.ErrorBody{Error: ae.detail})
+	return c.Status(ae.status()).JSON(apiv1.ErrorBody{Error: ae.detail})
 }
 
 // readTimedOut reports the read timeout fasthttp hits before a request's
@@ -106,20 +117,20 @@ func readTimedOut(c *fiber.Ctx, err error) bool {
 func fiberError(fe *fiber.Error) *apiError {
 	switch fe.Code {
 	case http.StatusNotFound:
-		return errf(fe.Code, apiv1.CodeNotFound, "no such endpoint")
+		return errf(apiv1.CodeNotFound, "no such endpoint")
 	case http.StatusMethodNotAllowed:
-		return errf(fe.Code, apiv1.CodeMethodNotAllowed, "method not allowed")
+		return errf(apiv1.CodeMethodNotAllowed, "method not allowed")
 	case http.StatusRequestEntityTooLarge:
-		return errf(fe.Code, apiv1.CodeBodyTooLarge, "request body too large")
+		return errf(apiv1.CodeBodyTooLarge, "request body too large")
 	case http.StatusUnsupportedMediaType:
-		return errf(fe.Code, apiv1.CodeUnsupportedMedia, "request body must be application/json")
+		return errf(apiv1.CodeUnsupportedMedia, "request body must be application/json")
 	case http.StatusRequestTimeout, http.StatusServiceUnavailable:
-		return errf(http.StatusServiceUnavailable, apiv1.CodeTimeout, "the request ran out of time")
+		return errf(apiv1.CodeTimeout, "the request ran out of time")
 	case http.StatusTooManyRequests:
-		return errf(fe.Code, apiv1.CodeRateLimited, "too many requests").retryAfter(1)
+		return errf(apiv1.CodeRateLimited, "too many requests").retryAfter(1)
 	}
 	if fe.Code >= 400 && fe.Code < 500 {
-		return errf(fe.Code, apiv1.CodeBadRequest, "%s", fe.Message)
+		return errf(apiv1.CodeBadRequest, "%s", fe.Message)
 	}
-	return errf(http.StatusInternalServerError, apiv1.CodeInternal, "internal error")
+	return errf(apiv1.CodeInternal, "internal error")
 }

@@ -58,7 +58,7 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 		return storeErr(err, "kiosk backoff")
 	} else if wait > 0 {
 		s.metrics.rateLimited.Inc()
-		return errf(http.StatusTooManyRequests, apiv1.CodeRateLimited, "too many failed verifications at this kiosk; wait").retryAfter(retrySeconds(wait))
+		return errf(apiv1.CodeRateLimited, "too many failed verifications at this kiosk; wait").retryAfter(retrySeconds(wait))
 	}
 	lock, err := s.st.GetLockout(ctx, idn)
 	if err != nil {
@@ -66,7 +66,7 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 	}
 	if lock.Locked(now) {
 		s.metrics.verifies.WithLabelValues(string(store.VerifyLockedOut)).Inc()
-		return errf(http.StatusLocked, apiv1.CodeLocked, "too many failed verifications for this ID number; ask the station staff or wait").
+		return errf(apiv1.CodeLocked, "too many failed verifications for this ID number; ask the station staff or wait").
 			retryAfter(retrySeconds(lock.LockedUntil.Sub(now)))
 	}
 	cc, cert, att, err := s.parseCapture(req.Capture)
@@ -93,12 +93,12 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 	}
 	res, err := s.st.GetResident(ctx, idn)
 	if errors.Is(err, store.ErrNotFound) {
-		return fail(errf(http.StatusNotFound, apiv1.CodeResidentUnknown, "no resident record for this ID number; ask the station staff"))
+		return fail(errf(apiv1.CodeResidentUnknown, "no resident record for this ID number; ask the station staff"))
 	} else if err != nil {
 		return storeErr(err, "resident")
 	}
 	if res.Status == store.ResidentSuspended {
-		return fail(errf(http.StatusForbidden, apiv1.CodeResidentSuspended, "the resident's record is suspended; ask the station staff"))
+		return fail(errf(apiv1.CodeResidentSuspended, "the resident's record is suspended; ask the station staff"))
 	}
 	th, err := s.thresholds(cc.model, cc.tmpl)
 	if err != nil {
@@ -108,10 +108,10 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 	score, ok, err := s.gallery.Verify(res.ID, cc.tmpl)
 	s.metrics.match.WithLabelValues("verify").Observe(time.Since(start).Seconds())
 	if err != nil {
-		return fail(errf(http.StatusUnprocessableEntity, apiv1.CodeTemplateInvalid, "the template cannot be compared with the enrolled ones (algorithm version, parameters or size differ): %v", err))
+		return fail(errf(apiv1.CodeTemplateInvalid, "the template cannot be compared with the enrolled ones (algorithm version, parameters or size differ): %v", err))
 	}
 	if !ok {
-		return fail(errf(http.StatusNotFound, apiv1.CodeNotEnrolled, "the resident has no finger-vein enrolment; ask the station staff"))
+		return fail(errf(apiv1.CodeNotEnrolled, "the resident has no finger-vein enrolment; ask the station staff"))
 	}
 	match := score >= th.Verify.Threshold
 	result := store.VerifyNoMatch
@@ -158,11 +158,11 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 				return storeErr(err, "lock escalation")
 			}
 			s.metrics.lockouts.Inc()
-			return errf(http.StatusLocked, apiv1.CodeLocked, "too many failed verifications for this ID number; ask the station staff or wait").
+			return errf(apiv1.CodeLocked, "too many failed verifications for this ID number; ask the station staff or wait").
 				retryAfter(retrySeconds(lock.LockedUntil.Sub(now)))
 		}
 		left := policy.MaxFailures - lock.Failures
-		return errf(http.StatusUnauthorized, apiv1.CodeNoMatch, "the finger vein does not match the card's holder; %d attempts left", max(left, 0))
+		return errf(apiv1.CodeNoMatch, "the finger vein does not match the card's holder; %d attempts left", max(left, 0))
 	}
 	return c.JSON(apiv1.VerifyResponse{
 		Token: tok, ExpiresAt: exp,
@@ -180,17 +180,17 @@ func (s *Server) outcomeErr(err error, att *wire.Attestation) error {
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				s.metrics.authFailures.WithLabelValues("nonce").Inc()
-				return errf(http.StatusUnauthorized, apiv1.CodeNonceUnknown, "the capture nonce was not issued to this kiosk or was already used")
+				return errf(apiv1.CodeNonceUnknown, "the capture nonce was not issued to this kiosk or was already used")
 			case errors.Is(err, store.ErrExpired):
-				return errf(http.StatusUnauthorized, apiv1.CodeNonceExpired, "the capture nonce expired; capture again")
+				return errf(apiv1.CodeNonceExpired, "the capture nonce expired; capture again")
 			}
 		case "scanner":
 			switch {
 			case errors.Is(err, store.ErrStaleCounter):
 				s.metrics.authFailures.WithLabelValues("counter_replay").Inc()
-				return errf(http.StatusUnauthorized, apiv1.CodeCounterReplay, "scanner capture counter %d is not above the last accepted one (replayed capture?)", att.Counter)
+				return errf(apiv1.CodeCounterReplay, "scanner capture counter %d is not above the last accepted one (replayed capture?)", att.Counter)
 			case errors.Is(err, store.ErrInactive):
-				return errf(http.StatusForbidden, apiv1.CodeScannerRevoked, "scanner %s is revoked", att.Serial)
+				return errf(apiv1.CodeScannerRevoked, "scanner %s is revoked", att.Serial)
 			}
 		}
 	}
@@ -228,12 +228,12 @@ func (s *Server) handleServices(c *fiber.Ctx) error {
 // and returns the resident it is bound to.
 func (s *Server) tokenResident(c *fiber.Ctx, token string) (store.Resident, error) {
 	if token == "" || len(token) > 128 {
-		return store.Resident{}, errf(http.StatusUnauthorized, apiv1.CodeTokenInvalid, "filing token missing")
+		return store.Resident{}, errf(apiv1.CodeTokenInvalid, "filing token missing")
 	}
 	k := kioskOf(c)
 	ft, err := s.st.CheckFilingToken(c.UserContext(), token, k.ID, s.now())
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
-		return store.Resident{}, errf(http.StatusUnauthorized, apiv1.CodeTokenInvalid, "the filing token is unknown, expired, used or belongs to another kiosk; verify again")
+		return store.Resident{}, errf(apiv1.CodeTokenInvalid, "the filing token is unknown, expired, used or belongs to another kiosk; verify again")
 	} else if err != nil {
 		return store.Resident{}, storeErr(err, "filing token")
 	}
@@ -242,7 +242,7 @@ func (s *Server) tokenResident(c *fiber.Ctx, token string) (store.Resident, erro
 		return store.Resident{}, storeErr(err, "resident")
 	}
 	if res.Status == store.ResidentSuspended {
-		return store.Resident{}, errf(http.StatusForbidden, apiv1.CodeResidentSuspended, "the resident's record is suspended")
+		return store.Resident{}, errf(apiv1.CodeResidentSuspended, "the resident's record is suspended")
 	}
 	return res, nil
 }
@@ -254,7 +254,7 @@ func (s *Server) handleForm(c *fiber.Ctx) error {
 	}
 	svc, ok := service(req.Service)
 	if !ok {
-		return errf(http.StatusNotFound, apiv1.CodeServiceUnknown, "no service %q", req.Service)
+		return errf(apiv1.CodeServiceUnknown, "no service %q", req.Service)
 	}
 	res, err := s.tokenResident(c, req.Token)
 	if err != nil {
@@ -291,7 +291,7 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 	}
 	svc, ok := service(req.Service)
 	if !ok {
-		return errf(http.StatusNotFound, apiv1.CodeServiceUnknown, "no service %q", req.Service)
+		return errf(apiv1.CodeServiceUnknown, "no service %q", req.Service)
 	}
 	now := s.now()
 	res, err := s.tokenResident(c, req.Token)
@@ -312,7 +312,7 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 	}
 	values, bad := validateForm(svc, res, req.Values, now)
 	if bad != nil {
-		e := errf(http.StatusUnprocessableEntity, apiv1.CodeFormInvalid, "%d fields need attention", len(bad))
+		e := errf(apiv1.CodeFormInvalid, "%d fields need attention", len(bad))
 		e.detail.Fields = bad
 		return e
 	}
@@ -326,9 +326,9 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 	})
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		return errf(http.StatusConflict, apiv1.CodeIdempotencyReuse, "this idempotency key was used for another filing")
+		return errf(apiv1.CodeIdempotencyReuse, "this idempotency key was used for another filing")
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired):
-		return errf(http.StatusUnauthorized, apiv1.CodeTokenInvalid, "the filing token is unknown, expired, used or belongs to another kiosk; verify again")
+		return errf(apiv1.CodeTokenInvalid, "the filing token is unknown, expired, used or belongs to another kiosk; verify again")
 	case err != nil:
 		return storeErr(err, "filing")
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -97,10 +96,10 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 func bodyLimit(n int) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if ce := c.Get(fiber.HeaderContentEncoding); ce != "" && !strings.EqualFold(ce, "identity") {
-			return errf(http.StatusUnsupportedMediaType, apiv1.CodeUnsupportedMedia, "compressed request bodies (Content-Encoding %q) are not accepted", ce)
+			return errf(apiv1.CodeUnsupportedMedia, "compressed request bodies (Content-Encoding %q) are not accepted", ce)
 		}
 		if len(c.Request().Body()) > n || c.Request().Header.ContentLength() > n {
-			return errf(http.StatusRequestEntityTooLarge, apiv1.CodeBodyTooLarge, "request body larger than %d bytes", n)
+			return errf(apiv1.CodeBodyTooLarge, "request body larger than %d bytes", n)
 		}
 		return c.Next()
 	}
@@ -111,7 +110,7 @@ func bodyLimit(n int) fiber.Handler {
 func decode(c *fiber.Ctx, v any) error {
 	ct := string(c.Request().Header.ContentType())
 	if mt, _, _ := strings.Cut(ct, ";"); strings.TrimSpace(strings.ToLower(mt)) != fiber.MIMEApplicationJSON {
-		return errf(http.StatusUnsupportedMediaType, apiv1.CodeUnsupportedMedia, "request body must be application/json")
+		return errf(apiv1.CodeUnsupportedMedia, "request body must be application/json")
 	}
 	dec := json.NewDecoder(bytes.NewReader(c.Request().Body()))
 	dec.DisallowUnknownFields()
@@ -119,7 +118,7 @@ func decode(c *fiber.Ctx, v any) error {
 		if errors.Is(err, identity.ErrCardData) {
 			// A card field that is not a date, a sex or a nation: the card
 			// is invalid, as checkCard would say of a bad period.
-			return errf(http.StatusUnprocessableEntity, apiv1.CodeCardInvalid, "malformed card: %s", jsonProblem(err))
+			return errf(apiv1.CodeCardInvalid, "malformed card: %s", jsonProblem(err))
 		}
 		return badRequest("malformed JSON body: %s", jsonProblem(err))
 	}
@@ -158,20 +157,20 @@ func (s *Server) kioskAuth(c *fiber.Ctx) error {
 		Signature: c.Get(apiv1.HeaderSignature),
 	}
 	if !s.ready.Load() {
-		return errf(http.StatusServiceUnavailable, apiv1.CodeUnavailable, "the server is starting (loading the gallery); retry shortly").retryAfter(5)
+		return errf(apiv1.CodeUnavailable, "the server is starting (loading the gallery); retry shortly").retryAfter(5)
 	}
 	p, err := apiv1.ParseHeaders(h)
 	if errors.Is(err, apiv1.ErrMissingSignature) {
 		s.metrics.authFailures.WithLabelValues("signature_missing").Inc()
-		return errf(http.StatusUnauthorized, apiv1.CodeSignatureMissing, "kiosk requests must be signed (X-Veinkiosk-* headers)")
+		return errf(apiv1.CodeSignatureMissing, "kiosk requests must be signed (X-Veinkiosk-* headers)")
 	} else if err != nil {
 		s.metrics.authFailures.WithLabelValues("signature_invalid").Inc()
-		return errf(http.StatusUnauthorized, apiv1.CodeSignatureInvalid, "%v", err)
+		return errf(apiv1.CodeSignatureInvalid, "%v", err)
 	}
 	now := s.now()
 	if err := apiv1.CheckSkew(p.Timestamp, now, apiv1.MaxClockSkew); err != nil {
 		s.metrics.authFailures.WithLabelValues("clock_skew").Inc()
-		return errf(http.StatusUnauthorized, apiv1.CodeClockSkew, "request timestamp is more than %v from the server clock; check the kiosk's time", apiv1.MaxClockSkew)
+		return errf(apiv1.CodeClockSkew, "request timestamp is more than %v from the server clock; check the kiosk's time", apiv1.MaxClockSkew)
 	}
 	k, err := s.kiosk(c.UserContext(), p.KioskID, now)
 	if err != nil {
@@ -179,21 +178,21 @@ func (s *Server) kioskAuth(c *fiber.Ctx) error {
 	}
 	if k.Status != store.DeviceActive {
 		s.metrics.authFailures.WithLabelValues("kiosk_revoked").Inc()
-		return errf(http.StatusForbidden, apiv1.CodeKioskRevoked, "kiosk %s is revoked", k.ID)
+		return errf(apiv1.CodeKioskRevoked, "kiosk %s is revoked", k.ID)
 	}
 	if err := apiv1.VerifySignature(k.PublicKey, p, c.Method(), string(c.Request().RequestURI()), c.Request().Body(), now, apiv1.MaxClockSkew); err != nil {
 		s.metrics.authFailures.WithLabelValues("signature_invalid").Inc()
-		return errf(http.StatusUnauthorized, apiv1.CodeSignatureInvalid, "request signature does not verify")
+		return errf(apiv1.CodeSignatureInvalid, "request signature does not verify")
 	}
 	if first, err := s.replay.firstUse(c.UserContext(), k.ID, p.Nonce, p.Timestamp.Add(apiv1.MaxClockSkew+time.Second)); err != nil {
 		return storeErr(err, "request nonce")
 	} else if !first {
 		s.metrics.authFailures.WithLabelValues("replay").Inc()
-		return errf(http.StatusUnauthorized, apiv1.CodeReplay, "request nonce already used")
+		return errf(apiv1.CodeReplay, "request nonce already used")
 	}
 	if ok, wait := s.limits.allow(k.ID, now); !ok {
 		s.metrics.rateLimited.Inc()
-		return errf(http.StatusTooManyRequests, apiv1.CodeRateLimited, "kiosk request rate exceeded").retryAfter(int(math.Ceil(wait.Seconds())))
+		return errf(apiv1.CodeRateLimited, "kiosk request rate exceeded").retryAfter(int(math.Ceil(wait.Seconds())))
 	}
 	c.Locals(localsKiosk, &k)
 	return c.Next()
@@ -206,7 +205,7 @@ func (s *Server) kiosk(ctx context.Context, id string, now time.Time) (store.Kio
 	k, err := s.st.GetKiosk(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		s.metrics.authFailures.WithLabelValues("kiosk_unknown").Inc()
-		return k, errf(http.StatusUnauthorized, apiv1.CodeKioskUnknown, "kiosk %s is not registered", id)
+		return k, errf(apiv1.CodeKioskUnknown, "kiosk %s is not registered", id)
 	} else if err != nil {
 		return k, storeErr(err, "kiosk")
 	}
@@ -245,7 +244,7 @@ func (s *Server) staff(cookie bool, roles ...store.Role) fiber.Handler {
 			return storeErr(err, "session")
 		}
 		if !ok {
-			return errf(http.StatusUnauthorized, apiv1.CodeUnauthenticated, "log in first (staff session missing or expired)")
+			return errf(apiv1.CodeUnauthenticated, "log in first (staff session missing or expired)")
 		}
 		st, err := s.st.GetStaff(c.UserContext(), sess.staffID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -255,11 +254,11 @@ func (s *Server) staff(cookie bool, roles ...store.Role) fiber.Handler {
 			if err := s.sessions.closeStaff(c.UserContext(), sess.staffID); err != nil {
 				return storeErr(err, "sessions")
 			}
-			return errf(http.StatusUnauthorized, apiv1.CodeUnauthenticated, "the session is no longer valid; log in again")
+			return errf(apiv1.CodeUnauthenticated, "the session is no longer valid; log in again")
 		}
 		if len(roles) > 0 && !slices.Contains(roles, sess.role) {
 			c.Locals(localsSession, sess)
-			return errf(http.StatusForbidden, apiv1.CodeForbidden, "role %s may not do this", sess.role)
+			return errf(apiv1.CodeForbidden, "role %s may not do this", sess.role)
 		}
 		c.Locals(localsSession, sess)
 		return c.Next()

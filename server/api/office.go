@@ -231,12 +231,12 @@ func (s *Server) officeDecide(c *fiber.Ctx) error {
 	d := apiv1.Decision{Action: c.FormValue("action"), Reply: strings.TrimSpace(c.FormValue("reply"))}
 	if _, err := s.decide(c, f, d); err != nil {
 		var ae *apiError
-		if !errors.As(err, &ae) || ae.status >= 500 {
+		if !errors.As(err, &ae) || ae.status() >= 500 {
 			return err
 		}
 		data := s.officeFilingData(c, f)
 		data["Error"] = ae.detail.Message
-		return s.render(c, ae.status, "filing.html", data)
+		return s.render(c, ae.status(), "filing.html", data)
 	}
 	return c.Redirect("/office", http.StatusSeeOther)
 }

@@ -183,6 +183,8 @@ func (s *Server) OpenAPI() map[string]any {
 			"description": "ID card + finger-vein filing at community service stations. See docs/api.md.",
 		},
 		"paths": paths,
+		// Every error code with its HTTP status (apiv1.HTTPStatus).
+		"x-error-codes": apiv1.ErrorCodes(),
 		"components": map[string]any{
 			"schemas": g.defs,
 			"securitySchemes": map[string]any{

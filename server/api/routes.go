@@ -1,8 +1,6 @@
 package api
 
 import (
-	"net/http"
-
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -136,10 +134,10 @@ func (s *Server) handleHealth(c *fiber.Ctx) error {
 
 func (s *Server) handleReady(c *fiber.Ctx) error {
 	if !s.ready.Load() {
-		return errf(http.StatusServiceUnavailable, apiv1.CodeUnavailable, "starting: the gallery is loading")
+		return errf(apiv1.CodeUnavailable, "starting: the gallery is loading")
 	}
 	if _, _, err := s.st.AuditHead(c.UserContext()); err != nil {
-		return errf(http.StatusServiceUnavailable, apiv1.CodeUnavailable, "the database does not answer")
+		return errf(apiv1.CodeUnavailable, "the database does not answer")
 	}
 	return c.JSON(fiber.Map{"status": "ready", "gallery_templates": s.gallery.Len(), "gallery_residents": s.gallery.Residents()})
 }

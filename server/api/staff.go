@@ -28,7 +28,7 @@ func (s *Server) login(c *fiber.Ctx, username, password string) (string, *sessio
 	now := s.now()
 	username = identity.CanonicalUsername(username)
 	if len(username) == 0 || len(username) > 64 || len(password) == 0 || len(password) > 1024 {
-		return "", nil, errf(http.StatusUnauthorized, apiv1.CodeBadCredentials, "wrong username or password")
+		return "", nil, errf(apiv1.CodeBadCredentials, "wrong username or password")
 	}
 	for _, lim := range []struct {
 		l   *sharedLimiter
@@ -38,7 +38,7 @@ func (s *Server) login(c *fiber.Ctx, username, password string) (string, *sessio
 			return "", nil, storeErr(err, "login limit")
 		} else if !ok {
 			s.metrics.rateLimited.Inc()
-			return "", nil, errf(http.StatusTooManyRequests, apiv1.CodeRateLimited, "too many login attempts").retryAfter(retrySeconds(wait))
+			return "", nil, errf(apiv1.CodeRateLimited, "too many login attempts").retryAfter(retrySeconds(wait))
 		}
 	}
 	st, err := s.st.GetStaffByUsername(ctx, username)
@@ -59,7 +59,7 @@ func (s *Server) login(c *fiber.Ctx, username, password string) (string, *sessio
 			}
 		}
 		_ = s.audit(ctx, actor, "staff.login_failed", "", map[string]string{"reason": reason, "ip": c.IP()})
-		return "", nil, errf(http.StatusUnauthorized, apiv1.CodeBadCredentials, "wrong username or password")
+		return "", nil, errf(apiv1.CodeBadCredentials, "wrong username or password")
 	}
 	tok, sess, err := s.sessions.open(ctx, st, now)
 	if err != nil {
@@ -157,12 +157,12 @@ func (s *Server) scopedFiling(c *fiber.Ctx, idParam string) (store.Filing, error
 	}
 	f, err := s.st.GetFiling(c.UserContext(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return f, errf(http.StatusNotFound, apiv1.CodeFilingNotFound, "no filing %d", id)
+		return f, errf(apiv1.CodeFilingNotFound, "no filing %d", id)
 	} else if err != nil {
 		return f, storeErr(err, "filing")
 	}
 	if sess := sessionOf(c); sess.role == store.RoleDepartmentOfficer && f.Department != sess.department {
-		return f, errf(http.StatusNotFound, apiv1.CodeFilingNotFound, "no filing %d", id)
+		return f, errf(apiv1.CodeFilingNotFound, "no filing %d", id)
 	}
 	return f, nil
 }
@@ -201,7 +201,7 @@ func (s *Server) decide(c *fiber.Ctx, f store.Filing, d apiv1.Decision) (store.F
 		return f, badRequest("a reply to the resident is required to reject or ask for more information")
 	}
 	if !store.CanTransition(f.Status, to) {
-		return f, errf(http.StatusConflict, apiv1.CodeFilingState, "a %s filing cannot go to %s", f.Status, to)
+		return f, errf(apiv1.CodeFilingState, "a %s filing cannot go to %s", f.Status, to)
 	}
 	t := store.FilingTransition{FilingID: f.ID, From: f.Status, To: to, Note: d.Action, At: s.now()}
 	if d.Reply != "" {
@@ -209,7 +209,7 @@ func (s *Server) decide(c *fiber.Ctx, f store.Filing, d apiv1.Decision) (store.F
 	}
 	nf, err := s.st.TransitionFiling(c.UserContext(), staffActor(c), t)
 	if errors.Is(err, store.ErrConflict) {
-		return f, errf(http.StatusConflict, apiv1.CodeFilingState, "the filing changed meanwhile; reload it")
+		return f, errf(apiv1.CodeFilingState, "the filing changed meanwhile; reload it")
 	}
 	return nf, storeErr(err, "filing")
 }
@@ -260,7 +260,7 @@ func (s *Server) handleCatalogue(c *fiber.Ctx) error {
 
 func (s *Server) handleIdentify(c *fiber.Ctx) error {
 	if !s.cfg.IdentifyEnabled {
-		return errf(http.StatusForbidden, apiv1.CodeIdentifyDisabled, "identification without a card is off by station policy")
+		return errf(apiv1.CodeIdentifyDisabled, "identification without a card is off by station policy")
 	}
 	k, sess, ctx := kioskOf(c), sessionOf(c), c.UserContext()
 	var req apiv1.IdentifyRequest
@@ -284,7 +284,7 @@ func (s *Server) handleIdentify(c *fiber.Ctx) error {
 	details := map[string]string{"kiosk": k.ID, "candidates": strconv.Itoa(len(hits))}
 	if len(hits) != 1 {
 		_ = s.audit(ctx, audit.Staff(sess.staffID), "identification.none", "", details)
-		return errf(http.StatusNotFound, apiv1.CodeCandidateNotFound, "no unique resident matches; use the ID card")
+		return errf(apiv1.CodeCandidateNotFound, "no unique resident matches; use the ID card")
 	}
 	res, err := s.st.GetResidentByID(ctx, hits[0].ResidentID)
 	if err != nil {
@@ -307,7 +307,7 @@ func (s *Server) handleIdentify(c *fiber.Ctx) error {
 
 func (s *Server) handleIdentifyConfirm(c *fiber.Ctx) error {
 	if !s.cfg.IdentifyEnabled {
-		return errf(http.StatusForbidden, apiv1.CodeIdentifyDisabled, "identification without a card is off by station policy")
+		return errf(apiv1.CodeIdentifyDisabled, "identification without a card is off by station policy")
 	}
 	k, sess := kioskOf(c), sessionOf(c)
 	var req apiv1.IdentifyConfirmRequest
@@ -319,14 +319,14 @@ func (s *Server) handleIdentifyConfirm(c *fiber.Ctx) error {
 		return storeErr(err, "candidate")
 	}
 	if !ok || cand.kioskID != k.ID || cand.staffID != sess.staffID || s.now().After(cand.exp) {
-		return errf(http.StatusGone, apiv1.CodeCandidateExpired, "the candidate is unknown or expired; identify again")
+		return errf(apiv1.CodeCandidateExpired, "the candidate is unknown or expired; identify again")
 	}
 	res, err := s.st.GetResident(c.UserContext(), cand.idNumber)
 	if err != nil {
 		return storeErr(err, "resident")
 	}
 	if res.Status == store.ResidentSuspended {
-		return errf(http.StatusForbidden, apiv1.CodeResidentSuspended, "the resident's record is suspended")
+		return errf(apiv1.CodeResidentSuspended, "the resident's record is suspended")
 	}
 	return s.issueToken(c, k, res, "identification.confirm", map[string]string{"kiosk": k.ID, "score": strconv.FormatFloat(cand.score, 'f', 4, 64)})
 }

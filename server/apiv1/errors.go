@@ -3,81 +3,164 @@ package apiv1
 import (
 	"errors"
 	"fmt"
+	"maps"
 )
 
 // Error codes: the stable "code" of an error response. Clients branch on the
-// code, never on the message (which is for people and may change).
+// code, never on the message (which is for people and may change). The HTTP
+// status of every code is in statuses below (HTTPStatus), the one place that
+// decides it: the server's handlers name only the code.
 const (
 	// Generic request errors.
-	CodeBadRequest       = "bad_request"        // 400: malformed JSON or a field out of range
-	CodeBodyTooLarge     = "body_too_large"     // 413
-	CodeUnsupportedMedia = "unsupported_media"  // 415: body is not application/json
-	CodeNotFound         = "not_found"          // 404
-	CodeMethodNotAllowed = "method_not_allowed" // 405
-	CodeRateLimited      = "rate_limited"       // 429; see retry_after_s
-	CodeInternal         = "internal"           // 500
-	CodeUnavailable      = "unavailable"        // 503: not ready, database down
-	CodeTimeout          = "timeout"            // 503: the request ran out of time
-	CodeConflict         = "conflict"           // 409: a generic conflict (e.g. a username already taken)
+	CodeBadRequest       = "bad_request"        // malformed JSON or a field out of range
+	CodeBodyTooLarge     = "body_too_large"     // the body is over the route's limit
+	CodeUnsupportedMedia = "unsupported_media"  // body is not application/json, or compressed
+	CodeNotFound         = "not_found"          // no such endpoint or record
+	CodeMethodNotAllowed = "method_not_allowed" // the path exists, the method does not
+	CodeRateLimited      = "rate_limited"       // see retry_after_s
+	CodeInternal         = "internal"           // a server fault (logged with the request id)
+	CodeUnavailable      = "unavailable"        // not ready, database down, shutting down
+	CodeTimeout          = "timeout"            // the request ran out of time
+	CodeConflict         = "conflict"           // a generic conflict (e.g. a username already taken)
 
 	// Kiosk authentication.
-	CodeSignatureMissing = "signature_missing" // 401
-	CodeSignatureInvalid = "signature_invalid" // 401: malformed headers or the signature does not verify
-	CodeClockSkew        = "clock_skew"        // 401: timestamp more than 60 s off
-	CodeReplay           = "replayed_request"  // 401: the request nonce was seen before
-	CodeKioskUnknown     = "kiosk_unknown"     // 401
-	CodeKioskRevoked     = "kiosk_revoked"     // 403
+	CodeSignatureMissing = "signature_missing"
+	CodeSignatureInvalid = "signature_invalid" // malformed headers or the signature does not verify
+	CodeClockSkew        = "clock_skew"        // timestamp more than 60 s off
+	CodeReplay           = "replayed_request"  // the request nonce was seen before
+	CodeKioskUnknown     = "kiosk_unknown"
+	CodeKioskRevoked     = "kiosk_revoked"
 
 	// Staff authentication.
-	CodeUnauthenticated   = "unauthenticated"     // 401: no or expired staff session
-	CodeBadCredentials    = "bad_credentials"     // 401: wrong username or password
-	CodeForbidden         = "forbidden"           // 403: the role may not do this
+	CodeUnauthenticated   = "unauthenticated"     // no or expired staff session
+	CodeBadCredentials    = "bad_credentials"     // wrong username or password
+	CodeForbidden         = "forbidden"           // the role may not do this
 	CodeStaffDisabled     = "staff_disabled"      // reserved: a disabled account's login gets bad_credentials, its sessions unauthenticated
-	CodeIdentifyDisabled  = "identify_disabled"   // 403: card-less identification is off by station policy
-	CodeCandidateNotFound = "candidate_not_found" // 404: card-less identification found nobody
-	CodeCandidateExpired  = "candidate_expired"   // 410
+	CodeIdentifyDisabled  = "identify_disabled"   // card-less identification is off by station policy
+	CodeCandidateNotFound = "candidate_not_found" // card-less identification found nobody
+	CodeCandidateExpired  = "candidate_expired"   // the candidate is unknown, expired or someone else's
 
 	// Card.
-	CodeCardInvalid     = "card_invalid" // 422: bad ID number (check digit) or fields
-	CodeCardExpired     = "card_expired" // 422
+	CodeCardInvalid     = "card_invalid" // bad ID number (check digit) or fields
+	CodeCardExpired     = "card_expired"
 	CodeCardNotYetValid = "card_not_yet_valid"
 
 	// Capture / scanner.
-	CodeNonceUnknown       = "nonce_unknown"        // 401: the capture nonce was never issued to this kiosk, or was used already
-	CodeNonceExpired       = "nonce_expired"        // 401
-	CodeMakerUnknown       = "maker_unknown"        // 401: the scanner's maker key is not configured
-	CodeDeviceCertInvalid  = "device_cert_invalid"  // 401
-	CodeAttestationInvalid = "attestation_invalid"  // 401
-	CodeCounterReplay      = "counter_replay"       // 401: scanner counter not strictly increasing
-	CodeImageMismatch      = "image_mismatch"       // 422: image does not hash to the attested digest
-	CodeTemplateInvalid    = "template_invalid"     // 422
-	CodeQualityTooLow      = "quality_too_low"      // 422
-	CodeScannerRevoked     = "scanner_revoked"      // 403
-	CodeScannerElsewhere   = "scanner_elsewhere"    // 403: the scanner is assigned to another kiosk
-	CodeFingerInvalid      = "finger_invalid"       // 422: unknown finger, or not the template's
-	CodeUncalibrated       = "scanner_uncalibrated" // 422: no calibration for the scanner's model and template pipeline
+	CodeNonceUnknown       = "nonce_unknown" // the capture nonce was never issued to this kiosk, or was used already
+	CodeNonceExpired       = "nonce_expired"
+	CodeMakerUnknown       = "maker_unknown" // the scanner's maker key is not configured
+	CodeDeviceCertInvalid  = "device_cert_invalid"
+	CodeAttestationInvalid = "attestation_invalid"
+	CodeCounterReplay      = "counter_replay" // scanner counter not strictly increasing
+	CodeImageMismatch      = "image_mismatch" // image does not hash to the attested digest
+	CodeTemplateInvalid    = "template_invalid"
+	CodeQualityTooLow      = "quality_too_low"
+	CodeScannerRevoked     = "scanner_revoked"
+	CodeScannerElsewhere   = "scanner_elsewhere"    // the scanner is assigned to another kiosk
+	CodeFingerInvalid      = "finger_invalid"       // unknown finger, or not the template's
+	CodeUncalibrated       = "scanner_uncalibrated" // no calibration for the scanner's model and template pipeline
 
 	// Residents and verification.
-	CodeResidentUnknown   = "resident_unknown"   // 404: no record for this ID number
-	CodeResidentSuspended = "resident_suspended" // 403
-	CodeNotEnrolled       = "not_enrolled"       // 404: no vein templates on record
-	CodeNoMatch           = "no_match"           // 401: the vein does not match the card's holder
-	CodeLocked            = "locked"             // 423: too many failures for this ID number; see retry_after_s
+	CodeResidentUnknown   = "resident_unknown" // no record for this ID number
+	CodeResidentSuspended = "resident_suspended"
+	CodeNotEnrolled       = "not_enrolled" // no vein templates on record
+	CodeNoMatch           = "no_match"     // the vein does not match the card's holder
+	CodeLocked            = "locked"       // too many failures for this ID number; see retry_after_s
 
 	// Enrolment.
-	CodeEnrolmentIncomplete = "enrolment_incomplete" // 422: fewer than 3 good captures for 2 fingers
-	CodeDuplicateSuspected  = "duplicate_suspected"  // 409: the veins match another ID number; a case was opened
+	CodeEnrolmentIncomplete = "enrolment_incomplete" // fewer than 3 good captures for 2 fingers
+	CodeDuplicateSuspected  = "duplicate_suspected"  // the veins match another ID number; a case was opened
 	CodeCaseNotFound        = "case_not_found"
-	CodeCaseState           = "case_state" // 409: the case is not in a state that allows this
+	CodeCaseState           = "case_state" // the case is not in a state that allows this
 
 	// Filings.
-	CodeTokenInvalid     = "token_invalid"   // 401: unknown, expired, used or bound to another kiosk
-	CodeServiceUnknown   = "service_unknown" // 404
-	CodeFormInvalid      = "form_invalid"    // 422: see details
+	CodeTokenInvalid     = "token_invalid" // unknown, expired, used or bound to another kiosk
+	CodeServiceUnknown   = "service_unknown"
+	CodeFormInvalid      = "form_invalid" // see fields
 	CodeFilingNotFound   = "filing_not_found"
-	CodeFilingState      = "filing_state"           // 409: decision not allowed in the filing's state
-	CodeIdempotencyReuse = "idempotency_key_reused" // 409: same key, different content
+	CodeFilingState      = "filing_state"           // decision not allowed in the filing's state
+	CodeIdempotencyReuse = "idempotency_key_reused" // same key, different content
 )
+
+// statuses is the HTTP status of every error code: the only place that
+// chooses one. docs/api.md ("Error codes") and the OpenAPI document
+// (x-error-codes) list the same table; TestErrorCodeStatuses in server/api
+// checks all three, and that every Code constant above is here.
+var statuses = map[string]int{
+	CodeBadRequest:       400,
+	CodeBodyTooLarge:     413,
+	CodeUnsupportedMedia: 415,
+	CodeNotFound:         404,
+	CodeMethodNotAllowed: 405,
+	CodeRateLimited:      429,
+	CodeInternal:         500,
+	CodeUnavailable:      503,
+	CodeTimeout:          503,
+	CodeConflict:         409,
+
+	CodeSignatureMissing: 401,
+	CodeSignatureInvalid: 401,
+	CodeClockSkew:        401,
+	CodeReplay:           401,
+	CodeKioskUnknown:     401,
+	CodeKioskRevoked:     403,
+
+	CodeUnauthenticated:   401,
+	CodeBadCredentials:    401,
+	CodeForbidden:         403,
+	CodeStaffDisabled:     401,
+	CodeIdentifyDisabled:  403,
+	CodeCandidateNotFound: 404,
+	CodeCandidateExpired:  410,
+
+	CodeCardInvalid:     422,
+	CodeCardExpired:     422,
+	CodeCardNotYetValid: 422,
+
+	CodeNonceUnknown:       401,
+	CodeNonceExpired:       401,
+	CodeMakerUnknown:       401,
+	CodeDeviceCertInvalid:  401,
+	CodeAttestationInvalid: 401,
+	CodeCounterReplay:      401,
+	CodeImageMismatch:      422,
+	CodeTemplateInvalid:    422,
+	CodeQualityTooLow:      422,
+	CodeScannerRevoked:     403,
+	CodeScannerElsewhere:   403,
+	CodeFingerInvalid:      422,
+	CodeUncalibrated:       422,
+
+	CodeResidentUnknown:   404,
+	CodeResidentSuspended: 403,
+	CodeNotEnrolled:       404,
+	CodeNoMatch:           401,
+	CodeLocked:            423,
+
+	CodeEnrolmentIncomplete: 422,
+	CodeDuplicateSuspected:  409,
+	CodeCaseNotFound:        404,
+	CodeCaseState:           409,
+
+	CodeTokenInvalid:     401,
+	CodeServiceUnknown:   404,
+	CodeFormInvalid:      422,
+	CodeFilingNotFound:   404,
+	CodeFilingState:      409,
+	CodeIdempotencyReuse: 409,
+}
+
+// HTTPStatus returns the HTTP status of an error code, and false for a code
+// that is not in the table (the server answers those with 500).
+func HTTPStatus(code string) (int, bool) {
+	s, ok := statuses[code]
+	return s, ok
+}
+
+// ErrorCodes returns every error code with its HTTP status (a copy).
+func ErrorCodes() map[string]int {
+	return maps.Clone(statuses)
+}
 
 // ErrorBody is the body of every error response:
 //
