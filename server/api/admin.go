@@ -414,7 +414,7 @@ func (s *Server) handleBulkEnrol(c *fiber.Ctx) error {
 				}
 			}
 			if err != nil {
-				return err
+				return s.apiErr(err)
 			}
 			if dup != nil {
 				other, err := s.st.GetResidentByID(ctx, dup.ResidentID)

@@ -18,6 +18,8 @@ const fixedCalibration = "fixed thresholds (api.Config)"
 // thresholds returns the thresholds for a template captured by a scanner
 // of model ("" for a template without a device, as in bulk enrolment: the
 // calibrations of its pipeline combined, see calib.Registry.ForPipeline).
+// A model or pipeline without a calibration is a compare-step error
+// (errUncalibrated: scanner_uncalibrated); callers answer through apiErr.
 func (s *Server) thresholds(model string, t *matcher.Template) (calib.Thresholds, error) {
 	reg := s.cfg.Calibrations
 	if reg == nil {
@@ -33,7 +35,7 @@ func (s *Server) thresholds(model string, t *matcher.Template) (calib.Thresholds
 		th, err = reg.For(model, t.ParamsHash)
 	}
 	if errors.Is(err, calib.ErrUncalibrated) || errors.Is(err, calib.ErrPipeline) {
-		return th, errf(apiv1.CodeUncalibrated, "no score calibration for this capture: %v", err)
+		return th, stepErr(stepCompare, errUncalibrated, "no score calibration for this capture: %v", err)
 	}
 	return th, err
 }

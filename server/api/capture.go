@@ -1,11 +1,14 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
@@ -18,130 +21,98 @@ import (
 // NoncePurposeCapture is the store purpose of scanner capture nonces.
 const NoncePurposeCapture = "capture"
 
-// checkedCapture is a capture whose scanner, attestation, nonce and counter
-// have been checked.
-type checkedCapture struct {
+// capture is a capture whose stateless checks passed (template, finger,
+// quality, the device certificate under its maker's key, the attestation
+// under the device key, the optional image's digest). Its nonce and counter
+// are not spent yet: spendCaptures or the verification outcome does that,
+// once.
+type capture struct {
 	tmpl     *matcher.Template
 	raw      []byte
 	finger   int
 	quality  int
-	serial   string
-	model    string // the device certificate's: selects the calibration
-	counter  uint64
 	image    []byte
 	imageDim [2]int
+	cert     *wire.DeviceCertificate
+	att      *wire.Attestation
 }
+
+func (c *capture) serial() string { return c.att.Serial }
+
+// model is the device certificate's scanner model: it selects the
+// calibration (thresholds).
+func (c *capture) model() string { return c.cert.Model }
+
+func (c *capture) counter() uint64 { return c.att.Counter }
+func (c *capture) nonce() string   { return base64.StdEncoding.EncodeToString(c.att.Nonce[:]) }
 
 // maxImagePixels bounds an optional raw image.
 const maxImagePixels = 2 << 20
 
-// parseCapture checks the parts of a capture that need no state: the
-// template, finger and quality, the device certificate under its maker's
-// key, the attestation under the device key, and the optional image digest.
-func (s *Server) parseCapture(c apiv1.Capture) (*checkedCapture, *wire.DeviceCertificate, *wire.Attestation, error) {
+// parseCapture is the stateless half of the capture-check step.
+func (s *Server) parseCapture(c apiv1.Capture) (*capture, error) {
 	pos := c.Finger.Position()
 	if pos == 0 {
-		return nil, nil, nil, errf(apiv1.CodeFingerInvalid, "finger %q is not one of the ten finger names", c.Finger)
+		return nil, stepErr(stepCapture, errFingerInvalid, "finger %q is not one of the ten finger names", c.Finger)
 	}
 	if len(c.Template) == 0 {
-		return nil, nil, nil, errf(apiv1.CodeTemplateInvalid, "template missing")
+		return nil, stepErr(stepCapture, errTemplateInvalid, "template missing")
 	}
 	t, err := matcher.ParseTemplate(c.Template)
 	if err != nil {
-		return nil, nil, nil, errf(apiv1.CodeTemplateInvalid, "template: %v", err)
+		return nil, stepErr(stepCapture, errTemplateInvalid, "template: %v", err)
 	}
 	if t.Finger != 0 && int(t.Finger) != pos {
-		return nil, nil, nil, errf(apiv1.CodeFingerInvalid, "the template is of finger %d, the request says %s", t.Finger, c.Finger)
+		return nil, stepErr(stepCapture, errFingerInvalid, "the template is of finger %d, the request says %s", t.Finger, c.Finger)
 	}
 	if int(t.Quality) < s.cfg.MinQuality {
-		return nil, nil, nil, errf(apiv1.CodeQualityTooLow, "capture quality %d below the gate %d; capture again", t.Quality, s.cfg.MinQuality)
+		return nil, stepErr(stepCapture, errQualityTooLow, "capture quality %d below the gate %d; capture again", t.Quality, s.cfg.MinQuality)
 	}
 	var cert wire.DeviceCertificate
 	if err := cert.UnmarshalBinary(c.Certificate); err != nil {
-		return nil, nil, nil, errf(apiv1.CodeDeviceCertInvalid, "device certificate: %v", err)
+		return nil, stepErr(stepCapture, errCertInvalid, "device certificate: %v", err)
 	}
 	makerKey, ok := s.makers.Key(cert.MakerID)
 	if !ok {
-		return nil, nil, nil, errf(apiv1.CodeMakerUnknown, "scanner maker %q is not trusted by this server", cert.MakerID)
+		return nil, stepErr(stepCapture, errMakerUnknown, "scanner maker %q is not trusted by this server", cert.MakerID)
 	}
 	var att wire.Attestation
 	if err := att.UnmarshalBinary(c.Attestation); err != nil {
-		return nil, nil, nil, errf(apiv1.CodeAttestationInvalid, "attestation: %v", err)
+		return nil, stepErr(stepCapture, errAttestationInvalid, "attestation: %v", err)
 	}
 	if !s.certs.verified(c.Certificate, makerKey, &cert) {
-		return nil, nil, nil, errf(apiv1.CodeDeviceCertInvalid, "device certificate does not verify under the maker key")
+		return nil, stepErr(stepCapture, errCertInvalid, "device certificate does not verify under the maker key")
 	}
 	if att.Serial != cert.Serial {
-		return nil, nil, nil, errf(apiv1.CodeAttestationInvalid, "the attestation's serial is not the certificate's")
+		return nil, stepErr(stepCapture, errAttestationInvalid, "the attestation's serial is not the certificate's")
 	}
 	if err := att.Verify(cert.PublicKey); err != nil {
-		return nil, nil, nil, errf(apiv1.CodeAttestationInvalid, "capture attestation does not verify: %v", err)
+		return nil, stepErr(stepCapture, errAttestationInvalid, "capture attestation does not verify: %v", err)
 	}
-	cc := &checkedCapture{tmpl: t, raw: c.Template, finger: pos, quality: int(t.Quality), serial: att.Serial, model: cert.Model, counter: att.Counter}
+	cc := &capture{tmpl: t, raw: c.Template, finger: pos, quality: int(t.Quality), cert: &cert, att: &att}
 	if c.Image != nil {
 		im := c.Image
 		if im.Width <= 0 || im.Height <= 0 || im.Width*im.Height > maxImagePixels || len(im.Pixels) != im.Width*im.Height {
-			return nil, nil, nil, badRequest("image: %dx%d with %d bytes", im.Width, im.Height, len(im.Pixels))
+			return nil, stepErr(stepCapture, errImageInvalid, "image: %dx%d with %d bytes", im.Width, im.Height, len(im.Pixels))
 		}
 		if err := att.VerifyImage(im.Pixels); err != nil {
-			return nil, nil, nil, errf(apiv1.CodeImageMismatch, "the image does not hash to the attested digest")
+			return nil, stepErr(stepCapture, errImageMismatch, "the image does not hash to the attested digest")
 		}
 		cc.image, cc.imageDim = im.Pixels, [2]int{im.Width, im.Height}
 	}
-	return cc, &cert, &att, nil
+	return cc, nil
 }
 
-// checkCapture runs parseCapture, then the stateful checks: the nonce was
-// issued to this kiosk, is fresh and is consumed now; the scanner is
-// registered (on first sight, under a valid certificate), active, attached
-// to this kiosk and its counter strictly increases.
-func (s *Server) checkCapture(ctx context.Context, k *store.Kiosk, c apiv1.Capture) (*checkedCapture, error) {
-	cc, cert, att, err := s.parseCapture(c)
-	if err != nil {
-		return nil, err
-	}
-	return cc, s.captureState(ctx, k, cert, att)
-}
-
-// captureState runs the stateful checks of a parsed capture.
-func (s *Server) captureState(ctx context.Context, k *store.Kiosk, cert *wire.DeviceCertificate, att *wire.Attestation) error {
-	if err := s.consumeCaptureNonce(ctx, k, att.Nonce); err != nil {
-		return err
-	}
-	if err := s.scanner(ctx, k, cert); err != nil {
-		return err
-	}
-	switch err := s.st.AdvanceScannerCounter(ctx, att.Serial, att.Counter); {
-	case errors.Is(err, store.ErrStaleCounter):
-		s.metrics.authFailures.WithLabelValues("counter_replay").Inc()
-		return errf(apiv1.CodeCounterReplay, "scanner capture counter %d is not above the last accepted one (replayed capture?)", att.Counter)
-	case errors.Is(err, store.ErrInactive):
-		return errf(apiv1.CodeScannerRevoked, "scanner %s is revoked", att.Serial)
-	case err != nil:
-		return storeErr(err, "scanner counter")
-	}
-	return nil
-}
-
-func (s *Server) consumeCaptureNonce(ctx context.Context, k *store.Kiosk, nonce [32]byte) error {
-	err := s.st.ConsumeNonce(ctx, base64.StdEncoding.EncodeToString(nonce[:]), k.ID, NoncePurposeCapture, s.now())
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		s.metrics.authFailures.WithLabelValues("nonce").Inc()
-		return errf(apiv1.CodeNonceUnknown, "the capture nonce was not issued to this kiosk or was already used")
-	case errors.Is(err, store.ErrExpired):
-		return errf(apiv1.CodeNonceExpired, "the capture nonce expired; capture again")
-	}
-	return storeErr(err, "nonce")
-}
-
-// scanner registers a scanner on first sight and checks a known one.
-func (s *Server) scanner(ctx context.Context, k *store.Kiosk, cert *wire.DeviceCertificate) error {
+// checkScanner is the scanner half of the capture-check step: it registers
+// a scanner on first sight (under its verified certificate) and checks a
+// known one is active, has the certificate's key and maker, and is attached
+// to this kiosk (or to none). It looks the scanner up once.
+func (s *Server) checkScanner(ctx context.Context, k *store.Kiosk, cert *wire.DeviceCertificate) error {
 	sc, err := s.st.GetScanner(ctx, cert.Serial)
 	if errors.Is(err, store.ErrNotFound) {
 		raw, merr := cert.MarshalBinary()
 		if merr != nil {
-			return errf(apiv1.CodeDeviceCertInvalid, "device certificate: %v", merr)
+			return stepErr(stepScanner, errCertInvalid, "device certificate: %v", merr)
 		}
 		sc, err = s.st.CreateScanner(ctx, audit.Kiosk(k.ID), store.Scanner{
 			Serial: cert.Serial, Model: cert.Model, MakerID: cert.MakerID, PublicKey: cert.PublicKey,
@@ -157,15 +128,95 @@ func (s *Server) scanner(ctx context.Context, k *store.Kiosk, cert *wire.DeviceC
 		return storeErr(err, "scanner")
 	}
 	if sc.Status != store.DeviceActive {
-		return errf(apiv1.CodeScannerRevoked, "scanner %s is revoked", sc.Serial)
+		return stepErr(stepScanner, errScannerRevoked, "scanner %s is revoked", sc.Serial)
 	}
 	if !sc.PublicKey.Equal(cert.PublicKey) || sc.MakerID != cert.MakerID {
-		return errf(apiv1.CodeDeviceCertInvalid, "the certificate of scanner %s differs from the registered one", sc.Serial)
+		return stepErr(stepScanner, errCertInvalid, "the certificate of scanner %s differs from the registered one", sc.Serial)
 	}
 	if sc.KioskID != "" && sc.KioskID != k.ID {
-		return errf(apiv1.CodeScannerElsewhere, "scanner %s is assigned to another kiosk", sc.Serial)
+		return stepErr(stepScanner, errScannerElsewhere, "scanner %s is assigned to another kiosk", sc.Serial)
 	}
 	return nil
+}
+
+// checkScanners runs checkScanner once per scanner of caps; one scanner
+// presenting two different certificates in one request is refused.
+func (s *Server) checkScanners(ctx context.Context, k *store.Kiosk, caps []*capture) error {
+	keys := map[string]*wire.DeviceCertificate{}
+	for _, c := range caps {
+		if prev, ok := keys[c.serial()]; ok {
+			if !prev.PublicKey.Equal(c.cert.PublicKey) || prev.MakerID != c.cert.MakerID {
+				return stepErr(stepScanner, errCertInvalid, "two different certificates of scanner %s in one request", c.serial())
+			}
+			continue
+		}
+		keys[c.serial()] = c.cert
+		if err := s.checkScanner(ctx, k, c.cert); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// spendCaptures is the stateful half of the capture-check step for flows
+// that store no verification outcome (enrolment, identification, and a
+// verification that stops before it): every capture's nonce is consumed
+// (it was issued to this kiosk and is fresh) and, when its scanner passed
+// checkScanner (scannerOK), its counter is raised, strictly, in counter
+// order. The first failure is returned; the captures after it are still
+// spent, so no capture of a failed request can be presented again.
+func (s *Server) spendCaptures(ctx context.Context, k *store.Kiosk, caps []*capture, scannerOK bool) error {
+	caps = slices.Clone(caps)
+	slices.SortStableFunc(caps, func(a, b *capture) int {
+		return cmp.Or(strings.Compare(a.serial(), b.serial()), cmp.Compare(a.counter(), b.counter()))
+	})
+	var first error
+	for _, c := range caps {
+		err := s.st.ConsumeNonce(ctx, c.nonce(), k.ID, NoncePurposeCapture, s.now())
+		if err != nil {
+			err = captureStoreErr(stepNonce, err, c)
+		} else if scannerOK {
+			if err = s.st.AdvanceScannerCounter(ctx, c.serial(), c.counter()); err != nil {
+				err = captureStoreErr(stepCounter, err, c)
+			}
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// captureStoreErr turns the store's answer to spending a capture's nonce
+// (step nonce) or counter (step counter) into the step's error; errors that
+// are not about the capture pass through.
+func captureStoreErr(step string, err error, c *capture) error {
+	switch {
+	case step == stepNonce && errors.Is(err, store.ErrNotFound):
+		return stepErr(stepNonce, errNonceUnknown, "the capture nonce was not issued to this kiosk or was already used")
+	case step == stepNonce && errors.Is(err, store.ErrExpired):
+		return stepErr(stepNonce, errNonceExpired, "the capture nonce expired; capture again")
+	case step == stepCounter && errors.Is(err, store.ErrStaleCounter):
+		return stepErr(stepCounter, errCounterReplay, "scanner capture counter %d is not above the last accepted one (replayed capture?)", c.counter())
+	case step == stepCounter && errors.Is(err, store.ErrInactive):
+		return stepErr(stepCounter, errScannerRevoked, "scanner %s is revoked", c.serial())
+	}
+	return storeErr(err, step)
+}
+
+// checkCaptures is the whole capture-check step for flows that store no
+// verification outcome: the stateless checks of every capture, the scanner
+// checks, then every nonce and counter spent once.
+func (s *Server) checkCaptures(ctx context.Context, k *store.Kiosk, caps []*capture) error {
+	if err := s.checkScanners(ctx, k, caps); err != nil {
+		// The nonces are spent all the same; a nonce that fails is the
+		// answer, as it was checked first before.
+		if serr := s.spendCaptures(ctx, k, caps, false); serr != nil {
+			return serr
+		}
+		return err
+	}
+	return s.spendCaptures(ctx, k, caps, true)
 }
 
 // certCache remembers device certificates that verified under their maker's

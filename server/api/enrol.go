@@ -1,20 +1,17 @@
 package api
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
 	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
@@ -43,15 +40,10 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	}
 	idn := string(idNumber) // canonical: the one key of the limiter, the locks and the store
 	// Stateless checks of every capture first (nothing is consumed yet).
-	type good struct {
-		cc   *checkedCapture
-		cert *wire.DeviceCertificate
-		att  *wire.Attestation
-	}
-	byFinger := map[int][]good{}
+	byFinger := map[int][]*capture{}
 	var order []int
 	rejected := map[string]string{}
-	var all []good
+	var all []*capture
 	for _, fc := range req.Fingers {
 		pos := fc.Finger.Position()
 		if pos == 0 {
@@ -72,17 +64,16 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 			if capt.Finger != fc.Finger {
 				return errf(apiv1.CodeFingerInvalid, "capture %d of %s says finger %s", i, fc.Finger, capt.Finger)
 			}
-			cc, cert, att, err := s.parseCapture(capt)
-			var ae *apiError
-			if errors.As(err, &ae) && ae.detail.Code == apiv1.CodeQualityTooLow {
-				rejected[fmt.Sprintf("%s[%d]", fc.Finger, i)] = ae.detail.Message
+			cc, err := s.parseCapture(capt)
+			var se *stepError
+			if errors.As(err, &se) && errors.Is(err, errQualityTooLow) {
+				rejected[fmt.Sprintf("%s[%d]", fc.Finger, i)] = se.msg
 				continue
 			} else if err != nil {
-				return err
+				return s.apiErr(err)
 			}
-			g := good{cc, cert, att}
-			byFinger[pos] = append(byFinger[pos], g)
-			all = append(all, g)
+			byFinger[pos] = append(byFinger[pos], cc)
+			all = append(all, cc)
 		}
 	}
 	enough := 0
@@ -99,14 +90,10 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		}
 		return e
 	}
-	// Stateful checks in counter order: nonces consumed, counters advanced.
-	slices.SortStableFunc(all, func(a, b good) int {
-		return cmp.Or(strings.Compare(a.cc.serial, b.cc.serial), cmp.Compare(a.cc.counter, b.cc.counter))
-	})
-	for _, g := range all {
-		if err := s.captureState(ctx, k, g.cert, g.att); err != nil {
-			return err
-		}
+	// The capture step's checks with state: scanners, then every nonce
+	// consumed and counter raised once.
+	if err := s.checkCaptures(ctx, k, all); err != nil {
+		return s.apiErr(err)
 	}
 	res, err := s.st.GetResident(ctx, idn)
 	if errors.Is(err, store.ErrNotFound) {
@@ -140,12 +127,12 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		if len(gs) == 0 {
 			continue
 		}
-		best := slices.MaxFunc(gs, func(a, b good) int { return a.cc.quality - b.cc.quality }).cc
-		probes[i], models[i] = best.tmpl, best.model
+		best := slices.MaxFunc(gs, func(a, b *capture) int { return a.quality - b.quality })
+		probes[i], models[i] = best.tmpl, best.model()
 	}
 	hitAt, hit, err := s.dedupAll(ctx, res.ID, probes, models, override)
 	if err != nil {
-		return err
+		return s.apiErr(err)
 	}
 	if hit != nil {
 		pos := order[hitAt]
@@ -176,9 +163,9 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		if len(gs) < apiv1.EnrolCapturesPerFinger {
 			continue // a third finger with too few good captures is left out
 		}
-		ne := store.NewEnrolment{IDNumber: idn, Finger: pos, EnrolledBy: sess.staffID, KioskID: k.ID, ScannerSerial: gs[0].cc.serial, CreatedAt: now}
+		ne := store.NewEnrolment{IDNumber: idn, Finger: pos, EnrolledBy: sess.staffID, KioskID: k.ID, ScannerSerial: gs[0].serial(), CreatedAt: now}
 		for _, g := range gs {
-			ne.Samples = append(ne.Samples, store.Sample{Template: g.cc.raw, Image: g.cc.image, AlgorithmVersion: algorithmVersion, Quality: g.cc.quality})
+			ne.Samples = append(ne.Samples, store.Sample{Template: g.raw, Image: g.image, AlgorithmVersion: algorithmVersion, Quality: g.quality})
 		}
 		if _, err := s.st.Enrol(ctx, audit.Staff(sess.staffID), ne); err != nil {
 			return storeErr(err, "enrolment")

@@ -5,16 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
-	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -40,184 +36,23 @@ func (s *Server) handleNonce(c *fiber.Ctx) error {
 
 func retrySeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
 
-// handleVerify is the card + vein check that opens a filing.
+// handleVerify is the card + vein check that opens a filing (the steps are
+// verification's).
 func (s *Server) handleVerify(c *fiber.Ctx) error {
-	k := kioskOf(c)
-	ctx := c.UserContext()
 	var req apiv1.VerifyRequest
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	now := s.now()
-	idNumber, err := checkCard(req.Card, now)
-	if err != nil {
-		return err
-	}
-	idn := string(idNumber) // canonical: the one key of the limiter, the locks and the store
-	if wait, err := s.throttle.wait(ctx, k.ID, now); err != nil {
-		return storeErr(err, "kiosk backoff")
-	} else if wait > 0 {
-		s.metrics.rateLimited.Inc()
-		return errf(apiv1.CodeRateLimited, "too many failed verifications at this kiosk; wait").retryAfter(retrySeconds(wait))
-	}
-	lock, err := s.st.GetLockout(ctx, idn)
-	if err != nil {
-		return storeErr(err, "lockout")
-	}
-	if lock.Locked(now) {
-		s.metrics.verifies.WithLabelValues(string(store.VerifyLockedOut)).Inc()
-		return errf(apiv1.CodeLocked, "too many failed verifications for this ID number; ask the station staff or wait").
-			retryAfter(retrySeconds(lock.LockedUntil.Sub(now)))
-	}
-	cc, cert, att, err := s.parseCapture(req.Capture)
-	if err != nil {
-		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
-		return err
-	}
-	// The stateful checks of the capture (nonce, counter) are stored with
-	// the outcome in one transaction below. A request that fails before
-	// that still spends its nonce and counter (captureState), as a capture
-	// must never be usable twice.
-	fail := func(e error) error {
-		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
-		if err := s.captureState(ctx, k, cert, att); err != nil {
-			return err
-		}
-		return e
-	}
-	if err := s.scanner(ctx, k, cert); err != nil {
-		if nerr := s.consumeCaptureNonce(ctx, k, att.Nonce); nerr != nil {
-			return nerr
-		}
-		return err
-	}
-	res, err := s.st.GetResident(ctx, idn)
-	if errors.Is(err, store.ErrNotFound) {
-		return fail(errf(apiv1.CodeResidentUnknown, "no resident record for this ID number; ask the station staff"))
-	} else if err != nil {
-		return storeErr(err, "resident")
-	}
-	if res.Status == store.ResidentSuspended {
-		return fail(errf(apiv1.CodeResidentSuspended, "the resident's record is suspended; ask the station staff"))
-	}
-	th, err := s.thresholds(cc.model, cc.tmpl)
-	if err != nil {
-		return fail(err)
-	}
-	start := time.Now()
-	score, ok, err := s.gallery.Verify(res.ID, cc.tmpl)
-	s.metrics.match.WithLabelValues("verify").Observe(time.Since(start).Seconds())
-	if err != nil {
-		return fail(errf(apiv1.CodeTemplateInvalid, "the template cannot be compared with the enrolled ones (algorithm version, parameters or size differ): %v", err))
-	}
-	if !ok {
-		return fail(errf(apiv1.CodeNotEnrolled, "the resident has no finger-vein enrolment; ask the station staff"))
-	}
-	match := score >= th.Verify.Threshold
-	result := store.VerifyNoMatch
-	if match {
-		result = store.VerifyMatch
-	}
-	policy, err := s.idLocks.policy(ctx, idn, s.cfg.Lockout, now)
-	if err != nil {
-		return storeErr(err, "lock escalation")
-	}
-	target := "resident:" + strconv.FormatInt(res.ID, 10)
-	details := map[string]string{"kiosk": k.ID, "scanner": cc.serial, "counter": strconv.FormatUint(cc.counter, 10), "score": fmt.Sprintf("%.4f", score), "calibration": th.Calibration}
-	o := store.VerificationOutcome{
-		NonceValue: base64.StdEncoding.EncodeToString(att.Nonce[:]), NoncePurpose: NoncePurposeCapture,
-		ScannerSerial: att.Serial, Counter: att.Counter,
-		Attempt:   store.VerificationAttempt{IDNumber: idn, ResidentID: res.ID, KioskID: k.ID, Result: result, Score: score, At: now},
-		Policy:    policy,
-		LockEvent: &audit.Event{Time: now, Actor: audit.Kiosk(k.ID), Action: "verification.lockout", Target: target, Details: details},
-	}
-	var tok string
-	exp := now.Add(s.cfg.TokenTTL)
-	if match {
-		tok = randomToken(32)
-		o.Token = &store.FilingToken{Token: tok, IDNumber: res.IDNumber, KioskID: k.ID, ExpiresAt: exp, CreatedAt: now}
-		actor := audit.Kiosk(k.ID)
-		if sess := sessionOf(c); sess != nil {
-			actor = audit.Staff(sess.staffID)
-		}
-		o.MatchEvent = &audit.Event{Time: now, Actor: actor, Action: "verification.match", Target: target, Details: details}
-	}
-	st, err := s.st.RecordVerificationOutcome(ctx, o)
-	if err != nil {
-		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
-		return s.outcomeErr(err, att)
-	}
-	lock = st.Lockout
-	s.metrics.verifies.WithLabelValues(string(result)).Inc()
-	if err := s.throttle.record(ctx, k.ID, match, now); err != nil {
-		return storeErr(err, "kiosk backoff")
-	}
-	if !match {
-		if lock.Locked(now) {
-			if err := s.idLocks.locked(ctx, idn, now); err != nil {
-				return storeErr(err, "lock escalation")
-			}
-			s.metrics.lockouts.Inc()
-			return errf(apiv1.CodeLocked, "too many failed verifications for this ID number; ask the station staff or wait").
-				retryAfter(retrySeconds(lock.LockedUntil.Sub(now)))
-		}
-		left := policy.MaxFailures - lock.Failures
-		return errf(apiv1.CodeNoMatch, "the finger vein does not match the card's holder; %d attempts left", max(left, 0))
-	}
-	return c.JSON(apiv1.VerifyResponse{
-		Token: tok, ExpiresAt: exp,
-		Resident: apiv1.ResidentSummary{ResidentID: res.ID, Name: res.Name, IDNumberMasked: identity.MaskIDNumber(res.IDNumber)},
-	})
-}
-
-// outcomeErr maps a failed RecordVerificationOutcome to the API error the
-// separate nonce and counter checks give.
-func (s *Server) outcomeErr(err error, att *wire.Attestation) error {
-	var oe *store.OutcomeError
-	if errors.As(err, &oe) {
-		switch oe.Step {
-		case "nonce":
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				s.metrics.authFailures.WithLabelValues("nonce").Inc()
-				return errf(apiv1.CodeNonceUnknown, "the capture nonce was not issued to this kiosk or was already used")
-			case errors.Is(err, store.ErrExpired):
-				return errf(apiv1.CodeNonceExpired, "the capture nonce expired; capture again")
-			}
-		case "scanner":
-			switch {
-			case errors.Is(err, store.ErrStaleCounter):
-				s.metrics.authFailures.WithLabelValues("counter_replay").Inc()
-				return errf(apiv1.CodeCounterReplay, "scanner capture counter %d is not above the last accepted one (replayed capture?)", att.Counter)
-			case errors.Is(err, store.ErrInactive):
-				return errf(apiv1.CodeScannerRevoked, "scanner %s is revoked", att.Serial)
-			}
-		}
-	}
-	return storeErr(err, "verification")
-}
-
-// issueToken stores a filing token for the resident at this kiosk, audits
-// the grant and answers with it.
-func (s *Server) issueToken(c *fiber.Ctx, k *store.Kiosk, res store.Resident, action string, details map[string]string) error {
-	ctx := c.UserContext()
-	now := s.now()
-	tok := randomToken(32)
-	exp := now.Add(s.cfg.TokenTTL)
-	if err := s.st.IssueFilingToken(ctx, store.FilingToken{Token: tok, IDNumber: res.IDNumber, KioskID: k.ID, ExpiresAt: exp, CreatedAt: now}); err != nil {
-		return storeErr(err, "filing token")
-	}
+	k := kioskOf(c)
 	actor := audit.Kiosk(k.ID)
 	if sess := sessionOf(c); sess != nil {
 		actor = audit.Staff(sess.staffID)
 	}
-	if err := s.audit(ctx, actor, action, "resident:"+strconv.FormatInt(res.ID, 10), details); err != nil {
-		return err
+	out, err := s.newVerification(k, actor).run(c.UserContext(), req)
+	if err != nil {
+		return s.apiErr(err)
 	}
-	return c.JSON(apiv1.VerifyResponse{
-		Token: tok, ExpiresAt: exp,
-		Resident: apiv1.ResidentSummary{ResidentID: res.ID, Name: res.Name, IDNumberMasked: identity.MaskIDNumber(res.IDNumber)},
-	})
+	return c.JSON(tokenResponse(out.token, out.resident))
 }
 
 func (s *Server) handleServices(c *fiber.Ctx) error {

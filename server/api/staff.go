@@ -267,13 +267,16 @@ func (s *Server) handleIdentify(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	cc, err := s.checkCapture(ctx, k, req.Capture)
+	cc, err := s.parseCapture(req.Capture)
 	if err != nil {
-		return err
+		return s.apiErr(err)
 	}
-	th, err := s.thresholds(cc.model, cc.tmpl)
+	if err := s.checkCaptures(ctx, k, []*capture{cc}); err != nil {
+		return s.apiErr(err)
+	}
+	th, err := s.thresholds(cc.model(), cc.tmpl)
 	if err != nil {
-		return err
+		return s.apiErr(err)
 	}
 	start := time.Now()
 	hits, err := s.gallery.Search(ctx, cc.tmpl, 2, th.Identify.Threshold)
@@ -328,5 +331,13 @@ func (s *Server) handleIdentifyConfirm(c *fiber.Ctx) error {
 	if res.Status == store.ResidentSuspended {
 		return errf(apiv1.CodeResidentSuspended, "the resident's record is suspended")
 	}
-	return s.issueToken(c, k, res, "identification.confirm", map[string]string{"kiosk": k.ID, "score": strconv.FormatFloat(cand.score, 'f', 4, 64)})
+	tok := s.mintToken(k, res, s.now())
+	if err := s.st.IssueFilingToken(c.UserContext(), tok); err != nil {
+		return storeErr(err, "filing token")
+	}
+	if err := s.audit(c.UserContext(), audit.Staff(sess.staffID), "identification.confirm", residentTarget(res),
+		map[string]string{"kiosk": k.ID, "score": strconv.FormatFloat(cand.score, 'f', 4, 64)}); err != nil {
+		return err
+	}
+	return c.JSON(tokenResponse(tok, res))
 }
