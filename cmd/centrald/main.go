@@ -31,6 +31,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/keyring"
+	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 	"github.com/qingshan-gov/veinkiosk/server/store/postgres"
 	"github.com/qingshan-gov/veinkiosk/server/store/sqlite"
@@ -197,7 +198,7 @@ func bootstrapAdmin(ctx context.Context, c *config, st store.Store, getenv func(
 			return err
 		}
 	}
-	hash, err := store.HashPassword(pw)
+	hash, err := password.Hash(pw)
 	if err != nil {
 		return err
 	}

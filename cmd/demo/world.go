@@ -22,6 +22,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/keyring"
+	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 	"github.com/qingshan-gov/veinkiosk/server/store/sqlite"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
@@ -185,7 +186,7 @@ func (w *world) startServer(ctx context.Context, say func(string, ...any)) error
 	if err != nil {
 		return fmt.Errorf("opening the embedded store: %w", err)
 	}
-	hash, err := store.HashPassword(adminPass)
+	hash, err := password.Hash(adminPass)
 	if err != nil {
 		return err
 	}

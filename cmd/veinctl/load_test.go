@@ -14,6 +14,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/api"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/keyring"
+	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 	"github.com/qingshan-gov/veinkiosk/server/store/sqlite"
 )
@@ -35,7 +36,7 @@ func TestLoadAgainstServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	hash, err := store.HashPasswordWith("admin password 1", store.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+	hash, err := password.HashWith("admin password 1", password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -197,7 +198,7 @@ func (s *Server) handleCreateStaff(c *fiber.Ctx) error {
 	case role == store.RoleDepartmentOfficer && departments[req.Department] == "":
 		return badRequest("a department_officer needs a department (civil_affairs, ageing, disability, community)")
 	}
-	hash, err := store.HashPassword(req.Password)
+	hash, err := password.Hash(req.Password)
 	if err != nil {
 		return badRequest("%v", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/keyring"
+	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 	"github.com/qingshan-gov/veinkiosk/server/store/sqlite"
 )
@@ -37,7 +38,7 @@ func (t appTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.app.Test(r, -1)
 }
 
-var cheapHash = store.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var cheapHash = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 type env struct {
 	t      testing.TB
@@ -110,7 +111,7 @@ const testPassword = "correct horse battery"
 
 func (e *env) mustStaff(username string, role store.Role, dept, station string) store.Staff {
 	e.t.Helper()
-	h, err := store.HashPasswordWith(testPassword, cheapHash)
+	h, err := password.HashWith(testPassword, cheapHash)
 	if err != nil {
 		e.t.Fatal(err)
 	}

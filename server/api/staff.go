@@ -11,23 +11,24 @@ import (
 	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
 // dummyHash is verified against when the username is unknown, so a login
 // takes as long whether or not the account exists.
-var dummyHash, _ = store.HashPassword("veinkiosk-no-such-user")
+var dummyHash, _ = password.Hash("veinkiosk-no-such-user")
 
 // login checks credentials and opens a session; shared by the API and the
 // back-office page. The username is canonicalised first
 // (identity.CanonicalUsername), once, so the per-username limiter, the
 // lookup and the audit all see one key for " user", "user\t", "USER" and
 // "ＵＳＥＲ".
-func (s *Server) login(c *fiber.Ctx, username, password string) (string, *session, error) {
+func (s *Server) login(c *fiber.Ctx, username, pw string) (string, *session, error) {
 	ctx := c.UserContext()
 	now := s.now()
 	username = identity.CanonicalUsername(username)
-	if len(username) == 0 || len(username) > 64 || len(password) == 0 || len(password) > 1024 {
+	if len(username) == 0 || len(username) > 64 || len(pw) == 0 || len(pw) > 1024 {
 		return "", nil, errf(apiv1.CodeBadCredentials, "wrong username or password")
 	}
 	for _, lim := range []struct {
@@ -49,7 +50,7 @@ func (s *Server) login(c *fiber.Ctx, username, password string) (string, *sessio
 	if err == nil {
 		hash = st.PasswordHash
 	}
-	ok, verr := store.VerifyPassword(hash, password)
+	ok, verr := password.Verify(hash, pw)
 	if err != nil || verr != nil || !ok || st.Disabled {
 		actor, reason := audit.System("auth"), "unknown_user"
 		if err == nil {

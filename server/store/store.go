@@ -93,7 +93,7 @@ type Store interface {
 	// Staff.
 
 	// CreateStaff adds a staff member; s.PasswordHash must come from
-	// HashPassword. ErrAlreadyExists for a taken username.
+	// password.Hash (server/password). ErrAlreadyExists for a taken username.
 	CreateStaff(ctx context.Context, actor audit.Actor, s Staff) (Staff, error)
 	GetStaff(ctx context.Context, id int64) (Staff, error)
 	GetStaffByUsername(ctx context.Context, username string) (Staff, error)
@@ -101,7 +101,7 @@ type Store interface {
 	// UpdateStaff changes display name, role, department, station and the
 	// disabled flag (not the username or password).
 	UpdateStaff(ctx context.Context, actor audit.Actor, s Staff) (Staff, error)
-	// SetStaffPassword replaces the password hash (from HashPassword).
+	// SetStaffPassword replaces the password hash (from password.Hash).
 	SetStaffPassword(ctx context.Context, actor audit.Actor, id int64, passwordHash string) error
 
 	// Stations and kiosks.
@@ -356,7 +356,7 @@ type Staff struct {
 	Role         Role
 	Department   string // department officers
 	StationID    string // station staff (and supervisors of a station)
-	PasswordHash string // PHC string from HashPassword
+	PasswordHash string // PHC string from password.Hash (server/password)
 	Disabled     bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time

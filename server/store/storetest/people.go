@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -196,10 +197,10 @@ func testStaff(t *testing.T, newDB NewDatabase) {
 	if got.ID != f.clerk.ID || got.Role != store.RoleStationStaff || got.StationID != f.station.ID || got.DisplayName != "王芳" || got.Disabled {
 		t.Errorf("GetStaffByUsername = %+v", got)
 	}
-	if ok, err := store.VerifyPassword(got.PasswordHash, "clerk-pw"); !ok || err != nil {
+	if ok, err := password.Verify(got.PasswordHash, "clerk-pw"); !ok || err != nil {
 		t.Errorf("stored hash does not verify: %v %v", ok, err)
 	}
-	if ok, _ := store.VerifyPassword(got.PasswordHash, "wrong"); ok {
+	if ok, _ := password.Verify(got.PasswordHash, "wrong"); ok {
 		t.Error("wrong password verifies")
 	}
 	if off, _ := s.GetStaff(c, f.officer.ID); off.Department != "civil-affairs" || off.StationID != "" {
@@ -253,7 +254,7 @@ func testStaff(t *testing.T, newDB NewDatabase) {
 		t.Fatal(err)
 	}
 	again, _ := s.GetStaff(c, got.ID)
-	if ok, _ := store.VerifyPassword(again.PasswordHash, "new-pw"); !ok {
+	if ok, _ := password.Verify(again.PasswordHash, "new-pw"); !ok {
 		t.Error("new password does not verify")
 	}
 	if err := s.SetStaffPassword(c, admin, 9999, hashPW(t, "x")); !errors.Is(err, store.ErrNotFound) {

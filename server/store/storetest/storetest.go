@@ -15,6 +15,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/keyring"
+	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -135,11 +136,11 @@ type fixture struct {
 }
 
 // cheap argon2id parameters for tests.
-var testPW = store.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var testPW = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 func hashPW(t *testing.T, pw string) string {
 	t.Helper()
-	h, err := store.HashPasswordWith(pw, testPW)
+	h, err := password.HashWith(pw, testPW)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func validateStaff(st *store.Staff) error {
 
 func checkHash(h string) error {
 	if !strings.HasPrefix(h, "$argon2id$") {
-		return invalid("password hash must be an argon2id PHC string from store.HashPassword")
+		return invalid("password hash must be an argon2id PHC string from password.Hash")
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package store
+package password
 
 import (
 	"errors"
@@ -6,35 +6,35 @@ import (
 	"testing"
 )
 
-var cheap = PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var cheap = Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 func TestPassword(t *testing.T) {
-	h, err := HashPasswordWith("correct horse 电池", cheap)
+	h, err := HashWith("correct horse 电池", cheap)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(h, "$argon2id$v=19$m=64,t=1,p=1$") {
 		t.Errorf("hash %q is not a PHC argon2id string", h)
 	}
-	if ok, err := VerifyPassword(h, "correct horse 电池"); !ok || err != nil {
+	if ok, err := Verify(h, "correct horse 电池"); !ok || err != nil {
 		t.Errorf("right password: %v %v", ok, err)
 	}
 	for _, pw := range []string{"", "correct horse", "correct horse 电池 ", strings.Repeat("x", 2000)} {
-		if ok, err := VerifyPassword(h, pw); ok || err != nil {
+		if ok, err := Verify(h, pw); ok || err != nil {
 			t.Errorf("wrong password %q: %v %v", pw, ok, err)
 		}
 	}
-	h2, _ := HashPasswordWith("correct horse 电池", cheap)
+	h2, _ := HashWith("correct horse 电池", cheap)
 	if h == h2 {
 		t.Error("same hash twice: salt not random")
 	}
-	if !PasswordNeedsRehash(h) {
+	if !NeedsRehash(h) {
 		t.Error("cheap hash does not need rehash")
 	}
-	if _, err := HashPasswordWith("", cheap); !errors.Is(err, ErrInvalid) {
+	if _, err := HashWith("", cheap); !errors.Is(err, ErrInvalid) {
 		t.Errorf("empty password: %v", err)
 	}
-	if _, err := HashPasswordWith("x", PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 4, KeyLen: 32}); !errors.Is(err, ErrInvalid) {
+	if _, err := HashWith("x", Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 4, KeyLen: 32}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("short salt: %v", err)
 	}
 }
@@ -43,20 +43,20 @@ func TestPasswordDefault(t *testing.T) {
 	if testing.Short() {
 		t.Skip("64 MiB hash")
 	}
-	h, err := HashPassword("pw")
+	h, err := Hash("pw")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if PasswordNeedsRehash(h) {
+	if NeedsRehash(h) {
 		t.Error("default hash needs rehash")
 	}
-	if ok, _ := VerifyPassword(h, "pw"); !ok {
+	if ok, _ := Verify(h, "pw"); !ok {
 		t.Error("default hash does not verify")
 	}
 }
 
 func TestMalformedHash(t *testing.T) {
-	good, _ := HashPasswordWith("pw", cheap)
+	good, _ := HashWith("pw", cheap)
 	parts := strings.Split(good, "$")
 	bad := []string{
 		"",
@@ -73,14 +73,14 @@ func TestMalformedHash(t *testing.T) {
 		"$argon2id$v=19$m=64,t=1,p=1$$" + parts[5],
 	}
 	for _, h := range bad {
-		if ok, err := VerifyPassword(h, "pw"); ok || !errors.Is(err, ErrPasswordHash) {
-			t.Errorf("VerifyPassword(%q) = %v, %v; want ErrPasswordHash", h, ok, err)
+		if ok, err := Verify(h, "pw"); ok || !errors.Is(err, ErrMalformedHash) {
+			t.Errorf("Verify(%q) = %v, %v; want ErrMalformedHash", h, ok, err)
 		}
 	}
 }
 
-func FuzzVerifyPassword(f *testing.F) {
-	good, _ := HashPasswordWith("pw", cheap)
+func FuzzVerify(f *testing.F) {
+	good, _ := HashWith("pw", cheap)
 	f.Add(good, "pw")
 	f.Add("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", "x")
 	f.Add("$argon2id$v=19$m=1048576,t=64,p=255$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", "x")
@@ -91,7 +91,7 @@ func FuzzVerifyPassword(f *testing.F) {
 		}
 		// Only hashes cheap enough to verify quickly are exercised fully.
 		if p.Memory <= 1024 && p.Time <= 2 && p.Threads <= 4 {
-			VerifyPassword(hash, pw)
+			Verify(hash, pw)
 		}
 	})
 }
