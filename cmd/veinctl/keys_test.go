@@ -12,6 +12,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/keyring"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 	"github.com/qingshan-gov/veinkiosk/server/store/sqlite"
+	"github.com/qingshan-gov/veinkiosk/server/store/storetest"
 )
 
 // TestKeysRotation walks the documented rotation with the CLI: generate a
@@ -77,7 +78,7 @@ func TestKeysRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	got, err := s.GetEnrolment(ctx, e.ID)
+	got, err := storetest.Inspect(s).GetEnrolment(ctx, e.ID)
 	if err != nil || !bytes.Equal(got.Samples[0].Template, tpl) {
 		t.Fatalf("after rotation: %v", err)
 	}

@@ -67,8 +67,9 @@ var (
 	ErrClosed = errors.New("store: closed")
 )
 
-// Store is the storage of the central server. Implementations are safe for
-// concurrent use.
+// Store is the storage of the central server: the methods the server calls,
+// no more (read-back queries that only the conformance suite needs are in
+// storetest.Inspector). Implementations are safe for concurrent use.
 type Store interface {
 	// Close releases the database. Methods called afterwards fail.
 	Close() error
@@ -84,8 +85,6 @@ type Store interface {
 	GetResident(ctx context.Context, idNumber string) (Resident, error)
 	// GetResidentByID returns the resident by internal id.
 	GetResidentByID(ctx context.Context, id int64) (Resident, error)
-	// ListResidents pages through residents ordered by internal id.
-	ListResidents(ctx context.Context, f ResidentFilter) ([]Resident, error)
 	// SetResidentStatus suspends or reactivates a resident; reason is a
 	// short code or note without personal data.
 	SetResidentStatus(ctx context.Context, actor audit.Actor, idNumber string, status ResidentStatus, reason string) error
@@ -101,13 +100,10 @@ type Store interface {
 	// UpdateStaff changes display name, role, department, station and the
 	// disabled flag (not the username or password).
 	UpdateStaff(ctx context.Context, actor audit.Actor, s Staff) (Staff, error)
-	// SetStaffPassword replaces the password hash (from password.Hash).
-	SetStaffPassword(ctx context.Context, actor audit.Actor, id int64, passwordHash string) error
 
 	// Stations and kiosks.
 
 	CreateStation(ctx context.Context, actor audit.Actor, s Station) (Station, error)
-	GetStation(ctx context.Context, id string) (Station, error)
 	ListStations(ctx context.Context) ([]Station, error)
 
 	// CreateKiosk registers a kiosk with its Ed25519 public key.
@@ -124,8 +120,6 @@ type Store interface {
 	GetScanner(ctx context.Context, serial string) (Scanner, error)
 	ListScanners(ctx context.Context) ([]Scanner, error)
 	SetScannerStatus(ctx context.Context, actor audit.Actor, serial string, status DeviceStatus) error
-	// AssignScanner binds a scanner to a kiosk ("" unbinds).
-	AssignScanner(ctx context.Context, actor audit.Actor, serial, kioskID string) error
 	// AdvanceScannerCounter atomically raises the scanner's last capture
 	// counter to counter if, and only if, counter is greater than the stored
 	// value; otherwise it returns ErrStaleCounter and changes nothing. A
@@ -141,9 +135,6 @@ type Store interface {
 	// encrypted before they are written. Returns the stored enrolment
 	// (with ids, without re-reading the blobs).
 	Enrol(ctx context.Context, actor audit.Actor, e NewEnrolment) (Enrolment, error)
-	// GetEnrolment returns an enrolment with its decrypted samples
-	// (templates and images); superseded enrolments have no samples.
-	GetEnrolment(ctx context.Context, id int64) (Enrolment, error)
 	// ResidentEnrolments returns the active enrolments of a resident, with
 	// decrypted templates but without images.
 	ResidentEnrolments(ctx context.Context, idNumber string) ([]Enrolment, error)
@@ -176,18 +167,15 @@ type Store interface {
 
 	// Verification attempts and lockout.
 
-	// RecordVerification stores an attempt and, in the same transaction,
-	// updates the lockout state of the ID number: a success resets the
-	// failure count; a failure increments it and, when it reaches
-	// policy.MaxFailures, locks the ID number until At+policy.LockFor. A
-	// failure after a lock has expired starts counting from zero again.
-	// The attempt's resident may be unknown (ResidentID 0). Returns the
-	// lockout state after the attempt.
-	RecordVerification(ctx context.Context, a VerificationAttempt, policy LockoutPolicy) (Lockout, error)
 	// RecordVerificationOutcome stores the whole outcome of one kiosk
 	// verification in ONE transaction: it consumes the capture nonce,
 	// advances the scanner's capture counter, records the attempt and
-	// updates the lockout (as RecordVerification, with its audit event),
+	// updates the lockout of the ID number with the attempt's audit event
+	// (a success resets the failure count; a failure increments it and,
+	// when it reaches Policy.MaxFailures, locks the ID number until
+	// At+Policy.LockFor; a failure after a lock has expired starts counting
+	// from zero again; VerifyError and VerifyLockedOut change nothing; the
+	// attempt's resident may be unknown),
 	// and, when the attempt is a match and the ID number is not locked,
 	// stores o.Token and appends o.MatchEvent; when this attempt locks the
 	// ID number it appends o.LockEvent (with "failures" and "locked_until"
@@ -205,9 +193,6 @@ type Store interface {
 	// ResetLockout clears the failures and lock of an ID number (a
 	// supervisor unlocking after checking the resident in person).
 	ResetLockout(ctx context.Context, actor audit.Actor, idNumber string) error
-	// ListVerifications returns the latest attempts for a resident id
-	// number, newest first.
-	ListVerifications(ctx context.Context, idNumber string, limit int) ([]VerificationAttempt, error)
 
 	// Nonces (challenges for kiosks and scanners).
 
@@ -239,7 +224,6 @@ type Store interface {
 	// another resident or kiosk gives ErrNotFound / ErrExpired.
 	CreateFiling(ctx context.Context, actor audit.Actor, f NewFiling) (filing Filing, created bool, err error)
 	GetFiling(ctx context.Context, id int64) (Filing, error)
-	GetFilingByReference(ctx context.Context, ref string) (Filing, error)
 	// ListFilings pages through filings matching f, ordered by id.
 	ListFilings(ctx context.Context, f FilingFilter) ([]Filing, error)
 	// OverdueByDepartment counts open filings past their due date at now,
@@ -250,8 +234,6 @@ type Store interface {
 	// the current status (optimistic concurrency); the transition must be
 	// allowed by CanTransition. Otherwise ErrConflict.
 	TransitionFiling(ctx context.Context, actor audit.Actor, t FilingTransition) (Filing, error)
-	// FilingHistory returns the status changes of a filing, oldest first.
-	FilingHistory(ctx context.Context, filingID int64) ([]FilingEvent, error)
 
 	// Audit.
 
@@ -552,7 +534,7 @@ type VerificationOutcome struct {
 	// The scanner whose counter must rise strictly to Counter.
 	ScannerSerial string
 	Counter       uint64
-	// The attempt and the lockout policy, as for RecordVerification.
+	// The attempt and the lockout policy.
 	Attempt VerificationAttempt
 	Policy  LockoutPolicy
 	// Token is stored when Attempt.Result is VerifyMatch (nil: no token).

@@ -91,9 +91,13 @@ func testAuditConcurrent(t *testing.T, newDB NewDatabase) {
 	s := open(t, newDB)
 	c := ctx(t)
 	f := newFixture(t, s, 4)
+	const workers, per = 6, 10
+	var atts []*attempter
+	for w := 0; w < workers; w++ {
+		atts = append(atts, newAttempter(t, s, f, fmt.Sprintf("VS-ATT-%d", w)))
+	}
 	before, _, _ := s.AuditHead(c)
 	var wg sync.WaitGroup
-	const workers, per = 6, 10
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -106,7 +110,7 @@ func testAuditConcurrent(t *testing.T, newDB NewDatabase) {
 				case 1:
 					_, _, err = s.CreateFiling(c, audit.Kiosk(f.kiosk.ID), newFiling(f, w%4, fmt.Sprintf("w%d-%d", w, i)))
 				case 2:
-					_, err = s.RecordVerification(c, store.VerificationAttempt{IDNumber: f.residents[w%4].IDNumber, KioskID: f.kiosk.ID, Result: store.VerifyMatch}, store.LockoutPolicy{})
+					_, err = atts[w].record(c, store.VerificationAttempt{IDNumber: f.residents[w%4].IDNumber, KioskID: f.kiosk.ID, Result: store.VerifyMatch}, store.LockoutPolicy{})
 				}
 				if err != nil {
 					t.Errorf("worker %d: %v", w, err)
@@ -139,9 +143,10 @@ func testAuditNoPersonalData(t *testing.T, newDB NewDatabase) {
 	must(err)
 	_, err = s.CreateDedupCase(c, clerk, store.DedupCase{IDNumber: f.residents[1].IDNumber, MatchedIDNumber: f.residents[0].IDNumber, Finger: 1, Score: 0.9})
 	must(err)
-	_, err = s.RecordVerification(c, store.VerificationAttempt{IDNumber: f.residents[0].IDNumber, KioskID: f.kiosk.ID, Result: store.VerifyNoMatch}, store.LockoutPolicy{MaxFailures: 1, LockFor: time.Minute})
+	att := newAttempter(t, s, f, "VS-ATT-1")
+	_, err = att.record(c, store.VerificationAttempt{IDNumber: f.residents[0].IDNumber, KioskID: f.kiosk.ID, Result: store.VerifyNoMatch}, store.LockoutPolicy{MaxFailures: 1, LockFor: time.Minute})
 	must(err)
-	_, err = s.RecordVerification(c, store.VerificationAttempt{IDNumber: idNumber(999), KioskID: f.kiosk.ID, Result: store.VerifyNoMatch}, store.LockoutPolicy{})
+	_, err = att.record(c, store.VerificationAttempt{IDNumber: idNumber(999), KioskID: f.kiosk.ID, Result: store.VerifyNoMatch}, store.LockoutPolicy{})
 	must(err)
 	must(s.ResetLockout(c, clerk, f.residents[0].IDNumber))
 	issueToken(t, s, f, 0, "token-personal-data-1")
@@ -202,7 +207,7 @@ func testReopen(t *testing.T, newDB NewDatabase) {
 		}
 		defer stores[i].Close()
 	}
-	got, err := stores[0].GetFilingByReference(c, fl.Reference)
+	got, err := Inspect(stores[0]).GetFilingByReference(c, fl.Reference)
 	if err != nil || got.ID != fl.ID {
 		t.Errorf("after reopen: %+v, %v", got, err)
 	}
@@ -245,7 +250,7 @@ func testConcurrentFirstOpen(t *testing.T, newDB NewDatabase) {
 	if _, err := stores[0].CreateStation(c, admin, store.Station{ID: "S", Name: "站"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := stores[n-1].GetStation(c, "S"); err != nil {
+	if _, err := Inspect(stores[n-1]).GetStation(c, "S"); err != nil {
 		t.Errorf("stores do not share the database: %v", err)
 	}
 	verifyChain(t, stores[1])

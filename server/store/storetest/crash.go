@@ -126,7 +126,7 @@ func CrashTest(t *testing.T, newDSN func(t *testing.T) string, open OpenDSN, min
 			t.Errorf("acknowledged filing %s (%s) is stored %d times: %+v", key, ref, len(fs), fs)
 			continue
 		}
-		hist, err := s.FilingHistory(c, fs[0].ID)
+		hist, err := Inspect(s).FilingHistory(c, fs[0].ID)
 		if err != nil || len(hist) != 1 {
 			t.Errorf("filing %s has %d history rows: %v", ref, len(hist), err)
 		}
@@ -210,7 +210,7 @@ func crashChild(t *testing.T, dsn string, open OpenDSN) {
 	if err != nil || len(kiosks) == 0 {
 		t.Fatalf("child: no kiosk: %v", err)
 	}
-	rs, err := s.ListResidents(c, store.ResidentFilter{})
+	rs, err := Inspect(s).ListResidents(c, store.ResidentFilter{})
 	if err != nil || len(rs) < crashWorkers {
 		t.Fatalf("child: residents: %v", err)
 	}

@@ -40,7 +40,7 @@ func testResidentCSV(t *testing.T, newDB NewDatabase) {
 	if st.Inserted != n || rep.Accepted != n || len(rep.Rejects) != 1 || rep.Rejects[0].Line != n+2 {
 		t.Errorf("import: %+v %+v", st, rep)
 	}
-	dibao, err := s.ListResidents(c, store.ResidentFilter{Category: store.CategoryDibao, Limit: 1000})
+	dibao, err := Inspect(s).ListResidents(c, store.ResidentFilter{Category: store.CategoryDibao, Limit: 1000})
 	if err != nil || len(dibao) != n/4 {
 		t.Errorf("dibao residents: %d, %v", len(dibao), err)
 	}

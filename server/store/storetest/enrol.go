@@ -47,7 +47,7 @@ func testEnrolment(t *testing.T, newDB NewDatabase) {
 	if e.ID == 0 || e.ResidentID != f.residents[0].ID || len(e.Samples) != 3 || e.Samples[0].ID == 0 || e.SupersededAt != nil {
 		t.Errorf("Enrol = %+v", e)
 	}
-	got, err := s.GetEnrolment(c, e.ID)
+	got, err := Inspect(s).GetEnrolment(c, e.ID)
 	if err != nil {
 		t.Fatalf("GetEnrolment: %v", err)
 	}
@@ -76,7 +76,7 @@ func testEnrolment(t *testing.T, newDB NewDatabase) {
 			t.Errorf("ResidentEnrolments sample has image or no template: %+v", sm)
 		}
 	}
-	if _, err := s.GetEnrolment(c, 9999); !errors.Is(err, store.ErrNotFound) {
+	if _, err := Inspect(s).GetEnrolment(c, 9999); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetEnrolment(unknown) = %v", err)
 	}
 	if _, err := s.Enrol(c, clerk, func() store.NewEnrolment {
@@ -100,7 +100,7 @@ func testEnrolment(t *testing.T, newDB NewDatabase) {
 	if list, _ := s.ResidentEnrolments(c, f.residents[0].IDNumber); len(list) != 0 {
 		t.Errorf("%d enrolments left after delete", len(list))
 	}
-	old, err := s.GetEnrolment(c, e.ID)
+	old, err := Inspect(s).GetEnrolment(c, e.ID)
 	if err != nil || old.SupersededAt == nil || len(old.Samples) != 0 {
 		t.Errorf("deleted enrolment = %+v, %v; want superseded without samples", old, err)
 	}
@@ -178,7 +178,7 @@ func testReEnrolment(t *testing.T, newDB NewDatabase) {
 	if a := lastAudit(t, s); a.Action != "enrolment.replace" || a.Details["replaced"] != fmt.Sprint(first.ID) {
 		t.Errorf("audit of re-enrolment = %+v", a)
 	}
-	old, err := s.GetEnrolment(c, first.ID)
+	old, err := Inspect(s).GetEnrolment(c, first.ID)
 	if err != nil || old.SupersededAt == nil || len(old.Samples) != 0 {
 		t.Errorf("old enrolment = %+v, %v; want superseded with no samples", old, err)
 	}
@@ -227,7 +227,7 @@ func testEncryptionBinding(t *testing.T, newDB NewDatabase) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if _, err := other.GetEnrolment(c, e.ID); !errors.Is(err, store.ErrDecrypt) {
+	if _, err := Inspect(other).GetEnrolment(c, e.ID); !errors.Is(err, store.ErrDecrypt) {
 		t.Errorf("GetEnrolment with a foreign key ring = %v, want ErrDecrypt", err)
 	}
 	if err := other.ScanTemplates(c, 0, func(store.TemplateRecord) error { return nil }); !errors.Is(err, store.ErrDecrypt) {
@@ -320,7 +320,7 @@ func testKeyRotation(t *testing.T, newDB NewDatabase) {
 	}
 	// Before re-encryption, the new ring still opens old blobs, and new
 	// enrolments are sealed under the new key.
-	if _, err := s2.GetEnrolment(c, ids[0]); err != nil {
+	if _, err := Inspect(s2).GetEnrolment(c, ids[0]); err != nil {
 		t.Fatalf("old blob with rotated ring: %v", err)
 	}
 	eNew, err := s2.Enrol(c, clerk, newEnrolment(f, 0, 5, 1, true))
@@ -349,7 +349,7 @@ func testKeyRotation(t *testing.T, newDB NewDatabase) {
 	}
 	defer s3.Close()
 	for r, id := range append(ids, eNew.ID) {
-		e, err := s3.GetEnrolment(c, id)
+		e, err := Inspect(s3).GetEnrolment(c, id)
 		if err != nil {
 			t.Fatalf("after rotation, enrolment %d: %v", id, err)
 		}

@@ -127,7 +127,7 @@ func testFilings(t *testing.T, newDB NewDatabase) {
 	}
 	for _, get := range []func() (store.Filing, error){
 		func() (store.Filing, error) { return s.GetFiling(c, fl.ID) },
-		func() (store.Filing, error) { return s.GetFilingByReference(c, fl.Reference) },
+		func() (store.Filing, error) { return Inspect(s).GetFilingByReference(c, fl.Reference) },
 	} {
 		got, err := get()
 		if err != nil || got.ID != fl.ID || got.Reference != fl.Reference || string(got.Form) != string(fl.Form) {
@@ -137,10 +137,10 @@ func testFilings(t *testing.T, newDB NewDatabase) {
 	if _, err := s.GetFiling(c, 9999); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetFiling(unknown) = %v", err)
 	}
-	if _, err := s.GetFilingByReference(c, "QS-2026-999999"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := Inspect(s).GetFilingByReference(c, "QS-2026-999999"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("GetFilingByReference(unknown) = %v", err)
 	}
-	hist, err := s.FilingHistory(c, fl.ID)
+	hist, err := Inspect(s).FilingHistory(c, fl.ID)
 	if err != nil || len(hist) != 1 || hist[0].FromStatus != "" || hist[0].ToStatus != store.FilingSubmitted || hist[0].Actor != kiosk {
 		t.Errorf("history = %+v, %v", hist, err)
 	}
@@ -376,7 +376,7 @@ func testFilingTransitions(t *testing.T, newDB NewDatabase) {
 	if got.Status != store.FilingAccepted || got.Reply != final || got.ClosedAt == nil || !got.ClosedAt.Equal(at.Add(-2*time.Hour)) {
 		t.Errorf("final filing = %+v", got)
 	}
-	hist, err := s.FilingHistory(c, fl.ID)
+	hist, err := Inspect(s).FilingHistory(c, fl.ID)
 	if err != nil || len(hist) != applied+1 {
 		t.Fatalf("history has %d rows, want %d: %v", len(hist), applied+1, err)
 	}
@@ -449,7 +449,7 @@ func testFilingTransitionConcurrent(t *testing.T, newDB NewDatabase) {
 	if won != 1 || conflicts != 11 {
 		t.Errorf("%d transitions won, %d conflicts; want 1 and 11", won, conflicts)
 	}
-	if h, _ := s.FilingHistory(c, fl.ID); len(h) != 2 {
+	if h, _ := Inspect(s).FilingHistory(c, fl.ID); len(h) != 2 {
 		t.Errorf("history has %d rows, want 2", len(h))
 	}
 	verifyChain(t, s)

@@ -47,7 +47,7 @@ func testVerificationOutcome(t *testing.T, newDB NewDatabase) {
 		return o
 	}
 	attempts := func() int {
-		vs, err := s.ListVerifications(c, id, 100)
+		vs, err := Inspect(s).ListVerifications(c, id, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,12 +209,7 @@ func testConcurrentWriters(t *testing.T, newDB NewDatabase) {
 // one RecordVerificationOutcome each, as a kiosk verification stores them.
 // Compare with -cpu to vary the callers (RunParallel runs GOMAXPROCS x
 // parallelism goroutines; SetParallelism(8) here).
-//
-// separate=true stores the same outcome the way the server did before
-// RecordVerificationOutcome existed: nonce consume, counter advance,
-// RecordVerification, IssueFilingToken and AppendAudit, each its own
-// transaction.
-func BenchVerificationOutcome(b *testing.B, open func(b *testing.B) (store.Store, error), separate bool) {
+func BenchVerificationOutcome(b *testing.B, open func(b *testing.B) (store.Store, error)) {
 	s, err := open(b)
 	if err != nil {
 		b.Fatal(err)
@@ -271,37 +266,11 @@ func BenchVerificationOutcome(b *testing.B, open func(b *testing.B) (store.Store
 				Attempt: store.VerificationAttempt{IDNumber: id, KioskID: k, Result: res, Score: 0.3, At: now},
 				Policy:  store.LockoutPolicy{MaxFailures: 1000, LockFor: time.Minute}, Token: tok, MatchEvent: ev,
 			}
-			var err error
-			if separate {
-				err = storeSeparately(c, s, o)
-			} else {
-				_, err = s.RecordVerificationOutcome(c, o)
-			}
-			if err != nil {
+			if _, err := s.RecordVerificationOutcome(c, o); err != nil {
 				b.Error(err)
 				return
 			}
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verifications/s")
-}
-
-func storeSeparately(c context.Context, s store.Store, o store.VerificationOutcome) error {
-	if err := s.ConsumeNonce(c, o.NonceValue, o.Attempt.KioskID, o.NoncePurpose, o.Attempt.At); err != nil {
-		return err
-	}
-	if err := s.AdvanceScannerCounter(c, o.ScannerSerial, o.Counter); err != nil {
-		return err
-	}
-	if _, err := s.RecordVerification(c, o.Attempt, o.Policy); err != nil {
-		return err
-	}
-	if o.Token == nil {
-		return nil
-	}
-	if err := s.IssueFilingToken(c, *o.Token); err != nil {
-		return err
-	}
-	_, err := s.AppendAudit(c, *o.MatchEvent)
-	return err
 }

@@ -266,3 +266,66 @@ func lastAudit(t *testing.T, s store.Store) audit.Record {
 	}
 	return recs[0]
 }
+
+// attempter records verification attempts the way the server does: one
+// RecordVerificationOutcome each, with a fresh capture nonce and the next
+// counter of the attempter's own scanner. Use one attempter per goroutine
+// (its counter must rise in commit order).
+type attempter struct {
+	s       store.Store
+	kiosk   string
+	serial  string
+	counter uint64
+}
+
+// newAttempter registers the attempter's scanner at the fixture's kiosk.
+func newAttempter(t testing.TB, s store.Store, f *fixture, serial string) *attempter {
+	t.Helper()
+	if _, err := s.CreateScanner(context.Background(), admin, store.Scanner{Serial: serial, Model: "FV-300", MakerID: "qsdev",
+		PublicKey: pubKey(byte(len(serial))), KioskID: f.kiosk.ID}); err != nil {
+		t.Fatal(err)
+	}
+	return &attempter{s: s, kiosk: f.kiosk.ID, serial: serial}
+}
+
+// record stores the attempt (nothing else: no token, no extra events) and
+// returns the lockout after it.
+func (a *attempter) record(c context.Context, at store.VerificationAttempt, p store.LockoutPolicy) (store.Lockout, error) {
+	a.counter++
+	v := fmt.Sprintf("attempt-%s-%d", a.serial, a.counter)
+	if err := a.s.IssueNonce(c, store.Nonce{Value: v, KioskID: a.kiosk, Purpose: "capture",
+		ExpiresAt: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), CreatedAt: at.At}); err != nil {
+		return store.Lockout{}, err
+	}
+	st, err := a.s.RecordVerificationOutcome(c, store.VerificationOutcome{
+		NonceValue: v, NoncePurpose: "capture", ScannerSerial: a.serial, Counter: a.counter, Attempt: at, Policy: p,
+	})
+	return st.Lockout, err
+}
+
+// Inspector is the read-back queries the conformance suite checks the
+// writes with. The server does not call them, so they are not part of
+// store.Store; every backend implements them (test with Inspect).
+type Inspector interface {
+	// ListResidents pages through residents ordered by internal id.
+	ListResidents(ctx context.Context, f store.ResidentFilter) ([]store.Resident, error)
+	GetStation(ctx context.Context, id string) (store.Station, error)
+	// GetEnrolment returns an enrolment with its decrypted samples
+	// (templates and images); superseded enrolments have no samples.
+	GetEnrolment(ctx context.Context, id int64) (store.Enrolment, error)
+	// ListVerifications returns the latest attempts for an ID number,
+	// newest first.
+	ListVerifications(ctx context.Context, idNumber string, limit int) ([]store.VerificationAttempt, error)
+	GetFilingByReference(ctx context.Context, ref string) (store.Filing, error)
+	// FilingHistory returns the status changes of a filing, oldest first.
+	FilingHistory(ctx context.Context, filingID int64) ([]store.FilingEvent, error)
+}
+
+// Inspect returns s's Inspector; a backend without one fails the suite.
+func Inspect(s store.Store) Inspector {
+	i, ok := s.(Inspector)
+	if !ok {
+		panic(fmt.Sprintf("storetest: %T does not implement storetest.Inspector", s))
+	}
+	return i
+}

@@ -104,9 +104,10 @@ func testLockout(t *testing.T, newDB NewDatabase) {
 		{7 * time.Minute, store.VerifyLockedOut, 3, true},
 		{22 * time.Minute, store.VerifyNoMatch, 1, false}, // lock ran out: counting starts again
 	}
+	att := newAttempter(t, s, f, "VS-ATT-1")
 	for i, st := range steps {
 		at := t0.Add(st.at)
-		l, err := s.RecordVerification(c, store.VerificationAttempt{IDNumber: id, KioskID: f.kiosk.ID, Result: st.result, Score: 0.1, Reason: "test", At: at}, p)
+		l, err := att.record(c, store.VerificationAttempt{IDNumber: id, KioskID: f.kiosk.ID, Result: st.result, Score: 0.1, Reason: "test", At: at}, p)
 		if err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
@@ -115,7 +116,7 @@ func testLockout(t *testing.T, newDB NewDatabase) {
 		}
 		got, err := s.GetLockout(c, id)
 		if err != nil || got.Failures != l.Failures || got.Locked(at) != l.Locked(at) {
-			t.Errorf("step %d: GetLockout = %+v, %v; RecordVerification said %+v", i, got, err, l)
+			t.Errorf("step %d: GetLockout = %+v, %v; the outcome said %+v", i, got, err, l)
 		}
 		if i == 6 {
 			if want := at.Add(15 * time.Minute); !l.LockedUntil.Equal(want) {
@@ -131,13 +132,13 @@ func testLockout(t *testing.T, newDB NewDatabase) {
 	}
 	// An ID number not in the population database is still tracked.
 	stranger := idNumber(999)
-	if l, err := s.RecordVerification(c, store.VerificationAttempt{IDNumber: stranger, KioskID: f.kiosk.ID, Result: store.VerifyNoMatch}, p); err != nil || l.Failures != 1 {
+	if l, err := att.record(c, store.VerificationAttempt{IDNumber: stranger, KioskID: f.kiosk.ID, Result: store.VerifyNoMatch}, p); err != nil || l.Failures != 1 {
 		t.Errorf("unknown ID number: %+v, %v", l, err)
 	}
 	if l, err := s.GetLockout(c, idNumber(998)); err != nil || l.Failures != 0 || l.IDNumber != idNumber(998) {
 		t.Errorf("GetLockout(never seen) = %+v, %v", l, err)
 	}
-	atts, err := s.ListVerifications(c, id, 3)
+	atts, err := Inspect(s).ListVerifications(c, id, 3)
 	if err != nil || len(atts) != 3 || atts[0].Result != store.VerifyNoMatch || !atts[0].At.Equal(t0.Add(22*time.Minute)) ||
 		atts[0].ResidentID != f.residents[0].ID || atts[0].KioskID != f.kiosk.ID {
 		t.Errorf("ListVerifications = %+v, %v", atts, err)
@@ -147,8 +148,8 @@ func testLockout(t *testing.T, newDB NewDatabase) {
 		{IDNumber: id, KioskID: f.kiosk.ID, Result: "maybe"},
 		{IDNumber: id, Result: store.VerifyMatch},
 	} {
-		if _, err := s.RecordVerification(c, bad, p); !errors.Is(err, store.ErrInvalid) {
-			t.Errorf("RecordVerification(%+v) = %v, want ErrInvalid", bad, err)
+		if _, err := att.record(c, bad, p); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("RecordVerificationOutcome(%+v) = %v, want ErrInvalid", bad, err)
 		}
 	}
 	if n := count(auditActions(t, s), "verification.attempt"); n != len(steps)+1 {
@@ -167,13 +168,14 @@ func testLockoutConcurrent(t *testing.T, newDB NewDatabase) {
 	var wg sync.WaitGroup
 	var locked atomic.Int32
 	for i := 0; i < n; i++ {
+		att := newAttempter(t, s, f, fmt.Sprintf("VS-ATT-%02d", i))
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l, err := s.RecordVerification(c, store.VerificationAttempt{IDNumber: id, KioskID: f.kiosk.ID, Result: store.VerifyNoMatch},
+			l, err := att.record(c, store.VerificationAttempt{IDNumber: id, KioskID: f.kiosk.ID, Result: store.VerifyNoMatch},
 				store.LockoutPolicy{MaxFailures: 1000, LockFor: time.Hour})
 			if err != nil {
-				t.Errorf("RecordVerification: %v", err)
+				t.Errorf("RecordVerificationOutcome: %v", err)
 			}
 			if l.LockedUntil != nil {
 				locked.Add(1)

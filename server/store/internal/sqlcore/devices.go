@@ -161,28 +161,6 @@ func (s *Store) UpdateStaff(ctx context.Context, actor audit.Actor, st store.Sta
 	return out, err
 }
 
-// SetStaffPassword replaces a password hash.
-func (s *Store) SetStaffPassword(ctx context.Context, actor audit.Actor, id int64, hash string) error {
-	if err := checkActor(actor); err != nil {
-		return err
-	}
-	if err := checkHash(hash); err != nil {
-		return err
-	}
-	now := s.now()
-	return s.tx(ctx, WriteTx, func(q Q) error {
-		n, err := q.Exec(ctx, `UPDATE staff SET password_hash = $2, updated_at = $3 WHERE id = $1`, id, hash, s.t(now))
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("%w: staff %d", store.ErrNotFound, id)
-		}
-		_, err = s.appendAudit(ctx, q, ev(actor, now, "staff.password", "staff:"+itoa(id)))
-		return err
-	})
-}
-
 // ---- stations ----
 
 // CreateStation adds a station.
@@ -432,25 +410,6 @@ func (s *Store) ListScanners(ctx context.Context) ([]store.Scanner, error) {
 // SetScannerStatus activates or revokes a scanner.
 func (s *Store) SetScannerStatus(ctx context.Context, actor audit.Actor, serial string, status store.DeviceStatus) error {
 	return s.setStatus(ctx, actor, "scanners", "serial", "scanner", serial, status)
-}
-
-// AssignScanner binds a scanner to a kiosk.
-func (s *Store) AssignScanner(ctx context.Context, actor audit.Actor, serial, kioskID string) error {
-	if err := checkActor(actor); err != nil {
-		return err
-	}
-	now := s.now()
-	return s.tx(ctx, WriteTx, func(q Q) error {
-		n, err := q.Exec(ctx, `UPDATE scanners SET kiosk_id = $2 WHERE serial = $1`, serial, nullIfEmpty(kioskID))
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("%w: scanner %q", store.ErrNotFound, serial)
-		}
-		_, err = s.appendAudit(ctx, q, ev(actor, now, "scanner.assign", "scanner:"+serial, "kiosk", kioskID))
-		return err
-	})
 }
 
 // AdvanceScannerCounter raises the counter if greater.

@@ -161,21 +161,6 @@ func (s *Store) lockout(ctx context.Context, q Q, idNumber, suffix string) (stor
 	return l, err
 }
 
-// RecordVerification stores an attempt and updates the lockout.
-func (s *Store) RecordVerification(ctx context.Context, a store.VerificationAttempt, p store.LockoutPolicy) (store.Lockout, error) {
-	if err := checkAttempt(&a); err != nil {
-		return store.Lockout{}, err
-	}
-	a.At = s.at(a.At)
-	var l store.Lockout
-	err := s.tx(ctx, WriteTx, func(q Q) error {
-		var err error
-		l, _, err = s.recordAttempt(ctx, q, a, p)
-		return err
-	})
-	return l, err
-}
-
 func checkAttempt(a *store.VerificationAttempt) error {
 	a.IDNumber = identity.CanonicalIDNumber(a.IDNumber)
 	if a.IDNumber == "" {
