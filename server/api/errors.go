@@ -32,6 +32,10 @@ func (e *apiError) status() int {
 	return http.StatusInternalServerError
 }
 
+// statusOf is the HTTP status of an error code (for the back-office pages,
+// which answer with HTML but the same statuses).
+func statusOf(code string) int { return errf(code, "").status() }
+
 // errf makes the API error with this code and message.
 func errf(code, format string, args ...any) *apiError {
 	return &apiError{detail: apiv1.ErrorDetail{Code: code, Message: fmt.Sprintf(format, args...)}}

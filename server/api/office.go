@@ -97,10 +97,10 @@ func (s *Server) officeAuth(roles ...store.Role) fiber.Handler {
 		}
 		c.Locals(localsSession, sess)
 		if len(roles) > 0 && !containsRole(roles, sess.role) {
-			return s.render(c, http.StatusForbidden, "login.html", map[string]any{"Title": "无权限", "Session": officeSess(sess), "Error": "您的角色无权进行此操作。"})
+			return s.render(c, statusOf(apiv1.CodeForbidden), "login.html", map[string]any{"Title": "无权限", "Session": officeSess(sess), "Error": "您的角色无权进行此操作。"})
 		}
 		if c.Method() == http.MethodPost && c.FormValue("csrf") != sess.csrf {
-			return s.render(c, http.StatusForbidden, "login.html", map[string]any{"Title": "请求无效", "Session": officeSess(sess), "Error": "表单已过期，请刷新页面后重试。"})
+			return s.render(c, statusOf(apiv1.CodeForbidden), "login.html", map[string]any{"Title": "请求无效", "Session": officeSess(sess), "Error": "表单已过期，请刷新页面后重试。"})
 		}
 		return c.Next()
 	}
@@ -180,7 +180,7 @@ func (s *Server) officeLogin(c *fiber.Ctx) error {
 		} else if !errors.As(err, &ae) {
 			return err
 		}
-		return s.render(c, http.StatusUnauthorized, "login.html", map[string]any{"Title": "登录", "Error": msg})
+		return s.render(c, ae.status(), "login.html", map[string]any{"Title": "登录", "Error": msg})
 	}
 	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: tok, Path: "/", HTTPOnly: true, Secure: s.cfg.SecureCookies, SameSite: fiber.CookieSameSiteStrictMode, Expires: sess.expires})
 	return c.Redirect("/office", http.StatusSeeOther)
