@@ -12,6 +12,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 
+	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 	"github.com/qingshan-gov/veinkiosk/server/store/postgres"
 	"github.com/qingshan-gov/veinkiosk/server/store/storetest"
@@ -59,7 +60,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 		Samples: []store.Sample{{Template: tpl, Image: img, AlgorithmVersion: "v", Quality: 1}}}); err != nil {
 		t.Fatal(err)
 	}
-	pw, err := store.HashPasswordWith("pw", store.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+	pw, err := password.HashWith("pw", password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
 	if err != nil {
 		t.Fatal(err)
 	}
