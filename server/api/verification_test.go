@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -82,7 +83,8 @@ func TestVerificationSpendsCaptureOnce(t *testing.T) {
 	}
 	unknown := *enrolled
 	unknown.card.IDNumber = "110101199003070011" // valid check digit, no record
-	unknown.card.BirthDate = "1990-03-07"
+	unknown.card.Birth = identity.DateOf(time.Date(1990, 3, 7, 0, 0, 0, 0, time.UTC))
+	unknown.card.Gender = identity.GenderMale // sequence 001 is odd
 
 	other := e.newKiosk("kiosk-02") // its scanner, assigned to kiosk-02 on first sight
 	must[*apiv1.NonceResponse](t)(other.Nonce(ctx))
