@@ -36,7 +36,12 @@ type config struct {
 	MaxFailures           int
 	KioskFailures         int
 	LockFor               time.Duration
-	SecureCookies         bool
+	InsecureCookies       bool
+	InsecureOffice        bool
+	TLSCert               string
+	TLSKey                string
+	KioskClientCA         string
+	MaxConnsPerIP         int
 	ShutdownTimeout       time.Duration
 	ReferencePrefix       string
 	DebugListen           string
@@ -79,7 +84,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.MaxFailures, "max-failures", 5, "verification failures that lock an ID number")
 	fs.IntVar(&c.KioskFailures, "kiosk-failures", 5, "consecutive verification failures at one kiosk that start its backoff")
 	fs.DurationVar(&c.LockFor, "lock-for", 5*time.Minute, "first lock duration (doubles for each further lock in a day)")
-	fs.BoolVar(&c.SecureCookies, "secure-cookies", false, "mark the back-office cookie Secure (behind TLS)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "private key of --tls-cert (PEM)")
+	fs.StringVar(&c.KioskClientCA, "kiosk-client-ca", "", "CA of kiosk TLS client certificates (PEM): kiosk requests must present one whose common name is the kiosk id (needs --tls-cert)")
+	fs.BoolVar(&c.InsecureCookies, "insecure-cookies", false, "drop the Secure flag of the back-office cookie (development over plain HTTP)")
+	fs.BoolVar(&c.InsecureOffice, "insecure-office", false, "serve the back office over plain HTTP on a non-loopback address (passwords and cookies in clear)")
+	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", 32, "concurrent connections from one client address (IPv6: per /64)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests at shutdown")
 	fs.StringVar(&c.DebugListen, "debug-listen", "", "serve net/http/pprof on this address (keep it on localhost)")
 	fs.StringVar(&c.ReferencePrefix, "reference-prefix", "QS", "prefix of filing reference numbers")
@@ -143,6 +153,9 @@ func (c *config) Validate() error {
 		{c.LockFor < time.Second || c.LockFor > 24*time.Hour, "--lock-for must be 1s..24h"},
 		{c.DebugListen != "" && !validListen(c.DebugListen), "--debug-listen must be host:port"},
 		{c.ShutdownTimeout < 0, "--shutdown-timeout must not be negative"},
+		{(c.TLSCert == "") != (c.TLSKey == ""), "--tls-cert and --tls-key go together"},
+		{c.KioskClientCA != "" && c.TLSCert == "", "--kiosk-client-ca needs --tls-cert and --tls-key"},
+		{c.MaxConnsPerIP < 1, "--max-conns-per-ip must be at least 1"},
 		{c.ReferencePrefix == "" || len(c.ReferencePrefix) > 8, "--reference-prefix must have 1..8 characters"},
 	}
 	var msgs []string

@@ -110,7 +110,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		KioskRate: c.KioskRate, KioskBurst: c.KioskBurst,
 		Lockout:       store.LockoutPolicy{MaxFailures: c.MaxFailures, LockFor: c.LockFor},
 		KioskFailures: c.KioskFailures,
-		SecureCookies: c.SecureCookies,
+		TLSCertFile:   c.TLSCert, TLSKeyFile: c.TLSKey, KioskClientCAFile: c.KioskClientCA,
+		InsecureCookies: c.InsecureCookies, InsecureOffice: c.InsecureOffice,
+		MaxConnsPerIP: c.MaxConnsPerIP,
 	})
 	if err != nil {
 		return err
@@ -128,7 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Run(ctx, c.Listen, c.ShutdownTimeout) }()
-	log.Info("listening", "addr", c.Listen)
+	log.Info("listening", "addr", c.Listen, "tls", srv.TLS())
 	if err := srv.LoadGallery(ctx); err != nil {
 		return err
 	}

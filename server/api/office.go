@@ -182,7 +182,7 @@ func (s *Server) officeLogin(c *fiber.Ctx) error {
 		}
 		return s.render(c, ae.status(), "login.html", map[string]any{"Title": "登录", "Error": msg})
 	}
-	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: tok, Path: "/", HTTPOnly: true, Secure: s.cfg.SecureCookies, SameSite: fiber.CookieSameSiteStrictMode, Expires: sess.expires})
+	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: tok, Path: "/", HTTPOnly: true, Secure: !s.cfg.InsecureCookies, SameSite: fiber.CookieSameSiteStrictMode, Expires: sess.expires})
 	return c.Redirect("/office", http.StatusSeeOther)
 }
 

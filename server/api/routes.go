@@ -113,7 +113,7 @@ func (s *Server) register() {
 			if limit == 0 {
 				limit = s.cfg.BodyLimit.Kiosk
 			}
-			hs = append(hs, bodyLimit(limit), s.kioskAuth)
+			hs = append(hs, bodyLimit(limit), s.kioskClientCert, s.kioskAuth)
 			if r.auth == authKioskStaff {
 				hs = append(hs, s.staff(false, r.roles...))
 			}
@@ -123,6 +123,9 @@ func (s *Server) register() {
 			hs = append(hs, bodyLimit(s.cfg.BodyLimit.Default), s.officeAuth(r.roles...))
 		default:
 			hs = append(hs, bodyLimit(s.cfg.BodyLimit.Default))
+		}
+		if r.html {
+			hs = append([]fiber.Handler{s.officeTransport}, hs...)
 		}
 		s.app.Add(r.method, r.path, append(hs, r.h)...)
 	}

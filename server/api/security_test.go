@@ -329,7 +329,6 @@ func TestHostileBodies(t *testing.T) {
 		status int
 		code   string
 	}{
-		{"kiosk body over the kiosk limit", k.signed("POST", apiv1.PathKioskVerify, big, now), 413, apiv1.CodeBodyTooLarge},
 		{"truncated JSON", notJSON, 400, apiv1.CodeBadRequest},
 		{"trailing data", trailing, 400, apiv1.CodeBadRequest},
 		{"unknown field", unknownField, 400, apiv1.CodeBadRequest},
@@ -377,6 +376,33 @@ func TestHostileBodies(t *testing.T) {
 	var eb apiv1.ErrorBody
 	if json.Unmarshal(b, &eb); resp.StatusCode != 413 || eb.Error.Code != apiv1.CodeBodyTooLarge {
 		t.Fatalf("oversized body: %d %s", resp.StatusCode, b)
+	}
+
+	// A registered kiosk may send up to the kiosk limit, not more; an
+	// unregistered one only the default limit.
+	for _, tt := range []struct {
+		name   string
+		k      *kiosk
+		body   []byte
+		status int
+		code   string
+	}{
+		{"kiosk body over the kiosk limit", k, big, 413, apiv1.CodeBodyTooLarge},
+		{"kiosk body under the kiosk limit", k, big[:3<<10], 400, apiv1.CodeBadRequest},
+		{"unknown kiosk over the default limit", &kiosk{Client: &apiv1.Client{KioskID: "kiosk-99", KioskKey: k.KioskKey}, e: e}, big[:3<<10], 413, apiv1.CodeBodyTooLarge},
+	} {
+		req := tt.k.signed("POST", apiv1.PathKioskVerify, tt.body, now)
+		req.URL.Host = ln.Addr().String()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		eb = apiv1.ErrorBody{}
+		if json.Unmarshal(b, &eb); resp.StatusCode != tt.status || eb.Error.Code != tt.code {
+			t.Errorf("%s: got %d %s, want %d %s", tt.name, resp.StatusCode, b, tt.status, tt.code)
+		}
 	}
 }
 

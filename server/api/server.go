@@ -9,9 +9,11 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,16 +76,35 @@ type Config struct {
 
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// SecureCookies marks the back-office session cookie Secure (set it
-	// behind TLS).
-	SecureCookies bool
+
+	// TLSCertFile and TLSKeyFile (PEM) make the server serve HTTPS; both or
+	// neither.
+	TLSCertFile, TLSKeyFile string
+	// KioskClientCAFile (PEM, needs TLS): kiosk requests must present a
+	// TLS client certificate issued by this CA whose common name is the
+	// kiosk's id, on top of the request signature.
+	KioskClientCAFile string
+	// InsecureCookies drops the Secure flag of the back-office session
+	// cookie (development over plain HTTP only; browsers keep Secure
+	// cookies for http://localhost anyway).
+	InsecureCookies bool
+	// InsecureOffice serves the back office over plain HTTP on a
+	// non-loopback address. Without it, /office answers 403 tls_required
+	// there: passwords and the session cookie would cross the network in
+	// clear.
+	InsecureOffice bool
+	// MaxConnsPerIP caps concurrent connections from one client address
+	// (IPv4 address or IPv6 /64), default 32; MaxConns caps them in all,
+	// default 1024.
+	MaxConnsPerIP, MaxConns int
 }
 
-// BodyLimits are the request body limits.
+// BodyLimits are the request body limits, decided from the request header
+// before the body is read (transport.go).
 type BodyLimits struct {
-	Default int // staff API and the back office; default 256 KiB
-	Kiosk   int // kiosk requests (enrolment carries many captures); default 4 MiB
-	Bulk    int // admin bulk enrolment; default 32 MiB
+	Default int // every route, and any unauthenticated request; default 256 KiB
+	Kiosk   int // kiosk requests naming a registered, active kiosk (enrolment carries many captures); default 4 MiB
+	Bulk    int // admin bulk routes, with a live admin session only; default 32 MiB
 }
 
 func (c *Config) withDefaults() error {
@@ -119,6 +140,12 @@ func (c *Config) withDefaults() error {
 	}
 	if c.BodyLimit.Bulk <= 0 {
 		c.BodyLimit.Bulk = 32 << 20
+	}
+	if c.MaxConnsPerIP <= 0 {
+		c.MaxConnsPerIP = defaultMaxConnsPerIP
+	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = defaultMaxConns
 	}
 	if c.KioskRate <= 0 {
 		c.KioskRate = 10
@@ -170,6 +197,8 @@ type Server struct {
 	spent    *spentTokens
 	certs    *certCache
 	ready    atomic.Bool
+	tls      *tls.Config
+	admit    map[string]admission // body limits above the default, by "METHOD path"
 
 	openapiOnce sync.Once
 	openapi     []byte
@@ -180,6 +209,10 @@ type Server struct {
 // LoadGallery; /readyz reports not ready until then.
 func New(cfg Config) (*Server, error) {
 	if err := cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	tc, err := loadTLS(&cfg)
+	if err != nil {
 		return nil, err
 	}
 	s := &Server{
@@ -201,12 +234,14 @@ func New(cfg Config) (*Server, error) {
 		pending:  &candidates{st: cfg.Store},
 		spent:    &spentTokens{st: cfg.Store},
 		certs:    newCertCache(),
+		tls:      tc,
 	}
 	s.metrics.gallery = s.gallery
 	s.metrics.registerCalibrations(s.calibrationsInForce())
 	s.app = fiber.New(fiber.Config{
 		AppName:               "centrald",
-		BodyLimit:             cfg.BodyLimit.Bulk,
+		BodyLimit:             cfg.BodyLimit.Default, // raised per route from the header: headerReceived
+		Concurrency:           cfg.MaxConns,
 		ErrorHandler:          s.errorHandler,
 		DisableStartupMessage: true,
 		ReadTimeout:           cfg.ReadTimeout,
@@ -215,6 +250,7 @@ func New(cfg Config) (*Server, error) {
 		ReadBufferSize:        16 << 10,
 	})
 	s.register()
+	s.buildAdmission()
 	return s, nil
 }
 
@@ -254,25 +290,12 @@ func (s *Server) Housekeep(ctx context.Context) {
 	s.limits.sweep(now)
 }
 
-// Run serves on addr until ctx is done, then shuts down within grace.
+// Run serves on addr (TCP) until ctx is done, then shuts down within grace;
+// see Serve.
 func (s *Server) Run(ctx context.Context, addr string, grace time.Duration) error {
-	errc := make(chan error, 1)
-	go func() { errc <- s.app.Listen(addr) }()
-	tick := time.NewTicker(time.Minute)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-errc:
-			return err
-		case <-tick.C:
-			s.Housekeep(ctx)
-		case <-ctx.Done():
-			s.ready.Store(false)
-			s.log.Info("shutting down", "grace", grace)
-			if err := s.app.ShutdownWithTimeout(grace); err != nil {
-				return fmt.Errorf("api: shutdown: %w", err)
-			}
-			return nil
-		}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("api: %w", err)
 	}
+	return s.Serve(ctx, ln, grace)
 }

@@ -30,6 +30,12 @@ const (
 	CodeReplay           = "replayed_request"  // the request nonce was seen before
 	CodeKioskUnknown     = "kiosk_unknown"
 	CodeKioskRevoked     = "kiosk_revoked"
+	// Kiosk client certificates are configured and the request has none,
+	// or one whose common name is not the kiosk's id.
+	CodeClientCertRequired = "client_cert_required"
+	// The back office is not served over plain HTTP on a non-loopback
+	// address.
+	CodeTLSRequired = "tls_required"
 
 	// Staff authentication.
 	CodeUnauthenticated   = "unauthenticated"     // no or expired staff session
@@ -98,12 +104,14 @@ var statuses = map[string]int{
 	CodeTimeout:          503,
 	CodeConflict:         409,
 
-	CodeSignatureMissing: 401,
-	CodeSignatureInvalid: 401,
-	CodeClockSkew:        401,
-	CodeReplay:           401,
-	CodeKioskUnknown:     401,
-	CodeKioskRevoked:     403,
+	CodeSignatureMissing:   401,
+	CodeSignatureInvalid:   401,
+	CodeClockSkew:          401,
+	CodeReplay:             401,
+	CodeKioskUnknown:       401,
+	CodeKioskRevoked:       403,
+	CodeClientCertRequired: 401,
+	CodeTLSRequired:        403,
 
 	CodeUnauthenticated:   401,
 	CodeBadCredentials:    401,

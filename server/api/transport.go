@@ -1,0 +1,287 @@
+package api
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+// The transport: TLS, per-client connection caps and body admission, the
+// defences that act before a request reaches a handler (docs/security.md,
+// "a hostile client" and "a network attacker").
+//
+// Memory. fasthttp reads a whole request body before any handler runs, so a
+// limit checked in a handler comes too late. The body limit is therefore
+// decided from the request header (fasthttp's HeaderReceived hook), before
+// the body is read:
+//   - every route: BodyLimit.Default (256 KiB);
+//   - kiosk routes: BodyLimit.Kiosk (4 MiB), only when the request names a
+//     registered, active kiosk (X-Veinkiosk-Kiosk-Id);
+//   - bulk administration routes: their own limit (up to BodyLimit.Bulk),
+//     only with the bearer token of a live session whose role may use the
+//     route.
+// An oversized Content-Length is refused from the header (413) without
+// reading the body; a chunked body is cut off at the limit. With at most
+// MaxConnsPerIP connections from one client address and MaxConns in all,
+// what one client can make the server hold is MaxConnsPerIP x the limit it
+// is admitted to.
+
+// Transport defaults.
+const (
+	defaultMaxConnsPerIP = 32
+	defaultMaxConns      = 1024
+)
+
+// admission is the body limit of one route, decided from its header.
+type admission struct {
+	limit int
+	kiosk bool         // the kiosk limit only for a registered, active kiosk
+	roles []store.Role // the route's limit only for a session with one of these roles
+}
+
+// buildAdmission records the routes whose body limit is above the default.
+func (s *Server) buildAdmission() {
+	s.admit = map[string]admission{}
+	for _, r := range s.routes {
+		key := r.method + " " + r.path
+		switch {
+		case r.auth == authKiosk || r.auth == authKioskStaff:
+			limit := r.limit
+			if limit == 0 {
+				limit = s.cfg.BodyLimit.Kiosk
+			}
+			if limit > s.cfg.BodyLimit.Default {
+				s.admit[key] = admission{limit: limit, kiosk: true}
+			}
+		case r.auth == authStaff && r.limit > s.cfg.BodyLimit.Default:
+			s.admit[key] = admission{limit: min(r.limit, s.cfg.BodyLimit.Bulk), roles: r.roles}
+		}
+	}
+	s.app.Server().HeaderReceived = s.headerReceived
+}
+
+// headerReceived decides the body limit of a request from its header.
+func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	path, _, _ := strings.Cut(string(h.RequestURI()), "?")
+	a, ok := s.admit[string(h.Method())+" "+path]
+	if !ok {
+		return fasthttp.RequestConfig{}
+	}
+	if a.kiosk {
+		id := string(h.Peek(apiv1.HeaderKioskID))
+		if id == "" || len(id) > 64 || !s.ready.Load() {
+			return fasthttp.RequestConfig{}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		k, err := s.kiosk(ctx, id, s.now())
+		if err != nil || k.Status != store.DeviceActive {
+			return fasthttp.RequestConfig{}
+		}
+		return fasthttp.RequestConfig{MaxRequestBodySize: a.limit}
+	}
+	auth := string(h.Peek(fiber.HeaderAuthorization))
+	if len(auth) <= 7 || !strings.EqualFold(auth[:7], "bearer ") {
+		return fasthttp.RequestConfig{}
+	}
+	sess, ok := s.sessions.get(strings.TrimSpace(auth[7:]), s.now())
+	if !ok || !slices.Contains(a.roles, sess.role) {
+		return fasthttp.RequestConfig{}
+	}
+	return fasthttp.RequestConfig{MaxRequestBodySize: a.limit}
+}
+
+// Serve serves on ln (wrapped in the per-client connection caps and, when
+// configured, TLS) until ctx is done, then shuts down within grace. It runs
+// the periodic housekeeping.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	ln, err := s.WrapListener(ln)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.app.Listener(ln) }()
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-tick.C:
+			s.Housekeep(ctx)
+		case <-ctx.Done():
+			s.ready.Store(false)
+			s.log.Info("shutting down", "grace", grace)
+			if err := s.app.ShutdownWithTimeout(grace); err != nil {
+				return fmt.Errorf("api: shutdown: %w", err)
+			}
+			return nil
+		}
+	}
+}
+
+// WrapListener applies the connection caps and TLS to a listener.
+func (s *Server) WrapListener(ln net.Listener) (net.Listener, error) {
+	ln = &capListener{Listener: ln, perIP: s.cfg.MaxConnsPerIP, n: map[string]int{}}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls)
+	}
+	return ln, nil
+}
+
+// TLS reports whether the server serves TLS.
+func (s *Server) TLS() bool { return s.tls != nil }
+
+// loadTLS builds the TLS configuration from the certificate, key and kiosk
+// client CA files.
+func loadTLS(c *Config) (*tls.Config, error) {
+	if c.TLSCertFile == "" && c.TLSKeyFile == "" {
+		if c.KioskClientCAFile != "" {
+			return nil, errors.New("api: kiosk client certificates need TLS (a certificate and key)")
+		}
+		return nil, nil
+	}
+	if c.TLSCertFile == "" || c.TLSKeyFile == "" {
+		return nil, errors.New("api: TLS needs both a certificate file and a key file")
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("api: TLS certificate: %w", err)
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	if c.KioskClientCAFile != "" {
+		pem, err := os.ReadFile(c.KioskClientCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("api: kiosk client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("api: kiosk client CA %s holds no PEM certificate", c.KioskClientCAFile)
+		}
+		// Staff browsers have no client certificate: it is verified when
+		// given and required on kiosk routes (kioskClientCert).
+		tc.ClientCAs, tc.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return tc, nil
+}
+
+// kioskClientCert requires, when kiosk client certificates are configured,
+// a verified client certificate whose common name is the kiosk's id.
+func (s *Server) kioskClientCert(c *fiber.Ctx) error {
+	if s.cfg.KioskClientCAFile == "" {
+		return c.Next()
+	}
+	cs := c.Context().TLSConnectionState()
+	if cs == nil || len(cs.VerifiedChains) == 0 {
+		s.metrics.authFailures.WithLabelValues("client_cert").Inc()
+		return errf(apiv1.CodeClientCertRequired, "kiosk requests need the kiosk's TLS client certificate")
+	}
+	if cn := cs.VerifiedChains[0][0].Subject.CommonName; cn != c.Get(apiv1.HeaderKioskID) {
+		s.metrics.authFailures.WithLabelValues("client_cert").Inc()
+		return errf(apiv1.CodeClientCertRequired, "the TLS client certificate is not this kiosk's")
+	}
+	return c.Next()
+}
+
+// officeTransport refuses the back office over plain HTTP on a non-loopback
+// address (the session cookie and passwords would cross the network in
+// clear), unless Config.InsecureOffice. Behind a TLS-terminating proxy on the
+// same host the connection is loopback and allowed.
+func (s *Server) officeTransport(c *fiber.Ctx) error {
+	if s.cfg.InsecureOffice || c.Context().IsTLS() || localConn(c.Context().LocalAddr()) {
+		return c.Next()
+	}
+	return errf(apiv1.CodeTLSRequired, "the back office is served over TLS only (or on a loopback address behind a TLS proxy)")
+}
+
+// localConn reports whether a connection's local address is loopback. A
+// unix socket is local; an unspecified address is only seen on in-memory
+// connections (fiber's app.Test), never on an accepted TCP connection.
+func localConn(a net.Addr) bool {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.IP.IsLoopback() || a.IP.IsUnspecified()
+	case *net.UnixAddr:
+		return true
+	}
+	return false
+}
+
+// capListener caps the concurrent connections of one client address (IPv4
+// address, or IPv6 /64). A connection over the cap gets a 429 and is closed.
+type capListener struct {
+	net.Listener
+	perIP int
+	mu    sync.Mutex
+	n     map[string]int
+}
+
+func clientKey(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	if ip4 := ta.IP.To4(); ip4 != nil {
+		return ip4.String()
+	}
+	return ta.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
+var tooManyConns = func() []byte {
+	body := `{"error":{"code":"` + apiv1.CodeRateLimited + `","message":"too many connections from this address"}}`
+	return []byte(fmt.Sprintf("HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
+}()
+
+func (l *capListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		key := clientKey(c.RemoteAddr())
+		l.mu.Lock()
+		if l.n[key] >= l.perIP {
+			l.mu.Unlock()
+			c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+			c.Write(tooManyConns)
+			c.Close()
+			continue
+		}
+		l.n[key]++
+		l.mu.Unlock()
+		return &capConn{Conn: c, l: l, key: key}, nil
+	}
+}
+
+type capConn struct {
+	net.Conn
+	l    *capListener
+	key  string
+	once sync.Once
+}
+
+func (c *capConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		if c.l.n[c.key]--; c.l.n[c.key] <= 0 {
+			delete(c.l.n, c.key)
+		}
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
+}
