@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/tls"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -67,6 +68,7 @@ type target struct {
 	dbPath  string // SQLite file
 	dbURL   string // PostgreSQL URL (with its test schema)
 	station string
+	pki     *pki // with TLS: the CA and files
 }
 
 // clock is the server's and the kiosks' clock: real time plus an offset the
@@ -88,15 +90,43 @@ func (tg *target) client() *apiv1.Client {
 // password of every staff account the suite creates.
 const password = "correct horse battery"
 
-// forEach runs attack on a fresh target per store.
+// forEach runs attack on a fresh target per store. A withTLS option starts
+// it with TLS under a fresh test CA.
 func forEach(t *testing.T, attack func(t *testing.T, tg *target), opts ...func(*api.Config)) {
 	for _, b := range backends() {
-		t.Run(b, func(t *testing.T) { attack(t, start(t, b, opts...)) })
+		t.Run(b, func(t *testing.T) {
+			var probe api.Config
+			for _, o := range opts {
+				o(&probe)
+			}
+			if probe.TLSCertFile != tlsMarker {
+				attack(t, start(t, b, opts...))
+				return
+			}
+			p := newPKI(t, "127.0.0.1")
+			su := setup{cfg: append(opts, tlsConfig(p, probe.KioskClientCAFile == tlsMarker)), clientTLS: &tls.Config{RootCAs: p.pool}}
+			tg := startWith(t, b, su)
+			tg.pki = p
+			attack(t, tg)
+		})
 	}
 }
 
 func start(t *testing.T, backend string, opts ...func(*api.Config)) *target {
 	t.Helper()
+	return startWith(t, backend, setup{cfg: opts})
+}
+
+// setup varies how a target starts.
+type setup struct {
+	cfg       []func(*api.Config)
+	clientTLS *tls.Config                  // the clients' TLS configuration (roots, client certificate)
+	listen    func() (net.Listener, error) // default: TCP on 127.0.0.1, a free port
+}
+
+func startWith(t *testing.T, backend string, su setup) *target {
+	t.Helper()
+	opts := su.cfg
 	ctx := context.Background()
 	ring, err := keyring.New("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)})
 	if err != nil {
@@ -132,7 +162,10 @@ func start(t *testing.T, backend string, opts ...func(*api.Config)) *target {
 	if err := tg.srv.LoadGallery(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if su.listen == nil {
+		su.listen = func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+	}
+	ln, err := su.listen()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +184,7 @@ func start(t *testing.T, backend string, opts ...func(*api.Config)) *target {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	tg.hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	tg.hc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8, TLSClientConfig: su.clientTLS}}
 	t.Cleanup(tg.hc.CloseIdleConnections)
 
 	// The console setup: the first administrator (as centrald's bootstrap
@@ -579,3 +612,5 @@ func (tg *target) dump() []byte {
 	}
 	return all.Bytes()
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
