@@ -90,9 +90,17 @@ func (tg *target) client() *apiv1.Client {
 // password of every staff account the suite creates.
 const password = "correct horse battery"
 
-// forEach runs attack on a fresh target per store. A withTLS option starts
-// it with TLS under a fresh test CA.
+// forEach runs attack on a fresh target per store, in parallel with the
+// other attacks (each has its own server and database). A withTLS option
+// starts it with TLS under a fresh test CA.
 func forEach(t *testing.T, attack func(t *testing.T, tg *target), opts ...func(*api.Config)) {
+	t.Parallel()
+	forEachSerial(t, attack, opts...)
+}
+
+// forEachSerial is forEach for the attacks that measure the process (the
+// heap): they run alone.
+func forEachSerial(t *testing.T, attack func(t *testing.T, tg *target), opts ...func(*api.Config)) {
 	for _, b := range backends() {
 		t.Run(b, func(t *testing.T) {
 			var probe api.Config

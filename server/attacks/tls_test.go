@@ -136,7 +136,9 @@ func (l fakeLocal) Accept() (net.Conn, error) {
 	}
 	return fakeLocalConn{c}, nil
 }
-func (fakeLocalConn) LocalAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 80), Port: 8080} }
+func (fakeLocalConn) LocalAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(192, 0, 2, 80), Port: 8080}
+}
 
 // lanAddress is a non-loopback IPv4 address of this machine, if any.
 func lanAddress() string {
@@ -154,6 +156,7 @@ func lanAddress() string {
 // cookies never cross the network in clear; --insecure-office overrides;
 // over TLS it is served.
 func TestAttackOfficeOverPlainHTTP(t *testing.T) {
+	t.Parallel()
 	listeners := map[string]func() (net.Listener, error){
 		"a LAN address (simulated)": func() (net.Listener, error) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -220,7 +223,10 @@ func TestTLS(t *testing.T) {
 
 // withTLS marks a target to be started with TLS (forEach passes it on).
 func withTLS(clientCA bool) func(*api.Config) {
-	return func(c *api.Config) { c.TLSCertFile = tlsMarker; c.KioskClientCAFile = map[bool]string{true: tlsMarker}[clientCA] }
+	return func(c *api.Config) {
+		c.TLSCertFile = tlsMarker
+		c.KioskClientCAFile = map[bool]string{true: tlsMarker}[clientCA]
+	}
 }
 
 const tlsMarker = "\x00tls"
