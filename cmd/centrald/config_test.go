@@ -53,6 +53,9 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--log-level", "loud"}, nil, "--log-level"},
 		{nil, map[string]string{"VEINKIOSK_MAX_FAILURES": "many"}, "VEINKIOSK_MAX_FAILURES"},
 		{[]string{"extra"}, nil, "unexpected"},
+		{[]string{"--tls-cert", "c.pem"}, nil, "--tls-cert and --tls-key"},
+		{[]string{"--kiosk-client-ca", "ca.pem"}, nil, "--kiosk-client-ca needs"},
+		{[]string{"--max-conns-per-ip", "0"}, nil, "--max-conns-per-ip"},
 	}
 	for _, tt := range tests {
 		_, err := parseConfig(tt.args, env(tt.env), io.Discard)

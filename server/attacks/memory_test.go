@@ -250,3 +250,51 @@ func TestAttackBulkLimitNeedsAdmin(t *testing.T) {
 		}
 	})
 }
+
+// TestAttackConnectionFlood: one address gets at most MaxConnsPerIP (32)
+// concurrent connections; the next is answered 429 rate_limited and closed,
+// and a slot freed is usable again.
+func TestAttackConnectionFlood(t *testing.T) {
+	forEach(t, func(t *testing.T, tg *target) {
+		open := func() (net.Conn, *http.Response) {
+			c, err := net.Dial("tcp", tg.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return c, resp
+		}
+		tg.hc.CloseIdleConnections()
+		time.Sleep(50 * time.Millisecond)
+		var held []net.Conn
+		for i := 0; i < 32; i++ {
+			c, resp := open()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("connection %d: %d", i, resp.StatusCode)
+			}
+			held = append(held, c)
+		}
+		c, resp := open()
+		c.Close()
+		if resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("ATTACK SUCCEEDED: connection 33 from one address got %d", resp.StatusCode)
+		}
+		held[0].Close()
+		time.Sleep(50 * time.Millisecond)
+		c, resp = open()
+		c.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("a freed slot: %d", resp.StatusCode)
+		}
+		for _, c := range held[1:] {
+			c.Close()
+		}
+	})
+}
