@@ -87,10 +87,19 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 		if id == "" || len(id) > 64 || !s.ready.Load() {
 			return fasthttp.RequestConfig{}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		k, err := s.kiosk(ctx, id, s.now())
-		if err != nil || k.Status != store.DeviceActive {
+		now := s.now()
+		k, ok := s.kiosks.get(id, now)
+		if !ok {
+			// Not s.kiosk: an unknown kiosk is counted once, by kioskAuth.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			var err error
+			if k, err = s.st.GetKiosk(ctx, id); err != nil {
+				return fasthttp.RequestConfig{}
+			}
+			s.kiosks.put(k, now)
+		}
+		if k.Status != store.DeviceActive {
 			return fasthttp.RequestConfig{}
 		}
 		return fasthttp.RequestConfig{MaxRequestBodySize: a.limit}
