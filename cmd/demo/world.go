@@ -207,6 +207,10 @@ func (w *world) startServer(ctx context.Context, say func(string, ...any)) error
 		Store: w.st, Logger: w.log, Makers: api.NewMakers(""),
 		Calibrations: cals,
 		MinQuality:   40, KioskRate: 50, KioskBurst: 100,
+		// The demo serves plain HTTP on loopback: a Secure cookie would
+		// not come back from browsers that do not treat http://127.0.0.1
+		// as secure.
+		InsecureCookies: true,
 	})
 	if err != nil {
 		return err
