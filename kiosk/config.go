@@ -2,6 +2,7 @@ package kiosk
 
 import (
 	"crypto/ed25519"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -34,6 +36,14 @@ type Config struct {
 	Listen      string `json:"listen"`       // UI, SSE and /metrics; loopback only
 	LogLevel    string `json:"log_level"`    // debug, info, warn, error
 	AllowRemote bool   `json:"allow_remote"` // listen on a non-loopback address (not for production)
+
+	// TLS to the central server (an https ServerURL). ServerCA is a PEM CA
+	// bundle to trust instead of the system's; TLSCert and TLSKey are the
+	// kiosk's TLS client certificate (common name = the kiosk id) and key,
+	// for a server started with --kiosk-client-ca.
+	ServerCA string `json:"server_ca"`
+	TLSCert  string `json:"tls_cert"`
+	TLSKey   string `json:"tls_key"`
 
 	MaxTries        int      `json:"max_tries"`
 	EnrolMinQuality int      `json:"enrol_min_quality"` // enrolment quality gate, 0..100 (the server has its own)
@@ -106,6 +116,8 @@ func (c Config) Validate() error {
 		{c.ServerURL == "" || urlErr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "",
 			fmt.Sprintf("server URL %q: give the central server's base URL, e.g. -server https://centrald.example:8443", c.ServerURL)},
 		{c.KeyFile == "", "kiosk key file is not set: give -key /etc/veinkiosk/kiosk.key (Ed25519, PEM PKCS#8)"},
+		{(c.TLSCert == "") != (c.TLSKey == ""), "the TLS client certificate and its key go together: give both -tls-cert and -tls-key"},
+		{(c.ServerCA != "" || c.TLSCert != "") && urlErr == nil && u.Scheme != "https", "-server-ca and -tls-cert need an https server URL"},
 		{c.KioskID == "", "kiosk id is not set: give -kiosk-id as registered at the server"},
 		{len(c.KioskID) > 64, "kiosk id is longer than 64 characters"},
 		{c.StationID == "", "station id is not set: give -station"},
@@ -181,6 +193,42 @@ func (c Config) SessionConfig() session.Config {
 	sc.ReceiptTimeout = time.Duration(c.ReceiptTimeout)
 	sc.StaffTimeout = time.Duration(c.StaffTimeout)
 	return sc
+}
+
+// HTTPClient is the HTTP client for the central server: TLS 1.2 or later,
+// trusting ServerCA when set (else the system's roots), presenting the
+// kiosk's client certificate when set. The key file must not be readable by
+// group or others.
+func (c Config) HTTPClient() (*http.Client, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.ServerCA != "" {
+		b, err := os.ReadFile(c.ServerCA)
+		if err != nil {
+			return nil, fmt.Errorf("%w: server CA: %v", ErrConfig, err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(b) {
+			return nil, fmt.Errorf("%w: server CA %s holds no PEM certificate", ErrConfig, c.ServerCA)
+		}
+	}
+	if c.TLSCert != "" {
+		st, err := os.Stat(c.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("%w: TLS key: %v", ErrConfig, err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("%w: TLS key %s is readable by others (mode %v): chmod 600 it", ErrConfig, c.TLSKey, st.Mode().Perm())
+		}
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("%w: TLS client certificate: %v", ErrConfig, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: tc, Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true,
+		MaxIdleConnsPerHost: 4, IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second,
+	}}, nil
 }
 
 // LoadKey reads an Ed25519 private key: PEM ("PRIVATE KEY", PKCS#8), or a

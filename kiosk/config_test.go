@@ -30,6 +30,21 @@ func TestValidateExplains(t *testing.T) {
 	}
 }
 
+func TestValidateTLS(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ServerURL, cfg.TLSCert = "http://centrald:8080", "kiosk.pem"
+	err := cfg.Validate()
+	for _, want := range []string{"go together", "need an https server URL"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	cfg.ServerURL, cfg.TLSKey = "https://centrald:8443", "kiosk.key"
+	if err := cfg.Validate(); err != nil && (strings.Contains(err.Error(), "go together") || strings.Contains(err.Error(), "https")) {
+		t.Errorf("a complete TLS configuration: %v", err)
+	}
+}
+
 func TestValidateScannerSpec(t *testing.T) {
 	for spec, ok := range map[string]bool{
 		"usb": true, "usb:1209:0001": true, "serial:/dev/ttyACM0": true, "sim": true,

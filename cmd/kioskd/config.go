@@ -31,6 +31,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (k
 	fs.StringVar(&f.ScannerSpec, "scanner", "", fmt.Sprintf("finger-vein scanner: one of %s; default usb (env VEINKIOSK_SCANNER)", specHelp()))
 	fs.StringVar(&f.ServerURL, "server", "", "central server URL (env VEINKIOSK_SERVER)")
 	fs.StringVar(&f.KeyFile, "key", "", "kiosk Ed25519 private key file, PEM PKCS#8 (env VEINKIOSK_KEY)")
+	fs.StringVar(&f.ServerCA, "server-ca", "", "PEM CA bundle to trust for the server's TLS certificate (env VEINKIOSK_SERVER_CA)")
+	fs.StringVar(&f.TLSCert, "tls-cert", "", "the kiosk's TLS client certificate, PEM, common name = kiosk id (env VEINKIOSK_TLS_CERT)")
+	fs.StringVar(&f.TLSKey, "tls-key", "", "its private key, PEM, mode 0600 (env VEINKIOSK_TLS_KEY)")
 	fs.StringVar(&f.KioskID, "kiosk-id", "", "kiosk id registered at the server (env VEINKIOSK_KIOSK_ID)")
 	fs.StringVar(&f.StationID, "station", "", "service station id (env VEINKIOSK_STATION)")
 	fs.StringVar(&f.Lang, "lang", "", "UI language: zh or en (env VEINKIOSK_LANG)")
@@ -74,6 +77,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (k
 			cfg.ServerURL = f.ServerURL
 		case "key":
 			cfg.KeyFile = f.KeyFile
+		case "server-ca":
+			cfg.ServerCA = f.ServerCA
+		case "tls-cert":
+			cfg.TLSCert = f.TLSCert
+		case "tls-key":
+			cfg.TLSKey = f.TLSKey
 		case "kiosk-id":
 			cfg.KioskID = f.KioskID
 		case "station":
@@ -131,6 +140,7 @@ func applyEnv(cfg *kiosk.Config, getenv func(string) string) error {
 		{"VEINKIOSK_KIOSK_ID", &cfg.KioskID}, {"VEINKIOSK_STATION", &cfg.StationID},
 		{"VEINKIOSK_LANG", &cfg.Lang}, {"VEINKIOSK_LISTEN", &cfg.Listen},
 		{"VEINKIOSK_LOG_LEVEL", &cfg.LogLevel},
+		{"VEINKIOSK_SERVER_CA", &cfg.ServerCA}, {"VEINKIOSK_TLS_CERT", &cfg.TLSCert}, {"VEINKIOSK_TLS_KEY", &cfg.TLSKey},
 	} {
 		if v := getenv(e.name); v != "" {
 			*e.dst = v

@@ -59,6 +59,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	hc, err := cfg.HTTPClient()
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -66,7 +70,7 @@ func run(args []string) error {
 		Config:      cfg,
 		OpenReader:  hwdev.OpenIDCardReader(cfg.ReaderPort),
 		OpenScanner: hwdev.OpenVeinScanner(cfg.ScannerSpec, nil),
-		Server:      kiosk.NewServerClient(cfg.ServerURL, cfg.KioskID, key, nil),
+		Server:      kiosk.NewServerClient(cfg.ServerURL, cfg.KioskID, key, hc),
 		Extractor:   kiosk.MatcherExtractor{},
 		Logger:      log,
 	})

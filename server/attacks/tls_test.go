@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	kioskpkg "github.com/qingshan-gov/veinkiosk/kiosk"
 	"github.com/qingshan-gov/veinkiosk/server/api"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -262,5 +263,43 @@ func TestAttackKioskWithoutClientCert(t *testing.T) {
 		// Staff browsers have no client certificate and still log in.
 		tg.staffInStore("li", store.RoleDepartmentOfficer, "civil_affairs", "")
 		tg.login("li")
+	}, withTLS(true))
+}
+
+// TestKioskdClientCertificate: the kiosk daemon's own HTTP client
+// (kiosk.Config.HTTPClient, from -server-ca, -tls-cert and -tls-key) talks
+// to a centrald that requires kiosk client certificates.
+func TestKioskdClientCertificate(t *testing.T) {
+	forEach(t, func(t *testing.T, tg *target) {
+		p := tg.pki
+		k := tg.newKiosk("kiosk-01")
+		cert := p.issue(t, "kiosk-01", nil, x509.ExtKeyUsageClientAuth)
+		kb, err := x509.MarshalECPrivateKey(cert.PrivateKey.(*ecdsa.PrivateKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := kioskpkg.Config{ServerCA: p.caFile, TLSCert: p.write(t, "kiosk-01.pem", "CERTIFICATE", cert.Certificate[0]), TLSKey: p.write(t, "kiosk-01.key", "EC PRIVATE KEY", kb)}
+		hc, err := cfg.HTTPClient()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := *k.Client
+		c.HTTP = hc
+		mustV[*apiv1.NonceResponse](t)(c.Nonce(tg.ctx()))
+		// Without the certificate the same daemon is refused.
+		hc, err = kioskpkg.Config{ServerCA: p.caFile}.HTTPClient()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.HTTP = hc
+		_, err = c.Nonce(tg.ctx())
+		refused(t, err, http.StatusUnauthorized, apiv1.CodeClientCertRequired)
+		// A key file others can read is not loaded.
+		if err := os.Chmod(cfg.TLSKey, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cfg.HTTPClient(); err == nil {
+			t.Fatal("a world-readable TLS key was loaded")
+		}
 	}, withTLS(true))
 }
