@@ -70,15 +70,16 @@ func (p *pki) write(t *testing.T, name, typ string, der []byte) string {
 	return path
 }
 
-var serial = big.NewInt(100)
-
 // issue makes a certificate signed by the CA (server: hosts as SANs;
 // client: cn is the kiosk id).
 func (p *pki) issue(t *testing.T, cn string, hosts []string, usage x509.ExtKeyUsage) tls.Certificate {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	serial.Add(serial, big.NewInt(1))
-	tmpl := &x509.Certificate{SerialNumber: new(big.Int).Set(serial), Subject: pkix.Name{CommonName: cn},
+	sn, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: sn, Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
 	for _, h := range hosts {
