@@ -108,8 +108,10 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 	if len(auth) <= 7 || !strings.EqualFold(auth[:7], "bearer ") {
 		return fasthttp.RequestConfig{}
 	}
-	sess, ok := s.sessions.get(strings.TrimSpace(auth[7:]), s.now())
-	if !ok || !slices.Contains(a.roles, sess.role) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	sess, ok, err := s.sessions.get(ctx, strings.TrimSpace(auth[7:]), s.now())
+	if err != nil || !ok || !slices.Contains(a.roles, sess.role) {
 		return fasthttp.RequestConfig{}
 	}
 	return fasthttp.RequestConfig{MaxRequestBodySize: a.limit}
