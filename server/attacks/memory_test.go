@@ -298,3 +298,34 @@ func TestAttackConnectionFlood(t *testing.T) {
 		}
 	})
 }
+
+// TestAttackChunkedBody: a chunked body (no Content-Length to refuse from)
+// is cut off at the limit, not read to its end.
+func TestAttackChunkedBody(t *testing.T) {
+	forEach(t, func(t *testing.T, tg *target) {
+		c, err := net.Dial("tcp", tg.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n", apiv1.PathSessions)
+		chunk := bytes.Repeat([]byte{' '}, 64<<10)
+		go func() { // an endless body, until the server hangs up
+			for {
+				if _, err := fmt.Fprintf(c, "%x\r\n%s\r\n", len(chunk), chunk); err != nil {
+					return
+				}
+			}
+		}()
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("ATTACK NOT REFUSED AS EXPECTED: no answer to an endless chunked body: %v", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || codeOf(b) != apiv1.CodeBodyTooLarge {
+			t.Fatalf("ATTACK NOT REFUSED AS EXPECTED: endless chunked body: %d %s", resp.StatusCode, b)
+		}
+	})
+}
