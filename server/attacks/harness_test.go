@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/server/api"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
@@ -323,7 +324,7 @@ var personSeq atomic.Int64
 
 // idNumber makes a valid 18-character ID number (GB 11643 check digit).
 func idNumber(region string, birth time.Time, seq int) string {
-	s := fmt.Sprintf("%s%s%03d", region, birth.Format("20060102"), seq%1000)
+	s := fmt.Sprintf("%s%s%03d", region, birth.Format("20060102"), (2*seq+1)%1000) // odd: a man's
 	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 	sum := 0
 	for i, w := range weights {
@@ -345,14 +346,14 @@ func (tg *target) newPerson(name string, wantX bool) *person {
 		}
 	}
 	p := &person{
-		card: apiv1.Card{IDNumber: id, Name: name, Sex: "男", BirthDate: birth.Format(time.DateOnly), ValidFrom: "2020-01-01", ValidUntil: "2040-01-01", Address: "青山区幸福路1号"},
+		card: apiv1.Card{IDNumber: id, Name: name, Gender: identity.GenderMale, Birth: identity.DateOf(birth), Validity: identity.Validity{From: 20200101, Until: 20400101}, Address: "青山区幸福路1号"},
 		fingers: map[apiv1.Finger]*matcher.SynthFinger{
 			apiv1.RightIndex:  matcher.NewSynthFinger(tg.rng, tg.params.Width, tg.params.Height),
 			apiv1.RightMiddle: matcher.NewSynthFinger(tg.rng, tg.params.Width, tg.params.Height),
 		},
 	}
 	must(tg.t, tg.admin.Do(tg.ctx(), "POST", apiv1.PathAdminResidents, apiv1.ResidentImport{Residents: []apiv1.Resident{{
-		IDNumber: id, Name: name, Gender: "M", BirthDate: p.card.BirthDate, Address: p.card.Address, GridCell: "G-017", Household: "H-0001", Status: "active",
+		IDNumber: id, Name: name, Gender: "M", BirthDate: birth.Format(time.DateOnly), Address: p.card.Address, GridCell: "G-017", Household: "H-0001", Status: "active",
 	}}}, nil))
 	return p
 }

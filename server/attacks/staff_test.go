@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -276,7 +277,7 @@ func TestAttackSQLInjection(t *testing.T) {
 			_, err = tg.client().Login(ctx, "admin", pw)
 			refused(t, err, 401, apiv1.CodeBadCredentials)
 		}
-		card := apiv1.Card{IDNumber: `' OR 1=1 --`, Name: "x", ValidFrom: "2020-01-01", ValidUntil: "2040-01-01"}
+		card := apiv1.Card{IDNumber: `' OR 1=1 --`, Name: "x", Validity: identity.Validity{From: 20200101, Until: 20400101}}
 		_, err = k.Verify(ctx, &apiv1.VerifyRequest{Card: card, Capture: apiv1.Capture{Finger: apiv1.RightIndex}})
 		refused(t, err, 422, apiv1.CodeCardInvalid)
 		refused(t, tg.admin.Do(ctx, "GET", apiv1.PathFilings+"?status="+url.QueryEscape(`submitted' OR '1'='1`), nil, nil), 400, apiv1.CodeBadRequest)
