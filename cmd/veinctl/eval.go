@@ -36,7 +36,7 @@ type extractFlags struct {
 
 func addExtractFlags(fs *flag.FlagSet) *extractFlags {
 	f := &extractFlags{opt: extract.DefaultOptions()}
-	fs.StringVar(&f.orientation, "orientation", "auto", "finger axis in the images: auto (the long side), horizontal or vertical")
+	fs.StringVar(&f.orientation, "orientation", "auto", "finger axis in the images: auto (from the content), any (auto, and the tip direction from the content: every quarter turn), horizontal or vertical")
 	fs.BoolVar(&f.opt.Cropped, "cropped", false, "images are already cropped to the finger (no background)")
 	fs.IntVar(&f.opt.Width, "width", f.opt.Width, "template width in pixels (along the finger)")
 	fs.IntVar(&f.opt.Height, "height", f.opt.Height, "template height in pixels (across the finger)")
@@ -44,6 +44,7 @@ func addExtractFlags(fs *flag.FlagSet) *extractFlags {
 	fs.Float64Var(&f.opt.Sigma, "sigma", f.opt.Sigma, "Maximum Curvature sigma in extraction pixels")
 	fs.Float64Var(&f.opt.Sigma2, "sigma2", f.opt.Sigma2, "second scale of the hessian detector (0: one scale)")
 	fs.Float64Var(&f.opt.Isotropic, "isotropic", f.opt.Isotropic, "scale along the finger like across it, times this (0: fit the frame length)")
+	fs.Float64Var(&f.opt.TipAnchor, "tip-anchor", f.opt.TipAnchor, "with --isotropic, place a visible fingertip at this fraction of the template width (0: centre the finger)")
 	fs.Float64Var(&f.opt.Fill, "fill", f.opt.Fill, "fraction of the template height the finger width spans")
 	fs.Float64Var(&f.opt.EdgeMargin, "edge-margin", f.opt.EdgeMargin, "mask margin at the finger edges, fraction of the finger width")
 	fs.IntVar(&f.opt.WorkAcross, "work", f.opt.WorkAcross, "size across the finger of the image the finger region is searched in")
@@ -89,6 +90,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mapUnresolved := fs.Bool("map-unresolved", false, "with --policy: map a target FMR the calibration does not resolve to its lowest resolved point, as centrald --calibration-unresolved=lowest")
 	serverMinQuality := fs.Int("server-min-quality", 40, "with --policy: centrald's --min-quality")
 	bootstrap := fs.Int("bootstrap", 1000, "with --policy: bootstrap replicates over subjects")
+	subjects := fs.String("subjects", eval.SubjectsAll, "subject half: all, odd (the tuning half) or even (the checking half); numeric labels by their parity, others by a hash")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: veinctl eval --manifest FILE.csv --out DIR [flags]")
 		fmt.Fprintln(stderr, "\nFVC protocol: genuine = every two samples of a finger; impostor = first samples of every two fingers.")
@@ -124,6 +126,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if entries, err = eval.FilterSubjects(entries, *subjects); err != nil {
+		return err
+	}
 	if *fingers > 0 {
 		entries = firstFingers(entries, *fingers)
 	}
@@ -141,8 +146,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	s.Settings = map[string]any{
 		"orientation": opt.Orientation.String(), "cropped": opt.Cropped,
 		"width": opt.Width, "height": opt.Height, "scale": opt.Scale, "sigma": opt.Sigma, "sigma2": opt.Sigma2,
-		"fill": opt.Fill, "isotropic": opt.Isotropic, "edge_margin": opt.EdgeMargin, "work": opt.WorkAcross, "flatten": opt.Flatten, "flatten_clip": opt.FlattenClip, "method": opt.Method.String(), "density": opt.Density,
-		"shift_rows": *shiftRows, "shift_cols": *shiftCols, "tolerance": *tolerance, "exact": *exact, "impostors": *impostors,
+		"fill": opt.Fill, "isotropic": opt.Isotropic, "tip_anchor": opt.TipAnchor, "edge_margin": opt.EdgeMargin, "work": opt.WorkAcross, "flatten": opt.Flatten, "flatten_clip": opt.FlattenClip, "method": opt.Method.String(), "density": opt.Density,
+		"subjects": *subjects, "shift_rows": *shiftRows, "shift_cols": *shiftCols, "tolerance": *tolerance, "exact": *exact, "impostors": *impostors,
 	}
 	var cal *calib.File
 	if *model != "" {

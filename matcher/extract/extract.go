@@ -36,15 +36,22 @@ const (
 type Orientation int
 
 const (
-	// Auto takes the long side of the image as the finger axis.
+	// Auto takes the finger axis from the image content (the direction of
+	// its strongest edges, else the long side of the frame).
 	Auto Orientation = iota
 	// Horizontal: the finger runs left-right.
 	Horizontal
 	// Vertical: the finger runs top-bottom.
 	Vertical
+	// Any is Auto plus the direction along the axis from the content: the
+	// image is turned half round when the fingertip is found on the left
+	// (tipOnLeft), so a finger placed any of the four ways gives the same
+	// template. Not the default: on the real sets the tip cues measured
+	// wrong often enough to cost accuracy (docs/evaluation.md).
+	Any
 )
 
-// ParseOrientation parses "auto", "horizontal" or "vertical".
+// ParseOrientation parses "auto", "any", "horizontal" or "vertical".
 func ParseOrientation(s string) (Orientation, error) {
 	switch s {
 	case "auto", "":
@@ -53,8 +60,10 @@ func ParseOrientation(s string) (Orientation, error) {
 		return Horizontal, nil
 	case "vertical", "v":
 		return Vertical, nil
+	case "any":
+		return Any, nil
 	}
-	return Auto, fmt.Errorf("%w: orientation %q (want auto, horizontal or vertical)", ErrOptions, s)
+	return Auto, fmt.Errorf("%w: orientation %q (want auto, any, horizontal or vertical)", ErrOptions, s)
 }
 
 func (o Orientation) String() string {
@@ -63,6 +72,8 @@ func (o Orientation) String() string {
 		return "horizontal"
 	case Vertical:
 		return "vertical"
+	case Any:
+		return "any"
 	}
 	return "auto"
 }
@@ -130,6 +141,12 @@ type Options struct {
 	// across it (times Isotropic) and centres the template on the finger,
 	// instead of fitting the whole frame length into the template width.
 	Isotropic float64
+	// TipAnchor, when positive (with Isotropic), places a visible
+	// fingertip at this fraction of the template width instead of
+	// centring the template on the finger: captures that show more or
+	// less of the finger's base then still align at the tip. A finger
+	// whose tip is not in the frame is centred as before.
+	TipAnchor float64
 	// EdgeMargin excludes pixels this close to a finger edge from the mask,
 	// as a fraction of the finger width; the edges themselves are strong
 	// curvature ridges that are not veins.
@@ -189,6 +206,8 @@ func (o *Options) validate() error {
 		return fmt.Errorf("%w: sigma2 %v", ErrOptions, o.Sigma2)
 	case !(o.Isotropic >= 0 && o.Isotropic <= 10):
 		return fmt.Errorf("%w: isotropic %v", ErrOptions, o.Isotropic)
+	case !(o.TipAnchor >= 0 && o.TipAnchor < 1):
+		return fmt.Errorf("%w: tip anchor %v", ErrOptions, o.TipAnchor)
 	case !(o.Density >= 0 && o.Density < 1):
 		return fmt.Errorf("%w: density %v", ErrOptions, o.Density)
 	case o.WorkAcross < 32 || o.WorkAcross > 2048:
@@ -208,6 +227,13 @@ type Result struct {
 	Metrics Metrics
 	// Region is the finger region found in the working image.
 	Region *Region
+	// Turns is how many quarter turns counter-clockwise the input was
+	// turned by to bring the finger along x, tip on the right; TipCue
+	// says what decided the direction: "frame" (one end of the finger
+	// leaves the frame), "taper" (the narrower end) or "" (undecided:
+	// the input's direction was kept).
+	Turns  int
+	TipCue string
 }
 
 // Extract runs the whole pipeline on img.
@@ -237,37 +263,45 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 	}
 	debug("0-input", g, 0, 255)
 
-	// 1. Orientation: finger axis along x.
-	vertical := opt.Orientation == Vertical || (opt.Orientation == Auto && g.H > g.W)
-	if vertical {
-		g = transpose(g)
-	}
-	// 2. Working image: reduced so that the side across the finger is
-	// WorkAcross pixels (never enlarged).
-	s := min(1, float64(opt.WorkAcross)/float64(g.H))
-	wk := resizeArea(g, max(MinImageSide/2, int(math.Round(float64(g.W)*s))), max(MinImageSide/2, int(math.Round(float64(g.H)*s))))
-	debug("1-work", wk, 0, 255)
-	if lo, hi := spread(wk); hi-lo < MinContrast {
-		return nil, fmt.Errorf("%w: grey levels span only %.0f (blank or saturated image)", ErrNoFinger, hi-lo)
-	}
-
-	// 3. Finger region and midline.
-	var r *Region
+	// 1. Placement: the finger's axis turned along x and the image cropped
+	// to the finger when it lies in a larger dark frame (place.go).
+	var pl placement
 	if opt.Cropped {
-		r = croppedRegion(wk.W, wk.H)
+		pl = placement{x1: g.W, y1: g.H}
+		if opt.Orientation == Vertical || (opt.Orientation == Auto && g.H > g.W) {
+			pl.turns, pl.x1, pl.y1 = 3, g.H, g.W
+		}
 	} else {
-		var err error
-		r, err = leeEdges(wk, 4, 3)
-		if err != nil {
-			return nil, err
-		}
-		if r.Width < 0.2*float64(wk.H) {
-			return nil, fmt.Errorf("%w: finger width %.0f of %d rows", ErrNoFinger, r.Width, wk.H)
-		}
-		if l := float64(r.Right - r.Left); l < 0.2*float64(wk.W) {
-			return nil, fmt.Errorf("%w: finger length %.0f of %d columns", ErrNoFinger, l, wk.W)
+		pl = locate(g, opt.Orientation)
+	}
+	fw, fh := g.W, g.H
+	if pl.turns&1 == 1 {
+		fw, fh = g.H, g.W
+	}
+	g = crop(rotate(g, pl.turns), pl.x0, pl.y0, pl.x1, pl.y1)
+	if g.W < MinImageSide/2 || g.H < MinImageSide/2 {
+		return nil, fmt.Errorf("%w: finger of %dx%d pixels", ErrNoFinger, g.W, g.H)
+	}
+	// 2-3. Working image and finger region; when the tip turns out to be
+	// on the left, everything is turned half round and traced again.
+	wk, r, err := trace(g, opt)
+	if err != nil {
+		return nil, err
+	}
+	if !opt.Cropped && opt.Orientation == Any {
+		left, cue := tipOnLeft(wk, r, pl.x0 == 0, pl.x1 == fw)
+		pl.tipCue = cue
+		if left {
+			g = rotate(g, 2)
+			pl.turns = (pl.turns + 2) & 3
+			pl.x0, pl.x1 = fw-pl.x1, fw-pl.x0
+			pl.y0, pl.y1 = fh-pl.y1, fh-pl.y0
+			if wk, r, err = trace(g, opt); err != nil {
+				return nil, err
+			}
 		}
 	}
+	debug("1-work", wk, 0, 255)
 	if opt.Debug != nil {
 		opt.Debug("2-edges", drawRegion(wk, r))
 	}
@@ -278,7 +312,10 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 	if opt.Cropped {
 		fill = 1
 	}
-	norm, emask, efull, inFrame := normalize(wk, r, ew, eh, fill, opt.EdgeMargin*r.Width, opt.Isotropic)
+	// The whole input frame in working coordinates, for the coverage.
+	kx, ky := float64(wk.W)/float64(g.W), float64(wk.H)/float64(g.H)
+	frame := [4]float64{-float64(pl.x0)*kx - 0.5, -float64(pl.y0)*ky - 0.5, float64(fw-pl.x0)*kx - 0.5, float64(fh-pl.y0)*ky - 0.5}
+	norm, emask, efull, inFrame := normalize(wk, r, ew, eh, fill, opt.EdgeMargin*r.Width, opt.Isotropic, tipAnchor(r, wk.W, opt.TipAnchor), frame)
 	debug("3-normalized", norm, 0, 255)
 
 	// 5. Contrast: stretch the finger's grey levels to [0, 1], or
@@ -320,11 +357,46 @@ func ExtractGray(g *Gray, opt Options) (*Result, error) {
 		opt.Debug("7-mask", patternImage(mask))
 		opt.Debug("8-vein", patternImage(vein))
 	}
-	res := &Result{Vein: vein, Mask: mask, Region: r}
+	res := &Result{Vein: vein, Mask: mask, Region: r, Turns: pl.turns, TipCue: pl.tipCue}
 	res.Metrics = measure(norm, emask, gm, vein, mask, r, inFrame, opt.Cropped)
 	res.Metrics.Brightness, res.Metrics.Saturated, res.Metrics.LocalContrast = bright, sat, localSD
 	res.Quality = res.Metrics.Score()
 	return res, nil
+}
+
+// trace makes the working image of g (finger axis along x), reduced so
+// that the side across the finger is WorkAcross pixels (never enlarged),
+// and finds the finger region and midline in it.
+func trace(g *Gray, opt Options) (*Gray, *Region, error) {
+	s := min(1, float64(opt.WorkAcross)/float64(g.H))
+	wk := resizeArea(g, max(MinImageSide/2, int(math.Round(float64(g.W)*s))), max(MinImageSide/2, int(math.Round(float64(g.H)*s))))
+	if lo, hi := spread(wk); hi-lo < MinContrast {
+		return nil, nil, fmt.Errorf("%w: grey levels span only %.0f (blank or saturated image)", ErrNoFinger, hi-lo)
+	}
+	if opt.Cropped {
+		return wk, croppedRegion(wk.W, wk.H), nil
+	}
+	r, err := leeEdges(wk, 4, 3, opt.Orientation == Any)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.Width < 0.2*float64(wk.H) {
+		return nil, nil, fmt.Errorf("%w: finger width %.0f of %d rows", ErrNoFinger, r.Width, wk.H)
+	}
+	if l := float64(r.Right - r.Left); l < 0.2*float64(wk.W) {
+		return nil, nil, fmt.Errorf("%w: finger length %.0f of %d columns", ErrNoFinger, l, wk.W)
+	}
+	return wk, r, nil
+}
+
+// tipAnchor returns where the fingertip goes in the template (a fraction of
+// its width), or 0 to centre the finger: the tip is visible when the
+// finger stops inside the working image (TipAnchor set, not cropped).
+func tipAnchor(r *Region, w int, anchor float64) float64 {
+	if anchor <= 0 || r.Right >= float32(w-1)-float32(0.02*float64(w)) {
+		return 0
+	}
+	return anchor
 }
 
 // brightness returns the mean grey level of the masked pixels and the

@@ -81,7 +81,7 @@ func TestLeeEdgesFindTheFinger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := leeEdges(g, 4, 3)
+	r, err := leeEdges(g, 4, 3, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestFingerEnds(t *testing.T) {
 		}
 	}
 	g, _ := FromImage(img)
-	r, err := leeEdges(g, 4, 3)
+	r, err := leeEdges(g, 4, 3, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,17 +240,16 @@ func TestExtractSeparatesFingers(t *testing.T) {
 	}
 }
 
-// TestExtractVerticalEqualsHorizontal: the same finger drawn vertically
+// TestExtractVerticalEqualsHorizontal: the same finger turned upright
 // gives the same template, with orientation detected or given.
 func TestExtractVerticalEqualsHorizontal(t *testing.T) {
 	h := fingerSpec{w: 450, h: 300, width: 220, noise: 2, veins: randomVeins(4, 6), seed: 5}
-	v := h
-	v.vertical, v.w, v.h = true, 300, 450
 	opt := DefaultOptions()
 	a := mustExtract(t, h.draw(), opt)
-	b := mustExtract(t, v.draw(), opt)
+	v := turnImage(h.draw(), 1)
+	b := mustExtract(t, v, opt)
 	opt.Orientation = Vertical
-	c := mustExtract(t, v.draw(), opt)
+	c := mustExtract(t, v, opt)
 	other := h
 	other.veins = randomVeins(5, 6)
 	d := mustExtract(t, other.draw(), DefaultOptions())

@@ -15,8 +15,13 @@ import "math"
 // centred on the middle of the finger found between its ends: the same
 // finger then maps to the same pixel scale whatever the frame or crop.
 //
-// inFrame counts the samples that fall inside the input frame.
-func normalize(g *Gray, r *Region, ew, eh int, fill, margin, isotropic float64) (out *Gray, mask, full []bool, inFrame int) {
+// With tip > 0 the fingertip (r.Right) goes to that fraction of the
+// template width instead.
+//
+// inFrame counts the samples that fall inside frame, the input frame in
+// the working image's pixel-centre coordinates (it extends beyond g when g
+// was cropped out of a larger frame).
+func normalize(g *Gray, r *Region, ew, eh int, fill, margin, isotropic, tip float64, frame [4]float64) (out *Gray, mask, full []bool, inFrame int) {
 	out = NewGray(ew, eh)
 	mask = make([]bool, ew*eh)
 	full = make([]bool, ew*eh)
@@ -29,6 +34,9 @@ func normalize(g *Gray, r *Region, ew, eh int, fill, margin, isotropic float64) 
 	if isotropic > 0 {
 		length = sv * isotropic * float64(ew)
 		xc = float64(r.Left+r.Right) / 2
+		if tip > 0 {
+			xc = float64(r.Right) - (tip-0.5)*length*math.Cos(theta)
+		}
 	}
 	yc := r.A + r.B*xc
 	su := length / float64(ew)
@@ -39,9 +47,9 @@ func normalize(g *Gray, r *Region, ew, eh int, fill, margin, isotropic float64) 
 			x := xc + t*cos - n*sin
 			y := yc + t*sin + n*cos
 			i := v*ew + u
-			val, ok := bilinear(g, x, y)
+			val, _ := bilinear(g, x, y)
 			out.Pix[i] = val
-			if !ok {
+			if x < frame[0] || y < frame[1] || x > frame[2] || y > frame[3] {
 				continue
 			}
 			inFrame++

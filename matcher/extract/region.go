@@ -27,10 +27,9 @@ type Region struct {
 // along the finger axis (the long side of Lee's 4 x 40 mask), then in every
 // column the difference between the mean of the d rows below and the d rows
 // above a pixel is largest at the upper edge (dark background above, bright
-// finger below) and smallest at the lower edge. The upper edge is searched
-// in the top half, the lower one in the bottom half. Edges are then median
+// finger below) and smallest at the lower edge. Edges are then median
 // filtered along x, which removes isolated mistakes.
-func leeEdges(g *Gray, smoothX float64, d int) (*Region, error) {
+func leeEdges(g *Gray, smoothX float64, d int, near bool) (*Region, error) {
 	k, _, _ := gaussianKernels(smoothX, 2.5)
 	s := NewGray(g.W, g.H)
 	convRows(s, g, k)
@@ -39,23 +38,58 @@ func leeEdges(g *Gray, smoothX float64, d int) (*Region, error) {
 	lo := make([]float32, w)
 	upResp := make([]float32, w)
 	loResp := make([]float32, w)
-	mid := h / 2
+	// Where to search: near the ends of the finger's foreground run in
+	// every column (fingerRuns), so that a vein or the edge of a
+	// neighbouring finger across a dark gap is not taken for the finger's;
+	// columns without a run (beyond the tip) search the halves above and
+	// below the centre.
+	// Only where the background is clearly dark: in a finger that fills
+	// the image, the foreground split is the finger's own shading, and
+	// the fixed halves (Lee) are kept.
+	thr := otsu(s)
+	runs := make([]int, w)
+	var top, bot []int
+	cy := h / 2
+	if near && darkFrame(s, thr) {
+		top, bot, runs = fingerRuns(s, thr)
+		if c := centreRow(top, bot, runs); c >= 0 {
+			cy = c
+		}
+	}
+	m := max(3, h/16)
+	// A run much longer than the median one has merged with a touching
+	// neighbour or shading: that column searches its whole half.
+	longRun := h
+	if rs := slices.DeleteFunc(slices.Clone(runs), func(r int) bool { return r == 0 }); len(rs) > 0 {
+		slices.Sort(rs)
+		longRun = rs[len(rs)/2] * 5 / 4
+	}
 	at := func(x, y int) float32 { return s.Pix[min(max(y, 0), h-1)*w+x] }
 	for x := 0; x < w; x++ {
 		bestUp, bestLo := float32(math.Inf(-1)), float32(math.Inf(1))
 		bu, bl := 0, h-1
+		mid := cy
+		ua, ub, la, lb := 1, cy, cy, h-1
+		if runs[x] > 0 && runs[x] <= longRun {
+			mid = (top[x] + bot[x] + 1) / 2
+			ua, ub = max(1, top[x]-m), min(mid, top[x]+m+1)
+			la, lb = max(mid, bot[x]-m), min(h-1, bot[x]+m+1)
+		}
 		for y := 1; y < h-1; y++ {
+			if (y < ua || y >= ub) && (y < la || y >= lb) {
+				continue
+			}
 			var a, b float32
 			for i := 1; i <= d; i++ {
 				a += at(x, y-i)
 				b += at(x, y+i)
 			}
 			diff := (b - a) / float32(d)
-			if y < mid {
+			if y < mid && y >= ua && y < ub {
 				if diff > bestUp {
 					bestUp, bu = diff, y
 				}
-			} else if diff < bestLo {
+			} else if y >= la && y < lb && diff < bestLo {
 				bestLo, bl = diff, y
 			}
 		}
@@ -83,6 +117,21 @@ func leeEdges(g *Gray, smoothX float64, d int) (*Region, error) {
 	}
 	r.Left, r.Right = fingerEnds(g, r)
 	return r, nil
+}
+
+// centreRow is the median middle row of the columns that have a run, or -1.
+func centreRow(top, bot, runs []int) int {
+	var mids []int
+	for x, r := range runs {
+		if r > 0 {
+			mids = append(mids, (top[x]+bot[x]+1)/2)
+		}
+	}
+	if len(mids) == 0 {
+		return -1
+	}
+	slices.Sort(mids)
+	return mids[len(mids)/2]
 }
 
 // fingerEnds finds where the finger stops along its axis (the tip, or the

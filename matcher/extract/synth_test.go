@@ -23,6 +23,12 @@ type fingerSpec struct {
 	veins    []vein
 	noise    float64
 	seed     uint64
+	// tip, when positive, ends the finger inside the frame: its rounded
+	// tip lies at this fraction of the frame length (along the axis).
+	tip float64
+	// taper narrows the finger linearly towards the tip end: the width
+	// there is (1 - taper) times the width at the other end.
+	taper float64
 }
 
 func randomVeins(seed uint64, n int) []vein {
@@ -65,7 +71,14 @@ func (f fingerSpec) draw() *image.Gray {
 			t := px*cos + py*sin
 			n := -px*sin + py*cos
 			u := t/float64(long) + 0.5
-			v := n / (f.width / 2)
+			half := f.width / 2 * (1 - f.taper*u)
+			if f.tip > 0 {
+				// Rounded tip: a half disc ending at u = tip.
+				if d := t - (f.tip-0.5)*float64(long) + half; d > 0 {
+					half *= math.Sqrt(max(0, 1-(d/half)*(d/half)))
+				}
+			}
+			v := n / max(half, 1e-6)
 			val := 20.0
 			if math.Abs(v) < 1.15 {
 				edge := 1 / (1 + math.Exp((math.Abs(v)-1)*25))
@@ -76,7 +89,7 @@ func (f fingerSpec) draw() *image.Gray {
 						continue
 					}
 					c := vn.v0 + vn.amp*math.Sin(2*math.Pi*vn.freq*u+vn.phase)
-					d := (v - c) * f.width / 2 / vn.width
+					d := (v - c) * half / vn.width
 					val -= edge * vn.depth * math.Exp(-d*d/2)
 				}
 			}

@@ -10,12 +10,14 @@ import (
 // Describe returns the canonical description of the settings that shape a
 // template, for matcher.Params.Extraction: templates extracted with
 // different settings get different ParamsHash values and are never
-// compared. Orientation is left out (it only says how to find the axis)
+// compared. The leading "extract/N" is the version of the pipeline
+// (2: placement by content, tip on the right, rotation instead of
+// transposition). Orientation is left out (it only says how to find the axis)
 // and so is Debug.
 func (o Options) Describe() string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	return fmt.Sprintf("extract/1 %s sigma=%s,%s density=%s scale=%d fill=%s iso=%s margin=%s flatten=%s/%s work=%d cropped=%t",
-		o.Method, f(o.Sigma), f(o.Sigma2), f(o.Density), o.Scale, f(o.Fill), f(o.Isotropic), f(o.EdgeMargin), f(o.Flatten), f(o.FlattenClip), o.WorkAcross, o.Cropped)
+	return fmt.Sprintf("extract/2 %s sigma=%s,%s density=%s scale=%d fill=%s iso=%s%s margin=%s flatten=%s/%s work=%d cropped=%t",
+		o.Method, f(o.Sigma), f(o.Sigma2), f(o.Density), o.Scale, f(o.Fill), f(o.Isotropic), tipDesc(o.TipAnchor), f(o.EdgeMargin), f(o.Flatten), f(o.FlattenClip), o.WorkAcross, o.Cropped)
 }
 
 // Params returns the matcher parameters for templates made with o and
@@ -28,4 +30,11 @@ func (o Options) Params(shiftRows, shiftCols int) matcher.Params {
 // Options.Params). finger is the ISO/IEC 19794 finger position (0 unknown).
 func (r *Result) Template(p matcher.Params, finger uint8) (*matcher.Template, error) {
 	return matcher.NewTemplate(p, r.Vein, r.Mask, uint8(max(0, min(100, r.Quality))), finger)
+}
+
+func tipDesc(a float64) string {
+	if a <= 0 {
+		return ""
+	}
+	return " tip=" + strconv.FormatFloat(a, 'g', -1, 64)
 }
