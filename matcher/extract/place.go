@@ -202,9 +202,9 @@ func fingerRuns(g *Gray, thr float32) (top, bot, runs []int) {
 // run along it, so the gradient energy across the axis dominates; when
 // neither direction dominates by three times, the long side of the frame is
 // taken, as before placement was found from content. The box is the
-// finger's band of foreground (fingerRuns) with a margin of half its
-// width, but only where the background is clearly darker than the
-// finger, the box covers at most a third of the frame and almost nothing
+// finger's band of foreground (fingerRuns) with a margin of a quarter of
+// its width, but only where the background is clearly darker than the
+// finger, the box covers at most half of the frame and almost nothing
 // bright lies outside it (5 %: no neighbouring finger); otherwise
 // the whole frame is kept, so that images of a finger filling the frame
 // are processed as they were.
@@ -276,7 +276,7 @@ func locate(g *Gray, o Orientation) placement {
 			y0, y1 = min(y0, top[x]), max(y1, bot[x]+1)
 		}
 	}
-	m := float64(med) / 2
+	m := float64(med) / 4
 	bx0, bx1 := float64(bl)-m, float64(br+1)+m
 	by0, by1 := float64(y0)-m, float64(y1)+m
 	if (min(bx1, float64(sm.W))-max(bx0, 0))*(min(by1, float64(sm.H))-max(by0, 0)) > cropBelow*float64(sm.W*sm.H) {
@@ -327,7 +327,7 @@ func darkFrame(g *Gray, thr float32) bool {
 const (
 	axisDominance  = 3    // gradient energy ratio that decides the axis
 	darkBackground = 0.45 // background mean at most this fraction of the finger's
-	cropBelow      = 0.35 // crop only when the box covers less of the frame
+	cropBelow      = 0.5  // crop only when the box covers less of the frame
 	outsideFg      = 20   // and less than 1/outsideFg of the rest is foreground
 )
 
