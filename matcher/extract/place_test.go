@@ -3,6 +3,7 @@ package extract
 import (
 	"fmt"
 	"image"
+	"math"
 	"testing"
 
 	"github.com/qingshan-gov/veinkiosk/matcher"
@@ -136,6 +137,11 @@ func TestPlacementInLargerFrame(t *testing.T) {
 		}
 		r := mustExtract(t, padImage(img, c.w, c.h, x, y, 20), anyOptions())
 		f.check(t, c.name, r)
+		// Cropped to the finger, it is traced at about the resolution of
+		// the upright capture, not shrunk with the frame.
+		if w, ref := r.Region.Width, f.ref.Region.Width; math.Abs(w-ref) > 0.15*ref {
+			t.Errorf("%s: finger traced %.0f pixels wide, upright %.0f", c.name, w, ref)
+		}
 	}
 }
 
