@@ -198,10 +198,10 @@ func TestAttackLoginLimitPaddedUsername(t *testing.T) {
 			_, err = tg.client().Login(tg.ctx(), "li", "wrong password!")
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeBadCredentials)
 		}
-		_, err = tg.client().Login(tg.ctx(), "li", password)
+		_, err = tg.client().Login(tg.ctx(), "li", pw)
 		refused(t, err, http.StatusTooManyRequests, apiv1.CodeRateLimited)
 		for _, u := range []string{" li", "li\t", "LI", "\u00a0li", "ｌｉ"} {
-			_, err = tg.client().Login(tg.ctx(), u, password)
+			_, err = tg.client().Login(tg.ctx(), u, pw)
 			refused(t, err, http.StatusTooManyRequests, apiv1.CodeRateLimited)
 		}
 	})
@@ -217,7 +217,7 @@ func TestAttackLoginBruteForce(t *testing.T) {
 			_, err = tg.client().Login(tg.ctx(), "li", fmt.Sprintf("guess %d guess", i))
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeBadCredentials)
 		}
-		_, err = tg.client().Login(tg.ctx(), "li", password)
+		_, err = tg.client().Login(tg.ctx(), "li", pw)
 		refused(t, err, http.StatusTooManyRequests, apiv1.CodeRateLimited)
 	})
 }

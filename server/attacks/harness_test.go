@@ -31,6 +31,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/keyring"
+	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 	"github.com/qingshan-gov/veinkiosk/server/store/postgres"
 	"github.com/qingshan-gov/veinkiosk/server/store/sqlite"
@@ -79,8 +80,8 @@ type clock struct{ off atomic.Int64 }
 func (c *clock) Now() time.Time      { return time.Now().Add(time.Duration(c.off.Load())) }
 func (c *clock) Add(d time.Duration) { c.off.Add(int64(d)) }
 func quiet() *slog.Logger            { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-func cheap() store.PasswordParams {
-	return store.PasswordParams{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+func cheap() password.Params {
+	return password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 }
 func backends() []string                { return []string{"sqlite", "postgres"} }
 func (tg *target) ctx() context.Context { return context.Background() }
@@ -89,7 +90,7 @@ func (tg *target) client() *apiv1.Client {
 }
 
 // password of every staff account the suite creates.
-const password = "correct horse battery"
+const pw = "correct horse battery"
 
 // forEach runs attack on a fresh target per store, in parallel with the
 // other attacks (each has its own server and database). A withTLS option
@@ -210,7 +211,7 @@ func startWith(t *testing.T, backend string, su setup) *target {
 // API's would take 64 MiB and a second per account).
 func (tg *target) staffInStore(username string, role store.Role, dept, station string) {
 	tg.t.Helper()
-	h, err := store.HashPasswordWith(password, cheap())
+	h, err := password.HashWith(pw, cheap())
 	if err != nil {
 		tg.t.Fatal(err)
 	}
@@ -221,7 +222,7 @@ func (tg *target) staffInStore(username string, role store.Role, dept, station s
 
 func (tg *target) login(username string) *apiv1.Client {
 	tg.t.Helper()
-	s, err := tg.client().Login(tg.ctx(), username, password)
+	s, err := tg.client().Login(tg.ctx(), username, pw)
 	if err != nil {
 		tg.t.Fatalf("login %s: %v", username, err)
 	}

@@ -61,7 +61,7 @@ func (tg *target) office(method, path string, form url.Values, cookie string) of
 // cookie.
 func (tg *target) officeLogin(username string) (*http.Cookie, officeReply) {
 	tg.t.Helper()
-	r := tg.office("POST", "/office/login", url.Values{"username": {username}, "password": {password}}, "")
+	r := tg.office("POST", "/office/login", url.Values{"username": {username}, "password": {pw}}, "")
 	for _, c := range r.resp.Cookies() {
 		if c.Name == "vk_session" {
 			return c, r
@@ -133,7 +133,7 @@ func TestAttackRoleEscalation(t *testing.T) {
 			}
 			must(t, tg.admin.Do(ctx, "POST", fmt.Sprintf("%s/%d/disabled", apiv1.PathAdminStaff, id), map[string]bool{"disabled": true}, nil))
 			refused(t, boss.Do(ctx, "GET", apiv1.PathFilingsOverdue, nil, nil), 401, apiv1.CodeUnauthenticated)
-			_, err := tg.client().Login(ctx, "boss", password)
+			_, err := tg.client().Login(ctx, "boss", pw)
 			refused(t, err, 401, apiv1.CodeBadCredentials)
 		})
 	})
@@ -207,7 +207,7 @@ func TestAttackSessionFixation(t *testing.T) {
 		tg.staffInStore("li", store.RoleDepartmentOfficer, "civil_affairs", "")
 		fixed := strings.Repeat("f", 43)
 		// The attacker plants a cookie; the victim logs in with it set.
-		r := tg.office("POST", "/office/login", url.Values{"username": {"li"}, "password": {password}}, fixed)
+		r := tg.office("POST", "/office/login", url.Values{"username": {"li"}, "password": {pw}}, fixed)
 		var issued string
 		for _, c := range r.resp.Cookies() {
 			if c.Name == "vk_session" {
@@ -271,7 +271,7 @@ func TestAttackSQLInjection(t *testing.T) {
 		ctx := tg.ctx()
 		k := tg.newKiosk("kiosk-01")
 		// (An unknown username costs a full password hash, by design: one.)
-		_, err := tg.client().Login(ctx, `admin' OR '1'='1' --`, password)
+		_, err := tg.client().Login(ctx, `admin' OR '1'='1' --`, pw)
 		refused(t, err, 401, apiv1.CodeBadCredentials)
 		for _, pw := range []string{`' OR '1'='1`, `x' OR password_hash IS NOT NULL --`} {
 			_, err = tg.client().Login(ctx, "admin", pw)
@@ -379,7 +379,7 @@ func TestAttackHostileJSON(t *testing.T) {
 				return r
 			}(), 415, apiv1.CodeUnsupportedMedia},
 			{"login username of 1 MB", tg.request("POST", apiv1.PathSessions, []byte(`{"username":"`+strings.Repeat("a", 200<<10)+`","password":"x"}`)), 401, apiv1.CodeBadCredentials},
-			{"login duplicate keys", tg.request("POST", apiv1.PathSessions, []byte(`{"username":"admin","password":"wrong","password":"`+password+`x"}`)), 401, apiv1.CodeBadCredentials},
+			{"login duplicate keys", tg.request("POST", apiv1.PathSessions, []byte(`{"username":"admin","password":"wrong","password":"`+pw+`x"}`)), 401, apiv1.CodeBadCredentials},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

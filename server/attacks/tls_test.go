@@ -175,7 +175,7 @@ func TestAttackOfficeOverPlainHTTP(t *testing.T) {
 			if r.status != http.StatusForbidden || !strings.Contains(r.body, apiv1.CodeTLSRequired) {
 				t.Fatalf("ATTACK SUCCEEDED: /office over plain HTTP on a LAN address: %d %.200s", r.status, r.body)
 			}
-			r = tg.office("POST", "/office/login", url.Values{"username": {"admin"}, "password": {password}}, "")
+			r = tg.office("POST", "/office/login", url.Values{"username": {"admin"}, "password": {pw}}, "")
 			if r.status != http.StatusForbidden || len(r.resp.Cookies()) != 0 {
 				t.Fatalf("ATTACK SUCCEEDED: office login over plain HTTP on a LAN address: %d, cookies %v", r.status, r.resp.Cookies())
 			}
