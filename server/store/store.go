@@ -65,6 +65,12 @@ var (
 	ErrDecrypt = errors.New("store: cannot decrypt biometric data")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store: closed")
+	// ErrSelfApproval: a staff member tried to approve or reject their own
+	// request (an enrolment replacement needs a second person).
+	ErrSelfApproval = errors.New("store: a request cannot be decided by its requester")
+	// ErrNotApprover: the staff member is not a supervisor of the station
+	// the request belongs to.
+	ErrNotApprover = errors.New("store: not a supervisor of the request's station")
 )
 
 // Store is the storage of the central server: the methods the server calls,
@@ -152,6 +158,31 @@ type Store interface {
 	// ring's primary key, in batches, and returns the counts; blobs already
 	// under the primary key are left alone, so it can be resumed.
 	Reencrypt(ctx context.Context, actor audit.Actor) (ReencryptStats, error)
+
+	// Enrolment replacements (re-enrolment under four eyes).
+
+	// RequestReplacement stores a pending replacement of a resident's whole
+	// enrolment: the new samples are sealed (bound to the replacement, the
+	// finger and the resident) and the enrolment in force is untouched.
+	// ErrConflict if a replacement of the resident is already pending;
+	// ErrInactive if the resident is not active.
+	RequestReplacement(ctx context.Context, actor audit.Actor, r NewReplacement) (Replacement, error)
+	// GetReplacement returns a replacement; with samples, the pending
+	// samples are decrypted (a decided replacement has none).
+	GetReplacement(ctx context.Context, id int64, samples bool) (Replacement, error)
+	// ListReplacements lists replacements, newest first, without samples.
+	ListReplacements(ctx context.Context, f ReplacementFilter) ([]Replacement, error)
+	// DecideReplacement approves or rejects a pending replacement in one
+	// transaction. The decider must be an active supervisor of the
+	// replacement's station (ErrNotApprover) other than the requester
+	// (ErrSelfApproval). Approval supersedes every active enrolment of the
+	// resident and makes the pending fingers the enrolment in force;
+	// rejection discards the pending samples. ErrConflict if the
+	// replacement is not pending.
+	DecideReplacement(ctx context.Context, actor audit.Actor, id int64, d ReplacementDecision) (Replacement, error)
+	// EnrolmentHistory returns every enrolment of a resident, active and
+	// superseded, oldest first, without samples.
+	EnrolmentHistory(ctx context.Context, residentID int64) ([]Enrolment, error)
 
 	// Deduplication cases.
 
@@ -422,6 +453,86 @@ type Enrolment struct {
 	ScannerSerial string
 	CreatedAt     time.Time
 	SupersededAt  *time.Time // set when replaced or deleted
+}
+
+// ReplacementStatus is the state of an enrolment replacement.
+type ReplacementStatus string
+
+// Replacement states.
+const (
+	ReplacementPending  ReplacementStatus = "pending"
+	ReplacementApproved ReplacementStatus = "approved"
+	ReplacementRejected ReplacementStatus = "rejected"
+)
+
+// ReplacementBasis is what, besides the supervisor's approval, ties the new
+// fingers to the holder of the enrolment they replace.
+type ReplacementBasis string
+
+// Bases of an approval.
+const (
+	// BasisMatch: the new captures verified against the enrolment in force
+	// at the verification threshold.
+	BasisMatch ReplacementBasis = "match"
+	// BasisInPerson: the supervisor checked the card and the person in
+	// person and attests it, with a reason.
+	BasisInPerson ReplacementBasis = "in_person"
+)
+
+// ReplacementFinger is the samples of one finger of a replacement.
+type ReplacementFinger struct {
+	Finger  int // 1..10
+	Samples []Sample
+}
+
+// NewReplacement is the input of RequestReplacement.
+type NewReplacement struct {
+	ResidentID    int64
+	RequestedBy   int64  // staff id
+	KioskID       string // where the fingers were captured
+	StationID     string // the kiosk's (and the requester's) station
+	ScannerSerial string
+	// PreviousScore is the best verification score of the new captures
+	// against the enrolment in force when the request was made.
+	PreviousScore float64
+	Fingers       []ReplacementFinger
+	CreatedAt     time.Time // zero means now
+}
+
+// Replacement is a request to replace a resident's enrolment.
+type Replacement struct {
+	ID            int64
+	ResidentID    int64
+	Status        ReplacementStatus
+	RequestedBy   int64
+	KioskID       string
+	StationID     string
+	ScannerSerial string
+	PreviousScore float64
+	Fingers       []ReplacementFinger // positions always; samples only from GetReplacement while pending
+	CreatedAt     time.Time
+	DecidedBy     int64 // 0 while pending
+	DecidedAt     *time.Time
+	Basis         ReplacementBasis // approvals only
+	Reason        string
+	Enrolments    []int64 // the enrolments an approval created
+}
+
+// ReplacementFilter selects replacements; zero fields match all.
+type ReplacementFilter struct {
+	Status     ReplacementStatus
+	StationID  string
+	ResidentID int64
+	Limit      int // 0: 200
+}
+
+// ReplacementDecision is a supervisor's decision on a replacement.
+type ReplacementDecision struct {
+	Approve    bool
+	Supervisor int64
+	Basis      ReplacementBasis // required to approve
+	Reason     string           // required
+	At         time.Time        // zero means now
 }
 
 // TemplateRecord is one active template, as loaded into the matcher gallery.

@@ -43,6 +43,8 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"Enrolment", testEnrolment},
 		{"EnrolmentValidation", testEnrolmentValidation},
 		{"ReEnrolmentReplaces", testReEnrolment},
+		{"Replacements", testReplacements},
+		{"ReplacementSealed", testReplacementSealed},
 		{"EncryptionBinding", testEncryptionBinding},
 		{"ScanTemplatesPages", testScanTemplatesPages},
 		{"KeyRotation", testKeyRotation},

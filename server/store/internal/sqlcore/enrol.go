@@ -39,20 +39,8 @@ func (s *Store) Enrol(ctx context.Context, actor audit.Actor, ne store.NewEnrolm
 	if ne.Finger < 1 || ne.Finger > 10 {
 		return store.Enrolment{}, invalid("finger position %d: want 1..10 (ISO/IEC 19794)", ne.Finger)
 	}
-	if len(ne.Samples) == 0 || len(ne.Samples) > maxSamples {
-		return store.Enrolment{}, invalid("an enrolment needs 1..%d samples, got %d", maxSamples, len(ne.Samples))
-	}
-	for i, sm := range ne.Samples {
-		switch {
-		case len(sm.Template) == 0 || len(sm.Template) > maxTemplateSize:
-			return store.Enrolment{}, invalid("sample %d: template must have 1..%d bytes", i, maxTemplateSize)
-		case len(sm.Image) > maxImageSize:
-			return store.Enrolment{}, invalid("sample %d: image larger than %d bytes", i, maxImageSize)
-		case sm.AlgorithmVersion == "":
-			return store.Enrolment{}, invalid("sample %d: algorithm version is empty", i)
-		case sm.Quality < 0 || sm.Quality > 100:
-			return store.Enrolment{}, invalid("sample %d: quality %d out of 0..100", i, sm.Quality)
-		}
+	if err := checkSamples(ne.Samples); err != nil {
+		return store.Enrolment{}, err
 	}
 	at := s.at(ne.CreatedAt)
 	e := store.Enrolment{
@@ -93,30 +81,8 @@ func (s *Store) Enrol(ctx context.Context, actor audit.Actor, ne store.NewEnrolm
 				return err
 			}
 		}
-		if err := q.QueryRow(ctx, `INSERT INTO enrolments (resident_id, finger, enrolled_by, kiosk_id, scanner_serial, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-			e.ResidentID, e.Finger, nullIfZero(e.EnrolledBy), nullIfEmpty(e.KioskID), e.ScannerSerial, s.t(at)).Scan(&e.ID); err != nil {
+		if err := s.insertEnrolment(ctx, q, &e, ne.Samples, 0); err != nil {
 			return err
-		}
-		e.Samples = make([]store.Sample, len(ne.Samples))
-		for i, sm := range ne.Samples {
-			tpl, err := s.ring.Seal(sm.Template, adFor("template", e.ID, i, e.ResidentID, e.Finger))
-			if err != nil {
-				return err
-			}
-			var img any
-			if len(sm.Image) > 0 {
-				if img, err = s.ring.Seal(sm.Image, adFor("image", e.ID, i, e.ResidentID, e.Finger)); err != nil {
-					return err
-				}
-			}
-			var id int64
-			if err := q.QueryRow(ctx, `INSERT INTO samples (enrolment_id, idx, algorithm_version, quality, key_id, template, image)
-				VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-				e.ID, i, sm.AlgorithmVersion, sm.Quality, s.ring.Primary(), tpl, img).Scan(&id); err != nil {
-				return err
-			}
-			e.Samples[i] = store.Sample{ID: id, AlgorithmVersion: sm.AlgorithmVersion, Quality: sm.Quality}
 		}
 		action := "enrolment.create"
 		kv := []string{"finger", itoa(int64(e.Finger)), "samples", itoa(int64(len(e.Samples))), "kiosk", e.KioskID, "scanner", e.ScannerSerial}
@@ -131,6 +97,59 @@ func (s *Store) Enrol(ctx context.Context, actor audit.Actor, ne store.NewEnrolm
 		return store.Enrolment{}, err
 	}
 	return e, nil
+}
+
+// checkSamples validates the samples of one finger.
+func checkSamples(samples []store.Sample) error {
+	if len(samples) == 0 || len(samples) > maxSamples {
+		return invalid("an enrolment needs 1..%d samples, got %d", maxSamples, len(samples))
+	}
+	for i, sm := range samples {
+		switch {
+		case len(sm.Template) == 0 || len(sm.Template) > maxTemplateSize:
+			return invalid("sample %d: template must have 1..%d bytes", i, maxTemplateSize)
+		case len(sm.Image) > maxImageSize:
+			return invalid("sample %d: image larger than %d bytes", i, maxImageSize)
+		case sm.AlgorithmVersion == "":
+			return invalid("sample %d: algorithm version is empty", i)
+		case sm.Quality < 0 || sm.Quality > 100:
+			return invalid("sample %d: quality %d out of 0..100", i, sm.Quality)
+		}
+	}
+	return nil
+}
+
+// insertEnrolment inserts e (ResidentID, Finger, EnrolledBy, KioskID,
+// ScannerSerial, CreatedAt set) and its samples, sealed, and sets e.ID and
+// e.Samples (ids, no blobs). replacementID links an enrolment made by an
+// approved replacement (0: none).
+func (s *Store) insertEnrolment(ctx context.Context, q Q, e *store.Enrolment, samples []store.Sample, replacementID int64) error {
+	if err := q.QueryRow(ctx, `INSERT INTO enrolments (resident_id, finger, enrolled_by, kiosk_id, scanner_serial, created_at, replacement_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+		e.ResidentID, e.Finger, nullIfZero(e.EnrolledBy), nullIfEmpty(e.KioskID), e.ScannerSerial, s.t(e.CreatedAt), nullIfZero(replacementID)).Scan(&e.ID); err != nil {
+		return err
+	}
+	e.Samples = make([]store.Sample, len(samples))
+	for i, sm := range samples {
+		tpl, err := s.ring.Seal(sm.Template, adFor("template", e.ID, i, e.ResidentID, e.Finger))
+		if err != nil {
+			return err
+		}
+		var img any
+		if len(sm.Image) > 0 {
+			if img, err = s.ring.Seal(sm.Image, adFor("image", e.ID, i, e.ResidentID, e.Finger)); err != nil {
+				return err
+			}
+		}
+		var id int64
+		if err := q.QueryRow(ctx, `INSERT INTO samples (enrolment_id, idx, algorithm_version, quality, key_id, template, image)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+			e.ID, i, sm.AlgorithmVersion, sm.Quality, s.ring.Primary(), tpl, img).Scan(&id); err != nil {
+			return err
+		}
+		e.Samples[i] = store.Sample{ID: id, AlgorithmVersion: sm.AlgorithmVersion, Quality: sm.Quality}
+	}
+	return nil
 }
 
 const enrolmentCols = `e.id, e.resident_id, r.id_number, e.finger, e.enrolled_by, e.kiosk_id, e.scanner_serial, e.created_at, e.superseded_at`
