@@ -20,15 +20,20 @@ import (
 
 var algorithmVersion = strconv.Itoa(matcher.AlgorithmVersion)
 
-// handleEnrol enrols (or re-enrols) the card's holder: station staff at a
-// kiosk in staff mode. At least 3 captures of each of 2 fingers must pass
-// the quality gate; a 1:N search over the whole gallery runs before
+// handleEnrol enrols the card's holder: station staff at a kiosk of their
+// own station, in staff mode. At least 3 captures of each of 2 fingers must
+// pass the quality gate; a 1:N search over the whole gallery runs before
 // anything is stored, and a match with another ID number opens a case for
-// a supervisor instead.
+// a supervisor instead. A resident already enrolled is not re-enrolled
+// here: the new fingers are stored as a pending replacement that a
+// supervisor of the station decides (see handleDecideReplacement).
 func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	k := kioskOf(c)
 	sess := sessionOf(c)
 	ctx := c.UserContext()
+	if err := enrolmentScope(sess, k); err != nil {
+		return err
+	}
 	var req apiv1.EnrolRequest
 	if err := decode(c, &req); err != nil {
 		return err
@@ -157,40 +162,57 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr(err, "enrolments")
 	}
+	var fingers []store.ReplacementFinger
 	n := 0
 	for _, pos := range order {
 		gs := byFinger[pos]
 		if len(gs) < apiv1.EnrolCapturesPerFinger {
 			continue // a third finger with too few good captures is left out
 		}
-		ne := store.NewEnrolment{IDNumber: idn, Finger: pos, EnrolledBy: sess.staffID, KioskID: k.ID, ScannerSerial: gs[0].serial(), CreatedAt: now}
+		rf := store.ReplacementFinger{Finger: pos}
 		for _, g := range gs {
-			ne.Samples = append(ne.Samples, store.Sample{Template: g.raw, Image: g.image, AlgorithmVersion: algorithmVersion, Quality: g.quality})
+			rf.Samples = append(rf.Samples, store.Sample{Template: g.raw, Image: g.image, AlgorithmVersion: algorithmVersion, Quality: g.quality})
 		}
+		fingers = append(fingers, rf)
+		n += len(rf.Samples)
+	}
+	if len(before) > 0 {
+		// Already enrolled: the new fingers become a pending replacement.
+		// Its PreviousScore is the best score of any new capture against
+		// the enrolment in force (still the gallery's), as a verification
+		// would compute it.
+		best := 0.0
+		for _, rf := range fingers {
+			for _, g := range byFinger[rf.Finger] {
+				score, ok, err := s.gallery.Verify(res.ID, g.tmpl)
+				if err != nil {
+					return errf(apiv1.CodeTemplateInvalid, "the template cannot be compared with the enrolled ones: %v", err)
+				}
+				if ok {
+					best = max(best, score)
+				}
+			}
+		}
+		return s.requestReplacement(c, k, sess, res, fingers, byFinger[fingers[0].Finger][0].serial(), best, n, override)
+	}
+	for _, rf := range fingers {
+		ne := store.NewEnrolment{IDNumber: idn, Finger: rf.Finger, EnrolledBy: sess.staffID, KioskID: k.ID, ScannerSerial: byFinger[rf.Finger][0].serial(), CreatedAt: now, Samples: rf.Samples}
 		if _, err := s.st.Enrol(ctx, audit.Staff(sess.staffID), ne); err != nil {
 			return storeErr(err, "enrolment")
 		}
-		n += len(ne.Samples)
 	}
 	if err := s.syncGallery(ctx, res); err != nil {
 		return err
 	}
-	replaced := len(before) > 0
-	details := map[string]string{"kiosk": k.ID, "templates": strconv.Itoa(n), "replaced": strconv.FormatBool(replaced)}
+	details := map[string]string{"kiosk": k.ID, "station": k.StationID, "templates": strconv.Itoa(n), "replaced": "false"}
 	if override != nil {
 		details["case"] = strconv.FormatInt(override.ID, 10)
 	}
-	action := "enrolment.complete"
-	if replaced {
-		action = "enrolment.reenrol"
-		s.metrics.enrolments.WithLabelValues("replaced").Inc()
-	} else {
-		s.metrics.enrolments.WithLabelValues("enrolled").Inc()
-	}
-	if err := s.audit(ctx, audit.Staff(sess.staffID), action, "resident:"+strconv.FormatInt(res.ID, 10), details); err != nil {
+	s.metrics.enrolments.WithLabelValues("enrolled").Inc()
+	if err := s.audit(ctx, audit.Staff(sess.staffID), "enrolment.complete", "resident:"+strconv.FormatInt(res.ID, 10), details); err != nil {
 		return err
 	}
-	return c.Status(http.StatusCreated).JSON(apiv1.EnrolResponse{ResidentID: res.ID, Replaced: replaced, Templates: n})
+	return c.Status(http.StatusCreated).JSON(apiv1.EnrolResponse{ResidentID: res.ID, Templates: n})
 }
 
 // dedup searches the gallery for another resident matching probe, at the

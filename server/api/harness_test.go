@@ -160,9 +160,15 @@ func (e *env) newScanner(serial string, maker ed25519.PrivateKey) *fakeScanner {
 
 func (e *env) newKiosk(id string) *kiosk {
 	e.t.Helper()
+	return e.newKioskAt(id, "QS-S01")
+}
+
+// newKioskAt registers a kiosk of the given station.
+func (e *env) newKioskAt(id, station string) *kiosk {
+	e.t.Helper()
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	var k apiv1.Kiosk
-	if err := e.admin.Do(context.Background(), "POST", apiv1.PathAdminKiosks, apiv1.KioskRegistration{ID: id, Station: "QS-S01", PublicKey: pub}, &k); err != nil {
+	if err := e.admin.Do(context.Background(), "POST", apiv1.PathAdminKiosks, apiv1.KioskRegistration{ID: id, Station: station, PublicKey: pub}, &k); err != nil {
 		e.t.Fatalf("register kiosk: %v", err)
 	}
 	c := e.client()

@@ -250,7 +250,7 @@ func (s *Server) staff(cookie bool, roles ...store.Role) fiber.Handler {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return storeErr(err, "staff")
 		}
-		if err != nil || st.Disabled || st.Role != sess.role {
+		if err != nil || st.Disabled || st.Role != sess.role || st.StationID != sess.station {
 			if err := s.sessions.closeStaff(c.UserContext(), sess.staffID); err != nil {
 				return storeErr(err, "sessions")
 			}

@@ -12,6 +12,8 @@ const (
 	PathAdminResidents    = "/api/v1/admin/residents"
 	PathAdminBulkEnrol    = "/api/v1/admin/enrolments/bulk"
 	PathCases             = "/api/v1/cases"
+	PathReplacements      = "/api/v1/replacements"
+	PathEnrolmentHistory  = "/api/v1/residents/enrolment-history"
 	PathFilings           = "/api/v1/filings"
 	PathFilingsOverdue    = "/api/v1/filings/overdue"
 	PathServices          = "/api/v1/services"
@@ -260,6 +262,81 @@ type CaseList struct {
 // /api/v1/cases/{id}/reject.
 type CaseDecision struct {
 	Reason string `json:"reason"`
+}
+
+// Replacement statuses.
+const (
+	ReplacementPending  = "pending"
+	ReplacementApproved = "approved"
+	ReplacementRejected = "rejected"
+)
+
+// Bases of a replacement's approval.
+const (
+	// BasisMatch: the new captures verified against the enrolment in
+	// force at the verification threshold (PreviousMatch true).
+	BasisMatch = "match"
+	// BasisInPerson: the supervisor checked the card against the person in
+	// person and attests it in the reason.
+	BasisInPerson = "in_person"
+)
+
+// Replacement is a request to replace a resident's enrolment, made by
+// station staff at a kiosk and decided by a supervisor of that station.
+type Replacement struct {
+	ID            int64      `json:"id"`
+	Status        string     `json:"status"` // pending, approved, rejected
+	ResidentID    int64      `json:"resident_id"`
+	Fingers       []Finger   `json:"fingers"`
+	RequestedBy   int64      `json:"requested_by"`
+	KioskID       string     `json:"kiosk_id"`
+	StationID     string     `json:"station_id"`
+	PreviousScore float64    `json:"previous_score"` // best score of the new captures against the enrolment in force
+	PreviousMatch bool       `json:"previous_match"` // PreviousScore reached the verification threshold
+	CreatedAt     time.Time  `json:"created_at"`
+	DecidedBy     int64      `json:"decided_by,omitempty"`
+	DecidedAt     *time.Time `json:"decided_at,omitempty"`
+	Basis         string     `json:"basis,omitempty"`
+	Reason        string     `json:"reason,omitempty"`
+	Enrolments    []int64    `json:"enrolments,omitempty"` // created by the approval
+}
+
+// ReplacementList is the answer to GET /api/v1/replacements.
+type ReplacementList struct {
+	Replacements []Replacement `json:"replacements"`
+}
+
+// ReplacementDecision is the body of POST /api/v1/replacements/{id}/approve
+// (basis and reason required) and /api/v1/replacements/{id}/reject (reason
+// required).
+type ReplacementDecision struct {
+	Basis  string `json:"basis,omitempty"` // match or in_person
+	Reason string `json:"reason"`
+}
+
+// EnrolmentHistoryRequest is the body of POST
+// /api/v1/residents/enrolment-history (POST: the ID number stays out of URLs
+// and access logs).
+type EnrolmentHistoryRequest struct {
+	IDNumber string `json:"id_number"`
+}
+
+// EnrolmentRecord is one enrolment of a finger, in force or superseded.
+type EnrolmentRecord struct {
+	ID            int64      `json:"id"`
+	Finger        Finger     `json:"finger"`
+	EnrolledBy    int64      `json:"enrolled_by,omitempty"`
+	KioskID       string     `json:"kiosk_id,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	SupersededAt  *time.Time `json:"superseded_at,omitempty"`
+	ReplacementID int64      `json:"replacement_id,omitempty"`
+}
+
+// EnrolmentHistory is a resident's enrolments and replacement requests.
+type EnrolmentHistory struct {
+	ResidentID   int64             `json:"resident_id"`
+	Enrolments   []EnrolmentRecord `json:"enrolments"`   // oldest first
+	Replacements []Replacement     `json:"replacements"` // newest first
 }
 
 // Decision is the body of POST /api/v1/filings/{id}/decision.

@@ -79,6 +79,15 @@ const (
 	CodeCaseNotFound        = "case_not_found"
 	CodeCaseState           = "case_state" // the case is not in a state that allows this
 
+	// Re-enrolment (replacing an enrolment needs a supervisor's approval).
+	CodeStationMismatch     = "station_mismatch"            // the staff member's station is not the kiosk's (enrolment is scoped to one's own station)
+	CodeReplacementPending  = "replacement_pending"         // a replacement of this resident's enrolment already awaits approval
+	CodeReplacementNotFound = "replacement_not_found"       // no such enrolment replacement
+	CodeReplacementState    = "replacement_state"           // the replacement was already decided
+	CodeSelfApproval        = "self_approval"               // the requester may not decide their own replacement
+	CodeNotApprover         = "not_approver"                // only a supervisor of the replacement's station decides it
+	CodePreviousNoMatch     = "previous_enrolment_no_match" // basis "match", but the new captures did not verify against the enrolment in force
+
 	// Filings.
 	CodeTokenInvalid     = "token_invalid" // unknown, expired, used or bound to another kiosk
 	CodeServiceUnknown   = "service_unknown"
@@ -149,6 +158,14 @@ var statuses = map[string]int{
 	CodeDuplicateSuspected:  409,
 	CodeCaseNotFound:        404,
 	CodeCaseState:           409,
+
+	CodeStationMismatch:     403,
+	CodeReplacementPending:  409,
+	CodeReplacementNotFound: 404,
+	CodeReplacementState:    409,
+	CodeSelfApproval:        403,
+	CodeNotApprover:         403,
+	CodePreviousNoMatch:     422,
 
 	CodeTokenInvalid:     401,
 	CodeServiceUnknown:   404,

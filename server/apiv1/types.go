@@ -278,10 +278,17 @@ type EnrolRequest struct {
 }
 
 // EnrolResponse is the answer to a successful enrolment.
+//
+// A first enrolment takes effect at once (201, Pending false). For a
+// resident already enrolled the answer is 202 with Pending true: the new
+// fingers wait, sealed, as replacement ReplacementID until a supervisor of
+// the station approves it; the enrolment in force stays until then.
 type EnrolResponse struct {
-	ResidentID int64 `json:"resident_id"`
-	Replaced   bool  `json:"replaced"` // a previous enrolment was replaced
-	Templates  int   `json:"templates"`
+	ResidentID    int64 `json:"resident_id"`
+	Replaced      bool  `json:"replaced"` // always false: a replacement takes effect only when approved
+	Templates     int   `json:"templates"`
+	Pending       bool  `json:"pending,omitempty"`        // a replacement awaits a supervisor's approval
+	ReplacementID int64 `json:"replacement_id,omitempty"` // with Pending
 }
 
 // IdentifyRequest is the body of POST /api/v1/kiosk/identify: card-less 1:N

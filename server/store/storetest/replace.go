@@ -260,6 +260,31 @@ func testReplacementSealed(t *testing.T, newDB NewDatabase) {
 	if _, err := other.GetReplacement(c, r.ID, false); err != nil {
 		t.Errorf("GetReplacement without samples = %v", err)
 	}
+	other.Close()
+
+	// Key rotation re-seals pending samples too: after Reencrypt under
+	// k1+k2, a ring holding only k2 opens them.
+	both, err := opener(Options("k1", "k2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := both.Reencrypt(c, admin)
+	if err != nil || st.Samples != 3 || st.Reencrypted != 6 {
+		t.Fatalf("Reencrypt = %+v, %v (want the 3 pending samples, template and image each)", st, err)
+	}
+	both.Close()
+	onlyNew, err := opener(Options("k2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer onlyNew.Close()
+	got, err := onlyNew.GetReplacement(c, r.ID, true)
+	if err != nil || len(got.Fingers) != 1 || len(got.Fingers[0].Samples) != 3 || !bytes.Equal(got.Fingers[0].Samples[2].Template, template(0, 1, 2)) {
+		t.Fatalf("GetReplacement after rotation = %+v, %v", got, err)
+	}
+	if _, err := onlyNew.DecideReplacement(c, audit.Staff(f.supervisor.ID), r.ID, store.ReplacementDecision{Approve: true, Supervisor: f.supervisor.ID, Basis: store.BasisInPerson, Reason: "checked"}); err != nil {
+		t.Fatalf("approve after rotation: %v", err)
+	}
 }
 
 func joinInts(ids []int64) string {

@@ -415,7 +415,13 @@ func (s *Store) Reencrypt(ctx context.Context, actor audit.Actor) (store.Reencry
 			break
 		}
 	}
-	err := s.tx(ctx, WriteTx, func(q Q) error {
+	pending, pendingBlobs, err := s.reencryptPending(ctx, primary, batch)
+	if err != nil {
+		return st, err
+	}
+	st.Samples += pending
+	st.Reencrypted += pendingBlobs
+	err = s.tx(ctx, WriteTx, func(q Q) error {
 		_, err := s.appendAudit(ctx, q, ev(actor, s.now(), "keys.reencrypt", "", "primary", primary,
 			"samples", itoa(int64(st.Samples)), "blobs", itoa(int64(st.Reencrypted))))
 		return err

@@ -436,3 +436,69 @@ func (s *Store) EnrolmentHistory(ctx context.Context, residentID int64) ([]store
 	})
 	return out, err
 }
+
+// reencryptPending re-seals the samples of pending replacements that are
+// not under the primary key, in batches, as Reencrypt does for enrolments.
+func (s *Store) reencryptPending(ctx context.Context, primary string, batch int) (samples, blobs int, err error) {
+	var after int64
+	for {
+		var n, b int
+		var last int64
+		err := s.tx(ctx, WriteTx, func(q Q) error {
+			n, b, last = 0, 0, after
+			rows, err := q.Query(ctx, `SELECT rs.id, rs.replacement_id, rs.finger, rs.idx, r.resident_id, rs.template, rs.image
+				FROM replacement_samples rs JOIN enrolment_replacements r ON r.id = rs.replacement_id
+				WHERE rs.id > $1 AND rs.key_id <> $2 ORDER BY rs.id LIMIT $3`+s.d.ForUpdate, after, primary, batch)
+			if err != nil {
+				return err
+			}
+			type row struct {
+				id, rid, resident int64
+				finger, idx       int
+				tpl, img          []byte
+			}
+			var todo []row
+			for rows.Next() {
+				var x row
+				if err := rows.Scan(&x.id, &x.rid, &x.finger, &x.idx, &x.resident, &x.tpl, &x.img); err != nil {
+					rows.Close()
+					return err
+				}
+				todo = append(todo, x)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, x := range todo {
+				tpl, err := s.ring.Reseal(x.tpl, adForPending("template", x.rid, x.finger, x.idx, x.resident))
+				if err != nil {
+					return fmt.Errorf("%w: template of pending sample %d: %w", store.ErrDecrypt, x.id, err)
+				}
+				var img any
+				if len(x.img) > 0 {
+					if img, err = s.ring.Reseal(x.img, adForPending("image", x.rid, x.finger, x.idx, x.resident)); err != nil {
+						return fmt.Errorf("%w: image of pending sample %d: %w", store.ErrDecrypt, x.id, err)
+					}
+					b++
+				}
+				b++
+				if _, err := q.Exec(ctx, `UPDATE replacement_samples SET template = $2, image = $3, key_id = $4 WHERE id = $1`, x.id, tpl, img, primary); err != nil {
+					return err
+				}
+				last = x.id
+			}
+			n = len(todo)
+			return nil
+		})
+		if err != nil {
+			return samples, blobs, err
+		}
+		samples += n
+		blobs += b
+		after = last
+		if n < batch {
+			return samples, blobs, nil
+		}
+	}
+}
