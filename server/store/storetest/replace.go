@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -207,7 +208,7 @@ func testReplacements(t *testing.T, newDB NewDatabase) {
 	if err != nil || rej.Status != store.ReplacementRejected || len(rej.Enrolments) != 0 {
 		t.Fatalf("reject = %+v, %v", rej, err)
 	}
-	if a := lastAudit(t, s); a.Action != "enrolment.replacement.reject" || a.Details["status"] != "rejected" || a.Details["reason"] != "not the card holder" {
+	if a := lastAudit(t, s); a.Action != "enrolment.replacement.reject" || a.Details["status"] != "rejected" || a.Details["reason_sha256"] != fmt.Sprintf("%x", sha256.Sum256([]byte("not the card holder"))) || a.Details["reason"] != "" {
 		t.Errorf("rejection audit = %+v", a)
 	}
 	if got := activeTemplates(t, s, f, 0); fmt.Sprint(got) != fmt.Sprint(after) {

@@ -2,6 +2,8 @@ package sqlcore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -315,7 +317,7 @@ func (s *Store) DecideReplacement(ctx context.Context, actor audit.Actor, id int
 			status = store.ReplacementApproved
 		}
 		kv := []string{"resident", itoa(r.ResidentID), "status", string(status), "supervisor", itoa(d.Supervisor),
-			"requested_by", itoa(r.RequestedBy), "reason", d.Reason}
+			"requested_by", itoa(r.RequestedBy), "reason_sha256", reasonDigest(d.Reason)}
 		if d.Approve {
 			if err := s.replacementDetail(ctx, q, &r, true); err != nil {
 				return err
@@ -404,6 +406,13 @@ func (s *Store) applyReplacement(ctx context.Context, q Q, actor audit.Actor, at
 		}
 	}
 	return superseded, created, nil
+}
+
+// reasonDigest stands for a decision's free-text reason in the audit: the
+// text stays in the replacement row (it may name people), the chain binds it.
+func reasonDigest(reason string) string {
+	sum := sha256.Sum256([]byte(reason))
+	return hex.EncodeToString(sum[:])
 }
 
 func joinIDs(ids []int64) string {
