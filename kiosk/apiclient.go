@@ -57,6 +57,10 @@ func mapErr(err error) error {
 		s = session.ErrInvalid
 	case apiv1.CodeTokenInvalid:
 		s = session.ErrTokenSpent
+	case apiv1.CodeReplacementPending:
+		s = session.ErrReplacementWaiting
+	case apiv1.CodeStationMismatch:
+		s = session.ErrOtherStation
 	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled:
 		s = session.ErrDenied
 	case apiv1.CodeUnavailable, apiv1.CodeTimeout, apiv1.CodeRateLimited, apiv1.CodeInternal:
@@ -238,7 +242,11 @@ func (a *ServerClient) Enrol(ctx context.Context, staffToken string, c identity.
 		}
 		return session.EnrolOutcome{}, mapErr(err)
 	}
-	return session.EnrolOutcome{ResidentID: strconv.FormatInt(r.ResidentID, 10), Replaced: r.Replaced}, nil
+	o := session.EnrolOutcome{ResidentID: strconv.FormatInt(r.ResidentID, 10), PendingApproval: r.Pending}
+	if r.Pending {
+		o.ReplacementID = strconv.FormatInt(r.ReplacementID, 10)
+	}
+	return o, nil
 }
 
 // OverrideCase implements Server.

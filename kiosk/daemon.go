@@ -342,7 +342,7 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 				return
 			})
 			if err == nil {
-				d.log.Info("enrolment", "replaced", o.Replaced, "needs_supervisor", o.NeedsSupervisor)
+				d.log.Info("enrolment", "pending_approval", o.PendingApproval, "replacement", o.ReplacementID, "needs_supervisor", o.NeedsSupervisor)
 			}
 			return session.Enrolled{Gen: e.Gen, Outcome: o, Err: err}
 		})

@@ -96,7 +96,7 @@ type EnrolFingerView struct {
 
 // OutcomeView is the server's answer to an enrolment.
 type OutcomeView struct {
-	Replaced        bool   `json:"replaced"`
+	Pending         bool   `json:"pending"` // already enrolled: the replacement awaits a supervisor
 	NeedsSupervisor bool   `json:"needsSupervisor"`
 	CaseID          string `json:"caseId,omitempty"`
 }
@@ -166,7 +166,7 @@ func (d *Daemon) view() View {
 		v.Enrol = ev
 	}
 	if o := st.Outcome; o != nil {
-		v.Outcome = &OutcomeView{Replaced: o.Replaced, NeedsSupervisor: o.NeedsSupervisor, CaseID: o.CaseID}
+		v.Outcome = &OutcomeView{Pending: o.PendingApproval, NeedsSupervisor: o.NeedsSupervisor, CaseID: o.CaseID}
 	}
 	return v
 }

@@ -414,9 +414,14 @@ func (s *Server) Enrol(ctx context.Context, staffToken string, c identity.Card, 
 		s.cases[id] = "open"
 		return session.EnrolOutcome{NeedsSupervisor: true, CaseID: id}, nil
 	}
-	replaced := r.Enrolled != ""
+	if r.Enrolled != "" {
+		// As centrald: an enrolled resident's new fingers only await a
+		// supervisor's approval; the enrolment in force stays.
+		s.seq++
+		return session.EnrolOutcome{ResidentID: r.ID, PendingApproval: true, ReplacementID: fmt.Sprint(s.seq)}, nil
+	}
 	r.Enrolled = person
-	return session.EnrolOutcome{ResidentID: r.ID, Replaced: replaced}, nil
+	return session.EnrolOutcome{ResidentID: r.ID}, nil
 }
 
 // OverrideCase implements kiosk.Server.

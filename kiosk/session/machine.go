@@ -40,21 +40,23 @@ const (
 
 // Problem keys (the UI translates them; each tells the resident what to do).
 const (
-	ProblemCardExpired     = "card_expired"
-	ProblemNotEnrolled     = "not_enrolled"
-	ProblemNotRegistered   = "not_registered"
-	ProblemCardUnreadable  = "card_unreadable"
-	ProblemTooManyTries    = "too_many_tries"
-	ProblemScannerFault    = "scanner_fault"
-	ProblemServerDown      = "server_down"
-	ProblemSubmitUnsure    = "submit_unsure"
-	ProblemRejected        = "rejected"
-	ProblemLoginFailed     = "login_failed"
-	ProblemAlreadyEnrolled = "already_enrolled"
-	ProblemLocked          = "locked"       // too many failures at the server: come back later or see the desk
-	ProblemSuspended       = "suspended"    // the resident's record is suspended: see the desk
-	ProblemFormInvalid     = "form_invalid" // a value is missing or wrong: the form again
-	ProblemRecapture       = "recapture"    // the supervisor allowed it: capture again (nonces are single-use)
+	ProblemCardExpired        = "card_expired"
+	ProblemNotEnrolled        = "not_enrolled"
+	ProblemNotRegistered      = "not_registered"
+	ProblemCardUnreadable     = "card_unreadable"
+	ProblemTooManyTries       = "too_many_tries"
+	ProblemScannerFault       = "scanner_fault"
+	ProblemServerDown         = "server_down"
+	ProblemSubmitUnsure       = "submit_unsure"
+	ProblemRejected           = "rejected"
+	ProblemLoginFailed        = "login_failed"
+	ProblemAlreadyEnrolled    = "already_enrolled"    // the new captures await a supervisor's approval to replace the enrolment
+	ProblemReplacementWaiting = "replacement_waiting" // an earlier replacement still awaits approval; nothing was stored
+	ProblemOtherStation       = "other_station"       // the staff member is not of this kiosk's station
+	ProblemLocked             = "locked"              // too many failures at the server: come back later or see the desk
+	ProblemSuspended          = "suspended"           // the resident's record is suspended: see the desk
+	ProblemFormInvalid        = "form_invalid"        // a value is missing or wrong: the form again
+	ProblemRecapture          = "recapture"           // the supervisor allowed it: capture again (nonces are single-use)
 )
 
 // Hint keys for capture guidance.
@@ -79,6 +81,11 @@ var (
 	ErrNoMatch     = errors.New("finger does not match the card holder")
 	ErrInvalid     = errors.New("the form has a missing or wrong value")
 	ErrTokenSpent  = errors.New("the filing token expired or was used")
+	// ErrReplacementWaiting: the resident's enrolment already has a
+	// replacement awaiting a supervisor.
+	ErrReplacementWaiting = errors.New("a replacement of the enrolment awaits approval")
+	// ErrOtherStation: staff may enrol only at their own station's kiosks.
+	ErrOtherStation = errors.New("the staff member is not of this kiosk's station")
 )
 
 // Config holds the journey's limits.

@@ -465,3 +465,45 @@ func TestSpentTokenAsksForTheFingerAgain(t *testing.T) {
 		t.Fatalf("phase %s", m.State().Phase)
 	}
 }
+
+// TestEnrolmentAlreadyEnrolled: re-enrolling an enrolled resident says the
+// replacement awaits a supervisor (it is not silently a replacement), and a
+// replacement already waiting, or staff of another station, are told apart
+// from a plain rejection.
+func TestEnrolmentAlreadyEnrolled(t *testing.T) {
+	toBusy := func() (*Machine, uint64) {
+		m := New(DefaultConfig(), keys(), t0)
+		m.Step(Touch{Action: ActStaff}, t0)
+		m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "password": "p"}}, t0)
+		m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
+		m.Step(Touch{Action: ActEnrol}, t0)
+		gen := m.State().Gen
+		m.Step(CardRead{alice}, t0)
+		for i := 0; i < 6; i++ {
+			m.Step(Captured{Gen: gen, Sample: Sample{Quality: 70 + i}}, t0)
+		}
+		if _, ok := m.Step(Touch{Action: ActConfirm}, t0)[0].(DoEnrol); !ok {
+			t.Fatal("no DoEnrol")
+		}
+		return m, gen
+	}
+	m, gen := toBusy()
+	m.Step(Enrolled{Gen: gen, Outcome: EnrolOutcome{ResidentID: "7", PendingApproval: true, ReplacementID: "3"}}, t0)
+	if st := m.State(); st.Phase != EnrolDone || st.Problem != ProblemAlreadyEnrolled || st.Enrol != nil {
+		t.Fatalf("pending replacement: phase %s, problem %q", st.Phase, st.Problem)
+	}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{ErrReplacementWaiting, ProblemReplacementWaiting},
+		{ErrOtherStation, ProblemOtherStation},
+		{ErrRejected, ProblemRejected},
+	} {
+		m, gen := toBusy()
+		m.Step(Enrolled{Gen: gen, Err: fmt.Errorf("server: %w", tc.err)}, t0)
+		if st := m.State(); st.Phase != EnrolCapture || st.Problem != tc.want {
+			t.Errorf("%v: phase %s, problem %q, want %q", tc.err, st.Phase, st.Problem, tc.want)
+		}
+	}
+}

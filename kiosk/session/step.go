@@ -121,6 +121,9 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 		if o.NeedsSupervisor {
 			s.Phase = EnrolSupervisor
 		} else {
+			if o.PendingApproval {
+				s.Problem = ProblemAlreadyEnrolled
+			}
 			s.Phase = EnrolDone
 			m.dropEnrolment()
 		}
@@ -152,8 +155,13 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 }
 
 func problemFor(err error) string {
-	if errors.Is(err, ErrUnavailable) {
+	switch {
+	case errors.Is(err, ErrUnavailable):
 		return ProblemServerDown
+	case errors.Is(err, ErrReplacementWaiting):
+		return ProblemReplacementWaiting
+	case errors.Is(err, ErrOtherStation):
+		return ProblemOtherStation
 	}
 	return ProblemRejected
 }

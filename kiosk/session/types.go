@@ -100,8 +100,12 @@ type StaffSession struct {
 
 // EnrolOutcome is the server's answer to an enrolment.
 type EnrolOutcome struct {
-	ResidentID      string
-	Replaced        bool   // an earlier enrolment was replaced
+	ResidentID string
+	// PendingApproval: the resident was already enrolled, so nothing was
+	// replaced: the new captures wait as replacement ReplacementID for a
+	// supervisor of the station, and the enrolment in force stays until then.
+	PendingApproval bool
+	ReplacementID   string
 	NeedsSupervisor bool   // a possible duplicate: a supervisor must confirm
 	CaseID          string // the duplicate case the supervisor decides
 }

@@ -31,7 +31,9 @@ const T = {
       submit_unsure: "申请可能还没送达。请按“重试”，不会重复提交。",
       rejected: "服务器没有接受这次办理，请到人工窗口咨询。",
       login_failed: "用户名或密码不对，请重新输入。",
-      already_enrolled: "这位居民已经登记过，继续采集将替换原来的登记。",
+      already_enrolled: "这位居民已经登记过：新采集的指静脉已提交，须经本站主管审批后才替换原登记，原登记在此之前继续有效。",
+      replacement_waiting: "这位居民已有一份替换登记在等待主管审批，这次采集没有保存。",
+      other_station: "只能在本人所属服务站的终端上登记。",
       locked: "失败次数太多，已暂时锁定，请稍后再来或到人工窗口办理。",
       suspended: "您的资格暂停，请到人工窗口咨询。",
       form_invalid: "有一项没有填或填得不对，请检查后再按“确认提交”。",
@@ -56,7 +58,7 @@ const T = {
     enrol_supervisor: "发现疑似重复登记，需要主管确认",
     supervisorLead: "这位居民的指静脉与另一位已登记居民相似。请主管核对身份证和本人后输入账号确认。",
     supervisorOk: "主管确认登记", reject: "不登记",
-    enrol_done: "登记完成，请居民取走身份证", replaced: "已替换原有登记。", next: "登记下一位",
+    enrol_done: "登记完成，请居民取走身份证", enrol_pending: "已登记过 → 替换待主管审批，请居民取走身份证", next: "登记下一位",
     diagTitle: "设备诊断", connected: "已连接", disconnected: "未连接", server: "中心服务器",
     reader: "身份证读卡器", scanner: "指静脉仪", lastError: "最近错误", since: "状态开始于", reconnects: "重连次数",
     fingers: { right_thumb: "右手拇指", right_index: "右手食指", right_middle: "右手中指", right_ring: "右手无名指", right_little: "右手小指",
@@ -90,7 +92,9 @@ const T = {
       submit_unsure: "Your filing may not have arrived. Press Try again; it will not be filed twice.",
       rejected: "The server did not accept this. Please ask at the desk.",
       login_failed: "Wrong user name or password. Please try again.",
-      already_enrolled: "This resident is already enrolled; new captures replace the old enrolment.",
+      already_enrolled: "This resident is already enrolled: the new captures were submitted and replace the enrolment only once a supervisor of this station approves; until then the old enrolment stays in force.",
+      replacement_waiting: "A replacement of this resident's enrolment already awaits a supervisor's approval; these captures were not stored.",
+      other_station: "Staff can enrol only at a kiosk of their own station.",
       locked: "Too many failed attempts; locked for now. Come back later or go to the desk.",
       suspended: "Your entitlement is suspended. Please ask at the desk.",
       form_invalid: "A field is missing or wrong. Please check it, then press Confirm.",
@@ -115,7 +119,7 @@ const T = {
     enrol_supervisor: "Possible duplicate: a supervisor must confirm",
     supervisorLead: "These veins resemble another enrolled resident. The supervisor checks the card and the person, then logs in to confirm.",
     supervisorOk: "Supervisor confirms", reject: "Do not enrol",
-    enrol_done: "Enrolled. The resident can take the card", replaced: "The earlier enrolment was replaced.", next: "Enrol the next resident",
+    enrol_done: "Enrolled. The resident can take the card", enrol_pending: "Already enrolled → replacement pending supervisor approval. The resident can take the card", next: "Enrol the next resident",
     diagTitle: "Device diagnostics", connected: "connected", disconnected: "not connected", server: "Central server",
     reader: "ID-card reader", scanner: "Vein scanner", lastError: "Last error", since: "Since", reconnects: "Reconnects",
     fingers: { right_thumb: "right thumb", right_index: "right index finger", right_middle: "right middle finger", right_ring: "right ring finger", right_little: "right little finger",
@@ -391,8 +395,8 @@ function render(v) {
     break;
   }
   case "enrol_done":
-    title(t.enrol_done);
-    if (v.outcome && v.outcome.replaced) lead(t.replaced);
+    title(v.outcome && v.outcome.pending ? t.enrol_pending : t.enrol_done);
+    main.append(problemBox(v) || "");
     foot.append(btn(t.back, "back"), btn(t.next, "enrol", { class: "primary" }));
     break;
   case "diagnostics": {
