@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/qingshan-gov/veinkiosk/server/audit"
@@ -297,4 +299,81 @@ func joinInts(ids []int64) string {
 		fmt.Fprint(&b, id)
 	}
 	return b.String()
+}
+
+// testReplacementConcurrent: concurrent requests leave one pending
+// replacement; concurrent decisions of it, approvals and rejections mixed,
+// let exactly one through, and the enrolment in force is the approved one
+// or the old one, never a mixture.
+func testReplacementConcurrent(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	f := newFixture(t, s, 1)
+	clerk := audit.Staff(f.clerk.ID)
+	for _, finger := range []int{2, 7} {
+		if _, err := s.Enrol(c, clerk, newEnrolment(f, 0, finger, 3, false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	ids := make([]int64, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := s.RequestReplacement(c, clerk, newReplacement(f, 0, 1, 3, 8))
+			ids[i], errs[i] = r.ID, err
+		}()
+	}
+	wg.Wait()
+	var id int64
+	for i, err := range errs {
+		switch {
+		case err == nil && id == 0:
+			id = ids[i]
+		case err == nil:
+			t.Fatalf("two concurrent requests both pending: %d and %d", id, ids[i])
+		case !errors.Is(err, store.ErrConflict):
+			t.Fatalf("concurrent request: %v", err)
+		}
+	}
+	if id == 0 {
+		t.Fatal("no request succeeded")
+	}
+	var ok, approved atomic.Int32
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := store.ReplacementDecision{Approve: i%2 == 0, Supervisor: f.supervisor.ID, Reason: "checked"}
+			if d.Approve {
+				d.Basis = store.BasisInPerson
+			}
+			_, err := s.DecideReplacement(c, audit.Staff(f.supervisor.ID), id, d)
+			switch {
+			case err == nil:
+				ok.Add(1)
+				if d.Approve {
+					approved.Add(1)
+				}
+			case !errors.Is(err, store.ErrConflict):
+				t.Errorf("concurrent decision: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 1 {
+		t.Fatalf("%d concurrent decisions succeeded, want 1", ok.Load())
+	}
+	got := activeTemplates(t, s, f, 0)
+	want := []int{2, 7}
+	if approved.Load() == 1 {
+		want = []int{3, 8}
+	}
+	if len(got) != 2 || len(got[want[0]]) != 3 || len(got[want[1]]) != 3 {
+		t.Fatalf("enrolment in force has %d fingers, want %v", len(got), want)
+	}
+	verifyChain(t, s)
 }

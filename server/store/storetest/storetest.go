@@ -45,6 +45,7 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"ReEnrolmentReplaces", testReEnrolment},
 		{"Replacements", testReplacements},
 		{"ReplacementSealed", testReplacementSealed},
+		{"ReplacementConcurrent", testReplacementConcurrent},
 		{"EncryptionBinding", testEncryptionBinding},
 		{"ScanTemplatesPages", testScanTemplatesPages},
 		{"KeyRotation", testKeyRotation},
