@@ -181,7 +181,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		// Its PreviousScore is the best score of any new capture against
 		// the enrolment in force (still the gallery's), as a verification
 		// would compute it.
-		best := 0.0
+		best, matched := 0.0, false
 		for _, rf := range fingers {
 			for _, g := range byFinger[rf.Finger] {
 				score, ok, err := s.gallery.Verify(res.ID, g.tmpl)
@@ -190,10 +190,11 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 				}
 				if ok {
 					best = max(best, score)
+					matched = matched || score >= s.cfg.VerifyThreshold
 				}
 			}
 		}
-		return s.requestReplacement(c, k, sess, res, fingers, byFinger[fingers[0].Finger][0].serial(), best, n, override)
+		return s.requestReplacement(c, k, sess, res, fingers, byFinger[fingers[0].Finger][0].serial(), best, matched, n, override)
 	}
 	for _, rf := range fingers {
 		ne := store.NewEnrolment{IDNumber: idn, Finger: rf.Finger, EnrolledBy: sess.staffID, KioskID: k.ID, ScannerSerial: byFinger[rf.Finger][0].serial(), CreatedAt: now, Samples: rf.Samples}

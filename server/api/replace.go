@@ -43,11 +43,11 @@ func enrolmentScope(sess *session, k *store.Kiosk) error {
 // requestReplacement stores the new fingers of an enrolled resident as a
 // pending replacement and answers 202.
 func (s *Server) requestReplacement(c *fiber.Ctx, k *store.Kiosk, sess *session, res store.Resident, fingers []store.ReplacementFinger,
-	serial string, previous float64, templates int, override *store.DedupCase) error {
+	serial string, previous float64, previousMatch bool, templates int, override *store.DedupCase) error {
 	ctx := c.UserContext()
 	r, err := s.st.RequestReplacement(ctx, audit.Staff(sess.staffID), store.NewReplacement{
 		ResidentID: res.ID, RequestedBy: sess.staffID, KioskID: k.ID, StationID: k.StationID, ScannerSerial: serial,
-		PreviousScore: previous, Fingers: fingers, CreatedAt: s.now(),
+		PreviousScore: previous, PreviousMatch: previousMatch, Fingers: fingers, CreatedAt: s.now(),
 	})
 	switch {
 	case errors.Is(err, store.ErrConflict):
@@ -71,7 +71,7 @@ func (s *Server) requestReplacement(c *fiber.Ctx, k *store.Kiosk, sess *session,
 func (s *Server) replacementView(r store.Replacement) apiv1.Replacement {
 	v := apiv1.Replacement{
 		ID: r.ID, Status: string(r.Status), ResidentID: r.ResidentID, RequestedBy: r.RequestedBy, KioskID: r.KioskID, StationID: r.StationID,
-		PreviousScore: r.PreviousScore, PreviousMatch: r.PreviousScore >= s.cfg.VerifyThreshold, CreatedAt: r.CreatedAt,
+		PreviousScore: r.PreviousScore, PreviousMatch: r.PreviousMatch, CreatedAt: r.CreatedAt,
 		DecidedBy: r.DecidedBy, DecidedAt: r.DecidedAt, Basis: string(r.Basis), Reason: r.Reason, Enrolments: r.Enrolments,
 	}
 	for _, f := range r.Fingers {
@@ -141,7 +141,7 @@ func (s *Server) handleDecideReplacement(approve bool) fiber.Handler {
 			if err != nil {
 				return replacementErr(err, id)
 			}
-			if r.PreviousScore < s.cfg.VerifyThreshold {
+			if !r.PreviousMatch {
 				return errf(apiv1.CodePreviousNoMatch,
 					"the new captures did not verify against the enrolment in force (score %.4f); approve on an in-person check of the card instead", r.PreviousScore)
 			}

@@ -493,8 +493,11 @@ type NewReplacement struct {
 	StationID     string // the kiosk's (and the requester's) station
 	ScannerSerial string
 	// PreviousScore is the best verification score of the new captures
-	// against the enrolment in force when the request was made.
+	// against the enrolment in force when the request was made;
+	// PreviousMatch says whether a capture reached the verification
+	// threshold (its scanner's calibration) doing so.
 	PreviousScore float64
+	PreviousMatch bool
 	Fingers       []ReplacementFinger
 	CreatedAt     time.Time // zero means now
 }
@@ -509,6 +512,7 @@ type Replacement struct {
 	StationID     string
 	ScannerSerial string
 	PreviousScore float64
+	PreviousMatch bool
 	Fingers       []ReplacementFinger // positions always; samples only from GetReplacement while pending
 	CreatedAt     time.Time
 	DecidedBy     int64 // 0 while pending

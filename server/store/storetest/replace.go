@@ -19,7 +19,7 @@ import (
 // as != r).
 func newReplacement(f *fixture, r, as int, fingers ...int) store.NewReplacement {
 	nr := store.NewReplacement{ResidentID: f.residents[r].ID, RequestedBy: f.clerk.ID, KioskID: f.kiosk.ID, StationID: f.station.ID,
-		ScannerSerial: "VS-2", PreviousScore: 0.05}
+		ScannerSerial: "VS-2", PreviousScore: 0.05, PreviousMatch: true}
 	for _, finger := range fingers {
 		rf := store.ReplacementFinger{Finger: finger}
 		for i := 0; i < 3; i++ {
@@ -109,6 +109,9 @@ func testReplacements(t *testing.T, newDB NewDatabase) {
 	got, err := s.GetReplacement(c, r.ID, true)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !got.PreviousMatch || got.PreviousScore != 0.05 || got.RequestedBy != f.clerk.ID || got.StationID != f.station.ID || got.KioskID != f.kiosk.ID || got.DecidedBy != 0 {
+		t.Errorf("GetReplacement = %+v", got)
 	}
 	for _, rf := range got.Fingers {
 		if len(rf.Samples) != 3 {

@@ -71,7 +71,7 @@ func (s *Store) RequestReplacement(ctx context.Context, actor audit.Actor, nr st
 	r := store.Replacement{
 		ResidentID: nr.ResidentID, Status: store.ReplacementPending, RequestedBy: nr.RequestedBy,
 		KioskID: nr.KioskID, StationID: nr.StationID, ScannerSerial: nr.ScannerSerial,
-		PreviousScore: nr.PreviousScore, CreatedAt: at,
+		PreviousScore: nr.PreviousScore, PreviousMatch: nr.PreviousMatch, CreatedAt: at,
 	}
 	for _, f := range nr.Fingers {
 		r.Fingers = append(r.Fingers, store.ReplacementFinger{Finger: f.Finger})
@@ -91,9 +91,9 @@ func (s *Store) RequestReplacement(ctx context.Context, actor audit.Actor, nr st
 		} else if !isNotFound(err) {
 			return err
 		}
-		if err := q.QueryRow(ctx, `INSERT INTO enrolment_replacements (resident_id, status, requested_by, kiosk_id, station_id, scanner_serial, previous_score, fingers, created_at)
-			VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			r.ResidentID, r.RequestedBy, r.KioskID, r.StationID, r.ScannerSerial, r.PreviousScore, fingerList(r.Fingers), s.t(at)).Scan(&r.ID); err != nil {
+		if err := q.QueryRow(ctx, `INSERT INTO enrolment_replacements (resident_id, status, requested_by, kiosk_id, station_id, scanner_serial, previous_score, previous_match, fingers, created_at)
+			VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+			r.ResidentID, r.RequestedBy, r.KioskID, r.StationID, r.ScannerSerial, r.PreviousScore, r.PreviousMatch, fingerList(r.Fingers), s.t(at)).Scan(&r.ID); err != nil {
 			return err
 		}
 		n := 0
@@ -120,7 +120,7 @@ func (s *Store) RequestReplacement(ctx context.Context, actor audit.Actor, nr st
 		_, err = s.appendAudit(ctx, q, ev(actor, at, "enrolment.replacement.request", "replacement:"+itoa(r.ID),
 			"resident", itoa(r.ResidentID), "status", string(r.Status), "requested_by", itoa(r.RequestedBy),
 			"kiosk", r.KioskID, "station", r.StationID, "scanner", r.ScannerSerial, "fingers", fingerList(r.Fingers),
-			"samples", itoa(int64(n)), "previous_score", strconv.FormatFloat(r.PreviousScore, 'f', 4, 64)))
+			"samples", itoa(int64(n)), "previous_score", strconv.FormatFloat(r.PreviousScore, 'f', 4, 64), "previous_match", strconv.FormatBool(r.PreviousMatch)))
 		return err
 	})
 	if err != nil {
@@ -129,13 +129,13 @@ func (s *Store) RequestReplacement(ctx context.Context, actor audit.Actor, nr st
 	return r, nil
 }
 
-const replacementCols = `id, resident_id, status, requested_by, kiosk_id, station_id, scanner_serial, previous_score, fingers, created_at, decided_by, decided_at, basis, reason`
+const replacementCols = `id, resident_id, status, requested_by, kiosk_id, station_id, scanner_serial, previous_score, previous_match, fingers, created_at, decided_by, decided_at, basis, reason`
 
 func scanReplacement(row interface{ Scan(...any) error }) (store.Replacement, error) {
 	var r store.Replacement
 	var status, basis, fingers string
 	if err := row.Scan(&r.ID, &r.ResidentID, &status, &r.RequestedBy, &r.KioskID, &r.StationID, &r.ScannerSerial, &r.PreviousScore,
-		&fingers, tm{&r.CreatedAt}, nint{&r.DecidedBy}, ntm{&r.DecidedAt}, &basis, &r.Reason); err != nil {
+		&r.PreviousMatch, &fingers, tm{&r.CreatedAt}, nint{&r.DecidedBy}, ntm{&r.DecidedAt}, &basis, &r.Reason); err != nil {
 		return r, err
 	}
 	r.Status, r.Basis = store.ReplacementStatus(status), store.ReplacementBasis(basis)

@@ -14,6 +14,7 @@ CREATE TABLE enrolment_replacements (
     station_id     TEXT NOT NULL REFERENCES stations (id),
     scanner_serial TEXT NOT NULL DEFAULT '',
     previous_score DOUBLE PRECISION NOT NULL,
+    previous_match BOOLEAN NOT NULL,
     fingers        TEXT NOT NULL,  -- comma-separated finger positions
     created_at     TIMESTAMPTZ NOT NULL,
     decided_by     BIGINT REFERENCES staff (id),

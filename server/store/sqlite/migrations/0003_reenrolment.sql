@@ -14,6 +14,7 @@ CREATE TABLE enrolment_replacements (
     station_id     TEXT NOT NULL REFERENCES stations (id),
     scanner_serial TEXT NOT NULL DEFAULT '',
     previous_score REAL NOT NULL,
+    previous_match INTEGER NOT NULL CHECK (previous_match IN (0, 1)),
     fingers        TEXT NOT NULL,  -- comma-separated finger positions
     created_at     INTEGER NOT NULL,
     decided_by     INTEGER REFERENCES staff (id),
