@@ -179,18 +179,23 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	if len(before) > 0 {
 		// Already enrolled: the new fingers become a pending replacement.
 		// Its PreviousScore is the best score of any new capture against
-		// the enrolment in force (still the gallery's), as a verification
-		// would compute it.
+		// the enrolment in force (still the gallery's), and PreviousMatch
+		// whether one reached the verification threshold of its scanner's
+		// calibration, as a verification would decide it.
 		best, matched := 0.0, false
 		for _, rf := range fingers {
 			for _, g := range byFinger[rf.Finger] {
+				th, err := s.thresholds(g.model(), g.tmpl)
+				if err != nil {
+					return s.apiErr(err)
+				}
 				score, ok, err := s.gallery.Verify(res.ID, g.tmpl)
 				if err != nil {
 					return errf(apiv1.CodeTemplateInvalid, "the template cannot be compared with the enrolled ones: %v", err)
 				}
 				if ok {
 					best = max(best, score)
-					matched = matched || score >= s.cfg.VerifyThreshold
+					matched = matched || score >= th.Verify.Threshold
 				}
 			}
 		}
