@@ -163,9 +163,9 @@ func TestAttackTemplateNotBoundToAttestation(t *testing.T) {
 
 // TestAttackCrossStationReenrolment (issue 11 item 3): a station_staff
 // account of one station re-enrols a resident of another station with
-// someone else's fingers, at that station's kiosk.
+// someone else's fingers, at that station's kiosk; and the station's own
+// staff try to replace the enrolment without a supervisor.
 func TestAttackCrossStationReenrolment(t *testing.T) {
-	stillOpen(t, "enrolment scoped to the staff member's station, replacement approved (item 3)")
 	forEach(t, func(t *testing.T, tg *target) {
 		s := tg.enrolledStation("kiosk-01") // station QS-S01
 		tg.station2("QS-S02")
@@ -174,11 +174,19 @@ func TestAttackCrossStationReenrolment(t *testing.T) {
 		t.Run("staff of another station", func(t *testing.T) {
 			wang := s.k.withStaff(tg.login("wang"))
 			_, err := wang.Enrol(tg.ctx(), tg.enrolRequest(wang, s.p, attacker.fingers))
-			refused(t, err, http.StatusForbidden, apiv1.CodeForbidden)
+			refused(t, err, http.StatusForbidden, apiv1.CodeStationMismatch)
 		})
 		t.Run("replacement without a supervisor's approval", func(t *testing.T) {
-			_, err := s.staff.Enrol(tg.ctx(), tg.enrolRequest(s.staff, s.p, attacker.fingers))
-			refusedOneOf(t, err, apiv1.CodeForbidden, apiv1.CodeConflict, "approval_required", "reenrolment_approval_required")
+			// Accepted only as a request: it waits for a supervisor of the
+			// station and replaces nothing (checked below).
+			r, err := s.staff.Enrol(tg.ctx(), tg.enrolRequest(s.staff, s.p, attacker.fingers))
+			if err != nil || !r.Pending || r.Replaced || r.ReplacementID == 0 {
+				t.Fatalf("ATTACK NOT HANDLED AS EXPECTED: %+v, %v; want a pending replacement", r, err)
+			}
+			// The requester cannot approve it.
+			err = s.staff.Do(tg.ctx(), http.MethodPost, fmt.Sprintf("%s/%d/approve", apiv1.PathReplacements, r.ReplacementID),
+				apiv1.ReplacementDecision{Basis: apiv1.BasisInPerson, Reason: "I checked it myself"}, nil)
+			refused(t, err, http.StatusForbidden, apiv1.CodeSelfApproval)
 		})
 		// Whatever was answered, the attacker's finger does not verify as
 		// the resident, and the resident's still does.
