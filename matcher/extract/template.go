@@ -10,16 +10,17 @@ import (
 // Describe returns the canonical description of the settings that shape a
 // template, for matcher.Params.Extraction: templates extracted with
 // different settings get different ParamsHash values and are never
-// compared. The leading "extract/N" is the version of the pipeline. It
-// stays 1 with placement from content (issue 12): templates of horizontal
-// captures that fill the frame (the simulator's, FV-USM's) are unchanged,
-// so the shipped calibrations stay valid; vertical captures are now turned
-// instead of transposed (their templates are mirrored), so a gallery of
-// vertical-scanner templates must be re-extracted. Orientation is left out (it only says how to find the axis)
+// compared. The leading "extract/N" is the version of the pipeline
+// (2: placement from content, quarter turns instead of transposition, a
+// finger alone in a larger frame cropped to itself). Templates of
+// horizontal captures that fill the frame are unchanged by version 2, but
+// vertical captures are now turned instead of transposed (mirrored), so the
+// version says which pipeline made a template and which calibration
+// applies. Orientation is left out (it only says how to find the axis)
 // and so is Debug.
 func (o Options) Describe() string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	return fmt.Sprintf("extract/1 %s sigma=%s,%s density=%s scale=%d fill=%s iso=%s%s margin=%s flatten=%s/%s work=%d cropped=%t",
+	return fmt.Sprintf("extract/2 %s sigma=%s,%s density=%s scale=%d fill=%s iso=%s%s margin=%s flatten=%s/%s work=%d cropped=%t",
 		o.Method, f(o.Sigma), f(o.Sigma2), f(o.Density), o.Scale, f(o.Fill), f(o.Isotropic), tipDesc(o.TipAnchor), f(o.EdgeMargin), f(o.Flatten), f(o.FlattenClip), o.WorkAcross, o.Cropped)
 }
 
