@@ -164,7 +164,7 @@ func loadKeys(c *config, getenv func(string) string, log *slog.Logger) (*keyring
 	if err != nil {
 		return nil, fmt.Errorf("creating the key file: %w", err)
 	}
-	_, werr := fmt.Fprintf(f, "# veinkiosk key ring, generated %s. Back it up: without it the\n# enrolled templates cannot be decrypted.\n%s\n", time.Now().UTC().Format(time.RFC3339), line)
+	_, werr := fmt.Fprintf(f, "# veinkiosk key ring, generated %s. Back it up: without it the\n# enrolled templates and residents' personal data cannot be decrypted.\n%s\n", time.Now().UTC().Format(time.RFC3339), line)
 	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
 		return nil, err
 	}

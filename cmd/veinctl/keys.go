@@ -155,6 +155,6 @@ func runKeysReencrypt(ctx context.Context, args []string, stdout, stderr io.Writ
 	if err != nil {
 		return fmt.Errorf("re-encryption stopped after %d samples (run it again to resume): %w", st.Samples, err)
 	}
-	fmt.Fprintf(stdout, "re-encrypted %d blobs of %d samples under key %q\n", st.Reencrypted, st.Samples, r.Primary())
+	fmt.Fprintf(stdout, "re-encrypted %d blobs of %d samples and %d sealed personal values under key %q\n", st.Reencrypted, st.Samples, st.Personal, r.Primary())
 	return nil
 }

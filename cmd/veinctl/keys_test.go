@@ -60,7 +60,7 @@ func TestKeysRotation(t *testing.T) {
 		t.Errorf("show: %d %s", code, out)
 	}
 	code, out, errOut := auditRun(t, "keys", "reencrypt", "--data", data, "--keys", keys)
-	if code != 0 || !strings.Contains(out, "re-encrypted 2 blobs of 1 samples under key \"2026b\"") {
+	if code != 0 || !strings.Contains(out, "re-encrypted 2 blobs of 1 samples and 2 sealed personal values under key \"2026b\"") {
 		t.Fatalf("reencrypt: %d %s%s", code, out, errOut)
 	}
 	// Drop the old key: keep only the last line.
@@ -81,6 +81,11 @@ func TestKeysRotation(t *testing.T) {
 	got, err := storetest.Inspect(s).GetEnrolment(ctx, e.ID)
 	if err != nil || !bytes.Equal(got.Samples[0].Template, tpl) {
 		t.Fatalf("after rotation: %v", err)
+	}
+	// The resident's sealed record and the blind-index key were re-sealed
+	// too: the old key is gone and the lookup by ID number still works.
+	if r, err := s.GetResident(ctx, "110105194901010215"); err != nil || r.Name != "张三" {
+		t.Fatalf("resident after rotation: %+v, %v", r, err)
 	}
 	if code, out, _ := auditRun(t, "audit", "verify", "--data", data); code != 0 || !strings.Contains(out, "intact") {
 		t.Errorf("audit after rotation: %d %s", code, out)

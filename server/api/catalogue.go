@@ -54,14 +54,20 @@ func choice(name, label string, required bool, choices ...string) apiv1.FormFiel
 }
 
 func phone(name, label string, required bool) apiv1.FormField {
-	return apiv1.FormField{Name: name, Label: label, Type: apiv1.FieldPhone, Required: required}
+	return apiv1.FormField{Name: name, Label: label, Type: apiv1.FieldPhone, Required: required, Sensitive: true}
+}
+
+// sensitive marks a field as personal data (apiv1.FormField.Sensitive).
+func sensitive(f apiv1.FormField) apiv1.FormField {
+	f.Sensitive = true
+	return f
 }
 
 func identityFields() []apiv1.FormField {
 	return []apiv1.FormField{
-		text("name", "姓名", true, preName),
-		text("id_number", "公民身份号码", true, preIDNumber),
-		text("address", "住址", true, preAddress),
+		sensitive(text("name", "姓名", true, preName)),
+		sensitive(text("id_number", "公民身份号码", true, preIDNumber)),
+		sensitive(text("address", "住址", true, preAddress)),
 	}
 }
 
@@ -71,12 +77,12 @@ var catalogue = []apiv1.Service{
 		Code: "dibao_new", Name: "最低生活保障（低保）新申请", Department: "civil_affairs", DeadlineDays: 30,
 		Description: "家庭人均收入低于本市低保标准的居民申请最低生活保障。",
 		Fields: append(identityFields(),
-			text("household", "户号", false, preHousehold),
+			sensitive(text("household", "户号", false, preHousehold)),
 			num("household_size", "共同生活家庭成员人数", true),
 			num("monthly_income", "家庭月总收入（元）", true),
 			choice("income_source", "主要收入来源", true, "工资", "养老金", "经营", "赡养/抚养费", "无收入", "其他"),
 			choice("housing", "住房情况", true, "自有住房", "租房", "借住", "其他"),
-			text("bank_account", "收款银行账号", true, ""),
+			sensitive(text("bank_account", "收款银行账号", true, "")),
 			phone("phone", "联系电话", true),
 			text("reason", "申请理由", true, ""),
 		),
@@ -97,9 +103,9 @@ var catalogue = []apiv1.Service{
 		Description: "年满60周岁的本区户籍居民办理老年人优待证。",
 		Fields: append(identityFields(),
 			text("gender", "性别", true, preGender),
-			apiv1.FormField{Name: "birth_date", Label: "出生日期", Type: apiv1.FieldDate, Required: true, Prefill: preBirthDate},
+			apiv1.FormField{Name: "birth_date", Label: "出生日期", Type: apiv1.FieldDate, Required: true, Prefill: preBirthDate, Sensitive: true},
 			phone("phone", "联系电话", true),
-			text("emergency_contact", "紧急联系人", true, ""),
+			sensitive(text("emergency_contact", "紧急联系人", true, "")),
 			phone("emergency_phone", "紧急联系人电话", true),
 			choice("delivery", "领取方式", true, "社区服务站领取", "邮寄到家"),
 		),
@@ -108,7 +114,7 @@ var catalogue = []apiv1.Service{
 		Code: "disability_subsidy", Name: "残疾人两项补贴申请", Department: "disability", DeadlineDays: 20,
 		Description: "困难残疾人生活补贴和重度残疾人护理补贴。",
 		Fields: append(identityFields(),
-			text("disability_cert", "残疾人证号", true, ""),
+			sensitive(text("disability_cert", "残疾人证号", true, "")),
 			choice("disability_level", "残疾等级", true, "一级", "二级", "三级", "四级"),
 			choice("subsidy", "申请补贴类别", true, "困难残疾人生活补贴", "重度残疾人护理补贴", "两项都申请"),
 			phone("phone", "联系电话", true),

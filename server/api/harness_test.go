@@ -43,6 +43,7 @@ var cheapHash = password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, Ke
 type env struct {
 	t      testing.TB
 	st     store.Store
+	dir    string // the SQLite store's directory
 	srv    *Server
 	http   *http.Client
 	clock  *fakeClock
@@ -75,7 +76,8 @@ func newEnv(tb testing.TB, opts ...option) *env {
 	}
 	clock := &fakeClock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	ctx := context.Background()
-	st, err := sqlite.OpenDir(ctx, tb.TempDir(), store.Options{Keyring: ring, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	dir := tb.TempDir()
+	st, err := sqlite.OpenDir(ctx, dir, store.Options{Keyring: ring, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -94,7 +96,7 @@ func newEnv(tb testing.TB, opts ...option) *env {
 	}
 	srv.SetReady()
 	_, maker, _ := ed25519.GenerateKey(nil)
-	e := &env{t: t, st: st, srv: srv, clock: clock, maker: maker, rng: rand.New(rand.NewPCG(1, 2)),
+	e := &env{t: t, st: st, dir: dir, srv: srv, clock: clock, maker: maker, rng: rand.New(rand.NewPCG(1, 2)),
 		http: &http.Client{Transport: appTransport{srv.App()}}, params: matcher.DefaultParams}
 	if _, err := srv.makers.Add("test-maker", "Test Maker", maker.Public().(ed25519.PublicKey), clock.Now()); err != nil {
 		t.Fatal(err)

@@ -368,4 +368,9 @@ type AuditVerifyResult struct {
 	OK      bool   `json:"ok"`
 	Records int64  `json:"records"`
 	Error   string `json:"error,omitempty"`
+	// Unexplained names each row of the business tables (filings,
+	// enrolments, enrolment replacements, lockouts, staff, kiosks, scanners) that the intact chain
+	// does not explain (changed, inserted or deleted behind the server's
+	// back); OK is false when there is any.
+	Unexplained []string `json:"unexplained,omitempty"`
 }

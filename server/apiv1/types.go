@@ -169,6 +169,12 @@ type FormField struct {
 	Prefill string   `json:"prefill,omitempty"`
 	Choices []string `json:"choices,omitempty"`
 	MaxLen  int      `json:"max_len,omitempty"`
+	// Sensitive marks personal data (names, ID, phone, bank account and
+	// certificate numbers, addresses): the server keeps filing forms sealed
+	// at rest (docs/storage.md) and never logs them, and clients must not
+	// show or keep such a value beyond the filing (no caching, no receipts
+	// in clear).
+	Sensitive bool `json:"sensitive,omitempty"`
 }
 
 // Service is one entry of the catalogue of services a resident can file for.

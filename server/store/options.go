@@ -21,6 +21,12 @@ type Options struct {
 	// Now is the clock used where a method's time argument is zero.
 	// Default time.Now.
 	Now func() time.Time
+	// AuditOnly opens the store for reading the audit chain and the
+	// business state without the key ring the data was sealed with (an
+	// auditor's "veinctl audit"): the blind-index key is not opened, write
+	// transactions fail, and reads of sealed data fail with ErrDecrypt or find
+	// nothing. Keyring is still required (any ring will do).
+	AuditOnly bool
 }
 
 // WithDefaults validates o and fills in the defaults.

@@ -154,9 +154,12 @@ type Store interface {
 	// it. Templates of suspended residents are included; the matcher
 	// decides what to do with them (the Resident status is in the record).
 	ScanTemplates(ctx context.Context, afterSampleID int64, fn func(TemplateRecord) error) error
-	// Reencrypt re-seals every biometric blob that is not under the key
-	// ring's primary key, in batches, and returns the counts; blobs already
-	// under the primary key are left alone, so it can be resumed.
+	// Reencrypt re-seals every biometric blob and every sealed personal
+	// value (residents' records, filing forms and replies, coordination
+	// rows, the blind-index key) that is not under the key ring's primary
+	// key, in batches, and returns the counts; values already under the
+	// primary key are left alone, so it can be resumed. The blind indexes
+	// do not change: the index key is re-sealed, not replaced.
 	Reencrypt(ctx context.Context, actor audit.Actor) (ReencryptStats, error)
 
 	// Enrolment replacements (re-enrolment under four eyes).
@@ -277,6 +280,10 @@ type Store interface {
 	// (0 and the zero hash for an empty chain), as kept in a separate row
 	// updated with every append, so truncation of the log is detected.
 	AuditHead(ctx context.Context) (seq int64, hash audit.Hash, err error)
+	// BusinessState reads the tables audit.Reconcile checks against the
+	// chain (filings, enrolments, enrolment replacements, lockouts, staff, kiosks, scanners), in
+	// one read transaction.
+	BusinessState(ctx context.Context, fn func(audit.StateRow) error) error
 
 	// Housekeeping.
 
@@ -556,6 +563,10 @@ type TemplateRecord struct {
 type ReencryptStats struct {
 	Samples     int // samples that were under another key and were re-sealed
 	Reencrypted int // blobs (templates + images) re-sealed
+	// Personal counts the sealed personal-data values re-sealed: residents'
+	// sealed records, filing forms and replies, the ID numbers of spent
+	// tokens and pending identifications, and the store's blind-index key.
+	Personal int
 }
 
 // ---- dedup cases ----

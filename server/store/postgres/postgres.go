@@ -42,7 +42,7 @@ func Open(ctx context.Context, url string, opts store.Options) (store.Store, err
 	if err != nil {
 		return nil, err
 	}
-	s, err := sqlcore.New(db, opts)
+	o, err := opts.WithDefaults()
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -53,7 +53,12 @@ func Open(ctx context.Context, url string, opts store.Options) (store.Store, err
 		return nil, err
 	}
 	if len(applied) > 0 {
-		s.Logger().Info("store: schema migrated", "backend", "postgres", "versions", applied)
+		o.Logger.Info("store: schema migrated", "backend", "postgres", "versions", applied)
+	}
+	s, err := sqlcore.New(ctx, db, o)
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	return s, nil
 }

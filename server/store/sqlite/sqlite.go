@@ -60,7 +60,7 @@ func Open(ctx context.Context, path string, opts store.Options) (store.Store, er
 	if err != nil {
 		return nil, err
 	}
-	s, err := sqlcore.New(db, opts)
+	o, err := opts.WithDefaults()
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -71,7 +71,12 @@ func Open(ctx context.Context, path string, opts store.Options) (store.Store, er
 		return nil, err
 	}
 	if len(applied) > 0 {
-		s.Logger().Info("store: schema migrated", "backend", "sqlite", "versions", applied)
+		o.Logger.Info("store: schema migrated", "backend", "sqlite", "versions", applied)
+	}
+	s, err := sqlcore.New(ctx, db, o)
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	return s, nil
 }
@@ -106,7 +111,7 @@ func migrate(ctx context.Context, db *database) ([]int, error) {
 
 func dsn(path string, write bool) string {
 	v := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)", "secure_delete(1)"} {
 		v.Add("_pragma", p)
 	}
 	if write {

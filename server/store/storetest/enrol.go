@@ -221,17 +221,18 @@ func testEncryptionBinding(t *testing.T, newDB NewDatabase) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := Inspect(s).GetEnrolment(c, e.ID); err != nil {
+		t.Fatalf("GetEnrolment with the ring it was sealed under: %v", err)
+	}
 	s.Close()
-	other, err := opener(Options("other"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	if _, err := Inspect(other).GetEnrolment(c, e.ID); !errors.Is(err, store.ErrDecrypt) {
-		t.Errorf("GetEnrolment with a foreign key ring = %v, want ErrDecrypt", err)
-	}
-	if err := other.ScanTemplates(c, 0, func(store.TemplateRecord) error { return nil }); !errors.Is(err, store.ErrDecrypt) {
-		t.Errorf("ScanTemplates with a foreign key ring = %v, want ErrDecrypt", err)
+	// A ring without the key the database was sealed under cannot open
+	// the blind-index key, so the store refuses to open at all rather than
+	// failing on every read.
+	if other, err := opener(Options("other")); !errors.Is(err, store.ErrDecrypt) {
+		if err == nil {
+			other.Close()
+		}
+		t.Errorf("Open with a foreign key ring = %v, want ErrDecrypt", err)
 	}
 	if _, err := opener(store.Options{}); err == nil {
 		t.Error("Open without a key ring succeeded")
@@ -335,7 +336,11 @@ func testKeyRotation(t *testing.T, newDB NewDatabase) {
 	if st.Samples != 9 || st.Reencrypted != 15 {
 		t.Errorf("Reencrypt = %+v, want 9 samples, 15 blobs", st)
 	}
-	if st, err := s2.Reencrypt(c, admin); err != nil || st.Samples != 0 {
+	// The index key and every resident's sealed record were under "old".
+	if st.Personal < 1+len(f.residents) {
+		t.Errorf("Reencrypt re-sealed %d personal values, want at least %d (index key and residents)", st.Personal, 1+len(f.residents))
+	}
+	if st, err := s2.Reencrypt(c, admin); err != nil || st.Samples != 0 || st.Personal != 0 {
 		t.Errorf("second Reencrypt = %+v, %v; want nothing to do", st, err)
 	}
 	if a := lastAudit(t, s2); a.Action != "keys.reencrypt" || a.Details["primary"] != "new" {

@@ -67,6 +67,7 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"AuditChain", testAuditChain},
 		{"AuditConcurrent", testAuditConcurrent},
 		{"AuditNoPersonalData", testAuditNoPersonalData},
+		{"ReconcileClean", testReconcileClean},
 		{"Sessions", testSessions},
 		{"SessionsConcurrent", testSessionsConcurrent},
 		{"RequestNonces", testRequestNonces},

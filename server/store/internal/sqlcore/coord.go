@@ -8,7 +8,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -166,7 +165,7 @@ func (s *Store) UseRequestNonce(ctx context.Context, kioskID, nonce string, expi
 
 // RecordIDLock implements store.Coordination.
 func (s *Store) RecordIDLock(ctx context.Context, idNumber string, at, expiresAt time.Time) error {
-	idNumber = identity.CanonicalIDNumber(idNumber)
+	idNumber = canonID(idNumber)
 	if idNumber == "" {
 		return invalid("id number is required")
 	}
@@ -174,8 +173,8 @@ func (s *Store) RecordIDLock(ctx context.Context, idNumber string, at, expiresAt
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(ctx, `INSERT INTO id_locks (id_number, locked_at, expires_at) VALUES ($1, $2, $3)`,
-		idNumber, s.t(s.at(at)), s.t(expiresAt))
+	_, err = q.Exec(ctx, `INSERT INTO id_locks (id_key, locked_at, expires_at) VALUES ($1, $2, $3)`,
+		s.idKey(idNumber), s.t(s.at(at)), s.t(expiresAt))
 	return err
 }
 
@@ -186,7 +185,7 @@ func (s *Store) CountIDLocks(ctx context.Context, idNumber string, now time.Time
 		return 0, err
 	}
 	var n int
-	err = q.QueryRow(ctx, `SELECT count(*) FROM id_locks WHERE id_number = $1 AND expires_at > $2`, identity.CanonicalIDNumber(idNumber), s.t(s.at(now))).Scan(&n)
+	err = q.QueryRow(ctx, `SELECT count(*) FROM id_locks WHERE id_key = $1 AND expires_at > $2`, s.idKey(idNumber), s.t(s.at(now))).Scan(&n)
 	return n, err
 }
 
@@ -199,8 +198,13 @@ func (s *Store) RememberSpentToken(ctx context.Context, t store.SpentToken) erro
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(ctx, `INSERT INTO spent_tokens (token_hash, id_number, kiosk_id, expires_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (token_hash) DO NOTHING`, hash32(t.Token), identity.CanonicalIDNumber(t.IDNumber), t.KioskID, s.t(t.ExpiresAt))
+	h := hash32(t.Token)
+	sealed, err := s.sealTokenID("spent_tokens", h, canonID(t.IDNumber))
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, `INSERT INTO spent_tokens (token_hash, id_sealed, kiosk_id, expires_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (token_hash) DO NOTHING`, h, sealed, t.KioskID, s.t(t.ExpiresAt))
 	return err
 }
 
@@ -211,10 +215,15 @@ func (s *Store) GetSpentToken(ctx context.Context, token string, now time.Time) 
 	if err != nil {
 		return t, err
 	}
-	err = q.QueryRow(ctx, `SELECT id_number, kiosk_id, expires_at FROM spent_tokens WHERE token_hash = $1 AND expires_at > $2`,
-		hash32(token), s.t(s.at(now))).Scan(&t.IDNumber, &t.KioskID, tm{&t.ExpiresAt})
+	h := hash32(token)
+	var sealed string
+	err = q.QueryRow(ctx, `SELECT id_sealed, kiosk_id, expires_at FROM spent_tokens WHERE token_hash = $1 AND expires_at > $2`,
+		h, s.t(s.at(now))).Scan(&sealed, &t.KioskID, tm{&t.ExpiresAt})
 	if err != nil {
 		return store.SpentToken{}, notFound(err, "spent token", "")
+	}
+	if t.IDNumber, err = s.openText(sealed, adTokenHash("spent_tokens", h)); err != nil {
+		return store.SpentToken{}, err
 	}
 	return t, nil
 }
@@ -231,8 +240,13 @@ func (s *Store) PutPendingIdentification(ctx context.Context, p store.PendingIde
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(ctx, `INSERT INTO pending_identifications (id_hash, id_number, kiosk_id, staff_id, score, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-		hash32(p.ID), identity.CanonicalIDNumber(p.IDNumber), p.KioskID, p.StaffID, p.Score, s.t(p.ExpiresAt))
+	h := hash32(p.ID)
+	sealed, err := s.sealTokenID("pending_identifications", h, canonID(p.IDNumber))
+	if err != nil {
+		return err
+	}
+	_, err = q.Exec(ctx, `INSERT INTO pending_identifications (id_hash, id_sealed, kiosk_id, staff_id, score, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		h, sealed, p.KioskID, p.StaffID, p.Score, s.t(p.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("storing pending identification: %w", err)
 	}
@@ -243,13 +257,18 @@ func (s *Store) PutPendingIdentification(ctx context.Context, p store.PendingIde
 func (s *Store) TakePendingIdentification(ctx context.Context, id string, now time.Time) (store.PendingIdentification, error) {
 	var p store.PendingIdentification
 	// One DELETE: the row goes to the one statement that deletes it.
+	h := hash32(id)
+	var sealed string
 	err := s.tx(ctx, WriteTx, func(q Q) error {
 		return q.QueryRow(ctx, `DELETE FROM pending_identifications WHERE id_hash = $1
-			RETURNING id_number, kiosk_id, staff_id, score, expires_at`, hash32(id)).
-			Scan(&p.IDNumber, &p.KioskID, &p.StaffID, &p.Score, tm{&p.ExpiresAt})
+			RETURNING id_sealed, kiosk_id, staff_id, score, expires_at`, h).
+			Scan(&sealed, &p.KioskID, &p.StaffID, &p.Score, tm{&p.ExpiresAt})
 	})
 	if err != nil {
 		return store.PendingIdentification{}, notFound(err, "pending identification", "")
+	}
+	if p.IDNumber, err = s.openText(sealed, adTokenHash("pending_identifications", h)); err != nil {
+		return store.PendingIdentification{}, err
 	}
 	if s.at(now).After(p.ExpiresAt) {
 		return store.PendingIdentification{}, fmt.Errorf("%w: pending identification", store.ErrExpired)

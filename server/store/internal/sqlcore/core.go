@@ -17,23 +17,37 @@ import (
 
 // Store implements store.Store over a DB.
 type Store struct {
-	db     DB
-	d      Dialect
-	opts   store.Options
-	ring   *keyring.Ring
-	closed atomic.Bool
+	db   DB
+	d    Dialect
+	opts store.Options
+	ring *keyring.Ring
+	// indexKey is the HMAC key of the blind indexes (seal.go).
+	indexKey []byte
+	closed   atomic.Bool
 	// pageSize is the number of rows ScanTemplates and Reencrypt read
 	// per query.
 	pageSize int
 }
 
-// New returns a Store over db. The schema must already be migrated.
-func New(db DB, opts store.Options) (*Store, error) {
+// New returns a Store over db. The schema must already be migrated. It
+// reads (or, on a new database, creates) the blind-index key and seals any
+// personal data an older database still holds in plaintext (seal.go).
+func New(ctx context.Context, db DB, opts store.Options) (*Store, error) {
 	o, err := opts.WithDefaults()
 	if err != nil {
 		return nil, err
 	}
-	return &Store{db: db, d: db.Dialect(), opts: o, ring: o.Keyring, pageSize: 2000}, nil
+	s := &Store{db: db, d: db.Dialect(), opts: o, ring: o.Keyring, pageSize: 2000}
+	if o.AuditOnly {
+		return s, nil
+	}
+	if err := s.loadIndexKey(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.sealLegacy(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Logger returns the logger of the options.
@@ -61,8 +75,14 @@ func (s *Store) tx(ctx context.Context, mode TxMode, fn func(Q) error) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	if mode == WriteTx && s.opts.AuditOnly {
+		return errAuditOnly
+	}
 	return s.db.Tx(ctx, mode, fn)
 }
+
+// errAuditOnly: a write on a store opened with Options.AuditOnly.
+var errAuditOnly = fmt.Errorf("%w: the store is open for audit only", store.ErrInvalid)
 
 func (s *Store) q() (Q, error) {
 	if s.closed.Load() {
@@ -79,13 +99,6 @@ func (s *Store) nt(t *time.Time) any {
 		return nil
 	}
 	return s.t(*t)
-}
-
-func (s *Store) date(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return s.d.Date(t)
 }
 
 // ---- scanning helpers ----

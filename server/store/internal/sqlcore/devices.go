@@ -80,7 +80,8 @@ func (s *Store) CreateStaff(ctx context.Context, actor audit.Actor, st store.Sta
 			st.Username, st.DisplayName, string(st.Role), st.Department, nullIfEmpty(st.StationID), st.PasswordHash, st.Disabled, s.t(now)).Scan(&st.ID); err != nil {
 			return fmt.Errorf("staff %q: %w", st.Username, err)
 		}
-		_, err := s.appendAudit(ctx, q, ev(actor, now, "staff.create", "staff:"+itoa(st.ID), "role", string(st.Role), "station", st.StationID, "department", st.Department))
+		_, err := s.appendAudit(ctx, q, ev(actor, now, "staff.create", "staff:"+itoa(st.ID), "role", string(st.Role), "station", st.StationID, "department", st.Department,
+			"disabled", fmt.Sprint(st.Disabled)))
 		return err
 	})
 	return st, err
@@ -260,7 +261,7 @@ func (s *Store) CreateKiosk(ctx context.Context, actor audit.Actor, k store.Kios
 			k.ID, k.StationID, k.Name, []byte(k.PublicKey), string(k.Status), s.t(now)); err != nil {
 			return fmt.Errorf("kiosk %q: %w", k.ID, err)
 		}
-		_, err := s.appendAudit(ctx, q, ev(actor, now, "kiosk.create", "kiosk:"+k.ID, "station", k.StationID))
+		_, err := s.appendAudit(ctx, q, ev(actor, now, "kiosk.create", "kiosk:"+k.ID, "station", k.StationID, "status", string(k.Status)))
 		return err
 	})
 	return k, err
@@ -369,7 +370,8 @@ func (s *Store) CreateScanner(ctx context.Context, actor audit.Actor, sc store.S
 			sc.Serial, sc.Model, sc.MakerID, []byte(sc.PublicKey), sc.Certificate, nullIfEmpty(sc.KioskID), string(sc.Status), int64(sc.Counter), s.t(now)); err != nil {
 			return fmt.Errorf("scanner %q: %w", sc.Serial, err)
 		}
-		_, err := s.appendAudit(ctx, q, ev(actor, now, "scanner.create", "scanner:"+sc.Serial, "model", sc.Model, "maker", sc.MakerID, "kiosk", sc.KioskID))
+		_, err := s.appendAudit(ctx, q, ev(actor, now, "scanner.create", "scanner:"+sc.Serial, "model", sc.Model, "maker", sc.MakerID, "kiosk", sc.KioskID,
+			"status", string(sc.Status)))
 		return err
 	})
 	return sc, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -44,12 +43,12 @@ func (s *Store) Enrol(ctx context.Context, actor audit.Actor, ne store.NewEnrolm
 	}
 	at := s.at(ne.CreatedAt)
 	e := store.Enrolment{
-		IDNumber: identity.CanonicalIDNumber(ne.IDNumber), Finger: ne.Finger, EnrolledBy: ne.EnrolledBy,
+		IDNumber: canonID(ne.IDNumber), Finger: ne.Finger, EnrolledBy: ne.EnrolledBy,
 		KioskID: ne.KioskID, ScannerSerial: ne.ScannerSerial, CreatedAt: at,
 	}
 	err := s.tx(ctx, WriteTx, func(q Q) error {
 		var status string
-		if err := q.QueryRow(ctx, `SELECT id, status FROM residents WHERE id_number = $1`, e.IDNumber).Scan(&e.ResidentID, &status); err != nil {
+		if err := q.QueryRow(ctx, `SELECT id, status FROM residents WHERE id_key = $1`, s.idKey(e.IDNumber)).Scan(&e.ResidentID, &status); err != nil {
 			return notFound(err, "resident", "")
 		}
 		if status != string(store.ResidentActive) {
@@ -152,11 +151,16 @@ func (s *Store) insertEnrolment(ctx context.Context, q Q, e *store.Enrolment, sa
 	return nil
 }
 
-const enrolmentCols = `e.id, e.resident_id, r.id_number, e.finger, e.enrolled_by, e.kiosk_id, e.scanner_serial, e.created_at, e.superseded_at`
+const enrolmentCols = `e.id, e.resident_id, r.id_key, r.pii, e.finger, e.enrolled_by, e.kiosk_id, e.scanner_serial, e.created_at, e.superseded_at`
 
-func scanEnrolment(row interface{ Scan(...any) error }) (store.Enrolment, error) {
+func (s *Store) scanEnrolment(row interface{ Scan(...any) error }) (store.Enrolment, error) {
 	var e store.Enrolment
-	err := row.Scan(&e.ID, &e.ResidentID, &e.IDNumber, &e.Finger, nint{&e.EnrolledBy}, nstr{&e.KioskID}, &e.ScannerSerial, tm{&e.CreatedAt}, ntm{&e.SupersededAt})
+	var ref residentRef
+	err := row.Scan(&e.ID, &e.ResidentID, &ref.key, &ref.sealed, &e.Finger, nint{&e.EnrolledBy}, nstr{&e.KioskID}, &e.ScannerSerial, tm{&e.CreatedAt}, ntm{&e.SupersededAt})
+	if err != nil {
+		return e, err
+	}
+	e.IDNumber, err = s.residentIDNumber(e.ResidentID, ref.key, ref.sealed)
 	return e, err
 }
 
@@ -196,7 +200,7 @@ func (s *Store) GetEnrolment(ctx context.Context, id int64) (store.Enrolment, er
 	var e store.Enrolment
 	err := s.tx(ctx, ReadTx, func(q Q) error {
 		var err error
-		e, err = scanEnrolment(q.QueryRow(ctx, `SELECT `+enrolmentCols+` FROM enrolments e JOIN residents r ON r.id = e.resident_id WHERE e.id = $1`, id))
+		e, err = s.scanEnrolment(q.QueryRow(ctx, `SELECT `+enrolmentCols+` FROM enrolments e JOIN residents r ON r.id = e.resident_id WHERE e.id = $1`, id))
 		if err != nil {
 			return notFound(err, "enrolment", id)
 		}
@@ -211,12 +215,12 @@ func (s *Store) ResidentEnrolments(ctx context.Context, idNumber string) ([]stor
 	err := s.tx(ctx, ReadTx, func(q Q) error {
 		out = nil
 		rows, err := q.Query(ctx, `SELECT `+enrolmentCols+` FROM enrolments e JOIN residents r ON r.id = e.resident_id
-			WHERE r.id_number = $1 AND e.superseded_at IS NULL ORDER BY e.finger`, identity.CanonicalIDNumber(idNumber))
+			WHERE r.id_key = $1 AND e.superseded_at IS NULL ORDER BY e.finger`, s.idKey(idNumber))
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			e, err := scanEnrolment(rows)
+			e, err := s.scanEnrolment(rows)
 			if err != nil {
 				rows.Close()
 				return err
@@ -247,7 +251,7 @@ func (s *Store) DeleteEnrolments(ctx context.Context, actor audit.Actor, idNumbe
 	err := s.tx(ctx, WriteTx, func(q Q) error {
 		n = 0
 		var rid int64
-		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, identity.CanonicalIDNumber(idNumber)).Scan(&rid); err != nil {
+		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, s.idKey(idNumber)).Scan(&rid); err != nil {
 			return notFound(err, "resident", "")
 		}
 		rows, err := q.Query(ctx, `SELECT id FROM enrolments WHERE resident_id = $1 AND superseded_at IS NULL`+s.d.ForUpdate, rid)
@@ -288,8 +292,11 @@ func (s *Store) ScanTemplates(ctx context.Context, after int64, fn func(store.Te
 		rec store.TemplateRecord
 		idx int
 		tpl []byte
+		ref residentRef
 	}
 	page := make([]raw, 0, s.pageSize)
+	var lastRID int64
+	var lastID string
 	for {
 		q, err := s.q()
 		if err != nil {
@@ -300,7 +307,7 @@ func (s *Store) ScanTemplates(ctx context.Context, after int64, fn func(store.Te
 		// them), so the page is cut from samples alone, by its primary key,
 		// before the joins: the database reads each template once instead
 		// of joining (and sorting) the whole gallery for every page.
-		rows, err := q.Query(ctx, `SELECT sm.id, sm.idx, e.id, r.id, r.id_number, r.status, e.finger, sm.algorithm_version, sm.quality, sm.template
+		rows, err := q.Query(ctx, `SELECT sm.id, sm.idx, e.id, r.id, r.id_key, r.pii, r.status, e.finger, sm.algorithm_version, sm.quality, sm.template
 			FROM (SELECT id, idx, enrolment_id, algorithm_version, quality, template FROM samples WHERE id > $1 ORDER BY id LIMIT $2) sm
 			JOIN enrolments e ON e.id = sm.enrolment_id JOIN residents r ON r.id = e.resident_id
 			ORDER BY sm.id`, after, s.pageSize)
@@ -310,7 +317,7 @@ func (s *Store) ScanTemplates(ctx context.Context, after int64, fn func(store.Te
 		for rows.Next() {
 			var x raw
 			var status string
-			if err := rows.Scan(&x.rec.SampleID, &x.idx, &x.rec.EnrolmentID, &x.rec.ResidentID, &x.rec.IDNumber, &status, &x.rec.Finger,
+			if err := rows.Scan(&x.rec.SampleID, &x.idx, &x.rec.EnrolmentID, &x.rec.ResidentID, &x.ref.key, &x.ref.sealed, &status, &x.rec.Finger,
 				&x.rec.AlgorithmVersion, &x.rec.Quality, &x.tpl); err != nil {
 				rows.Close()
 				return err
@@ -324,6 +331,14 @@ func (s *Store) ScanTemplates(ctx context.Context, after int64, fn func(store.Te
 		}
 		for _, x := range page {
 			r := x.rec
+			// A resident's samples come together: open the sealed record
+			// once per resident, not once per template.
+			if r.ResidentID == lastRID {
+				r.IDNumber = lastID
+			} else if r.IDNumber, err = s.residentIDNumber(r.ResidentID, x.ref.key, x.ref.sealed); err != nil {
+				return err
+			}
+			lastRID, lastID = r.ResidentID, r.IDNumber
 			if r.Template, err = s.open(x.tpl, "template", r.EnrolmentID, x.idx, r.ResidentID, r.Finger); err != nil {
 				return err
 			}
@@ -421,9 +436,14 @@ func (s *Store) Reencrypt(ctx context.Context, actor audit.Actor) (store.Reencry
 	}
 	st.Samples += pending
 	st.Reencrypted += pendingBlobs
+	n, err := s.reencryptPersonal(ctx)
+	st.Personal = n
+	if err != nil {
+		return st, err
+	}
 	err = s.tx(ctx, WriteTx, func(q Q) error {
 		_, err := s.appendAudit(ctx, q, ev(actor, s.now(), "keys.reencrypt", "", "primary", primary,
-			"samples", itoa(int64(st.Samples)), "blobs", itoa(int64(st.Reencrypted))))
+			"samples", itoa(int64(st.Samples)), "blobs", itoa(int64(st.Reencrypted)), "personal", itoa(int64(st.Personal))))
 		return err
 	})
 	return st, err

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -84,7 +83,7 @@ func (s *Store) IssueFilingToken(ctx context.Context, t store.FilingToken) error
 	}
 	return s.tx(ctx, WriteTx, func(q Q) error {
 		var rid int64
-		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, identity.CanonicalIDNumber(t.IDNumber)).Scan(&rid); err != nil {
+		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, s.idKey(t.IDNumber)).Scan(&rid); err != nil {
 			return notFound(err, "resident", "")
 		}
 		_, err := q.Exec(ctx, `INSERT INTO filing_tokens (token_hash, resident_id, kiosk_id, expires_at, created_at) VALUES ($1, $2, $3, $4, $5)`,
@@ -96,9 +95,13 @@ func (s *Store) IssueFilingToken(ctx context.Context, t store.FilingToken) error
 func (s *Store) filingToken(ctx context.Context, q Q, tok, kioskID string, now time.Time, suffix string) (store.FilingToken, int64, error) {
 	t := store.FilingToken{Token: tok}
 	var rid int64
-	err := q.QueryRow(ctx, `SELECT t.resident_id, r.id_number, t.kiosk_id, t.expires_at, t.created_at, t.used_at
+	var ref residentRef
+	err := q.QueryRow(ctx, `SELECT t.resident_id, r.id_key, r.pii, t.kiosk_id, t.expires_at, t.created_at, t.used_at
 		FROM filing_tokens t JOIN residents r ON r.id = t.resident_id WHERE t.token_hash = $1`+suffix, tokenHash(tok)).
-		Scan(&rid, &t.IDNumber, &t.KioskID, tm{&t.ExpiresAt}, tm{&t.CreatedAt}, ntm{&t.UsedAt})
+		Scan(&rid, &ref.key, &ref.sealed, &t.KioskID, tm{&t.ExpiresAt}, tm{&t.CreatedAt}, ntm{&t.UsedAt})
+	if err == nil {
+		t.IDNumber, err = s.residentIDNumber(rid, ref.key, ref.sealed)
+	}
 	switch {
 	case isNotFound(err):
 		return t, 0, fmt.Errorf("%w: filing token", store.ErrNotFound)
@@ -146,16 +149,30 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 // china is the time zone of reference-number years.
 var china = time.FixedZone("CST", 8*3600)
 
-const filingCols = `f.id, f.reference, f.service_code, f.resident_id, r.id_number, f.kiosk_id, f.station_id, f.department, f.form,
+const filingCols = `f.id, f.reference, f.service_code, f.resident_id, r.id_key, r.pii, f.kiosk_id, f.station_id, f.department, f.form,
 	f.status, f.reply, f.due_at, f.idempotency_key, f.created_at, f.updated_at, f.closed_at`
 const filingFrom = ` FROM filings f JOIN residents r ON r.id = f.resident_id`
 
-func scanFiling(row interface{ Scan(...any) error }) (store.Filing, error) {
+// scanFiling scans filingCols and opens the sealed ID number, form and
+// reply.
+func (s *Store) scanFiling(row interface{ Scan(...any) error }) (store.Filing, error) {
 	var f store.Filing
-	var form, status string
-	err := row.Scan(&f.ID, &f.Reference, &f.ServiceCode, &f.ResidentID, &f.IDNumber, nstr{&f.KioskID}, nstr{&f.StationID}, &f.Department, &form,
-		&status, &f.Reply, tm{&f.DueAt}, &f.IdempotencyKey, tm{&f.CreatedAt}, tm{&f.UpdatedAt}, ntm{&f.ClosedAt})
-	f.Form, f.Status = json.RawMessage(form), store.FilingStatus(status)
+	var form, reply, status string
+	var ref residentRef
+	err := row.Scan(&f.ID, &f.Reference, &f.ServiceCode, &f.ResidentID, &ref.key, &ref.sealed, nstr{&f.KioskID}, nstr{&f.StationID}, &f.Department, &form,
+		&status, &reply, tm{&f.DueAt}, &f.IdempotencyKey, tm{&f.CreatedAt}, tm{&f.UpdatedAt}, ntm{&f.ClosedAt})
+	if err != nil {
+		return f, err
+	}
+	f.Status = store.FilingStatus(status)
+	if f.IDNumber, err = s.residentIDNumber(f.ResidentID, ref.key, ref.sealed); err != nil {
+		return f, err
+	}
+	if form, err = s.openText(form, adFilingForm(f.Reference)); err != nil {
+		return f, err
+	}
+	f.Form = json.RawMessage(form)
+	f.Reply, err = s.openText(reply, adFilingReply(f.Reference))
 	return f, err
 }
 
@@ -167,7 +184,7 @@ func idemScope(actor audit.Actor, kioskID string) string {
 }
 
 func (s *Store) filingByKey(ctx context.Context, q Q, scope, key string) (store.Filing, error) {
-	return scanFiling(q.QueryRow(ctx, `SELECT `+filingCols+filingFrom+` WHERE f.idem_scope = $1 AND f.idempotency_key = $2`, scope, key))
+	return s.scanFiling(q.QueryRow(ctx, `SELECT `+filingCols+filingFrom+` WHERE f.idem_scope = $1 AND f.idempotency_key = $2`, scope, key))
 }
 
 // sameRequest reports whether an existing filing answers the retried request.
@@ -180,7 +197,7 @@ func (s *Store) CreateFiling(ctx context.Context, actor audit.Actor, nf store.Ne
 	if err := checkActor(actor); err != nil {
 		return store.Filing{}, false, err
 	}
-	nf.IDNumber = identity.CanonicalIDNumber(nf.IDNumber)
+	nf.IDNumber = canonID(nf.IDNumber)
 	switch {
 	case nf.ServiceCode == "" || len(nf.ServiceCode) > 64:
 		return store.Filing{}, false, invalid("filing service code must have 1..64 characters")
@@ -217,7 +234,7 @@ func (s *Store) CreateFiling(ctx context.Context, actor audit.Actor, nf store.Ne
 		}
 		var rid int64
 		var status string
-		if err := q.QueryRow(ctx, `SELECT id, status FROM residents WHERE id_number = $1`, nf.IDNumber).Scan(&rid, &status); err != nil {
+		if err := q.QueryRow(ctx, `SELECT id, status FROM residents WHERE id_key = $1`, s.idKey(nf.IDNumber)).Scan(&rid, &status); err != nil {
 			return notFound(err, "resident", "")
 		}
 		if status != string(store.ResidentActive) {
@@ -243,14 +260,18 @@ func (s *Store) CreateFiling(ctx context.Context, actor audit.Actor, nf store.Ne
 			return err
 		}
 		ref := fmt.Sprintf("%s-%d-%06d", s.opts.ReferencePrefix, year, n)
+		sealedForm, err := s.sealText(string(form), adFilingForm(ref))
+		if err != nil {
+			return err
+		}
 		// A concurrent retry that got here first holds the unique key: on
 		// PostgreSQL this insert waits for it and then does nothing.
 		var id int64
-		err := q.QueryRow(ctx, `INSERT INTO filings (reference, service_code, resident_id, kiosk_id, station_id, department, form, status, reply,
+		err = q.QueryRow(ctx, `INSERT INTO filings (reference, service_code, resident_id, kiosk_id, station_id, department, form, status, reply,
 				due_at, idem_scope, idempotency_key, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, 'submitted', '', $8, $9, $10, $11, $11)
 			ON CONFLICT (idem_scope, idempotency_key) DO NOTHING RETURNING id`,
-			ref, nf.ServiceCode, rid, nullIfEmpty(nf.KioskID), nullIfEmpty(nf.StationID), nf.Department, string(form),
+			ref, nf.ServiceCode, rid, nullIfEmpty(nf.KioskID), nullIfEmpty(nf.StationID), nf.Department, sealedForm,
 			s.t(nf.DueAt), scope, nf.IdempotencyKey, s.t(at)).Scan(&id)
 		if isNotFound(err) {
 			old, err := s.filingByKey(ctx, q, scope, nf.IdempotencyKey)
@@ -287,7 +308,7 @@ func (s *Store) CreateFiling(ctx context.Context, actor audit.Actor, nf store.Ne
 			"reference", ref, "service", nf.ServiceCode, "resident", itoa(rid), "department", nf.Department, "kiosk", nf.KioskID)); err != nil {
 			return err
 		}
-		f, err = scanFiling(q.QueryRow(ctx, `SELECT `+filingCols+filingFrom+` WHERE f.id = $1`, id))
+		f, err = s.scanFiling(q.QueryRow(ctx, `SELECT `+filingCols+filingFrom+` WHERE f.id = $1`, id))
 		created = true
 		return err
 	})
@@ -312,7 +333,7 @@ func (s *Store) GetFiling(ctx context.Context, id int64) (store.Filing, error) {
 	if err != nil {
 		return store.Filing{}, err
 	}
-	f, err := scanFiling(q.QueryRow(ctx, `SELECT `+filingCols+filingFrom+` WHERE f.id = $1`, id))
+	f, err := s.scanFiling(q.QueryRow(ctx, `SELECT `+filingCols+filingFrom+` WHERE f.id = $1`, id))
 	return f, notFound(err, "filing", id)
 }
 
@@ -322,7 +343,7 @@ func (s *Store) GetFilingByReference(ctx context.Context, ref string) (store.Fil
 	if err != nil {
 		return store.Filing{}, err
 	}
-	f, err := scanFiling(q.QueryRow(ctx, `SELECT `+filingCols+filingFrom+` WHERE f.reference = $1`, strings.TrimSpace(ref)))
+	f, err := s.scanFiling(q.QueryRow(ctx, `SELECT `+filingCols+filingFrom+` WHERE f.reference = $1`, strings.TrimSpace(ref)))
 	return f, notFound(err, "filing", fmt.Sprintf("%q", ref))
 }
 
@@ -344,7 +365,7 @@ func (s *Store) ListFilings(ctx context.Context, ff store.FilingFilter) ([]store
 		w.in(`f.status`, vals)
 	}
 	if ff.IDNumber != "" {
-		w.add(`r.id_number = `, identity.CanonicalIDNumber(ff.IDNumber))
+		w.add(`r.id_key = `, s.idKey(ff.IDNumber))
 	}
 	if ff.StationID != "" {
 		w.add(`f.station_id = `, ff.StationID)
@@ -367,7 +388,7 @@ func (s *Store) ListFilings(ctx context.Context, ff store.FilingFilter) ([]store
 	defer rows.Close()
 	var out []store.Filing
 	for rows.Next() {
-		f, err := scanFiling(rows)
+		f, err := s.scanFiling(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -412,8 +433,8 @@ func (s *Store) TransitionFiling(ctx context.Context, actor audit.Actor, t store
 	at := s.at(t.At)
 	var f store.Filing
 	err := s.tx(ctx, WriteTx, func(q Q) error {
-		var cur string
-		if err := q.QueryRow(ctx, `SELECT status FROM filings WHERE id = $1`+s.d.ForUpdate, t.FilingID).Scan(&cur); err != nil {
+		var cur, ref string
+		if err := q.QueryRow(ctx, `SELECT status, reference FROM filings WHERE id = $1`+s.d.ForUpdate, t.FilingID).Scan(&cur, &ref); err != nil {
 			return notFound(err, "filing", t.FilingID)
 		}
 		from := store.FilingStatus(cur)
@@ -428,7 +449,11 @@ func (s *Store) TransitionFiling(ctx context.Context, actor audit.Actor, t store
 			closed = s.t(at)
 		}
 		if t.Reply != nil {
-			if _, err := q.Exec(ctx, `UPDATE filings SET reply = $2 WHERE id = $1`, t.FilingID, *t.Reply); err != nil {
+			reply, err := s.sealText(*t.Reply, adFilingReply(ref))
+			if err != nil {
+				return err
+			}
+			if _, err := q.Exec(ctx, `UPDATE filings SET reply = $2 WHERE id = $1`, t.FilingID, reply); err != nil {
 				return err
 			}
 		}
@@ -441,7 +466,7 @@ func (s *Store) TransitionFiling(ctx context.Context, actor audit.Actor, t store
 			return err
 		}
 		var err error
-		if f, err = scanFiling(q.QueryRow(ctx, `SELECT `+filingCols+filingFrom+` WHERE f.id = $1`, t.FilingID)); err != nil {
+		if f, err = s.scanFiling(q.QueryRow(ctx, `SELECT `+filingCols+filingFrom+` WHERE f.id = $1`, t.FilingID)); err != nil {
 			return err
 		}
 		_, err = s.appendAudit(ctx, q, ev(actor, at, "filing.transition", "filing:"+itoa(t.FilingID),

@@ -131,16 +131,20 @@ func (s *Store) RequestReplacement(ctx context.Context, actor audit.Actor, nr st
 
 const replacementCols = `id, resident_id, status, requested_by, kiosk_id, station_id, scanner_serial, previous_score, previous_match, fingers, created_at, decided_by, decided_at, basis, reason`
 
-func scanReplacement(row interface{ Scan(...any) error }) (store.Replacement, error) {
+// scanReplacement reads a replacementCols row and opens the sealed reason.
+func (s *Store) scanReplacement(row interface{ Scan(...any) error }) (store.Replacement, error) {
 	var r store.Replacement
-	var status, basis, fingers string
+	var status, basis, fingers, reason string
 	if err := row.Scan(&r.ID, &r.ResidentID, &status, &r.RequestedBy, &r.KioskID, &r.StationID, &r.ScannerSerial, &r.PreviousScore,
-		&r.PreviousMatch, &fingers, tm{&r.CreatedAt}, nint{&r.DecidedBy}, ntm{&r.DecidedAt}, &basis, &r.Reason); err != nil {
+		&r.PreviousMatch, &fingers, tm{&r.CreatedAt}, nint{&r.DecidedBy}, ntm{&r.DecidedAt}, &basis, &reason); err != nil {
 		return r, err
 	}
 	r.Status, r.Basis = store.ReplacementStatus(status), store.ReplacementBasis(basis)
 	var err error
-	r.Fingers, err = parseFingerList(fingers)
+	if r.Fingers, err = parseFingerList(fingers); err != nil {
+		return r, err
+	}
+	r.Reason, err = s.openText(reason, adReplacementReason(r.ID))
 	return r, err
 }
 
@@ -210,7 +214,7 @@ func (s *Store) GetReplacement(ctx context.Context, id int64, samples bool) (sto
 	var r store.Replacement
 	err := s.tx(ctx, ReadTx, func(q Q) error {
 		var err error
-		if r, err = scanReplacement(q.QueryRow(ctx, `SELECT `+replacementCols+` FROM enrolment_replacements WHERE id = $1`, id)); err != nil {
+		if r, err = s.scanReplacement(q.QueryRow(ctx, `SELECT `+replacementCols+` FROM enrolment_replacements WHERE id = $1`, id)); err != nil {
 			return notFound(err, "replacement", id)
 		}
 		return s.replacementDetail(ctx, q, &r, samples)
@@ -248,7 +252,7 @@ func (s *Store) ListReplacements(ctx context.Context, f store.ReplacementFilter)
 			return err
 		}
 		for rows.Next() {
-			r, err := scanReplacement(rows)
+			r, err := s.scanReplacement(rows)
 			if err != nil {
 				rows.Close()
 				return err
@@ -291,7 +295,7 @@ func (s *Store) DecideReplacement(ctx context.Context, actor audit.Actor, id int
 	var r store.Replacement
 	err := s.tx(ctx, WriteTx, func(q Q) error {
 		var err error
-		if r, err = scanReplacement(q.QueryRow(ctx, `SELECT `+replacementCols+` FROM enrolment_replacements WHERE id = $1`+s.d.ForUpdate, id)); err != nil {
+		if r, err = s.scanReplacement(q.QueryRow(ctx, `SELECT `+replacementCols+` FROM enrolment_replacements WHERE id = $1`+s.d.ForUpdate, id)); err != nil {
 			return notFound(err, "replacement", id)
 		}
 		if r.Status != store.ReplacementPending {
@@ -334,8 +338,13 @@ func (s *Store) DecideReplacement(ctx context.Context, actor audit.Actor, id int
 		if _, err := q.Exec(ctx, `DELETE FROM replacement_samples WHERE replacement_id = $1`, id); err != nil {
 			return err
 		}
+		// The reason may name people: it is sealed like a filing's reply.
+		reason, err := s.sealText(d.Reason, adReplacementReason(id))
+		if err != nil {
+			return err
+		}
 		if _, err := q.Exec(ctx, `UPDATE enrolment_replacements SET status = $2, decided_by = $3, decided_at = $4, basis = $5, reason = $6 WHERE id = $1`,
-			id, string(status), d.Supervisor, s.t(at), string(d.Basis), d.Reason); err != nil {
+			id, string(status), d.Supervisor, s.t(at), string(d.Basis), reason); err != nil {
 			return err
 		}
 		r.Status, r.DecidedBy, r.DecidedAt, r.Basis, r.Reason = status, d.Supervisor, &at, d.Basis, d.Reason
@@ -409,7 +418,8 @@ func (s *Store) applyReplacement(ctx context.Context, q Q, actor audit.Actor, at
 }
 
 // reasonDigest stands for a decision's free-text reason in the audit: the
-// text stays in the replacement row (it may name people), the chain binds it.
+// text stays, sealed, in the replacement row (it may name people), the
+// chain binds it.
 func reasonDigest(reason string) string {
 	sum := sha256.Sum256([]byte(reason))
 	return hex.EncodeToString(sum[:])
@@ -435,7 +445,7 @@ func (s *Store) EnrolmentHistory(ctx context.Context, residentID int64) ([]store
 		}
 		defer rows.Close()
 		for rows.Next() {
-			e, err := scanEnrolment(rows)
+			e, err := s.scanEnrolment(rows)
 			if err != nil {
 				return err
 			}

@@ -5,21 +5,21 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
-const residentCols = `r.id, r.id_number, r.name, r.gender, r.birth_date, r.address, r.grid_cell, r.household, r.status, r.created_at, r.updated_at`
+// residentCols are the columns of a resident row; the ID number, name,
+// address, birth date and household are in the sealed pii (seal.go).
+const residentCols = `r.id, r.id_key, r.pii, r.gender, r.grid_cell, r.status, r.created_at, r.updated_at`
 
-func scanResident(row interface{ Scan(...any) error }, r *store.Resident) error {
+// scanResident scans residentCols; the caller opens the sealed part with
+// openResident(r, ref.key, ref.sealed).
+func scanResident(row interface{ Scan(...any) error }, r *store.Resident, ref *residentRef) error {
 	var status string
-	var birth time.Time
-	err := row.Scan(&r.ID, &r.IDNumber, &r.Name, &r.Gender, tm{&birth}, &r.Address, &r.GridCell, &r.Household, &status, tm{&r.CreatedAt}, tm{&r.UpdatedAt})
+	err := row.Scan(&r.ID, &ref.key, &ref.sealed, &r.Gender, &r.GridCell, &status, tm{&r.CreatedAt}, tm{&r.UpdatedAt})
 	r.Status = store.ResidentStatus(status)
-	r.BirthDate = birth
 	return err
 }
 
@@ -36,7 +36,7 @@ func normCategories(cs []string) []string {
 }
 
 func validateResident(r *store.Resident) error {
-	r.IDNumber = identity.CanonicalIDNumber(r.IDNumber)
+	r.IDNumber = canonID(r.IDNumber)
 	if r.IDNumber == "" || len(r.IDNumber) > 32 {
 		return invalid("resident id_number must have 1..32 characters")
 	}
@@ -93,7 +93,7 @@ func (s *Store) ImportResidents(ctx context.Context, actor audit.Actor, rs []sto
 	err := s.tx(ctx, WriteTx, func(q Q) error {
 		st = store.ImportStats{}
 		for _, r := range batch {
-			old, err := s.getResident(ctx, q, `r.id_number = $1`, r.IDNumber)
+			old, err := s.getResident(ctx, q, `r.id_key = $1`, s.idKey(r.IDNumber))
 			switch {
 			case err == nil:
 				if sameResident(old, r) {
@@ -104,8 +104,12 @@ func (s *Store) ImportResidents(ctx context.Context, actor audit.Actor, rs []sto
 				if r.Status != "" {
 					status = r.Status
 				}
-				if _, err := q.Exec(ctx, `UPDATE residents SET name=$2, gender=$3, birth_date=$4, address=$5, grid_cell=$6, household=$7, status=$8, updated_at=$9 WHERE id=$1`,
-					old.ID, r.Name, r.Gender, s.date(r.BirthDate), r.Address, r.GridCell, r.Household, string(status), s.t(now)); err != nil {
+				_, sealed, err := s.sealResident(r)
+				if err != nil {
+					return err
+				}
+				if _, err := q.Exec(ctx, `UPDATE residents SET pii=$2, gender=$3, grid_cell=$4, status=$5, updated_at=$6 WHERE id=$1`,
+					old.ID, sealed, r.Gender, r.GridCell, string(status), s.t(now)); err != nil {
 					return err
 				}
 				if !slices.Equal(old.Categories, r.Categories) {
@@ -119,10 +123,14 @@ func (s *Store) ImportResidents(ctx context.Context, actor audit.Actor, rs []sto
 				if status == "" {
 					status = store.ResidentActive
 				}
+				key, sealed, err := s.sealResident(r)
+				if err != nil {
+					return err
+				}
 				var id int64
-				if err := q.QueryRow(ctx, `INSERT INTO residents (id_number, name, gender, birth_date, address, grid_cell, household, status, created_at, updated_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id`,
-					r.IDNumber, r.Name, r.Gender, s.date(r.BirthDate), r.Address, r.GridCell, r.Household, string(status), s.t(now)).Scan(&id); err != nil {
+				if err := q.QueryRow(ctx, `INSERT INTO residents (id_key, pii, name, gender, address, grid_cell, household, status, created_at, updated_at)
+					VALUES ($1, $2, '', $3, '', $4, '', $5, $6, $6) RETURNING id`,
+					key, sealed, r.Gender, r.GridCell, string(status), s.t(now)).Scan(&id); err != nil {
 					return err
 				}
 				if err := s.setCategories(ctx, q, id, r.Categories); err != nil {
@@ -171,8 +179,12 @@ func (s *Store) categories(ctx context.Context, q Q, id int64) ([]string, error)
 
 func (s *Store) getResident(ctx context.Context, q Q, where string, arg any) (store.Resident, error) {
 	var r store.Resident
-	if err := scanResident(q.QueryRow(ctx, `SELECT `+residentCols+` FROM residents r WHERE `+where, arg), &r); err != nil {
+	var ref residentRef
+	if err := scanResident(q.QueryRow(ctx, `SELECT `+residentCols+` FROM residents r WHERE `+where, arg), &r, &ref); err != nil {
 		return r, notFound(err, "resident", "")
+	}
+	if err := s.openResident(&r, ref.key, ref.sealed); err != nil {
+		return r, err
 	}
 	var err error
 	r.Categories, err = s.categories(ctx, q, r.ID)
@@ -184,7 +196,7 @@ func (s *Store) GetResident(ctx context.Context, idNumber string) (store.Residen
 	var r store.Resident
 	err := s.tx(ctx, ReadTx, func(q Q) error {
 		var err error
-		r, err = s.getResident(ctx, q, `r.id_number = $1`, identity.CanonicalIDNumber(idNumber))
+		r, err = s.getResident(ctx, q, `r.id_key = $1`, s.idKey(idNumber))
 		return err
 	})
 	return r, err
@@ -224,7 +236,12 @@ func (s *Store) ListResidents(ctx context.Context, f store.ResidentFilter) ([]st
 		}
 		for rows.Next() {
 			var r store.Resident
-			if err := scanResident(rows, &r); err != nil {
+			var ref residentRef
+			if err := scanResident(rows, &r, &ref); err != nil {
+				rows.Close()
+				return err
+			}
+			if err := s.openResident(&r, ref.key, ref.sealed); err != nil {
 				rows.Close()
 				return err
 			}
@@ -255,8 +272,8 @@ func (s *Store) SetResidentStatus(ctx context.Context, actor audit.Actor, idNumb
 	now := s.now()
 	return s.tx(ctx, WriteTx, func(q Q) error {
 		var id int64
-		if err := q.QueryRow(ctx, `UPDATE residents SET status = $2, updated_at = $3 WHERE id_number = $1 RETURNING id`,
-			identity.CanonicalIDNumber(idNumber), string(status), s.t(now)).Scan(&id); err != nil {
+		if err := q.QueryRow(ctx, `UPDATE residents SET status = $2, updated_at = $3 WHERE id_key = $1 RETURNING id`,
+			s.idKey(idNumber), string(status), s.t(now)).Scan(&id); err != nil {
 			return notFound(err, "resident", "")
 		}
 		_, err := s.appendAudit(ctx, q, ev(actor, now, "resident.status", "resident:"+itoa(id), "status", string(status), "reason", reason))

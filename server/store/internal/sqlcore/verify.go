@@ -8,22 +8,30 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
 // ---- dedup cases ----
 
-const dedupCols = `d.id, r.id_number, m.id_number, d.finger, d.score, d.kiosk_id, d.staff_id, d.status, d.decided_by, d.reason, d.created_at, d.decided_at`
+const dedupCols = `d.id, d.resident_id, r.id_key, r.pii, d.matched_resident_id, m.id_key, m.pii, d.finger, d.score, d.kiosk_id, d.staff_id, d.status, d.decided_by, d.reason, d.created_at, d.decided_at`
 const dedupFrom = ` FROM dedup_cases d JOIN residents r ON r.id = d.resident_id JOIN residents m ON m.id = d.matched_resident_id`
 
-func scanDedup(row interface{ Scan(...any) error }) (store.DedupCase, error) {
+func (s *Store) scanDedup(row interface{ Scan(...any) error }) (store.DedupCase, error) {
 	var c store.DedupCase
 	var status string
-	err := row.Scan(&c.ID, &c.IDNumber, &c.MatchedIDNumber, &c.Finger, &c.Score, nstr{&c.KioskID}, nint{&c.StaffID}, &status,
+	var rid, mid int64
+	var r, m residentRef
+	err := row.Scan(&c.ID, &rid, &r.key, &r.sealed, &mid, &m.key, &m.sealed, &c.Finger, &c.Score, nstr{&c.KioskID}, nint{&c.StaffID}, &status,
 		nint{&c.DecidedBy}, &c.Reason, tm{&c.CreatedAt}, ntm{&c.DecidedAt})
+	if err != nil {
+		return c, err
+	}
 	c.Status = store.DedupStatus(status)
+	if c.IDNumber, err = s.residentIDNumber(rid, r.key, r.sealed); err != nil {
+		return c, err
+	}
+	c.MatchedIDNumber, err = s.residentIDNumber(mid, m.key, m.sealed)
 	return c, err
 }
 
@@ -32,8 +40,8 @@ func (s *Store) CreateDedupCase(ctx context.Context, actor audit.Actor, c store.
 	if err := checkActor(actor); err != nil {
 		return c, err
 	}
-	c.IDNumber = identity.CanonicalIDNumber(c.IDNumber)
-	c.MatchedIDNumber = identity.CanonicalIDNumber(c.MatchedIDNumber)
+	c.IDNumber = canonID(c.IDNumber)
+	c.MatchedIDNumber = canonID(c.MatchedIDNumber)
 	if c.IDNumber == c.MatchedIDNumber {
 		return c, invalid("a dedup case needs two different ID numbers")
 	}
@@ -44,10 +52,10 @@ func (s *Store) CreateDedupCase(ctx context.Context, actor audit.Actor, c store.
 	c.CreatedAt = s.at(c.CreatedAt)
 	err := s.tx(ctx, WriteTx, func(q Q) error {
 		var rid, mid int64
-		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, c.IDNumber).Scan(&rid); err != nil {
+		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, s.idKey(c.IDNumber)).Scan(&rid); err != nil {
 			return notFound(err, "resident", "(enrolling)")
 		}
-		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, c.MatchedIDNumber).Scan(&mid); err != nil {
+		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, s.idKey(c.MatchedIDNumber)).Scan(&mid); err != nil {
 			return notFound(err, "resident", "(matched)")
 		}
 		if err := q.QueryRow(ctx, `INSERT INTO dedup_cases (resident_id, matched_resident_id, finger, score, kiosk_id, staff_id, status, reason, created_at)
@@ -69,7 +77,7 @@ func (s *Store) GetDedupCase(ctx context.Context, id int64) (store.DedupCase, er
 	if err != nil {
 		return store.DedupCase{}, err
 	}
-	c, err := scanDedup(q.QueryRow(ctx, `SELECT `+dedupCols+dedupFrom+` WHERE d.id = $1`, id))
+	c, err := s.scanDedup(q.QueryRow(ctx, `SELECT `+dedupCols+dedupFrom+` WHERE d.id = $1`, id))
 	return c, notFound(err, "dedup case", id)
 }
 
@@ -86,7 +94,7 @@ func (s *Store) ListDedupCases(ctx context.Context, status store.DedupStatus, n 
 	defer rows.Close()
 	var out []store.DedupCase
 	for rows.Next() {
-		c, err := scanDedup(rows)
+		c, err := s.scanDedup(rows)
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +136,7 @@ func (s *Store) DecideDedupCase(ctx context.Context, actor audit.Actor, id int64
 		if err != nil {
 			return err
 		}
-		c, err = scanDedup(q.QueryRow(ctx, `SELECT `+dedupCols+dedupFrom+` WHERE d.id = $1`, id))
+		c, err = s.scanDedup(q.QueryRow(ctx, `SELECT `+dedupCols+dedupFrom+` WHERE d.id = $1`, id))
 		if err != nil {
 			return notFound(err, "dedup case", id)
 		}
@@ -153,7 +161,7 @@ func validResult(r store.VerificationResult) bool {
 
 func (s *Store) lockout(ctx context.Context, q Q, idNumber, suffix string) (store.Lockout, error) {
 	l := store.Lockout{IDNumber: idNumber}
-	err := q.QueryRow(ctx, `SELECT failures, locked_until, updated_at FROM lockouts WHERE id_number = $1`+suffix, idNumber).
+	err := q.QueryRow(ctx, `SELECT failures, locked_until, updated_at FROM lockouts WHERE id_key = $1`+suffix, s.idKey(idNumber)).
 		Scan(&l.Failures, ntm{&l.LockedUntil}, tm{&l.UpdatedAt})
 	if isNotFound(err) {
 		return l, nil
@@ -162,7 +170,7 @@ func (s *Store) lockout(ctx context.Context, q Q, idNumber, suffix string) (stor
 }
 
 func checkAttempt(a *store.VerificationAttempt) error {
-	a.IDNumber = identity.CanonicalIDNumber(a.IDNumber)
+	a.IDNumber = canonID(a.IDNumber)
 	if a.IDNumber == "" {
 		return invalid("verification without an ID number")
 	}
@@ -181,16 +189,17 @@ func checkAttempt(a *store.VerificationAttempt) error {
 func (s *Store) recordAttempt(ctx context.Context, q Q, a store.VerificationAttempt, p store.LockoutPolicy) (store.Lockout, int64, error) {
 	var l store.Lockout
 	var rid int64
-	if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, a.IDNumber).Scan(&rid); err != nil && !isNotFound(err) {
+	if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, s.idKey(a.IDNumber)).Scan(&rid); err != nil && !isNotFound(err) {
 		return l, 0, err
 	}
-	if _, err := q.Exec(ctx, `INSERT INTO verification_attempts (id_number, resident_id, kiosk_id, result, score, reason, at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, a.IDNumber, nullIfZero(rid), a.KioskID, string(a.Result), a.Score, a.Reason, s.t(a.At)); err != nil {
+	key := s.idKey(a.IDNumber)
+	if _, err := q.Exec(ctx, `INSERT INTO verification_attempts (id_key, resident_id, kiosk_id, result, score, reason, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, key, nullIfZero(rid), a.KioskID, string(a.Result), a.Score, a.Reason, s.t(a.At)); err != nil {
 		return l, 0, err
 	}
 	// Create the row first so FOR UPDATE has something to lock.
-	if _, err := q.Exec(ctx, `INSERT INTO lockouts (id_number, failures, updated_at) VALUES ($1, 0, $2) ON CONFLICT (id_number) DO NOTHING`,
-		a.IDNumber, s.t(a.At)); err != nil {
+	if _, err := q.Exec(ctx, `INSERT INTO lockouts (id_key, failures, updated_at) VALUES ($1, 0, $2) ON CONFLICT (id_key) DO NOTHING`,
+		key, s.t(a.At)); err != nil {
 		return l, 0, err
 	}
 	var err error
@@ -211,16 +220,17 @@ func (s *Store) recordAttempt(ctx context.Context, q Q, a store.VerificationAtte
 		}
 	}
 	l.UpdatedAt = a.At
-	if _, err := q.Exec(ctx, `UPDATE lockouts SET failures = $2, locked_until = $3, updated_at = $4 WHERE id_number = $1`,
-		a.IDNumber, l.Failures, s.nt(l.LockedUntil), s.t(a.At)); err != nil {
+	if _, err := q.Exec(ctx, `UPDATE lockouts SET failures = $2, locked_until = $3, updated_at = $4 WHERE id_key = $1`,
+		key, l.Failures, s.nt(l.LockedUntil), s.t(a.At)); err != nil {
 		return l, 0, err
 	}
 	target := "verification:unknown-resident"
 	if rid != 0 {
 		target = "resident:" + itoa(rid)
 	}
+	// id_key names the lockout row so audit.Reconcile can replay it.
 	kv := []string{"result", string(a.Result), "score", strconv.FormatFloat(a.Score, 'g', 6, 64), "reason", a.Reason,
-		"failures", itoa(int64(l.Failures))}
+		"failures", itoa(int64(l.Failures)), "id_key", key}
 	if l.LockedUntil != nil {
 		kv = append(kv, "locked_until", l.LockedUntil.Format(time.RFC3339))
 	}
@@ -249,7 +259,7 @@ func (s *Store) RecordVerificationOutcome(ctx context.Context, o store.Verificat
 		if len(o.Token.Token) < 16 || o.Token.ExpiresAt.IsZero() {
 			return st, invalid("filing token shorter than 16 bytes or without expiry")
 		}
-		if identity.CanonicalIDNumber(o.Token.IDNumber) != a.IDNumber || o.Token.KioskID != a.KioskID {
+		if canonID(o.Token.IDNumber) != a.IDNumber || o.Token.KioskID != a.KioskID {
 			return st, invalid("the filing token must be bound to the attempt's ID number and kiosk")
 		}
 	}
@@ -306,7 +316,7 @@ func (s *Store) GetLockout(ctx context.Context, idNumber string) (store.Lockout,
 	if err != nil {
 		return store.Lockout{}, err
 	}
-	return s.lockout(ctx, q, identity.CanonicalIDNumber(idNumber), "")
+	return s.lockout(ctx, q, canonID(idNumber), "")
 }
 
 // ResetLockout clears a lockout.
@@ -314,21 +324,21 @@ func (s *Store) ResetLockout(ctx context.Context, actor audit.Actor, idNumber st
 	if err := checkActor(actor); err != nil {
 		return err
 	}
-	idNumber = identity.CanonicalIDNumber(idNumber)
+	idNumber = canonID(idNumber)
 	now := s.now()
 	return s.tx(ctx, WriteTx, func(q Q) error {
-		if _, err := q.Exec(ctx, `UPDATE lockouts SET failures = 0, locked_until = NULL, updated_at = $2 WHERE id_number = $1`, idNumber, s.t(now)); err != nil {
+		if _, err := q.Exec(ctx, `UPDATE lockouts SET failures = 0, locked_until = NULL, updated_at = $2 WHERE id_key = $1`, s.idKey(idNumber), s.t(now)); err != nil {
 			return err
 		}
 		var rid int64
-		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_number = $1`, idNumber).Scan(&rid); err != nil && !isNotFound(err) {
+		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, s.idKey(idNumber)).Scan(&rid); err != nil && !isNotFound(err) {
 			return err
 		}
 		target := "lockout:unknown-resident"
 		if rid != 0 {
 			target = "resident:" + itoa(rid)
 		}
-		_, err := s.appendAudit(ctx, q, ev(actor, now, "lockout.reset", target))
+		_, err := s.appendAudit(ctx, q, ev(actor, now, "lockout.reset", target, "id_key", s.idKey(idNumber)))
 		return err
 	})
 }
@@ -339,8 +349,9 @@ func (s *Store) ListVerifications(ctx context.Context, idNumber string, n int) (
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, `SELECT id, id_number, resident_id, kiosk_id, result, score, reason, at FROM verification_attempts
-		WHERE id_number = $1 ORDER BY id DESC LIMIT $2`, identity.CanonicalIDNumber(idNumber), limit(n))
+	idNumber = canonID(idNumber)
+	rows, err := q.Query(ctx, `SELECT id, resident_id, kiosk_id, result, score, reason, at FROM verification_attempts
+		WHERE id_key = $1 ORDER BY id DESC LIMIT $2`, s.idKey(idNumber), limit(n))
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +360,8 @@ func (s *Store) ListVerifications(ctx context.Context, idNumber string, n int) (
 	for rows.Next() {
 		var a store.VerificationAttempt
 		var result string
-		if err := rows.Scan(&a.ID, &a.IDNumber, nint{&a.ResidentID}, &a.KioskID, &result, &a.Score, &a.Reason, tm{&a.At}); err != nil {
+		a.IDNumber = idNumber
+		if err := rows.Scan(&a.ID, nint{&a.ResidentID}, &a.KioskID, &result, &a.Score, &a.Reason, tm{&a.At}); err != nil {
 			return nil, err
 		}
 		a.Result = store.VerificationResult(result)

@@ -1,0 +1,200 @@
+package storetest
+
+import (
+	"encoding/json"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+// Busy is a store populated by PopulateBusy.
+type Busy struct {
+	// Secrets are personal data written through the store that must never
+	// appear in plaintext at rest: ID numbers, names, addresses, household
+	// numbers, phone and bank account numbers in forms, reply texts.
+	Secrets []string
+	// ResidentIDs are the internal ids of the residents; FilingIDs of the
+	// filings.
+	ResidentIDs []int64
+	FilingIDs   []int64
+	// IDNumbers of the residents (the first one is locked out).
+	IDNumbers []string
+	// Scanner is the serial of the registered scanner, Kiosk the id of
+	// the kiosk it is on, StaffIDs the staff members.
+	Scanner  string
+	Kiosk    string
+	StaffIDs []int64
+}
+
+// Marker values of PopulateBusy: distinctive so a byte scan cannot match
+// by chance.
+const (
+	BusyName      = "欧阳密文测试"
+	BusyAddress   = "青山区保密路七百七十七号"
+	BusyHousehold = "HH-SECRET-0777"
+	BusyBank      = "6222020200112233445"
+	BusyPhone     = "13912345678"
+	BusyReply     = "请于周三携带户口簿到欧阳密文测试窗口"
+	// BusyReason is a replacement decision's reason naming a person.
+	BusyReason = "柜台核验本人欧阳密文测试身份证原件"
+)
+
+// PopulateBusy writes, through the store only, every kind of record the
+// central server keeps: residents, staff, a station, kiosks, a scanner, an
+// enrolment, verification outcomes (attempts, a lockout, a token), a
+// lockout reset, ID locks, spent tokens, a pending identification, a dedup
+// case with its decision, an approved enrolment replacement (its reason names
+// a person) and a pending one with sealed samples, filings with sensitive form fields, status
+// changes with a reply, staff changes, device status changes. Tests use it
+// as "an untampered busy database".
+func PopulateBusy(t *testing.T, s store.Store) Busy {
+	t.Helper()
+	c := ctx(t)
+	f := newFixture(t, s, 3)
+	marked := store.Resident{IDNumber: idNumber(777), Name: BusyName, Gender: "F", BirthDate: time.Date(1951, 7, 7, 0, 0, 0, 0, time.UTC),
+		Address: BusyAddress, GridCell: "G777", Household: BusyHousehold}
+	if _, err := s.ImportResidents(c, admin, []store.Resident{marked}); err != nil {
+		t.Fatalf("ImportResidents: %v", err)
+	}
+	m, err := s.GetResident(c, marked.IDNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.residents = append(f.residents, m)
+	b := Busy{Secrets: []string{BusyName, BusyAddress, BusyHousehold, BusyBank, BusyPhone, BusyReply, BusyReason}, Kiosk: f.kiosk.ID, Scanner: "VS-0777"}
+	for _, r := range f.residents {
+		b.Secrets = append(b.Secrets, r.IDNumber, r.Name, r.Address, r.Household)
+		b.ResidentIDs = append(b.ResidentIDs, r.ID)
+		b.IDNumbers = append(b.IDNumbers, r.IDNumber)
+	}
+	b.StaffIDs = []int64{f.clerk.ID, f.supervisor.ID, f.officer.ID}
+	clerk, super := audit.Staff(f.clerk.ID), audit.Staff(f.supervisor.ID)
+
+	if _, err := s.CreateScanner(c, admin, store.Scanner{Serial: b.Scanner, Model: "FV-300", MakerID: "qsdev", PublicKey: pubKey(77), KioskID: f.kiosk.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enrol(c, clerk, newEnrolment(f, 3, 2, 2, true)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Enrol(c, clerk, newEnrolment(f, 0, 1, 1, false)); err != nil {
+		t.Fatal(err)
+	}
+	// Re-enrolment supersedes.
+	if _, err := s.Enrol(c, clerk, newEnrolment(f, 0, 1, 1, false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteEnrolments(c, super, f.residents[1].IDNumber, "consent_withdrawn"); err != nil {
+		t.Fatal(err)
+	}
+
+	t0 := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	p := store.LockoutPolicy{MaxFailures: 2, LockFor: time.Hour}
+	counter := uint64(0)
+	outcome := func(id string, result store.VerificationResult, tok string) {
+		t.Helper()
+		counter++
+		nonce := "busy-n-" + itoa(int64(counter))
+		if err := s.IssueNonce(c, store.Nonce{Value: nonce, KioskID: f.kiosk.ID, Purpose: "capture", ExpiresAt: t0.Add(time.Hour), CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		o := store.VerificationOutcome{NonceValue: nonce, NoncePurpose: "capture", ScannerSerial: b.Scanner, Counter: counter,
+			Attempt: store.VerificationAttempt{IDNumber: id, KioskID: f.kiosk.ID, Result: result, Score: 0.2, At: t0.Add(time.Duration(counter) * time.Second)},
+			Policy:  p}
+		if tok != "" {
+			o.Token = &store.FilingToken{Token: tok, IDNumber: id, KioskID: f.kiosk.ID, ExpiresAt: t0.Add(time.Hour), CreatedAt: t0}
+			o.MatchEvent = &audit.Event{Time: t0, Actor: audit.Kiosk(f.kiosk.ID), Action: "verification.match", Target: "resident"}
+		}
+		if _, err := s.RecordVerificationOutcome(c, o); err != nil {
+			t.Fatalf("RecordVerificationOutcome: %v", err)
+		}
+	}
+	// The marked resident: a failure, then a match with a token.
+	outcome(m.IDNumber, store.VerifyNoMatch, "")
+	outcome(m.IDNumber, store.VerifyMatch, "busy-token-0123456789abcdef")
+	// Resident 0: locked out by two failures.
+	outcome(f.residents[0].IDNumber, store.VerifyNoMatch, "")
+	outcome(f.residents[0].IDNumber, store.VerifyNoMatch, "")
+	// Resident 1: locked, then reset by a supervisor.
+	outcome(f.residents[1].IDNumber, store.VerifyNoMatch, "")
+	outcome(f.residents[1].IDNumber, store.VerifyNoMatch, "")
+	if err := s.ResetLockout(c, super, f.residents[1].IDNumber); err != nil {
+		t.Fatal(err)
+	}
+	// An ID number not in the population database.
+	outcome(idNumber(99999), store.VerifyNoMatch, "")
+	if err := s.RecordIDLock(c, m.IDNumber, t0, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RememberSpentToken(c, store.SpentToken{Token: "busy-spent-token", IDNumber: m.IDNumber, KioskID: f.kiosk.ID, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutPendingIdentification(c, store.PendingIdentification{ID: "busy-candidate", IDNumber: m.IDNumber, KioskID: f.kiosk.ID, StaffID: f.clerk.ID, Score: 0.5, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := s.CreateDedupCase(c, clerk, store.DedupCase{IDNumber: f.residents[2].IDNumber, MatchedIDNumber: m.IDNumber, Finger: 2, Score: 0.9, KioskID: f.kiosk.ID, StaffID: f.clerk.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DecideDedupCase(c, super, dc.ID, store.DedupDecision{Status: store.DedupRejected, Supervisor: f.supervisor.ID, Reason: "different_person"}); err != nil {
+		t.Fatal(err)
+	}
+
+	form, _ := json.Marshal(map[string]string{"name": BusyName, "id_number": m.IDNumber, "address": BusyAddress,
+		"bank_account": BusyBank, "phone": BusyPhone, "household": BusyHousehold})
+	fl, _, err := s.CreateFiling(c, audit.Kiosk(f.kiosk.ID), store.NewFiling{ServiceCode: "dibao_new", IDNumber: m.IDNumber, KioskID: f.kiosk.ID,
+		StationID: f.station.ID, Department: "civil-affairs", Form: form, DueAt: t0.Add(30 * 24 * time.Hour), IdempotencyKey: "busy-1",
+		Token: "busy-token-0123456789abcdef"})
+	if err != nil {
+		t.Fatalf("CreateFiling: %v", err)
+	}
+	officer := audit.Staff(f.officer.ID)
+	if _, err := s.TransitionFiling(c, officer, store.FilingTransition{FilingID: fl.ID, To: store.FilingInReview}); err != nil {
+		t.Fatal(err)
+	}
+	reply := BusyReply
+	if _, err := s.TransitionFiling(c, officer, store.FilingTransition{FilingID: fl.ID, To: store.FilingNeedInfo, Reply: &reply}); err != nil {
+		t.Fatal(err)
+	}
+	fl2, _, err := s.CreateFiling(c, clerk, store.NewFiling{ServiceCode: "elderly_card", IDNumber: f.residents[2].IDNumber, StationID: f.station.ID,
+		Department: "ageing", Form: json.RawMessage(`{"phone":"13800000002"}`), DueAt: t0.Add(10 * 24 * time.Hour), IdempotencyKey: "busy-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TransitionFiling(c, officer, store.FilingTransition{FilingID: fl2.ID, To: store.FilingAccepted}); err != nil {
+		t.Fatal(err)
+	}
+	b.FilingIDs = []int64{fl.ID, fl2.ID}
+
+	// Enrolment replacements: resident 0's enrolment replaced on an
+	// in-person check; the marked resident's replacement left pending.
+	rep, err := s.RequestReplacement(c, clerk, newReplacement(f, 0, 0, 1, 3))
+	if err != nil {
+		t.Fatalf("RequestReplacement: %v", err)
+	}
+	if _, err := s.DecideReplacement(c, super, rep.ID, store.ReplacementDecision{Approve: true, Supervisor: f.supervisor.ID,
+		Basis: store.BasisInPerson, Reason: BusyReason}); err != nil {
+		t.Fatalf("DecideReplacement: %v", err)
+	}
+	if _, err := s.RequestReplacement(c, clerk, newReplacement(f, 3, 3, 2, 4)); err != nil {
+		t.Fatalf("RequestReplacement (pending): %v", err)
+	}
+
+	// Staff and device changes.
+	st := f.clerk
+	st.Role = store.RoleSupervisor
+	if _, err := s.UpdateStaff(c, admin, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetKioskStatus(c, admin, f.kiosk2.ID, store.DeviceRevoked); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetResidentStatus(c, super, f.residents[2].IDNumber, store.ResidentSuspended, "moved"); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,104 @@
+package storetest
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+// testReconcileClean: a busy database written only through the store
+// reconciles with its audit chain without a finding.
+func testReconcileClean(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	PopulateBusy(t, s)
+	rep, err := audit.Reconcile(ctx(t), s, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Findings {
+		t.Errorf("untampered database: %s", f)
+	}
+	// Every reconciled kind was compared.
+	kinds := map[string]bool{}
+	if err := s.BusinessState(ctx(t), func(r audit.StateRow) error { kinds[r.Kind] = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{audit.KindFiling, audit.KindEnrolment, audit.KindReplacement, audit.KindLockout, audit.KindStaff, audit.KindKiosk, audit.KindScanner} {
+		if !kinds[k] {
+			t.Errorf("the busy database has no %s row: the reconciliation of %[1]ss is not exercised", k)
+		}
+	}
+	if rep.Events == 0 || rep.Rows < 15 {
+		t.Errorf("reconciled %d events against %d rows", rep.Events, rep.Rows)
+	}
+}
+
+// Exec runs one SQL statement on the database behind the store's back
+// ($1-style placeholders work on both backends).
+type Exec func(t *testing.T, query string, args ...any)
+
+// ReconcileTamperTest tampers with each reconciled table directly in SQL,
+// one change after the other, and checks after each that audit.Reconcile
+// names the row it changed (and still names the earlier ones). s must hold
+// PopulateBusy's records (b).
+func ReconcileTamperTest(t *testing.T, s store.Store, b Busy, exec Exec) {
+	rep, err := audit.Reconcile(ctx(t), s, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 0 {
+		t.Fatalf("findings before tampering: %v", rep.Findings)
+	}
+	type want struct{ kind, id, problem string }
+	var wants []want
+	for _, tc := range []struct {
+		name  string
+		query string
+		args  []any
+		want  want // id "" matches any id of the kind
+	}{
+		{"filing status set in SQL", `UPDATE filings SET status = 'accepted' WHERE id = $1`, []any{b.FilingIDs[0]},
+			want{audit.KindFiling, itoa(b.FilingIDs[0]), "changed"}},
+		{"lockout row deleted", `DELETE FROM lockouts WHERE failures >= 2`, nil, want{audit.KindLockout, "", "missing"}},
+		{"lockout failures cleared in SQL", `UPDATE lockouts SET failures = 0 WHERE failures = 1`, nil, want{audit.KindLockout, "", "changed"}},
+		{"lockout row inserted", `INSERT INTO lockouts (id_key, failures, locked_until, updated_at) SELECT 'forged', 9, locked_until, updated_at FROM lockouts WHERE failures = 0 LIMIT 1`, nil,
+			want{audit.KindLockout, "forged", "unexplained"}},
+		{"enrolment superseded in SQL", `UPDATE enrolments SET superseded_at = created_at WHERE superseded_at IS NULL AND finger = 2`, nil,
+			want{audit.KindEnrolment, "", "changed"}},
+		{"pending replacement approved in SQL", `UPDATE enrolment_replacements SET status = 'approved', decided_by = requested_by, decided_at = created_at, basis = 'in_person' WHERE status = 'pending'`, nil,
+			want{audit.KindReplacement, "", "changed"}},
+		{"staff role changed", `UPDATE staff SET role = 'admin' WHERE id = $1`, []any{b.StaffIDs[2]},
+			want{audit.KindStaff, itoa(b.StaffIDs[2]), "changed"}},
+		{"staff member inserted", `INSERT INTO staff (username, role, password_hash, created_at, updated_at)
+			SELECT 'intruder', 'admin', password_hash, created_at, updated_at FROM staff WHERE id = $1`, []any{b.StaffIDs[0]},
+			want{audit.KindStaff, "", "unexplained"}},
+		{"kiosk re-activated", `UPDATE kiosks SET status = 'active' WHERE status = 'revoked'`, nil, want{audit.KindKiosk, "K-0002", "changed"}},
+		{"scanner moved", `UPDATE scanners SET kiosk_id = NULL WHERE serial = $1`, []any{b.Scanner}, want{audit.KindScanner, b.Scanner, "changed"}},
+	} {
+		exec(t, tc.query, tc.args...)
+		wants = append(wants, tc.want)
+		rep, err := audit.Reconcile(ctx(t), s, s)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if len(rep.Findings) != len(wants) {
+			t.Errorf("%s: %d findings, want %d: %v", tc.name, len(rep.Findings), len(wants), rep.Findings)
+		}
+		for _, w := range wants {
+			found := false
+			for _, f := range rep.Findings {
+				if f.Kind == w.kind && f.Problem == w.problem && (w.id == "" || f.ID == w.id) {
+					found = true
+					if !strings.Contains(f.String(), f.ID) {
+						t.Errorf("finding %q does not name the row", f)
+					}
+				}
+			}
+			if !found {
+				t.Errorf("after %q: no %s finding for %s %s in %v", tc.name, w.problem, w.kind, w.id, rep.Findings)
+			}
+		}
+	}
+}
