@@ -41,6 +41,25 @@ type Rows interface {
 	Close()
 }
 
+// queryAll runs query and scans each of its rows with scan; the rows are
+// closed before it returns, so the caller may write to the same tables.
+func queryAll[T any](ctx context.Context, q Q, scan func(Rows) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // TxMode says what a transaction does.
 type TxMode int
 

@@ -550,26 +550,15 @@ func (s *Store) reencryptPersonal(ctx context.Context) (int, error) {
 // resealResidents re-seals a page of residents after id after; it returns
 // the rows read, the last id and the number re-sealed.
 func (s *Store) resealResidents(ctx context.Context, q Q, after int64, batch int) (int, int64, int, error) {
-	rows, err := q.Query(ctx, `SELECT id, id_key, pii FROM residents WHERE id > $1 ORDER BY id LIMIT $2`+s.d.ForUpdate, after, batch)
-	if err != nil {
-		return 0, after, 0, err
-	}
 	type row struct {
 		id     int64
 		key    string
 		sealed []byte
 	}
-	var page []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.key, &r.sealed); err != nil {
-			rows.Close()
-			return 0, after, 0, err
-		}
-		page = append(page, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	page, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
+		return r, rows.Scan(&r.id, &r.key, &r.sealed)
+	}, `SELECT id, id_key, pii FROM residents WHERE id > $1 ORDER BY id LIMIT $2`+s.d.ForUpdate, after, batch)
+	if err != nil {
 		return 0, after, 0, err
 	}
 	n := 0
@@ -591,25 +580,14 @@ func (s *Store) resealResidents(ctx context.Context, q Q, after int64, batch int
 }
 
 func (s *Store) resealFilings(ctx context.Context, q Q, after int64, batch int) (int, int64, int, error) {
-	rows, err := q.Query(ctx, `SELECT id, reference, form, reply FROM filings WHERE id > $1 ORDER BY id LIMIT $2`+s.d.ForUpdate, after, batch)
-	if err != nil {
-		return 0, after, 0, err
-	}
 	type row struct {
 		id               int64
 		ref, form, reply string
 	}
-	var page []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.ref, &r.form, &r.reply); err != nil {
-			rows.Close()
-			return 0, after, 0, err
-		}
-		page = append(page, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	page, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
+		return r, rows.Scan(&r.id, &r.ref, &r.form, &r.reply)
+	}, `SELECT id, reference, form, reply FROM filings WHERE id > $1 ORDER BY id LIMIT $2`+s.d.ForUpdate, after, batch)
+	if err != nil {
 		return 0, after, 0, err
 	}
 	n := 0
@@ -641,25 +619,14 @@ func (s *Store) resealFilings(ctx context.Context, q Q, after int64, batch int) 
 
 // resealReasons re-seals a page of replacement reasons after id after.
 func (s *Store) resealReasons(ctx context.Context, q Q, after int64, batch int) (int, int64, int, error) {
-	rows, err := q.Query(ctx, `SELECT id, reason FROM enrolment_replacements WHERE id > $1 ORDER BY id LIMIT $2`+s.d.ForUpdate, after, batch)
-	if err != nil {
-		return 0, after, 0, err
-	}
 	type row struct {
 		id     int64
 		reason string
 	}
-	var page []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.reason); err != nil {
-			rows.Close()
-			return 0, after, 0, err
-		}
-		page = append(page, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	page, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
+		return r, rows.Scan(&r.id, &r.reason)
+	}, `SELECT id, reason FROM enrolment_replacements WHERE id > $1 ORDER BY id LIMIT $2`+s.d.ForUpdate, after, batch)
+	if err != nil {
 		return 0, after, 0, err
 	}
 	n := 0
@@ -685,25 +652,14 @@ func (s *Store) resealReasons(ctx context.Context, q Q, after int64, batch int) 
 // holds them all, so the step always reports a short page.
 func (s *Store) resealTokenIDs(table, col string) func(context.Context, Q, int64, int) (int, int64, int, error) {
 	return func(ctx context.Context, q Q, after int64, batch int) (int, int64, int, error) {
-		rows, err := q.Query(ctx, `SELECT `+col+`, id_sealed FROM `+table+s.d.ForUpdate)
-		if err != nil {
-			return 0, after, 0, err
-		}
 		type row struct {
 			hash []byte
 			v    string
 		}
-		var all []row
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.hash, &r.v); err != nil {
-				rows.Close()
-				return 0, after, 0, err
-			}
-			all = append(all, r)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		all, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
+			return r, rows.Scan(&r.hash, &r.v)
+		}, `SELECT `+col+`, id_sealed FROM `+table+s.d.ForUpdate)
+		if err != nil {
 			return 0, after, 0, err
 		}
 		n := 0
