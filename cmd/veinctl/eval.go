@@ -90,6 +90,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mapUnresolved := fs.Bool("map-unresolved", false, "with --policy: map a target FMR the calibration does not resolve to its lowest resolved point, as centrald --calibration-unresolved=lowest")
 	serverMinQuality := fs.Int("server-min-quality", 40, "with --policy: centrald's --min-quality")
 	bootstrap := fs.Int("bootstrap", 1000, "with --policy: bootstrap replicates over subjects")
+	enrolled := fs.Int("enrolled", session.DefaultConfig().EnrolCaptures, "enrolment protocol: a probe against each finger's first N samples, best score (as the server's verification); 0: off")
+	enrolMinQuality := fs.Int("enrol-min-quality", session.DefaultConfig().EnrolMinQuality, "with --policy: the kiosk's enrolment quality gate")
+	verifyMinQuality := fs.Int("verify-min-quality", session.DefaultConfig().VerifyMinQuality, "with --policy: the kiosk's verification quality gate")
 	subjects := fs.String("subjects", eval.SubjectsAll, "subject half: all, odd (the tuning half) or even (the checking half); numeric labels by their parity, others by a hash")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: veinctl eval --manifest FILE.csv --out DIR [flags]")
@@ -112,6 +115,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *model != "" && *description == "" {
 		return fmt.Errorf("%w: --scanner-model needs --description of the data", errUsage)
+	}
+	if *enrolled < 0 {
+		return fmt.Errorf("%w: --enrolled %d", errUsage, *enrolled)
 	}
 	if *policy != "" && *policy != "kiosk" {
 		return fmt.Errorf("%w: --policy %q: only kiosk", errUsage, *policy)
@@ -149,6 +155,14 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"fill": opt.Fill, "isotropic": opt.Isotropic, "tip_anchor": opt.TipAnchor, "edge_margin": opt.EdgeMargin, "work": opt.WorkAcross, "flatten": opt.Flatten, "flatten_clip": opt.FlattenClip, "method": opt.Method.String(), "density": opt.Density,
 		"subjects": *subjects, "shift_rows": *shiftRows, "shift_cols": *shiftCols, "tolerance": *tolerance, "exact": *exact, "impostors": *impostors,
 	}
+	if *enrolled > 0 {
+		sc, notEnrolled, err := eval.EnrolmentScores(ctx, rep, *enrolled, *workers)
+		if err != nil {
+			return err
+		}
+		s.Enrolment = eval.SummarizeEnrolment(sc, *enrolled, notEnrolled)
+		s.Settings["enrolled"] = *enrolled
+	}
 	var cal *calib.File
 	if *model != "" {
 		cal, err = s.CalibrationFile(*model, *description, *synthetic, time.Now())
@@ -179,10 +193,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			return fmt.Errorf("--policy: %w", err)
 		}
-		kc := session.DefaultConfig()
+		kc := session.DefaultConfig() // captures and attempts; the gates come from the flags (its defaults)
 		p := eval.Policy{
 			EnrolFingers: apiv1.EnrolFingers, EnrolCaptures: kc.EnrolCaptures, MaxEnrolCaptures: apiv1.MaxCapturesPerFinger,
-			EnrolMinQuality: kc.EnrolMinQuality, VerifyMinQuality: kc.VerifyMinQuality, ServerMinQuality: *serverMinQuality,
+			EnrolMinQuality: *enrolMinQuality, VerifyMinQuality: *verifyMinQuality, ServerMinQuality: *serverMinQuality,
 			MaxTries: kc.MaxTries, VerifyThreshold: th.Verify.Threshold, Bootstrap: *bootstrap, Seed: 1,
 		}
 		if s.Policy, err = eval.EvaluatePolicy(rep, p); err != nil {
@@ -218,6 +232,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "FNMR at FMR 1e-3: %.2f %% (threshold %.4f%s)\n", 100*s.FNMRAtFMR1e3, s.ThresholdAtFMR1e3, res)
 	fmt.Fprintf(stdout, "quality vs genuine score: Spearman %.3f\n", s.QualityGenuineRank)
 	fmt.Fprintf(stdout, "extract p50 %.1f ms, compare p50 %.1f us (prepared probe %.1f us), template %d bytes\n", s.ExtractMsP50, s.CompareUsP50, s.ScoreUsP50, s.TemplateBytes)
+	if e := s.Enrolment; e != nil {
+		fmt.Fprintf(stdout, "enrolment protocol (a probe against a finger's %d enrolled samples, best score): genuine %d (+%d lost), impostor %d; EER %.2f %%\n", e.Samples, e.Genuine, e.GenuineFailed, e.Impostor, 100*e.EER)
+		for _, p := range e.Points {
+			res := "resolved"
+			if !p.Resolved {
+				res = fmt.Sprintf("not resolved: %.1f errors expected", p.TargetFMR*float64(e.Impostor))
+			}
+			fmt.Fprintf(stdout, "  FNMR at FMR %g: %.2f %% (threshold %.4f, %d impostor errors, %s)\n", p.TargetFMR, 100*p.FNMR, p.Threshold, p.ImpostorErrors, res)
+		}
+	}
 	b, _ := json.Marshal(s.QualityBands)
 	fmt.Fprintf(stdout, "quality bands: %s\n", b)
 	if p := s.Policy; p != nil {

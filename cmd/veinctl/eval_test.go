@@ -121,7 +121,12 @@ func TestEvalPolicyAndCalibration(t *testing.T) {
 			} `json:"transaction_fmr"`
 			Cross *struct{ Trials int } `json:"transaction_fnmr_cross_session"`
 		} `json:"policy"`
-		Sessions *struct{} `json:"sessions"`
+		Sessions  *struct{} `json:"sessions"`
+		Enrolment *struct {
+			Samples  int `json:"enrolled_samples_per_finger"`
+			Genuine  int `json:"genuine"`
+			Impostor int `json:"impostor"`
+		} `json:"enrolment"`
 	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
@@ -131,8 +136,13 @@ func TestEvalPolicyAndCalibration(t *testing.T) {
 	if s.Policy.Subjects != 3 || s.Policy.FNMR.Trials != 6 || s.Policy.FMR.Trials != 12 || s.Policy.Cross == nil || s.Policy.Cross.Trials != 6 || s.Sessions == nil {
 		t.Errorf("summary policy %+v", s.Policy)
 	}
+	// The enrolment protocol (default --enrolled 3): 6 fingers, samples
+	// 4-6 against samples 1-3; 36 images x 5 other fingers.
+	if e := s.Enrolment; e == nil || e.Samples != 3 || e.Genuine != 18 || e.Impostor != 180 {
+		t.Errorf("summary enrolment %+v", e)
+	}
 	md, err := os.ReadFile(filepath.Join(out, "report.md"))
-	if err != nil || !strings.Contains(string(md), "transaction FNMR") || !strings.Contains(stdout.String(), "MAPPED") {
+	if err != nil || !strings.Contains(string(md), "transaction FNMR") || !strings.Contains(string(md), "3 enrolled samples") || !strings.Contains(stdout.String(), "MAPPED") {
 		t.Errorf("report.md %v:\n%s\nstdout:\n%s", err, md, stdout.String())
 	}
 }
@@ -145,6 +155,7 @@ func TestEvalUsage(t *testing.T) {
 		{"eval", "--manifest", "x.csv", "--out", "o", "--impostors", "some"},
 		{"eval", "--manifest", "x.csv", "--out", "o", "--scanner-model", "VS-1"},
 		{"eval", "--manifest", "x.csv", "--out", "o", "--policy", "bank"},
+		{"eval", "--manifest", "x.csv", "--out", "o", "--enrolled", "-1"},
 		{"template"},
 		{"template", "frobnicate"},
 		{"template", "extract"},

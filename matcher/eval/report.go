@@ -51,6 +51,19 @@ func Report19795(s Summary) string {
 		w("| %s | %.4f | %d / %d | %s | [%s, %s] | %s | %s |\n", sci(p.TargetFMR), p.Threshold, p.ImpostorErrors, p.Impostors, sci(p.FMR), sci(p.FMRCI95[0]), sci(p.FMRCI95[1]), pct(p.FNMR), res)
 	}
 	w("\nOnly resolved rows may give thresholds; the others say only that the FMR lies in their interval.\n\n")
+	if e := s.Enrolment; e != nil {
+		w("## Verification attempts against a finger's %d enrolled samples\n\n", e.Samples)
+		w("Each finger's first %d usable samples are its enrolment; every other sample of the finger is one genuine attempt (%d, plus %d lost to failures to extract, counted as rejections), every usable image against every other finger's enrolment one impostor attempt (%d; they share images, so their errors are not independent). Score: %s. EER %s.\n\n", e.Samples, e.Genuine, e.GenuineFailed, e.Impostor, e.Fusion, pct(e.EER))
+		w("| target FMR | threshold | impostor errors | 95 %% interval | FNMR | resolved |\n|---|---|---|---|---|---|\n")
+		for _, p := range e.Points {
+			res := "yes"
+			if !p.Resolved {
+				res = fmt.Sprintf("no (%.1f expected)", p.TargetFMR*float64(e.Impostor))
+			}
+			w("| %s | %.4f | %d | [%s, %s] | %s | %s |\n", sci(p.TargetFMR), p.Threshold, p.ImpostorErrors, sci(p.FMRCI95[0]), sci(p.FMRCI95[1]), pct(p.FNMR), res)
+		}
+		w("\n")
+	}
 	if ss := s.Sessions; ss != nil {
 		w("## Sessions\n\n| genuine pairs | count | lost to FTE | EER | FNMR at FMR 1e-2 | FNMR at FMR 1e-3 |\n|---|---|---|---|---|---|\n")
 		for _, r := range []struct {

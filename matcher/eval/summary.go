@@ -57,6 +57,10 @@ type Summary struct {
 	Settings           map[string]any `json:"settings"`
 	Workers            int            `json:"workers"`
 	Elapsed            string         `json:"elapsed"`
+
+	// Enrolment is the enrolment protocol (a probe against a finger's
+	// enrolled samples, best score), with --enrolled.
+	Enrolment *EnrolmentSummary `json:"enrolment,omitempty"`
 }
 
 // Sessions are the genuine error rates of same-session and cross-session
@@ -289,6 +293,18 @@ func sanitize(v any) any {
 				fix(&r.FNMRAtFMR1e3)
 			}
 			x.Sessions = &ss
+		}
+		if x.Enrolment != nil {
+			e := *x.Enrolment
+			fix(&e.EER)
+			fix(&e.EERThreshold)
+			e.Points = slices.Clone(e.Points)
+			for i := range e.Points {
+				fix(&e.Points[i].Threshold)
+				fix(&e.Points[i].FMR)
+				fix(&e.Points[i].FNMR)
+			}
+			x.Enrolment = &e
 		}
 		return x
 	}

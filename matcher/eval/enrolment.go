@@ -1,0 +1,176 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+
+	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/matcher/calib"
+)
+
+// The enrolment protocol scores what one verification attempt meets: a
+// probe compared with one enrolled finger, that is with the k samples the
+// kiosk enrolled for it, the score being the best of the k (what
+// matcher.Gallery.Verify computes over a resident's templates). It sits
+// between the FVC protocol's single pairs and the kiosk's transactions
+// (several fingers, several attempts; EvaluatePolicy).
+//
+//   - enrolment: each finger's first k samples in manifest order that
+//     extracted (fewer when the finger has fewer);
+//   - genuine: every other sample of the finger against its enrolment; a
+//     sample that failed to extract is a rejection at every threshold, and
+//     so is every sample of a finger none of whose samples extracted;
+//   - impostor: every usable image against the enrolment of every other
+//     finger (images x fingers attempts; they share images and
+//     enrolments, so their errors are not independent and intervals
+//     computed as if they were are too narrow).
+
+// EnrolmentSummary is the enrolment protocol's part of summary.json.
+type EnrolmentSummary struct {
+	Samples            int            `json:"enrolled_samples_per_finger"`
+	Fusion             string         `json:"fusion"`
+	Genuine            int            `json:"genuine"`
+	GenuineFailed      int            `json:"genuine_lost_to_fte"`
+	Impostor           int            `json:"impostor"`
+	EER                float64        `json:"eer"`
+	EERThreshold       float64        `json:"eer_threshold"`
+	Points             []EnrolmentRow `json:"points"`
+	FingersNotEnrolled int            `json:"fingers_not_enrolled"`
+}
+
+// EnrolmentRow is one target FMR of the enrolment protocol.
+type EnrolmentRow struct {
+	TargetFMR      float64    `json:"target_fmr"`
+	Threshold      float64    `json:"threshold"`
+	ImpostorErrors int        `json:"impostor_errors"`
+	FMR            float64    `json:"fmr"`
+	FMRCI95        [2]float64 `json:"fmr_ci95"`
+	FNMR           float64    `json:"fnmr"`
+	Resolved       bool       `json:"resolved"`
+}
+
+// EnrolmentTargets are the FMRs reported by the enrolment protocol.
+var EnrolmentTargets = []float64{1e-2, 1e-3, 1e-4}
+
+// EnrolmentScores scores the enrolment protocol with k enrolled samples
+// per finger over the report's templates.
+func EnrolmentScores(ctx context.Context, r *Report, k, workers int) (Scores, int, error) {
+	if k <= 0 {
+		return Scores{}, 0, fmt.Errorf("eval: %d enrolled samples", k)
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	type finger struct {
+		enrolled []int
+		probes   []int // samples of the finger after the enrolment, usable or not
+	}
+	var fingers []*finger
+	byKey := map[string]int{}
+	fingerOf := make([]int, len(r.Entries))
+	for i, e := range r.Entries {
+		fi, ok := byKey[e.Key()]
+		if !ok {
+			fi = len(fingers)
+			byKey[e.Key()] = fi
+			fingers = append(fingers, &finger{})
+		}
+		fingerOf[i] = fi
+		f := fingers[fi]
+		if r.Templates[i] != nil && len(f.enrolled) < k {
+			f.enrolled = append(f.enrolled, i)
+		} else {
+			f.probes = append(f.probes, i)
+		}
+	}
+	var sc Scores
+	notEnrolled := 0
+	for _, f := range fingers {
+		if len(f.enrolled) == 0 {
+			notEnrolled++
+		}
+		for _, i := range f.probes {
+			if r.Templates[i] == nil || len(f.enrolled) == 0 {
+				sc.GenuineFailed++
+			}
+		}
+	}
+	n := len(r.Entries)
+	gen := make([][]float64, n)
+	imp := make([][]float64, n)
+	var prepErr error
+	errs := make([]error, n)
+	parallel(ctx, workers, n, func(b int) {
+		t := r.Templates[b]
+		if t == nil {
+			return
+		}
+		p, err := matcher.NewProbe(t)
+		if err != nil {
+			errs[b] = err
+			return
+		}
+		own := fingerOf[b]
+		for fi, f := range fingers {
+			if len(f.enrolled) == 0 {
+				continue
+			}
+			if fi == own {
+				if !contains(f.probes, b) {
+					continue
+				}
+			}
+			best := 0.0
+			for _, a := range f.enrolled {
+				best = max(best, p.Score(r.Templates[a]))
+			}
+			if fi == own {
+				gen[b] = append(gen[b], best)
+			} else {
+				imp[b] = append(imp[b], best)
+			}
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return Scores{}, 0, err
+	}
+	for _, err := range errs {
+		if err != nil && prepErr == nil {
+			prepErr = err
+		}
+	}
+	if prepErr != nil {
+		return Scores{}, 0, prepErr
+	}
+	for b := range n {
+		sc.Genuine = append(sc.Genuine, gen[b]...)
+		sc.Impostor = append(sc.Impostor, imp[b]...)
+	}
+	return sc, notEnrolled, nil
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// SummarizeEnrolment computes the enrolment protocol's summary.
+func SummarizeEnrolment(sc Scores, k, notEnrolled int) *EnrolmentSummary {
+	s := &EnrolmentSummary{Samples: k, Fusion: "best score of the enrolled samples (matcher.Gallery.Verify)",
+		Genuine: len(sc.Genuine), GenuineFailed: sc.GenuineFailed, Impostor: len(sc.Impostor), FingersNotEnrolled: notEnrolled}
+	s.EER, s.EERThreshold = sc.EER()
+	_, im := sc.sorted()
+	for _, t := range EnrolmentTargets {
+		op, resolved := sc.AtFMR(t)
+		row := EnrolmentRow{TargetFMR: t, Threshold: op.Threshold, FMR: op.FMR, FNMR: op.FNMR, Resolved: resolved}
+		row.ImpostorErrors = impostorErrors(im, op.Threshold)
+		row.FMRCI95[0], row.FMRCI95[1] = calib.ClopperPearson(row.ImpostorErrors, len(im), 0.95)
+		s.Points = append(s.Points, row)
+	}
+	return s
+}

@@ -1,0 +1,103 @@
+package eval
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/qingshan-gov/veinkiosk/matcher"
+)
+
+func TestEnrolmentScoresProtocol(t *testing.T) {
+	r := policyReport(t, 3, 2, 5) // 6 fingers x 5 samples
+	sc, notEnrolled, err := EnrolmentScores(context.Background(), r, 3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each finger enrols samples 0-2 and is probed by samples 3 and 4;
+	// each of the 30 images attacks the 5 other fingers' enrolments.
+	if notEnrolled != 0 || len(sc.Genuine) != 6*2 || sc.GenuineFailed != 0 || len(sc.Impostor) != 30*5 {
+		t.Fatalf("genuine %d (+%d), impostor %d, not enrolled %d; want 12, 150, 0", len(sc.Genuine), sc.GenuineFailed, len(sc.Impostor), notEnrolled)
+	}
+	// The score is what the server's verification computes: the best over
+	// the enrolled templates (matcher.Gallery.Verify).
+	gl := matcher.NewGallery(matcher.GalleryOptions{})
+	for i := 0; i < 3; i++ {
+		if err := gl.Add("finger0", 0, r.Templates[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, b := range []int{3, 4} {
+		want, ok := gl.Verify("finger0", r.Templates[b])
+		if !ok || sc.Genuine[i] != want {
+			t.Errorf("genuine %d: %g, Gallery.Verify %g", b, sc.Genuine[i], want)
+		}
+	}
+	var best float64
+	for i := 0; i < 3; i++ {
+		s, err := matcher.Compare(r.Templates[i], r.Templates[3])
+		if err != nil {
+			t.Fatal(err)
+		}
+		best = max(best, s)
+	}
+	if best != sc.Genuine[0] {
+		t.Errorf("genuine score %g, best single comparison %g", sc.Genuine[0], best)
+	}
+
+	// Failures to extract: a failed enrolment sample is replaced by the
+	// next usable one (so finger 0 has one probe left), a failed probe is
+	// a rejection, a finger with no usable sample is not enrolled and all
+	// its samples are rejections.
+	broken := *r
+	broken.Templates = append([]*matcher.Template(nil), r.Templates...)
+	broken.Templates[1] = nil // finger 0: enrols 0, 2, 3; probes 1 (failed), 4
+	broken.Templates[9] = nil // finger 1: probes 8, 9 (failed)
+	for i := 10; i < 15; i++ {
+		broken.Templates[i] = nil // finger 2: nothing usable
+	}
+	sc, notEnrolled, err = EnrolmentScores(context.Background(), &broken, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notEnrolled != 1 || len(sc.Genuine) != 1+1+3*2 || sc.GenuineFailed != 1+1+5 {
+		t.Fatalf("broken: genuine %d (+%d), not enrolled %d; want 8 (+7), 1", len(sc.Genuine), sc.GenuineFailed, notEnrolled)
+	}
+	if want := (30 - 7) * 4; len(sc.Impostor) != want {
+		t.Errorf("broken: %d impostor attempts, want %d (23 usable images x 4 other enrolled fingers)", len(sc.Impostor), want)
+	}
+	s := SummarizeEnrolment(sc, 3, notEnrolled)
+	if len(s.Points) != len(EnrolmentTargets) || s.Points[0].Resolved || !(s.Points[0].FNMR >= 7.0/15) {
+		t.Errorf("summary %+v: 92 impostors resolve nothing; the 7 lost genuine attempts of 15 are rejections", s)
+	}
+	if math.IsNaN(s.EER) || s.Genuine != 8 || s.GenuineFailed != 7 {
+		t.Errorf("summary %+v", s)
+	}
+	if _, _, err := EnrolmentScores(context.Background(), r, 0, 1); err == nil {
+		t.Error("k = 0 accepted")
+	}
+	md := Report19795(Summary{Enrolment: s, EER: math.NaN()})
+	if !strings.Contains(md, "against a finger's 3 enrolled samples") {
+		t.Errorf("report lacks the enrolment protocol:\n%s", md)
+	}
+}
+
+// TestEnrolmentSummaryJSON: a set whose fingers have no sample left after
+// the enrolment has no genuine attempt; summary.json still encodes.
+func TestEnrolmentSummaryJSON(t *testing.T) {
+	r := policyReport(t, 2, 1, 3)
+	sc, notEnrolled, err := EnrolmentScores(context.Background(), r, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := SummarizeEnrolment(sc, 3, notEnrolled)
+	if e.Genuine != 0 || !math.IsNaN(e.EER) {
+		t.Fatalf("summary %+v", e)
+	}
+	name := filepath.Join(t.TempDir(), "summary.json")
+	if err := writeJSON(name, Summary{Enrolment: e}); err != nil {
+		t.Fatal(err)
+	}
+}
