@@ -9,6 +9,8 @@
 # the params hash of the pipeline it was made for; centrald refuses
 # captures of another pipeline). It took 30 minutes on the 2 shared cores
 # (rendering 7,920 images is most of it; 400 MB of images in WORKDIR).
+# --enrolled 0: the enrolment protocol is not part of the calibration and
+# would double the comparisons.
 #
 #   scripts/simulator-calibration.sh [WORKDIR]
 set -eu
@@ -16,6 +18,6 @@ dir=${1:-/tmp/vs-sim-1-calibration}
 go test ./simulators/fingerimg -run '^TestDatasetFlag$' -count=1 -timeout 1h \
 	-dataset "$dir/images" -fingers 1320 -samples 6 -first-seed 500000
 go run ./cmd/veinctl eval --manifest "$dir/images/manifest.csv" --out "$dir/eval" \
-	--impostors all --scanner-model VS-SIM-1 --synthetic \
+	--impostors all --enrolled 0 --scanner-model VS-SIM-1 --synthetic \
 	--description "synthetic: simulators/fingerimg captures under the simulator's default conditions (500 x 200, quality 0.8), 1,320 fingers x 6, seeds 500000-501319; valid for the simulator only" \
 	--calibration-out matcher/calib/builtin/VS-SIM-1.json
