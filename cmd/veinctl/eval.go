@@ -156,11 +156,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"subjects": *subjects, "shift_rows": *shiftRows, "shift_cols": *shiftCols, "tolerance": *tolerance, "exact": *exact, "impostors": *impostors,
 	}
 	if *enrolled > 0 {
-		sc, notEnrolled, err := eval.EnrolmentScores(ctx, rep, *enrolled, *workers)
+		er, err := eval.ScoreEnrolment(ctx, rep, *enrolled, *workers)
 		if err != nil {
 			return err
 		}
-		s.Enrolment = eval.SummarizeEnrolment(sc, *enrolled, notEnrolled)
+		s.Enrolment = eval.SummarizeEnrolment(er, *enrolled)
 		s.Settings["enrolled"] = *enrolled
 	}
 	var cal *calib.File
@@ -240,6 +240,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				res = fmt.Sprintf("not resolved: %.1f errors expected", p.TargetFMR*float64(e.Impostor))
 			}
 			fmt.Fprintf(stdout, "  FNMR at FMR %g: %.2f %% (threshold %.4f, %d impostor errors, %s)\n", p.TargetFMR, 100*p.FNMR, p.Threshold, p.ImpostorErrors, res)
+		}
+		for _, r := range e.Recapture[1:] {
+			fmt.Fprintf(stdout, "  re-capturing probes below quality %d (%.1f %% of them): FNMR at FMR 1e-4 %.2f %%\n", r.MinQuality, 100*r.ProbesBelow, 100*r.FNMRAtFMR1e4)
 		}
 	}
 	b, _ := json.Marshal(s.QualityBands)

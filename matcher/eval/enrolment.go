@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 
 	"github.com/qingshan-gov/veinkiosk/matcher"
@@ -37,6 +38,30 @@ type EnrolmentSummary struct {
 	EERThreshold       float64        `json:"eer_threshold"`
 	Points             []EnrolmentRow `json:"points"`
 	FingersNotEnrolled int            `json:"fingers_not_enrolled"`
+	// Recapture is what asking again for probes below a quality gate
+	// would buy: per gate, the share of genuine probes below it and the
+	// FNMR of those at or above it at the FMR 1e-4 threshold of all
+	// impostor attempts.
+	Recapture []RecaptureRow `json:"recapture"`
+}
+
+// RecaptureRow is one probe quality gate of EnrolmentSummary.Recapture.
+type RecaptureRow struct {
+	MinQuality   int     `json:"min_quality"`
+	ProbesBelow  float64 `json:"probes_below"`
+	FNMRAtFMR1e4 float64 `json:"fnmr_at_fmr_1e-4"`
+}
+
+// RecaptureGates are the probe quality gates of EnrolmentSummary.Recapture.
+var RecaptureGates = []int{0, 20, 30, 40, 50}
+
+// Enrolment is the outcome of ScoreEnrolment.
+type Enrolment struct {
+	Scores Scores
+	// GenuineQuality is the quality of the probe of each Scores.Genuine.
+	GenuineQuality []int
+	// NotEnrolled counts fingers none of whose samples extracted.
+	NotEnrolled int
 }
 
 // EnrolmentRow is one target FMR of the enrolment protocol.
@@ -53,11 +78,11 @@ type EnrolmentRow struct {
 // EnrolmentTargets are the FMRs reported by the enrolment protocol.
 var EnrolmentTargets = []float64{1e-2, 1e-3, 1e-4}
 
-// EnrolmentScores scores the enrolment protocol with k enrolled samples
+// ScoreEnrolment scores the enrolment protocol with k enrolled samples
 // per finger over the report's templates.
-func EnrolmentScores(ctx context.Context, r *Report, k, workers int) (Scores, int, error) {
+func ScoreEnrolment(ctx context.Context, r *Report, k, workers int) (*Enrolment, error) {
 	if k <= 0 {
-		return Scores{}, 0, fmt.Errorf("eval: %d enrolled samples", k)
+		return nil, fmt.Errorf("eval: %d enrolled samples", k)
 	}
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -133,7 +158,7 @@ func EnrolmentScores(ctx context.Context, r *Report, k, workers int) (Scores, in
 		}
 	})
 	if err := ctx.Err(); err != nil {
-		return Scores{}, 0, err
+		return nil, err
 	}
 	for _, err := range errs {
 		if err != nil && prepErr == nil {
@@ -141,13 +166,18 @@ func EnrolmentScores(ctx context.Context, r *Report, k, workers int) (Scores, in
 		}
 	}
 	if prepErr != nil {
-		return Scores{}, 0, prepErr
+		return nil, prepErr
 	}
+	e := &Enrolment{NotEnrolled: notEnrolled}
 	for b := range n {
 		sc.Genuine = append(sc.Genuine, gen[b]...)
 		sc.Impostor = append(sc.Impostor, imp[b]...)
+		for range gen[b] {
+			e.GenuineQuality = append(e.GenuineQuality, int(r.Templates[b].Quality))
+		}
 	}
-	return sc, notEnrolled, nil
+	e.Scores = sc
+	return e, nil
 }
 
 func contains(s []int, v int) bool {
@@ -160,7 +190,8 @@ func contains(s []int, v int) bool {
 }
 
 // SummarizeEnrolment computes the enrolment protocol's summary.
-func SummarizeEnrolment(sc Scores, k, notEnrolled int) *EnrolmentSummary {
+func SummarizeEnrolment(e *Enrolment, k int) *EnrolmentSummary {
+	sc, notEnrolled := e.Scores, e.NotEnrolled
 	s := &EnrolmentSummary{Samples: k, Fusion: "best score of the enrolled samples (matcher.Gallery.Verify)",
 		Genuine: len(sc.Genuine), GenuineFailed: sc.GenuineFailed, Impostor: len(sc.Impostor), FingersNotEnrolled: notEnrolled}
 	s.EER, s.EERThreshold = sc.EER()
@@ -171,6 +202,28 @@ func SummarizeEnrolment(sc Scores, k, notEnrolled int) *EnrolmentSummary {
 		row.ImpostorErrors = impostorErrors(im, op.Threshold)
 		row.FMRCI95[0], row.FMRCI95[1] = calib.ClopperPearson(row.ImpostorErrors, len(im), 0.95)
 		s.Points = append(s.Points, row)
+	}
+	op, _ := sc.AtFMR(1e-4)
+	for _, q := range RecaptureGates {
+		var below, kept, fails int
+		for i, g := range sc.Genuine {
+			if e.GenuineQuality[i] < q {
+				below++
+				continue
+			}
+			kept++
+			if g < op.Threshold {
+				fails++
+			}
+		}
+		row := RecaptureRow{MinQuality: q, FNMRAtFMR1e4: math.NaN()}
+		if n := len(sc.Genuine); n > 0 {
+			row.ProbesBelow = float64(below) / float64(n)
+		}
+		if kept > 0 {
+			row.FNMRAtFMR1e4 = float64(fails) / float64(kept)
+		}
+		s.Recapture = append(s.Recapture, row)
 	}
 	return s
 }

@@ -12,10 +12,11 @@ import (
 
 func TestEnrolmentScoresProtocol(t *testing.T) {
 	r := policyReport(t, 3, 2, 5) // 6 fingers x 5 samples
-	sc, notEnrolled, err := EnrolmentScores(context.Background(), r, 3, 2)
+	er, err := ScoreEnrolment(context.Background(), r, 3, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
+	sc, notEnrolled := er.Scores, er.NotEnrolled
 	// Each finger enrols samples 0-2 and is probed by samples 3 and 4;
 	// each of the 30 images attacks the 5 other fingers' enrolments.
 	if notEnrolled != 0 || len(sc.Genuine) != 6*2 || sc.GenuineFailed != 0 || len(sc.Impostor) != 30*5 {
@@ -58,24 +59,25 @@ func TestEnrolmentScoresProtocol(t *testing.T) {
 	for i := 10; i < 15; i++ {
 		broken.Templates[i] = nil // finger 2: nothing usable
 	}
-	sc, notEnrolled, err = EnrolmentScores(context.Background(), &broken, 3, 1)
+	er, err = ScoreEnrolment(context.Background(), &broken, 3, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	sc, notEnrolled = er.Scores, er.NotEnrolled
 	if notEnrolled != 1 || len(sc.Genuine) != 1+1+3*2 || sc.GenuineFailed != 1+1+5 {
 		t.Fatalf("broken: genuine %d (+%d), not enrolled %d; want 8 (+7), 1", len(sc.Genuine), sc.GenuineFailed, notEnrolled)
 	}
 	if want := (30 - 7) * 4; len(sc.Impostor) != want {
 		t.Errorf("broken: %d impostor attempts, want %d (23 usable images x 4 other enrolled fingers)", len(sc.Impostor), want)
 	}
-	s := SummarizeEnrolment(sc, 3, notEnrolled)
+	s := SummarizeEnrolment(er, 3)
 	if len(s.Points) != len(EnrolmentTargets) || s.Points[0].Resolved || !(s.Points[0].FNMR >= 7.0/15) {
 		t.Errorf("summary %+v: 92 impostors resolve nothing; the 7 lost genuine attempts of 15 are rejections", s)
 	}
 	if math.IsNaN(s.EER) || s.Genuine != 8 || s.GenuineFailed != 7 {
 		t.Errorf("summary %+v", s)
 	}
-	if _, _, err := EnrolmentScores(context.Background(), r, 0, 1); err == nil {
+	if _, err := ScoreEnrolment(context.Background(), r, 0, 1); err == nil {
 		t.Error("k = 0 accepted")
 	}
 	md := Report19795(Summary{Enrolment: s, EER: math.NaN()})
@@ -88,16 +90,36 @@ func TestEnrolmentScoresProtocol(t *testing.T) {
 // the enrolment has no genuine attempt; summary.json still encodes.
 func TestEnrolmentSummaryJSON(t *testing.T) {
 	r := policyReport(t, 2, 1, 3)
-	sc, notEnrolled, err := EnrolmentScores(context.Background(), r, 3, 1)
+	er, err := ScoreEnrolment(context.Background(), r, 3, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := SummarizeEnrolment(sc, 3, notEnrolled)
+	e := SummarizeEnrolment(er, 3)
 	if e.Genuine != 0 || !math.IsNaN(e.EER) {
 		t.Fatalf("summary %+v", e)
 	}
 	name := filepath.Join(t.TempDir(), "summary.json")
 	if err := writeJSON(name, Summary{Enrolment: e}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEnrolmentRecapture: re-capturing probes below a gate removes them
+// from the genuine attempts, at the threshold of all impostor attempts.
+func TestEnrolmentRecapture(t *testing.T) {
+	im := make([]float64, 10000)
+	for i := range im {
+		im[i] = 0.2 * float64(i) / float64(len(im)-1) // highest 0.2: FMR 1e-4 at 0.2
+	}
+	e := &Enrolment{Scores: Scores{Genuine: []float64{0.1, 0.3, 0.3, 0.3}, Impostor: im}, GenuineQuality: []int{10, 60, 60, 25}}
+	s := SummarizeEnrolment(e, 3)
+	want := map[int][2]float64{0: {0, 0.25}, 20: {0.25, 0}, 30: {0.5, 0}, 40: {0.5, 0}, 50: {0.5, 0}}
+	if len(s.Recapture) != len(RecaptureGates) {
+		t.Fatalf("recapture %+v", s.Recapture)
+	}
+	for _, r := range s.Recapture {
+		if w := want[r.MinQuality]; r.ProbesBelow != w[0] || r.FNMRAtFMR1e4 != w[1] {
+			t.Errorf("gate %d: below %g, FNMR %g; want %g, %g", r.MinQuality, r.ProbesBelow, r.FNMRAtFMR1e4, w[0], w[1])
+		}
 	}
 }

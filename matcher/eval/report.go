@@ -62,6 +62,10 @@ func Report19795(s Summary) string {
 			}
 			w("| %s | %.4f | %d | [%s, %s] | %s | %s |\n", sci(p.TargetFMR), p.Threshold, p.ImpostorErrors, sci(p.FMRCI95[0]), sci(p.FMRCI95[1]), pct(p.FNMR), res)
 		}
+		w("\nRe-capturing probes below a quality gate (the threshold stays that of FMR 1e-4 over all impostor attempts):\n\n| probe quality gate | probes below it | FNMR at FMR 1e-4 of the rest |\n|---|---|---|\n")
+		for _, r := range e.Recapture {
+			w("| %d | %s | %s |\n", r.MinQuality, pct(r.ProbesBelow), pct(r.FNMRAtFMR1e4))
+		}
 		w("\n")
 	}
 	if ss := s.Sessions; ss != nil {

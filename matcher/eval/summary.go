@@ -304,6 +304,10 @@ func sanitize(v any) any {
 				fix(&e.Points[i].FMR)
 				fix(&e.Points[i].FNMR)
 			}
+			e.Recapture = slices.Clone(e.Recapture)
+			for i := range e.Recapture {
+				fix(&e.Recapture[i].FNMRAtFMR1e4)
+			}
 			x.Enrolment = &e
 		}
 		return x
