@@ -149,26 +149,37 @@ type FieldType string
 
 // Field types.
 const (
-	FieldText   FieldType = "text"
-	FieldNumber FieldType = "number" // decimal, may have a fraction
-	FieldDate   FieldType = "date"   // YYYY-MM-DD
-	FieldPhone  FieldType = "phone"  // 11-digit mobile or landline
-	FieldChoice FieldType = "choice" // one of Choices
-	FieldBool   FieldType = "bool"   // "true" / "false"
+	FieldText     FieldType = "text"      // free text; Answers are one-touch common answers
+	FieldDigits   FieldType = "digits"    // digits only: bank account, certificate number (MinLen..MaxLen)
+	FieldInteger  FieldType = "integer"   // a whole count (Min..Max)
+	FieldNumber   FieldType = "number"    // an amount: decimal, at most two decimals (Min..Max)
+	FieldDate     FieldType = "date"      // YYYY-MM-DD
+	FieldPhone    FieldType = "phone"     // 11-digit mobile or landline
+	FieldIDNumber FieldType = "id_number" // a GB 11643 citizen ID number
+	FieldChoice   FieldType = "choice"    // one of Choices
+	FieldBool     FieldType = "bool"      // "true" / "false"
 )
 
 // FormField describes one field of a service's form.
 type FormField struct {
 	Name     string    `json:"name"`  // machine name, e.g. "monthly_income"
 	Label    string    `json:"label"` // Chinese label shown on the kiosk
-	Type     FieldType `json:"type"`
+	LabelEN  string    `json:"label_en,omitempty"`
+	Type     FieldType `json:"type"` // the field's kind (docs/catalogue.md)
 	Required bool      `json:"required"`
+	Hint     string    `json:"hint,omitempty"` // one line shown under the label
 	// Prefill names the resident-record attribute that fills the field
 	// (e.g. "resident.name", "resident.address"); empty when the resident
 	// types it.
 	Prefill string   `json:"prefill,omitempty"`
 	Choices []string `json:"choices,omitempty"`
-	MaxLen  int      `json:"max_len,omitempty"`
+	// Answers are common answers of a text field, offered as one-touch
+	// choices; the resident may still type something else.
+	Answers []string `json:"answers,omitempty"`
+	MinLen  int      `json:"min_len,omitempty"` // text, digits
+	MaxLen  int      `json:"max_len,omitempty"` // text, digits
+	Min     *float64 `json:"min,omitempty"`     // integer, number
+	Max     *float64 `json:"max,omitempty"`     // integer, number
 	// Sensitive marks personal data (names, ID, phone, bank account and
 	// certificate numbers, addresses): the server keeps filing forms sealed
 	// at rest (docs/storage.md) and never logs them, and clients must not
@@ -179,17 +190,37 @@ type FormField struct {
 
 // Service is one entry of the catalogue of services a resident can file for.
 type Service struct {
-	Code         string      `json:"code"` // e.g. "dibao_new"
-	Name         string      `json:"name"` // e.g. 低保新申请
-	Department   string      `json:"department"`
-	DeadlineDays int         `json:"deadline_days"` // processing deadline, calendar days
-	Description  string      `json:"description,omitempty"`
-	Fields       []FormField `json:"fields"`
+	Code           string `json:"code"` // e.g. "dibao_new"
+	Name           string `json:"name"` // e.g. 低保新申请
+	NameEN         string `json:"name_en,omitempty"`
+	Department     string `json:"department"`      // the unit's code, e.g. "civil_affairs"
+	DepartmentName string `json:"department_name"` // e.g. 民政科
+	DeadlineDays   int    `json:"deadline_days"`   // processing deadline, calendar days
+	Description    string `json:"description,omitempty"`
+	// Eligibility says in words who may file (empty: every resident).
+	Eligibility string      `json:"eligibility,omitempty"`
+	Fields      []FormField `json:"fields"`
 }
 
 // ServiceList is the answer to GET /api/v1/kiosk/services.
 type ServiceList struct {
-	Services []Service `json:"services"`
+	CatalogueVersion int       `json:"catalogue_version"`
+	Services         []Service `json:"services"`
+	// Hidden are the services the resident may not file, with the reasons
+	// (POST /api/v1/kiosk/services/eligible with a staff session only).
+	Hidden []HiddenService `json:"hidden,omitempty"`
+}
+
+// HiddenService is a service a resident may not file, and why.
+type HiddenService struct {
+	Code    string   `json:"code"`
+	Name    string   `json:"name"`
+	Reasons []string `json:"reasons"`
+}
+
+// EligibleRequest is the body of POST /api/v1/kiosk/services/eligible.
+type EligibleRequest struct {
+	Token string `json:"token"`
 }
 
 // FormRequest is the body of POST /api/v1/kiosk/form.
