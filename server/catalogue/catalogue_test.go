@@ -68,7 +68,9 @@ func TestParseRejects(t *testing.T) {
 	}{
 		{"not JSON", func(*testing.T) []byte { return []byte(`{"format": `) }, "", "JSON"},
 		{"trailing data", func(*testing.T) []byte { return append(DefaultJSON(), []byte(" {}")...) }, "", "之后还有内容"},
-		{"wrong format", func(t *testing.T) []byte { return edit(t, func(d map[string]any) { d["format"] = "veinkiosk-catalogue/2" }) }, "format", "veinkiosk-catalogue/1"},
+		{"wrong format", func(t *testing.T) []byte {
+			return edit(t, func(d map[string]any) { d["format"] = "veinkiosk-catalogue/2" })
+		}, "format", "veinkiosk-catalogue/1"},
 		{"version zero", func(t *testing.T) []byte { return edit(t, func(d map[string]any) { d["version"] = 0 }) }, "version", "正整数"},
 		{"version not a number", func(t *testing.T) []byte { return edit(t, func(d map[string]any) { d["version"] = "1" }) }, "version", "JSON"},
 		{"unknown key", func(t *testing.T) []byte { return edit(t, func(d map[string]any) { svc(d, 0)["deadline"] = 3 }) }, "", "unknown field"},
@@ -92,25 +94,39 @@ func TestParseRejects(t *testing.T) {
 			return edit(t, func(d map[string]any) { field(d, 0, 1)["use"] = "name" })
 		}, "services[0].fields[1].name", "重复"},
 		{"phone not sensitive", func(t *testing.T) []byte {
-			return edit(t, func(d map[string]any) { d["common_fields"].(map[string]any)["phone"].(map[string]any)["sensitive"] = false })
+			return edit(t, func(d map[string]any) {
+				d["common_fields"].(map[string]any)["phone"].(map[string]any)["sensitive"] = false
+			})
 		}, "common_fields.phone.sensitive", "sensitive"},
 		{"required missing", func(t *testing.T) []byte {
-			return edit(t, func(d map[string]any) { delete(d["common_fields"].(map[string]any)["phone"].(map[string]any), "required") })
+			return edit(t, func(d map[string]any) {
+				delete(d["common_fields"].(map[string]any)["phone"].(map[string]any), "required")
+			})
 		}, "common_fields.phone.required", "true 或 false"},
 		{"unknown prefill", func(t *testing.T) []byte {
-			return edit(t, func(d map[string]any) { d["common_fields"].(map[string]any)["grid_cell"].(map[string]any)["prefill"] = "resident.wealth" })
+			return edit(t, func(d map[string]any) {
+				d["common_fields"].(map[string]any)["grid_cell"].(map[string]any)["prefill"] = "resident.wealth"
+			})
 		}, "common_fields.grid_cell.prefill", "预填来源"},
 		{"choice with one choice", func(t *testing.T) []byte {
-			return edit(t, func(d map[string]any) { d["common_fields"].(map[string]any)["delivery"].(map[string]any)["choices"] = []string{"领取"} })
+			return edit(t, func(d map[string]any) {
+				d["common_fields"].(map[string]any)["delivery"].(map[string]any)["choices"] = []string{"领取"}
+			})
 		}, "common_fields.delivery.choices", "2..12"},
 		{"answers on a choice", func(t *testing.T) []byte {
-			return edit(t, func(d map[string]any) { d["common_fields"].(map[string]any)["delivery"].(map[string]any)["answers"] = []string{"a"} })
+			return edit(t, func(d map[string]any) {
+				d["common_fields"].(map[string]any)["delivery"].(map[string]any)["answers"] = []string{"a"}
+			})
 		}, "common_fields.delivery.answers", "text"},
 		{"min above max", func(t *testing.T) []byte {
-			return edit(t, func(d map[string]any) { d["common_fields"].(map[string]any)["household_size"].(map[string]any)["min"] = 30 })
+			return edit(t, func(d map[string]any) {
+				d["common_fields"].(map[string]any)["household_size"].(map[string]any)["min"] = 30
+			})
 		}, "common_fields.household_size.min", "范围"},
 		{"rule with two keys", func(t *testing.T) []byte {
-			return edit(t, func(d map[string]any) { svc(d, 0)["eligibility"] = map[string]any{"age_at_least": 60, "category": "dibao"} })
+			return edit(t, func(d map[string]any) {
+				svc(d, 0)["eligibility"] = map[string]any{"age_at_least": 60, "category": "dibao"}
+			})
 		}, "services[0].eligibility", "恰好有一个键"},
 		{"rule with an unknown category", func(t *testing.T) []byte {
 			return edit(t, func(d map[string]any) {
