@@ -269,6 +269,20 @@ type Store interface {
 	// allowed by CanTransition. Otherwise ErrConflict.
 	TransitionFiling(ctx context.Context, actor audit.Actor, t FilingTransition) (Filing, error)
 
+	// The service catalogue (docs/catalogue.md).
+
+	// SaveCatalogue keeps a new catalogue version and audits it
+	// (catalogue.save). Versions only grow: a version that exists, or is not
+	// greater than the latest, gives ErrConflict.
+	SaveCatalogue(ctx context.Context, actor audit.Actor, v CatalogueVersion) error
+	// LatestCatalogue returns the latest saved version (ErrNotFound: none).
+	LatestCatalogue(ctx context.Context) (CatalogueVersion, error)
+	// GetCatalogue returns one saved version (ErrNotFound).
+	GetCatalogue(ctx context.Context, version int) (CatalogueVersion, error)
+	// ListCatalogues returns the saved versions without their documents,
+	// newest first.
+	ListCatalogues(ctx context.Context) ([]CatalogueVersion, error)
+
 	// Audit.
 
 	// AppendAudit appends a stand-alone event (logins, exports, ...).
@@ -766,6 +780,17 @@ type NewFiling struct {
 	IdempotencyKey string    // unique per kiosk (or per staff actor when KioskID is "")
 	Token          string    // filing token to consume, if any
 	CreatedAt      time.Time // zero means now
+	// CatalogueVersion is the catalogue version the form was filed under.
+	CatalogueVersion int
+}
+
+// CatalogueVersion is one saved version of the service catalogue.
+type CatalogueVersion struct {
+	Version   int
+	Document  []byte // the JSON document as saved (nil in ListCatalogues)
+	Actor     audit.Actor
+	Note      string
+	CreatedAt time.Time
 }
 
 // Filing is a resident's request for a service.
@@ -786,6 +811,9 @@ type Filing struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	ClosedAt       *time.Time
+	// CatalogueVersion is the catalogue version the filing was filed under
+	// (0: before the catalogue was versioned).
+	CatalogueVersion int
 }
 
 // FilingFilter selects filings for ListFilings. Zero fields do not filter.
@@ -799,6 +827,12 @@ type FilingFilter struct {
 	OverdueAt *time.Time
 	AfterID   int64 // keyset pagination
 	Limit     int   // 0 means 100; capped at 1000
+	// NewestFirst orders by id descending; BeforeID then pages (ids less
+	// than it) and AfterID still bounds from below.
+	NewestFirst bool
+	BeforeID    int64
+	// Reference, when set, keeps only the filing with that reference.
+	Reference string
 }
 
 // DepartmentOverdue is a department's count of overdue open filings.

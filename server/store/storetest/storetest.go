@@ -64,6 +64,7 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"FilingTransitions", testFilingTransitions},
 		{"FilingTransitionConcurrent", testFilingTransitionConcurrent},
 		{"FilingLists", testFilingLists},
+		{"Catalogue", testCatalogue},
 		{"AuditChain", testAuditChain},
 		{"AuditConcurrent", testAuditConcurrent},
 		{"AuditNoPersonalData", testAuditNoPersonalData},

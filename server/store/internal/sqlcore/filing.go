@@ -150,7 +150,7 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 var china = time.FixedZone("CST", 8*3600)
 
 const filingCols = `f.id, f.reference, f.service_code, f.resident_id, r.id_key, r.pii, f.kiosk_id, f.station_id, f.department, f.form,
-	f.status, f.reply, f.due_at, f.idempotency_key, f.created_at, f.updated_at, f.closed_at`
+	f.status, f.reply, f.due_at, f.idempotency_key, f.created_at, f.updated_at, f.closed_at, f.catalogue_version`
 const filingFrom = ` FROM filings f JOIN residents r ON r.id = f.resident_id`
 
 // scanFiling scans filingCols and opens the sealed ID number, form and
@@ -158,12 +158,14 @@ const filingFrom = ` FROM filings f JOIN residents r ON r.id = f.resident_id`
 func (s *Store) scanFiling(row interface{ Scan(...any) error }) (store.Filing, error) {
 	var f store.Filing
 	var form, reply, status string
+	var cv int64
 	var ref residentRef
 	err := row.Scan(&f.ID, &f.Reference, &f.ServiceCode, &f.ResidentID, &ref.key, &ref.sealed, nstr{&f.KioskID}, nstr{&f.StationID}, &f.Department, &form,
-		&status, &reply, tm{&f.DueAt}, &f.IdempotencyKey, tm{&f.CreatedAt}, tm{&f.UpdatedAt}, ntm{&f.ClosedAt})
+		&status, &reply, tm{&f.DueAt}, &f.IdempotencyKey, tm{&f.CreatedAt}, tm{&f.UpdatedAt}, ntm{&f.ClosedAt}, &cv)
 	if err != nil {
 		return f, err
 	}
+	f.CatalogueVersion = int(cv)
 	f.Status = store.FilingStatus(status)
 	if f.IDNumber, err = s.residentIDNumber(f.ResidentID, ref.key, ref.sealed); err != nil {
 		return f, err
@@ -207,6 +209,8 @@ func (s *Store) CreateFiling(ctx context.Context, actor audit.Actor, nf store.Ne
 		return store.Filing{}, false, invalid("filing idempotency key must have 1..128 characters")
 	case nf.DueAt.IsZero():
 		return store.Filing{}, false, invalid("filing without a due date")
+	case nf.CatalogueVersion < 0:
+		return store.Filing{}, false, invalid("negative catalogue version")
 	}
 	form := bytes.TrimSpace(nf.Form)
 	if len(form) == 0 {
@@ -268,11 +272,11 @@ func (s *Store) CreateFiling(ctx context.Context, actor audit.Actor, nf store.Ne
 		// PostgreSQL this insert waits for it and then does nothing.
 		var id int64
 		err = q.QueryRow(ctx, `INSERT INTO filings (reference, service_code, resident_id, kiosk_id, station_id, department, form, status, reply,
-				due_at, idem_scope, idempotency_key, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 'submitted', '', $8, $9, $10, $11, $11)
+				due_at, idem_scope, idempotency_key, created_at, updated_at, catalogue_version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'submitted', '', $8, $9, $10, $11, $11, $12)
 			ON CONFLICT (idem_scope, idempotency_key) DO NOTHING RETURNING id`,
 			ref, nf.ServiceCode, rid, nullIfEmpty(nf.KioskID), nullIfEmpty(nf.StationID), nf.Department, sealedForm,
-			s.t(nf.DueAt), scope, nf.IdempotencyKey, s.t(at)).Scan(&id)
+			s.t(nf.DueAt), scope, nf.IdempotencyKey, s.t(at), int64(nf.CatalogueVersion)).Scan(&id)
 		if isNotFound(err) {
 			old, err := s.filingByKey(ctx, q, scope, nf.IdempotencyKey)
 			if err != nil {
@@ -305,7 +309,8 @@ func (s *Store) CreateFiling(ctx context.Context, actor audit.Actor, nf store.Ne
 			return err
 		}
 		if _, err := s.appendAudit(ctx, q, ev(actor, at, "filing.create", "filing:"+itoa(id),
-			"reference", ref, "service", nf.ServiceCode, "resident", itoa(rid), "department", nf.Department, "kiosk", nf.KioskID)); err != nil {
+			"reference", ref, "service", nf.ServiceCode, "resident", itoa(rid), "department", nf.Department, "kiosk", nf.KioskID,
+			"catalogue_version", itoa(int64(nf.CatalogueVersion)))); err != nil {
 			return err
 		}
 		f, err = s.scanFiling(q.QueryRow(ctx, `SELECT `+filingCols+filingFrom+` WHERE f.id = $1`, id))
@@ -377,11 +382,21 @@ func (s *Store) ListFilings(ctx context.Context, ff store.FilingFilter) ([]store
 		w.raw(`f.closed_at IS NULL`)
 		w.add(`f.due_at < `, s.t(*ff.OverdueAt))
 	}
+	if ff.BeforeID > 0 {
+		w.add(`f.id < `, ff.BeforeID)
+	}
+	if ff.Reference != "" {
+		w.add(`f.reference = `, strings.TrimSpace(ff.Reference))
+	}
+	order := ` ORDER BY f.id`
+	if ff.NewestFirst {
+		order = ` ORDER BY f.id DESC`
+	}
 	q, err := s.q()
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, `SELECT `+filingCols+filingFrom+` WHERE `+w.String()+` ORDER BY f.id LIMIT `+itoa(int64(limit(ff.Limit))), w.args...)
+	rows, err := q.Query(ctx, `SELECT `+filingCols+filingFrom+` WHERE `+w.String()+order+` LIMIT `+itoa(int64(limit(ff.Limit))), w.args...)
 	if err != nil {
 		return nil, err
 	}
