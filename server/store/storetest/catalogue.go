@@ -110,4 +110,3 @@ func testCatalogue(t *testing.T, newDB NewDatabase) {
 		t.Errorf("by reference = %v, %v", page, err)
 	}
 }
-
