@@ -1,264 +1,386 @@
 package api
 
 import (
-	"fmt"
-	"regexp"
+	"context"
+	"errors"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/catalogue"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
-// Departments that process filings (the officer's store.Staff.Department).
-var departments = map[string]string{
-	"civil_affairs": "民政科",
-	"ageing":        "老龄办",
-	"disability":    "残联",
-	"community":     "社区居委会",
+// The service catalogue in force (docs/catalogue.md): the base catalogue
+// given in Config (the embedded default, or centrald -catalogue FILE) unless
+// the store holds a version saved by an administrator that is not older;
+// every replica re-reads the latest saved version at most every
+// Config.CatalogueRefresh.
+type catalogues struct {
+	st       store.Store
+	base     *catalogue.Catalogue
+	embedded *catalogue.Catalogue
+	refresh  time.Duration
+
+	mu      sync.Mutex
+	cur     *catalogue.Catalogue
+	checked time.Time
+	byVer   map[int]*catalogue.Catalogue // saved versions, parsed
 }
 
-// DepartmentName returns the Chinese name of a department code.
-func DepartmentName(code string) string {
-	if n, ok := departments[code]; ok {
-		return n
+func newCatalogues(st store.Store, base *catalogue.Catalogue, refresh time.Duration) *catalogues {
+	emb := catalogue.Default()
+	if base == nil {
+		base = emb
+	}
+	return &catalogues{st: st, base: base, embedded: emb, refresh: refresh, byVer: map[int]*catalogue.Catalogue{}}
+}
+
+// current returns the catalogue in force.
+func (cs *catalogues) current(ctx context.Context, now time.Time) (*catalogue.Catalogue, error) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.cur != nil && now.Sub(cs.checked) < cs.refresh && !now.Before(cs.checked) {
+		return cs.cur, nil
+	}
+	latest, err := cs.st.LatestCatalogue(ctx)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		cs.cur = cs.base
+	case err != nil:
+		if cs.cur != nil { // keep serving what we have
+			return cs.cur, nil
+		}
+		return nil, storeErr(err, "catalogue")
+	case latest.Version < cs.base.Version():
+		cs.cur = cs.base
+	default:
+		c, err := cs.parsed(latest)
+		if err != nil {
+			return nil, err
+		}
+		cs.cur = c
+	}
+	cs.checked = now
+	return cs.cur, nil
+}
+
+// parsed parses a saved version once (mu held).
+func (cs *catalogues) parsed(v store.CatalogueVersion) (*catalogue.Catalogue, error) {
+	if c, ok := cs.byVer[v.Version]; ok {
+		return c, nil
+	}
+	c, err := catalogue.Parse(v.Document)
+	if err != nil {
+		return nil, errf(apiv1.CodeInternal, "saved catalogue version %d does not load: %v", v.Version, err)
+	}
+	cs.byVer[v.Version] = c
+	return c, nil
+}
+
+// at returns the catalogue a filing was filed under: version 0 is the
+// embedded catalogue (filings made before catalogues were versioned); a
+// version no longer found falls back to the catalogue in force.
+func (cs *catalogues) at(ctx context.Context, version int, now time.Time) *catalogue.Catalogue {
+	if version == 0 {
+		return cs.embedded
+	}
+	cs.mu.Lock()
+	c, ok := cs.byVer[version]
+	cs.mu.Unlock()
+	if ok {
+		return c
+	}
+	v, err := cs.st.GetCatalogue(ctx, version)
+	if err == nil {
+		cs.mu.Lock()
+		c, err = cs.parsed(v)
+		cs.mu.Unlock()
+		if err == nil {
+			return c
+		}
+	}
+	switch version {
+	case cs.base.Version():
+		return cs.base
+	case cs.embedded.Version():
+		return cs.embedded
+	}
+	if c, err := cs.current(ctx, now); err == nil {
+		return c
+	}
+	return cs.base
+}
+
+// saved records a version saved through this replica.
+func (cs *catalogues) saved(c *catalogue.Catalogue, now time.Time) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.byVer[c.Version()] = c
+	cs.cur, cs.checked = c, now
+}
+
+func (s *Server) catalogue(c *fiber.Ctx) (*catalogue.Catalogue, error) {
+	return s.cats.current(c.UserContext(), s.now())
+}
+
+// serviceAt returns a filing's service as it was filed.
+func (s *Server) serviceAt(ctx context.Context, f store.Filing) (apiv1.Service, *catalogue.Catalogue) {
+	cat := s.cats.at(ctx, f.CatalogueVersion, s.now())
+	svc, ok := cat.Service(f.ServiceCode)
+	if !ok {
+		svc = apiv1.Service{Code: f.ServiceCode, Name: f.ServiceCode, Department: f.Department, DepartmentName: cat.UnitName(f.Department)}
+	}
+	return svc, cat
+}
+
+// personOf is what the catalogue reads of a resident's record.
+func personOf(r store.Resident) catalogue.Person {
+	return catalogue.Person{Name: r.Name, IDNumber: r.IDNumber, Gender: r.Gender, BirthDate: r.BirthDate, Address: r.Address,
+		GridCell: r.GridCell, Household: r.Household, Categories: r.Categories}
+}
+
+// departmentName is a unit's name in the catalogue in force.
+func (s *Server) departmentName(ctx context.Context, code string) string {
+	if cat, err := s.cats.current(ctx, s.now()); err == nil {
+		return cat.UnitName(code)
 	}
 	return code
 }
 
-// Prefill sources: attributes of the resident's record.
-const (
-	preName      = "resident.name"
-	preIDNumber  = "resident.id_number"
-	preGender    = "resident.gender"
-	preBirthDate = "resident.birth_date"
-	preAddress   = "resident.address"
-	preGridCell  = "resident.grid_cell"
-	preHousehold = "resident.household"
-)
-
-func text(name, label string, required bool, prefill string) apiv1.FormField {
-	return apiv1.FormField{Name: name, Label: label, Type: apiv1.FieldText, Required: required, Prefill: prefill, MaxLen: 200}
-}
-
-func num(name, label string, required bool) apiv1.FormField {
-	return apiv1.FormField{Name: name, Label: label, Type: apiv1.FieldNumber, Required: required}
-}
-
-func choice(name, label string, required bool, choices ...string) apiv1.FormField {
-	return apiv1.FormField{Name: name, Label: label, Type: apiv1.FieldChoice, Required: required, Choices: choices}
-}
-
-func phone(name, label string, required bool) apiv1.FormField {
-	return apiv1.FormField{Name: name, Label: label, Type: apiv1.FieldPhone, Required: required, Sensitive: true}
-}
-
-// sensitive marks a field as personal data (apiv1.FormField.Sensitive).
-func sensitive(f apiv1.FormField) apiv1.FormField {
-	f.Sensitive = true
-	return f
-}
-
-func identityFields() []apiv1.FormField {
-	return []apiv1.FormField{
-		sensitive(text("name", "姓名", true, preName)),
-		sensitive(text("id_number", "公民身份号码", true, preIDNumber)),
-		sensitive(text("address", "住址", true, preAddress)),
+// knownUnit reports whether code is a unit of the catalogue in force.
+func (s *Server) knownUnit(c *fiber.Ctx, code string) bool {
+	cat, err := s.catalogue(c)
+	if err != nil {
+		return false
 	}
+	return slices.ContainsFunc(cat.Units(), func(u catalogue.Named) bool { return u.Code == code })
 }
 
-// catalogue is the district's catalogue of services filed at the kiosk.
-var catalogue = []apiv1.Service{
-	{
-		Code: "dibao_new", Name: "最低生活保障（低保）新申请", Department: "civil_affairs", DeadlineDays: 30,
-		Description: "家庭人均收入低于本市低保标准的居民申请最低生活保障。",
-		Fields: append(identityFields(),
-			sensitive(text("household", "户号", false, preHousehold)),
-			num("household_size", "共同生活家庭成员人数", true),
-			num("monthly_income", "家庭月总收入（元）", true),
-			choice("income_source", "主要收入来源", true, "工资", "养老金", "经营", "赡养/抚养费", "无收入", "其他"),
-			choice("housing", "住房情况", true, "自有住房", "租房", "借住", "其他"),
-			sensitive(text("bank_account", "收款银行账号", true, "")),
-			phone("phone", "联系电话", true),
-			text("reason", "申请理由", true, ""),
-		),
-	},
-	{
-		Code: "dibao_renewal", Name: "最低生活保障（低保）复审续期", Department: "civil_affairs", DeadlineDays: 15,
-		Description: "低保家庭按季度复审，申报家庭收入和人口变化。",
-		Fields: append(identityFields(),
-			num("household_size", "共同生活家庭成员人数", true),
-			num("monthly_income", "家庭月总收入（元）", true),
-			choice("changes", "上次审核以来的变化", true, "无变化", "收入变化", "人口变化", "住址变化", "多项变化"),
-			text("change_details", "变化说明", false, ""),
-			phone("phone", "联系电话", true),
-		),
-	},
-	{
-		Code: "elderly_card", Name: "老年人优待证（老年证）办理", Department: "ageing", DeadlineDays: 10,
-		Description: "年满60周岁的本区户籍居民办理老年人优待证。",
-		Fields: append(identityFields(),
-			text("gender", "性别", true, preGender),
-			apiv1.FormField{Name: "birth_date", Label: "出生日期", Type: apiv1.FieldDate, Required: true, Prefill: preBirthDate, Sensitive: true},
-			phone("phone", "联系电话", true),
-			sensitive(text("emergency_contact", "紧急联系人", true, "")),
-			phone("emergency_phone", "紧急联系人电话", true),
-			choice("delivery", "领取方式", true, "社区服务站领取", "邮寄到家"),
-		),
-	},
-	{
-		Code: "disability_subsidy", Name: "残疾人两项补贴申请", Department: "disability", DeadlineDays: 20,
-		Description: "困难残疾人生活补贴和重度残疾人护理补贴。",
-		Fields: append(identityFields(),
-			sensitive(text("disability_cert", "残疾人证号", true, "")),
-			choice("disability_level", "残疾等级", true, "一级", "二级", "三级", "四级"),
-			choice("subsidy", "申请补贴类别", true, "困难残疾人生活补贴", "重度残疾人护理补贴", "两项都申请"),
-			phone("phone", "联系电话", true),
-		),
-	},
-	{
-		Code: "temporary_assistance", Name: "临时救助申请", Department: "civil_affairs", DeadlineDays: 10,
-		Description: "因突发事件、意外事故、重大疾病导致基本生活暂时困难的家庭。",
-		Fields: append(identityFields(),
-			choice("emergency", "困难类型", true, "重大疾病", "意外事故", "自然灾害", "突发事件", "其他"),
-			num("amount", "申请救助金额（元）", true),
-			text("description", "困难情况说明", true, ""),
-			phone("phone", "联系电话", true),
-		),
-	},
-	{
-		Code: "residence_certificate", Name: "居住证明开具", Department: "community", DeadlineDays: 5,
-		Description: "社区居委会为本社区居民开具居住证明。",
-		Fields: append(identityFields(),
-			text("grid_cell", "所属网格", false, preGridCell),
-			num("years", "在本址居住年限", true),
-			text("purpose", "证明用途", true, ""),
-			choice("copies", "份数", true, "1", "2", "3"),
-		),
-	},
-}
-
-func service(code string) (apiv1.Service, bool) {
-	i := slices.IndexFunc(catalogue, func(s apiv1.Service) bool { return s.Code == code })
-	if i < 0 {
-		return apiv1.Service{}, false
-	}
-	return catalogue[i], true
-}
-
-// prefill fills the fields that have a prefill source from the resident.
-func prefill(svc apiv1.Service, r store.Resident) map[string]string {
-	out := map[string]string{}
-	for _, f := range svc.Fields {
-		var v string
-		switch f.Prefill {
-		case preName:
-			v = r.Name
-		case preIDNumber:
-			v = r.IDNumber
-		case preGender:
-			v = identity.GenderOfLetter(r.Gender).Name()
-		case preBirthDate:
-			if !r.BirthDate.IsZero() {
-				v = r.BirthDate.Format(time.DateOnly)
-			}
-		case preAddress:
-			v = r.Address
-		case preGridCell:
-			v = r.GridCell
-		case preHousehold:
-			v = r.Household
-		}
-		if v != "" {
-			out[f.Name] = v
+// eligibleList splits the catalogue into what the resident may file and
+// what they may not (with the reasons).
+func eligibleList(cat *catalogue.Catalogue, r store.Resident, now time.Time) apiv1.ServiceList {
+	out := apiv1.ServiceList{CatalogueVersion: cat.Version(), Services: []apiv1.Service{}, Hidden: []apiv1.HiddenService{}}
+	p, day := personOf(r), identity.ChinaDate(now)
+	for _, svc := range cat.Services() {
+		if ok, reasons := cat.Eligible(svc.Code, p, day); ok {
+			out.Services = append(out.Services, svc)
+		} else {
+			out.Hidden = append(out.Hidden, apiv1.HiddenService{Code: svc.Code, Name: svc.Name, Reasons: reasons})
 		}
 	}
 	return out
 }
 
-var (
-	phoneRE  = regexp.MustCompile(`^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$`)
-	numberRE = regexp.MustCompile(`^[0-9]{1,12}(\.[0-9]{1,2})?$`)
-)
+// checkEligible refuses a service the resident may not file.
+func checkEligible(cat *catalogue.Catalogue, code string, r store.Resident, now time.Time) error {
+	ok, reasons := cat.Eligible(code, personOf(r), identity.ChinaDate(now))
+	if ok {
+		return nil
+	}
+	e := errf(apiv1.CodeNotEligible, "the resident may not file %s: %s", code, strings.Join(reasons, "；"))
+	e.detail.Fields = map[string]string{"reasons": strings.Join(reasons, "；")}
+	return e
+}
 
-// validateForm checks submitted values against the service's fields;
-// prefilled fields always take the record's value (the resident cannot
-// change who they are), and unknown fields are refused. It returns the
-// values to store, or the problems by field.
-func validateForm(svc apiv1.Service, r store.Resident, in map[string]string, now time.Time) (map[string]string, map[string]string) {
-	pre := prefill(svc, r)
-	out := map[string]string{}
-	bad := map[string]string{}
-	known := map[string]bool{}
-	for _, f := range svc.Fields {
-		known[f.Name] = true
-		v := strings.TrimSpace(in[f.Name])
-		if f.Prefill != "" {
-			if pv, ok := pre[f.Name]; ok {
-				if v != "" && v != pv {
-					bad[f.Name] = "由居民档案预填，不可修改 (prefilled from the resident record)"
-					continue
-				}
-				v = pv
-			}
-		}
-		if v == "" {
-			if f.Required {
-				bad[f.Name] = "必填 (required)"
-			}
-			continue
-		}
-		max := f.MaxLen
-		if max == 0 {
-			max = 200
-		}
-		if !utf8.ValidString(v) || utf8.RuneCountInString(v) > max || strings.ContainsAny(v, "\x00\r") {
-			bad[f.Name] = fmt.Sprintf("最多%d个字 (at most %d characters)", max, max)
-			continue
-		}
-		switch f.Type {
-		case apiv1.FieldNumber:
-			if !numberRE.MatchString(v) {
-				bad[f.Name] = "请填写数字 (a non-negative number)"
-				continue
-			}
-		case apiv1.FieldPhone:
-			if !phoneRE.MatchString(v) {
-				bad[f.Name] = "电话号码格式不正确 (a mobile or landline number)"
-				continue
-			}
-		case apiv1.FieldDate:
-			if _, err := time.Parse(time.DateOnly, v); err != nil {
-				bad[f.Name] = "日期格式 YYYY-MM-DD"
-				continue
-			}
-		case apiv1.FieldChoice:
-			if !slices.Contains(f.Choices, v) {
-				bad[f.Name] = "请从选项中选择 (one of the choices)"
-				continue
-			}
-		case apiv1.FieldBool:
-			if _, err := strconv.ParseBool(v); err != nil {
-				bad[f.Name] = "true / false"
-				continue
-			}
-		}
-		out[f.Name] = v
+// ---- handlers ----
+
+func (s *Server) handleServices(c *fiber.Ctx) error {
+	cat, err := s.catalogue(c)
+	if err != nil {
+		return err
 	}
-	for k := range in {
-		if !known[k] {
-			bad[k] = "未知字段 (unknown field)"
+	return c.JSON(apiv1.ServiceList{CatalogueVersion: cat.Version(), Services: cat.Services()})
+}
+
+// handleEligibleServices lists the services the token's resident may file
+// (the kiosk offers only these); the hidden ones are counted out, without
+// reasons (staff see them: handleEligibility).
+func (s *Server) handleEligibleServices(c *fiber.Ctx) error {
+	var req apiv1.EligibleRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	res, err := s.tokenResident(c, req.Token)
+	if err != nil {
+		return err
+	}
+	cat, err := s.catalogue(c)
+	if err != nil {
+		return err
+	}
+	l := eligibleList(cat, res, s.now())
+	l.Hidden = nil
+	return c.JSON(l)
+}
+
+// handleEligibility: staff look up what a resident may file and why the
+// rest is hidden (audited: it reads a resident's record).
+func (s *Server) handleEligibility(c *fiber.Ctx) error {
+	var req apiv1.EligibilityRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	if !identity.ValidIDNumber(req.IDNumber) {
+		return errf(apiv1.CodeCardInvalid, "not a valid ID number")
+	}
+	res, err := s.st.GetResident(c.UserContext(), req.IDNumber)
+	if errors.Is(err, store.ErrNotFound) {
+		return errf(apiv1.CodeResidentUnknown, "no resident with this ID number")
+	} else if err != nil {
+		return storeErr(err, "resident")
+	}
+	cat, err := s.catalogue(c)
+	if err != nil {
+		return err
+	}
+	if err := s.audit(c.UserContext(), staffActor(c), "eligibility.check", "resident:"+strconv.FormatInt(res.ID, 10), nil); err != nil {
+		return errf(apiv1.CodeUnavailable, "the audit log does not answer")
+	}
+	return c.JSON(eligibleList(cat, res, s.now()))
+}
+
+// handleUpcoming lists the residents of a grid cell who become eligible for
+// a service in a period (turning 60 or 80, ...): the grid worker's list of
+// whom to tell in advance. Audited (it lists residents' records).
+func (s *Server) handleUpcoming(c *fiber.Ctx) error {
+	cell := strings.TrimSpace(c.Query("grid_cell"))
+	if cell == "" || len(cell) > 32 {
+		return badRequest("grid_cell is required")
+	}
+	today := identity.ChinaDate(s.now())
+	from, to := today, today.AddDays(30)
+	var err error
+	if q := c.Query("from"); q != "" {
+		if from, err = identity.ParseDate(q); err != nil || from.IsLongTerm() {
+			return badRequest("from must be YYYY-MM-DD")
 		}
 	}
-	if svc.Code == "elderly_card" && !r.BirthDate.IsZero() && identity.DateOf(r.BirthDate).AgeOn(identity.ChinaDate(now)) < 60 {
-		bad["birth_date"] = "年满60周岁方可办理 (the resident must be 60 or older)"
+	if q := c.Query("to"); q != "" {
+		if to, err = identity.ParseDate(q); err != nil || to.IsLongTerm() {
+			return badRequest("to must be YYYY-MM-DD")
+		}
 	}
-	if len(bad) > 0 {
-		return nil, bad
+	if to < from || from.AddDays(366) < to {
+		return badRequest("the period from..to must be 0..366 days")
 	}
-	return out, nil
+	cat, err := s.catalogue(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	out := apiv1.UpcomingList{GridCell: cell, From: from.String(), To: to.String(), Residents: []apiv1.UpcomingResident{}}
+	var after int64
+	for {
+		rs, err := s.st.ListResidents(ctx, store.ResidentFilter{GridCell: cell, Status: store.ResidentActive, AfterID: after, Limit: 500})
+		if err != nil {
+			return storeErr(err, "residents")
+		}
+		for _, r := range rs {
+			for _, b := range cat.BecomesEligible(personOf(r), from, to) {
+				svc, _ := cat.Service(b.Service)
+				out.Residents = append(out.Residents, apiv1.UpcomingResident{
+					ResidentID: r.ID, Name: r.Name, IDNumber: identity.MaskIDNumber(r.IDNumber), Household: r.Household,
+					Service: b.Service, ServiceName: svc.Name, EligibleOn: b.On.String(),
+				})
+			}
+		}
+		if len(rs) < 500 {
+			break
+		}
+		after = rs[len(rs)-1].ID
+	}
+	sort.SliceStable(out.Residents, func(i, j int) bool { return out.Residents[i].EligibleOn < out.Residents[j].EligibleOn })
+	if err := s.audit(ctx, staffActor(c), "eligibility.upcoming", "grid:"+cell,
+		map[string]string{"from": out.From, "to": out.To, "rows": strconv.Itoa(len(out.Residents))}); err != nil {
+		return errf(apiv1.CodeUnavailable, "the audit log does not answer")
+	}
+	return c.JSON(out)
+}
+
+// handleGetCatalogue returns the catalogue document in force.
+func (s *Server) handleGetCatalogue(c *fiber.Ctx) error {
+	cat, err := s.catalogue(c)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return c.Send(cat.JSON())
+}
+
+// handleListCatalogues lists the saved versions.
+func (s *Server) handleListCatalogues(c *fiber.Ctx) error {
+	cat, err := s.catalogue(c)
+	if err != nil {
+		return err
+	}
+	vs, err := s.st.ListCatalogues(c.UserContext())
+	if err != nil {
+		return storeErr(err, "catalogue versions")
+	}
+	out := apiv1.CatalogueVersionList{InForce: cat.Version(), Versions: []apiv1.CatalogueVersion{}}
+	for _, v := range vs {
+		out.Versions = append(out.Versions, apiv1.CatalogueVersion{Version: v.Version, SavedBy: v.Actor.String(), Note: v.Note, SavedAt: v.CreatedAt})
+	}
+	return c.JSON(out)
+}
+
+// saveCatalogue validates and saves a new version (the API's PUT and the
+// back office's form); the store audits it.
+func (s *Server) saveCatalogue(c *fiber.Ctx, doc []byte, note string) (*catalogue.Catalogue, error) {
+	if len([]rune(note)) > 200 {
+		return nil, badRequest("note of at most 200 characters")
+	}
+	cur, err := s.catalogue(c)
+	if err != nil {
+		return nil, err
+	}
+	next, err := catalogue.Parse(doc)
+	var ce *catalogue.Error
+	if errors.As(err, &ce) {
+		e := errf(apiv1.CodeCatalogueInvalid, "the catalogue has %d problems", len(ce.Problems))
+		e.detail.Fields = map[string]string{}
+		for _, p := range ce.Problems {
+			if prev, ok := e.detail.Fields[p.Path]; ok {
+				e.detail.Fields[p.Path] = prev + "；" + p.Message
+			} else {
+				e.detail.Fields[p.Path] = p.Message
+			}
+		}
+		return nil, e
+	} else if err != nil {
+		return nil, err
+	}
+	if next.Version() != cur.Version()+1 {
+		return nil, errf(apiv1.CodeCatalogueVersion, "version %d given; the version in force is %d, so an edit is version %d", next.Version(), cur.Version(), cur.Version()+1)
+	}
+	err = s.st.SaveCatalogue(c.UserContext(), staffActor(c), store.CatalogueVersion{Version: next.Version(), Document: doc, Note: note, CreatedAt: s.now()})
+	if errors.Is(err, store.ErrConflict) {
+		return nil, errf(apiv1.CodeCatalogueVersion, "version %d was saved meanwhile; reload and edit again", next.Version())
+	} else if err != nil {
+		return nil, storeErr(err, "catalogue")
+	}
+	s.cats.saved(next, s.now())
+	s.log.Info("catalogue saved", "version", next.Version(), "services", len(next.Services()), "by", staffActor(c).String())
+	return next, nil
+}
+
+// handlePutCatalogue saves a new catalogue version (admin).
+func (s *Server) handlePutCatalogue(c *fiber.Ctx) error {
+	ct := string(c.Request().Header.ContentType())
+	if mt, _, _ := strings.Cut(ct, ";"); strings.TrimSpace(strings.ToLower(mt)) != fiber.MIMEApplicationJSON {
+		return errf(apiv1.CodeUnsupportedMedia, "request body must be application/json")
+	}
+	cat, err := s.saveCatalogue(c, c.Body(), c.Query("note"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(apiv1.ServiceList{CatalogueVersion: cat.Version(), Services: cat.Services()})
 }

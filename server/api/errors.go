@@ -87,6 +87,11 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		}
 		return nil
 	}
+	var oe *officeError
+	if errors.As(err, &oe) {
+		c.Locals(localsErrCode, apiv1.CodeForbidden)
+		return s.officeErrorPage(c, oe.status, "", oe.message)
+	}
 	var ae *apiError
 	var fe *fiber.Error
 	switch {
@@ -108,6 +113,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="veinkiosk"`)
 	}
 	c.Locals(localsErrCode, ae.detail.Code)
+	if isOfficePage(c) {
+		return s.officeErrorPage(c, ae.status(), ae.detail.Code, "")
+	}
 	return c.Status(ae.status()).JSON(apiv1.ErrorBody{Error: ae.detail})
 }
 

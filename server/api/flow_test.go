@@ -36,11 +36,12 @@ func TestEnrolVerifyFileAndReply(t *testing.T) {
 	}
 	values := map[string]string{
 		"household_size": "2", "monthly_income": "800", "income_source": "养老金", "housing": "自有住房",
-		"bank_account": "6222020200112233", "phone": "13800138000", "reason": "老伴去世，收入减少",
+		"bank_account": "6222020200112233", "phone": "13800138000", "reason": "老伴去世，收入减少", "vehicle": "false", "bank_name": "中国建设银行",
 	}
 	sub := &apiv1.SubmitFilingRequest{Token: vr.Token, Service: "dibao_new", IdempotencyKey: "7f1c2a9e-0000-4000-8000-000000000001", Values: values}
 	f1 := must[*apiv1.Filing](t)(k.SubmitFiling(ctx, sub))
-	if f1.Status != apiv1.FilingSubmitted || f1.Reference == "" || f1.Department != "civil_affairs" {
+	if f1.Status != apiv1.FilingSubmitted || f1.Reference == "" || f1.Department != "civil_affairs" ||
+		f1.StatusLabel != "待受理" || f1.CatalogueVersion != 1 || f1.ServiceName != "最低生活保障（低保）新申请" {
 		t.Fatalf("filing: %+v", f1)
 	}
 	// A retry (the answer was lost) returns the same filing.
@@ -72,7 +73,8 @@ func TestEnrolVerifyFileAndReply(t *testing.T) {
 	e.clock.Add(24 * time.Hour)
 	vr2 := must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
 	st := must[*apiv1.FilingList](t)(k.Status(ctx, vr2.Token))
-	if len(st.Filings) != 1 || st.Filings[0].Reply != "请补交近三个月收入证明" || st.Filings[0].Status != apiv1.FilingNeedInfo {
+	if len(st.Filings) != 1 || st.Filings[0].Reply != "请补交近三个月收入证明" || st.Filings[0].Status != apiv1.FilingNeedInfo ||
+		st.Filings[0].StatusLabel != apiv1.FilingStatusLabel(apiv1.FilingNeedInfo).ZH || st.Filings[0].StatusLabelEN != "More information needed" {
 		t.Fatalf("status: %+v", st)
 	}
 	if st.Filings[0].Values != nil {

@@ -219,7 +219,7 @@ func (e *env) newPerson(name string, birth time.Time) *person {
 	}
 	id := string(n)
 	p := &person{
-		card: apiv1.Card{IDNumber: id, Name: name, Gender: identity.GenderMale, Birth: identity.DateOf(birth), Validity: identity.Validity{From: 20200101, Until: 20400101}, Address: "青山区幸福路1号"},
+		card: apiv1.Card{IDNumber: id, Name: name, Gender: identity.GenderMale, Birth: identity.DateOf(birth), Validity: identity.Validity{From: 20200101, Until: 20400101}, Address: "内蒙古自治区包头市青山区幸福路1号"},
 		fingers: map[apiv1.Finger]*matcher.SynthFinger{
 			apiv1.RightIndex:  matcher.NewSynthFinger(e.rng, e.params.Width, e.params.Height),
 			apiv1.RightMiddle: matcher.NewSynthFinger(e.rng, e.params.Width, e.params.Height),

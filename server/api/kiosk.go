@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -55,10 +56,6 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 	return c.JSON(tokenResponse(out.token, out.resident))
 }
 
-func (s *Server) handleServices(c *fiber.Ctx) error {
-	return c.JSON(apiv1.ServiceList{Services: catalogue})
-}
-
 // tokenResident checks a filing token for this kiosk (without consuming it)
 // and returns the resident it is bound to.
 func (s *Server) tokenResident(c *fiber.Ctx, token string) (store.Resident, error) {
@@ -87,7 +84,11 @@ func (s *Server) handleForm(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	svc, ok := service(req.Service)
+	cat, err := s.catalogue(c)
+	if err != nil {
+		return err
+	}
+	svc, ok := cat.Service(req.Service)
 	if !ok {
 		return errf(apiv1.CodeServiceUnknown, "no service %q", req.Service)
 	}
@@ -95,7 +96,10 @@ func (s *Server) handleForm(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(apiv1.Form{Service: svc, Values: prefill(svc, res)})
+	if err := checkEligible(cat, svc.Code, res, s.now()); err != nil {
+		return err
+	}
+	return c.JSON(apiv1.Form{Service: svc, Values: cat.Prefill(svc.Code, personOf(res))})
 }
 
 // validIdemKey accepts 16..64 characters of [A-Za-z0-9-_].
@@ -124,7 +128,11 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 	if !validIdemKey(req.IdempotencyKey) {
 		return badRequest("idempotency_key must be 16..64 characters of A-Z a-z 0-9 - _ (a UUID will do)")
 	}
-	svc, ok := service(req.Service)
+	cat, err := s.catalogue(c)
+	if err != nil {
+		return err
+	}
+	svc, ok := cat.Service(req.Service)
 	if !ok {
 		return errf(apiv1.CodeServiceUnknown, "no service %q", req.Service)
 	}
@@ -145,7 +153,10 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 			return storeErr(err, "resident")
 		}
 	}
-	values, bad := validateForm(svc, res, req.Values, now)
+	if err := checkEligible(cat, svc.Code, res, now); err != nil {
+		return err
+	}
+	values, bad := cat.ValidateForm(svc.Code, personOf(res), req.Values)
 	if bad != nil {
 		e := errf(apiv1.CodeFormInvalid, "%d fields need attention", len(bad))
 		e.detail.Fields = bad
@@ -158,6 +169,7 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 	f, created, err := s.st.CreateFiling(ctx, audit.Kiosk(k.ID), store.NewFiling{
 		ServiceCode: svc.Code, IDNumber: res.IDNumber, KioskID: k.ID, StationID: k.StationID, Department: svc.Department,
 		Form: form, DueAt: now.AddDate(0, 0, svc.DeadlineDays), IdempotencyKey: req.IdempotencyKey, Token: req.Token, CreatedAt: now,
+		CatalogueVersion: cat.Version(),
 	})
 	switch {
 	case errors.Is(err, store.ErrConflict):
@@ -175,16 +187,20 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 		status = http.StatusCreated
 		s.metrics.filings.WithLabelValues(svc.Code).Inc()
 	}
-	return c.Status(status).JSON(filingView(f, now, false, ""))
+	return c.Status(status).JSON(s.filingView(ctx, f, false, ""))
 }
 
-// filingView converts a store filing for the wire; back office views carry
-// the form values and the resident's name.
-func filingView(f store.Filing, now time.Time, office bool, residentName string) apiv1.Filing {
-	svc, _ := service(f.ServiceCode)
+// filingView converts a store filing for the wire, with its service as it
+// was filed and its status in the words of the one status table; back office
+// views carry the form values and the resident's name.
+func (s *Server) filingView(ctx context.Context, f store.Filing, office bool, residentName string) apiv1.Filing {
+	now := s.now()
+	svc, _ := s.serviceAt(ctx, f)
+	label := apiv1.FilingStatusLabel(string(f.Status))
 	out := apiv1.Filing{
 		ID: f.ID, Reference: f.Reference, Service: f.ServiceCode, ServiceName: svc.Name, Department: f.Department,
-		Status: string(f.Status), SubmittedAt: f.CreatedAt, DueAt: f.DueAt, DecidedAt: f.ClosedAt, Reply: f.Reply,
+		Status: string(f.Status), StatusLabel: label.ZH, StatusLabelEN: label.EN, CatalogueVersion: f.CatalogueVersion,
+		SubmittedAt: f.CreatedAt, DueAt: f.DueAt, DecidedAt: f.ClosedAt, Reply: f.Reply,
 		KioskID: f.KioskID, Overdue: !f.Status.Closed() && now.After(f.DueAt),
 	}
 	if office {
@@ -213,7 +229,7 @@ func (s *Server) handleStatus(c *fiber.Ctx) error {
 	}
 	out := apiv1.FilingList{Filings: make([]apiv1.Filing, 0, len(fs))}
 	for i := len(fs) - 1; i >= 0; i-- { // newest first
-		out.Filings = append(out.Filings, filingView(fs[i], s.now(), false, ""))
+		out.Filings = append(out.Filings, s.filingView(c.UserContext(), fs[i], false, ""))
 	}
 	return c.JSON(out)
 }

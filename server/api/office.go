@@ -1,18 +1,24 @@
 package api
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/catalogue"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -34,22 +40,16 @@ var roleNames = map[store.Role]string{
 	store.RoleAdmin:             "管理员",
 }
 
-var statusNames = map[store.FilingStatus]string{
-	store.FilingSubmitted: "待受理",
-	store.FilingInReview:  "审核中",
-	store.FilingNeedInfo:  "待补充材料",
-	store.FilingAccepted:  "已通过",
-	store.FilingRejected:  "已驳回",
-}
-
 type officeSession struct {
 	Username, RoleName, CSRF string
 }
 
 type officeRow struct {
-	ID                                                         int64
-	Reference, ServiceName, Department, Status, Submitted, Due string
-	Overdue                                                    bool
+	ID                                                                     int64
+	Reference, ServiceName, Department, Status, StatusCode, Submitted, Due string
+	Decided                                                                string // closed filings
+	Overdue, Late                                                          bool
+	CatalogueVersion                                                       int
 }
 
 type officeField struct{ Label, Value string }
@@ -97,10 +97,10 @@ func (s *Server) officeAuth(roles ...store.Role) fiber.Handler {
 		}
 		c.Locals(localsSession, sess)
 		if len(roles) > 0 && !containsRole(roles, sess.role) {
-			return s.render(c, statusOf(apiv1.CodeForbidden), "login.html", map[string]any{"Title": "无权限", "Session": officeSess(sess), "Error": "您的角色无权进行此操作。"})
+			return s.officeErrorPage(c, statusOf(apiv1.CodeForbidden), apiv1.CodeForbidden, "")
 		}
 		if c.Method() == http.MethodPost && c.FormValue("csrf") != sess.csrf {
-			return s.render(c, statusOf(apiv1.CodeForbidden), "login.html", map[string]any{"Title": "请求无效", "Session": officeSess(sess), "Error": "表单已过期，请刷新页面后重试。"})
+			return s.officeErrorPage(c, statusOf(apiv1.CodeForbidden), apiv1.CodeForbidden, "表单已过期，请刷新页面后重试。")
 		}
 		return c.Next()
 	}
@@ -126,12 +126,12 @@ func (s *Server) officeHome(c *fiber.Ctx) error {
 	c.Locals(localsSession, sess)
 	ctx := c.UserContext()
 	now := s.now()
-	data := map[string]any{"Title": "待办件", "Session": officeSess(sess)}
+	data := map[string]any{"Title": "待办件", "Session": officeSess(sess), "Nav": officeNav(sess)}
 	f := store.FilingFilter{Statuses: []store.FilingStatus{store.FilingSubmitted, store.FilingInReview, store.FilingNeedInfo}, Limit: 200}
 	switch sess.role {
 	case store.RoleDepartmentOfficer:
 		f.Department = sess.department
-		data["Heading"] = DepartmentName(sess.department) + " · 待办件"
+		data["Heading"] = s.departmentName(ctx, sess.department) + " · 待办件"
 		data["CanOpen"] = true
 	case store.RoleSupervisor, store.RoleAdmin:
 		data["Heading"] = "全部在办件"
@@ -142,7 +142,7 @@ func (s *Server) officeHome(c *fiber.Ctx) error {
 		}
 		var rows []officeOverdue
 		for _, d := range od {
-			rows = append(rows, officeOverdue{Name: DepartmentName(d.Department), Count: d.Overdue, OldestDue: d.OldestDue.In(identity.ChinaTime).Format(time.DateOnly)})
+			rows = append(rows, officeOverdue{Name: s.departmentName(ctx, d.Department), Count: d.Overdue, OldestDue: d.OldestDue.In(identity.ChinaTime).Format(time.DateOnly)})
 		}
 		data["Overdue"] = rows
 	default:
@@ -155,19 +155,28 @@ func (s *Server) officeHome(c *fiber.Ctx) error {
 	}
 	var rows []officeRow
 	for _, fl := range fs {
-		rows = append(rows, rowOf(fl, now))
+		rows = append(rows, s.rowOf(ctx, fl))
 	}
 	data["Filings"] = rows
 	return s.render(c, http.StatusOK, "list.html", data)
 }
 
-func rowOf(f store.Filing, now time.Time) officeRow {
-	svc, _ := service(f.ServiceCode)
-	return officeRow{
-		ID: f.ID, Reference: f.Reference, ServiceName: svc.Name, Department: DepartmentName(f.Department),
-		Status: statusNames[f.Status], Submitted: f.CreatedAt.In(identity.ChinaTime).Format("2006-01-02 15:04"),
-		Due: f.DueAt.In(identity.ChinaTime).Format(time.DateOnly), Overdue: !f.Status.Closed() && now.After(f.DueAt),
+const officeTime = "2006-01-02 15:04"
+
+func (s *Server) rowOf(ctx context.Context, f store.Filing) officeRow {
+	svc, cat := s.serviceAt(ctx, f)
+	r := officeRow{
+		ID: f.ID, Reference: f.Reference, ServiceName: svc.Name, Department: cat.UnitName(f.Department),
+		Status: apiv1.FilingStatusLabel(string(f.Status)).ZH, StatusCode: string(f.Status),
+		Submitted: f.CreatedAt.In(identity.ChinaTime).Format(officeTime),
+		Due:       f.DueAt.In(identity.ChinaTime).Format(time.DateOnly), Overdue: !f.Status.Closed() && s.now().After(f.DueAt),
+		CatalogueVersion: f.CatalogueVersion,
 	}
+	if f.ClosedAt != nil {
+		r.Decided = f.ClosedAt.In(identity.ChinaTime).Format(officeTime)
+		r.Late = f.ClosedAt.After(f.DueAt)
+	}
+	return r
 }
 
 func (s *Server) officeLogin(c *fiber.Ctx) error {
@@ -195,48 +204,339 @@ func (s *Server) officeLogout(c *fiber.Ctx) error {
 }
 
 func (s *Server) officeFilingData(c *fiber.Ctx, f store.Filing) map[string]any {
-	now := s.now()
-	v := officeFilingView{officeRow: rowOf(f, now), Reply: f.Reply}
-	if r, err := s.st.GetResidentByID(c.UserContext(), f.ResidentID); err == nil {
+	ctx := c.UserContext()
+	v := officeFilingView{officeRow: s.rowOf(ctx, f), Reply: f.Reply}
+	if r, err := s.st.GetResidentByID(ctx, f.ResidentID); err == nil {
 		v.ResidentName = r.Name
 	}
 	var values map[string]string
 	_ = json.Unmarshal(f.Form, &values)
-	if svc, ok := service(f.ServiceCode); ok {
-		for _, fd := range svc.Fields {
-			if val, ok := values[fd.Name]; ok {
-				v.Fields = append(v.Fields, officeField{Label: fd.Label, Value: val})
-			}
+	svc, _ := s.serviceAt(ctx, f)
+	for _, fd := range svc.Fields {
+		if val, ok := values[fd.Name]; ok {
+			v.Fields = append(v.Fields, officeField{Label: fd.Label, Value: val})
 		}
 	}
 	sess := sessionOf(c)
-	return map[string]any{"Title": v.ServiceName, "Session": officeSess(sess), "F": v,
+	return map[string]any{"Title": v.ServiceName, "Session": officeSess(sess), "F": v, "Nav": officeNav(sess),
 		"CanDecide": sess.role == store.RoleDepartmentOfficer && !f.Status.Closed()}
 }
 
+// officeScopedFiling is scopedFiling for the pages: an officer opening
+// another department's filing is told so (403), not shown raw JSON.
+func (s *Server) officeScopedFiling(c *fiber.Ctx) (store.Filing, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return store.Filing{}, errf(apiv1.CodeFilingNotFound, "no filing %q", c.Params("id"))
+	}
+	f, err := s.st.GetFiling(c.UserContext(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return f, errf(apiv1.CodeFilingNotFound, "no filing %d", id)
+	} else if err != nil {
+		return f, storeErr(err, "filing")
+	}
+	if sess := sessionOf(c); sess.role == store.RoleDepartmentOfficer && f.Department != sess.department {
+		return f, officeForbidden("此件由" + s.departmentName(c.UserContext(), f.Department) + "办理，您无权查看或办理其他部门的办件。")
+	}
+	return f, nil
+}
+
 func (s *Server) officeFiling(c *fiber.Ctx) error {
-	f, err := s.scopedFiling(c, c.Params("id"))
+	f, err := s.officeScopedFiling(c)
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, "filing.html", s.officeFilingData(c, f))
+	data := s.officeFilingData(c, f)
+	if c.Query("done") != "" && f.Status.Closed() || c.Query("done") == "review" || c.Query("done") == "request_info" {
+		data["Done"] = true
+	}
+	return s.render(c, http.StatusOK, "filing.html", data)
 }
 
-// officeDecide records an officer's decision from the page's form.
+// decisionProblem checks the decision form and says what is wrong in
+// Chinese, before the API's checks.
+func decisionProblem(f store.Filing, d apiv1.Decision) string {
+	var to store.FilingStatus
+	switch d.Action {
+	case apiv1.DecisionReview:
+		to = store.FilingInReview
+	case apiv1.DecisionAccept:
+		to = store.FilingAccepted
+	case apiv1.DecisionReject:
+		to = store.FilingRejected
+	case apiv1.DecisionRequestInfo:
+		to = store.FilingNeedInfo
+	default:
+		return "请选择办理结果：开始审核、受理通过、要求补充材料或驳回。"
+	}
+	switch {
+	case utf8.RuneCountInString(d.Reply) > 1000:
+		return "给居民的答复最多1000个字。"
+	case (to == store.FilingRejected || to == store.FilingNeedInfo) && d.Reply == "":
+		return "驳回或要求补充材料时，必须填写给居民的答复，说明原因或需要补充的材料。"
+	case !store.CanTransition(f.Status, to):
+		return "此件当前状态为“" + apiv1.FilingStatusLabel(string(f.Status)).ZH + "”，不能" + actionNames[d.Action] + "。"
+	}
+	return ""
+}
+
+var actionNames = map[string]string{
+	apiv1.DecisionReview: "开始审核", apiv1.DecisionAccept: "受理通过", apiv1.DecisionReject: "驳回", apiv1.DecisionRequestInfo: "要求补充材料",
+}
+
+// officeDecide records an officer's decision from the page's form, then
+// shows the filing with a confirmation (post/redirect/get).
 func (s *Server) officeDecide(c *fiber.Ctx) error {
-	f, err := s.scopedFiling(c, c.Params("id"))
+	f, err := s.officeScopedFiling(c)
 	if err != nil {
 		return err
 	}
 	d := apiv1.Decision{Action: c.FormValue("action"), Reply: strings.TrimSpace(c.FormValue("reply"))}
-	if _, err := s.decide(c, f, d); err != nil {
+	problem := decisionProblem(f, d)
+	if problem == "" {
+		_, err = s.decide(c, f, d)
 		var ae *apiError
-		if !errors.As(err, &ae) || ae.status() >= 500 {
+		switch {
+		case err == nil:
+			return c.Redirect("/office/filings/"+strconv.FormatInt(f.ID, 10)+"?done="+d.Action, http.StatusSeeOther)
+		case errors.As(err, &ae) && ae.detail.Code == apiv1.CodeFilingState:
+			problem = "此件已被他人办理或状态已变化，请查看最新状态后重试。"
+			if nf, gerr := s.st.GetFiling(c.UserContext(), f.ID); gerr == nil {
+				f = nf
+			}
+		default:
 			return err
 		}
-		data := s.officeFilingData(c, f)
-		data["Error"] = ae.detail.Message
-		return s.render(c, ae.status(), "filing.html", data)
 	}
-	return c.Redirect("/office", http.StatusSeeOther)
+	data := s.officeFilingData(c, f)
+	data["Error"] = problem
+	data["Reply"] = d.Reply
+	return s.render(c, http.StatusUnprocessableEntity, "filing.html", data)
+}
+
+// ---- decided filings: list and search ----
+
+// officeDecided lists decided filings, newest first, with search by
+// reference number or the resident's ID number, status, service and unit.
+func (s *Server) officeDecided(c *fiber.Ctx) error {
+	sess := sessionOf(c)
+	ctx := c.UserContext()
+	cat, err := s.catalogue(c)
+	if err != nil {
+		return err
+	}
+	f := store.FilingFilter{Statuses: []store.FilingStatus{store.FilingAccepted, store.FilingRejected}, NewestFirst: true, Limit: 50}
+	data := map[string]any{"Title": "已办结", "Session": officeSess(sess), "Nav": officeNav(sess)}
+	q := strings.TrimSpace(c.Query("q"))
+	data["Q"] = q
+	switch {
+	case q == "":
+	case identity.ValidIDNumber(q):
+		f.IDNumber = q
+	case len(q) <= 32 && strings.Count(q, "-") == 2:
+		f.Reference = strings.ToUpper(q)
+	default:
+		data["Error"] = "请输入完整的受理编号（如 QS-2026-000123）或居民身份证号码。"
+		f.Limit = 0
+	}
+	switch st := c.Query("status"); st {
+	case "":
+	case string(store.FilingAccepted), string(store.FilingRejected):
+		f.Statuses = []store.FilingStatus{store.FilingStatus(st)}
+	default:
+		data["Error"] = "未知的办理结果。"
+	}
+	data["Status"] = c.Query("status")
+	if svc := c.Query("service"); svc != "" {
+		if _, ok := cat.Service(svc); !ok {
+			data["Error"] = "未知的事项。"
+		}
+		f.ServiceCode = svc
+	}
+	data["Service"] = f.ServiceCode
+	if b := c.Query("before"); b != "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 0 {
+			data["Error"] = "页码无效。"
+		}
+		f.BeforeID = n
+	}
+	var services []apiv1.Service
+	switch sess.role {
+	case store.RoleDepartmentOfficer:
+		f.Department = sess.department
+		data["Heading"] = s.departmentName(ctx, sess.department) + " · 已办结"
+		for _, svc := range cat.Services() {
+			if svc.Department == sess.department {
+				services = append(services, svc)
+			}
+		}
+	default:
+		data["Heading"] = "全部已办结件"
+		services = cat.Services()
+	}
+	data["Services"] = services
+	var rows []officeRow
+	if data["Error"] == nil {
+		fs, err := s.st.ListFilings(ctx, f)
+		if err != nil {
+			return storeErr(err, "filings")
+		}
+		for _, fl := range fs {
+			rows = append(rows, s.rowOf(ctx, fl))
+		}
+		if len(fs) == f.Limit {
+			next := c.Request().URI().QueryArgs()
+			next.Set("before", strconv.FormatInt(fs[len(fs)-1].ID, 10))
+			data["Next"] = "/office/decided?" + next.String()
+		}
+		if f.IDNumber != "" {
+			// Searching by a resident's ID number reads their filings: audited.
+			_ = s.audit(ctx, staffActor(c), "office.search", "filings", map[string]string{"by": "id_number", "rows": strconv.Itoa(len(fs))})
+		}
+	}
+	data["Filings"] = rows
+	return s.render(c, http.StatusOK, "decided.html", data)
+}
+
+// ---- the catalogue (administrator) ----
+
+func (s *Server) officeCatalogueData(c *fiber.Ctx) (map[string]any, error) {
+	cat, err := s.catalogue(c)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := s.st.ListCatalogues(c.UserContext())
+	if err != nil {
+		return nil, storeErr(err, "catalogue versions")
+	}
+	for i := range vs {
+		vs[i].CreatedAt = vs[i].CreatedAt.In(identity.ChinaTime)
+	}
+	sess := sessionOf(c)
+	return map[string]any{"Title": "服务事项目录", "Session": officeSess(sess), "Nav": officeNav(sess),
+		"InForce": cat.Version(), "Next": cat.Version() + 1, "Services": cat.Services(), "Versions": vs, "Document": string(cat.JSON())}, nil
+}
+
+func (s *Server) officeCatalogue(c *fiber.Ctx) error {
+	data, err := s.officeCatalogueData(c)
+	if err != nil {
+		return err
+	}
+	if v := c.Query("saved"); v != "" {
+		data["Saved"] = v
+	}
+	return s.render(c, http.StatusOK, "catalogue.html", data)
+}
+
+// officeSaveCatalogue saves the edited document as a new version.
+func (s *Server) officeSaveCatalogue(c *fiber.Ctx) error {
+	doc := []byte(c.FormValue("document"))
+	cat, err := s.saveCatalogue(c, doc, strings.TrimSpace(c.FormValue("note")))
+	if err == nil {
+		return c.Redirect("/office/catalogue?saved="+strconv.Itoa(cat.Version()), http.StatusSeeOther)
+	}
+	var ae *apiError
+	if !errors.As(err, &ae) || ae.status() >= 500 {
+		return err
+	}
+	data, derr := s.officeCatalogueData(c)
+	if derr != nil {
+		return derr
+	}
+	data["Document"] = string(doc)
+	data["Note"] = c.FormValue("note")
+	switch ae.detail.Code {
+	case apiv1.CodeCatalogueInvalid:
+		var problems []catalogue.Problem
+		for p, m := range ae.detail.Fields {
+			problems = append(problems, catalogue.Problem{Path: p, Message: m})
+		}
+		sort.Slice(problems, func(i, j int) bool { return problems[i].Path < problems[j].Path })
+		data["Error"] = fmt.Sprintf("目录有 %d 处问题，未保存：", len(problems))
+		data["Problems"] = problems
+	case apiv1.CodeCatalogueVersion:
+		data["Error"] = fmt.Sprintf("版本号应为 %d（现行版本 %d 加一）；若他人刚保存过，请刷新后重新修改。", data["Next"], data["InForce"])
+	default:
+		data["Error"] = "未保存：" + ae.detail.Message
+	}
+	return s.render(c, ae.status(), "catalogue.html", data)
+}
+
+// ---- navigation and error pages ----
+
+type navLink struct{ Href, Name string }
+
+func officeNav(sess *session) []navLink {
+	if sess == nil {
+		return nil
+	}
+	switch sess.role {
+	case store.RoleDepartmentOfficer, store.RoleSupervisor:
+		return []navLink{{"/office", "待办件"}, {"/office/decided", "已办结"}}
+	case store.RoleAdmin:
+		return []navLink{{"/office", "在办件"}, {"/office/decided", "已办结"}, {"/office/catalogue", "服务事项目录"}}
+	}
+	return nil
+}
+
+// officeError is an error whose page says Message (Chinese) as it is.
+type officeError struct {
+	status  int
+	message string
+}
+
+func (e *officeError) Error() string { return e.message }
+
+func officeForbidden(msg string) error {
+	return &officeError{status: http.StatusForbidden, message: msg}
+}
+
+// officeMessages are the error pages' words by error code.
+var officeMessages = map[string]string{
+	apiv1.CodeNotFound:         "没有这个页面。",
+	apiv1.CodeFilingNotFound:   "没有这个办件，可能编号有误。",
+	apiv1.CodeForbidden:        "您的角色无权进行此操作。",
+	apiv1.CodeMethodNotAllowed: "不支持此操作。",
+	apiv1.CodeBodyTooLarge:     "提交的内容过大。",
+	apiv1.CodeBadRequest:       "请求无效，请返回后重试。",
+	apiv1.CodeUnsupportedMedia: "请求无效，请返回后重试。",
+	apiv1.CodeRateLimited:      "操作过于频繁，请稍后再试。",
+	apiv1.CodeTimeout:          "系统繁忙，请稍后再试。",
+	apiv1.CodeUnavailable:      "系统暂时不可用，请稍后再试。",
+	apiv1.CodeTLSRequired:      "后台只能通过加密连接（HTTPS）访问，请联系管理员。",
+	apiv1.CodeUnauthenticated:  "登录已过期，请重新登录。",
+}
+
+var officeTitles = map[int]string{
+	http.StatusBadRequest: "请求无效", http.StatusForbidden: "无权限", http.StatusNotFound: "未找到",
+	http.StatusTooManyRequests: "请稍后再试", http.StatusServiceUnavailable: "暂时不可用",
+}
+
+// isOfficePage reports whether a request is for the back-office pages.
+func isOfficePage(c *fiber.Ctx) bool {
+	p := c.Path()
+	return p == "/office" || strings.HasPrefix(p, "/office/")
+}
+
+// officeErrorPage renders an error as a page in Chinese (errorHandler, for
+// /office paths).
+func (s *Server) officeErrorPage(c *fiber.Ctx, status int, code, message string) error {
+	msg := message
+	if msg == "" {
+		msg = officeMessages[code]
+	}
+	if msg == "" {
+		msg = "出错了，请返回后重试。"
+	}
+	if code == apiv1.CodeInternal {
+		msg = "系统内部错误，请联系管理员（请求编号 " + requestID(c) + "）。"
+	}
+	title := officeTitles[status]
+	if title == "" {
+		title = "出错了"
+	}
+	sess := sessionOf(c)
+	return s.render(c, status, "error.html", map[string]any{"Title": title, "Session": officeSess(sess), "Nav": officeNav(sess),
+		"Message": msg, "Status": status})
 }

@@ -131,7 +131,7 @@ func TestReplicas(t *testing.T) {
 	}
 	values := map[string]string{
 		"household_size": "2", "monthly_income": "800", "income_source": "养老金", "housing": "自有住房",
-		"bank_account": "6222020200112233", "phone": "13800138000", "reason": "老伴去世，收入减少",
+		"bank_account": "6222020200112233", "phone": "13800138000", "reason": "老伴去世，收入减少", "vehicle": "false", "bank_name": "中国建设银行",
 	}
 	sub := &apiv1.SubmitFilingRequest{Token: vr.Token, Service: "dibao_new", IdempotencyKey: "replica-0000-4000-8000-000000000001", Values: values}
 	f1, err := kioskAt(b, "K-1").SubmitFiling(ctx, sub)

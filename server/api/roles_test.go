@@ -197,7 +197,7 @@ func TestFormValidation(t *testing.T) {
 		values  map[string]string
 		field   string
 	}{
-		{"too young for the elderly card", "elderly_card", map[string]string{"phone": "13800000000", "emergency_contact": "张父", "emergency_phone": "13800000001", "delivery": "邮寄到家"}, "birth_date"},
+		{"a fraction of a year", "residence_certificate", map[string]string{"years": "2.5", "purpose": "入学", "copies": "1"}, "years"},
 		{"prefilled name changed", "residence_certificate", map[string]string{"name": "别人", "years": "3", "purpose": "入学", "copies": "1"}, "name"},
 		{"bad phone", "temporary_assistance", map[string]string{"emergency": "其他", "amount": "1", "description": "x", "phone": "12345"}, "phone"},
 		{"not a choice", "temporary_assistance", map[string]string{"emergency": "彩票", "amount": "1", "description": "x", "phone": "13800000000"}, "emergency"},

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/catalogue"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -40,6 +41,9 @@ var (
 	admin      = []store.Role{store.RoleAdmin}
 	officers   = []store.Role{store.RoleDepartmentOfficer, store.RoleSupervisor, store.RoleAdmin}
 	station    = []store.Role{store.RoleStationStaff}
+	// eligibilityRoles see residents' eligibility (the grid worker's lists
+	// are handed out by the station).
+	eligibilityRoles = []store.Role{store.RoleStationStaff, store.RoleSupervisor, store.RoleAdmin}
 )
 
 func (s *Server) routeTable() []route {
@@ -56,6 +60,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: apiv1.PathKioskNonce, auth: authKiosk, summary: "A fresh 32-byte capture nonce for the scanner to sign.", resp: apiv1.NonceResponse{}, h: s.handleNonce},
 		{method: "POST", path: apiv1.PathKioskVerify, auth: authKiosk, summary: "Card + vein verification; returns a single-use filing token.", req: apiv1.VerifyRequest{}, resp: apiv1.VerifyResponse{}, h: s.handleVerify},
 		{method: "GET", path: apiv1.PathKioskServices, auth: authKiosk, summary: "The catalogue of services.", resp: apiv1.ServiceList{}, h: s.handleServices},
+		{method: "POST", path: apiv1.PathKioskEligible, auth: authKiosk, summary: "The services the token's resident may file (the catalogue's eligibility rules); the kiosk offers only these.", req: apiv1.EligibleRequest{}, resp: apiv1.ServiceList{}, h: s.handleEligibleServices},
 		{method: "POST", path: apiv1.PathKioskForm, auth: authKiosk, summary: "A service's form pre-filled from the token's resident.", req: apiv1.FormRequest{}, resp: apiv1.Form{}, h: s.handleForm},
 		{method: "POST", path: apiv1.PathKioskFilings, auth: authKiosk, summary: "Submit a filing (idempotent by key; consumes the token).", req: apiv1.SubmitFilingRequest{}, resp: apiv1.Filing{}, status: 201, h: s.handleSubmitFiling},
 		{method: "POST", path: apiv1.PathKioskStatus, auth: authKiosk, summary: "The token's resident's filings with status and reply.", req: apiv1.StatusRequest{}, resp: apiv1.FilingList{}, h: s.handleStatus},
@@ -64,6 +69,8 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: apiv1.PathKioskIdentifyConfirm, auth: authKioskStaff, roles: station, summary: "Staff confirm a card-less identification; returns a filing token.", req: apiv1.IdentifyConfirmRequest{}, resp: apiv1.VerifyResponse{}, h: s.handleIdentifyConfirm},
 
 		{method: "GET", path: apiv1.PathServices, auth: authStaff, roles: anyStaff, summary: "The catalogue of services.", resp: apiv1.ServiceList{}, h: s.handleCatalogue},
+		{method: "POST", path: apiv1.PathEligibility, auth: authStaff, roles: eligibilityRoles, summary: "What a resident may file, and the hidden services with the reasons (audited).", req: apiv1.EligibilityRequest{}, resp: apiv1.ServiceList{}, h: s.handleEligibility},
+		{method: "GET", path: apiv1.PathEligibilityUpcoming, auth: authStaff, roles: eligibilityRoles, summary: "Residents of a grid cell who become eligible for a service in a period (turning 60 or 80, ...), earliest first (audited). Query: grid_cell, from, to (YYYY-MM-DD; default the next 30 days).", resp: apiv1.UpcomingList{}, h: s.handleUpcoming},
 		{method: "GET", path: apiv1.PathFilings, auth: authStaff, roles: officers, summary: "List filings (officers: their department). Query: status, department, service, overdue, after, limit.", resp: apiv1.FilingList{}, h: s.handleListFilings},
 		{method: "GET", path: apiv1.PathFilingsOverdue, auth: authStaff, roles: supervisor, summary: "Overdue filings per department.", resp: apiv1.OverdueReport{}, h: s.handleOverdue},
 		{method: "GET", path: apiv1.PathFilings + "/:id", auth: authStaff, roles: officers, summary: "One filing with its form.", resp: apiv1.Filing{}, h: s.handleGetFiling},
@@ -96,13 +103,19 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: apiv1.PathAdminResidents + "/status", auth: authStaff, roles: supervisor, summary: "Suspend or reactivate a resident.", req: apiv1.ResidentStatusChange{}, status: 204, h: s.handleResidentStatus},
 		{method: "POST", path: apiv1.PathAdminResidents + "/enrolment/delete", auth: authStaff, roles: admin, summary: "Delete a resident's enrolment (consent withdrawn).", req: apiv1.EnrolmentDeletion{}, status: 204, h: s.handleDeleteEnrolment},
 		{method: "POST", path: apiv1.PathAdminBulkEnrol, auth: authStaff, roles: admin, limit: s.cfg.BodyLimit.Bulk, summary: "Bulk enrolment of extracted templates (migration, load tests).", req: apiv1.BulkEnrolRequest{}, resp: apiv1.BulkEnrolResult{}, h: s.handleBulkEnrol},
+		{method: "GET", path: apiv1.PathAdminCatalogue, auth: authStaff, roles: admin, summary: "The service catalogue document in force (docs/catalogue.md).", h: s.handleGetCatalogue},
+		{method: "PUT", path: apiv1.PathAdminCatalogue, auth: authStaff, roles: admin, limit: catalogue.MaxSize, summary: "Save a new catalogue version (the whole document, version = in force + 1; query: note); validated, audited, in force at once.", resp: apiv1.ServiceList{}, h: s.handlePutCatalogue},
+		{method: "GET", path: apiv1.PathAdminCatalogueVersions, auth: authStaff, roles: admin, summary: "The saved catalogue versions, newest first, and the version in force.", resp: apiv1.CatalogueVersionList{}, h: s.handleListCatalogues},
 		{method: "GET", path: apiv1.PathAdminAuditVerify, auth: authStaff, roles: admin, summary: "Verify the audit hash chain.", resp: apiv1.AuditVerifyResult{}, h: s.handleAuditVerify},
 
 		{method: "GET", path: "/office", html: true, summary: "Back office: login page or the filing list.", h: s.officeHome},
 		{method: "POST", path: "/office/login", html: true, summary: "Back office: log in (form).", h: s.officeLogin},
 		{method: "POST", path: "/office/logout", auth: authOffice, roles: anyStaff, html: true, summary: "Back office: log out.", h: s.officeLogout},
 		{method: "GET", path: "/office/filings/:id", auth: authOffice, roles: officers, html: true, summary: "Back office: one filing and the decision form.", h: s.officeFiling},
-		{method: "POST", path: "/office/filings/:id", auth: authOffice, roles: []store.Role{store.RoleDepartmentOfficer}, html: true, summary: "Back office: record a decision (form).", h: s.officeDecide},
+		{method: "POST", path: "/office/filings/:id", auth: authOffice, roles: []store.Role{store.RoleDepartmentOfficer}, html: true, summary: "Back office: record a decision (form); then the filing with a confirmation.", h: s.officeDecide},
+		{method: "GET", path: "/office/decided", auth: authOffice, roles: officers, html: true, summary: "Back office: decided filings, newest first; search by reference or ID number, result, service.", h: s.officeDecided},
+		{method: "GET", path: "/office/catalogue", auth: authOffice, roles: admin, html: true, summary: "Back office: the service catalogue and its editor (administrator).", h: s.officeCatalogue},
+		{method: "POST", path: "/office/catalogue", auth: authOffice, roles: admin, html: true, summary: "Back office: save the edited catalogue as a new version (form).", h: s.officeSaveCatalogue},
 	}
 }
 

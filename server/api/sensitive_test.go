@@ -14,6 +14,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/catalogue"
 	"github.com/qingshan-gov/veinkiosk/server/keyring"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 	"github.com/qingshan-gov/veinkiosk/server/store/sqlite"
@@ -25,7 +26,7 @@ func TestSensitiveFieldsMarked(t *testing.T) {
 	mustBe := map[string]bool{"name": true, "id_number": true, "address": true, "household": true, "birth_date": true,
 		"bank_account": true, "phone": true, "emergency_phone": true, "emergency_contact": true, "disability_cert": true}
 	n := 0
-	for _, svc := range catalogue {
+	for _, svc := range catalogue.Default().Services() {
 		for _, f := range svc.Fields {
 			if (mustBe[f.Name] || f.Type == apiv1.FieldPhone) && !f.Sensitive {
 				t.Errorf("%s.%s is personal data but not marked Sensitive", svc.Code, f.Name)
@@ -61,7 +62,8 @@ func TestSensitiveFieldsSealedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	var secrets []string
-	for i, svc := range catalogue {
+	services := catalogue.Default().Services()
+	for i, svc := range services {
 		form := map[string]string{}
 		for j, f := range svc.Fields {
 			if f.Sensitive {
@@ -92,7 +94,7 @@ func TestSensitiveFieldsSealedAtRest(t *testing.T) {
 	}
 	scan("open")
 	fs, err := st.ListFilings(ctx, store.FilingFilter{IDNumber: id})
-	if err != nil || len(fs) != len(catalogue) || !bytes.Contains(fs[0].Form, []byte("SENSITIVE-00-")) {
+	if err != nil || len(fs) != len(services) || !bytes.Contains(fs[0].Form, []byte("SENSITIVE-00-")) {
 		t.Fatalf("filings read back: %d, %v", len(fs), err)
 	}
 	st.Close()

@@ -21,6 +21,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/qingshan-gov/veinkiosk/matcher/calib"
+	"github.com/qingshan-gov/veinkiosk/server/catalogue"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -93,6 +94,12 @@ type Config struct {
 	// there: passwords and the session cookie would cross the network in
 	// clear.
 	InsecureOffice bool
+	// Catalogue is the base service catalogue (docs/catalogue.md); nil: the
+	// embedded default. A version saved by an administrator that is not
+	// older replaces it; CatalogueRefresh is how often each replica looks
+	// for one (default 5 s).
+	Catalogue        *catalogue.Catalogue
+	CatalogueRefresh time.Duration
 	// MaxConnsPerIP caps concurrent connections from one client address
 	// (IPv4 address or IPv6 /64), default 32; MaxConns caps them in all,
 	// default 1024.
@@ -123,6 +130,7 @@ func (c *Config) withDefaults() error {
 	def(&c.CandidateTTL, 2*time.Minute)
 	def(&c.RequestTimeout, 10*time.Second)
 	def(&c.ReadTimeout, 30*time.Second)
+	def(&c.CatalogueRefresh, 5*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -196,6 +204,7 @@ type Server struct {
 	pending  *candidates
 	spent    *spentTokens
 	certs    *certCache
+	cats     *catalogues
 	ready    atomic.Bool
 	tls      *tls.Config
 	admit    map[string]admission // body limits above the default, by "METHOD path"
@@ -234,6 +243,7 @@ func New(cfg Config) (*Server, error) {
 		pending:  &candidates{st: cfg.Store},
 		spent:    &spentTokens{st: cfg.Store},
 		certs:    newCertCache(),
+		cats:     newCatalogues(cfg.Store, cfg.Catalogue, cfg.CatalogueRefresh),
 		tls:      tc,
 	}
 	s.metrics.gallery = s.gallery

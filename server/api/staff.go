@@ -142,9 +142,8 @@ func (s *Server) handleListFilings(c *fiber.Ctx) error {
 		return storeErr(err, "filings")
 	}
 	out := apiv1.FilingList{Filings: make([]apiv1.Filing, 0, len(fs))}
-	now := s.now()
 	for _, fl := range fs {
-		out.Filings = append(out.Filings, filingView(fl, now, false, ""))
+		out.Filings = append(out.Filings, s.filingView(c.UserContext(), fl, false, ""))
 	}
 	return c.JSON(out)
 }
@@ -177,7 +176,7 @@ func (s *Server) handleGetFiling(c *fiber.Ctx) error {
 	if r, err := s.st.GetResidentByID(c.UserContext(), f.ResidentID); err == nil {
 		name = r.Name
 	}
-	return c.JSON(filingView(f, s.now(), true, name))
+	return c.JSON(s.filingView(c.UserContext(), f, true, name))
 }
 
 // decide applies an officer's decision.
@@ -228,7 +227,7 @@ func (s *Server) handleDecision(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(filingView(nf, s.now(), true, ""))
+	return c.JSON(s.filingView(c.UserContext(), nf, true, ""))
 }
 
 func (s *Server) handleOverdue(c *fiber.Ctx) error {
@@ -246,7 +245,7 @@ func (s *Server) handleOverdue(c *fiber.Ctx) error {
 		}
 		do := apiv1.DepartmentOverdue{Department: d.Department, Count: d.Overdue, OldestDue: d.OldestDue, Filings: []apiv1.Filing{}}
 		for _, f := range fs {
-			do.Filings = append(do.Filings, filingView(f, now, false, ""))
+			do.Filings = append(do.Filings, s.filingView(ctx, f, false, ""))
 		}
 		out.Departments = append(out.Departments, do)
 	}
@@ -254,7 +253,7 @@ func (s *Server) handleOverdue(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleCatalogue(c *fiber.Ctx) error {
-	return c.JSON(apiv1.ServiceList{Services: catalogue})
+	return s.handleServices(c)
 }
 
 // ---- card-less identification ----

@@ -95,6 +95,11 @@ const (
 	CodeFilingNotFound   = "filing_not_found"
 	CodeFilingState      = "filing_state"           // decision not allowed in the filing's state
 	CodeIdempotencyReuse = "idempotency_key_reused" // same key, different content
+	CodeNotEligible      = "not_eligible"           // the resident may not file this service (see fields: reasons)
+
+	// The service catalogue.
+	CodeCatalogueInvalid = "catalogue_invalid" // the document has problems (see fields: JSON path -> problem)
+	CodeCatalogueVersion = "catalogue_version" // the version is not the one in force plus one (someone saved first)
 )
 
 // statuses is the HTTP status of every error code: the only place that
@@ -173,6 +178,10 @@ var statuses = map[string]int{
 	CodeFilingNotFound:   404,
 	CodeFilingState:      409,
 	CodeIdempotencyReuse: 409,
+	CodeNotEligible:      403,
+
+	CodeCatalogueInvalid: 422,
+	CodeCatalogueVersion: 409,
 }
 
 // HTTPStatus returns the HTTP status of an error code, and false for a code

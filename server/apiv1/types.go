@@ -254,6 +254,34 @@ const (
 	FilingRejected  = "rejected"
 )
 
+// StatusLabel is what a filing status is called, in the same words at the
+// kiosk, in the back office and on the wire.
+type StatusLabel struct {
+	ZH, EN string
+}
+
+// filingStatusLabels is the one table of filing status names.
+var filingStatusLabels = map[string]StatusLabel{
+	FilingSubmitted: {"待受理", "Waiting to be taken up"},
+	FilingInReview:  {"审核中", "Under review"},
+	FilingNeedInfo:  {"待补充材料", "More information needed"},
+	FilingAccepted:  {"已通过", "Approved"},
+	FilingRejected:  {"未通过", "Not approved"},
+}
+
+// FilingStatuses lists the filing statuses in the order a filing goes
+// through them.
+var FilingStatuses = []string{FilingSubmitted, FilingInReview, FilingNeedInfo, FilingAccepted, FilingRejected}
+
+// FilingStatusLabel returns the names of a filing status; an unknown code
+// is its own name.
+func FilingStatusLabel(code string) StatusLabel {
+	if l, ok := filingStatusLabels[code]; ok {
+		return l
+	}
+	return StatusLabel{code, code}
+}
+
 // Decision actions of a department officer.
 const (
 	DecisionReview      = "review" // take the filing into review
@@ -264,21 +292,25 @@ const (
 
 // Filing is one filing as the kiosk (and the back office) see it.
 type Filing struct {
-	ID           int64             `json:"id"`
-	Reference    string            `json:"reference"` // e.g. QS-2026-000123, printed on the receipt
-	Service      string            `json:"service"`
-	ServiceName  string            `json:"service_name"`
-	Department   string            `json:"department"`
-	Status       string            `json:"status"`
-	SubmittedAt  time.Time         `json:"submitted_at"`
-	DueAt        time.Time         `json:"due_at"`
-	DecidedAt    *time.Time        `json:"decided_at,omitempty"`
-	Reply        string            `json:"reply,omitempty"`
-	KioskID      string            `json:"kiosk_id,omitempty"`
-	ResidentID   int64             `json:"resident_id,omitempty"`
-	Values       map[string]string `json:"values,omitempty"` // back office only
-	Overdue      bool              `json:"overdue"`
-	ResidentName string            `json:"resident_name,omitempty"` // back office only
+	ID            int64  `json:"id"`
+	Reference     string `json:"reference"` // e.g. QS-2026-000123, printed on the receipt
+	Service       string `json:"service"`
+	ServiceName   string `json:"service_name"`
+	Department    string `json:"department"`
+	Status        string `json:"status"`
+	StatusLabel   string `json:"status_label"`    // FilingStatusLabel(Status).ZH
+	StatusLabelEN string `json:"status_label_en"` // FilingStatusLabel(Status).EN
+	// CatalogueVersion is the catalogue version the filing was filed under.
+	CatalogueVersion int               `json:"catalogue_version"`
+	SubmittedAt      time.Time         `json:"submitted_at"`
+	DueAt            time.Time         `json:"due_at"`
+	DecidedAt        *time.Time        `json:"decided_at,omitempty"`
+	Reply            string            `json:"reply,omitempty"`
+	KioskID          string            `json:"kiosk_id,omitempty"`
+	ResidentID       int64             `json:"resident_id,omitempty"`
+	Values           map[string]string `json:"values,omitempty"` // back office only
+	Overdue          bool              `json:"overdue"`
+	ResidentName     string            `json:"resident_name,omitempty"` // back office only
 }
 
 // StatusRequest is the body of POST /api/v1/kiosk/status.

@@ -91,6 +91,9 @@ type Store interface {
 	GetResident(ctx context.Context, idNumber string) (Resident, error)
 	// GetResidentByID returns the resident by internal id.
 	GetResidentByID(ctx context.Context, id int64) (Resident, error)
+	// ListResidents pages through residents matching f, ordered by id
+	// (the grid worker's lists: eligibility.upcoming).
+	ListResidents(ctx context.Context, f ResidentFilter) ([]Resident, error)
 	// SetResidentStatus suspends or reactivates a resident; reason is a
 	// short code or note without personal data.
 	SetResidentStatus(ctx context.Context, actor audit.Actor, idNumber string, status ResidentStatus, reason string) error
