@@ -135,6 +135,16 @@ func (c *Client) Services(ctx context.Context) (*ServiceList, error) {
 	return &r, c.Do(ctx, http.MethodGet, PathKioskServices, nil, &r)
 }
 
+// EligibleServices returns the services the token's resident may file
+// (the catalogue's eligibility rules); a kiosk offers only these.
+func (c *Client) EligibleServices(ctx context.Context, token string) (*ServiceList, error) {
+	if err := c.kiosk(); err != nil {
+		return nil, err
+	}
+	var r ServiceList
+	return &r, c.Do(ctx, http.MethodPost, PathKioskEligible, &EligibleRequest{Token: token}, &r)
+}
+
 // Form returns a service's form pre-filled for the token's resident.
 func (c *Client) Form(ctx context.Context, token, service string) (*Form, error) {
 	if err := c.kiosk(); err != nil {
