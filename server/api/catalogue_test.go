@@ -99,7 +99,9 @@ func TestCatalogueAdminEdit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.ContainsFunc(recs, func(r audit.Record) bool { return r.Action == "catalogue.save" && r.Target == "catalogue:2" && r.Actor.Type == "staff" }) {
+	if !slices.ContainsFunc(recs, func(r audit.Record) bool {
+		return r.Action == "catalogue.save" && r.Target == "catalogue:2" && r.Actor.Type == "staff"
+	}) {
 		t.Error("no catalogue.save audit event")
 	}
 
