@@ -19,6 +19,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/kiosk"
 	"github.com/qingshan-gov/veinkiosk/kiosk/kiosktest"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 )
 
 var (
@@ -251,7 +252,7 @@ func TestBrowserResidentJourney(t *testing.T) {
 	}
 	r.scanner.Place(kiosktest.Finger{Person: "zhang", Quality: 85})
 	phase(t, ctx, "filings")
-	if got := text(t, ctx, "#filings"); !strings.Contains(got, "已批准") || !strings.Contains(got, "按月发放") {
+	if got := text(t, ctx, "#filings"); !strings.Contains(got, apiv1.FilingStatusLabel(apiv1.FilingAccepted).ZH) || !strings.Contains(got, "按月发放") {
 		t.Fatalf("filings %q: want the approval and the reply", got)
 	}
 	shot(t, ctx, dir, "06-filings-portrait")

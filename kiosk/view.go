@@ -7,6 +7,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 )
 
 // View is what the touchscreen shows, sent to the browser as JSON over
@@ -67,7 +68,11 @@ type FilingView struct {
 	FiledAt   string      `json:"filedAt"`
 	Due       string      `json:"due"`
 	Status    string      `json:"status,omitempty"`
-	Reply     string      `json:"reply,omitempty"`
+	// StatusZH and StatusEN name the status in the words the back office
+	// uses (apiv1.FilingStatusLabel, the one status table).
+	StatusZH string `json:"statusZh,omitempty"`
+	StatusEN string `json:"statusEn,omitempty"`
+	Reply    string `json:"reply,omitempty"`
 }
 
 // StaffView is the logged-in staff member.
@@ -145,8 +150,9 @@ func (d *Daemon) view() View {
 		v.Receipt = &FilingView{Reference: r.Reference, Service: svcView(r.Service), FiledAt: day(r.FiledAt), Due: day(r.Due)}
 	}
 	for _, f := range st.Filings {
+		label := apiv1.FilingStatusLabel(f.Status)
 		v.Filings = append(v.Filings, FilingView{Reference: f.Reference, Service: svcView(f.Service),
-			FiledAt: day(f.FiledAt), Due: day(f.Due), Status: f.Status, Reply: f.Reply})
+			FiledAt: day(f.FiledAt), Due: day(f.Due), Status: f.Status, StatusZH: label.ZH, StatusEN: label.EN, Reply: f.Reply})
 	}
 	if s := st.Staff; s != nil {
 		v.Staff = &StaffView{Name: s.Name, Supervisor: s.Supervisor}

@@ -62,7 +62,7 @@ type Filing struct {
 	Service   Service
 	FiledAt   time.Time
 	Due       time.Time
-	Status    string // "submitted", "accepted", "approved", "rejected", "replied"
+	Status    string // apiv1's filing status: submitted, in_review, need_info, accepted, rejected
 	Reply     string
 }
 

@@ -16,7 +16,6 @@ const T = {
     receipt: "已提交成功，请记下受理编号", ref: "受理编号", filedAt: "提交日期", dueAt: "答复期限",
     dueBefore: (d) => d + " 前答复", another: "办理其他事项", takeCard: "完成，请取走身份证",
     filings: "这是您以前的申请", noFilings: "您还没有提交过申请。", reply: "答复",
-    status: { submitted: "已受理，等待部门办理", more_info: "需要补充材料", accepted: "已批准", rejected: "未批准" },
     unavailable: "网络暂时中断", autoRetry: "网络恢复后会自动继续。",
     failed: "这次没有办成",
     card_problem: "请看下面的说明",
@@ -77,7 +76,6 @@ const T = {
     receipt: "Filed. Please note your reference number", ref: "Reference", filedAt: "Filed on", dueAt: "Answer due",
     dueBefore: (d) => "by " + d, another: "Another service", takeCard: "Done, take your card",
     filings: "Your earlier filings", noFilings: "You have no filings yet.", reply: "Reply",
-    status: { submitted: "Received, with the department", more_info: "More information needed", accepted: "Approved", rejected: "Not approved" },
     unavailable: "The network is down for now", autoRetry: "It will continue by itself when the network is back.",
     failed: "This could not be completed",
     card_problem: "Please read the note below",
@@ -334,7 +332,7 @@ function render(v) {
       list.append(el("div", { class: "card" },
         el("h2", {}, svcName(f.service)),
         el("p", {}, t.ref + "：" + f.reference + "　" + t.filedAt + "：" + f.filedAt),
-        el("p", { class: "status status-" + f.status }, t.status[f.status] || f.status),
+        el("p", { class: "status status-" + f.status }, ((v.lang === "en" ? f.statusEn : f.statusZh) || f.status)),
         f.reply ? el("p", { class: "reply" }, t.reply + "：" + f.reply) : null));
     }
     if (!(v.filings || []).length) list.append(el("p", {}, t.noFilings));
