@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -125,12 +126,23 @@ func (a *ServerClient) Verify(ctx context.Context, c identity.Card, s session.Sa
 }
 
 func svcFromAPI(s apiv1.Service) session.Service {
-	return session.Service{Code: s.Code, NameZH: s.Name, NameEN: serviceEN[s.Code], DueDays: s.DeadlineDays}
+	en := s.NameEN
+	if en == "" {
+		en = serviceEN[s.Code]
+	}
+	return session.Service{Code: s.Code, NameZH: s.Name, NameEN: en, DueDays: s.DeadlineDays}
 }
 
-// Services implements Server.
-func (a *ServerClient) Services(ctx context.Context) ([]session.Service, error) {
-	l, err := a.C.Services(ctx)
+// Services implements Server: with the verified resident's token, only the
+// services they may file (the catalogue's eligibility rules).
+func (a *ServerClient) Services(ctx context.Context, token string) ([]session.Service, error) {
+	var l *apiv1.ServiceList
+	var err error
+	if token != "" {
+		l, err = a.C.EligibleServices(ctx, token)
+	} else {
+		l, err = a.C.Services(ctx)
+	}
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -153,7 +165,7 @@ func (a *ServerClient) Form(ctx context.Context, token string, svc session.Servi
 			Key: fd.Name, LabelZH: fd.Label, LabelEN: fieldEN[fd.Name], Value: f.Values[fd.Name],
 			// Prefilled fields come from the population record and are not
 			// edited at the kiosk; the resident states the others.
-			Editable: fd.Prefill == "" && (fd.Type == apiv1.FieldChoice || fd.Type == apiv1.FieldBool || fd.Type == apiv1.FieldNumber || fd.Type == apiv1.FieldText || fd.Type == apiv1.FieldPhone || fd.Type == apiv1.FieldDate),
+			Editable: fd.Prefill == "" && slices.Contains(editableKinds, fd.Type),
 			Choices:  choicesOf(fd),
 			Kind:     string(fd.Type),
 			Required: fd.Required,
@@ -161,6 +173,11 @@ func (a *ServerClient) Form(ctx context.Context, token string, svc session.Servi
 	}
 	return out, nil
 }
+
+// editableKinds are the field kinds the resident fills at the kiosk
+// (docs/catalogue.md).
+var editableKinds = []apiv1.FieldType{apiv1.FieldChoice, apiv1.FieldBool, apiv1.FieldNumber, apiv1.FieldInteger, apiv1.FieldDigits,
+	apiv1.FieldText, apiv1.FieldPhone, apiv1.FieldIDNumber, apiv1.FieldDate}
 
 func choicesOf(fd apiv1.FormField) []string {
 	switch fd.Type {

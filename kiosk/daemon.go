@@ -292,7 +292,7 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 	case session.DoCatalogue:
 		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
 			var svcs []session.Service
-			err := d.timed("services", func() (err error) { svcs, err = d.server.Services(c); return })
+			err := d.timed("services", func() (err error) { svcs, err = d.server.Services(c, e.Token); return })
 			return session.CatalogueLoaded{Gen: e.Gen, Services: svcs, Err: err}
 		})
 	case session.DoForm:

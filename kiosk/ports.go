@@ -87,7 +87,9 @@ type Extractor interface {
 type Server interface {
 	Nonce(ctx context.Context) ([32]byte, error)
 	Verify(ctx context.Context, card identity.Card, s session.Sample) (resident session.Resident, token string, err error)
-	Services(ctx context.Context) ([]session.Service, error)
+	// Services lists the services the token's resident may file (all of
+	// them without a token).
+	Services(ctx context.Context, token string) ([]session.Service, error)
 	Form(ctx context.Context, token string, svc session.Service) (session.Form, error)
 	Submit(ctx context.Context, token, idemKey string, f session.Form) (session.Receipt, error)
 	Filings(ctx context.Context, token string) ([]session.Filing, error)

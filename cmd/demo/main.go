@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -113,7 +114,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	say("")
 	say("  kiosk screen:        %s/", w.kioskURL)
 	say("  simulator control:   %s/   (insert a card, place a finger, inject faults)", w.controlURL)
-	say("  back office:         %s/office   (officer %s / %s)", w.serverURL, officerUser, officerPass)
+	say("  back office:         %s/office   (officer %s / %s; admin %s / %s)", w.serverURL, officerUser, officerPass, adminUser, adminPass)
+	var others []string
+	for _, o := range unitOfficers {
+		others = append(others, o.user)
+	}
+	say("  other units' officers: %s   (password %s)", strings.Join(others, ", "), unitOfficerPass)
 	say("  station staff login: %s / %s   supervisor: %s / %s", staffUser, staffPass, supervisorUser, supervisorPass)
 	say("  kiosk metrics:       %s/metrics", w.kioskURL)
 	say("  scanner maker key:   %x (the simulators' TEST key, trusted by this demo's server as %s; docs/scanner-protocol.md, \"Test keys\")", []byte(w.vein.MakerPublicKey()), w.vein.Certificate().MakerID)

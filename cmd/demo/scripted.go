@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/kiosk"
@@ -232,6 +233,27 @@ func scripted(ctx context.Context, w *world, say func(string, ...any)) error {
 		return err
 	}
 	step("session ended; nothing of the resident is left on the kiosk")
+
+	// Every unit of the catalogue has an officer who can open its list.
+	var units []string
+	for _, o := range unitOfficers {
+		c := &apiv1.Client{BaseURL: w.serverURL, HTTP: &http.Client{Timeout: 30 * time.Second}}
+		s, err := c.Login(ctx, o.user, unitOfficerPass)
+		if err != nil {
+			return fmt.Errorf("%s officer login: %w", o.unit, err)
+		}
+		var l apiv1.FilingList
+		if err := c.WithStaff(s.Token).Do(ctx, http.MethodGet, apiv1.PathFilings, nil, &l); err != nil {
+			return fmt.Errorf("%s officer's list: %w", o.unit, err)
+		}
+		for _, f := range l.Filings {
+			if f.Department != o.unit {
+				return fmt.Errorf("%s officer sees a filing of %s", o.unit, f.Department)
+			}
+		}
+		units = append(units, o.unit)
+	}
+	step("the officers of %s log in and see their own unit's filings", strings.Join(units, ", "))
 	say("filing reference: %s", ref)
 	return nil
 }

@@ -45,11 +45,15 @@ func (w *world) seed(ctx context.Context, say func(string, ...any)) error {
 	if err := w.post(ctx, apiv1.PathAdminStations, apiv1.Station{ID: stationID, Name: stationName, Address: "内蒙古自治区包头市青山区青山路1号"}, nil); err != nil {
 		return err
 	}
-	for _, s := range []apiv1.StaffCreate{
+	accounts := []apiv1.StaffCreate{
 		{Username: staffUser, Password: staffPass, DisplayName: "李站务", Role: apiv1.RoleStationStaff, Station: stationID},
 		{Username: supervisorUser, Password: supervisorPass, DisplayName: "王主管", Role: apiv1.RoleSupervisor, Station: stationID},
 		{Username: officerUser, Password: officerPass, DisplayName: "赵科员（民政）", Role: apiv1.RoleOfficer, Department: "civil_affairs"},
-	} {
+	}
+	for _, o := range unitOfficers {
+		accounts = append(accounts, apiv1.StaffCreate{Username: o.user, Password: unitOfficerPass, DisplayName: o.name, Role: apiv1.RoleOfficer, Department: o.unit})
+	}
+	for _, s := range accounts {
 		if err := w.post(ctx, apiv1.PathAdminStaff, s, nil); err != nil {
 			return err
 		}

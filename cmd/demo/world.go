@@ -32,19 +32,33 @@ import (
 
 // Demo accounts (synthetic, printed at start).
 const (
-	adminUser      = "admin"
-	adminPass      = "demo-admin-pass"
-	staffUser      = "zhanzhang"
-	staffPass      = "demo-station-pass"
-	supervisorUser = "zhuguan"
-	supervisorPass = "demo-supervisor-pass"
-	officerUser    = "minzheng"
-	officerPass    = "demo-officer-pass"
-	stationID      = "QS-S01"
-	stationName    = "青山街道社区服务站"
-	kioskID        = "QS-K01"
-	deckSeed       = 42
+	adminUser       = "admin"
+	adminPass       = "demo-admin-pass"
+	staffUser       = "zhanzhang"
+	staffPass       = "demo-station-pass"
+	supervisorUser  = "zhuguan"
+	supervisorPass  = "demo-supervisor-pass"
+	officerUser     = "minzheng"
+	officerPass     = "demo-officer-pass"
+	unitOfficerPass = "demo-officer-pass" // every unit's officer (unitOfficers)
+	stationID       = "QS-S01"
+	stationName     = "青山街道社区服务站"
+	kioskID         = "QS-K01"
+	deckSeed        = 42
 )
+
+// unitOfficers are the demo's officers of the units other than civil
+// affairs (officerUser), one per unit of the catalogue, so that every
+// service's filings can be decided; all log in with unitOfficerPass.
+var unitOfficers = []struct{ user, name, unit string }{
+	{"laoling", "钱科员（老龄办）", "ageing"},
+	{"canlian", "孙干事（残联）", "disability"},
+	{"renshe", "周科员（人社所）", "hrss"},
+	{"weijian", "吴科员（卫健办）", "health"},
+	{"zhujian", "郑科员（住建科）", "housing"},
+	{"sifa", "冯助理（司法所）", "justice"},
+	{"shequ", "陈主任（社区居委会）", "community"},
+}
 
 type world struct {
 	o   options

@@ -303,7 +303,7 @@ func (s *Server) Verify(ctx context.Context, c identity.Card, smp session.Sample
 }
 
 // Services implements kiosk.Server.
-func (s *Server) Services(ctx context.Context) ([]session.Service, error) {
+func (s *Server) Services(ctx context.Context, token string) ([]session.Service, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.Catalogue, s.check()

@@ -295,7 +295,7 @@ function render(v) {
       if (fd.editable && fd.choices && fd.choices.length) {
         cell = el("div", { class: "choices" }, fd.choices.map((c) =>
           btn(c, "edit", { arg: fd.key, pressed: c === fd.value, values: () => ({ value: c }) })));
-      } else if (fd.editable && (fd.kind === "number" || fd.kind === "phone")) {
+      } else if (fd.editable && ["number", "integer", "digits", "phone", "id_number"].includes(fd.kind)) {
         // No keyboard on a kiosk: numbers are typed on a big keypad.
         cell = el("button", { type: "button", class: "field" + (fd.value ? "" : " empty"), "data-act": "keypad", "data-arg": fd.key,
           onclick: () => openPad(fd.key, label, fd.value || "", fd.kind) }, fd.value || t.tapToEnter);
@@ -441,10 +441,11 @@ function drawPad() {
   const shown = el("div", { class: "padvalue", id: "padvalue" }, pad.value || " ");
   const key = (k) => el("button", { type: "button", class: "padkey", "data-key": k, onclick: () => {
     if (k === "⌫") pad.value = pad.value.slice(0, -1);
-    else if (pad.value.length < 20 && !(k === "." && (pad.kind === "phone" || pad.value.includes(".")))) pad.value += k;
+    else if (pad.value.length < 22 && !(k === "." && (pad.kind !== "number" || pad.value.includes(".")))) pad.value += k;
     $("padvalue").textContent = pad.value || " ";
   } }, k);
-  const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", pad.kind === "phone" ? "" : ".", "0", "⌫"];
+  // A decimal point for amounts only; X for the check character of an ID number.
+  const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", pad.kind === "number" ? "." : pad.kind === "id_number" ? "X" : "", "0", "⌫"];
   o.replaceChildren(el("div", { class: "padbox" },
     el("h2", {}, pad.label), shown,
     el("div", { class: "padgrid" }, keys.map((k) => k ? key(k) : el("span", {}))),
