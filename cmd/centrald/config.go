@@ -44,6 +44,7 @@ type config struct {
 	MaxConnsPerIP         int
 	ShutdownTimeout       time.Duration
 	ReferencePrefix       string
+	CatalogueFile         string
 	DebugListen           string
 	CalibrationFiles      string
 	CalibrationUnresolved string
@@ -93,6 +94,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests at shutdown")
 	fs.StringVar(&c.DebugListen, "debug-listen", "", "serve net/http/pprof on this address (keep it on localhost)")
 	fs.StringVar(&c.ReferencePrefix, "reference-prefix", "QS", "prefix of filing reference numbers")
+	fs.StringVar(&c.CatalogueFile, "catalogue", "", "service catalogue document (docs/catalogue.md) instead of the embedded one; a newer version saved by an administrator still wins")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

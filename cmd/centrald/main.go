@@ -30,6 +30,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/api"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/catalogue"
 	"github.com/qingshan-gov/veinkiosk/server/keyring"
 	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -101,10 +102,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	var cat *catalogue.Catalogue
+	if c.CatalogueFile != "" {
+		b, err := os.ReadFile(c.CatalogueFile)
+		if err != nil {
+			return fmt.Errorf("--catalogue: %w", err)
+		}
+		if cat, err = catalogue.Parse(b); err != nil {
+			return fmt.Errorf("--catalogue %s: %w", c.CatalogueFile, err)
+		}
+		log.Info("service catalogue", "file", c.CatalogueFile, "version", cat.Version(), "services", len(cat.Services()))
+	}
 
 	srv, err := api.New(api.Config{
 		Store: st, Logger: log, Makers: makers,
 		Calibrations:    cals,
+		Catalogue:       cat,
 		IdentifyEnabled: c.Identify, MinQuality: c.MinQuality,
 		NonceTTL: c.NonceTTL, TokenTTL: c.TokenTTL, RequestTimeout: c.RequestTimeout,
 		KioskRate: c.KioskRate, KioskBurst: c.KioskBurst,
