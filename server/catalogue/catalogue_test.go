@@ -3,6 +3,8 @@ package catalogue
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -311,5 +313,19 @@ func TestValidateForm(t *testing.T) {
 	_, bad = c.ValidateForm("elderly_card", p, in)
 	if bad["name"] == "" || bad["nickname"] != "未知字段" || bad["phone"] != "必填" {
 		t.Errorf("problems %v", bad)
+	}
+}
+
+// TestDocsListEveryService: docs/catalogue.md lists every service of the
+// embedded catalogue.
+func TestDocsListEveryService(t *testing.T) {
+	b, err := os.ReadFile("../../docs/catalogue.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range Default().Services() {
+		if !strings.Contains(string(b), "| `"+s.Code+"` | "+s.Name+" | "+strconv.Itoa(s.DeadlineDays)+" |") {
+			t.Errorf("docs/catalogue.md does not list %s (%s, %d days)", s.Code, s.Name, s.DeadlineDays)
+		}
 	}
 }
