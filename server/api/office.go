@@ -538,5 +538,5 @@ func (s *Server) officeErrorPage(c *fiber.Ctx, status int, code, message string)
 	}
 	sess := sessionOf(c)
 	return s.render(c, status, "error.html", map[string]any{"Title": title, "Session": officeSess(sess), "Nav": officeNav(sess),
-		"Message": msg, "Status": status})
+		"Message": msg, "Status": status, "Code": code})
 }

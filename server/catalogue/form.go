@@ -169,7 +169,10 @@ func (c *Catalogue) ValidateForm(code string, p Person, in map[string]string) (m
 					bad[f.Name] = "由居民档案预填，不可修改"
 					continue
 				}
-				v = pv
+				// The record's value stands as it is (the population
+				// database is the authority, not the form's limits).
+				out[f.Name] = pv
+				continue
 			}
 		}
 		if v == "" {
