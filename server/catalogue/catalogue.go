@@ -91,13 +91,13 @@ func (e *Error) Unwrap() error { return ErrInvalid }
 
 // Doc is the JSON document.
 type Doc struct {
-	Format       string           `json:"format"`
-	Version      int              `json:"version"`
-	District     string           `json:"district"`
-	Categories   []Named          `json:"categories"`
-	Units        []Named          `json:"units"`
-	CommonFields map[string]Field `json:"common_fields,omitempty"`
-	Services     []Service        `json:"services"`
+	Format       string              `json:"format"`
+	Version      int                 `json:"version"`
+	District     string              `json:"district"`
+	Categories   []Named             `json:"categories"`
+	Units        []Named             `json:"units"`
+	CommonFields map[string]FieldDef `json:"common_fields,omitempty"`
+	Services     []ServiceDef        `json:"services"`
 }
 
 // Named is a unit or a resident category.
@@ -107,9 +107,9 @@ type Named struct {
 	NameEN string `json:"name_en"`
 }
 
-// Field is a form field of the document: a full definition, or a use of a
-// common field ({"use": "phone"}, optionally with "required").
-type Field struct {
+// FieldDef is a form field of the document: a full definition, or a use of
+// a common field ({"use": "phone"}, optionally with "required").
+type FieldDef struct {
 	Use       string          `json:"use,omitempty"`
 	Name      string          `json:"name,omitempty"`
 	Label     string          `json:"label,omitempty"`
@@ -127,16 +127,16 @@ type Field struct {
 	Max       *float64        `json:"max,omitempty"`
 }
 
-// Service is a service of the document.
-type Service struct {
-	Code         string  `json:"code"`
-	Name         string  `json:"name"`
-	NameEN       string  `json:"name_en"`
-	Unit         string  `json:"unit"`
-	DeadlineDays int     `json:"deadline_days"`
-	Description  string  `json:"description,omitempty"`
-	Eligibility  *Rule   `json:"eligibility,omitempty"`
-	Fields       []Field `json:"fields"`
+// ServiceDef is a service of the document.
+type ServiceDef struct {
+	Code         string     `json:"code"`
+	Name         string     `json:"name"`
+	NameEN       string     `json:"name_en"`
+	Unit         string     `json:"unit"`
+	DeadlineDays int        `json:"deadline_days"`
+	Description  string     `json:"description,omitempty"`
+	Eligibility  *Rule      `json:"eligibility,omitempty"`
+	Fields       []FieldDef `json:"fields"`
 }
 
 // Rule is an eligibility rule: exactly one of its keys is set
@@ -377,7 +377,7 @@ func lineOf(data []byte, off int64) string {
 	return "第" + strconv.Itoa(bytes.Count(data[:off], []byte("\n"))+1) + "行"
 }
 
-func (f Field) wire() apiv1.FormField {
+func (f FieldDef) wire() apiv1.FormField {
 	w := apiv1.FormField{Name: f.Name, Label: f.Label, LabelEN: f.LabelEN, Type: f.Type, Required: f.Required != nil && *f.Required,
 		Hint: f.Hint, Prefill: f.Prefill, Choices: slices.Clone(f.Choices), Answers: slices.Clone(f.Answers),
 		MinLen: f.MinLen, MaxLen: f.MaxLen, Min: f.Min, Max: f.Max, Sensitive: f.Sensitive}
@@ -390,7 +390,7 @@ func (f Field) wire() apiv1.FormField {
 	return w
 }
 
-func checkField(k *checker, p string, f Field) {
+func checkField(k *checker, p string, f FieldDef) {
 	if !codeRE.MatchString(f.Name) {
 		k.add(p+".name", "字段名 %q 应为小写字母、数字和下划线", f.Name)
 	}
