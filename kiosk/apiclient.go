@@ -161,8 +161,12 @@ func (a *ServerClient) Form(ctx context.Context, token string, svc session.Servi
 	}
 	out := session.Form{Service: svcFromAPI(f.Service)}
 	for _, fd := range f.Service.Fields {
+		en := fd.LabelEN
+		if en == "" {
+			en = fieldEN[fd.Name]
+		}
 		out.Fields = append(out.Fields, session.Field{
-			Key: fd.Name, LabelZH: fd.Label, LabelEN: fieldEN[fd.Name], Value: f.Values[fd.Name],
+			Key: fd.Name, LabelZH: fd.Label, LabelEN: en, Value: f.Values[fd.Name],
 			// Prefilled fields come from the population record and are not
 			// edited at the kiosk; the resident states the others.
 			Editable: fd.Prefill == "" && slices.Contains(editableKinds, fd.Type),
