@@ -102,15 +102,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
-	var cat *catalogue.Catalogue
-	if c.CatalogueFile != "" {
-		b, err := os.ReadFile(c.CatalogueFile)
-		if err != nil {
-			return fmt.Errorf("--catalogue: %w", err)
-		}
-		if cat, err = catalogue.Parse(b); err != nil {
-			return fmt.Errorf("--catalogue %s: %w", c.CatalogueFile, err)
-		}
+	cat, err := loadCatalogue(c.CatalogueFile)
+	if err != nil {
+		return err
+	}
+	if cat != nil {
 		log.Info("service catalogue", "file", c.CatalogueFile, "version", cat.Version(), "services", len(cat.Services()))
 	}
 
@@ -265,4 +261,20 @@ func loadCalibrations(c *config, log *slog.Logger) (*calib.Registry, error) {
 		return nil, fmt.Errorf("%w; lower the target (--verify-fmr, --dedup-fmr, --identify-fmr), supply a calibration measured on more impostor comparisons, or start with --calibration-unresolved=lowest", err)
 	}
 	return reg, err
+}
+
+// loadCatalogue reads --catalogue (nil without one: the embedded default).
+func loadCatalogue(path string) (*catalogue.Catalogue, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--catalogue: %w", err)
+	}
+	cat, err := catalogue.Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("--catalogue %s: %w", path, err)
+	}
+	return cat, nil
 }
