@@ -378,6 +378,13 @@ func (s *Server) officeDecided(c *fiber.Ctx) error {
 	data["Services"] = services
 	var rows []officeRow
 	if data["Error"] == nil {
+		if f.IDNumber != "" {
+			// Searching by a resident's ID number reads their filings:
+			// audited first, refused if the audit log does not answer.
+			if err := s.audit(ctx, staffActor(c), "office.search", "filings", map[string]string{"by": "id_number"}); err != nil {
+				return errf(apiv1.CodeUnavailable, "the audit log does not answer")
+			}
+		}
 		fs, err := s.st.ListFilings(ctx, f)
 		if err != nil {
 			return storeErr(err, "filings")
@@ -389,10 +396,6 @@ func (s *Server) officeDecided(c *fiber.Ctx) error {
 			next := c.Request().URI().QueryArgs()
 			next.Set("before", strconv.FormatInt(fs[len(fs)-1].ID, 10))
 			data["Next"] = "/office/decided?" + next.String()
-		}
-		if f.IDNumber != "" {
-			// Searching by a resident's ID number reads their filings: audited.
-			_ = s.audit(ctx, staffActor(c), "office.search", "filings", map[string]string{"by": "id_number", "rows": strconv.Itoa(len(fs))})
 		}
 	}
 	data["Filings"] = rows

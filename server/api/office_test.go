@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -25,6 +27,7 @@ import (
 // temporary assistance (civil affairs).
 type officeFixture struct {
 	e                   *env
+	p                   *person
 	cert1, cert2, civil *apiv1.Filing
 }
 
@@ -42,7 +45,7 @@ func newOfficeFixture(t *testing.T, opts ...option) *officeFixture {
 		return must[*apiv1.Filing](t)(k.SubmitFiling(ctx, &apiv1.SubmitFilingRequest{Token: vr.Token, Service: service, IdempotencyKey: key, Values: values}))
 	}
 	cert := map[string]string{"years": "5", "purpose": "子女入学", "copies": "1"}
-	return &officeFixture{e: e,
+	return &officeFixture{e: e, p: p,
 		cert1: file("residence_certificate", "office-fixture-000001", cert),
 		cert2: file("residence_certificate", "office-fixture-000002", cert),
 		civil: file("temporary_assistance", "office-fixture-000003", map[string]string{"emergency": "重大疾病", "amount": "3000", "description": "住院", "phone": "13900001111"}),
@@ -147,6 +150,15 @@ func TestOfficeErrorsAndDecisions(t *testing.T) {
 	}
 	resp, body = b.do("GET", "/office/decided?q="+strings.ToLower(fx.cert1.Reference), nil)
 	isPage(resp, body, 200, fx.cert1.Reference)
+	resp, body = b.do("GET", "/office/decided?q="+fx.p.card.IDNumber, nil)
+	isPage(resp, body, 200, fx.cert1.Reference)
+	recs, err := fx.e.st.ListAudit(context.Background(), 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(recs, func(r audit.Record) bool { return r.Action == "office.search" && r.Actor.Type == "staff" }) {
+		t.Error("a search by ID number is not audited")
+	}
 	resp, body = b.do("GET", "/office/decided?status=rejected", nil)
 	isPage(resp, body, 200, "没有符合条件的已办结件")
 	resp, body = b.do("GET", "/office/decided?q=王", nil)
