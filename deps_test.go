@@ -25,6 +25,7 @@ const module = "github.com/qingshan-gov/veinkiosk"
 var codecs = []string{
 	module + "/devices/idcard/sam",
 	module + "/devices/veinscan/wire",
+	module + "/devices/escpos",
 }
 
 // identityPkg is the resident-identity domain: a leaf that codecs, drivers,
@@ -182,6 +183,9 @@ func TestRulesBite(t *testing.T) {
 		{module + "/devices/veinscan", module + "/devices/veinscan/usb"},
 		{module + "/kiosk/hwdev", "github.com/google/gousb"},
 		{module + "/simulators/veinsim", module + "/simulators/veinsim/umockusb"},
+		{module + "/devices/printer", module + "/simulators/printersim"},
+		{module + "/simulators/printersim", module + "/devices/printer"},
+		{module + "/devices/escpos", module + "/devices/serialport"},
 	}
 	for _, pd := range bad {
 		caught := false
@@ -207,6 +211,9 @@ func TestRulesBite(t *testing.T) {
 		{module + "/cmd/kioskd", module + "/devices/veinscan/usb"},
 		{module + "/devices/veinscan/usb", "github.com/google/gousb"},
 		{module + "/cmd/devsim", module + "/simulators/veinsim/umockusb"},
+		{module + "/simulators/printersim", module + "/devices/escpos"},
+		{module + "/devices/printer", module + "/devices/escpos"},
+		{module + "/kiosk/hwdev", module + "/devices/printer"},
 	}
 	for _, pd := range good {
 		for _, r := range rules {
@@ -234,7 +241,7 @@ type banned struct {
 var samples = map[string][]string{
 	noLibusb.why:   {"github.com/google/gousb", module + "/devices/veinscan/usb"},
 	noUmockdev.why: {module + "/simulators/veinsim/umockusb"},
-	noSims.why:     {module + "/simulators/deck", module + "/simulators/veinsim", module + "/simulators/pty"},
+	noSims.why:     {module + "/simulators/deck", module + "/simulators/veinsim", module + "/simulators/pty", module + "/simulators/printersim"},
 	noWeb.why:      {"github.com/gofiber/fiber/v2", "github.com/valyala/fasthttp"},
 	noPgx.why:      {"github.com/jackc/pgx/v5"},
 	noSQLite.why:   {"modernc.org/sqlite"},
@@ -296,7 +303,7 @@ func (b binary) String() string {
 var binaries = []binary{
 	{cmd: "demo", never: []banned{noLibusb, noUmockdev, noPgx}, requires: []string{module + "/simulators/veinsim", module + "/kiosk"}},
 	{cmd: "centrald", never: []banned{noLibusb, noUmockdev, noSims, noDrivers}},
-	{cmd: "kioskd", never: []banned{noUmockdev, noSims, noWeb, noPgx, noSQLite, noServer}, requires: []string{module + "/devices/veinscan/usb"}, sysLibs: []string{"libusb-1.0"}},
+	{cmd: "kioskd", never: []banned{noUmockdev, noSims, noWeb, noPgx, noSQLite, noServer}, requires: []string{module + "/devices/veinscan/usb", module + "/devices/printer"}, sysLibs: []string{"libusb-1.0"}},
 	{cmd: "devsim", never: []banned{noLibusb, noUmockdev, noWeb, noPgx, noSQLite, noDrivers}},
 	{cmd: "devsim", tags: "umockdev", never: []banned{noLibusb, noWeb, noPgx, noSQLite, noDrivers}, requires: []string{module + "/simulators/veinsim/umockusb"}, sysLibs: []string{"umockdev-1.0", "glib-2.0"}},
 	{cmd: "veinctl", never: []banned{noLibusb, noUmockdev, noWeb}},

@@ -28,6 +28,7 @@ import (
 type Config struct {
 	ReaderPort  string `json:"reader_port"`  // serial port of the ID-card reader, e.g. /dev/ttyUSB0
 	ScannerSpec string `json:"scanner"`      // a veinscan device spec the program has a transport for: "usb", "serial:/dev/ttyACM0", ...
+	PrinterSpec string `json:"printer"`      // receipt printer: "serial:/dev/ttyUSB1", "usblp:/dev/usb/lp0"; empty: no printer
 	ServerURL   string `json:"server_url"`   // central server base URL
 	KeyFile     string `json:"key_file"`     // the kiosk's Ed25519 private key
 	KioskID     string `json:"kiosk_id"`     // as registered at the server
@@ -113,6 +114,7 @@ func (c Config) Validate() error {
 	}{
 		{c.ReaderPort == "", "reader port is not set: give -reader /dev/ttyUSB0 (or VEINKIOSK_READER)"},
 		{!validScannerSpec(c.ScannerSpec), fmt.Sprintf(`scanner %q: use "usb", "usb:VID:PID", "serial:/dev/PATH" or another registered transport`, c.ScannerSpec)},
+		{!validPrinterSpec(c.PrinterSpec), fmt.Sprintf(`printer %q: use "serial:/dev/PATH" or "usblp:/dev/usb/lpN" (or leave it empty: no printer)`, c.PrinterSpec)},
 		{c.ServerURL == "" || urlErr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "",
 			fmt.Sprintf("server URL %q: give the central server's base URL, e.g. -server https://centrald.example:8443", c.ServerURL)},
 		{c.KeyFile == "", "kiosk key file is not set: give -key /etc/veinkiosk/kiosk.key (Ed25519, PEM PKCS#8)"},
@@ -144,6 +146,15 @@ func (c Config) Validate() error {
 		return nil
 	}
 	return fmt.Errorf("%w:\n  - %s", ErrConfig, strings.Join(probs, "\n  - "))
+}
+
+// validPrinterSpec accepts "", serial:/dev/... and usblp:/dev/....
+func validPrinterSpec(s string) bool {
+	if s == "" {
+		return true
+	}
+	kind, path, ok := strings.Cut(s, ":")
+	return ok && (kind == "serial" || kind == "usblp") && strings.HasPrefix(path, "/dev/")
 }
 
 // validScannerSpec accepts NAME or NAME:ARG device specs (the program

@@ -20,6 +20,9 @@ type Options struct {
 	OpenScanner func(context.Context) (Scanner, error)
 	Server      Server
 	Extractor   Extractor
+	// OpenPrinter opens the receipt printer for one job (nil: the kiosk
+	// has no printer and the receipt screen says to note the reference).
+	OpenPrinter func(context.Context) (ReceiptPrinter, error)
 	Logger      *slog.Logger
 	Devices     DeviceOptions // zero: DefaultDeviceOptions
 	// ProbeInterval is how often the server's health is checked (zero: 5 s).
@@ -54,6 +57,12 @@ type Daemon struct {
 
 	effects sync.WaitGroup
 	runCtx  context.Context
+
+	// receipt printing (printing.go); print is owned by the loop, and
+	// print jobs report back through loop.
+	openPrinter func(context.Context) (ReceiptPrinter, error)
+	print       printStatus
+	loop        chan func()
 }
 
 // New builds a daemon; Run starts it.
@@ -77,6 +86,7 @@ func New(opt Options) *Daemon {
 		cfg: opt.Config, log: opt.Logger, metrics: NewMetrics(), server: opt.Server, extract: opt.Extractor,
 		now: opt.Now, probe: opt.ProbeInterval, tickIv: opt.TickInterval,
 		events: make(chan session.Event, 64), hub: newHub(), lang: opt.Config.Lang,
+		openPrinter: opt.OpenPrinter, loop: make(chan func(), 8),
 	}
 	d.m = session.New(opt.Config.SessionConfig(), newIdemKey, d.now())
 	d.devices = NewDevices(opt.OpenReader, opt.Config.ReaderPort, opt.OpenScanner, opt.Config.ScannerSpec,
@@ -134,6 +144,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return nil
 		case ev := <-d.events:
 			d.step(ctx, ev)
+		case fn := <-d.loop:
+			fn()
+			d.publish()
 		case <-tick.C:
 			d.step(ctx, session.Tick{})
 		case <-healthTick.C:
@@ -203,6 +216,10 @@ func (d *Daemon) step(ctx context.Context, ev session.Event) {
 		}
 		ev = session.Touch{Action: session.ActActivity}
 	}
+	if t, ok := ev.(session.Touch); ok && t.Action == ActReprint {
+		d.printTouch(ctx)
+		ev = session.Touch{Action: session.ActActivity}
+	}
 	effs := d.m.Step(ev, d.now())
 	after := d.m.State()
 	if before.Phase != after.Phase {
@@ -215,6 +232,7 @@ func (d *Daemon) step(ctx context.Context, ev session.Event) {
 	for _, e := range effs {
 		d.run(ctx, e)
 	}
+	d.afterStep(ctx, before, after)
 	if _, isTick := ev.(session.Tick); !isTick || before.Phase != after.Phase {
 		d.publish()
 	}

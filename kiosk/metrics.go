@@ -20,6 +20,7 @@ type Metrics struct {
 	deviceUpG   *prometheus.GaugeVec
 	cardEvents  *prometheus.CounterVec
 	filings     *prometheus.CounterVec
+	receipts    *prometheus.CounterVec
 	uiClients   prometheus.Gauge
 }
 
@@ -65,13 +66,17 @@ func NewMetrics() *Metrics {
 			Namespace: "veinkiosk", Name: "filings_total",
 			Help: "Filings submitted from this kiosk by outcome.",
 		}, []string{"outcome"}),
+		receipts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "veinkiosk", Name: "receipts_total",
+			Help: "Receipt print jobs by outcome (printed, paper_out, cover_open, failed).",
+		}, []string{"outcome"}),
 		uiClients: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "veinkiosk", Name: "ui_clients",
 			Help: "Browsers connected to the live event stream.",
 		}),
 	}
 	r.MustRegister(m.sessions, m.transitions, m.captures, m.quality, m.serverCalls, m.serverUp,
-		m.deviceUpG, m.cardEvents, m.filings, m.uiClients,
+		m.deviceUpG, m.cardEvents, m.filings, m.receipts, m.uiClients,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

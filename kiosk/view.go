@@ -32,6 +32,7 @@ type View struct {
 	Services []ServiceView `json:"services,omitempty"`
 	Form     *FormView     `json:"form,omitempty"`
 	Receipt  *FilingView   `json:"receipt,omitempty"`
+	Print    *PrintView    `json:"print,omitempty"` // the receipt's printing, when the kiosk has a printer
 	Filings  []FilingView  `json:"filings,omitempty"`
 	Staff    *StaffView    `json:"staff,omitempty"`
 	Enrol    *EnrolView    `json:"enrol,omitempty"`
@@ -148,6 +149,9 @@ func (d *Daemon) view() View {
 	}
 	if r := st.Receipt; r != nil {
 		v.Receipt = &FilingView{Reference: r.Reference, Service: svcView(r.Service), FiledAt: day(r.FiledAt), Due: day(r.Due)}
+		if d.print.ref == r.Reference {
+			v.Print = &PrintView{State: d.print.state}
+		}
 	}
 	for _, f := range st.Filings {
 		label := apiv1.FilingStatusLabel(f.Status)

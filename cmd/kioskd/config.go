@@ -29,6 +29,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (k
 	var f kiosk.Config
 	fs.StringVar(&f.ReaderPort, "reader", "", "ID-card reader serial port, e.g. /dev/ttyUSB0 (env VEINKIOSK_READER)")
 	fs.StringVar(&f.ScannerSpec, "scanner", "", fmt.Sprintf("finger-vein scanner: one of %s; default usb (env VEINKIOSK_SCANNER)", specHelp()))
+	fs.StringVar(&f.PrinterSpec, "printer", "", "receipt printer: serial:/dev/ttyUSB1 or usblp:/dev/usb/lp0; empty: none (env VEINKIOSK_PRINTER)")
 	fs.StringVar(&f.ServerURL, "server", "", "central server URL (env VEINKIOSK_SERVER)")
 	fs.StringVar(&f.KeyFile, "key", "", "kiosk Ed25519 private key file, PEM PKCS#8 (env VEINKIOSK_KEY)")
 	fs.StringVar(&f.ServerCA, "server-ca", "", "PEM CA bundle to trust for the server's TLS certificate (env VEINKIOSK_SERVER_CA)")
@@ -73,6 +74,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (k
 			cfg.ReaderPort = f.ReaderPort
 		case "scanner":
 			cfg.ScannerSpec = f.ScannerSpec
+		case "printer":
+			cfg.PrinterSpec = f.PrinterSpec
 		case "server":
 			cfg.ServerURL = f.ServerURL
 		case "key":
@@ -135,7 +138,7 @@ func applyEnv(cfg *kiosk.Config, getenv func(string) string) error {
 		name string
 		dst  *string
 	}{
-		{"VEINKIOSK_READER", &cfg.ReaderPort}, {"VEINKIOSK_SCANNER", &cfg.ScannerSpec},
+		{"VEINKIOSK_READER", &cfg.ReaderPort}, {"VEINKIOSK_SCANNER", &cfg.ScannerSpec}, {"VEINKIOSK_PRINTER", &cfg.PrinterSpec},
 		{"VEINKIOSK_SERVER", &cfg.ServerURL}, {"VEINKIOSK_KEY", &cfg.KeyFile},
 		{"VEINKIOSK_KIOSK_ID", &cfg.KioskID}, {"VEINKIOSK_STATION", &cfg.StationID},
 		{"VEINKIOSK_LANG", &cfg.Lang}, {"VEINKIOSK_LISTEN", &cfg.Listen},

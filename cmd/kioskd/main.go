@@ -66,7 +66,12 @@ func run(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	var openPrinter func(context.Context) (kiosk.ReceiptPrinter, error)
+	if cfg.PrinterSpec != "" {
+		openPrinter = hwdev.OpenReceiptPrinter(cfg.PrinterSpec)
+	}
 	d := kiosk.New(kiosk.Options{
+		OpenPrinter: openPrinter,
 		Config:      cfg,
 		OpenReader:  hwdev.OpenIDCardReader(cfg.ReaderPort),
 		OpenScanner: hwdev.OpenVeinScanner(cfg.ScannerSpec, nil),
