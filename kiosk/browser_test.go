@@ -39,7 +39,11 @@ type rig struct {
 
 func newRig(t *testing.T) *rig { return newRigLog(t, io.Discard) }
 
-func newRigLog(t *testing.T, logw io.Writer) *rig {
+func newRigLog(t *testing.T, logw io.Writer) *rig { return newRigOpts(t, logw, nil) }
+
+// newRigOpts builds the rig; tune, when set, adjusts the daemon's options
+// (a printer, say) before it starts.
+func newRigOpts(t *testing.T, logw io.Writer, tune func(*kiosk.Options)) *rig {
 	t.Helper()
 	r := &rig{reader: &kiosktest.Reader{}, scanner: kiosktest.NewScanner(), server: kiosktest.NewServer()}
 	r.server.Residents[zhang.IDNumber] = &kiosktest.Resident{ID: "1", IDNumber: zhang.IDNumber, Name: zhang.Name, Address: zhang.Address, Household: 2, Enrolled: "zhang", Dibao: true}
@@ -53,10 +57,14 @@ func newRigLog(t *testing.T, logw io.Writer) *rig {
 	cfg.CaptureTimeout = kiosk.Duration(20 * time.Second)
 	opt := kiosk.DefaultDeviceOptions()
 	opt.PollInterval, opt.MinBackoff, opt.MaxBackoff = 50*time.Millisecond, 50*time.Millisecond, 200*time.Millisecond
-	r.daemon = kiosk.New(kiosk.Options{
+	kopt := kiosk.Options{
 		Config: cfg, OpenReader: r.reader.Open, OpenScanner: r.scanner.Open, Server: r.server, Extractor: kiosktest.Extractor{},
 		Logger: slog.New(slog.NewJSONHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug})), Devices: opt, ProbeInterval: 200 * time.Millisecond, TickInterval: 100 * time.Millisecond,
-	})
+	}
+	if tune != nil {
+		tune(&kopt)
+	}
+	r.daemon = kiosk.New(kopt)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.daemon.Run(ctx); close(done) }()

@@ -94,3 +94,17 @@ func hexs(b []byte) string {
 	}
 	return string(out)
 }
+
+func TestValidatePrinterSpec(t *testing.T) {
+	for spec, ok := range map[string]bool{
+		"": true, "serial:/dev/ttyUSB1": true, "usblp:/dev/usb/lp0": true,
+		"serial:": false, "/dev/ttyUSB1": false, "usb:/dev/usb/lp0": false, "usblp:lp0": false,
+	} {
+		cfg := DefaultConfig()
+		cfg.PrinterSpec = spec
+		got := !strings.Contains(cfg.Validate().Error(), "printer ")
+		if got != ok {
+			t.Errorf("printer %q accepted %v, want %v", spec, got, ok)
+		}
+	}
+}

@@ -23,7 +23,7 @@ type residentRow struct {
 }
 
 // startControl serves the simulator control page: the two simulators'
-// control APIs under /idcard/ and /vein/, and the list of residents.
+// control APIs under /idcard/, /vein/ and /printer/, and the list of residents.
 func (w *world) startControl(ctx context.Context) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, r *http.Request) {
@@ -32,6 +32,7 @@ func (w *world) startControl(ctx context.Context) error {
 	})
 	mux.Handle("/idcard/", http.StripPrefix("/idcard", w.id.Handler()))
 	mux.Handle("/vein/", http.StripPrefix("/vein", w.vein.Handler()))
+	mux.Handle("/printer/", http.StripPrefix("/printer", w.printer.Handler()))
 	mux.HandleFunc("GET /residents", func(rw http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		var rows []residentRow

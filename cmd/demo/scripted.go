@@ -169,6 +169,14 @@ func scripted(ctx context.Context, w *world, say func(string, ...any)) error {
 	}
 	ref := v.Receipt.Reference
 	step("filed: reference %s, answer due %s", ref, v.Receipt.Due)
+	if _, err := k.wait(ctx, "the printed receipt", 15*time.Second, func(v kiosk.View) bool { return v.Print != nil && v.Print.State == kiosk.PrintDone }); err != nil {
+		return err
+	}
+	rs := w.printer.Receipts()
+	if len(rs) == 0 || len(rs[len(rs)-1].QR) != 1 || rs[len(rs)-1].QR[0] != ref || !strings.Contains(rs[len(rs)-1].Text(), ref) {
+		return fmt.Errorf("the printer simulator has no receipt with reference %s and its QR code", ref)
+	}
+	step("receipt printed: %d lines and a QR code of %s (%s)", len(rs[len(rs)-1].Lines), ref, rs[len(rs)-1].File)
 	k.touch(ctx, "finish", "", nil)
 	w.id.Remove()
 	if _, err := k.wait(ctx, "idle after the receipt", 10*time.Second, phaseIs("idle")); err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/store/sqlite"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
 	"github.com/qingshan-gov/veinkiosk/simulators/idcardsim"
+	"github.com/qingshan-gov/veinkiosk/simulators/printersim"
 	"github.com/qingshan-gov/veinkiosk/simulators/veinsim"
 )
 
@@ -76,9 +77,10 @@ type world struct {
 	mu      sync.Mutex
 	done    map[string]bool // enrolled
 
-	id     *idcardsim.Sim
-	vein   *veinsim.Device
-	daemon *kiosk.Daemon
+	id      *idcardsim.Sim
+	vein    *veinsim.Device
+	printer *printersim.PTY
+	daemon  *kiosk.Daemon
 
 	serverURL, kioskURL, controlURL string
 	kioskLn, controlLn              net.Listener
@@ -294,6 +296,15 @@ func (w *world) startDevices(ctx context.Context, say func(string, ...any)) erro
 		return fmt.Errorf("ID-card simulator: %w", err)
 	}
 	say("ID-card reader simulator on %s", w.id.Path())
+	if err := os.MkdirAll(filepath.Join(w.dir, "receipts"), 0o700); err != nil {
+		return err
+	}
+	w.printer, err = printersim.StartPTY(printersim.Options{Dir: filepath.Join(w.dir, "receipts"), Logger: w.log})
+	if err != nil {
+		return fmt.Errorf("printer simulator: %w", err)
+	}
+	w.shutdown = append(w.shutdown, func() { w.printer.Close() })
+	say("receipt printer simulator on %s (receipts in %s)", w.printer.Path(), filepath.Join(w.dir, "receipts"))
 	w.vein, err = veinsim.New(veinsim.Config{Residents: veinsim.DeckResidents{Deck: w.deck}, Serial: "SIM-QS-0001"})
 	if err != nil {
 		return fmt.Errorf("vein scanner simulator: %w", err)
@@ -317,6 +328,7 @@ func (w *world) startKiosk(ctx context.Context, say func(string, ...any)) error 
 	cfg := kiosk.DefaultConfig()
 	cfg.ReaderPort, cfg.ScannerSpec, cfg.ServerURL, cfg.KeyFile = w.id.Path(), "sim", w.serverURL, "(in memory)"
 	cfg.KioskID, cfg.StationID = kioskID, stationName
+	cfg.PrinterSpec = "serial:" + w.printer.Path()
 	cfg.CaptureTimeout = kiosk.Duration(20 * time.Second)
 	id := w.id
 	w.daemon = kiosk.New(kiosk.Options{
@@ -324,6 +336,7 @@ func (w *world) startKiosk(ctx context.Context, say func(string, ...any)) error 
 		// The simulator's pty path changes when it is replugged.
 		OpenReader:  func(ctx context.Context) (kiosk.CardReader, error) { return hwdev.OpenIDCardReader(id.Path())(ctx) },
 		OpenScanner: hwdev.OpenVeinScanner("sim", nil),
+		OpenPrinter: hwdev.OpenReceiptPrinter(cfg.PrinterSpec),
 		Server:      kiosk.NewServerClient(w.serverURL, kioskID, priv, nil),
 		Extractor:   kiosk.MatcherExtractor{},
 		Logger:      w.log,

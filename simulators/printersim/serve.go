@@ -67,7 +67,7 @@ func StartPTY(opt Options) (*PTY, error) {
 	go func() {
 		defer close(t.done)
 		defer cancel()
-		if err := t.Serve(ctx, p.Master); err != nil && !errors.Is(err, os.ErrClosed) {
+		if err := t.Serve(ctx, p.Master); !errors.Is(err, os.ErrClosed) && !errors.Is(err, context.Canceled) {
 			t.log.Warn("printer: pty", "err", err.Error())
 		}
 	}()

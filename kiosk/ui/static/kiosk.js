@@ -322,6 +322,7 @@ function render(v) {
     main.append(el("table", {},
       el("tr", {}, el("th", {}, t.filedAt), el("td", {}, r.filedAt)),
       el("tr", {}, el("th", {}, t.dueAt), el("td", { id: "due" }, t.dueBefore(r.due)))));
+    if (typeof receiptPrintBox === "function") { const pb = receiptPrintBox(v); if (pb) main.append(pb); } // printer.js
     foot.append(btn(t.another, "back"), btn(t.myFilings, "filings"), btn(t.takeCard, "finish", { class: "primary big" }));
     break;
   }
