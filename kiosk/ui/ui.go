@@ -4,9 +4,21 @@
 // Simplified Chinese or English, and posts touches back.
 package ui
 
-import "embed"
+import (
+	"embed"
+	"mime"
+)
 
-// FS holds static/index.html, static/kiosk.css and static/kiosk.js.
+// FS holds static/index.html, kiosk.css and kiosk.js, the modules beside
+// them (printer.js, voice.js and their CSS) and the voice prompts
+// (static/voice: prompts.json and one Ogg Opus file per prompt, made by
+// scripts/gen-voice.sh).
 //
 //go:embed static
 var FS embed.FS
+
+func init() {
+	// Ogg Opus prompts; not in Go's built-in table, and a fresh machine
+	// may have no /etc/mime.types.
+	mime.AddExtensionType(".opus", "audio/ogg")
+}

@@ -421,6 +421,7 @@ function render(v) {
     if (k in kept && inp.type !== "date") inp.value = kept[k];
     if (k === focused) inp.focus();
   }
+  if (typeof voiceRender === "function") voiceRender(v); // voice.js
 }
 
 // The keypad overlay lives outside <main>, so a re-render of the screen
