@@ -421,7 +421,7 @@ function render(v) {
     if (k in kept && inp.type !== "date") inp.value = kept[k];
     if (k === focused) inp.focus();
   }
-  if (typeof voiceRender === "function") voiceRender(v); // voice.js
+  for (const f of window.afterRender || []) f(v); // voice.js, elderly.js, mongolian.js
 }
 
 // The keypad overlay lives outside <main>, so a re-render of the screen

@@ -1,7 +1,8 @@
 // Voice guidance in Mandarin: each screen's prompt (static/voice/KEY.opus,
 // made by scripts/gen-voice.sh from static/voice/prompts.json) plays when
 // the screen, its problem or its hint changes; volume and mute controls sit
-// in a bar under the header. kiosk.js calls voiceRender(view) after each render. The
+// in a bar under the header. kiosk.js calls voiceRender(view) after each
+// render (window.afterRender). The
 // English screen has no voice (there are no English prompts). Mute lasts
 // until the session ends; the volume stays for the kiosk.
 "use strict";
@@ -48,6 +49,18 @@ function voicePlay(key) {
   if (p && p.catch) p.catch(() => {}); // autoplay refused: the screen still says it
 }
 
+// assistBar is the bar under the header that voice.js, elderly.js and
+// mongolian.js each put their own controls in.
+function assistBar() {
+  let bar = document.getElementById("assistbar");
+  if (!bar) {
+    bar = document.createElement("div");
+    bar.id = "assistbar";
+    document.getElementById("top").after(bar);
+  }
+  return bar;
+}
+
 function voiceControls(v) {
   const t = VOICE_T[v && v.lang === "en" ? "en" : "zh"];
   let box = document.getElementById("voicectl");
@@ -55,7 +68,7 @@ function voiceControls(v) {
     box = document.createElement("div");
     box.id = "voicectl";
     box.setAttribute("role", "group");
-    document.getElementById("top").after(box); // a bar under the header
+    assistBar().append(box);
   }
   const b = (id, label, fn, pressed) => {
     const e = document.createElement("button");
@@ -97,3 +110,5 @@ function voiceRender(v) {
   const key = voiceKey(v);
   if (key !== VOICE.key) voicePlay(key);
 }
+
+(window.afterRender = window.afterRender || []).push(voiceRender);
