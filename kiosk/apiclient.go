@@ -276,4 +276,12 @@ func (a *ServerClient) OverrideCase(ctx context.Context, supervisorToken, caseID
 	return mapErr(err)
 }
 
-var _ Server = (*ServerClient)(nil)
+// CallStaff implements StaffCaller.
+func (a *ServerClient) CallStaff(ctx context.Context, reason string) error {
+	return mapErr(a.C.Do(ctx, http.MethodPost, apiv1.PathKioskAssist, apiv1.AssistRequest{Reason: reason}, nil))
+}
+
+var (
+	_ Server      = (*ServerClient)(nil)
+	_ StaffCaller = (*ServerClient)(nil)
+)

@@ -2,6 +2,7 @@ package kiosk_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -24,6 +25,22 @@ func TestBrowserElderlyMode(t *testing.T) {
 	}
 	r.reader.Insert(zhang)
 	phase(t, ctx, "place_finger")
+	// 呼叫工作人员 from the finger screen.
+	click(t, ctx, "#callstaff")
+	if err := chromedp.Do(ctx, chromedp.WaitReady(chromedp.CSS(`#callstate`))); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for text(t, ctx, "#callstate") != "已通知工作人员，请稍候" {
+		if time.Now().After(deadline) {
+			t.Fatalf("call state %q", text(t, ctx, "#callstate"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if calls := r.server.StaffCalls(); len(calls) != 1 || calls[0] != "resident" {
+		t.Fatalf("server calls %q", calls)
+	}
+	shot(t, ctx, dir, "call-staff-portrait")
 	r.scanner.Place(kiosktest.Finger{Person: "zhang", Quality: 85})
 	phase(t, ctx, "menu")
 	type menu struct {

@@ -63,6 +63,7 @@ type Daemon struct {
 	openPrinter func(context.Context) (ReceiptPrinter, error)
 	print       printStatus
 	loop        chan func()
+	assist      string // the call for staff in this session (assist.go)
 }
 
 // New builds a daemon; Run starts it.
@@ -220,6 +221,10 @@ func (d *Daemon) step(ctx context.Context, ev session.Event) {
 		d.printTouch(ctx)
 		ev = session.Touch{Action: session.ActActivity}
 	}
+	if t, ok := ev.(session.Touch); ok && t.Action == ActCallStaff {
+		d.callStaff(ctx, CallResident)
+		ev = session.Touch{Action: session.ActActivity}
+	}
 	effs := d.m.Step(ev, d.now())
 	after := d.m.State()
 	if before.Phase != after.Phase {
@@ -279,6 +284,7 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 	switch e := e.(type) {
 	case session.Wipe:
 		d.lang = d.cfg.Lang
+		d.assist = "" // a call in flight reports to the session that made it only
 	case session.CancelCapture:
 		if d.captureCancel != nil {
 			d.captureCancel()

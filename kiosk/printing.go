@@ -84,6 +84,9 @@ func (d *Daemon) startPrint(ctx context.Context, r *session.Receipt) {
 			if d.print.ref == pr.Reference {
 				d.print.state = state
 			}
+			if state == PrintPaperOut || state == PrintCoverOpen {
+				d.callStaff(ctx, CallPrinter) // staff must load paper or close the cover
+			}
 		}:
 		case <-ctx.Done():
 		}

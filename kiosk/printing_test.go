@@ -108,6 +108,14 @@ func TestReceiptPrinting(t *testing.T) {
 			if fs := r.server.AllFilings(); len(fs) != 1 {
 				t.Fatalf("%d filings, want 1", len(fs))
 			}
+			// Paper out and cover open call the station's staff.
+			wantCalls := 0
+			if tc.state != kiosk.PrintFailed {
+				wantCalls = 1
+			}
+			if calls := r.server.StaffCalls(); len(calls) != wantCalls || (wantCalls == 1 && calls[0] != "printer") {
+				t.Fatalf("staff calls %q", calls)
+			}
 			// Another reprint is allowed (a torn receipt); leaving the
 			// screen ends printing: a reprint touch elsewhere does nothing.
 			touch(t, r.url, `{"action":"reprint"}`)

@@ -33,6 +33,9 @@ type View struct {
 	Form     *FormView     `json:"form,omitempty"`
 	Receipt  *FilingView   `json:"receipt,omitempty"`
 	Print    *PrintView    `json:"print,omitempty"` // the receipt's printing, when the kiosk has a printer
+	Assist   *AssistView   `json:"assist,omitempty"` // the call for staff (呼叫工作人员) of this session
+	// CanCall: the server can call staff (the 呼叫工作人员 button shows).
+	CanCall bool `json:"canCall,omitempty"`
 	Filings  []FilingView  `json:"filings,omitempty"`
 	Staff    *StaffView    `json:"staff,omitempty"`
 	Enrol    *EnrolView    `json:"enrol,omitempty"`
@@ -128,6 +131,10 @@ func (d *Daemon) view() View {
 		ServerUp: d.up.Load(), Station: d.cfg.StationID, Devices: d.devices.Health(),
 	}
 	v.CardPresent = d.devices.CardPresent()
+	if d.assist != "" {
+		v.Assist = &AssistView{State: d.assist}
+	}
+	_, v.CanCall = d.server.(StaffCaller)
 	d.shownHealth = healthKey(v.Devices)
 	if c := st.Card; c != nil {
 		v.Card = &PersonView{Name: c.DisplayName(), IDMasked: c.Masked(), Expired: c.Expired(d.now()), Until: c.Until.String()}

@@ -183,6 +183,7 @@ func (Extractor) Extract(img *kiosk.ScanImage, finger string) ([]byte, int, erro
 type Server struct {
 	mu        sync.Mutex
 	Down      bool
+	Calls     []string             // calls for staff (CallStaff), by reason
 	Residents map[string]*Resident // by ID number
 	Catalogue []session.Service
 	Staff     map[string]StaffAccount
@@ -441,6 +442,25 @@ func (s *Server) OverrideCase(ctx context.Context, tok, caseID, reason string) e
 	return nil
 }
 
+// CallStaff implements kiosk.StaffCaller: the reasons are recorded in
+// Calls; it fails like every call while the server is down.
+func (s *Server) CallStaff(ctx context.Context, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return err
+	}
+	s.Calls = append(s.Calls, reason)
+	return nil
+}
+
+// StaffCalls returns the reasons of the calls for staff so far.
+func (s *Server) StaffCalls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.Calls...)
+}
+
 // Ping implements kiosk.Server.
 func (s *Server) Ping(ctx context.Context) error {
 	s.mu.Lock()
@@ -449,8 +469,9 @@ func (s *Server) Ping(ctx context.Context) error {
 }
 
 var (
-	_ kiosk.Server     = (*Server)(nil)
-	_ kiosk.Scanner    = (*Scanner)(nil)
-	_ kiosk.CardReader = (*Reader)(nil)
-	_ kiosk.Extractor  = Extractor{}
+	_ kiosk.Server      = (*Server)(nil)
+	_ kiosk.StaffCaller = (*Server)(nil)
+	_ kiosk.Scanner     = (*Scanner)(nil)
+	_ kiosk.CardReader  = (*Reader)(nil)
+	_ kiosk.Extractor   = Extractor{}
 )

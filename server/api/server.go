@@ -196,6 +196,7 @@ type Server struct {
 	sessions *sessions
 	replay   *replayCache
 	kiosks   *kioskCache
+	assist   assistThrottle
 	limits   *rateLimiter   // per kiosk, in memory (smoothing only)
 	loginLim *sharedLimiter // per username
 	ipLim    *sharedLimiter // logins per client address
