@@ -32,15 +32,15 @@ type View struct {
 	Services []ServiceView `json:"services,omitempty"`
 	Form     *FormView     `json:"form,omitempty"`
 	Receipt  *FilingView   `json:"receipt,omitempty"`
-	Print    *PrintView    `json:"print,omitempty"` // the receipt's printing, when the kiosk has a printer
+	Print    *PrintView    `json:"print,omitempty"`  // the receipt's printing, when the kiosk has a printer
 	Assist   *AssistView   `json:"assist,omitempty"` // the call for staff (呼叫工作人员) of this session
 	// CanCall: the server can call staff (the 呼叫工作人员 button shows).
-	CanCall bool `json:"canCall,omitempty"`
-	Filings  []FilingView  `json:"filings,omitempty"`
-	Staff    *StaffView    `json:"staff,omitempty"`
-	Enrol    *EnrolView    `json:"enrol,omitempty"`
-	Outcome  *OutcomeView  `json:"outcome,omitempty"`
-	Devices  []Health      `json:"devices"`
+	CanCall bool         `json:"canCall,omitempty"`
+	Filings []FilingView `json:"filings,omitempty"`
+	Staff   *StaffView   `json:"staff,omitempty"`
+	Enrol   *EnrolView   `json:"enrol,omitempty"`
+	Outcome *OutcomeView `json:"outcome,omitempty"`
+	Devices []Health     `json:"devices"`
 }
 
 // PersonView names the person at the kiosk.
