@@ -136,11 +136,18 @@ func phase(t *testing.T, ctx context.Context, p string) {
 
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-	if err != nil {
-		t.Fatalf("text of %s: %v", sel, err)
+	// A re-render (a new view: the print state, the server's health) can
+	// replace the node between finding and reading it: retried, as click.
+	var err error
+	for i := 0; i < 5; i++ {
+		var s string
+		if s, err = chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel))); err == nil {
+			return s
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	return s
+	t.Fatalf("text of %s: %v", sel, err)
+	return ""
 }
 
 func click(t *testing.T, ctx context.Context, sel string) {

@@ -53,7 +53,11 @@ type Port interface {
 type Options struct {
 	Baud          int           // serial only; 0: 115200
 	StatusTimeout time.Duration // wait for one status byte; 0: 1 s
-	Logger        *slog.Logger
+	// JobTimeout is added to StatusTimeout for the status query that
+	// follows a job: a printer (or the simulator) that answers in order
+	// answers it once it has taken in the job. 0: 10 s.
+	JobTimeout time.Duration
+	Logger     *slog.Logger
 }
 
 func (o *Options) fill() {
@@ -62,6 +66,9 @@ func (o *Options) fill() {
 	}
 	if o.StatusTimeout <= 0 {
 		o.StatusTimeout = time.Second
+	}
+	if o.JobTimeout <= 0 {
+		o.JobTimeout = 10 * time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -126,12 +133,12 @@ func (p *Printer) Close() error {
 func (p *Printer) Status(ctx context.Context) (escpos.Status, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.status(ctx, true)
+	return p.status(ctx, true, p.opt.StatusTimeout)
 }
 
 // status asks the printer; flush drops stale input first (and, on a
 // serial port, output not yet sent: never right after a job).
-func (p *Printer) status(ctx context.Context, flush bool) (escpos.Status, error) {
+func (p *Printer) status(ctx context.Context, flush bool, timeout time.Duration) (escpos.Status, error) {
 	var s escpos.Status
 	if flush {
 		if err := p.port.Flush(); err != nil {
@@ -142,7 +149,7 @@ func (p *Printer) status(ctx context.Context, flush bool) (escpos.Status, error)
 		if n == escpos.StatusError && !s.Error {
 			continue
 		}
-		b, err := p.query(ctx, n)
+		b, err := p.query(ctx, n, timeout)
 		if err != nil {
 			return s, err
 		}
@@ -153,11 +160,11 @@ func (p *Printer) status(ctx context.Context, flush bool) (escpos.Status, error)
 	return s, nil
 }
 
-func (p *Printer) query(ctx context.Context, n byte) (byte, error) {
+func (p *Printer) query(ctx context.Context, n byte, timeout time.Duration) (byte, error) {
 	if _, err := p.port.Write(escpos.StatusQuery(n)); err != nil {
 		return 0, p.ioErr(err)
 	}
-	deadline := time.Now().Add(p.opt.StatusTimeout)
+	deadline := time.Now().Add(timeout)
 	var buf [1]byte
 	for {
 		if err := ctx.Err(); err != nil {
@@ -202,7 +209,7 @@ const chunk = 512
 func (p *Printer) Print(ctx context.Context, job []byte) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s, err := p.status(ctx, true)
+	s, err := p.status(ctx, true, p.opt.StatusTimeout)
 	if err != nil {
 		return err
 	}
@@ -224,7 +231,7 @@ func (p *Printer) Print(ctx context.Context, job []byte) error {
 	// answers them after the job; a real printer answers DLE EOT as it
 	// receives it, so this sees a fault that happened while the job was
 	// being received (docs/printer-protocol.md, "Limits").
-	s, err = p.status(ctx, false)
+	s, err = p.status(ctx, false, p.opt.StatusTimeout+p.opt.JobTimeout)
 	if err != nil {
 		return errors.Join(ErrIncomplete, err)
 	}
