@@ -341,7 +341,9 @@ type SearchOptions struct {
 }
 
 // SearchWith is Search with per-search options; for measuring the
-// preselection against the full search, and for audits.
+// preselection against the full search, and for audits. It is SearchPart
+// over the whole gallery, merged (MergeParts): a gallery split into
+// partitions by subject returns the same candidates.
 func (gl *Gallery) SearchWith(ctx context.Context, probe *Template, k int, so SearchOptions) ([]Candidate, error) {
 	if err := probe.Validate(); err != nil {
 		return nil, err
@@ -349,35 +351,12 @@ func (gl *Gallery) SearchWith(ctx context.Context, probe *Template, k int, so Se
 	if k <= 0 {
 		return nil, nil
 	}
-	gl.mu.RLock()
-	defer gl.mu.RUnlock()
-	if len(gl.entries) == 0 {
-		return nil, nil
-	}
-	if err := compatible(gl.ref, probe); err != nil {
+	n, groups := gl.Size()
+	part, err := gl.SearchPart(ctx, probe, k, gl.opts.Plan(so, n, groups))
+	if err != nil {
 		return nil, err
 	}
-	p := newProbe(probe, gl.g)
-	reps := gl.representatives()
-	if so.Representatives != 0 {
-		reps = so.Representatives > 0
-	}
-	m := so.Preselect
-	if m == 0 {
-		above := cmp.Or(gl.opts.PreselectAbove, DefaultPreselectAbove)
-		if above >= 0 && len(gl.entries) >= above {
-			m = gl.preselectCount(reps)
-		}
-	}
-	units := len(gl.entries)
-	if reps {
-		units = gl.nGroups
-	}
-	if m > 0 && !gl.g.exhaustive && m < units {
-		coarse := cmp.Or(so.CoarseFraction, gl.opts.CoarseFraction)
-		return gl.searchPreselect(ctx, p, k, max(k, m), reps, coarse)
-	}
-	return gl.searchAll(ctx, p, k)
+	return MergeParts([]Part{part}, k)
 }
 
 // PreselectCount is the number of templates (of (subject, finger) groups
@@ -396,20 +375,26 @@ func (gl *Gallery) Groups() int {
 	return gl.nGroups
 }
 
-func (gl *Gallery) representatives() bool {
-	if r := gl.opts.PreselectRepresentatives; r != 0 {
+func (gl *Gallery) representatives() bool { return gl.opts.representatives() }
+
+func (o GalleryOptions) representatives() bool {
+	if r := o.PreselectRepresentatives; r != 0 {
 		return r > 0
 	}
 	return DefaultPreselectRepresentatives
 }
 
 func (gl *Gallery) preselectCount(reps bool) int {
-	n := len(gl.entries)
+	return gl.opts.preselectCount(reps, len(gl.entries), gl.nGroups)
+}
+
+func (o GalleryOptions) preselectCount(reps bool, templates, groups int) int {
+	n := templates
 	if reps {
-		n = gl.nGroups
+		n = groups
 	}
-	m := cmp.Or(gl.opts.Preselect, DefaultPreselect)
-	if f := cmp.Or(gl.opts.PreselectFraction, DefaultPreselectFraction); f > 0 {
+	m := cmp.Or(o.Preselect, DefaultPreselect)
+	if f := cmp.Or(o.PreselectFraction, DefaultPreselectFraction); f > 0 {
 		m = max(m, int(math.Ceil(f*float64(n))))
 	}
 	return m
@@ -451,7 +436,7 @@ func (gl *Gallery) searchAll(ctx context.Context, p *Probe, k int) ([]Candidate,
 	errs := make([]error, len(tops))
 	parallel(n, len(tops), func(w, lo, hi int) {
 		top := &tops[w]
-		top.init(k)
+		top.init(k, gl.subjName)
 		var c cand
 		for i := lo; i < hi; i++ {
 			if (i-lo)%ctxCheckEvery == ctxCheckEvery-1 && ctx.Err() != nil {
@@ -468,13 +453,14 @@ func (gl *Gallery) searchAll(ctx context.Context, p *Probe, k int) ([]Candidate,
 	return gl.merge(tops, k), nil
 }
 
-// searchPreselect ranks the templates (with reps, only the representatives)
-// by the cheap score, keeps the best m and compares them (with reps, every
-// sample of their groups) fully. With 0 < coarse < 1 the cheap score is a
+// preselectPart ranks the templates (with reps, only the representatives)
+// by the cheap score, keeps those at or above the m-th best score (ties at
+// the cut included, see cutOf) and compares them (with reps, every sample
+// of their groups) fully. With 0 < coarse < 1 the cheap score is a
 // cascade: only the templates whose level-2 score is among the best
 // fraction coarse of the gallery (a cut placed on a sample) get the
 // preselection score.
-func (gl *Gallery) searchPreselect(ctx context.Context, p *Probe, k, m int, reps bool, coarse float64) ([]Candidate, error) {
+func (gl *Gallery) preselectPart(ctx context.Context, p *Probe, k, m int, reps bool, coarse float64) (Part, error) {
 	n := len(gl.entries)
 	cut := gl.coarseCut(p, reps, coarse, m)
 	heaps := make([]minHeap, gl.workers(n))
@@ -504,43 +490,76 @@ func (gl *Gallery) searchPreselect(ctx context.Context, p *Probe, k, m int, reps
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return Part{}, err
 	}
+	// The local ranking: every kept score with its count (ties a worker
+	// counted but did not keep included), best first, down to the m-th.
+	counts := map[float64]int{}
 	var all []scored
 	for _, h := range heaps {
 		all = append(all, h.items...)
+		for _, s := range h.items {
+			counts[s.score]++
+		}
+		if h.dropped > 0 {
+			counts[h.items[0].score] += h.dropped
+		}
 	}
+	hist := make([]CoarseCount, 0, len(counts))
+	for v, c := range counts {
+		hist = append(hist, CoarseCount{Score: v, Count: c})
+	}
+	slices.SortFunc(hist, func(a, b CoarseCount) int { return cmp.Compare(b.Score, a.Score) })
+	floor, strict := cutOf(hist, m)
+	hist = slices.DeleteFunc(hist, func(c CoarseCount) bool { return c.Score < floor })
+	all = slices.DeleteFunc(all, func(s scored) bool { return s.score < floor || (strict && s.score == floor) })
 	slices.SortFunc(all, func(a, b scored) int { return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.i, b.i)) })
-	all = all[:min(m, len(all))]
-	idx := make([]int32, 0, len(all))
+	// What to compare fully, in ranking order.
+	type full struct {
+		i      int32
+		coarse float64
+		score  float64
+	}
+	fs := make([]full, 0, len(all))
 	for _, s := range all {
 		e := gl.entries[s.i]
 		if !reps {
-			idx = append(idx, s.i)
+			fs = append(fs, full{i: s.i, coarse: s.score})
 			continue
 		}
 		for _, j := range gl.subjSlots[e.subj] {
 			if gl.entries[j].finger == e.finger {
-				idx = append(idx, j)
+				fs = append(fs, full{i: j, coarse: s.score})
 			}
 		}
 	}
-	tops := make([]subjTop, max(1, min(cmp.Or(gl.opts.Workers, runtime.GOMAXPROCS(0)), len(idx)/32)))
-	parallel(len(idx), len(tops), func(w, lo, hi int) {
-		top := &tops[w]
-		top.init(k)
+	nw := max(1, min(cmp.Or(gl.opts.Workers, runtime.GOMAXPROCS(0)), len(fs)/32))
+	parallel(len(fs), nw, func(w, lo, hi int) {
 		var c cand
-		for j, i := range idx[lo:hi] {
-			if j+prefetchFull < hi-lo {
-				n := int(idx[lo+j+prefetchFull])
+		for j := lo; j < hi; j++ {
+			if j+prefetchFull < hi {
+				n := int(fs[j+prefetchFull].i)
 				prefetch(gl.slot(n))
 				prefetch(gl.slot2(n))
 			}
-			gl.candAt(int(i), &c)
-			top.add(gl.entries[i], gl.scoreCand(p, &c))
+			gl.candAt(int(fs[j].i), &c)
+			fs[j].score = gl.scoreCand(p, &c)
 		}
 	})
-	return gl.merge(tops, k), nil
+	// The records: in ranking order, the templates that enter the running
+	// top k of subjects. For any cut of the ranking at a score, the top k
+	// of the templates above it are among these (MergeParts).
+	var run recordTop
+	run.init(k)
+	var cands []PartCandidate
+	for _, f := range fs {
+		e := gl.entries[f.i]
+		c := PartCandidate{Candidate: Candidate{Subject: gl.subjName[e.subj], Finger: int(e.finger), Score: f.score}, Coarse: f.coarse}
+		if run.add(c.Candidate) {
+			cands = append(cands, c)
+		}
+	}
+	return Part{Preselect: m, Ranking: hist, Candidates: cands}, nil
 }
 
 // coarseCut returns the level-2 score from which a template enters the
@@ -580,7 +599,7 @@ func (gl *Gallery) merge(tops []subjTop, k int) []Candidate {
 	best := map[int32]subjScore{}
 	for _, t := range tops {
 		for _, s := range t.items {
-			if b, ok := best[s.subj]; !ok || s.score > b.score {
+			if b, ok := best[s.subj]; !ok || s.beats(b) {
 				best[s.subj] = s
 			}
 		}
@@ -589,10 +608,14 @@ func (gl *Gallery) merge(tops []subjTop, k int) []Candidate {
 	for _, s := range best {
 		out = append(out, Candidate{Subject: gl.subjName[s.subj], Finger: int(s.finger), Score: s.score})
 	}
-	slices.SortFunc(out, func(a, b Candidate) int {
-		return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Subject, b.Subject))
-	})
+	slices.SortFunc(out, candidateOrder)
 	return out[:min(k, len(out))]
+}
+
+// candidateOrder is the order of search results: best score first, then
+// subject, so that ties come out the same whatever the gallery's layout.
+func candidateOrder(a, b Candidate) int {
+	return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.Subject, b.Subject))
 }
 
 // subjScore is the best score of a subject seen by one worker.
@@ -602,53 +625,62 @@ type subjScore struct {
 	score  float64
 }
 
-// subjTop keeps the k best distinct subjects.
-type subjTop struct {
-	k     int
-	items []subjScore
-	floor float64 // score to beat when full
+// beats says whether s is a better best for its subject than b: a higher
+// score, or the same with a lower finger position.
+func (s subjScore) beats(b subjScore) bool {
+	return s.score > b.score || (s.score == b.score && s.finger < b.finger)
 }
 
-func (t *subjTop) init(k int) {
-	t.k, t.items, t.floor = k, make([]subjScore, 0, min(k, 1024)), -1
+// subjTop keeps the k best distinct subjects, in candidateOrder.
+type subjTop struct {
+	k     int
+	names []string
+	items []subjScore
+	worst int // index of the last item in candidateOrder when full
+}
+
+func (t *subjTop) init(k int, names []string) {
+	t.k, t.names, t.items, t.worst = k, names, make([]subjScore, 0, min(k, 1024)), -1
+}
+
+// after says whether a comes after b in candidateOrder.
+func (t *subjTop) after(a, b subjScore) bool {
+	return a.score < b.score || (a.score == b.score && t.names[a.subj] > t.names[b.subj])
 }
 
 func (t *subjTop) add(e entry, score float64) {
-	if len(t.items) == t.k && score <= t.floor {
+	s := subjScore{e.subj, e.finger, score}
+	if len(t.items) == t.k && t.after(s, t.items[t.worst]) {
 		return
 	}
 	for i := range t.items {
 		if t.items[i].subj == e.subj {
-			if score > t.items[i].score {
-				t.items[i].score, t.items[i].finger = score, e.finger
-				t.refloor()
+			if s.beats(t.items[i]) {
+				t.items[i] = s
+				t.reworst()
 			}
 			return
 		}
 	}
 	if len(t.items) < t.k {
-		t.items = append(t.items, subjScore{e.subj, e.finger, score})
-		t.refloor()
+		t.items = append(t.items, s)
+		t.reworst()
 		return
 	}
-	lo := 0
-	for i := range t.items {
-		if t.items[i].score < t.items[lo].score {
-			lo = i
-		}
-	}
-	t.items[lo] = subjScore{e.subj, e.finger, score}
-	t.refloor()
+	t.items[t.worst] = s
+	t.reworst()
 }
 
-func (t *subjTop) refloor() {
+func (t *subjTop) reworst() {
 	if len(t.items) < t.k {
-		t.floor = -1
+		t.worst = -1
 		return
 	}
-	t.floor = t.items[0].score
-	for _, s := range t.items[1:] {
-		t.floor = min(t.floor, s.score)
+	t.worst = 0
+	for i := range t.items[1:] {
+		if t.after(t.items[i+1], t.items[t.worst]) {
+			t.worst = i + 1
+		}
 	}
 }
 
@@ -658,33 +690,60 @@ type scored struct {
 	i     int32
 }
 
-// minHeap keeps the m best scored items, the worst at the root.
-type minHeap struct{ items []scored }
+// minHeap keeps the m best scored items, the worst at the root, and the
+// items tied with the root that did not fit (from index heapLen on); ties
+// at score 0 are only counted in dropped (a cut at 0 keeps none, see
+// cutOf).
+type minHeap struct {
+	items   []scored
+	heapLen int
+	dropped int
+}
 
 func (h *minHeap) push(m int, s scored) {
-	it := h.items
-	if len(it) == m {
-		if s.score <= it[0].score {
-			return
+	if h.heapLen < m {
+		h.items = append(h.items, s)
+		h.heapLen++
+		it := h.items
+		for i := len(it) - 1; i > 0; {
+			p := (i - 1) / 2
+			if it[p].score <= it[i].score {
+				break
+			}
+			it[p], it[i] = it[i], it[p]
+			i = p
 		}
-		it[0] = s
-		h.down(0)
 		return
 	}
-	it = append(it, s)
-	h.items = it
-	for i := len(it) - 1; i > 0; {
-		p := (i - 1) / 2
-		if it[p].score <= it[i].score {
-			break
-		}
-		it[p], it[i] = it[i], it[p]
-		i = p
+	root := h.items[0].score
+	switch {
+	case s.score < root:
+		return
+	case s.score == root:
+		h.tie(s)
+		return
 	}
+	old := h.items[0]
+	h.items[0] = s
+	h.down(0)
+	if h.items[0].score == old.score {
+		h.tie(old)
+		return
+	}
+	h.items = h.items[:h.heapLen]
+	h.dropped = 0
+}
+
+func (h *minHeap) tie(s scored) {
+	if s.score == 0 {
+		h.dropped++
+		return
+	}
+	h.items = append(h.items, s)
 }
 
 func (h *minHeap) down(i int) {
-	it := h.items
+	it := h.items[:h.heapLen]
 	for {
 		l := 2*i + 1
 		if l >= len(it) {
