@@ -1,0 +1,282 @@
+package shard
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+var testOptions = matcher.GalleryOptions{Workers: 2}
+
+const (
+	faultSeed     = 3
+	faultSubjects = 60
+)
+
+type memSnapshot []store.TemplateRecord
+
+func (m memSnapshot) ScanTemplates(ctx context.Context, after int64, fn func(store.TemplateRecord) error) error {
+	for _, r := range m {
+		if r.SampleID > after {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// testGallery is a deterministic synthetic gallery (as a store snapshot)
+// with ties: every fifth resident shares one template. It returns probes
+// too: new samples of enrolled fingers, and the shared template.
+func testGallery(seed uint64, nRes int) (memSnapshot, []*matcher.Template) {
+	rng := rand.New(rand.NewPCG(seed, 99))
+	p := matcher.DefaultParams
+	tmpl := func(f *matcher.SynthFinger) *matcher.Template {
+		t, err := matcher.NewTemplate(p, f.Sample(rng, 4, 12, 0.1), nil, 50, 2)
+		if err != nil {
+			panic(err)
+		}
+		return t
+	}
+	shared := tmpl(matcher.NewSynthFinger(rng, p.Width, p.Height))
+	sharedB, _ := shared.MarshalBinary()
+	var snap memSnapshot
+	probes := []*matcher.Template{shared}
+	id := int64(0)
+	for r := range nRes {
+		resident := int64(1000 + 7*r)
+		for _, finger := range []int{2, 7} {
+			f := matcher.NewSynthFinger(rng, p.Width, p.Height)
+			for s := range 2 {
+				b, _ := tmpl(f).MarshalBinary()
+				if r%5 == 0 && s == 1 {
+					b = sharedB
+				}
+				id++
+				snap = append(snap, store.TemplateRecord{SampleID: id, ResidentID: resident, Finger: finger, Template: b})
+			}
+			if r%4 == 0 {
+				probes = append(probes, tmpl(f))
+			}
+		}
+	}
+	return snap, probes
+}
+
+func wholeGallery(t testing.TB, snap memSnapshot) *matcher.Gallery {
+	g := matcher.NewGallery(testOptions)
+	for _, r := range snap {
+		tp, err := matcher.ParseTemplate(r.Template)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Add(Key(r.ResidentID), r.Finger, tp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return g
+}
+
+func TestPartitionOfIsStable(t *testing.T) {
+	// Golden values: the partition of a key must never change.
+	for key, want := range map[string]int{"1": 0, "1000": 0, "504200": 2, "9223372036854775807": 3} {
+		if got := PartitionOf(key, 4); got != want {
+			t.Errorf("PartitionOf(%q, 4) = %d, want %d", key, got, want)
+		}
+	}
+}
+
+// TestShardedSearchIsExact: three partitions served over NATS answer every
+// search exactly as one gallery holding them all, with and without
+// preselection, ties included.
+func TestShardedSearchIsExact(t *testing.T) {
+	url := startNATS(t)
+	snap, probes := testGallery(1, 50)
+	whole := wholeGallery(t, snap)
+	const n = 3
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for p := range n {
+		s, err := New(p, n, testOptions, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Load(ctx, snap, nil); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = s.Serve(ctx, connect(t, url), DefaultPrefix, 2) }()
+	}
+	c, err := NewClient(connect(t, url), ClientConfig{Partitions: n, Options: testOptions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitServing(t, c, probes[0])
+	for i, probe := range probes {
+		for _, so := range []matcher.SearchOptions{{}, {Preselect: 4}, {Preselect: 9, Representatives: 1}} {
+			k := 1 + i%5
+			want, err := whole.SearchWith(ctx, probe, k, so)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Search(ctx, probe, k, so)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("probe %d %+v k %d:\nsharded %v\nwhole   %v", i, so, k, got, want)
+			}
+		}
+	}
+	if v := c.Versions(); slices.Contains(v, 0) {
+		t.Errorf("versions %v", v)
+	}
+}
+
+func waitServing(t testing.TB, c *Client, probe *matcher.Template) {
+	t.Helper()
+	for i := 0; ; i++ {
+		_, err := c.Search(context.Background(), probe, 1, matcher.SearchOptions{})
+		if err == nil {
+			return
+		}
+		if i == 200 {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestPartialResult: a partition nobody serves, one whose shard is late,
+// and one still loading each make the search fail with ErrPartial naming
+// it, never a result without it.
+func TestPartialResult(t *testing.T) {
+	url := startNATS(t)
+	snap, probes := testGallery(2, 12)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const n = 3
+	s0, _ := New(0, n, testOptions, nil)
+	if err := s0.Load(ctx, snap, nil); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s0.Serve(ctx, connect(t, url), DefaultPrefix, 1) }()
+	// Partition 1 is loading (never ready).
+	s1, _ := New(1, n, testOptions, nil)
+	go func() { _ = s1.Serve(ctx, connect(t, url), DefaultPrefix, 1) }()
+	c, err := NewClient(connect(t, url), ClientConfig{Partitions: n, Options: testOptions, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(want map[int]string) {
+		t.Helper()
+		var err error
+		for range 100 { // until the subscriptions are in
+			_, err = c.Search(ctx, probes[1], 2, matcher.SearchOptions{})
+			var pe *PartialError
+			if errors.As(err, &pe) && len(pe.Missing) == len(want) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		var pe *PartialError
+		if !errors.Is(err, ErrPartial) || !errors.As(err, &pe) {
+			t.Fatalf("got %v, want a partial result", err)
+		}
+		if len(pe.Missing) != len(want) {
+			t.Fatalf("%v", err)
+		}
+		for i, p := range pe.Missing {
+			if cause, ok := want[p]; !ok || !strings.Contains(pe.Causes[i], cause) {
+				t.Errorf("partition %d: %q, want %q", p, pe.Causes[i], want[p])
+			}
+		}
+	}
+	check(map[int]string{1: "loading", 2: "no shard serves it"})
+	// A late shard for partition 2: it takes the request and never answers.
+	nc := connect(t, url)
+	if _, err := nc.QueueSubscribe(Subject(DefaultPrefix, n, 2), Subject(DefaultPrefix, n, 2), func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	_ = nc.Flush()
+	check(map[int]string{1: "loading", 2: "no answer in time"})
+}
+
+// TestFaultKillShard runs two partitions as separate processes, with a
+// standby replica for partition 0, kills (SIGKILL) one replica of
+// partition 0 during a stream of searches, and checks that every search
+// either returns exactly the whole gallery's answer or fails with
+// ErrPartial (never a wrong or missing match), and that service comes
+// back; it logs how long searches failed.
+func TestFaultKillShard(t *testing.T) {
+	url := startNATS(t)
+	snap, probes := testGallery(faultSeed, faultSubjects)
+	whole := wholeGallery(t, snap)
+	const n = 2
+	primary := startChild(t, url, 0, n)
+	startChild(t, url, 0, n) // the standby
+	startChild(t, url, 1, n)
+	c, err := NewClient(connect(t, url), ClientConfig{Partitions: n, Options: testOptions, Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	waitServing(t, c, probes[0])
+	want := make([][]matcher.Candidate, len(probes))
+	for i, p := range probes {
+		if want[i], err = whole.Search(ctx, p, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		ok, partial   int
+		killed        time.Time
+		back          time.Duration
+		afterKillOK   int
+		deadline      = time.Now().Add(20 * time.Second)
+		searchesAfter = 60
+	)
+	for i := 0; time.Now().Before(deadline); i++ {
+		if i == 40 {
+			if err := primary.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			killed = time.Now()
+		}
+		pi := i % len(probes)
+		got, err := c.Search(ctx, probes[pi], 3, matcher.SearchOptions{})
+		switch {
+		case errors.Is(err, ErrPartial):
+			partial++
+			continue
+		case err != nil:
+			t.Fatalf("search %d: %v", i, err)
+		case !slices.Equal(got, want[pi]):
+			t.Fatalf("search %d: %v, want %v", i, got, want[pi])
+		}
+		ok++
+		if !killed.IsZero() {
+			if afterKillOK == 0 {
+				back = time.Since(killed)
+			}
+			afterKillOK++
+			if afterKillOK == searchesAfter {
+				break
+			}
+		}
+	}
+	if afterKillOK < searchesAfter {
+		t.Fatalf("service did not come back after the kill: %d exact, %d partial", ok, partial)
+	}
+	t.Logf("%d exact answers, %d partial-result errors; first exact answer %v after the kill", ok, partial, back.Round(time.Millisecond))
+}
