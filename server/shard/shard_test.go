@@ -280,3 +280,49 @@ func TestFaultKillShard(t *testing.T) {
 	}
 	t.Logf("%d exact answers, %d partial-result errors; first exact answer %v after the kill", ok, partial, back.Round(time.Millisecond))
 }
+
+// TestFollowChanges: shards follow the changes centrald publishes; a
+// change that arrives while a shard loads is applied after its snapshot.
+func TestFollowChanges(t *testing.T) {
+	url := startNATS(t)
+	snap, probes := testGallery(4, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const n = 2
+	pub := connect(t, url)
+	newcomer, _ := probes[1].MarshalBinary()
+	for p := range n {
+		s, _ := New(p, n, testOptions, nil)
+		nc := connect(t, url)
+		go func() { _ = s.Load(ctx, snap, NATSFeed{NC: nc, Prefix: DefaultPrefix}) }()
+		go func() { _ = s.Serve(ctx, nc, DefaultPrefix, 1) }()
+	}
+	c, _ := NewClient(connect(t, url), ClientConfig{Partitions: n, Options: testOptions})
+	waitServing(t, c, probes[0])
+	const id = 999_999
+	search := func() []matcher.Candidate {
+		got, err := c.Search(ctx, probes[1], 3, matcher.SearchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	wait := func(ok func([]matcher.Candidate) bool) {
+		t.Helper()
+		for range 200 {
+			if ok(search()) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatalf("change not applied: %v", search())
+	}
+	if err := Publish(ctx, pub, DefaultPrefix, Change{ResidentID: id, Templates: []Template{{Finger: 3, Data: newcomer}}}); err != nil {
+		t.Fatal(err)
+	}
+	wait(func(c []matcher.Candidate) bool { return c[0].Subject == Key(id) && c[0].Finger == 3 })
+	if err := Publish(ctx, pub, DefaultPrefix, Change{ResidentID: id}); err != nil {
+		t.Fatal(err)
+	}
+	wait(func(c []matcher.Candidate) bool { return c[0].Subject != Key(id) })
+}

@@ -132,3 +132,49 @@ func FuzzReply(f *testing.F) {
 		}
 	})
 }
+
+func TestChange(t *testing.T) {
+	c := Change{ResidentID: 42, Templates: []Template{{Finger: 2, Data: []byte("a")}, {Finger: 7, Data: []byte("bc")}}}
+	b, err := c.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c2 Change
+	if err := c2.UnmarshalBinary(b); err != nil || !reflect.DeepEqual(c, c2) {
+		t.Fatalf("%+v %v", c2, err)
+	}
+	removed := Change{ResidentID: 42}
+	b, _ = removed.MarshalBinary()
+	if err := c2.UnmarshalBinary(b); err != nil || !reflect.DeepEqual(removed, c2) {
+		t.Fatalf("%+v %v", c2, err)
+	}
+	for name, bad := range map[string]Change{
+		"resident 0": {},
+		"finger 11":  {ResidentID: 1, Templates: []Template{{Finger: 11, Data: []byte("a")}}},
+		"empty":      {ResidentID: 1, Templates: []Template{{Finger: 1}}},
+		"too many":   {ResidentID: 1, Templates: make([]Template, MaxTemplates+1)},
+	} {
+		if _, err := bad.MarshalBinary(); !errors.Is(err, ErrFormat) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func FuzzChange(f *testing.F) {
+	c := Change{ResidentID: 42, Templates: []Template{{Finger: 2, Data: []byte("a")}}}
+	b, _ := c.MarshalBinary()
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var c Change
+		if c.UnmarshalBinary(data) != nil {
+			return
+		}
+		out, err := c.MarshalBinary()
+		if err != nil {
+			t.Fatalf("decoded change does not re-encode: %v", err)
+		}
+		if !bytes.Equal(out, data) {
+			t.Fatalf("re-encoded %x, decoded %x", out, data)
+		}
+	})
+}
