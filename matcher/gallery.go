@@ -125,6 +125,23 @@ func NewGallery(opts GalleryOptions) *Gallery {
 	return &Gallery{opts: opts, subjID: map[string]int32{}}
 }
 
+// setRef makes t's parameters and geometry the gallery's.
+func (gl *Gallery) setRef(t *Template) {
+	ref := *t
+	ref.Vein, ref.Mask = nil, nil
+	gl.ref = &ref
+	gl.ref.Vein = NewPattern(t.Vein.W, t.Vein.H)
+	gl.g = newGeometry(t.Vein.W, t.Vein.H, t.ShiftRows, t.ShiftCols)
+	gl.slotWords = 0
+	for l := range gl.lens {
+		if l == 0 || !gl.g.exhaustive {
+			gl.lens[l] = gl.g.lv[l].cropWords()
+		}
+		gl.slotWords += gl.lens[l]
+	}
+	gl.scratch = make([]uint64, gl.g.pyramidWords())
+}
+
 // A chunk holds chunkEntries templates: first the level-0 crops of each
 // (slot), then, contiguous for the preselection scan, the level-1 and
 // level-2 crops of each (slot2).
@@ -169,19 +186,7 @@ func (gl *Gallery) Add(subject string, finger int, t *Template) error {
 		if t.Algorithm != AlgorithmVersion {
 			return fmt.Errorf("%w: algorithm version %d, this matcher is %d", ErrIncompatible, t.Algorithm, AlgorithmVersion)
 		}
-		ref := *t
-		ref.Vein, ref.Mask = nil, nil
-		gl.ref = &ref
-		gl.ref.Vein = NewPattern(t.Vein.W, t.Vein.H)
-		gl.g = newGeometry(t.Vein.W, t.Vein.H, t.ShiftRows, t.ShiftCols)
-		gl.slotWords = 0
-		for l := range gl.lens {
-			if l == 0 || !gl.g.exhaustive {
-				gl.lens[l] = gl.g.lv[l].cropWords()
-			}
-			gl.slotWords += gl.lens[l]
-		}
-		gl.scratch = make([]uint64, gl.g.pyramidWords())
+		gl.setRef(t)
 	}
 	if err := compatible(gl.ref, t); err != nil {
 		return err
