@@ -303,6 +303,7 @@ func (b binary) String() string {
 var binaries = []binary{
 	{cmd: "demo", never: []banned{noLibusb, noUmockdev, noPgx}, requires: []string{module + "/simulators/veinsim", module + "/kiosk"}},
 	{cmd: "centrald", never: []banned{noLibusb, noUmockdev, noSims, noDrivers}},
+	{cmd: "matcherd", never: []banned{noLibusb, noUmockdev, noSims, noWeb, noSQLite, noDrivers}, requires: []string{module + "/server/shard", "github.com/nats-io/nats.go"}},
 	{cmd: "kioskd", never: []banned{noUmockdev, noSims, noWeb, noPgx, noSQLite, noServer}, requires: []string{module + "/devices/veinscan/usb", module + "/devices/printer"}, sysLibs: []string{"libusb-1.0"}},
 	{cmd: "devsim", never: []banned{noLibusb, noUmockdev, noWeb, noPgx, noSQLite, noDrivers}},
 	{cmd: "devsim", tags: "umockdev", never: []banned{noLibusb, noWeb, noPgx, noSQLite, noDrivers}, requires: []string{module + "/simulators/veinsim/umockusb"}, sysLibs: []string{"umockdev-1.0", "glib-2.0"}},

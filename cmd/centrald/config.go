@@ -49,6 +49,10 @@ type config struct {
 	CalibrationFiles      string
 	CalibrationUnresolved string
 	CalibrationFallback   string
+	Shards                int
+	NATSURL               string
+	ShardTimeout          time.Duration
+	ShardPrefix           string
 }
 
 const envPrefix = "VEINKIOSK_"
@@ -95,6 +99,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.DebugListen, "debug-listen", "", "serve net/http/pprof on this address (keep it on localhost)")
 	fs.StringVar(&c.ReferencePrefix, "reference-prefix", "QS", "prefix of filing reference numbers")
 	fs.StringVar(&c.CatalogueFile, "catalogue", "", "service catalogue document (docs/catalogue.md) instead of the embedded one; a newer version saved by an administrator still wins")
+	fs.IntVar(&c.Shards, "shards", 0, "partitions of the gallery served by matcher shards (cmd/matcherd) over NATS for 1:N searches; 0: this process searches its own gallery")
+	fs.StringVar(&c.NATSURL, "nats", "nats://127.0.0.1:4222", "NATS server of the matcher shards (with --shards)")
+	fs.DurationVar(&c.ShardTimeout, "shard-timeout", 3*time.Second, "time a 1:N search waits for every shard before failing with search_incomplete (with --shards)")
+	fs.StringVar(&c.ShardPrefix, "shard-prefix", "veinkiosk.shard", "NATS subject prefix of the matcher shards (with --shards)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -159,6 +167,11 @@ func (c *config) Validate() error {
 		{c.KioskClientCA != "" && c.TLSCert == "", "--kiosk-client-ca needs --tls-cert and --tls-key"},
 		{c.MaxConnsPerIP < 1, "--max-conns-per-ip must be at least 1"},
 		{c.ReferencePrefix == "" || len(c.ReferencePrefix) > 8, "--reference-prefix must have 1..8 characters"},
+		{c.Shards < 0 || c.Shards > 1024, "--shards must be 0..1024"},
+		{c.Shards > 0 && c.DatabaseURL == "", "--shards needs --database-url: the matcher shards load their partitions from PostgreSQL"},
+		{c.Shards > 0 && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://"), "--nats must start with nats:// or tls://"},
+		{c.Shards > 0 && (c.ShardTimeout < 10*time.Millisecond || c.ShardTimeout > time.Minute), "--shard-timeout must be 10ms..1m"},
+		{c.Shards > 0 && c.ShardPrefix == "", "--shard-prefix must not be empty"},
 	}
 	var msgs []string
 	for _, ch := range checks {

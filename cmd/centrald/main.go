@@ -110,8 +110,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		log.Info("service catalogue", "file", c.CatalogueFile, "version", cat.Version(), "services", len(cat.Services()))
 	}
 
+	gallery := api.NewGallery()
+	if c.Shards > 0 {
+		closeShards, err := useShards(c, gallery, log)
+		if err != nil {
+			return err
+		}
+		defer closeShards()
+	}
 	srv, err := api.New(api.Config{
-		Store: st, Logger: log, Makers: makers,
+		Store: st, Logger: log, Makers: makers, Gallery: gallery,
 		Calibrations:    cals,
 		Catalogue:       cat,
 		IdentifyEnabled: c.Identify, MinQuality: c.MinQuality,

@@ -237,6 +237,10 @@ func (s *Server) dedup(ctx context.Context, self int64, model string, probe *mat
 		if errors.Is(err, matcher.ErrIncompatible) {
 			return nil, errf(apiv1.CodeTemplateInvalid, "template not compatible with the gallery: %v", err)
 		}
+		if errors.Is(err, ErrSearchIncomplete) {
+			s.log.Warn("dedup: search incomplete", "err", err)
+			return nil, errf(apiv1.CodeSearchIncomplete, "the duplicate search did not reach every part of the gallery; nothing was enrolled, retry shortly").retryAfter(2)
+		}
 		return nil, err
 	}
 	for _, h := range hits {

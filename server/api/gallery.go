@@ -19,6 +19,8 @@ import (
 // store at start and kept in sync on enrolment and deletion.
 type Gallery struct {
 	g        *matcher.Gallery
+	remote   Remote // the matcher shards, when centrald runs with them
+	log      *slog.Logger
 	nResid   atomic.Int64
 	progress int // log every this many templates while loading
 	// wmu serialises the replacement of a resident's templates (remove,
@@ -27,6 +29,28 @@ type Gallery struct {
 	wmu sync.Mutex
 	ref atomic.Pointer[matcher.Template] // a template of the gallery, for compatibility checks
 }
+
+// Remote is the 1:N gallery split over matcher shards (server/shard,
+// plugged in by centrald): Search is the whole gallery's search (an error
+// that has a PartialResult method when a partition did not answer), and
+// Publish sends a resident's new set of templates to the shards.
+type Remote interface {
+	Search(ctx context.Context, probe *matcher.Template, k int, so matcher.SearchOptions) ([]matcher.Candidate, error)
+	Publish(ctx context.Context, residentID int64, fingers []int, templates []*matcher.Template) error
+}
+
+// partialResult is a Remote's error for a search some partitions did not
+// answer.
+type partialResult interface{ PartialResult() []int }
+
+// ErrSearchIncomplete wraps a Remote's partial result: the search decided
+// nothing (search_incomplete).
+var ErrSearchIncomplete = errors.New("api: the 1:N search did not reach every partition")
+
+// UseRemote makes the matcher shards answer the gallery's 1:N searches and
+// publishes every change of the gallery to them. The local gallery still
+// answers 1:1 verifications.
+func (g *Gallery) UseRemote(r Remote, log *slog.Logger) { g.remote, g.log = r, log }
 
 // NewGallery returns an empty gallery.
 func NewGallery() *Gallery { return NewGalleryWith(matcher.GalleryOptions{}) }
@@ -115,6 +139,7 @@ func (g *Gallery) set(residentID int64, fingers []int, ts []*matcher.Template) e
 	if g.g.Remove(sub) > 0 {
 		g.nResid.Add(-1)
 	}
+	g.publish(residentID, fingers, ts)
 	if len(ts) == 0 {
 		return nil
 	}
@@ -136,6 +161,22 @@ func (g *Gallery) Remove(residentID int64) {
 	defer g.wmu.Unlock()
 	if g.g.Remove(subject(residentID)) > 0 {
 		g.nResid.Add(-1)
+	}
+	g.publish(residentID, nil, nil)
+}
+
+// publish sends a resident's new set of templates to the shards. The
+// change is committed in the store already, so a failure is logged (the
+// shards reload their partitions from the store when restarted) and does
+// not fail the request.
+func (g *Gallery) publish(residentID int64, fingers []int, ts []*matcher.Template) {
+	if g.remote == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.remote.Publish(ctx, residentID, fingers, ts); err != nil {
+		g.log.Error("gallery: change not published to the matcher shards; restart them to reload", "resident", residentID, "err", err)
 	}
 }
 
@@ -169,7 +210,16 @@ type Hit struct {
 
 // Search returns up to k residents scoring at least minScore, best first.
 func (g *Gallery) Search(ctx context.Context, probe *matcher.Template, k int, minScore float64) ([]Hit, error) {
-	cands, err := g.g.Search(ctx, probe, k)
+	var cands []matcher.Candidate
+	var err error
+	if g.remote != nil {
+		cands, err = g.remote.Search(ctx, probe, k, matcher.SearchOptions{})
+	} else {
+		cands, err = g.g.Search(ctx, probe, k)
+	}
+	if pr := partialResult(nil); errors.As(err, &pr) {
+		return nil, fmt.Errorf("%w: %w", ErrSearchIncomplete, err)
+	}
 	if err != nil {
 		return nil, err
 	}

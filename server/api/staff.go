@@ -281,6 +281,10 @@ func (s *Server) handleIdentify(c *fiber.Ctx) error {
 	start := time.Now()
 	hits, err := s.gallery.Search(ctx, cc.tmpl, 2, th.Identify.Threshold)
 	s.metrics.match.WithLabelValues("identify").Observe(time.Since(start).Seconds())
+	if errors.Is(err, ErrSearchIncomplete) {
+		s.log.Warn("identify: search incomplete", "err", err)
+		return errf(apiv1.CodeSearchIncomplete, "the search did not reach every part of the gallery; retry shortly or use the ID card").retryAfter(2)
+	}
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ const (
 	CodeInternal         = "internal"           // a server fault (logged with the request id)
 	CodeUnavailable      = "unavailable"        // not ready, database down, shutting down
 	CodeTimeout          = "timeout"            // the request ran out of time
+	CodeSearchIncomplete = "search_incomplete"  // a matcher shard did not answer the 1:N search: nothing was decided; see retry_after_s
 	CodeConflict         = "conflict"           // a generic conflict (e.g. a username already taken)
 
 	// Kiosk authentication.
@@ -116,6 +117,7 @@ var statuses = map[string]int{
 	CodeInternal:         500,
 	CodeUnavailable:      503,
 	CodeTimeout:          503,
+	CodeSearchIncomplete: 503,
 	CodeConflict:         409,
 
 	CodeSignatureMissing:   401,

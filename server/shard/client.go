@@ -38,6 +38,10 @@ func (e *PartialError) Error() string {
 
 func (e *PartialError) Is(target error) bool { return target == ErrPartial }
 
+// PartialResult returns the partitions that did not answer (server/api
+// recognises a partial result by this method).
+func (e *PartialError) PartialResult() []int { return e.Missing }
+
 // ClientConfig configures a Client.
 type ClientConfig struct {
 	Partitions int

@@ -99,8 +99,22 @@ func New(p, n int, opts matcher.GalleryOptions, log *slog.Logger) (*Shard, error
 	return &Shard{partition: p, partitions: n, g: matcher.NewGallery(opts), log: log}, nil
 }
 
-// Gallery returns the shard's gallery (to fill it from a file).
-func (s *Shard) Gallery() *matcher.Gallery { return s.g }
+// NewFromGallery returns a shard for partition p of n serving g (a gallery
+// file's, for measurements): every subject of g must belong to p.
+func NewFromGallery(p, n int, g *matcher.Gallery, log *slog.Logger) (*Shard, error) {
+	s, err := New(p, n, matcher.GalleryOptions{}, log)
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range g.Subjects() {
+		if !s.Owns(key) {
+			return nil, fmt.Errorf("shard: subject %s of the gallery is not in partition %d of %d", key, p, n)
+		}
+	}
+	s.g = g
+	s.version.Store(uint64(g.Len()))
+	return s, nil
+}
 
 // Owns says whether a gallery key belongs to this shard's partition.
 func (s *Shard) Owns(key string) bool { return PartitionOf(key, s.partitions) == s.partition }
