@@ -51,12 +51,13 @@ func (r *fakeRemote) Publish(ctx context.Context, id int64, fingers []int, ts []
 // TestRemoteSearchIncomplete: with matcher shards, a deduplication that a
 // shard did not answer fails with search_incomplete and enrols nothing,
 // never passing a duplicate; once the shards answer, the duplicate is
-// found.
+// found. Card-less identification fails the same way.
 func TestRemoteSearchIncomplete(t *testing.T) {
 	remote := &fakeRemote{g: matcher.NewGallery(matcher.GalleryOptions{})}
 	e := newEnv(t, func(c *Config) {
 		c.Gallery = NewGallery()
 		c.Gallery.UseRemote(remote, c.Logger)
+		c.IdentifyEnabled = true
 	})
 	ctx := context.Background()
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
@@ -74,6 +75,10 @@ func TestRemoteSearchIncomplete(t *testing.T) {
 	remote.mu.Unlock()
 	_, err := sk.Enrol(ctx, e.enrolRequest(sk, b))
 	wantCode(t, err, apiv1.CodeSearchIncomplete)
+	// Card-less identification of an enrolled resident says
+	// search_incomplete, not candidate_not_found.
+	_, ierr := sk.Identify(ctx, &apiv1.IdentifyRequest{Capture: sk.capture(apiv1.RightIndex, e.template(a.fingers[apiv1.RightIndex], apiv1.RightIndex, 80))})
+	wantCode(t, ierr, apiv1.CodeSearchIncomplete)
 	if ae := (*apiv1.Error)(nil); !errors.As(err, &ae) || ae.RetryAfterSeconds < 1 {
 		t.Errorf("no retry_after: %v", err)
 	}
