@@ -91,9 +91,23 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return id, f, t, err
 	}
 	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	// Warm up: map and fault in the galleries.
-	if _, _, t, err := probe(0); err == nil {
-		if _, err := cl.Search(ctx, t, 2, matcher.SearchOptions{}); err != nil {
+	// Wait for every shard, then warm up (fault the mapped galleries in).
+	_, _, t0, err := probe(0)
+	if err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(10 * time.Minute); ; {
+		_, err := cl.Search(ctx, t0, 2, matcher.SearchOptions{})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
+	for range 3 {
+		if _, err := cl.Search(ctx, t0, 2, matcher.SearchOptions{}); err != nil {
 			return err
 		}
 	}
