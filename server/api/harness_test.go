@@ -24,7 +24,9 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/keyring"
 	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
+	"github.com/qingshan-gov/veinkiosk/server/store/postgres"
 	"github.com/qingshan-gov/veinkiosk/server/store/sqlite"
+	"github.com/qingshan-gov/veinkiosk/server/store/storetest"
 )
 
 // The end-to-end tests drive the real fiber app (through app.Test, no
@@ -69,6 +71,17 @@ type option func(*Config)
 
 func newEnv(tb testing.TB, opts ...option) *env {
 	tb.Helper()
+	return newEnvOn(tb, "sqlite", opts...)
+}
+
+// backends are the stores newEnvOn can run the server on.
+var backends = []string{"sqlite", "postgres"}
+
+// newEnvOn is newEnv on the given store: "sqlite" (a fresh directory) or
+// "postgres" (a fresh schema of TEST_DATABASE_URL; skipped when unset,
+// unless VEINKIOSK_REQUIRE_POSTGRES=1).
+func newEnvOn(tb testing.TB, backend string, opts ...option) *env {
+	tb.Helper()
 	t := tb
 	ring, err := keyring.New("k1", map[string][]byte{"k1": make([]byte, 32)})
 	if err != nil {
@@ -77,7 +90,16 @@ func newEnv(tb testing.TB, opts ...option) *env {
 	clock := &fakeClock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
 	ctx := context.Background()
 	dir := tb.TempDir()
-	st, err := sqlite.OpenDir(ctx, dir, store.Options{Keyring: ring, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	so := store.Options{Keyring: ring, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	var st store.Store
+	switch backend {
+	case "sqlite":
+		st, err = sqlite.OpenDir(ctx, dir, so)
+	case "postgres":
+		st, err = postgres.Open(ctx, storetest.PostgresURL(tb), so)
+	default:
+		tb.Fatalf("unknown backend %q", backend)
+	}
 	if err != nil {
 		tb.Fatal(err)
 	}

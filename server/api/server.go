@@ -201,7 +201,6 @@ type Server struct {
 	loginLim *sharedLimiter // per username
 	ipLim    *sharedLimiter // logins per client address
 	throttle *kioskThrottle
-	idLocks  *lockEscalation
 	pending  *candidates
 	spent    *spentTokens
 	certs    *certCache
@@ -240,7 +239,6 @@ func New(cfg Config) (*Server, error) {
 		loginLim: &sharedLimiter{st: cfg.Store, prefix: "login-user", limit: store.RateLimit{Rate: 0.2, Burst: 10}},
 		ipLim:    &sharedLimiter{st: cfg.Store, prefix: "login-ip", limit: store.RateLimit{Rate: 1, Burst: 30}},
 		throttle: newKioskThrottle(cfg.Store, cfg.KioskFailures, time.Second, 5*time.Minute),
-		idLocks:  &lockEscalation{st: cfg.Store},
 		pending:  &candidates{st: cfg.Store},
 		spent:    &spentTokens{st: cfg.Store},
 		certs:    newCertCache(),

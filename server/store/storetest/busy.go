@@ -125,7 +125,7 @@ func PopulateBusy(t *testing.T, s store.Store) Busy {
 	}
 	// An ID number not in the population database.
 	outcome(idNumber(99999), store.VerifyNoMatch, "")
-	if err := s.RecordIDLock(c, m.IDNumber, t0, t0.Add(time.Hour)); err != nil {
+	if err := Inspect(s).RecordIDLock(c, m.IDNumber, t0, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RememberSpentToken(c, store.SpentToken{Token: "busy-spent-token", IDNumber: m.IDNumber, KioskID: f.kiosk.ID, ExpiresAt: t0.Add(time.Hour)}); err != nil {
