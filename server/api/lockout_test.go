@@ -3,11 +3,13 @@ package api
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -16,11 +18,12 @@ import (
 
 var birth = time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC)
 
-// enrolAt enrols p at kiosk k, a station_staff member in staff mode.
+// enrolAt enrols p at kiosk k, a station_staff member ("enroller") in
+// staff mode. Once per env.
 func (e *env) enrolAt(k *kiosk, p *person) {
 	e.t.Helper()
-	e.mustStaff("zhang", store.RoleStationStaff, "", "QS-S01")
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.mustStaff("enroller", store.RoleStationStaff, "", "QS-S01")
+	e.enrol(&kiosk{Client: k.WithStaff(e.login("enroller").StaffToken), e: e, scanner: k.scanner}, p)
 }
 
 // attemptsOf counts the stored verification attempts of an ID number by
@@ -164,5 +167,146 @@ func TestVerificationMatchWhileLocked(t *testing.T) {
 				t.Errorf("lockout changed by matches while locked: %+v, was %+v", after, before)
 			}
 		})
+	}
+}
+
+// lockWith fails p's verification at fresh kiosks until it locks, checking
+// the attempts_left the server announces; it returns the locked answer.
+func (e *env) lockWith(t *testing.T, p, impostor *person, tag string) *apiv1.Error {
+	t.Helper()
+	for i := 1; i <= 5; i++ {
+		k := e.newKiosk(fmt.Sprintf("K-%s%02d", tag, i))
+		_, err := k.Verify(context.Background(), e.verifyRequest(k, p, impostor.fingers[apiv1.RightIndex]))
+		ae, ok := err.(*apiv1.Error)
+		if !ok {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+		if i < 5 {
+			if ae.Code != apiv1.CodeNoMatch || ae.AttemptsLeft == nil || *ae.AttemptsLeft != 5-i || ae.LockedUntil != nil {
+				t.Fatalf("attempt %d: %+v (attempts_left %v), want no_match with %d attempts left", i, ae, ae.AttemptsLeft, 5-i)
+			}
+			continue
+		}
+		if ae.Code != apiv1.CodeLocked || ae.AttemptsLeft == nil || *ae.AttemptsLeft != 0 || ae.LockedUntil == nil {
+			t.Fatalf("attempt %d: %+v, want locked with attempts_left 0 and locked_until", i, ae)
+		}
+		return ae
+	}
+	return nil
+}
+
+// TestVerificationLockFields: no_match and locked carry attempts_left and
+// locked_until, machine-readable, and locked_until agrees with
+// retry_after_s and with the store.
+func TestVerificationLockFields(t *testing.T) {
+	e := newEnv(t)
+	k := e.newKiosk("K-0001")
+	p := e.newPerson("钱多", birth)
+	e.enrolAt(k, p)
+	ae := e.lockWith(t, p, e.newPerson("孙少", birth), "F")
+	now := e.clock.Now()
+	l, err := e.st.GetLockout(context.Background(), p.card.IDNumber)
+	if err != nil || !ae.LockedUntil.Equal(l.LockedUntil.Truncate(time.Second)) && !ae.LockedUntil.Equal(*l.LockedUntil) {
+		t.Errorf("locked_until %v, the store says %v (%v)", ae.LockedUntil, l.LockedUntil, err)
+	}
+	if got := int(ae.LockedUntil.Sub(now).Seconds() + 0.5); got < ae.RetryAfterSeconds-1 || got > ae.RetryAfterSeconds+1 {
+		t.Errorf("locked_until is %d s away, retry_after_s %d", got, ae.RetryAfterSeconds)
+	}
+	// The early refusal (the lockout step) says the same.
+	_, err = k.Verify(context.Background(), e.verifyRequest(k, p, p.fingers[apiv1.RightIndex]))
+	if ae2, ok := err.(*apiv1.Error); !ok || ae2.Code != apiv1.CodeLocked || ae2.AttemptsLeft == nil || *ae2.AttemptsLeft != 0 || !ae2.LockedUntil.Equal(*ae.LockedUntil) {
+		t.Errorf("early refusal %+v", err)
+	}
+}
+
+// TestUnlock: who may unlock an ID number, with a reason, and the audit of
+// it (explained by the reconciliation of audit verify).
+func TestUnlock(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := e.st.CreateStation(ctx, audit.System("test"), store.Station{ID: "QS-S02", Name: "青山二站"}); err != nil {
+		t.Fatal(err)
+	}
+	zhang := e.mustStaff("zhang", store.RoleStationStaff, "", "QS-S01")
+	e.mustStaff("wang", store.RoleStationStaff, "", "QS-S02")
+	e.mustStaff("li", store.RoleDepartmentOfficer, "civil_affairs", "")
+	boss := e.mustStaff("boss", store.RoleSupervisor, "", "")
+	k := e.newKiosk("K-0001")
+	p := e.newPerson("钱多", birth)
+	e.enrolAt(k, p)
+	impostor := e.newPerson("孙少", birth)
+	locked := e.lockWith(t, p, impostor, "A")
+	at := func(username string) *apiv1.Client { return k.WithStaff(e.login(username).StaffToken) }
+	body := func(reason string) apiv1.LockoutUnlock {
+		return apiv1.LockoutUnlock{IDNumber: p.card.IDNumber, Reason: reason}
+	}
+	for _, tc := range []struct {
+		name string
+		c    *apiv1.Client
+		path string
+		body apiv1.LockoutUnlock
+		code string
+	}{
+		{"station staff of another station at this kiosk", at("wang"), apiv1.PathKioskLockoutUnlock, body("card checked in person"), apiv1.CodeStationMismatch},
+		{"station staff without a reason", at("zhang"), apiv1.PathKioskLockoutUnlock, body(""), apiv1.CodeBadRequest},
+		{"station staff with a blank reason", at("zhang"), apiv1.PathKioskLockoutUnlock, body(" \t "), apiv1.CodeBadRequest},
+		{"station staff with a reason too long", at("zhang"), apiv1.PathKioskLockoutUnlock, body(strings.Repeat("核", 200)), apiv1.CodeBadRequest},
+		{"station staff outside a kiosk", e.login("zhang"), apiv1.PathLockoutUnlock, body("card checked in person"), apiv1.CodeForbidden},
+		{"department officer", e.login("li"), apiv1.PathLockoutUnlock, body("card checked in person"), apiv1.CodeForbidden},
+		{"supervisor at a kiosk (staff mode is for station staff)", at("boss"), apiv1.PathKioskLockoutUnlock, body("card checked in person"), apiv1.CodeForbidden},
+		{"supervisor without a reason", e.login("boss"), apiv1.PathLockoutUnlock, body(""), apiv1.CodeBadRequest},
+		{"kiosk without staff", k.Client, apiv1.PathKioskLockoutUnlock, body("card checked in person"), apiv1.CodeUnauthenticated},
+		{"an invalid ID number", e.login("boss"), apiv1.PathLockoutUnlock, apiv1.LockoutUnlock{IDNumber: "150204195001010010", Reason: "x"}, apiv1.CodeBadRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.c.Do(ctx, "POST", tc.path, tc.body, nil)
+			wantCode(t, err, tc.code)
+		})
+	}
+	if l, _ := e.st.GetLockout(ctx, p.card.IDNumber); !l.Locked(e.clock.Now()) {
+		t.Fatalf("a refused unlock unlocked: %+v", l)
+	}
+	// Station staff at a kiosk of their station unlock, with a reason.
+	out, err := at("zhang").UnlockAtKiosk(ctx, " "+strings.ToLower(p.card.IDNumber)+" ", "card checked against the person")
+	if err != nil || !out.WasLocked || out.FailuresCleared != 5 || out.LockedUntil == nil || !out.LockedUntil.Equal(*locked.LockedUntil) ||
+		out.IDNumberMasked == "" || strings.Contains(out.IDNumberMasked, p.card.IDNumber[6:14]) {
+		t.Fatalf("unlock = %+v, %v", out, err)
+	}
+	last := func() audit.Record {
+		t.Helper()
+		seq, _, err := e.st.AuditHead(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := e.st.ListAudit(ctx, seq-1, 1)
+		if err != nil || len(recs) != 1 {
+			t.Fatal(recs, err)
+		}
+		return recs[0]
+	}
+	if r := last(); r.Action != "lockout.unlock" || r.Actor != audit.Staff(zhang.ID) || r.Details["reason"] != "card checked against the person" ||
+		r.Details["kiosk"] != "K-0001" || r.Details["failures_before"] != "5" {
+		t.Errorf("audit of the unlock: %+v", r)
+	}
+	must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
+
+	// A supervisor unlocks from the office.
+	e.lockWith(t, p, impostor, "B")
+	var res apiv1.LockoutUnlocked
+	if err := e.login("boss").Do(ctx, "POST", apiv1.PathLockoutUnlock, body("resident came to the office with the card"), &res); err != nil || !res.WasLocked {
+		t.Fatalf("supervisor unlock = %+v, %v", res, err)
+	}
+	if r := last(); r.Action != "lockout.unlock" || r.Actor != audit.Staff(boss.ID) || r.Details["kiosk"] != "" {
+		t.Errorf("audit of the office unlock: %+v", r)
+	}
+	must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
+	// An ID number never tried has nothing to unlock.
+	stranger := e.newPerson("赵三", birth)
+	wantCode(t, e.login("boss").Do(ctx, "POST", apiv1.PathLockoutUnlock, apiv1.LockoutUnlock{IDNumber: stranger.card.IDNumber, Reason: "x"}, nil), apiv1.CodeNotFound)
+
+	// The audit reconciles: every unlock explains its lockout row.
+	var av apiv1.AuditVerifyResult
+	if err := e.admin.Do(ctx, "GET", apiv1.PathAdminAuditVerify, nil, &av); err != nil || !av.OK {
+		t.Fatalf("audit verify = %+v, %v", av, err)
 	}
 }

@@ -250,7 +250,7 @@ func TestLockoutAndThrottle(t *testing.T) {
 	}
 	// A supervisor clears it.
 	e.mustStaff("boss", "supervisor", "", "")
-	if err := e.login("boss").Do(ctx, "POST", apiv1.PathAdminLockoutClear, apiv1.LockoutClear{IDNumber: p.card.IDNumber}, nil); err != nil {
+	if err := e.login("boss").Do(ctx, "POST", apiv1.PathLockoutUnlock, apiv1.LockoutUnlock{IDNumber: p.card.IDNumber, Reason: "card checked in person"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))

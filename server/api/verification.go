@@ -85,6 +85,10 @@ type stepError struct {
 	err        error // a sentinel of stepCodes
 	msg        string
 	retryAfter time.Duration
+	// For no_match and locked: the attempts the server still allows and
+	// the end of the lock (nil: not sent).
+	attemptsLeft *int
+	lockedUntil  *time.Time
 }
 
 func (e *stepError) Error() string { return e.step + ": " + e.err.Error() + ": " + e.msg }
@@ -113,6 +117,7 @@ func (s *Server) apiErr(err error) error {
 	if se.retryAfter > 0 {
 		e.retryAfter(retrySeconds(se.retryAfter))
 	}
+	e.detail.AttemptsLeft, e.detail.LockedUntil = se.attemptsLeft, se.lockedUntil
 	return e
 }
 
@@ -224,7 +229,8 @@ func (v *verification) checkLockout(ctx context.Context) error {
 }
 
 func lockedErr(lock store.Lockout, now time.Time) *stepError {
-	return &stepError{step: stepLockout, err: errLocked, retryAfter: lock.LockedUntil.Sub(now),
+	zero, until := 0, lock.LockedUntil.UTC()
+	return &stepError{step: stepLockout, err: errLocked, retryAfter: lock.LockedUntil.Sub(now), attemptsLeft: &zero, lockedUntil: &until,
 		msg: "too many failed verifications for this ID number; ask the station staff or wait"}
 }
 
@@ -313,8 +319,13 @@ func (v *verification) outcome(ctx context.Context) (verified, error) {
 		s.metrics.lockouts.Inc() // this failure locked it
 		return verified{}, lockedErr(lock, now)
 	case st.Result == store.VerifyNoMatch:
-		left := policy.MaxFailures - lock.Failures
-		return verified{}, stepErr(stepCompare, errNoMatch, "the finger vein does not match the card's holder; %d attempts left", max(left, 0))
+		e := stepErr(stepCompare, errNoMatch, "the finger vein does not match the card's holder")
+		if policy.MaxFailures > 0 { // else no limit: no count to show
+			left := max(policy.MaxFailures-lock.Failures, 0)
+			e.attemptsLeft = &left
+			e.msg += fmt.Sprintf("; %d attempts left", left)
+		}
+		return verified{}, e
 	}
 	return verified{}, fmt.Errorf("verification outcome: store recorded %q (token stored: %v) for a %s", st.Result, st.TokenIssued, result)
 }

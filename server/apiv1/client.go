@@ -181,6 +181,16 @@ func (c *Client) Enrol(ctx context.Context, req *EnrolRequest) (*EnrolResponse, 
 	return &r, c.Do(ctx, http.MethodPost, PathKioskEnrolments, req, &r)
 }
 
+// UnlockAtKiosk clears an ID number's lockout from a kiosk in staff mode
+// (a station_staff session of the kiosk's station); reason is required.
+func (c *Client) UnlockAtKiosk(ctx context.Context, idNumber, reason string) (*LockoutUnlocked, error) {
+	if err := c.kiosk(); err != nil {
+		return nil, err
+	}
+	var r LockoutUnlocked
+	return &r, c.Do(ctx, http.MethodPost, PathKioskLockoutUnlock, LockoutUnlock{IDNumber: idNumber, Reason: reason}, &r)
+}
+
 // Identify runs a card-less identification; needs a station_staff session.
 func (c *Client) Identify(ctx context.Context, req *IdentifyRequest) (*IdentifyCandidate, error) {
 	if err := c.kiosk(); err != nil {

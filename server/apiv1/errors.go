@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 )
 
 // Error codes: the stable "code" of an error response. Clients branch on the
@@ -209,6 +210,13 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 	// RetryAfterSeconds is set with rate_limited and locked.
 	RetryAfterSeconds int `json:"retry_after_s,omitempty"`
+	// AttemptsLeft is set with no_match and locked (a verification): how
+	// many more failures the server allows before it locks the ID number
+	// (0 with locked). A pointer so that 0 is sent.
+	AttemptsLeft *int `json:"attempts_left,omitempty"`
+	// LockedUntil is set with locked (a verification): when the ID
+	// number's lock ends (RFC 3339, UTC), unless staff unlock it earlier.
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
 	// CaseID is set with duplicate_suspected.
 	CaseID int64 `json:"case_id,omitempty"`
 	// Fields maps a form field name to what is wrong with it (form_invalid,

@@ -20,6 +20,7 @@ const (
 	PathKioskEnrolments      = "/api/v1/kiosk/enrolments"       // + staff session (station_staff)
 	PathKioskIdentify        = "/api/v1/kiosk/identify"         // + staff session (station_staff)
 	PathKioskIdentifyConfirm = "/api/v1/kiosk/identify/confirm" // + staff session (station_staff)
+	PathKioskLockoutUnlock   = "/api/v1/kiosk/lockouts/unlock"  // + staff session (station_staff of the kiosk's station)
 
 	// Staff sessions.
 	PathSessions       = "/api/v1/sessions"

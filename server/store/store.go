@@ -237,9 +237,13 @@ type Store interface {
 	// GetLockout returns the lockout state of an ID number (zero Lockout
 	// with the ID number set when there is none).
 	GetLockout(ctx context.Context, idNumber string) (Lockout, error)
-	// ResetLockout clears the failures and lock of an ID number (a
-	// supervisor unlocking after checking the resident in person).
-	ResetLockout(ctx context.Context, actor audit.Actor, idNumber string) error
+	// ResetLockout clears the failures and lock of an ID number (staff
+	// unlocking after checking the resident in person) and appends a
+	// "lockout.unlock" event naming the actor, the reason, the kiosk (if
+	// any) and the lock lifted, in one transaction. It returns the lockout
+	// as it was. ErrInvalid without an ID number or a reason; ErrNotFound
+	// when no attempt of the ID number was ever recorded.
+	ResetLockout(ctx context.Context, actor audit.Actor, u LockoutUnlock) (Lockout, error)
 
 	// Nonces (challenges for kiosks and scanners).
 
@@ -683,6 +687,16 @@ type Lockout struct {
 func (l Lockout) Locked(now time.Time) bool {
 	return l.LockedUntil != nil && now.Before(*l.LockedUntil)
 }
+
+// LockoutUnlock is a staff member's unlock of an ID number.
+type LockoutUnlock struct {
+	IDNumber string
+	Reason   string // required: why (what was checked)
+	KioskID  string // the kiosk in staff mode, "" from the office
+}
+
+// MaxUnlockReason is the longest unlock reason, in bytes.
+const MaxUnlockReason = 500
 
 // VerificationOutcome is everything one verification stores (see
 // Store.RecordVerificationOutcome).

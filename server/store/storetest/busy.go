@@ -120,7 +120,7 @@ func PopulateBusy(t *testing.T, s store.Store) Busy {
 	// Resident 1: locked, then reset by a supervisor.
 	outcome(f.residents[1].IDNumber, store.VerifyNoMatch, "")
 	outcome(f.residents[1].IDNumber, store.VerifyNoMatch, "")
-	if err := s.ResetLockout(c, super, f.residents[1].IDNumber); err != nil {
+	if _, err := s.ResetLockout(c, super, store.LockoutUnlock{IDNumber: f.residents[1].IDNumber, Reason: "card checked in person"}); err != nil {
 		t.Fatal(err)
 	}
 	// An ID number not in the population database.

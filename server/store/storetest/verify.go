@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,11 +125,29 @@ func testLockout(t *testing.T, newDB NewDatabase) {
 			}
 		}
 	}
-	if err := s.ResetLockout(c, audit.Staff(f.supervisor.ID), id); err != nil {
-		t.Fatal(err)
+	// An unlock needs a reason, and something to unlock.
+	sup := audit.Staff(f.supervisor.ID)
+	for _, u := range []store.LockoutUnlock{{IDNumber: id}, {IDNumber: id, Reason: " \t"}, {Reason: "x"}, {IDNumber: id, Reason: strings.Repeat("x", store.MaxUnlockReason+1)}} {
+		if _, err := s.ResetLockout(c, sup, u); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("ResetLockout(%q, reason %d bytes) = %v, want ErrInvalid", u.IDNumber, len(u.Reason), err)
+		}
+	}
+	if _, err := s.ResetLockout(c, sup, store.LockoutUnlock{IDNumber: idNumber(997), Reason: "never tried"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ResetLockout(never seen) = %v, want ErrNotFound", err)
+	}
+	if l, _ := s.GetLockout(c, id); l.Failures != 1 {
+		t.Fatalf("a refused unlock changed the lockout: %+v", l)
+	}
+	before, err := s.ResetLockout(c, sup, store.LockoutUnlock{IDNumber: id, Reason: "card checked in person", KioskID: f.kiosk.ID})
+	if err != nil || before.Failures != 1 || before.LockedUntil != nil {
+		t.Fatalf("ResetLockout = %+v, %v; want the 1 failure it cleared", before, err)
 	}
 	if l, _ := s.GetLockout(c, id); l.Failures != 0 || l.LockedUntil != nil {
 		t.Errorf("after reset: %+v", l)
+	}
+	if r := lastAudit(t, s); r.Action != "lockout.unlock" || r.Actor != sup || r.Details["reason"] != "card checked in person" ||
+		r.Details["kiosk"] != f.kiosk.ID || r.Details["failures_before"] != "1" || r.Details["id_key"] == "" {
+		t.Errorf("unlock audit = %+v", r)
 	}
 	// An ID number not in the population database is still tracked.
 	stranger := idNumber(999)

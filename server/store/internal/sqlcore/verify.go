@@ -355,28 +355,56 @@ func (s *Store) GetLockout(ctx context.Context, idNumber string) (store.Lockout,
 	return s.lockout(ctx, q, canonID(idNumber), "")
 }
 
-// ResetLockout clears a lockout.
-func (s *Store) ResetLockout(ctx context.Context, actor audit.Actor, idNumber string) error {
+// ResetLockout clears a lockout with its audited reason.
+func (s *Store) ResetLockout(ctx context.Context, actor audit.Actor, u store.LockoutUnlock) (store.Lockout, error) {
 	if err := checkActor(actor); err != nil {
-		return err
+		return store.Lockout{}, err
 	}
-	idNumber = canonID(idNumber)
+	idNumber := canonID(u.IDNumber)
+	reason := strings.TrimSpace(u.Reason)
+	if idNumber == "" {
+		return store.Lockout{}, invalid("an unlock needs the ID number")
+	}
+	if reason == "" {
+		return store.Lockout{}, invalid("an unlock needs a reason")
+	}
+	if len(reason) > store.MaxUnlockReason {
+		return store.Lockout{}, invalid("unlock reason longer than %d bytes", store.MaxUnlockReason)
+	}
 	now := s.now()
-	return s.tx(ctx, WriteTx, func(q Q) error {
-		if _, err := q.Exec(ctx, `UPDATE lockouts SET failures = 0, locked_until = NULL, updated_at = $2 WHERE id_key = $1`, s.idKey(idNumber), s.t(now)); err != nil {
+	var before store.Lockout
+	err := s.tx(ctx, WriteTx, func(q Q) error {
+		key := s.idKey(idNumber)
+		var err error
+		if before, err = s.lockout(ctx, q, idNumber, s.d.ForUpdate); err != nil {
 			return err
 		}
+		n, err := q.Exec(ctx, `UPDATE lockouts SET failures = 0, locked_until = NULL, updated_at = $2 WHERE id_key = $1`, key, s.t(now))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: no failed verification recorded for this ID number", store.ErrNotFound)
+		}
 		var rid int64
-		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, s.idKey(idNumber)).Scan(&rid); err != nil && !isNotFound(err) {
+		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, key).Scan(&rid); err != nil && !isNotFound(err) {
 			return err
 		}
 		target := "lockout:unknown-resident"
 		if rid != 0 {
 			target = "resident:" + itoa(rid)
 		}
-		_, err := s.appendAudit(ctx, q, ev(actor, now, "lockout.reset", target, "id_key", s.idKey(idNumber)))
+		kv := []string{"id_key", key, "reason", reason, "failures_before", itoa(int64(before.Failures))}
+		if before.LockedUntil != nil {
+			kv = append(kv, "locked_until_before", before.LockedUntil.UTC().Format(time.RFC3339))
+		}
+		if u.KioskID != "" {
+			kv = append(kv, "kiosk", u.KioskID)
+		}
+		_, err = s.appendAudit(ctx, q, ev(actor, now, "lockout.unlock", target, kv...))
 		return err
 	})
+	return before, err
 }
 
 // ListVerifications returns the latest attempts of an ID number.
