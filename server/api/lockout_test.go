@@ -3,6 +3,10 @@ package api
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -309,4 +313,89 @@ func TestUnlock(t *testing.T) {
 	if err := e.admin.Do(ctx, "GET", apiv1.PathAdminAuditVerify, nil, &av); err != nil || !av.OK {
 		t.Fatalf("audit verify = %+v, %v", av, err)
 	}
+}
+
+// TestOfficeUnlock: the back-office unlock page, for supervisors only, with
+// CSRF, a reason, and the audit of it.
+func TestOfficeUnlock(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	boss := e.mustStaff("boss", store.RoleSupervisor, "", "")
+	e.mustStaff("li", store.RoleDepartmentOfficer, "community", "")
+	k := e.newKiosk("K-0001")
+	p := e.newPerson("钱多", birth)
+	e.enrolAt(k, p)
+	e.lockWith(t, p, e.newPerson("孙少", birth), "O")
+	do := func(method, path string, form url.Values, cookie string) (int, string) {
+		t.Helper()
+		r, _ := http.NewRequest(method, "http://centrald.test"+path, strings.NewReader(form.Encode()))
+		if form != nil {
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if cookie != "" {
+			r.Header.Set("Cookie", sessionCookie+"="+cookie)
+		}
+		resp, err := e.srv.App().Test(r, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	login := func(user string) string {
+		t.Helper()
+		r, _ := http.NewRequest("POST", "http://centrald.test/office/login", strings.NewReader(url.Values{"username": {user}, "password": {testPassword}}.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := e.srv.App().Test(r, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range resp.Cookies() {
+			if c.Name == sessionCookie {
+				return c.Value
+			}
+		}
+		t.Fatalf("login %s: %d", user, resp.StatusCode)
+		return ""
+	}
+	if code, _ := do("GET", "/office/lockouts", nil, login("li")); code != http.StatusForbidden {
+		t.Fatalf("officer on the unlock page: %d", code)
+	}
+	cookie := login("boss")
+	code, body := do("GET", "/office", nil, cookie)
+	if code != 200 || !strings.Contains(body, `href="/office/lockouts"`) {
+		t.Fatalf("supervisor's list has no unlock link: %d", code)
+	}
+	code, body = do("GET", "/office/lockouts", nil, cookie)
+	if code != 200 {
+		t.Fatalf("unlock page: %d", code)
+	}
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(body)[1]
+	form := func(id, reason, csrf string) url.Values {
+		return url.Values{"id_number": {id}, "reason": {reason}, "csrf": {csrf}}
+	}
+	if code, _ := do("POST", "/office/lockouts", form(p.card.IDNumber, "card checked", "forged"), cookie); code != http.StatusForbidden {
+		t.Fatalf("forged CSRF: %d", code)
+	}
+	if code, body := do("POST", "/office/lockouts", form(p.card.IDNumber, "  ", csrf), cookie); code != http.StatusBadRequest || !strings.Contains(body, "请填写解锁原因") {
+		t.Fatalf("no reason: %d", code)
+	}
+	if code, body := do("POST", "/office/lockouts", form("150204195001010010", "card checked", csrf), cookie); code != http.StatusBadRequest || !strings.Contains(body, "身份证号无效") {
+		t.Fatalf("invalid ID number: %d", code)
+	}
+	if l, _ := e.st.GetLockout(ctx, p.card.IDNumber); !l.Locked(e.clock.Now()) {
+		t.Fatalf("a refused unlock unlocked")
+	}
+	code, body = do("POST", "/office/lockouts", form(p.card.IDNumber, "resident came with the card", csrf), cookie)
+	if code != 200 || !strings.Contains(body, "解除锁定（原锁定至") || strings.Contains(body, p.card.IDNumber) {
+		t.Fatalf("unlock: %d %s", code, body)
+	}
+	recs, err := e.st.ListAudit(ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := recs[len(recs)-1]; r.Action != "lockout.unlock" || r.Actor != audit.Staff(boss.ID) || r.Details["reason"] != "resident came with the card" {
+		t.Fatalf("audit: %+v", r)
+	}
+	must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
 }
