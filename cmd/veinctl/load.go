@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
@@ -87,6 +88,8 @@ type loadResult struct {
 	Throttled              int64    `json:"throttled"`
 	Recaptures             int64    `json:"recaptures"` // probes refused by the quality gate (a kiosk captures again)
 	Errors                 int64    `json:"errors"`
+	Extractions            int64    `json:"server_extractions"`     // during the verification phase (/metrics)
+	ExtractMeanMs          float64  `json:"server_extract_mean_ms"` // their mean wall time in the server (not counting the wait for a slot)
 	ErrorSamples           []string `json:"error_samples,omitempty"`
 }
 
@@ -216,13 +219,16 @@ type simKiosk struct {
 	counter uint64
 }
 
-func (k *simKiosk) capture(ctx context.Context, finger apiv1.Finger, tmpl []byte) (apiv1.Capture, error) {
+// capture is the simulated scanner's capture of img over a fresh nonce, as
+// a kiosk sends it: the attested image, which the server extracts the
+// template from.
+func (k *simKiosk) capture(ctx context.Context, finger apiv1.Finger, img *apiv1.Image) (apiv1.Capture, error) {
 	n, err := k.c.Nonce(ctx)
 	if err != nil {
 		return apiv1.Capture{}, err
 	}
 	k.counter++
-	att := wire.Attestation{Serial: k.serial, Counter: k.counter, TimestampMs: time.Now().UnixMilli(), ImageSHA256: sha256.Sum256(tmpl)}
+	att := wire.Attestation{Serial: k.serial, Counter: k.counter, TimestampMs: time.Now().UnixMilli(), ImageSHA256: sha256.Sum256(img.Pixels)}
 	copy(att.Nonce[:], n.Nonce)
 	if err := att.Sign(k.devKey); err != nil {
 		return apiv1.Capture{}, err
@@ -231,14 +237,17 @@ func (k *simKiosk) capture(ctx context.Context, finger apiv1.Finger, tmpl []byte
 	if err != nil {
 		return apiv1.Capture{}, err
 	}
-	return apiv1.Capture{Finger: finger, Template: tmpl, Quality: 80, Attestation: ab, Certificate: k.cert}, nil
+	return apiv1.Capture{Finger: finger, Quality: 80, Attestation: ab, Certificate: k.cert, Image: img}, nil
 }
 
 // person is a resident of the load test with templates.
 type person struct {
-	r      *deck.Resident
-	enrol  map[apiv1.Finger][][]byte
-	probes [][]byte // right index probes (extracted residents only)
+	r     *deck.Resident
+	enrol map[apiv1.Finger][][]byte
+	// images are the enrolment captures' images (extracted residents
+	// only): kiosk enrolments send them.
+	images map[apiv1.Finger][]*apiv1.Image
+	probes []*apiv1.Image // right index probe images (extracted residents only)
 }
 
 var loadFingers = []apiv1.Finger{apiv1.RightIndex, apiv1.RightMiddle}
@@ -366,8 +375,14 @@ func (lt *loadTest) run(ctx context.Context) (*loadResult, error) {
 		return nil, err
 	}
 
-	// 6. Verification from every kiosk at once.
+	// 6. Verification from every kiosk at once; the server's extraction of
+	// the probe images, from its histogram.
+	x0 := lt.histogram(ctx, "veinkiosk_extraction_duration_seconds", "")
 	lt.verify(ctx, kiosks, people[:lt.f.extracted], res)
+	x1 := lt.histogram(ctx, "veinkiosk_extraction_duration_seconds", "")
+	if n := x1[1] - x0[1]; n > 0 {
+		res.Extractions, res.ExtractMeanMs = int64(n), (x1[0]-x0[0])/n*1000
+	}
 	return res, nil
 }
 
@@ -444,6 +459,7 @@ func (lt *loadTest) extractAll(ctx context.Context, people []*person, probes int
 	total := len(people) * (len(loadFingers)*apiv1.EnrolCapturesPerFinger + probes)
 	for _, p := range people {
 		p.enrol = map[apiv1.Finger][][]byte{}
+		p.images = map[apiv1.Finger][]*apiv1.Image{}
 	}
 	var wg sync.WaitGroup
 	for w := 0; w < max(1, lt.f.workers); w++ {
@@ -452,16 +468,22 @@ func (lt *loadTest) extractAll(ctx context.Context, people []*person, probes int
 			defer wg.Done()
 			opt := extract.DefaultOptions()
 			for j := range jobs {
-				b, err := lt.extractOne(j.p.r, j.finger, j.seed, opt)
+				img := render(j.p.r, j.finger, j.seed)
+				var b []byte
+				var err error
+				if !j.probe { // probes are extracted by the server
+					b, err = lt.extractOne(img, j.finger, opt)
+				}
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
 				if err == nil {
 					if j.probe {
-						j.p.probes = append(j.p.probes, b)
+						j.p.probes = append(j.p.probes, img)
 					} else {
 						j.p.enrol[j.finger] = append(j.p.enrol[j.finger], b)
+						j.p.images[j.finger] = append(j.p.images[j.finger], img)
 					}
 				}
 				mu.Unlock()
@@ -492,11 +514,24 @@ func (lt *loadTest) extractAll(ctx context.Context, people []*person, probes int
 	return ctx.Err()
 }
 
-func (lt *loadTest) extractOne(r *deck.Resident, finger apiv1.Finger, seed uint64, opt extract.Options) ([]byte, error) {
+// render is the simulated scanner's image of one capture of a resident's
+// finger (placement seed), 8-bit grey, row-major.
+func render(r *deck.Resident, finger apiv1.Finger, seed uint64) *apiv1.Image {
 	c := fingerimg.DefaultConditions()
 	c.Seed = seed
-	img := fingerimg.NewFinger(r.FingerSeed(finger.Position())).Capture(c)
-	x, err := extract.Extract(img, opt)
+	g := fingerimg.NewFinger(r.FingerSeed(finger.Position())).Capture(c)
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	px := make([]byte, 0, w*h)
+	for y := 0; y < h; y++ {
+		px = append(px, g.Pix[y*g.Stride:y*g.Stride+w]...)
+	}
+	return &apiv1.Image{Width: w, Height: h, Pixels: px}
+}
+
+// extractOne extracts an enrolment template from img (for the bulk
+// enrolment, which takes templates).
+func (lt *loadTest) extractOne(img *apiv1.Image, finger apiv1.Finger, opt extract.Options) ([]byte, error) {
+	x, err := extract.Extract(&image.Gray{Pix: img.Pixels, Stride: img.Width, Rect: image.Rect(0, 0, img.Width, img.Height)}, opt)
 	if err != nil {
 		return nil, fmt.Errorf("extracting a capture: %w", err)
 	}
@@ -528,8 +563,8 @@ func (lt *loadTest) kioskEnrolments(ctx context.Context, k *simKiosk, fresh []*p
 		req := apiv1.EnrolRequest{Card: card(p.r)}
 		for _, fg := range loadFingers {
 			fc := apiv1.FingerCaptures{Finger: fg}
-			for _, t := range p.enrol[fg] {
-				c, err := sk.capture(ctx, fg, t)
+			for _, img := range p.images[fg] {
+				c, err := sk.capture(ctx, fg, img)
 				if err != nil {
 					return err
 				}
@@ -561,6 +596,12 @@ func (lt *loadTest) kioskEnrolments(ctx context.Context, k *simKiosk, fresh []*p
 
 // dedupMetric reads the server's dedup match histogram: sum (s) and count.
 func (lt *loadTest) dedupMetric(ctx context.Context) [2]float64 {
+	return lt.histogram(ctx, `veinkiosk_match_duration_seconds`, `{op="dedup"}`)
+}
+
+// histogram reads one of the server's histograms from /metrics: sum (s)
+// and count.
+func (lt *loadTest) histogram(ctx context.Context, name, labels string) [2]float64 {
 	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(lt.f.server, "/")+"/metrics", nil)
 	if err != nil {
 		return [2]float64{}
@@ -573,7 +614,7 @@ func (lt *loadTest) dedupMetric(ctx context.Context) [2]float64 {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	var out [2]float64
 	for _, line := range strings.Split(string(b), "\n") {
-		for i, name := range []string{`veinkiosk_match_duration_seconds_sum{op="dedup"}`, `veinkiosk_match_duration_seconds_count{op="dedup"}`} {
+		for i, name := range []string{name + "_sum" + labels, name + "_count" + labels} {
 			if v, ok := strings.CutPrefix(line, name+" "); ok {
 				fmt.Sscan(v, &out[i])
 			}
