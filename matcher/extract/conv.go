@@ -42,12 +42,24 @@ func gaussianKernels(sigma, radius float64) (g, d1, d2 []float32) {
 	return g, d1, d2
 }
 
+// The convolution kernels below (convRows, convCols, boxRows, boxCols)
+// are pure: they read src and write dst, buffers that one Extract call
+// allocated and shares with no other goroutine, and touch nothing else.
+// They are marked //go:norace: under the race detector their inner loops
+// cost about 20 times their normal time, and the server extracts every
+// capture it receives, so the race-enabled server and attack suites would
+// spend most of their time here. Extract as a whole is still instrumented
+// everywhere else, and TestExtractConcurrent runs it from many goroutines
+// under -race.
+
 // convRows convolves every row of src with k (centred, odd length),
 // replicating border pixels, into dst (same size). Four outputs are summed
 // at once in independent accumulators, each in the same order as one at a
 // time (term i = pixel at offset r-i times k[i], i ascending), so the
 // result is bit for bit that of the plain loop (TestConvRowsBitIdentical):
 // the four chains only overlap their floating-point latencies.
+//
+//go:norace
 func convRows(dst, src *Gray, k []float32) {
 	n := len(k)
 	r := n / 2
@@ -88,6 +100,8 @@ func convRows(dst, src *Gray, k []float32) {
 
 // convCols convolves every column of src with k into dst, replicating
 // border rows. It walks whole rows so memory access stays sequential.
+//
+//go:norace
 func convCols(dst, src *Gray, k []float32) {
 	r := len(k) / 2
 	w, h := src.W, src.H
@@ -133,6 +147,8 @@ func boxBlur3(src *Gray, sigma float64) *Gray {
 
 // boxRows sets every pixel of dst to the mean of the 2r+1 pixels around it
 // in its row of src.
+//
+//go:norace
 func boxRows(dst, src *Gray, r int) {
 	w := src.W
 	inv := 1 / float32(2*r+1)
@@ -163,6 +179,8 @@ func boxRows(dst, src *Gray, r int) {
 }
 
 // boxCols is boxRows along columns, walking whole rows.
+//
+//go:norace
 func boxCols(dst, src *Gray, r int) {
 	w, h := src.W, src.H
 	inv := 1 / float32(2*r+1)

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"errors"
+	"fmt"
 	"image"
 	_ "image/jpeg" // real data for BenchmarkExtractReal
 	_ "image/png"
@@ -9,6 +10,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/qingshan-gov/veinkiosk/matcher"
@@ -513,5 +516,43 @@ func TestBoxRowsBitIdentical(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestExtractConcurrent: extractions on many goroutines at once (as the
+// server runs them) give the templates of one at a time; under -race it
+// checks that they share nothing.
+func TestExtractConcurrent(t *testing.T) {
+	imgs := goldenImages()
+	opt := DefaultOptions()
+	want := map[string]*Result{}
+	for name, img := range imgs {
+		r, err := Extract(img, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[name] = r
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*len(imgs))
+	for round := 0; round < 2; round++ {
+		for name, img := range imgs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := Extract(img, opt)
+				switch {
+				case err != nil:
+					errs <- err
+				case r.Quality != want[name].Quality || !slices.Equal(r.Vein.Bits, want[name].Vein.Bits) || !slices.Equal(r.Mask.Bits, want[name].Mask.Bits):
+					errs <- fmt.Errorf("%s: concurrent extraction differs", name)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
