@@ -597,7 +597,10 @@ func (lt *loadTest) kioskEnrolments(ctx context.Context, k *simKiosk, fresh []*p
 		_, err := sk.c.Enrol(ctx, &req)
 		lat = append(lat, float64(time.Since(start).Microseconds())/1000)
 		if err != nil {
-			if apiv1.ErrorCode(err) == apiv1.CodeDuplicateSuspected || apiv1.ErrorCode(err) == apiv1.CodeEnrolmentIncomplete {
+			switch apiv1.ErrorCode(err) {
+			case apiv1.CodeDuplicateSuspected, apiv1.CodeEnrolmentIncomplete, apiv1.CodeReplacementPending:
+				// replacement_pending: a reused data directory enrolled
+				// this resident in an earlier run.
 				lt.logf("kiosk enrolment: %v", err)
 				continue
 			}
