@@ -108,6 +108,9 @@ func newEnvOn(tb testing.TB, backend string, opts ...option) *env {
 		Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock.Now,
 		VerifyThreshold: testThreshold, DedupThreshold: testThreshold, IdentifyThreshold: testThreshold, MinQuality: 40,
 		KioskRate: 1000, KioskBurst: 1000,
+		// The server extracts every capture: an enrolment of six under -race
+		// on a busy machine took over the default 10 s.
+		RequestTimeout: time.Minute,
 	}
 	for _, o := range opts {
 		o(&cfg)

@@ -161,6 +161,9 @@ func startWith(t *testing.T, backend string, su setup) *target {
 		Store: tg.st, Logger: quiet(), Now: tg.clock.Now,
 		VerifyThreshold: testThreshold, DedupThreshold: testThreshold, IdentifyThreshold: testThreshold, MinQuality: 40,
 		KioskRate: 1000, KioskBurst: 1000,
+		// The server extracts every capture: an enrolment of six under -race
+		// on a busy machine took over the default 10 s.
+		RequestTimeout: time.Minute,
 	}
 	for _, o := range opts {
 		o(&cfg)
