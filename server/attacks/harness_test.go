@@ -38,18 +38,6 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/store/storetest"
 )
 
-// EnvAll=1 runs the attacks whose fix has not landed yet (they fail).
-const EnvAll = "VEINKIOSK_ATTACKS_ALL"
-
-// stillOpen skips an attack that still succeeds today, unless
-// VEINKIOSK_ATTACKS_ALL=1.
-func stillOpen(t *testing.T, item string) {
-	t.Helper()
-	if os.Getenv(EnvAll) != "1" {
-		t.Skipf("issue 11: %s not fixed yet (%s=1 runs this attack)", item, EnvAll)
-	}
-}
-
 // target is a running centrald: the real server on a loopback listener,
 // over one of the two stores. The only thing the suite takes from inside is
 // the setup an operator does at the console (the first administrator) and
