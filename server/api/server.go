@@ -75,6 +75,14 @@ type Config struct {
 	// kiosk start its backoff (1 s, doubling up to 5 min); default 5.
 	KioskFailures int
 
+	// ChangePoll is how often FollowChanges reads the change log without
+	// being poked (the safety net under PostgreSQL's notifications);
+	// default 2 s. ChangeGapWait is how long a sequence number missing
+	// from the log is awaited (its transaction may still commit) before
+	// it is skipped; default 30 s, longer than any write transaction
+	// (RequestTimeout).
+	ChangePoll, ChangeGapWait time.Duration
+
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 
@@ -131,6 +139,8 @@ func (c *Config) withDefaults() error {
 	def(&c.RequestTimeout, 10*time.Second)
 	def(&c.ReadTimeout, 30*time.Second)
 	def(&c.CatalogueRefresh, 5*time.Second)
+	def(&c.ChangePoll, 2*time.Second)
+	def(&c.ChangeGapWait, 30*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -206,8 +216,12 @@ type Server struct {
 	certs    *certCache
 	cats     *catalogues
 	ready    atomic.Bool
-	tls      *tls.Config
-	admit    map[string]admission // body limits above the default, by "METHOD path"
+	// followFrom is where the change log stood before LoadGallery read the
+	// templates: FollowChanges applies what came after.
+	followFrom atomic.Int64
+	noListen   bool // tests: follow by polling alone, as with a lost listener
+	tls        *tls.Config
+	admit      map[string]admission // body limits above the default, by "METHOD path"
 
 	openapiOnce sync.Once
 	openapi     []byte
@@ -273,6 +287,11 @@ func (s *Server) Gallery() *Gallery { return s.gallery }
 // logging progress, and marks the server ready.
 func (s *Server) LoadGallery(ctx context.Context) error {
 	start := time.Now()
+	head, err := s.st.LastChange(ctx)
+	if err != nil {
+		return fmt.Errorf("api: reading the change log: %w", err)
+	}
+	s.followFrom.Store(head)
 	n, err := s.gallery.Load(ctx, s.st, s.log)
 	if err != nil {
 		return fmt.Errorf("api: loading the gallery: %w", err)
