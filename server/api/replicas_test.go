@@ -293,7 +293,7 @@ type replica struct {
 // startReplica starts a replica process and waits until it listens.
 func startReplica(t *testing.T, dsn, makerPub string) *replica {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestReplicas$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^"+strings.Split(t.Name(), "/")[0]+"$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envReplicaDSN+"="+dsn, envReplicaMaker+"="+makerPub)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
