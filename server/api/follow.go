@@ -72,6 +72,11 @@ func (s *Server) FollowChanges(ctx context.Context) error {
 			}
 			s.log.Warn("following the change log", "err", err)
 		}
+		if changed, err := s.makers.Reload(); err != nil {
+			s.log.Warn("re-reading the maker keys", "err", err)
+		} else if changed {
+			s.log.Info("maker keys re-read from their file", "makers", len(s.makers.list()))
+		}
 		if time.Since(f.lastRead) > store.ChangeRetention/2 {
 			return errFollowStale
 		}
