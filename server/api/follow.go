@@ -51,6 +51,8 @@ type follower struct {
 // the embedded store has no need of it.
 func (s *Server) FollowChanges(ctx context.Context) error {
 	f := &follower{s: s, cursor: s.followFrom.Load(), applied: map[int64]bool{}, missing: map[int64]time.Time{}, lastRead: time.Now()}
+	s.followedAt.Store(time.Now().UnixNano())
+	defer s.followedAt.Store(0)
 	pokes := make(chan struct{}, 1)
 	poke := func() {
 		select {
@@ -71,6 +73,8 @@ func (s *Server) FollowChanges(ctx context.Context) error {
 				return ctx.Err()
 			}
 			s.log.Warn("following the change log", "err", err)
+		} else {
+			s.followedAt.Store(time.Now().UnixNano())
 		}
 		if changed, err := s.makers.Reload(); err != nil {
 			s.log.Warn("re-reading the maker keys", "err", err)
@@ -87,6 +91,19 @@ func (s *Server) FollowChanges(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// followBehind is how long the change log has not been read beyond the
+// tolerance of 10 polls (0: following, or not a follower).
+func (s *Server) followBehind() time.Duration {
+	at := s.followedAt.Load()
+	if at == 0 {
+		return 0
+	}
+	if d := time.Since(time.Unix(0, at)); d > 10*s.cfg.ChangePoll {
+		return d
+	}
+	return 0
 }
 
 // listenChanges keeps a notification listener up, reconnecting with a

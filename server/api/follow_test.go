@@ -288,3 +288,19 @@ func BenchmarkChangePropagation(b *testing.B) {
 		})
 	}
 }
+
+// TestReadyWhileFollowing: a replica whose follower has not read the change
+// log for 10 polls reports not ready, so a load balancer drains it.
+func TestReadyWhileFollowing(t *testing.T) {
+	e := newEnv(t)
+	ready := func() error { return e.client().Do(context.Background(), "GET", "/readyz", nil, nil) }
+	if err := ready(); err != nil {
+		t.Fatalf("not following: %v", err)
+	}
+	e.srv.followedAt.Store(time.Now().UnixNano())
+	if err := ready(); err != nil {
+		t.Fatalf("following: %v", err)
+	}
+	e.srv.followedAt.Store(time.Now().Add(-11 * e.srv.cfg.ChangePoll).UnixNano())
+	wantCode(t, ready(), apiv1.CodeUnavailable)
+}

@@ -220,6 +220,11 @@ type Server struct {
 	// templates: FollowChanges applies what came after.
 	followFrom atomic.Int64
 	noListen   bool // tests: follow by polling alone, as with a lost listener
+	// followedAt is when FollowChanges last read the change log (Unix
+	// nanoseconds; 0 when not following): /readyz fails when it is older
+	// than 10 ChangePolls, so a load balancer drains a replica whose
+	// gallery may lag behind the database.
+	followedAt atomic.Int64
 	tls        *tls.Config
 	admit      map[string]admission // body limits above the default, by "METHOD path"
 
