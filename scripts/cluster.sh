@@ -64,6 +64,7 @@ VEINKIOSK_ADMIN_PASSWORD=$(cat "$pwfile")
 
 pids=()
 cleanup() {
+  trap - EXIT INT TERM
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   echo "cluster: stopped (state and logs in $dir)"
