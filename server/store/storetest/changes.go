@@ -93,6 +93,25 @@ func testChangeLog(t *testing.T, newDB NewDatabase) {
 	}
 	want = append(want, store.Change{Kind: store.ChangeResident, Subject: rid(1)})
 	poked("a deletion")
+	// A replacement changes the templates when it is approved, not when it
+	// is requested or rejected.
+	sup := audit.Staff(f.supervisor.ID)
+	r, err := s.RequestReplacement(c, clerk, newReplacement(f, 0, 1, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DecideReplacement(c, sup, r.ID, store.ReplacementDecision{Supervisor: f.supervisor.ID, Reason: "not the same person"}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = s.RequestReplacement(c, clerk, newReplacement(f, 0, 1, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DecideReplacement(c, sup, r.ID, store.ReplacementDecision{Approve: true, Supervisor: f.supervisor.ID, Basis: store.BasisMatch, Reason: "matched the enrolment"}); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, store.Change{Kind: store.ChangeResident, Subject: rid(0)})
+	poked("an approved replacement")
 	// Deleting nothing changes nothing.
 	if _, err := s.DeleteEnrolments(c, clerk, f.residents[1].IDNumber, "consent_withdrawn"); err != nil {
 		t.Fatal(err)
