@@ -185,12 +185,14 @@ func TestFollowChanges(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			fp.b.kiosks.put(k, time.Now())
+			cachedAt := time.Now()
+			fp.b.kiosks.put(k, cachedAt)
 			if err := fp.a.st.SetKioskStatus(ctx, audit.System("test"), "K-9", store.DeviceRevoked); err != nil {
 				t.Fatal(err)
 			}
 			eventually(t, "the revocation on A drops B's cached kiosk", func() bool {
-				_, cached := fp.b.kiosks.get("K-9", time.Now())
+				// (at the time it was cached: not the entry's expiry)
+				_, cached := fp.b.kiosks.get("K-9", cachedAt)
 				return !cached
 			})
 		})

@@ -82,6 +82,11 @@ type Config struct {
 	// it is skipped; default 30 s, longer than any write transaction
 	// (RequestTimeout).
 	ChangePoll, ChangeGapWait time.Duration
+	// KioskCacheTTL is how long a kiosk's record is cached for the
+	// signature check; default 10 s. A revocation through this replica
+	// drops the entry at once, one through another replica when the change
+	// log reaches this one (FollowChanges), or at the latest after this.
+	KioskCacheTTL time.Duration
 
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -141,6 +146,7 @@ func (c *Config) withDefaults() error {
 	def(&c.CatalogueRefresh, 5*time.Second)
 	def(&c.ChangePoll, 2*time.Second)
 	def(&c.ChangeGapWait, 30*time.Second)
+	def(&c.KioskCacheTTL, 10*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -253,7 +259,7 @@ func New(cfg Config) (*Server, error) {
 		metrics:  newMetrics(),
 		sessions: newSessions(cfg.Store, cfg.SessionTTL, cfg.SessionIdle),
 		replay:   &replayCache{st: cfg.Store},
-		kiosks:   newKioskCache(10 * time.Second),
+		kiosks:   newKioskCache(cfg.KioskCacheTTL),
 		limits:   newRateLimiter(cfg.KioskRate, cfg.KioskBurst),
 		loginLim: &sharedLimiter{st: cfg.Store, prefix: "login-user", limit: store.RateLimit{Rate: 0.2, Burst: 10}},
 		ipLim:    &sharedLimiter{st: cfg.Store, prefix: "login-ip", limit: store.RateLimit{Rate: 1, Burst: 30}},
