@@ -194,15 +194,29 @@ func (s *Server) applyChange(ctx context.Context, c store.Change) error {
 		if err != nil {
 			return fmt.Errorf("resident id %q: %w", c.Subject, err)
 		}
-		return s.gallery.Sync(id, func() ([]store.Enrolment, error) {
+		var loadErr error
+		err = s.gallery.Sync(id, func() ([]store.Enrolment, error) {
 			res, err := s.st.GetResidentByID(ctx, id)
 			if errors.Is(err, store.ErrNotFound) {
 				return nil, nil
 			} else if err != nil {
+				loadErr = err
 				return nil, err
 			}
-			return s.st.ResidentEnrolments(ctx, res.IDNumber)
+			es, err := s.st.ResidentEnrolments(ctx, res.IDNumber)
+			loadErr = err
+			return es, err
 		})
+		if loadErr != nil {
+			return loadErr // the database: read the change again next time
+		}
+		if err != nil {
+			// Templates the gallery cannot take (as Gallery.Load skips
+			// them): retrying would not help, and holding the cursor
+			// would stop every later change.
+			s.log.Warn("gallery: a changed resident's templates were not all applied", "seq", c.Seq, "resident", id, "err", err)
+		}
+		return nil
 	case store.ChangeKiosk:
 		s.kiosks.drop(c.Subject)
 		return nil
