@@ -123,11 +123,11 @@ The cluster is up: $n centrald replicas on one PostgreSQL ($name).
   back office:     ${lb:-${urls[0]}}/office  (user admin, password in $pwfile)
   kiosks:          kioskd -server $list   (fails over in order)
   kill a replica:  kill -9 ${pids[0]}   (replica 1; the others go on serving)
-  load test:       $dir/bin/veinctl load --server $list --admin-password @$pwfile --kiosks 8 --residents 300 --duration 30s
+  load test:       $dir/bin/veinctl load --server $list --admin-password @$pwfile --kiosks 8 --residents 300 --extracted 30 --batch 50 --duration 30s
 Ctrl-C stops everything.
 EOF
 
 if [ "$load" = 1 ]; then
-  "$dir/bin/veinctl" load --server "${lb:-$list}" --admin-password "@$pwfile" --kiosks 8 --residents 300 --duration 30s
+  "$dir/bin/veinctl" load --server "${lb:-$list}" --admin-password "@$pwfile" --kiosks 8 --residents 300 --extracted 30 --batch 50 --duration 30s
 fi
 wait
