@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// changesChannel is the NOTIFY channel of migration 0005's trigger; the
+// changesChannel is the NOTIFY channel of migration 0006's trigger; the
 // payload is the schema whose change log grew.
 const changesChannel = "veinkiosk_changes"
 
