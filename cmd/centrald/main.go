@@ -143,6 +143,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err := srv.LoadGallery(ctx); err != nil {
 		return err
 	}
+	if c.DatabaseURL != "" {
+		// Any number of replicas may share the database: follow the
+		// enrolments and kiosk revocations made through the others
+		// (docs/replicas.md). The embedded store serves this process only.
+		go func() {
+			if err := srv.FollowChanges(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("following the database's changes: %w", err)
+			}
+		}()
+	}
 	return <-errc
 }
 

@@ -87,6 +87,19 @@ type Config struct {
 	// kiosk start its backoff (1 s, doubling up to 5 min); default 5.
 	KioskFailures int
 
+	// ChangePoll is how often FollowChanges reads the change log without
+	// being poked (the safety net under PostgreSQL's notifications);
+	// default 2 s. ChangeGapWait is how long a sequence number missing
+	// from the log is awaited (its transaction may still commit) before
+	// it is skipped; default 30 s, longer than any write transaction
+	// (RequestTimeout).
+	ChangePoll, ChangeGapWait time.Duration
+	// KioskCacheTTL is how long a kiosk's record is cached for the
+	// signature check; default 10 s. A revocation through this replica
+	// drops the entry at once, one through another replica when the change
+	// log reaches this one (FollowChanges), or at the latest after this.
+	KioskCacheTTL time.Duration
+
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 
@@ -143,6 +156,9 @@ func (c *Config) withDefaults() error {
 	def(&c.RequestTimeout, 10*time.Second)
 	def(&c.ReadTimeout, 30*time.Second)
 	def(&c.CatalogueRefresh, 5*time.Second)
+	def(&c.ChangePoll, 2*time.Second)
+	def(&c.ChangeGapWait, 30*time.Second)
+	def(&c.KioskCacheTTL, 10*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -225,8 +241,17 @@ type Server struct {
 	extractor *extractor
 	cats      *catalogues
 	ready     atomic.Bool
-	tls       *tls.Config
-	admit     map[string]admission // body limits above the default, by "METHOD path"
+	// followFrom is where the change log stood before LoadGallery read the
+	// templates: FollowChanges applies what came after.
+	followFrom atomic.Int64
+	noListen   bool // tests: follow by polling alone, as with a lost listener
+	// followedAt is when FollowChanges last read the change log (Unix
+	// nanoseconds; 0 when not following): /readyz fails when it is older
+	// than 10 ChangePolls, so a load balancer drains a replica whose
+	// gallery may lag behind the database.
+	followedAt atomic.Int64
+	tls        *tls.Config
+	admit      map[string]admission // body limits above the default, by "METHOD path"
 
 	openapiOnce sync.Once
 	openapi     []byte
@@ -253,7 +278,7 @@ func New(cfg Config) (*Server, error) {
 		metrics:  newMetrics(),
 		sessions: newSessions(cfg.Store, cfg.SessionTTL, cfg.SessionIdle),
 		replay:   &replayCache{st: cfg.Store},
-		kiosks:   newKioskCache(10 * time.Second),
+		kiosks:   newKioskCache(cfg.KioskCacheTTL),
 		limits:   newRateLimiter(cfg.KioskRate, cfg.KioskBurst),
 		loginLim: &sharedLimiter{st: cfg.Store, prefix: "login-user", limit: store.RateLimit{Rate: 0.2, Burst: 10}},
 		ipLim:    &sharedLimiter{st: cfg.Store, prefix: "login-ip", limit: store.RateLimit{Rate: 1, Burst: 30}},
@@ -295,6 +320,11 @@ func (s *Server) Gallery() *Gallery { return s.gallery }
 // logging progress, and marks the server ready.
 func (s *Server) LoadGallery(ctx context.Context) error {
 	start := time.Now()
+	head, err := s.st.LastChange(ctx)
+	if err != nil {
+		return fmt.Errorf("api: reading the change log: %w", err)
+	}
+	s.followFrom.Store(head)
 	n, err := s.gallery.Load(ctx, s.st, s.log)
 	if err != nil {
 		return fmt.Errorf("api: loading the gallery: %w", err)

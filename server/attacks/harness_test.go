@@ -110,6 +110,15 @@ func forEachSerial(t *testing.T, attack func(t *testing.T, tg *target), opts ...
 	}
 }
 
+// storeKeys is the key ring of every target's store.
+func storeKeys(t *testing.T) *keyring.Ring {
+	ring, err := keyring.New("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ring
+}
+
 func start(t *testing.T, backend string, opts ...func(*api.Config)) *target {
 	t.Helper()
 	return startWith(t, backend, setup{cfg: opts})
@@ -126,11 +135,9 @@ func startWith(t *testing.T, backend string, su setup) *target {
 	t.Helper()
 	opts := su.cfg
 	ctx := context.Background()
-	ring, err := keyring.New("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ring := storeKeys(t)
 	tg := &target{t: t, backend: backend, clock: &clock{}, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11)), params: matcher.DefaultParams, station: "QS-S01"}
+	var err error
 	sopts := store.Options{Keyring: ring, Now: tg.clock.Now, Logger: quiet()}
 	switch backend {
 	case "sqlite":

@@ -1,13 +1,18 @@
 package attacks
 
 import (
+	"context"
 	"crypto/ed25519"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/server/api"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+	"github.com/qingshan-gov/veinkiosk/server/store/postgres"
 )
 
 // Attacks on kiosk authentication: a network attacker or a hostile client
@@ -294,4 +299,68 @@ func TestAttackConcurrentDoubleSubmit(t *testing.T) {
 			t.Fatalf("ATTACK SUCCEEDED: %d filings stored", len(fl.Filings))
 		}
 	})
+}
+
+// TestAttackRevokedKioskOtherReplica: the thief of a revoked kiosk turns to
+// another replica of the service, one that had the kiosk's record cached
+// (PostgreSQL only: the embedded store serves one process). The other
+// replica must refuse it once the revocation reaches it through the change
+// log, long before its cache would expire (the cache is set to an hour
+// here, so only the change log can make the refusal happen within the
+// test's 30 s).
+func TestAttackRevokedKioskOtherReplica(t *testing.T) {
+	t.Parallel()
+	tg := start(t, "postgres")
+	ctx, cancel := context.WithCancel(tg.ctx())
+	defer cancel()
+	st, err := postgres.Open(ctx, tg.dbURL, store.Options{Keyring: storeKeys(t), Now: tg.clock.Now, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	other, err := api.New(api.Config{Store: st, Logger: quiet(), Now: tg.clock.Now, KioskCacheTTL: time.Hour,
+		VerifyThreshold: 0.2, DedupThreshold: 0.2, IdentifyThreshold: 0.25, KioskRate: 1000, KioskBurst: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.LoadGallery(ctx); err != nil {
+		t.Fatal(err)
+	}
+	followed := make(chan error, 1)
+	go func() { followed <- other.FollowChanges(ctx) }()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- other.Serve(ctx, ln, time.Second) }()
+	defer func() {
+		cancel()
+		<-served
+		<-followed
+	}()
+
+	s := tg.enrolledStation("kiosk-01")
+	thief := *s.k.Client
+	thief.BaseURL = "http://" + ln.Addr().String()
+	if _, err := thief.Services(tg.ctx()); err != nil { // the other replica caches the kiosk
+		t.Fatalf("the kiosk on the other replica before its revocation: %v", err)
+	}
+	must(t, tg.admin.Do(tg.ctx(), "POST", apiv1.PathAdminKiosks+"/kiosk-01/status", apiv1.StatusChange{Status: "revoked"}, nil))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := thief.Services(tg.ctx())
+		if apiv1.ErrorCode(err) == apiv1.CodeKioskRevoked {
+			break
+		}
+		if err != nil && apiv1.ErrorCode(err) != "" {
+			t.Fatalf("the revoked kiosk on the other replica: %v; want %s", err, apiv1.CodeKioskRevoked)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a kiosk revoked through one replica is still accepted by another 30 s later")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, err = thief.Nonce(tg.ctx())
+	refused(t, err, http.StatusForbidden, apiv1.CodeKioskRevoked)
 }
