@@ -338,17 +338,6 @@ func (s *Server) handleDeleteEnrolment(c *fiber.Ctx) error {
 	return c.SendStatus(http.StatusNoContent)
 }
 
-func (s *Server) handleClearLockout(c *fiber.Ctx) error {
-	var req apiv1.LockoutClear
-	if err := decode(c, &req); err != nil {
-		return err
-	}
-	if err := s.st.ResetLockout(c.UserContext(), staffActor(c), req.IDNumber); err != nil {
-		return storeErr(err, "lockout")
-	}
-	return c.SendStatus(http.StatusNoContent)
-}
-
 // handleBulkEnrol stores enrolments made elsewhere (migration, load tests):
 // admin only, audited by the store per finger and here per request.
 func (s *Server) handleBulkEnrol(c *fiber.Ctx) error {
@@ -443,7 +432,7 @@ func (s *Server) handleBulkEnrol(c *fiber.Ctx) error {
 				return storeErr(err, "enrolment")
 			}
 		}
-		if err := s.gallery.set(res.ID, fingers, all); err != nil {
+		if err := s.gallery.SetTemplates(res.ID, fingers, all); err != nil {
 			return fmt.Errorf("gallery: %w", err)
 		}
 		out.Enrolled++

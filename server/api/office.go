@@ -136,6 +136,7 @@ func (s *Server) officeHome(c *fiber.Ctx) error {
 	case store.RoleSupervisor, store.RoleAdmin:
 		data["Heading"] = "全部在办件"
 		data["CanOpen"] = true
+		data["CanUnlock"] = true
 		od, err := s.st.OverdueByDepartment(ctx, now)
 		if err != nil {
 			return storeErr(err, "overdue")

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -67,6 +69,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: apiv1.PathKioskAssist, auth: authKiosk, summary: "Call the station's staff to this kiosk (呼叫工作人员; audited; one call per kiosk per 30 s, 202 when already called).", req: apiv1.AssistRequest{}, resp: apiv1.AssistCall{}, status: 201, h: s.handleKioskAssist},
 		{method: "POST", path: apiv1.PathKioskEnrolments, auth: authKioskStaff, roles: station, summary: "Enrol the card's holder (station staff of the kiosk's station); an enrolled resident's new fingers become a pending replacement (202).", req: apiv1.EnrolRequest{}, resp: apiv1.EnrolResponse{}, status: 201, h: s.handleEnrol},
 		{method: "POST", path: apiv1.PathKioskIdentify, auth: authKioskStaff, roles: station, summary: "Card-less 1:N identification (station policy).", req: apiv1.IdentifyRequest{}, resp: apiv1.IdentifyCandidate{}, h: s.handleIdentify},
+		{method: "POST", path: apiv1.PathKioskLockoutUnlock, auth: authKioskStaff, roles: station, summary: "Unlock an ID number's verification lockout at this kiosk after an in-person check (station staff of the kiosk's station; reason required, audited).", req: apiv1.LockoutUnlock{}, resp: apiv1.LockoutUnlocked{}, h: s.handleKioskUnlock},
 		{method: "POST", path: apiv1.PathKioskIdentifyConfirm, auth: authKioskStaff, roles: station, summary: "Staff confirm a card-less identification; returns a filing token.", req: apiv1.IdentifyConfirmRequest{}, resp: apiv1.VerifyResponse{}, h: s.handleIdentifyConfirm},
 
 		{method: "GET", path: apiv1.PathServices, auth: authStaff, roles: anyStaff, summary: "The catalogue of services.", resp: apiv1.ServiceList{}, h: s.handleCatalogue},
@@ -85,7 +88,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: apiv1.PathEnrolmentHistory, auth: authStaff, roles: supervisor, summary: "A resident's enrolments and replacement requests.", req: apiv1.EnrolmentHistoryRequest{}, resp: apiv1.EnrolmentHistory{}, h: s.handleEnrolmentHistory},
 		{method: "GET", path: apiv1.PathAssist, auth: authStaff, roles: []store.Role{store.RoleStationStaff, store.RoleSupervisor}, summary: "Calls for staff from the kiosks of the staff member's station (newest audit records).", resp: apiv1.AssistList{}, h: s.handleListAssist},
 		{method: "POST", path: apiv1.PathAssist + "/:seq/ack", auth: authStaff, roles: []store.Role{store.RoleStationStaff, store.RoleSupervisor}, summary: "Acknowledge a call of the staff member's station (audited).", resp: apiv1.AssistCall{}, h: s.handleAckAssist},
-		{method: "POST", path: apiv1.PathAdminLockoutClear, auth: authStaff, roles: supervisor, summary: "Clear an ID number's verification lockout.", req: apiv1.LockoutClear{}, status: 204, h: s.handleClearLockout},
+		{method: "POST", path: apiv1.PathLockoutUnlock, auth: authStaff, roles: supervisor, summary: "Unlock an ID number's verification lockout after an in-person check (supervisors, administrators; reason required, audited).", req: apiv1.LockoutUnlock{}, resp: apiv1.LockoutUnlocked{}, h: s.handleUnlock},
 
 		{method: "POST", path: apiv1.PathAdminStations, auth: authStaff, roles: admin, summary: "Create a station.", req: apiv1.Station{}, resp: apiv1.Station{}, status: 201, h: s.handleCreateStation},
 		{method: "GET", path: apiv1.PathAdminStations, auth: authStaff, roles: admin, summary: "List stations.", resp: apiv1.StationList{}, h: s.handleListStations},
@@ -113,6 +116,8 @@ func (s *Server) routeTable() []route {
 
 		{method: "GET", path: "/office", html: true, summary: "Back office: login page or the filing list.", h: s.officeHome},
 		{method: "POST", path: "/office/login", html: true, summary: "Back office: log in (form).", h: s.officeLogin},
+		{method: "GET", path: "/office/lockouts", auth: authOffice, roles: supervisor, html: true, summary: "Back office: the unlock form.", h: s.officeUnlock},
+		{method: "POST", path: "/office/lockouts", auth: authOffice, roles: supervisor, html: true, summary: "Back office: unlock an ID number (form; reason required, audited).", h: s.officeUnlock},
 		{method: "POST", path: "/office/logout", auth: authOffice, roles: anyStaff, html: true, summary: "Back office: log out.", h: s.officeLogout},
 		{method: "GET", path: "/office/filings/:id", auth: authOffice, roles: officers, html: true, summary: "Back office: one filing and the decision form.", h: s.officeFiling},
 		{method: "POST", path: "/office/filings/:id", auth: authOffice, roles: []store.Role{store.RoleDepartmentOfficer}, html: true, summary: "Back office: record a decision (form); then the filing with a confirmation.", h: s.officeDecide},
@@ -161,6 +166,9 @@ func (s *Server) handleReady(c *fiber.Ctx) error {
 	}
 	if _, _, err := s.st.AuditHead(c.UserContext()); err != nil {
 		return errf(apiv1.CodeUnavailable, "the database does not answer")
+	}
+	if behind := s.followBehind(); behind > 0 {
+		return errf(apiv1.CodeUnavailable, "the gallery has not followed the database for %v", behind.Round(time.Second))
 	}
 	return c.JSON(fiber.Map{"status": "ready", "gallery_templates": s.gallery.Len(), "gallery_residents": s.gallery.Residents()})
 }

@@ -172,27 +172,10 @@ func (t *kioskThrottle) record(ctx context.Context, kiosk string, ok bool, now t
 	return err
 }
 
-// lockEscalation counts the locks of an ID number within a day, for
-// exponential backoff; the locks are remembered in the store.
-type lockEscalation struct{ st store.Store }
-
-// lockMemory is how long a lock counts for escalation.
+// lockMemory is how long a lock counts for escalation: the store doubles
+// the lock's length for every lock of the ID number within it
+// (store.LockoutPolicy.Escalation), in the transaction that locks.
 const lockMemory = 24 * time.Hour
-
-// policy returns the lockout policy for the next failure of idNumber: base
-// LockFor doubled for every lock in the last 24 h (at most 64 times).
-func (l *lockEscalation) policy(ctx context.Context, idNumber string, base store.LockoutPolicy, now time.Time) (store.LockoutPolicy, error) {
-	n, err := l.st.CountIDLocks(ctx, idNumber, now)
-	if err != nil {
-		return base, err
-	}
-	base.LockFor <<= min(n, 6)
-	return base, nil
-}
-
-func (l *lockEscalation) locked(ctx context.Context, idNumber string, now time.Time) error {
-	return l.st.RecordIDLock(ctx, idNumber, now, now.Add(lockMemory))
-}
 
 // candidates are pending card-less identifications waiting for staff
 // confirmation, kept in the store so that any replica can confirm them.

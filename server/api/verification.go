@@ -18,14 +18,14 @@ import (
 // identification share the capture steps). A *stepError names its step.
 const (
 	stepCard     = "card"     // the ID card's fields
-	stepLockout  = "lockout"  // the kiosk's failure backoff, the ID number's lock
+	stepLockout  = "lockout"  // the kiosk's failure backoff, the ID number's lock (early refusal; decided in outcome)
 	stepCapture  = "capture"  // stateless: template, finger, quality, certificate, attestation, image
 	stepScanner  = "scanner"  // registered, active, same key, attached here
 	stepNonce    = "nonce"    // issued to this kiosk, fresh, consumed once
 	stepCounter  = "counter"  // the scanner's capture counter rises strictly
 	stepResident = "resident" // on record, active, enrolled
 	stepCompare  = "compare"  // the thresholds of the capture's scanner model, 1:1 against the resident's templates
-	stepOutcome  = "outcome"  // attempt, lockout, token and audit in one transaction
+	stepOutcome  = "outcome"  // lockout decided, attempt, token and audit in one transaction
 )
 
 // Step sentinels: every step failure wraps exactly one (test with
@@ -38,6 +38,8 @@ var (
 	errQualityTooLow      = errors.New("capture quality below the gate")
 	errImageInvalid       = errors.New("image malformed")
 	errImageMismatch      = errors.New("image does not match the attestation")
+	errImageUnusable      = errors.New("attested image yields no template")
+	errTemplateMismatch   = errors.New("template is not the one extracted from the attested image")
 	errMakerUnknown       = errors.New("scanner maker not trusted")
 	errCertInvalid        = errors.New("device certificate invalid")
 	errAttestationInvalid = errors.New("capture attestation invalid")
@@ -61,8 +63,10 @@ var stepCodes = map[error]struct{ code, authFailure string }{
 	errFingerInvalid:      {apiv1.CodeFingerInvalid, ""},
 	errTemplateInvalid:    {apiv1.CodeTemplateInvalid, ""},
 	errQualityTooLow:      {apiv1.CodeQualityTooLow, ""},
-	errImageInvalid:       {apiv1.CodeBadRequest, ""},
+	errImageInvalid:       {apiv1.CodeImageInvalid, ""},
 	errImageMismatch:      {apiv1.CodeImageMismatch, ""},
+	errImageUnusable:      {apiv1.CodeImageUnusable, ""},
+	errTemplateMismatch:   {apiv1.CodeTemplateMismatch, ""},
 	errMakerUnknown:       {apiv1.CodeMakerUnknown, ""},
 	errCertInvalid:        {apiv1.CodeDeviceCertInvalid, ""},
 	errAttestationInvalid: {apiv1.CodeAttestationInvalid, ""},
@@ -85,6 +89,10 @@ type stepError struct {
 	err        error // a sentinel of stepCodes
 	msg        string
 	retryAfter time.Duration
+	// For no_match and locked: the attempts the server still allows and
+	// the end of the lock (nil: not sent).
+	attemptsLeft *int
+	lockedUntil  *time.Time
 }
 
 func (e *stepError) Error() string { return e.step + ": " + e.err.Error() + ": " + e.msg }
@@ -113,6 +121,7 @@ func (s *Server) apiErr(err error) error {
 	if se.retryAfter > 0 {
 		e.retryAfter(retrySeconds(se.retryAfter))
 	}
+	e.detail.AttemptsLeft, e.detail.LockedUntil = se.attemptsLeft, se.lockedUntil
 	return e
 }
 
@@ -127,15 +136,18 @@ func (s *Server) apiErr(err error) error {
 //	          model and template pipeline (s.thresholds; none: refused before
 //	          any comparison); 1:1 against the resident's templates;
 //	          enrolled at all
-//	outcome   nonce consumed, counter raised, attempt and lockout recorded,
-//	          filing token stored on a match, audit events: ONE transaction
-//	          (store.RecordVerificationOutcome)
+//	outcome   nonce consumed, counter raised, the lockout DECIDED (a locked
+//	          ID number records locked_out, whatever the score) and
+//	          updated, attempt recorded, filing token stored on a match,
+//	          audit events: ONE transaction (store.RecordVerificationOutcome)
+//
+// The lockout step is an early refusal only (it saves the capture and the
+// comparison when the ID number is already locked); the lock is decided in
+// the outcome's transaction, so attempts racing past the early check are
+// recorded as locked_out and get no token.
 //
 // A capture is spent exactly once: by the outcome, or, when the flow stops
-// between the capture and the outcome steps, by spendCaptures. Later steps
-// (server-side extraction from the attested image, the lockout decided in
-// the outcome transaction) slot in between compare and outcome or into the
-// outcome without changing the others.
+// between the capture and the outcome steps, by spendCaptures.
 type verification struct {
 	s     *Server
 	kiosk *store.Kiosk
@@ -172,7 +184,7 @@ func (v *verification) run(ctx context.Context, req apiv1.VerifyRequest) (verifi
 	if err := v.checkLockout(ctx); err != nil {
 		return verified{}, err
 	}
-	c, err := s.parseCapture(req.Capture)
+	c, err := s.parseCapture(ctx, req.Capture)
 	if err != nil {
 		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
 		return verified{}, err
@@ -221,7 +233,8 @@ func (v *verification) checkLockout(ctx context.Context) error {
 }
 
 func lockedErr(lock store.Lockout, now time.Time) *stepError {
-	return &stepError{step: stepLockout, err: errLocked, retryAfter: lock.LockedUntil.Sub(now),
+	zero, until := 0, lock.LockedUntil.UTC()
+	return &stepError{step: stepLockout, err: errLocked, retryAfter: lock.LockedUntil.Sub(now), attemptsLeft: &zero, lockedUntil: &until,
 		msg: "too many failed verifications for this ID number; ask the station staff or wait"}
 }
 
@@ -259,18 +272,22 @@ func (v *verification) compare() error {
 	return nil
 }
 
-// outcome stores the outcome in one transaction and answers with the token
-// (match) or the no-match or lock error.
+// outcome stores the outcome in one transaction, which also decides the
+// lockout (store.RecordVerificationOutcome): a match or no-match that
+// arrives while the ID number is locked is recorded as locked_out, whatever
+// the score, and the failure count, the lock and its escalation change
+// with the attempt under the store's lock on the ID number. The answer is
+// taken from what was committed: the token only when the store says it
+// stored it for a match, the no-match with the attempts the store still
+// allows, or the lock.
 func (v *verification) outcome(ctx context.Context) (verified, error) {
 	s, k, now := v.s, v.kiosk, v.now
 	result := store.VerifyNoMatch
 	if v.match {
 		result = store.VerifyMatch
 	}
-	policy, err := s.idLocks.policy(ctx, v.idNumber, s.cfg.Lockout, now)
-	if err != nil {
-		return verified{}, v.stop(ctx, storeErr(err, "lock escalation"), true)
-	}
+	policy := s.cfg.Lockout
+	policy.Escalation = lockMemory
 	target := residentTarget(v.resident)
 	details := map[string]string{"kiosk": k.ID, "scanner": v.capture.serial(), "counter": strconv.FormatUint(v.capture.counter(), 10), "score": fmt.Sprintf("%.4f", v.score), "calibration": v.th.Calibration}
 	o := store.VerificationOutcome{
@@ -280,10 +297,10 @@ func (v *verification) outcome(ctx context.Context) (verified, error) {
 		Policy:    policy,
 		LockEvent: &audit.Event{Time: now, Actor: audit.Kiosk(k.ID), Action: "verification.lockout", Target: target, Details: details},
 	}
-	var out verified
 	if v.match {
-		out = verified{token: s.mintToken(k, v.resident, now), resident: v.resident}
-		o.Token = &out.token
+		// A candidate: valid only if the transaction stores it.
+		tok := s.mintToken(k, v.resident, now)
+		o.Token = &tok
 		o.MatchEvent = &audit.Event{Time: now, Actor: v.actor, Action: "verification.match", Target: target, Details: details}
 	}
 	st, err := s.st.RecordVerificationOutcome(ctx, o)
@@ -292,22 +309,29 @@ func (v *verification) outcome(ctx context.Context) (verified, error) {
 		return verified{}, outcomeErr(err, v.capture)
 	}
 	lock := st.Lockout
-	s.metrics.verifies.WithLabelValues(string(result)).Inc()
-	if err := s.throttle.record(ctx, k.ID, v.match, now); err != nil {
+	ok := st.Result == store.VerifyMatch && st.TokenIssued
+	s.metrics.verifies.WithLabelValues(string(st.Result)).Inc()
+	if err := s.throttle.record(ctx, k.ID, ok, now); err != nil {
 		return verified{}, storeErr(err, "kiosk backoff")
 	}
-	if !v.match {
-		if lock.Locked(now) {
-			if err := s.idLocks.locked(ctx, v.idNumber, now); err != nil {
-				return verified{}, storeErr(err, "lock escalation")
-			}
-			s.metrics.lockouts.Inc()
-			return verified{}, lockedErr(lock, now)
+	switch {
+	case ok:
+		return verified{token: *o.Token, resident: v.resident}, nil
+	case st.Result == store.VerifyLockedOut:
+		return verified{}, lockedErr(lock, now)
+	case st.Result == store.VerifyNoMatch && lock.Locked(now):
+		s.metrics.lockouts.Inc() // this failure locked it
+		return verified{}, lockedErr(lock, now)
+	case st.Result == store.VerifyNoMatch:
+		e := stepErr(stepCompare, errNoMatch, "the finger vein does not match the card's holder")
+		if policy.MaxFailures > 0 { // else no limit: no count to show
+			left := max(policy.MaxFailures-lock.Failures, 0)
+			e.attemptsLeft = &left
+			e.msg += fmt.Sprintf("; %d attempts left", left)
 		}
-		left := policy.MaxFailures - lock.Failures
-		return verified{}, stepErr(stepCompare, errNoMatch, "the finger vein does not match the card's holder; %d attempts left", max(left, 0))
+		return verified{}, e
 	}
-	return out, nil
+	return verified{}, fmt.Errorf("verification outcome: store recorded %q (token stored: %v) for a %s", st.Result, st.TokenIssued, result)
 }
 
 // outcomeErr maps a failed RecordVerificationOutcome: its nonce and scanner

@@ -18,7 +18,7 @@ const (
 	PathFilingsOverdue    = "/api/v1/filings/overdue"
 	PathServices          = "/api/v1/services"
 	PathAdminAuditVerify  = "/api/v1/admin/audit/verify"
-	PathAdminLockoutClear = "/api/v1/admin/lockouts/clear"
+	PathLockoutUnlock     = "/api/v1/lockouts/unlock"
 	PathAdminCalibrations = "/api/v1/admin/calibrations"
 )
 
@@ -358,9 +358,27 @@ type DepartmentOverdue struct {
 	Filings    []Filing  `json:"filings"`
 }
 
-// LockoutClear is the body of POST /api/v1/admin/lockouts/clear.
-type LockoutClear struct {
+// LockoutUnlock is the body of POST /api/v1/lockouts/unlock (supervisors
+// and administrators) and POST /api/v1/kiosk/lockouts/unlock (station
+// staff in staff mode at a kiosk of their station): clear an ID number's
+// failures and lock after checking the resident in person. The reason
+// (required, at most 500 bytes) is audited with who unlocked; it should
+// say what was checked, not name the resident.
+type LockoutUnlock struct {
 	IDNumber string `json:"id_number"`
+	Reason   string `json:"reason"`
+}
+
+// LockoutUnlocked is the answer to an unlock: what it cleared.
+type LockoutUnlocked struct {
+	IDNumberMasked string `json:"id_number_masked"`
+	// WasLocked: the ID number was locked when unlocked (else only its
+	// failure count was cleared).
+	WasLocked bool `json:"was_locked"`
+	// FailuresCleared is the failure count before the unlock.
+	FailuresCleared int `json:"failures_cleared"`
+	// LockedUntil is the end of the lock that was lifted, if any.
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
 }
 
 // AuditVerifyResult is the answer to GET /api/v1/admin/audit/verify.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"time"
 )
 
 // Error codes: the stable "code" of an error response. Clients branch on the
@@ -58,8 +59,11 @@ const (
 	CodeMakerUnknown       = "maker_unknown" // the scanner's maker key is not configured
 	CodeDeviceCertInvalid  = "device_cert_invalid"
 	CodeAttestationInvalid = "attestation_invalid"
-	CodeCounterReplay      = "counter_replay" // scanner counter not strictly increasing
-	CodeImageMismatch      = "image_mismatch" // image does not hash to the attested digest
+	CodeCounterReplay      = "counter_replay"    // scanner counter not strictly increasing
+	CodeImageMismatch      = "image_mismatch"    // image does not hash to the attested digest
+	CodeImageInvalid       = "image_invalid"     // image missing, too large, or its bytes are not width x height
+	CodeImageUnusable      = "image_unusable"    // the attested image yields no template (no finger: blank, black, too small)
+	CodeTemplateMismatch   = "template_mismatch" // the template sent is not the one the server extracts from the attested image
 	CodeTemplateInvalid    = "template_invalid"
 	CodeQualityTooLow      = "quality_too_low"
 	CodeScannerRevoked     = "scanner_revoked"
@@ -148,6 +152,9 @@ var statuses = map[string]int{
 	CodeAttestationInvalid: 401,
 	CodeCounterReplay:      401,
 	CodeImageMismatch:      422,
+	CodeImageInvalid:       422,
+	CodeImageUnusable:      422,
+	CodeTemplateMismatch:   422,
 	CodeTemplateInvalid:    422,
 	CodeQualityTooLow:      422,
 	CodeScannerRevoked:     403,
@@ -211,6 +218,13 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 	// RetryAfterSeconds is set with rate_limited and locked.
 	RetryAfterSeconds int `json:"retry_after_s,omitempty"`
+	// AttemptsLeft is set with no_match and locked (a verification): how
+	// many more failures the server allows before it locks the ID number
+	// (0 with locked). A pointer so that 0 is sent.
+	AttemptsLeft *int `json:"attempts_left,omitempty"`
+	// LockedUntil is set with locked (a verification): when the ID
+	// number's lock ends (RFC 3339, UTC), unless staff unlock it earlier.
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
 	// CaseID is set with duplicate_suspected.
 	CaseID int64 `json:"case_id,omitempty"`
 	// Fields maps a form field name to what is wrong with it (form_invalid,

@@ -217,7 +217,7 @@ func (r *replay) apply(e Event) {
 		if key := d["id_key"]; key != "" {
 			r.set(KindLockout, key, true, "failures", d["failures"], "locked_until", d["locked_until"])
 		}
-	case "lockout.reset":
+	case "lockout.reset", "lockout.unlock": // reset: chains from before unlocks had reasons
 		if key := d["id_key"]; key != "" {
 			r.set(KindLockout, key, false, "failures", "0", "locked_until", "")
 		}

@@ -8,7 +8,7 @@ import (
 // Coordination is the short-lived state the server replicas share through
 // the database, so that any number of centrald processes on one database
 // decide the same: staff sessions, the replay cache of signed kiosk
-// requests, lock escalation, spent filing tokens, pending card-less
+// requests, spent filing tokens, pending card-less
 // identifications, the per-kiosk verification backoff and the login rate
 // limits. Every record carries an expiry; reads ignore expired records and
 // PurgeExpired deletes them. Secrets (session tokens, filing tokens,
@@ -39,14 +39,6 @@ type Coordination interface {
 	// replayed request): of any number of concurrent calls with the same
 	// kiosk and nonce exactly one succeeds.
 	UseRequestNonce(ctx context.Context, kioskID, nonce string, expiresAt time.Time) error
-
-	// Lock escalation.
-
-	// RecordIDLock remembers that idNumber was locked, until expiresAt.
-	RecordIDLock(ctx context.Context, idNumber string, at, expiresAt time.Time) error
-	// CountIDLocks counts the remembered locks of idNumber not expired at
-	// now.
-	CountIDLocks(ctx context.Context, idNumber string, now time.Time) (int, error)
 
 	// Spent filing tokens.
 

@@ -207,29 +207,43 @@ type Store interface {
 	// RecordVerificationOutcome stores the whole outcome of one kiosk
 	// verification in ONE transaction: it consumes the capture nonce,
 	// advances the scanner's capture counter, records the attempt and
-	// updates the lockout of the ID number with the attempt's audit event
-	// (a success resets the failure count; a failure increments it and,
-	// when it reaches Policy.MaxFailures, locks the ID number until
-	// At+Policy.LockFor; a failure after a lock has expired starts counting
-	// from zero again; VerifyError and VerifyLockedOut change nothing; the
-	// attempt's resident may be unknown),
-	// and, when the attempt is a match and the ID number is not locked,
-	// stores o.Token and appends o.MatchEvent; when this attempt locks the
-	// ID number it appends o.LockEvent (with "failures" and "locked_until"
-	// added to its details). Either all of it commits or nothing does: a
-	// nonce or counter check that fails leaves no attempt, no lockout
-	// change and no token. Such failures are *OutcomeError values naming
-	// the step ("nonce", "scanner", "attempt", "token", "audit") and
-	// wrapping the sentinel (ErrNotFound/ErrExpired for the nonce,
+	// decides and updates the lockout of the ID number with the attempt's
+	// audit event. The lockout is decided HERE, under a lock on the ID
+	// number's lockout row (PostgreSQL: the row, inserted if missing, FOR
+	// UPDATE; SQLite: the single writer), not from a state read earlier:
+	// a match or no-match that arrives while the ID number is locked at
+	// Attempt.At is recorded as VerifyLockedOut, changes nothing and gets
+	// no token, whatever its score. Otherwise a success resets the failure
+	// count; a failure increments it and, when it reaches
+	// Policy.MaxFailures, locks the ID number until At+LockFor (LockFor
+	// doubled for every lock remembered for Policy.Escalation, which this
+	// lock joins in the same transaction); a failure after a lock has
+	// expired starts counting from zero again; VerifyError and
+	// VerifyLockedOut change nothing; the attempt's resident may be
+	// unknown. So however many failures of one ID number race, exactly
+	// MaxFailures are counted and the rest are locked out.
+	// When the recorded result is a match it stores o.Token and appends
+	// o.MatchEvent; when this attempt locks the ID number it appends
+	// o.LockEvent (with "failures" and "locked_until" added to its
+	// details). Either all of it commits or nothing does: a nonce or
+	// counter check that fails leaves no attempt, no lockout change and
+	// no token. Such failures are *OutcomeError values naming the step
+	// ("nonce", "scanner", "attempt", "token", "audit") and wrapping the
+	// sentinel (ErrNotFound/ErrExpired for the nonce,
 	// ErrStaleCounter/ErrInactive/ErrNotFound for the scanner). Returns the
-	// lockout state after the attempt and whether the token was stored.
+	// result recorded, the lockout state after the attempt and whether the
+	// token was stored: a caller hands out o.Token only when TokenIssued.
 	RecordVerificationOutcome(ctx context.Context, o VerificationOutcome) (VerificationResultState, error)
 	// GetLockout returns the lockout state of an ID number (zero Lockout
 	// with the ID number set when there is none).
 	GetLockout(ctx context.Context, idNumber string) (Lockout, error)
-	// ResetLockout clears the failures and lock of an ID number (a
-	// supervisor unlocking after checking the resident in person).
-	ResetLockout(ctx context.Context, actor audit.Actor, idNumber string) error
+	// ResetLockout clears the failures and lock of an ID number (staff
+	// unlocking after checking the resident in person) and appends a
+	// "lockout.unlock" event naming the actor, the reason, the kiosk (if
+	// any) and the lock lifted, in one transaction. It returns the lockout
+	// as it was. ErrInvalid without an ID number or a reason; ErrNotFound
+	// when no attempt of the ID number was ever recorded.
+	ResetLockout(ctx context.Context, actor audit.Actor, u LockoutUnlock) (Lockout, error)
 
 	// Nonces (challenges for kiosks and scanners).
 
@@ -307,11 +321,15 @@ type Store interface {
 	// PurgeExpired deletes nonces, filing tokens and coordination records
 	// (sessions, request nonces, remembered locks, spent tokens, pending
 	// identifications, kiosk backoffs, rate buckets) that expired before
-	// now and returns how many rows were removed.
+	// now, and change-log rows older than ChangeRetention, and returns how
+	// many rows were removed.
 	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
 
 	// Coordination state shared by the server replicas (coord.go).
 	Coordination
+
+	// The change log the replicas' memory follows (changes.go).
+	ChangeLog
 }
 
 // ---- residents ----
@@ -652,7 +670,14 @@ type VerificationAttempt struct {
 type LockoutPolicy struct {
 	MaxFailures int           // failures before locking; 0 disables locking
 	LockFor     time.Duration // how long the lock lasts
+	// Escalation is how long a lock is remembered: LockFor is doubled for
+	// every remembered lock of the ID number (at most 64 times). 0: no
+	// escalation, and locks are not remembered.
+	Escalation time.Duration
 }
+
+// MaxEscalation caps the doubling of LockoutPolicy.LockFor (2^6 = 64 times).
+const MaxEscalation = 6
 
 // Lockout is the lockout state of an ID number.
 type Lockout struct {
@@ -667,6 +692,16 @@ func (l Lockout) Locked(now time.Time) bool {
 	return l.LockedUntil != nil && now.Before(*l.LockedUntil)
 }
 
+// LockoutUnlock is a staff member's unlock of an ID number.
+type LockoutUnlock struct {
+	IDNumber string
+	Reason   string // required: why (what was checked)
+	KioskID  string // the kiosk in staff mode, "" from the office
+}
+
+// MaxUnlockReason is the longest unlock reason, in bytes.
+const MaxUnlockReason = 500
+
 // VerificationOutcome is everything one verification stores (see
 // Store.RecordVerificationOutcome).
 type VerificationOutcome struct {
@@ -680,7 +715,8 @@ type VerificationOutcome struct {
 	// The attempt and the lockout policy.
 	Attempt VerificationAttempt
 	Policy  LockoutPolicy
-	// Token is stored when Attempt.Result is VerifyMatch (nil: no token).
+	// Token is stored when the result recorded is VerifyMatch (nil: no
+	// token); it is valid only when the state says TokenIssued.
 	Token *FilingToken
 	// MatchEvent is appended after the attempt's event when a token is
 	// stored; LockEvent when this attempt locks the ID number. Nil: none.
@@ -690,6 +726,9 @@ type VerificationOutcome struct {
 
 // VerificationResultState is what RecordVerificationOutcome did.
 type VerificationResultState struct {
+	// Result is the result recorded: the attempt's, or VerifyLockedOut
+	// when the ID number was locked at the attempt's time.
+	Result      VerificationResult
 	Lockout     Lockout // after the attempt
 	TokenIssued bool
 }

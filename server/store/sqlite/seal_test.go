@@ -169,7 +169,7 @@ func TestSealLegacyDatabase(t *testing.T) {
 	if rp, err := s.GetReplacement(ctx, 1, false); err != nil || rp.Reason != "拒绝"+name {
 		t.Errorf("legacy replacement reason = %q, %v", rp.Reason, err)
 	}
-	if n, err := s.CountIDLocks(ctx, id, f.CreatedAt); err != nil || n != 1 {
+	if n, err := storetest.Inspect(s).CountIDLocks(ctx, id, f.CreatedAt); err != nil || n != 1 {
 		t.Errorf("legacy id locks = %d, %v", n, err)
 	}
 	s.Close()

@@ -148,7 +148,8 @@ func testAuditNoPersonalData(t *testing.T, newDB NewDatabase) {
 	must(err)
 	_, err = att.record(c, store.VerificationAttempt{IDNumber: idNumber(999), KioskID: f.kiosk.ID, Result: store.VerifyNoMatch}, store.LockoutPolicy{})
 	must(err)
-	must(s.ResetLockout(c, clerk, f.residents[0].IDNumber))
+	_, err = s.ResetLockout(c, clerk, store.LockoutUnlock{IDNumber: f.residents[0].IDNumber, Reason: "card checked in person"})
+	must(err)
 	issueToken(t, s, f, 0, "token-personal-data-1")
 	nf := newFiling(f, 0, "p-1")
 	nf.Token = "token-personal-data-1"

@@ -120,12 +120,12 @@ func PopulateBusy(t *testing.T, s store.Store) Busy {
 	// Resident 1: locked, then reset by a supervisor.
 	outcome(f.residents[1].IDNumber, store.VerifyNoMatch, "")
 	outcome(f.residents[1].IDNumber, store.VerifyNoMatch, "")
-	if err := s.ResetLockout(c, super, f.residents[1].IDNumber); err != nil {
+	if _, err := s.ResetLockout(c, super, store.LockoutUnlock{IDNumber: f.residents[1].IDNumber, Reason: "card checked in person"}); err != nil {
 		t.Fatal(err)
 	}
 	// An ID number not in the population database.
 	outcome(idNumber(99999), store.VerifyNoMatch, "")
-	if err := s.RecordIDLock(c, m.IDNumber, t0, t0.Add(time.Hour)); err != nil {
+	if err := Inspect(s).RecordIDLock(c, m.IDNumber, t0, t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RememberSpentToken(c, store.SpentToken{Token: "busy-spent-token", IDNumber: m.IDNumber, KioskID: f.kiosk.ID, ExpiresAt: t0.Add(time.Hour)}); err != nil {

@@ -270,14 +270,14 @@ func testIDLocks(t *testing.T, newDB NewDatabase) {
 	a, b := idNumber(1), idNumber(2)
 	for i := 0; i < 3; i++ {
 		at := c0.Add(time.Duration(i) * time.Hour)
-		if err := s.RecordIDLock(c, a, at, at.Add(24*time.Hour)); err != nil {
+		if err := Inspect(s).RecordIDLock(c, a, at, at.Add(24*time.Hour)); err != nil {
 			t.Fatalf("RecordIDLock: %v", err)
 		}
 	}
-	if err := s.RecordIDLock(c, b, c0, c0.Add(24*time.Hour)); err != nil {
+	if err := Inspect(s).RecordIDLock(c, b, c0, c0.Add(24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordIDLock(c, "", c0, c0.Add(time.Hour)); !errors.Is(err, store.ErrInvalid) {
+	if err := Inspect(s).RecordIDLock(c, "", c0, c0.Add(time.Hour)); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("RecordIDLock without id number = %v, want ErrInvalid", err)
 	}
 	for _, tc := range []struct {
@@ -294,23 +294,23 @@ func testIDLocks(t *testing.T, newDB NewDatabase) {
 		{" " + strings.ToLower(a) + "\t", c0, 3},
 		{string([]rune{0xFF11}) + a[1:], c0, 3}, // a full-width first digit
 	} {
-		if n, err := s.CountIDLocks(c, tc.id, tc.now); err != nil || n != tc.want {
+		if n, err := Inspect(s).CountIDLocks(c, tc.id, tc.now); err != nil || n != tc.want {
 			t.Errorf("CountIDLocks(%s, +%v) = %d, %v; want %d", tc.id, tc.now.Sub(c0), n, err, tc.want)
 		}
 	}
 	// Concurrent locks are all counted.
 	race(16, func(i int) {
-		if err := two[i%2].RecordIDLock(c, idNumber(4), c0, c0.Add(time.Hour)); err != nil {
+		if err := Inspect(two[i%2]).RecordIDLock(c, idNumber(4), c0, c0.Add(time.Hour)); err != nil {
 			t.Errorf("RecordIDLock: %v", err)
 		}
 	})
-	if n, err := s.CountIDLocks(c, idNumber(4), c0); err != nil || n != 16 {
+	if n, err := Inspect(s).CountIDLocks(c, idNumber(4), c0); err != nil || n != 16 {
 		t.Errorf("CountIDLocks after 16 concurrent locks = %d, %v", n, err)
 	}
 	if n, err := s.PurgeExpired(c, c0.Add(25*time.Hour)); err != nil || n != 19 {
 		t.Errorf("PurgeExpired = %d, %v; want 19", n, err)
 	}
-	if n, err := s.CountIDLocks(c, a, c0); err != nil || n != 1 {
+	if n, err := Inspect(s).CountIDLocks(c, a, c0); err != nil || n != 1 {
 		t.Errorf("after the purge CountIDLocks = %d, %v; want the 1 unexpired lock", n, err)
 	}
 }

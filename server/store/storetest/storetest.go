@@ -52,6 +52,7 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"DedupCases", testDedup},
 		{"Lockout", testLockout},
 		{"LockoutConcurrent", testLockoutConcurrent},
+		{"LockoutRaced", testLockoutRaced},
 		{"Nonces", testNonces},
 		{"NonceConcurrent", testNonceConcurrent},
 		{"VerificationOutcome", testVerificationOutcome},
@@ -77,6 +78,7 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"PendingIdentifications", testPendingIdentifications},
 		{"KioskBackoff", testKioskBackoff},
 		{"RateTokens", testRateTokens},
+		{"ChangeLog", testChangeLog},
 		{"Reopen", testReopen},
 		{"ConcurrentFirstOpen", testConcurrentFirstOpen},
 		{"Closed", testClosed},
@@ -296,16 +298,21 @@ func newAttempter(t testing.TB, s store.Store, f *fixture, serial string) *attem
 // record stores the attempt (nothing else: no token, no extra events) and
 // returns the lockout after it.
 func (a *attempter) record(c context.Context, at store.VerificationAttempt, p store.LockoutPolicy) (store.Lockout, error) {
+	st, err := a.outcome(c, store.VerificationOutcome{Attempt: at, Policy: p})
+	return st.Lockout, err
+}
+
+// outcome records o with a fresh capture nonce and the attempter's next
+// counter filled in.
+func (a *attempter) outcome(c context.Context, o store.VerificationOutcome) (store.VerificationResultState, error) {
 	a.counter++
 	v := fmt.Sprintf("attempt-%s-%d", a.serial, a.counter)
 	if err := a.s.IssueNonce(c, store.Nonce{Value: v, KioskID: a.kiosk, Purpose: "capture",
-		ExpiresAt: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), CreatedAt: at.At}); err != nil {
-		return store.Lockout{}, err
+		ExpiresAt: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), CreatedAt: o.Attempt.At}); err != nil {
+		return store.VerificationResultState{}, err
 	}
-	st, err := a.s.RecordVerificationOutcome(c, store.VerificationOutcome{
-		NonceValue: v, NoncePurpose: "capture", ScannerSerial: a.serial, Counter: a.counter, Attempt: at, Policy: p,
-	})
-	return st.Lockout, err
+	o.NonceValue, o.NoncePurpose, o.ScannerSerial, o.Counter = v, "capture", a.serial, a.counter
+	return a.s.RecordVerificationOutcome(c, o)
 }
 
 // Inspector is the read-back queries the conformance suite checks the
@@ -324,6 +331,12 @@ type Inspector interface {
 	GetFilingByReference(ctx context.Context, ref string) (store.Filing, error)
 	// FilingHistory returns the status changes of a filing, oldest first.
 	FilingHistory(ctx context.Context, filingID int64) ([]store.FilingEvent, error)
+	// CountIDLocks counts the remembered locks of an ID number (lock
+	// escalation) not expired at now; RecordIDLock remembers one directly.
+	// The server's locks are remembered by RecordVerificationOutcome, in
+	// the transaction that locks.
+	CountIDLocks(ctx context.Context, idNumber string, now time.Time) (int, error)
+	RecordIDLock(ctx context.Context, idNumber string, at, expiresAt time.Time) error
 }
 
 // Inspect returns s's Inspector; a backend without one fails the suite.

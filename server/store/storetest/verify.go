@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -124,11 +125,29 @@ func testLockout(t *testing.T, newDB NewDatabase) {
 			}
 		}
 	}
-	if err := s.ResetLockout(c, audit.Staff(f.supervisor.ID), id); err != nil {
-		t.Fatal(err)
+	// An unlock needs a reason, and something to unlock.
+	sup := audit.Staff(f.supervisor.ID)
+	for _, u := range []store.LockoutUnlock{{IDNumber: id}, {IDNumber: id, Reason: " \t"}, {Reason: "x"}, {IDNumber: id, Reason: strings.Repeat("x", store.MaxUnlockReason+1)}} {
+		if _, err := s.ResetLockout(c, sup, u); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("ResetLockout(%q, reason %d bytes) = %v, want ErrInvalid", u.IDNumber, len(u.Reason), err)
+		}
+	}
+	if _, err := s.ResetLockout(c, sup, store.LockoutUnlock{IDNumber: idNumber(997), Reason: "never tried"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ResetLockout(never seen) = %v, want ErrNotFound", err)
+	}
+	if l, _ := s.GetLockout(c, id); l.Failures != 1 {
+		t.Fatalf("a refused unlock changed the lockout: %+v", l)
+	}
+	before, err := s.ResetLockout(c, sup, store.LockoutUnlock{IDNumber: id, Reason: "card checked in person", KioskID: f.kiosk.ID})
+	if err != nil || before.Failures != 1 || before.LockedUntil != nil {
+		t.Fatalf("ResetLockout = %+v, %v; want the 1 failure it cleared", before, err)
 	}
 	if l, _ := s.GetLockout(c, id); l.Failures != 0 || l.LockedUntil != nil {
 		t.Errorf("after reset: %+v", l)
+	}
+	if r := lastAudit(t, s); r.Action != "lockout.unlock" || r.Actor != sup || r.Details["reason"] != "card checked in person" ||
+		r.Details["kiosk"] != f.kiosk.ID || r.Details["failures_before"] != "1" || r.Details["id_key"] == "" {
+		t.Errorf("unlock audit = %+v", r)
 	}
 	// An ID number not in the population database is still tracked.
 	stranger := idNumber(999)
@@ -284,4 +303,133 @@ func testNonceConcurrent(t *testing.T, newDB NewDatabase) {
 			t.Errorf("round %d: %d consumed, %d refused; want 1 and 15", round, ok.Load(), notFound.Load())
 		}
 	}
+}
+
+// testLockoutRaced (issue 11 item 2): many failures of one ID number at
+// once, through two store handles (two replicas on one database), each
+// from its own scanner: the lockout is decided inside each outcome's
+// transaction, so exactly MaxFailures are counted as no_match, the rest
+// are recorded as locked_out, one lock event and one remembered lock are
+// written; then matches that race while it is locked get locked_out and
+// no token; after the lock runs out, the next lock lasts twice as long.
+func testLockoutRaced(t *testing.T, newDB NewDatabase) {
+	two := openTwice(t, newDB)
+	s := two[0]
+	c := ctx(t)
+	f := newFixture(t, s, 1)
+	id := f.residents[0].IDNumber
+	const n, limit = 32, 5
+	p := store.LockoutPolicy{MaxFailures: limit, LockFor: 10 * time.Minute, Escalation: 24 * time.Hour}
+	t0 := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	atts := make([]*attempter, n)
+	for i := range atts {
+		atts[i] = newAttempter(t, s, f, fmt.Sprintf("VS-RACE-%02d", i))
+		atts[i].s = two[i%2]
+	}
+	lockEvent := func(at time.Time) *audit.Event {
+		return &audit.Event{Time: at, Actor: audit.Kiosk(f.kiosk.ID), Action: "verification.lockout", Target: "resident", Details: map[string]string{"kiosk": f.kiosk.ID}}
+	}
+	// race runs one outcome per attempter at once and counts the results
+	// recorded and the tokens issued.
+	race := func(at time.Time, result store.VerificationResult) (map[store.VerificationResult]int, int) {
+		t.Helper()
+		var mu sync.Mutex
+		got := map[store.VerificationResult]int{}
+		tokens := 0
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, a := range atts {
+			o := store.VerificationOutcome{
+				Attempt:   store.VerificationAttempt{IDNumber: id, KioskID: f.kiosk.ID, Result: result, Score: 0.1, At: at},
+				Policy:    p,
+				LockEvent: lockEvent(at),
+			}
+			if result == store.VerifyMatch {
+				o.Token = &store.FilingToken{Token: fmt.Sprintf("race-token-%04d-%d", i, at.Unix()), IDNumber: id, KioskID: f.kiosk.ID, ExpiresAt: at.Add(time.Hour), CreatedAt: at}
+				o.MatchEvent = &audit.Event{Time: at, Actor: audit.Kiosk(f.kiosk.ID), Action: "verification.match", Target: "resident"}
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				st, err := a.outcome(c, o)
+				if err != nil {
+					t.Errorf("RecordVerificationOutcome: %v", err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				got[st.Result]++
+				if st.TokenIssued {
+					tokens++
+				}
+				if st.Result == store.VerifyLockedOut && (!st.Lockout.Locked(at) || st.Lockout.Failures != limit) {
+					t.Errorf("locked_out with lockout %+v", st.Lockout)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		return got, tokens
+	}
+	recorded := func(r store.VerificationResult) int {
+		t.Helper()
+		vs, err := Inspect(s).ListVerifications(c, id, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := 0
+		for _, v := range vs {
+			if v.Result == r {
+				k++
+			}
+		}
+		return k
+	}
+
+	got, _ := race(t0, store.VerifyNoMatch)
+	if got[store.VerifyNoMatch] != limit || got[store.VerifyLockedOut] != n-limit {
+		t.Fatalf("%d concurrent failures against a limit of %d recorded %v; want %d no_match, %d locked_out", n, limit, got, limit, n-limit)
+	}
+	if a, b := recorded(store.VerifyNoMatch), recorded(store.VerifyLockedOut); a != limit || b != n-limit {
+		t.Errorf("stored attempts: %d no_match, %d locked_out; want %d, %d", a, b, limit, n-limit)
+	}
+	l, err := s.GetLockout(c, id)
+	if err != nil || l.Failures != limit || !l.Locked(t0) || !l.LockedUntil.Equal(t0.Add(p.LockFor)) {
+		t.Errorf("lockout after the race = %+v, %v; want %d failures locked until %v", l, err, limit, t0.Add(p.LockFor))
+	}
+	if k := count(auditActions(t, s), "verification.lockout"); k != 1 {
+		t.Errorf("%d lock events, want 1", k)
+	}
+	if k, err := Inspect(s).CountIDLocks(c, id, t0); err != nil || k != 1 {
+		t.Errorf("remembered locks = %d, %v; want 1", k, err)
+	}
+
+	// Matches while locked: recorded as locked_out, no token, lock kept.
+	at := t0.Add(time.Minute)
+	got, tokens := race(at, store.VerifyMatch)
+	if got[store.VerifyLockedOut] != n || tokens != 0 {
+		t.Errorf("%d matches while locked recorded %v with %d tokens; want all locked_out, none", n, got, tokens)
+	}
+	if _, err := s.CheckFilingToken(c, fmt.Sprintf("race-token-%04d-%d", 0, at.Unix()), f.kiosk.ID, at); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("token of a match while locked: %v, want ErrNotFound", err)
+	}
+	if recorded(store.VerifyMatch) != 0 || count(auditActions(t, s), "verification.match") != 0 {
+		t.Errorf("a match was recorded while locked")
+	}
+	if l2, _ := s.GetLockout(c, id); l2.Failures != limit || !l2.LockedUntil.Equal(*l.LockedUntil) {
+		t.Errorf("lockout after matches while locked = %+v, want %+v", l2, l)
+	}
+
+	// After the lock runs out the count starts again, and the second lock
+	// within the escalation memory lasts twice as long.
+	t1 := l.LockedUntil.Add(time.Second)
+	got, _ = race(t1, store.VerifyNoMatch)
+	if got[store.VerifyNoMatch] != limit || got[store.VerifyLockedOut] != n-limit {
+		t.Errorf("second race recorded %v", got)
+	}
+	if l, _ := s.GetLockout(c, id); !l.LockedUntil.Equal(t1.Add(2 * p.LockFor)) {
+		t.Errorf("second lock until %v, want %v (escalated)", l.LockedUntil, t1.Add(2*p.LockFor))
+	}
+	verifyChain(t, s)
 }

@@ -163,7 +163,8 @@ func (s *Store) UseRequestNonce(ctx context.Context, kioskID, nonce string, expi
 	return nil
 }
 
-// RecordIDLock implements store.Coordination.
+// RecordIDLock implements storetest.Inspector (the server's locks are
+// remembered by RecordVerificationOutcome).
 func (s *Store) RecordIDLock(ctx context.Context, idNumber string, at, expiresAt time.Time) error {
 	idNumber = canonID(idNumber)
 	if idNumber == "" {
@@ -178,7 +179,7 @@ func (s *Store) RecordIDLock(ctx context.Context, idNumber string, at, expiresAt
 	return err
 }
 
-// CountIDLocks implements store.Coordination.
+// CountIDLocks implements storetest.Inspector.
 func (s *Store) CountIDLocks(ctx context.Context, idNumber string, now time.Time) (int, error) {
 	q, err := s.q()
 	if err != nil {

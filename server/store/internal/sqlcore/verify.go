@@ -183,28 +183,35 @@ func checkAttempt(a *store.VerificationAttempt) error {
 	return nil
 }
 
-// recordAttempt inserts the attempt, updates the lockout and appends the
-// attempt's audit event in transaction q; it returns the lockout after the
-// attempt and the resident's internal id (0 if unknown).
-func (s *Store) recordAttempt(ctx context.Context, q Q, a store.VerificationAttempt, p store.LockoutPolicy) (store.Lockout, int64, error) {
+// recordAttempt decides the attempt's result and lockout under a lock on
+// the ID number's lockout row, inserts the attempt, updates the lockout
+// (remembering a new lock for escalation) and appends the attempt's audit
+// event in transaction q. It returns the attempt as recorded (Result is
+// VerifyLockedOut when the ID number was locked at a.At), the lockout
+// after it and the resident's internal id (0 if unknown).
+//
+// The lockout row is created if missing and then locked (FOR UPDATE on
+// PostgreSQL; SQLite's write transactions are serialised) BEFORE it is
+// read, so concurrent attempts of one ID number decide one after another
+// on the state the previous one committed.
+func (s *Store) recordAttempt(ctx context.Context, q Q, a store.VerificationAttempt, p store.LockoutPolicy) (store.VerificationAttempt, store.Lockout, int64, error) {
 	var l store.Lockout
 	var rid int64
 	if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, s.idKey(a.IDNumber)).Scan(&rid); err != nil && !isNotFound(err) {
-		return l, 0, err
+		return a, l, 0, err
 	}
 	key := s.idKey(a.IDNumber)
-	if _, err := q.Exec(ctx, `INSERT INTO verification_attempts (id_key, resident_id, kiosk_id, result, score, reason, at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, key, nullIfZero(rid), a.KioskID, string(a.Result), a.Score, a.Reason, s.t(a.At)); err != nil {
-		return l, 0, err
-	}
 	// Create the row first so FOR UPDATE has something to lock.
 	if _, err := q.Exec(ctx, `INSERT INTO lockouts (id_key, failures, updated_at) VALUES ($1, 0, $2) ON CONFLICT (id_key) DO NOTHING`,
 		key, s.t(a.At)); err != nil {
-		return l, 0, err
+		return a, l, 0, err
 	}
 	var err error
 	if l, err = s.lockout(ctx, q, a.IDNumber, s.d.ForUpdate); err != nil {
-		return l, 0, err
+		return a, l, 0, err
+	}
+	if (a.Result == store.VerifyMatch || a.Result == store.VerifyNoMatch) && l.Locked(a.At) {
+		a.Result = store.VerifyLockedOut // decided here, whatever the score
 	}
 	switch a.Result {
 	case store.VerifyMatch:
@@ -214,15 +221,25 @@ func (s *Store) recordAttempt(ctx context.Context, q Q, a store.VerificationAtte
 			l.Failures, l.LockedUntil = 0, nil // the lock has run out: start again
 		}
 		l.Failures++
-		if p.MaxFailures > 0 && l.Failures >= p.MaxFailures && !l.Locked(a.At) {
-			until := a.At.Add(p.LockFor).UTC().Truncate(time.Microsecond)
+		if p.MaxFailures > 0 && l.Failures >= p.MaxFailures {
+			lockFor, err := s.escalate(ctx, q, key, a.At, p)
+			if err != nil {
+				return a, l, 0, err
+			}
+			until := a.At.Add(lockFor).UTC().Truncate(time.Microsecond)
 			l.LockedUntil = &until
 		}
 	}
-	l.UpdatedAt = a.At
-	if _, err := q.Exec(ctx, `UPDATE lockouts SET failures = $2, locked_until = $3, updated_at = $4 WHERE id_key = $1`,
-		key, l.Failures, s.nt(l.LockedUntil), s.t(a.At)); err != nil {
-		return l, 0, err
+	if _, err := q.Exec(ctx, `INSERT INTO verification_attempts (id_key, resident_id, kiosk_id, result, score, reason, at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, key, nullIfZero(rid), a.KioskID, string(a.Result), a.Score, a.Reason, s.t(a.At)); err != nil {
+		return a, l, 0, err
+	}
+	if a.Result == store.VerifyMatch || a.Result == store.VerifyNoMatch {
+		l.UpdatedAt = a.At
+		if _, err := q.Exec(ctx, `UPDATE lockouts SET failures = $2, locked_until = $3, updated_at = $4 WHERE id_key = $1`,
+			key, l.Failures, s.nt(l.LockedUntil), s.t(a.At)); err != nil {
+			return a, l, 0, err
+		}
 	}
 	target := "verification:unknown-resident"
 	if rid != 0 {
@@ -235,7 +252,26 @@ func (s *Store) recordAttempt(ctx context.Context, q Q, a store.VerificationAtte
 		kv = append(kv, "locked_until", l.LockedUntil.Format(time.RFC3339))
 	}
 	_, err = s.appendAudit(ctx, q, ev(audit.Kiosk(a.KioskID), a.At, "verification.attempt", target, kv...))
-	return l, rid, err
+	return a, l, rid, err
+}
+
+// escalate returns how long a lock set at `at` lasts (p.LockFor doubled
+// for every lock of the ID number remembered at `at`) and remembers this
+// one for p.Escalation, in the caller's transaction (which holds the
+// lockout row, so concurrent locks of one ID number count each other).
+func (s *Store) escalate(ctx context.Context, q Q, key string, at time.Time, p store.LockoutPolicy) (time.Duration, error) {
+	if p.Escalation <= 0 {
+		return p.LockFor, nil
+	}
+	var n int
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM id_locks WHERE id_key = $1 AND expires_at > $2`, key, s.t(at)).Scan(&n); err != nil {
+		return 0, err
+	}
+	if _, err := q.Exec(ctx, `INSERT INTO id_locks (id_key, locked_at, expires_at) VALUES ($1, $2, $3)`,
+		key, s.t(at), s.t(at.Add(p.Escalation))); err != nil {
+		return 0, err
+	}
+	return p.LockFor << min(n, store.MaxEscalation), nil
 }
 
 // RecordVerificationOutcome stores a verification's outcome in one
@@ -272,12 +308,12 @@ func (s *Store) RecordVerificationOutcome(ctx context.Context, o store.Verificat
 		if err := s.advanceCounter(ctx, q, o.ScannerSerial, o.Counter); err != nil {
 			return &store.OutcomeError{Step: "scanner", Err: err}
 		}
-		l, rid, err := s.recordAttempt(ctx, q, a, o.Policy)
+		rec, l, rid, err := s.recordAttempt(ctx, q, a, o.Policy)
 		if err != nil {
 			return &store.OutcomeError{Step: "attempt", Err: err}
 		}
-		st.Lockout = l
-		if a.Result == store.VerifyMatch && o.Token != nil && !l.Locked(a.At) {
+		st.Result, st.Lockout = rec.Result, l
+		if rec.Result == store.VerifyMatch && o.Token != nil {
 			if rid == 0 {
 				return &store.OutcomeError{Step: "token", Err: fmt.Errorf("%w: resident", store.ErrNotFound)}
 			}
@@ -292,7 +328,7 @@ func (s *Store) RecordVerificationOutcome(ctx context.Context, o store.Verificat
 				}
 			}
 		}
-		if o.LockEvent != nil && a.Result == store.VerifyNoMatch && l.Locked(a.At) {
+		if o.LockEvent != nil && rec.Result == store.VerifyNoMatch && l.Locked(a.At) {
 			e := *o.LockEvent
 			d := make(map[string]string, len(e.Details)+2)
 			for k, v := range e.Details {
@@ -319,28 +355,56 @@ func (s *Store) GetLockout(ctx context.Context, idNumber string) (store.Lockout,
 	return s.lockout(ctx, q, canonID(idNumber), "")
 }
 
-// ResetLockout clears a lockout.
-func (s *Store) ResetLockout(ctx context.Context, actor audit.Actor, idNumber string) error {
+// ResetLockout clears a lockout with its audited reason.
+func (s *Store) ResetLockout(ctx context.Context, actor audit.Actor, u store.LockoutUnlock) (store.Lockout, error) {
 	if err := checkActor(actor); err != nil {
-		return err
+		return store.Lockout{}, err
 	}
-	idNumber = canonID(idNumber)
+	idNumber := canonID(u.IDNumber)
+	reason := strings.TrimSpace(u.Reason)
+	if idNumber == "" {
+		return store.Lockout{}, invalid("an unlock needs the ID number")
+	}
+	if reason == "" {
+		return store.Lockout{}, invalid("an unlock needs a reason")
+	}
+	if len(reason) > store.MaxUnlockReason {
+		return store.Lockout{}, invalid("unlock reason longer than %d bytes", store.MaxUnlockReason)
+	}
 	now := s.now()
-	return s.tx(ctx, WriteTx, func(q Q) error {
-		if _, err := q.Exec(ctx, `UPDATE lockouts SET failures = 0, locked_until = NULL, updated_at = $2 WHERE id_key = $1`, s.idKey(idNumber), s.t(now)); err != nil {
+	var before store.Lockout
+	err := s.tx(ctx, WriteTx, func(q Q) error {
+		key := s.idKey(idNumber)
+		var err error
+		if before, err = s.lockout(ctx, q, idNumber, s.d.ForUpdate); err != nil {
 			return err
 		}
+		n, err := q.Exec(ctx, `UPDATE lockouts SET failures = 0, locked_until = NULL, updated_at = $2 WHERE id_key = $1`, key, s.t(now))
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: no failed verification recorded for this ID number", store.ErrNotFound)
+		}
 		var rid int64
-		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, s.idKey(idNumber)).Scan(&rid); err != nil && !isNotFound(err) {
+		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, key).Scan(&rid); err != nil && !isNotFound(err) {
 			return err
 		}
 		target := "lockout:unknown-resident"
 		if rid != 0 {
 			target = "resident:" + itoa(rid)
 		}
-		_, err := s.appendAudit(ctx, q, ev(actor, now, "lockout.reset", target, "id_key", s.idKey(idNumber)))
+		kv := []string{"id_key", key, "reason", reason, "failures_before", itoa(int64(before.Failures))}
+		if before.LockedUntil != nil {
+			kv = append(kv, "locked_until_before", before.LockedUntil.UTC().Format(time.RFC3339))
+		}
+		if u.KioskID != "" {
+			kv = append(kv, "kiosk", u.KioskID)
+		}
+		_, err = s.appendAudit(ctx, q, ev(actor, now, "lockout.unlock", target, kv...))
 		return err
 	})
+	return before, err
 }
 
 // ListVerifications returns the latest attempts of an ID number.
