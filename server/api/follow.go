@@ -27,20 +27,6 @@ import (
 // restart (and reload the gallery).
 var errFollowStale = errors.New("api: the change log was not read for longer than half its retention; restart to reload the gallery")
 
-// follower is the state of FollowChanges.
-type follower struct {
-	s *Server
-	// cursor: every change up to it was applied (or skipped as a gap that
-	// never filled).
-	cursor int64
-	// applied are the changes above cursor already applied; missing are the
-	// sequence numbers above cursor not seen yet, with when they were first
-	// missed (a transaction that took its number earlier may still commit).
-	applied  map[int64]bool
-	missing  map[int64]time.Time
-	lastRead time.Time
-}
-
 // FollowChanges applies the store's change log to this replica's memory
 // until ctx is done: changes committed through other replicas after the
 // gallery was loaded (LoadGallery records where the log stood before it
@@ -50,7 +36,7 @@ type follower struct {
 // LoadGallery on a store shared by several processes; a single process on
 // the embedded store has no need of it.
 func (s *Server) FollowChanges(ctx context.Context) error {
-	f := &follower{s: s, cursor: s.followFrom.Load(), applied: map[int64]bool{}, missing: map[int64]time.Time{}, lastRead: time.Now()}
+	f := store.NewChangeCursor(s.followFrom.Load(), s.cfg.ChangeGapWait)
 	s.followedAt.Store(time.Now().UnixNano())
 	defer s.followedAt.Store(0)
 	pokes := make(chan struct{}, 1)
@@ -68,7 +54,7 @@ func (s *Server) FollowChanges(ctx context.Context) error {
 	tick := time.NewTicker(s.cfg.ChangePoll)
 	defer tick.Stop()
 	for {
-		if err := f.poll(ctx); err != nil {
+		if err := f.Poll(ctx, s.st, func(c store.Change) error { return s.applyLogged(ctx, c) }); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -81,7 +67,7 @@ func (s *Server) FollowChanges(ctx context.Context) error {
 		} else if changed {
 			s.log.Info("maker keys re-read from their file", "makers", len(s.makers.list()))
 		}
-		if time.Since(f.lastRead) > store.ChangeRetention/2 {
+		if time.Since(f.LastRead()) > store.ChangeRetention/2 {
 			return errFollowStale
 		}
 		select {
@@ -133,55 +119,14 @@ func (s *Server) listenChanges(ctx context.Context, poke func()) {
 	}
 }
 
-// followPage is the number of changes read per query.
-const followPage = 500
-
-// poll reads the changes after the cursor and applies those not applied
-// yet, then moves the cursor over what is done.
-func (f *follower) poll(ctx context.Context) error {
-	now := time.Now()
-	after := f.cursor
-	for {
-		cs, err := f.s.st.ChangesAfter(ctx, after, followPage)
-		if err != nil {
-			return err
-		}
-		f.lastRead = now
-		for _, c := range cs {
-			if !f.applied[c.Seq] {
-				if err := f.s.applyChange(ctx, c); err != nil {
-					return fmt.Errorf("change %d (%s): %w", c.Seq, c.Kind, err)
-				}
-				f.applied[c.Seq] = true
-				delete(f.missing, c.Seq)
-				f.s.metrics.changes.WithLabelValues(string(c.Kind)).Inc()
-				if !c.At.IsZero() {
-					f.s.metrics.changeLag.Observe(time.Since(c.At).Seconds())
-				}
-			}
-			for seq := after + 1; seq < c.Seq; seq++ {
-				if _, seen := f.missing[seq]; !seen && !f.applied[seq] {
-					f.missing[seq] = now
-				}
-			}
-			after = c.Seq
-		}
-		if len(cs) < followPage {
-			break
-		}
+// applyLogged applies one change and counts it.
+func (s *Server) applyLogged(ctx context.Context, c store.Change) error {
+	if err := s.applyChange(ctx, c); err != nil {
+		return err
 	}
-	for {
-		next := f.cursor + 1
-		if f.applied[next] {
-			delete(f.applied, next)
-		} else if since, ok := f.missing[next]; ok && now.Sub(since) >= f.s.cfg.ChangeGapWait {
-			// A number taken by a transaction that rolled back, or one
-			// that never committed in time: nothing to apply.
-			delete(f.missing, next)
-		} else {
-			break
-		}
-		f.cursor = next
+	s.metrics.changes.WithLabelValues(string(c.Kind)).Inc()
+	if !c.At.IsZero() {
+		s.metrics.changeLag.Observe(time.Since(c.At).Seconds())
 	}
 	return nil
 }

@@ -205,8 +205,14 @@ func TestFollowChanges(t *testing.T) {
 func TestFollowGap(t *testing.T) {
 	fp := newFollowPair(t, true)
 	e, ctx := fp.e, context.Background()
-	fp.b.cfg.ChangeGapWait = time.Hour
-	f := &follower{s: fp.b, cursor: fp.b.followFrom.Load(), applied: map[int64]bool{}, missing: map[int64]time.Time{}}
+	f := store.NewChangeCursor(fp.b.followFrom.Load(), time.Hour)
+	applied := map[int64]bool{}
+	poll := func() error {
+		return f.Poll(ctx, fp.b.st, func(c store.Change) error {
+			applied[c.Seq] = true
+			return fp.b.applyLogged(ctx, c)
+		})
+	}
 	p1 := e.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
 	p2 := e.newPerson("李建国", time.Date(1948, 7, 9, 0, 0, 0, 0, time.UTC))
 	fp.enrol(p1, apiv1.RightIndex, p1.fingers[apiv1.RightIndex])
@@ -221,25 +227,26 @@ func TestFollowGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	fp.enrol(p2, apiv1.RightIndex, p2.fingers[apiv1.RightIndex])
-	cs, err := fp.a.st.ChangesAfter(ctx, f.cursor, 10)
+	cs, err := fp.a.st.ChangesAfter(ctx, f.Cursor(), 10)
 	if err != nil || len(cs) != 2 {
 		t.Fatalf("changes: %+v, %v", cs, err)
 	}
-	if err := f.poll(ctx); err != nil {
+	if err := poll(); err != nil {
 		t.Fatal(err)
 	}
-	if !f.applied[cs[1].Seq] || cs[1].Seq != cs[0].Seq+2 {
-		t.Errorf("changes %+v: want the one after the gap applied (applied %v)", cs, f.applied)
+	if !applied[cs[1].Seq] || cs[1].Seq != cs[0].Seq+2 {
+		t.Errorf("changes %+v: want the one after the gap applied (applied %v)", cs, applied)
 	}
-	if f.cursor != cs[0].Seq {
-		t.Errorf("cursor %d; want it held at %d, before the gap", f.cursor, cs[0].Seq)
+	if f.Cursor() != cs[0].Seq {
+		t.Errorf("cursor %d; want it held at %d, before the gap", f.Cursor(), cs[0].Seq)
 	}
-	fp.b.cfg.ChangeGapWait = 0
-	if err := f.poll(ctx); err != nil {
+	f.GapWait = 0
+	clear(applied)
+	if err := poll(); err != nil {
 		t.Fatal(err)
 	}
-	if f.cursor != cs[1].Seq || len(f.missing) != 0 || len(f.applied) != 0 {
-		t.Errorf("after the gap wait: cursor %d, missing %v, applied %v; want cursor %d and nothing pending", f.cursor, f.missing, f.applied, cs[1].Seq)
+	if f.Cursor() != cs[1].Seq || len(applied) != 0 {
+		t.Errorf("after the gap wait: cursor %d, applied again %v; want cursor %d and nothing applied twice", f.Cursor(), applied, cs[1].Seq)
 	}
 }
 
