@@ -39,45 +39,33 @@ func (s *Server) FollowChanges(ctx context.Context) error {
 	f := store.NewChangeCursor(s.followFrom.Load(), s.cfg.ChangeGapWait)
 	s.followedAt.Store(time.Now().UnixNano())
 	defer s.followedAt.Store(0)
-	pokes := make(chan struct{}, 1)
-	poke := func() {
-		select {
-		case pokes <- struct{}{}:
-		default:
-		}
+	var cl store.ChangeLog = s.st
+	if s.noListen {
+		cl = pollOnly{s.st}
 	}
-	lctx, stop := context.WithCancel(ctx)
-	defer stop()
-	if !s.noListen {
-		go s.listenChanges(lctx, poke)
-	}
-	tick := time.NewTicker(s.cfg.ChangePoll)
-	defer tick.Stop()
-	for {
-		if err := f.Poll(ctx, s.st, func(c store.Change) error { return s.applyLogged(ctx, c) }); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+	err := f.Follow(ctx, cl, s.cfg.ChangePoll, s.log,
+		func(c store.Change) error { return s.applyLogged(ctx, c) },
+		func(pollErr error) error {
+			if pollErr == nil {
+				s.followedAt.Store(time.Now().UnixNano())
 			}
-			s.log.Warn("following the change log", "err", err)
-		} else {
-			s.followedAt.Store(time.Now().UnixNano())
-		}
-		if changed, err := s.makers.Reload(); err != nil {
-			s.log.Warn("re-reading the maker keys", "err", err)
-		} else if changed {
-			s.log.Info("maker keys re-read from their file", "makers", len(s.makers.list()))
-		}
-		if time.Since(f.LastRead()) > store.ChangeRetention/2 {
-			return errFollowStale
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-pokes:
-		case <-tick.C:
-		}
+			if changed, err := s.makers.Reload(); err != nil {
+				s.log.Warn("re-reading the maker keys", "err", err)
+			} else if changed {
+				s.log.Info("maker keys re-read from their file", "makers", len(s.makers.list()))
+			}
+			return nil
+		})
+	if errors.Is(err, store.ErrFollowStale) {
+		return errFollowStale
 	}
+	return err
 }
+
+// pollOnly is a change log without notifications (tests: a lost listener).
+type pollOnly struct{ store.ChangeLog }
+
+func (pollOnly) ListenChanges(context.Context, func()) error { return errors.ErrUnsupported }
 
 // followBehind is how long the change log has not been read beyond the
 // tolerance of 10 polls (0: following, or not a follower).
@@ -90,33 +78,6 @@ func (s *Server) followBehind() time.Duration {
 		return d
 	}
 	return 0
-}
-
-// listenChanges keeps a notification listener up, reconnecting with a
-// backoff; the poll covers the time it is down.
-func (s *Server) listenChanges(ctx context.Context, poke func()) {
-	backoff := time.Second
-	for {
-		start := time.Now()
-		err := s.st.ListenChanges(ctx, poke)
-		if ctx.Err() != nil {
-			return
-		}
-		if errors.Is(err, errors.ErrUnsupported) {
-			s.log.Info("the store has no change notifications: polling the change log", "every", s.cfg.ChangePoll)
-			return
-		}
-		if time.Since(start) > time.Minute {
-			backoff = time.Second
-		}
-		s.log.Warn("change notifications lost; polling until they are back", "err", err, "retry_in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 30*time.Second)
-	}
 }
 
 // applyLogged applies one change and counts it.

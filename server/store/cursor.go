@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -86,4 +88,83 @@ func (c *ChangeCursor) Poll(ctx context.Context, log ChangeLog, apply func(Chang
 		c.cursor = next
 	}
 	return nil
+}
+
+// ErrFollowStale is returned by ChangeCursor.Follow when the log was not
+// read for longer than half its retention: changes may have been purged
+// before they were read, so the follower's memory can no longer be trusted
+// and must be reloaded from the store (the process restarts).
+var ErrFollowStale = errors.New("store: the change log was not read for longer than half its retention; reload")
+
+// Follow polls the log (Poll with apply) until ctx is done: at once, at
+// every notification (ListenChanges, kept up with a backoff up to 30 s),
+// and every poll as the safety net. After each poll it calls after with the
+// poll's error (nil when the log was read): a non-nil return stops Follow
+// with it; a poll error is otherwise logged and the poll retried. It
+// returns ctx's error, after's, or ErrFollowStale.
+func (c *ChangeCursor) Follow(ctx context.Context, cl ChangeLog, poll time.Duration, log *slog.Logger, apply func(Change) error, after func(error) error) error {
+	pokes := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case pokes <- struct{}{}:
+		default:
+		}
+	}
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if cl != nil {
+		go listenChanges(lctx, cl, poll, log, poke)
+	}
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		err := c.Poll(ctx, cl, apply)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			log.Warn("following the change log", "err", err)
+		}
+		if after != nil {
+			if err := after(err); err != nil {
+				return err
+			}
+		}
+		if time.Since(c.lastRead) > ChangeRetention/2 {
+			return ErrFollowStale
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-pokes:
+		case <-tick.C:
+		}
+	}
+}
+
+// listenChanges keeps a notification listener up, reconnecting with a
+// backoff; the poll covers the time it is down.
+func listenChanges(ctx context.Context, cl ChangeLog, poll time.Duration, log *slog.Logger, poke func()) {
+	backoff := time.Second
+	for {
+		start := time.Now()
+		err := cl.ListenChanges(ctx, poke)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errors.ErrUnsupported) {
+			log.Info("the store has no change notifications: polling the change log", "every", poll)
+			return
+		}
+		if time.Since(start) > time.Minute {
+			backoff = time.Second
+		}
+		log.Warn("change notifications lost; polling until they are back", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 30*time.Second)
+	}
 }
