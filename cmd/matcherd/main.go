@@ -166,7 +166,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			return fmt.Errorf("opening the store: %w", err)
 		}
 		defer st.Close()
-		go func() { loadErr <- s.Load(ctx, st, shard.NATSFeed{NC: nc, Prefix: c.Prefix}) }()
+		feed, err := shard.NewLogFeed(ctx, st, log)
+		if err != nil {
+			return err
+		}
+		go func() { loadErr <- s.Load(ctx, st, feed) }()
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- s.Serve(ctx, nc, c.Prefix, c.Workers) }()

@@ -20,7 +20,6 @@ import (
 type Gallery struct {
 	g        *matcher.Gallery
 	remote   Remote // the matcher shards, when centrald runs with them
-	log      *slog.Logger
 	nResid   atomic.Int64
 	progress int // log every this many templates while loading
 	// wmu serialises the replacement of a resident's templates (remove,
@@ -39,11 +38,11 @@ type Gallery struct {
 
 // Remote is the 1:N gallery split over matcher shards (server/shard,
 // plugged in by centrald): Search is the whole gallery's search (an error
-// that has a PartialResult method when a partition did not answer), and
-// Publish sends a resident's new set of templates to the shards.
+// that has a PartialResult method when a partition did not answer). The
+// shards follow the store's change log themselves (shard.LogFeed), as
+// replicas do: the gallery publishes nothing to them.
 type Remote interface {
 	Search(ctx context.Context, probe *matcher.Template, k int, so matcher.SearchOptions) ([]matcher.Candidate, error)
-	Publish(ctx context.Context, residentID int64, fingers []int, templates []*matcher.Template) error
 }
 
 // partialResult is a Remote's error for a search some partitions did not
@@ -54,10 +53,9 @@ type partialResult interface{ PartialResult() []int }
 // nothing (search_incomplete).
 var ErrSearchIncomplete = errors.New("api: the 1:N search did not reach every partition")
 
-// UseRemote makes the matcher shards answer the gallery's 1:N searches and
-// publishes every change of the gallery to them. The local gallery still
-// answers 1:1 verifications.
-func (g *Gallery) UseRemote(r Remote, log *slog.Logger) { g.remote, g.log = r, log }
+// UseRemote makes the matcher shards answer the gallery's 1:N searches.
+// The local gallery still answers 1:1 verifications.
+func (g *Gallery) UseRemote(r Remote) { g.remote = r }
 
 // NewGallery returns an empty gallery.
 func NewGallery() *Gallery { return NewGalleryWith(matcher.GalleryOptions{}) }
@@ -146,7 +144,6 @@ func (g *Gallery) set(residentID int64, fingers []int, ts []*matcher.Template) e
 	if g.g.Remove(sub) > 0 {
 		g.nResid.Add(-1)
 	}
-	g.publish(residentID, fingers, ts)
 	if len(ts) == 0 {
 		return nil
 	}
@@ -191,22 +188,6 @@ func (g *Gallery) Remove(residentID int64) {
 	defer g.wmu.Unlock()
 	if g.g.Remove(subject(residentID)) > 0 {
 		g.nResid.Add(-1)
-	}
-	g.publish(residentID, nil, nil)
-}
-
-// publish sends a resident's new set of templates to the shards. The
-// change is committed in the store already, so a failure is logged (the
-// shards reload their partitions from the store when restarted) and does
-// not fail the request.
-func (g *Gallery) publish(residentID int64, fingers []int, ts []*matcher.Template) {
-	if g.remote == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := g.remote.Publish(ctx, residentID, fingers, ts); err != nil {
-		g.log.Error("gallery: change not published to the matcher shards; restart them to reload", "resident", residentID, "err", err)
 	}
 }
 

@@ -59,8 +59,8 @@ type Client struct {
 	// The whole gallery's size as of the last complete search, for the
 	// next search's plan; a search whose parts show another plan is run
 	// again with it.
-	size     atomic.Pointer[[2]int]
-	versions []atomic.Uint64
+	size    atomic.Pointer[[2]int]
+	applied []atomic.Uint64
 }
 
 // NewClient returns a client on nc.
@@ -77,16 +77,17 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
-	c := &Client{nc: nc, cfg: cfg, versions: make([]atomic.Uint64, cfg.Partitions)}
+	c := &Client{nc: nc, cfg: cfg, applied: make([]atomic.Uint64, cfg.Partitions)}
 	c.size.Store(&[2]int{})
 	return c, nil
 }
 
-// Versions returns the gallery version each partition last answered with.
-func (c *Client) Versions() []uint64 {
-	out := make([]uint64, len(c.versions))
-	for i := range c.versions {
-		out[i] = c.versions[i].Load()
+// Applied returns the change-log position each partition last answered
+// with (shardwire.Reply.Applied).
+func (c *Client) Applied() []uint64 {
+	out := make([]uint64, len(c.applied))
+	for i := range c.applied {
+		out[i] = c.applied[i].Load()
 	}
 	return out
 }
@@ -184,7 +185,7 @@ func (c *Client) ask(ctx context.Context, q *shardwire.Request) (matcher.Part, e
 	case r.Partition != q.Partition || r.ID != q.ID:
 		return matcher.Part{}, fmt.Errorf("answer for partition %d (search %x)", r.Partition, r.ID)
 	}
-	c.versions[q.Partition].Store(r.Version)
+	c.applied[q.Partition].Store(r.Applied)
 	part := matcher.Part{Templates: r.Templates, Groups: r.Groups, Preselect: r.Preselect}
 	for _, x := range r.Ranking {
 		part.Ranking = append(part.Ranking, matcher.CoarseCount{Score: x.Score, Count: x.Count})

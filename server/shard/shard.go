@@ -58,10 +58,13 @@ type Template struct {
 
 // Change is a resident's complete set of active templates after a change
 // in the store; none means the resident left the gallery. Applying it is
-// idempotent, so a shard can apply a change it already loaded.
+// idempotent, so a shard can apply a change it already loaded. Through is
+// the change-log sequence number up to which every change is applied once
+// this one is; a Change with no ResidentID only moves that position.
 type Change struct {
 	ResidentID int64
 	Templates  []Template
+	Through    int64
 }
 
 // Snapshot is where a shard loads its partition from at start: every
@@ -71,9 +74,9 @@ type Snapshot interface {
 }
 
 // Feed is the change feed a shard follows after loading: Follow calls fn
-// for every change from the moment it is called until ctx ends, and
-// returns why it stopped. The feed that keeps centrald replicas' galleries
-// following the database plugs in here.
+// for every change from the position it was created at until ctx ends,
+// and returns why it stopped. LogFeed, the store's change log, is the
+// feed centrald replicas follow too.
 type Feed interface {
 	Follow(ctx context.Context, fn func(Change) error) error
 }
@@ -82,7 +85,7 @@ type Feed interface {
 type Shard struct {
 	partition, partitions int
 	g                     *matcher.Gallery
-	version               atomic.Uint64 // changes applied, loading included
+	applied               atomic.Int64 // the change-log position applied (Change.Through)
 	ready                 atomic.Bool
 	wmu                   sync.Mutex
 	log                   *slog.Logger
@@ -112,15 +115,15 @@ func NewFromGallery(p, n int, g *matcher.Gallery, log *slog.Logger) (*Shard, err
 		}
 	}
 	s.g = g
-	s.version.Store(uint64(g.Len()))
 	return s, nil
 }
 
 // Owns says whether a gallery key belongs to this shard's partition.
 func (s *Shard) Owns(key string) bool { return PartitionOf(key, s.partitions) == s.partition }
 
-// Version returns the number of changes the shard has applied.
-func (s *Shard) Version() uint64 { return s.version.Load() }
+// Applied returns the change-log sequence number up to which the shard has
+// applied every change (0: it follows no log, e.g. a gallery file).
+func (s *Shard) Applied() int64 { return s.applied.Load() }
 
 // SetReady marks the shard loaded: it answers searches from then on.
 func (s *Shard) SetReady() { s.ready.Store(true) }
@@ -135,18 +138,15 @@ func (s *Shard) Add(key string, finger int, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := s.g.Add(key, finger, t); err != nil {
-		return err
-	}
-	s.version.Add(1)
-	return nil
+	return s.g.Add(key, finger, t)
 }
 
 // Apply makes a change's templates the resident's set, if the resident is
-// in this partition.
+// in this partition, and moves the applied position to c.Through.
 func (s *Shard) Apply(c Change) error {
+	defer s.advance(c.Through)
 	key := Key(c.ResidentID)
-	if !s.Owns(key) {
+	if c.ResidentID == 0 || !s.Owns(key) {
 		return nil
 	}
 	ts := make([]*matcher.Template, len(c.Templates))
@@ -163,8 +163,16 @@ func (s *Shard) Apply(c Change) error {
 	for i, t := range ts {
 		errs = append(errs, s.g.Add(key, c.Templates[i].Finger, t))
 	}
-	s.version.Add(1)
 	return errors.Join(errs...)
+}
+
+func (s *Shard) advance(through int64) {
+	for {
+		old := s.applied.Load()
+		if through <= old || s.applied.CompareAndSwap(old, through) {
+			return
+		}
+	}
 }
 
 // Load fills the shard from a snapshot and then follows the feed (nil: no
@@ -188,7 +196,12 @@ func (s *Shard) Load(ctx context.Context, snap Snapshot, feed Feed) error {
 					return nil
 				}
 				mu.Unlock()
-				return s.Apply(c)
+				if err := s.Apply(c); err != nil {
+					// Templates the gallery cannot take: holding the feed
+					// would stop every later change.
+					s.log.Warn("shard: change not applied", "resident", c.ResidentID, "err", err)
+				}
+				return nil
 			})
 		}()
 	}
@@ -258,7 +271,7 @@ func (s *Shard) Serve(ctx context.Context, nc *nats.Conn, prefix string, workers
 
 func (s *Shard) answer(ctx context.Context, data []byte) *shardwire.Reply {
 	var q shardwire.Request
-	rep := &shardwire.Reply{Partition: s.partition, Version: s.version.Load()}
+	rep := &shardwire.Reply{Partition: s.partition, Applied: uint64(max(0, s.applied.Load()))}
 	if err := q.UnmarshalBinary(data); err != nil {
 		rep.Err = err.Error()
 		return rep
@@ -278,7 +291,7 @@ func (s *Shard) answer(ctx context.Context, data []byte) *shardwire.Reply {
 	if err != nil {
 		return fail("probe: %v", err)
 	}
-	rep.Version = s.version.Load()
+	rep.Applied = uint64(max(0, s.applied.Load()))
 	part, err := s.g.SearchPart(ctx, probe, q.K, matcher.Plan{Preselect: q.Preselect, Reps: q.Reps, CoarseFraction: q.CoarseFraction})
 	if err != nil {
 		return fail("%v", err)

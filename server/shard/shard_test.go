@@ -5,7 +5,9 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -138,8 +140,8 @@ func TestShardedSearchIsExact(t *testing.T) {
 			}
 		}
 	}
-	if v := c.Versions(); slices.Contains(v, 0) {
-		t.Errorf("versions %v", v)
+	if v := c.Applied(); slices.ContainsFunc(v, func(x uint64) bool { return x != 0 }) {
+		t.Errorf("applied %v; want 0 (no change log)", v)
 	}
 }
 
@@ -280,25 +282,108 @@ func TestFaultKillShard(t *testing.T) {
 	t.Logf("%d exact answers, %d partial-result errors; first exact answer %v after the kill", ok, partial, back.Round(time.Millisecond))
 }
 
-// TestFollowChanges: shards follow the changes centrald publishes; a
-// change that arrives while a shard loads is applied after its snapshot.
+// memLog is a store's change log and residents in memory, without
+// notifications (every change is read by the poll, as when a shard's
+// listening connection is lost or a NOTIFY is missed).
+type memLog struct {
+	mu      sync.Mutex
+	changes []store.Change
+	res     map[int64][]Template
+}
+
+func (m *memLog) commit(id int64, ts ...Template) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.res == nil {
+		m.res = map[int64][]Template{}
+	}
+	if len(ts) == 0 {
+		delete(m.res, id)
+	} else {
+		m.res[id] = ts
+	}
+	seq := int64(len(m.changes) + 1)
+	m.changes = append(m.changes, store.Change{Seq: seq, Kind: store.ChangeResident, Subject: Key(id)})
+	return seq
+}
+
+func (m *memLog) ChangesAfter(_ context.Context, after int64, limit int) ([]store.Change, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []store.Change
+	for _, c := range m.changes {
+		if c.Seq > after && len(out) < limit {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (m *memLog) LastChange(context.Context) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return int64(len(m.changes)), nil
+}
+
+func (m *memLog) ListenChanges(context.Context, func()) error { return errors.ErrUnsupported }
+
+func (m *memLog) GetResidentByID(_ context.Context, id int64) (store.Resident, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.res[id]; !ok {
+		return store.Resident{}, store.ErrNotFound
+	}
+	return store.Resident{ID: id, IDNumber: Key(id)}, nil
+}
+
+func (m *memLog) ResidentEnrolments(_ context.Context, idNumber string) ([]store.Enrolment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, _ := strconv.ParseInt(idNumber, 10, 64)
+	var es []store.Enrolment
+	for i, t := range m.res[id] {
+		es = append(es, store.Enrolment{Finger: t.Finger, Samples: []store.Sample{{ID: int64(i + 1), Template: t.Data}}})
+	}
+	return es, nil
+}
+
+// TestFollowChanges: shards follow the store's change log (LogFeed). A
+// change committed after the log's position was read but missing from the
+// snapshot (the shard started while it was made) is applied after the
+// snapshot; changes made while the shards run reach them without any
+// notification (the poll); every reply names the log position applied.
 func TestFollowChanges(t *testing.T) {
 	url := startNATS(t)
 	snap, probes := testGallery(4, 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const n = 2
-	pub := connect(t, url)
 	newcomer, _ := probes[1].MarshalBinary()
+	const id = 999_999
+	early := int64(888_888) // a resident of partition 0
+	for PartitionOf(Key(early), n) != 0 {
+		early++
+	}
+	lg := &memLog{}
+	lg.commit(1) // a change before the shards start: in their snapshot
 	for p := range n {
 		s, _ := New(p, n, testOptions, nil)
+		feed, err := NewLogFeed(ctx, lg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		feed.Poll = 10 * time.Millisecond
+		if p == 0 {
+			// Committed after this shard read the log's position and not
+			// in its snapshot (read later): the log must bring it.
+			lg.commit(early, Template{Finger: 4, Data: newcomer})
+		}
 		nc := connect(t, url)
-		go func() { _ = s.Load(ctx, snap, NATSFeed{NC: nc, Prefix: DefaultPrefix}) }()
+		go func() { _ = s.Load(ctx, snap, feed) }()
 		go func() { _ = s.Serve(ctx, nc, DefaultPrefix, 1) }()
 	}
 	c, _ := NewClient(connect(t, url), ClientConfig{Partitions: n, Options: testOptions})
 	waitServing(t, c, probes[0])
-	const id = 999_999
 	search := func() []matcher.Candidate {
 		got, err := c.Search(ctx, probes[1], 3, matcher.SearchOptions{})
 		if err != nil {
@@ -306,22 +391,32 @@ func TestFollowChanges(t *testing.T) {
 		}
 		return got
 	}
-	wait := func(ok func([]matcher.Candidate) bool) {
+	wait := func(what string, ok func([]matcher.Candidate) bool) {
 		t.Helper()
-		for range 200 {
+		for range 500 {
 			if ok(search()) {
 				return
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		t.Fatalf("change not applied: %v", search())
+		t.Fatalf("%s: %v", what, search())
 	}
-	if err := Publish(ctx, pub, DefaultPrefix, Change{ResidentID: id, Templates: []Template{{Finger: 3, Data: newcomer}}}); err != nil {
-		t.Fatal(err)
+	has := func(key string, finger int) func([]matcher.Candidate) bool {
+		return func(cs []matcher.Candidate) bool {
+			return slices.ContainsFunc(cs, func(c matcher.Candidate) bool { return c.Subject == key && c.Finger == finger })
+		}
 	}
-	wait(func(c []matcher.Candidate) bool { return c[0].Subject == Key(id) && c[0].Finger == 3 })
-	if err := Publish(ctx, pub, DefaultPrefix, Change{ResidentID: id}); err != nil {
-		t.Fatal(err)
+	wait("the change made while the shard started", has(Key(early), 4))
+	lg.commit(id, Template{Finger: 3, Data: newcomer})
+	wait("the change made while serving", has(Key(id), 3))
+	last := lg.commit(id)
+	wait("the deletion", func(cs []matcher.Candidate) bool { return !has(Key(id), 3)(cs) })
+	for range 500 {
+		search()
+		if !slices.ContainsFunc(c.Applied(), func(x uint64) bool { return x != uint64(last) }) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	wait(func(c []matcher.Candidate) bool { return c[0].Subject != Key(id) })
+	t.Errorf("applied positions %v; want %d everywhere", c.Applied(), last)
 }

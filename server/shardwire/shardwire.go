@@ -2,10 +2,11 @@
 // and the matcher shards (docs/scaling.md): a Request carries the probe and
 // the plan of the whole gallery to one partition; a Reply carries that
 // partition's part of the answer (matcher.Part), with the partition and
-// the version of its gallery it answered for, or the shard's error; a
-// Change carries a resident's new set of templates to the shards.
+// the change-log position its gallery had applied, or the shard's error.
+// (Gallery changes reach the shards through the store's change log, not
+// this wire: server/shard.LogFeed.)
 //
-// All are binary: a four-byte magic ("VKQ1", "VKR1", "VKC1"), then fields in a
+// Both are binary: a four-byte magic ("VKQ1", "VKR1"), then fields in a
 // fixed order as unsigned varints, IEEE 754 float64 bits (little endian)
 // and length-prefixed byte strings. Decoding rejects trailing bytes, counts
 // that the rest of the message cannot hold, and values outside their
@@ -30,12 +31,7 @@ const (
 var (
 	magicRequest = [4]byte{'V', 'K', 'Q', '1'}
 	magicReply   = [4]byte{'V', 'K', 'R', '1'}
-	magicChange  = [4]byte{'V', 'K', 'C', '1'}
 )
-
-// MaxTemplates is the most templates a Change carries (ten fingers, a few
-// samples each).
-const MaxTemplates = 64
 
 // ErrFormat reports a message that does not decode.
 var ErrFormat = errors.New("shardwire: malformed message")
@@ -70,7 +66,7 @@ type Candidate struct {
 type Reply struct {
 	ID        uint64
 	Partition int
-	Version   uint64 // the version of the partition's gallery that answered
+	Applied   uint64 // the change-log sequence number up to which the answering shard had applied every change (0: it follows no log)
 	Err       string // the shard's error; the rest is empty when set
 	Templates int
 	Groups    int
@@ -143,7 +139,7 @@ func (r *Reply) MarshalBinary() ([]byte, error) {
 	b = append(b, magicReply[:]...)
 	b = binary.AppendUvarint(b, r.ID)
 	b = binary.AppendUvarint(b, uint64(r.Partition))
-	b = binary.AppendUvarint(b, r.Version)
+	b = binary.AppendUvarint(b, r.Applied)
 	b = appendBytes(b, []byte(r.Err))
 	b = binary.AppendUvarint(b, uint64(r.Templates))
 	b = binary.AppendUvarint(b, uint64(r.Groups))
@@ -196,7 +192,7 @@ func (r *Reply) UnmarshalBinary(b []byte) error {
 	var out Reply
 	out.ID = d.uvarint()
 	out.Partition = d.int(math.MaxInt32)
-	out.Version = d.uvarint()
+	out.Applied = d.uvarint()
 	out.Err = string(d.bytes(MaxError))
 	out.Templates = d.int(math.MaxInt)
 	out.Groups = d.int(math.MaxInt)
@@ -225,69 +221,6 @@ func (r *Reply) UnmarshalBinary(b []byte) error {
 		return err
 	}
 	*r = out
-	return nil
-}
-
-// Change is a resident's complete set of active templates after a change
-// (none: the resident left the gallery).
-type Change struct {
-	ResidentID int64
-	Templates  []Template
-}
-
-// Template is one template of a Change.
-type Template struct {
-	Finger int
-	Data   []byte // matcher format
-}
-
-func (c *Change) check() error {
-	if c.ResidentID <= 0 || len(c.Templates) > MaxTemplates {
-		return fmt.Errorf("%w: resident %d with %d templates", ErrFormat, c.ResidentID, len(c.Templates))
-	}
-	for i, t := range c.Templates {
-		if t.Finger < 0 || t.Finger > 10 || len(t.Data) == 0 || len(t.Data) > MaxProbe {
-			return fmt.Errorf("%w: template %d", ErrFormat, i)
-		}
-	}
-	return nil
-}
-
-// MarshalBinary encodes c.
-func (c *Change) MarshalBinary() ([]byte, error) {
-	if err := c.check(); err != nil {
-		return nil, err
-	}
-	b := append([]byte(nil), magicChange[:]...)
-	b = binary.AppendUvarint(b, uint64(c.ResidentID))
-	b = binary.AppendUvarint(b, uint64(len(c.Templates)))
-	for _, t := range c.Templates {
-		b = append(b, byte(t.Finger))
-		b = appendBytes(b, t.Data)
-	}
-	return b, nil
-}
-
-// UnmarshalBinary decodes a change.
-func (c *Change) UnmarshalBinary(b []byte) error {
-	d := decoder{b: b}
-	d.magic(magicChange)
-	var out Change
-	out.ResidentID = int64(d.int(math.MaxInt64))
-	if n := d.count(2); n > 0 {
-		out.Templates = make([]Template, n)
-		for i := range out.Templates {
-			out.Templates[i].Finger = int(d.byte())
-			out.Templates[i].Data = d.bytes(MaxProbe)
-		}
-	}
-	if err := d.end(); err != nil {
-		return err
-	}
-	if err := out.check(); err != nil {
-		return err
-	}
-	*c = out
 	return nil
 }
 
