@@ -4,11 +4,13 @@
 //	matcherd --partition 0 --partitions 4 --nats nats://127.0.0.1:4222 --database-url postgres://... --keys FILE
 //
 // It loads the residents of its partition (FNV-1a of the resident's
-// internal id, modulo --partitions) from PostgreSQL, follows the changes
-// centrald publishes, and answers in its partition's queue group: run two
-// or more per partition and they take over from each other. A shard that
-// loses its NATS connection exits (status 3) so that its supervisor
-// restarts it: it may have missed changes. For the scale measurements it
+// internal id, modulo --partitions) from PostgreSQL, follows the store's
+// change log (the one centrald replicas follow: LISTEN/NOTIFY and a poll),
+// and answers in its partition's queue group: run two or more per
+// partition and they take over from each other. A lost NATS connection is
+// reconnected for ever (no change is missed: they come from the log); a
+// change log it could not read for half its retention makes it exit for
+// its supervisor to restart it (reloading). For the scale measurements it
 // serves a gallery file instead (--gallery-file, made by `matcherd gen`),
 // memory-mapped.
 package main
@@ -23,7 +25,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/nats-io/nats.go"
@@ -47,17 +48,11 @@ func main() {
 	default:
 		err = run(ctx, os.Args[1:], os.Getenv, os.Stderr)
 	}
-	if errors.Is(err, errConnectionLost) {
-		fmt.Fprintln(os.Stderr, "matcherd:", err)
-		os.Exit(3)
-	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "matcherd:", err)
 		os.Exit(1)
 	}
 }
-
-var errConnectionLost = errors.New("NATS connection lost: changes may have been missed; restart to reload")
 
 type config struct {
 	Partition, Partitions int
@@ -122,29 +117,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("partition", c.Partition)
-	lost := make(chan struct{})
-	var lostOnce sync.Once
-	closeLost := func() { lostOnce.Do(func() { close(lost) }) }
 	nc, err := nats.Connect(c.NATSURL, nats.Name(fmt.Sprintf("matcherd-%d-of-%d", c.Partition, c.Partitions)),
-		nats.DisconnectErrHandler(func(*nats.Conn, error) { closeLost() }),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
-			if errors.Is(err, nats.ErrSlowConsumer) {
-				closeLost() // a change may have been dropped
-			}
-		}))
+		nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("NATS connection lost; reconnecting", "err", err) }),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("NATS connection back") }))
 	if err != nil {
 		return fmt.Errorf("connecting to NATS: %w", err)
 	}
 	defer nc.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-lost:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 
 	var s *shard.Shard
 	loadErr := make(chan error, 1)
@@ -181,11 +163,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	case first = <-serveErr:
 	}
 	cancel()
-	select {
-	case <-lost:
-		return errConnectionLost
-	default:
-	}
 	return first
 }
 
