@@ -336,7 +336,7 @@ func (s *Store) TransitionReport(ctx context.Context, actor audit.Actor, t store
 // ---- supervision ----
 
 // openItemsSQL lists open filings and reports with their escalation. $1 is
-// the unit ('' for all).
+// the unit (” for all).
 const openItemsSQL = `SELECT 'filing', f.id, f.reference, f.service_code, f.department, f.station_id, f.status, f.created_at, f.due_at, e.escalated_at
 	FROM filings f LEFT JOIN escalations e ON e.item = 'filing' AND e.item_id = f.id
 	WHERE f.closed_at IS NULL AND ($1 = '' OR f.department = $1)
