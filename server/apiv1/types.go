@@ -322,6 +322,9 @@ type StatusRequest struct {
 // FilingList is a list of filings.
 type FilingList struct {
 	Filings []Filing `json:"filings"`
+	// Reports are the resident's issue reports, newest first (the kiosk's
+	// "my filings" only; omitted elsewhere).
+	Reports []Report `json:"reports,omitempty"`
 }
 
 // FingerCaptures are the captures of one finger at enrolment.
