@@ -480,20 +480,7 @@ func (s *Server) handleReview(c *fiber.Ctx) error {
 	switch c.Query("format", "json") {
 	case "json":
 	case "csv":
-		names := map[string]string{}
-		for _, u := range reportKinds.Units {
-			names[u.Code] = u.Name
-		}
-		var b bytes.Buffer
-		if err := review.WriteCSV(&b, r, names); err != nil {
-			return err
-		}
-		if err := s.audit(c.UserContext(), staffActor(c), "review.export", "review:"+strconv.Itoa(year), map[string]string{"unit": unit, "format": "csv"}); err != nil {
-			return errf(apiv1.CodeUnavailable, "the audit log does not answer; the export is refused")
-		}
-		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-		c.Set(fiber.HeaderContentDisposition, `attachment; filename="efficiency-review-`+strconv.Itoa(year)+`.csv"`)
-		return c.Send(b.Bytes())
+		return s.sendReviewCSV(c, r, unit)
 	default:
 		return badRequest("format must be json or csv")
 	}
@@ -506,6 +493,26 @@ func (s *Server) handleReview(c *fiber.Ctx) error {
 		out.Units = append(out.Units, ru)
 	}
 	return c.JSON(out)
+}
+
+// sendReviewCSV sends the review as a CSV download, audited
+// (review.export) before it leaves; refused when the audit log does not
+// answer.
+func (s *Server) sendReviewCSV(c *fiber.Ctx, r review.Review, unit string) error {
+	names := map[string]string{}
+	for _, u := range reportKinds.Units {
+		names[u.Code] = u.Name
+	}
+	var b bytes.Buffer
+	if err := review.WriteCSV(&b, r, names); err != nil {
+		return err
+	}
+	if err := s.audit(c.UserContext(), staffActor(c), "review.export", "review:"+strconv.Itoa(r.Year), map[string]string{"unit": unit, "format": "csv"}); err != nil {
+		return errf(apiv1.CodeUnavailable, "the audit log does not answer; the export is refused")
+	}
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="efficiency-review-`+strconv.Itoa(r.Year)+`.csv"`)
+	return c.Send(b.Bytes())
 }
 
 // handleReviewChart returns one unit's year as an SVG bar chart.

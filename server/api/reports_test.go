@@ -351,6 +351,37 @@ func TestEfficiencyReview(t *testing.T) {
 	if st, _, _ := e.rawGet(boss, apiv1.PathReviewChart+"?year=2026&unit=nowhere"); st != 400 {
 		t.Errorf("chart of an unknown unit: %d", st)
 	}
+
+	// The office: the review with a chart per unit, the CSV, the open list.
+	page := func(c *apiv1.Client, path string) (int, string) {
+		t.Helper()
+		r, _ := http.NewRequest("GET", "http://centrald.test"+path, nil)
+		r.Header.Set("Cookie", sessionCookie+"="+c.StaffToken)
+		resp, err := e.srv.App().Test(r, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	st, html := page(boss, "/office/review?year=2026")
+	if st != 200 || strings.Count(html, "<svg") != 13 || !strings.Contains(html, "按期办结率 96.2%") || !strings.Contains(html, "民政科") {
+		t.Fatalf("office review: %d %.2000s", st, html)
+	}
+	st, html = page(heat, "/office/review?year=2026")
+	if st != 200 || strings.Count(html, "<svg") != 1 || strings.Contains(html, "民政科") {
+		t.Fatalf("officer's office review: %d %.2000s", st, html)
+	}
+	if st, body := page(heat, "/office/review.csv?year=2026"); st != 200 || !strings.Contains(body, "heating,供热办,2026,78,75,3,0,3,0.9615,4.00,10.00") || strings.Contains(body, "civil_affairs") {
+		t.Errorf("officer's CSV: %d %s", st, body)
+	}
+	if st, _ := page(heat, "/office/open"); st != 403 {
+		t.Errorf("officer on the supervisor's page: %d", st)
+	}
+	st, html = page(boss, "/office/open")
+	if st != 200 || !strings.Contains(html, "超期") || !strings.Contains(html, "已督办") || !strings.Contains(html, "民政科") {
+		t.Errorf("supervisor's open page: %d %.2000s", st, html)
+	}
 }
 
 // TestReportBodyLimit: a report body over the route's 3 MiB limit is
