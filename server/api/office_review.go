@@ -32,7 +32,7 @@ type officeUnitReview struct {
 
 type officeOpenItem struct {
 	Item, Reference, Name, Unit, Station, Due, Left string
-	Overdue, Escalated                               bool
+	Overdue, Escalated                              bool
 }
 
 func officeStatsOf(period string, st review.Stats) officeStats {
