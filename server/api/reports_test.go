@@ -481,3 +481,24 @@ func TestOpenAPIReportMediaTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestReportUnitOfficers: an administrator can give each of the report-only
+// units (heating, police, ...) an officer; an unknown unit is refused.
+func TestReportUnitOfficers(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		dept string
+		code string
+	}{
+		{"heating", ""},
+		{"police", ""},
+		{"civil_affairs", ""},
+		{"nowhere", apiv1.CodeBadRequest},
+	} {
+		err := e.admin.Do(ctx, "POST", apiv1.PathAdminStaff, apiv1.StaffCreate{Username: "officer-" + tc.dept, Password: "a long enough password", Role: "department_officer", Department: tc.dept}, nil)
+		if got := apiv1.ErrorCode(err); got != tc.code {
+			t.Errorf("officer of %s: %v (code %q), want %q", tc.dept, err, got, tc.code)
+		}
+	}
+}
