@@ -394,9 +394,15 @@ func (s *Store) EscalateOverdue(ctx context.Context, actor audit.Actor, now time
 			return err
 		}
 		for _, it := range items {
-			if _, err := q.Exec(ctx, `INSERT INTO escalations (item, item_id, unit, due_at, escalated_at) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (item, item_id) DO NOTHING`, it.Item, it.ID, it.Unit, s.t(it.DueAt), s.t(at)); err != nil {
+			// Another replica may have escalated it meanwhile: then this
+			// insert does nothing, and neither does the audit.
+			n, err := q.Exec(ctx, `INSERT INTO escalations (item, item_id, unit, due_at, escalated_at) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (item, item_id) DO NOTHING`, it.Item, it.ID, it.Unit, s.t(it.DueAt), s.t(at))
+			if err != nil {
 				return err
+			}
+			if n == 0 {
+				continue
 			}
 			if _, err := s.appendAudit(ctx, q, ev(actor, at, it.Item+".escalate", it.Item+":"+itoa(it.ID),
 				"reference", it.Reference, "unit", it.Unit, "due", it.DueAt.UTC().Format(time.RFC3339))); err != nil {
