@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -28,6 +29,22 @@ func NewServerClient(base, kioskID string, key []byte, hc *http.Client) *ServerC
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
 	return &ServerClient{C: &apiv1.Client{BaseURL: base, HTTP: hc, KioskID: kioskID, KioskKey: key}}
+}
+
+// WithFailover prepares the client for a list of servers (a ServerURL with
+// several, comma-separated): each attempt gets at most attempt (so that a
+// server that hangs leaves time for the next within the call's deadline),
+// and every move to the next server is logged (addresses only). A filing
+// moved to another server keeps its idempotency key, so it is filed once.
+func (a *ServerClient) WithFailover(attempt time.Duration, log *slog.Logger) *ServerClient {
+	if len(apiv1.BaseURLs(a.C.BaseURL)) < 2 {
+		return a
+	}
+	a.C.AttemptTimeout = attempt
+	a.C.OnFailover = func(from, to string, err error) {
+		log.Warn("central server did not answer; trying the next", "from", from, "to", to, "err", err)
+	}
+	return a
 }
 
 // mapErr turns API errors into the session's sentinels: an outage (no
@@ -108,12 +125,20 @@ func (a *ServerClient) Nonce(ctx context.Context) ([32]byte, error) {
 	return n, nil
 }
 
+// captureToAPI is a capture as the server takes it: the image the scanner
+// attested, which the server extracts the template from itself. The
+// kiosk's own template (its quality feedback) stays on the kiosk: the
+// server extracts with the pipeline of the calibration in force for the
+// scanner's model, which need not be the kiosk's.
 func captureToAPI(s session.Sample, finger string) apiv1.Capture {
 	if finger == "" {
 		finger = string(apiv1.RightIndex)
 	}
-	return apiv1.Capture{Finger: apiv1.Finger(finger), Template: s.Template, Quality: s.Quality,
-		Attestation: s.Attestation, Certificate: s.Certificate}
+	c := apiv1.Capture{Finger: apiv1.Finger(finger), Quality: s.Quality, Attestation: s.Attestation, Certificate: s.Certificate}
+	if s.Image != nil {
+		c.Image = &apiv1.Image{Width: s.Width, Height: s.Height, Pixels: s.Image}
+	}
+	return c
 }
 
 // Verify implements Server.

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 )
 
 // Config is the daemon's configuration. The command fills it (cmd/kioskd
@@ -29,7 +30,7 @@ type Config struct {
 	ReaderPort  string `json:"reader_port"`  // serial port of the ID-card reader, e.g. /dev/ttyUSB0
 	ScannerSpec string `json:"scanner"`      // a veinscan device spec the program has a transport for: "usb", "serial:/dev/ttyACM0", ...
 	PrinterSpec string `json:"printer"`      // receipt printer: "serial:/dev/ttyUSB1", "usblp:/dev/usb/lp0"; empty: no printer
-	ServerURL   string `json:"server_url"`   // central server base URL
+	ServerURL   string `json:"server_url"`   // central server base URL; several (replicas, load balancers) separated by commas: the kiosk fails over in order
 	KeyFile     string `json:"key_file"`     // the kiosk's Ed25519 private key
 	KioskID     string `json:"kiosk_id"`     // as registered at the server
 	StationID   string `json:"station_id"`   // the service station
@@ -107,7 +108,19 @@ var ErrConfig = errors.New("kiosk: configuration")
 func (c Config) Validate() error {
 	listenHost, _, listenErr := net.SplitHostPort(c.Listen)
 	listenIP := net.ParseIP(listenHost)
-	u, urlErr := url.Parse(c.ServerURL)
+	// Every server of the list must be a base URL; plain is set when one
+	// is not https.
+	var urlErr error
+	var badURL string
+	plain := false
+	for _, s := range apiv1.BaseURLs(c.ServerURL) {
+		u, err := url.Parse(s)
+		if s == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			badURL, urlErr = s, errors.New("bad server URL")
+			break
+		}
+		plain = plain || u.Scheme != "https"
+	}
 	checks := []struct {
 		bad bool
 		msg string
@@ -115,11 +128,11 @@ func (c Config) Validate() error {
 		{c.ReaderPort == "", "reader port is not set: give -reader /dev/ttyUSB0 (or VEINKIOSK_READER)"},
 		{!validScannerSpec(c.ScannerSpec), fmt.Sprintf(`scanner %q: use "usb", "usb:VID:PID", "serial:/dev/PATH" or another registered transport`, c.ScannerSpec)},
 		{!validPrinterSpec(c.PrinterSpec), fmt.Sprintf(`printer %q: use "serial:/dev/PATH" or "usblp:/dev/usb/lpN" (or leave it empty: no printer)`, c.PrinterSpec)},
-		{c.ServerURL == "" || urlErr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "",
-			fmt.Sprintf("server URL %q: give the central server's base URL, e.g. -server https://centrald.example:8443", c.ServerURL)},
+		{urlErr != nil,
+			fmt.Sprintf("server URL %q: give the central server's base URL, e.g. -server https://centrald.example:8443 (several, comma-separated, to fail over)", badURL)},
 		{c.KeyFile == "", "kiosk key file is not set: give -key /etc/veinkiosk/kiosk.key (Ed25519, PEM PKCS#8)"},
 		{(c.TLSCert == "") != (c.TLSKey == ""), "the TLS client certificate and its key go together: give both -tls-cert and -tls-key"},
-		{(c.ServerCA != "" || c.TLSCert != "") && urlErr == nil && u.Scheme != "https", "-server-ca and -tls-cert need an https server URL"},
+		{(c.ServerCA != "" || c.TLSCert != "") && urlErr == nil && plain, "-server-ca and -tls-cert need an https server URL (every one of the list)"},
 		{c.KioskID == "", "kiosk id is not set: give -kiosk-id as registered at the server"},
 		{len(c.KioskID) > 64, "kiosk id is longer than 64 characters"},
 		{c.StationID == "", "station id is not set: give -station"},

@@ -108,3 +108,30 @@ func TestValidatePrinterSpec(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateServerList(t *testing.T) {
+	for list, ok := range map[string]bool{
+		"https://a:8443":                     true,
+		"https://a:8443,https://b:8443":      true,
+		"https://a:8443, https://b:8443/":    true,
+		"https://a:8443,ftp://b":             false,
+		"https://a:8443,,":                   true,
+		"https://a:8443,b:8443":              false,
+		"":                                   false,
+		",":                                  false,
+		"http://a:8080,http://b:8080,http:/": false,
+	} {
+		cfg := DefaultConfig()
+		cfg.ServerURL = list
+		got := !strings.Contains(cfg.Validate().Error(), "server URL")
+		if got != ok {
+			t.Errorf("server list %q accepted %v, want %v", list, got, ok)
+		}
+	}
+	// TLS settings need every server on https.
+	cfg := DefaultConfig()
+	cfg.ServerURL, cfg.ServerCA = "https://a:8443,http://b:8080", "ca.pem"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "need an https server URL") {
+		t.Errorf("TLS with a plain-HTTP fallback: %v", err)
+	}
+}

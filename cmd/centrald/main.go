@@ -114,7 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Store: st, Logger: log, Makers: makers,
 		Calibrations:    cals,
 		Catalogue:       cat,
-		IdentifyEnabled: c.Identify, MinQuality: c.MinQuality,
+		IdentifyEnabled: c.Identify, MinQuality: c.MinQuality, ExtractConcurrency: c.ExtractConcurrency,
 		NonceTTL: c.NonceTTL, TokenTTL: c.TokenTTL, RequestTimeout: c.RequestTimeout,
 		KioskRate: c.KioskRate, KioskBurst: c.KioskBurst,
 		Lockout:       store.LockoutPolicy{MaxFailures: c.MaxFailures, LockFor: c.LockFor},
@@ -142,6 +142,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	log.Info("listening", "addr", c.Listen, "tls", srv.TLS())
 	if err := srv.LoadGallery(ctx); err != nil {
 		return err
+	}
+	if c.DatabaseURL != "" {
+		// Any number of replicas may share the database: follow the
+		// enrolments and kiosk revocations made through the others
+		// (docs/replicas.md). The embedded store serves this process only.
+		go func() {
+			if err := srv.FollowChanges(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("following the database's changes: %w", err)
+			}
+		}()
 	}
 	return <-errc
 }

@@ -30,7 +30,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (k
 	fs.StringVar(&f.ReaderPort, "reader", "", "ID-card reader serial port, e.g. /dev/ttyUSB0 (env VEINKIOSK_READER)")
 	fs.StringVar(&f.ScannerSpec, "scanner", "", fmt.Sprintf("finger-vein scanner: one of %s; default usb (env VEINKIOSK_SCANNER)", specHelp()))
 	fs.StringVar(&f.PrinterSpec, "printer", "", "receipt printer: serial:/dev/ttyUSB1 or usblp:/dev/usb/lp0; empty: none (env VEINKIOSK_PRINTER)")
-	fs.StringVar(&f.ServerURL, "server", "", "central server URL (env VEINKIOSK_SERVER)")
+	fs.StringVar(&f.ServerURL, "server", "", "central server URL; several, comma-separated, to fail over in order (env VEINKIOSK_SERVER)")
 	fs.StringVar(&f.KeyFile, "key", "", "kiosk Ed25519 private key file, PEM PKCS#8 (env VEINKIOSK_KEY)")
 	fs.StringVar(&f.ServerCA, "server-ca", "", "PEM CA bundle to trust for the server's TLS certificate (env VEINKIOSK_SERVER_CA)")
 	fs.StringVar(&f.TLSCert, "tls-cert", "", "the kiosk's TLS client certificate, PEM, common name = kiosk id (env VEINKIOSK_TLS_CERT)")

@@ -75,7 +75,7 @@ func run(args []string) error {
 		Config:      cfg,
 		OpenReader:  hwdev.OpenIDCardReader(cfg.ReaderPort),
 		OpenScanner: hwdev.OpenVeinScanner(cfg.ScannerSpec, nil),
-		Server:      kiosk.NewServerClient(cfg.ServerURL, cfg.KioskID, key, hc),
+		Server:      kiosk.NewServerClient(cfg.ServerURL, cfg.KioskID, key, hc).WithFailover(time.Duration(cfg.ServerTimeout)/2, log),
 		Extractor:   kiosk.MatcherExtractor{},
 		Logger:      log,
 	})

@@ -432,7 +432,7 @@ func (s *Server) handleBulkEnrol(c *fiber.Ctx) error {
 				return storeErr(err, "enrolment")
 			}
 		}
-		if err := s.gallery.set(res.ID, fingers, all); err != nil {
+		if err := s.gallery.SetTemplates(res.ID, fingers, all); err != nil {
 			return fmt.Errorf("gallery: %w", err)
 		}
 		out.Enrolled++

@@ -69,7 +69,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 			if capt.Finger != fc.Finger {
 				return errf(apiv1.CodeFingerInvalid, "capture %d of %s says finger %s", i, fc.Finger, capt.Finger)
 			}
-			cc, err := s.parseCapture(capt)
+			cc, err := s.parseCapture(ctx, capt)
 			var se *stepError
 			if errors.As(err, &se) && errors.Is(err, errQualityTooLow) {
 				rejected[fmt.Sprintf("%s[%d]", fc.Finger, i)] = se.msg
@@ -316,11 +316,16 @@ func (s *Server) dedupAll(ctx context.Context, self int64, probes []*matcher.Tem
 // syncGallery reloads a resident's templates from the store into the
 // gallery.
 func (s *Server) syncGallery(ctx context.Context, res store.Resident) error {
-	es, err := s.st.ResidentEnrolments(ctx, res.IDNumber)
-	if err != nil {
-		return storeErr(err, "enrolments")
+	var loadErr error
+	err := s.gallery.Sync(res.ID, func() ([]store.Enrolment, error) {
+		es, err := s.st.ResidentEnrolments(ctx, res.IDNumber)
+		loadErr = err
+		return es, err
+	})
+	if loadErr != nil {
+		return storeErr(loadErr, "enrolments")
 	}
-	if err := s.gallery.Replace(res.ID, es); err != nil {
+	if err != nil {
 		return fmt.Errorf("gallery: %w", err)
 	}
 	return nil

@@ -25,6 +25,13 @@ type Gallery struct {
 	// then add), so two enrolments of one resident cannot interleave;
 	// searches do not take it.
 	wmu sync.Mutex
+	// smu serialises the reloads of residents' templates from the store
+	// (Sync) with the other writers (Remove, SetTemplates): a reload reads
+	// and applies under it, so the last state applied is the last read,
+	// and a reload that read before a commit cannot overwrite what was
+	// applied after it. The request path (its own enrolments) and the
+	// change follower (other replicas' enrolments) both reload a resident.
+	smu sync.Mutex
 	ref atomic.Pointer[matcher.Template] // a template of the gallery, for compatibility checks
 }
 
@@ -130,8 +137,31 @@ func (g *Gallery) set(residentID int64, fingers []int, ts []*matcher.Template) e
 	return errors.Join(errs...)
 }
 
+// Sync makes the resident's templates the ones load returns (the store's
+// active enrolments of the resident, read while the gallery's reload lock
+// is held: see smu).
+func (g *Gallery) Sync(residentID int64, load func() ([]store.Enrolment, error)) error {
+	g.smu.Lock()
+	defer g.smu.Unlock()
+	es, err := load()
+	if err != nil {
+		return err
+	}
+	return g.Replace(residentID, es)
+}
+
+// SetTemplates makes ts (finger positions in fingers) the resident's
+// complete set, as Sync does with templates already parsed.
+func (g *Gallery) SetTemplates(residentID int64, fingers []int, ts []*matcher.Template) error {
+	g.smu.Lock()
+	defer g.smu.Unlock()
+	return g.set(residentID, fingers, ts)
+}
+
 // Remove drops every template of a resident.
 func (g *Gallery) Remove(residentID int64) {
+	g.smu.Lock()
+	defer g.smu.Unlock()
 	g.wmu.Lock()
 	defer g.wmu.Unlock()
 	if g.g.Remove(subject(residentID)) > 0 {

@@ -166,6 +166,16 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// Remember whose the token is before consuming it: if this process
+	// dies after the filing commits and before it answers, the kiosk's
+	// retry (on another replica) finds the resident here and CreateFiling
+	// returns the filing of the idempotency key, instead of the kiosk
+	// being told to verify again and filing twice. A record left by a
+	// filing that then fails lets a retry reach CreateFiling only, which
+	// checks the token itself.
+	if err := s.spent.put(ctx, req.Token, spent{idNumber: res.IDNumber, kioskID: k.ID, exp: now.Add(s.cfg.TokenTTL + time.Hour)}); err != nil {
+		return storeErr(err, "spent token")
+	}
 	f, created, err := s.st.CreateFiling(ctx, audit.Kiosk(k.ID), store.NewFiling{
 		ServiceCode: svc.Code, IDNumber: res.IDNumber, KioskID: k.ID, StationID: k.StationID, Department: svc.Department,
 		Form: form, DueAt: now.AddDate(0, 0, svc.DeadlineDays), IdempotencyKey: req.IdempotencyKey, Token: req.Token, CreatedAt: now,
@@ -178,9 +188,6 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 		return errf(apiv1.CodeTokenInvalid, "the filing token is unknown, expired, used or belongs to another kiosk; verify again")
 	case err != nil:
 		return storeErr(err, "filing")
-	}
-	if err := s.spent.put(ctx, req.Token, spent{idNumber: res.IDNumber, kioskID: k.ID, exp: now.Add(s.cfg.TokenTTL + time.Hour)}); err != nil {
-		return storeErr(err, "spent token")
 	}
 	status := http.StatusOK
 	if created {

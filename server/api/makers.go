@@ -23,10 +23,31 @@ import (
 // '#' comments) and from the admin API, which appends to the same file so
 // they survive a restart. Without a file, keys added through the API last
 // until the process ends.
+//
+// Replicas that share the file (one machine, or a shared configuration
+// volume) follow each other's additions: Reload, called by FollowChanges
+// at each read of the change log, re-reads the file when it changed, and
+// the file is the truth (a key removed from it is no longer trusted).
 type Makers struct {
 	path string
 	mu   sync.RWMutex
 	keys map[string]maker
+	// seen is the size and modification time of the file when it was
+	// last read.
+	seen fileStamp
+}
+
+type fileStamp struct {
+	size int64
+	mod  time.Time
+}
+
+func stampOf(path string) (fileStamp, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, err
+	}
+	return fileStamp{size: fi.Size(), mod: fi.ModTime()}, nil
 }
 
 type maker struct {
@@ -41,13 +62,60 @@ func NewMakers(path string) *Makers { return &Makers{path: path, keys: map[strin
 
 // LoadMakers reads the registry file; a missing file is an empty registry.
 func LoadMakers(path string) (*Makers, error) {
+	stamp, _ := stampOf(path)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return NewMakers(path), nil
 	} else if err != nil {
 		return nil, fmt.Errorf("maker keys: %w", err)
 	}
-	return parseMakers(path, data)
+	m, err := parseMakers(path, data)
+	if m != nil {
+		m.seen = stamp
+	}
+	return m, err
+}
+
+// Reload re-reads the registry file if its size or modification time
+// changed since it was last read, and makes its keys the trusted set (a
+// key another replica added is trusted; one removed from the file no
+// longer is). It reports whether the set was replaced. A file that does
+// not parse (for example caught in the middle of another replica's
+// append) leaves the set as it was, to be read again next time.
+func (m *Makers) Reload() (bool, error) {
+	if m.path == "" {
+		return false, nil
+	}
+	stamp, err := stampOf(m.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("maker keys: %w", err)
+	}
+	m.mu.RLock()
+	same := stamp == m.seen
+	m.mu.RUnlock()
+	if same {
+		return false, nil
+	}
+	data, err := os.ReadFile(m.path)
+	if err != nil {
+		return false, fmt.Errorf("maker keys: %w", err)
+	}
+	fresh, err := parseMakers(m.path, data)
+	if err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, k := range fresh.keys {
+		if old, ok := m.keys[id]; ok && old.pub.Equal(k.pub) {
+			k.added = old.added
+			fresh.keys[id] = k
+		}
+	}
+	m.keys, m.seen = fresh.keys, stamp
+	return true, nil
 }
 
 // parseMakers parses the registry file's content.

@@ -60,3 +60,57 @@ func FuzzParseMakers(f *testing.F) {
 		}
 	})
 }
+
+// TestMakersReload: two replicas sharing the registry file follow each
+// other's additions, and a key removed from the file is no longer trusted;
+// a half-written file changes nothing.
+func TestMakersReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "makers")
+	a, err := LoadMakers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadMakers(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := b.Reload(); changed || err != nil {
+		t.Fatalf("reload without a file: %v, %v", changed, err)
+	}
+	pub, _, _ := ed25519.GenerateKey(nil)
+	if _, err := a.Add("acme", "Acme Vein Co", pub, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.Key("acme"); ok {
+		t.Fatal("B trusts the key before reloading")
+	}
+	if changed, err := b.Reload(); !changed || err != nil {
+		t.Fatalf("reload after A's addition: %v, %v", changed, err)
+	}
+	if k, ok := b.Key("acme"); !ok || !k.Equal(pub) {
+		t.Fatal("B does not trust the key A added")
+	}
+	if changed, err := b.Reload(); changed || err != nil {
+		t.Fatalf("reload of an unchanged file: %v, %v", changed, err)
+	}
+	// A half-written line: the set stays.
+	if err := os.WriteFile(path, []byte("acme "+base64.StdEncoding.EncodeToString(pub)+" Acme\nhalf"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Reload(); err == nil {
+		t.Error("a half-written file reloaded without error")
+	}
+	if _, ok := b.Key("acme"); !ok {
+		t.Fatal("a bad file dropped the trusted keys")
+	}
+	// The key removed from the file.
+	if err := os.WriteFile(path, []byte("# no makers\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if changed, err := b.Reload(); !changed || err != nil {
+		t.Fatalf("reload after the removal: %v, %v", changed, err)
+	}
+	if _, ok := b.Key("acme"); ok {
+		t.Error("a key removed from the file is still trusted")
+	}
+}

@@ -17,6 +17,8 @@ type metrics struct {
 	rateLimited  prometheus.Counter
 	enrolments   *prometheus.CounterVec
 	filings      *prometheus.CounterVec
+	changes      *prometheus.CounterVec
+	changeLag    prometheus.Histogram
 	gallery      *Gallery
 }
 
@@ -56,7 +58,16 @@ func newMetrics() *metrics {
 		Namespace: "veinkiosk", Name: "filings_total",
 		Help: "Filings created, by service.",
 	}, []string{"service"})
-	m.reg.MustRegister(m.requests, m.match, m.verifies, m.lockouts, m.authFailures, m.rateLimited, m.enrolments, m.filings,
+	m.changes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "veinkiosk", Name: "changes_applied_total",
+		Help: "Changes of the change log (other replicas' enrolments, kiosk status) applied to this replica's memory, by kind.",
+	}, []string{"kind"})
+	m.changeLag = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "veinkiosk", Name: "change_lag_seconds",
+		Help:    "From a change's write (its transaction's clock) to its application to this replica's memory.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	})
+	m.reg.MustRegister(m.requests, m.match, m.verifies, m.lockouts, m.authFailures, m.rateLimited, m.enrolments, m.filings, m.changes, m.changeLag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "veinkiosk", Name: "gallery_templates", Help: "Templates in the in-memory 1:N gallery.",

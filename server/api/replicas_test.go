@@ -35,10 +35,11 @@ import (
 //
 // The test binary re-executes itself (only this test, selected with -run)
 // as each replica: the child opens the store, serves the API on a free
-// port, prints it and serves until it is killed. The galleries of the
-// replicas do not follow each other's enrolments (issue 15), so the
-// replicas are restarted once after the enrolments; the staff session
-// opened before the restart must still be valid after it.
+// port, prints it and serves until it is killed. Each replica's gallery
+// follows the enrolments made through the other (FollowChanges): a
+// resident enrolled on B verifies on A without a restart. The replicas are
+// then restarted once: the staff session opened before the restart must
+// still be valid after it.
 func TestReplicas(t *testing.T) {
 	if dsn := os.Getenv(envReplicaDSN); dsn != "" {
 		replicaChild(t, dsn)
@@ -114,6 +115,17 @@ func TestReplicas(t *testing.T) {
 		t.Fatalf("a signed request of A replayed to B: got %q, want %q", code, apiv1.CodeReplay)
 	}
 
+	// Each gallery follows the other replica's enrolment: p1, enrolled on
+	// B, verifies on A, and p2, enrolled on A, on B.
+	a.waitResidents(2)
+	b.waitResidents(2)
+	if _, err := kioskAt(a, "K-3").Verify(ctx, e.verifyRequest(kioskAt(a, "K-3"), p1, p1.fingers[apiv1.RightIndex])); err != nil {
+		t.Fatalf("verification on A of the enrolment made on B: %v", err)
+	}
+	if _, err := kioskAt(b, "K-3").Verify(ctx, e.verifyRequest(kioskAt(b, "K-3"), p2, p2.fingers[apiv1.RightIndex])); err != nil {
+		t.Fatalf("verification on B of the enrolment made on A: %v", err)
+	}
+
 	// Restart both: their galleries load every enrolment from the
 	// database. The session survives.
 	a.stop()
@@ -148,7 +160,7 @@ func TestReplicas(t *testing.T) {
 	wantCode(t, err, apiv1.CodeTokenInvalid)
 
 	// Failures on both replicas lock the ID number (3 failures, 2 s).
-	stranger := matcher.NewSynthFinger(e.rng, e.params.Width, e.params.Height)
+	stranger := newFinger()
 	failAt := func(r *replica, kid string, p *person) error {
 		k := kioskAt(r, kid)
 		_, err := k.Verify(ctx, e.verifyRequest(k, p, stranger))
@@ -257,6 +269,11 @@ func replicaChild(t *testing.T, dsn string) {
 	if err := srv.LoadGallery(ctx); err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		if err := srv.FollowChanges(ctx); err != nil {
+			t.Errorf("following the change log: %v", err)
+		}
+	}()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +293,7 @@ type replica struct {
 // startReplica starts a replica process and waits until it listens.
 func startReplica(t *testing.T, dsn, makerPub string) *replica {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestReplicas$", "-test.count=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^"+strings.Split(t.Name(), "/")[0]+"$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envReplicaDSN+"="+dsn, envReplicaMaker+"="+makerPub)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -317,6 +334,26 @@ func (r *replica) stop() {
 	}
 	r.cmd.Process.Kill()
 	r.cmd.Wait()
+}
+
+// waitResidents waits up to 30 s until the replica's gallery holds n
+// residents (its /readyz says how many).
+func (r *replica) waitResidents(n int) {
+	r.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var ready struct {
+			Residents int `json:"gallery_residents"`
+		}
+		err := r.client().Do(context.Background(), "GET", "/readyz", nil, &ready)
+		if err == nil && ready.Residents == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("replica %s: gallery residents %d (%v); want %d within 30 s", r.url, ready.Residents, err, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (r *replica) client() *apiv1.Client {

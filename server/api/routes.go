@@ -1,6 +1,8 @@
 package api
 
 import (
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -179,6 +181,9 @@ func (s *Server) handleReady(c *fiber.Ctx) error {
 	}
 	if _, _, err := s.st.AuditHead(c.UserContext()); err != nil {
 		return errf(apiv1.CodeUnavailable, "the database does not answer")
+	}
+	if behind := s.followBehind(); behind > 0 {
+		return errf(apiv1.CodeUnavailable, "the gallery has not followed the database for %v", behind.Round(time.Second))
 	}
 	return c.JSON(fiber.Map{"status": "ready", "gallery_templates": s.gallery.Len(), "gallery_residents": s.gallery.Residents()})
 }

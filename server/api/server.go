@@ -21,6 +21,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/qingshan-gov/veinkiosk/matcher/calib"
+	"github.com/qingshan-gov/veinkiosk/matcher/extract"
 	"github.com/qingshan-gov/veinkiosk/server/catalogue"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -45,8 +46,19 @@ type Config struct {
 
 	// IdentifyEnabled turns on card-less identification (station policy).
 	IdentifyEnabled bool
-	// MinQuality is the quality gate for captures, 0..100.
+	// MinQuality is the quality gate for captures, 0..100 (on the
+	// quality of the server's own extraction).
 	MinQuality int
+
+	// Pipelines are the extraction pipelines the server runs on capture
+	// images; the calibration in force for a scanner model picks one by its
+	// params hash, and the first serves every model when Calibrations is
+	// nil. Default: extract.DefaultOptions() (what the kiosks, veinctl eval
+	// and the shipped calibrations use).
+	Pipelines []extract.Options
+	// ExtractConcurrency bounds the extractions running at once (each is
+	// ~15 ms of one core); the others wait their turn. Default GOMAXPROCS.
+	ExtractConcurrency int
 
 	NonceTTL     time.Duration // capture nonces; default 2 min
 	TokenTTL     time.Duration // filing tokens; default 10 min
@@ -74,6 +86,19 @@ type Config struct {
 	// KioskFailures is how many consecutive verification failures at one
 	// kiosk start its backoff (1 s, doubling up to 5 min); default 5.
 	KioskFailures int
+
+	// ChangePoll is how often FollowChanges reads the change log without
+	// being poked (the safety net under PostgreSQL's notifications);
+	// default 2 s. ChangeGapWait is how long a sequence number missing
+	// from the log is awaited (its transaction may still commit) before
+	// it is skipped; default 30 s, longer than any write transaction
+	// (RequestTimeout).
+	ChangePoll, ChangeGapWait time.Duration
+	// KioskCacheTTL is how long a kiosk's record is cached for the
+	// signature check; default 10 s. A revocation through this replica
+	// drops the entry at once, one through another replica when the change
+	// log reaches this one (FollowChanges), or at the latest after this.
+	KioskCacheTTL time.Duration
 
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -131,6 +156,9 @@ func (c *Config) withDefaults() error {
 	def(&c.RequestTimeout, 10*time.Second)
 	def(&c.ReadTimeout, 30*time.Second)
 	def(&c.CatalogueRefresh, 5*time.Second)
+	def(&c.ChangePoll, 2*time.Second)
+	def(&c.ChangeGapWait, 30*time.Second)
+	def(&c.KioskCacheTTL, 10*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -139,6 +167,12 @@ func (c *Config) withDefaults() error {
 	}
 	if c.Makers == nil {
 		c.Makers = NewMakers("")
+	}
+	if len(c.Pipelines) == 0 {
+		c.Pipelines = []extract.Options{extract.DefaultOptions()}
+	}
+	if c.ExtractConcurrency <= 0 {
+		c.ExtractConcurrency = defaultExtractConcurrency()
 	}
 	if c.BodyLimit.Default <= 0 {
 		c.BodyLimit.Default = 256 << 10
@@ -184,30 +218,40 @@ func (c *Config) withDefaults() error {
 
 // Server is the central service's HTTP API.
 type Server struct {
-	cfg      Config
-	st       store.Store
-	log      *slog.Logger
-	gallery  *Gallery
-	makers   *Makers
-	metrics  *metrics
-	now      func() time.Time
-	app      *fiber.App
-	routes   []route
-	sessions *sessions
-	replay   *replayCache
-	kiosks   *kioskCache
-	assist   assistThrottle
-	limits   *rateLimiter   // per kiosk, in memory (smoothing only)
-	loginLim *sharedLimiter // per username
-	ipLim    *sharedLimiter // logins per client address
-	throttle *kioskThrottle
-	pending  *candidates
-	spent    *spentTokens
-	certs    *certCache
-	cats     *catalogues
-	ready    atomic.Bool
-	tls      *tls.Config
-	admit    map[string]admission // body limits above the default, by "METHOD path"
+	cfg       Config
+	st        store.Store
+	log       *slog.Logger
+	gallery   *Gallery
+	makers    *Makers
+	metrics   *metrics
+	now       func() time.Time
+	app       *fiber.App
+	routes    []route
+	sessions  *sessions
+	replay    *replayCache
+	kiosks    *kioskCache
+	assist    assistThrottle
+	limits    *rateLimiter   // per kiosk, in memory (smoothing only)
+	loginLim  *sharedLimiter // per username
+	ipLim     *sharedLimiter // logins per client address
+	throttle  *kioskThrottle
+	pending   *candidates
+	spent     *spentTokens
+	certs     *certCache
+	extractor *extractor
+	cats      *catalogues
+	ready     atomic.Bool
+	// followFrom is where the change log stood before LoadGallery read the
+	// templates: FollowChanges applies what came after.
+	followFrom atomic.Int64
+	noListen   bool // tests: follow by polling alone, as with a lost listener
+	// followedAt is when FollowChanges last read the change log (Unix
+	// nanoseconds; 0 when not following): /readyz fails when it is older
+	// than 10 ChangePolls, so a load balancer drains a replica whose
+	// gallery may lag behind the database.
+	followedAt atomic.Int64
+	tls        *tls.Config
+	admit      map[string]admission // body limits above the default, by "METHOD path"
 
 	openapiOnce sync.Once
 	openapi     []byte
@@ -234,7 +278,7 @@ func New(cfg Config) (*Server, error) {
 		metrics:  newMetrics(),
 		sessions: newSessions(cfg.Store, cfg.SessionTTL, cfg.SessionIdle),
 		replay:   &replayCache{st: cfg.Store},
-		kiosks:   newKioskCache(10 * time.Second),
+		kiosks:   newKioskCache(cfg.KioskCacheTTL),
 		limits:   newRateLimiter(cfg.KioskRate, cfg.KioskBurst),
 		loginLim: &sharedLimiter{st: cfg.Store, prefix: "login-user", limit: store.RateLimit{Rate: 0.2, Burst: 10}},
 		ipLim:    &sharedLimiter{st: cfg.Store, prefix: "login-ip", limit: store.RateLimit{Rate: 1, Burst: 30}},
@@ -246,6 +290,9 @@ func New(cfg Config) (*Server, error) {
 		tls:      tc,
 	}
 	s.metrics.gallery = s.gallery
+	if s.extractor, err = newExtractor(&s.cfg, s.metrics); err != nil {
+		return nil, err
+	}
 	s.metrics.registerCalibrations(s.calibrationsInForce())
 	s.app = fiber.New(fiber.Config{
 		AppName:               "centrald",
@@ -273,6 +320,11 @@ func (s *Server) Gallery() *Gallery { return s.gallery }
 // logging progress, and marks the server ready.
 func (s *Server) LoadGallery(ctx context.Context) error {
 	start := time.Now()
+	head, err := s.st.LastChange(ctx)
+	if err != nil {
+		return fmt.Errorf("api: reading the change log: %w", err)
+	}
+	s.followFrom.Store(head)
 	n, err := s.gallery.Load(ctx, s.st, s.log)
 	if err != nil {
 		return fmt.Errorf("api: loading the gallery: %w", err)

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,13 +22,62 @@ const MaxResponseBytes = 16 << 20
 // request is signed; staff tools (and the kiosk in staff mode) set
 // StaffToken, sent as "Authorization: Bearer". A Client is safe for
 // concurrent use once configured.
+//
+// BaseURL may list several servers (replicas of one service, or load
+// balancers in front of them), separated by commas. A request goes to the
+// server that answered last (at first, the first listed); when it gets no
+// answer (refused or reset connection, a timeout of the attempt) or a 5xx
+// answer, it is sent to the next server, each at most once. This is safe
+// for every request of the API: a request is signed afresh for each
+// attempt, and a request that changes state is either single-use (a
+// capture nonce: a second attempt after a first that was processed is
+// refused with nonce_invalid, never applied twice) or idempotent (a filing
+// carries its idempotency key: the second attempt returns the filing the
+// first created). 4xx answers are final.
 type Client struct {
-	BaseURL    string       // e.g. "https://centrald.example:8443"
+	BaseURL    string       // e.g. "https://centrald.example:8443", or "https://a:8443,https://b:8443"
 	HTTP       *http.Client // nil: http.DefaultClient
 	KioskID    string
 	KioskKey   ed25519.PrivateKey
 	StaffToken string
 	Now        func() time.Time // nil: time.Now
+
+	// AttemptTimeout bounds each attempt when BaseURL lists several
+	// servers, so that a server that hangs leaves time to try the next
+	// within the caller's deadline; 0: only the caller's context and
+	// HTTP.Timeout bound it.
+	AttemptTimeout time.Duration
+	// OnFailover, if set, is called when a request moves from one server
+	// to the next, with the error of the attempt that failed.
+	OnFailover func(from, to string, err error)
+}
+
+// BaseURLs splits a BaseURL into its servers, without trailing slashes.
+func BaseURLs(base string) []string {
+	var out []string
+	for _, b := range strings.Split(base, ",") {
+		if b = strings.TrimSuffix(strings.TrimSpace(b), "/"); b != "" {
+			out = append(out, b)
+		}
+	}
+	if len(out) == 0 {
+		return []string{""}
+	}
+	return out
+}
+
+// current remembers, per BaseURL list, the server that answered last, so
+// that the clients of one list (a kiosk's, and its staff-mode copies from
+// WithStaff) stay on a server that works instead of trying a dead one
+// first on every request.
+var current sync.Map // BaseURL -> *atomic.Int32
+
+func currentOf(base string) *atomic.Int32 {
+	if v, ok := current.Load(base); ok {
+		return v.(*atomic.Int32)
+	}
+	v, _ := current.LoadOrStore(base, new(atomic.Int32))
+	return v.(*atomic.Int32)
 }
 
 // WithStaff returns a copy of c that sends the staff session token.
@@ -38,7 +89,8 @@ func (c *Client) WithStaff(token string) *Client {
 
 // Do sends one request: in (if not nil) is encoded as the JSON body, and a
 // 2xx response is decoded into out (if not nil). A non-2xx response comes
-// back as *Error.
+// back as *Error. With several servers in BaseURL, a request that gets no
+// answer or a 5xx goes to the next (see Client).
 func (c *Client) Do(ctx context.Context, method, uri string, in, out any) error {
 	var body []byte
 	if in != nil {
@@ -47,11 +99,45 @@ func (c *Client) Do(ctx context.Context, method, uri string, in, out any) error 
 			return fmt.Errorf("apiv1: encoding request: %w", err)
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.BaseURL, "/")+uri, bytes.NewReader(body))
-	if err != nil {
+	bases := BaseURLs(c.BaseURL)
+	if len(bases) == 1 {
+		_, err := c.attempt(ctx, bases[0], method, uri, body, in != nil, out)
 		return err
 	}
-	if in != nil {
+	cur := currentOf(c.BaseURL)
+	first := int(cur.Load()) % len(bases)
+	var err error
+	for i := range bases {
+		k := (first + i) % len(bases)
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if c.AttemptTimeout > 0 {
+			actx, cancel = context.WithTimeout(ctx, c.AttemptTimeout)
+		}
+		var next bool
+		next, err = c.attempt(actx, bases[k], method, uri, body, in != nil, out)
+		cancel()
+		if !next || ctx.Err() != nil {
+			if next {
+				return err // the caller's deadline: no time for another server
+			}
+			cur.Store(int32(k)) // this server answered
+			return err
+		}
+		if i+1 < len(bases) && c.OnFailover != nil {
+			c.OnFailover(bases[k], bases[(k+1)%len(bases)], err)
+		}
+	}
+	return err
+}
+
+// attempt sends the request to one server. next reports a failure that
+// another server may not have: no answer, or a 5xx answer.
+func (c *Client) attempt(ctx context.Context, base, method, uri string, body []byte, hasBody bool, out any) (next bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, method, base+uri, bytes.NewReader(body))
+	if err != nil {
+		return false, err
+	}
+	if hasBody {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
@@ -65,7 +151,7 @@ func (c *Client) Do(ctx context.Context, method, uri string, in, out any) error 
 		}
 		h, err := SignRequest(c.KioskKey, c.KioskID, method, req.URL.RequestURI(), body, now())
 		if err != nil {
-			return err
+			return false, err
 		}
 		h.Apply(req.Header)
 	}
@@ -75,27 +161,27 @@ func (c *Client) Do(ctx context.Context, method, uri string, in, out any) error 
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return err
+		return true, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
 	if err != nil {
-		return fmt.Errorf("apiv1: reading response: %w", err)
+		return true, fmt.Errorf("apiv1: reading response: %w", err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		var eb ErrorBody
 		if json.Unmarshal(data, &eb) != nil || eb.Error.Code == "" {
 			eb.Error = ErrorDetail{Code: CodeInternal, Message: fmt.Sprintf("unexpected response %s", resp.Status)}
 		}
-		return &Error{Status: resp.StatusCode, ErrorDetail: eb.Error}
+		return resp.StatusCode >= 500, &Error{Status: resp.StatusCode, ErrorDetail: eb.Error}
 	}
 	if out == nil || len(data) == 0 {
-		return nil
+		return false, nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("apiv1: decoding response: %w", err)
+		return false, fmt.Errorf("apiv1: decoding response: %w", err)
 	}
-	return nil
+	return false, nil
 }
 
 // ErrNoKioskKey is returned by kiosk calls on a client without a kiosk key.

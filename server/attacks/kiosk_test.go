@@ -1,13 +1,18 @@
 package attacks
 
 import (
+	"context"
 	"crypto/ed25519"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/server/api"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+	"github.com/qingshan-gov/veinkiosk/server/store/postgres"
 )
 
 // Attacks on kiosk authentication: a network attacker or a hostile client
@@ -112,7 +117,7 @@ func TestAttackForgedAttestation(t *testing.T) {
 			n := mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx()))
 			_, key, _ := ed25519.GenerateKey(nil)
 			impostor := &scanner{cert: s.k.scanner.cert, key: key, counter: s.k.scanner.counter + 100}
-			c := impostor.sign(t, n.Nonce, apiv1.RightIndex, tmpl, nil, false)
+			c := impostor.sign(t, n.Nonce, apiv1.RightIndex, tmpl)
 			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: c})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeAttestationInvalid)
 		})
@@ -133,20 +138,20 @@ func TestAttackUntrustedMaker(t *testing.T) {
 		t.Run("certificate under a key claiming the trusted maker", func(t *testing.T) {
 			fake := tg.newScanner("SN-ROGUE", "test-maker", rogue)
 			n := mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx()))
-			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: fake.sign(t, n.Nonce, apiv1.RightIndex, tmpl, nil, false)})
+			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: fake.sign(t, n.Nonce, apiv1.RightIndex, tmpl)})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeDeviceCertInvalid)
 		})
 		t.Run("maker nobody configured", func(t *testing.T) {
 			fake := tg.newScanner("SN-ROGUE2", "rogue-maker", rogue)
 			n := mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx()))
-			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: fake.sign(t, n.Nonce, apiv1.RightIndex, tmpl, nil, false)})
+			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: fake.sign(t, n.Nonce, apiv1.RightIndex, tmpl)})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeMakerUnknown)
 		})
 		t.Run("a registered serial with a new key", func(t *testing.T) {
 			clone := tg.newScanner(s.k.scanner.cert.Serial, "test-maker", tg.maker) // same serial, different device key: a clone
 			clone.counter = 1000
 			n := mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx()))
-			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: clone.sign(t, n.Nonce, apiv1.RightIndex, tmpl, nil, false)})
+			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: clone.sign(t, n.Nonce, apiv1.RightIndex, tmpl)})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeDeviceCertInvalid)
 		})
 	})
@@ -158,7 +163,7 @@ func TestAttackCounterRollback(t *testing.T) {
 		tmpl := tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex)
 		n := mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx()))
 		s.k.scanner.counter -= 3 // a capture recorded earlier, re-signed? no: an old counter
-		_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tmpl, nil, false)})
+		_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tmpl)})
 		refused(t, err, http.StatusUnauthorized, apiv1.CodeCounterReplay)
 	})
 }
@@ -174,28 +179,28 @@ func TestAttackCaptureNonceReuse(t *testing.T) {
 		})
 		t.Run("the nonce re-signed with a fresh counter", func(t *testing.T) {
 			n := mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx()))
-			c := s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex), nil, false)
+			c := s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex))
 			mustV[*apiv1.VerifyResponse](t)(s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: c}))
-			c = s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex), nil, false)
+			c = s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex))
 			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: c})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeNonceUnknown)
 		})
 		t.Run("a nonce issued to another kiosk", func(t *testing.T) {
 			k2 := tg.newKiosk("kiosk-02")
 			n := mustV[*apiv1.NonceResponse](t)(k2.Nonce(tg.ctx()))
-			c := s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex), nil, false)
+			c := s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex))
 			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: c})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeNonceUnknown)
 		})
 		t.Run("an expired nonce", func(t *testing.T) {
 			n := mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx()))
 			tg.clock.Add(3 * time.Minute)
-			c := s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex), nil, false)
+			c := s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex))
 			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: c})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeNonceExpired)
 		})
 		t.Run("a nonce never issued", func(t *testing.T) {
-			c := s.k.scanner.sign(t, make([]byte, 32), apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex), nil, false)
+			c := s.k.scanner.sign(t, make([]byte, 32), apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex))
 			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: c})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeNonceUnknown)
 		})
@@ -294,4 +299,68 @@ func TestAttackConcurrentDoubleSubmit(t *testing.T) {
 			t.Fatalf("ATTACK SUCCEEDED: %d filings stored", len(fl.Filings))
 		}
 	})
+}
+
+// TestAttackRevokedKioskOtherReplica: the thief of a revoked kiosk turns to
+// another replica of the service, one that had the kiosk's record cached
+// (PostgreSQL only: the embedded store serves one process). The other
+// replica must refuse it once the revocation reaches it through the change
+// log, long before its cache would expire (the cache is set to an hour
+// here, so only the change log can make the refusal happen within the
+// test's 30 s).
+func TestAttackRevokedKioskOtherReplica(t *testing.T) {
+	t.Parallel()
+	tg := start(t, "postgres")
+	ctx, cancel := context.WithCancel(tg.ctx())
+	defer cancel()
+	st, err := postgres.Open(ctx, tg.dbURL, store.Options{Keyring: storeKeys(t), Now: tg.clock.Now, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	other, err := api.New(api.Config{Store: st, Logger: quiet(), Now: tg.clock.Now, KioskCacheTTL: time.Hour,
+		VerifyThreshold: 0.2, DedupThreshold: 0.2, IdentifyThreshold: 0.25, KioskRate: 1000, KioskBurst: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.LoadGallery(ctx); err != nil {
+		t.Fatal(err)
+	}
+	followed := make(chan error, 1)
+	go func() { followed <- other.FollowChanges(ctx) }()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- other.Serve(ctx, ln, time.Second) }()
+	defer func() {
+		cancel()
+		<-served
+		<-followed
+	}()
+
+	s := tg.enrolledStation("kiosk-01")
+	thief := *s.k.Client
+	thief.BaseURL = "http://" + ln.Addr().String()
+	if _, err := thief.Services(tg.ctx()); err != nil { // the other replica caches the kiosk
+		t.Fatalf("the kiosk on the other replica before its revocation: %v", err)
+	}
+	must(t, tg.admin.Do(tg.ctx(), "POST", apiv1.PathAdminKiosks+"/kiosk-01/status", apiv1.StatusChange{Status: "revoked"}, nil))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := thief.Services(tg.ctx())
+		if apiv1.ErrorCode(err) == apiv1.CodeKioskRevoked {
+			break
+		}
+		if err != nil && apiv1.ErrorCode(err) != "" {
+			t.Fatalf("the revoked kiosk on the other replica: %v; want %s", err, apiv1.CodeKioskRevoked)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a kiosk revoked through one replica is still accepted by another 30 s later")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, err = thief.Nonce(tg.ctx())
+	refused(t, err, http.StatusForbidden, apiv1.CodeKioskRevoked)
 }

@@ -324,11 +324,15 @@ type Store interface {
 	// PurgeExpired deletes nonces, filing tokens and coordination records
 	// (sessions, request nonces, remembered locks, spent tokens, pending
 	// identifications, kiosk backoffs, rate buckets) that expired before
-	// now and returns how many rows were removed.
+	// now, and change-log rows older than ChangeRetention, and returns how
+	// many rows were removed.
 	PurgeExpired(ctx context.Context, now time.Time) (int64, error)
 
 	// Coordination state shared by the server replicas (coord.go).
 	Coordination
+
+	// The change log the replicas' memory follows (changes.go).
+	ChangeLog
 }
 
 // ---- residents ----

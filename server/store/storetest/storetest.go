@@ -82,6 +82,7 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"PendingIdentifications", testPendingIdentifications},
 		{"KioskBackoff", testKioskBackoff},
 		{"RateTokens", testRateTokens},
+		{"ChangeLog", testChangeLog},
 		{"Reopen", testReopen},
 		{"ConcurrentFirstOpen", testConcurrentFirstOpen},
 		{"Closed", testClosed},

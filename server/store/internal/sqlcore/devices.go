@@ -320,6 +320,11 @@ func (s *Store) setStatus(ctx context.Context, actor audit.Actor, table, key, ki
 		if n == 0 {
 			return fmt.Errorf("%w: %s %q", store.ErrNotFound, kind, id)
 		}
+		if kind == "kiosk" {
+			if err := s.logChange(ctx, q, store.ChangeKiosk, id, now); err != nil {
+				return err
+			}
+		}
 		_, err = s.appendAudit(ctx, q, ev(actor, now, kind+".status", kind+":"+id, "status", string(status)))
 		return err
 	})

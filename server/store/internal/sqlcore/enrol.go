@@ -89,6 +89,9 @@ func (s *Store) Enrol(ctx context.Context, actor audit.Actor, ne store.NewEnrolm
 			action = "enrolment.replace"
 			kv = append(kv, "replaced", itoa(replaced[0]))
 		}
+		if err := s.logChange(ctx, q, store.ChangeResident, itoa(e.ResidentID), at); err != nil {
+			return err
+		}
 		_, err = s.appendAudit(ctx, q, ev(actor, at, action, "enrolment:"+itoa(e.ID), append(kv, "resident", itoa(e.ResidentID))...))
 		return err
 	})
@@ -280,6 +283,11 @@ func (s *Store) DeleteEnrolments(ctx context.Context, actor audit.Actor, idNumbe
 			}
 		}
 		n = len(ids)
+		if n > 0 {
+			if err := s.logChange(ctx, q, store.ChangeResident, itoa(rid), now); err != nil {
+				return err
+			}
+		}
 		_, err = s.appendAudit(ctx, q, ev(actor, now, "enrolment.delete", "resident:"+itoa(rid), "count", itoa(int64(n)), "reason", reason))
 		return err
 	})

@@ -139,6 +139,11 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 		}
 		n, err := s.purgeCoordination(ctx, q, s.at(now))
 		total += n
+		if err != nil {
+			return err
+		}
+		n, err = s.purgeChanges(ctx, q, s.at(now))
+		total += n
 		return err
 	})
 	return total, err

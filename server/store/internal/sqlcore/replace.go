@@ -332,6 +332,9 @@ func (s *Store) DecideReplacement(ctx context.Context, actor audit.Actor, id int
 			}
 			kv = append(kv, "basis", string(d.Basis), "superseded", joinIDs(superseded), "enrolments", joinIDs(created))
 			r.Enrolments = created
+			if err := s.logChange(ctx, q, store.ChangeResident, itoa(r.ResidentID), at); err != nil {
+				return err
+			}
 		}
 		// The pending samples go either way: approved, they now live (re-sealed)
 		// as the enrolment's samples; rejected, they are not kept.
