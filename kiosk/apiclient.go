@@ -81,7 +81,9 @@ func mapErr(err error) error {
 		s = session.ErrOtherStation
 	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled:
 		s = session.ErrDenied
-	case apiv1.CodeUnavailable, apiv1.CodeTimeout, apiv1.CodeRateLimited, apiv1.CodeInternal:
+	case apiv1.CodeRateLimited:
+		s = session.ErrThrottled
+	case apiv1.CodeUnavailable, apiv1.CodeTimeout, apiv1.CodeInternal:
 		s = session.ErrUnavailable
 	default:
 		if ae.Status >= 500 {
@@ -90,16 +92,32 @@ func mapErr(err error) error {
 			s = session.ErrRejected
 		}
 	}
-	return &APIError{Kind: s, Code: ae.Code} // the code only: messages may name people
+	d := session.Details{RetryAfter: time.Duration(ae.RetryAfterSeconds) * time.Second, AttemptsLeft: -1}
+	if ae.AttemptsLeft != nil {
+		d.AttemptsLeft = max(*ae.AttemptsLeft, 0)
+	}
+	if ae.LockedUntil != nil {
+		d.LockedUntil = *ae.LockedUntil
+	}
+	for k := range ae.Fields {
+		d.Fields = append(d.Fields, k)
+	}
+	slices.Sort(d.Fields)
+	// The code and the details only: messages may name people.
+	return &APIError{Kind: s, Code: ae.Code, Details: d}
 }
 
 // APIError is a server answer as the kiosk keeps it: the session sentinel
-// it maps to and the API's stable code, never the message (which may name
-// people).
+// it maps to, the API's stable code and its details (waits, attempts left,
+// the form fields refused), never the message (which may name people).
 type APIError struct {
-	Kind error
-	Code string
+	Kind    error
+	Code    string
+	Details session.Details
 }
+
+// ServerDetails implements the session's details interface.
+func (e *APIError) ServerDetails() session.Details { return e.Details }
 
 func (e *APIError) Error() string { return e.Kind.Error() + ": " + e.Code }
 func (e *APIError) Unwrap() error { return e.Kind }
@@ -186,10 +204,12 @@ func (a *ServerClient) Form(ctx context.Context, token string, svc session.Servi
 			Key: fd.Name, LabelZH: fd.Label, LabelEN: en, Value: f.Values[fd.Name],
 			// Prefilled fields come from the population record and are not
 			// edited at the kiosk; the resident states the others.
-			Editable: fd.Prefill == "" && slices.Contains(editableKinds, fd.Type),
-			Choices:  choicesOf(fd),
-			Kind:     string(fd.Type),
-			Required: fd.Required,
+			Editable:    fd.Prefill == "" && slices.Contains(editableKinds, fd.Type),
+			Choices:     choicesOf(fd),
+			Kind:        string(fd.Type),
+			Required:    fd.Required,
+			Suggestions: fd.Answers,
+			MaxLen:      fd.MaxLen,
 		})
 	}
 	return out, nil

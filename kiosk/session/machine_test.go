@@ -268,7 +268,7 @@ func TestSessionEndWipesEverything(t *testing.T) {
 	}
 	m.Step(CardRemoved{}, t0)
 	st := m.State()
-	want := State{Phase: Idle, Mode: ModeResident, Gen: 3, LastActivity: t0}
+	want := State{Phase: Idle, Mode: ModeResident, Gen: 3, LastActivity: t0, AttemptsLeft: -1, Ended: EndCardRemoved, EndedAt: t0}
 	if !reflect.DeepEqual(st, want) {
 		t.Fatalf("after removal: %+v, want a blank state %+v", st, want)
 	}

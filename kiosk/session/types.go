@@ -38,8 +38,11 @@ type Field struct {
 	Value    string   `json:"value"`
 	Editable bool     `json:"editable"`
 	Choices  []string `json:"choices,omitempty"`
-	Kind     string   `json:"kind,omitempty"` // text, number, date, phone, choice, bool
+	Kind     string   `json:"kind,omitempty"` // text, number, digits, date, phone, choice, bool
 	Required bool     `json:"required,omitempty"`
+	// Suggestions: common answers offered as one-touch choices (text).
+	Suggestions []string `json:"suggestions,omitempty"`
+	MaxLen      int      `json:"maxLen,omitempty"`
 }
 
 // Form is a filing form pre-filled from the resident's record.
