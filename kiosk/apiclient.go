@@ -143,6 +143,27 @@ func (a *ServerClient) Nonce(ctx context.Context) ([32]byte, error) {
 	return n, nil
 }
 
+// EnrolmentCheck implements Server. A server without the endpoint (an
+// older one: a 404 not_found for the route) gives an unchecked answer, so
+// the kiosk asks for "the enrolled finger" as before.
+func (a *ServerClient) EnrolmentCheck(ctx context.Context, c identity.Card) (session.EnrolmentInfo, error) {
+	r, err := a.C.EnrolmentCheck(ctx, c)
+	if apiv1.ErrorCode(err) == apiv1.CodeNotFound {
+		return session.EnrolmentInfo{AttemptsLeft: -1}, nil
+	}
+	if err != nil {
+		return session.EnrolmentInfo{}, mapErr(err)
+	}
+	in := session.EnrolmentInfo{Checked: true, Enrolled: r.Enrolled, AttemptsLeft: r.AttemptsLeft}
+	for _, f := range r.Fingers {
+		in.Fingers = append(in.Fingers, string(f))
+	}
+	if r.LockedUntil != nil {
+		in.LockedUntil = *r.LockedUntil
+	}
+	return in, nil
+}
+
 func captureToAPI(s session.Sample, finger string) apiv1.Capture {
 	if finger == "" {
 		finger = string(apiv1.RightIndex)

@@ -340,3 +340,47 @@ func TestBrowserThrottled(t *testing.T) {
 	r.scanner.Place(kiosktest.Finger{Person: "zhang", Quality: 85})
 	phase(t, ctx, "menu")
 }
+
+// The enrolment is checked before the finger: an unenrolled resident is
+// told at once; an enrolled one is asked for their own finger by name and
+// on the hands picture, and a wrong finger is answered with the fingers
+// named.
+func TestBrowserFingerNamed(t *testing.T) {
+	r := newRig(t)
+	r.server.Residents[zhang.IDNumber].Fingers = []string{"right_middle", "left_index"}
+	dir := artefacts(t)
+	ctx := browser(t, 1080, 1920)
+	if err := chromedp.Do(ctx, chromedp.Navigate(r.url)); err != nil {
+		t.Fatal(err)
+	}
+	phase(t, ctx, "idle")
+	r.reader.Insert(wang) // not enrolled: told before any finger
+	phase(t, ctx, "card_problem")
+	if s := text(t, ctx, "#problem"); !strings.Contains(s, "还没有登记指静脉") {
+		t.Fatalf("unenrolled: %q", s)
+	}
+	shot(t, ctx, dir, "39-not-enrolled-at-once")
+	r.reader.Remove()
+	phase(t, ctx, "idle")
+	r.reader.Insert(zhang)
+	phase(t, ctx, "place_finger")
+	if s := text(t, ctx, "#title"); s != "请把右手中指平放在指静脉仪上" {
+		t.Fatalf("title %q", s)
+	}
+	if n := count(t, ctx, `svg.hands rect.enrolled`); n != 2 {
+		t.Fatalf("%d fingers marked on the picture, want 2", n)
+	}
+	if n := count(t, ctx, `svg.hands rect.enrolled[data-finger="right_middle"]`); n != 1 {
+		t.Fatal("right middle finger not marked")
+	}
+	checkErgonomics(t, ctx, "finger named")
+	shot(t, ctx, dir, "40-finger-named")
+	r.scanner.Place(kiosktest.Finger{Person: "someone-else", Quality: 85}) // the wrong finger
+	s := waitText(t, ctx, "#hint", "没有核对上")
+	if !strings.Contains(s, "右手中指") || !strings.Contains(s, "左手食指") {
+		t.Fatalf("wrong finger: %q does not name the enrolled fingers", s)
+	}
+	shot(t, ctx, dir, "41-wrong-finger-named")
+	r.scanner.Place(kiosktest.Finger{Person: "zhang", Quality: 85})
+	phase(t, ctx, "menu")
+}

@@ -321,6 +321,12 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 			}
 			return ev
 		})
+	case session.DoCheck:
+		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
+			var in session.EnrolmentInfo
+			err := d.timed("enrolment_check", func() (err error) { in, err = d.server.EnrolmentCheck(c, e.Card); return })
+			return session.Checked{Gen: e.Gen, Info: in, Err: err}
+		})
 	case session.DoVerify:
 		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
 			var res session.Resident

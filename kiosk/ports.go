@@ -86,6 +86,9 @@ type Extractor interface {
 // answer.
 type Server interface {
 	Nonce(ctx context.Context) ([32]byte, error)
+	// EnrolmentCheck says, before any finger, whether the card's holder is
+	// enrolled and with which fingers (Checked false: the server cannot say).
+	EnrolmentCheck(ctx context.Context, card identity.Card) (session.EnrolmentInfo, error)
 	Verify(ctx context.Context, card identity.Card, s session.Sample) (resident session.Resident, token string, err error)
 	// Services lists the services the token's resident may file (all of
 	// them without a token).

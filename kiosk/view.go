@@ -41,6 +41,9 @@ type View struct {
 	AttemptsLeft int    `json:"attemptsLeft"`
 	LockedUntil  string `json:"lockedUntil,omitempty"`
 	LockMinutes  int    `json:"lockMinutes,omitempty"`
+	// Fingers: the resident's enrolled fingers (apiv1 names), to name and
+	// show the finger to place.
+	Fingers []string `json:"fingers,omitempty"`
 	// Missing: labels of the required fields left empty or refused.
 	Missing []string `json:"missing,omitempty"`
 	// Clock: the time now in China, for the header ("2006-01-02 15:04").
@@ -185,6 +188,7 @@ func (d *Daemon) view() View {
 		v.Countdown = max(int(math.Ceil(st.Deadline.Sub(now).Seconds())), 0)
 	}
 	v.Ended = st.Ended
+	v.Fingers = st.Fingers
 	if st.Phase == session.Unavailable && !st.RetryAt.IsZero() {
 		v.RetryIn = max(int(math.Ceil(st.RetryAt.Sub(now).Seconds())), 0)
 	}
@@ -192,7 +196,9 @@ func (d *Daemon) view() View {
 	if st.Tries > 0 {
 		v.AttemptsLeft = cfg.MaxTries - st.Tries
 	}
-	if st.AttemptsLeft >= 0 && (v.AttemptsLeft < 0 || st.AttemptsLeft < v.AttemptsLeft) {
+	// The server's allowance counts when it is the smaller one (before any
+	// try only when an earlier session used some of it).
+	if st.AttemptsLeft >= 0 && (v.AttemptsLeft < 0 && st.AttemptsLeft < cfg.MaxTries || v.AttemptsLeft >= 0 && st.AttemptsLeft < v.AttemptsLeft) {
 		v.AttemptsLeft = st.AttemptsLeft
 	}
 	if !st.LockedUntil.IsZero() {

@@ -220,7 +220,8 @@ type Resident struct {
 	Name      string
 	Address   string
 	Household int
-	Enrolled  string // the person whose finger matches (fake template)
+	Enrolled  string   // the person whose finger matches (fake template)
+	Fingers   []string // the enrolled fingers (default right and left index)
 	Dibao     bool
 }
 
@@ -351,6 +352,33 @@ func (s *Server) Verify(ctx context.Context, c identity.Card, smp session.Sample
 	tok := fmt.Sprintf("tok-%d", s.seq)
 	s.tokens[tok] = c.IDNumber
 	return session.Resident{ID: r.ID, Name: r.Name, MaskedID: identity.MaskIDNumber(r.IDNumber)}, tok, nil
+}
+
+// EnrolmentCheck implements kiosk.Server.
+func (s *Server) EnrolmentCheck(ctx context.Context, c identity.Card) (session.EnrolmentInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return session.EnrolmentInfo{}, err
+	}
+	r, ok := s.Residents[c.IDNumber]
+	if !ok {
+		return session.EnrolmentInfo{}, session.ErrNotFound
+	}
+	in := session.EnrolmentInfo{Checked: true, Enrolled: r.Enrolled != "", AttemptsLeft: -1}
+	if in.Enrolled {
+		in.Fingers = r.Fingers
+		if in.Fingers == nil {
+			in.Fingers = []string{"right_index", "left_index"}
+		}
+	}
+	if s.LockAfter > 0 {
+		in.AttemptsLeft = s.LockAfter - s.failures[c.IDNumber]
+		if until, ok := s.locked[c.IDNumber]; ok && s.Now().Before(until) {
+			in.LockedUntil, in.AttemptsLeft = until, 0
+		}
+	}
+	return in, nil
 }
 
 // Services implements kiosk.Server.

@@ -15,6 +15,7 @@ const (
 	Idle         Phase = "idle"         // place your ID card
 	CardProblem  Phase = "card_problem" // expired card, not enrolled, unreadable: what to do
 	PlaceFinger  Phase = "place_finger" // put the enrolled finger on the scanner
+	Checking     Phase = "checking"     // the server says whether the card's holder is enrolled, and which fingers
 	Verifying    Phase = "verifying"    // the server compares the finger
 	Menu         Phase = "menu"         // the service catalogue
 	Loading      Phase = "loading"      // waiting for the catalogue, a form or the filings
@@ -201,6 +202,7 @@ type State struct {
 	AttemptsLeft int
 	LockedUntil  time.Time
 	Missing      []string // keys of required fields left empty, or refused by the server
+	Fingers      []string // the resident's enrolled fingers (from the check before the finger)
 	// Warning: the idle timeout is near; the screen counts down to
 	// Deadline. Ended/EndedAt: why the last session ended, shown at idle.
 	Warning  bool

@@ -43,6 +43,8 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 		return m.captured(e, now)
 	case Verified:
 		return m.verified(e, now)
+	case Checked:
+		return m.checked(e, now)
 	case CatalogueLoaded:
 		if s.Phase != Loading {
 			return nil
@@ -181,6 +183,8 @@ func genOf(ev Event) (uint64, bool) {
 	case Captured:
 		return e.Gen, true
 	case Verified:
+		return e.Gen, true
+	case Checked:
 		return e.Gen, true
 	case CatalogueLoaded:
 		return e.Gen, true
@@ -323,10 +327,11 @@ func (m *Machine) cardRead(e CardRead, now time.Time) []Effect {
 			s.Phase, s.Problem = CardProblem, ProblemCardExpired
 			return nil
 		}
-		// Whether the holder is registered and enrolled is the server's
-		// answer to the verification: the finger comes first.
-		s.Phase, s.Tries, s.Hint = PlaceFinger, 0, ""
-		return []Effect{DoCapture{Gen: s.Gen}}
+		// Whether the holder is registered and enrolled, and with which
+		// fingers, is asked before the finger: an unenrolled resident is
+		// told at once, an enrolled one is told which finger to place.
+		s.Phase, s.Tries, s.Hint = Checking, 0, ""
+		return []Effect{DoCheck{Gen: s.Gen, Card: c}}
 	case EnrolCard:
 		m.activity(now)
 		c := e.Card
@@ -400,6 +405,46 @@ func (m *Machine) captured(e Captured, now time.Time) []Effect {
 	return []Effect{DoCapture{Gen: s.Gen}}
 }
 
+func (m *Machine) checked(e Checked, now time.Time) []Effect {
+	s := &m.st
+	if s.Phase != Checking {
+		return nil
+	}
+	m.activity(now)
+	switch {
+	case e.Err == nil:
+	case outage(e.Err):
+		m.unavailable(now, e.Err, DoCheck{Gen: s.Gen, Card: *s.Card}, Checking)
+		return nil
+	case errors.Is(e.Err, ErrNotFound):
+		s.Phase, s.Problem = CardProblem, ProblemNotRegistered
+		return nil
+	case errors.Is(e.Err, ErrSuspended):
+		s.Phase, s.Problem = CardProblem, ProblemSuspended
+		return nil
+	case errors.Is(e.Err, ErrCardExpired):
+		s.Phase, s.Problem = CardProblem, ProblemCardExpired
+		return nil
+	default:
+		// The check is guidance, not a gate: the verification decides.
+		e.Info = EnrolmentInfo{}
+	}
+	in := e.Info
+	if in.Checked {
+		if !in.Enrolled {
+			s.Phase, s.Problem = CardProblem, ProblemNotEnrolled
+			return nil
+		}
+		if !in.LockedUntil.IsZero() && now.Before(in.LockedUntil) {
+			s.Phase, s.Problem, s.LockedUntil = Failed, ProblemLocked, in.LockedUntil
+			return nil
+		}
+		s.Fingers, s.AttemptsLeft = in.Fingers, in.AttemptsLeft
+	}
+	s.Phase = PlaceFinger
+	return []Effect{DoCapture{Gen: s.Gen}}
+}
+
 func (m *Machine) verified(e Verified, now time.Time) []Effect {
 	s := &m.st
 	if s.Phase != Verifying {
@@ -415,7 +460,13 @@ func (m *Machine) verified(e Verified, now time.Time) []Effect {
 		return nil
 	case errors.Is(e.Err, ErrNoMatch):
 		e.Match = false
-		s.AttemptsLeft = DetailsOf(e.Err).AttemptsLeft
+		if left := DetailsOf(e.Err).AttemptsLeft; left >= 0 {
+			s.AttemptsLeft = left
+		} else if s.AttemptsLeft > 0 {
+			// The server did not say: count down what the check before
+			// the finger said it allows.
+			s.AttemptsLeft--
+		}
 	case errors.Is(e.Err, ErrNotEnrolled):
 		s.Phase, s.Problem = CardProblem, ProblemNotEnrolled
 		return nil
@@ -564,6 +615,8 @@ func (m *Machine) retry(now time.Time, touched bool) []Effect {
 		s.Phase = Submitting
 	case DoCapture:
 		s.Phase = PlaceFinger
+	case DoCheck:
+		s.Phase = Checking
 	default:
 		s.Phase = Loading
 	}

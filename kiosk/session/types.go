@@ -94,6 +94,19 @@ type Sample struct {
 	Nonce       [32]byte
 }
 
+// EnrolmentInfo is the server's answer before the finger: whether the card's
+// holder is enrolled, with which fingers (apiv1 finger names), how many
+// failed finger checks the lock still allows and when a lock ends. Checked
+// is false when the server could not say (an older server): the kiosk then
+// asks for "the enrolled finger" without naming it.
+type EnrolmentInfo struct {
+	Checked      bool
+	Enrolled     bool
+	Fingers      []string
+	AttemptsLeft int // -1: not said
+	LockedUntil  time.Time
+}
+
 // StaffSession is a logged-in staff member.
 type StaffSession struct {
 	Token      string

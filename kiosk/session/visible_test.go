@@ -21,7 +21,7 @@ func (e detailed) ServerDetails() Details { return e.d }
 func atForm(t *testing.T, cfg Config, f Form) *Machine {
 	t.Helper()
 	m := New(cfg, keys(), t0)
-	for _, ev := range []Event{CardRead{alice}, Captured{Gen: 2, Sample: good},
+	for _, ev := range []Event{CardRead{alice}, Checked{Gen: 2}, Captured{Gen: 2, Sample: good},
 		Verified{Gen: 2, Match: true, Token: "t"}, CatalogueLoaded{Gen: 2, Services: []Service{dibao}},
 		Touch{Action: ActChoose, Arg: dibao.Code}, FormLoaded{Gen: 2, Form: f}} {
 		m.Step(ev, t0)
@@ -133,6 +133,7 @@ func TestPendingFilingRetriesUntilFiled(t *testing.T) {
 func TestThrottledWaitsAndContinues(t *testing.T) {
 	m := New(DefaultConfig(), keys(), t0)
 	m.Step(CardRead{alice}, t0)
+	m.Step(Checked{Gen: 2}, t0)
 	m.Step(Captured{Gen: 2, Sample: good}, t0)
 	thr := detailed{ErrThrottled, Details{RetryAfter: 40 * time.Second, AttemptsLeft: -1}}
 	m.Step(Verified{Gen: 2, Err: thr}, t0)
@@ -156,6 +157,7 @@ func TestThrottledWaitsAndContinues(t *testing.T) {
 func TestAttemptsLeftAndLock(t *testing.T) {
 	m := New(DefaultConfig(), keys(), t0)
 	m.Step(CardRead{alice}, t0)
+	m.Step(Checked{Gen: 2}, t0)
 	m.Step(Captured{Gen: 2, Sample: good}, t0)
 	m.Step(Verified{Gen: 2, Err: detailed{ErrNoMatch, Details{AttemptsLeft: 1}}}, t0)
 	if st := m.State(); st.Phase != PlaceFinger || st.AttemptsLeft != 1 {
@@ -170,6 +172,7 @@ func TestAttemptsLeftAndLock(t *testing.T) {
 	// Locked on arrival: the wait from retry_after.
 	m2 := New(DefaultConfig(), keys(), t0)
 	m2.Step(CardRead{alice}, t0)
+	m2.Step(Checked{Gen: 2}, t0)
 	m2.Step(Captured{Gen: 2, Sample: good}, t0)
 	m2.Step(Verified{Gen: 2, Err: detailed{ErrLocked, Details{RetryAfter: 10 * time.Minute, AttemptsLeft: -1}}}, t0)
 	if st := m2.State(); st.Problem != ProblemLocked || !st.LockedUntil.Equal(t0.Add(10*time.Minute)) {
@@ -205,5 +208,54 @@ func TestMissingFieldsNamed(t *testing.T) {
 	m.Step(Submitted{Gen: 2, Err: detailed{ErrInvalid, Details{Fields: []string{"phone"}, AttemptsLeft: -1}}}, t0)
 	if st := m.State(); st.Phase != FormPhase || st.Problem != ProblemFormInvalid || !reflect.DeepEqual(st.Missing, []string{"phone"}) {
 		t.Fatalf("refused: %s %q %v", st.Phase, st.Problem, st.Missing)
+	}
+}
+
+// The check before the finger: an unenrolled resident is told at once; an
+// enrolled one is asked for their enrolled fingers, with the attempts the
+// lock allows; a locked one is told until when; an outage retries it.
+func TestEnrolmentCheckedBeforeTheFinger(t *testing.T) {
+	until := t0.Add(7 * time.Minute)
+	for _, tt := range []struct {
+		name    string
+		ev      Checked
+		phase   Phase
+		problem string
+		effects string
+	}{
+		{"not enrolled", Checked{Info: EnrolmentInfo{Checked: true}}, CardProblem, ProblemNotEnrolled, ""},
+		{"enrolled", Checked{Info: EnrolmentInfo{Checked: true, Enrolled: true, Fingers: []string{"left_middle"}, AttemptsLeft: 4}}, PlaceFinger, "", "DoCapture"},
+		{"locked", Checked{Info: EnrolmentInfo{Checked: true, Enrolled: true, LockedUntil: until}}, Failed, ProblemLocked, ""},
+		{"older server", Checked{Info: EnrolmentInfo{}}, PlaceFinger, "", "DoCapture"},
+		{"unknown", Checked{Err: ErrNotFound}, CardProblem, ProblemNotRegistered, ""},
+		{"suspended", Checked{Err: ErrSuspended}, CardProblem, ProblemSuspended, ""},
+		{"outage", Checked{Err: ErrUnavailable}, Unavailable, ProblemServerDown, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New(DefaultConfig(), keys(), t0)
+			if effs := m.Step(CardRead{alice}, t0); effectNames(effs) != "DoCheck" || m.State().Phase != Checking {
+				t.Fatalf("card read: %s %s", m.State().Phase, effectNames(effs))
+			}
+			tt.ev.Gen = 2
+			effs := m.Step(tt.ev, t0)
+			st := m.State()
+			if st.Phase != tt.phase || st.Problem != tt.problem || effectNames(effs) != tt.effects {
+				t.Fatalf("%s %q %s, want %s %q %s", st.Phase, st.Problem, effectNames(effs), tt.phase, tt.problem, tt.effects)
+			}
+			switch tt.name {
+			case "enrolled":
+				if !reflect.DeepEqual(st.Fingers, []string{"left_middle"}) || st.AttemptsLeft != 4 {
+					t.Errorf("fingers %v attempts %d", st.Fingers, st.AttemptsLeft)
+				}
+			case "locked":
+				if !st.LockedUntil.Equal(until) {
+					t.Errorf("locked until %v", st.LockedUntil)
+				}
+			case "outage":
+				if effs := m.Step(Tick{}, t0.Add(DefaultConfig().RetryInterval)); effectNames(effs) != "DoCheck" || m.State().Phase != Checking {
+					t.Errorf("retry: %s %s", m.State().Phase, effectNames(effs))
+				}
+			}
+		})
 	}
 }

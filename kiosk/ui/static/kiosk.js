@@ -25,6 +25,9 @@ const T = {
     ended: { timeout: "上一位居民长时间没有操作，办理已结束，信息已清除。", receipt_timeout: "上一次办理已完成，信息已清除。", card_removed: "身份证已取走，办理已结束，信息已清除。",
       finished: "办理已结束，信息已清除。", staff_timeout: "工作人员长时间没有操作，已自动退出。" },
     scrollMore: "↓ 下面还有内容，请用手指向上滑动查看",
+    checking: "正在查询您的登记信息，请稍候",
+    placeNamed: (f) => "请把" + f + "平放在指静脉仪上", placeNamedLead: (fs) => "您登记过的手指：" + fs.join("、") + "（图中橙色的手指）。放平，不要移动。",
+    noMatchNamed: (fs) => "没有核对上。请用登记过的手指再放一次：" + fs.join("或") + "。", hands: "左手|右手",
     failed: "这次没有办成",
     card_problem: "请看下面的说明",
     problems: {
@@ -94,6 +97,9 @@ const T = {
     ended: { timeout: "The last session ended after a time without a touch; everything was cleared.", receipt_timeout: "The last filing is done; everything was cleared.", card_removed: "The card was taken; the session ended and everything was cleared.",
       finished: "The session ended; everything was cleared.", staff_timeout: "Staff were logged out after a time without a touch." },
     scrollMore: "↓ More below: swipe up to see it",
+    checking: "Looking up your enrolment, please wait",
+    placeNamed: (f) => "Lay your " + f + " flat on the vein scanner", placeNamedLead: (fs) => "Your enrolled fingers: " + fs.join(", ") + " (orange in the picture). Keep it flat and still.",
+    noMatchNamed: (fs) => "Not recognised. Place an enrolled finger again: " + fs.join(" or ") + ".", hands: "Left hand|Right hand",
     failed: "This could not be completed",
     card_problem: "Please read the note below",
     problems: {
@@ -275,16 +281,26 @@ function render(v) {
     }
     foot.append(btn(t.staff, "staff", { class: "small staffbtn" }));
     break;
-  case "place_finger":
-    title(t.place_finger);
+  case "place_finger": {
+    // Name the finger when the server said which were enrolled.
+    const fs = (v.fingers || []).map(fingerName);
+    title(fs.length ? t.placeNamed(fs[0]) : t.place_finger);
     main.append(who(v) || "");
-    if (v.hint) main.append(el("div", { class: "hint", id: "hint" }, t.hints[v.hint] || v.hint));
-    else lead(t.placeLead);
-    main.append(svg("finger"));
+    let hint = v.hint ? (t.hints[v.hint] || v.hint) : "";
+    if (v.hint === "no_match" && fs.length) hint = t.noMatchNamed(fs);
+    if (hint) main.append(el("div", { class: "hint", id: "hint" }, hint));
+    if (fs.length) {
+      if (!hint) lead(t.placeNamedLead(fs));
+      main.append(Guidance.picture(v.fingers, t.hands));
+    } else {
+      if (!hint) lead(t.placeLead);
+      main.append(svg("finger"));
+    }
     if (v.attemptsLeft >= 0) main.append(el("p", { class: "tries", id: "attempts" }, t.attemptsLeft(v.attemptsLeft)));
     foot.append(btn(t.finish, "finish"));
     break;
-  case "verifying": case "loading": case "submitting": case "staff_busy":
+  }
+  case "verifying": case "loading": case "submitting": case "staff_busy": case "checking":
     title(t[v.phase]);
     main.append(who(v) || "", el("div", { class: "spinner", role: "progressbar" }));
     break;
