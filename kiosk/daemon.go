@@ -449,6 +449,12 @@ func (d *Daemon) capture(ctx context.Context, e session.DoCapture) session.Event
 	case errors.Is(err, ErrNoFinger):
 		d.metrics.captures.WithLabelValues(purpose, "no_finger").Inc()
 		return session.Captured{Gen: e.Gen, Fault: session.NoFinger}
+	case errors.Is(err, ErrFingerMoving):
+		d.metrics.captures.WithLabelValues(purpose, "moving").Inc()
+		return session.Captured{Gen: e.Gen, Fault: session.Moving}
+	case errors.Is(err, ErrExposure):
+		d.metrics.captures.WithLabelValues(purpose, "exposure").Inc()
+		return session.Captured{Gen: e.Gen, Fault: session.Exposure}
 	case errors.Is(err, ErrBadPlacement):
 		d.metrics.captures.WithLabelValues(purpose, "not_flat").Inc()
 		return session.Captured{Gen: e.Gen, Fault: session.NotFlat}

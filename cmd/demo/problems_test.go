@@ -10,6 +10,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/kiosk"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
+	"github.com/qingshan-gov/veinkiosk/simulators/veinsim"
 )
 
 // TestResidentProblemsRealServer: against the real server, drivers and
@@ -97,6 +98,29 @@ func TestResidentProblemsRealServer(t *testing.T) {
 	// index: the demo enrols those) for the screen to show.
 	if strings.Join(v.Fingers, ",") != "right_index,left_index" || v.AttemptsLeft != 2 {
 		t.Fatalf("wrong finger: fingers %v, attempts left %d (want right_index,left_index and 2)", v.Fingers, v.AttemptsLeft)
+	}
+	time.Sleep(400 * time.Millisecond)
+	// A trembling finger: the scanner reports it present and moving, and
+	// the screen says "hold still", not "no finger" (and it is no try).
+	if err := w.vein.SetFault(veinsim.FaultFingerMoved); err != nil {
+		t.Fatal(err)
+	}
+	w.vein.PlaceResident(who.IDNumber, 7)
+	v = wait("moving", func(v kiosk.View) bool { return v.Hint == "moving" })
+	if v.Tries != 1 {
+		t.Errorf("a moving finger counted as a try: %d", v.Tries)
+	}
+	w.vein.RemoveFinger()
+	// A capture the scanner cannot expose: its own hint.
+	if err := w.vein.SetFault(veinsim.FaultOverExposure); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	w.vein.PlaceResident(who.IDNumber, 7)
+	wait("exposure", func(v kiosk.View) bool { return v.Hint == "exposure" })
+	w.vein.RemoveFinger()
+	if err := w.vein.SetFault(veinsim.FaultNone); err != nil {
+		t.Fatal(err)
 	}
 	time.Sleep(400 * time.Millisecond)
 	w.vein.PlaceResident(who.IDNumber, 7)

@@ -77,6 +77,8 @@ const (
 	HintNotFlat  = "not_flat"  // 请将手指平放
 	HintNoMatch  = "no_match"
 	HintLift     = "lift"     // lift the finger, then place it again
+	HintMoving   = "moving"   // the scanner sees the finger moving: hold it still
+	HintExposure = "exposure" // the image could not be exposed: cover the window, shade it
 	HintReverify = "reverify" // the finger again, for a new filing token
 )
 

@@ -396,8 +396,16 @@ func (m *Machine) captured(e Captured, now time.Time) []Effect {
 		s.Hint = HintLift
 		return []Effect{DoCapture{Gen: s.Gen}}
 	}
+	if fault == Moving {
+		// Someone is there, trembling: "hold still", not a try.
+		s.Hint = HintMoving
+		return []Effect{DoCapture{Gen: s.Gen}}
+	}
 	s.Tries++
 	s.Hint = HintNotFlat
+	if fault == Exposure {
+		s.Hint = HintExposure
+	}
 	if s.Tries >= m.cfg.MaxTries {
 		s.Phase, s.Problem = Failed, ProblemTooManyTries
 		return nil
@@ -864,6 +872,10 @@ func (m *Machine) enrolCaptured(e Captured, now time.Time) []Effect {
 		s.Hint = HintNoFinger
 	case NotLifted:
 		s.Hint = HintLift
+	case Moving:
+		s.Hint = HintMoving
+	case Exposure:
+		s.Hint = HintExposure
 	default:
 		s.Hint = HintNotFlat
 	}

@@ -78,6 +78,8 @@ const (
 	NotFlat                  // 请将手指平放 (poor quality / badly placed)
 	DeviceFault              // the scanner failed
 	NotLifted                // a new placement was needed and the finger stayed on
+	Moving                   // a finger is there but keeps moving (scanner status)
+	Exposure                 // the scanner could not expose the image (light, coverage)
 )
 
 // Sample is one capture, ready to send: the kiosk extracted the template and

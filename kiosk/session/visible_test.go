@@ -259,3 +259,27 @@ func TestEnrolmentCheckedBeforeTheFinger(t *testing.T) {
 		})
 	}
 }
+
+// The scanner's status names the trouble: a moving finger is "hold still"
+// and no try; a failed exposure is its own hint and a try.
+func TestMovingAndExposureHints(t *testing.T) {
+	run(t, New(DefaultConfig(), keys(), t0), []step{
+		{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+		{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
+		{2 * time.Second, Captured{Fault: Moving}, PlaceFinger, "", HintMoving, "DoCapture"},
+		{4 * time.Second, Captured{Fault: Moving}, PlaceFinger, "", HintMoving, "DoCapture"},
+		{6 * time.Second, Captured{Fault: Exposure}, PlaceFinger, "", HintExposure, "DoCapture"},
+		{8 * time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
+	})
+	m := New(DefaultConfig(), keys(), t0)
+	m.Step(CardRead{alice}, t0)
+	m.Step(Checked{Gen: 2}, t0)
+	m.Step(Captured{Gen: 2, Fault: Moving}, t0.Add(80*time.Second))
+	if st := m.State(); st.Tries != 0 || !st.LastActivity.Equal(t0.Add(80*time.Second)) {
+		t.Fatalf("moving: tries %d, activity %v (someone is there)", st.Tries, st.LastActivity)
+	}
+	m.Step(Captured{Gen: 2, Fault: Exposure}, t0.Add(81*time.Second))
+	if st := m.State(); st.Tries != 1 {
+		t.Fatalf("exposure: tries %d, want 1", st.Tries)
+	}
+}
