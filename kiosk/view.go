@@ -187,7 +187,9 @@ func (d *Daemon) view() View {
 	if st.Warning && !st.Deadline.IsZero() {
 		v.Countdown = max(int(math.Ceil(st.Deadline.Sub(now).Seconds())), 0)
 	}
-	v.Ended = st.Ended
+	if st.Phase == session.Idle {
+		v.Ended = st.Ended // the idle screen says why; other screens do not change with it
+	}
 	v.Fingers = st.Fingers
 	if st.Phase == session.Unavailable && !st.RetryAt.IsZero() {
 		v.RetryIn = max(int(math.Ceil(st.RetryAt.Sub(now).Seconds())), 0)

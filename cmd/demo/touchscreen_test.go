@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/chromedp/chromedp"
 
@@ -207,6 +208,21 @@ func TestBrowserEveryServiceFromTheTouchscreen(t *testing.T) {
 		}
 		s.click(`button[data-act="choose"][data-arg="` + code + `"]`)
 		v := wait("form "+code, func(v kiosk.View) bool { return v.Phase == "form" })
+		// English: every choice of the catalogue in English too.
+		s.click("#lang")
+		wait("english", func(v kiosk.View) bool { return v.Lang == "en" })
+		txt, err := chromedp.Run(bctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#formtable .choices button")].map((b) => b.textContent).join("|")`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range txt {
+			if unicode.Is(unicode.Han, r) {
+				t.Errorf("%s: a choice in Chinese on the English screen: %q", code, txt)
+				break
+			}
+		}
+		s.click("#lang")
+		wait("chinese", func(v kiosk.View) bool { return v.Lang == "zh" })
 		// Confirm at once: every required empty field is named.
 		var empty []string
 		for _, f := range v.Form.Fields {

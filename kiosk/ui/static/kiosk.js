@@ -581,7 +581,8 @@ function checkScroll() {
 function kbInput(id, label, secret, lang) {
   const inp = el("input", { id: id, type: secret ? "password" : "text", autocomplete: "off", readonly: true });
   inp.addEventListener("click", () => Keyboard.open({ label: label, value: inp.value, latinOnly: true, secret: secret, lang: lang, maxLen: 64,
-    onOk: (val) => { inp.value = val; } }));
+    // The screen may have been redrawn while typing: fill the box shown now.
+    onOk: (val) => { const cur = document.getElementById(id) || inp; cur.value = val; } }));
   return inp;
 }
 
