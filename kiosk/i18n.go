@@ -56,4 +56,8 @@ var choiceEN = map[string]string{
 	"困难残疾人生活补贴": "Living subsidy for disabled people in hardship", "重度残疾人护理补贴": "Care subsidy for severely disabled people", "两项都申请": "Both",
 	"重大疾病": "Serious illness", "意外事故": "Accident", "自然灾害": "Natural disaster", "突发事件": "Emergency",
 	"男": "Male", "女": "Female", "true": "Yes", "false": "No",
+	"打入银行账户": "Into a bank account", "现金发放": "In cash",
+	"中国工商银行": "Industrial and Commercial Bank of China", "中国农业银行": "Agricultural Bank of China", "中国银行": "Bank of China",
+	"中国建设银行": "China Construction Bank", "中国邮政储蓄银行": "Postal Savings Bank of China", "包商银行（蒙商银行）": "Baoshang Bank (Mengshang Bank)",
+	"内蒙古农村信用社": "Inner Mongolia Rural Credit Union", "其他银行": "Another bank",
 }

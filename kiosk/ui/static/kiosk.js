@@ -344,14 +344,10 @@ function render(v) {
       if (fd.editable && fd.choices && fd.choices.length) {
         cell = el("div", { class: "choices" + (fd.missing ? " missing" : ""), "data-field": fd.key }, fd.choices.map((c, i) =>
           btn(en && fd.choicesEn ? fd.choicesEn[i] : c, "edit", { arg: fd.key, pressed: c === fd.value, values: () => ({ value: c }) })));
-      } else if (fd.editable && ["number", "integer", "digits", "phone", "id_number"].includes(fd.kind)) {
+      } else if (fd.editable && ["number", "integer", "digits", "phone", "id_number", "date"].includes(fd.kind)) {
         // No keyboard on a kiosk: numbers are typed on a big keypad.
         cell = el("button", { type: "button", class: "field" + empty, "data-act": "keypad", "data-arg": fd.key,
           onclick: () => openPad(fd.key, label, fd.value || "", fd.kind, fd.maxLen) }, fd.value || t.tapToEnter);
-      } else if (fd.editable && fd.kind === "date") {
-        const inp = el("input", { value: fd.value || "", "data-key": fd.key, type: "date", class: fd.missing ? "missing" : undefined });
-        inp.addEventListener("change", () => touch("edit", fd.key, { value: inp.value }));
-        cell = inp;
       } else if (fd.editable) {
         // Free text: the on-screen pinyin keyboard, with the field's
         // common answers as one-touch choices.
@@ -481,6 +477,8 @@ function render(v) {
 // does not lose what the resident is typing.
 let pad = null;
 function openPad(key, label, value, kind, maxLen) {
+  // A date is typed as eight digits (20261206) and filed as 2026-12-06.
+  if (kind === "date") { value = value.replace(/-/g, ""); maxLen = 8; }
   pad = { key: key, label: label, value: value, kind: kind, max: maxLen || 22 };
   drawPad();
 }
@@ -507,7 +505,12 @@ function drawPad() {
     el("div", { class: "padgrid" }, keys.map((k) => k ? key(k) : el("span", {}))),
     el("div", { class: "padactions" },
       el("button", { type: "button", onclick: closePad }, t.cancel),
-      el("button", { type: "button", class: "primary", id: "padok", onclick: () => { const p = pad; closePad(); touch("edit", p.key, { value: p.value }); } }, t.ok))));
+      el("button", { type: "button", class: "primary", id: "padok", onclick: () => {
+        const p = pad; closePad();
+        let val = p.value;
+        if (p.kind === "date" && /^\d{8}$/.test(val)) val = val.slice(0, 4) + "-" + val.slice(4, 6) + "-" + val.slice(6);
+        touch("edit", p.key, { value: val });
+      } }, t.ok))));
 }
 
 function qbar(q, min) {
@@ -568,7 +571,8 @@ function checkScroll() {
   const more = main.scrollHeight - main.scrollTop - main.clientHeight > 8;
   if (!more) { if (hint) hint.remove(); return; }
   if (!hint) {
-    hint = el("div", { id: "scrollhint", onclick: () => main.scrollBy({ top: main.clientHeight * 0.8, behavior: "smooth" }) });
+    // A sign, not a button: it must never take a touch meant for what is under it.
+    hint = el("div", { id: "scrollhint", "aria-hidden": "true" });
     document.body.append(hint);
   }
   hint.textContent = L().scrollMore;
