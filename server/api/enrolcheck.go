@@ -52,14 +52,11 @@ func (s *Server) handleEnrolmentCheck(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr(err, "lockout")
 	}
-	policy, err := s.idLocks.policy(ctx, string(id), s.cfg.Lockout, now)
-	if err != nil {
-		return storeErr(err, "lock escalation")
-	}
+	policy := s.cfg.Lockout // as the verification's outcome counts failures
 	if lock.Locked(now) {
 		t := *lock.LockedUntil
 		out.LockedUntil = &t
-	} else {
+	} else if policy.MaxFailures > 0 {
 		failures := lock.Failures
 		if lock.LockedUntil != nil {
 			failures = 0 // a lock that has ended: counting starts again
