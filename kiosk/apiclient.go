@@ -164,12 +164,20 @@ func (a *ServerClient) EnrolmentCheck(ctx context.Context, c identity.Card) (ses
 	return in, nil
 }
 
+// captureToAPI is a capture as the server takes it: the image the scanner
+// attested, which the server extracts the template from itself. The
+// kiosk's own template (its quality feedback) stays on the kiosk: the
+// server extracts with the pipeline of the calibration in force for the
+// scanner's model, which need not be the kiosk's.
 func captureToAPI(s session.Sample, finger string) apiv1.Capture {
 	if finger == "" {
 		finger = string(apiv1.RightIndex)
 	}
-	return apiv1.Capture{Finger: apiv1.Finger(finger), Template: s.Template, Quality: s.Quality,
-		Attestation: s.Attestation, Certificate: s.Certificate}
+	c := apiv1.Capture{Finger: apiv1.Finger(finger), Quality: s.Quality, Attestation: s.Attestation, Certificate: s.Certificate}
+	if s.Image != nil {
+		c.Image = &apiv1.Image{Width: s.Width, Height: s.Height, Pixels: s.Image}
+	}
+	return c
 }
 
 // Verify implements Server.

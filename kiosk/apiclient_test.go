@@ -68,3 +68,14 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+// TestCaptureToAPI: the kiosk sends the attested image for the server to
+// extract from, and keeps its own template (quality feedback) to itself.
+func TestCaptureToAPI(t *testing.T) {
+	px := []byte{1, 2, 3, 4, 5, 6}
+	c := captureToAPI(session.Sample{Quality: 77, Template: []byte("local"), Image: px, Width: 3, Height: 2, Attestation: []byte("a"), Certificate: []byte("c")}, "")
+	if c.Finger != apiv1.RightIndex || c.Template != nil || c.Image == nil || c.Image.Width != 3 || c.Image.Height != 2 || &c.Image.Pixels[0] != &px[0] ||
+		string(c.Attestation) != "a" || string(c.Certificate) != "c" || c.Quality != 77 {
+		t.Fatalf("captureToAPI = %+v", c)
+	}
+}

@@ -465,8 +465,8 @@ func (d *Daemon) capture(ctx context.Context, e session.DoCapture) session.Event
 		return session.Captured{Gen: e.Gen, Fault: session.DeviceFault, Err: err}
 	}
 	tmpl, q, err := d.extract.Extract(img, e.Finger)
-	clear(img.Pixels) // the image is not kept
 	if err != nil {
+		clear(img.Pixels) // an unusable image is not kept
 		d.metrics.captures.WithLabelValues(purpose, "unusable").Inc()
 		return session.Captured{Gen: e.Gen, Fault: session.NotFlat, Sample: session.Sample{Quality: 0}}
 	}
@@ -474,6 +474,7 @@ func (d *Daemon) capture(ctx context.Context, e session.DoCapture) session.Event
 	d.metrics.quality.Observe(float64(q))
 	return session.Captured{Gen: e.Gen, Sample: session.Sample{
 		Finger: e.Finger, Quality: q, Template: tmpl,
+		Image: img.Pixels, Width: img.Width, Height: img.Height,
 		Attestation: img.Attestation, Certificate: img.Certificate, Nonce: nonce,
 	}}
 }

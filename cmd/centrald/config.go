@@ -28,6 +28,7 @@ type config struct {
 	IdentifyFMR           float64
 	Identify              bool
 	MinQuality            int
+	ExtractConcurrency    int
 	TokenTTL              time.Duration
 	NonceTTL              time.Duration
 	RequestTimeout        time.Duration
@@ -76,7 +77,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.Float64Var(&c.DedupFMR, "dedup-fmr", 1e-6, "false-match rate per comparison of the enrolment 1:N deduplication")
 	fs.Float64Var(&c.IdentifyFMR, "identify-fmr", 1e-6, "false-match rate per comparison of card-less identification")
 	fs.BoolVar(&c.Identify, "identify", false, "allow card-less identification (1:N, confirmed by staff)")
-	fs.IntVar(&c.MinQuality, "min-quality", 40, "capture quality gate, 0..100")
+	fs.IntVar(&c.MinQuality, "min-quality", 40, "capture quality gate, 0..100 (on the server's own extraction)")
+	fs.IntVar(&c.ExtractConcurrency, "extract-concurrency", 0, "template extractions from capture images running at once (default: one per core); the others wait")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", 10*time.Minute, "lifetime of a filing token")
 	fs.DurationVar(&c.NonceTTL, "nonce-ttl", 2*time.Minute, "lifetime of a capture nonce")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 10*time.Second, "deadline of every request")
@@ -145,6 +147,7 @@ func (c *config) Validate() error {
 		{!oneOf(c.CalibrationUnresolved, "refuse", "lowest"), "--calibration-unresolved must be refuse or lowest"},
 		{c.IdentifyFMR > c.VerifyFMR, "--identify-fmr must not be above --verify-fmr: card-less identification needs the stricter threshold"},
 		{c.MinQuality < 0 || c.MinQuality > 100, "--min-quality must be 0..100"},
+		{c.ExtractConcurrency < 0, "--extract-concurrency must not be negative"},
 		{c.TokenTTL < 10*time.Second || c.TokenTTL > time.Hour, "--token-ttl must be 10s..1h"},
 		{c.NonceTTL < 5*time.Second || c.NonceTTL > 10*time.Minute, "--nonce-ttl must be 5s..10m"},
 		{c.RequestTimeout < 100*time.Millisecond || c.RequestTimeout > 5*time.Minute, "--request-timeout must be 100ms..5m"},

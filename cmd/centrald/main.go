@@ -114,7 +114,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Store: st, Logger: log, Makers: makers,
 		Calibrations:    cals,
 		Catalogue:       cat,
-		IdentifyEnabled: c.Identify, MinQuality: c.MinQuality,
+		IdentifyEnabled: c.Identify, MinQuality: c.MinQuality, ExtractConcurrency: c.ExtractConcurrency,
 		NonceTTL: c.NonceTTL, TokenTTL: c.TokenTTL, RequestTimeout: c.RequestTimeout,
 		KioskRate: c.KioskRate, KioskBurst: c.KioskBurst,
 		Lockout:       store.LockoutPolicy{MaxFailures: c.MaxFailures, LockFor: c.LockFor},

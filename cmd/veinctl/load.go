@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"image"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
@@ -59,35 +61,41 @@ type loadFlags struct {
 
 // loadResult is what veinctl load prints.
 type loadResult struct {
-	Server                 string   `json:"server"`
-	Kiosks                 int      `json:"kiosks"`
-	Residents              int      `json:"residents"`
-	ExtractedResidents     int      `json:"extracted_residents"`
-	GalleryTemplates       int      `json:"gallery_templates"`
-	BulkEnrolSeconds       float64  `json:"bulk_enrol_seconds"`
-	ExtractSeconds         float64  `json:"extract_seconds"`
-	EnrolmentsViaKiosk     int      `json:"enrolments_via_kiosk"`
-	EnrolP50Ms             float64  `json:"enrol_p50_ms"`
-	EnrolP99Ms             float64  `json:"enrol_p99_ms"`
-	DedupMeanMs            float64  `json:"dedup_mean_ms"`
-	DurationSeconds        float64  `json:"duration_s"`
-	Verifications          int64    `json:"verifications"`
-	VerificationsPerSecond float64  `json:"verifications_per_second"`
-	P50Ms                  float64  `json:"p50_ms"`
-	P90Ms                  float64  `json:"p90_ms"`
-	P99Ms                  float64  `json:"p99_ms"`
-	MaxMs                  float64  `json:"max_ms"`
-	FlowP50Ms              float64  `json:"flow_p50_ms"` // nonce + verify
-	FlowP99Ms              float64  `json:"flow_p99_ms"`
-	Genuine                int64    `json:"genuine_attempts"`
-	Impostor               int64    `json:"impostor_attempts"`
-	FalseAccepts           int64    `json:"false_accepts"`
-	FalseRejects           int64    `json:"false_rejects"`
-	Locked                 int64    `json:"locked"`
-	Throttled              int64    `json:"throttled"`
-	Recaptures             int64    `json:"recaptures"` // probes refused by the quality gate (a kiosk captures again)
-	Errors                 int64    `json:"errors"`
-	ErrorSamples           []string `json:"error_samples,omitempty"`
+	Server                 string  `json:"server"`
+	Kiosks                 int     `json:"kiosks"`
+	Residents              int     `json:"residents"`
+	ExtractedResidents     int     `json:"extracted_residents"`
+	GalleryTemplates       int     `json:"gallery_templates"`
+	BulkEnrolSeconds       float64 `json:"bulk_enrol_seconds"`
+	ExtractSeconds         float64 `json:"extract_seconds"`
+	EnrolmentsViaKiosk     int     `json:"enrolments_via_kiosk"`
+	EnrolP50Ms             float64 `json:"enrol_p50_ms"`
+	EnrolP99Ms             float64 `json:"enrol_p99_ms"`
+	DedupMeanMs            float64 `json:"dedup_mean_ms"`
+	DurationSeconds        float64 `json:"duration_s"`
+	Verifications          int64   `json:"verifications"`
+	VerificationsPerSecond float64 `json:"verifications_per_second"`
+	P50Ms                  float64 `json:"p50_ms"`
+	P90Ms                  float64 `json:"p90_ms"`
+	P99Ms                  float64 `json:"p99_ms"`
+	MaxMs                  float64 `json:"max_ms"`
+	FlowP50Ms              float64 `json:"flow_p50_ms"` // nonce + verify
+	FlowP99Ms              float64 `json:"flow_p99_ms"`
+	Genuine                int64   `json:"genuine_attempts"`
+	Impostor               int64   `json:"impostor_attempts"`
+	FalseAccepts           int64   `json:"false_accepts"`
+	FalseRejects           int64   `json:"false_rejects"`
+	Locked                 int64   `json:"locked"`
+	Throttled              int64   `json:"throttled"`
+	Recaptures             int64   `json:"recaptures"` // probes refused by the quality gate (a kiosk captures again)
+	Errors                 int64   `json:"errors"`
+	Extractions            int64   `json:"server_extractions"`     // during the verification phase (/metrics)
+	ExtractMeanMs          float64 `json:"server_extract_mean_ms"` // their mean wall time in the server (not counting the wait for a slot)
+	// CPU per verification in the phase: the server's (process_cpu_seconds_total)
+	// and this load generator's (both ends of nonce + verify).
+	ServerCPUMsPerVerification float64  `json:"server_cpu_ms_per_verification"`
+	LoadCPUMsPerVerification   float64  `json:"load_cpu_ms_per_verification"`
+	ErrorSamples               []string `json:"error_samples,omitempty"`
 }
 
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -216,13 +224,16 @@ type simKiosk struct {
 	counter uint64
 }
 
-func (k *simKiosk) capture(ctx context.Context, finger apiv1.Finger, tmpl []byte) (apiv1.Capture, error) {
+// capture is the simulated scanner's capture of img over a fresh nonce, as
+// a kiosk sends it: the attested image, which the server extracts the
+// template from.
+func (k *simKiosk) capture(ctx context.Context, finger apiv1.Finger, img *apiv1.Image) (apiv1.Capture, error) {
 	n, err := k.c.Nonce(ctx)
 	if err != nil {
 		return apiv1.Capture{}, err
 	}
 	k.counter++
-	att := wire.Attestation{Serial: k.serial, Counter: k.counter, TimestampMs: time.Now().UnixMilli(), ImageSHA256: sha256.Sum256(tmpl)}
+	att := wire.Attestation{Serial: k.serial, Counter: k.counter, TimestampMs: time.Now().UnixMilli(), ImageSHA256: sha256.Sum256(img.Pixels)}
 	copy(att.Nonce[:], n.Nonce)
 	if err := att.Sign(k.devKey); err != nil {
 		return apiv1.Capture{}, err
@@ -231,14 +242,17 @@ func (k *simKiosk) capture(ctx context.Context, finger apiv1.Finger, tmpl []byte
 	if err != nil {
 		return apiv1.Capture{}, err
 	}
-	return apiv1.Capture{Finger: finger, Template: tmpl, Quality: 80, Attestation: ab, Certificate: k.cert}, nil
+	return apiv1.Capture{Finger: finger, Quality: 80, Attestation: ab, Certificate: k.cert, Image: img}, nil
 }
 
 // person is a resident of the load test with templates.
 type person struct {
-	r      *deck.Resident
-	enrol  map[apiv1.Finger][][]byte
-	probes [][]byte // right index probes (extracted residents only)
+	r     *deck.Resident
+	enrol map[apiv1.Finger][][]byte
+	// images are the enrolment captures' images (extracted residents
+	// only): kiosk enrolments send them.
+	images map[apiv1.Finger][]*apiv1.Image
+	probes []*apiv1.Image // right index probe images (extracted residents only)
 }
 
 var loadFingers = []apiv1.Finger{apiv1.RightIndex, apiv1.RightMiddle}
@@ -295,15 +309,34 @@ func (lt *loadTest) run(ctx context.Context) (*loadResult, error) {
 	people = people[:lt.f.residents]
 	res.Residents, res.ExtractedResidents = len(people), lt.f.extracted
 
-	// 3. Templates: extracted from synthetic NIR captures for the verified
-	// residents (and the kiosk enrolments), synthetic patterns for the rest.
+	// --reuse: is the bulk enrolment already in the gallery?
+	var ready struct {
+		Templates int `json:"gallery_templates"`
+	}
+	skip := false
+	if lt.f.reuse {
+		if err := lt.client().Do(ctx, "GET", "/readyz", nil, &ready); err != nil {
+			return nil, err
+		}
+		want := len(people) * len(loadFingers) * apiv1.EnrolCapturesPerFinger
+		skip = ready.Templates >= want
+		lt.logf("--reuse: the gallery holds %d templates, %d wanted: bulk enrolment %s", ready.Templates, want, map[bool]string{true: "skipped", false: "runs"}[skip])
+	}
+
+	// 3. Captures: synthetic NIR images for the verified residents' probes
+	// and the kiosk enrolments; templates for the bulk enrolment (unless it
+	// is skipped), extracted from images for the verified residents,
+	// synthetic patterns for the rest.
 	start := time.Now()
-	if err := lt.extractAll(ctx, append(slices.Clone(people[:lt.f.extracted]), fresh...), lt.f.probes); err != nil {
+	if err := lt.extractAll(ctx, append(slices.Clone(people[:lt.f.extracted]), fresh...), lt.f.probes, !skip); err != nil {
 		return nil, err
 	}
 	res.ExtractSeconds = time.Since(start).Seconds()
 	rng := mrand.New(mrand.NewPCG(uint64(lt.f.seed), 7))
 	for _, p := range people[lt.f.extracted:] {
+		if skip {
+			break
+		}
 		p.enrol = map[apiv1.Finger][][]byte{}
 		for _, fg := range loadFingers {
 			sf := matcher.NewSynthFinger(rng, lt.params.Width, lt.params.Height)
@@ -324,18 +357,6 @@ func (lt *loadTest) run(ctx context.Context) (*loadResult, error) {
 
 	// 4. Bulk enrolment through the admin endpoint (audited).
 	start = time.Now()
-	var ready struct {
-		Templates int `json:"gallery_templates"`
-	}
-	skip := false
-	if lt.f.reuse {
-		if err := lt.client().Do(ctx, "GET", "/readyz", nil, &ready); err != nil {
-			return nil, err
-		}
-		want := len(people) * len(loadFingers) * apiv1.EnrolCapturesPerFinger
-		skip = ready.Templates >= want
-		lt.logf("--reuse: the gallery holds %d templates, %d wanted: bulk enrolment %s", ready.Templates, want, map[bool]string{true: "skipped", false: "runs"}[skip])
-	}
 	for i := 0; i < len(people) && !skip; i += lt.f.batch {
 		batch := people[i:min(i+lt.f.batch, len(people))]
 		req := apiv1.BulkEnrolRequest{SkipDedup: true}
@@ -366,8 +387,22 @@ func (lt *loadTest) run(ctx context.Context) (*loadResult, error) {
 		return nil, err
 	}
 
-	// 6. Verification from every kiosk at once.
+	// 6. Verification from every kiosk at once; the server's extraction of
+	// the probe images, from its histogram.
+	// The CPU the server and this process spent in the phase say what the
+	// verifications cost whatever else the machine runs.
+	x0 := lt.histogram(ctx, "veinkiosk_extraction_duration_seconds", "")
+	c0, u0 := lt.gauge(ctx, "process_cpu_seconds_total"), selfCPU()
 	lt.verify(ctx, kiosks, people[:lt.f.extracted], res)
+	x1 := lt.histogram(context.Background(), "veinkiosk_extraction_duration_seconds", "")
+	c1, u1 := lt.gauge(context.Background(), "process_cpu_seconds_total"), selfCPU()
+	if n := x1[1] - x0[1]; n > 0 {
+		res.Extractions, res.ExtractMeanMs = int64(n), (x1[0]-x0[0])/n*1000
+	}
+	if res.Verifications > 0 {
+		res.ServerCPUMsPerVerification = (c1 - c0) / float64(res.Verifications) * 1000
+		res.LoadCPUMsPerVerification = (u1 - u0).Seconds() / float64(res.Verifications) * 1000
+	}
 	return res, nil
 }
 
@@ -428,9 +463,10 @@ func residentRecord(r *deck.Resident) apiv1.Resident {
 	return apiv1.Resident{IDNumber: r.IDNumber, Name: r.Name, Gender: identity.Gender(r.Gender).Letter(), BirthDate: r.BirthDate.String(), Address: r.Address, GridCell: r.GridCell, Household: r.Household, Categories: r.Categories}
 }
 
-// extractAll renders and extracts enrolment captures (3 per finger) and
-// probes (right index) for people, in parallel.
-func (lt *loadTest) extractAll(ctx context.Context, people []*person, probes int) error {
+// extractAll renders enrolment captures (3 per finger) and probes (right
+// index) for people, in parallel, and with templates extracts the
+// enrolment captures' templates (for the bulk enrolment).
+func (lt *loadTest) extractAll(ctx context.Context, people []*person, probes int, templates bool) error {
 	type job struct {
 		p      *person
 		finger apiv1.Finger
@@ -444,6 +480,7 @@ func (lt *loadTest) extractAll(ctx context.Context, people []*person, probes int
 	total := len(people) * (len(loadFingers)*apiv1.EnrolCapturesPerFinger + probes)
 	for _, p := range people {
 		p.enrol = map[apiv1.Finger][][]byte{}
+		p.images = map[apiv1.Finger][]*apiv1.Image{}
 	}
 	var wg sync.WaitGroup
 	for w := 0; w < max(1, lt.f.workers); w++ {
@@ -452,16 +489,22 @@ func (lt *loadTest) extractAll(ctx context.Context, people []*person, probes int
 			defer wg.Done()
 			opt := extract.DefaultOptions()
 			for j := range jobs {
-				b, err := lt.extractOne(j.p.r, j.finger, j.seed, opt)
+				img := render(j.p.r, j.finger, j.seed)
+				var b []byte
+				var err error
+				if !j.probe && templates { // probes are extracted by the server
+					b, err = lt.extractOne(img, j.finger, opt)
+				}
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
 				if err == nil {
 					if j.probe {
-						j.p.probes = append(j.p.probes, b)
+						j.p.probes = append(j.p.probes, img)
 					} else {
 						j.p.enrol[j.finger] = append(j.p.enrol[j.finger], b)
+						j.p.images[j.finger] = append(j.p.images[j.finger], img)
 					}
 				}
 				mu.Unlock()
@@ -492,11 +535,24 @@ func (lt *loadTest) extractAll(ctx context.Context, people []*person, probes int
 	return ctx.Err()
 }
 
-func (lt *loadTest) extractOne(r *deck.Resident, finger apiv1.Finger, seed uint64, opt extract.Options) ([]byte, error) {
+// render is the simulated scanner's image of one capture of a resident's
+// finger (placement seed), 8-bit grey, row-major.
+func render(r *deck.Resident, finger apiv1.Finger, seed uint64) *apiv1.Image {
 	c := fingerimg.DefaultConditions()
 	c.Seed = seed
-	img := fingerimg.NewFinger(r.FingerSeed(finger.Position())).Capture(c)
-	x, err := extract.Extract(img, opt)
+	g := fingerimg.NewFinger(r.FingerSeed(finger.Position())).Capture(c)
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	px := make([]byte, 0, w*h)
+	for y := 0; y < h; y++ {
+		px = append(px, g.Pix[y*g.Stride:y*g.Stride+w]...)
+	}
+	return &apiv1.Image{Width: w, Height: h, Pixels: px}
+}
+
+// extractOne extracts an enrolment template from img (for the bulk
+// enrolment, which takes templates).
+func (lt *loadTest) extractOne(img *apiv1.Image, finger apiv1.Finger, opt extract.Options) ([]byte, error) {
+	x, err := extract.Extract(&image.Gray{Pix: img.Pixels, Stride: img.Width, Rect: image.Rect(0, 0, img.Width, img.Height)}, opt)
 	if err != nil {
 		return nil, fmt.Errorf("extracting a capture: %w", err)
 	}
@@ -528,8 +584,8 @@ func (lt *loadTest) kioskEnrolments(ctx context.Context, k *simKiosk, fresh []*p
 		req := apiv1.EnrolRequest{Card: card(p.r)}
 		for _, fg := range loadFingers {
 			fc := apiv1.FingerCaptures{Finger: fg}
-			for _, t := range p.enrol[fg] {
-				c, err := sk.capture(ctx, fg, t)
+			for _, img := range p.images[fg] {
+				c, err := sk.capture(ctx, fg, img)
 				if err != nil {
 					return err
 				}
@@ -541,7 +597,10 @@ func (lt *loadTest) kioskEnrolments(ctx context.Context, k *simKiosk, fresh []*p
 		_, err := sk.c.Enrol(ctx, &req)
 		lat = append(lat, float64(time.Since(start).Microseconds())/1000)
 		if err != nil {
-			if apiv1.ErrorCode(err) == apiv1.CodeDuplicateSuspected || apiv1.ErrorCode(err) == apiv1.CodeEnrolmentIncomplete {
+			switch apiv1.ErrorCode(err) {
+			case apiv1.CodeDuplicateSuspected, apiv1.CodeEnrolmentIncomplete, apiv1.CodeReplacementPending:
+				// replacement_pending: a reused data directory enrolled
+				// this resident in an earlier run.
 				lt.logf("kiosk enrolment: %v", err)
 				continue
 			}
@@ -560,20 +619,41 @@ func (lt *loadTest) kioskEnrolments(ctx context.Context, k *simKiosk, fresh []*p
 }
 
 // dedupMetric reads the server's dedup match histogram: sum (s) and count.
-func (lt *loadTest) dedupMetric(ctx context.Context) [2]float64 {
+func (lt *loadTest) dedupMetric(ctx context.Context) [3]float64 {
+	return lt.histogram(ctx, `veinkiosk_match_duration_seconds`, `{op="dedup"}`)
+}
+
+// gauge reads one unlabelled sample of the server's /metrics (0 if absent).
+func (lt *loadTest) gauge(ctx context.Context, name string) float64 {
+	h := lt.histogram(ctx, name, "")
+	return h[2]
+}
+
+// selfCPU is the CPU time (user + system) this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// histogram reads one of the server's histograms from /metrics: sum (s)
+// and count (and, in [2], the plain sample name+labels if there is one).
+func (lt *loadTest) histogram(ctx context.Context, name, labels string) [3]float64 {
 	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(lt.f.server, "/")+"/metrics", nil)
 	if err != nil {
-		return [2]float64{}
+		return [3]float64{}
 	}
 	resp, err := lt.http.Do(req)
 	if err != nil {
-		return [2]float64{}
+		return [3]float64{}
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	var out [2]float64
+	var out [3]float64
 	for _, line := range strings.Split(string(b), "\n") {
-		for i, name := range []string{`veinkiosk_match_duration_seconds_sum{op="dedup"}`, `veinkiosk_match_duration_seconds_count{op="dedup"}`} {
+		for i, name := range []string{name + "_sum" + labels, name + "_count" + labels, name + labels} {
 			if v, ok := strings.CutPrefix(line, name+" "); ok {
 				fmt.Sscan(v, &out[i])
 			}

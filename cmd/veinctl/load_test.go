@@ -69,6 +69,11 @@ func TestLoadAgainstServer(t *testing.T) {
 	if res.Verifications == 0 || res.Errors != 0 || res.VerificationsPerSecond <= 0 || res.P99Ms < res.P50Ms || res.Genuine+res.Impostor != res.Verifications {
 		t.Fatalf("result: %+v", res)
 	}
+	// Every verification's template was extracted by the server from the
+	// attested image (some probes may fail the quality gate: recaptures).
+	if res.Extractions < res.Verifications || res.ExtractMeanMs <= 0 || res.ServerCPUMsPerVerification <= 0 || res.LoadCPUMsPerVerification <= 0 {
+		t.Fatalf("server extractions %d (mean %.1f ms) for %d verifications; CPU per verification: server %.1f ms, load %.1f ms", res.Extractions, res.ExtractMeanMs, res.Verifications, res.ServerCPUMsPerVerification, res.LoadCPUMsPerVerification)
+	}
 	if res.GalleryTemplates != 30*6 || res.EnrolmentsViaKiosk != 1 {
 		t.Fatalf("gallery %d templates", res.GalleryTemplates)
 	}

@@ -88,7 +88,7 @@ type Sample struct {
 	Finger      string
 	Quality     int
 	Template    []byte
-	Image       []byte // raw pixels, only for enrolment; never logged or stored
+	Image       []byte // the attested raw pixels the server extracts from; held for the session only, never logged or stored
 	Width       int
 	Height      int
 	Attestation []byte

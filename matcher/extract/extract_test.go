@@ -2,12 +2,16 @@ package extract
 
 import (
 	"errors"
+	"fmt"
 	"image"
 	_ "image/jpeg" // real data for BenchmarkExtractReal
 	_ "image/png"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/qingshan-gov/veinkiosk/matcher"
@@ -422,5 +426,133 @@ func TestBoxBlur3ApproximatesGaussian(t *testing.T) {
 		if l1/1000 > 0.2 { // a coarse approximation, good enough for illumination
 			t.Errorf("sigma %v: L1 distance to the Gaussian %.3f of the mass", sigma, l1/1000)
 		}
+	}
+}
+
+// convRowsPlain is convRows as it was before the four-wide loop: one output
+// at a time. The reference for TestConvRowsBitIdentical.
+func convRowsPlain(dst, src *Gray, k []float32) {
+	r := len(k) / 2
+	w := src.W
+	buf := make([]float32, w+2*r)
+	for y := 0; y < src.H; y++ {
+		row := src.Row(y)
+		copy(buf[r:], row)
+		for i := 0; i < r; i++ {
+			buf[i] = row[0]
+			buf[r+w+i] = row[w-1]
+		}
+		out := dst.Row(y)
+		for x := 0; x < w; x++ {
+			var s float32
+			win := buf[x : x+len(k)]
+			for i, kv := range k {
+				s += win[len(k)-1-i] * kv
+			}
+			out[x] = s
+		}
+	}
+}
+
+// TestConvRowsBitIdentical: the four-wide convRows gives exactly the plain
+// loop's bits, for every kernel the pipeline uses and odd widths.
+func TestConvRowsBitIdentical(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, sigma := range []float64{0.8, 1.5, 2, 4, 6, 9} {
+		g, d1, d2 := gaussianKernels(sigma, 3)
+		for _, k := range [][]float32{g, d1, d2} {
+			for _, w := range []int{1, 3, 4, 5, 37, 160, 501} {
+				src := NewGray(w, 7)
+				for i := range src.Pix {
+					src.Pix[i] = float32(r.NormFloat64()*40 + 120)
+				}
+				a, b := NewGray(w, 7), NewGray(w, 7)
+				convRows(a, src, k)
+				convRowsPlain(b, src, k)
+				for i := range a.Pix {
+					if math.Float32bits(a.Pix[i]) != math.Float32bits(b.Pix[i]) {
+						t.Fatalf("sigma %v, kernel of %d, width %d: pixel %d is %v, plain %v", sigma, len(k), w, i, a.Pix[i], b.Pix[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// boxRowsPlain is boxRows with every index clamped (before the interior
+// loop): the reference for TestBoxRowsBitIdentical.
+func boxRowsPlain(dst, src *Gray, r int) {
+	w := src.W
+	inv := 1 / float32(2*r+1)
+	for y := 0; y < src.H; y++ {
+		in := src.Row(y)
+		out := dst.Row(y)
+		at := func(i int) float32 { return in[min(max(i, 0), w-1)] }
+		var s float32
+		for i := -r; i <= r; i++ {
+			s += at(i)
+		}
+		for x := 0; x < w; x++ {
+			out[x] = s * inv
+			s += at(x+r+1) - at(x-r)
+		}
+	}
+}
+
+func TestBoxRowsBitIdentical(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, r := range []int{1, 2, 3, 5, 9, 20} {
+		for _, w := range []int{1, 2, 3, 7, 19, 40, 41, 42, 160, 501} {
+			src := NewGray(w, 5)
+			for i := range src.Pix {
+				src.Pix[i] = float32(rng.NormFloat64()*40 + 120)
+			}
+			a, b := NewGray(w, 5), NewGray(w, 5)
+			boxRows(a, src, r)
+			boxRowsPlain(b, src, r)
+			for i := range a.Pix {
+				if math.Float32bits(a.Pix[i]) != math.Float32bits(b.Pix[i]) {
+					t.Fatalf("r %d, width %d: pixel %d is %v, plain %v", r, w, i, a.Pix[i], b.Pix[i])
+				}
+			}
+		}
+	}
+}
+
+// TestExtractConcurrent: extractions on many goroutines at once (as the
+// server runs them) give the templates of one at a time; under -race it
+// checks that they share nothing.
+func TestExtractConcurrent(t *testing.T) {
+	imgs := goldenImages()
+	opt := DefaultOptions()
+	want := map[string]*Result{}
+	for name, img := range imgs {
+		r, err := Extract(img, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[name] = r
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*len(imgs))
+	for round := 0; round < 2; round++ {
+		for name, img := range imgs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := Extract(img, opt)
+				switch {
+				case err != nil:
+					errs <- err
+				case r.Quality != want[name].Quality || !slices.Equal(r.Vein.Bits, want[name].Vein.Bits) || !slices.Equal(r.Mask.Bits, want[name].Mask.Bits):
+					errs <- fmt.Errorf("%s: concurrent extraction differs", name)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -22,9 +22,15 @@ import (
 // every other point) is thr.
 func testCalibration(t *testing.T, model string, thr float64) *calib.File {
 	t.Helper()
+	return testCalibrationFor(t, model, thr, kioskParams)
+}
+
+// testCalibrationFor is testCalibration for the templates of params.
+func testCalibrationFor(t *testing.T, model string, thr float64, params matcher.Params) *calib.File {
+	t.Helper()
 	n := 1_000_000
 	f := &calib.File{Format: calib.Format, Version: calib.Version, ScannerModel: model, AlgorithmVersion: matcher.AlgorithmVersion,
-		ParamsHash: fmt.Sprintf("%08x", matcher.DefaultParams.ParamsHash()), Created: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC),
+		ParamsHash: fmt.Sprintf("%08x", params.ParamsHash()), Created: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC),
 		Data: calib.Data{Description: "test", Protocol: "test", Impostor: n}}
 	for _, target := range []float64{1e-2, 1e-3, 1e-4} {
 		f.Points = append(f.Points, calib.NewPoint(target, thr, int(target*float64(n)), n, 0.05))
@@ -65,7 +71,8 @@ func (k *kiosk) scannerOfModel(t *testing.T, serial, model string) {
 // the calibration of its scanner's model; a model without one is refused.
 func TestCalibrationPerScannerModel(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, withCalibrations(t, calib.Options{Policy: testPolicy, Logger: quietLog()}, testCalibration(t, "VS-1", 0.2)))
+	e := newEnv(t, withCalibrations(t, calib.Options{Policy: testPolicy, Logger: quietLog()}, testCalibration(t, "VS-1", 0.2),
+		testCalibrationFor(t, "VS-OLD", 0.2, matcher.DefaultParams)))
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
@@ -78,18 +85,19 @@ func TestCalibrationPerScannerModel(t *testing.T) {
 	_, err := k2.Verify(ctx, e.verifyRequest(k2, p, p.fingers[apiv1.RightIndex]))
 	wantCode(t, err, apiv1.CodeUncalibrated)
 
-	// A template of another pipeline from the calibrated model: refused.
-	e.params.ShiftRows = 6
-	_, err = k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex]))
+	// A model whose calibration was made for an extraction pipeline this
+	// server does not run: refused, before any extraction.
+	k3 := e.newKiosk("kiosk-03")
+	k3.scannerOfModel(t, "SN-OLD", "VS-OLD")
+	_, err = k3.Verify(ctx, e.verifyRequest(k3, p, p.fingers[apiv1.RightIndex]))
 	wantCode(t, err, apiv1.CodeUncalibrated)
-	e.params = matcher.DefaultParams
 
 	// The admin API and /metrics say what is in force.
 	var cl apiv1.CalibrationList
 	if err := e.admin.Do(ctx, http.MethodGet, apiv1.PathAdminCalibrations, nil, &cl); err != nil {
 		t.Fatal(err)
 	}
-	if len(cl.Calibrations) != 1 || cl.Calibrations[0].ScannerModel != "VS-1" || cl.Calibrations[0].Verify.Threshold != 0.2 || cl.Calibrations[0].Verify.TargetFMR != 1e-3 {
+	if len(cl.Calibrations) != 2 || cl.Calibrations[0].ScannerModel != "VS-1" || cl.Calibrations[0].Verify.Threshold != 0.2 || cl.Calibrations[0].Verify.TargetFMR != 1e-3 {
 		t.Errorf("calibrations %+v", cl)
 	}
 	var sl apiv1.ScannerList
@@ -97,7 +105,7 @@ func TestCalibrationPerScannerModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sc := range sl.Scanners {
-		if want := map[string]string{"VS-1": "VS-1@2026-12-05", "VS-2": "none"}[sc.Model]; !strings.HasPrefix(sc.Calibration, want) {
+		if want := map[string]string{"VS-1": "VS-1@2026-12-05", "VS-2": "none", "VS-OLD": "VS-OLD@2026-12-05"}[sc.Model]; !strings.HasPrefix(sc.Calibration, want) {
 			t.Errorf("scanner %s of %s: calibration %q, want %q...", sc.Serial, sc.Model, sc.Calibration, want)
 		}
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/ed25519"
@@ -21,52 +22,48 @@ import (
 // NoncePurposeCapture is the store purpose of scanner capture nonces.
 const NoncePurposeCapture = "capture"
 
-// capture is a capture whose stateless checks passed (template, finger,
-// quality, the device certificate under its maker's key, the attestation
-// under the device key, the optional image's digest). Its nonce and counter
-// are not spent yet: spendCaptures or the verification outcome does that,
-// once.
+// capture is a capture whose stateless checks passed (finger, the device
+// certificate under its maker's key, the attestation under the device key,
+// the image against the attested digest, the template extracted from that
+// image by the server, the quality gate). Its nonce and counter are not
+// spent yet: spendCaptures or the verification outcome does that, once.
 type capture struct {
-	tmpl     *matcher.Template
-	raw      []byte
-	finger   int
-	quality  int
-	image    []byte
-	imageDim [2]int
-	cert     *wire.DeviceCertificate
-	att      *wire.Attestation
+	tmpl    *matcher.Template // extracted by the server from image
+	raw     []byte            // tmpl's encoding
+	finger  int
+	quality int
+	image   []byte
+	cert    *wire.DeviceCertificate
+	att     *wire.Attestation
 }
 
 func (c *capture) serial() string { return c.att.Serial }
 
 // model is the device certificate's scanner model: it selects the
-// calibration (thresholds).
+// calibration (thresholds and extraction pipeline).
 func (c *capture) model() string { return c.cert.Model }
 
 func (c *capture) counter() uint64 { return c.att.Counter }
 func (c *capture) nonce() string   { return base64.StdEncoding.EncodeToString(c.att.Nonce[:]) }
 
-// maxImagePixels bounds an optional raw image.
-const maxImagePixels = 2 << 20
-
-// parseCapture is the stateless half of the capture-check step.
-func (s *Server) parseCapture(c apiv1.Capture) (*capture, error) {
+// parseCapture is the stateless half of the capture-check step. The
+// cheap checks come first; the extraction (the one costly step) runs only
+// on an image whose digest a certified device signed.
+func (s *Server) parseCapture(ctx context.Context, c apiv1.Capture) (*capture, error) {
 	pos := c.Finger.Position()
 	if pos == 0 {
 		return nil, stepErr(stepCapture, errFingerInvalid, "finger %q is not one of the ten finger names", c.Finger)
 	}
-	if len(c.Template) == 0 {
-		return nil, stepErr(stepCapture, errTemplateInvalid, "template missing")
-	}
-	t, err := matcher.ParseTemplate(c.Template)
-	if err != nil {
-		return nil, stepErr(stepCapture, errTemplateInvalid, "template: %v", err)
-	}
-	if t.Finger != 0 && int(t.Finger) != pos {
-		return nil, stepErr(stepCapture, errFingerInvalid, "the template is of finger %d, the request says %s", t.Finger, c.Finger)
-	}
-	if int(t.Quality) < s.cfg.MinQuality {
-		return nil, stepErr(stepCapture, errQualityTooLow, "capture quality %d below the gate %d; capture again", t.Quality, s.cfg.MinQuality)
+	var sent *matcher.Template
+	if len(c.Template) > 0 {
+		t, err := matcher.ParseTemplate(c.Template)
+		if err != nil {
+			return nil, stepErr(stepCapture, errTemplateInvalid, "template: %v", err)
+		}
+		if t.Finger != 0 && int(t.Finger) != pos {
+			return nil, stepErr(stepCapture, errFingerInvalid, "the template is of finger %d, the request says %s", t.Finger, c.Finger)
+		}
+		sent = t
 	}
 	var cert wire.DeviceCertificate
 	if err := cert.UnmarshalBinary(c.Certificate); err != nil {
@@ -89,18 +86,39 @@ func (s *Server) parseCapture(c apiv1.Capture) (*capture, error) {
 	if err := att.Verify(cert.PublicKey); err != nil {
 		return nil, stepErr(stepCapture, errAttestationInvalid, "capture attestation does not verify: %v", err)
 	}
-	cc := &capture{tmpl: t, raw: c.Template, finger: pos, quality: int(t.Quality), cert: &cert, att: &att}
-	if c.Image != nil {
-		im := c.Image
-		if im.Width <= 0 || im.Height <= 0 || im.Width*im.Height > maxImagePixels || len(im.Pixels) != im.Width*im.Height {
-			return nil, stepErr(stepCapture, errImageInvalid, "image: %dx%d with %d bytes", im.Width, im.Height, len(im.Pixels))
-		}
-		if err := att.VerifyImage(im.Pixels); err != nil {
-			return nil, stepErr(stepCapture, errImageMismatch, "the image does not hash to the attested digest")
-		}
-		cc.image, cc.imageDim = im.Pixels, [2]int{im.Width, im.Height}
+	img, err := decodeImage(c.Image)
+	if err != nil {
+		s.extractor.failures.WithLabelValues(apiv1.CodeImageInvalid).Inc()
+		return nil, err
 	}
-	return cc, nil
+	if err := att.VerifyImage(img.Pix); err != nil {
+		return nil, stepErr(stepCapture, errImageMismatch, "the image does not hash to the attested digest")
+	}
+	p, err := s.pipelineFor(cert.Model)
+	if err != nil {
+		return nil, err
+	}
+	finger := pos
+	if sent != nil {
+		finger = int(sent.Finger) // 0 (a probe of any finger) or pos, checked above
+	}
+	t, err := s.extractor.extract(ctx, p, img, finger)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := t.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	if sent != nil && !bytes.Equal(raw, c.Template) {
+		s.extractor.failures.WithLabelValues(apiv1.CodeTemplateMismatch).Inc()
+		return nil, stepErr(stepCapture, errTemplateMismatch, "the template sent is not the one extracted from the attested image (extraction pipeline %s)", p.hash)
+	}
+	if int(t.Quality) < s.cfg.MinQuality {
+		s.extractor.failures.WithLabelValues(apiv1.CodeQualityTooLow).Inc()
+		return nil, stepErr(stepCapture, errQualityTooLow, "capture quality %d below the gate %d; capture again", t.Quality, s.cfg.MinQuality)
+	}
+	return &capture{tmpl: t, raw: raw, finger: pos, quality: int(t.Quality), image: img.Pix, cert: &cert, att: &att}, nil
 }
 
 // checkScanner is the scanner half of the capture-check step: it registers

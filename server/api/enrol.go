@@ -69,7 +69,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 			if capt.Finger != fc.Finger {
 				return errf(apiv1.CodeFingerInvalid, "capture %d of %s says finger %s", i, fc.Finger, capt.Finger)
 			}
-			cc, err := s.parseCapture(capt)
+			cc, err := s.parseCapture(ctx, capt)
 			var se *stepError
 			if errors.As(err, &se) && errors.Is(err, errQualityTooLow) {
 				rejected[fmt.Sprintf("%s[%d]", fc.Finger, i)] = se.msg

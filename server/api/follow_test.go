@@ -76,12 +76,12 @@ func newFollowPair(tb testing.TB, listen bool) *followPair {
 
 // enrol stores an enrolment of one finger of p through a's store (as the
 // enrolment handler does after its checks) and returns the templates.
-func (fp *followPair) enrol(p *person, finger apiv1.Finger, f *matcher.SynthFinger) [][]byte {
+func (fp *followPair) enrol(p *person, finger apiv1.Finger, f *finger) [][]byte {
 	fp.e.t.Helper()
 	ne := store.NewEnrolment{IDNumber: p.card.IDNumber, Finger: finger.Position(), EnrolledBy: fp.staff.ID}
 	var ts [][]byte
 	for i := 0; i < 3; i++ {
-		tb := fp.e.template(f, finger, 80)
+		tb := fp.e.template(f, finger, 80).tmpl
 		ts = append(ts, tb)
 		ne.Samples = append(ne.Samples, store.Sample{Template: tb, AlgorithmVersion: algorithmVersion, Quality: 80})
 	}
@@ -162,7 +162,7 @@ func TestFollowChanges(t *testing.T) {
 
 			// Re-enrolling the finger with another finger's pattern replaces
 			// the old templates on B.
-			other := matcher.NewSynthFinger(e.rng, e.params.Width, e.params.Height)
+			other := newFinger()
 			again := fp.enrol(p1, apiv1.RightIndex, other)
 			eventually(t, "the re-enrolment on A replaces the templates on B", func() bool {
 				return verifies(t, fp.b, id1, again[0]) && !verifies(t, fp.b, id1, first[0])

@@ -106,8 +106,11 @@ func newEnvOn(tb testing.TB, backend string, opts ...option) *env {
 	tb.Cleanup(func() { st.Close() })
 	cfg := Config{
 		Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock.Now,
-		VerifyThreshold: 0.2, DedupThreshold: 0.2, IdentifyThreshold: 0.25, MinQuality: 40,
+		VerifyThreshold: testThreshold, DedupThreshold: testThreshold, IdentifyThreshold: testThreshold, MinQuality: 40,
 		KioskRate: 1000, KioskBurst: 1000,
+		// The server extracts every capture: an enrolment of six under -race
+		// on a busy machine took over the default 10 s.
+		RequestTimeout: time.Minute,
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -200,34 +203,35 @@ func (e *env) newKioskAt(id, station string) *kiosk {
 	return &kiosk{Client: c, e: e, scanner: e.newScanner("SN-"+id, e.maker)}
 }
 
-// capture makes a signed capture of tmpl over a fresh server nonce.
-func (k *kiosk) capture(finger apiv1.Finger, tmpl []byte) apiv1.Capture {
+// capture makes a signed capture of sh over a fresh server nonce.
+func (k *kiosk) capture(finger apiv1.Finger, sh shot) apiv1.Capture {
 	k.e.t.Helper()
 	n, err := k.Nonce(context.Background())
 	if err != nil {
 		k.e.t.Fatalf("nonce: %v", err)
 	}
-	return k.scanner.sign(k.e.t, n.Nonce, finger, tmpl)
+	return k.scanner.sign(k.e.t, n.Nonce, finger, sh)
 }
 
-func (s *fakeScanner) sign(t testing.TB, nonce []byte, finger apiv1.Finger, tmpl []byte) apiv1.Capture {
+// sign is the scanner's attestation of sh's image over nonce, sent as a
+// kiosk sends it: the image, and the template the kiosk extracted from it.
+func (s *fakeScanner) sign(t testing.TB, nonce []byte, finger apiv1.Finger, sh shot) apiv1.Capture {
 	t.Helper()
 	s.counter++
-	img := []byte(fmt.Sprintf("image %d", s.counter))
-	att := wire.Attestation{Serial: s.cert.Serial, Counter: s.counter, TimestampMs: 1, ImageSHA256: sha256.Sum256(img)}
+	att := wire.Attestation{Serial: s.cert.Serial, Counter: s.counter, TimestampMs: 1, ImageSHA256: sha256.Sum256(sh.img.Pixels)}
 	copy(att.Nonce[:], nonce)
 	if err := att.Sign(s.key); err != nil {
 		t.Fatal(err)
 	}
 	ab, _ := att.MarshalBinary()
 	cb, _ := s.cert.MarshalBinary()
-	return apiv1.Capture{Finger: finger, Template: tmpl, Quality: 80, Attestation: ab, Certificate: cb}
+	return apiv1.Capture{Finger: finger, Template: sh.tmpl, Quality: sh.quality, Attestation: ab, Certificate: cb, Image: sh.img}
 }
 
 // person is a synthetic resident with two synthetic fingers.
 type person struct {
 	card    apiv1.Card
-	fingers map[apiv1.Finger]*matcher.SynthFinger
+	fingers map[apiv1.Finger]*finger
 }
 
 var seq = 0
@@ -242,9 +246,9 @@ func (e *env) newPerson(name string, birth time.Time) *person {
 	id := string(n)
 	p := &person{
 		card: apiv1.Card{IDNumber: id, Name: name, Gender: identity.GenderMale, Birth: identity.DateOf(birth), Validity: identity.Validity{From: 20200101, Until: 20400101}, Address: "内蒙古自治区包头市青山区幸福路1号"},
-		fingers: map[apiv1.Finger]*matcher.SynthFinger{
-			apiv1.RightIndex:  matcher.NewSynthFinger(e.rng, e.params.Width, e.params.Height),
-			apiv1.RightMiddle: matcher.NewSynthFinger(e.rng, e.params.Width, e.params.Height),
+		fingers: map[apiv1.Finger]*finger{
+			apiv1.RightIndex:  newFinger(),
+			apiv1.RightMiddle: newFinger(),
 		},
 	}
 	if _, err := e.st.ImportResidents(context.Background(), audit.System("test"), []store.Resident{{
@@ -255,19 +259,11 @@ func (e *env) newPerson(name string, birth time.Time) *person {
 	return p
 }
 
-// template renders a presentation of one of the person's fingers.
-func (e *env) template(f *matcher.SynthFinger, finger apiv1.Finger, quality uint8) []byte {
+// template is a capture of one of the person's fingers: a good one, or
+// with quality below 40 one that fails the quality gate.
+func (e *env) template(f *finger, fg apiv1.Finger, quality uint8) shot {
 	e.t.Helper()
-	vein := f.Sample(e.rng, 3, 6, 0.05)
-	t, err := matcher.NewTemplate(e.params, vein, nil, quality, uint8(finger.Position()))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	b, err := t.MarshalBinary()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return b
+	return f.shot(e.t, fg, quality >= 40)
 }
 
 // enrolRequest builds a complete enrolment of p at kiosk k.
@@ -292,7 +288,7 @@ func (e *env) enrol(k *kiosk, p *person) *apiv1.EnrolResponse {
 	return r
 }
 
-func (e *env) verifyRequest(k *kiosk, p *person, f *matcher.SynthFinger) *apiv1.VerifyRequest {
+func (e *env) verifyRequest(k *kiosk, p *person, f *finger) *apiv1.VerifyRequest {
 	return &apiv1.VerifyRequest{Card: p.card, Capture: k.capture(apiv1.RightIndex, e.template(f, apiv1.RightIndex, 80))}
 }
 

@@ -66,7 +66,11 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 	}
 	route, status := routeOf(c), c.Response().StatusCode()
 	el := time.Since(start)
-	s.metrics.requests.WithLabelValues(c.Method(), route, fmt.Sprint(status)).Observe(el.Seconds())
+	// c.Method() aliases fiber's request buffer, which the next request
+	// on the connection overwrites: a label value must own its bytes, or a
+	// stored series changes its labels ("GET" became "POS") and /metrics
+	// fails with "collected before with the same name and label values".
+	s.metrics.requests.WithLabelValues(strings.Clone(c.Method()), strings.Clone(route), fmt.Sprint(status)).Observe(el.Seconds())
 	attrs := []any{"request_id", id, "method", c.Method(), "route", route, "status", status, "ms", float64(el.Microseconds()) / 1000}
 	if k, ok := c.Locals(localsKiosk).(*store.Kiosk); ok {
 		attrs = append(attrs, "kiosk", k.ID)

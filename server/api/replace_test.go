@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -49,12 +48,12 @@ func newReenrolEnv(t *testing.T) *reenrolEnv {
 }
 
 // withFingers is p's card with other fingers (someone else's, or new ones).
-func withFingers(p *person, fingers map[apiv1.Finger]*matcher.SynthFinger) *person {
+func withFingers(p *person, fingers map[apiv1.Finger]*finger) *person {
 	return &person{card: p.card, fingers: fingers}
 }
 
 // verifies reports whether finger f, presented at kiosk k, verifies as p.
-func (r *reenrolEnv) verifies(t *testing.T, p *person, f *matcher.SynthFinger) bool {
+func (r *reenrolEnv) verifies(t *testing.T, p *person, f *finger) bool {
 	t.Helper()
 	_, err := r.k.Verify(context.Background(), r.verifyRequest(r.k, p, f))
 	switch apiv1.ErrorCode(err) {
@@ -209,11 +208,11 @@ func TestReenrolmentApproved(t *testing.T) {
 	r := newReenrolEnv(t)
 	ctx := context.Background()
 	old := r.p.fingers
-	newMiddle := matcher.NewSynthFinger(r.rng, r.params.Width, r.params.Height)
+	newMiddle := newFinger()
 
 	// 1. Match: the resident's own index finger again, a new middle finger
 	// (the old one injured). The index matches the enrolment in force.
-	resp := must[*apiv1.EnrolResponse](t)(r.zhang.Enrol(ctx, r.enrolRequest(r.zhang, withFingers(r.p, map[apiv1.Finger]*matcher.SynthFinger{
+	resp := must[*apiv1.EnrolResponse](t)(r.zhang.Enrol(ctx, r.enrolRequest(r.zhang, withFingers(r.p, map[apiv1.Finger]*finger{
 		apiv1.RightIndex: old[apiv1.RightIndex], apiv1.RightMiddle: newMiddle,
 	}))))
 	if !resp.Pending {
@@ -231,9 +230,9 @@ func TestReenrolmentApproved(t *testing.T) {
 	}
 
 	// 2. In person: two new fingers that match nothing on record.
-	fresh := map[apiv1.Finger]*matcher.SynthFinger{
-		apiv1.RightIndex:  matcher.NewSynthFinger(r.rng, r.params.Width, r.params.Height),
-		apiv1.RightMiddle: matcher.NewSynthFinger(r.rng, r.params.Width, r.params.Height),
+	fresh := map[apiv1.Finger]*finger{
+		apiv1.RightIndex:  newFinger(),
+		apiv1.RightMiddle: newFinger(),
 	}
 	resp = must[*apiv1.EnrolResponse](t)(r.zhou.Enrol(ctx, r.enrolRequest(r.zhou, withFingers(r.p, fresh))))
 	inPerson, err := r.decide(r.boss, resp.ReplacementID, "approve", apiv1.ReplacementDecision{Basis: apiv1.BasisInPerson, Reason: "身份证与本人当面核对"})

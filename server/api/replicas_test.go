@@ -160,7 +160,7 @@ func TestReplicas(t *testing.T) {
 	wantCode(t, err, apiv1.CodeTokenInvalid)
 
 	// Failures on both replicas lock the ID number (3 failures, 2 s).
-	stranger := matcher.NewSynthFinger(e.rng, e.params.Width, e.params.Height)
+	stranger := newFinger()
 	failAt := func(r *replica, kid string, p *person) error {
 		k := kioskAt(r, kid)
 		_, err := k.Verify(ctx, e.verifyRequest(k, p, stranger))

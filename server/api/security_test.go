@@ -150,7 +150,9 @@ func TestCaptureChecks(t *testing.T) {
 	wantCode(t, err, apiv1.CodeAttestationInvalid)
 
 	// A corrupt template and a low-quality one.
-	_, err = k.Verify(ctx, &apiv1.VerifyRequest{Card: p.card, Capture: k.capture(apiv1.RightIndex, []byte("QSVT junk"))})
+	junk := tmpl
+	junk.tmpl = []byte("QSVT junk")
+	_, err = k.Verify(ctx, &apiv1.VerifyRequest{Card: p.card, Capture: k.capture(apiv1.RightIndex, junk)})
 	wantCode(t, err, apiv1.CodeTemplateInvalid)
 	_, err = k.Verify(ctx, &apiv1.VerifyRequest{Card: p.card, Capture: k.capture(apiv1.RightIndex, e.template(p.fingers[apiv1.RightIndex], apiv1.RightIndex, 10))})
 	wantCode(t, err, apiv1.CodeQualityTooLow)

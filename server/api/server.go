@@ -21,6 +21,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/qingshan-gov/veinkiosk/matcher/calib"
+	"github.com/qingshan-gov/veinkiosk/matcher/extract"
 	"github.com/qingshan-gov/veinkiosk/server/catalogue"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -45,8 +46,19 @@ type Config struct {
 
 	// IdentifyEnabled turns on card-less identification (station policy).
 	IdentifyEnabled bool
-	// MinQuality is the quality gate for captures, 0..100.
+	// MinQuality is the quality gate for captures, 0..100 (on the
+	// quality of the server's own extraction).
 	MinQuality int
+
+	// Pipelines are the extraction pipelines the server runs on capture
+	// images; the calibration in force for a scanner model picks one by its
+	// params hash, and the first serves every model when Calibrations is
+	// nil. Default: extract.DefaultOptions() (what the kiosks, veinctl eval
+	// and the shipped calibrations use).
+	Pipelines []extract.Options
+	// ExtractConcurrency bounds the extractions running at once (each is
+	// ~15 ms of one core); the others wait their turn. Default GOMAXPROCS.
+	ExtractConcurrency int
 
 	NonceTTL     time.Duration // capture nonces; default 2 min
 	TokenTTL     time.Duration // filing tokens; default 10 min
@@ -156,6 +168,12 @@ func (c *Config) withDefaults() error {
 	if c.Makers == nil {
 		c.Makers = NewMakers("")
 	}
+	if len(c.Pipelines) == 0 {
+		c.Pipelines = []extract.Options{extract.DefaultOptions()}
+	}
+	if c.ExtractConcurrency <= 0 {
+		c.ExtractConcurrency = defaultExtractConcurrency()
+	}
 	if c.BodyLimit.Default <= 0 {
 		c.BodyLimit.Default = 256 << 10
 	}
@@ -200,28 +218,29 @@ func (c *Config) withDefaults() error {
 
 // Server is the central service's HTTP API.
 type Server struct {
-	cfg      Config
-	st       store.Store
-	log      *slog.Logger
-	gallery  *Gallery
-	makers   *Makers
-	metrics  *metrics
-	now      func() time.Time
-	app      *fiber.App
-	routes   []route
-	sessions *sessions
-	replay   *replayCache
-	kiosks   *kioskCache
-	assist   assistThrottle
-	limits   *rateLimiter   // per kiosk, in memory (smoothing only)
-	loginLim *sharedLimiter // per username
-	ipLim    *sharedLimiter // logins per client address
-	throttle *kioskThrottle
-	pending  *candidates
-	spent    *spentTokens
-	certs    *certCache
-	cats     *catalogues
-	ready    atomic.Bool
+	cfg       Config
+	st        store.Store
+	log       *slog.Logger
+	gallery   *Gallery
+	makers    *Makers
+	metrics   *metrics
+	now       func() time.Time
+	app       *fiber.App
+	routes    []route
+	sessions  *sessions
+	replay    *replayCache
+	kiosks    *kioskCache
+	assist    assistThrottle
+	limits    *rateLimiter   // per kiosk, in memory (smoothing only)
+	loginLim  *sharedLimiter // per username
+	ipLim     *sharedLimiter // logins per client address
+	throttle  *kioskThrottle
+	pending   *candidates
+	spent     *spentTokens
+	certs     *certCache
+	extractor *extractor
+	cats      *catalogues
+	ready     atomic.Bool
 	// followFrom is where the change log stood before LoadGallery read the
 	// templates: FollowChanges applies what came after.
 	followFrom atomic.Int64
@@ -271,6 +290,9 @@ func New(cfg Config) (*Server, error) {
 		tls:      tc,
 	}
 	s.metrics.gallery = s.gallery
+	if s.extractor, err = newExtractor(&s.cfg, s.metrics); err != nil {
+		return nil, err
+	}
 	s.metrics.registerCalibrations(s.calibrationsInForce())
 	s.app = fiber.New(fiber.Config{
 		AppName:               "centrald",

@@ -38,6 +38,8 @@ var (
 	errQualityTooLow      = errors.New("capture quality below the gate")
 	errImageInvalid       = errors.New("image malformed")
 	errImageMismatch      = errors.New("image does not match the attestation")
+	errImageUnusable      = errors.New("attested image yields no template")
+	errTemplateMismatch   = errors.New("template is not the one extracted from the attested image")
 	errMakerUnknown       = errors.New("scanner maker not trusted")
 	errCertInvalid        = errors.New("device certificate invalid")
 	errAttestationInvalid = errors.New("capture attestation invalid")
@@ -61,8 +63,10 @@ var stepCodes = map[error]struct{ code, authFailure string }{
 	errFingerInvalid:      {apiv1.CodeFingerInvalid, ""},
 	errTemplateInvalid:    {apiv1.CodeTemplateInvalid, ""},
 	errQualityTooLow:      {apiv1.CodeQualityTooLow, ""},
-	errImageInvalid:       {apiv1.CodeBadRequest, ""},
+	errImageInvalid:       {apiv1.CodeImageInvalid, ""},
 	errImageMismatch:      {apiv1.CodeImageMismatch, ""},
+	errImageUnusable:      {apiv1.CodeImageUnusable, ""},
+	errTemplateMismatch:   {apiv1.CodeTemplateMismatch, ""},
 	errMakerUnknown:       {apiv1.CodeMakerUnknown, ""},
 	errCertInvalid:        {apiv1.CodeDeviceCertInvalid, ""},
 	errAttestationInvalid: {apiv1.CodeAttestationInvalid, ""},
@@ -180,7 +184,7 @@ func (v *verification) run(ctx context.Context, req apiv1.VerifyRequest) (verifi
 	if err := v.checkLockout(ctx); err != nil {
 		return verified{}, err
 	}
-	c, err := s.parseCapture(req.Capture)
+	c, err := s.parseCapture(ctx, req.Capture)
 	if err != nil {
 		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
 		return verified{}, err

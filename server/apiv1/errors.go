@@ -58,8 +58,11 @@ const (
 	CodeMakerUnknown       = "maker_unknown" // the scanner's maker key is not configured
 	CodeDeviceCertInvalid  = "device_cert_invalid"
 	CodeAttestationInvalid = "attestation_invalid"
-	CodeCounterReplay      = "counter_replay" // scanner counter not strictly increasing
-	CodeImageMismatch      = "image_mismatch" // image does not hash to the attested digest
+	CodeCounterReplay      = "counter_replay"    // scanner counter not strictly increasing
+	CodeImageMismatch      = "image_mismatch"    // image does not hash to the attested digest
+	CodeImageInvalid       = "image_invalid"     // image missing, too large, or its bytes are not width x height
+	CodeImageUnusable      = "image_unusable"    // the attested image yields no template (no finger: blank, black, too small)
+	CodeTemplateMismatch   = "template_mismatch" // the template sent is not the one the server extracts from the attested image
 	CodeTemplateInvalid    = "template_invalid"
 	CodeQualityTooLow      = "quality_too_low"
 	CodeScannerRevoked     = "scanner_revoked"
@@ -147,6 +150,9 @@ var statuses = map[string]int{
 	CodeAttestationInvalid: 401,
 	CodeCounterReplay:      401,
 	CodeImageMismatch:      422,
+	CodeImageInvalid:       422,
+	CodeImageUnusable:      422,
+	CodeTemplateMismatch:   422,
 	CodeTemplateInvalid:    422,
 	CodeQualityTooLow:      422,
 	CodeScannerRevoked:     403,

@@ -88,14 +88,23 @@ func (f Finger) Valid() bool {
 //	valid_until        YYYY-MM-DD, or 长期 for a card valid for life (required)
 type Card = identity.Card
 
-// Capture is one finger-vein capture as the kiosk sends it: the template it
-// extracted (matcher template encoding), the quality score, and the scanner's
-// signed statement about the capture.
+// Capture is one finger-vein capture as the kiosk sends it: the raw image
+// its scanner captured and the scanner's signed statement about it (the
+// attestation, whose image digest covers Image, and the device
+// certificate). The server extracts the template from Image itself, with
+// the extraction pipeline of the calibration in force for the scanner's
+// model: no template reaches a comparison unless it came from an image the
+// device signed (docs/scanner-protocol.md, "Who extracts the template").
 type Capture struct {
 	Finger Finger `json:"finger"`
-	// Template is the matcher template (matcher.Template's binary encoding).
-	Template []byte `json:"template"`
-	// Quality is the extractor's quality score, 0..100.
+	// Template is optional: the template the kiosk extracted locally (for
+	// its quality feedback). When present it must be, byte for byte, the
+	// template the server extracts from Image (with the template's finger
+	// position, 0 or Finger's); otherwise the capture is refused with
+	// template_mismatch.
+	Template []byte `json:"template,omitempty"`
+	// Quality is the kiosk's quality score, 0..100 (informational: the
+	// server gates on the quality of its own extraction).
 	Quality int `json:"quality"`
 	// Attestation is the scanner's signed capture record
 	// (wire.Attestation.MarshalBinary), signed over the nonce from
@@ -104,10 +113,17 @@ type Capture struct {
 	// Certificate is the scanner's device certificate
 	// (wire.DeviceCertificate.MarshalBinary), signed by its maker.
 	Certificate []byte `json:"certificate"`
-	// Image optionally carries the raw capture; when present the server
-	// checks it hashes to the attested digest.
-	Image *Image `json:"image,omitempty"`
+	// Image is the raw capture exactly as the scanner sent it (required):
+	// its SHA-256 must be the attested digest (image_mismatch), its size
+	// within MaxImagePixels and the scanner protocol's side limits
+	// (image_invalid), and it must yield a template (image_unusable).
+	Image *Image `json:"image"`
 }
+
+// MaxImagePixels bounds a capture image (width x height): 1 MiP, ten times
+// the simulator's 500 x 200 sensor; with the kiosk body limit it bounds an
+// enrolment's images too.
+const MaxImagePixels = 1 << 20
 
 // Image is a raw 8-bit grey image, row-major, no padding.
 type Image struct {

@@ -5,9 +5,8 @@
 // missing database a failure).
 //
 // Each test is an attack and asserts the precise refusal (status and error
-// code). Attacks whose fix has not landed are skipped with "issue 11: ...
-// not fixed yet"; VEINKIOSK_ATTACKS_ALL=1 runs them, and they fail while the
-// attack still succeeds. docs/security.md lists them.
+// code). Every attack of issue 11 is fixed and runs; none is skipped.
+// docs/security.md lists them.
 //
 // The package has no code outside its tests.
 package attacks

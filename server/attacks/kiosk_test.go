@@ -117,7 +117,7 @@ func TestAttackForgedAttestation(t *testing.T) {
 			n := mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx()))
 			_, key, _ := ed25519.GenerateKey(nil)
 			impostor := &scanner{cert: s.k.scanner.cert, key: key, counter: s.k.scanner.counter + 100}
-			c := impostor.sign(t, n.Nonce, apiv1.RightIndex, tmpl, nil, false)
+			c := impostor.sign(t, n.Nonce, apiv1.RightIndex, tmpl)
 			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: c})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeAttestationInvalid)
 		})
@@ -138,20 +138,20 @@ func TestAttackUntrustedMaker(t *testing.T) {
 		t.Run("certificate under a key claiming the trusted maker", func(t *testing.T) {
 			fake := tg.newScanner("SN-ROGUE", "test-maker", rogue)
 			n := mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx()))
-			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: fake.sign(t, n.Nonce, apiv1.RightIndex, tmpl, nil, false)})
+			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: fake.sign(t, n.Nonce, apiv1.RightIndex, tmpl)})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeDeviceCertInvalid)
 		})
 		t.Run("maker nobody configured", func(t *testing.T) {
 			fake := tg.newScanner("SN-ROGUE2", "rogue-maker", rogue)
 			n := mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx()))
-			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: fake.sign(t, n.Nonce, apiv1.RightIndex, tmpl, nil, false)})
+			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: fake.sign(t, n.Nonce, apiv1.RightIndex, tmpl)})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeMakerUnknown)
 		})
 		t.Run("a registered serial with a new key", func(t *testing.T) {
 			clone := tg.newScanner(s.k.scanner.cert.Serial, "test-maker", tg.maker) // same serial, different device key: a clone
 			clone.counter = 1000
 			n := mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx()))
-			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: clone.sign(t, n.Nonce, apiv1.RightIndex, tmpl, nil, false)})
+			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: clone.sign(t, n.Nonce, apiv1.RightIndex, tmpl)})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeDeviceCertInvalid)
 		})
 	})
@@ -163,7 +163,7 @@ func TestAttackCounterRollback(t *testing.T) {
 		tmpl := tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex)
 		n := mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx()))
 		s.k.scanner.counter -= 3 // a capture recorded earlier, re-signed? no: an old counter
-		_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tmpl, nil, false)})
+		_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tmpl)})
 		refused(t, err, http.StatusUnauthorized, apiv1.CodeCounterReplay)
 	})
 }
@@ -179,28 +179,28 @@ func TestAttackCaptureNonceReuse(t *testing.T) {
 		})
 		t.Run("the nonce re-signed with a fresh counter", func(t *testing.T) {
 			n := mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx()))
-			c := s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex), nil, false)
+			c := s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex))
 			mustV[*apiv1.VerifyResponse](t)(s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: c}))
-			c = s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex), nil, false)
+			c = s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex))
 			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: c})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeNonceUnknown)
 		})
 		t.Run("a nonce issued to another kiosk", func(t *testing.T) {
 			k2 := tg.newKiosk("kiosk-02")
 			n := mustV[*apiv1.NonceResponse](t)(k2.Nonce(tg.ctx()))
-			c := s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex), nil, false)
+			c := s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex))
 			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: c})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeNonceUnknown)
 		})
 		t.Run("an expired nonce", func(t *testing.T) {
 			n := mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx()))
 			tg.clock.Add(3 * time.Minute)
-			c := s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex), nil, false)
+			c := s.k.scanner.sign(t, n.Nonce, apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex))
 			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: c})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeNonceExpired)
 		})
 		t.Run("a nonce never issued", func(t *testing.T) {
-			c := s.k.scanner.sign(t, make([]byte, 32), apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex), nil, false)
+			c := s.k.scanner.sign(t, make([]byte, 32), apiv1.RightIndex, tg.template(s.p.fingers[apiv1.RightIndex], apiv1.RightIndex))
 			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: c})
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeNonceUnknown)
 		})

@@ -22,6 +22,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan"
 	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
+	"github.com/qingshan-gov/veinkiosk/matcher/extract"
 )
 
 // Status of a requirement.
@@ -299,6 +300,7 @@ var requirements = []Requirement{
 	{"attest.command", "ATTEST signs a nonce with the device key", "Commands › ATTEST (0x06)", reqAttest},
 	{"image.exposure", "automatic exposure brings the finger into range within 5 captures", "Illumination and exposure", reqExposure},
 	{"image.quality", "a still finger yields a sharp, usable image", "Capture quality", reqQuality},
+	{"image.server-extract", "a still finger's image is within the server's image limits and yields a template in the server's extraction pipeline", "Who extracts the template", reqServerExtract},
 	{"timing.commands", "commands are answered within the limit (200 ms + transfer)", "Timing", reqTimingCommands},
 	{"timing.capture", "CAPTURE is answered within the device's MaxCaptureMs", "Timing", reqTimingCapture},
 }
@@ -914,6 +916,44 @@ func reqQuality(ctx context.Context, e *env) error {
 		q := r.QualityInfo
 		return fmt.Errorf("quality %d < %d (coverage %.2f, mean %.0f, saturated %.3f, contrast %.2f, sharpness %.3f)",
 			r.Quality, e.opts.MinQuality, q.Coverage, q.Mean, q.Saturation, q.Contrast, q.Sharpness)
+	}
+	return nil
+}
+
+// MaxServerImagePixels is the largest image (width x height) centrald takes
+// with a capture (apiv1.MaxImagePixels; a test keeps them equal).
+const MaxServerImagePixels = 1 << 20
+
+// reqServerExtract: the server extracts every template itself from the
+// attested image (docs/scanner-protocol.md, "Who extracts the template"),
+// so a still finger's image must fit the server's limits and yield a
+// template of the quality gate's level in the server's default pipeline
+// (matcher/extract defaults, the pipeline of the shipped calibrations).
+func reqServerExtract(ctx context.Context, e *env) error {
+	if err := e.needInfo(); err != nil {
+		return err
+	}
+	if e.capHdr == nil {
+		return errSkip("no capture")
+	}
+	if px := int(e.info.Width) * int(e.info.Height); px > MaxServerImagePixels {
+		return fmt.Errorf("images of %dx%d = %d pixels; the server takes at most %d", e.info.Width, e.info.Height, px, MaxServerImagePixels)
+	}
+	s, err := e.scanner(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	r, err := s.Capture(ctx, e.nonce)
+	if err != nil {
+		return err
+	}
+	x, err := extract.Extract(r.Image, extract.DefaultOptions())
+	if err != nil {
+		return fmt.Errorf("the server's extraction finds no template in the image: %w", err)
+	}
+	if x.Quality < e.opts.MinQuality {
+		return fmt.Errorf("the server's extraction rates the image %d, below the gate %d", x.Quality, e.opts.MinQuality)
 	}
 	return nil
 }

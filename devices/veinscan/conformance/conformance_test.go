@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"context"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +58,12 @@ func TestPromptSaysHowLong(t *testing.T) {
 	p.Place(context.Background())
 	if n := strings.Count(b.String(), "within 30s"); n != 2 {
 		t.Fatalf("prompts %q", b.String())
+	}
+}
+
+// TestServerImageLimit: the kit checks the limit the server applies.
+func TestServerImageLimit(t *testing.T) {
+	if MaxServerImagePixels != apiv1.MaxImagePixels {
+		t.Fatalf("MaxServerImagePixels %d, apiv1.MaxImagePixels %d", MaxServerImagePixels, apiv1.MaxImagePixels)
 	}
 }
