@@ -62,6 +62,7 @@ func (s *Server) routeTable() []route {
 
 		{method: "POST", path: apiv1.PathKioskNonce, auth: authKiosk, summary: "A fresh 32-byte capture nonce for the scanner to sign.", resp: apiv1.NonceResponse{}, h: s.handleNonce},
 		{method: "POST", path: apiv1.PathKioskVerify, auth: authKiosk, summary: "Card + vein verification; returns a single-use filing token.", req: apiv1.VerifyRequest{}, resp: apiv1.VerifyResponse{}, h: s.handleVerify},
+		{method: "POST", path: apiv1.PathKioskEnrolmentCheck, auth: authKiosk, summary: "Before the finger: whether the card's holder is enrolled, with which fingers, and the ID number's lock state (audited).", req: apiv1.EnrolmentCheckRequest{}, resp: apiv1.EnrolmentCheck{}, h: s.handleEnrolmentCheck},
 		{method: "GET", path: apiv1.PathKioskServices, auth: authKiosk, summary: "The catalogue of services.", resp: apiv1.ServiceList{}, h: s.handleServices},
 		{method: "POST", path: apiv1.PathKioskEligible, auth: authKiosk, summary: "The services the token's resident may file (the catalogue's eligibility rules); the kiosk offers only these.", req: apiv1.EligibleRequest{}, resp: apiv1.ServiceList{}, h: s.handleEligibleServices},
 		{method: "POST", path: apiv1.PathKioskForm, auth: authKiosk, summary: "A service's form pre-filled from the token's resident.", req: apiv1.FormRequest{}, resp: apiv1.Form{}, h: s.handleForm},
