@@ -81,7 +81,9 @@ func mapErr(err error) error {
 		s = session.ErrOtherStation
 	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled:
 		s = session.ErrDenied
-	case apiv1.CodeUnavailable, apiv1.CodeTimeout, apiv1.CodeRateLimited, apiv1.CodeInternal:
+	case apiv1.CodeRateLimited:
+		s = session.ErrThrottled
+	case apiv1.CodeUnavailable, apiv1.CodeTimeout, apiv1.CodeInternal:
 		s = session.ErrUnavailable
 	default:
 		if ae.Status >= 500 {
@@ -90,16 +92,32 @@ func mapErr(err error) error {
 			s = session.ErrRejected
 		}
 	}
-	return &APIError{Kind: s, Code: ae.Code} // the code only: messages may name people
+	d := session.Details{RetryAfter: time.Duration(ae.RetryAfterSeconds) * time.Second, AttemptsLeft: -1}
+	if ae.AttemptsLeft != nil {
+		d.AttemptsLeft = max(*ae.AttemptsLeft, 0)
+	}
+	if ae.LockedUntil != nil {
+		d.LockedUntil = *ae.LockedUntil
+	}
+	for k := range ae.Fields {
+		d.Fields = append(d.Fields, k)
+	}
+	slices.Sort(d.Fields)
+	// The code and the details only: messages may name people.
+	return &APIError{Kind: s, Code: ae.Code, Details: d}
 }
 
 // APIError is a server answer as the kiosk keeps it: the session sentinel
-// it maps to and the API's stable code, never the message (which may name
-// people).
+// it maps to, the API's stable code and its details (waits, attempts left,
+// the form fields refused), never the message (which may name people).
 type APIError struct {
-	Kind error
-	Code string
+	Kind    error
+	Code    string
+	Details session.Details
 }
+
+// ServerDetails implements the session's details interface.
+func (e *APIError) ServerDetails() session.Details { return e.Details }
 
 func (e *APIError) Error() string { return e.Kind.Error() + ": " + e.Code }
 func (e *APIError) Unwrap() error { return e.Kind }
@@ -123,6 +141,27 @@ func (a *ServerClient) Nonce(ctx context.Context) ([32]byte, error) {
 	}
 	copy(n[:], r.Nonce)
 	return n, nil
+}
+
+// EnrolmentCheck implements Server. A server without the endpoint (an
+// older one: a 404 not_found for the route) gives an unchecked answer, so
+// the kiosk asks for "the enrolled finger" as before.
+func (a *ServerClient) EnrolmentCheck(ctx context.Context, c identity.Card) (session.EnrolmentInfo, error) {
+	r, err := a.C.EnrolmentCheck(ctx, c)
+	if apiv1.ErrorCode(err) == apiv1.CodeNotFound {
+		return session.EnrolmentInfo{AttemptsLeft: -1}, nil
+	}
+	if err != nil {
+		return session.EnrolmentInfo{}, mapErr(err)
+	}
+	in := session.EnrolmentInfo{Checked: true, Enrolled: r.Enrolled, AttemptsLeft: r.AttemptsLeft}
+	for _, f := range r.Fingers {
+		in.Fingers = append(in.Fingers, string(f))
+	}
+	if r.LockedUntil != nil {
+		in.LockedUntil = *r.LockedUntil
+	}
+	return in, nil
 }
 
 // captureToAPI is a capture as the server takes it: the image the scanner
@@ -194,10 +233,12 @@ func (a *ServerClient) Form(ctx context.Context, token string, svc session.Servi
 			Key: fd.Name, LabelZH: fd.Label, LabelEN: en, Value: f.Values[fd.Name],
 			// Prefilled fields come from the population record and are not
 			// edited at the kiosk; the resident states the others.
-			Editable: fd.Prefill == "" && slices.Contains(editableKinds, fd.Type),
-			Choices:  choicesOf(fd),
-			Kind:     string(fd.Type),
-			Required: fd.Required,
+			Editable:    fd.Prefill == "" && slices.Contains(editableKinds, fd.Type),
+			Choices:     choicesOf(fd),
+			Kind:        string(fd.Type),
+			Required:    fd.Required,
+			Suggestions: fd.Answers,
+			MaxLen:      fd.MaxLen,
 		})
 	}
 	return out, nil

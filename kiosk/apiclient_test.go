@@ -2,7 +2,9 @@ package kiosk
 
 import (
 	"errors"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
@@ -16,7 +18,7 @@ func TestMapErr(t *testing.T) {
 		{errors.New("dial tcp: connection refused"), session.ErrUnavailable},
 		{&apiv1.Error{Status: 503, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeUnavailable}}, session.ErrUnavailable},
 		{&apiv1.Error{Status: 502, ErrorDetail: apiv1.ErrorDetail{Code: "bad_gateway"}}, session.ErrUnavailable},
-		{&apiv1.Error{Status: 429, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeRateLimited}}, session.ErrUnavailable},
+		{&apiv1.Error{Status: 429, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeRateLimited}}, session.ErrThrottled},
 		{&apiv1.Error{Status: 401, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeNoMatch}}, session.ErrNoMatch},
 		{&apiv1.Error{Status: 404, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeNotEnrolled}}, session.ErrNotEnrolled},
 		{&apiv1.Error{Status: 404, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeResidentUnknown}}, session.ErrNotFound},
@@ -35,6 +37,26 @@ func TestMapErr(t *testing.T) {
 	}
 	if mapErr(nil) != nil {
 		t.Error("mapErr(nil) != nil")
+	}
+}
+
+func TestMapErrKeepsDetails(t *testing.T) {
+	left := 2
+	until := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   apiv1.ErrorDetail
+		want session.Details
+	}{
+		{apiv1.ErrorDetail{Code: apiv1.CodeRateLimited, RetryAfterSeconds: 30}, session.Details{RetryAfter: 30 * time.Second, AttemptsLeft: -1}},
+		{apiv1.ErrorDetail{Code: apiv1.CodeNoMatch, AttemptsLeft: &left}, session.Details{AttemptsLeft: 2}},
+		{apiv1.ErrorDetail{Code: apiv1.CodeNoMatch}, session.Details{AttemptsLeft: -1}}, // a server without the field
+		{apiv1.ErrorDetail{Code: apiv1.CodeLocked, RetryAfterSeconds: 300, LockedUntil: &until}, session.Details{RetryAfter: 300 * time.Second, AttemptsLeft: -1, LockedUntil: until}},
+		{apiv1.ErrorDetail{Code: apiv1.CodeFormInvalid, Fields: map[string]string{"reason": "必填", "phone": "x"}}, session.Details{AttemptsLeft: -1, Fields: []string{"phone", "reason"}}},
+	} {
+		got := session.DetailsOf(mapErr(&apiv1.Error{Status: 400, ErrorDetail: tc.in}))
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: details %+v, want %+v", tc.in.Code, got, tc.want)
+		}
 	}
 }
 

@@ -41,6 +41,15 @@ func newRig(t *testing.T) *rig { return newRigLog(t, io.Discard) }
 
 func newRigLog(t *testing.T, logw io.Writer) *rig { return newRigOpts(t, logw, nil) }
 
+// newRigWith is newRig with the kiosk's configuration changed by tune.
+func newRigWith(t *testing.T, logw io.Writer, tune func(*kiosk.Config)) *rig {
+	return newRigOpts(t, logw, func(o *kiosk.Options) {
+		if tune != nil {
+			tune(&o.Config)
+		}
+	})
+}
+
 // newRigOpts builds the rig; tune, when set, adjusts the daemon's options
 // (a printer, say) before it starts.
 func newRigOpts(t *testing.T, logw io.Writer, tune func(*kiosk.Options)) *rig {
@@ -252,8 +261,8 @@ func TestBrowserResidentJourney(t *testing.T) {
 	if len(fs) != 1 || fs[0].Reference != ref {
 		t.Fatalf("receipt %q, server has %+v", ref, fs)
 	}
-	if due := text(t, ctx, "#due"); !strings.Contains(due, fs[0].Due.Format("2006-01-02")) {
-		t.Fatalf("due %q, want %s", due, fs[0].Due.Format("2006-01-02"))
+	if due := text(t, ctx, "#due"); !strings.Contains(due, fs[0].Due.In(kiosk.China).Format("2006-01-02")) {
+		t.Fatalf("due %q, want %s (China date)", due, fs[0].Due.In(kiosk.China).Format("2006-01-02"))
 	}
 	checkErgonomics(t, ctx, "receipt")
 	shot(t, ctx, dir, "05-receipt-portrait")
@@ -366,20 +375,15 @@ func TestBrowserStaffEnrolment(t *testing.T) {
 	phase(t, ctx, "idle")
 	click(t, ctx, `button[data-act="staff"]`)
 	phase(t, ctx, "staff_login")
-	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#user"), "liu"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "wrong")); err != nil {
-		t.Fatal(err)
-	}
+	kbType(t, ctx, "#user", "liu")
+	kbType(t, ctx, "#password", "wrong")
+	shot(t, ctx, dir, "19-staff-login-keyboard")
 	click(t, ctx, `button[data-act="login"]`)
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#problem"))); err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#user"), "liu"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "station-pass-1")); err != nil {
-		t.Fatal(err)
-	}
+	kbType(t, ctx, "#user", "liu")
+	kbType(t, ctx, "#password", "station-pass-1")
 	click(t, ctx, `button[data-act="login"]`)
 	phase(t, ctx, "staff_menu")
 	click(t, ctx, `button[data-act="diagnostics"]`)
@@ -433,11 +437,8 @@ func TestBrowserStaffEnrolment(t *testing.T) {
 	click(t, ctx, `button[data-act="confirm"]`)
 	phase(t, ctx, "enrol_supervisor")
 	shot(t, ctx, dir, "23-enrol-supervisor")
-	if err := chromedp.Do(ctx,
-		chromedp.SendKeys(chromedp.CSS("#user"), "chen"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "super-pass-22")); err != nil {
-		t.Fatal(err)
-	}
+	kbType(t, ctx, "#user", "chen")
+	kbType(t, ctx, "#password", "super-pass-22")
 	click(t, ctx, `button[data-act="supervisor"]`)
 	// The server consumed the captures' nonces: capture again under the
 	// supervisor's override.

@@ -54,6 +54,12 @@ type Config struct {
 	StaffTimeout    Duration `json:"staff_timeout"`
 	CaptureTimeout  Duration `json:"capture_timeout"` // how long one capture waits for a finger
 	ServerTimeout   Duration `json:"server_timeout"`  // deadline of one server call
+	// IdleWarning: the countdown with "继续办理" shown this long before an
+	// idle timeout clears the session.
+	IdleWarning Duration `json:"idle_warning"`
+	// RetryInterval: how often a pending step (a filing) is retried while
+	// the server does not answer.
+	RetryInterval Duration `json:"retry_interval"`
 }
 
 // Duration is a time.Duration that reads "90s" from JSON.
@@ -96,6 +102,8 @@ func DefaultConfig() Config {
 		StaffTimeout:    Duration(sc.StaffTimeout),
 		CaptureTimeout:  Duration(15 * time.Second),
 		ServerTimeout:   Duration(10 * time.Second),
+		IdleWarning:     Duration(sc.IdleWarning),
+		RetryInterval:   Duration(sc.RetryInterval),
 	}
 }
 
@@ -144,6 +152,8 @@ func (c Config) Validate() error {
 		{c.MaxTries < 1 || c.MaxTries > 10, fmt.Sprintf("max tries %d: use 1 to 10", c.MaxTries)},
 		{c.EnrolMinQuality < 0 || c.EnrolMinQuality > 100, fmt.Sprintf("enrol_min_quality %d: use 0 to 100", c.EnrolMinQuality)},
 		{time.Duration(c.IdleTimeout) < 10*time.Second, fmt.Sprintf("idle timeout %s is too short (at least 10s)", time.Duration(c.IdleTimeout))},
+		{c.IdleWarning < 0 || c.IdleWarning >= c.IdleTimeout, fmt.Sprintf("idle warning %s must be shorter than the idle timeout %s", time.Duration(c.IdleWarning), time.Duration(c.IdleTimeout))},
+		{time.Duration(c.RetryInterval) < time.Second, fmt.Sprintf("retry interval %s is too short (at least 1s)", time.Duration(c.RetryInterval))},
 		{time.Duration(c.ReceiptTimeout) < 5*time.Second, fmt.Sprintf("receipt timeout %s is too short (at least 5s)", time.Duration(c.ReceiptTimeout))},
 		{time.Duration(c.StaffTimeout) < 30*time.Second, fmt.Sprintf("staff timeout %s is too short (at least 30s)", time.Duration(c.StaffTimeout))},
 		{time.Duration(c.CaptureTimeout) < time.Second, fmt.Sprintf("capture timeout %s is too short (at least 1s)", time.Duration(c.CaptureTimeout))},
@@ -216,6 +226,8 @@ func (c Config) SessionConfig() session.Config {
 	sc.IdleTimeout = time.Duration(c.IdleTimeout)
 	sc.ReceiptTimeout = time.Duration(c.ReceiptTimeout)
 	sc.StaffTimeout = time.Duration(c.StaffTimeout)
+	sc.IdleWarning = time.Duration(c.IdleWarning)
+	sc.RetryInterval = time.Duration(c.RetryInterval)
 	return sc
 }
 

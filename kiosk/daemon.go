@@ -1,9 +1,11 @@
 package kiosk
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -53,6 +55,7 @@ type Daemon struct {
 	lang          string
 	captureCancel context.CancelFunc
 	seq           uint64
+	lastView      []byte // the last published view without its Seq
 	shownHealth   string // healthKey of the devices in the last published view
 
 	effects sync.WaitGroup
@@ -92,7 +95,7 @@ func New(opt Options) *Daemon {
 	d.m = session.New(opt.Config.SessionConfig(), newIdemKey, d.now())
 	d.devices = NewDevices(opt.OpenReader, opt.Config.ReaderPort, opt.OpenScanner, opt.Config.ScannerSpec,
 		opt.Devices, d.post, opt.Logger, d.metrics)
-	d.hub.publish(d.view())
+	d.publish()
 	return d
 }
 
@@ -238,13 +241,28 @@ func (d *Daemon) step(ctx context.Context, ev session.Event) {
 		d.run(ctx, e)
 	}
 	d.afterStep(ctx, before, after)
-	if _, isTick := ev.(session.Tick); !isTick || before.Phase != after.Phase {
+	if _, isTick := ev.(session.Tick); !isTick {
 		d.publish()
+	} else {
+		// Time passing changes the screen only sometimes: a countdown, a
+		// wait, the clock, a timeout.
+		d.publishIfChanged()
 	}
 }
 
 func (d *Daemon) publish() {
-	d.hub.publish(d.view())
+	v := d.view()
+	d.lastView, _ = json.Marshal(v)
+	d.seq++
+	v.Seq = d.seq
+	d.hub.publish(v)
+}
+
+func (d *Daemon) publishIfChanged() {
+	b, _ := json.Marshal(d.view())
+	if !bytes.Equal(b, d.lastView) {
+		d.publish()
+	}
 }
 
 // spawn runs fn as an effect with a deadline; its event is posted unless
@@ -303,13 +321,20 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 			}
 			return ev
 		})
+	case session.DoCheck:
+		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
+			var in session.EnrolmentInfo
+			err := d.timed("enrolment_check", func() (err error) { in, err = d.server.EnrolmentCheck(c, e.Card); return })
+			return session.Checked{Gen: e.Gen, Info: in, Err: err}
+		})
 	case session.DoVerify:
 		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
 			var res session.Resident
 			var tok string
 			err := d.timed("verify", func() (err error) { res, tok, err = d.server.Verify(c, e.Card, e.Sample); return })
 			if errors.Is(err, session.ErrNoMatch) {
-				return session.Verified{Gen: e.Gen, Match: false}
+				// The error travels on: it says how many attempts are left.
+				return session.Verified{Gen: e.Gen, Match: false, Err: err}
 			}
 			return session.Verified{Gen: e.Gen, Match: err == nil, Token: tok, Resident: res, Err: err}
 		})
@@ -424,6 +449,12 @@ func (d *Daemon) capture(ctx context.Context, e session.DoCapture) session.Event
 	case errors.Is(err, ErrNoFinger):
 		d.metrics.captures.WithLabelValues(purpose, "no_finger").Inc()
 		return session.Captured{Gen: e.Gen, Fault: session.NoFinger}
+	case errors.Is(err, ErrFingerMoving):
+		d.metrics.captures.WithLabelValues(purpose, "moving").Inc()
+		return session.Captured{Gen: e.Gen, Fault: session.Moving}
+	case errors.Is(err, ErrExposure):
+		d.metrics.captures.WithLabelValues(purpose, "exposure").Inc()
+		return session.Captured{Gen: e.Gen, Fault: session.Exposure}
 	case errors.Is(err, ErrBadPlacement):
 		d.metrics.captures.WithLabelValues(purpose, "not_flat").Inc()
 		return session.Captured{Gen: e.Gen, Fault: session.NotFlat}

@@ -15,6 +15,7 @@ package kiosk
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
@@ -29,6 +30,12 @@ var (
 	// ErrBadPlacement: the scanner saw a finger it could not image (moved,
 	// not flat, partly off the window).
 	ErrBadPlacement = errors.New("kiosk: finger badly placed")
+	// ErrFingerMoving: a finger is on the window but does not keep still
+	// (the scanner reports it moving); a bad placement with its own hint.
+	ErrFingerMoving = fmt.Errorf("%w: the finger keeps moving", ErrBadPlacement)
+	// ErrExposure: the scanner could not expose the image (stray light, the
+	// window not covered); a bad placement with its own hint.
+	ErrExposure = fmt.Errorf("%w: the image could not be exposed", ErrBadPlacement)
 	// ErrDeviceDown: the device is not connected (unplugged, reconnecting).
 	ErrDeviceDown = errors.New("kiosk: device not connected")
 )
@@ -86,6 +93,9 @@ type Extractor interface {
 // answer.
 type Server interface {
 	Nonce(ctx context.Context) ([32]byte, error)
+	// EnrolmentCheck says, before any finger, whether the card's holder is
+	// enrolled and with which fingers (Checked false: the server cannot say).
+	EnrolmentCheck(ctx context.Context, card identity.Card) (session.EnrolmentInfo, error)
 	Verify(ctx context.Context, card identity.Card, s session.Sample) (resident session.Resident, token string, err error)
 	// Services lists the services the token's resident may file (all of
 	// them without a token).

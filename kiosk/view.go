@@ -2,8 +2,10 @@ package kiosk
 
 import (
 	"encoding/json"
+	"math"
 	"sync"
 	"time"
+	_ "time/tzdata" // Asia/Shanghai on a machine without a zone database
 
 	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
@@ -26,6 +28,26 @@ type View struct {
 	Station  string `json:"station"`
 	// CardPresent: a card is on the reader (at idle: one left behind).
 	CardPresent bool `json:"cardPresent"`
+	// Countdown: seconds before the session is cleared for lack of a touch
+	// (set only in the last IdleWarning). Ended: why the last session
+	// ended (session.End...), shown at idle for a while.
+	Countdown int    `json:"countdown,omitempty"`
+	Ended     string `json:"ended,omitempty"`
+	// RetryIn: seconds before a pending step is retried by itself.
+	RetryIn int `json:"retryIn,omitempty"`
+	// AttemptsLeft: finger checks left (the fewer of this session's and the
+	// server's), -1 when nothing was tried yet. LockedUntil: the lock's end
+	// ("15:04" in China time), LockMinutes how long that is from now.
+	AttemptsLeft int    `json:"attemptsLeft"`
+	LockedUntil  string `json:"lockedUntil,omitempty"`
+	LockMinutes  int    `json:"lockMinutes,omitempty"`
+	// Fingers: the resident's enrolled fingers (apiv1 names), to name and
+	// show the finger to place.
+	Fingers []string `json:"fingers,omitempty"`
+	// Missing: labels of the required fields left empty or refused.
+	Missing []string `json:"missing,omitempty"`
+	// Clock: the time now in China, for the header ("2006-01-02 15:04").
+	Clock string `json:"clock"`
 
 	Card     *PersonView   `json:"card,omitempty"`
 	Resident *PersonView   `json:"resident,omitempty"`
@@ -61,8 +83,17 @@ type ServiceView struct {
 
 // FormView is the form to check.
 type FormView struct {
-	Service ServiceView     `json:"service"`
-	Fields  []session.Field `json:"fields"`
+	Service ServiceView `json:"service"`
+	Fields  []FieldView `json:"fields"`
+}
+
+// FieldView is a form field as shown: the English of its choices and of a
+// read-only value, and whether it is missing.
+type FieldView struct {
+	session.Field
+	ChoicesEN []string `json:"choicesEn,omitempty"`
+	ValueEN   string   `json:"valueEn,omitempty"`
+	Missing   bool     `json:"missing,omitempty"`
 }
 
 // FilingView is a receipt or an earlier filing.
@@ -114,19 +145,35 @@ func svcView(s session.Service) ServiceView {
 	return ServiceView{Code: s.Code, Name: s.NameZH, NameEN: s.NameEN, DueDays: s.DueDays}
 }
 
+// China is the time zone of every date and time the kiosk shows, whatever
+// the machine's own zone (the server's due dates are China dates too). The
+// zone database is embedded (time/tzdata), with a fixed +08:00 fallback.
+var China = func() *time.Location {
+	if l, err := time.LoadLocation("Asia/Shanghai"); err == nil {
+		return l
+	}
+	return time.FixedZone("CST", 8*3600)
+}()
+
 func day(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.Local().Format("2006-01-02")
+	return t.In(China).Format("2006-01-02")
+}
+
+func en(v string) string {
+	if e, ok := choiceEN[v]; ok {
+		return e
+	}
+	return v
 }
 
 func (d *Daemon) view() View {
 	st := d.m.State()
 	cfg := d.m.Config()
-	d.seq++
 	v := View{
-		Seq: d.seq, Phase: string(st.Phase), Mode: string(st.Mode), Lang: d.lang,
+		Phase: string(st.Phase), Mode: string(st.Mode), Lang: d.lang,
 		Problem: st.Problem, Hint: st.Hint, Tries: st.Tries, MaxTries: cfg.MaxTries,
 		ServerUp: d.up.Load(), Station: d.cfg.StationID, Devices: d.devices.Health(),
 	}
@@ -135,6 +182,31 @@ func (d *Daemon) view() View {
 		v.Assist = &AssistView{State: d.assist}
 	}
 	_, v.CanCall = d.server.(StaffCaller)
+	now := d.now()
+	v.Clock = now.In(China).Format("2006-01-02 15:04")
+	if st.Warning && !st.Deadline.IsZero() {
+		v.Countdown = max(int(math.Ceil(st.Deadline.Sub(now).Seconds())), 0)
+	}
+	if st.Phase == session.Idle {
+		v.Ended = st.Ended // the idle screen says why; other screens do not change with it
+	}
+	v.Fingers = st.Fingers
+	if st.Phase == session.Unavailable && !st.RetryAt.IsZero() {
+		v.RetryIn = max(int(math.Ceil(st.RetryAt.Sub(now).Seconds())), 0)
+	}
+	v.AttemptsLeft = -1
+	if st.Tries > 0 {
+		v.AttemptsLeft = cfg.MaxTries - st.Tries
+	}
+	// The server's allowance counts when it is the smaller one (before any
+	// try only when an earlier session used some of it).
+	if st.AttemptsLeft >= 0 && (v.AttemptsLeft < 0 && st.AttemptsLeft < cfg.MaxTries || v.AttemptsLeft >= 0 && st.AttemptsLeft < v.AttemptsLeft) {
+		v.AttemptsLeft = st.AttemptsLeft
+	}
+	if !st.LockedUntil.IsZero() {
+		v.LockedUntil = st.LockedUntil.In(China).Format("15:04")
+		v.LockMinutes = max(int(math.Ceil(st.LockedUntil.Sub(now).Minutes())), 1)
+	}
 	d.shownHealth = healthKey(v.Devices)
 	if c := st.Card; c != nil {
 		v.Card = &PersonView{Name: c.DisplayName(), IDMasked: c.Masked(), Expired: c.Expired(d.now()), Until: c.Until.String()}
@@ -147,11 +219,29 @@ func (d *Daemon) view() View {
 	}
 	if f := st.Form; f != nil {
 		v.Form = &FormView{Service: svcView(f.Service)}
+		missing := map[string]bool{}
+		for _, k := range st.Missing {
+			missing[k] = true
+		}
 		for _, fd := range f.Fields {
 			if !fd.Editable && looksLikeIDNumber(fd.Value) {
 				fd.Value = identity.MaskIDNumber(fd.Value) // the screen faces the room
 			}
-			v.Form.Fields = append(v.Form.Fields, fd)
+			fv := FieldView{Field: fd, Missing: missing[fd.Key]}
+			for _, c := range fd.Choices {
+				fv.ChoicesEN = append(fv.ChoicesEN, en(c))
+			}
+			if !fd.Editable {
+				fv.ValueEN = en(fd.Value)
+			}
+			if fv.Missing {
+				label := fd.LabelZH
+				if d.lang == "en" && fd.LabelEN != "" {
+					label = fd.LabelEN
+				}
+				v.Missing = append(v.Missing, label)
+			}
+			v.Form.Fields = append(v.Form.Fields, fv)
 		}
 	}
 	if r := st.Receipt; r != nil {

@@ -161,9 +161,10 @@ func TestBrowserRealDevices(t *testing.T) {
 	}
 	click(`button[data-act="staff"]`)
 	wait("staff login", func(v kiosk.View) bool { return v.Phase == "staff_login" })
-	if err := chromedp.Do(bctx, chromedp.SendKeys(chromedp.CSS("#user"), staffUser), chromedp.SendKeys(chromedp.CSS("#password"), staffPass)); err != nil {
-		t.Fatal(err)
-	}
+	// No physical keyboard: the on-screen one.
+	scr := screen{t: t, ctx: bctx, dir: dir}
+	scr.kbType("#user", staffUser)
+	scr.kbType("#password", staffPass)
 	click(`button[data-act="login"]`)
 	wait("staff menu", func(v kiosk.View) bool { return v.Phase == "staff_menu" })
 	click(`button[data-act="enrol"]`)

@@ -43,6 +43,7 @@ func (w *world) startControl(ctx context.Context) error {
 		rw.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(rw).Encode(rows)
 	})
+	mux.HandleFunc("/network", func(rw http.ResponseWriter, r *http.Request) { w.net.handle(rw, r) })
 	mux.HandleFunc("GET /vein-faults", func(rw http.ResponseWriter, r *http.Request) {
 		var names []string
 		for _, f := range veinsim.Faults() {

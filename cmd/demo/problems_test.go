@@ -10,6 +10,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/kiosk"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
+	"github.com/qingshan-gov/veinkiosk/simulators/veinsim"
 )
 
 // TestResidentProblemsRealServer: against the real server, drivers and
@@ -65,13 +66,10 @@ func TestResidentProblemsRealServer(t *testing.T) {
 		t.Fatal("the deck lacks an unenrolled resident or an expired card")
 	}
 
-	// Not enrolled: the server says so after the finger.
+	// Not enrolled: the server's check says so at once, before any finger.
 	w.id.Insert(unenrolled.IDNumber)
-	wait("finger prompt", func(v kiosk.View) bool { return v.Phase == "place_finger" })
-	w.vein.PlaceResident(unenrolled.IDNumber, 2)
-	v := wait("not enrolled", func(v kiosk.View) bool { return v.Phase == "card_problem" })
-	w.vein.RemoveFinger()
-	if v.Problem != "not_enrolled" {
+	v := wait("not enrolled", func(v kiosk.View) bool { return v.Phase == "card_problem" || v.Phase == "place_finger" })
+	if v.Phase != "card_problem" || v.Problem != "not_enrolled" {
 		t.Errorf("unenrolled resident: problem %q", v.Problem)
 	}
 	w.id.Remove()
@@ -95,6 +93,34 @@ func TestResidentProblemsRealServer(t *testing.T) {
 	w.vein.RemoveFinger()
 	if v.Hint != "no_match" || v.Tries != 1 {
 		t.Fatalf("wrong finger: phase %s hint %q tries %d", v.Phase, v.Hint, v.Tries)
+	}
+	// The real server's check named the enrolled fingers (right and left
+	// index: the demo enrols those) for the screen to show.
+	if strings.Join(v.Fingers, ",") != "right_index,left_index" || v.AttemptsLeft != 2 {
+		t.Fatalf("wrong finger: fingers %v, attempts left %d (want right_index,left_index and 2)", v.Fingers, v.AttemptsLeft)
+	}
+	time.Sleep(400 * time.Millisecond)
+	// A trembling finger: the scanner reports it present and moving, and
+	// the screen says "hold still", not "no finger" (and it is no try).
+	if err := w.vein.SetFault(veinsim.FaultFingerMoved); err != nil {
+		t.Fatal(err)
+	}
+	w.vein.PlaceResident(who.IDNumber, 7)
+	v = wait("moving", func(v kiosk.View) bool { return v.Hint == "moving" })
+	if v.Tries != 1 {
+		t.Errorf("a moving finger counted as a try: %d", v.Tries)
+	}
+	w.vein.RemoveFinger()
+	// A capture the scanner cannot expose: its own hint.
+	if err := w.vein.SetFault(veinsim.FaultOverExposure); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	w.vein.PlaceResident(who.IDNumber, 7)
+	wait("exposure", func(v kiosk.View) bool { return v.Hint == "exposure" })
+	w.vein.RemoveFinger()
+	if err := w.vein.SetFault(veinsim.FaultNone); err != nil {
+		t.Fatal(err)
 	}
 	time.Sleep(400 * time.Millisecond)
 	w.vein.PlaceResident(who.IDNumber, 7)

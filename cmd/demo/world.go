@@ -81,6 +81,7 @@ type world struct {
 	vein    *veinsim.Device
 	printer *printersim.PTY
 	daemon  *kiosk.Daemon
+	net     *netSwitch // the kiosk's link to the server, with the control page's switch
 
 	serverURL, kioskURL, controlURL string
 	kioskLn, controlLn              net.Listener
@@ -325,6 +326,7 @@ func (w *world) startKiosk(ctx context.Context, say func(string, ...any)) error 
 	if err := w.post(ctx, apiv1.PathAdminKiosks, apiv1.KioskRegistration{ID: kioskID, Station: stationID, Name: "一楼大厅自助机", PublicKey: pub}, nil); err != nil {
 		return err
 	}
+	w.net = &netSwitch{next: http.DefaultTransport}
 	cfg := kiosk.DefaultConfig()
 	cfg.ReaderPort, cfg.ScannerSpec, cfg.ServerURL, cfg.KeyFile = w.id.Path(), "sim", w.serverURL, "(in memory)"
 	cfg.KioskID, cfg.StationID = kioskID, stationName
@@ -337,7 +339,7 @@ func (w *world) startKiosk(ctx context.Context, say func(string, ...any)) error 
 		OpenReader:  func(ctx context.Context) (kiosk.CardReader, error) { return hwdev.OpenIDCardReader(id.Path())(ctx) },
 		OpenScanner: hwdev.OpenVeinScanner("sim", nil),
 		OpenPrinter: hwdev.OpenReceiptPrinter(cfg.PrinterSpec),
-		Server:      kiosk.NewServerClient(w.serverURL, kioskID, priv, nil),
+		Server:      kiosk.NewServerClient(w.serverURL, kioskID, priv, &http.Client{Timeout: 30 * time.Second, Transport: w.net}),
 		Extractor:   kiosk.MatcherExtractor{},
 		Logger:      w.log,
 	})

@@ -115,23 +115,63 @@ func devErr(err error) error {
 	case errors.Is(err, veinscan.ErrNoFinger):
 		return fmt.Errorf("%w: %v", kiosk.ErrNoFinger, err)
 	case errors.Is(err, wire.ErrFingerMoved):
-		return fmt.Errorf("%w: %v", kiosk.ErrBadPlacement, err)
+		return fmt.Errorf("%w: %v", kiosk.ErrFingerMoving, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return err
 	}
 	return fmt.Errorf("%w: %v", kiosk.ErrDeviceDown, err)
 }
 
-func (v *veinScanner) Capture(ctx context.Context, nonce [32]byte) (*kiosk.ScanImage, error) {
-	if _, err := v.s.WaitFinger(ctx, 100*time.Millisecond); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %v", kiosk.ErrNoFinger, ctx.Err())
+// movingFor is how long a finger may stay on the window without keeping
+// still before the resident is told it is moving.
+const movingFor = 2 * time.Second
+
+// waitStill polls the finger status until a still finger is on the window.
+// A finger that keeps moving for movingFor is ErrFingerMoving (the
+// resident is there: "hold still", not "no finger"); none before ctx ends
+// is ErrNoFinger.
+func (v *veinScanner) waitStill(ctx context.Context) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	var movingSince time.Time
+	for {
+		st, err := v.s.FingerStatus(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return fmt.Errorf("%w: %v", kiosk.ErrNoFinger, ctx.Err())
+		case err != nil:
+			return devErr(err)
+		case st.State == wire.FingerPresent:
+			return nil
+		case st.State == wire.FingerMoving:
+			if movingSince.IsZero() {
+				movingSince = time.Now()
+			} else if time.Since(movingSince) >= movingFor {
+				return fmt.Errorf("%w: moving for %s", kiosk.ErrFingerMoving, movingFor)
+			}
+		default:
+			movingSince = time.Time{}
 		}
-		return nil, devErr(err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %v", kiosk.ErrNoFinger, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+func (v *veinScanner) Capture(ctx context.Context, nonce [32]byte) (*kiosk.ScanImage, error) {
+	if err := v.waitStill(ctx); err != nil {
+		return nil, err
 	}
 	res, err := v.s.Capture(ctx, nonce)
 	if err != nil {
 		return nil, devErr(err)
+	}
+	if !res.ExposureOK {
+		// Automatic exposure found no setting that images the finger:
+		// light around it or the window not covered.
+		return nil, fmt.Errorf("%w: after %d attempts", kiosk.ErrExposure, res.Attempts)
 	}
 	if !res.SignatureValid || !res.CounterIncreased {
 		return nil, fmt.Errorf("%w: capture integrity (signature valid %v, counter increased %v)", kiosk.ErrDeviceDown, res.SignatureValid, res.CounterIncreased)

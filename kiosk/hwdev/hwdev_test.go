@@ -21,6 +21,7 @@ func TestErrorsMapToKioskSentinels(t *testing.T) {
 	}{
 		{fmt.Errorf("x: %w", veinscan.ErrNoFinger), kiosk.ErrNoFinger},
 		{fmt.Errorf("x: %w", wire.ErrFingerMoved), kiosk.ErrBadPlacement},
+		{fmt.Errorf("x: %w", wire.ErrFingerMoved), kiosk.ErrFingerMoving},
 		{fmt.Errorf("x: %w", veinscan.ErrDisconnected), kiosk.ErrDeviceDown},
 		{errors.New("anything else"), kiosk.ErrDeviceDown},
 		{context.DeadlineExceeded, context.DeadlineExceeded},

@@ -197,6 +197,20 @@ type Server struct {
 	// DuplicateOf makes an enrolment of this person (fake template) look
 	// like a duplicate.
 	DuplicateOf map[string]bool
+	// LoseAnswers: the next n submissions are filed but their answers are
+	// lost on the way back (a network drop shorter than the health probe
+	// sees). FailSubmits: the next n submissions never arrive.
+	LoseAnswers, FailSubmits int
+	// LockAfter > 0: the server's lockout: after LockAfter failed finger
+	// checks of one ID number (across sessions) it is locked for LockFor;
+	// no_match answers say how many attempts are left.
+	LockAfter int
+	LockFor   time.Duration
+	failures  map[string]int
+	locked    map[string]time.Time
+	// ThrottleFor > 0: the next verification is refused with rate_limited
+	// and this wait (the per-kiosk backoff).
+	ThrottleFor time.Duration
 }
 
 // Resident is a fake population record.
@@ -206,7 +220,8 @@ type Resident struct {
 	Name      string
 	Address   string
 	Household int
-	Enrolled  string // the person whose finger matches (fake template)
+	Enrolled  string   // the person whose finger matches (fake template)
+	Fingers   []string // the enrolled fingers (default right and left index)
 	Dibao     bool
 }
 
@@ -221,6 +236,19 @@ type filing struct {
 	session.Filing
 	idNumber string
 	key      string
+	values   map[string]string
+}
+
+// FiledValues returns the form values filed under a reference.
+func (s *Server) FiledValues(ref string) map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.filings {
+		if f.Reference == ref {
+			return f.values
+		}
+	}
+	return nil
 }
 
 // NewServer returns a server with a small catalogue.
@@ -229,6 +257,7 @@ func NewServer() *Server {
 		Residents: map[string]*Resident{}, Staff: map[string]StaffAccount{},
 		byKey: map[string]*filing{}, tokens: map[string]string{}, sessions: map[string]StaffAccount{},
 		cases: map[string]string{}, DuplicateOf: map[string]bool{}, Now: time.Now,
+		failures: map[string]int{}, locked: map[string]time.Time{},
 		Catalogue: []session.Service{
 			{Code: "dibao_renewal", NameZH: "低保年审（续办）", NameEN: "Minimum living allowance: yearly renewal", DueDays: 15},
 			{Code: "dibao_new", NameZH: "低保新申请", NameEN: "Minimum living allowance: new application", DueDays: 30},
@@ -288,6 +317,16 @@ func (s *Server) Verify(ctx context.Context, c identity.Card, smp session.Sample
 	if err := s.check(); err != nil {
 		return session.Resident{}, "", err
 	}
+	if s.ThrottleFor > 0 {
+		d := s.ThrottleFor
+		s.ThrottleFor = 0
+		return session.Resident{}, "", &kiosk.APIError{Kind: session.ErrThrottled, Code: "rate_limited", Details: session.Details{RetryAfter: d, AttemptsLeft: -1}}
+	}
+	now := s.Now()
+	if until, ok := s.locked[c.IDNumber]; ok && now.Before(until) {
+		return session.Resident{}, "", &kiosk.APIError{Kind: session.ErrLocked, Code: "locked",
+			Details: session.Details{RetryAfter: until.Sub(now), LockedUntil: until, AttemptsLeft: 0}}
+	}
 	r, ok := s.Residents[c.IDNumber]
 	switch {
 	case !ok:
@@ -295,12 +334,51 @@ func (s *Server) Verify(ctx context.Context, c identity.Card, smp session.Sample
 	case r.Enrolled == "":
 		return session.Resident{}, "", session.ErrNotEnrolled
 	case r.Enrolled != string(smp.Template):
-		return session.Resident{}, "", session.ErrNoMatch
+		if s.LockAfter == 0 {
+			return session.Resident{}, "", session.ErrNoMatch
+		}
+		s.failures[c.IDNumber]++
+		left := s.LockAfter - s.failures[c.IDNumber]
+		d := session.Details{AttemptsLeft: max(left, 0)}
+		if left <= 0 {
+			d.LockedUntil = now.Add(s.LockFor)
+			s.locked[c.IDNumber] = d.LockedUntil
+			s.failures[c.IDNumber] = 0
+		}
+		return session.Resident{}, "", &kiosk.APIError{Kind: session.ErrNoMatch, Code: "no_match", Details: d}
 	}
+	delete(s.failures, c.IDNumber)
 	s.seq++
 	tok := fmt.Sprintf("tok-%d", s.seq)
 	s.tokens[tok] = c.IDNumber
 	return session.Resident{ID: r.ID, Name: r.Name, MaskedID: identity.MaskIDNumber(r.IDNumber)}, tok, nil
+}
+
+// EnrolmentCheck implements kiosk.Server.
+func (s *Server) EnrolmentCheck(ctx context.Context, c identity.Card) (session.EnrolmentInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return session.EnrolmentInfo{}, err
+	}
+	r, ok := s.Residents[c.IDNumber]
+	if !ok {
+		return session.EnrolmentInfo{}, session.ErrNotFound
+	}
+	in := session.EnrolmentInfo{Checked: true, Enrolled: r.Enrolled != "", AttemptsLeft: -1}
+	if in.Enrolled {
+		in.Fingers = r.Fingers
+		if in.Fingers == nil {
+			in.Fingers = []string{"right_index", "left_index"}
+		}
+	}
+	if s.LockAfter > 0 {
+		in.AttemptsLeft = s.LockAfter - s.failures[c.IDNumber]
+		if until, ok := s.locked[c.IDNumber]; ok && s.Now().Before(until) {
+			in.LockedUntil, in.AttemptsLeft = until, 0
+		}
+	}
+	return in, nil
 }
 
 // Services implements kiosk.Server.
@@ -321,13 +399,23 @@ func (s *Server) Form(ctx context.Context, token string, svc session.Service) (s
 	if r == nil {
 		return session.Form{}, session.ErrTokenSpent
 	}
-	return session.Form{Service: svc, Fields: []session.Field{
+	fields := []session.Field{
 		{Key: "name", LabelZH: "姓名", LabelEN: "Name", Value: r.Name},
 		{Key: "id_number", LabelZH: "身份证号", LabelEN: "ID number", Value: identity.MaskIDNumber(r.IDNumber)},
 		{Key: "address", LabelZH: "住址", LabelEN: "Address", Value: r.Address},
 		{Key: "household_size", LabelZH: "家庭人口", LabelEN: "Household size", Value: fmt.Sprint(r.Household), Editable: true, Choices: []string{"1", "2", "3", "4", "5"}},
 		{Key: "income_changed", LabelZH: "收入有无变化", LabelEN: "Income changed", Value: "无", Editable: true, Choices: []string{"无", "有"}},
-	}}, nil
+	}
+	if svc.Code == "dibao_new" {
+		// A new application asks what the kiosk has no keyboard for:
+		// an account number (keypad) and free text (pinyin keyboard).
+		fields = append(fields,
+			session.Field{Key: "bank_account", LabelZH: "收款银行账号", LabelEN: "Bank account", Editable: true, Required: true, Kind: "digits", MaxLen: 30},
+			session.Field{Key: "reason", LabelZH: "申请理由", LabelEN: "Reason for applying", Editable: true, Required: true, Kind: "text", MaxLen: 200,
+				Suggestions: []string{"因病致贫", "失业，家庭生活困难"}},
+			session.Field{Key: "phone", LabelZH: "联系电话", LabelEN: "Phone", Editable: true, Required: true, Kind: "phone"})
+	}
+	return session.Form{Service: svc, Fields: fields}, nil
 }
 
 // Submit implements kiosk.Server (idempotent by key).
@@ -337,7 +425,18 @@ func (s *Server) Submit(ctx context.Context, token, key string, f session.Form) 
 	if err := s.check(); err != nil {
 		return session.Receipt{}, err
 	}
+	if s.FailSubmits > 0 {
+		s.FailSubmits--
+		return session.Receipt{}, fmt.Errorf("fake server: connection reset: %w", session.ErrUnavailable)
+	}
+	lose := s.LoseAnswers > 0
+	if lose {
+		s.LoseAnswers--
+	}
 	if old, ok := s.byKey[key]; ok {
+		if lose {
+			return session.Receipt{}, fmt.Errorf("fake server: answer lost: %w", session.ErrUnavailable)
+		}
 		return session.Receipt{Reference: old.Reference, Service: old.Service, FiledAt: old.FiledAt, Due: old.Due}, nil
 	}
 	id, ok := s.tokens[token]
@@ -348,9 +447,15 @@ func (s *Server) Submit(ctx context.Context, token, key string, f session.Form) 
 	now := s.Now()
 	s.seq++
 	fl := &filing{Filing: session.Filing{Reference: fmt.Sprintf("QS-%s-%04d", now.Format("20060102"), s.seq), Service: f.Service,
-		FiledAt: now, Due: now.AddDate(0, 0, f.Service.DueDays), Status: "submitted"}, idNumber: id, key: key}
+		FiledAt: now, Due: now.AddDate(0, 0, f.Service.DueDays), Status: "submitted"}, idNumber: id, key: key, values: map[string]string{}}
+	for _, fd := range f.Fields {
+		fl.values[fd.Key] = fd.Value
+	}
 	s.filings = append(s.filings, fl)
 	s.byKey[key] = fl
+	if lose {
+		return session.Receipt{}, fmt.Errorf("fake server: answer lost: %w", session.ErrUnavailable)
+	}
 	return session.Receipt{Reference: fl.Reference, Service: fl.Service, FiledAt: fl.FiledAt, Due: fl.Due}, nil
 }
 

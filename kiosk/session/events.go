@@ -56,6 +56,12 @@ type (
 		Fault  CaptureFault
 		Err    error
 	}
+	// Checked is the outcome of DoCheck (the enrolment, before the finger).
+	Checked struct {
+		Gen  uint64
+		Info EnrolmentInfo
+		Err  error
+	}
 	Verified struct {
 		Gen      uint64
 		Match    bool
@@ -107,6 +113,7 @@ func (Tick) event()                {}
 func (Touch) event()               {}
 func (Captured) event()            {}
 func (Verified) event()            {}
+func (Checked) event()             {}
 func (CatalogueLoaded) event()     {}
 func (FormLoaded) event()          {}
 func (Submitted) event()           {}
@@ -119,6 +126,12 @@ func (SupervisorConfirmed) event() {}
 type Effect interface{ effect() }
 
 type (
+	// DoCheck asks the server whether the card's holder is enrolled, and
+	// with which fingers, before asking for a finger.
+	DoCheck struct {
+		Gen  uint64
+		Card identity.Card
+	}
 	DoCapture struct {
 		Gen    uint64
 		Finger string
@@ -176,6 +189,7 @@ type (
 )
 
 func (DoCapture) effect()          {}
+func (DoCheck) effect()            {}
 func (DoVerify) effect()           {}
 func (DoCatalogue) effect()        {}
 func (DoForm) effect()             {}

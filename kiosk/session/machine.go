@@ -15,6 +15,7 @@ const (
 	Idle         Phase = "idle"         // place your ID card
 	CardProblem  Phase = "card_problem" // expired card, not enrolled, unreadable: what to do
 	PlaceFinger  Phase = "place_finger" // put the enrolled finger on the scanner
+	Checking     Phase = "checking"     // the server says whether the card's holder is enrolled, and which fingers
 	Verifying    Phase = "verifying"    // the server compares the finger
 	Menu         Phase = "menu"         // the service catalogue
 	Loading      Phase = "loading"      // waiting for the catalogue, a form or the filings
@@ -57,6 +58,17 @@ const (
 	ProblemSuspended          = "suspended"           // the resident's record is suspended: see the desk
 	ProblemFormInvalid        = "form_invalid"        // a value is missing or wrong: the form again
 	ProblemRecapture          = "recapture"           // the supervisor allowed it: capture again (nonces are single-use)
+	ProblemThrottled          = "throttled"           // the server asks this kiosk to wait (State.RetryAt): continues by itself
+	ProblemMissing            = "missing"             // required fields left empty (State.Missing): nothing sent
+)
+
+// Why a session ended (State.Ended), shown on the idle screen afterwards.
+const (
+	EndTimeout        = "timeout"         // no touch for the idle timeout
+	EndReceiptTimeout = "receipt_timeout" // the receipt was up for its time
+	EndCardRemoved    = "card_removed"    // the card left the reader
+	EndFinished       = "finished"        // the resident pressed "finish"
+	EndStaffTimeout   = "staff_timeout"   // staff logged out after inactivity
 )
 
 // Hint keys for capture guidance.
@@ -65,6 +77,8 @@ const (
 	HintNotFlat  = "not_flat"  // 请将手指平放
 	HintNoMatch  = "no_match"
 	HintLift     = "lift"     // lift the finger, then place it again
+	HintMoving   = "moving"   // the scanner sees the finger moving: hold it still
+	HintExposure = "exposure" // the image could not be exposed: cover the window, shade it
 	HintReverify = "reverify" // the finger again, for a new filing token
 )
 
@@ -86,7 +100,29 @@ var (
 	ErrReplacementWaiting = errors.New("a replacement of the enrolment awaits approval")
 	// ErrOtherStation: staff may enrol only at their own station's kiosks.
 	ErrOtherStation = errors.New("the staff member is not of this kiosk's station")
+	// ErrThrottled: the server asks this kiosk to wait before the next
+	// request (after failed finger checks at this kiosk); Details says how long.
+	ErrThrottled = errors.New("the server asks the kiosk to wait")
 )
+
+// Details is what the server said besides its code: how long to wait
+// (throttling, a lock), the finger attempts it still allows, and which form
+// fields it refused. Errors that carry it implement ServerDetails.
+type Details struct {
+	RetryAfter   time.Duration
+	AttemptsLeft int // -1: the server did not say
+	LockedUntil  time.Time
+	Fields       []string // form fields missing or wrong, by key
+}
+
+// DetailsOf returns the Details in err's chain (AttemptsLeft -1 when none).
+func DetailsOf(err error) Details {
+	var d interface{ ServerDetails() Details }
+	if errors.As(err, &d) {
+		return d.ServerDetails()
+	}
+	return Details{AttemptsLeft: -1}
+}
 
 // Config holds the journey's limits.
 type Config struct {
@@ -99,6 +135,14 @@ type Config struct {
 	EnrolCaptures    int           // captures per finger
 	EnrolFingers     []string      // fingers to enrol, in order
 	AlternateFingers []string      // fingers offered when one cannot be captured
+	// IdleWarning: this long before an idle timeout the screen counts down
+	// with a "继续办理" button (0: no warning).
+	IdleWarning time.Duration
+	// RetryInterval: how often a pending step is retried by itself while
+	// the server is unreachable (besides when the probe sees it back).
+	RetryInterval time.Duration
+	// EndedShow: how long the idle screen says why the last session ended.
+	EndedShow time.Duration
 }
 
 // DefaultConfig is what the kiosk runs with unless configured otherwise.
@@ -113,6 +157,9 @@ func DefaultConfig() Config {
 		EnrolCaptures:    3,
 		EnrolFingers:     []string{"right_index", "left_index"},
 		AlternateFingers: []string{"right_middle", "left_middle", "right_ring", "left_ring", "right_thumb", "left_thumb"},
+		IdleWarning:      20 * time.Second,
+		RetryInterval:    5 * time.Second,
+		EndedShow:        30 * time.Second,
 	}
 }
 
@@ -150,9 +197,22 @@ type State struct {
 	Receipt  *Receipt
 	Filings  []Filing
 
-	Pending Effect // what Retry re-runs after Unavailable
-	Resume  Effect // what runs after a new finger check (token spent)
-	Back    Phase  // where Unavailable's retry returns to
+	Pending Effect    // what Retry re-runs after Unavailable
+	RetryAt time.Time // when Pending is retried by itself
+	// AttemptsLeft: the finger checks the server still allows for this
+	// card before it locks (-1: not said); LockedUntil: when a lock ends.
+	AttemptsLeft int
+	LockedUntil  time.Time
+	Missing      []string // keys of required fields left empty, or refused by the server
+	Fingers      []string // the resident's enrolled fingers (from the check before the finger)
+	// Warning: the idle timeout is near; the screen counts down to
+	// Deadline. Ended/EndedAt: why the last session ended, shown at idle.
+	Warning  bool
+	Deadline time.Time
+	Ended    string
+	EndedAt  time.Time
+	Resume   Effect // what runs after a new finger check (token spent)
+	Back     Phase  // where Unavailable's retry returns to
 
 	Staff        *StaffSession
 	EnrolIdx     int
@@ -174,7 +234,7 @@ type Machine struct {
 // (random in the daemon, deterministic in tests).
 func New(cfg Config, newKey func() string, now time.Time) *Machine {
 	m := &Machine{cfg: cfg, newKey: newKey}
-	m.st = State{Phase: Idle, Mode: ModeResident, Gen: 1, LastActivity: now}
+	m.st = State{Phase: Idle, Mode: ModeResident, Gen: 1, LastActivity: now, AttemptsLeft: -1}
 	return m
 }
 

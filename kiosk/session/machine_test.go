@@ -84,7 +84,8 @@ func TestResidentJourneys(t *testing.T) {
 		steps []step
 	}{
 		{"card to receipt", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{2 * time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
 			{3 * time.Second, Verified{Match: true, Token: "tok", Resident: Resident{ID: "1", Name: "张秀英"}}, Loading, "", "", "DoCatalogue"},
 			{3 * time.Second, CatalogueLoaded{Services: []Service{dibao}}, Menu, "", "", ""},
@@ -99,29 +100,34 @@ func TestResidentJourneys(t *testing.T) {
 			{time.Second, CardRemoved{}, Idle, "", "", "Wipe"},
 		}},
 		{"not enrolled", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
 			{time.Second, Verified{Err: fmt.Errorf("x: %w", ErrNotEnrolled)}, CardProblem, ProblemNotEnrolled, "", ""},
 			{time.Second, CardRead{alice}, CardProblem, ProblemNotEnrolled, "", ""}, // remove it first
 			{time.Second, CardRemoved{}, Idle, "", "", "Wipe"},
 		}},
 		{"not in the register", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
 			{time.Second, Verified{Err: ErrNotFound}, CardProblem, ProblemNotRegistered, "", ""},
 		}},
 		{"locked at the server", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
 			{time.Second, Verified{Err: ErrLocked}, Failed, ProblemLocked, "", ""},
 			{2 * time.Second, Touch{Action: ActFinish}, Idle, "", "", "Wipe"},
 		}},
 		{"unreadable card", []step{
 			{0, CardFailed{errors.New("checksum")}, CardProblem, ProblemCardUnreadable, "", ""},
-			{time.Second, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{time.Second, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{time.Second, Checked{}, PlaceFinger, "", "", "DoCapture"},
 		}},
 		{"finger guidance then too many tries", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{time.Second, Captured{Fault: NoFinger}, PlaceFinger, "", HintNoFinger, "DoCapture"},
 			{time.Second, Captured{Fault: NoFinger}, PlaceFinger, "", HintNoFinger, "DoCapture"}, // not a try
 			{2 * time.Second, Captured{Sample: poor}, PlaceFinger, "", HintNotFlat, "DoCapture"},
@@ -130,7 +136,8 @@ func TestResidentJourneys(t *testing.T) {
 			{200 * time.Second, Tick{}, Idle, "", "", "Wipe"},
 		}},
 		{"no match then match", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
 			{time.Second, Verified{Match: false}, PlaceFinger, "", HintNoMatch, "DoCapture"},
 			{time.Second, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
@@ -139,24 +146,28 @@ func TestResidentJourneys(t *testing.T) {
 			{time.Second, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
 		}},
 		{"scanner fault", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{time.Second, Captured{Err: errors.New("unplugged")}, Failed, ProblemScannerFault, "", ""},
 			{2 * time.Second, Touch{Action: ActRetry}, PlaceFinger, "", "", "DoCapture"},
 		}},
 		{"walk away leaving the card: empty captures do not keep the session", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{15 * time.Second, Captured{Fault: NoFinger}, PlaceFinger, "", HintNoFinger, "DoCapture"},
 			{30 * time.Second, Captured{Fault: NoFinger}, PlaceFinger, "", HintNoFinger, "DoCapture"},
 			{90 * time.Second, Tick{}, Idle, "", "", "CancelCapture,Wipe"},
 		}},
 		{"walk away", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{89 * time.Second, Tick{}, PlaceFinger, "", "", ""},
 			{90 * time.Second, Tick{}, Idle, "", "", "CancelCapture,Wipe"},
 			{91 * time.Second, Captured{Gen: 2, Sample: good}, Idle, "", "", ""}, // late capture of the ended session
 		}},
 		{"server down before the finger, recovers", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{time.Second, Captured{Err: unavailable}, Unavailable, ProblemServerDown, "", ""},
 			{2 * time.Second, ServerStatus{Up: false}, Unavailable, ProblemServerDown, "", ""},
 			{3 * time.Second, ServerStatus{Up: true}, PlaceFinger, "", "", "DoCapture"},
@@ -165,7 +176,8 @@ func TestResidentJourneys(t *testing.T) {
 			{6 * time.Second, Touch{Action: ActRetry}, PlaceFinger, "", "", "DoCapture"},
 		}},
 		{"submit during outage keeps its key", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{0, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
 			{0, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
 			{0, CatalogueLoaded{Services: []Service{dibao}}, Menu, "", "", ""},
@@ -180,7 +192,8 @@ func TestResidentJourneys(t *testing.T) {
 			{time.Hour + 60*time.Second, Tick{}, Idle, "", "", "Wipe"},
 		}},
 		{"invalid form goes back to the form", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{0, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
 			{0, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
 			{0, CatalogueLoaded{Services: []Service{dibao}}, Menu, "", "", ""},
@@ -192,7 +205,8 @@ func TestResidentJourneys(t *testing.T) {
 			{0, Touch{Action: ActConfirm}, Submitting, "", "", "DoSubmit"},
 		}},
 		{"my filings", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{0, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
 			{0, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
 			{0, CatalogueLoaded{Services: []Service{dibao}}, Menu, "", "", ""},
@@ -202,13 +216,16 @@ func TestResidentJourneys(t *testing.T) {
 			{0, Touch{Action: ActFinish}, Idle, "", "", "Wipe"},
 		}},
 		{"stale outcome of an ended session is dropped", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{0, CardRemoved{}, Idle, "", "", "CancelCapture,Wipe"},
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{0, Captured{Gen: 2, Sample: good}, PlaceFinger, "", "", ""},
 		}},
 		{"unknown service and bad edits are ignored", []step{
-			{0, CardRead{alice}, PlaceFinger, "", "", "DoCapture"},
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
 			{0, Touch{Action: ActChoose, Arg: "dibao-renewal"}, PlaceFinger, "", "", ""},
 			{0, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
 			{0, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
@@ -231,7 +248,7 @@ func TestResidentJourneys(t *testing.T) {
 
 func TestIdempotencyKeyReusedOnRetryAndRenewedOnEdit(t *testing.T) {
 	m := New(DefaultConfig(), keys(), t0)
-	for _, ev := range []Event{CardRead{alice}, Captured{Gen: 2, Sample: good},
+	for _, ev := range []Event{CardRead{alice}, Checked{Gen: 2}, Captured{Gen: 2, Sample: good},
 		Verified{Gen: 2, Match: true, Token: "t"}, CatalogueLoaded{Gen: 2, Services: []Service{dibao}},
 		Touch{Action: ActChoose, Arg: dibao.Code}, FormLoaded{Gen: 2, Form: form}} {
 		m.Step(ev, t0)
@@ -244,7 +261,7 @@ func TestIdempotencyKeyReusedOnRetryAndRenewedOnEdit(t *testing.T) {
 	}
 	// Form edited before confirming: a new filing, a new key.
 	m2 := New(DefaultConfig(), keys(), t0)
-	for _, ev := range []Event{CardRead{alice}, Captured{Gen: 2, Sample: good},
+	for _, ev := range []Event{CardRead{alice}, Checked{Gen: 2}, Captured{Gen: 2, Sample: good},
 		Verified{Gen: 2, Match: true, Token: "t"}, CatalogueLoaded{Gen: 2, Services: []Service{dibao}},
 		Touch{Action: ActChoose, Arg: dibao.Code}, FormLoaded{Gen: 2, Form: form}} {
 		m2.Step(ev, t0)
@@ -262,13 +279,13 @@ func TestIdempotencyKeyReusedOnRetryAndRenewedOnEdit(t *testing.T) {
 
 func TestSessionEndWipesEverything(t *testing.T) {
 	m := New(DefaultConfig(), keys(), t0)
-	for _, ev := range []Event{CardRead{alice}, Captured{Gen: 2, Sample: good},
+	for _, ev := range []Event{CardRead{alice}, Checked{Gen: 2}, Captured{Gen: 2, Sample: good},
 		Verified{Gen: 2, Match: true, Token: "secret"}, CatalogueLoaded{Gen: 2, Services: []Service{dibao}}} {
 		m.Step(ev, t0)
 	}
 	m.Step(CardRemoved{}, t0)
 	st := m.State()
-	want := State{Phase: Idle, Mode: ModeResident, Gen: 3, LastActivity: t0}
+	want := State{Phase: Idle, Mode: ModeResident, Gen: 3, LastActivity: t0, AttemptsLeft: -1, Ended: EndCardRemoved, EndedAt: t0}
 	if !reflect.DeepEqual(st, want) {
 		t.Fatalf("after removal: %+v, want a blank state %+v", st, want)
 	}
@@ -328,6 +345,7 @@ func TestEnrolmentSamplesAndFingers(t *testing.T) {
 	m.Step(Touch{Action: ActEnrol}, t0)
 	gen := m.State().Gen
 	m.Step(CardRead{alice}, t0)
+	m.Step(Checked{Gen: 2}, t0)
 	var effs []Effect
 	for i := 0; i < 6; i++ {
 		effs = m.Step(Captured{Gen: gen, Sample: Sample{Quality: 70 + i}}, t0)
@@ -383,6 +401,7 @@ func TestOverrideCaseTravelsWithTheNewCaptures(t *testing.T) {
 	m.Step(Touch{Action: ActEnrol}, t0)
 	gen := m.State().Gen
 	m.Step(CardRead{alice}, t0)
+	m.Step(Checked{Gen: 2}, t0)
 	for i := 0; i < 6; i++ {
 		m.Step(Captured{Gen: gen, Sample: good}, t0)
 	}
@@ -427,14 +446,15 @@ func TestEnrolmentAsksForSeparatePlacements(t *testing.T) {
 	}
 	// Verification never waits for a lift: the resident may place early.
 	m2 := New(DefaultConfig(), keys(), t0)
-	if c := m2.Step(CardRead{alice}, t0)[0].(DoCapture); c.NewPlacement {
+	m2.Step(CardRead{alice}, t0)
+	if c := m2.Step(Checked{Gen: 2}, t0)[0].(DoCapture); c.NewPlacement {
 		t.Error("verification waits for a lift")
 	}
 }
 
 func TestSpentTokenAsksForTheFingerAgain(t *testing.T) {
 	m := New(DefaultConfig(), keys(), t0)
-	for _, ev := range []Event{CardRead{alice}, Captured{Gen: 2, Sample: good},
+	for _, ev := range []Event{CardRead{alice}, Checked{Gen: 2}, Captured{Gen: 2, Sample: good},
 		Verified{Gen: 2, Match: true, Token: "t1"}, CatalogueLoaded{Gen: 2, Services: []Service{dibao}},
 		Touch{Action: ActChoose, Arg: dibao.Code}, FormLoaded{Gen: 2, Form: form}} {
 		m.Step(ev, t0)
@@ -479,6 +499,7 @@ func TestEnrolmentAlreadyEnrolled(t *testing.T) {
 		m.Step(Touch{Action: ActEnrol}, t0)
 		gen := m.State().Gen
 		m.Step(CardRead{alice}, t0)
+		m.Step(Checked{Gen: 2}, t0)
 		for i := 0; i < 6; i++ {
 			m.Step(Captured{Gen: gen, Sample: Sample{Quality: 70 + i}}, t0)
 		}

@@ -2,6 +2,8 @@ package session
 
 import (
 	"errors"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -12,8 +14,8 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 	case Tick:
 		return m.tick(now)
 	case ServerStatus:
-		if e.Up && s.Phase == Unavailable && s.Pending != nil {
-			return m.retry(now)
+		if e.Up && s.Phase == Unavailable && s.Pending != nil && s.Problem != ProblemThrottled {
+			return m.retry(now, false)
 		}
 		return nil
 	case CardRemoved:
@@ -41,12 +43,14 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 		return m.captured(e, now)
 	case Verified:
 		return m.verified(e, now)
+	case Checked:
+		return m.checked(e, now)
 	case CatalogueLoaded:
 		if s.Phase != Loading {
 			return nil
 		}
 		if e.Err != nil {
-			return m.serverFailed(e.Err, DoCatalogue{Gen: s.Gen, Token: s.Token}, Menu)
+			return m.serverFailed(now, e.Err, DoCatalogue{Gen: s.Gen, Token: s.Token}, Menu)
 		}
 		s.Services, s.Phase = e.Services, Menu
 	case FormLoaded:
@@ -54,7 +58,7 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 			return nil
 		}
 		if e.Err != nil {
-			return m.serverFailed(e.Err, DoForm{Gen: s.Gen, Token: s.Token, Service: e.Form.Service}, Menu)
+			return m.serverFailed(now, e.Err, DoForm{Gen: s.Gen, Token: s.Token, Service: e.Form.Service}, Menu)
 		}
 		f := e.Form
 		s.Form, s.IdemKey, s.Phase = &f, "", FormPhase
@@ -63,7 +67,7 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 			return nil
 		}
 		if e.Err != nil {
-			return m.serverFailed(e.Err, DoFilings{Gen: s.Gen, Token: s.Token}, Menu)
+			return m.serverFailed(now, e.Err, DoFilings{Gen: s.Gen, Token: s.Token}, Menu)
 		}
 		s.Filings, s.Phase = e.Filings, Filings
 	case Submitted:
@@ -71,9 +75,11 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 			return nil
 		}
 		if e.Err != nil {
-			if errors.Is(e.Err, ErrUnavailable) {
-				s.Phase, s.Problem = Unavailable, ProblemSubmitUnsure
-				s.Pending, s.Back = DoSubmit{Gen: s.Gen, Token: s.Token, IdemKey: s.IdemKey, Form: *s.Form}, Submitting
+			if outage(e.Err) {
+				m.unavailable(now, e.Err, DoSubmit{Gen: s.Gen, Token: s.Token, IdemKey: s.IdemKey, Form: *s.Form}, Submitting)
+				if s.Problem == ProblemServerDown {
+					s.Problem = ProblemSubmitUnsure
+				}
 				return nil
 			}
 			if errors.Is(e.Err, ErrTokenSpent) {
@@ -82,8 +88,11 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 				return m.reverify(DoSubmit{Gen: s.Gen, IdemKey: s.IdemKey, Form: *s.Form})
 			}
 			if errors.Is(e.Err, ErrInvalid) {
-				// Nothing was filed: back to the form to correct it.
+				// Nothing was filed: back to the form to correct it, the
+				// fields the server refused marked.
 				s.Phase, s.Problem, s.IdemKey = FormPhase, ProblemFormInvalid, ""
+				s.Missing = DetailsOf(e.Err).Fields
+				m.activity(now)
 				return nil
 			}
 			s.Phase, s.Problem = Failed, ProblemRejected
@@ -100,6 +109,9 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 			s.Phase = StaffLogin
 			if errors.Is(e.Err, ErrUnavailable) {
 				s.Problem = ProblemServerDown
+			} else if errors.Is(e.Err, ErrThrottled) {
+				s.Problem = ProblemThrottled
+				s.RetryAt = now.Add(DetailsOf(e.Err).RetryAfter)
 			} else {
 				s.Problem = ProblemLoginFailed
 			}
@@ -172,6 +184,8 @@ func genOf(ev Event) (uint64, bool) {
 		return e.Gen, true
 	case Verified:
 		return e.Gen, true
+	case Checked:
+		return e.Gen, true
 	case CatalogueLoaded:
 		return e.Gen, true
 	case FormLoaded:
@@ -190,14 +204,26 @@ func genOf(ev Event) (uint64, bool) {
 	return 0, false
 }
 
-func (m *Machine) activity(now time.Time) { m.st.LastActivity = now }
+func (m *Machine) activity(now time.Time) {
+	m.st.LastActivity = now
+	m.st.Warning = false
+}
 
 // reset ends the session: a new generation, nothing of the old one kept.
 func (m *Machine) reset(now time.Time, phase Phase, mode Mode) []Effect {
+	return m.end(now, phase, mode, "")
+}
+
+// end ends the session like reset and records why (an End... constant, or
+// "" for the staff's own moves between screens) for the idle screen.
+func (m *Machine) end(now time.Time, phase Phase, mode Mode, why string) []Effect {
 	old := m.st
-	m.st = State{Phase: phase, Mode: mode, Gen: old.Gen + 1, LastActivity: now}
+	m.st = State{Phase: phase, Mode: mode, Gen: old.Gen + 1, LastActivity: now, AttemptsLeft: -1}
 	if mode == ModeStaff {
 		m.st.Staff = old.Staff
+	}
+	if why != "" {
+		m.st.Ended, m.st.EndedAt = why, now
 	}
 	eff := []Effect{Wipe{}}
 	if old.Phase == PlaceFinger || old.Phase == EnrolCapture {
@@ -214,25 +240,48 @@ func (m *Machine) dropEnrolment() {
 
 func (m *Machine) tick(now time.Time) []Effect {
 	s := &m.st
+	if s.Ended != "" && now.Sub(s.EndedAt) >= m.cfg.EndedShow {
+		s.Ended = ""
+	}
+	if s.Phase == Unavailable && s.Pending != nil && !s.RetryAt.IsZero() && !now.Before(s.RetryAt) {
+		return m.retry(now, false)
+	}
+	timeout, why := m.timeout()
+	if timeout <= 0 {
+		s.Warning, s.Deadline = false, time.Time{}
+		return nil
+	}
 	idle := now.Sub(s.LastActivity)
+	if idle >= timeout {
+		return m.end(now, Idle, ModeResident, why)
+	}
+	s.Deadline = s.LastActivity.Add(timeout)
+	s.Warning = m.cfg.IdleWarning > 0 && idle >= timeout-m.cfg.IdleWarning
+	return nil
+}
+
+// timeout returns how long the current screen may stay without a touch and
+// the reason recorded when it runs out (0: it never times out).
+func (m *Machine) timeout() (time.Duration, string) {
+	s := &m.st
 	switch {
 	case s.Mode == ModeStaff:
-		if idle >= m.cfg.StaffTimeout {
-			return m.reset(now, Idle, ModeResident)
-		}
+		return m.cfg.StaffTimeout, EndStaffTimeout
 	case s.Phase == Idle:
+		return 0, ""
 	case s.Phase == ReceiptPhase:
-		if idle >= m.cfg.ReceiptTimeout {
-			return m.reset(now, Idle, ModeResident)
-		}
+		return m.cfg.ReceiptTimeout, EndReceiptTimeout
 	case s.Phase == Submitting:
 		// Never time out under an in-flight filing: its outcome decides.
-	default:
-		if idle >= m.cfg.IdleTimeout {
-			return m.reset(now, Idle, ModeResident)
+		return 0, ""
+	case s.Phase == Unavailable:
+		if _, ok := s.Pending.(DoSubmit); ok {
+			// A filing waiting for the server is retried until it is
+			// filed or the resident ends the session (card, "finish").
+			return 0, ""
 		}
 	}
-	return nil
+	return m.cfg.IdleTimeout, EndTimeout
 }
 
 func (m *Machine) cardRemoved(now time.Time) []Effect {
@@ -260,7 +309,7 @@ func (m *Machine) cardRemoved(now time.Time) []Effect {
 	if s.Phase == Idle || s.Phase == StaffLogin {
 		return nil
 	}
-	return m.reset(now, Idle, ModeResident)
+	return m.end(now, Idle, ModeResident, EndCardRemoved)
 }
 
 func (m *Machine) cardRead(e CardRead, now time.Time) []Effect {
@@ -278,10 +327,11 @@ func (m *Machine) cardRead(e CardRead, now time.Time) []Effect {
 			s.Phase, s.Problem = CardProblem, ProblemCardExpired
 			return nil
 		}
-		// Whether the holder is registered and enrolled is the server's
-		// answer to the verification: the finger comes first.
-		s.Phase, s.Tries, s.Hint = PlaceFinger, 0, ""
-		return []Effect{DoCapture{Gen: s.Gen}}
+		// Whether the holder is registered and enrolled, and with which
+		// fingers, is asked before the finger: an unenrolled resident is
+		// told at once, an enrolled one is told which finger to place.
+		s.Phase, s.Tries, s.Hint = Checking, 0, ""
+		return []Effect{DoCheck{Gen: s.Gen, Card: c}}
 	case EnrolCard:
 		m.activity(now)
 		c := e.Card
@@ -319,9 +369,10 @@ func (m *Machine) captured(e Captured, now time.Time) []Effect {
 	if e.Err != nil && fault == CaptureOK {
 		fault = DeviceFault
 	}
-	if fault == DeviceFault && errors.Is(e.Err, ErrUnavailable) {
-		// No capture nonce: the server is down before the finger.
-		s.Phase, s.Problem, s.Pending, s.Back = Unavailable, ProblemServerDown, DoCapture{Gen: s.Gen}, PlaceFinger
+	if fault == DeviceFault && outage(e.Err) {
+		// No capture nonce: the server is down (or asks to wait) before
+		// the finger.
+		m.unavailable(now, e.Err, DoCapture{Gen: s.Gen}, PlaceFinger)
 		return nil
 	}
 	if fault == CaptureOK && e.Sample.Quality < m.cfg.VerifyMinQuality {
@@ -345,12 +396,60 @@ func (m *Machine) captured(e Captured, now time.Time) []Effect {
 		s.Hint = HintLift
 		return []Effect{DoCapture{Gen: s.Gen}}
 	}
+	if fault == Moving {
+		// Someone is there, trembling: "hold still", not a try.
+		s.Hint = HintMoving
+		return []Effect{DoCapture{Gen: s.Gen}}
+	}
 	s.Tries++
 	s.Hint = HintNotFlat
+	if fault == Exposure {
+		s.Hint = HintExposure
+	}
 	if s.Tries >= m.cfg.MaxTries {
 		s.Phase, s.Problem = Failed, ProblemTooManyTries
 		return nil
 	}
+	return []Effect{DoCapture{Gen: s.Gen}}
+}
+
+func (m *Machine) checked(e Checked, now time.Time) []Effect {
+	s := &m.st
+	if s.Phase != Checking {
+		return nil
+	}
+	m.activity(now)
+	switch {
+	case e.Err == nil:
+	case outage(e.Err):
+		m.unavailable(now, e.Err, DoCheck{Gen: s.Gen, Card: *s.Card}, Checking)
+		return nil
+	case errors.Is(e.Err, ErrNotFound):
+		s.Phase, s.Problem = CardProblem, ProblemNotRegistered
+		return nil
+	case errors.Is(e.Err, ErrSuspended):
+		s.Phase, s.Problem = CardProblem, ProblemSuspended
+		return nil
+	case errors.Is(e.Err, ErrCardExpired):
+		s.Phase, s.Problem = CardProblem, ProblemCardExpired
+		return nil
+	default:
+		// The check is guidance, not a gate: the verification decides.
+		e.Info = EnrolmentInfo{}
+	}
+	in := e.Info
+	if in.Checked {
+		if !in.Enrolled {
+			s.Phase, s.Problem = CardProblem, ProblemNotEnrolled
+			return nil
+		}
+		if !in.LockedUntil.IsZero() && now.Before(in.LockedUntil) {
+			s.Phase, s.Problem, s.LockedUntil = Failed, ProblemLocked, in.LockedUntil
+			return nil
+		}
+		s.Fingers, s.AttemptsLeft = in.Fingers, in.AttemptsLeft
+	}
+	s.Phase = PlaceFinger
 	return []Effect{DoCapture{Gen: s.Gen}}
 }
 
@@ -362,14 +461,20 @@ func (m *Machine) verified(e Verified, now time.Time) []Effect {
 	m.activity(now)
 	switch {
 	case e.Err == nil:
-	case errors.Is(e.Err, ErrUnavailable):
+	case outage(e.Err):
 		// The finger has to be placed again after the outage: the sample
 		// is not kept while waiting.
-		s.Phase, s.Problem = Unavailable, ProblemServerDown
-		s.Pending, s.Back = DoCapture{Gen: s.Gen}, PlaceFinger
+		m.unavailable(now, e.Err, DoCapture{Gen: s.Gen}, PlaceFinger)
 		return nil
 	case errors.Is(e.Err, ErrNoMatch):
 		e.Match = false
+		if left := DetailsOf(e.Err).AttemptsLeft; left >= 0 {
+			s.AttemptsLeft = left
+		} else if s.AttemptsLeft > 0 {
+			// The server did not say: count down what the check before
+			// the finger said it allows.
+			s.AttemptsLeft--
+		}
 	case errors.Is(e.Err, ErrNotEnrolled):
 		s.Phase, s.Problem = CardProblem, ProblemNotEnrolled
 		return nil
@@ -384,6 +489,7 @@ func (m *Machine) verified(e Verified, now time.Time) []Effect {
 		return nil
 	case errors.Is(e.Err, ErrLocked):
 		s.Phase, s.Problem = Failed, ProblemLocked
+		s.LockedUntil = lockEnd(e.Err, now)
 		return nil
 	default:
 		s.Phase, s.Problem = Failed, ProblemRejected
@@ -392,6 +498,12 @@ func (m *Machine) verified(e Verified, now time.Time) []Effect {
 	if !e.Match {
 		s.Tries++
 		s.Hint = HintNoMatch
+		if s.AttemptsLeft == 0 {
+			// That was the last failure the server allows: it locks.
+			s.Phase, s.Problem = Failed, ProblemLocked
+			s.LockedUntil = lockEnd(e.Err, now)
+			return nil
+		}
 		if s.Tries >= m.cfg.MaxTries {
 			s.Phase, s.Problem = Failed, ProblemTooManyTries
 			return nil
@@ -420,13 +532,13 @@ func (m *Machine) verified(e Verified, now time.Time) []Effect {
 
 // serverFailed moves to Unavailable (keeping what to retry), to a new
 // finger check (the filing token expired or was spent) or to Failed.
-func (m *Machine) serverFailed(err error, pending Effect, back Phase) []Effect {
+func (m *Machine) serverFailed(now time.Time, err error, pending Effect, back Phase) []Effect {
 	s := &m.st
 	if errors.Is(err, ErrTokenSpent) {
 		return m.reverify(pending)
 	}
-	if errors.Is(err, ErrUnavailable) {
-		s.Phase, s.Problem, s.Pending, s.Back = Unavailable, ProblemServerDown, pending, back
+	if outage(err) {
+		m.unavailable(now, err, pending, back)
 		return nil
 	}
 	s.Phase, s.Problem = Failed, ProblemRejected
@@ -461,19 +573,58 @@ func withToken(e Effect, token string) Effect {
 	return e
 }
 
-func (m *Machine) retry(now time.Time) []Effect {
+// outage reports an error after which the step is retried: no answer, or
+// the server asking this kiosk to wait.
+func outage(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrThrottled)
+}
+
+// unavailable moves to Unavailable keeping pending, retried by itself at
+// RetryAt: after the wait the server asked for (throttled), or after the
+// retry interval (no answer; sooner when the probe sees the server back).
+func (m *Machine) unavailable(now time.Time, err error, pending Effect, back Phase) {
+	s := &m.st
+	s.Phase, s.Pending, s.Back = Unavailable, pending, back
+	if errors.Is(err, ErrThrottled) {
+		wait := max(DetailsOf(err).RetryAfter, time.Second)
+		s.Problem, s.RetryAt = ProblemThrottled, now.Add(wait)
+		return
+	}
+	s.Problem, s.RetryAt = ProblemServerDown, now.Add(max(m.cfg.RetryInterval, time.Second))
+}
+
+// lockEnd is when the server's lock ends (locked_until, or now plus
+// retry_after), zero when it did not say.
+func lockEnd(err error, now time.Time) time.Time {
+	d := DetailsOf(err)
+	if !d.LockedUntil.IsZero() {
+		return d.LockedUntil
+	}
+	if d.RetryAfter > 0 {
+		return now.Add(d.RetryAfter)
+	}
+	return time.Time{}
+}
+
+// retry runs the pending step again: touched by the resident (Retry) or by
+// itself (the timer, the server back), which does not count as activity.
+func (m *Machine) retry(now time.Time, touched bool) []Effect {
 	s := &m.st
 	p := s.Pending
 	if p == nil {
 		return nil
 	}
-	m.activity(now)
-	s.Pending, s.Problem = nil, ""
+	if touched {
+		m.activity(now)
+	}
+	s.Pending, s.Problem, s.RetryAt = nil, "", time.Time{}
 	switch p.(type) {
 	case DoSubmit:
 		s.Phase = Submitting
 	case DoCapture:
 		s.Phase = PlaceFinger
+	case DoCheck:
+		s.Phase = Checking
 	default:
 		s.Phase = Loading
 	}
@@ -493,14 +644,14 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 		if s.Phase == Idle || s.Phase == Submitting {
 			return nil
 		}
-		return m.reset(now, Idle, ModeResident)
+		return m.end(now, Idle, ModeResident, EndFinished)
 	case ActStaff:
 		if s.Phase == Idle {
 			s.Phase, s.Problem = StaffLogin, ""
 		}
 	case ActRetry:
-		if s.Phase == Unavailable {
-			return m.retry(now)
+		if s.Phase == Unavailable && s.Problem != ProblemThrottled {
+			return m.retry(now, true)
 		}
 		if s.Phase == Failed && s.Problem == ProblemScannerFault && s.Card != nil {
 			s.Phase, s.Problem, s.Hint, s.Tries = PlaceFinger, "", "", 0
@@ -529,7 +680,7 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 	case ActBack:
 		switch s.Phase {
 		case FormPhase, Filings:
-			s.Phase, s.Form, s.Filings, s.IdemKey = Menu, nil, nil, ""
+			s.Phase, s.Form, s.Filings, s.IdemKey, s.Missing, s.Problem = Menu, nil, nil, "", nil, ""
 		case ReceiptPhase:
 			// Another service: the filing spent the token.
 			s.Receipt, s.Form, s.IdemKey = nil, nil, ""
@@ -551,11 +702,25 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 				}
 				f.Value = v
 				s.IdemKey = "" // a changed form is a new filing
-				s.Problem = ""
+				s.Missing = slices.DeleteFunc(s.Missing, func(k string) bool { return k == f.Key })
+				if len(s.Missing) == 0 {
+					s.Problem = ""
+				}
 			}
 		}
 	case ActConfirm:
 		if s.Phase != FormPhase || s.Form == nil {
+			return nil
+		}
+		// Required fields left empty are named and marked; nothing is sent.
+		s.Missing = nil
+		for _, f := range s.Form.Fields {
+			if f.Editable && f.Required && strings.TrimSpace(f.Value) == "" {
+				s.Missing = append(s.Missing, f.Key)
+			}
+		}
+		if len(s.Missing) > 0 {
+			s.Problem = ProblemMissing
 			return nil
 		}
 		if s.IdemKey == "" {
@@ -707,6 +872,10 @@ func (m *Machine) enrolCaptured(e Captured, now time.Time) []Effect {
 		s.Hint = HintNoFinger
 	case NotLifted:
 		s.Hint = HintLift
+	case Moving:
+		s.Hint = HintMoving
+	case Exposure:
+		s.Hint = HintExposure
 	default:
 		s.Hint = HintNotFlat
 	}

@@ -38,8 +38,11 @@ type Field struct {
 	Value    string   `json:"value"`
 	Editable bool     `json:"editable"`
 	Choices  []string `json:"choices,omitempty"`
-	Kind     string   `json:"kind,omitempty"` // text, number, date, phone, choice, bool
+	Kind     string   `json:"kind,omitempty"` // text, number, digits, date, phone, choice, bool
 	Required bool     `json:"required,omitempty"`
+	// Suggestions: common answers offered as one-touch choices (text).
+	Suggestions []string `json:"suggestions,omitempty"`
+	MaxLen      int      `json:"maxLen,omitempty"`
 }
 
 // Form is a filing form pre-filled from the resident's record.
@@ -75,6 +78,8 @@ const (
 	NotFlat                  // 请将手指平放 (poor quality / badly placed)
 	DeviceFault              // the scanner failed
 	NotLifted                // a new placement was needed and the finger stayed on
+	Moving                   // a finger is there but keeps moving (scanner status)
+	Exposure                 // the scanner could not expose the image (light, coverage)
 )
 
 // Sample is one capture, ready to send: the kiosk extracted the template and
@@ -89,6 +94,19 @@ type Sample struct {
 	Attestation []byte
 	Certificate []byte
 	Nonce       [32]byte
+}
+
+// EnrolmentInfo is the server's answer before the finger: whether the card's
+// holder is enrolled, with which fingers (apiv1 finger names), how many
+// failed finger checks the lock still allows and when a lock ends. Checked
+// is false when the server could not say (an older server): the kiosk then
+// asks for "the enrolled finger" without naming it.
+type EnrolmentInfo struct {
+	Checked      bool
+	Enrolled     bool
+	Fingers      []string
+	AttemptsLeft int // -1: not said
+	LockedUntil  time.Time
 }
 
 // StaffSession is a logged-in staff member.

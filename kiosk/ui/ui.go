@@ -9,10 +9,14 @@ import (
 	"mime"
 )
 
+//go:generate go run genpinyin.go
+
 // FS holds static/index.html, kiosk.css and kiosk.js, the modules beside
-// them (printer.js, voice.js and their CSS) and the voice prompts
-// (static/voice: prompts.json and one Ogg Opus file per prompt, made by
-// scripts/gen-voice.sh).
+// them (printer.js, voice.js and their CSS; the keyboard: keyboard.js,
+// keyboard.css, pinyin.txt and its licence LICENSE-UNICODE.txt; the finger
+// guidance: guidance.js, the enrolled fingers on a picture of both hands)
+// and the voice prompts (static/voice: prompts.json and one Ogg Opus file
+// per prompt, made by scripts/gen-voice.sh).
 //
 //go:embed static
 var FS embed.FS

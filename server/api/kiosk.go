@@ -238,5 +238,8 @@ func (s *Server) handleStatus(c *fiber.Ctx) error {
 	for i := len(fs) - 1; i >= 0; i-- { // newest first
 		out.Filings = append(out.Filings, s.filingView(c.UserContext(), fs[i], false, ""))
 	}
+	if out.Reports, err = s.residentReports(c.UserContext(), res.IDNumber); err != nil {
+		return err
+	}
 	return c.JSON(out)
 }

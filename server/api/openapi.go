@@ -166,8 +166,17 @@ func (s *Server) OpenAPI() map[string]any {
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(r.resp))}}
 		case r.path == "/metrics":
 			ok["content"] = map[string]any{"text/plain": map[string]any{"schema": map[string]any{"type": "string"}}}
+		case len(r.produces) > 0:
+			ok["content"] = map[string]any{}
 		case status != 204:
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}
+		}
+		for _, mt := range r.produces {
+			schema := map[string]any{"type": "string"}
+			if strings.HasPrefix(mt, "image/") && mt != "image/svg+xml" {
+				schema["format"] = "binary"
+			}
+			ok["content"].(map[string]any)[mt] = map[string]any{"schema": schema}
 		}
 		op["responses"] = map[string]any{
 			strconv.Itoa(status): ok,

@@ -34,6 +34,7 @@ type route struct {
 	req, resp    any // JSON types for the document (nil: none)
 	status       int // success status; 0: 200
 	html         bool
+	produces     []string // media types of a non-JSON success body (beside JSON when resp is set)
 	h            fiber.Handler
 }
 
@@ -61,12 +62,15 @@ func (s *Server) routeTable() []route {
 
 		{method: "POST", path: apiv1.PathKioskNonce, auth: authKiosk, summary: "A fresh 32-byte capture nonce for the scanner to sign.", resp: apiv1.NonceResponse{}, h: s.handleNonce},
 		{method: "POST", path: apiv1.PathKioskVerify, auth: authKiosk, summary: "Card + vein verification; returns a single-use filing token.", req: apiv1.VerifyRequest{}, resp: apiv1.VerifyResponse{}, h: s.handleVerify},
+		{method: "POST", path: apiv1.PathKioskEnrolmentCheck, auth: authKiosk, summary: "Before the finger: whether the card's holder is enrolled, with which fingers, and the ID number's lock state (audited).", req: apiv1.EnrolmentCheckRequest{}, resp: apiv1.EnrolmentCheck{}, h: s.handleEnrolmentCheck},
 		{method: "GET", path: apiv1.PathKioskServices, auth: authKiosk, summary: "The catalogue of services.", resp: apiv1.ServiceList{}, h: s.handleServices},
 		{method: "POST", path: apiv1.PathKioskEligible, auth: authKiosk, summary: "The services the token's resident may file (the catalogue's eligibility rules); the kiosk offers only these.", req: apiv1.EligibleRequest{}, resp: apiv1.ServiceList{}, h: s.handleEligibleServices},
 		{method: "POST", path: apiv1.PathKioskForm, auth: authKiosk, summary: "A service's form pre-filled from the token's resident.", req: apiv1.FormRequest{}, resp: apiv1.Form{}, h: s.handleForm},
 		{method: "POST", path: apiv1.PathKioskFilings, auth: authKiosk, summary: "Submit a filing (idempotent by key; consumes the token).", req: apiv1.SubmitFilingRequest{}, resp: apiv1.Filing{}, status: 201, h: s.handleSubmitFiling},
 		{method: "POST", path: apiv1.PathKioskStatus, auth: authKiosk, summary: "The token's resident's filings with status and reply.", req: apiv1.StatusRequest{}, resp: apiv1.FilingList{}, h: s.handleStatus},
 		{method: "POST", path: apiv1.PathKioskAssist, auth: authKiosk, summary: "Call the station's staff to this kiosk (呼叫工作人员; audited; one call per kiosk per 30 s, 202 when already called).", req: apiv1.AssistRequest{}, resp: apiv1.AssistCall{}, status: 201, h: s.handleKioskAssist},
+		{method: "GET", path: apiv1.PathKioskReportKinds, auth: authKiosk, summary: "The kinds of residents' issue reports and the units they go to.", resp: apiv1.ReportKindList{}, h: s.handleReportKinds},
+		{method: "POST", path: apiv1.PathKioskReports, auth: authKiosk, limit: reportBodyLimit, summary: "File an issue report after card + vein (idempotent by key; consumes the token); optional JPEG/PNG photo.", req: apiv1.SubmitReportRequest{}, resp: apiv1.Report{}, status: 201, h: s.handleKioskReport},
 		{method: "POST", path: apiv1.PathKioskEnrolments, auth: authKioskStaff, roles: station, summary: "Enrol the card's holder (station staff of the kiosk's station); an enrolled resident's new fingers become a pending replacement (202).", req: apiv1.EnrolRequest{}, resp: apiv1.EnrolResponse{}, status: 201, h: s.handleEnrol},
 		{method: "POST", path: apiv1.PathKioskIdentify, auth: authKioskStaff, roles: station, summary: "Card-less 1:N identification (station policy).", req: apiv1.IdentifyRequest{}, resp: apiv1.IdentifyCandidate{}, h: s.handleIdentify},
 		{method: "POST", path: apiv1.PathKioskLockoutUnlock, auth: authKioskStaff, roles: station, summary: "Unlock an ID number's verification lockout at this kiosk after an in-person check (station staff of the kiosk's station; reason required, audited).", req: apiv1.LockoutUnlock{}, resp: apiv1.LockoutUnlocked{}, h: s.handleKioskUnlock},
@@ -79,6 +83,15 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: apiv1.PathFilingsOverdue, auth: authStaff, roles: supervisor, summary: "Overdue filings per department.", resp: apiv1.OverdueReport{}, h: s.handleOverdue},
 		{method: "GET", path: apiv1.PathFilings + "/:id", auth: authStaff, roles: officers, summary: "One filing with its form.", resp: apiv1.Filing{}, h: s.handleGetFiling},
 		{method: "POST", path: apiv1.PathFilings + "/:id/decision", auth: authStaff, roles: []store.Role{store.RoleDepartmentOfficer}, summary: "Review, accept, reject or ask for more information, with a reply.", req: apiv1.Decision{}, resp: apiv1.Filing{}, h: s.handleDecision},
+		{method: "GET", path: apiv1.PathReportKinds, auth: authStaff, roles: anyStaff, summary: "The kinds of residents' issue reports and the units they go to.", resp: apiv1.ReportKindList{}, h: s.handleReportKinds},
+		{method: "POST", path: apiv1.PathReports, auth: authStaff, roles: station, limit: reportBodyLimit, summary: "File an issue report at the desk for a resident (station staff, at their own station; idempotent by key).", req: apiv1.SubmitReportRequest{}, resp: apiv1.Report{}, status: 201, h: s.handleDeskReport},
+		{method: "GET", path: apiv1.PathReports, auth: authStaff, roles: anyStaff, summary: "List issue reports (officers: their unit's; station staff: their station's). Query: status, unit, after, limit.", resp: apiv1.ReportList{}, h: s.handleListReports},
+		{method: "GET", path: apiv1.PathReports + "/:id", auth: authStaff, roles: anyStaff, summary: "One issue report with the resident's words (same scope as the list).", resp: apiv1.Report{}, h: s.handleGetReport},
+		{method: "GET", path: apiv1.PathReports + "/:id/photo", auth: authStaff, roles: anyStaff, summary: "A report's photo (image/jpeg or image/png; same scope as the list).", produces: []string{"image/jpeg", "image/png"}, h: s.handleReportPhoto},
+		{method: "POST", path: apiv1.PathReports + "/:id/action", auth: authStaff, roles: []store.Role{store.RoleDepartmentOfficer}, summary: "Accept, reply to or close a report of one's unit (reply required to answer).", req: apiv1.ReportAction{}, resp: apiv1.Report{}, h: s.handleReportAction},
+		{method: "GET", path: apiv1.PathSupervisionOpen, auth: authStaff, roles: supervisor, summary: "Every open filing and report with the time left; escalates the overdue ones first. Query: unit.", resp: apiv1.OpenItemList{}, h: s.handleSupervisionOpen},
+		{method: "GET", path: apiv1.PathReview, auth: authStaff, roles: officers, summary: "The year-end efficiency review per unit and month (officers: their unit). Query: year, unit, format=json|csv.", resp: apiv1.Review{}, produces: []string{"text/csv"}, h: s.handleReview},
+		{method: "GET", path: apiv1.PathReviewChart, auth: authStaff, roles: officers, summary: "One unit's on-time rate by month as an SVG chart. Query: year, unit.", produces: []string{"image/svg+xml"}, h: s.handleReviewChart},
 		{method: "GET", path: apiv1.PathCases, auth: authStaff, roles: supervisor, summary: "Suspected duplicate enrolments. Query: status.", resp: apiv1.CaseList{}, h: s.handleListCases},
 		{method: "POST", path: apiv1.PathCases + "/:id/override", auth: authStaff, roles: supervisor, summary: "Allow the enrolment despite the match (reason required).", req: apiv1.CaseDecision{}, resp: apiv1.Case{}, h: s.decideCase(store.DedupOverridden)},
 		{method: "POST", path: apiv1.PathCases + "/:id/reject", auth: authStaff, roles: supervisor, summary: "Confirm the duplicate; the enrolment stays refused.", req: apiv1.CaseDecision{}, resp: apiv1.Case{}, h: s.decideCase(store.DedupRejected)},
@@ -124,6 +137,9 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/office/decided", auth: authOffice, roles: officers, html: true, summary: "Back office: decided filings, newest first; search by reference or ID number, result, service.", h: s.officeDecided},
 		{method: "GET", path: "/office/catalogue", auth: authOffice, roles: admin, html: true, summary: "Back office: the service catalogue and its editor (administrator).", h: s.officeCatalogue},
 		{method: "POST", path: "/office/catalogue", auth: authOffice, roles: admin, html: true, summary: "Back office: save the edited catalogue as a new version (form).", h: s.officeSaveCatalogue},
+		{method: "GET", path: "/office/open", auth: authOffice, roles: supervisor, html: true, summary: "Back office: every open filing and report with the time left (escalates the overdue first).", h: s.officeOpen},
+		{method: "GET", path: "/office/review", auth: authOffice, roles: officers, html: true, summary: "Back office: the year-end efficiency review with a chart per unit (officers: their unit). Query: year.", h: s.officeReview},
+		{method: "GET", path: "/office/review.csv", auth: authOffice, roles: officers, produces: []string{"text/csv"}, summary: "Back office: the review as CSV (audited). Query: year.", h: s.officeReviewCSV},
 	}
 }
 

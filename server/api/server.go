@@ -338,7 +338,8 @@ func (s *Server) LoadGallery(ctx context.Context) error {
 func (s *Server) SetReady() { s.ready.Store(true) }
 
 // Housekeep purges expired nonces, tokens and coordination records
-// (sessions, request nonces, candidates, ...) from the store and forgets
+// (sessions, request nonces, candidates, ...) from the store, escalates
+// overdue filings and reports (docs/supervision.md) and forgets
 // this process's idle rate buckets; call it periodically (any number of
 // replicas may).
 func (s *Server) Housekeep(ctx context.Context) {
@@ -347,6 +348,9 @@ func (s *Server) Housekeep(ctx context.Context) {
 		s.log.Warn("purging expired records", "err", err)
 	} else if n > 0 {
 		s.log.Debug("purged expired records", "rows", n)
+	}
+	if _, err := s.escalate(ctx); err != nil {
+		s.log.Warn("escalating overdue filings and reports", "err", err)
 	}
 	s.limits.sweep(now)
 }

@@ -212,6 +212,16 @@ func (c *Client) Verify(ctx context.Context, req *VerifyRequest) (*VerifyRespons
 	return &r, c.Do(ctx, http.MethodPost, PathKioskVerify, req, &r)
 }
 
+// EnrolmentCheck asks whether the card's holder is enrolled and with which
+// fingers, before any capture.
+func (c *Client) EnrolmentCheck(ctx context.Context, card Card) (*EnrolmentCheck, error) {
+	if err := c.kiosk(); err != nil {
+		return nil, err
+	}
+	var r EnrolmentCheck
+	return &r, c.Do(ctx, http.MethodPost, PathKioskEnrolmentCheck, &EnrolmentCheckRequest{Card: card}, &r)
+}
+
 // Services returns the catalogue of services.
 func (c *Client) Services(ctx context.Context) (*ServiceList, error) {
 	if err := c.kiosk(); err != nil {

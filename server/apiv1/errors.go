@@ -105,6 +105,13 @@ const (
 	// The service catalogue.
 	CodeCatalogueInvalid = "catalogue_invalid" // the document has problems (see fields: JSON path -> problem)
 	CodeCatalogueVersion = "catalogue_version" // the version is not the one in force plus one (someone saved first)
+
+	// Residents' issue reports (docs/reports.md).
+	CodeReportKindUnknown = "report_kind_unknown"
+	CodeReportNotFound    = "report_not_found" // no such report, or another unit's or station's
+	CodeReportState       = "report_state"     // the action is not allowed in the report's state
+	CodePhotoTooLarge     = "photo_too_large"  // over 2 MiB, or over 4096 pixels a side
+	CodePhotoInvalid      = "photo_invalid"    // not a JPEG or PNG image by its content
 )
 
 // statuses is the HTTP status of every error code: the only place that
@@ -191,6 +198,12 @@ var statuses = map[string]int{
 
 	CodeCatalogueInvalid: 422,
 	CodeCatalogueVersion: 409,
+
+	CodeReportKindUnknown: 404,
+	CodeReportNotFound:    404,
+	CodeReportState:       409,
+	CodePhotoTooLarge:     413,
+	CodePhotoInvalid:      415,
 }
 
 // HTTPStatus returns the HTTP status of an error code, and false for a code

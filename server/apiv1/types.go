@@ -13,6 +13,7 @@ const (
 	// Kiosk endpoints: every request is signed (see SignRequest).
 	PathKioskNonce           = "/api/v1/kiosk/nonce"
 	PathKioskVerify          = "/api/v1/kiosk/verify"
+	PathKioskEnrolmentCheck  = "/api/v1/kiosk/enrolment-check" // before the finger: enrolled? which fingers?
 	PathKioskServices        = "/api/v1/kiosk/services"
 	PathKioskForm            = "/api/v1/kiosk/form"
 	PathKioskFilings         = "/api/v1/kiosk/filings"
@@ -143,6 +144,25 @@ type NonceResponse struct {
 type VerifyRequest struct {
 	Card    Card    `json:"card"`
 	Capture Capture `json:"capture"`
+}
+
+// EnrolmentCheckRequest asks, before any finger, what the card's holder
+// must do: the card as read (it must pass the card rules).
+type EnrolmentCheckRequest struct {
+	Card Card `json:"card"`
+}
+
+// EnrolmentCheck is the answer: whether the card's holder has a finger-vein
+// enrolment and which fingers were enrolled (so the kiosk can name the
+// finger to place), and the lock state of the ID number (AttemptsLeft: the
+// failed finger checks allowed before it locks; LockedUntil: set while
+// locked). Unknown and suspended residents get resident_unknown and
+// resident_suspended, as at the verification.
+type EnrolmentCheck struct {
+	Enrolled     bool       `json:"enrolled"`
+	Fingers      []Finger   `json:"fingers,omitempty"`
+	AttemptsLeft int        `json:"attempts_left"`
+	LockedUntil  *time.Time `json:"locked_until,omitempty"`
 }
 
 // ResidentSummary is what the kiosk may show about a verified resident.
@@ -338,6 +358,9 @@ type StatusRequest struct {
 // FilingList is a list of filings.
 type FilingList struct {
 	Filings []Filing `json:"filings"`
+	// Reports are the resident's issue reports, newest first (the kiosk's
+	// "my filings" only; omitted elsewhere).
+	Reports []Report `json:"reports,omitempty"`
 }
 
 // FingerCaptures are the captures of one finger at enrolment.

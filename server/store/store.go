@@ -77,6 +77,9 @@ var (
 // no more (read-back queries that only the conformance suite needs are in
 // storetest.Inspector). Implementations are safe for concurrent use.
 type Store interface {
+	// Residents' issue reports, escalations, the efficiency review.
+	ReportStore
+
 	// Close releases the database. Methods called afterwards fail.
 	Close() error
 

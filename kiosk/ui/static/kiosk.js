@@ -17,6 +17,17 @@ const T = {
     dueBefore: (d) => d + " 前答复", another: "办理其他事项", takeCard: "完成，请取走身份证",
     filings: "这是您以前的申请", noFilings: "您还没有提交过申请。", reply: "答复",
     unavailable: "网络暂时中断", autoRetry: "网络恢复后会自动继续。",
+    // ---- visible time-outs, waits, attempts (kioskux) ----
+    retryIn: (n) => n + " 秒后自动重试", throttledTitle: "请稍等，马上自动继续", waitLeft: (n) => "还要等 " + n + " 秒",
+    missing: (names) => "有 " + names.length + " 项没有填：" + names.join("、") + "。请点黄色的格子填写。",
+    countdownTitle: "您还在办理吗？", countdownLead: (n) => "没有操作的话，" + n + " 秒后会清除您填写的信息。", keepGoing: "继续办理",
+    attemptsLeft: (n) => "还可以再试 " + n + " 次", lockedFor: (until, m) => "已暂时锁定，请在 " + until + " 以后（约 " + m + " 分钟）再来，或到人工窗口请工作人员核对身份后解锁。",
+    ended: { timeout: "上一位居民长时间没有操作，办理已结束，信息已清除。", receipt_timeout: "上一次办理已完成，信息已清除。", card_removed: "身份证已取走，办理已结束，信息已清除。",
+      finished: "办理已结束，信息已清除。", staff_timeout: "工作人员长时间没有操作，已自动退出。" },
+    scrollMore: "↓ 下面还有内容，请用手指向上滑动查看",
+    checking: "正在查询您的登记信息，请稍候",
+    placeNamed: (f) => "请把" + f + "平放在指静脉仪上", placeNamedLead: (fs) => "您登记过的手指：" + fs.join("、") + "（图中橙色的手指）。放平，不要移动。",
+    noMatchNamed: (fs) => "没有核对上。请用登记过的手指再放一次：" + fs.join("或") + "。", hands: "左手|右手",
     failed: "这次没有办成",
     card_problem: "请看下面的说明",
     problems: {
@@ -35,7 +46,8 @@ const T = {
       other_station: "只能在本人所属服务站的终端上登记。",
       locked: "失败次数太多，已暂时锁定，请稍后再来或到人工窗口办理。",
       suspended: "您的资格暂停，请到人工窗口咨询。",
-      form_invalid: "有一项没有填或填得不对，请检查后再按“确认提交”。",
+      form_invalid: "下面标黄的项填得不对，请改正后再按“确认提交”。",
+      throttled: "这台机器刚才有多次指静脉核对没有通过，为了安全需要稍等一会儿，时间到了会自动继续，您不用做什么。",
       recapture: "主管已确认。为了安全，请再采集一次（每根手指 3 次）。",
     },
     hints: {
@@ -43,6 +55,8 @@ const T = {
       not_flat: "请将手指平放，不要移动。",
       no_match: "没有核对上，请用登记过的那根手指再放一次。",
       lift: "请把手指拿开，再重新放上。",
+      moving: "手指在动，请放稳，不要移动。",
+      exposure: "光线不合适：请把手指完全盖住指静脉仪的窗口，放平放稳。",
       reverify: "为了安全，请再把手指放一次。",
     },
     serverDown: "网络暂时中断，工作人员正在处理。", readerDown: "读卡器暂时不能使用，请找工作人员。",
@@ -77,6 +91,17 @@ const T = {
     dueBefore: (d) => "by " + d, another: "Another service", takeCard: "Done, take your card",
     filings: "Your earlier filings", noFilings: "You have no filings yet.", reply: "Reply",
     unavailable: "The network is down for now", autoRetry: "It will continue by itself when the network is back.",
+    // ---- visible time-outs, waits, attempts (kioskux) ----
+    retryIn: (n) => "Trying again in " + n + " s", throttledTitle: "Please wait; it continues by itself", waitLeft: (n) => n + " s to wait",
+    missing: (names) => (names.length === 1 ? "One field is" : names.length + " fields are") + " not filled in: " + names.join(", ") + ". Tap the yellow boxes to fill them in.",
+    countdownTitle: "Are you still there?", countdownLead: (n) => "Without a touch, what you entered is cleared in " + n + " s.", keepGoing: "Continue",
+    attemptsLeft: (n) => n + (n === 1 ? " try left" : " tries left"), lockedFor: (until, m) => "Locked for now. Come back after " + until + " (about " + m + " min), or ask the staff at the desk to check your identity and unlock it.",
+    ended: { timeout: "The last session ended after a time without a touch; everything was cleared.", receipt_timeout: "The last filing is done; everything was cleared.", card_removed: "The card was taken; the session ended and everything was cleared.",
+      finished: "The session ended; everything was cleared.", staff_timeout: "Staff were logged out after a time without a touch." },
+    scrollMore: "↓ More below: swipe up to see it",
+    checking: "Looking up your enrolment, please wait",
+    placeNamed: (f) => "Lay your " + f + " flat on the vein scanner", placeNamedLead: (fs) => "Your enrolled fingers: " + fs.join(", ") + " (orange in the picture). Keep it flat and still.",
+    noMatchNamed: (fs) => "Not recognised. Place an enrolled finger again: " + fs.join(" or ") + ".", hands: "Left hand|Right hand",
     failed: "This could not be completed",
     card_problem: "Please read the note below",
     problems: {
@@ -95,7 +120,8 @@ const T = {
       other_station: "Staff can enrol only at a kiosk of their own station.",
       locked: "Too many failed attempts; locked for now. Come back later or go to the desk.",
       suspended: "Your entitlement is suspended. Please ask at the desk.",
-      form_invalid: "A field is missing or wrong. Please check it, then press Confirm.",
+      form_invalid: "The fields marked yellow are not right. Please correct them, then press Confirm.",
+      throttled: "This kiosk had several failed finger checks just now; for security it must wait a moment. It continues by itself; you need not do anything.",
       recapture: "The supervisor confirmed. For security, capture again (3 per finger).",
     },
     hints: {
@@ -103,6 +129,8 @@ const T = {
       not_flat: "Lay your finger flat and keep it still.",
       no_match: "Not recognised. Place the same enrolled finger again.",
       lift: "Lift the finger, then place it again.",
+      moving: "Your finger is moving: hold it still.",
+      exposure: "The light is not right: cover the scanner's window completely with your finger, flat and still.",
       reverify: "For your security, place your finger once more.",
     },
     serverDown: "The network is down; the staff are on it.", readerDown: "The card reader is not working; please ask the staff.",
@@ -197,8 +225,13 @@ function who(v) {
 
 function problemBox(v) {
   if (!v.problem) return null;
-  const info = v.problem === "recapture" || v.problem === "already_enrolled";
-  return el("div", { class: info ? "hint" : "problem", id: "problem" }, L().problems[v.problem] || v.problem);
+  const t = L();
+  const info = v.problem === "recapture" || v.problem === "already_enrolled" || v.problem === "throttled";
+  let text = t.problems[v.problem] || v.problem;
+  if (v.problem === "missing") text = t.missing(v.missing || []);
+  if (v.problem === "form_invalid" && (v.missing || []).length) text = text + "（" + v.missing.join("、") + "）";
+  if (v.problem === "locked" && v.lockedUntil) text = t.lockedFor(v.lockedUntil, v.lockMinutes);
+  return el("div", { class: info ? "hint" : "problem", id: "problem" }, text);
 }
 
 function render(v) {
@@ -239,6 +272,7 @@ function render(v) {
 
   switch (v.phase) {
   case "idle":
+    if (v.ended && t.ended[v.ended]) main.append(el("div", { class: "hint", id: "ended" }, t.ended[v.ended]));
     if (v.cardPresent) {
       // The session ended with the card still on the reader.
       title(t.takeCardAway);
@@ -251,24 +285,37 @@ function render(v) {
     }
     foot.append(btn(t.staff, "staff", { class: "small staffbtn" }));
     break;
-  case "place_finger":
-    title(t.place_finger);
+  case "place_finger": {
+    // Name the finger when the server said which were enrolled.
+    const fs = (v.fingers || []).map(fingerName);
+    title(fs.length ? t.placeNamed(fs[0]) : t.place_finger);
     main.append(who(v) || "");
-    if (v.hint) main.append(el("div", { class: "hint", id: "hint" }, t.hints[v.hint] || v.hint));
-    else lead(t.placeLead);
-    main.append(svg("finger"));
-    if (v.tries > 0) main.append(el("p", { class: "tries" }, t.tries(v.tries + 1, v.maxTries)));
+    let hint = v.hint ? (t.hints[v.hint] || v.hint) : "";
+    if (v.hint === "no_match" && fs.length) hint = t.noMatchNamed(fs);
+    if (hint) main.append(el("div", { class: "hint", id: "hint" }, hint));
+    if (fs.length) {
+      if (!hint) lead(t.placeNamedLead(fs));
+      main.append(Guidance.picture(v.fingers, t.hands));
+    } else {
+      if (!hint) lead(t.placeLead);
+      main.append(svg("finger"));
+    }
+    if (v.attemptsLeft >= 0) main.append(el("p", { class: "tries", id: "attempts" }, t.attemptsLeft(v.attemptsLeft)));
     foot.append(btn(t.finish, "finish"));
     break;
-  case "verifying": case "loading": case "submitting": case "staff_busy":
+  }
+  case "verifying": case "loading": case "submitting": case "staff_busy": case "checking":
     title(t[v.phase]);
     main.append(who(v) || "", el("div", { class: "spinner", role: "progressbar" }));
     break;
   case "card_problem": case "failed": case "unavailable":
-    title(v.phase === "unavailable" ? t.unavailable : (t.problems[v.problem] ? t.problems[v.problem].split(/[，,.。]/)[0] : t[v.phase]));
+    if (v.problem === "throttled") title(t.throttledTitle);
+    else if (v.problem === "locked") title(t.problems.locked.split(/[，,.。;]/)[0]);
+    else title(v.phase === "unavailable" ? t.unavailable : (t.problems[v.problem] ? t.problems[v.problem].split(/[，,.。]/)[0] : t[v.phase]));
     main.append(who(v) || "", problemBox(v));
-    if (v.phase === "unavailable") lead(t.autoRetry);
-    if (v.phase === "unavailable" || v.problem === "scanner_fault") foot.append(btn(t.retry, "retry", { class: "primary" }));
+    if (v.phase === "unavailable" && v.problem !== "throttled") lead(t.autoRetry);
+    if (v.phase === "unavailable" && v.retryIn > 0) main.append(el("p", { class: "wait", id: "retryin" }, v.problem === "throttled" ? t.waitLeft(v.retryIn) : t.retryIn(v.retryIn)));
+    if ((v.phase === "unavailable" && v.problem !== "throttled") || v.problem === "scanner_fault") foot.append(btn(t.retry, "retry", { class: "primary" }));
     foot.append(btn(t.finish, "finish"));
     break;
   case "menu": {
@@ -285,6 +332,7 @@ function render(v) {
   case "form": {
     const f = v.form;
     const missing = f.fields.some((fd) => fd.editable && fd.required && !fd.value);
+    const en = v.lang === "en";
     title(missing ? t.formFill : t.form);
     main.append(problemBox(v) || "");
     main.append(el("h2", {}, svcName(f.service)));
@@ -292,23 +340,24 @@ function render(v) {
     for (const fd of f.fields) {
       const label = (v.lang === "en" && fd.labelEn) ? fd.labelEn : fd.labelZh;
       let cell;
+      const empty = (fd.value ? "" : " empty") + (fd.missing ? " missing" : "");
       if (fd.editable && fd.choices && fd.choices.length) {
-        cell = el("div", { class: "choices" }, fd.choices.map((c) =>
-          btn(c, "edit", { arg: fd.key, pressed: c === fd.value, values: () => ({ value: c }) })));
-      } else if (fd.editable && ["number", "integer", "digits", "phone", "id_number"].includes(fd.kind)) {
+        cell = el("div", { class: "choices" + (fd.missing ? " missing" : ""), "data-field": fd.key }, fd.choices.map((c, i) =>
+          btn(en && fd.choicesEn ? fd.choicesEn[i] : c, "edit", { arg: fd.key, pressed: c === fd.value, values: () => ({ value: c }) })));
+      } else if (fd.editable && ["number", "integer", "digits", "phone", "id_number", "date"].includes(fd.kind)) {
         // No keyboard on a kiosk: numbers are typed on a big keypad.
-        cell = el("button", { type: "button", class: "field" + (fd.value ? "" : " empty"), "data-act": "keypad", "data-arg": fd.key,
-          onclick: () => openPad(fd.key, label, fd.value || "", fd.kind) }, fd.value || t.tapToEnter);
+        cell = el("button", { type: "button", class: "field" + empty, "data-act": "keypad", "data-arg": fd.key,
+          onclick: () => openPad(fd.key, label, fd.value || "", fd.kind, fd.maxLen) }, fd.value || t.tapToEnter);
       } else if (fd.editable) {
-        const numeric = false;
-        const inp = el("input", { value: fd.value || "", "data-key": fd.key, maxlength: 200,
-          inputmode: numeric ? "decimal" : undefined, type: fd.kind === "date" ? "date" : "text" });
-        inp.addEventListener("change", () => touch("edit", fd.key, { value: inp.value }));
-        cell = inp;
+        // Free text: the on-screen pinyin keyboard, with the field's
+        // common answers as one-touch choices.
+        cell = el("button", { type: "button", class: "field text" + empty, "data-act": "keyboard", "data-arg": fd.key,
+          onclick: () => Keyboard.open({ label: label, value: fd.value || "", maxLen: fd.maxLen || 200, suggestions: fd.suggestions, lang: v.lang,
+            onOk: (val) => touch("edit", fd.key, { value: val }) }) }, fd.value || t.tapToEnter);
       } else {
-        cell = fd.value || "—";
+        cell = (en && fd.valueEn ? fd.valueEn : fd.value) || "—";
       }
-      tb.append(el("tr", {}, el("th", {}, label, fd.required && fd.editable ? el("span", { class: "req" }, " *") : null), el("td", {}, cell)));
+      tb.append(el("tr", { class: fd.missing ? "missing" : undefined }, el("th", {}, label, fd.required && fd.editable ? el("span", { class: "req" }, " *") : null), el("td", {}, cell)));
     }
     main.append(tb);
     foot.append(btn(t.back, "back"), btn(t.confirm, "confirm", { class: "primary" }));
@@ -344,8 +393,8 @@ function render(v) {
   case "staff_login": {
     title(t.staff_login);
     main.append(problemBox(v) || "");
-    const u = el("input", { id: "user", autocomplete: "off" });
-    const p = el("input", { id: "password", type: "password", autocomplete: "off" });
+    const u = kbInput("user", t.user, false, v.lang);
+    const p = kbInput("password", t.password, true, v.lang);
     main.append(el("label", {}, t.user, u), el("label", {}, t.password, p));
     foot.append(btn(t.cancel, "finish"), btn(t.login, "login", { class: "primary", values: () => ({ user: u.value, password: p.value }) }));
     break;
@@ -387,8 +436,8 @@ function render(v) {
     title(t.enrol_supervisor);
     lead(t.supervisorLead);
     main.append(problemBox(v) || "");
-    const u = el("input", { id: "user", autocomplete: "off" });
-    const p = el("input", { id: "password", type: "password", autocomplete: "off" });
+    const u = kbInput("user", t.user, false, v.lang);
+    const p = kbInput("password", t.password, true, v.lang);
     main.append(el("label", {}, t.user, u), el("label", {}, t.password, p));
     foot.append(btn(t.reject, "reject"), btn(t.supervisorOk, "supervisor", { class: "primary", values: () => ({ user: u.value, password: p.value }) }));
     break;
@@ -407,7 +456,7 @@ function render(v) {
         el("td", {}, el("div", { class: d.connected ? "dev-ok" : "dev-bad" }, d.connected ? t.connected : t.disconnected),
           el("div", {}, d.spec + (d.detail ? " · " + d.detail : "")),
           d.last_error ? el("div", {}, t.lastError + "：" + d.last_error) : null,
-          el("div", {}, t.since + "：" + new Date(d.since).toLocaleString() + " · " + t.reconnects + "：" + d.reconnects))));
+          el("div", {}, t.since + "：" + chinaTime(d.since) + " · " + t.reconnects + "：" + d.reconnects))));
     }
     main.append(tb);
     foot.append(btn(t.back, "back", { class: "primary" }));
@@ -427,8 +476,10 @@ function render(v) {
 // The keypad overlay lives outside <main>, so a re-render of the screen
 // does not lose what the resident is typing.
 let pad = null;
-function openPad(key, label, value, kind) {
-  pad = { key: key, label: label, value: value, kind: kind };
+function openPad(key, label, value, kind, maxLen) {
+  // A date is typed as eight digits (20261206) and filed as 2026-12-06.
+  if (kind === "date") { value = value.replace(/-/g, ""); maxLen = 8; }
+  pad = { key: key, label: label, value: value, kind: kind, max: maxLen || 22 };
   drawPad();
 }
 function closePad() {
@@ -443,17 +494,23 @@ function drawPad() {
   const shown = el("div", { class: "padvalue", id: "padvalue" }, pad.value || " ");
   const key = (k) => el("button", { type: "button", class: "padkey", "data-key": k, onclick: () => {
     if (k === "⌫") pad.value = pad.value.slice(0, -1);
-    else if (pad.value.length < 22 && !(k === "." && (pad.kind !== "number" || pad.value.includes(".")))) pad.value += k;
+    else if (pad.value.length < pad.max && !(k === "." && (pad.kind !== "number" || pad.value.includes(".")))) pad.value += k;
     $("padvalue").textContent = pad.value || " ";
   } }, k);
-  // A decimal point for amounts only; X for the check character of an ID number.
+  // A decimal point for amounts only (not counts, phones or account
+  // numbers); X for the check character of an ID number.
   const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", pad.kind === "number" ? "." : pad.kind === "id_number" ? "X" : "", "0", "⌫"];
   o.replaceChildren(el("div", { class: "padbox" },
     el("h2", {}, pad.label), shown,
     el("div", { class: "padgrid" }, keys.map((k) => k ? key(k) : el("span", {}))),
     el("div", { class: "padactions" },
       el("button", { type: "button", onclick: closePad }, t.cancel),
-      el("button", { type: "button", class: "primary", id: "padok", onclick: () => { const p = pad; closePad(); touch("edit", p.key, { value: p.value }); } }, t.ok))));
+      el("button", { type: "button", class: "primary", id: "padok", onclick: () => {
+        const p = pad; closePad();
+        let val = p.value;
+        if (p.kind === "date" && /^\d{8}$/.test(val)) val = val.slice(0, 4) + "-" + val.slice(4, 6) + "-" + val.slice(6);
+        touch("edit", p.key, { value: val });
+      } }, t.ok))));
 }
 
 function qbar(q, min) {
@@ -467,10 +524,70 @@ function qbar(q, min) {
   return b;
 }
 
+// Every time on screen is China time (Asia/Shanghai), whatever the zone of
+// the kiosk PC: the header clock comes with the view from the daemon.
+function chinaTime(iso) {
+  const d = new Date(iso);
+  if (isNaN(d)) return "";
+  return new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", hour12: false }).format(d).replace(/\//g, "-");
+}
+
 function tickClock() {
-  const d = new Date();
-  const pad = (n) => String(n).padStart(2, "0");
-  $("clock").textContent = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+  if (view && view.clock) $("clock").textContent = view.clock;
+  else $("clock").textContent = chinaTime(new Date().toISOString());
+}
+
+// ---- visible time-outs (kioskux): any touch counts; countdown overlay ----
+let lastActivityPost = 0;
+function noteActivity() {
+  // Any touch on the screen (a keypad or keyboard key too) keeps the
+  // session: at most one post every 2 s.
+  const now = Date.now();
+  if (now - lastActivityPost < 2000) return;
+  lastActivityPost = now;
+  touch("activity");
+}
+
+function drawCountdown(v) {
+  let o = $("countdown");
+  if (!v.countdown) { if (o) o.remove(); return; }
+  const t = L();
+  if (!o) {
+    o = el("div", { id: "countdown", role: "alertdialog" });
+    document.body.append(o);
+  }
+  o.replaceChildren(el("div", { class: "cdbox" },
+    el("h2", {}, t.countdownTitle),
+    el("p", { class: "cdsecs", id: "cdsecs" }, String(v.countdown)),
+    el("p", {}, t.countdownLead(v.countdown)),
+    el("button", { type: "button", class: "primary big", id: "keepgoing", onclick: () => { lastActivityPost = Date.now(); touch("activity"); } }, t.keepGoing)));
+}
+
+// The landscape layout shows the whole form, or says there is more below.
+function checkScroll() {
+  const main = $("screen");
+  let hint = $("scrollhint");
+  const more = main.scrollHeight - main.scrollTop - main.clientHeight > 8;
+  if (!more) { if (hint) hint.remove(); return; }
+  if (!hint) {
+    // A sign, not a button: it must never take a touch meant for what is under it.
+    hint = el("div", { id: "scrollhint", "aria-hidden": "true" });
+    document.body.append(hint);
+  }
+  hint.textContent = L().scrollMore;
+  const r = main.getBoundingClientRect();
+  hint.style.top = (r.bottom - 84) + "px";
+}
+
+// kbInput is a text box filled from the on-screen keyboard (letters) rather
+// than a physical keyboard: staff accounts and passwords.
+function kbInput(id, label, secret, lang) {
+  const inp = el("input", { id: id, type: secret ? "password" : "text", autocomplete: "off", readonly: true });
+  inp.addEventListener("click", () => Keyboard.open({ label: label, value: inp.value, latinOnly: true, secret: secret, lang: lang, maxLen: 64,
+    // The screen may have been redrawn while typing: fill the box shown now.
+    onOk: (val) => { const cur = document.getElementById(id) || inp; cur.value = val; } }));
+  return inp;
 }
 
 function start() {
@@ -479,14 +596,26 @@ function start() {
   setInterval(tickClock, 10000);
   const es = new EventSource("/events");
   let last = "";
+  document.addEventListener("pointerdown", noteActivity, true);
+  $("screen").addEventListener("scroll", checkScroll);
+  window.addEventListener("resize", checkScroll);
   es.addEventListener("view", (m) => {
     // Re-render only when something on the screen changed: a re-render
-    // under the resident's finger would swallow a touch.
+    // under the resident's finger would swallow a touch. The countdown and
+    // the clock change alone without a redraw of the screen.
     const v = JSON.parse(m.data);
-    const key = JSON.stringify(Object.assign({}, v, { seq: 0 }));
+    const key = JSON.stringify(Object.assign({}, v, { seq: 0, countdown: 0, clock: "" }));
+    drawCountdown(v);
+    view = v;
+    tickClock();
     if (key === last) return;
     last = key;
     render(v);
+    if (Keyboard.isOpen() && v.phase !== "form" && v.phase !== "staff_login" && v.phase !== "enrol_supervisor") Keyboard.close();
+    // Missing fields: bring the first into view.
+    const firstMissing = document.querySelector("#formtable tr.missing");
+    if (firstMissing && (v.problem === "missing" || v.problem === "form_invalid")) firstMissing.scrollIntoView({ block: "center" });
+    checkScroll();
   });
   es.onerror = () => { $("banner").hidden = false; $("banner").textContent = "正在重新连接… Reconnecting…"; };
 }
