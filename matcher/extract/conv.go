@@ -103,17 +103,23 @@ func convRows(dst, src *Gray, k []float32) {
 //
 //go:norace
 func convCols(dst, src *Gray, k []float32) {
+	for y := 0; y < src.H; y++ {
+		convColsRow(dst.Row(y), src, k, y)
+	}
+}
+
+// convColsRow is row y of convCols(src, k), into out (src.W pixels).
+//
+//go:norace
+func convColsRow(out []float32, src *Gray, k []float32, y int) {
 	r := len(k) / 2
 	w, h := src.W, src.H
-	for y := 0; y < h; y++ {
-		out := dst.Row(y)
-		clear(out)
-		for i, kv := range k {
-			sy := min(max(y+r-i, 0), h-1)
-			in := src.Pix[sy*w : sy*w+w]
-			for x := range out {
-				out[x] += in[x] * kv
-			}
+	clear(out)
+	for i, kv := range k {
+		sy := min(max(y+r-i, 0), h-1)
+		in := src.Pix[sy*w : sy*w+w]
+		for x := range out {
+			out[x] += in[x] * kv
 		}
 	}
 }
@@ -135,13 +141,14 @@ func separable(src *Gray, kx, ky []float32, tmp *Gray) *Gray {
 func boxBlur3(src *Gray, sigma float64) *Gray {
 	// Three boxes of width w have variance 3 (w^2 - 1) / 12.
 	r := max(1, int(math.Round((math.Sqrt(4*sigma*sigma+1)-1)/2)))
-	a := NewGray(src.W, src.H)
+	a := getGray(src.W, src.H, false)
 	copy(a.Pix, src.Pix)
-	b := NewGray(src.W, src.H)
+	b := getGray(src.W, src.H, false)
 	for pass := 0; pass < 3; pass++ {
 		boxRows(b, a, r)
 		boxCols(a, b, r)
 	}
+	putGray(b)
 	return a
 }
 

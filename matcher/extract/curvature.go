@@ -169,23 +169,30 @@ func medianPositive(g *Gray, mask []bool) float32 {
 func principalCurvature(f *Gray, mask []bool, sigma float64) *Gray {
 	w, h := f.W, f.H
 	g, d1, d2 := gaussianKernels(sigma, 3)
-	rg, rd1, rd2 := NewGray(w, h), NewGray(w, h), NewGray(w, h)
+	rg, rd1, rd2 := getGray(w, h, false), getGray(w, h, false), getGray(w, h, false)
+	defer putGray(rg, rd1, rd2)
 	convRows(rg, f, g)
 	convRows(rd1, f, d1)
 	convRows(rd2, f, d2)
-	fxx, fxy, fyy := NewGray(w, h), NewGray(w, h), NewGray(w, h)
-	convCols(fxx, rd2, g)
-	convCols(fxy, rd1, d1)
-	convCols(fyy, rg, d2)
+	// The second derivatives one row at a time (the same sums as whole
+	// convCols images, in the same order), consumed while in cache.
+	buf := make([]float32, 3*w)
+	fxx, fxy, fyy := buf[:w], buf[w:2*w], buf[2*w:]
 	out := NewGray(w, h)
-	for i := range out.Pix {
-		if !mask[i] {
-			continue
+	for y := 0; y < h; y++ {
+		convColsRow(fxx, rd2, g, y)
+		convColsRow(fxy, rd1, d1, y)
+		convColsRow(fyy, rg, d2, y)
+		m, o := mask[y*w:(y+1)*w], out.Row(y)
+		for x, ok := range m {
+			if !ok {
+				continue
+			}
+			a, b, c := fxx[x], fxy[x], fyy[x]
+			d := (a - c) * (a - c)
+			l := (a + c + float32(math.Sqrt(float64(d+4*b*b)))) / 2
+			o[x] = max(0, l)
 		}
-		a, b, c := fxx.Pix[i], fxy.Pix[i], fyy.Pix[i]
-		d := (a - c) * (a - c)
-		l := (a + c + float32(math.Sqrt(float64(d+4*b*b)))) / 2
-		out.Pix[i] = max(0, l)
 	}
 	return out
 }

@@ -15,8 +15,8 @@ import "math"
 // levels: how much texture (veins, and noise) the finger shows.
 func flatten(g *Gray, mask []bool, sigma, clip float64) (localSD float64) {
 	w, h := g.W, g.H
-	m := NewGray(w, h)
-	gm := NewGray(w, h)
+	m := getGray(w, h, true)
+	gm := getGray(w, h, true)
 	for i, ok := range mask {
 		if ok {
 			m.Pix[i] = 1
@@ -25,7 +25,7 @@ func flatten(g *Gray, mask []bool, sigma, clip float64) (localSD float64) {
 	}
 	bm := boxBlur3(m, sigma)
 	bg := boxBlur3(gm, sigma)
-	d := NewGray(w, h)
+	d := getGray(w, h, false) // read only where written below
 	for i := range d.Pix {
 		if mask[i] && bm.Pix[i] > 1e-3 {
 			v := g.Pix[i] - bg.Pix[i]/bm.Pix[i]
@@ -36,6 +36,7 @@ func flatten(g *Gray, mask []bool, sigma, clip float64) (localSD float64) {
 		}
 	}
 	bv := boxBlur3(gm, sigma)
+	defer putGray(m, gm, d, bm, bg, bv)
 	scale := float32(0.5 / clip)
 	var sum float64
 	var n int
@@ -63,7 +64,9 @@ const QualitySigma = 12
 // deviation of g around its local mean (Gaussian window sigma, masked), in
 // grey levels, without changing g.
 func localDeviation(g *Gray, mask []bool, sigma float64) float64 {
-	c := NewGray(g.W, g.H)
+	c := getGray(g.W, g.H, false)
 	copy(c.Pix, g.Pix)
-	return flatten(c, mask, sigma, 1)
+	sd := flatten(c, mask, sigma, 1)
+	putGray(c)
+	return sd
 }
