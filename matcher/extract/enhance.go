@@ -14,6 +14,12 @@ import "math"
 // It returns the mean local standard deviation over the mask, in grey
 // levels: how much texture (veins, and noise) the finger shows.
 func flatten(g *Gray, mask []bool, sigma, clip float64) (localSD float64) {
+	return flattenTo(g, mask, sigma, clip, true)
+}
+
+// flattenTo is flatten; it leaves g unchanged when write is false (only the
+// mean local deviation is wanted).
+func flattenTo(g *Gray, mask []bool, sigma, clip float64, write bool) (localSD float64) {
 	w, h := g.W, g.H
 	m := getGray(w, h, true)
 	gm := getGray(w, h, true)
@@ -42,13 +48,17 @@ func flatten(g *Gray, mask []bool, sigma, clip float64) (localSD float64) {
 	var n int
 	for i := range g.Pix {
 		if !mask[i] || bm.Pix[i] <= 1e-3 {
-			g.Pix[i] = 0.5
+			if write {
+				g.Pix[i] = 0.5
+			}
 			continue
 		}
 		sd := float32(math.Sqrt(float64(bv.Pix[i]/bm.Pix[i]))) + 1e-3
 		sum += float64(sd)
 		n++
-		g.Pix[i] = max(0, min(1, 0.5+d.Pix[i]/sd*scale))
+		if write {
+			g.Pix[i] = max(0, min(1, 0.5+d.Pix[i]/sd*scale))
+		}
 	}
 	if n == 0 {
 		return 0
@@ -64,9 +74,5 @@ const QualitySigma = 12
 // deviation of g around its local mean (Gaussian window sigma, masked), in
 // grey levels, without changing g.
 func localDeviation(g *Gray, mask []bool, sigma float64) float64 {
-	c := getGray(g.W, g.H, false)
-	copy(c.Pix, g.Pix)
-	sd := flatten(c, mask, sigma, 1)
-	putGray(c)
-	return sd
+	return flattenTo(g, mask, sigma, 1, false)
 }
