@@ -28,14 +28,14 @@ func TestCaptureBinding(t *testing.T) {
 	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
 	mine := e.template(p.fingers[apiv1.RightIndex], apiv1.RightIndex, 80)
 	theirs := e.template(q.fingers[apiv1.RightIndex], apiv1.RightIndex, 80)
-	black := shot{img: &apiv1.Image{Width: 500, Height: 200, Pixels: make([]byte, 500*200)}}
+	black := shot{Img: &apiv1.Image{Width: 500, Height: 200, Pixels: make([]byte, 500*200)}}
 
 	// signWith attests image att but sends the capture c (the image the
 	// kiosk claims), so a test can swap what was signed and what is sent.
 	signWith := func(att *apiv1.Image, c shot) apiv1.Capture {
 		n := must[*apiv1.NonceResponse](t)(k.Nonce(ctx))
-		capt := k.scanner.sign(t, n.Nonce, apiv1.RightIndex, shot{img: att})
-		capt.Template, capt.Image = c.tmpl, c.img
+		capt := k.scanner.sign(t, n.Nonce, apiv1.RightIndex, shot{Img: att})
+		capt.Template, capt.Image = c.Tmpl, c.Img
 		return capt
 	}
 	tests := []struct {
@@ -44,18 +44,18 @@ func TestCaptureBinding(t *testing.T) {
 		code string
 	}{
 		{"the resident's own template, as extracted", k.capture(apiv1.RightIndex, mine), ""},
-		{"no kiosk template: the server's extraction only", k.capture(apiv1.RightIndex, shot{img: mine.img}), ""},
-		{"another resident's template beside the resident's attested image", signWith(mine.img, shot{img: mine.img, tmpl: theirs.tmpl}), apiv1.CodeTemplateMismatch},
-		{"the resident's template beside another's attested image", signWith(theirs.img, shot{img: theirs.img, tmpl: mine.tmpl}), apiv1.CodeTemplateMismatch},
-		{"the resident's template beside an attested black image", signWith(black.img, shot{img: black.img, tmpl: mine.tmpl}), apiv1.CodeImageUnusable},
-		{"an attested black image alone", signWith(black.img, black), apiv1.CodeImageUnusable},
-		{"the resident's image sent after another was signed", signWith(theirs.img, mine), apiv1.CodeImageMismatch},
-		{"no image", signWith(mine.img, shot{tmpl: mine.tmpl}), apiv1.CodeImageInvalid},
-		{"bytes that are not width x height", signWith(mine.img, shot{img: &apiv1.Image{Width: 500, Height: 201, Pixels: mine.img.Pixels}}), apiv1.CodeImageInvalid},
-		{"an image over the pixel limit", signWith(mine.img, shot{img: &apiv1.Image{Width: 4096, Height: 4096}}), apiv1.CodeImageInvalid},
+		{"no kiosk template: the server's extraction only", k.capture(apiv1.RightIndex, shot{Img: mine.Img}), ""},
+		{"another resident's template beside the resident's attested image", signWith(mine.Img, shot{Img: mine.Img, Tmpl: theirs.Tmpl}), apiv1.CodeTemplateMismatch},
+		{"the resident's template beside another's attested image", signWith(theirs.Img, shot{Img: theirs.Img, Tmpl: mine.Tmpl}), apiv1.CodeTemplateMismatch},
+		{"the resident's template beside an attested black image", signWith(black.Img, shot{Img: black.Img, Tmpl: mine.Tmpl}), apiv1.CodeImageUnusable},
+		{"an attested black image alone", signWith(black.Img, black), apiv1.CodeImageUnusable},
+		{"the resident's image sent after another was signed", signWith(theirs.Img, mine), apiv1.CodeImageMismatch},
+		{"no image", signWith(mine.Img, shot{Tmpl: mine.Tmpl}), apiv1.CodeImageInvalid},
+		{"bytes that are not width x height", signWith(mine.Img, shot{Img: &apiv1.Image{Width: 500, Height: 201, Pixels: mine.Img.Pixels}}), apiv1.CodeImageInvalid},
+		{"an image over the pixel limit", signWith(mine.Img, shot{Img: &apiv1.Image{Width: 4096, Height: 4096}}), apiv1.CodeImageInvalid},
 		{"an image below the side limit", func() apiv1.Capture {
 			small := &apiv1.Image{Width: 40, Height: 40, Pixels: bytes.Repeat([]byte{9}, 1600)}
-			return signWith(small, shot{img: small})
+			return signWith(small, shot{Img: small})
 		}(), apiv1.CodeImageInvalid},
 	}
 	for _, tt := range tests {
@@ -72,7 +72,7 @@ func TestCaptureBinding(t *testing.T) {
 	}
 	// Enrolment and identification run the same capture step.
 	req := e.enrolRequest(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, q)
-	req.Fingers[0].Captures[1].Template = mine.tmpl
+	req.Fingers[0].Captures[1].Template = mine.Tmpl
 	_, err := k.WithStaff(e.login("zhang").StaffToken).Enrol(ctx, req)
 	wantCode(t, err, apiv1.CodeTemplateMismatch)
 }
@@ -117,8 +117,8 @@ func TestDecodeImage(t *testing.T) {
 // input ends in a template or one of the capture step's image errors,
 // never a panic or another error.
 func FuzzCaptureImage(f *testing.F) {
-	good := newFinger().shot(f, apiv1.RightIndex, true)
-	f.Add(good.img.Width, good.img.Height, good.img.Pixels)
+	good := newFinger().Shot(f, apiv1.RightIndex, true)
+	f.Add(good.Img.Width, good.Img.Height, good.Img.Pixels)
 	f.Add(500, 200, make([]byte, 500*200))
 	f.Add(64, 64, bytes.Repeat([]byte{0x80, 0x10}, 64*32))
 	f.Add(64, 65, make([]byte, 64*64))

@@ -89,7 +89,7 @@ func TestReplicaFailover(t *testing.T) {
 		k.who = e.newPerson("测试", time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i))
 		ne := store.NewEnrolment{IDNumber: k.who.card.IDNumber, Finger: apiv1.RightIndex.Position(), EnrolledBy: clerk.ID}
 		for j := 0; j < 3; j++ {
-			ne.Samples = append(ne.Samples, store.Sample{Template: e.template(k.who.fingers[apiv1.RightIndex], apiv1.RightIndex, 80).tmpl, AlgorithmVersion: algorithmVersion, Quality: 80})
+			ne.Samples = append(ne.Samples, store.Sample{Template: e.template(k.who.fingers[apiv1.RightIndex], apiv1.RightIndex, 80).Tmpl, AlgorithmVersion: algorithmVersion, Quality: 80})
 		}
 		if _, err := st.Enrol(ctx, audit.Staff(clerk.ID), ne); err != nil {
 			t.Fatal(err)

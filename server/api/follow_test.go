@@ -81,7 +81,7 @@ func (fp *followPair) enrol(p *person, finger apiv1.Finger, f *finger) [][]byte 
 	ne := store.NewEnrolment{IDNumber: p.card.IDNumber, Finger: finger.Position(), EnrolledBy: fp.staff.ID}
 	var ts [][]byte
 	for i := 0; i < 3; i++ {
-		tb := fp.e.template(f, finger, 80).tmpl
+		tb := fp.e.template(f, finger, 80).Tmpl
 		ts = append(ts, tb)
 		ne.Samples = append(ne.Samples, store.Sample{Template: tb, AlgorithmVersion: algorithmVersion, Quality: 80})
 	}

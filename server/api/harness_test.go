@@ -218,14 +218,14 @@ func (k *kiosk) capture(finger apiv1.Finger, sh shot) apiv1.Capture {
 func (s *fakeScanner) sign(t testing.TB, nonce []byte, finger apiv1.Finger, sh shot) apiv1.Capture {
 	t.Helper()
 	s.counter++
-	att := wire.Attestation{Serial: s.cert.Serial, Counter: s.counter, TimestampMs: 1, ImageSHA256: sha256.Sum256(sh.img.Pixels)}
+	att := wire.Attestation{Serial: s.cert.Serial, Counter: s.counter, TimestampMs: 1, ImageSHA256: sha256.Sum256(sh.Img.Pixels)}
 	copy(att.Nonce[:], nonce)
 	if err := att.Sign(s.key); err != nil {
 		t.Fatal(err)
 	}
 	ab, _ := att.MarshalBinary()
 	cb, _ := s.cert.MarshalBinary()
-	return apiv1.Capture{Finger: finger, Template: sh.tmpl, Quality: sh.quality, Attestation: ab, Certificate: cb, Image: sh.img}
+	return apiv1.Capture{Finger: finger, Template: sh.Tmpl, Quality: sh.Quality, Attestation: ab, Certificate: cb, Image: sh.Img}
 }
 
 // person is a synthetic resident with two synthetic fingers.
@@ -263,7 +263,7 @@ func (e *env) newPerson(name string, birth time.Time) *person {
 // with quality below 40 one that fails the quality gate.
 func (e *env) template(f *finger, fg apiv1.Finger, quality uint8) shot {
 	e.t.Helper()
-	return f.shot(e.t, fg, quality >= 40)
+	return f.Shot(e.t, fg, quality >= 40)
 }
 
 // enrolRequest builds a complete enrolment of p at kiosk k.

@@ -151,7 +151,7 @@ func TestCaptureChecks(t *testing.T) {
 
 	// A corrupt template and a low-quality one.
 	junk := tmpl
-	junk.tmpl = []byte("QSVT junk")
+	junk.Tmpl = []byte("QSVT junk")
 	_, err = k.Verify(ctx, &apiv1.VerifyRequest{Card: p.card, Capture: k.capture(apiv1.RightIndex, junk)})
 	wantCode(t, err, apiv1.CodeTemplateInvalid)
 	_, err = k.Verify(ctx, &apiv1.VerifyRequest{Card: p.card, Capture: k.capture(apiv1.RightIndex, e.template(p.fingers[apiv1.RightIndex], apiv1.RightIndex, 10))})

@@ -132,7 +132,7 @@ func TestAttackTemplateNotBoundToAttestation(t *testing.T) {
 		// The attacker's own finger on the kiosk's real scanner.
 		attacker := tg.newPerson("攻击者", false)
 		own := tg.template(attacker.fingers[apiv1.RightIndex], apiv1.RightIndex)
-		black := shot{img: &apiv1.Image{Width: 500, Height: 200, Pixels: make([]byte, 500*200)}}
+		black := shot{Img: &apiv1.Image{Width: 500, Height: 200, Pixels: make([]byte, 500*200)}}
 		verify := func(t *testing.T, c apiv1.Capture) error {
 			t.Helper()
 			_, err := s.k.Verify(tg.ctx(), &apiv1.VerifyRequest{Card: s.p.card, Capture: c})
@@ -142,15 +142,15 @@ func TestAttackTemplateNotBoundToAttestation(t *testing.T) {
 			return mustV[*apiv1.NonceResponse](t)(s.k.Nonce(tg.ctx())).Nonce
 		}
 		t.Run("foreign template beside a valid attestation of the attacker's finger", func(t *testing.T) {
-			c := s.k.scanner.signImage(t, nonce(t), apiv1.RightIndex, own.img, shot{img: own.img, tmpl: stolen.tmpl})
+			c := s.k.scanner.signImage(t, nonce(t), apiv1.RightIndex, own.Img, shot{Img: own.Img, Tmpl: stolen.Tmpl})
 			refused(t, verify(t, c), http.StatusUnprocessableEntity, apiv1.CodeTemplateMismatch)
 		})
 		t.Run("foreign template beside an attestation, no image", func(t *testing.T) {
-			c := s.k.scanner.signImage(t, nonce(t), apiv1.RightIndex, own.img, shot{tmpl: stolen.tmpl})
+			c := s.k.scanner.signImage(t, nonce(t), apiv1.RightIndex, own.Img, shot{Tmpl: stolen.Tmpl})
 			refused(t, verify(t, c), http.StatusUnprocessableEntity, apiv1.CodeImageInvalid)
 		})
 		t.Run("foreign template beside an attested all-black image", func(t *testing.T) {
-			c := s.k.scanner.signImage(t, nonce(t), apiv1.RightIndex, black.img, shot{img: black.img, tmpl: stolen.tmpl})
+			c := s.k.scanner.signImage(t, nonce(t), apiv1.RightIndex, black.Img, shot{Img: black.Img, Tmpl: stolen.Tmpl})
 			refused(t, verify(t, c), http.StatusUnprocessableEntity, apiv1.CodeImageUnusable)
 		})
 		t.Run("an attested all-black image alone", func(t *testing.T) {
@@ -158,31 +158,31 @@ func TestAttackTemplateNotBoundToAttestation(t *testing.T) {
 			refused(t, verify(t, c), http.StatusUnprocessableEntity, apiv1.CodeImageUnusable)
 		})
 		t.Run("B's image swapped in after the scanner signed the attacker's", func(t *testing.T) {
-			c := s.k.scanner.signImage(t, nonce(t), apiv1.RightIndex, own.img, shot{img: stolen.img})
+			c := s.k.scanner.signImage(t, nonce(t), apiv1.RightIndex, own.Img, shot{Img: stolen.Img})
 			refused(t, verify(t, c), http.StatusUnprocessableEntity, apiv1.CodeImageMismatch)
-			c = s.k.scanner.signImage(t, nonce(t), apiv1.RightIndex, own.img, stolen)
+			c = s.k.scanner.signImage(t, nonce(t), apiv1.RightIndex, own.Img, stolen)
 			refused(t, verify(t, c), http.StatusUnprocessableEntity, apiv1.CodeImageMismatch)
 		})
 		t.Run("an image over the pixel limit", func(t *testing.T) {
 			big := &apiv1.Image{Width: 1100, Height: 1000, Pixels: make([]byte, 1100*1000)}
-			c := s.k.scanner.sign(t, nonce(t), apiv1.RightIndex, shot{img: big})
+			c := s.k.scanner.sign(t, nonce(t), apiv1.RightIndex, shot{Img: big})
 			refused(t, verify(t, c), http.StatusUnprocessableEntity, apiv1.CodeImageInvalid)
 		})
 		t.Run("corrupt images", func(t *testing.T) {
 			for _, im := range []*apiv1.Image{
-				{Width: 500, Height: 200, Pixels: own.img.Pixels[:1000]},   // truncated
-				{Width: 200, Height: 500, Pixels: own.img.Pixels[:99_999]}, // transposed and short
+				{Width: 500, Height: 200, Pixels: own.Img.Pixels[:1000]},   // truncated
+				{Width: 200, Height: 500, Pixels: own.Img.Pixels[:99_999]}, // transposed and short
 				{Width: 4096, Height: 4096, Pixels: []byte{1}},             // claims 16 MiP
-				{Width: -500, Height: -200, Pixels: own.img.Pixels},        // negative sides
-				{Width: 1 << 31, Height: 1 << 31, Pixels: own.img.Pixels},  // a product that overflows 32 bits
+				{Width: -500, Height: -200, Pixels: own.Img.Pixels},        // negative sides
+				{Width: 1 << 31, Height: 1 << 31, Pixels: own.Img.Pixels},  // a product that overflows 32 bits
 			} {
-				c := s.k.scanner.sign(t, nonce(t), apiv1.RightIndex, shot{img: im})
+				c := s.k.scanner.sign(t, nonce(t), apiv1.RightIndex, shot{Img: im})
 				refused(t, verify(t, c), http.StatusUnprocessableEntity, apiv1.CodeImageInvalid)
 			}
 		})
 		t.Run("enrolment with a foreign template beside the attested captures", func(t *testing.T) {
 			req := tg.enrolRequest(s.staff, attacker, nil)
-			req.Fingers[0].Captures[0] = s.staff.scanner.signImage(t, mustV[*apiv1.NonceResponse](t)(s.staff.Nonce(tg.ctx())).Nonce, apiv1.RightIndex, own.img, shot{img: own.img, tmpl: stolen.tmpl})
+			req.Fingers[0].Captures[0] = s.staff.scanner.signImage(t, mustV[*apiv1.NonceResponse](t)(s.staff.Nonce(tg.ctx())).Nonce, apiv1.RightIndex, own.Img, shot{Img: own.Img, Tmpl: stolen.Tmpl})
 			_, err := s.staff.Enrol(tg.ctx(), req)
 			refused(t, err, http.StatusUnprocessableEntity, apiv1.CodeTemplateMismatch)
 		})

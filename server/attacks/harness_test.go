@@ -276,7 +276,7 @@ func (k *kiosk) withStaff(c *apiv1.Client) *kiosk {
 // sh's image, sent with the image and the template the kiosk extracted.
 func (s *scanner) sign(t *testing.T, nonce []byte, finger apiv1.Finger, sh shot) apiv1.Capture {
 	t.Helper()
-	return s.signImage(t, nonce, finger, sh.img, sh)
+	return s.signImage(t, nonce, finger, sh.Img, sh)
 }
 
 // signImage attests the image attested but sends the capture sent (its
@@ -294,7 +294,7 @@ func (s *scanner) signImage(t *testing.T, nonce []byte, finger apiv1.Finger, att
 	}
 	ab, _ := att.MarshalBinary()
 	cb, _ := s.cert.MarshalBinary()
-	return apiv1.Capture{Finger: finger, Template: sent.tmpl, Quality: sent.quality, Attestation: ab, Certificate: cb, Image: sent.img}
+	return apiv1.Capture{Finger: finger, Template: sent.Tmpl, Quality: sent.Quality, Attestation: ab, Certificate: cb, Image: sent.Img}
 }
 
 // capture asks for a nonce and signs a capture of tmpl over it.
@@ -354,7 +354,7 @@ func (tg *target) newPerson(name string, wantX bool) *person {
 // template is a fresh capture of a finger, as the kiosk sends it.
 func (tg *target) template(f *finger, fg apiv1.Finger) shot {
 	tg.t.Helper()
-	return f.shot(tg.t, fg, true)
+	return f.Shot(tg.t, fg, true)
 }
 
 // enrolRequest enrols p's fingers (or the fingers given) at k.
