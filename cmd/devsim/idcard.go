@@ -38,6 +38,34 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	return s.w.Write(b)
 }
 
+// serveControl starts a simulator's HTTP control API on addr (nothing
+// when addr is empty) and returns once it listens, its URL printed to out;
+// a failure after that arrives on errc.
+func serveControl(ctx context.Context, wg *sync.WaitGroup, errc chan error, addr string, out io.Writer,
+	serve func(ctx context.Context, addr string, listening func(addr string)) error) error {
+	if addr == "" {
+		return nil
+	}
+	ready := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		err := serve(ctx, addr, func(a string) {
+			fmt.Fprintf(out, "control: http://%s\n", a)
+			close(ready)
+		})
+		if err != nil {
+			errc <- fmt.Errorf("control API: %w", err)
+		}
+	}()
+	select {
+	case <-ready:
+		return nil
+	case err := <-errc:
+		return err
+	}
+}
+
 func runIDCard(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("devsim idcard", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -126,24 +154,8 @@ func runIDCard(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	errc := make(chan error, 2)
-	if *control != "" {
-		ready := make(chan struct{})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := sim.ServeHTTP(ctx, *control, func(addr string) {
-				fmt.Fprintf(out, "control: http://%s\n", addr)
-				close(ready)
-			})
-			if err != nil {
-				errc <- fmt.Errorf("control API: %w", err)
-			}
-		}()
-		select {
-		case <-ready:
-		case err := <-errc:
-			return err
-		}
+	if err := serveControl(ctx, &wg, errc, *control, out, sim.ServeHTTP); err != nil {
+		return err
 	}
 	fmt.Fprintf(stderr, "devsim idcard: %d residents, %s; read it with: go run ./cmd/veinctl card read --port %s --wait 10s --json\n", len(d.Residents), onReader, sim.Path())
 	if *console {

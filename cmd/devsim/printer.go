@@ -58,24 +58,8 @@ func runPrinter(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	errc := make(chan error, 1)
-	if *control != "" {
-		ready := make(chan struct{})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := sim.ServeHTTP(ctx, *control, func(addr string) {
-				fmt.Fprintf(out, "control: http://%s\n", addr)
-				close(ready)
-			})
-			if err != nil {
-				errc <- fmt.Errorf("control API: %w", err)
-			}
-		}()
-		select {
-		case <-ready:
-		case err := <-errc:
-			return err
-		}
+	if err := serveControl(ctx, &wg, errc, *control, out, sim.ServeHTTP); err != nil {
+		return err
 	}
 	fmt.Fprintf(stderr, "devsim printer: print to it with: kioskd -printer serial:%s (receipts in %q)\n", sim.Path(), *dir)
 	if *console {
