@@ -63,11 +63,22 @@ type target struct {
 
 // clock is the server's and the kiosks' clock: real time plus an offset the
 // attacks may move forward.
-type clock struct{ off atomic.Int64 }
+// clock is the server's clock in a target: real time plus an offset the
+// attacks move forward, or, once frozen, a fixed instant (for attacks that
+// must not race a refilling rate limit).
+type clock struct{ off, frozen atomic.Int64 }
 
-func (c *clock) Now() time.Time      { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *clock) Now() time.Time {
+	if f := c.frozen.Load(); f != 0 {
+		return time.Unix(0, f).Add(time.Duration(c.off.Load()))
+	}
+	return time.Now().Add(time.Duration(c.off.Load()))
+}
 func (c *clock) Add(d time.Duration) { c.off.Add(int64(d)) }
-func quiet() *slog.Logger            { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// Freeze stops the clock at now.
+func (c *clock) Freeze()  { c.frozen.Store(time.Now().UnixNano()) }
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 func cheap() password.Params {
 	return password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 }
