@@ -77,7 +77,8 @@ func (c *clock) Now() time.Time {
 func (c *clock) Add(d time.Duration) { c.off.Add(int64(d)) }
 
 // Freeze stops the clock at now.
-func (c *clock) Freeze()  { c.frozen.Store(time.Now().UnixNano()) }
+func (c *clock) Freeze() { c.frozen.Store(time.Now().UnixNano()) }
+
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 func cheap() password.Params {
 	return password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
