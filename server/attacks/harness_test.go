@@ -62,10 +62,8 @@ type target struct {
 }
 
 // clock is the server's and the kiosks' clock: real time plus an offset the
-// attacks may move forward.
-// clock is the server's clock in a target: real time plus an offset the
-// attacks move forward, or, once frozen, a fixed instant (for attacks that
-// must not race a refilling rate limit).
+// attacks may move forward, or, once frozen, a fixed instant (for attacks
+// that must not race a refilling rate limit).
 type clock struct{ off, frozen atomic.Int64 }
 
 func (c *clock) Now() time.Time {
