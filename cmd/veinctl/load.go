@@ -210,6 +210,29 @@ func (lt *loadTest) logf(format string, args ...any) {
 	fmt.Fprintf(lt.log, "veinctl load: "+format+"\n", args...)
 }
 
+// readyz reads the server's readiness into out, waiting (up to 10 min) while
+// it answers unavailable: a server that has just started is still loading
+// its gallery, and a load run against it should wait, not fail.
+func (lt *loadTest) readyz(ctx context.Context, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	for logged := false; ; {
+		err := lt.client().Do(ctx, "GET", "/readyz", nil, out)
+		if apiv1.ErrorCode(err) != apiv1.CodeUnavailable {
+			return err
+		}
+		if !logged {
+			lt.logf("server not ready (%v); waiting", err)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("server not ready: %w", err)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 func (lt *loadTest) client() *apiv1.Client {
 	return &apiv1.Client{BaseURL: lt.f.server, HTTP: lt.http}
 }
@@ -259,6 +282,13 @@ var loadFingers = []apiv1.Finger{apiv1.RightIndex, apiv1.RightMiddle}
 
 func (lt *loadTest) run(ctx context.Context) (*loadResult, error) {
 	res := &loadResult{Server: lt.f.server, Kiosks: lt.f.kiosks}
+	// 0. A server just started is loading its gallery: wait for it.
+	var ready struct {
+		Templates int `json:"gallery_templates"`
+	}
+	if err := lt.readyz(ctx, &ready); err != nil {
+		return nil, err
+	}
 	// 1. Administration through the real admin endpoints.
 	sess, err := lt.client().Login(ctx, lt.f.adminUser, lt.f.adminPass)
 	if err != nil {
@@ -310,12 +340,9 @@ func (lt *loadTest) run(ctx context.Context) (*loadResult, error) {
 	res.Residents, res.ExtractedResidents = len(people), lt.f.extracted
 
 	// --reuse: is the bulk enrolment already in the gallery?
-	var ready struct {
-		Templates int `json:"gallery_templates"`
-	}
 	skip := false
 	if lt.f.reuse {
-		if err := lt.client().Do(ctx, "GET", "/readyz", nil, &ready); err != nil {
+		if err := lt.readyz(ctx, &ready); err != nil {
 			return nil, err
 		}
 		want := len(people) * len(loadFingers) * apiv1.EnrolCapturesPerFinger
@@ -376,7 +403,7 @@ func (lt *loadTest) run(ctx context.Context) (*loadResult, error) {
 		}
 	}
 	res.BulkEnrolSeconds = time.Since(start).Seconds()
-	if err := lt.client().Do(ctx, "GET", "/readyz", nil, &ready); err != nil {
+	if err := lt.readyz(ctx, &ready); err != nil {
 		return nil, err
 	}
 	res.GalleryTemplates = ready.Templates

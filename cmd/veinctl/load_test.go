@@ -48,7 +48,10 @@ func TestLoadAgainstServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.SetReady()
+	// The server becomes ready (its gallery loaded) only after the load
+	// has started: the load waits for it instead of failing.
+	readyAt := time.AfterFunc(1500*time.Millisecond, srv.SetReady)
+	defer readyAt.Stop()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -65,6 +68,9 @@ func TestLoadAgainstServer(t *testing.T) {
 	var res loadResult
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		t.Fatalf("%v: %s", err, stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "server not ready") {
+		t.Errorf("the load did not report waiting for the server:\n%s", stderr.String())
 	}
 	if res.Verifications == 0 || res.Errors != 0 || res.VerificationsPerSecond <= 0 || res.P99Ms < res.P50Ms || res.Genuine+res.Impostor != res.Verifications {
 		t.Fatalf("result: %+v", res)
