@@ -266,6 +266,13 @@ type Store interface {
 	// CheckFilingToken reports whether the token is usable by this kiosk
 	// without consuming it, returning the bound resident.
 	CheckFilingToken(ctx context.Context, token, kioskID string, now time.Time) (FilingToken, error)
+	// BindFilingTokenPrincipal makes an unused token of this kiosk the
+	// agent's right to file for principal (代办; relation AgentHousehold or
+	// AgentGuardian), audited (filing.agent_bound). Binding the same
+	// principal again is a no-op; a token bound to another principal gives
+	// ErrConflict; an unknown, used, expired or other kiosk's token
+	// ErrNotFound / ErrExpired. The caller checked the relation.
+	BindFilingTokenPrincipal(ctx context.Context, actor audit.Actor, token, kioskID, principalIDNumber, relation string, now time.Time) error
 
 	// Filings.
 
@@ -356,18 +363,25 @@ const (
 
 // Resident is a person from the population database.
 type Resident struct {
-	ID         int64  // internal, used in audit targets instead of IDNumber
-	IDNumber   string // canonical (identity.CanonicalIDNumber); the store canonicalises
-	Name       string
-	Gender     string // "M" or "F" (identity.Gender.Letter)
-	BirthDate  time.Time
-	Address    string
-	GridCell   string
-	Household  string
-	Categories []string // sorted, unique
-	Status     ResidentStatus
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	ID        int64  // internal, used in audit targets instead of IDNumber
+	IDNumber  string // canonical (identity.CanonicalIDNumber); the store canonicalises
+	Name      string
+	Gender    string // "M" or "F" (identity.Gender.Letter)
+	BirthDate time.Time
+	Address   string
+	GridCell  string
+	Household string
+	// Relationship is the resident's relation to the household head as the
+	// population database records it (户主, 配偶, 子女, 父母, ...; free
+	// text, at most 32 bytes); sealed with the other personal fields.
+	Relationship string
+	// GuardianIDNumber is the ID number of the resident's recorded guardian
+	// (监护人), canonical, or ""; sealed.
+	GuardianIDNumber string
+	Categories       []string // sorted, unique
+	Status           ResidentStatus
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 }
 
 // ImportStats counts what ImportResidents did.
@@ -767,7 +781,21 @@ type FilingToken struct {
 	ExpiresAt time.Time
 	CreatedAt time.Time // zero means now
 	UsedAt    *time.Time
+	// PrincipalIDNumber: the token's resident (the agent) files for this
+	// resident (代办), bound once by BindFilingTokenPrincipal; "" when the
+	// token is the resident's own. PrincipalRelation says why the agent may
+	// (AgentHousehold or AgentGuardian).
+	PrincipalIDNumber string
+	PrincipalRelation string
 }
+
+// Relations that allow a resident to file for another (代办): the
+// population data puts both in one household, or records the agent as the
+// principal's guardian.
+const (
+	AgentHousehold = "household"
+	AgentGuardian  = "guardian"
+)
 
 // ---- filings ----
 
@@ -827,6 +855,11 @@ type NewFiling struct {
 	CreatedAt      time.Time // zero means now
 	// CatalogueVersion is the catalogue version the form was filed under.
 	CatalogueVersion int
+	// AgentIDNumber: the filing is made by this resident for IDNumber (代办);
+	// Token must then be the agent's, bound to IDNumber. AgentRelation is
+	// AgentHousehold or AgentGuardian.
+	AgentIDNumber string
+	AgentRelation string
 }
 
 // CatalogueVersion is one saved version of the service catalogue.
@@ -859,6 +892,10 @@ type Filing struct {
 	// CatalogueVersion is the catalogue version the filing was filed under
 	// (0: before the catalogue was versioned).
 	CatalogueVersion int
+	// AgentResidentID is the resident who filed for ResidentID (代办), 0
+	// when the resident filed themselves; AgentRelation why they could.
+	AgentResidentID int64
+	AgentRelation   string
 }
 
 // FilingFilter selects filings for ListFilings. Zero fields do not filter.

@@ -35,9 +35,12 @@ const (
 	BusyName      = "欧阳密文测试"
 	BusyAddress   = "青山区保密路七百七十七号"
 	BusyHousehold = "HH-SECRET-0777"
-	BusyBank      = "6222020200112233445"
-	BusyPhone     = "13912345678"
-	BusyReply     = "请于周三携带户口簿到欧阳密文测试窗口"
+	// BusyRelationship is the marked resident's relation to the household
+	// head (sealed since migration 0009, with the guardian's ID number).
+	BusyRelationship = "保密亲属关系测试"
+	BusyBank         = "6222020200112233445"
+	BusyPhone        = "13912345678"
+	BusyReply        = "请于周三携带户口簿到欧阳密文测试窗口"
 	// BusyReason is a replacement decision's reason naming a person.
 	BusyReason = "柜台核验本人欧阳密文测试身份证原件"
 )
@@ -55,7 +58,7 @@ func PopulateBusy(t *testing.T, s store.Store) Busy {
 	c := ctx(t)
 	f := newFixture(t, s, 3)
 	marked := store.Resident{IDNumber: idNumber(777), Name: BusyName, Gender: "F", BirthDate: time.Date(1951, 7, 7, 0, 0, 0, 0, time.UTC),
-		Address: BusyAddress, GridCell: "G777", Household: BusyHousehold}
+		Address: BusyAddress, GridCell: "G777", Household: BusyHousehold, Relationship: BusyRelationship, GuardianIDNumber: f.residents[0].IDNumber}
 	if _, err := s.ImportResidents(c, admin, []store.Resident{marked}); err != nil {
 		t.Fatalf("ImportResidents: %v", err)
 	}
@@ -63,8 +66,11 @@ func PopulateBusy(t *testing.T, s store.Store) Busy {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m.Relationship != BusyRelationship || m.GuardianIDNumber != f.residents[0].IDNumber {
+		t.Fatalf("the marked resident's relationship and guardian did not round-trip: %+v", m)
+	}
 	f.residents = append(f.residents, m)
-	b := Busy{Secrets: []string{BusyName, BusyAddress, BusyHousehold, BusyBank, BusyPhone, BusyReply, BusyReason}, Kiosk: f.kiosk.ID, Scanner: "VS-0777"}
+	b := Busy{Secrets: []string{BusyName, BusyAddress, BusyHousehold, BusyRelationship, BusyBank, BusyPhone, BusyReply, BusyReason}, Kiosk: f.kiosk.ID, Scanner: "VS-0777"}
 	for _, r := range f.residents {
 		b.Secrets = append(b.Secrets, r.IDNumber, r.Name, r.Address, r.Household)
 		b.ResidentIDs = append(b.ResidentIDs, r.ID)

@@ -65,6 +65,8 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"FilingTransitions", testFilingTransitions},
 		{"FilingTransitionConcurrent", testFilingTransitionConcurrent},
 		{"FilingLists", testFilingLists},
+		{"AgentResidentFields", testAgentResidentFields},
+		{"AgentFiling", testAgentFiling},
 		{"Catalogue", testCatalogue},
 		{"Reports", testReports},
 		{"ReportsSealed", testReportsSealed},

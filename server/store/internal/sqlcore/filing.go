@@ -93,26 +93,90 @@ func (s *Store) IssueFilingToken(ctx context.Context, t store.FilingToken) error
 }
 
 func (s *Store) filingToken(ctx context.Context, q Q, tok, kioskID string, now time.Time, suffix string) (store.FilingToken, int64, error) {
-	t := store.FilingToken{Token: tok}
-	var rid int64
+	ft, err := s.filingTokenFull(ctx, q, tok, kioskID, now, suffix)
+	return ft.FilingToken, ft.residentID, err
+}
+
+// filingTokenRow is a filing token with the internal ids of its resident
+// and its principal (0: none).
+type filingTokenRow struct {
+	store.FilingToken
+	residentID, principalID int64
+}
+
+func (s *Store) filingTokenFull(ctx context.Context, q Q, tok, kioskID string, now time.Time, suffix string) (filingTokenRow, error) {
+	t := filingTokenRow{FilingToken: store.FilingToken{Token: tok}}
 	var ref residentRef
-	err := q.QueryRow(ctx, `SELECT t.resident_id, r.id_key, r.pii, t.kiosk_id, t.expires_at, t.created_at, t.used_at
+	var pkey string
+	var psealed []byte
+	// FOR UPDATE (suffix) cannot lock the nullable side of an outer join
+	// on PostgreSQL: the principal is read apart.
+	err := q.QueryRow(ctx, `SELECT t.resident_id, r.id_key, r.pii, t.kiosk_id, t.expires_at, t.created_at, t.used_at, t.principal_id, t.principal_relation
 		FROM filing_tokens t JOIN residents r ON r.id = t.resident_id WHERE t.token_hash = $1`+suffix, tokenHash(tok)).
-		Scan(&rid, &ref.key, &ref.sealed, &t.KioskID, tm{&t.ExpiresAt}, tm{&t.CreatedAt}, ntm{&t.UsedAt})
+		Scan(&t.residentID, &ref.key, &ref.sealed, &t.KioskID, tm{&t.ExpiresAt}, tm{&t.CreatedAt}, ntm{&t.UsedAt}, nint{&t.principalID}, &t.PrincipalRelation)
 	if err == nil {
-		t.IDNumber, err = s.residentIDNumber(rid, ref.key, ref.sealed)
+		t.IDNumber, err = s.residentIDNumber(t.residentID, ref.key, ref.sealed)
+	}
+	if err == nil && t.principalID != 0 {
+		if err = q.QueryRow(ctx, `SELECT id_key, pii FROM residents WHERE id = $1`, t.principalID).Scan(&pkey, &psealed); err == nil {
+			t.PrincipalIDNumber, err = s.residentIDNumber(t.principalID, pkey, psealed)
+		}
 	}
 	switch {
 	case isNotFound(err):
-		return t, 0, fmt.Errorf("%w: filing token", store.ErrNotFound)
+		return t, fmt.Errorf("%w: filing token", store.ErrNotFound)
 	case err != nil:
-		return t, 0, err
+		return t, err
 	case t.KioskID != kioskID || t.UsedAt != nil:
-		return t, 0, fmt.Errorf("%w: filing token used or issued to another kiosk", store.ErrNotFound)
+		return t, fmt.Errorf("%w: filing token used or issued to another kiosk", store.ErrNotFound)
 	case !t.ExpiresAt.After(now):
-		return t, 0, fmt.Errorf("%w: filing token", store.ErrExpired)
+		return t, fmt.Errorf("%w: filing token", store.ErrExpired)
 	}
-	return t, rid, nil
+	return t, nil
+}
+
+// BindFilingTokenPrincipal binds an unused token to the principal its
+// resident files for (代办).
+func (s *Store) BindFilingTokenPrincipal(ctx context.Context, actor audit.Actor, tok, kioskID, principalIDNumber, relation string, now time.Time) error {
+	if err := checkActor(actor); err != nil {
+		return err
+	}
+	if relation != store.AgentHousehold && relation != store.AgentGuardian {
+		return invalid("agent relation %q: want %s or %s", relation, store.AgentHousehold, store.AgentGuardian)
+	}
+	at := s.at(now)
+	return s.tx(ctx, WriteTx, func(q Q) error {
+		t, err := s.filingTokenFull(ctx, q, tok, kioskID, at, s.d.ForUpdate)
+		if err != nil {
+			return err
+		}
+		var pid int64
+		var status string
+		if err := q.QueryRow(ctx, `SELECT id, status FROM residents WHERE id_key = $1`, s.idKey(principalIDNumber)).Scan(&pid, &status); err != nil {
+			return notFound(err, "resident", "")
+		}
+		switch {
+		case pid == t.residentID:
+			return invalid("a resident cannot be their own agent")
+		case status != string(store.ResidentActive):
+			return fmt.Errorf("%w: resident %d is %s", store.ErrInactive, pid, status)
+		case t.principalID == pid && t.PrincipalRelation == relation:
+			return nil
+		case t.principalID != 0:
+			return fmt.Errorf("%w: the filing token is bound to another principal", store.ErrConflict)
+		}
+		n, err := q.Exec(ctx, `UPDATE filing_tokens SET principal_id = $2, principal_relation = $3 WHERE token_hash = $1 AND principal_id IS NULL`,
+			tokenHash(tok), pid, relation)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return fmt.Errorf("%w: the filing token is bound to another principal", store.ErrConflict)
+		}
+		_, err = s.appendAudit(ctx, q, ev(actor, at, "filing.agent_bound", "resident:"+itoa(pid),
+			"agent", itoa(t.residentID), "relation", relation, "kiosk", kioskID))
+		return err
+	})
 }
 
 // CheckFilingToken checks a token without consuming it.
@@ -155,7 +219,8 @@ func (s *Store) PurgeExpired(ctx context.Context, now time.Time) (int64, error) 
 var china = time.FixedZone("CST", 8*3600)
 
 const filingCols = `f.id, f.reference, f.service_code, f.resident_id, r.id_key, r.pii, f.kiosk_id, f.station_id, f.department, f.form,
-	f.status, f.reply, f.due_at, f.idempotency_key, f.created_at, f.updated_at, f.closed_at, f.catalogue_version`
+	f.status, f.reply, f.due_at, f.idempotency_key, f.created_at, f.updated_at, f.closed_at, f.catalogue_version,
+	f.agent_resident_id, f.agent_relation`
 const filingFrom = ` FROM filings f JOIN residents r ON r.id = f.resident_id`
 
 // scanFiling scans filingCols and opens the sealed ID number, form and
@@ -166,7 +231,8 @@ func (s *Store) scanFiling(row interface{ Scan(...any) error }) (store.Filing, e
 	var cv int64
 	var ref residentRef
 	err := row.Scan(&f.ID, &f.Reference, &f.ServiceCode, &f.ResidentID, &ref.key, &ref.sealed, nstr{&f.KioskID}, nstr{&f.StationID}, &f.Department, &form,
-		&status, &reply, tm{&f.DueAt}, &f.IdempotencyKey, tm{&f.CreatedAt}, tm{&f.UpdatedAt}, ntm{&f.ClosedAt}, &cv)
+		&status, &reply, tm{&f.DueAt}, &f.IdempotencyKey, tm{&f.CreatedAt}, tm{&f.UpdatedAt}, ntm{&f.ClosedAt}, &cv,
+		nint{&f.AgentResidentID}, &f.AgentRelation)
 	if err != nil {
 		return f, err
 	}
@@ -216,7 +282,12 @@ func (s *Store) CreateFiling(ctx context.Context, actor audit.Actor, nf store.Ne
 		return store.Filing{}, false, invalid("filing without a due date")
 	case nf.CatalogueVersion < 0:
 		return store.Filing{}, false, invalid("negative catalogue version")
+	case nf.AgentIDNumber != "" && nf.AgentRelation != store.AgentHousehold && nf.AgentRelation != store.AgentGuardian:
+		return store.Filing{}, false, invalid("agent relation %q: want %s or %s", nf.AgentRelation, store.AgentHousehold, store.AgentGuardian)
+	case nf.AgentIDNumber == "" && nf.AgentRelation != "":
+		return store.Filing{}, false, invalid("agent relation without an agent")
 	}
+	nf.AgentIDNumber = canonID(nf.AgentIDNumber)
 	form := bytes.TrimSpace(nf.Form)
 	if len(form) == 0 {
 		form = []byte("{}")
@@ -249,6 +320,15 @@ func (s *Store) CreateFiling(ctx context.Context, actor audit.Actor, nf store.Ne
 		if status != string(store.ResidentActive) {
 			return fmt.Errorf("%w: resident %d is %s", store.ErrInactive, rid, status)
 		}
+		var agentID int64
+		if nf.AgentIDNumber != "" {
+			if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, s.idKey(nf.AgentIDNumber)).Scan(&agentID); err != nil {
+				return notFound(err, "agent resident", "")
+			}
+			if agentID == rid {
+				return invalid("a resident cannot be their own agent")
+			}
+		}
 		// Check the references here: SQLite reports a foreign-key violation
 		// of an INSERT ... ON CONFLICT DO NOTHING as "no row".
 		if nf.KioskID != "" {
@@ -277,11 +357,11 @@ func (s *Store) CreateFiling(ctx context.Context, actor audit.Actor, nf store.Ne
 		// PostgreSQL this insert waits for it and then does nothing.
 		var id int64
 		err = q.QueryRow(ctx, `INSERT INTO filings (reference, service_code, resident_id, kiosk_id, station_id, department, form, status, reply,
-				due_at, idem_scope, idempotency_key, created_at, updated_at, catalogue_version)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, 'submitted', '', $8, $9, $10, $11, $11, $12)
+				due_at, idem_scope, idempotency_key, created_at, updated_at, catalogue_version, agent_resident_id, agent_relation)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'submitted', '', $8, $9, $10, $11, $11, $12, $13, $14)
 			ON CONFLICT (idem_scope, idempotency_key) DO NOTHING RETURNING id`,
 			ref, nf.ServiceCode, rid, nullIfEmpty(nf.KioskID), nullIfEmpty(nf.StationID), nf.Department, sealedForm,
-			s.t(nf.DueAt), scope, nf.IdempotencyKey, s.t(at), int64(nf.CatalogueVersion)).Scan(&id)
+			s.t(nf.DueAt), scope, nf.IdempotencyKey, s.t(at), int64(nf.CatalogueVersion), nullIfZero(agentID), nf.AgentRelation).Scan(&id)
 		if isNotFound(err) {
 			old, err := s.filingByKey(ctx, q, scope, nf.IdempotencyKey)
 			if err != nil {
@@ -294,12 +374,18 @@ func (s *Store) CreateFiling(ctx context.Context, actor audit.Actor, nf store.Ne
 			return err
 		}
 		if nf.Token != "" {
-			t, trid, err := s.filingToken(ctx, q, nf.Token, nf.KioskID, at, s.d.ForUpdate)
+			t, err := s.filingTokenFull(ctx, q, nf.Token, nf.KioskID, at, s.d.ForUpdate)
 			if err != nil {
 				return err
 			}
-			if trid != rid {
+			// A resident's own token files for them; an agent's token
+			// files only for the principal it was bound to, and only
+			// as the agent's filing.
+			switch {
+			case agentID == 0 && (t.residentID != rid || t.principalID != 0):
 				return fmt.Errorf("%w: filing token issued for another resident", store.ErrNotFound)
+			case agentID != 0 && (t.residentID != agentID || t.principalID != rid || t.PrincipalRelation != nf.AgentRelation):
+				return fmt.Errorf("%w: filing token not bound to this agent and principal", store.ErrNotFound)
 			}
 			n, err := q.Exec(ctx, `UPDATE filing_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL`, tokenHash(t.Token), s.t(at))
 			if err != nil {
@@ -317,6 +403,12 @@ func (s *Store) CreateFiling(ctx context.Context, actor audit.Actor, nf store.Ne
 			"reference", ref, "service", nf.ServiceCode, "resident", itoa(rid), "department", nf.Department, "kiosk", nf.KioskID,
 			"catalogue_version", itoa(int64(nf.CatalogueVersion)))); err != nil {
 			return err
+		}
+		if agentID != 0 {
+			if _, err := s.appendAudit(ctx, q, ev(actor, at, "filing.by_agent", "filing:"+itoa(id),
+				"reference", ref, "resident", itoa(rid), "agent", itoa(agentID), "relation", nf.AgentRelation, "kiosk", nf.KioskID)); err != nil {
+				return err
+			}
 		}
 		f, err = s.scanFiling(q.QueryRow(ctx, `SELECT `+filingCols+filingFrom+` WHERE f.id = $1`, id))
 		created = true

@@ -46,9 +46,19 @@ func validateResident(r *store.Resident) error {
 	for _, f := range []struct {
 		name, v string
 		max     int
-	}{{"name", r.Name, 128}, {"address", r.Address, 512}, {"grid_cell", r.GridCell, 64}, {"household", r.Household, 64}} {
+	}{{"name", r.Name, 128}, {"address", r.Address, 512}, {"grid_cell", r.GridCell, 64}, {"household", r.Household, 64},
+		{"relationship", r.Relationship, 32}} {
 		if len(f.v) > f.max {
 			return invalid("resident %s longer than %d bytes", f.name, f.max)
+		}
+	}
+	if r.GuardianIDNumber != "" {
+		r.GuardianIDNumber = canonID(r.GuardianIDNumber)
+		if len(r.GuardianIDNumber) > 32 {
+			return invalid("resident guardian_id_number longer than 32 characters")
+		}
+		if r.GuardianIDNumber == r.IDNumber {
+			return invalid("resident is their own guardian")
 		}
 	}
 	switch r.Gender {
@@ -67,7 +77,8 @@ func validateResident(r *store.Resident) error {
 
 func sameResident(a, b store.Resident) bool {
 	return a.Name == b.Name && a.Gender == b.Gender && a.BirthDate.Equal(b.BirthDate) && a.Address == b.Address &&
-		a.GridCell == b.GridCell && a.Household == b.Household && slices.Equal(a.Categories, b.Categories) &&
+		a.GridCell == b.GridCell && a.Household == b.Household && a.Relationship == b.Relationship &&
+		a.GuardianIDNumber == b.GuardianIDNumber && slices.Equal(a.Categories, b.Categories) &&
 		(b.Status == "" || a.Status == b.Status)
 }
 

@@ -185,10 +185,15 @@ type pii struct {
 	Address   string `json:"a,omitempty"`
 	Birth     string `json:"b,omitempty"` // YYYY-MM-DD
 	Household string `json:"h,omitempty"`
+	// Relationship to the household head and the guardian's ID number
+	// (migration 0009: a blob sealed before has neither).
+	Relationship string `json:"r,omitempty"`
+	Guardian     string `json:"g,omitempty"`
 }
 
 func (s *Store) sealResident(r store.Resident) (idKey string, sealed []byte, err error) {
-	p := pii{IDNumber: r.IDNumber, Name: r.Name, Address: r.Address, Household: r.Household}
+	p := pii{IDNumber: r.IDNumber, Name: r.Name, Address: r.Address, Household: r.Household,
+		Relationship: r.Relationship, Guardian: r.GuardianIDNumber}
 	if !r.BirthDate.IsZero() {
 		p.Birth = r.BirthDate.UTC().Format(time.DateOnly)
 	}
@@ -218,6 +223,7 @@ func (s *Store) openResident(r *store.Resident, idKey string, sealed []byte) err
 		return fmt.Errorf("%w: resident %d: %w", store.ErrDecrypt, r.ID, err)
 	}
 	r.IDNumber, r.Name, r.Address, r.Household = p.IDNumber, p.Name, p.Address, p.Household
+	r.Relationship, r.GuardianIDNumber = p.Relationship, p.Guardian
 	r.BirthDate = time.Time{}
 	if p.Birth != "" {
 		if r.BirthDate, err = time.Parse(time.DateOnly, p.Birth); err != nil {
