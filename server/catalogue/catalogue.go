@@ -97,7 +97,19 @@ type Doc struct {
 	Categories   []Named             `json:"categories"`
 	Units        []Named             `json:"units"`
 	CommonFields map[string]FieldDef `json:"common_fields,omitempty"`
-	Services     []ServiceDef        `json:"services"`
+	// Agent is who may be filed for by a family member (代办); required
+	// when a service has agent_allowed.
+	Agent    *AgentPolicy `json:"agent,omitempty"`
+	Services []ServiceDef `json:"services"`
+}
+
+// AgentPolicy says whom a household member or guardian may file for
+// (代办): a resident at least MinAge years old, or with one of Categories
+// (disabled). The agent must be at least AgentMinAge (default 18).
+type AgentPolicy struct {
+	MinAge      int      `json:"min_age"`
+	Categories  []string `json:"categories,omitempty"`
+	AgentMinAge int      `json:"agent_min_age,omitempty"`
 }
 
 // Named is a unit or a resident category.
@@ -120,7 +132,9 @@ type FieldDef struct {
 	Prefill   string          `json:"prefill,omitempty"`
 	Sensitive bool            `json:"sensitive,omitempty"`
 	Choices   []string        `json:"choices,omitempty"`
+	ChoicesEN []string        `json:"choices_en,omitempty"`
 	Answers   []string        `json:"answers,omitempty"`
+	AnswersEN []string        `json:"answers_en,omitempty"`
 	MinLen    int             `json:"min_len,omitempty"`
 	MaxLen    int             `json:"max_len,omitempty"`
 	Min       *float64        `json:"min,omitempty"`
@@ -129,13 +143,15 @@ type FieldDef struct {
 
 // ServiceDef is a service of the document.
 type ServiceDef struct {
-	Code         string     `json:"code"`
-	Name         string     `json:"name"`
-	NameEN       string     `json:"name_en"`
-	Unit         string     `json:"unit"`
-	DeadlineDays int        `json:"deadline_days"`
-	Description  string     `json:"description,omitempty"`
-	Eligibility  *Rule      `json:"eligibility,omitempty"`
+	Code         string `json:"code"`
+	Name         string `json:"name"`
+	NameEN       string `json:"name_en"`
+	Unit         string `json:"unit"`
+	DeadlineDays int    `json:"deadline_days"`
+	Description  string `json:"description,omitempty"`
+	Eligibility  *Rule  `json:"eligibility,omitempty"`
+	// AgentAllowed: a family member may file it for the resident (代办).
+	AgentAllowed bool       `json:"agent_allowed,omitempty"`
 	Fields       []FieldDef `json:"fields"`
 }
 
@@ -288,6 +304,19 @@ func Parse(data []byte) (*Catalogue, error) {
 		}
 		checkField(k, p, f)
 	}
+	if a := d.Agent; a != nil {
+		if a.MinAge < 18 || a.MinAge > 120 {
+			k.add("agent.min_age", "应为 18..120")
+		}
+		if a.AgentMinAge != 0 && (a.AgentMinAge < 16 || a.AgentMinAge > 30) {
+			k.add("agent.agent_min_age", "应为 16..30")
+		}
+		for i, cat := range a.Categories {
+			if c.cats[cat].Code == "" {
+				k.add(fmt.Sprintf("agent.categories[%d]", i), "未知人员类别 %q", cat)
+			}
+		}
+	}
 	if len(d.Services) == 0 {
 		k.add("services", "不能为空")
 	}
@@ -312,11 +341,14 @@ func Parse(data []byte) (*Catalogue, error) {
 		if s.Eligibility != nil {
 			c.checkRule(k, p+".eligibility", s.Eligibility, 0)
 		}
+		if s.AgentAllowed && d.Agent == nil {
+			k.add(p+".agent_allowed", "允许代办时须在文档中设置 agent（可代办的年龄和类别）")
+		}
 		if len(s.Fields) == 0 || len(s.Fields) > 40 {
 			k.add(p+".fields", "应有 1..40 个字段")
 		}
 		wire := apiv1.Service{Code: s.Code, Name: s.Name, NameEN: s.NameEN, Department: s.Unit, DepartmentName: c.units[s.Unit].Name,
-			DeadlineDays: s.DeadlineDays, Description: s.Description}
+			DeadlineDays: s.DeadlineDays, Description: s.Description, AgentAllowed: s.AgentAllowed}
 		seen := map[string]bool{}
 		for j, f := range s.Fields {
 			fp := fmt.Sprintf("%s.fields[%d]", p, j)
@@ -327,6 +359,7 @@ func Parse(data []byte) (*Catalogue, error) {
 					continue
 				}
 				if f.Name != "" || f.Label != "" || f.Type != "" || f.Prefill != "" || f.Choices != nil || f.Answers != nil || f.Hint != "" ||
+					f.ChoicesEN != nil || f.AnswersEN != nil ||
 					f.LabelEN != "" || f.Sensitive || f.MinLen != 0 || f.MaxLen != 0 || f.Min != nil || f.Max != nil {
 					k.add(fp, "引用公共字段时只能另设 required")
 				}
@@ -380,6 +413,7 @@ func lineOf(data []byte, off int64) string {
 func (f FieldDef) wire() apiv1.FormField {
 	w := apiv1.FormField{Name: f.Name, Label: f.Label, LabelEN: f.LabelEN, Type: f.Type, Required: f.Required != nil && *f.Required,
 		Hint: f.Hint, Prefill: f.Prefill, Choices: slices.Clone(f.Choices), Answers: slices.Clone(f.Answers),
+		ChoicesEN: slices.Clone(f.ChoicesEN), AnswersEN: slices.Clone(f.AnswersEN),
 		MinLen: f.MinLen, MaxLen: f.MaxLen, Min: f.Min, Max: f.Max, Sensitive: f.Sensitive}
 	if w.Type == apiv1.FieldText && w.MaxLen == 0 {
 		w.MaxLen = 200
@@ -427,6 +461,7 @@ func checkField(k *checker, p string, f FieldDef) {
 	} else if f.Choices != nil {
 		k.add(p+".choices", "只有 choice 类型可设选项")
 	}
+	english(k, p+".choices_en", f.ChoicesEN, f.Choices, "选项", 60)
 	if f.Answers != nil {
 		if f.Type != apiv1.FieldText {
 			k.add(p+".answers", "只有 text 类型可设常用答案")
@@ -438,6 +473,7 @@ func checkField(k *checker, p string, f FieldDef) {
 			text(k, fmt.Sprintf("%s.answers[%d]", p, i), a, 60)
 		}
 	}
+	english(k, p+".answers_en", f.AnswersEN, f.Answers, "常用答案", 120)
 	if f.MinLen != 0 || f.MaxLen != 0 {
 		switch {
 		case f.Type != apiv1.FieldText && f.Type != apiv1.FieldDigits:
@@ -454,6 +490,21 @@ func checkField(k *checker, p string, f FieldDef) {
 			f.Min != nil && f.Max != nil && *f.Min > *f.Max:
 			k.add(p+".min", "取值范围无效")
 		}
+	}
+}
+
+// english checks the English of a list (choices_en, answers_en): optional,
+// but when given one non-empty entry for each entry of the list, in order.
+func english(k *checker, p string, en, list []string, what string, max int) {
+	if en == nil {
+		return
+	}
+	if len(en) != len(list) {
+		k.add(p, "应与%s一一对应（%d 个，现有 %d 个）", what, len(list), len(en))
+		return
+	}
+	for i, e := range en {
+		text(k, fmt.Sprintf("%s[%d]", p, i), e, max)
 	}
 }
 
@@ -599,6 +650,46 @@ func (c *Catalogue) eval(r *Rule, p Person, day identity.Date) (bool, []string) 
 		return true, nil
 	}
 	return false, []string{c.reason(r)}
+}
+
+// AgentAllowed reports whether a family member may file the service for a
+// resident (代办).
+func (c *Catalogue) AgentAllowed(code string) bool {
+	i, ok := c.index[code]
+	return ok && c.services[i].AgentAllowed
+}
+
+// AgentPrincipal reports whether p may be filed for by a family member
+// (代办) on day: at least the policy's age, or one of its categories. The
+// reason says who may, when p may not.
+func (c *Catalogue) AgentPrincipal(p Person, day identity.Date) (bool, string) {
+	a := c.doc.Agent
+	if a == nil {
+		return false, "本服务站未开通代办"
+	}
+	if !p.BirthDate.IsZero() && identity.DateOf(p.BirthDate).AgeOn(day) >= a.MinAge {
+		return true, ""
+	}
+	names := make([]string, 0, len(a.Categories))
+	for _, cat := range a.Categories {
+		if slices.Contains(p.Categories, cat) {
+			return true, ""
+		}
+		names = append(names, c.cats[cat].Name)
+	}
+	reason := fmt.Sprintf("代办限年满%d周岁", a.MinAge)
+	if len(names) > 0 {
+		reason += "或" + strings.Join(names, "、")
+	}
+	return false, reason + "的居民"
+}
+
+// AgentMinAge is how old an agent must be (代办).
+func (c *Catalogue) AgentMinAge() int {
+	if a := c.doc.Agent; a != nil && a.AgentMinAge > 0 {
+		return a.AgentMinAge
+	}
+	return 18
 }
 
 // Eligible reports whether p may file the service on day (China time), and

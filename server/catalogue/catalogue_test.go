@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
@@ -115,6 +116,36 @@ func TestParseRejects(t *testing.T) {
 				d["common_fields"].(map[string]any)["delivery"].(map[string]any)["choices"] = []string{"领取"}
 			})
 		}, "common_fields.delivery.choices", "2..12"},
+		{"agent_allowed without a policy", func(t *testing.T) []byte {
+			return edit(t, func(d map[string]any) { delete(d, "agent") })
+		}, "services[0].agent_allowed", "agent"},
+		{"agent age too low", func(t *testing.T) []byte {
+			return edit(t, func(d map[string]any) { d["agent"].(map[string]any)["min_age"] = 10 })
+		}, "agent.min_age", "18..120"},
+		{"agent's own age", func(t *testing.T) []byte {
+			return edit(t, func(d map[string]any) { d["agent"].(map[string]any)["agent_min_age"] = 12 })
+		}, "agent.agent_min_age", "16..30"},
+		{"agent category unknown", func(t *testing.T) []byte {
+			return edit(t, func(d map[string]any) { d["agent"].(map[string]any)["categories"] = []string{"veteran"} })
+		}, "agent.categories[0]", "未知人员类别"},
+		{"choices_en short", func(t *testing.T) []byte {
+			return edit(t, func(d map[string]any) {
+				d["common_fields"].(map[string]any)["delivery"].(map[string]any)["choices_en"] = []string{"Collect"}
+			})
+		}, "common_fields.delivery.choices_en", "一一对应"},
+		{"choices_en empty entry", func(t *testing.T) []byte {
+			return edit(t, func(d map[string]any) {
+				d["common_fields"].(map[string]any)["delivery"].(map[string]any)["choices_en"] = []string{"Collect", " "}
+			})
+		}, "common_fields.delivery.choices_en[1]", "不能为空"},
+		{"choices_en on a use", func(t *testing.T) []byte {
+			return edit(t, func(d map[string]any) { field(d, 0, 0)["choices_en"] = []string{"x"} })
+		}, "services[0].fields[0]", "只能另设 required"},
+		{"answers_en without answers", func(t *testing.T) []byte {
+			return edit(t, func(d map[string]any) {
+				d["common_fields"].(map[string]any)["phone"].(map[string]any)["answers_en"] = []string{"x"}
+			})
+		}, "common_fields.phone.answers_en", "一一对应"},
 		{"answers on a choice", func(t *testing.T) []byte {
 			return edit(t, func(d map[string]any) {
 				d["common_fields"].(map[string]any)["delivery"].(map[string]any)["answers"] = []string{"a"}
@@ -327,5 +358,82 @@ func TestDocsListEveryService(t *testing.T) {
 		if !strings.Contains(string(b), "| `"+s.Code+"` | "+s.Name+" | "+strconv.Itoa(s.DeadlineDays)+" |") {
 			t.Errorf("docs/catalogue.md does not list %s (%s, %d days)", s.Code, s.Name, s.DeadlineDays)
 		}
+	}
+}
+
+// TestDefaultEnglishComplete: the embedded catalogue gives every choice and
+// every common answer in English, so the kiosk's English screen shows no
+// Chinese choice (issue 13).
+func TestDefaultEnglishComplete(t *testing.T) {
+	for _, s := range Default().Services() {
+		for _, f := range s.Fields {
+			if len(f.ChoicesEN) != len(f.Choices) || len(f.AnswersEN) != len(f.Answers) {
+				t.Errorf("%s.%s: %d choices, %d in English; %d answers, %d in English", s.Code, f.Name, len(f.Choices), len(f.ChoicesEN), len(f.Answers), len(f.AnswersEN))
+			}
+			for i, e := range f.ChoicesEN {
+				if e == "" || hasHan(e) {
+					t.Errorf("%s.%s: choice %q in English is %q", s.Code, f.Name, f.Choices[i], e)
+				}
+			}
+			for i, e := range f.AnswersEN {
+				if e == "" || hasHan(e) {
+					t.Errorf("%s.%s: answer %q in English is %q", s.Code, f.Name, f.Answers[i], e)
+				}
+			}
+			if f.LabelEN == "" || hasHan(f.LabelEN) {
+				t.Errorf("%s.%s: label_en %q", s.Code, f.Name, f.LabelEN)
+			}
+		}
+	}
+}
+
+func hasHan(s string) bool {
+	for _, r := range s {
+		if unicode.Is(unicode.Han, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAgentPolicy: whom a family member may file for (代办): at least the
+// catalogue's age, or disabled; and which services permit it.
+func TestAgentPolicy(t *testing.T) {
+	c := Default()
+	today := identity.Date(20261206)
+	for _, tc := range []struct {
+		name string
+		p    Person
+		ok   bool
+	}{
+		{"70 today", Person{BirthDate: born(1956, 12, 6)}, true},
+		{"70 tomorrow", Person{BirthDate: born(1956, 12, 7)}, false},
+		{"disabled at 30", Person{BirthDate: born(1996, 1, 1), Categories: []string{"disabled"}}, true},
+		{"dibao at 65", Person{BirthDate: born(1961, 1, 1), Categories: []string{"dibao", "elderly"}}, false},
+		{"no birth date", Person{}, false},
+	} {
+		ok, reason := c.AgentPrincipal(tc.p, today)
+		if ok != tc.ok || !ok && reason != "代办限年满70周岁或持证残疾的居民" {
+			t.Errorf("%s: %v %q, want %v", tc.name, ok, reason, tc.ok)
+		}
+	}
+	if !c.AgentAllowed("elderly_card") || c.AgentAllowed("unemployment_registration") || c.AgentAllowed("nothing") {
+		t.Error("AgentAllowed: elderly_card should, unemployment_registration and unknown services should not")
+	}
+	if c.AgentMinAge() != 18 {
+		t.Errorf("AgentMinAge = %d", c.AgentMinAge())
+	}
+	b, err := os.ReadFile("../../docs/catalogue.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	for _, s := range c.Services() {
+		if s.AgentAllowed {
+			codes = append(codes, "`"+s.Code+"`")
+		}
+	}
+	if list := strings.Join(codes, ", "); !strings.Contains(string(b), list) {
+		t.Errorf("docs/catalogue.md does not list the services that permit 代办, in catalogue order:\n%s", list)
 	}
 }

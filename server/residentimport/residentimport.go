@@ -6,7 +6,7 @@
 // The population database exports one resident per row, with a header row
 // naming the columns (any order, extra columns ignored):
 //
-//		id_number,name,gender,birth_date,address,grid_cell,household,categories[,status]
+//		id_number,name,gender,birth_date,address,grid_cell,household,categories[,status][,relationship][,guardian_id_number]
 //
 //	  - id_number: 18 characters with a valid GB 11643 check character, in
 //	    any form that canonicalises to one (identity.CanonicalIDNumber);
@@ -15,7 +15,12 @@
 //	    ID number; a date that contradicts the ID number rejects the row;
 //	  - categories: codes separated by ';', '|' or '、' — dibao, elderly,
 //	    disabled, or their Chinese names 低保, 老年/高龄, 残疾;
-//	  - status: active (default) or suspended.
+//	  - status: active (default) or suspended;
+//	  - relationship: the relation to the household head as the population
+//	    database words it (户主, 配偶, 子女, 父母, ...), optional, at most 16
+//	    characters; with household it decides who may file for whom (代办);
+//	  - guardian_id_number: the resident's recorded guardian (监护人), an ID
+//	    number like id_number, optional, not the resident's own.
 //
 // Files in UTF-8 (with or without BOM) or GBK/GB18030 are read. Rows that fail
 // are skipped and reported by line number only (never their content, which
@@ -247,6 +252,19 @@ func parseResidentRow(rec []string, get func([]string, string) string) (store.Re
 				return r, "unknown category (want dibao, elderly, disabled)"
 			}
 			r.Categories = append(r.Categories, code)
+		}
+	}
+	r.Relationship = get(rec, "relationship")
+	if utf8.RuneCountInString(r.Relationship) > 16 || !utf8.ValidString(r.Relationship) {
+		return r, "relationship is longer than 16 characters"
+	}
+	if g := get(rec, "guardian_id_number"); g != "" {
+		r.GuardianIDNumber = identity.CanonicalIDNumber(g)
+		if _, err := identity.ParseIDNumber(r.GuardianIDNumber); err != nil {
+			return r, "guardian_id_number is not a valid ID number"
+		}
+		if r.GuardianIDNumber == r.IDNumber {
+			return r, "guardian_id_number is the resident's own"
 		}
 	}
 	switch st := strings.ToLower(get(rec, "status")); st {

@@ -86,6 +86,35 @@ func TestRead(t *testing.T) {
 	}
 }
 
+// TestReadHouseholdRelations: the relationship to the household head and
+// the guardian's ID number (who may file for whom, 代办) are read, checked
+// and canonicalised; bad ones reject the row without naming the number.
+func TestReadHouseholdRelations(t *testing.T) {
+	head, mother, ward := mkID(t, "19700101", 21), mkID(t, "19400101", 22), mkID(t, "19300101", 24)
+	csvText := "id_number,name,address,grid_cell,household,relationship,guardian_id_number\n" +
+		head + ",张三,a,G1,H1,户主,\n" +
+		mother + ",李四,a,G1,H1,父母," + strings.ToLower(head) + "\n" +
+		ward + ",王五,a,G1,H9,,bad\n" +
+		ward + ",王五,a,G1,H9,," + ward + "\n" +
+		ward + ",王五,a,G1,H9,一二三四五六七八九十一二三四五六七,\n"
+	rs, rep, err := readAll(t, []byte(csvText), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 || rs[0].Relationship != "户主" || rs[0].GuardianIDNumber != "" || rs[1].Relationship != "父母" || rs[1].GuardianIDNumber != strings.ToUpper(head) {
+		t.Errorf("residents = %+v", rs)
+	}
+	want := []string{"guardian_id_number is not a valid", "the resident's own", "relationship is longer"}
+	if len(rep.Rejects) != len(want) {
+		t.Fatalf("rejects = %+v", rep.Rejects)
+	}
+	for i, rj := range rep.Rejects {
+		if !strings.Contains(rj.Reason, want[i]) || strings.Contains(rj.Reason, ward) {
+			t.Errorf("reject %d = %+v, want %q", i, rj, want[i])
+		}
+	}
+}
+
 func TestReadGBK(t *testing.T) {
 	a := mkID(t, "19490101", 21)
 	text := "id_number,name,gender,birth_date,address,grid_cell,household,categories\n" + a + ",张三,男,,青山区幸福路1号,G001,H1,低保\n"
@@ -139,12 +168,14 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte("id_number,name,gender,birth_date,address,grid_cell,household,categories\n" + a + ",张三,男,1949-01-01,x,G,H,低保;高龄\n"))
 	f.Add([]byte("id_number,name,address,grid_cell,household\n\"" + a + "\",\"a\"\"b\",x,y,z\n"))
 	f.Add([]byte("\ufeffid_number,name\n"))
+	f.Add([]byte("id_number,name,address,grid_cell,household,relationship,guardian_id_number\n" + a + ",张三,x,G,H,父母," + mkID(f, "19700101", 3) + "\n"))
 	f.Add([]byte{0xd5, 0xc5, 0xc8, 0xfd, ',', '\n'})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		n := 0
 		rep, err := Read(bytes.NewReader(data), Options{BatchSize: 3}, func(b []store.Resident) error {
 			for _, r := range b {
-				if !identity.ValidIDNumber(r.IDNumber) || r.Name == "" || (r.Gender != "M" && r.Gender != "F") || r.BirthDate.IsZero() {
+				if !identity.ValidIDNumber(r.IDNumber) || r.Name == "" || (r.Gender != "M" && r.Gender != "F") || r.BirthDate.IsZero() ||
+					r.GuardianIDNumber != "" && (!identity.ValidIDNumber(r.GuardianIDNumber) || r.GuardianIDNumber == r.IDNumber) {
 					t.Fatalf("invalid resident accepted: %+v", r)
 				}
 			}
