@@ -262,7 +262,18 @@ func residentFromWire(r apiv1.Resident) (store.Resident, error) {
 	if r.Name == "" {
 		return store.Resident{}, errors.New("name is required")
 	}
-	out := store.Resident{IDNumber: string(idn), Name: r.Name, Gender: r.Gender, Address: r.Address, GridCell: r.GridCell, Household: r.Household, Categories: r.Categories, Status: store.ResidentStatus(r.Status), BirthDate: idn.Birth().Time()}
+	out := store.Resident{IDNumber: string(idn), Name: r.Name, Gender: r.Gender, Address: r.Address, GridCell: r.GridCell, Household: r.Household, Categories: r.Categories, Status: store.ResidentStatus(r.Status), BirthDate: idn.Birth().Time(),
+		Relationship: r.Relationship}
+	if r.GuardianIDNumber != "" {
+		g, err := identity.ParseIDNumber(r.GuardianIDNumber)
+		if err != nil {
+			return store.Resident{}, fmt.Errorf("guardian_id_number not valid (%s)", idProblem(err))
+		}
+		if g == idn {
+			return store.Resident{}, errors.New("guardian_id_number is the resident's own")
+		}
+		out.GuardianIDNumber = string(g)
+	}
 	if out.Gender == "" {
 		out.Gender = idn.Gender().Letter()
 	}

@@ -208,7 +208,7 @@ func (s *Server) handleEligibleServices(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	res, err := s.tokenResident(c, req.Token)
+	ts, err := s.tokenFor(c, req.Token)
 	if err != nil {
 		return err
 	}
@@ -216,8 +216,12 @@ func (s *Server) handleEligibleServices(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	l := eligibleList(cat, res, s.now())
+	l := eligibleList(cat, ts.resident, s.now())
 	l.Hidden = nil
+	if ts.agent != nil {
+		// 代办: only the principal's services that an agent may file.
+		l.Services = slices.DeleteFunc(l.Services, func(svc apiv1.Service) bool { return !svc.AgentAllowed })
+	}
 	return c.JSON(l)
 }
 

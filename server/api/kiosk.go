@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -56,27 +57,32 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 	return c.JSON(tokenResponse(out.token, out.resident))
 }
 
-// tokenResident checks a filing token for this kiosk (without consuming it)
-// and returns the resident it is bound to.
-func (s *Server) tokenResident(c *fiber.Ctx, token string) (store.Resident, error) {
+// checkToken checks a filing token for this kiosk (without consuming it)
+// and returns it with the resident it was issued to, who must be active.
+func (s *Server) checkToken(c *fiber.Ctx, token string) (store.FilingToken, store.Resident, error) {
 	if token == "" || len(token) > 128 {
-		return store.Resident{}, errf(apiv1.CodeTokenInvalid, "filing token missing")
+		return store.FilingToken{}, store.Resident{}, errf(apiv1.CodeTokenInvalid, "filing token missing")
 	}
 	k := kioskOf(c)
 	ft, err := s.st.CheckFilingToken(c.UserContext(), token, k.ID, s.now())
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
-		return store.Resident{}, errf(apiv1.CodeTokenInvalid, "the filing token is unknown, expired, used or belongs to another kiosk; verify again")
+		return ft, store.Resident{}, errf(apiv1.CodeTokenInvalid, "the filing token is unknown, expired, used or belongs to another kiosk; verify again")
 	} else if err != nil {
-		return store.Resident{}, storeErr(err, "filing token")
+		return ft, store.Resident{}, storeErr(err, "filing token")
 	}
-	res, err := s.st.GetResident(c.UserContext(), ft.IDNumber)
-	if err != nil {
-		return store.Resident{}, storeErr(err, "resident")
+	res, err := s.activeResident(c, ft.IDNumber)
+	return ft, res, err
+}
+
+// tokenResident checks a filing token that files for its own resident (an
+// issue report) and returns that resident; a token bound to a principal
+// (代办) files only the principal's services.
+func (s *Server) tokenResident(c *fiber.Ctx, token string) (store.Resident, error) {
+	ft, res, err := s.checkToken(c, token)
+	if err == nil && ft.PrincipalIDNumber != "" {
+		return store.Resident{}, errf(apiv1.CodeAgentTokenBound, "this filing token files for a family member (代办)")
 	}
-	if res.Status == store.ResidentSuspended {
-		return store.Resident{}, errf(apiv1.CodeResidentSuspended, "the resident's record is suspended")
-	}
-	return res, nil
+	return res, err
 }
 
 func (s *Server) handleForm(c *fiber.Ctx) error {
@@ -92,14 +98,17 @@ func (s *Server) handleForm(c *fiber.Ctx) error {
 	if !ok {
 		return errf(apiv1.CodeServiceUnknown, "no service %q", req.Service)
 	}
-	res, err := s.tokenResident(c, req.Token)
+	ts, err := s.tokenFor(c, req.Token)
 	if err != nil {
 		return err
 	}
-	if err := checkEligible(cat, svc.Code, res, s.now()); err != nil {
+	if err := checkAgentService(ts, svc.AgentAllowed, svc.Code); err != nil {
 		return err
 	}
-	return c.JSON(apiv1.Form{Service: svc, Values: cat.Prefill(svc.Code, personOf(res))})
+	if err := checkEligible(cat, svc.Code, ts.resident, s.now()); err != nil {
+		return err
+	}
+	return c.JSON(apiv1.Form{Service: svc, Values: cat.Prefill(svc.Code, personOf(ts.resident))})
 }
 
 // validIdemKey accepts 16..64 characters of [A-Za-z0-9-_].
@@ -137,10 +146,11 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 		return errf(apiv1.CodeServiceUnknown, "no service %q", req.Service)
 	}
 	now := s.now()
-	res, err := s.tokenResident(c, req.Token)
+	ts, err := s.tokenFor(c, req.Token)
 	if err != nil {
 		// The retry of a filing whose answer was lost: the token is spent,
-		// but we know whose it was.
+		// but we know whose it was. CreateFiling answers it with the
+		// filing of the idempotency key (agent or not).
 		sp, ok, serr := s.spent.get(ctx, req.Token, now)
 		if serr != nil {
 			return storeErr(serr, "spent token")
@@ -148,11 +158,29 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 		if !ok || sp.kioskID != k.ID {
 			return err
 		}
-		res, err = s.st.GetResident(ctx, sp.idNumber)
-		if err != nil {
+		ts = tokenSubject{}
+		if ts.resident, err = s.st.GetResident(ctx, sp.idNumber); err != nil {
 			return storeErr(err, "resident")
 		}
+		if req.PrincipalID != 0 && req.PrincipalID != ts.resident.ID {
+			return errf(apiv1.CodeAgentTokenBound, "the filing token did not file for this resident")
+		}
+	} else {
+		// The kiosk says whom it files for; it must be whom the token
+		// files for, so a form shown for one person is never filed for
+		// another (a fresh unbound token with a principal's form).
+		want := int64(0)
+		if ts.agent != nil {
+			want = ts.resident.ID
+		}
+		if req.PrincipalID != want {
+			return errf(apiv1.CodeAgentTokenBound, "principal_id is not the resident this filing token files for")
+		}
+		if err := checkAgentService(ts, svc.AgentAllowed, svc.Code); err != nil {
+			return err
+		}
 	}
+	res := ts.resident
 	if err := checkEligible(cat, svc.Code, res, now); err != nil {
 		return err
 	}
@@ -176,11 +204,15 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 	if err := s.spent.put(ctx, req.Token, spent{idNumber: res.IDNumber, kioskID: k.ID, exp: now.Add(s.cfg.TokenTTL + time.Hour)}); err != nil {
 		return storeErr(err, "spent token")
 	}
-	f, created, err := s.st.CreateFiling(ctx, audit.Kiosk(k.ID), store.NewFiling{
+	nf := store.NewFiling{
 		ServiceCode: svc.Code, IDNumber: res.IDNumber, KioskID: k.ID, StationID: k.StationID, Department: svc.Department,
 		Form: form, DueAt: now.AddDate(0, 0, svc.DeadlineDays), IdempotencyKey: req.IdempotencyKey, Token: req.Token, CreatedAt: now,
 		CatalogueVersion: cat.Version(),
-	})
+	}
+	if ts.agent != nil {
+		nf.AgentIDNumber, nf.AgentRelation = ts.agent.IDNumber, ts.relation
+	}
+	f, created, err := s.st.CreateFiling(ctx, audit.Kiosk(k.ID), nf)
 	switch {
 	case errors.Is(err, store.ErrConflict):
 		return errf(apiv1.CodeIdempotencyReuse, "this idempotency key was used for another filing")
@@ -210,11 +242,25 @@ func (s *Server) filingView(ctx context.Context, f store.Filing, office bool, re
 		SubmittedAt: f.CreatedAt, DueAt: f.DueAt, DecidedAt: f.ClosedAt, Reply: f.Reply,
 		KioskID: f.KioskID, Overdue: !f.Status.Closed() && now.After(f.DueAt),
 	}
+	if f.AgentResidentID != 0 {
+		out.Agent = &apiv1.AgentSummary{Relation: f.AgentRelation, RelationLabel: apiv1.AgentRelationLabel(f.AgentRelation)}
+	}
 	if office {
 		out.ResidentID = f.ResidentID
 		out.ResidentName = residentName
 		if len(f.Form) > 0 {
 			_ = json.Unmarshal(f.Form, &out.Values)
+		}
+		if out.Agent != nil {
+			// The office sees who filed it: the agent's name, masked ID
+			// number, and the principal's recorded relationship.
+			out.Agent.ResidentID = f.AgentResidentID
+			if a, err := s.st.GetResidentByID(ctx, f.AgentResidentID); err == nil {
+				out.Agent.Name, out.Agent.IDNumberMasked = a.Name, identity.MaskIDNumber(a.IDNumber)
+			}
+			if p, err := s.st.GetResidentByID(ctx, f.ResidentID); err == nil {
+				out.Agent.Relationship = p.Relationship
+			}
 		}
 	}
 	return out
@@ -226,10 +272,11 @@ func (s *Server) handleStatus(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	res, err := s.tokenResident(c, req.Token)
+	ts, err := s.tokenFor(c, req.Token)
 	if err != nil {
 		return err
 	}
+	res := ts.resident
 	fs, err := s.st.ListFilings(c.UserContext(), store.FilingFilter{IDNumber: res.IDNumber, Limit: 100})
 	if err != nil {
 		return storeErr(err, "filings")

@@ -50,6 +50,7 @@ type officeRow struct {
 	Decided                                                                string // closed filings
 	Overdue, Late                                                          bool
 	CatalogueVersion                                                       int
+	ByAgent                                                                bool // 代办
 }
 
 type officeField struct{ Label, Value string }
@@ -58,6 +59,12 @@ type officeFilingView struct {
 	officeRow
 	ResidentName, Reply string
 	Fields              []officeField
+	Agent               *officeAgent
+}
+
+// officeAgent is who filed for the resident (代办) and why they could.
+type officeAgent struct {
+	Name, IDMasked, Relation, Relationship string
 }
 
 type officeOverdue struct {
@@ -171,7 +178,7 @@ func (s *Server) rowOf(ctx context.Context, f store.Filing) officeRow {
 		Status: apiv1.FilingStatusLabel(string(f.Status)).ZH, StatusCode: string(f.Status),
 		Submitted: f.CreatedAt.In(identity.ChinaTime).Format(officeTime),
 		Due:       f.DueAt.In(identity.ChinaTime).Format(time.DateOnly), Overdue: !f.Status.Closed() && s.now().After(f.DueAt),
-		CatalogueVersion: f.CatalogueVersion,
+		CatalogueVersion: f.CatalogueVersion, ByAgent: f.AgentResidentID != 0,
 	}
 	if f.ClosedAt != nil {
 		r.Decided = f.ClosedAt.In(identity.ChinaTime).Format(officeTime)
@@ -209,6 +216,12 @@ func (s *Server) officeFilingData(c *fiber.Ctx, f store.Filing) map[string]any {
 	v := officeFilingView{officeRow: s.rowOf(ctx, f), Reply: f.Reply}
 	if r, err := s.st.GetResidentByID(ctx, f.ResidentID); err == nil {
 		v.ResidentName = r.Name
+		if f.AgentResidentID != 0 {
+			v.Agent = &officeAgent{Relation: apiv1.AgentRelationLabel(f.AgentRelation), Relationship: r.Relationship, Name: "（居民记录不可读）"}
+			if a, err := s.st.GetResidentByID(ctx, f.AgentResidentID); err == nil {
+				v.Agent.Name, v.Agent.IDMasked = a.Name, identity.MaskIDNumber(a.IDNumber)
+			}
+		}
 	}
 	var values map[string]string
 	_ = json.Unmarshal(f.Form, &values)

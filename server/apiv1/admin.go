@@ -165,6 +165,10 @@ type Resident struct {
 	Household  string   `json:"household,omitempty"`
 	Categories []string `json:"categories,omitempty"` // e.g. dibao, elderly, disabled
 	Status     string   `json:"status,omitempty"`     // active, suspended
+	// Relationship to the household head (户主, 配偶, 子女, 父母, ...) and
+	// the recorded guardian's ID number: who may file for whom (代办).
+	Relationship     string `json:"relationship,omitempty"`
+	GuardianIDNumber string `json:"guardian_id_number,omitempty"`
 }
 
 // ResidentImport is the body of POST /api/v1/admin/residents (upsert by ID

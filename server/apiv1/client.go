@@ -250,6 +250,16 @@ func (c *Client) Form(ctx context.Context, token, service string) (*Form, error)
 	return &r, c.Do(ctx, http.MethodPost, PathKioskForm, &FormRequest{Token: token, Service: service}, &r)
 }
 
+// Agent binds the agent's token to the family member whose card the kiosk
+// read (代办): from then on the token files for them.
+func (c *Client) Agent(ctx context.Context, token string, card Card) (*AgentResponse, error) {
+	if err := c.kiosk(); err != nil {
+		return nil, err
+	}
+	var r AgentResponse
+	return &r, c.Do(ctx, http.MethodPost, PathKioskAgent, &AgentRequest{Token: token, Card: card}, &r)
+}
+
 // SubmitFiling files a form. Retrying with the same idempotency key is safe.
 func (c *Client) SubmitFiling(ctx context.Context, req *SubmitFilingRequest) (*Filing, error) {
 	if err := c.kiosk(); err != nil {

@@ -102,6 +102,13 @@ const (
 	CodeIdempotencyReuse = "idempotency_key_reused" // same key, different content
 	CodeNotEligible      = "not_eligible"           // the resident may not file this service (see fields: reasons)
 
+	// Filing for a family member (代办, POST /api/v1/kiosk/agent).
+	CodeCardMismatch         = "card_mismatch"          // the card's name, sex or birth date is not the population record's
+	CodeNotHousehold         = "not_household"          // the population data puts agent and principal in no one household, and records no guardian relation
+	CodePrincipalNotEligible = "principal_not_eligible" // the principal is neither old enough nor disabled (the catalogue's agent rule)
+	CodeAgentNotAllowed      = "agent_not_allowed"      // the service does not permit filing by an agent, or the agent is a minor
+	CodeAgentTokenBound      = "agent_token_bound"      // the token already files for another principal (or for the agent: principal_id disagrees)
+
 	// The service catalogue.
 	CodeCatalogueInvalid = "catalogue_invalid" // the document has problems (see fields: JSON path -> problem)
 	CodeCatalogueVersion = "catalogue_version" // the version is not the one in force plus one (someone saved first)
@@ -195,6 +202,12 @@ var statuses = map[string]int{
 	CodeFilingState:      409,
 	CodeIdempotencyReuse: 409,
 	CodeNotEligible:      403,
+
+	CodeCardMismatch:         422,
+	CodeNotHousehold:         403,
+	CodePrincipalNotEligible: 403,
+	CodeAgentNotAllowed:      403,
+	CodeAgentTokenBound:      409,
 
 	CodeCatalogueInvalid: 422,
 	CodeCatalogueVersion: 409,

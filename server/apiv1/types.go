@@ -17,6 +17,7 @@ const (
 	PathKioskServices        = "/api/v1/kiosk/services"
 	PathKioskForm            = "/api/v1/kiosk/form"
 	PathKioskFilings         = "/api/v1/kiosk/filings"
+	PathKioskAgent           = "/api/v1/kiosk/agent"
 	PathKioskStatus          = "/api/v1/kiosk/status"
 	PathKioskEnrolments      = "/api/v1/kiosk/enrolments"       // + staff session (station_staff)
 	PathKioskIdentify        = "/api/v1/kiosk/identify"         // + staff session (station_staff)
@@ -210,13 +211,18 @@ type FormField struct {
 	// types it.
 	Prefill string   `json:"prefill,omitempty"`
 	Choices []string `json:"choices,omitempty"`
+	// ChoicesEN are the choices in English, in the same order (shown on
+	// an English screen; the value filed is still the Chinese choice).
+	ChoicesEN []string `json:"choices_en,omitempty"`
 	// Answers are common answers of a text field, offered as one-touch
-	// choices; the resident may still type something else.
-	Answers []string `json:"answers,omitempty"`
-	MinLen  int      `json:"min_len,omitempty"` // text, digits
-	MaxLen  int      `json:"max_len,omitempty"` // text, digits
-	Min     *float64 `json:"min,omitempty"`     // integer, number
-	Max     *float64 `json:"max,omitempty"`     // integer, number
+	// choices; the resident may still type something else. AnswersEN are
+	// their English, in the same order (shown only: the Chinese is filed).
+	Answers   []string `json:"answers,omitempty"`
+	AnswersEN []string `json:"answers_en,omitempty"`
+	MinLen    int      `json:"min_len,omitempty"` // text, digits
+	MaxLen    int      `json:"max_len,omitempty"` // text, digits
+	Min       *float64 `json:"min,omitempty"`     // integer, number
+	Max       *float64 `json:"max,omitempty"`     // integer, number
 	// Sensitive marks personal data (names, ID, phone, bank account and
 	// certificate numbers, addresses): the server keeps filing forms sealed
 	// at rest (docs/storage.md) and never logs them, and clients must not
@@ -235,8 +241,11 @@ type Service struct {
 	DeadlineDays   int    `json:"deadline_days"`   // processing deadline, calendar days
 	Description    string `json:"description,omitempty"`
 	// Eligibility says in words who may file (empty: every resident).
-	Eligibility string      `json:"eligibility,omitempty"`
-	Fields      []FormField `json:"fields"`
+	Eligibility string `json:"eligibility,omitempty"`
+	// AgentAllowed: a household member or guardian may file it for an
+	// elderly or disabled resident (代办, POST /api/v1/kiosk/agent).
+	AgentAllowed bool        `json:"agent_allowed,omitempty"`
+	Fields       []FormField `json:"fields"`
 }
 
 // ServiceList is the answer to GET /api/v1/kiosk/services.
@@ -280,6 +289,11 @@ type SubmitFilingRequest struct {
 	Service        string            `json:"service"`
 	IdempotencyKey string            `json:"idempotency_key"` // 16..64 characters, e.g. a UUID
 	Values         map[string]string `json:"values"`
+	// PrincipalID: the resident the kiosk files for when the token's
+	// resident files for a family member (代办): the AgentResponse's
+	// principal. It must equal the token's binding (0: the token's
+	// resident files for themselves), else agent_token_bound.
+	PrincipalID int64 `json:"principal_id,omitempty"`
 }
 
 // Filing statuses.
@@ -348,6 +362,55 @@ type Filing struct {
 	Values           map[string]string `json:"values,omitempty"` // back office only
 	Overdue          bool              `json:"overdue"`
 	ResidentName     string            `json:"resident_name,omitempty"` // back office only
+	// Agent is who filed it for the resident (代办); nil when the resident
+	// filed themselves. The kiosk sees only that it was filed by an agent.
+	Agent *AgentSummary `json:"agent,omitempty"`
+}
+
+// AgentSummary names the agent of a filing made for a family member (代办)
+// and why the population data allowed it. Name and IDNumberMasked are for
+// the back office only.
+type AgentSummary struct {
+	ResidentID     int64  `json:"resident_id,omitempty"`
+	Name           string `json:"name,omitempty"`
+	IDNumberMasked string `json:"id_number_masked,omitempty"`
+	Relation       string `json:"relation"`               // household or guardian
+	RelationLabel  string `json:"relation_label"`         // 同户家庭成员 / 监护人
+	Relationship   string `json:"relationship,omitempty"` // the principal's relation to the household head, as recorded
+}
+
+// Relations that allow filing for a family member (代办).
+const (
+	AgentHousehold = "household" // the population data puts both in one household
+	AgentGuardian  = "guardian"  // the agent is the principal's recorded guardian
+)
+
+// AgentRelationLabel names an agent relation in Chinese.
+func AgentRelationLabel(rel string) string {
+	switch rel {
+	case AgentHousehold:
+		return "同户家庭成员"
+	case AgentGuardian:
+		return "监护人"
+	}
+	return rel
+}
+
+// AgentRequest is the body of POST /api/v1/kiosk/agent: the agent's filing
+// token (the agent verified with card and finger) and the card of the
+// family member they file for, as the kiosk's reader read it.
+type AgentRequest struct {
+	Token string `json:"token"`
+	Card  Card   `json:"card"`
+}
+
+// AgentResponse is the answer: who the token now files for, and why.
+// From here on the token's eligible services, forms, filing and "my
+// filings" are the principal's, and only the services with agent_allowed.
+type AgentResponse struct {
+	Principal     ResidentSummary `json:"principal"`
+	Relation      string          `json:"relation"`
+	RelationLabel string          `json:"relation_label"`
 }
 
 // StatusRequest is the body of POST /api/v1/kiosk/status.
