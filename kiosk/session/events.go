@@ -46,6 +46,7 @@ const (
 	ActSupervisor  = "supervisor"  // Values: user, password
 	ActReject      = "reject"      // staff: do not enrol (duplicate)
 	ActActivity    = "activity"    // any touch that only keeps the session alive
+	ActAgent       = "agent"       // 为家人代办: file for a family member (the menu, after the agent's own check)
 )
 
 // Outcomes of effects; Gen identifies the session that asked.
@@ -103,6 +104,13 @@ type (
 		Gen uint64
 		Err error
 	}
+	// AgentBound is the outcome of DoAgent: the token now files for the
+	// principal.
+	AgentBound struct {
+		Gen  uint64
+		Info AgentInfo
+		Err  error
+	}
 )
 
 func (CardRead) event()            {}
@@ -121,6 +129,7 @@ func (FilingsLoaded) event()       {}
 func (StaffLoggedIn) event()       {}
 func (Enrolled) event()            {}
 func (SupervisorConfirmed) event() {}
+func (AgentBound) event()          {}
 
 // Effect is work the daemon must do; its outcome comes back as an event.
 type Effect interface{ effect() }
@@ -182,6 +191,14 @@ type (
 		CaseID         string
 		User, Password string
 	}
+	// DoAgent sends the family member's card with the agent's token (代办);
+	// Then runs next with the same token (nil: the principal's services).
+	DoAgent struct {
+		Gen   uint64
+		Token string
+		Card  identity.Card
+		Then  Effect
+	}
 	// CancelCapture stops a capture in progress (the resident left).
 	CancelCapture struct{}
 	// Wipe: the session ended; the daemon drops everything it holds for it.
@@ -198,5 +215,6 @@ func (DoFilings) effect()          {}
 func (DoStaffLogin) effect()       {}
 func (DoEnrol) effect()            {}
 func (DoConfirmDuplicate) effect() {}
+func (DoAgent) effect()            {}
 func (CancelCapture) effect()      {}
 func (Wipe) effect()               {}

@@ -25,6 +25,8 @@ const (
 	Filings      Phase = "filings"      // my earlier filings, their status and reply
 	Unavailable  Phase = "unavailable"  // the server cannot be reached: nothing lost, retry
 	Failed       Phase = "failed"       // too many tries or a device fault: see the staff
+	AgentCard    Phase = "agent_card"   // 代办: take your card out, put in the family member's
+	AgentCheck   Phase = "agent_check"  // 代办: the server checks the family member's card and the household
 )
 
 // Staff phases.
@@ -60,6 +62,10 @@ const (
 	ProblemRecapture          = "recapture"           // the supervisor allowed it: capture again (nonces are single-use)
 	ProblemThrottled          = "throttled"           // the server asks this kiosk to wait (State.RetryAt): continues by itself
 	ProblemMissing            = "missing"             // required fields left empty (State.Missing): nothing sent
+	ProblemAgentNotHousehold  = "agent_not_household" // 代办: the population data has the two in no one household
+	ProblemAgentNotEligible   = "agent_not_eligible"  // 代办: the family member is neither old enough nor disabled
+	ProblemAgentCard          = "agent_card"          // 代办: the family member's card cannot be used (expired, not the record's, not registered)
+	ProblemAgentNotAllowed    = "agent_not_allowed"   // 代办: the agent may not (under age) or the card is the agent's own
 )
 
 // Why a session ended (State.Ended), shown on the idle screen afterwards.
@@ -80,6 +86,7 @@ const (
 	HintMoving   = "moving"   // the scanner sees the finger moving: hold it still
 	HintExposure = "exposure" // the image could not be exposed: cover the window, shade it
 	HintReverify = "reverify" // the finger again, for a new filing token
+	HintOwnCard  = "own_card" // 代办: that is the agent's own card; put in the family member's
 )
 
 // Errors that effects report; the daemon's clients wrap theirs with these.
@@ -103,6 +110,14 @@ var (
 	// ErrThrottled: the server asks this kiosk to wait before the next
 	// request (after failed finger checks at this kiosk); Details says how long.
 	ErrThrottled = errors.New("the server asks the kiosk to wait")
+	// 代办 refusals: the population data does not relate the two, the
+	// family member is not old enough or disabled, the card is not the
+	// record's, the agent may not, the token files for someone else.
+	ErrNotHousehold         = errors.New("not in one household")
+	ErrPrincipalNotEligible = errors.New("the family member cannot be filed for")
+	ErrCardMismatch         = errors.New("the card is not the population record's")
+	ErrAgentNotAllowed      = errors.New("filing for a family member is not allowed")
+	ErrAgentTokenBound      = errors.New("the filing token files for someone else")
 )
 
 // Details is what the server said besides its code: how long to wait
@@ -213,6 +228,11 @@ type State struct {
 	EndedAt  time.Time
 	Resume   Effect // what runs after a new finger check (token spent)
 	Back     Phase  // where Unavailable's retry returns to
+	// Principal is the family member the verified resident files for
+	// (代办), with the card read for them; nil for the resident's own.
+	Principal     *Resident
+	PrincipalCard *identity.Card
+	Relation      string // the server's label: 同户家庭成员 / 监护人
 
 	Staff        *StaffSession
 	EnrolIdx     int
@@ -228,6 +248,9 @@ type Machine struct {
 	cfg    Config
 	st     State
 	newKey func() string
+	// agentReq is the DoAgent in flight (its card and next step), which
+	// its AgentBound outcome completes.
+	agentReq DoAgent
 }
 
 // New returns a machine in the idle phase. newKey makes idempotency keys

@@ -39,6 +39,8 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 		return nil // an outcome for a session that has ended
 	}
 	switch e := ev.(type) {
+	case AgentBound:
+		return m.agentBound(e, m.agentReq, now)
 	case Captured:
 		return m.captured(e, now)
 	case Verified:
@@ -61,6 +63,9 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 			return m.serverFailed(now, e.Err, DoForm{Gen: s.Gen, Token: s.Token, Service: e.Form.Service}, Menu)
 		}
 		f := e.Form
+		if s.Principal != nil {
+			f.Principal = s.Principal.ID
+		}
 		s.Form, s.IdemKey, s.Phase = &f, "", FormPhase
 	case FilingsLoaded:
 		if s.Phase != Loading {
@@ -200,6 +205,8 @@ func genOf(ev Event) (uint64, bool) {
 		return e.Gen, true
 	case SupervisorConfirmed:
 		return e.Gen, true
+	case AgentBound:
+		return e.Gen, true
 	}
 	return 0, false
 }
@@ -309,6 +316,10 @@ func (m *Machine) cardRemoved(now time.Time) []Effect {
 	if s.Phase == Idle || s.Phase == StaffLogin {
 		return nil
 	}
+	if s.Phase == AgentCard || s.Phase == AgentCheck || s.Phase == Unavailable && s.Back == AgentCard {
+		// 代办: the agent takes their card out for the family member's.
+		return nil
+	}
 	return m.end(now, Idle, ModeResident, EndCardRemoved)
 }
 
@@ -332,6 +343,8 @@ func (m *Machine) cardRead(e CardRead, now time.Time) []Effect {
 		// told at once, an enrolled one is told which finger to place.
 		s.Phase, s.Tries, s.Hint = Checking, 0, ""
 		return []Effect{DoCheck{Gen: s.Gen, Card: c}}
+	case AgentCard:
+		return m.run(m.agentCardRead(e.Card, now)...)
 	case EnrolCard:
 		m.activity(now)
 		c := e.Card
@@ -519,12 +532,15 @@ func (m *Machine) verified(e Verified, now time.Time) []Effect {
 	if s.Resume != nil {
 		next := withToken(s.Resume, s.Token)
 		s.Resume = nil
-		if _, ok := next.(DoSubmit); ok {
+		switch next.(type) {
+		case DoSubmit:
 			s.Phase = Submitting
-		} else {
+		case DoAgent:
+			s.Phase = AgentCheck
+		default:
 			s.Phase = Loading
 		}
-		return []Effect{next}
+		return m.run(next)
 	}
 	s.Phase = Loading
 	return []Effect{DoCatalogue{Gen: s.Gen, Token: s.Token}}
@@ -550,7 +566,7 @@ func (m *Machine) serverFailed(now time.Time, err error, pending Effect, back Ph
 func (m *Machine) reverify(resume Effect) []Effect {
 	s := &m.st
 	s.Phase, s.Token, s.Tries, s.Hint, s.Problem = PlaceFinger, "", 0, HintReverify, ""
-	s.Resume = resume
+	s.Resume = m.asAgent(resume)
 	return []Effect{DoCapture{Gen: s.Gen}}
 }
 
@@ -567,6 +583,9 @@ func withToken(e Effect, token string) Effect {
 		e.Token = token
 		return e
 	case DoFilings:
+		e.Token = token
+		return e
+	case DoAgent:
 		e.Token = token
 		return e
 	}
@@ -625,10 +644,12 @@ func (m *Machine) retry(now time.Time, touched bool) []Effect {
 		s.Phase = PlaceFinger
 	case DoCheck:
 		s.Phase = Checking
+	case DoAgent:
+		s.Phase = AgentCheck
 	default:
 		s.Phase = Loading
 	}
-	return []Effect{p}
+	return m.run(p)
 }
 
 func (m *Machine) touch(t Touch, now time.Time) []Effect {
@@ -657,6 +678,8 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 			s.Phase, s.Problem, s.Hint, s.Tries = PlaceFinger, "", "", 0
 			return []Effect{DoCapture{Gen: s.Gen}}
 		}
+	case ActAgent:
+		return m.agentTouch()
 	case ActChoose:
 		if s.Phase != Menu {
 			return nil
@@ -679,6 +702,8 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 		}
 	case ActBack:
 		switch s.Phase {
+		case AgentCard:
+			m.agentBack()
 		case FormPhase, Filings:
 			s.Phase, s.Form, s.Filings, s.IdemKey, s.Missing, s.Problem = Menu, nil, nil, "", nil, ""
 		case ReceiptPhase:

@@ -38,6 +38,10 @@ type Field struct {
 	Value    string   `json:"value"`
 	Editable bool     `json:"editable"`
 	Choices  []string `json:"choices,omitempty"`
+	// ChoicesEN are the choices in English from the catalogue (same order);
+	// SuggestionsEN the common answers'. Shown only: the Chinese is filed.
+	ChoicesEN     []string `json:"choicesEn,omitempty"`
+	SuggestionsEN []string `json:"suggestionsEn,omitempty"`
 	Kind     string   `json:"kind,omitempty"` // text, number, digits, date, phone, choice, bool
 	Required bool     `json:"required,omitempty"`
 	// Suggestions: common answers offered as one-touch choices (text).
@@ -49,6 +53,17 @@ type Field struct {
 type Form struct {
 	Service Service
 	Fields  []Field
+	// Principal is the server's id of the family member the form is filed
+	// for (代办), "" for the resident's own filing.
+	Principal string
+}
+
+// AgentInfo is the server's answer when a verified resident files for a
+// family member (代办): who the principal is and why the agent may.
+type AgentInfo struct {
+	Principal     Resident
+	Relation      string // household or guardian
+	RelationLabel string // 同户家庭成员 / 监护人
 }
 
 // Receipt is the server's acknowledgement of a filing.
