@@ -83,6 +83,16 @@ func mapErr(err error) error {
 		s = session.ErrDenied
 	case apiv1.CodeRateLimited:
 		s = session.ErrThrottled
+	case apiv1.CodeNotHousehold:
+		s = session.ErrNotHousehold
+	case apiv1.CodePrincipalNotEligible:
+		s = session.ErrPrincipalNotEligible
+	case apiv1.CodeCardMismatch, apiv1.CodeCardInvalid, apiv1.CodeCardNotYetValid:
+		s = session.ErrCardMismatch
+	case apiv1.CodeAgentNotAllowed:
+		s = session.ErrAgentNotAllowed
+	case apiv1.CodeAgentTokenBound:
+		s = session.ErrAgentTokenBound
 	case apiv1.CodeUnavailable, apiv1.CodeTimeout, apiv1.CodeInternal:
 		s = session.ErrUnavailable
 	default:
@@ -234,11 +244,13 @@ func (a *ServerClient) Form(ctx context.Context, token string, svc session.Servi
 			// Prefilled fields come from the population record and are not
 			// edited at the kiosk; the resident states the others.
 			Editable:    fd.Prefill == "" && slices.Contains(editableKinds, fd.Type),
-			Choices:     choicesOf(fd),
-			Kind:        string(fd.Type),
-			Required:    fd.Required,
-			Suggestions: fd.Answers,
-			MaxLen:      fd.MaxLen,
+			Choices:       choicesOf(fd),
+			ChoicesEN:     fd.ChoicesEN,
+			Kind:          string(fd.Type),
+			Required:      fd.Required,
+			Suggestions:   fd.Answers,
+			SuggestionsEN: fd.AnswersEN,
+			MaxLen:        fd.MaxLen,
 		})
 	}
 	return out, nil
@@ -265,11 +277,23 @@ func (a *ServerClient) Submit(ctx context.Context, token, key string, f session.
 	for _, fd := range f.Fields {
 		vals[fd.Key] = fd.Value
 	}
-	fl, err := a.C.SubmitFiling(ctx, &apiv1.SubmitFilingRequest{Token: token, Service: f.Service.Code, IdempotencyKey: key, Values: vals})
+	req := &apiv1.SubmitFilingRequest{Token: token, Service: f.Service.Code, IdempotencyKey: key, Values: vals}
+	if f.Principal != "" {
+		id, err := strconv.ParseInt(f.Principal, 10, 64)
+		if err != nil {
+			return session.Receipt{}, fmt.Errorf("%w: principal id %q", session.ErrRejected, f.Principal)
+		}
+		req.PrincipalID = id
+	}
+	fl, err := a.C.SubmitFiling(ctx, req)
 	if err != nil {
 		return session.Receipt{}, mapErr(err)
 	}
-	return session.Receipt{Reference: filingRef(fl), Service: session.Service{Code: fl.Service, NameZH: fl.ServiceName, NameEN: serviceEN[fl.Service], DueDays: f.Service.DueDays},
+	nameEN := f.Service.NameEN // the catalogue's
+	if nameEN == "" {
+		nameEN = serviceEN[fl.Service]
+	}
+	return session.Receipt{Reference: filingRef(fl), Service: session.Service{Code: fl.Service, NameZH: fl.ServiceName, NameEN: nameEN, DueDays: f.Service.DueDays},
 		FiledAt: fl.SubmittedAt, Due: fl.DueAt}, nil
 }
 
@@ -342,6 +366,19 @@ func (a *ServerClient) OverrideCase(ctx context.Context, supervisorToken, caseID
 	return mapErr(err)
 }
 
+// Agent implements AgentBinder: the agent's token now files for the
+// family member whose card was read (代办).
+func (a *ServerClient) Agent(ctx context.Context, token string, card identity.Card) (session.AgentInfo, error) {
+	r, err := a.C.Agent(ctx, token, card)
+	if err != nil {
+		return session.AgentInfo{}, mapErr(err)
+	}
+	return session.AgentInfo{
+		Principal: session.Resident{ID: strconv.FormatInt(r.Principal.ResidentID, 10), Name: r.Principal.Name, MaskedID: r.Principal.IDNumberMasked},
+		Relation:  r.Relation, RelationLabel: r.RelationLabel,
+	}, nil
+}
+
 // CallStaff implements StaffCaller.
 func (a *ServerClient) CallStaff(ctx context.Context, reason string) error {
 	return mapErr(a.C.Do(ctx, http.MethodPost, apiv1.PathKioskAssist, apiv1.AssistRequest{Reason: reason}, nil))
@@ -350,4 +387,5 @@ func (a *ServerClient) CallStaff(ctx context.Context, reason string) error {
 var (
 	_ Server      = (*ServerClient)(nil)
 	_ StaffCaller = (*ServerClient)(nil)
+	_ AgentBinder = (*ServerClient)(nil)
 )

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -367,6 +368,19 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 				d.metrics.filings.WithLabelValues("rejected").Inc()
 			}
 			return session.Submitted{Gen: e.Gen, Receipt: r, Err: err}
+		})
+	case session.DoAgent:
+		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
+			ab, ok := d.server.(AgentBinder)
+			if !ok {
+				return session.AgentBound{Gen: e.Gen, Err: fmt.Errorf("%w: the server client cannot file for a family member", session.ErrAgentNotAllowed)}
+			}
+			var info session.AgentInfo
+			err := d.timed("agent", func() (err error) { info, err = ab.Agent(c, e.Token, e.Card); return })
+			if err == nil {
+				d.log.Info("filing for a family member", "relation", info.Relation)
+			}
+			return session.AgentBound{Gen: e.Gen, Info: info, Err: err}
 		})
 	case session.DoFilings:
 		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {

@@ -111,3 +111,10 @@ type Server interface {
 	// Ping checks that the server answers this kiosk.
 	Ping(ctx context.Context) error
 }
+
+// AgentBinder is implemented by servers that let a verified resident file
+// for a family member (代办): the card read for the family member binds the
+// resident's token to them. Without it the kiosk offers no 代办.
+type AgentBinder interface {
+	Agent(ctx context.Context, token string, card identity.Card) (session.AgentInfo, error)
+}

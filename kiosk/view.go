@@ -57,12 +57,17 @@ type View struct {
 	Print    *PrintView    `json:"print,omitempty"`  // the receipt's printing, when the kiosk has a printer
 	Assist   *AssistView   `json:"assist,omitempty"` // the call for staff (呼叫工作人员) of this session
 	// CanCall: the server can call staff (the 呼叫工作人员 button shows).
-	CanCall bool         `json:"canCall,omitempty"`
-	Filings []FilingView `json:"filings,omitempty"`
-	Staff   *StaffView   `json:"staff,omitempty"`
-	Enrol   *EnrolView   `json:"enrol,omitempty"`
-	Outcome *OutcomeView `json:"outcome,omitempty"`
-	Devices []Health     `json:"devices"`
+	CanCall bool `json:"canCall,omitempty"`
+	// CanAgent: the server lets a resident file for a family member (the
+	// 为家人代办 button shows on the menu). Principal: the family member
+	// the verified resident files for (代办), with the relation's label.
+	CanAgent  bool           `json:"canAgent,omitempty"`
+	Principal *PrincipalView `json:"principal,omitempty"`
+	Filings   []FilingView   `json:"filings,omitempty"`
+	Staff     *StaffView     `json:"staff,omitempty"`
+	Enrol     *EnrolView     `json:"enrol,omitempty"`
+	Outcome   *OutcomeView   `json:"outcome,omitempty"`
+	Devices   []Health       `json:"devices"`
 }
 
 // PersonView names the person at the kiosk.
@@ -71,6 +76,13 @@ type PersonView struct {
 	IDMasked string `json:"idMasked"`
 	Expired  bool   `json:"expired,omitempty"`
 	Until    string `json:"until,omitempty"`
+}
+
+// PrincipalView is the family member a resident files for (代办).
+type PrincipalView struct {
+	Name     string `json:"name"`
+	IDMasked string `json:"idMasked"`
+	Relation string `json:"relation"` // 同户家庭成员 / 监护人
 }
 
 // ServiceView is a catalogue entry.
@@ -182,6 +194,10 @@ func (d *Daemon) view() View {
 		v.Assist = &AssistView{State: d.assist}
 	}
 	_, v.CanCall = d.server.(StaffCaller)
+	_, v.CanAgent = d.server.(AgentBinder)
+	if p := st.Principal; p != nil {
+		v.Principal = &PrincipalView{Name: p.Name, IDMasked: p.MaskedID, Relation: st.Relation}
+	}
 	now := d.now()
 	v.Clock = now.In(China).Format("2006-01-02 15:04")
 	if st.Warning && !st.Deadline.IsZero() {
@@ -228,8 +244,12 @@ func (d *Daemon) view() View {
 				fd.Value = identity.MaskIDNumber(fd.Value) // the screen faces the room
 			}
 			fv := FieldView{Field: fd, Missing: missing[fd.Key]}
-			for _, c := range fd.Choices {
-				fv.ChoicesEN = append(fv.ChoicesEN, en(c))
+			for i, c := range fd.Choices {
+				if len(fd.ChoicesEN) == len(fd.Choices) {
+					fv.ChoicesEN = append(fv.ChoicesEN, fd.ChoicesEN[i]) // the catalogue's
+				} else {
+					fv.ChoicesEN = append(fv.ChoicesEN, en(c))
+				}
 			}
 			if !fd.Editable {
 				fv.ValueEN = en(fd.Value)

@@ -3,7 +3,8 @@
 // LICENSE-UNICODE.txt), letters (ABC) for staff accounts, digits, and the
 // field's common answers as one-touch choices. It is an overlay outside
 // <main>, so a redraw of the screen does not lose what is being typed.
-// Usage: Keyboard.open({label, value, maxLen, suggestions, latinOnly,
+// Usage: Keyboard.open({label, value, maxLen, suggestions, suggestionLabels
+// (what the answer buttons show, e.g. in English; the suggestion is filed), latinOnly,
 // secret, lang, onOk(value)}).
 "use strict";
 
@@ -98,8 +99,10 @@ const Keyboard = (() => {
     const sugg = (st.opts.suggestions || []);
     if (sugg.length && !st.buf) {
       rows.push(E("div", { class: "kbcommon-title" }, w.common),
-        E("div", { class: "kbcommon", id: "kbcommon" }, sugg.map((s) =>
-          E("button", { type: "button", class: "kbanswer", "data-answer": s, onclick: () => { st.value = s; st.buf = ""; draw(); } }, s))));
+        E("div", { class: "kbcommon", id: "kbcommon" }, sugg.map((s, i) =>
+          // An English screen shows the answer in English; the Chinese is filed.
+          E("button", { type: "button", class: "kbanswer", "data-answer": s, onclick: () => { st.value = s; st.buf = ""; draw(); } },
+            (st.opts.suggestionLabels || [])[i] || s))));
     }
     if (st.mode === "pinyin") {
       const c = candidates(st.buf);

@@ -353,6 +353,7 @@ function render(v) {
         // common answers as one-touch choices.
         cell = el("button", { type: "button", class: "field text" + empty, "data-act": "keyboard", "data-arg": fd.key,
           onclick: () => Keyboard.open({ label: label, value: fd.value || "", maxLen: fd.maxLen || 200, suggestions: fd.suggestions, lang: v.lang,
+            suggestionLabels: en && fd.suggestionsEn && fd.suggestionsEn.length === (fd.suggestions || []).length ? fd.suggestionsEn : undefined,
             onOk: (val) => touch("edit", fd.key, { value: val }) }) }, fd.value || t.tapToEnter);
       } else {
         cell = (en && fd.valueEn ? fd.valueEn : fd.value) || "—";
@@ -390,6 +391,9 @@ function render(v) {
     foot.append(btn(t.back, "back", { class: "primary" }));
     break;
   }
+  case "agent_card": case "agent_check":
+    agentScreen(v, main, foot, title, lead); // agent.js
+    break;
   case "staff_login": {
     title(t.staff_login);
     main.append(problemBox(v) || "");
