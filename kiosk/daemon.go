@@ -379,6 +379,8 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 			err := d.timed("agent", func() (err error) { info, err = ab.Agent(c, e.Token, e.Card); return })
 			if err == nil {
 				d.log.Info("filing for a family member", "relation", info.Relation)
+			} else {
+				d.log.Info("filing for a family member refused", "err", errClass(err))
 			}
 			return session.AgentBound{Gen: e.Gen, Info: info, Err: err}
 		})
@@ -503,6 +505,8 @@ func errClass(err error) string {
 		{session.ErrUnavailable, "unavailable"}, {session.ErrNotFound, "not_found"}, {session.ErrDenied, "denied"},
 		{session.ErrRejected, "rejected"}, {session.ErrNotEnrolled, "not_enrolled"}, {session.ErrCardExpired, "card_expired"},
 		{session.ErrLocked, "locked"}, {session.ErrSuspended, "suspended"}, {session.ErrNoMatch, "no_match"},
+		{session.ErrNotHousehold, "not_household"}, {session.ErrPrincipalNotEligible, "principal_not_eligible"},
+		{session.ErrCardMismatch, "card_mismatch"}, {session.ErrAgentNotAllowed, "agent_not_allowed"}, {session.ErrAgentTokenBound, "agent_token_bound"},
 		{ErrNoCard, "no_card"}, {ErrNoFinger, "no_finger"}, {ErrDeviceDown, "device_down"},
 		{context.DeadlineExceeded, "deadline"}, {context.Canceled, "canceled"},
 	} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -26,7 +27,7 @@ var enrolFingers = []struct {
 
 func apiResident(r *deck.Resident) apiv1.Resident {
 	return apiv1.Resident{IDNumber: r.IDNumber, Name: r.Name, Gender: identity.Gender(r.Gender).Letter(), BirthDate: r.BirthDate.String(), Address: r.Address,
-		GridCell: r.GridCell, Household: r.Household, Categories: r.Categories}
+		GridCell: r.GridCell, Household: r.Household, Categories: r.Categories, Relationship: r.Relationship}
 }
 
 // validCard reports whether r's card is not expired at now.
@@ -82,6 +83,15 @@ func (w *world) seed(ctx context.Context, say func(string, ...any)) error {
 		return 2
 	}
 	sort.SliceStable(order, func(i, j int) bool { return rank(order[i]) < rank(order[j]) })
+	// 代办: an adult of a household with a member of 70 or more (or
+	// disabled) is enrolled second, before the kiosk opens, so a family
+	// member can be filed for at once (the parent need not be enrolled).
+	if agent, principal := agentPair(w.people, now); agent != nil {
+		w.agent, w.principal = agent, principal
+		say("代办: %s may file for %s (one household; %d years old)", agent.Name, principal.Name, principal.Age(now))
+		order = slices.DeleteFunc(order, func(r *deck.Resident) bool { return r == agent })
+		order = slices.Insert(order, min(1, len(order)), agent)
+	}
 	for i, r := range order {
 		if i%12 == 11 {
 			w.skipped[r.IDNumber] = true
@@ -105,6 +115,32 @@ func (w *world) seed(ctx context.Context, say func(string, ...any)) error {
 	w.mu.Unlock()
 	say("enrolled %d residents with simulator captures in %s (%d without a usable finger left unenrolled)", got, time.Since(start).Round(100*time.Millisecond), n-got)
 	return nil
+}
+
+// agentPair finds a resident who may file for a family member (代办) and
+// that family member: both with valid cards, in one household, the agent 18
+// to 69 and the principal 70 or older (or disabled), so that the server's
+// rule (docs/catalogue.md) allows it.
+func agentPair(people []*deck.Resident, now time.Time) (agent, principal *deck.Resident) {
+	byHousehold := map[string][]*deck.Resident{}
+	for _, r := range people {
+		byHousehold[r.Household] = append(byHousehold[r.Household], r)
+	}
+	usable := func(r *deck.Resident) bool {
+		v := identity.Validity{From: r.ValidFrom, Until: r.ValidUntil}
+		return !v.Expired(now) && !v.NotYetValid(now)
+	}
+	for _, r := range people {
+		if !usable(r) || r.Age(now) < 18 || r.Age(now) >= 70 {
+			continue
+		}
+		for _, p := range byHousehold[r.Household] {
+			if p != r && usable(p) && (p.Age(now) >= 70 || p.HasCategory(deck.CategoryDisabled)) {
+				return r, p
+			}
+		}
+	}
+	return nil, nil
 }
 
 // enrolRest enrols the remaining residents in the background.

@@ -65,17 +65,20 @@ type world struct {
 	o   options
 	log *slog.Logger
 
-	dir     string
-	tmpDir  bool
-	st      store.Store
-	srv     *api.Server
-	admin   *apiv1.Client
-	deck    *deck.Deck
-	people  []*deck.Resident // imported residents with a resident ID card
-	enrol   []*deck.Resident // to enrol, in order (dibao recipients first)
-	skipped map[string]bool  // deliberately not enrolled
-	mu      sync.Mutex
-	done    map[string]bool // enrolled
+	dir    string
+	tmpDir bool
+	st     store.Store
+	srv    *api.Server
+	admin  *apiv1.Client
+	deck   *deck.Deck
+	people []*deck.Resident // imported residents with a resident ID card
+	// agent may file for principal (代办: one household, the principal 70
+	// or more or disabled); the agent is enrolled before the kiosk opens.
+	agent, principal *deck.Resident
+	enrol            []*deck.Resident // to enrol, in order (dibao recipients first)
+	skipped          map[string]bool  // deliberately not enrolled
+	mu               sync.Mutex
+	done             map[string]bool // enrolled
 
 	id      *idcardsim.Sim
 	vein    *veinsim.Device

@@ -70,7 +70,11 @@ type Resident struct {
 	Fingerprint bool          `json:"fingerprint"` // the card carries fingerprint data
 	GridCell    string        `json:"grid_cell"`   // e.g. "QS-017"
 	Household   string        `json:"household"`
-	Categories  []string      `json:"categories,omitempty"`
+	// Relationship is the relation to the household head as the
+	// population database words it (户主, 配偶, 子女, 父母): with Household
+	// it decides who may file for whom (代办).
+	Relationship string   `json:"relationship,omitempty"`
+	Categories   []string `json:"categories,omitempty"`
 
 	deckSeed int64
 }
@@ -289,7 +293,7 @@ func (d *Deck) SaveFile(path string) error {
 }
 
 // CSVHeader is the header row of WriteCSV.
-var CSVHeader = []string{"id_number", "name", "gender", "birth_date", "address", "district", "grid_cell", "household", "categories"}
+var CSVHeader = []string{"id_number", "name", "gender", "birth_date", "address", "district", "grid_cell", "household", "categories", "relationship"}
 
 // WriteCSV writes one row per resident for the server's resident import;
 // categories are separated by ";".
@@ -302,7 +306,7 @@ func (d *Deck) WriteCSV(w io.Writer) error {
 		cats := append([]string(nil), r.Categories...)
 		sort.Strings(cats)
 		if err := cw.Write([]string{r.IDNumber, r.Name, r.Gender, r.BirthDate.String(), r.Address, r.District,
-			r.GridCell, r.Household, strings.Join(cats, ";")}); err != nil {
+			r.GridCell, r.Household, strings.Join(cats, ";"), r.Relationship}); err != nil {
 			return err
 		}
 	}

@@ -120,6 +120,28 @@ func TestHouseholds(t *testing.T) {
 	if n := len(households); n < 600 || n > 1500 {
 		t.Errorf("%d households for 2000 residents", n)
 	}
+	// Every household has one head; the others are named by their
+	// relation to the head (who may file for whom: 代办).
+	heads, parents := map[string]int{}, 0
+	for _, r := range d.Residents {
+		switch r.Relationship {
+		case "户主":
+			heads[r.Household]++
+		case "父母":
+			parents++
+		case "配偶", "子女":
+		default:
+			t.Errorf("resident of %s with relationship %q", r.Household, r.Relationship)
+		}
+	}
+	for h := range households {
+		if heads[h] != 1 {
+			t.Errorf("household %s has %d heads", h, heads[h])
+		}
+	}
+	if parents < 20 {
+		t.Errorf("%d parents living with a household head: too few to try 代办", parents)
+	}
 }
 
 func TestSmallDeckHasEveryCase(t *testing.T) {

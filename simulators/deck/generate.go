@@ -257,6 +257,9 @@ const (
 	roleParent // the head's father or mother
 )
 
+// relationships are the population database's words for the roles.
+var relationships = map[role]string{roleHead: "户主", roleSpouse: "配偶", roleChild: "子女", roleParent: "父母"}
+
 type member struct {
 	role   role
 	age    int
@@ -360,16 +363,17 @@ func (g *gen) household(h int) []*Resident {
 		}
 		names[name] = true
 		r := &Resident{
-			Name:      name,
-			CardType:  "resident",
-			Gender:    m.gender,
-			Nation:    mnation,
-			BirthDate: identity.DateOf(birth),
-			Address:   hm.address,
-			District:  hm.d.code,
-			Authority: hm.d.authority,
-			GridCell:  hm.grid,
-			Household: hm.household,
+			Name:         name,
+			CardType:     "resident",
+			Gender:       m.gender,
+			Nation:       mnation,
+			BirthDate:    identity.DateOf(birth),
+			Address:      hm.address,
+			District:     hm.d.code,
+			Authority:    hm.d.authority,
+			GridCell:     hm.grid,
+			Household:    hm.household,
+			Relationship: relationships[m.role],
 		}
 		r.IDNumber = g.idNumber(rng, hm.d.code, birth, m.gender)
 		g.setValidity(rng, r, birth, v, nil)
@@ -415,17 +419,18 @@ func (g *gen) permitHolder(rng *rand.Rand, hm home) *Resident {
 	gender := oneOf(rng, []string{"1", "2"})
 	birth := g.birthFor(rng, 22+rng.IntN(50))
 	r := &Resident{
-		Name:       g.name(rng, g.surname(rng, "01"), "01", gender, birth),
-		CardType:   "hmt_permit",
-		Gender:     gender,
-		BirthDate:  identity.DateOf(birth),
-		Address:    hm.address,
-		District:   hm.d.code,
-		Authority:  hm.d.authority,
-		PassNumber: pass,
-		IssueCount: 1 + rng.IntN(3),
-		GridCell:   hm.grid,
-		Household:  hm.household,
+		Name:         g.name(rng, g.surname(rng, "01"), "01", gender, birth),
+		CardType:     "hmt_permit",
+		Gender:       gender,
+		BirthDate:    identity.DateOf(birth),
+		Address:      hm.address,
+		District:     hm.d.code,
+		Authority:    hm.d.authority,
+		PassNumber:   pass,
+		IssueCount:   1 + rng.IntN(3),
+		GridCell:     hm.grid,
+		Household:    hm.household,
+		Relationship: relationships[roleHead],
 	}
 	r.IDNumber = g.idNumber(rng, region, birth, gender)
 	g.setValidity(rng, r, birth, validNow, func(int) int { return 5 })
@@ -453,19 +458,20 @@ func (g *gen) foreigner(rng *rand.Rand, hm home) *Resident {
 		}
 	}
 	r := &Resident{
-		IDNumber:    num,
-		Name:        f.chinese,
-		EnglishName: f.english,
-		CardType:    "foreign_permanent",
-		Gender:      f.gender,
-		BirthDate:   identity.DateOf(birth),
-		Address:     hm.address,
-		District:    hm.d.code,
-		Authority:   "1500",
-		Nationality: f.nationality,
-		CardVersion: "01",
-		GridCell:    hm.grid,
-		Household:   hm.household,
+		IDNumber:     num,
+		Name:         f.chinese,
+		EnglishName:  f.english,
+		CardType:     "foreign_permanent",
+		Gender:       f.gender,
+		BirthDate:    identity.DateOf(birth),
+		Address:      hm.address,
+		District:     hm.d.code,
+		Authority:    "1500",
+		Nationality:  f.nationality,
+		CardVersion:  "01",
+		GridCell:     hm.grid,
+		Household:    hm.household,
+		Relationship: relationships[roleHead],
 	}
 	g.setValidity(rng, r, birth, validNow, func(age int) int {
 		if age < 18 {
