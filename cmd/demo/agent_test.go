@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/chromedp/chromedp"
 
@@ -196,6 +197,21 @@ func TestBrowserAgentFiling(t *testing.T) {
 		})
 	}
 	s.shot("agent-form")
+	// In English, her form's choices and labels are English (the
+	// catalogue's choices_en), and the band says whom it is for.
+	s.click("#lang")
+	wait("english", func(v kiosk.View) bool { return v.Lang == "en" })
+	got, err := chromedp.Run(bctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#formtable th, #formtable .choices button, #title, footer button")].map((e) => e.textContent).join("|")`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got += "|" + strings.ReplaceAll(text("#principal"), principal.Name, "")
+	if strings.ContainsFunc(got, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+		t.Errorf("Chinese left on the English form: %q", got)
+	}
+	s.shot("agent-form-en")
+	s.click("#lang")
+	wait("chinese", func(v kiosk.View) bool { return v.Lang == "zh" })
 	s.click(`button[data-act="confirm"]`)
 	v = wait("receipt", func(v kiosk.View) bool { return v.Phase == "receipt" || v.Problem != "" })
 	if v.Phase != "receipt" {

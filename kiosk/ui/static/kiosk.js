@@ -216,6 +216,13 @@ function L() { return T[(view && view.lang) || "zh"]; }
 function svcName(s) { return (view.lang === "en" && s.nameEn) ? s.nameEn : s.name; }
 function fingerName(f) { return L().fingers[f] || f; }
 
+// shownAnswer is a text field's value as shown: a common answer in English
+// on the English screen (the Chinese is what is filed).
+function shownAnswer(fd, en) {
+  const i = (fd.suggestions || []).indexOf(fd.value);
+  return en && i >= 0 && fd.suggestionsEn && fd.suggestionsEn[i] ? fd.suggestionsEn[i] : fd.value;
+}
+
 function who(v) {
   const p = v.resident || v.card;
   if (!p || !p.name) return null;
@@ -354,7 +361,7 @@ function render(v) {
         cell = el("button", { type: "button", class: "field text" + empty, "data-act": "keyboard", "data-arg": fd.key,
           onclick: () => Keyboard.open({ label: label, value: fd.value || "", maxLen: fd.maxLen || 200, suggestions: fd.suggestions, lang: v.lang,
             suggestionLabels: en && fd.suggestionsEn && fd.suggestionsEn.length === (fd.suggestions || []).length ? fd.suggestionsEn : undefined,
-            onOk: (val) => touch("edit", fd.key, { value: val }) }) }, fd.value || t.tapToEnter);
+            onOk: (val) => touch("edit", fd.key, { value: val }) }) }, shownAnswer(fd, en) || t.tapToEnter);
       } else {
         cell = (en && fd.valueEn ? fd.valueEn : fd.value) || "—";
       }
