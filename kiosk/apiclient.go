@@ -243,7 +243,7 @@ func (a *ServerClient) Form(ctx context.Context, token string, svc session.Servi
 			Key: fd.Name, LabelZH: fd.Label, LabelEN: en, Value: f.Values[fd.Name],
 			// Prefilled fields come from the population record and are not
 			// edited at the kiosk; the resident states the others.
-			Editable:    fd.Prefill == "" && slices.Contains(editableKinds, fd.Type),
+			Editable:      fd.Prefill == "" && slices.Contains(editableKinds, fd.Type),
 			Choices:       choicesOf(fd),
 			ChoicesEN:     fd.ChoicesEN,
 			Kind:          string(fd.Type),

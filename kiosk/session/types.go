@@ -42,8 +42,8 @@ type Field struct {
 	// SuggestionsEN the common answers'. Shown only: the Chinese is filed.
 	ChoicesEN     []string `json:"choicesEn,omitempty"`
 	SuggestionsEN []string `json:"suggestionsEn,omitempty"`
-	Kind     string   `json:"kind,omitempty"` // text, number, digits, date, phone, choice, bool
-	Required bool     `json:"required,omitempty"`
+	Kind          string   `json:"kind,omitempty"` // text, number, digits, date, phone, choice, bool
+	Required      bool     `json:"required,omitempty"`
 	// Suggestions: common answers offered as one-touch choices (text).
 	Suggestions []string `json:"suggestions,omitempty"`
 	MaxLen      int      `json:"maxLen,omitempty"`
