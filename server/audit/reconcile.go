@@ -185,7 +185,10 @@ func (r *replay) apply(e Event) {
 	d := e.Details
 	switch e.Action {
 	case "filing.create":
-		r.set(KindFiling, id, true, "status", "submitted")
+		r.set(KindFiling, id, true, "status", "submitted", "agent", "")
+	case "filing.by_agent":
+		// 代办: the same transaction's second event names the agent.
+		r.set(KindFiling, id, false, "agent", d["agent"])
 	case "filing.transition":
 		r.set(KindFiling, id, false, "status", d["to"])
 	case "enrolment.create", "enrolment.replace":

@@ -62,6 +62,8 @@ func TestReconcileRules(t *testing.T) {
 	chain := chainOf(
 		ev("filing.create", "filing:1"),
 		ev("filing.transition", "filing:1", "from", "submitted", "to", "in_review"),
+		ev("filing.create", "filing:2"),
+		ev("filing.by_agent", "filing:2", "agent", "9", "resident", "8", "relation", "household"),
 		ev("enrolment.create", "enrolment:5", "resident", "9", "finger", "2"),
 		ev("enrolment.replace", "enrolment:6", "resident", "9", "finger", "2", "replaced", "5"),
 		ev("enrolment.create", "enrolment:7", "resident", "9", "finger", "3"),
@@ -91,7 +93,8 @@ func TestReconcileRules(t *testing.T) {
 		ev("staff.login", "staff:3"),
 	)
 	clean := memState{
-		row(KindFiling, "1", "status", "in_review"),
+		row(KindFiling, "1", "status", "in_review", "agent", ""),
+		row(KindFiling, "2", "status", "submitted", "agent", "9"),
 		row(KindEnrolment, "5", "resident", "9", "finger", "2", "active", "false"),
 		row(KindEnrolment, "6", "resident", "9", "finger", "2", "active", "false"),
 		row(KindEnrolment, "7", "resident", "9", "finger", "3", "active", "false"),
@@ -114,8 +117,9 @@ func TestReconcileRules(t *testing.T) {
 	}
 
 	tampered := append(memState{}, clean...)
-	tampered[0] = row(KindFiling, "1", "status", "accepted")                                                                 // changed
-	tampered = append(tampered[:4], tampered[5:]...)                                                                         // lockout K1 deleted
+	tampered[0] = row(KindFiling, "1", "status", "accepted", "agent", "")                                                    // changed
+	tampered[1] = row(KindFiling, "2", "status", "submitted", "agent", "7")                                                  // another agent in SQL
+	tampered = append(tampered[:5], tampered[6:]...)                                                                         // lockout K1 deleted
 	tampered[len(tampered)-2] = row(KindReplacement, "21", "resident", "8", "status", "approved")                            // approved in SQL
 	tampered = append(tampered, row(KindStaff, "99", "role", "admin", "station", "", "department", "", "disabled", "false")) // inserted
 	rep, err = Reconcile(context.Background(), chain, tampered)
@@ -124,6 +128,7 @@ func TestReconcileRules(t *testing.T) {
 	}
 	want := []string{
 		`filing 1: changed without an audited event: status is "accepted", the chain says "in_review"`,
+		`filing 2: changed without an audited event: agent is "7", the chain says "9"`,
 		`lockout K1: the audited row is gone`,
 		`replacement 21: changed without an audited event: status is "approved", the chain says "pending"`,
 		`staff 99: no audited event explains this row`,

@@ -184,6 +184,10 @@ func testAgentFiling(t *testing.T, newDB NewDatabase) {
 	if err := bind("agent-token-000000002", f.kiosk.ID, other.IDNumber, store.AgentGuardian); !errors.Is(err, store.ErrInactive) {
 		t.Errorf("binding a suspended principal: %v, want ErrInactive", err)
 	}
+	// The audit chain explains the agent of every filing.
+	if rep, err := audit.Reconcile(c, s, s); err != nil || len(rep.Findings) != 0 {
+		t.Errorf("reconcile = %v, %v", rep.Findings, err)
+	}
 	// A resident's own filing records no agent.
 	issueToken(t, s, f, 3, "own-token-00000000003")
 	own := newFiling(f, 3, "own-k-1")

@@ -61,6 +61,8 @@ func ReconcileTamperTest(t *testing.T, s store.Store, b Busy, exec Exec) {
 	}{
 		{"filing status set in SQL", `UPDATE filings SET status = 'accepted' WHERE id = $1`, []any{b.FilingIDs[0]},
 			want{audit.KindFiling, itoa(b.FilingIDs[0]), "changed"}},
+		{"filing given an agent in SQL (代办)", `UPDATE filings SET agent_resident_id = $1, agent_relation = 'household' WHERE id = $2`, []any{b.ResidentIDs[0], b.FilingIDs[1]},
+			want{audit.KindFiling, itoa(b.FilingIDs[1]), "changed"}},
 		{"lockout row deleted", `DELETE FROM lockouts WHERE failures >= 2`, nil, want{audit.KindLockout, "", "missing"}},
 		{"lockout failures cleared in SQL", `UPDATE lockouts SET failures = 0 WHERE failures = 1`, nil, want{audit.KindLockout, "", "changed"}},
 		{"lockout row inserted", `INSERT INTO lockouts (id_key, failures, locked_until, updated_at) SELECT 'forged', 9, locked_until, updated_at FROM lockouts WHERE failures = 0 LIMIT 1`, nil,

@@ -20,11 +20,15 @@ func (s *Store) BusinessState(ctx context.Context, fn func(audit.StateRow) error
 		row   func(rows Rows) (audit.StateRow, error)
 	}
 	tables := []table{
-		{audit.KindFiling, `SELECT id, status FROM filings ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
-			var id int64
+		{audit.KindFiling, `SELECT id, status, agent_resident_id FROM filings ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
+			var id, agent int64
 			var status string
-			err := rows.Scan(&id, &status)
-			return audit.StateRow{Kind: audit.KindFiling, ID: itoa(id), Fields: map[string]string{"status": status}}, err
+			err := rows.Scan(&id, &status, nint{&agent})
+			a := ""
+			if agent != 0 {
+				a = itoa(agent)
+			}
+			return audit.StateRow{Kind: audit.KindFiling, ID: itoa(id), Fields: map[string]string{"status": status, "agent": a}}, err
 		}},
 		{audit.KindEnrolment, `SELECT id, resident_id, finger, superseded_at IS NULL FROM enrolments ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
 			var id, rid, finger int64
