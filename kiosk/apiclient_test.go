@@ -26,6 +26,13 @@ func TestMapErr(t *testing.T) {
 		{&apiv1.Error{Status: 401, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeBadCredentials}}, session.ErrDenied},
 		{&apiv1.Error{Status: 422, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeFormInvalid, Message: "张三 110101..."}}, session.ErrInvalid},
 		{&apiv1.Error{Status: 409, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeIdempotencyReuse, Message: "张三"}}, session.ErrRejected},
+		// 代办 refusals, each with its own words on the screen.
+		{&apiv1.Error{Status: 403, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeNotHousehold}}, session.ErrNotHousehold},
+		{&apiv1.Error{Status: 403, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodePrincipalNotEligible}}, session.ErrPrincipalNotEligible},
+		{&apiv1.Error{Status: 422, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeCardMismatch}}, session.ErrCardMismatch},
+		{&apiv1.Error{Status: 422, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeCardNotYetValid}}, session.ErrCardMismatch},
+		{&apiv1.Error{Status: 403, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeAgentNotAllowed}}, session.ErrAgentNotAllowed},
+		{&apiv1.Error{Status: 409, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeAgentTokenBound}}, session.ErrAgentTokenBound},
 	} {
 		got := mapErr(tc.err)
 		if !errors.Is(got, tc.want) {
