@@ -212,6 +212,11 @@ func (a *ServerClient) Services(ctx context.Context, token string) ([]session.Se
 	}
 	var out []session.Service
 	for _, s := range l.Services {
+		if s.Kind != "" {
+			// A certification (the pensioner's proof of life) has no form:
+			// the kiosk has no screen for it yet, so it is not offered.
+			continue
+		}
 		out = append(out, svcFromAPI(s))
 	}
 	return out, nil

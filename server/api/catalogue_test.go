@@ -54,7 +54,7 @@ func TestCatalogueAdminEdit(t *testing.T) {
 	wantCode(t, e.client().Do(ctx, "PUT", apiv1.PathAdminCatalogue, editedCatalogue(t, 2, "居住证明", 3), nil), apiv1.CodeUnauthenticated)
 
 	var doc map[string]any
-	if err := e.admin.Do(ctx, "GET", apiv1.PathAdminCatalogue, nil, &doc); err != nil || doc["version"] != 1.0 || len(doc["services"].([]any)) != 41 {
+	if err := e.admin.Do(ctx, "GET", apiv1.PathAdminCatalogue, nil, &doc); err != nil || doc["version"] != 1.0 || len(doc["services"].([]any)) != 42 {
 		t.Fatalf("GET catalogue: version %v, %v", doc["version"], err)
 	}
 

@@ -23,6 +23,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 	"github.com/qingshan-gov/veinkiosk/matcher/extract"
 	"github.com/qingshan-gov/veinkiosk/server/catalogue"
+	"github.com/qingshan-gov/veinkiosk/server/grid"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -218,29 +219,31 @@ func (c *Config) withDefaults() error {
 
 // Server is the central service's HTTP API.
 type Server struct {
-	cfg       Config
-	st        store.Store
-	log       *slog.Logger
-	gallery   *Gallery
-	makers    *Makers
-	metrics   *metrics
-	now       func() time.Time
-	app       *fiber.App
-	routes    []route
-	sessions  *sessions
-	replay    *replayCache
-	kiosks    *kioskCache
-	assist    assistThrottle
-	limits    *rateLimiter   // per kiosk, in memory (smoothing only)
-	loginLim  *sharedLimiter // per username
-	ipLim     *sharedLimiter // logins per client address
-	throttle  *kioskThrottle
-	pending   *candidates
-	spent     *spentTokens
-	certs     *certCache
-	extractor *extractor
-	cats      *catalogues
-	ready     atomic.Bool
+	cfg Config
+	st  store.Store
+	// visitRules are the grid workers' visit rules (server/grid).
+	visitRules *grid.Rules
+	log        *slog.Logger
+	gallery    *Gallery
+	makers     *Makers
+	metrics    *metrics
+	now        func() time.Time
+	app        *fiber.App
+	routes     []route
+	sessions   *sessions
+	replay     *replayCache
+	kiosks     *kioskCache
+	assist     assistThrottle
+	limits     *rateLimiter   // per kiosk, in memory (smoothing only)
+	loginLim   *sharedLimiter // per username
+	ipLim      *sharedLimiter // logins per client address
+	throttle   *kioskThrottle
+	pending    *candidates
+	spent      *spentTokens
+	certs      *certCache
+	extractor  *extractor
+	cats       *catalogues
+	ready      atomic.Bool
 	// followFrom is where the change log stood before LoadGallery read the
 	// templates: FollowChanges applies what came after.
 	followFrom atomic.Int64
@@ -269,25 +272,26 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		st:       cfg.Store,
-		log:      cfg.Logger,
-		gallery:  cfg.Gallery,
-		makers:   cfg.Makers,
-		now:      cfg.Now,
-		metrics:  newMetrics(),
-		sessions: newSessions(cfg.Store, cfg.SessionTTL, cfg.SessionIdle),
-		replay:   &replayCache{st: cfg.Store},
-		kiosks:   newKioskCache(cfg.KioskCacheTTL),
-		limits:   newRateLimiter(cfg.KioskRate, cfg.KioskBurst),
-		loginLim: &sharedLimiter{st: cfg.Store, prefix: "login-user", limit: store.RateLimit{Rate: 0.2, Burst: 10}},
-		ipLim:    &sharedLimiter{st: cfg.Store, prefix: "login-ip", limit: store.RateLimit{Rate: 1, Burst: 30}},
-		throttle: newKioskThrottle(cfg.Store, cfg.KioskFailures, time.Second, 5*time.Minute),
-		pending:  &candidates{st: cfg.Store},
-		spent:    &spentTokens{st: cfg.Store},
-		certs:    newCertCache(),
-		cats:     newCatalogues(cfg.Store, cfg.Catalogue, cfg.CatalogueRefresh),
-		tls:      tc,
+		cfg:        cfg,
+		st:         cfg.Store,
+		visitRules: grid.Default(),
+		log:        cfg.Logger,
+		gallery:    cfg.Gallery,
+		makers:     cfg.Makers,
+		now:        cfg.Now,
+		metrics:    newMetrics(),
+		sessions:   newSessions(cfg.Store, cfg.SessionTTL, cfg.SessionIdle),
+		replay:     &replayCache{st: cfg.Store},
+		kiosks:     newKioskCache(cfg.KioskCacheTTL),
+		limits:     newRateLimiter(cfg.KioskRate, cfg.KioskBurst),
+		loginLim:   &sharedLimiter{st: cfg.Store, prefix: "login-user", limit: store.RateLimit{Rate: 0.2, Burst: 10}},
+		ipLim:      &sharedLimiter{st: cfg.Store, prefix: "login-ip", limit: store.RateLimit{Rate: 1, Burst: 30}},
+		throttle:   newKioskThrottle(cfg.Store, cfg.KioskFailures, time.Second, 5*time.Minute),
+		pending:    &candidates{st: cfg.Store},
+		spent:      &spentTokens{st: cfg.Store},
+		certs:      newCertCache(),
+		cats:       newCatalogues(cfg.Store, cfg.Catalogue, cfg.CatalogueRefresh),
+		tls:        tc,
 	}
 	s.metrics.gallery = s.gallery
 	if s.extractor, err = newExtractor(&s.cfg, s.metrics); err != nil {

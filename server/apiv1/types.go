@@ -235,8 +235,12 @@ type Service struct {
 	DeadlineDays   int    `json:"deadline_days"`   // processing deadline, calendar days
 	Description    string `json:"description,omitempty"`
 	// Eligibility says in words who may file (empty: every resident).
-	Eligibility string      `json:"eligibility,omitempty"`
-	Fields      []FormField `json:"fields"`
+	Eligibility string `json:"eligibility,omitempty"`
+	// Kind is empty for a service filed with a form; "certification" for
+	// one whose whole transaction is the card and vein check (POST
+	// /api/v1/kiosk/certify; no form, no filing).
+	Kind   string      `json:"kind,omitempty"`
+	Fields []FormField `json:"fields"`
 }
 
 // ServiceList is the answer to GET /api/v1/kiosk/services.

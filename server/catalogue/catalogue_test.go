@@ -18,8 +18,8 @@ func TestDefaultCatalogue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(c.Services()); n != 41 {
-		t.Errorf("%d services, want 41", n)
+	if n := len(c.Services()); n != 42 {
+		t.Errorf("%d services, want 42", n)
 	}
 	perUnit := map[string]int{}
 	for _, s := range c.Services() {

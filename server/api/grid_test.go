@@ -1,0 +1,162 @@
+package api
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/password"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+func (e *env) mustGridWorker(username, cell string) store.Staff {
+	e.t.Helper()
+	h, err := password.HashWith(testPassword, cheapHash)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	s, err := e.st.CreateStaff(context.Background(), audit.System("test"), store.Staff{Username: username, Role: store.RoleGridWorker, GridCell: cell, PasswordHash: h})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+func residentPath(id int64) string { return apiv1.PathGridResidents + "/" + fmtInt(id) }
+
+func entryIDs(es []apiv1.GridListEntry) []int64 {
+	var ids []int64
+	for _, e := range es {
+		ids = append(ids, e.ResidentID)
+	}
+	return ids
+}
+
+// TestGridWorkerAndProofOfLife: a grid worker keeps the residents of their
+// own cell (changes audited, other cells not found), the visit lists follow
+// the recorded visits, a new category is flagged with what it opens, and a
+// pensioner's proof of life at the kiosk is recorded once a year and leaves
+// the grid worker's list.
+func TestGridWorkerAndProofOfLife(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.mustStaff("zhang", store.RoleStationStaff, "", "QS-S01")
+	e.mustGridWorker("grid17", "G-017")
+	e.mustGridWorker("grid99", "G-099")
+	k := e.newKiosk("kiosk-01")
+	p := e.newPerson("刘桂兰", time.Date(1948, 2, 3, 0, 0, 0, 0, time.UTC))
+	res, err := e.st.GetResident(ctx, p.card.IDNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zhang := e.login("zhang")
+	e.enrol(&kiosk{Client: k.WithStaff(zhang.StaffToken), e: e, scanner: k.scanner}, p)
+	g17, g99 := e.login("grid17"), e.login("grid99")
+
+	// Roles: only grid workers.
+	var wl apiv1.GridWorklist
+	wantCode(t, zhang.Do(ctx, "GET", apiv1.PathGridWorklist, nil, &wl), apiv1.CodeForbidden)
+
+	// Before: everyone else, due this half year; nothing flagged; not a pensioner.
+	if err := g17.Do(ctx, "GET", apiv1.PathGridWorklist, nil, &wl); err != nil || wl.GridCell != "G-017" || wl.Residents != 1 ||
+		!slices.Equal(entryIDs(wl.HalfYear), []int64{res.ID}) || len(wl.Month) != 0 || len(wl.Uncertified) != 0 || len(wl.Flags) != 0 {
+		t.Fatalf("worklist before = %+v, %v", wl, err)
+	}
+
+	// A dishonest grid worker of another cell: the resident does not exist.
+	phone := "13912345678"
+	var gr apiv1.GridResident
+	wantCode(t, g99.Do(ctx, "GET", residentPath(res.ID), nil, &gr), apiv1.CodeNotFound)
+	wantCode(t, g99.Do(ctx, "POST", residentPath(res.ID), apiv1.GridResidentUpdate{Phone: &phone}, &gr), apiv1.CodeNotFound)
+	wantCode(t, g99.Do(ctx, "POST", residentPath(res.ID)+"/visits", apiv1.GridVisitRequest{Note: "x"}, nil), apiv1.CodeNotFound)
+	wantCode(t, g99.Do(ctx, "GET", apiv1.PathGridResidents+"/abc", nil, &gr), apiv1.CodeNotFound)
+
+	// Bad input.
+	bad := "12345"
+	wantCode(t, g17.Do(ctx, "POST", residentPath(res.ID), apiv1.GridResidentUpdate{Phone: &bad}, &gr), apiv1.CodeBadRequest)
+	wantCode(t, g17.Do(ctx, "POST", residentPath(res.ID), apiv1.GridResidentUpdate{Categories: &[]string{"royalty"}}, &gr), apiv1.CodeBadRequest)
+	wantCode(t, g17.Do(ctx, "POST", residentPath(res.ID), apiv1.GridResidentUpdate{}, &gr), apiv1.CodeBadRequest)
+
+	// The own grid worker: phone, household, categories.
+	household := "H-0002"
+	cats := []string{"pensioner", "elderly_alone", "disabled"}
+	if err := g17.Do(ctx, "POST", residentPath(res.ID), apiv1.GridResidentUpdate{Phone: &phone, Household: &household, Categories: &cats}, &gr); err != nil ||
+		gr.Phone != phone || gr.Household != household || !slices.Equal(gr.Categories, []string{"disabled", "elderly_alone", "pensioner"}) || gr.Rule == "" {
+		t.Fatalf("update = %+v, %v", gr, err)
+	}
+	if got, _ := e.st.GetResidentByID(ctx, res.ID); got.Phone != phone {
+		t.Errorf("stored phone %q", got.Phone)
+	}
+	if err := g17.Do(ctx, "GET", apiv1.PathGridWorklist, nil, &wl); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(entryIDs(wl.Month), []int64{res.ID}) || len(wl.HalfYear) != 0 || !slices.Equal(entryIDs(wl.Uncertified), []int64{res.ID}) {
+		t.Fatalf("worklist after = %+v", wl)
+	}
+	var kinds []string
+	for _, f := range wl.Flags {
+		kinds = append(kinds, f.Kind)
+		if f.Kind == "category" && !slices.Contains(f.Services, "残疾人两项补贴申请") {
+			t.Errorf("category flag %+v does not name the disability subsidy", f)
+		}
+	}
+	if !slices.Contains(kinds, "category") || !slices.Contains(kinds, "household") {
+		t.Errorf("flags %+v", wl.Flags)
+	}
+
+	// A visit takes the resident off this month's list.
+	var v apiv1.GridVisit
+	if err := g17.Do(ctx, "POST", residentPath(res.ID)+"/visits", apiv1.GridVisitRequest{Note: "独居，血压偏高，已提醒复查"}, &v); err != nil || v.ID == 0 {
+		t.Fatalf("visit = %+v, %v", v, err)
+	}
+	if err := g17.Do(ctx, "GET", apiv1.PathGridWorklist, nil, &wl); err != nil || len(wl.Month) != 0 {
+		t.Fatalf("worklist after the visit = %+v, %v", wl.Month, err)
+	}
+	if err := g17.Do(ctx, "GET", residentPath(res.ID), nil, &gr); err != nil || len(gr.Visits) != 1 || gr.Visits[0].Note != "独居，血压偏高，已提醒复查" {
+		t.Fatalf("resident visits = %+v, %v", gr.Visits, err)
+	}
+
+	// Proof of life at the kiosk: the card and vein check, then certify.
+	vr := must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
+	var form apiv1.Form
+	wantCode(t, k.Do(ctx, "POST", apiv1.PathKioskForm, apiv1.FormRequest{Token: vr.Token, Service: "pension_certification"}, &form), apiv1.CodeBadRequest)
+	wantCode(t, k.Do(ctx, "POST", apiv1.PathKioskCertify, apiv1.CertifyRequest{Token: vr.Token, Service: "elderly_card"}, nil), apiv1.CodeBadRequest)
+	var cert apiv1.Certification
+	if err := k.Do(ctx, "POST", apiv1.PathKioskCertify, apiv1.CertifyRequest{Token: vr.Token, Service: "pension_certification"}, &cert); err != nil ||
+		cert.Already || cert.Year < 2026 || cert.ServiceName != "养老金领取资格认证" {
+		t.Fatalf("certify = %+v, %v", cert, err)
+	}
+	var again apiv1.Certification
+	if err := k.Do(ctx, "POST", apiv1.PathKioskCertify, apiv1.CertifyRequest{Token: vr.Token, Service: "pension_certification"}, &again); err != nil ||
+		!again.Already || again.CertifiedAt != cert.CertifiedAt {
+		t.Fatalf("second certification = %+v, %v", again, err)
+	}
+	wantCode(t, k.Do(ctx, "POST", apiv1.PathKioskCertify, apiv1.CertifyRequest{Token: "not-a-token-000000000000", Service: "pension_certification"}, nil), apiv1.CodeTokenInvalid)
+	if err := g17.Do(ctx, "GET", apiv1.PathGridWorklist, nil, &wl); err != nil || len(wl.Uncertified) != 0 {
+		t.Fatalf("uncertified after certification = %+v, %v", wl.Uncertified, err)
+	}
+
+	// Not a pensioner any more: the kiosk refuses the certification.
+	none := []string{}
+	if err := g17.Do(ctx, "POST", residentPath(res.ID), apiv1.GridResidentUpdate{Categories: &none}, &gr); err != nil {
+		t.Fatal(err)
+	}
+	vr2 := must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
+	wantCode(t, k.Do(ctx, "POST", apiv1.PathKioskCertify, apiv1.CertifyRequest{Token: vr2.Token, Service: "pension_certification"}, nil), apiv1.CodeNotEligible)
+
+	// Audited: changes, views, the visit, the certification (once).
+	recs, err := e.st.ListAudit(ctx, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, r := range recs {
+		count[r.Action]++
+	}
+	if count["resident.update"] != 2 || count["visit.record"] != 1 || count["pension.certify"] != 1 || count["grid.worklist"] < 4 || count["grid.resident"] < 2 {
+		t.Errorf("audit counts %v", count)
+	}
+}
