@@ -129,13 +129,13 @@ type FieldDef struct {
 
 // ServiceDef is a service of the document.
 type ServiceDef struct {
-	Code         string     `json:"code"`
-	Name         string     `json:"name"`
-	NameEN       string     `json:"name_en"`
-	Unit         string     `json:"unit"`
-	DeadlineDays int        `json:"deadline_days"`
-	Description  string     `json:"description,omitempty"`
-	Eligibility  *Rule      `json:"eligibility,omitempty"`
+	Code         string `json:"code"`
+	Name         string `json:"name"`
+	NameEN       string `json:"name_en"`
+	Unit         string `json:"unit"`
+	DeadlineDays int    `json:"deadline_days"`
+	Description  string `json:"description,omitempty"`
+	Eligibility  *Rule  `json:"eligibility,omitempty"`
 	// Kind is "" for a service filed with its form, or KindCertification
 	// for one whose whole transaction is the card and vein check (no form,
 	// no filing: the check is recorded, docs/grid.md).
