@@ -44,9 +44,13 @@ func TestGridWorkerEditsAnotherCell(t *testing.T) {
 		household := "H-6666"
 		cats := []string{"dibao"}
 		for name, do := range map[string]func() error{
-			"read":   func() error { return thief.Do(tg.ctx(), "GET", path, nil, nil) },
-			"change": func() error { return thief.Do(tg.ctx(), "POST", path, apiv1.GridResidentUpdate{Phone: &phone, Household: &household, Categories: &cats}, nil) },
-			"visit":  func() error { return thief.Do(tg.ctx(), "POST", path+"/visits", apiv1.GridVisitRequest{Note: "伪造走访"}, nil) },
+			"read": func() error { return thief.Do(tg.ctx(), "GET", path, nil, nil) },
+			"change": func() error {
+				return thief.Do(tg.ctx(), "POST", path, apiv1.GridResidentUpdate{Phone: &phone, Household: &household, Categories: &cats}, nil)
+			},
+			"visit": func() error {
+				return thief.Do(tg.ctx(), "POST", path+"/visits", apiv1.GridVisitRequest{Note: "伪造走访"}, nil)
+			},
 		} {
 			if code := apiv1.ErrorCode(do()); code != apiv1.CodeNotFound {
 				t.Errorf("%s another cell's resident: code %q, want not_found", name, code)
