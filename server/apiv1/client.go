@@ -260,6 +260,16 @@ func (c *Client) SubmitFiling(ctx context.Context, req *SubmitFilingRequest) (*F
 }
 
 // Status lists the token's resident's filings with status and reply.
+// Certify records the token's resident's proof of life for a
+// certification service (POST /api/v1/kiosk/certify).
+func (c *Client) Certify(ctx context.Context, token, service string) (*Certification, error) {
+	if err := c.kiosk(); err != nil {
+		return nil, err
+	}
+	var r Certification
+	return &r, c.Do(ctx, http.MethodPost, PathKioskCertify, &CertifyRequest{Token: token, Service: service}, &r)
+}
+
 func (c *Client) Status(ctx context.Context, token string) (*FilingList, error) {
 	if err := c.kiosk(); err != nil {
 		return nil, err
