@@ -56,8 +56,8 @@ type View struct {
 	Receipt  *FilingView   `json:"receipt,omitempty"`
 	// Certificate: the proof of life just recorded (phase certified).
 	Certificate *CertificateView `json:"certificate,omitempty"`
-	Print    *PrintView    `json:"print,omitempty"`  // the receipt's printing, when the kiosk has a printer
-	Assist   *AssistView   `json:"assist,omitempty"` // the call for staff (呼叫工作人员) of this session
+	Print       *PrintView       `json:"print,omitempty"`  // the receipt's printing, when the kiosk has a printer
+	Assist      *AssistView      `json:"assist,omitempty"` // the call for staff (呼叫工作人员) of this session
 	// CanCall: the server can call staff (the 呼叫工作人员 button shows).
 	CanCall bool         `json:"canCall,omitempty"`
 	Filings []FilingView `json:"filings,omitempty"`
