@@ -431,6 +431,7 @@ const (
 	RoleSupervisor   = "supervisor"
 	RoleOfficer      = "department_officer"
 	RoleAdmin        = "admin"
+	RoleGridWorker   = "grid_worker" // 网格员: the residents of one grid cell (StaffCreate.GridCell)
 )
 
 // LoginRequest is the body of POST /api/v1/sessions.
