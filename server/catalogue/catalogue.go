@@ -34,7 +34,7 @@ const MaxSize = 1 << 20
 //go:embed default.json
 var defaultJSON []byte
 
-// DefaultJSON returns the embedded default catalogue (the 41 services of a
+// DefaultJSON returns the embedded default catalogue (the 42 services of a
 // Qingshan station).
 func DefaultJSON() []byte { return bytes.Clone(defaultJSON) }
 

@@ -2,11 +2,27 @@ package grid
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/identity"
+	"github.com/qingshan-gov/veinkiosk/server/catalogue"
 )
+
+// TestVisitRulesUseCatalogueCategories: every category a visit rule names
+// is one of the catalogue's (what a grid worker may set).
+func TestVisitRulesUseCatalogueCategories(t *testing.T) {
+	var codes []string
+	for _, n := range catalogue.Default().Categories() {
+		codes = append(codes, n.Code)
+	}
+	for _, c := range Default().Categories() {
+		if !slices.Contains(codes, c) {
+			t.Errorf("visit rule category %q is not in the catalogue's categories %v", c, codes)
+		}
+	}
+}
 
 func TestDefault(t *testing.T) {
 	r := Default()
