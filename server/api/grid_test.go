@@ -160,3 +160,71 @@ func TestGridWorkerAndProofOfLife(t *testing.T) {
 		t.Errorf("audit counts %v", count)
 	}
 }
+
+// TestGridWorklistFlagsAndRules: birthdays that open services in the next
+// 30 days are flagged with the services (turning 60: the senior card;
+// turning 80: the longevity allowance), a birthday further away is not;
+// a floating resident is due this week, and a visit last week does not
+// count for this one.
+func TestGridWorklistFlagsAndRules(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.mustGridWorker("grid17", "G-017")
+	now := e.clock.Now().In(time.FixedZone("CST", 8*3600))
+	day := func(years, days int) time.Time {
+		d := time.Date(now.Year()-years, now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+		return d.AddDate(0, 0, days)
+	}
+	sixty := e.newPerson("赵六十", day(60, 10))  // 60 in 10 days
+	eighty := e.newPerson("钱八十", day(80, 20)) // 80 in 20 days
+	later := e.newPerson("孙晚些", day(60, 45))  // 60 in 45 days: not yet
+	mover := e.newPerson("李流动", day(35, 100)) // floating: weekly
+	ids := map[string]int64{}
+	for name, p := range map[string]*person{"sixty": sixty, "eighty": eighty, "later": later, "mover": mover} {
+		r, err := e.st.GetResident(ctx, p.card.IDNumber)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[name] = r.ID
+	}
+	g := e.login("grid17")
+	floating := []string{"floating"}
+	if err := g.Do(ctx, "POST", residentPath(ids["mover"]), apiv1.GridResidentUpdate{Categories: &floating}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var wl apiv1.GridWorklist
+	if err := g.Do(ctx, "GET", apiv1.PathGridWorklist, nil, &wl); err != nil {
+		t.Fatal(err)
+	}
+	flags := map[int64]apiv1.GridFlag{}
+	for _, f := range wl.Flags {
+		if f.Kind == "birthday" {
+			flags[f.ResidentID] = f
+		}
+	}
+	if f := flags[ids["sixty"]]; f.What != "年满60周岁" || f.On != day(0, 10).Format(time.DateOnly) || !slices.Contains(f.Services, "老年人优待证（老年证）办理") {
+		t.Errorf("turning 60: %+v", f)
+	}
+	if f := flags[ids["eighty"]]; f.What != "年满80周岁" || !slices.Contains(f.Services, "高龄津贴申请") {
+		t.Errorf("turning 80: %+v", f)
+	}
+	if f, ok := flags[ids["later"]]; ok {
+		t.Errorf("a birthday in 45 days flagged: %+v", f)
+	}
+	if !slices.Contains(entryIDs(wl.Week), ids["mover"]) || slices.Contains(entryIDs(wl.HalfYear), ids["mover"]) {
+		t.Errorf("the floating resident is not due this week: week %v", entryIDs(wl.Week))
+	}
+	// A visit 8 days ago was in an earlier week: still due.
+	if _, err := e.st.RecordVisit(ctx, audit.Staff(1), store.NewVisit{ResidentID: ids["mover"], GridCell: "G-017", StaffID: 1, At: e.clock.Now().AddDate(0, 0, -8)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Do(ctx, "GET", apiv1.PathGridWorklist, nil, &wl); err != nil || !slices.Contains(entryIDs(wl.Week), ids["mover"]) {
+		t.Fatalf("after a visit 8 days ago: week %v, %v", entryIDs(wl.Week), err)
+	}
+	if err := g.Do(ctx, "POST", residentPath(ids["mover"])+"/visits", apiv1.GridVisitRequest{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Do(ctx, "GET", apiv1.PathGridWorklist, nil, &wl); err != nil || slices.Contains(entryIDs(wl.Week), ids["mover"]) {
+		t.Fatalf("after today's visit: week %v, %v", entryIDs(wl.Week), err)
+	}
+}
