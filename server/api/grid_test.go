@@ -56,6 +56,15 @@ func TestGridWorkerAndProofOfLife(t *testing.T) {
 	e.enrol(&kiosk{Client: k.WithStaff(zhang.StaffToken), e: e, scanner: k.scanner}, p)
 	g17, g99 := e.login("grid17"), e.login("grid99")
 
+	// The administrator creates grid workers with their cell, and only them.
+	var made apiv1.Staff
+	wantCode(t, e.admin.Do(ctx, "POST", apiv1.PathAdminStaff, apiv1.StaffCreate{Username: "grid5", Password: "a-long-password-1", Role: apiv1.RoleGridWorker}, &made), apiv1.CodeBadRequest)
+	wantCode(t, e.admin.Do(ctx, "POST", apiv1.PathAdminStaff, apiv1.StaffCreate{Username: "clerk5", Password: "a-long-password-1", Role: apiv1.RoleStationStaff, Station: "QS-S01", GridCell: "G-005"}, &made), apiv1.CodeBadRequest)
+	if err := e.admin.Do(ctx, "POST", apiv1.PathAdminStaff, apiv1.StaffCreate{Username: "grid5", Password: "a-long-password-1", Role: apiv1.RoleGridWorker, GridCell: "G-005"}, &made); err != nil ||
+		made.Role != apiv1.RoleGridWorker || made.GridCell != "G-005" {
+		t.Fatalf("create grid worker = %+v, %v", made, err)
+	}
+
 	// Roles: only grid workers.
 	var wl apiv1.GridWorklist
 	wantCode(t, zhang.Do(ctx, "GET", apiv1.PathGridWorklist, nil, &wl), apiv1.CodeForbidden)
