@@ -251,13 +251,20 @@ func replicaChild(t *testing.T, dsn string) {
 	defer st.Close()
 	srv, err := New(Config{
 		Store: st, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-		VerifyThreshold: 0.2, DedupThreshold: 0.2, IdentifyThreshold: 0.25, MinQuality: 40, IdentifyEnabled: true,
+		VerifyThreshold: testThreshold, DedupThreshold: testThreshold, IdentifyThreshold: testThreshold, MinQuality: 40, IdentifyEnabled: true,
 		KioskRate: 1000, KioskBurst: 1000,
 		Lockout:       store.LockoutPolicy{MaxFailures: 3, LockFor: replicaLockFor},
 		KioskFailures: 4,
+		// Every capture is extracted here: an enrolment of six under -race
+		// on a busy machine can take longer than the default 10 s.
+		RequestTimeout: time.Minute,
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if url := os.Getenv(envReplicaNATS); url != "" {
+		// With matcher shards (TestClusterFault): 1:N goes to them.
+		useShards(t, srv, url)
 	}
 	pub, err := hex.DecodeString(os.Getenv(envReplicaMaker))
 	if err != nil || len(pub) != ed25519.PublicKeySize {
@@ -290,11 +297,13 @@ type replica struct {
 	cmd *exec.Cmd
 }
 
-// startReplica starts a replica process and waits until it listens.
-func startReplica(t *testing.T, dsn, makerPub string) *replica {
+// startReplica starts a replica process and waits until it listens;
+// extraEnv (NAME=value) is added to its environment.
+func startReplica(t *testing.T, dsn, makerPub string, extraEnv ...string) *replica {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+strings.Split(t.Name(), "/")[0]+"$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envReplicaDSN+"="+dsn, envReplicaMaker+"="+makerPub)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
