@@ -83,6 +83,7 @@ func shardChild(t *testing.T, dsn string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SetMaxLag(10 * time.Second) // matcherd's default
 	feed, err := shard.NewLogFeed(ctx, st, nil)
 	if err != nil {
 		t.Fatal(err)
