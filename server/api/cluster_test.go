@@ -804,9 +804,11 @@ func TestClusterFault(t *testing.T) {
 	if oneToN == 0 {
 		t.Error("no 1:N search succeeded after the shard's kill")
 	}
-	// Generous: under -race on a busy machine an enrolment takes seconds
-	// and the first transaction begun after a kill may be one.
-	const bound = 2 * time.Minute
+	// Generous: 7-10 s without -race here, up to a minute under -race on
+	// a busy machine, where an enrolment (six server-side extractions)
+	// takes 20-30 s and the first transaction begun after a kill may be
+	// one.
+	const bound = 3 * time.Minute
 	if everyKiosk > bound || oneToN > bound {
 		t.Errorf("service back: every kiosk %v after the replica's kill, 1:N %v after the shard's; want both within %v", everyKiosk, oneToN, bound)
 	}
