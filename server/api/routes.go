@@ -52,7 +52,7 @@ var (
 func (s *Server) routeTable() []route {
 	return []route{
 		{method: "GET", path: "/healthz", summary: "Liveness: the process answers.", h: s.handleHealth},
-		{method: "GET", path: "/readyz", summary: "Readiness: the gallery is loaded and the database answers.", h: s.handleReady},
+		{method: "GET", path: "/readyz", summary: "Readiness: the gallery is loaded and not stale (it follows the change log within its bound), and the database answers.", h: s.handleReady},
 		{method: "GET", path: "/metrics", summary: "Prometheus metrics.", h: adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))},
 		{method: "GET", path: apiv1.PathOpenAPI, summary: "This OpenAPI 3 document.", h: s.handleOpenAPI},
 
@@ -192,8 +192,8 @@ func (s *Server) handleReady(c *fiber.Ctx) error {
 	if _, _, err := s.st.AuditHead(c.UserContext()); err != nil {
 		return errf(apiv1.CodeUnavailable, "the database does not answer")
 	}
-	if behind := s.followBehind(); behind > 0 {
-		return errf(apiv1.CodeUnavailable, "the gallery has not followed the database for %v", behind.Round(time.Second))
+	if s.galleryStale() {
+		return errf(apiv1.CodeUnavailable, "the gallery has not followed the database for %v (bound %v)", s.galleryLag().Round(time.Second), s.cfg.GalleryMaxLag)
 	}
 	return c.JSON(fiber.Map{"status": "ready", "gallery_templates": s.gallery.Len(), "gallery_residents": s.gallery.Residents()})
 }
