@@ -42,6 +42,8 @@ const (
 	officerUser     = "minzheng"
 	officerPass     = "demo-officer-pass"
 	unitOfficerPass = "demo-officer-pass" // every unit's officer (unitOfficers)
+	gridUser        = "wangge"            // the grid worker of the most populous grid cell
+	gridPass        = "demo-grid-pass"
 	stationID       = "QS-S01"
 	stationName     = "青山街道社区服务站"
 	kioskID         = "QS-K01"
@@ -67,11 +69,13 @@ type world struct {
 
 	dir    string
 	tmpDir bool
-	st     store.Store
-	srv    *api.Server
-	admin  *apiv1.Client
-	deck   *deck.Deck
-	people []*deck.Resident // imported residents with a resident ID card
+	// gridCell is the demo grid worker's cell (busiestCell).
+	gridCell string
+	st       store.Store
+	srv      *api.Server
+	admin    *apiv1.Client
+	deck     *deck.Deck
+	people   []*deck.Resident // imported residents with a resident ID card
 	// agent may file for principal (代办: one household, the principal 70
 	// or more or disabled); the agent is enrolled before the kiosk opens.
 	agent, principal *deck.Resident

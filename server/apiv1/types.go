@@ -242,6 +242,10 @@ type Service struct {
 	Description    string `json:"description,omitempty"`
 	// Eligibility says in words who may file (empty: every resident).
 	Eligibility string `json:"eligibility,omitempty"`
+	// Kind is empty for a service filed with a form; "certification" for
+	// one whose whole transaction is the card and vein check (POST
+	// /api/v1/kiosk/certify; no form, no filing).
+	Kind string `json:"kind,omitempty"`
 	// AgentAllowed: a household member or guardian may file it for an
 	// elderly or disabled resident (代办, POST /api/v1/kiosk/agent).
 	AgentAllowed bool        `json:"agent_allowed,omitempty"`
@@ -490,6 +494,7 @@ const (
 	RoleSupervisor   = "supervisor"
 	RoleOfficer      = "department_officer"
 	RoleAdmin        = "admin"
+	RoleGridWorker   = "grid_worker" // 网格员: the residents of one grid cell (StaffCreate.GridCell)
 )
 
 // LoginRequest is the body of POST /api/v1/sessions.

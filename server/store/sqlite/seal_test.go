@@ -7,9 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/qingshan-gov/veinkiosk/server/store"
 	"github.com/qingshan-gov/veinkiosk/server/store/internal/sqlcore"
@@ -212,46 +210,4 @@ func TestReconcileTamper(t *testing.T) {
 			t.Fatalf("%s: %v", query, err)
 		}
 	})
-}
-
-// TestMigrationsGapsAndOrder: migration numbers may have gaps (numbers are
-// handed to parallel branches), but a version missing below one a database
-// already has is refused rather than applied out of order, and a first
-// version other than 1 or a repeated one is refused.
-func TestMigrationsGapsAndOrder(t *testing.T) {
-	ctx := context.Background()
-	ms, err := sqlcore.LoadMigrations(migrationFS, "migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ch := range []struct {
-		name  string
-		files fstest.MapFS
-		want  string
-	}{
-		{"gap", fstest.MapFS{"m/0001_a.sql": {}, "m/0003_c.sql": {}}, ""},
-		{"first not 1", fstest.MapFS{"m/0002_b.sql": {}}, "want 1"},
-		{"twice", fstest.MapFS{"m/0001_a.sql": {}, "m/0001_b.sql": {}}, "twice"},
-		{"bad name", fstest.MapFS{"m/1_a.sql": {}}, "NNNN_name.sql"},
-	} {
-		_, err := sqlcore.LoadMigrations(ch.files, "m")
-		if (ch.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), ch.want) {
-			t.Errorf("%s: %v, want %q", ch.name, err, ch.want)
-		}
-	}
-	db, err := openDB(filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	// A database that got the last migration without the one before it
-	// (built by a branch that had only the later number).
-	skip := len(ms) - 2
-	partial := append(append([]sqlcore.Migration{}, ms[:skip]...), ms[skip+1:]...)
-	if _, err := sqlcore.Migrate(ctx, db, partial, migrateConfig); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sqlcore.Migrate(ctx, db, ms, migrateConfig); err == nil || !strings.Contains(err.Error(), "out of order") {
-		t.Errorf("migrating with a version missing below the database's: %v", err)
-	}
 }

@@ -22,10 +22,9 @@ type Migration struct {
 var migrationName = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+)\.sql$`)
 
 // LoadMigrations reads the migrations in dir of fsys, in version order. The
-// versions must be unique and start at 1; a gap is allowed (numbers are
-// handed out to parallel branches: a branch may carry 0009 before 0008 is
-// merged), but Migrate refuses to apply a version below one the database
-// already has.
+// versions must be positive and unique; gaps are allowed, since features
+// developed side by side reserve their numbers in advance (a missing
+// version is applied when it arrives, whatever the versions after it).
 func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
@@ -46,11 +45,8 @@ func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
 	for i, m := range ms {
-		switch {
-		case i == 0 && m.Version != 1:
-			return nil, fmt.Errorf("migrations: the first version is %d, want 1", m.Version)
-		case i > 0 && m.Version == ms[i-1].Version:
-			return nil, fmt.Errorf("migrations: version %d twice", m.Version)
+		if m.Version < 1 || (i > 0 && m.Version == ms[i-1].Version) {
+			return nil, fmt.Errorf("migrations: version %d is repeated or not positive", m.Version)
 		}
 	}
 	return ms, nil
@@ -97,25 +93,18 @@ func Migrate(ctx context.Context, db DB, ms []Migration, cfg MigrateConfig) ([]i
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		known, latest := map[int]bool{}, 0
+		known, newest := map[int]bool{}, 0
 		for _, m := range ms {
-			known[m.Version] = true
-			latest = max(latest, m.Version)
+			known[m.Version], newest = true, m.Version
 		}
-		highest := 0
 		for v := range have {
 			if !known[v] {
-				return fmt.Errorf("database schema has version %d, which this program does not know (it knows up to %d): upgrade the program", v, latest)
+				return fmt.Errorf("database schema has version %d, which this program does not know (it knows up to %d): upgrade the program", v, newest)
 			}
-			highest = max(highest, v)
 		}
 		for _, m := range ms {
 			if have[m.Version] {
 				continue
-			}
-			if m.Version < highest {
-				// Schemas must be built in one order everywhere.
-				return fmt.Errorf("migration %04d_%s is missing from a database already at version %d: it would be applied out of order", m.Version, m.Name, highest)
 			}
 			if _, err := q.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)

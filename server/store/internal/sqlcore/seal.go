@@ -185,6 +185,7 @@ type pii struct {
 	Address   string `json:"a,omitempty"`
 	Birth     string `json:"b,omitempty"` // YYYY-MM-DD
 	Household string `json:"h,omitempty"`
+	Phone     string `json:"p,omitempty"`
 	// Relationship to the household head and the guardian's ID number
 	// (migration 0009: a blob sealed before has neither).
 	Relationship string `json:"r,omitempty"`
@@ -192,7 +193,7 @@ type pii struct {
 }
 
 func (s *Store) sealResident(r store.Resident) (idKey string, sealed []byte, err error) {
-	p := pii{IDNumber: r.IDNumber, Name: r.Name, Address: r.Address, Household: r.Household,
+	p := pii{IDNumber: r.IDNumber, Name: r.Name, Address: r.Address, Household: r.Household, Phone: r.Phone,
 		Relationship: r.Relationship, Guardian: r.GuardianIDNumber}
 	if !r.BirthDate.IsZero() {
 		p.Birth = r.BirthDate.UTC().Format(time.DateOnly)
@@ -222,7 +223,7 @@ func (s *Store) openResident(r *store.Resident, idKey string, sealed []byte) err
 	if err := json.Unmarshal(b, &p); err != nil {
 		return fmt.Errorf("%w: resident %d: %w", store.ErrDecrypt, r.ID, err)
 	}
-	r.IDNumber, r.Name, r.Address, r.Household = p.IDNumber, p.Name, p.Address, p.Household
+	r.IDNumber, r.Name, r.Address, r.Household, r.Phone = p.IDNumber, p.Name, p.Address, p.Household, p.Phone
 	r.Relationship, r.GuardianIDNumber = p.Relationship, p.Guardian
 	r.BirthDate = time.Time{}
 	if p.Birth != "" {
@@ -523,7 +524,7 @@ func (s *Store) reencryptPersonal(ctx context.Context) (int, error) {
 		return total, err
 	}
 	steps := []func(context.Context, Q, int64, int) (int, int64, int, error){
-		s.resealResidents, s.resealFilings, s.resealReasons, s.resealReports, s.resealReportPhotos,
+		s.resealResidents, s.resealFilings, s.resealReasons, s.resealReports, s.resealReportPhotos, s.resealVisits,
 		s.resealTokenIDs("spent_tokens", "token_hash"), s.resealTokenIDs("pending_identifications", "id_hash"),
 	}
 	batch := s.pageSize / 4
