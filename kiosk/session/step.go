@@ -598,6 +598,8 @@ func withToken(e Effect, token string) Effect {
 		e.Token = token
 		return e
 	case DoAgent:
+		e.Token = token
+		return e
 	case DoCertify:
 		e.Token = token
 		return e
