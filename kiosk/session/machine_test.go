@@ -574,8 +574,8 @@ func TestEnrolmentInconsistentRetake(t *testing.T) {
 	}
 	// The retake completes the finger: nothing more to capture (the first
 	// finger is complete), the staff confirm and the same captures go.
-	if effs := m.Step(Captured{Gen: gen, Sample: Sample{Quality: 77}}, t0); len(effs) != 0 {
-		t.Fatalf("after the retake: %v", effectNames(effs))
+	if effs := m.Step(Captured{Gen: gen, Sample: Sample{Quality: 77}}, t0); len(effs) != 0 || m.State().Problem != "" {
+		t.Fatalf("after the retake: %v, problem %q", effectNames(effs), m.State().Problem)
 	}
 	enr := m.Step(Touch{Action: ActConfirm}, t0)[0].(DoEnrol)
 	if got := q(enr.Fingers[1]); !slices.Equal(got, []int{63, 65, 77}) {

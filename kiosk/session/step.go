@@ -917,6 +917,9 @@ func (m *Machine) enrolCaptured(e Captured, now time.Time) []Effect {
 		smp := e.Sample
 		smp.Finger = cur.Finger
 		cur.Accepted = append(cur.Accepted, smp)
+		if s.Problem == ProblemInconsistent && len(cur.Accepted) >= m.cfg.EnrolCaptures {
+			s.Problem = "" // the finger refused is captured again
+		}
 		if len(cur.Accepted) < m.cfg.EnrolCaptures {
 			return []Effect{DoCapture{Gen: s.Gen, Finger: cur.Finger, Enrol: true, NewPlacement: true}}
 		}
