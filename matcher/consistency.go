@@ -55,8 +55,7 @@ func CheckConsistency(samples []*Template, threshold float64) (*Consistency, err
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
