@@ -74,7 +74,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 			cc, err := s.parseCapture(ctx, capt)
 			var se *stepError
 			if errors.As(err, &se) && errors.Is(err, errQualityTooLow) {
-				rejected[fmt.Sprintf("%s[%d]", fc.Finger, i)] = se.msg
+				rejected[apiv1.CaptureField(fc.Finger, i)] = se.msg
 				continue
 			} else if err != nil {
 				return s.apiErr(err)
