@@ -268,20 +268,26 @@ func (l *capListener) Accept() (net.Conn, error) {
 
 type capConn struct {
 	net.Conn
-	l        *capListener
-	admit    sync.Once
-	admitted atomic.Bool
-	err      error
-	key      string
-	once     sync.Once
+	l     *capListener
+	admit sync.Once
+	state atomic.Int32 // connPending, connAdmitted or connRefused
+	err   error        // why refused, set before state
+	key   string
+	once  sync.Once
 }
+
+const (
+	connPending = iota
+	connAdmitted
+	connRefused
+)
 
 // admission reads the PROXY header, if any, and takes a slot of the
 // client's address.
 func (c *capConn) admission() {
 	if err := clientaddr.Handshake(c.Conn); err != nil {
 		c.l.refused.WithLabelValues("proxy_header").Inc()
-		c.err = fmt.Errorf("%w: %w", errConnRefused, err)
+		c.refuse(fmt.Errorf("%w: %w", errConnRefused, err))
 		return
 	}
 	key := clientaddr.Key(clientaddr.Addr(c.Conn.RemoteAddr()))
@@ -292,18 +298,23 @@ func (c *capConn) admission() {
 		raw := clientaddr.Raw(c.Conn)
 		raw.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 		raw.Write(tooManyConns)
-		c.err = fmt.Errorf("%w: too many connections from one address", errConnRefused)
+		c.refuse(fmt.Errorf("%w: too many connections from one address", errConnRefused))
 		return
 	}
 	c.l.n[key]++
 	c.l.mu.Unlock()
 	c.key = key
-	c.admitted.Store(true)
+	c.state.Store(connAdmitted)
+}
+
+func (c *capConn) refuse(err error) {
+	c.err = err
+	c.state.Store(connRefused)
 }
 
 func (c *capConn) Read(b []byte) (int, error) {
 	c.admit.Do(c.admission)
-	if c.err != nil {
+	if c.state.Load() == connRefused {
 		return 0, c.err
 	}
 	return c.Conn.Read(b)
@@ -311,17 +322,22 @@ func (c *capConn) Read(b []byte) (int, error) {
 
 // Write before admission (fasthttp's "too busy" answer, written from its
 // accept loop) goes to the raw connection: it must not wait for a PROXY
-// header.
+// header. A refused connection writes nothing more (fasthttp answers a
+// failed first read with an error response; the peer gets the 429 or, for
+// a refused PROXY header, nothing).
 func (c *capConn) Write(b []byte) (int, error) {
-	if !c.admitted.Load() {
+	switch c.state.Load() {
+	case connPending:
 		return clientaddr.Raw(c.Conn).Write(b)
+	case connRefused:
+		return 0, c.err
 	}
 	return c.Conn.Write(b)
 }
 
 func (c *capConn) Close() error {
 	c.once.Do(func() {
-		if !c.admitted.Load() {
+		if c.state.Load() != connAdmitted {
 			return
 		}
 		c.l.mu.Lock()
