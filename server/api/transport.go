@@ -335,6 +335,11 @@ func (c *capConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
+// LocalAddr is the socket's own address, not a PROXY header's destination
+// (the address the client reached at the proxy): officeTransport's
+// loopback rule is about this connection.
+func (c *capConn) LocalAddr() net.Addr { return clientaddr.Raw(c.Conn).LocalAddr() }
+
 func (c *capConn) Close() error {
 	c.once.Do(func() {
 		if c.state.Load() != connAdmitted {

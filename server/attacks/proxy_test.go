@@ -418,3 +418,25 @@ func TestAttackSlowProxyHeader(t *testing.T) {
 		}
 	}, withProxies(true, false))
 }
+
+// TestProxyOfficeLoopbackRule: the back office's plain-HTTP-on-loopback
+// rule looks at the replica's own socket, not at the address the client
+// reached at the proxy (a PROXY header's destination, which the proxy's
+// peer could name freely).
+func TestProxyOfficeLoopbackRule(t *testing.T) {
+	forEach(t, func(t *testing.T, tg *target) {
+		for _, dst := range []string{"192.0.2.80", "127.0.0.1"} {
+			c := tg.dialFrom(proxyAddr)
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(c, "PROXY TCP4 192.0.2.9 %s 4711 80\r\nGET /office HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", dst)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET /office on loopback through a proxy (destination %s): %d", dst, resp.StatusCode)
+			}
+		}
+	}, withProxies(true, false))
+}
