@@ -151,7 +151,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 // WrapListener applies the PROXY protocol (when configured), the
 // connection caps and TLS to a listener.
 func (s *Server) WrapListener(ln net.Listener) (net.Listener, error) {
-	ln = &capListener{Listener: s.proxies.Listener(ln), perIP: s.cfg.MaxConnsPerIP, n: map[string]int{}, refused: s.metrics.connRefused}
+	ln = &capListener{Listener: s.proxies.Listener(ln), proxies: s.proxies, perIP: s.cfg.MaxConnsPerIP, n: map[string]int{}, refused: s.metrics.connRefused}
 	if s.tls != nil {
 		ln = tls.NewListener(ln, s.tls)
 	}
@@ -237,13 +237,16 @@ func localConn(a net.Addr) bool {
 }
 
 // capListener caps the concurrent connections of one client address
-// (clientaddr.Key: an IPv4 address, or an IPv6 /64). The client's address
-// is the PROXY header's source when the listener reads the PROXY protocol,
-// so a connection is admitted by its first Read, in its own goroutine:
-// Accept never waits for a peer. A connection over the cap gets a 429 and
-// is closed; one whose PROXY header is refused is closed.
+// (clientaddr.Key: an IPv4 address, or an IPv6 /64). From a trusted proxy
+// the client's address is its PROXY header's source, so a connection is
+// admitted by its first Read, in its own goroutine: Accept never waits for
+// a peer. Any other peer's connection takes its slot at once (before the
+// check that it sends no PROXY header, which waits for its first byte), so
+// idle connections count. A connection over the cap gets a 429 and is
+// closed; one whose PROXY header is refused is closed.
 type capListener struct {
 	net.Listener
+	proxies *clientaddr.Resolver
 	perIP   int
 	refused *prometheus.CounterVec // by reason
 	mu      sync.Mutex
@@ -282,15 +285,19 @@ const (
 	connRefused
 )
 
-// admission reads the PROXY header, if any, and takes a slot of the
-// client's address.
+// admission takes a slot of the client's address: a trusted proxy's
+// connection after its PROXY header (the client's), any other at once (its
+// own), and then checks that it sent no PROXY header.
 func (c *capConn) admission() {
-	if err := clientaddr.Handshake(c.Conn); err != nil {
-		c.l.refused.WithLabelValues("proxy_header").Inc()
-		c.refuse(fmt.Errorf("%w: %w", errConnRefused, err))
-		return
+	peer := clientaddr.Addr(clientaddr.Raw(c.Conn).RemoteAddr())
+	if c.l.proxies.Trusted(peer) {
+		if err := clientaddr.Handshake(c.Conn); err != nil {
+			c.refuseHeader(err)
+			return
+		}
+		peer = clientaddr.Addr(c.Conn.RemoteAddr())
 	}
-	key := clientaddr.Key(clientaddr.Addr(c.Conn.RemoteAddr()))
+	key := clientaddr.Key(peer)
 	c.l.mu.Lock()
 	if c.l.n[key] >= c.l.perIP {
 		c.l.mu.Unlock()
@@ -304,7 +311,25 @@ func (c *capConn) admission() {
 	c.l.n[key]++
 	c.l.mu.Unlock()
 	c.key = key
+	if err := clientaddr.Handshake(c.Conn); err != nil { // an untrusted peer's PROXY header
+		c.l.release(key)
+		c.refuseHeader(err)
+		return
+	}
 	c.state.Store(connAdmitted)
+}
+
+func (c *capConn) refuseHeader(err error) {
+	c.l.refused.WithLabelValues("proxy_header").Inc()
+	c.refuse(fmt.Errorf("%w: %w", errConnRefused, err))
+}
+
+func (l *capListener) release(key string) {
+	l.mu.Lock()
+	if l.n[key]--; l.n[key] <= 0 {
+		delete(l.n, key)
+	}
+	l.mu.Unlock()
 }
 
 func (c *capConn) refuse(err error) {
@@ -342,14 +367,9 @@ func (c *capConn) LocalAddr() net.Addr { return clientaddr.Raw(c.Conn).LocalAddr
 
 func (c *capConn) Close() error {
 	c.once.Do(func() {
-		if c.state.Load() != connAdmitted {
-			return
+		if c.state.Load() == connAdmitted {
+			c.l.release(c.key)
 		}
-		c.l.mu.Lock()
-		if c.l.n[c.key]--; c.l.n[c.key] <= 0 {
-			delete(c.l.n, c.key)
-		}
-		c.l.mu.Unlock()
 	})
 	return c.Conn.Close()
 }

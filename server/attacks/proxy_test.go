@@ -440,3 +440,40 @@ func TestProxyOfficeLoopbackRule(t *testing.T) {
 		}
 	}, withProxies(true, false))
 }
+
+// TestAttackIdleConnectionFloodWithProxyProtocol: with the PROXY protocol
+// on, an untrusted address's connections count for the cap from the
+// moment they are accepted, not once their first byte arrives (the check
+// that they send no PROXY header waits for it): 32 connections that send
+// nothing shut the address's 33rd out. (Counted only after that wait, idle
+// connections from one address could hold every server worker for the
+// header timeout.)
+func TestAttackIdleConnectionFloodWithProxyProtocol(t *testing.T) {
+	forEach(t, func(t *testing.T, tg *target) {
+		for i := 0; i < 32; i++ {
+			tg.dialFrom("127.0.0.2")
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			c := tg.dialFrom("127.0.0.2")
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprint(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			c.Close()
+			if resp.StatusCode == http.StatusTooManyRequests {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("ATTACK SUCCEEDED: 32 idle connections from one address, and its next connection still got %d", resp.StatusCode)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}, func(c *api.Config) {
+		withProxies(true, false)(c)
+		c.Proxies.HeaderTimeout = time.Minute // longer than the test
+	})
+}
