@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,30 +102,38 @@ func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // loginUsers are staff accounts (cheap hashes) whose wrong passwords spend
 // a client address's login allowance (burst 30) without reaching any one
-// username's (burst 10): at most 9 attempts each in exhaustAddress.
-var loginUsers = []string{"u1", "u2", "u3", "u4", "u5", "u6", "u7"}
+// username's (burst 10): at most 8 attempts each in exhaustAddress.
+var loginUsers = func() []string {
+	var u []string
+	for i := 1; i <= 20; i++ {
+		u = append(u, fmt.Sprintf("u%d", i))
+	}
+	return u
+}()
 
 // exhaustAddress sends wrong passwords through c (rotating the usernames)
 // until the limit per client address answers 429; it fails the test when
-// 60 attempts were not refused (the username limits are never reached by
-// then, so the 429 is the address's).
-func (tg *target) exhaustAddress(c *apiv1.Client) {
+// 150 attempts were not refused (the username limits are never reached by
+// then, so the 429 is the address's). It returns when the first 429 came.
+func (tg *target) exhaustAddress(c *apiv1.Client) time.Time {
 	tg.t.Helper()
 	var (
 		mu      sync.Mutex
 		n       int
 		limited bool
+		at      time.Time
 		wg      sync.WaitGroup
 	)
-	// Four at once: one at a time, a slow hash under -race on a busy
-	// machine would let the bucket (1 attempt per second) keep up.
-	for w := 0; w < 4; w++ {
+	// Sixteen at once (below the connection cap of 32): one at a time, an
+	// attempt taking a second or more under -race on a busy machine would
+	// let the bucket (1 attempt per second) keep up.
+	for w := 0; w < 16; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				mu.Lock()
-				if limited || n >= 60 {
+				if limited || n >= 150 {
 					mu.Unlock()
 					return
 				}
@@ -135,7 +144,9 @@ func (tg *target) exhaustAddress(c *apiv1.Client) {
 				switch apiv1.ErrorCode(err) {
 				case apiv1.CodeRateLimited:
 					mu.Lock()
-					limited = true
+					if !limited {
+						limited, at = true, time.Now()
+					}
 					mu.Unlock()
 				case apiv1.CodeBadCredentials:
 				default:
@@ -149,6 +160,7 @@ func (tg *target) exhaustAddress(c *apiv1.Client) {
 	if !limited {
 		tg.t.Fatalf("the login limit per address did not answer within %d attempts", n)
 	}
+	return at
 }
 
 // loginIPs are the "ip" details of the failed-login audit records.
@@ -173,28 +185,33 @@ func (tg *target) loginStaff() {
 	}
 }
 
-// spoofedAttempts sends n wrong passwords, each through a client made by
-// mk(i), right after the address's limit answered; it returns how many were
-// evaluated (answered 401 bad_credentials, not 429 or nothing) and the time
-// they took. An honest limit lets at most
-// one per second of that time (plus one) through; a fresh limit per
-// spoofed address would let them all.
-func (tg *target) spoofedAttempts(n int, mk func(i int) *apiv1.Client) (int, time.Duration) {
-	start := time.Now()
-	through := 0
+// spoofedAttempts sends n wrong passwords at once, each through a client
+// made by mk(i), after the address's limit answered at limited; it returns
+// how many were evaluated (answered 401 bad_credentials, not 429 or
+// nothing) and the time since limited. An honest limit lets at most one per
+// second of that time (plus one) through; a fresh limit per spoofed address
+// would let them all.
+func (tg *target) spoofedAttempts(limited time.Time, n int, mk func(i int) *apiv1.Client) (int, time.Duration) {
+	var through atomic.Int32
+	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
-		_, err := mk(i).Login(tg.ctx(), loginUsers[i%len(loginUsers)], "wrong password!")
-		if err == nil || apiv1.ErrorCode(err) == apiv1.CodeBadCredentials {
-			through++
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := mk(i).Login(tg.ctx(), loginUsers[i%len(loginUsers)], "wrong password!")
+			if err == nil || apiv1.ErrorCode(err) == apiv1.CodeBadCredentials {
+				through.Add(1)
+			}
+		}()
 	}
-	return through, time.Since(start)
+	wg.Wait()
+	return int(through.Load()), time.Since(limited)
 }
 
 func checkSpoof(t *testing.T, through int, took time.Duration, how string) {
 	t.Helper()
 	if allowed := int(took/time.Second) + 1; through > allowed {
-		t.Fatalf("ATTACK SUCCEEDED: %s: %d of 10 attempts passed an exhausted login limit in %v (at most %d refills)", how, through, took, allowed)
+		t.Fatalf("ATTACK SUCCEEDED: %s: %d of 10 attempts passed a login limit exhausted %v before (at most %d refills)", how, through, took, allowed)
 	}
 }
 
@@ -205,8 +222,8 @@ func checkSpoof(t *testing.T, through int, took time.Duration, how string) {
 func TestAttackForwardedForSpoof(t *testing.T) {
 	forEach(t, func(t *testing.T, tg *target) {
 		tg.loginStaff()
-		tg.exhaustAddress(tg.via("127.0.0.1", nil, "203.0.113.1"))
-		through, took := tg.spoofedAttempts(10, func(i int) *apiv1.Client {
+		limited := tg.exhaustAddress(tg.via("127.0.0.1", nil, "203.0.113.1"))
+		through, took := tg.spoofedAttempts(limited, 10, func(i int) *apiv1.Client {
 			return tg.via("127.0.0.1", nil, fmt.Sprintf("203.0.113.%d, %s", 10+i, proxyAddr))
 		})
 		checkSpoof(t, through, took, "X-Forwarded-For from an untrusted peer")
@@ -232,8 +249,8 @@ func TestAttackProxyHeaderSpoof(t *testing.T) {
 				t.Fatalf("ATTACK SUCCEEDED: a PROXY header from an untrusted peer was answered: %v", err)
 			}
 		}
-		tg.exhaustAddress(tg.client())
-		through, _ := tg.spoofedAttempts(10, func(i int) *apiv1.Client {
+		limited := tg.exhaustAddress(tg.client())
+		through, _ := tg.spoofedAttempts(limited, 10, func(i int) *apiv1.Client {
 			return tg.via("127.0.0.1", proxyV1(fmt.Sprintf("203.0.113.%d", 10+i)), "")
 		})
 		if through != 0 {
@@ -256,12 +273,12 @@ func TestProxyClientsLimitedApart(t *testing.T) {
 	t.Run("proxy-protocol", func(t *testing.T) {
 		forEach(t, func(t *testing.T, tg *target) {
 			tg.loginStaff()
-			tg.exhaustAddress(tg.via(proxyAddr, proxyV1("192.0.2.1"), ""))
-			_, err := tg.via(proxyAddr, proxyV1("192.0.2.1"), "").Login(tg.ctx(), loginUsers[0], pw)
-			refused(t, err, http.StatusTooManyRequests, apiv1.CodeRateLimited)
+			limited := tg.exhaustAddress(tg.via(proxyAddr, proxyV1("192.0.2.1"), ""))
+			through, took := tg.spoofedAttempts(limited, 10, func(int) *apiv1.Client { return tg.via(proxyAddr, proxyV1("192.0.2.1"), "") })
+			checkSpoof(t, through, took, "the exhausted client again")
 			// Another client of the same proxy, by v2 and v1, and the
 			// harness's own address: their own limits.
-			_, err = tg.via(proxyAddr, proxyV2("192.0.2.2"), "").Login(tg.ctx(), loginUsers[0], "wrong password!")
+			_, err := tg.via(proxyAddr, proxyV2("192.0.2.2"), "").Login(tg.ctx(), loginUsers[0], "wrong password!")
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeBadCredentials)
 			if _, err := tg.via(proxyAddr, proxyV1("192.0.2.3"), "").Login(tg.ctx(), loginUsers[1], pw); err != nil {
 				t.Fatalf("another client behind the proxy: %v", err)
@@ -306,10 +323,12 @@ func TestProxyClientsLimitedApart(t *testing.T) {
 		forEach(t, func(t *testing.T, tg *target) {
 			tg.loginStaff()
 			// The client lies to the left; the proxy appends its real address.
-			tg.exhaustAddress(tg.via(proxyAddr, nil, "198.51.100.77, 192.0.2.1"))
-			_, err := tg.via(proxyAddr, nil, "198.51.100.78, 192.0.2.1").Login(tg.ctx(), loginUsers[0], pw)
-			refused(t, err, http.StatusTooManyRequests, apiv1.CodeRateLimited)
-			_, err = tg.via(proxyAddr, nil, "192.0.2.2").Login(tg.ctx(), loginUsers[0], "wrong password!")
+			limited := tg.exhaustAddress(tg.via(proxyAddr, nil, "198.51.100.77, 192.0.2.1"))
+			through, took := tg.spoofedAttempts(limited, 10, func(i int) *apiv1.Client {
+				return tg.via(proxyAddr, nil, fmt.Sprintf("198.51.100.%d, 192.0.2.1", 100+i))
+			})
+			checkSpoof(t, through, took, "the exhausted client with another lie")
+			_, err := tg.via(proxyAddr, nil, "192.0.2.2").Login(tg.ctx(), loginUsers[0], "wrong password!")
 			refused(t, err, http.StatusUnauthorized, apiv1.CodeBadCredentials)
 			ips := tg.loginIPs()
 			if ips["192.0.2.1"] < 30 || ips["192.0.2.2"] != 1 || ips[proxyAddr] != 0 || ips["198.51.100.77"] != 0 {
