@@ -79,6 +79,8 @@ var (
 type Store interface {
 	// Residents' issue reports, escalations, the efficiency review.
 	ReportStore
+	// 低保 deliberation records and residents' ratings.
+	TransparencyStore
 
 	// Close releases the database. Methods called afterwards fail.
 	Close() error

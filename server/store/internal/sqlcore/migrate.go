@@ -42,9 +42,15 @@ func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 		ms = append(ms, Migration{Version: v, Name: m[2], SQL: string(b)})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	// Versions are unique and start at 1; gaps are allowed, because
+	// migrations numbered in parallel branches merge in any order and
+	// Migrate applies each one that is missing, not only the newer ones.
 	for i, m := range ms {
-		if m.Version != i+1 {
-			return nil, fmt.Errorf("migrations: version %d follows %d", m.Version, i)
+		switch {
+		case i == 0 && m.Version != 1:
+			return nil, fmt.Errorf("migrations: the first version is %d, want 1", m.Version)
+		case i > 0 && m.Version == ms[i-1].Version:
+			return nil, fmt.Errorf("migrations: version %d twice (%s, %s)", m.Version, ms[i-1].Name, m.Name)
 		}
 	}
 	return ms, nil
@@ -91,9 +97,15 @@ func Migrate(ctx context.Context, db DB, ms []Migration, cfg MigrateConfig) ([]i
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		known := map[int]bool{}
+		last := 0
+		for _, m := range ms {
+			known[m.Version] = true
+			last = max(last, m.Version)
+		}
 		for v := range have {
-			if v > len(ms) {
-				return fmt.Errorf("database schema is at version %d, this program knows only up to %d: upgrade the program", v, len(ms))
+			if !known[v] {
+				return fmt.Errorf("database schema has version %d, which this program does not know (it knows up to %d): upgrade the program", v, last)
 			}
 		}
 		for _, m := range ms {
