@@ -80,6 +80,9 @@ type Report struct {
 	Location     string     `json:"location,omitempty"`      // staff views only
 	ResidentID   int64      `json:"resident_id,omitempty"`   // staff views only
 	ResidentName string     `json:"resident_name,omitempty"` // one report's staff view only
+	// Rating and Rateable: as in Filing (the kiosk's "my filings" only).
+	Rating   int  `json:"rating,omitempty"`
+	Rateable bool `json:"rateable,omitempty"`
 }
 
 // ReportList is a list of reports.

@@ -129,13 +129,17 @@ type FieldDef struct {
 
 // ServiceDef is a service of the document.
 type ServiceDef struct {
-	Code         string     `json:"code"`
-	Name         string     `json:"name"`
-	NameEN       string     `json:"name_en"`
-	Unit         string     `json:"unit"`
-	DeadlineDays int        `json:"deadline_days"`
-	Description  string     `json:"description,omitempty"`
-	Eligibility  *Rule      `json:"eligibility,omitempty"`
+	Code         string `json:"code"`
+	Name         string `json:"name"`
+	NameEN       string `json:"name_en"`
+	Unit         string `json:"unit"`
+	DeadlineDays int    `json:"deadline_days"`
+	Description  string `json:"description,omitempty"`
+	Eligibility  *Rule  `json:"eligibility,omitempty"`
+	// Deliberation: an approval needs the record of the quarterly
+	// deliberation meeting that decided it, and the approved filings are
+	// publicly noticed (低保; docs/transparency.md).
+	Deliberation bool       `json:"deliberation,omitempty"`
 	Fields       []FieldDef `json:"fields"`
 }
 
@@ -316,7 +320,7 @@ func Parse(data []byte) (*Catalogue, error) {
 			k.add(p+".fields", "应有 1..40 个字段")
 		}
 		wire := apiv1.Service{Code: s.Code, Name: s.Name, NameEN: s.NameEN, Department: s.Unit, DepartmentName: c.units[s.Unit].Name,
-			DeadlineDays: s.DeadlineDays, Description: s.Description}
+			DeadlineDays: s.DeadlineDays, Description: s.Description, Deliberation: s.Deliberation}
 		seen := map[string]bool{}
 		for j, f := range s.Fields {
 			fp := fmt.Sprintf("%s.fields[%d]", p, j)
