@@ -431,13 +431,23 @@ func (s *Server) computeReview(ctx context.Context, year int, unit string) (revi
 			in = append(in, review.Record{Kind: r.Item, Unit: r.Unit, CreatedAt: r.CreatedAt, DueAt: r.DueAt, DoneAt: r.DoneAt})
 		}
 	}
+	gs, err := s.st.RatingRecords(ctx, from, to)
+	if err != nil {
+		return review.Review{}, storeErr(err, "ratings")
+	}
+	ratings := make([]review.Rating, 0, len(gs))
+	for _, g := range gs {
+		if unit == "" || g.Unit == unit {
+			ratings = append(ratings, review.Rating{Unit: g.Unit, At: g.CreatedAt, Score: g.Score})
+		}
+	}
 	var units []string
 	for _, u := range reportKinds.Units {
 		if unit == "" || u.Code == unit {
 			units = append(units, u.Code)
 		}
 	}
-	return review.Compute(in, year, asOf, units), nil
+	return review.ComputeWithRatings(in, ratings, year, asOf, units), nil
 }
 
 // reviewParams reads year (default: this year, China time) and unit
@@ -463,7 +473,8 @@ func (s *Server) reviewParams(c *fiber.Ctx) (int, string, error) {
 
 func statsView(st review.Stats) apiv1.ReviewStats {
 	return apiv1.ReviewStats{Done: st.Done, OnTime: st.OnTime, Late: st.Late, OpenOverdue: st.OpenOverdue, Overdue: st.Overdue,
-		OnTimeRate: st.OnTimeRate, MedianSeconds: st.MedianSeconds, P90Seconds: st.P90Seconds}
+		OnTimeRate: st.OnTimeRate, MedianSeconds: st.MedianSeconds, P90Seconds: st.P90Seconds,
+		Rated: st.Rated, Satisfied: st.Satisfied, Dissatisfied: st.Dissatisfied, SatisfactionRate: st.SatisfactionRate, MeanScore: st.MeanScore}
 }
 
 // handleReview returns the year-end efficiency review as JSON or, with

@@ -154,6 +154,14 @@ type ReviewStats struct {
 	OnTimeRate    *float64 `json:"on_time_rate"` // null: nothing done or due
 	MedianSeconds int64    `json:"median_s"`
 	P90Seconds    int64    `json:"p90_s"`
+	// Residents' ratings (好差评) given in the period: how many, satisfied
+	// (4-5 of 5), dissatisfied (1-2); the share satisfied and the mean
+	// score, null without ratings.
+	Rated            int      `json:"rated"`
+	Satisfied        int      `json:"satisfied"`
+	Dissatisfied     int      `json:"dissatisfied"`
+	SatisfactionRate *float64 `json:"satisfaction_rate"`
+	MeanScore        *float64 `json:"mean_score"`
 }
 
 // ReviewUnit is one unit's year.

@@ -130,7 +130,6 @@ func testMeetings(t *testing.T, newDB NewDatabase) {
 	verifyChain(t, s)
 }
 
-
 func testMeetingsSealed(t *testing.T, newDB NewDatabase) {
 	opener := newDB(t)
 	s, err := opener(Options("k1"))
