@@ -46,6 +46,7 @@ const (
 	ActSupervisor  = "supervisor"  // Values: user, password
 	ActReject      = "reject"      // staff: do not enrol (duplicate)
 	ActActivity    = "activity"    // any touch that only keeps the session alive
+	ActRate        = "rate"        // my filings: Arg: reference, Values["score"] 1..5, Values["reasons"] comma-separated codes
 )
 
 // Outcomes of effects; Gen identifies the session that asked.
@@ -103,6 +104,14 @@ type (
 		Gen uint64
 		Err error
 	}
+	// Rated is the outcome of DoRate.
+	Rated struct {
+		Gen       uint64
+		Reference string
+		Score     int
+		Reasons   []string
+		Err       error
+	}
 )
 
 func (CardRead) event()            {}
@@ -121,6 +130,7 @@ func (FilingsLoaded) event()       {}
 func (StaffLoggedIn) event()       {}
 func (Enrolled) event()            {}
 func (SupervisorConfirmed) event() {}
+func (Rated) event()               {}
 
 // Effect is work the daemon must do; its outcome comes back as an event.
 type Effect interface{ effect() }
@@ -164,6 +174,15 @@ type (
 		Gen   uint64
 		Token string
 	}
+	// DoRate sends the resident's rating (好差评) of one of their answered
+	// filings or reports.
+	DoRate struct {
+		Gen       uint64
+		Token     string
+		Reference string
+		Score     int
+		Reasons   []string
+	}
 	DoStaffLogin struct {
 		Gen            uint64
 		User, Password string
@@ -196,6 +215,7 @@ func (DoForm) effect()             {}
 func (DoSubmit) effect()           {}
 func (DoFilings) effect()          {}
 func (DoStaffLogin) effect()       {}
+func (DoRate) effect()             {}
 func (DoEnrol) effect()            {}
 func (DoConfirmDuplicate) effect() {}
 func (CancelCapture) effect()      {}
