@@ -85,7 +85,9 @@ func TestBrowserReportReplyAndRating(t *testing.T) {
 	}
 
 	// 反映问题: the last entry of the menu.
-	wait("menu", func(v kiosk.View) bool { return v.Phase == "menu" && len(v.Services) > 0 && v.Services[len(v.Services)-1].Code == "report" })
+	wait("menu", func(v kiosk.View) bool {
+		return v.Phase == "menu" && len(v.Services) > 0 && v.Services[len(v.Services)-1].Code == "report"
+	})
 	s.shot("kiosk-menu-report")
 	s.click(`button[data-act="choose"][data-arg="report"]`)
 	v := wait("report form", func(v kiosk.View) bool { return v.Phase == "form" })
