@@ -159,41 +159,50 @@ func (s *Server) handleKioskReport(c *fiber.Ctx) error {
 // handleDeskReport files a report at the desk: station staff for the
 // resident in front of them, at their own station.
 func (s *Server) handleDeskReport(c *fiber.Ctx) error {
-	sess := sessionOf(c)
-	ctx := c.UserContext()
 	var req apiv1.SubmitReportRequest
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	if req.Token != "" {
-		return badRequest("at the desk the resident is named by id_number, not a token")
-	}
-	if sess.station == "" {
-		return errf(apiv1.CodeStationMismatch, "your account has no station: reports are filed at a station")
-	}
-	res, err := s.st.GetResident(ctx, req.IDNumber)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-		return errf(apiv1.CodeResidentUnknown, "no resident with this ID number")
-	} else if err != nil {
-		return storeErr(err, "resident")
-	}
-	if res.Status == store.ResidentSuspended {
-		return errf(apiv1.CodeResidentSuspended, "the resident's record is suspended")
-	}
-	nr, err := newReport(&req, res, s.now())
+	p, created, err := s.deskReport(c, req)
 	if err != nil {
 		return err
-	}
-	nr.StationID = sess.station
-	p, created, err := s.st.CreateReport(ctx, staffActor(c), nr)
-	if err != nil {
-		return createReportErr(err)
 	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
 	return c.Status(status).JSON(s.reportView(p, true, ""))
+}
+
+// deskReport files a report at the desk for the resident named by ID
+// number, at the staff member's own station (the API and the office form).
+func (s *Server) deskReport(c *fiber.Ctx, req apiv1.SubmitReportRequest) (store.Report, bool, error) {
+	sess, ctx := sessionOf(c), c.UserContext()
+	if req.Token != "" {
+		return store.Report{}, false, badRequest("at the desk the resident is named by id_number, not a token")
+	}
+	if sess.station == "" {
+		return store.Report{}, false, errf(apiv1.CodeStationMismatch, "your account has no station: reports are filed at a station")
+	}
+	res, err := s.st.GetResident(ctx, req.IDNumber)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+		return store.Report{}, false, errf(apiv1.CodeResidentUnknown, "no resident with this ID number")
+	} else if err != nil {
+		return store.Report{}, false, storeErr(err, "resident")
+	}
+	if res.Status == store.ResidentSuspended {
+		return store.Report{}, false, errf(apiv1.CodeResidentSuspended, "the resident's record is suspended")
+	}
+	nr, err := newReport(&req, res, s.now())
+	if err != nil {
+		return store.Report{}, false, err
+	}
+	nr.StationID = sess.station
+	p, created, err := s.st.CreateReport(ctx, staffActor(c), nr)
+	if err != nil {
+		return p, false, createReportErr(err)
+	}
+	return p, created, nil
 }
 
 // reportScope restricts what a role sees: officers their unit's reports,

@@ -143,6 +143,8 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/office/decided", auth: authOffice, roles: officers, html: true, summary: "Back office: decided filings, newest first; search by reference or ID number, result, service.", h: s.officeDecided},
 		{method: "GET", path: "/office/catalogue", auth: authOffice, roles: admin, html: true, summary: "Back office: the service catalogue and its editor (administrator).", h: s.officeCatalogue},
 		{method: "POST", path: "/office/catalogue", auth: authOffice, roles: admin, html: true, summary: "Back office: save the edited catalogue as a new version (form).", h: s.officeSaveCatalogue},
+		{method: "GET", path: "/office/reports/new", auth: authOffice, roles: station, html: true, summary: "Back office: the form to file an issue report at the desk for the resident in front of the staff member, and the station's latest reports.", h: s.officeDeskReport},
+		{method: "POST", path: "/office/reports/new", auth: authOffice, roles: station, limit: reportBodyLimit, html: true, summary: "Back office: file an issue report at the desk (multipart form, optional JPEG/PNG photo; idempotent by the form's key; audited).", h: s.officeFileDeskReport},
 		{method: "GET", path: "/office/dibao", auth: authOffice, roles: officers, html: true, summary: "Back office: the quarter's 低保 deliberation meetings and the form to record one. Query: quarter.", h: s.officeDibao},
 		{method: "POST", path: "/office/dibao", auth: authOffice, roles: []store.Role{store.RoleDepartmentOfficer}, html: true, summary: "Back office: record a deliberation meeting (form; audited).", h: s.officeCreateMeeting},
 		{method: "GET", path: "/office/dibao/:id", auth: authOffice, roles: officers, html: true, summary: "Back office: a deliberation meeting's record, the filings it decided and the form to attach more.", h: s.officeMeeting},
@@ -172,7 +174,7 @@ func (s *Server) register() {
 		case authStaff:
 			hs = append(hs, bodyLimit(max(limit, s.cfg.BodyLimit.Default)), s.staff(false, r.roles...))
 		case authOffice:
-			hs = append(hs, bodyLimit(s.cfg.BodyLimit.Default), s.officeAuth(r.roles...))
+			hs = append(hs, bodyLimit(max(limit, s.cfg.BodyLimit.Default)), s.officeAuth(r.roles...))
 		default:
 			hs = append(hs, bodyLimit(s.cfg.BodyLimit.Default))
 		}
