@@ -14,7 +14,9 @@ import (
 // receipt (the reference and the answer's due date). The grid cell is the
 // resident's own in the population database (the server's default).
 
-// ReportService is the menu entry of an issue report.
+// ReportService is the menu entry of an issue report; its code is
+// reserved in the catalogue (catalogue.ReservedReportCode), so no service
+// takes it.
 var ReportService = session.Service{Code: "report", NameZH: "反映问题（诉求）", NameEN: "Report a problem"}
 
 // report form fields.

@@ -127,6 +127,10 @@ type FieldDef struct {
 	Max       *float64        `json:"max,omitempty"`
 }
 
+// ReservedReportCode is the kiosk's menu entry for an issue report
+// (docs/reports.md); no service may take it.
+const ReservedReportCode = "report"
+
 // ServiceDef is a service of the document.
 type ServiceDef struct {
 	Code         string `json:"code"`
@@ -301,6 +305,8 @@ func Parse(data []byte) (*Catalogue, error) {
 			k.add(p+".code", "编码 %q 应为小写字母、数字和下划线", s.Code)
 		} else if _, dup := c.index[s.Code]; dup {
 			k.add(p+".code", "编码 %q 重复", s.Code)
+		} else if s.Code == ReservedReportCode {
+			k.add(p+".code", "编码 %q 保留给自助终端的“反映问题”", s.Code)
 		}
 		text(k, p+".name", s.Name, 60)
 		text(k, p+".name_en", s.NameEN, 120)
