@@ -490,7 +490,7 @@ func officeNav(sess *session) []navLink {
 	case store.RoleStationStaff:
 		return []navLink{{"/office", "首页"}, {"/office/reports/new", "代居民反映问题"}}
 	case store.RoleAdmin:
-		return []navLink{{"/office", "在办件"}, {"/office/decided", "已办结"}, {"/office/dibao", "低保审议"}, {"/office/catalogue", "服务事项目录"}}
+		return []navLink{{"/office", "在办件"}, {"/office/decided", "已办结"}, {"/office/dibao", "低保审议"}, {"/office/catalogue", "服务事项目录"}, {"/office/report-kinds", "诉求类别"}}
 	}
 	return nil
 }

@@ -40,9 +40,10 @@ func newFormKey() string {
 func (s *Server) officeDeskReportData(c *fiber.Ctx) (map[string]any, error) {
 	sess, ctx := sessionOf(c), c.UserContext()
 	var groups []officeUnitKinds
-	for _, u := range reportKinds.Units {
+	kinds := s.reportKinds()
+	for _, u := range kinds.Units {
 		g := officeUnitKinds{Name: u.Name}
-		for _, k := range reportKinds.Kinds {
+		for _, k := range kinds.Kinds {
 			if k.Unit == u.Code {
 				g.Kinds = append(g.Kinds, k)
 			}

@@ -66,10 +66,10 @@ func (s *Server) officeReview(c *fiber.Ctx) error {
 	}
 	var units []officeUnitReview
 	for _, u := range r.Units {
-		ou := officeUnitReview{Name: unitName(u.Unit), Year: officeStatsOf(strconv.Itoa(year)+"年", u.Year),
+		ou := officeUnitReview{Name: s.unitName(u.Unit), Year: officeStatsOf(strconv.Itoa(year)+"年", u.Year),
 			// SVG is built with every text escaped (review.SVG).
-			Chart:        template.HTML(review.SVG(u, year, unitName(u.Unit)+" "+strconv.Itoa(year)+" 按期办结率")),
-			Satisfaction: template.HTML(review.SatisfactionSVG(u, year, unitName(u.Unit)+" "+strconv.Itoa(year)+" 群众满意率（好差评）"))}
+			Chart:        template.HTML(review.SVG(u, year, s.unitName(u.Unit)+" "+strconv.Itoa(year)+" 按期办结率")),
+			Satisfaction: template.HTML(review.SatisfactionSVG(u, year, s.unitName(u.Unit)+" "+strconv.Itoa(year)+" 群众满意率（好差评）"))}
 		for m, st := range u.Months {
 			ou.Months = append(ou.Months, officeStatsOf(strconv.Itoa(m+1)+"月", st))
 		}
@@ -125,7 +125,7 @@ func (s *Server) officeOpen(c *fiber.Ctx) error {
 		if it.Item == "report" {
 			kind = "诉求"
 		}
-		rows = append(rows, officeOpenItem{Item: kind, Reference: it.Reference, Name: s.itemName(ctx, it.Item, it.Code), Unit: unitName(it.Unit),
+		rows = append(rows, officeOpenItem{Item: kind, Reference: it.Reference, Name: s.itemName(ctx, it.Item, it.Code), Unit: s.unitName(it.Unit),
 			Station: it.StationID, Due: it.DueAt.In(identity.ChinaTime).Format("2006-01-02 15:04"), Left: leftText(it.DueAt.Sub(now)),
 			Overdue: now.After(it.DueAt), Escalated: it.EscalatedAt != nil})
 	}

@@ -17,10 +17,6 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
-// reportKinds are the kinds of residents' issue reports and their units
-// (server/reports/kinds.json).
-var reportKinds = reports.Default()
-
 // reportBodyLimit bounds a report request: a 2 MiB photo is 2.7 MiB in
 // base64, plus the text.
 const reportBodyLimit = 3 << 20
@@ -28,30 +24,20 @@ const reportBodyLimit = 3 << 20
 // escalationActor is the audit actor of escalations.
 var escalationActor = audit.System("supervision")
 
-func unitName(code string) string {
-	if u, ok := reportKinds.Unit(code); ok {
-		return u.Name
-	}
-	return code
-}
-
 func (s *Server) handleReportKinds(c *fiber.Ctx) error {
-	out := apiv1.ReportKindList{Version: reportKinds.Version, Units: []apiv1.ReportUnit{}, Kinds: []apiv1.ReportKind{}}
-	for _, u := range reportKinds.Units {
-		out.Units = append(out.Units, apiv1.ReportUnit(u))
-	}
-	for _, k := range reportKinds.Kinds {
-		out.Kinds = append(out.Kinds, apiv1.ReportKind(k))
-	}
-	return c.JSON(out)
+	return c.JSON(kindList(s.reportKinds()))
 }
 
 // reportView converts a store report for the wire; staff views carry the
 // resident's words.
 func (s *Server) reportView(p store.Report, staff bool, residentName string) apiv1.Report {
-	kind, _ := reportKinds.Kind(p.Kind)
+	kinds := s.reportKinds()
+	kind, ok := kinds.Kind(p.Kind)
+	if !ok {
+		kind.Name = p.Kind // a kind no longer in the document
+	}
 	out := apiv1.Report{
-		ID: p.ID, Reference: p.Reference, Kind: p.Kind, KindName: kind.Name, Unit: p.Unit, UnitName: unitName(p.Unit),
+		ID: p.ID, Reference: p.Reference, Kind: p.Kind, KindName: kind.Name, Unit: p.Unit, UnitName: s.unitName(p.Unit),
 		Status: string(p.Status), StatusLabel: apiv1.ReportStatusLabel(string(p.Status)), GridCell: p.GridCell,
 		StationID: p.StationID, KioskID: p.KioskID, SubmittedAt: p.CreatedAt, DueAt: p.DueAt, RepliedAt: p.RepliedAt,
 		ClosedAt: p.ClosedAt, Reply: p.Reply, Overdue: p.Status.Open() && s.now().After(p.DueAt), EscalatedAt: p.EscalatedAt,
@@ -65,11 +51,11 @@ func (s *Server) reportView(p store.Report, staff bool, residentName string) api
 
 // newReport checks a report request (kind, photo) into a store.NewReport
 // for the resident.
-func newReport(req *apiv1.SubmitReportRequest, res store.Resident, now time.Time) (store.NewReport, error) {
+func newReport(kinds *reports.Kinds, req *apiv1.SubmitReportRequest, res store.Resident, now time.Time) (store.NewReport, error) {
 	if !validIdemKey(req.IdempotencyKey) {
 		return store.NewReport{}, badRequest("idempotency_key must be 16..64 characters of A-Z a-z 0-9 - _ (a UUID will do)")
 	}
-	kind, ok := reportKinds.Kind(req.Kind)
+	kind, ok := kinds.Kind(req.Kind)
 	if !ok {
 		return store.NewReport{}, errf(apiv1.CodeReportKindUnknown, "no report kind %q", req.Kind)
 	}
@@ -135,7 +121,7 @@ func (s *Server) handleKioskReport(c *fiber.Ctx) error {
 			return storeErr(err, "resident")
 		}
 	}
-	nr, err := newReport(&req, res, now)
+	nr, err := newReport(s.reportKinds(), &req, res, now)
 	if err != nil {
 		return err
 	}
@@ -193,7 +179,7 @@ func (s *Server) deskReport(c *fiber.Ctx, req apiv1.SubmitReportRequest) (store.
 	if res.Status == store.ResidentSuspended {
 		return store.Report{}, false, errf(apiv1.CodeResidentSuspended, "the resident's record is suspended")
 	}
-	nr, err := newReport(&req, res, s.now())
+	nr, err := newReport(s.reportKinds(), &req, res, s.now())
 	if err != nil {
 		return store.Report{}, false, err
 	}
@@ -374,8 +360,8 @@ func (s *Server) escalate(ctx context.Context) (int, error) {
 }
 
 // isReportUnit reports whether code is a unit that processes issue reports.
-func isReportUnit(code string) bool {
-	_, ok := reportKinds.Unit(code)
+func (s *Server) isReportUnit(code string) bool {
+	_, ok := s.reportKinds().Unit(code)
 	return ok
 }
 
@@ -383,7 +369,7 @@ func isReportUnit(code string) bool {
 // force).
 func (s *Server) itemName(ctx context.Context, item, code string) string {
 	if item == "report" {
-		if k, ok := reportKinds.Kind(code); ok {
+		if k, ok := s.reportKinds().Kind(code); ok {
 			return k.Name
 		}
 		return code
@@ -414,7 +400,7 @@ func (s *Server) handleSupervisionOpen(c *fiber.Ctx) error {
 		left := it.DueAt.Sub(now)
 		out.Items = append(out.Items, apiv1.OpenItem{
 			Item: it.Item, ID: it.ID, Reference: it.Reference, Code: it.Code, Name: s.itemName(ctx, it.Item, it.Code), Unit: it.Unit,
-			UnitName: unitName(it.Unit), StationID: it.StationID, Status: it.Status, SubmittedAt: it.CreatedAt, DueAt: it.DueAt,
+			UnitName: s.unitName(it.Unit), StationID: it.StationID, Status: it.Status, SubmittedAt: it.CreatedAt, DueAt: it.DueAt,
 			TimeLeftS: int64(left / time.Second), Overdue: left < 0, EscalatedAt: it.EscalatedAt,
 		})
 	}
@@ -451,7 +437,7 @@ func (s *Server) computeReview(ctx context.Context, year int, unit string) (revi
 		}
 	}
 	var units []string
-	for _, u := range reportKinds.Units {
+	for _, u := range s.reportKinds().Units {
 		if unit == "" || u.Code == unit {
 			units = append(units, u.Code)
 		}
@@ -506,7 +492,7 @@ func (s *Server) handleReview(c *fiber.Ctx) error {
 	}
 	out := apiv1.Review{Year: r.Year, AsOf: r.AsOf, Units: make([]apiv1.ReviewUnit, 0, len(r.Units))}
 	for _, u := range r.Units {
-		ru := apiv1.ReviewUnit{Unit: u.Unit, UnitName: unitName(u.Unit), Year: statsView(u.Year), Months: make([]apiv1.ReviewStats, 12)}
+		ru := apiv1.ReviewUnit{Unit: u.Unit, UnitName: s.unitName(u.Unit), Year: statsView(u.Year), Months: make([]apiv1.ReviewStats, 12)}
 		for m, st := range u.Months {
 			ru.Months[m] = statsView(st)
 		}
@@ -520,7 +506,7 @@ func (s *Server) handleReview(c *fiber.Ctx) error {
 // answer.
 func (s *Server) sendReviewCSV(c *fiber.Ctx, r review.Review, unit string) error {
 	names := map[string]string{}
-	for _, u := range reportKinds.Units {
+	for _, u := range s.reportKinds().Units {
 		names[u.Code] = u.Name
 	}
 	var b bytes.Buffer
@@ -541,7 +527,7 @@ func (s *Server) handleReviewChart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := reportKinds.Unit(unit); !ok {
+	if _, ok := s.reportKinds().Unit(unit); !ok {
 		return badRequest("unit must be one of the units")
 	}
 	r, err := s.computeReview(c.UserContext(), year, unit)
@@ -551,5 +537,5 @@ func (s *Server) handleReviewChart(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "image/svg+xml")
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; style-src 'unsafe-inline'")
-	return c.SendString(review.SVG(r.Units[0], year, unitName(unit)+" "+strconv.Itoa(year)+" 按期办结率"))
+	return c.SendString(review.SVG(r.Units[0], year, s.unitName(unit)+" "+strconv.Itoa(year)+" 按期办结率"))
 }

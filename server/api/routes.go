@@ -131,6 +131,8 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: apiv1.PathAdminCatalogue, auth: authStaff, roles: admin, summary: "The service catalogue document in force (docs/catalogue.md).", resp: catalogue.Doc{}, h: s.handleGetCatalogue},
 		{method: "PUT", path: apiv1.PathAdminCatalogue, auth: authStaff, roles: admin, limit: catalogue.MaxSize, req: catalogue.Doc{}, summary: "Save a new catalogue version (the whole document, version = in force + 1; query: note); validated, audited, in force at once.", resp: apiv1.ServiceList{}, h: s.handlePutCatalogue},
 		{method: "GET", path: apiv1.PathAdminCatalogueVersions, auth: authStaff, roles: admin, summary: "The saved catalogue versions, newest first, and the version in force.", resp: apiv1.CatalogueVersionList{}, h: s.handleListCatalogues},
+		{method: "GET", path: apiv1.PathAdminReportKinds, auth: authStaff, roles: admin, summary: "The kinds of issue reports in force (docs/reports.md): the document.", h: s.handleGetReportKinds},
+		{method: "PUT", path: apiv1.PathAdminReportKinds, auth: authStaff, roles: admin, limit: 1 << 20, summary: "Save a new version of the kinds of issue reports (the whole document, version = in force + 1, every unit kept; query: note); validated, audited, in force at once.", resp: apiv1.ReportKindList{}, h: s.handlePutReportKinds},
 		{method: "GET", path: apiv1.PathAdminAuditVerify, auth: authStaff, roles: admin, summary: "Verify the audit hash chain.", resp: apiv1.AuditVerifyResult{}, h: s.handleAuditVerify},
 
 		{method: "GET", path: "/office", html: true, summary: "Back office: login page or the filing list.", h: s.officeHome},
@@ -150,6 +152,8 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/office/dibao/:id", auth: authOffice, roles: officers, html: true, summary: "Back office: a deliberation meeting's record, the filings it decided and the form to attach more.", h: s.officeMeeting},
 		{method: "POST", path: "/office/dibao/:id", auth: authOffice, roles: []store.Role{store.RoleDepartmentOfficer}, html: true, summary: "Back office: attach filings to a meeting (form; audited).", h: s.officeAttachMeeting},
 		{method: "GET", path: "/notice/dibao", html: true, summary: "Public page: the printable notice (公示) of a station's approved 低保 households of a quarter, ID numbers masked. Query: station, quarter.", h: s.publicNotice},
+		{method: "GET", path: "/office/report-kinds", auth: authOffice, roles: admin, html: true, summary: "Back office: the kinds of issue reports and their editor (administrator).", h: s.officeReportKinds},
+		{method: "POST", path: "/office/report-kinds", auth: authOffice, roles: admin, limit: 1 << 20, html: true, summary: "Back office: save the edited kinds as a new version (form; audited).", h: s.officeSaveReportKinds},
 		{method: "GET", path: "/office/open", auth: authOffice, roles: supervisor, html: true, summary: "Back office: every open filing and report with the time left (escalates the overdue first).", h: s.officeOpen},
 		{method: "GET", path: "/office/review", auth: authOffice, roles: officers, html: true, summary: "Back office: the year-end efficiency review with a chart per unit (officers: their unit). Query: year.", h: s.officeReview},
 		{method: "GET", path: "/office/review.csv", auth: authOffice, roles: officers, produces: []string{"text/csv"}, summary: "Back office: the review as CSV (audited). Query: year.", h: s.officeReviewCSV},

@@ -112,6 +112,9 @@ const (
 	CodeReportState       = "report_state"     // the action is not allowed in the report's state
 	CodePhotoTooLarge     = "photo_too_large"  // over 2 MiB, or over 4096 pixels a side
 	CodePhotoInvalid      = "photo_invalid"    // not a JPEG or PNG image by its content
+	// The kinds document an administrator saves (docs/reports.md).
+	CodeReportKindsInvalid = "report_kinds_invalid" // the document has problems, or drops a unit
+	CodeReportKindsVersion = "report_kinds_version" // the version is not the one in force plus one
 
 	// 低保 transparency and ratings (docs/transparency.md).
 	CodeDeliberationRequired = "deliberation_required" // approving needs a deliberation meeting's record attached
@@ -207,11 +210,13 @@ var statuses = map[string]int{
 	CodeCatalogueInvalid: 422,
 	CodeCatalogueVersion: 409,
 
-	CodeReportKindUnknown: 404,
-	CodeReportNotFound:    404,
-	CodeReportState:       409,
-	CodePhotoTooLarge:     413,
-	CodePhotoInvalid:      415,
+	CodeReportKindUnknown:  404,
+	CodeReportNotFound:     404,
+	CodeReportState:        409,
+	CodePhotoTooLarge:      413,
+	CodePhotoInvalid:       415,
+	CodeReportKindsInvalid: 422,
+	CodeReportKindsVersion: 409,
 
 	CodeDeliberationRequired: 409,
 	CodeMeetingNotFound:      404,

@@ -12,6 +12,7 @@ const (
 	PathSupervisionOpen  = "/api/v1/supervision/open"
 	PathReview           = "/api/v1/supervision/review"
 	PathReviewChart      = "/api/v1/supervision/review/chart"
+	PathAdminReportKinds = "/api/v1/admin/report-kinds"
 )
 
 // ReportUnit is a unit that processes reports.

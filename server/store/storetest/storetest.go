@@ -73,6 +73,7 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"Meetings", testMeetings},
 		{"MeetingsSealed", testMeetingsSealed},
 		{"Ratings", testRatings},
+		{"ReportKindsVersions", testReportKindsVersions},
 		{"AuditChain", testAuditChain},
 		{"AuditConcurrent", testAuditConcurrent},
 		{"AuditNoPersonalData", testAuditNoPersonalData},

@@ -241,3 +241,33 @@ func testRatings(t *testing.T, newDB NewDatabase) {
 	}
 	verifyChain(t, s)
 }
+
+func testReportKindsVersions(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	if _, err := s.LatestReportKinds(c); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("LatestReportKinds on an empty store: %v, want ErrNotFound", err)
+	}
+	editor := audit.Staff(7)
+	doc := []byte(`{"format": "veinkiosk-report-kinds/1", "version": 2}`)
+	if err := s.SaveReportKinds(c, editor, store.CatalogueVersion{Version: 2, Document: doc, Note: "加燃气", CreatedAt: t0}); err != nil {
+		t.Fatalf("SaveReportKinds: %v", err)
+	}
+	if err := s.SaveReportKinds(c, editor, store.CatalogueVersion{Version: 2, Document: doc, CreatedAt: t0}); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("the same version again: %v, want ErrConflict", err)
+	}
+	if err := s.SaveReportKinds(c, editor, store.CatalogueVersion{Version: 3}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("no document: %v, want ErrInvalid", err)
+	}
+	if a := lastAudit(t, s); a.Action != "report_kinds.save" || a.Target != "report_kinds:2" || a.Actor != editor {
+		t.Errorf("audit %+v", a)
+	}
+	// The catalogue's versions are another sequence.
+	if _, err := s.LatestCatalogue(c); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("LatestCatalogue after saving report kinds: %v", err)
+	}
+	v, err := s.LatestReportKinds(c)
+	if err != nil || v.Version != 2 || string(v.Document) != string(doc) || v.Note != "加燃气" || v.Actor != editor {
+		t.Fatalf("LatestReportKinds = %+v, %v", v, err)
+	}
+}

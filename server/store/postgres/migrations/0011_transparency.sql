@@ -36,3 +36,14 @@ CREATE TABLE ratings (
     PRIMARY KEY (item, item_id)
 );
 CREATE INDEX ratings_created ON ratings (created_at);
+
+-- The kinds of residents' issue reports as an administrator saved them
+-- (docs/reports.md), as catalogue_versions keeps the service catalogue.
+CREATE TABLE report_kinds_versions (
+    version    INTEGER PRIMARY KEY,
+    document   TEXT NOT NULL,
+    actor_type TEXT NOT NULL,
+    actor_id   TEXT NOT NULL,
+    note       TEXT NOT NULL DEFAULT '',
+    created_at TIMESTAMPTZ NOT NULL
+);
