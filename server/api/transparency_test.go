@@ -219,7 +219,7 @@ func TestOfficeDibao(t *testing.T) {
 		t.Fatalf("attach: %d", resp.StatusCode)
 	}
 	resp, body = b.do("GET", "/office/filings/"+itoa(f.ID), nil)
-	if !strings.Contains(body, "审议会议（"+q) {
+	if resp.StatusCode != 200 || !strings.Contains(body, "审议会议（"+q) {
 		t.Fatalf("the filing page does not show its meeting: %s", body)
 	}
 	resp, _ = b.do("POST", "/office/filings/"+itoa(f.ID), url.Values{"action": {"accept"}, "reply": {"同意"}, "csrf": {b.csrf}})
