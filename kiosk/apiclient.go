@@ -308,8 +308,17 @@ func (a *ServerClient) Filings(ctx context.Context, token string) ([]session.Fil
 		}
 		out = append(out, sf)
 	}
-	for _, r := range l.Reports {
-		out = append(out, reportFiling(r))
+	if len(l.Reports) > 0 {
+		// The kinds' English names (the status names the kind in Chinese).
+		en := map[string]string{}
+		if kl, err := a.reportKinds(ctx); err == nil {
+			for _, k := range kl.Kinds {
+				en[k.Code] = k.NameEn
+			}
+		}
+		for _, r := range l.Reports {
+			out = append(out, reportFiling(r, en[r.Kind]))
+		}
 	}
 	// Newest first, filings and reports together.
 	slices.SortStableFunc(out, func(a, b session.Filing) int { return b.FiledAt.Compare(a.FiledAt) })

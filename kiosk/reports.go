@@ -97,9 +97,13 @@ func (a *ServerClient) submitReport(ctx context.Context, token, key string, f se
 	return session.Receipt{Reference: r.Reference, Service: svc, FiledAt: r.SubmittedAt, Due: r.DueAt}, nil
 }
 
-// reportFiling is a report as a line of "my filings", in the office's words.
-func reportFiling(r apiv1.Report) session.Filing {
-	f := session.Filing{Item: "report", Reference: r.Reference, Service: session.Service{Code: r.Kind, NameZH: "反映问题：" + r.KindName, NameEN: "Report: " + r.Kind},
+// reportFiling is a report as a line of "my filings", in the office's
+// words; nameEN is its kind's English name ("" when unknown: the code).
+func reportFiling(r apiv1.Report, nameEN string) session.Filing {
+	if nameEN == "" {
+		nameEN = r.Kind
+	}
+	f := session.Filing{Item: "report", Reference: r.Reference, Service: session.Service{Code: r.Kind, NameZH: "反映问题：" + r.KindName, NameEN: "Report: " + nameEN},
 		FiledAt: r.SubmittedAt, Due: r.DueAt, Status: r.Status, StatusZH: r.StatusLabel, StatusEN: reportStatusEN[r.Status], Reply: r.Reply,
 		Rating: r.Rating, Rateable: r.Rateable}
 	if r.RepliedAt != nil {
