@@ -486,11 +486,11 @@ func officeNav(sess *session) []navLink {
 	}
 	switch sess.role {
 	case store.RoleDepartmentOfficer, store.RoleSupervisor:
-		return []navLink{{"/office", "待办件"}, {"/office/decided", "已办结"}, {"/office/dibao", "低保审议"}}
+		return []navLink{{"/office", "待办件"}, {"/office/decided", "已办结"}, {"/office/reports", "居民诉求"}, {"/office/dibao", "低保审议"}}
 	case store.RoleStationStaff:
 		return []navLink{{"/office", "首页"}, {"/office/reports/new", "代居民反映问题"}}
 	case store.RoleAdmin:
-		return []navLink{{"/office", "在办件"}, {"/office/decided", "已办结"}, {"/office/dibao", "低保审议"}, {"/office/catalogue", "服务事项目录"}, {"/office/report-kinds", "诉求类别"}}
+		return []navLink{{"/office", "在办件"}, {"/office/decided", "已办结"}, {"/office/reports", "居民诉求"}, {"/office/dibao", "低保审议"}, {"/office/catalogue", "服务事项目录"}, {"/office/report-kinds", "诉求类别"}}
 	}
 	return nil
 }

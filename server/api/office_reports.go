@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -155,4 +157,110 @@ func (s *Server) officeFileDeskReport(c *fiber.Ctx) error {
 	}
 	data["Error"], data["Form"], data["Key"] = problem, req, req.IdempotencyKey
 	return s.render(c, http.StatusUnprocessableEntity, "report_new.html", data)
+}
+
+// ---- the unit's reports (officers; supervisors and administrators read) ----
+
+// officeReports lists the reports in the session's scope: open ones first,
+// due first, then the answered, newest first.
+func (s *Server) officeReports(c *fiber.Ctx) error {
+	sess, ctx := sessionOf(c), c.UserContext()
+	f := store.ReportFilter{Limit: 1000}
+	reportScope(sess, &f)
+	ps, err := s.st.ListReports(ctx, f)
+	if err != nil {
+		return storeErr(err, "reports")
+	}
+	type row struct {
+		officeReportRow
+		ID      int64
+		Station string
+		Open    bool
+	}
+	var open, done []row
+	for i := len(ps) - 1; i >= 0; i-- {
+		v := s.reportView(ps[i], false, "")
+		r := row{officeReportRow: officeReportRow{Reference: v.Reference, Kind: v.KindName, Unit: v.UnitName, Status: v.StatusLabel, Overdue: v.Overdue,
+			Submitted: v.SubmittedAt.In(identity.ChinaTime).Format(officeTime), Due: v.DueAt.In(identity.ChinaTime).Format("2006-01-02")},
+			ID: v.ID, Station: v.StationID, Open: ps[i].Status.Open()}
+		if v.RepliedAt != nil {
+			r.Replied = v.RepliedAt.In(identity.ChinaTime).Format("2006-01-02")
+		}
+		if r.Open {
+			open = append(open, r)
+		} else if len(done) < 50 {
+			done = append(done, r)
+		}
+	}
+	sort.SliceStable(open, func(i, j int) bool { return open[i].Due < open[j].Due })
+	heading := "全部居民诉求"
+	if sess.role == store.RoleDepartmentOfficer {
+		heading = s.unitName(sess.department) + " · 居民诉求"
+	}
+	return s.render(c, http.StatusOK, "reports.html", map[string]any{"Title": "居民诉求", "Session": officeSess(sess), "Nav": officeNav(sess),
+		"Heading": heading, "Open": open, "Done": done})
+}
+
+func (s *Server) officeReportData(c *fiber.Ctx, p store.Report) map[string]any {
+	sess, ctx := sessionOf(c), c.UserContext()
+	name := ""
+	if r, err := s.st.GetResidentByID(ctx, p.ResidentID); err == nil {
+		name = r.Name
+	}
+	v := s.reportView(p, true, name)
+	data := map[string]any{"Title": "诉求 " + v.Reference, "Session": officeSess(sess), "Nav": officeNav(sess), "R": v,
+		"Submitted": v.SubmittedAt.In(identity.ChinaTime).Format(officeTime), "Due": v.DueAt.In(identity.ChinaTime).Format(officeTime),
+		"CanAct": sess.role == store.RoleDepartmentOfficer && p.Status != store.ReportClosed}
+	if v.RepliedAt != nil {
+		data["Replied"] = v.RepliedAt.In(identity.ChinaTime).Format(officeTime)
+	}
+	return data
+}
+
+// officeReport shows one report with the officer's actions.
+func (s *Server) officeReport(c *fiber.Ctx) error {
+	p, err := s.scopedReport(c)
+	if err != nil {
+		return err
+	}
+	data := s.officeReportData(c, p)
+	data["Done"] = c.Query("done") != ""
+	return s.render(c, http.StatusOK, "report.html", data)
+}
+
+var reportActionNames = map[string]string{apiv1.ReportAccept: "受理", apiv1.ReportReply: "答复", apiv1.ReportClose: "办结"}
+
+// officeReportAct applies the form's action (post/redirect/get).
+func (s *Server) officeReportAct(c *fiber.Ctx) error {
+	p, err := s.scopedReport(c)
+	if err != nil {
+		return err
+	}
+	a := apiv1.ReportAction{Action: c.FormValue("action"), Reply: strings.TrimSpace(c.FormValue("reply"))}
+	problem := ""
+	switch {
+	case reportActionNames[a.Action] == "":
+		problem = "请选择受理、答复或办结。"
+	case a.Action == apiv1.ReportReply && a.Reply == "", a.Action == apiv1.ReportClose && a.Reply == "" && p.RepliedAt == nil:
+		problem = "答复或办结尚未答复的诉求时，必须填写给居民的答复。"
+	default:
+		np, err := s.reportAction(c, p, a)
+		var ae *apiError
+		switch {
+		case err == nil:
+			return c.Redirect("/office/reports/"+strconv.FormatInt(np.ID, 10)+"?done="+a.Action, http.StatusSeeOther)
+		case errors.As(err, &ae) && ae.detail.Code == apiv1.CodeReportState:
+			problem = "此诉求当前为“" + apiv1.ReportStatusLabel(string(p.Status)) + "”，不能" + reportActionNames[a.Action] + "。"
+			if np, gerr := s.st.GetReport(c.UserContext(), p.ID); gerr == nil {
+				p = np
+			}
+		case errors.As(err, &ae) && ae.detail.Code == apiv1.CodeBadRequest:
+			problem = "填写有误：" + ae.detail.Message
+		default:
+			return err
+		}
+	}
+	data := s.officeReportData(c, p)
+	data["Error"], data["Reply"] = problem, a.Reply
+	return s.render(c, http.StatusUnprocessableEntity, "report.html", data)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -110,5 +111,67 @@ func TestOfficeDeskReport(t *testing.T) {
 	hb := officeLogin(t, e, "heat")
 	if resp, _ := hb.do("GET", "/office/reports/new", nil); resp.StatusCode != 403 {
 		t.Fatalf("an officer opens the desk form: %d", resp.StatusCode)
+	}
+}
+
+// TestOfficeReports: a unit's officer lists the unit's reports, opens one
+// (the resident's words, the photo), and accepts and answers it from the
+// page; problems are said in Chinese; another unit's report is not found.
+func TestOfficeReports(t *testing.T) {
+	e := newEnv(t)
+	e.mustStaff("zhang", store.RoleStationStaff, "", "QS-S01")
+	e.mustStaff("heat", store.RoleDepartmentOfficer, "heating", "")
+	e.mustStaff("eco", store.RoleDepartmentOfficer, "ecology", "")
+	p := e.newPerson("吴玉兰", time.Date(1950, 8, 9, 0, 0, 0, 0, time.UTC))
+	desk := officeLogin(t, e, "zhang")
+	_, body := desk.do("GET", "/office/reports/new", nil)
+	key := regexp.MustCompile(`name="key" value="([^"]+)"`).FindStringSubmatch(body)[1]
+	resp, body := desk.postMultipart("/office/reports/new", map[string]string{"csrf": desk.csrf, "key": key, "id_number": p.card.IDNumber,
+		"kind": "cold_radiator", "description": "暖气不热，老人怕冷"}, testPNG(t, 32, 32))
+	if resp.StatusCode != 201 {
+		t.Fatalf("desk report: %d %s", resp.StatusCode, body)
+	}
+	b := officeLogin(t, e, "heat")
+	resp, body = b.do("GET", "/office/reports", nil)
+	m := regexp.MustCompile(`<a href="/office/reports/(\d+)">QS-R-`).FindStringSubmatch(body)
+	if resp.StatusCode != 200 || m == nil || !strings.Contains(body, "暖气不热") {
+		t.Fatalf("list: %d %s", resp.StatusCode, body)
+	}
+	path := "/office/reports/" + m[1]
+	resp, body = b.do("GET", path, nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, "暖气不热，老人怕冷") || !strings.Contains(body, "吴玉兰") || !strings.Contains(body, path+"/photo") {
+		t.Fatalf("report page: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := b.do("GET", path+"/photo", nil); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("photo: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	resp, body = b.do("POST", path, url.Values{"action": {"reply"}, "csrf": {b.csrf}})
+	if resp.StatusCode != 422 || !strings.Contains(body, "必须填写给居民的答复") {
+		t.Fatalf("reply without words: %d %s", resp.StatusCode, body)
+	}
+	for _, a := range []string{"accept", "reply"} {
+		resp, _ = b.do("POST", path, url.Values{"action": {a}, "reply": {"已派人上门排气"}, "csrf": {b.csrf}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%s: %d", a, resp.StatusCode)
+		}
+	}
+	resp, body = b.do("GET", path+"?done=reply", nil)
+	if !strings.Contains(body, "已答复") || !strings.Contains(body, "已派人上门排气") {
+		t.Fatalf("answered: %s", body)
+	}
+	resp, body = b.do("POST", path, url.Values{"action": {"accept"}, "csrf": {b.csrf}})
+	if resp.StatusCode != 422 || !strings.Contains(body, "不能受理") {
+		t.Fatalf("accept after the answer: %d %s", resp.StatusCode, body)
+	}
+	if countAudit(t, e, "report.transition") != 2 {
+		t.Error("the actions are not audited")
+	}
+	// Another unit's officer: no such report.
+	eb := officeLogin(t, e, "eco")
+	if resp, _ := eb.do("GET", path, nil); resp.StatusCode != 404 {
+		t.Fatalf("another unit's report: %d", resp.StatusCode)
+	}
+	if resp, _ := eb.do("GET", path+"/photo", nil); resp.StatusCode != 404 {
+		t.Fatalf("another unit's photo: %d", resp.StatusCode)
 	}
 }

@@ -301,6 +301,16 @@ func (s *Server) handleReportAction(c *fiber.Ctx) error {
 	if err := decode(c, &a); err != nil {
 		return err
 	}
+	np, err := s.reportAction(c, p, a)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.reportView(np, true, ""))
+}
+
+// reportAction applies an officer's action to a report in their scope (the
+// API and the office's form).
+func (s *Server) reportAction(c *fiber.Ctx, p store.Report, a apiv1.ReportAction) (store.Report, error) {
 	var to store.ReportStatus
 	switch a.Action {
 	case apiv1.ReportAccept:
@@ -310,16 +320,16 @@ func (s *Server) handleReportAction(c *fiber.Ctx) error {
 	case apiv1.ReportClose:
 		to = store.ReportClosed
 	default:
-		return badRequest("action must be accept, reply or close")
+		return p, badRequest("action must be accept, reply or close")
 	}
 	if len([]rune(a.Reply)) > 1000 {
-		return badRequest("reply of at most 1000 characters")
+		return p, badRequest("reply of at most 1000 characters")
 	}
 	if to == store.ReportReplied && a.Reply == "" || to == store.ReportClosed && a.Reply == "" && p.RepliedAt == nil {
-		return badRequest("a reply to the resident is required to answer or close a report not yet answered")
+		return p, badRequest("a reply to the resident is required to answer or close a report not yet answered")
 	}
 	if !store.CanTransitionReport(p.Status, to) {
-		return errf(apiv1.CodeReportState, "a %s report cannot be %s", p.Status, apiv1.ReportStatusLabel(string(to)))
+		return p, errf(apiv1.CodeReportState, "a %s report cannot be %s", p.Status, apiv1.ReportStatusLabel(string(to)))
 	}
 	t := store.ReportTransition{ReportID: p.ID, From: p.Status, To: to, Note: a.Action, At: s.now()}
 	if a.Reply != "" {
@@ -327,11 +337,11 @@ func (s *Server) handleReportAction(c *fiber.Ctx) error {
 	}
 	np, err := s.st.TransitionReport(c.UserContext(), staffActor(c), t)
 	if errors.Is(err, store.ErrConflict) {
-		return errf(apiv1.CodeReportState, "the report changed meanwhile; reload it")
+		return p, errf(apiv1.CodeReportState, "the report changed meanwhile; reload it")
 	} else if err != nil {
-		return storeErr(err, "report")
+		return p, storeErr(err, "report")
 	}
-	return c.JSON(s.reportView(np, true, ""))
+	return np, nil
 }
 
 // residentReports lists a resident's reports for the kiosk, newest first.
