@@ -156,7 +156,7 @@ func TestOfficeReports(t *testing.T) {
 		}
 	}
 	resp, body = b.do("GET", path+"?done=reply", nil)
-	if !strings.Contains(body, "已答复") || !strings.Contains(body, "已派人上门排气") {
+	if resp.StatusCode != 200 || !strings.Contains(body, "已答复") || !strings.Contains(body, "已派人上门排气") {
 		t.Fatalf("answered: %s", body)
 	}
 	resp, body = b.do("POST", path, url.Values{"action": {"accept"}, "csrf": {b.csrf}})
