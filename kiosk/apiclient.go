@@ -194,7 +194,7 @@ func svcFromAPI(s apiv1.Service) session.Service {
 	if en == "" {
 		en = serviceEN[s.Code]
 	}
-	return session.Service{Code: s.Code, NameZH: s.Name, NameEN: en, DueDays: s.DeadlineDays}
+	return session.Service{Code: s.Code, NameZH: s.Name, NameEN: en, DueDays: s.DeadlineDays, Certification: s.Kind == "certification"}
 }
 
 // Services implements Server: with the verified resident's token, only the
@@ -212,15 +212,29 @@ func (a *ServerClient) Services(ctx context.Context, token string) ([]session.Se
 	}
 	var out []session.Service
 	for _, s := range l.Services {
-		if s.Code != ReportService.Code {
-			out = append(out, svcFromAPI(s))
+		if s.Code == ReportService.Code || s.Kind != "" && s.Kind != "certification" {
+			continue // the kiosk's own report entry, or a kind of service this kiosk has no screen for
 		}
+		out = append(out, svcFromAPI(s))
 	}
 	if token != "" {
 		// A verified resident may also report a problem (反映问题).
 		out = append(out, ReportService)
 	}
 	return out, nil
+}
+
+// Certify implements Server.
+func (a *ServerClient) Certify(ctx context.Context, token string, svc session.Service) (session.Certificate, error) {
+	c, err := a.C.Certify(ctx, token, svc.Code)
+	if err != nil {
+		return session.Certificate{Service: svc}, mapErr(err)
+	}
+	at, err := time.Parse(time.RFC3339, c.CertifiedAt)
+	if err != nil {
+		return session.Certificate{Service: svc}, fmt.Errorf("%w: certified_at %q", session.ErrRejected, c.CertifiedAt)
+	}
+	return session.Certificate{Service: svc, Year: c.Year, At: at, Already: c.Already}, nil
 }
 
 // Form implements Server.

@@ -370,6 +370,17 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 		})
 	case session.DoRate:
 		d.rate(ctx, e)
+	case session.DoCertify:
+		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
+			var cert session.Certificate
+			err := d.timed("certify", func() (err error) { cert, err = d.server.Certify(c, e.Token, e.Service); return })
+			if err != nil {
+				cert.Service = e.Service
+			} else {
+				d.log.Info("certification recorded", "service", e.Service.Code, "already", cert.Already)
+			}
+			return session.CertifyDone{Gen: e.Gen, Certificate: cert, Err: err}
+		})
 	case session.DoFilings:
 		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
 			var fs []session.Filing

@@ -103,6 +103,10 @@ type Server interface {
 	Form(ctx context.Context, token string, svc session.Service) (session.Form, error)
 	Submit(ctx context.Context, token, idemKey string, f session.Form) (session.Receipt, error)
 	Filings(ctx context.Context, token string) ([]session.Filing, error)
+	// Certify records the token's resident's proof of life for a
+	// certification service, once a year (Already when it was done
+	// before); the token stays good.
+	Certify(ctx context.Context, token string, svc session.Service) (session.Certificate, error)
 	Login(ctx context.Context, user, password string) (session.StaffSession, error)
 	Enrol(ctx context.Context, staffToken string, card identity.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error)
 	// OverrideCase lets a supervisor (logged in as supervisorToken) allow

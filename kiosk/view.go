@@ -54,8 +54,10 @@ type View struct {
 	Services []ServiceView `json:"services,omitempty"`
 	Form     *FormView     `json:"form,omitempty"`
 	Receipt  *FilingView   `json:"receipt,omitempty"`
-	Print    *PrintView    `json:"print,omitempty"`  // the receipt's printing, when the kiosk has a printer
-	Assist   *AssistView   `json:"assist,omitempty"` // the call for staff (呼叫工作人员) of this session
+	// Certificate: the proof of life just recorded (phase certified).
+	Certificate *CertificateView `json:"certificate,omitempty"`
+	Print       *PrintView       `json:"print,omitempty"`  // the receipt's printing, when the kiosk has a printer
+	Assist      *AssistView      `json:"assist,omitempty"` // the call for staff (呼叫工作人员) of this session
 	// CanCall: the server can call staff (the 呼叫工作人员 button shows).
 	CanCall bool         `json:"canCall,omitempty"`
 	Filings []FilingView `json:"filings,omitempty"`
@@ -82,6 +84,16 @@ type ServiceView struct {
 	Name    string `json:"name"`
 	NameEN  string `json:"nameEn,omitempty"`
 	DueDays int    `json:"dueDays"`
+	// Certification: no form; choosing it records the proof of life.
+	Certification bool `json:"certification,omitempty"`
+}
+
+// CertificateView is a recorded certification (养老金领取资格认证).
+type CertificateView struct {
+	Service ServiceView `json:"service"`
+	Year    int         `json:"year"`
+	At      string      `json:"at"` // 2006-01-02 15:04, China time
+	Already bool        `json:"already"`
 }
 
 // FormView is the form to check.
@@ -161,7 +173,7 @@ type OutcomeView struct {
 }
 
 func svcView(s session.Service) ServiceView {
-	return ServiceView{Code: s.Code, Name: s.NameZH, NameEN: s.NameEN, DueDays: s.DueDays}
+	return ServiceView{Code: s.Code, Name: s.NameZH, NameEN: s.NameEN, DueDays: s.DueDays, Certification: s.Certification}
 }
 
 // China is the time zone of every date and time the kiosk shows, whatever
@@ -266,6 +278,9 @@ func (d *Daemon) view() View {
 			}
 			v.Form.Fields = append(v.Form.Fields, fv)
 		}
+	}
+	if c := st.Certificate; c != nil {
+		v.Certificate = &CertificateView{Service: svcView(c.Service), Year: c.Year, At: c.At.In(China).Format("2006-01-02 15:04"), Already: c.Already}
 	}
 	if r := st.Receipt; r != nil {
 		v.Receipt = &FilingView{Reference: r.Reference, Service: svcView(r.Service), FiledAt: day(r.FiledAt), Due: day(r.Due)}

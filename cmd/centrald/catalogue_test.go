@@ -22,7 +22,7 @@ func TestLoadCatalogue(t *testing.T) {
 	if c, err := loadCatalogue(""); c != nil || err != nil {
 		t.Errorf("no flag: %v %v", c, err)
 	}
-	if c, err := loadCatalogue(good); err != nil || len(c.Services()) != 41 {
+	if c, err := loadCatalogue(good); err != nil || len(c.Services()) != 42 {
 		t.Errorf("good file: %v", err)
 	}
 	_, err := loadCatalogue(bad)

@@ -54,6 +54,7 @@ type config struct {
 	NATSURL               string
 	ShardTimeout          time.Duration
 	ShardPrefix           string
+	GalleryMaxLag         time.Duration
 }
 
 const envPrefix = "VEINKIOSK_"
@@ -105,6 +106,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.NATSURL, "nats", "nats://127.0.0.1:4222", "NATS server of the matcher shards (with --shards)")
 	fs.DurationVar(&c.ShardTimeout, "shard-timeout", 3*time.Second, "time a 1:N search waits for every shard before failing with search_incomplete (with --shards)")
 	fs.StringVar(&c.ShardPrefix, "shard-prefix", "veinkiosk.shard", "NATS subject prefix of the matcher shards (with --shards)")
+	fs.DurationVar(&c.GalleryMaxLag, "gallery-max-lag", 10*time.Second, "with --database-url: a gallery that has not followed the change log for longer refuses 1:N searches (gallery_stale) and /readyz answers 503 until it has caught up (docs/replicas.md); more than 2s, the log's poll interval")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -171,6 +173,7 @@ func (c *config) Validate() error {
 		{c.MaxConnsPerIP < 1, "--max-conns-per-ip must be at least 1"},
 		{c.ReferencePrefix == "" || len(c.ReferencePrefix) > 8, "--reference-prefix must have 1..8 characters"},
 		{c.Shards < 0 || c.Shards > 1024, "--shards must be 0..1024"},
+		{c.GalleryMaxLag <= 2*time.Second || c.GalleryMaxLag > time.Hour, "--gallery-max-lag must be more than 2s (the change log's poll interval) and at most 1h"},
 		{c.Shards > 0 && c.DatabaseURL == "", "--shards needs --database-url: the matcher shards load their partitions from PostgreSQL"},
 		{c.Shards > 0 && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://"), "--nats must start with nats:// or tls://"},
 		{c.Shards > 0 && (c.ShardTimeout < 10*time.Millisecond || c.ShardTimeout > time.Minute), "--shard-timeout must be 10ms..1m"},

@@ -60,6 +60,7 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--tls-cert", "c.pem"}, nil, "--tls-cert and --tls-key"},
 		{[]string{"--kiosk-client-ca", "ca.pem"}, nil, "--kiosk-client-ca needs"},
 		{[]string{"--max-conns-per-ip", "0"}, nil, "--max-conns-per-ip"},
+		{[]string{"--gallery-max-lag", "2s"}, nil, "--gallery-max-lag"},
 	}
 	for _, tt := range tests {
 		_, err := parseConfig(tt.args, env(tt.env), io.Discard)

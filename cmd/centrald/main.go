@@ -130,6 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		TLSCertFile:   c.TLSCert, TLSKeyFile: c.TLSKey, KioskClientCAFile: c.KioskClientCA,
 		InsecureCookies: c.InsecureCookies, InsecureOffice: c.InsecureOffice,
 		MaxConnsPerIP: c.MaxConnsPerIP,
+		GalleryMaxLag: c.GalleryMaxLag,
 	})
 	if err != nil {
 		return err

@@ -121,6 +121,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	say("  other units' officers: %s   (password %s)", strings.Join(others, ", "), unitOfficerPass)
 	say("  station staff login: %s / %s   supervisor: %s / %s", staffUser, staffPass, supervisorUser, supervisorPass)
+	say("  grid worker (phone): %s/office/grid   (%s / %s, grid cell %s)", w.serverURL, gridUser, gridPass, w.gridCell)
 	say("  kiosk metrics:       %s/metrics", w.kioskURL)
 	say("  scanner maker key:   %x (the simulators' TEST key, trusted by this demo's server as %s; docs/scanner-protocol.md, \"Test keys\")", []byte(w.vein.MakerPublicKey()), w.vein.Certificate().MakerID)
 	say("")

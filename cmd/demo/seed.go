@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -24,9 +25,29 @@ var enrolFingers = []struct {
 	name apiv1.Finger
 }{{2, apiv1.RightIndex}, {7, apiv1.LeftIndex}}
 
-func apiResident(r *deck.Resident) apiv1.Resident {
+// apiResident is a deck resident as the population database exports it;
+// every resident of 60 or more draws a pension (category pensioner), so
+// the grid worker has a list of pensioners to certify.
+func apiResident(r *deck.Resident, now time.Time) apiv1.Resident {
+	cats := r.Categories
+	if r.Age(now) >= 60 {
+		cats = append(slices.Clone(cats), "pensioner")
+	}
 	return apiv1.Resident{IDNumber: r.IDNumber, Name: r.Name, Gender: identity.Gender(r.Gender).Letter(), BirthDate: r.BirthDate.String(), Address: r.Address,
-		GridCell: r.GridCell, Household: r.Household, Categories: r.Categories}
+		GridCell: r.GridCell, Household: r.Household, Categories: cats}
+}
+
+// busiestCell is the grid cell with the most residents (the first such,
+// in order of appearance).
+func busiestCell(people []*deck.Resident) string {
+	n, best := map[string]int{}, ""
+	for _, r := range people {
+		n[r.GridCell]++
+		if best == "" || n[r.GridCell] > n[best] {
+			best = r.GridCell
+		}
+	}
+	return best
 }
 
 // validCard reports whether r's card is not expired at now.
@@ -53,6 +74,8 @@ func (w *world) seed(ctx context.Context, say func(string, ...any)) error {
 	for _, o := range unitOfficers {
 		accounts = append(accounts, apiv1.StaffCreate{Username: o.user, Password: unitOfficerPass, DisplayName: o.name, Role: apiv1.RoleOfficer, Department: o.unit})
 	}
+	w.gridCell = busiestCell(w.people)
+	accounts = append(accounts, apiv1.StaffCreate{Username: gridUser, Password: gridPass, DisplayName: "何网格员", Role: apiv1.RoleGridWorker, GridCell: w.gridCell})
 	for _, s := range accounts {
 		if err := w.post(ctx, apiv1.PathAdminStaff, s, nil); err != nil {
 			return err
@@ -61,7 +84,7 @@ func (w *world) seed(ctx context.Context, say func(string, ...any)) error {
 	for i := 0; i < len(w.people); i += 500 {
 		var batch apiv1.ResidentImport
 		for _, r := range w.people[i:min(i+500, len(w.people))] {
-			batch.Residents = append(batch.Residents, apiResident(r))
+			batch.Residents = append(batch.Residents, apiResident(r, start))
 		}
 		if err := w.post(ctx, apiv1.PathAdminResidents, batch, nil); err != nil {
 			return err
@@ -170,7 +193,7 @@ func (w *world) bulkEnrol(ctx context.Context, rs []*deck.Resident, perFinger in
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			fts, err := templates(r, perFinger)
-			items[i], errs[i] = apiv1.BulkEnrolItem{Resident: apiResident(r), Fingers: fts}, err
+			items[i], errs[i] = apiv1.BulkEnrolItem{Resident: apiResident(r, time.Now()), Fingers: fts}, err
 		}()
 	}
 	wg.Wait()

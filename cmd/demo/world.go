@@ -42,6 +42,8 @@ const (
 	officerUser     = "minzheng"
 	officerPass     = "demo-officer-pass"
 	unitOfficerPass = "demo-officer-pass" // every unit's officer (unitOfficers)
+	gridUser        = "wangge"            // the grid worker of the most populous grid cell
+	gridPass        = "demo-grid-pass"
 	stationID       = "QS-S01"
 	stationName     = "青山街道社区服务站"
 	kioskID         = "QS-K01"
@@ -71,17 +73,19 @@ type world struct {
 	o   options
 	log *slog.Logger
 
-	dir     string
-	tmpDir  bool
-	st      store.Store
-	srv     *api.Server
-	admin   *apiv1.Client
-	deck    *deck.Deck
-	people  []*deck.Resident // imported residents with a resident ID card
-	enrol   []*deck.Resident // to enrol, in order (dibao recipients first)
-	skipped map[string]bool  // deliberately not enrolled
-	mu      sync.Mutex
-	done    map[string]bool // enrolled
+	dir    string
+	tmpDir bool
+	// gridCell is the demo grid worker's cell (busiestCell).
+	gridCell string
+	st       store.Store
+	srv      *api.Server
+	admin    *apiv1.Client
+	deck     *deck.Deck
+	people   []*deck.Resident // imported residents with a resident ID card
+	enrol    []*deck.Resident // to enrol, in order (dibao recipients first)
+	skipped  map[string]bool  // deliberately not enrolled
+	mu       sync.Mutex
+	done     map[string]bool // enrolled
 
 	id      *idcardsim.Sim
 	vein    *veinsim.Device

@@ -8,7 +8,9 @@
 // change log (the one centrald replicas follow: LISTEN/NOTIFY and a poll),
 // and answers in its partition's queue group: run two or more per
 // partition and they take over from each other. A lost NATS connection is
-// reconnected for ever (no change is missed: they come from the log); a
+// reconnected for ever (no change is missed: they come from the log). A
+// shard that has not followed the log for --max-lag answers every search
+// with an error (centrald: search_incomplete) until it has caught up; a
 // change log it could not read for half its retention makes it exit for
 // its supervisor to restart it (reloading). For the scale measurements it
 // serves a gallery file instead (--gallery-file, made by `matcherd gen`),
@@ -26,6 +28,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -61,6 +64,7 @@ type config struct {
 	GalleryFile           string
 	Residents             int64
 	Workers               int
+	MaxLag                time.Duration
 	LogLevel              string
 }
 
@@ -77,6 +81,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.GalleryFile, "gallery-file", "", "serve this gallery file (matcherd gen) memory-mapped instead of the store: for measurements")
 	fs.Int64Var(&c.Residents, "residents", 0, "with --gallery-file of matcherd gen: serve only residents 1..N (0: all)")
 	fs.IntVar(&c.Workers, "workers", 1, "searches answered at once")
+	fs.DurationVar(&c.MaxLag, "max-lag", 10*time.Second, "with --database-url: a shard that has not followed the change log for longer answers searches with an error (centrald: search_incomplete) until it has caught up; more than 2s, the log's poll interval")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -95,6 +100,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		{c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://"), "--database-url must start with postgres:// or postgresql://"},
 		{c.Residents < 0 || (c.Residents > 0 && c.GalleryFile == ""), "--residents goes with --gallery-file and is not negative"},
 		{c.Workers < 1, "--workers must be at least 1"},
+		{c.MaxLag <= 2*time.Second || c.MaxLag > time.Hour, "--max-lag must be more than 2s and at most 1h"},
 		{c.Prefix == "", "--prefix must not be empty"},
 	} {
 		if ch.bad {
@@ -139,6 +145,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		if s, err = shard.New(c.Partition, c.Partitions, matcher.GalleryOptions{}, log); err != nil {
 			return err
 		}
+		s.SetMaxLag(c.MaxLag)
 		ring, err := loadKeys(c, getenv)
 		if err != nil {
 			return err

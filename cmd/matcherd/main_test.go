@@ -21,6 +21,7 @@ func TestConfig(t *testing.T) {
 		{[]string{"--database-url", "mysql://x"}, "postgres://"},
 		{[]string{"--database-url", "postgres://x", "--residents", "5"}, "--residents goes with"},
 		{[]string{"--gallery-file", "g", "--workers", "0"}, "--workers"},
+		{[]string{"--database-url", "postgres://x", "--max-lag", "2s"}, "--max-lag"},
 	} {
 		_, err := parseConfig(tc.args, func(string) string { return "" }, io.Discard)
 		switch {

@@ -189,7 +189,8 @@ type Server struct {
 	Staff     map[string]StaffAccount
 	filings   []*filing
 	byKey     map[string]*filing
-	tokens    map[string]string // token -> ID number
+	tokens    map[string]string    // token -> ID number
+	certs     map[string]time.Time // "ID number/year" -> first certification
 	sessions  map[string]StaffAccount
 	cases     map[string]string // case -> state
 	seq       int
@@ -255,7 +256,7 @@ func (s *Server) FiledValues(ref string) map[string]string {
 func NewServer() *Server {
 	return &Server{
 		Residents: map[string]*Resident{}, Staff: map[string]StaffAccount{},
-		byKey: map[string]*filing{}, tokens: map[string]string{}, sessions: map[string]StaffAccount{},
+		byKey: map[string]*filing{}, tokens: map[string]string{}, sessions: map[string]StaffAccount{}, certs: map[string]time.Time{},
 		cases: map[string]string{}, DuplicateOf: map[string]bool{}, Now: time.Now,
 		failures: map[string]int{}, locked: map[string]time.Time{},
 		Catalogue: []session.Service{
@@ -416,6 +417,31 @@ func (s *Server) Form(ctx context.Context, token string, svc session.Service) (s
 			session.Field{Key: "phone", LabelZH: "联系电话", LabelEN: "Phone", Editable: true, Required: true, Kind: "phone"})
 	}
 	return session.Form{Service: svc, Fields: fields}, nil
+}
+
+// Certify implements kiosk.Server: once a year per resident, the token
+// kept (as at the real server).
+func (s *Server) Certify(ctx context.Context, token string, svc session.Service) (session.Certificate, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return session.Certificate{}, err
+	}
+	id, ok := s.tokens[token]
+	if !ok {
+		return session.Certificate{}, session.ErrTokenSpent
+	}
+	if !svc.Certification {
+		return session.Certificate{}, fmt.Errorf("fake server: %s is not a certification: %w", svc.Code, session.ErrRejected)
+	}
+	now := s.Now()
+	key := fmt.Sprintf("%s/%d", id, now.Year())
+	at, already := s.certs[key]
+	if !already {
+		at = now
+		s.certs[key] = at
+	}
+	return session.Certificate{Service: svc, Year: now.Year(), At: at, Already: already}, nil
 }
 
 // Submit implements kiosk.Server (idempotent by key).

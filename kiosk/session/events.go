@@ -90,6 +90,12 @@ type (
 		Filings []Filing
 		Err     error
 	}
+	// CertifyDone is the outcome of DoCertify.
+	CertifyDone struct {
+		Gen         uint64
+		Certificate Certificate
+		Err         error
+	}
 	StaffLoggedIn struct {
 		Gen     uint64
 		Session StaffSession
@@ -127,6 +133,7 @@ func (CatalogueLoaded) event()     {}
 func (FormLoaded) event()          {}
 func (Submitted) event()           {}
 func (FilingsLoaded) event()       {}
+func (CertifyDone) event()         {}
 func (StaffLoggedIn) event()       {}
 func (Enrolled) event()            {}
 func (SupervisorConfirmed) event() {}
@@ -183,6 +190,13 @@ type (
 		Score     int
 		Reasons   []string
 	}
+	// DoCertify records the token's resident's proof of life for a
+	// certification service (the token is checked, not spent).
+	DoCertify struct {
+		Gen     uint64
+		Token   string
+		Service Service
+	}
 	DoStaffLogin struct {
 		Gen            uint64
 		User, Password string
@@ -214,6 +228,7 @@ func (DoCatalogue) effect()        {}
 func (DoForm) effect()             {}
 func (DoSubmit) effect()           {}
 func (DoFilings) effect()          {}
+func (DoCertify) effect()          {}
 func (DoStaffLogin) effect()       {}
 func (DoRate) effect()             {}
 func (DoEnrol) effect()            {}

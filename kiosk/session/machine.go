@@ -22,6 +22,7 @@ const (
 	FormPhase    Phase = "form"         // the pre-filled form: check and confirm
 	Submitting   Phase = "submitting"   // the filing is being sent
 	ReceiptPhase Phase = "receipt"      // the filing reference and due date
+	Certified    Phase = "certified"    // the proof of life is recorded (or was, this year)
 	Filings      Phase = "filings"      // my earlier filings, their status and reply
 	Unavailable  Phase = "unavailable"  // the server cannot be reached: nothing lost, retry
 	Failed       Phase = "failed"       // too many tries or a device fault: see the staff
@@ -197,8 +198,10 @@ type State struct {
 	Form     *Form
 	IdemKey  string // idempotency key of the filing being submitted
 	Receipt  *Receipt
-	Filings  []Filing
-	Rating   string // the reference whose rating is being sent ("": none)
+	// Certificate: the certification just made (Certified).
+	Certificate *Certificate
+	Filings     []Filing
+	Rating      string // the reference whose rating is being sent ("": none)
 
 	Pending Effect    // what Retry re-runs after Unavailable
 	RetryAt time.Time // when Pending is retried by itself

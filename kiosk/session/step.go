@@ -71,6 +71,16 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 			return m.serverFailed(now, e.Err, DoFilings{Gen: s.Gen, Token: s.Token}, Menu)
 		}
 		s.Filings, s.Phase = e.Filings, Filings
+	case CertifyDone:
+		if s.Phase != Loading {
+			return nil
+		}
+		if e.Err != nil {
+			return m.serverFailed(now, e.Err, DoCertify{Gen: s.Gen, Token: s.Token, Service: e.Certificate.Service}, Menu)
+		}
+		c := e.Certificate
+		s.Certificate, s.Phase, s.Problem = &c, Certified, ""
+		m.activity(now)
 	case Submitted:
 		if s.Phase != Submitting {
 			return nil
@@ -197,6 +207,8 @@ func genOf(ev Event) (uint64, bool) {
 		return e.Gen, true
 	case FilingsLoaded:
 		return e.Gen, true
+	case CertifyDone:
+		return e.Gen, true
 	case StaffLoggedIn:
 		return e.Gen, true
 	case Enrolled:
@@ -274,7 +286,7 @@ func (m *Machine) timeout() (time.Duration, string) {
 		return m.cfg.StaffTimeout, EndStaffTimeout
 	case s.Phase == Idle:
 		return 0, ""
-	case s.Phase == ReceiptPhase:
+	case s.Phase == ReceiptPhase, s.Phase == Certified:
 		return m.cfg.ReceiptTimeout, EndReceiptTimeout
 	case s.Phase == Submitting:
 		// Never time out under an in-flight filing: its outcome decides.
@@ -577,6 +589,9 @@ func withToken(e Effect, token string) Effect {
 	case DoRate:
 		e.Token = token
 		return e
+	case DoCertify:
+		e.Token = token
+		return e
 	}
 	return e
 }
@@ -671,7 +686,10 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 		}
 		for _, sv := range s.Services {
 			if sv.Code == t.Arg {
-				s.Phase, s.Receipt = Loading, nil
+				s.Phase, s.Receipt, s.Certificate = Loading, nil, nil
+				if sv.Certification {
+					return []Effect{DoCertify{Gen: s.Gen, Token: s.Token, Service: sv}}
+				}
 				return []Effect{DoForm{Gen: s.Gen, Token: s.Token, Service: sv}}
 			}
 		}
@@ -679,7 +697,9 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 		return m.rate(t, now)
 	case ActFilings:
 		switch s.Phase {
-		case Menu:
+		case Menu, Certified:
+			// A certification does not spend the token.
+			s.Certificate = nil
 			s.Phase = Loading
 			return []Effect{DoFilings{Gen: s.Gen, Token: s.Token}}
 		case ReceiptPhase:
@@ -689,8 +709,9 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 		}
 	case ActBack:
 		switch s.Phase {
-		case FormPhase, Filings:
+		case FormPhase, Filings, Certified:
 			s.Phase, s.Form, s.Filings, s.IdemKey, s.Missing, s.Problem, s.Hint, s.Rating = Menu, nil, nil, "", nil, "", "", ""
+			s.Certificate = nil
 		case ReceiptPhase:
 			// Another service: the filing spent the token.
 			s.Receipt, s.Form, s.IdemKey = nil, nil, ""

@@ -28,6 +28,17 @@ type Service struct {
 	NameZH  string
 	NameEN  string
 	DueDays int // processing deadline in days
+	// Certification: the whole transaction is the card and vein check
+	// (the pensioner's yearly proof of life): no form, no filing.
+	Certification bool
+}
+
+// Certificate is the server's record of a certification (养老金领取资格认证).
+type Certificate struct {
+	Service Service
+	Year    int
+	At      time.Time // the first certification of the year
+	Already bool      // the year was certified before this visit
 }
 
 // Field is one line of a filing form.

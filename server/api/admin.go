@@ -178,7 +178,7 @@ func (s *Server) handleScannerStatus(c *fiber.Ctx) error {
 }
 
 func staffView(st store.Staff) apiv1.Staff {
-	return apiv1.Staff{ID: st.ID, Username: st.Username, DisplayName: st.DisplayName, Role: string(st.Role), Department: st.Department, Station: st.StationID, Disabled: st.Disabled}
+	return apiv1.Staff{ID: st.ID, Username: st.Username, DisplayName: st.DisplayName, Role: string(st.Role), Department: st.Department, Station: st.StationID, GridCell: st.GridCell, Disabled: st.Disabled}
 }
 
 func (s *Server) handleCreateStaff(c *fiber.Ctx) error {
@@ -190,7 +190,9 @@ func (s *Server) handleCreateStaff(c *fiber.Ctx) error {
 	req.Username = identity.CanonicalUsername(req.Username)
 	switch {
 	case !role.Valid():
-		return badRequest("role must be station_staff, supervisor, department_officer or admin")
+		return badRequest("role must be station_staff, supervisor, department_officer, admin or grid_worker")
+	case (role == store.RoleGridWorker) != (req.GridCell != "") || len(req.GridCell) > 32:
+		return badRequest("a grid_worker needs a grid_cell (1..32 characters), and only a grid_worker has one")
 	case !apiv1.ValidKioskID(req.Username):
 		return badRequest("username must be 1..64 of letters, digits, . - _")
 	case utf8.RuneCountInString(req.Password) < 12:
@@ -203,7 +205,7 @@ func (s *Server) handleCreateStaff(c *fiber.Ctx) error {
 		return badRequest("%v", err)
 	}
 	st, err := s.st.CreateStaff(c.UserContext(), staffActor(c), store.Staff{
-		Username: req.Username, DisplayName: req.DisplayName, Role: role, Department: req.Department, StationID: req.Station, PasswordHash: hash,
+		Username: req.Username, DisplayName: req.DisplayName, Role: role, Department: req.Department, StationID: req.Station, GridCell: req.GridCell, PasswordHash: hash,
 	})
 	if errors.Is(err, store.ErrAlreadyExists) {
 		return errf(apiv1.CodeConflict, "username %q is taken", req.Username)

@@ -54,7 +54,7 @@ func TestCatalogueAdminEdit(t *testing.T) {
 	wantCode(t, e.client().Do(ctx, "PUT", apiv1.PathAdminCatalogue, editedCatalogue(t, 2, "居住证明", 3), nil), apiv1.CodeUnauthenticated)
 
 	var doc map[string]any
-	if err := e.admin.Do(ctx, "GET", apiv1.PathAdminCatalogue, nil, &doc); err != nil || doc["version"] != 1.0 || len(doc["services"].([]any)) != 41 {
+	if err := e.admin.Do(ctx, "GET", apiv1.PathAdminCatalogue, nil, &doc); err != nil || doc["version"] != 1.0 || len(doc["services"].([]any)) != 42 {
 		t.Fatalf("GET catalogue: version %v, %v", doc["version"], err)
 	}
 
@@ -78,7 +78,7 @@ func TestCatalogueAdminEdit(t *testing.T) {
 	err := e.admin.Do(ctx, "PUT", apiv1.PathAdminCatalogue, bad, nil)
 	wantCode(t, err, apiv1.CodeCatalogueInvalid)
 	fields := err.(*apiv1.Error).Fields
-	if len(fields) != 2 || !strings.Contains(fields["services[40].name"], "不能为空") || !strings.Contains(fields["services[40].deadline_days"], "1..365") {
+	if len(fields) != 2 || !strings.Contains(fields["services[41].name"], "不能为空") || !strings.Contains(fields["services[41].deadline_days"], "1..365") {
 		t.Fatalf("problems: %v", fields)
 	}
 	// Not the version in force plus one.

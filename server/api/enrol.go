@@ -95,6 +95,11 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		}
 		return e
 	}
+	// A stale gallery cannot deduplicate: refused before anything is
+	// consumed, so the kiosk can send the same request to another server.
+	if err := s.fresh1N(); err != nil {
+		return err
+	}
 	// The capture step's checks with state: scanners, then every nonce
 	// consumed and counter raised once.
 	if err := s.checkCaptures(ctx, k, all); err != nil {
@@ -189,7 +194,10 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 				if err != nil {
 					return s.apiErr(err)
 				}
-				score, ok, err := s.gallery.Verify(res.ID, g.tmpl)
+				score, ok, err := s.verify1to1(ctx, res, g.tmpl)
+				if ae := (*apiError)(nil); errors.As(err, &ae) {
+					return ae
+				}
 				if err != nil {
 					return errf(apiv1.CodeTemplateInvalid, "the template cannot be compared with the enrolled ones: %v", err)
 				}
@@ -229,6 +237,9 @@ func (s *Server) dedup(ctx context.Context, self int64, model string, probe *mat
 	th, err := s.thresholds(model, probe)
 	if err != nil {
 		return nil, err
+	}
+	if err := s.fresh1N(); err != nil {
+		return nil, err // it went stale since the request began
 	}
 	start := time.Now()
 	hits, err := s.gallery.Search(ctx, probe, 5, th.Dedup.Threshold)

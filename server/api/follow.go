@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -37,17 +39,24 @@ var errFollowStale = errors.New("api: the change log was not read for longer tha
 // the embedded store has no need of it.
 func (s *Server) FollowChanges(ctx context.Context) error {
 	f := store.NewChangeCursor(s.followFrom.Load(), s.cfg.ChangeGapWait)
-	s.followedAt.Store(time.Now().UnixNano())
-	defer s.followedAt.Store(0)
+	// The gallery holds what was committed before LoadGallery read the
+	// log's position; from now on it is stale unless the log is read.
+	s.freshAt.Store(s.loadedAt.Load())
+	s.following.Store(true)
 	var cl store.ChangeLog = s.st
+	if s.faultLog != nil {
+		cl = s.faultLog
+	}
 	if s.noListen {
-		cl = pollOnly{s.st}
+		cl = pollOnly{cl}
 	}
 	err := f.Follow(ctx, cl, s.cfg.ChangePoll, s.log,
 		func(c store.Change) error { return s.applyLogged(ctx, c) },
 		func(pollErr error) error {
 			if pollErr == nil {
-				s.followedAt.Store(time.Now().UnixNano())
+				// A complete read: every change committed before it
+				// began is applied (LastRead is its start).
+				s.markFresh(f.LastRead())
 			}
 			if changed, err := s.makers.Reload(); err != nil {
 				s.log.Warn("re-reading the maker keys", "err", err)
@@ -62,22 +71,88 @@ func (s *Server) FollowChanges(ctx context.Context) error {
 	return err
 }
 
+// markFresh records that the gallery holds every change committed before
+// at, logging the return from staleness.
+func (s *Server) markFresh(at time.Time) {
+	wasStale := s.galleryStale()
+	s.freshAt.Store(at.UnixNano())
+	if wasStale && !s.galleryStale() {
+		s.log.Info("gallery: caught up with the change log; answering 1:N searches again")
+	}
+}
+
 // pollOnly is a change log without notifications (tests: a lost listener).
 type pollOnly struct{ store.ChangeLog }
 
 func (pollOnly) ListenChanges(context.Context, func()) error { return errors.ErrUnsupported }
 
-// followBehind is how long the change log has not been read beyond the
-// tolerance of 10 polls (0: following, or not a follower).
-func (s *Server) followBehind() time.Duration {
-	at := s.followedAt.Load()
-	if at == 0 {
+// The staleness rule (docs/replicas.md#a-stale-gallery-answers-no-1n-search).
+// A replica following the change log knows the time as of which its
+// gallery holds every committed change: the start of its last complete
+// read of the log. When that is older than Config.GalleryMaxLag (the
+// listening connection lost and the poll failing, or the changes read but
+// not applied), its gallery may miss an enrolment made through another
+// replica (a deduplication would pass the duplicate) or still hold a
+// deleted or replaced one. Such a replica
+//   - answers no 1:N search: deduplication (so no enrolment) and
+//     card-less identification fail with gallery_stale (503), before any
+//     capture nonce is consumed, so the kiosk's client retries them at the
+//     next server;
+//   - verifies 1:1 against the resident's templates read from the
+//     database (verify1to1), which are never stale;
+//   - answers /readyz with 503, so a load balancer drains it;
+//   - recovers by itself: the next complete read of the log makes it fresh.
+// A server that does not follow (one process on the embedded store, whose
+// gallery is the only writer's) is never stale.
+
+// galleryLag is how long ago the gallery was last known to hold every
+// committed change (0 when the server does not follow the change log).
+func (s *Server) galleryLag() time.Duration {
+	if !s.following.Load() {
 		return 0
 	}
-	if d := time.Since(time.Unix(0, at)); d > 10*s.cfg.ChangePoll {
-		return d
+	return max(0, time.Since(time.Unix(0, s.freshAt.Load())))
+}
+
+// galleryStale applies the rule.
+func (s *Server) galleryStale() bool { return s.galleryLag() > s.cfg.GalleryMaxLag }
+
+// fresh1N refuses a 1:N search on a stale gallery: gallery_stale, with a
+// retry after one poll interval.
+func (s *Server) fresh1N() error {
+	lag := s.galleryLag()
+	if lag <= s.cfg.GalleryMaxLag {
+		return nil
 	}
-	return 0
+	s.metrics.staleRefusals.Inc()
+	return errf(apiv1.CodeGalleryStale, "this server's gallery has not followed the database for %v (bound %v): no 1:N search here; retry, another server may answer",
+		lag.Round(time.Second), s.cfg.GalleryMaxLag).retryAfter(max(1, int(s.cfg.ChangePoll/time.Second)))
+}
+
+// verify1to1 compares probe with the resident's enrolled templates: those
+// of the gallery, or, while the gallery is stale, those read from the
+// database (the same comparison, on templates as fresh as the database), so
+// that a stale replica neither verifies against a deleted or replaced
+// enrolment nor refuses one made through another replica.
+func (s *Server) verify1to1(ctx context.Context, res store.Resident, probe *matcher.Template) (score float64, ok bool, err error) {
+	if !s.galleryStale() {
+		return s.gallery.Verify(res.ID, probe)
+	}
+	es, err := s.st.ResidentEnrolments(ctx, res.IDNumber)
+	if err != nil {
+		return 0, false, storeErr(err, "enrolments")
+	}
+	s.metrics.staleVerifies.Inc()
+	g := NewGalleryWith(s.gallery.opts)
+	if err := g.Replace(res.ID, es); err != nil {
+		return 0, false, err
+	}
+	if g.Len() == 0 {
+		// Not enrolled (whatever the stale gallery holds); compatibility
+		// is checked against the gallery, as Verify does.
+		return 0, false, s.gallery.compatible(probe)
+	}
+	return g.Verify(res.ID, probe)
 }
 
 // applyLogged applies one change and counts it.

@@ -298,18 +298,20 @@ func BenchmarkChangePropagation(b *testing.B) {
 	}
 }
 
-// TestReadyWhileFollowing: a replica whose follower has not read the change
-// log for 10 polls reports not ready, so a load balancer drains it.
+// TestReadyWhileFollowing: a replica whose gallery has not followed the
+// change log within GalleryMaxLag reports not ready, so a load balancer
+// drains it; one that does not follow a log is never stale.
 func TestReadyWhileFollowing(t *testing.T) {
 	e := newEnv(t)
 	ready := func() error { return e.client().Do(context.Background(), "GET", "/readyz", nil, nil) }
 	if err := ready(); err != nil {
 		t.Fatalf("not following: %v", err)
 	}
-	e.srv.followedAt.Store(time.Now().UnixNano())
+	e.srv.following.Store(true)
+	e.srv.freshAt.Store(time.Now().UnixNano())
 	if err := ready(); err != nil {
 		t.Fatalf("following: %v", err)
 	}
-	e.srv.followedAt.Store(time.Now().Add(-11 * e.srv.cfg.ChangePoll).UnixNano())
+	e.srv.freshAt.Store(time.Now().Add(-e.srv.cfg.GalleryMaxLag - time.Second).UnixNano())
 	wantCode(t, ready(), apiv1.CodeUnavailable)
 }

@@ -19,6 +19,7 @@ import (
 // store at start and kept in sync on enrolment and deletion.
 type Gallery struct {
 	g        *matcher.Gallery
+	opts     matcher.GalleryOptions
 	remote   Remote // the matcher shards, when centrald runs with them
 	nResid   atomic.Int64
 	progress int // log every this many templates while loading
@@ -62,7 +63,7 @@ func NewGallery() *Gallery { return NewGalleryWith(matcher.GalleryOptions{}) }
 
 // NewGalleryWith returns an empty gallery with matcher options.
 func NewGalleryWith(opts matcher.GalleryOptions) *Gallery {
-	return &Gallery{g: matcher.NewGallery(opts), progress: 20000}
+	return &Gallery{g: matcher.NewGallery(opts), opts: opts, progress: 20000}
 }
 
 func subject(residentID int64) string { return strconv.FormatInt(residentID, 10) }
@@ -200,16 +201,20 @@ func (g *Gallery) Verify(residentID int64, probe *matcher.Template) (score float
 	if ok {
 		return score, true, nil
 	}
+	return 0, false, g.compatible(probe)
+}
+
+// compatible checks that probe can be compared with the gallery's
+// templates (nil for an empty gallery).
+func (g *Gallery) compatible(probe *matcher.Template) error {
 	if ref := g.ref.Load(); ref != nil {
 		p, err := matcher.NewProbe(probe)
 		if err != nil {
-			return 0, false, err
+			return err
 		}
-		if err := p.Compatible(ref); err != nil {
-			return 0, false, err
-		}
+		return p.Compatible(ref)
 	}
-	return 0, false, nil
+	return nil
 }
 
 // Hit is a 1:N search result.

@@ -92,6 +92,9 @@ func (s *Server) handleForm(c *fiber.Ctx) error {
 	if !ok {
 		return errf(apiv1.CodeServiceUnknown, "no service %q", req.Service)
 	}
+	if svc.Kind != "" {
+		return badRequest("%s has no form: its whole transaction is the card and vein check (POST %s)", svc.Code, apiv1.PathKioskCertify)
+	}
 	res, err := s.tokenResident(c, req.Token)
 	if err != nil {
 		return err
@@ -135,6 +138,9 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 	svc, ok := cat.Service(req.Service)
 	if !ok {
 		return errf(apiv1.CodeServiceUnknown, "no service %q", req.Service)
+	}
+	if svc.Kind != "" {
+		return badRequest("%s has no form: its whole transaction is the card and vein check (POST %s)", svc.Code, apiv1.PathKioskCertify)
 	}
 	now := s.now()
 	res, err := s.tokenResident(c, req.Token)

@@ -19,7 +19,15 @@ type metrics struct {
 	filings      *prometheus.CounterVec
 	changes      *prometheus.CounterVec
 	changeLag    prometheus.Histogram
-	gallery      *Gallery
+	// staleRefusals and staleVerifies count the staleness rule at work
+	// (follow.go): 1:N searches refused, 1:1 verifications read from the
+	// database.
+	staleRefusals prometheus.Counter
+	staleVerifies prometheus.Counter
+	gallery       *Gallery
+	// galleryLag and galleryStale are the server's (set by New).
+	galleryLag   func() float64
+	galleryStale func() bool
 }
 
 func newMetrics() *metrics {
@@ -67,7 +75,16 @@ func newMetrics() *metrics {
 		Help:    "From a change's write (its transaction's clock) to its application to this replica's memory.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	})
+	m.staleRefusals = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "veinkiosk", Name: "gallery_stale_refusals_total",
+		Help: "1:N searches (deduplication, identification) refused with gallery_stale because the gallery had not followed the change log within its bound.",
+	})
+	m.staleVerifies = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "veinkiosk", Name: "gallery_stale_verifications_total",
+		Help: "1:1 verifications compared with templates read from the database because the gallery was stale.",
+	})
 	m.reg.MustRegister(m.requests, m.match, m.verifies, m.lockouts, m.authFailures, m.rateLimited, m.enrolments, m.filings, m.changes, m.changeLag,
+		m.staleRefusals, m.staleVerifies,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "veinkiosk", Name: "gallery_templates", Help: "Templates in the in-memory 1:N gallery.",
@@ -75,6 +92,19 @@ func newMetrics() *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "veinkiosk", Name: "gallery_residents", Help: "Residents with templates in the gallery.",
 		}, func() float64 { return float64(m.gallery.Residents()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "veinkiosk", Name: "gallery_lag_seconds",
+			Help: "How long ago this replica's gallery was last known to hold every committed change (the start of its last complete read of the change log); 0 when it does not follow one.",
+		}, func() float64 { return m.galleryLag() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "veinkiosk", Name: "gallery_stale",
+			Help: "1 while the gallery lag exceeds its bound (--gallery-max-lag): no 1:N search, not ready.",
+		}, func() float64 {
+			if m.galleryStale() {
+				return 1
+			}
+			return 0
+		}),
 	)
 	return m
 }

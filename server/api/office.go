@@ -38,6 +38,7 @@ var roleNames = map[store.Role]string{
 	store.RoleSupervisor:        "督办",
 	store.RoleDepartmentOfficer: "部门经办人",
 	store.RoleAdmin:             "管理员",
+	store.RoleGridWorker:        "网格员",
 }
 
 type officeSession struct {
@@ -146,6 +147,8 @@ func (s *Server) officeHome(c *fiber.Ctx) error {
 			rows = append(rows, officeOverdue{Name: s.departmentName(ctx, d.Department), Count: d.Overdue, OldestDue: d.OldestDue.In(identity.ChinaTime).Format(time.DateOnly)})
 		}
 		data["Overdue"] = rows
+	case store.RoleGridWorker:
+		return c.Redirect("/office/grid", http.StatusSeeOther)
 	default:
 		data["Heading"] = "服务站工作人员请在自助终端上办理"
 		return s.render(c, http.StatusOK, "list.html", data)
@@ -491,6 +494,8 @@ func officeNav(sess *session) []navLink {
 		return []navLink{{"/office", "首页"}, {"/office/reports/new", "代居民反映问题"}}
 	case store.RoleAdmin:
 		return []navLink{{"/office", "在办件"}, {"/office/decided", "已办结"}, {"/office/reports", "居民诉求"}, {"/office/dibao", "低保审议"}, {"/office/catalogue", "服务事项目录"}, {"/office/report-kinds", "诉求类别"}}
+	case store.RoleGridWorker:
+		return []navLink{{"/office/grid", "我的网格"}}
 	}
 	return nil
 }

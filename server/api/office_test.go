@@ -172,7 +172,7 @@ func TestOfficeErrorsAndDecisions(t *testing.T) {
 	isPage(resp, body, 200, "现行第 1 版", "居住证明开具", "年满60周岁方可办理")
 	doc := string(editedCatalogue(t, 2, "", 3))
 	resp, body = admin.do("POST", "/office/catalogue", url.Values{"document": {doc}, "note": {"改名"}, "csrf": {admin.csrf}})
-	isPage(resp, body, 422, "目录有 1 处问题", "services[40].name", "不能为空", "改名")
+	isPage(resp, body, 422, "目录有 1 处问题", "services[41].name", "不能为空", "改名")
 	resp, body = admin.do("POST", "/office/catalogue", url.Values{"document": {string(editedCatalogue(t, 3, "居住证明", 3))}, "csrf": {admin.csrf}})
 	isPage(resp, body, 409, "版本号应为 2")
 	resp, _ = admin.do("POST", "/office/catalogue", url.Values{"document": {string(editedCatalogue(t, 2, "居住证明", 3))}, "note": {"改名"}, "csrf": {admin.csrf}})

@@ -52,7 +52,7 @@ var (
 func (s *Server) routeTable() []route {
 	return []route{
 		{method: "GET", path: "/healthz", summary: "Liveness: the process answers.", h: s.handleHealth},
-		{method: "GET", path: "/readyz", summary: "Readiness: the gallery is loaded and the database answers.", h: s.handleReady},
+		{method: "GET", path: "/readyz", summary: "Readiness: the gallery is loaded and not stale (it follows the change log within its bound), and the database answers.", h: s.handleReady},
 		{method: "GET", path: "/metrics", summary: "Prometheus metrics.", h: adaptor.HTTPHandler(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))},
 		{method: "GET", path: apiv1.PathOpenAPI, summary: "This OpenAPI 3 document.", h: s.handleOpenAPI},
 
@@ -72,6 +72,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: apiv1.PathKioskReportKinds, auth: authKiosk, summary: "The kinds of residents' issue reports and the units they go to.", resp: apiv1.ReportKindList{}, h: s.handleReportKinds},
 		{method: "POST", path: apiv1.PathKioskReports, auth: authKiosk, limit: reportBodyLimit, summary: "File an issue report after card + vein (idempotent by key; consumes the token); optional JPEG/PNG photo.", req: apiv1.SubmitReportRequest{}, resp: apiv1.Report{}, status: 201, h: s.handleKioskReport},
 		{method: "POST", path: apiv1.PathKioskRatings, auth: authKiosk, summary: "The token's resident rates one of their answered filings or reports (好差评, 1..5 with optional reasons; once per item; the token is not consumed; audited).", req: apiv1.RatingRequest{}, resp: apiv1.Rating{}, status: 201, h: s.handleKioskRate},
+		{method: "POST", path: apiv1.PathKioskCertify, auth: authKiosk, summary: "Pensioner's proof of life (养老金领取资格认证) after card + vein: recorded once a year (201; 200 with already when the year is certified); the token is checked, not spent.", req: apiv1.CertifyRequest{}, resp: apiv1.Certification{}, status: 201, h: s.handleKioskCertify},
 		{method: "POST", path: apiv1.PathKioskEnrolments, auth: authKioskStaff, roles: station, summary: "Enrol the card's holder (station staff of the kiosk's station); an enrolled resident's new fingers become a pending replacement (202).", req: apiv1.EnrolRequest{}, resp: apiv1.EnrolResponse{}, status: 201, h: s.handleEnrol},
 		{method: "POST", path: apiv1.PathKioskIdentify, auth: authKioskStaff, roles: station, summary: "Card-less 1:N identification (station policy).", req: apiv1.IdentifyRequest{}, resp: apiv1.IdentifyCandidate{}, h: s.handleIdentify},
 		{method: "POST", path: apiv1.PathKioskLockoutUnlock, auth: authKioskStaff, roles: station, summary: "Unlock an ID number's verification lockout at this kiosk after an in-person check (station staff of the kiosk's station; reason required, audited).", req: apiv1.LockoutUnlock{}, resp: apiv1.LockoutUnlocked{}, h: s.handleKioskUnlock},
@@ -80,6 +81,10 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: apiv1.PathServices, auth: authStaff, roles: anyStaff, summary: "The catalogue of services.", resp: apiv1.ServiceList{}, h: s.handleCatalogue},
 		{method: "POST", path: apiv1.PathEligibility, auth: authStaff, roles: eligibilityRoles, summary: "What a resident may file, and the hidden services with the reasons (audited).", req: apiv1.EligibilityRequest{}, resp: apiv1.ServiceList{}, h: s.handleEligibility},
 		{method: "GET", path: apiv1.PathEligibilityUpcoming, auth: authStaff, roles: eligibilityRoles, summary: "Residents of a grid cell who become eligible for a service in a period (turning 60 or 80, ...), earliest first (audited). Query: grid_cell, from, to (YYYY-MM-DD; default the next 30 days).", resp: apiv1.UpcomingList{}, h: s.handleUpcoming},
+		{method: "GET", path: apiv1.PathGridWorklist, auth: authStaff, roles: gridWorkers, summary: "The grid worker's lists for their cell: due a visit this week, month, half year (the visit rules), eligibility flags, pensioners not certified this year (audited).", resp: apiv1.GridWorklist{}, h: s.handleGridWorklist},
+		{method: "GET", path: apiv1.PathGridResidents + "/:id", auth: authStaff, roles: gridWorkers, summary: "A resident of the grid worker's cell with phone, household, categories and visits (audited; other cells: not found).", resp: apiv1.GridResident{}, h: s.handleGridResident},
+		{method: "POST", path: apiv1.PathGridResidents + "/:id", auth: authStaff, roles: gridWorkers, summary: "Change a resident's household, categories or phone (the grid worker's own cell only; audited).", req: apiv1.GridResidentUpdate{}, resp: apiv1.GridResident{}, h: s.handleGridUpdate},
+		{method: "POST", path: apiv1.PathGridResidents + "/:id/visits", auth: authStaff, roles: gridWorkers, summary: "Record a visit to a resident of the grid worker's cell (note sealed; audited).", req: apiv1.GridVisitRequest{}, resp: apiv1.GridVisit{}, status: 201, h: s.handleGridVisit},
 		{method: "GET", path: apiv1.PathFilings, auth: authStaff, roles: officers, summary: "List filings (officers: their department). Query: status, department, service, overdue, after, limit.", resp: apiv1.FilingList{}, h: s.handleListFilings},
 		{method: "GET", path: apiv1.PathFilingsOverdue, auth: authStaff, roles: supervisor, summary: "Overdue filings per department.", resp: apiv1.OverdueReport{}, h: s.handleOverdue},
 		{method: "GET", path: apiv1.PathFilings + "/:id", auth: authStaff, roles: officers, summary: "One filing with its form.", resp: apiv1.Filing{}, h: s.handleGetFiling},
@@ -160,6 +165,10 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/office/report-kinds", auth: authOffice, roles: admin, limit: 1 << 20, html: true, summary: "Back office: save the edited kinds as a new version (form; audited).", h: s.officeSaveReportKinds},
 		{method: "GET", path: "/office/open", auth: authOffice, roles: supervisor, html: true, summary: "Back office: every open filing and report with the time left (escalates the overdue first).", h: s.officeOpen},
 		{method: "GET", path: "/office/review", auth: authOffice, roles: officers, html: true, summary: "Back office: the year-end efficiency review with a chart per unit (officers: their unit). Query: year.", h: s.officeReview},
+		{method: "GET", path: "/office/grid", auth: authOffice, roles: gridWorkers, html: true, summary: "Back office (phone): the grid worker's lists (audited).", h: s.officeGrid},
+		{method: "GET", path: "/office/grid/residents/:id", auth: authOffice, roles: gridWorkers, html: true, summary: "Back office (phone): a resident of the grid worker's cell, the change form and the visit form (audited).", h: s.officeGridResident},
+		{method: "POST", path: "/office/grid/residents/:id", auth: authOffice, roles: gridWorkers, html: true, summary: "Back office (phone): change a resident's household, categories, phone (form; audited).", h: s.officeGridUpdate},
+		{method: "POST", path: "/office/grid/residents/:id/visits", auth: authOffice, roles: gridWorkers, html: true, summary: "Back office (phone): record a visit (form; audited).", h: s.officeGridVisit},
 		{method: "GET", path: "/office/review.csv", auth: authOffice, roles: officers, produces: []string{"text/csv"}, summary: "Back office: the review as CSV (audited). Query: year.", h: s.officeReviewCSV},
 	}
 }
@@ -204,8 +213,8 @@ func (s *Server) handleReady(c *fiber.Ctx) error {
 	if _, _, err := s.st.AuditHead(c.UserContext()); err != nil {
 		return errf(apiv1.CodeUnavailable, "the database does not answer")
 	}
-	if behind := s.followBehind(); behind > 0 {
-		return errf(apiv1.CodeUnavailable, "the gallery has not followed the database for %v", behind.Round(time.Second))
+	if s.galleryStale() {
+		return errf(apiv1.CodeUnavailable, "the gallery has not followed the database for %v (bound %v)", s.galleryLag().Round(time.Second), s.cfg.GalleryMaxLag)
 	}
 	return c.JSON(fiber.Map{"status": "ready", "gallery_templates": s.gallery.Len(), "gallery_residents": s.gallery.Residents()})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 	"github.com/qingshan-gov/veinkiosk/matcher/extract"
 	"github.com/qingshan-gov/veinkiosk/server/catalogue"
+	"github.com/qingshan-gov/veinkiosk/server/grid"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -94,6 +95,14 @@ type Config struct {
 	// it is skipped; default 30 s, longer than any write transaction
 	// (RequestTimeout).
 	ChangePoll, ChangeGapWait time.Duration
+	// GalleryMaxLag bounds how stale a following replica's gallery may be
+	// (docs/replicas.md): when the last complete read of the change log
+	// began longer ago than this (the log lost, or its changes not
+	// applied), the replica refuses 1:N searches (gallery_stale), verifies
+	// 1:1 against templates read from the database, and /readyz answers
+	// 503; it recovers by itself once it has caught up. Default 10 s; it
+	// must exceed ChangePoll.
+	GalleryMaxLag time.Duration
 	// KioskCacheTTL is how long a kiosk's record is cached for the
 	// signature check; default 10 s. A revocation through this replica
 	// drops the entry at once, one through another replica when the change
@@ -158,6 +167,10 @@ func (c *Config) withDefaults() error {
 	def(&c.CatalogueRefresh, 5*time.Second)
 	def(&c.ChangePoll, 2*time.Second)
 	def(&c.ChangeGapWait, 30*time.Second)
+	def(&c.GalleryMaxLag, 10*time.Second)
+	if c.GalleryMaxLag <= c.ChangePoll {
+		return fmt.Errorf("api: the gallery's maximum lag (%v) must exceed the change-log poll interval (%v)", c.GalleryMaxLag, c.ChangePoll)
+	}
 	def(&c.KioskCacheTTL, 10*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -218,41 +231,49 @@ func (c *Config) withDefaults() error {
 
 // Server is the central service's HTTP API.
 type Server struct {
-	cfg       Config
-	st        store.Store
-	log       *slog.Logger
-	gallery   *Gallery
-	makers    *Makers
-	metrics   *metrics
-	now       func() time.Time
-	app       *fiber.App
-	routes    []route
-	sessions  *sessions
-	replay    *replayCache
-	kiosks    *kioskCache
-	assist    assistThrottle
-	limits    *rateLimiter   // per kiosk, in memory (smoothing only)
-	loginLim  *sharedLimiter // per username
-	ipLim     *sharedLimiter // logins per client address
-	throttle  *kioskThrottle
-	pending   *candidates
-	spent     *spentTokens
-	certs     *certCache
-	extractor *extractor
-	cats      *catalogues
-	kinds     *kindsSource
-	ready     atomic.Bool
+	cfg Config
+	st  store.Store
+	// visitRules are the grid workers' visit rules (server/grid).
+	visitRules *grid.Rules
+	log        *slog.Logger
+	gallery    *Gallery
+	makers     *Makers
+	metrics    *metrics
+	now        func() time.Time
+	app        *fiber.App
+	routes     []route
+	sessions   *sessions
+	replay     *replayCache
+	kiosks     *kioskCache
+	assist     assistThrottle
+	limits     *rateLimiter   // per kiosk, in memory (smoothing only)
+	loginLim   *sharedLimiter // per username
+	ipLim      *sharedLimiter // logins per client address
+	throttle   *kioskThrottle
+	pending    *candidates
+	spent      *spentTokens
+	certs      *certCache
+	extractor  *extractor
+	cats       *catalogues
+	kinds      *kindsSource
+	ready      atomic.Bool
 	// followFrom is where the change log stood before LoadGallery read the
 	// templates: FollowChanges applies what came after.
 	followFrom atomic.Int64
-	noListen   bool // tests: follow by polling alone, as with a lost listener
-	// followedAt is when FollowChanges last read the change log (Unix
-	// nanoseconds; 0 when not following): /readyz fails when it is older
-	// than 10 ChangePolls, so a load balancer drains a replica whose
-	// gallery may lag behind the database.
-	followedAt atomic.Int64
-	tls        *tls.Config
-	admit      map[string]admission // body limits above the default, by "METHOD path"
+	// loadedAt is when LoadGallery read followFrom (Unix nanoseconds): the
+	// gallery holds every change committed before it.
+	loadedAt atomic.Int64
+	noListen bool            // tests: follow by polling alone, as with a lost listener
+	faultLog store.ChangeLog // tests: the change log the follower reads instead of the store's
+	// following is set once FollowChanges has started (and stays set when
+	// it ends: a follower that stopped goes stale); freshAt is the time as
+	// of which the gallery holds every committed change (Unix nanoseconds):
+	// when the last complete read of the change log began. Past
+	// Config.GalleryMaxLag the replica is stale (follow.go).
+	following atomic.Bool
+	freshAt   atomic.Int64
+	tls       *tls.Config
+	admit     map[string]admission // body limits above the default, by "METHOD path"
 
 	openapiOnce sync.Once
 	openapi     []byte
@@ -270,28 +291,31 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		st:       cfg.Store,
-		log:      cfg.Logger,
-		gallery:  cfg.Gallery,
-		makers:   cfg.Makers,
-		now:      cfg.Now,
-		metrics:  newMetrics(),
-		sessions: newSessions(cfg.Store, cfg.SessionTTL, cfg.SessionIdle),
-		replay:   &replayCache{st: cfg.Store},
-		kiosks:   newKioskCache(cfg.KioskCacheTTL),
-		limits:   newRateLimiter(cfg.KioskRate, cfg.KioskBurst),
-		loginLim: &sharedLimiter{st: cfg.Store, prefix: "login-user", limit: store.RateLimit{Rate: 0.2, Burst: 10}},
-		ipLim:    &sharedLimiter{st: cfg.Store, prefix: "login-ip", limit: store.RateLimit{Rate: 1, Burst: 30}},
-		throttle: newKioskThrottle(cfg.Store, cfg.KioskFailures, time.Second, 5*time.Minute),
-		pending:  &candidates{st: cfg.Store},
-		spent:    &spentTokens{st: cfg.Store},
-		certs:    newCertCache(),
-		cats:     newCatalogues(cfg.Store, cfg.Catalogue, cfg.CatalogueRefresh),
-		kinds:    newKindsSource(cfg.Store, cfg.CatalogueRefresh, cfg.Now),
-		tls:      tc,
+		cfg:        cfg,
+		st:         cfg.Store,
+		visitRules: grid.Default(),
+		log:        cfg.Logger,
+		gallery:    cfg.Gallery,
+		makers:     cfg.Makers,
+		now:        cfg.Now,
+		metrics:    newMetrics(),
+		sessions:   newSessions(cfg.Store, cfg.SessionTTL, cfg.SessionIdle),
+		replay:     &replayCache{st: cfg.Store},
+		kiosks:     newKioskCache(cfg.KioskCacheTTL),
+		limits:     newRateLimiter(cfg.KioskRate, cfg.KioskBurst),
+		loginLim:   &sharedLimiter{st: cfg.Store, prefix: "login-user", limit: store.RateLimit{Rate: 0.2, Burst: 10}},
+		ipLim:      &sharedLimiter{st: cfg.Store, prefix: "login-ip", limit: store.RateLimit{Rate: 1, Burst: 30}},
+		throttle:   newKioskThrottle(cfg.Store, cfg.KioskFailures, time.Second, 5*time.Minute),
+		pending:    &candidates{st: cfg.Store},
+		spent:      &spentTokens{st: cfg.Store},
+		certs:      newCertCache(),
+		cats:       newCatalogues(cfg.Store, cfg.Catalogue, cfg.CatalogueRefresh),
+		kinds:      newKindsSource(cfg.Store, cfg.CatalogueRefresh, cfg.Now),
+		tls:        tc,
 	}
 	s.metrics.gallery = s.gallery
+	s.metrics.galleryLag = func() float64 { return s.galleryLag().Seconds() }
+	s.metrics.galleryStale = s.galleryStale
 	if s.extractor, err = newExtractor(&s.cfg, s.metrics); err != nil {
 		return nil, err
 	}
@@ -322,6 +346,7 @@ func (s *Server) Gallery() *Gallery { return s.gallery }
 // logging progress, and marks the server ready.
 func (s *Server) LoadGallery(ctx context.Context) error {
 	start := time.Now()
+	s.loadedAt.Store(start.UnixNano())
 	head, err := s.st.LastChange(ctx)
 	if err != nil {
 		return fmt.Errorf("api: reading the change log: %w", err)

@@ -274,12 +274,20 @@ func (s *Server) handleIdentify(c *fiber.Ctx) error {
 	if err != nil {
 		return s.apiErr(err)
 	}
+	// A stale gallery could miss the resident: refused before the capture
+	// is consumed, so the kiosk can send it to another server.
+	if err := s.fresh1N(); err != nil {
+		return err
+	}
 	if err := s.checkCaptures(ctx, k, []*capture{cc}); err != nil {
 		return s.apiErr(err)
 	}
 	th, err := s.thresholds(cc.model(), cc.tmpl)
 	if err != nil {
 		return s.apiErr(err)
+	}
+	if err := s.fresh1N(); err != nil {
+		return err // it went stale since the request began
 	}
 	start := time.Now()
 	hits, err := s.gallery.Search(ctx, cc.tmpl, 2, th.Identify.Threshold)

@@ -196,7 +196,7 @@ func (v *verification) run(ctx context.Context, req apiv1.VerifyRequest) (verifi
 	if err := v.findResident(ctx); err != nil {
 		return verified{}, v.stop(ctx, err, true)
 	}
-	if err := v.compare(); err != nil {
+	if err := v.compare(ctx); err != nil {
 		return verified{}, v.stop(ctx, err, true)
 	}
 	return v.outcome(ctx)
@@ -252,7 +252,7 @@ func (v *verification) findResident(ctx context.Context) error {
 	return nil
 }
 
-func (v *verification) compare() error {
+func (v *verification) compare(ctx context.Context) error {
 	s := v.s
 	th, err := s.thresholds(v.capture.model(), v.capture.tmpl)
 	if err != nil {
@@ -260,8 +260,11 @@ func (v *verification) compare() error {
 	}
 	v.th = th
 	start := time.Now()
-	score, ok, err := s.gallery.Verify(v.resident.ID, v.capture.tmpl)
+	score, ok, err := s.verify1to1(ctx, v.resident, v.capture.tmpl)
 	s.metrics.match.WithLabelValues("verify").Observe(time.Since(start).Seconds())
+	if ae := (*apiError)(nil); errors.As(err, &ae) {
+		return ae // the database, while the gallery is stale
+	}
 	if err != nil {
 		return stepErr(stepCompare, errTemplateInvalid, "the template cannot be compared with the enrolled ones (algorithm version, parameters or size differ): %v", err)
 	}

@@ -134,6 +134,7 @@ type StaffCreate struct {
 	Role        string `json:"role"`
 	Department  string `json:"department,omitempty"` // required for department_officer
 	Station     string `json:"station,omitempty"`
+	GridCell    string `json:"grid_cell,omitempty"` // required for grid_worker (only)
 }
 
 // Staff is a staff account (never with its password).
@@ -144,6 +145,7 @@ type Staff struct {
 	Role        string `json:"role"`
 	Department  string `json:"department,omitempty"`
 	Station     string `json:"station,omitempty"`
+	GridCell    string `json:"grid_cell,omitempty"`
 	Disabled    bool   `json:"disabled"`
 }
 

@@ -33,7 +33,12 @@ const MaxResponseBytes = 16 << 20
 // capture nonce: a second attempt after a first that was processed is
 // refused with nonce_invalid, never applied twice) or idempotent (a filing
 // carries its idempotency key: the second attempt returns the filing the
-// first created). 4xx answers are final.
+// first created). 4xx answers are final, and so is search_incomplete (503):
+// every replica asks the same matcher shards, and the server that answered
+// it has consumed the captures, so another attempt could only answer
+// nonce_unknown; the caller retries with a new capture after
+// retry_after_s. gallery_stale (503) moves on: a stale replica refuses
+// before it consumes anything.
 type Client struct {
 	BaseURL    string       // e.g. "https://centrald.example:8443", or "https://a:8443,https://b:8443"
 	HTTP       *http.Client // nil: http.DefaultClient
@@ -131,7 +136,8 @@ func (c *Client) Do(ctx context.Context, method, uri string, in, out any) error 
 }
 
 // attempt sends the request to one server. next reports a failure that
-// another server may not have: no answer, or a 5xx answer.
+// another server may not have: no answer, or a 5xx answer other than
+// search_incomplete.
 func (c *Client) attempt(ctx context.Context, base, method, uri string, body []byte, hasBody bool, out any) (next bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, method, base+uri, bytes.NewReader(body))
 	if err != nil {
@@ -173,7 +179,7 @@ func (c *Client) attempt(ctx context.Context, base, method, uri string, body []b
 		if json.Unmarshal(data, &eb) != nil || eb.Error.Code == "" {
 			eb.Error = ErrorDetail{Code: CodeInternal, Message: fmt.Sprintf("unexpected response %s", resp.Status)}
 		}
-		return resp.StatusCode >= 500, &Error{Status: resp.StatusCode, ErrorDetail: eb.Error}
+		return resp.StatusCode >= 500 && eb.Error.Code != CodeSearchIncomplete, &Error{Status: resp.StatusCode, ErrorDetail: eb.Error}
 	}
 	if out == nil || len(data) == 0 {
 		return false, nil
@@ -260,6 +266,16 @@ func (c *Client) SubmitFiling(ctx context.Context, req *SubmitFilingRequest) (*F
 }
 
 // Status lists the token's resident's filings with status and reply.
+// Certify records the token's resident's proof of life for a
+// certification service (POST /api/v1/kiosk/certify).
+func (c *Client) Certify(ctx context.Context, token, service string) (*Certification, error) {
+	if err := c.kiosk(); err != nil {
+		return nil, err
+	}
+	var r Certification
+	return &r, c.Do(ctx, http.MethodPost, PathKioskCertify, &CertifyRequest{Token: token, Service: service}, &r)
+}
+
 func (c *Client) Status(ctx context.Context, token string) (*FilingList, error) {
 	if err := c.kiosk(); err != nil {
 		return nil, err

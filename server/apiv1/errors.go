@@ -23,6 +23,7 @@ const (
 	CodeUnavailable      = "unavailable"        // not ready, database down, shutting down
 	CodeTimeout          = "timeout"            // the request ran out of time
 	CodeSearchIncomplete = "search_incomplete"  // a matcher shard did not answer the 1:N search: nothing was decided; see retry_after_s
+	CodeGalleryStale     = "gallery_stale"      // this replica's gallery has not followed the database within its bound: no 1:N search; see retry_after_s
 	CodeConflict         = "conflict"           // a generic conflict (e.g. a username already taken)
 
 	// Kiosk authentication.
@@ -140,6 +141,7 @@ var statuses = map[string]int{
 	CodeUnavailable:      503,
 	CodeTimeout:          503,
 	CodeSearchIncomplete: 503,
+	CodeGalleryStale:     503,
 	CodeConflict:         409,
 
 	CodeSignatureMissing:   401,

@@ -22,6 +22,7 @@ type fakeServer struct {
 	*httptest.Server
 	mu     sync.Mutex
 	status int
+	code   string // the error code of a non-2xx answer; "" means "e<status>"
 	hang   bool
 	nonces []string
 	bodies []string
@@ -34,7 +35,7 @@ func newFakeServer(t *testing.T, status int) *fakeServer {
 		fs.mu.Lock()
 		fs.nonces = append(fs.nonces, r.Header.Get(HeaderNonce))
 		fs.bodies = append(fs.bodies, string(b))
-		status, hang := fs.status, fs.hang
+		status, hang, code := fs.status, fs.hang, fs.code
 		fs.mu.Unlock()
 		if hang {
 			<-r.Context().Done()
@@ -43,7 +44,10 @@ func newFakeServer(t *testing.T, status int) *fakeServer {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		if status >= 300 {
-			fmt.Fprintf(w, `{"error":{"code":"e%d","message":"status %d"}}`, status, status)
+			if code == "" {
+				code = fmt.Sprintf("e%d", status)
+			}
+			fmt.Fprintf(w, `{"error":{"code":%q,"message":"status %d"}}`, code, status)
 			return
 		}
 		fmt.Fprintf(w, `{"reference":%q}`, fs.URL)
@@ -113,6 +117,23 @@ func TestFailover(t *testing.T) {
 		_, err := call(c, context.Background())
 		if ErrorCode(err) != "e409" || b.hits() != 0 {
 			t.Errorf("got %v, B hits %d; want A's 409 and B untouched", err, b.hits())
+		}
+	})
+
+	t.Run("search_incomplete is final, gallery_stale moves on", func(t *testing.T) {
+		// Every replica asks the same matcher shards, and the first one
+		// consumed the captures: another attempt could only answer
+		// nonce_unknown. A stale replica consumed nothing.
+		a, b := newFakeServer(t, 503), newFakeServer(t, 201)
+		a.code = CodeSearchIncomplete
+		c, _ := newClient(a.URL, b.URL)
+		if _, err := call(c, context.Background()); ErrorCode(err) != CodeSearchIncomplete || b.hits() != 0 {
+			t.Errorf("got %v, B hits %d; want A's search_incomplete and B untouched", err, b.hits())
+		}
+		a.code = CodeGalleryStale
+		c, _ = newClient(a.URL, b.URL)
+		if got, err := call(c, context.Background()); err != nil || got != b.URL {
+			t.Errorf("after gallery_stale: %q, %v; want B's answer", got, err)
 		}
 	})
 

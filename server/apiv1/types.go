@@ -238,8 +238,12 @@ type Service struct {
 	// meeting that decided it (docs/transparency.md).
 	Deliberation bool `json:"deliberation,omitempty"`
 	// Eligibility says in words who may file (empty: every resident).
-	Eligibility string      `json:"eligibility,omitempty"`
-	Fields      []FormField `json:"fields"`
+	Eligibility string `json:"eligibility,omitempty"`
+	// Kind is empty for a service filed with a form; "certification" for
+	// one whose whole transaction is the card and vein check (POST
+	// /api/v1/kiosk/certify; no form, no filing).
+	Kind   string      `json:"kind,omitempty"`
+	Fields []FormField `json:"fields"`
 }
 
 // ServiceList is the answer to GET /api/v1/kiosk/services.
@@ -435,6 +439,7 @@ const (
 	RoleSupervisor   = "supervisor"
 	RoleOfficer      = "department_officer"
 	RoleAdmin        = "admin"
+	RoleGridWorker   = "grid_worker" // 网格员: the residents of one grid cell (StaffCreate.GridCell)
 )
 
 // LoginRequest is the body of POST /api/v1/sessions.

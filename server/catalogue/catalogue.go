@@ -34,7 +34,7 @@ const MaxSize = 1 << 20
 //go:embed default.json
 var defaultJSON []byte
 
-// DefaultJSON returns the embedded default catalogue (the 41 services of a
+// DefaultJSON returns the embedded default catalogue (the 42 services of a
 // Qingshan station).
 func DefaultJSON() []byte { return bytes.Clone(defaultJSON) }
 
@@ -143,9 +143,17 @@ type ServiceDef struct {
 	// Deliberation: an approval needs the record of the quarterly
 	// deliberation meeting that decided it, and the approved filings are
 	// publicly noticed (低保; docs/transparency.md).
-	Deliberation bool       `json:"deliberation,omitempty"`
-	Fields       []FieldDef `json:"fields"`
+	Deliberation bool `json:"deliberation,omitempty"`
+	// Kind is "" for a service filed with its form, or KindCertification
+	// for one whose whole transaction is the card and vein check (no form,
+	// no filing: the check is recorded, docs/grid.md).
+	Kind   string     `json:"kind,omitempty"`
+	Fields []FieldDef `json:"fields"`
 }
+
+// KindCertification is a service whose whole transaction is the card and
+// vein check: a pensioner's yearly proof of life (养老金领取资格认证).
+const KindCertification = "certification"
 
 // Rule is an eligibility rule: exactly one of its keys is set
 // (docs/catalogue.md).
@@ -181,6 +189,9 @@ func (c *Catalogue) JSON() []byte { return bytes.Clone(c.raw) }
 
 // Units returns the units in document order.
 func (c *Catalogue) Units() []Named { return slices.Clone(c.doc.Units) }
+
+// Categories returns the resident categories in document order.
+func (c *Catalogue) Categories() []Named { return slices.Clone(c.doc.Categories) }
 
 // UnitName returns a unit's Chinese name, or the code if it is unknown.
 func (c *Catalogue) UnitName(code string) string {
@@ -322,11 +333,20 @@ func Parse(data []byte) (*Catalogue, error) {
 		if s.Eligibility != nil {
 			c.checkRule(k, p+".eligibility", s.Eligibility, 0)
 		}
-		if len(s.Fields) == 0 || len(s.Fields) > 40 {
-			k.add(p+".fields", "应有 1..40 个字段")
+		switch s.Kind {
+		case "":
+			if len(s.Fields) == 0 || len(s.Fields) > 40 {
+				k.add(p+".fields", "应有 1..40 个字段")
+			}
+		case KindCertification:
+			if len(s.Fields) != 0 {
+				k.add(p+".fields", "认证类事项（kind certification）没有表单字段")
+			}
+		default:
+			k.add(p+".kind", "未知事项类型 %q（应为空或 certification）", s.Kind)
 		}
 		wire := apiv1.Service{Code: s.Code, Name: s.Name, NameEN: s.NameEN, Department: s.Unit, DepartmentName: c.units[s.Unit].Name,
-			DeadlineDays: s.DeadlineDays, Description: s.Description, Deliberation: s.Deliberation}
+			DeadlineDays: s.DeadlineDays, Description: s.Description, Deliberation: s.Deliberation, Kind: s.Kind}
 		seen := map[string]bool{}
 		for j, f := range s.Fields {
 			fp := fmt.Sprintf("%s.fields[%d]", p, j)

@@ -18,8 +18,8 @@ func TestDefaultCatalogue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(c.Services()); n != 41 {
-		t.Errorf("%d services, want 41", n)
+	if n := len(c.Services()); n != 42 {
+		t.Errorf("%d services, want 42", n)
 	}
 	perUnit := map[string]int{}
 	for _, s := range c.Services() {
@@ -84,6 +84,21 @@ func TestParseRejects(t *testing.T) {
 		{"reserved code", func(t *testing.T) []byte { return edit(t, func(d map[string]any) { svc(d, 0)["code"] = "report" }) }, "services[0].code", "反映问题"},
 		{"deadline too long", func(t *testing.T) []byte { return edit(t, func(d map[string]any) { svc(d, 0)["deadline_days"] = 400 }) }, "services[0].deadline_days", "1..365"},
 		{"empty name", func(t *testing.T) []byte { return edit(t, func(d map[string]any) { svc(d, 0)["name"] = " " }) }, "services[0].name", "不能为空"},
+		{"unknown service kind", func(t *testing.T) []byte {
+			return edit(t, func(d map[string]any) { svc(d, 0)["kind"] = "appointment" })
+		}, "services[0].kind", "未知事项类型"},
+		{"certification with a form", func(t *testing.T) []byte {
+			return edit(t, func(d map[string]any) { svc(d, 0)["kind"] = "certification" })
+		}, "services[0].fields", "没有表单字段"},
+		{"form service without fields", func(t *testing.T) []byte {
+			return edit(t, func(d map[string]any) {
+				for i := range d["services"].([]any) {
+					if svc(d, i)["kind"] == "certification" {
+						delete(svc(d, i), "kind")
+					}
+				}
+			})
+		}, "services[24].fields", "1..40"},
 		{"unknown kind", func(t *testing.T) []byte {
 			return edit(t, func(d map[string]any) { field(d, 0, 6)["type"] = "digit" })
 		}, "services[0].fields[6].type", "未知字段类型"},

@@ -198,3 +198,7 @@ func (c *Catalogue) ValidateForm(code string, p Person, in map[string]string) (m
 	}
 	return out, nil
 }
+
+// ValidPhone reports whether v is a telephone number as the phone kind
+// accepts it: an 11-digit mobile 1[3-9]… or a landline 0AAA-NNNNNNN.
+func ValidPhone(v string) bool { return phoneRE.MatchString(v) }

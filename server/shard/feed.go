@@ -36,21 +36,26 @@ type LogFeed struct {
 	// sequence number holds the position (0: 30 s).
 	Poll, GapWait time.Duration
 	Log           *slog.Logger
+	// fromAt is when From was read (NewLogFeed): the snapshot read after
+	// it holds every change committed before.
+	fromAt time.Time
 }
 
 // NewLogFeed reads where the change log stands: call it before the
 // shard's snapshot is read (Shard.Load), so that nothing committed while
 // the snapshot is read is missed.
 func NewLogFeed(ctx context.Context, src ChangeSource, log *slog.Logger) (*LogFeed, error) {
+	at := time.Now()
 	from, err := src.LastChange(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("shard: reading the change log: %w", err)
 	}
-	return &LogFeed{Source: src, From: from, Log: log}, nil
+	return &LogFeed{Source: src, From: from, Log: log, fromAt: at}, nil
 }
 
 // Follow implements Feed: fn gets a Change per resident change, and one
-// with no resident (Through alone) each time the position moves. It
+// with no resident after each read of the log (Through, and FreshAt when
+// the read was complete). It
 // returns ctx's error, a change fn refused, or store.ErrFollowStale when
 // the log could not be read for half its retention (the shard must reload).
 func (f *LogFeed) Follow(ctx context.Context, fn func(Change) error) error {
@@ -65,7 +70,7 @@ func (f *LogFeed) Follow(ctx context.Context, fn func(Change) error) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	cur := store.NewChangeCursor(f.From, gap)
-	if err := fn(Change{Through: f.From}); err != nil {
+	if err := fn(Change{Through: f.From, FreshAt: f.fromAt}); err != nil {
 		return err
 	}
 	var refused error
@@ -89,11 +94,17 @@ func (f *LogFeed) Follow(ctx context.Context, fn func(Change) error) error {
 		}
 		return nil
 	}
-	return cur.Follow(ctx, f.Source, poll, log, apply, func(error) error {
+	return cur.Follow(ctx, f.Source, poll, log, apply, func(pollErr error) error {
 		if refused != nil {
 			return refused
 		}
-		return fn(Change{Through: cur.Cursor()})
+		ch := Change{Through: cur.Cursor()}
+		if pollErr == nil {
+			// A complete read: every change committed before it began
+			// is applied.
+			ch.FreshAt = cur.LastRead()
+		}
+		return fn(ch)
 	})
 }
 

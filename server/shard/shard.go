@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -65,6 +66,10 @@ type Change struct {
 	ResidentID int64
 	Templates  []Template
 	Through    int64
+	// FreshAt, when set, is a time before which every committed change
+	// is applied once this one is: the start of the feed's last complete
+	// read of the log (the staleness rule, Shard.SetMaxLag).
+	FreshAt time.Time
 }
 
 // Snapshot is where a shard loads its partition from at start: every
@@ -86,9 +91,13 @@ type Shard struct {
 	partition, partitions int
 	g                     *matcher.Gallery
 	applied               atomic.Int64 // the change-log position applied (Change.Through)
-	ready                 atomic.Bool
-	wmu                   sync.Mutex
-	log                   *slog.Logger
+	// freshAt is the latest Change.FreshAt applied (Unix nanoseconds; 0:
+	// the feed said none); maxLag the staleness bound (0: none).
+	freshAt atomic.Int64
+	maxLag  atomic.Int64
+	ready   atomic.Bool
+	wmu     sync.Mutex
+	log     *slog.Logger
 }
 
 // New returns an empty shard for partition p of n.
@@ -125,6 +134,24 @@ func (s *Shard) Owns(key string) bool { return PartitionOf(key, s.partitions) ==
 // applied every change (0: it follows no log, e.g. a gallery file).
 func (s *Shard) Applied() int64 { return s.applied.Load() }
 
+// SetMaxLag sets the staleness rule: once its feed has said how fresh the
+// shard is (Change.FreshAt), a shard whose partition does not hold every
+// change committed more than d ago (the change log lost, or its changes
+// not applied) answers every search with an error, which the client
+// reports as a partial result, rather than from a gallery that may miss an
+// enrolment; it answers again once the feed has caught up. 0: no bound.
+func (s *Shard) SetMaxLag(d time.Duration) { s.maxLag.Store(int64(d)) }
+
+// Lag returns how long ago the shard was last known to hold every
+// committed change (0 when its feed says nothing of it).
+func (s *Shard) Lag() time.Duration {
+	at := s.freshAt.Load()
+	if at == 0 {
+		return 0
+	}
+	return max(0, time.Since(time.Unix(0, at)))
+}
+
 // SetReady marks the shard loaded: it answers searches from then on.
 func (s *Shard) SetReady() { s.ready.Store(true) }
 
@@ -145,6 +172,9 @@ func (s *Shard) Add(key string, finger int, data []byte) error {
 // in this partition, and moves the applied position to c.Through.
 func (s *Shard) Apply(c Change) error {
 	defer s.advance(c.Through)
+	if !c.FreshAt.IsZero() {
+		defer s.fresh(c.FreshAt)
+	}
 	key := Key(c.ResidentID)
 	if c.ResidentID == 0 || !s.Owns(key) {
 		return nil
@@ -164,6 +194,15 @@ func (s *Shard) Apply(c Change) error {
 		errs = append(errs, s.g.Add(key, c.Templates[i].Finger, t))
 	}
 	return errors.Join(errs...)
+}
+
+func (s *Shard) fresh(at time.Time) {
+	for {
+		old := s.freshAt.Load()
+		if at.UnixNano() <= old || s.freshAt.CompareAndSwap(old, at.UnixNano()) {
+			return
+		}
+	}
 }
 
 func (s *Shard) advance(through int64) {
@@ -286,6 +325,9 @@ func (s *Shard) answer(ctx context.Context, data []byte) *shardwire.Reply {
 	}
 	if !s.ready.Load() {
 		return fail("loading")
+	}
+	if lag, bound := s.Lag(), time.Duration(s.maxLag.Load()); bound > 0 && lag > bound {
+		return fail("stale: the change log not followed for %v (bound %v)", lag.Round(time.Millisecond), bound)
 	}
 	probe, err := matcher.ParseTemplate(q.Probe)
 	if err != nil {

@@ -289,6 +289,7 @@ type memLog struct {
 	mu      sync.Mutex
 	changes []store.Change
 	res     map[int64][]Template
+	cut     bool // reads of the log fail (a lost database connection)
 }
 
 func (m *memLog) commit(id int64, ts ...Template) int64 {
@@ -307,9 +308,14 @@ func (m *memLog) commit(id int64, ts ...Template) int64 {
 	return seq
 }
 
+func (m *memLog) setCut(cut bool) { m.mu.Lock(); m.cut = cut; m.mu.Unlock() }
+
 func (m *memLog) ChangesAfter(_ context.Context, after int64, limit int) ([]store.Change, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.cut {
+		return nil, errors.New("fault: the connection to the database is cut")
+	}
 	var out []store.Change
 	for _, c := range m.changes {
 		if c.Seq > after && len(out) < limit {
@@ -419,4 +425,73 @@ func TestFollowChanges(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Errorf("applied positions %v; want %d everywhere", c.Applied(), last)
+}
+
+// TestStaleShardRefuses: shards whose change log is cut off stop
+// answering once they lag more than their bound (SetMaxLag), so a search
+// fails with ErrPartial naming them stale rather than answering from a
+// partition that misses the enrolment committed meanwhile; when the log
+// is back they catch up by themselves and the enrolment is found.
+func TestStaleShardRefuses(t *testing.T) {
+	url := startNATS(t)
+	snap, probes := testGallery(5, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const n, bound = 2, 300 * time.Millisecond
+	lg := &memLog{}
+	shards := make([]*Shard, n)
+	for p := range n {
+		s, _ := New(p, n, testOptions, nil)
+		s.SetMaxLag(bound)
+		feed, err := NewLogFeed(ctx, lg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		feed.Poll = 10 * time.Millisecond
+		nc := connect(t, url)
+		go func() { _ = s.Load(ctx, snap, feed) }()
+		go func() { _ = s.Serve(ctx, nc, DefaultPrefix, 1) }()
+		shards[p] = s
+	}
+	c, _ := NewClient(connect(t, url), ClientConfig{Partitions: n, Options: testOptions, Timeout: 2 * time.Second})
+	waitServing(t, c, probes[0])
+	if lag := shards[0].Lag(); lag <= 0 || lag > bound {
+		t.Errorf("lag while following: %v; want within (0, %v]", lag, bound)
+	}
+
+	lg.setCut(true)
+	newcomer, _ := probes[1].MarshalBinary()
+	const id = 777_777
+	lg.commit(id, Template{Finger: 3, Data: newcomer})
+	cutAt := time.Now()
+	for {
+		got, err := c.Search(ctx, probes[1], 3, matcher.SearchOptions{})
+		var pe *PartialError
+		if errors.As(err, &pe) && len(pe.Missing) == n && strings.Contains(pe.Causes[0], "stale") && strings.Contains(pe.Causes[1], "stale") {
+			break
+		}
+		if err == nil && time.Since(cutAt) > bound+100*time.Millisecond {
+			// (the last read began before the cut, at most a poll earlier)
+			t.Fatalf("%v after the cut: answered %v; want the stale shards to refuse", time.Since(cutAt).Round(time.Millisecond), got)
+		}
+		if time.Since(cutAt) > 30*time.Second {
+			t.Fatalf("not refused as stale within 30 s: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	lg.setCut(false)
+	for i := 0; ; i++ {
+		got, err := c.Search(ctx, probes[1], 3, matcher.SearchOptions{})
+		if err == nil {
+			if !slices.ContainsFunc(got, func(c matcher.Candidate) bool { return c.Subject == Key(id) }) {
+				t.Fatalf("answering again without the enrolment committed while cut off: %v", got)
+			}
+			break
+		}
+		if i == 3000 {
+			t.Fatalf("still refusing after the log came back: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

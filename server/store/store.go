@@ -81,6 +81,8 @@ type Store interface {
 	ReportStore
 	// 低保 deliberation records and residents' ratings.
 	TransparencyStore
+	// Grid workers: residents' changes, visits, proof of life (grid.go).
+	GridStore
 
 	// Close releases the database. Methods called afterwards fail.
 	Close() error
@@ -111,8 +113,8 @@ type Store interface {
 	GetStaff(ctx context.Context, id int64) (Staff, error)
 	GetStaffByUsername(ctx context.Context, username string) (Staff, error)
 	ListStaff(ctx context.Context) ([]Staff, error)
-	// UpdateStaff changes display name, role, department, station and the
-	// disabled flag (not the username or password).
+	// UpdateStaff changes display name, role, department, station, grid
+	// cell and the disabled flag (not the username or password).
 	UpdateStaff(ctx context.Context, actor audit.Actor, s Staff) (Staff, error)
 
 	// Stations and kiosks.
@@ -367,6 +369,7 @@ type Resident struct {
 	GridCell   string
 	Household  string
 	Categories []string // sorted, unique
+	Phone      string   // kept by the grid worker; sealed like the rest
 	Status     ResidentStatus
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
@@ -402,7 +405,7 @@ const (
 // Valid reports whether r is one of the roles.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleStationStaff, RoleSupervisor, RoleDepartmentOfficer, RoleAdmin:
+	case RoleStationStaff, RoleSupervisor, RoleDepartmentOfficer, RoleAdmin, RoleGridWorker:
 		return true
 	}
 	return false
@@ -416,6 +419,7 @@ type Staff struct {
 	Role         Role
 	Department   string // department officers
 	StationID    string // station staff (and supervisors of a station)
+	GridCell     string // grid workers: the one cell whose residents they keep
 	PasswordHash string // PHC string from password.Hash (server/password)
 	Disabled     bool
 	CreatedAt    time.Time

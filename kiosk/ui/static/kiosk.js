@@ -15,6 +15,8 @@ const T = {
     submitting: "正在提交，请稍候，不要取走身份证",
     receipt: "已提交成功，请记下受理编号", ref: "受理编号", filedAt: "提交日期", dueAt: "答复期限",
     dueBefore: (d) => d + " 前答复", another: "办理其他事项", takeCard: "完成，请取走身份证",
+    certified: "认证成功", certifiedAlready: "您今年已经认证过了，不用再认证", certYear: (y) => y + " 年度", certAt: "认证时间", certOnly: "刷证验指即完成，无需填表",
+    certLead: "本年度养老金领取资格认证已完成，不需要再做别的。", certAlreadyLead: (at) => "您已于 " + at + " 完成本年度认证，这次不再重复记录。",
     filings: "这是您以前的申请和反映的问题", noFilings: "您还没有提交过申请，也没有反映过问题。", reply: "答复",
     reportSub: "噪声、暖气、违建、低保咨询等，由承办单位限期答复",
     decidedOn: "办结日期", repliedOn: "答复日期", notYet: "尚未办结",
@@ -95,6 +97,8 @@ const T = {
     submitting: "Sending, please wait; leave your card on the reader",
     receipt: "Filed. Please note your reference number", ref: "Reference", filedAt: "Filed on", dueAt: "Answer due",
     dueBefore: (d) => "by " + d, another: "Another service", takeCard: "Done, take your card",
+    certified: "Certified", certifiedAlready: "You are already certified this year", certYear: (y) => "Year " + y, certAt: "Certified on", certOnly: "Card and finger only, no form",
+    certLead: "Your pension proof of life for this year is done; nothing else is needed.", certAlreadyLead: (at) => "You were certified on " + at + "; this visit is not recorded again.",
     filings: "Your earlier filings and reported problems", noFilings: "You have no filings or reports yet.", reply: "Reply",
     reportSub: "Noise, heating, illegal building, questions about dibao…: the unit in charge answers by a deadline",
     decidedOn: "Decided on", repliedOn: "Answered on", notYet: "Not decided yet",
@@ -366,7 +370,7 @@ function render(v) {
     main.append(who(v) || "");
     const g = el("div", { class: "grid", id: "services" });
     for (const s of v.services || []) {
-      g.append(btn([svcName(s), el("span", { class: "sub" }, s.dueDays ? t.due(s.dueDays) : t.reportSub)], "choose", { arg: s.code, class: s.code === "report" ? "report" : undefined }));
+      g.append(btn([svcName(s), el("span", { class: "sub" }, s.certification ? t.certOnly : (s.dueDays ? t.due(s.dueDays) : t.reportSub))], "choose", { arg: s.code, class: s.code === "report" ? "report" : undefined }));
     }
     main.append(g);
     foot.append(btn(t.myFilings, "filings"), btn(t.finish, "finish"));
@@ -415,6 +419,17 @@ function render(v) {
       el("tr", {}, el("th", {}, t.filedAt), el("td", {}, r.filedAt)),
       el("tr", {}, el("th", {}, t.dueAt), el("td", { id: "due" }, t.dueBefore(r.due)))));
     if (typeof receiptPrintBox === "function") { const pb = receiptPrintBox(v); if (pb) main.append(pb); } // printer.js
+    foot.append(btn(t.another, "back"), btn(t.myFilings, "filings"), btn(t.takeCard, "finish", { class: "primary big" }));
+    break;
+  }
+  case "certified": {
+    const c = v.certificate;
+    title(c.already ? t.certifiedAlready : t.certified);
+    main.append(el("h2", {}, svcName(c.service)));
+    main.append(el("p", { class: "lead", id: "certified" }, c.already ? t.certAlreadyLead(c.at) : t.certLead));
+    main.append(el("table", {},
+      el("tr", {}, el("th", {}, t.certYear(c.year)), el("td", {}, svcName(c.service))),
+      el("tr", {}, el("th", {}, t.certAt), el("td", { id: "certified-at" }, c.at))));
     foot.append(btn(t.another, "back"), btn(t.myFilings, "filings"), btn(t.takeCard, "finish", { class: "primary big" }));
     break;
   }

@@ -37,6 +37,10 @@ const (
 	BusyHousehold = "HH-SECRET-0777"
 	BusyBank      = "6222020200112233445"
 	BusyPhone     = "13912345678"
+	// BusyGridPhone is the phone a grid worker keeps in the marked
+	// resident's record; BusyVisitNote the note of their visit.
+	BusyGridPhone = "13700777077"
+	BusyVisitNote = "欧阳密文测试独居需每周关照"
 	BusyReply     = "请于周三携带户口簿到欧阳密文测试窗口"
 	// BusyReason is a replacement decision's reason naming a person.
 	BusyReason = "柜台核验本人欧阳密文测试身份证原件"
@@ -194,6 +198,15 @@ func PopulateBusy(t *testing.T, s store.Store) Busy {
 	if err := s.SetResidentStatus(c, super, f.residents[2].IDNumber, store.ResidentSuspended, "moved"); err != nil {
 		t.Fatal(err)
 	}
+	// A grid worker keeps the marked resident's phone and visits them.
+	phone := BusyGridPhone
+	if _, _, err := s.UpdateResident(c, audit.Staff(f.officer.ID), store.ResidentUpdate{ResidentID: m.ID, GridCell: "G777", Phone: &phone}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordVisit(c, audit.Staff(f.officer.ID), store.NewVisit{ResidentID: m.ID, GridCell: "G777", StaffID: f.officer.ID, Note: BusyVisitNote}); err != nil {
+		t.Fatal(err)
+	}
+	b.Secrets = append(b.Secrets, BusyGridPhone, BusyVisitNote)
 	return b
 }
 

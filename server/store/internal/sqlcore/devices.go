@@ -15,12 +15,12 @@ import (
 
 // ---- staff ----
 
-const staffCols = `id, username, display_name, role, department, station_id, password_hash, disabled, created_at, updated_at`
+const staffCols = `id, username, display_name, role, department, station_id, password_hash, disabled, created_at, updated_at, grid_cell`
 
 func scanStaff(row interface{ Scan(...any) error }) (store.Staff, error) {
 	var st store.Staff
 	var role string
-	err := row.Scan(&st.ID, &st.Username, &st.DisplayName, &role, &st.Department, nstr{&st.StationID}, &st.PasswordHash, &st.Disabled, tm{&st.CreatedAt}, tm{&st.UpdatedAt})
+	err := row.Scan(&st.ID, &st.Username, &st.DisplayName, &role, &st.Department, nstr{&st.StationID}, &st.PasswordHash, &st.Disabled, tm{&st.CreatedAt}, tm{&st.UpdatedAt}, &st.GridCell)
 	st.Role = store.Role(role)
 	return st, err
 }
@@ -41,6 +41,15 @@ func validateStaff(st *store.Staff) error {
 	}
 	if st.Role == store.RoleStationStaff && st.StationID == "" {
 		return invalid("station staff need a station")
+	}
+	st.GridCell = strings.TrimSpace(st.GridCell)
+	switch {
+	case st.Role == store.RoleGridWorker && st.GridCell == "":
+		return invalid("a grid worker needs a grid cell")
+	case st.Role != store.RoleGridWorker && st.GridCell != "":
+		return invalid("only a grid worker has a grid cell")
+	case len(st.GridCell) > 64:
+		return invalid("staff grid_cell longer than 64 bytes")
 	}
 	return nil
 }
@@ -75,13 +84,13 @@ func (s *Store) CreateStaff(ctx context.Context, actor audit.Actor, st store.Sta
 		if n > 0 {
 			return fmt.Errorf("staff %q: %w", st.Username, store.ErrAlreadyExists)
 		}
-		if err := q.QueryRow(ctx, `INSERT INTO staff (username, display_name, role, department, station_id, password_hash, disabled, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`,
-			st.Username, st.DisplayName, string(st.Role), st.Department, nullIfEmpty(st.StationID), st.PasswordHash, st.Disabled, s.t(now)).Scan(&st.ID); err != nil {
+		if err := q.QueryRow(ctx, `INSERT INTO staff (username, display_name, role, department, station_id, password_hash, disabled, created_at, updated_at, grid_cell)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING id`,
+			st.Username, st.DisplayName, string(st.Role), st.Department, nullIfEmpty(st.StationID), st.PasswordHash, st.Disabled, s.t(now), st.GridCell).Scan(&st.ID); err != nil {
 			return fmt.Errorf("staff %q: %w", st.Username, err)
 		}
 		_, err := s.appendAudit(ctx, q, ev(actor, now, "staff.create", "staff:"+itoa(st.ID), "role", string(st.Role), "station", st.StationID, "department", st.Department,
-			"disabled", fmt.Sprint(st.Disabled)))
+			"grid_cell", st.GridCell, "disabled", fmt.Sprint(st.Disabled)))
 		return err
 	})
 	return st, err
@@ -149,14 +158,15 @@ func (s *Store) UpdateStaff(ctx context.Context, actor audit.Actor, st store.Sta
 		if err := validateStaff(&st); err != nil {
 			return err
 		}
-		if _, err := q.Exec(ctx, `UPDATE staff SET display_name=$2, role=$3, department=$4, station_id=$5, disabled=$6, updated_at=$7 WHERE id=$1`,
-			st.ID, st.DisplayName, string(st.Role), st.Department, nullIfEmpty(st.StationID), st.Disabled, s.t(now)); err != nil {
+		if _, err := q.Exec(ctx, `UPDATE staff SET display_name=$2, role=$3, department=$4, station_id=$5, disabled=$6, updated_at=$7, grid_cell=$8 WHERE id=$1`,
+			st.ID, st.DisplayName, string(st.Role), st.Department, nullIfEmpty(st.StationID), st.Disabled, s.t(now), st.GridCell); err != nil {
 			return err
 		}
 		out = old
 		out.DisplayName, out.Role, out.Department, out.StationID, out.Disabled, out.UpdatedAt = st.DisplayName, st.Role, st.Department, st.StationID, st.Disabled, now
+		out.GridCell = st.GridCell
 		_, err = s.appendAudit(ctx, q, ev(actor, now, "staff.update", "staff:"+itoa(st.ID),
-			"role", string(st.Role), "station", st.StationID, "department", st.Department, "disabled", fmt.Sprint(st.Disabled)))
+			"role", string(st.Role), "station", st.StationID, "department", st.Department, "grid_cell", st.GridCell, "disabled", fmt.Sprint(st.Disabled)))
 		return err
 	})
 	return out, err

@@ -22,7 +22,9 @@ type Migration struct {
 var migrationName = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+)\.sql$`)
 
 // LoadMigrations reads the migrations in dir of fsys, in version order. The
-// versions must be 1, 2, 3, ... without gaps.
+// versions must be positive and unique; gaps are allowed, since features
+// developed side by side reserve their numbers in advance (a missing
+// version is applied when it arrives, whatever the versions after it).
 func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if err != nil {
@@ -42,15 +44,9 @@ func LoadMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 		ms = append(ms, Migration{Version: v, Name: m[2], SQL: string(b)})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
-	// Versions are unique and start at 1; gaps are allowed, because
-	// migrations numbered in parallel branches merge in any order and
-	// Migrate applies each one that is missing, not only the newer ones.
 	for i, m := range ms {
-		switch {
-		case i == 0 && m.Version != 1:
-			return nil, fmt.Errorf("migrations: the first version is %d, want 1", m.Version)
-		case i > 0 && m.Version == ms[i-1].Version:
-			return nil, fmt.Errorf("migrations: version %d twice (%s, %s)", m.Version, ms[i-1].Name, m.Name)
+		if m.Version < 1 || (i > 0 && m.Version == ms[i-1].Version) {
+			return nil, fmt.Errorf("migrations: version %d is repeated or not positive", m.Version)
 		}
 	}
 	return ms, nil
@@ -97,15 +93,13 @@ func Migrate(ctx context.Context, db DB, ms []Migration, cfg MigrateConfig) ([]i
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		known := map[int]bool{}
-		last := 0
+		known, newest := map[int]bool{}, 0
 		for _, m := range ms {
-			known[m.Version] = true
-			last = max(last, m.Version)
+			known[m.Version], newest = true, m.Version
 		}
 		for v := range have {
 			if !known[v] {
-				return fmt.Errorf("database schema has version %d, which this program does not know (it knows up to %d): upgrade the program", v, last)
+				return fmt.Errorf("database schema has version %d, which this program does not know (it knows up to %d): upgrade the program", v, newest)
 			}
 		}
 		for _, m := range ms {

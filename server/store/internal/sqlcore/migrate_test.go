@@ -7,7 +7,7 @@ import (
 )
 
 // Migrations numbered in parallel branches merge with gaps between them;
-// the loader accepts gaps and refuses a missing first or a doubled number.
+// the loader accepts gaps and refuses a version 0 or a doubled number.
 func TestLoadMigrations(t *testing.T) {
 	sql := &fstest.MapFile{Data: []byte("SELECT 1;")}
 	for _, tc := range []struct {
@@ -18,8 +18,8 @@ func TestLoadMigrations(t *testing.T) {
 	}{
 		{"contiguous", []string{"0001_a.sql", "0002_b.sql"}, []int{1, 2}, ""},
 		{"gap", []string{"0001_a.sql", "0002_b.sql", "0011_c.sql"}, []int{1, 2, 11}, ""},
-		{"no first", []string{"0002_b.sql"}, nil, "first version is 2"},
-		{"twice", []string{"0001_a.sql", "0011_b.sql", "0011_c.sql"}, nil, "version 11 twice"},
+		{"zero", []string{"0000_a.sql", "0001_b.sql"}, nil, "version 0 is repeated or not positive"},
+		{"twice", []string{"0001_a.sql", "0011_b.sql", "0011_c.sql"}, nil, "version 11 is repeated"},
 		{"bad name", []string{"0001_a.sql", "11_x.sql"}, nil, "want NNNN_name.sql"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

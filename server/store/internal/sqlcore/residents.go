@@ -46,7 +46,7 @@ func validateResident(r *store.Resident) error {
 	for _, f := range []struct {
 		name, v string
 		max     int
-	}{{"name", r.Name, 128}, {"address", r.Address, 512}, {"grid_cell", r.GridCell, 64}, {"household", r.Household, 64}} {
+	}{{"name", r.Name, 128}, {"address", r.Address, 512}, {"grid_cell", r.GridCell, 64}, {"household", r.Household, 64}, {"phone", r.Phone, 32}} {
 		if len(f.v) > f.max {
 			return invalid("resident %s longer than %d bytes", f.name, f.max)
 		}
@@ -66,7 +66,7 @@ func validateResident(r *store.Resident) error {
 }
 
 func sameResident(a, b store.Resident) bool {
-	return a.Name == b.Name && a.Gender == b.Gender && a.BirthDate.Equal(b.BirthDate) && a.Address == b.Address &&
+	return (b.Phone == "" || a.Phone == b.Phone) && a.Name == b.Name && a.Gender == b.Gender && a.BirthDate.Equal(b.BirthDate) && a.Address == b.Address &&
 		a.GridCell == b.GridCell && a.Household == b.Household && slices.Equal(a.Categories, b.Categories) &&
 		(b.Status == "" || a.Status == b.Status)
 }
@@ -103,6 +103,9 @@ func (s *Store) ImportResidents(ctx context.Context, actor audit.Actor, rs []sto
 				status := old.Status
 				if r.Status != "" {
 					status = r.Status
+				}
+				if r.Phone == "" {
+					r.Phone = old.Phone // the population database has no phones: the grid worker's stays
 				}
 				_, sealed, err := s.sealResident(r)
 				if err != nil {

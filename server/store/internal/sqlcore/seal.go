@@ -185,10 +185,11 @@ type pii struct {
 	Address   string `json:"a,omitempty"`
 	Birth     string `json:"b,omitempty"` // YYYY-MM-DD
 	Household string `json:"h,omitempty"`
+	Phone     string `json:"p,omitempty"`
 }
 
 func (s *Store) sealResident(r store.Resident) (idKey string, sealed []byte, err error) {
-	p := pii{IDNumber: r.IDNumber, Name: r.Name, Address: r.Address, Household: r.Household}
+	p := pii{IDNumber: r.IDNumber, Name: r.Name, Address: r.Address, Household: r.Household, Phone: r.Phone}
 	if !r.BirthDate.IsZero() {
 		p.Birth = r.BirthDate.UTC().Format(time.DateOnly)
 	}
@@ -217,7 +218,7 @@ func (s *Store) openResident(r *store.Resident, idKey string, sealed []byte) err
 	if err := json.Unmarshal(b, &p); err != nil {
 		return fmt.Errorf("%w: resident %d: %w", store.ErrDecrypt, r.ID, err)
 	}
-	r.IDNumber, r.Name, r.Address, r.Household = p.IDNumber, p.Name, p.Address, p.Household
+	r.IDNumber, r.Name, r.Address, r.Household, r.Phone = p.IDNumber, p.Name, p.Address, p.Household, p.Phone
 	r.BirthDate = time.Time{}
 	if p.Birth != "" {
 		if r.BirthDate, err = time.Parse(time.DateOnly, p.Birth); err != nil {
@@ -517,7 +518,7 @@ func (s *Store) reencryptPersonal(ctx context.Context) (int, error) {
 		return total, err
 	}
 	steps := []func(context.Context, Q, int64, int) (int, int64, int, error){
-		s.resealResidents, s.resealFilings, s.resealReasons, s.resealReports, s.resealReportPhotos, s.resealMeetings,
+		s.resealResidents, s.resealFilings, s.resealReasons, s.resealReports, s.resealReportPhotos, s.resealMeetings, s.resealVisits,
 		s.resealTokenIDs("spent_tokens", "token_hash"), s.resealTokenIDs("pending_identifications", "id_hash"),
 	}
 	batch := s.pageSize / 4
