@@ -261,6 +261,7 @@ type Server struct {
 	certs      *certCache
 	extractor  *extractor
 	cats       *catalogues
+	kinds      *kindsSource
 	ready      atomic.Bool
 	// followFrom is where the change log stood before LoadGallery read the
 	// templates: FollowChanges applies what came after.
@@ -320,6 +321,7 @@ func New(cfg Config) (*Server, error) {
 		spent:      &spentTokens{st: cfg.Store},
 		certs:      newCertCache(),
 		cats:       newCatalogues(cfg.Store, cfg.Catalogue, cfg.CatalogueRefresh),
+		kinds:      newKindsSource(cfg.Store, cfg.CatalogueRefresh, cfg.Now),
 		tls:        tc,
 		proxies:    proxies,
 	}

@@ -205,6 +205,9 @@ func (s *Server) decide(c *fiber.Ctx, f store.Filing, d apiv1.Decision) (store.F
 	if !store.CanTransition(f.Status, to) {
 		return f, errf(apiv1.CodeFilingState, "a %s filing cannot go to %s", f.Status, to)
 	}
+	if err := s.checkDeliberation(c.UserContext(), f, to); err != nil {
+		return f, err
+	}
 	t := store.FilingTransition{FilingID: f.ID, From: f.Status, To: to, Note: d.Action, At: s.now()}
 	if d.Reply != "" {
 		t.Reply = &d.Reply
