@@ -62,6 +62,7 @@ const (
 	ProblemThrottled          = "throttled"           // the server asks this kiosk to wait (State.RetryAt): continues by itself
 	ProblemMissing            = "missing"             // required fields left empty (State.Missing): nothing sent
 	ProblemInconsistent       = "enrol_inconsistent"  // a finger's captures do not match each other: nothing stored; the disagreeing ones are taken again
+	ProblemRateFailed         = "rate_failed"         // the rating was not recorded (the server refused or did not answer): try again
 )
 
 // Why a session ended (State.Ended), shown on the idle screen afterwards.
@@ -82,6 +83,7 @@ const (
 	HintMoving   = "moving"   // the scanner sees the finger moving: hold it still
 	HintExposure = "exposure" // the image could not be exposed: cover the window, shade it
 	HintReverify = "reverify" // the finger again, for a new filing token
+	HintRated    = "rated"    // my filings: the rating was recorded, thank you
 )
 
 // Errors that effects report; the daemon's clients wrap theirs with these.
@@ -206,6 +208,7 @@ type State struct {
 	// Certificate: the certification just made (Certified).
 	Certificate *Certificate
 	Filings     []Filing
+	Rating      string // the reference whose rating is being sent ("": none)
 
 	Pending Effect    // what Retry re-runs after Unavailable
 	RetryAt time.Time // when Pending is retried by itself

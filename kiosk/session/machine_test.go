@@ -216,6 +216,32 @@ func TestResidentJourneys(t *testing.T) {
 			{0, Touch{Action: ActBack}, Menu, "", "", ""},
 			{0, Touch{Action: ActFinish}, Idle, "", "", "Wipe"},
 		}},
+		{"rating an answered filing", []step{
+			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
+			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},
+			{0, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
+			{0, Verified{Match: true, Token: "t"}, Loading, "", "", "DoCatalogue"},
+			{0, CatalogueLoaded{Services: []Service{dibao}}, Menu, "", "", ""},
+			{0, Touch{Action: ActFilings}, Loading, "", "", "DoFilings"},
+			{0, FilingsLoaded{Filings: []Filing{{Reference: "QS-1", Status: "accepted", Rateable: true}, {Reference: "QS-2", Status: "submitted"}}}, Filings, "", "", ""},
+			// Not rateable, out of range, unknown: nothing sent.
+			{0, Touch{Action: ActRate, Arg: "QS-2", Values: map[string]string{"score": "5"}}, Filings, "", "", ""},
+			{0, Touch{Action: ActRate, Arg: "QS-1", Values: map[string]string{"score": "9"}}, Filings, "", "", ""},
+			{0, Touch{Action: ActRate, Arg: "QS-9", Values: map[string]string{"score": "5"}}, Filings, "", "", ""},
+			{0, Touch{Action: ActRate, Arg: "QS-1", Values: map[string]string{"score": "4", "reasons": "fast,clear"}}, Filings, "", "", "DoRate"},
+			// One at a time.
+			{0, Touch{Action: ActRate, Arg: "QS-1", Values: map[string]string{"score": "1"}}, Filings, "", "", ""},
+			{0, Rated{Reference: "QS-1", Score: 4, Err: fmt.Errorf("x: %w", ErrUnavailable)}, Filings, ProblemRateFailed, "", ""},
+			{0, Touch{Action: ActRate, Arg: "QS-1", Values: map[string]string{"score": "4"}}, Filings, "", "", "DoRate"},
+			// The token expired: the finger again, then the same rating.
+			{0, Rated{Reference: "QS-1", Score: 4, Err: fmt.Errorf("x: %w", ErrTokenSpent)}, PlaceFinger, "", HintReverify, "DoCapture"},
+			{0, Captured{Sample: good}, Verifying, "", "", "DoVerify"},
+			{0, Verified{Match: true, Token: "t2"}, Loading, "", "", "DoRate"},
+			{0, Rated{Reference: "QS-1", Score: 4}, Filings, "", HintRated, ""},
+			// Rated: not again.
+			{0, Touch{Action: ActRate, Arg: "QS-1", Values: map[string]string{"score": "1"}}, Filings, "", HintRated, ""},
+			{0, Touch{Action: ActBack}, Menu, "", "", ""},
+		}},
 		{"stale outcome of an ended session is dropped", []step{
 			{0, CardRead{alice}, Checking, "", "", "DoCheck"},
 			{0, Checked{}, PlaceFinger, "", "", "DoCapture"},

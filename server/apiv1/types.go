@@ -237,6 +237,9 @@ type Service struct {
 	DepartmentName string `json:"department_name"` // e.g. 民政科
 	DeadlineDays   int    `json:"deadline_days"`   // processing deadline, calendar days
 	Description    string `json:"description,omitempty"`
+	// Deliberation: approving a filing needs the record of the deliberation
+	// meeting that decided it (docs/transparency.md).
+	Deliberation bool `json:"deliberation,omitempty"`
 	// Eligibility says in words who may file (empty: every resident).
 	Eligibility string `json:"eligibility,omitempty"`
 	// Kind is empty for a service filed with a form; "certification" for
@@ -355,6 +358,11 @@ type Filing struct {
 	Values           map[string]string `json:"values,omitempty"` // back office only
 	Overdue          bool              `json:"overdue"`
 	ResidentName     string            `json:"resident_name,omitempty"` // back office only
+	// Rating is the resident's rating of the decided filing (1..5), 0 when
+	// not rated (the kiosk's "my filings" only); Rateable says it may be
+	// rated now (decided, not rated yet).
+	Rating   int  `json:"rating,omitempty"`
+	Rateable bool `json:"rateable,omitempty"`
 }
 
 // StatusRequest is the body of POST /api/v1/kiosk/status.
