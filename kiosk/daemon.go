@@ -384,6 +384,8 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 			}
 			return session.AgentBound{Gen: e.Gen, Info: info, Err: err}
 		})
+	case session.DoRate:
+		d.rate(ctx, e)
 	case session.DoCertify:
 		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
 			var cert session.Certificate

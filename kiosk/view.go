@@ -59,13 +59,16 @@ type View struct {
 	Print       *PrintView       `json:"print,omitempty"`  // the receipt's printing, when the kiosk has a printer
 	Assist      *AssistView      `json:"assist,omitempty"` // the call for staff (呼叫工作人员) of this session
 	// CanCall: the server can call staff (the 呼叫工作人员 button shows).
-	CanCall bool `json:"canCall,omitempty"`
+	CanCall bool         `json:"canCall,omitempty"`
+	Filings []FilingView `json:"filings,omitempty"`
+	// RatingChoices: the rating panel of my filings (a server that records
+	// ratings).
+	RatingChoices *RatingChoicesView `json:"ratingChoices,omitempty"`
 	// CanAgent: the server lets a resident file for a family member (the
 	// 为家人代办 button shows on the menu). Principal: the family member
 	// the verified resident files for (代办), with the relation's label.
 	CanAgent  bool           `json:"canAgent,omitempty"`
 	Principal *PrincipalView `json:"principal,omitempty"`
-	Filings   []FilingView   `json:"filings,omitempty"`
 	Staff     *StaffView     `json:"staff,omitempty"`
 	Enrol     *EnrolView     `json:"enrol,omitempty"`
 	Outcome   *OutcomeView   `json:"outcome,omitempty"`
@@ -132,6 +135,22 @@ type FilingView struct {
 	StatusZH string `json:"statusZh,omitempty"`
 	StatusEN string `json:"statusEn,omitempty"`
 	Reply    string `json:"reply,omitempty"`
+	// Item: "filing" or "report"; Decided: the decision's or the answer's
+	// day ("" while open).
+	Item    string `json:"item,omitempty"`
+	Decided string `json:"decided,omitempty"`
+	// Rating: the resident's rating 1..5 (0: none); Rateable: it may be
+	// rated now.
+	Rating   int  `json:"rating,omitempty"`
+	Rateable bool `json:"rateable,omitempty"`
+}
+
+// RatingChoicesView is what the rating panel offers (apiv1's lists, the
+// one place of the words) and the reference being sent.
+type RatingChoicesView struct {
+	Scores  []apiv1.RatingChoice `json:"scores"`
+	Reasons []apiv1.RatingChoice `json:"reasons"`
+	Sending string               `json:"sending,omitempty"`
 }
 
 // StaffView is the logged-in staff member.
@@ -285,10 +304,21 @@ func (d *Daemon) view() View {
 			v.Print = &PrintView{State: d.print.state}
 		}
 	}
+	_, canRate := d.server.(Rater)
 	for _, f := range st.Filings {
-		label := apiv1.FilingStatusLabel(f.Status)
-		v.Filings = append(v.Filings, FilingView{Reference: f.Reference, Service: svcView(f.Service),
-			FiledAt: day(f.FiledAt), Due: day(f.Due), Status: f.Status, StatusZH: label.ZH, StatusEN: label.EN, Reply: f.Reply})
+		fv := FilingView{Item: f.Item, Reference: f.Reference, Service: svcView(f.Service),
+			FiledAt: day(f.FiledAt), Due: day(f.Due), Decided: day(f.Decided), Status: f.Status, Reply: f.Reply, Rating: f.Rating,
+			Rateable: canRate && f.Rateable}
+		if f.Item == "report" {
+			fv.StatusZH, fv.StatusEN = f.StatusZH, f.StatusEN
+		} else {
+			label := apiv1.FilingStatusLabel(f.Status)
+			fv.StatusZH, fv.StatusEN = label.ZH, label.EN
+		}
+		v.Filings = append(v.Filings, fv)
+	}
+	if st.Phase == session.Filings && canRate {
+		v.RatingChoices = &RatingChoicesView{Scores: apiv1.RatingScores, Reasons: apiv1.RatingReasons, Sending: st.Rating}
 	}
 	if s := st.Staff; s != nil {
 		v.Staff = &StaffView{Name: s.Name, Supervisor: s.Supervisor}

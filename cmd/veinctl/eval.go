@@ -90,6 +90,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	mapUnresolved := fs.Bool("map-unresolved", false, "with --policy: map a target FMR the calibration does not resolve to its lowest resolved point, as centrald --calibration-unresolved=lowest")
 	serverMinQuality := fs.Int("server-min-quality", 40, "with --policy: centrald's --min-quality")
 	bootstrap := fs.Int("bootstrap", 1000, "with --policy: bootstrap replicates over subjects")
+	consistency := fs.Bool("consistency", true, "with --policy: the server's enrolment consistency check (a finger's captures must match each other at the verification threshold in force) in the transactions and the enrolment protocol; false: off, to measure it")
 	enrolled := fs.Int("enrolled", session.DefaultConfig().EnrolCaptures, "enrolment protocol: a probe against each finger's first N samples, best score (as the server's verification); 0: off")
 	enrolMinQuality := fs.Int("enrol-min-quality", session.DefaultConfig().EnrolMinQuality, "with --policy: the kiosk's enrolment quality gate")
 	verifyMinQuality := fs.Int("verify-min-quality", session.DefaultConfig().VerifyMinQuality, "with --policy: the kiosk's verification quality gate")
@@ -155,14 +156,6 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"fill": opt.Fill, "isotropic": opt.Isotropic, "tip_anchor": opt.TipAnchor, "edge_margin": opt.EdgeMargin, "work": opt.WorkAcross, "flatten": opt.Flatten, "flatten_clip": opt.FlattenClip, "method": opt.Method.String(), "density": opt.Density,
 		"subjects": *subjects, "shift_rows": *shiftRows, "shift_cols": *shiftCols, "tolerance": *tolerance, "exact": *exact, "impostors": *impostors,
 	}
-	if *enrolled > 0 {
-		er, err := eval.ScoreEnrolment(ctx, rep, *enrolled, *workers)
-		if err != nil {
-			return err
-		}
-		s.Enrolment = eval.SummarizeEnrolment(er, *enrolled)
-		s.Settings["enrolled"] = *enrolled
-	}
 	var cal *calib.File
 	if *model != "" {
 		cal, err = s.CalibrationFile(*model, *description, *synthetic, time.Now())
@@ -170,6 +163,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("calibration: %w", err)
 		}
 	}
+	consistencyTh := 0.0 // the enrolment consistency check's threshold (with --policy)
 	if *policy != "" {
 		src := "--calibration " + *calIn
 		if inForce == nil {
@@ -193,11 +187,14 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			return fmt.Errorf("--policy: %w", err)
 		}
+		if *consistency {
+			consistencyTh = th.Verify.Threshold // the server's rule (server/api consistency.go)
+		}
 		kc := session.DefaultConfig() // captures and attempts; the gates come from the flags (its defaults)
 		p := eval.Policy{
 			EnrolFingers: apiv1.EnrolFingers, EnrolCaptures: kc.EnrolCaptures, MaxEnrolCaptures: apiv1.MaxCapturesPerFinger,
 			EnrolMinQuality: *enrolMinQuality, VerifyMinQuality: *verifyMinQuality, ServerMinQuality: *serverMinQuality,
-			MaxTries: kc.MaxTries, VerifyThreshold: th.Verify.Threshold, Bootstrap: *bootstrap, Seed: 1,
+			MaxTries: kc.MaxTries, VerifyThreshold: th.Verify.Threshold, ConsistencyThreshold: consistencyTh, Bootstrap: *bootstrap, Seed: 1,
 		}
 		if s.Policy, err = eval.EvaluatePolicy(rep, p); err != nil {
 			return err
@@ -207,6 +204,15 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			mapped = fmt.Sprintf(", MAPPED to the lowest resolved %g", th.Verify.InForceFMR)
 		}
 		s.Settings["policy_thresholds"] = fmt.Sprintf("from %s; verify FMR %g = %g per comparison%s; threshold %.4f", src, *verifyFMR, th.Verify.TargetFMR, mapped, th.Verify.Threshold)
+	}
+	if *enrolled > 0 {
+		er, err := eval.ScoreEnrolmentChecked(ctx, rep, *enrolled, *workers, consistencyTh)
+		if err != nil {
+			return err
+		}
+		s.Enrolment = eval.SummarizeEnrolment(er, *enrolled)
+		s.Settings["enrolled"] = *enrolled
+		s.Settings["enrol_consistency_threshold"] = consistencyTh
 	}
 	if err := eval.WriteOutputs(*out, rep, s); err != nil {
 		return err
@@ -241,6 +247,14 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			fmt.Fprintf(stdout, "  FNMR at FMR %g: %.2f %% (threshold %.4f, %d impostor errors, %s)\n", p.TargetFMR, 100*p.FNMR, p.Threshold, p.ImpostorErrors, res)
 		}
+		if l := e.Single; l != nil {
+			for _, p := range l.Points {
+				fmt.Fprintf(stdout, "  against the first enrolled sample only: FNMR at FMR %g: %.2f %% (threshold %.4f, %d impostor errors)\n", p.TargetFMR, 100*p.FNMR, p.Threshold, p.ImpostorErrors)
+			}
+		}
+		if c := e.Consistency; c != nil {
+			fmt.Fprintf(stdout, "  consistency check at %.4f: %d refusals of %d fingers, %d captures retaken, %d fingers not enrolled\n", c.Threshold, c.Refusals, c.FingersRefused, c.Retaken, c.FingersFailed)
+		}
 		for _, r := range e.Recapture[1:] {
 			fmt.Fprintf(stdout, "  re-capturing probes below quality %d (%.1f %% of them): FNMR at FMR 1e-4 %.2f %%\n", r.MinQuality, 100*r.ProbesBelow, 100*r.FNMRAtFMR1e4)
 		}
@@ -255,6 +269,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}{{"FTE", p.FTE}, {"FTA", p.FTA}, {"transaction FNMR", p.FNMR}, {"transaction FMR", p.FMR}} {
 			fmt.Fprintf(stdout, "  %-17s %d/%d = %.3f %% (95 %% CP [%.3f, %.3f] %%, bootstrap over %d subjects [%.3f, %.3f] %%)\n", r.name, r.r.Errors, r.r.Trials, 100*r.r.Rate,
 				100*r.r.CI95[0], 100*r.r.CI95[1], p.Subjects, 100*r.r.BootstrapCI[0], 100*r.r.BootstrapCI[1])
+		}
+		if c := p.Consistency; c != nil {
+			fmt.Fprintf(stdout, "  consistency check at %.4f: %d refusals of %d fingers, %d captures retaken, %d fingers not enrolled\n", c.Threshold, c.Refusals, c.FingersRefused, c.Retaken, c.FingersFailed)
 		}
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", *out)

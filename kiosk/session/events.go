@@ -47,6 +47,7 @@ const (
 	ActReject      = "reject"      // staff: do not enrol (duplicate)
 	ActActivity    = "activity"    // any touch that only keeps the session alive
 	ActAgent       = "agent"       // 为家人代办: file for a family member (the menu, after the agent's own check)
+	ActRate        = "rate"        // my filings: Arg: reference, Values["score"] 1..5, Values["reasons"] comma-separated codes
 )
 
 // Outcomes of effects; Gen identifies the session that asked.
@@ -117,6 +118,14 @@ type (
 		Info AgentInfo
 		Err  error
 	}
+	// Rated is the outcome of DoRate.
+	Rated struct {
+		Gen       uint64
+		Reference string
+		Score     int
+		Reasons   []string
+		Err       error
+	}
 )
 
 func (CardRead) event()            {}
@@ -137,6 +146,7 @@ func (StaffLoggedIn) event()       {}
 func (Enrolled) event()            {}
 func (SupervisorConfirmed) event() {}
 func (AgentBound) event()          {}
+func (Rated) event()               {}
 
 // Effect is work the daemon must do; its outcome comes back as an event.
 type Effect interface{ effect() }
@@ -179,6 +189,15 @@ type (
 	DoFilings struct {
 		Gen   uint64
 		Token string
+	}
+	// DoRate sends the resident's rating (好差评) of one of their answered
+	// filings or reports.
+	DoRate struct {
+		Gen       uint64
+		Token     string
+		Reference string
+		Score     int
+		Reasons   []string
 	}
 	// DoCertify records the token's resident's proof of life for a
 	// certification service (the token is checked, not spent).
@@ -228,6 +247,7 @@ func (DoSubmit) effect()           {}
 func (DoFilings) effect()          {}
 func (DoCertify) effect()          {}
 func (DoStaffLogin) effect()       {}
+func (DoRate) effect()             {}
 func (DoEnrol) effect()            {}
 func (DoConfirmDuplicate) effect() {}
 func (DoAgent) effect()            {}

@@ -67,6 +67,8 @@ const (
 	ProblemAgentNotEligible   = "agent_not_eligible"  // 代办: the family member is neither old enough nor disabled
 	ProblemAgentCard          = "agent_card"          // 代办: the family member's card cannot be used (expired, not the record's, not registered)
 	ProblemAgentNotAllowed    = "agent_not_allowed"   // 代办: the agent may not (under age) or the card is the agent's own
+	ProblemInconsistent       = "enrol_inconsistent"  // a finger's captures do not match each other: nothing stored; the disagreeing ones are taken again
+	ProblemRateFailed         = "rate_failed"         // the rating was not recorded (the server refused or did not answer): try again
 )
 
 // Why a session ended (State.Ended), shown on the idle screen afterwards.
@@ -88,6 +90,7 @@ const (
 	HintExposure = "exposure" // the image could not be exposed: cover the window, shade it
 	HintReverify = "reverify" // the finger again, for a new filing token
 	HintOwnCard  = "own_card" // 代办: that is the agent's own card; put in the family member's
+	HintRated    = "rated"    // my filings: the rating was recorded, thank you
 )
 
 // Errors that effects report; the daemon's clients wrap theirs with these.
@@ -119,6 +122,9 @@ var (
 	ErrCardMismatch         = errors.New("the card is not the population record's")
 	ErrAgentNotAllowed      = errors.New("filing for a family member is not allowed")
 	ErrAgentTokenBound      = errors.New("the filing token files for someone else")
+	// ErrInconsistent: the captures of an enrolled finger do not match
+	// each other; Details.Recapture names those to take again.
+	ErrInconsistent = errors.New("the captures of a finger do not match each other")
 )
 
 // Details is what the server said besides its code: how long to wait
@@ -129,6 +135,9 @@ type Details struct {
 	AttemptsLeft int // -1: the server did not say
 	LockedUntil  time.Time
 	Fields       []string // form fields missing or wrong, by key
+	// Recapture (ErrInconsistent): per finger (apiv1 name), the captures
+	// the server found disagreeing, by their index as sent.
+	Recapture map[string][]int
 }
 
 // DetailsOf returns the Details in err's chain (AttemptsLeft -1 when none).
@@ -214,6 +223,7 @@ type State struct {
 	// Certificate: the certification just made (Certified).
 	Certificate *Certificate
 	Filings     []Filing
+	Rating      string // the reference whose rating is being sent ("": none)
 
 	Pending Effect    // what Retry re-runs after Unavailable
 	RetryAt time.Time // when Pending is retried by itself
