@@ -43,6 +43,9 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkConsent(req.Consent, now); err != nil {
+		return err
+	}
 	idn := string(idNumber) // canonical: the one key of the limiter, the locks and the store
 	// Stateless checks of every capture first (nothing is consumed yet).
 	byFinger := map[int][]*capture{}
@@ -167,6 +170,15 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr(err, "enrolments")
 	}
+	// The consent is stored before the fingers, so no enrolment or
+	// replacement exists without one.
+	consent, err := s.st.RecordConsent(ctx, audit.Staff(sess.staffID), store.EnrolmentConsent{
+		ResidentID: res.ID, TextVersion: req.Consent.TextVersion, ConsentedAt: req.Consent.ConfirmedAt, StaffID: sess.staffID, KioskID: k.ID,
+	})
+	if err != nil {
+		return storeErr(err, "consent")
+	}
+	consentID := strconv.FormatInt(consent.ID, 10)
 	var fingers []store.ReplacementFinger
 	n := 0
 	for _, pos := range order {
@@ -207,7 +219,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 				}
 			}
 		}
-		return s.requestReplacement(c, k, sess, res, fingers, byFinger[fingers[0].Finger][0].serial(), best, matched, n, override)
+		return s.requestReplacement(c, k, sess, res, fingers, byFinger[fingers[0].Finger][0].serial(), best, matched, n, override, consentID)
 	}
 	for _, rf := range fingers {
 		ne := store.NewEnrolment{IDNumber: idn, Finger: rf.Finger, EnrolledBy: sess.staffID, KioskID: k.ID, ScannerSerial: byFinger[rf.Finger][0].serial(), CreatedAt: now, Samples: rf.Samples}
@@ -218,7 +230,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	if err := s.syncGallery(ctx, res); err != nil {
 		return err
 	}
-	details := map[string]string{"kiosk": k.ID, "station": k.StationID, "templates": strconv.Itoa(n), "replaced": "false"}
+	details := map[string]string{"kiosk": k.ID, "station": k.StationID, "templates": strconv.Itoa(n), "replaced": "false", "consent": consentID}
 	if override != nil {
 		details["case"] = strconv.FormatInt(override.ID, 10)
 	}

@@ -268,7 +268,7 @@ func (e *env) template(f *finger, fg apiv1.Finger, quality uint8) shot {
 
 // enrolRequest builds a complete enrolment of p at kiosk k.
 func (e *env) enrolRequest(k *kiosk, p *person) *apiv1.EnrolRequest {
-	req := &apiv1.EnrolRequest{Card: p.card}
+	req := &apiv1.EnrolRequest{Card: p.card, Consent: &apiv1.EnrolConsent{TextVersion: apiv1.ConsentTextVersion, ConfirmedAt: e.clock.Now()}}
 	for _, f := range []apiv1.Finger{apiv1.RightIndex, apiv1.RightMiddle} {
 		fc := apiv1.FingerCaptures{Finger: f}
 		for i := 0; i < 3; i++ {

@@ -43,7 +43,7 @@ func enrolmentScope(sess *session, k *store.Kiosk) error {
 // requestReplacement stores the new fingers of an enrolled resident as a
 // pending replacement and answers 202.
 func (s *Server) requestReplacement(c *fiber.Ctx, k *store.Kiosk, sess *session, res store.Resident, fingers []store.ReplacementFinger,
-	serial string, previous float64, previousMatch bool, templates int, override *store.DedupCase) error {
+	serial string, previous float64, previousMatch bool, templates int, override *store.DedupCase, consentID string) error {
 	ctx := c.UserContext()
 	r, err := s.st.RequestReplacement(ctx, audit.Staff(sess.staffID), store.NewReplacement{
 		ResidentID: res.ID, RequestedBy: sess.staffID, KioskID: k.ID, StationID: k.StationID, ScannerSerial: serial,
@@ -56,6 +56,11 @@ func (s *Server) requestReplacement(c *fiber.Ctx, k *store.Kiosk, sess *session,
 		return errf(apiv1.CodeResidentSuspended, "the resident's record is suspended")
 	case err != nil:
 		return storeErr(err, "replacement")
+	}
+	// The resident's consent is recorded beside the request.
+	if err := s.audit(ctx, audit.Staff(sess.staffID), "enrolment.replacement.consent", "replacement:"+strconv.FormatInt(r.ID, 10),
+		map[string]string{"consent": consentID}); err != nil {
+		return err
 	}
 	if override != nil {
 		// The overridden dedup case is recorded beside the request.
