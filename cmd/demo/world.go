@@ -39,6 +39,8 @@ const (
 	staffPass       = "demo-station-pass"
 	supervisorUser  = "zhuguan"
 	supervisorPass  = "demo-supervisor-pass"
+	staffPIN        = "246813" // the kiosk's staff login (username and PIN)
+	supervisorPIN   = "975318"
 	officerUser     = "minzheng"
 	officerPass     = "demo-officer-pass"
 	unitOfficerPass = "demo-officer-pass" // every unit's officer (unitOfficers)

@@ -34,6 +34,7 @@ const (
 	StaffMenu       Phase = "staff_menu"
 	StaffBusy       Phase = "staff_busy"
 	EnrolCard       Phase = "enrol_card"       // place the resident's card
+	EnrolConsent    Phase = "enrol_consent"    // the staff explain, the resident confirms consent to biometric enrolment
 	EnrolCapture    Phase = "enrol_capture"    // captures per finger with live quality
 	EnrolSupervisor Phase = "enrol_supervisor" // a possible duplicate: a supervisor confirms
 	EnrolDone       Phase = "enrol_done"
@@ -51,7 +52,8 @@ const (
 	ProblemServerDown         = "server_down"
 	ProblemSubmitUnsure       = "submit_unsure"
 	ProblemRejected           = "rejected"
-	ProblemLoginFailed        = "login_failed"
+	ProblemLoginFailed        = "login_failed"        // wrong username or PIN (State.AttemptsLeft: the PINs left before the lock, -1 unsaid)
+	ProblemPINLocked          = "pin_locked"          // too many wrong PINs: set the PIN again in the office
 	ProblemAlreadyEnrolled    = "already_enrolled"    // the new captures await a supervisor's approval to replace the enrolment
 	ProblemReplacementWaiting = "replacement_waiting" // an earlier replacement still awaits approval; nothing was stored
 	ProblemOtherStation       = "other_station"       // the staff member is not of this kiosk's station
@@ -103,6 +105,9 @@ var (
 	ErrReplacementWaiting = errors.New("a replacement of the enrolment awaits approval")
 	// ErrOtherStation: staff may enrol only at their own station's kiosks.
 	ErrOtherStation = errors.New("the staff member is not of this kiosk's station")
+	// ErrPINLocked: the staff member's PIN is locked after too many wrong
+	// PINs; it must be set again in the office.
+	ErrPINLocked = errors.New("the staff PIN is locked")
 	// ErrThrottled: the server asks this kiosk to wait before the next
 	// request (after failed finger checks at this kiosk); Details says how long.
 	ErrThrottled = errors.New("the server asks the kiosk to wait")
@@ -146,6 +151,9 @@ type Config struct {
 	RetryInterval time.Duration
 	// EndedShow: how long the idle screen says why the last session ended.
 	EndedShow time.Duration
+	// ElderlyFactor multiplies the resident's time-outs (idle, its warning
+	// countdown, the receipt) in elderly mode (适老化); 0 or 1: no change.
+	ElderlyFactor int
 }
 
 // DefaultConfig is what the kiosk runs with unless configured otherwise.
@@ -163,6 +171,7 @@ func DefaultConfig() Config {
 		IdleWarning:      20 * time.Second,
 		RetryInterval:    5 * time.Second,
 		EndedShow:        30 * time.Second,
+		ElderlyFactor:    2,
 	}
 }
 
@@ -219,6 +228,9 @@ type State struct {
 	EndedAt  time.Time
 	Resume   Effect // what runs after a new finger check (token spent)
 	Back     Phase  // where Unavailable's retry returns to
+	// Elderly: elderly mode (适老化) is on for this session: longer
+	// time-outs (Config.ElderlyFactor). It ends with the session.
+	Elderly bool
 
 	Staff        *StaffSession
 	EnrolIdx     int
@@ -226,6 +238,9 @@ type State struct {
 	LastQuality  int
 	Outcome      *EnrolOutcome
 	OverrideCase string // the duplicate case a supervisor overrode for this enrolment
+	// ConsentAt: when the resident confirmed consent to biometric
+	// enrolment on the screen (zero: not yet; no capture before it).
+	ConsentAt time.Time
 }
 
 // Machine applies events to the state. It is not safe for concurrent use:
