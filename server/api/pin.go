@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -151,8 +152,9 @@ func (s *Server) handleKioskStaffLogin(c *fiber.Ctx) error {
 	return c.Status(http.StatusCreated).JSON(v)
 }
 
-// setPIN hashes and stores a new PIN.
-func (s *Server) setPIN(c *fiber.Ctx, staffID int64, pin string) error {
+// setPINOnly checks, hashes and stores a new PIN: the one path of the API
+// and the back-office page.
+func (s *Server) setPINOnly(ctx context.Context, actor audit.Actor, staffID int64, pin string) error {
 	if err := checkNewPIN(pin); err != nil {
 		return err
 	}
@@ -160,10 +162,18 @@ func (s *Server) setPIN(c *fiber.Ctx, staffID int64, pin string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.st.SetStaffPIN(c.UserContext(), staffActor(c), staffID, h); errors.Is(err, store.ErrNotFound) {
+	if err := s.st.SetStaffPIN(ctx, actor, staffID, h); errors.Is(err, store.ErrNotFound) {
 		return errf(apiv1.CodeNotFound, "no staff member %d", staffID)
 	} else if err != nil {
 		return storeErr(err, "staff PIN")
+	}
+	return nil
+}
+
+// setPIN sets a PIN and answers 204.
+func (s *Server) setPIN(c *fiber.Ctx, staffID int64, pin string) error {
+	if err := s.setPINOnly(c.UserContext(), staffActor(c), staffID, pin); err != nil {
+		return err
 	}
 	return c.SendStatus(http.StatusNoContent)
 }
@@ -216,4 +226,41 @@ func (s *Server) checkConsent(cs *apiv1.EnrolConsent, now time.Time) error {
 		return errf(apiv1.CodeConsentRequired, "the consent's time must be within the last %v", consentMaxAge)
 	}
 	return nil
+}
+
+// officePIN is the back office's page where station staff and supervisors
+// set their own kiosk PIN, confirmed with their password.
+func (s *Server) officePIN(c *fiber.Ctx) error {
+	sess := sessionOf(c)
+	data := map[string]any{"Title": "设置 PIN 码", "Session": officeSess(sess), "Nav": officeNav(sess)}
+	if c.Method() != http.MethodPost {
+		return s.render(c, http.StatusOK, "pin.html", data)
+	}
+	ctx := c.UserContext()
+	refuse := func(status int, msg string) error {
+		data["Error"] = msg
+		return s.render(c, status, "pin.html", data)
+	}
+	st, err := s.st.GetStaff(ctx, sess.staffID)
+	if err != nil {
+		return storeErr(err, "staff")
+	}
+	pw := c.FormValue("password")
+	if ok, err := password.Verify(st.PasswordHash, pw); err != nil || !ok || len(pw) > 1024 {
+		_ = s.audit(ctx, staffActor(c), "staff.pin_set_refused", "staff:"+strconv.FormatInt(st.ID, 10), map[string]string{"reason": "bad_password"})
+		return refuse(statusOf(apiv1.CodeBadCredentials), "登录密码不对，PIN 码没有设置。")
+	}
+	pin := c.FormValue("pin")
+	if pin != c.FormValue("pin2") {
+		return refuse(http.StatusBadRequest, "两次输入的 PIN 码不一样，请重新输入。")
+	}
+	err = s.setPINOnly(ctx, staffActor(c), st.ID, pin)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.detail.Code == apiv1.CodePINInvalid {
+		return refuse(ae.status(), "PIN 码须为 6 位数字，不能是同一个数字或连续的数字（如 111111、123456、987654）。")
+	} else if err != nil {
+		return err
+	}
+	data["Done"] = "PIN 码已设置（如曾锁定，已解锁）。请在本站的自助终端上用用户名和新 PIN 码登录。"
+	return s.render(c, http.StatusOK, "pin.html", data)
 }

@@ -221,6 +221,14 @@ func (s *Server) handleEnrolmentHistory(c *fiber.Ctx) error {
 			CreatedAt: e.CreatedAt, SupersededAt: e.SupersededAt, ReplacementID: byEnrolment[e.ID],
 		})
 	}
+	cs, err := s.st.ListConsents(ctx, res.ID)
+	if err != nil {
+		return storeErr(err, "consents")
+	}
+	out.Consents = make([]apiv1.Consent, 0, len(cs))
+	for _, cn := range cs {
+		out.Consents = append(out.Consents, apiv1.Consent{ID: cn.ID, TextVersion: cn.TextVersion, ConsentedAt: cn.ConsentedAt, StaffID: cn.StaffID, KioskID: cn.KioskID})
+	}
 	if err := s.audit(ctx, audit.Staff(sessionOf(c).staffID), "enrolment.history.read", "resident:"+strconv.FormatInt(res.ID, 10), nil); err != nil {
 		return err
 	}

@@ -147,6 +147,8 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/office/login", html: true, summary: "Back office: log in (form).", h: s.officeLogin},
 		{method: "GET", path: "/office/lockouts", auth: authOffice, roles: supervisor, html: true, summary: "Back office: the unlock form.", h: s.officeUnlock},
 		{method: "POST", path: "/office/lockouts", auth: authOffice, roles: supervisor, html: true, summary: "Back office: unlock an ID number (form; reason required, audited).", h: s.officeUnlock},
+		{method: "GET", path: "/office/pin", auth: authOffice, roles: []store.Role{store.RoleStationStaff, store.RoleSupervisor}, html: true, summary: "Back office: set one's own kiosk PIN (form).", h: s.officePIN},
+		{method: "POST", path: "/office/pin", auth: authOffice, roles: []store.Role{store.RoleStationStaff, store.RoleSupervisor}, html: true, summary: "Back office: set one's own kiosk PIN, confirmed with one's password (form; audited).", h: s.officePIN},
 		{method: "POST", path: "/office/logout", auth: authOffice, roles: anyStaff, html: true, summary: "Back office: log out.", h: s.officeLogout},
 		{method: "GET", path: "/office/filings/:id", auth: authOffice, roles: officers, html: true, summary: "Back office: one filing and the decision form.", h: s.officeFiling},
 		{method: "POST", path: "/office/filings/:id", auth: authOffice, roles: []store.Role{store.RoleDepartmentOfficer}, html: true, summary: "Back office: record a decision (form); then the filing with a confirmation.", h: s.officeDecide},

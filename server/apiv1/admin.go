@@ -339,6 +339,16 @@ type EnrolmentHistory struct {
 	ResidentID   int64             `json:"resident_id"`
 	Enrolments   []EnrolmentRecord `json:"enrolments"`   // oldest first
 	Replacements []Replacement     `json:"replacements"` // newest first
+	Consents     []Consent         `json:"consents"`     // consents to enrolment, oldest first
+}
+
+// Consent is a resident's recorded consent to biometric enrolment.
+type Consent struct {
+	ID          int64     `json:"id"`
+	TextVersion string    `json:"text_version"`
+	ConsentedAt time.Time `json:"consented_at"`
+	StaffID     int64     `json:"staff_id"`
+	KioskID     string    `json:"kiosk_id"`
 }
 
 // Decision is the body of POST /api/v1/filings/{id}/decision.
