@@ -38,6 +38,9 @@ type EnrolmentSummary struct {
 	EERThreshold       float64        `json:"eer_threshold"`
 	Points             []EnrolmentRow `json:"points"`
 	FingersNotEnrolled int            `json:"fingers_not_enrolled"`
+	// Calibration is the calibration table at this level (CalibrationTargets):
+	// what a calibration file at level best_of_enrolled holds.
+	Calibration []calib.Point `json:"calibration"`
 	// Recapture is what asking again for probes below a quality gate
 	// would buy: per gate, the share of genuine probes below it and the
 	// FNMR of those at or above it at the FMR 1e-4 threshold of all
@@ -203,6 +206,7 @@ func SummarizeEnrolment(e *Enrolment, k int) *EnrolmentSummary {
 		row.FMRCI95[0], row.FMRCI95[1] = calib.ClopperPearson(row.ImpostorErrors, len(im), 0.95)
 		s.Points = append(s.Points, row)
 	}
+	s.Calibration = sc.Calibration(CalibrationTargets)
 	op, _ := sc.AtFMR(1e-4)
 	for _, q := range RecaptureGates {
 		var below, kept, fails int
