@@ -69,7 +69,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 			if capt.Finger != fc.Finger {
 				return errf(apiv1.CodeFingerInvalid, "capture %d of %s says finger %s", i, fc.Finger, capt.Finger)
 			}
-			cc, err := s.parseCapture(ctx, capt)
+			cc, err := s.parseCapture(ctx, capt, forEnrol)
 			var se *stepError
 			if errors.As(err, &se) && errors.Is(err, errQualityTooLow) {
 				rejected[fmt.Sprintf("%s[%d]", fc.Finger, i)] = se.msg
@@ -89,7 +89,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	}
 	if enough < apiv1.EnrolFingers {
 		e := errf(apiv1.CodeEnrolmentIncomplete,
-			"need %d good captures of each of %d fingers (the quality gate is %d)", apiv1.EnrolCapturesPerFinger, apiv1.EnrolFingers, s.cfg.MinQuality)
+			"need %d good captures of each of %d fingers (captures below their scanner model's enrolment quality gate are listed)", apiv1.EnrolCapturesPerFinger, apiv1.EnrolFingers)
 		if len(rejected) > 0 {
 			e.detail.Fields = rejected
 		}
