@@ -174,6 +174,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		s.Enrolment = eval.SummarizeEnrolment(er, *enrolled)
+		s.Enrolment.SingleAtLevel = eval.SingleThresholdsAtLevel(s.Calibration, er)
 		s.Settings["enrolled"] = *enrolled
 	}
 	var gatesErr error
@@ -286,6 +287,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				res = fmt.Sprintf("not resolved: %.1f errors expected", p.TargetFMR*float64(e.Impostor))
 			}
 			fmt.Fprintf(stdout, "  FNMR at FMR %g: %.2f %% (threshold %.4f, %d impostor errors, %s)\n", p.TargetFMR, 100*p.FNMR, p.Threshold, p.ImpostorErrors, res)
+		}
+		for _, r := range e.SingleAtLevel {
+			fmt.Fprintf(stdout, "  single-pair threshold for FMR %g (%.4f): FMR %.2e at this level (%d impostor errors, 95 %% [%.2e, %.2e]), %.1fx the single pairs'\n",
+				r.TargetFMR, r.Threshold, r.LevelFMR, r.LevelErrors, r.LevelCI95[0], r.LevelCI95[1], r.LevelFMR/max(r.SingleFMR, 1e-300))
 		}
 		for _, r := range e.Recapture[1:] {
 			fmt.Fprintf(stdout, "  re-capturing probes below quality %d (%.1f %% of them): FNMR at FMR 1e-4 %.2f %%\n", r.MinQuality, 100*r.ProbesBelow, 100*r.FNMRAtFMR1e4)
