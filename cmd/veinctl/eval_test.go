@@ -174,7 +174,7 @@ func TestEvalPolicyAndCalibration(t *testing.T) {
 		t.Errorf("summary enrolment %+v", e)
 	}
 	md, err := os.ReadFile(filepath.Join(out, "report.md"))
-	if err != nil || !strings.Contains(string(md), "transaction FNMR") || !strings.Contains(string(md), "3 enrolled samples") || !strings.Contains(stdout.String(), "MAPPED") {
+	if err != nil || !strings.Contains(string(md), "transaction FNMR") || !strings.Contains(string(md), "3 enrolled samples") || !strings.Contains(string(md), "## Quality gates") || !strings.Contains(stdout.String(), "MAPPED") {
 		t.Errorf("report.md %v:\n%s\nstdout:\n%s", err, md, stdout.String())
 	}
 }
