@@ -81,8 +81,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.CalibrationLevel, "calibration-level", "refuse", "a calibration measured at another comparison level than the server's (the best of a finger's 3 enrolled samples), e.g. of single comparisons: refuse (do not start) or adjust (use it with its targets divided by the union bound, logged and marked in /metrics and the admin API)")
 	fs.StringVar(&c.CalibrationFallback, "calibration-fallback", "", "scanner model whose calibration applies to models without one (default: their captures are refused); choose the one with the highest thresholds")
 	fs.Float64Var(&c.VerifyFMR, "verify-fmr", 1e-4, "false-match rate of one 1:1 verification (card + vein)")
-	fs.Float64Var(&c.DedupFMR, "dedup-fmr", 1e-6, "false-match rate per comparison of the enrolment 1:N deduplication")
-	fs.Float64Var(&c.IdentifyFMR, "identify-fmr", 1e-6, "false-match rate per comparison of card-less identification")
+	fs.Float64Var(&c.DedupFMR, "dedup-fmr", 3e-6, "false-match rate of the enrolment 1:N deduplication per enrolled finger compared (the best of its 3 samples)")
+	fs.Float64Var(&c.IdentifyFMR, "identify-fmr", 3e-6, "false-match rate of card-less identification per enrolled finger compared (the best of its 3 samples)")
 	fs.BoolVar(&c.Identify, "identify", false, "allow card-less identification (1:N, confirmed by staff)")
 	fs.IntVar(&c.MinQuality, "min-quality", -1, "capture quality gate 0..100 (on the server's own extraction) for every scanner model, overriding the enrolment and verification gates of each model's calibration (-1: the calibrations' gates; 40 for a calibration without gates)")
 	fs.IntVar(&c.ExtractConcurrency, "extract-concurrency", 0, "template extractions from capture images running at once (default: one per core); the others wait")
@@ -154,8 +154,8 @@ func (c *config) Validate() error {
 		{!oneOf(c.LogLevel, "debug", "info", "warn", "error"), "--log-level must be debug, info, warn or error"},
 		{!oneOf(c.LogFormat, "text", "json"), "--log-format must be text or json"},
 		{!fmrOK(c.VerifyFMR), "--verify-fmr must be in (0, 1), e.g. 1e-4"},
-		{!fmrOK(c.DedupFMR), "--dedup-fmr must be in (0, 1), e.g. 1e-6"},
-		{!fmrOK(c.IdentifyFMR), "--identify-fmr must be in (0, 1), e.g. 1e-6"},
+		{!fmrOK(c.DedupFMR), "--dedup-fmr must be in (0, 1), e.g. 3e-6"},
+		{!fmrOK(c.IdentifyFMR), "--identify-fmr must be in (0, 1), e.g. 3e-6"},
 		{!oneOf(c.CalibrationUnresolved, "refuse", "lowest"), "--calibration-unresolved must be refuse or lowest"},
 		{c.IdentifyFMR > c.VerifyFMR, "--identify-fmr must not be above --verify-fmr: card-less identification needs the stricter threshold"},
 		{c.MinQuality < -1 || c.MinQuality > 100, "--min-quality must be 0..100, or -1 for the calibrations' gates"},

@@ -201,7 +201,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(&bytes.Buffer{},
 func TestRegistry(t *testing.T) {
 	a, b := testFile("VS-A"), testFile("VS-B")
 	b.Points[2].Threshold, b.Points[3].Threshold, b.Points[4].Threshold, b.Points[5].Threshold = 0.2, 0.3, 0.31, 0.32
-	// The default policy asks for 1e-6: refused, as no file resolves it.
+	// The default policy asks for 3e-6: refused, as no file resolves it.
 	if _, err := NewRegistry([]*File{a}, Options{Policy: DefaultPolicy, Logger: quiet()}); !errors.Is(err, ErrUnresolved) {
 		t.Fatalf("unresolved target: %v", err)
 	}

@@ -29,8 +29,11 @@ type Policy struct {
 	DedupFMR, IdentifyFMR float64
 }
 
-// DefaultPolicy is centrald's default.
-var DefaultPolicy = Policy{VerifyFMR: 1e-4, Fingers: 2, Level: Level{Comparison: LevelBestOfEnrolled, Enrolled: 3}, DedupFMR: 1e-6, IdentifyFMR: 1e-6}
+// DefaultPolicy is centrald's default. The 1:N targets, 3e-6 per enrolled
+// finger (the best of its 3 samples), are what the former default of 1e-6
+// per single comparison came to at the server (union bound over the 3
+// samples), now stated at the level the server decides on.
+var DefaultPolicy = Policy{VerifyFMR: 1e-4, Fingers: 2, Level: Level{Comparison: LevelBestOfEnrolled, Enrolled: 3}, DedupFMR: 3e-6, IdentifyFMR: 3e-6}
 
 // Threshold is the threshold of one use and how it was derived.
 type Threshold struct {
