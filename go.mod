@@ -8,6 +8,7 @@ require (
 	github.com/google/gousb v1.1.3
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/nats-io/nats.go v1.56.0
+	github.com/pires/go-proxyproto v0.15.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/tarm/serial v0.0.0-20180830185346-98f6abe2eb07
 	github.com/valyala/fasthttp v1.51.0

@@ -79,6 +79,8 @@ func mapErr(err error) error {
 		s = session.ErrReplacementWaiting
 	case apiv1.CodeStationMismatch:
 		s = session.ErrOtherStation
+	case apiv1.CodeEnrolmentInconsistent:
+		s = session.ErrInconsistent
 	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled:
 		s = session.ErrDenied
 	case apiv1.CodeRateLimited:
@@ -103,6 +105,19 @@ func mapErr(err error) error {
 		d.Fields = append(d.Fields, k)
 	}
 	slices.Sort(d.Fields)
+	if ae.Code == apiv1.CodeEnrolmentInconsistent {
+		for k := range ae.Fields {
+			if f, i, ok := apiv1.ParseCaptureField(k); ok {
+				if d.Recapture == nil {
+					d.Recapture = map[string][]int{}
+				}
+				d.Recapture[string(f)] = append(d.Recapture[string(f)], i)
+			}
+		}
+		for _, is := range d.Recapture {
+			slices.Sort(is)
+		}
+	}
 	// The code and the details only: messages may name people.
 	return &APIError{Kind: s, Code: ae.Code, Details: d}
 }
@@ -212,10 +227,14 @@ func (a *ServerClient) Services(ctx context.Context, token string) ([]session.Se
 	}
 	var out []session.Service
 	for _, s := range l.Services {
-		if s.Kind != "" && s.Kind != "certification" {
-			continue // a kind of service this kiosk has no screen for
+		if s.Code == ReportService.Code || s.Kind != "" && s.Kind != "certification" {
+			continue // the kiosk's own report entry, or a kind of service this kiosk has no screen for
 		}
 		out = append(out, svcFromAPI(s))
+	}
+	if token != "" {
+		// A verified resident may also report a problem (反映问题).
+		out = append(out, ReportService)
 	}
 	return out, nil
 }
@@ -235,6 +254,9 @@ func (a *ServerClient) Certify(ctx context.Context, token string, svc session.Se
 
 // Form implements Server.
 func (a *ServerClient) Form(ctx context.Context, token string, svc session.Service) (session.Form, error) {
+	if svc.Code == ReportService.Code {
+		return a.reportForm(ctx)
+	}
 	f, err := a.C.Form(ctx, token, svc.Code)
 	if err != nil {
 		return session.Form{Service: svc}, mapErr(err)
@@ -277,6 +299,9 @@ func choicesOf(fd apiv1.FormField) []string {
 
 // Submit implements Server.
 func (a *ServerClient) Submit(ctx context.Context, token, key string, f session.Form) (session.Receipt, error) {
+	if f.Service.Code == ReportService.Code {
+		return a.submitReport(ctx, token, key, f)
+	}
 	vals := map[string]string{}
 	for _, fd := range f.Fields {
 		vals[fd.Key] = fd.Value
@@ -305,9 +330,27 @@ func (a *ServerClient) Filings(ctx context.Context, token string) ([]session.Fil
 	var out []session.Filing
 	for i := range l.Filings {
 		f := &l.Filings[i]
-		out = append(out, session.Filing{Reference: filingRef(f), Service: session.Service{Code: f.Service, NameZH: f.ServiceName, NameEN: serviceEN[f.Service]},
-			FiledAt: f.SubmittedAt, Due: f.DueAt, Status: f.Status, Reply: f.Reply})
+		sf := session.Filing{Item: "filing", Reference: filingRef(f), Service: session.Service{Code: f.Service, NameZH: f.ServiceName, NameEN: serviceEN[f.Service]},
+			FiledAt: f.SubmittedAt, Due: f.DueAt, Status: f.Status, Reply: f.Reply, Rating: f.Rating, Rateable: f.Rateable}
+		if f.DecidedAt != nil {
+			sf.Decided = *f.DecidedAt
+		}
+		out = append(out, sf)
 	}
+	if len(l.Reports) > 0 {
+		// The kinds' English names (the status names the kind in Chinese).
+		en := map[string]string{}
+		if kl, err := a.reportKinds(ctx); err == nil {
+			for _, k := range kl.Kinds {
+				en[k.Code] = k.NameEn
+			}
+		}
+		for _, r := range l.Reports {
+			out = append(out, reportFiling(r, en[r.Kind]))
+		}
+	}
+	// Newest first, filings and reports together.
+	slices.SortStableFunc(out, func(a, b session.Filing) int { return b.FiledAt.Compare(a.FiledAt) })
 	return out, nil
 }
 

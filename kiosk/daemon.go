@@ -368,6 +368,8 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 			}
 			return session.Submitted{Gen: e.Gen, Receipt: r, Err: err}
 		})
+	case session.DoRate:
+		d.rate(ctx, e)
 	case session.DoCertify:
 		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
 			var cert session.Certificate

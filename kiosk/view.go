@@ -61,10 +61,13 @@ type View struct {
 	// CanCall: the server can call staff (the 呼叫工作人员 button shows).
 	CanCall bool         `json:"canCall,omitempty"`
 	Filings []FilingView `json:"filings,omitempty"`
-	Staff   *StaffView   `json:"staff,omitempty"`
-	Enrol   *EnrolView   `json:"enrol,omitempty"`
-	Outcome *OutcomeView `json:"outcome,omitempty"`
-	Devices []Health     `json:"devices"`
+	// RatingChoices: the rating panel of my filings (a server that records
+	// ratings).
+	RatingChoices *RatingChoicesView `json:"ratingChoices,omitempty"`
+	Staff         *StaffView         `json:"staff,omitempty"`
+	Enrol         *EnrolView         `json:"enrol,omitempty"`
+	Outcome       *OutcomeView       `json:"outcome,omitempty"`
+	Devices       []Health           `json:"devices"`
 }
 
 // PersonView names the person at the kiosk.
@@ -120,6 +123,22 @@ type FilingView struct {
 	StatusZH string `json:"statusZh,omitempty"`
 	StatusEN string `json:"statusEn,omitempty"`
 	Reply    string `json:"reply,omitempty"`
+	// Item: "filing" or "report"; Decided: the decision's or the answer's
+	// day ("" while open).
+	Item    string `json:"item,omitempty"`
+	Decided string `json:"decided,omitempty"`
+	// Rating: the resident's rating 1..5 (0: none); Rateable: it may be
+	// rated now.
+	Rating   int  `json:"rating,omitempty"`
+	Rateable bool `json:"rateable,omitempty"`
+}
+
+// RatingChoicesView is what the rating panel offers (apiv1's lists, the
+// one place of the words) and the reference being sent.
+type RatingChoicesView struct {
+	Scores  []apiv1.RatingChoice `json:"scores"`
+	Reasons []apiv1.RatingChoice `json:"reasons"`
+	Sending string               `json:"sending,omitempty"`
 }
 
 // StaffView is the logged-in staff member.
@@ -240,8 +259,12 @@ func (d *Daemon) view() View {
 				fd.Value = identity.MaskIDNumber(fd.Value) // the screen faces the room
 			}
 			fv := FieldView{Field: fd, Missing: missing[fd.Key]}
-			for _, c := range fd.Choices {
-				fv.ChoicesEN = append(fv.ChoicesEN, en(c))
+			for i, c := range fd.Choices {
+				if len(fd.ChoicesEN) == len(fd.Choices) {
+					fv.ChoicesEN = append(fv.ChoicesEN, fd.ChoicesEN[i])
+				} else {
+					fv.ChoicesEN = append(fv.ChoicesEN, en(c))
+				}
 			}
 			if !fd.Editable {
 				fv.ValueEN = en(fd.Value)
@@ -265,10 +288,21 @@ func (d *Daemon) view() View {
 			v.Print = &PrintView{State: d.print.state}
 		}
 	}
+	_, canRate := d.server.(Rater)
 	for _, f := range st.Filings {
-		label := apiv1.FilingStatusLabel(f.Status)
-		v.Filings = append(v.Filings, FilingView{Reference: f.Reference, Service: svcView(f.Service),
-			FiledAt: day(f.FiledAt), Due: day(f.Due), Status: f.Status, StatusZH: label.ZH, StatusEN: label.EN, Reply: f.Reply})
+		fv := FilingView{Item: f.Item, Reference: f.Reference, Service: svcView(f.Service),
+			FiledAt: day(f.FiledAt), Due: day(f.Due), Decided: day(f.Decided), Status: f.Status, Reply: f.Reply, Rating: f.Rating,
+			Rateable: canRate && f.Rateable}
+		if f.Item == "report" {
+			fv.StatusZH, fv.StatusEN = f.StatusZH, f.StatusEN
+		} else {
+			label := apiv1.FilingStatusLabel(f.Status)
+			fv.StatusZH, fv.StatusEN = label.ZH, label.EN
+		}
+		v.Filings = append(v.Filings, fv)
+	}
+	if st.Phase == session.Filings && canRate {
+		v.RatingChoices = &RatingChoicesView{Scores: apiv1.RatingScores, Reasons: apiv1.RatingReasons, Sending: st.Rating}
 	}
 	if s := st.Staff; s != nil {
 		v.Staff = &StaffView{Name: s.Name, Supervisor: s.Supervisor}

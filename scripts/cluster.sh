@@ -87,8 +87,11 @@ urls=()
 for i in $(seq 1 "$n"); do
   p=$((port + i - 1))
   url="http://127.0.0.1:$p"
+  # HAProxy (below) connects from 127.0.0.2 with a PROXY header
+  # (docs/haproxy-replicas.cfg); kiosks listing the replicas come from
+  # 127.0.0.1 without one.
   "$dir/bin/centrald" --listen "127.0.0.1:$p" --database-url "$db" --keys "$dir/keys" --makers "$dir/makers" \
-    --identify --log-format json >"$dir/centrald-$i.log" 2>&1 &
+    --trusted-proxies 127.0.0.2 --proxy-protocol --identify --log-format json >"$dir/centrald-$i.log" 2>&1 &
   pids+=($!)
   echo "cluster: replica $i pid $! on $url (log $dir/centrald-$i.log)"
   if [ "$i" = 1 ]; then ready "$url" || die "replica 1 did not become ready: see $dir/centrald-1.log"; fi

@@ -16,10 +16,14 @@ die() { printf '\nFAIL: %s\n' "$*" >&2; exit 1; }
 # devices/veinscan/usb), umockdev for the emulated USB device, Chromium for
 # the browser tests, PostgreSQL for the store's second backend, nats-server
 # for the matcher shards (server/shard: each test starts its own on a free
-# port).
+# port), HAProxy and nginx with its stream module for the documented load
+# balancers (server/attacks runs docs/haproxy-replicas.cfg and
+# docs/nginx-replicas.conf in front of two replicas).
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-APT_PACKAGES=(pkg-config libusb-1.0-0-dev umockdev libumockdev-dev chromium chromium-driver fonts-noto-cjk nats-server)
+# haproxy and nginx install into /usr/sbin, which a user's PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
+APT_PACKAGES=(pkg-config libusb-1.0-0-dev umockdev libumockdev-dev chromium chromium-driver fonts-noto-cjk nats-server haproxy nginx libnginx-mod-stream)
 # The PostgreSQL server only when none answers at the test URL's address.
 if ! command -v pg_isready >/dev/null || ! pg_isready -q -h 127.0.0.1 -p 5432; then
   APT_PACKAGES+=(postgresql postgresql-client)
@@ -35,7 +39,7 @@ if ((${#missing[@]})); then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
     || die "apt-get install ${missing[*]} failed"
 fi
-for bin in umockdev-wrapper pkg-config chromium pg_isready psql nats-server; do
+for bin in umockdev-wrapper pkg-config chromium pg_isready psql nats-server haproxy nginx; do
   command -v "$bin" >/dev/null || die "$bin not found after install"
 done
 pkg-config --exists libusb-1.0 umockdev-1.0 || die "pkg-config cannot find libusb-1.0 / umockdev-1.0"
@@ -87,9 +91,9 @@ if ! pg_ok "$TEST_DATABASE_URL"; then
   fi
   pg_ok "$TEST_DATABASE_URL" || die "cannot connect to $TEST_DATABASE_URL after setting PostgreSQL up: $(pg_why "$TEST_DATABASE_URL")"
 fi
-# Tests that need PostgreSQL, USB emulation, a browser or nats-server fail
-# instead of skipping when these are set.
-export VEINKIOSK_REQUIRE_POSTGRES=1 VEINKIOSK_REQUIRE_USB=1 VEINKIOSK_REQUIRE_BROWSER=1 VEINKIOSK_REQUIRE_NATS=1
+# Tests that need PostgreSQL, USB emulation, a browser, nats-server, haproxy
+# or nginx fail instead of skipping when these are set.
+export VEINKIOSK_REQUIRE_POSTGRES=1 VEINKIOSK_REQUIRE_USB=1 VEINKIOSK_REQUIRE_BROWSER=1 VEINKIOSK_REQUIRE_NATS=1 VEINKIOSK_REQUIRE_HAPROXY=1 VEINKIOSK_REQUIRE_NGINX=1
 
 # ---- static checks -------------------------------------------------------------
 say "gofmt"

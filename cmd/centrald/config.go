@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/qingshan-gov/veinkiosk/server/clientaddr"
 )
 
 // config is centrald's configuration: flags, each with an environment
@@ -43,6 +45,10 @@ type config struct {
 	TLSKey                string
 	KioskClientCA         string
 	MaxConnsPerIP         int
+	TrustedProxies        string
+	ProxyProtocol         bool
+	ForwardedFor          bool
+	ProxyHeaderTimeout    time.Duration
 	ShutdownTimeout       time.Duration
 	ReferencePrefix       string
 	CatalogueFile         string
@@ -100,6 +106,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.BoolVar(&c.InsecureCookies, "insecure-cookies", false, "drop the Secure flag of the back-office cookie (development over plain HTTP)")
 	fs.BoolVar(&c.InsecureOffice, "insecure-office", false, "serve the back office over plain HTTP on a non-loopback address (passwords and cookies in clear)")
 	fs.IntVar(&c.MaxConnsPerIP, "max-conns-per-ip", 32, "concurrent connections from one client address (IPv6: per /64)")
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", "load balancers' addresses (CIDR prefixes or addresses, comma-separated) that may tell the client's address, with --proxy-protocol and/or --forwarded-for; default none")
+	fs.BoolVar(&c.ProxyProtocol, "proxy-protocol", false, "the --trusted-proxies open every connection with a PROXY protocol header (v1 or v2: HAProxy send-proxy, nginx proxy_protocol); a header from any other peer is refused")
+	fs.BoolVar(&c.ForwardedFor, "forwarded-for", false, "believe X-Forwarded-For from --trusted-proxies (HTTP-mode proxies that append to it; never behind a TCP-mode proxy, which passes a client's header through)")
+	fs.DurationVar(&c.ProxyHeaderTimeout, "proxy-header-timeout", 5*time.Second, "time a trusted proxy has to send the PROXY header of a connection")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "grace period for requests at shutdown")
 	fs.StringVar(&c.DebugListen, "debug-listen", "", "serve net/http/pprof on this address (keep it on localhost)")
 	fs.StringVar(&c.ReferencePrefix, "reference-prefix", "QS", "prefix of filing reference numbers")
@@ -174,6 +184,10 @@ func (c *config) Validate() error {
 		{(c.TLSCert == "") != (c.TLSKey == ""), "--tls-cert and --tls-key go together"},
 		{c.KioskClientCA != "" && c.TLSCert == "", "--kiosk-client-ca needs --tls-cert and --tls-key"},
 		{c.MaxConnsPerIP < 1, "--max-conns-per-ip must be at least 1"},
+		{c.trustedErr() != nil, fmt.Sprint("--trusted-proxies: ", c.trustedErr())},
+		{c.TrustedProxies == "" && (c.ProxyProtocol || c.ForwardedFor), "--proxy-protocol and --forwarded-for need --trusted-proxies"},
+		{c.TrustedProxies != "" && !c.ProxyProtocol && !c.ForwardedFor, "--trusted-proxies needs --proxy-protocol, --forwarded-for or both (how the proxies tell the client's address)"},
+		{c.ProxyHeaderTimeout < 100*time.Millisecond || c.ProxyHeaderTimeout > time.Minute, "--proxy-header-timeout must be 100ms..1m"},
 		{c.ReferencePrefix == "" || len(c.ReferencePrefix) > 8, "--reference-prefix must have 1..8 characters"},
 		{c.Shards < 0 || c.Shards > 1024, "--shards must be 0..1024"},
 		{c.GalleryMaxLag <= 2*time.Second || c.GalleryMaxLag > time.Hour, "--gallery-max-lag must be more than 2s (the change log's poll interval) and at most 1h"},
@@ -192,6 +206,17 @@ func (c *config) Validate() error {
 		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(msgs, "\n  "))
 	}
 	return nil
+}
+
+func (c *config) trustedErr() error {
+	_, err := clientaddr.ParsePrefixes(c.TrustedProxies)
+	return err
+}
+
+// proxies is the API's configuration of trusted proxies.
+func (c *config) proxies() clientaddr.Config {
+	p, _ := clientaddr.ParsePrefixes(c.TrustedProxies) // checked by Validate
+	return clientaddr.Config{Trusted: p, ProxyProtocol: c.ProxyProtocol, ForwardedFor: c.ForwardedFor, HeaderTimeout: c.ProxyHeaderTimeout}
 }
 
 func oneOf(s string, set ...string) bool {

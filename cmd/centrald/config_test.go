@@ -63,12 +63,25 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--kiosk-client-ca", "ca.pem"}, nil, "--kiosk-client-ca needs"},
 		{[]string{"--max-conns-per-ip", "0"}, nil, "--max-conns-per-ip"},
 		{[]string{"--gallery-max-lag", "2s"}, nil, "--gallery-max-lag"},
+		{[]string{"--trusted-proxies", "10.0.0.0/8,nonsense", "--proxy-protocol"}, nil, `--trusted-proxies: clientaddr: not an IP address or CIDR prefix: "nonsense"`},
+		{[]string{"--trusted-proxies", "10.0.0.0/8"}, nil, "--trusted-proxies needs --proxy-protocol, --forwarded-for or both"},
+		{[]string{"--proxy-protocol"}, nil, "need --trusted-proxies"},
+		{nil, map[string]string{"VEINKIOSK_FORWARDED_FOR": "true"}, "need --trusted-proxies"},
+		{[]string{"--trusted-proxies", "10.0.0.1", "--proxy-protocol", "--proxy-header-timeout", "0s"}, nil, "--proxy-header-timeout"},
 	}
 	for _, tt := range tests {
 		_, err := parseConfig(tt.args, env(tt.env), io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v %v: got %v, want an error with %q", tt.args, tt.env, err, tt.want)
 		}
+	}
+	// Trusted proxies, from the environment as from flags.
+	c, err = parseConfig(nil, env(map[string]string{"VEINKIOSK_TRUSTED_PROXIES": "10.0.0.0/24, 192.0.2.7", "VEINKIOSK_PROXY_PROTOCOL": "true"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.proxies(); len(p.Trusted) != 2 || p.Trusted[1].String() != "192.0.2.7/32" || !p.ProxyProtocol || p.ForwardedFor || p.HeaderTimeout != 5*time.Second {
+		t.Fatalf("proxies: %+v", p)
 	}
 	// Several problems are reported together.
 	_, err = parseConfig([]string{"--min-quality", "-2", "--kiosk-burst", "0"}, env(nil), io.Discard)

@@ -131,6 +131,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		InsecureCookies: c.InsecureCookies, InsecureOffice: c.InsecureOffice,
 		MaxConnsPerIP: c.MaxConnsPerIP,
 		GalleryMaxLag: c.GalleryMaxLag,
+		Proxies:       c.proxies(),
 	})
 	if err != nil {
 		return err

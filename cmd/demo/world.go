@@ -61,6 +61,12 @@ var unitOfficers = []struct{ user, name, unit string }{
 	{"zhujian", "郑科员（住建科）", "housing"},
 	{"sifa", "冯助理（司法所）", "justice"},
 	{"shequ", "陈主任（社区居委会）", "community"},
+	// The units that answer residents' issue reports only.
+	{"chengguan", "何队员（城管执法中队）", "urban_management"},
+	{"gongre", "高科员（供热办）", "heating"},
+	{"shengtai", "林科员（生态环境分局）", "ecology"},
+	{"paichusuo", "罗警官（派出所）", "police"},
+	{"shijian", "梁科员（市场监管所）", "market"},
 }
 
 type world struct {

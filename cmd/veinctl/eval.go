@@ -96,6 +96,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	maxRecapture := fs.Float64("max-recapture", 0.15, "with --scanner-model: the verification quality gate is the highest gate tried (up to the enrolment gate) asking again for at most this share of genuine probes")
 	gatesTried := fs.String("gates", "0,10,20,30,40,50", "with --scanner-model: the quality gates tried, rising; capped by the kiosk's gates (--enrol-min-quality, --verify-min-quality)")
 	bootstrap := fs.Int("bootstrap", 1000, "with --policy: bootstrap replicates over subjects")
+	consistency := fs.Bool("consistency", true, "with --policy: the server's enrolment consistency check (a finger's captures must match each other at the verification threshold in force) in the transactions and the enrolment protocol; false: off, to measure it")
 	enrolled := fs.Int("enrolled", session.DefaultConfig().EnrolCaptures, "enrolment protocol: a probe against each finger's first N samples, best score (as the server's verification); 0: off")
 	enrolMinQuality := fs.Int("enrol-min-quality", session.DefaultConfig().EnrolMinQuality, "with --policy: the kiosk's enrolment quality gate")
 	verifyMinQuality := fs.Int("verify-min-quality", session.DefaultConfig().VerifyMinQuality, "with --policy: the kiosk's verification quality gate")
@@ -193,6 +194,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("calibration: %w", err)
 		}
 	}
+	consistencyTh := 0.0 // the enrolment consistency check's threshold (with --policy)
 	if *policy != "" {
 		src := "--calibration " + *calIn
 		if inForce == nil {
@@ -232,11 +234,14 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *serverMinQuality >= 0 {
 			enrolGate, verifyGate = *serverMinQuality, *serverMinQuality
 		}
+		if *consistency {
+			consistencyTh = th.Verify.Threshold // the server's rule (server/api consistency.go)
+		}
 		kc := session.DefaultConfig() // captures and attempts; the kiosk's gates come from the flags (its defaults)
 		p := eval.Policy{
 			EnrolFingers: apiv1.EnrolFingers, EnrolCaptures: kc.EnrolCaptures, MaxEnrolCaptures: apiv1.MaxCapturesPerFinger,
 			EnrolMinQuality: max(*enrolMinQuality, enrolGate), VerifyMinQuality: max(*verifyMinQuality, verifyGate),
-			MaxTries: kc.MaxTries, VerifyThreshold: th.Verify.Threshold, Bootstrap: *bootstrap, Seed: 1,
+			MaxTries: kc.MaxTries, VerifyThreshold: th.Verify.Threshold, ConsistencyThreshold: consistencyTh, Bootstrap: *bootstrap, Seed: 1,
 		}
 		if s.Policy, err = eval.EvaluatePolicy(rep, p); err != nil {
 			return err
@@ -250,6 +255,20 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		s.Settings["policy_thresholds"] = fmt.Sprintf("from %s; verify FMR %g = %g per comparison at %s%s; threshold %.4f; quality gates enrol %d, verify %d (kiosk and server)",
 			src, *verifyFMR, th.Verify.TargetFMR, pol.Level, mapped, th.Verify.Threshold, p.EnrolMinQuality, p.VerifyMinQuality)
+	}
+	if *enrolled > 0 && consistencyTh > 0 {
+		// The enrolment protocol again, with the server's consistency
+		// check. The calibration at this level (written above) stays the
+		// one measured without it: the check refuses enrolments, it does
+		// not change what impostors score.
+		erc, err := eval.ScoreEnrolmentChecked(ctx, rep, *enrolled, *workers, consistencyTh)
+		if err != nil {
+			return err
+		}
+		cal0, lvl := s.Enrolment.Calibration, s.Enrolment.SingleAtLevel
+		s.Enrolment = eval.SummarizeEnrolment(erc, *enrolled)
+		s.Enrolment.Calibration, s.Enrolment.SingleAtLevel = cal0, lvl
+		s.Settings["enrol_consistency_threshold"] = consistencyTh
 	}
 	if err := eval.WriteOutputs(*out, rep, s); err != nil {
 		return err
@@ -292,6 +311,14 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintf(stdout, "  single-pair threshold for FMR %g (%.4f): FMR %.2e at this level (%d impostor errors, 95 %% [%.2e, %.2e]), %.1fx the single pairs'\n",
 				r.TargetFMR, r.Threshold, r.LevelFMR, r.LevelErrors, r.LevelCI95[0], r.LevelCI95[1], r.LevelFMR/max(r.SingleFMR, 1e-300))
 		}
+		if l := e.Single; l != nil {
+			for _, p := range l.Points {
+				fmt.Fprintf(stdout, "  against the first enrolled sample only: FNMR at FMR %g: %.2f %% (threshold %.4f, %d impostor errors)\n", p.TargetFMR, 100*p.FNMR, p.Threshold, p.ImpostorErrors)
+			}
+		}
+		if c := e.Consistency; c != nil {
+			fmt.Fprintf(stdout, "  consistency check at %.4f: %d refusals of %d fingers, %d captures retaken, %d fingers not enrolled\n", c.Threshold, c.Refusals, c.FingersRefused, c.Retaken, c.FingersFailed)
+		}
 		for _, r := range e.Recapture[1:] {
 			fmt.Fprintf(stdout, "  re-capturing probes below quality %d (%.1f %% of them): FNMR at FMR 1e-4 %.2f %%\n", r.MinQuality, 100*r.ProbesBelow, 100*r.FNMRAtFMR1e4)
 		}
@@ -306,6 +333,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}{{"FTE", p.FTE}, {"FTA", p.FTA}, {"transaction FNMR", p.FNMR}, {"transaction FMR", p.FMR}} {
 			fmt.Fprintf(stdout, "  %-17s %d/%d = %.3f %% (95 %% CP [%.3f, %.3f] %%, bootstrap over %d subjects [%.3f, %.3f] %%)\n", r.name, r.r.Errors, r.r.Trials, 100*r.r.Rate,
 				100*r.r.CI95[0], 100*r.r.CI95[1], p.Subjects, 100*r.r.BootstrapCI[0], 100*r.r.BootstrapCI[1])
+		}
+		if c := p.Consistency; c != nil {
+			fmt.Fprintf(stdout, "  consistency check at %.4f: %d refusals of %d fingers, %d captures retaken, %d fingers not enrolled\n", c.Threshold, c.Refusals, c.FingersRefused, c.Retaken, c.FingersFailed)
 		}
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", *out)

@@ -46,6 +46,7 @@ const (
 	ActSupervisor  = "supervisor"  // Values: user, password
 	ActReject      = "reject"      // staff: do not enrol (duplicate)
 	ActActivity    = "activity"    // any touch that only keeps the session alive
+	ActRate        = "rate"        // my filings: Arg: reference, Values["score"] 1..5, Values["reasons"] comma-separated codes
 )
 
 // Outcomes of effects; Gen identifies the session that asked.
@@ -109,6 +110,14 @@ type (
 		Gen uint64
 		Err error
 	}
+	// Rated is the outcome of DoRate.
+	Rated struct {
+		Gen       uint64
+		Reference string
+		Score     int
+		Reasons   []string
+		Err       error
+	}
 )
 
 func (CardRead) event()            {}
@@ -128,6 +137,7 @@ func (CertifyDone) event()         {}
 func (StaffLoggedIn) event()       {}
 func (Enrolled) event()            {}
 func (SupervisorConfirmed) event() {}
+func (Rated) event()               {}
 
 // Effect is work the daemon must do; its outcome comes back as an event.
 type Effect interface{ effect() }
@@ -171,6 +181,15 @@ type (
 		Gen   uint64
 		Token string
 	}
+	// DoRate sends the resident's rating (好差评) of one of their answered
+	// filings or reports.
+	DoRate struct {
+		Gen       uint64
+		Token     string
+		Reference string
+		Score     int
+		Reasons   []string
+	}
 	// DoCertify records the token's resident's proof of life for a
 	// certification service (the token is checked, not spent).
 	DoCertify struct {
@@ -211,6 +230,7 @@ func (DoSubmit) effect()           {}
 func (DoFilings) effect()          {}
 func (DoCertify) effect()          {}
 func (DoStaffLogin) effect()       {}
+func (DoRate) effect()             {}
 func (DoEnrol) effect()            {}
 func (DoConfirmDuplicate) effect() {}
 func (CancelCapture) effect()      {}

@@ -61,6 +61,8 @@ const (
 	ProblemRecapture          = "recapture"           // the supervisor allowed it: capture again (nonces are single-use)
 	ProblemThrottled          = "throttled"           // the server asks this kiosk to wait (State.RetryAt): continues by itself
 	ProblemMissing            = "missing"             // required fields left empty (State.Missing): nothing sent
+	ProblemInconsistent       = "enrol_inconsistent"  // a finger's captures do not match each other: nothing stored; the disagreeing ones are taken again
+	ProblemRateFailed         = "rate_failed"         // the rating was not recorded (the server refused or did not answer): try again
 )
 
 // Why a session ended (State.Ended), shown on the idle screen afterwards.
@@ -81,6 +83,7 @@ const (
 	HintMoving   = "moving"   // the scanner sees the finger moving: hold it still
 	HintExposure = "exposure" // the image could not be exposed: cover the window, shade it
 	HintReverify = "reverify" // the finger again, for a new filing token
+	HintRated    = "rated"    // my filings: the rating was recorded, thank you
 )
 
 // Errors that effects report; the daemon's clients wrap theirs with these.
@@ -104,6 +107,9 @@ var (
 	// ErrThrottled: the server asks this kiosk to wait before the next
 	// request (after failed finger checks at this kiosk); Details says how long.
 	ErrThrottled = errors.New("the server asks the kiosk to wait")
+	// ErrInconsistent: the captures of an enrolled finger do not match
+	// each other; Details.Recapture names those to take again.
+	ErrInconsistent = errors.New("the captures of a finger do not match each other")
 )
 
 // Details is what the server said besides its code: how long to wait
@@ -114,6 +120,9 @@ type Details struct {
 	AttemptsLeft int // -1: the server did not say
 	LockedUntil  time.Time
 	Fields       []string // form fields missing or wrong, by key
+	// Recapture (ErrInconsistent): per finger (apiv1 name), the captures
+	// the server found disagreeing, by their index as sent.
+	Recapture map[string][]int
 }
 
 // DetailsOf returns the Details in err's chain (AttemptsLeft -1 when none).
@@ -199,6 +208,7 @@ type State struct {
 	// Certificate: the certification just made (Certified).
 	Certificate *Certificate
 	Filings     []Filing
+	Rating      string // the reference whose rating is being sent ("": none)
 
 	Pending Effect    // what Retry re-runs after Unavailable
 	RetryAt time.Time // when Pending is retried by itself

@@ -3,6 +3,7 @@ package session
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -111,6 +112,8 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 		r := e.Receipt
 		s.Receipt, s.Phase, s.Problem = &r, ReceiptPhase, ""
 		m.activity(now)
+	case Rated:
+		return m.rated(e, now)
 	case StaffLoggedIn:
 		if s.Phase != StaffBusy {
 			return nil
@@ -135,6 +138,11 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 		}
 		if e.Err != nil {
 			s.Phase = EnrolCapture
+			if errors.Is(e.Err, ErrInconsistent) {
+				if eff := m.retakeDisagreeing(DetailsOf(e.Err).Recapture); eff != nil {
+					return eff
+				}
+			}
 			s.Problem = problemFor(e.Err)
 			return nil
 		}
@@ -211,6 +219,8 @@ func genOf(ev Event) (uint64, bool) {
 	case Enrolled:
 		return e.Gen, true
 	case SupervisorConfirmed:
+		return e.Gen, true
+	case Rated:
 		return e.Gen, true
 	}
 	return 0, false
@@ -581,6 +591,9 @@ func withToken(e Effect, token string) Effect {
 	case DoFilings:
 		e.Token = token
 		return e
+	case DoRate:
+		e.Token = token
+		return e
 	case DoCertify:
 		e.Token = token
 		return e
@@ -685,6 +698,8 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 				return []Effect{DoForm{Gen: s.Gen, Token: s.Token, Service: sv}}
 			}
 		}
+	case ActRate:
+		return m.rate(t, now)
 	case ActFilings:
 		switch s.Phase {
 		case Menu, Certified:
@@ -700,7 +715,7 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 	case ActBack:
 		switch s.Phase {
 		case FormPhase, Filings, Certified:
-			s.Phase, s.Form, s.Filings, s.IdemKey, s.Missing, s.Problem = Menu, nil, nil, "", nil, ""
+			s.Phase, s.Form, s.Filings, s.IdemKey, s.Missing, s.Problem, s.Hint, s.Rating = Menu, nil, nil, "", nil, "", "", ""
 			s.Certificate = nil
 		case ReceiptPhase:
 			// Another service: the filing spent the token.
@@ -859,6 +874,41 @@ func (m *Machine) enrolComplete() bool {
 	return len(m.st.Enrol) > 0
 }
 
+// retakeDisagreeing answers the server's enrolment_inconsistent: the
+// captures it names (per finger, by index as sent: the order of Accepted)
+// are dropped, the others kept (the server spent none of their nonces), and
+// the first finger concerned is captured again, with the reason shown to
+// the staff. Nil when the answer names no capture the kiosk sent.
+func (m *Machine) retakeDisagreeing(named map[string][]int) []Effect {
+	s := &m.st
+	first := -1
+	for fi := range s.Enrol {
+		f := &s.Enrol[fi]
+		drop := named[f.Finger]
+		if len(drop) == 0 {
+			continue
+		}
+		kept := f.Accepted[:0:0]
+		for i, smp := range f.Accepted {
+			if !slices.Contains(drop, i) {
+				kept = append(kept, smp)
+			}
+		}
+		if len(kept) == len(f.Accepted) {
+			continue
+		}
+		f.Accepted = kept
+		if first < 0 {
+			first = fi
+		}
+	}
+	if first < 0 {
+		return nil
+	}
+	s.EnrolIdx, s.Problem, s.Hint, s.IdemKey = first, ProblemInconsistent, "", ""
+	return []Effect{DoCapture{Gen: s.Gen, Finger: s.Enrol[first].Finger, Enrol: true, NewPlacement: true}}
+}
+
 func (m *Machine) enrolCaptured(e Captured, now time.Time) []Effect {
 	s := &m.st
 	m.activity(now)
@@ -877,12 +927,20 @@ func (m *Machine) enrolCaptured(e Captured, now time.Time) []Effect {
 		smp := e.Sample
 		smp.Finger = cur.Finger
 		cur.Accepted = append(cur.Accepted, smp)
+		if s.Problem == ProblemInconsistent && len(cur.Accepted) >= m.cfg.EnrolCaptures {
+			s.Problem = "" // the finger refused is captured again
+		}
 		if len(cur.Accepted) < m.cfg.EnrolCaptures {
 			return []Effect{DoCapture{Gen: s.Gen, Finger: cur.Finger, Enrol: true, NewPlacement: true}}
 		}
-		if s.EnrolIdx+1 < len(s.Enrol) {
-			s.EnrolIdx++
-			return []Effect{DoCapture{Gen: s.Gen, Finger: s.Enrol[s.EnrolIdx].Finger, Enrol: true, NewPlacement: true}}
+		// The next finger still short of captures (after a retake, an
+		// earlier one may be complete already).
+		for i := 1; i < len(s.Enrol); i++ {
+			next := (s.EnrolIdx + i) % len(s.Enrol)
+			if len(s.Enrol[next].Accepted) < m.cfg.EnrolCaptures {
+				s.EnrolIdx = next
+				return []Effect{DoCapture{Gen: s.Gen, Finger: s.Enrol[next].Finger, Enrol: true, NewPlacement: true}}
+			}
 		}
 		return nil // complete: the staff confirms
 	case DeviceFault:
@@ -902,5 +960,56 @@ func (m *Machine) enrolCaptured(e Captured, now time.Time) []Effect {
 	}
 	cur.Rejected++
 	// A failed capture waits for the staff: retake or use another finger.
+	return nil
+}
+
+// rate sends the resident's rating of one of the listed filings or reports
+// that may be rated; one at a time.
+func (m *Machine) rate(t Touch, now time.Time) []Effect {
+	s := &m.st
+	if s.Phase != Filings || s.Rating != "" {
+		return nil
+	}
+	score, err := strconv.Atoi(t.Values["score"])
+	if err != nil || score < 1 || score > 5 {
+		return nil
+	}
+	var reasons []string
+	for _, r := range strings.Split(t.Values["reasons"], ",") {
+		if r = strings.TrimSpace(r); r != "" && len(r) <= 32 && len(reasons) < 8 {
+			reasons = append(reasons, r)
+		}
+	}
+	for _, f := range s.Filings {
+		if f.Reference == t.Arg && f.Rateable {
+			s.Rating, s.Problem, s.Hint = f.Reference, "", ""
+			return []Effect{DoRate{Gen: s.Gen, Token: s.Token, Reference: f.Reference, Score: score, Reasons: reasons}}
+		}
+	}
+	return nil
+}
+
+// rated records the outcome of a rating: the list shows it, with thanks; a
+// spent or expired token asks for the finger again and sends it again.
+func (m *Machine) rated(e Rated, now time.Time) []Effect {
+	s := &m.st
+	if s.Rating != e.Reference || (s.Phase != Filings && s.Phase != Loading) {
+		return nil
+	}
+	if errors.Is(e.Err, ErrTokenSpent) {
+		return m.reverify(DoRate{Gen: s.Gen, Reference: e.Reference, Score: e.Score, Reasons: e.Reasons})
+	}
+	s.Rating, s.Phase = "", Filings
+	m.activity(now)
+	if e.Err != nil {
+		s.Problem = ProblemRateFailed
+		return nil
+	}
+	for i := range s.Filings {
+		if s.Filings[i].Reference == e.Reference {
+			s.Filings[i].Rating, s.Filings[i].Rateable = e.Score, false
+		}
+	}
+	s.Hint = HintRated
 	return nil
 }

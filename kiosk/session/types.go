@@ -54,6 +54,9 @@ type Field struct {
 	// Suggestions: common answers offered as one-touch choices (text).
 	Suggestions []string `json:"suggestions,omitempty"`
 	MaxLen      int      `json:"maxLen,omitempty"`
+	// ChoicesEN: the English of Choices, when the server gave it (the
+	// kinds of issue report); otherwise the kiosk's dictionary.
+	ChoicesEN []string `json:"-"`
 }
 
 // Form is a filing form pre-filled from the resident's record.
@@ -70,14 +73,24 @@ type Receipt struct {
 	Due       time.Time
 }
 
-// Filing is one of the resident's earlier filings, with its status.
+// Filing is one of the resident's earlier filings or issue reports, with
+// its status.
 type Filing struct {
+	// Item is "filing" (a service) or "report" (an issue report; Service
+	// then names its kind).
+	Item      string
 	Reference string
 	Service   Service
 	FiledAt   time.Time
 	Due       time.Time
-	Status    string // apiv1's filing status: submitted, in_review, need_info, accepted, rejected
-	Reply     string
+	Decided   time.Time // the decision or the answer; zero while open
+	Status    string    // apiv1's filing status (submitted, in_review, need_info, accepted, rejected) or report status (submitted, accepted, replied, closed)
+	// StatusZH and StatusEN: the status in the office's words (reports;
+	// filings' words come from apiv1.FilingStatusLabel).
+	StatusZH, StatusEN string
+	Reply              string
+	Rating             int  // the resident's rating 1..5, 0 when not rated
+	Rateable           bool // answered and not rated yet
 }
 
 // CaptureFault classifies a failed capture for the guidance shown.

@@ -68,6 +68,16 @@ func Report19795(s Summary) string {
 				w("| %s | %.4f | %s | %d | [%s, %s] |\n", sci(r.TargetFMR), r.Threshold, sci(r.LevelFMR), r.LevelErrors, sci(r.LevelCI95[0]), sci(r.LevelCI95[1]))
 			}
 		}
+		if l := e.Single; l != nil {
+			w("\nAgainst the first enrolled sample only (one template per finger): EER %s", pct(l.EER))
+			for _, p := range l.Points {
+				w("; FNMR at FMR %s %s (%d impostor errors)", sci(p.TargetFMR), pct(p.FNMR), p.ImpostorErrors)
+			}
+			w(".\n")
+		}
+		if c := e.Consistency; c != nil {
+			w("\n%s\n", c.sentence())
+		}
 		w("\nRe-capturing probes below a quality gate (the threshold stays that of FMR 1e-4 over all impostor attempts):\n\n| probe quality gate | probes below it | FNMR at FMR 1e-4 of the rest |\n|---|---|---|\n")
 		for _, r := range e.Recapture {
 			w("| %d | %s | %s |\n", r.MinQuality, pct(r.ProbesBelow), pct(r.FNMRAtFMR1e4))
@@ -114,6 +124,9 @@ func Report19795(s Summary) string {
 			row("transaction FNMR, cross session", *p.CrossSession, false)
 		}
 		w("\n%d samples left over could not fill a transaction and were not used.\n", p.LeftoverSamples)
+		if c := p.Consistency; c != nil {
+			w("\n%s\n", c.sentence())
+		}
 		if p.FMR.Errors == 0 && p.FMR.Trials > 0 {
 			w("No impostor transaction was accepted: with %d trials the FMR is below %s at 95 %% confidence (rule of 3: %s), nothing finer.\n", p.FMR.Trials, sci(p.FMR.CI95[1]), sci(3/float64(p.FMR.Trials)))
 		}
@@ -121,4 +134,10 @@ func Report19795(s Summary) string {
 	}
 	w("![DET](det.png)\n")
 	return b.String()
+}
+
+// sentence says what the consistency check did, for report.md.
+func (c *ConsistencyReport) sentence() string {
+	return fmt.Sprintf("Enrolment consistency check (matcher.CheckConsistency at %.4f, the server's rule): %d refusals of %d fingers, %d captures taken again from the finger's next samples, %d fingers not enrolled because their samples ran out.",
+		c.Threshold, c.Refusals, c.FingersRefused, c.Retaken, c.FingersFailed)
 }

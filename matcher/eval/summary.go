@@ -317,6 +317,18 @@ func sanitize(v any) any {
 			for i := range e.Recapture {
 				fix(&e.Recapture[i].FNMRAtFMR1e4)
 			}
+			if e.Single != nil {
+				l := *e.Single
+				fix(&l.EER)
+				fix(&l.EERThreshold)
+				l.Points = slices.Clone(l.Points)
+				for i := range l.Points {
+					fix(&l.Points[i].Threshold)
+					fix(&l.Points[i].FMR)
+					fix(&l.Points[i].FNMR)
+				}
+				e.Single = &l
+			}
 			x.Enrolment = &e
 		}
 		return x

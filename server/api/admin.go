@@ -197,7 +197,7 @@ func (s *Server) handleCreateStaff(c *fiber.Ctx) error {
 		return badRequest("username must be 1..64 of letters, digits, . - _")
 	case utf8.RuneCountInString(req.Password) < 12:
 		return badRequest("password of at least 12 characters")
-	case role == store.RoleDepartmentOfficer && !s.knownUnit(c, req.Department) && !isReportUnit(req.Department):
+	case role == store.RoleDepartmentOfficer && !s.knownUnit(c, req.Department) && !s.isReportUnit(req.Department):
 		return badRequest("a department_officer needs a department: a unit of the catalogue in force (civil_affairs, ageing, disability, hrss, health, housing, justice, community) or of the issue reports (urban_management, heating, ecology, police, market)")
 	}
 	hash, err := password.Hash(req.Password)

@@ -240,12 +240,24 @@ func (s *Server) handleStatus(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr(err, "filings")
 	}
+	rated, err := s.residentRatings(c.UserContext(), res.IDNumber)
+	if err != nil {
+		return err
+	}
 	out := apiv1.FilingList{Filings: make([]apiv1.Filing, 0, len(fs))}
 	for i := len(fs) - 1; i >= 0; i-- { // newest first
-		out.Filings = append(out.Filings, s.filingView(c.UserContext(), fs[i], false, ""))
+		v := s.filingView(c.UserContext(), fs[i], false, "")
+		v.Rating = rated[v.Reference]
+		v.Rateable = v.Rating == 0 && fs[i].Status.Closed()
+		out.Filings = append(out.Filings, v)
 	}
 	if out.Reports, err = s.residentReports(c.UserContext(), res.IDNumber); err != nil {
 		return err
+	}
+	for i := range out.Reports {
+		r := &out.Reports[i]
+		r.Rating = rated[r.Reference]
+		r.Rateable = r.Rating == 0 && r.RepliedAt != nil
 	}
 	return c.JSON(out)
 }

@@ -24,6 +24,7 @@ type metrics struct {
 	// database.
 	staleRefusals prometheus.Counter
 	staleVerifies prometheus.Counter
+	connRefused   *prometheus.CounterVec
 	gallery       *Gallery
 	// galleryLag and galleryStale are the server's (set by New).
 	galleryLag   func() float64
@@ -60,7 +61,7 @@ func newMetrics() *metrics {
 	})
 	m.enrolments = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "veinkiosk", Name: "enrolments_total",
-		Help: "Enrolments by outcome (enrolled, replaced, duplicate).",
+		Help: "Enrolments by outcome (enrolled, replaced, duplicate, inconsistent).",
 	}, []string{"outcome"})
 	m.filings = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "veinkiosk", Name: "filings_total",
@@ -75,6 +76,10 @@ func newMetrics() *metrics {
 		Help:    "From a change's write (its transaction's clock) to its application to this replica's memory.",
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	})
+	m.connRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "veinkiosk", Name: "connections_refused_total",
+		Help: "Connections closed before their first request, by reason (per_address: over --max-conns-per-ip; proxy_header: a PROXY header refused, malformed, missing from a trusted proxy or too slow).",
+	}, []string{"reason"})
 	m.staleRefusals = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "veinkiosk", Name: "gallery_stale_refusals_total",
 		Help: "1:N searches (deduplication, identification) refused with gallery_stale because the gallery had not followed the change log within its bound.",
@@ -84,7 +89,7 @@ func newMetrics() *metrics {
 		Help: "1:1 verifications compared with templates read from the database because the gallery was stale.",
 	})
 	m.reg.MustRegister(m.requests, m.match, m.verifies, m.lockouts, m.authFailures, m.rateLimited, m.enrolments, m.filings, m.changes, m.changeLag,
-		m.staleRefusals, m.staleVerifies,
+		m.staleRefusals, m.staleVerifies, m.connRefused,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "veinkiosk", Name: "gallery_templates", Help: "Templates in the in-memory 1:N gallery.",

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -33,6 +34,25 @@ const (
 func requestID(c *fiber.Ctx) string {
 	id, _ := c.Locals(localsRequestID).(string)
 	return id
+}
+
+// clientIP is the request's client address, the one every per-address
+// rule uses (the login limit per address, audit records' "ip"; the
+// connection cap keys on the same address of the connection): the
+// connection's peer, or the PROXY header's source from a trusted proxy,
+// then X-Forwarded-For as far as trusted proxies added it
+// (clientaddr.Resolver.Client). Invalid when the connection is not over IP.
+func (s *Server) clientIP(c *fiber.Ctx) netip.Addr {
+	return s.proxies.Client(c.Context().RemoteAddr(), c.Request().Header.PeekAll(fiber.HeaderXForwardedFor))
+}
+
+// addrDetail is an address as audit details record it ("local" for a
+// connection not over IP).
+func addrDetail(a netip.Addr) string {
+	if !a.IsValid() {
+		return "local"
+	}
+	return a.String()
 }
 
 func routeOf(c *fiber.Ctx) string {

@@ -31,7 +31,7 @@ import (
 //go:embed templates/*.html
 var officeFS embed.FS
 
-var officeTmpl = template.Must(template.ParseFS(officeFS, "templates/*.html"))
+var officeTmpl = template.Must(template.New("").Funcs(template.FuncMap{"inc": func(i int) int { return i + 1 }}).ParseFS(officeFS, "templates/*.html"))
 
 var roleNames = map[store.Role]string{
 	store.RoleStationStaff:      "服务站工作人员",
@@ -222,8 +222,15 @@ func (s *Server) officeFilingData(c *fiber.Ctx, f store.Filing) map[string]any {
 		}
 	}
 	sess := sessionOf(c)
-	return map[string]any{"Title": v.ServiceName, "Session": officeSess(sess), "F": v, "Nav": officeNav(sess),
+	data := map[string]any{"Title": v.ServiceName, "Session": officeSess(sess), "F": v, "Nav": officeNav(sess),
 		"CanDecide": sess.role == store.RoleDepartmentOfficer && !f.Status.Closed()}
+	if s.deliberationService(ctx, f) {
+		data["Deliberation"] = true
+		if m, err := s.st.FilingMeeting(ctx, f.ID); err == nil {
+			data["Meeting"] = m
+		}
+	}
+	return data
 }
 
 // officeScopedFiling is scopedFiling for the pages: an officer opening
@@ -303,6 +310,8 @@ func (s *Server) officeDecide(c *fiber.Ctx) error {
 		switch {
 		case err == nil:
 			return c.Redirect("/office/filings/"+strconv.FormatInt(f.ID, 10)+"?done="+d.Action, http.StatusSeeOther)
+		case errors.As(err, &ae) && ae.detail.Code == apiv1.CodeDeliberationRequired:
+			problem = "此件须经低保民主评议：请先在“低保审议”中录入审议会议记录并附上此件，再受理通过。"
 		case errors.As(err, &ae) && ae.detail.Code == apiv1.CodeFilingState:
 			problem = "此件已被他人办理或状态已变化，请查看最新状态后重试。"
 			if nf, gerr := s.st.GetFiling(c.UserContext(), f.ID); gerr == nil {
@@ -480,9 +489,11 @@ func officeNav(sess *session) []navLink {
 	}
 	switch sess.role {
 	case store.RoleDepartmentOfficer, store.RoleSupervisor:
-		return []navLink{{"/office", "待办件"}, {"/office/decided", "已办结"}}
+		return []navLink{{"/office", "待办件"}, {"/office/decided", "已办结"}, {"/office/reports", "居民诉求"}, {"/office/dibao", "低保审议"}}
+	case store.RoleStationStaff:
+		return []navLink{{"/office", "首页"}, {"/office/reports/new", "代居民反映问题"}}
 	case store.RoleAdmin:
-		return []navLink{{"/office", "在办件"}, {"/office/decided", "已办结"}, {"/office/catalogue", "服务事项目录"}}
+		return []navLink{{"/office", "在办件"}, {"/office/decided", "已办结"}, {"/office/reports", "居民诉求"}, {"/office/dibao", "低保审议"}, {"/office/catalogue", "服务事项目录"}, {"/office/report-kinds", "诉求类别"}}
 	case store.RoleGridWorker:
 		return []navLink{{"/office/grid", "我的网格"}}
 	}
@@ -525,7 +536,7 @@ var officeTitles = map[int]string{
 // isOfficePage reports whether a request is for the back-office pages.
 func isOfficePage(c *fiber.Ctx) bool {
 	p := c.Path()
-	return p == "/office" || strings.HasPrefix(p, "/office/")
+	return p == "/office" || strings.HasPrefix(p, "/office/") || strings.HasPrefix(p, "/notice/")
 }
 
 // officeErrorPage renders an error as a page in Chinese (errorHandler, for

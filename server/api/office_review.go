@@ -21,6 +21,8 @@ import (
 type officeStats struct {
 	Period, Rate, Median, P90 string
 	Done, OnTime, Overdue     int
+	Rated, Dissatisfied       int
+	Satisfaction, MeanScore   string
 }
 
 type officeUnitReview struct {
@@ -28,6 +30,8 @@ type officeUnitReview struct {
 	Year   officeStats
 	Months []officeStats
 	Chart  template.HTML
+	// Satisfaction is the chart of the residents' ratings by month.
+	Satisfaction template.HTML
 }
 
 type officeOpenItem struct {
@@ -40,6 +44,11 @@ func officeStatsOf(period string, st review.Stats) officeStats {
 		Median: fmt.Sprintf("%.1f", float64(st.MedianSeconds)/3600), P90: fmt.Sprintf("%.1f", float64(st.P90Seconds)/3600)}
 	if st.OnTimeRate != nil {
 		o.Rate = fmt.Sprintf("%.1f%%", *st.OnTimeRate*100)
+	}
+	o.Rated, o.Dissatisfied, o.Satisfaction, o.MeanScore = st.Rated, st.Dissatisfied, "—", "—"
+	if st.SatisfactionRate != nil {
+		o.Satisfaction = fmt.Sprintf("%.1f%%", *st.SatisfactionRate*100)
+		o.MeanScore = fmt.Sprintf("%.2f", *st.MeanScore)
 	}
 	return o
 }
@@ -57,9 +66,10 @@ func (s *Server) officeReview(c *fiber.Ctx) error {
 	}
 	var units []officeUnitReview
 	for _, u := range r.Units {
-		ou := officeUnitReview{Name: unitName(u.Unit), Year: officeStatsOf(strconv.Itoa(year)+"年", u.Year),
+		ou := officeUnitReview{Name: s.unitName(u.Unit), Year: officeStatsOf(strconv.Itoa(year)+"年", u.Year),
 			// SVG is built with every text escaped (review.SVG).
-			Chart: template.HTML(review.SVG(u, year, unitName(u.Unit)+" "+strconv.Itoa(year)+" 按期办结率"))}
+			Chart:        template.HTML(review.SVG(u, year, s.unitName(u.Unit)+" "+strconv.Itoa(year)+" 按期办结率")),
+			Satisfaction: template.HTML(review.SatisfactionSVG(u, year, s.unitName(u.Unit)+" "+strconv.Itoa(year)+" 群众满意率（好差评）"))}
 		for m, st := range u.Months {
 			ou.Months = append(ou.Months, officeStatsOf(strconv.Itoa(m+1)+"月", st))
 		}
@@ -115,7 +125,7 @@ func (s *Server) officeOpen(c *fiber.Ctx) error {
 		if it.Item == "report" {
 			kind = "诉求"
 		}
-		rows = append(rows, officeOpenItem{Item: kind, Reference: it.Reference, Name: s.itemName(ctx, it.Item, it.Code), Unit: unitName(it.Unit),
+		rows = append(rows, officeOpenItem{Item: kind, Reference: it.Reference, Name: s.itemName(ctx, it.Item, it.Code), Unit: s.unitName(it.Unit),
 			Station: it.StationID, Due: it.DueAt.In(identity.ChinaTime).Format("2006-01-02 15:04"), Left: leftText(it.DueAt.Sub(now)),
 			Overdue: now.After(it.DueAt), Escalated: it.EscalatedAt != nil})
 	}

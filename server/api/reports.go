@@ -17,10 +17,6 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
-// reportKinds are the kinds of residents' issue reports and their units
-// (server/reports/kinds.json).
-var reportKinds = reports.Default()
-
 // reportBodyLimit bounds a report request: a 2 MiB photo is 2.7 MiB in
 // base64, plus the text.
 const reportBodyLimit = 3 << 20
@@ -28,30 +24,20 @@ const reportBodyLimit = 3 << 20
 // escalationActor is the audit actor of escalations.
 var escalationActor = audit.System("supervision")
 
-func unitName(code string) string {
-	if u, ok := reportKinds.Unit(code); ok {
-		return u.Name
-	}
-	return code
-}
-
 func (s *Server) handleReportKinds(c *fiber.Ctx) error {
-	out := apiv1.ReportKindList{Version: reportKinds.Version, Units: []apiv1.ReportUnit{}, Kinds: []apiv1.ReportKind{}}
-	for _, u := range reportKinds.Units {
-		out.Units = append(out.Units, apiv1.ReportUnit(u))
-	}
-	for _, k := range reportKinds.Kinds {
-		out.Kinds = append(out.Kinds, apiv1.ReportKind(k))
-	}
-	return c.JSON(out)
+	return c.JSON(kindList(s.reportKinds()))
 }
 
 // reportView converts a store report for the wire; staff views carry the
 // resident's words.
 func (s *Server) reportView(p store.Report, staff bool, residentName string) apiv1.Report {
-	kind, _ := reportKinds.Kind(p.Kind)
+	kinds := s.reportKinds()
+	kind, ok := kinds.Kind(p.Kind)
+	if !ok {
+		kind.Name = p.Kind // a kind no longer in the document
+	}
 	out := apiv1.Report{
-		ID: p.ID, Reference: p.Reference, Kind: p.Kind, KindName: kind.Name, Unit: p.Unit, UnitName: unitName(p.Unit),
+		ID: p.ID, Reference: p.Reference, Kind: p.Kind, KindName: kind.Name, Unit: p.Unit, UnitName: s.unitName(p.Unit),
 		Status: string(p.Status), StatusLabel: apiv1.ReportStatusLabel(string(p.Status)), GridCell: p.GridCell,
 		StationID: p.StationID, KioskID: p.KioskID, SubmittedAt: p.CreatedAt, DueAt: p.DueAt, RepliedAt: p.RepliedAt,
 		ClosedAt: p.ClosedAt, Reply: p.Reply, Overdue: p.Status.Open() && s.now().After(p.DueAt), EscalatedAt: p.EscalatedAt,
@@ -65,11 +51,11 @@ func (s *Server) reportView(p store.Report, staff bool, residentName string) api
 
 // newReport checks a report request (kind, photo) into a store.NewReport
 // for the resident.
-func newReport(req *apiv1.SubmitReportRequest, res store.Resident, now time.Time) (store.NewReport, error) {
+func newReport(kinds *reports.Kinds, req *apiv1.SubmitReportRequest, res store.Resident, now time.Time) (store.NewReport, error) {
 	if !validIdemKey(req.IdempotencyKey) {
 		return store.NewReport{}, badRequest("idempotency_key must be 16..64 characters of A-Z a-z 0-9 - _ (a UUID will do)")
 	}
-	kind, ok := reportKinds.Kind(req.Kind)
+	kind, ok := kinds.Kind(req.Kind)
 	if !ok {
 		return store.NewReport{}, errf(apiv1.CodeReportKindUnknown, "no report kind %q", req.Kind)
 	}
@@ -135,7 +121,7 @@ func (s *Server) handleKioskReport(c *fiber.Ctx) error {
 			return storeErr(err, "resident")
 		}
 	}
-	nr, err := newReport(&req, res, now)
+	nr, err := newReport(s.reportKinds(), &req, res, now)
 	if err != nil {
 		return err
 	}
@@ -159,41 +145,50 @@ func (s *Server) handleKioskReport(c *fiber.Ctx) error {
 // handleDeskReport files a report at the desk: station staff for the
 // resident in front of them, at their own station.
 func (s *Server) handleDeskReport(c *fiber.Ctx) error {
-	sess := sessionOf(c)
-	ctx := c.UserContext()
 	var req apiv1.SubmitReportRequest
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	if req.Token != "" {
-		return badRequest("at the desk the resident is named by id_number, not a token")
-	}
-	if sess.station == "" {
-		return errf(apiv1.CodeStationMismatch, "your account has no station: reports are filed at a station")
-	}
-	res, err := s.st.GetResident(ctx, req.IDNumber)
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
-		return errf(apiv1.CodeResidentUnknown, "no resident with this ID number")
-	} else if err != nil {
-		return storeErr(err, "resident")
-	}
-	if res.Status == store.ResidentSuspended {
-		return errf(apiv1.CodeResidentSuspended, "the resident's record is suspended")
-	}
-	nr, err := newReport(&req, res, s.now())
+	p, created, err := s.deskReport(c, req)
 	if err != nil {
 		return err
-	}
-	nr.StationID = sess.station
-	p, created, err := s.st.CreateReport(ctx, staffActor(c), nr)
-	if err != nil {
-		return createReportErr(err)
 	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
 	return c.Status(status).JSON(s.reportView(p, true, ""))
+}
+
+// deskReport files a report at the desk for the resident named by ID
+// number, at the staff member's own station (the API and the office form).
+func (s *Server) deskReport(c *fiber.Ctx, req apiv1.SubmitReportRequest) (store.Report, bool, error) {
+	sess, ctx := sessionOf(c), c.UserContext()
+	if req.Token != "" {
+		return store.Report{}, false, badRequest("at the desk the resident is named by id_number, not a token")
+	}
+	if sess.station == "" {
+		return store.Report{}, false, errf(apiv1.CodeStationMismatch, "your account has no station: reports are filed at a station")
+	}
+	res, err := s.st.GetResident(ctx, req.IDNumber)
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+		return store.Report{}, false, errf(apiv1.CodeResidentUnknown, "no resident with this ID number")
+	} else if err != nil {
+		return store.Report{}, false, storeErr(err, "resident")
+	}
+	if res.Status == store.ResidentSuspended {
+		return store.Report{}, false, errf(apiv1.CodeResidentSuspended, "the resident's record is suspended")
+	}
+	nr, err := newReport(s.reportKinds(), &req, res, s.now())
+	if err != nil {
+		return store.Report{}, false, err
+	}
+	nr.StationID = sess.station
+	p, created, err := s.st.CreateReport(ctx, staffActor(c), nr)
+	if err != nil {
+		return p, false, createReportErr(err)
+	}
+	return p, created, nil
 }
 
 // reportScope restricts what a role sees: officers their unit's reports,
@@ -306,6 +301,16 @@ func (s *Server) handleReportAction(c *fiber.Ctx) error {
 	if err := decode(c, &a); err != nil {
 		return err
 	}
+	np, err := s.reportAction(c, p, a)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.reportView(np, true, ""))
+}
+
+// reportAction applies an officer's action to a report in their scope (the
+// API and the office's form).
+func (s *Server) reportAction(c *fiber.Ctx, p store.Report, a apiv1.ReportAction) (store.Report, error) {
 	var to store.ReportStatus
 	switch a.Action {
 	case apiv1.ReportAccept:
@@ -315,16 +320,16 @@ func (s *Server) handleReportAction(c *fiber.Ctx) error {
 	case apiv1.ReportClose:
 		to = store.ReportClosed
 	default:
-		return badRequest("action must be accept, reply or close")
+		return p, badRequest("action must be accept, reply or close")
 	}
 	if len([]rune(a.Reply)) > 1000 {
-		return badRequest("reply of at most 1000 characters")
+		return p, badRequest("reply of at most 1000 characters")
 	}
 	if to == store.ReportReplied && a.Reply == "" || to == store.ReportClosed && a.Reply == "" && p.RepliedAt == nil {
-		return badRequest("a reply to the resident is required to answer or close a report not yet answered")
+		return p, badRequest("a reply to the resident is required to answer or close a report not yet answered")
 	}
 	if !store.CanTransitionReport(p.Status, to) {
-		return errf(apiv1.CodeReportState, "a %s report cannot be %s", p.Status, apiv1.ReportStatusLabel(string(to)))
+		return p, errf(apiv1.CodeReportState, "a %s report cannot be %s", p.Status, apiv1.ReportStatusLabel(string(to)))
 	}
 	t := store.ReportTransition{ReportID: p.ID, From: p.Status, To: to, Note: a.Action, At: s.now()}
 	if a.Reply != "" {
@@ -332,11 +337,11 @@ func (s *Server) handleReportAction(c *fiber.Ctx) error {
 	}
 	np, err := s.st.TransitionReport(c.UserContext(), staffActor(c), t)
 	if errors.Is(err, store.ErrConflict) {
-		return errf(apiv1.CodeReportState, "the report changed meanwhile; reload it")
+		return p, errf(apiv1.CodeReportState, "the report changed meanwhile; reload it")
 	} else if err != nil {
-		return storeErr(err, "report")
+		return p, storeErr(err, "report")
 	}
-	return c.JSON(s.reportView(np, true, ""))
+	return np, nil
 }
 
 // residentReports lists a resident's reports for the kiosk, newest first.
@@ -365,8 +370,8 @@ func (s *Server) escalate(ctx context.Context) (int, error) {
 }
 
 // isReportUnit reports whether code is a unit that processes issue reports.
-func isReportUnit(code string) bool {
-	_, ok := reportKinds.Unit(code)
+func (s *Server) isReportUnit(code string) bool {
+	_, ok := s.reportKinds().Unit(code)
 	return ok
 }
 
@@ -374,7 +379,7 @@ func isReportUnit(code string) bool {
 // force).
 func (s *Server) itemName(ctx context.Context, item, code string) string {
 	if item == "report" {
-		if k, ok := reportKinds.Kind(code); ok {
+		if k, ok := s.reportKinds().Kind(code); ok {
 			return k.Name
 		}
 		return code
@@ -405,7 +410,7 @@ func (s *Server) handleSupervisionOpen(c *fiber.Ctx) error {
 		left := it.DueAt.Sub(now)
 		out.Items = append(out.Items, apiv1.OpenItem{
 			Item: it.Item, ID: it.ID, Reference: it.Reference, Code: it.Code, Name: s.itemName(ctx, it.Item, it.Code), Unit: it.Unit,
-			UnitName: unitName(it.Unit), StationID: it.StationID, Status: it.Status, SubmittedAt: it.CreatedAt, DueAt: it.DueAt,
+			UnitName: s.unitName(it.Unit), StationID: it.StationID, Status: it.Status, SubmittedAt: it.CreatedAt, DueAt: it.DueAt,
 			TimeLeftS: int64(left / time.Second), Overdue: left < 0, EscalatedAt: it.EscalatedAt,
 		})
 	}
@@ -431,13 +436,23 @@ func (s *Server) computeReview(ctx context.Context, year int, unit string) (revi
 			in = append(in, review.Record{Kind: r.Item, Unit: r.Unit, CreatedAt: r.CreatedAt, DueAt: r.DueAt, DoneAt: r.DoneAt})
 		}
 	}
+	gs, err := s.st.RatingRecords(ctx, from, to)
+	if err != nil {
+		return review.Review{}, storeErr(err, "ratings")
+	}
+	ratings := make([]review.Rating, 0, len(gs))
+	for _, g := range gs {
+		if unit == "" || g.Unit == unit {
+			ratings = append(ratings, review.Rating{Unit: g.Unit, At: g.CreatedAt, Score: g.Score})
+		}
+	}
 	var units []string
-	for _, u := range reportKinds.Units {
+	for _, u := range s.reportKinds().Units {
 		if unit == "" || u.Code == unit {
 			units = append(units, u.Code)
 		}
 	}
-	return review.Compute(in, year, asOf, units), nil
+	return review.ComputeWithRatings(in, ratings, year, asOf, units), nil
 }
 
 // reviewParams reads year (default: this year, China time) and unit
@@ -463,7 +478,8 @@ func (s *Server) reviewParams(c *fiber.Ctx) (int, string, error) {
 
 func statsView(st review.Stats) apiv1.ReviewStats {
 	return apiv1.ReviewStats{Done: st.Done, OnTime: st.OnTime, Late: st.Late, OpenOverdue: st.OpenOverdue, Overdue: st.Overdue,
-		OnTimeRate: st.OnTimeRate, MedianSeconds: st.MedianSeconds, P90Seconds: st.P90Seconds}
+		OnTimeRate: st.OnTimeRate, MedianSeconds: st.MedianSeconds, P90Seconds: st.P90Seconds,
+		Rated: st.Rated, Satisfied: st.Satisfied, Dissatisfied: st.Dissatisfied, SatisfactionRate: st.SatisfactionRate, MeanScore: st.MeanScore}
 }
 
 // handleReview returns the year-end efficiency review as JSON or, with
@@ -486,7 +502,7 @@ func (s *Server) handleReview(c *fiber.Ctx) error {
 	}
 	out := apiv1.Review{Year: r.Year, AsOf: r.AsOf, Units: make([]apiv1.ReviewUnit, 0, len(r.Units))}
 	for _, u := range r.Units {
-		ru := apiv1.ReviewUnit{Unit: u.Unit, UnitName: unitName(u.Unit), Year: statsView(u.Year), Months: make([]apiv1.ReviewStats, 12)}
+		ru := apiv1.ReviewUnit{Unit: u.Unit, UnitName: s.unitName(u.Unit), Year: statsView(u.Year), Months: make([]apiv1.ReviewStats, 12)}
 		for m, st := range u.Months {
 			ru.Months[m] = statsView(st)
 		}
@@ -500,7 +516,7 @@ func (s *Server) handleReview(c *fiber.Ctx) error {
 // answer.
 func (s *Server) sendReviewCSV(c *fiber.Ctx, r review.Review, unit string) error {
 	names := map[string]string{}
-	for _, u := range reportKinds.Units {
+	for _, u := range s.reportKinds().Units {
 		names[u.Code] = u.Name
 	}
 	var b bytes.Buffer
@@ -521,7 +537,7 @@ func (s *Server) handleReviewChart(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := reportKinds.Unit(unit); !ok {
+	if _, ok := s.reportKinds().Unit(unit); !ok {
 		return badRequest("unit must be one of the units")
 	}
 	r, err := s.computeReview(c.UserContext(), year, unit)
@@ -531,5 +547,5 @@ func (s *Server) handleReviewChart(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "image/svg+xml")
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; style-src 'unsafe-inline'")
-	return c.SendString(review.SVG(r.Units[0], year, unitName(unit)+" "+strconv.Itoa(year)+" 按期办结率"))
+	return c.SendString(review.SVG(r.Units[0], year, s.unitName(unit)+" "+strconv.Itoa(year)+" 按期办结率"))
 }

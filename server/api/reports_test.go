@@ -330,7 +330,7 @@ func TestEfficiencyReview(t *testing.T) {
 	}
 	found := false
 	for _, r := range rows {
-		if strings.Join(r, ",") == "heating,供热办,2026,78,75,3,0,3,0.9615,4.00,10.00" {
+		if strings.Join(r, ",") == "heating,供热办,2026,78,75,3,0,3,0.9615,4.00,10.00,0,0,0,," {
 			found = true
 		}
 	}
@@ -365,14 +365,14 @@ func TestEfficiencyReview(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	st, html := page(boss, "/office/review?year=2026")
-	if st != 200 || strings.Count(html, "<svg") != 13 || !strings.Contains(html, "按期办结率 96.2%") || !strings.Contains(html, "民政科") {
+	if st != 200 || strings.Count(html, "<svg") != 2*13 || !strings.Contains(html, "按期办结率 96.2%") || !strings.Contains(html, "民政科") {
 		t.Fatalf("office review: %d %.2000s", st, html)
 	}
 	st, html = page(heat, "/office/review?year=2026")
-	if st != 200 || strings.Count(html, "<svg") != 1 || strings.Contains(html, "民政科") {
+	if st != 200 || strings.Count(html, "<svg") != 2 || strings.Contains(html, "民政科") {
 		t.Fatalf("officer's office review: %d %.2000s", st, html)
 	}
-	if st, body := page(heat, "/office/review.csv?year=2026"); st != 200 || !strings.Contains(body, "heating,供热办,2026,78,75,3,0,3,0.9615,4.00,10.00") || strings.Contains(body, "civil_affairs") {
+	if st, body := page(heat, "/office/review.csv?year=2026"); st != 200 || !strings.Contains(body, "heating,供热办,2026,78,75,3,0,3,0.9615,4.00,10.00,0,0,0,,") || strings.Contains(body, "civil_affairs") {
 		t.Errorf("officer's CSV: %d %s", st, body)
 	}
 	if st, _ := page(heat, "/office/open"); st != 403 {

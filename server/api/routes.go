@@ -71,6 +71,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: apiv1.PathKioskAssist, auth: authKiosk, summary: "Call the station's staff to this kiosk (呼叫工作人员; audited; one call per kiosk per 30 s, 202 when already called).", req: apiv1.AssistRequest{}, resp: apiv1.AssistCall{}, status: 201, h: s.handleKioskAssist},
 		{method: "GET", path: apiv1.PathKioskReportKinds, auth: authKiosk, summary: "The kinds of residents' issue reports and the units they go to.", resp: apiv1.ReportKindList{}, h: s.handleReportKinds},
 		{method: "POST", path: apiv1.PathKioskReports, auth: authKiosk, limit: reportBodyLimit, summary: "File an issue report after card + vein (idempotent by key; consumes the token); optional JPEG/PNG photo.", req: apiv1.SubmitReportRequest{}, resp: apiv1.Report{}, status: 201, h: s.handleKioskReport},
+		{method: "POST", path: apiv1.PathKioskRatings, auth: authKiosk, summary: "The token's resident rates one of their answered filings or reports (好差评, 1..5 with optional reasons; once per item; the token is not consumed; audited).", req: apiv1.RatingRequest{}, resp: apiv1.Rating{}, status: 201, h: s.handleKioskRate},
 		{method: "POST", path: apiv1.PathKioskCertify, auth: authKiosk, summary: "Pensioner's proof of life (养老金领取资格认证) after card + vein: recorded once a year (201; 200 with already when the year is certified); the token is checked, not spent.", req: apiv1.CertifyRequest{}, resp: apiv1.Certification{}, status: 201, h: s.handleKioskCertify},
 		{method: "POST", path: apiv1.PathKioskEnrolments, auth: authKioskStaff, roles: station, summary: "Enrol the card's holder (station staff of the kiosk's station); an enrolled resident's new fingers become a pending replacement (202).", req: apiv1.EnrolRequest{}, resp: apiv1.EnrolResponse{}, status: 201, h: s.handleEnrol},
 		{method: "POST", path: apiv1.PathKioskIdentify, auth: authKioskStaff, roles: station, summary: "Card-less 1:N identification (station policy).", req: apiv1.IdentifyRequest{}, resp: apiv1.IdentifyCandidate{}, h: s.handleIdentify},
@@ -94,6 +95,11 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: apiv1.PathReports + "/:id", auth: authStaff, roles: anyStaff, summary: "One issue report with the resident's words (same scope as the list).", resp: apiv1.Report{}, h: s.handleGetReport},
 		{method: "GET", path: apiv1.PathReports + "/:id/photo", auth: authStaff, roles: anyStaff, summary: "A report's photo (image/jpeg or image/png; same scope as the list).", produces: []string{"image/jpeg", "image/png"}, h: s.handleReportPhoto},
 		{method: "POST", path: apiv1.PathReports + "/:id/action", auth: authStaff, roles: []store.Role{store.RoleDepartmentOfficer}, summary: "Accept, reply to or close a report of one's unit (reply required to answer).", req: apiv1.ReportAction{}, resp: apiv1.Report{}, h: s.handleReportAction},
+		{method: "POST", path: apiv1.PathMeetings, auth: authStaff, roles: []store.Role{store.RoleDepartmentOfficer}, summary: "Record a quarterly 低保 deliberation meeting of a station (officers of a unit deciding deliberation services; members and minutes sealed; audited), optionally with the filings it decided.", req: apiv1.MeetingCreate{}, resp: apiv1.Meeting{}, status: 201, h: s.handleCreateMeeting},
+		{method: "GET", path: apiv1.PathMeetings, auth: authStaff, roles: officers, summary: "Deliberation meetings, newest first. Query: station, quarter.", resp: apiv1.MeetingList{}, h: s.handleListMeetings},
+		{method: "GET", path: apiv1.PathMeetings + "/:id", auth: authStaff, roles: officers, summary: "One deliberation meeting with the filings it decided.", resp: apiv1.Meeting{}, h: s.handleGetMeeting},
+		{method: "POST", path: apiv1.PathMeetings + "/:id/filings", auth: authStaff, roles: []store.Role{store.RoleDepartmentOfficer}, summary: "Attach the filings a meeting decided (deliberation services of the meeting's station; all or none; audited).", req: apiv1.MeetingAttach{}, resp: apiv1.Meeting{}, h: s.handleAttachMeeting},
+		{method: "GET", path: apiv1.PathDibaoNotice, summary: "The public notice (公示) of a station's approved 低保 households of a quarter, ID numbers masked. Query: station, quarter.", resp: apiv1.DibaoNotice{}, h: s.handleNotice},
 		{method: "GET", path: apiv1.PathSupervisionOpen, auth: authStaff, roles: supervisor, summary: "Every open filing and report with the time left; escalates the overdue ones first. Query: unit.", resp: apiv1.OpenItemList{}, h: s.handleSupervisionOpen},
 		{method: "GET", path: apiv1.PathReview, auth: authStaff, roles: officers, summary: "The year-end efficiency review per unit and month (officers: their unit). Query: year, unit, format=json|csv.", resp: apiv1.Review{}, produces: []string{"text/csv"}, h: s.handleReview},
 		{method: "GET", path: apiv1.PathReviewChart, auth: authStaff, roles: officers, summary: "One unit's on-time rate by month as an SVG chart. Query: year, unit.", produces: []string{"image/svg+xml"}, h: s.handleReviewChart},
@@ -130,6 +136,8 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: apiv1.PathAdminCatalogue, auth: authStaff, roles: admin, summary: "The service catalogue document in force (docs/catalogue.md).", resp: catalogue.Doc{}, h: s.handleGetCatalogue},
 		{method: "PUT", path: apiv1.PathAdminCatalogue, auth: authStaff, roles: admin, limit: catalogue.MaxSize, req: catalogue.Doc{}, summary: "Save a new catalogue version (the whole document, version = in force + 1; query: note); validated, audited, in force at once.", resp: apiv1.ServiceList{}, h: s.handlePutCatalogue},
 		{method: "GET", path: apiv1.PathAdminCatalogueVersions, auth: authStaff, roles: admin, summary: "The saved catalogue versions, newest first, and the version in force.", resp: apiv1.CatalogueVersionList{}, h: s.handleListCatalogues},
+		{method: "GET", path: apiv1.PathAdminReportKinds, auth: authStaff, roles: admin, summary: "The kinds of issue reports in force (docs/reports.md): the document.", h: s.handleGetReportKinds},
+		{method: "PUT", path: apiv1.PathAdminReportKinds, auth: authStaff, roles: admin, limit: 1 << 20, summary: "Save a new version of the kinds of issue reports (the whole document, version = in force + 1, every unit kept; query: note); validated, audited, in force at once.", resp: apiv1.ReportKindList{}, h: s.handlePutReportKinds},
 		{method: "GET", path: apiv1.PathAdminAuditVerify, auth: authStaff, roles: admin, summary: "Verify the audit hash chain.", resp: apiv1.AuditVerifyResult{}, h: s.handleAuditVerify},
 
 		{method: "GET", path: "/office", html: true, summary: "Back office: login page or the filing list.", h: s.officeHome},
@@ -142,6 +150,19 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/office/decided", auth: authOffice, roles: officers, html: true, summary: "Back office: decided filings, newest first; search by reference or ID number, result, service.", h: s.officeDecided},
 		{method: "GET", path: "/office/catalogue", auth: authOffice, roles: admin, html: true, summary: "Back office: the service catalogue and its editor (administrator).", h: s.officeCatalogue},
 		{method: "POST", path: "/office/catalogue", auth: authOffice, roles: admin, html: true, summary: "Back office: save the edited catalogue as a new version (form).", h: s.officeSaveCatalogue},
+		{method: "GET", path: "/office/reports", auth: authOffice, roles: officers, html: true, summary: "Back office: residents' issue reports (officers: their unit's), open ones due first, then the answered.", h: s.officeReports},
+		{method: "GET", path: "/office/reports/new", auth: authOffice, roles: station, html: true, summary: "Back office: the form to file an issue report at the desk for the resident in front of the staff member, and the station's latest reports.", h: s.officeDeskReport},
+		{method: "POST", path: "/office/reports/new", auth: authOffice, roles: station, limit: reportBodyLimit, html: true, summary: "Back office: file an issue report at the desk (multipart form, optional JPEG/PNG photo; idempotent by the form's key; audited).", h: s.officeFileDeskReport},
+		{method: "GET", path: "/office/reports/:id", auth: authOffice, roles: officers, html: true, summary: "Back office: one issue report with the resident's words and photo, and the officer's actions.", h: s.officeReport},
+		{method: "POST", path: "/office/reports/:id", auth: authOffice, roles: []store.Role{store.RoleDepartmentOfficer}, html: true, summary: "Back office: accept, answer or close a report of one's unit (form; audited).", h: s.officeReportAct},
+		{method: "GET", path: "/office/reports/:id/photo", auth: authOffice, roles: officers, produces: []string{"image/jpeg", "image/png"}, summary: "Back office: a report's photo (same scope as the report).", h: s.handleReportPhoto},
+		{method: "GET", path: "/office/dibao", auth: authOffice, roles: officers, html: true, summary: "Back office: the quarter's 低保 deliberation meetings and the form to record one. Query: quarter.", h: s.officeDibao},
+		{method: "POST", path: "/office/dibao", auth: authOffice, roles: []store.Role{store.RoleDepartmentOfficer}, html: true, summary: "Back office: record a deliberation meeting (form; audited).", h: s.officeCreateMeeting},
+		{method: "GET", path: "/office/dibao/:id", auth: authOffice, roles: officers, html: true, summary: "Back office: a deliberation meeting's record, the filings it decided and the form to attach more.", h: s.officeMeeting},
+		{method: "POST", path: "/office/dibao/:id", auth: authOffice, roles: []store.Role{store.RoleDepartmentOfficer}, html: true, summary: "Back office: attach filings to a meeting (form; audited).", h: s.officeAttachMeeting},
+		{method: "GET", path: "/notice/dibao", html: true, summary: "Public page: the printable notice (公示) of a station's approved 低保 households of a quarter, ID numbers masked. Query: station, quarter.", h: s.publicNotice},
+		{method: "GET", path: "/office/report-kinds", auth: authOffice, roles: admin, html: true, summary: "Back office: the kinds of issue reports and their editor (administrator).", h: s.officeReportKinds},
+		{method: "POST", path: "/office/report-kinds", auth: authOffice, roles: admin, limit: 1 << 20, html: true, summary: "Back office: save the edited kinds as a new version (form; audited).", h: s.officeSaveReportKinds},
 		{method: "GET", path: "/office/open", auth: authOffice, roles: supervisor, html: true, summary: "Back office: every open filing and report with the time left (escalates the overdue first).", h: s.officeOpen},
 		{method: "GET", path: "/office/review", auth: authOffice, roles: officers, html: true, summary: "Back office: the year-end efficiency review with a chart per unit (officers: their unit). Query: year.", h: s.officeReview},
 		{method: "GET", path: "/office/grid", auth: authOffice, roles: gridWorkers, html: true, summary: "Back office (phone): the grid worker's lists (audited).", h: s.officeGrid},
@@ -170,7 +191,7 @@ func (s *Server) register() {
 		case authStaff:
 			hs = append(hs, bodyLimit(max(limit, s.cfg.BodyLimit.Default)), s.staff(false, r.roles...))
 		case authOffice:
-			hs = append(hs, bodyLimit(s.cfg.BodyLimit.Default), s.officeAuth(r.roles...))
+			hs = append(hs, bodyLimit(max(limit, s.cfg.BodyLimit.Default)), s.officeAuth(r.roles...))
 		default:
 			hs = append(hs, bodyLimit(s.cfg.BodyLimit.Default))
 		}

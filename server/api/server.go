@@ -23,6 +23,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 	"github.com/qingshan-gov/veinkiosk/matcher/extract"
 	"github.com/qingshan-gov/veinkiosk/server/catalogue"
+	"github.com/qingshan-gov/veinkiosk/server/clientaddr"
 	"github.com/qingshan-gov/veinkiosk/server/grid"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -144,6 +145,11 @@ type Config struct {
 	// (IPv4 address or IPv6 /64), default 32; MaxConns caps them in all,
 	// default 1024.
 	MaxConnsPerIP, MaxConns int
+	// Proxies says which peers may tell the client's address (the PROXY
+	// protocol, X-Forwarded-For); the zero value believes none. The address
+	// found is what the connection cap, the login limit per address and
+	// the audit records' "ip" see (clientIP).
+	Proxies clientaddr.Config
 }
 
 // BodyLimits are the request body limits, decided from the request header
@@ -261,6 +267,7 @@ type Server struct {
 	certs      *certCache
 	extractor  *extractor
 	cats       *catalogues
+	kinds      *kindsSource
 	ready      atomic.Bool
 	// followFrom is where the change log stood before LoadGallery read the
 	// templates: FollowChanges applies what came after.
@@ -278,6 +285,7 @@ type Server struct {
 	following atomic.Bool
 	freshAt   atomic.Int64
 	tls       *tls.Config
+	proxies   *clientaddr.Resolver
 	admit     map[string]admission // body limits above the default, by "METHOD path"
 
 	openapiOnce sync.Once
@@ -294,6 +302,10 @@ func New(cfg Config) (*Server, error) {
 	tc, err := loadTLS(&cfg)
 	if err != nil {
 		return nil, err
+	}
+	proxies, err := clientaddr.New(cfg.Proxies)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
 	}
 	s := &Server{
 		cfg:        cfg,
@@ -315,7 +327,9 @@ func New(cfg Config) (*Server, error) {
 		spent:      &spentTokens{st: cfg.Store},
 		certs:      newCertCache(),
 		cats:       newCatalogues(cfg.Store, cfg.Catalogue, cfg.CatalogueRefresh),
+		kinds:      newKindsSource(cfg.Store, cfg.CatalogueRefresh, cfg.Now),
 		tls:        tc,
+		proxies:    proxies,
 	}
 	s.metrics.gallery = s.gallery
 	s.metrics.galleryLag = func() float64 { return s.galleryLag().Seconds() }

@@ -11,6 +11,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/clientaddr"
 	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -27,6 +28,7 @@ var dummyHash, _ = password.Hash("veinkiosk-no-such-user")
 func (s *Server) login(c *fiber.Ctx, username, pw string) (string, *session, error) {
 	ctx := c.UserContext()
 	now := s.now()
+	ip := s.clientIP(c)
 	username = identity.CanonicalUsername(username)
 	if len(username) == 0 || len(username) > 64 || len(pw) == 0 || len(pw) > 1024 {
 		return "", nil, errf(apiv1.CodeBadCredentials, "wrong username or password")
@@ -34,7 +36,7 @@ func (s *Server) login(c *fiber.Ctx, username, pw string) (string, *session, err
 	for _, lim := range []struct {
 		l   *sharedLimiter
 		key string
-	}{{s.loginLim, username}, {s.ipLim, c.IP()}} {
+	}{{s.loginLim, username}, {s.ipLim, clientaddr.Key(ip)}} {
 		if ok, wait, err := lim.l.allow(ctx, lim.key, now); err != nil {
 			return "", nil, storeErr(err, "login limit")
 		} else if !ok {
@@ -59,14 +61,14 @@ func (s *Server) login(c *fiber.Ctx, username, pw string) (string, *session, err
 				reason = "disabled"
 			}
 		}
-		_ = s.audit(ctx, actor, "staff.login_failed", "", map[string]string{"reason": reason, "ip": c.IP()})
+		_ = s.audit(ctx, actor, "staff.login_failed", "", map[string]string{"reason": reason, "ip": addrDetail(ip)})
 		return "", nil, errf(apiv1.CodeBadCredentials, "wrong username or password")
 	}
 	tok, sess, err := s.sessions.open(ctx, st, now)
 	if err != nil {
 		return "", nil, storeErr(err, "session")
 	}
-	if err := s.audit(ctx, audit.Staff(st.ID), "staff.login", "staff:"+strconv.FormatInt(st.ID, 10), map[string]string{"ip": c.IP()}); err != nil {
+	if err := s.audit(ctx, audit.Staff(st.ID), "staff.login", "staff:"+strconv.FormatInt(st.ID, 10), map[string]string{"ip": addrDetail(ip)}); err != nil {
 		return "", nil, errors.Join(err, s.sessions.close(ctx, tok))
 	}
 	return tok, sess, nil
@@ -202,6 +204,9 @@ func (s *Server) decide(c *fiber.Ctx, f store.Filing, d apiv1.Decision) (store.F
 	}
 	if !store.CanTransition(f.Status, to) {
 		return f, errf(apiv1.CodeFilingState, "a %s filing cannot go to %s", f.Status, to)
+	}
+	if err := s.checkDeliberation(c.UserContext(), f, to); err != nil {
+		return f, err
 	}
 	t := store.FilingTransition{FilingID: f.ID, From: f.Status, To: to, Note: d.Action, At: s.now()}
 	if d.Reply != "" {

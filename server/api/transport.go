@@ -11,12 +11,15 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/clientaddr"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -145,9 +148,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	}
 }
 
-// WrapListener applies the connection caps and TLS to a listener.
+// WrapListener applies the PROXY protocol (when configured), the
+// connection caps and TLS to a listener.
 func (s *Server) WrapListener(ln net.Listener) (net.Listener, error) {
-	ln = &capListener{Listener: ln, perIP: s.cfg.MaxConnsPerIP, n: map[string]int{}}
+	ln = &capListener{Listener: s.proxies.Listener(ln), proxies: s.proxies, perIP: s.cfg.MaxConnsPerIP, n: map[string]int{}, refused: s.metrics.connRefused}
 	if s.tls != nil {
 		ln = tls.NewListener(ln, s.tls)
 	}
@@ -232,24 +236,21 @@ func localConn(a net.Addr) bool {
 	return false
 }
 
-// capListener caps the concurrent connections of one client address (IPv4
-// address, or IPv6 /64). A connection over the cap gets a 429 and is closed.
+// capListener caps the concurrent connections of one client address
+// (clientaddr.Key: an IPv4 address, or an IPv6 /64). From a trusted proxy
+// the client's address is its PROXY header's source, so a connection is
+// admitted by its first Read, in its own goroutine: Accept never waits for
+// a peer. Any other peer's connection takes its slot at once (before the
+// check that it sends no PROXY header, which waits for its first byte), so
+// idle connections count. A connection over the cap gets a 429 and is
+// closed; one whose PROXY header is refused is closed.
 type capListener struct {
 	net.Listener
-	perIP int
-	mu    sync.Mutex
-	n     map[string]int
-}
-
-func clientKey(a net.Addr) string {
-	ta, ok := a.(*net.TCPAddr)
-	if !ok {
-		return a.String()
-	}
-	if ip4 := ta.IP.To4(); ip4 != nil {
-		return ip4.String()
-	}
-	return ta.IP.Mask(net.CIDRMask(64, 128)).String() + "/64"
+	proxies *clientaddr.Resolver
+	perIP   int
+	refused *prometheus.CounterVec // by reason
+	mu      sync.Mutex
+	n       map[string]int
 }
 
 var tooManyConns = func() []byte {
@@ -257,41 +258,118 @@ var tooManyConns = func() []byte {
 	return []byte(fmt.Sprintf("HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body))
 }()
 
+// errConnRefused ends a connection that was not admitted.
+var errConnRefused = errors.New("api: connection not admitted")
+
 func (l *capListener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		key := clientKey(c.RemoteAddr())
-		l.mu.Lock()
-		if l.n[key] >= l.perIP {
-			l.mu.Unlock()
-			c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-			c.Write(tooManyConns)
-			c.Close()
-			continue
-		}
-		l.n[key]++
-		l.mu.Unlock()
-		return &capConn{Conn: c, l: l, key: key}, nil
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
 	}
+	return &capConn{Conn: c, l: l}, nil
 }
 
 type capConn struct {
 	net.Conn
-	l    *capListener
-	key  string
-	once sync.Once
+	l     *capListener
+	admit sync.Once
+	state atomic.Int32 // connPending, connAdmitted or connRefused
+	err   error        // why refused, set before state
+	key   string
+	once  sync.Once
 }
+
+const (
+	connPending = iota
+	connAdmitted
+	connRefused
+)
+
+// admission takes a slot of the client's address: a trusted proxy's
+// connection after its PROXY header (the client's), any other at once (its
+// own), and then checks that it sent no PROXY header.
+func (c *capConn) admission() {
+	peer := clientaddr.Addr(clientaddr.Raw(c.Conn).RemoteAddr())
+	if c.l.proxies.Trusted(peer) {
+		if err := clientaddr.Handshake(c.Conn); err != nil {
+			c.refuseHeader(err)
+			return
+		}
+		peer = clientaddr.Addr(c.Conn.RemoteAddr())
+	}
+	key := clientaddr.Key(peer)
+	c.l.mu.Lock()
+	if c.l.n[key] >= c.l.perIP {
+		c.l.mu.Unlock()
+		c.l.refused.WithLabelValues("per_address").Inc()
+		raw := clientaddr.Raw(c.Conn)
+		raw.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		raw.Write(tooManyConns)
+		c.refuse(fmt.Errorf("%w: too many connections from one address", errConnRefused))
+		return
+	}
+	c.l.n[key]++
+	c.l.mu.Unlock()
+	c.key = key
+	if err := clientaddr.Handshake(c.Conn); err != nil { // an untrusted peer's PROXY header
+		c.l.release(key)
+		c.refuseHeader(err)
+		return
+	}
+	c.state.Store(connAdmitted)
+}
+
+func (c *capConn) refuseHeader(err error) {
+	c.l.refused.WithLabelValues("proxy_header").Inc()
+	c.refuse(fmt.Errorf("%w: %w", errConnRefused, err))
+}
+
+func (l *capListener) release(key string) {
+	l.mu.Lock()
+	if l.n[key]--; l.n[key] <= 0 {
+		delete(l.n, key)
+	}
+	l.mu.Unlock()
+}
+
+func (c *capConn) refuse(err error) {
+	c.err = err
+	c.state.Store(connRefused)
+}
+
+func (c *capConn) Read(b []byte) (int, error) {
+	c.admit.Do(c.admission)
+	if c.state.Load() == connRefused {
+		return 0, c.err
+	}
+	return c.Conn.Read(b)
+}
+
+// Write before admission (fasthttp's "too busy" answer, written from its
+// accept loop) goes to the raw connection: it must not wait for a PROXY
+// header. A refused connection writes nothing more (fasthttp answers a
+// failed first read with an error response; the peer gets the 429 or, for
+// a refused PROXY header, nothing).
+func (c *capConn) Write(b []byte) (int, error) {
+	switch c.state.Load() {
+	case connPending:
+		return clientaddr.Raw(c.Conn).Write(b)
+	case connRefused:
+		return 0, c.err
+	}
+	return c.Conn.Write(b)
+}
+
+// LocalAddr is the socket's own address, not a PROXY header's destination
+// (the address the client reached at the proxy): officeTransport's
+// loopback rule is about this connection.
+func (c *capConn) LocalAddr() net.Addr { return clientaddr.Raw(c.Conn).LocalAddr() }
 
 func (c *capConn) Close() error {
 	c.once.Do(func() {
-		c.l.mu.Lock()
-		if c.l.n[c.key]--; c.l.n[c.key] <= 0 {
-			delete(c.l.n, c.key)
+		if c.state.Load() == connAdmitted {
+			c.l.release(c.key)
 		}
-		c.l.mu.Unlock()
 	})
 	return c.Conn.Close()
 }

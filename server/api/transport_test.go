@@ -2,6 +2,7 @@ package api
 
 import (
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,6 +22,8 @@ func TestTLSConfigRefused(t *testing.T) {
 		{"certificate without key", func(c *Config) { c.TLSCertFile = missing }, "both a certificate file and a key file"},
 		{"client CA without TLS", func(c *Config) { c.KioskClientCAFile = missing }, "need TLS"},
 		{"unreadable certificate", func(c *Config) { c.TLSCertFile, c.TLSKeyFile = missing, missing }, "TLS certificate"},
+		{"trusted proxies for nothing", func(c *Config) { c.Proxies.Trusted = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} }, "need the PROXY protocol, X-Forwarded-For or both"},
+		{"X-Forwarded-For from nobody", func(c *Config) { c.Proxies.ForwardedFor = true }, "need trusted proxies"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -31,23 +34,6 @@ func TestTLSConfigRefused(t *testing.T) {
 				t.Fatalf("got %v, want an error with %q", err, tt.want)
 			}
 		})
-	}
-}
-
-func TestClientKey(t *testing.T) {
-	tests := []struct {
-		addr net.Addr
-		want string
-	}{
-		{&net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 1}, "192.0.2.7"},
-		{&net.TCPAddr{IP: net.ParseIP("::ffff:192.0.2.7"), Port: 2}, "192.0.2.7"},
-		{&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:aaaa::1"), Port: 3}, "2001:db8:1:2::/64"},
-		{&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:bbbb::9"), Port: 4}, "2001:db8:1:2::/64"},
-	}
-	for _, tt := range tests {
-		if got := clientKey(tt.addr); got != tt.want {
-			t.Errorf("clientKey(%v) = %q, want %q", tt.addr, got, tt.want)
-		}
 	}
 }
 

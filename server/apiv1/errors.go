@@ -85,6 +85,12 @@ const (
 	CodeCaseNotFound        = "case_not_found"
 	CodeCaseState           = "case_state" // the case is not in a state that allows this
 
+	// The captures of a finger do not match each other at the consistency
+	// threshold (a bad placement, or two people's fingers mixed): fields
+	// name the finger's disagreeing captures (CaptureField); nothing was
+	// stored and no capture consumed.
+	CodeEnrolmentInconsistent = "enrolment_inconsistent"
+
 	// Re-enrolment (replacing an enrolment needs a supervisor's approval).
 	CodeStationMismatch     = "station_mismatch"            // the staff member's station is not the kiosk's (enrolment is scoped to one's own station)
 	CodeReplacementPending  = "replacement_pending"         // a replacement of this resident's enrolment already awaits approval
@@ -113,6 +119,17 @@ const (
 	CodeReportState       = "report_state"     // the action is not allowed in the report's state
 	CodePhotoTooLarge     = "photo_too_large"  // over 2 MiB, or over 4096 pixels a side
 	CodePhotoInvalid      = "photo_invalid"    // not a JPEG or PNG image by its content
+	// The kinds document an administrator saves (docs/reports.md).
+	CodeReportKindsInvalid = "report_kinds_invalid" // the document has problems, or drops a unit
+	CodeReportKindsVersion = "report_kinds_version" // the version is not the one in force plus one
+
+	// 低保 transparency and ratings (docs/transparency.md).
+	CodeDeliberationRequired = "deliberation_required" // approving needs a deliberation meeting's record attached
+	CodeMeetingNotFound      = "meeting_not_found"
+	CodeMeetingConflict      = "meeting_conflict" // a filing is attached to another meeting already
+	CodeRatingNotFound       = "rating_not_found" // no such filing or report of the token's resident
+	CodeNotAnswered          = "not_answered"     // the filing or report has no answer to rate yet
+	CodeAlreadyRated         = "already_rated"    // one rating per filing or report
 )
 
 // statuses is the HTTP status of every error code: the only place that
@@ -182,6 +199,8 @@ var statuses = map[string]int{
 	CodeCaseNotFound:        404,
 	CodeCaseState:           409,
 
+	CodeEnrolmentInconsistent: 422,
+
 	CodeStationMismatch:     403,
 	CodeReplacementPending:  409,
 	CodeReplacementNotFound: 404,
@@ -201,11 +220,20 @@ var statuses = map[string]int{
 	CodeCatalogueInvalid: 422,
 	CodeCatalogueVersion: 409,
 
-	CodeReportKindUnknown: 404,
-	CodeReportNotFound:    404,
-	CodeReportState:       409,
-	CodePhotoTooLarge:     413,
-	CodePhotoInvalid:      415,
+	CodeReportKindUnknown:  404,
+	CodeReportNotFound:     404,
+	CodeReportState:        409,
+	CodePhotoTooLarge:      413,
+	CodePhotoInvalid:       415,
+	CodeReportKindsInvalid: 422,
+	CodeReportKindsVersion: 409,
+
+	CodeDeliberationRequired: 409,
+	CodeMeetingNotFound:      404,
+	CodeMeetingConflict:      409,
+	CodeRatingNotFound:       404,
+	CodeNotAnswered:          409,
+	CodeAlreadyRated:         409,
 }
 
 // HTTPStatus returns the HTTP status of an error code, and false for a code
@@ -243,7 +271,8 @@ type ErrorDetail struct {
 	// CaseID is set with duplicate_suspected.
 	CaseID int64 `json:"case_id,omitempty"`
 	// Fields maps a form field name to what is wrong with it (form_invalid,
-	// bad_request).
+	// bad_request), or a capture (CaptureField) to why it was refused
+	// (enrolment_incomplete, enrolment_inconsistent).
 	Fields map[string]string `json:"fields,omitempty"`
 }
 

@@ -12,6 +12,7 @@ const (
 	PathSupervisionOpen  = "/api/v1/supervision/open"
 	PathReview           = "/api/v1/supervision/review"
 	PathReviewChart      = "/api/v1/supervision/review/chart"
+	PathAdminReportKinds = "/api/v1/admin/report-kinds"
 )
 
 // ReportUnit is a unit that processes reports.
@@ -80,6 +81,9 @@ type Report struct {
 	Location     string     `json:"location,omitempty"`      // staff views only
 	ResidentID   int64      `json:"resident_id,omitempty"`   // staff views only
 	ResidentName string     `json:"resident_name,omitempty"` // one report's staff view only
+	// Rating and Rateable: as in Filing (the kiosk's "my filings" only).
+	Rating   int  `json:"rating,omitempty"`
+	Rateable bool `json:"rateable,omitempty"`
 }
 
 // ReportList is a list of reports.
@@ -151,6 +155,14 @@ type ReviewStats struct {
 	OnTimeRate    *float64 `json:"on_time_rate"` // null: nothing done or due
 	MedianSeconds int64    `json:"median_s"`
 	P90Seconds    int64    `json:"p90_s"`
+	// Residents' ratings (好差评) given in the period: how many, satisfied
+	// (4-5 of 5), dissatisfied (1-2); the share satisfied and the mean
+	// score, null without ratings.
+	Rated            int      `json:"rated"`
+	Satisfied        int      `json:"satisfied"`
+	Dissatisfied     int      `json:"dissatisfied"`
+	SatisfactionRate *float64 `json:"satisfaction_rate"`
+	MeanScore        *float64 `json:"mean_score"`
 }
 
 // ReviewUnit is one unit's year.

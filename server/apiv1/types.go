@@ -1,6 +1,9 @@
 package apiv1
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/identity"
@@ -234,6 +237,9 @@ type Service struct {
 	DepartmentName string `json:"department_name"` // e.g. 民政科
 	DeadlineDays   int    `json:"deadline_days"`   // processing deadline, calendar days
 	Description    string `json:"description,omitempty"`
+	// Deliberation: approving a filing needs the record of the deliberation
+	// meeting that decided it (docs/transparency.md).
+	Deliberation bool `json:"deliberation,omitempty"`
 	// Eligibility says in words who may file (empty: every resident).
 	Eligibility string `json:"eligibility,omitempty"`
 	// Kind is empty for a service filed with a form; "certification" for
@@ -352,6 +358,11 @@ type Filing struct {
 	Values           map[string]string `json:"values,omitempty"` // back office only
 	Overdue          bool              `json:"overdue"`
 	ResidentName     string            `json:"resident_name,omitempty"` // back office only
+	// Rating is the resident's rating of the decided filing (1..5), 0 when
+	// not rated (the kiosk's "my filings" only); Rateable says it may be
+	// rated now (decided, not rated yet).
+	Rating   int  `json:"rating,omitempty"`
+	Rateable bool `json:"rateable,omitempty"`
 }
 
 // StatusRequest is the body of POST /api/v1/kiosk/status.
@@ -379,6 +390,26 @@ const (
 	EnrolCapturesPerFinger = 3 // good captures per finger, at least
 	MaxCapturesPerFinger   = 10
 )
+
+// CaptureField names capture i (0-based, in the order the request sent the
+// finger's captures) of finger f in an error's fields: "right_index[2]"
+// (enrolment_incomplete, enrolment_inconsistent).
+func CaptureField(f Finger, i int) string { return fmt.Sprintf("%s[%d]", f, i) }
+
+// ParseCaptureField is the inverse of CaptureField; ok is false for a key
+// that is not one (an unknown finger, a bad or negative index).
+func ParseCaptureField(key string) (f Finger, i int, ok bool) {
+	name, rest, found := strings.Cut(key, "[")
+	idx, closed := strings.CutSuffix(rest, "]")
+	if !found || !closed || !Finger(name).Valid() {
+		return "", 0, false
+	}
+	i, err := strconv.Atoi(idx)
+	if err != nil || i < 0 || strconv.Itoa(i) != idx {
+		return "", 0, false
+	}
+	return Finger(name), i, true
+}
 
 // EnrolRequest is the body of POST /api/v1/kiosk/enrolments (station staff
 // in staff mode). The resident is identified by the card.

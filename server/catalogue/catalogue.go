@@ -127,6 +127,10 @@ type FieldDef struct {
 	Max       *float64        `json:"max,omitempty"`
 }
 
+// ReservedReportCode is the kiosk's menu entry for an issue report
+// (docs/reports.md); no service may take it.
+const ReservedReportCode = "report"
+
 // ServiceDef is a service of the document.
 type ServiceDef struct {
 	Code         string `json:"code"`
@@ -136,6 +140,10 @@ type ServiceDef struct {
 	DeadlineDays int    `json:"deadline_days"`
 	Description  string `json:"description,omitempty"`
 	Eligibility  *Rule  `json:"eligibility,omitempty"`
+	// Deliberation: an approval needs the record of the quarterly
+	// deliberation meeting that decided it, and the approved filings are
+	// publicly noticed (低保; docs/transparency.md).
+	Deliberation bool `json:"deliberation,omitempty"`
 	// Kind is "" for a service filed with its form, or KindCertification
 	// for one whose whole transaction is the card and vein check (no form,
 	// no filing: the check is recorded, docs/grid.md).
@@ -308,6 +316,8 @@ func Parse(data []byte) (*Catalogue, error) {
 			k.add(p+".code", "编码 %q 应为小写字母、数字和下划线", s.Code)
 		} else if _, dup := c.index[s.Code]; dup {
 			k.add(p+".code", "编码 %q 重复", s.Code)
+		} else if s.Code == ReservedReportCode {
+			k.add(p+".code", "编码 %q 保留给自助终端的“反映问题”", s.Code)
 		}
 		text(k, p+".name", s.Name, 60)
 		text(k, p+".name_en", s.NameEN, 120)
@@ -336,7 +346,7 @@ func Parse(data []byte) (*Catalogue, error) {
 			k.add(p+".kind", "未知事项类型 %q（应为空或 certification）", s.Kind)
 		}
 		wire := apiv1.Service{Code: s.Code, Name: s.Name, NameEN: s.NameEN, Department: s.Unit, DepartmentName: c.units[s.Unit].Name,
-			DeadlineDays: s.DeadlineDays, Description: s.Description, Kind: s.Kind}
+			DeadlineDays: s.DeadlineDays, Description: s.Description, Deliberation: s.Deliberation, Kind: s.Kind}
 		seen := map[string]bool{}
 		for j, f := range s.Fields {
 			fp := fmt.Sprintf("%s.fields[%d]", p, j)

@@ -81,6 +81,7 @@ func TestParseRejects(t *testing.T) {
 			return edit(t, func(d map[string]any) { svc(d, 3)["code"] = svc(d, 1)["code"] })
 		}, "services[3].code", "重复"},
 		{"bad code", func(t *testing.T) []byte { return edit(t, func(d map[string]any) { svc(d, 0)["code"] = "Dibao-New" }) }, "services[0].code", "小写"},
+		{"reserved code", func(t *testing.T) []byte { return edit(t, func(d map[string]any) { svc(d, 0)["code"] = "report" }) }, "services[0].code", "反映问题"},
 		{"deadline too long", func(t *testing.T) []byte { return edit(t, func(d map[string]any) { svc(d, 0)["deadline_days"] = 400 }) }, "services[0].deadline_days", "1..365"},
 		{"empty name", func(t *testing.T) []byte { return edit(t, func(d map[string]any) { svc(d, 0)["name"] = " " }) }, "services[0].name", "不能为空"},
 		{"unknown service kind", func(t *testing.T) []byte {

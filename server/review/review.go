@@ -38,7 +38,26 @@ type Stats struct {
 	MedianSeconds int64 `json:"median_s"`
 	P90Seconds    int64 `json:"p90_s"`
 
+	// Residents' ratings (好差评) given in the period, counted in the
+	// month they were given: how many, how many satisfied (4 or 5 of 5),
+	// how many dissatisfied (1 or 2). SatisfactionRate is Satisfied /
+	// Rated and MeanScore the mean of the scores; nil without ratings.
+	Rated            int      `json:"rated"`
+	Satisfied        int      `json:"satisfied"`
+	Dissatisfied     int      `json:"dissatisfied"`
+	SatisfactionRate *float64 `json:"satisfaction_rate"`
+	MeanScore        *float64 `json:"mean_score"`
+
 	durations []time.Duration
+	scoreSum  int
+}
+
+// Rating is one resident's rating of a filing or report (1..5), counted
+// for the unit that answered it.
+type Rating struct {
+	Unit  string
+	At    time.Time
+	Score int
 }
 
 // UnitReview is one unit's year.
@@ -60,6 +79,12 @@ type Review struct {
 // overdue in the month of its due time if that is before asOf. Units appear
 // in the order of units, then any other unit with records, sorted.
 func Compute(recs []Record, year int, asOf time.Time, units []string) Review {
+	return ComputeWithRatings(recs, nil, year, asOf, units)
+}
+
+// ComputeWithRatings is Compute with the residents' ratings: each rating
+// given in year (China time) up to asOf counts in its unit's month.
+func ComputeWithRatings(recs []Record, ratings []Rating, year int, asOf time.Time, units []string) Review {
 	byUnit := map[string]*UnitReview{}
 	get := func(u string) *UnitReview {
 		if r := byUnit[u]; r != nil {
@@ -103,6 +128,15 @@ func Compute(recs []Record, year int, asOf time.Time, units []string) Review {
 		u.Months[due.Month()-1].OpenOverdue++
 		u.Year.OpenOverdue++
 	}
+	for _, rt := range ratings {
+		at := rt.At.In(China)
+		if at.Year() != year || rt.At.After(asOf) || rt.Score < 1 || rt.Score > 5 {
+			continue
+		}
+		u := get(rt.Unit)
+		u.Months[at.Month()-1].rate(rt.Score)
+		u.Year.rate(rt.Score)
+	}
 	out := Review{Year: year, AsOf: asOf}
 	seen := map[string]bool{}
 	for _, u := range units {
@@ -131,7 +165,23 @@ func Compute(recs []Record, year int, asOf time.Time, units []string) Review {
 	return out
 }
 
+func (s *Stats) rate(score int) {
+	s.Rated++
+	s.scoreSum += score
+	switch {
+	case score >= 4:
+		s.Satisfied++
+	case score <= 2:
+		s.Dissatisfied++
+	}
+}
+
 func (s *Stats) finish() {
+	if s.Rated > 0 {
+		r := float64(s.Satisfied) / float64(s.Rated)
+		m := float64(s.scoreSum) / float64(s.Rated)
+		s.SatisfactionRate, s.MeanScore = &r, &m
+	}
 	s.Overdue = s.Late + s.OpenOverdue
 	if n := s.Done + s.OpenOverdue; n > 0 {
 		r := float64(s.OnTime) / float64(n)

@@ -108,8 +108,45 @@ func TestComputeAsOf(t *testing.T) {
 	}
 }
 
+// ratings of "heating": in March 5, 4 and 2; in July 1; one of 2025, one
+// after the review's time and one out of range, all ignored.
+func ratings() []Rating {
+	return []Rating{
+		{Unit: "heating", At: at(3, 10, 9), Score: 5},
+		{Unit: "heating", At: at(3, 11, 9), Score: 4},
+		{Unit: "heating", At: at(3, 31, 23), Score: 2},
+		{Unit: "heating", At: at(7, 1, 0), Score: 1},
+		{Unit: "heating", At: time.Date(2025, 12, 31, 23, 0, 0, 0, China), Score: 5},
+		{Unit: "heating", At: at(12, 31, 23).Add(time.Minute), Score: 5},
+		{Unit: "heating", At: at(8, 1, 0), Score: 6},
+	}
+}
+
+func TestRatings(t *testing.T) {
+	r := ComputeWithRatings(year(), ratings(), 2026, at(12, 31, 23), []string{"heating"})
+	u := r.Units[0]
+	mar, jul, y := u.Months[2], u.Months[6], u.Year
+	if mar.Rated != 3 || mar.Satisfied != 2 || mar.Dissatisfied != 1 || *mar.SatisfactionRate != 2.0/3 || *mar.MeanScore != 11.0/3 {
+		t.Errorf("March %+v", mar)
+	}
+	if jul.Rated != 1 || jul.Satisfied != 0 || jul.Dissatisfied != 1 || *jul.SatisfactionRate != 0 || *jul.MeanScore != 1 {
+		t.Errorf("July %+v", jul)
+	}
+	if y.Rated != 4 || y.Satisfied != 2 || y.Dissatisfied != 2 || *y.SatisfactionRate != 0.5 || *y.MeanScore != 3 {
+		t.Errorf("year %+v", y)
+	}
+	if u.Months[0].Rated != 0 || u.Months[0].SatisfactionRate != nil || u.Months[0].MeanScore != nil {
+		t.Errorf("January %+v", u.Months[0])
+	}
+	// A unit rated but with no records appears, after the units named.
+	r = ComputeWithRatings(nil, []Rating{{Unit: "market", At: at(5, 1, 0), Score: 3}}, 2026, at(12, 31, 23), []string{"heating"})
+	if len(r.Units) != 2 || r.Units[1].Unit != "market" || r.Units[1].Year.Rated != 1 || r.Units[1].Year.Satisfied != 0 || r.Units[1].Year.Dissatisfied != 0 {
+		t.Errorf("units %+v", r.Units)
+	}
+}
+
 func TestWriteCSV(t *testing.T) {
-	r := Compute(year(), 2026, at(12, 31, 23), []string{"heating"})
+	r := ComputeWithRatings(year(), ratings(), 2026, at(12, 31, 23), []string{"heating"})
 	var b bytes.Buffer
 	if err := WriteCSV(&b, r, map[string]string{"heating": "供热办"}); err != nil {
 		t.Fatal(err)
@@ -122,9 +159,11 @@ func TestWriteCSV(t *testing.T) {
 		t.Fatalf("%d rows", len(rows))
 	}
 	want := map[int]string{
-		3:  "heating,供热办,2026-03,3,0,3,0,3,0.0000,120.00,120.00",
-		13: "heating,供热办,2026,78,75,3,0,3,0.9615,4.00,10.00",
-		14: "ecology,,2026-01,0,0,0,1,1,0.0000,0.00,0.00",
+		0:  strings.Join(CSVHeader, ","),
+		1:  "heating,供热办,2026-01,1,1,0,0,0,1.0000,1.00,1.00,0,0,0,,",
+		3:  "heating,供热办,2026-03,3,0,3,0,3,0.0000,120.00,120.00,3,2,1,0.6667,3.6667",
+		13: "heating,供热办,2026,78,75,3,0,3,0.9615,4.00,10.00,4,2,2,0.5000,3.0000",
+		14: "ecology,,2026-01,0,0,0,1,1,0.0000,0.00,0.00,0,0,0,,",
 	}
 	for i, w := range want {
 		if got := strings.Join(rows[i], ","); got != w {
@@ -141,5 +180,18 @@ func TestSVG(t *testing.T) {
 	}
 	if !strings.Contains(svg, `fill="#c62828"><title>2026-03 0.0%</title>`) {
 		t.Error("March's late bar is missing")
+	}
+}
+
+func TestSatisfactionSVG(t *testing.T) {
+	r := ComputeWithRatings(year(), ratings(), 2026, at(12, 31, 23), []string{"heating"})
+	svg := SatisfactionSVG(r.Units[0], 2026, `供热办 <b>满意率</b>`)
+	if !strings.HasPrefix(svg, "<svg") || strings.Contains(svg, "<b>") || strings.Count(svg, "<rect") != 2 {
+		t.Fatalf("svg %s", svg)
+	}
+	for _, want := range []string{`<title>2026-03 66.7%</title>`, `<title>2026-07 0.0%</title>`} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("missing %s", want)
+		}
 	}
 }

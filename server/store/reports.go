@@ -36,6 +36,13 @@ type ReportStore interface {
 	// ReviewRecords returns the timing of every filing and report created
 	// before to and not done before from (open ones included).
 	ReviewRecords(ctx context.Context, from, to time.Time) ([]ReviewRecord, error)
+
+	// SaveReportKinds keeps a new version of the kinds document (as
+	// SaveCatalogue: versions only grow, ErrConflict otherwise; audited
+	// report_kinds.save); LatestReportKinds returns the latest (ErrNotFound:
+	// none saved, the embedded document is in force).
+	SaveReportKinds(ctx context.Context, actor audit.Actor, v CatalogueVersion) error
+	LatestReportKinds(ctx context.Context) (CatalogueVersion, error)
 }
 
 // ReportStatus is the processing state of a report.

@@ -79,6 +79,8 @@ var (
 type Store interface {
 	// Residents' issue reports, escalations, the efficiency review.
 	ReportStore
+	// 低保 deliberation records and residents' ratings.
+	TransparencyStore
 	// Grid workers: residents' changes, visits, proof of life (grid.go).
 	GridStore
 

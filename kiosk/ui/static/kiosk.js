@@ -17,7 +17,11 @@ const T = {
     dueBefore: (d) => d + " 前答复", another: "办理其他事项", takeCard: "完成，请取走身份证",
     certified: "认证成功", certifiedAlready: "您今年已经认证过了，不用再认证", certYear: (y) => y + " 年度", certAt: "认证时间", certOnly: "刷证验指即完成，无需填表",
     certLead: "本年度养老金领取资格认证已完成，不需要再做别的。", certAlreadyLead: (at) => "您已于 " + at + " 完成本年度认证，这次不再重复记录。",
-    filings: "这是您以前的申请", noFilings: "您还没有提交过申请。", reply: "答复",
+    filings: "这是您以前的申请和反映的问题", noFilings: "您还没有提交过申请，也没有反映过问题。", reply: "答复",
+    reportSub: "噪声、暖气、违建、低保咨询等，由承办单位限期答复",
+    decidedOn: "办结日期", repliedOn: "答复日期", notYet: "尚未办结",
+    rateIt: "评价这次办理", yourRating: (w) => "您的评价：" + w, rateTitle: "请为这次办理评价", rateReasons: "原因（可多选，可不选）",
+    sendRating: "提交评价", sendingRating: "正在提交评价…",
     unavailable: "网络暂时中断", autoRetry: "网络恢复后会自动继续。",
     // ---- visible time-outs, waits, attempts (kioskux) ----
     retryIn: (n) => n + " 秒后自动重试", throttledTitle: "请稍等，马上自动继续", waitLeft: (n) => "还要等 " + n + " 秒",
@@ -51,6 +55,8 @@ const T = {
       form_invalid: "下面标黄的项填得不对，请改正后再按“确认提交”。",
       throttled: "这台机器刚才有多次指静脉核对没有通过，为了安全需要稍等一会儿，时间到了会自动继续，您不用做什么。",
       recapture: "主管已确认。为了安全，请再采集一次（每根手指 3 次）。",
+      enrol_inconsistent: "这根手指的几次采集互相对不上（放的位置不一样，或放了别的手指），没有保存。对不上的那几次已去掉，请让居民把同一根手指像前几次一样平放，再采集一次。",
+      rate_failed: "评价没有提交成功，请再按一次“提交评价”，或稍后再评。",
     },
     hints: {
       no_finger: "未检测到手指，请把手指放到指静脉仪上。",
@@ -60,6 +66,7 @@ const T = {
       moving: "手指在动，请放稳，不要移动。",
       exposure: "光线不合适：请把手指完全盖住指静脉仪的窗口，放平放稳。",
       reverify: "为了安全，请再把手指放一次。",
+      rated: "谢谢您的评价，我们会认真改进。",
     },
     serverDown: "网络暂时中断，工作人员正在处理。", readerDown: "读卡器暂时不能使用，请找工作人员。",
     scannerDown: "指静脉仪暂时不能使用，请找工作人员。",
@@ -93,7 +100,11 @@ const T = {
     dueBefore: (d) => "by " + d, another: "Another service", takeCard: "Done, take your card",
     certified: "Certified", certifiedAlready: "You are already certified this year", certYear: (y) => "Year " + y, certAt: "Certified on", certOnly: "Card and finger only, no form",
     certLead: "Your pension proof of life for this year is done; nothing else is needed.", certAlreadyLead: (at) => "You were certified on " + at + "; this visit is not recorded again.",
-    filings: "Your earlier filings", noFilings: "You have no filings yet.", reply: "Reply",
+    filings: "Your earlier filings and reported problems", noFilings: "You have no filings or reports yet.", reply: "Reply",
+    reportSub: "Noise, heating, illegal building, questions about dibao…: the unit in charge answers by a deadline",
+    decidedOn: "Decided on", repliedOn: "Answered on", notYet: "Not decided yet",
+    rateIt: "Rate this service", yourRating: (w) => "Your rating: " + w, rateTitle: "How was this service?", rateReasons: "Why (any number, or none)",
+    sendRating: "Send rating", sendingRating: "Sending your rating…",
     unavailable: "The network is down for now", autoRetry: "It will continue by itself when the network is back.",
     // ---- visible time-outs, waits, attempts (kioskux) ----
     retryIn: (n) => "Trying again in " + n + " s", throttledTitle: "Please wait; it continues by itself", waitLeft: (n) => n + " s to wait",
@@ -127,6 +138,8 @@ const T = {
       form_invalid: "The fields marked yellow are not right. Please correct them, then press Confirm.",
       throttled: "This kiosk had several failed finger checks just now; for security it must wait a moment. It continues by itself; you need not do anything.",
       recapture: "The supervisor confirmed. For security, capture again (3 per finger).",
+      enrol_inconsistent: "This finger's captures do not match each other (placed differently, or another finger was used); nothing was stored. The captures that did not match were dropped: ask the resident to lay the same finger flat again, placed as before.",
+      rate_failed: "Your rating was not recorded. Press Send rating again, or rate later.",
     },
     hints: {
       no_finger: "No finger detected. Put your finger on the scanner.",
@@ -136,6 +149,7 @@ const T = {
       moving: "Your finger is moving: hold it still.",
       exposure: "The light is not right: cover the scanner's window completely with your finger, flat and still.",
       reverify: "For your security, place your finger once more.",
+      rated: "Thank you for your rating; we will keep improving.",
     },
     serverDown: "The network is down; the staff are on it.", readerDown: "The card reader is not working; please ask the staff.",
     scannerDown: "The vein scanner is not working; please ask the staff.",
@@ -238,6 +252,37 @@ function problemBox(v) {
   return el("div", { class: info ? "hint" : "problem", id: "problem" }, text);
 }
 
+// The rating (好差评) of one answered filing or report: a score, optional
+// reasons, then send. What is chosen survives the screen's redraws.
+let rateDraft = { ref: "", score: 0, reasons: [] };
+function ratingPanel(ref, rc, sending) {
+  const t = L();
+  const en = view.lang === "en";
+  if (rateDraft.ref !== ref) rateDraft = { ref: "", score: 0, reasons: [] };
+  const box = el("div", { class: "rating", "data-rate": ref });
+  if (sending) {
+    box.append(el("p", {}, t.sendingRating));
+    return box;
+  }
+  box.append(el("p", { class: "ratetitle" }, t.rateTitle));
+  const pick = (fn) => () => { fn(); render(view); };
+  box.append(el("div", { class: "choices scores" }, rc.scores.map((c) => btn(en ? c.en : c.zh, "ratescore", {
+    arg: ref, pressed: rateDraft.ref === ref && rateDraft.score === Number(c.code),
+    onclick: pick(() => { rateDraft = { ref: ref, score: Number(c.code), reasons: rateDraft.ref === ref ? rateDraft.reasons : [] }; touch("activity"); }) }))));
+  if (rateDraft.ref === ref && rateDraft.score) {
+    box.append(el("p", {}, t.rateReasons));
+    box.append(el("div", { class: "choices reasons" }, rc.reasons.map((c) => btn(en ? c.en : c.zh, "ratereason", {
+      arg: c.code, pressed: rateDraft.reasons.includes(c.code),
+      onclick: pick(() => {
+        const i = rateDraft.reasons.indexOf(c.code);
+        if (i >= 0) rateDraft.reasons.splice(i, 1); else rateDraft.reasons.push(c.code);
+        touch("activity");
+      }) }))));
+    box.append(btn(t.sendRating, "rate", { arg: ref, class: "primary", values: () => ({ score: String(rateDraft.score), reasons: rateDraft.reasons.join(",") }) }));
+  }
+  return box;
+}
+
 function render(v) {
   view = v;
   if (pad && v.phase !== "form") closePad();
@@ -327,7 +372,7 @@ function render(v) {
     main.append(who(v) || "");
     const g = el("div", { class: "grid", id: "services" });
     for (const s of v.services || []) {
-      g.append(btn([svcName(s), el("span", { class: "sub" }, s.certification ? t.certOnly : t.due(s.dueDays))], "choose", { arg: s.code }));
+      g.append(btn([svcName(s), el("span", { class: "sub" }, s.certification ? t.certOnly : (s.dueDays ? t.due(s.dueDays) : t.reportSub))], "choose", { arg: s.code, class: s.code === "report" ? "report" : undefined }));
     }
     main.append(g);
     foot.append(btn(t.myFilings, "filings"), btn(t.finish, "finish"));
@@ -392,13 +437,22 @@ function render(v) {
   }
   case "filings": {
     title(t.filings);
+    main.append(problemBox(v) || "");
+    if (v.hint && t.hints[v.hint]) main.append(el("div", { class: "hint", id: "hint" }, t.hints[v.hint]));
+    const rc = v.ratingChoices;
+    const scoreWord = (n) => { const c = rc && rc.scores.find((x) => x.code === String(n)); return c ? (v.lang === "en" ? c.en : c.zh) : String(n); };
     const list = el("div", { class: "grid", id: "filings" });
     for (const f of v.filings || []) {
-      list.append(el("div", { class: "card" },
+      const decided = f.decided ? (f.item === "report" ? t.repliedOn : t.decidedOn) + "：" + f.decided : t.notYet;
+      const card = el("div", { class: "card item-" + (f.item || "filing"), "data-ref": f.reference },
         el("h2", {}, svcName(f.service)),
         el("p", {}, t.ref + "：" + f.reference + "　" + t.filedAt + "：" + f.filedAt),
+        el("p", { class: "dates" }, t.dueAt + "：" + f.due + "　" + decided),
         el("p", { class: "status status-" + f.status }, ((v.lang === "en" ? f.statusEn : f.statusZh) || f.status)),
-        f.reply ? el("p", { class: "reply" }, t.reply + "：" + f.reply) : null));
+        f.reply ? el("p", { class: "reply" }, t.reply + "：" + f.reply) : null,
+        f.rating ? el("p", { class: "rated" }, t.yourRating(scoreWord(f.rating))) : null);
+      if (rc && f.rateable) card.append(ratingPanel(f.reference, rc, rc.sending === f.reference));
+      list.append(card);
     }
     if (!(v.filings || []).length) list.append(el("p", {}, t.noFilings));
     main.append(list);

@@ -518,7 +518,7 @@ func (s *Store) reencryptPersonal(ctx context.Context) (int, error) {
 		return total, err
 	}
 	steps := []func(context.Context, Q, int64, int) (int, int64, int, error){
-		s.resealResidents, s.resealFilings, s.resealReasons, s.resealReports, s.resealReportPhotos, s.resealVisits,
+		s.resealResidents, s.resealFilings, s.resealReasons, s.resealReports, s.resealReportPhotos, s.resealMeetings, s.resealVisits,
 		s.resealTokenIDs("spent_tokens", "token_hash"), s.resealTokenIDs("pending_identifications", "id_hash"),
 	}
 	batch := s.pageSize / 4

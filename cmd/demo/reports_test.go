@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/qingshan-gov/veinkiosk/kiosk"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/simulators/deck"
+)
+
+// TestBrowserReportReplyAndRating: a resident reports a problem from the
+// touchscreen (反映问题: the kind by touch, the words from the common
+// answers), against the real server, drivers and simulators; the heating
+// office answers it; back at the kiosk, "my filings" lists the report with
+// its due and answer dates in the office's words, and the resident rates it
+// (好差评): once, recorded, counted in the efficiency review.
+func TestBrowserReportReplyAndRating(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	chrome := chromium(t)
+	dir := os.Getenv("VEINKIOSK_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o, err := parse([]string{"--scripted", "--residents", "1000", "--enrol-now", "20"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := startWorld(ctx, o, slog.New(slog.NewTextHandler(io.Discard, nil)), func(string, ...any) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); w.close() }()
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1080, 1920))
+	defer cancelA()
+	bctx, cancelB := chromedp.NewContext(actx)
+	defer cancelB()
+	bctx, cancelT := context.WithTimeout(bctx, 5*time.Minute)
+	defer cancelT()
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1080, 1920), chromedp.Navigate(w.kioskURL)); err != nil {
+		t.Fatal(err)
+	}
+	s := screen{t: t, ctx: bctx, dir: dir}
+	k := kioskClient{base: w.kioskURL}
+	wait := func(what string, cond func(kiosk.View) bool) kiosk.View {
+		t.Helper()
+		v, err := k.wait(ctx, what, 40*time.Second, cond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		return v
+	}
+	wait("ready", func(v kiosk.View) bool { return v.Phase == "idle" && v.ServerUp })
+	var who *deck.Resident
+	for _, r := range w.enrol[:o.enrolNow] {
+		if validCard(r, time.Now()) && w.enrolled(r.IDNumber) {
+			who = r
+			break
+		}
+	}
+	if who == nil {
+		t.Fatal("no enrolled resident with a valid card")
+	}
+	if err := verify(ctx, w, k, who); err != nil {
+		t.Fatal(err)
+	}
+
+	// 反映问题: the last entry of the menu.
+	wait("menu", func(v kiosk.View) bool {
+		return v.Phase == "menu" && len(v.Services) > 0 && v.Services[len(v.Services)-1].Code == "report"
+	})
+	s.shot("kiosk-menu-report")
+	s.click(`button[data-act="choose"][data-arg="report"]`)
+	v := wait("report form", func(v kiosk.View) bool { return v.Phase == "form" })
+	if v.Form.Service.Code != "report" || len(v.Form.Fields) != 3 || len(v.Form.Fields[0].Choices) != 27 {
+		t.Fatalf("report form %+v", v.Form)
+	}
+	s.click(`button[data-act="confirm"]`)
+	v = wait("missing named", func(v kiosk.View) bool { return v.Problem == "missing" })
+	if strings.Join(v.Missing, "、") != "问题类别、问题描述" {
+		t.Fatalf("missing %v", v.Missing)
+	}
+	s.click(`button[data-act="edit"][data-arg="kind"]:nth-child(5)`) // 暖气不热, the fifth kind
+	wait("kind", func(v kiosk.View) bool { return v.Form.Fields[0].Value == "暖气不热" })
+	s.click(`button[data-act="keyboard"][data-arg="description"]`)
+	s.click(`#kbcommon button.kbanswer`)
+	s.click("#kbok")
+	wait("description", func(v kiosk.View) bool { return v.Form.Fields[1].Value != "" })
+	s.shot("kiosk-report-form")
+	s.click(`button[data-act="confirm"]`)
+	v = wait("receipt", func(v kiosk.View) bool { return v.Phase == "receipt" || v.Problem != "" && v.Problem != "missing" })
+	if v.Phase != "receipt" || !strings.HasPrefix(v.Receipt.Reference, "QS-R-") || !strings.Contains(v.Receipt.Service.Name, "暖气不热") {
+		t.Fatalf("not filed: %s %+v", v.Problem, v.Receipt)
+	}
+	ref := v.Receipt.Reference
+	s.shot("kiosk-report-receipt")
+
+	// The heating office answers it.
+	oc := &apiv1.Client{BaseURL: w.serverURL, HTTP: &http.Client{Timeout: 30 * time.Second}}
+	sess, err := oc.Login(ctx, "gongre", unitOfficerPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc = oc.WithStaff(sess.Token)
+	var list apiv1.ReportList
+	if err := oc.Do(ctx, "GET", apiv1.PathReports, nil, &list); err != nil || len(list.Reports) != 1 || list.Reports[0].Reference != ref {
+		t.Fatalf("heating office's list %+v %v", list, err)
+	}
+	if err := oc.Do(ctx, "POST", apiv1.PathReports+"/"+strconv.FormatInt(list.Reports[0].ID, 10)+"/action",
+		apiv1.ReportAction{Action: apiv1.ReportReply, Reply: "已派维修人员上门排气，暖气恢复正常。"}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// My filings (the token was spent by the report: the finger again).
+	s.click(`button[data-act="filings"]`)
+	wait("finger again", phaseIs("place_finger"))
+	for try := 0; ; try++ {
+		if err := w.vein.PlaceResident(who.IDNumber, 2); err != nil {
+			t.Fatal(err)
+		}
+		v := wait("my filings", func(v kiosk.View) bool { return v.Phase == "filings" || v.Hint != "" && v.Hint != "reverify" })
+		w.vein.RemoveFinger()
+		if v.Phase == "filings" {
+			break
+		}
+		if try > 2 {
+			t.Fatalf("finger again: %s", v.Hint)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	v = wait("the report listed", func(v kiosk.View) bool { return len(v.Filings) > 0 && v.RatingChoices != nil })
+	var item *kiosk.FilingView
+	for i := range v.Filings {
+		if v.Filings[i].Reference == ref {
+			item = &v.Filings[i]
+		}
+	}
+	if item == nil || item.Item != "report" || item.StatusZH != "已答复" || item.Decided == "" || item.Due == "" || !item.Rateable ||
+		!strings.Contains(item.Reply, "暖气恢复正常") {
+		t.Fatalf("my filings: %+v", item)
+	}
+	card := `div.card[data-ref="` + ref + `"]`
+	s.click(card + ` button[data-act="ratescore"]:nth-child(2)`) // 满意
+	s.click(card + ` button[data-act="ratereason"][data-arg="fast"]`)
+	s.shot("kiosk-rating")
+	s.click(card + ` button[data-act="rate"]`)
+	v = wait("rated", func(v kiosk.View) bool { return v.Hint == "rated" || v.Problem != "" })
+	if v.Problem != "" {
+		t.Fatalf("rating: %s", v.Problem)
+	}
+	if s.count(card+` .rated`) != 1 || s.count(card+` button[data-act="rate"]`) != 0 {
+		t.Fatal("the rated report still offers a rating")
+	}
+	s.shot("kiosk-my-filings-rated")
+
+	// Recorded once, for the heating office's review.
+	var rv apiv1.Review
+	if err := oc.Do(ctx, "GET", apiv1.PathReview, nil, &rv); err != nil || len(rv.Units) != 1 || rv.Units[0].Year.Rated != 1 || rv.Units[0].Year.Satisfied != 1 {
+		t.Fatalf("review %+v %v", rv, err)
+	}
+}
