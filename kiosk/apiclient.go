@@ -81,6 +81,8 @@ func mapErr(err error) error {
 		s = session.ErrOtherStation
 	case apiv1.CodePINLocked:
 		s = session.ErrPINLocked
+	case apiv1.CodeEnrolmentInconsistent:
+		s = session.ErrInconsistent
 	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled:
 		s = session.ErrDenied
 	case apiv1.CodeRateLimited:
@@ -105,6 +107,19 @@ func mapErr(err error) error {
 		d.Fields = append(d.Fields, k)
 	}
 	slices.Sort(d.Fields)
+	if ae.Code == apiv1.CodeEnrolmentInconsistent {
+		for k := range ae.Fields {
+			if f, i, ok := apiv1.ParseCaptureField(k); ok {
+				if d.Recapture == nil {
+					d.Recapture = map[string][]int{}
+				}
+				d.Recapture[string(f)] = append(d.Recapture[string(f)], i)
+			}
+		}
+		for _, is := range d.Recapture {
+			slices.Sort(is)
+		}
+	}
 	// The code and the details only: messages may name people.
 	return &APIError{Kind: s, Code: ae.Code, Details: d}
 }

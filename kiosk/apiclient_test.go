@@ -26,6 +26,7 @@ func TestMapErr(t *testing.T) {
 		{&apiv1.Error{Status: 401, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeBadCredentials}}, session.ErrDenied},
 		{&apiv1.Error{Status: 422, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeFormInvalid, Message: "张三 110101..."}}, session.ErrInvalid},
 		{&apiv1.Error{Status: 409, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeIdempotencyReuse, Message: "张三"}}, session.ErrRejected},
+		{&apiv1.Error{Status: 422, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeEnrolmentInconsistent}}, session.ErrInconsistent},
 	} {
 		got := mapErr(tc.err)
 		if !errors.Is(got, tc.want) {
@@ -52,6 +53,11 @@ func TestMapErrKeepsDetails(t *testing.T) {
 		{apiv1.ErrorDetail{Code: apiv1.CodeNoMatch}, session.Details{AttemptsLeft: -1}}, // a server without the field
 		{apiv1.ErrorDetail{Code: apiv1.CodeLocked, RetryAfterSeconds: 300, LockedUntil: &until}, session.Details{RetryAfter: 300 * time.Second, AttemptsLeft: -1, LockedUntil: until}},
 		{apiv1.ErrorDetail{Code: apiv1.CodeFormInvalid, Fields: map[string]string{"reason": "必填", "phone": "x"}}, session.Details{AttemptsLeft: -1, Fields: []string{"phone", "reason"}}},
+		// The disagreeing captures by finger, in order; keys that name no
+		// capture are left out.
+		{apiv1.ErrorDetail{Code: apiv1.CodeEnrolmentInconsistent, Fields: map[string]string{"right_middle[3]": "x", "right_middle[0]": "x", "right_index[1]": "x", "bogus": "x"}},
+			session.Details{AttemptsLeft: -1, Fields: []string{"bogus", "right_index[1]", "right_middle[0]", "right_middle[3]"},
+				Recapture: map[string][]int{"right_index": {1}, "right_middle": {0, 3}}}},
 	} {
 		got := session.DetailsOf(mapErr(&apiv1.Error{Status: 400, ErrorDetail: tc.in}))
 		if !reflect.DeepEqual(got, tc.want) {

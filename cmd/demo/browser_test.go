@@ -182,10 +182,13 @@ func TestBrowserRealDevices(t *testing.T) {
 			shot("real-05-enrol-progress")
 		}
 	}
-	click(`button[data-act="confirm"]`)
-	v = wait("enrolment outcome", func(v kiosk.View) bool {
-		return v.Phase == "enrol_done" || v.Phase == "enrol_supervisor" || (v.Phase == "enrol_capture" && v.Problem != "")
-	})
+	send := func() kiosk.View {
+		click(`button[data-act="confirm"]`)
+		return wait("enrolment outcome", func(v kiosk.View) bool {
+			return v.Phase == "enrol_done" || v.Phase == "enrol_supervisor" || (v.Phase == "enrol_capture" && v.Problem != "")
+		})
+	}
+	v = retakeInconsistent(t, ctx, w, k, newcomer.IDNumber, send(), send)
 	if v.Phase == "enrol_capture" {
 		t.Fatalf("enrolment refused: %s", v.Problem)
 	}

@@ -562,6 +562,29 @@ func (lt *loadTest) extractAll(ctx context.Context, people []*person, probes int
 	return ctx.Err()
 }
 
+// retake replaces the captures of an enrolment request that fields names
+// (apiv1.CaptureField keys of enrolment_inconsistent) with new captures of
+// the same finger at another placement.
+func (lt *loadTest) retake(ctx context.Context, sk *simKiosk, p *person, req *apiv1.EnrolRequest, fields map[string]string, round int) error {
+	for key := range fields {
+		fg, i, ok := apiv1.ParseCaptureField(key)
+		if !ok {
+			return fmt.Errorf("kiosk enrolment: the server named capture %q", key)
+		}
+		for fi := range req.Fingers {
+			if req.Fingers[fi].Finger != fg || i >= len(req.Fingers[fi].Captures) {
+				continue
+			}
+			c, err := sk.capture(ctx, fg, render(p.r, fg, uint64(200+10*round+i)))
+			if err != nil {
+				return err
+			}
+			req.Fingers[fi].Captures[i] = c
+		}
+	}
+	return nil
+}
+
 // render is the simulated scanner's image of one capture of a resident's
 // finger (placement seed), 8-bit grey, row-major.
 func render(r *deck.Resident, finger apiv1.Finger, seed uint64) *apiv1.Image {
@@ -621,14 +644,30 @@ func (lt *loadTest) kioskEnrolments(ctx context.Context, k *simKiosk, fresh []*p
 			}
 			req.Fingers = append(req.Fingers, fc)
 		}
-		start := time.Now()
-		_, err := sk.c.Enrol(ctx, &req)
-		lat = append(lat, float64(time.Since(start).Microseconds())/1000)
+		var err error
+		for retake := 0; ; retake++ {
+			start := time.Now()
+			_, err = sk.c.Enrol(ctx, &req)
+			lat = append(lat, float64(time.Since(start).Microseconds())/1000)
+			var ae *apiv1.Error
+			if retake == 3 || !errors.As(err, &ae) || ae.Code != apiv1.CodeEnrolmentInconsistent {
+				break
+			}
+			// The server found captures of a finger that match none of
+			// the others (the synthetic captures vary as a real finger's
+			// do) and spent no nonce: as the kiosk does, take those again
+			// (another placement) and send the rest as they were.
+			if err := lt.retake(ctx, sk, p, &req, ae.Fields, retake); err != nil {
+				return err
+			}
+		}
 		if err != nil {
 			switch apiv1.ErrorCode(err) {
-			case apiv1.CodeDuplicateSuspected, apiv1.CodeEnrolmentIncomplete, apiv1.CodeReplacementPending:
+			case apiv1.CodeDuplicateSuspected, apiv1.CodeEnrolmentIncomplete, apiv1.CodeEnrolmentInconsistent, apiv1.CodeReplacementPending:
 				// replacement_pending: a reused data directory enrolled
-				// this resident in an earlier run.
+				// this resident in an earlier run. enrolment_inconsistent:
+				// the synthetic captures of a finger now and then disagree
+				// (as a real finger's do; the kiosk would retake them).
 				lt.logf("kiosk enrolment: %v", err)
 				continue
 			}

@@ -63,6 +63,7 @@ const (
 	ProblemRecapture          = "recapture"           // the supervisor allowed it: capture again (nonces are single-use)
 	ProblemThrottled          = "throttled"           // the server asks this kiosk to wait (State.RetryAt): continues by itself
 	ProblemMissing            = "missing"             // required fields left empty (State.Missing): nothing sent
+	ProblemInconsistent       = "enrol_inconsistent"  // a finger's captures do not match each other: nothing stored; the disagreeing ones are taken again
 	ProblemRateFailed         = "rate_failed"         // the rating was not recorded (the server refused or did not answer): try again
 )
 
@@ -111,6 +112,9 @@ var (
 	// ErrThrottled: the server asks this kiosk to wait before the next
 	// request (after failed finger checks at this kiosk); Details says how long.
 	ErrThrottled = errors.New("the server asks the kiosk to wait")
+	// ErrInconsistent: the captures of an enrolled finger do not match
+	// each other; Details.Recapture names those to take again.
+	ErrInconsistent = errors.New("the captures of a finger do not match each other")
 )
 
 // Details is what the server said besides its code: how long to wait
@@ -121,6 +125,9 @@ type Details struct {
 	AttemptsLeft int // -1: the server did not say
 	LockedUntil  time.Time
 	Fields       []string // form fields missing or wrong, by key
+	// Recapture (ErrInconsistent): per finger (apiv1 name), the captures
+	// the server found disagreeing, by their index as sent.
+	Recapture map[string][]int
 }
 
 // DetailsOf returns the Details in err's chain (AttemptsLeft -1 when none).

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -648,5 +649,85 @@ func TestElderlyTimeouts(t *testing.T) {
 	m.Step(Tick{}, t0.Add(cfg.IdleTimeout))
 	if st := m.State(); st.Phase != Idle {
 		t.Fatalf("plain mode: %s after the idle time-out", st.Phase)
+	}
+}
+
+// The server refuses an enrolment whose finger's captures disagree
+// (enrolment_inconsistent, naming them): the kiosk drops exactly those,
+// keeps the rest (their nonces are unspent), asks for that finger again
+// with the reason on screen, and once it is complete sends the enrolment
+// again; an answer naming nothing it sent is a plain refusal.
+func TestEnrolmentInconsistentRetake(t *testing.T) {
+	cfg := DefaultConfig()
+	m := New(cfg, keys(), t0)
+	m.Step(Touch{Action: ActStaff}, t0)
+	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
+	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
+	m.Step(Touch{Action: ActEnrol}, t0)
+	gen := m.State().Gen
+	m.Step(CardRead{alice}, t0)
+	m.Step(Touch{Action: ActConsent}, t0)
+	for i := 0; i < 6; i++ {
+		m.Step(Captured{Gen: gen, Sample: Sample{Quality: 60 + i}}, t0)
+	}
+	m.Step(Touch{Action: ActConfirm}, t0)
+	second := cfg.EnrolFingers[1]
+	err := detailed{kind: ErrInconsistent, d: Details{AttemptsLeft: -1, Recapture: map[string][]int{second: {1}}}}
+	effs := m.Step(Enrolled{Gen: gen, Err: fmt.Errorf("server: %w", err)}, t0)
+	st := m.State()
+	if st.Phase != EnrolCapture || st.Problem != ProblemInconsistent || st.EnrolIdx != 1 {
+		t.Fatalf("after the refusal: phase %s, problem %q, finger %d", st.Phase, st.Problem, st.EnrolIdx)
+	}
+	if c, ok := effs[0].(DoCapture); len(effs) != 1 || !ok || c.Finger != second || !c.Enrol || !c.NewPlacement {
+		t.Fatalf("effects %v, want a new capture of %s", effectNames(effs), second)
+	}
+	q := func(f EnrolFinger) []int {
+		var out []int
+		for _, s := range f.Accepted {
+			out = append(out, s.Quality)
+		}
+		return out
+	}
+	if got := q(st.Enrol[0]); !slices.Equal(got, []int{60, 61, 62}) {
+		t.Errorf("first finger's captures %v, want all kept", got)
+	}
+	if got := q(st.Enrol[1]); !slices.Equal(got, []int{63, 65}) {
+		t.Errorf("second finger's captures %v, want the second dropped", got)
+	}
+	// The retake completes the finger: nothing more to capture (the first
+	// finger is complete), the staff confirm and the same captures go.
+	if effs := m.Step(Captured{Gen: gen, Sample: Sample{Quality: 77}}, t0); len(effs) != 0 || m.State().Problem != "" {
+		t.Fatalf("after the retake: %v, problem %q", effectNames(effs), m.State().Problem)
+	}
+	enr := m.Step(Touch{Action: ActConfirm}, t0)[0].(DoEnrol)
+	if got := q(enr.Fingers[1]); !slices.Equal(got, []int{63, 65, 77}) {
+		t.Errorf("resent second finger %v", got)
+	}
+	if got := q(enr.Fingers[0]); !slices.Equal(got, []int{60, 61, 62}) {
+		t.Errorf("resent first finger %v", got)
+	}
+	// Every capture of the first finger disagrees: all go, that finger
+	// first.
+	err = detailed{kind: ErrInconsistent, d: Details{AttemptsLeft: -1, Recapture: map[string][]int{cfg.EnrolFingers[0]: {0, 1, 2}}}}
+	m.Step(Enrolled{Gen: gen, Err: err}, t0)
+	if st := m.State(); st.EnrolIdx != 0 || len(st.Enrol[0].Accepted) != 0 || len(st.Enrol[1].Accepted) != 3 {
+		t.Fatalf("all of the first finger: finger %d, %v / %v", st.EnrolIdx, q(st.Enrol[0]), q(st.Enrol[1]))
+	}
+	for i := 0; i < 2; i++ {
+		if effs := m.Step(Captured{Gen: gen, Sample: Sample{Quality: 70}}, t0); len(effs) != 1 {
+			t.Fatalf("retake %d: %v", i, effectNames(effs))
+		}
+	}
+	if effs := m.Step(Captured{Gen: gen, Sample: Sample{Quality: 70}}, t0); len(effs) != 0 {
+		t.Fatalf("first finger complete again: %v", effectNames(effs))
+	}
+	m.Step(Touch{Action: ActConfirm}, t0)
+	// An answer naming no capture sent: refused, nothing dropped.
+	err = detailed{kind: ErrInconsistent, d: Details{AttemptsLeft: -1, Recapture: map[string][]int{"left_thumb": {0}, second: {7}}}}
+	if effs := m.Step(Enrolled{Gen: gen, Err: err}, t0); len(effs) != 0 {
+		t.Fatalf("unknown captures: %v", effectNames(effs))
+	}
+	if st := m.State(); st.Problem != ProblemRejected || len(st.Enrol[0].Accepted) != 3 || len(st.Enrol[1].Accepted) != 3 {
+		t.Fatalf("unknown captures: problem %q", st.Problem)
 	}
 }

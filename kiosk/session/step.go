@@ -144,6 +144,11 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 		}
 		if e.Err != nil {
 			s.Phase = EnrolCapture
+			if errors.Is(e.Err, ErrInconsistent) {
+				if eff := m.retakeDisagreeing(DetailsOf(e.Err).Recapture); eff != nil {
+					return eff
+				}
+			}
 			s.Problem = problemFor(e.Err)
 			return nil
 		}
@@ -909,6 +914,41 @@ func (m *Machine) enrolComplete() bool {
 	return len(m.st.Enrol) > 0
 }
 
+// retakeDisagreeing answers the server's enrolment_inconsistent: the
+// captures it names (per finger, by index as sent: the order of Accepted)
+// are dropped, the others kept (the server spent none of their nonces), and
+// the first finger concerned is captured again, with the reason shown to
+// the staff. Nil when the answer names no capture the kiosk sent.
+func (m *Machine) retakeDisagreeing(named map[string][]int) []Effect {
+	s := &m.st
+	first := -1
+	for fi := range s.Enrol {
+		f := &s.Enrol[fi]
+		drop := named[f.Finger]
+		if len(drop) == 0 {
+			continue
+		}
+		kept := f.Accepted[:0:0]
+		for i, smp := range f.Accepted {
+			if !slices.Contains(drop, i) {
+				kept = append(kept, smp)
+			}
+		}
+		if len(kept) == len(f.Accepted) {
+			continue
+		}
+		f.Accepted = kept
+		if first < 0 {
+			first = fi
+		}
+	}
+	if first < 0 {
+		return nil
+	}
+	s.EnrolIdx, s.Problem, s.Hint, s.IdemKey = first, ProblemInconsistent, "", ""
+	return []Effect{DoCapture{Gen: s.Gen, Finger: s.Enrol[first].Finger, Enrol: true, NewPlacement: true}}
+}
+
 func (m *Machine) enrolCaptured(e Captured, now time.Time) []Effect {
 	s := &m.st
 	m.activity(now)
@@ -927,12 +967,20 @@ func (m *Machine) enrolCaptured(e Captured, now time.Time) []Effect {
 		smp := e.Sample
 		smp.Finger = cur.Finger
 		cur.Accepted = append(cur.Accepted, smp)
+		if s.Problem == ProblemInconsistent && len(cur.Accepted) >= m.cfg.EnrolCaptures {
+			s.Problem = "" // the finger refused is captured again
+		}
 		if len(cur.Accepted) < m.cfg.EnrolCaptures {
 			return []Effect{DoCapture{Gen: s.Gen, Finger: cur.Finger, Enrol: true, NewPlacement: true}}
 		}
-		if s.EnrolIdx+1 < len(s.Enrol) {
-			s.EnrolIdx++
-			return []Effect{DoCapture{Gen: s.Gen, Finger: s.Enrol[s.EnrolIdx].Finger, Enrol: true, NewPlacement: true}}
+		// The next finger still short of captures (after a retake, an
+		// earlier one may be complete already).
+		for i := 1; i < len(s.Enrol); i++ {
+			next := (s.EnrolIdx + i) % len(s.Enrol)
+			if len(s.Enrol[next].Accepted) < m.cfg.EnrolCaptures {
+				s.EnrolIdx = next
+				return []Effect{DoCapture{Gen: s.Gen, Finger: s.Enrol[next].Finger, Enrol: true, NewPlacement: true}}
+			}
 		}
 		return nil // complete: the staff confirms
 	case DeviceFault:

@@ -38,11 +38,76 @@ type EnrolmentSummary struct {
 	EERThreshold       float64        `json:"eer_threshold"`
 	Points             []EnrolmentRow `json:"points"`
 	FingersNotEnrolled int            `json:"fingers_not_enrolled"`
+	// Calibration is the calibration table at this level (CalibrationTargets):
+	// what a calibration file at level best_of_enrolled holds.
+	Calibration []calib.Point `json:"calibration"`
+	// SingleAtLevel is what the thresholds of the single-comparison
+	// calibration (Summary.Calibration) give at this level: the false
+	// match rate a server comparing with the best of the enrolled samples
+	// meets at a threshold labelled by single pairs (SingleThresholdsAtLevel).
+	SingleAtLevel []LevelRow `json:"single_thresholds_at_this_level,omitempty"`
+	// Single is the same protocol against the first enrolled sample
+	// only (one template per finger): EER and FNMR at the same targets.
+	Single *EnrolmentLevel `json:"single_sample"`
+	// Consistency is the enrolment consistency check's work (omitted
+	// without it).
+	Consistency *ConsistencyReport `json:"consistency,omitempty"`
 	// Recapture is what asking again for probes below a quality gate
 	// would buy: per gate, the share of genuine probes below it and the
 	// FNMR of those at or above it at the FMR 1e-4 threshold of all
 	// impostor attempts.
 	Recapture []RecaptureRow `json:"recapture"`
+}
+
+// LevelRow is one single-comparison threshold measured at the enrolment
+// level.
+type LevelRow struct {
+	TargetFMR float64 `json:"target_fmr"`
+	Threshold float64 `json:"threshold"`
+	// SingleFMR is the single-comparison FMR at Threshold; LevelFMR and
+	// LevelErrors the enrolment level's, with its interval.
+	SingleFMR   float64    `json:"single_fmr"`
+	LevelErrors int        `json:"level_impostor_errors"`
+	LevelFMR    float64    `json:"level_fmr"`
+	LevelCI95   [2]float64 `json:"level_fmr_ci95"`
+}
+
+// SingleThresholdsAtLevel measures the resolved points of a single-
+// comparison calibration table at the enrolment level of e.
+func SingleThresholdsAtLevel(single []calib.Point, e *Enrolment) []LevelRow {
+	_, im := e.Scores.sorted()
+	var out []LevelRow
+	for _, p := range single {
+		if !p.Resolved || math.IsNaN(p.Threshold) || len(im) == 0 {
+			continue
+		}
+		r := LevelRow{TargetFMR: p.TargetFMR, Threshold: p.Threshold, SingleFMR: p.FMR, LevelErrors: impostorErrors(im, p.Threshold)}
+		r.LevelFMR = float64(r.LevelErrors) / float64(len(im))
+		r.LevelCI95[0], r.LevelCI95[1] = calib.ClopperPearson(r.LevelErrors, len(im), 0.95)
+		out = append(out, r)
+	}
+	return out
+}
+
+// EnrolmentLevel is EER and FNMR at EnrolmentTargets of one scoring.
+type EnrolmentLevel struct {
+	EER          float64        `json:"eer"`
+	EERThreshold float64        `json:"eer_threshold"`
+	Points       []EnrolmentRow `json:"points"`
+}
+
+func enrolmentLevel(sc Scores) *EnrolmentLevel {
+	l := &EnrolmentLevel{}
+	l.EER, l.EERThreshold = sc.EER()
+	_, im := sc.sorted()
+	for _, t := range EnrolmentTargets {
+		op, resolved := sc.AtFMR(t)
+		row := EnrolmentRow{TargetFMR: t, Threshold: op.Threshold, FMR: op.FMR, FNMR: op.FNMR, Resolved: resolved}
+		row.ImpostorErrors = impostorErrors(im, op.Threshold)
+		row.FMRCI95[0], row.FMRCI95[1] = calib.ClopperPearson(row.ImpostorErrors, len(im), 0.95)
+		l.Points = append(l.Points, row)
+	}
+	return l
 }
 
 // RecaptureRow is one probe quality gate of EnrolmentSummary.Recapture.
@@ -60,8 +125,14 @@ type Enrolment struct {
 	Scores Scores
 	// GenuineQuality is the quality of the probe of each Scores.Genuine.
 	GenuineQuality []int
-	// NotEnrolled counts fingers none of whose samples extracted.
+	// NotEnrolled counts fingers none of whose samples extracted (or, with
+	// the consistency check, that it left without enough samples).
 	NotEnrolled int
+	// Single is the same probes against the first enrolled sample only
+	// (one template per finger).
+	Single Scores
+	// Consistency is the check's work (nil without it).
+	Consistency *ConsistencyReport
 }
 
 // EnrolmentRow is one target FMR of the enrolment protocol.
@@ -81,8 +152,20 @@ var EnrolmentTargets = []float64{1e-2, 1e-3, 1e-4}
 // ScoreEnrolment scores the enrolment protocol with k enrolled samples
 // per finger over the report's templates.
 func ScoreEnrolment(ctx context.Context, r *Report, k, workers int) (*Enrolment, error) {
-	if k <= 0 {
-		return nil, fmt.Errorf("eval: %d enrolled samples", k)
+	return ScoreEnrolmentChecked(ctx, r, k, workers, 0)
+}
+
+// ScoreEnrolmentChecked is ScoreEnrolment with the server's enrolment
+// consistency check at threshold (0: none): the k samples a finger enrols
+// must be consistent (matcher.CheckConsistency); the disagreeing ones are
+// dropped, as the kiosk drops them, and the finger's next usable samples
+// take their place. Dropped samples are neither enrolled nor probes (at
+// the kiosk they were enrolment captures, taken again); a finger whose
+// samples run out before k consistent ones is not enrolled, and its
+// remaining samples count as rejections.
+func ScoreEnrolmentChecked(ctx context.Context, r *Report, k, workers int, threshold float64) (*Enrolment, error) {
+	if k <= 0 || !(threshold >= 0) {
+		return nil, fmt.Errorf("eval: %d enrolled samples, consistency threshold %v", k, threshold)
 	}
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -92,6 +175,7 @@ func ScoreEnrolment(ctx context.Context, r *Report, k, workers int) (*Enrolment,
 		probes   []int // samples of the finger after the enrolment, usable or not
 	}
 	var fingers []*finger
+	var samples [][]int // per finger, in manifest order
 	byKey := map[string]int{}
 	fingerOf := make([]int, len(r.Entries))
 	for i, e := range r.Entries {
@@ -100,14 +184,39 @@ func ScoreEnrolment(ctx context.Context, r *Report, k, workers int) (*Enrolment,
 			fi = len(fingers)
 			byKey[e.Key()] = fi
 			fingers = append(fingers, &finger{})
+			samples = append(samples, nil)
 		}
 		fingerOf[i] = fi
-		f := fingers[fi]
-		if r.Templates[i] != nil && len(f.enrolled) < k {
-			f.enrolled = append(f.enrolled, i)
-		} else {
-			f.probes = append(f.probes, i)
+		samples[fi] = append(samples[fi], i)
+	}
+	cons := &ConsistencyReport{Threshold: threshold}
+	for fi, f := range fingers {
+		ss := samples[fi]
+		used := 0
+		next := func() (int, bool) { // the next sample that extracted; the others are probes
+			for used < len(ss) {
+				i := ss[used]
+				used++
+				if r.Templates[i] != nil {
+					return i, true
+				}
+				f.probes = append(f.probes, i)
+			}
+			return 0, false
 		}
+		// A finger with fewer than k usable samples enrols what it has.
+		usable := 0
+		for _, i := range ss {
+			if r.Templates[i] != nil {
+				usable++
+			}
+		}
+		enrolled, err := enrolConsistent(r.Templates, min(k, usable), next, cons)
+		if err != nil {
+			return nil, fmt.Errorf("eval: consistency of %s: %w", r.Entries[ss[0]].Key(), err)
+		}
+		f.enrolled = enrolled
+		f.probes = append(f.probes, ss[used:]...)
 	}
 	var sc Scores
 	notEnrolled := 0
@@ -122,8 +231,8 @@ func ScoreEnrolment(ctx context.Context, r *Report, k, workers int) (*Enrolment,
 		}
 	}
 	n := len(r.Entries)
-	gen := make([][]float64, n)
-	imp := make([][]float64, n)
+	gen, gen1 := make([][]float64, n), make([][]float64, n)
+	imp, imp1 := make([][]float64, n), make([][]float64, n)
 	var prepErr error
 	errs := make([]error, n)
 	parallel(ctx, workers, n, func(b int) {
@@ -146,14 +255,20 @@ func ScoreEnrolment(ctx context.Context, r *Report, k, workers int) (*Enrolment,
 					continue
 				}
 			}
-			best := 0.0
-			for _, a := range f.enrolled {
-				best = max(best, p.Score(r.Templates[a]))
+			best, first := 0.0, 0.0
+			for j, a := range f.enrolled {
+				sc := p.Score(r.Templates[a])
+				best = max(best, sc)
+				if j == 0 {
+					first = sc
+				}
 			}
 			if fi == own {
 				gen[b] = append(gen[b], best)
+				gen1[b] = append(gen1[b], first)
 			} else {
 				imp[b] = append(imp[b], best)
+				imp1[b] = append(imp1[b], first)
 			}
 		}
 	})
@@ -169,9 +284,15 @@ func ScoreEnrolment(ctx context.Context, r *Report, k, workers int) (*Enrolment,
 		return nil, prepErr
 	}
 	e := &Enrolment{NotEnrolled: notEnrolled}
+	if threshold > 0 {
+		e.Consistency = cons
+	}
+	e.Single.GenuineFailed = sc.GenuineFailed
 	for b := range n {
 		sc.Genuine = append(sc.Genuine, gen[b]...)
 		sc.Impostor = append(sc.Impostor, imp[b]...)
+		e.Single.Genuine = append(e.Single.Genuine, gen1[b]...)
+		e.Single.Impostor = append(e.Single.Impostor, imp1[b]...)
 		for range gen[b] {
 			e.GenuineQuality = append(e.GenuineQuality, int(r.Templates[b].Quality))
 		}
@@ -194,15 +315,11 @@ func SummarizeEnrolment(e *Enrolment, k int) *EnrolmentSummary {
 	sc, notEnrolled := e.Scores, e.NotEnrolled
 	s := &EnrolmentSummary{Samples: k, Fusion: "best score of the enrolled samples (matcher.Gallery.Verify)",
 		Genuine: len(sc.Genuine), GenuineFailed: sc.GenuineFailed, Impostor: len(sc.Impostor), FingersNotEnrolled: notEnrolled}
-	s.EER, s.EERThreshold = sc.EER()
-	_, im := sc.sorted()
-	for _, t := range EnrolmentTargets {
-		op, resolved := sc.AtFMR(t)
-		row := EnrolmentRow{TargetFMR: t, Threshold: op.Threshold, FMR: op.FMR, FNMR: op.FNMR, Resolved: resolved}
-		row.ImpostorErrors = impostorErrors(im, op.Threshold)
-		row.FMRCI95[0], row.FMRCI95[1] = calib.ClopperPearson(row.ImpostorErrors, len(im), 0.95)
-		s.Points = append(s.Points, row)
-	}
+	l := enrolmentLevel(sc)
+	s.EER, s.EERThreshold, s.Points = l.EER, l.EERThreshold, l.Points
+	s.Single = enrolmentLevel(e.Single)
+	s.Consistency = e.Consistency
+	s.Calibration = sc.Calibration(CalibrationTargets)
 	op, _ := sc.AtFMR(1e-4)
 	for _, q := range RecaptureGates {
 		var below, kept, fails int

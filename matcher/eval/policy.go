@@ -28,6 +28,12 @@ type Policy struct {
 	// calib.ResolveThresholds); a probe is compared with every template of
 	// the claimed subject (matcher.Gallery.Verify, as the server does).
 	VerifyThreshold float64
+	// ConsistencyThreshold > 0 applies the server's enrolment consistency
+	// check (matcher.CheckConsistency; centrald uses the verification
+	// threshold in force): a finger whose accepted captures disagree loses
+	// the disagreeing ones and the kiosk captures again, from the finger's
+	// next samples, within MaxEnrolCaptures; 0 turns the check off.
+	ConsistencyThreshold float64
 	// Bootstrap replicates over subjects for the intervals (default 1000).
 	Bootstrap int
 	Seed      uint64
@@ -83,6 +89,75 @@ type PolicyReport struct {
 	// LeftoverSamples could not fill a transaction of MaxTries samples and
 	// were not used (a partial transaction would bias FNMR).
 	LeftoverSamples int `json:"leftover_samples"`
+	// Consistency is the enrolment consistency check's work (nil: off).
+	Consistency *ConsistencyReport `json:"consistency,omitempty"`
+}
+
+// ConsistencyReport is what the enrolment consistency check did in
+// EvaluatePolicy (or ScoreEnrolment).
+type ConsistencyReport struct {
+	Threshold float64 `json:"threshold"`
+	// Refusals: checks that refused a finger's captures (a finger may be
+	// refused more than once).
+	Refusals int `json:"refusals"`
+	// FingersRefused: fingers refused at least once.
+	FingersRefused int `json:"fingers_refused"`
+	// Retaken: captures dropped and taken again from the finger's next
+	// samples.
+	Retaken int `json:"captures_retaken"`
+	// FingersFailed: fingers refused until their samples (or the kiosk's
+	// captures per finger) ran out.
+	FingersFailed int `json:"fingers_failed"`
+}
+
+// enrolConsistent takes captures for one finger as the kiosk and the
+// server do: next() gives the finger's next accepted capture (false when
+// there is none left); k are needed; with a check (c.Threshold > 0) the
+// captures must be consistent, and those the server names are dropped and
+// captured again. It returns the enrolled captures, or nil when the finger
+// could not be enrolled, and counts into c.
+func enrolConsistent(templates []*matcher.Template, k int, next func() (int, bool), c *ConsistencyReport) ([]int, error) {
+	var acc []int
+	refused := false
+	for {
+		for len(acc) < k {
+			i, ok := next()
+			if !ok {
+				if refused {
+					c.FingersFailed++
+				}
+				return nil, nil
+			}
+			acc = append(acc, i)
+		}
+		if c.Threshold <= 0 || k < 2 {
+			return acc, nil
+		}
+		ts := make([]*matcher.Template, len(acc))
+		for j, i := range acc {
+			ts[j] = templates[i]
+		}
+		cons, err := matcher.CheckConsistency(ts, c.Threshold)
+		if err != nil {
+			return nil, err
+		}
+		if cons.OK() {
+			return acc, nil
+		}
+		c.Refusals++
+		c.Retaken += len(cons.Disagree)
+		if !refused {
+			c.FingersRefused++
+			refused = true
+		}
+		kept := acc[:0:0]
+		for j, i := range acc {
+			if !slices.Contains(cons.Disagree, j) {
+				kept = append(kept, i)
+			}
+		}
+		acc = kept
+	}
 }
 
 type subjectFingers struct {
@@ -93,7 +168,7 @@ type subjectFingers struct {
 // EvaluatePolicy plays the kiosk's enrolment and verification
 // transactions over the extracted report.
 func EvaluatePolicy(r *Report, p Policy) (*PolicyReport, error) {
-	if p.EnrolFingers <= 0 || p.EnrolCaptures <= 0 || p.MaxEnrolCaptures < p.EnrolCaptures || p.MaxTries <= 0 || !(p.VerifyThreshold > 0) {
+	if p.EnrolFingers <= 0 || p.EnrolCaptures <= 0 || p.MaxEnrolCaptures < p.EnrolCaptures || p.MaxTries <= 0 || !(p.VerifyThreshold > 0) || !(p.ConsistencyThreshold >= 0) {
 		return nil, fmt.Errorf("eval: policy %+v", p)
 	}
 	if p.Bootstrap <= 0 {
@@ -130,6 +205,10 @@ func EvaluatePolicy(r *Report, p Policy) (*PolicyReport, error) {
 	}
 
 	rep := &PolicyReport{Policy: p, Subjects: len(subs)}
+	cons := &ConsistencyReport{Threshold: p.ConsistencyThreshold}
+	if p.ConsistencyThreshold > 0 {
+		rep.Consistency = cons
+	}
 	g := matcher.NewGallery(matcher.GalleryOptions{}) // the server's gallery
 	type enrolled struct {
 		fingers   []int   // finger indices enrolled
@@ -148,18 +227,22 @@ func EvaluatePolicy(r *Report, p Policy) (*PolicyReport, error) {
 			if len(e.fingers) == want {
 				break
 			}
-			var acc []int
 			used := 0
-			for _, i := range samples {
-				if len(acc) == p.EnrolCaptures || used == p.MaxEnrolCaptures {
-					break
+			next := func() (int, bool) { // the finger's next capture that passes the gates
+				for used < len(samples) && used < p.MaxEnrolCaptures {
+					i := samples[used]
+					used++
+					if q := quality(i); q >= p.EnrolMinQuality && q >= p.ServerMinQuality {
+						return i, true
+					}
 				}
-				used++
-				if q := quality(i); q >= p.EnrolMinQuality && q >= p.ServerMinQuality {
-					acc = append(acc, i)
-				}
+				return 0, false
 			}
-			if len(acc) < p.EnrolCaptures {
+			acc, err := enrolConsistent(r.Templates, p.EnrolCaptures, next, cons)
+			if err != nil {
+				return nil, fmt.Errorf("eval: consistency of %s: %w", r.Entries[samples[0]].Key(), err)
+			}
+			if acc == nil {
 				continue
 			}
 			for _, i := range acc {

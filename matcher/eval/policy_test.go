@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -146,4 +147,90 @@ func TestEvaluatePolicyBites(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
+}
+
+// TestEvaluatePolicyConsistency: with the server's consistency check, an
+// enrolment capture of another finger is refused and taken again from the
+// finger's next sample (not used as a probe either), and a finger none of
+// whose captures match is given up for the next finger; without the check
+// both are enrolled as captured. The same rule gives the enrolment
+// protocol's enrolments.
+func TestEvaluatePolicyConsistency(t *testing.T) {
+	r := policyReport(t, 3, 3, 9)
+	params := matcher.DefaultParams
+	rng := rand.New(rand.NewPCG(7, 7))
+	// Subject 0, finger 0: its second sample is subject 1's finger 0.
+	r.Templates[1] = r.Templates[27]
+	// Subject 2, finger 0: every sample another, new finger.
+	for k := range 9 {
+		sf := matcher.NewSynthFinger(rng, params.Width, params.Height)
+		r.Templates[54+k] = mustTemplateOf(t, params, sf.Sample(rng, 2, 4, 0.05))
+	}
+	base := kioskPolicy
+	base.VerifyThreshold = 0.2
+	off, err := EvaluatePolicy(r, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := base
+	on.ConsistencyThreshold = 0.2
+	rep, err := EvaluatePolicy(r, on)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Consistency != nil || off.LeftoverSamples != 0 || off.FNMR.Trials != 12 {
+		t.Errorf("without the check: %+v", off)
+	}
+	// Subject 2's finger 0 fails: 9 captures, refused until they run out
+	// (3 refusals of all three); fingers 1 and 2 enrol instead.
+	want := ConsistencyReport{Threshold: 0.2, Refusals: 1 + 3, FingersRefused: 2, Retaken: 1 + 9, FingersFailed: 1}
+	if rep.Consistency == nil || *rep.Consistency != want {
+		t.Fatalf("consistency %+v, want %+v", rep.Consistency, want)
+	}
+	// Subject 0's finger 0 keeps 5 samples for transactions: 1 and 2 left
+	// over; subject 2 enrols fingers 1 and 2, whose transactions all pass.
+	if rep.FTE.Errors != 0 || rep.FNMR.Trials != 11 || rep.LeftoverSamples != 2 || rep.FNMR.Errors != 0 {
+		t.Errorf("with the check: FTE %+v FNMR %+v leftover %d", rep.FTE, rep.FNMR, rep.LeftoverSamples)
+	}
+
+	e0, err := ScoreEnrolmentChecked(context.Background(), r, 3, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e1, err := ScoreEnrolmentChecked(context.Background(), r, 3, 1, 0.2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the check 9 fingers x 6 probes; with it subject 0's finger 0
+	// loses the dropped sample (5 probes), subject 2's finger 0 is not enrolled (its
+	// 9 samples were all dropped: none is a probe).
+	if n := len(e0.Scores.Genuine); n != 54 || e0.Consistency != nil || e0.NotEnrolled != 0 {
+		t.Errorf("without the check: %d genuine, %+v", n, e0.Consistency)
+	}
+	if n := len(e1.Scores.Genuine); n != 47 || e1.NotEnrolled != 1 || e1.Scores.GenuineFailed != 0 || e1.Consistency.FingersFailed != 1 {
+		t.Errorf("with the check: %d genuine, %d lost, %d not enrolled, %+v", n, e1.Scores.GenuineFailed, e1.NotEnrolled, e1.Consistency)
+	}
+	if len(e1.Single.Genuine) != len(e1.Scores.Genuine) || len(e1.Single.Impostor) != len(e1.Scores.Impostor) {
+		t.Errorf("single-sample scores: %d/%d", len(e1.Single.Genuine), len(e1.Single.Impostor))
+	}
+	for i, g := range e1.Single.Genuine {
+		if g > e1.Scores.Genuine[i] {
+			t.Fatalf("genuine %d: the first sample's score %v above the best of 3 %v", i, g, e1.Scores.Genuine[i])
+		}
+	}
+}
+
+func mustTemplateOf(t *testing.T, params matcher.Params, vein *matcher.Pattern) *matcher.Template {
+	t.Helper()
+	full := matcher.NewPattern(params.Width, params.Height)
+	for y := range params.Height {
+		for x := range params.Width {
+			full.Set(x, y, true)
+		}
+	}
+	tm, err := matcher.NewTemplate(params, vein, full, 80, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tm
 }

@@ -22,7 +22,8 @@ var algorithmVersion = strconv.Itoa(matcher.AlgorithmVersion)
 
 // handleEnrol enrols the card's holder: station staff at a kiosk of their
 // own station, in staff mode. At least 3 captures of each of 2 fingers must
-// pass the quality gate; a 1:N search over the whole gallery runs before
+// pass the quality gate, and each finger's captures must match each other
+// (checkConsistency); a 1:N search over the whole gallery runs before
 // anything is stored, and a match with another ID number opens a case for
 // a supervisor instead. A resident already enrolled is not re-enrolled
 // here: the new fingers are stored as a pending replacement that a
@@ -49,6 +50,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	idn := string(idNumber) // canonical: the one key of the limiter, the locks and the store
 	// Stateless checks of every capture first (nothing is consumed yet).
 	byFinger := map[int][]*capture{}
+	sentAt := map[int][]int{} // each good capture's index among its finger's captures as sent
 	var order []int
 	rejected := map[string]string{}
 	var all []*capture
@@ -72,15 +74,16 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 			if capt.Finger != fc.Finger {
 				return errf(apiv1.CodeFingerInvalid, "capture %d of %s says finger %s", i, fc.Finger, capt.Finger)
 			}
-			cc, err := s.parseCapture(ctx, capt)
+			cc, err := s.parseCapture(ctx, capt, forEnrol)
 			var se *stepError
 			if errors.As(err, &se) && errors.Is(err, errQualityTooLow) {
-				rejected[fmt.Sprintf("%s[%d]", fc.Finger, i)] = se.msg
+				rejected[apiv1.CaptureField(fc.Finger, i)] = se.msg
 				continue
 			} else if err != nil {
 				return s.apiErr(err)
 			}
 			byFinger[pos] = append(byFinger[pos], cc)
+			sentAt[pos] = append(sentAt[pos], i)
 			all = append(all, cc)
 		}
 	}
@@ -92,11 +95,22 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	}
 	if enough < apiv1.EnrolFingers {
 		e := errf(apiv1.CodeEnrolmentIncomplete,
-			"need %d good captures of each of %d fingers (the quality gate is %d)", apiv1.EnrolCapturesPerFinger, apiv1.EnrolFingers, s.cfg.MinQuality)
+			"need %d good captures of each of %d fingers (captures below their scanner model's enrolment quality gate are listed)", apiv1.EnrolCapturesPerFinger, apiv1.EnrolFingers)
 		if len(rejected) > 0 {
 			e.detail.Fields = rejected
 		}
 		return e
+	}
+	// The captures of each finger must match each other (consistency.go);
+	// stateless, so a refusal consumes nothing.
+	checked := map[int][]enrolCapture{}
+	for pos, gs := range byFinger {
+		for i, g := range gs {
+			checked[pos] = append(checked[pos], enrolCapture{capture: g, sent: sentAt[pos][i]})
+		}
+	}
+	if err := s.checkConsistency(ctx, k, sess.staffID, order, checked); err != nil {
+		return err
 	}
 	// A stale gallery cannot deduplicate: refused before anything is
 	// consumed, so the kiosk can send the same request to another server.

@@ -61,7 +61,7 @@ func newMetrics() *metrics {
 	})
 	m.enrolments = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "veinkiosk", Name: "enrolments_total",
-		Help: "Enrolments by outcome (enrolled, replaced, duplicate).",
+		Help: "Enrolments by outcome (enrolled, replaced, duplicate, inconsistent).",
 	}, []string{"outcome"})
 	m.filings = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "veinkiosk", Name: "filings_total",

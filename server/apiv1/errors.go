@@ -88,6 +88,12 @@ const (
 	CodeCaseState           = "case_state"       // the case is not in a state that allows this
 	CodeConsentRequired     = "consent_required" // no consent to biometric enrolment, an unknown consent text, or a stale confirmation
 
+	// The captures of a finger do not match each other at the consistency
+	// threshold (a bad placement, or two people's fingers mixed): fields
+	// name the finger's disagreeing captures (CaptureField); nothing was
+	// stored and no capture consumed.
+	CodeEnrolmentInconsistent = "enrolment_inconsistent"
+
 	// Re-enrolment (replacing an enrolment needs a supervisor's approval).
 	CodeStationMismatch     = "station_mismatch"            // the staff member's station is not the kiosk's (enrolment is scoped to one's own station)
 	CodeReplacementPending  = "replacement_pending"         // a replacement of this resident's enrolment already awaits approval
@@ -199,6 +205,8 @@ var statuses = map[string]int{
 	CodeCaseState:           409,
 	CodeConsentRequired:     422,
 
+	CodeEnrolmentInconsistent: 422,
+
 	CodeStationMismatch:     403,
 	CodeReplacementPending:  409,
 	CodeReplacementNotFound: 404,
@@ -269,7 +277,8 @@ type ErrorDetail struct {
 	// CaseID is set with duplicate_suspected.
 	CaseID int64 `json:"case_id,omitempty"`
 	// Fields maps a form field name to what is wrong with it (form_invalid,
-	// bad_request).
+	// bad_request), or a capture (CaptureField) to why it was refused
+	// (enrolment_incomplete, enrolment_inconsistent).
 	Fields map[string]string `json:"fields,omitempty"`
 }
 

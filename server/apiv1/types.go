@@ -1,6 +1,9 @@
 package apiv1
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/identity"
@@ -389,6 +392,26 @@ const (
 	EnrolCapturesPerFinger = 3 // good captures per finger, at least
 	MaxCapturesPerFinger   = 10
 )
+
+// CaptureField names capture i (0-based, in the order the request sent the
+// finger's captures) of finger f in an error's fields: "right_index[2]"
+// (enrolment_incomplete, enrolment_inconsistent).
+func CaptureField(f Finger, i int) string { return fmt.Sprintf("%s[%d]", f, i) }
+
+// ParseCaptureField is the inverse of CaptureField; ok is false for a key
+// that is not one (an unknown finger, a bad or negative index).
+func ParseCaptureField(key string) (f Finger, i int, ok bool) {
+	name, rest, found := strings.Cut(key, "[")
+	idx, closed := strings.CutSuffix(rest, "]")
+	if !found || !closed || !Finger(name).Valid() {
+		return "", 0, false
+	}
+	i, err := strconv.Atoi(idx)
+	if err != nil || i < 0 || strconv.Itoa(i) != idx {
+		return "", 0, false
+	}
+	return Finger(name), i, true
+}
 
 // EnrolRequest is the body of POST /api/v1/kiosk/enrolments (station staff
 // in staff mode). The resident is identified by the card.

@@ -3,6 +3,7 @@ package attacks
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -262,5 +263,58 @@ func TestAttackLoginBruteForce(t *testing.T) {
 		}
 		_, err = tg.client().Login(tg.ctx(), "li", pw)
 		refused(t, err, http.StatusTooManyRequests, apiv1.CodeRateLimited)
+	})
+}
+
+// TestAttackMixedFingerEnrolment: a dishonest staff member (or a thief with
+// a stolen kiosk and a staff login) enrols a resident with another
+// person's finger slipped into one finger's captures, so that both could
+// later verify as the resident: one capture of three, two of three, two of
+// four (two groups of two). The server's consistency check refuses each
+// with 422 enrolment_inconsistent naming the finger's disagreeing
+// captures, and stores nothing: the attacker's finger does not verify as
+// the resident, before or after the resident's honest enrolment.
+func TestAttackMixedFingerEnrolment(t *testing.T) {
+	forEach(t, func(t *testing.T, tg *target) {
+		tg.staffInStore("staff-mix", store.RoleStationStaff, "", tg.station)
+		k := tg.newKiosk("kiosk-mix")
+		sk := k.withStaff(tg.login("staff-mix"))
+		victim := tg.newPerson("王芳", false)
+		attacker := tg.newPerson("攻击者", false)
+		v, a := victim.fingers[apiv1.RightIndex], attacker.fingers[apiv1.RightIndex]
+		for _, tc := range []struct {
+			name     string
+			whose    []*finger
+			disagree []string
+		}{
+			{"one of three", []*finger{v, v, a}, []string{"right_index[2]"}},
+			{"one of three, first", []*finger{a, v, v}, []string{"right_index[0]"}},
+			{"two of three", []*finger{v, a, a}, []string{"right_index[0]"}},
+			{"two of four", []*finger{v, a, v, a}, []string{"right_index[1]", "right_index[3]"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				req := tg.enrolRequest(sk, victim, nil)
+				req.Fingers[0].Captures = nil
+				for _, f := range tc.whose {
+					req.Fingers[0].Captures = append(req.Fingers[0].Captures, sk.capture(apiv1.RightIndex, tg.template(f, apiv1.RightIndex)))
+				}
+				_, err := sk.Enrol(tg.ctx(), req)
+				refused(t, err, http.StatusUnprocessableEntity, apiv1.CodeEnrolmentInconsistent)
+				var got []string
+				for key := range err.(*apiv1.Error).Fields {
+					got = append(got, key)
+				}
+				slices.Sort(got)
+				if !slices.Equal(got, tc.disagree) {
+					t.Errorf("disagreeing captures %v, want %v", got, tc.disagree)
+				}
+			})
+		}
+		_, err := k.Verify(tg.ctx(), tg.verifyRequest(k, victim, a))
+		refused(t, err, http.StatusNotFound, apiv1.CodeNotEnrolled)
+		tg.enrol(sk, victim)
+		_, err = k.Verify(tg.ctx(), tg.verifyRequest(k, victim, a))
+		refused(t, err, http.StatusUnauthorized, apiv1.CodeNoMatch)
+		mustV[*apiv1.VerifyResponse](t)(k.Verify(tg.ctx(), tg.verifyRequest(k, victim, v)))
 	})
 }

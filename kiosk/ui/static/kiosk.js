@@ -56,6 +56,7 @@ const T = {
       form_invalid: "下面标黄的项填得不对，请改正后再按“确认提交”。",
       throttled: "这台机器刚才有多次指静脉核对没有通过，为了安全需要稍等一会儿，时间到了会自动继续，您不用做什么。",
       recapture: "主管已确认。为了安全，请再采集一次（每根手指 3 次）。",
+      enrol_inconsistent: "这根手指的几次采集互相对不上（放的位置不一样，或放了别的手指），没有保存。对不上的那几次已去掉，请让居民把同一根手指像前几次一样平放，再采集一次。",
       rate_failed: "评价没有提交成功，请再按一次“提交评价”，或稍后再评。",
     },
     hints: {
@@ -157,6 +158,7 @@ const T = {
       form_invalid: "The fields marked yellow are not right. Please correct them, then press Confirm.",
       throttled: "This kiosk had several failed finger checks just now; for security it must wait a moment. It continues by itself; you need not do anything.",
       recapture: "The supervisor confirmed. For security, capture again (3 per finger).",
+      enrol_inconsistent: "This finger's captures do not match each other (placed differently, or another finger was used); nothing was stored. The captures that did not match were dropped: ask the resident to lay the same finger flat again, placed as before.",
       rate_failed: "Your rating was not recorded. Press Send rating again, or rate later.",
     },
     hints: {
