@@ -79,6 +79,8 @@ func mapErr(err error) error {
 		s = session.ErrReplacementWaiting
 	case apiv1.CodeStationMismatch:
 		s = session.ErrOtherStation
+	case apiv1.CodePINLocked:
+		s = session.ErrPINLocked
 	case apiv1.CodeEnrolmentInconsistent:
 		s = session.ErrInconsistent
 	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled:
@@ -378,18 +380,26 @@ func (a *ServerClient) Filings(ctx context.Context, token string) ([]session.Fil
 	return out, nil
 }
 
-// Login implements Server.
-func (a *ServerClient) Login(ctx context.Context, user, pw string) (session.StaffSession, error) {
-	s, err := a.C.Login(ctx, user, pw)
+// StaffLogin implements Server: the kiosk-signed username and PIN login
+// (the kiosk never sends a staff member's password).
+func (a *ServerClient) StaffLogin(ctx context.Context, user, pin string) (session.StaffSession, error) {
+	s, err := a.C.KioskStaffLogin(ctx, user, pin)
 	if err != nil {
 		return session.StaffSession{}, mapErr(err)
 	}
-	return session.StaffSession{Token: s.Token, Name: s.Username, Supervisor: s.Role == apiv1.RoleSupervisor || s.Role == apiv1.RoleAdmin}, nil
+	name := s.Name
+	if name == "" {
+		name = s.Username
+	}
+	return session.StaffSession{Token: s.Token, Name: name, Supervisor: s.Role == apiv1.RoleSupervisor || s.Role == apiv1.RoleAdmin}, nil
 }
 
 // Enrol implements Server.
-func (a *ServerClient) Enrol(ctx context.Context, staffToken string, c identity.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error) {
+func (a *ServerClient) Enrol(ctx context.Context, staffToken string, c identity.Card, fingers []session.EnrolFinger, overrideCase string, consentAt time.Time) (session.EnrolOutcome, error) {
 	req := &apiv1.EnrolRequest{Card: c}
+	if !consentAt.IsZero() {
+		req.Consent = &apiv1.EnrolConsent{TextVersion: apiv1.ConsentTextVersion, ConfirmedAt: consentAt.UTC()}
+	}
 	if overrideCase != "" {
 		id, err := strconv.ParseInt(overrideCase, 10, 64)
 		if err != nil {

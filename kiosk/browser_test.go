@@ -3,7 +3,9 @@ package kiosk_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,8 +60,9 @@ func newRigOpts(t *testing.T, logw io.Writer, tune func(*kiosk.Options)) *rig {
 	r := &rig{reader: &kiosktest.Reader{}, scanner: kiosktest.NewScanner(), server: kiosktest.NewServer()}
 	r.server.Residents[zhang.IDNumber] = &kiosktest.Resident{ID: "1", IDNumber: zhang.IDNumber, Name: zhang.Name, Address: zhang.Address, Household: 2, Enrolled: "zhang", Dibao: true}
 	r.server.Residents[wang.IDNumber] = &kiosktest.Resident{ID: "2", IDNumber: wang.IDNumber, Name: wang.Name, Address: wang.Address, Household: 1}
-	r.server.Staff["liu"] = kiosktest.StaffAccount{Password: "station-pass-1", Name: "刘敏（站务）"}
-	r.server.Staff["chen"] = kiosktest.StaffAccount{Password: "super-pass-22", Name: "陈主任", Supervisor: true}
+	r.server.Staff["liu"] = kiosktest.StaffAccount{PIN: "246813", Name: "刘敏（站务）"}
+	r.server.Staff["chen"] = kiosktest.StaffAccount{PIN: "975318", Name: "陈主任", Supervisor: true}
+	r.server.Staff["zhou"] = kiosktest.StaffAccount{PIN: "135792", Name: "周工", OtherStation: true}
 	r.server.DuplicateOf["wang"] = true
 	cfg := kiosk.DefaultConfig()
 	cfg.ReaderPort, cfg.ScannerSpec, cfg.ServerURL, cfg.KeyFile, cfg.KioskID, cfg.StationID =
@@ -373,30 +377,69 @@ func TestBrowserStaffEnrolment(t *testing.T) {
 		t.Fatal(err)
 	}
 	phase(t, ctx, "idle")
-	click(t, ctx, `button[data-act="staff"]`)
-	phase(t, ctx, "staff_login")
-	kbType(t, ctx, "#user", "liu")
-	kbType(t, ctx, "#password", "wrong")
-	shot(t, ctx, dir, "19-staff-login-keyboard")
-	click(t, ctx, `button[data-act="login"]`)
-	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS("#problem"))); err != nil {
-		t.Fatal(err)
+	// No staff button for residents; a short touch on the station's name
+	// does nothing, a long press opens the staff login.
+	if n := count(t, ctx, `button[data-act="staff"]`); n != 0 {
+		t.Fatalf("%d staff buttons on the idle screen", n)
 	}
+	hold(t, ctx, "#station", 300*time.Millisecond)
+	time.Sleep(2500 * time.Millisecond)
+	phase(t, ctx, "idle")
+	hold(t, ctx, "#station", 2300*time.Millisecond)
+	phase(t, ctx, "staff_login")
+	// Another station's staff member: refused, whatever the PIN.
+	kbType(t, ctx, "#user", "zhou")
+	pinType(t, ctx, "#pin", "135792")
+	click(t, ctx, `button[data-act="login"]`)
+	waitText(t, ctx, "#problem", "只有本服务站的工作人员")
 	kbType(t, ctx, "#user", "liu")
-	kbType(t, ctx, "#password", "station-pass-1")
+	pinType(t, ctx, "#pin", "111111")
+	if v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#pin"))); err != nil || v != "111111" {
+		t.Fatalf("PIN box %q %v", v, err)
+	}
+	click(t, ctx, `button[data-act="login"]`)
+	waitText(t, ctx, "#pinleft", "还可以再试 4 次")
+	shot(t, ctx, dir, "19-staff-login-pin")
+	kbType(t, ctx, "#user", "liu")
+	pinType(t, ctx, "#pin", "246813")
 	click(t, ctx, `button[data-act="login"]`)
 	phase(t, ctx, "staff_menu")
+	waitText(t, ctx, "#staffname", "刘敏（站务）")
+	checkErgonomics(t, ctx, "staff menu")
+	// The menu's buttons are buttons, not 470 px slabs.
+	for _, sel := range []string{`#screen button[data-act="enrol"]`, `#screen button[data-act="diagnostics"]`} {
+		if h := height(t, ctx, sel); h < 80 || h > 200 {
+			t.Fatalf("%s is %.0f px tall", sel, h)
+		}
+	}
+	shot(t, ctx, dir, "19-staff-menu")
 	click(t, ctx, `button[data-act="diagnostics"]`)
 	phase(t, ctx, "diagnostics")
-	if got := text(t, ctx, "#devices"); !strings.Contains(got, "fake vein scanner") || !strings.Contains(got, "已连接") {
+	if got := text(t, ctx, "#devices"); !strings.Contains(got, "fake vein scanner") || !strings.Contains(got, "已连接") || !strings.Contains(got, "接口") {
 		t.Fatalf("diagnostics %q", got)
 	}
+	// A reader whose port went away: said in Chinese, the driver's words
+	// below for the technician.
+	r.reader.OpenErr = fmt.Errorf("%w: %w", kiosk.ErrDeviceDown, &fs.PathError{Op: "open", Path: "/dev/ttyUSB0", Err: syscall.ENOENT})
+	r.reader.SetUnplugged(true)
+	waitText(t, ctx, "#devices", "找不到设备。请检查连接线是否插好。")
+	waitText(t, ctx, "#devices", "技术详情（给维修人员）：kiosk: device not connected: open /dev/ttyUSB0: no such file or directory")
+	checkErgonomics(t, ctx, "diagnostics")
 	shot(t, ctx, dir, "20-diagnostics")
+	r.reader.SetUnplugged(false)
+	waitText(t, ctx, "#devices", "重连次数：1")
 	click(t, ctx, `button[data-act="back"]`)
 	phase(t, ctx, "staff_menu")
 	click(t, ctx, `button[data-act="enrol"]`)
 	phase(t, ctx, "enrol_card")
 	r.reader.Insert(wang)
+	// The consent first: no capture until the resident agrees.
+	phase(t, ctx, "enrol_consent")
+	waitText(t, ctx, "#consent", "指静脉信息属于敏感个人信息")
+	waitText(t, ctx, "#consent", apiv1.ConsentTextVersion)
+	checkErgonomics(t, ctx, "enrol_consent")
+	shot(t, ctx, dir, "21-enrol-consent")
+	click(t, ctx, `button[data-act="consent"]`)
 	phase(t, ctx, "enrol_capture")
 	place := func(q int) {
 		r.scanner.Place(kiosktest.Finger{Person: "wang", Quality: q})
@@ -438,7 +481,7 @@ func TestBrowserStaffEnrolment(t *testing.T) {
 	phase(t, ctx, "enrol_supervisor")
 	shot(t, ctx, dir, "23-enrol-supervisor")
 	kbType(t, ctx, "#user", "chen")
-	kbType(t, ctx, "#password", "super-pass-22")
+	pinType(t, ctx, "#pin", "975318")
 	click(t, ctx, `button[data-act="supervisor"]`)
 	// The server consumed the captures' nonces: capture again under the
 	// supervisor's override.
@@ -451,6 +494,11 @@ func TestBrowserStaffEnrolment(t *testing.T) {
 	phase(t, ctx, "enrol_done")
 	if got := r.server.Residents[wang.IDNumber].Enrolled; got != "wang" {
 		t.Fatalf("resident enrolled as %q", got)
+	}
+	// Both submissions (stopped on the duplicate, then under the override)
+	// carried the resident's consent.
+	if n := len(r.server.Consents); n != 2 || r.server.Consents[0].IDNumber != wang.IDNumber || r.server.Consents[0].At.IsZero() {
+		t.Fatalf("consents sent: %+v", r.server.Consents)
 	}
 	shot(t, ctx, dir, "24-enrol-done")
 	click(t, ctx, `button[data-act="back"]`)

@@ -406,7 +406,7 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 	case session.DoStaffLogin:
 		d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
 			var s session.StaffSession
-			err := d.timed("login", func() (err error) { s, err = d.server.Login(c, e.User, e.Password); return })
+			err := d.timed("login", func() (err error) { s, err = d.server.StaffLogin(c, e.User, e.PIN); return })
 			if err == nil {
 				d.log.Info("staff logged in")
 			}
@@ -416,7 +416,7 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 		d.spawn(ctx, 3*d.serverTimeout(), func(c context.Context) session.Event {
 			var o session.EnrolOutcome
 			err := d.timed("enrol", func() (err error) {
-				o, err = d.server.Enrol(c, e.StaffToken, e.Card, e.Fingers, e.OverrideCase)
+				o, err = d.server.Enrol(c, e.StaffToken, e.Card, e.Fingers, e.OverrideCase, e.ConsentAt)
 				return
 			})
 			if err == nil {
@@ -427,7 +427,7 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 	case session.DoConfirmDuplicate:
 		d.spawn(ctx, 3*d.serverTimeout(), func(c context.Context) session.Event {
 			err := d.timed("supervisor", func() error {
-				sup, err := d.server.Login(c, e.User, e.Password)
+				sup, err := d.server.StaffLogin(c, e.User, e.PIN)
 				if err != nil {
 					return err
 				}

@@ -14,12 +14,15 @@ import (
 
 // Health is a device's state as the staff's diagnostics screen shows it.
 type Health struct {
-	Name       string    `json:"name"` // "reader" or "scanner"
-	Spec       string    `json:"spec"` // port or scanner spec
-	Connected  bool      `json:"connected"`
-	Detail     string    `json:"detail,omitempty"`     // model, serial (Describer)
-	LastError  string    `json:"last_error,omitempty"` // the last failure, if any
-	Since      time.Time `json:"since"`                // when Connected last changed
+	Name      string `json:"name"` // "reader" or "scanner"
+	Spec      string `json:"spec"` // port or scanner spec
+	Connected bool   `json:"connected"`
+	Detail    string `json:"detail,omitempty"`     // model, serial (Describer)
+	LastError string `json:"last_error,omitempty"` // the last failure, if any (the driver's words, for a technician)
+	// ErrorKind classifies LastError for the staff's diagnostics screen,
+	// which says it in Chinese (ErrorKind...).
+	ErrorKind  string    `json:"error_kind,omitempty"`
+	Since      time.Time `json:"since"` // when Connected last changed
 	Reconnects int       `json:"reconnects"`
 }
 
@@ -110,7 +113,7 @@ func (d *Devices) setHealth(name string, connected bool, detail string, err erro
 		h.Detail = detail
 	}
 	if err != nil {
-		h.LastError = err.Error()
+		h.LastError, h.ErrorKind = err.Error(), ErrorKindOf(err)
 	}
 	d.mu.Unlock()
 	if d.metrics != nil {

@@ -13,6 +13,8 @@
 package kiosk
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -107,8 +109,13 @@ type Server interface {
 	// certification service, once a year (Already when it was done
 	// before); the token stays good.
 	Certify(ctx context.Context, token string, svc session.Service) (session.Certificate, error)
-	Login(ctx context.Context, user, password string) (session.StaffSession, error)
-	Enrol(ctx context.Context, staffToken string, card identity.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error)
+	// StaffLogin logs a staff member of the kiosk's station in with their
+	// username and PIN (ErrDenied with the PINs left, ErrPINLocked,
+	// ErrOtherStation).
+	StaffLogin(ctx context.Context, user, pin string) (session.StaffSession, error)
+	// Enrol sends an enrolment with the time the resident confirmed
+	// consent to it on the screen.
+	Enrol(ctx context.Context, staffToken string, card identity.Card, fingers []session.EnrolFinger, overrideCase string, consentAt time.Time) (session.EnrolOutcome, error)
 	// OverrideCase lets a supervisor (logged in as supervisorToken) allow
 	// an enrolment that stopped on a suspected duplicate.
 	OverrideCase(ctx context.Context, supervisorToken, caseID, reason string) error

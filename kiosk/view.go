@@ -48,6 +48,8 @@ type View struct {
 	Missing []string `json:"missing,omitempty"`
 	// Clock: the time now in China, for the header ("2006-01-02 15:04").
 	Clock string `json:"clock"`
+	// Elderly: elderly mode (适老化) is on: the time-outs are longer.
+	Elderly bool `json:"elderly,omitempty"`
 
 	Card     *PersonView   `json:"card,omitempty"`
 	Resident *PersonView   `json:"resident,omitempty"`
@@ -322,6 +324,10 @@ func (d *Daemon) view() View {
 	}
 	if s := st.Staff; s != nil {
 		v.Staff = &StaffView{Name: s.Name, Supervisor: s.Supervisor}
+	}
+	v.Elderly = st.Elderly
+	if st.Phase == session.StaffLogin || st.Phase == session.EnrolSupervisor {
+		v.AttemptsLeft = st.AttemptsLeft // the PINs left before the lock (-1: not said)
 	}
 	if st.Enrol != nil {
 		ev := &EnrolView{Current: st.EnrolIdx, LastQuality: st.LastQuality, MinQuality: cfg.EnrolMinQuality, Complete: true}

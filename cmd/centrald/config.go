@@ -56,6 +56,7 @@ type config struct {
 	CalibrationFiles      string
 	CalibrationUnresolved string
 	CalibrationFallback   string
+	CalibrationLevel      string
 	Shards                int
 	NATSURL               string
 	ShardTimeout          time.Duration
@@ -83,12 +84,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.LogFormat, "log-format", "text", "text or json")
 	fs.StringVar(&c.CalibrationFiles, "calibration", "", "calibration files (veinctl eval --scanner-model), comma-separated, one per scanner model; they add to (or replace, for the same model) the built-in synthetic calibration of the simulator's model")
 	fs.StringVar(&c.CalibrationUnresolved, "calibration-unresolved", "refuse", "a target FMR below what a calibration resolves: refuse (do not start) or lowest (use its lowest resolved point, logged)")
+	fs.StringVar(&c.CalibrationLevel, "calibration-level", "refuse", "a calibration measured at another comparison level than the server's (the best of a finger's 3 enrolled samples), e.g. of single comparisons: refuse (do not start) or adjust (use it with its targets divided by the union bound, logged and marked in /metrics and the admin API)")
 	fs.StringVar(&c.CalibrationFallback, "calibration-fallback", "", "scanner model whose calibration applies to models without one (default: their captures are refused); choose the one with the highest thresholds")
 	fs.Float64Var(&c.VerifyFMR, "verify-fmr", 1e-4, "false-match rate of one 1:1 verification (card + vein)")
-	fs.Float64Var(&c.DedupFMR, "dedup-fmr", 1e-6, "false-match rate per comparison of the enrolment 1:N deduplication")
-	fs.Float64Var(&c.IdentifyFMR, "identify-fmr", 1e-6, "false-match rate per comparison of card-less identification")
+	fs.Float64Var(&c.DedupFMR, "dedup-fmr", 3e-6, "false-match rate of the enrolment 1:N deduplication per enrolled finger compared (the best of its 3 samples)")
+	fs.Float64Var(&c.IdentifyFMR, "identify-fmr", 3e-6, "false-match rate of card-less identification per enrolled finger compared (the best of its 3 samples)")
 	fs.BoolVar(&c.Identify, "identify", false, "allow card-less identification (1:N, confirmed by staff)")
-	fs.IntVar(&c.MinQuality, "min-quality", 40, "capture quality gate, 0..100 (on the server's own extraction)")
+	fs.IntVar(&c.MinQuality, "min-quality", -1, "capture quality gate 0..100 (on the server's own extraction) for every scanner model, overriding the enrolment and verification gates of each model's calibration (-1: the calibrations' gates; 40 for a calibration without gates)")
 	fs.IntVar(&c.ExtractConcurrency, "extract-concurrency", 0, "template extractions from capture images running at once (default: one per core); the others wait")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", 10*time.Minute, "lifetime of a filing token")
 	fs.DurationVar(&c.NonceTTL, "nonce-ttl", 2*time.Minute, "lifetime of a capture nonce")
@@ -162,11 +164,12 @@ func (c *config) Validate() error {
 		{!oneOf(c.LogLevel, "debug", "info", "warn", "error"), "--log-level must be debug, info, warn or error"},
 		{!oneOf(c.LogFormat, "text", "json"), "--log-format must be text or json"},
 		{!fmrOK(c.VerifyFMR), "--verify-fmr must be in (0, 1), e.g. 1e-4"},
-		{!fmrOK(c.DedupFMR), "--dedup-fmr must be in (0, 1), e.g. 1e-6"},
-		{!fmrOK(c.IdentifyFMR), "--identify-fmr must be in (0, 1), e.g. 1e-6"},
+		{!fmrOK(c.DedupFMR), "--dedup-fmr must be in (0, 1), e.g. 3e-6"},
+		{!fmrOK(c.IdentifyFMR), "--identify-fmr must be in (0, 1), e.g. 3e-6"},
 		{!oneOf(c.CalibrationUnresolved, "refuse", "lowest"), "--calibration-unresolved must be refuse or lowest"},
 		{c.IdentifyFMR > c.VerifyFMR, "--identify-fmr must not be above --verify-fmr: card-less identification needs the stricter threshold"},
-		{c.MinQuality < 0 || c.MinQuality > 100, "--min-quality must be 0..100"},
+		{c.MinQuality < -1 || c.MinQuality > 100, "--min-quality must be 0..100, or -1 for the calibrations' gates"},
+		{!oneOf(c.CalibrationLevel, "refuse", "adjust"), "--calibration-level must be refuse or adjust"},
 		{c.ExtractConcurrency < 0, "--extract-concurrency must not be negative"},
 		{c.TokenTTL < 10*time.Second || c.TokenTTL > time.Hour, "--token-ttl must be 10s..1h"},
 		{c.NonceTTL < 5*time.Second || c.NonceTTL > 10*time.Minute, "--nonce-ttl must be 5s..10m"},

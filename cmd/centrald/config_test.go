@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,6 +50,7 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--verify-fmr", "2"}, nil, "--verify-fmr"},
 		{[]string{"--identify-fmr", "1e-3", "--verify-fmr", "1e-4"}, nil, "stricter"},
 		{[]string{"--min-quality", "101"}, nil, "--min-quality"},
+		{[]string{"--calibration-level", "ignore"}, nil, "--calibration-level"},
 		{[]string{"--token-ttl", "2h"}, nil, "--token-ttl"},
 		{[]string{"--log-level", "loud"}, nil, "--log-level"},
 		{[]string{"--shards", "4"}, nil, "--shards needs --database-url"},
@@ -82,7 +84,7 @@ func TestParseConfig(t *testing.T) {
 		t.Fatalf("proxies: %+v", p)
 	}
 	// Several problems are reported together.
-	_, err = parseConfig([]string{"--min-quality", "-1", "--kiosk-burst", "0"}, env(nil), io.Discard)
+	_, err = parseConfig([]string{"--min-quality", "-2", "--kiosk-burst", "0"}, env(nil), io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "--min-quality") || !strings.Contains(err.Error(), "--kiosk-burst") {
 		t.Fatalf("got %v", err)
 	}
@@ -93,9 +95,20 @@ func TestParseConfig(t *testing.T) {
 // 0.01 per point.
 func calFile(t *testing.T, dir, model string) string {
 	t.Helper()
+	return calFileAt(t, dir, model, &serverLevel)
+}
+
+// calFileAt is calFile measured at level (nil: a version 1 file, of single
+// comparisons and without quality gates); its gates are 35 and 25.
+func calFileAt(t *testing.T, dir, model string, level *calib.Level) string {
+	t.Helper()
 	n := 1_000_000
 	f := &calib.File{Format: calib.Format, Version: calib.Version, ScannerModel: model, AlgorithmVersion: 1, ParamsHash: "0123abcd",
-		Created: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC), Data: calib.Data{Description: "test", Protocol: "test", Impostor: n}}
+		Created: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC), Data: calib.Data{Description: "test", Protocol: "test", Impostor: n},
+		Level: level, QualityGates: &calib.QualityGates{Enrol: 35, Verify: 25, Rule: "test"}}
+	if level == nil {
+		f.Version, f.QualityGates = 1, nil
+	}
 	for i, target := range eval.CalibrationTargets {
 		f.Points = append(f.Points, calib.NewPoint(target, 0.10+0.01*float64(i), int(target*float64(n)), n, 0.05))
 	}
@@ -121,8 +134,9 @@ func TestLoadCalibrations(t *testing.T) {
 		return c
 	}
 	x := calFile(t, dir, "VS-X")
-	// The default targets (verify 1e-4 over 6 templates, dedup and
-	// identify 1e-6) lie below what 1,000,000 impostors resolve.
+	// The default 1:N targets (dedup and identify 3e-6 per enrolled
+	// finger) lie below what 1,000,000 impostors resolve; verification's
+	// (1e-4 over 2 fingers) does not.
 	if _, err := loadCalibrations(cfg("--calibration", x), log); !errors.Is(err, calib.ErrUnresolved) || !strings.Contains(err.Error(), "--calibration-unresolved=lowest") {
 		t.Fatalf("unresolved targets: %v", err)
 	}
@@ -131,14 +145,14 @@ func TestLoadCalibrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	th, err := reg.For("VS-X", 0x0123abcd)
-	if err != nil || !th.Verify.Mapped || th.Verify.InForceFMR != 3e-5 {
+	if err != nil || th.Verify.Mapped || th.Verify.TargetFMR != 5e-5 || !th.Dedup.Mapped || th.Dedup.InForceFMR != 3e-5 {
 		t.Errorf("VS-X: %+v, %v", th, err)
 	}
 	if _, err := reg.For("VS-Y", 0x0123abcd); !errors.Is(err, calib.ErrUncalibrated) {
 		t.Errorf("uncalibrated model: %v", err)
 	}
 	// Targets the file resolves need no mapping.
-	reg, err = loadCalibrations(cfg("--calibration", x, "--verify-fmr", "6e-3", "--dedup-fmr", "1e-4", "--identify-fmr", "1e-4", "--calibration-fallback", "VS-X"), log)
+	reg, err = loadCalibrations(cfg("--calibration", x, "--verify-fmr", "2e-3", "--dedup-fmr", "1e-4", "--identify-fmr", "1e-4", "--calibration-fallback", "VS-X"), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +187,51 @@ func TestLoadCalibrations(t *testing.T) {
 	}
 }
 
+// TestLoadCalibrationsLevel: a calibration measured on single comparisons
+// (written so, or a version 1 file) does not start a server that compares
+// with the best of 3 enrolled samples; --calibration-level=adjust starts it
+// with the targets divided by 3 and the mismatch marked.
+func TestLoadCalibrationsLevel(t *testing.T) {
+	dir := t.TempDir()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	cfg := func(args ...string) *config {
+		c, err := parseConfig(append([]string{"--calibration-unresolved", "lowest"}, args...), func(string) string { return "" }, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	single := calFileAt(t, dir, "VS-SINGLE", &calib.Level{Comparison: calib.LevelSingle, Enrolled: 1})
+	v1 := calFileAt(t, dir, "VS-V1", nil)
+	for _, f := range []string{single, v1} {
+		_, err := loadCalibrations(cfg("--calibration", f), log)
+		if !errors.Is(err, calib.ErrLevel) || !strings.Contains(err.Error(), "--calibration-level=adjust") {
+			t.Errorf("%s: %v, want the level refused", filepath.Base(f), err)
+		}
+	}
+	reg, err := loadCalibrations(cfg("--calibration", single+","+v1, "--calibration-level", "adjust", "--verify-fmr", "6e-3", "--dedup-fmr", "3e-4", "--identify-fmr", "3e-4"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for model, gate := range map[string]int{"VS-SINGLE": 35, "VS-V1": defaultMinQuality} {
+		th, err := reg.For(model, 0x0123abcd)
+		if err != nil || !th.LevelMismatch || th.LevelFactor != 3 || math.Abs(th.Verify.TargetFMR-1e-3) > 1e-15 || math.Abs(th.Dedup.TargetFMR-1e-4) > 1e-15 || th.EnrolMinQuality != gate {
+			t.Errorf("%s adjusted: %+v, %v", model, th, err)
+		}
+	}
+	if !strings.Contains(logs.String(), "another comparison level") {
+		t.Errorf("the adjustment is not logged: %s", logs.String())
+	}
+	// --min-quality is an explicit override of every model's gates.
+	if c := cfg(); c.MinQuality != -1 {
+		t.Errorf("--min-quality default %d, want -1 (the calibrations' gates)", c.MinQuality)
+	}
+	if _, err := parseConfig([]string{"--min-quality", "-1"}, func(string) string { return "" }, io.Discard); err != nil {
+		t.Errorf("--min-quality -1: %v", err)
+	}
+}
+
 // TestBuiltinCalibrationCurrent checks that the shipped simulator
 // calibration was made for the pipeline the kiosk runs: after a change to
 // extraction or comparison, regenerate it with
@@ -189,6 +248,9 @@ func TestBuiltinCalibrationCurrent(t *testing.T) {
 	want := fmt.Sprintf("%08x", opt.Params(matcher.DefaultParams.ShiftRows, matcher.DefaultParams.ShiftCols).ParamsHash())
 	if fs[0].ParamsHash != want {
 		t.Errorf("the built-in %s calibration is for params hash %s, the kiosk's pipeline is %s: run scripts/simulator-calibration.sh", fs[0].ScannerModel, fs[0].ParamsHash, want)
+	}
+	if l := fs[0].ComparisonLevel(); l != serverLevel || fs[0].QualityGates == nil {
+		t.Errorf("the built-in %s calibration is at level %s with gates %+v; centrald compares at %s: run scripts/simulator-calibration.sh", fs[0].ScannerModel, l, fs[0].QualityGates, serverLevel)
 	}
 	// With the default targets it must start without mapping anything.
 	reg, err := calib.NewRegistry(fs, calib.Options{Policy: calib.DefaultPolicy, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		Store: st, Logger: log, Makers: makers, Gallery: gallery,
 		Calibrations:    cals,
 		Catalogue:       cat,
-		IdentifyEnabled: c.Identify, MinQuality: c.MinQuality, ExtractConcurrency: c.ExtractConcurrency,
+		IdentifyEnabled: c.Identify, MinQuality: max(c.MinQuality, 0), MinQualityOverride: c.MinQuality >= 0, ExtractConcurrency: c.ExtractConcurrency,
 		NonceTTL: c.NonceTTL, TokenTTL: c.TokenTTL, RequestTimeout: c.RequestTimeout,
 		KioskRate: c.KioskRate, KioskBurst: c.KioskBurst,
 		Lockout:       store.LockoutPolicy{MaxFailures: c.MaxFailures, LockFor: c.LockFor},
@@ -240,6 +240,16 @@ func bootstrapAdmin(ctx context.Context, c *config, st store.Store, getenv func(
 	return nil
 }
 
+// serverLevel is how centrald compares a capture with an enrolled finger:
+// the best score over the finger's samples, of which enrolment stores
+// apiv1.EnrolCapturesPerFinger (the gallery's Verify and Search).
+var serverLevel = calib.Level{Comparison: calib.LevelBestOfEnrolled, Enrolled: apiv1.EnrolCapturesPerFinger}
+
+// defaultMinQuality is the quality gate of a calibration without gates (a
+// version 1 file, accepted with --calibration-level=adjust): centrald's
+// former default.
+const defaultMinQuality = 40
+
 // loadCalibrations builds the calibration registry: the built-in
 // (synthetic, simulator) calibrations, replaced or joined by the files of
 // --calibration, resolved under the FMR flags. A target a calibration does
@@ -266,19 +276,28 @@ func loadCalibrations(c *config, log *slog.Logger) (*calib.Registry, error) {
 			files = append(files, b)
 		}
 	}
+	if c.MinQuality >= 0 {
+		log.Warn("--min-quality overrides the quality gates of every calibration", "gate", c.MinQuality)
+	}
 	reg, err := calib.NewRegistry(files, calib.Options{
 		Policy: calib.Policy{
 			VerifyFMR: c.VerifyFMR, DedupFMR: c.DedupFMR, IdentifyFMR: c.IdentifyFMR,
-			// One verification compares with every template of the
-			// resident (2 fingers x 3 captures).
-			TemplatesPerResident: apiv1.EnrolFingers * apiv1.EnrolCapturesPerFinger,
+			// One verification compares with every enrolled finger of the
+			// resident (2), each time with the best of its 3 samples.
+			Fingers: apiv1.EnrolFingers,
+			Level:   serverLevel,
 		},
-		MapUnresolved: c.CalibrationUnresolved == "lowest",
-		Fallback:      c.CalibrationFallback,
-		Logger:        log,
+		MapUnresolved:     c.CalibrationUnresolved == "lowest",
+		AdjustLevel:       c.CalibrationLevel == "adjust",
+		DefaultMinQuality: defaultMinQuality,
+		Fallback:          c.CalibrationFallback,
+		Logger:            log,
 	})
-	if errors.Is(err, calib.ErrUnresolved) {
+	switch {
+	case errors.Is(err, calib.ErrUnresolved):
 		return nil, fmt.Errorf("%w; lower the target (--verify-fmr, --dedup-fmr, --identify-fmr), supply a calibration measured on more impostor comparisons, or start with --calibration-unresolved=lowest", err)
+	case errors.Is(err, calib.ErrLevel):
+		return nil, fmt.Errorf("%w; make the calibration at the server's level (veinctl eval --enrolled %d --scanner-model ...), or start with --calibration-level=adjust to use it with its targets divided by the union bound", err, apiv1.EnrolCapturesPerFinger)
 	}
 	return reg, err
 }

@@ -159,12 +159,13 @@ func TestBrowserRealDevices(t *testing.T) {
 	if newcomer == nil {
 		t.Fatal("no unenrolled resident with a valid card")
 	}
-	click(`button[data-act="staff"]`)
-	wait("staff login", func(v kiosk.View) bool { return v.Phase == "staff_login" })
-	// No physical keyboard: the on-screen one.
+	// No staff button: staff hold the station's name in the header.
 	scr := screen{t: t, ctx: bctx, dir: dir}
+	scr.hold("#station", 2300*time.Millisecond)
+	wait("staff login", func(v kiosk.View) bool { return v.Phase == "staff_login" })
+	// No physical keyboard: the on-screen one, and the keypad for the PIN.
 	scr.kbType("#user", staffUser)
-	scr.kbType("#password", staffPass)
+	scr.pinType("#pin", staffPIN)
 	click(`button[data-act="login"]`)
 	wait("staff menu", func(v kiosk.View) bool { return v.Phase == "staff_menu" })
 	click(`button[data-act="enrol"]`)
@@ -172,6 +173,8 @@ func TestBrowserRealDevices(t *testing.T) {
 	if err := w.id.Insert(newcomer.IDNumber); err != nil {
 		t.Fatal(err)
 	}
+	wait("consent", func(v kiosk.View) bool { return v.Phase == "enrol_consent" })
+	click(`button[data-act="consent"]`)
 	wait("captures", func(v kiosk.View) bool { return v.Phase == "enrol_capture" })
 	for i, pos := range []int{2, 2, 2, 7, 7, 7} {
 		placeAccepted(t, ctx, w, k, newcomer.IDNumber, pos, i+1)

@@ -120,7 +120,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		others = append(others, o.user)
 	}
 	say("  other units' officers: %s   (password %s)", strings.Join(others, ", "), unitOfficerPass)
-	say("  station staff login: %s / %s   supervisor: %s / %s", staffUser, staffPass, supervisorUser, supervisorPass)
+	say("  station staff:       %s (kiosk PIN %s, office password %s)   supervisor: %s (PIN %s, password %s)", staffUser, staffPIN, staffPass, supervisorUser, supervisorPIN, supervisorPass)
+	say("                       the kiosk's staff login: hold the station's name in the header for 2 s")
 	say("  grid worker (phone): %s/office/grid   (%s / %s, grid cell %s)", w.serverURL, gridUser, gridPass, w.gridCell)
 	say("  kiosk metrics:       %s/metrics", w.kioskURL)
 	say("  scanner maker key:   %x (the simulators' TEST key, trusted by this demo's server as %s; docs/scanner-protocol.md, \"Test keys\")", []byte(w.vein.MakerPublicKey()), w.vein.Certificate().MakerID)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net/http"
 	"runtime"
 	"slices"
 	"sort"
@@ -80,6 +81,9 @@ func (w *world) seed(ctx context.Context, say func(string, ...any)) error {
 		if err := w.post(ctx, apiv1.PathAdminStaff, s, nil); err != nil {
 			return err
 		}
+	}
+	if err := w.setPINs(ctx, map[string]string{staffUser: staffPIN, supervisorUser: supervisorPIN}); err != nil {
+		return err
 	}
 	for i := 0; i < len(w.people); i += 500 {
 		var batch apiv1.ResidentImport
@@ -276,6 +280,23 @@ func (w *world) firstEnrolled() *deck.Resident {
 	for _, r := range w.enrol {
 		if w.enrolled(r.IDNumber) {
 			return r
+		}
+	}
+	return nil
+}
+
+// setPINs sets the kiosk PINs of the station's staff (an administrator's
+// PUT /api/v1/admin/staff/{id}/pin), by username.
+func (w *world) setPINs(ctx context.Context, pins map[string]string) error {
+	var list apiv1.StaffList
+	if err := w.admin.Do(ctx, http.MethodGet, apiv1.PathAdminStaff, nil, &list); err != nil {
+		return fmt.Errorf("listing staff: %w", err)
+	}
+	for _, s := range list.Staff {
+		if pin, ok := pins[s.Username]; ok {
+			if err := w.admin.Do(ctx, http.MethodPut, fmt.Sprintf("%s/%d/pin", apiv1.PathAdminStaff, s.ID), apiv1.PINChange{PIN: pin}, nil); err != nil {
+				return fmt.Errorf("setting the PIN of %s: %w", s.Username, err)
+			}
 		}
 	}
 	return nil

@@ -63,13 +63,17 @@ func TestStaffDuplicateNeedsSupervisor(t *testing.T) {
 	}
 	touch("staff", "", nil)
 	wait("login", func(v kiosk.View) bool { return v.Phase == "staff_login" })
-	touch("login", "", map[string]string{"user": staffUser, "password": staffPass})
+	touch("login", "", map[string]string{"user": staffUser, "pin": staffPIN})
 	wait("staff menu", func(v kiosk.View) bool { return v.Phase == "staff_menu" })
 	touch("enrol", "", nil)
 	wait("enrol card", func(v kiosk.View) bool { return v.Phase == "enrol_card" })
 	if err := w.id.Insert(newcomer.IDNumber); err != nil {
 		t.Fatal(err)
 	}
+	// The resident's consent first, sent with the enrolment to the real
+	// server (which refuses an enrolment without it).
+	wait("consent", func(v kiosk.View) bool { return v.Phase == "enrol_consent" })
+	touch("consent", "", nil)
 	wait("captures", func(v kiosk.View) bool { return v.Phase == "enrol_capture" })
 	capture6 := func() {
 		t.Helper()
@@ -90,13 +94,13 @@ func TestStaffDuplicateNeedsSupervisor(t *testing.T) {
 	if v.Phase != "enrol_supervisor" {
 		t.Fatalf("enrolling someone else's veins: phase %s problem %q; want a supervisor confirmation", v.Phase, v.Problem)
 	}
-	// The station staff's own password is not a supervisor's.
-	touch("supervisor", "", map[string]string{"user": staffUser, "password": staffPass})
+	// The station staff's own PIN is not a supervisor's.
+	touch("supervisor", "", map[string]string{"user": staffUser, "pin": staffPIN})
 	v = wait("refusal", func(v kiosk.View) bool { return v.Phase == "enrol_supervisor" && v.Problem != "" })
 	if v.Problem != "login_failed" {
 		t.Fatalf("non-supervisor confirmation: problem %q", v.Problem)
 	}
-	touch("supervisor", "", map[string]string{"user": supervisorUser, "password": supervisorPass})
+	touch("supervisor", "", map[string]string{"user": supervisorUser, "pin": supervisorPIN})
 	v = wait("recapture", func(v kiosk.View) bool {
 		return v.Phase == "enrol_capture" || (v.Phase == "enrol_supervisor" && v.Problem != "" && v.Problem != "login_failed")
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"github.com/qingshan-gov/veinkiosk/kiosk"
@@ -330,4 +331,31 @@ func TestBrowserEveryServiceFromTheTouchscreen(t *testing.T) {
 	for code, txt := range untranslated {
 		t.Errorf("%s: a choice in Chinese on the English screen: %q", code, txt)
 	}
+}
+
+// hold presses on sel's centre for d (a long press), then lets go.
+func (s screen) hold(sel string, d time.Duration) {
+	s.t.Helper()
+	type pt struct{ X, Y float64 }
+	p, err := chromedp.Run(s.ctx, chromedp.Evaluate[pt](`(() => { const r = document.querySelector('`+sel+`').getBoundingClientRect(); return {X: r.x + r.width / 2, Y: r.y + r.height / 2}; })()`))
+	if err != nil {
+		s.t.Fatalf("hold %s: %v", sel, err)
+	}
+	if err := chromedp.Do(s.ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, p.X, p.Y, chromedp.ButtonLeft, chromedp.ClickCount(1))); err != nil {
+		s.t.Fatalf("hold %s: %v", sel, err)
+	}
+	time.Sleep(d)
+	if err := chromedp.Do(s.ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, p.X, p.Y, chromedp.ButtonLeft, chromedp.ClickCount(1))); err != nil {
+		s.t.Fatalf("hold %s: %v", sel, err)
+	}
+}
+
+// pinType types a PIN on the keypad of the PIN box sel.
+func (s screen) pinType(sel, pin string) {
+	s.t.Helper()
+	s.click(sel)
+	for _, r := range pin {
+		s.click(`#keypad button[data-key="` + string(r) + `"]`)
+	}
+	s.click("#padok")
 }

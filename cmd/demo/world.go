@@ -39,6 +39,8 @@ const (
 	staffPass       = "demo-station-pass"
 	supervisorUser  = "zhuguan"
 	supervisorPass  = "demo-supervisor-pass"
+	staffPIN        = "246813" // the kiosk's staff login (username and PIN)
+	supervisorPIN   = "975318"
 	officerUser     = "minzheng"
 	officerPass     = "demo-officer-pass"
 	unitOfficerPass = "demo-officer-pass" // every unit's officer (unitOfficers)
@@ -223,8 +225,8 @@ func (w *world) startServer(ctx context.Context, say func(string, ...any)) error
 	if _, err := w.st.CreateStaff(ctx, audit.System("demo"), store.Staff{Username: adminUser, DisplayName: "管理员", Role: store.RoleAdmin, PasswordHash: hash}); err != nil && !errors.Is(err, store.ErrAlreadyExists) {
 		return fmt.Errorf("creating the administrator: %w", err)
 	}
-	// The simulator's scanner model ships its own (synthetic) calibration;
-	// the default targets of centrald apply.
+	// The simulator's scanner model ships its own (synthetic) calibration,
+	// with its quality gates; the default targets of centrald apply.
 	sims, err := calib.Builtin()
 	if err != nil {
 		return err
@@ -236,7 +238,7 @@ func (w *world) startServer(ctx context.Context, say func(string, ...any)) error
 	w.srv, err = api.New(api.Config{
 		Store: w.st, Logger: w.log, Makers: api.NewMakers(""),
 		Calibrations: cals,
-		MinQuality:   40, KioskRate: 50, KioskBurst: 100,
+		KioskRate:    50, KioskBurst: 100,
 		// The demo serves plain HTTP on loopback: a Secure cookie would
 		// not come back from browsers that do not treat http://127.0.0.1
 		// as secure.

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/kiosk/session"
@@ -88,7 +90,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	calIn := fs.String("calibration", "", "with --policy: the calibration file whose thresholds are in force (default: the one measured by this run, on the same data: optimistic)")
 	verifyFMR := fs.Float64("verify-fmr", calib.DefaultPolicy.VerifyFMR, "with --policy: centrald's --verify-fmr")
 	mapUnresolved := fs.Bool("map-unresolved", false, "with --policy: map a target FMR the calibration does not resolve to its lowest resolved point, as centrald --calibration-unresolved=lowest")
-	serverMinQuality := fs.Int("server-min-quality", 40, "with --policy: centrald's --min-quality")
+	adjustLevel := fs.Bool("adjust-level", false, "with --policy: use a calibration measured at another comparison level than the server's, its targets divided by the union bound, as centrald --calibration-level=adjust")
+	serverMinQuality := fs.Int("server-min-quality", -1, "with --policy: centrald's --min-quality override (-1: the calibration's quality gates, as centrald by default)")
+	maxFTE := fs.Float64("max-fte", 0.01, "with --scanner-model: the enrolment quality gate is the highest gate tried whose FTE is at most this")
+	maxRecapture := fs.Float64("max-recapture", 0.15, "with --scanner-model: the verification quality gate is the highest gate tried (up to the enrolment gate) asking again for at most this share of genuine probes")
+	gatesTried := fs.String("gates", "0,10,20,30,40,50", "with --scanner-model: the quality gates tried, rising; capped by the kiosk's gates (--enrol-min-quality, --verify-min-quality)")
 	bootstrap := fs.Int("bootstrap", 1000, "with --policy: bootstrap replicates over subjects")
 	consistency := fs.Bool("consistency", true, "with --policy: the server's enrolment consistency check (a finger's captures must match each other at the verification threshold in force) in the transactions and the enrolment protocol; false: off, to measure it")
 	enrolled := fs.Int("enrolled", session.DefaultConfig().EnrolCaptures, "enrolment protocol: a probe against each finger's first N samples, best score (as the server's verification); 0: off")
@@ -119,6 +125,13 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *enrolled < 0 {
 		return fmt.Errorf("%w: --enrolled %d", errUsage, *enrolled)
+	}
+	if *model != "" && *enrolled == 0 {
+		return fmt.Errorf("%w: --scanner-model needs the enrolment level (--enrolled K, K = the captures the kiosk enrols per finger): centrald compares a capture with the best of a finger's K enrolled samples", errUsage)
+	}
+	gates, err := parseGates(*gatesTried)
+	if err != nil {
+		return err
 	}
 	if *policy != "" && *policy != "kiosk" {
 		return fmt.Errorf("%w: --policy %q: only kiosk", errUsage, *policy)
@@ -156,8 +169,26 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		"fill": opt.Fill, "isotropic": opt.Isotropic, "tip_anchor": opt.TipAnchor, "edge_margin": opt.EdgeMargin, "work": opt.WorkAcross, "flatten": opt.Flatten, "flatten_clip": opt.FlattenClip, "method": opt.Method.String(), "density": opt.Density,
 		"subjects": *subjects, "shift_rows": *shiftRows, "shift_cols": *shiftCols, "tolerance": *tolerance, "exact": *exact, "impostors": *impostors,
 	}
+	var er *eval.Enrolment
+	if *enrolled > 0 {
+		if er, err = eval.ScoreEnrolment(ctx, rep, *enrolled, *workers); err != nil {
+			return err
+		}
+		s.Enrolment = eval.SummarizeEnrolment(er, *enrolled)
+		s.Enrolment.SingleAtLevel = eval.SingleThresholdsAtLevel(s.Calibration, er)
+		s.Settings["enrolled"] = *enrolled
+	}
+	var gatesErr error
+	if er != nil {
+		rule := eval.GateRule{Gates: gates, EnrolFingers: apiv1.EnrolFingers, EnrolCaptures: *enrolled, MaxEnrolCaptures: apiv1.MaxCapturesPerFinger,
+			MaxFTE: *maxFTE, MaxRecapture: *maxRecapture, MaxEnrol: *enrolMinQuality, MaxVerify: *verifyMinQuality}
+		gatesErr = s.AddQualityGates(rep, er, rule)
+	}
 	var cal *calib.File
 	if *model != "" {
+		if gatesErr != nil {
+			return fmt.Errorf("calibration: %w", gatesErr)
+		}
 		cal, err = s.CalibrationFile(*model, *description, *synthetic, time.Now())
 		if err != nil {
 			return fmt.Errorf("calibration: %w", err)
@@ -170,6 +201,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			src = "this run's own measurement (thresholds from the data they are tested on: optimistic)"
 			inForce = cal
 			if inForce == nil {
+				if gatesErr != nil {
+					return fmt.Errorf("--policy: the run resolves no threshold of its own; give --calibration: %w", gatesErr)
+				}
 				if inForce, err = s.CalibrationFile("this-run", *manifest, false, time.Now()); err != nil {
 					return fmt.Errorf("--policy: the run resolves no threshold of its own; give --calibration: %w", err)
 				}
@@ -180,20 +214,33 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		pol := kioskPolicy()
 		pol.VerifyFMR = *verifyFMR
-		th, err := calib.ResolveThresholds(inForce, pol, *mapUnresolved)
+		th, err := calib.ResolveThresholds(inForce, pol, *mapUnresolved, *adjustLevel)
 		if err != nil {
-			if errors.Is(err, calib.ErrUnresolved) {
+			switch {
+			case errors.Is(err, calib.ErrUnresolved):
 				return fmt.Errorf("--policy: %w (centrald would refuse to start; --map-unresolved maps it to the lowest resolved point)", err)
+			case errors.Is(err, calib.ErrLevel):
+				return fmt.Errorf("--policy: %w (centrald would refuse to start; --adjust-level uses it with the union bound)", err)
 			}
 			return fmt.Errorf("--policy: %w", err)
+		}
+		// The server's gates: the calibration's (a version 1 file has
+		// none: centrald's default 40), or the --server-min-quality
+		// override; the kiosk's own gates come from the flags.
+		enrolGate, verifyGate := 40, 40
+		if g := inForce.QualityGates; g != nil {
+			enrolGate, verifyGate = g.Enrol, g.Verify
+		}
+		if *serverMinQuality >= 0 {
+			enrolGate, verifyGate = *serverMinQuality, *serverMinQuality
 		}
 		if *consistency {
 			consistencyTh = th.Verify.Threshold // the server's rule (server/api consistency.go)
 		}
-		kc := session.DefaultConfig() // captures and attempts; the gates come from the flags (its defaults)
+		kc := session.DefaultConfig() // captures and attempts; the kiosk's gates come from the flags (its defaults)
 		p := eval.Policy{
 			EnrolFingers: apiv1.EnrolFingers, EnrolCaptures: kc.EnrolCaptures, MaxEnrolCaptures: apiv1.MaxCapturesPerFinger,
-			EnrolMinQuality: *enrolMinQuality, VerifyMinQuality: *verifyMinQuality, ServerMinQuality: *serverMinQuality,
+			EnrolMinQuality: max(*enrolMinQuality, enrolGate), VerifyMinQuality: max(*verifyMinQuality, verifyGate),
 			MaxTries: kc.MaxTries, VerifyThreshold: th.Verify.Threshold, ConsistencyThreshold: consistencyTh, Bootstrap: *bootstrap, Seed: 1,
 		}
 		if s.Policy, err = eval.EvaluatePolicy(rep, p); err != nil {
@@ -203,15 +250,24 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if th.Verify.Mapped {
 			mapped = fmt.Sprintf(", MAPPED to the lowest resolved %g", th.Verify.InForceFMR)
 		}
-		s.Settings["policy_thresholds"] = fmt.Sprintf("from %s; verify FMR %g = %g per comparison%s; threshold %.4f", src, *verifyFMR, th.Verify.TargetFMR, mapped, th.Verify.Threshold)
+		if th.LevelMismatch {
+			mapped += fmt.Sprintf(", calibration level %s ADJUSTED by the union bound (x1/%g)", th.Level, th.LevelFactor)
+		}
+		s.Settings["policy_thresholds"] = fmt.Sprintf("from %s; verify FMR %g = %g per comparison at %s%s; threshold %.4f; quality gates enrol %d, verify %d (kiosk and server)",
+			src, *verifyFMR, th.Verify.TargetFMR, pol.Level, mapped, th.Verify.Threshold, p.EnrolMinQuality, p.VerifyMinQuality)
 	}
-	if *enrolled > 0 {
-		er, err := eval.ScoreEnrolmentChecked(ctx, rep, *enrolled, *workers, consistencyTh)
+	if *enrolled > 0 && consistencyTh > 0 {
+		// The enrolment protocol again, with the server's consistency
+		// check. The calibration at this level (written above) stays the
+		// one measured without it: the check refuses enrolments, it does
+		// not change what impostors score.
+		erc, err := eval.ScoreEnrolmentChecked(ctx, rep, *enrolled, *workers, consistencyTh)
 		if err != nil {
 			return err
 		}
-		s.Enrolment = eval.SummarizeEnrolment(er, *enrolled)
-		s.Settings["enrolled"] = *enrolled
+		cal0, lvl := s.Enrolment.Calibration, s.Enrolment.SingleAtLevel
+		s.Enrolment = eval.SummarizeEnrolment(erc, *enrolled)
+		s.Enrolment.Calibration, s.Enrolment.SingleAtLevel = cal0, lvl
 		s.Settings["enrol_consistency_threshold"] = consistencyTh
 	}
 	if err := eval.WriteOutputs(*out, rep, s); err != nil {
@@ -225,7 +281,11 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := writeCalibration(name, cal); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "calibration of %s (lowest resolved FMR %g) written to %s\n", cal.ScannerModel, cal.LowestResolvedFMR(), name)
+		fmt.Fprintf(stdout, "calibration of %s at level %s (lowest resolved FMR %g; quality gates enrol %d, verify %d) written to %s\n",
+			cal.ScannerModel, cal.ComparisonLevel(), cal.LowestResolvedFMR(), cal.QualityGates.Enrol, cal.QualityGates.Verify, name)
+		for _, r := range cal.QualityGates.Measured {
+			fmt.Fprintf(stdout, "  quality gate %3d: FTE %d/%d = %.1f %%, probes asked again %.1f %%, FNMR %.2f %% at FMR %g\n", r.Gate, r.FTESubjects, r.Subjects, 100*r.FTE, 100*r.Recaptured, 100*r.FNMR, cal.QualityGates.FNMRAtFMR)
+		}
 	}
 	fmt.Fprintf(stdout, "images %d, fingers %d, failures to extract %d\n", s.Images, s.Fingers, s.FailuresToExtract)
 	fmt.Fprintf(stdout, "genuine %d (+%d lost to failures to extract, counted as rejections), impostor %d (%s)\n", s.Genuine, s.GenuineFailed, s.Impostor, s.ImpostorProtocol)
@@ -246,6 +306,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				res = fmt.Sprintf("not resolved: %.1f errors expected", p.TargetFMR*float64(e.Impostor))
 			}
 			fmt.Fprintf(stdout, "  FNMR at FMR %g: %.2f %% (threshold %.4f, %d impostor errors, %s)\n", p.TargetFMR, 100*p.FNMR, p.Threshold, p.ImpostorErrors, res)
+		}
+		for _, r := range e.SingleAtLevel {
+			fmt.Fprintf(stdout, "  single-pair threshold for FMR %g (%.4f): FMR %.2e at this level (%d impostor errors, 95 %% [%.2e, %.2e]), %.1fx the single pairs'\n",
+				r.TargetFMR, r.Threshold, r.LevelFMR, r.LevelErrors, r.LevelCI95[0], r.LevelCI95[1], r.LevelFMR/max(r.SingleFMR, 1e-300))
 		}
 		if l := e.Single; l != nil {
 			for _, p := range l.Points {
@@ -279,11 +343,25 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // kioskPolicy is centrald's default policy (calib.DefaultPolicy) with the
-// kiosk's templates per resident.
+// kiosk's fingers and comparison level.
 func kioskPolicy() calib.Policy {
 	p := calib.DefaultPolicy
-	p.TemplatesPerResident = apiv1.EnrolFingers * apiv1.EnrolCapturesPerFinger
+	p.Fingers = apiv1.EnrolFingers
+	p.Level = calib.Level{Comparison: calib.LevelBestOfEnrolled, Enrolled: apiv1.EnrolCapturesPerFinger}
 	return p
+}
+
+// parseGates reads --gates: quality gates 0..100, rising.
+func parseGates(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		g, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || g < 0 || g > 100 || (len(out) > 0 && g <= out[len(out)-1]) {
+			return nil, fmt.Errorf("%w: --gates %q: quality gates 0..100, rising", errUsage, s)
+		}
+		out = append(out, g)
+	}
+	return out, nil
 }
 
 func writeCalibration(name string, f *calib.File) error {

@@ -631,7 +631,8 @@ func (lt *loadTest) kioskEnrolments(ctx context.Context, k *simKiosk, fresh []*p
 	before := lt.dedupMetric(ctx)
 	var lat []float64
 	for _, p := range fresh {
-		req := apiv1.EnrolRequest{Card: card(p.r)}
+		// The load test stands in for staff who explained the consent text.
+		req := apiv1.EnrolRequest{Card: card(p.r), Consent: &apiv1.EnrolConsent{TextVersion: apiv1.ConsentTextVersion, ConfirmedAt: time.Now()}}
 		for _, fg := range loadFingers {
 			fc := apiv1.FingerCaptures{Finger: fg}
 			for _, img := range p.images[fg] {

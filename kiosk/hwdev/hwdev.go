@@ -30,7 +30,7 @@ func OpenIDCardReader(port string) func(context.Context) (kiosk.CardReader, erro
 		opt.Port = port
 		dev, err := idcard.Open(opt)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", kiosk.ErrDeviceDown, err)
+			return nil, fmt.Errorf("%w: %w", kiosk.ErrDeviceDown, err)
 		}
 		return &samReader{dev: dev}, nil
 	}
@@ -52,7 +52,7 @@ func (r *samReader) ReadCard(ctx context.Context) (identity.Card, error) {
 	case errors.Is(err, sam.ErrNoCard):
 		return identity.Card{}, kiosk.ErrNoCard
 	case errors.Is(err, idcard.ErrDisconnected), errors.Is(err, idcard.ErrTimeout):
-		return identity.Card{}, fmt.Errorf("%w: %v", kiosk.ErrDeviceDown, err)
+		return identity.Card{}, fmt.Errorf("%w: %w", kiosk.ErrDeviceDown, err)
 	}
 	return identity.Card{}, err
 }
@@ -63,7 +63,7 @@ func OpenVeinScanner(spec string, opts *veinscan.Options) func(context.Context) 
 	return func(ctx context.Context) (kiosk.Scanner, error) {
 		s, err := veinscan.Open(ctx, spec, opts)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", kiosk.ErrDeviceDown, err)
+			return nil, fmt.Errorf("%w: %w", kiosk.ErrDeviceDown, err)
 		}
 		return &veinScanner{s: s}, nil
 	}
@@ -119,7 +119,7 @@ func devErr(err error) error {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return err
 	}
-	return fmt.Errorf("%w: %v", kiosk.ErrDeviceDown, err)
+	return fmt.Errorf("%w: %w", kiosk.ErrDeviceDown, err)
 }
 
 // movingFor is how long a finger may stay on the window without keeping

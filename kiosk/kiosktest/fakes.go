@@ -24,6 +24,9 @@ type Reader struct {
 	card   *identity.Card
 	broken bool
 	Unplug bool // when set, ReadCard and Open fail with ErrDeviceDown
+	// OpenErr, when set, is what Open of an unplugged reader returns (as
+	// kiosk/hwdev wraps a failed open), instead of ErrDeviceDown alone.
+	OpenErr error
 }
 
 // Insert places a card on the reader.
@@ -40,6 +43,9 @@ func (r *Reader) Open(ctx context.Context) (kiosk.CardReader, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.broken {
+		if r.OpenErr != nil {
+			return nil, r.OpenErr
+		}
 		return nil, kiosk.ErrDeviceDown
 	}
 	return r, nil
@@ -181,20 +187,23 @@ func (Extractor) Extract(img *kiosk.ScanImage, finger string) ([]byte, int, erro
 
 // Server is an in-memory central server.
 type Server struct {
-	mu        sync.Mutex
-	Down      bool
-	Calls     []string             // calls for staff (CallStaff), by reason
-	Residents map[string]*Resident // by ID number
-	Catalogue []session.Service
-	Staff     map[string]StaffAccount
-	filings   []*filing
-	byKey     map[string]*filing
-	tokens    map[string]string    // token -> ID number
-	certs     map[string]time.Time // "ID number/year" -> first certification
-	sessions  map[string]StaffAccount
-	cases     map[string]string // case -> state
-	seq       int
-	Now       func() time.Time
+	mu          sync.Mutex
+	Down        bool
+	Calls       []string             // calls for staff (CallStaff), by reason
+	Residents   map[string]*Resident // by ID number
+	Catalogue   []session.Service
+	Staff       map[string]StaffAccount
+	filings     []*filing
+	byKey       map[string]*filing
+	tokens      map[string]string    // token -> ID number
+	certs       map[string]time.Time // "ID number/year" -> first certification
+	sessions    map[string]StaffAccount
+	pinFailures map[string]int // wrong PINs in a row, by username
+	// Consents are the consents sent with enrolments.
+	Consents []Consent
+	cases    map[string]string // case -> state
+	seq      int
+	Now      func() time.Time
 	// DuplicateOf makes an enrolment of this person (fake template) look
 	// like a duplicate.
 	DuplicateOf map[string]bool
@@ -228,9 +237,21 @@ type Resident struct {
 
 // StaffAccount is a fake staff account.
 type StaffAccount struct {
-	Password   string
+	PIN        string
 	Name       string
 	Supervisor bool
+	// OtherStation: the account is of another station (refused).
+	OtherStation bool
+}
+
+// PINMaxFailures is how many wrong PINs in a row lock an account's PIN
+// in the fake, as at centrald.
+const PINMaxFailures = 5
+
+// Consent is a consent to enrolment the fake received.
+type Consent struct {
+	IDNumber string
+	At       time.Time
 }
 
 type filing struct {
@@ -505,17 +526,37 @@ func (s *Server) Filings(ctx context.Context, token string) ([]session.Filing, e
 	return out, nil
 }
 
-// Login implements kiosk.Server.
-func (s *Server) Login(ctx context.Context, user, pw string) (session.StaffSession, error) {
+// StaffLogin implements kiosk.Server: as centrald, another station's
+// staff are refused before the PIN, and PINMaxFailures wrong PINs in a
+// row lock it.
+func (s *Server) StaffLogin(ctx context.Context, user, pin string) (session.StaffSession, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check(); err != nil {
 		return session.StaffSession{}, err
 	}
 	a, ok := s.Staff[user]
-	if !ok || a.Password != pw {
-		return session.StaffSession{}, session.ErrDenied
+	if ok && a.OtherStation {
+		return session.StaffSession{}, &kiosk.APIError{Kind: session.ErrOtherStation, Code: "station_mismatch", Details: session.Details{AttemptsLeft: -1}}
 	}
+	if ok && s.pinFailures[user] >= PINMaxFailures {
+		return session.StaffSession{}, &kiosk.APIError{Kind: session.ErrPINLocked, Code: "pin_locked", Details: session.Details{AttemptsLeft: -1}}
+	}
+	if !ok || a.PIN != pin {
+		d := session.Details{AttemptsLeft: -1}
+		if ok {
+			if s.pinFailures == nil {
+				s.pinFailures = map[string]int{}
+			}
+			s.pinFailures[user]++
+			if s.pinFailures[user] >= PINMaxFailures {
+				return session.StaffSession{}, &kiosk.APIError{Kind: session.ErrPINLocked, Code: "pin_locked", Details: d}
+			}
+			d.AttemptsLeft = PINMaxFailures - s.pinFailures[user]
+		}
+		return session.StaffSession{}, &kiosk.APIError{Kind: session.ErrDenied, Code: "bad_credentials", Details: d}
+	}
+	delete(s.pinFailures, user)
 	s.seq++
 	tok := fmt.Sprintf("staff-%d", s.seq)
 	s.sessions[tok] = a
@@ -523,12 +564,16 @@ func (s *Server) Login(ctx context.Context, user, pw string) (session.StaffSessi
 }
 
 // Enrol implements kiosk.Server.
-func (s *Server) Enrol(ctx context.Context, staffToken string, c identity.Card, fingers []session.EnrolFinger, overrideCase string) (session.EnrolOutcome, error) {
+func (s *Server) Enrol(ctx context.Context, staffToken string, c identity.Card, fingers []session.EnrolFinger, overrideCase string, consentAt time.Time) (session.EnrolOutcome, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check(); err != nil {
 		return session.EnrolOutcome{}, err
 	}
+	if consentAt.IsZero() {
+		return session.EnrolOutcome{}, &kiosk.APIError{Kind: session.ErrRejected, Code: "consent_required", Details: session.Details{AttemptsLeft: -1}}
+	}
+	s.Consents = append(s.Consents, Consent{IDNumber: c.IDNumber, At: consentAt})
 	if _, ok := s.sessions[staffToken]; !ok {
 		return session.EnrolOutcome{}, session.ErrDenied
 	}

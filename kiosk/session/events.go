@@ -1,6 +1,10 @@
 package session
 
-import "github.com/qingshan-gov/veinkiosk/identity"
+import (
+	"time"
+
+	"github.com/qingshan-gov/veinkiosk/identity"
+)
 
 // Event is an input to the machine: a device report, an effect's outcome, a
 // touch on the screen or the clock.
@@ -30,7 +34,7 @@ type Touch struct {
 // Touch actions.
 const (
 	ActStaff       = "staff" // open staff login
-	ActLogin       = "login" // Values: user, password
+	ActLogin       = "login" // Values: user, pin
 	ActLogout      = "logout"
 	ActEnrol       = "enrol"
 	ActDiagnostics = "diagnostics"
@@ -43,7 +47,9 @@ const (
 	ActFinish      = "finish"
 	ActRetake      = "retake"      // staff: capture again
 	ActSkipFinger  = "skip_finger" // staff: this finger cannot be captured, use another
-	ActSupervisor  = "supervisor"  // Values: user, password
+	ActSupervisor  = "supervisor"  // Values: user, pin
+	ActConsent     = "consent"     // the resident confirms consent to biometric enrolment
+	ActElderly     = "elderly"     // Arg: "on" or "off": elderly mode (longer time-outs)
 	ActReject      = "reject"      // staff: do not enrol (duplicate)
 	ActActivity    = "activity"    // any touch that only keeps the session alive
 	ActAgent       = "agent"       // 为家人代办: file for a family member (the menu, after the agent's own check)
@@ -207,22 +213,23 @@ type (
 		Service Service
 	}
 	DoStaffLogin struct {
-		Gen            uint64
-		User, Password string
+		Gen       uint64
+		User, PIN string
 	}
 	DoEnrol struct {
 		Gen          uint64
 		StaffToken   string
 		Card         identity.Card
 		Fingers      []EnrolFinger
-		OverrideCase string // a case a supervisor overrode, or ""
+		OverrideCase string    // a case a supervisor overrode, or ""
+		ConsentAt    time.Time // when the resident confirmed consent
 	}
 	// DoConfirmDuplicate: a supervisor logs in and overrides the duplicate
 	// case; the enrolment is then captured and sent again under it.
 	DoConfirmDuplicate struct {
-		Gen            uint64
-		CaseID         string
-		User, Password string
+		Gen       uint64
+		CaseID    string
+		User, PIN string
 	}
 	// DoAgent sends the family member's card with the agent's token (代办);
 	// Then runs next with the same token (nil: the principal's services).

@@ -36,6 +36,7 @@ const (
 	StaffMenu       Phase = "staff_menu"
 	StaffBusy       Phase = "staff_busy"
 	EnrolCard       Phase = "enrol_card"       // place the resident's card
+	EnrolConsent    Phase = "enrol_consent"    // the staff explain, the resident confirms consent to biometric enrolment
 	EnrolCapture    Phase = "enrol_capture"    // captures per finger with live quality
 	EnrolSupervisor Phase = "enrol_supervisor" // a possible duplicate: a supervisor confirms
 	EnrolDone       Phase = "enrol_done"
@@ -53,7 +54,8 @@ const (
 	ProblemServerDown         = "server_down"
 	ProblemSubmitUnsure       = "submit_unsure"
 	ProblemRejected           = "rejected"
-	ProblemLoginFailed        = "login_failed"
+	ProblemLoginFailed        = "login_failed"        // wrong username or PIN (State.AttemptsLeft: the PINs left before the lock, -1 unsaid)
+	ProblemPINLocked          = "pin_locked"          // too many wrong PINs: set the PIN again in the office
 	ProblemAlreadyEnrolled    = "already_enrolled"    // the new captures await a supervisor's approval to replace the enrolment
 	ProblemReplacementWaiting = "replacement_waiting" // an earlier replacement still awaits approval; nothing was stored
 	ProblemOtherStation       = "other_station"       // the staff member is not of this kiosk's station
@@ -111,6 +113,9 @@ var (
 	ErrReplacementWaiting = errors.New("a replacement of the enrolment awaits approval")
 	// ErrOtherStation: staff may enrol only at their own station's kiosks.
 	ErrOtherStation = errors.New("the staff member is not of this kiosk's station")
+	// ErrPINLocked: the staff member's PIN is locked after too many wrong
+	// PINs; it must be set again in the office.
+	ErrPINLocked = errors.New("the staff PIN is locked")
 	// ErrThrottled: the server asks this kiosk to wait before the next
 	// request (after failed finger checks at this kiosk); Details says how long.
 	ErrThrottled = errors.New("the server asks the kiosk to wait")
@@ -168,6 +173,9 @@ type Config struct {
 	RetryInterval time.Duration
 	// EndedShow: how long the idle screen says why the last session ended.
 	EndedShow time.Duration
+	// ElderlyFactor multiplies the resident's time-outs (idle, its warning
+	// countdown, the receipt) in elderly mode (适老化); 0 or 1: no change.
+	ElderlyFactor int
 }
 
 // DefaultConfig is what the kiosk runs with unless configured otherwise.
@@ -185,6 +193,7 @@ func DefaultConfig() Config {
 		IdleWarning:      20 * time.Second,
 		RetryInterval:    5 * time.Second,
 		EndedShow:        30 * time.Second,
+		ElderlyFactor:    2,
 	}
 }
 
@@ -246,6 +255,9 @@ type State struct {
 	Principal     *Resident
 	PrincipalCard *identity.Card
 	Relation      string // the server's label: 同户家庭成员 / 监护人
+	// Elderly: elderly mode (适老化) is on for this session: longer
+	// time-outs (Config.ElderlyFactor). It ends with the session.
+	Elderly bool
 
 	Staff        *StaffSession
 	EnrolIdx     int
@@ -253,6 +265,9 @@ type State struct {
 	LastQuality  int
 	Outcome      *EnrolOutcome
 	OverrideCase string // the duplicate case a supervisor overrode for this enrolment
+	// ConsentAt: when the resident confirmed consent to biometric
+	// enrolment on the screen (zero: not yet; no capture before it).
+	ConsentAt time.Time
 }
 
 // Machine applies events to the state. It is not safe for concurrent use:

@@ -323,12 +323,14 @@ func TestStaffEnrolment(t *testing.T) {
 	m := New(cfg, keys(), t0)
 	run(t, m, []step{
 		{0, Touch{Action: ActStaff}, StaffLogin, "", "", ""},
-		{0, Touch{Action: ActLogin, Values: map[string]string{"user": "wang", "password": "pw"}}, StaffBusy, "", "", "DoStaffLogin"},
+		{0, Touch{Action: ActLogin, Values: map[string]string{"user": "wang", "pin": "pw"}}, StaffBusy, "", "", "DoStaffLogin"},
 		{0, StaffLoggedIn{Err: ErrDenied}, StaffLogin, ProblemLoginFailed, "", ""},
-		{0, Touch{Action: ActLogin, Values: map[string]string{"user": "wang", "password": "pw2"}}, StaffBusy, "", "", "DoStaffLogin"},
+		{0, Touch{Action: ActLogin, Values: map[string]string{"user": "wang", "pin": "pw2"}}, StaffBusy, "", "", "DoStaffLogin"},
 		{0, StaffLoggedIn{Session: StaffSession{Token: "st", Name: "王"}}, StaffMenu, "", "", ""},
 		{0, Touch{Action: ActEnrol}, EnrolCard, "", "", "Wipe"},
-		{0, CardRead{alice}, EnrolCapture, "", "", "DoCapture"},
+		{0, CardRead{alice}, EnrolConsent, "", "", ""}, // no capture before the consent
+		{0, Touch{Action: ActConfirm}, EnrolConsent, "", "", ""},
+		{0, Touch{Action: ActConsent}, EnrolCapture, "", "", "DoCapture"},
 		{0, Captured{Sample: good}, EnrolCapture, "", "", "DoCapture"},
 		{0, Captured{Sample: poor}, EnrolCapture, "", HintNotFlat, ""},
 		{0, Touch{Action: ActRetake}, EnrolCapture, "", "", "CancelCapture,DoCapture"},
@@ -342,9 +344,9 @@ func TestStaffEnrolment(t *testing.T) {
 		{0, Captured{Sample: good}, EnrolCapture, "", "", ""},
 		{0, Touch{Action: ActConfirm}, StaffBusy, "", "", "DoEnrol"},
 		{0, Enrolled{Outcome: EnrolOutcome{NeedsSupervisor: true, CaseID: "c-9"}}, EnrolSupervisor, "", "", ""},
-		{0, Touch{Action: ActSupervisor, Values: map[string]string{"user": "li", "password": "x"}}, StaffBusy, "", "", "DoConfirmDuplicate"},
+		{0, Touch{Action: ActSupervisor, Values: map[string]string{"user": "li", "pin": "x"}}, StaffBusy, "", "", "DoConfirmDuplicate"},
 		{0, SupervisorConfirmed{Err: ErrDenied}, EnrolSupervisor, ProblemLoginFailed, "", ""},
-		{0, Touch{Action: ActSupervisor, Values: map[string]string{"user": "li", "password": "y"}}, StaffBusy, "", "", "DoConfirmDuplicate"},
+		{0, Touch{Action: ActSupervisor, Values: map[string]string{"user": "li", "pin": "y"}}, StaffBusy, "", "", "DoConfirmDuplicate"},
 		// The server consumed the nonces: capture again under the override.
 		{0, SupervisorConfirmed{}, EnrolCapture, ProblemRecapture, "", "DoCapture"},
 		{0, Captured{Sample: good}, EnrolCapture, ProblemRecapture, "", "DoCapture"},
@@ -367,12 +369,12 @@ func TestEnrolmentSamplesAndFingers(t *testing.T) {
 	cfg := DefaultConfig()
 	m := New(cfg, keys(), t0)
 	m.Step(Touch{Action: ActStaff}, t0)
-	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "password": "p"}}, t0)
+	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
 	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
 	m.Step(Touch{Action: ActEnrol}, t0)
 	gen := m.State().Gen
 	m.Step(CardRead{alice}, t0)
-	m.Step(Checked{Gen: 2}, t0)
+	m.Step(Touch{Action: ActConsent}, t0)
 	var effs []Effect
 	for i := 0; i < 6; i++ {
 		effs = m.Step(Captured{Gen: gen, Sample: Sample{Quality: 70 + i}}, t0)
@@ -381,7 +383,7 @@ func TestEnrolmentSamplesAndFingers(t *testing.T) {
 		t.Fatalf("after 6 good captures: %v", effectNames(effs))
 	}
 	enr := m.Step(Touch{Action: ActConfirm}, t0)[0].(DoEnrol)
-	if enr.Card.IDNumber != alice.IDNumber || enr.StaffToken != "st" || len(enr.Fingers) != 2 {
+	if enr.Card.IDNumber != alice.IDNumber || enr.StaffToken != "st" || len(enr.Fingers) != 2 || !enr.ConsentAt.Equal(t0) {
 		t.Fatalf("enrol effect %+v", enr)
 	}
 	for i, f := range enr.Fingers {
@@ -408,7 +410,7 @@ func TestEnrolmentSamplesAndFingers(t *testing.T) {
 func TestStaffTimeout(t *testing.T) {
 	m := New(DefaultConfig(), keys(), t0)
 	m.Step(Touch{Action: ActStaff}, t0)
-	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "password": "p"}}, t0)
+	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
 	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
 	m.Step(Tick{}, t0.Add(4*time.Minute))
 	if m.State().Phase != StaffMenu {
@@ -423,12 +425,12 @@ func TestStaffTimeout(t *testing.T) {
 func TestOverrideCaseTravelsWithTheNewCaptures(t *testing.T) {
 	m := New(DefaultConfig(), keys(), t0)
 	m.Step(Touch{Action: ActStaff}, t0)
-	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "password": "p"}}, t0)
+	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
 	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
 	m.Step(Touch{Action: ActEnrol}, t0)
 	gen := m.State().Gen
 	m.Step(CardRead{alice}, t0)
-	m.Step(Checked{Gen: 2}, t0)
+	m.Step(Touch{Action: ActConsent}, t0)
 	for i := 0; i < 6; i++ {
 		m.Step(Captured{Gen: gen, Sample: good}, t0)
 	}
@@ -436,7 +438,7 @@ func TestOverrideCaseTravelsWithTheNewCaptures(t *testing.T) {
 		t.Fatalf("first enrolment carries override %q", e.OverrideCase)
 	}
 	m.Step(Enrolled{Gen: gen, Outcome: EnrolOutcome{NeedsSupervisor: true, CaseID: "42"}}, t0)
-	c := m.Step(Touch{Action: ActSupervisor, Values: map[string]string{"user": "s", "password": "p"}}, t0)[0].(DoConfirmDuplicate)
+	c := m.Step(Touch{Action: ActSupervisor, Values: map[string]string{"user": "s", "pin": "p"}}, t0)[0].(DoConfirmDuplicate)
 	if c.CaseID != "42" {
 		t.Fatalf("confirming case %q", c.CaseID)
 	}
@@ -457,11 +459,12 @@ func TestOverrideCaseTravelsWithTheNewCaptures(t *testing.T) {
 func TestEnrolmentAsksForSeparatePlacements(t *testing.T) {
 	m := New(DefaultConfig(), keys(), t0)
 	m.Step(Touch{Action: ActStaff}, t0)
-	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "password": "p"}}, t0)
+	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
 	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
 	m.Step(Touch{Action: ActEnrol}, t0)
 	gen := m.State().Gen
-	if c := m.Step(CardRead{alice}, t0)[0].(DoCapture); c.NewPlacement {
+	m.Step(CardRead{alice}, t0)
+	if c := m.Step(Touch{Action: ActConsent}, t0)[0].(DoCapture); c.NewPlacement {
 		t.Error("the first capture waits for a lift")
 	}
 	if c := m.Step(Captured{Gen: gen, Sample: good}, t0)[0].(DoCapture); !c.NewPlacement {
@@ -521,12 +524,12 @@ func TestEnrolmentAlreadyEnrolled(t *testing.T) {
 	toBusy := func() (*Machine, uint64) {
 		m := New(DefaultConfig(), keys(), t0)
 		m.Step(Touch{Action: ActStaff}, t0)
-		m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "password": "p"}}, t0)
+		m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
 		m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
 		m.Step(Touch{Action: ActEnrol}, t0)
 		gen := m.State().Gen
 		m.Step(CardRead{alice}, t0)
-		m.Step(Checked{Gen: 2}, t0)
+		m.Step(Touch{Action: ActConsent}, t0)
 		for i := 0; i < 6; i++ {
 			m.Step(Captured{Gen: gen, Sample: Sample{Quality: 70 + i}}, t0)
 		}
@@ -556,6 +559,99 @@ func TestEnrolmentAlreadyEnrolled(t *testing.T) {
 	}
 }
 
+// TestEnrolmentConsent: no capture before the resident's consent; the
+// consent's time travels with the enrolment; going back or the card
+// leaving drops it, so the next resident consents again.
+func TestEnrolmentConsent(t *testing.T) {
+	m := New(DefaultConfig(), keys(), t0)
+	m.Step(Touch{Action: ActStaff}, t0)
+	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "246813"}}, t0)
+	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
+	m.Step(Touch{Action: ActEnrol}, t0)
+	if effs := m.Step(CardRead{alice}, t0); len(effs) != 0 || m.State().Phase != EnrolConsent {
+		t.Fatalf("card read: %v in %s", effectNames(effs), m.State().Phase)
+	}
+	for _, a := range []string{ActRetake, ActSkipFinger, ActConfirm} {
+		if effs := m.Step(Touch{Action: a}, t0); len(effs) != 0 || m.State().Phase != EnrolConsent {
+			t.Fatalf("%s before the consent: %v in %s", a, effectNames(effs), m.State().Phase)
+		}
+	}
+	m.Step(CardRemoved{}, t0)
+	if st := m.State(); st.Phase != EnrolCard || !st.ConsentAt.IsZero() || st.Card != nil {
+		t.Fatalf("card removed at the consent: %s %v", st.Phase, st.ConsentAt)
+	}
+	m.Step(CardRead{alice}, t0)
+	t1 := t0.Add(7 * time.Second)
+	if effs := m.Step(Touch{Action: ActConsent}, t1); len(effs) != 1 || m.State().ConsentAt != t1 {
+		t.Fatalf("consent: %v, at %v", effectNames(effs), m.State().ConsentAt)
+	}
+	m.Step(Touch{Action: ActBack}, t1)
+	if st := m.State(); st.Phase != StaffMenu || !st.ConsentAt.IsZero() {
+		t.Fatalf("back: %s, consent kept %v", st.Phase, st.ConsentAt)
+	}
+}
+
+// TestStaffLoginProblems: a locked PIN, another station, and the PINs left.
+func TestStaffLoginProblems(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+		left int
+	}{
+		{detailed{ErrDenied, Details{AttemptsLeft: 2}}, ProblemLoginFailed, 2},
+		{ErrDenied, ProblemLoginFailed, -1},
+		{ErrPINLocked, ProblemPINLocked, -1},
+		{ErrOtherStation, ProblemOtherStation, -1},
+	} {
+		m := New(DefaultConfig(), keys(), t0)
+		m.Step(Touch{Action: ActStaff}, t0)
+		m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "000000"}}, t0)
+		m.Step(StaffLoggedIn{Gen: 1, Err: tc.err}, t0)
+		if st := m.State(); st.Phase != StaffLogin || st.Problem != tc.want || st.AttemptsLeft != tc.left {
+			t.Errorf("%v: %s %q left %d, want %q left %d", tc.err, st.Phase, st.Problem, st.AttemptsLeft, tc.want, tc.left)
+		}
+	}
+}
+
+// TestElderlyTimeouts: elderly mode, chosen before the card, doubles the
+// resident's idle time-out, its countdown and the receipt's time; it ends
+// with the session.
+func TestElderlyTimeouts(t *testing.T) {
+	cfg := DefaultConfig()
+	m := New(cfg, keys(), t0)
+	m.Step(Touch{Action: ActElderly, Arg: "on"}, t0)
+	m.Step(CardRead{alice}, t0)
+	if !m.State().Elderly {
+		t.Fatal("elderly mode lost when the card was read")
+	}
+	m.Step(Checked{Gen: 2, Info: EnrolmentInfo{Checked: true, Enrolled: true, AttemptsLeft: -1}}, t0)
+	m.Step(Tick{}, t0.Add(cfg.IdleTimeout+time.Second))
+	if st := m.State(); st.Phase != PlaceFinger || st.Warning {
+		t.Fatalf("after the plain idle time-out: %s, warning %v (want still there, no countdown yet)", st.Phase, st.Warning)
+	}
+	m.Step(Tick{}, t0.Add(2*cfg.IdleTimeout-2*cfg.IdleWarning-time.Second))
+	if m.State().Warning {
+		t.Fatal("the countdown started before twice its length")
+	}
+	m.Step(Tick{}, t0.Add(2*cfg.IdleTimeout-2*cfg.IdleWarning+time.Second))
+	if st := m.State(); !st.Warning || !st.Deadline.Equal(t0.Add(2*cfg.IdleTimeout)) {
+		t.Fatalf("no countdown of twice the length: warning %v, deadline %v", st.Warning, st.Deadline)
+	}
+	m.Step(Tick{}, t0.Add(2*cfg.IdleTimeout))
+	if st := m.State(); st.Phase != Idle || st.Ended != EndTimeout || st.Elderly {
+		t.Fatalf("after twice the idle time-out: %s %q elderly %v", st.Phase, st.Ended, st.Elderly)
+	}
+	// Off again: the plain time-out.
+	m.Step(Touch{Action: ActElderly, Arg: "on"}, t0)
+	m.Step(Touch{Action: ActElderly, Arg: "off"}, t0)
+	m.Step(CardRead{alice}, t0)
+	m.Step(Checked{Gen: m.State().Gen, Info: EnrolmentInfo{Checked: true, Enrolled: true, AttemptsLeft: -1}}, t0)
+	m.Step(Tick{}, t0.Add(cfg.IdleTimeout))
+	if st := m.State(); st.Phase != Idle {
+		t.Fatalf("plain mode: %s after the idle time-out", st.Phase)
+	}
+}
+
 // The server refuses an enrolment whose finger's captures disagree
 // (enrolment_inconsistent, naming them): the kiosk drops exactly those,
 // keeps the rest (their nonces are unspent), asks for that finger again
@@ -565,12 +661,12 @@ func TestEnrolmentInconsistentRetake(t *testing.T) {
 	cfg := DefaultConfig()
 	m := New(cfg, keys(), t0)
 	m.Step(Touch{Action: ActStaff}, t0)
-	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "password": "p"}}, t0)
+	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
 	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
 	m.Step(Touch{Action: ActEnrol}, t0)
 	gen := m.State().Gen
 	m.Step(CardRead{alice}, t0)
-	m.Step(Checked{Gen: 2}, t0)
+	m.Step(Touch{Action: ActConsent}, t0)
 	for i := 0; i < 6; i++ {
 		m.Step(Captured{Gen: gen, Sample: Sample{Quality: 60 + i}}, t0)
 	}

@@ -130,11 +130,17 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 			} else if errors.Is(e.Err, ErrThrottled) {
 				s.Problem = ProblemThrottled
 				s.RetryAt = now.Add(DetailsOf(e.Err).RetryAfter)
+			} else if errors.Is(e.Err, ErrPINLocked) {
+				s.Problem = ProblemPINLocked
+			} else if errors.Is(e.Err, ErrOtherStation) {
+				s.Problem = ProblemOtherStation
 			} else {
 				s.Problem = ProblemLoginFailed
+				s.AttemptsLeft = DetailsOf(e.Err).AttemptsLeft
 			}
 			return nil
 		}
+		s.AttemptsLeft = -1
 		ss := e.Session
 		s.Staff, s.Mode, s.Phase, s.Problem = &ss, ModeStaff, StaffMenu, ""
 	case Enrolled:
@@ -170,6 +176,8 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 			s.Phase = EnrolSupervisor
 			if errors.Is(e.Err, ErrDenied) {
 				s.Problem = ProblemLoginFailed
+			} else if errors.Is(e.Err, ErrPINLocked) {
+				s.Problem = ProblemPINLocked
 			} else {
 				s.Problem = problemFor(e.Err)
 			}
@@ -285,7 +293,7 @@ func (m *Machine) tick(now time.Time) []Effect {
 		return m.end(now, Idle, ModeResident, why)
 	}
 	s.Deadline = s.LastActivity.Add(timeout)
-	s.Warning = m.cfg.IdleWarning > 0 && idle >= timeout-m.cfg.IdleWarning
+	s.Warning = m.cfg.IdleWarning > 0 && idle >= timeout-m.idleWarning()
 	return nil
 }
 
@@ -299,7 +307,7 @@ func (m *Machine) timeout() (time.Duration, string) {
 	case s.Phase == Idle:
 		return 0, ""
 	case s.Phase == ReceiptPhase, s.Phase == Certified:
-		return m.cfg.ReceiptTimeout, EndReceiptTimeout
+		return m.elderly(m.cfg.ReceiptTimeout), EndReceiptTimeout
 	case s.Phase == Submitting:
 		// Never time out under an in-flight filing: its outcome decides.
 		return 0, ""
@@ -310,7 +318,23 @@ func (m *Machine) timeout() (time.Duration, string) {
 			return 0, ""
 		}
 	}
-	return m.cfg.IdleTimeout, EndTimeout
+	return m.elderly(m.cfg.IdleTimeout), EndTimeout
+}
+
+// elderly lengthens a resident's time-out in elderly mode.
+func (m *Machine) elderly(d time.Duration) time.Duration {
+	if m.st.Elderly && m.cfg.ElderlyFactor > 1 {
+		return d * time.Duration(m.cfg.ElderlyFactor)
+	}
+	return d
+}
+
+// idleWarning is how long before a time-out the countdown shows.
+func (m *Machine) idleWarning() time.Duration {
+	if m.st.Mode == ModeStaff {
+		return m.cfg.IdleWarning
+	}
+	return m.elderly(m.cfg.IdleWarning)
 }
 
 func (m *Machine) cardRemoved(now time.Time) []Effect {
@@ -328,7 +352,7 @@ func (m *Machine) cardRemoved(now time.Time) []Effect {
 				return nil // an enrolment is in flight: its outcome decides
 			}
 			return m.reset(now, EnrolCard, ModeStaff)
-		case EnrolCapture, EnrolSupervisor:
+		case EnrolConsent, EnrolCapture, EnrolSupervisor:
 			return m.reset(now, EnrolCard, ModeStaff)
 		case EnrolDone:
 			return m.reset(now, StaffMenu, ModeStaff)
@@ -352,8 +376,10 @@ func (m *Machine) cardRead(e CardRead, now time.Time) []Effect {
 		if s.Phase == CardProblem && s.Card != nil {
 			return nil // the same card again; it has to be removed first
 		}
+		elderly := s.Elderly // chosen before the card: it is this session's
 		m.reset(now, Idle, ModeResident)
 		s = &m.st
+		s.Elderly = elderly
 		c := e.Card
 		s.Card = &c
 		if c.Expired(now) {
@@ -375,15 +401,22 @@ func (m *Machine) cardRead(e CardRead, now time.Time) []Effect {
 			s.Problem = ProblemCardExpired
 			return nil
 		}
-		s.Phase = EnrolCapture
-		s.Enrol = make([]EnrolFinger, len(m.cfg.EnrolFingers))
-		for i, f := range m.cfg.EnrolFingers {
-			s.Enrol[i].Finger = f
-		}
-		s.EnrolIdx, s.IdemKey = 0, ""
-		return []Effect{DoCapture{Gen: s.Gen, Finger: s.Enrol[0].Finger, Enrol: true}}
+		// No capture before the resident has consented on the screen.
+		s.Phase, s.ConsentAt = EnrolConsent, time.Time{}
 	}
 	return nil
+}
+
+// startEnrolCapture begins the captures after the resident's consent.
+func (m *Machine) startEnrolCapture() []Effect {
+	s := &m.st
+	s.Phase = EnrolCapture
+	s.Enrol = make([]EnrolFinger, len(m.cfg.EnrolFingers))
+	for i, f := range m.cfg.EnrolFingers {
+		s.Enrol[i].Finger = f
+	}
+	s.EnrolIdx, s.IdemKey = 0, ""
+	return []Effect{DoCapture{Gen: s.Gen, Finger: s.Enrol[0].Finger, Enrol: true}}
 }
 
 func (m *Machine) captured(e Captured, now time.Time) []Effect {
@@ -696,8 +729,10 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 		return m.end(now, Idle, ModeResident, EndFinished)
 	case ActStaff:
 		if s.Phase == Idle {
-			s.Phase, s.Problem = StaffLogin, ""
+			s.Phase, s.Problem, s.AttemptsLeft = StaffLogin, "", -1
 		}
+	case ActElderly:
+		s.Elderly = t.Arg == "on"
 	case ActRetry:
 		if s.Phase == Unavailable && s.Problem != ProblemThrottled {
 			return m.retry(now, true)
@@ -813,13 +848,13 @@ func (m *Machine) staffTouch(t Touch, now time.Time) []Effect {
 		if s.Phase != StaffLogin {
 			return nil
 		}
-		u, p := t.Values["user"], t.Values["password"]
+		u, p := t.Values["user"], t.Values["pin"]
 		if u == "" || p == "" {
 			s.Problem = ProblemLoginFailed
 			return nil
 		}
 		s.Phase, s.Problem = StaffBusy, ""
-		return []Effect{DoStaffLogin{Gen: s.Gen, User: u, Password: p}}
+		return []Effect{DoStaffLogin{Gen: s.Gen, User: u, PIN: p}}
 	case ActLogout:
 		if s.Mode == ModeStaff {
 			return m.reset(now, Idle, ModeResident)
@@ -832,11 +867,16 @@ func (m *Machine) staffTouch(t Touch, now time.Time) []Effect {
 		if s.Phase == StaffMenu {
 			s.Phase = Diagnostics
 		}
+	case ActConsent:
+		if s.Phase == EnrolConsent && s.Card != nil {
+			s.ConsentAt, s.Problem = now, ""
+			return m.startEnrolCapture()
+		}
 	case ActBack:
 		switch s.Phase {
 		case Diagnostics, EnrolCard, EnrolDone:
 			s.Phase, s.Problem = StaffMenu, ""
-		case EnrolCapture, EnrolSupervisor:
+		case EnrolConsent, EnrolCapture, EnrolSupervisor:
 			return m.reset(now, StaffMenu, ModeStaff)
 		}
 	case ActRetake:
@@ -864,24 +904,24 @@ func (m *Machine) staffTouch(t Touch, now time.Time) []Effect {
 			}
 		}
 	case ActConfirm:
-		if s.Phase == EnrolCapture && m.enrolComplete() {
+		if s.Phase == EnrolCapture && m.enrolComplete() && !s.ConsentAt.IsZero() {
 			s.Phase, s.Problem = StaffBusy, ""
 			if s.IdemKey == "" {
 				s.IdemKey = m.newKey()
 			}
-			return []Effect{DoEnrol{Gen: s.Gen, StaffToken: s.Staff.Token, Card: *s.Card, Fingers: s.Enrol, OverrideCase: s.OverrideCase}}
+			return []Effect{DoEnrol{Gen: s.Gen, StaffToken: s.Staff.Token, Card: *s.Card, Fingers: s.Enrol, OverrideCase: s.OverrideCase, ConsentAt: s.ConsentAt}}
 		}
 	case ActSupervisor:
 		if s.Phase != EnrolSupervisor || s.Outcome == nil {
 			return nil
 		}
-		u, p := t.Values["user"], t.Values["password"]
+		u, p := t.Values["user"], t.Values["pin"]
 		if u == "" || p == "" {
 			s.Problem = ProblemLoginFailed
 			return nil
 		}
 		s.Phase, s.Problem = StaffBusy, ""
-		return []Effect{DoConfirmDuplicate{Gen: s.Gen, CaseID: s.Outcome.CaseID, User: u, Password: p}}
+		return []Effect{DoConfirmDuplicate{Gen: s.Gen, CaseID: s.Outcome.CaseID, User: u, PIN: p}}
 	case ActReject:
 		if s.Phase == EnrolSupervisor {
 			return m.reset(now, StaffMenu, ModeStaff)

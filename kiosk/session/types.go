@@ -150,7 +150,7 @@ type EnrolmentInfo struct {
 // StaffSession is a logged-in staff member.
 type StaffSession struct {
 	Token      string
-	Name       string
+	Name       string // the display name, shown on the staff menu
 	Supervisor bool
 }
 

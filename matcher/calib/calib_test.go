@@ -69,6 +69,11 @@ func testFile(model string) *File {
 	n := 1_000_000
 	f := &File{Format: Format, Version: Version, ScannerModel: model, AlgorithmVersion: 1, ParamsHash: "0123abcd",
 		Params: "test", Created: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC),
+		Level: &Level{Comparison: LevelBestOfEnrolled, Enrolled: 3},
+		QualityGates: &QualityGates{Enrol: 40, Verify: 30, Rule: "test", FNMRAtFMR: 1e-4, Measured: []GateRow{
+			{Gate: 30, FTESubjects: 0, Subjects: 60, FTE: 0, Recaptured: 0.05, FNMR: 0.03},
+			{Gate: 40, FTESubjects: 0, Subjects: 60, FTE: 0, Recaptured: 0.2, FNMR: 0.025},
+			{Gate: 50, FTESubjects: 6, Subjects: 60, FTE: 0.1, Recaptured: 0.4, FNMR: 0.02}}},
 		Data: Data{Description: "test scores", Protocol: "all pairs", Images: 1500, Subjects: 60, Fingers: 240, Genuine: 3600, Impostor: n}}
 	for i, target := range []float64{1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6} {
 		errs := int(target * float64(n))
@@ -108,7 +113,21 @@ func TestFileRoundTrip(t *testing.T) {
 func TestFileValidate(t *testing.T) {
 	for name, mut := range map[string]func(f *File){
 		"format":          func(f *File) { f.Format = "other" },
-		"version":         func(f *File) { f.Version = 2 },
+		"version":         func(f *File) { f.Version = 3 },
+		"v1 with a level": func(f *File) { f.Version = 1; f.QualityGates = nil },
+		"v1 with gates":   func(f *File) { f.Version = 1; f.Level = nil },
+		"v2 no level":     func(f *File) { f.Level = nil },
+		"v2 no gates":     func(f *File) { f.QualityGates = nil },
+		"level name":      func(f *File) { f.Level.Comparison = "mean_of_enrolled" },
+		"level k":         func(f *File) { f.Level.Enrolled = 0 },
+		"single k":        func(f *File) { f.Level.Comparison = LevelSingle },
+		"gate range":      func(f *File) { f.QualityGates.Enrol = 101 },
+		"gate rule":       func(f *File) { f.QualityGates.Rule = "" },
+		"gate order":      func(f *File) { f.QualityGates.Measured[1].Gate = 30 },
+		"gate fte":        func(f *File) { f.QualityGates.Measured[2].FTE = 0.2 },
+		"gate subjects":   func(f *File) { f.QualityGates.Measured[2].FTESubjects = 61 },
+		"gate rate":       func(f *File) { f.QualityGates.Measured[0].FNMR = 1.5 },
+		"gate nan":        func(f *File) { f.QualityGates.Measured[0].Recaptured = math.NaN() },
 		"no model":        func(f *File) { f.ScannerModel = "" },
 		"spaced model":    func(f *File) { f.ScannerModel = " VS" },
 		"hash":            func(f *File) { f.ParamsHash = "XYZ" },
@@ -182,7 +201,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(&bytes.Buffer{},
 func TestRegistry(t *testing.T) {
 	a, b := testFile("VS-A"), testFile("VS-B")
 	b.Points[2].Threshold, b.Points[3].Threshold, b.Points[4].Threshold, b.Points[5].Threshold = 0.2, 0.3, 0.31, 0.32
-	// The default policy asks for 1e-6: refused, as no file resolves it.
+	// The default policy asks for 3e-6: refused, as no file resolves it.
 	if _, err := NewRegistry([]*File{a}, Options{Policy: DefaultPolicy, Logger: quiet()}); !errors.Is(err, ErrUnresolved) {
 		t.Fatalf("unresolved target: %v", err)
 	}
@@ -198,7 +217,7 @@ func TestRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if th.Verify.Threshold != 0.3 || !th.Verify.Mapped || th.Verify.InForceFMR != 1e-4 || th.Verify.TargetFMR != 1e-4/6 || th.Identify.Threshold < th.Verify.Threshold {
+	if th.Verify.Threshold != 0.3 || !th.Verify.Mapped || th.Verify.InForceFMR != 1e-4 || th.Verify.TargetFMR != 1e-4/2 || th.Identify.Threshold < th.Verify.Threshold {
 		t.Errorf("VS-B thresholds %+v", th)
 	}
 	if _, err := r.For("VS-C", 0x0123abcd); !errors.Is(err, ErrUncalibrated) {
@@ -207,7 +226,7 @@ func TestRegistry(t *testing.T) {
 	if _, err := r.For("VS-A", 0x0123abce); !errors.Is(err, ErrPipeline) {
 		t.Errorf("other pipeline: %v", err)
 	}
-	policy := Policy{VerifyFMR: 6e-3, TemplatesPerResident: 6, DedupFMR: 1e-3, IdentifyFMR: 1e-4}
+	policy := Policy{VerifyFMR: 2e-3, Fingers: 2, Level: DefaultPolicy.Level, DedupFMR: 1e-3, IdentifyFMR: 1e-4}
 	if _, err := NewRegistry([]*File{a, testFile("VS-A")}, Options{Policy: policy, Logger: quiet()}); !errors.Is(err, ErrDuplicate) {
 		t.Errorf("duplicate model: %v", err)
 	}
@@ -239,11 +258,82 @@ func TestRegistry(t *testing.T) {
 	}
 }
 
+// TestVersion1IsSingle: a version 1 file (no level, no gates) reads as a
+// calibration of single comparisons.
+func TestVersion1IsSingle(t *testing.T) {
+	f := testFile("VS-1")
+	f.Version, f.Level, f.QualityGates = 1, nil, nil
+	g, err := Decode(bytes.NewReader(encode(t, f)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := g.ComparisonLevel(); l != (Level{Comparison: LevelSingle, Enrolled: 1}) || l.String() != "single" || l.Samples() != 1 {
+		t.Errorf("level of a version 1 file: %+v", l)
+	}
+	if l := (Level{Comparison: LevelBestOfEnrolled, Enrolled: 3}); l.String() != "best_of_enrolled/3" || l.Samples() != 3 {
+		t.Errorf("best of 3: %v %d", l, l.Samples())
+	}
+}
+
+// TestRegistryLevel: a calibration measured at another comparison level
+// than the server's is refused; with AdjustLevel it is used with its
+// targets divided by the union bound, and marked.
+func TestRegistryLevel(t *testing.T) {
+	single := testFile("VS-S")
+	single.Level = &Level{Comparison: LevelSingle, Enrolled: 1}
+	policy := Policy{VerifyFMR: 2e-2, Fingers: 2, Level: Level{Comparison: LevelBestOfEnrolled, Enrolled: 3}, DedupFMR: 1e-3, IdentifyFMR: 1e-3}
+	if _, err := NewRegistry([]*File{single}, Options{Policy: policy, Logger: quiet()}); !errors.Is(err, ErrLevel) || !strings.Contains(err.Error(), "single") || !strings.Contains(err.Error(), "best_of_enrolled/3") {
+		t.Fatalf("single-level calibration in a best-of-3 server: %v", err)
+	}
+	v1 := testFile("VS-1")
+	v1.Version, v1.Level, v1.QualityGates = 1, nil, nil
+	if _, err := NewRegistry([]*File{v1}, Options{Policy: policy, Logger: quiet()}); !errors.Is(err, ErrLevel) {
+		t.Fatalf("version 1 calibration in a best-of-3 server: %v", err)
+	}
+	other := testFile("VS-5")
+	other.Level.Enrolled = 5
+	if _, err := NewRegistry([]*File{other}, Options{Policy: policy, Logger: quiet()}); !errors.Is(err, ErrLevel) {
+		t.Fatalf("best-of-5 calibration in a best-of-3 server: %v", err)
+	}
+	var logs bytes.Buffer
+	r, err := NewRegistry([]*File{single, v1, other, testFile("VS-3")}, Options{Policy: policy, AdjustLevel: true, DefaultMinQuality: 45, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "another comparison level") || !strings.Contains(logs.String(), "no quality gates") {
+		t.Errorf("adjustment not logged: %s", logs.String())
+	}
+	for _, c := range []struct {
+		model          string
+		mismatch       bool
+		factor         float64
+		verify, dedup  float64 // per-level targets
+		enrol, verifyQ int
+	}{
+		{"VS-S", true, 3, 1e-2 / 3, 1e-3 / 3, 40, 30},
+		{"VS-1", true, 3, 1e-2 / 3, 1e-3 / 3, 45, 45},
+		{"VS-5", true, 1, 1e-2, 1e-3, 40, 30}, // best of 5 is stricter than best of 3: nothing to divide
+		{"VS-3", false, 1, 1e-2, 1e-3, 40, 30},
+	} {
+		th, err := r.For(c.model, 0x0123abcd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if th.LevelMismatch != c.mismatch || th.LevelFactor != c.factor || math.Abs(th.Verify.TargetFMR-c.verify) > 1e-15 || math.Abs(th.Dedup.TargetFMR-c.dedup) > 1e-15 ||
+			th.EnrolMinQuality != c.enrol || th.VerifyMinQuality != c.verifyQ {
+			t.Errorf("%s: %+v", c.model, th)
+		}
+	}
+}
+
 func FuzzDecode(f *testing.F) {
 	valid := encode(f, testFile("VS-1"))
 	f.Add(valid)
 	f.Add([]byte(`{}`))
 	f.Add([]byte(`{"format":"veinkiosk-calibration","version":1}`))
+	v1 := testFile("VS-1")
+	v1.Version, v1.Level, v1.QualityGates = 1, nil, nil
+	f.Add(encode(f, v1))
 	f.Add(bytes.Replace(valid, []byte(`"resolved": false`), []byte(`"resolved": true`), 1))
 	f.Add(bytes.Replace(valid, []byte(`0.14`), []byte(`1e999`), 1))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -24,11 +24,121 @@ import (
 	"unicode/utf8"
 )
 
-// Format and Version identify the file format.
+// Format and Version identify the file format. Version 2 added the
+// comparison level and the quality gates; a version 1 file is read as
+// measured on single comparisons, without gates.
 const (
 	Format  = "veinkiosk-calibration"
-	Version = 1
+	Version = 2
 )
+
+// Comparison levels: what one score of a calibration's points is.
+const (
+	// LevelSingle: one probe against one enrolled sample (FVC pairs).
+	LevelSingle = "single"
+	// LevelBestOfEnrolled: one probe against an enrolled finger, the best
+	// score over its Enrolled samples (matcher.Gallery.Verify per finger;
+	// what centrald compares a capture with).
+	LevelBestOfEnrolled = "best_of_enrolled"
+)
+
+// MaxEnrolled bounds Level.Enrolled.
+const MaxEnrolled = 16
+
+// Level is the comparison level the points were measured at.
+type Level struct {
+	Comparison string `json:"comparison"`
+	// Enrolled is K, the samples per enrolled finger whose best score is
+	// one comparison (1 for LevelSingle).
+	Enrolled int `json:"enrolled"`
+}
+
+// String is "single" or "best_of_enrolled/K".
+func (l Level) String() string {
+	if l.Comparison == LevelSingle {
+		return LevelSingle
+	}
+	return fmt.Sprintf("%s/%d", l.Comparison, l.Enrolled)
+}
+
+// Samples is the number of single comparisons one comparison at this level
+// takes the best of: 1 for single, K for best of K.
+func (l Level) Samples() int {
+	if l.Comparison == LevelSingle {
+		return 1
+	}
+	return l.Enrolled
+}
+
+func (l Level) validate() error {
+	switch {
+	case l.Comparison == LevelSingle && l.Enrolled == 1:
+	case l.Comparison == LevelBestOfEnrolled && l.Enrolled >= 1 && l.Enrolled <= MaxEnrolled:
+	default:
+		return fmt.Errorf("comparison level %q with %d enrolled samples: want %q with 1 or %q with 1..%d", l.Comparison, l.Enrolled, LevelSingle, LevelBestOfEnrolled, MaxEnrolled)
+	}
+	return nil
+}
+
+// QualityGates are the capture quality gates (0..100, on the quality of
+// the server's extraction) chosen for the scanner model from the same
+// measurement, by Rule, with what was measured at each gate tried.
+type QualityGates struct {
+	// Enrol gates enrolment captures, Verify verification and
+	// identification captures.
+	Enrol  int    `json:"enrol"`
+	Verify int    `json:"verify"`
+	Rule   string `json:"rule"`
+	// FNMRAtFMR is the target FMR whose threshold (of the points) the
+	// rows' FNMR is measured at.
+	FNMRAtFMR float64   `json:"fnmr_at_fmr"`
+	Measured  []GateRow `json:"measured"`
+}
+
+// GateRow is what one quality gate gives on the calibration's data.
+type GateRow struct {
+	Gate int `json:"gate"`
+	// FTE: subjects who cannot enrol when enrolment captures must reach
+	// the gate (the kiosk's rule: K captures of a finger among the first
+	// tries, the policy's fingers, alternate fingers), of Subjects.
+	FTESubjects int     `json:"fte_subjects"`
+	Subjects    int     `json:"subjects"`
+	FTE         float64 `json:"fte"`
+	// Recaptured: genuine probes below the gate (asked again at
+	// verification), of all genuine probes.
+	Recaptured float64 `json:"recaptured"`
+	// FNMR of the genuine probes at or above the gate at the FNMRAtFMR
+	// threshold (at the file's comparison level).
+	FNMR float64 `json:"fnmr"`
+}
+
+func (g *QualityGates) validate() error {
+	ok := func(q int) bool { return q >= 0 && q <= 100 }
+	switch {
+	case !ok(g.Enrol) || !ok(g.Verify):
+		return fmt.Errorf("quality gates enrol %d, verify %d: 0..100", g.Enrol, g.Verify)
+	case strings.TrimSpace(g.Rule) == "":
+		return errors.New("quality gates without the rule that chose them")
+	case len(g.Measured) > 101:
+		return fmt.Errorf("%d measured gates", len(g.Measured))
+	case len(g.Measured) > 0 && !(g.FNMRAtFMR > 0 && g.FNMRAtFMR < 1):
+		return fmt.Errorf("quality gates: FNMR measured at FMR %g", g.FNMRAtFMR)
+	}
+	for i, r := range g.Measured {
+		rate := func(v float64) bool { return v >= 0 && v <= 1 }
+		switch {
+		case !ok(r.Gate) || (i > 0 && r.Gate <= g.Measured[i-1].Gate):
+			return fmt.Errorf("measured gate %d: gates 0..100, rising", i)
+		case r.Subjects < 0 || r.FTESubjects < 0 || r.FTESubjects > r.Subjects:
+			return fmt.Errorf("measured gate %d: %d of %d subjects", r.Gate, r.FTESubjects, r.Subjects)
+		case r.Subjects > 0 && math.Abs(r.FTE-float64(r.FTESubjects)/float64(r.Subjects)) > 1e-12, r.Subjects == 0 && r.FTE != 0:
+			return fmt.Errorf("measured gate %d: FTE %g is not %d/%d", r.Gate, r.FTE, r.FTESubjects, r.Subjects)
+		case !rate(r.Recaptured) || !rate(r.FNMR):
+			return fmt.Errorf("measured gate %d: rates %g, %g", r.Gate, r.Recaptured, r.FNMR)
+		}
+	}
+	return nil
+}
 
 // MaxFileSize bounds a calibration file.
 const MaxFileSize = 1 << 20
@@ -54,7 +164,12 @@ type File struct {
 	ParamsHash       string    `json:"params_hash"`
 	Params           string    `json:"params"`
 	Created          time.Time `json:"created"`
-	Data             Data      `json:"data"`
+	// Level is the comparison level of the points (version 2; a version 1
+	// file has none and was measured on single comparisons).
+	Level *Level `json:"level,omitempty"`
+	// QualityGates are the gates for this model (version 2).
+	QualityGates *QualityGates `json:"quality_gates,omitempty"`
+	Data         Data          `json:"data"`
 	// Points are the thresholds for target false match rates, higher FMR
 	// first.
 	Points []Point `json:"points"`
@@ -175,8 +290,12 @@ func (f *File) Validate() error {
 	switch {
 	case f.Format != Format:
 		return bad("format %q, want %q", f.Format, Format)
-	case f.Version != Version:
-		return bad("version %d, this build reads %d", f.Version, Version)
+	case f.Version != Version && f.Version != 1:
+		return bad("version %d, this build reads 1 and %d", f.Version, Version)
+	case f.Version == 1 && (f.Level != nil || f.QualityGates != nil):
+		return bad("a version 1 file has no level or quality gates")
+	case f.Version == Version && (f.Level == nil || f.QualityGates == nil):
+		return bad("version %d needs the comparison level and the quality gates", f.Version)
 	case f.ScannerModel == "" || len(f.ScannerModel) > 64 || !utf8.ValidString(f.ScannerModel) || strings.TrimSpace(f.ScannerModel) != f.ScannerModel:
 		return bad("scanner model %q: 1..64 bytes of UTF-8 without surrounding space", f.ScannerModel)
 	case f.AlgorithmVersion <= 0:
@@ -199,6 +318,21 @@ func (f *File) Validate() error {
 			}
 		}
 		return true
+	}
+	if f.Level != nil {
+		if err := f.Level.validate(); err != nil {
+			return bad("%v", err)
+		}
+	}
+	if f.QualityGates != nil {
+		if err := f.QualityGates.validate(); err != nil {
+			return bad("%v", err)
+		}
+		for _, r := range f.QualityGates.Measured {
+			if !finite(r.FTE, r.Recaptured, r.FNMR) {
+				return bad("quality gates: not a number")
+			}
+		}
 	}
 	for i, p := range f.Points {
 		switch {
@@ -234,6 +368,15 @@ func (f *File) Validate() error {
 		return bad("no point is resolved: %d impostor comparisons resolve no target FMR", f.Data.Impostor)
 	}
 	return nil
+}
+
+// ComparisonLevel is the level the points were measured at: the file's,
+// or single comparisons for a version 1 file.
+func (f *File) ComparisonLevel() Level {
+	if f.Level == nil {
+		return Level{Comparison: LevelSingle, Enrolled: 1}
+	}
+	return *f.Level
 }
 
 // Resolved returns the resolved points, highest FMR first.

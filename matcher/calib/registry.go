@@ -9,23 +9,31 @@ import (
 )
 
 // Policy is the false match rates a server promises, per use of the
-// matcher.
+// matcher, and how the server compares.
 type Policy struct {
 	// VerifyFMR is the false match rate of one 1:1 verification attempt:
-	// a probe compared with every template of the claimed resident.
+	// a probe compared with every enrolled finger of the claimed resident.
 	VerifyFMR float64
-	// TemplatesPerResident is how many templates one verification
-	// compares the probe with (2 fingers x 3 captures at the kiosk); the
-	// per-comparison target is VerifyFMR / TemplatesPerResident (union
-	// bound).
-	TemplatesPerResident int
-	// DedupFMR and IdentifyFMR are per comparison, for the enrolment 1:N
-	// deduplication and card-less identification.
+	// Fingers is how many enrolled fingers one verification compares the
+	// probe with (2 at the kiosk); the target per comparison at the
+	// server's level is VerifyFMR / Fingers (union bound).
+	Fingers int
+	// Level is how the server compares a probe with one enrolled finger:
+	// the best score over its K enrolled samples (LevelBestOfEnrolled,
+	// K = the captures enrolled per finger). A calibration measured at
+	// another level is refused unless Options.AdjustLevel.
+	Level Level
+	// DedupFMR and IdentifyFMR are per comparison at Level (a probe
+	// against one enrolled finger), for the enrolment 1:N deduplication
+	// and card-less identification.
 	DedupFMR, IdentifyFMR float64
 }
 
-// DefaultPolicy is centrald's default.
-var DefaultPolicy = Policy{VerifyFMR: 1e-4, TemplatesPerResident: 6, DedupFMR: 1e-6, IdentifyFMR: 1e-6}
+// DefaultPolicy is centrald's default. The 1:N targets, 3e-6 per enrolled
+// finger (the best of its 3 samples), are what the former default of 1e-6
+// per single comparison came to at the server (union bound over the 3
+// samples), now stated at the level the server decides on.
+var DefaultPolicy = Policy{VerifyFMR: 1e-4, Fingers: 2, Level: Level{Comparison: LevelBestOfEnrolled, Enrolled: 3}, DedupFMR: 3e-6, IdentifyFMR: 3e-6}
 
 // Threshold is the threshold of one use and how it was derived.
 type Threshold struct {
@@ -51,11 +59,25 @@ type Thresholds struct {
 	Fallback   bool   `json:"fallback"`
 	Synthetic  bool   `json:"synthetic"`
 	ParamsHash string `json:"params_hash"`
-	// Verify is per comparison (the policy's VerifyFMR divided by the
-	// templates per resident); Identify is never below Verify.
+	// Level is the comparison level the calibration was measured at;
+	// LevelMismatch: it is not the server's (accepted by
+	// Options.AdjustLevel, the targets divided by LevelFactor, the union
+	// bound from the calibration's level to the server's).
+	Level         string  `json:"level"`
+	LevelMismatch bool    `json:"level_mismatch"`
+	LevelFactor   float64 `json:"level_factor"`
+	// Verify is per comparison at the server's level (the policy's
+	// VerifyFMR divided by the fingers per resident); Identify is never
+	// below Verify.
 	Verify   Threshold `json:"verify"`
 	Dedup    Threshold `json:"dedup"`
 	Identify Threshold `json:"identify"`
+	// EnrolMinQuality and VerifyMinQuality are the calibration's quality
+	// gates (Options.DefaultMinQuality for a file without them);
+	// QualityGatesFrom says where they come from.
+	EnrolMinQuality  int    `json:"enrol_min_quality"`
+	VerifyMinQuality int    `json:"verify_min_quality"`
+	QualityGatesFrom string `json:"quality_gates_from"`
 }
 
 // Options configure a Registry.
@@ -70,7 +92,16 @@ type Options struct {
 	// metrics and admin API). Empty: captures of uncalibrated models are
 	// refused. Choose the calibration with the highest thresholds.
 	Fallback string
-	Logger   *slog.Logger
+	// AdjustLevel accepts a calibration measured at another comparison
+	// level than Policy.Level (a single-comparison calibration in a server
+	// that takes the best of K enrolled samples), dividing its targets by
+	// the union bound K_server / K_file and logging it; without it such a
+	// calibration is refused (ErrLevel).
+	AdjustLevel bool
+	// DefaultMinQuality is the quality gate of a calibration without
+	// gates (a version 1 file).
+	DefaultMinQuality int
+	Logger            *slog.Logger
 }
 
 // Errors of the registry.
@@ -78,6 +109,7 @@ var (
 	ErrUncalibrated = errors.New("calib: scanner model not calibrated")
 	ErrPipeline     = errors.New("calib: calibration made for another extraction or comparison pipeline")
 	ErrDuplicate    = errors.New("calib: two calibrations for one scanner model")
+	ErrLevel        = errors.New("calib: calibration measured at another comparison level than the server's")
 )
 
 // Registry holds the calibrations of the scanner models a server accepts
@@ -90,21 +122,37 @@ type Registry struct {
 
 // ResolveThresholds derives the thresholds of policy from one
 // calibration: the single place where a server's (and `veinctl eval
-// --policy`'s) thresholds come from.
-func ResolveThresholds(f *File, policy Policy, mapUnresolved bool) (Thresholds, error) {
-	if policy.TemplatesPerResident <= 0 {
-		return Thresholds{}, fmt.Errorf("%w: %d templates per resident", ErrInvalid, policy.TemplatesPerResident)
+// --policy`'s) thresholds come from. A calibration measured at another
+// comparison level than policy.Level is ErrLevel unless adjustLevel: then
+// every target is divided by K_server / K_file (when above 1: a max over
+// K_server scores false-matches up to that many times as often as one over
+// K_file, by the union bound) and the thresholds are marked LevelMismatch.
+func ResolveThresholds(f *File, policy Policy, mapUnresolved, adjustLevel bool) (Thresholds, error) {
+	if policy.Fingers <= 0 {
+		return Thresholds{}, fmt.Errorf("%w: %d fingers per resident", ErrInvalid, policy.Fingers)
 	}
+	if err := policy.Level.validate(); err != nil {
+		return Thresholds{}, fmt.Errorf("%w: the server's %v", ErrInvalid, err)
+	}
+	lvl := f.ComparisonLevel()
 	th := Thresholds{ScannerModel: f.ScannerModel, Source: f.ScannerModel, Synthetic: f.Synthetic, ParamsHash: f.ParamsHash,
-		Calibration: fmt.Sprintf("%s@%s (%s)", f.ScannerModel, f.Created.UTC().Format("2006-01-02"), f.Digest())}
+		Calibration: fmt.Sprintf("%s@%s (%s)", f.ScannerModel, f.Created.UTC().Format("2006-01-02"), f.Digest()),
+		Level:       lvl.String(), LevelFactor: 1}
+	if lvl != policy.Level {
+		if !adjustLevel {
+			return th, fmt.Errorf("%w: the calibration of %q was measured at %s, the server compares at %s", ErrLevel, f.ScannerModel, lvl, policy.Level)
+		}
+		th.LevelMismatch = true
+		th.LevelFactor = max(1, float64(policy.Level.Samples())/float64(lvl.Samples()))
+	}
 	for _, u := range []struct {
 		name   string
 		target float64
 		out    *Threshold
 	}{
-		{"verify", policy.VerifyFMR / float64(policy.TemplatesPerResident), &th.Verify},
-		{"dedup", policy.DedupFMR, &th.Dedup},
-		{"identify", policy.IdentifyFMR, &th.Identify},
+		{"verify", policy.VerifyFMR / float64(policy.Fingers) / th.LevelFactor, &th.Verify},
+		{"dedup", policy.DedupFMR / th.LevelFactor, &th.Dedup},
+		{"identify", policy.IdentifyFMR / th.LevelFactor, &th.Identify},
 	} {
 		t, inForce, mapped, err := f.Threshold(u.target, mapUnresolved)
 		if err != nil {
@@ -114,6 +162,9 @@ func ResolveThresholds(f *File, policy Policy, mapUnresolved bool) (Thresholds, 
 	}
 	if th.Identify.Threshold < th.Verify.Threshold {
 		th.Identify.Threshold, th.Identify.InForceFMR = th.Verify.Threshold, th.Verify.InForceFMR
+	}
+	if g := f.QualityGates; g != nil {
+		th.EnrolMinQuality, th.VerifyMinQuality, th.QualityGatesFrom = g.Enrol, g.Verify, "calibration"
 	}
 	return th, nil
 }
@@ -134,9 +185,17 @@ func NewRegistry(files []*File, opt Options) (*Registry, error) {
 		if _, dup := r.byModel[f.ScannerModel]; dup {
 			return nil, fmt.Errorf("%w: %q", ErrDuplicate, f.ScannerModel)
 		}
-		th, err := ResolveThresholds(f, opt.Policy, opt.MapUnresolved)
+		th, err := ResolveThresholds(f, opt.Policy, opt.MapUnresolved, opt.AdjustLevel)
 		if err != nil {
 			return nil, fmt.Errorf("calibration of %q: %w", f.ScannerModel, err)
+		}
+		if f.QualityGates == nil {
+			th.EnrolMinQuality, th.VerifyMinQuality, th.QualityGatesFrom = opt.DefaultMinQuality, opt.DefaultMinQuality, "default"
+			log.Warn("calibration: no quality gates (a version 1 file); the default gate applies", "model", f.ScannerModel, "gate", opt.DefaultMinQuality)
+		}
+		if th.LevelMismatch {
+			log.Warn("calibration: measured at another comparison level than the server's; used with the targets divided by the union bound",
+				"model", f.ScannerModel, "calibration_level", th.Level, "server_level", opt.Policy.Level.String(), "factor", th.LevelFactor)
 		}
 		for _, u := range []struct {
 			name string
@@ -150,7 +209,8 @@ func NewRegistry(files []*File, opt Options) (*Registry, error) {
 		if f.Synthetic {
 			log.Warn("calibration: synthetic (simulator images), valid for the simulator only", "model", f.ScannerModel)
 		}
-		log.Info("calibration", "model", f.ScannerModel, "calibration", th.Calibration, "params_hash", f.ParamsHash,
+		log.Info("calibration", "model", f.ScannerModel, "calibration", th.Calibration, "params_hash", f.ParamsHash, "level", th.Level,
+			"enrol_min_quality", th.EnrolMinQuality, "verify_min_quality", th.VerifyMinQuality,
 			"verify", strconv.FormatFloat(th.Verify.Threshold, 'f', 4, 64), "dedup", strconv.FormatFloat(th.Dedup.Threshold, 'f', 4, 64),
 			"identify", strconv.FormatFloat(th.Identify.Threshold, 'f', 4, 64))
 		r.byModel[f.ScannerModel] = th
@@ -244,6 +304,9 @@ func (r *Registry) ForPipeline(paramsHash uint32) (Thresholds, error) {
 			out.Calibration += ", " + th.Calibration
 			out.Source += ", " + th.ScannerModel
 			out.Synthetic = out.Synthetic || th.Synthetic
+			out.LevelMismatch = out.LevelMismatch || th.LevelMismatch
+			out.EnrolMinQuality = max(out.EnrolMinQuality, th.EnrolMinQuality)
+			out.VerifyMinQuality = max(out.VerifyMinQuality, th.VerifyMinQuality)
 			if th.Verify.Threshold > out.Verify.Threshold {
 				out.Verify = th.Verify
 			}

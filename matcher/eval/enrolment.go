@@ -38,6 +38,14 @@ type EnrolmentSummary struct {
 	EERThreshold       float64        `json:"eer_threshold"`
 	Points             []EnrolmentRow `json:"points"`
 	FingersNotEnrolled int            `json:"fingers_not_enrolled"`
+	// Calibration is the calibration table at this level (CalibrationTargets):
+	// what a calibration file at level best_of_enrolled holds.
+	Calibration []calib.Point `json:"calibration"`
+	// SingleAtLevel is what the thresholds of the single-comparison
+	// calibration (Summary.Calibration) give at this level: the false
+	// match rate a server comparing with the best of the enrolled samples
+	// meets at a threshold labelled by single pairs (SingleThresholdsAtLevel).
+	SingleAtLevel []LevelRow `json:"single_thresholds_at_this_level,omitempty"`
 	// Single is the same protocol against the first enrolled sample
 	// only (one template per finger): EER and FNMR at the same targets.
 	Single *EnrolmentLevel `json:"single_sample"`
@@ -49,6 +57,36 @@ type EnrolmentSummary struct {
 	// FNMR of those at or above it at the FMR 1e-4 threshold of all
 	// impostor attempts.
 	Recapture []RecaptureRow `json:"recapture"`
+}
+
+// LevelRow is one single-comparison threshold measured at the enrolment
+// level.
+type LevelRow struct {
+	TargetFMR float64 `json:"target_fmr"`
+	Threshold float64 `json:"threshold"`
+	// SingleFMR is the single-comparison FMR at Threshold; LevelFMR and
+	// LevelErrors the enrolment level's, with its interval.
+	SingleFMR   float64    `json:"single_fmr"`
+	LevelErrors int        `json:"level_impostor_errors"`
+	LevelFMR    float64    `json:"level_fmr"`
+	LevelCI95   [2]float64 `json:"level_fmr_ci95"`
+}
+
+// SingleThresholdsAtLevel measures the resolved points of a single-
+// comparison calibration table at the enrolment level of e.
+func SingleThresholdsAtLevel(single []calib.Point, e *Enrolment) []LevelRow {
+	_, im := e.Scores.sorted()
+	var out []LevelRow
+	for _, p := range single {
+		if !p.Resolved || math.IsNaN(p.Threshold) || len(im) == 0 {
+			continue
+		}
+		r := LevelRow{TargetFMR: p.TargetFMR, Threshold: p.Threshold, SingleFMR: p.FMR, LevelErrors: impostorErrors(im, p.Threshold)}
+		r.LevelFMR = float64(r.LevelErrors) / float64(len(im))
+		r.LevelCI95[0], r.LevelCI95[1] = calib.ClopperPearson(r.LevelErrors, len(im), 0.95)
+		out = append(out, r)
+	}
+	return out
 }
 
 // EnrolmentLevel is EER and FNMR at EnrolmentTargets of one scoring.
@@ -281,6 +319,7 @@ func SummarizeEnrolment(e *Enrolment, k int) *EnrolmentSummary {
 	s.EER, s.EERThreshold, s.Points = l.EER, l.EERThreshold, l.Points
 	s.Single = enrolmentLevel(e.Single)
 	s.Consistency = e.Consistency
+	s.Calibration = sc.Calibration(CalibrationTargets)
 	op, _ := sc.AtFMR(1e-4)
 	for _, q := range RecaptureGates {
 		var below, kept, fails int

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/qingshan-gov/veinkiosk/matcher"
+	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 )
 
 func TestEnrolmentScoresProtocol(t *testing.T) {
@@ -121,5 +122,23 @@ func TestEnrolmentRecapture(t *testing.T) {
 		if w := want[r.MinQuality]; r.ProbesBelow != w[0] || r.FNMRAtFMR1e4 != w[1] {
 			t.Errorf("gate %d: below %g, FNMR %g; want %g, %g", r.MinQuality, r.ProbesBelow, r.FNMRAtFMR1e4, w[0], w[1])
 		}
+	}
+}
+
+// TestSingleThresholdsAtLevel: a resolved single-comparison point is
+// measured against the enrolment level's impostor scores; unresolved ones
+// are left out.
+func TestSingleThresholdsAtLevel(t *testing.T) {
+	e := &Enrolment{}
+	for i := range 1000 {
+		e.Scores.Impostor = append(e.Scores.Impostor, float64(i)/1000) // 0 .. 0.999
+	}
+	single := []calib.Point{
+		calib.NewPoint(0.1, 0.95, 100, 1000, 0),
+		calib.NewPoint(0.01, 0.99, 10, 1000, 0), // not resolved
+	}
+	rows := SingleThresholdsAtLevel(single, e)
+	if len(rows) != 1 || rows[0].LevelErrors != 50 || rows[0].LevelFMR != 0.05 || rows[0].SingleFMR != 0.1 || !(rows[0].LevelCI95[0] < 0.05 && 0.05 < rows[0].LevelCI95[1]) {
+		t.Errorf("rows %+v", rows)
 	}
 }

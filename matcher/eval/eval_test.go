@@ -314,9 +314,18 @@ func TestCalibrationFile(t *testing.T) {
 		}
 	}
 	s := Summary{Calibration: sc.Calibration(CalibrationTargets), Impostor: 200000, Genuine: 2000, Images: 100, ParamsHash: "0123abcd", ImpostorProtocol: ImpostorsAll}
+	if _, err := s.CalibrationFile("VS-T", "normal scores", true, time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)); !errors.Is(err, calib.ErrInvalid) {
+		t.Errorf("a calibration without quality gates: %v", err)
+	}
+	s.QualityGates = &calib.QualityGates{Enrol: 40, Verify: 40, Rule: "test"}
 	f, err := s.CalibrationFile("VS-T", "normal scores", true, time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Without the enrolment protocol the points are of single pairs, and
+	// say so.
+	if l := f.ComparisonLevel(); l.Comparison != calib.LevelSingle || f.Version != calib.Version {
+		t.Errorf("level %v", l)
 	}
 	// 200,000 impostors resolve down to 3e-4 (60 errors expected); 1e-4
 	// expects 20.

@@ -62,6 +62,12 @@ func Report19795(s Summary) string {
 			}
 			w("| %s | %.4f | %d | [%s, %s] | %s | %s |\n", sci(p.TargetFMR), p.Threshold, p.ImpostorErrors, sci(p.FMRCI95[0]), sci(p.FMRCI95[1]), pct(p.FNMR), res)
 		}
+		if len(e.SingleAtLevel) > 0 {
+			w("\nThe single-comparison thresholds at this level (what a calibration of single comparisons runs at in a server that takes the best of %d):\n\n| single target FMR | threshold | FMR at this level | impostor errors | 95 %% interval |\n|---|---|---|---|---|\n", e.Samples)
+			for _, r := range e.SingleAtLevel {
+				w("| %s | %.4f | %s | %d | [%s, %s] |\n", sci(r.TargetFMR), r.Threshold, sci(r.LevelFMR), r.LevelErrors, sci(r.LevelCI95[0]), sci(r.LevelCI95[1]))
+			}
+		}
 		if l := e.Single; l != nil {
 			w("\nAgainst the first enrolled sample only (one template per finger): EER %s", pct(l.EER))
 			for _, p := range l.Points {
@@ -75,6 +81,13 @@ func Report19795(s Summary) string {
 		w("\nRe-capturing probes below a quality gate (the threshold stays that of FMR 1e-4 over all impostor attempts):\n\n| probe quality gate | probes below it | FNMR at FMR 1e-4 of the rest |\n|---|---|---|\n")
 		for _, r := range e.Recapture {
 			w("| %d | %s | %s |\n", r.MinQuality, pct(r.ProbesBelow), pct(r.FNMRAtFMR1e4))
+		}
+		w("\n")
+	}
+	if g := s.QualityGates; g != nil {
+		w("## Quality gates\n\nChosen: enrolment %d, verification %d (%s).\n\n| gate | FTE (subjects) | probes asked again | FNMR at FMR %s of the rest |\n|---|---|---|---|\n", g.Enrol, g.Verify, g.Rule, sci(g.FNMRAtFMR))
+		for _, r := range g.Measured {
+			w("| %d | %d / %d | %s | %s |\n", r.Gate, r.FTESubjects, r.Subjects, pct(r.Recaptured), pct(r.FNMR))
 		}
 		w("\n")
 	}

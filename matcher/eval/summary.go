@@ -61,6 +61,9 @@ type Summary struct {
 	// Enrolment is the enrolment protocol (a probe against a finger's
 	// enrolled samples, best score), with --enrolled.
 	Enrolment *EnrolmentSummary `json:"enrolment,omitempty"`
+	// QualityGates are the quality gates measured and chosen for a
+	// calibration file (AddQualityGates).
+	QualityGates *calib.QualityGates `json:"quality_gates,omitempty"`
 }
 
 // Sessions are the genuine error rates of same-session and cross-session
@@ -296,6 +299,12 @@ func sanitize(v any) any {
 		}
 		if x.Enrolment != nil {
 			e := *x.Enrolment
+			e.Calibration = slices.Clone(e.Calibration)
+			for i := range e.Calibration {
+				fix(&e.Calibration[i].Threshold)
+				fix(&e.Calibration[i].FMR)
+				fix(&e.Calibration[i].FNMR)
+			}
 			fix(&e.EER)
 			fix(&e.EERThreshold)
 			e.Points = slices.Clone(e.Points)
@@ -411,23 +420,61 @@ func writeImages(name string, r *Report) error {
 	return f.Close()
 }
 
+// AddQualityGates measures and picks the quality gates of a calibration
+// (QualityGates) at the threshold of the lowest resolved point of the
+// calibration's level: the enrolment protocol's (ScoreEnrolment, e).
+func (s *Summary) AddQualityGates(r *Report, e *Enrolment, rule GateRule) error {
+	if s.Enrolment == nil || e == nil {
+		return fmt.Errorf("eval: quality gates need the enrolment protocol (--enrolled)")
+	}
+	var low *calib.Point
+	for i, p := range s.Enrolment.Calibration {
+		if p.Resolved && !math.IsNaN(p.Threshold) && !math.IsInf(p.Threshold, 0) {
+			low = &s.Enrolment.Calibration[i]
+		}
+	}
+	if low == nil {
+		return fmt.Errorf("eval: no resolved FMR at the enrolment level (%d impostor attempts) to measure the quality gates at", s.Enrolment.Impostor)
+	}
+	g, err := QualityGates(r, e, rule, low.TargetFMR, low.Threshold)
+	if err != nil {
+		return err
+	}
+	s.QualityGates = g
+	return nil
+}
+
 // CalibrationFile makes the calibration file of the measurement: the
 // points of the table (resolved or not, with their intervals) for the
-// scanner model, with a description of the data.
+// scanner model, with a description of the data and the quality gates
+// (AddQualityGates). With the enrolment protocol the points are at its
+// level (best of the K enrolled samples of a finger, what centrald
+// compares); without it, of single comparisons.
 func (s Summary) CalibrationFile(model, description string, synthetic bool, created time.Time) (*calib.File, error) {
+	if s.QualityGates == nil {
+		return nil, fmt.Errorf("%w: no quality gates measured", calib.ErrInvalid)
+	}
 	proto := "FVC: genuine = every two samples of a finger; impostor = first samples of every two fingers"
 	if s.ImpostorProtocol == ImpostorsAll {
 		proto = "genuine = every two samples of a finger; impostor = every two images of different fingers"
 	}
+	level := calib.Level{Comparison: calib.LevelSingle, Enrolled: 1}
+	points, genuine, impostor := s.Calibration, s.Genuine, s.Impostor
+	if e := s.Enrolment; e != nil {
+		level = calib.Level{Comparison: calib.LevelBestOfEnrolled, Enrolled: e.Samples}
+		points, genuine, impostor = e.Calibration, e.Genuine, e.Impostor
+		proto = fmt.Sprintf("best of %d enrolled: each finger enrolled with its first %d samples that extracted, a comparison is the best score of a probe against them; genuine = every other sample of the finger; impostor = every image against the enrolment of every other finger", e.Samples, e.Samples)
+	}
+	gates := *s.QualityGates
 	f := &calib.File{
 		Format: calib.Format, Version: calib.Version, ScannerModel: model, Synthetic: synthetic,
 		AlgorithmVersion: matcher.AlgorithmVersion, ParamsHash: s.ParamsHash,
 		Params:  fmt.Sprintf("%dx%d shift %d/%d; %s", s.Params.Width, s.Params.Height, s.Params.ShiftRows, s.Params.ShiftCols, s.Params.Extraction),
-		Created: created.UTC(),
+		Created: created.UTC(), Level: &level, QualityGates: &gates,
 		Data: calib.Data{Description: description, Protocol: proto, Images: s.Images, Subjects: s.Subjects, Fingers: s.Fingers,
-			FailuresToExtract: s.FailuresToExtract, Genuine: s.Genuine, Impostor: s.Impostor},
+			FailuresToExtract: s.FailuresToExtract, Genuine: genuine, Impostor: impostor},
 	}
-	for _, p := range s.Calibration {
+	for _, p := range points {
 		if math.IsNaN(p.Threshold) || math.IsInf(p.Threshold, 0) {
 			continue
 		}

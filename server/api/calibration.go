@@ -23,7 +23,8 @@ const fixedCalibration = "fixed thresholds (api.Config)"
 func (s *Server) thresholds(model string, t *matcher.Template) (calib.Thresholds, error) {
 	reg := s.cfg.Calibrations
 	if reg == nil {
-		th := calib.Thresholds{ScannerModel: model, Calibration: fixedCalibration}
+		th := calib.Thresholds{ScannerModel: model, Calibration: fixedCalibration, LevelFactor: 1,
+			EnrolMinQuality: s.cfg.MinQuality, VerifyMinQuality: s.cfg.MinQuality, QualityGatesFrom: "config"}
 		th.Verify.Threshold, th.Dedup.Threshold, th.Identify.Threshold = s.cfg.VerifyThreshold, s.cfg.DedupThreshold, s.cfg.IdentifyThreshold
 		return th, nil
 	}
@@ -47,7 +48,13 @@ func (s *Server) calibrationsInForce() []calib.Thresholds {
 		th, _ := s.thresholds("*", nil)
 		return []calib.Thresholds{th}
 	}
-	return s.cfg.Calibrations.InForce()
+	ths := s.cfg.Calibrations.InForce()
+	if s.cfg.MinQualityOverride {
+		for i := range ths {
+			ths[i].EnrolMinQuality, ths[i].VerifyMinQuality, ths[i].QualityGatesFrom = s.cfg.MinQuality, s.cfg.MinQuality, "override"
+		}
+	}
+	return ths
 }
 
 // calibrationOf names the calibration in force for a scanner model.
@@ -74,26 +81,34 @@ func (s *Server) handleListCalibrations(c *fiber.Ctx) error {
 		out.Calibrations = append(out.Calibrations, apiv1.Calibration{
 			ScannerModel: th.ScannerModel, Calibration: th.Calibration, Source: th.Source, Fallback: th.Fallback, Synthetic: th.Synthetic,
 			ParamsHash: th.ParamsHash, Verify: conv(th.Verify), Dedup: conv(th.Dedup), Identify: conv(th.Identify),
+			Level: th.Level, LevelMismatch: th.LevelMismatch, LevelFactor: th.LevelFactor,
+			EnrolMinQuality: th.EnrolMinQuality, VerifyMinQuality: th.VerifyMinQuality, QualityGatesFrom: th.QualityGatesFrom,
 		})
 	}
 	return c.JSON(out)
 }
 
 // registerCalibrations exports the calibrations in force: an info gauge
-// per model (1, with the calibration's name, source, synthetic, fallback
-// and params hash as labels) and the threshold and in-force FMR of each use.
+// per model (1, with the calibration's name, source, synthetic, fallback,
+// params hash, comparison level and whether that level is the server's as
+// labels), the threshold and in-force FMR of each use, and the quality
+// gates.
 func (m *metrics) registerCalibrations(ths []calib.Thresholds) {
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "veinkiosk", Name: "calibration_info",
-		Help: "The score calibration in force per scanner model (\"*\": the fallback for uncalibrated models); always 1.",
-	}, []string{"model", "calibration", "source", "synthetic", "fallback", "params_hash"})
+		Help: "The score calibration in force per scanner model (\"*\": the fallback for uncalibrated models); always 1. level_mismatch=\"true\": measured at another comparison level than the server's, used by --calibration-level=adjust.",
+	}, []string{"model", "calibration", "source", "synthetic", "fallback", "params_hash", "level", "level_mismatch"})
+	gate := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "veinkiosk", Name: "calibration_quality_gate",
+		Help: "Capture quality gate in force per scanner model and use (enrol, verify); from: calibration, default (a calibration without gates), override (--min-quality) or config.",
+	}, []string{"model", "use", "from"})
 	thr := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "veinkiosk", Name: "calibration_threshold",
-		Help: "Score threshold in force per scanner model and use (verify: per comparison).",
+		Help: "Score threshold in force per scanner model and use (a probe against one enrolled finger: the best of its samples).",
 	}, []string{"model", "use", "mapped"})
 	fmr := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "veinkiosk", Name: "calibration_fmr",
-		Help: "Per-comparison false match rate the threshold in force is calibrated at (above the target when mapped).",
+		Help: "False match rate per comparison at the server's level (a probe against one enrolled finger) the threshold in force is calibrated at (above the target when mapped).",
 	}, []string{"model", "use"})
 	b := func(v bool) string {
 		if v {
@@ -102,11 +117,13 @@ func (m *metrics) registerCalibrations(ths []calib.Thresholds) {
 		return "false"
 	}
 	for _, th := range ths {
-		info.WithLabelValues(th.ScannerModel, th.Calibration, th.Source, b(th.Synthetic), b(th.Fallback), th.ParamsHash).Set(1)
+		info.WithLabelValues(th.ScannerModel, th.Calibration, th.Source, b(th.Synthetic), b(th.Fallback), th.ParamsHash, th.Level, b(th.LevelMismatch)).Set(1)
+		gate.WithLabelValues(th.ScannerModel, "enrol", th.QualityGatesFrom).Set(float64(th.EnrolMinQuality))
+		gate.WithLabelValues(th.ScannerModel, "verify", th.QualityGatesFrom).Set(float64(th.VerifyMinQuality))
 		for use, t := range map[string]calib.Threshold{"verify": th.Verify, "dedup": th.Dedup, "identify": th.Identify} {
 			thr.WithLabelValues(th.ScannerModel, use, b(t.Mapped)).Set(t.Threshold)
 			fmr.WithLabelValues(th.ScannerModel, use).Set(t.InForceFMR)
 		}
 	}
-	m.reg.MustRegister(info, thr, fmr)
+	m.reg.MustRegister(info, thr, fmr, gate)
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,13 +26,23 @@ func testCalibration(t *testing.T, model string, thr float64) *calib.File {
 	return testCalibrationFor(t, model, thr, kioskParams)
 }
 
-// testCalibrationFor is testCalibration for the templates of params.
+// testCalibrationFor is testCalibration for the templates of params, with
+// the quality gates 40 and 40.
 func testCalibrationFor(t *testing.T, model string, thr float64, params matcher.Params) *calib.File {
+	t.Helper()
+	return testCalibrationGates(t, model, thr, params, 40, 40)
+}
+
+// testCalibrationGates is testCalibrationFor with the quality gates enrol
+// and verify, measured at the server's level (best of 3).
+func testCalibrationGates(t *testing.T, model string, thr float64, params matcher.Params, enrol, verify int) *calib.File {
 	t.Helper()
 	n := 1_000_000
 	f := &calib.File{Format: calib.Format, Version: calib.Version, ScannerModel: model, AlgorithmVersion: matcher.AlgorithmVersion,
 		ParamsHash: fmt.Sprintf("%08x", params.ParamsHash()), Created: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC),
-		Data: calib.Data{Description: "test", Protocol: "test", Impostor: n}}
+		Data:         calib.Data{Description: "test", Protocol: "test", Impostor: n},
+		Level:        &calib.Level{Comparison: calib.LevelBestOfEnrolled, Enrolled: apiv1.EnrolCapturesPerFinger},
+		QualityGates: &calib.QualityGates{Enrol: enrol, Verify: verify, Rule: "test"}}
 	for _, target := range []float64{1e-2, 1e-3, 1e-4} {
 		f.Points = append(f.Points, calib.NewPoint(target, thr, int(target*float64(n)), n, 0.05))
 	}
@@ -41,8 +52,10 @@ func testCalibrationFor(t *testing.T, model string, thr float64, params matcher.
 	return f
 }
 
-// testPolicy asks for per-comparison 1e-3 everywhere.
-var testPolicy = calib.Policy{VerifyFMR: 6e-3, TemplatesPerResident: 6, DedupFMR: 1e-3, IdentifyFMR: 1e-3}
+// testPolicy asks for 1e-3 per comparison (a probe against an enrolled
+// finger) everywhere.
+var testPolicy = calib.Policy{VerifyFMR: 2e-3, Fingers: apiv1.EnrolFingers, Level: calib.Level{Comparison: calib.LevelBestOfEnrolled, Enrolled: apiv1.EnrolCapturesPerFinger},
+	DedupFMR: 1e-3, IdentifyFMR: 1e-3}
 
 func withCalibrations(t *testing.T, opt calib.Options, files ...*calib.File) option {
 	reg, err := calib.NewRegistry(files, opt)
@@ -115,7 +128,8 @@ func TestCalibrationPerScannerModel(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`veinkiosk_calibration_info{`, `model="VS-1"`, `veinkiosk_calibration_threshold{mapped="false",model="VS-1",use="verify"} 0.2`, `veinkiosk_calibration_fmr{model="VS-1",use="dedup"} 0.001`} {
+	for _, want := range []string{`veinkiosk_calibration_info{`, `model="VS-1"`, `level="best_of_enrolled/3",level_mismatch="false"`, `veinkiosk_calibration_threshold{mapped="false",model="VS-1",use="verify"} 0.2`, `veinkiosk_calibration_fmr{model="VS-1",use="dedup"} 0.001`,
+		`veinkiosk_calibration_quality_gate{from="calibration",model="VS-1",use="enrol"} 40`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
@@ -147,5 +161,92 @@ func TestCalibrationThresholdsBite(t *testing.T) {
 	}
 	if n := len(cl.Calibrations); n != 3 || cl.Calibrations[n-1].ScannerModel != "*" || !cl.Calibrations[n-1].Fallback {
 		t.Errorf("calibrations %+v", cl)
+	}
+}
+
+// TestQualityGatePerScannerModel: a capture meets the quality gate of its
+// scanner model's calibration, the enrolment gate at enrolment and the
+// verification gate at verification; the same capture passes one model's
+// gate and fails another's. --min-quality (MinQualityOverride) replaces
+// every model's gates.
+func TestQualityGatePerScannerModel(t *testing.T) {
+	ctx := context.Background()
+	// Good harness captures have quality 50..99 (shottest), so 50 admits
+	// them and 100 refuses them.
+	cals := []*calib.File{
+		testCalibrationGates(t, "VS-1", 0.2, kioskParams, 50, 50),
+		testCalibrationGates(t, "VS-HI", 0.2, kioskParams, 100, 100),
+		testCalibrationGates(t, "VS-MIX", 0.2, kioskParams, 100, 50),
+	}
+	e := newEnv(t, withCalibrations(t, calib.Options{Policy: testPolicy, Logger: quietLog()}, cals...))
+	e.mustStaff("zhang", "station_staff", "", "QS-S01")
+	k := e.newKiosk("kiosk-01")
+	p := e.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
+	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+
+	hi := e.newKiosk("kiosk-02")
+	hi.scannerOfModel(t, "SN-HI", "VS-HI")
+	req := e.verifyRequest(hi, p, p.fingers[apiv1.RightIndex])
+	var sent matcher.Template
+	if err := sent.UnmarshalBinary(req.Capture.Template); err != nil {
+		t.Fatal(err)
+	}
+	if sent.Quality < 50 || sent.Quality >= 100 {
+		t.Fatalf("the harness capture has quality %d; the test needs 50..99", sent.Quality)
+	}
+	_, err := hi.Verify(ctx, req)
+	wantCode(t, err, apiv1.CodeQualityTooLow)
+	if !strings.Contains(err.Error(), `gate 100 of scanner model "VS-HI"`) {
+		t.Errorf("the refusal does not name the model's gate: %v", err)
+	}
+	// The same finger at a scanner of the model whose verification gate
+	// is 50: accepted.
+	must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
+
+	// VS-MIX: the verification gate (50) admits, the enrolment gate (100)
+	// refuses every capture of an enrolment.
+	mix := e.newKiosk("kiosk-03")
+	mix.scannerOfModel(t, "SN-MIX", "VS-MIX")
+	must[*apiv1.VerifyResponse](t)(mix.Verify(ctx, e.verifyRequest(mix, p, p.fingers[apiv1.RightIndex])))
+	q := e.newPerson("李建国", time.Date(1948, 7, 1, 0, 0, 0, 0, time.UTC))
+	staffMix := &kiosk{Client: mix.WithStaff(e.login("zhang").StaffToken), e: e, scanner: mix.scanner}
+	_, err = staffMix.Enrol(ctx, e.enrolRequest(staffMix, q))
+	wantCode(t, err, apiv1.CodeEnrolmentIncomplete)
+	var ae *apiv1.Error
+	if !errors.As(err, &ae) || len(ae.Fields) != 6 {
+		t.Errorf("enrolment at VS-MIX: want all 6 captures listed below the gate, got %v", err)
+	}
+	// At the default model, whose enrolment gate is 50, the same person
+	// enrols.
+	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, q)
+
+	// The admin API shows each model's gates.
+	var cl apiv1.CalibrationList
+	if err := e.admin.Do(ctx, http.MethodGet, apiv1.PathAdminCalibrations, nil, &cl); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cl.Calibrations {
+		want := map[string][2]int{"VS-1": {50, 50}, "VS-HI": {100, 100}, "VS-MIX": {100, 50}}[c.ScannerModel]
+		if c.EnrolMinQuality != want[0] || c.VerifyMinQuality != want[1] || c.QualityGatesFrom != "calibration" || c.Level != "best_of_enrolled/3" || c.LevelMismatch {
+			t.Errorf("%s: %+v", c.ScannerModel, c)
+		}
+	}
+
+	// The operator's override applies one gate to every model.
+	e2 := newEnv(t, withCalibrations(t, calib.Options{Policy: testPolicy, Logger: quietLog()}, cals...), func(c *Config) { c.MinQuality, c.MinQualityOverride = 50, true })
+	e2.mustStaff("zhang", "station_staff", "", "QS-S01")
+	k2 := e2.newKiosk("kiosk-01")
+	p2 := e2.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
+	e2.enrol(&kiosk{Client: k2.WithStaff(e2.login("zhang").StaffToken), e: e2, scanner: k2.scanner}, p2)
+	hi2 := e2.newKiosk("kiosk-02")
+	hi2.scannerOfModel(t, "SN-HI", "VS-HI")
+	must[*apiv1.VerifyResponse](t)(hi2.Verify(ctx, e2.verifyRequest(hi2, p2, p2.fingers[apiv1.RightIndex])))
+	if err := e2.admin.Do(ctx, http.MethodGet, apiv1.PathAdminCalibrations, nil, &cl); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cl.Calibrations {
+		if c.EnrolMinQuality != 50 || c.VerifyMinQuality != 50 || c.QualityGatesFrom != "override" {
+			t.Errorf("override: %s: %+v", c.ScannerModel, c)
+		}
 	}
 }

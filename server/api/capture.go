@@ -46,10 +46,36 @@ func (c *capture) model() string { return c.cert.Model }
 func (c *capture) counter() uint64 { return c.att.Counter }
 func (c *capture) nonce() string   { return base64.StdEncoding.EncodeToString(c.att.Nonce[:]) }
 
+// captureUse is what a capture is for: it selects the quality gate.
+type captureUse int
+
+const (
+	forVerify captureUse = iota // verification and identification
+	forEnrol
+)
+
+// qualityGate is the quality a capture of a scanner of model for use must
+// reach: the gate of the model's calibration, or Config.MinQuality when the
+// server runs on fixed thresholds or the operator overrides the gates.
+func (s *Server) qualityGate(model string, t *matcher.Template, use captureUse) (int, error) {
+	if s.cfg.Calibrations == nil || s.cfg.MinQualityOverride {
+		return s.cfg.MinQuality, nil
+	}
+	th, err := s.thresholds(model, t)
+	if err != nil {
+		return 0, err
+	}
+	if use == forEnrol {
+		return th.EnrolMinQuality, nil
+	}
+	return th.VerifyMinQuality, nil
+}
+
 // parseCapture is the stateless half of the capture-check step. The
 // cheap checks come first; the extraction (the one costly step) runs only
-// on an image whose digest a certified device signed.
-func (s *Server) parseCapture(ctx context.Context, c apiv1.Capture) (*capture, error) {
+// on an image whose digest a certified device signed. The quality gate is
+// the one of use for the scanner's model (qualityGate).
+func (s *Server) parseCapture(ctx context.Context, c apiv1.Capture, use captureUse) (*capture, error) {
 	pos := c.Finger.Position()
 	if pos == 0 {
 		return nil, stepErr(stepCapture, errFingerInvalid, "finger %q is not one of the ten finger names", c.Finger)
@@ -114,9 +140,13 @@ func (s *Server) parseCapture(ctx context.Context, c apiv1.Capture) (*capture, e
 		s.extractor.failures.WithLabelValues(apiv1.CodeTemplateMismatch).Inc()
 		return nil, stepErr(stepCapture, errTemplateMismatch, "the template sent is not the one extracted from the attested image (extraction pipeline %s)", p.hash)
 	}
-	if int(t.Quality) < s.cfg.MinQuality {
+	gate, err := s.qualityGate(cert.Model, t, use)
+	if err != nil {
+		return nil, err
+	}
+	if int(t.Quality) < gate {
 		s.extractor.failures.WithLabelValues(apiv1.CodeQualityTooLow).Inc()
-		return nil, stepErr(stepCapture, errQualityTooLow, "capture quality %d below the gate %d; capture again", t.Quality, s.cfg.MinQuality)
+		return nil, stepErr(stepCapture, errQualityTooLow, "capture quality %d below the gate %d of scanner model %q; capture again", t.Quality, gate, cert.Model)
 	}
 	return &capture{tmpl: t, raw: raw, finger: pos, quality: int(t.Quality), image: img.Pix, cert: &cert, att: &att}, nil
 }

@@ -420,7 +420,7 @@ func TestClusterFault(t *testing.T) {
 		}
 	}
 	enrolReq := func(tctx context.Context, c *apiv1.Client, k *station, p *person) (*apiv1.EnrolRequest, error) {
-		req := &apiv1.EnrolRequest{Card: p.card}
+		req := &apiv1.EnrolRequest{Card: p.card, Consent: &apiv1.EnrolConsent{TextVersion: apiv1.ConsentTextVersion, ConfirmedAt: time.Now()}} // the replicas run on the real clock
 		for _, fg := range []apiv1.Finger{apiv1.RightIndex, apiv1.RightMiddle} {
 			fc := apiv1.FingerCaptures{Finger: fg}
 			for range 3 {

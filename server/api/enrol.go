@@ -44,6 +44,9 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkConsent(req.Consent, now); err != nil {
+		return err
+	}
 	idn := string(idNumber) // canonical: the one key of the limiter, the locks and the store
 	// Stateless checks of every capture first (nothing is consumed yet).
 	byFinger := map[int][]*capture{}
@@ -71,7 +74,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 			if capt.Finger != fc.Finger {
 				return errf(apiv1.CodeFingerInvalid, "capture %d of %s says finger %s", i, fc.Finger, capt.Finger)
 			}
-			cc, err := s.parseCapture(ctx, capt)
+			cc, err := s.parseCapture(ctx, capt, forEnrol)
 			var se *stepError
 			if errors.As(err, &se) && errors.Is(err, errQualityTooLow) {
 				rejected[apiv1.CaptureField(fc.Finger, i)] = se.msg
@@ -92,7 +95,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	}
 	if enough < apiv1.EnrolFingers {
 		e := errf(apiv1.CodeEnrolmentIncomplete,
-			"need %d good captures of each of %d fingers (the quality gate is %d)", apiv1.EnrolCapturesPerFinger, apiv1.EnrolFingers, s.cfg.MinQuality)
+			"need %d good captures of each of %d fingers (captures below their scanner model's enrolment quality gate are listed)", apiv1.EnrolCapturesPerFinger, apiv1.EnrolFingers)
 		if len(rejected) > 0 {
 			e.detail.Fields = rejected
 		}
@@ -181,6 +184,15 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr(err, "enrolments")
 	}
+	// The consent is stored before the fingers, so no enrolment or
+	// replacement exists without one.
+	consent, err := s.st.RecordConsent(ctx, audit.Staff(sess.staffID), store.EnrolmentConsent{
+		ResidentID: res.ID, TextVersion: req.Consent.TextVersion, ConsentedAt: req.Consent.ConfirmedAt, StaffID: sess.staffID, KioskID: k.ID,
+	})
+	if err != nil {
+		return storeErr(err, "consent")
+	}
+	consentID := strconv.FormatInt(consent.ID, 10)
 	var fingers []store.ReplacementFinger
 	n := 0
 	for _, pos := range order {
@@ -221,7 +233,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 				}
 			}
 		}
-		return s.requestReplacement(c, k, sess, res, fingers, byFinger[fingers[0].Finger][0].serial(), best, matched, n, override)
+		return s.requestReplacement(c, k, sess, res, fingers, byFinger[fingers[0].Finger][0].serial(), best, matched, n, override, consentID)
 	}
 	for _, rf := range fingers {
 		ne := store.NewEnrolment{IDNumber: idn, Finger: rf.Finger, EnrolledBy: sess.staffID, KioskID: k.ID, ScannerSerial: byFinger[rf.Finger][0].serial(), CreatedAt: now, Samples: rf.Samples}
@@ -232,7 +244,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	if err := s.syncGallery(ctx, res); err != nil {
 		return err
 	}
-	details := map[string]string{"kiosk": k.ID, "station": k.StationID, "templates": strconv.Itoa(n), "replaced": "false"}
+	details := map[string]string{"kiosk": k.ID, "station": k.StationID, "templates": strconv.Itoa(n), "replaced": "false", "consent": consentID}
 	if override != nil {
 		details["case"] = strconv.FormatInt(override.ID, 10)
 	}

@@ -268,7 +268,11 @@ func (e *env) template(f *finger, fg apiv1.Finger, quality uint8) shot {
 
 // enrolRequest builds a complete enrolment of p at kiosk k.
 func (e *env) enrolRequest(k *kiosk, p *person) *apiv1.EnrolRequest {
-	req := &apiv1.EnrolRequest{Card: p.card}
+	at := time.Now() // the replicas' servers run on the real clock
+	if e.clock != nil {
+		at = e.clock.Now()
+	}
+	req := &apiv1.EnrolRequest{Card: p.card, Consent: &apiv1.EnrolConsent{TextVersion: apiv1.ConsentTextVersion, ConfirmedAt: at}}
 	for _, f := range []apiv1.Finger{apiv1.RightIndex, apiv1.RightMiddle} {
 		fc := apiv1.FingerCaptures{Finger: f}
 		for i := 0; i < 3; i++ {

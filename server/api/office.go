@@ -157,7 +157,7 @@ func (s *Server) officeHome(c *fiber.Ctx) error {
 	case store.RoleGridWorker:
 		return c.Redirect("/office/grid", http.StatusSeeOther)
 	default:
-		data["Heading"] = "服务站工作人员请在自助终端上办理"
+		data["Heading"] = "服务站工作人员请在自助终端上办理（先在“设置 PIN 码”里设置终端登录用的 PIN 码）"
 		return s.render(c, http.StatusOK, "list.html", data)
 	}
 	fs, err := s.st.ListFilings(ctx, f)
@@ -501,10 +501,12 @@ func officeNav(sess *session) []navLink {
 		return nil
 	}
 	switch sess.role {
-	case store.RoleDepartmentOfficer, store.RoleSupervisor:
+	case store.RoleDepartmentOfficer:
 		return []navLink{{"/office", "待办件"}, {"/office/decided", "已办结"}, {"/office/reports", "居民诉求"}, {"/office/dibao", "低保审议"}}
+	case store.RoleSupervisor:
+		return []navLink{{"/office", "待办件"}, {"/office/decided", "已办结"}, {"/office/reports", "居民诉求"}, {"/office/dibao", "低保审议"}, {"/office/pin", "设置 PIN 码"}}
 	case store.RoleStationStaff:
-		return []navLink{{"/office", "首页"}, {"/office/reports/new", "代居民反映问题"}}
+		return []navLink{{"/office", "首页"}, {"/office/reports/new", "代居民反映问题"}, {"/office/pin", "设置 PIN 码"}}
 	case store.RoleAdmin:
 		return []navLink{{"/office", "在办件"}, {"/office/decided", "已办结"}, {"/office/reports", "居民诉求"}, {"/office/dibao", "低保审议"}, {"/office/catalogue", "服务事项目录"}, {"/office/report-kinds", "诉求类别"}}
 	case store.RoleGridWorker:

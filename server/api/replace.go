@@ -43,7 +43,7 @@ func enrolmentScope(sess *session, k *store.Kiosk) error {
 // requestReplacement stores the new fingers of an enrolled resident as a
 // pending replacement and answers 202.
 func (s *Server) requestReplacement(c *fiber.Ctx, k *store.Kiosk, sess *session, res store.Resident, fingers []store.ReplacementFinger,
-	serial string, previous float64, previousMatch bool, templates int, override *store.DedupCase) error {
+	serial string, previous float64, previousMatch bool, templates int, override *store.DedupCase, consentID string) error {
 	ctx := c.UserContext()
 	r, err := s.st.RequestReplacement(ctx, audit.Staff(sess.staffID), store.NewReplacement{
 		ResidentID: res.ID, RequestedBy: sess.staffID, KioskID: k.ID, StationID: k.StationID, ScannerSerial: serial,
@@ -56,6 +56,11 @@ func (s *Server) requestReplacement(c *fiber.Ctx, k *store.Kiosk, sess *session,
 		return errf(apiv1.CodeResidentSuspended, "the resident's record is suspended")
 	case err != nil:
 		return storeErr(err, "replacement")
+	}
+	// The resident's consent is recorded beside the request.
+	if err := s.audit(ctx, audit.Staff(sess.staffID), "enrolment.replacement.consent", "replacement:"+strconv.FormatInt(r.ID, 10),
+		map[string]string{"consent": consentID}); err != nil {
+		return err
 	}
 	if override != nil {
 		// The overridden dedup case is recorded beside the request.
@@ -215,6 +220,14 @@ func (s *Server) handleEnrolmentHistory(c *fiber.Ctx) error {
 			ID: e.ID, Finger: apiv1.FingerAt(e.Finger), EnrolledBy: e.EnrolledBy, KioskID: e.KioskID,
 			CreatedAt: e.CreatedAt, SupersededAt: e.SupersededAt, ReplacementID: byEnrolment[e.ID],
 		})
+	}
+	cs, err := s.st.ListConsents(ctx, res.ID)
+	if err != nil {
+		return storeErr(err, "consents")
+	}
+	out.Consents = make([]apiv1.Consent, 0, len(cs))
+	for _, cn := range cs {
+		out.Consents = append(out.Consents, apiv1.Consent{ID: cn.ID, TextVersion: cn.TextVersion, ConsentedAt: cn.ConsentedAt, StaffID: cn.StaffID, KioskID: cn.KioskID})
 	}
 	if err := s.audit(ctx, audit.Staff(sessionOf(c).staffID), "enrolment.history.read", "resident:"+strconv.FormatInt(res.ID, 10), nil); err != nil {
 		return err

@@ -255,6 +255,15 @@ func TestReenrolmentApproved(t *testing.T) {
 	if len(h.Enrolments) != 6 || len(h.Replacements) != 2 {
 		t.Fatalf("history: %d enrolments, %d replacements", len(h.Enrolments), len(h.Replacements))
 	}
+	// The first enrolment's and each replacement's consents, with who and where.
+	if len(h.Consents) < 3 {
+		t.Fatalf("history: %d consents, want one per enrolment and replacement request", len(h.Consents))
+	}
+	for _, cn := range h.Consents {
+		if cn.TextVersion != apiv1.ConsentTextVersion || cn.KioskID == "" || cn.StaffID == 0 || cn.ConsentedAt.IsZero() {
+			t.Errorf("history consent %+v", cn)
+		}
+	}
 	for i, e := range h.Enrolments {
 		inForce := i >= 4
 		if inForce == (e.SupersededAt != nil) || (i >= 2) != (e.ReplacementID != 0) {

@@ -58,6 +58,7 @@ func (s *Server) routeTable() []route {
 
 		{method: "POST", path: apiv1.PathSessions, summary: "Staff login (username, password); returns a bearer token.", req: apiv1.LoginRequest{}, resp: apiv1.Session{}, status: 201, h: s.handleLogin},
 		{method: "GET", path: apiv1.PathSessionCurrent, auth: authStaff, roles: anyStaff, summary: "The current staff session.", resp: apiv1.Session{}, h: s.handleSessionCurrent},
+		{method: "PUT", path: apiv1.PathSessionPIN, auth: authStaff, roles: []store.Role{store.RoleStationStaff, store.RoleSupervisor}, summary: "Set one's own kiosk PIN (6 digits, not one digit repeated nor a run), confirmed with one's password; audited.", req: apiv1.PINChange{}, status: 204, h: s.handleSetOwnPIN},
 		{method: "DELETE", path: apiv1.PathSessionCurrent, auth: authStaff, roles: anyStaff, summary: "Log out.", status: 204, h: s.handleLogout},
 
 		{method: "POST", path: apiv1.PathKioskNonce, auth: authKiosk, summary: "A fresh 32-byte capture nonce for the scanner to sign.", resp: apiv1.NonceResponse{}, h: s.handleNonce},
@@ -74,6 +75,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: apiv1.PathKioskReports, auth: authKiosk, limit: reportBodyLimit, summary: "File an issue report after card + vein (idempotent by key; consumes the token); optional JPEG/PNG photo.", req: apiv1.SubmitReportRequest{}, resp: apiv1.Report{}, status: 201, h: s.handleKioskReport},
 		{method: "POST", path: apiv1.PathKioskRatings, auth: authKiosk, summary: "The token's resident rates one of their answered filings or reports (好差评, 1..5 with optional reasons; once per item; the token is not consumed; audited).", req: apiv1.RatingRequest{}, resp: apiv1.Rating{}, status: 201, h: s.handleKioskRate},
 		{method: "POST", path: apiv1.PathKioskCertify, auth: authKiosk, summary: "Pensioner's proof of life (养老金领取资格认证) after card + vein: recorded once a year (201; 200 with already when the year is certified); the token is checked, not spent.", req: apiv1.CertifyRequest{}, resp: apiv1.Certification{}, status: 201, h: s.handleKioskCertify},
+		{method: "POST", path: apiv1.PathKioskStaffLogin, auth: authKiosk, summary: "Staff log in at the kiosk with their username and PIN (station staff and supervisors of the kiosk's station; 5 wrong PINs in a row lock the PIN until it is set again; audited).", req: apiv1.KioskStaffLogin{}, resp: apiv1.Session{}, status: 201, h: s.handleKioskStaffLogin},
 		{method: "POST", path: apiv1.PathKioskEnrolments, auth: authKioskStaff, roles: station, summary: "Enrol the card's holder (station staff of the kiosk's station); an enrolled resident's new fingers become a pending replacement (202).", req: apiv1.EnrolRequest{}, resp: apiv1.EnrolResponse{}, status: 201, h: s.handleEnrol},
 		{method: "POST", path: apiv1.PathKioskIdentify, auth: authKioskStaff, roles: station, summary: "Card-less 1:N identification (station policy).", req: apiv1.IdentifyRequest{}, resp: apiv1.IdentifyCandidate{}, h: s.handleIdentify},
 		{method: "POST", path: apiv1.PathKioskLockoutUnlock, auth: authKioskStaff, roles: station, summary: "Unlock an ID number's verification lockout at this kiosk after an in-person check (station staff of the kiosk's station; reason required, audited).", req: apiv1.LockoutUnlock{}, resp: apiv1.LockoutUnlocked{}, h: s.handleKioskUnlock},
@@ -126,6 +128,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: apiv1.PathAdminCalibrations, auth: authStaff, roles: admin, summary: "The score calibrations in force, per scanner model.", resp: apiv1.CalibrationList{}, h: s.handleListCalibrations},
 		{method: "POST", path: apiv1.PathAdminScanners + "/:serial/status", auth: authStaff, roles: admin, summary: "Revoke or reactivate a scanner.", req: apiv1.StatusChange{}, resp: apiv1.Scanner{}, h: s.handleScannerStatus},
 		{method: "POST", path: apiv1.PathAdminStaff, auth: authStaff, roles: admin, summary: "Create a staff account.", req: apiv1.StaffCreate{}, resp: apiv1.Staff{}, status: 201, h: s.handleCreateStaff},
+		{method: "PUT", path: apiv1.PathAdminStaff + "/:id/pin", auth: authStaff, roles: admin, summary: "Set or reset a staff member's kiosk PIN (also unlocks a locked PIN); audited.", req: apiv1.PINChange{}, status: 204, h: s.handleSetStaffPIN},
 		{method: "GET", path: apiv1.PathAdminStaff, auth: authStaff, roles: admin, summary: "List staff.", resp: apiv1.StaffList{}, h: s.handleListStaff},
 		{method: "POST", path: apiv1.PathAdminStaff + "/:id/disabled", auth: authStaff, roles: admin, summary: "Disable or enable a staff account (ends its sessions).", req: struct {
 			Disabled bool `json:"disabled"`
@@ -145,6 +148,8 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/office/login", html: true, summary: "Back office: log in (form).", h: s.officeLogin},
 		{method: "GET", path: "/office/lockouts", auth: authOffice, roles: supervisor, html: true, summary: "Back office: the unlock form.", h: s.officeUnlock},
 		{method: "POST", path: "/office/lockouts", auth: authOffice, roles: supervisor, html: true, summary: "Back office: unlock an ID number (form; reason required, audited).", h: s.officeUnlock},
+		{method: "GET", path: "/office/pin", auth: authOffice, roles: []store.Role{store.RoleStationStaff, store.RoleSupervisor}, html: true, summary: "Back office: set one's own kiosk PIN (form).", h: s.officePIN},
+		{method: "POST", path: "/office/pin", auth: authOffice, roles: []store.Role{store.RoleStationStaff, store.RoleSupervisor}, html: true, summary: "Back office: set one's own kiosk PIN, confirmed with one's password (form; audited).", h: s.officePIN},
 		{method: "POST", path: "/office/logout", auth: authOffice, roles: anyStaff, html: true, summary: "Back office: log out.", h: s.officeLogout},
 		{method: "GET", path: "/office/filings/:id", auth: authOffice, roles: officers, html: true, summary: "Back office: one filing and the decision form.", h: s.officeFiling},
 		{method: "POST", path: "/office/filings/:id", auth: authOffice, roles: []store.Role{store.RoleDepartmentOfficer}, html: true, summary: "Back office: record a decision (form); then the filing with a confirmation.", h: s.officeDecide},

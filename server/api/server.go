@@ -49,8 +49,14 @@ type Config struct {
 	// IdentifyEnabled turns on card-less identification (station policy).
 	IdentifyEnabled bool
 	// MinQuality is the quality gate for captures, 0..100 (on the
-	// quality of the server's own extraction).
+	// quality of the server's own extraction) when Calibrations is nil or
+	// MinQualityOverride; otherwise each capture meets the enrolment or
+	// verification gate of its scanner model's calibration.
 	MinQuality int
+	// MinQualityOverride applies MinQuality to every scanner model instead
+	// of the calibrations' gates (an explicit operator choice; logged and
+	// shown in /metrics and the admin API).
+	MinQualityOverride bool
 
 	// Pipelines are the extraction pipelines the server runs on capture
 	// images; the calibration in force for a scanner model picks one by its

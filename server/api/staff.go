@@ -272,7 +272,7 @@ func (s *Server) handleIdentify(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return err
 	}
-	cc, err := s.parseCapture(ctx, req.Capture)
+	cc, err := s.parseCapture(ctx, req.Capture, forVerify)
 	if err != nil {
 		return s.apiErr(err)
 	}

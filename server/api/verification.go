@@ -184,7 +184,7 @@ func (v *verification) run(ctx context.Context, req apiv1.VerifyRequest) (verifi
 	if err := v.checkLockout(ctx); err != nil {
 		return verified{}, err
 	}
-	c, err := s.parseCapture(ctx, req.Capture)
+	c, err := s.parseCapture(ctx, req.Capture, forVerify)
 	if err != nil {
 		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
 		return verified{}, err

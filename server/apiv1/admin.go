@@ -72,6 +72,19 @@ type Calibration struct {
 	Verify       CalibrationThreshold `json:"verify"`
 	Dedup        CalibrationThreshold `json:"dedup"`
 	Identify     CalibrationThreshold `json:"identify"`
+	// Level is the comparison level the calibration was measured at
+	// ("best_of_enrolled/3": a probe against the best of a finger's 3
+	// enrolled samples, as the server compares; "single"); LevelMismatch:
+	// not the server's, used by operator choice with the targets divided
+	// by LevelFactor.
+	Level         string  `json:"level"`
+	LevelMismatch bool    `json:"level_mismatch"`
+	LevelFactor   float64 `json:"level_factor"`
+	// The capture quality gates in force for the model, and where they
+	// come from: calibration, default, override (--min-quality) or config.
+	EnrolMinQuality  int    `json:"enrol_min_quality"`
+	VerifyMinQuality int    `json:"verify_min_quality"`
+	QualityGatesFrom string `json:"quality_gates_from"`
 }
 
 // CalibrationList is the answer to GET /api/v1/admin/calibrations.
@@ -343,6 +356,16 @@ type EnrolmentHistory struct {
 	ResidentID   int64             `json:"resident_id"`
 	Enrolments   []EnrolmentRecord `json:"enrolments"`   // oldest first
 	Replacements []Replacement     `json:"replacements"` // newest first
+	Consents     []Consent         `json:"consents"`     // consents to enrolment, oldest first
+}
+
+// Consent is a resident's recorded consent to biometric enrolment.
+type Consent struct {
+	ID          int64     `json:"id"`
+	TextVersion string    `json:"text_version"`
+	ConsentedAt time.Time `json:"consented_at"`
+	StaffID     int64     `json:"staff_id"`
+	KioskID     string    `json:"kiosk_id"`
 }
 
 // Decision is the body of POST /api/v1/filings/{id}/decision.

@@ -332,6 +332,16 @@ func (c *Client) IdentifyConfirm(ctx context.Context, candidateID string) (*Veri
 	return &r, c.Do(ctx, http.MethodPost, PathKioskIdentifyConfirm, &IdentifyConfirmRequest{CandidateID: candidateID}, &r)
 }
 
+// KioskStaffLogin opens a staff session at this kiosk with a station
+// staff member's username and PIN (a signed kiosk request).
+func (c *Client) KioskStaffLogin(ctx context.Context, username, pin string) (*Session, error) {
+	if err := c.kiosk(); err != nil {
+		return nil, err
+	}
+	var r Session
+	return &r, c.Do(ctx, http.MethodPost, PathKioskStaffLogin, &KioskStaffLogin{Username: username, PIN: pin}, &r)
+}
+
 // Login opens a staff session. Use the returned token with WithStaff.
 func (c *Client) Login(ctx context.Context, username, password string) (*Session, error) {
 	var r Session

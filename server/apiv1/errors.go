@@ -48,6 +48,8 @@ const (
 	CodeIdentifyDisabled  = "identify_disabled"   // card-less identification is off by station policy
 	CodeCandidateNotFound = "candidate_not_found" // card-less identification found nobody
 	CodeCandidateExpired  = "candidate_expired"   // the candidate is unknown, expired or someone else's
+	CodePINLocked         = "pin_locked"          // too many wrong PINs: the PIN must be set again in the office
+	CodePINInvalid        = "pin_invalid"         // a new PIN is not 6 digits, or too easy (one digit, a run)
 
 	// Card.
 	CodeCardInvalid     = "card_invalid" // bad ID number (check digit) or fields
@@ -83,7 +85,8 @@ const (
 	CodeEnrolmentIncomplete = "enrolment_incomplete" // fewer than 3 good captures for 2 fingers
 	CodeDuplicateSuspected  = "duplicate_suspected"  // the veins match another ID number; a case was opened
 	CodeCaseNotFound        = "case_not_found"
-	CodeCaseState           = "case_state" // the case is not in a state that allows this
+	CodeCaseState           = "case_state"       // the case is not in a state that allows this
+	CodeConsentRequired     = "consent_required" // no consent to biometric enrolment, an unknown consent text, or a stale confirmation
 
 	// The captures of a finger do not match each other at the consistency
 	// threshold (a bad placement, or two people's fingers mixed): fields
@@ -173,6 +176,8 @@ var statuses = map[string]int{
 	CodeIdentifyDisabled:  403,
 	CodeCandidateNotFound: 404,
 	CodeCandidateExpired:  410,
+	CodePINLocked:         423,
+	CodePINInvalid:        422,
 
 	CodeCardInvalid:     422,
 	CodeCardExpired:     422,
@@ -205,6 +210,7 @@ var statuses = map[string]int{
 	CodeDuplicateSuspected:  409,
 	CodeCaseNotFound:        404,
 	CodeCaseState:           409,
+	CodeConsentRequired:     422,
 
 	CodeEnrolmentInconsistent: 422,
 

@@ -26,10 +26,12 @@ const (
 	PathKioskIdentify        = "/api/v1/kiosk/identify"         // + staff session (station_staff)
 	PathKioskIdentifyConfirm = "/api/v1/kiosk/identify/confirm" // + staff session (station_staff)
 	PathKioskLockoutUnlock   = "/api/v1/kiosk/lockouts/unlock"  // + staff session (station_staff of the kiosk's station)
+	PathKioskStaffLogin      = "/api/v1/kiosk/staff-sessions"   // staff log in at the kiosk: username and PIN
 
 	// Staff sessions.
 	PathSessions       = "/api/v1/sessions"
 	PathSessionCurrent = "/api/v1/sessions/current"
+	PathSessionPIN     = "/api/v1/sessions/current/pin" // a staff member sets their own kiosk PIN (with their password)
 )
 
 // Finger names a finger. The enrolment needs two distinct fingers.
@@ -482,6 +484,26 @@ type EnrolRequest struct {
 	// OverrideCaseID resubmits an enrolment that stopped on a suspected
 	// duplicate after a supervisor overrode the case.
 	OverrideCaseID int64 `json:"override_case_id,omitempty"`
+	// Consent is the resident's consent to biometric enrolment, confirmed
+	// on the kiosk's screen; an enrolment without it is refused
+	// (consent_required).
+	Consent *EnrolConsent `json:"consent,omitempty"`
+}
+
+// ConsentTextVersion names the consent text the kiosk shows before an
+// enrolment (kiosk/ui/static/kiosk.js, consentText; a change of the text
+// needs a new version). The server accepts the versions in
+// ConsentTextVersions.
+const ConsentTextVersion = "biometric-consent-2026-12"
+
+// ConsentTextVersions are the consent texts the server accepts.
+var ConsentTextVersions = []string{ConsentTextVersion}
+
+// EnrolConsent is the resident's consent to biometric enrolment: which
+// text they confirmed, and when.
+type EnrolConsent struct {
+	TextVersion string    `json:"text_version"`
+	ConfirmedAt time.Time `json:"confirmed_at"`
 }
 
 // EnrolResponse is the answer to a successful enrolment.
@@ -543,4 +565,23 @@ type Session struct {
 	Username   string    `json:"username"`
 	Role       string    `json:"role"`
 	Department string    `json:"department,omitempty"`
+	Name       string    `json:"name,omitempty"`    // the display name (kiosk login)
+	Station    string    `json:"station,omitempty"` // the staff member's station (kiosk login)
+}
+
+// KioskStaffLogin is the body of POST PathKioskStaffLogin: a station's
+// staff member logs in at one of its kiosks with their username and PIN.
+type KioskStaffLogin struct {
+	Username string `json:"username"`
+	PIN      string `json:"pin"`
+}
+
+// PINLength is the length of a staff member's kiosk PIN (digits).
+const PINLength = 6
+
+// PINChange sets a kiosk PIN: a staff member's own (with their password)
+// or, by an administrator, anyone's (without).
+type PINChange struct {
+	Password string `json:"password,omitempty"`
+	PIN      string `json:"pin"`
 }

@@ -372,7 +372,7 @@ func (tg *target) enrolRequest(k *kiosk, p *person, fingers map[apiv1.Finger]*fi
 	if fingers == nil {
 		fingers = p.fingers
 	}
-	req := &apiv1.EnrolRequest{Card: p.card}
+	req := &apiv1.EnrolRequest{Card: p.card, Consent: &apiv1.EnrolConsent{TextVersion: apiv1.ConsentTextVersion, ConfirmedAt: tg.clock.Now()}}
 	for _, f := range []apiv1.Finger{apiv1.RightIndex, apiv1.RightMiddle} {
 		fc := apiv1.FingerCaptures{Finger: f}
 		for i := 0; i < 3; i++ {

@@ -117,6 +117,32 @@ type Store interface {
 	// cell and the disabled flag (not the username or password).
 	UpdateStaff(ctx context.Context, actor audit.Actor, s Staff) (Staff, error)
 
+	// Staff PINs (the staff login at a kiosk; docs/security.md).
+
+	// SetStaffPIN sets a staff member's kiosk PIN (pinHash from
+	// password.Hash) and clears its failures and lock; audited
+	// "staff.pin_set". ErrNotFound for an unknown staff member.
+	SetStaffPIN(ctx context.Context, actor audit.Actor, staffID int64, pinHash string) error
+	// GetStaffPIN returns a staff member's PIN; ErrNotFound when none is set.
+	GetStaffPIN(ctx context.Context, staffID int64) (StaffPIN, error)
+	// RecordPINAttempt records the outcome of a PIN check under a lock on
+	// the PIN's row, with its audit event in the same transaction: a right
+	// PIN clears the failures ("staff.pin_ok"), a wrong one counts
+	// ("staff.pin_failed") and the maxFailures-th in a row locks the PIN
+	// ("staff.pin_locked") until SetStaffPIN. A PIN already locked stays
+	// locked whatever ok says (the returned StaffPIN has Locked set), so
+	// concurrent guesses cannot pass the limit. ErrNotFound when no PIN
+	// is set.
+	RecordPINAttempt(ctx context.Context, actor audit.Actor, staffID int64, ok bool, maxFailures int, kioskID string) (StaffPIN, error)
+
+	// Consent to biometric enrolment.
+
+	// RecordConsent stores a resident's consent to enrolment; audited
+	// "enrolment.consent" in the same transaction.
+	RecordConsent(ctx context.Context, actor audit.Actor, c EnrolmentConsent) (EnrolmentConsent, error)
+	// ListConsents returns a resident's consents, oldest first.
+	ListConsents(ctx context.Context, residentID int64) ([]EnrolmentConsent, error)
+
 	// Stations and kiosks.
 
 	CreateStation(ctx context.Context, actor audit.Actor, s Station) (Station, error)
@@ -438,6 +464,29 @@ type Staff struct {
 	Disabled     bool
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+}
+
+// StaffPIN is a staff member's kiosk PIN.
+type StaffPIN struct {
+	StaffID   int64
+	Hash      string // PHC string from password.Hash
+	Failures  int    // wrong PINs in a row
+	Locked    bool   // locked after too many wrong PINs, until set again
+	LockedAt  *time.Time
+	SetAt     time.Time
+	UpdatedAt time.Time
+}
+
+// EnrolmentConsent is a resident's consent to biometric enrolment, given on
+// the kiosk's screen after a staff member explained it.
+type EnrolmentConsent struct {
+	ID          int64
+	ResidentID  int64
+	TextVersion string    // which consent text the resident read
+	ConsentedAt time.Time // when the resident confirmed (zero: now)
+	StaffID     int64     // who explained it
+	KioskID     string    // where
+	CreatedAt   time.Time
 }
 
 // ---- stations, kiosks, scanners ----

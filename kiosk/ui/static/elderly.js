@@ -1,6 +1,6 @@
-// Elderly mode (适老化): larger type and buttons, a slower voice, and fewer
+// Elderly mode (适老化): larger type and buttons, a slower voice, fewer
 // choices per screen (two services per page on the menu, with 上一页 and
-// 下一页). A toggle in the bar under the header; the mode lasts until the
+// 下一页), and twice the time before a session is cleared (the daemon's). A toggle in the bar under the header; the mode lasts until the
 // session ends. Works on the rendered page (kiosk.js calls elderRender
 // after each render through window.afterRender).
 "use strict";
@@ -34,7 +34,9 @@ function elderRender(v) {
   b.className = "small";
   b.textContent = t.on;
   b.setAttribute("aria-pressed", String(ELDER.on));
-  b.addEventListener("click", () => { ELDER.on = !ELDER.on; ELDER.page = 0; render(view); touch("activity"); });
+  // The daemon hears of it too: its session machine lengthens the
+  // resident's time-outs in elderly mode (kiosk/session, ElderlyFactor).
+  b.addEventListener("click", () => { ELDER.on = !ELDER.on; ELDER.page = 0; render(view); touch("elderly", ELDER.on ? "on" : "off"); });
   box.replaceChildren(b);
   if (ELDER.on && v.phase === "menu") elderPaginate(t);
 }

@@ -46,10 +46,11 @@ const T = {
       server_down: "您的信息没有丢失，请按“重试”，或稍等自动继续。",
       submit_unsure: "申请可能还没送达。请按“重试”，不会重复提交。",
       rejected: "服务器没有接受这次办理，请到人工窗口咨询。",
-      login_failed: "用户名或密码不对，请重新输入。",
+      login_failed: "用户名或 PIN 码不对，请重新输入。",
+      pin_locked: "PIN 码输错次数太多，已锁定。请到办公室重新设置 PIN 码（或请管理员重设）。",
       already_enrolled: "这位居民已经登记过：新采集的指静脉已提交，须经本站主管审批后才替换原登记，原登记在此之前继续有效。",
       replacement_waiting: "这位居民已有一份替换登记在等待主管审批，这次采集没有保存。",
-      other_station: "只能在本人所属服务站的终端上登记。",
+      other_station: "只有本服务站的工作人员才能在这台终端上登录和登记。",
       locked: "失败次数太多，已暂时锁定，请稍后再来或到人工窗口办理。",
       suspended: "您的资格暂停，请到人工窗口咨询。",
       form_invalid: "下面标黄的项填得不对，请改正后再按“确认提交”。",
@@ -70,7 +71,20 @@ const T = {
     },
     serverDown: "网络暂时中断，工作人员正在处理。", readerDown: "读卡器暂时不能使用，请找工作人员。",
     scannerDown: "指静脉仪暂时不能使用，请找工作人员。",
-    staff_login: "工作人员登录", user: "用户名", password: "密码", login: "登录", cancel: "取消",
+    staff_login: "工作人员登录", user: "用户名", password: "密码", pin: "PIN 码（6 位数字）", login: "登录", cancel: "取消",
+    staffLead: "PIN 码在办公室设置（工作人员页面或请管理员设置）。输错 5 次会锁定。", pinLeft: (n) => "还可以再试 " + n + " 次，之后 PIN 码将被锁定。",
+    staffName: (n) => "当前登录：" + n,
+    enrol_consent: "请向居民说明并征得同意",
+    consentHeading: "采集指静脉信息告知与同意书",
+    consentText: [
+      "为了在本社区服务站的自助终端上核对您的身份，我们将采集您两根手指的指静脉图像，并由此生成特征模板。",
+      "指静脉信息属于敏感个人信息。它加密保存在政务服务中心的服务器上，只用于核对您本人的身份和防止重复登记，不用于其他目的，不提供给其他单位。",
+      "您可以不同意。不同意不影响您在人工窗口办理任何事项。",
+      "您可以随时到服务站撤回同意，我们将删除您的指静脉信息。",
+      "本次同意将被记录：告知书版本、时间、工作人员和终端。",
+    ],
+    consentLead: "请工作人员向居民读一遍以上内容。居民同意后，请居民本人按“我同意采集”。", consentVersion: "告知书版本：",
+    consentYes: "我同意采集", consentNo: "不同意，返回",
     staff_busy: "正在处理，请稍候",
     staff_menu: "请选择工作", enrol: "登记居民指静脉", diagnostics: "设备诊断", logout: "退出登录",
     enrol_card: "请让居民把身份证放在读卡区",
@@ -83,6 +97,11 @@ const T = {
     enrol_done: "登记完成，请居民取走身份证", enrol_pending: "已登记过 → 替换待主管审批，请居民取走身份证", next: "登记下一位",
     diagTitle: "设备诊断", connected: "已连接", disconnected: "未连接", server: "中心服务器",
     reader: "身份证读卡器", scanner: "指静脉仪", lastError: "最近错误", since: "状态开始于", reconnects: "重连次数",
+    port: "接口", model: "型号", techDetail: "技术详情（给维修人员）",
+    devErr: { timeout: "设备没有响应（超时）。请检查连接线，或重新插拔设备。", not_found: "找不到设备。请检查连接线是否插好。",
+      permission: "没有权限打开设备。请联系技术人员检查设置。", busy: "设备被其他程序占用。请重启终端。",
+      io: "与设备的通信中断，设备可能被拔出。请检查连接线。", down: "设备未连接，正在自动重连。请检查连接线；仍不行请联系技术人员。",
+      other: "设备出错。请联系技术人员。" },
     fingers: { right_thumb: "右手拇指", right_index: "右手食指", right_middle: "右手中指", right_ring: "右手无名指", right_little: "右手小指",
       left_thumb: "左手拇指", left_index: "左手食指", left_middle: "左手中指", left_ring: "左手无名指", left_little: "左手小指" },
   },
@@ -129,10 +148,11 @@ const T = {
       server_down: "Nothing is lost. Press Try again, or wait and it continues by itself.",
       submit_unsure: "Your filing may not have arrived. Press Try again; it will not be filed twice.",
       rejected: "The server did not accept this. Please ask at the desk.",
-      login_failed: "Wrong user name or password. Please try again.",
+      login_failed: "Wrong user name or PIN. Please try again.",
+      pin_locked: "Too many wrong PINs: the PIN is locked. Set it again in the office (or ask an administrator).",
       already_enrolled: "This resident is already enrolled: the new captures were submitted and replace the enrolment only once a supervisor of this station approves; until then the old enrolment stays in force.",
       replacement_waiting: "A replacement of this resident's enrolment already awaits a supervisor's approval; these captures were not stored.",
-      other_station: "Staff can enrol only at a kiosk of their own station.",
+      other_station: "Only staff of this station can log in and enrol at this kiosk.",
       locked: "Too many failed attempts; locked for now. Come back later or go to the desk.",
       suspended: "Your entitlement is suspended. Please ask at the desk.",
       form_invalid: "The fields marked yellow are not right. Please correct them, then press Confirm.",
@@ -153,7 +173,20 @@ const T = {
     },
     serverDown: "The network is down; the staff are on it.", readerDown: "The card reader is not working; please ask the staff.",
     scannerDown: "The vein scanner is not working; please ask the staff.",
-    staff_login: "Staff login", user: "User name", password: "Password", login: "Log in", cancel: "Cancel",
+    staff_login: "Staff login", user: "User name", password: "Password", pin: "PIN (6 digits)", login: "Log in", cancel: "Cancel",
+    staffLead: "The PIN is set in the office (the staff page, or by an administrator). Five wrong PINs lock it.", pinLeft: (n) => n + (n === 1 ? " try" : " tries") + " left before the PIN is locked.",
+    staffName: (n) => "Logged in: " + n,
+    enrol_consent: "Explain to the resident and ask for consent",
+    consentHeading: "Consent to the capture of finger-vein data",
+    consentText: [
+      "To check your identity at this community service station's self-service kiosk, we will capture finger-vein images of two of your fingers and derive templates from them.",
+      "Finger-vein data is sensitive personal information. It is kept encrypted on the government service centre's server, used only to check your own identity and to prevent double enrolment, for no other purpose, and given to no other body.",
+      "You may refuse. Refusing does not affect anything you can do at the staffed desk.",
+      "You may withdraw your consent at the station at any time; your finger-vein data will then be deleted.",
+      "This consent is recorded: the text's version, the time, the staff member and the kiosk.",
+    ],
+    consentLead: "Staff: read this to the resident. If they agree, the resident presses “I consent” themselves.", consentVersion: "Text version: ",
+    consentYes: "I consent", consentNo: "I do not consent, back",
     staff_busy: "Working, please wait",
     staff_menu: "Choose a task", enrol: "Enrol a resident", diagnostics: "Device diagnostics", logout: "Log out",
     enrol_card: "Ask the resident to place their ID card on the reader",
@@ -166,6 +199,11 @@ const T = {
     enrol_done: "Enrolled. The resident can take the card", enrol_pending: "Already enrolled → replacement pending supervisor approval. The resident can take the card", next: "Enrol the next resident",
     diagTitle: "Device diagnostics", connected: "connected", disconnected: "not connected", server: "Central server",
     reader: "ID-card reader", scanner: "Vein scanner", lastError: "Last error", since: "Since", reconnects: "Reconnects",
+    port: "Port", model: "Model", techDetail: "Technical detail (for the technician)",
+    devErr: { timeout: "The device does not answer (timed out). Check the cable, or unplug and plug it in again.", not_found: "Device not found. Check that the cable is plugged in.",
+      permission: "No permission to open the device. Ask a technician to check the set-up.", busy: "Another program holds the device. Restart the kiosk.",
+      io: "The link to the device broke; it may have been unplugged. Check the cable.", down: "Not connected; reconnecting by itself. Check the cable; if that fails, call a technician.",
+      other: "Device fault. Call a technician." },
     fingers: { right_thumb: "right thumb", right_index: "right index finger", right_middle: "right middle finger", right_ring: "right ring finger", right_little: "right little finger",
       left_thumb: "left thumb", left_index: "left index finger", left_middle: "left middle finger", left_ring: "left ring finger", left_little: "left little finger" },
   },
@@ -173,6 +211,15 @@ const T = {
 
 let view = null;
 const $ = (id) => document.getElementById(id);
+
+// CONSENT_VERSION names the consent text above (consentText); the server
+// accepts it (apiv1.ConsentTextVersion: kiosk's TestConsentTextVersion
+// holds the two together). A change of the text needs a new version.
+const CONSENT_VERSION = "biometric-consent-2026-12";
+const PIN_LENGTH = 6; // apiv1.PINLength
+// STAFF_HOLD_MS: how long staff hold the station's name in the header to
+// open the staff login (no staff button is shown to residents).
+const STAFF_HOLD_MS = 2000;
 
 function el(tag, attrs, ...kids) {
   const e = document.createElement(tag);
@@ -339,7 +386,8 @@ function render(v) {
       main.append(svg("card"));
       lead(t.idleLead);
     }
-    foot.append(btn(t.staff, "staff", { class: "small staffbtn" }));
+    // No staff button for residents: staff hold the station's name in
+    // the header (staffLongPress).
     break;
   case "place_finger": {
     // Name the finger when the server said which were enrolled.
@@ -473,17 +521,28 @@ function render(v) {
   case "staff_login": {
     title(t.staff_login);
     main.append(problemBox(v) || "");
+    if (v.problem === "login_failed" && v.attemptsLeft >= 0) main.append(el("p", { class: "hint", id: "pinleft" }, t.pinLeft(v.attemptsLeft)));
     const u = kbInput("user", t.user, false, v.lang);
-    const p = kbInput("password", t.password, true, v.lang);
-    main.append(el("label", {}, t.user, u), el("label", {}, t.password, p));
-    foot.append(btn(t.cancel, "finish"), btn(t.login, "login", { class: "primary", values: () => ({ user: u.value, password: p.value }) }));
+    const p = pinInput("pin", t.pin);
+    main.append(el("label", {}, t.user, u), el("label", {}, t.pin, p));
+    lead(t.staffLead);
+    foot.append(btn(t.cancel, "finish"), btn(t.login, "login", { class: "primary", values: () => ({ user: $("user").value, pin: $("pin").value }) }));
     break;
   }
   case "staff_menu":
     title(t.staff_menu);
-    main.append(el("p", { class: "who" }, v.staff ? v.staff.name : ""));
-    main.append(btn(t.enrol, "enrol", { class: "primary big" }), btn(t.diagnostics, "diagnostics", { class: "big" }));
+    main.append(el("p", { class: "who", id: "staffname" }, v.staff ? t.staffName(v.staff.name) : ""));
+    main.append(el("div", { class: "staffmenu" }, btn(t.enrol, "enrol", { class: "primary" }), btn(t.diagnostics, "diagnostics")));
     foot.append(btn(t.logout, "logout"));
+    break;
+  case "enrol_consent":
+    title(t.enrol_consent);
+    main.append(who(v) || "");
+    main.append(el("div", { class: "consent", id: "consent" }, el("h2", {}, t.consentHeading),
+      el("ol", {}, t.consentText.map((p) => el("li", {}, p))),
+      el("p", { class: "consentver" }, t.consentVersion + CONSENT_VERSION)));
+    lead(t.consentLead);
+    foot.append(btn(t.consentNo, "back"), btn(t.consentYes, "consent", { class: "primary" }));
     break;
   case "enrol_card":
     title(t.enrol_card);
@@ -517,9 +576,9 @@ function render(v) {
     lead(t.supervisorLead);
     main.append(problemBox(v) || "");
     const u = kbInput("user", t.user, false, v.lang);
-    const p = kbInput("password", t.password, true, v.lang);
-    main.append(el("label", {}, t.user, u), el("label", {}, t.password, p));
-    foot.append(btn(t.reject, "reject"), btn(t.supervisorOk, "supervisor", { class: "primary", values: () => ({ user: u.value, password: p.value }) }));
+    const p = pinInput("pin", t.pin);
+    main.append(el("label", {}, t.user, u), el("label", {}, t.pin, p));
+    foot.append(btn(t.reject, "reject"), btn(t.supervisorOk, "supervisor", { class: "primary", values: () => ({ user: $("user").value, pin: $("pin").value }) }));
     break;
   }
   case "enrol_done":
@@ -534,9 +593,11 @@ function render(v) {
     for (const d of v.devices || []) {
       tb.append(el("tr", {}, el("th", {}, t[d.name] || d.name),
         el("td", {}, el("div", { class: d.connected ? "dev-ok" : "dev-bad" }, d.connected ? t.connected : t.disconnected),
-          el("div", {}, d.spec + (d.detail ? " · " + d.detail : "")),
-          d.last_error ? el("div", {}, t.lastError + "：" + d.last_error) : null,
-          el("div", {}, t.since + "：" + chinaTime(d.since) + " · " + t.reconnects + "：" + d.reconnects))));
+          el("div", {}, t.port + "：" + d.spec + (d.detail ? " · " + t.model + "：" + d.detail : "")),
+          d.last_error ? el("div", { class: "deverr" }, t.lastError + "：" + (t.devErr[d.error_kind] || t.devErr.other)) : null,
+          el("div", {}, t.since + "：" + chinaTime(d.since) + " · " + t.reconnects + "：" + d.reconnects),
+          // The driver's own words stay in English, small, for the technician.
+          d.last_error ? el("div", { class: "techdetail" }, t.techDetail + "：" + d.last_error) : null)));
     }
     main.append(tb);
     foot.append(btn(t.back, "back", { class: "primary" }));
@@ -556,11 +617,19 @@ function render(v) {
 // The keypad overlay lives outside <main>, so a re-render of the screen
 // does not lose what the resident is typing.
 let pad = null;
-function openPad(key, label, value, kind, maxLen) {
+function openPad(key, label, value, kind, maxLen, onOk) {
   // A date is typed as eight digits (20261206) and filed as 2026-12-06.
   if (kind === "date") { value = value.replace(/-/g, ""); maxLen = 8; }
-  pad = { key: key, label: label, value: value, kind: kind, max: maxLen || 22 };
+  pad = { key: key, label: label, value: value, kind: kind, max: maxLen || 22, onOk: onOk };
   drawPad();
+}
+
+// pinInput is a staff member's PIN, typed on the keypad and shown as dots.
+function pinInput(id, label) {
+  const inp = el("input", { id: id, type: "password", autocomplete: "off", readonly: true, class: "pin" });
+  inp.addEventListener("click", () => openPad(id, label, "", "pin", PIN_LENGTH,
+    (val) => { const cur = document.getElementById(id) || inp; cur.value = val; }));
+  return inp;
 }
 function closePad() {
   pad = null;
@@ -571,11 +640,13 @@ function drawPad() {
   const t = L();
   let o = $("keypad");
   if (!o) { o = el("div", { id: "keypad", role: "dialog" }); document.body.append(o); }
-  const shown = el("div", { class: "padvalue", id: "padvalue" }, pad.value || " ");
+  // A PIN is never shown: one dot per digit.
+  const showVal = () => (pad.kind === "pin" ? "●".repeat(pad.value.length) : pad.value) || " ";
+  const shown = el("div", { class: "padvalue", id: "padvalue" }, showVal());
   const key = (k) => el("button", { type: "button", class: "padkey", "data-key": k, onclick: () => {
     if (k === "⌫") pad.value = pad.value.slice(0, -1);
     else if (pad.value.length < pad.max && !(k === "." && (pad.kind !== "number" || pad.value.includes(".")))) pad.value += k;
-    $("padvalue").textContent = pad.value || " ";
+    $("padvalue").textContent = showVal();
   } }, k);
   // A decimal point for amounts only (not counts, phones or account
   // numbers); X for the check character of an ID number.
@@ -587,6 +658,7 @@ function drawPad() {
       el("button", { type: "button", onclick: closePad }, t.cancel),
       el("button", { type: "button", class: "primary", id: "padok", onclick: () => {
         const p = pad; closePad();
+        if (p.onOk) { p.onOk(p.value); return; }
         let val = p.value;
         if (p.kind === "date" && /^\d{8}$/.test(val)) val = val.slice(0, 4) + "-" + val.slice(4, 6) + "-" + val.slice(6);
         touch("edit", p.key, { value: val });
@@ -670,8 +742,26 @@ function kbInput(id, label, secret, lang) {
   return inp;
 }
 
+// staffLongPress opens the staff login when the station's name in the
+// header is held for STAFF_HOLD_MS on the idle screen; a shorter touch,
+// or one that slides off, does nothing.
+function staffLongPress() {
+  const st = $("station");
+  let timer = null;
+  const cancel = () => { if (timer) clearTimeout(timer); timer = null; st.classList.remove("holding"); };
+  st.addEventListener("pointerdown", () => {
+    cancel();
+    if (!view || view.phase !== "idle") return;
+    st.classList.add("holding");
+    timer = setTimeout(() => { timer = null; st.classList.remove("holding"); touch("staff"); }, STAFF_HOLD_MS);
+  });
+  for (const ev of ["pointerup", "pointerleave", "pointercancel"]) st.addEventListener(ev, cancel);
+  st.addEventListener("contextmenu", (e) => e.preventDefault());
+}
+
 function start() {
   $("lang").addEventListener("click", () => touch("lang", view && view.lang === "en" ? "zh" : "en"));
+  staffLongPress();
   tickClock();
   setInterval(tickClock, 10000);
   const es = new EventSource("/events");

@@ -27,10 +27,22 @@ const Threshold = 0.26
 // Finger is one synthetic finger; its captures cycle through a few
 // placements, each rendered and extracted once (cached: rendering and the
 // kiosk-side extraction are the slow part of a test).
+//
+// The good captures of one finger position are chosen to match each other
+// in both directions at Threshold + consistencyMargin: the server refuses an
+// enrolment whose captures do not (the enrolment consistency check), and a
+// test that enrols a finger must not fail because a synthetic placement
+// happened to be an outlier.
 type Finger struct {
 	f    *fingerimg.Finger
 	next atomic.Uint64
+	mu   sync.Mutex                  // serialises rendering: good is read and grown under it
+	good map[int][]*matcher.Template // finger position -> its good captures so far
 }
+
+// consistencyMargin is how far above Threshold the good captures of one
+// finger score against each other.
+const consistencyMargin = 0.03
 
 var fingerSeq atomic.Uint64
 
@@ -67,7 +79,12 @@ func (f *Finger) Shot(tb testing.TB, fg apiv1.Finger, good bool) Shot {
 	if v, ok := shotCache.Load(k); ok {
 		return v.(Shot)
 	}
-	sh, err := renderShot(f.f, k)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if v, ok := shotCache.Load(k); ok {
+		return v.(Shot)
+	}
+	sh, err := f.renderShot(k)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -78,7 +95,25 @@ func (f *Finger) Shot(tb testing.TB, fg apiv1.Finger, good bool) Shot {
 // KioskParams are the template parameters a kiosk extracts with.
 var KioskParams = extract.DefaultOptions().Params(matcher.DefaultParams.ShiftRows, matcher.DefaultParams.ShiftCols)
 
-func renderShot(f *fingerimg.Finger, k shotKey) (Shot, error) {
+// consistent reports whether t matches every good capture of its finger
+// position so far, both ways, at Threshold + consistencyMargin.
+func (f *Finger) consistent(pos int, t *matcher.Template) (bool, error) {
+	for _, o := range f.good[pos] {
+		for _, pair := range [][2]*matcher.Template{{o, t}, {t, o}} {
+			s, err := matcher.Compare(pair[0], pair[1])
+			if err != nil {
+				return false, err
+			}
+			if s < Threshold+consistencyMargin {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+func (f *Finger) renderShot(k shotKey) (Shot, error) {
+	fi := f.f
 	for try := uint64(0); try < 64; try++ {
 		c := fingerimg.DefaultConditions()
 		c.Seed = 1 + k.seed + try*shotsPerFinger
@@ -86,7 +121,7 @@ func renderShot(f *fingerimg.Finger, k shotKey) (Shot, error) {
 		if !k.good {
 			c.Quality, c.Placement = 0, fingerimg.Partial
 		}
-		img := f.Capture(c)
+		img := fi.Capture(c)
 		x, err := extract.Extract(img, extract.DefaultOptions())
 		if err != nil || (k.good && x.Quality < 50) || (!k.good && (x.Quality >= 40 || x.Quality < 1)) {
 			continue
@@ -95,11 +130,22 @@ func renderShot(f *fingerimg.Finger, k shotKey) (Shot, error) {
 		if err != nil {
 			return Shot{}, err
 		}
+		if k.good {
+			if ok, err := f.consistent(k.pos, t); err != nil {
+				return Shot{}, err
+			} else if !ok {
+				continue
+			}
+			if f.good == nil {
+				f.good = map[int][]*matcher.Template{}
+			}
+			f.good[k.pos] = append(f.good[k.pos], t)
+		}
 		b, err := t.MarshalBinary()
 		if err != nil {
 			return Shot{}, err
 		}
 		return Shot{Img: &apiv1.Image{Width: img.Rect.Dx(), Height: img.Rect.Dy(), Pixels: img.Pix}, Tmpl: b, Quality: x.Quality}, nil
 	}
-	return Shot{}, fmt.Errorf("finger %d: no capture of the wanted quality (good=%v) in 64 placements", f.Seed(), k.good)
+	return Shot{}, fmt.Errorf("finger %d: no capture of the wanted quality (good=%v, consistent with its others) in 64 placements", fi.Seed(), k.good)
 }
