@@ -122,17 +122,28 @@ func (s *Server) handleListAssist(c *fiber.Ctx) error {
 // handleAckAssist acknowledges a call of the staff member's own station
 // (audit assist.ack).
 func (s *Server) handleAckAssist(c *fiber.Ctx) error {
-	sess := sessionOf(c)
 	seq, err := strconv.ParseInt(c.Params("seq"), 10, 64)
 	if err != nil || seq <= 0 {
 		return badRequest("bad call number")
 	}
+	call, err := s.ackAssist(c, seq)
+	if err != nil {
+		return err
+	}
+	return c.JSON(call)
+}
+
+// ackAssist is the one rule for answering a call, for the API and the
+// office page alike: staff of the call's station only (another station's
+// call is not found), audited once (assist.ack); answering again is a no-op.
+func (s *Server) ackAssist(c *fiber.Ctx, seq int64) (apiv1.AssistCall, error) {
+	sess := sessionOf(c)
 	if sess.station == "" {
-		return errf(apiv1.CodeForbidden, "only staff of a station answer its calls")
+		return apiv1.AssistCall{}, errf(apiv1.CodeForbidden, "only staff of a station answer its calls")
 	}
 	calls, err := s.assistCalls(c, sess.station)
 	if err != nil {
-		return err
+		return apiv1.AssistCall{}, err
 	}
 	for _, call := range calls {
 		if call.Seq != seq {
@@ -140,11 +151,11 @@ func (s *Server) handleAckAssist(c *fiber.Ctx) error {
 		}
 		if !call.Acked {
 			if err := s.audit(c.UserContext(), staffActor(c), "assist.ack", "assist:"+strconv.FormatInt(seq, 10), nil); err != nil {
-				return storeErr(err, "audit")
+				return apiv1.AssistCall{}, storeErr(err, "audit")
 			}
 			call.Acked = true
 		}
-		return c.JSON(call)
+		return call, nil
 	}
-	return errf(apiv1.CodeNotFound, "no such call at your station")
+	return apiv1.AssistCall{}, errf(apiv1.CodeNotFound, "no such call at your station")
 }

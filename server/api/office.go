@@ -75,6 +75,9 @@ type officeOverdue struct {
 }
 
 func (s *Server) render(c *fiber.Ctx, status int, name string, data map[string]any) error {
+	if err := s.countAssistNav(c, data); err != nil {
+		return err
+	}
 	var b strings.Builder
 	if err := officeTmpl.ExecuteTemplate(&b, name, data); err != nil {
 		return err
@@ -494,7 +497,15 @@ func (s *Server) officeSaveCatalogue(c *fiber.Ctx) error {
 
 // ---- navigation and error pages ----
 
-type navLink struct{ Href, Name string }
+// navLink is a link of the office navigation; Count, when not zero, is
+// shown beside the name (the open calls for staff).
+type navLink struct {
+	Href, Name string
+	Count      int
+}
+
+// assistNav is the navigation's link to the station's calls for staff.
+const assistNav = "/office/assist"
 
 func officeNav(sess *session) []navLink {
 	if sess == nil {
@@ -502,15 +513,19 @@ func officeNav(sess *session) []navLink {
 	}
 	switch sess.role {
 	case store.RoleDepartmentOfficer:
-		return []navLink{{"/office", "待办件"}, {"/office/decided", "已办结"}, {"/office/reports", "居民诉求"}, {"/office/dibao", "低保审议"}}
+		return []navLink{{Href: "/office", Name: "待办件"}, {Href: "/office/decided", Name: "已办结"}, {Href: "/office/reports", Name: "居民诉求"}, {Href: "/office/dibao", Name: "低保审议"}}
 	case store.RoleSupervisor:
-		return []navLink{{"/office", "待办件"}, {"/office/decided", "已办结"}, {"/office/reports", "居民诉求"}, {"/office/dibao", "低保审议"}, {"/office/pin", "设置 PIN 码"}}
+		nav := []navLink{{Href: "/office", Name: "待办件"}, {Href: "/office/decided", Name: "已办结"}, {Href: "/office/reports", Name: "居民诉求"}, {Href: "/office/dibao", Name: "低保审议"}}
+		if sess.station != "" {
+			nav = append(nav, navLink{Href: assistNav, Name: "呼叫工作人员"})
+		}
+		return append(nav, navLink{Href: "/office/pin", Name: "设置 PIN 码"})
 	case store.RoleStationStaff:
-		return []navLink{{"/office", "首页"}, {"/office/reports/new", "代居民反映问题"}, {"/office/pin", "设置 PIN 码"}}
+		return []navLink{{Href: "/office", Name: "首页"}, {Href: assistNav, Name: "呼叫工作人员"}, {Href: "/office/reports/new", Name: "代居民反映问题"}, {Href: "/office/pin", Name: "设置 PIN 码"}}
 	case store.RoleAdmin:
-		return []navLink{{"/office", "在办件"}, {"/office/decided", "已办结"}, {"/office/reports", "居民诉求"}, {"/office/dibao", "低保审议"}, {"/office/catalogue", "服务事项目录"}, {"/office/report-kinds", "诉求类别"}}
+		return []navLink{{Href: "/office", Name: "在办件"}, {Href: "/office/decided", Name: "已办结"}, {Href: "/office/reports", Name: "居民诉求"}, {Href: "/office/dibao", Name: "低保审议"}, {Href: "/office/catalogue", Name: "服务事项目录"}, {Href: "/office/report-kinds", Name: "诉求类别"}}
 	case store.RoleGridWorker:
-		return []navLink{{"/office/grid", "我的网格"}}
+		return []navLink{{Href: "/office/grid", Name: "我的网格"}}
 	}
 	return nil
 }
