@@ -51,8 +51,8 @@ func TestOfficeAssist(t *testing.T) {
 			t.Fatalf("station 1's screen lacks %q: %s", want, body)
 		}
 	}
-	// Seen before: still listed, no longer flagged.
-	if _, body = liu.do("GET", "/office/assist?seen="+seq, nil); !strings.Contains(body, `id="call-`+seq+`"`) || strings.Contains(body, `class="new"`) || strings.Contains(body, "assist-alert") {
+	// Seen before: still listed and counted, no longer flagged.
+	if _, body = liu.do("GET", "/office/assist?seen="+seq, nil); !strings.Contains(body, `id="call-`+seq+`"`) || strings.Contains(body, `class="new"`) || strings.Contains(body, "assist-alert") || !strings.Contains(body, "有 1 个呼叫待处理") {
 		t.Fatalf("seen call flagged again: %s", body)
 	}
 	// The supervisor of the station sees it too, and the count on another page.

@@ -1,0 +1,107 @@
+package api
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/store"
+)
+
+// TestOfficeAssistBrowser: in headless Chromium, station staff keep the
+// 呼叫工作人员 screen open; a kiosk's printer call appears on it by itself
+// (no click, no navigation: the page's own refresh) with the alert banner
+// and the navigation's count, and 已处理 clears it.
+func TestOfficeAssistBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	chrome, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("VEINKIOSK_REQUIRE_BROWSER") == "1" {
+			t.Fatal("chromium not found and VEINKIOSK_REQUIRE_BROWSER=1")
+		}
+		t.Skip("chromium not installed")
+	}
+	e := newEnv(t, func(c *Config) { c.InsecureCookies = true })
+	e.mustStaff("zhang", store.RoleStationStaff, "", "QS-S01")
+	k := e.newKiosk("kiosk-03")
+	e.clock.Add(time.Since(e.clock.Now())) // the browser keeps cookies by the real clock
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go e.srv.App().Listener(ln)
+	defer e.srv.App().Shutdown()
+	base := "http://" + ln.Addr().String()
+	dir := os.Getenv("VEINKIOSK_ARTIFACTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 700))
+	defer cancelA()
+	bctx, cancelB := chromedp.NewContext(actx)
+	defer cancelB()
+	ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
+	defer cancel()
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(css(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	do("login", chromedp.Navigate(base+"/office"),
+		chromedp.SendKeys(css(`input[name="username"]`), "zhang"),
+		chromedp.SendKeys(css(`input[name="password"]`), testPassword),
+		chromedp.Submit(css(`input[name="password"]`)),
+		chromedp.WaitVisible(css(`nav`)))
+	do("open the screen", chromedp.Click(css(`nav a[href="/office/assist"]`)), chromedp.WaitVisible(css(`#assist-none`)))
+
+	// The kiosk's receipt printer fails: it calls staff by itself.
+	e.clock.Add(time.Since(e.clock.Now()))
+	var call apiv1.AssistCall
+	if err := k.Do(context.Background(), "POST", apiv1.PathKioskAssist, apiv1.AssistRequest{Reason: apiv1.AssistPrinter}, &call); err != nil {
+		t.Fatal(err)
+	}
+	row := `#call-` + fmtInt(call.Seq)
+	do("the call appears by itself", chromedp.WaitVisible(css(row+`.new`)), chromedp.WaitVisible(css(`#assist-alert`)))
+	if got := text(row); !strings.Contains(got, "kiosk-03") || !strings.Contains(got, "打印机故障") || !strings.Contains(got, "刚刚") {
+		t.Fatalf("row %q", got)
+	}
+	if got := text(`nav a[href="/office/assist"]`); got != "呼叫工作人员1" {
+		t.Fatalf("navigation %q", got)
+	}
+	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "office-07-assist.png"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	do("已处理", chromedp.Click(css(row+` button`)), chromedp.WaitVisible(css(`#assist-none`)))
+	if got := text(`nav a[href="/office/assist"]`); got != "呼叫工作人员" {
+		t.Fatalf("navigation after 已处理 %q", got)
+	}
+}
