@@ -74,6 +74,11 @@ type officeOverdue struct {
 	OldestDue string
 }
 
+// officeCSP is the office pages' Content-Security-Policy: no script at all.
+// A page that plays a sound of its own (the staff screen's chime) adds
+// media-src 'self' (data key MediaSelf).
+const officeCSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+
 func (s *Server) render(c *fiber.Ctx, status int, name string, data map[string]any) error {
 	if err := s.countAssistNav(c, data); err != nil {
 		return err
@@ -83,7 +88,11 @@ func (s *Server) render(c *fiber.Ctx, status int, name string, data map[string]a
 		return err
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	c.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	csp := officeCSP
+	if media, _ := data["MediaSelf"].(bool); media {
+		csp += "; media-src 'self'"
+	}
+	c.Set("Content-Security-Policy", csp)
 	c.Set("X-Frame-Options", "DENY")
 	return c.Status(status).SendString(b.String())
 }

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"bytes"
+	"encoding/binary"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -117,7 +120,7 @@ func (s *Server) officeAssist(c *fiber.Ctx) error {
 	}
 	return s.render(c, http.StatusOK, "assist.html", map[string]any{
 		"Title": title, "Session": officeSess(sess), "Nav": officeNav(sess), "Calls": rows, "NewCalls": newCalls,
-		"Refresh": int(assistRefresh / time.Second), "Seen": newest,
+		"Refresh": int(assistRefresh / time.Second), "Seen": newest, "MediaSelf": true,
 	})
 }
 
@@ -136,4 +139,44 @@ func (s *Server) officeAckAssist(c *fiber.Ctx) error {
 		seen = 0
 	}
 	return c.Redirect(assistNav+"?seen="+strconv.FormatInt(seen, 10), http.StatusSeeOther)
+}
+
+// assistChime is the staff screen's alert sound (a WAV made once: two
+// short tones, 880 Hz then 660 Hz, faded in and out).
+var assistChime = makeChime()
+
+func makeChime() []byte {
+	const rate = 16000
+	var pcm []int16
+	for _, f := range []float64{880, 660} {
+		n := rate * 18 / 100
+		for i := range n {
+			env := math.Min(1, math.Min(float64(i), float64(n-i))/(rate/100))
+			pcm = append(pcm, int16(12000*env*math.Sin(2*math.Pi*f*float64(i)/rate)))
+		}
+	}
+	var b bytes.Buffer
+	w := func(v any) { _ = binary.Write(&b, binary.LittleEndian, v) }
+	data := uint32(2 * len(pcm))
+	b.WriteString("RIFF")
+	w(36 + data)
+	b.WriteString("WAVEfmt ")
+	w(uint32(16))
+	w(uint16(1)) // PCM
+	w(uint16(1)) // mono
+	w(uint32(rate))
+	w(uint32(2 * rate))
+	w(uint16(2))
+	w(uint16(16))
+	b.WriteString("data")
+	w(data)
+	w(pcm)
+	return b.Bytes()
+}
+
+// officeAssistChime serves the chime the staff screen plays for a new call.
+func (s *Server) officeAssistChime(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, "audio/wav")
+	c.Set(fiber.HeaderCacheControl, "private, max-age=86400")
+	return c.Send(assistChime)
 }

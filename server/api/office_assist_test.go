@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/binary"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,7 +18,7 @@ import (
 // TestOfficeAssist: a kiosk's call appears on its station's staff screen
 // (reason, time in Asia/Shanghai, flagged as new, counted in the
 // navigation) and not on another station's; a forged form is refused;
-// 已处理 removes the call and is audited like the API's ack; another
+// the page may play its chime (and only it: media-src 'self'); 已处理 removes the call and is audited like the API's ack; another
 // station's staff cannot answer it; officers have no such screen.
 func TestOfficeAssist(t *testing.T) {
 	e := newEnv(t)
@@ -44,15 +45,30 @@ func TestOfficeAssist(t *testing.T) {
 	}
 	e.clock.Add(3 * time.Minute)
 	seq := fmtInt(call.Seq)
-	_, body = liu.do("GET", "/office/assist?seen=0", nil)
+	resp, body = liu.do("GET", "/office/assist?seen=0", nil)
 	for _, want := range []string{`id="call-` + seq + `" class="new"`, "K1", "打印机故障", at.In(identity.ChinaTime).Format("2006-01-02 15:04:05"), "3 分钟前", `id="assist-alert"`,
 		`<span class="nav-count">1</span>`, "（1）呼叫工作人员", "seen=" + seq} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("station 1's screen lacks %q: %s", want, body)
 		}
 	}
+	if !strings.Contains(body, `<audio id="assist-chime" src="/office/assist/chime.wav" autoplay>`) {
+		t.Fatalf("no chime for a new call: %s", body)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); csp != officeCSP+"; media-src 'self'" {
+		t.Fatalf("screen's CSP %q", csp)
+	}
+	resp, chime := liu.do("GET", "/office/assist/chime.wav", nil)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "audio/wav" || !strings.HasPrefix(chime, "RIFF") || chime[8:16] != "WAVEfmt " ||
+		int(binary.LittleEndian.Uint32([]byte(chime[4:8]))) != len(chime)-8 || int(binary.LittleEndian.Uint32([]byte(chime[40:44]))) != len(chime)-44 {
+		t.Fatalf("chime: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(chime))
+	}
+	// Other office pages keep the script- and media-free policy.
+	if resp, _ = liu.do("GET", "/office/pin", nil); resp.Header.Get("Content-Security-Policy") != officeCSP {
+		t.Fatalf("PIN page's CSP %q", resp.Header.Get("Content-Security-Policy"))
+	}
 	// Seen before: still listed and counted, no longer flagged.
-	if _, body = liu.do("GET", "/office/assist?seen="+seq, nil); !strings.Contains(body, `id="call-`+seq+`"`) || strings.Contains(body, `class="new"`) || strings.Contains(body, "assist-alert") || !strings.Contains(body, "有 1 个呼叫待处理") {
+	if _, body = liu.do("GET", "/office/assist?seen="+seq, nil); !strings.Contains(body, `id="call-`+seq+`"`) || strings.Contains(body, `class="new"`) || strings.Contains(body, "assist-alert") || strings.Contains(body, "<audio") || !strings.Contains(body, "有 1 个呼叫待处理") {
 		t.Fatalf("seen call flagged again: %s", body)
 	}
 	// The supervisor of the station sees it too, and the count on another page.
@@ -74,8 +90,11 @@ func TestOfficeAssist(t *testing.T) {
 		t.Fatalf("ack without a token: %d", resp.StatusCode)
 	}
 	// Officers have no station and no such screen.
-	if resp, _ = officeLogin(t, e, "officer").do("GET", "/office/assist", nil); resp.StatusCode != http.StatusForbidden {
-		t.Fatalf("officer: %d", resp.StatusCode)
+	officer := officeLogin(t, e, "officer")
+	for _, path := range []string{"/office/assist", "/office/assist/chime.wav"} {
+		if resp, _ = officer.do("GET", path, nil); resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("officer %s: %d", path, resp.StatusCode)
+		}
 	}
 	resp, _ = liu.do("POST", "/office/assist/"+seq+"/ack", url.Values{"csrf": {liu.csrf}, "seen": {seq}})
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/office/assist?seen="+seq {
