@@ -80,9 +80,7 @@ type officeOverdue struct {
 const officeCSP = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
 
 func (s *Server) render(c *fiber.Ctx, status int, name string, data map[string]any) error {
-	if err := s.countAssistNav(c, data); err != nil {
-		return err
-	}
+	s.countAssistNav(c, data)
 	var b strings.Builder
 	if err := officeTmpl.ExecuteTemplate(&b, name, data); err != nil {
 		return err

@@ -37,22 +37,28 @@ type officeAssistCall struct {
 }
 
 // countAssistNav fills the navigation's count of open calls for staff with
-// a station (the link is there only for them).
-func (s *Server) countAssistNav(c *fiber.Ctx, data map[string]any) error {
+// a station (the link is there only for them); data's OpenCalls, when set,
+// is the count already read. A count that cannot be read is left out: the
+// page itself (an error page, perhaps) still shows.
+func (s *Server) countAssistNav(c *fiber.Ctx, data map[string]any) {
 	nav, _ := data["Nav"].([]navLink)
 	i := slices.IndexFunc(nav, func(l navLink) bool { return l.Href == assistNav })
 	sess := sessionOf(c)
 	if i < 0 || sess == nil || sess.station == "" {
-		return nil
+		return
 	}
-	calls, err := s.assistCalls(c, sess.station)
-	if err != nil {
-		return err
+	n, ok := data["OpenCalls"].(int)
+	if !ok {
+		calls, err := s.assistCalls(c, sess.station)
+		if err != nil {
+			s.log.Warn("office navigation: open calls not counted", "err", err)
+			return
+		}
+		n = len(openCalls(calls))
 	}
 	nav = slices.Clone(nav)
-	nav[i].Count = len(openCalls(calls))
+	nav[i].Count = n
 	data["Nav"] = nav
-	return nil
 }
 
 // openCalls are the calls not yet acknowledged, newest first.
@@ -120,7 +126,7 @@ func (s *Server) officeAssist(c *fiber.Ctx) error {
 	}
 	return s.render(c, http.StatusOK, "assist.html", map[string]any{
 		"Title": title, "Session": officeSess(sess), "Nav": officeNav(sess), "Calls": rows, "NewCalls": newCalls,
-		"Refresh": int(assistRefresh / time.Second), "Seen": newest, "MediaSelf": true,
+		"Refresh": int(assistRefresh / time.Second), "Seen": newest, "MediaSelf": true, "OpenCalls": len(rows),
 	})
 }
 

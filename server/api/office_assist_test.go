@@ -17,8 +17,9 @@ import (
 
 // TestOfficeAssist: a kiosk's call appears on its station's staff screen
 // (reason, time in Asia/Shanghai, flagged as new, counted in the
-// navigation) and not on another station's; a forged form is refused;
-// the page may play its chime (and only it: media-src 'self'); 已处理 removes the call and is audited like the API's ack; another
+// navigation) and not on another station's; the page may play its chime
+// (and only this page: media-src 'self'); a forged form is refused;
+// 已处理 removes the call and is audited like the API's ack; another
 // station's staff cannot answer it; officers have no such screen.
 func TestOfficeAssist(t *testing.T) {
 	e := newEnv(t)
