@@ -42,6 +42,15 @@ type TransparencyStore interface {
 	// RatingRecords returns the ratings given in [from, to), oldest first,
 	// for the efficiency review; no personal data.
 	RatingRecords(ctx context.Context, from, to time.Time) ([]Rating, error)
+
+	// RepliesSeen returns when the kiosk last showed the resident their
+	// filings and reports ("my filings"); ok is false when it never did
+	// (docs/kiosk.md "New replies").
+	RepliesSeen(ctx context.Context, residentID int64) (at time.Time, ok bool, err error)
+	// MarkRepliesSeen records that the kiosk showed the resident their
+	// filings and reports at at. It never moves the time back (an earlier
+	// at is a no-op); ErrNotFound for an unknown resident.
+	MarkRepliesSeen(ctx context.Context, residentID int64, at time.Time) error
 }
 
 // NewMeeting is the input of CreateMeeting.

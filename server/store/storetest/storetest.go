@@ -78,6 +78,7 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"Meetings", testMeetings},
 		{"MeetingsSealed", testMeetingsSealed},
 		{"Ratings", testRatings},
+		{"RepliesSeen", testRepliesSeen},
 		{"ReportKindsVersions", testReportKindsVersions},
 		{"GridWorker", testGridWorker},
 		{"ResidentUpdate", testResidentUpdate},

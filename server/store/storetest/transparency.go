@@ -271,3 +271,55 @@ func testReportKindsVersions(t *testing.T, newDB NewDatabase) {
 		t.Fatalf("LatestReportKinds = %+v, %v", v, err)
 	}
 }
+
+// testRepliesSeen: the time the kiosk last showed a resident their filings
+// is absent at first, recorded per resident, never moves back, and an
+// unknown resident is not found.
+func testRepliesSeen(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	f := newFixture(t, s, 2)
+	a, b := f.residents[0].ID, f.residents[1].ID
+	seen := func(id int64) (time.Time, bool) {
+		t.Helper()
+		at, ok, err := s.RepliesSeen(c, id)
+		if err != nil {
+			t.Fatalf("RepliesSeen(%d): %v", id, err)
+		}
+		return at, ok
+	}
+	if _, ok := seen(a); ok {
+		t.Fatal("a resident the kiosk never showed their filings has a seen time")
+	}
+	t1 := time.Date(2026, 3, 2, 9, 30, 0, 123456000, time.UTC)
+	t2 := t1.Add(26 * time.Hour)
+	steps := []struct {
+		name string
+		id   int64
+		at   time.Time
+		want time.Time // a's seen time afterwards
+	}{
+		{"first", a, t1, t1},
+		{"later moves it on", a, t2, t2},
+		{"earlier is a no-op", a, t1, t2},
+		{"equal is a no-op", a, t2, t2},
+		{"another resident's leaves it", b, t1.Add(48 * time.Hour), t2},
+	}
+	for _, st := range steps {
+		if err := s.MarkRepliesSeen(c, st.id, st.at); err != nil {
+			t.Fatalf("%s: MarkRepliesSeen: %v", st.name, err)
+		}
+		if got, ok := seen(a); !ok || !got.Equal(st.want) {
+			t.Fatalf("%s: seen = %v, %v; want %v", st.name, got, ok, st.want)
+		}
+	}
+	if got, ok := seen(b); !ok || !got.Equal(t1.Add(48*time.Hour)) {
+		t.Fatalf("b seen = %v, %v", got, ok)
+	}
+	if err := s.MarkRepliesSeen(c, 987654, t1); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown resident: %v, want ErrNotFound", err)
+	}
+	if _, ok := seen(987654); ok {
+		t.Fatal("an unknown resident has a seen time")
+	}
+}

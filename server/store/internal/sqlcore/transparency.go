@@ -391,3 +391,39 @@ func (s *Store) RatingRecords(ctx context.Context, from, to time.Time) ([]store.
 	return queryAll(ctx, q, scanRating, `SELECT `+ratingCols+ratingFrom+` WHERE g.created_at >= $1 AND g.created_at < $2
 		ORDER BY g.created_at, g.item, g.item_id`, s.t(from), s.t(to))
 }
+
+// RepliesSeen returns when the kiosk last showed the resident their filings.
+func (s *Store) RepliesSeen(ctx context.Context, residentID int64) (time.Time, bool, error) {
+	q, err := s.q()
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	var at time.Time
+	err = q.QueryRow(ctx, `SELECT seen_at FROM replies_seen WHERE resident_id = $1`, residentID).Scan(tm{&at})
+	if errors.Is(err, ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("replies seen: %w", err)
+	}
+	return at, true, nil
+}
+
+// MarkRepliesSeen records that the kiosk showed the resident their filings
+// at at, never moving the time back.
+func (s *Store) MarkRepliesSeen(ctx context.Context, residentID int64, at time.Time) error {
+	q, err := s.q()
+	if err != nil {
+		return err
+	}
+	var id int64
+	if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id = $1`, residentID).Scan(&id); err != nil {
+		return notFound(err, "resident", residentID)
+	}
+	if _, err := q.Exec(ctx, `INSERT INTO replies_seen (resident_id, seen_at) VALUES ($1, $2)
+		ON CONFLICT (resident_id) DO UPDATE SET seen_at = excluded.seen_at WHERE excluded.seen_at > replies_seen.seen_at`,
+		residentID, s.t(at)); err != nil {
+		return fmt.Errorf("mark replies seen: %w", err)
+	}
+	return nil
+}
