@@ -54,7 +54,11 @@ func (s *Server) handleVerify(c *fiber.Ctx) error {
 	if err != nil {
 		return s.apiErr(err)
 	}
-	return c.JSON(tokenResponse(out.token, out.resident))
+	resp := tokenResponse(out.token, out.resident)
+	if resp.NewReplies, err = s.newReplies(c.UserContext(), out.resident); err != nil {
+		return err
+	}
+	return c.JSON(resp)
 }
 
 // checkToken checks a filing token for this kiosk (without consuming it)
@@ -283,6 +287,12 @@ func (s *Server) handleStatus(c *fiber.Ctx) error {
 		return err
 	}
 	res := ts.resident
+	// The seen time moves on to before the list is read (notice.go).
+	readAt := s.now()
+	seen, err := s.repliesSeen(c.UserContext(), res.ID)
+	if err != nil {
+		return err
+	}
 	fs, err := s.st.ListFilings(c.UserContext(), store.FilingFilter{IDNumber: res.IDNumber, Limit: 100})
 	if err != nil {
 		return storeErr(err, "filings")
@@ -296,6 +306,7 @@ func (s *Server) handleStatus(c *fiber.Ctx) error {
 		v := s.filingView(c.UserContext(), fs[i], false, "")
 		v.Rating = rated[v.Reference]
 		v.Rateable = v.Rating == 0 && fs[i].Status.Closed()
+		v.New = seen.isNew(filingAnswered(fs[i]))
 		out.Filings = append(out.Filings, v)
 	}
 	if out.Reports, err = s.residentReports(c.UserContext(), res.IDNumber); err != nil {
@@ -305,6 +316,14 @@ func (s *Server) handleStatus(c *fiber.Ctx) error {
 		r := &out.Reports[i]
 		r.Rating = rated[r.Reference]
 		r.Rateable = r.Rating == 0 && r.RepliedAt != nil
+		r.New = seen.isNew(reportAnswered(r.RepliedAt, r.ClosedAt))
 	}
-	return c.JSON(out)
+	if err := c.JSON(out); err != nil {
+		return err
+	}
+	// Shown: the replies are no longer new at the next visit.
+	if err := s.st.MarkRepliesSeen(c.UserContext(), res.ID, readAt); err != nil {
+		return storeErr(err, "replies seen")
+	}
+	return nil
 }

@@ -356,5 +356,9 @@ func (s *Server) handleIdentifyConfirm(c *fiber.Ctx) error {
 		map[string]string{"kiosk": k.ID, "score": strconv.FormatFloat(cand.score, 'f', 4, 64)}); err != nil {
 		return err
 	}
-	return c.JSON(tokenResponse(tok, res))
+	resp := tokenResponse(tok, res)
+	if resp.NewReplies, err = s.newReplies(c.UserContext(), res); err != nil {
+		return err
+	}
+	return c.JSON(resp)
 }

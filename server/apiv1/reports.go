@@ -84,6 +84,8 @@ type Report struct {
 	// Rating and Rateable: as in Filing (the kiosk's "my filings" only).
 	Rating   int  `json:"rating,omitempty"`
 	Rateable bool `json:"rateable,omitempty"`
+	// New: as in Filing (the kiosk's "my filings" only).
+	New bool `json:"new,omitempty"`
 }
 
 // ReportList is a list of reports.

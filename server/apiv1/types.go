@@ -185,6 +185,10 @@ type VerifyResponse struct {
 	Token     string          `json:"token"`
 	ExpiresAt time.Time       `json:"expires_at"`
 	Resident  ResidentSummary `json:"resident"`
+	// NewReplies counts the resident's filings and reports answered since
+	// the kiosk last showed them "my filings" (docs/kiosk.md "New
+	// replies"): the menu's notice 您有新的答复 N 件.
+	NewReplies int `json:"new_replies,omitempty"`
 }
 
 // FieldType is the type of a form field.
@@ -382,6 +386,9 @@ type Filing struct {
 	// Agent is who filed it for the resident (代办); nil when the resident
 	// filed themselves. The kiosk sees only that it was filed by an agent.
 	Agent *AgentSummary `json:"agent,omitempty"`
+	// New says the filing was decided since the kiosk last showed the
+	// resident "my filings" (the kiosk's "my filings" only; marked 新).
+	New bool `json:"new,omitempty"`
 }
 
 // AgentSummary names the agent of a filing made for a family member (代办)
