@@ -213,7 +213,7 @@ func (a *ServerClient) Verify(ctx context.Context, c identity.Card, s session.Sa
 	if err != nil {
 		return session.Resident{}, "", mapErr(err)
 	}
-	return session.Resident{ID: strconv.FormatInt(r.Resident.ResidentID, 10), Name: r.Resident.Name, MaskedID: r.Resident.IDNumberMasked}, r.Token, nil
+	return session.Resident{ID: strconv.FormatInt(r.Resident.ResidentID, 10), Name: r.Resident.Name, MaskedID: r.Resident.IDNumberMasked, NewReplies: r.NewReplies}, r.Token, nil
 }
 
 func svcFromAPI(s apiv1.Service) session.Service {
@@ -357,7 +357,7 @@ func (a *ServerClient) Filings(ctx context.Context, token string) ([]session.Fil
 	for i := range l.Filings {
 		f := &l.Filings[i]
 		sf := session.Filing{Item: "filing", Reference: filingRef(f), Service: session.Service{Code: f.Service, NameZH: f.ServiceName, NameEN: serviceEN[f.Service]},
-			FiledAt: f.SubmittedAt, Due: f.DueAt, Status: f.Status, Reply: f.Reply, Rating: f.Rating, Rateable: f.Rateable}
+			FiledAt: f.SubmittedAt, Due: f.DueAt, Status: f.Status, Reply: f.Reply, Rating: f.Rating, Rateable: f.Rateable, New: f.New}
 		if f.DecidedAt != nil {
 			sf.Decided = *f.DecidedAt
 		}

@@ -105,7 +105,7 @@ func reportFiling(r apiv1.Report, nameEN string) session.Filing {
 	}
 	f := session.Filing{Item: "report", Reference: r.Reference, Service: session.Service{Code: r.Kind, NameZH: "反映问题：" + r.KindName, NameEN: "Report: " + nameEN},
 		FiledAt: r.SubmittedAt, Due: r.DueAt, Status: r.Status, StatusZH: r.StatusLabel, StatusEN: reportStatusEN[r.Status], Reply: r.Reply,
-		Rating: r.Rating, Rateable: r.Rateable}
+		Rating: r.Rating, Rateable: r.Rateable, New: r.New}
 	if r.RepliedAt != nil {
 		f.Decided = *r.RepliedAt
 	} else if r.ClosedAt != nil {

@@ -53,6 +53,9 @@ type View struct {
 
 	Card     *PersonView   `json:"card,omitempty"`
 	Resident *PersonView   `json:"resident,omitempty"`
+	// NewReplies: the menu's notice 您有新的答复 N 件 (replies since the
+	// resident was last shown my filings; 0: none or already shown).
+	NewReplies int `json:"newReplies,omitempty"`
 	Services []ServiceView `json:"services,omitempty"`
 	Form     *FormView     `json:"form,omitempty"`
 	Receipt  *FilingView   `json:"receipt,omitempty"`
@@ -145,6 +148,8 @@ type FilingView struct {
 	// rated now.
 	Rating   int  `json:"rating,omitempty"`
 	Rateable bool `json:"rateable,omitempty"`
+	// New: answered since the resident was last shown my filings (新).
+	New bool `json:"new,omitempty"`
 }
 
 // RatingChoicesView is what the rating panel offers (apiv1's lists, the
@@ -262,6 +267,7 @@ func (d *Daemon) view() View {
 	}
 	if r := st.Resident; r != nil {
 		v.Resident = &PersonView{Name: r.Name, IDMasked: r.MaskedID}
+		v.NewReplies = r.NewReplies
 	}
 	for _, s := range st.Services {
 		v.Services = append(v.Services, svcView(s))
@@ -310,7 +316,7 @@ func (d *Daemon) view() View {
 	for _, f := range st.Filings {
 		fv := FilingView{Item: f.Item, Reference: f.Reference, Service: svcView(f.Service),
 			FiledAt: day(f.FiledAt), Due: day(f.Due), Decided: day(f.Decided), Status: f.Status, Reply: f.Reply, Rating: f.Rating,
-			Rateable: canRate && f.Rateable}
+			Rateable: canRate && f.Rateable, New: f.New}
 		if f.Item == "report" {
 			fv.StatusZH, fv.StatusEN = f.StatusZH, f.StatusEN
 		} else {

@@ -93,6 +93,9 @@ const (
 	HintReverify = "reverify" // the finger again, for a new filing token
 	HintOwnCard  = "own_card" // 代办: that is the agent's own card; put in the family member's
 	HintRated    = "rated"    // my filings: the rating was recorded, thank you
+	// HintNewReplies: the menu's notice that replies arrived since the last
+	// visit (您有新的答复 N 件; Resident.NewReplies), said once on arrival.
+	HintNewReplies = "new_replies"
 )
 
 // Errors that effects report; the daemon's clients wrap theirs with these.

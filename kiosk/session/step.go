@@ -56,6 +56,9 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 			return m.serverFailed(now, e.Err, DoCatalogue{Gen: s.Gen, Token: s.Token}, Menu)
 		}
 		s.Services, s.Phase = e.Services, Menu
+		if s.Resident != nil && s.Resident.NewReplies > 0 && s.Hint == "" {
+			s.Hint = HintNewReplies
+		}
 	case FormLoaded:
 		if s.Phase != Loading {
 			return nil
@@ -76,6 +79,12 @@ func (m *Machine) Step(ev Event, now time.Time) []Effect {
 			return m.serverFailed(now, e.Err, DoFilings{Gen: s.Gen, Token: s.Token}, Menu)
 		}
 		s.Filings, s.Phase = e.Filings, Filings
+		if s.Resident != nil && s.Resident.NewReplies > 0 {
+			// Shown: the server no longer counts them new.
+			r := *s.Resident
+			r.NewReplies = 0
+			s.Resident = &r
+		}
 	case CertifyDone:
 		if s.Phase != Loading {
 			return nil
@@ -720,6 +729,9 @@ func (m *Machine) touch(t Touch, now time.Time) []Effect {
 	}
 	if s.Mode == ModeStaff || s.Phase == StaffLogin || s.Phase == StaffBusy {
 		return m.staffTouch(t, now)
+	}
+	if s.Hint == HintNewReplies && t.Action != "" && t.Action != ActElderly {
+		s.Hint = "" // the notice is said once, on arrival at the menu
 	}
 	switch t.Action {
 	case ActFinish:

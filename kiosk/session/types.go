@@ -20,6 +20,10 @@ type Resident struct {
 	ID       string
 	Name     string
 	MaskedID string
+	// NewReplies: the resident's filings and reports answered since the
+	// kiosk last showed them "my filings" (the server's count at the card
+	// + vein check; the menu's notice 您有新的答复). 0 once shown.
+	NewReplies int
 }
 
 // Service is one entry of the service catalogue.
@@ -105,6 +109,8 @@ type Filing struct {
 	Reply              string
 	Rating             int  // the resident's rating 1..5, 0 when not rated
 	Rateable           bool // answered and not rated yet
+	// New: answered since the resident was last shown "my filings" (新).
+	New bool
 }
 
 // CaptureFault classifies a failed capture for the guidance shown.

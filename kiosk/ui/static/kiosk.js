@@ -20,6 +20,7 @@ const T = {
     filings: "这是您以前的申请和反映的问题", noFilings: "您还没有提交过申请，也没有反映过问题。", reply: "答复",
     reportSub: "噪声、暖气、违建、低保咨询等，由承办单位限期答复",
     decidedOn: "办结日期", repliedOn: "答复日期", notYet: "尚未办结",
+    newReplies: (n) => "您有新的答复 " + n + " 件", newRepliesLead: "请按这里查看", newBadge: "新",
     rateIt: "评价这次办理", yourRating: (w) => "您的评价：" + w, rateTitle: "请为这次办理评价", rateReasons: "原因（可多选，可不选）",
     sendRating: "提交评价", sendingRating: "正在提交评价…",
     unavailable: "网络暂时中断", autoRetry: "网络恢复后会自动继续。",
@@ -68,6 +69,7 @@ const T = {
       exposure: "光线不合适：请把手指完全盖住指静脉仪的窗口，放平放稳。",
       reverify: "为了安全，请再把手指放一次。",
       rated: "谢谢您的评价，我们会认真改进。",
+      new_replies: "您有新的答复，请按“我的申请”查看。",
     },
     serverDown: "网络暂时中断，工作人员正在处理。", readerDown: "读卡器暂时不能使用，请找工作人员。",
     scannerDown: "指静脉仪暂时不能使用，请找工作人员。",
@@ -122,6 +124,7 @@ const T = {
     filings: "Your earlier filings and reported problems", noFilings: "You have no filings or reports yet.", reply: "Reply",
     reportSub: "Noise, heating, illegal building, questions about dibao…: the unit in charge answers by a deadline",
     decidedOn: "Decided on", repliedOn: "Answered on", notYet: "Not decided yet",
+    newReplies: (n) => "You have " + n + (n === 1 ? " new reply" : " new replies"), newRepliesLead: "Tap here to read", newBadge: "New",
     rateIt: "Rate this service", yourRating: (w) => "Your rating: " + w, rateTitle: "How was this service?", rateReasons: "Why (any number, or none)",
     sendRating: "Send rating", sendingRating: "Sending your rating…",
     unavailable: "The network is down for now", autoRetry: "It will continue by itself when the network is back.",
@@ -170,6 +173,7 @@ const T = {
       exposure: "The light is not right: cover the scanner's window completely with your finger, flat and still.",
       reverify: "For your security, place your finger once more.",
       rated: "Thank you for your rating; we will keep improving.",
+      new_replies: "You have new replies: tap My filings to read them.",
     },
     serverDown: "The network is down; the staff are on it.", readerDown: "The card reader is not working; please ask the staff.",
     scannerDown: "The vein scanner is not working; please ask the staff.",
@@ -425,6 +429,12 @@ function render(v) {
   case "menu": {
     title(t.menu);
     main.append(who(v) || "");
+    // New replies since the last visit (server/api/notice.go): one big
+    // button that opens my filings, where they are marked 新.
+    if (v.newReplies > 0) {
+      main.append(btn([el("span", { class: "new-badge" }, t.newBadge), " " + t.newReplies(v.newReplies), el("span", { class: "sub" }, t.newRepliesLead)],
+        "filings", { class: "new-replies" }));
+    }
     const g = el("div", { class: "grid", id: "services" });
     for (const s of v.services || []) {
       g.append(btn([svcName(s), el("span", { class: "sub" }, s.certification ? t.certOnly : (s.dueDays ? t.due(s.dueDays) : t.reportSub))], "choose", { arg: s.code, class: s.code === "report" ? "report" : undefined }));
@@ -500,8 +510,8 @@ function render(v) {
     const list = el("div", { class: "grid", id: "filings" });
     for (const f of v.filings || []) {
       const decided = f.decided ? (f.item === "report" ? t.repliedOn : t.decidedOn) + "：" + f.decided : t.notYet;
-      const card = el("div", { class: "card item-" + (f.item || "filing"), "data-ref": f.reference },
-        el("h2", {}, svcName(f.service)),
+      const card = el("div", { class: "card item-" + (f.item || "filing") + (f.new ? " new" : ""), "data-ref": f.reference },
+        el("h2", {}, f.new ? el("span", { class: "new-badge" }, t.newBadge) : null, f.new ? " " : null, svcName(f.service)),
         el("p", {}, t.ref + "：" + f.reference + "　" + t.filedAt + "：" + f.filedAt),
         el("p", { class: "dates" }, t.dueAt + "：" + f.due + "　" + decided),
         el("p", { class: "status status-" + f.status }, ((v.lang === "en" ? f.statusEn : f.statusZh) || f.status)),
