@@ -51,14 +51,14 @@ type View struct {
 	// Elderly: elderly mode (适老化) is on: the time-outs are longer.
 	Elderly bool `json:"elderly,omitempty"`
 
-	Card     *PersonView   `json:"card,omitempty"`
-	Resident *PersonView   `json:"resident,omitempty"`
+	Card     *PersonView `json:"card,omitempty"`
+	Resident *PersonView `json:"resident,omitempty"`
 	// NewReplies: the menu's notice 您有新的答复 N 件 (replies since the
 	// resident was last shown my filings; 0: none or already shown).
-	NewReplies int `json:"newReplies,omitempty"`
-	Services []ServiceView `json:"services,omitempty"`
-	Form     *FormView     `json:"form,omitempty"`
-	Receipt  *FilingView   `json:"receipt,omitempty"`
+	NewReplies int           `json:"newReplies,omitempty"`
+	Services   []ServiceView `json:"services,omitempty"`
+	Form       *FormView     `json:"form,omitempty"`
+	Receipt    *FilingView   `json:"receipt,omitempty"`
 	// Certificate: the proof of life just recorded (phase certified).
 	Certificate *CertificateView `json:"certificate,omitempty"`
 	Print       *PrintView       `json:"print,omitempty"`  // the receipt's printing, when the kiosk has a printer
