@@ -130,31 +130,33 @@ func TestBrowserReportReplyAndRating(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// My filings (the token was spent by the report: the finger again).
-	s.click(`button[data-act="filings"]`)
-	wait("finger again", phaseIs("place_finger"))
-	for try := 0; ; try++ {
-		if err := w.vein.PlaceResident(who.IDNumber, 2); err != nil {
-			t.Fatal(err)
-		}
-		v := wait("my filings", func(v kiosk.View) bool { return v.Phase == "filings" || v.Hint != "" && v.Hint != "reverify" })
-		w.vein.RemoveFinger()
-		if v.Phase == "filings" {
-			break
-		}
-		if try > 2 {
-			t.Fatalf("finger again: %s", v.Hint)
-		}
-		time.Sleep(300 * time.Millisecond)
+	// The resident takes the card and comes back (issue 14): the menu
+	// says a reply has arrived; its button opens my filings, the report
+	// marked 新.
+	s.click(`button[data-act="finish"]`)
+	wait("idle", phaseIs("idle"))
+	w.id.Remove()
+	if err := verify(ctx, w, k, who); err != nil {
+		t.Fatal(err)
 	}
+	v = wait("the notice", func(v kiosk.View) bool { return v.Phase == "menu" && len(v.Services) > 0 })
+	if v.NewReplies != 1 || v.Hint != "new_replies" || s.count(`button.new-replies`) != 1 {
+		t.Fatalf("menu: new replies %d, hint %q, %d notices", v.NewReplies, v.Hint, s.count(`button.new-replies`))
+	}
+	s.shot("kiosk-new-replies-menu")
+	s.click(`button.new-replies`)
 	v = wait("the report listed", func(v kiosk.View) bool { return len(v.Filings) > 0 && v.RatingChoices != nil })
+	if v.NewReplies != 0 || s.count(`div.card.new[data-ref="`+ref+`"] .new-badge`) != 1 || s.count(`div.card.new`) != 1 {
+		t.Fatalf("my filings: new replies %d, %d new cards", v.NewReplies, s.count(`div.card.new`))
+	}
+	s.shot("kiosk-new-replies-filings")
 	var item *kiosk.FilingView
 	for i := range v.Filings {
 		if v.Filings[i].Reference == ref {
 			item = &v.Filings[i]
 		}
 	}
-	if item == nil || item.Item != "report" || item.StatusZH != "已答复" || item.Decided == "" || item.Due == "" || !item.Rateable ||
+	if item == nil || item.Item != "report" || item.StatusZH != "已答复" || item.Decided == "" || item.Due == "" || !item.Rateable || !item.New ||
 		!strings.Contains(item.Reply, "暖气恢复正常") {
 		t.Fatalf("my filings: %+v", item)
 	}
@@ -176,5 +178,19 @@ func TestBrowserReportReplyAndRating(t *testing.T) {
 	var rv apiv1.Review
 	if err := oc.Do(ctx, "GET", apiv1.PathReview, nil, &rv); err != nil || len(rv.Units) != 1 || rv.Units[0].Year.Rated != 1 || rv.Units[0].Year.Satisfied != 1 {
 		t.Fatalf("review %+v %v", rv, err)
+	}
+
+	// The next visit: the reply was shown, no notice.
+	s.click(`button[data-act="back"]`)
+	wait("menu", phaseIs("menu"))
+	s.click(`button[data-act="finish"]`)
+	wait("idle again", phaseIs("idle"))
+	w.id.Remove()
+	if err := verify(ctx, w, k, who); err != nil {
+		t.Fatal(err)
+	}
+	v = wait("menu without notice", func(v kiosk.View) bool { return v.Phase == "menu" && len(v.Services) > 0 })
+	if v.NewReplies != 0 || s.count(`button.new-replies`) != 0 {
+		t.Fatalf("visit 3: new replies %d, %d notices", v.NewReplies, s.count(`button.new-replies`))
 	}
 }
