@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,5 +114,54 @@ func TestNewReplies(t *testing.T) {
 	// The other resident never opened "my filings": their decision counts.
 	if v := visit(k, p2); v.NewReplies != 1 {
 		t.Fatalf("other resident: %d new replies, want 1", v.NewReplies)
+	}
+}
+
+// seenFailingStore fails RepliesSeen while fail is set.
+type seenFailingStore struct {
+	store.Store
+	fail atomic.Bool
+}
+
+func (s *seenFailingStore) RepliesSeen(ctx context.Context, residentID int64) (time.Time, bool, error) {
+	if s.fail.Load() {
+		return time.Time{}, false, errors.New("injected: replies seen unreadable")
+	}
+	return s.Store.RepliesSeen(ctx, residentID)
+}
+
+// TestNewRepliesCountFailure: when the count cannot be made the
+// verification still answers, without a notice, and the status (which
+// needs the seen time to mark items) fails rather than marking wrongly or
+// moving the seen time; once the store answers again the reply is new.
+func TestNewRepliesCountFailure(t *testing.T) {
+	fs := &seenFailingStore{}
+	e := newEnv(t, func(c *Config) { fs.Store = c.Store; c.Store = fs })
+	ctx := context.Background()
+	e.mustStaff("zhang", store.RoleStationStaff, "", "QS-S01")
+	k := e.newKiosk("kiosk-01")
+	p := e.newPerson("孙丽华", time.Date(1955, 1, 2, 0, 0, 0, 0, time.UTC))
+	staffK := &kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}
+	e.enrol(staffK, p)
+	f := e.fileAt(t, k, p, "temporary_assistance", "new-reply-fail-000001",
+		map[string]string{"emergency": "重大疾病", "amount": "3000", "description": "住院", "phone": "13900001111"})
+	e.mustStaff("li", store.RoleDepartmentOfficer, "civil_affairs", "")
+	if err := e.login("li").Do(ctx, "POST", apiv1.PathFilings+"/"+itoa(f.ID)+"/decision", apiv1.Decision{Action: "accept", Reply: "已批准"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	fs.fail.Store(true)
+	e.clock.Add(time.Minute)
+	vr, err := k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex]))
+	if err != nil || vr.Token == "" || vr.NewReplies != 0 {
+		t.Fatalf("verify with the count failing: %+v, %v", vr, err)
+	}
+	if _, err := k.Status(ctx, vr.Token); err == nil {
+		t.Fatal("status answered without the seen time")
+	}
+	fs.fail.Store(false)
+	e.clock.Add(time.Minute)
+	vr = must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
+	if vr.NewReplies != 1 {
+		t.Fatalf("after recovery: %d new replies, want 1", vr.NewReplies)
 	}
 }

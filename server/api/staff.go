@@ -357,8 +357,6 @@ func (s *Server) handleIdentifyConfirm(c *fiber.Ctx) error {
 		return err
 	}
 	resp := tokenResponse(tok, res)
-	if resp.NewReplies, err = s.newReplies(c.UserContext(), res); err != nil {
-		return err
-	}
+	resp.NewReplies = s.newRepliesOrNone(c.UserContext(), res)
 	return c.JSON(resp)
 }
