@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/chromedp/chromedp"
 
@@ -144,6 +145,18 @@ func TestBrowserReportReplyAndRating(t *testing.T) {
 		t.Fatalf("menu: new replies %d, hint %q, %d notices", v.NewReplies, v.Hint, s.count(`button.new-replies`))
 	}
 	s.shot("kiosk-new-replies-menu")
+	// English complete: the notice has no Chinese left.
+	s.click("#lang")
+	wait("english", func(v kiosk.View) bool { return v.Lang == "en" })
+	en, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("button.new-replies").textContent`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(en, "You have 1 new reply") || strings.ContainsFunc(en, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
+		t.Errorf("English notice %q", en)
+	}
+	s.click("#lang")
+	wait("chinese", func(v kiosk.View) bool { return v.Lang == "zh" })
 	s.click(`button.new-replies`)
 	v = wait("the report listed", func(v kiosk.View) bool { return len(v.Filings) > 0 && v.RatingChoices != nil })
 	if v.NewReplies != 0 || s.count(`div.card.new[data-ref="`+ref+`"] .new-badge`) != 1 || s.count(`div.card.new`) != 1 {
