@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 // Format is the format tag of the kinds document.
@@ -92,6 +93,8 @@ func Parse(b []byte) (*Kinds, error) {
 		}
 		if strings.TrimSpace(u.Name) == "" || strings.TrimSpace(u.NameEn) == "" {
 			bad("units[%d]: name and name_en are required", i)
+		} else if hasHan(u.NameEn) {
+			bad("units[%d].name_en: %q has Chinese characters (the English screen shows it)", i, u.NameEn)
 		}
 		k.units[u.Code] = i + 1
 	}
@@ -108,6 +111,8 @@ func Parse(b []byte) (*Kinds, error) {
 		}
 		if strings.TrimSpace(kd.Name) == "" || strings.TrimSpace(kd.NameEn) == "" {
 			bad("kinds[%d]: name and name_en are required", i)
+		} else if hasHan(kd.NameEn) {
+			bad("kinds[%d].name_en: %q has Chinese characters (the English screen shows it)", i, kd.NameEn)
 		}
 		if k.units[kd.Unit] == 0 {
 			bad("kinds[%d].unit: %q is not one of the units", i, kd.Unit)
@@ -142,4 +147,9 @@ func (k *Kinds) Unit(code string) (Unit, bool) {
 		return Unit{}, false
 	}
 	return k.Units[i-1], true
+}
+
+// hasHan reports whether s has a Han (Chinese) character.
+func hasHan(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.Is(unicode.Han, r) }) >= 0
 }

@@ -39,6 +39,7 @@ func TestParseProblems(t *testing.T) {
 	tests := []struct{ name, doc, want string }{
 		{"unknown key", `{"format":"veinkiosk-report-kinds/1","version":1,"units":[],"kinds":[],"extra":1}`, "unknown field"},
 		{"format", `{"format":"x","version":1,"units":[{"code":"a","name":"甲","name_en":"A"}],"kinds":[{"code":"k","name":"乙","name_en":"K","unit":"a","deadline_days":3}]}`, "format:"},
+		{"han in name_en", `{"format":"veinkiosk-report-kinds/1","version":1,"units":[{"code":"a","name":"甲","name_en":"A"}],"kinds":[{"code":"k","name":"乙","name_en":"About 低保","unit":"a","deadline_days":3}]}`, "Chinese characters"},
 		{"unit missing", `{"format":"veinkiosk-report-kinds/1","version":1,"units":[{"code":"a","name":"甲","name_en":"A"}],"kinds":[{"code":"k","name":"乙","name_en":"K","unit":"b","deadline_days":3}]}`, `kinds[0].unit: "b"`},
 		{"deadline", `{"format":"veinkiosk-report-kinds/1","version":1,"units":[{"code":"a","name":"甲","name_en":"A"}],"kinds":[{"code":"k","name":"乙","name_en":"K","unit":"a","deadline_days":0}]}`, "deadline_days: 0"},
 		{"repeated", `{"format":"veinkiosk-report-kinds/1","version":1,"units":[{"code":"a","name":"甲","name_en":"A"}],"kinds":[{"code":"k","name":"乙","name_en":"K","unit":"a","deadline_days":1},{"code":"k","name":"乙","name_en":"K","unit":"a","deadline_days":1}]}`, `"k" repeated`},
