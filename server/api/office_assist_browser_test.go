@@ -2,10 +2,6 @@ package api
 
 import (
 	"context"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,59 +20,18 @@ func TestOfficeAssistBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	chrome, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("VEINKIOSK_REQUIRE_BROWSER") == "1" {
-			t.Fatal("chromium not found and VEINKIOSK_REQUIRE_BROWSER=1")
-		}
-		t.Skip("chromium not installed")
-	}
 	e := newEnv(t, func(c *Config) { c.InsecureCookies = true })
 	e.mustStaff("zhang", store.RoleStationStaff, "", "QS-S01")
 	k := e.newKiosk("kiosk-03")
 	e.clock.Add(time.Since(e.clock.Now())) // the browser keeps cookies by the real clock
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go e.srv.App().Listener(ln)
-	defer e.srv.App().Shutdown()
-	base := "http://" + ln.Addr().String()
-	dir := os.Getenv("VEINKIOSK_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 700),
-		// Chromium's default policy lets the chime play once the user
-		// has clicked on the site (here: the link to the screen; the
-		// test passes with the default too); the flag keeps the test
-		// independent of that heuristic.
-		chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
-	defer cancel()
+	// Chromium's default policy lets the chime play once the user has
+	// clicked on the site (here: the link to the screen; the test passes
+	// with the default too); the flag keeps the test independent of that
+	// heuristic.
+	br := startChromeRig(t, e, 1280, 700, 2*time.Minute, chromedp.Flag("autoplay-policy", "no-user-gesture-required"))
+	ctx, base, do, text := br.ctx, br.base, br.do, br.text
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(css(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
 	do("login", chromedp.Navigate(base+"/office"),
 		chromedp.SendKeys(css(`input[name="username"]`), "zhang"),
 		chromedp.SendKeys(css(`input[name="password"]`), testPassword),
@@ -103,13 +58,7 @@ func TestOfficeAssistBrowser(t *testing.T) {
 	if got := text(`nav a[href="/office/assist"]`); got != "呼叫工作人员1" {
 		t.Fatalf("navigation %q", got)
 	}
-	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "office-07-assist.png"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	br.fullShot("office-07-assist")
 	do("已处理", chromedp.Click(css(row+` button`)), chromedp.WaitVisible(css(`#assist-none`)))
 	if got := text(`nav a[href="/office/assist"]`); got != "呼叫工作人员" {
 		t.Fatalf("navigation after 已处理 %q", got)

@@ -1,11 +1,6 @@
 package api
 
 import (
-	"context"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,13 +20,6 @@ func TestOfficeDibaoBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	chrome, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("VEINKIOSK_REQUIRE_BROWSER") == "1" {
-			t.Fatal("chromium not found and VEINKIOSK_REQUIRE_BROWSER=1")
-		}
-		t.Skip("chromium not installed")
-	}
 	e := newEnv(t, func(c *Config) { c.InsecureCookies = true })
 	e.mustStaff("zhang", store.RoleStationStaff, "", "QS-S01")
 	e.mustStaff("li", store.RoleDepartmentOfficer, "civil_affairs", "")
@@ -41,51 +29,8 @@ func TestOfficeDibaoBrowser(t *testing.T) {
 	f := e.fileAt(t, k, p, "dibao_new", "dibao-key-000000000001", dibaoValues)
 	e.clock.Add(time.Since(e.clock.Now())) // the browser keeps cookies by the real clock
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go e.srv.App().Listener(ln)
-	defer e.srv.App().Shutdown()
-	base := "http://" + ln.Addr().String()
-	dir := os.Getenv("VEINKIOSK_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
-	defer cancel()
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	shot := func(name string) {
-		t.Helper()
-		b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+".png"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	br := startChromeRig(t, e, 1280, 1000, 2*time.Minute)
+	base, do, text, shot := br.base, br.do, br.text, br.fullShot
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	login := func(user string) {
 		t.Helper()

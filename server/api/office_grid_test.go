@@ -2,10 +2,6 @@ package api
 
 import (
 	"context"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -23,13 +19,6 @@ func TestGridPhoneBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	chrome, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("VEINKIOSK_REQUIRE_BROWSER") == "1" {
-			t.Fatal("chromium not found and VEINKIOSK_REQUIRE_BROWSER=1")
-		}
-		t.Skip("chromium not installed")
-	}
 	e := newEnv(t, func(c *Config) { c.InsecureCookies = true })
 	e.clock.Add(time.Since(e.clock.Now())) // the browser keeps cookies by the real clock
 	e.mustGridWorker("grid17", "G-017")
@@ -38,51 +27,8 @@ func TestGridPhoneBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go e.srv.App().Listener(ln)
-	defer e.srv.App().Shutdown()
-	base := "http://" + ln.Addr().String()
-	dir := os.Getenv("VEINKIOSK_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(390, 844))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
-	defer cancel()
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	shot := func(name string) {
-		t.Helper()
-		b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+".png"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	br := startChromeRig(t, e, 390, 844, 90*time.Second)
+	ctx, base, do, text, shot := br.ctx, br.base, br.do, br.text, br.shot
 	// phoneSized checks the touch targets and that nothing scrolls sideways.
 	phoneSized := func(what string) {
 		t.Helper()

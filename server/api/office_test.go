@@ -3,12 +3,8 @@ package api
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -193,62 +189,11 @@ func TestOfficeBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	chrome, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("VEINKIOSK_REQUIRE_BROWSER") == "1" {
-			t.Fatal("chromium not found and VEINKIOSK_REQUIRE_BROWSER=1")
-		}
-		t.Skip("chromium not installed")
-	}
 	fx := newOfficeFixture(t, func(c *Config) { c.InsecureCookies = true })
 	// The browser keeps cookies by the real clock.
 	fx.e.clock.Add(time.Since(fx.e.clock.Now()))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go fx.e.srv.App().Listener(ln)
-	defer fx.e.srv.App().Shutdown()
-	base := "http://" + ln.Addr().String()
-	dir := os.Getenv("VEINKIOSK_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
-	defer cancel()
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	shot := func(name string) {
-		t.Helper()
-		b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+".png"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	br := startChromeRig(t, fx.e, 1280, 900, 90*time.Second)
+	base, do, text, shot := br.base, br.do, br.text, br.shot
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	open := `a[href="/office/filings/` + itoa(fx.cert1.ID) + `"]`
 	do("login",
