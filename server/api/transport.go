@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -240,7 +241,7 @@ func localConn(a net.Addr) bool {
 // (clientaddr.Key: an IPv4 address, or an IPv6 /64). From a trusted proxy
 // the client's address is its PROXY header's source, so a connection is
 // admitted by its first Read, in its own goroutine: Accept never waits for
-// a peer. Any other peer's connection takes its slot at once (before the
+// a peer. Any other peer's connection takes its slot in Accept (before the
 // check that it sends no PROXY header, which waits for its first byte), so
 // idle connections count. A connection over the cap gets a 429 and is
 // closed; one whose PROXY header is refused is closed.
@@ -266,7 +267,17 @@ func (l *capListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &capConn{Conn: c, l: l}, nil
+	cc := &capConn{Conn: c, l: l, proxied: true}
+	// A peer that is not a trusted proxy is the client itself: its
+	// connection takes its slot here, in the accept loop, so idle
+	// connections count before any worker reads them. A trusted proxy's
+	// connection takes the client's slot after its PROXY header
+	// (admission).
+	if peer := clientaddr.Addr(clientaddr.Raw(c).RemoteAddr()); !l.proxies.Trusted(peer) { // Raw: the PROXY conn would wait for its header
+		cc.proxied = false
+		cc.takeSlot(peer)
+	}
+	return cc, nil
 }
 
 type capConn struct {
@@ -275,8 +286,10 @@ type capConn struct {
 	admit sync.Once
 	state atomic.Int32 // connPending, connAdmitted or connRefused
 	err   error        // why refused, set before state
-	key   string
-	once  sync.Once
+	// proxied: the peer is a trusted proxy (set at accept).
+	proxied bool
+	mu      sync.Mutex
+	key     string // the client's address key while the connection holds its slot (under mu)
 }
 
 const (
@@ -285,18 +298,9 @@ const (
 	connRefused
 )
 
-// admission takes a slot of the client's address: a trusted proxy's
-// connection after its PROXY header (the client's), any other at once (its
-// own), and then checks that it sent no PROXY header.
-func (c *capConn) admission() {
-	peer := clientaddr.Addr(clientaddr.Raw(c.Conn).RemoteAddr())
-	if c.l.proxies.Trusted(peer) {
-		if err := clientaddr.Handshake(c.Conn); err != nil {
-			c.refuseHeader(err)
-			return
-		}
-		peer = clientaddr.Addr(c.Conn.RemoteAddr())
-	}
+// takeSlot takes a slot of peer's address, or refuses the connection with a
+// 429 when its address has none left.
+func (c *capConn) takeSlot(peer netip.Addr) {
 	key := clientaddr.Key(peer)
 	c.l.mu.Lock()
 	if c.l.n[key] >= c.l.perIP {
@@ -310,9 +314,39 @@ func (c *capConn) admission() {
 	}
 	c.l.n[key]++
 	c.l.mu.Unlock()
+	c.mu.Lock()
 	c.key = key
-	if err := clientaddr.Handshake(c.Conn); err != nil { // an untrusted peer's PROXY header
+	c.mu.Unlock()
+}
+
+// releaseSlot gives the connection's slot back, once.
+func (c *capConn) releaseSlot() {
+	c.mu.Lock()
+	key := c.key
+	c.key = ""
+	c.mu.Unlock()
+	if key != "" {
 		c.l.release(key)
+	}
+}
+
+// admission, on the first read: a trusted proxy's connection reads its
+// PROXY header and takes the client's slot; any other connection (its slot
+// taken at accept) is checked for a PROXY header it may not send.
+func (c *capConn) admission() {
+	if c.state.Load() == connRefused {
+		return
+	}
+	if c.proxied {
+		if err := clientaddr.Handshake(c.Conn); err != nil {
+			c.refuseHeader(err)
+			return
+		}
+		if c.takeSlot(clientaddr.Addr(c.Conn.RemoteAddr())); c.state.Load() == connRefused {
+			return
+		}
+	} else if err := clientaddr.Handshake(c.Conn); err != nil { // an untrusted peer's PROXY header
+		c.releaseSlot()
 		c.refuseHeader(err)
 		return
 	}
@@ -366,10 +400,6 @@ func (c *capConn) Write(b []byte) (int, error) {
 func (c *capConn) LocalAddr() net.Addr { return clientaddr.Raw(c.Conn).LocalAddr() }
 
 func (c *capConn) Close() error {
-	c.once.Do(func() {
-		if c.state.Load() == connAdmitted {
-			c.l.release(c.key)
-		}
-	})
+	c.releaseSlot()
 	return c.Conn.Close()
 }
