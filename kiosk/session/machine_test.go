@@ -368,9 +368,7 @@ func TestStaffEnrolment(t *testing.T) {
 func TestEnrolmentSamplesAndFingers(t *testing.T) {
 	cfg := DefaultConfig()
 	m := New(cfg, keys(), t0)
-	m.Step(Touch{Action: ActStaff}, t0)
-	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
-	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
+	staffLoggedIn(m)
 	m.Step(Touch{Action: ActEnrol}, t0)
 	gen := m.State().Gen
 	m.Step(CardRead{alice}, t0)
@@ -409,9 +407,7 @@ func TestEnrolmentSamplesAndFingers(t *testing.T) {
 
 func TestStaffTimeout(t *testing.T) {
 	m := New(DefaultConfig(), keys(), t0)
-	m.Step(Touch{Action: ActStaff}, t0)
-	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
-	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
+	staffLoggedIn(m)
 	m.Step(Tick{}, t0.Add(4*time.Minute))
 	if m.State().Phase != StaffMenu {
 		t.Fatal("staff logged out too early")
@@ -424,9 +420,7 @@ func TestStaffTimeout(t *testing.T) {
 
 func TestOverrideCaseTravelsWithTheNewCaptures(t *testing.T) {
 	m := New(DefaultConfig(), keys(), t0)
-	m.Step(Touch{Action: ActStaff}, t0)
-	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
-	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
+	staffLoggedIn(m)
 	m.Step(Touch{Action: ActEnrol}, t0)
 	gen := m.State().Gen
 	m.Step(CardRead{alice}, t0)
@@ -458,9 +452,7 @@ func TestOverrideCaseTravelsWithTheNewCaptures(t *testing.T) {
 
 func TestEnrolmentAsksForSeparatePlacements(t *testing.T) {
 	m := New(DefaultConfig(), keys(), t0)
-	m.Step(Touch{Action: ActStaff}, t0)
-	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
-	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
+	staffLoggedIn(m)
 	m.Step(Touch{Action: ActEnrol}, t0)
 	gen := m.State().Gen
 	m.Step(CardRead{alice}, t0)
@@ -523,9 +515,7 @@ func TestSpentTokenAsksForTheFingerAgain(t *testing.T) {
 func TestEnrolmentAlreadyEnrolled(t *testing.T) {
 	toBusy := func() (*Machine, uint64) {
 		m := New(DefaultConfig(), keys(), t0)
-		m.Step(Touch{Action: ActStaff}, t0)
-		m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
-		m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
+		staffLoggedIn(m)
 		m.Step(Touch{Action: ActEnrol}, t0)
 		gen := m.State().Gen
 		m.Step(CardRead{alice}, t0)
@@ -660,9 +650,7 @@ func TestElderlyTimeouts(t *testing.T) {
 func TestEnrolmentInconsistentRetake(t *testing.T) {
 	cfg := DefaultConfig()
 	m := New(cfg, keys(), t0)
-	m.Step(Touch{Action: ActStaff}, t0)
-	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
-	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
+	staffLoggedIn(m)
 	m.Step(Touch{Action: ActEnrol}, t0)
 	gen := m.State().Gen
 	m.Step(CardRead{alice}, t0)
@@ -730,4 +718,12 @@ func TestEnrolmentInconsistentRetake(t *testing.T) {
 	if st := m.State(); st.Problem != ProblemRejected || len(st.Enrol[0].Accepted) != 3 || len(st.Enrol[1].Accepted) != 3 {
 		t.Fatalf("unknown captures: problem %q", st.Problem)
 	}
+}
+
+// staffLoggedIn takes m from idle to the staff menu: the staff button, a
+// PIN login, the server's session.
+func staffLoggedIn(m *Machine) {
+	m.Step(Touch{Action: ActStaff}, t0)
+	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
+	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
 }
