@@ -288,3 +288,76 @@ func TestAttackCaseOtherStation(t *testing.T) {
 		refused(t, far.Do(tg.ctx(), "POST", fmt.Sprintf("%s/%d/override", apiv1.PathCases, ae.CaseID), apiv1.CaseDecision{Reason: "远程放行"}, nil), http.StatusForbidden, apiv1.CodeNotApprover)
 	})
 }
+
+// TestAttackUpcomingPastSweep: the "becomes eligible soon" list of a grid
+// cell (station staff) asked for periods in the past: each year's window
+// lists every resident who crossed an age then (16, 60, 80) with name,
+// household and birthday, so a sweep over the years dumps the cell's
+// population. The period may not start before today.
+func TestAttackUpcomingPastSweep(t *testing.T) {
+	forEach(t, func(t *testing.T, tg *target) {
+		tg.resident("小张", time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC), "H-0101", "")
+		tg.staffInStore("clerk", store.RoleStationStaff, "", tg.station)
+		clerk := tg.login("clerk")
+		today := identity.ChinaDate(tg.clock.Now())
+		for _, from := range []string{"2005-06-01", "1950-06-01", today.AddDays(-1).String()} {
+			to, _ := identity.ParseDate(from)
+			var l apiv1.UpcomingList
+			err := clerk.Do(tg.ctx(), "GET", apiv1.PathEligibilityUpcoming+"?grid_cell=G-017&from="+from+"&to="+to.AddDays(365).String(), nil, &l)
+			if err == nil && len(l.Residents) > 0 {
+				t.Errorf("ATTACK SUCCEEDED: the period from %s lists %s, eligible on %s", from, l.Residents[0].Name, l.Residents[0].EligibleOn)
+			}
+			refused(t, err, http.StatusBadRequest, apiv1.CodeBadRequest)
+		}
+		must(t, clerk.Do(tg.ctx(), "GET", apiv1.PathEligibilityUpcoming+"?grid_cell=G-017", nil, nil))
+	})
+}
+
+// TestAttackRatingsAgentAndOthersReports: a family member who filed for
+// the principal (代办) rates the principal's filing, with the bound token or
+// their own; a resident rates another resident's answered report; the
+// notice of new replies counts another resident's replies.
+func TestAttackRatingsAgentAndOthersReports(t *testing.T) {
+	forEach(t, func(t *testing.T, tg *target) {
+		s := tg.enrolledStation("kiosk-01")
+		ctx := tg.ctx()
+		mother := tg.resident("张秀英", time.Date(1940, 3, 1, 0, 0, 0, 0, time.UTC), "H-0001", "")
+		ar := mustV[*apiv1.AgentResponse](t)(s.k.Agent(ctx, tg.agentToken(s), mother.card))
+		tok := tg.agentTokenFor(s, mother)
+		f := mustV[*apiv1.Filing](t)(s.k.SubmitFiling(ctx, &apiv1.SubmitFilingRequest{Token: tok, Service: "residence_certificate",
+			IdempotencyKey: "attack-rate-agent-000001", Values: certificate, PrincipalID: ar.Principal.ResidentID}))
+		tg.staffInStore("shequ", store.RoleDepartmentOfficer, "community", "")
+		must(t, tg.login("shequ").Do(ctx, "POST", fmt.Sprintf("%s/%d/decision", apiv1.PathFilings, f.ID), apiv1.Decision{Action: "accept", Reply: "已开具"}, nil))
+		// The bound token, then the agent's own.
+		tg.rate(s.k, apiv1.RatingRequest{Token: tg.agentTokenFor(s, mother), Reference: f.Reference, Score: 5}).want(t, http.StatusConflict, apiv1.CodeAgentTokenBound)
+		tg.rate(s.k, apiv1.RatingRequest{Token: tg.agentToken(s), Reference: f.Reference, Score: 5}).want(t, http.StatusNotFound, apiv1.CodeRatingNotFound)
+		// Another resident's answered report.
+		other := tg.resident("孙桂兰", time.Date(1960, 7, 1, 0, 0, 0, 0, time.UTC), "H-0777", "")
+		tg.enrol(s.staff, other)
+		otherTok := mustV[*apiv1.VerifyResponse](t)(s.k.Verify(ctx, tg.verifyRequest(s.k, other, other.fingers[apiv1.RightIndex]))).Token
+		var rep apiv1.Report
+		got := tg.kioskReport(s.k, apiv1.SubmitReportRequest{Token: otherTok, Kind: "noise", Description: "夜间施工", IdempotencyKey: "attack-rate-report-00001"})
+		if got.status != 201 || json.Unmarshal(got.body, &rep) != nil {
+			t.Fatalf("report: %d %s", got.status, got.body)
+		}
+		tg.staffInStore("eco", store.RoleDepartmentOfficer, "ecology", "")
+		must(t, tg.login("eco").Do(ctx, "POST", apiv1.PathReports+"/"+itoaAttack(rep.ID)+"/action", apiv1.ReportAction{Action: "reply", Reply: "已责令停工"}, nil))
+		vr := mustV[*apiv1.VerifyResponse](t)(s.k.Verify(ctx, tg.verifyRequest(s.k, s.p, s.p.fingers[apiv1.RightIndex])))
+		tg.rate(s.k, apiv1.RatingRequest{Token: vr.Token, Reference: rep.Reference, Score: 1}).want(t, http.StatusNotFound, apiv1.CodeRatingNotFound)
+		if n := tg.count("SELECT COUNT(*) FROM ratings"); n != 0 {
+			t.Fatalf("ATTACK SUCCEEDED: %d ratings stored", n)
+		}
+		// 李明's notice counts his own replies only (none); 孙桂兰's, hers.
+		if vr.NewReplies != 0 {
+			t.Errorf("ATTACK SUCCEEDED: 李明 is told of %d new replies (孙桂兰's report, his mother's filing)", vr.NewReplies)
+		}
+		if vr2 := mustV[*apiv1.VerifyResponse](t)(s.k.Verify(ctx, tg.verifyRequest(s.k, other, other.fingers[apiv1.RightIndex]))); vr2.NewReplies != 1 {
+			t.Errorf("孙桂兰's new replies = %d, want 1", vr2.NewReplies)
+		}
+		// His status list does not carry her report.
+		fl := mustV[*apiv1.FilingList](t)(s.k.Status(ctx, vr.Token))
+		if strings.Contains(fmt.Sprint(fl), rep.Reference) || strings.Contains(fmt.Sprint(fl), "夜间施工") {
+			t.Errorf("ATTACK SUCCEEDED: another resident's report in 我的申请: %+v", fl)
+		}
+	})
+}
