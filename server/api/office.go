@@ -106,9 +106,9 @@ func officeSess(sess *session) *officeSession {
 // on POST the session's CSRF token.
 func (s *Server) officeAuth(roles ...store.Role) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		sess, ok, err := s.sessions.get(c.UserContext(), c.Cookies(sessionCookie), s.now())
+		sess, ok, err := s.liveSession(c.UserContext(), c.Cookies(sessionCookie))
 		if err != nil {
-			return storeErr(err, "session")
+			return err
 		}
 		if !ok {
 			return c.Redirect("/office", http.StatusSeeOther)
@@ -134,9 +134,9 @@ func containsRole(roles []store.Role, r store.Role) bool {
 }
 
 func (s *Server) officeHome(c *fiber.Ctx) error {
-	sess, ok, err := s.sessions.get(c.UserContext(), c.Cookies(sessionCookie), s.now())
+	sess, ok, err := s.liveSession(c.UserContext(), c.Cookies(sessionCookie))
 	if err != nil {
-		return storeErr(err, "session")
+		return err
 	}
 	if !ok {
 		return s.render(c, http.StatusOK, "login.html", map[string]any{"Title": "登录"})

@@ -361,3 +361,35 @@ func TestAttackRatingsAgentAndOthersReports(t *testing.T) {
 		}
 	})
 }
+
+// TestAttackOfficeSessionOutlivesAccount: an account disabled, or its role
+// changed, in the staff table (a DBA's emergency stop, or a disable whose
+// closing of the sessions failed) keeps its back-office cookie: the API
+// re-read the staff record on every request, the office pages did not.
+func TestAttackOfficeSessionOutlivesAccount(t *testing.T) {
+	forEach(t, func(t *testing.T, tg *target) {
+		tg.staffInStore("li", store.RoleDepartmentOfficer, "civil_affairs", "")
+		tg.staffInStore("zhang", store.RoleStationStaff, "", tg.station)
+		li, _ := tg.officeLogin("li")
+		zhang, _ := tg.officeLogin("zhang")
+		if r := tg.office("GET", "/office/decided", nil, li.Value); r.status != http.StatusOK {
+			t.Fatalf("decided page: %d", r.status)
+		}
+		tg.exec(`UPDATE staff SET disabled = ? WHERE username = ?`, true, "li")
+		if r := tg.office("GET", "/office/decided", nil, li.Value); r.status != http.StatusSeeOther {
+			t.Errorf("ATTACK SUCCEEDED: a disabled officer's cookie opens /office/decided: %d", r.status)
+		}
+		if r := tg.office("GET", "/office", nil, li.Value); !strings.Contains(r.body, "工作人员登录") {
+			t.Errorf("ATTACK SUCCEEDED: a disabled officer's cookie opens the office home: %d", r.status)
+		}
+		// Made an administrator behind the server's back: the old session
+		// does not carry the new role, and ends.
+		tg.exec(`UPDATE staff SET role = ? WHERE username = ?`, string(store.RoleAdmin), "zhang")
+		if r := tg.office("GET", "/office/catalogue", nil, zhang.Value); r.status != http.StatusSeeOther {
+			t.Errorf("ATTACK NOT REFUSED AS EXPECTED: the changed role's old cookie on the admin page: %d", r.status)
+		}
+		if r := tg.office("GET", "/office/pin", nil, zhang.Value); r.status != http.StatusSeeOther {
+			t.Errorf("ATTACK SUCCEEDED: the session of a changed role goes on: %d", r.status)
+		}
+	})
+}
