@@ -393,3 +393,32 @@ func TestAttackOfficeSessionOutlivesAccount(t *testing.T) {
 		}
 	})
 }
+
+// TestAttackReplacementScoreOracle: a staff member who may not decide a
+// replacement (the requester, an officer, a grid worker) asks to approve it
+// "on a match" and is told the score of the new captures against the
+// enrolment in force: the approver rule was the store's, checked after the
+// API's match check, so the requester learned how close their fingers came.
+// Now the store checks the basis after who decides.
+func TestAttackReplacementScoreOracle(t *testing.T) {
+	forEach(t, func(t *testing.T, tg *target) {
+		s := tg.enrolledStation("kiosk-01")
+		impostor := map[apiv1.Finger]*finger{apiv1.RightIndex: newFinger(), apiv1.RightMiddle: newFinger()}
+		er, err := s.staff.Enrol(tg.ctx(), tg.enrolRequest(s.staff, s.p, impostor))
+		if err != nil || !er.Pending || er.ReplacementID == 0 {
+			t.Fatalf("replacement request: %+v %v", er, err)
+		}
+		tg.staffInStore("li", store.RoleDepartmentOfficer, "civil_affairs", "")
+		tg.gridWorkerInStore("grid17", "G-017")
+		for _, who := range []*apiv1.Client{tg.login("staff-kiosk-01"), tg.login("li"), tg.login("grid17")} {
+			err := who.Do(tg.ctx(), "POST", fmt.Sprintf("%s/%d/approve", apiv1.PathReplacements, er.ReplacementID),
+				apiv1.ReplacementDecision{Basis: apiv1.BasisMatch, Reason: "看看分数"}, nil)
+			if strings.Contains(fmt.Sprint(err), "score") {
+				t.Errorf("ATTACK SUCCEEDED: %s learns %v", who.StaffToken[:6], err)
+			}
+			if code := apiv1.ErrorCode(err); code != apiv1.CodeNotApprover && code != apiv1.CodeSelfApproval && code != apiv1.CodeForbidden {
+				t.Errorf("non-approver: %v", err)
+			}
+		}
+	})
+}
