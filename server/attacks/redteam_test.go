@@ -450,3 +450,57 @@ func TestAttackRacedDuplicateEnrolment(t *testing.T) {
 		}
 	})
 }
+
+// TestAttackLoginCSRF: a page on another site posts the back office's login
+// form with the attacker's own credentials: the staff member's browser is
+// then logged in as the attacker (and what they type, a search by ID
+// number, a report filed at the desk, lands in the attacker's account).
+// The login form has no session to take a CSRF token from; the browser's
+// Sec-Fetch-Site says where the form came from.
+func TestAttackLoginCSRF(t *testing.T) {
+	forEach(t, func(t *testing.T, tg *target) {
+		tg.staffInStore("mole", store.RoleStationStaff, "", tg.station)
+		post := func(site string) officeReply {
+			req, err := http.NewRequest("POST", tg.base+"/office/login", strings.NewReader(url.Values{"username": {"mole"}, "password": {pw}}.Encode()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if site != "" {
+				req.Header.Set("Sec-Fetch-Site", site)
+			}
+			hc := &http.Client{Transport: tg.hc.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			return officeReply{status: resp.StatusCode, resp: resp}
+		}
+		for _, site := range []string{"cross-site", "same-site"} {
+			r := post(site)
+			if r.status != http.StatusForbidden || len(r.resp.Cookies()) != 0 {
+				t.Errorf("ATTACK SUCCEEDED: a %s login form logged the browser in: %d %v", site, r.status, r.resp.Cookies())
+			}
+		}
+		// The login page itself (same-origin, or a browser that does not say).
+		for _, site := range []string{"same-origin", "none", ""} {
+			if r := post(site); r.status != http.StatusSeeOther || len(r.resp.Cookies()) == 0 {
+				t.Errorf("login with Sec-Fetch-Site %q: %d", site, r.status)
+			}
+		}
+		// A cross-site form with a stolen or guessed CSRF token is refused as well.
+		c, _ := tg.officeLogin("mole")
+		m := csrfField.FindStringSubmatch(tg.office("GET", "/office/pin", nil, c.Value).body)
+		if m == nil {
+			t.Fatal("no csrf field")
+		}
+		req, _ := http.NewRequest("POST", tg.base+"/office/logout", strings.NewReader(url.Values{"csrf": {m[1]}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Cookie", "vk_session="+c.Value)
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		if r := tg.do(req); r.status != http.StatusForbidden {
+			t.Errorf("ATTACK NOT REFUSED AS EXPECTED: a cross-site form with the token: %d", r.status)
+		}
+	})
+}
