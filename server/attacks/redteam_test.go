@@ -504,3 +504,25 @@ func TestAttackLoginCSRF(t *testing.T) {
 		}
 	})
 }
+
+// TestAttackFutureMeeting: a 低保 officer records a deliberation meeting
+// dated later this quarter (or next quarter), attaches the filing and
+// approves it today: the approval rests on a meeting not yet held, and the
+// notice names a date to come.
+func TestAttackFutureMeeting(t *testing.T) {
+	forEach(t, func(t *testing.T, tg *target) {
+		tg.staffInStore("li", store.RoleDepartmentOfficer, "civil_affairs", "")
+		li := tg.login("li")
+		now := tg.clock.Now().In(identity.ChinaTime)
+		for _, held := range []time.Time{now.AddDate(0, 0, 1), now.AddDate(0, 3, 0)} {
+			err := li.Do(tg.ctx(), "POST", apiv1.PathMeetings, apiv1.MeetingCreate{StationID: tg.station, Quarter: quarterAttack(held), HeldOn: held.Format(time.DateOnly),
+				Members: []string{"孙主任", "周委员", "居民代表吴梅"}, Minutes: "预先写好的纪要：一致同意。"}, nil)
+			refused(t, err, http.StatusBadRequest, apiv1.CodeBadRequest)
+		}
+		if n := tg.count(`SELECT count(*) FROM dibao_meetings`); n != 0 {
+			t.Fatalf("ATTACK SUCCEEDED: %d meetings recorded before they were held", n)
+		}
+		must(t, li.Do(tg.ctx(), "POST", apiv1.PathMeetings, apiv1.MeetingCreate{StationID: tg.station, Quarter: quarterAttack(now), HeldOn: now.Format(time.DateOnly),
+			Members: []string{"孙主任", "周委员", "居民代表吴梅"}, Minutes: "今天的会议。"}, nil))
+	})
+}
