@@ -25,7 +25,9 @@ func testReconcileClean(t *testing.T, newDB NewDatabase) {
 	if err := s.BusinessState(ctx(t), func(r audit.StateRow) error { kinds[r.Kind] = true; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{audit.KindFiling, audit.KindEnrolment, audit.KindReplacement, audit.KindLockout, audit.KindStaff, audit.KindKiosk, audit.KindScanner} {
+	for _, k := range []string{audit.KindFiling, audit.KindEnrolment, audit.KindReplacement, audit.KindLockout, audit.KindStaff, audit.KindKiosk, audit.KindScanner,
+		audit.KindDedup, audit.KindMeeting, audit.KindMeetingFiling, audit.KindCertification, audit.KindStaffPIN, audit.KindConsent,
+		audit.KindReport, audit.KindRating, audit.KindVisit, audit.KindEscalation, audit.KindDocument} {
 		if !kinds[k] {
 			t.Errorf("the busy database has no %s row: the reconciliation of %[1]ss is not exercised", k)
 		}
