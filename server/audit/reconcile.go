@@ -231,9 +231,14 @@ func explains(want, got map[string]string) bool {
 // replay is the state the chain implies, keyed "kind:id".
 type replay struct {
 	want map[string]map[string]string
+	// enrolments lists each resident's enrolment ids, so deleting a
+	// resident's enrolments costs their number, not the chain's.
+	enrolments map[string][]string
 }
 
-func newReplay() *replay { return &replay{want: map[string]map[string]string{}} }
+func newReplay() *replay {
+	return &replay{want: map[string]map[string]string{}, enrolments: map[string][]string{}}
+}
 
 // set merges fields into the wanted row, creating it when create is true
 // (an event about a row the chain never created changes nothing: the row
@@ -268,6 +273,9 @@ func (r *replay) apply(e Event) {
 	case "filing.transition":
 		r.set(KindFiling, id, false, "status", d["to"])
 	case "enrolment.create", "enrolment.replace":
+		if _, ok := r.want[KindEnrolment+":"+id]; !ok {
+			r.enrolments[d["resident"]] = append(r.enrolments[d["resident"]], id)
+		}
 		r.set(KindEnrolment, id, true, "resident", d["resident"], "finger", d["finger"], "active", "true")
 		// Enrol replacing one finger names it in "replaced"; an approved
 		// replacement supersedes every enrolment listed in "superseded".
@@ -287,8 +295,8 @@ func (r *replay) apply(e Event) {
 		if kind != "resident" {
 			return
 		}
-		for k, m := range r.want {
-			if strings.HasPrefix(k, KindEnrolment+":") && m["resident"] == id && m["active"] == "true" {
+		for _, e := range r.enrolments[id] {
+			if m := r.want[KindEnrolment+":"+e]; m["resident"] == id && m["active"] == "true" {
 				m["active"] = "false"
 			}
 		}

@@ -80,6 +80,34 @@ func ReconcileTamperTest(t *testing.T, s store.Store, b Busy, exec Exec) {
 			want{audit.KindStaff, "", "unexplained"}},
 		{"kiosk re-activated", `UPDATE kiosks SET status = 'active' WHERE status = 'revoked'`, nil, want{audit.KindKiosk, "K-0002", "changed"}},
 		{"scanner moved", `UPDATE scanners SET kiosk_id = NULL WHERE serial = $1`, []any{b.Scanner}, want{audit.KindScanner, b.Scanner, "changed"}},
+		{"rejected duplicate case overridden in SQL", `UPDATE dedup_cases SET status = 'overridden' WHERE status = 'rejected'`, nil,
+			want{audit.KindDedup, "", "changed"}},
+		{"overridden duplicate case inserted", `INSERT INTO dedup_cases (resident_id, matched_resident_id, finger, score, status, reason, created_at)
+			SELECT matched_resident_id, resident_id, 3, score, 'overridden', 'same_person', created_at FROM dedup_cases`, nil,
+			want{audit.KindDedup, "", "unexplained"}},
+		{"deliberation meeting inserted", `INSERT INTO dibao_meetings (station_id, quarter, held_on, record, actor_type, actor_id, created_at)
+			SELECT station_id, '2026Q2', held_on, record, actor_type, actor_id, created_at FROM dibao_meetings WHERE id = $1`, []any{b.MeetingID},
+			want{audit.KindMeeting, "", "unexplained"}},
+		{"filing attached to a meeting in SQL", `INSERT INTO dibao_meeting_filings (filing_id, meeting_id, attached_at)
+			SELECT $1, meeting_id, attached_at FROM dibao_meeting_filings WHERE meeting_id = $2`, []any{b.FilingIDs[1], b.MeetingID},
+			want{audit.KindMeetingFiling, itoa(b.FilingIDs[1]), "unexplained"}},
+		{"proof of life inserted", `INSERT INTO certifications (resident_id, year, kiosk_id, station_id, certified_at)
+			SELECT $1, year, kiosk_id, station_id, certified_at FROM certifications`, []any{b.ResidentIDs[1]},
+			want{audit.KindCertification, itoa(b.ResidentIDs[1]) + "/2026", "unexplained"}},
+		{"staff PIN hash replaced", `UPDATE staff_pins SET pin_hash = (SELECT password_hash FROM staff WHERE id = staff_pins.staff_id)`, nil,
+			want{audit.KindStaffPIN, itoa(b.StaffIDs[0]), "changed"}},
+		{"consent inserted", `INSERT INTO enrolment_consents (resident_id, text_version, consented_at, staff_id, kiosk_id, created_at)
+			SELECT $1, text_version, consented_at, staff_id, kiosk_id, created_at FROM enrolment_consents`, []any{b.ResidentIDs[1]},
+			want{audit.KindConsent, "", "unexplained"}},
+		{"report closed in SQL", `UPDATE reports SET status = 'closed'`, nil, want{audit.KindReport, "", "changed"}},
+		{"rating raised in SQL", `UPDATE ratings SET score = 5`, nil, want{audit.KindRating, "", "changed"}},
+		{"grid visit inserted", `INSERT INTO visits (resident_id, grid_cell, staff_id, note, visited_at, created_at)
+			SELECT resident_id, grid_cell, staff_id, '', visited_at, created_at FROM visits`, nil,
+			want{audit.KindVisit, "", "unexplained"}},
+		{"escalation deleted", `DELETE FROM escalations WHERE item = 'filing' AND item_id = $1`, []any{b.FilingIDs[0]},
+			want{audit.KindEscalation, "filing/" + itoa(b.FilingIDs[0]), "missing"}},
+		{"catalogue version rewritten", `UPDATE catalogue_versions SET document = '{"format": "veinkiosk-catalogue/X"}' WHERE version = 1`, nil,
+			want{audit.KindDocument, "catalogue/1", "changed"}},
 	} {
 		exec(t, tc.query, tc.args...)
 		wants = append(wants, tc.want)
