@@ -3,7 +3,7 @@ package audit
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base32"
 	"fmt"
 	"maps"
 	"slices"
@@ -78,7 +78,7 @@ const (
 	KindEscalation = "escalation"
 	// KindDocument: a saved version of the service catalogue or of the
 	// report kinds; ID is "catalogue/<version>" or "report_kinds/<version>",
-	// Fields "bytes" and "sha256" (DocumentDigest; compared only when the
+	// Fields "bytes" and "digest" (DocumentDigest; compared only when the
 	// chain carries it).
 	KindDocument = "document"
 )
@@ -92,15 +92,20 @@ func PINDigest(pinHash string) string {
 	return digest("veinkiosk/staff-pin/v1|", pinHash)
 }
 
-// DocumentDigest is the SHA-256 (hex) of a saved catalogue or report-kinds
+// DocumentDigest is the digest of a saved catalogue or report-kinds
 // document (public configuration, not personal data).
 func DocumentDigest(doc []byte) string {
-	return digest("", string(doc))
+	return digest("veinkiosk/document/v1|", string(doc))
 }
 
+// digestEncoding has no digits, so a digest never looks like an ID number
+// to Validate (hex or base64 would, now and then: 17 digits in a row).
+var digestEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyzABCDEF").WithPadding(base32.NoPadding)
+
+// digest is SHA-256 of the domain and the value, without digits.
 func digest(domain, v string) string {
 	h := sha256.Sum256([]byte(domain + v))
-	return hex.EncodeToString(h[:])
+	return digestEncoding.EncodeToString(h[:])
 }
 
 // StateRow is one row of the business state.
@@ -370,7 +375,7 @@ func (r *replay) apply(e Event) {
 				known("staff", d["staff"])...)...)
 		}
 	case "catalogue.save", "report_kinds.save":
-		r.set(KindDocument, kind+"/"+id, true, append([]string{"bytes", d["bytes"]}, known("sha256", d["sha256"])...)...)
+		r.set(KindDocument, kind+"/"+id, true, append([]string{"bytes", d["bytes"]}, known("digest", d["digest"])...)...)
 	}
 }
 

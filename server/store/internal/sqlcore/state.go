@@ -26,7 +26,7 @@ func documentTable(what, table string) stateTable {
 		var doc string
 		err := rows.Scan(&v, &doc)
 		return audit.StateRow{Kind: audit.KindDocument, ID: what + "/" + itoa(v), Fields: map[string]string{
-			"bytes": itoa(int64(len(doc))), "sha256": audit.DocumentDigest([]byte(doc))}}, err
+			"bytes": itoa(int64(len(doc))), "digest": audit.DocumentDigest([]byte(doc))}}, err
 	}}
 }
 
