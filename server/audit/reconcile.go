@@ -32,7 +32,9 @@ const (
 	// "failures", "locked_until" (RFC 3339, whole seconds, UTC; "" when not
 	// locked).
 	KindLockout = "lockout"
-	// KindStaff: Fields "role", "station", "department", "disabled".
+	// KindStaff: Fields "role", "station", "department", "disabled", and
+	// "grid_cell" and "password" (PasswordDigest of the stored password
+	// hash), compared only when the chain carries them.
 	KindStaff = "staff"
 	// KindKiosk: Fields "station", "status".
 	KindKiosk = "kiosk"
@@ -90,6 +92,12 @@ const (
 // store's keys ("veinctl audit verify") computes it too.
 func PINDigest(pinHash string) string {
 	return digest("veinkiosk/staff-pin/v1|", pinHash)
+}
+
+// PasswordDigest is PINDigest for a staff member's password hash (set when
+// the account is created; no audited path changes it afterwards).
+func PasswordDigest(passwordHash string) string {
+	return digest("veinkiosk/staff-password/v1|", passwordHash)
 }
 
 // DocumentDigest is the digest of a saved catalogue or report-kinds
@@ -314,7 +322,8 @@ func (r *replay) apply(e Event) {
 			r.set(KindLockout, key, false, "failures", "0", "locked_until", "")
 		}
 	case "staff.create", "staff.update":
-		r.set(KindStaff, id, e.Action == "staff.create", "role", d["role"], "station", d["station"], "department", d["department"], "disabled", boolOr(d["disabled"]))
+		r.set(KindStaff, id, e.Action == "staff.create", append([]string{"role", d["role"], "station", d["station"], "department", d["department"], "disabled", boolOr(d["disabled"])},
+			known(d, "grid_cell", "password")...)...)
 	case "kiosk.create":
 		r.set(KindKiosk, id, true, "station", d["station"], "status", statusOr(d["status"]))
 	case "kiosk.status":
@@ -345,7 +354,7 @@ func (r *replay) apply(e Event) {
 			r.set(KindCertification, id+"/"+d["year"], true, "kiosk", d["kiosk"], "station", d["station"])
 		}
 	case "staff.pin_set":
-		r.set(KindStaffPIN, id, true, append([]string{"failures", "0", "locked", "false"}, known("pin", d["pin"])...)...)
+		r.set(KindStaffPIN, id, true, append([]string{"failures", "0", "locked", "false"}, known(d, "pin")...)...)
 	case "staff.pin_ok", "staff.pin_failed":
 		r.set(KindStaffPIN, id, false, "failures", d["failures"], "locked", "false")
 	case "staff.pin_locked", "staff.pin_refused_locked":
@@ -360,7 +369,7 @@ func (r *replay) apply(e Event) {
 		r.set(KindReport, id, false, "status", d["to"])
 		switch {
 		case d["replied"] != "":
-			r.set(KindReport, id, false, "replied", d["replied"])
+			r.set(KindReport, id, false, known(d, "replied")...)
 		case d["reply_changed"] == "true":
 			// Before "replied": a reply was written, perhaps empty.
 			r.forget(KindReport, id, "replied")
@@ -372,10 +381,10 @@ func (r *replay) apply(e Event) {
 	case "visit.record":
 		if v := d["visit"]; v != "" && kind == "resident" {
 			r.set(KindVisit, v, true, append([]string{"resident", id, "grid_cell", d["grid_cell"], "visited_at", utcSeconds(d["visited_at"])},
-				known("staff", d["staff"])...)...)
+				known(d, "staff")...)...)
 		}
 	case "catalogue.save", "report_kinds.save":
-		r.set(KindDocument, kind+"/"+id, true, append([]string{"bytes", d["bytes"]}, known("digest", d["digest"])...)...)
+		r.set(KindDocument, kind+"/"+id, true, append([]string{"bytes", d["bytes"]}, known(d, "digest")...)...)
 	}
 }
 
@@ -388,13 +397,14 @@ func (r *replay) forget(kind, id string, keys ...string) {
 	}
 }
 
-// known returns the pairs of kv whose value is not empty: optional
-// details, absent from the events written before they were added.
-func known(kv ...string) []string {
+// known returns the keys of d that it has, each followed by its value:
+// details absent from the events written before they were added are left
+// out (not compared).
+func known(d map[string]string, keys ...string) []string {
 	var out []string
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] != "" {
-			out = append(out, kv[i], kv[i+1])
+	for _, k := range keys {
+		if v, ok := d[k]; ok {
+			out = append(out, k, v)
 		}
 	}
 	return out

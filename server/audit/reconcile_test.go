@@ -169,6 +169,9 @@ func TestReconcileTrustRules(t *testing.T) {
 		ev("filing.escalate", "filing:11", "reference", "F-1", "unit", "civil", "due", "2026-04-01T00:00:00Z"),
 		ev("visit.record", "resident:4", "grid_cell", "G7", "visit", "31", "visited_at", "2026-03-02T17:30:00+08:00", "staff", "6"),
 		ev("catalogue.save", "catalogue:2", "version", "2", "bytes", "36", "digest", doc),
+		ev("staff.create", "staff:8", "role", "admin", "station", "", "department", "", "grid_cell", "", "disabled", "false", "password", PasswordDigest("h8")),
+		ev("staff.create", "staff:9", "role", "grid_worker", "station", "", "department", "", "grid_cell", "G7", "disabled", "false", "password", PasswordDigest("h9")),
+		ev("staff.update", "staff:9", "role", "grid_worker", "station", "", "department", "", "grid_cell", "", "disabled", "false"),
 	)
 	clean := memState{
 		row(KindDedup, "1", "resident", "4", "matched", "3", "finger", "2", "status", "rejected"),
@@ -185,6 +188,8 @@ func TestReconcileTrustRules(t *testing.T) {
 		row(KindEscalation, "filing/11", "unit", "civil"),
 		row(KindVisit, "31", "resident", "4", "grid_cell", "G7", "staff", "6", "visited_at", "2026-03-02T09:30:00Z"),
 		row(KindDocument, "catalogue/2", "bytes", "36", "digest", doc),
+		row(KindStaff, "8", "role", "admin", "station", "", "department", "", "disabled", "false", "grid_cell", "", "password", PasswordDigest("h8")),
+		row(KindStaff, "9", "role", "grid_worker", "station", "", "department", "", "disabled", "false", "grid_cell", "", "password", PasswordDigest("h9")),
 	}
 	rep, err := Reconcile(context.Background(), chain, clean)
 	if err != nil || len(rep.Findings) != 0 {
@@ -209,6 +214,8 @@ func TestReconcileTrustRules(t *testing.T) {
 		row(KindRating, "report/21", "resident", "4", "unit", "heating", "score", "5", "reasons", ""),
 		row(KindVisit, "31", "resident", "4", "grid_cell", "G7", "staff", "6", "visited_at", "2026-03-01T09:30:00Z"), // back-dated
 		row(KindDocument, "catalogue/2", "bytes", "36", "digest", DocumentDigest([]byte(`{"format": "veinkiosk-catalogue/X"}`))),
+		row(KindStaff, "8", "role", "admin", "station", "", "department", "", "disabled", "false", "grid_cell", "", "password", PasswordDigest("known")),      // the admin's password replaced
+		row(KindStaff, "9", "role", "grid_worker", "station", "", "department", "", "disabled", "false", "grid_cell", "G8", "password", PasswordDigest("h9")), // another cell
 	}
 	rep, err = Reconcile(context.Background(), chain, tampered)
 	if err != nil {
@@ -231,6 +238,8 @@ func TestReconcileTrustRules(t *testing.T) {
 		"escalation filing/11": "missing",
 		"visit 31":             "changed",
 		"document catalogue/2": "changed",
+		"staff 8":              "changed",
+		"staff 9":              "changed",
 	}
 	if !maps.Equal(got, wantProblems) {
 		t.Errorf("findings %v\nwant %v", got, wantProblems)
@@ -252,6 +261,7 @@ func TestReconcileOldChain(t *testing.T) {
 		ev("report.transition", "report:22", "from", "submitted", "to", "accepted", "reply_changed", "false", "note", ""),
 		ev("catalogue.save", "catalogue:1", "version", "1", "bytes", "2"),
 		ev("report_kinds.save", "report_kinds:1", "version", "1", "bytes", "2"),
+		ev("staff.create", "staff:5", "role", "admin", "station", "", "department", ""),
 	}
 	chain := chainOf(old...)
 	state := memState{
@@ -261,6 +271,7 @@ func TestReconcileOldChain(t *testing.T) {
 		row(KindReport, "22", "resident", "4", "kind", "k", "unit", "u", "status", "accepted", "replied", "false"),
 		row(KindDocument, "catalogue/1", "bytes", "2", "digest", DocumentDigest([]byte("{}"))),
 		row(KindDocument, "report_kinds/1", "bytes", "2", "digest", DocumentDigest([]byte("[]"))),
+		row(KindStaff, "5", "role", "admin", "station", "", "department", "", "disabled", "false", "grid_cell", "", "password", PasswordDigest("h")),
 	}
 	rep, err := Reconcile(context.Background(), chain, state)
 	if err != nil || len(rep.Findings) != 0 {

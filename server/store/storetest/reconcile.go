@@ -78,6 +78,8 @@ func ReconcileTamperTest(t *testing.T, s store.Store, b Busy, exec Exec) {
 		{"staff member inserted", `INSERT INTO staff (username, role, password_hash, created_at, updated_at)
 			SELECT 'intruder', 'admin', password_hash, created_at, updated_at FROM staff WHERE id = $1`, []any{b.StaffIDs[0]},
 			want{audit.KindStaff, "", "unexplained"}},
+		{"supervisor's password hash replaced by a known one", `UPDATE staff SET password_hash = (SELECT password_hash FROM staff WHERE id = $1) WHERE id = $2`, []any{b.StaffIDs[0], b.StaffIDs[1]},
+			want{audit.KindStaff, itoa(b.StaffIDs[1]), "changed"}},
 		{"kiosk re-activated", `UPDATE kiosks SET status = 'active' WHERE status = 'revoked'`, nil, want{audit.KindKiosk, "K-0002", "changed"}},
 		{"scanner moved", `UPDATE scanners SET kiosk_id = NULL WHERE serial = $1`, []any{b.Scanner}, want{audit.KindScanner, b.Scanner, "changed"}},
 		{"rejected duplicate case overridden in SQL", `UPDATE dedup_cases SET status = 'overridden' WHERE status = 'rejected'`, nil,

@@ -69,13 +69,14 @@ func (s *Store) BusinessState(ctx context.Context, fn func(audit.StateRow) error
 			}
 			return audit.StateRow{Kind: audit.KindLockout, ID: key, Fields: map[string]string{"failures": itoa(failures), "locked_until": lu}}, err
 		}},
-		{audit.KindStaff, `SELECT id, role, station_id, department, disabled FROM staff ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
+		{audit.KindStaff, `SELECT id, role, station_id, department, disabled, grid_cell, password_hash FROM staff ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
 			var id int64
-			var role, station, dept string
+			var role, station, dept, cell, hash string
 			var disabled bool
-			err := rows.Scan(&id, &role, nstr{&station}, &dept, &disabled)
+			err := rows.Scan(&id, &role, nstr{&station}, &dept, &disabled, &cell, &hash)
 			return audit.StateRow{Kind: audit.KindStaff, ID: itoa(id), Fields: map[string]string{
-				"role": role, "station": station, "department": dept, "disabled": fmt.Sprint(disabled)}}, err
+				"role": role, "station": station, "department": dept, "disabled": fmt.Sprint(disabled),
+				"grid_cell": cell, "password": audit.PasswordDigest(hash)}}, err
 		}},
 		{audit.KindKiosk, `SELECT id, station_id, status FROM kiosks ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
 			var id, station, status string
