@@ -209,9 +209,6 @@ type Store interface {
 	// ErrConflict if a replacement of the resident is already pending;
 	// ErrInactive if the resident is not active.
 	RequestReplacement(ctx context.Context, actor audit.Actor, r NewReplacement) (Replacement, error)
-	// GetReplacement returns a replacement; with samples, the pending
-	// samples are decrypted (a decided replacement has none).
-	GetReplacement(ctx context.Context, id int64, samples bool) (Replacement, error)
 	// ListReplacements lists replacements, newest first, without samples.
 	ListReplacements(ctx context.Context, f ReplacementFilter) ([]Replacement, error)
 	// DecideReplacement approves or rejects a pending replacement in one
@@ -633,7 +630,7 @@ type Replacement struct {
 	ScannerSerial string
 	PreviousScore float64
 	PreviousMatch bool
-	Fingers       []ReplacementFinger // positions always; samples only from GetReplacement while pending
+	Fingers       []ReplacementFinger // positions always; samples only from storetest.Inspector's GetReplacement while pending
 	CreatedAt     time.Time
 	DecidedBy     int64 // 0 while pending
 	DecidedAt     *time.Time
