@@ -157,28 +157,18 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		best := slices.MaxFunc(gs, func(a, b *capture) int { return a.quality - b.quality })
 		probes[i], models[i] = best.tmpl, best.model()
 	}
+	// The gallery's position before the search: the commit's dedup fence
+	// compares the probes with what was committed after it (fence.go).
+	searchedAt, err := s.dedupPosition(ctx)
+	if err != nil {
+		return err
+	}
 	hitAt, hit, err := s.dedupAll(ctx, res.ID, probes, models, override)
 	if err != nil {
 		return s.apiErr(err)
 	}
 	if hit != nil {
-		pos := order[hitAt]
-		other, err := s.st.GetResidentByID(ctx, hit.ResidentID)
-		if err != nil {
-			return storeErr(err, "matched resident")
-		}
-		dc, err := s.st.CreateDedupCase(ctx, audit.Staff(sess.staffID), store.DedupCase{
-			IDNumber: idn, MatchedIDNumber: other.IDNumber, Finger: pos, Score: hit.Score,
-			KioskID: k.ID, StaffID: sess.staffID, Status: store.DedupOpen, CreatedAt: now,
-		})
-		if err != nil {
-			return storeErr(err, "case")
-		}
-		s.metrics.enrolments.WithLabelValues("duplicate").Inc()
-		e := errf(apiv1.CodeDuplicateSuspected,
-			"the finger veins match another resident's enrolment; case %d was opened for a supervisor", dc.ID)
-		e.detail.CaseID = dc.ID
-		return e
+		return s.duplicateCase(ctx, sess, k, idn, order[hitAt], *hit, now)
 	}
 	before, err := s.st.ResidentEnrolments(ctx, idn)
 	if err != nil {
@@ -235,13 +225,20 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		}
 		return s.requestReplacement(c, k, sess, res, fingers, byFinger[fingers[0].Finger][0].serial(), best, matched, n, override, consentID)
 	}
+	nes := make([]store.NewEnrolment, 0, len(fingers))
 	for _, rf := range fingers {
-		ne := store.NewEnrolment{IDNumber: idn, Finger: rf.Finger, EnrolledBy: sess.staffID, KioskID: k.ID, ScannerSerial: byFinger[rf.Finger][0].serial(), CreatedAt: now, Samples: rf.Samples}
-		if _, err := s.st.Enrol(ctx, audit.Staff(sess.staffID), ne); err != nil {
+		nes = append(nes, store.NewEnrolment{IDNumber: idn, Finger: rf.Finger, EnrolledBy: sess.staffID, KioskID: k.ID, ScannerSerial: byFinger[rf.Finger][0].serial(), CreatedAt: now, Samples: rf.Samples})
+	}
+	if err := s.commitFenced(ctx, res, func() error {
+		_, err := s.st.EnrolFenced(ctx, audit.Staff(sess.staffID), nes, s.dedupFence(searchedAt, probes, models, override))
+		if fh := (*fenceHit)(nil); err != nil && !errors.As(err, &fh) {
 			return storeErr(err, "enrolment")
 		}
-	}
-	if err := s.syncGallery(ctx, res); err != nil {
+		return err
+	}); err != nil {
+		if fh := (*fenceHit)(nil); errors.As(err, &fh) {
+			return s.duplicateCase(ctx, sess, k, idn, order[fh.at], fh.hit, now)
+		}
 		return err
 	}
 	details := map[string]string{"kiosk": k.ID, "station": k.StationID, "templates": strconv.Itoa(n), "replaced": "false", "consent": consentID}
@@ -253,6 +250,42 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		return err
 	}
 	return c.Status(http.StatusCreated).JSON(apiv1.EnrolResponse{ResidentID: res.ID, Templates: n})
+}
+
+// duplicateCase opens a case for a supervisor on an enrolment whose finger
+// pos matched another resident (hit), by the search or the fence, and
+// answers duplicate_suspected.
+func (s *Server) duplicateCase(ctx context.Context, sess *session, k *store.Kiosk, idn string, pos int, hit Hit, now time.Time) error {
+	other, err := s.st.GetResidentByID(ctx, hit.ResidentID)
+	if err != nil {
+		return storeErr(err, "matched resident")
+	}
+	dc, err := s.st.CreateDedupCase(ctx, audit.Staff(sess.staffID), store.DedupCase{
+		IDNumber: idn, MatchedIDNumber: other.IDNumber, Finger: pos, Score: hit.Score,
+		KioskID: k.ID, StaffID: sess.staffID, Status: store.DedupOpen, CreatedAt: now,
+	})
+	if err != nil {
+		return storeErr(err, "case")
+	}
+	s.metrics.enrolments.WithLabelValues("duplicate").Inc()
+	e := errf(apiv1.CodeDuplicateSuspected,
+		"the finger veins match another resident's enrolment; case %d was opened for a supervisor", dc.ID)
+	e.detail.CaseID = dc.ID
+	return e
+}
+
+// commitFenced runs commit (a store write that makes res's templates
+// active behind the dedup fence) and reloads res's templates into the
+// gallery, holding activeMu for reading in between, so that a
+// non-following server never reads a fence position past a commit its
+// gallery does not hold yet (fence.go). commit's error is returned as is.
+func (s *Server) commitFenced(ctx context.Context, res store.Resident, commit func() error) error {
+	s.activeMu.RLock()
+	defer s.activeMu.RUnlock()
+	if err := commit(); err != nil {
+		return err
+	}
+	return s.syncGallery(ctx, res)
 }
 
 // dedup searches the gallery for another resident matching probe, at the

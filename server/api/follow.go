@@ -42,6 +42,7 @@ func (s *Server) FollowChanges(ctx context.Context) error {
 	// The gallery holds what was committed before LoadGallery read the
 	// log's position; from now on it is stale unless the log is read.
 	s.freshAt.Store(s.loadedAt.Load())
+	s.appliedSeq.Store(f.Cursor())
 	s.following.Store(true)
 	var cl store.ChangeLog = s.st
 	if s.faultLog != nil {
@@ -58,6 +59,7 @@ func (s *Server) FollowChanges(ctx context.Context) error {
 				// began is applied (LastRead is its start).
 				s.markFresh(f.LastRead())
 			}
+			s.appliedSeq.Store(f.Cursor())
 			if changed, err := s.makers.Reload(); err != nil {
 				s.log.Warn("re-reading the maker keys", "err", err)
 			} else if changed {

@@ -24,7 +24,10 @@ type metrics struct {
 	// database.
 	staleRefusals prometheus.Counter
 	staleVerifies prometheus.Counter
-	connRefused   *prometheus.CounterVec
+	// fenceHits counts enrolments the dedup fence refused (fence.go): a
+	// duplicate committed after the search's position.
+	fenceHits   prometheus.Counter
+	connRefused *prometheus.CounterVec
 	// Audit anchors (anchor.go): the last one written and the failures.
 	anchorTime     prometheus.Gauge
 	anchorSeq      prometheus.Gauge
@@ -92,6 +95,10 @@ func newMetrics() *metrics {
 		Namespace: "veinkiosk", Name: "gallery_stale_verifications_total",
 		Help: "1:1 verifications compared with templates read from the database because the gallery was stale.",
 	})
+	m.fenceHits = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "veinkiosk", Name: "dedup_fence_hits_total",
+		Help: "Enrolments refused at commit by the dedup fence: their fingers matched an enrolment committed after their 1:N search (a race of two enrolments of one person).",
+	})
 	m.anchorTime = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: "veinkiosk", Name: "audit_anchor_last_timestamp_seconds",
 		Help: "When this server last wrote a signed audit anchor (Unix time; 0: none since start or anchoring off).",
@@ -105,7 +112,7 @@ func newMetrics() *metrics {
 		Help: "Audit anchors that could not be written (head unreadable, file not writable, disk full); the service goes on.",
 	})
 	m.reg.MustRegister(m.requests, m.match, m.verifies, m.lockouts, m.authFailures, m.rateLimited, m.enrolments, m.filings, m.changes, m.changeLag,
-		m.staleRefusals, m.staleVerifies, m.connRefused, m.anchorTime, m.anchorSeq, m.anchorFailures,
+		m.staleRefusals, m.staleVerifies, m.fenceHits, m.connRefused, m.anchorTime, m.anchorSeq, m.anchorFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "veinkiosk", Name: "gallery_templates", Help: "Templates in the in-memory 1:N gallery.",

@@ -292,9 +292,18 @@ type Server struct {
 	// Config.GalleryMaxLag the replica is stale (follow.go).
 	following atomic.Bool
 	freshAt   atomic.Int64
-	tls       *tls.Config
-	proxies   *clientaddr.Resolver
-	admit     map[string]admission // body limits above the default, by "METHOD path"
+	// appliedSeq is the follower's cursor (every change up to it applied
+	// to the gallery), the dedup fence's position on a following replica
+	// (fence.go).
+	appliedSeq atomic.Int64
+	// activeMu is held for reading by each of this process's commits that
+	// make templates active until the gallery holds them, and for writing
+	// while a non-following server reads the dedup fence's position
+	// (fence.go).
+	activeMu sync.RWMutex
+	tls      *tls.Config
+	proxies  *clientaddr.Resolver
+	admit    map[string]admission // body limits above the default, by "METHOD path"
 
 	openapiOnce sync.Once
 	openapi     []byte

@@ -180,6 +180,16 @@ type Store interface {
 	// encrypted before they are written. Returns the stored enrolment
 	// (with ids, without re-reading the blobs).
 	Enrol(ctx context.Context, actor audit.Actor, e NewEnrolment) (Enrolment, error)
+	// EnrolFenced stores the fingers of one resident (every NewEnrolment
+	// of the same ID number) in one transaction behind the dedup fence:
+	// the transactions that make templates active are ordered (one dedup
+	// lock across every process sharing the database), and f.Check is
+	// handed the active enrolments (templates opened) of every other
+	// resident whose templates changed after the change-log position
+	// f.After; nothing is stored when it returns an error, which is
+	// returned as is. The 1:N duplicate search and the commit are thus
+	// one decision: see DedupFence.
+	EnrolFenced(ctx context.Context, actor audit.Actor, es []NewEnrolment, f DedupFence) ([]Enrolment, error)
 	// ResidentEnrolments returns the active enrolments of a resident, with
 	// decrypted templates but without images.
 	ResidentEnrolments(ctx context.Context, idNumber string) ([]Enrolment, error)
@@ -556,6 +566,16 @@ type NewEnrolment struct {
 	KioskID       string // where it was captured
 	ScannerSerial string
 	CreatedAt     time.Time // zero means now
+}
+
+// DedupFence closes the window between a 1:N duplicate search, run on a
+// gallery in memory that holds every change up to the change-log position
+// After, and the commit of the templates it cleared: Check compares the
+// probes with the enrolments committed since (handed to it under the dedup
+// lock, in the committing transaction) and returns an error to refuse.
+type DedupFence struct {
+	After int64
+	Check func(ctx context.Context, newer []Enrolment) error
 }
 
 // Enrolment is the stored enrolment of one finger.

@@ -136,6 +136,9 @@ type database struct {
 var dialect = sqlcore.Dialect{
 	Name:      "postgres",
 	ForUpdate: " FOR UPDATE",
+	// The key is arbitrary and fixed ("vkdedup" in ASCII): every replica
+	// takes the same lock.
+	DedupLock: `SELECT pg_advisory_xact_lock(33332126193841520)`,
 	Time:      func(t time.Time) any { return t },
 	Date: func(t time.Time) any {
 		return pgtypeDate(t)

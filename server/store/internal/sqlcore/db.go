@@ -90,6 +90,10 @@ type Dialect struct {
 	// change (" FOR UPDATE" on PostgreSQL; SQLite's BEGIN IMMEDIATE already
 	// serialises writers).
 	ForUpdate string
+	// DedupLock is the statement that takes the dedup lock for the rest of
+	// the transaction (dedupFence): "" where the write transaction already
+	// excludes every other writer (SQLite's BEGIN IMMEDIATE).
+	DedupLock string
 	// Time converts a timestamp to a query argument.
 	Time func(time.Time) any
 	// Date converts a calendar date to a query argument.

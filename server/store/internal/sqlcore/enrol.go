@@ -3,6 +3,7 @@ package sqlcore
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -47,58 +48,163 @@ func (s *Store) Enrol(ctx context.Context, actor audit.Actor, ne store.NewEnrolm
 		KioskID: ne.KioskID, ScannerSerial: ne.ScannerSerial, CreatedAt: at,
 	}
 	err := s.tx(ctx, WriteTx, func(q Q) error {
-		var status string
-		if err := q.QueryRow(ctx, `SELECT id, status FROM residents WHERE id_key = $1`, s.idKey(e.IDNumber)).Scan(&e.ResidentID, &status); err != nil {
-			return notFound(err, "resident", "")
-		}
-		if status != string(store.ResidentActive) {
-			return fmt.Errorf("%w: resident %d is %s", store.ErrInactive, e.ResidentID, status)
-		}
-		// Supersede the finger's current enrolment and drop its samples.
-		var replaced []int64
-		rows, err := q.Query(ctx, `SELECT id FROM enrolments WHERE resident_id = $1 AND finger = $2 AND superseded_at IS NULL`+s.d.ForUpdate, e.ResidentID, e.Finger)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			replaced = append(replaced, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, id := range replaced {
-			if _, err := q.Exec(ctx, `UPDATE enrolments SET superseded_at = $2 WHERE id = $1`, id, s.t(at)); err != nil {
-				return err
-			}
-			if _, err := q.Exec(ctx, `DELETE FROM samples WHERE enrolment_id = $1`, id); err != nil {
-				return err
-			}
-		}
-		if err := s.insertEnrolment(ctx, q, &e, ne.Samples, 0); err != nil {
-			return err
-		}
-		action := "enrolment.create"
-		kv := []string{"finger", itoa(int64(e.Finger)), "samples", itoa(int64(len(e.Samples))), "kiosk", e.KioskID, "scanner", e.ScannerSerial}
-		if len(replaced) > 0 {
-			action = "enrolment.replace"
-			kv = append(kv, "replaced", itoa(replaced[0]))
-		}
-		if err := s.logChange(ctx, q, store.ChangeResident, itoa(e.ResidentID), at); err != nil {
-			return err
-		}
-		_, err = s.appendAudit(ctx, q, ev(actor, at, action, "enrolment:"+itoa(e.ID), append(kv, "resident", itoa(e.ResidentID))...))
-		return err
+		return s.enrolTx(ctx, q, actor, &e, ne.Samples)
 	})
 	if err != nil {
 		return store.Enrolment{}, err
 	}
 	return e, nil
+}
+
+// EnrolFenced stores the fingers of one resident in one transaction, behind
+// the dedup fence (dedupFence): nothing is stored when the fence's check
+// refuses.
+func (s *Store) EnrolFenced(ctx context.Context, actor audit.Actor, nes []store.NewEnrolment, f store.DedupFence) ([]store.Enrolment, error) {
+	if err := checkActor(actor); err != nil {
+		return nil, err
+	}
+	if len(nes) == 0 {
+		return nil, invalid("an enrolment needs at least one finger")
+	}
+	if f.Check == nil {
+		return nil, invalid("a dedup fence needs a check")
+	}
+	idn := canonID(nes[0].IDNumber)
+	for _, ne := range nes {
+		if canonID(ne.IDNumber) != idn {
+			return nil, invalid("the fingers of one enrolment belong to one resident")
+		}
+		if ne.Finger < 1 || ne.Finger > 10 {
+			return nil, invalid("finger position %d: want 1..10 (ISO/IEC 19794)", ne.Finger)
+		}
+		if err := checkSamples(ne.Samples); err != nil {
+			return nil, err
+		}
+	}
+	var out []store.Enrolment
+	err := s.tx(ctx, WriteTx, func(q Q) error {
+		out = nil
+		var self int64
+		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, s.idKey(idn)).Scan(&self); err != nil {
+			return notFound(err, "resident", "")
+		}
+		if err := s.dedupFence(ctx, q, f, self); err != nil {
+			return err
+		}
+		for _, ne := range nes {
+			e := store.Enrolment{
+				IDNumber: idn, Finger: ne.Finger, EnrolledBy: ne.EnrolledBy,
+				KioskID: ne.KioskID, ScannerSerial: ne.ScannerSerial, CreatedAt: s.at(ne.CreatedAt),
+			}
+			if err := s.enrolTx(ctx, q, actor, &e, ne.Samples); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// dedupFence is the one place where a transaction that makes templates
+// active is ordered with the others and checked against what its 1:N
+// search could not see (docs/replicas.md#deduplication-across-replicas).
+// It takes the dedup lock (PostgreSQL: a transaction-scoped advisory lock,
+// so every such transaction of every replica commits one after the other;
+// SQLite: BEGIN IMMEDIATE's single writer already orders them), then reads
+// the active enrolments, templates opened, of every resident other than
+// self whose templates changed after the change-log position f.After (the
+// position the caller's search covered: few rows) and hands them to
+// f.Check; the check's error (a duplicate) rolls everything back.
+func (s *Store) dedupFence(ctx context.Context, q Q, f store.DedupFence, self int64) error {
+	if s.d.DedupLock != "" {
+		if _, err := q.Exec(ctx, s.d.DedupLock); err != nil {
+			return err
+		}
+	}
+	subjects, err := queryAll(ctx, q, func(r Rows) (string, error) {
+		var sub string
+		return sub, r.Scan(&sub)
+	}, `SELECT DISTINCT subject FROM changes WHERE kind = $1 AND seq > $2`, string(store.ChangeResident), f.After)
+	if err != nil {
+		return err
+	}
+	var newer []store.Enrolment
+	for _, sub := range subjects {
+		rid, err := strconv.ParseInt(sub, 10, 64)
+		if err != nil || rid == self {
+			continue
+		}
+		es, err := queryAll(ctx, q, func(r Rows) (store.Enrolment, error) { return s.scanEnrolment(r) }, `SELECT `+enrolmentCols+` FROM enrolments e JOIN residents r ON r.id = e.resident_id
+			WHERE e.resident_id = $1 AND e.superseded_at IS NULL ORDER BY e.finger`, rid)
+		if err != nil {
+			return err
+		}
+		for i := range es {
+			if err := s.samples(ctx, q, &es[i], false); err != nil {
+				return err
+			}
+		}
+		newer = append(newer, es...)
+	}
+	return f.Check(ctx, newer)
+}
+
+// enrolTx stores one finger's samples in the caller's transaction (e has
+// IDNumber, Finger, EnrolledBy, KioskID, ScannerSerial, CreatedAt set),
+// superseding the finger's current enrolment.
+func (s *Store) enrolTx(ctx context.Context, q Q, actor audit.Actor, e *store.Enrolment, samples []store.Sample) error {
+	at := e.CreatedAt
+	var status string
+	if err := q.QueryRow(ctx, `SELECT id, status FROM residents WHERE id_key = $1`, s.idKey(e.IDNumber)).Scan(&e.ResidentID, &status); err != nil {
+		return notFound(err, "resident", "")
+	}
+	if status != string(store.ResidentActive) {
+		return fmt.Errorf("%w: resident %d is %s", store.ErrInactive, e.ResidentID, status)
+	}
+	// Supersede the finger's current enrolment and drop its samples.
+	var replaced []int64
+	rows, err := q.Query(ctx, `SELECT id FROM enrolments WHERE resident_id = $1 AND finger = $2 AND superseded_at IS NULL`+s.d.ForUpdate, e.ResidentID, e.Finger)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		replaced = append(replaced, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range replaced {
+		if _, err := q.Exec(ctx, `UPDATE enrolments SET superseded_at = $2 WHERE id = $1`, id, s.t(at)); err != nil {
+			return err
+		}
+		if _, err := q.Exec(ctx, `DELETE FROM samples WHERE enrolment_id = $1`, id); err != nil {
+			return err
+		}
+	}
+	if err := s.insertEnrolment(ctx, q, e, samples, 0); err != nil {
+		return err
+	}
+	action := "enrolment.create"
+	kv := []string{"finger", itoa(int64(e.Finger)), "samples", itoa(int64(len(e.Samples))), "kiosk", e.KioskID, "scanner", e.ScannerSerial}
+	if len(replaced) > 0 {
+		action = "enrolment.replace"
+		kv = append(kv, "replaced", itoa(replaced[0]))
+	}
+	if err := s.logChange(ctx, q, store.ChangeResident, itoa(e.ResidentID), at); err != nil {
+		return err
+	}
+	_, err = s.appendAudit(ctx, q, ev(actor, at, action, "enrolment:"+itoa(e.ID), append(kv, "resident", itoa(e.ResidentID))...))
+	return err
 }
 
 // checkSamples validates the samples of one finger.
