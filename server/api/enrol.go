@@ -410,7 +410,7 @@ func (s *Server) syncGallery(ctx context.Context, res store.Resident) error {
 func caseView(dc store.DedupCase) apiv1.Case {
 	return apiv1.Case{
 		ID: dc.ID, Status: string(dc.Status), IDNumber: dc.IDNumber, MatchedIDNumber: dc.MatchedIDNumber,
-		Finger: apiv1.FingerAt(dc.Finger), Score: dc.Score, KioskID: dc.KioskID, StaffID: dc.StaffID,
+		Finger: apiv1.FingerAt(dc.Finger), Score: dc.Score, KioskID: dc.KioskID, StationID: dc.StationID, StaffID: dc.StaffID,
 		CreatedAt: dc.CreatedAt, DecidedBy: dc.DecidedBy, DecidedAt: dc.DecidedAt, Reason: dc.Reason,
 	}
 }
@@ -422,7 +422,16 @@ func (s *Server) handleListCases(c *fiber.Ctx) error {
 	default:
 		return badRequest("status must be open, overridden or rejected")
 	}
-	cs, err := s.st.ListDedupCases(c.UserContext(), st, 200)
+	f := store.DedupFilter{Status: st, Limit: 200}
+	// A supervisor sees the cases of their station (those they may
+	// decide: store.MayDecideDedupCase); an administrator every case.
+	if sess := sessionOf(c); sess.role != store.RoleAdmin {
+		if sess.station == "" {
+			return errf(apiv1.CodeNotApprover, "a supervisor without a station has no cases to decide")
+		}
+		f.StationID = sess.station
+	}
+	cs, err := s.st.ListDedupCases(c.UserContext(), f)
 	if err != nil {
 		return storeErr(err, "cases")
 	}
@@ -455,6 +464,10 @@ func (s *Server) decideCase(status store.DedupStatus) fiber.Handler {
 			return errf(apiv1.CodeCaseNotFound, "no case %d", id)
 		case errors.Is(err, store.ErrConflict):
 			return errf(apiv1.CodeCaseState, "case %d was already decided", id)
+		case errors.Is(err, store.ErrSelfApproval):
+			return errf(apiv1.CodeSelfApproval, "the staff member whose enrolment opened case %d may not decide it", id)
+		case errors.Is(err, store.ErrNotApprover):
+			return errf(apiv1.CodeNotApprover, "only a supervisor of the case's station decides case %d (an administrator: a case without a station)", id)
 		case err != nil:
 			return storeErr(err, "case")
 		}

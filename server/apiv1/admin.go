@@ -265,7 +265,8 @@ type Case struct {
 	Finger          Finger     `json:"finger"`
 	Score           float64    `json:"score"`
 	KioskID         string     `json:"kiosk_id,omitempty"`
-	StaffID         int64      `json:"staff_id"` // who was enrolling
+	StationID       string     `json:"station_id,omitempty"` // the kiosk's: whose supervisors decide (none: an administrator)
+	StaffID         int64      `json:"staff_id"`             // who was enrolling
 	CreatedAt       time.Time  `json:"created_at"`
 	DecidedBy       int64      `json:"decided_by,omitempty"`
 	DecidedAt       *time.Time `json:"decided_at,omitempty"`

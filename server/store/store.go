@@ -33,6 +33,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/server/audit"
@@ -242,8 +243,9 @@ type Store interface {
 	// veins matched a different ID number.
 	CreateDedupCase(ctx context.Context, actor audit.Actor, c DedupCase) (DedupCase, error)
 	GetDedupCase(ctx context.Context, id int64) (DedupCase, error)
-	// ListDedupCases lists cases by status ("" for all), newest first.
-	ListDedupCases(ctx context.Context, status DedupStatus, limit int) ([]DedupCase, error)
+	// ListDedupCases lists cases by status and station ("" for all),
+	// newest first.
+	ListDedupCases(ctx context.Context, f DedupFilter) ([]DedupCase, error)
 	// DecideDedupCase records a supervisor's decision (DedupOverridden or
 	// DedupRejected) with a reason. ErrConflict if the case is not open.
 	DecideDedupCase(ctx context.Context, actor audit.Actor, id int64, d DedupDecision) (DedupCase, error)
@@ -720,12 +722,42 @@ type DedupCase struct {
 	Finger          int
 	Score           float64
 	KioskID         string
-	StaffID         int64 // who was enrolling
-	Status          DedupStatus
-	DecidedBy       int64 // supervisor staff id, 0 while open
-	Reason          string
-	CreatedAt       time.Time
-	DecidedAt       *time.Time
+	// StationID is the station of the kiosk where the case was opened
+	// (set by CreateDedupCase from the kiosk's record; "" for a case opened
+	// without a kiosk: an administrator's bulk enrolment).
+	StationID string
+	StaffID   int64 // who was enrolling
+	Status    DedupStatus
+	DecidedBy int64 // supervisor staff id, 0 while open
+	Reason    string
+	CreatedAt time.Time
+	DecidedAt *time.Time
+}
+
+// DedupFilter selects cases for ListDedupCases.
+type DedupFilter struct {
+	Status    DedupStatus // "" for all
+	StationID string      // "" for every station's (an administrator's view)
+	Limit     int         // 0: 200
+}
+
+// MayDecideDedupCase is the rule of who decides a duplicate-enrolment case
+// (DecideDedupCase checks it in the deciding transaction): a supervisor of
+// the case's station; a case with no station (opened by an administrator's
+// bulk enrolment) an administrator. Never the staff member whose enrolment
+// opened it. The refusals wrap ErrNotApprover and ErrSelfApproval.
+func MayDecideDedupCase(role Role, station string, staffID int64, c DedupCase) error {
+	if staffID == c.StaffID {
+		return fmt.Errorf("%w: staff %d opened dedup case %d", ErrSelfApproval, staffID, c.ID)
+	}
+	switch {
+	case c.StationID != "" && role == RoleSupervisor && station == c.StationID:
+		return nil
+	case c.StationID == "" && role == RoleAdmin:
+		return nil
+	}
+	return fmt.Errorf("%w: staff %d is %s of station %q; dedup case %d belongs to station %q",
+		ErrNotApprover, staffID, role, station, c.ID, c.StationID)
 }
 
 // DedupDecision is a supervisor's decision on a case.

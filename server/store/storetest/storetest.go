@@ -45,6 +45,8 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"ScannerCounterConcurrent", testScannerCounterConcurrent},
 		{"Enrolment", testEnrolment},
 		{"EnrolmentValidation", testEnrolmentValidation},
+		{"EnrolFenced", testEnrolFenced},
+		{"EnrolFencedConcurrent", testEnrolFencedConcurrent},
 		{"ReEnrolmentReplaces", testReEnrolment},
 		{"Replacements", testReplacements},
 		{"ReplacementSealed", testReplacementSealed},

@@ -30,7 +30,7 @@ func testDedup(t *testing.T, newDB NewDatabase) {
 	}
 	got, err := s.GetDedupCase(c, dc.ID)
 	if err != nil || got.IDNumber != f.residents[0].IDNumber || got.MatchedIDNumber != f.residents[1].IDNumber ||
-		got.Score != 0.91 || got.KioskID != f.kiosk.ID || got.StaffID != f.clerk.ID || got.DecidedAt != nil {
+		got.Score != 0.91 || got.KioskID != f.kiosk.ID || got.StationID != f.station.ID || got.StaffID != f.clerk.ID || got.DecidedAt != nil {
 		t.Errorf("GetDedupCase = %+v, %v", got, err)
 	}
 	if _, err := s.CreateDedupCase(c, clerk, store.DedupCase{IDNumber: f.residents[0].IDNumber, MatchedIDNumber: f.residents[0].IDNumber, Finger: 2}); !errors.Is(err, store.ErrInvalid) {
@@ -43,19 +43,66 @@ func testDedup(t *testing.T, newDB NewDatabase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if open, _ := s.ListDedupCases(c, store.DedupOpen, 0); len(open) != 2 || open[0].ID != dc2.ID {
+	if open, _ := s.ListDedupCases(c, store.DedupFilter{Status: store.DedupOpen}); len(open) != 2 || open[0].ID != dc2.ID {
 		t.Errorf("open cases = %+v, want 2 newest first", open)
+	}
+	if dc2.StationID != "" {
+		t.Errorf("a case without a kiosk has station %q", dc2.StationID)
+	}
+	if mine, _ := s.ListDedupCases(c, store.DedupFilter{StationID: f.station.ID}); len(mine) != 1 || mine[0].ID != dc.ID {
+		t.Errorf("the station's cases = %+v, want case %d only", mine, dc.ID)
+	}
+	if other, _ := s.ListDedupCases(c, store.DedupFilter{StationID: "QS-S99"}); len(other) != 0 {
+		t.Errorf("another station's cases = %+v, want none", other)
 	}
 	sup := audit.Staff(f.supervisor.ID)
 	bad := []store.DedupDecision{
 		{Status: store.DedupOpen, Supervisor: f.supervisor.ID, Reason: "x"},
 		{Status: store.DedupOverridden, Supervisor: f.supervisor.ID, Reason: ""},
-		{Status: store.DedupOverridden, Supervisor: f.clerk.ID, Reason: "not a supervisor"},
 	}
 	for _, d := range bad {
 		if _, err := s.DecideDedupCase(c, sup, dc.ID, d); !errors.Is(err, store.ErrInvalid) {
 			t.Errorf("DecideDedupCase(%+v) = %v, want ErrInvalid", d, err)
 		}
+	}
+	// Who decides (store.MayDecideDedupCase), checked in the transaction:
+	// a supervisor of the case's station; an administrator the cases
+	// without a station; never the staff member who opened it.
+	if _, err := s.CreateStation(c, admin, store.Station{ID: "QS-S99", Name: "远方服务站", Address: "远方路9号"}); err != nil {
+		t.Fatal(err)
+	}
+	far, err := s.CreateStaff(c, admin, store.Staff{Username: "far", DisplayName: "远", Role: store.RoleSupervisor, StationID: "QS-S99", PasswordHash: hashPW(t, "far-pw")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noStation, err := s.CreateStaff(c, admin, store.Staff{Username: "nostation", DisplayName: "无站", Role: store.RoleSupervisor, PasswordHash: hashPW(t, "ns-pw")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := s.CreateStaff(c, admin, store.Staff{Username: "root", DisplayName: "管理员", Role: store.RoleAdmin, PasswordHash: hashPW(t, "root-pw")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusals := []struct {
+		name string
+		by   int64
+		id   int64
+		want error
+	}{
+		{"a clerk", f.clerk.ID, dc.ID, store.ErrSelfApproval},
+		{"another station's supervisor", far.ID, dc.ID, store.ErrNotApprover},
+		{"a supervisor without a station", noStation.ID, dc.ID, store.ErrNotApprover},
+		{"an administrator, a station's case", root.ID, dc.ID, store.ErrNotApprover},
+		{"the station's supervisor, a case without a station", f.supervisor.ID, dc2.ID, store.ErrNotApprover},
+		{"an officer", f.officer.ID, dc2.ID, store.ErrNotApprover},
+	}
+	for _, r := range refusals {
+		if _, err := s.DecideDedupCase(c, audit.Staff(r.by), r.id, store.DedupDecision{Status: store.DedupOverridden, Supervisor: r.by, Reason: "not theirs"}); !errors.Is(err, r.want) {
+			t.Errorf("%s decides case %d: %v, want %v", r.name, r.id, err, r.want)
+		}
+	}
+	if got, _ := s.GetDedupCase(c, dc.ID); got.Status != store.DedupOpen {
+		t.Fatalf("a refused decision changed the case: %+v", got)
 	}
 	decided, err := s.DecideDedupCase(c, sup, dc.ID, store.DedupDecision{Status: store.DedupOverridden, Supervisor: f.supervisor.ID, Reason: "identical twins, checked in person"})
 	if err != nil {
@@ -70,14 +117,17 @@ func testDedup(t *testing.T, newDB NewDatabase) {
 	if _, err := s.DecideDedupCase(c, sup, 9999, store.DedupDecision{Status: store.DedupRejected, Supervisor: f.supervisor.ID, Reason: "x"}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown case: %v", err)
 	}
-	if all, _ := s.ListDedupCases(c, "", 0); len(all) != 2 {
+	if all, _ := s.ListDedupCases(c, store.DedupFilter{}); len(all) != 2 {
 		t.Errorf("all cases = %d", len(all))
 	}
-	if o, _ := s.ListDedupCases(c, store.DedupOverridden, 0); len(o) != 1 {
+	if o, _ := s.ListDedupCases(c, store.DedupFilter{Status: store.DedupOverridden}); len(o) != 1 {
 		t.Errorf("overridden cases = %d", len(o))
 	}
 	if a := lastAudit(t, s); a.Action != "dedup.decide" || a.Actor != sup {
 		t.Errorf("audit = %+v", a)
+	}
+	if _, err := s.DecideDedupCase(c, audit.Staff(root.ID), dc2.ID, store.DedupDecision{Status: store.DedupRejected, Supervisor: root.ID, Reason: "bulk import error"}); err != nil {
+		t.Errorf("an administrator decides a case without a station: %v", err)
 	}
 	verifyChain(t, s)
 }

@@ -14,7 +14,7 @@ import (
 
 // ---- dedup cases ----
 
-const dedupCols = `d.id, d.resident_id, r.id_key, r.pii, d.matched_resident_id, m.id_key, m.pii, d.finger, d.score, d.kiosk_id, d.staff_id, d.status, d.decided_by, d.reason, d.created_at, d.decided_at`
+const dedupCols = `d.id, d.resident_id, r.id_key, r.pii, d.matched_resident_id, m.id_key, m.pii, d.finger, d.score, d.kiosk_id, d.station_id, d.staff_id, d.status, d.decided_by, d.reason, d.created_at, d.decided_at`
 const dedupFrom = ` FROM dedup_cases d JOIN residents r ON r.id = d.resident_id JOIN residents m ON m.id = d.matched_resident_id`
 
 func (s *Store) scanDedup(row interface{ Scan(...any) error }) (store.DedupCase, error) {
@@ -22,7 +22,7 @@ func (s *Store) scanDedup(row interface{ Scan(...any) error }) (store.DedupCase,
 	var status string
 	var rid, mid int64
 	var r, m residentRef
-	err := row.Scan(&c.ID, &rid, &r.key, &r.sealed, &mid, &m.key, &m.sealed, &c.Finger, &c.Score, nstr{&c.KioskID}, nint{&c.StaffID}, &status,
+	err := row.Scan(&c.ID, &rid, &r.key, &r.sealed, &mid, &m.key, &m.sealed, &c.Finger, &c.Score, nstr{&c.KioskID}, nstr{&c.StationID}, nint{&c.StaffID}, &status,
 		nint{&c.DecidedBy}, &c.Reason, tm{&c.CreatedAt}, ntm{&c.DecidedAt})
 	if err != nil {
 		return c, err
@@ -58,9 +58,17 @@ func (s *Store) CreateDedupCase(ctx context.Context, actor audit.Actor, c store.
 		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, s.idKey(c.MatchedIDNumber)).Scan(&mid); err != nil {
 			return notFound(err, "resident", "(matched)")
 		}
-		if err := q.QueryRow(ctx, `INSERT INTO dedup_cases (resident_id, matched_resident_id, finger, score, kiosk_id, staff_id, status, reason, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, 'open', '', $7) RETURNING id`,
-			rid, mid, c.Finger, c.Score, nullIfEmpty(c.KioskID), nullIfZero(c.StaffID), s.t(c.CreatedAt)).Scan(&c.ID); err != nil {
+		// The case belongs to the station of the kiosk where it was
+		// opened, read here rather than taken from the caller.
+		c.StationID = ""
+		if c.KioskID != "" {
+			if err := q.QueryRow(ctx, `SELECT station_id FROM kiosks WHERE id = $1`, c.KioskID).Scan(&c.StationID); err != nil {
+				return notFound(err, "kiosk", c.KioskID)
+			}
+		}
+		if err := q.QueryRow(ctx, `INSERT INTO dedup_cases (resident_id, matched_resident_id, finger, score, kiosk_id, station_id, staff_id, status, reason, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', '', $8) RETURNING id`,
+			rid, mid, c.Finger, c.Score, nullIfEmpty(c.KioskID), nullIfEmpty(c.StationID), nullIfZero(c.StaffID), s.t(c.CreatedAt)).Scan(&c.ID); err != nil {
 			return err
 		}
 		_, err := s.appendAudit(ctx, q, ev(actor, c.CreatedAt, "dedup.open", "dedup:"+itoa(c.ID),
@@ -82,12 +90,13 @@ func (s *Store) GetDedupCase(ctx context.Context, id int64) (store.DedupCase, er
 }
 
 // ListDedupCases lists cases, newest first.
-func (s *Store) ListDedupCases(ctx context.Context, status store.DedupStatus, n int) ([]store.DedupCase, error) {
+func (s *Store) ListDedupCases(ctx context.Context, f store.DedupFilter) ([]store.DedupCase, error) {
 	q, err := s.q()
 	if err != nil {
 		return nil, err
 	}
-	rows, err := q.Query(ctx, `SELECT `+dedupCols+dedupFrom+` WHERE ($1 = '' OR d.status = $1) ORDER BY d.id DESC LIMIT $2`, string(status), limit(n))
+	rows, err := q.Query(ctx, `SELECT `+dedupCols+dedupFrom+` WHERE ($1 = '' OR d.status = $1) AND ($2 = '' OR d.station_id = $2) ORDER BY d.id DESC LIMIT $3`,
+		string(f.Status), f.StationID, limit(f.Limit))
 	if err != nil {
 		return nil, err
 	}
@@ -120,16 +129,22 @@ func (s *Store) DecideDedupCase(ctx context.Context, actor audit.Actor, id int64
 	at := s.at(d.At)
 	var c store.DedupCase
 	err := s.tx(ctx, WriteTx, func(q Q) error {
-		var role string
+		var role, station string
 		var disabled bool
-		if err := q.QueryRow(ctx, `SELECT role, disabled FROM staff WHERE id = $1`, d.Supervisor).Scan(&role, &disabled); err != nil {
+		if err := q.QueryRow(ctx, `SELECT role, COALESCE(station_id, ''), disabled FROM staff WHERE id = $1`, d.Supervisor).Scan(&role, &station, &disabled); err != nil {
 			return notFound(err, "staff", d.Supervisor)
 		}
 		if disabled {
 			return fmt.Errorf("%w: staff %d is disabled", store.ErrInactive, d.Supervisor)
 		}
-		if role != string(store.RoleSupervisor) && role != string(store.RoleAdmin) {
-			return fmt.Errorf("%w: staff %d is %s, not a supervisor", store.ErrInvalid, d.Supervisor, role)
+		// The case's station and opener never change: no lock needed; the
+		// UPDATE below decides an open case once.
+		cur, err := s.scanDedup(q.QueryRow(ctx, `SELECT `+dedupCols+dedupFrom+` WHERE d.id = $1`, id))
+		if err != nil {
+			return notFound(err, "dedup case", id)
+		}
+		if err := store.MayDecideDedupCase(store.Role(role), station, d.Supervisor, cur); err != nil {
+			return err
 		}
 		n, err := q.Exec(ctx, `UPDATE dedup_cases SET status = $2, decided_by = $3, reason = $4, decided_at = $5 WHERE id = $1 AND status = 'open'`,
 			id, string(d.Status), d.Supervisor, d.Reason, s.t(at))
