@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,30 @@ func TestReplicas(t *testing.T) {
 	if _, err := kioskAt(b, "K-3").Verify(ctx, e.verifyRequest(kioskAt(b, "K-3"), p2, p2.fingers[apiv1.RightIndex])); err != nil {
 		t.Fatalf("verification on B of the enrolment made on A: %v", err)
 	}
+
+	// One person's fingers enrolled under two ID numbers at the same
+	// moment, one enrolment on each replica: each search runs before the
+	// other is stored, but the dedup fence (one advisory lock for both
+	// replicas, fence.go) lets one through and answers the other as the
+	// search would: duplicate_suspected.
+	q1 := e.newPerson("吴一", time.Date(1960, 1, 2, 0, 0, 0, 0, time.UTC))
+	q2 := e.newPerson("吴二", time.Date(1961, 2, 3, 0, 0, 0, 0, time.UTC))
+	q2.fingers = q1.fingers
+	ka, kb := staffAt(a, "K-1"), staffAt(b, "K-2")
+	ra, rb := e.enrolRequest(ka, q1), e.enrolRequest(kb, q2)
+	raced := make(chan error, 2)
+	go func() { _, err := ka.Enrol(ctx, ra); raced <- err }()
+	go func() { _, err := kb.Enrol(ctx, rb); raced <- err }()
+	var codes []string
+	for range 2 {
+		codes = append(codes, apiv1.ErrorCode(<-raced))
+	}
+	slices.Sort(codes)
+	if !slices.Equal(codes, []string{"", apiv1.CodeDuplicateSuspected}) {
+		t.Fatalf("two enrolments of one person's fingers on two replicas: answers %q, want one enrolment and one %s", codes, apiv1.CodeDuplicateSuspected)
+	}
+	a.waitResidents(3)
+	b.waitResidents(3)
 
 	// Restart both: their galleries load every enrolment from the
 	// database. The session survives.

@@ -20,7 +20,7 @@ func TestDuplicateEnrolmentCaseAndOverride(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
-	e.mustStaff("boss", "supervisor", "", "")
+	e.mustStaff("boss", "supervisor", "", "QS-S01") // a supervisor of the kiosk's station
 	k := e.newKiosk("kiosk-01")
 	sk := &kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}
 	a := e.newPerson("甲", time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC))

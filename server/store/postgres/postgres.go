@@ -136,9 +136,10 @@ type database struct {
 var dialect = sqlcore.Dialect{
 	Name:      "postgres",
 	ForUpdate: " FOR UPDATE",
-	// The key is arbitrary and fixed ("vkdedup" in ASCII): every replica
-	// takes the same lock.
-	DedupLock: `SELECT pg_advisory_xact_lock(33332126193841520)`,
+	// One dedup lock per schema, as the migrations' (7412): every replica
+	// of a deployment takes the same; parallel test schemas do not wait for
+	// each other.
+	DedupLock: `SELECT pg_advisory_xact_lock(7413, hashtext(current_schema()))`,
 	Time:      func(t time.Time) any { return t },
 	Date: func(t time.Time) any {
 		return pgtypeDate(t)
