@@ -9,6 +9,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
+	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
 // BenchmarkVerify measures the server side of one card + vein verification
@@ -73,6 +74,58 @@ func BenchmarkDedupSearch(b *testing.B) {
 				hits, err := g.Search(context.Background(), probe, 5, 0.2)
 				if err != nil || len(hits) == 0 || hits[0].ResidentID != int64(n/2+1) {
 					b.Fatalf("hits %v, %v", hits, err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDedupFence measures the fence's comparison in the enrolment's
+// committing transaction (fence.go): two probes against the enrolments of
+// the residents committed after the search's position (6 templates each),
+// at the dedup threshold. Normally a handful; 20 is a busy district's
+// minute.
+//
+//	go test -run XXX -bench BenchmarkDedupFence -benchtime 200x ./server/api
+func BenchmarkDedupFence(b *testing.B) {
+	e := newEnv(b)
+	rng := rand.New(rand.NewPCG(5, 6))
+	p := matcher.DefaultParams
+	for _, n := range []int{1, 20} {
+		b.Run(fmt.Sprintf("newer=%d", n), func(b *testing.B) {
+			var newer []store.Enrolment
+			for r := range n {
+				for f := 2; f <= 3; f++ {
+					sf := matcher.NewSynthFinger(rng, p.Width, p.Height)
+					en := store.Enrolment{ResidentID: int64(r + 1), IDNumber: fmt.Sprint("R", r), Finger: f}
+					for range 3 {
+						t, err := matcher.NewTemplate(p, sf.Sample(rng, 3, 6, 0.05), nil, 80, uint8(f))
+						if err != nil {
+							b.Fatal(err)
+						}
+						raw, err := t.MarshalBinary()
+						if err != nil {
+							b.Fatal(err)
+						}
+						en.Samples = append(en.Samples, store.Sample{Template: raw})
+					}
+					newer = append(newer, en)
+				}
+			}
+			probes := make([]*matcher.Template, 2)
+			for i := range probes {
+				sf := matcher.NewSynthFinger(rng, p.Width, p.Height)
+				t, err := matcher.NewTemplate(p, sf.Sample(rng, 3, 6, 0.05), nil, 80, uint8(i+2))
+				if err != nil {
+					b.Fatal(err)
+				}
+				probes[i] = t
+			}
+			f := e.srv.dedupFence(0, probes, []string{"", ""}, nil)
+			b.ResetTimer()
+			for range b.N {
+				if err := f.Check(context.Background(), newer); err != nil {
+					b.Fatal(err)
 				}
 			}
 		})

@@ -99,8 +99,8 @@ const (
 	CodeReplacementPending  = "replacement_pending"         // a replacement of this resident's enrolment already awaits approval
 	CodeReplacementNotFound = "replacement_not_found"       // no such enrolment replacement
 	CodeReplacementState    = "replacement_state"           // the replacement was already decided
-	CodeSelfApproval        = "self_approval"               // the requester may not decide their own replacement
-	CodeNotApprover         = "not_approver"                // only a supervisor of the replacement's station decides it
+	CodeSelfApproval        = "self_approval"               // the requester may not decide their own replacement, nor the opener their duplicate case
+	CodeNotApprover         = "not_approver"                // only a supervisor of the replacement's (or duplicate case's) station decides it
 	CodePreviousNoMatch     = "previous_enrolment_no_match" // basis "match", but the new captures did not verify against the enrolment in force
 
 	// Filings.

@@ -42,6 +42,7 @@ func benchOpen(b *testing.B) (store.Store, error) {
 
 func BenchmarkScanTemplates(b *testing.B) { storetest.BenchScanTemplates(b, benchOpen) }
 func BenchmarkCreateFiling(b *testing.B)  { storetest.BenchCreateFiling(b, benchOpen) }
+func BenchmarkEnrol(b *testing.B)         { storetest.BenchEnrol(b, benchOpen) }
 
 // TestNoPlaintextAtRest reads the samples table behind the store's back.
 func TestNoPlaintextAtRest(t *testing.T) {

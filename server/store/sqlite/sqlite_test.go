@@ -34,6 +34,7 @@ func benchOpen(b *testing.B) (store.Store, error) {
 
 func BenchmarkScanTemplates(b *testing.B) { storetest.BenchScanTemplates(b, benchOpen) }
 func BenchmarkCreateFiling(b *testing.B)  { storetest.BenchCreateFiling(b, benchOpen) }
+func BenchmarkEnrol(b *testing.B)         { storetest.BenchEnrol(b, benchOpen) }
 
 // BenchmarkVerificationOutcome: one verification's writes (one
 // RecordVerificationOutcome) from concurrent kiosks, with group commit

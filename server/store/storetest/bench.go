@@ -108,3 +108,81 @@ func BenchCreateFiling(b *testing.B, open func(b *testing.B) (store.Store, error
 		}
 	}
 }
+
+// BenchEnrol measures storing a two-finger enrolment (6 samples of
+// BenchTemplateSize): as two Enrol calls (the kiosk path before the dedup
+// fence), and as one EnrolFenced with 0 and 20 other residents enrolled
+// after the fence's position (their templates read and opened for the
+// check, which here compares nothing: the matcher's cost is server/api's
+// BenchmarkDedupFence).
+//
+//	go test -run XXX -bench BenchmarkEnrol -benchtime 300x ./server/store/sqlite ./server/store/postgres
+func BenchEnrol(b *testing.B, open func(b *testing.B) (store.Store, error)) {
+	tpl := make([]byte, BenchTemplateSize)
+	for i := range tpl {
+		tpl[i] = byte(i * 7)
+	}
+	finger := func(idn string, pos int) store.NewEnrolment {
+		ne := store.NewEnrolment{IDNumber: idn, Finger: pos}
+		for range 3 {
+			ne.Samples = append(ne.Samples, store.Sample{Template: tpl, AlgorithmVersion: "bench", Quality: 80})
+		}
+		return ne
+	}
+	noCheck := func(context.Context, []store.Enrolment) error { return nil }
+	for _, tc := range []struct {
+		name  string
+		newer int // residents enrolled after the fence's position
+		fence bool
+	}{{"Enrol×2", 0, false}, {"EnrolFenced/newer=0", 0, true}, {"EnrolFenced/newer=20", 20, true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			s, err := open(b)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			c := context.Background()
+			actor := audit.System("bench")
+			n := b.N + tc.newer
+			var rs []store.Resident
+			for i := range n {
+				rs = append(rs, store.Resident{IDNumber: idNumber(i), Name: fmt.Sprint("r", i), Gender: "F"})
+			}
+			if _, err := s.ImportResidents(c, actor, rs); err != nil {
+				b.Fatal(err)
+			}
+			for i := b.N; i < n; i++ {
+				if _, err := s.EnrolFenced(c, actor, []store.NewEnrolment{finger(idNumber(i), 2), finger(idNumber(i), 3)}, store.DedupFence{Check: noCheck}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			after, err := s.LastChange(c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			after -= int64(2 * tc.newer) // each of those logged one change per finger
+			b.ResetTimer()
+			for i := range b.N {
+				idn := idNumber(i)
+				if !tc.fence {
+					for _, pos := range []int{2, 3} {
+						if _, err := s.Enrol(c, actor, finger(idn, pos)); err != nil {
+							b.Fatal(err)
+						}
+					}
+					continue
+				}
+				// The fence's position stays put: each enrolment of the
+				// loop is one more "newer" enrolment for the next.
+				if _, err := s.EnrolFenced(c, actor, []store.NewEnrolment{finger(idn, 2), finger(idn, 3)}, store.DedupFence{After: after, Check: noCheck}); err != nil {
+					b.Fatal(err)
+				}
+				after, err = s.LastChange(c)
+				if err != nil {
+					b.Fatal(err)
+				}
+				after -= int64(2 * tc.newer)
+			}
+		})
+	}
+}
