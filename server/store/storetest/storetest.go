@@ -46,6 +46,8 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"Enrolment", testEnrolment},
 		{"EnrolmentValidation", testEnrolmentValidation},
 		{"ReEnrolmentReplaces", testReEnrolment},
+		{"EnrolFirst", testEnrolFirst},
+		{"EnrolFirstRaced", testEnrolFirstRaced},
 		{"Replacements", testReplacements},
 		{"ReplacementSealed", testReplacementSealed},
 		{"ReplacementConcurrent", testReplacementConcurrent},
