@@ -113,3 +113,14 @@ func newMetrics() *metrics {
 	)
 	return m
 }
+
+// registerBulkMode exports the bulk enrolment mode in force
+// (veinkiosk_bulk_enrolment_mode{mode} 1), so an unchecked server shows.
+func (m *metrics) registerBulkMode(mode string) {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "veinkiosk", Name: "bulk_enrolment_mode",
+		Help: "1 for the administrators' bulk enrolment mode in force (--bulk-enrolment: off, migrate, unchecked).",
+	}, []string{"mode"})
+	g.WithLabelValues(mode).Set(1)
+	m.reg.MustRegister(g)
+}

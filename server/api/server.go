@@ -22,6 +22,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 	"github.com/qingshan-gov/veinkiosk/matcher/extract"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/catalogue"
 	"github.com/qingshan-gov/veinkiosk/server/clientaddr"
 	"github.com/qingshan-gov/veinkiosk/server/grid"
@@ -150,6 +151,15 @@ type Config struct {
 	// found is what the connection cap, the login limit per address and
 	// the audit records' "ip" see (clientIP).
 	Proxies clientaddr.Config
+	// BulkEnrolment is the mode of the administrators' bulk enrolment
+	// (POST /api/v1/admin/enrolments/bulk), centrald's --bulk-enrolment:
+	// apiv1.BulkOff ("" too, the default) refuses it; apiv1.BulkMigrate
+	// takes templates no scanner attested for residents never enrolled,
+	// always deduplicated; apiv1.BulkUnchecked also allows skip_dedup
+	// (load-test seeding on throwaway data). The mode is logged at start
+	// (a warning for unchecked), exported as veinkiosk_bulk_enrolment_mode
+	// and named in every batch's audit record.
+	BulkEnrolment string
 }
 
 // BodyLimits are the request body limits, decided from the request header
@@ -168,6 +178,13 @@ func (c *Config) withDefaults() error {
 		if *d <= 0 {
 			*d = v
 		}
+	}
+	switch c.BulkEnrolment {
+	case "":
+		c.BulkEnrolment = apiv1.BulkOff
+	case apiv1.BulkOff, apiv1.BulkMigrate, apiv1.BulkUnchecked:
+	default:
+		return fmt.Errorf("api: bulk enrolment mode %q: want %s, %s or %s", c.BulkEnrolment, apiv1.BulkOff, apiv1.BulkMigrate, apiv1.BulkUnchecked)
 	}
 	def(&c.NonceTTL, 2*time.Minute)
 	def(&c.TokenTTL, 10*time.Minute)
@@ -338,6 +355,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics.registerCalibrations(s.calibrationsInForce())
+	s.metrics.registerBulkMode(cfg.BulkEnrolment)
+	switch cfg.BulkEnrolment {
+	case apiv1.BulkUnchecked:
+		s.log.Warn("bulk enrolment: unchecked: administrators may bulk-enrol templates without deduplication (skip_dedup); for load-test seeding on throwaway data only", "mode", cfg.BulkEnrolment)
+	case apiv1.BulkMigrate:
+		s.log.Info("bulk enrolment: migrate: administrators may bulk-enrol unattested templates of residents never enrolled, deduplicated", "mode", cfg.BulkEnrolment)
+	default:
+		s.log.Info("bulk enrolment: off", "mode", cfg.BulkEnrolment)
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "centrald",
 		BodyLimit:             cfg.BodyLimit.Default, // raised per route from the header: headerReceived

@@ -103,6 +103,12 @@ const (
 	CodeNotApprover         = "not_approver"                // only a supervisor of the replacement's station decides it
 	CodePreviousNoMatch     = "previous_enrolment_no_match" // basis "match", but the new captures did not verify against the enrolment in force
 
+	// Bulk enrolment (a migration tool behind centrald's --bulk-enrolment).
+	CodeBulkEnrolmentOff = "bulk_enrolment_off" // the server runs with --bulk-enrolment=off (the default)
+	CodeSkipDedupRefused = "skip_dedup_refused" // skip_dedup outside --bulk-enrolment=unchecked
+	CodeAlreadyEnrolled  = "already_enrolled"   // a bulk item's resident has been enrolled before (in force, deleted or superseded): bulk enrolment never replaces
+	CodeTemplateCount    = "template_count"     // a bulk item's finger has other than exactly 3 templates
+
 	// Filings.
 	CodeTokenInvalid     = "token_invalid" // unknown, expired, used or bound to another kiosk
 	CodeServiceUnknown   = "service_unknown"
@@ -216,6 +222,10 @@ var statuses = map[string]int{
 
 	CodeStationMismatch:     403,
 	CodeReplacementPending:  409,
+	CodeBulkEnrolmentOff:    403,
+	CodeSkipDedupRefused:    403,
+	CodeAlreadyEnrolled:     409,
+	CodeTemplateCount:       422,
 	CodeReplacementNotFound: 404,
 	CodeReplacementState:    409,
 	CodeSelfApproval:        403,
