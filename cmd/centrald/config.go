@@ -62,6 +62,7 @@ type config struct {
 	ShardTimeout          time.Duration
 	ShardPrefix           string
 	GalleryMaxLag         time.Duration
+	BulkEnrolment         string
 }
 
 const envPrefix = "VEINKIOSK_"
@@ -118,6 +119,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.NATSURL, "nats", "nats://127.0.0.1:4222", "NATS server of the matcher shards (with --shards)")
 	fs.DurationVar(&c.ShardTimeout, "shard-timeout", 3*time.Second, "time a 1:N search waits for every shard before failing with search_incomplete (with --shards)")
 	fs.StringVar(&c.ShardPrefix, "shard-prefix", "veinkiosk.shard", "NATS subject prefix of the matcher shards (with --shards)")
+	fs.StringVar(&c.BulkEnrolment, "bulk-enrolment", "off", "the administrators' bulk enrolment of extracted templates (no scanner attests them): off (refused), migrate (a migration: residents never enrolled only, always deduplicated) or unchecked (skip_dedup allowed too: load-test seeding on throwaway data only)")
 	fs.DurationVar(&c.GalleryMaxLag, "gallery-max-lag", 10*time.Second, "with --database-url: a gallery that has not followed the change log for longer refuses 1:N searches (gallery_stale) and /readyz answers 503 until it has caught up (docs/replicas.md); more than 2s, the log's poll interval")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -170,6 +172,7 @@ func (c *config) Validate() error {
 		{c.IdentifyFMR > c.VerifyFMR, "--identify-fmr must not be above --verify-fmr: card-less identification needs the stricter threshold"},
 		{c.MinQuality < -1 || c.MinQuality > 100, "--min-quality must be 0..100, or -1 for the calibrations' gates"},
 		{!oneOf(c.CalibrationLevel, "refuse", "adjust"), "--calibration-level must be refuse or adjust"},
+		{!oneOf(c.BulkEnrolment, "off", "migrate", "unchecked"), "--bulk-enrolment must be off, migrate or unchecked"},
 		{c.ExtractConcurrency < 0, "--extract-concurrency must not be negative"},
 		{c.TokenTTL < 10*time.Second || c.TokenTTL > time.Hour, "--token-ttl must be 10s..1h"},
 		{c.NonceTTL < 5*time.Second || c.NonceTTL > 10*time.Minute, "--nonce-ttl must be 5s..10m"},

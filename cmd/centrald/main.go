@@ -129,6 +129,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		KioskFailures: c.KioskFailures,
 		TLSCertFile:   c.TLSCert, TLSKeyFile: c.TLSKey, KioskClientCAFile: c.KioskClientCA,
 		InsecureCookies: c.InsecureCookies, InsecureOffice: c.InsecureOffice,
+		BulkEnrolment: c.BulkEnrolment,
 		MaxConnsPerIP: c.MaxConnsPerIP,
 		GalleryMaxLag: c.GalleryMaxLag,
 		Proxies:       c.proxies(),
