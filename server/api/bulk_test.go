@@ -224,6 +224,12 @@ func TestBulkEnrolmentItems(t *testing.T) {
 	bad.Fingers[0].Finger = "thumb"
 	_, err = e.bulk(apiv1.BulkEnrolRequest{Items: []apiv1.BulkEnrolItem{bad}})
 	wantStatus(t, err, http.StatusUnprocessableEntity, apiv1.CodeFingerInvalid)
+	// Every enrolment row is explained by the audit chain (EnrolFirst's
+	// enrolment.create per finger).
+	var av apiv1.AuditVerifyResult
+	if err := e.admin.Do(ctx, "GET", apiv1.PathAdminAuditVerify, nil, &av); err != nil || !av.OK {
+		t.Fatalf("audit verify = %+v, %v", av, err)
+	}
 }
 
 // TestBulkEnrolmentDuplicate: in migrate mode a bulk item whose veins match
