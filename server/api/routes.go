@@ -61,7 +61,7 @@ func (s *Server) routeTable() []route {
 		{method: "PUT", path: apiv1.PathSessionPIN, auth: authStaff, roles: []store.Role{store.RoleStationStaff, store.RoleSupervisor}, summary: "Set one's own kiosk PIN (6 digits, not one digit repeated nor a run), confirmed with one's password; audited.", req: apiv1.PINChange{}, status: 204, h: s.handleSetOwnPIN},
 		{method: "DELETE", path: apiv1.PathSessionCurrent, auth: authStaff, roles: anyStaff, summary: "Log out.", status: 204, h: s.handleLogout},
 
-		{method: "POST", path: apiv1.PathKioskNonce, auth: authKiosk, summary: "A fresh 32-byte capture nonce for the scanner to sign.", resp: apiv1.NonceResponse{}, h: s.handleNonce},
+		{method: "POST", path: apiv1.PathKioskNonce, auth: authKiosk, summary: "A fresh 32-byte capture nonce for the scanner to sign; with the scanner's device certificate (optional), the quality gates of its model, for the kiosk's retake prompts.", req: apiv1.NonceRequest{}, resp: apiv1.NonceResponse{}, h: s.handleNonce},
 		{method: "POST", path: apiv1.PathKioskVerify, auth: authKiosk, summary: "Card + vein verification; returns a single-use filing token.", req: apiv1.VerifyRequest{}, resp: apiv1.VerifyResponse{}, h: s.handleVerify},
 		{method: "POST", path: apiv1.PathKioskEnrolmentCheck, auth: authKiosk, summary: "Before the finger: whether the card's holder is enrolled, with which fingers, and the ID number's lock state (audited).", req: apiv1.EnrolmentCheckRequest{}, resp: apiv1.EnrolmentCheck{}, h: s.handleEnrolmentCheck},
 		{method: "GET", path: apiv1.PathKioskServices, auth: authKiosk, summary: "The catalogue of services.", resp: apiv1.ServiceList{}, h: s.handleServices},
