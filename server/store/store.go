@@ -352,8 +352,8 @@ type Store interface {
 	// updated with every append, so truncation of the log is detected.
 	AuditHead(ctx context.Context) (seq int64, hash audit.Hash, err error)
 	// BusinessState reads the tables audit.Reconcile checks against the
-	// chain (filings, enrolments, enrolment replacements, lockouts, staff, kiosks, scanners), in
-	// one read transaction.
+	// chain (the kinds are listed in server/audit/reconcile.go), in one
+	// read transaction.
 	BusinessState(ctx context.Context, fn func(audit.StateRow) error) error
 
 	// Housekeeping.
