@@ -76,6 +76,9 @@ var (
 	// replacement pending): replacing an enrolment goes through
 	// RequestReplacement and a supervisor's decision.
 	ErrAlreadyEnrolled = errors.New("store: the resident has been enrolled before")
+	// ErrNoPreviousMatch: an approval on the basis of a match, of a request
+	// whose captures did not verify against the enrolment in force.
+	ErrNoPreviousMatch = errors.New("store: the new captures did not verify against the enrolment in force")
 )
 
 // Store is the storage of the central server: the methods the server calls,
@@ -223,15 +226,15 @@ type Store interface {
 	// ErrConflict if a replacement of the resident is already pending;
 	// ErrInactive if the resident is not active.
 	RequestReplacement(ctx context.Context, actor audit.Actor, r NewReplacement) (Replacement, error)
-	// GetReplacement returns a replacement; with samples, the pending
-	// samples are decrypted (a decided replacement has none).
-	GetReplacement(ctx context.Context, id int64, samples bool) (Replacement, error)
 	// ListReplacements lists replacements, newest first, without samples.
 	ListReplacements(ctx context.Context, f ReplacementFilter) ([]Replacement, error)
 	// DecideReplacement approves or rejects a pending replacement in one
 	// transaction. The decider must be an active supervisor of the
 	// replacement's station (ErrNotApprover) other than the requester
-	// (ErrSelfApproval). Approval supersedes every active enrolment of the
+	// (ErrSelfApproval); only then, an approval on the basis of a match
+	// needs the request's captures to have matched the enrolment in force
+	// (ErrNoPreviousMatch), so that no one else learns how they scored.
+	// Approval supersedes every active enrolment of the
 	// resident and makes the pending fingers the enrolment in force;
 	// rejection discards the pending samples. ErrConflict if the
 	// replacement is not pending.
@@ -654,7 +657,7 @@ type Replacement struct {
 	ScannerSerial string
 	PreviousScore float64
 	PreviousMatch bool
-	Fingers       []ReplacementFinger // positions always; samples only from GetReplacement while pending
+	Fingers       []ReplacementFinger // positions always; samples only from storetest.Inspector's GetReplacement while pending
 	CreatedAt     time.Time
 	DecidedBy     int64 // 0 while pending
 	DecidedAt     *time.Time
