@@ -98,7 +98,26 @@ type Session struct {
 	LastSeen   time.Time
 	ExpiresAt  time.Time     // absolute end
 	Idle       time.Duration // the session ends when unused this long
+	// Method is how the session was opened; KioskID is the kiosk it was
+	// opened at (SessionKioskPIN only). Sessions stored before migration
+	// 0014 are SessionPassword.
+	Method  SessionMethod
+	KioskID string
 }
+
+// SessionMethod is how a staff session was opened.
+type SessionMethod string
+
+const (
+	// SessionPassword: username and password (the office, the API).
+	SessionPassword SessionMethod = "password"
+	// SessionKioskPIN: username and PIN in a request signed by a kiosk;
+	// the session names that kiosk and is valid only there.
+	SessionKioskPIN SessionMethod = "kiosk_pin"
+)
+
+// Valid says whether m is a known method.
+func (m SessionMethod) Valid() bool { return m == SessionPassword || m == SessionKioskPIN }
 
 // SpentToken is whose a consumed filing token was.
 type SpentToken struct {

@@ -55,7 +55,62 @@ func openTwice(t *testing.T, newDB NewDatabase) [2]store.Store {
 func newSession(tok string, st store.Staff, at time.Time) store.Session {
 	return store.Session{
 		Token: tok, StaffID: st.ID, Username: st.Username, Role: st.Role, Department: st.Department, StationID: st.StationID,
-		CreatedAt: at, LastSeen: at, ExpiresAt: at.Add(8 * time.Hour), Idle: 30 * time.Minute,
+		CreatedAt: at, LastSeen: at, ExpiresAt: at.Add(8 * time.Hour), Idle: 30 * time.Minute, Method: store.SessionPassword,
+	}
+}
+
+// testSessionOrigin: a session keeps how and where it was opened (an
+// office password login, or a PIN at one kiosk), as every replica must
+// read it to decide where it may be used; the two never mix.
+func testSessionOrigin(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	f := newFixture(t, s, 0)
+
+	pin := newSession("tok-pin", f.clerk, c0)
+	pin.Method, pin.KioskID, pin.Idle = store.SessionKioskPIN, "K-ORIGIN", 10*time.Minute
+	if err := s.CreateSession(c, pin); err != nil {
+		t.Fatalf("CreateSession(kiosk PIN): %v", err)
+	}
+	if err := s.CreateSession(c, newSession("tok-office", f.clerk, c0)); err != nil {
+		t.Fatalf("CreateSession(password): %v", err)
+	}
+	for _, tc := range []struct {
+		tok    string
+		method store.SessionMethod
+		kiosk  string
+		idle   time.Duration
+	}{
+		{"tok-pin", store.SessionKioskPIN, "K-ORIGIN", 10 * time.Minute},
+		{"tok-office", store.SessionPassword, "", 30 * time.Minute},
+	} {
+		got, err := s.TouchSession(c, tc.tok, c0.Add(time.Minute))
+		if err != nil {
+			t.Fatalf("TouchSession(%s): %v", tc.tok, err)
+		}
+		if got.Method != tc.method || got.KioskID != tc.kiosk || got.Idle != tc.idle {
+			t.Errorf("TouchSession(%s) = method %q kiosk %q idle %v, want %q %q %v", tc.tok, got.Method, got.KioskID, got.Idle, tc.method, tc.kiosk, tc.idle)
+		}
+	}
+	// The kiosk session's own idle time-out ends it, the office one lives on.
+	if _, err := s.TouchSession(c, "tok-pin", c0.Add(11*time.Minute+time.Second)); !errors.Is(err, store.ErrExpired) {
+		t.Errorf("kiosk session after its idle time-out = %v, want ErrExpired", err)
+	}
+	if _, err := s.TouchSession(c, "tok-office", c0.Add(11*time.Minute+time.Second)); err != nil {
+		t.Errorf("office session within its idle time-out: %v", err)
+	}
+
+	for name, mut := range map[string]func(*store.Session){
+		"no method":               func(ss *store.Session) { ss.Method = "" },
+		"unknown method":          func(ss *store.Session) { ss.Method = "card" },
+		"kiosk PIN without kiosk": func(ss *store.Session) { ss.Method = store.SessionKioskPIN },
+		"password naming a kiosk": func(ss *store.Session) { ss.KioskID = "K-ORIGIN" },
+	} {
+		bad := newSession("tok-bad", f.clerk, c0)
+		mut(&bad)
+		if err := s.CreateSession(c, bad); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("CreateSession(%s) = %v, want ErrInvalid", name, err)
+		}
 	}
 }
 

@@ -89,6 +89,7 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"AuditNoPersonalData", testAuditNoPersonalData},
 		{"ReconcileClean", testReconcileClean},
 		{"Sessions", testSessions},
+		{"SessionOrigin", testSessionOrigin},
 		{"SessionsConcurrent", testSessionsConcurrent},
 		{"RequestNonces", testRequestNonces},
 		{"IDLocks", testIDLocks},

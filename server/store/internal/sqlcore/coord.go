@@ -39,6 +39,10 @@ func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
 		return invalid("session idle timeout must be positive")
 	case !ss.Role.Valid():
 		return invalid("session role %q", ss.Role)
+	case !ss.Method.Valid():
+		return invalid("session method %q", ss.Method)
+	case (ss.Method == store.SessionKioskPIN) != (ss.KioskID != ""):
+		return invalid("a kiosk PIN session names its kiosk, and only it does")
 	}
 	created := s.at(ss.CreatedAt)
 	last := created
@@ -53,10 +57,10 @@ func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(ctx, `INSERT INTO staff_sessions (token_hash, staff_id, username, role, department, station_id, created_at, last_seen, idle_us, expires_at, idle_until)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	_, err = q.Exec(ctx, `INSERT INTO staff_sessions (token_hash, staff_id, username, role, department, station_id, created_at, last_seen, idle_us, expires_at, idle_until, method, kiosk_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		hash32(ss.Token), ss.StaffID, ss.Username, string(ss.Role), ss.Department, ss.StationID,
-		s.t(created), s.t(last), ss.Idle.Microseconds(), s.t(exp), s.t(idleUntil(last, ss.Idle, exp)))
+		s.t(created), s.t(last), ss.Idle.Microseconds(), s.t(exp), s.t(idleUntil(last, ss.Idle, exp)), string(ss.Method), ss.KioskID)
 	if err != nil {
 		return fmt.Errorf("creating session: %w", err)
 	}
@@ -82,16 +86,16 @@ func (s *Store) TouchSession(ctx context.Context, token string, now time.Time) (
 	}
 	now = s.at(now)
 	h := hash32(token)
-	var role string
+	var role, method string
 	var idleUS int64
 	var until time.Time
-	err = q.QueryRow(ctx, `SELECT staff_id, username, role, department, station_id, created_at, last_seen, idle_us, expires_at, idle_until
+	err = q.QueryRow(ctx, `SELECT staff_id, username, role, department, station_id, created_at, last_seen, idle_us, expires_at, idle_until, method, kiosk_id
 		FROM staff_sessions WHERE token_hash = $1`, h).
-		Scan(&ss.StaffID, &ss.Username, &role, &ss.Department, &ss.StationID, tm{&ss.CreatedAt}, tm{&ss.LastSeen}, &idleUS, tm{&ss.ExpiresAt}, tm{&until})
+		Scan(&ss.StaffID, &ss.Username, &role, &ss.Department, &ss.StationID, tm{&ss.CreatedAt}, tm{&ss.LastSeen}, &idleUS, tm{&ss.ExpiresAt}, tm{&until}, &method, &ss.KioskID)
 	if err != nil {
 		return store.Session{}, notFound(err, "session", "")
 	}
-	ss.Role, ss.Idle = store.Role(role), time.Duration(idleUS)*time.Microsecond
+	ss.Role, ss.Idle, ss.Method = store.Role(role), time.Duration(idleUS)*time.Microsecond, store.SessionMethod(method)
 	if now.After(until) {
 		if _, err := q.Exec(ctx, `DELETE FROM staff_sessions WHERE token_hash = $1 AND idle_until < $2`, h, s.t(now)); err != nil {
 			return store.Session{}, err
