@@ -249,6 +249,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		details["case"] = strconv.FormatInt(override.ID, 10)
 	}
 	s.metrics.enrolments.WithLabelValues("enrolled").Inc()
+	s.answerEnrolmentChecks(ctx, k, res.ID)
 	if err := s.audit(ctx, audit.Staff(sess.staffID), "enrolment.complete", "resident:"+strconv.FormatInt(res.ID, 10), details); err != nil {
 		return err
 	}

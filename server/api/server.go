@@ -97,6 +97,11 @@ type Config struct {
 	// each further lock within a day doubles LockFor (up to 64 times).
 	// Defaults: 5 failures, 5 min.
 	Lockout store.LockoutPolicy
+	// EnrolmentCheckBudget bounds a kiosk's enrolment checks that no
+	// verification or enrolment of the same resident at the kiosk answered
+	// (docs/security.md, threat 1: the check is an enumeration oracle for a
+	// stolen kiosk key); default 10 in 10 min.
+	EnrolmentCheckBudget store.CheckBudget
 	// KioskFailures is how many consecutive verification failures at one
 	// kiosk start its backoff (1 s, doubling up to 5 min); default 5.
 	KioskFailures int
@@ -181,6 +186,10 @@ func (c *Config) withDefaults() error {
 	def(&c.SessionIdle, 30*time.Minute)
 	def(&c.KioskSessionIdle, 10*time.Minute)
 	def(&c.CandidateTTL, 2*time.Minute)
+	if c.EnrolmentCheckBudget.Max <= 0 {
+		c.EnrolmentCheckBudget.Max = 10
+	}
+	def(&c.EnrolmentCheckBudget.Window, 10*time.Minute)
 	def(&c.RequestTimeout, 10*time.Second)
 	def(&c.ReadTimeout, 30*time.Second)
 	def(&c.CatalogueRefresh, 5*time.Second)

@@ -75,6 +75,21 @@ type Coordination interface {
 	// counted.
 	RecordKioskVerification(ctx context.Context, kioskID string, ok bool, now time.Time, p BackoffPolicy) (time.Time, error)
 
+	// Enrolment-check budget.
+
+	// TakeEnrolmentCheck records an enrolment check of residentID (0: an
+	// ID number nobody has) at the kiosk, unless the kiosk already has
+	// b.Max checks in the b.Window before now that no verification or
+	// enrolment answered (AnswerEnrolmentChecks): then it records nothing
+	// and returns false and when the oldest of them leaves the window.
+	// Concurrent calls of one kiosk never pass the budget (ErrNotFound if
+	// the kiosk is not registered).
+	TakeEnrolmentCheck(ctx context.Context, kioskID string, residentID int64, now time.Time, b CheckBudget) (ok bool, retryAt time.Time, err error)
+	// AnswerEnrolmentChecks marks the kiosk's checks of residentID
+	// answered: a verification or an enrolment of the resident at the
+	// kiosk followed them.
+	AnswerEnrolmentChecks(ctx context.Context, kioskID string, residentID int64) error
+
 	// Rate limits.
 
 	// TakeRateToken takes one token from the bucket of key (a token bucket
@@ -103,6 +118,13 @@ type Session struct {
 	// 0014 are SessionPassword.
 	Method  SessionMethod
 	KioskID string
+}
+
+// CheckBudget bounds a kiosk's unanswered enrolment checks: at most Max
+// in any Window.
+type CheckBudget struct {
+	Max    int
+	Window time.Duration
 }
 
 // SessionMethod is how a staff session was opened.

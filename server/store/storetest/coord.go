@@ -584,3 +584,87 @@ func testRateTokens(t *testing.T, newDB NewDatabase) {
 		t.Errorf("the purge must keep a bucket still refilling: wait %v, %v", w, err)
 	}
 }
+
+// testEnrolmentCheckBudget: a kiosk's unanswered enrolment checks are
+// bounded per window; a verification's answer frees its checks; the
+// window slides; kiosks count apart; and concurrent checks of one kiosk
+// through two store handles (two replicas) never pass the budget.
+func testEnrolmentCheckBudget(t *testing.T, newDB NewDatabase) {
+	ss := openTwice(t, newDB)
+	s := ss[0]
+	c := ctx(t)
+	f := newFixture(t, s, 2)
+	b := store.CheckBudget{Max: 3, Window: 10 * time.Minute}
+	take := func(kiosk string, resident int64, at time.Time) (bool, time.Time) {
+		t.Helper()
+		ok, retry, err := s.TakeEnrolmentCheck(c, kiosk, resident, at, b)
+		if err != nil {
+			t.Fatalf("TakeEnrolmentCheck: %v", err)
+		}
+		return ok, retry
+	}
+	r0, r1 := f.residents[0].ID, f.residents[1].ID
+	for i, r := range []int64{r0, r1, 0} {
+		if ok, _ := take(f.kiosk.ID, r, c0.Add(time.Duration(i)*time.Minute)); !ok {
+			t.Fatalf("check %d within the budget refused", i+1)
+		}
+	}
+	if ok, retry := take(f.kiosk.ID, r0, c0.Add(3*time.Minute)); ok || !retry.Equal(c0.Add(b.Window)) {
+		t.Fatalf("a check over the budget = %v, retry at %v; want refused until %v", ok, retry, c0.Add(b.Window))
+	}
+	if ok, _ := take(f.kiosk2.ID, r0, c0.Add(3*time.Minute)); !ok {
+		t.Fatal("another kiosk's check was refused")
+	}
+	// A verification of r0 at the kiosk answers r0's check: room for one.
+	if err := s.AnswerEnrolmentChecks(c, f.kiosk.ID, r0); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := take(f.kiosk.ID, r1, c0.Add(4*time.Minute)); !ok {
+		t.Fatal("a check after an answer was refused")
+	}
+	if ok, _ := take(f.kiosk.ID, r1, c0.Add(5*time.Minute)); ok {
+		t.Fatal("the budget was passed after an answer")
+	}
+	// The window slides: r1's first check (at +1 min) leaves it at +11.
+	if ok, _ := take(f.kiosk.ID, r0, c0.Add(11*time.Minute+time.Second)); !ok {
+		t.Fatal("a check after the oldest left the window was refused")
+	}
+	if _, _, err := s.TakeEnrolmentCheck(c, "no-such-kiosk", r0, c0, b); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TakeEnrolmentCheck(unknown kiosk) = %v, want ErrNotFound", err)
+	}
+	if _, _, err := s.TakeEnrolmentCheck(c, f.kiosk.ID, r0, c0, store.CheckBudget{}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("TakeEnrolmentCheck(no budget) = %v, want ErrInvalid", err)
+	}
+
+	// Concurrent: 24 checks at once through two handles, budget 5.
+	race := c0.Add(time.Hour)
+	var okN atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < 24; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			ok, _, err := ss[i%2].TakeEnrolmentCheck(c, f.kiosk.ID, r1, race, store.CheckBudget{Max: 5, Window: time.Minute})
+			if err != nil {
+				t.Errorf("TakeEnrolmentCheck: %v", err)
+			}
+			if ok {
+				okN.Add(1)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if okN.Load() != 5 {
+		t.Errorf("%d of 24 concurrent checks passed a budget of 5", okN.Load())
+	}
+	// Expired checks are purged.
+	if _, err := s.PurgeExpired(c, race.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := take(f.kiosk.ID, r1, race.Add(2*time.Hour)); !ok {
+		t.Fatal("a check after the purge was refused")
+	}
+}

@@ -96,6 +96,7 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"SpentTokens", testSpentTokens},
 		{"PendingIdentifications", testPendingIdentifications},
 		{"KioskBackoff", testKioskBackoff},
+		{"EnrolmentCheckBudget", testEnrolmentCheckBudget},
 		{"RateTokens", testRateTokens},
 		{"ChangeLog", testChangeLog},
 		{"Reopen", testReopen},

@@ -402,6 +402,61 @@ func (s *Store) TakeRateToken(ctx context.Context, key string, l store.RateLimit
 	return wait, err
 }
 
+// TakeEnrolmentCheck implements store.Coordination. The kiosk's row is
+// locked for the count and the insert (PostgreSQL: FOR UPDATE; SQLite:
+// the single writer), so concurrent checks of one kiosk are counted one
+// after the other.
+func (s *Store) TakeEnrolmentCheck(ctx context.Context, kioskID string, residentID int64, now time.Time, b store.CheckBudget) (bool, time.Time, error) {
+	switch {
+	case kioskID == "":
+		return false, time.Time{}, invalid("kiosk id is required")
+	case b.Max <= 0 || b.Window <= 0:
+		return false, time.Time{}, invalid("enrolment-check budget: Max and Window must be positive")
+	}
+	now = s.at(now)
+	var ok bool
+	var retry time.Time
+	err := s.tx(ctx, WriteTx, func(q Q) error {
+		ok, retry = false, time.Time{}
+		var one int
+		if err := q.QueryRow(ctx, `SELECT 1 FROM kiosks WHERE id = $1`+s.d.ForUpdate, kioskID).Scan(&one); err != nil {
+			return notFound(err, "kiosk", kioskID)
+		}
+		var n int
+		var oldest *time.Time
+		if err := q.QueryRow(ctx, `SELECT count(*), min(checked_at) FROM enrolment_checks WHERE kiosk_id = $1 AND checked_at > $2`,
+			kioskID, s.t(now.Add(-b.Window))).Scan(&n, ntm{&oldest}); err != nil {
+			return err
+		}
+		if n >= b.Max {
+			if oldest != nil {
+				retry = oldest.Add(b.Window)
+			}
+			return nil
+		}
+		ok = true
+		_, err := q.Exec(ctx, `INSERT INTO enrolment_checks (kiosk_id, resident_id, checked_at, expires_at) VALUES ($1, $2, $3, $4)`,
+			kioskID, residentID, s.t(now), s.t(now.Add(b.Window)))
+		return err
+	})
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("enrolment-check budget: %w", err)
+	}
+	return ok, retry, nil
+}
+
+// AnswerEnrolmentChecks implements store.Coordination.
+func (s *Store) AnswerEnrolmentChecks(ctx context.Context, kioskID string, residentID int64) error {
+	q, err := s.q()
+	if err != nil {
+		return err
+	}
+	if _, err := q.Exec(ctx, `DELETE FROM enrolment_checks WHERE kiosk_id = $1 AND resident_id = $2`, kioskID, residentID); err != nil {
+		return fmt.Errorf("answering enrolment checks: %w", err)
+	}
+	return nil
+}
+
 // purgeCoordination deletes expired coordination records in the caller's
 // transaction.
 func (s *Store) purgeCoordination(ctx context.Context, q Q, now time.Time) (int64, error) {
@@ -414,6 +469,7 @@ func (s *Store) purgeCoordination(ctx context.Context, q Q, now time.Time) (int6
 		`DELETE FROM pending_identifications WHERE expires_at < $1`,
 		`DELETE FROM kiosk_backoff WHERE expires_at <= $1`,
 		`DELETE FROM rate_buckets WHERE expires_at <= $1`,
+		`DELETE FROM enrolment_checks WHERE expires_at <= $1`,
 	} {
 		n, err := q.Exec(ctx, stmt, s.t(now))
 		if err != nil {

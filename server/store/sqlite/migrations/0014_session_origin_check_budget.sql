@@ -13,3 +13,19 @@ ALTER TABLE staff_sessions ADD COLUMN method TEXT NOT NULL DEFAULT 'password'
 -- SQLite has no ADD CONSTRAINT: the column's check names both columns.
 ALTER TABLE staff_sessions ADD COLUMN kiosk_id TEXT NOT NULL DEFAULT ''
     CHECK ((method = 'kiosk_pin') = (kiosk_id <> ''));
+
+-- The enrolment-check budget (docs/security.md, threat 1): a kiosk's
+-- enrolment checks (POST /api/v1/kiosk/enrolment-check) that no
+-- verification or enrolment of the same resident at the kiosk answered
+-- yet, kept for the budget's window so every replica counts the same.
+-- resident_id is 0 for an ID number nobody has. No personal data beyond
+-- the resident's id (the audit chain has the same).
+CREATE TABLE enrolment_checks (
+    id          INTEGER PRIMARY KEY,
+    kiosk_id    TEXT NOT NULL,
+    resident_id INTEGER NOT NULL,
+    checked_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX enrolment_checks_kiosk ON enrolment_checks (kiosk_id, checked_at);
+CREATE INDEX enrolment_checks_expires_at ON enrolment_checks (expires_at);
