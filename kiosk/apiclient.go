@@ -82,7 +82,7 @@ func mapErr(err error) error {
 		s = session.ErrPINLocked
 	case apiv1.CodeEnrolmentInconsistent:
 		s = session.ErrInconsistent
-	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled:
+	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled, apiv1.CodeSessionKioskBound, apiv1.CodeKioskSessionRequired:
 		s = session.ErrDenied
 	case apiv1.CodeRateLimited:
 		s = session.ErrThrottled
