@@ -261,22 +261,12 @@ func bearer(c *fiber.Ctx) string {
 func (s *Server) staff(a auth, roles ...store.Role) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		c.Locals(localsStaffAuth, true)
-		sess, ok, err := s.sessions.get(c.UserContext(), bearer(c), s.now())
+		sess, ok, err := s.liveSession(c.UserContext(), bearer(c))
 		if err != nil {
-			return storeErr(err, "session")
+			return err
 		}
 		if !ok {
-			return errf(apiv1.CodeUnauthenticated, "log in first (staff session missing or expired)")
-		}
-		st, err := s.st.GetStaff(c.UserContext(), sess.staffID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return storeErr(err, "staff")
-		}
-		if err != nil || st.Disabled || st.Role != sess.role || st.StationID != sess.station {
-			if err := s.sessions.closeStaff(c.UserContext(), sess.staffID); err != nil {
-				return storeErr(err, "sessions")
-			}
-			return errf(apiv1.CodeUnauthenticated, "the session is no longer valid; log in again")
+			return errf(apiv1.CodeUnauthenticated, "log in first (staff session missing, expired or no longer valid)")
 		}
 		if err := s.sessionUsable(c, sess, a); err != nil {
 			return err
@@ -340,6 +330,32 @@ func (s *Server) sessionUsable(c *fiber.Ctx, sess *session, a auth) error {
 		return errf(code, "the kiosk's staff endpoints need a session opened with a PIN at this kiosk")
 	}
 	return errf(code, "this session was opened at a kiosk and is valid only in that kiosk's signed staff requests")
+}
+
+// liveSession is the one rule for a staff session, for the API's bearer
+// tokens and the back office's cookie alike: a live session whose staff
+// record, re-read now, is still enabled with the session's role and
+// station. A disabled account or a changed role ends every session of the
+// staff member at once (ok false).
+func (s *Server) liveSession(ctx context.Context, tok string) (*session, bool, error) {
+	sess, ok, err := s.sessions.get(ctx, tok, s.now())
+	if err != nil {
+		return nil, false, storeErr(err, "session")
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	st, err := s.st.GetStaff(ctx, sess.staffID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, false, storeErr(err, "staff")
+	}
+	if err != nil || st.Disabled || st.Role != sess.role || st.StationID != sess.station {
+		if err := s.sessions.closeStaff(ctx, sess.staffID); err != nil {
+			return nil, false, storeErr(err, "sessions")
+		}
+		return nil, false, nil
+	}
+	return sess, true, nil
 }
 
 func sessionOf(c *fiber.Ctx) *session {

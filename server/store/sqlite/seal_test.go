@@ -166,7 +166,7 @@ func TestSealLegacyDatabase(t *testing.T) {
 	if vs, err := storetest.Inspect(s).ListVerifications(ctx, id, 10); err != nil || len(vs) != 1 {
 		t.Errorf("legacy attempts = %+v, %v", vs, err)
 	}
-	if rp, err := s.GetReplacement(ctx, 1, false); err != nil || rp.Reason != "拒绝"+name {
+	if rp, err := storetest.Inspect(s).GetReplacement(ctx, 1, false); err != nil || rp.Reason != "拒绝"+name {
 		t.Errorf("legacy replacement reason = %q, %v", rp.Reason, err)
 	}
 	if n, err := storetest.Inspect(s).CountIDLocks(ctx, id, f.CreatedAt); err != nil || n != 1 {
