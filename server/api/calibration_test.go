@@ -306,7 +306,7 @@ func TestNonceCarriesScannerGates(t *testing.T) {
 	// refuses the harness capture (quality 50..99) that VS-1's 45 admits.
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	p := e.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
 	hi := e.newKiosk("kiosk-02")
 	hi.scannerOfModel(t, "SN-HI", "VS-HI")
