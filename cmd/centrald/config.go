@@ -39,6 +39,8 @@ type config struct {
 	KioskBurst            int
 	MaxFailures           int
 	KioskFailures         int
+	CheckBudgetMax        int
+	CheckBudgetWindow     time.Duration
 	LockFor               time.Duration
 	InsecureCookies       bool
 	InsecureOffice        bool
@@ -105,6 +107,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.KioskBurst, "kiosk-burst", 30, "request burst allowed to each kiosk")
 	fs.IntVar(&c.MaxFailures, "max-failures", 5, "verification failures that lock an ID number")
 	fs.IntVar(&c.KioskFailures, "kiosk-failures", 5, "consecutive verification failures at one kiosk that start its backoff")
+	fs.IntVar(&c.CheckBudgetMax, "enrolment-check-max", 10, "enrolment checks at one kiosk that no verification or enrolment followed, per --enrolment-check-window; more are refused and alerted")
+	fs.DurationVar(&c.CheckBudgetWindow, "enrolment-check-window", 10*time.Minute, "the sliding window of --enrolment-check-max")
 	fs.DurationVar(&c.LockFor, "lock-for", 5*time.Minute, "first lock duration (doubles for each further lock in a day)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key of --tls-cert (PEM)")
@@ -193,6 +197,8 @@ func (c *config) Validate() error {
 		{c.KioskBurst < 1, "--kiosk-burst must be at least 1"},
 		{c.MaxFailures < 1 || c.MaxFailures > 100, "--max-failures must be 1..100"},
 		{c.KioskFailures < 1, "--kiosk-failures must be at least 1"},
+		{c.CheckBudgetMax < 1, "--enrolment-check-max must be at least 1"},
+		{c.CheckBudgetWindow < time.Second || c.CheckBudgetWindow > 24*time.Hour, "--enrolment-check-window must be 1s..24h"},
 		{c.LockFor < time.Second || c.LockFor > 24*time.Hour, "--lock-for must be 1s..24h"},
 		{c.DebugListen != "" && !validListen(c.DebugListen), "--debug-listen must be host:port"},
 		{c.ShutdownTimeout < 0, "--shutdown-timeout must not be negative"},

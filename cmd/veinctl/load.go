@@ -180,7 +180,9 @@ type loadTest struct {
 	maker   ed25519.PrivateKey
 	makerID string
 	run_    string
-	staff   string // station staff session token
+	// staffUser and staffPIN log the station staff in at a kiosk: the
+	// kiosk's enrolment endpoint takes only a PIN session of that kiosk.
+	staffUser, staffPIN string
 }
 
 func newLoadTest(f loadFlags, log io.Writer) (*loadTest, error) {
@@ -313,14 +315,14 @@ func (lt *loadTest) run(ctx context.Context) (*loadResult, error) {
 	}
 	staffPass := randomHex(12)
 	staffUser := "load-" + lt.run_
-	if err := lt.admin.Do(ctx, "POST", apiv1.PathAdminStaff, apiv1.StaffCreate{Username: staffUser, Password: staffPass, Role: apiv1.RoleStationStaff, Station: station}, nil); err != nil {
+	var staff apiv1.Staff
+	if err := lt.admin.Do(ctx, "POST", apiv1.PathAdminStaff, apiv1.StaffCreate{Username: staffUser, Password: staffPass, Role: apiv1.RoleStationStaff, Station: station}, &staff); err != nil {
 		return nil, fmt.Errorf("creating the station staff account: %w", err)
 	}
-	ss, err := lt.client().Login(ctx, staffUser, staffPass)
-	if err != nil {
-		return nil, err
+	lt.staffUser, lt.staffPIN = staffUser, randomPIN()
+	if err := lt.admin.Do(ctx, "PUT", fmt.Sprintf("%s/%d/pin", apiv1.PathAdminStaff, staff.ID), apiv1.PINChange{PIN: lt.staffPIN}, nil); err != nil {
+		return nil, fmt.Errorf("setting the station staff's PIN: %w", err)
 	}
-	lt.staff = ss.Token
 	lt.logf("registered station %s, maker %s, %d kiosks, staff %s", station, lt.makerID, len(kiosks), staffUser)
 
 	// 2. Residents: the deck, valid resident cards only.
@@ -471,6 +473,20 @@ func randomHex(n int) string {
 		panic(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// randomPIN is a random kiosk PIN the server accepts: its second digit is
+// two from the first, so it is neither one digit repeated nor a run.
+func randomPIN() string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	for i := range b {
+		b[i] = '0' + b[i]%10
+	}
+	b[1] = '0' + (b[0]-'0'+2)%10
+	return string(b)
 }
 
 func (lt *loadTest) newKiosk(ctx context.Context, station string, i int) (*simKiosk, error) {
@@ -703,7 +719,11 @@ func (lt *loadTest) kioskEnrolments(ctx context.Context, k *simKiosk, fresh []*p
 	if err := lt.admin.Do(ctx, "POST", apiv1.PathAdminResidents, apiv1.ResidentImport{Residents: recs}, nil); err != nil {
 		return fmt.Errorf("importing residents: %w", err)
 	}
-	sk := &simKiosk{c: k.c.WithStaff(lt.staff), cert: k.cert, serial: k.serial, devKey: k.devKey, counter: k.counter}
+	ss, err := k.c.KioskStaffLogin(ctx, lt.staffUser, lt.staffPIN)
+	if err != nil {
+		return fmt.Errorf("staff login at kiosk %s: %w", k.c.KioskID, err)
+	}
+	sk := &simKiosk{c: k.c.WithStaff(ss.Token), cert: k.cert, serial: k.serial, devKey: k.devKey, counter: k.counter}
 	before := lt.dedupMetric(ctx)
 	var lat []float64
 	for _, p := range fresh {

@@ -274,6 +274,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		details["case"] = strconv.FormatInt(override.ID, 10)
 	}
 	s.metrics.enrolments.WithLabelValues("enrolled").Inc()
+	s.answerEnrolmentChecks(ctx, k, res.ID)
 	if err := s.audit(ctx, audit.Staff(sess.staffID), "enrolment.complete", "resident:"+strconv.FormatInt(res.ID, 10), details); err != nil {
 		return err
 	}
@@ -423,6 +424,26 @@ func (s *Server) handleListCases(c *fiber.Ctx) error {
 		out.Cases = append(out.Cases, caseView(dc))
 	}
 	return c.JSON(out)
+}
+
+// handleKioskOverride: a supervisor of the kiosk's station, logged in with
+// their PIN at this kiosk, overrides a suspected duplicate opened at this
+// kiosk (the supervisor's confirmation in staff mode, docs/kiosk.md). A
+// case of another kiosk does not exist here; the decision is the office
+// route's, audited the same way.
+func (s *Server) handleKioskOverride(c *fiber.Ctx) error {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return badRequest("case id must be a positive integer")
+	}
+	dc, err := s.st.GetDedupCase(c.UserContext(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && dc.KioskID != kioskOf(c).ID):
+		return errf(apiv1.CodeCaseNotFound, "no case %d at this kiosk", id)
+	case err != nil:
+		return storeErr(err, "case")
+	}
+	return s.decideCase(store.DedupOverridden)(c)
 }
 
 func (s *Server) decideCase(status store.DedupStatus) fiber.Handler {

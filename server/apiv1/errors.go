@@ -50,6 +50,13 @@ const (
 	CodeCandidateExpired  = "candidate_expired"   // the candidate is unknown, expired or someone else's
 	CodePINLocked         = "pin_locked"          // too many wrong PINs: the PIN must be set again in the office
 	CodePINInvalid        = "pin_invalid"         // a new PIN is not 6 digits, or too easy (one digit, a run)
+	// CodeSessionKioskBound: a session opened with a PIN at a kiosk is
+	// valid only in that kiosk's signed requests to the kiosk staff
+	// endpoints, never on an office route or at another kiosk.
+	CodeSessionKioskBound = "session_kiosk_bound"
+	// CodeKioskSessionRequired: the kiosk staff endpoints take only a
+	// session opened with a PIN at the same kiosk, not an office login.
+	CodeKioskSessionRequired = "kiosk_session_required"
 
 	// Card.
 	CodeCardInvalid     = "card_invalid" // bad ID number (check digit) or fields
@@ -175,15 +182,17 @@ var statuses = map[string]int{
 	CodeClientCertRequired: 401,
 	CodeTLSRequired:        403,
 
-	CodeUnauthenticated:   401,
-	CodeBadCredentials:    401,
-	CodeForbidden:         403,
-	CodeStaffDisabled:     401,
-	CodeIdentifyDisabled:  403,
-	CodeCandidateNotFound: 404,
-	CodeCandidateExpired:  410,
-	CodePINLocked:         423,
-	CodePINInvalid:        422,
+	CodeUnauthenticated:      401,
+	CodeBadCredentials:       401,
+	CodeForbidden:            403,
+	CodeStaffDisabled:        401,
+	CodeIdentifyDisabled:     403,
+	CodeCandidateNotFound:    404,
+	CodeCandidateExpired:     410,
+	CodePINLocked:            423,
+	CodePINInvalid:           422,
+	CodeSessionKioskBound:    403,
+	CodeKioskSessionRequired: 403,
 
 	CodeCardInvalid:     422,
 	CodeCardExpired:     422,
