@@ -127,7 +127,7 @@ func TestBulkEnrolmentItems(t *testing.T) {
 	ctx := context.Background()
 	e.mustStaff("zhang", store.RoleStationStaff, "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
-	zhang := &kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}
+	zhang := e.atKiosk(k, "zhang")
 	birth := func(i int) time.Time { return time.Date(1950+i, 1, 1, 0, 0, 0, 0, time.UTC) }
 	victim := e.newPerson("居民", birth(0))
 	e.enrol(zhang, victim)
@@ -286,7 +286,7 @@ func TestEnrolFirstRaceAtKiosk(t *testing.T) {
 	ctx := context.Background()
 	e.mustStaff("zhang", store.RoleStationStaff, "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
-	zhang := &kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}
+	zhang := e.atKiosk(k, "zhang")
 	p := e.newPerson("居民", time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC))
 	other := e.newPerson("他人", time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC))
 	req := e.enrolRequest(zhang, p)

@@ -190,7 +190,7 @@ func TestAttackBulkRacesKiosk(t *testing.T) {
 	forEach(t, func(t *testing.T, tg *target) {
 		tg.staffInStore("zhang", store.RoleStationStaff, "", tg.station)
 		k := tg.newKiosk("kiosk-01")
-		sk := k.withStaff(tg.login("zhang"))
+		sk := k.staffAt("zhang")
 		p := tg.newPerson("居民", false)
 		attacker := tg.newPerson("管理员", false)
 		enrolReq := tg.enrolRequest(sk, p, nil)
