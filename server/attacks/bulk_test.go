@@ -146,7 +146,10 @@ func TestAttackDeleteThenFirstEnrolment(t *testing.T) {
 			return c.Do(tg.ctx(), http.MethodPost, fmt.Sprintf("%s/%d/approve", apiv1.PathReplacements, r.ReplacementID),
 				apiv1.ReplacementDecision{Basis: basis, Reason: "approved, trust me"}, nil)
 		}
-		refused(t, approve(s.staff.Client, apiv1.BasisInPerson), http.StatusForbidden, apiv1.CodeSelfApproval)
+		// The requester's kiosk session is valid only at the kiosk; their
+		// office session is refused as the requester.
+		refused(t, approve(s.staff.Client, apiv1.BasisInPerson), http.StatusForbidden, apiv1.CodeSessionKioskBound)
+		refused(t, approve(tg.login("staff-kiosk-01"), apiv1.BasisInPerson), http.StatusForbidden, apiv1.CodeSelfApproval)
 		refused(t, approve(tg.admin, apiv1.BasisInPerson), http.StatusForbidden, apiv1.CodeNotApprover)
 		refused(t, approve(tg.login("boss"), apiv1.BasisMatch), http.StatusUnprocessableEntity, apiv1.CodePreviousNoMatch)
 		_, err = s.k.Verify(tg.ctx(), tg.verifyRequest(s.k, s.p, attacker.fingers[apiv1.RightIndex]))
