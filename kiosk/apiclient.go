@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -83,7 +82,7 @@ func mapErr(err error) error {
 		s = session.ErrPINLocked
 	case apiv1.CodeEnrolmentInconsistent:
 		s = session.ErrInconsistent
-	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled:
+	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled, apiv1.CodeSessionKioskBound, apiv1.CodeKioskSessionRequired:
 		s = session.ErrDenied
 	case apiv1.CodeRateLimited:
 		s = session.ErrThrottled
@@ -156,17 +155,22 @@ func (a *ServerClient) Ping(ctx context.Context) error {
 	return mapErr(err)
 }
 
-// Nonce implements Server.
-func (a *ServerClient) Nonce(ctx context.Context) ([32]byte, error) {
-	var n [32]byte
-	r, err := a.C.Nonce(ctx)
+// Nonce implements Server: with the scanner's certificate the server says
+// the quality gates of its model. Gates outside 0..100 are not taken (the
+// kiosk keeps the ones it has).
+func (a *ServerClient) Nonce(ctx context.Context, scannerCert []byte) (Nonce, error) {
+	var n Nonce
+	r, err := a.C.NonceFor(ctx, scannerCert)
 	if err != nil {
 		return n, mapErr(err)
 	}
 	if len(r.Nonce) != 32 {
 		return n, fmt.Errorf("%w: nonce of %d bytes", session.ErrRejected, len(r.Nonce))
 	}
-	copy(n[:], r.Nonce)
+	copy(n.Value[:], r.Nonce)
+	if g := r.QualityGates; g != nil && g.EnrolMinQuality >= 0 && g.EnrolMinQuality <= 100 && g.VerifyMinQuality >= 0 && g.VerifyMinQuality <= 100 {
+		n.Gates = &session.Gates{Enrol: g.EnrolMinQuality, Verify: g.VerifyMinQuality, From: "server"}
+	}
 	return n, nil
 }
 
@@ -429,10 +433,20 @@ func (a *ServerClient) Enrol(ctx context.Context, staffToken string, c identity.
 	return o, nil
 }
 
-// OverrideCase implements Server.
+// OverrideCase implements Server: the kiosk route, with the supervisor's
+// PIN session of this kiosk (the only place that session is valid).
 func (a *ServerClient) OverrideCase(ctx context.Context, supervisorToken, caseID, reason string) error {
-	err := a.C.WithStaff(supervisorToken).Do(ctx, http.MethodPost, apiv1.PathCases+"/"+url.PathEscape(caseID)+"/override", apiv1.CaseDecision{Reason: reason}, nil)
+	id, err := strconv.ParseInt(caseID, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: case id %q", session.ErrRejected, caseID)
+	}
+	_, err = a.C.WithStaff(supervisorToken).OverrideCaseAtKiosk(ctx, id, reason)
 	return mapErr(err)
+}
+
+// StaffLogout implements StaffLogouter.
+func (a *ServerClient) StaffLogout(ctx context.Context, staffToken string) error {
+	return mapErr(a.C.WithStaff(staffToken).KioskStaffLogout(ctx))
 }
 
 // Agent implements AgentBinder: the agent's token now files for the
@@ -454,7 +468,8 @@ func (a *ServerClient) CallStaff(ctx context.Context, reason string) error {
 }
 
 var (
-	_ Server      = (*ServerClient)(nil)
-	_ StaffCaller = (*ServerClient)(nil)
-	_ AgentBinder = (*ServerClient)(nil)
+	_ Server        = (*ServerClient)(nil)
+	_ StaffCaller   = (*ServerClient)(nil)
+	_ AgentBinder   = (*ServerClient)(nil)
+	_ StaffLogouter = (*ServerClient)(nil)
 )

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -88,6 +89,20 @@ type Scanner struct {
 	// Lift, when set, removes the finger after each capture (a resident
 	// lifting it), so the next capture waits for a new placement.
 	Lift bool
+	// Cert, when set, is the device certificate the scanner knows before
+	// it captures (kiosk.Certified); its captures carry "fake-cert"
+	// regardless.
+	Cert []byte
+}
+
+// SetCert sets Cert.
+func (s *Scanner) SetCert(c []byte) { s.mu.Lock(); s.Cert = c; s.mu.Unlock() }
+
+// DeviceCertificate implements kiosk.Certified.
+func (s *Scanner) DeviceCertificate() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Cert
 }
 
 // NewScanner returns a scanner with no finger on it.
@@ -187,23 +202,30 @@ func (Extractor) Extract(img *kiosk.ScanImage, finger string) ([]byte, int, erro
 
 // Server is an in-memory central server.
 type Server struct {
-	mu          sync.Mutex
-	Down        bool
-	Calls       []string             // calls for staff (CallStaff), by reason
-	Residents   map[string]*Resident // by ID number
-	Catalogue   []session.Service
-	Staff       map[string]StaffAccount
-	filings     []*filing
-	byKey       map[string]*filing
-	tokens      map[string]string    // token -> ID number
-	certs       map[string]time.Time // "ID number/year" -> first certification
-	sessions    map[string]StaffAccount
+	mu        sync.Mutex
+	Down      bool
+	Calls     []string             // calls for staff (CallStaff), by reason
+	Residents map[string]*Resident // by ID number
+	Catalogue []session.Service
+	Staff     map[string]StaffAccount
+	filings   []*filing
+	byKey     map[string]*filing
+	tokens    map[string]string    // token -> ID number
+	certs     map[string]time.Time // "ID number/year" -> first certification
+	sessions  map[string]StaffAccount
+	// LoggedOut are the staff sessions the kiosk ended (StaffLogout).
+	LoggedOut   []string
 	pinFailures map[string]int // wrong PINs in a row, by username
 	// Consents are the consents sent with enrolments.
 	Consents []Consent
 	cases    map[string]string // case -> state
 	seq      int
-	Now      func() time.Time
+	// Gates are the quality gates said with every nonce (nil: none, as
+	// an older server); NonceCerts the scanner certificates the nonces
+	// were asked for, in order.
+	Gates      *session.Gates
+	NonceCerts [][]byte
+	Now        func() time.Time
 	// DuplicateOf makes an enrolment of this person (fake template) look
 	// like a duplicate.
 	DuplicateOf map[string]bool
@@ -323,12 +345,33 @@ func (s *Server) check() error {
 	return nil
 }
 
-// Nonce implements kiosk.Server.
-func (s *Server) Nonce(ctx context.Context) (n [32]byte, err error) {
+// SetGates sets the quality gates said with every nonce (nil: none).
+func (s *Server) SetGates(g *session.Gates) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Gates = g
+}
+
+// NonceCertsSeen returns the scanner certificates the nonces were asked
+// for, in order.
+func (s *Server) NonceCertsSeen() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.NonceCerts)
+}
+
+// Nonce implements kiosk.Server: it says Gates (nil: none) and records the
+// scanner certificate each nonce was asked for (NonceCerts).
+func (s *Server) Nonce(ctx context.Context, scannerCert []byte) (n kiosk.Nonce, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	n[0] = byte(s.seq)
+	n.Value[0] = byte(s.seq)
+	s.NonceCerts = append(s.NonceCerts, append([]byte(nil), scannerCert...))
+	if s.Gates != nil {
+		g := *s.Gates
+		n.Gates = &g
+	}
 	return n, s.check()
 }
 
@@ -599,6 +642,29 @@ func (s *Server) Enrol(ctx context.Context, staffToken string, c identity.Card, 
 	}
 	r.Enrolled = person
 	return session.EnrolOutcome{ResidentID: r.ID}, nil
+}
+
+// StaffLogout implements kiosk.StaffLogouter: the session ends, and its
+// token is remembered in LoggedOut.
+func (s *Server) StaffLogout(ctx context.Context, tok string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return err
+	}
+	if _, ok := s.sessions[tok]; !ok {
+		return session.ErrDenied
+	}
+	delete(s.sessions, tok)
+	s.LoggedOut = append(s.LoggedOut, tok)
+	return nil
+}
+
+// LoggedOutTokens returns the staff sessions ended by StaffLogout.
+func (s *Server) LoggedOutTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.LoggedOut)
 }
 
 // OverrideCase implements kiosk.Server.

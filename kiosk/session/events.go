@@ -63,6 +63,9 @@ type (
 		Sample Sample
 		Fault  CaptureFault
 		Err    error
+		// Gates: the quality gates the server said with this capture's
+		// nonce for the scanner's model (nil: it said none).
+		Gates *Gates
 	}
 	// Checked is the outcome of DoCheck (the enrolment, before the finger).
 	Checked struct {
@@ -241,8 +244,10 @@ type (
 	}
 	// CancelCapture stops a capture in progress (the resident left).
 	CancelCapture struct{}
-	// Wipe: the session ended; the daemon drops everything it holds for it.
-	Wipe struct{}
+	// Wipe: the session ended; the daemon drops everything it holds for
+	// it. StaffToken is the staff session that ended with it (staff mode
+	// left), for the daemon to end at the server.
+	Wipe struct{ StaffToken string }
 )
 
 func (DoCapture) effect()          {}

@@ -271,7 +271,11 @@ func (m *Machine) end(now time.Time, phase Phase, mode Mode, why string) []Effec
 	if why != "" {
 		m.st.Ended, m.st.EndedAt = why, now
 	}
-	eff := []Effect{Wipe{}}
+	w := Wipe{}
+	if mode != ModeStaff && old.Staff != nil {
+		w.StaffToken = old.Staff.Token
+	}
+	eff := []Effect{w}
 	if old.Phase == PlaceFinger || old.Phase == EnrolCapture {
 		eff = append([]Effect{CancelCapture{}}, eff...)
 	}
@@ -430,6 +434,7 @@ func (m *Machine) startEnrolCapture() []Effect {
 
 func (m *Machine) captured(e Captured, now time.Time) []Effect {
 	s := &m.st
+	m.learn(e.Gates)
 	if s.Phase == EnrolCapture {
 		return m.enrolCaptured(e, now)
 	}
@@ -452,7 +457,7 @@ func (m *Machine) captured(e Captured, now time.Time) []Effect {
 		m.unavailable(now, e.Err, DoCapture{Gen: s.Gen}, PlaceFinger)
 		return nil
 	}
-	if fault == CaptureOK && e.Sample.Quality < m.cfg.VerifyMinQuality {
+	if fault == CaptureOK && e.Sample.Quality < m.Gates().Verify {
 		fault = NotFlat
 	}
 	switch fault {
@@ -995,7 +1000,7 @@ func (m *Machine) enrolCaptured(e Captured, now time.Time) []Effect {
 		fault = DeviceFault
 	}
 	s.LastQuality = e.Sample.Quality
-	if fault == CaptureOK && e.Sample.Quality < m.cfg.EnrolMinQuality {
+	if fault == CaptureOK && e.Sample.Quality < m.Gates().Enrol {
 		fault = NotFlat
 	}
 	switch fault {

@@ -72,6 +72,11 @@ var (
 	// ErrNotApprover: the staff member is not a supervisor of the station
 	// the request belongs to.
 	ErrNotApprover = errors.New("store: not a supervisor of the request's station")
+	// ErrAlreadyEnrolled: a first enrolment of a resident who has been
+	// enrolled before (an enrolment in force, deleted or superseded, or a
+	// replacement pending): replacing an enrolment goes through
+	// RequestReplacement and a supervisor's decision.
+	ErrAlreadyEnrolled = errors.New("store: the resident has been enrolled before")
 	// ErrNoPreviousMatch: an approval on the basis of a match, of a request
 	// whose captures did not verify against the enrolment in force.
 	ErrNoPreviousMatch = errors.New("store: the new captures did not verify against the enrolment in force")
@@ -180,17 +185,27 @@ type Store interface {
 	// finger's templates atomically). Template and image bytes are
 	// encrypted before they are written. Returns the stored enrolment
 	// (with ids, without re-reading the blobs).
+	//
+	// Enrol is the per-finger primitive of tools and tests: no API route
+	// stores an enrolment through it. The server's enrolments (a kiosk's
+	// first enrolment, an administrator's bulk enrolment) go through
+	// EnrolFirst, and every replacement through RequestReplacement.
 	Enrol(ctx context.Context, actor audit.Actor, e NewEnrolment) (Enrolment, error)
-	// EnrolFenced stores the fingers of one resident (every NewEnrolment
-	// of the same ID number) in one transaction behind the dedup fence:
-	// the transactions that make templates active are ordered (one dedup
-	// lock across every process sharing the database), and f.Check is
-	// handed the active enrolments (templates opened) of every other
-	// resident whose templates changed after the change-log position
-	// f.After; nothing is stored when it returns an error, which is
-	// returned as is. The 1:N duplicate search and the commit are thus
-	// one decision: see DedupFence.
-	EnrolFenced(ctx context.Context, actor audit.Actor, es []NewEnrolment, f DedupFence) ([]Enrolment, error)
+	// EnrolFirst stores a resident's first enrolment, every finger in one
+	// transaction, under a lock on the resident: ErrAlreadyEnrolled if the
+	// resident has any enrolment, in force or not (deleted on withdrawn
+	// consent, superseded), or a pending replacement, so of two first
+	// enrolments racing for one resident exactly one is stored. Each finger
+	// is audited as Enrol audits a new one ("enrolment.create").
+	//
+	// With a Fence, the 1:N duplicate search and the commit are one
+	// decision: the transactions that make templates active are ordered
+	// (one dedup lock across every process sharing the database), and
+	// Fence.Check is handed the active enrolments (templates opened) of
+	// every other resident whose templates changed after the change-log
+	// position Fence.After; nothing is stored when it returns an error,
+	// which is returned as is.
+	EnrolFirst(ctx context.Context, actor audit.Actor, e NewFirstEnrolment) ([]Enrolment, error)
 	// ResidentEnrolments returns the active enrolments of a resident, with
 	// decrypted templates but without images.
 	ResidentEnrolments(ctx context.Context, idNumber string) ([]Enrolment, error)
@@ -578,6 +593,19 @@ type NewEnrolment struct {
 type DedupFence struct {
 	After int64
 	Check func(ctx context.Context, newer []Enrolment) error
+}
+
+// NewFirstEnrolment is the input of EnrolFirst: a resident's fingers.
+type NewFirstEnrolment struct {
+	IDNumber      string
+	Fingers       []ReplacementFinger // distinct positions, each with its samples
+	EnrolledBy    int64               // staff id
+	KioskID       string              // where it was captured; "" for a bulk enrolment
+	ScannerSerial string
+	CreatedAt     time.Time // zero means now
+	// Fence, when set, is checked in the transaction under the dedup lock
+	// (see DedupFence); nil for callers that ran no 1:N search.
+	Fence *DedupFence
 }
 
 // Enrolment is the stored enrolment of one finger.

@@ -109,12 +109,11 @@ func BenchCreateFiling(b *testing.B, open func(b *testing.B) (store.Store, error
 	}
 }
 
-// BenchEnrol measures storing a two-finger enrolment (6 samples of
-// BenchTemplateSize): as two Enrol calls (the kiosk path before the dedup
-// fence), and as one EnrolFenced with 0 and 20 other residents enrolled
-// after the fence's position (their templates read and opened for the
-// check, which here compares nothing: the matcher's cost is server/api's
-// BenchmarkDedupFence).
+// BenchEnrol measures storing a two-finger first enrolment (6 samples of
+// BenchTemplateSize) with EnrolFirst: without a dedup fence, and behind one
+// with 0 and 20 other residents enrolled after the fence's position (their
+// templates read and opened for the check, which here compares nothing:
+// the matcher's cost is server/api's BenchmarkDedupFence).
 //
 //	go test -run XXX -bench BenchmarkEnrol -benchtime 300x ./server/store/sqlite ./server/store/postgres
 func BenchEnrol(b *testing.B, open func(b *testing.B) (store.Store, error)) {
@@ -122,19 +121,23 @@ func BenchEnrol(b *testing.B, open func(b *testing.B) (store.Store, error)) {
 	for i := range tpl {
 		tpl[i] = byte(i * 7)
 	}
-	finger := func(idn string, pos int) store.NewEnrolment {
-		ne := store.NewEnrolment{IDNumber: idn, Finger: pos}
-		for range 3 {
-			ne.Samples = append(ne.Samples, store.Sample{Template: tpl, AlgorithmVersion: "bench", Quality: 80})
+	nf := func(idn string, fence *store.DedupFence) store.NewFirstEnrolment {
+		e := store.NewFirstEnrolment{IDNumber: idn, Fence: fence}
+		for _, pos := range []int{2, 3} {
+			rf := store.ReplacementFinger{Finger: pos}
+			for range 3 {
+				rf.Samples = append(rf.Samples, store.Sample{Template: tpl, AlgorithmVersion: "bench", Quality: 80})
+			}
+			e.Fingers = append(e.Fingers, rf)
 		}
-		return ne
+		return e
 	}
 	noCheck := func(context.Context, []store.Enrolment) error { return nil }
 	for _, tc := range []struct {
 		name  string
 		newer int // residents enrolled after the fence's position
 		fence bool
-	}{{"Enrol×2", 0, false}, {"EnrolFenced/newer=0", 0, true}, {"EnrolFenced/newer=20", 20, true}} {
+	}{{"nofence", 0, false}, {"fence/newer=0", 0, true}, {"fence/newer=20", 20, true}} {
 		b.Run(tc.name, func(b *testing.B) {
 			s, err := open(b)
 			if err != nil {
@@ -152,36 +155,26 @@ func BenchEnrol(b *testing.B, open func(b *testing.B) (store.Store, error)) {
 				b.Fatal(err)
 			}
 			for i := b.N; i < n; i++ {
-				if _, err := s.EnrolFenced(c, actor, []store.NewEnrolment{finger(idNumber(i), 2), finger(idNumber(i), 3)}, store.DedupFence{Check: noCheck}); err != nil {
+				if _, err := s.EnrolFirst(c, actor, nf(idNumber(i), nil)); err != nil {
 					b.Fatal(err)
 				}
 			}
+			// The fence's position: tc.newer enrolments (one change each)
+			// before the head, and each enrolment of the loop one more.
 			after, err := s.LastChange(c)
 			if err != nil {
 				b.Fatal(err)
 			}
-			after -= int64(2 * tc.newer) // each of those logged one change per finger
+			after -= int64(tc.newer)
 			b.ResetTimer()
 			for i := range b.N {
-				idn := idNumber(i)
-				if !tc.fence {
-					for _, pos := range []int{2, 3} {
-						if _, err := s.Enrol(c, actor, finger(idn, pos)); err != nil {
-							b.Fatal(err)
-						}
-					}
-					continue
+				var fence *store.DedupFence
+				if tc.fence {
+					fence = &store.DedupFence{After: after + int64(i), Check: noCheck}
 				}
-				// The fence's position stays put: each enrolment of the
-				// loop is one more "newer" enrolment for the next.
-				if _, err := s.EnrolFenced(c, actor, []store.NewEnrolment{finger(idn, 2), finger(idn, 3)}, store.DedupFence{After: after, Check: noCheck}); err != nil {
+				if _, err := s.EnrolFirst(c, actor, nf(idNumber(i), fence)); err != nil {
 					b.Fatal(err)
 				}
-				after, err = s.LastChange(c)
-				if err != nil {
-					b.Fatal(err)
-				}
-				after -= int64(2 * tc.newer)
 			}
 		})
 	}

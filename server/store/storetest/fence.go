@@ -14,9 +14,9 @@ import (
 // errDuplicate is the fence checks' refusal in these tests.
 var errDuplicate = errors.New("storetest: duplicate")
 
-// sameTemplates is a fence check that refuses when a newer enrolment holds
+// fenceOnTemplates is a fence check that refuses when a newer enrolment holds
 // one of probes' template bytes (the matcher's part in server/api).
-func sameTemplates(probes [][]byte, seen *[]store.Enrolment) func(context.Context, []store.Enrolment) error {
+func fenceOnTemplates(probes [][]byte, seen *[]store.Enrolment) func(context.Context, []store.Enrolment) error {
 	return func(_ context.Context, newer []store.Enrolment) error {
 		if seen != nil {
 			*seen = append((*seen)[:0], newer...)
@@ -34,7 +34,17 @@ func sameTemplates(probes [][]byte, seen *[]store.Enrolment) func(context.Contex
 	}
 }
 
-// testEnrolFenced: EnrolFenced hands its check the active enrolments of
+// first is resident r's first enrolment of fingers, 3 samples each, behind
+// fence.
+func first(f *fixture, r int, fence *store.DedupFence, fingers ...int) store.NewFirstEnrolment {
+	nf := store.NewFirstEnrolment{IDNumber: f.residents[r].IDNumber, EnrolledBy: f.clerk.ID, KioskID: f.kiosk.ID, ScannerSerial: "VS-1", Fence: fence}
+	for _, pos := range fingers {
+		nf.Fingers = append(nf.Fingers, store.ReplacementFinger{Finger: pos, Samples: newEnrolment(f, r, pos, 3, false).Samples})
+	}
+	return nf
+}
+
+// testEnrolFenced: EnrolFirst with a fence hands its check the active enrolments of
 // the other residents changed after the fence's position, templates opened
 // (not the older ones, not the resident's own), stores every finger in one
 // transaction, and stores nothing when the check refuses.
@@ -53,25 +63,21 @@ func testEnrolFenced(t *testing.T, newDB NewDatabase) {
 	if _, err := s.Enrol(c, clerk, newEnrolment(f, 2, 3, 3, false)); err != nil { // after it
 		t.Fatal(err)
 	}
-	if _, err := s.Enrol(c, clerk, newEnrolment(f, 0, 7, 3, false)); err != nil { // the resident's own
-		t.Fatal(err)
-	}
 
 	// A refusal stores nothing.
 	head, _ := s.LastChange(c)
 	before := lastAudit(t, s)
 	var seen []store.Enrolment
-	nes := []store.NewEnrolment{newEnrolment(f, 0, 2, 3, false), newEnrolment(f, 0, 4, 3, false)}
-	_, err = s.EnrolFenced(c, clerk, nes, store.DedupFence{After: after, Check: sameTemplates([][]byte{template(2, 3, 1)}, &seen)})
+	_, err = s.EnrolFirst(c, clerk, first(f, 0, &store.DedupFence{After: after, Check: fenceOnTemplates([][]byte{template(2, 3, 1)}, &seen)}, 2, 4))
 	if !errors.Is(err, errDuplicate) {
-		t.Fatalf("EnrolFenced with a refusing check = %v, want its error", err)
+		t.Fatalf("EnrolFirst with a refusing fence = %v, want its error", err)
 	}
 	if len(seen) != 1 || seen[0].ResidentID != f.residents[2].ID || seen[0].Finger != 3 || len(seen[0].Samples) != 3 ||
 		!bytes.Equal(seen[0].Samples[0].Template, template(2, 3, 0)) || seen[0].IDNumber != f.residents[2].IDNumber {
 		t.Errorf("the check was handed %+v; want resident 2's finger 3 only, templates opened", seen)
 	}
-	if es, _ := s.ResidentEnrolments(c, f.residents[0].IDNumber); len(es) != 1 || es[0].Finger != 7 {
-		t.Errorf("after a refusal the resident has %+v; want finger 7 only", es)
+	if es, _ := s.ResidentEnrolments(c, f.residents[0].IDNumber); len(es) != 0 {
+		t.Errorf("after a refusal the resident has %+v", es)
 	}
 	if a := lastAudit(t, s); a.Seq != before.Seq {
 		t.Errorf("a refusal was audited: %+v", a)
@@ -81,15 +87,15 @@ func testEnrolFenced(t *testing.T, newDB NewDatabase) {
 	}
 
 	// Accepted: both fingers, audited and logged.
-	got, err := s.EnrolFenced(c, clerk, nes, store.DedupFence{After: after, Check: sameTemplates([][]byte{template(1, 2, 0)}, nil)})
+	got, err := s.EnrolFirst(c, clerk, first(f, 0, &store.DedupFence{After: after, Check: fenceOnTemplates([][]byte{template(1, 2, 0)}, nil)}, 2, 4))
 	if err != nil {
-		t.Fatalf("EnrolFenced: %v", err)
+		t.Fatalf("EnrolFirst: %v", err)
 	}
 	if len(got) != 2 || got[0].Finger != 2 || got[1].Finger != 4 || got[0].ID == 0 || got[0].ResidentID != f.residents[0].ID {
-		t.Errorf("EnrolFenced = %+v", got)
+		t.Errorf("EnrolFirst = %+v", got)
 	}
-	if es, _ := s.ResidentEnrolments(c, f.residents[0].IDNumber); len(es) != 3 {
-		t.Errorf("the resident has %d enrolments, want 3", len(es))
+	if es, _ := s.ResidentEnrolments(c, f.residents[0].IDNumber); len(es) != 2 {
+		t.Errorf("the resident has %d enrolments, want 2", len(es))
 	}
 	if a := lastAudit(t, s); a.Action != "enrolment.create" || a.Actor != clerk || a.Details["finger"] != "4" {
 		t.Errorf("last audit = %+v", a)
@@ -97,25 +103,8 @@ func testEnrolFenced(t *testing.T, newDB NewDatabase) {
 	if h, _ := s.LastChange(c); h <= head {
 		t.Errorf("no change logged: %d", h)
 	}
-
-	// Bad input.
-	ok := sameTemplates(nil, nil)
-	for name, tc := range map[string]struct {
-		nes   []store.NewEnrolment
-		check func(context.Context, []store.Enrolment) error
-	}{
-		"no finger":       {nil, ok},
-		"no check":        {nes, nil},
-		"two residents":   {[]store.NewEnrolment{newEnrolment(f, 0, 2, 3, false), newEnrolment(f, 1, 4, 3, false)}, ok},
-		"finger 11":       {[]store.NewEnrolment{newEnrolment(f, 0, 11, 3, false)}, ok},
-		"without samples": {[]store.NewEnrolment{newEnrolment(f, 0, 2, 0, false)}, ok},
-	} {
-		if _, err := s.EnrolFenced(c, clerk, tc.nes, store.DedupFence{Check: tc.check}); !errors.Is(err, store.ErrInvalid) {
-			t.Errorf("%s: %v, want ErrInvalid", name, err)
-		}
-	}
-	if _, err := s.EnrolFenced(c, clerk, []store.NewEnrolment{{IDNumber: idNumber(999), Finger: 2, Samples: nes[0].Samples}}, store.DedupFence{Check: ok}); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("unknown resident: %v, want ErrNotFound", err)
+	if _, err := s.EnrolFirst(c, clerk, first(f, 2, &store.DedupFence{}, 5)); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("a fence without a check: %v, want ErrInvalid", err)
 	}
 	verifyChain(t, s)
 }
@@ -155,15 +144,16 @@ func testEnrolFencedConcurrent(t *testing.T, newDB NewDatabase) {
 	errs := make([]error, n)
 	start := make(chan struct{})
 	for i := range n {
-		ne := newEnrolment(f, i, 2, 3, false)
-		for j := range ne.Samples {
-			ne.Samples[j].Template = template(0, 2, j)
+		fence := store.DedupFence{After: after, Check: fenceOnTemplates([][]byte{probe}, nil)}
+		nf := first(f, i, &fence, 2)
+		for j := range nf.Fingers[0].Samples {
+			nf.Fingers[0].Samples[j].Template = template(0, 2, j)
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			_, errs[i] = handles[i%len(handles)].EnrolFenced(c, audit.Staff(f.clerk.ID), []store.NewEnrolment{ne}, store.DedupFence{After: after, Check: sameTemplates([][]byte{probe}, nil)})
+			_, errs[i] = handles[i%len(handles)].EnrolFirst(c, audit.Staff(f.clerk.ID), nf)
 		}()
 	}
 	close(start)

@@ -48,7 +48,53 @@ func (s *Store) Enrol(ctx context.Context, actor audit.Actor, ne store.NewEnrolm
 		KioskID: ne.KioskID, ScannerSerial: ne.ScannerSerial, CreatedAt: at,
 	}
 	err := s.tx(ctx, WriteTx, func(q Q) error {
-		return s.enrolTx(ctx, q, actor, &e, ne.Samples)
+		var status string
+		if err := q.QueryRow(ctx, `SELECT id, status FROM residents WHERE id_key = $1`, s.idKey(e.IDNumber)).Scan(&e.ResidentID, &status); err != nil {
+			return notFound(err, "resident", "")
+		}
+		if status != string(store.ResidentActive) {
+			return fmt.Errorf("%w: resident %d is %s", store.ErrInactive, e.ResidentID, status)
+		}
+		// Supersede the finger's current enrolment and drop its samples.
+		var replaced []int64
+		rows, err := q.Query(ctx, `SELECT id FROM enrolments WHERE resident_id = $1 AND finger = $2 AND superseded_at IS NULL`+s.d.ForUpdate, e.ResidentID, e.Finger)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			replaced = append(replaced, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range replaced {
+			if _, err := q.Exec(ctx, `UPDATE enrolments SET superseded_at = $2 WHERE id = $1`, id, s.t(at)); err != nil {
+				return err
+			}
+			if _, err := q.Exec(ctx, `DELETE FROM samples WHERE enrolment_id = $1`, id); err != nil {
+				return err
+			}
+		}
+		if err := s.insertEnrolment(ctx, q, &e, ne.Samples, 0); err != nil {
+			return err
+		}
+		action := "enrolment.create"
+		kv := []string{"finger", itoa(int64(e.Finger)), "samples", itoa(int64(len(e.Samples))), "kiosk", e.KioskID, "scanner", e.ScannerSerial}
+		if len(replaced) > 0 {
+			action = "enrolment.replace"
+			kv = append(kv, "replaced", itoa(replaced[0]))
+		}
+		if err := s.logChange(ctx, q, store.ChangeResident, itoa(e.ResidentID), at); err != nil {
+			return err
+		}
+		_, err = s.appendAudit(ctx, q, ev(actor, at, action, "enrolment:"+itoa(e.ID), append(kv, "resident", itoa(e.ResidentID))...))
+		return err
 	})
 	if err != nil {
 		return store.Enrolment{}, err
@@ -56,52 +102,78 @@ func (s *Store) Enrol(ctx context.Context, actor audit.Actor, ne store.NewEnrolm
 	return e, nil
 }
 
-// EnrolFenced stores the fingers of one resident in one transaction, behind
-// the dedup fence (dedupFence): nothing is stored when the fence's check
-// refuses.
-func (s *Store) EnrolFenced(ctx context.Context, actor audit.Actor, nes []store.NewEnrolment, f store.DedupFence) ([]store.Enrolment, error) {
+// EnrolFirst stores a resident's first enrolment, all fingers at once. The
+// resident's row is locked first (PostgreSQL: FOR UPDATE; SQLite: the
+// single writer of BEGIN IMMEDIATE), as RequestReplacement and
+// DecideReplacement lock it, so the check that the resident was never
+// enrolled and the insert cannot be split by another first enrolment.
+func (s *Store) EnrolFirst(ctx context.Context, actor audit.Actor, nf store.NewFirstEnrolment) ([]store.Enrolment, error) {
 	if err := checkActor(actor); err != nil {
 		return nil, err
 	}
-	if len(nes) == 0 {
-		return nil, invalid("an enrolment needs at least one finger")
+	if len(nf.Fingers) == 0 || len(nf.Fingers) > 10 {
+		return nil, invalid("a first enrolment needs 1..10 fingers, got %d", len(nf.Fingers))
 	}
-	if f.Check == nil {
-		return nil, invalid("a dedup fence needs a check")
-	}
-	idn := canonID(nes[0].IDNumber)
-	for _, ne := range nes {
-		if canonID(ne.IDNumber) != idn {
-			return nil, invalid("the fingers of one enrolment belong to one resident")
+	seen := map[int]bool{}
+	for _, f := range nf.Fingers {
+		if f.Finger < 1 || f.Finger > 10 || seen[f.Finger] {
+			return nil, invalid("finger position %d: want distinct positions 1..10 (ISO/IEC 19794)", f.Finger)
 		}
-		if ne.Finger < 1 || ne.Finger > 10 {
-			return nil, invalid("finger position %d: want 1..10 (ISO/IEC 19794)", ne.Finger)
-		}
-		if err := checkSamples(ne.Samples); err != nil {
+		seen[f.Finger] = true
+		if err := checkSamples(f.Samples); err != nil {
 			return nil, err
 		}
 	}
+	if nf.Fence != nil && nf.Fence.Check == nil {
+		return nil, invalid("a dedup fence needs a check")
+	}
+	at := s.at(nf.CreatedAt)
+	idn := canonID(nf.IDNumber)
 	var out []store.Enrolment
 	err := s.tx(ctx, WriteTx, func(q Q) error {
 		out = nil
-		var self int64
-		if err := q.QueryRow(ctx, `SELECT id FROM residents WHERE id_key = $1`, s.idKey(idn)).Scan(&self); err != nil {
+		var rid int64
+		var status string
+		if err := q.QueryRow(ctx, `SELECT id, status FROM residents WHERE id_key = $1`+s.d.ForUpdate, s.idKey(idn)).Scan(&rid, &status); err != nil {
 			return notFound(err, "resident", "")
 		}
-		if err := s.dedupFence(ctx, q, f, self); err != nil {
+		if status != string(store.ResidentActive) {
+			return fmt.Errorf("%w: resident %d is %s", store.ErrInactive, rid, status)
+		}
+		var n int64
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM enrolments WHERE resident_id = $1`, rid).Scan(&n); err != nil {
 			return err
 		}
-		for _, ne := range nes {
-			e := store.Enrolment{
-				IDNumber: idn, Finger: ne.Finger, EnrolledBy: ne.EnrolledBy,
-				KioskID: ne.KioskID, ScannerSerial: ne.ScannerSerial, CreatedAt: s.at(ne.CreatedAt),
+		if n > 0 {
+			return fmt.Errorf("%w: resident %d has %d enrolments on record", store.ErrAlreadyEnrolled, rid, n)
+		}
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM enrolment_replacements WHERE resident_id = $1 AND status = 'pending'`, rid).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: a replacement of resident %d is pending", store.ErrAlreadyEnrolled, rid)
+		}
+		if nf.Fence != nil {
+			if err := s.dedupFence(ctx, q, *nf.Fence, rid); err != nil {
+				return err
 			}
-			if err := s.enrolTx(ctx, q, actor, &e, ne.Samples); err != nil {
+		}
+		for _, f := range nf.Fingers {
+			e := store.Enrolment{
+				ResidentID: rid, IDNumber: idn, Finger: f.Finger, EnrolledBy: nf.EnrolledBy,
+				KioskID: nf.KioskID, ScannerSerial: nf.ScannerSerial, CreatedAt: at,
+			}
+			if err := s.insertEnrolment(ctx, q, &e, f.Samples, 0); err != nil {
+				return err
+			}
+			if _, err := s.appendAudit(ctx, q, ev(actor, at, "enrolment.create", "enrolment:"+itoa(e.ID),
+				"finger", itoa(int64(e.Finger)), "samples", itoa(int64(len(e.Samples))), "kiosk", e.KioskID, "scanner", e.ScannerSerial,
+				"resident", itoa(rid), "first", "true")); err != nil {
 				return err
 			}
 			out = append(out, e)
 		}
-		return nil
+		return s.logChange(ctx, q, store.ChangeResident, itoa(rid), at)
 	})
 	if err != nil {
 		return nil, err
@@ -151,60 +223,6 @@ func (s *Store) dedupFence(ctx context.Context, q Q, f store.DedupFence, self in
 		newer = append(newer, es...)
 	}
 	return f.Check(ctx, newer)
-}
-
-// enrolTx stores one finger's samples in the caller's transaction (e has
-// IDNumber, Finger, EnrolledBy, KioskID, ScannerSerial, CreatedAt set),
-// superseding the finger's current enrolment.
-func (s *Store) enrolTx(ctx context.Context, q Q, actor audit.Actor, e *store.Enrolment, samples []store.Sample) error {
-	at := e.CreatedAt
-	var status string
-	if err := q.QueryRow(ctx, `SELECT id, status FROM residents WHERE id_key = $1`, s.idKey(e.IDNumber)).Scan(&e.ResidentID, &status); err != nil {
-		return notFound(err, "resident", "")
-	}
-	if status != string(store.ResidentActive) {
-		return fmt.Errorf("%w: resident %d is %s", store.ErrInactive, e.ResidentID, status)
-	}
-	// Supersede the finger's current enrolment and drop its samples.
-	var replaced []int64
-	rows, err := q.Query(ctx, `SELECT id FROM enrolments WHERE resident_id = $1 AND finger = $2 AND superseded_at IS NULL`+s.d.ForUpdate, e.ResidentID, e.Finger)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		replaced = append(replaced, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, id := range replaced {
-		if _, err := q.Exec(ctx, `UPDATE enrolments SET superseded_at = $2 WHERE id = $1`, id, s.t(at)); err != nil {
-			return err
-		}
-		if _, err := q.Exec(ctx, `DELETE FROM samples WHERE enrolment_id = $1`, id); err != nil {
-			return err
-		}
-	}
-	if err := s.insertEnrolment(ctx, q, e, samples, 0); err != nil {
-		return err
-	}
-	action := "enrolment.create"
-	kv := []string{"finger", itoa(int64(e.Finger)), "samples", itoa(int64(len(e.Samples))), "kiosk", e.KioskID, "scanner", e.ScannerSerial}
-	if len(replaced) > 0 {
-		action = "enrolment.replace"
-		kv = append(kv, "replaced", itoa(replaced[0]))
-	}
-	if err := s.logChange(ctx, q, store.ChangeResident, itoa(e.ResidentID), at); err != nil {
-		return err
-	}
-	_, err = s.appendAudit(ctx, q, ev(actor, at, action, "enrolment:"+itoa(e.ID), append(kv, "resident", itoa(e.ResidentID))...))
-	return err
 }
 
 // checkSamples validates the samples of one finger.
