@@ -157,7 +157,7 @@ func TestReplicas(t *testing.T) {
 	q1 := e.newPerson("吴一", time.Date(1960, 1, 2, 0, 0, 0, 0, time.UTC))
 	q2 := e.newPerson("吴二", time.Date(1961, 2, 3, 0, 0, 0, 0, time.UTC))
 	q2.fingers = q1.fingers
-	ka, kb := staffAt(a, "K-1"), staffAt(b, "K-2")
+	ka, kb := staffAt(a, "K-1"), e.atKiosk(kioskAt(b, "K-2"), "wu") // wu logs in at K-2 (through B)
 	ra, rb := e.enrolRequest(ka, q1), e.enrolRequest(kb, q2)
 	raced := make(chan error, 2)
 	go func() { _, err := ka.Enrol(ctx, ra); raced <- err }()
