@@ -15,7 +15,7 @@ import (
 // that position (through this process an instant ago, or through another
 // replica) is not in it. Two enrolments of one person's fingers under two
 // ID numbers, sent at once, would both pass their searches. So the commit
-// that makes templates active goes through store.EnrolFenced: under the
+// that makes templates active goes through store.EnrolFirst with a Fence: under the
 // store's dedup lock (one for every replica sharing the database), the
 // probes are compared again with the enrolments committed after the
 // search's position, at the same dedup thresholds, and a match refuses the
