@@ -339,21 +339,10 @@ func (s *Store) sealLegacy(ctx context.Context) error {
 }
 
 func (s *Store) sealLegacyResidents(ctx context.Context, q Q) (int, error) {
-	rows, err := q.Query(ctx, `SELECT id, id_key, name, birth_date, address, household FROM residents WHERE pii IS NULL`)
+	todo, err := queryAll(ctx, q, func(rows Rows) (r store.Resident, err error) {
+		return r, rows.Scan(&r.ID, &r.IDNumber, &r.Name, tm{&r.BirthDate}, &r.Address, &r.Household)
+	}, `SELECT id, id_key, name, birth_date, address, household FROM residents WHERE pii IS NULL`)
 	if err != nil {
-		return 0, err
-	}
-	var todo []store.Resident
-	for rows.Next() {
-		var r store.Resident
-		if err := rows.Scan(&r.ID, &r.IDNumber, &r.Name, tm{&r.BirthDate}, &r.Address, &r.Household); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		todo = append(todo, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	for _, r := range todo {
@@ -371,21 +360,10 @@ func (s *Store) sealLegacyResidents(ctx context.Context, q Q) (int, error) {
 }
 
 func (s *Store) indexLegacyIDs(ctx context.Context, q Q, table string) (int, error) {
-	rows, err := q.Query(ctx, `SELECT DISTINCT id_key FROM `+table+` WHERE length(id_key) <> `+itoa(int64(idKeyLen)))
+	ids, err := queryAll(ctx, q, func(rows Rows) (id string, err error) {
+		return id, rows.Scan(&id)
+	}, `SELECT DISTINCT id_key FROM `+table+` WHERE length(id_key) <> `+itoa(int64(idKeyLen)))
 	if err != nil {
-		return 0, err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	for _, id := range ids {
@@ -397,25 +375,14 @@ func (s *Store) indexLegacyIDs(ctx context.Context, q Q, table string) (int, err
 }
 
 func (s *Store) sealLegacyTokenIDs(ctx context.Context, q Q, table, col string) (int, error) {
-	rows, err := q.Query(ctx, `SELECT `+col+`, id_sealed FROM `+table+` WHERE id_sealed NOT LIKE 's1:%'`)
-	if err != nil {
-		return 0, err
-	}
 	type row struct {
 		hash []byte
 		id   string
 	}
-	var todo []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.hash, &r.id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		todo = append(todo, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	todo, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
+		return r, rows.Scan(&r.hash, &r.id)
+	}, `SELECT `+col+`, id_sealed FROM `+table+` WHERE id_sealed NOT LIKE 's1:%'`)
+	if err != nil {
 		return 0, err
 	}
 	for _, r := range todo {
@@ -431,25 +398,14 @@ func (s *Store) sealLegacyTokenIDs(ctx context.Context, q Q, table, col string) 
 }
 
 func (s *Store) sealLegacyFilings(ctx context.Context, q Q) (int, error) {
-	rows, err := q.Query(ctx, `SELECT id, reference, form, reply FROM filings WHERE form NOT LIKE 's1:%'`)
-	if err != nil {
-		return 0, err
-	}
 	type row struct {
 		id               int64
 		ref, form, reply string
 	}
-	var todo []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.ref, &r.form, &r.reply); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		todo = append(todo, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	todo, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
+		return r, rows.Scan(&r.id, &r.ref, &r.form, &r.reply)
+	}, `SELECT id, reference, form, reply FROM filings WHERE form NOT LIKE 's1:%'`)
+	if err != nil {
 		return 0, err
 	}
 	for _, r := range todo {
@@ -473,25 +429,14 @@ func (s *Store) sealLegacyFilings(ctx context.Context, q Q) (int, error) {
 // sealLegacyReasons seals the decision reasons of replacements decided
 // before migration 0004 (they may name people).
 func (s *Store) sealLegacyReasons(ctx context.Context, q Q) (int, error) {
-	rows, err := q.Query(ctx, `SELECT id, reason FROM enrolment_replacements WHERE reason <> '' AND reason NOT LIKE 's1:%'`)
-	if err != nil {
-		return 0, err
-	}
 	type row struct {
 		id     int64
 		reason string
 	}
-	var todo []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.reason); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		todo = append(todo, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	todo, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
+		return r, rows.Scan(&r.id, &r.reason)
+	}, `SELECT id, reason FROM enrolment_replacements WHERE reason <> '' AND reason NOT LIKE 's1:%'`)
+	if err != nil {
 		return 0, err
 	}
 	for _, r := range todo {
