@@ -210,19 +210,9 @@ func (s *Server) handleListReports(c *fiber.Ctx) error {
 		}
 		f.Statuses = []store.ReportStatus{store.ReportStatus(st)}
 	}
-	if a := c.Query("after"); a != "" {
-		n, err := strconv.ParseInt(a, 10, 64)
-		if err != nil || n < 0 {
-			return badRequest("after must be a report id")
-		}
-		f.AfterID = n
-	}
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return badRequest("limit must be 1..1000")
-		}
-		f.Limit = n
+	var err error
+	if f.AfterID, f.Limit, err = pageQuery(c, "report"); err != nil {
+		return err
 	}
 	reportScope(sessionOf(c), &f)
 	ps, err := s.st.ListReports(c.UserContext(), f)

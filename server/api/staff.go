@@ -111,6 +111,23 @@ func filingScope(sess *session, f *store.FilingFilter) {
 	}
 }
 
+// pageQuery reads the page of a list request: after, the id of the last
+// item of the page before (what names the items), and limit, 1..1000 (0
+// when absent: the store's default).
+func pageQuery(c *fiber.Ctx, what string) (after int64, limit int, err error) {
+	if a := c.Query("after"); a != "" {
+		if after, err = strconv.ParseInt(a, 10, 64); err != nil || after < 0 {
+			return 0, 0, badRequest("after must be a %s id", what)
+		}
+	}
+	if l := c.Query("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 1000 {
+			return 0, 0, badRequest("limit must be 1..1000")
+		}
+	}
+	return after, limit, nil
+}
+
 func (s *Server) handleListFilings(c *fiber.Ctx) error {
 	sess := sessionOf(c)
 	f := store.FilingFilter{Department: c.Query("department"), ServiceCode: c.Query("service")}
@@ -120,19 +137,9 @@ func (s *Server) handleListFilings(c *fiber.Ctx) error {
 		}
 		f.Statuses = []store.FilingStatus{store.FilingStatus(st)}
 	}
-	if a := c.Query("after"); a != "" {
-		n, err := strconv.ParseInt(a, 10, 64)
-		if err != nil || n < 0 {
-			return badRequest("after must be a filing id")
-		}
-		f.AfterID = n
-	}
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return badRequest("limit must be 1..1000")
-		}
-		f.Limit = n
+	var err error
+	if f.AfterID, f.Limit, err = pageQuery(c, "filing"); err != nil {
+		return err
 	}
 	if c.QueryBool("overdue") {
 		now := s.now()
