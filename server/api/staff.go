@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -188,25 +189,34 @@ func (s *Server) handleGetFiling(c *fiber.Ctx) error {
 	return c.JSON(s.filingView(c.UserContext(), f, true, name))
 }
 
+// decisionStatus is the status each decision of an officer takes a filing
+// to (the API's decide and the office form's decisionProblem).
+var decisionStatus = map[string]store.FilingStatus{
+	apiv1.DecisionReview:      store.FilingInReview,
+	apiv1.DecisionAccept:      store.FilingAccepted,
+	apiv1.DecisionReject:      store.FilingRejected,
+	apiv1.DecisionRequestInfo: store.FilingNeedInfo,
+}
+
+// maxDecisionReply is the longest reply to the resident, in characters.
+const maxDecisionReply = 1000
+
+// replyRequired: a rejection or a request for more information tells the
+// resident why or what.
+func replyRequired(to store.FilingStatus) bool {
+	return to == store.FilingRejected || to == store.FilingNeedInfo
+}
+
 // decide applies an officer's decision.
 func (s *Server) decide(c *fiber.Ctx, f store.Filing, d apiv1.Decision) (store.Filing, error) {
-	var to store.FilingStatus
-	switch d.Action {
-	case apiv1.DecisionReview:
-		to = store.FilingInReview
-	case apiv1.DecisionAccept:
-		to = store.FilingAccepted
-	case apiv1.DecisionReject:
-		to = store.FilingRejected
-	case apiv1.DecisionRequestInfo:
-		to = store.FilingNeedInfo
-	default:
+	to, ok := decisionStatus[d.Action]
+	if !ok {
 		return f, badRequest("action must be review, accept, reject or request_info")
 	}
-	if len([]rune(d.Reply)) > 1000 {
-		return f, badRequest("reply of at most 1000 characters")
+	if utf8.RuneCountInString(d.Reply) > maxDecisionReply {
+		return f, badRequest("reply of at most %d characters", maxDecisionReply)
 	}
-	if (to == store.FilingRejected || to == store.FilingNeedInfo) && d.Reply == "" {
+	if replyRequired(to) && d.Reply == "" {
 		return f, badRequest("a reply to the resident is required to reject or ask for more information")
 	}
 	if !store.CanTransition(f.Status, to) {
