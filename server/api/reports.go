@@ -108,17 +108,9 @@ func (s *Server) handleKioskReport(c *fiber.Ctx) error {
 	now := s.now()
 	res, err := s.tokenResident(c, req.Token)
 	if err != nil {
-		// The retry of a report whose answer was lost: the token is spent,
-		// but we know whose it was.
-		sp, ok, serr := s.spent.get(ctx, req.Token, now)
-		if serr != nil {
-			return storeErr(serr, "spent token")
-		}
-		if !ok || sp.kioskID != k.ID {
+		// The retry of a report whose answer was lost.
+		if res, err = s.retryResident(ctx, k.ID, req.Token, now, err); err != nil {
 			return err
-		}
-		if res, err = s.st.GetResident(ctx, sp.idNumber); err != nil {
-			return storeErr(err, "resident")
 		}
 	}
 	nr, err := newReport(s.reportKinds(), &req, res, now)
