@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/clientaddr"
 )
 
@@ -62,6 +63,10 @@ type config struct {
 	ShardTimeout          time.Duration
 	ShardPrefix           string
 	GalleryMaxLag         time.Duration
+	AuditAnchorFile       string
+	AuditAnchorKey        string
+	AuditAnchorInterval   time.Duration
+	AuditAnchorID         string
 }
 
 const envPrefix = "VEINKIOSK_"
@@ -119,6 +124,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.DurationVar(&c.ShardTimeout, "shard-timeout", 3*time.Second, "time a 1:N search waits for every shard before failing with search_incomplete (with --shards)")
 	fs.StringVar(&c.ShardPrefix, "shard-prefix", "veinkiosk.shard", "NATS subject prefix of the matcher shards (with --shards)")
 	fs.DurationVar(&c.GalleryMaxLag, "gallery-max-lag", 10*time.Second, "with --database-url: a gallery that has not followed the change log for longer refuses 1:N searches (gallery_stale) and /readyz answers 503 until it has caught up (docs/replicas.md); more than 2s, the log's poll interval")
+	fs.StringVar(&c.AuditAnchorFile, "audit-anchor-file", "", "append signed anchors of the audit chain's head to this file (JSON lines, fsync'd; ship it off the host: docs/security.md); with --audit-anchor-key")
+	fs.StringVar(&c.AuditAnchorKey, "audit-anchor-key", "", "Ed25519 anchor key (veinctl audit anchor-key; mode 0600) that signs the anchors; verifiers hold its .pub")
+	fs.DurationVar(&c.AuditAnchorInterval, "audit-anchor-interval", time.Minute, "how often an anchor is written (also at start and at clean shutdown)")
+	fs.StringVar(&c.AuditAnchorID, "audit-anchor-id", "", "this replica's name in its anchors (default the host name); each replica of a shared database needs its own")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -146,6 +155,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if c.MakersFile == "" && c.DataDir != "" {
 		c.MakersFile = c.DataDir + string(os.PathSeparator) + "makers"
+	}
+	if c.AuditAnchorID == "" && c.AuditAnchorFile != "" {
+		c.AuditAnchorID, _ = os.Hostname()
 	}
 	return c, c.Validate()
 }
@@ -195,6 +207,9 @@ func (c *config) Validate() error {
 		{c.Shards > 0 && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://"), "--nats must start with nats:// or tls://"},
 		{c.Shards > 0 && (c.ShardTimeout < 10*time.Millisecond || c.ShardTimeout > time.Minute), "--shard-timeout must be 10ms..1m"},
 		{c.Shards > 0 && c.ShardPrefix == "", "--shard-prefix must not be empty"},
+		{(c.AuditAnchorFile == "") != (c.AuditAnchorKey == ""), "--audit-anchor-file and --audit-anchor-key go together"},
+		{c.AuditAnchorFile != "" && (c.AuditAnchorInterval < time.Second || c.AuditAnchorInterval > 24*time.Hour), "--audit-anchor-interval must be 1s..24h"},
+		{c.AuditAnchorFile != "" && !audit.ValidReplica(c.AuditAnchorID), "--audit-anchor-id must have 1..64 letters, digits, '.', '_' or '-' (the host name does not: give one)"},
 	}
 	var msgs []string
 	for _, ch := range checks {

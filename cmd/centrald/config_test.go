@@ -68,6 +68,10 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--proxy-protocol"}, nil, "need --trusted-proxies"},
 		{nil, map[string]string{"VEINKIOSK_FORWARDED_FOR": "true"}, "need --trusted-proxies"},
 		{[]string{"--trusted-proxies", "10.0.0.1", "--proxy-protocol", "--proxy-header-timeout", "0s"}, nil, "--proxy-header-timeout"},
+		{[]string{"--audit-anchor-file", "a.jsonl"}, nil, "--audit-anchor-file and --audit-anchor-key go together"},
+		{[]string{"--audit-anchor-key", "k"}, nil, "--audit-anchor-file and --audit-anchor-key go together"},
+		{[]string{"--audit-anchor-file", "a", "--audit-anchor-key", "k", "--audit-anchor-interval", "10ms"}, nil, "--audit-anchor-interval"},
+		{[]string{"--audit-anchor-file", "a", "--audit-anchor-key", "k", "--audit-anchor-id", "a b"}, nil, "--audit-anchor-id"},
 	}
 	for _, tt := range tests {
 		_, err := parseConfig(tt.args, env(tt.env), io.Discard)

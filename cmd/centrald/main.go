@@ -118,6 +118,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 		defer closeShards()
 	}
+	anchorer, err := newAnchorer(c, st, log)
+	if err != nil {
+		return err
+	}
 	srv, err := api.New(api.Config{
 		Store: st, Logger: log, Makers: makers, Gallery: gallery,
 		Calibrations:    cals,
@@ -132,6 +136,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		MaxConnsPerIP: c.MaxConnsPerIP,
 		GalleryMaxLag: c.GalleryMaxLag,
 		Proxies:       c.proxies(),
+		AuditAnchorer: anchorer, AuditAnchorInterval: c.AuditAnchorInterval,
 	})
 	if err != nil {
 		return err
@@ -164,6 +169,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}()
 	}
 	return <-errc
+}
+
+// newAnchorer loads the anchor key (--audit-anchor-key, mode 0600
+// enforced) for signing the audit chain's head into --audit-anchor-file;
+// nil without them. The key is made by `veinctl audit anchor-key`, never
+// at start: a key generated silently would sign anchors no verifier holds
+// the public key of.
+func newAnchorer(c *config, st store.Store, log *slog.Logger) (*audit.Anchorer, error) {
+	if c.AuditAnchorFile == "" {
+		log.Warn("no --audit-anchor-file: the audit chain is not anchored outside the database (a DBA rewriting it from some record on is not detected)")
+		return nil, nil
+	}
+	key, err := audit.LoadAnchorKey(c.AuditAnchorKey)
+	if err != nil {
+		return nil, err
+	}
+	a, err := audit.NewAnchorer(st, key, c.AuditAnchorID, c.AuditAnchorFile, nil)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("audit anchors", "file", c.AuditAnchorFile, "replica", c.AuditAnchorID, "interval", c.AuditAnchorInterval)
+	return a, nil
 }
 
 // loadKeys loads the key ring from --keys or VEINKIOSK_KEYS; on first run

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
@@ -26,13 +27,27 @@ func init() {
 }
 
 const auditUsage = `usage:
-  veinctl audit verify (--data DIR | --database-url URL) [--anchor SEQ:HASH]... [--json]
+  veinctl audit verify (--data DIR | --database-url URL) [--anchors FILE]... [--anchor-key PUBFILE]
+                       [--max-anchor-age DUR] [--anchor SEQ:HASH]... [--json]
   veinctl audit list   (--data DIR | --database-url URL) [--after SEQ] [--limit N] [--json]
+  veinctl audit anchor-key --out FILE
 
 verify walks the whole chain and exits 1 when it is broken (a record edited,
 deleted or reordered, or the head row not matching the last record). It
 prints the head (sequence number and hash): keep it outside the database
-and pass it back later with --anchor to detect a rewritten chain.`
+and pass it back later with --anchor to detect a rewritten chain.
+
+With --anchors (the files centrald writes with --audit-anchor-file, a
+rotated file before its successor) and --anchor-key (the public key, FILE.pub
+of anchor-key), every anchor's signature and links are checked, and the
+chain must still hold each anchored hash at its record and reach every
+anchored record: a rewritten or truncated chain is reported with the first
+anchor it contradicts. --max-anchor-age also fails when the newest anchor is
+older than DUR (an old copy of the file, or anchoring stopped).
+
+anchor-key writes a new Ed25519 anchor key to FILE (mode 0600, for
+centrald's --audit-anchor-key) and its public key to FILE.pub (for
+verifiers). It never overwrites a key.`
 
 func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
@@ -47,6 +62,8 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return runAuditVerify(ctx, args[1:], stdout, stderr)
 	case "list":
 		return runAuditList(ctx, args[1:], stdout, stderr)
+	case "anchor-key":
+		return runAuditAnchorKey(args[1:], stdout, stderr)
 	default:
 		return fmt.Errorf("%w: unknown sub-command %q", errUsage, args[0])
 	}
@@ -97,8 +114,11 @@ type verifyOutput struct {
 	FirstSeq int64  `json:"first_seq"`
 	LastSeq  int64  `json:"last_seq"`
 	Head     string `json:"head"`
-	BrokenAt int64  `json:"broken_at,omitempty"`
-	Problem  string `json:"problem,omitempty"`
+	// Signed anchors checked (--anchors) and the newest of them.
+	Anchors    int    `json:"anchors,omitempty"`
+	LastAnchor string `json:"last_anchor,omitempty"`
+	BrokenAt   int64  `json:"broken_at,omitempty"`
+	Problem    string `json:"problem,omitempty"`
 	// Reconciliation of the business state with the chain (only when the
 	// chain is intact).
 	Reconciled bool            `json:"reconciled"`
@@ -125,6 +145,10 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	cfg := storeFlags(fs)
 	anc := anchors{}
 	fs.Var(anc, "anchor", "SEQ:HASH recorded earlier; the record must still have that hash (repeatable)")
+	var anchorFiles stringList
+	fs.Var(&anchorFiles, "anchors", "anchor file written by centrald --audit-anchor-file (repeatable, oldest first)")
+	anchorKey := fs.String("anchor-key", "", "public anchor key (the .pub of veinctl audit anchor-key) that signed --anchors")
+	maxAge := fs.Duration("max-anchor-age", 0, "with --anchors: fail when the newest anchor is older than this (0: no limit)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := auditParseFlags(fs, args); err != nil {
 		return err
@@ -135,18 +159,48 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	if (len(anchorFiles) == 0) != (*anchorKey == "") {
+		return fmt.Errorf("%w: --anchors and --anchor-key go together", errUsage)
+	}
+	if *maxAge != 0 && len(anchorFiles) == 0 {
+		return fmt.Errorf("%w: --max-anchor-age needs --anchors", errUsage)
+	}
+	var signed []audit.Anchor
+	var anchorErr error
+	if len(anchorFiles) > 0 {
+		pub, err := audit.LoadAnchorPublicKey(*anchorKey)
+		if err != nil {
+			return err
+		}
+		signed, anchorErr = audit.ReadAnchorFiles(pub, anchorFiles...)
+		if anchorErr == nil && *maxAge > 0 {
+			anchorErr = audit.CheckAnchorAge(signed, time.Now(), *maxAge)
+		}
+		if anchorErr != nil && !errors.Is(anchorErr, audit.ErrAnchor) && !errors.Is(anchorErr, audit.ErrAnchorStale) {
+			return anchorErr // could not read a file: not a verdict
+		}
+	}
 	s, err := openForAudit(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	rep, verr := audit.Verify(ctx, s, audit.VerifyOptions{Anchors: anc})
-	out := verifyOutput{OK: verr == nil, Records: rep.Records, FirstSeq: rep.FirstSeq, LastSeq: rep.LastSeq, Head: rep.Head.String()}
+	var rep audit.Report
+	verr := anchorErr
+	if verr == nil {
+		rep, verr = audit.Verify(ctx, s, audit.VerifyOptions{Anchors: anc, Signed: signed})
+	}
+	out := verifyOutput{OK: verr == nil, Records: rep.Records, FirstSeq: rep.FirstSeq, LastSeq: rep.LastSeq, Head: rep.Head.String(), Anchors: len(signed)}
+	if len(signed) > 0 {
+		out.LastAnchor = signed[len(signed)-1].String()
+	}
 	var ce *audit.ChainError
 	switch {
 	case verr == nil:
 	case errors.As(verr, &ce):
 		out.BrokenAt, out.Problem = ce.Seq, ce.Problem
+	case anchorErr != nil:
+		out.Problem = anchorErr.Error()
 	default:
 		return verr // could not read the chain: not a verdict
 	}
@@ -172,12 +226,17 @@ func runAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 		if err := enc.Encode(out); err != nil {
 			return err
 		}
+	} else if anchorErr != nil {
+		fmt.Fprintf(stdout, "AUDIT ANCHORS REFUSED: %v\n", anchorErr)
 	} else if ce == nil {
 		fmt.Fprintf(stdout, "audit chain intact: %d records", rep.Records)
 		if rep.Records > 0 {
 			fmt.Fprintf(stdout, " (%d..%d)", rep.FirstSeq, rep.LastSeq)
 		}
 		fmt.Fprintf(stdout, "\nhead: %d:%s\n", rep.LastSeq, rep.Head)
+		if len(signed) > 0 {
+			fmt.Fprintf(stdout, "anchors: %d hold (the newest: %s)\n", len(signed), out.LastAnchor)
+		}
 		if len(rec.Findings) == 0 {
 			fmt.Fprintf(stdout, "business state reconciled: %d rows explained by the chain\n", rec.Rows)
 		} else {
@@ -264,4 +323,27 @@ func auditParseFlags(fs *flag.FlagSet, args []string) error {
 
 func auditSortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// stringList collects a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+func runAuditAnchorKey(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("audit anchor-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "file for the private key (FILE.pub gets the public key)")
+	if err := auditParseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *out == "" {
+		return fmt.Errorf("%w: want --out FILE", errUsage)
+	}
+	if _, err := audit.GenerateAnchorKey(*out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "anchor key: %s (mode 0600, for centrald --audit-anchor-key)\npublic key: %s.pub (for veinctl audit verify --anchor-key; keep a copy off the host)\n", *out, *out)
+	return nil
 }

@@ -461,13 +461,28 @@ func (s *Server) handleBulkEnrol(c *fiber.Ctx) error {
 // handleAuditVerify checks the audit chain (audit.Verify: every link and
 // the head) and, when it is intact, reconciles the business tables with it
 // (audit.Reconcile).
+//
+// With anchoring on (Config.AuditAnchorer), the chain is also checked
+// against this server's anchor file: a line that does not verify, or a
+// chain that contradicts an anchor (rewritten or truncated), is reported.
 func (s *Server) handleAuditVerify(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	rep, err := audit.Verify(ctx, s.st, audit.VerifyOptions{PageSize: 1000})
+	anchors, err := s.anchors()
+	if err != nil {
+		if errors.Is(err, audit.ErrAnchor) {
+			return c.JSON(apiv1.AuditVerifyResult{OK: false, Error: err.Error()})
+		}
+		return storeErr(err, "audit anchors")
+	}
+	var last string
+	if len(anchors) > 0 {
+		last = anchors[len(anchors)-1].String()
+	}
+	rep, err := audit.Verify(ctx, s.st, audit.VerifyOptions{PageSize: 1000, Signed: anchors})
 	var ce *audit.ChainError
 	switch {
 	case errors.As(err, &ce):
-		return c.JSON(apiv1.AuditVerifyResult{OK: false, Records: rep.Records, Error: ce.Error()})
+		return c.JSON(apiv1.AuditVerifyResult{OK: false, Records: rep.Records, Error: ce.Error(), Anchors: len(anchors), LastAnchor: last})
 	case err != nil:
 		return storeErr(err, "audit")
 	}
@@ -475,7 +490,7 @@ func (s *Server) handleAuditVerify(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr(err, "audit reconciliation")
 	}
-	out := apiv1.AuditVerifyResult{OK: len(rec.Findings) == 0, Records: rep.Records}
+	out := apiv1.AuditVerifyResult{OK: len(rec.Findings) == 0, Records: rep.Records, Anchors: len(anchors), LastAnchor: last}
 	for _, f := range rec.Findings {
 		out.Unexplained = append(out.Unexplained, f.String())
 	}

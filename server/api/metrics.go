@@ -25,7 +25,11 @@ type metrics struct {
 	staleRefusals prometheus.Counter
 	staleVerifies prometheus.Counter
 	connRefused   *prometheus.CounterVec
-	gallery       *Gallery
+	// Audit anchors (anchor.go): the last one written and the failures.
+	anchorTime     prometheus.Gauge
+	anchorSeq      prometheus.Gauge
+	anchorFailures prometheus.Counter
+	gallery        *Gallery
 	// galleryLag and galleryStale are the server's (set by New).
 	galleryLag   func() float64
 	galleryStale func() bool
@@ -88,8 +92,20 @@ func newMetrics() *metrics {
 		Namespace: "veinkiosk", Name: "gallery_stale_verifications_total",
 		Help: "1:1 verifications compared with templates read from the database because the gallery was stale.",
 	})
+	m.anchorTime = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "veinkiosk", Name: "audit_anchor_last_timestamp_seconds",
+		Help: "When this server last wrote a signed audit anchor (Unix time; 0: none since start or anchoring off).",
+	})
+	m.anchorSeq = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "veinkiosk", Name: "audit_anchor_last_seq",
+		Help: "Sequence number of the audit record the last anchor signed.",
+	})
+	m.anchorFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "veinkiosk", Name: "audit_anchor_failures_total",
+		Help: "Audit anchors that could not be written (head unreadable, file not writable, disk full); the service goes on.",
+	})
 	m.reg.MustRegister(m.requests, m.match, m.verifies, m.lockouts, m.authFailures, m.rateLimited, m.enrolments, m.filings, m.changes, m.changeLag,
-		m.staleRefusals, m.staleVerifies, m.connRefused,
+		m.staleRefusals, m.staleVerifies, m.connRefused, m.anchorTime, m.anchorSeq, m.anchorFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "veinkiosk", Name: "gallery_templates", Help: "Templates in the in-memory 1:N gallery.",

@@ -22,6 +22,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 	"github.com/qingshan-gov/veinkiosk/matcher/extract"
+	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/catalogue"
 	"github.com/qingshan-gov/veinkiosk/server/clientaddr"
 	"github.com/qingshan-gov/veinkiosk/server/grid"
@@ -110,6 +111,12 @@ type Config struct {
 	// 503; it recovers by itself once it has caught up. Default 10 s; it
 	// must exceed ChangePoll.
 	GalleryMaxLag time.Duration
+
+	// AuditAnchorer signs the audit chain's head into an anchor file kept
+	// outside the database (anchor.go, docs/security.md): at start, every
+	// AuditAnchorInterval (default 1 min) and at shutdown. Nil: no anchors.
+	AuditAnchorer       *audit.Anchorer
+	AuditAnchorInterval time.Duration
 	// KioskCacheTTL is how long a kiosk's record is cached for the
 	// signature check; default 10 s. A revocation through this replica
 	// drops the entry at once, one through another replica when the change
@@ -170,6 +177,7 @@ func (c *Config) withDefaults() error {
 		}
 	}
 	def(&c.NonceTTL, 2*time.Minute)
+	def(&c.AuditAnchorInterval, time.Minute)
 	def(&c.TokenTTL, 10*time.Minute)
 	def(&c.SessionTTL, 8*time.Hour)
 	def(&c.SessionIdle, 30*time.Minute)

@@ -132,16 +132,32 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	go func() { errc <- s.app.Listener(ln) }()
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
+	var anchorTick <-chan time.Time
+	if s.cfg.AuditAnchorer != nil {
+		s.anchor(ctx)
+		t := time.NewTicker(s.cfg.AuditAnchorInterval)
+		defer t.Stop()
+		anchorTick = t.C
+	}
 	for {
 		select {
 		case err := <-errc:
 			return err
 		case <-tick.C:
 			s.Housekeep(ctx)
+		case <-anchorTick:
+			s.anchor(ctx)
 		case <-ctx.Done():
 			s.ready.Store(false)
 			s.log.Info("shutting down", "grace", grace)
-			if err := s.app.ShutdownWithTimeout(grace); err != nil {
+			err := s.app.ShutdownWithTimeout(grace)
+			if s.cfg.AuditAnchorer != nil {
+				// The last anchor covers the last requests served.
+				actx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				s.anchor(actx)
+				cancel()
+			}
+			if err != nil {
 				return fmt.Errorf("api: shutdown: %w", err)
 			}
 			return nil

@@ -420,4 +420,9 @@ type AuditVerifyResult struct {
 	// does not explain (changed, inserted or deleted behind the server's
 	// back); OK is false when there is any.
 	Unexplained []string `json:"unexplained,omitempty"`
+	// Anchors is how many signed anchors of the server's anchor file the
+	// chain was checked against (0: anchoring off, or none written yet);
+	// LastAnchor describes the newest (file:line, replica, time, record).
+	Anchors    int    `json:"anchors,omitempty"`
+	LastAnchor string `json:"last_anchor,omitempty"`
 }

@@ -46,6 +46,11 @@ type VerifyOptions struct {
 	// rewritten from some point on, head row included, by someone with write
 	// access to the database.
 	Anchors map[int64]Hash
+	// Signed are anchors read from anchor files (ReadAnchorFiles): the
+	// record at each one's Seq must have its Hash, and the chain must reach
+	// every one's Seq. A contradiction names the first anchor (by sequence
+	// number) the chain contradicts.
+	Signed []Anchor
 	// PageSize is how many records are read per query (default 5000).
 	PageSize int
 }
@@ -65,6 +70,14 @@ func Verify(ctx context.Context, src Source, opts VerifyOptions) (Report, error)
 	var prev Hash
 	var prevSeq int64
 	anchorsSeen := 0
+	signed := map[int64][]*Anchor{}
+	var beyond *Anchor // the lowest signed anchor past the chain's end
+	for i := range opts.Signed {
+		a := &opts.Signed[i]
+		if a.Seq > 0 {
+			signed[a.Seq] = append(signed[a.Seq], a)
+		}
+	}
 	for {
 		recs, err := src.ListAudit(ctx, prevSeq, page)
 		if err != nil {
@@ -88,6 +101,12 @@ func Verify(ctx context.Context, src Source, opts VerifyOptions) (Report, error)
 				}
 				anchorsSeen++
 			}
+			for _, a := range signed[r.Seq] {
+				if a.Hash != r.Hash {
+					return rep, &ChainError{Seq: r.Seq, Problem: fmt.Sprintf("hash %s differs from the signed %s, which has %s: the chain was rewritten at or before this record", r.Hash, a, a.Hash)}
+				}
+			}
+			delete(signed, r.Seq)
 			if rep.Records == 0 {
 				rep.FirstSeq = r.Seq
 			}
@@ -109,6 +128,16 @@ func Verify(ctx context.Context, src Source, opts VerifyOptions) (Report, error)
 	if headSeq != prevSeq || head != prev {
 		return rep, &ChainError{Problem: fmt.Sprintf("head row says record %d (%s) but the last record is %d (%s): records at the end deleted or head edited",
 			headSeq, head, prevSeq, prev)}
+	}
+	for _, as := range signed {
+		for _, a := range as {
+			if beyond == nil || a.Seq < beyond.Seq {
+				beyond = a
+			}
+		}
+	}
+	if beyond != nil {
+		return rep, &ChainError{Seq: prevSeq + 1, Problem: fmt.Sprintf("the chain ends at record %d but the signed %s saw it reach record %d: records at the end were deleted (chain truncated)", prevSeq, beyond, beyond.Seq)}
 	}
 	if anchorsSeen != len(opts.Anchors) {
 		return rep, &ChainError{Problem: fmt.Sprintf("%d anchored records are missing from the chain", len(opts.Anchors)-anchorsSeen)}
