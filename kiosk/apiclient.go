@@ -156,17 +156,22 @@ func (a *ServerClient) Ping(ctx context.Context) error {
 	return mapErr(err)
 }
 
-// Nonce implements Server.
-func (a *ServerClient) Nonce(ctx context.Context) ([32]byte, error) {
-	var n [32]byte
-	r, err := a.C.Nonce(ctx)
+// Nonce implements Server: with the scanner's certificate the server says
+// the quality gates of its model. Gates outside 0..100 are not taken (the
+// kiosk keeps the ones it has).
+func (a *ServerClient) Nonce(ctx context.Context, scannerCert []byte) (Nonce, error) {
+	var n Nonce
+	r, err := a.C.NonceFor(ctx, scannerCert)
 	if err != nil {
 		return n, mapErr(err)
 	}
 	if len(r.Nonce) != 32 {
 		return n, fmt.Errorf("%w: nonce of %d bytes", session.ErrRejected, len(r.Nonce))
 	}
-	copy(n[:], r.Nonce)
+	copy(n.Value[:], r.Nonce)
+	if g := r.QualityGates; g != nil && g.EnrolMinQuality >= 0 && g.EnrolMinQuality <= 100 && g.VerifyMinQuality >= 0 && g.VerifyMinQuality <= 100 {
+		n.Gates = &session.Gates{Enrol: g.EnrolMinQuality, Verify: g.VerifyMinQuality, From: "server"}
+	}
 	return n, nil
 }
 

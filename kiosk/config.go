@@ -47,13 +47,22 @@ type Config struct {
 	TLSCert  string `json:"tls_cert"`
 	TLSKey   string `json:"tls_key"`
 
-	MaxTries        int      `json:"max_tries"`
-	EnrolMinQuality int      `json:"enrol_min_quality"` // enrolment quality gate, 0..100 (the server has its own)
-	IdleTimeout     Duration `json:"idle_timeout"`
-	ReceiptTimeout  Duration `json:"receipt_timeout"`
-	StaffTimeout    Duration `json:"staff_timeout"`
-	CaptureTimeout  Duration `json:"capture_timeout"` // how long one capture waits for a finger
-	ServerTimeout   Duration `json:"server_timeout"`  // deadline of one server call
+	MaxTries int `json:"max_tries"`
+	// EnrolMinQuality and VerifyMinQuality are the capture quality gates
+	// (0..100) until the server says those of the scanner's model with a
+	// capture nonce (an older server, a scanner whose certificate the
+	// server does not take). EnrolQualityFloor and VerifyQualityFloor
+	// (0: none) make the kiosk stricter than the server, never laxer:
+	// the gate in force is never below them.
+	EnrolMinQuality    int      `json:"enrol_min_quality"`
+	VerifyMinQuality   int      `json:"verify_min_quality"`
+	EnrolQualityFloor  int      `json:"enrol_quality_floor"`
+	VerifyQualityFloor int      `json:"verify_quality_floor"`
+	IdleTimeout        Duration `json:"idle_timeout"`
+	ReceiptTimeout     Duration `json:"receipt_timeout"`
+	StaffTimeout       Duration `json:"staff_timeout"`
+	CaptureTimeout     Duration `json:"capture_timeout"` // how long one capture waits for a finger
+	ServerTimeout      Duration `json:"server_timeout"`  // deadline of one server call
 	// IdleWarning: the countdown with "继续办理" shown this long before an
 	// idle timeout clears the session.
 	IdleWarning Duration `json:"idle_warning"`
@@ -91,19 +100,20 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 func DefaultConfig() Config {
 	sc := session.DefaultConfig()
 	return Config{
-		ScannerSpec:     "usb",
-		Lang:            "zh",
-		Listen:          "127.0.0.1:8090",
-		LogLevel:        "info",
-		MaxTries:        sc.MaxTries,
-		EnrolMinQuality: sc.EnrolMinQuality,
-		IdleTimeout:     Duration(sc.IdleTimeout),
-		ReceiptTimeout:  Duration(sc.ReceiptTimeout),
-		StaffTimeout:    Duration(sc.StaffTimeout),
-		CaptureTimeout:  Duration(15 * time.Second),
-		ServerTimeout:   Duration(10 * time.Second),
-		IdleWarning:     Duration(sc.IdleWarning),
-		RetryInterval:   Duration(sc.RetryInterval),
+		ScannerSpec:      "usb",
+		Lang:             "zh",
+		Listen:           "127.0.0.1:8090",
+		LogLevel:         "info",
+		MaxTries:         sc.MaxTries,
+		EnrolMinQuality:  sc.EnrolMinQuality,
+		VerifyMinQuality: sc.VerifyMinQuality,
+		IdleTimeout:      Duration(sc.IdleTimeout),
+		ReceiptTimeout:   Duration(sc.ReceiptTimeout),
+		StaffTimeout:     Duration(sc.StaffTimeout),
+		CaptureTimeout:   Duration(15 * time.Second),
+		ServerTimeout:    Duration(10 * time.Second),
+		IdleWarning:      Duration(sc.IdleWarning),
+		RetryInterval:    Duration(sc.RetryInterval),
 	}
 }
 
@@ -151,6 +161,9 @@ func (c Config) Validate() error {
 		{!validLevel(c.LogLevel), fmt.Sprintf("log level %q: use debug, info, warn or error", c.LogLevel)},
 		{c.MaxTries < 1 || c.MaxTries > 10, fmt.Sprintf("max tries %d: use 1 to 10", c.MaxTries)},
 		{c.EnrolMinQuality < 0 || c.EnrolMinQuality > 100, fmt.Sprintf("enrol_min_quality %d: use 0 to 100", c.EnrolMinQuality)},
+		{c.VerifyMinQuality < 0 || c.VerifyMinQuality > 100, fmt.Sprintf("verify_min_quality %d: use 0 to 100", c.VerifyMinQuality)},
+		{c.EnrolQualityFloor < 0 || c.EnrolQualityFloor > 100, fmt.Sprintf("enrol_quality_floor %d: use 0 to 100 (0: the server's gate alone)", c.EnrolQualityFloor)},
+		{c.VerifyQualityFloor < 0 || c.VerifyQualityFloor > 100, fmt.Sprintf("verify_quality_floor %d: use 0 to 100 (0: the server's gate alone)", c.VerifyQualityFloor)},
 		{time.Duration(c.IdleTimeout) < 10*time.Second, fmt.Sprintf("idle timeout %s is too short (at least 10s)", time.Duration(c.IdleTimeout))},
 		{c.IdleWarning < 0 || c.IdleWarning >= c.IdleTimeout, fmt.Sprintf("idle warning %s must be shorter than the idle timeout %s", time.Duration(c.IdleWarning), time.Duration(c.IdleTimeout))},
 		{time.Duration(c.RetryInterval) < time.Second, fmt.Sprintf("retry interval %s is too short (at least 1s)", time.Duration(c.RetryInterval))},
@@ -222,7 +235,8 @@ func validLevel(s string) bool {
 func (c Config) SessionConfig() session.Config {
 	sc := session.DefaultConfig()
 	sc.MaxTries = c.MaxTries
-	sc.EnrolMinQuality = c.EnrolMinQuality
+	sc.EnrolMinQuality, sc.VerifyMinQuality = c.EnrolMinQuality, c.VerifyMinQuality
+	sc.EnrolQualityFloor, sc.VerifyQualityFloor = c.EnrolQualityFloor, c.VerifyQualityFloor
 	sc.IdleTimeout = time.Duration(c.IdleTimeout)
 	sc.ReceiptTimeout = time.Duration(c.ReceiptTimeout)
 	sc.StaffTimeout = time.Duration(c.StaffTimeout)

@@ -135,3 +135,25 @@ func TestValidateServerList(t *testing.T) {
 		t.Errorf("TLS with a plain-HTTP fallback: %v", err)
 	}
 }
+
+// TestQualityGateConfig: the configured gates (until the server says its
+// own) and the floors (stricter than the server) are 0..100 and reach the
+// state machine.
+func TestQualityGateConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	if cfg.EnrolMinQuality != 50 || cfg.VerifyMinQuality != 40 || cfg.EnrolQualityFloor != 0 || cfg.VerifyQualityFloor != 0 {
+		t.Errorf("defaults: %d %d %d %d", cfg.EnrolMinQuality, cfg.VerifyMinQuality, cfg.EnrolQualityFloor, cfg.VerifyQualityFloor)
+	}
+	cfg.EnrolMinQuality, cfg.VerifyMinQuality, cfg.EnrolQualityFloor, cfg.VerifyQualityFloor = 101, -1, 101, -1
+	err := cfg.Validate()
+	for _, want := range []string{"enrol_min_quality 101", "verify_min_quality -1", "enrol_quality_floor 101", "verify_quality_floor -1"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	cfg.EnrolMinQuality, cfg.VerifyMinQuality, cfg.EnrolQualityFloor, cfg.VerifyQualityFloor = 45, 35, 20, 10
+	sc := cfg.SessionConfig()
+	if sc.EnrolMinQuality != 45 || sc.VerifyMinQuality != 35 || sc.EnrolQualityFloor != 20 || sc.VerifyQualityFloor != 10 {
+		t.Errorf("session config %+v", sc)
+	}
+}

@@ -50,6 +50,10 @@ type Daemon struct {
 	events chan session.Event
 	hub    *hub
 	up     atomic.Bool
+	// lastCert: the device certificate the last capture carried;
+	// gatesSaid: the quality gates the server said last (for the log).
+	lastCert  atomic.Pointer[[]byte]
+	gatesSaid atomic.Pointer[session.Gates]
 
 	// owned by the loop goroutine
 	m             *session.Machine
@@ -441,15 +445,18 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 	}
 }
 
-// capture gets a server nonce, captures and extracts.
+// capture gets a server nonce (naming the scanner by its certificate, so
+// that the answer says the quality gates of its model), captures and
+// extracts. The outcome carries the gates said with the nonce: the state
+// machine judges the capture's quality by them.
 func (d *Daemon) capture(ctx context.Context, e session.DoCapture) session.Event {
 	purpose := "verify"
 	if e.Enrol {
 		purpose = "enrol"
 	}
-	var nonce [32]byte
+	var nonce Nonce
 	nctx, cancel := context.WithTimeout(ctx, d.serverTimeout())
-	err := d.timed("nonce", func() (err error) { nonce, err = d.server.Nonce(nctx); return })
+	err := d.timed("nonce", func() (err error) { nonce, err = d.server.Nonce(nctx, d.scannerCert()); return })
 	cancel()
 	if err != nil {
 		if !errors.Is(err, session.ErrUnavailable) {
@@ -457,6 +464,45 @@ func (d *Daemon) capture(ctx context.Context, e session.DoCapture) session.Event
 		}
 		return session.Captured{Gen: e.Gen, Fault: session.DeviceFault, Err: err}
 	}
+	d.noteGates(nonce.Gates)
+	ev := d.captureWith(ctx, e, purpose, nonce.Value)
+	c, ok := ev.(session.Captured)
+	if !ok {
+		return ev
+	}
+	c.Gates = nonce.Gates
+	if len(c.Sample.Certificate) > 0 {
+		cert := append([]byte(nil), c.Sample.Certificate...)
+		d.lastCert.Store(&cert)
+	}
+	return c
+}
+
+// scannerCert is the scanner's device certificate for a nonce request:
+// the open scanner's (Certified), else the one its last capture carried,
+// else nil (the server then says no gates; the configured ones apply).
+func (d *Daemon) scannerCert() []byte {
+	if c := d.devices.ScannerCertificate(); len(c) > 0 {
+		return c
+	}
+	if c := d.lastCert.Load(); c != nil {
+		return *c
+	}
+	return nil
+}
+
+// noteGates logs the quality gates the server said when they change.
+func (d *Daemon) noteGates(g *session.Gates) {
+	if g == nil {
+		return
+	}
+	if old := d.gatesSaid.Swap(g); old == nil || *old != *g {
+		d.log.Info("quality gates of the scanner's model from the server", "enrol_min_quality", g.Enrol, "verify_min_quality", g.Verify)
+	}
+}
+
+// captureWith captures over nonce and extracts.
+func (d *Daemon) captureWith(ctx context.Context, e session.DoCapture, purpose string, nonce [32]byte) session.Event {
 	cctx, cancel := context.WithTimeout(ctx, time.Duration(d.cfg.CaptureTimeout))
 	defer cancel()
 	if e.NewPlacement {

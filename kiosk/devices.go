@@ -258,6 +258,18 @@ func (d *Devices) runReader(ctx context.Context) {
 	}
 }
 
+// ScannerCertificate returns the open scanner's device certificate when it
+// knows it before capturing (Certified), else nil.
+func (d *Devices) ScannerCertificate() []byte {
+	d.mu.Lock()
+	s := d.scanner
+	d.mu.Unlock()
+	if c, ok := s.(Certified); ok {
+		return c.DeviceCertificate()
+	}
+	return nil
+}
+
 func describe(v any) string {
 	if ds, ok := v.(Describer); ok {
 		return ds.Describe()

@@ -89,12 +89,29 @@ type Extractor interface {
 	Extract(img *ScanImage, finger string) (template []byte, quality int, err error)
 }
 
+// Nonce is a capture nonce and, when the server said them, the quality
+// gates it applies to captures of the scanner's model.
+type Nonce struct {
+	Value [32]byte
+	Gates *session.Gates
+}
+
+// Certified is implemented by scanners that know their device certificate
+// before they capture (read when the device is opened), so the first
+// capture's nonce can already name the scanner.
+type Certified interface {
+	DeviceCertificate() []byte
+}
+
 // Server is what the kiosk asks of the central server. Implementations wrap
 // their errors with the session sentinels (session.ErrUnavailable,
 // session.ErrNoMatch, ...) so the state machine can tell an outage from an
 // answer.
 type Server interface {
-	Nonce(ctx context.Context) ([32]byte, error)
+	// Nonce asks for a capture nonce for the scanner whose device
+	// certificate is scannerCert (nil: not known yet); the answer may
+	// carry the quality gates of the scanner's model.
+	Nonce(ctx context.Context, scannerCert []byte) (Nonce, error)
 	// EnrolmentCheck says, before any finger, whether the card's holder is
 	// enrolled and with which fingers (Checked false: the server cannot say).
 	EnrolmentCheck(ctx context.Context, card identity.Card) (session.EnrolmentInfo, error)

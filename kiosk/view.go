@@ -336,7 +336,7 @@ func (d *Daemon) view() View {
 		v.AttemptsLeft = st.AttemptsLeft // the PINs left before the lock (-1: not said)
 	}
 	if st.Enrol != nil {
-		ev := &EnrolView{Current: st.EnrolIdx, LastQuality: st.LastQuality, MinQuality: cfg.EnrolMinQuality, Complete: true}
+		ev := &EnrolView{Current: st.EnrolIdx, LastQuality: st.LastQuality, MinQuality: d.m.Gates().Enrol, Complete: true}
 		for _, f := range st.Enrol {
 			fv := EnrolFingerView{Finger: f.Finger, Accepted: len(f.Accepted), Needed: cfg.EnrolCaptures, Rejected: f.Rejected, Qualities: []int{}}
 			for _, s := range f.Accepted {

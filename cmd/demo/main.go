@@ -21,6 +21,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/qingshan-gov/veinkiosk/kiosk"
+	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 )
 
 type options struct {
@@ -33,6 +36,10 @@ type options struct {
 	control    string
 	verbose    bool
 	fastReader bool
+	// tests only: the simulator model's quality gates (nil: its
+	// calibration's) and a change to the kiosk's configuration.
+	simGates  *calib.QualityGates
+	tuneKiosk func(*kiosk.Config)
 }
 
 func main() {

@@ -231,6 +231,13 @@ func (w *world) startServer(ctx context.Context, say func(string, ...any)) error
 	if err != nil {
 		return err
 	}
+	if g := w.o.simGates; g != nil {
+		for i, f := range sims {
+			c := *f // the builtin files are shared: change a copy
+			c.QualityGates = g
+			sims[i] = &c
+		}
+	}
 	cals, err := calib.NewRegistry(sims, calib.Options{Policy: calib.DefaultPolicy, Logger: w.log})
 	if err != nil {
 		return err
@@ -347,6 +354,9 @@ func (w *world) startKiosk(ctx context.Context, say func(string, ...any)) error 
 	cfg.KioskID, cfg.StationID = kioskID, stationName
 	cfg.PrinterSpec = "serial:" + w.printer.Path()
 	cfg.CaptureTimeout = kiosk.Duration(20 * time.Second)
+	if w.o.tuneKiosk != nil {
+		w.o.tuneKiosk(&cfg)
+	}
 	id := w.id
 	w.daemon = kiosk.New(kiosk.Options{
 		Config: cfg,

@@ -98,8 +98,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	bootstrap := fs.Int("bootstrap", 1000, "with --policy: bootstrap replicates over subjects")
 	consistency := fs.Bool("consistency", true, "with --policy: the server's enrolment consistency check (a finger's captures must match each other at the verification threshold in force) in the transactions and the enrolment protocol; false: off, to measure it")
 	enrolled := fs.Int("enrolled", session.DefaultConfig().EnrolCaptures, "enrolment protocol: a probe against each finger's first N samples, best score (as the server's verification); 0: off")
-	enrolMinQuality := fs.Int("enrol-min-quality", session.DefaultConfig().EnrolMinQuality, "with --policy: the kiosk's enrolment quality gate")
-	verifyMinQuality := fs.Int("verify-min-quality", session.DefaultConfig().VerifyMinQuality, "with --policy: the kiosk's verification quality gate")
+	enrolMinQuality := fs.Int("enrol-min-quality", session.DefaultConfig().EnrolMinQuality, "with --scanner-model: the highest enrolment quality gate chosen (the kiosk's configured gate)")
+	verifyMinQuality := fs.Int("verify-min-quality", session.DefaultConfig().VerifyMinQuality, "with --scanner-model: the highest verification quality gate chosen (the kiosk's configured gate)")
+	enrolFloor := fs.Int("enrol-quality-floor", session.DefaultConfig().EnrolQualityFloor, "with --policy: the kiosk's enrol_quality_floor (it takes the server's enrolment gate, raised to this)")
+	verifyFloor := fs.Int("verify-quality-floor", session.DefaultConfig().VerifyQualityFloor, "with --policy: the kiosk's verify_quality_floor (it takes the server's verification gate, raised to this)")
 	subjects := fs.String("subjects", eval.SubjectsAll, "subject half: all, odd (the tuning half) or even (the checking half); numeric labels by their parity, others by a hash")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: veinctl eval --manifest FILE.csv --out DIR [flags]")
@@ -135,6 +137,14 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *policy != "" && *policy != "kiosk" {
 		return fmt.Errorf("%w: --policy %q: only kiosk", errUsage, *policy)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"enrol-quality-floor", *enrolFloor}, {"verify-quality-floor", *verifyFloor}} {
+		if f.v < 0 || f.v > 100 {
+			return fmt.Errorf("%w: --%s %d: 0..100", errUsage, f.name, f.v)
+		}
 	}
 	var inForce *calib.File
 	if *calIn != "" {
@@ -226,7 +236,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		// The server's gates: the calibration's (a version 1 file has
 		// none: centrald's default 40), or the --server-min-quality
-		// override; the kiosk's own gates come from the flags.
+		// override. The kiosk learns them with each capture nonce and
+		// applies them, raised to its floors (kiosk/session Gates).
 		enrolGate, verifyGate := 40, 40
 		if g := inForce.QualityGates; g != nil {
 			enrolGate, verifyGate = g.Enrol, g.Verify
@@ -237,10 +248,10 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *consistency {
 			consistencyTh = th.Verify.Threshold // the server's rule (server/api consistency.go)
 		}
-		kc := session.DefaultConfig() // captures and attempts; the kiosk's gates come from the flags (its defaults)
+		kc := session.DefaultConfig() // captures and attempts; the kiosk's floors come from the flags
 		p := eval.Policy{
 			EnrolFingers: apiv1.EnrolFingers, EnrolCaptures: kc.EnrolCaptures, MaxEnrolCaptures: apiv1.MaxCapturesPerFinger,
-			EnrolMinQuality: max(*enrolMinQuality, enrolGate), VerifyMinQuality: max(*verifyMinQuality, verifyGate),
+			EnrolMinQuality: max(*enrolFloor, enrolGate), VerifyMinQuality: max(*verifyFloor, verifyGate),
 			MaxTries: kc.MaxTries, VerifyThreshold: th.Verify.Threshold, ConsistencyThreshold: consistencyTh, Bootstrap: *bootstrap, Seed: 1,
 		}
 		if s.Policy, err = eval.EvaluatePolicy(rep, p); err != nil {
@@ -253,7 +264,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if th.LevelMismatch {
 			mapped += fmt.Sprintf(", calibration level %s ADJUSTED by the union bound (x1/%g)", th.Level, th.LevelFactor)
 		}
-		s.Settings["policy_thresholds"] = fmt.Sprintf("from %s; verify FMR %g = %g per comparison at %s%s; threshold %.4f; quality gates enrol %d, verify %d (kiosk and server)",
+		s.Settings["policy_thresholds"] = fmt.Sprintf("from %s; verify FMR %g = %g per comparison at %s%s; threshold %.4f; quality gates enrol %d, verify %d (the server's, which the kiosk learns with each nonce, raised to its floors)",
 			src, *verifyFMR, th.Verify.TargetFMR, pol.Level, mapped, th.Verify.Threshold, p.EnrolMinQuality, p.VerifyMinQuality)
 	}
 	if *enrolled > 0 && consistencyTh > 0 {

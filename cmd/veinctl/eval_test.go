@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,6 +116,11 @@ func TestEvalPolicyAndCalibration(t *testing.T) {
 	if !strings.Contains(stdout.String(), "level best_of_enrolled/3") || !strings.Contains(stdout.String(), "quality gate  40: FTE") {
 		t.Errorf("stdout:\n%s", stdout.String())
 	}
+	// The transactions' kiosk takes the calibration's gates (it learns
+	// them with each capture nonce), not its configured 50 and 40.
+	if g := f.QualityGates; g != nil && !strings.Contains(stdout.String(), fmt.Sprintf("quality gates enrol %d, verify %d (the server's", g.Enrol, g.Verify)) {
+		t.Errorf("the policy's gates are not the calibration's (%+v):\n%s", g, stdout.String())
+	}
 	// A version 1 calibration (single comparisons) is refused by --policy
 	// as by centrald, and used with --adjust-level.
 	f.Version, f.Level, f.QualityGates = 1, nil, nil
@@ -191,6 +197,8 @@ func TestEvalUsage(t *testing.T) {
 		{"eval", "--manifest", "x.csv", "--out", "o", "--scanner-model", "VS-1", "--description", "d", "--enrolled", "0"},
 		{"eval", "--manifest", "x.csv", "--out", "o", "--gates", "50,40"},
 		{"eval", "--manifest", "x.csv", "--out", "o", "--gates", "101"},
+		{"eval", "--manifest", "x.csv", "--out", "o", "--policy", "kiosk", "--enrol-quality-floor", "101"},
+		{"eval", "--manifest", "x.csv", "--out", "o", "--policy", "kiosk", "--verify-quality-floor", "-1"},
 		{"template"},
 		{"template", "frobnicate"},
 		{"template", "extract"},

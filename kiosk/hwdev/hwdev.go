@@ -105,6 +105,20 @@ func (v *veinScanner) Check(ctx context.Context) error {
 	return nil
 }
 
+// DeviceCertificate implements kiosk.Certified: the certificate read when
+// the scanner was opened (nil without attestation).
+func (v *veinScanner) DeviceCertificate() []byte {
+	c := v.s.Certificate()
+	if c == nil {
+		return nil
+	}
+	raw, err := c.MarshalBinary()
+	if err != nil {
+		return nil
+	}
+	return raw
+}
+
 func (v *veinScanner) Describe() string {
 	i := v.s.Info()
 	return fmt.Sprintf("%s %s, serial %s, firmware %s, %dx%d", i.Vendor, i.Model, i.Serial, i.Firmware, i.Width, i.Height)

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -88,6 +89,20 @@ type Scanner struct {
 	// Lift, when set, removes the finger after each capture (a resident
 	// lifting it), so the next capture waits for a new placement.
 	Lift bool
+	// Cert, when set, is the device certificate the scanner knows before
+	// it captures (kiosk.Certified); its captures carry "fake-cert"
+	// regardless.
+	Cert []byte
+}
+
+// SetCert sets Cert.
+func (s *Scanner) SetCert(c []byte) { s.mu.Lock(); s.Cert = c; s.mu.Unlock() }
+
+// DeviceCertificate implements kiosk.Certified.
+func (s *Scanner) DeviceCertificate() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Cert
 }
 
 // NewScanner returns a scanner with no finger on it.
@@ -203,7 +218,12 @@ type Server struct {
 	Consents []Consent
 	cases    map[string]string // case -> state
 	seq      int
-	Now      func() time.Time
+	// Gates are the quality gates said with every nonce (nil: none, as
+	// an older server); NonceCerts the scanner certificates the nonces
+	// were asked for, in order.
+	Gates      *session.Gates
+	NonceCerts [][]byte
+	Now        func() time.Time
 	// DuplicateOf makes an enrolment of this person (fake template) look
 	// like a duplicate.
 	DuplicateOf map[string]bool
@@ -323,12 +343,33 @@ func (s *Server) check() error {
 	return nil
 }
 
-// Nonce implements kiosk.Server.
-func (s *Server) Nonce(ctx context.Context) (n [32]byte, err error) {
+// SetGates sets the quality gates said with every nonce (nil: none).
+func (s *Server) SetGates(g *session.Gates) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Gates = g
+}
+
+// NonceCertsSeen returns the scanner certificates the nonces were asked
+// for, in order.
+func (s *Server) NonceCertsSeen() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.NonceCerts)
+}
+
+// Nonce implements kiosk.Server: it says Gates (nil: none) and records the
+// scanner certificate each nonce was asked for (NonceCerts).
+func (s *Server) Nonce(ctx context.Context, scannerCert []byte) (n kiosk.Nonce, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.seq++
-	n[0] = byte(s.seq)
+	n.Value[0] = byte(s.seq)
+	s.NonceCerts = append(s.NonceCerts, append([]byte(nil), scannerCert...))
+	if s.Gates != nil {
+		g := *s.Gates
+		n.Gates = &g
+	}
 	return n, s.check()
 }
 

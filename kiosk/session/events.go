@@ -63,6 +63,9 @@ type (
 		Sample Sample
 		Fault  CaptureFault
 		Err    error
+		// Gates: the quality gates the server said with this capture's
+		// nonce for the scanner's model (nil: it said none).
+		Gates *Gates
 	}
 	// Checked is the outcome of DoCheck (the enrolment, before the finger).
 	Checked struct {

@@ -159,15 +159,24 @@ func DetailsOf(err error) Details {
 
 // Config holds the journey's limits.
 type Config struct {
-	MaxTries         int           // finger attempts before sending the resident to the desk
-	IdleTimeout      time.Duration // walk-away timeout for residents
-	ReceiptTimeout   time.Duration // how long the receipt stays up
-	StaffTimeout     time.Duration // staff inactivity logout
-	VerifyMinQuality int           // below this a capture is "not flat"
-	EnrolMinQuality  int           // below this an enrolment capture is rejected
-	EnrolCaptures    int           // captures per finger
-	EnrolFingers     []string      // fingers to enrol, in order
-	AlternateFingers []string      // fingers offered when one cannot be captured
+	MaxTries       int           // finger attempts before sending the resident to the desk
+	IdleTimeout    time.Duration // walk-away timeout for residents
+	ReceiptTimeout time.Duration // how long the receipt stays up
+	StaffTimeout   time.Duration // staff inactivity logout
+	// VerifyMinQuality and EnrolMinQuality are the quality gates when the
+	// server has not said its own for the scanner's model (Gates): below
+	// them a capture is "not flat" (verification) or rejected (enrolment).
+	VerifyMinQuality int
+	EnrolMinQuality  int
+	// VerifyQualityFloor and EnrolQualityFloor make the kiosk stricter
+	// than the server: the gate in force is never below them (0: the
+	// server's gates alone). Above the server's gate they refuse captures
+	// the server would accept.
+	VerifyQualityFloor int
+	EnrolQualityFloor  int
+	EnrolCaptures      int      // captures per finger
+	EnrolFingers       []string // fingers to enrol, in order
+	AlternateFingers   []string // fingers offered when one cannot be captured
 	// IdleWarning: this long before an idle timeout the screen counts down
 	// with a "继续办理" button (0: no warning).
 	IdleWarning time.Duration
@@ -198,6 +207,15 @@ func DefaultConfig() Config {
 		EndedShow:        30 * time.Second,
 		ElderlyFactor:    2,
 	}
+}
+
+// Gates are capture quality gates, 0..100, on the kiosk's own extraction
+// (the server gates on its own, of the same image and pipeline).
+type Gates struct {
+	Enrol, Verify int
+	// From says where they come from: "server" (said with a capture
+	// nonce for the scanner's model) or "config" (none said yet).
+	From string
 }
 
 // Mode says who is using the kiosk.
@@ -282,6 +300,9 @@ type Machine struct {
 	// agentReq is the DoAgent in flight (its card and next step), which
 	// its AgentBound outcome completes.
 	agentReq DoAgent
+	// learnt: the quality gates the server said last (nil: none yet).
+	// They are no one's personal data and outlive the session.
+	learnt *Gates
 }
 
 // New returns a machine in the idle phase. newKey makes idempotency keys
@@ -298,3 +319,25 @@ func (m *Machine) State() State { return m.st }
 
 // Config returns the machine's configuration.
 func (m *Machine) Config() Config { return m.cfg }
+
+// Gates returns the quality gates in force: the server's for the
+// scanner's model as it said them last with a capture nonce, else the
+// configured ones; a configured floor only raises them.
+func (m *Machine) Gates() Gates {
+	g := Gates{Enrol: m.cfg.EnrolMinQuality, Verify: m.cfg.VerifyMinQuality, From: "config"}
+	if m.learnt != nil {
+		g = *m.learnt
+		g.From = "server"
+	}
+	g.Enrol, g.Verify = max(g.Enrol, m.cfg.EnrolQualityFloor), max(g.Verify, m.cfg.VerifyQualityFloor)
+	return g
+}
+
+// learn takes the gates a capture's nonce brought (none: the last said
+// stay in force).
+func (m *Machine) learn(g *Gates) {
+	if g != nil {
+		c := *g
+		m.learnt = &c
+	}
+}

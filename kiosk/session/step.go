@@ -430,6 +430,7 @@ func (m *Machine) startEnrolCapture() []Effect {
 
 func (m *Machine) captured(e Captured, now time.Time) []Effect {
 	s := &m.st
+	m.learn(e.Gates)
 	if s.Phase == EnrolCapture {
 		return m.enrolCaptured(e, now)
 	}
@@ -452,7 +453,7 @@ func (m *Machine) captured(e Captured, now time.Time) []Effect {
 		m.unavailable(now, e.Err, DoCapture{Gen: s.Gen}, PlaceFinger)
 		return nil
 	}
-	if fault == CaptureOK && e.Sample.Quality < m.cfg.VerifyMinQuality {
+	if fault == CaptureOK && e.Sample.Quality < m.Gates().Verify {
 		fault = NotFlat
 	}
 	switch fault {
@@ -995,7 +996,7 @@ func (m *Machine) enrolCaptured(e Captured, now time.Time) []Effect {
 		fault = DeviceFault
 	}
 	s.LastQuality = e.Sample.Quality
-	if fault == CaptureOK && e.Sample.Quality < m.cfg.EnrolMinQuality {
+	if fault == CaptureOK && e.Sample.Quality < m.Gates().Enrol {
 		fault = NotFlat
 	}
 	switch fault {

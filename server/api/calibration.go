@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/qingshan-gov/veinkiosk/devices/veinscan/wire"
 	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
@@ -41,6 +42,48 @@ func (s *Server) thresholds(model string, t *matcher.Template) (calib.Thresholds
 	return th, err
 }
 
+// gatesOf is the quality gates in force for the scanner model of th: the
+// calibration's, or Config.MinQuality for every model when the operator
+// overrides them (a server on fixed thresholds has MinQuality in th
+// already). Captures (qualityGate), the admin API, the metrics and the
+// kiosks' nonces (scannerGates) all read the gates through it.
+func (s *Server) gatesOf(th calib.Thresholds) apiv1.QualityGates {
+	if s.cfg.Calibrations != nil && s.cfg.MinQualityOverride {
+		return apiv1.QualityGates{ScannerModel: th.ScannerModel, EnrolMinQuality: s.cfg.MinQuality, VerifyMinQuality: s.cfg.MinQuality, From: "override"}
+	}
+	return apiv1.QualityGates{ScannerModel: th.ScannerModel, EnrolMinQuality: th.EnrolMinQuality, VerifyMinQuality: th.VerifyMinQuality, From: th.QualityGatesFrom}
+}
+
+// scannerGates returns the quality gates for captures of the scanner whose
+// device certificate is raw, for the kiosk's retake prompts: nil when raw
+// is empty, does not parse, is not signed by a trusted maker key, or names
+// a model without a calibration (the capture step refuses such captures
+// with its own error; the gates are advice, never a check).
+func (s *Server) scannerGates(raw []byte) *apiv1.QualityGates {
+	if len(raw) == 0 {
+		return nil
+	}
+	var cert wire.DeviceCertificate
+	if err := cert.UnmarshalBinary(raw); err != nil {
+		return nil
+	}
+	makerKey, ok := s.makers.Key(cert.MakerID)
+	if !ok || !s.certs.verified(raw, makerKey, &cert) {
+		return nil
+	}
+	var th calib.Thresholds
+	if s.cfg.Calibrations == nil {
+		th, _ = s.thresholds(cert.Model, nil)
+	} else {
+		var err error
+		if th, err = s.cfg.Calibrations.Model(cert.Model); err != nil {
+			return nil
+		}
+	}
+	g := s.gatesOf(th)
+	return &g
+}
+
 // calibrationsInForce lists the calibrations for the admin API and the
 // metrics.
 func (s *Server) calibrationsInForce() []calib.Thresholds {
@@ -49,10 +92,9 @@ func (s *Server) calibrationsInForce() []calib.Thresholds {
 		return []calib.Thresholds{th}
 	}
 	ths := s.cfg.Calibrations.InForce()
-	if s.cfg.MinQualityOverride {
-		for i := range ths {
-			ths[i].EnrolMinQuality, ths[i].VerifyMinQuality, ths[i].QualityGatesFrom = s.cfg.MinQuality, s.cfg.MinQuality, "override"
-		}
+	for i := range ths {
+		g := s.gatesOf(ths[i])
+		ths[i].EnrolMinQuality, ths[i].VerifyMinQuality, ths[i].QualityGatesFrom = g.EnrolMinQuality, g.VerifyMinQuality, g.From
 	}
 	return ths
 }

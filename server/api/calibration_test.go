@@ -250,3 +250,98 @@ func TestQualityGatePerScannerModel(t *testing.T) {
 		}
 	}
 }
+
+// TestNonceCarriesScannerGates: a kiosk that names its scanner by its
+// device certificate learns with each capture nonce the quality gates the
+// server applies to that scanner's model (the same as the capture step's);
+// a certificate that does not verify, or a model without a calibration,
+// learns none, and the nonce is issued all the same.
+func TestNonceCarriesScannerGates(t *testing.T) {
+	ctx := context.Background()
+	cals := []*calib.File{
+		testCalibrationGates(t, "VS-1", 0.2, kioskParams, 50, 45),
+		testCalibrationGates(t, "VS-HI", 0.2, kioskParams, 100, 100),
+	}
+	e := newEnv(t, withCalibrations(t, calib.Options{Policy: testPolicy, Logger: quietLog()}, cals...))
+	certOf := func(serial, model string, maker ed25519.PrivateKey) []byte {
+		_, dk, _ := ed25519.GenerateKey(nil)
+		c := wire.DeviceCertificate{Serial: serial, Model: model, PublicKey: dk.Public().(ed25519.PublicKey), MakerID: "test-maker"}
+		if err := c.Sign(maker); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := c.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	_, forger, _ := ed25519.GenerateKey(nil)
+	k := e.newKiosk("kiosk-01")
+	for _, tc := range []struct {
+		name string
+		cert []byte
+		want *apiv1.QualityGates
+	}{
+		{"no certificate", nil, nil},
+		{"VS-1", certOf("SN-A", "VS-1", e.maker), &apiv1.QualityGates{ScannerModel: "VS-1", EnrolMinQuality: 50, VerifyMinQuality: 45, From: "calibration"}},
+		{"VS-HI", certOf("SN-B", "VS-HI", e.maker), &apiv1.QualityGates{ScannerModel: "VS-HI", EnrolMinQuality: 100, VerifyMinQuality: 100, From: "calibration"}},
+		{"uncalibrated model", certOf("SN-C", "VS-NONE", e.maker), nil},
+		{"certificate of an untrusted maker key", certOf("SN-D", "VS-1", forger), nil},
+		{"not a certificate", []byte("not a certificate"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := k.NonceFor(ctx, tc.cert)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Nonce) != 32 {
+				t.Errorf("nonce of %d bytes", len(r.Nonce))
+			}
+			if (r.QualityGates == nil) != (tc.want == nil) || (tc.want != nil && *r.QualityGates != *tc.want) {
+				t.Errorf("gates %+v, want %+v", r.QualityGates, tc.want)
+			}
+		})
+	}
+	// The gates said are the ones the capture step applies: VS-HI's 100
+	// refuses the harness capture (quality 50..99) that VS-1's 45 admits.
+	e.mustStaff("zhang", "station_staff", "", "QS-S01")
+	p := e.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
+	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
+	hi := e.newKiosk("kiosk-02")
+	hi.scannerOfModel(t, "SN-HI", "VS-HI")
+	_, err := hi.Verify(ctx, e.verifyRequest(hi, p, p.fingers[apiv1.RightIndex]))
+	wantCode(t, err, apiv1.CodeQualityTooLow)
+
+	// A body that is not a NonceRequest is refused.
+	now := e.clock.Now()
+	for _, body := range []string{`{"scanner_certificate": 5}`, `{"scanner": "VS-1"}`, `[]`} {
+		if st, code, _ := e.raw(k.signed("POST", apiv1.PathKioskNonce, []byte(body), now)); st != 400 || code != apiv1.CodeBadRequest {
+			t.Errorf("nonce body %s: %d %s, want 400 %s", body, st, code, apiv1.CodeBadRequest)
+		}
+		now = now.Add(time.Millisecond)
+	}
+
+	// The operator's override is what every model's kiosks are told; a
+	// server on fixed thresholds tells its one gate.
+	for _, tc := range []struct {
+		name string
+		opts []option
+		want apiv1.QualityGates
+	}{
+		{"override", []option{withCalibrations(t, calib.Options{Policy: testPolicy, Logger: quietLog()}, cals...), func(c *Config) { c.MinQuality, c.MinQualityOverride = 30, true }},
+			apiv1.QualityGates{ScannerModel: "VS-HI", EnrolMinQuality: 30, VerifyMinQuality: 30, From: "override"}},
+		{"fixed thresholds", nil, apiv1.QualityGates{ScannerModel: "VS-HI", EnrolMinQuality: 40, VerifyMinQuality: 40, From: "config"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e2 := newEnv(t, tc.opts...)
+			r, err := e2.newKiosk("kiosk-01").NonceFor(ctx, certOf("SN-E", "VS-HI", e2.maker))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.QualityGates == nil || *r.QualityGates != tc.want {
+				t.Errorf("gates %+v, want %+v", r.QualityGates, tc.want)
+			}
+		})
+	}
+}

@@ -65,10 +65,11 @@ func (s *Server) qualityGate(model string, t *matcher.Template, use captureUse) 
 	if err != nil {
 		return 0, err
 	}
+	g := s.gatesOf(th)
 	if use == forEnrol {
-		return th.EnrolMinQuality, nil
+		return g.EnrolMinQuality, nil
 	}
-	return th.VerifyMinQuality, nil
+	return g.VerifyMinQuality, nil
 }
 
 // parseCapture is the stateless half of the capture-check step. The

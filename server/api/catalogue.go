@@ -275,6 +275,12 @@ func (s *Server) handleUpcoming(c *fiber.Ctx) error {
 	if to < from || from.AddDays(366) < to {
 		return badRequest("the period from..to must be 0..366 days")
 	}
+	// Who becomes eligible soon, never who did: a period in the past would
+	// list every resident who once crossed an age (16, 60, ...) with the
+	// birthday, and a sweep over the years the whole cell.
+	if from < today {
+		return badRequest("from must not be before today (%s)", today)
+	}
 	cat, err := s.catalogue(c)
 	if err != nil {
 		return err

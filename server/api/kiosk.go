@@ -18,8 +18,16 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
-// handleNonce issues a capture nonce bound to the kiosk.
+// handleNonce issues a capture nonce bound to the kiosk, with the quality
+// gates of the scanner model when the request names its scanner by a
+// certificate that verifies (scannerGates).
 func (s *Server) handleNonce(c *fiber.Ctx) error {
+	var req apiv1.NonceRequest
+	if len(c.Body()) > 0 {
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+	}
 	k := kioskOf(c)
 	var n [32]byte
 	if _, err := rand.Read(n[:]); err != nil {
@@ -33,7 +41,7 @@ func (s *Server) handleNonce(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr(err, "nonce")
 	}
-	return c.JSON(apiv1.NonceResponse{Nonce: n[:], ExpiresAt: exp})
+	return c.JSON(apiv1.NonceResponse{Nonce: n[:], ExpiresAt: exp, QualityGates: s.scannerGates(req.ScannerCertificate)})
 }
 
 func retrySeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }

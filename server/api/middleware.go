@@ -263,22 +263,12 @@ func (s *Server) staff(cookie bool, roles ...store.Role) fiber.Handler {
 		if tok == "" && cookie {
 			tok = c.Cookies(sessionCookie)
 		}
-		sess, ok, err := s.sessions.get(c.UserContext(), tok, s.now())
+		sess, ok, err := s.liveSession(c.UserContext(), tok)
 		if err != nil {
-			return storeErr(err, "session")
+			return err
 		}
 		if !ok {
-			return errf(apiv1.CodeUnauthenticated, "log in first (staff session missing or expired)")
-		}
-		st, err := s.st.GetStaff(c.UserContext(), sess.staffID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return storeErr(err, "staff")
-		}
-		if err != nil || st.Disabled || st.Role != sess.role || st.StationID != sess.station {
-			if err := s.sessions.closeStaff(c.UserContext(), sess.staffID); err != nil {
-				return storeErr(err, "sessions")
-			}
-			return errf(apiv1.CodeUnauthenticated, "the session is no longer valid; log in again")
+			return errf(apiv1.CodeUnauthenticated, "log in first (staff session missing, expired or no longer valid)")
 		}
 		if len(roles) > 0 && !slices.Contains(roles, sess.role) {
 			c.Locals(localsSession, sess)
@@ -287,6 +277,32 @@ func (s *Server) staff(cookie bool, roles ...store.Role) fiber.Handler {
 		c.Locals(localsSession, sess)
 		return c.Next()
 	}
+}
+
+// liveSession is the one rule for a staff session, for the API's bearer
+// tokens and the back office's cookie alike: a live session whose staff
+// record, re-read now, is still enabled with the session's role and
+// station. A disabled account or a changed role ends every session of the
+// staff member at once (ok false).
+func (s *Server) liveSession(ctx context.Context, tok string) (*session, bool, error) {
+	sess, ok, err := s.sessions.get(ctx, tok, s.now())
+	if err != nil {
+		return nil, false, storeErr(err, "session")
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	st, err := s.st.GetStaff(ctx, sess.staffID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, false, storeErr(err, "staff")
+	}
+	if err != nil || st.Disabled || st.Role != sess.role || st.StationID != sess.station {
+		if err := s.sessions.closeStaff(ctx, sess.staffID); err != nil {
+			return nil, false, storeErr(err, "sessions")
+		}
+		return nil, false, nil
+	}
+	return sess, true, nil
 }
 
 func sessionOf(c *fiber.Ctx) *session {

@@ -106,9 +106,9 @@ func officeSess(sess *session) *officeSession {
 // on POST the session's CSRF token.
 func (s *Server) officeAuth(roles ...store.Role) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		sess, ok, err := s.sessions.get(c.UserContext(), c.Cookies(sessionCookie), s.now())
+		sess, ok, err := s.liveSession(c.UserContext(), c.Cookies(sessionCookie))
 		if err != nil {
-			return storeErr(err, "session")
+			return err
 		}
 		if !ok {
 			return c.Redirect("/office", http.StatusSeeOther)
@@ -117,7 +117,7 @@ func (s *Server) officeAuth(roles ...store.Role) fiber.Handler {
 		if len(roles) > 0 && !containsRole(roles, sess.role) {
 			return s.officeErrorPage(c, statusOf(apiv1.CodeForbidden), apiv1.CodeForbidden, "")
 		}
-		if c.Method() == http.MethodPost && c.FormValue("csrf") != sess.csrf {
+		if c.Method() == http.MethodPost && (c.FormValue("csrf") != sess.csrf || crossSite(c)) {
 			return s.officeErrorPage(c, statusOf(apiv1.CodeForbidden), apiv1.CodeForbidden, "表单已过期，请刷新页面后重试。")
 		}
 		return c.Next()
@@ -134,9 +134,9 @@ func containsRole(roles []store.Role, r store.Role) bool {
 }
 
 func (s *Server) officeHome(c *fiber.Ctx) error {
-	sess, ok, err := s.sessions.get(c.UserContext(), c.Cookies(sessionCookie), s.now())
+	sess, ok, err := s.liveSession(c.UserContext(), c.Cookies(sessionCookie))
 	if err != nil {
-		return storeErr(err, "session")
+		return err
 	}
 	if !ok {
 		return s.render(c, http.StatusOK, "login.html", map[string]any{"Title": "登录"})
@@ -200,7 +200,22 @@ func (s *Server) rowOf(ctx context.Context, f store.Filing) officeRow {
 	return r
 }
 
+// crossSite reports whether the browser says the request was started by
+// another site (Sec-Fetch-Site: cross-site or same-site): a form posted to
+// the back office from elsewhere. The login form has no CSRF token (there
+// is no session yet), so a page elsewhere could log the staff member's
+// browser into the attacker's account (login CSRF); the other forms carry
+// the session's token as well. A client that sends no Sec-Fetch-Site (an
+// old browser, a script) is not refused for it.
+func crossSite(c *fiber.Ctx) bool {
+	site := c.Get("Sec-Fetch-Site")
+	return site == "cross-site" || site == "same-site"
+}
+
 func (s *Server) officeLogin(c *fiber.Ctx) error {
+	if crossSite(c) {
+		return s.officeErrorPage(c, statusOf(apiv1.CodeForbidden), apiv1.CodeForbidden, "请在本系统的登录页登录。")
+	}
 	tok, sess, err := s.login(c, c.FormValue("username"), c.FormValue("password"))
 	if err != nil {
 		msg := "用户名或密码错误。"

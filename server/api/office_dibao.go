@@ -76,6 +76,9 @@ func officeAPIProblem(err error) (string, bool) {
 }
 
 func (s *Server) officeDibaoData(c *fiber.Ctx) (map[string]any, error) {
+	if err := s.meetingReader(c); err != nil {
+		return nil, err
+	}
 	sess, ctx := sessionOf(c), c.UserContext()
 	quarter := c.Query("quarter", quarterOf(s.now()))
 	if !quarterPattern.MatchString(quarter) {

@@ -190,7 +190,9 @@ func (s *Server) handleSetOwnPIN(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr(err, "staff")
 	}
-	if ok, err := password.Verify(st.PasswordHash, req.Password); err != nil || !ok || len(req.Password) > 1024 {
+	if ok, err := s.confirmPassword(c.UserContext(), st, req.Password); err != nil {
+		return err
+	} else if !ok {
 		_ = s.audit(c.UserContext(), staffActor(c), "staff.pin_set_refused", "staff:"+strconv.FormatInt(st.ID, 10), map[string]string{"reason": "bad_password"})
 		return errf(apiv1.CodeBadCredentials, "wrong password")
 	}
@@ -246,7 +248,13 @@ func (s *Server) officePIN(c *fiber.Ctx) error {
 		return storeErr(err, "staff")
 	}
 	pw := c.FormValue("password")
-	if ok, err := password.Verify(st.PasswordHash, pw); err != nil || !ok || len(pw) > 1024 {
+	ok, err := s.confirmPassword(ctx, st, pw)
+	var limited *apiError
+	if errors.As(err, &limited) && limited.detail.Code == apiv1.CodeRateLimited {
+		return refuse(limited.status(), "密码尝试过多，请稍后再试。")
+	} else if err != nil {
+		return err
+	} else if !ok {
 		_ = s.audit(ctx, staffActor(c), "staff.pin_set_refused", "staff:"+strconv.FormatInt(st.ID, 10), map[string]string{"reason": "bad_password"})
 		return refuse(statusOf(apiv1.CodeBadCredentials), "登录密码不对，PIN 码没有设置。")
 	}

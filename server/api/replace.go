@@ -139,18 +139,6 @@ func (s *Server) handleDecideReplacement(approve bool) fiber.Handler {
 		} else if req.Basis != "" {
 			return badRequest("a rejection has no basis")
 		}
-		if d.Basis == store.BasisMatch {
-			// The score is the request's, immutable: checking it before the
-			// deciding transaction races with nothing.
-			r, err := s.st.GetReplacement(ctx, id, false)
-			if err != nil {
-				return replacementErr(err, id)
-			}
-			if !r.PreviousMatch {
-				return errf(apiv1.CodePreviousNoMatch,
-					"the new captures did not verify against the enrolment in force (score %.4f); approve on an in-person check of the card instead", r.PreviousScore)
-			}
-		}
 		r, err := s.st.DecideReplacement(ctx, audit.Staff(d.Supervisor), id, d)
 		if err != nil {
 			return replacementErr(err, id)
@@ -179,6 +167,10 @@ func replacementErr(err error, id int64) error {
 		return errf(apiv1.CodeSelfApproval, "the staff member who requested replacement %d may not decide it", id)
 	case errors.Is(err, store.ErrNotApprover):
 		return errf(apiv1.CodeNotApprover, "only a supervisor of the replacement's station decides replacement %d", id)
+	case errors.Is(err, store.ErrNoPreviousMatch):
+		// Said only to an approver (the store decides who first), who
+		// reads the score in the list; no one else learns it.
+		return errf(apiv1.CodePreviousNoMatch, "the new captures of replacement %d did not verify against the enrolment in force; approve on an in-person check of the card instead", id)
 	case errors.Is(err, store.ErrInactive):
 		return errf(apiv1.CodeResidentSuspended, "the resident's record is suspended")
 	}

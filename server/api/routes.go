@@ -47,6 +47,10 @@ var (
 	// eligibilityRoles see residents' eligibility (the grid worker's lists
 	// are handed out by the station).
 	eligibilityRoles = []store.Role{store.RoleStationStaff, store.RoleSupervisor, store.RoleAdmin}
+	// reportReaders read residents' issue reports, each in its scope
+	// (reportScope, scopedReport); a grid worker's account is for the
+	// residents of one cell and reads none.
+	reportReaders = []store.Role{store.RoleStationStaff, store.RoleDepartmentOfficer, store.RoleSupervisor, store.RoleAdmin}
 )
 
 func (s *Server) routeTable() []route {
@@ -61,7 +65,7 @@ func (s *Server) routeTable() []route {
 		{method: "PUT", path: apiv1.PathSessionPIN, auth: authStaff, roles: []store.Role{store.RoleStationStaff, store.RoleSupervisor}, summary: "Set one's own kiosk PIN (6 digits, not one digit repeated nor a run), confirmed with one's password; audited.", req: apiv1.PINChange{}, status: 204, h: s.handleSetOwnPIN},
 		{method: "DELETE", path: apiv1.PathSessionCurrent, auth: authStaff, roles: anyStaff, summary: "Log out.", status: 204, h: s.handleLogout},
 
-		{method: "POST", path: apiv1.PathKioskNonce, auth: authKiosk, summary: "A fresh 32-byte capture nonce for the scanner to sign.", resp: apiv1.NonceResponse{}, h: s.handleNonce},
+		{method: "POST", path: apiv1.PathKioskNonce, auth: authKiosk, summary: "A fresh 32-byte capture nonce for the scanner to sign; with the scanner's device certificate (optional), the quality gates of its model, for the kiosk's retake prompts.", req: apiv1.NonceRequest{}, resp: apiv1.NonceResponse{}, h: s.handleNonce},
 		{method: "POST", path: apiv1.PathKioskVerify, auth: authKiosk, summary: "Card + vein verification; returns a single-use filing token.", req: apiv1.VerifyRequest{}, resp: apiv1.VerifyResponse{}, h: s.handleVerify},
 		{method: "POST", path: apiv1.PathKioskEnrolmentCheck, auth: authKiosk, summary: "Before the finger: whether the card's holder is enrolled, with which fingers, and the ID number's lock state (audited).", req: apiv1.EnrolmentCheckRequest{}, resp: apiv1.EnrolmentCheck{}, h: s.handleEnrolmentCheck},
 		{method: "GET", path: apiv1.PathKioskServices, auth: authKiosk, summary: "The catalogue of services.", resp: apiv1.ServiceList{}, h: s.handleServices},
@@ -94,9 +98,9 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: apiv1.PathFilings + "/:id/decision", auth: authStaff, roles: []store.Role{store.RoleDepartmentOfficer}, summary: "Review, accept, reject or ask for more information, with a reply.", req: apiv1.Decision{}, resp: apiv1.Filing{}, h: s.handleDecision},
 		{method: "GET", path: apiv1.PathReportKinds, auth: authStaff, roles: anyStaff, summary: "The kinds of residents' issue reports and the units they go to.", resp: apiv1.ReportKindList{}, h: s.handleReportKinds},
 		{method: "POST", path: apiv1.PathReports, auth: authStaff, roles: station, limit: reportBodyLimit, summary: "File an issue report at the desk for a resident (station staff, at their own station; idempotent by key).", req: apiv1.SubmitReportRequest{}, resp: apiv1.Report{}, status: 201, h: s.handleDeskReport},
-		{method: "GET", path: apiv1.PathReports, auth: authStaff, roles: anyStaff, summary: "List issue reports (officers: their unit's; station staff: their station's). Query: status, unit, after, limit.", resp: apiv1.ReportList{}, h: s.handleListReports},
-		{method: "GET", path: apiv1.PathReports + "/:id", auth: authStaff, roles: anyStaff, summary: "One issue report with the resident's words (same scope as the list).", resp: apiv1.Report{}, h: s.handleGetReport},
-		{method: "GET", path: apiv1.PathReports + "/:id/photo", auth: authStaff, roles: anyStaff, summary: "A report's photo (image/jpeg or image/png; same scope as the list).", produces: []string{"image/jpeg", "image/png"}, h: s.handleReportPhoto},
+		{method: "GET", path: apiv1.PathReports, auth: authStaff, roles: reportReaders, summary: "List issue reports (officers: their unit's; station staff: their station's). Query: status, unit, after, limit.", resp: apiv1.ReportList{}, h: s.handleListReports},
+		{method: "GET", path: apiv1.PathReports + "/:id", auth: authStaff, roles: reportReaders, summary: "One issue report with the resident's words (same scope as the list).", resp: apiv1.Report{}, h: s.handleGetReport},
+		{method: "GET", path: apiv1.PathReports + "/:id/photo", auth: authStaff, roles: reportReaders, summary: "A report's photo (image/jpeg or image/png; same scope as the list).", produces: []string{"image/jpeg", "image/png"}, h: s.handleReportPhoto},
 		{method: "POST", path: apiv1.PathReports + "/:id/action", auth: authStaff, roles: []store.Role{store.RoleDepartmentOfficer}, summary: "Accept, reply to or close a report of one's unit (reply required to answer).", req: apiv1.ReportAction{}, resp: apiv1.Report{}, h: s.handleReportAction},
 		{method: "POST", path: apiv1.PathMeetings, auth: authStaff, roles: []store.Role{store.RoleDepartmentOfficer}, summary: "Record a quarterly 低保 deliberation meeting of a station (officers of a unit deciding deliberation services; members and minutes sealed; audited), optionally with the filings it decided.", req: apiv1.MeetingCreate{}, resp: apiv1.Meeting{}, status: 201, h: s.handleCreateMeeting},
 		{method: "GET", path: apiv1.PathMeetings, auth: authStaff, roles: officers, summary: "Deliberation meetings, newest first. Query: station, quarter.", resp: apiv1.MeetingList{}, h: s.handleListMeetings},

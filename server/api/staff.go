@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -73,6 +74,25 @@ func (s *Server) login(c *fiber.Ctx, username, pw string) (string, *session, err
 		return "", nil, errors.Join(err, s.sessions.close(ctx, tok))
 	}
 	return tok, sess, nil
+}
+
+// confirmPassword checks a logged-in staff member's password again, to
+// confirm a change (setting one's kiosk PIN), under the login's limit per
+// username: a session is not an unlimited password oracle, and guesses
+// here and at the login share one budget. ok is false for a wrong password;
+// err is rate_limited (or the store's failure).
+func (s *Server) confirmPassword(ctx context.Context, st store.Staff, pw string) (bool, error) {
+	if ok, wait, err := s.loginLim.allow(ctx, identity.CanonicalUsername(st.Username), s.now()); err != nil {
+		return false, storeErr(err, "login limit")
+	} else if !ok {
+		s.metrics.rateLimited.Inc()
+		return false, errf(apiv1.CodeRateLimited, "too many password attempts").retryAfter(retrySeconds(wait))
+	}
+	if len(pw) == 0 || len(pw) > 1024 {
+		return false, nil
+	}
+	ok, err := password.Verify(st.PasswordHash, pw)
+	return ok && err == nil, nil
 }
 
 func sessionView(tok string, sess *session) apiv1.Session {

@@ -57,6 +57,25 @@ func (s *Server) meetingKeeper(c *fiber.Ctx) error {
 	return nil
 }
 
+// meetingReader refuses an officer of a unit that decides no deliberation
+// service: the minutes and members are personal data of the households
+// discussed, read by the records' keepers, supervisors and administrators
+// only (the routes admit no other role).
+func (s *Server) meetingReader(c *fiber.Ctx) error {
+	sess := sessionOf(c)
+	if sess.role != store.RoleDepartmentOfficer {
+		return nil
+	}
+	cat, err := s.catalogue(c)
+	if err != nil {
+		return err
+	}
+	if !deliberationUnit(cat, sess.department) {
+		return errf(apiv1.CodeForbidden, "only officers of a unit that decides deliberation services, supervisors and administrators read the meetings' records")
+	}
+	return nil
+}
+
 func (s *Server) meetingView(ctx context.Context, m store.Meeting) (apiv1.Meeting, error) {
 	out := apiv1.Meeting{ID: m.ID, StationID: m.StationID, Quarter: m.Quarter, HeldOn: m.HeldOn, Members: m.Members, Minutes: m.Minutes,
 		Filings: make([]string, 0, len(m.FilingIDs)), CreatedBy: m.CreatedBy.String(), CreatedAt: m.CreatedAt}
@@ -156,6 +175,9 @@ func (s *Server) handleCreateMeeting(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleListMeetings(c *fiber.Ctx) error {
+	if err := s.meetingReader(c); err != nil {
+		return err
+	}
 	q := c.Query("quarter")
 	if q != "" && !quarterPattern.MatchString(q) {
 		return badRequest("quarter must be YYYYQn")
@@ -175,7 +197,12 @@ func (s *Server) handleListMeetings(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
+// meetingParam is the meeting the route names, for a reader of the
+// records (meetingReader).
 func (s *Server) meetingParam(c *fiber.Ctx) (store.Meeting, error) {
+	if err := s.meetingReader(c); err != nil {
+		return store.Meeting{}, err
+	}
 	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
 	if err != nil || id <= 0 {
 		return store.Meeting{}, badRequest("meeting id must be a positive integer")

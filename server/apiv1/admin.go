@@ -416,8 +416,11 @@ type AuditVerifyResult struct {
 	Records int64  `json:"records"`
 	Error   string `json:"error,omitempty"`
 	// Unexplained names each row of the business tables (filings,
-	// enrolments, enrolment replacements, lockouts, staff, kiosks, scanners) that the intact chain
-	// does not explain (changed, inserted or deleted behind the server's
+	// enrolments, enrolment replacements, lockouts, staff and their PINs,
+	// kiosks, scanners, duplicate cases, consents, 低保 meetings and their
+	// filings, proofs of life, reports, ratings, escalations, grid visits,
+	// catalogue and report-kinds versions) that the intact chain does not
+	// explain (changed, inserted or deleted behind the server's
 	// back); OK is false when there is any.
 	Unexplained []string `json:"unexplained,omitempty"`
 	// Anchors is how many signed anchors of the server's anchor file the

@@ -209,6 +209,17 @@ func (c *Client) Nonce(ctx context.Context) (*NonceResponse, error) {
 	return &r, c.Do(ctx, http.MethodPost, PathKioskNonce, struct{}{}, &r)
 }
 
+// NonceFor asks for a fresh capture nonce for the scanner whose device
+// certificate is cert, and the quality gates of its model
+// (NonceResponse.QualityGates).
+func (c *Client) NonceFor(ctx context.Context, cert []byte) (*NonceResponse, error) {
+	if err := c.kiosk(); err != nil {
+		return nil, err
+	}
+	var r NonceResponse
+	return &r, c.Do(ctx, http.MethodPost, PathKioskNonce, NonceRequest{ScannerCertificate: cert}, &r)
+}
+
 // Verify checks card + vein and returns a filing token.
 func (c *Client) Verify(ctx context.Context, req *VerifyRequest) (*VerifyResponse, error) {
 	if err := c.kiosk(); err != nil {

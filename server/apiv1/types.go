@@ -138,12 +138,44 @@ type Image struct {
 	Pixels []byte `json:"pixels"`
 }
 
+// NonceRequest is the body of POST /api/v1/kiosk/nonce. Both fields are
+// optional (an empty object asks for a nonce alone).
+type NonceRequest struct {
+	// ScannerCertificate is the device certificate of the scanner that
+	// will sign the capture (wire.DeviceCertificate.MarshalBinary, base64
+	// in JSON): when it verifies under a trusted maker key, the answer
+	// carries the quality gates of its scanner model.
+	ScannerCertificate []byte `json:"scanner_certificate,omitempty"`
+}
+
 // NonceResponse is the answer to POST /api/v1/kiosk/nonce: a fresh 32-byte
 // nonce for the scanner to sign into its next capture's attestation. It is
 // bound to the kiosk that asked, valid until ExpiresAt and usable once.
 type NonceResponse struct {
 	Nonce     []byte    `json:"nonce"` // 32 bytes (base64 in JSON)
 	ExpiresAt time.Time `json:"expires_at"`
+	// QualityGates are the gates the server applies to captures of the
+	// scanner named by NonceRequest.ScannerCertificate; absent when the
+	// request named none, its certificate does not verify under a trusted
+	// maker key, or its model has no calibration (its captures are
+	// refused then, with the capture step's error).
+	QualityGates *QualityGates `json:"quality_gates,omitempty"`
+}
+
+// QualityGates are the capture quality gates (0..100, on the quality of
+// the server's own extraction) in force for one scanner model: a capture
+// below the gate of its use is refused with quality_too_low. The kiosk
+// retakes such a capture before sending it.
+type QualityGates struct {
+	ScannerModel string `json:"scanner_model"`
+	// EnrolMinQuality gates enrolment captures, VerifyMinQuality
+	// verification and identification captures.
+	EnrolMinQuality  int `json:"enrol_min_quality"`
+	VerifyMinQuality int `json:"verify_min_quality"`
+	// From is where the gates come from: calibration (the model's
+	// calibration file), default (a calibration without gates), override
+	// (centrald --min-quality) or config (a server on fixed thresholds).
+	From string `json:"from"`
 }
 
 // VerifyRequest is the body of POST /api/v1/kiosk/verify (card + vein).

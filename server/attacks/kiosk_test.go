@@ -364,3 +364,44 @@ func TestAttackRevokedKioskOtherReplica(t *testing.T) {
 	_, err = thief.Nonce(tg.ctx())
 	refused(t, err, http.StatusForbidden, apiv1.CodeKioskRevoked)
 }
+
+// TestAttackNonceGatesNeedATrustedCertificate: the quality gates a nonce
+// carries name a scanner model only for a certificate signed by a trusted
+// maker key: a kiosk that forges one (the maker's id, another key) or
+// sends junk learns no model's gates, and gets its nonce all the same
+// (the capture step refuses such a scanner). The gates are advice: the
+// capture step applies the gate of the capture's own certificate.
+func TestAttackNonceGatesNeedATrustedCertificate(t *testing.T) {
+	forEach(t, func(t *testing.T, tg *target) {
+		ctx := context.Background()
+		k := tg.newKiosk("kiosk-01")
+		raw := func(s *scanner) []byte {
+			b, err := s.cert.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		r, err := k.NonceFor(ctx, raw(k.scanner))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := r.QualityGates; g == nil || g.ScannerModel != "VS-1" || g.EnrolMinQuality != 40 || g.VerifyMinQuality != 40 {
+			t.Errorf("the kiosk's own certified scanner: gates %+v", g)
+		}
+		_, forgerKey, _ := ed25519.GenerateKey(nil)
+		for name, cert := range map[string][]byte{
+			"forged certificate": raw(tg.newScanner("SN-FORGED", "test-maker", forgerKey)),
+			"unknown maker":      raw(tg.newScanner("SN-OTHER", "other-maker", forgerKey)),
+			"junk":               []byte(strings.Repeat("\xff", 300)),
+		} {
+			r, err := k.NonceFor(ctx, cert)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if len(r.Nonce) != 32 || r.QualityGates != nil {
+				t.Errorf("%s: nonce of %d bytes, gates %+v; want a nonce and no gates", name, len(r.Nonce), r.QualityGates)
+			}
+		}
+	})
+}

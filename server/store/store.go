@@ -71,6 +71,9 @@ var (
 	// ErrNotApprover: the staff member is not a supervisor of the station
 	// the request belongs to.
 	ErrNotApprover = errors.New("store: not a supervisor of the request's station")
+	// ErrNoPreviousMatch: an approval on the basis of a match, of a request
+	// whose captures did not verify against the enrolment in force.
+	ErrNoPreviousMatch = errors.New("store: the new captures did not verify against the enrolment in force")
 )
 
 // Store is the storage of the central server: the methods the server calls,
@@ -206,15 +209,15 @@ type Store interface {
 	// ErrConflict if a replacement of the resident is already pending;
 	// ErrInactive if the resident is not active.
 	RequestReplacement(ctx context.Context, actor audit.Actor, r NewReplacement) (Replacement, error)
-	// GetReplacement returns a replacement; with samples, the pending
-	// samples are decrypted (a decided replacement has none).
-	GetReplacement(ctx context.Context, id int64, samples bool) (Replacement, error)
 	// ListReplacements lists replacements, newest first, without samples.
 	ListReplacements(ctx context.Context, f ReplacementFilter) ([]Replacement, error)
 	// DecideReplacement approves or rejects a pending replacement in one
 	// transaction. The decider must be an active supervisor of the
 	// replacement's station (ErrNotApprover) other than the requester
-	// (ErrSelfApproval). Approval supersedes every active enrolment of the
+	// (ErrSelfApproval); only then, an approval on the basis of a match
+	// needs the request's captures to have matched the enrolment in force
+	// (ErrNoPreviousMatch), so that no one else learns how they scored.
+	// Approval supersedes every active enrolment of the
 	// resident and makes the pending fingers the enrolment in force;
 	// rejection discards the pending samples. ErrConflict if the
 	// replacement is not pending.
@@ -352,8 +355,8 @@ type Store interface {
 	// updated with every append, so truncation of the log is detected.
 	AuditHead(ctx context.Context) (seq int64, hash audit.Hash, err error)
 	// BusinessState reads the tables audit.Reconcile checks against the
-	// chain (filings, enrolments, enrolment replacements, lockouts, staff, kiosks, scanners), in
-	// one read transaction.
+	// chain (the kinds are listed in server/audit/reconcile.go), in one
+	// read transaction.
 	BusinessState(ctx context.Context, fn func(audit.StateRow) error) error
 
 	// Housekeeping.
@@ -627,7 +630,7 @@ type Replacement struct {
 	ScannerSerial string
 	PreviousScore float64
 	PreviousMatch bool
-	Fingers       []ReplacementFinger // positions always; samples only from GetReplacement while pending
+	Fingers       []ReplacementFinger // positions always; samples only from storetest.Inspector's GetReplacement while pending
 	CreatedAt     time.Time
 	DecidedBy     int64 // 0 while pending
 	DecidedAt     *time.Time

@@ -27,6 +27,9 @@ type Busy struct {
 	Scanner  string
 	Kiosk    string
 	StaffIDs []int64
+	// MeetingID is the 低保 deliberation meeting the first filing (dibao_new)
+	// is attached to.
+	MeetingID int64
 }
 
 // Marker values of PopulateBusy: distinctive so a byte scan cannot match
@@ -213,6 +216,60 @@ func PopulateBusy(t *testing.T, s store.Store) Busy {
 		t.Fatal(err)
 	}
 	b.Secrets = append(b.Secrets, BusyGridPhone, BusyVisitNote)
+
+	// The 低保 filing attached to the deliberation meeting that decided it.
+	mt, err := s.CreateMeeting(c, officer, store.NewMeeting{StationID: f.station.ID, Quarter: "2026Q1", HeldOn: "2026-03-20",
+		Members: []string{"赵敏", "钱立", "孙红"}, Minutes: "审议低保新申请一户，同意。", CreatedAt: t0})
+	if err != nil {
+		t.Fatalf("CreateMeeting: %v", err)
+	}
+	if _, err := s.AttachFilings(c, officer, mt.ID, []int64{fl.ID}); err != nil {
+		t.Fatalf("AttachFilings: %v", err)
+	}
+	b.MeetingID = mt.ID
+	// The clerk's kiosk PIN, one wrong entry; the marked resident's consent
+	// to enrolment; a proof of life.
+	if err := s.SetStaffPIN(c, admin, f.clerk.ID, hashPW(t, "246813")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordPINAttempt(c, audit.Kiosk(f.kiosk.ID), f.clerk.ID, false, 5, f.kiosk.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordConsent(c, clerk, store.EnrolmentConsent{ResidentID: m.ID, TextVersion: "2026-01", StaffID: f.clerk.ID, KioskID: f.kiosk.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.IssueFilingToken(c, store.FilingToken{Token: "busy-certify-0123456789", IDNumber: f.residents[0].IDNumber, KioskID: f.kiosk.ID,
+		ExpiresAt: t0.Add(time.Hour), CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Certify(c, audit.Kiosk(f.kiosk.ID), store.NewCertification{Token: "busy-certify-0123456789", KioskID: f.kiosk.ID,
+		StationID: f.station.ID, Year: 2026, At: t0}); err != nil {
+		t.Fatalf("Certify: %v", err)
+	}
+	// An issue report answered and rated; the overdue items escalated.
+	nr := newReport(f, 0, "busy-report")
+	pr, _, err := s.CreateReport(c, audit.Kiosk(f.kiosk.ID), nr)
+	if err != nil {
+		t.Fatalf("CreateReport: %v", err)
+	}
+	answer := BusyReply
+	if _, err := s.TransitionReport(c, officer, store.ReportTransition{ReportID: pr.ID, To: store.ReportReplied, Reply: &answer, At: t0.Add(time.Hour)}); err != nil {
+		t.Fatalf("TransitionReport: %v", err)
+	}
+	if _, err := s.Rate(c, audit.Kiosk(f.kiosk.ID), store.NewRating{IDNumber: f.residents[0].IDNumber, Reference: pr.Reference, Score: 4,
+		KioskID: f.kiosk.ID, CreatedAt: t0.Add(2 * time.Hour)}); err != nil {
+		t.Fatalf("Rate: %v", err)
+	}
+	if _, err := s.EscalateOverdue(c, audit.System("escalator"), t0.Add(365*24*time.Hour)); err != nil {
+		t.Fatalf("EscalateOverdue: %v", err)
+	}
+	// The service catalogue and the report kinds, saved once each.
+	if err := s.SaveCatalogue(c, admin, store.CatalogueVersion{Version: 1, Document: []byte(`{"format": "veinkiosk-catalogue/1"}`), CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveReportKinds(c, admin, store.CatalogueVersion{Version: 1, Document: []byte(`{"kinds": []}`), CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
 	return b
 }
 

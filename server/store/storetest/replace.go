@@ -106,7 +106,7 @@ func testReplacements(t *testing.T, newDB NewDatabase) {
 	if _, err := s.RequestReplacement(c, clerk, newReplacement(f, 0, 2, 4)); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("second pending replacement = %v, want ErrConflict", err)
 	}
-	got, err := s.GetReplacement(c, r.ID, true)
+	got, err := Inspect(s).GetReplacement(c, r.ID, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,7 +180,7 @@ func testReplacements(t *testing.T, newDB NewDatabase) {
 			t.Errorf("history[%d] finger %d superseded=%v", i, e.Finger, e.SupersededAt != nil)
 		}
 	}
-	reread, err := s.GetReplacement(c, r.ID, true)
+	reread, err := Inspect(s).GetReplacement(c, r.ID, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,14 +280,14 @@ func testReplacementSealed(t *testing.T, newDB NewDatabase) {
 		t.Fatal(err)
 	}
 	defer onlyNew.Close()
-	got, err := onlyNew.GetReplacement(c, r.ID, true)
+	got, err := Inspect(onlyNew).GetReplacement(c, r.ID, true)
 	if err != nil || len(got.Fingers) != 1 || len(got.Fingers[0].Samples) != 3 || !bytes.Equal(got.Fingers[0].Samples[2].Template, template(0, 1, 2)) {
 		t.Fatalf("GetReplacement after rotation = %+v, %v", got, err)
 	}
 	if _, err := onlyNew.DecideReplacement(c, audit.Staff(f.supervisor.ID), r.ID, store.ReplacementDecision{Approve: true, Supervisor: f.supervisor.ID, Basis: store.BasisInPerson, Reason: "checked"}); err != nil {
 		t.Fatalf("approve after rotation: %v", err)
 	}
-	if got, err := onlyNew.GetReplacement(c, r.ID, false); err != nil || got.Reason != "checked" {
+	if got, err := Inspect(onlyNew).GetReplacement(c, r.ID, false); err != nil || got.Reason != "checked" {
 		t.Errorf("sealed reason read back = %q, %v", got.Reason, err)
 	}
 }

@@ -356,6 +356,9 @@ type Inspector interface {
 	// the transaction that locks.
 	CountIDLocks(ctx context.Context, idNumber string, now time.Time) (int, error)
 	RecordIDLock(ctx context.Context, idNumber string, at, expiresAt time.Time) error
+	// GetReplacement returns a replacement; with samples, the pending
+	// samples are decrypted (a decided replacement has none).
+	GetReplacement(ctx context.Context, id int64, samples bool) (store.Replacement, error)
 }
 
 // Inspect returns s's Inspector; a backend without one fails the suite.

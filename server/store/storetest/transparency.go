@@ -46,6 +46,7 @@ func testMeetings(t *testing.T, newDB NewDatabase) {
 		"long minutes":      func(m *store.NewMeeting) { m.Minutes = strings.Repeat("议", 5001) },
 		"no station":        func(m *store.NewMeeting) { m.StationID = "" },
 		"member with break": func(m *store.NewMeeting) { m.Members = []string{"甲", "乙", "丙\n丁"} },
+		"not yet held":      func(m *store.NewMeeting) { m.HeldOn = "2026-03-21" }, // recorded on the 20th
 	} {
 		nm := newMeeting(f)
 		mod(&nm)
@@ -81,7 +82,7 @@ func testMeetings(t *testing.T, newDB NewDatabase) {
 		t.Errorf("re-attach: %v (%d -> %d events)", err, before, len(auditActions(t, s)))
 	}
 	other := newMeeting(f)
-	other.HeldOn = "2026-03-27"
+	other.HeldOn, other.CreatedAt = "2026-03-27", other.CreatedAt.Add(7*24*time.Hour)
 	m2, err := s.CreateMeeting(c, officer, other)
 	if err != nil {
 		t.Fatal(err)

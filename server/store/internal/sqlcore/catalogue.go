@@ -50,7 +50,7 @@ func (s *Store) saveVersion(ctx context.Context, actor audit.Actor, v store.Cata
 			return err
 		}
 		_, err := s.appendAudit(ctx, q, ev(actor, at, what+".save", what+":"+itoa(int64(v.Version)),
-			"version", itoa(int64(v.Version)), "bytes", itoa(int64(len(v.Document)))))
+			"version", itoa(int64(v.Version)), "bytes", itoa(int64(len(v.Document))), "digest", audit.DocumentDigest(v.Document)))
 		return err
 	})
 	if errors.Is(err, store.ErrAlreadyExists) {

@@ -90,7 +90,7 @@ func (s *Store) CreateStaff(ctx context.Context, actor audit.Actor, st store.Sta
 			return fmt.Errorf("staff %q: %w", st.Username, err)
 		}
 		_, err := s.appendAudit(ctx, q, ev(actor, now, "staff.create", "staff:"+itoa(st.ID), "role", string(st.Role), "station", st.StationID, "department", st.Department,
-			"grid_cell", st.GridCell, "disabled", fmt.Sprint(st.Disabled)))
+			"grid_cell", st.GridCell, "disabled", fmt.Sprint(st.Disabled), "password", audit.PasswordDigest(st.PasswordHash)))
 		return err
 	})
 	return st, err

@@ -174,7 +174,7 @@ func (s *Store) RecordVisit(ctx context.Context, actor audit.Actor, nv store.New
 			}
 		}
 		_, err := s.appendAudit(ctx, q, ev(actor, now, "visit.record", "resident:"+itoa(v.ResidentID),
-			"grid_cell", cell, "visit", itoa(v.ID), "visited_at", at.Format(time.RFC3339)))
+			"grid_cell", cell, "visit", itoa(v.ID), "visited_at", at.Format(time.RFC3339), "staff", itoa(v.StaffID)))
 		return err
 	})
 	if err != nil {

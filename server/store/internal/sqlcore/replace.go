@@ -316,6 +316,9 @@ func (s *Store) DecideReplacement(ctx context.Context, actor audit.Actor, id int
 			return fmt.Errorf("%w: staff %d is %s of station %q; replacement %d belongs to station %q",
 				store.ErrNotApprover, d.Supervisor, role, station, id, r.StationID)
 		}
+		if d.Approve && d.Basis == store.BasisMatch && !r.PreviousMatch {
+			return fmt.Errorf("%w: replacement %d", store.ErrNoPreviousMatch, id)
+		}
 		status := store.ReplacementRejected
 		if d.Approve {
 			status = store.ReplacementApproved

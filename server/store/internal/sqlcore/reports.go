@@ -295,7 +295,8 @@ func (s *Store) TransitionReport(ctx context.Context, actor audit.Actor, t store
 	var p store.Report
 	err := s.tx(ctx, WriteTx, func(q Q) error {
 		var cur, ref string
-		if err := q.QueryRow(ctx, `SELECT status, reference FROM reports WHERE id = $1`+s.d.ForUpdate, t.ReportID).Scan(&cur, &ref); err != nil {
+		var replied bool // the reply the event reports: the sealed text is not empty
+		if err := q.QueryRow(ctx, `SELECT status, reference, reply <> '' FROM reports WHERE id = $1`+s.d.ForUpdate, t.ReportID).Scan(&cur, &ref, &replied); err != nil {
 			return notFound(err, "report", t.ReportID)
 		}
 		from := store.ReportStatus(cur)
@@ -306,6 +307,7 @@ func (s *Store) TransitionReport(ctx context.Context, actor audit.Actor, t store
 			return fmt.Errorf("%w: report %d cannot go from %s to %s", store.ErrConflict, t.ReportID, from, t.To)
 		}
 		if t.Reply != nil {
+			replied = *t.Reply != ""
 			reply, err := s.sealText(*t.Reply, adReportReply(ref))
 			if err != nil {
 				return err
@@ -323,7 +325,7 @@ func (s *Store) TransitionReport(ctx context.Context, actor audit.Actor, t store
 			return err
 		}
 		if _, err := s.appendAudit(ctx, q, ev(actor, at, "report.transition", "report:"+itoa(t.ReportID),
-			"from", string(from), "to", string(t.To), "reply_changed", fmt.Sprint(t.Reply != nil), "note", t.Note)); err != nil {
+			"from", string(from), "to", string(t.To), "reply_changed", fmt.Sprint(t.Reply != nil), "replied", fmt.Sprint(replied), "note", t.Note)); err != nil {
 			return err
 		}
 		var err error

@@ -43,7 +43,7 @@ func (s *Store) SetStaffPIN(ctx context.Context, actor audit.Actor, staffID int6
 			staffID, pinHash, s.t(now)); err != nil {
 			return err
 		}
-		_, err := s.appendAudit(ctx, q, ev(actor, now, "staff.pin_set", "staff:"+itoa(staffID)))
+		_, err := s.appendAudit(ctx, q, ev(actor, now, "staff.pin_set", "staff:"+itoa(staffID), "pin", audit.PINDigest(pinHash)))
 		return err
 	})
 }

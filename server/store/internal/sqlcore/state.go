@@ -9,17 +9,32 @@ import (
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 )
 
-// BusinessState reads the reconciled tables (filings, enrolments,
-// enrolment replacements, lockouts, staff, kiosks, scanners) in one read transaction as
+// stateTable is one reconciled table: its query and how a row of it
+// becomes an audit.StateRow.
+type stateTable struct {
+	kind  string
+	query string
+	row   func(rows Rows) (audit.StateRow, error)
+}
+
+// documentTable reads the saved versions of a versioned document (the
+// service catalogue, the report kinds): what names it as the events'
+// targets do.
+func documentTable(what, table string) stateTable {
+	return stateTable{audit.KindDocument, `SELECT version, document FROM ` + table + ` ORDER BY version`, func(rows Rows) (audit.StateRow, error) {
+		var v int64
+		var doc string
+		err := rows.Scan(&v, &doc)
+		return audit.StateRow{Kind: audit.KindDocument, ID: what + "/" + itoa(v), Fields: map[string]string{
+			"bytes": itoa(int64(len(doc))), "digest": audit.DocumentDigest([]byte(doc))}}, err
+	}}
+}
+
+// BusinessState reads the reconciled tables in one read transaction as
 // audit.StateRows, with the kinds and fields audit.Reconcile replays the
-// chain into.
+// chain into (the kinds' list is in server/audit/reconcile.go).
 func (s *Store) BusinessState(ctx context.Context, fn func(audit.StateRow) error) error {
-	type table struct {
-		kind  string
-		query string
-		row   func(rows Rows) (audit.StateRow, error)
-	}
-	tables := []table{
+	tables := []stateTable{
 		{audit.KindFiling, `SELECT id, status, agent_resident_id FROM filings ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
 			var id, agent int64
 			var status string
@@ -54,13 +69,14 @@ func (s *Store) BusinessState(ctx context.Context, fn func(audit.StateRow) error
 			}
 			return audit.StateRow{Kind: audit.KindLockout, ID: key, Fields: map[string]string{"failures": itoa(failures), "locked_until": lu}}, err
 		}},
-		{audit.KindStaff, `SELECT id, role, station_id, department, disabled FROM staff ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
+		{audit.KindStaff, `SELECT id, role, station_id, department, disabled, grid_cell, password_hash FROM staff ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
 			var id int64
-			var role, station, dept string
+			var role, station, dept, cell, hash string
 			var disabled bool
-			err := rows.Scan(&id, &role, nstr{&station}, &dept, &disabled)
+			err := rows.Scan(&id, &role, nstr{&station}, &dept, &disabled, &cell, &hash)
 			return audit.StateRow{Kind: audit.KindStaff, ID: itoa(id), Fields: map[string]string{
-				"role": role, "station": station, "department": dept, "disabled": fmt.Sprint(disabled)}}, err
+				"role": role, "station": station, "department": dept, "disabled": fmt.Sprint(disabled),
+				"grid_cell": cell, "password": audit.PasswordDigest(hash)}}, err
 		}},
 		{audit.KindKiosk, `SELECT id, station_id, status FROM kiosks ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
 			var id, station, status string
@@ -72,6 +88,76 @@ func (s *Store) BusinessState(ctx context.Context, fn func(audit.StateRow) error
 			err := rows.Scan(&serial, nstr{&kiosk}, &status)
 			return audit.StateRow{Kind: audit.KindScanner, ID: serial, Fields: map[string]string{"kiosk": kiosk, "status": status}}, err
 		}},
+		{audit.KindDedup, `SELECT id, resident_id, matched_resident_id, finger, status FROM dedup_cases ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
+			var id, rid, mid, finger int64
+			var status string
+			err := rows.Scan(&id, &rid, &mid, &finger, &status)
+			return audit.StateRow{Kind: audit.KindDedup, ID: itoa(id), Fields: map[string]string{
+				"resident": itoa(rid), "matched": itoa(mid), "finger": itoa(finger), "status": status}}, err
+		}},
+		{audit.KindMeeting, `SELECT id, station_id, quarter, held_on FROM dibao_meetings ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
+			var id int64
+			var station, quarter, held string
+			err := rows.Scan(&id, &station, &quarter, &held)
+			return audit.StateRow{Kind: audit.KindMeeting, ID: itoa(id), Fields: map[string]string{"station": station, "quarter": quarter, "held_on": held}}, err
+		}},
+		{audit.KindMeetingFiling, `SELECT filing_id, meeting_id FROM dibao_meeting_filings ORDER BY filing_id`, func(rows Rows) (audit.StateRow, error) {
+			var fid, mid int64
+			err := rows.Scan(&fid, &mid)
+			return audit.StateRow{Kind: audit.KindMeetingFiling, ID: itoa(fid), Fields: map[string]string{"meeting": itoa(mid)}}, err
+		}},
+		{audit.KindCertification, `SELECT resident_id, year, kiosk_id, station_id FROM certifications ORDER BY resident_id, year`, func(rows Rows) (audit.StateRow, error) {
+			var rid, year int64
+			var kiosk, station string
+			err := rows.Scan(&rid, &year, &kiosk, &station)
+			return audit.StateRow{Kind: audit.KindCertification, ID: itoa(rid) + "/" + itoa(year), Fields: map[string]string{"kiosk": kiosk, "station": station}}, err
+		}},
+		{audit.KindStaffPIN, `SELECT staff_id, pin_hash, failures, locked_at IS NOT NULL FROM staff_pins ORDER BY staff_id`, func(rows Rows) (audit.StateRow, error) {
+			var id, failures int64
+			var hash string
+			var locked bool
+			err := rows.Scan(&id, &hash, &failures, &locked)
+			return audit.StateRow{Kind: audit.KindStaffPIN, ID: itoa(id), Fields: map[string]string{
+				"failures": itoa(failures), "locked": strconv.FormatBool(locked), "pin": audit.PINDigest(hash)}}, err
+		}},
+		{audit.KindConsent, `SELECT id, resident_id, text_version, staff_id, kiosk_id FROM enrolment_consents ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
+			var id, rid, staff int64
+			var version, kiosk string
+			err := rows.Scan(&id, &rid, &version, &staff, &kiosk)
+			return audit.StateRow{Kind: audit.KindConsent, ID: itoa(id), Fields: map[string]string{
+				"resident": itoa(rid), "text_version": version, "staff": itoa(staff), "kiosk": kiosk}}, err
+		}},
+		{audit.KindReport, `SELECT id, resident_id, kind, unit, status, reply <> '' FROM reports ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
+			var id, rid int64
+			var kind, unit, status string
+			var replied bool
+			err := rows.Scan(&id, &rid, &kind, &unit, &status, &replied)
+			return audit.StateRow{Kind: audit.KindReport, ID: itoa(id), Fields: map[string]string{
+				"resident": itoa(rid), "kind": kind, "unit": unit, "status": status, "replied": strconv.FormatBool(replied)}}, err
+		}},
+		{audit.KindRating, `SELECT item, item_id, resident_id, unit, score, reasons FROM ratings ORDER BY item, item_id`, func(rows Rows) (audit.StateRow, error) {
+			var item, unit, reasons string
+			var id, rid, score int64
+			err := rows.Scan(&item, &id, &rid, &unit, &score, &reasons)
+			return audit.StateRow{Kind: audit.KindRating, ID: item + "/" + itoa(id), Fields: map[string]string{
+				"resident": itoa(rid), "unit": unit, "score": itoa(score), "reasons": reasons}}, err
+		}},
+		{audit.KindEscalation, `SELECT item, item_id, unit FROM escalations ORDER BY item, item_id`, func(rows Rows) (audit.StateRow, error) {
+			var item, unit string
+			var id int64
+			err := rows.Scan(&item, &id, &unit)
+			return audit.StateRow{Kind: audit.KindEscalation, ID: item + "/" + itoa(id), Fields: map[string]string{"unit": unit}}, err
+		}},
+		{audit.KindVisit, `SELECT id, resident_id, grid_cell, staff_id, visited_at FROM visits ORDER BY id`, func(rows Rows) (audit.StateRow, error) {
+			var id, rid, staff int64
+			var cell string
+			var at time.Time
+			err := rows.Scan(&id, &rid, &cell, &staff, tm{&at})
+			return audit.StateRow{Kind: audit.KindVisit, ID: itoa(id), Fields: map[string]string{
+				"resident": itoa(rid), "grid_cell": cell, "staff": itoa(staff), "visited_at": at.UTC().Format(time.RFC3339)}}, err
+		}},
+		documentTable("catalogue", "catalogue_versions"),
+		documentTable("report_kinds", "report_kinds_versions"),
 	}
 	return s.tx(ctx, ReadTx, func(q Q) error {
 		for _, t := range tables {

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/qingshan-gov/veinkiosk/identity"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
@@ -77,6 +78,11 @@ func (s *Store) CreateMeeting(ctx context.Context, actor audit.Actor, m store.Ne
 		return store.Meeting{}, err
 	}
 	at := s.at(m.CreatedAt)
+	// A record is of a meeting held: one dated later than the day it is
+	// recorded would let an approval rest on a meeting not yet held.
+	if today := at.In(identity.ChinaTime).Format(time.DateOnly); m.HeldOn > today {
+		return store.Meeting{}, invalid("meeting date %s is after today (%s): record a meeting once it was held", m.HeldOn, today)
+	}
 	var out store.Meeting
 	err = s.tx(ctx, WriteTx, func(q Q) error {
 		if err := q.QueryRow(ctx, `SELECT id FROM stations WHERE id = $1`, m.StationID).Scan(new(string)); err != nil {
