@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -83,7 +82,7 @@ func mapErr(err error) error {
 		s = session.ErrPINLocked
 	case apiv1.CodeEnrolmentInconsistent:
 		s = session.ErrInconsistent
-	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled:
+	case apiv1.CodeBadCredentials, apiv1.CodeUnauthenticated, apiv1.CodeForbidden, apiv1.CodeStaffDisabled, apiv1.CodeSessionKioskBound, apiv1.CodeKioskSessionRequired:
 		s = session.ErrDenied
 	case apiv1.CodeRateLimited:
 		s = session.ErrThrottled
@@ -434,10 +433,20 @@ func (a *ServerClient) Enrol(ctx context.Context, staffToken string, c identity.
 	return o, nil
 }
 
-// OverrideCase implements Server.
+// OverrideCase implements Server: the kiosk route, with the supervisor's
+// PIN session of this kiosk (the only place that session is valid).
 func (a *ServerClient) OverrideCase(ctx context.Context, supervisorToken, caseID, reason string) error {
-	err := a.C.WithStaff(supervisorToken).Do(ctx, http.MethodPost, apiv1.PathCases+"/"+url.PathEscape(caseID)+"/override", apiv1.CaseDecision{Reason: reason}, nil)
+	id, err := strconv.ParseInt(caseID, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: case id %q", session.ErrRejected, caseID)
+	}
+	_, err = a.C.WithStaff(supervisorToken).OverrideCaseAtKiosk(ctx, id, reason)
 	return mapErr(err)
+}
+
+// StaffLogout implements StaffLogouter.
+func (a *ServerClient) StaffLogout(ctx context.Context, staffToken string) error {
+	return mapErr(a.C.WithStaff(staffToken).KioskStaffLogout(ctx))
 }
 
 // Agent implements AgentBinder: the agent's token now files for the
@@ -459,7 +468,8 @@ func (a *ServerClient) CallStaff(ctx context.Context, reason string) error {
 }
 
 var (
-	_ Server      = (*ServerClient)(nil)
-	_ StaffCaller = (*ServerClient)(nil)
-	_ AgentBinder = (*ServerClient)(nil)
+	_ Server        = (*ServerClient)(nil)
+	_ StaffCaller   = (*ServerClient)(nil)
+	_ AgentBinder   = (*ServerClient)(nil)
+	_ StaffLogouter = (*ServerClient)(nil)
 )

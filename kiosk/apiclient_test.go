@@ -24,6 +24,9 @@ func TestMapErr(t *testing.T) {
 		{&apiv1.Error{Status: 404, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeResidentUnknown}}, session.ErrNotFound},
 		{&apiv1.Error{Status: 423, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeLocked}}, session.ErrLocked},
 		{&apiv1.Error{Status: 401, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeBadCredentials}}, session.ErrDenied},
+		// A staff session the server takes only elsewhere: log in again.
+		{&apiv1.Error{Status: 403, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeSessionKioskBound}}, session.ErrDenied},
+		{&apiv1.Error{Status: 403, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeKioskSessionRequired}}, session.ErrDenied},
 		{&apiv1.Error{Status: 422, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeFormInvalid, Message: "张三 110101..."}}, session.ErrInvalid},
 		{&apiv1.Error{Status: 409, ErrorDetail: apiv1.ErrorDetail{Code: apiv1.CodeIdempotencyReuse, Message: "张三"}}, session.ErrRejected},
 		// 代办 refusals, each with its own words on the screen.

@@ -308,6 +308,13 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 	case session.Wipe:
 		d.lang = d.cfg.Lang
 		d.assist = "" // a call in flight reports to the session that made it only
+		if lo, ok := d.server.(StaffLogouter); ok && e.StaffToken != "" {
+			d.spawn(ctx, d.serverTimeout(), func(c context.Context) session.Event {
+				// Best effort: the server's idle time-out ends it otherwise.
+				_ = d.timed("logout", func() error { return lo.StaffLogout(c, e.StaffToken) })
+				return nil
+			})
+		}
 	case session.CancelCapture:
 		if d.captureCancel != nil {
 			d.captureCancel()
@@ -434,6 +441,10 @@ func (d *Daemon) run(ctx context.Context, e session.Effect) {
 				sup, err := d.server.StaffLogin(c, e.User, e.PIN)
 				if err != nil {
 					return err
+				}
+				if lo, ok := d.server.(StaffLogouter); ok {
+					// The supervisor's session serves this one decision.
+					defer func() { _ = d.timed("logout", func() error { return lo.StaffLogout(c, sup.Token) }) }()
 				}
 				if !sup.Supervisor {
 					return session.ErrDenied

@@ -132,3 +132,27 @@ func TestJourneyLeavesNoPersonalDataInLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestStaffLogoutEndsTheServerSession: when staff mode ends at the kiosk,
+// the daemon ends the staff session at the server too (the server's idle
+// time-out is only the backstop).
+func TestStaffLogoutEndsTheServerSession(t *testing.T) {
+	r := newRig(t)
+	waitPhase(t, r.url, "idle")
+	touch(t, r.url, `{"action":"staff"}`)
+	waitPhase(t, r.url, "staff_login")
+	touch(t, r.url, `{"action":"login","values":{"user":"liu","pin":"246813"}}`)
+	waitPhase(t, r.url, "staff_menu")
+	if got := r.server.LoggedOutTokens(); len(got) != 0 {
+		t.Fatalf("logged out before the logout: %v", got)
+	}
+	touch(t, r.url, `{"action":"logout"}`)
+	waitPhase(t, r.url, "idle")
+	deadline := time.Now().Add(10 * time.Second)
+	for len(r.server.LoggedOutTokens()) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the staff session was not ended at the server")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

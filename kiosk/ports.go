@@ -140,6 +140,13 @@ type Server interface {
 	Ping(ctx context.Context) error
 }
 
+// StaffLogouter is implemented by servers that end a staff session when
+// staff mode ends at the kiosk (the server's idle time-out ends it
+// otherwise).
+type StaffLogouter interface {
+	StaffLogout(ctx context.Context, staffToken string) error
+}
+
 // AgentBinder is implemented by servers that let a verified resident file
 // for a family member (代办): the card read for the family member binds the
 // resident's token to them. Without it the kiosk offers no 代办.

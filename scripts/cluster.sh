@@ -89,9 +89,11 @@ for i in $(seq 1 "$n"); do
   url="http://127.0.0.1:$p"
   # HAProxy (below) connects from 127.0.0.2 with a PROXY header
   # (docs/haproxy-replicas.cfg); kiosks listing the replicas come from
-  # 127.0.0.1 without one.
+  # 127.0.0.1 without one. A local cluster holds throwaway data: its
+  # replicas take veinctl load's bulk enrolment without deduplication
+  # (--bulk-enrolment=unchecked; never on real residents).
   "$dir/bin/centrald" --listen "127.0.0.1:$p" --database-url "$db" --keys "$dir/keys" --makers "$dir/makers" \
-    --trusted-proxies 127.0.0.2 --proxy-protocol --identify --log-format json >"$dir/centrald-$i.log" 2>&1 &
+    --trusted-proxies 127.0.0.2 --proxy-protocol --identify --bulk-enrolment unchecked --log-format json >"$dir/centrald-$i.log" 2>&1 &
   pids+=($!)
   echo "cluster: replica $i pid $! on $url (log $dir/centrald-$i.log)"
   if [ "$i" = 1 ]; then ready "$url" || die "replica 1 did not become ready: see $dir/centrald-1.log"; fi

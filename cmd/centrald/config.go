@@ -39,6 +39,8 @@ type config struct {
 	KioskBurst            int
 	MaxFailures           int
 	KioskFailures         int
+	CheckBudgetMax        int
+	CheckBudgetWindow     time.Duration
 	LockFor               time.Duration
 	InsecureCookies       bool
 	InsecureOffice        bool
@@ -63,6 +65,7 @@ type config struct {
 	ShardTimeout          time.Duration
 	ShardPrefix           string
 	GalleryMaxLag         time.Duration
+	BulkEnrolment         string
 	AuditAnchorFile       string
 	AuditAnchorKey        string
 	AuditAnchorInterval   time.Duration
@@ -104,6 +107,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.KioskBurst, "kiosk-burst", 30, "request burst allowed to each kiosk")
 	fs.IntVar(&c.MaxFailures, "max-failures", 5, "verification failures that lock an ID number")
 	fs.IntVar(&c.KioskFailures, "kiosk-failures", 5, "consecutive verification failures at one kiosk that start its backoff")
+	fs.IntVar(&c.CheckBudgetMax, "enrolment-check-max", 10, "enrolment checks at one kiosk that no verification or enrolment followed, per --enrolment-check-window; more are refused and alerted")
+	fs.DurationVar(&c.CheckBudgetWindow, "enrolment-check-window", 10*time.Minute, "the sliding window of --enrolment-check-max")
 	fs.DurationVar(&c.LockFor, "lock-for", 5*time.Minute, "first lock duration (doubles for each further lock in a day)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key of --tls-cert (PEM)")
@@ -123,6 +128,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.NATSURL, "nats", "nats://127.0.0.1:4222", "NATS server of the matcher shards (with --shards)")
 	fs.DurationVar(&c.ShardTimeout, "shard-timeout", 3*time.Second, "time a 1:N search waits for every shard before failing with search_incomplete (with --shards)")
 	fs.StringVar(&c.ShardPrefix, "shard-prefix", "veinkiosk.shard", "NATS subject prefix of the matcher shards (with --shards)")
+	fs.StringVar(&c.BulkEnrolment, "bulk-enrolment", "off", "the administrators' bulk enrolment of extracted templates (no scanner attests them): off (refused), migrate (a migration: residents never enrolled only, always deduplicated) or unchecked (skip_dedup allowed too: load-test seeding on throwaway data only)")
 	fs.DurationVar(&c.GalleryMaxLag, "gallery-max-lag", 10*time.Second, "with --database-url: a gallery that has not followed the change log for longer refuses 1:N searches (gallery_stale) and /readyz answers 503 until it has caught up (docs/replicas.md); more than 2s, the log's poll interval")
 	fs.StringVar(&c.AuditAnchorFile, "audit-anchor-file", "", "append signed anchors of the audit chain's head to this file (JSON lines, fsync'd; ship it off the host: docs/security.md); with --audit-anchor-key")
 	fs.StringVar(&c.AuditAnchorKey, "audit-anchor-key", "", "Ed25519 anchor key (veinctl audit anchor-key; mode 0600) that signs the anchors; verifiers hold its .pub")
@@ -182,6 +188,7 @@ func (c *config) Validate() error {
 		{c.IdentifyFMR > c.VerifyFMR, "--identify-fmr must not be above --verify-fmr: card-less identification needs the stricter threshold"},
 		{c.MinQuality < -1 || c.MinQuality > 100, "--min-quality must be 0..100, or -1 for the calibrations' gates"},
 		{!oneOf(c.CalibrationLevel, "refuse", "adjust"), "--calibration-level must be refuse or adjust"},
+		{!oneOf(c.BulkEnrolment, "off", "migrate", "unchecked"), "--bulk-enrolment must be off, migrate or unchecked"},
 		{c.ExtractConcurrency < 0, "--extract-concurrency must not be negative"},
 		{c.TokenTTL < 10*time.Second || c.TokenTTL > time.Hour, "--token-ttl must be 10s..1h"},
 		{c.NonceTTL < 5*time.Second || c.NonceTTL > 10*time.Minute, "--nonce-ttl must be 5s..10m"},
@@ -190,6 +197,8 @@ func (c *config) Validate() error {
 		{c.KioskBurst < 1, "--kiosk-burst must be at least 1"},
 		{c.MaxFailures < 1 || c.MaxFailures > 100, "--max-failures must be 1..100"},
 		{c.KioskFailures < 1, "--kiosk-failures must be at least 1"},
+		{c.CheckBudgetMax < 1, "--enrolment-check-max must be at least 1"},
+		{c.CheckBudgetWindow < time.Second || c.CheckBudgetWindow > 24*time.Hour, "--enrolment-check-window must be 1s..24h"},
 		{c.LockFor < time.Second || c.LockFor > 24*time.Hour, "--lock-for must be 1s..24h"},
 		{c.DebugListen != "" && !validListen(c.DebugListen), "--debug-listen must be host:port"},
 		{c.ShutdownTimeout < 0, "--shutdown-timeout must not be negative"},

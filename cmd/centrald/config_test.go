@@ -26,17 +26,18 @@ func TestParseConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DataDir != "centrald-data" || c.MakersFile != "centrald-data/makers" || c.Listen != "127.0.0.1:8080" {
+	if c.DataDir != "centrald-data" || c.MakersFile != "centrald-data/makers" || c.Listen != "127.0.0.1:8080" || c.BulkEnrolment != "off" {
 		t.Fatalf("defaults: %+v", c)
 	}
 	// The environment fills flags not given; flags win.
 	c, err = parseConfig([]string{"--listen", ":9000"}, env(map[string]string{
 		"VEINKIOSK_LISTEN": ":1", "VEINKIOSK_DATABASE_URL": "postgres://x@localhost/db", "VEINKIOSK_TOKEN_TTL": "2m", "VEINKIOSK_IDENTIFY": "true",
+		"VEINKIOSK_BULK_ENROLMENT": "migrate",
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != ":9000" || c.DatabaseURL == "" || c.DataDir != "" || c.TokenTTL != 2*time.Minute || !c.Identify || c.MakersFile != "" {
+	if c.Listen != ":9000" || c.DatabaseURL == "" || c.DataDir != "" || c.TokenTTL != 2*time.Minute || !c.Identify || c.MakersFile != "" || c.BulkEnrolment != "migrate" {
 		t.Fatalf("env: %+v", c)
 	}
 	tests := []struct {
@@ -51,6 +52,7 @@ func TestParseConfig(t *testing.T) {
 		{[]string{"--identify-fmr", "1e-3", "--verify-fmr", "1e-4"}, nil, "stricter"},
 		{[]string{"--min-quality", "101"}, nil, "--min-quality"},
 		{[]string{"--calibration-level", "ignore"}, nil, "--calibration-level"},
+		{[]string{"--bulk-enrolment", "on"}, nil, "--bulk-enrolment must be off, migrate or unchecked"},
 		{[]string{"--token-ttl", "2h"}, nil, "--token-ttl"},
 		{[]string{"--log-level", "loud"}, nil, "--log-level"},
 		{[]string{"--shards", "4"}, nil, "--shards needs --database-url"},

@@ -133,7 +133,7 @@ func (w *world) seed(ctx context.Context, say func(string, ...any)) error {
 	}
 	say("population: %d residents imported (%d 低保 recipients), %d to enrol, %d left unenrolled", len(w.people), dibao, len(w.enrol), len(w.skipped))
 	n := min(w.o.enrolNow, len(w.enrol))
-	if err := w.bulkEnrol(ctx, w.enrol[:n], 2); err != nil {
+	if err := w.bulkEnrol(ctx, w.enrol[:n]); err != nil {
 		return err
 	}
 	w.mu.Lock()
@@ -174,7 +174,7 @@ func (w *world) enrolRest(ctx context.Context, say func(string, ...any)) {
 	rest := w.enrol[min(w.o.enrolNow, len(w.enrol)):]
 	start := time.Now()
 	for i := 0; i < len(rest) && ctx.Err() == nil; i += 50 {
-		if err := w.bulkEnrol(ctx, rest[i:min(i+50, len(rest))], 1); err != nil {
+		if err := w.bulkEnrol(ctx, rest[i:min(i+50, len(rest))]); err != nil {
 			if ctx.Err() == nil {
 				say("background enrolment stopped: %v", err)
 			}
@@ -193,9 +193,11 @@ func (w *world) enrolRest(ctx context.Context, say func(string, ...any)) {
 var errPoorFinger = errors.New("no capture of this finger passed the quality gate")
 
 // templates renders simulator captures of each enrolled finger of r and
-// extracts their templates, as a station enrolment would: perFinger good
-// ones, retaking (up to 3 times as many) those below the server's gate.
-func templates(r *deck.Resident, perFinger int) ([]apiv1.FingerTemplates, error) {
+// extracts their templates, as a station enrolment would: the 3 good ones
+// the server's bulk enrolment takes (apiv1.EnrolCapturesPerFinger),
+// retaking (up to 3 times as many) those below the server's gate.
+func templates(r *deck.Resident) ([]apiv1.FingerTemplates, error) {
+	const perFinger = apiv1.EnrolCapturesPerFinger
 	var out []apiv1.FingerTemplates
 	for _, f := range enrolFingers {
 		finger := fingerimg.NewFinger(r.FingerSeed(f.pos))
@@ -212,7 +214,7 @@ func templates(r *deck.Resident, perFinger int) ([]apiv1.FingerTemplates, error)
 			}
 			ft.Templates = append(ft.Templates, t)
 		}
-		if len(ft.Templates) == 0 {
+		if len(ft.Templates) < perFinger {
 			return nil, errPoorFinger
 		}
 		out = append(out, ft)
@@ -220,7 +222,13 @@ func templates(r *deck.Resident, perFinger int) ([]apiv1.FingerTemplates, error)
 	return out, nil
 }
 
-func (w *world) bulkEnrol(ctx context.Context, rs []*deck.Resident, perFinger int) error {
+// bulkEnrol enrols rs through the administrators' bulk enrolment, without
+// deduplication: the demo's server runs with --bulk-enrolment=unchecked
+// (world.go), fine for its synthetic residents. A resident the server
+// refuses (its captures inconsistent, say) is left unenrolled, as one
+// without a usable finger; one enrolled by an earlier run counts as
+// enrolled.
+func (w *world) bulkEnrol(ctx context.Context, rs []*deck.Resident) error {
 	items := make([]apiv1.BulkEnrolItem, len(rs))
 	errs := make([]error, len(rs))
 	var wg sync.WaitGroup
@@ -231,7 +239,7 @@ func (w *world) bulkEnrol(ctx context.Context, rs []*deck.Resident, perFinger in
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			fts, err := templates(r, perFinger)
+			fts, err := templates(r)
 			items[i], errs[i] = apiv1.BulkEnrolItem{Resident: apiResident(r, time.Now()), Fingers: fts}, err
 		}()
 	}
@@ -254,15 +262,26 @@ func (w *world) bulkEnrol(ctx context.Context, rs []*deck.Resident, perFinger in
 		}
 	}
 	items, rs = ok, enrolled
+	// A resident enrolled by an earlier run on the same --data directory
+	// is refused as already_enrolled (bulk enrolment never replaces): the
+	// same captures are on record, so they count as enrolled.
+	refused := map[int]bool{}
 	for i := 0; i < len(items); i += 20 {
 		req := apiv1.BulkEnrolRequest{Items: items[i:min(i+20, len(items))], SkipDedup: true}
 		var res apiv1.BulkEnrolResult
 		if err := w.post(ctx, apiv1.PathAdminBulkEnrol, req, &res); err != nil {
 			return err
 		}
+		for _, r := range res.Refused {
+			refused[i+r.Index] = r.Code != apiv1.CodeAlreadyEnrolled
+		}
 	}
 	w.mu.Lock()
-	for _, r := range rs {
+	for i, r := range rs {
+		if refused[i] {
+			w.skipped[r.IDNumber] = true
+			continue
+		}
 		w.done[r.IDNumber] = true
 	}
 	w.mu.Unlock()

@@ -250,6 +250,10 @@ func (w *world) startServer(ctx context.Context, say func(string, ...any)) error
 		// not come back from browsers that do not treat http://127.0.0.1
 		// as secure.
 		InsecureCookies: true,
+		// The demo seeds its synthetic residents through the bulk
+		// enrolment without deduplication (seed.go): throwaway data, the
+		// case --bulk-enrolment=unchecked is for.
+		BulkEnrolment: apiv1.BulkUnchecked,
 	})
 	if err != nil {
 		return err

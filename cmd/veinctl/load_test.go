@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/qingshan-gov/veinkiosk/server/api"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/keyring"
 	"github.com/qingshan-gov/veinkiosk/server/password"
@@ -26,41 +27,16 @@ func TestLoadAgainstServer(t *testing.T) {
 		t.Skip("extracts synthetic images: seconds of CPU")
 	}
 	ctx := context.Background()
-	ring, err := keyring.New("k", map[string][]byte{"k": bytes.Repeat([]byte{7}, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := sqlite.OpenDir(ctx, t.TempDir(), store.Options{Keyring: ring, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	hash, err := password.HashWith("admin password 1", password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.CreateStaff(ctx, audit.System("test"), store.Staff{Username: "admin", Role: store.RoleAdmin, PasswordHash: hash}); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := api.New(api.Config{Store: st, Logger: quiet, VerifyThreshold: 0.30, DedupThreshold: 0.32, IdentifyThreshold: 0.32,
-		KioskRate: 10000, KioskBurst: 10000, KioskFailures: 1000, Lockout: store.LockoutPolicy{MaxFailures: 100, LockFor: time.Minute}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The load test seeds its residents without deduplication: the server
+	// runs with --bulk-enrolment=unchecked.
+	srv, addr := loadServer(t, apiv1.BulkUnchecked)
 	// The server becomes ready (its gallery loaded) only after the load
 	// has started: the load waits for it instead of failing.
 	readyAt := time.AfterFunc(1500*time.Millisecond, srv.SetReady)
 	defer readyAt.Stop()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.App().Listener(ln)
-	defer srv.App().Shutdown()
 
 	var stdout, stderr bytes.Buffer
-	err = runLoad(ctx, []string{"--server", "http://" + ln.Addr().String(), "--admin-password", "admin password 1",
+	err := runLoad(ctx, []string{"--server", "http://" + addr, "--admin-password", "admin password 1",
 		"--kiosks", "2", "--residents", "30", "--extracted", "2", "--probes", "1", "--enrolments", "1", "--duration", "1s", "--json"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("load: %v\n%s", err, stderr.String())
@@ -80,7 +56,7 @@ func TestLoadAgainstServer(t *testing.T) {
 	if res.Extractions < res.Verifications || res.ExtractMeanMs <= 0 || res.ServerCPUMsPerVerification <= 0 || res.LoadCPUMsPerVerification <= 0 {
 		t.Fatalf("server extractions %d (mean %.1f ms) for %d verifications; CPU per verification: server %.1f ms, load %.1f ms", res.Extractions, res.ExtractMeanMs, res.Verifications, res.ServerCPUMsPerVerification, res.LoadCPUMsPerVerification)
 	}
-	if res.GalleryTemplates != 30*6 || res.EnrolmentsViaKiosk != 1 {
+	if res.GalleryTemplates != 30*6 || res.EnrolmentsViaKiosk != 1 || res.BulkRefused != 0 {
 		t.Fatalf("gallery %d templates", res.GalleryTemplates)
 	}
 	for _, k := range []string{"verifications_per_second", "p50_ms", "p99_ms", "errors", "false_accepts", "false_rejects"} {
@@ -102,5 +78,63 @@ func TestLoadFlags(t *testing.T) {
 		if err := runLoad(context.Background(), args, io.Discard, io.Discard); err == nil {
 			t.Errorf("%v: no error", args)
 		}
+	}
+}
+
+// loadServer is a server on a fresh embedded store with an administrator
+// ("admin", "admin password 1"), in the given bulk enrolment mode, serving
+// on a loopback address; not ready until SetReady.
+func loadServer(t *testing.T, bulk string) (*api.Server, string) {
+	t.Helper()
+	ctx := context.Background()
+	ring, err := keyring.New("k", map[string][]byte{"k": bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := sqlite.OpenDir(ctx, t.TempDir(), store.Options{Keyring: ring, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	hash, err := password.HashWith("admin password 1", password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateStaff(ctx, audit.System("test"), store.Staff{Username: "admin", Role: store.RoleAdmin, PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Config{Store: st, Logger: quiet, VerifyThreshold: 0.30, DedupThreshold: 0.32, IdentifyThreshold: 0.32, BulkEnrolment: bulk,
+		KioskRate: 10000, KioskBurst: 10000, KioskFailures: 1000, Lockout: store.LockoutPolicy{MaxFailures: 100, LockFor: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.App().Listener(ln)
+	t.Cleanup(func() { srv.App().Shutdown() })
+	return srv, ln.Addr().String()
+}
+
+// TestLoadBulkRefused: against a server whose bulk enrolment is off (the
+// default) or in migrate mode, the load stops at the bulk enrolment and
+// says how to start the server.
+func TestLoadBulkRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("extracts synthetic images")
+	}
+	for _, mode := range []string{apiv1.BulkOff, apiv1.BulkMigrate} {
+		t.Run(mode, func(t *testing.T) {
+			srv, addr := loadServer(t, mode)
+			srv.SetReady()
+			var stdout, stderr bytes.Buffer
+			err := runLoad(context.Background(), []string{"--server", "http://" + addr, "--admin-password", "admin password 1",
+				"--kiosks", "1", "--residents", "2", "--extracted", "2", "--probes", "1", "--enrolments", "0", "--duration", "1s", "--json"}, &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error(), "--bulk-enrolment=unchecked") {
+				t.Fatalf("load against a server in mode %s: %v", mode, err)
+			}
+		})
 	}
 }

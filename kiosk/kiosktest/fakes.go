@@ -202,17 +202,19 @@ func (Extractor) Extract(img *kiosk.ScanImage, finger string) ([]byte, int, erro
 
 // Server is an in-memory central server.
 type Server struct {
-	mu          sync.Mutex
-	Down        bool
-	Calls       []string             // calls for staff (CallStaff), by reason
-	Residents   map[string]*Resident // by ID number
-	Catalogue   []session.Service
-	Staff       map[string]StaffAccount
-	filings     []*filing
-	byKey       map[string]*filing
-	tokens      map[string]string    // token -> ID number
-	certs       map[string]time.Time // "ID number/year" -> first certification
-	sessions    map[string]StaffAccount
+	mu        sync.Mutex
+	Down      bool
+	Calls     []string             // calls for staff (CallStaff), by reason
+	Residents map[string]*Resident // by ID number
+	Catalogue []session.Service
+	Staff     map[string]StaffAccount
+	filings   []*filing
+	byKey     map[string]*filing
+	tokens    map[string]string    // token -> ID number
+	certs     map[string]time.Time // "ID number/year" -> first certification
+	sessions  map[string]StaffAccount
+	// LoggedOut are the staff sessions the kiosk ended (StaffLogout).
+	LoggedOut   []string
 	pinFailures map[string]int // wrong PINs in a row, by username
 	// Consents are the consents sent with enrolments.
 	Consents []Consent
@@ -640,6 +642,29 @@ func (s *Server) Enrol(ctx context.Context, staffToken string, c identity.Card, 
 	}
 	r.Enrolled = person
 	return session.EnrolOutcome{ResidentID: r.ID}, nil
+}
+
+// StaffLogout implements kiosk.StaffLogouter: the session ends, and its
+// token is remembered in LoggedOut.
+func (s *Server) StaffLogout(ctx context.Context, tok string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check(); err != nil {
+		return err
+	}
+	if _, ok := s.sessions[tok]; !ok {
+		return session.ErrDenied
+	}
+	delete(s.sessions, tok)
+	s.LoggedOut = append(s.LoggedOut, tok)
+	return nil
+}
+
+// LoggedOutTokens returns the staff sessions ended by StaffLogout.
+func (s *Server) LoggedOutTokens() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.LoggedOut)
 }
 
 // OverrideCase implements kiosk.Server.

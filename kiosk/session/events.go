@@ -244,8 +244,10 @@ type (
 	}
 	// CancelCapture stops a capture in progress (the resident left).
 	CancelCapture struct{}
-	// Wipe: the session ended; the daemon drops everything it holds for it.
-	Wipe struct{}
+	// Wipe: the session ended; the daemon drops everything it holds for
+	// it. StaffToken is the staff session that ended with it (staff mode
+	// left), for the daemon to end at the server.
+	Wipe struct{ StaffToken string }
 )
 
 func (DoCapture) effect()          {}

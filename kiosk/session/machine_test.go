@@ -727,3 +727,31 @@ func staffLoggedIn(m *Machine) {
 	m.Step(Touch{Action: ActLogin, Values: map[string]string{"user": "u", "pin": "p"}}, t0)
 	m.Step(StaffLoggedIn{Gen: 1, Session: StaffSession{Token: "st"}}, t0)
 }
+
+// TestLeavingStaffModeEndsTheServerSession: the Wipe of leaving staff
+// mode (logout, the staff time-out) carries the staff session's token for
+// the daemon to end it at the server; moves within staff mode do not.
+func TestLeavingStaffModeEndsTheServerSession(t *testing.T) {
+	for name, leave := range map[string]func(m *Machine) []Effect{
+		"logout":  func(m *Machine) []Effect { return m.Step(Touch{Action: ActLogout}, t0) },
+		"timeout": func(m *Machine) []Effect { return m.Step(Tick{}, t0.Add(DefaultConfig().StaffTimeout+time.Second)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := New(DefaultConfig(), keys(), t0)
+			staffLoggedIn(m)
+			if effs := m.Step(Touch{Action: ActEnrol}, t0); len(effs) != 1 || effs[0] != (Wipe{}) {
+				t.Fatalf("enrol (within staff mode) = %#v, want a Wipe without token", effs)
+			}
+			m.Step(Touch{Action: ActBack}, t0)
+			var got []Wipe
+			for _, e := range leave(m) {
+				if w, ok := e.(Wipe); ok {
+					got = append(got, w)
+				}
+			}
+			if len(got) != 1 || got[0].StaffToken != "st" || m.State().Mode != ModeResident {
+				t.Fatalf("leaving staff mode: %+v, mode %s", got, m.State().Mode)
+			}
+		})
+	}
+}

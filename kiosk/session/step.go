@@ -271,7 +271,11 @@ func (m *Machine) end(now time.Time, phase Phase, mode Mode, why string) []Effec
 	if why != "" {
 		m.st.Ended, m.st.EndedAt = why, now
 	}
-	eff := []Effect{Wipe{}}
+	w := Wipe{}
+	if mode != ModeStaff && old.Staff != nil {
+		w.StaffToken = old.Staff.Token
+	}
+	eff := []Effect{w}
 	if old.Phase == PlaceFinger || old.Phase == EnrolCapture {
 		eff = append([]Effect{CancelCapture{}}, eff...)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/qingshan-gov/veinkiosk/identity"
-	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/password"
@@ -349,113 +348,6 @@ func (s *Server) handleDeleteEnrolment(c *fiber.Ctx) error {
 	}
 	s.gallery.Remove(res.ID)
 	return c.SendStatus(http.StatusNoContent)
-}
-
-// handleBulkEnrol stores enrolments made elsewhere (migration, load tests):
-// admin only, audited by the store per finger and here per request.
-func (s *Server) handleBulkEnrol(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	sess := sessionOf(c)
-	var req apiv1.BulkEnrolRequest
-	if err := decode(c, &req); err != nil {
-		return err
-	}
-	if len(req.Items) == 0 || len(req.Items) > 2000 {
-		return badRequest("1..2000 items per request")
-	}
-	type item struct {
-		res     store.Resident
-		fingers []int
-		tmpls   [][]*matcher.Template
-		raws    [][][]byte
-	}
-	items := make([]item, len(req.Items))
-	rs := make([]store.Resident, 0, len(req.Items))
-	for i, it := range req.Items {
-		r, err := residentFromWire(it.Resident)
-		if err != nil {
-			return badRequest("items[%d]: %v", i, err)
-		}
-		rs = append(rs, r)
-		items[i].res = r
-		if len(it.Fingers) == 0 {
-			return badRequest("items[%d]: no fingers", i)
-		}
-		for _, f := range it.Fingers {
-			pos := f.Finger.Position()
-			if pos == 0 || len(f.Templates) == 0 || len(f.Templates) > apiv1.MaxCapturesPerFinger {
-				return badRequest("items[%d]: finger %q with %d templates", i, f.Finger, len(f.Templates))
-			}
-			var ts []*matcher.Template
-			for j, raw := range f.Templates {
-				t, err := matcher.ParseTemplate(raw)
-				if err != nil {
-					return errf(apiv1.CodeTemplateInvalid, "items[%d] %s[%d]: %v", i, f.Finger, j, err)
-				}
-				ts = append(ts, t)
-			}
-			items[i].fingers = append(items[i].fingers, pos)
-			items[i].tmpls = append(items[i].tmpls, ts)
-			items[i].raws = append(items[i].raws, f.Templates)
-		}
-	}
-	actor := audit.Staff(sess.staffID)
-	if _, err := s.st.ImportResidents(ctx, actor, rs); err != nil {
-		return storeErr(err, "residents")
-	}
-	out := apiv1.BulkEnrolResult{}
-	for i, it := range items {
-		res, err := s.st.GetResident(ctx, it.res.IDNumber)
-		if err != nil {
-			return storeErr(err, "resident")
-		}
-		if !req.SkipDedup {
-			var dup *Hit
-			for fi := range it.fingers {
-				if dup, err = s.dedup(ctx, res.ID, "", it.tmpls[fi][0], nil); err != nil || dup != nil {
-					break
-				}
-			}
-			if err != nil {
-				return s.apiErr(err)
-			}
-			if dup != nil {
-				other, err := s.st.GetResidentByID(ctx, dup.ResidentID)
-				if err != nil {
-					return storeErr(err, "matched resident")
-				}
-				dc, err := s.st.CreateDedupCase(ctx, actor, store.DedupCase{IDNumber: res.IDNumber, MatchedIDNumber: other.IDNumber, Finger: dup.Finger, Score: dup.Score, StaffID: sess.staffID, Status: store.DedupOpen})
-				if err != nil {
-					return storeErr(err, "case")
-				}
-				out.Duplicates = append(out.Duplicates, apiv1.BulkDuplicate{Index: i, CaseID: dc.ID})
-				continue
-			}
-		}
-		var fingers []int
-		var all []*matcher.Template
-		for fi, pos := range it.fingers {
-			ne := store.NewEnrolment{IDNumber: res.IDNumber, Finger: pos, EnrolledBy: sess.staffID}
-			for j, raw := range it.raws[fi] {
-				ne.Samples = append(ne.Samples, store.Sample{Template: raw, AlgorithmVersion: algorithmVersion, Quality: int(it.tmpls[fi][j].Quality)})
-				fingers = append(fingers, pos)
-				all = append(all, it.tmpls[fi][j])
-			}
-			if _, err := s.st.Enrol(ctx, actor, ne); err != nil {
-				return storeErr(err, "enrolment")
-			}
-		}
-		if err := s.gallery.SetTemplates(res.ID, fingers, all); err != nil {
-			return fmt.Errorf("gallery: %w", err)
-		}
-		out.Enrolled++
-	}
-	if err := s.audit(ctx, actor, "enrolment.bulk", "", map[string]string{
-		"enrolled": strconv.Itoa(out.Enrolled), "duplicates": strconv.Itoa(len(out.Duplicates)), "dedup": strconv.FormatBool(!req.SkipDedup),
-	}); err != nil {
-		return err
-	}
-	return c.JSON(out)
 }
 
 // handleAuditVerify checks the audit chain (audit.Verify: every link and

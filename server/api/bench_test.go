@@ -23,7 +23,7 @@ func BenchmarkVerify(b *testing.B) {
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("基准", time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	probes := make([]shot, 16)
 	for i := range probes {
 		probes[i] = e.template(p.fingers[apiv1.RightIndex], apiv1.RightIndex, 80)

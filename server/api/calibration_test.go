@@ -89,7 +89,7 @@ func TestCalibrationPerScannerModel(t *testing.T) {
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
 
 	// Another model: refused, before any comparison.
@@ -145,7 +145,7 @@ func TestCalibrationThresholdsBite(t *testing.T) {
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 
 	strict := e.newKiosk("kiosk-02")
 	strict.scannerOfModel(t, "SN-STRICT", "VS-STRICT")
@@ -182,7 +182,7 @@ func TestQualityGatePerScannerModel(t *testing.T) {
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 
 	hi := e.newKiosk("kiosk-02")
 	hi.scannerOfModel(t, "SN-HI", "VS-HI")
@@ -209,7 +209,7 @@ func TestQualityGatePerScannerModel(t *testing.T) {
 	mix.scannerOfModel(t, "SN-MIX", "VS-MIX")
 	must[*apiv1.VerifyResponse](t)(mix.Verify(ctx, e.verifyRequest(mix, p, p.fingers[apiv1.RightIndex])))
 	q := e.newPerson("李建国", time.Date(1948, 7, 1, 0, 0, 0, 0, time.UTC))
-	staffMix := &kiosk{Client: mix.WithStaff(e.login("zhang").StaffToken), e: e, scanner: mix.scanner}
+	staffMix := e.atKiosk(mix, "zhang")
 	_, err = staffMix.Enrol(ctx, e.enrolRequest(staffMix, q))
 	wantCode(t, err, apiv1.CodeEnrolmentIncomplete)
 	var ae *apiv1.Error
@@ -218,7 +218,7 @@ func TestQualityGatePerScannerModel(t *testing.T) {
 	}
 	// At the default model, whose enrolment gate is 50, the same person
 	// enrols.
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, q)
+	e.enrol(e.atKiosk(k, "zhang"), q)
 
 	// The admin API shows each model's gates.
 	var cl apiv1.CalibrationList
@@ -237,7 +237,7 @@ func TestQualityGatePerScannerModel(t *testing.T) {
 	e2.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k2 := e2.newKiosk("kiosk-01")
 	p2 := e2.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
-	e2.enrol(&kiosk{Client: k2.WithStaff(e2.login("zhang").StaffToken), e: e2, scanner: k2.scanner}, p2)
+	e2.enrol(e2.atKiosk(k2, "zhang"), p2)
 	hi2 := e2.newKiosk("kiosk-02")
 	hi2.scannerOfModel(t, "SN-HI", "VS-HI")
 	must[*apiv1.VerifyResponse](t)(hi2.Verify(ctx, e2.verifyRequest(hi2, p2, p2.fingers[apiv1.RightIndex])))
@@ -306,7 +306,7 @@ func TestNonceCarriesScannerGates(t *testing.T) {
 	// refuses the harness capture (quality 50..99) that VS-1's 45 admits.
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	p := e.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
 	hi := e.newKiosk("kiosk-02")
 	hi.scannerOfModel(t, "SN-HI", "VS-HI")

@@ -89,7 +89,7 @@ func TestLockEscalationCanonicalID(t *testing.T) {
 	if !strings.HasSuffix(p.card.IDNumber, "X") {
 		t.Fatalf("person %s has no X", p.card.Masked())
 	}
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	impostor := e.newPerson("孙少", time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC))
 	as := func(id string) *person { q := *p; q.card.IDNumber = id; return &q }
 	canon := p.card.IDNumber

@@ -25,7 +25,7 @@ func TestCaptureBinding(t *testing.T) {
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("李明", time.Date(1960, 1, 2, 0, 0, 0, 0, time.UTC))
 	q := e.newPerson("王五", time.Date(1961, 1, 2, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	mine := e.template(p.fingers[apiv1.RightIndex], apiv1.RightIndex, 80)
 	theirs := e.template(q.fingers[apiv1.RightIndex], apiv1.RightIndex, 80)
 	black := shot{Img: &apiv1.Image{Width: 500, Height: 200, Pixels: make([]byte, 500*200)}}
@@ -71,9 +71,9 @@ func TestCaptureBinding(t *testing.T) {
 		})
 	}
 	// Enrolment and identification run the same capture step.
-	req := e.enrolRequest(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, q)
+	req := e.enrolRequest(e.atKiosk(k, "zhang"), q)
 	req.Fingers[0].Captures[1].Template = mine.Tmpl
-	_, err := k.WithStaff(e.login("zhang").StaffToken).Enrol(ctx, req)
+	_, err := e.loginAtKiosk(k, "zhang").Enrol(ctx, req)
 	wantCode(t, err, apiv1.CodeTemplateMismatch)
 }
 

@@ -60,7 +60,7 @@ func TestCatalogueAdminEdit(t *testing.T) {
 
 	// A resident files under version 1.
 	k := e.newKiosk("kiosk-01")
-	staffKiosk := &kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}
+	staffKiosk := e.atKiosk(k, "zhang")
 	p := e.newPerson("居民乙", time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC))
 	e.enrol(staffKiosk, p)
 	file := func(key string) *apiv1.Filing {
@@ -142,7 +142,7 @@ func TestEligibility(t *testing.T) {
 	young := e.newPerson("小张", time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC))
 	old := e.newPerson("老王", time.Date(1946, 3, 1, 0, 0, 0, 0, time.UTC))
 	turning := e.newPerson("老李", time.Date(1966, 12, 15, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(staff.StaffToken), e: e, scanner: k.scanner}, young)
+	e.enrol(e.atKiosk(k, "zhang"), young)
 
 	vr := must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, young, young.fingers[apiv1.RightIndex])))
 	l := must[*apiv1.ServiceList](t)(k.EligibleServices(ctx, vr.Token))

@@ -26,6 +26,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/shard"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 	"github.com/qingshan-gov/veinkiosk/server/store/postgres"
@@ -310,6 +311,7 @@ func TestClusterFault(t *testing.T) {
 		scanner *fakeScanner
 		who     *person // verifying kiosks: the resident who files
 		rng     *rand.Rand
+		staff   string // staff kiosks: the PIN session opened at this kiosk
 	}
 	const nFile, nStaff = 3, 2
 	kiosks := make([]*station, nFile+nStaff+1) // the last: the probes during the shard's outage
@@ -374,9 +376,30 @@ func TestClusterFault(t *testing.T) {
 		urls[i] = r.url
 		r.waitReady()
 	}
-	sess, err := reps[0].client().Login(ctx, "zhang", testPassword)
+	// Staff log in with their PIN at each staff kiosk: a session of that
+	// kiosk, valid on every replica.
+	pinHash, err := password.HashWith(testPIN, cheapHash)
 	if err != nil {
 		t.Fatal(err)
+	}
+	zhang, err := st.GetStaffByUsername(ctx, "zhang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetStaffPIN(ctx, audit.System("test"), zhang.ID, pinHash); err != nil {
+		t.Fatal(err)
+	}
+	staffLogin := func(base string, k *station) string {
+		t.Helper()
+		c := &apiv1.Client{BaseURL: base, HTTP: &http.Client{Timeout: 2 * time.Minute}, KioskID: k.id, KioskKey: k.key}
+		s, err := c.KioskStaffLogin(ctx, "zhang", testPIN)
+		if err != nil {
+			t.Fatalf("PIN login at %s: %v", k.id, err)
+		}
+		return s.Token
+	}
+	for _, k := range kiosks[nFile : nFile+nStaff] {
+		k.staff = staffLogin(urls[0], k)
 	}
 
 	// The kiosks' transactions.
@@ -522,7 +545,7 @@ func TestClusterFault(t *testing.T) {
 			c := &apiv1.Client{BaseURL: strings.Join(order, ","), HTTP: &http.Client{Timeout: 2 * time.Minute},
 				KioskID: k.id, KioskKey: k.key, AttemptTimeout: 90 * time.Second}
 			if i >= nFile {
-				c = c.WithStaff(sess.Token)
+				c = c.WithStaff(k.staff)
 			}
 			for n := 0; ; n++ {
 				select {
@@ -571,7 +594,7 @@ func TestClusterFault(t *testing.T) {
 	// The probes sent while the shard is down, through replica 1 alone:
 	// a duplicate enrolment and an identification, captured beforehand.
 	pk := kiosks[nFile+nStaff]
-	probeClient := (&apiv1.Client{BaseURL: urls[1], HTTP: &http.Client{Timeout: 2 * time.Minute}, KioskID: pk.id, KioskKey: pk.key}).WithStaff(sess.Token)
+	probeClient := (&apiv1.Client{BaseURL: urls[1], HTTP: &http.Client{Timeout: 2 * time.Minute}, KioskID: pk.id, KioskKey: pk.key}).WithStaff(staffLogin(urls[1], pk))
 	probeDup := newPerson("冒名探针")
 	probeDup.fingers = knowns[1].p.fingers
 	probeEnrol, err := enrolReq(ctx, probeClient, pk, probeDup)
@@ -635,7 +658,7 @@ func TestClusterFault(t *testing.T) {
 	// identifies a resident through the shards.
 	for i, u := range []string{back.url, urls[1], urls[2]} {
 		k := kiosks[nFile]
-		c := (&apiv1.Client{BaseURL: u, HTTP: &http.Client{Timeout: time.Minute}, KioskID: k.id, KioskKey: k.key}).WithStaff(sess.Token)
+		c := (&apiv1.Client{BaseURL: u, HTTP: &http.Client{Timeout: time.Minute}, KioskID: k.id, KioskKey: k.key}).WithStaff(k.staff)
 		kn := knowns[i]
 		capt, err := capture(ctx, c, k, apiv1.RightMiddle, kn.p.fingers[apiv1.RightMiddle])
 		if err != nil {

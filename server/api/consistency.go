@@ -79,25 +79,34 @@ func (s *Server) checkConsistency(ctx context.Context, k *store.Kiosk, staffID i
 			continue
 		}
 		f := apiv1.FingerAt(pos)
-		e := errf(apiv1.CodeEnrolmentInconsistent, "%s", inconsistencyMessage(f, caps, cons))
-		e.detail.Fields = map[string]string{}
-		sent := make([]string, len(cons.Disagree))
-		for i, d := range cons.Disagree {
-			why := "matches none of the finger's other captures at the verification threshold"
-			if len(cons.Disagree) == len(caps) {
-				why = "no two captures of the finger match each other at the verification threshold"
-			}
-			e.detail.Fields[apiv1.CaptureField(f, caps[d].sent)] = why
-			sent[i] = strconv.Itoa(caps[d].sent)
-		}
+		e, sent := inconsistency(f, caps, cons)
 		s.metrics.enrolments.WithLabelValues("inconsistent").Inc()
 		_ = s.audit(ctx, audit.Staff(staffID), "enrolment.inconsistent", "", map[string]string{
 			"kiosk": k.ID, "station": k.StationID, "finger": string(f),
-			"captures": strconv.Itoa(len(caps)), "disagree": strings.Join(sent, ","),
+			"captures": strconv.Itoa(len(caps)), "disagree": sent,
 		})
 		return e
 	}
 	return nil
+}
+
+// inconsistency is the enrolment_inconsistent refusal of finger f whose
+// captures caps cons found inconsistent, its fields naming the
+// disagreeing captures, and their indexes as sent, comma-separated (for
+// the audit record). A bulk enrolment's refusal of an item is the same.
+func inconsistency(f apiv1.Finger, caps []enrolCapture, cons *matcher.Consistency) (*apiError, string) {
+	e := errf(apiv1.CodeEnrolmentInconsistent, "%s", inconsistencyMessage(f, caps, cons))
+	e.detail.Fields = map[string]string{}
+	sent := make([]string, len(cons.Disagree))
+	for i, d := range cons.Disagree {
+		why := "matches none of the finger's other captures at the verification threshold"
+		if len(cons.Disagree) == len(caps) {
+			why = "no two captures of the finger match each other at the verification threshold"
+		}
+		e.detail.Fields[apiv1.CaptureField(f, caps[d].sent)] = why
+		sent[i] = strconv.Itoa(caps[d].sent)
+	}
+	return e, strings.Join(sent, ",")
 }
 
 // inconsistencyMessage says, for people, which captures of f disagree

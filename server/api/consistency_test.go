@@ -23,7 +23,7 @@ func TestEnrolmentConsistency(t *testing.T) {
 	ctx := context.Background()
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
-	sk := &kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}
+	sk := e.atKiosk(k, "zhang")
 	p := e.newPerson("钱多", time.Date(1955, 7, 8, 0, 0, 0, 0, time.UTC))
 	q := e.newPerson("孙少", time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC))
 

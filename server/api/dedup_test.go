@@ -16,7 +16,7 @@ func TestDedupSecondFinger(t *testing.T) {
 	ctx := context.Background()
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
-	sk := &kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}
+	sk := e.atKiosk(k, "zhang")
 	a := e.newPerson("甲", time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC))
 	b := e.newPerson("乙", time.Date(1951, 1, 1, 0, 0, 0, 0, time.UTC))
 	e.enrol(sk, a)

@@ -25,9 +25,12 @@ var algorithmVersion = strconv.Itoa(matcher.AlgorithmVersion)
 // pass the quality gate, and each finger's captures must match each other
 // (checkConsistency); a 1:N search over the whole gallery runs before
 // anything is stored, and a match with another ID number opens a case for
-// a supervisor instead. A resident already enrolled is not re-enrolled
-// here: the new fingers are stored as a pending replacement that a
-// supervisor of the station decides (see handleDecideReplacement).
+// a supervisor instead. A resident enrolled before (an enrolment in force,
+// or one deleted on withdrawn consent) is not re-enrolled here: the new
+// fingers are stored as a pending replacement that a supervisor of the
+// station decides (see handleDecideReplacement). The first enrolment is
+// store.EnrolFirst, which refuses in its transaction a resident enrolled
+// meanwhile, so racing first enrolments cannot both land.
 func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	k := kioskOf(c)
 	sess := sessionOf(c)
@@ -184,6 +187,13 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	if err != nil {
 		return storeErr(err, "enrolments")
 	}
+	// Anyone enrolled before, even with no enrolment in force (deleted on
+	// withdrawn consent), is re-enrolled only through a replacement: a
+	// deletion is no way around the supervisor.
+	history, err := s.st.EnrolmentHistory(ctx, res.ID)
+	if err != nil {
+		return storeErr(err, "enrolments")
+	}
 	// The consent is stored before the fingers, so no enrolment or
 	// replacement exists without one.
 	consent, err := s.st.RecordConsent(ctx, audit.Staff(sess.staffID), store.EnrolmentConsent{
@@ -207,14 +217,19 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		fingers = append(fingers, rf)
 		n += len(rf.Samples)
 	}
-	if len(before) > 0 {
-		// Already enrolled: the new fingers become a pending replacement.
+	if len(history) > 0 {
+		// Enrolled before: the new fingers become a pending replacement.
 		// Its PreviousScore is the best score of any new capture against
 		// the enrolment in force (still the gallery's), and PreviousMatch
 		// whether one reached the verification threshold of its scanner's
-		// calibration, as a verification would decide it.
+		// calibration, as a verification would decide it. With no
+		// enrolment in force (deleted) there is nothing to match: the
+		// supervisor can approve only on an in-person check of the card.
 		best, matched := 0.0, false
 		for _, rf := range fingers {
+			if len(before) == 0 {
+				break
+			}
 			for _, g := range byFinger[rf.Finger] {
 				th, err := s.thresholds(g.model(), g.tmpl)
 				if err != nil {
@@ -235,11 +250,21 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		}
 		return s.requestReplacement(c, k, sess, res, fingers, byFinger[fingers[0].Finger][0].serial(), best, matched, n, override, consentID)
 	}
-	for _, rf := range fingers {
-		ne := store.NewEnrolment{IDNumber: idn, Finger: rf.Finger, EnrolledBy: sess.staffID, KioskID: k.ID, ScannerSerial: byFinger[rf.Finger][0].serial(), CreatedAt: now, Samples: rf.Samples}
-		if _, err := s.st.Enrol(ctx, audit.Staff(sess.staffID), ne); err != nil {
-			return storeErr(err, "enrolment")
-		}
+	serial := byFinger[fingers[0].Finger][0].serial()
+	_, err = s.st.EnrolFirst(ctx, audit.Staff(sess.staffID), store.NewFirstEnrolment{
+		IDNumber: idn, Fingers: fingers, EnrolledBy: sess.staffID, KioskID: k.ID, ScannerSerial: serial, CreatedAt: now,
+	})
+	switch {
+	case errors.Is(err, store.ErrAlreadyEnrolled):
+		// Enrolled since the check above (another kiosk, a bulk
+		// enrolment): the store refused the first enrolment in its
+		// transaction; these fingers wait for a supervisor like any
+		// re-enrolment, with no match to show.
+		return s.requestReplacement(c, k, sess, res, fingers, serial, 0, false, n, override, consentID)
+	case errors.Is(err, store.ErrInactive):
+		return errf(apiv1.CodeResidentSuspended, "the resident's record is suspended")
+	case err != nil:
+		return storeErr(err, "enrolment")
 	}
 	if err := s.syncGallery(ctx, res); err != nil {
 		return err
@@ -249,6 +274,7 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 		details["case"] = strconv.FormatInt(override.ID, 10)
 	}
 	s.metrics.enrolments.WithLabelValues("enrolled").Inc()
+	s.answerEnrolmentChecks(ctx, k, res.ID)
 	if err := s.audit(ctx, audit.Staff(sess.staffID), "enrolment.complete", "resident:"+strconv.FormatInt(res.ID, 10), details); err != nil {
 		return err
 	}
@@ -398,6 +424,26 @@ func (s *Server) handleListCases(c *fiber.Ctx) error {
 		out.Cases = append(out.Cases, caseView(dc))
 	}
 	return c.JSON(out)
+}
+
+// handleKioskOverride: a supervisor of the kiosk's station, logged in with
+// their PIN at this kiosk, overrides a suspected duplicate opened at this
+// kiosk (the supervisor's confirmation in staff mode, docs/kiosk.md). A
+// case of another kiosk does not exist here; the decision is the office
+// route's, audited the same way.
+func (s *Server) handleKioskOverride(c *fiber.Ctx) error {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return badRequest("case id must be a positive integer")
+	}
+	dc, err := s.st.GetDedupCase(c.UserContext(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && dc.KioskID != kioskOf(c).ID):
+		return errf(apiv1.CodeCaseNotFound, "no case %d at this kiosk", id)
+	case err != nil:
+		return storeErr(err, "case")
+	}
+	return s.decideCase(store.DedupOverridden)(c)
 }
 
 func (s *Server) decideCase(status store.DedupStatus) fiber.Handler {

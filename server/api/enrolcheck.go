@@ -1,8 +1,11 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -28,10 +31,16 @@ func (s *Server) handleEnrolmentCheck(c *fiber.Ctx) error {
 		return err
 	}
 	res, err := s.st.GetResident(ctx, string(id))
-	if errors.Is(err, store.ErrNotFound) {
-		return errf(apiv1.CodeResidentUnknown, "no resident record for this ID number; ask the station staff")
-	} else if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return storeErr(err, "resident")
+	}
+	known := err == nil
+	// The budget comes before any answer: "unknown" is an answer too.
+	if err := s.takeEnrolmentCheck(ctx, kioskOf(c), res.ID, now); err != nil {
+		return err
+	}
+	if !known {
+		return errf(apiv1.CodeResidentUnknown, "no resident record for this ID number; ask the station staff")
 	}
 	if res.Status == store.ResidentSuspended {
 		return errf(apiv1.CodeResidentSuspended, "the resident's record is suspended; ask the station staff")
@@ -76,4 +85,40 @@ func boolText(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+// takeEnrolmentCheck counts a check of residentID (0: nobody) against the
+// kiosk's budget of unanswered checks (Config.EnrolmentCheckBudget, in the
+// store so every replica counts alike). Over the budget the check is
+// refused (429 rate_limited until the oldest unanswered check leaves the
+// window), counted in veinkiosk_enrolment_check_budget_exceeded_total and
+// audited as an alert (verification.enrolment_check_budget_exceeded).
+func (s *Server) takeEnrolmentCheck(ctx context.Context, k *store.Kiosk, residentID int64, now time.Time) error {
+	b := s.cfg.EnrolmentCheckBudget
+	ok, retry, err := s.st.TakeEnrolmentCheck(ctx, k.ID, residentID, now, b)
+	if err != nil {
+		return storeErr(err, "enrolment-check budget")
+	}
+	if ok {
+		return nil
+	}
+	s.metrics.checkBudget.Inc()
+	if err := s.audit(ctx, audit.Kiosk(k.ID), "verification.enrolment_check_budget_exceeded", "kiosk:"+k.ID,
+		map[string]string{"kiosk": k.ID, "max": strconv.Itoa(b.Max), "window": b.Window.String()}); err != nil {
+		return storeErr(err, "audit")
+	}
+	wait := retry.Sub(now)
+	if wait < time.Second {
+		wait = time.Second
+	}
+	return errf(apiv1.CodeRateLimited, "this kiosk has %d enrolment checks that no verification followed in %v; wait", b.Max, b.Window).retryAfter(retrySeconds(wait))
+}
+
+// answerEnrolmentChecks frees the kiosk's checks of a resident once a
+// verification or an enrolment of them followed. A failure costs the kiosk
+// budget only, so it is logged, not returned.
+func (s *Server) answerEnrolmentChecks(ctx context.Context, k *store.Kiosk, residentID int64) {
+	if err := s.st.AnswerEnrolmentChecks(ctx, k.ID, residentID); err != nil {
+		s.log.Warn("answering enrolment checks", "kiosk", k.ID, "err", err)
+	}
 }

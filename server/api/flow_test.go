@@ -16,7 +16,7 @@ func TestEnrolVerifyFileAndReply(t *testing.T) {
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
 
-	staffKiosk := &kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}
+	staffKiosk := e.atKiosk(k, "zhang")
 	er := e.enrol(staffKiosk, p)
 	if er.Replaced || er.Templates != 6 {
 		t.Fatalf("enrol: %+v", er)

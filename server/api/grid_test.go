@@ -53,7 +53,7 @@ func TestGridWorkerAndProofOfLife(t *testing.T) {
 		t.Fatal(err)
 	}
 	zhang := e.login("zhang")
-	e.enrol(&kiosk{Client: k.WithStaff(zhang.StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	g17, g99 := e.login("grid17"), e.login("grid99")
 
 	// The administrator creates grid workers with their cell, and only them.

@@ -162,6 +162,39 @@ func (e *env) login(username string) *apiv1.Client {
 	return e.client().WithStaff(sess.Token)
 }
 
+// testPIN is the kiosk PIN atKiosk sets for staff.
+const testPIN = "318642"
+
+// loginAtKiosk sets username's PIN (a cheap hash) and logs them in with it
+// at kiosk k, as staff do at the kiosk: the only session the kiosk staff
+// endpoints take. It returns the kiosk's client with the session.
+func (e *env) loginAtKiosk(k *kiosk, username string) *apiv1.Client {
+	e.t.Helper()
+	ctx := context.Background()
+	st, err := e.st.GetStaffByUsername(ctx, username)
+	if err != nil {
+		e.t.Fatalf("staff %s: %v", username, err)
+	}
+	h, err := password.HashWith(testPIN, cheapHash)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := e.st.SetStaffPIN(ctx, audit.System("test"), st.ID, h); err != nil {
+		e.t.Fatalf("PIN of %s: %v", username, err)
+	}
+	sess, err := k.KioskStaffLogin(ctx, username, testPIN)
+	if err != nil {
+		e.t.Fatalf("PIN login of %s at %s: %v", username, k.KioskID, err)
+	}
+	return k.WithStaff(sess.Token)
+}
+
+// atKiosk is kiosk k with username logged in on it with their PIN.
+func (e *env) atKiosk(k *kiosk, username string) *kiosk {
+	e.t.Helper()
+	return &kiosk{Client: e.loginAtKiosk(k, username), e: e, scanner: k.scanner}
+}
+
 // kiosk is a registered kiosk with its own fake scanner.
 type kiosk struct {
 	*apiv1.Client

@@ -27,7 +27,7 @@ var birth = time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC)
 func (e *env) enrolAt(k *kiosk, p *person) {
 	e.t.Helper()
 	e.mustStaff("enroller", store.RoleStationStaff, "", "QS-S01")
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("enroller").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "enroller"), p)
 }
 
 // attemptsOf counts the stored verification attempts of an ID number by
@@ -240,7 +240,10 @@ func TestUnlock(t *testing.T) {
 	e.enrolAt(k, p)
 	impostor := e.newPerson("孙少", birth)
 	locked := e.lockWith(t, p, impostor, "A")
-	at := func(username string) *apiv1.Client { return k.WithStaff(e.login(username).StaffToken) }
+	e.mustStaff("boss1", store.RoleSupervisor, "", "QS-S01")
+	at := func(username string) *apiv1.Client { return e.loginAtKiosk(k, username) }
+	// An office session sent in the kiosk's signed request.
+	officeAt := func(username string) *apiv1.Client { return k.WithStaff(e.login(username).StaffToken) }
 	body := func(reason string) apiv1.LockoutUnlock {
 		return apiv1.LockoutUnlock{IDNumber: p.card.IDNumber, Reason: reason}
 	}
@@ -251,13 +254,16 @@ func TestUnlock(t *testing.T) {
 		body apiv1.LockoutUnlock
 		code string
 	}{
-		{"station staff of another station at this kiosk", at("wang"), apiv1.PathKioskLockoutUnlock, body("card checked in person"), apiv1.CodeStationMismatch},
+		{"station staff of another station at this kiosk (their PIN opens nothing here: office session)", officeAt("wang"), apiv1.PathKioskLockoutUnlock, body("card checked in person"), apiv1.CodeKioskSessionRequired},
+		{"station staff with their office session at this kiosk", officeAt("zhang"), apiv1.PathKioskLockoutUnlock, body("card checked in person"), apiv1.CodeKioskSessionRequired},
+		{"station staff with their kiosk session outside the kiosk", e.client().WithStaff(at("zhang").StaffToken), apiv1.PathKioskLockoutUnlock, body("card checked in person"), apiv1.CodeSignatureMissing},
 		{"station staff without a reason", at("zhang"), apiv1.PathKioskLockoutUnlock, body(""), apiv1.CodeBadRequest},
 		{"station staff with a blank reason", at("zhang"), apiv1.PathKioskLockoutUnlock, body(" \t "), apiv1.CodeBadRequest},
 		{"station staff with a reason too long", at("zhang"), apiv1.PathKioskLockoutUnlock, body(strings.Repeat("核", 200)), apiv1.CodeBadRequest},
 		{"station staff outside a kiosk", e.login("zhang"), apiv1.PathLockoutUnlock, body("card checked in person"), apiv1.CodeForbidden},
 		{"department officer", e.login("li"), apiv1.PathLockoutUnlock, body("card checked in person"), apiv1.CodeForbidden},
-		{"supervisor at a kiosk (staff mode is for station staff)", at("boss"), apiv1.PathKioskLockoutUnlock, body("card checked in person"), apiv1.CodeForbidden},
+		{"supervisor at a kiosk (staff mode is for station staff)", at("boss1"), apiv1.PathKioskLockoutUnlock, body("card checked in person"), apiv1.CodeForbidden},
+		{"supervisor's kiosk session on the office route", e.client().WithStaff(at("boss1").StaffToken), apiv1.PathLockoutUnlock, body("card checked in person"), apiv1.CodeSessionKioskBound},
 		{"supervisor without a reason", e.login("boss"), apiv1.PathLockoutUnlock, body(""), apiv1.CodeBadRequest},
 		{"kiosk without staff", k.Client, apiv1.PathKioskLockoutUnlock, body("card checked in person"), apiv1.CodeUnauthenticated},
 		{"an invalid ID number", e.login("boss"), apiv1.PathLockoutUnlock, apiv1.LockoutUnlock{IDNumber: "150204195001010010", Reason: "x"}, apiv1.CodeBadRequest},

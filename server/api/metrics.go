@@ -15,10 +15,12 @@ type metrics struct {
 	lockouts     prometheus.Counter
 	authFailures *prometheus.CounterVec
 	rateLimited  prometheus.Counter
-	enrolments   *prometheus.CounterVec
-	filings      *prometheus.CounterVec
-	changes      *prometheus.CounterVec
-	changeLag    prometheus.Histogram
+	// checkBudget counts enrolment checks refused by a kiosk's budget.
+	checkBudget prometheus.Counter
+	enrolments  *prometheus.CounterVec
+	filings     *prometheus.CounterVec
+	changes     *prometheus.CounterVec
+	changeLag   prometheus.Histogram
 	// staleRefusals and staleVerifies count the staleness rule at work
 	// (follow.go): 1:N searches refused, 1:1 verifications read from the
 	// database.
@@ -63,6 +65,10 @@ func newMetrics() *metrics {
 		Namespace: "veinkiosk", Name: "rate_limited_total",
 		Help: "Requests refused by a rate limit.",
 	})
+	m.checkBudget = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "veinkiosk", Name: "enrolment_check_budget_exceeded_total",
+		Help: "Enrolment checks refused because the kiosk had too many unanswered ones in the window (an enumeration with a kiosk's key?).",
+	})
 	m.enrolments = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "veinkiosk", Name: "enrolments_total",
 		Help: "Enrolments by outcome (enrolled, replaced, duplicate, inconsistent).",
@@ -104,7 +110,7 @@ func newMetrics() *metrics {
 		Namespace: "veinkiosk", Name: "audit_anchor_failures_total",
 		Help: "Audit anchors that could not be written (head unreadable, file not writable, disk full); the service goes on.",
 	})
-	m.reg.MustRegister(m.requests, m.match, m.verifies, m.lockouts, m.authFailures, m.rateLimited, m.enrolments, m.filings, m.changes, m.changeLag,
+	m.reg.MustRegister(m.requests, m.match, m.verifies, m.lockouts, m.authFailures, m.rateLimited, m.checkBudget, m.enrolments, m.filings, m.changes, m.changeLag,
 		m.staleRefusals, m.staleVerifies, m.connRefused, m.anchorTime, m.anchorSeq, m.anchorFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -128,4 +134,15 @@ func newMetrics() *metrics {
 		}),
 	)
 	return m
+}
+
+// registerBulkMode exports the bulk enrolment mode in force
+// (veinkiosk_bulk_enrolment_mode{mode} 1), so an unchecked server shows.
+func (m *metrics) registerBulkMode(mode string) {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "veinkiosk", Name: "bulk_enrolment_mode",
+		Help: "1 for the administrators' bulk enrolment mode in force (--bulk-enrolment: off, migrate, unchecked).",
+	}, []string{"mode"})
+	g.WithLabelValues(mode).Set(1)
+	m.reg.MustRegister(g)
 }

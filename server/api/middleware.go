@@ -11,6 +11,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -253,22 +254,22 @@ func bearer(c *fiber.Ctx) string {
 	return ""
 }
 
-// staff authenticates a staff session (bearer token, or the back-office
-// cookie when cookie is true) and requires one of roles. The staff record is
-// re-read so a disabled account stops at once.
-func (s *Server) staff(cookie bool, roles ...store.Role) fiber.Handler {
+// staff authenticates a staff session (bearer token) on a route of kind a
+// (authStaff, or authKioskStaff after kioskAuth) and requires one of
+// roles. The staff record is re-read so a disabled account stops at once,
+// and sessionUsable decides whether the session may be used here at all.
+func (s *Server) staff(a auth, roles ...store.Role) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		c.Locals(localsStaffAuth, true)
-		tok := bearer(c)
-		if tok == "" && cookie {
-			tok = c.Cookies(sessionCookie)
-		}
-		sess, ok, err := s.liveSession(c.UserContext(), tok)
+		sess, ok, err := s.liveSession(c.UserContext(), bearer(c))
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return errf(apiv1.CodeUnauthenticated, "log in first (staff session missing, expired or no longer valid)")
+		}
+		if err := s.sessionUsable(c, sess, a); err != nil {
+			return err
 		}
 		if len(roles) > 0 && !slices.Contains(roles, sess.role) {
 			c.Locals(localsSession, sess)
@@ -277,6 +278,58 @@ func (s *Server) staff(cookie bool, roles ...store.Role) fiber.Handler {
 		c.Locals(localsSession, sess)
 		return c.Next()
 	}
+}
+
+// sessionScope is the one rule of where a staff session may be used
+// (docs/security.md, threat 1), for a route of kind a in a request whose
+// kiosk signature verified as k (nil: not a signed kiosk request):
+//
+//   - a session opened with a PIN at a kiosk is valid only in that kiosk's
+//     signed requests to the kiosk staff endpoints (authKioskStaff); on any
+//     other route, unsigned or at another kiosk it is session_kiosk_bound;
+//   - the kiosk staff endpoints take only such a session of the same kiosk:
+//     an office (password) session is kiosk_session_required there.
+//
+// It returns the refusing code, or "" when the session may be used.
+func sessionScope(sess *session, a auth, k *store.Kiosk) string {
+	if a == authKioskStaff {
+		switch {
+		case sess.kiosk == "":
+			return apiv1.CodeKioskSessionRequired
+		case k == nil || k.ID != sess.kiosk:
+			return apiv1.CodeSessionKioskBound
+		}
+		return ""
+	}
+	if sess.kiosk != "" {
+		return apiv1.CodeSessionKioskBound
+	}
+	return ""
+}
+
+// sessionUsable applies sessionScope to a request; a refusal is counted,
+// audited (staff.session_refused: the route, the request's kiosk and the
+// session's) and answered with its code. The session stays valid where it
+// belongs.
+func (s *Server) sessionUsable(c *fiber.Ctx, sess *session, a auth) error {
+	k := kioskOf(c)
+	code := sessionScope(sess, a, k)
+	if code == "" {
+		return nil
+	}
+	s.metrics.authFailures.WithLabelValues(code).Inc()
+	d := map[string]string{"reason": code, "route": routeOf(c)}
+	if k != nil {
+		d["kiosk"] = k.ID
+	}
+	if sess.kiosk != "" {
+		d["session_kiosk"] = sess.kiosk
+	}
+	_ = s.audit(c.UserContext(), audit.Staff(sess.staffID), "staff.session_refused", "staff:"+strconv.FormatInt(sess.staffID, 10), d)
+	if code == apiv1.CodeKioskSessionRequired {
+		return errf(code, "the kiosk's staff endpoints need a session opened with a PIN at this kiosk")
+	}
+	return errf(code, "this session was opened at a kiosk and is valid only in that kiosk's signed staff requests")
 }
 
 // liveSession is the one rule for a staff session, for the API's bearer

@@ -27,7 +27,7 @@ func TestNewReplies(t *testing.T) {
 	k2 := e.newKiosk("kiosk-02")
 	p := e.newPerson("孙丽华", time.Date(1955, 1, 2, 0, 0, 0, 0, time.UTC))
 	p2 := e.newPerson("周建国", time.Date(1956, 3, 4, 0, 0, 0, 0, time.UTC))
-	staffK := &kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}
+	staffK := e.atKiosk(k, "zhang")
 	e.enrol(staffK, p)
 	e.enrol(staffK, p2)
 	visit := func(k *kiosk, p *person) *apiv1.VerifyResponse {
@@ -141,7 +141,7 @@ func TestNewRepliesCountFailure(t *testing.T) {
 	e.mustStaff("zhang", store.RoleStationStaff, "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("孙丽华", time.Date(1955, 1, 2, 0, 0, 0, 0, time.UTC))
-	staffK := &kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}
+	staffK := e.atKiosk(k, "zhang")
 	e.enrol(staffK, p)
 	f := e.fileAt(t, k, p, "temporary_assistance", "new-reply-fail-000001",
 		map[string]string{"emergency": "重大疾病", "amount": "3000", "description": "住院", "phone": "13900001111"})

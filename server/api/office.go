@@ -113,6 +113,9 @@ func (s *Server) officeAuth(roles ...store.Role) fiber.Handler {
 		if !ok {
 			return c.Redirect("/office", http.StatusSeeOther)
 		}
+		if err := s.sessionUsable(c, sess, authOffice); err != nil {
+			return err
+		}
 		c.Locals(localsSession, sess)
 		if len(roles) > 0 && !containsRole(roles, sess.role) {
 			return s.officeErrorPage(c, statusOf(apiv1.CodeForbidden), apiv1.CodeForbidden, "")
@@ -140,6 +143,9 @@ func (s *Server) officeHome(c *fiber.Ctx) error {
 	}
 	if !ok {
 		return s.render(c, http.StatusOK, "login.html", map[string]any{"Title": "登录"})
+	}
+	if err := s.sessionUsable(c, sess, authOffice); err != nil {
+		return err
 	}
 	c.Locals(localsSession, sess)
 	ctx := c.UserContext()
@@ -557,18 +563,19 @@ func officeForbidden(msg string) error {
 
 // officeMessages are the error pages' words by error code.
 var officeMessages = map[string]string{
-	apiv1.CodeNotFound:         "没有这个页面。",
-	apiv1.CodeFilingNotFound:   "没有这个办件，可能编号有误。",
-	apiv1.CodeForbidden:        "您的角色无权进行此操作。",
-	apiv1.CodeMethodNotAllowed: "不支持此操作。",
-	apiv1.CodeBodyTooLarge:     "提交的内容过大。",
-	apiv1.CodeBadRequest:       "请求无效，请返回后重试。",
-	apiv1.CodeUnsupportedMedia: "请求无效，请返回后重试。",
-	apiv1.CodeRateLimited:      "操作过于频繁，请稍后再试。",
-	apiv1.CodeTimeout:          "系统繁忙，请稍后再试。",
-	apiv1.CodeUnavailable:      "系统暂时不可用，请稍后再试。",
-	apiv1.CodeTLSRequired:      "后台只能通过加密连接（HTTPS）访问，请联系管理员。",
-	apiv1.CodeUnauthenticated:  "登录已过期，请重新登录。",
+	apiv1.CodeNotFound:          "没有这个页面。",
+	apiv1.CodeFilingNotFound:    "没有这个办件，可能编号有误。",
+	apiv1.CodeForbidden:         "您的角色无权进行此操作。",
+	apiv1.CodeMethodNotAllowed:  "不支持此操作。",
+	apiv1.CodeBodyTooLarge:      "提交的内容过大。",
+	apiv1.CodeBadRequest:        "请求无效，请返回后重试。",
+	apiv1.CodeUnsupportedMedia:  "请求无效，请返回后重试。",
+	apiv1.CodeRateLimited:       "操作过于频繁，请稍后再试。",
+	apiv1.CodeTimeout:           "系统繁忙，请稍后再试。",
+	apiv1.CodeUnavailable:       "系统暂时不可用，请稍后再试。",
+	apiv1.CodeTLSRequired:       "后台只能通过加密连接（HTTPS）访问，请联系管理员。",
+	apiv1.CodeUnauthenticated:   "登录已过期，请重新登录。",
+	apiv1.CodeSessionKioskBound: "在自助终端上用 PIN 码登录的会话只能在该终端上使用，请在后台用密码登录。",
 }
 
 var officeTitles = map[int]string{

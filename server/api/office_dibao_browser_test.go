@@ -25,7 +25,7 @@ func TestOfficeDibaoBrowser(t *testing.T) {
 	e.mustStaff("li", store.RoleDepartmentOfficer, "civil_affairs", "")
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("赵淑芬", time.Date(1962, 5, 6, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	f := e.fileAt(t, k, p, "dibao_new", "dibao-key-000000000001", dibaoValues)
 	e.clock.Add(time.Since(e.clock.Now())) // the browser keeps cookies by the real clock
 

@@ -35,7 +35,7 @@ func newOfficeFixture(t *testing.T, opts ...option) *officeFixture {
 	e.mustStaff("minzheng", store.RoleDepartmentOfficer, "civil_affairs", "")
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("居民丙", time.Date(1975, 5, 5, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	file := func(service, key string, values map[string]string) *apiv1.Filing {
 		vr := must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
 		return must[*apiv1.Filing](t)(k.SubmitFiling(ctx, &apiv1.SubmitFilingRequest{Token: vr.Token, Service: service, IdempotencyKey: key, Values: values}))

@@ -137,7 +137,7 @@ func (s *Server) handleKioskStaffLogin(c *fiber.Ctx) error {
 		e.detail.AttemptsLeft = &left
 		return e
 	}
-	tok, sess, err := s.sessions.open(ctx, st, now)
+	tok, sess, err := s.sessions.open(ctx, st, origin{kiosk: k.ID}, now)
 	if err != nil {
 		return storeErr(err, "session")
 	}

@@ -18,9 +18,12 @@ import (
 //   - enrolmentScope: station staff enrol only at a kiosk of their own
 //     station (the session's station, which the staff middleware keeps equal
 //     to the account's, must be the kiosk's).
-//   - handleEnrol: a resident with an enrolment in force is never re-enrolled
-//     directly; the new fingers become a pending replacement, sealed in the
-//     store, and the enrolment in force stays until a decision.
+//   - handleEnrol: a resident enrolled before (an enrolment in force, or one
+//     deleted on withdrawn consent) is never re-enrolled directly; the new
+//     fingers become a pending replacement, sealed in the store, and the
+//     enrolment in force (if any) stays until a decision. store.EnrolFirst
+//     refuses a first enrolment of anyone enrolled before, in its
+//     transaction; bulk enrolment (bulk.go) enrols only through it.
 //   - store.DecideReplacement: only an active supervisor of the replacement's
 //     station other than the requester decides it (store.ErrSelfApproval,
 //     store.ErrNotApprover), once (store.ErrConflict); approval replaces the

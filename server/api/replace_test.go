@@ -10,6 +10,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 )
 
@@ -35,9 +36,9 @@ func newReenrolEnv(t *testing.T) *reenrolEnv {
 	e.mustStaff("boss", store.RoleSupervisor, "", "QS-S01")
 	e.mustStaff("boss2", store.RoleSupervisor, "", "QS-S02")
 	r := &reenrolEnv{env: e, k: e.newKiosk("kiosk-01"), k2: e.newKioskAt("kiosk-21", "QS-S02")}
-	r.zhang = &kiosk{Client: r.k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: r.k.scanner}
+	r.zhang = e.atKiosk(r.k, "zhang")
 	r.zhouClient = e.login("zhou")
-	r.zhou = &kiosk{Client: r.k.WithStaff(r.zhouClient.StaffToken), e: e, scanner: r.k.scanner}
+	r.zhou = e.atKiosk(r.k, "zhou")
 	r.boss, r.boss2 = e.login("boss"), e.login("boss2")
 	r.p = e.newPerson("居民", time.Date(1950, 3, 1, 0, 0, 0, 0, time.UTC))
 	r.attacker = e.newPerson("攻击者", time.Date(1980, 5, 1, 0, 0, 0, 0, time.UTC))
@@ -45,6 +46,16 @@ func newReenrolEnv(t *testing.T) *reenrolEnv {
 		t.Fatalf("first enrolment is pending: %+v", resp)
 	}
 	return r
+}
+
+// mustGet is the id of staff member username.
+func (r *reenrolEnv) mustGet(t *testing.T, username string) int64 {
+	t.Helper()
+	st, err := r.st.GetStaffByUsername(context.Background(), username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.ID
 }
 
 // withFingers is p's card with other fingers (someone else's, or new ones).
@@ -100,16 +111,28 @@ func TestReenrolmentCrossStationRefused(t *testing.T) {
 	r := newReenrolEnv(t)
 	ctx := context.Background()
 	r.mustStaff("wang", store.RoleStationStaff, "", "QS-S02")
+	// wang's PIN opens nothing at a QS-S01 kiosk (the login is refused
+	// before the PIN is checked), and wang's office session is no kiosk
+	// session: neither reaches the enrolment.
+	h, err := password.HashWith(testPIN, cheapHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.SetStaffPIN(ctx, audit.System("test"), r.mustGet(t, "wang"), h); err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.k.KioskStaffLogin(ctx, "wang", testPIN)
+	wantStatus(t, err, http.StatusForbidden, apiv1.CodeStationMismatch)
 	wang := &kiosk{Client: r.k.WithStaff(r.login("wang").StaffToken), e: r.env, scanner: r.k.scanner}
-	_, err := wang.Enrol(ctx, r.enrolRequest(wang, withFingers(r.p, r.attacker.fingers)))
+	_, err = wang.Enrol(ctx, r.enrolRequest(wang, withFingers(r.p, r.attacker.fingers)))
+	wantStatus(t, err, http.StatusForbidden, apiv1.CodeKioskSessionRequired)
+	// Staff of QS-S01 at QS-S02's kiosk are refused as well, and their
+	// session of a QS-S01 kiosk is bound to that kiosk.
+	_, err = r.k2.KioskStaffLogin(ctx, "zhang", testPIN)
 	wantStatus(t, err, http.StatusForbidden, apiv1.CodeStationMismatch)
-	// A first enrolment is scoped to the station too.
-	_, err = wang.Enrol(ctx, r.enrolRequest(wang, r.attacker))
-	wantStatus(t, err, http.StatusForbidden, apiv1.CodeStationMismatch)
-	// Staff of QS-S01 at QS-S02's kiosk are refused as well.
-	zhangAt2 := &kiosk{Client: r.k2.WithStaff(r.login("zhang").StaffToken), e: r.env, scanner: r.k2.scanner}
+	zhangAt2 := &kiosk{Client: r.k2.WithStaff(r.zhang.StaffToken), e: r.env, scanner: r.k2.scanner}
 	_, err = zhangAt2.Enrol(ctx, r.enrolRequest(zhangAt2, r.attacker))
-	wantStatus(t, err, http.StatusForbidden, apiv1.CodeStationMismatch)
+	wantStatus(t, err, http.StatusForbidden, apiv1.CodeSessionKioskBound)
 	r.inForce(t)
 	if rs, err := r.st.ListReplacements(ctx, store.ReplacementFilter{}); err != nil || len(rs) != 0 {
 		t.Fatalf("replacements after refused attempts: %+v, %v", rs, err)
@@ -120,7 +143,7 @@ func TestReenrolmentCrossStationRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	moved := &kiosk{Client: r.k.WithStaff(r.login("moved").StaffToken), e: r.env, scanner: r.k.scanner}
+	moved := r.atKiosk(r.k, "moved")
 	mover.StationID = "QS-S02"
 	if _, err := r.st.UpdateStaff(ctx, audit.System("test"), mover); err != nil {
 		t.Fatal(err)

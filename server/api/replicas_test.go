@@ -23,6 +23,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 	"github.com/qingshan-gov/veinkiosk/server/store/postgres"
 	"github.com/qingshan-gov/veinkiosk/server/store/storetest"
@@ -92,11 +93,32 @@ func TestReplicas(t *testing.T) {
 	if err := b.client().WithStaff(sess.Token).Do(ctx, "GET", apiv1.PathSessionCurrent, nil, &cur); err != nil || cur.Username != "zhang" {
 		t.Fatalf("the session opened on A, on B: %+v, %v", cur, err)
 	}
+	// At the kiosk staff log in with their PIN (on A): a session of K-1,
+	// which B takes at K-1 and at no other kiosk.
+	h, err := password.HashWith(testPIN, cheapHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zhang, err := st.GetStaffByUsername(ctx, "zhang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SetStaffPIN(ctx, audit.System("test"), zhang.ID, h); err != nil {
+		t.Fatal(err)
+	}
+	ksess, err := kioskAt(a, "K-1").KioskStaffLogin(ctx, "zhang", testPIN)
+	if err != nil {
+		t.Fatalf("PIN login at K-1 on A: %v", err)
+	}
 	staffAt := func(r *replica, id string) *kiosk {
 		k := kioskAt(r, id)
-		k.Client = k.WithStaff(sess.Token)
+		k.Client = k.WithStaff(ksess.Token)
 		return k
 	}
+	_, err = staffAt(b, "K-2").Enrol(ctx, &apiv1.EnrolRequest{Card: p1.card})
+	wantCode(t, err, apiv1.CodeSessionKioskBound)
+	err = b.client().WithStaff(ksess.Token).Do(ctx, "GET", apiv1.PathSessionCurrent, nil, nil)
+	wantCode(t, err, apiv1.CodeSessionKioskBound)
 	if _, err := staffAt(b, "K-1").Enrol(ctx, e.enrolRequest(staffAt(b, "K-1"), p1)); err != nil {
 		t.Fatalf("enrolment on B with A's session: %v", err)
 	}

@@ -76,7 +76,7 @@ func TestReportsKioskOfficeSupervision(t *testing.T) {
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("刘桂兰", time.Date(1948, 2, 3, 0, 0, 0, 0, time.UTC))
 	zhang := e.login("zhang")
-	e.enrol(&kiosk{Client: k.WithStaff(zhang.StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 
 	var kinds apiv1.ReportKindList
 	if err := k.Do(ctx, "GET", apiv1.PathKioskReportKinds, nil, &kinds); err != nil || len(kinds.Kinds) != 27 || len(kinds.Units) != 13 {

@@ -22,7 +22,7 @@ func TestDuplicateEnrolmentCaseAndOverride(t *testing.T) {
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	e.mustStaff("boss", "supervisor", "", "")
 	k := e.newKiosk("kiosk-01")
-	sk := &kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}
+	sk := e.atKiosk(k, "zhang")
 	a := e.newPerson("甲", time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC))
 	b := e.newPerson("乙", time.Date(1951, 1, 1, 0, 0, 0, 0, time.UTC))
 	e.enrol(sk, a)
@@ -36,9 +36,12 @@ func TestDuplicateEnrolmentCaseAndOverride(t *testing.T) {
 		t.Fatalf("case %d, gallery residents %d", caseID, e.srv.Gallery().Residents())
 	}
 
-	// Station staff cannot decide cases; the supervisor sees and overrides it.
-	err = sk.Do(ctx, "POST", apiv1.PathCases+"/"+itoa(caseID)+"/override", apiv1.CaseDecision{Reason: "twins, checked"}, nil)
+	// Station staff cannot decide cases, at the kiosk or with their kiosk
+	// session anywhere else; the supervisor sees and overrides it.
+	err = sk.Do(ctx, "POST", apiv1.PathKioskCases+"/"+itoa(caseID)+"/override", apiv1.CaseDecision{Reason: "twins, checked"}, nil)
 	wantCode(t, err, apiv1.CodeForbidden)
+	err = sk.Do(ctx, "POST", apiv1.PathCases+"/"+itoa(caseID)+"/override", apiv1.CaseDecision{Reason: "twins, checked"}, nil)
+	wantCode(t, err, apiv1.CodeSessionKioskBound)
 	boss := e.login("boss")
 	var cl apiv1.CaseList
 	if err := boss.Do(ctx, "GET", apiv1.PathCases+"?status=open", nil, &cl); err != nil || len(cl.Cases) != 1 || cl.Cases[0].MatchedIDNumber != a.card.IDNumber {
@@ -112,7 +115,7 @@ func TestRoles(t *testing.T) {
 	// A filing for civil_affairs.
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("老刘", time.Date(1940, 1, 1, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(staff.StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	vr := must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
 	f := must[*apiv1.Filing](t)(k.SubmitFiling(ctx, &apiv1.SubmitFilingRequest{Token: vr.Token, Service: "temporary_assistance", IdempotencyKey: "key-0000000000000001",
 		Values: map[string]string{"emergency": "重大疾病", "amount": "3000", "description": "住院", "phone": "13900001111"}}))
@@ -189,7 +192,7 @@ func TestFormValidation(t *testing.T) {
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
 	young := e.newPerson("小张", time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, young)
+	e.enrol(e.atKiosk(k, "zhang"), young)
 	vr := must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, young, young.fingers[apiv1.RightIndex])))
 	tests := []struct {
 		name    string
@@ -228,7 +231,7 @@ func TestIdentifyWithoutCard(t *testing.T) {
 	off := newEnv(t)
 	off.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k := off.newKiosk("kiosk-01")
-	sk := &kiosk{Client: k.WithStaff(off.login("zhang").StaffToken), e: off, scanner: k.scanner}
+	sk := off.atKiosk(k, "zhang")
 	p := off.newPerson("无卡", time.Date(1945, 1, 1, 0, 0, 0, 0, time.UTC))
 	_, err := sk.Identify(ctx, &apiv1.IdentifyRequest{Capture: sk.capture(apiv1.RightIndex, off.template(p.fingers[apiv1.RightIndex], apiv1.RightIndex, 80))})
 	wantCode(t, err, apiv1.CodeIdentifyDisabled)
@@ -236,7 +239,7 @@ func TestIdentifyWithoutCard(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.IdentifyEnabled = true })
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k = e.newKiosk("kiosk-01")
-	sk = &kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}
+	sk = e.atKiosk(k, "zhang")
 	p = e.newPerson("无卡", time.Date(1945, 1, 1, 0, 0, 0, 0, time.UTC))
 	q := e.newPerson("路人", time.Date(1946, 1, 1, 0, 0, 0, 0, time.UTC))
 	e.enrol(sk, p)
@@ -316,7 +319,7 @@ func TestOfficePages(t *testing.T) {
 	e.mustStaff("li", "department_officer", "community", "")
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("居民甲", time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	vr := must[*apiv1.VerifyResponse](t)(k.Verify(ctx, e.verifyRequest(k, p, p.fingers[apiv1.RightIndex])))
 	f := must[*apiv1.Filing](t)(k.SubmitFiling(ctx, &apiv1.SubmitFilingRequest{Token: vr.Token, Service: "residence_certificate", IdempotencyKey: "office-000000000001",
 		Values: map[string]string{"years": "5", "purpose": "子女入学", "copies": "2"}}))

@@ -83,6 +83,8 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: apiv1.PathKioskEnrolments, auth: authKioskStaff, roles: station, summary: "Enrol the card's holder (station staff of the kiosk's station); an enrolled resident's new fingers become a pending replacement (202).", req: apiv1.EnrolRequest{}, resp: apiv1.EnrolResponse{}, status: 201, h: s.handleEnrol},
 		{method: "POST", path: apiv1.PathKioskIdentify, auth: authKioskStaff, roles: station, summary: "Card-less 1:N identification (station policy).", req: apiv1.IdentifyRequest{}, resp: apiv1.IdentifyCandidate{}, h: s.handleIdentify},
 		{method: "POST", path: apiv1.PathKioskLockoutUnlock, auth: authKioskStaff, roles: station, summary: "Unlock an ID number's verification lockout at this kiosk after an in-person check (station staff of the kiosk's station; reason required, audited).", req: apiv1.LockoutUnlock{}, resp: apiv1.LockoutUnlocked{}, h: s.handleKioskUnlock},
+		{method: "POST", path: apiv1.PathKioskCases + "/:id/override", auth: authKioskStaff, roles: []store.Role{store.RoleSupervisor}, summary: "A supervisor of the kiosk's station, logged in with their PIN at this kiosk, allows an enrolment suspected a duplicate at this kiosk (reason required, audited; another kiosk's case is case_not_found).", req: apiv1.CaseDecision{}, resp: apiv1.Case{}, h: s.handleKioskOverride},
+		{method: "DELETE", path: apiv1.PathKioskStaffLogout, auth: authKioskStaff, roles: anyStaff, summary: "Log out at the kiosk: ends the kiosk's staff session (audited).", status: 204, h: s.handleLogout},
 		{method: "POST", path: apiv1.PathKioskIdentifyConfirm, auth: authKioskStaff, roles: station, summary: "Staff confirm a card-less identification; returns a filing token.", req: apiv1.IdentifyConfirmRequest{}, resp: apiv1.VerifyResponse{}, h: s.handleIdentifyConfirm},
 
 		{method: "GET", path: apiv1.PathServices, auth: authStaff, roles: anyStaff, summary: "The catalogue of services.", resp: apiv1.ServiceList{}, h: s.handleCatalogue},
@@ -140,7 +142,7 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: apiv1.PathAdminResidents, auth: authStaff, roles: admin, limit: 8 << 20, summary: "Import residents from the population database (upsert).", req: apiv1.ResidentImport{}, resp: apiv1.ImportResult{}, h: s.handleImportResidents},
 		{method: "POST", path: apiv1.PathAdminResidents + "/status", auth: authStaff, roles: supervisor, summary: "Suspend or reactivate a resident.", req: apiv1.ResidentStatusChange{}, status: 204, h: s.handleResidentStatus},
 		{method: "POST", path: apiv1.PathAdminResidents + "/enrolment/delete", auth: authStaff, roles: admin, summary: "Delete a resident's enrolment (consent withdrawn).", req: apiv1.EnrolmentDeletion{}, status: 204, h: s.handleDeleteEnrolment},
-		{method: "POST", path: apiv1.PathAdminBulkEnrol, auth: authStaff, roles: admin, limit: s.cfg.BodyLimit.Bulk, summary: "Bulk enrolment of extracted templates (migration, load tests).", req: apiv1.BulkEnrolRequest{}, resp: apiv1.BulkEnrolResult{}, h: s.handleBulkEnrol},
+		{method: "POST", path: apiv1.PathAdminBulkEnrol, auth: authStaff, roles: admin, limit: s.cfg.BodyLimit.Bulk, summary: "Bulk enrolment of extracted templates of residents never enrolled (a migration tool: off unless centrald runs with --bulk-enrolment=migrate or unchecked); never replaces an enrolment.", req: apiv1.BulkEnrolRequest{}, resp: apiv1.BulkEnrolResult{}, h: s.handleBulkEnrol},
 		{method: "GET", path: apiv1.PathAdminCatalogue, auth: authStaff, roles: admin, summary: "The service catalogue document in force (docs/catalogue.md).", resp: catalogue.Doc{}, h: s.handleGetCatalogue},
 		{method: "PUT", path: apiv1.PathAdminCatalogue, auth: authStaff, roles: admin, limit: catalogue.MaxSize, req: catalogue.Doc{}, summary: "Save a new catalogue version (the whole document, version = in force + 1; query: note); validated, audited, in force at once.", resp: apiv1.ServiceList{}, h: s.handlePutCatalogue},
 		{method: "GET", path: apiv1.PathAdminCatalogueVersions, auth: authStaff, roles: admin, summary: "The saved catalogue versions, newest first, and the version in force.", resp: apiv1.CatalogueVersionList{}, h: s.handleListCatalogues},
@@ -199,10 +201,10 @@ func (s *Server) register() {
 			}
 			hs = append(hs, bodyLimit(limit), s.kioskClientCert, s.kioskAuth)
 			if r.auth == authKioskStaff {
-				hs = append(hs, s.staff(false, r.roles...))
+				hs = append(hs, s.staff(authKioskStaff, r.roles...))
 			}
 		case authStaff:
-			hs = append(hs, bodyLimit(max(limit, s.cfg.BodyLimit.Default)), s.staff(false, r.roles...))
+			hs = append(hs, bodyLimit(max(limit, s.cfg.BodyLimit.Default)), s.staff(authStaff, r.roles...))
 		case authOffice:
 			hs = append(hs, bodyLimit(max(limit, s.cfg.BodyLimit.Default)), s.officeAuth(r.roles...))
 		default:

@@ -107,7 +107,7 @@ func TestCaptureChecks(t *testing.T) {
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("李明", time.Date(1960, 1, 2, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	tmpl := e.template(p.fingers[apiv1.RightIndex], apiv1.RightIndex, 80)
 
 	// A capture nonce is single use.
@@ -225,7 +225,7 @@ func TestLockoutAndThrottle(t *testing.T) {
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("钱多", time.Date(1955, 7, 8, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	impostor := e.newPerson("孙少", time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC))
 
 	for i := 1; i <= 4; i++ {
@@ -267,7 +267,7 @@ func TestKioskThrottle(t *testing.T) {
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("周一", time.Date(1955, 7, 8, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	other := e.newPerson("吴二", time.Date(1956, 7, 8, 0, 0, 0, 0, time.UTC))
 	for i := 0; i < 2; i++ {
 		_, err := k.Verify(ctx, e.verifyRequest(k, p, other.fingers[apiv1.RightIndex]))
@@ -285,7 +285,7 @@ func TestSuspendedAndUnknownResident(t *testing.T) {
 	e.mustStaff("zhang", "station_staff", "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("郑三", time.Date(1955, 7, 8, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	if err := e.admin.Do(ctx, "POST", apiv1.PathAdminResidents+"/status", apiv1.ResidentStatusChange{IDNumber: p.card.IDNumber, Status: "suspended", Reason: "review"}, nil); err != nil {
 		t.Fatal(err)
 	}

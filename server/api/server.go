@@ -22,6 +22,7 @@ import (
 
 	"github.com/qingshan-gov/veinkiosk/matcher/calib"
 	"github.com/qingshan-gov/veinkiosk/matcher/extract"
+	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
 	"github.com/qingshan-gov/veinkiosk/server/catalogue"
 	"github.com/qingshan-gov/veinkiosk/server/clientaddr"
@@ -69,11 +70,17 @@ type Config struct {
 	// ~15 ms of one core); the others wait their turn. Default GOMAXPROCS.
 	ExtractConcurrency int
 
-	NonceTTL     time.Duration // capture nonces; default 2 min
-	TokenTTL     time.Duration // filing tokens; default 10 min
-	SessionTTL   time.Duration // staff sessions (absolute); default 8 h
-	SessionIdle  time.Duration // staff sessions (idle); default 30 min
-	CandidateTTL time.Duration // card-less identification candidates; default 2 min
+	NonceTTL    time.Duration // capture nonces; default 2 min
+	TokenTTL    time.Duration // filing tokens; default 10 min
+	SessionTTL  time.Duration // staff sessions (absolute); default 8 h
+	SessionIdle time.Duration // staff sessions (idle); default 30 min
+	// KioskSessionIdle is the idle time-out of a staff session opened with
+	// a PIN at a kiosk (a shared screen); default 10 min. The kiosk logs
+	// staff out after 5 min without a touch (docs/kiosk.md); the server's
+	// time is longer because an enrolment's captures, minutes of touches,
+	// do not use the session until the enrolment is sent.
+	KioskSessionIdle time.Duration
+	CandidateTTL     time.Duration // card-less identification candidates; default 2 min
 
 	// RequestTimeout bounds every request's context; default 10 s.
 	RequestTimeout time.Duration
@@ -92,6 +99,11 @@ type Config struct {
 	// each further lock within a day doubles LockFor (up to 64 times).
 	// Defaults: 5 failures, 5 min.
 	Lockout store.LockoutPolicy
+	// EnrolmentCheckBudget bounds a kiosk's enrolment checks that no
+	// verification or enrolment of the same resident at the kiosk answered
+	// (docs/security.md, threat 1: the check is an enumeration oracle for a
+	// stolen kiosk key); default 10 in 10 min.
+	EnrolmentCheckBudget store.CheckBudget
 	// KioskFailures is how many consecutive verification failures at one
 	// kiosk start its backoff (1 s, doubling up to 5 min); default 5.
 	KioskFailures int
@@ -157,6 +169,15 @@ type Config struct {
 	// found is what the connection cap, the login limit per address and
 	// the audit records' "ip" see (clientIP).
 	Proxies clientaddr.Config
+	// BulkEnrolment is the mode of the administrators' bulk enrolment
+	// (POST /api/v1/admin/enrolments/bulk), centrald's --bulk-enrolment:
+	// apiv1.BulkOff ("" too, the default) refuses it; apiv1.BulkMigrate
+	// takes templates no scanner attested for residents never enrolled,
+	// always deduplicated; apiv1.BulkUnchecked also allows skip_dedup
+	// (load-test seeding on throwaway data). The mode is logged at start
+	// (a warning for unchecked), exported as veinkiosk_bulk_enrolment_mode
+	// and named in every batch's audit record.
+	BulkEnrolment string
 }
 
 // BodyLimits are the request body limits, decided from the request header
@@ -176,12 +197,24 @@ func (c *Config) withDefaults() error {
 			*d = v
 		}
 	}
+	switch c.BulkEnrolment {
+	case "":
+		c.BulkEnrolment = apiv1.BulkOff
+	case apiv1.BulkOff, apiv1.BulkMigrate, apiv1.BulkUnchecked:
+	default:
+		return fmt.Errorf("api: bulk enrolment mode %q: want %s, %s or %s", c.BulkEnrolment, apiv1.BulkOff, apiv1.BulkMigrate, apiv1.BulkUnchecked)
+	}
 	def(&c.NonceTTL, 2*time.Minute)
 	def(&c.AuditAnchorInterval, time.Minute)
 	def(&c.TokenTTL, 10*time.Minute)
 	def(&c.SessionTTL, 8*time.Hour)
 	def(&c.SessionIdle, 30*time.Minute)
+	def(&c.KioskSessionIdle, 10*time.Minute)
 	def(&c.CandidateTTL, 2*time.Minute)
+	if c.EnrolmentCheckBudget.Max <= 0 {
+		c.EnrolmentCheckBudget.Max = 10
+	}
+	def(&c.EnrolmentCheckBudget.Window, 10*time.Minute)
 	def(&c.RequestTimeout, 10*time.Second)
 	def(&c.ReadTimeout, 30*time.Second)
 	def(&c.CatalogueRefresh, 5*time.Second)
@@ -324,7 +357,7 @@ func New(cfg Config) (*Server, error) {
 		makers:     cfg.Makers,
 		now:        cfg.Now,
 		metrics:    newMetrics(),
-		sessions:   newSessions(cfg.Store, cfg.SessionTTL, cfg.SessionIdle),
+		sessions:   newSessions(cfg.Store, cfg.SessionTTL, cfg.SessionIdle, cfg.KioskSessionIdle),
 		replay:     &replayCache{st: cfg.Store},
 		kiosks:     newKioskCache(cfg.KioskCacheTTL),
 		limits:     newRateLimiter(cfg.KioskRate, cfg.KioskBurst),
@@ -346,6 +379,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.metrics.registerCalibrations(s.calibrationsInForce())
+	s.metrics.registerBulkMode(cfg.BulkEnrolment)
+	switch cfg.BulkEnrolment {
+	case apiv1.BulkUnchecked:
+		s.log.Warn("bulk enrolment: unchecked: administrators may bulk-enrol templates without deduplication (skip_dedup); for load-test seeding on throwaway data only", "mode", cfg.BulkEnrolment)
+	case apiv1.BulkMigrate:
+		s.log.Info("bulk enrolment: migrate: administrators may bulk-enrol unattested templates of residents never enrolled, deduplicated", "mode", cfg.BulkEnrolment)
+	default:
+		s.log.Info("bulk enrolment: off", "mode", cfg.BulkEnrolment)
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "centrald",
 		BodyLimit:             cfg.BodyLimit.Default, // raised per route from the header: headerReceived

@@ -25,15 +25,27 @@ type session struct {
 	created    time.Time
 	lastSeen   time.Time
 	expires    time.Time
+	// kiosk is the kiosk a PIN session was opened at ("" for an office
+	// session): where it may be used is sessionUsable's rule.
+	kiosk string
+}
+
+// origin is how and where a session is opened: an office password login
+// (the zero value), or a PIN at one kiosk.
+type origin struct {
+	kiosk string // the kiosk of a PIN login
 }
 
 type sessions struct {
 	st        store.Store
 	ttl, idle time.Duration
+	// kioskIdle is the idle time-out of a session opened at a kiosk: a
+	// shared screen, where staff may walk away without logging out.
+	kioskIdle time.Duration
 }
 
-func newSessions(st store.Store, ttl, idle time.Duration) *sessions {
-	return &sessions{st: st, ttl: ttl, idle: idle}
+func newSessions(st store.Store, ttl, idle, kioskIdle time.Duration) *sessions {
+	return &sessions{st: st, ttl: ttl, idle: idle, kioskIdle: kioskIdle}
 }
 
 func randomToken(n int) string {
@@ -55,16 +67,19 @@ func csrfOf(tok string) string {
 func sessionOfStore(tok string, ss store.Session) *session {
 	return &session{
 		staffID: ss.StaffID, username: ss.Username, role: ss.Role, department: ss.Department, station: ss.StationID,
-		csrf: csrfOf(tok), created: ss.CreatedAt, lastSeen: ss.LastSeen, expires: ss.ExpiresAt,
+		csrf: csrfOf(tok), created: ss.CreatedAt, lastSeen: ss.LastSeen, expires: ss.ExpiresAt, kiosk: ss.KioskID,
 	}
 }
 
 // open creates a session and returns its token.
-func (s *sessions) open(ctx context.Context, st store.Staff, now time.Time) (string, *session, error) {
+func (s *sessions) open(ctx context.Context, st store.Staff, o origin, now time.Time) (string, *session, error) {
 	tok := randomToken(32)
 	ss := store.Session{
 		Token: tok, StaffID: st.ID, Username: st.Username, Role: st.Role, Department: st.Department, StationID: st.StationID,
-		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.ttl), Idle: s.idle,
+		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.ttl), Idle: s.idle, Method: store.SessionPassword,
+	}
+	if o.kiosk != "" {
+		ss.Method, ss.KioskID, ss.Idle = store.SessionKioskPIN, o.kiosk, s.kioskIdle
 	}
 	if err := s.st.CreateSession(ctx, ss); err != nil {
 		return "", nil, err

@@ -66,7 +66,7 @@ func (s *Server) login(c *fiber.Ctx, username, pw string) (string, *session, err
 		_ = s.audit(ctx, actor, "staff.login_failed", "", map[string]string{"reason": reason, "ip": addrDetail(ip)})
 		return "", nil, errf(apiv1.CodeBadCredentials, "wrong username or password")
 	}
-	tok, sess, err := s.sessions.open(ctx, st, now)
+	tok, sess, err := s.sessions.open(ctx, st, origin{}, now)
 	if err != nil {
 		return "", nil, storeErr(err, "session")
 	}
@@ -119,7 +119,11 @@ func (s *Server) handleLogout(c *fiber.Ctx) error {
 	if err := s.sessions.close(c.UserContext(), bearer(c)); err != nil {
 		return storeErr(err, "session")
 	}
-	_ = s.audit(c.UserContext(), staffActor(c), "staff.logout", "", nil)
+	var d map[string]string
+	if k := kioskOf(c); k != nil {
+		d = map[string]string{"kiosk": k.ID}
+	}
+	_ = s.audit(c.UserContext(), staffActor(c), "staff.logout", "", d)
 	return c.SendStatus(http.StatusNoContent)
 }
 

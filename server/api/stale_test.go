@@ -16,6 +16,7 @@ import (
 	"github.com/qingshan-gov/veinkiosk/matcher"
 	"github.com/qingshan-gov/veinkiosk/server/apiv1"
 	"github.com/qingshan-gov/veinkiosk/server/audit"
+	"github.com/qingshan-gov/veinkiosk/server/password"
 	"github.com/qingshan-gov/veinkiosk/server/store"
 	"github.com/qingshan-gov/veinkiosk/server/store/postgres"
 	"github.com/qingshan-gov/veinkiosk/server/store/storetest"
@@ -134,13 +135,27 @@ func testStaleReplica(t *testing.T, mode string) {
 	client := func(s *Server) *apiv1.Client {
 		return &apiv1.Client{BaseURL: "http://centrald.test", HTTP: &http.Client{Transport: appTransport{s.App()}}}
 	}
-	sess, err := client(a).Login(ctx, "zhang", testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
 	scanner := e.newScanner("SN-K-1", maker)
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	if _, err := stA.CreateKiosk(ctx, audit.System("test"), store.Kiosk{ID: "K-1", StationID: "QS-S01", PublicKey: pub, Status: store.DeviceActive}); err != nil {
+		t.Fatal(err)
+	}
+	// Staff log in at K-1 with their PIN (on A): a session of K-1.
+	pinHash, err := password.HashWith(testPIN, cheapHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zhang, err := stA.GetStaffByUsername(ctx, "zhang")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stA.SetStaffPIN(ctx, audit.System("test"), zhang.ID, pinHash); err != nil {
+		t.Fatal(err)
+	}
+	kc := client(a)
+	kc.KioskID, kc.KioskKey = "K-1", priv
+	sess, err := kc.KioskStaffLogin(ctx, "zhang", testPIN)
+	if err != nil {
 		t.Fatal(err)
 	}
 	kioskAt := func(s *Server, staff bool) *kiosk {

@@ -57,8 +57,8 @@ func TestDibaoDeliberationAndNotice(t *testing.T) {
 	k2 := e.newKioskAt("kiosk-02", "QS-S02")
 	p := e.newPerson("赵淑芬", time.Date(1962, 5, 6, 0, 0, 0, 0, time.UTC))
 	p2 := e.newPerson("钱国强", time.Date(1958, 7, 8, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(zhang.StaffToken), e: e, scanner: k.scanner}, p)
-	e.enrol(&kiosk{Client: k2.WithStaff(e.login("wang2").StaffToken), e: e, scanner: k2.scanner}, p2)
+	e.enrol(e.atKiosk(k, "zhang"), p)
+	e.enrol(e.atKiosk(k2, "wang2"), p2)
 
 	f := e.fileAt(t, k, p, "dibao_new", "dibao-key-000000000001", dibaoValues)
 	other := e.fileAt(t, k2, p2, "dibao_new", "dibao-key-000000000002", dibaoValues)
@@ -188,7 +188,7 @@ func TestOfficeDibao(t *testing.T) {
 	e.mustStaff("li", store.RoleDepartmentOfficer, "civil_affairs", "")
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("赵淑芬", time.Date(1962, 5, 6, 0, 0, 0, 0, time.UTC))
-	e.enrol(&kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}, p)
+	e.enrol(e.atKiosk(k, "zhang"), p)
 	f := e.fileAt(t, k, p, "dibao_new", "dibao-key-000000000001", dibaoValues)
 	_ = ctx
 	b := officeLogin(t, e, "li")
@@ -244,7 +244,7 @@ func TestRatings(t *testing.T) {
 	k := e.newKiosk("kiosk-01")
 	p := e.newPerson("孙丽华", time.Date(1955, 1, 2, 0, 0, 0, 0, time.UTC))
 	p2 := e.newPerson("周建国", time.Date(1956, 3, 4, 0, 0, 0, 0, time.UTC))
-	staffK := &kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}
+	staffK := e.atKiosk(k, "zhang")
 	e.enrol(staffK, p)
 	e.enrol(staffK, p2)
 	f := e.fileAt(t, k, p, "temporary_assistance", "rate-key-000000000001",

@@ -114,7 +114,7 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	sess, ok, err := s.sessions.get(ctx, strings.TrimSpace(auth[7:]), s.now())
-	if err != nil || !ok || !slices.Contains(a.roles, sess.role) {
+	if err != nil || !ok || sessionScope(sess, authStaff, nil) != "" || !slices.Contains(a.roles, sess.role) {
 		return fasthttp.RequestConfig{}
 	}
 	return fasthttp.RequestConfig{MaxRequestBodySize: a.limit}

@@ -311,6 +311,7 @@ func (v *verification) outcome(ctx context.Context) (verified, error) {
 		s.metrics.verifies.WithLabelValues(string(store.VerifyError)).Inc()
 		return verified{}, outcomeErr(err, v.capture)
 	}
+	s.answerEnrolmentChecks(ctx, k, v.resident.ID) // a capture followed the check
 	lock := st.Lockout
 	ok := st.Result == store.VerifyMatch && st.TokenIssued
 	s.metrics.verifies.WithLabelValues(string(st.Result)).Inc()

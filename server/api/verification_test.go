@@ -72,7 +72,7 @@ func TestVerificationSpendsCaptureOnce(t *testing.T) {
 	ctx := context.Background()
 	e.mustStaff("zhang", store.RoleStationStaff, "", "QS-S01")
 	k := e.newKiosk("kiosk-01")
-	staffKiosk := &kiosk{Client: k.WithStaff(e.login("zhang").StaffToken), e: e, scanner: k.scanner}
+	staffKiosk := e.atKiosk(k, "zhang")
 	enrolled := e.newPerson("王秀英", time.Date(1950, 3, 4, 0, 0, 0, 0, time.UTC))
 	e.enrol(staffKiosk, enrolled)
 	stranger := e.newPerson("李四", time.Date(1960, 1, 2, 0, 0, 0, 0, time.UTC)) // on record, not enrolled

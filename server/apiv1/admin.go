@@ -228,17 +228,44 @@ type FingerTemplates struct {
 }
 
 // BulkEnrolRequest is the body of POST /api/v1/admin/enrolments/bulk (admin
-// only, audited): migration of enrolments made elsewhere and load tests.
-// Deduplication runs as for a kiosk enrolment unless SkipDedup is set.
+// only, audited): migration of enrolments made elsewhere and load tests,
+// only on a server started with --bulk-enrolment=migrate or unchecked
+// (bulk_enrolment_off otherwise). It enrols only residents never enrolled
+// before, with exactly EnrolCapturesPerFinger consistent templates per
+// finger and at least EnrolFingers fingers; other items are refused one by
+// one (Refused). Deduplication runs as for a kiosk enrolment; SkipDedup is
+// allowed only with --bulk-enrolment=unchecked (skip_dedup_refused).
 type BulkEnrolRequest struct {
 	Items     []BulkEnrolItem `json:"items"`
 	SkipDedup bool            `json:"skip_dedup,omitempty"`
 }
 
-// BulkEnrolResult reports a bulk enrolment.
+// Bulk enrolment modes (centrald --bulk-enrolment; BulkEnrolResult.Mode).
+const (
+	BulkOff       = "off"       // the route refuses (bulk_enrolment_off)
+	BulkMigrate   = "migrate"   // deduplication always runs
+	BulkUnchecked = "unchecked" // skip_dedup allowed: load-test seeding on throwaway data
+)
+
+// BulkEnrolResult reports a bulk enrolment: the items enrolled, those that
+// matched another resident (a case was opened) and those refused. An item
+// not enrolled left nothing stored.
 type BulkEnrolResult struct {
+	Mode       string          `json:"mode"` // the server's --bulk-enrolment
 	Enrolled   int             `json:"enrolled"`
 	Duplicates []BulkDuplicate `json:"duplicates,omitempty"`
+	Refused    []BulkRefusal   `json:"refused,omitempty"`
+}
+
+// BulkRefusal is an item of a bulk enrolment that was refused: Code is an
+// error code (already_enrolled, template_count, enrolment_incomplete,
+// enrolment_inconsistent, resident_suspended, template_invalid), Fields
+// name the offending finger or templates.
+type BulkRefusal struct {
+	Index   int               `json:"index"`
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
 }
 
 // BulkDuplicate is an item of a bulk enrolment that matched another

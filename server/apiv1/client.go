@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -351,6 +352,26 @@ func (c *Client) KioskStaffLogin(ctx context.Context, username, pin string) (*Se
 	}
 	var r Session
 	return &r, c.Do(ctx, http.MethodPost, PathKioskStaffLogin, &KioskStaffLogin{Username: username, PIN: pin}, &r)
+}
+
+// KioskStaffLogout ends the staff session (StaffToken) opened at this
+// kiosk.
+func (c *Client) KioskStaffLogout(ctx context.Context) error {
+	if err := c.kiosk(); err != nil {
+		return err
+	}
+	return c.Do(ctx, http.MethodDelete, PathKioskStaffLogout, nil, nil)
+}
+
+// OverrideCaseAtKiosk lets a supervisor logged in at this kiosk with their
+// PIN (StaffToken) allow an enrolment stopped at this kiosk on a suspected
+// duplicate; reason is required.
+func (c *Client) OverrideCaseAtKiosk(ctx context.Context, caseID int64, reason string) (*Case, error) {
+	if err := c.kiosk(); err != nil {
+		return nil, err
+	}
+	var r Case
+	return &r, c.Do(ctx, http.MethodPost, PathKioskCases+"/"+strconv.FormatInt(caseID, 10)+"/override", CaseDecision{Reason: reason}, &r)
 }
 
 // Login opens a staff session. Use the returned token with WithStaff.

@@ -50,6 +50,13 @@ const (
 	CodeCandidateExpired  = "candidate_expired"   // the candidate is unknown, expired or someone else's
 	CodePINLocked         = "pin_locked"          // too many wrong PINs: the PIN must be set again in the office
 	CodePINInvalid        = "pin_invalid"         // a new PIN is not 6 digits, or too easy (one digit, a run)
+	// CodeSessionKioskBound: a session opened with a PIN at a kiosk is
+	// valid only in that kiosk's signed requests to the kiosk staff
+	// endpoints, never on an office route or at another kiosk.
+	CodeSessionKioskBound = "session_kiosk_bound"
+	// CodeKioskSessionRequired: the kiosk staff endpoints take only a
+	// session opened with a PIN at the same kiosk, not an office login.
+	CodeKioskSessionRequired = "kiosk_session_required"
 
 	// Card.
 	CodeCardInvalid     = "card_invalid" // bad ID number (check digit) or fields
@@ -102,6 +109,12 @@ const (
 	CodeSelfApproval        = "self_approval"               // the requester may not decide their own replacement
 	CodeNotApprover         = "not_approver"                // only a supervisor of the replacement's station decides it
 	CodePreviousNoMatch     = "previous_enrolment_no_match" // basis "match", but the new captures did not verify against the enrolment in force
+
+	// Bulk enrolment (a migration tool behind centrald's --bulk-enrolment).
+	CodeBulkEnrolmentOff = "bulk_enrolment_off" // the server runs with --bulk-enrolment=off (the default)
+	CodeSkipDedupRefused = "skip_dedup_refused" // skip_dedup outside --bulk-enrolment=unchecked
+	CodeAlreadyEnrolled  = "already_enrolled"   // a bulk item's resident has been enrolled before (in force, deleted or superseded): bulk enrolment never replaces
+	CodeTemplateCount    = "template_count"     // a bulk item's finger has other than exactly 3 templates
 
 	// Filings.
 	CodeTokenInvalid     = "token_invalid" // unknown, expired, used or bound to another kiosk
@@ -169,15 +182,17 @@ var statuses = map[string]int{
 	CodeClientCertRequired: 401,
 	CodeTLSRequired:        403,
 
-	CodeUnauthenticated:   401,
-	CodeBadCredentials:    401,
-	CodeForbidden:         403,
-	CodeStaffDisabled:     401,
-	CodeIdentifyDisabled:  403,
-	CodeCandidateNotFound: 404,
-	CodeCandidateExpired:  410,
-	CodePINLocked:         423,
-	CodePINInvalid:        422,
+	CodeUnauthenticated:      401,
+	CodeBadCredentials:       401,
+	CodeForbidden:            403,
+	CodeStaffDisabled:        401,
+	CodeIdentifyDisabled:     403,
+	CodeCandidateNotFound:    404,
+	CodeCandidateExpired:     410,
+	CodePINLocked:            423,
+	CodePINInvalid:           422,
+	CodeSessionKioskBound:    403,
+	CodeKioskSessionRequired: 403,
 
 	CodeCardInvalid:     422,
 	CodeCardExpired:     422,
@@ -216,6 +231,10 @@ var statuses = map[string]int{
 
 	CodeStationMismatch:     403,
 	CodeReplacementPending:  409,
+	CodeBulkEnrolmentOff:    403,
+	CodeSkipDedupRefused:    403,
+	CodeAlreadyEnrolled:     409,
+	CodeTemplateCount:       422,
 	CodeReplacementNotFound: 404,
 	CodeReplacementState:    409,
 	CodeSelfApproval:        403,

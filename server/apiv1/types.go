@@ -22,11 +22,13 @@ const (
 	PathKioskFilings         = "/api/v1/kiosk/filings"
 	PathKioskAgent           = "/api/v1/kiosk/agent"
 	PathKioskStatus          = "/api/v1/kiosk/status"
-	PathKioskEnrolments      = "/api/v1/kiosk/enrolments"       // + staff session (station_staff)
-	PathKioskIdentify        = "/api/v1/kiosk/identify"         // + staff session (station_staff)
-	PathKioskIdentifyConfirm = "/api/v1/kiosk/identify/confirm" // + staff session (station_staff)
-	PathKioskLockoutUnlock   = "/api/v1/kiosk/lockouts/unlock"  // + staff session (station_staff of the kiosk's station)
-	PathKioskStaffLogin      = "/api/v1/kiosk/staff-sessions"   // staff log in at the kiosk: username and PIN
+	PathKioskEnrolments      = "/api/v1/kiosk/enrolments"             // + staff session (station_staff)
+	PathKioskIdentify        = "/api/v1/kiosk/identify"               // + staff session (station_staff)
+	PathKioskIdentifyConfirm = "/api/v1/kiosk/identify/confirm"       // + staff session (station_staff)
+	PathKioskLockoutUnlock   = "/api/v1/kiosk/lockouts/unlock"        // + staff session (station_staff of the kiosk's station)
+	PathKioskStaffLogin      = "/api/v1/kiosk/staff-sessions"         // staff log in at the kiosk: username and PIN
+	PathKioskStaffLogout     = "/api/v1/kiosk/staff-sessions/current" // + the kiosk's staff session: log out at the kiosk
+	PathKioskCases           = "/api/v1/kiosk/cases"                  // + /{id}/override: a supervisor's session of this kiosk
 
 	// Staff sessions.
 	PathSessions       = "/api/v1/sessions"

@@ -203,7 +203,7 @@ func TestAttackBiometricsInClear(t *testing.T) {
 	forEach(t, func(t *testing.T, tg *target) {
 		tg.staffInStore("zhang", store.RoleStationStaff, "", tg.station)
 		k := tg.newKiosk("kiosk-01")
-		sk := k.withStaff(tg.login("zhang"))
+		sk := k.staffAt("zhang")
 		p := tg.newPerson("李明", false)
 		req := tg.enrolRequest(sk, p, nil)
 		mustV[*apiv1.EnrolResponse](t)(sk.Enrol(tg.ctx(), req))

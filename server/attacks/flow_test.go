@@ -94,7 +94,7 @@ func TestAttackLockEscalationCase(t *testing.T) {
 	forEach(t, func(t *testing.T, tg *target) {
 		tg.staffInStore("zhang", store.RoleStationStaff, "", tg.station)
 		k := tg.newKiosk("kiosk-01")
-		sk := k.withStaff(tg.login("zhang"))
+		sk := k.staffAt("zhang")
 		p := tg.newPerson("钱多", true)
 		tg.enrol(sk, p)
 		impostor := tg.newPerson("孙少", false)
@@ -203,9 +203,14 @@ func TestAttackCrossStationReenrolment(t *testing.T) {
 		tg.staffInStore("wang", store.RoleStationStaff, "", "QS-S02")
 		attacker := tg.newPerson("攻击者", false)
 		t.Run("staff of another station", func(t *testing.T) {
-			wang := s.k.withStaff(tg.login("wang"))
-			_, err := wang.Enrol(tg.ctx(), tg.enrolRequest(wang, s.p, attacker.fingers))
+			// Their PIN opens nothing at this station's kiosk, and their
+			// office session is no session of this kiosk.
+			tg.pinInStore("wang", staffPIN)
+			_, err := s.k.KioskStaffLogin(tg.ctx(), "wang", staffPIN)
 			refused(t, err, http.StatusForbidden, apiv1.CodeStationMismatch)
+			wang := &kiosk{Client: s.k.WithStaff(tg.login("wang").StaffToken), tg: tg, scanner: s.k.scanner}
+			_, err = wang.Enrol(tg.ctx(), tg.enrolRequest(wang, s.p, attacker.fingers))
+			refused(t, err, http.StatusForbidden, apiv1.CodeKioskSessionRequired)
 		})
 		t.Run("replacement without a supervisor's approval", func(t *testing.T) {
 			// Accepted only as a request: it waits for a supervisor of the
@@ -214,10 +219,12 @@ func TestAttackCrossStationReenrolment(t *testing.T) {
 			if err != nil || !r.Pending || r.Replaced || r.ReplacementID == 0 {
 				t.Fatalf("ATTACK NOT HANDLED AS EXPECTED: %+v, %v; want a pending replacement", r, err)
 			}
-			// The requester cannot approve it.
-			err = s.staff.Do(tg.ctx(), http.MethodPost, fmt.Sprintf("%s/%d/approve", apiv1.PathReplacements, r.ReplacementID),
-				apiv1.ReplacementDecision{Basis: apiv1.BasisInPerson, Reason: "I checked it myself"}, nil)
-			refused(t, err, http.StatusForbidden, apiv1.CodeSelfApproval)
+			// The requester cannot approve it: not with the kiosk's session,
+			// nor from the office.
+			approve := fmt.Sprintf("%s/%d/approve", apiv1.PathReplacements, r.ReplacementID)
+			decision := apiv1.ReplacementDecision{Basis: apiv1.BasisInPerson, Reason: "I checked it myself"}
+			refused(t, s.staff.Do(tg.ctx(), http.MethodPost, approve, decision, nil), http.StatusForbidden, apiv1.CodeSessionKioskBound)
+			refused(t, tg.login("staff-kiosk-01").Do(tg.ctx(), http.MethodPost, approve, decision, nil), http.StatusForbidden, apiv1.CodeSelfApproval)
 		})
 		// Whatever was answered, the attacker's finger does not verify as
 		// the resident, and the resident's still does.
@@ -278,7 +285,7 @@ func TestAttackMixedFingerEnrolment(t *testing.T) {
 	forEach(t, func(t *testing.T, tg *target) {
 		tg.staffInStore("staff-mix", store.RoleStationStaff, "", tg.station)
 		k := tg.newKiosk("kiosk-mix")
-		sk := k.withStaff(tg.login("staff-mix"))
+		sk := k.staffAt("staff-mix")
 		victim := tg.newPerson("王芳", false)
 		attacker := tg.newPerson("攻击者", false)
 		v, a := victim.fingers[apiv1.RightIndex], attacker.fingers[apiv1.RightIndex]

@@ -277,9 +277,20 @@ func (tg *target) newKioskAt(id, station string) *kiosk {
 
 func (tg *target) newKiosk(id string) *kiosk { return tg.newKioskAt(id, tg.station) }
 
-// withStaff is the kiosk with a staff member logged in on it.
-func (k *kiosk) withStaff(c *apiv1.Client) *kiosk {
-	return &kiosk{Client: k.WithStaff(c.StaffToken), tg: k.tg, scanner: k.scanner}
+// staffPIN is the PIN staffAt sets.
+const staffPIN = "318642"
+
+// staffAt is the kiosk with username logged in on it with their PIN (set
+// in the store), as staff log in at a kiosk: the only session its staff
+// endpoints take.
+func (k *kiosk) staffAt(username string) *kiosk {
+	k.tg.t.Helper()
+	k.tg.pinInStore(username, staffPIN)
+	s, err := k.KioskStaffLogin(k.tg.ctx(), username, staffPIN)
+	if err != nil {
+		k.tg.t.Fatalf("PIN login of %s at %s: %v", username, k.KioskID, err)
+	}
+	return &kiosk{Client: k.WithStaff(s.Token), tg: k.tg, scanner: k.scanner}
 }
 
 // sign makes the scanner's capture of sh over nonce: the attestation of
@@ -405,7 +416,7 @@ func (tg *target) enrolledStation(kioskID string) *station {
 	tg.t.Helper()
 	tg.staffInStore("staff-"+kioskID, store.RoleStationStaff, "", tg.station)
 	k := tg.newKiosk(kioskID)
-	sk := k.withStaff(tg.login("staff-" + kioskID))
+	sk := k.staffAt("staff-" + kioskID)
 	p := tg.newPerson("李明", false)
 	tg.enrol(sk, p)
 	return &station{k: k, staff: sk, p: p}

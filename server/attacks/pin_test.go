@@ -178,7 +178,7 @@ func TestAttackResidentNeverStaff(t *testing.T) {
 func TestAttackEnrolmentWithoutConsent(t *testing.T) {
 	forEach(t, func(t *testing.T, tg *target) {
 		tg.staffInStore("clerk", store.RoleStationStaff, "", tg.station)
-		k := tg.newKiosk("kiosk-consent").withStaff(tg.login("clerk"))
+		k := tg.newKiosk("kiosk-consent").staffAt("clerk")
 		p := tg.newPerson("钱七", false)
 		ctx := tg.ctx()
 		now := tg.clock.Now()

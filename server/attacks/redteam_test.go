@@ -432,8 +432,8 @@ func TestAttackRacedDuplicateEnrolment(t *testing.T) {
 	forEach(t, func(t *testing.T, tg *target) {
 		tg.staffInStore("clerk-a", store.RoleStationStaff, "", tg.station)
 		tg.staffInStore("clerk-b", store.RoleStationStaff, "", tg.station)
-		ka := tg.newKiosk("kiosk-race-a").withStaff(tg.login("clerk-a"))
-		kb := tg.newKiosk("kiosk-race-b").withStaff(tg.login("clerk-b"))
+		ka := tg.newKiosk("kiosk-race-a").staffAt("clerk-a")
+		kb := tg.newKiosk("kiosk-race-b").staffAt("clerk-b")
 		p, q := tg.newPerson("吴一", false), tg.newPerson("吴二", false)
 		fingers := p.fingers // the same person's fingers under both numbers
 		ra, rb := tg.enrolRequest(ka, p, fingers), tg.enrolRequest(kb, q, fingers)

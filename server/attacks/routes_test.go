@@ -85,6 +85,17 @@ func TestAttackRouteTableRoles(t *testing.T) {
 			csrf[r] = m[1]
 		}
 		k := tg.newKiosk("kiosk-walk")
+		// The staff of the kiosk's station also log in at it with a PIN:
+		// the only sessions its staff endpoints take.
+		pinBearer := map[store.Role]string{}
+		for r, u := range map[store.Role]string{store.RoleStationStaff: "r-station", store.RoleSupervisor: "r-supervisor"} {
+			tg.pinInStore(u, staffPIN)
+			s, err := k.KioskStaffLogin(ctx, u, staffPIN)
+			if err != nil {
+				t.Fatalf("PIN login of %s: %v", u, err)
+			}
+			pinBearer[r] = s.Token
+		}
 
 		var ops []string
 		for p, item := range spec.Paths {
@@ -104,22 +115,23 @@ func TestAttackRouteTableRoles(t *testing.T) {
 				body = nil
 			}
 			allowed := func(r store.Role) bool { return len(o.Roles) == 0 || slices.Contains(o.Roles, string(r)) }
-			api := func(r store.Role, signed bool) reply {
+			call := func(tok string, signed bool) reply {
 				var req *http.Request
 				if signed {
 					req = k.signed(method, uri, body, tg.clock.Now())
 				} else {
 					req = tg.request(method, uri, body)
 				}
-				if r != "" {
-					req.Header.Set("Authorization", "Bearer "+bearer[r])
+				if tok != "" {
+					req.Header.Set("Authorization", "Bearer "+tok)
 				}
 				got := tg.do(req)
 				if cc := got.header.Get("Cache-Control"); cc != "no-store" {
-					t.Errorf("%s as %q: Cache-Control %q, want no-store", op, r, cc)
+					t.Errorf("%s (signed %v): Cache-Control %q, want no-store", op, signed, cc)
 				}
 				return got
 			}
+			api := func(r store.Role, signed bool) reply { return call(bearer[r], signed) }
 			var schemes []string
 			for _, s := range o.Security {
 				for name := range s {
@@ -136,7 +148,14 @@ func TestAttackRouteTableRoles(t *testing.T) {
 				api("", false).want(t, http.StatusUnauthorized, apiv1.CodeSignatureMissing)
 				api("", true).want(t, http.StatusUnauthorized, apiv1.CodeUnauthenticated)
 				for _, r := range roles {
-					got := api(r, true)
+					// An office (password) session is refused before its role.
+					api(r, true).want(t, http.StatusForbidden, apiv1.CodeKioskSessionRequired)
+				}
+				for r, tok := range pinBearer {
+					if op == "DELETE "+apiv1.PathKioskStaffLogout {
+						continue // logging out at the kiosk is walked last
+					}
+					got := call(tok, true)
 					if !allowed(r) {
 						got.want(t, http.StatusForbidden, apiv1.CodeForbidden)
 					} else if got.code == apiv1.CodeUnauthenticated || got.code == apiv1.CodeForbidden {
@@ -145,6 +164,12 @@ func TestAttackRouteTableRoles(t *testing.T) {
 				}
 			case "staffBearer":
 				api("", false).want(t, http.StatusUnauthorized, apiv1.CodeUnauthenticated)
+				for _, tok := range pinBearer {
+					// A kiosk's PIN session is valid only in its kiosk's
+					// signed staff requests.
+					call(tok, false).want(t, http.StatusForbidden, apiv1.CodeSessionKioskBound)
+					call(tok, true).want(t, http.StatusForbidden, apiv1.CodeSessionKioskBound)
+				}
 				for _, r := range roles {
 					if allowed(r) && op == "DELETE "+apiv1.PathSessionCurrent {
 						continue // logging out is walked last
@@ -228,6 +253,12 @@ func TestAttackRouteTableRoles(t *testing.T) {
 		}
 		if checked < 100 {
 			t.Fatalf("walked %d operations: the document lists fewer than expected", checked)
+		}
+		// Last: logging out at the kiosk ends a PIN session.
+		for _, tok := range pinBearer {
+			atK := k.WithStaff(tok)
+			must(t, atK.Do(ctx, "DELETE", apiv1.PathKioskStaffLogout, nil, nil))
+			refused(t, atK.Do(ctx, "DELETE", apiv1.PathKioskStaffLogout, nil, nil), http.StatusUnauthorized, apiv1.CodeUnauthenticated)
 		}
 		// Last: logging out, every role, ends the session.
 		for _, r := range roles {

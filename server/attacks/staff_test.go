@@ -239,7 +239,7 @@ func TestAttackXSSThroughResidentData(t *testing.T) {
 		const evil = `<script>alert(1)</script><img src=x onerror=alert(2)>`
 		tg.staffInStore("zhang", store.RoleStationStaff, "", tg.station)
 		k := tg.newKiosk("kiosk-01")
-		sk := k.withStaff(tg.login("zhang"))
+		sk := k.staffAt("zhang")
 		p := tg.newPerson(evil, false) // the population database carries the name
 		tg.enrol(sk, p)
 		s := &station{k: k, staff: sk, p: p}

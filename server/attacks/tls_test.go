@@ -248,7 +248,7 @@ func TestAttackKioskWithoutClientCert(t *testing.T) {
 		}
 		tg.staffInStore("zhang", store.RoleStationStaff, "", tg.station)
 		s := &station{k: with(&mine), p: tg.newPerson("李明", false)}
-		s.staff = s.k.withStaff(tg.login("zhang"))
+		s.staff = s.k.staffAt("zhang")
 		tg.enrol(s.staff, s.p)
 		_, err := with(nil).Nonce(tg.ctx())
 		refused(t, err, http.StatusUnauthorized, apiv1.CodeClientCertRequired)

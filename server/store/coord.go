@@ -75,6 +75,21 @@ type Coordination interface {
 	// counted.
 	RecordKioskVerification(ctx context.Context, kioskID string, ok bool, now time.Time, p BackoffPolicy) (time.Time, error)
 
+	// Enrolment-check budget.
+
+	// TakeEnrolmentCheck records an enrolment check of residentID (0: an
+	// ID number nobody has) at the kiosk, unless the kiosk already has
+	// b.Max checks in the b.Window before now that no verification or
+	// enrolment answered (AnswerEnrolmentChecks): then it records nothing
+	// and returns false and when the oldest of them leaves the window.
+	// Concurrent calls of one kiosk never pass the budget (ErrNotFound if
+	// the kiosk is not registered).
+	TakeEnrolmentCheck(ctx context.Context, kioskID string, residentID int64, now time.Time, b CheckBudget) (ok bool, retryAt time.Time, err error)
+	// AnswerEnrolmentChecks marks the kiosk's checks of residentID
+	// answered: a verification or an enrolment of the resident at the
+	// kiosk followed them.
+	AnswerEnrolmentChecks(ctx context.Context, kioskID string, residentID int64) error
+
 	// Rate limits.
 
 	// TakeRateToken takes one token from the bucket of key (a token bucket
@@ -98,7 +113,33 @@ type Session struct {
 	LastSeen   time.Time
 	ExpiresAt  time.Time     // absolute end
 	Idle       time.Duration // the session ends when unused this long
+	// Method is how the session was opened; KioskID is the kiosk it was
+	// opened at (SessionKioskPIN only). Sessions stored before migration
+	// 0014 are SessionPassword.
+	Method  SessionMethod
+	KioskID string
 }
+
+// CheckBudget bounds a kiosk's unanswered enrolment checks: at most Max
+// in any Window.
+type CheckBudget struct {
+	Max    int
+	Window time.Duration
+}
+
+// SessionMethod is how a staff session was opened.
+type SessionMethod string
+
+const (
+	// SessionPassword: username and password (the office, the API).
+	SessionPassword SessionMethod = "password"
+	// SessionKioskPIN: username and PIN in a request signed by a kiosk;
+	// the session names that kiosk and is valid only there.
+	SessionKioskPIN SessionMethod = "kiosk_pin"
+)
+
+// Valid says whether m is a known method.
+func (m SessionMethod) Valid() bool { return m == SessionPassword || m == SessionKioskPIN }
 
 // SpentToken is whose a consumed filing token was.
 type SpentToken struct {

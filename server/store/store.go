@@ -71,6 +71,11 @@ var (
 	// ErrNotApprover: the staff member is not a supervisor of the station
 	// the request belongs to.
 	ErrNotApprover = errors.New("store: not a supervisor of the request's station")
+	// ErrAlreadyEnrolled: a first enrolment of a resident who has been
+	// enrolled before (an enrolment in force, deleted or superseded, or a
+	// replacement pending): replacing an enrolment goes through
+	// RequestReplacement and a supervisor's decision.
+	ErrAlreadyEnrolled = errors.New("store: the resident has been enrolled before")
 	// ErrNoPreviousMatch: an approval on the basis of a match, of a request
 	// whose captures did not verify against the enrolment in force.
 	ErrNoPreviousMatch = errors.New("store: the new captures did not verify against the enrolment in force")
@@ -179,7 +184,19 @@ type Store interface {
 	// finger's templates atomically). Template and image bytes are
 	// encrypted before they are written. Returns the stored enrolment
 	// (with ids, without re-reading the blobs).
+	//
+	// Enrol is the per-finger primitive of tools and tests: no API route
+	// stores an enrolment through it. The server's enrolments (a kiosk's
+	// first enrolment, an administrator's bulk enrolment) go through
+	// EnrolFirst, and every replacement through RequestReplacement.
 	Enrol(ctx context.Context, actor audit.Actor, e NewEnrolment) (Enrolment, error)
+	// EnrolFirst stores a resident's first enrolment, every finger in one
+	// transaction, under a lock on the resident: ErrAlreadyEnrolled if the
+	// resident has any enrolment, in force or not (deleted on withdrawn
+	// consent, superseded), or a pending replacement, so of two first
+	// enrolments racing for one resident exactly one is stored. Each finger
+	// is audited as Enrol audits a new one ("enrolment.create").
+	EnrolFirst(ctx context.Context, actor audit.Actor, e NewFirstEnrolment) ([]Enrolment, error)
 	// ResidentEnrolments returns the active enrolments of a resident, with
 	// decrypted templates but without images.
 	ResidentEnrolments(ctx context.Context, idNumber string) ([]Enrolment, error)
@@ -554,6 +571,16 @@ type NewEnrolment struct {
 	Samples       []Sample
 	EnrolledBy    int64  // staff id
 	KioskID       string // where it was captured
+	ScannerSerial string
+	CreatedAt     time.Time // zero means now
+}
+
+// NewFirstEnrolment is the input of EnrolFirst: a resident's fingers.
+type NewFirstEnrolment struct {
+	IDNumber      string
+	Fingers       []ReplacementFinger // distinct positions, each with its samples
+	EnrolledBy    int64               // staff id
+	KioskID       string              // where it was captured; "" for a bulk enrolment
 	ScannerSerial string
 	CreatedAt     time.Time // zero means now
 }

@@ -69,7 +69,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := s.CreateSession(ctx, store.Session{Token: "SESSION-TOKEN-MARKER", StaffID: staff.ID, Username: "u", Role: store.RoleAdmin, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Idle: time.Hour}); err != nil {
+	if err := s.CreateSession(ctx, store.Session{Token: "SESSION-TOKEN-MARKER", StaffID: staff.ID, Username: "u", Role: store.RoleAdmin, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Idle: time.Hour, Method: store.SessionPassword}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RememberSpentToken(ctx, store.SpentToken{Token: "SPENT-TOKEN-MARKER", IDNumber: "110105194901010215", KioskID: "K", ExpiresAt: now.Add(time.Hour)}); err != nil {

@@ -55,7 +55,62 @@ func openTwice(t *testing.T, newDB NewDatabase) [2]store.Store {
 func newSession(tok string, st store.Staff, at time.Time) store.Session {
 	return store.Session{
 		Token: tok, StaffID: st.ID, Username: st.Username, Role: st.Role, Department: st.Department, StationID: st.StationID,
-		CreatedAt: at, LastSeen: at, ExpiresAt: at.Add(8 * time.Hour), Idle: 30 * time.Minute,
+		CreatedAt: at, LastSeen: at, ExpiresAt: at.Add(8 * time.Hour), Idle: 30 * time.Minute, Method: store.SessionPassword,
+	}
+}
+
+// testSessionOrigin: a session keeps how and where it was opened (an
+// office password login, or a PIN at one kiosk), as every replica must
+// read it to decide where it may be used; the two never mix.
+func testSessionOrigin(t *testing.T, newDB NewDatabase) {
+	s := open(t, newDB)
+	c := ctx(t)
+	f := newFixture(t, s, 0)
+
+	pin := newSession("tok-pin", f.clerk, c0)
+	pin.Method, pin.KioskID, pin.Idle = store.SessionKioskPIN, "K-ORIGIN", 10*time.Minute
+	if err := s.CreateSession(c, pin); err != nil {
+		t.Fatalf("CreateSession(kiosk PIN): %v", err)
+	}
+	if err := s.CreateSession(c, newSession("tok-office", f.clerk, c0)); err != nil {
+		t.Fatalf("CreateSession(password): %v", err)
+	}
+	for _, tc := range []struct {
+		tok    string
+		method store.SessionMethod
+		kiosk  string
+		idle   time.Duration
+	}{
+		{"tok-pin", store.SessionKioskPIN, "K-ORIGIN", 10 * time.Minute},
+		{"tok-office", store.SessionPassword, "", 30 * time.Minute},
+	} {
+		got, err := s.TouchSession(c, tc.tok, c0.Add(time.Minute))
+		if err != nil {
+			t.Fatalf("TouchSession(%s): %v", tc.tok, err)
+		}
+		if got.Method != tc.method || got.KioskID != tc.kiosk || got.Idle != tc.idle {
+			t.Errorf("TouchSession(%s) = method %q kiosk %q idle %v, want %q %q %v", tc.tok, got.Method, got.KioskID, got.Idle, tc.method, tc.kiosk, tc.idle)
+		}
+	}
+	// The kiosk session's own idle time-out ends it, the office one lives on.
+	if _, err := s.TouchSession(c, "tok-pin", c0.Add(11*time.Minute+time.Second)); !errors.Is(err, store.ErrExpired) {
+		t.Errorf("kiosk session after its idle time-out = %v, want ErrExpired", err)
+	}
+	if _, err := s.TouchSession(c, "tok-office", c0.Add(11*time.Minute+time.Second)); err != nil {
+		t.Errorf("office session within its idle time-out: %v", err)
+	}
+
+	for name, mut := range map[string]func(*store.Session){
+		"no method":               func(ss *store.Session) { ss.Method = "" },
+		"unknown method":          func(ss *store.Session) { ss.Method = "card" },
+		"kiosk PIN without kiosk": func(ss *store.Session) { ss.Method = store.SessionKioskPIN },
+		"password naming a kiosk": func(ss *store.Session) { ss.KioskID = "K-ORIGIN" },
+	} {
+		bad := newSession("tok-bad", f.clerk, c0)
+		mut(&bad)
+		if err := s.CreateSession(c, bad); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("CreateSession(%s) = %v, want ErrInvalid", name, err)
+		}
 	}
 }
 
@@ -527,5 +582,89 @@ func testRateTokens(t *testing.T, newDB NewDatabase) {
 	}
 	if w, err := s.TakeRateToken(c, "ip:10.0.0.1", store.RateLimit{Rate: 0.001, Burst: 10}, c0.Add(10*time.Second)); err != nil || w == 0 {
 		t.Errorf("the purge must keep a bucket still refilling: wait %v, %v", w, err)
+	}
+}
+
+// testEnrolmentCheckBudget: a kiosk's unanswered enrolment checks are
+// bounded per window; a verification's answer frees its checks; the
+// window slides; kiosks count apart; and concurrent checks of one kiosk
+// through two store handles (two replicas) never pass the budget.
+func testEnrolmentCheckBudget(t *testing.T, newDB NewDatabase) {
+	ss := openTwice(t, newDB)
+	s := ss[0]
+	c := ctx(t)
+	f := newFixture(t, s, 2)
+	b := store.CheckBudget{Max: 3, Window: 10 * time.Minute}
+	take := func(kiosk string, resident int64, at time.Time) (bool, time.Time) {
+		t.Helper()
+		ok, retry, err := s.TakeEnrolmentCheck(c, kiosk, resident, at, b)
+		if err != nil {
+			t.Fatalf("TakeEnrolmentCheck: %v", err)
+		}
+		return ok, retry
+	}
+	r0, r1 := f.residents[0].ID, f.residents[1].ID
+	for i, r := range []int64{r0, r1, 0} {
+		if ok, _ := take(f.kiosk.ID, r, c0.Add(time.Duration(i)*time.Minute)); !ok {
+			t.Fatalf("check %d within the budget refused", i+1)
+		}
+	}
+	if ok, retry := take(f.kiosk.ID, r0, c0.Add(3*time.Minute)); ok || !retry.Equal(c0.Add(b.Window)) {
+		t.Fatalf("a check over the budget = %v, retry at %v; want refused until %v", ok, retry, c0.Add(b.Window))
+	}
+	if ok, _ := take(f.kiosk2.ID, r0, c0.Add(3*time.Minute)); !ok {
+		t.Fatal("another kiosk's check was refused")
+	}
+	// A verification of r0 at the kiosk answers r0's check: room for one.
+	if err := s.AnswerEnrolmentChecks(c, f.kiosk.ID, r0); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := take(f.kiosk.ID, r1, c0.Add(4*time.Minute)); !ok {
+		t.Fatal("a check after an answer was refused")
+	}
+	if ok, _ := take(f.kiosk.ID, r1, c0.Add(5*time.Minute)); ok {
+		t.Fatal("the budget was passed after an answer")
+	}
+	// The window slides: r1's first check (at +1 min) leaves it at +11.
+	if ok, _ := take(f.kiosk.ID, r0, c0.Add(11*time.Minute+time.Second)); !ok {
+		t.Fatal("a check after the oldest left the window was refused")
+	}
+	if _, _, err := s.TakeEnrolmentCheck(c, "no-such-kiosk", r0, c0, b); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TakeEnrolmentCheck(unknown kiosk) = %v, want ErrNotFound", err)
+	}
+	if _, _, err := s.TakeEnrolmentCheck(c, f.kiosk.ID, r0, c0, store.CheckBudget{}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("TakeEnrolmentCheck(no budget) = %v, want ErrInvalid", err)
+	}
+
+	// Concurrent: 24 checks at once through two handles, budget 5.
+	race := c0.Add(time.Hour)
+	var okN atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < 24; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			ok, _, err := ss[i%2].TakeEnrolmentCheck(c, f.kiosk.ID, r1, race, store.CheckBudget{Max: 5, Window: time.Minute})
+			if err != nil {
+				t.Errorf("TakeEnrolmentCheck: %v", err)
+			}
+			if ok {
+				okN.Add(1)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if okN.Load() != 5 {
+		t.Errorf("%d of 24 concurrent checks passed a budget of 5", okN.Load())
+	}
+	// Expired checks are purged.
+	if _, err := s.PurgeExpired(c, race.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := take(f.kiosk.ID, r1, race.Add(2*time.Hour)); !ok {
+		t.Fatal("a check after the purge was refused")
 	}
 }

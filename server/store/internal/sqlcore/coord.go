@@ -39,6 +39,10 @@ func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
 		return invalid("session idle timeout must be positive")
 	case !ss.Role.Valid():
 		return invalid("session role %q", ss.Role)
+	case !ss.Method.Valid():
+		return invalid("session method %q", ss.Method)
+	case (ss.Method == store.SessionKioskPIN) != (ss.KioskID != ""):
+		return invalid("a kiosk PIN session names its kiosk, and only it does")
 	}
 	created := s.at(ss.CreatedAt)
 	last := created
@@ -53,10 +57,10 @@ func (s *Store) CreateSession(ctx context.Context, ss store.Session) error {
 	if err != nil {
 		return err
 	}
-	_, err = q.Exec(ctx, `INSERT INTO staff_sessions (token_hash, staff_id, username, role, department, station_id, created_at, last_seen, idle_us, expires_at, idle_until)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	_, err = q.Exec(ctx, `INSERT INTO staff_sessions (token_hash, staff_id, username, role, department, station_id, created_at, last_seen, idle_us, expires_at, idle_until, method, kiosk_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		hash32(ss.Token), ss.StaffID, ss.Username, string(ss.Role), ss.Department, ss.StationID,
-		s.t(created), s.t(last), ss.Idle.Microseconds(), s.t(exp), s.t(idleUntil(last, ss.Idle, exp)))
+		s.t(created), s.t(last), ss.Idle.Microseconds(), s.t(exp), s.t(idleUntil(last, ss.Idle, exp)), string(ss.Method), ss.KioskID)
 	if err != nil {
 		return fmt.Errorf("creating session: %w", err)
 	}
@@ -82,16 +86,16 @@ func (s *Store) TouchSession(ctx context.Context, token string, now time.Time) (
 	}
 	now = s.at(now)
 	h := hash32(token)
-	var role string
+	var role, method string
 	var idleUS int64
 	var until time.Time
-	err = q.QueryRow(ctx, `SELECT staff_id, username, role, department, station_id, created_at, last_seen, idle_us, expires_at, idle_until
+	err = q.QueryRow(ctx, `SELECT staff_id, username, role, department, station_id, created_at, last_seen, idle_us, expires_at, idle_until, method, kiosk_id
 		FROM staff_sessions WHERE token_hash = $1`, h).
-		Scan(&ss.StaffID, &ss.Username, &role, &ss.Department, &ss.StationID, tm{&ss.CreatedAt}, tm{&ss.LastSeen}, &idleUS, tm{&ss.ExpiresAt}, tm{&until})
+		Scan(&ss.StaffID, &ss.Username, &role, &ss.Department, &ss.StationID, tm{&ss.CreatedAt}, tm{&ss.LastSeen}, &idleUS, tm{&ss.ExpiresAt}, tm{&until}, &method, &ss.KioskID)
 	if err != nil {
 		return store.Session{}, notFound(err, "session", "")
 	}
-	ss.Role, ss.Idle = store.Role(role), time.Duration(idleUS)*time.Microsecond
+	ss.Role, ss.Idle, ss.Method = store.Role(role), time.Duration(idleUS)*time.Microsecond, store.SessionMethod(method)
 	if now.After(until) {
 		if _, err := q.Exec(ctx, `DELETE FROM staff_sessions WHERE token_hash = $1 AND idle_until < $2`, h, s.t(now)); err != nil {
 			return store.Session{}, err
@@ -398,6 +402,61 @@ func (s *Store) TakeRateToken(ctx context.Context, key string, l store.RateLimit
 	return wait, err
 }
 
+// TakeEnrolmentCheck implements store.Coordination. The kiosk's row is
+// locked for the count and the insert (PostgreSQL: FOR UPDATE; SQLite:
+// the single writer), so concurrent checks of one kiosk are counted one
+// after the other.
+func (s *Store) TakeEnrolmentCheck(ctx context.Context, kioskID string, residentID int64, now time.Time, b store.CheckBudget) (bool, time.Time, error) {
+	switch {
+	case kioskID == "":
+		return false, time.Time{}, invalid("kiosk id is required")
+	case b.Max <= 0 || b.Window <= 0:
+		return false, time.Time{}, invalid("enrolment-check budget: Max and Window must be positive")
+	}
+	now = s.at(now)
+	var ok bool
+	var retry time.Time
+	err := s.tx(ctx, WriteTx, func(q Q) error {
+		ok, retry = false, time.Time{}
+		var one int
+		if err := q.QueryRow(ctx, `SELECT 1 FROM kiosks WHERE id = $1`+s.d.ForUpdate, kioskID).Scan(&one); err != nil {
+			return notFound(err, "kiosk", kioskID)
+		}
+		var n int
+		var oldest *time.Time
+		if err := q.QueryRow(ctx, `SELECT count(*), min(checked_at) FROM enrolment_checks WHERE kiosk_id = $1 AND checked_at > $2`,
+			kioskID, s.t(now.Add(-b.Window))).Scan(&n, ntm{&oldest}); err != nil {
+			return err
+		}
+		if n >= b.Max {
+			if oldest != nil {
+				retry = oldest.Add(b.Window)
+			}
+			return nil
+		}
+		ok = true
+		_, err := q.Exec(ctx, `INSERT INTO enrolment_checks (kiosk_id, resident_id, checked_at, expires_at) VALUES ($1, $2, $3, $4)`,
+			kioskID, residentID, s.t(now), s.t(now.Add(b.Window)))
+		return err
+	})
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("enrolment-check budget: %w", err)
+	}
+	return ok, retry, nil
+}
+
+// AnswerEnrolmentChecks implements store.Coordination.
+func (s *Store) AnswerEnrolmentChecks(ctx context.Context, kioskID string, residentID int64) error {
+	q, err := s.q()
+	if err != nil {
+		return err
+	}
+	if _, err := q.Exec(ctx, `DELETE FROM enrolment_checks WHERE kiosk_id = $1 AND resident_id = $2`, kioskID, residentID); err != nil {
+		return fmt.Errorf("answering enrolment checks: %w", err)
+	}
+	return nil
+}
+
 // purgeCoordination deletes expired coordination records in the caller's
 // transaction.
 func (s *Store) purgeCoordination(ctx context.Context, q Q, now time.Time) (int64, error) {
@@ -410,6 +469,7 @@ func (s *Store) purgeCoordination(ctx context.Context, q Q, now time.Time) (int6
 		`DELETE FROM pending_identifications WHERE expires_at < $1`,
 		`DELETE FROM kiosk_backoff WHERE expires_at <= $1`,
 		`DELETE FROM rate_buckets WHERE expires_at <= $1`,
+		`DELETE FROM enrolment_checks WHERE expires_at <= $1`,
 	} {
 		n, err := q.Exec(ctx, stmt, s.t(now))
 		if err != nil {

@@ -101,6 +101,77 @@ func (s *Store) Enrol(ctx context.Context, actor audit.Actor, ne store.NewEnrolm
 	return e, nil
 }
 
+// EnrolFirst stores a resident's first enrolment, all fingers at once. The
+// resident's row is locked first (PostgreSQL: FOR UPDATE; SQLite: the
+// single writer of BEGIN IMMEDIATE), as RequestReplacement and
+// DecideReplacement lock it, so the check that the resident was never
+// enrolled and the insert cannot be split by another first enrolment.
+func (s *Store) EnrolFirst(ctx context.Context, actor audit.Actor, nf store.NewFirstEnrolment) ([]store.Enrolment, error) {
+	if err := checkActor(actor); err != nil {
+		return nil, err
+	}
+	if len(nf.Fingers) == 0 || len(nf.Fingers) > 10 {
+		return nil, invalid("a first enrolment needs 1..10 fingers, got %d", len(nf.Fingers))
+	}
+	seen := map[int]bool{}
+	for _, f := range nf.Fingers {
+		if f.Finger < 1 || f.Finger > 10 || seen[f.Finger] {
+			return nil, invalid("finger position %d: want distinct positions 1..10 (ISO/IEC 19794)", f.Finger)
+		}
+		seen[f.Finger] = true
+		if err := checkSamples(f.Samples); err != nil {
+			return nil, err
+		}
+	}
+	at := s.at(nf.CreatedAt)
+	idn := canonID(nf.IDNumber)
+	var out []store.Enrolment
+	err := s.tx(ctx, WriteTx, func(q Q) error {
+		out = nil
+		var rid int64
+		var status string
+		if err := q.QueryRow(ctx, `SELECT id, status FROM residents WHERE id_key = $1`+s.d.ForUpdate, s.idKey(idn)).Scan(&rid, &status); err != nil {
+			return notFound(err, "resident", "")
+		}
+		if status != string(store.ResidentActive) {
+			return fmt.Errorf("%w: resident %d is %s", store.ErrInactive, rid, status)
+		}
+		var n int64
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM enrolments WHERE resident_id = $1`, rid).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: resident %d has %d enrolments on record", store.ErrAlreadyEnrolled, rid, n)
+		}
+		if err := q.QueryRow(ctx, `SELECT COUNT(*) FROM enrolment_replacements WHERE resident_id = $1 AND status = 'pending'`, rid).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: a replacement of resident %d is pending", store.ErrAlreadyEnrolled, rid)
+		}
+		for _, f := range nf.Fingers {
+			e := store.Enrolment{
+				ResidentID: rid, IDNumber: idn, Finger: f.Finger, EnrolledBy: nf.EnrolledBy,
+				KioskID: nf.KioskID, ScannerSerial: nf.ScannerSerial, CreatedAt: at,
+			}
+			if err := s.insertEnrolment(ctx, q, &e, f.Samples, 0); err != nil {
+				return err
+			}
+			if _, err := s.appendAudit(ctx, q, ev(actor, at, "enrolment.create", "enrolment:"+itoa(e.ID),
+				"finger", itoa(int64(e.Finger)), "samples", itoa(int64(len(e.Samples))), "kiosk", e.KioskID, "scanner", e.ScannerSerial,
+				"resident", itoa(rid), "first", "true")); err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return s.logChange(ctx, q, store.ChangeResident, itoa(rid), at)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // checkSamples validates the samples of one finger.
 func checkSamples(samples []store.Sample) error {
 	if len(samples) == 0 || len(samples) > maxSamples {
