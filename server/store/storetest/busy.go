@@ -296,9 +296,10 @@ func testReencryptBusy(t *testing.T, newDB NewDatabase) {
 	}
 	st, err := both.Reencrypt(c, admin)
 	// 1 index key, 4 residents, 3 filing values (two forms, one reply),
-	// 1 reason, 1 spent token, 1 pending identification, 1 visit note.
-	if err != nil || st.Personal != 12 {
-		t.Errorf("Reencrypt = %+v, %v; want 12 personal values", st, err)
+	// 1 reason, 1 spent token, 1 pending identification, 1 visit note,
+	// 1 低保 meeting record, 2 report values (the words and the answer).
+	if err != nil || st.Personal != 15 {
+		t.Errorf("Reencrypt = %+v, %v; want 15 personal values", st, err)
 	}
 	if st, err := both.Reencrypt(c, admin); err != nil || st.Personal != 0 {
 		t.Errorf("second Reencrypt = %+v, %v; want nothing to do", st, err)
