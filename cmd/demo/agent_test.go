@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -27,27 +23,8 @@ import (
 // prefilled from her record, the receipt; the server's filing is hers, made
 // by the agent, and the office names the agent.
 func TestBrowserAgentFiling(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow")
-	}
-	chrome := chromium(t)
-	dir := os.Getenv("VEINKIOSK_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	o, err := parse([]string{"--scripted", "--residents", "600"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := startWorld(ctx, o, slog.New(slog.NewTextHandler(io.Discard, nil)), func(string, ...any) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); w.close() }()
+	d := startDemo(t, "--residents", "600")
+	ctx, w, k := d.ctx, d.w, d.k
 	agent, principal := w.agent, w.principal
 	if agent == nil || !w.enrolled(agent.IDNumber) {
 		t.Fatalf("the demo population has no enrolled agent (%v)", agent)
@@ -63,82 +40,52 @@ func TestBrowserAgentFiling(t *testing.T) {
 	if neighbour == nil {
 		t.Fatal("no neighbour of 70 or more")
 	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1080, 1920))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	bctx, cancelT := context.WithTimeout(bctx, 4*time.Minute)
-	defer cancelT()
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1080, 1920), chromedp.Navigate(w.kioskURL)); err != nil {
-		t.Fatal(err)
-	}
-	s := screen{t: t, ctx: bctx, dir: dir}
-	k := kioskClient{base: w.kioskURL}
-	wait := func(what string, cond func(kiosk.View) bool) kiosk.View {
-		t.Helper()
-		v, err := k.wait(ctx, what, 40*time.Second, cond)
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(200 * time.Millisecond)
-		return v
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.querySelector('`+sel+`') || {}).textContent || ""`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	s := d.openScreen(4 * time.Minute)
 	swapCard := func(r *deck.Resident) {
 		t.Helper()
 		w.id.Remove()
-		wait("the card out", func(v kiosk.View) bool { return !v.CardPresent })
+		s.wait("the card out", func(v kiosk.View) bool { return !v.CardPresent })
 		if err := w.id.Insert(r.IDNumber); err != nil {
 			t.Fatal(err)
 		}
 	}
-	wait("ready", func(v kiosk.View) bool { return v.Phase == "idle" && v.ServerUp })
+	s.wait("ready", func(v kiosk.View) bool { return v.Phase == "idle" && v.ServerUp })
 
 	// The agent: own card and finger, then the menu with the button.
 	if err := verify(ctx, w, k, agent); err != nil {
 		t.Fatal(err)
 	}
-	v := wait("the agent's menu", func(v kiosk.View) bool { return v.Phase == "menu" && v.CanAgent })
+	v := s.wait("the agent's menu", func(v kiosk.View) bool { return v.Phase == "menu" && v.CanAgent })
 	if s.count(`button[data-act="agent"]`) != 1 {
 		t.Fatal("no 为家人代办 button on the menu")
 	}
 	s.shot("agent-menu-button")
 	s.click(`button[data-act="agent"]`)
-	wait("the family member's card", func(v kiosk.View) bool { return v.Phase == "agent_card" })
-	if got := text("#title"); got != "请把家人的身份证放在读卡区" {
+	s.wait("the family member's card", func(v kiosk.View) bool { return v.Phase == "agent_card" })
+	if got := s.text("#title"); got != "请把家人的身份证放在读卡区" {
 		t.Fatalf("title %q", got)
 	}
 	s.shot("agent-card")
 
 	// The agent's own card again: told to use the family member's.
 	swapCard(agent)
-	wait("own card", func(v kiosk.View) bool { return v.Hint == "own_card" })
-	if !strings.Contains(text("#hint"), "本人的身份证") {
-		t.Fatalf("hint %q", text("#hint"))
+	s.wait("own card", func(v kiosk.View) bool { return v.Hint == "own_card" })
+	if !strings.Contains(s.text("#hint"), "本人的身份证") {
+		t.Fatalf("hint %q", s.text("#hint"))
 	}
 	// A neighbour: the server refuses, the screen says why.
 	swapCard(neighbour)
-	v = wait("not household", func(v kiosk.View) bool { return v.Problem != "" })
-	if v.Phase != "agent_card" || v.Problem != "agent_not_household" || !strings.Contains(text("#problem"), "不在同一户") {
-		t.Fatalf("neighbour: %s %s %q", v.Phase, v.Problem, text("#problem"))
+	v = s.wait("not household", func(v kiosk.View) bool { return v.Problem != "" })
+	if v.Phase != "agent_card" || v.Problem != "agent_not_household" || !strings.Contains(s.text("#problem"), "不在同一户") {
+		t.Fatalf("neighbour: %s %s %q", v.Phase, v.Problem, s.text("#problem"))
 	}
 	s.shot("agent-not-household")
 
 	// The family member: her menu.
 	swapCard(principal)
-	v = wait("her menu", func(v kiosk.View) bool { return v.Phase == "menu" && v.Principal != nil })
-	if v.Principal.Name != principal.Name || v.Principal.Relation != "同户家庭成员" || !strings.Contains(text("#principal"), principal.Name) {
-		t.Fatalf("principal %+v, band %q", v.Principal, text("#principal"))
+	v = s.wait("her menu", func(v kiosk.View) bool { return v.Phase == "menu" && v.Principal != nil })
+	if v.Principal.Name != principal.Name || v.Principal.Relation != "同户家庭成员" || !strings.Contains(s.text("#principal"), principal.Name) {
+		t.Fatalf("principal %+v, band %q", v.Principal, s.text("#principal"))
 	}
 	if s.count(`button[data-act="agent"]`) != 0 {
 		t.Error("the 为家人代办 button is still shown while filing for her")
@@ -157,7 +104,7 @@ func TestBrowserAgentFiling(t *testing.T) {
 
 	// Her form, prefilled from her record.
 	s.click(`button[data-act="choose"][data-arg="residence_certificate"]`)
-	v = wait("her form", func(v kiosk.View) bool { return v.Phase == "form" })
+	v = s.wait("her form", func(v kiosk.View) bool { return v.Phase == "form" })
 	for _, f := range v.Form.Fields {
 		if f.Key == "name" && f.Value != principal.Name {
 			t.Fatalf("the form's name is %q, want hers (%s)", f.Value, principal.Name)
@@ -187,7 +134,7 @@ func TestBrowserAgentFiling(t *testing.T) {
 			}
 			continue
 		}
-		wait(f.Key+" filled", func(v kiosk.View) bool {
+		s.wait(f.Key+" filled", func(v kiosk.View) bool {
 			for _, g := range v.Form.Fields {
 				if g.Key == f.Key {
 					return g.Value != ""
@@ -200,25 +147,25 @@ func TestBrowserAgentFiling(t *testing.T) {
 	// In English, her form's choices and labels are English (the
 	// catalogue's choices_en), and the band says whom it is for.
 	s.click("#lang")
-	wait("english", func(v kiosk.View) bool { return v.Lang == "en" })
-	got, err := chromedp.Run(bctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#formtable th, #formtable .choices button, #title, footer button")].map((e) => e.textContent).join("|")`))
+	s.wait("english", func(v kiosk.View) bool { return v.Lang == "en" })
+	got, err := chromedp.Run(s.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#formtable th, #formtable .choices button, #title, footer button")].map((e) => e.textContent).join("|")`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got += "|" + strings.ReplaceAll(text("#principal"), principal.Name, "")
+	got += "|" + strings.ReplaceAll(s.text("#principal"), principal.Name, "")
 	if strings.ContainsFunc(got, func(r rune) bool { return unicode.Is(unicode.Han, r) }) {
 		t.Errorf("Chinese left on the English form: %q", got)
 	}
 	s.shot("agent-form-en")
 	s.click("#lang")
-	wait("chinese", func(v kiosk.View) bool { return v.Lang == "zh" })
+	s.wait("chinese", func(v kiosk.View) bool { return v.Lang == "zh" })
 	s.click(`button[data-act="confirm"]`)
-	v = wait("receipt", func(v kiosk.View) bool { return v.Phase == "receipt" || v.Problem != "" })
+	v = s.wait("receipt", func(v kiosk.View) bool { return v.Phase == "receipt" || v.Problem != "" })
 	if v.Phase != "receipt" {
 		t.Fatalf("not filed: %s %v", v.Problem, v.Missing)
 	}
-	if !strings.Contains(text("#principal"), principal.Name) {
-		t.Errorf("the receipt does not say whom it was filed for: %q", text("#principal"))
+	if !strings.Contains(s.text("#principal"), principal.Name) {
+		t.Errorf("the receipt does not say whom it was filed for: %q", s.text("#principal"))
 	}
 	s.shot("agent-receipt")
 	ref := v.Receipt.Reference
@@ -251,14 +198,14 @@ func TestBrowserAgentFiling(t *testing.T) {
 		t.Fatalf("the server's filing: resident %q, agent %+v", one.ResidentName, one.Agent)
 	}
 	// The office page, as the officer sees it.
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(w.serverURL+"/office"),
+	if err := chromedp.Do(s.ctx, chromedp.EmulateViewport(1280, 900), chromedp.Navigate(w.serverURL+"/office"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="username"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="username"]`), "shequ"), chromedp.SendKeys(chromedp.CSS(`input[name="password"]`), unitOfficerPass),
 		chromedp.Submit(chromedp.CSS(`input[name="password"]`)), chromedp.WaitVisible(chromedp.CSS(`table`)),
 		chromedp.Navigate(fmt.Sprintf("%s/office/filings/%d", w.serverURL, filed.ID)), chromedp.WaitVisible(chromedp.CSS(`#agent`))); err != nil {
 		t.Fatal(err)
 	}
-	if got := text("#agent"); !strings.Contains(got, agent.Name) || !strings.Contains(got, "同户家庭成员") {
+	if got := s.text("#agent"); !strings.Contains(got, agent.Name) || !strings.Contains(got, "同户家庭成员") {
 		t.Errorf("office: %q", got)
 	}
 	s.shot("agent-office")

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,51 +22,10 @@ import (
 // its due and answer dates in the office's words, and the resident rates it
 // (好差评): once, recorded, counted in the efficiency review.
 func TestBrowserReportReplyAndRating(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow")
-	}
-	chrome := chromium(t)
-	dir := os.Getenv("VEINKIOSK_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	o, err := parse([]string{"--scripted", "--residents", "1000", "--enrol-now", "20"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := startWorld(ctx, o, slog.New(slog.NewTextHandler(io.Discard, nil)), func(string, ...any) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); w.close() }()
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1080, 1920))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	bctx, cancelT := context.WithTimeout(bctx, 5*time.Minute)
-	defer cancelT()
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1080, 1920), chromedp.Navigate(w.kioskURL)); err != nil {
-		t.Fatal(err)
-	}
-	s := screen{t: t, ctx: bctx, dir: dir}
-	k := kioskClient{base: w.kioskURL}
-	wait := func(what string, cond func(kiosk.View) bool) kiosk.View {
-		t.Helper()
-		v, err := k.wait(ctx, what, 40*time.Second, cond)
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(200 * time.Millisecond)
-		return v
-	}
-	wait("ready", func(v kiosk.View) bool { return v.Phase == "idle" && v.ServerUp })
+	d := startDemo(t, "--residents", "1000", "--enrol-now", "20")
+	ctx, w, k, o := d.ctx, d.w, d.k, d.o
+	s := d.openScreen(5 * time.Minute)
+	s.wait("ready", func(v kiosk.View) bool { return v.Phase == "idle" && v.ServerUp })
 	var who *deck.Resident
 	for _, r := range w.enrol[:o.enrolNow] {
 		if validCard(r, time.Now()) && w.enrolled(r.IDNumber) {
@@ -86,29 +41,29 @@ func TestBrowserReportReplyAndRating(t *testing.T) {
 	}
 
 	// 反映问题: the last entry of the menu.
-	wait("menu", func(v kiosk.View) bool {
+	s.wait("menu", func(v kiosk.View) bool {
 		return v.Phase == "menu" && len(v.Services) > 0 && v.Services[len(v.Services)-1].Code == "report"
 	})
 	s.shot("kiosk-menu-report")
 	s.click(`button[data-act="choose"][data-arg="report"]`)
-	v := wait("report form", func(v kiosk.View) bool { return v.Phase == "form" })
+	v := s.wait("report form", func(v kiosk.View) bool { return v.Phase == "form" })
 	if v.Form.Service.Code != "report" || len(v.Form.Fields) != 3 || len(v.Form.Fields[0].Choices) != 27 {
 		t.Fatalf("report form %+v", v.Form)
 	}
 	s.click(`button[data-act="confirm"]`)
-	v = wait("missing named", func(v kiosk.View) bool { return v.Problem == "missing" })
+	v = s.wait("missing named", func(v kiosk.View) bool { return v.Problem == "missing" })
 	if strings.Join(v.Missing, "、") != "问题类别、问题描述" {
 		t.Fatalf("missing %v", v.Missing)
 	}
 	s.click(`button[data-act="edit"][data-arg="kind"]:nth-child(5)`) // 暖气不热, the fifth kind
-	wait("kind", func(v kiosk.View) bool { return v.Form.Fields[0].Value == "暖气不热" })
+	s.wait("kind", func(v kiosk.View) bool { return v.Form.Fields[0].Value == "暖气不热" })
 	s.click(`button[data-act="keyboard"][data-arg="description"]`)
 	s.click(`#kbcommon button.kbanswer`)
 	s.click("#kbok")
-	wait("description", func(v kiosk.View) bool { return v.Form.Fields[1].Value != "" })
+	s.wait("description", func(v kiosk.View) bool { return v.Form.Fields[1].Value != "" })
 	s.shot("kiosk-report-form")
 	s.click(`button[data-act="confirm"]`)
-	v = wait("receipt", func(v kiosk.View) bool { return v.Phase == "receipt" || v.Problem != "" && v.Problem != "missing" })
+	v = s.wait("receipt", func(v kiosk.View) bool { return v.Phase == "receipt" || v.Problem != "" && v.Problem != "missing" })
 	if v.Phase != "receipt" || !strings.HasPrefix(v.Receipt.Reference, "QS-R-") || !strings.Contains(v.Receipt.Service.Name, "暖气不热") {
 		t.Fatalf("not filed: %s %+v", v.Problem, v.Receipt)
 	}
@@ -135,20 +90,20 @@ func TestBrowserReportReplyAndRating(t *testing.T) {
 	// says a reply has arrived; its button opens my filings, the report
 	// marked 新.
 	s.click(`button[data-act="finish"]`)
-	wait("idle", phaseIs("idle"))
+	s.wait("idle", phaseIs("idle"))
 	w.id.Remove()
 	if err := verify(ctx, w, k, who); err != nil {
 		t.Fatal(err)
 	}
-	v = wait("the notice", func(v kiosk.View) bool { return v.Phase == "menu" && len(v.Services) > 0 })
+	v = s.wait("the notice", func(v kiosk.View) bool { return v.Phase == "menu" && len(v.Services) > 0 })
 	if v.NewReplies != 1 || v.Hint != "new_replies" || s.count(`button.new-replies`) != 1 {
 		t.Fatalf("menu: new replies %d, hint %q, %d notices", v.NewReplies, v.Hint, s.count(`button.new-replies`))
 	}
 	s.shot("kiosk-new-replies-menu")
 	// English complete: the notice has no Chinese left.
 	s.click("#lang")
-	wait("english", func(v kiosk.View) bool { return v.Lang == "en" })
-	en, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector("button.new-replies").textContent`))
+	s.wait("english", func(v kiosk.View) bool { return v.Lang == "en" })
+	en, err := chromedp.Run(s.ctx, chromedp.Evaluate[string](`document.querySelector("button.new-replies").textContent`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,9 +111,9 @@ func TestBrowserReportReplyAndRating(t *testing.T) {
 		t.Errorf("English notice %q", en)
 	}
 	s.click("#lang")
-	wait("chinese", func(v kiosk.View) bool { return v.Lang == "zh" })
+	s.wait("chinese", func(v kiosk.View) bool { return v.Lang == "zh" })
 	s.click(`button.new-replies`)
-	v = wait("the report listed", func(v kiosk.View) bool { return len(v.Filings) > 0 && v.RatingChoices != nil })
+	v = s.wait("the report listed", func(v kiosk.View) bool { return len(v.Filings) > 0 && v.RatingChoices != nil })
 	if v.NewReplies != 0 || s.count(`div.card.new[data-ref="`+ref+`"] .new-badge`) != 1 || s.count(`div.card.new`) != 1 {
 		t.Fatalf("my filings: new replies %d, %d new cards", v.NewReplies, s.count(`div.card.new`))
 	}
@@ -178,7 +133,7 @@ func TestBrowserReportReplyAndRating(t *testing.T) {
 	s.click(card + ` button[data-act="ratereason"][data-arg="fast"]`)
 	s.shot("kiosk-rating")
 	s.click(card + ` button[data-act="rate"]`)
-	v = wait("rated", func(v kiosk.View) bool { return v.Hint == "rated" || v.Problem != "" })
+	v = s.wait("rated", func(v kiosk.View) bool { return v.Hint == "rated" || v.Problem != "" })
 	if v.Problem != "" {
 		t.Fatalf("rating: %s", v.Problem)
 	}
@@ -195,14 +150,14 @@ func TestBrowserReportReplyAndRating(t *testing.T) {
 
 	// The next visit: the reply was shown, no notice.
 	s.click(`button[data-act="back"]`)
-	wait("menu", phaseIs("menu"))
+	s.wait("menu", phaseIs("menu"))
 	s.click(`button[data-act="finish"]`)
-	wait("idle again", phaseIs("idle"))
+	s.wait("idle again", phaseIs("idle"))
 	w.id.Remove()
 	if err := verify(ctx, w, k, who); err != nil {
 		t.Fatal(err)
 	}
-	v = wait("menu without notice", func(v kiosk.View) bool { return v.Phase == "menu" && len(v.Services) > 0 })
+	v = s.wait("menu without notice", func(v kiosk.View) bool { return v.Phase == "menu" && len(v.Services) > 0 })
 	if v.NewReplies != 0 || s.count(`button.new-replies`) != 0 {
 		t.Fatalf("visit 3: new replies %d, %d notices", v.NewReplies, s.count(`button.new-replies`))
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -20,37 +18,15 @@ import (
 // a wrong supervisor password is refused, the supervisor's confirmation
 // overrides the case and the enrolment goes through.
 func TestStaffDuplicateNeedsSupervisor(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	o, err := parse([]string{"--scripted", "--residents", "1000", "--enrol-now", "4"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &lockedBuffer{}
-	w, err := startWorld(ctx, o, slog.New(slog.NewTextHandler(logs, nil)), func(string, ...any) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); w.close() }()
-	k := kioskClient{base: w.kioskURL}
-	wait := func(what string, cond func(kiosk.View) bool) kiosk.View {
-		t.Helper()
-		v, err := k.wait(ctx, what, 40*time.Second, cond)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	d := startDemo(t, "--residents", "1000", "--enrol-now", "4")
+	ctx, w, k := d.ctx, d.w, d.k
 	touch := func(action, arg string, values map[string]string) {
 		t.Helper()
 		if err := k.touch(ctx, action, arg, values); err != nil {
 			t.Fatal(err)
 		}
 	}
-	wait("ready", func(v kiosk.View) bool {
+	d.wait("ready", func(v kiosk.View) bool {
 		return v.Phase == "idle" && !v.CardPresent && v.ServerUp && len(v.Devices) == 2 && v.Devices[0].Connected && v.Devices[1].Connected
 	})
 	enrolled := w.firstEnrolled() // whose fingers will be placed
@@ -62,19 +38,19 @@ func TestStaffDuplicateNeedsSupervisor(t *testing.T) {
 		}
 	}
 	touch("staff", "", nil)
-	wait("login", func(v kiosk.View) bool { return v.Phase == "staff_login" })
+	d.wait("login", func(v kiosk.View) bool { return v.Phase == "staff_login" })
 	touch("login", "", map[string]string{"user": staffUser, "pin": staffPIN})
-	wait("staff menu", func(v kiosk.View) bool { return v.Phase == "staff_menu" })
+	d.wait("staff menu", func(v kiosk.View) bool { return v.Phase == "staff_menu" })
 	touch("enrol", "", nil)
-	wait("enrol card", func(v kiosk.View) bool { return v.Phase == "enrol_card" })
+	d.wait("enrol card", func(v kiosk.View) bool { return v.Phase == "enrol_card" })
 	if err := w.id.Insert(newcomer.IDNumber); err != nil {
 		t.Fatal(err)
 	}
 	// The resident's consent first, sent with the enrolment to the real
 	// server (which refuses an enrolment without it).
-	wait("consent", func(v kiosk.View) bool { return v.Phase == "enrol_consent" })
+	d.wait("consent", func(v kiosk.View) bool { return v.Phase == "enrol_consent" })
 	touch("consent", "", nil)
-	wait("captures", func(v kiosk.View) bool { return v.Phase == "enrol_capture" })
+	d.wait("captures", func(v kiosk.View) bool { return v.Phase == "enrol_capture" })
 	capture6 := func() {
 		t.Helper()
 		for i, pos := range []int{2, 2, 2, 7, 7, 7} {
@@ -85,7 +61,7 @@ func TestStaffDuplicateNeedsSupervisor(t *testing.T) {
 	send := func(what string) func() kiosk.View {
 		return func() kiosk.View {
 			touch("confirm", "", nil)
-			return wait(what, func(v kiosk.View) bool {
+			return d.wait(what, func(v kiosk.View) bool {
 				return v.Phase == "enrol_supervisor" || v.Phase == "enrol_done" || (v.Phase == "enrol_capture" && v.Problem != "" && v.Problem != "recapture")
 			})
 		}
@@ -96,12 +72,12 @@ func TestStaffDuplicateNeedsSupervisor(t *testing.T) {
 	}
 	// The station staff's own PIN is not a supervisor's.
 	touch("supervisor", "", map[string]string{"user": staffUser, "pin": staffPIN})
-	v = wait("refusal", func(v kiosk.View) bool { return v.Phase == "enrol_supervisor" && v.Problem != "" })
+	v = d.wait("refusal", func(v kiosk.View) bool { return v.Phase == "enrol_supervisor" && v.Problem != "" })
 	if v.Problem != "login_failed" {
 		t.Fatalf("non-supervisor confirmation: problem %q", v.Problem)
 	}
 	touch("supervisor", "", map[string]string{"user": supervisorUser, "pin": supervisorPIN})
-	v = wait("recapture", func(v kiosk.View) bool {
+	v = d.wait("recapture", func(v kiosk.View) bool {
 		return v.Phase == "enrol_capture" || (v.Phase == "enrol_supervisor" && v.Problem != "" && v.Problem != "login_failed")
 	})
 	if v.Phase != "enrol_capture" || v.Problem != "recapture" {
@@ -110,7 +86,7 @@ func TestStaffDuplicateNeedsSupervisor(t *testing.T) {
 	capture6()
 	v = retakeInconsistent(t, ctx, w, k, enrolled.IDNumber, send("enrolled")(), send("enrolled"))
 	if v.Phase != "enrol_done" {
-		t.Fatalf("after the supervisor: %s %q\n%s", v.Phase, v.Problem, logs.String())
+		t.Fatalf("after the supervisor: %s %q\n%s", v.Phase, v.Problem, d.logs.String())
 	}
 }
 

@@ -1,12 +1,6 @@
 package main
 
 import (
-	"context"
-	"io"
-	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,44 +12,6 @@ import (
 	"github.com/qingshan-gov/veinkiosk/kiosk"
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
 )
-
-// screen drives the kiosk page in Chromium as a finger would: clicks only.
-type screen struct {
-	t   *testing.T
-	ctx context.Context
-	dir string
-}
-
-func (s screen) click(sel string) {
-	s.t.Helper()
-	var err error
-	for i := 0; i < 5; i++ {
-		if err = chromedp.Do(s.ctx, chromedp.Click(chromedp.CSS(sel))); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	s.t.Fatalf("click %s: %v", sel, err)
-}
-
-func (s screen) count(sel string) int {
-	s.t.Helper()
-	n, err := chromedp.Run(s.ctx, chromedp.Evaluate[int](`document.querySelectorAll('`+sel+`').length`))
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return n
-}
-
-func (s screen) shot(name string) {
-	s.t.Helper()
-	time.Sleep(250 * time.Millisecond)
-	b, err := chromedp.Run(s.ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(s.dir, name+".png"), b, 0o644)
-}
 
 // kbType fills a text box from the on-screen keyboard: letters in ABC
 // mode, digits and '-' in 123 mode.
@@ -96,72 +52,16 @@ func (s screen) pinyin(pairs ...string) {
 	}
 }
 
-func chromium(t *testing.T) string {
-	t.Helper()
-	chrome := "/usr/bin/chromium"
-	if _, err := os.Stat(chrome); err != nil {
-		if p, err := exec.LookPath("chromium"); err == nil {
-			return p
-		} else if os.Getenv("VEINKIOSK_REQUIRE_BROWSER") == "1" {
-			t.Fatal("chromium not found and VEINKIOSK_REQUIRE_BROWSER=1")
-		} else {
-			t.Skip("chromium not installed")
-		}
-	}
-	return chrome
-}
-
 // TestBrowserEveryServiceFromTheTouchscreen files every service of the
 // real server's catalogue from the kiosk screen alone, against the real
 // server, drivers and simulators: choices by touch, numbers, accounts and
 // phones on the keypad, free text from the common answers or typed on the
 // pinyin keyboard (names, certificate numbers), missing fields named.
 func TestBrowserEveryServiceFromTheTouchscreen(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow")
-	}
-	chrome := chromium(t)
-	dir := os.Getenv("VEINKIOSK_ARTIFACTS")
-	if dir == "" {
-		dir = t.TempDir()
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	o, err := parse([]string{"--scripted", "--residents", "1000", "--enrol-now", "40"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := startWorld(ctx, o, slog.New(slog.NewTextHandler(io.Discard, nil)), func(string, ...any) {})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); w.close() }()
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true), chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1080, 1920))
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	bctx, cancelT := context.WithTimeout(bctx, 8*time.Minute)
-	defer cancelT()
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1080, 1920), chromedp.Navigate(w.kioskURL)); err != nil {
-		t.Fatal(err)
-	}
-	s := screen{t: t, ctx: bctx, dir: dir}
-	k := kioskClient{base: w.kioskURL}
-	wait := func(what string, cond func(kiosk.View) bool) kiosk.View {
-		t.Helper()
-		v, err := k.wait(ctx, what, 40*time.Second, cond)
-		if err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(200 * time.Millisecond)
-		return v
-	}
-	wait("ready", func(v kiosk.View) bool { return v.Phase == "idle" && v.ServerUp })
+	d := startDemo(t, "--residents", "1000", "--enrol-now", "40")
+	ctx, w, k, o := d.ctx, d.w, d.k, d.o
+	s := d.openScreen(8 * time.Minute)
+	s.wait("ready", func(v kiosk.View) bool { return v.Phase == "idle" && v.ServerUp })
 
 	// A resident of 60 or more (the senior card asks for it), enrolled.
 	var who *deck.Resident
@@ -177,7 +77,7 @@ func TestBrowserEveryServiceFromTheTouchscreen(t *testing.T) {
 	if err := verify(ctx, w, k, who); err != nil {
 		t.Fatal(err)
 	}
-	v := wait("menu", func(v kiosk.View) bool { return v.Phase == "menu" })
+	v := s.wait("menu", func(v kiosk.View) bool { return v.Phase == "menu" })
 	var codes []string
 	certifies := false
 	for _, sv := range v.Services {
@@ -220,7 +120,7 @@ func TestBrowserEveryServiceFromTheTouchscreen(t *testing.T) {
 				if err := w.vein.PlaceResident(who.IDNumber, 2); err != nil {
 					t.Fatal(err)
 				}
-				v := wait("menu again", func(v kiosk.View) bool { return v.Phase == "menu" || v.Hint != "" && v.Hint != "reverify" })
+				v := s.wait("menu again", func(v kiosk.View) bool { return v.Phase == "menu" || v.Hint != "" && v.Hint != "reverify" })
 				w.vein.RemoveFinger()
 				if v.Phase == "menu" {
 					break
@@ -232,11 +132,11 @@ func TestBrowserEveryServiceFromTheTouchscreen(t *testing.T) {
 			}
 		}
 		s.click(`button[data-act="choose"][data-arg="` + code + `"]`)
-		v := wait("form "+code, func(v kiosk.View) bool { return v.Phase == "form" })
+		v := s.wait("form "+code, func(v kiosk.View) bool { return v.Phase == "form" })
 		// English: every choice of the catalogue in English too.
 		s.click("#lang")
-		wait("english", func(v kiosk.View) bool { return v.Lang == "en" })
-		txt, err := chromedp.Run(bctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#formtable .choices button")].map((b) => b.textContent).join("|")`))
+		s.wait("english", func(v kiosk.View) bool { return v.Lang == "en" })
+		txt, err := chromedp.Run(s.ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#formtable .choices button")].map((b) => b.textContent).join("|")`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -248,7 +148,7 @@ func TestBrowserEveryServiceFromTheTouchscreen(t *testing.T) {
 			}
 		}
 		s.click("#lang")
-		wait("chinese", func(v kiosk.View) bool { return v.Lang == "zh" })
+		s.wait("chinese", func(v kiosk.View) bool { return v.Lang == "zh" })
 		// Confirm at once: every required empty field is named.
 		var empty []string
 		for _, f := range v.Form.Fields {
@@ -258,7 +158,7 @@ func TestBrowserEveryServiceFromTheTouchscreen(t *testing.T) {
 		}
 		if len(empty) > 0 {
 			s.click(`button[data-act="confirm"]`)
-			v := wait("missing named", func(v kiosk.View) bool { return v.Problem == "missing" })
+			v := s.wait("missing named", func(v kiosk.View) bool { return v.Problem == "missing" })
 			if strings.Join(v.Missing, "、") != strings.Join(empty, "、") {
 				t.Fatalf("%s: missing %v, want %v", code, v.Missing, empty)
 			}
@@ -307,7 +207,7 @@ func TestBrowserEveryServiceFromTheTouchscreen(t *testing.T) {
 			default:
 				t.Fatalf("%s: no touch input for field %s of kind %q", code, f.Key, f.Kind)
 			}
-			wait(f.Key+" filled", func(v kiosk.View) bool {
+			s.wait(f.Key+" filled", func(v kiosk.View) bool {
 				for _, g := range v.Form.Fields {
 					if g.Key == f.Key {
 						return g.Value != ""
@@ -317,7 +217,7 @@ func TestBrowserEveryServiceFromTheTouchscreen(t *testing.T) {
 			})
 		}
 		s.click(`button[data-act="confirm"]`)
-		v = wait("receipt "+code, func(v kiosk.View) bool { return v.Phase == "receipt" || v.Problem != "" && v.Problem != "missing" })
+		v = s.wait("receipt "+code, func(v kiosk.View) bool { return v.Phase == "receipt" || v.Problem != "" && v.Problem != "missing" })
 		if v.Phase != "receipt" {
 			t.Fatalf("%s: not filed: %s %v", code, v.Problem, v.Missing)
 		}

@@ -200,22 +200,32 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-func (s *Server) handleGridWorklist(c *fiber.Ctx) error {
+// cellWorklist is the worklist of the grid worker's cell, audited: the
+// API's and the office page's.
+func (s *Server) cellWorklist(c *fiber.Ctx) (apiv1.GridWorklist, error) {
 	cell, err := s.gridCell(c)
 	if err != nil {
-		return err
+		return apiv1.GridWorklist{}, err
 	}
 	cat, err := s.catalogue(c)
 	if err != nil {
-		return err
+		return apiv1.GridWorklist{}, err
 	}
 	ctx := c.UserContext()
 	out, err := s.worklist(ctx, cat, cell, s.now())
 	if err != nil {
-		return err
+		return out, err
 	}
 	if err := s.audit(ctx, staffActor(c), "grid.worklist", "grid:"+cell, map[string]string{"residents": strconv.Itoa(out.Residents)}); err != nil {
-		return errf(apiv1.CodeUnavailable, "the audit log does not answer")
+		return out, errf(apiv1.CodeUnavailable, "the audit log does not answer")
+	}
+	return out, nil
+}
+
+func (s *Server) handleGridWorklist(c *fiber.Ctx) error {
+	out, err := s.cellWorklist(c)
+	if err != nil {
+		return err
 	}
 	return c.JSON(out)
 }

@@ -164,19 +164,11 @@ func (s *Server) handleSubmitFiling(c *fiber.Ctx) error {
 	now := s.now()
 	ts, err := s.tokenFor(c, req.Token)
 	if err != nil {
-		// The retry of a filing whose answer was lost: the token is spent,
-		// but we know whose it was. CreateFiling answers it with the
-		// filing of the idempotency key (agent or not).
-		sp, ok, serr := s.spent.get(ctx, req.Token, now)
-		if serr != nil {
-			return storeErr(serr, "spent token")
-		}
-		if !ok || sp.kioskID != k.ID {
-			return err
-		}
+		// The retry of a filing whose answer was lost: CreateFiling answers
+		// it with the filing of the idempotency key (agent or not).
 		ts = tokenSubject{}
-		if ts.resident, err = s.st.GetResident(ctx, sp.idNumber); err != nil {
-			return storeErr(err, "resident")
+		if ts.resident, err = s.retryResident(ctx, k.ID, req.Token, now, err); err != nil {
+			return err
 		}
 		if req.PrincipalID != 0 && req.PrincipalID != ts.resident.ID {
 			return errf(apiv1.CodeAgentTokenBound, "the filing token did not file for this resident")

@@ -311,23 +311,14 @@ func (s *Server) officeFiling(c *fiber.Ctx) error {
 // decisionProblem checks the decision form and says what is wrong in
 // Chinese, before the API's checks.
 func decisionProblem(f store.Filing, d apiv1.Decision) string {
-	var to store.FilingStatus
-	switch d.Action {
-	case apiv1.DecisionReview:
-		to = store.FilingInReview
-	case apiv1.DecisionAccept:
-		to = store.FilingAccepted
-	case apiv1.DecisionReject:
-		to = store.FilingRejected
-	case apiv1.DecisionRequestInfo:
-		to = store.FilingNeedInfo
-	default:
+	to, ok := decisionStatus[d.Action]
+	if !ok {
 		return "请选择办理结果：开始审核、受理通过、要求补充材料或驳回。"
 	}
 	switch {
-	case utf8.RuneCountInString(d.Reply) > 1000:
-		return "给居民的答复最多1000个字。"
-	case (to == store.FilingRejected || to == store.FilingNeedInfo) && d.Reply == "":
+	case utf8.RuneCountInString(d.Reply) > maxDecisionReply:
+		return fmt.Sprintf("给居民的答复最多%d个字。", maxDecisionReply)
+	case replyRequired(to) && d.Reply == "":
 		return "驳回或要求补充材料时，必须填写给居民的答复，说明原因或需要补充的材料。"
 	case !store.CanTransition(f.Status, to):
 		return "此件当前状态为“" + apiv1.FilingStatusLabel(string(f.Status)).ZH + "”，不能" + actionNames[d.Action] + "。"

@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,21 +20,9 @@ type gridListView struct {
 }
 
 func (s *Server) officeGrid(c *fiber.Ctx) error {
-	cell, err := s.gridCell(c)
+	wl, err := s.cellWorklist(c)
 	if err != nil {
 		return err
-	}
-	cat, err := s.catalogue(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.UserContext()
-	wl, err := s.worklist(ctx, cat, cell, s.now())
-	if err != nil {
-		return err
-	}
-	if err := s.audit(ctx, staffActor(c), "grid.worklist", "grid:"+cell, map[string]string{"residents": strconv.Itoa(wl.Residents)}); err != nil {
-		return errf(apiv1.CodeUnavailable, "the audit log does not answer")
 	}
 	sess := sessionOf(c)
 	return s.render(c, http.StatusOK, "grid.html", map[string]any{

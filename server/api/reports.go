@@ -108,17 +108,9 @@ func (s *Server) handleKioskReport(c *fiber.Ctx) error {
 	now := s.now()
 	res, err := s.tokenResident(c, req.Token)
 	if err != nil {
-		// The retry of a report whose answer was lost: the token is spent,
-		// but we know whose it was.
-		sp, ok, serr := s.spent.get(ctx, req.Token, now)
-		if serr != nil {
-			return storeErr(serr, "spent token")
-		}
-		if !ok || sp.kioskID != k.ID {
+		// The retry of a report whose answer was lost.
+		if res, err = s.retryResident(ctx, k.ID, req.Token, now, err); err != nil {
 			return err
-		}
-		if res, err = s.st.GetResident(ctx, sp.idNumber); err != nil {
-			return storeErr(err, "resident")
 		}
 	}
 	nr, err := newReport(s.reportKinds(), &req, res, now)
@@ -210,19 +202,9 @@ func (s *Server) handleListReports(c *fiber.Ctx) error {
 		}
 		f.Statuses = []store.ReportStatus{store.ReportStatus(st)}
 	}
-	if a := c.Query("after"); a != "" {
-		n, err := strconv.ParseInt(a, 10, 64)
-		if err != nil || n < 0 {
-			return badRequest("after must be a report id")
-		}
-		f.AfterID = n
-	}
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return badRequest("limit must be 1..1000")
-		}
-		f.Limit = n
+	var err error
+	if f.AfterID, f.Limit, err = pageQuery(c, "report"); err != nil {
+		return err
 	}
 	reportScope(sessionOf(c), &f)
 	ps, err := s.st.ListReports(c.UserContext(), f)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -135,6 +136,23 @@ func filingScope(sess *session, f *store.FilingFilter) {
 	}
 }
 
+// pageQuery reads the page of a list request: after, the id of the last
+// item of the page before (what names the items), and limit, 1..1000 (0
+// when absent: the store's default).
+func pageQuery(c *fiber.Ctx, what string) (after int64, limit int, err error) {
+	if a := c.Query("after"); a != "" {
+		if after, err = strconv.ParseInt(a, 10, 64); err != nil || after < 0 {
+			return 0, 0, badRequest("after must be a %s id", what)
+		}
+	}
+	if l := c.Query("limit"); l != "" {
+		if limit, err = strconv.Atoi(l); err != nil || limit < 1 || limit > 1000 {
+			return 0, 0, badRequest("limit must be 1..1000")
+		}
+	}
+	return after, limit, nil
+}
+
 func (s *Server) handleListFilings(c *fiber.Ctx) error {
 	sess := sessionOf(c)
 	f := store.FilingFilter{Department: c.Query("department"), ServiceCode: c.Query("service")}
@@ -144,19 +162,9 @@ func (s *Server) handleListFilings(c *fiber.Ctx) error {
 		}
 		f.Statuses = []store.FilingStatus{store.FilingStatus(st)}
 	}
-	if a := c.Query("after"); a != "" {
-		n, err := strconv.ParseInt(a, 10, 64)
-		if err != nil || n < 0 {
-			return badRequest("after must be a filing id")
-		}
-		f.AfterID = n
-	}
-	if l := c.Query("limit"); l != "" {
-		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 1000 {
-			return badRequest("limit must be 1..1000")
-		}
-		f.Limit = n
+	var err error
+	if f.AfterID, f.Limit, err = pageQuery(c, "filing"); err != nil {
+		return err
 	}
 	if c.QueryBool("overdue") {
 		now := s.now()
@@ -205,25 +213,34 @@ func (s *Server) handleGetFiling(c *fiber.Ctx) error {
 	return c.JSON(s.filingView(c.UserContext(), f, true, name))
 }
 
+// decisionStatus is the status each decision of an officer takes a filing
+// to (the API's decide and the office form's decisionProblem).
+var decisionStatus = map[string]store.FilingStatus{
+	apiv1.DecisionReview:      store.FilingInReview,
+	apiv1.DecisionAccept:      store.FilingAccepted,
+	apiv1.DecisionReject:      store.FilingRejected,
+	apiv1.DecisionRequestInfo: store.FilingNeedInfo,
+}
+
+// maxDecisionReply is the longest reply to the resident, in characters.
+const maxDecisionReply = 1000
+
+// replyRequired: a rejection or a request for more information tells the
+// resident why or what.
+func replyRequired(to store.FilingStatus) bool {
+	return to == store.FilingRejected || to == store.FilingNeedInfo
+}
+
 // decide applies an officer's decision.
 func (s *Server) decide(c *fiber.Ctx, f store.Filing, d apiv1.Decision) (store.Filing, error) {
-	var to store.FilingStatus
-	switch d.Action {
-	case apiv1.DecisionReview:
-		to = store.FilingInReview
-	case apiv1.DecisionAccept:
-		to = store.FilingAccepted
-	case apiv1.DecisionReject:
-		to = store.FilingRejected
-	case apiv1.DecisionRequestInfo:
-		to = store.FilingNeedInfo
-	default:
+	to, ok := decisionStatus[d.Action]
+	if !ok {
 		return f, badRequest("action must be review, accept, reject or request_info")
 	}
-	if len([]rune(d.Reply)) > 1000 {
-		return f, badRequest("reply of at most 1000 characters")
+	if utf8.RuneCountInString(d.Reply) > maxDecisionReply {
+		return f, badRequest("reply of at most %d characters", maxDecisionReply)
 	}
-	if (to == store.FilingRejected || to == store.FilingNeedInfo) && d.Reply == "" {
+	if replyRequired(to) && d.Reply == "" {
 		return f, badRequest("a reply to the resident is required to reject or ask for more information")
 	}
 	if !store.CanTransition(f.Status, to) {

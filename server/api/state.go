@@ -238,3 +238,22 @@ func (s *spentTokens) get(ctx context.Context, token string, now time.Time) (spe
 	}
 	return spent{idNumber: v.IDNumber, kioskID: v.KioskID, exp: v.ExpiresAt}, true, nil
 }
+
+// retryResident is whom a spent filing token filed for, when the kiosk
+// kioskID spent it: the retry of a filing or report whose answer was lost
+// (the store answers it with the first by its idempotency key). When the
+// token was not spent there, refused (the token check's error) is returned.
+func (s *Server) retryResident(ctx context.Context, kioskID, token string, now time.Time, refused error) (store.Resident, error) {
+	sp, ok, err := s.spent.get(ctx, token, now)
+	if err != nil {
+		return store.Resident{}, storeErr(err, "spent token")
+	}
+	if !ok || sp.kioskID != kioskID {
+		return store.Resident{}, refused
+	}
+	r, err := s.st.GetResident(ctx, sp.idNumber)
+	if err != nil {
+		return store.Resident{}, storeErr(err, "resident")
+	}
+	return r, nil
+}

@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
+
+	"github.com/qingshan-gov/veinkiosk/simulators/internal/loopback"
 )
 
 // Handler returns the HTTP control API (JSON in and out):
@@ -150,33 +150,7 @@ func writeError(w http.ResponseWriter, code int, err error) {
 // not loopback. ready, if not nil, receives the
 // bound address.
 func (s *Sim) ServeHTTP(ctx context.Context, addr string, ready func(addr string)) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("idcardsim: control address %q: %w", addr, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("idcardsim: control address %q is not loopback: the control API has no authentication", addr)
-	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-		<-errc
-		return nil
-	}
+	return loopback.Serve(ctx, "idcardsim", addr, s.Handler(), ready)
 }
 
 const consoleHelp = `commands:

@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/qingshan-gov/veinkiosk/simulators/internal/loopback"
 	"github.com/qingshan-gov/veinkiosk/simulators/pty"
 )
 
@@ -138,33 +138,7 @@ func (s *Sim) Handler() http.Handler {
 
 // ServeHTTP serves Handler on a loopback address until ctx ends.
 func (s *Sim) ServeHTTP(ctx context.Context, addr string, ready func(addr string)) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("printersim: control address %q: %w", addr, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return fmt.Errorf("printersim: control address %q is not loopback: the control API has no authentication", addr)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	if ready != nil {
-		ready(ln.Addr().String())
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-		<-errc
-		return nil
-	}
+	return loopback.Serve(ctx, "printersim", addr, s.Handler(), ready)
 }
 
 // ConsoleHelp lists the console commands.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 
 	"github.com/qingshan-gov/veinkiosk/simulators/deck"
+	"github.com/qingshan-gov/veinkiosk/simulators/internal/loopback"
 )
 
 // deckLister is a ResidentLookup that can show its deck.
@@ -225,12 +226,5 @@ func ListenControl(addr string) (net.Listener, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("veinsim: control address %q: %w", addr, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("veinsim: control address %q is not loopback; the control channel is unauthenticated", addr)
-	}
-	return net.Listen("tcp", addr)
+	return loopback.Listen("veinsim", addr)
 }

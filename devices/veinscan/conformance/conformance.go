@@ -874,19 +874,34 @@ func (e *env) scanner(ctx context.Context) (*veinscan.Scanner, error) {
 	return veinscan.New(ctx, noClose{e.conn}, &o)
 }
 
-func reqExposure(ctx context.Context, e *env) error {
+// needCapture: the device answered GET_INFO and reqCapture's capture, or
+// the requirement is skipped.
+func (e *env) needCapture() error {
 	if err := e.needInfo(); err != nil {
 		return err
 	}
 	if e.capHdr == nil {
 		return errSkip("no capture")
 	}
+	return nil
+}
+
+// driverCapture captures a finger as the kiosk does: the driver's Capture,
+// exposure control and quality included, without retries.
+func (e *env) driverCapture(ctx context.Context) (*veinscan.Result, error) {
 	s, err := e.scanner(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer s.Close()
-	r, err := s.Capture(ctx, e.nonce)
+	return s.Capture(ctx, e.nonce)
+}
+
+func reqExposure(ctx context.Context, e *env) error {
+	if err := e.needCapture(); err != nil {
+		return err
+	}
+	r, err := e.driverCapture(ctx)
 	if err != nil {
 		return err
 	}
@@ -897,18 +912,10 @@ func reqExposure(ctx context.Context, e *env) error {
 }
 
 func reqQuality(ctx context.Context, e *env) error {
-	if err := e.needInfo(); err != nil {
+	if err := e.needCapture(); err != nil {
 		return err
 	}
-	if e.capHdr == nil {
-		return errSkip("no capture")
-	}
-	s, err := e.scanner(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	r, err := s.Capture(ctx, e.nonce)
+	r, err := e.driverCapture(ctx)
 	if err != nil {
 		return err
 	}
@@ -930,21 +937,13 @@ const MaxServerImagePixels = 1 << 20
 // template of the quality gate's level in the server's default pipeline
 // (matcher/extract defaults, the pipeline of the shipped calibrations).
 func reqServerExtract(ctx context.Context, e *env) error {
-	if err := e.needInfo(); err != nil {
+	if err := e.needCapture(); err != nil {
 		return err
-	}
-	if e.capHdr == nil {
-		return errSkip("no capture")
 	}
 	if px := int(e.info.Width) * int(e.info.Height); px > MaxServerImagePixels {
 		return fmt.Errorf("images of %dx%d = %d pixels; the server takes at most %d", e.info.Width, e.info.Height, px, MaxServerImagePixels)
 	}
-	s, err := e.scanner(ctx)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	r, err := s.Capture(ctx, e.nonce)
+	r, err := e.driverCapture(ctx)
 	if err != nil {
 		return err
 	}

@@ -42,23 +42,9 @@ func Open(ctx context.Context, url string, opts store.Options) (store.Store, err
 	if err != nil {
 		return nil, err
 	}
-	o, err := opts.WithDefaults()
+	s, err := sqlcore.Open(ctx, db, migrationFS, migrateConfig, opts)
 	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	applied, err := migrate(ctx, db)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	if len(applied) > 0 {
-		o.Logger.Info("store: schema migrated", "backend", "postgres", "versions", applied)
-	}
-	s, err := sqlcore.New(ctx, db, o)
-	if err != nil {
-		db.Close()
-		return nil, err
+		return nil, err // not a nil *sqlcore.Store in a non-nil store.Store
 	}
 	return s, nil
 }
@@ -71,11 +57,7 @@ func Migrate(ctx context.Context, url string) ([]int, error) {
 		return nil, err
 	}
 	defer db.Close()
-	ms, err := sqlcore.LoadMigrations(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	return sqlcore.Migrate(ctx, db, ms, migrateConfig)
+	return sqlcore.MigrateFS(ctx, db, migrationFS, migrateConfig)
 }
 
 var migrateConfig = sqlcore.MigrateConfig{
@@ -83,14 +65,6 @@ var migrateConfig = sqlcore.MigrateConfig{
 	Lock: `SELECT pg_advisory_xact_lock(7412, hashtext(current_schema()))`,
 	CreateTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`,
-}
-
-func migrate(ctx context.Context, db *database) ([]int, error) {
-	ms, err := sqlcore.LoadMigrations(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	return sqlcore.Migrate(ctx, db, ms, migrateConfig)
 }
 
 func connect(ctx context.Context, url string) (*database, error) {

@@ -99,9 +99,8 @@ func TestNoPlaintextScanBites(t *testing.T) {
 	}
 }
 
-// TestSealLegacyDatabase: a database written before migration 0004 (plain
-// ID numbers, names, forms, replacement reasons) is sealed at the next open, reads back the
-// same, and keeps no plaintext in the file (secure_delete zeroes the old
+// TestSealLegacyDatabase: storetest.SealLegacy on SQLite; at rest, the
+// bytes of the database file, its WAL and shm (secure_delete zeroes the old
 // cells).
 func TestSealLegacyDatabase(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
@@ -117,76 +116,11 @@ func TestSealLegacyDatabase(t *testing.T) {
 	if _, err := sqlcore.Migrate(ctx, db, ms[:3], migrateConfig); err != nil {
 		t.Fatal(err)
 	}
-	const id, name, addr, bank = "11010519491231002X", "司马旧数据", "旧城区明文路9号", "6222999988887777666"
-	err = db.Tx(ctx, sqlcore.WriteTx, func(q sqlcore.Q) error {
-		for _, stmt := range []struct {
-			sql  string
-			args []any
-		}{
-			{`INSERT INTO residents (id_number, name, gender, birth_date, address, grid_cell, household, status, created_at, updated_at)
-				VALUES ($1, $2, 'F', '1949-12-31', $3, 'G1', 'H-OLD-1', 'active', 1, 1)`, []any{id, name, addr}},
-			{`INSERT INTO stations (id, name, created_at) VALUES ('S', 's', 1)`, nil},
-			{`INSERT INTO filings (reference, service_code, resident_id, station_id, department, form, status, reply, due_at, idem_scope, idempotency_key, created_at, updated_at)
-				VALUES ('QS-2025-000001', 'dibao_new', 1, 'S', 'civil', $1, 'submitted', $2, 1, 'staff:1', 'k', 1, 1)`, []any{`{"bank_account":"` + bank + `"}`, "回复" + name}},
-			{`INSERT INTO verification_attempts (id_number, resident_id, kiosk_id, result, score, at) VALUES ($1, 1, 'K', 'no_match', 0, 1)`, []any{id}},
-			{`INSERT INTO lockouts (id_number, failures, updated_at) VALUES ($1, 1, 1)`, []any{id}},
-			{`INSERT INTO id_locks (id_number, locked_at, expires_at) VALUES ($1, 1, 9223372036854775807)`, []any{id}},
-			{`INSERT INTO spent_tokens (token_hash, id_number, kiosk_id, expires_at) VALUES (zeroblob(32), $1, 'K', 9223372036854775807)`, []any{id}},
-			{`INSERT INTO kiosks (id, station_id, public_key, status, created_at) VALUES ('K', 'S', zeroblob(32), 'active', 1)`, nil},
-			{`INSERT INTO staff (username, role, station_id, password_hash, created_at, updated_at) VALUES ('a', 'station_staff', 'S', 'x', 1, 1), ('b', 'supervisor', 'S', 'x', 1, 1)`, nil},
-			{`INSERT INTO enrolment_replacements (resident_id, status, requested_by, kiosk_id, station_id, previous_score, previous_match, fingers, created_at, decided_by, decided_at, reason)
-				VALUES (1, 'rejected', 1, 'K', 'S', 0.1, 0, '1', 1, 2, 1, $1)`, []any{"拒绝" + name}},
-		} {
-			if _, err := q.Exec(ctx, stmt.sql, stmt.args...); err != nil {
-				return err
-			}
-		}
-		return nil
+	storetest.SealLegacy(t, storetest.Legacy{
+		DB: db, Now: "1", Later: "9223372036854775807",
+		Open:   func(o store.Options) (store.Store, error) { return Open(ctx, path, o) },
+		AtRest: func(t *testing.T) map[string][]byte { return rawFiles(t, path) },
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-
-	s, err := Open(ctx, path, storetest.Options())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := s.GetResident(ctx, " "+id[:17]+"x ")
-	if err != nil || r.Name != name || r.Address != addr || r.Household != "H-OLD-1" || r.BirthDate.Format("2006-01-02") != "1949-12-31" {
-		t.Fatalf("legacy resident after sealing = %+v, %v", r, err)
-	}
-	f, err := storetest.Inspect(s).GetFilingByReference(ctx, "QS-2025-000001")
-	if err != nil || !bytes.Contains(f.Form, []byte(bank)) || f.Reply != "回复"+name || f.IDNumber != id {
-		t.Fatalf("legacy filing after sealing = %+v, %v", f, err)
-	}
-	if l, err := s.GetLockout(ctx, id); err != nil || l.Failures != 1 {
-		t.Errorf("legacy lockout = %+v, %v", l, err)
-	}
-	if vs, err := storetest.Inspect(s).ListVerifications(ctx, id, 10); err != nil || len(vs) != 1 {
-		t.Errorf("legacy attempts = %+v, %v", vs, err)
-	}
-	if rp, err := storetest.Inspect(s).GetReplacement(ctx, 1, false); err != nil || rp.Reason != "拒绝"+name {
-		t.Errorf("legacy replacement reason = %q, %v", rp.Reason, err)
-	}
-	if n, err := storetest.Inspect(s).CountIDLocks(ctx, id, f.CreatedAt); err != nil || n != 1 {
-		t.Errorf("legacy id locks = %d, %v", n, err)
-	}
-	s.Close()
-	// Opening again does nothing more and still reads.
-	s, err = Open(ctx, path, storetest.Options())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.GetResident(ctx, id); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	scanNoSecrets(t, "after sealing", rawFiles(t, path), []string{id, name, addr, bank})
-	// A foreign key ring cannot open it.
-	if _, err := Open(ctx, path, storetest.Options("other")); !errors.Is(err, store.ErrDecrypt) {
-		t.Errorf("Open with another ring = %v, want ErrDecrypt", err)
-	}
 }
 
 // TestReconcileTamper: changes made in SQL behind the store's back are

@@ -60,23 +60,9 @@ func Open(ctx context.Context, path string, opts store.Options) (store.Store, er
 	if err != nil {
 		return nil, err
 	}
-	o, err := opts.WithDefaults()
+	s, err := sqlcore.Open(ctx, db, migrationFS, migrateConfig, opts)
 	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	applied, err := migrate(ctx, db)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	if len(applied) > 0 {
-		o.Logger.Info("store: schema migrated", "backend", "sqlite", "versions", applied)
-	}
-	s, err := sqlcore.New(ctx, db, o)
-	if err != nil {
-		db.Close()
-		return nil, err
+		return nil, err // not a nil *sqlcore.Store in a non-nil store.Store
 	}
 	return s, nil
 }
@@ -89,24 +75,12 @@ func Migrate(ctx context.Context, path string) ([]int, error) {
 		return nil, err
 	}
 	defer db.Close()
-	ms, err := sqlcore.LoadMigrations(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	return sqlcore.Migrate(ctx, db, ms, migrateConfig)
+	return sqlcore.MigrateFS(ctx, db, migrationFS, migrateConfig)
 }
 
 var migrateConfig = sqlcore.MigrateConfig{
 	CreateTable: `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT`,
-}
-
-func migrate(ctx context.Context, db *database) ([]int, error) {
-	ms, err := sqlcore.LoadMigrations(migrationFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	return sqlcore.Migrate(ctx, db, ms, migrateConfig)
 }
 
 func dsn(path string, write bool) string {

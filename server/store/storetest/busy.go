@@ -274,3 +274,56 @@ func PopulateBusy(t *testing.T, s store.Store) Busy {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// testReencryptBusy: key rotation re-seals every sealed personal value of
+// a busy database (the blind-index key, residents, filing forms and
+// replies, a replacement reason, the ID numbers of spent tokens and of a
+// pending identification, a visit note), a second run finds nothing to do,
+// and the database then reads back under the new key alone.
+func testReencryptBusy(t *testing.T, newDB NewDatabase) {
+	opener := newDB(t)
+	s, err := opener(Options("old"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ctx(t)
+	busy := PopulateBusy(t, s)
+	s.Close()
+
+	both, err := opener(Options("old", "new"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := both.Reencrypt(c, admin)
+	// 1 index key, 4 residents, 3 filing values (two forms, one reply),
+	// 1 reason, 1 spent token, 1 pending identification, 1 visit note,
+	// 1 低保 meeting record, 2 report values (the words and the answer).
+	if err != nil || st.Personal != 15 {
+		t.Errorf("Reencrypt = %+v, %v; want 15 personal values", st, err)
+	}
+	if st, err := both.Reencrypt(c, admin); err != nil || st.Personal != 0 {
+		t.Errorf("second Reencrypt = %+v, %v; want nothing to do", st, err)
+	}
+	both.Close()
+
+	onlyNew, err := opener(Options("new"))
+	if err != nil {
+		t.Fatalf("open with the new key alone: %v", err)
+	}
+	defer onlyNew.Close()
+	var marked store.Resident
+	for _, id := range busy.IDNumbers {
+		if marked, err = onlyNew.GetResident(c, id); err != nil {
+			t.Fatalf("GetResident after rotation: %v", err)
+		}
+	}
+	if marked.Name != BusyName || marked.Relationship != BusyRelationship {
+		t.Errorf("marked resident after rotation = %+v", marked)
+	}
+	if f, err := onlyNew.GetFiling(c, busy.FilingIDs[0]); err != nil || f.Reply != BusyReply {
+		t.Errorf("GetFiling after rotation = %+v, %v", f, err)
+	}
+	if vs, err := onlyNew.ListVisits(c, marked.ID, 10); err != nil || len(vs) != 1 || vs[0].Note != BusyVisitNote {
+		t.Errorf("ListVisits after rotation = %+v, %v", vs, err)
+	}
+}

@@ -56,6 +56,7 @@ func RunTests(t *testing.T, newDB NewDatabase) {
 		{"EncryptionBinding", testEncryptionBinding},
 		{"ScanTemplatesPages", testScanTemplatesPages},
 		{"KeyRotation", testKeyRotation},
+		{"ReencryptBusy", testReencryptBusy},
 		{"DedupCases", testDedup},
 		{"Lockout", testLockout},
 		{"LockoutConcurrent", testLockoutConcurrent},

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"strconv"
 	"sync/atomic"
@@ -27,6 +28,29 @@ type Store struct {
 	// pageSize is the number of rows ScanTemplates and Reencrypt read
 	// per query.
 	pageSize int
+}
+
+// Open brings the schema of db up to date with the migrations in the
+// folder migrations of fsys (MigrateFS) and opens the store over it: a
+// backend's Open. db is closed when Open fails.
+func Open(ctx context.Context, db DB, fsys fs.FS, cfg MigrateConfig, opts store.Options) (_ *Store, err error) {
+	defer func() {
+		if err != nil {
+			db.Close()
+		}
+	}()
+	o, err := opts.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	applied, err := MigrateFS(ctx, db, fsys, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(applied) > 0 {
+		o.Logger.Info("store: schema migrated", "backend", db.Dialect().Name, "versions", applied)
+	}
+	return New(ctx, db, o)
 }
 
 // New returns a Store over db. The schema must already be migrated. It

@@ -231,34 +231,12 @@ func (s *Store) ListVisits(ctx context.Context, residentID int64, limit int) ([]
 	return vs, nil
 }
 
-// resealVisits re-seals a page of visit notes after id after.
-func (s *Store) resealVisits(ctx context.Context, q Q, after int64, batch int) (int, int64, int, error) {
-	type row struct {
-		id   int64
-		note string
-	}
-	page, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
-		return r, rows.Scan(&r.id, &r.note)
-	}, `SELECT id, note FROM visits WHERE id > $1 ORDER BY id LIMIT $2`+s.d.ForUpdate, after, batch)
-	if err != nil {
-		return 0, after, 0, err
-	}
-	n := 0
-	for _, r := range page {
-		after = r.id
-		v, changed, err := s.resealText(r.note, adVisitNote(r.id))
-		if err != nil {
-			return 0, after, 0, err
-		}
-		if !changed {
-			continue
-		}
-		if _, err := q.Exec(ctx, `UPDATE visits SET note = $2 WHERE id = $1`, r.id, v); err != nil {
-			return 0, after, 0, err
-		}
-		n++
-	}
-	return len(page), after, n, nil
+// sealedVisits is where key rotation (reencryptPersonal) finds the sealed
+// visit notes.
+var sealedVisits = sealedRows[int64]{
+	query:  `SELECT id, note FROM visits WHERE id > $1 ORDER BY id LIMIT $2`,
+	update: `UPDATE visits SET note = $2 WHERE id = $1`,
+	cols:   []sealedCol[int64]{{ad: adByID(adVisitNote)}},
 }
 
 // Certify records a pensioner's proof of life once a year.

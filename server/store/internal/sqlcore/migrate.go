@@ -21,6 +21,16 @@ type Migration struct {
 
 var migrationName = regexp.MustCompile(`^(\d{4})_([a-z0-9_]+)\.sql$`)
 
+// MigrateFS applies to db the migrations in the folder migrations of fsys
+// that it lacks (LoadMigrations, then Migrate) and returns their versions.
+func MigrateFS(ctx context.Context, db DB, fsys fs.FS, cfg MigrateConfig) ([]int, error) {
+	ms, err := LoadMigrations(fsys, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return Migrate(ctx, db, ms, cfg)
+}
+
 // LoadMigrations reads the migrations in dir of fsys, in version order. The
 // versions must be positive and unique; gaps are allowed, since features
 // developed side by side reserve their numbers in advance (a missing

@@ -446,74 +446,24 @@ func (s *Store) ReviewRecords(ctx context.Context, from, to time.Time) ([]store.
 	return out, rows.Err()
 }
 
-// resealReports re-seals a page of report details and replies after id
-// after (key rotation, reencryptPersonal).
-func (s *Store) resealReports(ctx context.Context, q Q, after int64, batch int) (int, int64, int, error) {
-	type row struct {
-		id                  int64
-		ref, details, reply string
+// Where key rotation (reencryptPersonal) finds the sealed details, replies
+// and photos of reports.
+var (
+	sealedReports = sealedRows[int64]{
+		query:  `SELECT id, reference, details, reply FROM reports WHERE id > $1 ORDER BY id LIMIT $2`,
+		bound:  true,
+		update: `UPDATE reports SET details = $2, reply = $3 WHERE id = $1`,
+		cols:   []sealedCol[int64]{{ad: adByBind(adReportDetails)}, {ad: adByBind(adReportReply)}},
 	}
-	page, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
-		return r, rows.Scan(&r.id, &r.ref, &r.details, &r.reply)
-	}, `SELECT id, reference, details, reply FROM reports WHERE id > $1 ORDER BY id LIMIT $2`+s.d.ForUpdate, after, batch)
-	if err != nil {
-		return 0, after, 0, err
+	sealedReportPhotos = sealedRows[int64]{
+		query: `SELECT ph.report_id, p.reference, ph.photo FROM report_photos ph JOIN reports p ON p.id = ph.report_id
+		WHERE ph.report_id > $1 ORDER BY ph.report_id LIMIT $2`,
+		bound:  true,
+		update: `UPDATE report_photos SET photo = $2 WHERE report_id = $1`,
+		cols: []sealedCol[int64]{{
+			blob: true,
+			ad:   adByBind(adReportPhoto),
+			what: func(_ int64, ref string) string { return "report photo " + ref },
+		}},
 	}
-	n := 0
-	for _, r := range page {
-		after = r.id
-		details, c1, err := s.resealText(r.details, adReportDetails(r.ref))
-		if err != nil {
-			return 0, after, 0, err
-		}
-		reply, c2, err := s.resealText(r.reply, adReportReply(r.ref))
-		if err != nil {
-			return 0, after, 0, err
-		}
-		if !c1 && !c2 {
-			continue
-		}
-		if _, err := q.Exec(ctx, `UPDATE reports SET details = $2, reply = $3 WHERE id = $1`, r.id, details, reply); err != nil {
-			return 0, after, 0, err
-		}
-		if c1 {
-			n++
-		}
-		if c2 {
-			n++
-		}
-	}
-	return len(page), after, n, nil
-}
-
-// resealReportPhotos re-seals a page of report photos after report id after.
-func (s *Store) resealReportPhotos(ctx context.Context, q Q, after int64, batch int) (int, int64, int, error) {
-	type row struct {
-		id     int64
-		ref    string
-		sealed []byte
-	}
-	page, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
-		return r, rows.Scan(&r.id, &r.ref, &r.sealed)
-	}, `SELECT ph.report_id, p.reference, ph.photo FROM report_photos ph JOIN reports p ON p.id = ph.report_id
-		WHERE ph.report_id > $1 ORDER BY ph.report_id LIMIT $2`+s.d.ForUpdate, after, batch)
-	if err != nil {
-		return 0, after, 0, err
-	}
-	n := 0
-	for _, r := range page {
-		after = r.id
-		if !s.ring.NeedsRotation(r.sealed) {
-			continue
-		}
-		nb, err := s.ring.Reseal(r.sealed, []byte(adReportPhoto(r.ref)))
-		if err != nil {
-			return 0, after, 0, fmt.Errorf("%w: report photo %s: %w", store.ErrDecrypt, r.ref, err)
-		}
-		if _, err := q.Exec(ctx, `UPDATE report_photos SET photo = $2 WHERE report_id = $1`, r.id, nb); err != nil {
-			return 0, after, 0, err
-		}
-		n++
-	}
-	return len(page), after, n, nil
-}
+)

@@ -154,6 +154,19 @@ func (s *Store) resealText(v, ad string) (out string, changed bool, err error) {
 	return sealedTextPrefix + base64.StdEncoding.EncodeToString(nb), true, nil
 }
 
+// resealBlob re-seals a ring.Seal blob under the primary key; changed is
+// false when it already was. what names it in errors.
+func (s *Store) resealBlob(b, ad []byte, what string) (out []byte, changed bool, err error) {
+	if !s.ring.NeedsRotation(b) {
+		return b, false, nil
+	}
+	nb, err := s.ring.Reseal(b, ad)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %s: %w", store.ErrDecrypt, what, err)
+	}
+	return nb, true, nil
+}
+
 // adWhat names the record of an associated-data string without the
 // personal part (the blind index is not personal data, but keep messages
 // short).
@@ -326,21 +339,10 @@ func (s *Store) sealLegacy(ctx context.Context) error {
 }
 
 func (s *Store) sealLegacyResidents(ctx context.Context, q Q) (int, error) {
-	rows, err := q.Query(ctx, `SELECT id, id_key, name, birth_date, address, household FROM residents WHERE pii IS NULL`)
+	todo, err := queryAll(ctx, q, func(rows Rows) (r store.Resident, err error) {
+		return r, rows.Scan(&r.ID, &r.IDNumber, &r.Name, tm{&r.BirthDate}, &r.Address, &r.Household)
+	}, `SELECT id, id_key, name, birth_date, address, household FROM residents WHERE pii IS NULL`)
 	if err != nil {
-		return 0, err
-	}
-	var todo []store.Resident
-	for rows.Next() {
-		var r store.Resident
-		if err := rows.Scan(&r.ID, &r.IDNumber, &r.Name, tm{&r.BirthDate}, &r.Address, &r.Household); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		todo = append(todo, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	for _, r := range todo {
@@ -358,21 +360,10 @@ func (s *Store) sealLegacyResidents(ctx context.Context, q Q) (int, error) {
 }
 
 func (s *Store) indexLegacyIDs(ctx context.Context, q Q, table string) (int, error) {
-	rows, err := q.Query(ctx, `SELECT DISTINCT id_key FROM `+table+` WHERE length(id_key) <> `+itoa(int64(idKeyLen)))
+	ids, err := queryAll(ctx, q, func(rows Rows) (id string, err error) {
+		return id, rows.Scan(&id)
+	}, `SELECT DISTINCT id_key FROM `+table+` WHERE length(id_key) <> `+itoa(int64(idKeyLen)))
 	if err != nil {
-		return 0, err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, err
 	}
 	for _, id := range ids {
@@ -384,25 +375,14 @@ func (s *Store) indexLegacyIDs(ctx context.Context, q Q, table string) (int, err
 }
 
 func (s *Store) sealLegacyTokenIDs(ctx context.Context, q Q, table, col string) (int, error) {
-	rows, err := q.Query(ctx, `SELECT `+col+`, id_sealed FROM `+table+` WHERE id_sealed NOT LIKE 's1:%'`)
-	if err != nil {
-		return 0, err
-	}
 	type row struct {
 		hash []byte
 		id   string
 	}
-	var todo []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.hash, &r.id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		todo = append(todo, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	todo, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
+		return r, rows.Scan(&r.hash, &r.id)
+	}, `SELECT `+col+`, id_sealed FROM `+table+` WHERE id_sealed NOT LIKE 's1:%'`)
+	if err != nil {
 		return 0, err
 	}
 	for _, r := range todo {
@@ -418,25 +398,14 @@ func (s *Store) sealLegacyTokenIDs(ctx context.Context, q Q, table, col string) 
 }
 
 func (s *Store) sealLegacyFilings(ctx context.Context, q Q) (int, error) {
-	rows, err := q.Query(ctx, `SELECT id, reference, form, reply FROM filings WHERE form NOT LIKE 's1:%'`)
-	if err != nil {
-		return 0, err
-	}
 	type row struct {
 		id               int64
 		ref, form, reply string
 	}
-	var todo []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.ref, &r.form, &r.reply); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		todo = append(todo, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	todo, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
+		return r, rows.Scan(&r.id, &r.ref, &r.form, &r.reply)
+	}, `SELECT id, reference, form, reply FROM filings WHERE form NOT LIKE 's1:%'`)
+	if err != nil {
 		return 0, err
 	}
 	for _, r := range todo {
@@ -460,25 +429,14 @@ func (s *Store) sealLegacyFilings(ctx context.Context, q Q) (int, error) {
 // sealLegacyReasons seals the decision reasons of replacements decided
 // before migration 0004 (they may name people).
 func (s *Store) sealLegacyReasons(ctx context.Context, q Q) (int, error) {
-	rows, err := q.Query(ctx, `SELECT id, reason FROM enrolment_replacements WHERE reason <> '' AND reason NOT LIKE 's1:%'`)
-	if err != nil {
-		return 0, err
-	}
 	type row struct {
 		id     int64
 		reason string
 	}
-	var todo []row
-	for rows.Next() {
-		var r row
-		if err := rows.Scan(&r.id, &r.reason); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		todo = append(todo, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	todo, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
+		return r, rows.Scan(&r.id, &r.reason)
+	}, `SELECT id, reason FROM enrolment_replacements WHERE reason <> '' AND reason NOT LIKE 's1:%'`)
+	if err != nil {
 		return 0, err
 	}
 	for _, r := range todo {
@@ -507,12 +465,9 @@ func (s *Store) reencryptPersonal(ctx context.Context) (int, error) {
 		if err := q.QueryRow(ctx, `SELECT sealed FROM store_keys WHERE name = $1`+s.d.ForUpdate, indexKeyName).Scan(&sealed); err != nil {
 			return err
 		}
-		if !s.ring.NeedsRotation(sealed) {
-			return nil
-		}
-		nb, err := s.ring.Reseal(sealed, indexKeyAD)
-		if err != nil {
-			return fmt.Errorf("%w: the blind-index key: %w", store.ErrDecrypt, err)
+		nb, changed, err := s.resealBlob(sealed, indexKeyAD, "the blind-index key")
+		if err != nil || !changed {
+			return err
 		}
 		if _, err := q.Exec(ctx, `UPDATE store_keys SET sealed = $2 WHERE name = $1`, indexKeyName, nb); err != nil {
 			return err
@@ -523,8 +478,9 @@ func (s *Store) reencryptPersonal(ctx context.Context) (int, error) {
 	if err != nil {
 		return total, err
 	}
-	steps := []func(context.Context, Q, int64, int) (int, int64, int, error){
-		s.resealResidents, s.resealFilings, s.resealReasons, s.resealReports, s.resealReportPhotos, s.resealMeetings, s.resealVisits,
+	steps := []resealStep{
+		s.resealPaged(sealedResidents), s.resealPaged(sealedFilings), s.resealPaged(sealedReasons),
+		s.resealPaged(sealedReports), s.resealPaged(sealedReportPhotos), s.resealPaged(sealedMeetings), s.resealPaged(sealedVisits),
 		s.resealTokenIDs("spent_tokens", "token_hash"), s.resealTokenIDs("pending_identifications", "id_hash"),
 	}
 	batch := s.pageSize / 4
@@ -554,135 +510,161 @@ func (s *Store) reencryptPersonal(ctx context.Context) (int, error) {
 	return total, nil
 }
 
-// resealResidents re-seals a page of residents after id after; it returns
-// the rows read, the last id and the number re-sealed.
-func (s *Store) resealResidents(ctx context.Context, q Q, after int64, batch int) (int, int64, int, error) {
-	type row struct {
-		id     int64
-		key    string
-		sealed []byte
-	}
-	page, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
-		return r, rows.Scan(&r.id, &r.key, &r.sealed)
-	}, `SELECT id, id_key, pii FROM residents WHERE id > $1 ORDER BY id LIMIT $2`+s.d.ForUpdate, after, batch)
-	if err != nil {
-		return 0, after, 0, err
-	}
-	n := 0
-	for _, r := range page {
-		after = r.id
-		if !s.ring.NeedsRotation(r.sealed) {
-			continue
-		}
-		nb, err := s.ring.Reseal(r.sealed, adResident(r.key))
-		if err != nil {
-			return 0, after, 0, fmt.Errorf("%w: resident %d: %w", store.ErrDecrypt, r.id, err)
-		}
-		if _, err := q.Exec(ctx, `UPDATE residents SET pii = $2 WHERE id = $1`, r.id, nb); err != nil {
-			return 0, after, 0, err
-		}
-		n++
-	}
-	return len(page), after, n, nil
+// resealStep re-seals a page of one table's sealed values after id after,
+// in q's transaction; it returns the rows read (a page shorter than batch
+// is the last), the last id and the number of values re-sealed.
+type resealStep func(ctx context.Context, q Q, after int64, batch int) (read int, last int64, n int, err error)
+
+// sealedRows says where key rotation finds the sealed values of a table.
+type sealedRows[K any] struct {
+	// query selects each row's key, then (when bound) the binding of its
+	// associated data, then its sealed columns in the order of cols. A
+	// paged table's query takes the id to start after as $1 and the page
+	// size as $2, and orders by id. resealPage appends the dialect's FOR
+	// UPDATE.
+	query string
+	// bound: the query selects a binding (a reference, a blind index).
+	bound bool
+	// update writes back a row that changed: $1 its key, then its sealed
+	// columns in the order of cols.
+	update string
+	cols   []sealedCol[K]
 }
 
-func (s *Store) resealFilings(ctx context.Context, q Q, after int64, batch int) (int, int64, int, error) {
-	type row struct {
-		id               int64
-		ref, form, reply string
-	}
-	page, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
-		return r, rows.Scan(&r.id, &r.ref, &r.form, &r.reply)
-	}, `SELECT id, reference, form, reply FROM filings WHERE id > $1 ORDER BY id LIMIT $2`+s.d.ForUpdate, after, batch)
-	if err != nil {
-		return 0, after, 0, err
-	}
-	n := 0
-	for _, r := range page {
-		after = r.id
-		form, c1, err := s.resealText(r.form, adFilingForm(r.ref))
-		if err != nil {
-			return 0, after, 0, err
-		}
-		reply, c2, err := s.resealText(r.reply, adFilingReply(r.ref))
-		if err != nil {
-			return 0, after, 0, err
-		}
-		if !c1 && !c2 {
-			continue
-		}
-		if _, err := q.Exec(ctx, `UPDATE filings SET form = $2, reply = $3 WHERE id = $1`, r.id, form, reply); err != nil {
-			return 0, after, 0, err
-		}
-		if c1 {
-			n++
-		}
-		if c2 {
-			n++
-		}
-	}
-	return len(page), after, n, nil
+// sealedCol is one sealed column of sealedRows.
+type sealedCol[K any] struct {
+	// blob: sealed by ring.Seal into a binary column; otherwise by
+	// sealText into a text column.
+	blob bool
+	// ad is the associated data of a row's value, from its key and
+	// binding.
+	ad func(key K, bind string) string
+	// what names the row in a blob's errors (a text's errors are named
+	// from its associated data).
+	what func(key K, bind string) string
 }
 
-// resealReasons re-seals a page of replacement reasons after id after.
-func (s *Store) resealReasons(ctx context.Context, q Q, after int64, batch int) (int, int64, int, error) {
-	type row struct {
-		id     int64
-		reason string
+// adByID and adByBind adapt an associated-data function of a row's id, or
+// of its binding, to sealedCol.ad.
+func adByID(ad func(int64) string) func(int64, string) string {
+	return func(id int64, _ string) string { return ad(id) }
+}
+
+func adByBind(ad func(string) string) func(int64, string) string {
+	return func(_ int64, bind string) string { return ad(bind) }
+}
+
+// Where key rotation finds the sealed personal data of residents, filings
+// and replacement reasons (reports, meetings and visits stand beside their
+// tables' code).
+var (
+	sealedResidents = sealedRows[int64]{
+		query:  `SELECT id, id_key, pii FROM residents WHERE id > $1 ORDER BY id LIMIT $2`,
+		bound:  true,
+		update: `UPDATE residents SET pii = $2 WHERE id = $1`,
+		cols: []sealedCol[int64]{{
+			blob: true,
+			ad:   func(_ int64, idKey string) string { return string(adResident(idKey)) },
+			what: func(id int64, _ string) string { return "resident " + itoa(id) },
+		}},
 	}
-	page, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
-		return r, rows.Scan(&r.id, &r.reason)
-	}, `SELECT id, reason FROM enrolment_replacements WHERE id > $1 ORDER BY id LIMIT $2`+s.d.ForUpdate, after, batch)
-	if err != nil {
-		return 0, after, 0, err
+	sealedFilings = sealedRows[int64]{
+		query:  `SELECT id, reference, form, reply FROM filings WHERE id > $1 ORDER BY id LIMIT $2`,
+		bound:  true,
+		update: `UPDATE filings SET form = $2, reply = $3 WHERE id = $1`,
+		cols:   []sealedCol[int64]{{ad: adByBind(adFilingForm)}, {ad: adByBind(adFilingReply)}},
 	}
-	n := 0
-	for _, r := range page {
-		after = r.id
-		v, changed, err := s.resealText(r.reason, adReplacementReason(r.id))
-		if err != nil {
+	sealedReasons = sealedRows[int64]{
+		query:  `SELECT id, reason FROM enrolment_replacements WHERE id > $1 ORDER BY id LIMIT $2`,
+		update: `UPDATE enrolment_replacements SET reason = $2 WHERE id = $1`,
+		cols:   []sealedCol[int64]{{ad: adByID(adReplacementReason)}},
+	}
+)
+
+// resealPaged is the step of reencryptPersonal that re-seals a page of t.
+func (s *Store) resealPaged(t sealedRows[int64]) resealStep {
+	return func(ctx context.Context, q Q, after int64, batch int) (int, int64, int, error) {
+		read, last, n, err := resealPage(ctx, s, q, t, after, batch)
+		if err != nil || read == 0 {
 			return 0, after, 0, err
 		}
-		if !changed {
-			continue
-		}
-		if _, err := q.Exec(ctx, `UPDATE enrolment_replacements SET reason = $2 WHERE id = $1`, r.id, v); err != nil {
-			return 0, after, 0, err
-		}
-		n++
+		return read, last, n, nil
 	}
-	return len(page), after, n, nil
 }
 
 // resealTokenIDs re-seals the ID numbers of a coordination table keyed by
 // a hash. These tables are small (rows expire within minutes): one page
 // holds them all, so the step always reports a short page.
-func (s *Store) resealTokenIDs(table, col string) func(context.Context, Q, int64, int) (int, int64, int, error) {
-	return func(ctx context.Context, q Q, after int64, batch int) (int, int64, int, error) {
-		type row struct {
-			hash []byte
-			v    string
-		}
-		all, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
-			return r, rows.Scan(&r.hash, &r.v)
-		}, `SELECT `+col+`, id_sealed FROM `+table+s.d.ForUpdate)
-		if err != nil {
-			return 0, after, 0, err
-		}
-		n := 0
-		for _, r := range all {
-			v, changed, err := s.resealText(r.v, adTokenHash(table, r.hash))
-			if err != nil {
-				return 0, after, 0, err
-			}
-			if !changed {
-				continue
-			}
-			if _, err := q.Exec(ctx, `UPDATE `+table+` SET id_sealed = $2 WHERE `+col+` = $1`, r.hash, v); err != nil {
-				return 0, after, 0, err
-			}
-			n++
-		}
-		return 0, after, n, nil
+func (s *Store) resealTokenIDs(table, col string) resealStep {
+	t := sealedRows[[]byte]{
+		query:  `SELECT ` + col + `, id_sealed FROM ` + table,
+		update: `UPDATE ` + table + ` SET id_sealed = $2 WHERE ` + col + ` = $1`,
+		cols:   []sealedCol[[]byte]{{ad: func(hash []byte, _ string) string { return adTokenHash(table, hash) }}},
 	}
+	return func(ctx context.Context, q Q, after int64, _ int) (int, int64, int, error) {
+		_, _, n, err := resealPage(ctx, s, q, t)
+		return 0, after, n, err
+	}
+}
+
+// resealPage re-seals under the primary key the sealed columns of the rows
+// t.query selects with args, writes back with t.update each row of which a
+// value changed, and returns the rows read, the key of the last and the
+// number of values re-sealed.
+func resealPage[K any](ctx context.Context, s *Store, q Q, t sealedRows[K], args ...any) (read int, last K, n int, err error) {
+	type row struct {
+		key  K
+		bind string
+		vals []any // *string (sealText) or *[]byte (ring.Seal), one a column
+	}
+	page, err := queryAll(ctx, q, func(rows Rows) (row, error) {
+		r := row{vals: make([]any, len(t.cols))}
+		dest := []any{&r.key}
+		if t.bound {
+			dest = append(dest, &r.bind)
+		}
+		for i, c := range t.cols {
+			if c.blob {
+				r.vals[i] = new([]byte)
+			} else {
+				r.vals[i] = new(string)
+			}
+		}
+		err := rows.Scan(append(dest, r.vals...)...)
+		return r, err
+	}, t.query+s.d.ForUpdate, args...)
+	if err != nil {
+		return 0, last, 0, err
+	}
+	for _, r := range page {
+		last = r.key
+		set := []any{r.key}
+		changed := 0
+		for i, c := range t.cols {
+			ad := c.ad(r.key, r.bind)
+			var v any
+			var ok bool
+			switch p := r.vals[i].(type) {
+			case *string:
+				v, ok, err = s.resealText(*p, ad)
+			case *[]byte:
+				v, ok, err = s.resealBlob(*p, []byte(ad), c.what(r.key, r.bind))
+			}
+			if err != nil {
+				return 0, last, 0, err
+			}
+			if ok {
+				changed++
+			}
+			set = append(set, v)
+		}
+		if changed == 0 {
+			continue
+		}
+		if _, err := q.Exec(ctx, t.update, set...); err != nil {
+			return 0, last, 0, err
+		}
+		n += changed
+	}
+	return len(page), last, n, nil
 }

@@ -243,34 +243,12 @@ func (s *Store) FilingMeeting(ctx context.Context, filingID int64) (store.Meetin
 	return s.meeting(ctx, q, id)
 }
 
-// resealMeetings re-seals a page of meeting records after id after.
-func (s *Store) resealMeetings(ctx context.Context, q Q, after int64, batch int) (int, int64, int, error) {
-	type row struct {
-		id  int64
-		rec string
-	}
-	page, err := queryAll(ctx, q, func(rows Rows) (r row, err error) {
-		return r, rows.Scan(&r.id, &r.rec)
-	}, `SELECT id, record FROM dibao_meetings WHERE id > $1 ORDER BY id LIMIT $2`+s.d.ForUpdate, after, batch)
-	if err != nil {
-		return 0, after, 0, err
-	}
-	n := 0
-	for _, r := range page {
-		after = r.id
-		rec, changed, err := s.resealText(r.rec, adMeetingRecord(r.id))
-		if err != nil {
-			return 0, after, 0, err
-		}
-		if !changed {
-			continue
-		}
-		if _, err := q.Exec(ctx, `UPDATE dibao_meetings SET record = $2 WHERE id = $1`, r.id, rec); err != nil {
-			return 0, after, 0, err
-		}
-		n++
-	}
-	return len(page), after, n, nil
+// sealedMeetings is where key rotation (reencryptPersonal) finds the
+// sealed meeting records.
+var sealedMeetings = sealedRows[int64]{
+	query:  `SELECT id, record FROM dibao_meetings WHERE id > $1 ORDER BY id LIMIT $2`,
+	update: `UPDATE dibao_meetings SET record = $2 WHERE id = $1`,
+	cols:   []sealedCol[int64]{{ad: adByID(adMeetingRecord)}},
 }
 
 // ---- residents' ratings (好差评) ----
