@@ -248,10 +248,31 @@ func (s *Server) bulkEnrolOne(ctx context.Context, staffID int64, it *bulkItem, 
 	if err != nil {
 		return 0, storeErr(err, "resident")
 	}
+	openCase := func(hit Hit) (int64, error) {
+		other, err := s.st.GetResidentByID(ctx, hit.ResidentID)
+		if err != nil {
+			return 0, storeErr(err, "matched resident")
+		}
+		dc, err := s.st.CreateDedupCase(ctx, actor, store.DedupCase{IDNumber: res.IDNumber, MatchedIDNumber: other.IDNumber, Finger: hit.Finger, Score: hit.Score, StaffID: staffID, Status: store.DedupOpen})
+		if err != nil {
+			return 0, storeErr(err, "case")
+		}
+		return dc.ID, nil
+	}
+	nf := store.NewFirstEnrolment{IDNumber: res.IDNumber, EnrolledBy: staffID}
 	if dedup {
+		// The gallery's position before the search: the commit's dedup
+		// fence compares the probes with what was committed after it, as
+		// for a kiosk enrolment (fence.go).
+		searchedAt, err := s.dedupPosition(ctx)
+		if err != nil {
+			return 0, s.apiErr(err)
+		}
 		var hit *Hit
+		probes := make([]*matcher.Template, len(it.fingers))
 		for fi := range it.fingers {
-			if hit, err = s.dedup(ctx, res.ID, "", it.tmpls[fi][0], nil); err != nil || hit != nil {
+			probes[fi] = it.tmpls[fi][0]
+			if hit, err = s.dedup(ctx, res.ID, "", probes[fi], nil); err != nil || hit != nil {
 				break
 			}
 		}
@@ -259,18 +280,11 @@ func (s *Server) bulkEnrolOne(ctx context.Context, staffID int64, it *bulkItem, 
 			return 0, s.apiErr(err)
 		}
 		if hit != nil {
-			other, err := s.st.GetResidentByID(ctx, hit.ResidentID)
-			if err != nil {
-				return 0, storeErr(err, "matched resident")
-			}
-			dc, err := s.st.CreateDedupCase(ctx, actor, store.DedupCase{IDNumber: res.IDNumber, MatchedIDNumber: other.IDNumber, Finger: hit.Finger, Score: hit.Score, StaffID: staffID, Status: store.DedupOpen})
-			if err != nil {
-				return 0, storeErr(err, "case")
-			}
-			return dc.ID, nil
+			return openCase(*hit)
 		}
+		fence := s.dedupFence(searchedAt, probes, make([]string, len(probes)), nil)
+		nf.Fence = &fence
 	}
-	nf := store.NewFirstEnrolment{IDNumber: res.IDNumber, EnrolledBy: staffID}
 	var fingers []int
 	var all []*matcher.Template
 	for fi, pos := range it.fingers {
@@ -282,8 +296,21 @@ func (s *Server) bulkEnrolOne(ctx context.Context, staffID int64, it *bulkItem, 
 		}
 		nf.Fingers = append(nf.Fingers, rf)
 	}
+	// As commitFenced, without its reload from the store: the gallery
+	// takes the templates at hand before a fence position can pass them.
+	var galleryErr error
+	s.activeMu.RLock()
 	_, err = s.st.EnrolFirst(ctx, actor, nf)
+	if err == nil {
+		galleryErr = s.gallery.SetTemplates(res.ID, fingers, all)
+	}
+	s.activeMu.RUnlock()
+	fh := (*fenceHit)(nil)
 	switch {
+	case errors.As(err, &fh):
+		// A duplicate committed after the search's position: a case, as
+		// the search would have opened.
+		return openCase(fh.hit)
 	case errors.Is(err, store.ErrAlreadyEnrolled):
 		it.refusal = alreadyEnrolled() // enrolled since the check (a kiosk, another batch)
 		return 0, nil
@@ -293,8 +320,8 @@ func (s *Server) bulkEnrolOne(ctx context.Context, staffID int64, it *bulkItem, 
 	case err != nil:
 		return 0, storeErr(err, "enrolment")
 	}
-	if err := s.gallery.SetTemplates(res.ID, fingers, all); err != nil {
-		return 0, fmt.Errorf("gallery: %w", err)
+	if galleryErr != nil {
+		return 0, fmt.Errorf("gallery: %w", galleryErr)
 	}
 	return 0, nil
 }
