@@ -158,6 +158,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	go func() { errc <- srv.Run(ctx, c.Listen, c.ShutdownTimeout) }()
 	log.Info("listening", "addr", c.Listen, "tls", srv.TLS())
 	if err := srv.LoadGallery(ctx); err != nil {
+		if ctx.Err() != nil {
+			// Stopped while loading the gallery: a clean shutdown (the
+			// listener stops and the shutdown anchor is written), not a
+			// failure.
+			return <-errc
+		}
 		return err
 	}
 	if c.DatabaseURL != "" {
