@@ -296,15 +296,11 @@ func (s *Server) bulkEnrolOne(ctx context.Context, staffID int64, it *bulkItem, 
 		}
 		nf.Fingers = append(nf.Fingers, rf)
 	}
-	// As commitFenced, without its reload from the store: the gallery
-	// takes the templates at hand before a fence position can pass them.
-	var galleryErr error
-	s.activeMu.RLock()
-	_, err = s.st.EnrolFirst(ctx, actor, nf)
-	if err == nil {
-		galleryErr = s.gallery.SetTemplates(res.ID, fingers, all)
-	}
-	s.activeMu.RUnlock()
+	// The gallery takes the templates at hand (no reload from the store).
+	err, galleryErr := s.commitFenced(func() error {
+		_, err := s.st.EnrolFirst(ctx, actor, nf)
+		return err
+	}, func() error { return s.gallery.SetTemplates(res.ID, fingers, all) })
 	fh := (*fenceHit)(nil)
 	switch {
 	case errors.As(err, &fh):

@@ -242,12 +242,12 @@ func (s *Server) handleEnrol(c *fiber.Ctx) error {
 	}
 	serial := byFinger[fingers[0].Finger][0].serial()
 	fence := s.dedupFence(searchedAt, probes, models, override)
-	err, syncErr := s.commitFenced(ctx, res, func() error {
+	err, syncErr := s.commitFenced(func() error {
 		_, err := s.st.EnrolFirst(ctx, audit.Staff(sess.staffID), store.NewFirstEnrolment{
 			IDNumber: idn, Fingers: fingers, EnrolledBy: sess.staffID, KioskID: k.ID, ScannerSerial: serial, CreatedAt: now, Fence: &fence,
 		})
 		return err
-	})
+	}, func() error { return s.syncGallery(ctx, res) })
 	fh := (*fenceHit)(nil)
 	switch {
 	case errors.As(err, &fh):
@@ -302,19 +302,20 @@ func (s *Server) duplicateCase(ctx context.Context, sess *session, k *store.Kios
 	return e
 }
 
-// commitFenced runs commit (a store write that makes res's templates
-// active behind the dedup fence) and, when it succeeded, reloads res's
-// templates into the gallery, holding activeMu for reading in between, so
-// that a non-following server never reads a fence position past a commit
-// its gallery does not hold yet (fence.go). commit's error is returned as
-// is; syncErr is the reload's (an API error).
-func (s *Server) commitFenced(ctx context.Context, res store.Resident, commit func() error) (err, syncErr error) {
+// commitFenced runs commit (a store write that makes templates active:
+// an enrolment, an approved replacement) and, when it succeeded, load
+// (which puts them into the gallery), holding activeMu for reading in
+// between, so that a non-following server never reads a fence position
+// past a commit its gallery does not hold yet (fence.go). Every such write
+// of this process goes through it. commit's error is returned as is;
+// loadErr is load's.
+func (s *Server) commitFenced(commit, load func() error) (err, loadErr error) {
 	s.activeMu.RLock()
 	defer s.activeMu.RUnlock()
 	if err := commit(); err != nil {
 		return err, nil
 	}
-	return nil, s.syncGallery(ctx, res)
+	return nil, load()
 }
 
 // dedup searches the gallery for another resident matching probe, at the

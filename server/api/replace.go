@@ -142,18 +142,30 @@ func (s *Server) handleDecideReplacement(approve bool) fiber.Handler {
 		} else if req.Basis != "" {
 			return badRequest("a rejection has no basis")
 		}
-		r, err := s.st.DecideReplacement(ctx, audit.Staff(d.Supervisor), id, d)
-		if err != nil {
-			return replacementErr(err, id)
-		}
-		if approve {
+		// An approval makes the new templates active: through
+		// commitFenced, as every such write.
+		var r store.Replacement
+		err, syncErr := s.commitFenced(func() error {
+			var err error
+			r, err = s.st.DecideReplacement(ctx, audit.Staff(d.Supervisor), id, d)
+			return err
+		}, func() error {
+			if !approve {
+				return nil
+			}
 			res, err := s.st.GetResidentByID(ctx, r.ResidentID)
 			if err != nil {
 				return storeErr(err, "resident")
 			}
-			if err := s.syncGallery(ctx, res); err != nil {
-				return err
-			}
+			return s.syncGallery(ctx, res)
+		})
+		if err != nil {
+			return replacementErr(err, id)
+		}
+		if syncErr != nil {
+			return syncErr
+		}
+		if approve {
 			s.metrics.enrolments.WithLabelValues("replaced").Inc()
 		}
 		return c.JSON(s.replacementView(r))
